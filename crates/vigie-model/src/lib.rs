@@ -1,0 +1,300 @@
+//! Plain data types shared by every Vigie crate.
+//!
+//! Nothing here does IO or reads a clock: values are built by the crates that
+//! collect, normalize and store mentions, and passed between them. Keeping the
+//! vocabulary in one small crate lets the pure crates (query, nlp) and the IO
+//! crates (collect, store) agree without depending on each other.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where a mention was published: the kind of platform, not the collector.
+///
+/// A closed set: every kind has a stable lower-case name used in the database,
+/// in import files (`source` column) and in queries (`source:forum`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    News,
+    Blog,
+    Forum,
+    Review,
+    Twitter,
+    Facebook,
+    Instagram,
+    Linkedin,
+    Tiktok,
+    Mastodon,
+    Bluesky,
+    Reddit,
+    Youtube,
+    Hackernews,
+    /// An item of an RSS, Atom or JSON feed whose platform is not known better.
+    Rss,
+    /// A web page scraped by selectors, or a search result.
+    Web,
+    Other,
+}
+
+impl SourceKind {
+    pub const ALL: [SourceKind; 17] = [
+        SourceKind::News,
+        SourceKind::Blog,
+        SourceKind::Forum,
+        SourceKind::Review,
+        SourceKind::Twitter,
+        SourceKind::Facebook,
+        SourceKind::Instagram,
+        SourceKind::Linkedin,
+        SourceKind::Tiktok,
+        SourceKind::Mastodon,
+        SourceKind::Bluesky,
+        SourceKind::Reddit,
+        SourceKind::Youtube,
+        SourceKind::Hackernews,
+        SourceKind::Rss,
+        SourceKind::Web,
+        SourceKind::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::News => "news",
+            SourceKind::Blog => "blog",
+            SourceKind::Forum => "forum",
+            SourceKind::Review => "review",
+            SourceKind::Twitter => "twitter",
+            SourceKind::Facebook => "facebook",
+            SourceKind::Instagram => "instagram",
+            SourceKind::Linkedin => "linkedin",
+            SourceKind::Tiktok => "tiktok",
+            SourceKind::Mastodon => "mastodon",
+            SourceKind::Bluesky => "bluesky",
+            SourceKind::Reddit => "reddit",
+            SourceKind::Youtube => "youtube",
+            SourceKind::Hackernews => "hackernews",
+            SourceKind::Rss => "rss",
+            SourceKind::Web => "web",
+            SourceKind::Other => "other",
+        }
+    }
+
+    /// The names accepted by [`FromStr`], for error messages and `--help`.
+    pub fn names() -> String {
+        Self::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown source kind {given:?}; expected one of: {}", SourceKind::names())]
+pub struct UnknownSourceKind {
+    pub given: String,
+}
+
+impl FromStr for SourceKind {
+    type Err = UnknownSourceKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.trim().to_ascii_lowercase();
+        let kind = match lower.as_str() {
+            "x" | "tweet" => SourceKind::Twitter,
+            "hn" | "hacker news" | "hacker-news" => SourceKind::Hackernews,
+            "feed" | "atom" | "jsonfeed" => SourceKind::Rss,
+            "reviews" => SourceKind::Review,
+            "forums" => SourceKind::Forum,
+            "press" => SourceKind::News,
+            other => match SourceKind::ALL.iter().find(|k| k.as_str() == other) {
+                Some(k) => *k,
+                None => return Err(UnknownSourceKind { given: s.to_string() }),
+            },
+        };
+        Ok(kind)
+    }
+}
+
+/// A mention as it arrives from a collector or an import file: untrusted,
+/// possibly HTML, possibly missing fields. The pipeline turns it into a
+/// [`Mention`] or rejects it with a reason.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RawMention {
+    /// The item's identifier in its source (tweet id, feed GUID…).
+    pub source_item_id: Option<String>,
+    pub url: Option<String>,
+    pub title: Option<String>,
+    /// Body, plain text or HTML.
+    pub text: String,
+    pub author: Option<String>,
+    /// Publication time; `None` when the source gave none (the pipeline then
+    /// uses the collection time and says so).
+    pub published_at: Option<DateTime<Utc>>,
+    pub source_kind: Option<SourceKind>,
+    pub site: Option<String>,
+    /// Language code given by the source (`fr`, `en`…), trusted over detection.
+    pub lang: Option<String>,
+    /// Audience figure given by the source (followers, views).
+    pub reach: Option<i64>,
+}
+
+/// A normalized mention, ready to be stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mention {
+    /// Store identifier; 0 before the mention is stored.
+    pub id: i64,
+    pub source_kind: SourceKind,
+    pub source_item_id: Option<String>,
+    /// Canonical URL (lower-case host, no fragment, no tracking parameters).
+    pub url: Option<String>,
+    pub title: Option<String>,
+    /// Clean text: no markup, entities decoded, NFC, whitespace collapsed.
+    pub text: String,
+    pub author: Option<String>,
+    /// Host of the page (from the URL unless the source said otherwise).
+    pub site: Option<String>,
+    pub published_at: DateTime<Utc>,
+    pub collected_at: DateTime<Utc>,
+    /// ISO 639-1 code, or `None` when it could not be told.
+    pub lang: Option<String>,
+    /// Confidence of the language: 1.0 when the source gave it.
+    pub lang_confidence: f32,
+    pub reach: Option<i64>,
+    /// Hex SHA-256 of the normalized title and text: the last-resort dedup key.
+    pub content_hash: String,
+    /// The key the store deduplicates on (see [`Mention::dedup_key`]).
+    pub dedup_key: String,
+}
+
+impl Mention {
+    /// The identity of a mention within a project: its canonical URL, else its
+    /// source item id (qualified by the source kind), else its content hash.
+    pub fn dedup_key_for(
+        url: Option<&str>,
+        kind: SourceKind,
+        source_item_id: Option<&str>,
+        content_hash: &str,
+    ) -> String {
+        if let Some(url) = url {
+            format!("url:{url}")
+        } else if let Some(id) = source_item_id {
+            format!("id:{kind}:{id}")
+        } else {
+            format!("hash:{content_hash}")
+        }
+    }
+}
+
+/// A watch: a named boolean query over a project's mentions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Watch {
+    pub id: i64,
+    pub name: String,
+    pub query: String,
+    /// A competitor watch counts in share of voice against the others.
+    pub competitor: bool,
+    /// Restrict to these languages (empty: all).
+    pub langs: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The kinds of collection source. Later collectors add variants here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceType {
+    /// RSS 0.9x/1.0/2.0, Atom or JSON Feed.
+    Rss,
+}
+
+impl SourceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceType::Rss => "rss",
+        }
+    }
+}
+
+impl FromStr for SourceType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "rss" | "atom" | "feed" => Ok(SourceType::Rss),
+            other => Err(format!("unknown source type {other:?}; expected: rss")),
+        }
+    }
+}
+
+impl fmt::Display for SourceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A place mentions are collected from, with its health record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    pub id: i64,
+    pub source_type: SourceType,
+    pub url: String,
+    /// Seconds between two fetches.
+    pub interval_secs: i64,
+    pub created_at: DateTime<Utc>,
+    pub next_due_at: DateTime<Utc>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Human-readable reason of the last failure; cleared by a success.
+    pub last_error: Option<String>,
+    /// Failures in a row since the last success.
+    pub consecutive_failures: i64,
+    /// Items the last successful fetch returned.
+    pub last_item_count: i64,
+    /// Mentions this source added to the store, in all.
+    pub total_stored: i64,
+    /// HTTP validators for conditional GET.
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl Source {
+    /// A source is failing once its last attempt failed.
+    pub fn is_failing(&self) -> bool {
+        self.last_error.is_some()
+    }
+}
+
+/// Which watches a stored mention matched, with the query terms that matched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchMatch {
+    pub watch_id: i64,
+    pub terms: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_kind_round_trips_through_its_name() {
+        for kind in SourceKind::ALL {
+            assert_eq!(kind.as_str().parse::<SourceKind>(), Ok(kind));
+        }
+        assert_eq!("X".parse::<SourceKind>(), Ok(SourceKind::Twitter));
+        let err = "myspace".parse::<SourceKind>().unwrap_err();
+        assert!(err.to_string().contains("forum"), "{err}");
+    }
+
+    #[test]
+    fn dedup_key_prefers_url_then_id_then_hash() {
+        let k = Mention::dedup_key_for(Some("https://a.fr/x"), SourceKind::Blog, Some("9"), "h");
+        assert_eq!(k, "url:https://a.fr/x");
+        let k = Mention::dedup_key_for(None, SourceKind::Twitter, Some("9"), "h");
+        assert_eq!(k, "id:twitter:9");
+        assert_eq!(Mention::dedup_key_for(None, SourceKind::Blog, None, "h"), "hash:h");
+    }
+}

@@ -1,0 +1,100 @@
+//! Canonical URLs: one spelling per page, so that the same article reached
+//! through a newsletter link, a feed and a share button is stored once.
+
+use url::Url;
+
+/// Query parameters that only track who clicked where.
+fn is_tracking_param(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.starts_with("utm_")
+        || matches!(
+            lower.as_str(),
+            "fbclid" | "gclid" | "dclid" | "gbraid" | "wbraid" | "msclkid" | "mc_cid" | "mc_eid"
+                | "igshid" | "yclid" | "_hsenc" | "_hsmi" | "mkt_tok" | "ref_src" | "ref_url"
+                | "at_medium" | "at_campaign" | "xtor"
+        )
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("not a valid URL: {0}")]
+    Invalid(String),
+    #[error("unsupported URL scheme {0:?} (only http and https are stored)")]
+    Scheme(String),
+    #[error("URL is longer than {max} characters")]
+    TooLong { max: usize },
+}
+
+pub const MAX_URL_LEN: usize = 4096;
+
+/// Canonical form: http(s) only, lower-case host (the `url` crate also
+/// punycodes it), default port dropped, fragment dropped, tracking
+/// parameters removed (the others keep their order), empty query removed.
+pub fn canonical_url(input: &str) -> Result<String, UrlError> {
+    let input = input.trim();
+    if input.len() > MAX_URL_LEN {
+        return Err(UrlError::TooLong { max: MAX_URL_LEN });
+    }
+    let mut url = Url::parse(input).map_err(|e| UrlError::Invalid(e.to_string()))?;
+    match url.scheme() {
+        "http" | "https" => {}
+        other => return Err(UrlError::Scheme(other.to_string())),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(UrlError::Invalid("no host".into()));
+    }
+    url.set_fragment(None);
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !is_tracking_param(k))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else if url.query_pairs().count() != kept.len() {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    // The url crate lower-cases the host and drops default ports already;
+    // a trailing dot on the host is the same host.
+    if let Some(host) = url.host_str() {
+        if let Some(stripped) = host.strip_suffix('.') {
+            let stripped = stripped.to_string();
+            url.set_host(Some(&stripped)).map_err(|e| UrlError::Invalid(e.to_string()))?;
+        }
+    }
+    Ok(url.into())
+}
+
+/// The site of a URL: its host without a leading `www.`.
+pub fn site_of(url: &str) -> Option<String> {
+    let parsed = Url::parse(url).ok()?;
+    let host = parsed.host_str()?.to_ascii_lowercase();
+    Some(host.strip_prefix("www.").unwrap_or(&host).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracking_parameters_fragment_and_host_case_are_normalized() {
+        let u = canonical_url("HTTPS://WWW.LeMonde.FR:443/eco/article.html?utm_source=tw&id=4&fbclid=x#com")
+            .unwrap();
+        assert_eq!(u, "https://www.lemonde.fr/eco/article.html?id=4");
+        assert_eq!(canonical_url("http://a.fr/x?utm_medium=a").unwrap(), "http://a.fr/x");
+        assert_eq!(canonical_url("http://a.fr.").unwrap(), "http://a.fr/");
+    }
+
+    #[test]
+    fn non_web_schemes_are_refused() {
+        assert!(matches!(canonical_url("javascript:alert(1)"), Err(UrlError::Scheme(_))));
+        assert!(matches!(canonical_url("file:///etc/passwd"), Err(UrlError::Scheme(_))));
+        assert!(matches!(canonical_url("not a url"), Err(UrlError::Invalid(_))));
+    }
+
+    #[test]
+    fn site_drops_www() {
+        assert_eq!(site_of("https://www.Example.com/a").as_deref(), Some("example.com"));
+        assert_eq!(site_of("https://blog.example.com/a").as_deref(), Some("blog.example.com"));
+    }
+}

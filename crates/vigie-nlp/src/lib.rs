@@ -1,0 +1,20 @@
+//! Text understanding for Vigie.
+//!
+//! Everything here is a pure function of its input: no IO, no clock (times are
+//! passed in), so the pipeline, the evaluation commands and the benchmarks all
+//! run the same code.
+//!
+//! - [`text`]: hostile HTML to clean text;
+//! - [`canonical_url`]: one spelling per page;
+//! - [`lang`]: language identification with a confidence;
+//! - [`normalize`]: a [`vigie_model::RawMention`] into a [`vigie_model::Mention`].
+
+pub mod canonical_url;
+pub mod lang;
+pub mod normalize;
+pub mod text;
+
+pub use canonical_url::{UrlError, canonical_url, site_of};
+pub use lang::{Detected, detect_language, normalize_lang_tag};
+pub use normalize::{NormalizeLimits, Rejection, content_hash, normalize};
+pub use text::{clean_text, html_to_text};
