@@ -1,0 +1,214 @@
+//! Vigie's storage.
+//!
+//! Everything the product keeps goes through the [`Store`] trait: projects,
+//! watches, sources with their health record, and mentions with the watches
+//! they matched and their full-text index entries. The trait speaks in plain
+//! [`vigie_model`] types and epoch-free `DateTime<Utc>`s; each backend writes
+//! its own SQL (SQLite now, PostgreSQL later) so neither is bent to the other's
+//! dialect.
+//!
+//! What the store does not do: parse queries or decide what matches. Search is
+//! a pre-filter (an FTS expression computed by `vigie-query`) that the store
+//! answers with candidate mentions, newest stored first; the caller confirms
+//! each candidate with the Rust matcher. That keeps watch matching and search
+//! in exact agreement whatever the backend.
+//!
+//! **Invariant**: a mention is identified within its project by its
+//! `dedup_key`; inserting the same key twice stores it once, so a rerun of an
+//! interrupted import or collection never duplicates anything.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use vigie_model::{Mention, Source, SourceType, Watch, WatchMatch};
+
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub id: i64,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewWatch {
+    pub name: String,
+    pub query: String,
+    pub competitor: bool,
+    pub langs: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSource {
+    pub source_type: SourceType,
+    pub url: String,
+    pub interval_secs: i64,
+}
+
+/// A mention ready to store, with what the pipeline computed for it.
+#[derive(Debug, Clone)]
+pub struct MentionRecord {
+    pub mention: Mention,
+    /// The collection source it came from, if any.
+    pub source_id: Option<i64>,
+    pub matches: Vec<WatchMatch>,
+    /// `vigie_query::index_text` of the title and the text.
+    pub fts_title: String,
+    pub fts_text: String,
+}
+
+/// What one batch insert did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InsertReport {
+    pub inserted: u64,
+    /// Already stored (same dedup key), or repeated within the batch.
+    pub duplicates: u64,
+    /// Store ids of the inserted mentions, in batch order.
+    pub inserted_ids: Vec<i64>,
+}
+
+/// Filters applied by the store itself (cheap, indexed).
+#[derive(Debug, Clone, Default)]
+pub struct MentionFilter {
+    pub watch_id: Option<i64>,
+    pub published_since: Option<DateTime<Utc>>,
+    pub published_until: Option<DateTime<Utc>>,
+}
+
+/// A stored mention with the watches it matched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMention {
+    pub mention: Mention,
+    pub source_id: Option<i64>,
+    pub matches: Vec<WatchMatch>,
+}
+
+/// One row of a count summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountRow {
+    pub key: String,
+    pub count: i64,
+}
+
+/// Counts for a project: per watch, language and UTC day.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectSummary {
+    pub total: i64,
+    /// Watch name → mentions matched; watches with no mention are listed with 0.
+    pub per_watch: Vec<CountRow>,
+    /// Language code (or `unknown`) → mentions.
+    pub per_lang: Vec<CountRow>,
+    /// `YYYY-MM-DD` (UTC, publication day) → mentions.
+    pub per_day: Vec<CountRow>,
+}
+
+/// The outcome of one fetch of a source, recorded on its health record.
+#[derive(Debug, Clone)]
+pub enum FetchRecord {
+    Success {
+        at: DateTime<Utc>,
+        items: i64,
+        stored: i64,
+        etag: Option<String>,
+        last_modified: Option<String>,
+        next_due_at: DateTime<Utc>,
+    },
+    NotModified {
+        at: DateTime<Utc>,
+        next_due_at: DateTime<Utc>,
+    },
+    Failure {
+        at: DateTime<Utc>,
+        error: String,
+        next_due_at: DateTime<Utc>,
+    },
+}
+
+/// Storage for every Vigie backend. Implementations must pass the shared
+/// test suite in `tests/store_suite.rs`.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Returns the project with that name, creating it if needed.
+    async fn ensure_project(&self, name: &str, now: DateTime<Utc>) -> Result<Project>;
+    async fn project(&self, name: &str) -> Result<Option<Project>>;
+    async fn list_projects(&self) -> Result<Vec<Project>>;
+
+    /// Fails with [`StoreError::Conflict`] if the project has a watch of that name.
+    async fn add_watch(&self, project_id: i64, watch: NewWatch, now: DateTime<Utc>) -> Result<Watch>;
+    async fn update_watch(&self, project_id: i64, watch: &Watch) -> Result<()>;
+    async fn list_watches(&self, project_id: i64) -> Result<Vec<Watch>>;
+    async fn watch_by_name(&self, project_id: i64, name: &str) -> Result<Option<Watch>>;
+    /// Removes the watch and its matches; false if there was none of that name.
+    async fn remove_watch(&self, project_id: i64, name: &str) -> Result<bool>;
+    /// Records matches for existing mentions (a watch added after them).
+    async fn add_matches(&self, watch_id: i64, matches: &[(i64, Vec<String>)]) -> Result<u64>;
+
+    /// Fails with [`StoreError::Conflict`] if the project already has it.
+    async fn add_source(&self, project_id: i64, source: NewSource, now: DateTime<Utc>) -> Result<Source>;
+    async fn list_sources(&self, project_id: i64) -> Result<Vec<Source>>;
+    async fn remove_source(&self, project_id: i64, id: i64) -> Result<bool>;
+    /// Sources of every project whose `next_due_at` is at or before `now`,
+    /// most overdue first, as `(project_id, source)`.
+    async fn due_sources(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<(i64, Source)>>;
+    async fn record_fetch(&self, source_id: i64, record: FetchRecord) -> Result<()>;
+
+    /// Stores new mentions, skipping those whose dedup key is already stored,
+    /// in one transaction: either the whole batch is stored or none of it.
+    async fn insert_mentions(&self, project_id: i64, batch: &[MentionRecord]) -> Result<InsertReport>;
+
+    /// Candidate mentions for a search: those whose index matches the FTS
+    /// pre-filter (all mentions when `None`), that pass `filter`, with a store
+    /// id below `before_id`, newest stored first, at most `limit`.
+    async fn candidates(
+        &self,
+        project_id: i64,
+        fts: Option<&str>,
+        filter: &MentionFilter,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<StoredMention>>;
+
+    /// Mentions in store-id order after `after_id`, for exports and backfills:
+    /// memory stays flat whatever the table size.
+    async fn mentions_after(
+        &self,
+        project_id: i64,
+        filter: &MentionFilter,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredMention>>;
+
+    async fn mention_count(&self, project_id: i64) -> Result<i64>;
+    async fn summary(&self, project_id: i64) -> Result<ProjectSummary>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Encodes the langs of a watch for storage.
+pub(crate) fn join_langs(langs: &[String]) -> String {
+    langs.join(",")
+}
+
+pub(crate) fn split_langs(s: &str) -> Vec<String> {
+    s.split(',').filter(|l| !l.is_empty()).map(str::to_string).collect()
+}

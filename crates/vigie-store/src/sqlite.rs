@@ -1,0 +1,559 @@
+//! The embedded default: one SQLite file in WAL mode, with an FTS5 index.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqlSafeStr};
+use vigie_model::{Mention, Source, SourceKind, SourceType, Watch, WatchMatch};
+
+use crate::{
+    CountRow, FetchRecord, InsertReport, MentionFilter, MentionRecord, NewSource, NewWatch, Project,
+    ProjectSummary, Result, Store, StoreError, StoredMention, join_langs, split_langs,
+};
+
+/// The SQLite migrations, append-only, embedded in the binary.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
+
+/// Rows per multi-row INSERT statement (SQLite binds at most 32,766 values).
+const INSERT_CHUNK: usize = 200;
+
+fn migrator() -> Migrator {
+    Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|(version, description, sql)| {
+                Migration::new(*version, Cow::Borrowed(*description), MigrationType::Simple, sql.into_sql_str(), false)
+            })
+            .collect(),
+    )
+}
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and brings its schema up
+    /// to date.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        migrator().run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn from_ts(secs: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp(secs, 0).ok_or_else(|| StoreError::Corrupt(format!("timestamp {secs} out of range")))
+}
+
+fn from_opt_ts(secs: Option<i64>) -> Result<Option<DateTime<Utc>>> {
+    secs.map(from_ts).transpose()
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+const WATCH_COLUMNS: &str = "id, name, query, competitor, langs, created_at";
+
+fn watch_from_row(row: &SqliteRow) -> Result<Watch> {
+    Ok(Watch {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        query: row.try_get("query")?,
+        competitor: row.try_get::<i64, _>("competitor")? != 0,
+        langs: split_langs(&row.try_get::<String, _>("langs")?),
+        created_at: from_ts(row.try_get("created_at")?)?,
+    })
+}
+
+const SOURCE_COLUMNS: &str = "id, project_id, source_type, url, interval_secs, created_at, next_due_at, \
+     last_attempt_at, last_success_at, last_error, consecutive_failures, last_item_count, total_stored, \
+     etag, last_modified";
+
+fn source_from_row(row: &SqliteRow) -> Result<Source> {
+    let source_type: String = row.try_get("source_type")?;
+    Ok(Source {
+        id: row.try_get("id")?,
+        source_type: SourceType::from_str(&source_type).map_err(StoreError::Corrupt)?,
+        url: row.try_get("url")?,
+        interval_secs: row.try_get("interval_secs")?,
+        created_at: from_ts(row.try_get("created_at")?)?,
+        next_due_at: from_ts(row.try_get("next_due_at")?)?,
+        last_attempt_at: from_opt_ts(row.try_get("last_attempt_at")?)?,
+        last_success_at: from_opt_ts(row.try_get("last_success_at")?)?,
+        last_error: row.try_get("last_error")?,
+        consecutive_failures: row.try_get("consecutive_failures")?,
+        last_item_count: row.try_get("last_item_count")?,
+        total_stored: row.try_get("total_stored")?,
+        etag: row.try_get("etag")?,
+        last_modified: row.try_get("last_modified")?,
+    })
+}
+
+const MENTION_COLUMNS: &str = "m.id, m.dedup_key, m.source_kind, m.source_id, m.source_item_id, m.url, m.title, \
+     m.text, m.author, m.site, m.published_at, m.collected_at, m.lang, m.lang_confidence, m.reach, m.content_hash";
+
+fn mention_from_row(row: &SqliteRow) -> Result<(Mention, Option<i64>)> {
+    let kind: String = row.try_get("source_kind")?;
+    let mention = Mention {
+        id: row.try_get("id")?,
+        source_kind: SourceKind::from_str(&kind).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        source_item_id: row.try_get("source_item_id")?,
+        url: row.try_get("url")?,
+        title: row.try_get("title")?,
+        text: row.try_get("text")?,
+        author: row.try_get("author")?,
+        site: row.try_get("site")?,
+        published_at: from_ts(row.try_get("published_at")?)?,
+        collected_at: from_ts(row.try_get("collected_at")?)?,
+        lang: row.try_get("lang")?,
+        lang_confidence: row.try_get::<f64, _>("lang_confidence")? as f32,
+        reach: row.try_get("reach")?,
+        content_hash: row.try_get("content_hash")?,
+        dedup_key: row.try_get("dedup_key")?,
+    };
+    Ok((mention, row.try_get("source_id")?))
+}
+
+impl SqliteStore {
+    /// Loads rows of mentions and attaches their watch matches.
+    async fn with_matches(&self, rows: Vec<SqliteRow>) -> Result<Vec<StoredMention>> {
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let (mention, source_id) = mention_from_row(row)?;
+            out.push(StoredMention { mention, source_id, matches: Vec::new() });
+        }
+        if out.is_empty() {
+            return Ok(out);
+        }
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT mention_id, watch_id, terms FROM mention_watches WHERE mention_id IN (");
+        let mut sep = qb.separated(", ");
+        for m in &out {
+            sep.push_bind(m.mention.id);
+        }
+        qb.push(") ORDER BY watch_id");
+        let match_rows = qb.build().fetch_all(&self.pool).await?;
+        let index: HashMap<i64, usize> = out.iter().enumerate().map(|(i, m)| (m.mention.id, i)).collect();
+        for row in match_rows {
+            let mention_id: i64 = row.try_get("mention_id")?;
+            let terms: String = row.try_get("terms")?;
+            let terms: Vec<String> =
+                serde_json::from_str(&terms).map_err(|e| StoreError::Corrupt(format!("match terms: {e}")))?;
+            if let Some(&i) = index.get(&mention_id) {
+                out[i].matches.push(WatchMatch { watch_id: row.try_get("watch_id")?, terms });
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn push_filter(qb: &mut QueryBuilder<Sqlite>, filter: &MentionFilter) {
+    if let Some(since) = filter.published_since {
+        qb.push(" AND m.published_at >= ").push_bind(ts(since));
+    }
+    if let Some(until) = filter.published_until {
+        qb.push(" AND m.published_at < ").push_bind(ts(until));
+    }
+    if let Some(watch_id) = filter.watch_id {
+        qb.push(" AND EXISTS (SELECT 1 FROM mention_watches w WHERE w.watch_id = ")
+            .push_bind(watch_id)
+            .push(" AND w.mention_id = m.id)");
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ensure_project(&self, name: &str, now: DateTime<Utc>) -> Result<Project> {
+        sqlx::query("INSERT INTO projects (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(ts(now))
+            .execute(&self.pool)
+            .await?;
+        self.project(name).await?.ok_or_else(|| StoreError::NotFound(format!("project {name:?}")))
+    }
+
+    async fn project(&self, name: &str) -> Result<Option<Project>> {
+        let row = sqlx::query("SELECT id, name, created_at FROM projects WHERE name = ?1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(Project { id: r.try_get("id")?, name: r.try_get("name")?, created_at: from_ts(r.try_get("created_at")?)? }))
+            .transpose()
+    }
+
+    async fn list_projects(&self) -> Result<Vec<Project>> {
+        let rows = sqlx::query("SELECT id, name, created_at FROM projects ORDER BY name").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| Ok(Project { id: r.try_get("id")?, name: r.try_get("name")?, created_at: from_ts(r.try_get("created_at")?)? }))
+            .collect()
+    }
+
+    async fn add_watch(&self, project_id: i64, watch: NewWatch, now: DateTime<Utc>) -> Result<Watch> {
+        let result = sqlx::query(
+            "INSERT INTO watches (project_id, name, query, competitor, langs, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(project_id)
+        .bind(&watch.name)
+        .bind(&watch.query)
+        .bind(i64::from(watch.competitor))
+        .bind(join_langs(&watch.langs))
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(done) => Ok(Watch {
+                id: done.last_insert_rowid(),
+                name: watch.name,
+                query: watch.query,
+                competitor: watch.competitor,
+                langs: watch.langs,
+                created_at: from_ts(ts(now))?,
+            }),
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::Conflict(format!("a watch named {:?} already exists in this project", watch.name)))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn update_watch(&self, project_id: i64, watch: &Watch) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE watches SET name = ?1, query = ?2, competitor = ?3, langs = ?4 WHERE id = ?5 AND project_id = ?6",
+        )
+        .bind(&watch.name)
+        .bind(&watch.query)
+        .bind(i64::from(watch.competitor))
+        .bind(join_langs(&watch.langs))
+        .bind(watch.id)
+        .bind(project_id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("no watch with id {}", watch.id)));
+        }
+        Ok(())
+    }
+
+    async fn list_watches(&self, project_id: i64) -> Result<Vec<Watch>> {
+        let sql = format!("SELECT {WATCH_COLUMNS} FROM watches WHERE project_id = ?1 ORDER BY name");
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(project_id).fetch_all(&self.pool).await?;
+        rows.iter().map(watch_from_row).collect()
+    }
+
+    async fn watch_by_name(&self, project_id: i64, name: &str) -> Result<Option<Watch>> {
+        let sql = format!("SELECT {WATCH_COLUMNS} FROM watches WHERE project_id = ?1 AND name = ?2");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(project_id).bind(name).fetch_optional(&self.pool).await?;
+        row.as_ref().map(watch_from_row).transpose()
+    }
+
+    async fn remove_watch(&self, project_id: i64, name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM watches WHERE project_id = ?1 AND name = ?2")
+            .bind(project_id)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn add_matches(&self, watch_id: i64, matches: &[(i64, Vec<String>)]) -> Result<u64> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut added = 0;
+        for chunk in matches.chunks(INSERT_CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO mention_watches (watch_id, mention_id, terms) ");
+            qb.push_values(chunk, |mut b, (mention_id, terms)| {
+                b.push_bind(watch_id).push_bind(*mention_id).push_bind(terms_json(terms));
+            });
+            qb.push(" ON CONFLICT DO NOTHING");
+            added += qb.build().execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    async fn add_source(&self, project_id: i64, source: NewSource, now: DateTime<Utc>) -> Result<Source> {
+        let result = sqlx::query(
+            "INSERT INTO sources (project_id, source_type, url, interval_secs, created_at, next_due_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        )
+        .bind(project_id)
+        .bind(source.source_type.as_str())
+        .bind(&source.url)
+        .bind(source.interval_secs)
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await;
+        let id = match result {
+            Ok(done) => done.last_insert_rowid(),
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "this project already has the {} source {}",
+                    source.source_type, source.url
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let sql = format!("SELECT {SOURCE_COLUMNS} FROM sources WHERE id = ?1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_one(&self.pool).await?;
+        source_from_row(&row)
+    }
+
+    async fn list_sources(&self, project_id: i64) -> Result<Vec<Source>> {
+        let sql = format!("SELECT {SOURCE_COLUMNS} FROM sources WHERE project_id = ?1 ORDER BY id");
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(project_id).fetch_all(&self.pool).await?;
+        rows.iter().map(source_from_row).collect()
+    }
+
+    async fn remove_source(&self, project_id: i64, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sources WHERE project_id = ?1 AND id = ?2")
+            .bind(project_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn due_sources(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<(i64, Source)>> {
+        let sql =
+            format!("SELECT {SOURCE_COLUMNS} FROM sources WHERE next_due_at <= ?1 ORDER BY next_due_at, id LIMIT ?2");
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(ts(now)).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get("project_id")?, source_from_row(r)?))).collect()
+    }
+
+    async fn record_fetch(&self, source_id: i64, record: FetchRecord) -> Result<()> {
+        let query = match &record {
+            FetchRecord::Success { at, items, stored, etag, last_modified, next_due_at } => sqlx::query(
+                "UPDATE sources SET last_attempt_at = ?2, last_success_at = ?2, last_error = NULL, \
+                 consecutive_failures = 0, last_item_count = ?3, total_stored = total_stored + ?4, \
+                 etag = ?5, last_modified = ?6, next_due_at = ?7 WHERE id = ?1",
+            )
+            .bind(source_id)
+            .bind(ts(*at))
+            .bind(*items)
+            .bind(*stored)
+            .bind(etag.clone())
+            .bind(last_modified.clone())
+            .bind(ts(*next_due_at)),
+            FetchRecord::NotModified { at, next_due_at } => sqlx::query(
+                "UPDATE sources SET last_attempt_at = ?2, last_success_at = ?2, last_error = NULL, \
+                 consecutive_failures = 0, last_item_count = 0, next_due_at = ?3 WHERE id = ?1",
+            )
+            .bind(source_id)
+            .bind(ts(*at))
+            .bind(ts(*next_due_at)),
+            FetchRecord::Failure { at, error, next_due_at } => sqlx::query(
+                "UPDATE sources SET last_attempt_at = ?2, last_error = ?3, \
+                 consecutive_failures = consecutive_failures + 1, next_due_at = ?4 WHERE id = ?1",
+            )
+            .bind(source_id)
+            .bind(ts(*at))
+            .bind(error.clone())
+            .bind(ts(*next_due_at)),
+        };
+        let done = query.execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("no source with id {source_id}")));
+        }
+        Ok(())
+    }
+
+    async fn insert_mentions(&self, project_id: i64, batch: &[MentionRecord]) -> Result<InsertReport> {
+        let mut report = InsertReport::default();
+        // Repeats within the batch are duplicates too; keep the first.
+        let mut seen = HashSet::with_capacity(batch.len());
+        let unique: Vec<&MentionRecord> =
+            batch.iter().filter(|r| seen.insert(r.mention.dedup_key.as_str())).collect();
+        report.duplicates += (batch.len() - unique.len()) as u64;
+
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for chunk in unique.chunks(INSERT_CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO mentions (project_id, dedup_key, source_kind, source_id, source_item_id, url, title, \
+                 text, author, site, published_at, collected_at, lang, lang_confidence, reach, content_hash) ",
+            );
+            qb.push_values(chunk.iter(), |mut b, r| {
+                let m = &r.mention;
+                b.push_bind(project_id)
+                    .push_bind(m.dedup_key.clone())
+                    .push_bind(m.source_kind.as_str())
+                    .push_bind(r.source_id)
+                    .push_bind(m.source_item_id.clone())
+                    .push_bind(m.url.clone())
+                    .push_bind(m.title.clone())
+                    .push_bind(m.text.clone())
+                    .push_bind(m.author.clone())
+                    .push_bind(m.site.clone())
+                    .push_bind(ts(m.published_at))
+                    .push_bind(ts(m.collected_at))
+                    .push_bind(m.lang.clone())
+                    .push_bind(f64::from(m.lang_confidence))
+                    .push_bind(m.reach)
+                    .push_bind(m.content_hash.clone());
+            });
+            qb.push(" ON CONFLICT (project_id, dedup_key) DO NOTHING RETURNING id, dedup_key");
+            let rows = qb.build().fetch_all(&mut *tx).await?;
+            let mut ids: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+            for row in rows {
+                ids.insert(row.try_get("dedup_key")?, row.try_get("id")?);
+            }
+            let inserted: Vec<(i64, &MentionRecord)> =
+                chunk.iter().filter_map(|r| ids.get(&r.mention.dedup_key).map(|id| (*id, *r))).collect();
+            report.duplicates += (chunk.len() - inserted.len()) as u64;
+            report.inserted += inserted.len() as u64;
+            if inserted.is_empty() {
+                continue;
+            }
+            let mut fts: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO mentions_fts (rowid, title, text) ");
+            fts.push_values(inserted.iter(), |mut b, (id, r)| {
+                b.push_bind(*id).push_bind(r.fts_title.clone()).push_bind(r.fts_text.clone());
+            });
+            fts.build().execute(&mut *tx).await?;
+            let matches: Vec<(i64, &WatchMatch)> =
+                inserted.iter().flat_map(|(id, r)| r.matches.iter().map(move |m| (*id, m))).collect();
+            for part in matches.chunks(INSERT_CHUNK) {
+                let mut qb: QueryBuilder<Sqlite> =
+                    QueryBuilder::new("INSERT INTO mention_watches (watch_id, mention_id, terms) ");
+                qb.push_values(part.iter(), |mut b, (id, m)| {
+                    b.push_bind(m.watch_id).push_bind(*id).push_bind(terms_json(&m.terms));
+                });
+                qb.push(" ON CONFLICT DO NOTHING");
+                qb.build().execute(&mut *tx).await?;
+            }
+            report.inserted_ids.extend(inserted.iter().map(|(id, _)| *id));
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn candidates(
+        &self,
+        project_id: i64,
+        fts: Option<&str>,
+        filter: &MentionFilter,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<StoredMention>> {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {MENTION_COLUMNS} FROM "));
+        match fts {
+            Some(expr) => {
+                qb.push("mentions_fts f JOIN mentions m ON m.id = f.rowid WHERE f.mentions_fts MATCH ")
+                    .push_bind(expr.to_string());
+                qb.push(" AND m.project_id = ").push_bind(project_id);
+                if let Some(before) = before_id {
+                    qb.push(" AND f.rowid < ").push_bind(before);
+                }
+                push_filter(&mut qb, filter);
+                qb.push(" ORDER BY f.rowid DESC LIMIT ").push_bind(limit);
+            }
+            None => {
+                qb.push("mentions m WHERE m.project_id = ").push_bind(project_id);
+                if let Some(before) = before_id {
+                    qb.push(" AND m.id < ").push_bind(before);
+                }
+                push_filter(&mut qb, filter);
+                qb.push(" ORDER BY m.id DESC LIMIT ").push_bind(limit);
+            }
+        }
+        let rows = match qb.build().fetch_all(&self.pool).await {
+            Ok(rows) => rows,
+            // A malformed FTS expression is a bug in the query translator, but
+            // the user should still get an answer: say so plainly.
+            Err(sqlx::Error::Database(db)) if db.message().contains("fts5") => {
+                return Err(StoreError::Corrupt(format!("full-text pre-filter rejected: {}", db.message())));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.with_matches(rows).await
+    }
+
+    async fn mentions_after(
+        &self,
+        project_id: i64,
+        filter: &MentionFilter,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredMention>> {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("SELECT {MENTION_COLUMNS} FROM mentions m WHERE m.project_id = "));
+        qb.push_bind(project_id).push(" AND m.id > ").push_bind(after_id);
+        push_filter(&mut qb, filter);
+        qb.push(" ORDER BY m.id LIMIT ").push_bind(limit);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        self.with_matches(rows).await
+    }
+
+    async fn mention_count(&self, project_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM mentions WHERE project_id = ?1")
+            .bind(project_id)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn summary(&self, project_id: i64) -> Result<ProjectSummary> {
+        let total = self.mention_count(project_id).await?;
+        let per_watch = count_rows(
+            &self.pool,
+            "SELECT w.name AS key, COUNT(mw.mention_id) AS n FROM watches w \
+             LEFT JOIN mention_watches mw ON mw.watch_id = w.id WHERE w.project_id = ?1 \
+             GROUP BY w.id ORDER BY n DESC, w.name",
+            project_id,
+        )
+        .await?;
+        let per_lang = count_rows(
+            &self.pool,
+            "SELECT COALESCE(lang, 'unknown') AS key, COUNT(*) AS n FROM mentions WHERE project_id = ?1 \
+             GROUP BY key ORDER BY n DESC, key",
+            project_id,
+        )
+        .await?;
+        let per_day = count_rows(
+            &self.pool,
+            "SELECT strftime('%Y-%m-%d', published_at, 'unixepoch') AS key, COUNT(*) AS n FROM mentions \
+             WHERE project_id = ?1 GROUP BY key ORDER BY key",
+            project_id,
+        )
+        .await?;
+        Ok(ProjectSummary { total, per_watch, per_lang, per_day })
+    }
+}
+
+async fn count_rows(pool: &SqlitePool, sql: &'static str, project_id: i64) -> Result<Vec<CountRow>> {
+    let rows = sqlx::query(sql).bind(project_id).fetch_all(pool).await?;
+    rows.iter().map(|r| Ok(CountRow { key: r.try_get("key")?, count: r.try_get("n")? })).collect()
+}
+
+fn terms_json(terms: &[String]) -> String {
+    serde_json::to_string(terms).unwrap_or_else(|_| "[]".to_string())
+}

@@ -1,0 +1,192 @@
+//! The store test suite. Every backend runs the same checks: add a backend by
+//! opening it in a `#[tokio::test]` below and calling [`run_suite`].
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use vigie_model::{Mention, SourceKind, SourceType, WatchMatch};
+use vigie_store::{
+    FetchRecord, MentionFilter, MentionRecord, NewSource, NewWatch, SqliteStore, Store, StoreError,
+};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 8, 0, 0).unwrap()
+}
+
+fn record(key: &str, text: &str, published: DateTime<Utc>, matches: Vec<WatchMatch>) -> MentionRecord {
+    let mention = Mention {
+        id: 0,
+        source_kind: SourceKind::Twitter,
+        source_item_id: Some(key.to_string()),
+        url: Some(format!("https://twitter.com/i/web/status/{key}")),
+        title: None,
+        text: text.to_string(),
+        author: Some("@someone".into()),
+        site: Some("twitter.com".into()),
+        published_at: published,
+        collected_at: t0(),
+        lang: Some("fr".into()),
+        lang_confidence: 0.9,
+        reach: Some(120),
+        content_hash: format!("hash-{key}"),
+        dedup_key: format!("url:https://twitter.com/i/web/status/{key}"),
+    };
+    MentionRecord { fts_title: String::new(), fts_text: text.to_lowercase(), mention, source_id: None, matches }
+}
+
+async fn run_suite(store: &dyn Store) {
+    projects_are_created_once(store).await;
+    watches_have_unique_names_per_project(store).await;
+    sources_keep_their_health_record(store).await;
+    mentions_are_stored_once_and_searchable(store).await;
+}
+
+async fn projects_are_created_once(store: &dyn Store) {
+    let a = store.ensure_project("acme", t0()).await.unwrap();
+    let again = store.ensure_project("acme", t0() + Duration::hours(1)).await.unwrap();
+    assert_eq!(a, again);
+    assert_eq!(store.project("nope").await.unwrap(), None);
+    assert!(store.list_projects().await.unwrap().iter().any(|p| p.name == "acme"));
+}
+
+async fn watches_have_unique_names_per_project(store: &dyn Store) {
+    let p = store.ensure_project("watches", t0()).await.unwrap();
+    let other = store.ensure_project("watches-other", t0()).await.unwrap();
+    let new = |name: &str| NewWatch { name: name.into(), query: "sncf OR ouigo".into(), competitor: false, langs: vec!["fr".into()] };
+    let w = store.add_watch(p.id, new("SNCF"), t0()).await.unwrap();
+    assert_eq!(w.langs, vec!["fr".to_string()]);
+    let err = store.add_watch(p.id, new("SNCF"), t0()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    // The same name in another project is fine.
+    store.add_watch(other.id, new("SNCF"), t0()).await.unwrap();
+    let mut changed = w.clone();
+    changed.competitor = true;
+    changed.query = "sncf".into();
+    store.update_watch(p.id, &changed).await.unwrap();
+    assert_eq!(store.watch_by_name(p.id, "SNCF").await.unwrap(), Some(changed));
+    assert_eq!(store.list_watches(p.id).await.unwrap().len(), 1);
+    assert!(store.remove_watch(p.id, "SNCF").await.unwrap());
+    assert!(!store.remove_watch(p.id, "SNCF").await.unwrap());
+    assert_eq!(store.list_watches(other.id).await.unwrap().len(), 1);
+}
+
+async fn sources_keep_their_health_record(store: &dyn Store) {
+    let p = store.ensure_project("sources", t0()).await.unwrap();
+    let new = NewSource { source_type: SourceType::Rss, url: "http://127.0.0.1:9/feed.xml".into(), interval_secs: 900 };
+    let s = store.add_source(p.id, new.clone(), t0()).await.unwrap();
+    assert!(matches!(store.add_source(p.id, new, t0()).await, Err(StoreError::Conflict(_))));
+    assert_eq!(s.next_due_at, t0());
+    let due = store.due_sources(t0(), 10).await.unwrap();
+    assert!(due.iter().any(|(pid, d)| *pid == p.id && d.id == s.id));
+
+    let failed_at = t0() + Duration::minutes(1);
+    store
+        .record_fetch(s.id, FetchRecord::Failure { at: failed_at, error: "HTTP 500".into(), next_due_at: failed_at + Duration::minutes(2) })
+        .await
+        .unwrap();
+    let after = &store.list_sources(p.id).await.unwrap()[0];
+    assert_eq!(after.last_error.as_deref(), Some("HTTP 500"));
+    assert_eq!(after.consecutive_failures, 1);
+    assert!(after.is_failing());
+    assert!(store.due_sources(failed_at, 10).await.unwrap().iter().all(|(_, d)| d.id != s.id));
+
+    let ok_at = t0() + Duration::minutes(5);
+    store
+        .record_fetch(
+            s.id,
+            FetchRecord::Success {
+                at: ok_at,
+                items: 12,
+                stored: 10,
+                etag: Some("\"v1\"".into()),
+                last_modified: None,
+                next_due_at: ok_at + Duration::minutes(15),
+            },
+        )
+        .await
+        .unwrap();
+    let after = &store.list_sources(p.id).await.unwrap()[0];
+    assert_eq!((after.last_error.clone(), after.consecutive_failures, after.total_stored), (None, 0, 10));
+    assert_eq!(after.last_success_at, Some(ok_at));
+    assert_eq!(after.etag.as_deref(), Some("\"v1\""));
+    assert!(store.remove_source(p.id, s.id).await.unwrap());
+    assert!(store.record_fetch(s.id, FetchRecord::NotModified { at: ok_at, next_due_at: ok_at }).await.is_err());
+}
+
+async fn mentions_are_stored_once_and_searchable(store: &dyn Store) {
+    let p = store.ensure_project("mentions", t0()).await.unwrap();
+    let w = store
+        .add_watch(p.id, NewWatch { name: "sncf".into(), query: "sncf".into(), competitor: false, langs: vec![] }, t0())
+        .await
+        .unwrap();
+    let m = |terms: &[&str]| vec![WatchMatch { watch_id: w.id, terms: terms.iter().map(|s| s.to_string()).collect() }];
+    let batch = vec![
+        record("1", "SNCF retard encore", t0(), m(&["sncf"])),
+        record("2", "super voyage", t0() + Duration::days(1), vec![]),
+        record("1", "SNCF retard encore (copie)", t0(), m(&["sncf"])),
+        record("3", "SNCF grève demain", t0() + Duration::days(2), m(&["sncf"])),
+    ];
+    let report = store.insert_mentions(p.id, &batch).await.unwrap();
+    assert_eq!((report.inserted, report.duplicates, report.inserted_ids.len()), (3, 1, 3));
+    // A rerun stores nothing new.
+    let again = store.insert_mentions(p.id, &batch).await.unwrap();
+    assert_eq!((again.inserted, again.duplicates), (0, 4));
+    assert_eq!(store.mention_count(p.id).await.unwrap(), 3);
+
+    // Full-text candidates, newest stored first, with their matches.
+    let found = store.candidates(p.id, Some("\"sncf\""), &MentionFilter::default(), None, 10).await.unwrap();
+    let texts: Vec<&str> = found.iter().map(|s| s.mention.text.as_str()).collect();
+    assert_eq!(texts, vec!["SNCF grève demain", "SNCF retard encore"]);
+    assert_eq!(found[0].matches, m(&["sncf"]));
+    assert_eq!(found[0].mention.reach, Some(120));
+    // Paging with before_id.
+    let page2 = store.candidates(p.id, Some("\"sncf\""), &MentionFilter::default(), Some(found[0].mention.id), 10).await.unwrap();
+    assert_eq!(page2.len(), 1);
+    // Filters: date and watch.
+    let since = MentionFilter { published_since: Some(t0() + Duration::hours(12)), ..Default::default() };
+    assert_eq!(store.candidates(p.id, None, &since, None, 10).await.unwrap().len(), 2);
+    let by_watch = MentionFilter { watch_id: Some(w.id), ..Default::default() };
+    assert_eq!(store.candidates(p.id, None, &by_watch, None, 10).await.unwrap().len(), 2);
+    // Other projects see nothing.
+    let other = store.ensure_project("mentions-other", t0()).await.unwrap();
+    assert!(store.candidates(other.id, Some("\"sncf\""), &MentionFilter::default(), None, 10).await.unwrap().is_empty());
+
+    // Export order and paging.
+    let first = store.mentions_after(p.id, &MentionFilter::default(), 0, 2).await.unwrap();
+    assert_eq!(first.len(), 2);
+    let rest = store.mentions_after(p.id, &MentionFilter::default(), first[1].mention.id, 2).await.unwrap();
+    assert_eq!(rest.len(), 1);
+
+    // Matches added later (a new watch backfilled over stored mentions).
+    let w2 = store
+        .add_watch(p.id, NewWatch { name: "voyage".into(), query: "voyage".into(), competitor: true, langs: vec![] }, t0())
+        .await
+        .unwrap();
+    let id2 = first.iter().chain(rest.iter()).find(|s| s.mention.text == "super voyage").unwrap().mention.id;
+    assert_eq!(store.add_matches(w2.id, &[(id2, vec!["voyage".into()])]).await.unwrap(), 1);
+    assert_eq!(store.add_matches(w2.id, &[(id2, vec!["voyage".into()])]).await.unwrap(), 0);
+
+    let summary = store.summary(p.id).await.unwrap();
+    assert_eq!(summary.total, 3);
+    let per_watch: Vec<(String, i64)> = summary.per_watch.iter().map(|r| (r.key.clone(), r.count)).collect();
+    assert_eq!(per_watch, vec![("sncf".to_string(), 2), ("voyage".to_string(), 1)]);
+    assert_eq!(summary.per_lang[0].key, "fr");
+    let days: Vec<&str> = summary.per_day.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(days, vec!["2026-11-20", "2026-11-21", "2026-11-22"]);
+
+    // Removing a watch removes its matches, not the mentions.
+    assert!(store.remove_watch(p.id, "sncf").await.unwrap());
+    assert_eq!(store.mention_count(p.id).await.unwrap(), 3);
+    let found = store.candidates(p.id, Some("\"sncf\""), &MentionFilter::default(), None, 10).await.unwrap();
+    assert!(found.iter().all(|s| s.matches.is_empty()));
+}
+
+#[tokio::test]
+async fn sqlite_passes_the_store_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("vigie.db")).await.unwrap();
+    run_suite(&store).await;
+    store.close().await;
+    // Reopening runs the migrations again as a no-op and keeps the data.
+    let reopened = SqliteStore::open(&dir.path().join("vigie.db")).await.unwrap();
+    let p = reopened.project("mentions").await.unwrap().unwrap();
+    assert_eq!(reopened.mention_count(p.id).await.unwrap(), 3);
+}
