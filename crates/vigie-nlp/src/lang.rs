@@ -107,26 +107,26 @@ pub fn detect_language(text: &str) -> Option<Detected> {
         return None;
     }
     let info = Detector::new().detect(&cleaned);
-    if let Some(info) = &info {
-        if info.confidence() >= MIN_CONFIDENCE {
-            return Some(Detected { code: iso639_1(info.lang()), confidence: info.confidence() as f32 });
-        }
+    let whatlang = info.map(|i| Detected { code: iso639_1(i.lang()), confidence: i.confidence() as f32 });
+    match whatlang {
+        Some(d) if f64::from(d.confidence) >= RELIABLE_CONFIDENCE => Some(d),
+        // Short social text: trigram statistics hesitate, but French and
+        // English function words settle it most of the time.
+        other => stopword_vote(&cleaned).or(other.filter(|d| f64::from(d.confidence) >= MIN_CONFIDENCE)),
     }
-    // Short social text: trigram statistics hesitate, but French and English
-    // function words settle it most of the time.
-    if let Some(voted) = stopword_vote(&cleaned) {
-        return Some(voted);
-    }
-    None
 }
+
+/// At or above this whatlang confidence, whatlang is trusted over the
+/// function-word vote.
+const RELIABLE_CONFIDENCE: f64 = 0.5;
 
 const FRENCH_FUNCTION_WORDS: &[&str] = &[
     "le", "la", "les", "de", "des", "du", "un", "une", "et", "est", "pas", "je", "j", "c", "ce", "mon",
-    "ma", "mes", "à", "a", "au", "aux", "pour", "que", "qui", "avec", "sur", "dans", "ne", "n", "vous",
+    "ma", "mes", "à", "au", "aux", "pour", "que", "qui", "avec", "sur", "dans", "ne", "n", "vous",
     "nous", "il", "elle", "on", "toujours", "merci", "très", "mais", "ou", "d", "l", "qu", "se", "sont",
 ];
 const ENGLISH_FUNCTION_WORDS: &[&str] = &[
-    "the", "a", "to", "is", "and", "you", "my", "for", "of", "in", "on", "it", "i", "not", "thanks",
+    "the", "to", "is", "and", "you", "my", "for", "of", "in", "on", "it", "i", "not", "thanks",
     "thank", "with", "this", "that", "are", "was", "be", "have", "your", "we", "at", "me", "can", "no",
     "but", "just", "still", "why", "what", "how", "will", "an", "so", "do", "get", "from", "again",
 ];
@@ -175,6 +175,7 @@ mod tests {
         assert_eq!(en.code, "en");
         assert!(en.confidence > 0.2);
         assert_eq!(detect_language("@united thanks a lot for the help").map(|d| d.code), Some("en"));
+        assert_eq!(detect_language("@SouthwestAir Just DMed you my confirmation number.").map(|d| d.code), Some("en"));
         let short_fr = detect_language("Retard & annulation Mon train SNCF a encore 2h de retard, c'est inadmissible !");
         assert_eq!(short_fr.map(|d| d.code), Some("fr"));
     }

@@ -1,0 +1,618 @@
+//! The HTTP fetcher: one reqwest client, conditional GET, bounded bodies.
+//!
+//! Every limit holds against a hostile or broken server:
+//!
+//! - the body is read chunk by chunk and abandoned past
+//!   [`FetchConfig::max_body_bytes`], counting *decompressed* bytes, so a
+//!   gzip bomb stops at the cap like a plain oversized body;
+//! - [`FetchConfig::total_timeout`] bounds the whole exchange, body included,
+//!   so a server trickling one byte a second times out;
+//! - redirects are limited to [`FetchConfig::max_redirects`] and each hop is
+//!   checked by the [SSRF guard](crate::guard) like the first URL.
+//!
+//! Errors are meant to be shown as they are to the person who added the
+//! source ("HTTP 404 Not Found", "timed out after 30 s"), and
+//! [`FetchError::is_transient`] tells the scheduler whether to back off and
+//! retry or to report the source as broken.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{StatusCode, redirect};
+use url::Url;
+
+use crate::guard::{self, GuardedResolver, RefusedAddress, UrlRefused};
+
+/// How the fetcher behaves. `Default` gives the values a server deployment wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchConfig {
+    pub user_agent: String,
+    /// Time allowed to open the TCP (and TLS) connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for the whole exchange: connection, redirects, headers and body.
+    pub total_timeout: Duration,
+    /// Largest body accepted, counted after decompression.
+    pub max_body_bytes: u64,
+    pub max_redirects: usize,
+    /// Let URLs reach loopback, private and link-local addresses (intranet sources).
+    pub allow_private_networks: bool,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            user_agent: concat!(
+                "Vigie/",
+                env!("CARGO_PKG_VERSION"),
+                " (self-hosted e-reputation monitor; feed fetcher)"
+            )
+            .to_string(),
+            connect_timeout: Duration::from_secs(10),
+            total_timeout: Duration::from_secs(30),
+            max_body_bytes: 10 * 1024 * 1024,
+            max_redirects: 5,
+            allow_private_networks: false,
+        }
+    }
+}
+
+/// One conditional GET: the URL and the validators kept from the last fetch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchRequest {
+    pub url: String,
+    /// Sent as `If-None-Match`.
+    pub etag: Option<String>,
+    /// Sent as `If-Modified-Since`.
+    pub last_modified: Option<String>,
+}
+
+impl FetchRequest {
+    /// An unconditional request.
+    pub fn new(url: impl Into<String>) -> Self {
+        FetchRequest {
+            url: url.into(),
+            etag: None,
+            last_modified: None,
+        }
+    }
+}
+
+/// What a successful fetch returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchOutcome {
+    /// 304: the validators still match; nothing new.
+    NotModified,
+    Fetched {
+        /// The body, decompressed, not decoded (feed parsers read the XML prolog's charset).
+        body: Vec<u8>,
+        content_type: Option<String>,
+        /// Validators to send next time.
+        etag: Option<String>,
+        last_modified: Option<String>,
+        /// The URL after redirects.
+        final_url: String,
+    },
+}
+
+/// When the server asked us to come back (`Retry-After`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// `Retry-After: 7`
+    Delay(Duration),
+    /// `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`
+    At(DateTime<Utc>),
+}
+
+impl RetryAfter {
+    /// Parses a `Retry-After` value: delay seconds or an HTTP date (IMF-fixdate,
+    /// RFC 850 or asctime). `None` when it is neither.
+    pub fn parse(value: &str) -> Option<RetryAfter> {
+        let value = value.trim();
+        if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+            return value
+                .parse()
+                .ok()
+                .map(|secs| RetryAfter::Delay(Duration::from_secs(secs)));
+        }
+        parse_http_date(value).map(RetryAfter::At)
+    }
+
+    /// How long to wait from `now` (zero for a date already past).
+    pub fn delay_from(&self, now: DateTime<Utc>) -> Duration {
+        match *self {
+            RetryAfter::Delay(d) => d,
+            RetryAfter::At(at) => (at - now).to_std().unwrap_or(Duration::ZERO),
+        }
+    }
+}
+
+impl fmt::Display for RetryAfter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RetryAfter::Delay(d) => write!(f, "{} s", d.as_secs()),
+            RetryAfter::At(at) => write!(f, "{}", at.format("%Y-%m-%d %H:%M:%S UTC")),
+        }
+    }
+}
+
+fn parse_http_date(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(dt) = DateTime::parse_from_rfc2822(s) {
+        return Some(dt.with_timezone(&Utc));
+    }
+    // RFC 850 ("Sunday, 06-Nov-94 08:49:37 GMT") and asctime ("Sun Nov  6 08:49:37 1994").
+    ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"]
+        .iter()
+        .find_map(|fmt| NaiveDateTime::parse_from_str(s, fmt).ok())
+        .map(|naive| naive.and_utc())
+}
+
+/// Why a fetch failed. The `Display` text is meant for the person who added the source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    #[error("invalid URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    /// Not http/https, or no host.
+    #[error(transparent)]
+    UrlRefused(UrlRefused),
+    /// The SSRF guard refused the address (first URL or a redirect hop).
+    #[error(transparent)]
+    Refused(#[from] RefusedAddress),
+    #[error("timed out after {} s fetching {url}", after.as_secs_f32())]
+    Timeout { url: String, after: Duration },
+    #[error("could not connect to {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("too many redirects (more than {max}) starting from {url}")]
+    TooManyRedirects { url: String, max: usize },
+    /// A non-2xx, non-304 status. `retry_after` is set for 429 and 503 when the server gave one.
+    #[error("HTTP {status}{}{}", reason_suffix(*.status, .reason), retry_suffix(.retry_after))]
+    Status {
+        status: u16,
+        reason: Option<String>,
+        retry_after: Option<RetryAfter>,
+    },
+    #[error("response body is larger than the {} limit", human_bytes(*.limit))]
+    BodyTooLarge { limit: u64 },
+    /// The body could not be read (connection cut, bad compression…).
+    #[error("could not read the response from {url}: {reason}")]
+    Body { url: String, reason: String },
+    #[error("HTTP request to {url} failed: {reason}")]
+    Http { url: String, reason: String },
+    /// The HTTP client could not be built (TLS set-up).
+    #[error("could not set up the HTTP client: {0}")]
+    Client(String),
+}
+
+fn reason_suffix(_status: u16, reason: &Option<String>) -> String {
+    reason
+        .as_deref()
+        .map(|r| format!(" {r}"))
+        .unwrap_or_default()
+}
+
+fn retry_suffix(retry_after: &Option<RetryAfter>) -> String {
+    retry_after
+        .map(|r| format!(" (retry after {r})"))
+        .unwrap_or_default()
+}
+
+fn human_bytes(n: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else if n >= 1024 && n.is_multiple_of(1024) {
+        format!("{} KiB", n / 1024)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+impl FetchError {
+    /// Whether trying again later may succeed: timeouts, connection and read
+    /// errors, 5xx, 408 and 429. Refusals, bad URLs, 4xx, redirect loops and
+    /// oversized bodies will fail the same way next time.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FetchError::Timeout { .. } | FetchError::Connect { .. } | FetchError::Body { .. } => {
+                true
+            }
+            FetchError::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+            FetchError::Http { .. } => true,
+            FetchError::InvalidUrl { .. }
+            | FetchError::UrlRefused(_)
+            | FetchError::Refused(_)
+            | FetchError::TooManyRedirects { .. }
+            | FetchError::BodyTooLarge { .. }
+            | FetchError::Client(_) => false,
+        }
+    }
+
+    /// The server's `Retry-After`, for 429 and 503 responses that gave one.
+    pub fn retry_after(&self) -> Option<RetryAfter> {
+        match self {
+            FetchError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, for errors that are one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            FetchError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+impl From<UrlRefused> for FetchError {
+    fn from(e: UrlRefused) -> Self {
+        match e {
+            UrlRefused::Address(refused) => FetchError::Refused(refused),
+            other => FetchError::UrlRefused(other),
+        }
+    }
+}
+
+/// Raised by the redirect policy; found again in reqwest's error chain.
+#[derive(Debug, thiserror::Error)]
+enum RedirectStop {
+    #[error("too many redirects (more than {0})")]
+    TooMany(usize),
+    #[error(transparent)]
+    Refused(UrlRefused),
+}
+
+/// Fetches URLs with one shared HTTP client. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    config: Arc<FetchConfig>,
+}
+
+impl Fetcher {
+    /// Builds the client. Installs the `ring` crypto provider for rustls as the
+    /// process default if none is installed yet.
+    pub fn new(config: FetchConfig) -> Result<Fetcher, FetchError> {
+        // Fails only when a provider is already installed, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+
+        let max_redirects = config.max_redirects;
+        let allow_private = config.allow_private_networks;
+        let policy = redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > max_redirects {
+                return attempt.error(RedirectStop::TooMany(max_redirects));
+            }
+            match guard::check_url(attempt.url(), allow_private) {
+                Ok(()) => attempt.follow(),
+                Err(refused) => attempt.error(RedirectStop::Refused(refused)),
+            }
+        });
+
+        let client = reqwest::Client::builder()
+            .user_agent(config.user_agent.clone())
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.total_timeout)
+            .redirect(policy)
+            .dns_resolver(GuardedResolver {
+                allow_private_networks: allow_private,
+            })
+            // A proxy would resolve names itself, out of the guard's sight.
+            .no_proxy()
+            .gzip(true)
+            .brotli(true)
+            .deflate(true)
+            .build()
+            .map_err(|e| FetchError::Client(error_chain(&e)))?;
+        Ok(Fetcher {
+            client,
+            config: Arc::new(config),
+        })
+    }
+
+    pub fn config(&self) -> &FetchConfig {
+        &self.config
+    }
+
+    /// Fetches `req.url` with a conditional GET.
+    ///
+    /// Returns [`FetchOutcome::NotModified`] on 304, the body on 2xx, and an
+    /// error for anything else (see [`FetchError`]).
+    #[tracing::instrument(level = "debug", skip_all, fields(url = %req.url))]
+    pub async fn fetch(&self, req: &FetchRequest) -> Result<FetchOutcome, FetchError> {
+        let url = Url::parse(req.url.trim()).map_err(|e| FetchError::InvalidUrl {
+            url: req.url.clone(),
+            reason: e.to_string(),
+        })?;
+        guard::check_url(&url, self.config.allow_private_networks)?;
+
+        let total = self.config.total_timeout;
+        // reqwest's own timeout covers the body too; this one is the backstop.
+        match tokio::time::timeout(total, self.fetch_checked(url, req)).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout {
+                url: req.url.clone(),
+                after: total,
+            }),
+        }
+    }
+
+    async fn fetch_checked(
+        &self,
+        url: Url,
+        req: &FetchRequest,
+    ) -> Result<FetchOutcome, FetchError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static(
+                "application/rss+xml, application/atom+xml, application/feed+json, \
+                 application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, \
+                 application/json;q=0.8, */*;q=0.5",
+            ),
+        );
+        let validators = [
+            (header::IF_NONE_MATCH, req.etag.as_deref()),
+            (header::IF_MODIFIED_SINCE, req.last_modified.as_deref()),
+        ];
+        for (name, value) in validators {
+            let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            match HeaderValue::from_str(value) {
+                Ok(v) => {
+                    headers.insert(name, v);
+                }
+                Err(_) => {
+                    tracing::warn!(header = %name, value, "stored validator is not a valid header value; not sent")
+                }
+            }
+        }
+
+        let response = self
+            .client
+            .get(url)
+            .headers(headers)
+            .send()
+            .await
+            .map_err(|e| self.map_error(&req.url, e))?;
+
+        let status = response.status();
+        let final_url = response.url().to_string();
+        tracing::debug!(status = status.as_u16(), final_url, "response");
+
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(FetchOutcome::NotModified);
+        }
+        if status.is_redirection() {
+            // reqwest hands back a redirect it would not follow (a Location
+            // with another scheme, or none): say why rather than "HTTP 302".
+            let location = response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok());
+            if let Some(target) = location.and_then(|l| response.url().join(l).ok()) {
+                guard::check_url(&target, self.config.allow_private_networks)?;
+            }
+        }
+        if !status.is_success() {
+            let retry_after = match status {
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => response
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(RetryAfter::parse),
+                _ => None,
+            };
+            return Err(FetchError::Status {
+                status: status.as_u16(),
+                reason: status.canonical_reason().map(str::to_string),
+                retry_after,
+            });
+        }
+
+        let header_string = |name: header::HeaderName| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let content_type = header_string(header::CONTENT_TYPE);
+        let etag = header_string(header::ETAG);
+        let last_modified = header_string(header::LAST_MODIFIED);
+
+        let body = self.read_body(&req.url, response).await?;
+        Ok(FetchOutcome::Fetched {
+            body,
+            content_type,
+            etag,
+            last_modified,
+            final_url,
+        })
+    }
+
+    /// Reads the body chunk by chunk, stopping past the size cap. reqwest
+    /// hands out decompressed chunks, so the cap applies to decompressed bytes.
+    async fn read_body(
+        &self,
+        url: &str,
+        mut response: reqwest::Response,
+    ) -> Result<Vec<u8>, FetchError> {
+        let limit = self.config.max_body_bytes;
+        // Set only for an uncompressed body: reject early without reading it.
+        if let Some(len) = response.content_length()
+            && len > limit
+        {
+            return Err(FetchError::BodyTooLarge { limit });
+        }
+        let capacity = response.content_length().unwrap_or(64 * 1024).min(limit);
+        let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.map_error(url, e))? {
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                tracing::warn!(url, limit, "response body over the size limit; abandoned");
+                return Err(FetchError::BodyTooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    fn map_error(&self, url: &str, e: reqwest::Error) -> FetchError {
+        if let Some(refused) = find_in_chain::<RefusedAddress>(&e) {
+            return FetchError::Refused(refused.clone());
+        }
+        if let Some(stop) = find_in_chain::<RedirectStop>(&e) {
+            return match stop {
+                RedirectStop::TooMany(max) => FetchError::TooManyRedirects {
+                    url: url.to_string(),
+                    max: *max,
+                },
+                RedirectStop::Refused(r) => FetchError::from(r.clone()),
+            };
+        }
+        let reason = error_chain(&e);
+        if e.is_timeout() {
+            FetchError::Timeout {
+                url: url.to_string(),
+                after: self.config.total_timeout,
+            }
+        } else if e.is_connect() {
+            FetchError::Connect {
+                url: url.to_string(),
+                reason,
+            }
+        } else if e.is_body() || e.is_decode() {
+            FetchError::Body {
+                url: url.to_string(),
+                reason,
+            }
+        } else {
+            FetchError::Http {
+                url: url.to_string(),
+                reason,
+            }
+        }
+    }
+}
+
+fn find_in_chain<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut current: Option<&'a (dyn StdError + 'static)> = Some(e);
+    while let Some(err) = current {
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = err.source();
+    }
+    None
+}
+
+/// The messages of an error's sources, without reqwest's outer "error
+/// sending request for url (…)", which repeats the URL the caller prints.
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = e.source();
+    while let Some(err) = current {
+        let msg = err.to_string();
+        // hyper-util's wrappers ("client error (Connect)") say nothing the cause does not.
+        let generic = msg.starts_with("client error (");
+        if !msg.is_empty() && !generic && !parts.iter().any(|p| p.contains(&msg)) {
+            parts.push(msg);
+        }
+        current = err.source();
+    }
+    if parts.is_empty() {
+        e.to_string()
+    } else {
+        parts.join(": ")
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn retry_after_accepts_seconds_and_the_three_http_date_forms() {
+        assert_eq!(
+            RetryAfter::parse("7"),
+            Some(RetryAfter::Delay(Duration::from_secs(7)))
+        );
+        assert_eq!(
+            RetryAfter::parse(" 120 "),
+            Some(RetryAfter::Delay(Duration::from_secs(120)))
+        );
+        let at = Utc.with_ymd_and_hms(1994, 11, 6, 8, 49, 37).unwrap();
+        for s in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(RetryAfter::parse(s), Some(RetryAfter::At(at)), "{s}");
+        }
+        assert_eq!(RetryAfter::parse("soon"), None);
+        assert_eq!(RetryAfter::parse("-5"), None);
+        assert_eq!(RetryAfter::parse(""), None);
+    }
+
+    #[test]
+    fn retry_after_delay_is_counted_from_now() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let at = RetryAfter::At(Utc.with_ymd_and_hms(2026, 3, 1, 12, 1, 30).unwrap());
+        assert_eq!(at.delay_from(now), Duration::from_secs(90));
+        let past = RetryAfter::At(Utc.with_ymd_and_hms(2026, 3, 1, 11, 0, 0).unwrap());
+        assert_eq!(past.delay_from(now), Duration::ZERO);
+    }
+
+    #[test]
+    fn status_errors_read_plainly_and_say_whether_to_retry() {
+        let e = |status: u16, reason: &str, retry_after| FetchError::Status {
+            status,
+            reason: Some(reason.to_string()),
+            retry_after,
+        };
+        assert_eq!(e(404, "Not Found", None).to_string(), "HTTP 404 Not Found");
+        assert!(!e(404, "Not Found", None).is_transient());
+        assert!(!e(410, "Gone", None).is_transient());
+        assert!(e(500, "Internal Server Error", None).is_transient());
+        let limited = e(
+            429,
+            "Too Many Requests",
+            Some(RetryAfter::Delay(Duration::from_secs(7))),
+        );
+        assert!(limited.is_transient());
+        assert_eq!(
+            limited.to_string(),
+            "HTTP 429 Too Many Requests (retry after 7 s)"
+        );
+        assert_eq!(
+            limited.retry_after(),
+            Some(RetryAfter::Delay(Duration::from_secs(7)))
+        );
+
+        assert!(
+            FetchError::Timeout {
+                url: "u".into(),
+                after: Duration::from_secs(30)
+            }
+            .is_transient()
+        );
+        assert!(!FetchError::BodyTooLarge { limit: 10 << 20 }.is_transient());
+        assert_eq!(
+            FetchError::BodyTooLarge { limit: 10 << 20 }.to_string(),
+            "response body is larger than the 10 MiB limit"
+        );
+        assert!(
+            !FetchError::TooManyRedirects {
+                url: "u".into(),
+                max: 5
+            }
+            .is_transient()
+        );
+    }
+}

@@ -1,0 +1,263 @@
+//! A tiny HTTP/1.1 server on 127.0.0.1 for fetch tests.
+//!
+//! Hand-written on a tokio `TcpListener` rather than a framework, because the
+//! tests need responses no well-behaved server sends: bodies that trickle a
+//! byte a second, endless chunked bodies, lying headers. One request per
+//! connection (`Connection: close`).
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub enum Body {
+    Bytes(Vec<u8>),
+    /// `count` chunks of `chunk`, with chunked transfer encoding (no Content-Length).
+    Chunked {
+        chunk: Vec<u8>,
+        count: usize,
+    },
+    /// Declares `declared` bytes in Content-Length and sends `chunk` until the client goes away.
+    Endless {
+        declared: u64,
+        chunk: Vec<u8>,
+    },
+    /// One byte every `every`, with a Content-Length for all of them.
+    Trickle {
+        bytes: Vec<u8>,
+        every: Duration,
+    },
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+}
+
+impl Response {
+    pub fn new(status: u16) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Body::Bytes(Vec::new()),
+        }
+    }
+
+    pub fn ok(body: impl Into<Vec<u8>>) -> Response {
+        Response::new(200).body(body)
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Response {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Response {
+        self.body = Body::Bytes(body.into());
+        self
+    }
+
+    pub fn with(mut self, body: Body) -> Response {
+        self.body = body;
+        self
+    }
+}
+
+type Handler = dyn Fn(&Request) -> Response + Send + Sync;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    hits: Arc<AtomicUsize>,
+    written: Arc<AtomicU64>,
+    requests: Arc<Mutex<Vec<Request>>>,
+}
+
+impl TestServer {
+    /// Starts serving on an ephemeral port of 127.0.0.1, for the life of the test's runtime.
+    pub async fn start(
+        handler: impl Fn(&Request) -> Response + Send + Sync + 'static,
+    ) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let written = Arc::new(AtomicU64::new(0));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let server = TestServer {
+            addr,
+            hits: hits.clone(),
+            written: written.clone(),
+            requests: requests.clone(),
+        };
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (handler, hits, written, requests) = (
+                    handler.clone(),
+                    hits.clone(),
+                    written.clone(),
+                    requests.clone(),
+                );
+                tokio::spawn(async move {
+                    let _ = serve(stream, &*handler, &hits, &written, &requests).await;
+                });
+            }
+        });
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Requests received so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    /// Body bytes the server managed to hand to the socket.
+    pub fn body_bytes_written(&self) -> u64 {
+        self.written.load(Ordering::SeqCst)
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+async fn serve(
+    mut stream: TcpStream,
+    handler: &Handler,
+    hits: &AtomicUsize,
+    written: &AtomicU64,
+    requests: &Mutex<Vec<Request>>,
+) -> std::io::Result<()> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 || head.len() > 64 * 1024 {
+            return Ok(());
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&head);
+    let mut lines = text.split("\r\n");
+    let mut request_line = lines.next().unwrap_or_default().split(' ');
+    let method = request_line.next().unwrap_or_default().to_string();
+    let path = request_line.next().unwrap_or_default().to_string();
+    let headers = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let request = Request {
+        method,
+        path,
+        headers,
+    };
+    hits.fetch_add(1, Ordering::SeqCst);
+    requests.lock().unwrap().push(request.clone());
+
+    let response = handler(&request);
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\n",
+        response.status,
+        reason(response.status)
+    );
+    for (k, v) in &response.headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("Connection: close\r\n");
+    let has = |name: &str| {
+        response
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(name))
+    };
+    match &response.body {
+        Body::Bytes(b) if !has("content-length") => {
+            out.push_str(&format!("Content-Length: {}\r\n", b.len()))
+        }
+        Body::Chunked { .. } => out.push_str("Transfer-Encoding: chunked\r\n"),
+        Body::Endless { declared, .. } => out.push_str(&format!("Content-Length: {declared}\r\n")),
+        Body::Trickle { bytes, .. } => {
+            out.push_str(&format!("Content-Length: {}\r\n", bytes.len()))
+        }
+        Body::Bytes(_) => {}
+    }
+    out.push_str("\r\n");
+    stream.write_all(out.as_bytes()).await?;
+
+    let count = |n: usize| written.fetch_add(n as u64, Ordering::SeqCst);
+    match response.body {
+        Body::Bytes(b) => {
+            stream.write_all(&b).await?;
+            count(b.len());
+        }
+        Body::Chunked { chunk, count: n } => {
+            for _ in 0..n {
+                stream
+                    .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                    .await?;
+                stream.write_all(&chunk).await?;
+                stream.write_all(b"\r\n").await?;
+                count(chunk.len());
+            }
+            stream.write_all(b"0\r\n\r\n").await?;
+        }
+        Body::Endless { declared, chunk } => {
+            let mut sent = 0u64;
+            while sent < declared {
+                stream.write_all(&chunk).await?;
+                sent += chunk.len() as u64;
+                count(chunk.len());
+            }
+        }
+        Body::Trickle { bytes, every } => {
+            for b in bytes {
+                stream.write_all(&[b]).await?;
+                stream.flush().await?;
+                count(1);
+                tokio::time::sleep(every).await;
+            }
+        }
+    }
+    stream.flush().await?;
+    stream.shutdown().await
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Whatever",
+    }
+}
