@@ -81,6 +81,7 @@ fn iso639_1(lang: Lang) -> &'static str {
 fn language_bearing_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for word in text.split_whitespace() {
+        let word = word.trim_start_matches(|c: char| !c.is_alphanumeric() && c != '@' && c != '#');
         if word.starts_with('@') || word.contains("://") || word.starts_with("www.") {
             continue;
         }
@@ -108,13 +109,28 @@ pub fn detect_language(text: &str) -> Option<Detected> {
     }
     let info = Detector::new().detect(&cleaned);
     let whatlang = info.map(|i| Detected { code: iso639_1(i.lang()), confidence: i.confidence() as f32 });
-    match whatlang {
-        Some(d) if f64::from(d.confidence) >= RELIABLE_CONFIDENCE => Some(d),
-        // Short social text: trigram statistics hesitate, but French and
-        // English function words settle it most of the time.
-        other => stopword_vote(&cleaned).or(other.filter(|d| f64::from(d.confidence) >= MIN_CONFIDENCE)),
+    // Short social text: trigram statistics hesitate (whatlang calls many
+    // English tweets French), but French and English function words settle it.
+    let vote = stopword_vote(&cleaned);
+    match (vote, whatlang) {
+        (Some((v, strength)), _) if strength >= STRONG_VOTE => Some(v),
+        (Some((v, _)), Some(w)) if f64::from(w.confidence) >= RELIABLE_CONFIDENCE && w.code != v.code => {
+            if matches!(w.code, "fr" | "en") { Some(v) } else { Some(w) }
+        }
+        (_, Some(w)) if f64::from(w.confidence) >= RELIABLE_CONFIDENCE => Some(w),
+        // A weak vote does not overrule whatlang's pick of a third language
+        // (Spanish and Italian share `de`, `la`, `no` with French and English).
+        // A weak French vote may be Spanish, Italian or Portuguese (they share
+        // `de`, `la`, `que`): whatlang's pick of a third language stands,
+        // with its (low) confidence.
+        (Some((v, _)), Some(w)) if v.code == "fr" && !matches!(w.code, "fr" | "en") => Some(w),
+        (Some((v, _)), _) => Some(v),
+        (None, w) => w.filter(|d| f64::from(d.confidence) >= MIN_CONFIDENCE),
     }
 }
+
+/// Function words of one language that outweigh whatlang's verdict.
+const STRONG_VOTE: usize = 3;
 
 /// At or above this whatlang confidence, whatlang is trusted over the
 /// function-word vote.
@@ -123,17 +139,23 @@ const RELIABLE_CONFIDENCE: f64 = 0.5;
 const FRENCH_FUNCTION_WORDS: &[&str] = &[
     "le", "la", "les", "de", "des", "du", "un", "une", "et", "est", "pas", "je", "j", "c", "ce", "mon",
     "ma", "mes", "à", "au", "aux", "pour", "que", "qui", "avec", "sur", "dans", "ne", "n", "vous",
-    "nous", "il", "elle", "on", "toujours", "merci", "très", "mais", "ou", "d", "l", "qu", "se", "sont",
+    "nous", "il", "elle", "ils", "on", "toujours", "merci", "très", "mais", "ou", "d", "l", "qu", "se",
+    "sont", "leur", "été", "fait", "cette", "plus", "tout", "rien", "ça", "en", "encore", "alors",
+    "chez", "sans", "parce", "comme", "votre", "vos", "notre", "nos", "aussi", "déjà", "jamais",
 ];
 const ENGLISH_FUNCTION_WORDS: &[&str] = &[
     "the", "to", "is", "and", "you", "my", "for", "of", "in", "on", "it", "i", "not", "thanks",
     "thank", "with", "this", "that", "are", "was", "be", "have", "your", "we", "at", "me", "can", "no",
     "but", "just", "still", "why", "what", "how", "will", "an", "so", "do", "get", "from", "again",
+    "our", "us", "they", "he", "she", "his", "her", "been", "has", "had", "would", "could", "should",
+    "there", "their", "them", "if", "or", "all", "about", "any", "up", "out", "when", "who", "which",
+    "s", "t", "m", "ll", "ve", "re", "don", "doesn", "didn", "isn", "wasn", "won", "please",
 ];
 
 /// Counts French and English function words; decides when one language has
-/// at least two of them and twice as many as the other.
-fn stopword_vote(text: &str) -> Option<Detected> {
+/// at least two of them and twice as many as the other. Returns the verdict
+/// and the winner's count.
+fn stopword_vote(text: &str) -> Option<(Detected, usize)> {
     let (mut fr, mut en) = (0usize, 0usize);
     for word in text.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()) {
         let lower = word.to_lowercase();
@@ -143,7 +165,8 @@ fn stopword_vote(text: &str) -> Option<Detected> {
     let (code, winner, loser) = if fr > en { ("fr", fr, en) } else { ("en", en, fr) };
     if winner >= 2 && winner >= 2 * loser {
         let share = winner as f32 / (winner + loser) as f32;
-        return Some(Detected { code, confidence: 0.3 + 0.4 * (share - 0.5) });
+        let confidence = (0.3 + 0.1 * winner.min(5) as f32) * share;
+        return Some((Detected { code, confidence }, winner));
     }
     None
 }
@@ -176,6 +199,9 @@ mod tests {
         assert!(en.confidence > 0.2);
         assert_eq!(detect_language("@united thanks a lot for the help").map(|d| d.code), Some("en"));
         assert_eq!(detect_language("@SouthwestAir Just DMed you my confirmation number.").map(|d| d.code), Some("en"));
+        assert_eq!(detect_language("“@JetBlue: Our fleet's on fleek. http://t.co/clu5pdPrHP” :(").map(|d| d.code), Some("en"));
+        let es = detect_language("No tengo ninguna noticia de mi maleta desde el lunes, qué vergüenza de servicio").unwrap();
+        assert_eq!(es.code, "es");
         let short_fr = detect_language("Retard & annulation Mon train SNCF a encore 2h de retard, c'est inadmissible !");
         assert_eq!(short_fr.map(|d| d.code), Some("fr"));
     }

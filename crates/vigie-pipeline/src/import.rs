@@ -1,0 +1,366 @@
+//! Import files: JSON Lines or CSV in Vigie's import schema.
+//!
+//! | field          | required | meaning |
+//! |----------------|----------|---------|
+//! | `id`           | no       | the item's id in its source (string or integer) |
+//! | `url`          | yes      | link to the item (http or https) |
+//! | `title`        | no       | title (HTML allowed) |
+//! | `text`         | yes      | body (HTML allowed) |
+//! | `author`       | no       | author name or handle |
+//! | `published_at` | yes      | RFC 3339 (`2026-11-23T08:00:00+01:00`), `YYYY-MM-DD HH:MM[:SS]` (UTC), `YYYY-MM-DD`, RFC 2822, or Unix seconds |
+//! | `source`       | yes      | platform kind: news, blog, forum, review, twitter, facebook, instagram, … |
+//! | `site`         | no       | site name or domain (default: the URL's host) |
+//! | `lang`         | no       | language code (default: detected) |
+//! | `reach`        | no       | audience figure (followers, views): a non-negative integer |
+//!
+//! Unknown fields are ignored, so exports from other tools import as they
+//! are. A line that does not fit is reported with its number and reason, and
+//! the others are imported.
+
+use std::io::BufRead;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde_json::{Map, Value};
+use vigie_model::{RawMention, SourceKind};
+
+/// The import file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportFormat {
+    Jsonl,
+    Csv,
+}
+
+/// One line of an import file, parsed or rejected.
+#[derive(Debug)]
+pub struct ImportLine {
+    /// 1-based line number in the file (for CSV, the record's first line).
+    pub line: u64,
+    pub result: Result<RawMention, String>,
+}
+
+/// Longest line accepted (a 1 MB post with its JSON escaping fits).
+pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Reads an import file lazily: memory stays flat whatever its size.
+pub fn read_import<'a, R: BufRead + 'a>(
+    reader: R,
+    format: ImportFormat,
+) -> Box<dyn Iterator<Item = ImportLine> + 'a> {
+    match format {
+        ImportFormat::Jsonl => Box::new(JsonlLines { reader, line: 0, buf: Vec::new(), done: false }),
+        ImportFormat::Csv => Box::new(csv_lines(reader)),
+    }
+}
+
+struct JsonlLines<R> {
+    reader: R,
+    line: u64,
+    buf: Vec<u8>,
+    done: bool,
+}
+
+impl<R: BufRead> Iterator for JsonlLines<R> {
+    type Item = ImportLine;
+
+    fn next(&mut self) -> Option<ImportLine> {
+        loop {
+            if self.done {
+                return None;
+            }
+            self.buf.clear();
+            self.line += 1;
+            let line = self.line;
+            match read_bounded_line(&mut self.reader, &mut self.buf, MAX_LINE_BYTES) {
+                Ok(LineRead::Eof) => {
+                    self.done = true;
+                    return None;
+                }
+                Ok(LineRead::TooLong) => {
+                    return Some(ImportLine {
+                        line,
+                        result: Err(format!("line is longer than {} bytes", MAX_LINE_BYTES)),
+                    });
+                }
+                Ok(LineRead::Line) => {}
+                Err(e) => {
+                    self.done = true;
+                    return Some(ImportLine { line, result: Err(format!("read error: {e}")) });
+                }
+            }
+            let text = match std::str::from_utf8(&self.buf) {
+                Ok(t) => t.trim(),
+                Err(e) => {
+                    return Some(ImportLine {
+                        line,
+                        result: Err(format!("invalid UTF-8 at byte {} of the line", e.valid_up_to())),
+                    });
+                }
+            };
+            if text.is_empty() {
+                continue;
+            }
+            let result = match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(map)) => raw_from_object(&map),
+                Ok(_) => Err("expected a JSON object".to_string()),
+                Err(e) => Err(format!("invalid JSON: {e}")),
+            };
+            return Some(ImportLine { line, result });
+        }
+    }
+}
+
+enum LineRead {
+    Line,
+    TooLong,
+    Eof,
+}
+
+/// Reads one `\n`-terminated line into `buf`, keeping at most `max` bytes and
+/// skipping the rest of an over-long line.
+fn read_bounded_line<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>, max: usize) -> std::io::Result<LineRead> {
+    let mut too_long = false;
+    let mut any = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(if !any { LineRead::Eof } else if too_long { LineRead::TooLong } else { LineRead::Line });
+        }
+        any = true;
+        let (chunk, found_newline) = match available.iter().position(|b| *b == b'\n') {
+            Some(i) => (&available[..i], true),
+            None => (available, false),
+        };
+        if !too_long {
+            if buf.len() + chunk.len() > max {
+                too_long = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(chunk);
+            }
+        }
+        let consumed = chunk.len() + usize::from(found_newline);
+        reader.consume(consumed);
+        if found_newline {
+            return Ok(if too_long { LineRead::TooLong } else { LineRead::Line });
+        }
+    }
+}
+
+fn csv_lines<R: BufRead>(reader: R) -> impl Iterator<Item = ImportLine> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let headers: Result<Vec<String>, String> = rdr
+        .headers()
+        .map(|h| h.iter().map(|s| s.trim().trim_start_matches('\u{feff}').to_ascii_lowercase()).collect())
+        .map_err(|e| format!("cannot read the CSV header: {e}"));
+    let mut header_error = match &headers {
+        Err(e) => Some(ImportLine { line: 1, result: Err(e.clone()) }),
+        Ok(_) => None,
+    };
+    let headers = headers.unwrap_or_default();
+    let mut records = rdr.into_records();
+    std::iter::from_fn(move || {
+        if let Some(e) = header_error.take() {
+            return Some(e);
+        }
+        if headers.is_empty() {
+            return None;
+        }
+        let record = records.next()?;
+        Some(match record {
+            Ok(rec) => {
+                let line = rec.position().map_or(0, |p| p.line());
+                let mut map = Map::new();
+                for (name, value) in headers.iter().zip(rec.iter()) {
+                    if !value.is_empty() {
+                        map.insert(name.clone(), Value::String(value.to_string()));
+                    }
+                }
+                ImportLine { line, result: raw_from_object(&map) }
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                ImportLine { line, result: Err(format!("invalid CSV: {e}")) }
+            }
+        })
+    })
+}
+
+fn string_field(map: &Map<String, Value>, name: &str) -> Result<Option<String>, String> {
+    match map.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(format!("field `{name}` must be a string, not {}", json_kind(other))),
+    }
+}
+
+fn required(map: &Map<String, Value>, name: &str) -> Result<String, String> {
+    string_field(map, name)?.ok_or_else(|| format!("missing field `{name}`"))
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Maps one object of the import schema to a raw mention.
+pub fn raw_from_object(map: &Map<String, Value>) -> Result<RawMention, String> {
+    let url = required(map, "url")?;
+    let text = required(map, "text")?;
+    let published = required(map, "published_at")?;
+    let published_at = parse_datetime(&published).map_err(|e| format!("field `published_at`: {e}"))?;
+    let source: SourceKind = required(map, "source")?.parse().map_err(|e| format!("field `source`: {e}"))?;
+    let reach = match map.get("reach") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(r) if r >= 0 => Some(r),
+            _ => return Err(format!("field `reach` must be a non-negative integer, not {n}")),
+        },
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => match s.trim().parse::<i64>() {
+            Ok(r) if r >= 0 => Some(r),
+            _ => return Err(format!("field `reach` must be a non-negative integer, not {s:?}")),
+        },
+        Some(other) => return Err(format!("field `reach` must be a number, not {}", json_kind(other))),
+    };
+    Ok(RawMention {
+        source_item_id: string_field(map, "id")?,
+        url: Some(url),
+        title: string_field(map, "title")?,
+        text,
+        author: string_field(map, "author")?,
+        published_at: Some(published_at),
+        source_kind: Some(source),
+        site: string_field(map, "site")?,
+        lang: string_field(map, "lang")?,
+        reach,
+    })
+}
+
+/// Parses the date formats the import schema accepts; times without an
+/// offset are UTC.
+pub fn parse_datetime(s: &str) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = DateTime::parse_from_rfc2822(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f %z", "%Y-%m-%d %H:%M:%S %z", "%Y-%m-%dT%H:%M:%S%.f%z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, fmt) {
+            return Ok(t.with_timezone(&Utc));
+        }
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Ok(t.and_utc());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+            return Ok(t.and_utc());
+        }
+    }
+    if !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        if let Some(t) = s.parse::<i64>().ok().and_then(|secs| DateTime::from_timestamp(secs, 0)) {
+            return Ok(t);
+        }
+    }
+    Err(format!("cannot read {s:?} as a date (use RFC 3339, e.g. 2026-11-23T08:00:00Z)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn lines(input: &str, format: ImportFormat) -> Vec<ImportLine> {
+        read_import(input.as_bytes(), format).collect()
+    }
+
+    #[test]
+    fn jsonl_lines_are_parsed_and_bad_ones_reported_with_their_number() {
+        let input = concat!(
+            r#"{"id": 570301130888122368, "url": "https://twitter.com/i/web/status/1", "text": "@united merci", "published_at": "2015-02-24T19:15:00Z", "source": "twitter", "reach": 12}"#,
+            "\n\n",
+            "{not json}\n",
+            r#"{"url": "https://a.fr/x", "published_at": "2015-02-24", "source": "blog"}"#,
+            "\n",
+            r#"{"url": "https://a.fr/y", "text": "t", "published_at": "hier", "source": "blog"}"#,
+            "\n",
+            r#"{"url": "https://a.fr/z", "text": "t", "published_at": "2015-02-24", "source": "myspace"}"#,
+            "\n",
+            r#"[1, 2]"#,
+        );
+        let got = lines(input, ImportFormat::Jsonl);
+        assert_eq!(got.len(), 6);
+        let first = got[0].result.as_ref().unwrap();
+        assert_eq!(first.source_item_id.as_deref(), Some("570301130888122368"));
+        assert_eq!(first.reach, Some(12));
+        assert_eq!(first.source_kind, Some(SourceKind::Twitter));
+        let errors: Vec<(u64, String)> =
+            got.iter().filter_map(|l| l.result.as_ref().err().map(|e| (l.line, e.clone()))).collect();
+        assert_eq!(errors[0].0, 3);
+        assert!(errors[0].1.starts_with("invalid JSON"), "{}", errors[0].1);
+        assert_eq!(errors[1], (4, "missing field `text`".to_string()));
+        assert_eq!(errors[2].0, 5);
+        assert!(errors[2].1.contains("cannot read \"hier\" as a date"));
+        assert!(errors[3].1.contains("unknown source kind \"myspace\""), "{}", errors[3].1);
+        assert_eq!(errors[4], (7, "expected a JSON object".to_string()));
+    }
+
+    #[test]
+    fn invalid_utf8_and_overlong_lines_are_rejected_cleanly() {
+        let mut input = b"{\"text\": \"caf\xe9\"}\n".to_vec();
+        input.extend_from_slice(&vec![b'x'; MAX_LINE_BYTES + 10]);
+        input.extend_from_slice(b"\n{\"url\":\"https://a.fr\",\"text\":\"ok\",\"published_at\":\"2026-01-01\",\"source\":\"blog\"}\n");
+        let got: Vec<ImportLine> = read_import(&input[..], ImportFormat::Jsonl).collect();
+        assert_eq!(got.len(), 3);
+        assert!(got[0].result.as_ref().unwrap_err().contains("invalid UTF-8"));
+        assert!(got[1].result.as_ref().unwrap_err().contains("longer than"));
+        assert!(got[2].result.is_ok());
+        assert_eq!(got[2].line, 3);
+    }
+
+    #[test]
+    fn csv_records_use_the_header_names() {
+        let input = "url,text,published_at,source,author,extra\n\
+                     https://a.fr/1,\"Bonjour, \"\"SNCF\"\"\",2026-11-23 08:00,forum,Jean,x\n\
+                     https://a.fr/2,,2026-11-23,forum,,\n";
+        let got = lines(input, ImportFormat::Csv);
+        let first = got[0].result.as_ref().unwrap();
+        assert_eq!(first.text, "Bonjour, \"SNCF\"");
+        assert_eq!(first.author.as_deref(), Some("Jean"));
+        assert_eq!(first.published_at, Some(Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap()));
+        assert_eq!((got[1].line, got[1].result.as_ref().unwrap_err().as_str()), (3, "missing field `text`"));
+    }
+
+    #[test]
+    fn dates_in_common_formats_are_read_as_utc() {
+        let expected = Utc.with_ymd_and_hms(2026, 11, 23, 7, 0, 0).unwrap();
+        for s in [
+            "2026-11-23T08:00:00+01:00",
+            "2026-11-23T07:00:00Z",
+            "2026-11-23 07:00:00",
+            "2026-11-23 07:00",
+            "Mon, 23 Nov 2026 07:00:00 +0000",
+            "1795417200",
+        ] {
+            assert_eq!(parse_datetime(s), Ok(expected), "{s}");
+        }
+        assert!(parse_datetime("").is_err());
+    }
+}

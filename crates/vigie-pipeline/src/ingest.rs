@@ -1,0 +1,169 @@
+//! The ingest path: raw mentions in, stored and matched mentions out.
+//!
+//! Split in two halves so callers can overlap them: [`Ingestor::prepare`] is
+//! pure CPU work (normalize, language, match every watch, index text), run in
+//! parallel with rayon; [`Ingestor::store`] is one database transaction.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+use vigie_model::{Mention, RawMention, Watch, WatchMatch};
+use vigie_nlp::{NormalizeLimits, Rejection, normalize};
+use vigie_query::{Document, WatchSet};
+use vigie_store::{MentionRecord, Store, StoreError};
+
+use crate::PipelineError;
+
+/// The project's watches, compiled once.
+pub struct CompiledWatches {
+    set: WatchSet,
+    /// Language restriction per watch id (absent: all languages).
+    langs: Vec<(i64, HashSet<String>)>,
+}
+
+impl CompiledWatches {
+    /// Compiles the watches. A stored query that no longer parses (a grammar
+    /// change) is reported rather than silently ignored.
+    pub fn new(watches: &[Watch]) -> Result<Self, PipelineError> {
+        let mut queries = Vec::with_capacity(watches.len());
+        let mut langs = Vec::new();
+        for w in watches {
+            let q = vigie_query::parse(&w.query)
+                .map_err(|e| PipelineError::InvalidStoredQuery { watch: w.name.clone(), error: e.to_string() })?;
+            queries.push((w.id, q));
+            if !w.langs.is_empty() {
+                langs.push((w.id, w.langs.iter().cloned().collect()));
+            }
+        }
+        Ok(CompiledWatches { set: WatchSet::new(queries), langs })
+    }
+
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+
+    /// The watches a mention matches, with the terms that matched.
+    pub fn match_mention(&self, m: &Mention) -> Vec<WatchMatch> {
+        if self.set.is_empty() {
+            return Vec::new();
+        }
+        let doc = document(m);
+        self.set
+            .match_document(&doc)
+            .into_iter()
+            .filter(|(id, _)| self.lang_allows(*id, m.lang.as_deref()))
+            .map(|(watch_id, terms)| WatchMatch { watch_id, terms })
+            .collect()
+    }
+
+    fn lang_allows(&self, watch_id: i64, lang: Option<&str>) -> bool {
+        match self.langs.iter().find(|(id, _)| *id == watch_id) {
+            None => true,
+            Some((_, allowed)) => lang.is_some_and(|l| allowed.contains(l)),
+        }
+    }
+}
+
+/// The matcher's view of a mention.
+pub fn document(m: &Mention) -> Document<'_> {
+    Document {
+        title: m.title.as_deref(),
+        text: &m.text,
+        author: m.author.as_deref(),
+        site: m.site.as_deref(),
+        url: m.url.as_deref(),
+        lang: m.lang.as_deref(),
+        source: Some(m.source_kind.as_str()),
+    }
+}
+
+/// A batch after the CPU half of the pipeline.
+pub struct Prepared {
+    pub records: Vec<MentionRecord>,
+    /// Index in the input batch and reason, for every rejected raw mention.
+    pub rejected: Vec<(usize, Rejection)>,
+}
+
+/// What happened to one batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    pub inserted: u64,
+    pub duplicates: u64,
+    pub rejected: Vec<(usize, String)>,
+    pub inserted_ids: Vec<i64>,
+}
+
+/// Normalizes, matches and stores mentions for one project.
+pub struct Ingestor {
+    store: Arc<dyn Store>,
+    project_id: i64,
+    watches: CompiledWatches,
+    limits: NormalizeLimits,
+}
+
+impl Ingestor {
+    /// Loads and compiles the project's watches.
+    pub async fn new(store: Arc<dyn Store>, project_id: i64) -> Result<Self, PipelineError> {
+        let watches = store.list_watches(project_id).await?;
+        let watches = CompiledWatches::new(&watches)?;
+        Ok(Ingestor { store, project_id, watches, limits: NormalizeLimits::default() })
+    }
+
+    pub fn project_id(&self) -> i64 {
+        self.project_id
+    }
+
+    pub fn watches(&self) -> &CompiledWatches {
+        &self.watches
+    }
+
+    /// The CPU half: normalize, match and index every mention, in parallel.
+    pub fn prepare(&self, raws: Vec<RawMention>, source_id: Option<i64>, now: DateTime<Utc>) -> Prepared {
+        let results: Vec<Result<MentionRecord, Rejection>> = raws
+            .into_par_iter()
+            .map(|raw| {
+                let mention = normalize(raw, now, &self.limits)?;
+                let matches = self.watches.match_mention(&mention);
+                let fts_title = mention.title.as_deref().map(vigie_query::index_text).unwrap_or_default();
+                let fts_text = vigie_query::index_text(&mention.text);
+                Ok(MentionRecord { mention, source_id, matches, fts_title, fts_text })
+            })
+            .collect();
+        let mut prepared = Prepared { records: Vec::with_capacity(results.len()), rejected: Vec::new() };
+        for (i, r) in results.into_iter().enumerate() {
+            match r {
+                Ok(rec) => prepared.records.push(rec),
+                Err(reason) => prepared.rejected.push((i, reason)),
+            }
+        }
+        prepared
+    }
+
+    /// The IO half: one transaction.
+    pub async fn store(&self, prepared: Prepared) -> Result<IngestReport, StoreError> {
+        let report = self.store.insert_mentions(self.project_id, &prepared.records).await?;
+        Ok(IngestReport {
+            inserted: report.inserted,
+            duplicates: report.duplicates,
+            rejected: prepared.rejected.into_iter().map(|(i, r)| (i, r.to_string())).collect(),
+            inserted_ids: report.inserted_ids,
+        })
+    }
+
+    /// Both halves, for small batches (a feed's items).
+    pub async fn ingest(
+        &self,
+        raws: Vec<RawMention>,
+        source_id: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<IngestReport, StoreError> {
+        let prepared = self.prepare(raws, source_id, now);
+        self.store(prepared).await
+    }
+}

@@ -1,0 +1,38 @@
+//! The one path every mention takes, whatever its source:
+//!
+//! ```text
+//! collect / import → normalize → dedup → match → analyze → store
+//! ```
+//!
+//! - [`ingest`]: the path itself, split into a CPU half run in parallel
+//!   (normalize, language, match every watch of the project, full-text index
+//!   text) and an IO half (one transaction; the store deduplicates);
+//! - [`import`] and [`import_run`]: JSON Lines / CSV import files, streamed;
+//! - [`collect_run`]: one collection cycle over the due sources;
+//! - [`search`]: full-text pre-filter from the store, confirmed by the same
+//!   matcher as the watches, and the backfill of a new watch.
+//!
+//! The analyze step so far is language identification (in normalize);
+//! sentiment, themes and near-duplicates join it here.
+
+pub mod collect_run;
+pub mod import;
+pub mod import_run;
+pub mod ingest;
+pub mod search;
+
+pub use collect_run::{CollectReport, collect_due};
+pub use import::{ImportFormat, parse_datetime, read_import};
+pub use import_run::{ImportSummary, run_import};
+pub use ingest::{CompiledWatches, IngestReport, Ingestor, document};
+pub use search::{SearchHit, backfill_watch, search};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] vigie_store::StoreError),
+    #[error("the stored query of watch {watch:?} no longer parses: {error}")]
+    InvalidStoredQuery { watch: String, error: String },
+    #[error("internal error: {0}")]
+    Internal(String),
+}

@@ -1,0 +1,79 @@
+//! What every command needs: the open store and the current project.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use vigie_store::{Project, SqliteStore, Store};
+
+/// An error in what the user asked for (exit code 2), as opposed to a
+/// failure while doing it (exit code 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Returns a usage error (exit code 2) with this message.
+pub fn usage<T>(message: impl Into<String>) -> anyhow::Result<T> {
+    Err(UsageError(message.into()).into())
+}
+
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub project: Project,
+}
+
+impl App {
+    /// Opens (creating if needed) the data directory, its database and the project.
+    pub async fn open(data_dir: &Path, project: &str) -> anyhow::Result<App> {
+        let project = project.trim();
+        if project.is_empty() || project.len() > 100 || project.chars().any(char::is_control) {
+            return usage("a project name is 1 to 100 printable characters");
+        }
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+        let db = data_dir.join("vigie.db");
+        let store = SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?;
+        let store: Arc<dyn Store> = Arc::new(store);
+        let project = store.ensure_project(project, Utc::now()).await?;
+        Ok(App { store, project })
+    }
+}
+
+/// Parses `30s`, `15m`, `2h`, `7d`, `1w` into seconds.
+pub fn parse_duration(s: &str) -> anyhow::Result<i64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: i64 = match number.parse() {
+        Ok(n) if n > 0 => n,
+        _ => return usage(format!("invalid duration {s:?}: expected a positive number and a unit, e.g. 15m, 2h, 7d")),
+    };
+    let unit_secs = match unit.trim() {
+        "s" | "sec" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        other => return usage(format!("invalid duration {s:?}: unknown unit {other:?} (use s, m, h, d or w)")),
+    };
+    n.checked_mul(unit_secs)
+        .filter(|secs| *secs <= 10 * 365 * 86_400)
+        .map_or_else(|| usage(format!("invalid duration {s:?}: too long")), Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_reject_nonsense() {
+        assert_eq!(parse_duration("15m").unwrap(), 900);
+        assert_eq!(parse_duration("7d").unwrap(), 604_800);
+        assert_eq!(parse_duration("30s").unwrap(), 30);
+        for bad in ["", "m", "0m", "-5m", "5y", "99999999999999999w"] {
+            let err = parse_duration(bad).unwrap_err();
+            assert!(err.downcast_ref::<UsageError>().is_some(), "{bad}: {err}");
+        }
+    }
+}

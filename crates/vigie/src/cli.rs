@@ -1,0 +1,182 @@
+//! The command line: every subcommand, its flags and its help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vigie",
+    version,
+    about = "Self-hosted e-reputation monitoring: watch what is said about you, understand it, be warned, respond.",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Where Vigie keeps its database and files.
+    #[arg(long, global = true, env = "VIGIE_DATA_DIR", default_value = "./vigie-data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// The project (a client, a brand) the command works on; created on first use.
+    #[arg(long, global = true, env = "VIGIE_PROJECT", default_value = "default", value_name = "NAME")]
+    pub project: String,
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a demo project, import the bundled airline tweets, and show what was found.
+    Demo(DemoArgs),
+    /// Define what to watch: brands, products, people, competitors.
+    #[command(subcommand)]
+    Watch(WatchCommand),
+    /// Manage the places mentions are collected from.
+    #[command(subcommand)]
+    Source(SourceCommand),
+    /// Import mentions from a JSON Lines or CSV file (or - for standard input).
+    Import(ImportArgs),
+    /// Fetch the sources that are due, once or continuously.
+    Collect(CollectArgs),
+    /// Search stored mentions with the query language.
+    Search(SearchArgs),
+    /// Export stored mentions as JSON Lines or CSV.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WatchCommand {
+    /// Add a watch. Its query is checked, then matched against the mentions already stored.
+    Add {
+        name: String,
+        /// Boolean query, e.g. '"air france" OR airfrance NOT (job OR emploi)'.
+        #[arg(long, short)]
+        query: String,
+        /// Count this watch as a competitor in share of voice.
+        #[arg(long)]
+        competitor: bool,
+        /// Only mentions in these languages (comma-separated ISO codes).
+        #[arg(long, value_delimiter = ',', value_name = "LANGS")]
+        lang: Vec<String>,
+    },
+    /// List the project's watches.
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Remove a watch (its mentions stay stored).
+    Remove { name: String },
+    /// Say whether a text matches a watch, and which terms matched.
+    Test {
+        name: String,
+        /// The text to test.
+        #[arg(long)]
+        text: String,
+        /// An optional title, for title: queries.
+        #[arg(long)]
+        title: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourceCommand {
+    /// Add a source. Kinds: rss (RSS 0.9x/1.0/2.0, Atom, JSON Feed).
+    Add {
+        #[arg(value_parser = ["rss"])]
+        kind: String,
+        url: String,
+        /// How often to fetch it: 30s, 15m, 2h, 1d.
+        #[arg(long, default_value = "15m", value_name = "DURATION")]
+        every: String,
+    },
+    /// List sources with their health: last success, last error, volume.
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Remove a source (its mentions stay stored).
+    Remove { id: i64 },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum DataFormat {
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file to import, or - for standard input.
+    pub file: PathBuf,
+    /// File format (default: from the extension, else jsonl).
+    #[arg(long, value_enum)]
+    pub format: Option<DataFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Fetch every due source once and exit.
+    #[arg(long)]
+    pub once: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Query in the watch language, e.g. 'retard NEAR/3 train -grève'.
+    pub query: String,
+    /// Only mentions of this watch.
+    #[arg(long)]
+    pub watch: Option<String>,
+    /// Only mentions published in this last period: 30m, 12h, 7d.
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
+    /// At most this many results.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Export format.
+    #[arg(long, value_enum, default_value_t = DataFormat::Jsonl)]
+    pub format: DataFormat,
+    /// Only mentions of this watch.
+    #[arg(long)]
+    pub watch: Option<String>,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}

@@ -1,0 +1,9 @@
+//! One module per subcommand.
+
+pub mod collect;
+pub mod demo;
+pub mod export;
+pub mod import;
+pub mod search;
+pub mod source;
+pub mod watch;

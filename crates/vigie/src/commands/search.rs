@@ -1,0 +1,100 @@
+//! `vigie search QUERY`
+
+use std::io::Write;
+
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+use vigie_store::{MentionFilter, StoredMention};
+
+use crate::app::{App, parse_duration, usage};
+use crate::cli::{OutputFormat, SearchArgs};
+use crate::commands::watch::parse_user_query;
+use crate::output::Table;
+
+/// Most results one search returns.
+pub const MAX_LIMIT: usize = 10_000;
+
+/// The watch filter of a command, resolved to an id.
+pub async fn watch_filter(app: &App, watch: Option<&str>) -> anyhow::Result<Option<i64>> {
+    match watch {
+        None => Ok(None),
+        Some(name) => match app.store.watch_by_name(app.project.id, name.trim()).await? {
+            Some(w) => Ok(Some(w.id)),
+            None => usage(format!("no watch named {:?} in project {:?}", name.trim(), app.project.name)),
+        },
+    }
+}
+
+/// A stored mention as a JSON object in the export/import schema.
+pub fn mention_json(s: &StoredMention, watch_names: &dyn Fn(i64) -> Option<String>) -> Value {
+    let m = &s.mention;
+    json!({
+        "id": m.source_item_id,
+        "url": m.url,
+        "title": m.title,
+        "text": m.text,
+        "author": m.author,
+        "published_at": m.published_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "source": m.source_kind.as_str(),
+        "site": m.site,
+        "lang": m.lang,
+        "reach": m.reach,
+        "collected_at": m.collected_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "lang_confidence": m.lang_confidence,
+        "watches": s.matches.iter().filter_map(|w| watch_names(w.watch_id)).collect::<Vec<_>>(),
+        "vigie_id": m.id,
+    })
+}
+
+pub async fn run(app: &App, args: SearchArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let query = parse_user_query(&args.query)?;
+    if args.limit == 0 || args.limit > MAX_LIMIT {
+        return usage(format!("--limit must be between 1 and {MAX_LIMIT}"));
+    }
+    let since = match &args.since {
+        Some(s) => Some(Utc::now() - Duration::seconds(parse_duration(s)?)),
+        None => None,
+    };
+    let filter = MentionFilter { watch_id: watch_filter(app, args.watch.as_deref()).await?, published_since: since, ..Default::default() };
+    let hits = vigie_pipeline::search(&app.store, app.project.id, &query, &filter, args.limit).await?;
+    match args.output.format {
+        OutputFormat::Json => {
+            let watches = app.store.list_watches(app.project.id).await?;
+            let name = |id: i64| watches.iter().find(|w| w.id == id).map(|w| w.name.clone());
+            let rows: Vec<Value> = hits
+                .iter()
+                .map(|h| {
+                    let mut v = mention_json(&h.stored, &name);
+                    v["matched_terms"] = json!(h.terms);
+                    v
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut *out, &rows)?;
+            writeln!(out)?;
+        }
+        format => {
+            let mut table = Table::new(vec!["published", "source", "site", "author", "text", "terms", "url"]);
+            for h in &hits {
+                let m = &h.stored.mention;
+                let text = match &m.title {
+                    Some(t) => format!("{t} — {}", m.text),
+                    None => m.text.clone(),
+                };
+                table.push(vec![
+                    json!(m.published_at.format("%Y-%m-%d %H:%M").to_string()),
+                    json!(m.source_kind.as_str()),
+                    json!(m.site),
+                    json!(m.author),
+                    json!(text),
+                    json!(h.terms),
+                    json!(m.url),
+                ]);
+            }
+            table.write(out, format)?;
+            if format == OutputFormat::Table {
+                writeln!(out, "{} result(s)", hits.len())?;
+            }
+        }
+    }
+    Ok(())
+}

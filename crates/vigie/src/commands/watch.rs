@@ -1,0 +1,133 @@
+//! `vigie watch …`
+
+use std::io::Write;
+
+use chrono::Utc;
+use serde_json::json;
+use vigie_query::{Document, Query, QueryError};
+use vigie_store::{NewWatch, StoreError};
+
+use crate::app::{App, UsageError, usage};
+use crate::cli::{OutputFormat, WatchCommand};
+use crate::output::Table;
+
+/// Parses a query typed by the user; a syntax error is a usage error that
+/// points at the column.
+pub fn parse_user_query(query: &str) -> anyhow::Result<Query> {
+    vigie_query::parse(query).map_err(|e| UsageError(describe_query_error(query, &e)).into())
+}
+
+/// `expected ')' at column 17`, with the query and a caret under the column.
+pub fn describe_query_error(query: &str, error: &QueryError) -> String {
+    match error.column {
+        Some(col) if query.chars().count() <= 200 && !query.contains('\n') => {
+            let pad: String = query.chars().take(col.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+            format!("invalid query: {error}\n  {query}\n  {pad}^")
+        }
+        _ => format!("invalid query: {error}"),
+    }
+}
+
+fn valid_name(name: &str) -> anyhow::Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return usage("a watch name is 1 to 100 printable characters");
+    }
+    Ok(name.to_string())
+}
+
+fn valid_langs(langs: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for l in langs.iter().map(|l| l.trim()).filter(|l| !l.is_empty()) {
+        match vigie_nlp::normalize_lang_tag(l) {
+            Some(code) => out.push(code),
+            None => return usage(format!("invalid language code {l:?} (use ISO codes such as fr, en)")),
+        }
+    }
+    Ok(out)
+}
+
+pub async fn run(app: &App, command: WatchCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+    let project = app.project.id;
+    match command {
+        WatchCommand::Add { name, query, competitor, lang } => {
+            let name = valid_name(&name)?;
+            let parsed = parse_user_query(&query)?;
+            let langs = valid_langs(&lang)?;
+            let new = NewWatch { name: name.clone(), query: parsed.source().to_string(), competitor, langs };
+            let watch = match app.store.add_watch(project, new, Utc::now()).await {
+                Err(StoreError::Conflict(msg)) => return usage(msg),
+                other => other?,
+            };
+            let matched = vigie_pipeline::backfill_watch(&app.store, project, &watch).await?;
+            writeln!(out, "watch {name:?} added; it matches {matched} stored mention(s)")?;
+        }
+        WatchCommand::List { output } => {
+            let watches = app.store.list_watches(project).await?;
+            let mut table = Table::new(vec!["name", "query", "competitor", "langs"]);
+            table.max_cell = 80;
+            for w in watches {
+                table.push(vec![json!(w.name), json!(w.query), json!(w.competitor), json!(w.langs)]);
+            }
+            table.write(out, output.format)?;
+        }
+        WatchCommand::Remove { name } => {
+            if !app.store.remove_watch(project, name.trim()).await? {
+                anyhow::bail!("no watch named {:?} in project {:?}", name.trim(), app.project.name);
+            }
+            writeln!(out, "watch {:?} removed (its mentions stay stored)", name.trim())?;
+        }
+        WatchCommand::Test { name, text, title, output } => {
+            let Some(watch) = app.store.watch_by_name(project, name.trim()).await? else {
+                anyhow::bail!("no watch named {:?} in project {:?}", name.trim(), app.project.name);
+            };
+            let query = vigie_query::parse(&watch.query).map_err(|e| anyhow::anyhow!(describe_query_error(&watch.query, &e)))?;
+            let clean_text = vigie_nlp::html_to_text(&text);
+            let clean_title = title.as_deref().map(vigie_nlp::html_to_text);
+            let doc = Document {
+                title: clean_title.as_deref(),
+                text: &clean_text,
+                author: None,
+                site: None,
+                url: None,
+                lang: None,
+                source: None,
+            };
+            let terms = query.matches(&doc);
+            match output.format {
+                OutputFormat::Json => {
+                    let v = json!({"matched": terms.is_some(), "terms": terms.clone().unwrap_or_default()});
+                    writeln!(out, "{v}")?;
+                }
+                OutputFormat::Csv => {
+                    writeln!(out, "matched,terms")?;
+                    let mut w = csv::Writer::from_writer(&mut *out);
+                    let joined = terms.clone().unwrap_or_default().join(" ");
+                    w.write_record([terms.is_some().to_string(), joined])?;
+                    w.flush()?;
+                }
+                OutputFormat::Table => match &terms {
+                    Some(t) => writeln!(out, "matches watch {:?}: {}", watch.name, t.join(", "))?,
+                    None => writeln!(out, "does not match watch {:?} ({})", watch.name, watch.query)?,
+                },
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_error_points_at_its_column() {
+        let q = "(sncf OR ouigo";
+        let err = vigie_query::parse(q).unwrap_err();
+        let msg = describe_query_error(q, &err);
+        let caret_line = msg.lines().last().unwrap();
+        let col = err.column.unwrap();
+        assert_eq!(caret_line.chars().count(), 2 + col, "{msg}");
+        assert!(caret_line.ends_with('^'));
+    }
+}

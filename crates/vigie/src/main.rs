@@ -1,0 +1,72 @@
+//! The `vigie` binary: command-line parsing, wiring, exit codes.
+//!
+//! Exit codes: 0 when everything worked, 1 when something failed (including an
+//! import with rejected lines), 2 when the command itself was wrong (unknown
+//! flag, invalid query, unknown watch).
+
+mod app;
+mod cli;
+mod commands;
+mod output;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::app::{App, UsageError};
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some() { ExitCode::from(2) } else { ExitCode::FAILURE }
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr();
+    let out: &mut dyn Write = &mut stdout;
+    let project = match (&cli.command, cli.global.project.as_str()) {
+        (Command::Demo(_), "default") => commands::demo::DEMO_PROJECT,
+        (_, name) => name,
+    };
+    let app = App::open(&cli.global.data_dir, project).await?;
+    let result = match cli.command {
+        Command::Demo(args) => commands::demo::run(&app, args, out, &mut stderr).await,
+        Command::Watch(cmd) => commands::watch::run(&app, cmd, out).await,
+        Command::Source(cmd) => commands::source::run(&app, cmd, out).await,
+        Command::Import(args) => commands::import::run(&app, args, out, &mut stderr).await,
+        Command::Collect(args) => commands::collect::run(&app, args, out).await,
+        Command::Search(args) => commands::search::run(&app, args, out).await,
+        Command::Export(args) => commands::export::run(&app, args, out).await,
+    };
+    out.flush()?;
+    result
+}
