@@ -54,7 +54,8 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
             .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            .pragma("wal_autocheckpoint", "16384");
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         migrator().run(&pool).await?;
         Ok(SqliteStore { pool })
@@ -468,7 +469,9 @@ impl Store for SqliteStore {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {MENTION_COLUMNS} FROM "));
         match fts {
             Some(expr) => {
-                qb.push("mentions_fts f JOIN mentions m ON m.id = f.rowid WHERE f.mentions_fts MATCH ")
+                // CROSS JOIN keeps the FTS index as the outer loop, walked newest first;
+                // otherwise the planner may probe the index once per stored mention.
+                qb.push("mentions_fts f CROSS JOIN mentions m ON m.id = f.rowid WHERE f.mentions_fts MATCH ")
                     .push_bind(expr.to_string());
                 qb.push(" AND m.project_id = ").push_bind(project_id);
                 if let Some(before) = before_id {

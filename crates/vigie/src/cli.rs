@@ -50,6 +50,49 @@ pub enum Command {
     Search(SearchArgs),
     /// Export stored mentions as JSON Lines or CSV.
     Export(ExportArgs),
+    /// Measure speed and memory on a synthetic corpus (writes docs/BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Write the seeded synthetic corpus (import schema, JSON Lines).
+    Corpus {
+        /// Number of mentions.
+        #[arg(long, default_value_t = 1_000_000)]
+        count: u64,
+        /// Number of watches whose brands the text mentions.
+        #[arg(long, default_value_t = 1_000)]
+        watches: usize,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run the import, search and matching benchmarks in a temporary directory.
+    Run(BenchRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchRunArgs {
+    /// Mentions to import and search.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub mentions: u64,
+    /// Watches defined during the import and matched against.
+    #[arg(long, default_value_t = 1_000)]
+    pub watches: usize,
+    /// Search queries timed.
+    #[arg(long, default_value_t = 200)]
+    pub searches: usize,
+    /// Mentions matched in the one-core matching benchmark.
+    #[arg(long, default_value_t = 200_000)]
+    pub match_docs: usize,
+    /// Write the Markdown report here (default: standard output).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Where the temporary corpus and database go (default: the system's temporary directory).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]

@@ -5,6 +5,7 @@
 //! flag, invalid query, unknown watch).
 
 mod app;
+mod bench_synth;
 mod cli;
 mod commands;
 mod output;
@@ -53,6 +54,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr();
     let out: &mut dyn Write = &mut stdout;
+    if let Command::Bench(cmd) = cli.command {
+        return commands::bench::run(cmd, out).await;
+    }
     let project = match (&cli.command, cli.global.project.as_str()) {
         (Command::Demo(_), "default") => commands::demo::DEMO_PROJECT,
         (_, name) => name,
@@ -66,6 +70,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Collect(args) => commands::collect::run(&app, args, out).await,
         Command::Search(args) => commands::search::run(&app, args, out).await,
         Command::Export(args) => commands::export::run(&app, args, out).await,
+        Command::Bench(_) => unreachable!("handled above"),
     };
     out.flush()?;
     result

@@ -1,0 +1,29 @@
+//! End-to-end tests of the `vigie` binary: each test runs the real compiled
+//! binary against a temporary data directory (no mocks), and the feed tests
+//! against a small HTTP server on 127.0.0.1.
+//!
+//! One test binary with a module per area (ripgrep style), so the binary and
+//! the helpers are built once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+#[path = "cli/bad_input.rs"]
+mod bad_input;
+#[path = "cli/collect.rs"]
+mod collect;
+#[path = "cli/crash.rs"]
+mod crash;
+#[path = "cli/demo.rs"]
+mod demo;
+#[path = "cli/export.rs"]
+mod export;
+#[path = "cli/help.rs"]
+mod help;
+#[path = "cli/import.rs"]
+mod import;
+#[path = "cli/search.rs"]
+mod search;
+#[path = "cli/watch.rs"]
+mod watch;

@@ -1,0 +1,205 @@
+//! `vigie source` and `vigie collect --once` against feeds served on 127.0.0.1.
+
+use serde_json::Value;
+
+use crate::support::server::{Request, Response, TestServer};
+use crate::support::{Vigie, column_set, feed_testdata};
+
+fn read(name: &str) -> Vec<u8> {
+    std::fs::read(feed_testdata(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// A 200 with an ETag, or a 304 when the client already has that version.
+fn conditional(request: &Request, etag: &str, content_type: &str, body: &[u8]) -> Response {
+    if request.header("If-None-Match") == Some(etag) {
+        return Response::new(304).header("ETag", etag);
+    }
+    Response::ok(body.to_vec()).header("Content-Type", content_type).header("ETag", etag)
+}
+
+/// Two good feeds, a site's home page instead of a feed, and a broken server.
+fn feed_server() -> TestServer {
+    let (news, blog, html) = (read("rss20_fr_news.xml"), read("atom_blog.xml"), read("html_page.html"));
+    TestServer::start(move |req| match req.path.as_str() {
+        "/economie/rss.xml" => conditional(req, "\"news-v1\"", "application/rss+xml; charset=utf-8", &news),
+        "/feed.atom" => conditional(req, "W/\"blog-v1\"", "application/atom+xml", &blog),
+        "/" => Response::ok(html.clone()).header("Content-Type", "text/html; charset=utf-8"),
+        "/broken.xml" => Response::new(500).body("upstream exploded"),
+        _ => Response::new(404),
+    })
+}
+
+fn sources(vigie: &Vigie) -> Vec<Value> {
+    vigie.run(&["source", "list", "--format", "json"]).success().json().as_array().unwrap().clone()
+}
+
+fn source<'a>(list: &'a [Value], url: &str) -> &'a Value {
+    list.iter().find(|s| s["url"] == url).unwrap_or_else(|| panic!("no source {url} in {list:#?}"))
+}
+
+/// Makes every source due now, as if their interval had passed (the CLI has
+/// no way to force a fetch, and the shortest interval is a minute).
+fn make_sources_due(vigie: &Vigie) {
+    let db = vigie.db_path();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&db);
+        let pool = sqlx::sqlite::SqlitePool::connect_with(options).await.unwrap();
+        let done = sqlx::query("UPDATE sources SET next_due_at = 0").execute(&pool).await.unwrap();
+        assert!(done.rows_affected() > 0);
+        pool.close().await;
+    });
+}
+
+#[test]
+fn collect_once_stores_good_feeds_and_records_why_bad_ones_failed() {
+    let server = feed_server();
+    let vigie = Vigie::new();
+    let urls = [server.url("/economie/rss.xml"), server.url("/feed.atom"), server.url("/"), server.url("/broken.xml")];
+    for (i, url) in urls.iter().enumerate() {
+        let run = vigie.run(&["source", "add", "rss", url, "--every", "1m"]).success();
+        assert_eq!(
+            run.stdout,
+            format!("source {} added: rss {url} every 1m (first fetch at the next `vigie collect`)\n", i + 1)
+        );
+    }
+    let dup = vigie.run(&["source", "add", "rss", &urls[0]]).code(2);
+    assert!(dup.stderr.contains("already has the rss source"), "{}", dup.stderr);
+    let too_often = vigie.run(&["source", "add", "rss", &server.url("/other.xml"), "--every", "30s"]).code(2);
+    assert!(too_often.stderr.contains("the minimum is 1m"), "{}", too_often.stderr);
+    assert!(sources(&vigie).iter().all(|s| s["status"] == "new"));
+
+    let run = vigie.run(&["collect", "--once"]).success();
+    assert_eq!(
+        run.stdout,
+        "4 source(s) due: 2 fetched, 0 not modified, 2 failed; 6 item(s) read, 6 new mention(s) stored\n\
+         see `vigie source list` for the reasons\n"
+    );
+
+    // The items of both feeds are stored, with canonical links (tracking
+    // parameters dropped, relative links resolved against the feed).
+    let stored = vigie.export();
+    assert_eq!(stored.len(), 6);
+    let links = column_set(&stored, "url");
+    // The Atom feed has no xml:base: its relative links resolve against the
+    // address it was fetched from (here the test server).
+    let expected: std::collections::BTreeSet<String> = [
+        "https://www.quotidien-regional.example/economie/acme-energie-200-emplois-menaces-a-saint-etienne-20260303_ABC123.php",
+        "https://www.quotidien-regional.example/economie/salon-industrie-20260302_DEF456.php",
+        "https://www.quotidien-regional.example/economie/bourse-cac40-20260302_GHI789.php",
+        "https://ada.example.org/2026/02/10/le-the/",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain([server.url("/2026/02/28/acme-cloud/"), server.url("/2026/01/05/cycling-log/")])
+    .collect();
+    assert_eq!(links, expected);
+    let acme = vigie.mention("https://www.quotidien-regional.example/economie/acme-energie-200-emplois-menaces-a-saint-etienne-20260303_ABC123.php");
+    assert_eq!(acme["title"], "Acme Énergie : 200 emplois menacés à Saint-Étienne, les salariés en grève");
+    assert_eq!(
+        (acme["author"].as_str(), acme["published_at"].as_str()),
+        (Some("Élodie Mercier"), Some("2026-03-03T08:47:00Z"))
+    );
+
+    // Each source's health: the good ones ok with their item counts, the bad
+    // ones with a reason a person can act on.
+    let list = sources(&vigie);
+    for (url, items) in [(&urls[0], 3), (&urls[1], 3)] {
+        let s = source(&list, url);
+        assert_eq!(
+            (s["status"].as_str(), s["last_items"].as_i64(), s["stored"].as_i64()),
+            (Some("ok"), Some(items), Some(items)),
+            "{s:#}"
+        );
+        assert!(s["last_error"].is_null() && s["failures"] == 0 && !s["last_success"].is_null(), "{s:#}");
+    }
+    let html = source(&list, &urls[2]);
+    assert_eq!(html["status"], "error");
+    assert_eq!(
+        html["last_error"],
+        "this is an HTML page, not a feed (did you give the site's address instead of its feed?)"
+    );
+    let broken = source(&list, &urls[3]);
+    assert_eq!(broken["status"], "error");
+    assert!(broken["last_error"].as_str().unwrap().starts_with("HTTP 500"), "{broken:#}");
+    for bad in [html, broken] {
+        assert_eq!((bad["failures"].as_i64(), bad["stored"].as_i64()), (Some(1), Some(0)));
+        assert!(bad["last_success"].is_null(), "{bad:#}");
+    }
+    let table = vigie.run(&["source", "list"]).success();
+    assert!(table.stdout.contains("HTTP 500"), "{}", table.stdout);
+
+    // Nothing is due right after a cycle, and the server is not asked again.
+    let hits = server.requests().len();
+    assert_eq!(hits, 4);
+    let run = vigie.run(&["collect", "--once"]).success();
+    assert_eq!(
+        run.stdout,
+        "0 source(s) due: 0 fetched, 0 not modified, 0 failed; 0 item(s) read, 0 new mention(s) stored\n"
+    );
+    assert_eq!(server.requests().len(), hits);
+
+    // Once due again, the feeds are asked conditionally and answer 304.
+    make_sources_due(&vigie);
+    let run = vigie.run(&["collect", "--once"]).success();
+    assert_eq!(
+        run.stdout,
+        "4 source(s) due: 0 fetched, 2 not modified, 2 failed; 0 item(s) read, 0 new mention(s) stored\n\
+         see `vigie source list` for the reasons\n"
+    );
+    for (path, etag) in [("/economie/rss.xml", "\"news-v1\""), ("/feed.atom", "W/\"blog-v1\"")] {
+        let requests = server.requests_to(path);
+        assert_eq!(requests.len(), 2, "{path}");
+        assert_eq!(requests[0].header("If-None-Match"), None, "{path}");
+        assert_eq!(requests[1].header("If-None-Match"), Some(etag), "{path}");
+    }
+    let list = sources(&vigie);
+    let news = source(&list, &urls[0]);
+    assert_eq!(
+        (news["status"].as_str(), news["last_items"].as_i64(), news["stored"].as_i64()),
+        (Some("ok"), Some(0), Some(3))
+    );
+    assert_eq!(source(&list, &urls[3])["failures"], 2);
+    assert_eq!(vigie.export().len(), 6);
+
+    // Removing a source keeps its mentions.
+    let run = vigie.run(&["source", "remove", "1"]).success();
+    assert_eq!(run.stdout, "source 1 removed (its mentions stay stored)\n");
+    let gone = vigie.run(&["source", "remove", "1"]).code(1);
+    assert_eq!(gone.stderr, "error: no source with id 1 in project \"default\"\n");
+    assert_eq!(vigie.export().len(), 6);
+}
+
+#[test]
+fn private_addresses_are_refused_unless_allowed() {
+    let server = feed_server();
+    let vigie = Vigie::new();
+    let url = server.url("/economie/rss.xml");
+    vigie.run(&["source", "add", "rss", &url]).success();
+    let run = vigie.run_with(&["collect", "--once"], |cmd| {
+        cmd.env_remove("VIGIE_ALLOW_PRIVATE_NETWORK");
+    });
+    let run = run.success();
+    assert_eq!(
+        run.stdout,
+        "1 source(s) due: 0 fetched, 0 not modified, 1 failed; 0 item(s) read, 0 new mention(s) stored\n\
+         see `vigie source list` for the reasons\n"
+    );
+    assert!(server.requests().is_empty(), "the guard let a request through: {:?}", server.requests());
+    let list = sources(&vigie);
+    let s = source(&list, &url);
+    assert_eq!(s["status"], "error");
+    assert_eq!(
+        s["last_error"],
+        "refused: 127.0.0.1 is a loopback address (set VIGIE_ALLOW_PRIVATE_NETWORK=true to allow intranet sources)"
+    );
+    assert_eq!(vigie.export().len(), 0);
+
+    // "false" is not a yes either.
+    make_sources_due(&vigie);
+    let run = vigie.run_with(&["collect", "--once"], |cmd| {
+        cmd.env("VIGIE_ALLOW_PRIVATE_NETWORK", "false");
+    });
+    assert!(run.success().stdout.starts_with("1 source(s) due: 0 fetched, 0 not modified, 1 failed;"));
+    assert!(server.requests().is_empty());
+}

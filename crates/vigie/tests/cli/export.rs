@@ -1,0 +1,56 @@
+//! `vigie export`: CSV out, CSV back in, nothing lost.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::support::{Vigie, testdata};
+
+/// The fields an export → import round trip must keep.
+const KEPT: [&str; 10] = ["url", "title", "text", "author", "published_at", "source", "site", "lang", "reach", "id"];
+
+fn kept(rows: &[Value]) -> BTreeSet<String> {
+    rows.iter().map(|r| serde_json::to_string(&KEPT.map(|k| &r[k])).unwrap()).collect()
+}
+
+#[test]
+fn csv_export_imports_back_into_a_fresh_data_dir_unchanged() {
+    let source = Vigie::new();
+    source.run(&["import", testdata("mentions.jsonl").as_str()]).code(1);
+    source.run(&["import", testdata("mentions.csv").as_str()]).code(1);
+    source.run(&["watch", "add", "SNCF", "--query", "sncf OR ouigo"]).success();
+    source.run(&["watch", "add", "Retards", "--query", "retard NEAR/3 train"]).success();
+
+    let csv_path = source.path("export.csv");
+    let csv = csv_path.to_str().unwrap();
+    let run = source.run(&["export", "--format", "csv", "--output", csv]).success();
+    assert_eq!(run.stdout, "", "--output writes to the file only");
+    let text = std::fs::read_to_string(&csv_path).unwrap();
+    assert_eq!(
+        text.lines().next(),
+        Some(
+            "id,url,title,text,author,published_at,source,site,lang,reach,collected_at,lang_confidence,watches,vigie_id"
+        )
+    );
+    // Several watches in one cell are joined with `|`.
+    assert!(
+        text.contains(",SNCF|Retards,") || text.contains(",Retards|SNCF,"),
+        "no mention listed with both watches:\n{text}"
+    );
+
+    let fresh = Vigie::new();
+    let run = fresh.run(&["import", csv]).success();
+    assert_eq!(run.stdout, "imported 12 new mention(s) from 12 record(s): 0 already stored, 0 rejected\n");
+
+    let original = source.export();
+    let copy = fresh.export();
+    assert_eq!(original.len(), 12);
+    assert_eq!(kept(&copy), kept(&original));
+    // Multi-line texts and quotes survive the CSV quoting.
+    assert!(copy.iter().any(|m| { m["text"].as_str().unwrap().contains("lancement.\nJ'ai réinstallé") }));
+    assert!(copy.iter().any(|m| m["title"] == "Grève SNCF : le trafic \"très perturbé\" jeudi"));
+
+    // And the copy of the copy is a no-op.
+    let again = fresh.run(&["import", csv]).success();
+    assert_eq!(again.stdout, "imported 0 new mention(s) from 12 record(s): 12 already stored, 0 rejected\n");
+}

@@ -1,0 +1,156 @@
+//! `vigie import`: JSON Lines and CSV files and standard input, with the bad
+//! records reported by line and the good ones stored, normalized.
+
+use crate::support::{Vigie, column, column_set, testdata};
+
+const AF_URL: &str = "https://www.presse-eco.example/transport/air-france-montreal?id=42";
+
+#[test]
+fn jsonl_import_stores_good_lines_normalized_and_reports_bad_ones_by_line() {
+    let vigie = Vigie::new();
+    let file = testdata("mentions.jsonl");
+    let run = vigie.run(&["import", file.as_str()]).code(1);
+    assert_eq!(run.stdout, "imported 9 new mention(s) from 13 record(s): 1 already stored, 3 rejected\n");
+    let err = run.stderr_lines();
+    assert_eq!(err.len(), 4, "{}", run.stderr);
+    assert!(err[0].starts_with("line 3: invalid JSON: EOF while parsing"), "{}", err[0]);
+    assert_eq!(err[1], "line 5: missing field `text`");
+    assert_eq!(
+        err[2],
+        "line 7: field `published_at`: cannot read \"hier soir\" as a date (use RFC 3339, e.g. 2026-11-23T08:00:00Z)"
+    );
+    assert_eq!(err[3], "error: 3 record(s) were rejected (see the lines above); the others were imported");
+
+    let stored = vigie.export();
+    assert_eq!(stored.len(), 9);
+    // Stored in file order, the duplicate (line 8) and the bad lines skipped.
+    assert_eq!(
+        column(&stored, "url"),
+        [
+            "https://twitter.com/voyageur_lyon/status/1764021180000000001",
+            AF_URL,
+            "https://forum.banque-conseils.example/t/frais-bnp-paribas/8812",
+            "https://twitter.com/jetlagged_tom/status/1764021180000000006",
+            "https://www.avis-clients.example/sncf/1002",
+            "https://blog.fintech-watch.example/2026/03/societe-generale-panne-appli",
+            "https://twitter.com/marseille_nord/status/1764021180000000011",
+            "https://www.trustpilot.example/review/credit-agricole.fr/5f2a",
+            "https://www.facebook.com/groups/voyageurs.nantes/posts/4411",
+        ]
+    );
+    // Every date in UTC, whatever the format it came in: offset, naive (UTC),
+    // Unix seconds, RFC 2822.
+    assert_eq!(
+        column(&stored, "published_at"),
+        [
+            "2026-03-02T07:15:00Z",
+            "2026-03-01T17:30:00Z",
+            "2026-03-02T14:05:00Z",
+            "2026-03-02T21:40:00Z",
+            "2026-03-03T07:00:00Z",
+            "2026-03-03T10:30:00Z",
+            "2026-03-03T12:00:00Z",
+            "2026-03-03T16:20:00Z",
+            "2026-03-03T17:45:00Z",
+        ]
+    );
+
+    // HTML: tags and the script gone, entities decoded, paragraphs on lines.
+    // The first of the two lines with the same canonical URL is the one kept.
+    let af = vigie.mention(AF_URL);
+    assert_eq!(
+        af["text"],
+        "Air France annonce l'ouverture d’une ligne Paris – Montréal dès juin.\nLes billets sont déjà en vente."
+    );
+    assert_eq!(af["title"], "Air France & KLM : nouvelle ligne vers Montréal");
+    assert_eq!(
+        (af["id"].as_str(), af["author"].as_str(), af["site"].as_str()),
+        (Some("af-42"), Some("Claire Martin"), Some("presse-eco.example"))
+    );
+    for m in &stored {
+        let text = m["text"].as_str().unwrap();
+        for leftover in ["<", "&nbsp;", "&eacute;", "&#", "tracker", "document.write", "utm_"] {
+            assert!(!text.contains(leftover), "{leftover:?} left in {text:?}");
+        }
+        assert!(!m["url"].as_str().unwrap().contains("utm_"));
+    }
+    let sg = vigie.mention("https://blog.fintech-watch.example/2026/03/societe-generale-panne-appli");
+    assert_eq!(sg["title"], "Panne de l’appli Société Générale");
+    assert_eq!(
+        sg["text"],
+        "L'application mobile de la Société Générale est restée inaccessible « plusieurs heures » mardi matin — virements & paiements bloqués."
+    );
+    // Integer ids and string reach figures are read as such; the site defaults to the host without www.
+    let tweet = vigie.mention("https://twitter.com/marseille_nord/status/1764021180000000011");
+    assert_eq!(
+        (tweet["id"].as_str(), tweet["site"].as_str(), tweet["source"].as_str()),
+        (Some("1764021180000000011"), Some("twitter.com"), Some("twitter"))
+    );
+    let review = vigie.mention("https://www.trustpilot.example/review/credit-agricole.fr/5f2a");
+    assert_eq!((review["reach"].as_i64(), review["lang"].as_str()), (Some(85), Some("en")));
+
+    // Importing the same file again stores nothing new.
+    let again = vigie.run(&["import", file.as_str()]).code(1);
+    assert_eq!(again.stdout, "imported 0 new mention(s) from 13 record(s): 10 already stored, 3 rejected\n");
+    assert_eq!(vigie.export().len(), 9);
+}
+
+#[test]
+fn csv_import_reads_quoted_fields_and_counts_lines_of_multiline_records() {
+    let vigie = Vigie::new();
+    let file = testdata("mentions.csv");
+    let run = vigie.run(&["import", file.as_str()]).code(1);
+    assert_eq!(run.stdout, "imported 3 new mention(s) from 4 record(s): 0 already stored, 1 rejected\n");
+    // Record 3 starts on line 5: record 2 has a line break in its text.
+    assert_eq!(
+        run.stderr_lines(),
+        [
+            "line 5: field `reach` must be a non-negative integer, not \"2,400\"",
+            "error: 1 record(s) were rejected (see the lines above); the others were imported",
+        ]
+    );
+    let strike = vigie.mention("https://www.lequotidien.example/societe/greve-sncf-mars");
+    assert_eq!(strike["title"], "Grève SNCF : le trafic \"très perturbé\" jeudi");
+    assert_eq!(strike["text"], "Selon la SNCF, un TGV sur deux circulera jeudi, et aucun Intercités.");
+    assert_eq!((strike["published_at"].as_str(), strike["reach"].is_null()), (Some("2026-03-04T05:00:00Z"), true));
+    let forum = vigie.mention("https://forum.banque-conseils.example/t/credit-agricole-appli/9001");
+    assert_eq!(
+        forum["text"],
+        "Depuis la mise à jour, l'appli Crédit Agricole plante au lancement.\nJ'ai réinstallé, vidé le cache, rien à faire, toujours pareil."
+    );
+    assert_eq!(
+        (forum["author"].as_str(), forum["published_at"].as_str(), forum["reach"].as_i64()),
+        (Some("paul, 34 ans"), Some("2026-03-04T09:12:00Z"), Some(12))
+    );
+    assert!(forum["title"].is_null());
+    let again = vigie.run(&["import", file.as_str()]).code(1);
+    assert_eq!(again.stdout, "imported 0 new mention(s) from 4 record(s): 3 already stored, 1 rejected\n");
+}
+
+#[test]
+fn import_from_standard_input_in_both_formats() {
+    let vigie = Vigie::new();
+    let jsonl = concat!(
+        r#"{"url": "https://twitter.com/a/status/1", "text": "Merci @SNCF pour le remboursement rapide !", "published_at": "2026-03-05T09:00:00+01:00", "source": "twitter"}"#,
+        "\n\n",
+        r#"{"url": "https://twitter.com/b/status/2", "text": "@AirFrance toujours pas de nouvelles de ma valise", "published_at": "2026-03-05T10:00:00Z", "source": "twitter"}"#,
+        "\n",
+    );
+    let run = vigie.run_stdin(&["import", "-"], jsonl.as_bytes()).success();
+    assert_eq!(run.stdout, "imported 2 new mention(s) from 2 record(s): 0 already stored, 0 rejected\n");
+    assert_eq!(run.stderr, "");
+
+    // `-` has no extension: CSV needs --format.
+    let csv = "url,text,published_at,source\nhttps://www.example.fr/avis/3,\"Conseiller BNP Paribas au top, merci !\",2026-03-05,review\n";
+    let run = vigie.run_stdin(&["import", "-", "--format", "csv"], csv.as_bytes()).success();
+    assert_eq!(run.stdout, "imported 1 new mention(s) from 1 record(s): 0 already stored, 0 rejected\n");
+    let stored = vigie.export();
+    assert_eq!(
+        column_set(&stored, "url"),
+        ["https://twitter.com/a/status/1", "https://twitter.com/b/status/2", "https://www.example.fr/avis/3"]
+            .map(String::from)
+            .into()
+    );
+    assert_eq!(vigie.mention("https://twitter.com/a/status/1")["published_at"], "2026-03-05T08:00:00Z");
+    assert_eq!(vigie.mention("https://www.example.fr/avis/3")["text"], "Conseiller BNP Paribas au top, merci !");
+}

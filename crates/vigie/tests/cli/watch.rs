@@ -1,0 +1,79 @@
+//! `vigie watch add|list|test|remove`.
+
+use serde_json::json;
+
+use crate::support::Vigie;
+
+#[test]
+fn watch_lifecycle_add_list_test_remove() {
+    let vigie = Vigie::new();
+    let added = vigie
+        .run(&["watch", "add", "SNCF", "--query", r#"sncf OR ouigo OR "tgv inoui""#, "--competitor", "--lang", "fr,en"])
+        .success();
+    assert_eq!(added.stdout, "watch \"SNCF\" added; it matches 0 stored mention(s)\n");
+
+    let list = vigie.run(&["watch", "list", "--format", "json"]).success().json();
+    assert_eq!(
+        list,
+        json!([{"name": "SNCF", "query": r#"sncf OR ouigo OR "tgv inoui""#, "competitor": true, "langs": ["fr", "en"]}])
+    );
+
+    // The same name again is a usage error, and changes nothing.
+    let again = vigie.run(&["watch", "add", "SNCF", "--query", "sncf"]).code(2);
+    assert_eq!(again.stderr, "error: a watch named \"SNCF\" already exists in this project\n");
+
+    // A broken query is refused with its column and a caret under it.
+    let broken = vigie.run(&["watch", "add", "Broken", "--query", "(sncf OR ouigo"]).code(2);
+    assert_eq!(broken.stdout, "");
+    assert_eq!(
+        broken.stderr_lines(),
+        ["error: invalid query: expected ')' at column 15", "  (sncf OR ouigo", &format!("  {}^", " ".repeat(14))]
+    );
+    let names: Vec<String> = vigie
+        .run(&["watch", "list", "--format", "json"])
+        .success()
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["SNCF"], "neither the duplicate nor the broken watch was stored");
+
+    // `watch test`: exactly one JSON line, with the terms as written in the query.
+    let hit = vigie
+        .run(&[
+            "watch",
+            "test",
+            "SNCF",
+            "--text",
+            "Encore un retard sur mon TGV inOui, merci la <b>SNCF</b>",
+            "--format",
+            "json",
+        ])
+        .success();
+    assert_eq!(hit.stdout, "{\"matched\":true,\"terms\":[\"sncf\",\"\\\"tgv inoui\\\"\"]}\n");
+    let miss = vigie
+        .run(&["watch", "test", "SNCF", "--text", "Le TGV Lyria vers Genève était à l'heure", "--format", "json"])
+        .success();
+    assert_eq!(miss.stdout, "{\"matched\":false,\"terms\":[]}\n");
+
+    let removed = vigie.run(&["watch", "remove", "SNCF"]).success();
+    assert_eq!(removed.stdout, "watch \"SNCF\" removed (its mentions stay stored)\n");
+    assert_eq!(vigie.run(&["watch", "list", "--format", "json"]).success().json(), json!([]));
+    let gone = vigie.run(&["watch", "remove", "SNCF"]).code(1);
+    assert_eq!(gone.stderr, "error: no watch named \"SNCF\" in project \"default\"\n");
+}
+
+#[test]
+fn watch_add_rejects_bad_names_and_languages() {
+    let vigie = Vigie::new();
+    let lang = vigie.run(&["watch", "add", "SNCF", "--query", "sncf", "--lang", "fr,french!"]).code(2);
+    assert!(lang.stderr.contains("invalid language code \"french!\""), "{}", lang.stderr);
+    let name = vigie.run(&["watch", "add", "  ", "--query", "sncf"]).code(2);
+    assert!(name.stderr.contains("a watch name is 1 to 100 printable characters"), "{}", name.stderr);
+    // A query that would match everything is refused too.
+    let everything = vigie.run(&["watch", "add", "All", "--query", "NOT sncf"]).code(2);
+    assert!(everything.stderr.starts_with("error: invalid query: "), "{}", everything.stderr);
+    assert_eq!(vigie.run(&["watch", "list", "--format", "json"]).success().json(), json!([]));
+}

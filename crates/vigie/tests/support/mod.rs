@@ -1,0 +1,205 @@
+//! Helpers shared by the CLI tests: a `vigie` bound to a temporary data
+//! directory, the outcome of one run, and the test data files.
+
+#![allow(dead_code)]
+
+pub mod server;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// The compiled binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_vigie");
+
+/// The path of a file of `crates/vigie/testdata`.
+pub fn testdata(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name).to_str().expect("UTF-8 path").to_string()
+}
+
+/// A file of `crates/vigie-collect/testdata` (the sample feeds).
+pub fn feed_testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../vigie-collect/testdata").join(name)
+}
+
+/// Seconds since the Unix epoch (the import schema accepts them as dates).
+pub fn unix_now() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970");
+    i64::try_from(now.as_secs()).expect("seconds fit in i64")
+}
+
+/// One `vigie` installation: a temporary directory holding the data
+/// directory (`data/`) and any scratch files the test writes.
+pub struct Vigie {
+    dir: TempDir,
+}
+
+impl Vigie {
+    pub fn new() -> Vigie {
+        Vigie { dir: tempfile::Builder::new().prefix("vigie-cli-").tempdir().expect("temporary directory") }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir().join("vigie.db")
+    }
+
+    /// A scratch path in the test's temporary directory (outside the data dir).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes a scratch file and returns its path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, contents).expect("write scratch file");
+        path
+    }
+
+    /// `vigie --data-dir DIR ARGS…`, isolated from the caller's environment,
+    /// with private networks allowed (the feed tests serve on 127.0.0.1).
+    pub fn command<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--data-dir").arg(self.data_dir());
+        cmd.args(args);
+        cmd.current_dir(self.dir.path());
+        for var in ["VIGIE_DATA_DIR", "VIGIE_PROJECT", "RUST_LOG", "VIGIE_ALLOW_PRIVATE_NETWORK"] {
+            cmd.env_remove(var);
+        }
+        cmd.env("VIGIE_ALLOW_PRIVATE_NETWORK", "true");
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd
+    }
+
+    pub fn run<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Run {
+        Run::of(self.command(args), &self.describe(args))
+    }
+
+    /// Runs after `adjust` changed the command (environment, …).
+    pub fn run_with<S: AsRef<std::ffi::OsStr>>(&self, args: &[S], adjust: impl FnOnce(&mut Command)) -> Run {
+        let mut cmd = self.command(args);
+        adjust(&mut cmd);
+        Run::of(cmd, &self.describe(args))
+    }
+
+    /// Runs with `input` on standard input.
+    pub fn run_stdin<S: AsRef<std::ffi::OsStr>>(&self, args: &[S], input: &[u8]) -> Run {
+        let mut cmd = self.command(args);
+        cmd.stdin(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn vigie");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let output = child.wait_with_output().expect("wait for vigie");
+        writer.join().expect("stdin writer");
+        Run::from_output(output, &self.describe(args))
+    }
+
+    /// Starts `vigie ARGS…` without waiting for it.
+    pub fn spawn<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Child {
+        let mut cmd = self.command(args);
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.spawn().expect("spawn vigie")
+    }
+
+    /// Every stored mention of the default project, via `export --format jsonl`.
+    pub fn export(&self) -> Vec<Value> {
+        self.run(&["export", "--format", "jsonl"]).success().jsonl()
+    }
+
+    /// The stored mention with this URL (panics if there is not exactly one).
+    pub fn mention(&self, url: &str) -> Value {
+        let found: Vec<Value> = self.export().into_iter().filter(|m| m["url"] == url).collect();
+        assert_eq!(found.len(), 1, "mentions with url {url}: {found:#?}");
+        found.into_iter().next().expect("one mention")
+    }
+
+    fn describe<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> String {
+        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect();
+        format!("vigie {}", args.join(" "))
+    }
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub command: String,
+    /// The exit code (-1 when killed by a signal).
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn of(mut cmd: Command, command: &str) -> Run {
+        let output = cmd.output().expect("run vigie");
+        Run::from_output(output, command)
+    }
+
+    fn from_output(output: std::process::Output, command: &str) -> Run {
+        Run {
+            command: command.to_string(),
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+        }
+    }
+
+    /// Asserts the exit code and returns the run.
+    #[track_caller]
+    pub fn code(self, expected: i32) -> Run {
+        assert_eq!(
+            self.code, expected,
+            "`{}` exited with {} (expected {expected})\n--- stdout\n{}\n--- stderr\n{}",
+            self.command, self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn success(self) -> Run {
+        self.code(0)
+    }
+
+    /// Standard output as one JSON document.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("`{}` printed invalid JSON ({e}):\n{}", self.command, self.stdout))
+    }
+
+    /// Standard output as JSON Lines.
+    #[track_caller]
+    pub fn jsonl(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("`{}`: invalid JSON line ({e}): {l}", self.command))
+            })
+            .collect()
+    }
+
+    /// The standard error lines, without trailing spaces.
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr.lines().map(str::trim_end).collect()
+    }
+}
+
+/// The values of `field` (as strings) in `rows`, in order.
+pub fn column(rows: &[Value], field: &str) -> Vec<String> {
+    rows.iter().map(|r| r[field].as_str().map_or_else(|| r[field].to_string(), str::to_string)).collect()
+}
+
+/// The values of `field` in `rows`, as a set.
+pub fn column_set(rows: &[Value], field: &str) -> BTreeSet<String> {
+    column(rows, field).into_iter().collect()
+}
