@@ -234,6 +234,8 @@ fn adapt_entry(
         site: None,
         lang,
         reach: None,
+        // Feed text is HTML (or entity-escaped text): the pipeline cleans it.
+        plain_text: false,
     }
 }
 

@@ -130,8 +130,12 @@ pub struct RawMention {
     pub source_item_id: Option<String>,
     pub url: Option<String>,
     pub title: Option<String>,
-    /// Body, plain text or HTML.
+    /// Body, HTML unless `plain_text` says it is plain text already.
     pub text: String,
+    /// The title and text are plain text: `<` and `&` are characters, not
+    /// markup (Vigie's own exports, platform exports of plain posts).
+    #[serde(default)]
+    pub plain_text: bool,
     pub author: Option<String>,
     /// Publication time; `None` when the source gave none (the pipeline then
     /// uses the collection time and says so).

@@ -6,6 +6,9 @@
 //! code, and below [`MIN_CONFIDENCE`] the language is reported as unknown
 //! rather than guessed.
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 use whatlang::{Detector, Lang};
 
 /// Below this whatlang confidence the language is left unknown.
@@ -162,11 +165,16 @@ const ENGLISH_FUNCTION_WORDS: &[&str] = &[
 /// at least two of them and twice as many as the other. Returns the verdict
 /// and the winner's count.
 fn stopword_vote(text: &str) -> Option<(Detected, usize)> {
+    static FRENCH: LazyLock<HashSet<&'static str>> = LazyLock::new(|| FRENCH_FUNCTION_WORDS.iter().copied().collect());
+    static ENGLISH: LazyLock<HashSet<&'static str>> = LazyLock::new(|| ENGLISH_FUNCTION_WORDS.iter().copied().collect());
     let (mut fr, mut en) = (0usize, 0usize);
-    for word in text.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()) {
-        let lower = word.to_lowercase();
-        fr += usize::from(FRENCH_FUNCTION_WORDS.contains(&lower.as_str()));
-        en += usize::from(ENGLISH_FUNCTION_WORDS.contains(&lower.as_str()));
+    let mut lower = String::with_capacity(16);
+    // No function word is longer than 8 letters.
+    for word in text.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty() && w.len() <= 16) {
+        lower.clear();
+        lower.extend(word.chars().flat_map(char::to_lowercase));
+        fr += usize::from(FRENCH.contains(lower.as_str()));
+        en += usize::from(ENGLISH.contains(lower.as_str()));
     }
     let (code, winner, loser) = if fr > en { ("fr", fr, en) } else { ("en", en, fr) };
     if winner >= 2 && winner >= 2 * loser {

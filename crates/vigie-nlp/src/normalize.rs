@@ -44,11 +44,12 @@ pub fn normalize(
     if raw.text.len() > limits.max_raw_text_bytes {
         return Err(Rejection::TooLarge { size: raw.text.len(), max: limits.max_raw_text_bytes });
     }
-    let text = html_to_text(&raw.text);
+    let to_text = if raw.plain_text { clean_text } else { html_to_text };
+    let text = to_text(&raw.text);
     let title = raw
         .title
         .as_deref()
-        .map(html_to_text)
+        .map(to_text)
         .map(|t| truncate_chars(t, limits.max_title_chars))
         .filter(|t| !t.is_empty());
     if text.is_empty() && title.is_none() {
@@ -188,6 +189,13 @@ mod tests {
         assert!(matches!(normalize(huge, now(), &limits), Err(Rejection::TooLarge { .. })));
         let js = RawMention { text: "x".into(), url: Some("javascript:alert(1)".into()), ..Default::default() };
         assert!(matches!(normalize(js, now(), &limits), Err(Rejection::Url(_))));
+    }
+
+    #[test]
+    fn plain_text_keeps_its_angle_brackets_and_ampersands() {
+        let raw = RawMention { text: "balise <marquee> &lt;3".into(), title: Some("a < b".into()), plain_text: true, ..Default::default() };
+        let m = normalize(raw, now(), &NormalizeLimits::default()).unwrap();
+        assert_eq!((m.text.as_str(), m.title.as_deref()), ("balise <marquee> &lt;3", Some("a < b")));
     }
 
     #[test]

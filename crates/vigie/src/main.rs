@@ -2,7 +2,9 @@
 //!
 //! Exit codes: 0 when everything worked, 1 when something failed (including an
 //! import with rejected lines), 2 when the command itself was wrong (unknown
-//! flag, invalid query, unknown watch).
+//! flag, invalid query or duration, unknown watch or source). `collect --once`
+//! exits 0 when some sources failed: their failures are recorded on the
+//! sources (`vigie source list`), which is where they are looked after.
 
 mod app;
 mod bench_synth;

@@ -15,8 +15,8 @@ use crate::commands::search::{mention_json, watch_filter};
 const PAGE: i64 = 1_000;
 
 /// CSV columns, in order (the import schema first).
-const CSV_COLUMNS: [&str; 14] = [
-    "id", "url", "title", "text", "author", "published_at", "source", "site", "lang", "reach", "collected_at",
+const CSV_COLUMNS: [&str; 15] = [
+    "id", "url", "title", "text", "author", "published_at", "source", "site", "lang", "reach", "text_format", "collected_at",
     "lang_confidence", "watches", "vigie_id",
 ];
 

@@ -39,6 +39,7 @@ pub fn mention_json(s: &StoredMention, watch_names: &dyn Fn(i64) -> Option<Strin
         "site": m.site,
         "lang": m.lang,
         "reach": m.reach,
+        "text_format": "plain",
         "collected_at": m.collected_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "lang_confidence": m.lang_confidence,
         "watches": s.matches.iter().filter_map(|w| watch_names(w.watch_id)).collect::<Vec<_>>(),

@@ -102,7 +102,7 @@ pub async fn run(app: &App, command: SourceCommand, out: &mut dyn Write) -> anyh
         }
         SourceCommand::Remove { id } => {
             if !app.store.remove_source(project, id).await? {
-                anyhow::bail!("no source with id {id} in project {:?}", app.project.name);
+                return usage(format!("no source with id {id} in project {:?}", app.project.name));
             }
             writeln!(out, "source {id} removed (its mentions stay stored)")?;
         }

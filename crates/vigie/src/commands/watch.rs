@@ -73,13 +73,13 @@ pub async fn run(app: &App, command: WatchCommand, out: &mut dyn Write) -> anyho
         }
         WatchCommand::Remove { name } => {
             if !app.store.remove_watch(project, name.trim()).await? {
-                anyhow::bail!("no watch named {:?} in project {:?}", name.trim(), app.project.name);
+                return usage(format!("no watch named {:?} in project {:?}", name.trim(), app.project.name));
             }
             writeln!(out, "watch {:?} removed (its mentions stay stored)", name.trim())?;
         }
         WatchCommand::Test { name, text, title, output } => {
             let Some(watch) = app.store.watch_by_name(project, name.trim()).await? else {
-                anyhow::bail!("no watch named {:?} in project {:?}", name.trim(), app.project.name);
+                return usage(format!("no watch named {:?} in project {:?}", name.trim(), app.project.name));
             };
             let query = vigie_query::parse(&watch.query).map_err(|e| anyhow::anyhow!(describe_query_error(&watch.query, &e)))?;
             let clean_text = vigie_nlp::html_to_text(&text);

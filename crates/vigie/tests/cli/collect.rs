@@ -165,7 +165,7 @@ fn collect_once_stores_good_feeds_and_records_why_bad_ones_failed() {
     // Removing a source keeps its mentions.
     let run = vigie.run(&["source", "remove", "1"]).success();
     assert_eq!(run.stdout, "source 1 removed (its mentions stay stored)\n");
-    let gone = vigie.run(&["source", "remove", "1"]).code(1);
+    let gone = vigie.run(&["source", "remove", "1"]).code(2);
     assert_eq!(gone.stderr, "error: no source with id 1 in project \"default\"\n");
     assert_eq!(vigie.export().len(), 6);
 }

@@ -29,7 +29,7 @@ fn csv_export_imports_back_into_a_fresh_data_dir_unchanged() {
     assert_eq!(
         text.lines().next(),
         Some(
-            "id,url,title,text,author,published_at,source,site,lang,reach,collected_at,lang_confidence,watches,vigie_id"
+            "id,url,title,text,author,published_at,source,site,lang,reach,text_format,collected_at,lang_confidence,watches,vigie_id"
         )
     );
     // Several watches in one cell are joined with `|`.
@@ -53,4 +53,24 @@ fn csv_export_imports_back_into_a_fresh_data_dir_unchanged() {
     // And the copy of the copy is a no-op.
     let again = fresh.run(&["import", csv]).success();
     assert_eq!(again.stdout, "imported 0 new mention(s) from 12 record(s): 12 already stored, 0 rejected\n");
+}
+
+#[test]
+fn text_with_angle_brackets_survives_an_export_and_reimport() {
+    let source = Vigie::new();
+    let line = r#"{"url": "https://forum.example/t/1", "text": "la balise <marquee> &lt;3 c'est daté", "title": "a < b & c", "text_format": "plain", "published_at": "2026-11-20T10:00:00Z", "source": "forum"}"#;
+    source.run_stdin(&["import", "-"], line.as_bytes()).success();
+    let exported = source.run(&["export"]).success().stdout;
+    assert!(exported.contains(r#""text_format":"plain""#), "{exported}");
+
+    let fresh = Vigie::new();
+    fresh.run_stdin(&["import", "-"], exported.as_bytes()).success();
+    let copy = fresh.export();
+    assert_eq!(copy[0]["text"], "la balise <marquee> &lt;3 c'est daté");
+    assert_eq!(copy[0]["title"], "a < b & c");
+
+    // Without `text_format: plain` the same text is read as HTML.
+    let html = Vigie::new();
+    html.run_stdin(&["import", "-"], line.replace(r#""text_format": "plain", "#, "").as_bytes()).success();
+    assert_eq!(html.export()[0]["text"], "la balise <3 c'est daté");
 }

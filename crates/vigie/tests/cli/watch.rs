@@ -61,7 +61,7 @@ fn watch_lifecycle_add_list_test_remove() {
     let removed = vigie.run(&["watch", "remove", "SNCF"]).success();
     assert_eq!(removed.stdout, "watch \"SNCF\" removed (its mentions stay stored)\n");
     assert_eq!(vigie.run(&["watch", "list", "--format", "json"]).success().json(), json!([]));
-    let gone = vigie.run(&["watch", "remove", "SNCF"]).code(1);
+    let gone = vigie.run(&["watch", "remove", "SNCF"]).code(2);
     assert_eq!(gone.stderr, "error: no watch named \"SNCF\" in project \"default\"\n");
 }
 
