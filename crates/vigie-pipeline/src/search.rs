@@ -16,8 +16,11 @@ pub struct SearchHit {
     pub terms: Vec<String>,
 }
 
-/// Candidates fetched per round trip.
+/// Candidates fetched per round trip for a backfill.
 const PAGE: i64 = 500;
+/// The first page of a search fetches a little more than asked, since most
+/// pre-filtered candidates are confirmed; later pages grow fourfold, up to this.
+const MAX_SEARCH_PAGE: i64 = 4_000;
 
 /// Up to `limit` mentions of the project that match `query` and `filter`,
 /// newest stored first.
@@ -31,10 +34,11 @@ pub async fn search(
     let prefilter = query.fts5_prefilter();
     let mut hits = Vec::new();
     let mut before = None;
-    let page = PAGE.max(limit as i64 * 2);
+    let mut page = (limit as i64 * 2).clamp(32, MAX_SEARCH_PAGE);
     while hits.len() < limit {
         let candidates = store.candidates(project_id, prefilter.as_deref(), filter, before, page).await?;
         let exhausted = (candidates.len() as i64) < page;
+        page = (page * 4).min(MAX_SEARCH_PAGE);
         before = candidates.last().map(|c| c.mention.id);
         for stored in candidates {
             if let Some(terms) = query.matches(&document(&stored.mention)) {

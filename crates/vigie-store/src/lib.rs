@@ -200,6 +200,10 @@ pub trait Store: Send + Sync {
 
     async fn mention_count(&self, project_id: i64) -> Result<i64>;
     async fn summary(&self, project_id: i64) -> Result<ProjectSummary>;
+
+    /// Closes every connection cleanly (for SQLite: the write-ahead log is
+    /// checkpointed and removed, so the next open does not replay it).
+    async fn close(&self);
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -23,6 +23,10 @@ use crate::{
 /// The SQLite migrations, append-only, embedded in the binary.
 const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
 
+// Multi-row statements are not kept in sqlx's prepared-statement cache
+// (`persistent(false)`): their text varies with the row count, and a cached
+// statement with thousands of parameters holds megabytes.
+
 /// Rows per multi-row INSERT statement (SQLite binds at most 32,766 values;
 /// a mention row takes 16).
 const INSERT_CHUNK: usize = 1_000;
@@ -58,6 +62,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
+            // 64 MiB of page cache per connection, 4 connections at most:
+            // memory stays bounded whatever the database size.
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory")
             .pragma("wal_autocheckpoint", "16384");
@@ -70,9 +76,6 @@ impl SqliteStore {
         &self.pool
     }
 
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
 }
 
 fn ts(t: DateTime<Utc>) -> i64 {
@@ -171,7 +174,7 @@ impl SqliteStore {
             sep.push_bind(m.mention.id);
         }
         qb.push(") ORDER BY watch_id");
-        let match_rows = qb.build().fetch_all(&self.pool).await?;
+        let match_rows = qb.build().persistent(false).fetch_all(&self.pool).await?;
         let index: HashMap<i64, usize> = out.iter().enumerate().map(|(i, m)| (m.mention.id, i)).collect();
         for row in match_rows {
             let mention_id: i64 = row.try_get("mention_id")?;
@@ -203,6 +206,10 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, filter: &MentionFilter) {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ensure_project(&self, name: &str, now: DateTime<Utc>) -> Result<Project> {
+        // Most commands work on an existing project: read before writing.
+        if let Some(project) = self.project(name).await? {
+            return Ok(project);
+        }
         sqlx::query("INSERT INTO projects (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING")
             .bind(name)
             .bind(ts(now))
@@ -303,7 +310,7 @@ impl Store for SqliteStore {
                 b.push_bind(watch_id).push_bind(*mention_id).push_bind(terms_json(terms));
             });
             qb.push(" ON CONFLICT DO NOTHING");
-            added += qb.build().execute(&mut *tx).await?.rows_affected();
+            added += qb.build().persistent(false).execute(&mut *tx).await?.rows_affected();
         }
         tx.commit().await?;
         Ok(added)
@@ -430,7 +437,7 @@ impl Store for SqliteStore {
                     .push_bind(m.content_hash.as_str());
             });
             qb.push(" ON CONFLICT (project_id, dedup_key) DO NOTHING RETURNING id, dedup_key");
-            let rows = qb.build().fetch_all(&mut *tx).await?;
+            let rows = qb.build().persistent(false).fetch_all(&mut *tx).await?;
             let mut ids: HashMap<String, i64> = HashMap::with_capacity(rows.len());
             for row in rows {
                 ids.insert(row.try_get("dedup_key")?, row.try_get("id")?);
@@ -444,7 +451,7 @@ impl Store for SqliteStore {
             fts.push_values(part.iter(), |mut b, (id, r)| {
                 b.push_bind(*id).push_bind(r.fts_title.as_str()).push_bind(r.fts_text.as_str());
             });
-            fts.build().execute(&mut *tx).await?;
+            fts.build().persistent(false).execute(&mut *tx).await?;
         }
         let matches: Vec<(i64, &WatchMatch)> =
             inserted.iter().flat_map(|(id, r)| r.matches.iter().map(move |m| (*id, m))).collect();
@@ -455,7 +462,7 @@ impl Store for SqliteStore {
                 b.push_bind(m.watch_id).push_bind(*id).push_bind(terms_json(&m.terms));
             });
             qb.push(" ON CONFLICT DO NOTHING");
-            qb.build().execute(&mut *tx).await?;
+            qb.build().persistent(false).execute(&mut *tx).await?;
         }
         report.inserted_ids.extend(inserted.iter().map(|(id, _)| *id));
         tx.commit().await?;
@@ -553,6 +560,10 @@ impl Store for SqliteStore {
         )
         .await?;
         Ok(ProjectSummary { total, per_watch, per_lang, per_day })
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
     }
 }
 

@@ -74,6 +74,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => commands::export::run(&app, args, out).await,
         Command::Bench(_) => unreachable!("handled above"),
     };
+    app.store.close().await;
     out.flush()?;
     result
 }

@@ -154,7 +154,7 @@ async fn run_all(args: BenchRunArgs, out: &mut dyn Write) -> anyhow::Result<()> 
     writeln!(
         report,
         "Every mention is normalized, language-detected, matched against every watch, indexed in FTS5 and \
-         stored; batches of 2,000 per transaction, CPU work on all cores overlapping the writes.\n"
+         stored; batches of 10,000 per transaction, CPU work on all cores overlapping the writes.\n"
     )?;
     writeln!(report, "Resident memory while importing (flat means it does not grow with the file):\n")?;
     writeln!(report, "| records read | resident memory |")?;
