@@ -61,13 +61,16 @@ CREATE TABLE mentions (
 CREATE INDEX mentions_project_published ON mentions (project_id, published_at);
 
 -- Which watches each mention matched, and the query terms that matched (JSON array).
+-- Keyed by mention first: new mentions have the highest ids, so inserts append
+-- instead of touching every watch's range; the (small) watch index serves
+-- "mentions of this watch".
 CREATE TABLE mention_watches (
-    watch_id    INTEGER NOT NULL REFERENCES watches(id) ON DELETE CASCADE,
     mention_id  INTEGER NOT NULL REFERENCES mentions(id) ON DELETE CASCADE,
+    watch_id    INTEGER NOT NULL REFERENCES watches(id) ON DELETE CASCADE,
     terms       TEXT NOT NULL,
-    PRIMARY KEY (watch_id, mention_id)
+    PRIMARY KEY (mention_id, watch_id)
 ) WITHOUT ROWID;
-CREATE INDEX mention_watches_mention ON mention_watches (mention_id);
+CREATE INDEX mention_watches_watch ON mention_watches (watch_id, mention_id);
 
 -- Full-text pre-filter. Contentless: it holds the normalized token strings
 -- made by vigie_query::index_text (rowid = mentions.id); the Rust matcher

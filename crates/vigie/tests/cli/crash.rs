@@ -121,3 +121,69 @@ fn an_import_killed_mid_way_resumes_without_duplicates_or_losses() {
     let third = vigie.run(&["import", file]).success();
     assert_eq!(third.stdout, "imported 0 new mention(s) from 60000 record(s): 60000 already stored, 0 rejected\n");
 }
+
+/// An RSS 2.0 feed of `items` items for source `s`.
+fn generated_feed(s: usize, items: usize) -> String {
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>Forum {s}</title>\
+         <link>https://forum{s}.example/</link><description>posts</description>"
+    );
+    for i in 0..items {
+        xml.push_str(&format!(
+            "<item><title>Retard SNCF n°{i}</title><link>https://forum{s}.example/t/{i}</link>\
+             <guid>forum{s}-{i}</guid><pubDate>Mon, 23 Nov 2026 08:{:02}:00 GMT</pubDate>\
+             <description>Train en retard, sujet {i} du forum {s}.</description></item>",
+            i % 60
+        ));
+    }
+    xml.push_str("</channel></rss>");
+    xml
+}
+
+#[test]
+fn a_collection_killed_midway_is_completed_by_the_next_run_without_duplicates() {
+    const SOURCES: usize = 40;
+    const ITEMS: usize = 50;
+    // A slow server (the handler blocks the server's only thread for 40 ms a
+    // request), so the kill lands while sources are being fetched and stored.
+    let server = crate::support::server::TestServer::start(|req| {
+        std::thread::sleep(Duration::from_millis(40));
+        let s: usize = req.path.trim_start_matches("/feed/").trim_end_matches(".xml").parse().unwrap_or(usize::MAX);
+        if s >= SOURCES {
+            return crate::support::server::Response::new(404);
+        }
+        crate::support::server::Response::ok(generated_feed(s, ITEMS)).header("Content-Type", "application/rss+xml")
+    });
+    let vigie = Vigie::new();
+    for s in 0..SOURCES {
+        vigie.run(&["source", "add", "rss", &server.url(&format!("/feed/{s}.xml")), "--every", "1h"]).success();
+    }
+
+    let mut child = vigie.spawn(&["collect", "--once"]);
+    // Wait until some sources have been served, then kill.
+    let started = Instant::now();
+    while server.requests().len() < SOURCES / 4 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let served_before_kill = server.requests().len();
+    assert!(served_before_kill < SOURCES, "the kill came too late to test anything ({served_before_kill} served)");
+
+    // The next run fetches what the killed one had not recorded.
+    vigie.run(&["collect", "--once"]).success();
+    let sources: Vec<serde_json::Value> =
+        vigie.run(&["source", "list", "--format", "json"]).success().json().as_array().unwrap().clone();
+    assert!(sources.iter().all(|s| s["status"] == "ok"), "{sources:#?}");
+    let stored: i64 = sources.iter().map(|s| s["stored"].as_i64().unwrap()).sum();
+
+    let rows = vigie.export();
+    assert_eq!(rows.len(), SOURCES * ITEMS, "every item stored exactly once");
+    assert_eq!(column_set(&rows, "url").len(), SOURCES * ITEMS);
+    // A source killed after storing its items but before recording the fetch
+    // is fetched again; its items are then duplicates, not new mentions.
+    assert!(stored <= (SOURCES * ITEMS) as i64);
+    // And a third run has nothing due.
+    let run = vigie.run(&["collect", "--once"]).success();
+    assert!(run.stdout.starts_with("0 source(s) due"), "{}", run.stdout);
+}
