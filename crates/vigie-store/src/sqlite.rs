@@ -23,9 +23,10 @@ use crate::{
 /// The SQLite migrations, append-only, embedded in the binary.
 const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
 
-// Multi-row statements are not kept in sqlx's prepared-statement cache
-// (`persistent(false)`): their text varies with the row count, and a cached
-// statement with thousands of parameters holds megabytes.
+// Multi-row statements are kept in sqlx's prepared-statement cache only at
+// their full chunk size (one statement text each); a shorter last chunk is
+// prepared, run and dropped (`persistent(false)`), so the cache holds a few
+// statements instead of one per batch size seen.
 
 /// Rows per multi-row INSERT statement (SQLite binds at most 32,766 values;
 /// a mention row takes 16).
@@ -34,6 +35,8 @@ const INSERT_CHUNK: usize = 1_000;
 /// in-memory index to a new segment at every statement, so fewer, larger
 /// statements mean fewer segments to merge later.
 const FTS_CHUNK: usize = 10_000;
+/// Rows per INSERT of watch matches (3 values each).
+const MATCH_CHUNK: usize = 5_000;
 
 fn migrator() -> Migrator {
     Migrator::with_migrations(
@@ -437,7 +440,7 @@ impl Store for SqliteStore {
                     .push_bind(m.content_hash.as_str());
             });
             qb.push(" ON CONFLICT (project_id, dedup_key) DO NOTHING RETURNING id, dedup_key");
-            let rows = qb.build().persistent(false).fetch_all(&mut *tx).await?;
+            let rows = qb.build().persistent(chunk.len() == INSERT_CHUNK).fetch_all(&mut *tx).await?;
             let mut ids: HashMap<String, i64> = HashMap::with_capacity(rows.len());
             for row in rows {
                 ids.insert(row.try_get("dedup_key")?, row.try_get("id")?);
@@ -451,18 +454,18 @@ impl Store for SqliteStore {
             fts.push_values(part.iter(), |mut b, (id, r)| {
                 b.push_bind(*id).push_bind(r.fts_title.as_str()).push_bind(r.fts_text.as_str());
             });
-            fts.build().persistent(false).execute(&mut *tx).await?;
+            fts.build().persistent(part.len() == FTS_CHUNK).execute(&mut *tx).await?;
         }
         let matches: Vec<(i64, &WatchMatch)> =
             inserted.iter().flat_map(|(id, r)| r.matches.iter().map(move |m| (*id, m))).collect();
-        for part in matches.chunks(INSERT_CHUNK * 5) {
+        for part in matches.chunks(MATCH_CHUNK) {
             let mut qb: QueryBuilder<Sqlite> =
                 QueryBuilder::new("INSERT INTO mention_watches (watch_id, mention_id, terms) ");
             qb.push_values(part.iter(), |mut b, (id, m)| {
                 b.push_bind(m.watch_id).push_bind(*id).push_bind(terms_json(&m.terms));
             });
             qb.push(" ON CONFLICT DO NOTHING");
-            qb.build().persistent(false).execute(&mut *tx).await?;
+            qb.build().persistent(part.len() == MATCH_CHUNK).execute(&mut *tx).await?;
         }
         report.inserted_ids.extend(inserted.iter().map(|(id, _)| *id));
         tx.commit().await?;

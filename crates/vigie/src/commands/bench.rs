@@ -165,6 +165,30 @@ async fn run_all(args: BenchRunArgs, out: &mut dyn Write) -> anyhow::Result<()> 
     }
     writeln!(report, "\nPeak resident memory of the whole run so far: {peak:.0} MiB.\n")?;
 
+    // The same import with no watch defined: the cost of storage alone.
+    eprintln!("importing again without watches…");
+    let bare_dir = work.path().join("bare");
+    std::fs::create_dir_all(&bare_dir)?;
+    let bare = SqliteStore::open(&bare_dir.join("vigie.db")).await?;
+    let bare_store: Arc<dyn Store> = Arc::new(bare);
+    let bare_project = bare_store.ensure_project("bench", Utc::now()).await?;
+    let ingestor = Arc::new(Ingestor::new(Arc::clone(&bare_store), bare_project.id).await?);
+    let reader = BufReader::with_capacity(1 << 20, File::open(&corpus)?);
+    let started = Instant::now();
+    let bare_summary = run_import(ingestor, reader, ImportFormat::Jsonl, Utc::now(), |_| {}).await?;
+    let bare_secs = started.elapsed().as_secs_f64();
+    bare_store.close().await;
+    std::fs::remove_dir_all(&bare_dir)?;
+    writeln!(report, "The same file imported into a fresh database with no watch defined (storage, language and index only):\n")?;
+    writeln!(report, "| mentions | watches | time | rate |")?;
+    writeln!(report, "|---|---|---|---|")?;
+    writeln!(
+        report,
+        "| {} | 0 | {bare_secs:.1} s | **{:.0} mentions/s** |\n",
+        bare_summary.inserted,
+        bare_summary.inserted as f64 / bare_secs
+    )?;
+
     // 2. Search over the imported mentions.
     eprintln!("searching…");
     let words: Vec<&str> = vocabulary()
