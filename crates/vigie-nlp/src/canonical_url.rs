@@ -56,12 +56,11 @@ pub fn canonical_url(input: &str) -> Result<String, UrlError> {
     }
     // The url crate lower-cases the host and drops default ports already;
     // a trailing dot on the host is the same host.
-    if let Some(host) = url.host_str() {
-        if let Some(stripped) = host.strip_suffix('.') {
+    if let Some(host) = url.host_str()
+        && let Some(stripped) = host.strip_suffix('.') {
             let stripped = stripped.to_string();
             url.set_host(Some(&stripped)).map_err(|e| UrlError::Invalid(e.to_string()))?;
         }
-    }
     Ok(url.into())
 }
 

@@ -114,11 +114,10 @@ pub fn detect_language(text: &str) -> Option<Detected> {
     // text at a fraction of whatlang's cost, and where whatlang hesitates on
     // short social text (it calls many English tweets French).
     let vote = stopword_vote(&cleaned);
-    if let Some((v, strength)) = &vote {
-        if *strength >= STRONG_VOTE {
+    if let Some((v, strength)) = &vote
+        && *strength >= STRONG_VOTE {
             return Some(v.clone());
         }
-    }
     let info = Detector::new().detect(&cleaned);
     let whatlang = info.map(|i| Detected { code: iso639_1(i.lang()), confidence: i.confidence() as f32 });
     match (vote, whatlang) {
@@ -192,11 +191,10 @@ pub fn normalize_lang_tag(tag: &str) -> Option<String> {
     if !(2..=3).contains(&primary.len()) || !primary.chars().all(|c| c.is_ascii_alphabetic()) {
         return None;
     }
-    if primary.len() == 3 {
-        if let Some(lang) = Lang::from_code(&primary) {
+    if primary.len() == 3
+        && let Some(lang) = Lang::from_code(&primary) {
             return Some(iso639_1(lang).to_string());
         }
-    }
     Some(primary)
 }
 

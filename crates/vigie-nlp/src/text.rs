@@ -97,11 +97,10 @@ pub fn clean_text(input: &str) -> String {
         if is_invisible(c) || (c.is_control()) {
             continue;
         }
-        if let Some(sep) = pending.take() {
-            if !out.is_empty() {
+        if let Some(sep) = pending.take()
+            && !out.is_empty() {
                 out.push(sep);
             }
-        }
         out.push(c);
     }
     out

@@ -275,16 +275,14 @@ pub fn parse_datetime(s: &str) -> Result<DateTime<Utc>, String> {
             return Ok(t.and_utc());
         }
     }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0) {
             return Ok(t.and_utc());
         }
-    }
-    if !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit()) {
-        if let Some(t) = s.parse::<i64>().ok().and_then(|secs| DateTime::from_timestamp(secs, 0)) {
+    if !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit())
+        && let Some(t) = s.parse::<i64>().ok().and_then(|secs| DateTime::from_timestamp(secs, 0)) {
             return Ok(t);
         }
-    }
     Err(format!("cannot read {s:?} as a date (use RFC 3339, e.g. 2026-11-23T08:00:00Z)"))
 }
 

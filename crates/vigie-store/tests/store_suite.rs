@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 //! The store test suite. Every backend runs the same checks: add a backend by
 //! opening it in a `#[tokio::test]` below and calling [`run_suite`].
 
