@@ -83,4 +83,5 @@ CREATE VIRTUAL TABLE mentions_fts USING fts5 (
 );
 -- Merge index segments in larger steps: faster bulk imports, at a small cost
 -- in query time until the next merge.
-INSERT INTO mentions_fts (mentions_fts, rank) VALUES ('automerge', 8);
+INSERT INTO mentions_fts (mentions_fts, rank) VALUES ('automerge', 16);
+INSERT INTO mentions_fts (mentions_fts, rank) VALUES ('crisismerge', 64);
