@@ -43,6 +43,9 @@ pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::R
         return Ok(());
     }
     writeln!(out, "collecting; press Ctrl-C to stop")?;
+    // systemd and container runtimes stop services with SIGTERM: stop between
+    // cycles, as on Ctrl-C.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         let report = collect_due(&app.store, &fetcher, Utc::now(), PER_CYCLE).await?;
         if report.sources > 0 {
@@ -54,6 +57,10 @@ pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::R
         tokio::select! {
             _ = tokio::time::sleep(MAX_SLEEP) => {}
             _ = tokio::signal::ctrl_c() => {
+                writeln!(out, "stopped")?;
+                return Ok(());
+            }
+            _ = terminate.recv() => {
                 writeln!(out, "stopped")?;
                 return Ok(());
             }

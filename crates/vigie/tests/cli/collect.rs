@@ -203,3 +203,31 @@ fn private_addresses_are_refused_unless_allowed() {
     assert!(run.success().stdout.starts_with("1 source(s) due: 0 fetched, 0 not modified, 1 failed;"));
     assert!(server.requests().is_empty());
 }
+
+#[test]
+fn continuous_collect_fetches_due_sources_and_stops_cleanly_on_sigterm() {
+    let server = feed_server();
+    let vigie = Vigie::new();
+    vigie.run(&["source", "add", "rss", &server.url("/economie/rss.xml"), "--every", "1m"]).success();
+    let child = vigie
+        .command(&["collect"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while server.requests().is_empty() && started.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Let the cycle finish storing, then ask the service to stop.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.starts_with("collecting; press Ctrl-C to stop\n"), "{stdout}");
+    assert!(stdout.contains("1 source(s) due: 1 fetched, 0 not modified, 0 failed; 3 item(s) read, 3 new mention(s) stored"), "{stdout}");
+    assert!(stdout.ends_with("stopped\n"), "{stdout}");
+    assert_eq!(vigie.export().len(), 3);
+}
