@@ -44,15 +44,25 @@ pub fn canonical_url(input: &str) -> Result<String, UrlError> {
         return Err(UrlError::Invalid("no host".into()));
     }
     url.set_fragment(None);
-    let kept: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(k, _)| !is_tracking_param(k))
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    if kept.is_empty() {
-        url.set_query(None);
-    } else if url.query_pairs().count() != kept.len() {
-        url.query_pairs_mut().clear().extend_pairs(kept);
+    // Filter the raw `k=v` pieces, keeping the survivors spelled as they were:
+    // decoding and re-encoding would turn `%20` into `+` and give the same
+    // page two spellings.
+    let query = url.query().map(str::to_string);
+    if let Some(query) = query {
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|piece| !piece.is_empty())
+            .filter(|piece| {
+                let name = piece.split('=').next().unwrap_or("");
+                let decoded = url::form_urlencoded::parse(name.as_bytes()).next().map(|(k, _)| k.into_owned());
+                !is_tracking_param(decoded.as_deref().unwrap_or(name))
+            })
+            .collect();
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.set_query(Some(&kept.join("&")));
+        }
     }
     // The url crate lower-cases the host and drops default ports already;
     // a trailing dot on the host is the same host.
@@ -82,6 +92,15 @@ mod tests {
         assert_eq!(u, "https://www.lemonde.fr/eco/article.html?id=4");
         assert_eq!(canonical_url("http://a.fr/x?utm_medium=a").unwrap(), "http://a.fr/x");
         assert_eq!(canonical_url("http://a.fr.").unwrap(), "http://a.fr/");
+    }
+
+    #[test]
+    fn kept_parameters_keep_their_spelling() {
+        let a = canonical_url("https://a.fr/p?id=a%20b&utm_source=x").unwrap();
+        let b = canonical_url("https://a.fr/p?id=a%20b").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a, "https://a.fr/p?id=a%20b");
+        assert_eq!(canonical_url("https://a.fr/p?&utm_campaign=z&&q=1").unwrap(), "https://a.fr/p?q=1");
     }
 
     #[test]

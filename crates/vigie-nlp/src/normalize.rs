@@ -8,6 +8,9 @@ use crate::canonical_url::{canonical_url, site_of};
 use crate::lang::{detect_language, normalize_lang_tag};
 use crate::text::{clean_text, html_to_text};
 
+/// Longest site name kept (a DNS name is at most 253 characters).
+const MAX_SITE_CHARS: usize = 253;
+
 /// Bounds on untrusted input.
 #[derive(Debug, Clone)]
 pub struct NormalizeLimits {
@@ -62,7 +65,8 @@ pub fn normalize(
     let site = raw
         .site
         .as_deref()
-        .map(|s| s.trim().trim_start_matches("www.").to_ascii_lowercase())
+        .map(clean_text)
+        .map(|s| truncate_chars(s.trim_start_matches("www.").to_lowercase(), MAX_SITE_CHARS))
         .filter(|s| !s.is_empty())
         .or_else(|| url.as_deref().and_then(site_of));
     let author = raw
@@ -171,6 +175,15 @@ mod tests {
         assert_eq!(m.published_at, now(), "no date: collection time stands in");
         assert_eq!(m.lang.as_deref(), Some("fr"));
         assert_eq!(m.dedup_key, "url:https://www.exemple.fr/billet");
+    }
+
+    #[test]
+    fn site_names_are_cleaned_and_bounded() {
+        let raw = RawMention { text: "x".into(), site: Some("\u{1b}]52;c;AAAA\u{7}WWW.Le Monde ".repeat(100)), ..Default::default() };
+        let m = normalize(raw, now(), &NormalizeLimits::default()).unwrap();
+        let site = m.site.unwrap();
+        assert!(!site.chars().any(char::is_control), "{site:?}");
+        assert!(site.chars().count() <= MAX_SITE_CHARS + 1);
     }
 
     #[test]

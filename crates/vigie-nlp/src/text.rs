@@ -22,6 +22,17 @@ const BLOCKS: &[&str] = &[
     "blockquote", "pre", "section", "article", "header", "footer", "hr", "dd", "dt", "figcaption",
 ];
 
+/// Markup nested deeper than this is not given to the HTML parser: html5ever's
+/// tree builder slows down quadratically with nesting depth, so a hostile post
+/// of 400,000 nested `<div>`s would take minutes. Such text goes through the
+/// linear [`strip_tags`] fallback instead.
+pub const MAX_MARKUP_DEPTH: usize = 256;
+
+/// Elements that never have a closing tag.
+const VOID: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr",
+];
+
 /// Turns HTML (or plain text with entities) into clean text.
 ///
 /// Plain text without `<` or `&` skips the HTML parser: tweets and most
@@ -30,15 +41,135 @@ pub fn html_to_text(input: &str) -> String {
     if !input.contains('<') && !input.contains('&') {
         return clean_text(input);
     }
+    if markup_depth(input) > MAX_MARKUP_DEPTH {
+        return clean_text(&strip_tags(input));
+    }
     let fragment = Html::parse_fragment(input);
     let mut out = String::with_capacity(input.len());
     collect_text(fragment.tree.root(), &mut out);
     clean_text(&out)
 }
 
-fn collect_text(node: ego_tree::NodeRef<'_, Node>, out: &mut String) {
-    for child in node.children() {
-        match child.value() {
+/// An upper bound of the element nesting depth, from a linear scan of the
+/// tags (void elements and self-closing tags do not nest).
+fn markup_depth(input: &str) -> usize {
+    let bytes = input.as_bytes();
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut i = 0;
+    while let Some(offset) = bytes[i..].iter().position(|b| *b == b'<') {
+        let start = i + offset + 1;
+        let end = bytes[start..].iter().position(|b| *b == b'>').map_or(bytes.len(), |e| start + e);
+        let tag = &bytes[start..end];
+        if let Some(rest) = tag.strip_prefix(b"/") {
+            if rest.first().is_some_and(u8::is_ascii_alphabetic) {
+                depth = depth.saturating_sub(1);
+            }
+        } else if tag.first().is_some_and(u8::is_ascii_alphabetic) && !tag.ends_with(b"/") {
+            let name_len = tag.iter().position(|b| !b.is_ascii_alphanumeric()).unwrap_or(tag.len());
+            let name = String::from_utf8_lossy(&tag[..name_len]).to_ascii_lowercase();
+            if !VOID.contains(&name.as_str()) {
+                depth += 1;
+                max = max.max(depth);
+            }
+        }
+        i = end.min(bytes.len());
+        if i >= bytes.len() {
+            break;
+        }
+    }
+    max
+}
+
+/// The linear fallback for pathological markup: drops every tag (and the
+/// content of `<script>` and `<style>`), decodes the common entities.
+pub fn strip_tags(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    let mut rest = input;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&decode_entities(&rest[..open]));
+        let after = &rest[open..];
+        let lower_head: String = after.chars().take(8).collect::<String>().to_ascii_lowercase();
+        let skip_to = if lower_head.starts_with("<script") {
+            after.to_ascii_lowercase().find("</script").map(|i| i + "</script".len())
+        } else if lower_head.starts_with("<style") {
+            after.to_ascii_lowercase().find("</style").map(|i| i + "</style".len())
+        } else {
+            Some(0)
+        };
+        let Some(skip_to) = skip_to else { return out };
+        match after[skip_to..].find('>') {
+            Some(close) => {
+                out.push(' ');
+                rest = &after[skip_to + close + 1..];
+            }
+            None => return out,
+        }
+    }
+    out.push_str(&decode_entities(rest));
+    out
+}
+
+fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        let end = after.find(';').filter(|e| *e <= 10);
+        let decoded = end.and_then(|e| {
+            let name = &after[..e];
+            let c = match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some(' '),
+                _ => {
+                    let code = if let Some(hex) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                        u32::from_str_radix(hex, 16).ok()
+                    } else {
+                        name.strip_prefix('#').and_then(|d| d.parse().ok())
+                    };
+                    code.and_then(char::from_u32)
+                }
+            };
+            c.map(|c| (c, e))
+        });
+        match decoded {
+            Some((c, e)) => {
+                out.push(c);
+                rest = &after[e + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Walks the tree with an explicit stack: no recursion, whatever the depth.
+fn collect_text(root: ego_tree::NodeRef<'_, Node>, out: &mut String) {
+    enum Step<'a> {
+        Enter(ego_tree::NodeRef<'a, Node>),
+        Leave(&'static str),
+    }
+    let mut stack: Vec<Step<'_>> = root.children().rev().map(Step::Enter).collect();
+    while let Some(step) = stack.pop() {
+        let node = match step {
+            Step::Leave(sep) => {
+                out.push_str(sep);
+                continue;
+            }
+            Step::Enter(node) => node,
+        };
+        match node.value() {
             Node::Text(text) => out.push_str(text),
             Node::Element(element) => {
                 let name = element.name();
@@ -57,12 +188,15 @@ fn collect_text(node: ego_tree::NodeRef<'_, Node>, out: &mut String) {
                         out.push(' ');
                     }
                 }
-                collect_text(child, out);
-                if block {
-                    out.push('\n');
+                let after = if block {
+                    "\n"
                 } else if matches!(name, "td" | "th") {
-                    out.push(' ');
-                }
+                    " "
+                } else {
+                    ""
+                };
+                stack.push(Step::Leave(after));
+                stack.extend(node.children().rev().map(Step::Enter));
             }
             _ => {}
         }
@@ -139,6 +273,24 @@ mod tests {
     fn output_is_nfc() {
         let decomposed = "De\u{301}route";
         assert_eq!(clean_text(decomposed), "Déroute");
+    }
+
+    #[test]
+    fn deeply_nested_markup_takes_the_linear_path_quickly() {
+        let hostile = format!("{}bonjour &amp; merci{}", "<div>".repeat(400_000), "</div>".repeat(10));
+        let started = std::time::Instant::now();
+        assert_eq!(html_to_text(&hostile), "bonjour & merci");
+        // Bounded time, not a benchmark: the HTML parser would take minutes.
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        let nested_ok = format!("{}x{}", "<span>".repeat(100), "</span>".repeat(100));
+        assert_eq!(markup_depth(&nested_ok), 100);
+        assert_eq!(html_to_text(&nested_ok), "x");
+    }
+
+    #[test]
+    fn the_fallback_drops_scripts_and_decodes_entities() {
+        assert_eq!(strip_tags("a<script>alert('<b>')</script>b &lt;3 &#233;&#xE9; &bogus; &"), "a b <3 éé &bogus; &");
+        assert_eq!(markup_depth("<br><br/><img src=x><p>a</p>"), 1);
     }
 
     #[test]

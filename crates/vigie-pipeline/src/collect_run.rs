@@ -74,7 +74,17 @@ pub async fn collect_due(
         .collect()
         .await;
     for result in results {
-        match result? {
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            // A store error on one source (removed while being fetched, a busy
+            // database) is logged; the others are counted as usual and the
+            // next cycle tries again.
+            Err(e) => {
+                tracing::error!(error = %e, "could not record a source's collection");
+                Outcome::Failed
+            }
+        };
+        match outcome {
             Outcome::Fetched { items, stored } => {
                 report.fetched += 1;
                 report.items += items;
@@ -92,7 +102,7 @@ pub async fn collect_due(
 async fn collect_source(
     store: &Arc<dyn Store>,
     fetcher: &Fetcher,
-    ingestor: &Ingestor,
+    ingestor: &Arc<Ingestor>,
     source: &Source,
     now: DateTime<Utc>,
 ) -> Result<Outcome, PipelineError> {
@@ -113,21 +123,27 @@ async fn collect_source(
             match parse_feed(&body, content_type.as_deref(), &final_url) {
                 Ok(feed) => {
                     let items = feed.items.len() as u64;
-                    let report = ingestor.ingest(feed.items, Some(source.id), now).await?;
-                    if !report.rejected.is_empty() {
-                        tracing::info!(source = source.id, rejected = report.rejected.len(), "feed items rejected");
+                    match ingestor.ingest(feed.items, Some(source.id), now).await {
+                        Ok(report) => {
+                            if !report.rejected.is_empty() {
+                                tracing::info!(source = source.id, rejected = report.rejected.len(), "feed items rejected");
+                            }
+                            (
+                                FetchRecord::Success {
+                                    at: now,
+                                    items: items as i64,
+                                    stored: report.inserted as i64,
+                                    etag,
+                                    last_modified,
+                                    next_due_at: next_due,
+                                },
+                                Outcome::Fetched { items, stored: report.inserted },
+                            )
+                        }
+                        // Not the site's fault, but the items are not stored: the
+                        // source is retried (its validators are not saved).
+                        Err(e) => (failed(format!("could not store the items: {e}"), None), Outcome::Failed),
                     }
-                    (
-                        FetchRecord::Success {
-                            at: now,
-                            items: items as i64,
-                            stored: report.inserted as i64,
-                            etag,
-                            last_modified,
-                            next_due_at: next_due,
-                        },
-                        Outcome::Fetched { items, stored: report.inserted },
-                    )
                 }
                 Err(e) => (failed(e.to_string(), None), Outcome::Failed),
             }

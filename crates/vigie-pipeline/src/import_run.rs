@@ -79,7 +79,9 @@ where
                     }
                     Err(reason) => parse_errors.push((item.line, reason)),
                 }
-                if raws.len() == IMPORT_BATCH {
+                // Count unparseable lines too, so a file of garbage is
+                // reported batch by batch instead of piling up in memory.
+                if raws.len() == IMPORT_BATCH || records_read as usize >= IMPORT_BATCH * 2 {
                     break;
                 }
             }

@@ -156,14 +156,19 @@ impl Ingestor {
         })
     }
 
-    /// Both halves, for small batches (a feed's items).
+    /// Both halves, for small batches (a feed's items). The CPU half runs on
+    /// the blocking pool so that it never stalls the async workers (and the
+    /// fetches they drive).
     pub async fn ingest(
-        &self,
+        self: &Arc<Self>,
         raws: Vec<RawMention>,
         source_id: Option<i64>,
         now: DateTime<Utc>,
-    ) -> Result<IngestReport, StoreError> {
-        let prepared = self.prepare(raws, source_id, now);
-        self.store(prepared).await
+    ) -> Result<IngestReport, PipelineError> {
+        let this = Arc::clone(self);
+        let prepared = tokio::task::spawn_blocking(move || this.prepare(raws, source_id, now))
+            .await
+            .map_err(|e| PipelineError::Internal(format!("mention preparation stopped: {e}")))?;
+        Ok(self.store(prepared).await?)
     }
 }

@@ -307,17 +307,21 @@ pub(crate) fn normalize_lang(l: &str) -> String {
     l.trim().to_lowercase().replace('_', "-")
 }
 
-/// The host of a document: its `site`, or the host of its `url`.
-pub(crate) fn doc_host(doc: &Document<'_>) -> Option<String> {
-    let h = doc.site.or(doc.url).map(normalize_host)?;
-    (!h.is_empty()).then_some(h)
+/// The hosts of a document: its `site` and the host of its `url`. Both count:
+/// an import may give `site` as a name ("Le Monde") while the URL holds the
+/// domain.
+pub(crate) fn doc_hosts(doc: &Document<'_>) -> Vec<String> {
+    let mut hosts: Vec<String> =
+        [doc.site, doc.url].into_iter().flatten().map(normalize_host).filter(|h| !h.is_empty()).collect();
+    hosts.dedup();
+    hosts
 }
 
 /// Direct evaluation of one filter against a document.
 pub(crate) fn filter_holds(f: &Filter, doc: &Document<'_>) -> bool {
     match f {
-        Filter::Site(v) => doc_host(doc).is_some_and(|h| {
-            h == *v
+        Filter::Site(v) => doc_hosts(doc).iter().any(|h| {
+            h == v
                 || (h.len() > v.len()
                     && h.ends_with(v.as_str())
                     && h.as_bytes()[h.len() - v.len() - 1] == b'.')

@@ -19,7 +19,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 
 use crate::ast::{Atom, Filter};
 use crate::matcher::{
-    DocView, Node, Occ, Program, doc_host, filter_holds, for_each_doc_token, normalize_lang,
+    DocView, Node, Occ, Program, doc_hosts, filter_holds, for_each_doc_token, normalize_lang,
 };
 use crate::tokenize::TokenKind;
 use crate::{Document, Query};
@@ -367,17 +367,17 @@ impl WatchSet {
         if self.filters.is_empty() {
             return out;
         }
-        if !self.site.is_empty()
-            && let Some(host) = doc_host(doc)
-        {
-            let mut rest = host.as_str();
-            loop {
-                if let Some(ids) = self.site.get(rest) {
-                    out.extend_from_slice(ids);
-                }
-                match rest.split_once('.') {
-                    Some((_, r)) if !r.is_empty() => rest = r,
-                    _ => break,
+        if !self.site.is_empty() {
+            for host in doc_hosts(doc) {
+                let mut rest = host.as_str();
+                loop {
+                    if let Some(ids) = self.site.get(rest) {
+                        out.extend_from_slice(ids);
+                    }
+                    match rest.split_once('.') {
+                        Some((_, r)) if !r.is_empty() => rest = r,
+                        _ => break,
+                    }
                 }
             }
         }

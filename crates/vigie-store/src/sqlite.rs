@@ -56,6 +56,10 @@ pub struct SqliteStore {
     checkpointer: Arc<Checkpointer>,
 }
 
+/// Past this many frames (4 KiB pages) the write-ahead log is checkpointed
+/// fully and truncated, even if a writer has to wait for it.
+const MAX_WAL_FRAMES: i64 = 65_536;
+
 /// How often the background checkpointer copies the write-ahead log into the
 /// database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
@@ -82,8 +86,18 @@ impl Checkpointer {
                     _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
                     _ = stopped.changed() => return,
                 }
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
-                    tracing::warn!(error = %e, "background checkpoint failed");
+                // (busy, frames in the log, frames checkpointed)
+                match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&pool).await {
+                    // A writer that never pauses keeps the log from being
+                    // reset; past a bound, make it wait for one full
+                    // checkpoint and truncate the log.
+                    Ok((_, frames, _)) if frames > MAX_WAL_FRAMES => {
+                        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await {
+                            tracing::warn!(error = %e, "truncating checkpoint failed");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "background checkpoint failed"),
                 }
             }
         });
@@ -508,12 +522,16 @@ impl Store for SqliteStore {
         let matches: Vec<(i64, &WatchMatch)> =
             inserted.iter().flat_map(|(id, r)| r.matches.iter().map(move |m| (*id, m))).collect();
         for part in matches.chunks(MATCH_CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> =
-                QueryBuilder::new("INSERT INTO mention_watches (watch_id, mention_id, terms) ");
+            // A watch removed while the batch was prepared is skipped, not a
+            // foreign-key failure of the whole batch.
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO mention_watches (watch_id, mention_id, terms) \
+                 SELECT column1, column2, column3 FROM (",
+            );
             qb.push_values(part.iter(), |mut b, (id, m)| {
                 b.push_bind(m.watch_id).push_bind(*id).push_bind(terms_json(&m.terms));
             });
-            qb.push(" ON CONFLICT DO NOTHING");
+            qb.push(") WHERE column1 IN (SELECT id FROM watches) ON CONFLICT DO NOTHING");
             qb.build().persistent(part.len() == MATCH_CHUNK).execute(&mut *tx).await?;
         }
         report.inserted_ids.extend(inserted.iter().map(|(id, _)| *id));

@@ -43,27 +43,39 @@ pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::R
         return Ok(());
     }
     writeln!(out, "collecting; press Ctrl-C to stop")?;
-    // systemd and container runtimes stop services with SIGTERM: stop between
-    // cycles, as on Ctrl-C.
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // Ctrl-C (SIGINT) and SIGTERM (systemd, containers) stop the loop between
+    // cycles: a signal during a cycle lets that cycle finish and record its
+    // work first.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
     loop {
-        let report = collect_due(&app.store, &fetcher, Utc::now(), PER_CYCLE).await?;
+        let cycle = collect_due(&app.store, &fetcher, Utc::now(), PER_CYCLE);
+        tokio::pin!(cycle);
+        let mut stop = false;
+        let report = loop {
+            tokio::select! {
+                report = &mut cycle => break report?,
+                _ = interrupt.recv() => stop = true,
+                _ = terminate.recv() => stop = true,
+            }
+        };
         if report.sources > 0 {
             print_report(out, &report)?;
         }
-        if report.sources as i64 == PER_CYCLE {
+        if !stop && report.sources as i64 == PER_CYCLE {
             continue; // more are due right now
         }
-        tokio::select! {
-            _ = tokio::time::sleep(MAX_SLEEP) => {}
-            _ = tokio::signal::ctrl_c() => {
-                writeln!(out, "stopped")?;
-                return Ok(());
+        if !stop {
+            tokio::select! {
+                _ = tokio::time::sleep(MAX_SLEEP) => {}
+                _ = interrupt.recv() => stop = true,
+                _ = terminate.recv() => stop = true,
             }
-            _ = terminate.recv() => {
-                writeln!(out, "stopped")?;
-                return Ok(());
-            }
+        }
+        if stop {
+            writeln!(out, "stopped")?;
+            return Ok(());
         }
     }
 }

@@ -55,12 +55,24 @@ pub async fn run(app: &App, command: WatchCommand, out: &mut dyn Write) -> anyho
             let parsed = parse_user_query(&query)?;
             let langs = valid_langs(&lang)?;
             let new = NewWatch { name: name.clone(), query: parsed.source().to_string(), competitor, langs };
-            let watch = match app.store.add_watch(project, new, Utc::now()).await {
-                Err(StoreError::Conflict(msg)) => return usage(msg),
-                other => other?,
+            let (watch, added) = match app.store.add_watch(project, new.clone(), Utc::now()).await {
+                Ok(watch) => (watch, true),
+                Err(StoreError::Conflict(msg)) => match app.store.watch_by_name(project, &name).await? {
+                    // The same definition again: run the backfill again (it
+                    // is idempotent), e.g. after an interrupted `watch add`.
+                    Some(w) if w.query == new.query && w.competitor == new.competitor && w.langs == new.langs => {
+                        (w, false)
+                    }
+                    _ => return usage(format!("{msg} with a different definition (remove it first, or choose another name)")),
+                },
+                Err(e) => return Err(e.into()),
             };
             let matched = vigie_pipeline::backfill_watch(&app.store, project, &watch).await?;
-            writeln!(out, "watch {name:?} added; it matches {matched} stored mention(s)")?;
+            if added {
+                writeln!(out, "watch {name:?} added; it matches {matched} stored mention(s)")?;
+            } else {
+                writeln!(out, "watch {name:?} already exists with this definition; matched again: {matched} stored mention(s)")?;
+            }
         }
         WatchCommand::List { output } => {
             let watches = app.store.list_watches(project).await?;

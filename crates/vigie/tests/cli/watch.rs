@@ -18,9 +18,18 @@ fn watch_lifecycle_add_list_test_remove() {
         json!([{"name": "SNCF", "query": r#"sncf OR ouigo OR "tgv inoui""#, "competitor": true, "langs": ["fr", "en"]}])
     );
 
-    // The same name again is a usage error, and changes nothing.
+    // The same name with another definition is a usage error, and changes nothing.
     let again = vigie.run(&["watch", "add", "SNCF", "--query", "sncf"]).code(2);
-    assert_eq!(again.stderr, "error: a watch named \"SNCF\" already exists in this project\n");
+    assert_eq!(
+        again.stderr,
+        "error: a watch named \"SNCF\" already exists in this project with a different definition \
+         (remove it first, or choose another name)\n"
+    );
+    // The same definition again re-runs its backfill (after an interrupted add).
+    let rerun = vigie
+        .run(&["watch", "add", "SNCF", "--query", r#"sncf OR ouigo OR "tgv inoui""#, "--competitor", "--lang", "fr,en"])
+        .success();
+    assert_eq!(rerun.stdout, "watch \"SNCF\" already exists with this definition; matched again: 0 stored mention(s)\n");
 
     // A broken query is refused with its column and a caret under it.
     let broken = vigie.run(&["watch", "add", "Broken", "--query", "(sncf OR ouigo"]).code(2);
