@@ -3,9 +3,9 @@
 //! | field          | required | meaning |
 //! |----------------|----------|---------|
 //! | `id`           | no       | the item's id in its source (string or integer) |
-//! | `url`          | yes      | link to the item (http or https) |
+//! | `url`          | yes, unless `id` is given | link to the item (http or https) |
 //! | `title`        | no       | title (HTML allowed) |
-//! | `text`         | yes      | body (HTML allowed) |
+//! | `text`         | yes, unless `title` is given | body (HTML allowed) |
 //! | `author`       | no       | author name or handle |
 //! | `published_at` | yes      | RFC 3339 (`2026-11-23T08:00:00+01:00`), `YYYY-MM-DD HH:MM[:SS]` (UTC), `YYYY-MM-DD`, RFC 2822, or Unix seconds |
 //! | `source`       | yes      | platform kind: news, blog, forum, review, twitter, facebook, instagram, … |
@@ -151,43 +151,111 @@ fn read_bounded_line<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>, max: usize) 
     }
 }
 
-fn csv_lines<R: BufRead>(reader: R) -> impl Iterator<Item = ImportLine> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
-    let headers: Result<Vec<String>, String> = rdr
-        .headers()
-        .map(|h| h.iter().map(|s| s.trim().trim_start_matches('\u{feff}').to_ascii_lowercase()).collect())
-        .map_err(|e| format!("cannot read the CSV header: {e}"));
-    let mut header_error = match &headers {
-        Err(e) => Some(ImportLine { line: 1, result: Err(e.clone()) }),
-        Ok(_) => None,
-    };
-    let headers = headers.unwrap_or_default();
-    let mut records = rdr.into_records();
-    std::iter::from_fn(move || {
-        if let Some(e) = header_error.take() {
-            return Some(e);
+/// CSV records, each bounded to [`MAX_LINE_BYTES`]: physical lines are read
+/// with a bound and joined while a quoted field is open, so an unclosed quote
+/// cannot pull the rest of a large file into memory. Each record is then
+/// parsed by the `csv` crate.
+struct CsvRecords<R> {
+    reader: R,
+    line: u64,
+    buf: Vec<u8>,
+    headers: Option<Vec<String>>,
+    done: bool,
+}
+
+impl<R: BufRead> CsvRecords<R> {
+    /// The next raw record and the number of its first line.
+    fn next_record(&mut self) -> Option<(u64, Result<Vec<u8>, String>)> {
+        let mut record: Vec<u8> = Vec::new();
+        let mut first_line = 0;
+        let mut quotes = 0usize;
+        loop {
+            if self.done {
+                return (!record.is_empty()).then(|| (first_line, Err("unclosed quote at the end of the file".into())));
+            }
+            self.buf.clear();
+            self.line += 1;
+            match read_bounded_line(&mut self.reader, &mut self.buf, MAX_LINE_BYTES) {
+                Ok(LineRead::Eof) => {
+                    self.done = true;
+                    continue;
+                }
+                Ok(LineRead::TooLong) => {
+                    let start = if record.is_empty() { self.line } else { first_line };
+                    return Some((start, Err(format!("record is longer than {MAX_LINE_BYTES} bytes"))));
+                }
+                Ok(LineRead::Line) => {}
+                Err(e) => {
+                    self.done = true;
+                    return Some((self.line, Err(format!("read error: {e}"))));
+                }
+            }
+            if record.is_empty() {
+                if self.buf.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                first_line = self.line;
+            } else {
+                record.push(b'\n');
+            }
+            record.extend_from_slice(&self.buf);
+            quotes += self.buf.iter().filter(|b| **b == b'"').count();
+            if quotes % 2 == 0 {
+                return Some((first_line, Ok(record)));
+            }
+            if record.len() > MAX_LINE_BYTES {
+                return Some((first_line, Err(format!("record is longer than {MAX_LINE_BYTES} bytes (an unclosed quote?)"))));
+            }
         }
-        if headers.is_empty() {
-            return None;
-        }
-        let record = records.next()?;
-        Some(match record {
-            Ok(rec) => {
-                let line = rec.position().map_or(0, |p| p.line());
+    }
+}
+
+fn parse_csv_record(bytes: &[u8]) -> Result<csv::StringRecord, String> {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
+    match rdr.records().next() {
+        Some(Ok(rec)) => Ok(rec),
+        Some(Err(e)) => Err(format!("invalid CSV: {e}")),
+        None => Err("empty record".into()),
+    }
+}
+
+impl<R: BufRead> Iterator for CsvRecords<R> {
+    type Item = ImportLine;
+
+    fn next(&mut self) -> Option<ImportLine> {
+        loop {
+            let (line, raw) = self.next_record()?;
+            let record = raw.and_then(|bytes| parse_csv_record(&bytes));
+            let Some(headers) = &self.headers else {
+                match record {
+                    Ok(rec) => {
+                        self.headers = Some(
+                            rec.iter().map(|s| s.trim().trim_start_matches('\u{feff}').to_ascii_lowercase()).collect(),
+                        );
+                        continue;
+                    }
+                    Err(e) => {
+                        self.done = true;
+                        return Some(ImportLine { line, result: Err(format!("cannot read the CSV header: {e}")) });
+                    }
+                }
+            };
+            let result = record.and_then(|rec| {
                 let mut map = Map::new();
                 for (name, value) in headers.iter().zip(rec.iter()) {
                     if !value.is_empty() {
                         map.insert(name.clone(), Value::String(value.to_string()));
                     }
                 }
-                ImportLine { line, result: raw_from_object(&map) }
-            }
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                ImportLine { line, result: Err(format!("invalid CSV: {e}")) }
-            }
-        })
-    })
+                raw_from_object(&map)
+            });
+            return Some(ImportLine { line, result });
+        }
+    }
+}
+
+fn csv_lines<R: BufRead>(reader: R) -> impl Iterator<Item = ImportLine> {
+    CsvRecords { reader, line: 0, buf: Vec::new(), headers: None, done: false }
 }
 
 fn string_field(map: &Map<String, Value>, name: &str) -> Result<Option<String>, String> {
@@ -217,8 +285,17 @@ fn json_kind(v: &Value) -> &'static str {
 
 /// Maps one object of the import schema to a raw mention.
 pub fn raw_from_object(map: &Map<String, Value>) -> Result<RawMention, String> {
-    let url = required(map, "url")?;
-    let text = required(map, "text")?;
+    let id = string_field(map, "id")?;
+    let title = string_field(map, "title")?;
+    // A link or an id identifies the item; a body or a title says something.
+    let url = match (string_field(map, "url")?, &id) {
+        (None, None) => return Err("missing field `url` (or `id`)".to_string()),
+        (url, _) => url,
+    };
+    let text = match (string_field(map, "text")?, &title) {
+        (None, None) => return Err("missing field `text`".to_string()),
+        (text, _) => text.unwrap_or_default(),
+    };
     let published = required(map, "published_at")?;
     let published_at = parse_datetime(&published).map_err(|e| format!("field `published_at`: {e}"))?;
     let source: SourceKind = required(map, "source")?.parse().map_err(|e| format!("field `source`: {e}"))?;
@@ -242,9 +319,9 @@ pub fn raw_from_object(map: &Map<String, Value>) -> Result<RawMention, String> {
     };
     Ok(RawMention {
         plain_text,
-        source_item_id: string_field(map, "id")?,
-        url: Some(url),
-        title: string_field(map, "title")?,
+        source_item_id: id,
+        url,
+        title,
         text,
         author: string_field(map, "author")?,
         published_at: Some(published_at),
@@ -328,6 +405,20 @@ mod tests {
     }
 
     #[test]
+    fn an_id_stands_for_a_missing_url_and_a_title_for_a_missing_text() {
+        let input = concat!(
+            r#"{"id": "feed-item-7", "title": "Grève SNCF jeudi", "text": "", "url": null, "published_at": "2026-11-23", "source": "rss"}"#,
+            "\n",
+            r#"{"title": "t", "text": "x", "published_at": "2026-11-23", "source": "rss"}"#,
+            "\n",
+        );
+        let got = lines(input, ImportFormat::Jsonl);
+        let first = got[0].result.as_ref().unwrap();
+        assert_eq!((first.url.as_deref(), first.text.as_str(), first.title.as_deref()), (None, "", Some("Grève SNCF jeudi")));
+        assert_eq!(got[1].result.as_ref().unwrap_err(), "missing field `url` (or `id`)");
+    }
+
+    #[test]
     fn invalid_utf8_and_overlong_lines_are_rejected_cleanly() {
         let mut input = b"{\"text\": \"caf\xe9\"}\n".to_vec();
         input.extend_from_slice(&vec![b'x'; MAX_LINE_BYTES + 10]);
@@ -351,6 +442,18 @@ mod tests {
         assert_eq!(first.author.as_deref(), Some("Jean"));
         assert_eq!(first.published_at, Some(Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap()));
         assert_eq!((got[1].line, got[1].result.as_ref().unwrap_err().as_str()), (3, "missing field `text`"));
+    }
+
+    #[test]
+    fn an_unclosed_csv_quote_is_bounded_and_reported() {
+        let mut input = String::from("url,text,published_at,source\nhttps://a.fr/1,\"never closed,2026-11-23,forum\n");
+        let filler = "une ligne de texte sans guillemet\n";
+        while input.len() < MAX_LINE_BYTES + 100_000 {
+            input.push_str(filler);
+        }
+        let got = lines(&input, ImportFormat::Csv);
+        assert_eq!(got[0].line, 2);
+        assert!(got[0].result.as_ref().unwrap_err().contains("an unclosed quote?"), "{:?}", got[0].result);
     }
 
     #[test]
