@@ -200,7 +200,7 @@ impl<R: BufRead> CsvRecords<R> {
             }
             record.extend_from_slice(&self.buf);
             quotes += self.buf.iter().filter(|b| **b == b'"').count();
-            if quotes % 2 == 0 {
+            if quotes.is_multiple_of(2) {
                 return Some((first_line, Ok(record)));
             }
             if record.len() > MAX_LINE_BYTES {
