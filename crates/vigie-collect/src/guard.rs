@@ -46,6 +46,9 @@ pub enum AddressClass {
     /// 100.64.0.0/10, carrier-grade NAT.
     SharedCgnat,
     Multicast,
+    /// 198.18.0.0/15 (benchmarking) and 240.0.0.0/4 (reserved): never public
+    /// hosts, sometimes used inside networks.
+    Reserved,
 }
 
 impl AddressClass {
@@ -60,6 +63,7 @@ impl AddressClass {
             AddressClass::Broadcast => "a broadcast address",
             AddressClass::SharedCgnat => "a carrier-grade NAT (shared) address",
             AddressClass::Multicast => "a multicast address",
+            AddressClass::Reserved => "a reserved (non-public) address",
         }
     }
 }
@@ -144,6 +148,8 @@ fn classify_v4(ip: Ipv4Addr) -> Option<AddressClass> {
         Some(AddressClass::SharedCgnat)
     } else if ip.is_multicast() {
         Some(AddressClass::Multicast)
+    } else if (a == 198 && (b & 0xfe) == 18) || a >= 240 {
+        Some(AddressClass::Reserved)
     } else {
         None
     }
@@ -181,7 +187,15 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let tail = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
     let compatible = s[..6].iter().all(|&x| x == 0) && u32::from(tail) > 1; // not :: or ::1
     let nat64 = s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|&x| x == 0);
-    (compatible || nat64).then_some(tail)
+    if compatible || nat64 {
+        return Some(tail);
+    }
+    // 6to4 (2002:a.b.c.d::/48) and the local-use NAT64 prefix 64:ff9b:1::/48
+    // reach the IPv4 address they carry.
+    if s[0] == 0x2002 {
+        return Some(Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8));
+    }
+    (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1).then_some(tail)
 }
 
 /// Checks one URL before it is sent: the scheme must be http or https, and an
@@ -312,6 +326,12 @@ mod tests {
             ("::10.1.2.3", Some(Private)),
             ("64:ff9b::192.168.0.1", Some(Private)),
             ("ff02::1", Some(Multicast)),
+            ("198.18.0.1", Some(Reserved)),
+            ("198.19.255.255", Some(Reserved)),
+            ("240.0.0.1", Some(Reserved)),
+            ("2002:a00:1::", Some(Private)),
+            ("2002:7f00:1::1", Some(Loopback)),
+            ("64:ff9b:1::c0a8:1", Some(Private)),
         ];
         for (ip, want) in cases {
             assert_eq!(class(ip), want, "{ip}");
