@@ -2,7 +2,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -10,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use support::{Body, Response, TestServer};
+use vigie_testkit::http::{Body, Response, TestServer};
 use vigie_collect::{
     FetchConfig, FetchError, FetchOutcome, FetchRequest, Fetcher, RetryAfter, parse_feed,
 };
@@ -57,8 +56,7 @@ async fn etag_then_304_on_the_conditional_request() {
                 .header("ETag", "\"v1\"")
                 .header("Last-Modified", "Tue, 03 Mar 2026 09:00:00 GMT")
         }
-    })
-    .await;
+    });
     let f = fetcher(local_config());
     let url = server.url("/economie/rss.xml");
 
@@ -128,8 +126,7 @@ async fn gzip_encoded_body_is_decompressed() {
         Response::ok(gzip(&rss()))
             .header("Content-Encoding", "gzip")
             .header("Content-Type", "application/rss+xml")
-    })
-    .await;
+    });
     let out = fetcher(local_config())
         .fetch(&FetchRequest::new(server.url("/feed.xml")))
         .await
@@ -149,8 +146,7 @@ async fn streamed_body_over_the_cap_is_abandoned_without_reading_it_all() {
             chunk: chunk.clone(),
             count: 763,
         })
-    })
-    .await;
+    });
     let started = Instant::now();
     let err = fetcher(local_config())
         .fetch(&FetchRequest::new(server.url("/big")))
@@ -183,8 +179,7 @@ async fn declared_length_over_the_cap_is_refused_before_reading() {
             declared: 50_000_000,
             chunk: vec![b'y'; 64 * 1024],
         })
-    })
-    .await;
+    });
     let config = FetchConfig {
         max_body_bytes: MIB as u64,
         ..local_config()
@@ -215,8 +210,7 @@ async fn gzip_bomb_is_stopped_at_the_cap_of_decompressed_bytes() {
         Response::ok(bomb.clone())
             .header("Content-Encoding", "gzip")
             .header("Content-Type", "application/rss+xml")
-    })
-    .await;
+    });
     let started = Instant::now();
     let err = fetcher(local_config())
         .fetch(&FetchRequest::new(server.url("/bomb.xml")))
@@ -237,8 +231,7 @@ async fn trickling_server_hits_the_total_timeout() {
             bytes: vec![b'z'; 100],
             every: Duration::from_secs(1),
         })
-    })
-    .await;
+    });
     let config = FetchConfig {
         total_timeout: Duration::from_secs(2),
         ..local_config()
@@ -274,8 +267,7 @@ async fn redirects_are_followed_up_to_the_limit() {
         "/feed.xml" => Response::ok(rss()),
         "/to-file" => Response::new(302).header("Location", "file:///etc/passwd"),
         _ => Response::new(404),
-    })
-    .await;
+    });
     let f = fetcher(local_config());
 
     let out = f
@@ -324,8 +316,7 @@ async fn error_statuses_carry_the_status_and_retry_after() {
         "/busy" => Response::new(429).header("Retry-After", "7"),
         "/down" => Response::new(503).header("Retry-After", "Wed, 04 Mar 2026 10:00:00 GMT"),
         _ => Response::new(200),
-    })
-    .await;
+    });
     let f = fetcher(local_config());
     let get = |path: &str| {
         let req = FetchRequest::new(server.url(path));
@@ -362,7 +353,7 @@ async fn error_statuses_carry_the_status_and_retry_after() {
 
 #[tokio::test]
 async fn private_addresses_are_refused_by_default() {
-    let server = TestServer::start(|_| Response::ok(rss())).await;
+    let server = TestServer::start(|_| Response::ok(rss()));
     let f = fetcher(FetchConfig::default());
     assert!(!f.config().allow_private_networks);
 
@@ -404,7 +395,7 @@ async fn private_addresses_are_refused_by_default() {
 
 #[tokio::test]
 async fn private_addresses_are_allowed_when_configured() {
-    let server = TestServer::start(|_| Response::ok(rss())).await;
+    let server = TestServer::start(|_| Response::ok(rss()));
     let f = fetcher(FetchConfig {
         allow_private_networks: true,
         ..FetchConfig::default()
@@ -460,7 +451,7 @@ async fn bad_urls_and_dead_servers() {
 
 #[tokio::test]
 async fn invalid_stored_validators_are_not_sent() {
-    let server = TestServer::start(|_| Response::ok(rss())).await;
+    let server = TestServer::start(|_| Response::ok(rss()));
     let req = FetchRequest {
         url: server.url("/feed.xml"),
         etag: Some("bad\r\nInjected: yes".to_string()),

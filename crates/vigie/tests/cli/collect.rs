@@ -221,7 +221,8 @@ fn continuous_collect_fetches_due_sources_and_stops_cleanly_on_sigterm() {
     }
     // Let the cycle finish storing, then ask the service to stop.
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    // The shell's built-in kill: no dependency on a procps binary.
+    let status = std::process::Command::new("sh").args(["-c", &format!("kill -TERM {}", child.id())]).status().unwrap();
     assert!(status.success());
     let output = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -3,7 +3,8 @@
 
 #![allow(dead_code)]
 
-pub mod server;
+/// The loopback HTTP server shared with the other crates' tests.
+pub use vigie_testkit::http as server;
 
 use std::collections::BTreeSet;
 use std::io::Write;

@@ -1,11 +1,4 @@
-//! A tiny HTTP/1.1 server on 127.0.0.1 for fetch tests.
-//!
-//! Hand-written on a tokio `TcpListener` rather than a framework, because the
-//! tests need responses no well-behaved server sends: bodies that trickle a
-//! byte a second, endless chunked bodies, lying headers. One request per
-//! connection (`Connection: close`).
-
-#![allow(dead_code)]
+//! The loopback HTTP test server.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -14,6 +7,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -92,39 +86,43 @@ pub struct TestServer {
     hits: Arc<AtomicUsize>,
     written: Arc<AtomicU64>,
     requests: Arc<Mutex<Vec<Request>>>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl TestServer {
-    /// Starts serving on an ephemeral port of 127.0.0.1, for the life of the test's runtime.
-    pub async fn start(
-        handler: impl Fn(&Request) -> Response + Send + Sync + 'static,
-    ) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+    /// Starts serving on an ephemeral port of 127.0.0.1 until dropped. The
+    /// handler runs on the server's single thread: a handler that sleeps
+    /// makes a slow server.
+    pub fn start(handler: impl Fn(&Request) -> Response + Send + Sync + 'static) -> TestServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener.set_nonblocking(true).expect("non-blocking listener");
+        let addr = listener.local_addr().expect("local address");
         let hits = Arc::new(AtomicUsize::new(0));
         let written = Arc::new(AtomicU64::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<Handler> = Arc::new(handler);
-        let server = TestServer {
-            addr,
-            hits: hits.clone(),
-            written: written.clone(),
-            requests: requests.clone(),
-        };
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (handler, hits, written, requests) = (
-                    handler.clone(),
-                    hits.clone(),
-                    written.clone(),
-                    requests.clone(),
-                );
-                tokio::spawn(async move {
-                    let _ = serve(stream, &*handler, &hits, &written, &requests).await;
-                });
-            }
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (h, w, r) = (hits.clone(), written.clone(), requests.clone());
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("server runtime");
+            rt.block_on(async move {
+                let listener = TcpListener::from_std(listener).expect("tokio listener");
+                let accept = async {
+                    while let Ok((stream, _)) = listener.accept().await {
+                        let (handler, hits, written, requests) = (handler.clone(), h.clone(), w.clone(), r.clone());
+                        tokio::spawn(async move {
+                            let _ = serve(stream, &*handler, &hits, &written, &requests).await;
+                        });
+                    }
+                };
+                tokio::select! {
+                    () = accept => {}
+                    _ = stopped => {}
+                }
+            });
         });
-        server
+        TestServer { addr, hits, written, requests, stop: Some(stop), thread: Some(thread) }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -141,8 +139,25 @@ impl TestServer {
         self.written.load(Ordering::SeqCst)
     }
 
+    /// Requests received so far, in order.
     pub fn requests(&self) -> Vec<Request> {
         self.requests.lock().unwrap().clone()
+    }
+
+    /// Requests received so far for this path.
+    pub fn requests_to(&self, path: &str) -> Vec<Request> {
+        self.requests().into_iter().filter(|r| r.path == path).collect()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -196,7 +211,9 @@ async fn serve(
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case(name))
     };
+    let bodiless = response.status == 304 || request.method == "HEAD";
     match &response.body {
+        Body::Bytes(_) if bodiless => {}
         Body::Bytes(b) if !has("content-length") => {
             out.push_str(&format!("Content-Length: {}\r\n", b.len()))
         }
@@ -212,6 +229,7 @@ async fn serve(
 
     let count = |n: usize| written.fetch_add(n as u64, Ordering::SeqCst);
     match response.body {
+        Body::Bytes(_) if bodiless => {}
         Body::Bytes(b) => {
             stream.write_all(&b).await?;
             count(b.len());

@@ -1,0 +1,12 @@
+//! Test helpers shared by Vigie's crates (dev-dependency only).
+//!
+//! [`http::TestServer`]: a tiny HTTP/1.1 server on 127.0.0.1, hand-written on
+//! a tokio `TcpListener` rather than a framework because the tests need
+//! responses no well-behaved server sends: bodies that trickle a byte a
+//! second, endless chunked bodies, lying headers. It runs on its own thread
+//! and runtime, so synchronous tests (which block on a `vigie` process) and
+//! async tests use it alike. One request per connection (`Connection: close`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod http;
