@@ -168,8 +168,8 @@ fn stopword_vote(text: &str) -> Option<(Detected, usize)> {
     static ENGLISH: LazyLock<HashSet<&'static str>> = LazyLock::new(|| ENGLISH_FUNCTION_WORDS.iter().copied().collect());
     let (mut fr, mut en) = (0usize, 0usize);
     let mut lower = String::with_capacity(16);
-    // No function word is longer than 8 letters.
-    for word in text.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty() && w.len() <= 16) {
+    // No function word is longer than 8 letters (10 bytes in UTF-8).
+    for word in text.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty() && w.len() <= 10) {
         lower.clear();
         lower.extend(word.chars().flat_map(char::to_lowercase));
         fr += usize::from(FRENCH.contains(lower.as_str()));

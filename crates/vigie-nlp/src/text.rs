@@ -217,9 +217,19 @@ fn is_invisible(c: char) -> bool {
 /// of spaces become one space, runs containing a line break become one `\n`,
 /// and the ends are trimmed.
 pub fn clean_text(input: &str) -> String {
-    let mut out = String::with_capacity(input.len());
+    // Most text is already NFC (all ASCII text is): the quick check skips the
+    // composition machinery, which otherwise costs more than the rest.
+    if unicode_normalization::is_nfc_quick(input.chars()) == unicode_normalization::IsNormalized::Yes {
+        clean_chars(input.chars(), input.len())
+    } else {
+        clean_chars(input.nfc(), input.len())
+    }
+}
+
+fn clean_chars(chars: impl Iterator<Item = char>, capacity: usize) -> String {
+    let mut out = String::with_capacity(capacity);
     let mut pending: Option<char> = None; // ' ' or '\n' waiting to be written
-    for c in input.nfc() {
+    for c in chars {
         if c.is_whitespace() {
             let newline = matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}' | '\u{0B}' | '\u{0C}');
             pending = match (pending, newline) {
@@ -228,13 +238,14 @@ pub fn clean_text(input: &str) -> String {
             };
             continue;
         }
-        if is_invisible(c) || (c.is_control()) {
+        if is_invisible(c) || c.is_control() {
             continue;
         }
         if let Some(sep) = pending.take()
-            && !out.is_empty() {
-                out.push(sep);
-            }
+            && !out.is_empty()
+        {
+            out.push(sep);
+        }
         out.push(c);
     }
     out
