@@ -12,9 +12,42 @@ use crate::cli::{OutputFormat, WatchCommand};
 use crate::output::Table;
 
 /// Parses a query typed by the user; a syntax error is a usage error that
-/// points at the column.
+/// points at the column. Lower-case `or`/`and`/`not` between words are valid
+/// (they are words, and `or` is French), but often meant as operators: a note
+/// on stderr says how they were read.
 pub fn parse_user_query(query: &str) -> anyhow::Result<Query> {
-    vigie_query::parse(query).map_err(|e| UsageError(describe_query_error(query, &e)).into())
+    let parsed = vigie_query::parse(query).map_err(|e| UsageError(describe_query_error(query, &e)))?;
+    if let Some(word) = lowercase_operator(query) {
+        eprintln!(
+            "note: `{word}` is searched as a word; write `{}` for the operator",
+            word.to_uppercase()
+        );
+    }
+    Ok(parsed)
+}
+
+/// A lower-case `or`, `and` or `not` standing between two other words,
+/// outside quotes.
+fn lowercase_operator(query: &str) -> Option<&'static str> {
+    let mut in_quotes = false;
+    let mut words: Vec<&str> = Vec::new();
+    for piece in query.split_whitespace() {
+        let quotes = piece.matches('"').count();
+        if !in_quotes && quotes == 0 {
+            words.push(piece);
+        } else {
+            words.push("\"");
+        }
+        if quotes % 2 == 1 {
+            in_quotes = !in_quotes;
+        }
+    }
+    words.windows(3).find_map(|w| match w[1] {
+        "or" => Some("or"),
+        "and" => Some("and"),
+        "not" => Some("not"),
+        _ => None,
+    })
 }
 
 /// `expected ')' at column 17`, with the query and a caret under the column.
@@ -131,6 +164,15 @@ pub async fn run(app: &App, command: WatchCommand, out: &mut dyn Write) -> anyho
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lower_case_operators_between_words_are_noticed() {
+        assert_eq!(lowercase_operator("sncf or ouigo"), Some("or"));
+        assert_eq!(lowercase_operator("retard and annulation"), Some("and"));
+        assert_eq!(lowercase_operator("sncf OR ouigo"), None);
+        assert_eq!(lowercase_operator("\"or et argent\" bijoux"), None);
+        assert_eq!(lowercase_operator("or"), None);
+    }
 
     #[test]
     fn a_query_error_points_at_its_column() {
