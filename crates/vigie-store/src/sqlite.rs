@@ -30,14 +30,14 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migratio
 // statements instead of one per batch size seen.
 
 /// Rows per multi-row INSERT statement (SQLite binds at most 32,766 values;
-/// a mention row takes 16).
+/// a mention row takes 17).
 const INSERT_CHUNK: usize = 1_000;
 /// Rows per INSERT into the FTS5 index (3 values each). FTS5 flushes its
 /// in-memory index to a new segment at every statement, so fewer, larger
 /// statements mean fewer segments to merge later.
 const FTS_CHUNK: usize = 10_000;
-/// Rows per INSERT of watch matches (3 values each).
-const MATCH_CHUNK: usize = 5_000;
+/// Rows per INSERT of watch matches (2 values each).
+const MATCH_CHUNK: usize = 10_000;
 
 fn migrator() -> Migrator {
     Migrator::with_migrations(
@@ -198,7 +198,8 @@ fn source_from_row(row: &SqliteRow) -> Result<Source> {
 }
 
 const MENTION_COLUMNS: &str = "m.id, m.dedup_key, m.source_kind, m.source_id, m.source_item_id, m.url, m.title, \
-     m.text, m.author, m.site, m.published_at, m.collected_at, m.lang, m.lang_confidence, m.reach, m.content_hash";
+     m.text, m.author, m.site, m.published_at, m.collected_at, m.lang, m.lang_confidence, m.reach, m.content_hash, \
+     m.matches";
 
 fn mention_from_row(row: &SqliteRow) -> Result<(Mention, Option<i64>)> {
     let kind: String = row.try_get("source_kind")?;
@@ -223,36 +224,39 @@ fn mention_from_row(row: &SqliteRow) -> Result<(Mention, Option<i64>)> {
 }
 
 impl SqliteStore {
-    /// Loads rows of mentions and attaches their watch matches.
+    /// Reads rows of mentions with their watch matches (the `matches` column).
     async fn with_matches(&self, rows: Vec<SqliteRow>) -> Result<Vec<StoredMention>> {
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let (mention, source_id) = mention_from_row(row)?;
-            out.push(StoredMention { mention, source_id, matches: Vec::new() });
-        }
-        if out.is_empty() {
-            return Ok(out);
-        }
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT mention_id, watch_id, terms FROM mention_watches WHERE mention_id IN (");
-        let mut sep = qb.separated(", ");
-        for m in &out {
-            sep.push_bind(m.mention.id);
-        }
-        qb.push(") ORDER BY watch_id");
-        let match_rows = qb.build().persistent(false).fetch_all(&self.pool).await?;
-        let index: HashMap<i64, usize> = out.iter().enumerate().map(|(i, m)| (m.mention.id, i)).collect();
-        for row in match_rows {
-            let mention_id: i64 = row.try_get("mention_id")?;
-            let terms: String = row.try_get("terms")?;
-            let terms: Vec<String> =
-                serde_json::from_str(&terms).map_err(|e| StoreError::Corrupt(format!("match terms: {e}")))?;
-            if let Some(&i) = index.get(&mention_id) {
-                out[i].matches.push(WatchMatch { watch_id: row.try_get("watch_id")?, terms });
-            }
-        }
-        Ok(out)
+        rows.iter()
+            .map(|row| {
+                let (mention, source_id) = mention_from_row(row)?;
+                let matches = matches_from_json(row.try_get::<Option<String>, _>("matches")?.as_deref())?;
+                Ok(StoredMention { mention, source_id, matches })
+            })
+            .collect()
     }
+}
+
+/// `{"12": ["sncf"], "3": ["retard*"]}` → matches sorted by watch id.
+fn matches_from_json(json: Option<&str>) -> Result<Vec<WatchMatch>> {
+    let Some(json) = json else { return Ok(Vec::new()) };
+    let map: std::collections::BTreeMap<String, Vec<String>> =
+        serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("match terms: {e}")))?;
+    let mut out = Vec::with_capacity(map.len());
+    for (id, terms) in map {
+        let watch_id = id.parse().map_err(|_| StoreError::Corrupt(format!("match terms: watch id {id:?}")))?;
+        out.push(WatchMatch { watch_id, terms });
+    }
+    out.sort_by_key(|m| m.watch_id);
+    Ok(out)
+}
+
+fn matches_json(matches: &[WatchMatch]) -> Option<String> {
+    if matches.is_empty() {
+        return None;
+    }
+    let map: serde_json::Map<String, serde_json::Value> =
+        matches.iter().map(|m| (m.watch_id.to_string(), serde_json::json!(m.terms))).collect();
+    Some(serde_json::Value::Object(map).to_string())
 }
 
 fn push_filter(qb: &mut QueryBuilder<Sqlite>, filter: &MentionFilter) {
@@ -359,24 +363,47 @@ impl Store for SqliteStore {
     }
 
     async fn remove_watch(&self, project_id: i64, name: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM watches WHERE project_id = ?1 AND name = ?2")
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM watches WHERE project_id = ?1 AND name = ?2")
             .bind(project_id)
             .bind(name)
-            .execute(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?;
-        Ok(done.rows_affected() > 0)
+        let Some(id) = id else { return Ok(false) };
+        // Drop the watch's terms from its mentions, then the watch (its rows in
+        // mention_watches go with it).
+        sqlx::query(
+            "UPDATE mentions SET matches = NULLIF(json_remove(matches, '$.\"' || ?1 || '\"'), '{}') \
+             WHERE id IN (SELECT mention_id FROM mention_watches WHERE watch_id = ?1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM watches WHERE id = ?1").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn add_matches(&self, watch_id: i64, matches: &[(i64, Vec<String>)]) -> Result<u64> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut added = 0;
+        let path = format!("$.\"{watch_id}\"");
         for chunk in matches.chunks(INSERT_CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO mention_watches (watch_id, mention_id, terms) ");
-            qb.push_values(chunk, |mut b, (mention_id, terms)| {
-                b.push_bind(watch_id).push_bind(*mention_id).push_bind(terms_json(terms));
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO mention_watches (watch_id, mention_id) ");
+            qb.push_values(chunk, |mut b, (mention_id, _)| {
+                b.push_bind(watch_id).push_bind(*mention_id);
             });
             qb.push(" ON CONFLICT DO NOTHING");
             added += qb.build().persistent(false).execute(&mut *tx).await?.rows_affected();
+            let mut up: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "UPDATE mentions SET matches = json_set(COALESCE(matches, '{}'), ",
+            );
+            up.push_bind(path.clone()).push(", json(v.column2)) FROM (");
+            up.push_values(chunk, |mut b, (mention_id, terms)| {
+                b.push_bind(*mention_id).push_bind(terms_json(terms));
+            });
+            up.push(") AS v WHERE mentions.id = v.column1");
+            up.build().persistent(false).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(added)
@@ -481,7 +508,7 @@ impl Store for SqliteStore {
         for chunk in unique.chunks(INSERT_CHUNK) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO mentions (project_id, dedup_key, source_kind, source_id, source_item_id, url, title, \
-                 text, author, site, published_at, collected_at, lang, lang_confidence, reach, content_hash) ",
+                 text, author, site, published_at, collected_at, lang, lang_confidence, reach, content_hash, matches) ",
             );
             qb.push_values(chunk.iter(), |mut b, r| {
                 let m = &r.mention;
@@ -500,7 +527,8 @@ impl Store for SqliteStore {
                     .push_bind(m.lang.as_deref())
                     .push_bind(f64::from(m.lang_confidence))
                     .push_bind(m.reach)
-                    .push_bind(m.content_hash.as_str());
+                    .push_bind(m.content_hash.as_str())
+                    .push_bind(matches_json(&r.matches));
             });
             qb.push(" ON CONFLICT (project_id, dedup_key) DO NOTHING RETURNING id, dedup_key");
             let rows = qb.build().persistent(chunk.len() == INSERT_CHUNK).fetch_all(&mut *tx).await?;
@@ -525,11 +553,10 @@ impl Store for SqliteStore {
             // A watch removed while the batch was prepared is skipped, not a
             // foreign-key failure of the whole batch.
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO mention_watches (watch_id, mention_id, terms) \
-                 SELECT column1, column2, column3 FROM (",
+                "INSERT INTO mention_watches (watch_id, mention_id) SELECT column1, column2 FROM (",
             );
             qb.push_values(part.iter(), |mut b, (id, m)| {
-                b.push_bind(m.watch_id).push_bind(*id).push_bind(terms_json(&m.terms));
+                b.push_bind(m.watch_id).push_bind(*id);
             });
             qb.push(") WHERE column1 IN (SELECT id FROM watches) ON CONFLICT DO NOTHING");
             qb.build().persistent(part.len() == MATCH_CHUNK).execute(&mut *tx).await?;

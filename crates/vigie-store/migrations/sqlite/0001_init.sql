@@ -56,21 +56,20 @@ CREATE TABLE mentions (
     lang_confidence  REAL NOT NULL DEFAULT 0,
     reach            INTEGER,
     content_hash     TEXT NOT NULL,
+    matches          TEXT,                     -- JSON {"<watch id>": ["term", ...]}, NULL when none
     UNIQUE (project_id, dedup_key)
 );
 CREATE INDEX mentions_project_published ON mentions (project_id, published_at);
 
--- Which watches each mention matched, and the query terms that matched (JSON array).
--- Keyed by mention first: new mentions have the highest ids, so inserts append
--- instead of touching every watch's range; the (small) watch index serves
--- "mentions of this watch".
+-- Which watches each mention matched. The terms that matched live in
+-- mentions.matches (a JSON object: watch id -> terms), read with the mention;
+-- this slim table answers "mentions of this watch" and counts. New mentions
+-- have the highest ids, so inserts land at the end of each watch's range.
 CREATE TABLE mention_watches (
-    mention_id  INTEGER NOT NULL REFERENCES mentions(id) ON DELETE CASCADE,
     watch_id    INTEGER NOT NULL REFERENCES watches(id) ON DELETE CASCADE,
-    terms       TEXT NOT NULL,
-    PRIMARY KEY (mention_id, watch_id)
+    mention_id  INTEGER NOT NULL REFERENCES mentions(id) ON DELETE CASCADE,
+    PRIMARY KEY (watch_id, mention_id)
 ) WITHOUT ROWID;
-CREATE INDEX mention_watches_watch ON mention_watches (watch_id, mention_id);
 
 -- Full-text pre-filter. Contentless: it holds the normalized token strings
 -- made by vigie_query::index_text (rowid = mentions.id); the Rust matcher
