@@ -53,6 +53,22 @@ pub enum Command {
     /// Measure speed and memory on a synthetic corpus (writes docs/BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Measure accuracy on public labelled data (writes docs/EVALUATION.md).
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Language identification on French and English reviews and tweets.
+    Lang {
+        /// The labelled datasets (the project's shared data folder).
+        #[arg(long, default_value = "../shared/data", value_name = "DIR")]
+        data: PathBuf,
+        /// Write the results into this Markdown file's language section (default: print them).
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

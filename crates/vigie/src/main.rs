@@ -57,15 +57,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr();
     let out: &mut dyn Write = &mut stdout;
-    if let Command::Bench(cmd) = cli.command {
-        return commands::bench::run(cmd, out).await;
-    }
-    let project = match (&cli.command, cli.global.project.as_str()) {
+    // Benchmarks and evaluations work in their own directories, not on a project.
+    let command = match cli.command {
+        Command::Bench(cmd) => return commands::bench::run(cmd, out).await,
+        Command::Eval(cmd) => return commands::eval::run(cmd, out),
+        other => other,
+    };
+    let project = match (&command, cli.global.project.as_str()) {
         (Command::Demo(_), "default") => commands::demo::DEMO_PROJECT,
         (_, name) => name,
     };
     let app = App::open(&cli.global.data_dir, project).await?;
-    let result = match cli.command {
+    let result = match command {
         Command::Demo(args) => commands::demo::run(&app, args, out, &mut stderr).await,
         Command::Watch(cmd) => commands::watch::run(&app, cmd, out).await,
         Command::Source(cmd) => commands::source::run(&app, cmd, out).await,
@@ -73,7 +76,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Collect(args) => commands::collect::run(&app, args, out).await,
         Command::Search(args) => commands::search::run(&app, args, out).await,
         Command::Export(args) => commands::export::run(&app, args, out).await,
-        Command::Bench(_) => unreachable!("handled above"),
+        Command::Bench(_) | Command::Eval(_) => unreachable!("handled above"),
     };
     app.store.close().await;
     out.flush()?;

@@ -17,6 +17,8 @@ mod collect;
 mod crash;
 #[path = "cli/demo.rs"]
 mod demo;
+#[path = "cli/eval.rs"]
+mod eval;
 #[path = "cli/export.rs"]
 mod export;
 #[path = "cli/help.rs"]

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod collect;
 pub mod demo;
+pub mod eval;
 pub mod export;
 pub mod import;
 pub mod search;
