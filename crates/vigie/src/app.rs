@@ -18,6 +18,9 @@ pub fn usage<T>(message: impl Into<String>) -> anyhow::Result<T> {
     Err(UsageError(message.into()).into())
 }
 
+/// The project used when `--project` is not given; always available.
+pub const DEFAULT_PROJECT: &str = "default";
+
 pub struct App {
     pub store: Arc<dyn Store>,
     pub project: Project,
@@ -25,7 +28,10 @@ pub struct App {
 
 impl App {
     /// Opens (creating if needed) the data directory, its database and the project.
-    pub async fn open(data_dir: &Path, project: &str) -> anyhow::Result<App> {
+    /// With `create` false, a project other than `default` must exist
+    /// already: a mistyped `--project` on a command that only reads is an
+    /// error naming the existing projects, not a new empty project.
+    pub async fn open(data_dir: &Path, project: &str, create: bool) -> anyhow::Result<App> {
         let project = project.trim();
         if project.is_empty() || project.len() > 100 || project.chars().any(char::is_control) {
             return usage("a project name is 1 to 100 printable characters");
@@ -35,6 +41,14 @@ impl App {
         let db = data_dir.join("vigie.db");
         let store = SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?;
         let store: Arc<dyn Store> = Arc::new(store);
+        if !create && project != DEFAULT_PROJECT && store.project(project).await?.is_none() {
+            let names: Vec<String> = store.list_projects().await?.into_iter().map(|p| p.name).collect();
+            store.close().await;
+            return usage(format!(
+                "no project named {project:?} (projects: {}); commands that add data create it",
+                if names.is_empty() { "none yet".to_string() } else { names.join(", ") }
+            ));
+        }
         let project = store.ensure_project(project, Utc::now()).await?;
         Ok(App { store, project })
     }

@@ -67,7 +67,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         (Command::Demo(_), "default") => commands::demo::DEMO_PROJECT,
         (_, name) => name,
     };
-    let app = App::open(&cli.global.data_dir, project).await?;
+    // Commands that add data create their project; the others need it to exist.
+    let creates = matches!(
+        command,
+        Command::Demo(_)
+            | Command::Import(_)
+            | Command::Collect(_)
+            | Command::Watch(cli::WatchCommand::Add { .. })
+            | Command::Source(cli::SourceCommand::Add { .. })
+    );
+    let app = App::open(&cli.global.data_dir, project, creates).await?;
     let result = match command {
         Command::Demo(args) => commands::demo::run(&app, args, out, &mut stderr).await,
         Command::Watch(cmd) => commands::watch::run(&app, cmd, out).await,

@@ -86,3 +86,20 @@ fn watch_add_rejects_bad_names_and_languages() {
     assert!(everything.stderr.starts_with("error: invalid query: "), "{}", everything.stderr);
     assert_eq!(vigie.run(&["watch", "list", "--format", "json"]).success().json(), json!([]));
 }
+
+#[test]
+fn a_mistyped_project_on_a_reading_command_is_an_error_not_a_new_project() {
+    let vigie = Vigie::new();
+    vigie.run(&["--project", "acme", "watch", "add", "SNCF", "--query", "sncf"]).success();
+    let typo = vigie.run(&["--project", "acmee", "watch", "list"]).code(2);
+    assert_eq!(
+        typo.stderr,
+        "error: no project named \"acmee\" (projects: acme); commands that add data create it\n"
+    );
+    let typo = vigie.run(&["--project", "acmee", "search", "sncf"]).code(2);
+    assert!(typo.stderr.contains("no project named \"acmee\""), "{}", typo.stderr);
+    // Still only the one project, and it answers.
+    let again = vigie.run(&["--project", "nope", "export"]).code(2);
+    assert!(again.stderr.contains("(projects: acme)"), "{}", again.stderr);
+    vigie.run(&["--project", "acme", "watch", "list"]).success();
+}
