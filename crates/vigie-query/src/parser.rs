@@ -291,16 +291,7 @@ impl<'a> Parser<'a> {
             Tok::TextField(field) => self.text_field(field, &l),
             Tok::RawField(field, value) => {
                 self.pos += 1;
-                if let Some((outer, _)) = self.scope {
-                    return Err(self.err_at(
-                        l.start,
-                        format!(
-                            "{}: cannot be used inside {}:(…)",
-                            field.name(),
-                            outer.name()
-                        ),
-                    ));
-                }
+                self.check_not_nested(field.name(), l.start)?;
                 let value_col = l.start + field.name().len() + 1;
                 raw_filter(field, value)
                     .map(Expr::Filter)
@@ -310,17 +301,18 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn text_field(&mut self, field: Field, l: &Lexeme<'a>) -> Result<Expr, QueryError> {
-        if let Some((outer, _)) = self.scope {
-            return Err(self.err_at(
-                l.start,
-                format!(
-                    "{}: cannot be used inside {}:(…)",
-                    field.name(),
-                    outer.name()
-                ),
-            ));
+    /// A field inside another field's group (`title:(author:x)`) is an error.
+    fn check_not_nested(&self, field: &str, start: usize) -> Result<(), QueryError> {
+        match self.scope {
+            Some((outer, _)) => {
+                Err(self.err_at(start, format!("{field}: cannot be used inside {}:(…)", outer.name())))
+            }
+            None => Ok(()),
         }
+    }
+
+    fn text_field(&mut self, field: Field, l: &Lexeme<'a>) -> Result<Expr, QueryError> {
+        self.check_not_nested(field.name(), l.start)?;
         self.pos += 1;
         let Some(next) = self.peek().cloned().filter(|n| n.start == l.end) else {
             return Err(self.err_at(

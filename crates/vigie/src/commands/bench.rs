@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::Utc;
-use vigie_pipeline::{ImportFormat, Ingestor, run_import};
+use vigie_pipeline::{ImportFormat, ImportSummary, Ingestor, run_import};
 use vigie_query::{Document, WatchSet};
 use vigie_store::{MentionFilter, NewWatch, SqliteStore, Store};
 
@@ -125,21 +125,17 @@ async fn run_all(args: BenchRunArgs, out: &mut dyn Write) -> anyhow::Result<()> 
         }
     }
     eprintln!("importing…");
-    let ingestor = Arc::new(Ingestor::new(Arc::clone(&store), project.id).await?);
-    let n_watches = ingestor.watches().len();
+    let n_watches = store.list_watches(project.id).await?.len();
     let (rss_before, _) = memory_mib();
     let mut samples: Vec<(u64, f64)> = Vec::new();
-    let reader = BufReader::with_capacity(1 << 20, File::open(&corpus)?);
-    let started = Instant::now();
     let mut next_sample = args.mentions / 10;
-    let summary = run_import(ingestor, reader, ImportFormat::Jsonl, Utc::now(), |s| {
+    let (summary, import_secs) = timed_import(&store, project.id, &corpus, |s| {
         if s.lines >= next_sample {
             samples.push((s.lines, memory_mib().0));
             next_sample += args.mentions / 10;
         }
     })
     .await?;
-    let import_secs = started.elapsed().as_secs_f64();
     let (_, peak) = memory_mib();
     let db_mib = std::fs::metadata(&db)?.len() as f64 / (1024.0 * 1024.0);
     writeln!(report, "## Import (`vigie import`, SQLite)\n")?;
@@ -172,11 +168,7 @@ async fn run_all(args: BenchRunArgs, out: &mut dyn Write) -> anyhow::Result<()> 
     let bare = SqliteStore::open(&bare_dir.join("vigie.db")).await?;
     let bare_store: Arc<dyn Store> = Arc::new(bare);
     let bare_project = bare_store.ensure_project("bench", Utc::now()).await?;
-    let ingestor = Arc::new(Ingestor::new(Arc::clone(&bare_store), bare_project.id).await?);
-    let reader = BufReader::with_capacity(1 << 20, File::open(&corpus)?);
-    let started = Instant::now();
-    let bare_summary = run_import(ingestor, reader, ImportFormat::Jsonl, Utc::now(), |_| {}).await?;
-    let bare_secs = started.elapsed().as_secs_f64();
+    let (bare_summary, bare_secs) = timed_import(&bare_store, bare_project.id, &corpus, |_| {}).await?;
     bare_store.close().await;
     std::fs::remove_dir_all(&bare_dir)?;
     writeln!(report, "The same file imported into a fresh database with no watch defined (storage, language and index only):\n")?;
@@ -302,6 +294,21 @@ async fn run_all(args: BenchRunArgs, out: &mut dyn Write) -> anyhow::Result<()> 
         None => out.write_all(report.as_bytes())?,
     }
     Ok(())
+}
+
+/// Imports the corpus into the project as `vigie import` does; returns the
+/// summary and the seconds it took.
+async fn timed_import(
+    store: &Arc<dyn Store>,
+    project_id: i64,
+    corpus: &Path,
+    progress: impl FnMut(&ImportSummary),
+) -> anyhow::Result<(ImportSummary, f64)> {
+    let ingestor = Arc::new(Ingestor::new(Arc::clone(store), project_id).await?);
+    let reader = BufReader::with_capacity(1 << 20, File::open(corpus)?);
+    let started = Instant::now();
+    let summary = run_import(ingestor, reader, ImportFormat::Jsonl, Utc::now(), progress).await?;
+    Ok((summary, started.elapsed().as_secs_f64()))
 }
 
 /// Runs the real `vigie search` command on the benchmark database.
