@@ -234,6 +234,7 @@ fn adapt_entry(
         site: None,
         lang,
         reach: None,
+        engagement: Default::default(),
         // Feed text is HTML (or entity-escaped text): the pipeline cleans it.
         plain_text: false,
     }

@@ -146,6 +146,26 @@ pub struct RawMention {
     pub lang: Option<String>,
     /// Audience figure given by the source (followers, views).
     pub reach: Option<i64>,
+    /// Audience and engagement figures given by the source, for the reach
+    /// estimate.
+    #[serde(default)]
+    pub engagement: Engagement,
+}
+
+/// What a source tells about the audience of one mention; all optional.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Engagement {
+    pub followers: Option<u64>,
+    pub likes: Option<u64>,
+    pub shares: Option<u64>,
+    pub comments: Option<u64>,
+    pub views: Option<u64>,
+}
+
+impl Engagement {
+    pub fn is_empty(&self) -> bool {
+        *self == Engagement::default()
+    }
 }
 
 /// A normalized mention, ready to be stored.
@@ -174,6 +194,123 @@ pub struct Mention {
     pub content_hash: String,
     /// The key the store deduplicates on (see [`Mention::dedup_key`]).
     pub dedup_key: String,
+    /// What the analysis step found: sentiment, themes, story, reach.
+    #[serde(default)]
+    pub analysis: Analysis,
+}
+
+/// The polarity of a sentiment verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Polarity {
+    Negative,
+    Neutral,
+    Positive,
+}
+
+impl Polarity {
+    pub const ALL: [Polarity; 3] = [Polarity::Negative, Polarity::Neutral, Polarity::Positive];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Polarity::Negative => "negative",
+            Polarity::Neutral => "neutral",
+            Polarity::Positive => "positive",
+        }
+    }
+}
+
+impl fmt::Display for Polarity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A polarity name that is not one of `negative`, `neutral`, `positive`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown sentiment {given:?}: expected negative, neutral or positive")]
+pub struct UnknownPolarity {
+    pub given: String,
+}
+
+impl FromStr for Polarity {
+    type Err = UnknownPolarity;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "negative" | "neg" | "-" => Ok(Polarity::Negative),
+            "neutral" | "neu" | "0" => Ok(Polarity::Neutral),
+            "positive" | "pos" | "+" => Ok(Polarity::Positive),
+            _ => Err(UnknownPolarity { given: s.to_string() }),
+        }
+    }
+}
+
+/// One feature that pushed a verdict, for the explanation shown to users.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contribution {
+    /// Readable feature: a word, a phrase (`pas bon`), an emoji, `ALL CAPS`…
+    pub feature: String,
+    /// Positive pushes toward positive, negative toward negative.
+    pub weight: f32,
+}
+
+/// A sentiment verdict on one mention.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sentiment {
+    pub label: Polarity,
+    /// Calibrated, in [-1, 1]; its sign agrees with `label` unless neutral.
+    pub score: f32,
+    /// Probability of `label`.
+    pub confidence: f32,
+    /// The model that gave it (`fast-v1`, `encoder-v1`, a project's own).
+    pub model: String,
+    pub explanation: Vec<Contribution>,
+}
+
+/// A theme a mention is about, with how sure the analysis is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThemeScore {
+    /// The theme's key (`delivery_logistics`…).
+    pub theme: String,
+    /// In [0, 1].
+    pub score: f32,
+    /// What found it: the keywords that matched, or `classifier`.
+    pub evidence: Vec<String>,
+}
+
+/// The reach estimate of one mention (see `vigie_nlp::reach`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReachEstimate {
+    /// People who could have seen it.
+    pub audience: u64,
+    pub engagement: u64,
+    /// 0–100, comparable across sources.
+    pub score: f32,
+    /// What it was computed from (`followers`, `views`, `default for news`…).
+    pub basis: String,
+}
+
+/// What the analysis step adds to a mention.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Analysis {
+    /// `None`: unsupported language or nothing to judge ("unknown").
+    pub sentiment: Option<Sentiment>,
+    /// A person's correction of the verdict, which wins over it.
+    pub corrected: Option<Polarity>,
+    pub themes: Vec<ThemeScore>,
+    /// The first mention of the story this one is a copy of; `None` when it
+    /// starts its own story.
+    pub story_id: Option<i64>,
+    pub reach: Option<ReachEstimate>,
+}
+
+impl Analysis {
+    /// The polarity to count and show: the correction if any, else the verdict.
+    pub fn polarity(&self) -> Option<Polarity> {
+        self.corrected.or(self.sentiment.as_ref().map(|s| s.label))
+    }
 }
 
 impl Mention {
@@ -193,6 +330,20 @@ impl Mention {
             format!("hash:{content_hash}")
         }
     }
+}
+
+/// A theme of a project's taxonomy: what mentions are about, and the
+/// department that answers them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Theme {
+    pub id: i64,
+    /// Stable identifier (`delivery_logistics`), also the routing
+    /// classifier's class name for the default themes.
+    pub key: String,
+    pub name: String,
+    pub department: String,
+    /// Keywords in the query language.
+    pub query: String,
 }
 
 /// A watch: a named boolean query over a project's mentions.

@@ -111,6 +111,7 @@ pub fn normalize(
         reach: raw.reach.filter(|r| *r >= 0),
         content_hash,
         dedup_key,
+        analysis: Default::default(),
     })
 }
 

@@ -12,6 +12,7 @@
 //! | `site`         | no       | site name or domain (default: the URL's host) |
 //! | `lang`         | no       | language code (default: detected) |
 //! | `reach`        | no       | audience figure (followers, views): a non-negative integer |
+//! | `followers`, `likes`, `shares`, `comments`, `views` | no | the author's followers and the item's engagement, non-negative integers (for the reach estimate) |
 //! | `text_format`  | no       | `html` (default: markup is removed, entities decoded) or `plain` (text taken as it is; Vigie's exports say `plain`) |
 //!
 //! Unknown fields are ignored, so exports from other tools import as they
@@ -22,7 +23,7 @@ use std::io::BufRead;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
-use vigie_model::{RawMention, SourceKind};
+use vigie_model::{Engagement, RawMention, SourceKind};
 
 /// The import file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,18 +300,13 @@ pub fn raw_from_object(map: &Map<String, Value>) -> Result<RawMention, String> {
     let published = required(map, "published_at")?;
     let published_at = parse_datetime(&published).map_err(|e| format!("field `published_at`: {e}"))?;
     let source: SourceKind = required(map, "source")?.parse().map_err(|e| format!("field `source`: {e}"))?;
-    let reach = match map.get("reach") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(r) if r >= 0 => Some(r),
-            _ => return Err(format!("field `reach` must be a non-negative integer, not {n}")),
-        },
-        Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) => match s.trim().parse::<i64>() {
-            Ok(r) if r >= 0 => Some(r),
-            _ => return Err(format!("field `reach` must be a non-negative integer, not {s:?}")),
-        },
-        Some(other) => return Err(format!("field `reach` must be a number, not {}", json_kind(other))),
+    let reach = count_field(map, "reach")?.map(|r| r as i64);
+    let engagement = Engagement {
+        followers: count_field(map, "followers")?,
+        likes: count_field(map, "likes")?,
+        shares: count_field(map, "shares")?,
+        comments: count_field(map, "comments")?,
+        views: count_field(map, "views")?,
     };
     let plain_text = match string_field(map, "text_format")?.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("html") => false,
@@ -329,7 +325,26 @@ pub fn raw_from_object(map: &Map<String, Value>) -> Result<RawMention, String> {
         site: string_field(map, "site")?,
         lang: string_field(map, "lang")?,
         reach,
+        engagement,
     })
+}
+
+/// A non-negative integer field (a number, or a string holding one; empty is
+/// absent). Bounded to `i64::MAX` so every backend can store it.
+fn count_field(map: &Map<String, Value>, name: &str) -> Result<Option<u64>, String> {
+    let parsed = match map.get(name) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_u64().ok_or_else(|| format!("field `{name}` must be a non-negative integer, not {n}"))?,
+        Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
+        Some(Value::String(s)) => {
+            s.trim().parse::<u64>().map_err(|_| format!("field `{name}` must be a non-negative integer, not {s:?}"))?
+        }
+        Some(other) => return Err(format!("field `{name}` must be a number, not {}", json_kind(other))),
+    };
+    if parsed > i64::MAX as u64 {
+        return Err(format!("field `{name}` is too large: {parsed}"));
+    }
+    Ok(Some(parsed))
 }
 
 /// Parses the date formats the import schema accepts; times without an

@@ -20,6 +20,7 @@ pub mod import;
 pub mod import_run;
 pub mod ingest;
 pub mod search;
+pub mod themes;
 
 pub use collect_run::{CollectReport, collect_due};
 pub use import::{ImportFormat, parse_datetime, read_import};

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use vigie_model::{Mention, Source, SourceType, Watch, WatchMatch};
+use vigie_model::{Polarity, Sentiment, Theme, Mention, Source, SourceType, Watch, WatchMatch};
 
 pub mod sqlite;
 
@@ -85,6 +85,8 @@ pub struct InsertReport {
     pub duplicates: u64,
     /// Store ids of the inserted mentions, in batch order.
     pub inserted_ids: Vec<i64>,
+    /// For each of `inserted_ids`, the index of its record in the batch.
+    pub inserted_index: Vec<usize>,
 }
 
 /// Filters applied by the store itself (cheap, indexed).
@@ -93,6 +95,20 @@ pub struct MentionFilter {
     pub watch_id: Option<i64>,
     pub published_since: Option<DateTime<Utc>>,
     pub published_until: Option<DateTime<Utc>>,
+    /// The mentions of one story: its first mention and its copies.
+    pub story_id: Option<i64>,
+    /// Only mentions whose sentiment a person corrected.
+    pub corrected_only: bool,
+    /// Only mentions of this polarity (the correction wins over the verdict).
+    pub polarity: Option<Polarity>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTheme {
+    pub key: String,
+    pub name: String,
+    pub department: String,
+    pub query: String,
 }
 
 /// A stored mention with the watches it matched.
@@ -197,6 +213,33 @@ pub trait Store: Send + Sync {
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<StoredMention>>;
+
+    /// Replaces the sentiment verdicts of stored mentions (the encoder's
+    /// refinement); `tier` 1 takes them out of the refinement queue. Returns
+    /// how many mentions were updated (a mention deleted meanwhile is skipped).
+    async fn set_sentiments(&self, project_id: i64, verdicts: &[(i64, Option<Sentiment>)], tier: i64) -> Result<u64>;
+    /// Mentions whose verdict came from the fast model, newest first.
+    async fn mentions_to_refine(&self, project_id: i64, limit: i64) -> Result<Vec<StoredMention>>;
+    /// Records (or with `None` removes) a person's correction of a mention's
+    /// sentiment; false if the project has no such mention.
+    async fn correct_sentiment(
+        &self,
+        project_id: i64,
+        mention_id: i64,
+        label: Option<Polarity>,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Groups mentions into stories: `(mention id, id of the story's first mention)`.
+    async fn set_stories(&self, project_id: i64, stories: &[(i64, i64)]) -> Result<u64>;
+    async fn mention(&self, project_id: i64, id: i64) -> Result<Option<StoredMention>>;
+
+    async fn list_themes(&self, project_id: i64) -> Result<Vec<Theme>>;
+    /// Fails with [`StoreError::Conflict`] if the project has a theme with that key.
+    async fn add_theme(&self, project_id: i64, theme: NewTheme, now: DateTime<Utc>) -> Result<Theme>;
+    async fn remove_theme(&self, project_id: i64, key: &str) -> Result<bool>;
+    /// Adds `defaults` the first time it is called for a project (later
+    /// edits, removals included, are the project's own); true if it did.
+    async fn seed_themes(&self, project_id: i64, defaults: &[NewTheme], now: DateTime<Utc>) -> Result<bool>;
 
     async fn mention_count(&self, project_id: i64) -> Result<i64>;
     async fn summary(&self, project_id: i64) -> Result<ProjectSummary>;

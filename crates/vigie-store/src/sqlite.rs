@@ -14,15 +14,18 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqlSafeStr};
-use vigie_model::{Mention, Source, SourceKind, SourceType, Watch, WatchMatch};
+use vigie_model::{Analysis, Mention, Polarity, Sentiment, Source, SourceKind, SourceType, Theme, Watch, WatchMatch};
 
 use crate::{
-    CountRow, FetchRecord, InsertReport, MentionFilter, MentionRecord, NewSource, NewWatch, Project,
+    CountRow, FetchRecord, InsertReport, MentionFilter, MentionRecord, NewSource, NewTheme, NewWatch, Project,
     ProjectSummary, Result, Store, StoreError, StoredMention, join_langs, split_langs,
 };
 
 /// The SQLite migrations, append-only, embedded in the binary.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, "analysis", include_str!("../migrations/sqlite/0002_analysis.sql")),
+];
 
 // Multi-row statements are kept in sqlx's prepared-statement cache only at
 // their full chunk size (one statement text each); a shorter last chunk is
@@ -30,7 +33,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migratio
 // statements instead of one per batch size seen.
 
 /// Rows per multi-row INSERT statement (SQLite binds at most 32,766 values;
-/// a mention row takes 17).
+/// a mention row takes 22).
 const INSERT_CHUNK: usize = 1_000;
 /// Rows per INSERT into the FTS5 index (3 values each). FTS5 flushes its
 /// in-memory index to a new segment at every statement, so fewer, larger
@@ -199,7 +202,7 @@ fn source_from_row(row: &SqliteRow) -> Result<Source> {
 
 const MENTION_COLUMNS: &str = "m.id, m.dedup_key, m.source_kind, m.source_id, m.source_item_id, m.url, m.title, \
      m.text, m.author, m.site, m.published_at, m.collected_at, m.lang, m.lang_confidence, m.reach, m.content_hash, \
-     m.matches";
+     m.matches, m.analysis, m.corrected, m.story_id";
 
 fn mention_from_row(row: &SqliteRow) -> Result<(Mention, Option<i64>)> {
     let kind: String = row.try_get("source_kind")?;
@@ -219,6 +222,7 @@ fn mention_from_row(row: &SqliteRow) -> Result<(Mention, Option<i64>)> {
         reach: row.try_get("reach")?,
         content_hash: row.try_get("content_hash")?,
         dedup_key: row.try_get("dedup_key")?,
+        analysis: analysis_from_row(row)?,
     };
     Ok((mention, row.try_get("source_id")?))
 }
@@ -234,6 +238,34 @@ impl SqliteStore {
             })
             .collect()
     }
+}
+
+fn analysis_from_row(row: &SqliteRow) -> Result<Analysis> {
+    let mut analysis: Analysis = match row.try_get::<Option<String>, _>("analysis")? {
+        Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("mention analysis: {e}")))?,
+        None => Analysis::default(),
+    };
+    analysis.corrected = row
+        .try_get::<Option<String>, _>("corrected")?
+        .map(|c| Polarity::from_str(&c).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .transpose()?;
+    analysis.story_id = row.try_get("story_id")?;
+    Ok(analysis)
+}
+
+/// The analysis JSON column: what the pipeline computed (the correction and
+/// the story live in their own columns).
+fn analysis_json(analysis: &Analysis) -> Option<String> {
+    if analysis.sentiment.is_none() && analysis.themes.is_empty() && analysis.reach.is_none() {
+        return None;
+    }
+    let stored = Analysis { corrected: None, story_id: None, ..analysis.clone() };
+    serde_json::to_string(&stored).ok()
+}
+
+/// 0: a fast verdict the encoder may refine; 1: the encoder's; NULL: none.
+fn sentiment_tier(sentiment: Option<&Sentiment>) -> Option<i64> {
+    sentiment.map(|s| i64::from(s.model.starts_with("encoder")))
 }
 
 /// `{"12": ["sncf"], "3": ["retard*"]}` → matches sorted by watch id.
@@ -270,6 +302,15 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, filter: &MentionFilter) {
         qb.push(" AND EXISTS (SELECT 1 FROM mention_watches w WHERE w.watch_id = ")
             .push_bind(watch_id)
             .push(" AND w.mention_id = m.id)");
+    }
+    if let Some(story) = filter.story_id {
+        qb.push(" AND (m.id = ").push_bind(story).push(" OR m.story_id = ").push_bind(story).push(")");
+    }
+    if filter.corrected_only {
+        qb.push(" AND m.corrected IS NOT NULL");
+    }
+    if let Some(polarity) = filter.polarity {
+        qb.push(" AND COALESCE(m.corrected, m.sentiment) = ").push_bind(polarity.as_str());
     }
 }
 
@@ -499,18 +540,20 @@ impl Store for SqliteStore {
         let mut report = InsertReport::default();
         // Repeats within the batch are duplicates too; keep the first.
         let mut seen = HashSet::with_capacity(batch.len());
-        let unique: Vec<&MentionRecord> =
-            batch.iter().filter(|r| seen.insert(r.mention.dedup_key.as_str())).collect();
+        let unique: Vec<(usize, &MentionRecord)> =
+            batch.iter().enumerate().filter(|(_, r)| seen.insert(r.mention.dedup_key.as_str())).collect();
         report.duplicates += (batch.len() - unique.len()) as u64;
 
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut inserted: Vec<(i64, &MentionRecord)> = Vec::with_capacity(unique.len());
+        let mut inserted_index: Vec<usize> = Vec::with_capacity(unique.len());
         for chunk in unique.chunks(INSERT_CHUNK) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO mentions (project_id, dedup_key, source_kind, source_id, source_item_id, url, title, \
-                 text, author, site, published_at, collected_at, lang, lang_confidence, reach, content_hash, matches) ",
+                 text, author, site, published_at, collected_at, lang, lang_confidence, reach, content_hash, matches, \
+                 analysis, sentiment, sentiment_score, sentiment_tier, reach_score) ",
             );
-            qb.push_values(chunk.iter(), |mut b, r| {
+            qb.push_values(chunk.iter(), |mut b, (_, r)| {
                 let m = &r.mention;
                 b.push_bind(project_id)
                     .push_bind(m.dedup_key.as_str())
@@ -528,7 +571,12 @@ impl Store for SqliteStore {
                     .push_bind(f64::from(m.lang_confidence))
                     .push_bind(m.reach)
                     .push_bind(m.content_hash.as_str())
-                    .push_bind(matches_json(&r.matches));
+                    .push_bind(matches_json(&r.matches))
+                    .push_bind(analysis_json(&m.analysis))
+                    .push_bind(m.analysis.sentiment.as_ref().map(|s| s.label.as_str()))
+                    .push_bind(m.analysis.sentiment.as_ref().map(|s| f64::from(s.score)))
+                    .push_bind(sentiment_tier(m.analysis.sentiment.as_ref()))
+                    .push_bind(m.analysis.reach.as_ref().map(|r| f64::from(r.score)));
             });
             qb.push(" ON CONFLICT (project_id, dedup_key) DO NOTHING RETURNING id, dedup_key");
             let rows = qb.build().persistent(chunk.len() == INSERT_CHUNK).fetch_all(&mut *tx).await?;
@@ -536,7 +584,12 @@ impl Store for SqliteStore {
             for row in rows {
                 ids.insert(row.try_get("dedup_key")?, row.try_get("id")?);
             }
-            inserted.extend(chunk.iter().filter_map(|r| ids.get(&r.mention.dedup_key).map(|id| (*id, *r))));
+            for (index, r) in chunk {
+                if let Some(id) = ids.get(&r.mention.dedup_key) {
+                    inserted.push((*id, *r));
+                    inserted_index.push(*index);
+                }
+            }
         }
         report.duplicates += (unique.len() - inserted.len()) as u64;
         report.inserted += inserted.len() as u64;
@@ -562,6 +615,7 @@ impl Store for SqliteStore {
             qb.build().persistent(part.len() == MATCH_CHUNK).execute(&mut *tx).await?;
         }
         report.inserted_ids.extend(inserted.iter().map(|(id, _)| *id));
+        report.inserted_index = inserted_index;
         tx.commit().await?;
         Ok(report)
     }
@@ -625,6 +679,158 @@ impl Store for SqliteStore {
         self.with_matches(rows).await
     }
 
+    async fn set_sentiments(&self, project_id: i64, verdicts: &[(i64, Option<Sentiment>)], tier: i64) -> Result<u64> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut updated = 0;
+        for (id, sentiment) in verdicts {
+            // Only the sentiment of the analysis JSON changes.
+            let json = match sentiment {
+                Some(s) => Some(serde_json::to_string(s).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+                None => None,
+            };
+            updated += sqlx::query(
+                "UPDATE mentions SET analysis = json_set(COALESCE(analysis, '{}'), '$.sentiment', json(COALESCE(?1, 'null'))), \
+                 sentiment = ?2, sentiment_score = ?3, sentiment_tier = CASE WHEN ?1 IS NULL THEN NULL ELSE ?4 END \
+                 WHERE id = ?5 AND project_id = ?6",
+            )
+            .bind(json)
+            .bind(sentiment.as_ref().map(|s| s.label.as_str()))
+            .bind(sentiment.as_ref().map(|s| f64::from(s.score)))
+            .bind(tier)
+            .bind(id)
+            .bind(project_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn mentions_to_refine(&self, project_id: i64, limit: i64) -> Result<Vec<StoredMention>> {
+        let sql = format!(
+            "SELECT {MENTION_COLUMNS} FROM mentions m INDEXED BY mentions_to_refine \
+             WHERE m.project_id = ?1 AND m.sentiment_tier = 0 ORDER BY m.id DESC LIMIT ?2"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(project_id).bind(limit).fetch_all(&self.pool).await?;
+        self.with_matches(rows).await
+    }
+
+    async fn correct_sentiment(
+        &self,
+        project_id: i64,
+        mention_id: i64,
+        label: Option<Polarity>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = sqlx::query("UPDATE mentions SET corrected = ?1, corrected_at = ?2 WHERE id = ?3 AND project_id = ?4")
+            .bind(label.map(Polarity::as_str))
+            .bind(label.map(|_| ts(now)))
+            .bind(mention_id)
+            .bind(project_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_stories(&self, project_id: i64, stories: &[(i64, i64)]) -> Result<u64> {
+        if stories.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut updated = 0;
+        for chunk in stories.chunks(INSERT_CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE mentions SET story_id = v.column2 FROM (");
+            qb.push_values(chunk, |mut b, (id, story)| {
+                b.push_bind(*id).push_bind(*story);
+            });
+            qb.push(") AS v WHERE mentions.id = v.column1 AND mentions.project_id = ").push_bind(project_id);
+            updated += qb.build().persistent(false).execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn mention(&self, project_id: i64, id: i64) -> Result<Option<StoredMention>> {
+        let sql = format!("SELECT {MENTION_COLUMNS} FROM mentions m WHERE m.project_id = ?1 AND m.id = ?2");
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(project_id).bind(id).fetch_all(&self.pool).await?;
+        Ok(self.with_matches(rows).await?.into_iter().next())
+    }
+
+    async fn list_themes(&self, project_id: i64) -> Result<Vec<Theme>> {
+        let rows = sqlx::query(
+            "SELECT id, key, name, department, query FROM themes WHERE project_id = ?1 ORDER BY key",
+        )
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(theme_from_row).collect()
+    }
+
+    async fn add_theme(&self, project_id: i64, theme: NewTheme, now: DateTime<Utc>) -> Result<Theme> {
+        let result = sqlx::query(
+            "INSERT INTO themes (project_id, key, name, department, query, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(project_id)
+        .bind(&theme.key)
+        .bind(&theme.name)
+        .bind(&theme.department)
+        .bind(&theme.query)
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(done) => Ok(Theme {
+                id: done.last_insert_rowid(),
+                key: theme.key,
+                name: theme.name,
+                department: theme.department,
+                query: theme.query,
+            }),
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::Conflict(format!("a theme with key {:?} already exists in this project", theme.key)))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn remove_theme(&self, project_id: i64, key: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM themes WHERE project_id = ?1 AND key = ?2")
+            .bind(project_id)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn seed_themes(&self, project_id: i64, defaults: &[NewTheme], now: DateTime<Utc>) -> Result<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let seeded = sqlx::query("UPDATE projects SET themes_seeded = 1 WHERE id = ?1 AND themes_seeded = 0")
+            .bind(project_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        if seeded {
+            for theme in defaults {
+                sqlx::query(
+                    "INSERT INTO themes (project_id, key, name, department, query, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (project_id, key) DO NOTHING",
+                )
+                .bind(project_id)
+                .bind(&theme.key)
+                .bind(&theme.name)
+                .bind(&theme.department)
+                .bind(&theme.query)
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(seeded)
+    }
+
     async fn mention_count(&self, project_id: i64) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM mentions WHERE project_id = ?1")
             .bind(project_id)
@@ -669,6 +875,16 @@ impl Store for SqliteStore {
 async fn count_rows(pool: &SqlitePool, sql: &'static str, project_id: i64) -> Result<Vec<CountRow>> {
     let rows = sqlx::query(sql).bind(project_id).fetch_all(pool).await?;
     rows.iter().map(|r| Ok(CountRow { key: r.try_get("key")?, count: r.try_get("n")? })).collect()
+}
+
+fn theme_from_row(row: &SqliteRow) -> Result<Theme> {
+    Ok(Theme {
+        id: row.try_get("id")?,
+        key: row.try_get("key")?,
+        name: row.try_get("name")?,
+        department: row.try_get("department")?,
+        query: row.try_get("query")?,
+    })
 }
 
 fn terms_json(terms: &[String]) -> String {

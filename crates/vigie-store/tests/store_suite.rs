@@ -4,9 +4,9 @@
 //! opening it in a `#[tokio::test]` below and calling [`run_suite`].
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use vigie_model::{Mention, SourceKind, SourceType, WatchMatch};
+use vigie_model::{Analysis, Contribution, Mention, Polarity, ReachEstimate, Sentiment, SourceKind, SourceType, ThemeScore, WatchMatch};
 use vigie_store::{
-    FetchRecord, MentionFilter, MentionRecord, NewSource, NewWatch, SqliteStore, Store, StoreError,
+    FetchRecord, MentionFilter, MentionRecord, NewSource, NewTheme, NewWatch, SqliteStore, Store, StoreError,
 };
 
 fn t0() -> DateTime<Utc> {
@@ -30,6 +30,7 @@ fn record(key: &str, text: &str, published: DateTime<Utc>, matches: Vec<WatchMat
         reach: Some(120),
         content_hash: format!("hash-{key}"),
         dedup_key: format!("url:https://twitter.com/i/web/status/{key}"),
+        analysis: Analysis::default(),
     };
     MentionRecord { fts_title: String::new(), fts_text: text.to_lowercase(), mention, source_id: None, matches }
 }
@@ -39,6 +40,112 @@ async fn run_suite(store: &dyn Store) {
     watches_have_unique_names_per_project(store).await;
     sources_keep_their_health_record(store).await;
     mentions_are_stored_once_and_searchable(store).await;
+    analysis_round_trips_and_is_refined(store).await;
+    corrections_win_over_verdicts(store).await;
+    stories_group_copies(store).await;
+    themes_are_seeded_once_then_edited(store).await;
+}
+
+fn verdict(label: Polarity, score: f32, model: &str) -> Sentiment {
+    Sentiment {
+        label,
+        score,
+        confidence: 0.8,
+        model: model.into(),
+        explanation: vec![Contribution { feature: "toujours pas reçu".into(), weight: -1.5 }],
+    }
+}
+
+fn analysed(key: &str, text: &str, sentiment: Option<Sentiment>) -> MentionRecord {
+    let mut r = record(key, text, t0(), Vec::new());
+    r.mention.analysis = Analysis {
+        sentiment,
+        corrected: None,
+        themes: vec![ThemeScore { theme: "delivery_logistics".into(), score: 0.9, evidence: vec!["colis".into()] }],
+        story_id: None,
+        reach: Some(ReachEstimate { audience: 120, engagement: 3, score: 31.5, basis: "followers".into() }),
+    };
+    r
+}
+
+async fn analysis_round_trips_and_is_refined(store: &dyn Store) {
+    let p = store.ensure_project("analysis", t0()).await.unwrap();
+    let batch = vec![
+        analysed("a1", "toujours pas reçu mon colis", Some(verdict(Polarity::Negative, -0.7, "fast-v1"))),
+        analysed("a2", "merci pour la livraison", Some(verdict(Polarity::Positive, 0.6, "encoder-v1"))),
+        analysed("a3", "❤", None),
+    ];
+    let report = store.insert_mentions(p.id, &batch).await.unwrap();
+    assert_eq!(report.inserted_index, vec![0, 1, 2]);
+    let first = store.mention(p.id, report.inserted_ids[0]).await.unwrap().unwrap();
+    assert_eq!(first.mention.analysis, batch[0].mention.analysis);
+    assert!(store.mention(p.id + 1000, report.inserted_ids[0]).await.unwrap().is_none(), "other project");
+
+    // Only the fast verdict waits for the encoder.
+    let queue = store.mentions_to_refine(p.id, 10).await.unwrap();
+    assert_eq!(queue.iter().map(|m| m.mention.id).collect::<Vec<_>>(), vec![report.inserted_ids[0]]);
+    let refined = verdict(Polarity::Neutral, -0.1, "encoder-v1");
+    let n = store.set_sentiments(p.id, &[(report.inserted_ids[0], Some(refined.clone()))], 1).await.unwrap();
+    assert_eq!(n, 1);
+    assert!(store.mentions_to_refine(p.id, 10).await.unwrap().is_empty());
+    let first = store.mention(p.id, report.inserted_ids[0]).await.unwrap().unwrap();
+    assert_eq!(first.mention.analysis.sentiment, Some(refined));
+    assert_eq!(first.mention.analysis.themes, batch[0].mention.analysis.themes, "the rest is kept");
+    let neutral = MentionFilter { polarity: Some(Polarity::Neutral), ..MentionFilter::default() };
+    assert_eq!(store.mentions_after(p.id, &neutral, 0, 10).await.unwrap().len(), 1);
+}
+
+async fn corrections_win_over_verdicts(store: &dyn Store) {
+    let p = store.ensure_project("corrections", t0()).await.unwrap();
+    let batch = vec![analysed("c1", "pas terrible", Some(verdict(Polarity::Positive, 0.2, "fast-v1")))];
+    let id = store.insert_mentions(p.id, &batch).await.unwrap().inserted_ids[0];
+    assert!(store.correct_sentiment(p.id, id, Some(Polarity::Negative), t0()).await.unwrap());
+    assert!(!store.correct_sentiment(p.id, id + 999, Some(Polarity::Negative), t0()).await.unwrap());
+    let m = store.mention(p.id, id).await.unwrap().unwrap();
+    assert_eq!(m.mention.analysis.corrected, Some(Polarity::Negative));
+    assert_eq!(m.mention.analysis.polarity(), Some(Polarity::Negative));
+    let corrected = MentionFilter { corrected_only: true, ..MentionFilter::default() };
+    assert_eq!(store.mentions_after(p.id, &corrected, 0, 10).await.unwrap().len(), 1);
+    let negative = MentionFilter { polarity: Some(Polarity::Negative), ..MentionFilter::default() };
+    assert_eq!(store.mentions_after(p.id, &negative, 0, 10).await.unwrap().len(), 1);
+    // Removing the correction brings the verdict back.
+    assert!(store.correct_sentiment(p.id, id, None, t0()).await.unwrap());
+    assert!(store.mentions_after(p.id, &corrected, 0, 10).await.unwrap().is_empty());
+    assert!(store.mentions_after(p.id, &negative, 0, 10).await.unwrap().is_empty());
+}
+
+async fn stories_group_copies(store: &dyn Store) {
+    let p = store.ensure_project("stories", t0()).await.unwrap();
+    let batch: Vec<_> = (0..4).map(|i| analysed(&format!("s{i}"), "le même texte copié", None)).collect();
+    let ids = store.insert_mentions(p.id, &batch).await.unwrap().inserted_ids;
+    let n = store.set_stories(p.id, &[(ids[1], ids[0]), (ids[2], ids[0])]).await.unwrap();
+    assert_eq!(n, 2);
+    let story = MentionFilter { story_id: Some(ids[0]), ..MentionFilter::default() };
+    let members: Vec<i64> = store.mentions_after(p.id, &story, 0, 10).await.unwrap().iter().map(|m| m.mention.id).collect();
+    assert_eq!(members, ids[..3].to_vec());
+    let m = store.mention(p.id, ids[2]).await.unwrap().unwrap();
+    assert_eq!(m.mention.analysis.story_id, Some(ids[0]));
+    // Another project's ids are not touched.
+    let other = store.ensure_project("stories-other", t0()).await.unwrap();
+    assert_eq!(store.set_stories(other.id, &[(ids[3], ids[0])]).await.unwrap(), 0);
+}
+
+async fn themes_are_seeded_once_then_edited(store: &dyn Store) {
+    let p = store.ensure_project("themes", t0()).await.unwrap();
+    let theme = |key: &str| NewTheme { key: key.into(), name: key.into(), department: "Support".into(), query: "colis".into() };
+    let defaults = vec![theme("delivery"), theme("billing")];
+    assert!(store.seed_themes(p.id, &defaults, t0()).await.unwrap());
+    assert_eq!(store.list_themes(p.id).await.unwrap().len(), 2);
+    assert!(store.remove_theme(p.id, "billing").await.unwrap());
+    assert!(!store.remove_theme(p.id, "billing").await.unwrap());
+    // A removed default stays removed.
+    assert!(!store.seed_themes(p.id, &defaults, t0()).await.unwrap());
+    let keys: Vec<String> = store.list_themes(p.id).await.unwrap().into_iter().map(|t| t.key).collect();
+    assert_eq!(keys, vec!["delivery".to_string()]);
+    let err = store.add_theme(p.id, theme("delivery"), t0()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    store.add_theme(p.id, theme("palm_oil"), t0()).await.unwrap();
+    assert_eq!(store.list_themes(p.id).await.unwrap().len(), 2);
 }
 
 async fn projects_are_created_once(store: &dyn Store) {
