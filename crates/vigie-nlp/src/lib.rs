@@ -7,14 +7,20 @@
 //! - [`text`]: hostile HTML to clean text;
 //! - [`canonical_url`]: one spelling per page;
 //! - [`lang`]: language identification with a confidence;
-//! - [`normalize`]: a [`vigie_model::RawMention`] into a [`vigie_model::Mention`].
+//! - [`normalize`]: a [`vigie_model::RawMention`] into a [`vigie_model::Mention`];
+//! - [`neardup`]: near-duplicate signatures and story grouping (copies of one text);
+//! - [`reach`]: audience, engagement and a 0–100 reach score comparable across sources.
 
 pub mod canonical_url;
 pub mod lang;
+pub mod neardup;
 pub mod normalize;
+pub mod reach;
 pub mod text;
 
 pub use canonical_url::{UrlError, canonical_url, site_of};
 pub use lang::{Detected, detect_language, normalize_lang_tag};
+pub use neardup::{Signature, StoryIndex};
 pub use normalize::{NormalizeLimits, Rejection, content_hash, normalize};
+pub use reach::{Reach, ReachSignals};
 pub use text::{clean_text, html_to_text};

@@ -12,6 +12,8 @@ use vigie_store::{FetchRecord, Store};
 
 use crate::PipelineError;
 use crate::ingest::Ingestor;
+use crate::models::ProjectModels;
+use crate::stories::StoryIndexes;
 
 /// Sources fetched at the same time.
 pub const CONCURRENT_FETCHES: usize = 8;
@@ -45,10 +47,19 @@ enum Outcome {
     Failed,
 }
 
+/// What collection cycles share: where the models are, and the story
+/// indexes of the projects (kept from one cycle to the next).
+#[derive(Clone, Default)]
+pub struct CollectContext {
+    pub models: ProjectModels,
+    pub stories: StoryIndexes,
+}
+
 /// Fetches every source due at `now` (at most `limit`), across all projects.
 pub async fn collect_due(
     store: &Arc<dyn Store>,
     fetcher: &Fetcher,
+    ctx: &CollectContext,
     now: DateTime<Utc>,
     limit: i64,
 ) -> Result<CollectReport, PipelineError> {
@@ -57,7 +68,9 @@ pub async fn collect_due(
     let mut ingestors: HashMap<i64, Arc<Ingestor>> = HashMap::new();
     for (project_id, _) in &due {
         if !ingestors.contains_key(project_id) {
-            ingestors.insert(*project_id, Arc::new(Ingestor::new(Arc::clone(store), *project_id).await?));
+            let stories = ctx.stories.get(store.as_ref(), *project_id, now).await?;
+            let ingestor = Ingestor::new(Arc::clone(store), *project_id, &ctx.models, stories).await?;
+            ingestors.insert(*project_id, Arc::new(ingestor));
         }
     }
     let results: Vec<Result<Outcome, PipelineError>> = futures::stream::iter(due)

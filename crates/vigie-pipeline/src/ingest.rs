@@ -1,8 +1,9 @@
 //! The ingest path: raw mentions in, stored and matched mentions out.
 //!
 //! Split in two halves so callers can overlap them: [`Ingestor::prepare`] is
-//! pure CPU work (normalize, language, match every watch, index text), run in
-//! parallel with rayon; [`Ingestor::store`] is one database transaction.
+//! pure CPU work (normalize, language, match every watch, analyze, index
+//! text), run in parallel with rayon; [`Ingestor::store`] is one database
+//! transaction, then the new mentions join their stories.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -10,11 +11,15 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use vigie_model::{Mention, RawMention, Watch, WatchMatch};
+use vigie_nlp::neardup::Signature;
 use vigie_nlp::{NormalizeLimits, Rejection, normalize};
 use vigie_query::{Document, WatchSet};
 use vigie_store::{MentionRecord, Store, StoreError};
 
 use crate::PipelineError;
+use crate::analyze::{Analyzer, signature_of};
+use crate::models::ProjectModels;
+use crate::stories::Stories;
 
 /// The project's watches, compiled once.
 pub struct CompiledWatches {
@@ -86,6 +91,8 @@ pub fn document(m: &Mention) -> Document<'_> {
 /// A batch after the CPU half of the pipeline.
 pub struct Prepared {
     pub records: Vec<MentionRecord>,
+    /// Near-duplicate signature of each record.
+    pub signatures: Vec<Option<Signature>>,
     /// Index in the input batch and reason, for every rejected raw mention.
     pub rejected: Vec<(usize, Rejection)>,
 }
@@ -104,15 +111,28 @@ pub struct Ingestor {
     store: Arc<dyn Store>,
     project_id: i64,
     watches: CompiledWatches,
+    analyzer: Arc<Analyzer>,
+    stories: Stories,
     limits: NormalizeLimits,
 }
 
 impl Ingestor {
-    /// Loads and compiles the project's watches.
-    pub async fn new(store: Arc<dyn Store>, project_id: i64) -> Result<Self, PipelineError> {
+    /// Loads and compiles the project's watches and themes, with the
+    /// project's models and its story index.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        project_id: i64,
+        models: &ProjectModels,
+        stories: Stories,
+    ) -> Result<Self, PipelineError> {
         let watches = store.list_watches(project_id).await?;
         let watches = CompiledWatches::new(&watches)?;
-        Ok(Ingestor { store, project_id, watches, limits: NormalizeLimits::default() })
+        let analyzer = Arc::new(models.analyzer(store.as_ref(), project_id).await?);
+        Ok(Ingestor { store, project_id, watches, analyzer, stories, limits: NormalizeLimits::default() })
+    }
+
+    pub fn analyzer(&self) -> &Analyzer {
+        &self.analyzer
     }
 
     pub fn project_id(&self) -> i64 {
@@ -125,29 +145,55 @@ impl Ingestor {
 
     /// The CPU half: normalize, match and index every mention, in parallel.
     pub fn prepare(&self, raws: Vec<RawMention>, source_id: Option<i64>, now: DateTime<Utc>) -> Prepared {
-        let results: Vec<Result<MentionRecord, Rejection>> = raws
+        type Ready = (MentionRecord, Option<Signature>);
+        let results: Vec<Result<Ready, Rejection>> = raws
             .into_par_iter()
             .map(|raw| {
-                let mention = normalize(raw, now, &self.limits)?;
+                let engagement = raw.engagement;
+                let mut mention = normalize(raw, now, &self.limits)?;
                 let matches = self.watches.match_mention(&mention);
+                mention.analysis = self.analyzer.analyze(&mention, &engagement);
+                let signature = signature_of(&mention);
                 let fts_title = mention.title.as_deref().map(vigie_query::index_text).unwrap_or_default();
                 let fts_text = vigie_query::index_text(&mention.text);
-                Ok(MentionRecord { mention, source_id, matches, fts_title, fts_text })
+                Ok((MentionRecord { mention, source_id, matches, fts_title, fts_text }, signature))
             })
             .collect();
-        let mut prepared = Prepared { records: Vec::with_capacity(results.len()), rejected: Vec::new() };
+        let mut prepared = Prepared {
+            records: Vec::with_capacity(results.len()),
+            signatures: Vec::with_capacity(results.len()),
+            rejected: Vec::new(),
+        };
         for (i, r) in results.into_iter().enumerate() {
             match r {
-                Ok(rec) => prepared.records.push(rec),
+                Ok((rec, signature)) => {
+                    prepared.records.push(rec);
+                    prepared.signatures.push(signature);
+                }
                 Err(reason) => prepared.rejected.push((i, reason)),
             }
         }
         prepared
     }
 
-    /// The IO half: one transaction.
+    /// The IO half: one transaction, then the new mentions join their
+    /// stories (a second, small one: copies are few).
     pub async fn store(&self, prepared: Prepared) -> Result<IngestReport, StoreError> {
         let report = self.store.insert_mentions(self.project_id, &prepared.records).await?;
+        let new: Vec<(i64, &Signature)> = report
+            .inserted_ids
+            .iter()
+            .zip(&report.inserted_index)
+            .filter_map(|(id, i)| prepared.signatures.get(*i).and_then(Option::as_ref).map(|s| (*id, s)))
+            .collect();
+        let copies = self.stories.assign(&new);
+        if !copies.is_empty() {
+            // Stories are a view over stored mentions: failing to record
+            // them loses no mention, so it is logged, not fatal.
+            if let Err(e) = self.store.set_stories(self.project_id, &copies).await {
+                tracing::warn!(error = %e, "could not record {} story links", copies.len());
+            }
+        }
         Ok(IngestReport {
             inserted: report.inserted,
             duplicates: report.duplicates,

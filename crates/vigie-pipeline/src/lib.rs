@@ -12,17 +12,23 @@
 //! - [`search`]: full-text pre-filter from the store, confirmed by the same
 //!   matcher as the watches, and the backfill of a new watch.
 //!
-//! The analyze step so far is language identification (in normalize);
-//! sentiment, themes and near-duplicates join it here.
+//! - [`analyze`]: sentiment, themes, near-duplicate signature and reach of
+//!   each mention, with the project's [`models`] and [`themes`];
+//! - [`stories`]: near-duplicate copies grouped into stories after insert;
+//! - [`refine`]: the encoder tier, refining stored verdicts in the background.
 
+pub mod analyze;
 pub mod collect_run;
 pub mod import;
 pub mod import_run;
 pub mod ingest;
+pub mod models;
+pub mod refine;
 pub mod search;
+pub mod stories;
 pub mod themes;
 
-pub use collect_run::{CollectReport, collect_due};
+pub use collect_run::{CollectContext, CollectReport, collect_due};
 pub use import::{ImportFormat, parse_datetime, read_import};
 pub use import_run::{ImportSummary, run_import};
 pub use ingest::{CompiledWatches, IngestReport, Ingestor, document};
@@ -34,6 +40,8 @@ pub enum PipelineError {
     Store(#[from] vigie_store::StoreError),
     #[error("the stored query of watch {watch:?} no longer parses: {error}")]
     InvalidStoredQuery { watch: String, error: String },
+    #[error("{0}")]
+    Model(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -150,7 +150,9 @@ pub fn validate_theme_key(key: &str) -> Result<(), String> {
 /// A learned theme classifier: class names (theme keys) with probabilities,
 /// best first.
 pub trait ThemeClassifier: Send + Sync {
-    fn classify(&self, text: &str) -> Vec<(String, f32)>;
+    /// `lang` is the mention's language, if known; a classifier trained on
+    /// one language returns nothing for the others.
+    fn classify(&self, text: &str, lang: Option<&str>) -> Vec<(String, f32)>;
 }
 
 /// A project's themes, compiled once per ingest run.
@@ -199,7 +201,7 @@ impl CompiledThemes {
                 Some(title) => format!("{title}. {}", mention.text),
                 None => mention.text.clone(),
             };
-            for (class, p) in classifier.classify(&text) {
+            for (class, p) in classifier.classify(&text, mention.lang.as_deref()) {
                 if !self.themes.iter().any(|t| t.key == class) {
                     continue;
                 }
@@ -261,7 +263,7 @@ mod tests {
 
     struct Fixed(Vec<(String, f32)>);
     impl ThemeClassifier for Fixed {
-        fn classify(&self, _: &str) -> Vec<(String, f32)> {
+        fn classify(&self, _: &str, _: Option<&str>) -> Vec<(String, f32)> {
             self.0.clone()
         }
     }

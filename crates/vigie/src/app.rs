@@ -1,10 +1,11 @@
 //! What every command needs: the open store and the current project.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono::Utc;
+use vigie_pipeline::models::ProjectModels;
 use vigie_store::{Project, SqliteStore, Store};
 
 /// An error in what the user asked for (exit code 2), as opposed to a
@@ -24,6 +25,8 @@ pub const DEFAULT_PROJECT: &str = "default";
 pub struct App {
     pub store: Arc<dyn Store>,
     pub project: Project,
+    /// Installed models and projects' retrained ones.
+    pub models_dir: PathBuf,
 }
 
 impl App {
@@ -31,7 +34,7 @@ impl App {
     /// With `create` false, a project other than `default` must exist
     /// already: a mistyped `--project` on a command that only reads is an
     /// error naming the existing projects, not a new empty project.
-    pub async fn open(data_dir: &Path, project: &str, create: bool) -> anyhow::Result<App> {
+    pub async fn open(data_dir: &Path, models_dir: PathBuf, project: &str, create: bool) -> anyhow::Result<App> {
         let project = project.trim();
         if project.is_empty() || project.len() > 100 || project.chars().any(char::is_control) {
             return usage("a project name is 1 to 100 printable characters");
@@ -50,8 +53,17 @@ impl App {
             ));
         }
         let project = store.ensure_project(project, Utc::now()).await?;
-        Ok(App { store, project })
+        Ok(App { store, project, models_dir })
     }
+
+    pub fn models(&self) -> ProjectModels {
+        ProjectModels::in_dir(&self.models_dir)
+    }
+}
+
+/// The models directory: `--models-dir`, else `models` in the data directory.
+pub fn models_dir(data_dir: &Path, given: Option<&Path>) -> PathBuf {
+    given.map_or_else(|| data_dir.join("models"), Path::to_path_buf)
 }
 
 /// Parses `30s`, `15m`, `2h`, `7d`, `1w` into seconds.

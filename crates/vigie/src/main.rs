@@ -10,7 +10,9 @@ mod app;
 mod bench_synth;
 mod cli;
 mod commands;
+mod embed_cache;
 mod output;
+mod report;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -58,9 +60,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut stderr = std::io::stderr();
     let out: &mut dyn Write = &mut stdout;
     // Benchmarks and evaluations work in their own directories, not on a project.
+    let models_dir = app::models_dir(&cli.global.data_dir, cli.global.models_dir.as_deref());
     let command = match cli.command {
         Command::Bench(cmd) => return commands::bench::run(cmd, out).await,
-        Command::Eval(cmd) => return commands::eval::run(cmd, out),
+        Command::Eval(cmd) => return commands::eval::run(cmd, &models_dir, out),
+        Command::Analyze(args) => return commands::analyze::run(args, &models_dir, out, &mut stderr),
+        Command::Models(cmd @ cli::ModelsCommand::Install { .. }) => {
+            return commands::models::run(&models_dir, None, cmd, out).await;
+        }
+        Command::Train(cli::TrainCommand::Sentiment(args)) if args.shipped => {
+            return commands::train::shipped(args, &models_dir, out);
+        }
         other => other,
     };
     let project = match (&command, cli.global.project.as_str()) {
@@ -76,7 +86,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::Watch(cli::WatchCommand::Add { .. })
             | Command::Source(cli::SourceCommand::Add { .. })
     );
-    let app = App::open(&cli.global.data_dir, project, creates).await?;
+    let app = App::open(&cli.global.data_dir, models_dir.clone(), project, creates).await?;
     let result = match command {
         Command::Demo(args) => commands::demo::run(&app, args, out, &mut stderr).await,
         Command::Watch(cmd) => commands::watch::run(&app, cmd, out).await,
@@ -85,7 +95,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Collect(args) => commands::collect::run(&app, args, out).await,
         Command::Search(args) => commands::search::run(&app, args, out).await,
         Command::Export(args) => commands::export::run(&app, args, out).await,
-        Command::Bench(_) | Command::Eval(_) => unreachable!("handled above"),
+        Command::Mention(cmd) => commands::mention::run(&app, cmd, out).await,
+        Command::Theme(cmd) => commands::theme::run(&app, cmd, out).await,
+        Command::Refine(args) => commands::models::refine(&app, args, out).await,
+        Command::Models(cmd) => commands::models::run(&models_dir, Some(&app), cmd, out).await,
+        Command::Train(cli::TrainCommand::Sentiment(args)) => commands::train::project(&app, args, out).await,
+        Command::Bench(_) | Command::Eval(_) | Command::Analyze(_) => unreachable!("handled above"),
     };
     app.store.close().await;
     out.flush()?;

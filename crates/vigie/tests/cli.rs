@@ -9,6 +9,10 @@
 
 mod support;
 
+#[path = "cli/analysis.rs"]
+mod analysis;
+#[path = "cli/analyze.rs"]
+mod analyze;
 #[path = "cli/bad_input.rs"]
 mod bad_input;
 #[path = "cli/collect.rs"]

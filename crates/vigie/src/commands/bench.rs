@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::Utc;
+use vigie_pipeline::models::ProjectModels;
+use vigie_pipeline::stories::Stories;
 use vigie_pipeline::{ImportFormat, ImportSummary, Ingestor, run_import};
 use vigie_query::{Document, WatchSet};
 use vigie_store::{MentionFilter, NewWatch, SqliteStore, Store};
@@ -31,6 +33,9 @@ pub async fn run(command: BenchCommand, out: &mut dyn Write) -> anyhow::Result<(
             Ok(())
         }
         BenchCommand::Run(args) => run_all(args, out).await,
+        BenchCommand::Analyze { count, python, report } => {
+            super::bench_analyze::run(count, python.as_deref(), report.as_deref(), out)
+        }
     }
 }
 
@@ -49,7 +54,7 @@ fn write_corpus(path: &Path, count: u64, n_watches: usize) -> anyhow::Result<usi
 }
 
 /// Resident and peak resident memory of this process, in MiB (Linux).
-fn memory_mib() -> (f64, f64) {
+pub fn memory_mib() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
         status
@@ -74,7 +79,7 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
-fn machine() -> String {
+pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
@@ -92,7 +97,7 @@ async fn run_all(args: BenchRunArgs, out: &mut dyn Write) -> anyhow::Result<()> 
         None => tempfile::tempdir()?,
     };
     let mut report = String::new();
-    writeln!(report, "# Benchmarks\n")?;
+    writeln!(report, "## Storage, search and matching\n")?;
     writeln!(
         report,
         "Measured by `vigie bench run --mentions {} --watches {}` (release build) on {} — {}.\n\
@@ -138,7 +143,7 @@ async fn run_all(args: BenchRunArgs, out: &mut dyn Write) -> anyhow::Result<()> 
     .await?;
     let (_, peak) = memory_mib();
     let db_mib = std::fs::metadata(&db)?.len() as f64 / (1024.0 * 1024.0);
-    writeln!(report, "## Import (`vigie import`, SQLite)\n")?;
+    writeln!(report, "### Import (`vigie import`, SQLite)\n")?;
     writeln!(report, "| mentions | watches | time | rate | database size |")?;
     writeln!(report, "|---|---|---|---|---|")?;
     writeln!(
@@ -211,7 +216,7 @@ async fn run_all(args: BenchRunArgs, out: &mut dyn Write) -> anyhow::Result<()> 
         times.push(t.elapsed());
     }
     times.sort();
-    writeln!(report, "## Search (`vigie search`, {} mentions)\n", summary.inserted)?;
+    writeln!(report, "### Search (`vigie search`, {} mentions)\n", summary.inserted)?;
     writeln!(
         report,
         "{} two-word queries (`word1 word2`, both words required) drawn from the corpus vocabulary, 20 results \
@@ -269,7 +274,7 @@ async fn run_all(args: BenchRunArgs, out: &mut dyn Write) -> anyhow::Result<()> 
         matches += std::hint::black_box(set.match_document(&doc(d))).len();
     }
     let secs = t.elapsed().as_secs_f64();
-    writeln!(report, "## Matching (one core)\n")?;
+    writeln!(report, "### Matching (one core)\n")?;
     writeln!(report, "| watches | mentions | compile | rate | matches per mention |")?;
     writeln!(report, "|---|---|---|---|---|")?;
     writeln!(
@@ -288,7 +293,7 @@ async fn run_all(args: BenchRunArgs, out: &mut dyn Write) -> anyhow::Result<()> 
 
     match &args.report {
         Some(path) => {
-            std::fs::write(path, &report).with_context(|| format!("cannot write {}", path.display()))?;
+            crate::report::write_section(path, "core", &report, crate::report::BENCHMARKS_HEADER)?;
             writeln!(out, "report written to {}", path.display())?;
         }
         None => out.write_all(report.as_bytes())?,
@@ -304,7 +309,7 @@ async fn timed_import(
     corpus: &Path,
     progress: impl FnMut(&ImportSummary),
 ) -> anyhow::Result<(ImportSummary, f64)> {
-    let ingestor = Arc::new(Ingestor::new(Arc::clone(store), project_id).await?);
+    let ingestor = Arc::new(Ingestor::new(Arc::clone(store), project_id, &ProjectModels::shipped(), Stories::empty()).await?);
     let reader = BufReader::with_capacity(1 << 20, File::open(corpus)?);
     let started = Instant::now();
     let summary = run_import(ingestor, reader, ImportFormat::Jsonl, Utc::now(), progress).await?;

@@ -5,7 +5,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use vigie_collect::{FetchConfig, Fetcher};
-use vigie_pipeline::{CollectReport, collect_due};
+use std::sync::Arc;
+
+use vigie_pipeline::refine::{REFINE_BATCH, Refiner};
+use vigie_pipeline::stories::StoryIndexes;
+use vigie_pipeline::{CollectContext, CollectReport, collect_due};
 
 use crate::app::App;
 use crate::cli::CollectArgs;
@@ -34,15 +38,25 @@ fn print_report(out: &mut dyn Write, r: &CollectReport) -> std::io::Result<()> {
 
 pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let fetcher = Fetcher::new(fetch_config())?;
+    let ctx = CollectContext { models: app.models(), stories: StoryIndexes::default() };
     if args.once {
-        let report = collect_due(&app.store, &fetcher, Utc::now(), PER_CYCLE).await?;
+        let report = collect_due(&app.store, &fetcher, &ctx, Utc::now(), PER_CYCLE).await?;
         print_report(out, &report)?;
         if report.failed > 0 {
             writeln!(out, "see `vigie source list` for the reasons")?;
         }
         return Ok(());
     }
-    writeln!(out, "collecting; press Ctrl-C to stop")?;
+    // The sentence encoder, when installed, refines stored verdicts while
+    // the collector waits for the next due source.
+    let refiner = match ctx.models.dir() {
+        Some(dir) => Refiner::load(dir)?.map(Arc::new),
+        None => None,
+    };
+    match &refiner {
+        Some(_) => writeln!(out, "collecting, with the sentence encoder refining verdicts; press Ctrl-C to stop")?,
+        None => writeln!(out, "collecting; press Ctrl-C to stop")?,
+    }
     // Ctrl-C (SIGINT) and SIGTERM (systemd, containers) stop the loop between
     // cycles: a signal during a cycle lets that cycle finish and record its
     // work first.
@@ -50,7 +64,7 @@ pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::R
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
     loop {
-        let cycle = collect_due(&app.store, &fetcher, Utc::now(), PER_CYCLE);
+        let cycle = collect_due(&app.store, &fetcher, &ctx, Utc::now(), PER_CYCLE);
         tokio::pin!(cycle);
         let mut stop = false;
         let report = loop {
@@ -67,8 +81,13 @@ pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::R
             continue; // more are due right now
         }
         if !stop {
+            let idle = refine_until(app, refiner.as_ref(), tokio::time::Instant::now() + MAX_SLEEP);
             tokio::select! {
-                _ = tokio::time::sleep(MAX_SLEEP) => {}
+                result = idle => {
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "sentiment refinement failed; verdicts stay as they are");
+                    }
+                }
                 _ = interrupt.recv() => stop = true,
                 _ = terminate.recv() => stop = true,
             }
@@ -78,4 +97,29 @@ pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::R
             return Ok(());
         }
     }
+}
+
+/// Refines stored verdicts of every project, a batch at a time, until
+/// `deadline` or until none is left; then waits out the deadline. A batch in
+/// progress when a signal arrives is dropped before its write: its mentions
+/// keep their fast verdicts and are refined next time.
+async fn refine_until(app: &App, refiner: Option<&Arc<Refiner>>, deadline: tokio::time::Instant) -> anyhow::Result<()> {
+    if let Some(refiner) = refiner {
+        let models = app.models();
+        'work: while tokio::time::Instant::now() < deadline {
+            let mut refined = 0;
+            for project in app.store.list_projects().await? {
+                let fast = models.fast_model(project.id)?;
+                refined += refiner.refine_stored(app.store.as_ref(), project.id, fast, REFINE_BATCH).await?;
+                if tokio::time::Instant::now() >= deadline {
+                    break 'work;
+                }
+            }
+            if refined == 0 {
+                break;
+            }
+        }
+    }
+    tokio::time::sleep_until(deadline).await;
+    Ok(())
 }

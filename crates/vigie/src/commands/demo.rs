@@ -15,7 +15,7 @@ use crate::commands::import::{import_reader, print_summary};
 use crate::output::Table;
 
 /// The demo corpus, built by `scripts/build_demo_corpus.py`.
-static CORPUS: &[u8] = include_bytes!("../../assets/demo/airline-tweets.jsonl.gz");
+pub static CORPUS: &[u8] = include_bytes!("../../assets/demo/airline-tweets.jsonl.gz");
 
 pub const DEMO_PROJECT: &str = "demo";
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context as _;
 use flate2::read::GzDecoder;
@@ -38,20 +38,26 @@ const LANG_SETS: &[LangSet] = &[
     LangSet { name: "US airline tweets (dev)", path: "twitter-us-airline-sentiment/tweets-dev.csv.gz", format: Format::Csv, lang: "en", kind: "tweets" },
 ];
 
-pub fn run(command: EvalCommand, out: &mut dyn Write) -> anyhow::Result<()> {
-    match command {
-        EvalCommand::Lang { data, report } => {
-            let section = eval_lang(&data)?;
-            match report {
-                Some(path) => {
-                    write_section(&path, "lang", &section)?;
-                    writeln!(out, "language identification results written to {}", path.display())?;
-                }
-                None => out.write_all(section.as_bytes())?,
-            }
-            Ok(())
+pub fn run(command: EvalCommand, models_dir: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (name, what, section, report) = match command {
+        EvalCommand::Lang { data, report } => ("lang", "language identification", eval_lang(&data)?, report),
+        EvalCommand::Sentiment { data, report, python } => {
+            let mut progress = |step: &str| eprintln!("{step}");
+            let section = super::eval_sentiment::eval_sentiment(&data, models_dir, python.as_deref(), &mut progress)?;
+            ("sentiment", "sentiment", section, report)
         }
+        EvalCommand::Routing { data, report } => {
+            ("routing", "routing", super::eval_sentiment::eval_routing(&data)?, report)
+        }
+    };
+    match report {
+        Some(path) => {
+            crate::report::write_section(&path, name, &section, crate::report::EVALUATION_HEADER)?;
+            writeln!(out, "{what} results written to {}", path.display())?;
+        }
+        None => out.write_all(section.as_bytes())?,
     }
+    Ok(())
 }
 
 fn read_texts(path: &Path, format: Format) -> anyhow::Result<Vec<String>> {
@@ -141,44 +147,4 @@ fn eval_lang(data: &Path) -> anyhow::Result<String> {
         100.0 * (total - total_ok - total_unknown) as f64 / n
     )?;
     Ok(s)
-}
-
-/// Replaces (or appends) the `name` section of the Markdown file at `path`.
-fn write_section(path: &PathBuf, name: &str, section: &str) -> anyhow::Result<()> {
-    let start = format!("<!-- {name}:start -->");
-    let end = format!("<!-- {name}:end -->");
-    let block = format!("{start}\n{section}{end}\n");
-    let current = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            "# Evaluation\n\nAccuracy of Vigie's text understanding, measured on public labelled data \
-             (`../shared/data`; see each folder's SOURCE.md) by commands anyone can rerun.\n\n"
-                .to_string()
-        }
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let updated = match (current.find(&start), current.find(&end)) {
-        (Some(a), Some(b)) if b > a => format!("{}{block}{}", &current[..a], current[b + end.len()..].trim_start_matches('\n')),
-        _ => format!("{}{}{block}", current, if current.ends_with("\n\n") { "" } else { "\n" }),
-    };
-    std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_section_is_replaced_in_place_and_the_rest_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("EVALUATION.md");
-        write_section(&path, "lang", "## Language\nv1\n").unwrap();
-        write_section(&path, "other", "## Other\nkept\n").unwrap();
-        write_section(&path, "lang", "## Language\nv2\n").unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("# Evaluation\n"));
-        assert!(text.contains("v2") && !text.contains("v1"), "{text}");
-        assert!(text.contains("## Other\nkept"));
-        assert!(text.find("## Language").unwrap() < text.find("## Other").unwrap(), "{text}");
-    }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
+use vigie_pipeline::stories::Stories;
 use vigie_pipeline::{ImportFormat, ImportSummary, Ingestor, run_import};
 
 use crate::app::App;
@@ -35,7 +36,8 @@ pub async fn import_reader(
     format: ImportFormat,
     bar: Option<ProgressBar>,
 ) -> anyhow::Result<ImportSummary> {
-    let ingestor = Arc::new(Ingestor::new(Arc::clone(&app.store), app.project.id).await?);
+    let stories = Stories::load(app.store.as_ref(), app.project.id, Utc::now()).await?;
+    let ingestor = Arc::new(Ingestor::new(Arc::clone(&app.store), app.project.id, &app.models(), stories).await?);
     let summary = run_import(ingestor, reader, format, Utc::now(), |s| {
         if let Some(bar) = &bar {
             bar.set_message(format!("{} new, {} duplicates, {} rejected", s.inserted, s.duplicates, s.rejected_count));

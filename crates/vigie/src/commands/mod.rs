@@ -1,11 +1,18 @@
 //! One module per subcommand.
 
+pub mod analyze;
 pub mod bench;
+pub mod bench_analyze;
 pub mod collect;
 pub mod demo;
 pub mod eval;
+pub mod eval_sentiment;
 pub mod export;
 pub mod import;
+pub mod mention;
+pub mod models;
 pub mod search;
 pub mod source;
+pub mod theme;
+pub mod train;
 pub mod watch;

@@ -44,6 +44,10 @@ pub fn mention_json(s: &StoredMention, watch_names: &dyn Fn(i64) -> Option<Strin
         "lang_confidence": m.lang_confidence,
         "watches": s.matches.iter().filter_map(|w| watch_names(w.watch_id)).collect::<Vec<_>>(),
         "vigie_id": m.id,
+        "sentiment": m.analysis.polarity(),
+        "sentiment_score": m.analysis.sentiment.as_ref().map(|s| s.score),
+        "themes": m.analysis.themes.iter().map(|t| t.theme.as_str()).collect::<Vec<_>>(),
+        "story_id": m.analysis.story_id,
     })
 }
 

@@ -49,6 +49,19 @@ fn db_bytes(vigie: &Vigie) -> u64 {
         .sum()
 }
 
+/// Mentions a reader sees: those of committed batches.
+fn committed_mentions(vigie: &Vigie) -> i64 {
+    let db = vigie.db_path();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&db).read_only(true);
+        let Ok(pool) = sqlx::sqlite::SqlitePool::connect_with(options).await else { return 0 };
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mentions").fetch_one(&pool).await.unwrap_or(0);
+        pool.close().await;
+        n
+    })
+}
+
 fn integrity_check(vigie: &Vigie) -> String {
     let db = vigie.db_path();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -82,8 +95,9 @@ fn an_import_killed_mid_way_resumes_without_duplicates_or_losses() {
 
     let mut child = vigie.spawn(&["import", file]);
     let started = Instant::now();
-    // A batch is 2,000 mentions, about a megabyte: wait for the first commit.
-    while db_bytes(&vigie) < baseline + 512 * 1024 {
+    // Wait for the first committed batch (pages written to the log before a
+    // commit do not count: a reader sees only committed rows).
+    while db_bytes(&vigie) < baseline + 512 * 1024 || committed_mentions(&vigie) == 0 {
         assert!(child.try_wait().unwrap().is_none(), "the import ended before it could be killed");
         assert!(started.elapsed() < Duration::from_secs(120), "no batch committed in 2 minutes");
         std::thread::sleep(Duration::from_millis(10));

@@ -29,7 +29,7 @@ fn csv_export_imports_back_into_a_fresh_data_dir_unchanged() {
     assert_eq!(
         text.lines().next(),
         Some(
-            "id,url,title,text,author,published_at,source,site,lang,reach,text_format,collected_at,lang_confidence,watches,vigie_id"
+            "id,url,title,text,author,published_at,source,site,lang,reach,text_format,collected_at,lang_confidence,watches,vigie_id,sentiment,sentiment_score,themes,story_id"
         )
     );
     // Several watches in one cell are joined with `|`.

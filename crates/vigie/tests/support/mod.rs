@@ -33,6 +33,13 @@ pub fn unix_now() -> i64 {
     i64::try_from(now.as_secs()).expect("seconds fit in i64")
 }
 
+/// The models directory holding an installed sentence encoder, if the test
+/// run has one (`.ci/run` installs it and sets `VIGIE_MODELS_DIR`).
+pub fn installed_models_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("VIGIE_MODELS_DIR")?);
+    dir.join("e5-small-q4.bin").is_file().then_some(dir)
+}
+
 /// One `vigie` installation: a temporary directory holding the data
 /// directory (`data/`) and any scratch files the test writes.
 pub struct Vigie {
@@ -71,7 +78,7 @@ impl Vigie {
         cmd.arg("--data-dir").arg(self.data_dir());
         cmd.args(args);
         cmd.current_dir(self.dir.path());
-        for var in ["VIGIE_DATA_DIR", "VIGIE_PROJECT", "RUST_LOG", "VIGIE_ALLOW_PRIVATE_NETWORK"] {
+        for var in ["VIGIE_DATA_DIR", "VIGIE_PROJECT", "RUST_LOG", "VIGIE_ALLOW_PRIVATE_NETWORK", "VIGIE_MODELS_DIR"] {
             cmd.env_remove(var);
         }
         cmd.env("VIGIE_ALLOW_PRIVATE_NETWORK", "true");

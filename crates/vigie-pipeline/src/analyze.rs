@@ -1,0 +1,163 @@
+//! The analyze step: what a mention says and how far it goes.
+//!
+//! For every mention, in the CPU half of the ingest path: the sentiment
+//! verdict of the fast model (the project's retrained model when it has one),
+//! its themes (keywords and the routing classifier), its near-duplicate
+//! signature (stories are assigned after the insert, when ids are known) and
+//! its reach. The encoder tier refines stored verdicts later (see
+//! [`crate::refine`]).
+//!
+//! The same [`Analyzer`] serves `vigie analyze`, so what that command prints
+//! is what the pipeline stores.
+
+use vigie_model::{Analysis, Contribution, Engagement, Mention, Polarity, ReachEstimate, Sentiment};
+use vigie_nlp::neardup::{self, Signature};
+use vigie_nlp::reach::{self, ReachSignals};
+use vigie_sentiment::{FastModel, Label, LinearClassifier, Verdict};
+
+use crate::models::FastRef;
+
+use crate::themes::{CompiledThemes, ThemeClassifier};
+
+/// The models and taxonomy one project analyzes with.
+pub struct Analyzer {
+    fast: FastRef,
+    themes: CompiledThemes,
+}
+
+impl Analyzer {
+    pub fn new(fast: FastRef, themes: CompiledThemes) -> Self {
+        Analyzer { fast, themes }
+    }
+
+    pub fn fast_model(&self) -> &FastModel {
+        &self.fast
+    }
+
+    pub fn themes(&self) -> &CompiledThemes {
+        &self.themes
+    }
+
+    /// Sentiment, themes and reach of a normalized mention.
+    pub fn analyze(&self, mention: &Mention, engagement: &Engagement) -> Analysis {
+        let sentiment = self.sentiment(mention);
+        let polarity = sentiment.as_ref().map(|s| s.label);
+        Analysis {
+            themes: self.themes.score(mention, polarity),
+            sentiment,
+            corrected: None,
+            story_id: None,
+            reach: Some(reach_of(mention, engagement)),
+        }
+    }
+
+    /// The fast verdict, `None` for an unsupported language.
+    ///
+    /// A text too short for language identification ("great service,
+    /// thanks") is read as French and as English: when both readings agree,
+    /// that verdict stands (the surer one); when they disagree, it is unknown.
+    pub fn sentiment(&self, mention: &Mention) -> Option<Sentiment> {
+        let text = sentiment_text(mention);
+        match mention.lang.as_deref() {
+            Some(lang) => self.fast.predict(&text, lang).map(to_sentiment),
+            None => {
+                let en = self.fast.predict(&text, "en")?;
+                let fr = self.fast.predict(&text, "fr")?;
+                if en.label != fr.label {
+                    return None;
+                }
+                Some(to_sentiment(if en.confidence >= fr.confidence { en } else { fr }))
+            }
+        }
+    }
+}
+
+/// What the sentiment models read: the title, then the text.
+pub fn sentiment_text(mention: &Mention) -> String {
+    match mention.title.as_deref() {
+        Some(title) if !mention.text.starts_with(title) => format!("{title}. {}", mention.text),
+        _ => mention.text.clone(),
+    }
+}
+
+/// The near-duplicate signature of a mention (`None`: too little text).
+pub fn signature_of(mention: &Mention) -> Option<Signature> {
+    neardup::signature(mention.title.as_deref(), &mention.text)
+}
+
+/// The reach estimate from what the source gave.
+pub fn reach_of(mention: &Mention, engagement: &Engagement) -> ReachEstimate {
+    let signals = ReachSignals {
+        // `reach` is the single audience figure older imports give.
+        followers: engagement.followers.or(mention.reach.and_then(|r| u64::try_from(r).ok())),
+        likes: engagement.likes,
+        shares: engagement.shares,
+        comments: engagement.comments,
+        views: engagement.views,
+        site_audience: None,
+    };
+    let r = reach::estimate(mention.source_kind, &signals);
+    ReachEstimate { audience: r.audience, engagement: r.engagement, score: r.score, basis: r.basis.to_string() }
+}
+
+pub fn polarity_of(label: Label) -> Polarity {
+    match label {
+        Label::Negative => Polarity::Negative,
+        Label::Neutral => Polarity::Neutral,
+        Label::Positive => Polarity::Positive,
+    }
+}
+
+pub fn label_of(polarity: Polarity) -> Label {
+    match polarity {
+        Polarity::Negative => Label::Negative,
+        Polarity::Neutral => Label::Neutral,
+        Polarity::Positive => Label::Positive,
+    }
+}
+
+/// The model crate's verdict in the shared vocabulary, rounded for storage.
+pub fn to_sentiment(v: Verdict) -> Sentiment {
+    let round = |x: f32| (x * 1000.0).round() / 1000.0;
+    Sentiment {
+        label: polarity_of(v.label),
+        score: round(v.score),
+        confidence: round(v.confidence),
+        model: v.model,
+        explanation: v
+            .explanation
+            .into_iter()
+            .map(|c| Contribution { feature: c.feature, weight: round(c.weight) })
+            .collect(),
+    }
+}
+
+/// The shipped routing model as a theme classifier: department probabilities
+/// for the default themes, for French and English text.
+pub struct RoutingClassifier {
+    model: &'static LinearClassifier,
+    /// Below this probability a department is not proposed.
+    pub min_probability: f32,
+}
+
+impl RoutingClassifier {
+    pub fn shipped() -> Self {
+        RoutingClassifier { model: LinearClassifier::shipped_routing(), min_probability: 0.5 }
+    }
+}
+
+impl ThemeClassifier for RoutingClassifier {
+    fn classify(&self, text: &str, lang: Option<&str>) -> Vec<(String, f32)> {
+        // Trained on English complaints only: silent on other languages
+        // (the keywords still speak for them).
+        if lang != Some("en") {
+            return Vec::new();
+        }
+        self.model
+            .predict(text, "en")
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, p)| *p >= self.min_probability)
+            .collect()
+    }
+}

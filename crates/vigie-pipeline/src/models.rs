@@ -1,0 +1,94 @@
+//! Where a project's models come from.
+//!
+//! The fast sentiment model and the routing model ship inside the binary. A
+//! project that retrained the fast model on its own corrections (`vigie train
+//! sentiment`) has it in `<data dir>/models/project-<id>/sentiment-fast.bin`,
+//! which then wins. The encoder's weights, installed by `vigie models
+//! install`, live in `<data dir>/models/`.
+
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::Utc;
+use vigie_sentiment::FastModel;
+use vigie_store::Store;
+
+use crate::PipelineError;
+use crate::analyze::{Analyzer, RoutingClassifier};
+use crate::themes::{CompiledThemes, default_themes};
+
+/// File name of a project's retrained fast model.
+pub const PROJECT_FAST_MODEL: &str = "sentiment-fast.bin";
+
+/// The fast model a project uses: the shipped one or its own.
+#[derive(Clone)]
+pub enum FastRef {
+    Shipped(&'static FastModel),
+    Project(Arc<FastModel>),
+}
+
+impl Deref for FastRef {
+    type Target = FastModel;
+
+    fn deref(&self) -> &FastModel {
+        match self {
+            FastRef::Shipped(m) => m,
+            FastRef::Project(m) => m,
+        }
+    }
+}
+
+/// The models directory of a data directory (or none: shipped models only).
+#[derive(Clone, Debug, Default)]
+pub struct ProjectModels {
+    dir: Option<PathBuf>,
+}
+
+impl ProjectModels {
+    /// Shipped models only.
+    pub fn shipped() -> Self {
+        ProjectModels { dir: None }
+    }
+
+    pub fn in_dir(dir: impl Into<PathBuf>) -> Self {
+        ProjectModels { dir: Some(dir.into()) }
+    }
+
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// Where the project's retrained fast model is (or would be) kept.
+    pub fn project_fast_model_path(&self, project_id: i64) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join(format!("project-{project_id}")).join(PROJECT_FAST_MODEL))
+    }
+
+    /// The project's retrained fast model if it has one, else the shipped
+    /// one. A damaged file is an error naming it, not a silent fallback.
+    pub fn fast_model(&self, project_id: i64) -> Result<FastRef, PipelineError> {
+        let Some(path) = self.project_fast_model_path(project_id).filter(|p| p.exists()) else {
+            return Ok(FastRef::Shipped(FastModel::shipped()));
+        };
+        let bytes = std::fs::read(&path)
+            .map_err(|e| PipelineError::Model(format!("cannot read {}: {e}", path.display())))?;
+        let model = FastModel::from_bytes(&bytes).map_err(|e| {
+            PipelineError::Model(format!(
+                "the project's retrained sentiment model {} is unusable ({e}); run `vigie train sentiment` again or remove the file",
+                path.display()
+            ))
+        })?;
+        Ok(FastRef::Project(Arc::new(model)))
+    }
+
+    /// The project's analyzer: its fast model, and its themes (seeded with
+    /// the default taxonomy the first time) with the routing classifier.
+    pub async fn analyzer(&self, store: &dyn Store, project_id: i64) -> Result<Analyzer, PipelineError> {
+        let fast = self.fast_model(project_id)?;
+        store.seed_themes(project_id, &default_themes(), Utc::now()).await?;
+        let themes = store.list_themes(project_id).await?;
+        let themes = CompiledThemes::new(themes, Some(Box::new(RoutingClassifier::shipped())))
+            .map_err(|error| PipelineError::InvalidStoredQuery { watch: "(theme)".into(), error })?;
+        Ok(Analyzer::new(fast, themes))
+    }
+}

@@ -1,0 +1,120 @@
+//! `vigie mention …`: one mention, its analysis explained, and corrections.
+
+use std::io::Write;
+use std::str::FromStr;
+
+use chrono::Utc;
+use serde_json::json;
+use vigie_model::Polarity;
+use vigie_store::MentionFilter;
+
+use crate::app::{App, usage};
+use crate::cli::{MentionCommand, OutputFormat};
+use crate::output::{safe, truncate};
+
+/// Copies listed with a mention's story.
+const STORY_LIST: i64 = 20;
+
+pub async fn run(app: &App, command: MentionCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+    match command {
+        MentionCommand::Show { id, output } => {
+            let Some(stored) = app.store.mention(app.project.id, id).await? else {
+                return usage(format!("no mention {id} in project {:?}", app.project.name));
+            };
+            let m = &stored.mention;
+            let story_id = m.analysis.story_id.unwrap_or(m.id);
+            let filter = MentionFilter { story_id: Some(story_id), ..MentionFilter::default() };
+            let story: Vec<_> = app
+                .store
+                .mentions_after(app.project.id, &filter, 0, STORY_LIST + 1)
+                .await?
+                .into_iter()
+                .filter(|s| s.mention.id != m.id)
+                .collect();
+            if output.format == OutputFormat::Json {
+                let value = json!({
+                    "mention": m,
+                    "polarity": m.analysis.polarity(),
+                    "story": { "id": story_id, "others": story.iter().map(|s| json!({
+                        "id": s.mention.id, "url": s.mention.url, "site": s.mention.site,
+                        "published_at": s.mention.published_at, "text": s.mention.text })).collect::<Vec<_>>() },
+                });
+                serde_json::to_writer_pretty(&mut *out, &value)?;
+                writeln!(out)?;
+                return Ok(());
+            }
+            writeln!(out, "mention {}  {}  {}", m.id, m.source_kind, m.published_at.format("%Y-%m-%d %H:%M UTC"))?;
+            if let Some(url) = &m.url {
+                writeln!(out, "url:       {}", safe(url))?;
+            }
+            if let Some(author) = &m.author {
+                writeln!(out, "author:    {}", safe(author))?;
+            }
+            if let Some(title) = &m.title {
+                writeln!(out, "title:     {}", safe(title))?;
+            }
+            writeln!(out, "text:      {}", safe(&truncate(&m.text, 500)))?;
+            writeln!(out, "language:  {}", m.lang.as_deref().unwrap_or("unknown"))?;
+            match (&m.analysis.sentiment, m.analysis.corrected) {
+                (_, Some(c)) => writeln!(out, "sentiment: {c} (corrected by a person)")?,
+                (Some(s), None) => writeln!(
+                    out,
+                    "sentiment: {} (score {:+.2}, confidence {:.0} %, model {})",
+                    s.label,
+                    s.score,
+                    s.confidence * 100.0,
+                    s.model
+                )?,
+                (None, None) => writeln!(out, "sentiment: unknown (unsupported language or nothing to judge)")?,
+            }
+            if let Some(s) = &m.analysis.sentiment {
+                if !s.explanation.is_empty() {
+                    writeln!(out, "because:")?;
+                    for c in &s.explanation {
+                        let toward = if c.weight >= 0.0 { "positive" } else { "negative" };
+                        writeln!(out, "  {:+.2}  {}  (toward {toward})", c.weight, safe(&c.feature))?;
+                    }
+                }
+            }
+            if m.analysis.themes.is_empty() {
+                writeln!(out, "themes:    none")?;
+            } else {
+                writeln!(out, "themes:")?;
+                for t in &m.analysis.themes {
+                    writeln!(out, "  {:.2}  {}  ({})", t.score, t.theme, safe(&t.evidence.join(", ")))?;
+                }
+            }
+            if let Some(r) = &m.analysis.reach {
+                writeln!(out, "reach:     {:.0}/100 (audience {}, engagement {}, from {})", r.score, r.audience, r.engagement, r.basis)?;
+            }
+            if story.is_empty() {
+                writeln!(out, "story:     no copies found")?;
+            } else {
+                let more = if story.len() as i64 > STORY_LIST { "+" } else { "" };
+                writeln!(out, "story {story_id}: {}{more} other mention(s)", story.len().min(STORY_LIST as usize))?;
+                for s in story.iter().take(STORY_LIST as usize) {
+                    let place = s.mention.site.as_deref().or(s.mention.url.as_deref()).unwrap_or("");
+                    writeln!(out, "  {}  {}  {}", s.mention.id, safe(place), safe(&truncate(&s.mention.text, 80)))?;
+                }
+            }
+            Ok(())
+        }
+        MentionCommand::Label { id, label } => {
+            let polarity = match label.trim().to_ascii_lowercase().as_str() {
+                "none" | "clear" => None,
+                other => match Polarity::from_str(other) {
+                    Ok(p) => Some(p),
+                    Err(e) => return usage(format!("{e} (or none to remove the correction)")),
+                },
+            };
+            if !app.store.correct_sentiment(app.project.id, id, polarity, Utc::now()).await? {
+                return usage(format!("no mention {id} in project {:?}", app.project.name));
+            }
+            match polarity {
+                Some(p) => writeln!(out, "mention {id} is now {p}; `vigie train sentiment` will learn from it")?,
+                None => writeln!(out, "mention {id}: correction removed, the model's verdict stands")?,
+            }
+            Ok(())
+        }
+    }
+}

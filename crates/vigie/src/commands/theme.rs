@@ -1,0 +1,80 @@
+//! `vigie theme …`: the project's taxonomy of themes and departments.
+
+use std::io::Write;
+
+use chrono::Utc;
+use serde_json::json;
+use vigie_model::RawMention;
+use vigie_nlp::{NormalizeLimits, normalize};
+use vigie_pipeline::themes::{default_themes, validate_theme_key};
+use vigie_store::{NewTheme, StoreError};
+
+use crate::app::{App, usage};
+use crate::cli::ThemeCommand;
+use crate::commands::watch::parse_user_query;
+use crate::output::Table;
+
+pub async fn run(app: &App, command: ThemeCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+    let store = &app.store;
+    let project = app.project.id;
+    // The default taxonomy is the project's until it edits it.
+    store.seed_themes(project, &default_themes(), Utc::now()).await?;
+    match command {
+        ThemeCommand::List { output } => {
+            let mut table = Table::new(vec!["key", "name", "department", "query"]);
+            table.max_cell = 70;
+            for t in store.list_themes(project).await? {
+                table.push(vec![json!(t.key), json!(t.name), json!(t.department), json!(t.query)]);
+            }
+            table.write(out, output.format)
+        }
+        ThemeCommand::Add { key, query, name, department } => {
+            let key = key.trim().to_string();
+            if let Err(e) = validate_theme_key(&key) {
+                return usage(e);
+            }
+            parse_user_query(&query)?;
+            let department = department.trim().to_string();
+            if department.is_empty() || department.chars().count() > 100 {
+                return usage("a department name is 1 to 100 characters");
+            }
+            let name = name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).unwrap_or_else(|| key.clone());
+            let theme = NewTheme { key: key.clone(), name, department, query };
+            match store.add_theme(project, theme, Utc::now()).await {
+                Ok(_) => {
+                    writeln!(out, "theme {key} added; new mentions get it (it does not re-tag stored ones)")?;
+                    Ok(())
+                }
+                Err(StoreError::Conflict(msg)) => usage(format!("{msg}; remove it first to redefine it")),
+                Err(e) => Err(e.into()),
+            }
+        }
+        ThemeCommand::Remove { key } => {
+            if store.remove_theme(project, key.trim()).await? {
+                writeln!(out, "theme {} removed", key.trim())?;
+                Ok(())
+            } else {
+                usage(format!("no theme {:?} in project {:?} (see `vigie theme list`)", key.trim(), app.project.name))
+            }
+        }
+        ThemeCommand::Test { text, lang, output } => {
+            let models = app.models();
+            let analyzer = models.analyzer(store.as_ref(), project).await?;
+            let raw = RawMention { text, lang, plain_text: true, ..RawMention::default() };
+            let mention = match normalize(raw, Utc::now(), &NormalizeLimits::default()) {
+                Ok(m) => m,
+                Err(e) => return usage(format!("cannot analyze this text: {e}")),
+            };
+            let analysis = analyzer.analyze(&mention, &Default::default());
+            let mut table = Table::new(vec!["theme", "score", "evidence"]);
+            for t in &analysis.themes {
+                table.push(vec![json!(t.theme), json!(t.score), json!(t.evidence.join(", "))]);
+            }
+            if analysis.themes.is_empty() && output.format == crate::cli::OutputFormat::Table {
+                writeln!(out, "no theme")?;
+                return Ok(());
+            }
+            table.write(out, output.format)
+        }
+    }
+}

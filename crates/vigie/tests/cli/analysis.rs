@@ -1,0 +1,193 @@
+//! The analysis step inside the pipeline: stored verdicts with their
+//! explanation, themes, stories of near-duplicate copies, reach, corrections
+//! and retraining on them, and the project's editable taxonomy.
+
+use serde_json::{Value, json};
+
+use crate::support::Vigie;
+
+fn line(id: &str, text: &str, extra: Value) -> String {
+    let mut v = json!({
+        "id": id,
+        "url": format!("https://example.com/{id}"),
+        "text": text,
+        "published_at": "2026-11-20T10:00:00Z",
+        "source": "forum",
+        "text_format": "plain",
+    });
+    if let (Some(obj), Some(more)) = (v.as_object_mut(), extra.as_object()) {
+        for (k, val) in more {
+            obj.insert(k.clone(), val.clone());
+        }
+    }
+    v.to_string()
+}
+
+fn import(vigie: &Vigie, lines: &[String]) {
+    let file = vigie.write("mentions.jsonl", lines.join("\n"));
+    vigie.run(&["import", file.to_str().unwrap()]).success();
+}
+
+fn id_of(vigie: &Vigie, url: &str) -> i64 {
+    vigie.mention(url)["vigie_id"].as_i64().unwrap_or_else(|| panic!("no vigie_id for {url}"))
+}
+
+fn show(vigie: &Vigie, id: i64) -> Value {
+    vigie.run(&["mention", "show", &id.to_string(), "--format", "json"]).success().json()
+}
+
+#[test]
+fn stored_mentions_carry_sentiment_themes_reach_and_stories() {
+    let vigie = Vigie::new();
+    let complaint = "Commande passée il y a trois semaines chez Acme, toujours pas reçu mon colis, \
+                     le service client ne répond à aucun mail. Je ne recommande pas du tout cette boutique.";
+    import(
+        &vigie,
+        &[
+            line("a", complaint, json!({"followers": 12000, "likes": 40, "shares": 12})),
+            // The same complaint pasted on another forum with a few words added.
+            line("b", &format!("Je le poste ici aussi : {complaint} Vraiment déçue."), json!({})),
+            line("c", "Super accueil en magasin Acme, vendeuse adorable et très bons conseils, merci !", json!({"views": 300})),
+            line("d", "Acme a publié ses résultats trimestriels ce matin, chiffre d'affaires en hausse de 4 %.", json!({})),
+        ],
+    );
+    let a = show(&vigie, id_of(&vigie, "https://example.com/a"));
+    let m = &a["mention"]["analysis"];
+    assert_eq!(m["sentiment"]["label"], "negative", "{a:#}");
+    assert_eq!(m["sentiment"]["model"], "fast-v1");
+    assert!(!m["sentiment"]["explanation"].as_array().unwrap().is_empty());
+    let themes: Vec<&str> = m["themes"].as_array().unwrap().iter().map(|t| t["theme"].as_str().unwrap()).collect();
+    assert!(themes.contains(&"delivery_logistics") && themes.contains(&"customer_service"), "{a:#}");
+    assert_eq!(m["reach"]["basis"], "followers", "{a:#}");
+    assert!(m["reach"]["audience"].as_u64().unwrap() > 0);
+
+    // The copy joins the first one's story, and the story lists it.
+    let b_id = id_of(&vigie, "https://example.com/b");
+    let b = show(&vigie, b_id);
+    let a_id = id_of(&vigie, "https://example.com/a");
+    assert_eq!(b["mention"]["analysis"]["story_id"], a_id, "{b:#}");
+    assert_eq!(b["story"]["id"], a_id);
+    assert_eq!(a["story"]["others"][0]["id"], b_id, "{a:#}");
+    // Unrelated mentions are their own stories.
+    let c = show(&vigie, id_of(&vigie, "https://example.com/c"));
+    assert!(c["mention"]["analysis"]["story_id"].is_null(), "{c:#}");
+    assert_eq!(c["mention"]["analysis"]["sentiment"]["label"], "positive", "{c:#}");
+
+    // The human-readable view explains the verdict.
+    let text = vigie.run(&["mention", "show", &a_id.to_string()]).success().stdout;
+    assert!(text.contains("sentiment: negative") && text.contains("because:") && text.contains("toward negative"), "{text}");
+    assert!(text.contains("story") && text.contains(&b_id.to_string()), "{text}");
+
+    // A later import compares with what is stored (the index is warmed from it).
+    import(&vigie, &[line("e", &format!("{complaint} #acme"), json!({}))]);
+    let e = show(&vigie, id_of(&vigie, "https://example.com/e"));
+    assert_eq!(e["mention"]["analysis"]["story_id"], a_id, "{e:#}");
+
+    let missing = vigie.run(&["mention", "show", "999999"]).code(2);
+    assert!(missing.stderr.contains("no mention 999999"), "{}", missing.stderr);
+}
+
+#[test]
+fn corrections_are_stored_and_train_a_project_model_measured_on_held_back_ones() {
+    let vigie = Vigie::new();
+    // Sarcasm the shipped model reads as positive: the project corrects it.
+    let mut lines = Vec::new();
+    for i in 0..30 {
+        let text = match i % 3 {
+            0 => format!("Génial, encore un retard de {i} minutes, bravo la ligne B, vraiment au top"),
+            1 => format!("Super, le train {i} est encore supprimé, merci pour cette magnifique journée"),
+            _ => format!("Formidable, {i} minutes d'attente au guichet, quel service exceptionnel"),
+        };
+        lines.push(line(&format!("s{i}"), &text, json!({"lang": "fr"})));
+    }
+    import(&vigie, &lines);
+    let ids: Vec<i64> = (0..30).map(|i| id_of(&vigie, &format!("https://example.com/s{i}"))).collect();
+
+    let few = vigie.run(&["train", "sentiment"]).code(2);
+    assert!(few.stderr.contains("at least 10 are needed"), "{}", few.stderr);
+
+    let bad = vigie.run(&["mention", "label", &ids[0].to_string(), "furious"]).code(2);
+    assert!(bad.stderr.contains("unknown sentiment"), "{}", bad.stderr);
+    for id in &ids {
+        vigie.run(&["mention", "label", &id.to_string(), "negative"]).success();
+    }
+    let shown = show(&vigie, ids[0]);
+    assert_eq!(shown["mention"]["analysis"]["corrected"], "negative");
+    assert_eq!(shown["polarity"], "negative");
+
+    let run = vigie.run(&["train", "sentiment"]).success();
+    assert!(run.stdout.contains("30 correction(s)"), "{}", run.stdout);
+    assert!(run.stdout.contains("held-back correction(s): current model"), "{}", run.stdout);
+    let model = vigie.data_dir().join("models");
+    let saved: Vec<_> = walk(&model).into_iter().filter(|p| p.ends_with("sentiment-fast.bin")).collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+
+    // New mentions use the project's model: the same sarcasm now reads negative.
+    import(&vigie, &[line("new", "Génial, encore un retard de 25 minutes, bravo la ligne B, vraiment au top", json!({"lang": "fr"}))]);
+    let new = show(&vigie, id_of(&vigie, "https://example.com/new"));
+    assert_eq!(new["mention"]["analysis"]["sentiment"]["label"], "negative", "{new:#}");
+
+    vigie.run(&["mention", "label", &ids[0].to_string(), "none"]).success();
+    assert!(show(&vigie, ids[0])["mention"]["analysis"]["corrected"].is_null());
+    let reset = vigie.run(&["train", "sentiment", "--reset"]).success();
+    assert!(reset.stdout.contains("uses the shipped model again"), "{}", reset.stdout);
+    assert!(walk(&model).iter().all(|p| !p.ends_with("sentiment-fast.bin")));
+
+    // A damaged project model is an error naming the file, not a silent fallback.
+    let path = vigie.data_dir().join("models/project-1/sentiment-fast.bin");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"not a model").unwrap();
+    let broken = vigie.run(&["import", vigie.write("x.jsonl", line("x", "bonjour à tous", json!({}))).to_str().unwrap()]).code(1);
+    assert!(broken.stderr.contains("sentiment-fast.bin") && broken.stderr.contains("vigie train sentiment"), "{}", broken.stderr);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_taxonomy_is_the_projects_to_edit() {
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    let list = vigie.run(&["theme", "list", "--format", "json"]).success().json();
+    let keys: Vec<&str> = list.as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap()).collect();
+    for key in ["customer_service", "delivery_logistics", "product_quality", "price_billing", "website_app", "staff_hr", "legal", "environment_csr", "safety"] {
+        assert!(keys.contains(&key), "{key} missing from {keys:?}");
+    }
+    let bad = vigie.run(&["theme", "add", "Palm Oil", "--query", "palme"]).code(2);
+    assert!(bad.stderr.contains("lower-case"), "{}", bad.stderr);
+    let bad = vigie.run(&["theme", "add", "palm_oil", "--query", "(huile de palme"]).code(2);
+    assert!(bad.stderr.contains("invalid query"), "{}", bad.stderr);
+    vigie
+        .run(&["theme", "add", "palm_oil", "--query", r#""huile de palme" OR "palm oil""#, "--department", "CSR"])
+        .success();
+    let dup = vigie.run(&["theme", "add", "palm_oil", "--query", "palme"]).code(2);
+    assert!(dup.stderr.contains("already exists"), "{}", dup.stderr);
+    vigie.run(&["theme", "remove", "legal"]).success();
+    vigie.run(&["theme", "remove", "legal"]).code(2);
+
+    let tested = vigie.run(&["theme", "test", "--text", "Acme met de l'huile de palme partout, je porte plainte", "--format", "json"]).success().json();
+    let found: Vec<&str> = tested.as_array().unwrap().iter().map(|t| t["theme"].as_str().unwrap()).collect();
+    assert!(found.contains(&"palm_oil"), "{found:?}");
+    assert!(!found.contains(&"legal"), "a removed theme is gone: {found:?}");
+
+    // Stored mentions get the project's themes.
+    import(&vigie, &[line("p", "Acme et l'huile de palme : la déforestation continue", json!({}))]);
+    let m = show(&vigie, id_of(&vigie, "https://example.com/p"));
+    let themes: Vec<&str> = m["mention"]["analysis"]["themes"].as_array().unwrap().iter().map(|t| t["theme"].as_str().unwrap()).collect();
+    assert!(themes.contains(&"palm_oil") && themes.contains(&"environment_csr"), "{m:#}");
+    // Removing the theme does not bring back the default list.
+    let list = vigie.run(&["theme", "list", "--format", "json"]).success().json();
+    assert!(list.as_array().unwrap().iter().all(|t| t["key"] != "legal"));
+}
