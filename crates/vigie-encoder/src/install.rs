@@ -315,6 +315,7 @@ fn extract_member(
             tmp.write_all(&buf[..n])
                 .map_err(|e| io_err("write", tmp.path(), e))?;
         }
+        readable_by_all(tmp.as_file()).map_err(|e| io_err("set permissions on", tmp.path(), e))?;
         tmp.as_file()
             .sync_all()
             .map_err(|e| io_err("write", tmp.path(), e))?;
@@ -334,6 +335,7 @@ async fn write_license(dest_dir: &Path) -> Result<(), InstallError> {
             .map_err(|e| io_err("create a temporary file in", &dir, e))?;
         tmp.write_all(LICENSE_TEXT.as_bytes())
             .map_err(|e| io_err("write", tmp.path(), e))?;
+        readable_by_all(tmp.as_file()).map_err(|e| io_err("set permissions on", tmp.path(), e))?;
         tmp.persist(&path)
             .map_err(|e| io_err("write", &path, e.error))?;
         Ok(())
@@ -376,6 +378,18 @@ LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
 OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
 SOFTWARE.
 ";
+
+/// Temporary files are private (0600); an installed model is for everyone.
+fn readable_by_all(file: &std::fs::File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
+}
 
 fn sha256_of(mut file: std::fs::File, path: &Path) -> Result<String, InstallError> {
     let mut hasher = Sha256::new();

@@ -114,7 +114,9 @@ impl FromStr for SourceKind {
             "press" => SourceKind::News,
             other => match SourceKind::ALL.iter().find(|k| k.as_str() == other) {
                 Some(k) => *k,
-                None => return Err(UnknownSourceKind { given: s.to_string() }),
+                None => {
+                    return Err(UnknownSourceKind { given: s.to_string() });
+                }
             },
         };
         Ok(kind)

@@ -34,7 +34,12 @@ pub struct CollectReport {
 /// When to try a source again after `failures` failures in a row: its interval
 /// doubled per extra failure, up to a day, or the server's Retry-After if
 /// that is later.
-pub fn backoff_due(now: DateTime<Utc>, interval_secs: i64, failures: i64, retry_after_secs: Option<u64>) -> DateTime<Utc> {
+pub fn backoff_due(
+    now: DateTime<Utc>,
+    interval_secs: i64,
+    failures: i64,
+    retry_after_secs: Option<u64>,
+) -> DateTime<Utc> {
     let exponent = failures.clamp(1, 20) - 1;
     let backoff = interval_secs.max(60).saturating_mul(1_i64 << exponent).min(MAX_BACKOFF_SECS);
     let retry_after = retry_after_secs.map_or(0, |s| i64::try_from(s).unwrap_or(MAX_BACKOFF_SECS));
@@ -128,10 +133,16 @@ async fn collect_source(
     match source.source_type {
         SourceType::Rss => {}
     }
-    let request = FetchRequest { url: source.url.clone(), etag: source.etag.clone(), last_modified: source.last_modified.clone() };
+    let request = FetchRequest {
+        url: source.url.clone(),
+        etag: source.etag.clone(),
+        last_modified: source.last_modified.clone(),
+    };
     let fetched = fetcher.fetch(&request).await;
     let (record, outcome) = match fetched {
-        Ok(FetchOutcome::NotModified) => (FetchRecord::NotModified { at: now, next_due_at: next_due }, Outcome::NotModified),
+        Ok(FetchOutcome::NotModified) => {
+            (FetchRecord::NotModified { at: now, next_due_at: next_due }, Outcome::NotModified)
+        }
         Ok(FetchOutcome::Fetched { body, content_type, etag, last_modified, final_url }) => {
             match parse_feed(&body, content_type.as_deref(), &final_url) {
                 Ok(feed) => {
@@ -139,7 +150,11 @@ async fn collect_source(
                     match ingestor.ingest(feed.items, Some(source.id), now).await {
                         Ok(report) => {
                             if !report.rejected.is_empty() {
-                                tracing::info!(source = source.id, rejected = report.rejected.len(), "feed items rejected");
+                                tracing::info!(
+                                    source = source.id,
+                                    rejected = report.rejected.len(),
+                                    "feed items rejected"
+                                );
                             }
                             (
                                 FetchRecord::Success {

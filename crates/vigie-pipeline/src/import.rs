@@ -44,10 +44,7 @@ pub struct ImportLine {
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Reads an import file lazily: memory stays flat whatever its size.
-pub fn read_import<'a, R: BufRead + 'a>(
-    reader: R,
-    format: ImportFormat,
-) -> Box<dyn Iterator<Item = ImportLine> + 'a> {
+pub fn read_import<'a, R: BufRead + 'a>(reader: R, format: ImportFormat) -> Box<dyn Iterator<Item = ImportLine> + 'a> {
     match format {
         ImportFormat::Jsonl => Box::new(JsonlLines { reader, line: 0, buf: Vec::new(), done: false }),
         ImportFormat::Csv => Box::new(csv_lines(reader)),
@@ -129,7 +126,13 @@ fn read_bounded_line<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>, max: usize) 
             Err(e) => return Err(e),
         };
         if available.is_empty() {
-            return Ok(if !any { LineRead::Eof } else if too_long { LineRead::TooLong } else { LineRead::Line });
+            return Ok(if !any {
+                LineRead::Eof
+            } else if too_long {
+                LineRead::TooLong
+            } else {
+                LineRead::Line
+            });
         }
         any = true;
         let (chunk, found_newline) = match available.iter().position(|b| *b == b'\n') {
@@ -205,7 +208,10 @@ impl<R: BufRead> CsvRecords<R> {
                 return Some((first_line, Ok(record)));
             }
             if record.len() > MAX_LINE_BYTES {
-                return Some((first_line, Err(format!("record is longer than {MAX_LINE_BYTES} bytes (an unclosed quote?)"))));
+                return Some((
+                    first_line,
+                    Err(format!("record is longer than {MAX_LINE_BYTES} bytes (an unclosed quote?)")),
+                ));
             }
         }
     }
@@ -311,7 +317,9 @@ pub fn raw_from_object(map: &Map<String, Value>) -> Result<RawMention, String> {
     let plain_text = match string_field(map, "text_format")?.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("html") => false,
         Some("plain") => true,
-        Some(other) => return Err(format!("field `text_format` must be `html` or `plain`, not {other:?}")),
+        Some(other) => {
+            return Err(format!("field `text_format` must be `html` or `plain`, not {other:?}"));
+        }
     };
     Ok(RawMention {
         plain_text,
@@ -334,12 +342,16 @@ pub fn raw_from_object(map: &Map<String, Value>) -> Result<RawMention, String> {
 fn count_field(map: &Map<String, Value>, name: &str) -> Result<Option<u64>, String> {
     let parsed = match map.get(name) {
         None | Some(Value::Null) => return Ok(None),
-        Some(Value::Number(n)) => n.as_u64().ok_or_else(|| format!("field `{name}` must be a non-negative integer, not {n}"))?,
+        Some(Value::Number(n)) => {
+            n.as_u64().ok_or_else(|| format!("field `{name}` must be a non-negative integer, not {n}"))?
+        }
         Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
         Some(Value::String(s)) => {
             s.trim().parse::<u64>().map_err(|_| format!("field `{name}` must be a non-negative integer, not {s:?}"))?
         }
-        Some(other) => return Err(format!("field `{name}` must be a number, not {}", json_kind(other))),
+        Some(other) => {
+            return Err(format!("field `{name}` must be a number, not {}", json_kind(other)));
+        }
     };
     if parsed > i64::MAX as u64 {
         return Err(format!("field `{name}` is too large: {parsed}"));
@@ -368,13 +380,17 @@ pub fn parse_datetime(s: &str) -> Result<DateTime<Utc>, String> {
         }
     }
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        && let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(t.and_utc());
-        }
-    if !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit())
-        && let Some(t) = s.parse::<i64>().ok().and_then(|secs| DateTime::from_timestamp(secs, 0)) {
-            return Ok(t);
-        }
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(t.and_utc());
+    }
+    if !s.is_empty()
+        && s.len() <= 12
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && let Some(t) = s.parse::<i64>().ok().and_then(|secs| DateTime::from_timestamp(secs, 0))
+    {
+        return Ok(t);
+    }
     Err(format!("cannot read {s:?} as a date (use RFC 3339, e.g. 2026-11-23T08:00:00Z)"))
 }
 
@@ -429,7 +445,10 @@ mod tests {
         );
         let got = lines(input, ImportFormat::Jsonl);
         let first = got[0].result.as_ref().unwrap();
-        assert_eq!((first.url.as_deref(), first.text.as_str(), first.title.as_deref()), (None, "", Some("Grève SNCF jeudi")));
+        assert_eq!(
+            (first.url.as_deref(), first.text.as_str(), first.title.as_deref()),
+            (None, "", Some("Grève SNCF jeudi"))
+        );
         assert_eq!(got[1].result.as_ref().unwrap_err(), "missing field `url` (or `id`)");
     }
 
@@ -437,7 +456,9 @@ mod tests {
     fn invalid_utf8_and_overlong_lines_are_rejected_cleanly() {
         let mut input = b"{\"text\": \"caf\xe9\"}\n".to_vec();
         input.extend_from_slice(&vec![b'x'; MAX_LINE_BYTES + 10]);
-        input.extend_from_slice(b"\n{\"url\":\"https://a.fr\",\"text\":\"ok\",\"published_at\":\"2026-01-01\",\"source\":\"blog\"}\n");
+        input.extend_from_slice(
+            b"\n{\"url\":\"https://a.fr\",\"text\":\"ok\",\"published_at\":\"2026-01-01\",\"source\":\"blog\"}\n",
+        );
         let got: Vec<ImportLine> = read_import(&input[..], ImportFormat::Jsonl).collect();
         assert_eq!(got.len(), 3);
         assert!(got[0].result.as_ref().unwrap_err().contains("invalid UTF-8"));

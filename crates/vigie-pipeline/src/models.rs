@@ -70,8 +70,8 @@ impl ProjectModels {
         let Some(path) = self.project_fast_model_path(project_id).filter(|p| p.exists()) else {
             return Ok(FastRef::Shipped(FastModel::shipped()));
         };
-        let bytes = std::fs::read(&path)
-            .map_err(|e| PipelineError::Model(format!("cannot read {}: {e}", path.display())))?;
+        let bytes =
+            std::fs::read(&path).map_err(|e| PipelineError::Model(format!("cannot read {}: {e}", path.display())))?;
         let model = FastModel::from_bytes(&bytes).map_err(|e| {
             PipelineError::Model(format!(
                 "the project's retrained sentiment model {} is unusable ({e}); run `vigie train sentiment` again or remove the file",

@@ -33,7 +33,9 @@ impl Refiner {
     /// ships a trained head; `None` otherwise (the fast verdicts stand). A
     /// damaged model file is an error, not a silent fallback.
     pub fn load(models_dir: &Path) -> Result<Option<Refiner>, PipelineError> {
-        let Some(head) = EncoderHead::shipped() else { return Ok(None) };
+        let Some(head) = EncoderHead::shipped() else {
+            return Ok(None);
+        };
         let path = models_dir.join(vigie_encoder::MODEL_FILE);
         if !path.exists() {
             return Ok(None);

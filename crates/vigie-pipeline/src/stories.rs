@@ -42,8 +42,10 @@ impl Stories {
     /// An index warmed with the project's recent mentions, oldest first, so
     /// each joins the same story it joined when it was stored.
     pub async fn load(store: &dyn Store, project_id: i64, now: DateTime<Utc>) -> Result<Self, PipelineError> {
-        let filter =
-            MentionFilter { published_since: Some(now - Duration::days(STORY_WINDOW_DAYS)), ..MentionFilter::default() };
+        let filter = MentionFilter {
+            published_since: Some(now - Duration::days(STORY_WINDOW_DAYS)),
+            ..MentionFilter::default()
+        };
         let mut recent = store.candidates(project_id, None, &filter, None, STORY_WARM).await?;
         recent.reverse();
         let stories = Stories::empty();

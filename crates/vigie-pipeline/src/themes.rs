@@ -184,9 +184,10 @@ impl CompiledThemes {
         let mut scores: Vec<ThemeScore> = Vec::new();
         if !self.set.is_empty() {
             for (i, terms) in self.set.match_document(&document(mention)) {
-                let Some(theme) = usize::try_from(i).ok().and_then(|i| self.themes.get(i)) else { continue };
-                let mut distinct: Vec<String> =
-                    terms.into_iter().map(|t| t.trim_matches('"').to_string()).collect();
+                let Some(theme) = usize::try_from(i).ok().and_then(|i| self.themes.get(i)) else {
+                    continue;
+                };
+                let mut distinct: Vec<String> = terms.into_iter().map(|t| t.trim_matches('"').to_string()).collect();
                 distinct.sort();
                 distinct.dedup();
                 let extra = distinct.len().saturating_sub(1) as f32;
@@ -236,7 +237,13 @@ mod tests {
         default_themes()
             .into_iter()
             .enumerate()
-            .map(|(i, t)| Theme { id: i as i64 + 1, key: t.key, name: t.name, department: t.department, query: t.query })
+            .map(|(i, t)| Theme {
+                id: i as i64 + 1,
+                key: t.key,
+                name: t.name,
+                department: t.department,
+                query: t.query,
+            })
             .collect()
     }
 
@@ -296,7 +303,8 @@ mod tests {
 
     #[test]
     fn the_classifier_adds_evidence_only_for_complaints() {
-        let clf = Fixed(vec![("staff_hr".into(), 0.7), ("delivery_logistics".into(), 0.6), ("unknown_class".into(), 0.9)]);
+        let clf =
+            Fixed(vec![("staff_hr".into(), 0.7), ("delivery_logistics".into(), 0.6), ("unknown_class".into(), 0.9)]);
         let c = CompiledThemes::new(themes(), Some(Box::new(clf))).unwrap();
         let m = mention("the crew on my flight was amazing");
         let s = c.score(&m, Some(Polarity::Negative));

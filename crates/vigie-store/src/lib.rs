@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use vigie_model::{Polarity, Sentiment, Theme, Mention, Source, SourceType, Watch, WatchMatch};
+use vigie_model::{Mention, Polarity, Sentiment, Source, SourceType, Theme, Watch, WatchMatch};
 
 pub mod sqlite;
 

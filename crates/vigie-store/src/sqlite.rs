@@ -13,7 +13,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqlSafeStr};
+use sqlx::{AssertSqlSafe, QueryBuilder, Row, SqlSafeStr, Sqlite};
 use vigie_model::{Analysis, Mention, Polarity, Sentiment, Source, SourceKind, SourceType, Theme, Watch, WatchMatch};
 
 use crate::{
@@ -144,7 +144,6 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
-
 }
 
 fn ts(t: DateTime<Utc>) -> i64 {
@@ -270,7 +269,9 @@ fn sentiment_tier(sentiment: Option<&Sentiment>) -> Option<i64> {
 
 /// `{"12": ["sncf"], "3": ["retard*"]}` → matches sorted by watch id.
 fn matches_from_json(json: Option<&str>) -> Result<Vec<WatchMatch>> {
-    let Some(json) = json else { return Ok(Vec::new()) };
+    let Some(json) = json else {
+        return Ok(Vec::new());
+    };
     let map: std::collections::BTreeMap<String, Vec<String>> =
         serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("match terms: {e}")))?;
     let mut out = Vec::with_capacity(map.len());
@@ -334,14 +335,26 @@ impl Store for SqliteStore {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| Ok(Project { id: r.try_get("id")?, name: r.try_get("name")?, created_at: from_ts(r.try_get("created_at")?)? }))
-            .transpose()
+        row.map(|r| {
+            Ok(Project {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                created_at: from_ts(r.try_get("created_at")?)?,
+            })
+        })
+        .transpose()
     }
 
     async fn list_projects(&self) -> Result<Vec<Project>> {
         let rows = sqlx::query("SELECT id, name, created_at FROM projects ORDER BY name").fetch_all(&self.pool).await?;
         rows.iter()
-            .map(|r| Ok(Project { id: r.try_get("id")?, name: r.try_get("name")?, created_at: from_ts(r.try_get("created_at")?)? }))
+            .map(|r| {
+                Ok(Project {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    created_at: from_ts(r.try_get("created_at")?)?,
+                })
+            })
             .collect()
     }
 
@@ -436,9 +449,8 @@ impl Store for SqliteStore {
             });
             qb.push(" ON CONFLICT DO NOTHING");
             added += qb.build().persistent(false).execute(&mut *tx).await?.rows_affected();
-            let mut up: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "UPDATE mentions SET matches = json_set(COALESCE(matches, '{}'), ",
-            );
+            let mut up: QueryBuilder<Sqlite> =
+                QueryBuilder::new("UPDATE mentions SET matches = json_set(COALESCE(matches, '{}'), ");
             up.push_bind(path.clone()).push(", json(v.column2)) FROM (");
             up.push_values(chunk, |mut b, (mention_id, terms)| {
                 b.push_bind(*mention_id).push_bind(terms_json(terms));
@@ -605,9 +617,8 @@ impl Store for SqliteStore {
         for part in matches.chunks(MATCH_CHUNK) {
             // A watch removed while the batch was prepared is skipped, not a
             // foreign-key failure of the whole batch.
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO mention_watches (watch_id, mention_id) SELECT column1, column2 FROM (",
-            );
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("INSERT INTO mention_watches (watch_id, mention_id) SELECT column1, column2 FROM (");
             qb.push_values(part.iter(), |mut b, (id, m)| {
                 b.push_bind(m.watch_id).push_bind(*id);
             });
@@ -723,13 +734,14 @@ impl Store for SqliteStore {
         label: Option<Polarity>,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let done = sqlx::query("UPDATE mentions SET corrected = ?1, corrected_at = ?2 WHERE id = ?3 AND project_id = ?4")
-            .bind(label.map(Polarity::as_str))
-            .bind(label.map(|_| ts(now)))
-            .bind(mention_id)
-            .bind(project_id)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("UPDATE mentions SET corrected = ?1, corrected_at = ?2 WHERE id = ?3 AND project_id = ?4")
+                .bind(label.map(Polarity::as_str))
+                .bind(label.map(|_| ts(now)))
+                .bind(mention_id)
+                .bind(project_id)
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -758,12 +770,11 @@ impl Store for SqliteStore {
     }
 
     async fn list_themes(&self, project_id: i64) -> Result<Vec<Theme>> {
-        let rows = sqlx::query(
-            "SELECT id, key, name, department, query FROM themes WHERE project_id = ?1 ORDER BY key",
-        )
-        .bind(project_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT id, key, name, department, query FROM themes WHERE project_id = ?1 ORDER BY key")
+                .bind(project_id)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(theme_from_row).collect()
     }
 

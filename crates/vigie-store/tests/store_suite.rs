@@ -4,7 +4,9 @@
 //! opening it in a `#[tokio::test]` below and calling [`run_suite`].
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use vigie_model::{Analysis, Contribution, Mention, Polarity, ReachEstimate, Sentiment, SourceKind, SourceType, ThemeScore, WatchMatch};
+use vigie_model::{
+    Analysis, Contribution, Mention, Polarity, ReachEstimate, Sentiment, SourceKind, SourceType, ThemeScore, WatchMatch,
+};
 use vigie_store::{
     FetchRecord, MentionFilter, MentionRecord, NewSource, NewTheme, NewWatch, SqliteStore, Store, StoreError,
 };
@@ -121,7 +123,8 @@ async fn stories_group_copies(store: &dyn Store) {
     let n = store.set_stories(p.id, &[(ids[1], ids[0]), (ids[2], ids[0])]).await.unwrap();
     assert_eq!(n, 2);
     let story = MentionFilter { story_id: Some(ids[0]), ..MentionFilter::default() };
-    let members: Vec<i64> = store.mentions_after(p.id, &story, 0, 10).await.unwrap().iter().map(|m| m.mention.id).collect();
+    let members: Vec<i64> =
+        store.mentions_after(p.id, &story, 0, 10).await.unwrap().iter().map(|m| m.mention.id).collect();
     assert_eq!(members, ids[..3].to_vec());
     let m = store.mention(p.id, ids[2]).await.unwrap().unwrap();
     assert_eq!(m.mention.analysis.story_id, Some(ids[0]));
@@ -132,7 +135,8 @@ async fn stories_group_copies(store: &dyn Store) {
 
 async fn themes_are_seeded_once_then_edited(store: &dyn Store) {
     let p = store.ensure_project("themes", t0()).await.unwrap();
-    let theme = |key: &str| NewTheme { key: key.into(), name: key.into(), department: "Support".into(), query: "colis".into() };
+    let theme =
+        |key: &str| NewTheme { key: key.into(), name: key.into(), department: "Support".into(), query: "colis".into() };
     let defaults = vec![theme("delivery"), theme("billing")];
     assert!(store.seed_themes(p.id, &defaults, t0()).await.unwrap());
     assert_eq!(store.list_themes(p.id).await.unwrap().len(), 2);
@@ -159,7 +163,12 @@ async fn projects_are_created_once(store: &dyn Store) {
 async fn watches_have_unique_names_per_project(store: &dyn Store) {
     let p = store.ensure_project("watches", t0()).await.unwrap();
     let other = store.ensure_project("watches-other", t0()).await.unwrap();
-    let new = |name: &str| NewWatch { name: name.into(), query: "sncf OR ouigo".into(), competitor: false, langs: vec!["fr".into()] };
+    let new = |name: &str| NewWatch {
+        name: name.into(),
+        query: "sncf OR ouigo".into(),
+        competitor: false,
+        langs: vec!["fr".into()],
+    };
     let w = store.add_watch(p.id, new("SNCF"), t0()).await.unwrap();
     assert_eq!(w.langs, vec!["fr".to_string()]);
     let err = store.add_watch(p.id, new("SNCF"), t0()).await.unwrap_err();
@@ -188,7 +197,14 @@ async fn sources_keep_their_health_record(store: &dyn Store) {
 
     let failed_at = t0() + Duration::minutes(1);
     store
-        .record_fetch(s.id, FetchRecord::Failure { at: failed_at, error: "HTTP 500".into(), next_due_at: failed_at + Duration::minutes(2) })
+        .record_fetch(
+            s.id,
+            FetchRecord::Failure {
+                at: failed_at,
+                error: "HTTP 500".into(),
+                next_due_at: failed_at + Duration::minutes(2),
+            },
+        )
         .await
         .unwrap();
     let after = &store.list_sources(p.id).await.unwrap()[0];
@@ -247,7 +263,10 @@ async fn mentions_are_stored_once_and_searchable(store: &dyn Store) {
     assert_eq!(found[0].matches, m(&["sncf"]));
     assert_eq!(found[0].mention.reach, Some(120));
     // Paging with before_id.
-    let page2 = store.candidates(p.id, Some("\"sncf\""), &MentionFilter::default(), Some(found[0].mention.id), 10).await.unwrap();
+    let page2 = store
+        .candidates(p.id, Some("\"sncf\""), &MentionFilter::default(), Some(found[0].mention.id), 10)
+        .await
+        .unwrap();
     assert_eq!(page2.len(), 1);
     // Filters: date and watch.
     let since = MentionFilter { published_since: Some(t0() + Duration::hours(12)), ..Default::default() };
@@ -256,7 +275,9 @@ async fn mentions_are_stored_once_and_searchable(store: &dyn Store) {
     assert_eq!(store.candidates(p.id, None, &by_watch, None, 10).await.unwrap().len(), 2);
     // Other projects see nothing.
     let other = store.ensure_project("mentions-other", t0()).await.unwrap();
-    assert!(store.candidates(other.id, Some("\"sncf\""), &MentionFilter::default(), None, 10).await.unwrap().is_empty());
+    assert!(
+        store.candidates(other.id, Some("\"sncf\""), &MentionFilter::default(), None, 10).await.unwrap().is_empty()
+    );
 
     // Export order and paging.
     let first = store.mentions_after(p.id, &MentionFilter::default(), 0, 2).await.unwrap();
@@ -266,7 +287,11 @@ async fn mentions_are_stored_once_and_searchable(store: &dyn Store) {
 
     // Matches added later (a new watch backfilled over stored mentions).
     let w2 = store
-        .add_watch(p.id, NewWatch { name: "voyage".into(), query: "voyage".into(), competitor: true, langs: vec![] }, t0())
+        .add_watch(
+            p.id,
+            NewWatch { name: "voyage".into(), query: "voyage".into(), competitor: true, langs: vec![] },
+            t0(),
+        )
         .await
         .unwrap();
     let id2 = first.iter().chain(rest.iter()).find(|s| s.mention.text == "super voyage").unwrap().mention.id;

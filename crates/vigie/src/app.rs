@@ -42,7 +42,8 @@ impl App {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
         let db = data_dir.join("vigie.db");
-        let store = SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?;
+        let store =
+            SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?;
         let store: Arc<dyn Store> = Arc::new(store);
         if !create && project != DEFAULT_PROJECT && store.project(project).await?.is_none() {
             let names: Vec<String> = store.list_projects().await?.into_iter().map(|p| p.name).collect();
@@ -73,7 +74,9 @@ pub fn parse_duration(s: &str) -> anyhow::Result<i64> {
     let (number, unit) = s.split_at(split);
     let n: i64 = match number.parse() {
         Ok(n) if n > 0 => n,
-        _ => return usage(format!("invalid duration {s:?}: expected a positive number and a unit, e.g. 15m, 2h, 7d")),
+        _ => {
+            return usage(format!("invalid duration {s:?}: expected a positive number and a unit, e.g. 15m, 2h, 7d"));
+        }
     };
     let unit_secs = match unit.trim() {
         "s" | "sec" => 1,
@@ -81,7 +84,9 @@ pub fn parse_duration(s: &str) -> anyhow::Result<i64> {
         "h" => 3600,
         "d" => 86_400,
         "w" => 7 * 86_400,
-        other => return usage(format!("invalid duration {s:?}: unknown unit {other:?} (use s, m, h, d or w)")),
+        other => {
+            return usage(format!("invalid duration {s:?}: unknown unit {other:?} (use s, m, h, d or w)"));
+        }
     };
     n.checked_mul(unit_secs)
         .filter(|secs| *secs <= 10 * 365 * 86_400)

@@ -81,9 +81,8 @@ const REAL_BRANDS: &[&str] = &[
 ];
 
 const SYLLABLES: &[&str] = &[
-    "ka", "lo", "mi", "ra", "ve", "to", "zu", "ne", "pi", "sa", "do", "re", "fa", "li", "mo",
-    "tra", "vel", "nor", "dex", "qua", "bri", "sto", "gen", "lux", "fin", "cap", "ora", "vi",
-    "xel", "tek",
+    "ka", "lo", "mi", "ra", "ve", "to", "zu", "ne", "pi", "sa", "do", "re", "fa", "li", "mo", "tra", "vel", "nor",
+    "dex", "qua", "bri", "sto", "gen", "lux", "fin", "cap", "ora", "vi", "xel", "tek",
 ];
 
 const WORDS: &[&str] = &[
@@ -214,16 +213,7 @@ const WORDS: &[&str] = &[
     ".",
 ];
 
-const ISSUES: &[&str] = &[
-    "retard",
-    "annulé",
-    "rembours*",
-    "panne",
-    "bug",
-    "\"service client\"",
-    "arnaque",
-    "grève",
-];
+const ISSUES: &[&str] = &["retard", "annulé", "rembours*", "panne", "bug", "\"service client\"", "arnaque", "grève"];
 
 fn pseudo_brand(r: &mut Rng) -> String {
     let n = 2 + r.below(2);
@@ -282,14 +272,15 @@ pub fn make_doc(r: &mut Rng, brands: &[String]) -> String {
     words.join(" ")
 }
 
-
 /// Words of the corpus vocabulary, for search queries.
 pub fn vocabulary() -> &'static [&'static str] {
     WORDS
 }
 
-const AUTHORS: &[&str] = &["marie", "jdupont", "alex_b", "traveler42", "sophie.l", "k_martin", "lea", "tom", "nadia", "pierre"];
-const KINDS: &[&str] = &["twitter", "twitter", "twitter", "news", "blog", "forum", "review", "reddit", "mastodon", "facebook"];
+const AUTHORS: &[&str] =
+    &["marie", "jdupont", "alex_b", "traveler42", "sophie.l", "k_martin", "lea", "tom", "nadia", "pierre"];
+const KINDS: &[&str] =
+    &["twitter", "twitter", "twitter", "news", "blog", "forum", "review", "reddit", "mastodon", "facebook"];
 
 /// One mention of the import schema as a JSON line. `i` makes it unique;
 /// publication times spread over the 30 days before `end_epoch`.

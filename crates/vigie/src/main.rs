@@ -64,7 +64,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = match cli.command {
         Command::Bench(cmd) => return commands::bench::run(cmd, out).await,
         Command::Eval(cmd) => return commands::eval::run(cmd, &models_dir, out),
-        Command::Analyze(args) => return commands::analyze::run(args, &models_dir, out, &mut stderr),
+        Command::Analyze(args) => {
+            return commands::analyze::run(args, &models_dir, out, &mut stderr);
+        }
         Command::Models(cmd @ cli::ModelsCommand::Install { .. }) => {
             return commands::models::run(&models_dir, None, cmd, out).await;
         }

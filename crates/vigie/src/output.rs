@@ -56,8 +56,11 @@ impl Table {
     }
 
     fn write_table(&self, out: &mut dyn Write) -> anyhow::Result<()> {
-        let cells: Vec<Vec<String>> =
-            self.rows.iter().map(|row| row.iter().map(|v| truncate(&safe(&plain(v)), self.max_cell)).collect()).collect();
+        let cells: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|row| row.iter().map(|v| truncate(&safe(&plain(v)), self.max_cell)).collect())
+            .collect();
         let mut widths: Vec<usize> = self.columns.iter().map(|c| c.chars().count()).collect();
         for row in &cells {
             for (i, cell) in row.iter().enumerate() {
@@ -133,7 +136,10 @@ mod tests {
         assert_eq!(render(&t, OutputFormat::Table), "WATCH          MENTIONS\nSNCF  [31mred  12\nAir France     3\n");
         // Key order is serde_json's (sorted): compare values, not text.
         let parsed: Value = serde_json::from_str(&render(&t, OutputFormat::Json)).unwrap();
-        assert_eq!(parsed, json!([{"watch": "SNCF \u{1b}[31mred", "mentions": 12}, {"watch": "Air France", "mentions": 3}]));
+        assert_eq!(
+            parsed,
+            json!([{"watch": "SNCF \u{1b}[31mred", "mentions": 12}, {"watch": "Air France", "mentions": 3}])
+        );
         assert_eq!(render(&t, OutputFormat::Csv), "watch,mentions\nSNCF \u{1b}[31mred,12\nAir France,3\n");
     }
 }

@@ -23,12 +23,13 @@ pub fn write_section(path: &Path, name: &str, section: &str, header: &str) -> an
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
     let updated = match (current.find(&start), current.find(&end)) {
-        (Some(a), Some(b)) if b > a => format!("{}{block}{}", &current[..a], current[b + end.len()..].trim_start_matches('\n')),
+        (Some(a), Some(b)) if b > a => {
+            format!("{}{block}{}", &current[..a], current[b + end.len()..].trim_start_matches('\n'))
+        }
         _ => format!("{}{}{block}", current, if current.ends_with("\n\n") { "" } else { "\n" }),
     };
     std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
 }
-
 
 #[cfg(test)]
 mod tests {

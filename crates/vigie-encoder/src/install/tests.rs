@@ -128,6 +128,15 @@ async fn installs_the_model_and_its_licence() {
         assert!(licence.contains(needle), "licence lacks {needle}");
     }
     assert!(strays(&dest).is_empty(), "left behind: {:?}", strays(&dest));
+    #[cfg(unix)]
+    for file in [MODEL_FILE, LICENSE_FILE] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dest.join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "{file}");
+    }
     assert_eq!(server.hits(), 1);
     assert!(
         server.requests()[0]

@@ -24,16 +24,32 @@ use vigie_sentiment::FastModel;
 use crate::app::usage;
 use crate::cli::{AnalyzeArgs, ModelChoice};
 
+/// One input line: its number, and the object or why it is not one.
+type Line = (u64, Result<Map<String, Value>, String>);
+/// One analyzed line: the object, and the mention (`None`: nothing to judge).
+type Analyzed = (u64, Result<(Map<String, Value>, Option<Mention>), String>);
+
 /// Lines read, analyzed in parallel, then written in order.
 const BATCH: usize = 1_024;
 /// Longest input line (a 1 MB text fits several times over).
 const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 
-pub fn run(args: AnalyzeArgs, models_dir: &std::path::Path, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<()> {
+pub fn run(
+    args: AnalyzeArgs,
+    models_dir: &std::path::Path,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<()> {
     let themes: Vec<vigie_model::Theme> = default_themes()
         .into_iter()
         .enumerate()
-        .map(|(i, t)| vigie_model::Theme { id: i as i64 + 1, key: t.key, name: t.name, department: t.department, query: t.query })
+        .map(|(i, t)| vigie_model::Theme {
+            id: i as i64 + 1,
+            key: t.key,
+            name: t.name,
+            department: t.department,
+            query: t.query,
+        })
         .collect();
     let compiled = CompiledThemes::new(themes, Some(Box::new(RoutingClassifier::shipped())))
         .map_err(|e| anyhow::anyhow!("the default taxonomy does not compile: {e}"))?;
@@ -58,7 +74,7 @@ pub fn run(args: AnalyzeArgs, models_dir: &std::path::Path, out: &mut dyn Write,
     let mut failures: u64 = 0;
     let mut eof = false;
     while !eof {
-        let mut batch: Vec<(u64, Result<Map<String, Value>, String>)> = Vec::with_capacity(BATCH);
+        let mut batch: Vec<Line> = Vec::with_capacity(BATCH);
         while batch.len() < BATCH {
             let mut buf = Vec::new();
             let n = read_line_bounded(&mut input, &mut buf, MAX_LINE_BYTES).context("cannot read standard input")?;
@@ -77,7 +93,7 @@ pub fn run(args: AnalyzeArgs, models_dir: &std::path::Path, out: &mut dyn Write,
             batch.push((line_no, parse_line(&buf)));
         }
         let now = Utc::now();
-        let analyzed: Vec<(u64, Result<(Map<String, Value>, Option<Mention>), String>)> = batch
+        let analyzed: Vec<Analyzed> = batch
             .into_par_iter()
             .map(|(n, parsed)| (n, parsed.and_then(|obj| analyze_object(&analyzer, obj, now))))
             .collect();
@@ -100,10 +116,11 @@ pub fn run(args: AnalyzeArgs, models_dir: &std::path::Path, out: &mut dyn Write,
             match result {
                 Ok((mut obj, mention)) => {
                     let mut sentiment = mention.as_ref().and_then(|m| m.analysis.sentiment.clone());
-                    if refiner.is_some() && sentiment.is_some() {
-                        if let Some(Some(better)) = refined.next() {
-                            sentiment = Some(better);
-                        }
+                    if refiner.is_some()
+                        && sentiment.is_some()
+                        && let Some(Some(better)) = refined.next()
+                    {
+                        sentiment = Some(better);
                     }
                     fill(&mut obj, mention.as_ref(), sentiment);
                     serde_json::to_writer(&mut *out, &Value::Object(obj))?;
@@ -166,7 +183,9 @@ fn analyze_object(
     let plain_text = match string_field(&obj, "text_format")?.as_deref() {
         None | Some("plain") => true,
         Some("html") => false,
-        Some(other) => return Err(format!("field `text_format` must be `plain` or `html`, not {other:?}")),
+        Some(other) => {
+            return Err(format!("field `text_format` must be `plain` or `html`, not {other:?}"));
+        }
     };
     let raw = RawMention {
         text: text.unwrap_or_default(),
@@ -201,7 +220,9 @@ fn fill(obj: &mut Map<String, Value>, mention: Option<&Mention>, sentiment: Opti
         (None, Some(m)) => {
             let reason = match m.lang.as_deref() {
                 None => "the language could not be identified".to_string(),
-                Some(l) if !FastModel::supports(l) => format!("language {l:?} is not supported (French and English are)"),
+                Some(l) if !FastModel::supports(l) => {
+                    format!("language {l:?} is not supported (French and English are)")
+                }
                 Some(_) => "nothing to judge (no words, only links or symbols)".to_string(),
             };
             json!({ "label": "unknown", "score": null, "reason": reason })

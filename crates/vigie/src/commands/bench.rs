@@ -82,7 +82,11 @@ fn ms(d: Duration) -> String {
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     format!("{cpu}, {cores} cores")
@@ -157,7 +161,10 @@ async fn run_all(args: BenchRunArgs, out: &mut dyn Write) -> anyhow::Result<()> 
         "Every mention is normalized, language-detected, matched against every watch, indexed in FTS5 and \
          stored; batches of 10,000 per transaction, CPU work on all cores overlapping the writes.\n"
     )?;
-    writeln!(report, "Resident memory while importing: it rises while SQLite's page caches fill (64 MiB per connection, at most 4 connections, plus two batches of 10,000 mentions in flight), then stays flat whatever the file size:\n")?;
+    writeln!(
+        report,
+        "Resident memory while importing: it rises while SQLite's page caches fill (64 MiB per connection, at most 4 connections, plus two batches of 10,000 mentions in flight), then stays flat whatever the file size:\n"
+    )?;
     writeln!(report, "| records read | resident memory |")?;
     writeln!(report, "|---|---|")?;
     writeln!(report, "| 0 | {rss_before:.0} MiB |")?;
@@ -176,7 +183,10 @@ async fn run_all(args: BenchRunArgs, out: &mut dyn Write) -> anyhow::Result<()> 
     let (bare_summary, bare_secs) = timed_import(&bare_store, bare_project.id, &corpus, |_| {}).await?;
     bare_store.close().await;
     std::fs::remove_dir_all(&bare_dir)?;
-    writeln!(report, "The same file imported into a fresh database with no watch defined (storage, language and index only):\n")?;
+    writeln!(
+        report,
+        "The same file imported into a fresh database with no watch defined (storage, language and index only):\n"
+    )?;
     writeln!(report, "| mentions | watches | time | rate |")?;
     writeln!(report, "|---|---|---|---|")?;
     writeln!(
@@ -188,11 +198,8 @@ async fn run_all(args: BenchRunArgs, out: &mut dyn Write) -> anyhow::Result<()> 
 
     // 2. Search over the imported mentions.
     eprintln!("searching…");
-    let words: Vec<&str> = vocabulary()
-        .iter()
-        .copied()
-        .filter(|w| w.chars().all(char::is_alphabetic) && w.chars().count() > 2)
-        .collect();
+    let words: Vec<&str> =
+        vocabulary().iter().copied().filter(|w| w.chars().all(char::is_alphabetic) && w.chars().count() > 2).collect();
     let mut r = Rng(SEED ^ 0x5EA2C4);
     let mut queries = Vec::new();
     while queries.len() < args.searches {
@@ -309,7 +316,8 @@ async fn timed_import(
     corpus: &Path,
     progress: impl FnMut(&ImportSummary),
 ) -> anyhow::Result<(ImportSummary, f64)> {
-    let ingestor = Arc::new(Ingestor::new(Arc::clone(store), project_id, &ProjectModels::shipped(), Stories::empty()).await?);
+    let ingestor =
+        Arc::new(Ingestor::new(Arc::clone(store), project_id, &ProjectModels::shipped(), Stories::empty()).await?);
     let reader = BufReader::with_capacity(1 << 20, File::open(corpus)?);
     let started = Instant::now();
     let summary = run_import(ingestor, reader, ImportFormat::Jsonl, Utc::now(), progress).await?;

@@ -42,7 +42,8 @@ fn analyzer() -> anyhow::Result<Analyzer> {
         .enumerate()
         .map(|(i, t)| Theme { id: i as i64, key: t.key, name: t.name, department: t.department, query: t.query })
         .collect();
-    let compiled = CompiledThemes::new(themes, Some(Box::new(RoutingClassifier::shipped()))).map_err(anyhow::Error::msg)?;
+    let compiled =
+        CompiledThemes::new(themes, Some(Box::new(RoutingClassifier::shipped()))).map_err(anyhow::Error::msg)?;
     Ok(Analyzer::new(FastRef::Shipped(FastModel::shipped()), compiled))
 }
 
@@ -60,7 +61,9 @@ fn one_core(analyzer: &Analyzer, texts: &[String]) -> Timing {
     for text in texts {
         let raw = RawMention { text: text.clone(), plain_text: true, ..RawMention::default() };
         let a = Instant::now();
-        let Ok(mut m) = normalize(raw, now, &limits) else { continue };
+        let Ok(mut m) = normalize(raw, now, &limits) else {
+            continue;
+        };
         let b = Instant::now();
         m.analysis = analyzer.analyze(&m, &Default::default());
         let c = Instant::now();
@@ -82,7 +85,9 @@ fn all_cores(analyzer: &Analyzer, texts: &[String]) -> f64 {
         .par_iter()
         .map(|text| {
             let raw = RawMention { text: text.clone(), plain_text: true, ..RawMention::default() };
-            let Ok(mut m) = normalize(raw, now, &limits) else { return 0 };
+            let Ok(mut m) = normalize(raw, now, &limits) else {
+                return 0;
+            };
             m.analysis = analyzer.analyze(&m, &Default::default());
             std::hint::black_box(signature_of(&m));
             1
@@ -145,7 +150,10 @@ pub fn run(count: usize, python: Option<&Path>, report: Option<&Path>, out: &mut
         demo.len(),
         demo.iter().map(|t| t.chars().count()).sum::<usize>() as f64 / demo.len().max(1) as f64,
     )?;
-    writeln!(s, "| corpus | mentions | whole analysis, 1 core | cleaning + language | sentiment + themes + reach | signature | all cores |")?;
+    writeln!(
+        s,
+        "| corpus | mentions | whole analysis, 1 core | cleaning + language | sentiment + themes + reach | signature | all cores |"
+    )?;
     writeln!(s, "|---|---|---|---|---|---|---|")?;
     for (name, texts) in [("demo airline tweets", &real), ("synthetic FR/EN", &synthetic)] {
         eprintln!("timing {name}…");

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use chrono::Utc;
-use vigie_collect::{FetchConfig, Fetcher};
 use std::sync::Arc;
+use vigie_collect::{FetchConfig, Fetcher};
 
 use vigie_pipeline::refine::{REFINE_BATCH, Refiner};
 use vigie_pipeline::stories::StoryIndexes;

@@ -28,13 +28,18 @@ pub const DEMO_WATCHES: &[(&str, &str, bool)] = &[
     ("Southwest", r#"@southwestair OR "southwest airlines""#, true),
     ("US Airways", r#"@usairways OR "us airways" OR usairways"#, true),
     ("Virgin America", r#"@virginamerica OR "virgin america""#, true),
-    ("Lost luggage", "(lost OR missing OR damaged OR delayed OR late) NEAR/4 (bag OR bags OR luggage OR baggage OR suitcase)", false),
+    (
+        "Lost luggage",
+        "(lost OR missing OR damaged OR delayed OR late) NEAR/4 (bag OR bags OR luggage OR baggage OR suitcase)",
+        false,
+    ),
 ];
 
 pub async fn run(app: &App, args: DemoArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<()> {
     let project = app.project.id;
     for (name, query, competitor) in DEMO_WATCHES {
-        let new = NewWatch { name: (*name).to_string(), query: (*query).to_string(), competitor: *competitor, langs: vec![] };
+        let new =
+            NewWatch { name: (*name).to_string(), query: (*query).to_string(), competitor: *competitor, langs: vec![] };
         match app.store.add_watch(project, new, Utc::now()).await {
             Ok(_) | Err(StoreError::Conflict(_)) => {}
             Err(e) => return Err(e.into()),
@@ -78,7 +83,11 @@ pub async fn run(app: &App, args: DemoArgs, out: &mut dyn Write, err: &mut dyn W
                 table.write(out, format)?;
             }
             if format == OutputFormat::Table {
-                writeln!(out, "\n{} mentions in project {:?}. Try: vigie --project demo search 'lost NEAR/3 bag'", s.total, app.project.name)?;
+                writeln!(
+                    out,
+                    "\n{} mentions in project {:?}. Try: vigie --project demo search 'lost NEAR/3 bag'",
+                    s.total, app.project.name
+                )?;
             }
         }
     }

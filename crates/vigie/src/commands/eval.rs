@@ -31,11 +31,41 @@ enum Format {
 }
 
 const LANG_SETS: &[LangSet] = &[
-    LangSet { name: "Allociné films (validation)", path: "allocine-movies-fr-blard-subsets/validation.csv.gz", format: Format::Csv, lang: "fr", kind: "reviews" },
-    LangSet { name: "Allociné TV series (dev)", path: "allocine-tvseries-fr-dongdemelo/dev.csv.gz", format: Format::Csv, lang: "fr", kind: "reviews, lower-cased" },
-    LangSet { name: "DEFT 2017 French tweets (val)", path: "umsab-french-tweets-deft2017/val.jsonl.gz", format: Format::Jsonl, lang: "fr", kind: "tweets" },
-    LangSet { name: "SemEval 2017 English tweets (val)", path: "tweeteval-sentiment-semeval2017/val.jsonl.gz", format: Format::Jsonl, lang: "en", kind: "tweets" },
-    LangSet { name: "US airline tweets (dev)", path: "twitter-us-airline-sentiment/tweets-dev.csv.gz", format: Format::Csv, lang: "en", kind: "tweets" },
+    LangSet {
+        name: "Allociné films (validation)",
+        path: "allocine-movies-fr-blard-subsets/validation.csv.gz",
+        format: Format::Csv,
+        lang: "fr",
+        kind: "reviews",
+    },
+    LangSet {
+        name: "Allociné TV series (dev)",
+        path: "allocine-tvseries-fr-dongdemelo/dev.csv.gz",
+        format: Format::Csv,
+        lang: "fr",
+        kind: "reviews, lower-cased",
+    },
+    LangSet {
+        name: "DEFT 2017 French tweets (val)",
+        path: "umsab-french-tweets-deft2017/val.jsonl.gz",
+        format: Format::Jsonl,
+        lang: "fr",
+        kind: "tweets",
+    },
+    LangSet {
+        name: "SemEval 2017 English tweets (val)",
+        path: "tweeteval-sentiment-semeval2017/val.jsonl.gz",
+        format: Format::Jsonl,
+        lang: "en",
+        kind: "tweets",
+    },
+    LangSet {
+        name: "US airline tweets (dev)",
+        path: "twitter-us-airline-sentiment/tweets-dev.csv.gz",
+        format: Format::Csv,
+        lang: "en",
+        kind: "tweets",
+    },
 ];
 
 pub fn run(command: EvalCommand, models_dir: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -102,7 +132,10 @@ fn eval_lang(data: &Path) -> anyhow::Result<String> {
          its confidence floor the language is *unknown*, not guessed). Nothing here is trained, so every row is an \
          evaluation row.\n"
     )?;
-    writeln!(s, "| dataset | kind | true language | texts | correct | unknown | wrong | most frequent wrong answers |")?;
+    writeln!(
+        s,
+        "| dataset | kind | true language | texts | correct | unknown | wrong | most frequent wrong answers |"
+    )?;
     writeln!(s, "|---|---|---|---|---|---|---|---|")?;
     let (mut total, mut total_ok, mut total_unknown) = (0usize, 0usize, 0usize);
     for set in LANG_SETS {

@@ -10,9 +10,9 @@ use std::process::{Command, Stdio};
 use anyhow::Context as _;
 use chrono::Utc;
 use vigie_model::{Mention, SourceKind, Theme};
+use vigie_pipeline::analyze::RoutingClassifier;
 use vigie_pipeline::refine::IS_QUERY;
 use vigie_pipeline::themes::{CompiledThemes, default_themes};
-use vigie_pipeline::analyze::RoutingClassifier;
 use vigie_sentiment::data::{self, Dataset};
 use vigie_sentiment::metrics::{self, Report};
 use vigie_sentiment::{EncoderHead, FastModel, Label, LinearClassifier};
@@ -110,7 +110,12 @@ pub fn eval_sentiment(
             )?;
         }
         if let Some(best) = rows.iter().take(2).max_by(|a, b| a.report.macro_f1.total_cmp(&b.report.macro_f1)) {
-            writeln!(confusions, "**{}**, {} (rows: true class; columns: predicted negative / neutral / positive):\n", ds.name(), best.model)?;
+            writeln!(
+                confusions,
+                "**{}**, {} (rows: true class; columns: predicted negative / neutral / positive):\n",
+                ds.name(),
+                best.model
+            )?;
             writeln!(confusions, "| true \\ predicted | negative | neutral | positive |")?;
             writeln!(confusions, "|---|---|---|---|")?;
             for (i, label) in Label::ALL.iter().enumerate() {
@@ -118,7 +123,11 @@ pub fn eval_sentiment(
                     if row.iter().sum::<usize>() == 0 {
                         continue;
                     }
-                    writeln!(confusions, "| {label} | {} |", row.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" | "))?;
+                    writeln!(
+                        confusions,
+                        "| {label} | {} |",
+                        row.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" | ")
+                    )?;
                 }
             }
             writeln!(confusions)?;
@@ -132,10 +141,8 @@ pub fn eval_sentiment(
     }
     // Graded human valence: does the score follow it?
     let graded = data::vader_graded(data_dir)?;
-    let (scores, truth): (Vec<f32>, Vec<f32>) = graded
-        .iter()
-        .filter_map(|(text, v)| fast.predict(text, "en").map(|p| (p.score, *v)))
-        .unzip();
+    let (scores, truth): (Vec<f32>, Vec<f32>) =
+        graded.iter().filter_map(|(text, v)| fast.predict(text, "en").map(|p| (p.score, *v))).unzip();
     writeln!(
         s,
         "\nOn the {} English snippets with a mean human valence (vader-icwsm2014-groundtruth: Amazon, film and news \
@@ -173,7 +180,11 @@ fn vader<'a>(python: &Path, rows: impl Iterator<Item = (&'a str, &'a str)>) -> a
     }
     writer.join().map_err(|_| anyhow::anyhow!("the baseline's input writer stopped"))??;
     let status = child.wait()?;
-    anyhow::ensure!(status.success(), "the VADER baseline failed ({status}); is vaderSentiment installed for {}?", python.display());
+    anyhow::ensure!(
+        status.success(),
+        "the VADER baseline failed ({status}); is vaderSentiment installed for {}?",
+        python.display()
+    );
     Ok(out)
 }
 
@@ -195,7 +206,8 @@ pub fn eval_routing(data_dir: &Path) -> anyhow::Result<String> {
         .map(|(i, t)| Theme { id: i as i64, key: t.key, name: t.name, department: t.department, query: t.query })
         .collect();
     let keywords = CompiledThemes::new(themes.clone(), None).map_err(anyhow::Error::msg)?;
-    let combined = CompiledThemes::new(themes, Some(Box::new(RoutingClassifier::shipped()))).map_err(anyhow::Error::msg)?;
+    let combined =
+        CompiledThemes::new(themes, Some(Box::new(RoutingClassifier::shipped()))).map_err(anyhow::Error::msg)?;
     let as_mention = |text: &str| Mention {
         id: 0,
         source_kind: SourceKind::Twitter,
@@ -250,7 +262,11 @@ pub fn eval_routing(data_dir: &Path) -> anyhow::Result<String> {
             writeln!(per_class, "| department | precision | recall | F1 | complaints |")?;
             writeln!(per_class, "|---|---|---|---|---|")?;
             for c in &report.per_class {
-                writeln!(per_class, "| {} | {:.2} | {:.2} | {:.2} | {} |", c.class, c.precision, c.recall, c.f1, c.support)?;
+                writeln!(
+                    per_class,
+                    "| {} | {:.2} | {:.2} | {:.2} | {} |",
+                    c.class, c.precision, c.recall, c.f1, c.support
+                )?;
             }
         }
     }

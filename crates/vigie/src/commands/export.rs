@@ -16,8 +16,25 @@ const PAGE: i64 = 1_000;
 
 /// CSV columns, in order (the import schema first).
 const CSV_COLUMNS: [&str; 19] = [
-    "id", "url", "title", "text", "author", "published_at", "source", "site", "lang", "reach", "text_format", "collected_at",
-    "lang_confidence", "watches", "vigie_id", "sentiment", "sentiment_score", "themes", "story_id",
+    "id",
+    "url",
+    "title",
+    "text",
+    "author",
+    "published_at",
+    "source",
+    "site",
+    "lang",
+    "reach",
+    "text_format",
+    "collected_at",
+    "lang_confidence",
+    "watches",
+    "vigie_id",
+    "sentiment",
+    "sentiment_score",
+    "themes",
+    "story_id",
 ];
 
 fn csv_cell(v: &Value) -> String {

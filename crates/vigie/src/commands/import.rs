@@ -84,7 +84,10 @@ pub async fn run(app: &App, args: ImportArgs, out: &mut dyn Write, err: &mut dyn
     let summary = import_reader(app, Box::new(BufReader::with_capacity(1 << 20, reader)), format, bar).await?;
     print_summary(&summary, out, err)?;
     if summary.rejected_count > 0 {
-        anyhow::bail!("{} record(s) were rejected (see the lines above); the others were imported", summary.rejected_count);
+        anyhow::bail!(
+            "{} record(s) were rejected (see the lines above); the others were imported",
+            summary.rejected_count
+        );
     }
     Ok(())
 }

@@ -67,8 +67,10 @@ pub async fn run(app: &App, command: MentionCommand, out: &mut dyn Write) -> any
                 )?,
                 (None, None) => writeln!(out, "sentiment: unknown (unsupported language or nothing to judge)")?,
             }
-            if let Some(s) = &m.analysis.sentiment {
-                if !s.explanation.is_empty() {
+            if let Some(s) = &m.analysis.sentiment
+                && !s.explanation.is_empty()
+            {
+                {
                     writeln!(out, "because:")?;
                     for c in &s.explanation {
                         let toward = if c.weight >= 0.0 { "positive" } else { "negative" };
@@ -85,7 +87,11 @@ pub async fn run(app: &App, command: MentionCommand, out: &mut dyn Write) -> any
                 }
             }
             if let Some(r) = &m.analysis.reach {
-                writeln!(out, "reach:     {:.0}/100 (audience {}, engagement {}, from {})", r.score, r.audience, r.engagement, r.basis)?;
+                writeln!(
+                    out,
+                    "reach:     {:.0}/100 (audience {}, engagement {}, from {})",
+                    r.score, r.audience, r.engagement, r.basis
+                )?;
             }
             if story.is_empty() {
                 writeln!(out, "story:     no copies found")?;

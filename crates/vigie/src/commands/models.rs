@@ -10,7 +10,12 @@ use vigie_sentiment::{EncoderHead, FastModel, LinearClassifier};
 use crate::app::App;
 use crate::cli::{ModelsCommand, RefineArgs};
 
-pub async fn run(models_dir: &std::path::Path, app: Option<&App>, command: ModelsCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+pub async fn run(
+    models_dir: &std::path::Path,
+    app: Option<&App>,
+    command: ModelsCommand,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     match command {
         ModelsCommand::Install { from } => {
             let source = match from {
@@ -22,8 +27,14 @@ pub async fn run(models_dir: &std::path::Path, app: Option<&App>, command: Model
             let path = install(models_dir, source).await?;
             writeln!(out, "installed {}", path.display())?;
             match Refiner::load(models_dir)? {
-                Some(_) => writeln!(out, "the encoder now refines sentiment (`vigie analyze`, `vigie refine`, `vigie collect`)")?,
-                None => writeln!(out, "note: this build ships no trained encoder head; run `vigie train sentiment --shipped`")?,
+                Some(_) => writeln!(
+                    out,
+                    "the encoder now refines sentiment (`vigie analyze`, `vigie refine`, `vigie collect`)"
+                )?,
+                None => writeln!(
+                    out,
+                    "note: this build ships no trained encoder head; run `vigie train sentiment --shipped`"
+                )?,
             }
             Ok(())
         }
@@ -44,7 +55,10 @@ pub async fn run(models_dir: &std::path::Path, app: Option<&App>, command: Model
             if encoder.exists() {
                 writeln!(out, "sentence encoder: installed ({})", encoder.display())?;
             } else {
-                writeln!(out, "sentence encoder: not installed (run `vigie models install`); verdicts come from the fast model")?;
+                writeln!(
+                    out,
+                    "sentence encoder: not installed (run `vigie models install`); verdicts come from the fast model"
+                )?;
             }
             Ok(())
         }

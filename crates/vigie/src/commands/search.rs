@@ -60,7 +60,11 @@ pub async fn run(app: &App, args: SearchArgs, out: &mut dyn Write) -> anyhow::Re
         Some(s) => Some(Utc::now() - Duration::seconds(parse_duration(s)?)),
         None => None,
     };
-    let filter = MentionFilter { watch_id: watch_filter(app, args.watch.as_deref()).await?, published_since: since, ..Default::default() };
+    let filter = MentionFilter {
+        watch_id: watch_filter(app, args.watch.as_deref()).await?,
+        published_since: since,
+        ..Default::default()
+    };
     let hits = vigie_pipeline::search(&app.store, app.project.id, &query, &filter, args.limit).await?;
     match args.output.format {
         OutputFormat::Json => {

@@ -37,7 +37,11 @@ pub fn shipped(args: TrainSentimentArgs, models_dir: &Path, out: &mut dyn Write)
     let trained = train_shipped(&args.data, &mut progress)?;
     write_atomically(&args.out.join("fast-v1.bin"), &trained.sentiment.to_bytes())?;
     write_atomically(&args.out.join("routing-v1.bin"), &trained.routing.to_bytes())?;
-    progress(&format!("wrote {} and {}", args.out.join("fast-v1.bin").display(), args.out.join("routing-v1.bin").display()));
+    progress(&format!(
+        "wrote {} and {}",
+        args.out.join("fast-v1.bin").display(),
+        args.out.join("routing-v1.bin").display()
+    ));
 
     let encoder_path = models_dir.join(vigie_encoder::MODEL_FILE);
     if args.no_encoder {
@@ -66,7 +70,12 @@ pub fn shipped(args: TrainSentimentArgs, models_dir: &Path, out: &mut dyn Write)
     let sets: Vec<HeadSet<'_>> = splits
         .iter()
         .zip(&embeddings)
-        .map(|((ds, split), emb)| HeadSet { examples: &split.train, embeddings: emb, polar_only: ds.binary(), weight: 1.0 })
+        .map(|((ds, split), emb)| HeadSet {
+            examples: &split.train,
+            embeddings: emb,
+            polar_only: ds.binary(),
+            weight: 1.0,
+        })
         .collect();
     progress("training the encoder head (out-of-fold fast-model probabilities, then calibration)");
     let opts = sentiment_train_options();
@@ -104,23 +113,42 @@ pub async fn project(app: &App, args: TrainSentimentArgs, out: &mut dyn Write) -
             examples.len()
         ));
     }
-    let (held, train): (Vec<(u64, Example)>, Vec<(u64, Example)>) =
-        examples.into_iter().partition(|(id, _)| stable_hash(&id.to_string()) % HOLD_BACK_EVERY == 0);
-    let held: Vec<Example> = held.into_iter().map(|(_, e)| e).collect();
-    let train: Vec<Example> = train.into_iter().map(|(_, e)| e).collect();
+    let (mut held, mut train) = (Vec::new(), Vec::new());
+    for (id, example) in examples {
+        if stable_hash(&id.to_string()).is_multiple_of(HOLD_BACK_EVERY) {
+            held.push(example);
+        } else {
+            train.push(example);
+        }
+    }
     let current = models.fast_model(app.project.id)?;
     let base = FastModel::shipped();
     let opts = sentiment_train_options();
-    writeln!(out, "{} correction(s): {} to learn from, {} held back to measure", train.len() + held.len(), train.len(), held.len())?;
+    writeln!(
+        out,
+        "{} correction(s): {} to learn from, {} held back to measure",
+        train.len() + held.len(),
+        train.len(),
+        held.len()
+    )?;
     if held.is_empty() || train.is_empty() {
         writeln!(out, "too few corrections to hold some back: the accuracy cannot be measured yet")?;
     } else {
         let tuned = base.fine_tune(&train, &opts);
         let before = accuracy(&current, &held);
         let after = accuracy(&tuned, &held);
-        writeln!(out, "accuracy on the {} held-back correction(s): current model {:.1} %, retrained {:.1} %", held.len(), before * 100.0, after * 100.0)?;
+        writeln!(
+            out,
+            "accuracy on the {} held-back correction(s): current model {:.1} %, retrained {:.1} %",
+            held.len(),
+            before * 100.0,
+            after * 100.0
+        )?;
         if after < before {
-            writeln!(out, "note: the retrained model does worse on the held-back corrections; keep correcting, or `--reset`")?;
+            writeln!(
+                out,
+                "note: the retrained model does worse on the held-back corrections; keep correcting, or `--reset`"
+            )?;
         }
     }
     // The saved model learns from every correction.
@@ -143,7 +171,9 @@ async fn corrected_examples(app: &App) -> anyhow::Result<Vec<(u64, Example)>> {
         let Some(last) = page.last() else { break };
         after = last.mention.id;
         for m in page {
-            let (Some(label), Some(lang)) = (m.mention.analysis.corrected, m.mention.lang.clone()) else { continue };
+            let (Some(label), Some(lang)) = (m.mention.analysis.corrected, m.mention.lang.clone()) else {
+                continue;
+            };
             if !FastModel::supports(&lang) {
                 continue;
             }
@@ -154,10 +184,7 @@ async fn corrected_examples(app: &App) -> anyhow::Result<Vec<(u64, Example)>> {
 }
 
 fn accuracy(model: &FastModel, examples: &[Example]) -> f64 {
-    let correct = examples
-        .iter()
-        .filter(|e| model.predict(&e.text, &e.lang).map(|v| v.label) == Some(e.label))
-        .count();
+    let correct = examples.iter().filter(|e| model.predict(&e.text, &e.lang).map(|v| v.label) == Some(e.label)).count();
     correct as f64 / examples.len().max(1) as f64
 }
 
@@ -165,7 +192,8 @@ fn accuracy(model: &FastModel, examples: &[Example]) -> f64 {
 /// leaves half a model.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(&dir).with_context(|| format!("cannot write in {}", dir.display()))?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;

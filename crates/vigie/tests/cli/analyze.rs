@@ -109,10 +109,13 @@ fn the_encoder_is_refused_clearly_when_not_installed_and_used_when_it_is() {
     assert_eq!(rows[0]["sentiment"]["model"], "fast-v1");
 
     let Some(models) = installed_models_dir() else {
-        eprintln!("skipped the encoder half: no installed sentence encoder (set VIGIE_MODELS_DIR; `vigie models install`)");
+        eprintln!(
+            "skipped the encoder half: no installed sentence encoder (set VIGIE_MODELS_DIR; `vigie models install`)"
+        );
         return;
     };
-    let run = vigie.run_stdin(&["--models-dir", models.to_str().unwrap(), "analyze", "--model", "encoder"], input).success();
+    let run =
+        vigie.run_stdin(&["--models-dir", models.to_str().unwrap(), "analyze", "--model", "encoder"], input).success();
     let rows = run.jsonl();
     assert_eq!(rows[0]["sentiment"]["model"], "encoder-v1", "{}", run.stdout);
     assert_eq!(rows[0]["sentiment"]["label"], "negative", "{}", run.stdout);

@@ -228,7 +228,11 @@ fn continuous_collect_fetches_due_sources_and_stops_cleanly_on_sigterm() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.starts_with("collecting; press Ctrl-C to stop\n"), "{stdout}");
-    assert!(stdout.contains("1 source(s) due: 1 fetched, 0 not modified, 0 failed; 3 item(s) read, 3 new mention(s) stored"), "{stdout}");
+    assert!(
+        stdout
+            .contains("1 source(s) due: 1 fetched, 0 not modified, 0 failed; 3 item(s) read, 3 new mention(s) stored"),
+        "{stdout}"
+    );
     assert!(stdout.ends_with("stopped\n"), "{stdout}");
     assert_eq!(vigie.export().len(), 3);
 }

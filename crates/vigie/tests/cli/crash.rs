@@ -55,7 +55,9 @@ fn committed_mentions(vigie: &Vigie) -> i64 {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&db).read_only(true);
-        let Ok(pool) = sqlx::sqlite::SqlitePool::connect_with(options).await else { return 0 };
+        let Ok(pool) = sqlx::sqlite::SqlitePool::connect_with(options).await else {
+            return 0;
+        };
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mentions").fetch_one(&pool).await.unwrap_or(0);
         pool.close().await;
         n

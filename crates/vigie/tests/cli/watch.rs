@@ -29,7 +29,10 @@ fn watch_lifecycle_add_list_test_remove() {
     let rerun = vigie
         .run(&["watch", "add", "SNCF", "--query", r#"sncf OR ouigo OR "tgv inoui""#, "--competitor", "--lang", "fr,en"])
         .success();
-    assert_eq!(rerun.stdout, "watch \"SNCF\" already exists with this definition; matched again: 0 stored mention(s)\n");
+    assert_eq!(
+        rerun.stdout,
+        "watch \"SNCF\" already exists with this definition; matched again: 0 stored mention(s)\n"
+    );
 
     // A broken query is refused with its column and a caret under it.
     let broken = vigie.run(&["watch", "add", "Broken", "--query", "(sncf OR ouigo"]).code(2);
@@ -92,10 +95,7 @@ fn a_mistyped_project_on_a_reading_command_is_an_error_not_a_new_project() {
     let vigie = Vigie::new();
     vigie.run(&["--project", "acme", "watch", "add", "SNCF", "--query", "sncf"]).success();
     let typo = vigie.run(&["--project", "acmee", "watch", "list"]).code(2);
-    assert_eq!(
-        typo.stderr,
-        "error: no project named \"acmee\" (projects: acme); commands that add data create it\n"
-    );
+    assert_eq!(typo.stderr, "error: no project named \"acmee\" (projects: acme); commands that add data create it\n");
     let typo = vigie.run(&["--project", "acmee", "search", "sncf"]).code(2);
     assert!(typo.stderr.contains("no project named \"acmee\""), "{}", typo.stderr);
     // Still only the one project, and it answers.
