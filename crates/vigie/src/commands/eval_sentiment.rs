@@ -55,6 +55,8 @@ pub fn eval_sentiment(
     writeln!(s, "| dataset | language | rows | model | accuracy | macro-F1 |")?;
     writeln!(s, "|---|---|---|---|---|---|")?;
     let mut confusions = String::new();
+    // (dataset, model kind: 0 fast, 1 encoder) → report, for the targets.
+    let mut by_model: Vec<(Dataset, usize, Report)> = Vec::new();
     for ds in Dataset::ALL {
         let split = data::load(data_dir, ds)?;
         let eval = &split.eval;
@@ -97,6 +99,9 @@ pub fn eval_sentiment(
             let name = if ds.lang() == "fr" { "Python vaderSentiment-fr" } else { "Python vaderSentiment" };
             rows.push(Row { model: name.into(), report: metrics::evaluate(&gold, &pred) });
         }
+        for (kind, row) in rows.iter().enumerate().take(if encoder.is_some() { 2 } else { 1 }) {
+            by_model.push((ds, kind, row.report.clone()));
+        }
         for row in &rows {
             writeln!(
                 s,
@@ -135,6 +140,42 @@ pub fn eval_sentiment(
     }
     if encoder.is_none() {
         writeln!(s, "\nThe encoder tier was not measured in this run (encoder not installed or no head shipped).")?;
+    }
+    writeln!(s, "\n### Targets\n")?;
+    writeln!(s, "| target | fast model | encoder tier | met |")?;
+    writeln!(s, "|---|---|---|---|")?;
+    let get = |ds: Dataset, kind: usize| by_model.iter().find(|(d, k, _)| *d == ds && *k == kind).map(|(_, _, r)| r);
+    let reviews = |kind: usize| {
+        let parts: Vec<&Report> =
+            [Dataset::AllocineMovies, Dataset::AllocineTv].iter().filter_map(|d| get(*d, kind)).collect();
+        let n: usize = parts.iter().map(|r| r.n).sum();
+        (parts.len() == 2).then(|| parts.iter().map(|r| r.accuracy * r.n as f64).sum::<f64>() / n.max(1) as f64)
+    };
+    let targets: [(&str, Option<f64>, Option<f64>, f64, bool); 3] = [
+        ("French reviews, both Allociné sets (binary): accuracy ≥ 93 %", reviews(0), reviews(1), 0.93, true),
+        (
+            "English airline tweets (3 classes): accuracy ≥ 82 %",
+            get(Dataset::Airline, 0).map(|r| r.accuracy),
+            get(Dataset::Airline, 1).map(|r| r.accuracy),
+            0.82,
+            true,
+        ),
+        (
+            "French tweets, DEFT (3 classes): macro-F1 ≥ 0.65",
+            get(Dataset::Deft, 0).map(|r| r.macro_f1),
+            get(Dataset::Deft, 1).map(|r| r.macro_f1),
+            0.65,
+            false,
+        ),
+    ];
+    for (name, fast, enc, goal, percent) in targets {
+        let show = |v: Option<f64>| match v {
+            Some(v) if percent => format!("{:.1} %", v * 100.0),
+            Some(v) => format!("{v:.3}"),
+            None => "not measured".into(),
+        };
+        let met = fast.is_some_and(|v| v >= goal) || enc.is_some_and(|v| v >= goal);
+        writeln!(s, "| {name} | {} | {} | {} |", show(fast), show(enc), if met { "yes" } else { "**no**" })?;
     }
     if python.is_none() {
         writeln!(s, "\nThe VADER baseline was not run (give `--python` a Python with the two packages).")?;

@@ -9,7 +9,7 @@ use vigie_pipeline::analyze::{label_of, sentiment_text};
 use vigie_pipeline::refine::IS_QUERY;
 use vigie_sentiment::data::{self, Dataset};
 use vigie_sentiment::{
-    Example, FastModel, HeadOptions, HeadSet, TrainSet, sentiment_train_options, stable_hash, train_encoder_head,
+    Example, FastModel, HeadOptions, HeadSet, TrainOptions, TrainSet, sentiment_train_options, stable_hash, train_encoder_head,
     train_sets, train_shipped,
 };
 use vigie_store::MentionFilter;
@@ -123,7 +123,7 @@ pub async fn project(app: &App, args: TrainSentimentArgs, out: &mut dyn Write) -
     }
     let current = models.fast_model(app.project.id)?;
     let base = FastModel::shipped();
-    let opts = sentiment_train_options();
+    let opts = TrainOptions { model_id: Some(format!("{}+project", base.id())), ..TrainOptions::fine_tune() };
     writeln!(
         out,
         "{} correction(s): {} to learn from, {} held back to measure",

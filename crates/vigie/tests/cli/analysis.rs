@@ -144,6 +144,7 @@ fn corrections_are_stored_and_train_a_project_model_measured_on_held_back_ones()
     );
     let new = show(&vigie, id_of(&vigie, "https://example.com/new"));
     assert_eq!(new["mention"]["analysis"]["sentiment"]["label"], "negative", "{new:#}");
+    assert_eq!(new["mention"]["analysis"]["sentiment"]["model"], "fast-v1+project", "{new:#}");
 
     vigie.run(&["mention", "label", &ids[0].to_string(), "none"]).success();
     assert!(show(&vigie, ids[0])["mention"]["analysis"]["corrected"].is_null());
@@ -284,4 +285,21 @@ fn the_encoder_refines_stored_verdicts_when_installed() {
     assert!(again.stdout.starts_with("0 verdict(s) refined"), "{}", again.stdout);
     let de = show(&vigie, id_of(&vigie, "https://example.com/r3"));
     assert!(de["mention"]["analysis"]["sentiment"].is_null(), "{de:#}");
+
+    // The collector refines new verdicts while it waits for due sources.
+    import(&vigie, &[line("r4", "Toujours pas remboursé après trois semaines, c'est une honte", json!({"lang": "fr"}))]);
+    let r4 = id_of(&vigie, "https://example.com/r4");
+    let mut daemon = vigie.spawn(&["--models-dir", dir, "collect"]);
+    let started = std::time::Instant::now();
+    loop {
+        let m = show(&vigie, r4);
+        if m["mention"]["analysis"]["sentiment"]["model"] == "encoder-v1" {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "not refined by the collector: {m:#}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(daemon.id().to_string()).status();
+    let status = daemon.wait().unwrap();
+    assert!(status.success(), "the collector stops cleanly on SIGTERM: {status:?}");
 }
