@@ -47,6 +47,7 @@
 pub mod feed;
 pub mod fetch;
 pub mod guard;
+pub mod social;
 
 pub use feed::{FeedError, ParsedFeed, SkipReason, SkippedItem, parse_feed};
 pub use fetch::{FetchConfig, FetchError, FetchOutcome, FetchRequest, Fetcher, RetryAfter};
