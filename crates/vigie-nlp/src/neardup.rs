@@ -880,6 +880,17 @@ impl StoryIndex {
         story
     }
 
+    /// Puts back a mention whose story is already known (warming an index
+    /// from stored mentions, oldest first): no search, so a stored link is
+    /// never re-decided.
+    pub fn restore(&mut self, id: i64, story: i64, sig: &Signature) {
+        if self.capacity == 0 {
+            return;
+        }
+        let cells = self.band_cells(&sig.minhash(BANDS * ROWS));
+        self.insert(id, story, sig, &cells, &[false; BANDS]);
+    }
+
     /// Insertions since `slot` was written (0 for the newest).
     fn age(&self, slot: usize) -> usize {
         let next = if self.ids.len() < self.capacity {
@@ -950,6 +961,16 @@ mod tests {
             Some(s) => s,
             None => panic!("no signature for {text:?}"),
         }
+    }
+
+    #[test]
+    fn restored_mentions_keep_their_story() {
+        let mut index = StoryIndex::new(100);
+        // Stored: 7 is a copy of 3, whose original fell out of the window.
+        index.restore(7, 3, &sig(TEXT));
+        assert_eq!(index.len(), 1);
+        // A new copy joins the stored story, not mention 7 as a story of its own.
+        assert_eq!(index.assign(9, &sig(&format!("{TEXT} again"))), 3);
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! its reach. The encoder tier refines stored verdicts later (see
 //! [`crate::refine`]).
 //!
-//! The same [`Analyzer`] serves `vigie analyze`, so what that command prints
-//! is what the pipeline stores.
+//! The same [`Analyzer`] serves `vigie analyze` (with the shipped models and
+//! the default taxonomy), so what that command prints is what the pipeline
+//! stores for a project that has not retrained its model or edited its themes.
 
 use vigie_model::{Analysis, Contribution, Engagement, Mention, Polarity, ReachEstimate, Sentiment};
 use vigie_nlp::neardup::{self, Signature};
@@ -51,23 +52,34 @@ impl Analyzer {
         }
     }
 
-    /// The fast verdict, `None` for an unsupported language.
-    ///
-    /// A text too short for language identification ("great service,
-    /// thanks") is read as French and as English: when both readings agree,
-    /// that verdict stands (the surer one); when they disagree, it is unknown.
+    /// The fast verdict, `None` for an unsupported language (see
+    /// [`fast_reading`]).
     pub fn sentiment(&self, mention: &Mention) -> Option<Sentiment> {
         let text = sentiment_text(mention);
-        match mention.lang.as_deref() {
-            Some(lang) => self.fast.predict(&text, lang).map(to_sentiment),
-            None => {
-                let en = self.fast.predict(&text, "en")?;
-                let fr = self.fast.predict(&text, "fr")?;
-                if en.label != fr.label {
-                    return None;
-                }
-                Some(to_sentiment(if en.confidence >= fr.confidence { en } else { fr }))
+        fast_reading(&self.fast, &text, mention.lang.as_deref()).map(|(v, _)| to_sentiment(v))
+    }
+}
+
+/// The fast model's verdict on a text and the language it was read as.
+///
+/// With a known language: that language's reading, `None` when it is not
+/// French or English. A text too short for language identification ("great
+/// service, thanks") is read as French and as English: when both readings
+/// agree on a polar verdict, the surer one stands; otherwise it is unknown
+/// (two "neutral" readings of a text in another language are no evidence).
+pub fn fast_reading(fast: &FastModel, text: &str, lang: Option<&str>) -> Option<(Verdict, &'static str)> {
+    match lang {
+        Some(lang) => {
+            let code = ["fr", "en"].into_iter().find(|c| *c == lang)?;
+            fast.predict(text, code).map(|v| (v, code))
+        }
+        None => {
+            let en = fast.predict(text, "en")?;
+            let fr = fast.predict(text, "fr")?;
+            if en.label != fr.label || en.label == Label::Neutral {
+                return None;
             }
+            Some(if en.confidence >= fr.confidence { (en, "en") } else { (fr, "fr") })
         }
     }
 }

@@ -73,7 +73,7 @@ pub async fn collect_due(
     let mut ingestors: HashMap<i64, Arc<Ingestor>> = HashMap::new();
     for (project_id, _) in &due {
         if !ingestors.contains_key(project_id) {
-            let stories = ctx.stories.get(store.as_ref(), *project_id, now).await?;
+            let stories = ctx.stories.get(store.as_ref(), *project_id).await?;
             let ingestor = Ingestor::new(Arc::clone(store), *project_id, &ctx.models, stories).await?;
             ingestors.insert(*project_id, Arc::new(ingestor));
         }

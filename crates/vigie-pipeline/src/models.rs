@@ -2,9 +2,11 @@
 //!
 //! The fast sentiment model and the routing model ship inside the binary. A
 //! project that retrained the fast model on its own corrections (`vigie train
-//! sentiment`) has it in `<data dir>/models/project-<id>/sentiment-fast.bin`,
-//! which then wins. The encoder's weights, installed by `vigie models
-//! install`, live in `<data dir>/models/`.
+//! sentiment`) has it in `<data dir>/projects/<id>/sentiment-fast.bin`, which
+//! then wins: it belongs to that database's project, so it lives beside the
+//! database. The encoder's weights, installed by `vigie models install`, live
+//! in the models directory (`<data dir>/models/` unless `--models-dir` says
+//! otherwise), which several data directories may share.
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
@@ -39,29 +41,34 @@ impl Deref for FastRef {
     }
 }
 
-/// The models directory of a data directory (or none: shipped models only).
+/// Where models are found: the models directory (installed encoder) and the
+/// projects directory (projects' retrained models); none: shipped only.
 #[derive(Clone, Debug, Default)]
 pub struct ProjectModels {
     dir: Option<PathBuf>,
+    projects: Option<PathBuf>,
 }
 
 impl ProjectModels {
     /// Shipped models only.
     pub fn shipped() -> Self {
-        ProjectModels { dir: None }
+        ProjectModels { dir: None, projects: None }
     }
 
-    pub fn in_dir(dir: impl Into<PathBuf>) -> Self {
-        ProjectModels { dir: Some(dir.into()) }
+    /// `models_dir`: installed models; `projects_dir`: one folder per
+    /// project id of one database (`<data dir>/projects`).
+    pub fn new(models_dir: impl Into<PathBuf>, projects_dir: impl Into<PathBuf>) -> Self {
+        ProjectModels { dir: Some(models_dir.into()), projects: Some(projects_dir.into()) }
     }
 
+    /// The models directory (installed encoder).
     pub fn dir(&self) -> Option<&Path> {
         self.dir.as_deref()
     }
 
     /// Where the project's retrained fast model is (or would be) kept.
     pub fn project_fast_model_path(&self, project_id: i64) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.join(format!("project-{project_id}")).join(PROJECT_FAST_MODEL))
+        self.projects.as_ref().map(|d| d.join(project_id.to_string()).join(PROJECT_FAST_MODEL))
     }
 
     /// The project's retrained fast model if it has one, else the shipped

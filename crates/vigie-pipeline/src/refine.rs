@@ -13,7 +13,7 @@ use vigie_sentiment::{EncoderHead, FastModel, Verdict};
 use vigie_store::Store;
 
 use crate::PipelineError;
-use crate::analyze::{sentiment_text, to_sentiment};
+use crate::analyze::{fast_reading, sentiment_text, to_sentiment};
 use crate::models::FastRef;
 
 /// Texts embedded per call in the background loop.
@@ -53,17 +53,19 @@ impl Refiner {
         &self.encoder
     }
 
-    /// Refined verdicts for `(text, lang)` pairs: `None` where the fast model
-    /// has none (unsupported language, nothing to judge).
-    pub fn refine_texts(&self, fast: &FastModel, items: &[(String, String)]) -> Vec<Option<Verdict>> {
+    /// Refined verdicts for `(text, language)` pairs (`None` language: not
+    /// identified, read as the ingest step does, see [`fast_reading`]);
+    /// `None` where the fast model has no verdict (unsupported language,
+    /// nothing to judge).
+    pub fn refine_texts(&self, fast: &FastModel, items: &[(String, Option<String>)]) -> Vec<Option<Verdict>> {
         let texts: Vec<&str> = items.iter().map(|(t, _)| t.as_str()).collect();
         let embeddings = self.encoder.embed_batch(&texts, IS_QUERY);
         items
             .iter()
             .zip(embeddings)
             .map(|((text, lang), embedding)| {
-                let verdict = fast.predict(text, lang)?;
-                let probs = fast.probabilities(text, lang)?;
+                let (verdict, code) = fast_reading(fast, text, lang.as_deref())?;
+                let probs = fast.probabilities(text, code)?;
                 Some(self.head.predict(&embedding, &probs, verdict.explanation))
             })
             .collect()
@@ -86,21 +88,20 @@ impl Refiner {
             if batch.is_empty() {
                 break;
             }
-            let items: Vec<(i64, String, String)> = batch
-                .iter()
-                .map(|m| (m.mention.id, sentiment_text(&m.mention), m.mention.lang.clone().unwrap_or_default()))
-                .collect();
+            let items: Vec<(i64, String, Option<String>)> =
+                batch.iter().map(|m| (m.mention.id, sentiment_text(&m.mention), m.mention.lang.clone())).collect();
             let this = Arc::clone(self);
             let fast = fast.clone();
             let verdicts: Vec<(i64, Option<Sentiment>)> = tokio::task::spawn_blocking(move || {
-                let pairs: Vec<(String, String)> = items.iter().map(|(_, t, l)| (t.clone(), l.clone())).collect();
+                let pairs: Vec<(String, Option<String>)> =
+                    items.iter().map(|(_, t, l)| (t.clone(), l.clone())).collect();
                 let refined = this.refine_texts(&fast, &pairs);
                 items.iter().zip(refined).map(|((id, _, _), v)| (*id, v.map(to_sentiment))).collect()
             })
             .await
             .map_err(|e| PipelineError::Internal(format!("the encoder stopped: {e}")))?;
-            // A mention the fast model can no longer judge (its model
-            // changed) leaves the queue with no verdict rather than looping.
+            // A mention the encoder cannot judge keeps its stored verdict and
+            // leaves the queue (`None` never erases a verdict).
             store.set_sentiments(project_id, &verdicts, 1).await?;
             done += verdicts.len() as u64;
         }

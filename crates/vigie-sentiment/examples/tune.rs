@@ -2,7 +2,7 @@
 //! parts (the eval parts are never read here).
 //!
 //! `cargo run --release -p vigie-sentiment --example tune -- ../shared/data [key=value …]`
-//! keys: bits cmin cmax scope(word|text) bigrams neg lang(shared|separate|both)
+//! keys: bits cmin cmax scope(word|text) bigrams trigrams neg lang(shared|separate|both)
 //! sqrt epochs lr l2 balance folds w.<dataset-name>=weight
 //! Prints per-dataset CV scores: accuracy for binary datasets and the airline
 //! tweets, macro-F1 for the other 3-class sets.
@@ -40,6 +40,7 @@ fn main() {
                 }
             }
             "bigrams" => f.word_bigrams = v == "1",
+            "trigrams" => f.word_trigrams = v == "1",
             "neg" => f.negation_marking = v == "1",
             "sqrt" => f.sqrt_norm = v == "1",
             "lang" => {

@@ -129,7 +129,8 @@ impl Writer {
             CharScope::Word => 0,
             CharScope::Text => 1,
         });
-        self.u8(u8::from(f.word_bigrams));
+        // bit 0: bigrams, bit 1: trigrams
+        self.u8(u8::from(f.word_bigrams) | (u8::from(f.word_trigrams) << 1));
         self.u8(u8::from(f.negation_marking));
         self.u8(match f.lang {
             LangMode::Shared => 0,
@@ -222,7 +223,12 @@ impl<'a> Reader<'a> {
             1 => CharScope::Text,
             _ => return Err(ModelError::Invalid("character n-gram scope".into())),
         };
-        let word_bigrams = self.u8()? != 0;
+        let ngrams = self.u8()?;
+        if ngrams > 3 {
+            return Err(ModelError::Invalid("word n-gram setting".into()));
+        }
+        let word_bigrams = ngrams & 1 != 0;
+        let word_trigrams = ngrams & 2 != 0;
         let negation_marking = self.u8()? != 0;
         let lang = match self.u8()? {
             0 => LangMode::Shared,
@@ -237,6 +243,7 @@ impl<'a> Reader<'a> {
             char_max,
             char_scope,
             word_bigrams,
+            word_trigrams,
             negation_marking,
             lang,
             sqrt_norm,

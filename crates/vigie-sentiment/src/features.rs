@@ -45,6 +45,9 @@ pub struct FeatureOptions {
     pub char_max: u8,
     pub char_scope: CharScope,
     pub word_bigrams: bool,
+    /// Word trigrams too (only with `word_bigrams`).
+    #[serde(default)]
+    pub word_trigrams: bool,
     /// Add a "negated" copy of each word in a negation scope (`pas` + `bon`).
     pub negation_marking: bool,
     pub lang: LangMode,
@@ -64,6 +67,7 @@ impl Default for FeatureOptions {
             char_max: 0,
             char_scope: CharScope::Word,
             word_bigrams: true,
+            word_trigrams: false,
             negation_marking: true,
             lang: LangMode::Both,
             sqrt_norm: true,
@@ -160,6 +164,7 @@ pub(crate) fn lang_of(tag: &str) -> Option<bool> {
 const P: u64 = 0x0000_0100_0000_01B3;
 const K_WORD: u64 = 0x9E37_79B9_7F4A_7C15;
 const K_BIGRAM: u64 = 0xC2B2_AE3D_27D4_EB4F;
+const K_TRIGRAM: u64 = 0xD6E8_FEB8_6659_FD93;
 const K_NEG: u64 = 0x1656_67B1_9E37_79F9;
 const K_CHAR: u64 = 0x27D4_EB2F_1656_67C5;
 const K_PATTERN: u64 = 0x85EB_CA77_C2B2_AE63;
@@ -368,10 +373,12 @@ pub(crate) fn extract(
 
     // Unigrams, char n-grams, negated words.
     let mut prev: Option<(u64, u32)> = None; // (word hash, start) for bigrams
+    let mut prev2: Option<(u64, u32)> = None; // the word before, for trigrams
     for (i, t) in toks.toks.iter().enumerate() {
         let w = toks.norm_of(t);
         if t.kind == Kind::Punct && w == "." {
             prev = None;
+            prev2 = None;
             continue;
         }
         let hw = hash_bytes(K_WORD, w.as_bytes());
@@ -381,8 +388,16 @@ pub(crate) fn extract(
             && let Some((hp, start)) = prev
         {
             let ub = f.unit(explain, UnitKind::Text, start, t.orig.1);
-            f.emit(explain, opts, lang, hp.wrapping_mul(K_BIGRAM) ^ hw, ub);
+            let hb = hp.wrapping_mul(K_BIGRAM) ^ hw;
+            f.emit(explain, opts, lang, hb, ub);
+            if opts.word_trigrams
+                && let Some((hq, start2)) = prev2
+            {
+                let ut = f.unit(explain, UnitKind::Text, start2, t.orig.1);
+                f.emit(explain, opts, lang, fmix(hq ^ K_TRIGRAM).wrapping_add(hb), ut);
+            }
         }
+        prev2 = prev;
         prev = Some((hw, t.orig.0));
         if opts.negation_marking
             && let Some(n) = lex.negated_by.get(i).copied().flatten()

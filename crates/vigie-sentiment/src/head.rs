@@ -77,6 +77,18 @@ pub struct EncoderHead {
 /// (embedding, fast probabilities, label, class mask, weight)
 type RawRow<'a> = (&'a [f32], [f32; 3], Label, u64, f32);
 
+/// One training row of the head for [`EncoderHead::train_stacked`].
+#[derive(Clone, Copy, Debug)]
+pub struct StackedRow<'a> {
+    pub embedding: &'a [f32],
+    /// The fast model's **out-of-fold** probabilities of the row's text.
+    pub fast: [f32; 3],
+    pub label: Label,
+    /// Polar-only rows (binary reviews) take their loss over negative/positive.
+    pub polar_only: bool,
+    pub weight: f32,
+}
+
 struct HeadRow {
     x: Vec<f32>,
     label: u8,
@@ -216,6 +228,20 @@ impl EncoderHead {
             .map(|(e, f, l)| (e.as_slice(), *f, *l, 0b111u64, 1.0f32))
             .collect();
         train_rows(&sets, opts)
+    }
+
+    /// [`train`](Self::train) with polar-only rows and per-row weights (what
+    /// [`train_encoder_head`] does after computing the out-of-fold fast
+    /// probabilities; `opts.stack_folds` is not used). Deterministic.
+    pub fn train_stacked(rows: &[StackedRow<'_>], opts: &HeadOptions) -> EncoderHead {
+        let raw: Vec<RawRow<'_>> = rows
+            .iter()
+            .map(|r| {
+                let mask = if r.polar_only { 0b101 } else { 0b111 };
+                (r.embedding, r.fast, r.label, mask, r.weight)
+            })
+            .collect();
+        train_rows(&raw, opts)
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {

@@ -50,7 +50,9 @@ mod text;
 pub use classifier::{ClassExample, LinearClassifier, RoutingModel};
 pub use fast::{FastModel, TrainSet, train, train_sets};
 pub use features::{CharScope, FeatureOptions, LangMode, stable_hash};
-pub use head::{EncoderHead, HeadOptions, HeadSet, oof_fast_probabilities, train_encoder_head};
+pub use head::{
+    EncoderHead, HeadOptions, HeadSet, StackedRow, oof_fast_probabilities, train_encoder_head,
+};
 pub use linear::TrainOptions;
 pub use shipped::{
     ShippedOptions, TrainError, TrainedModels, routing_train_options, sentiment_sets,

@@ -287,6 +287,12 @@ fn training_is_deterministic_and_learns() {
     );
     let back = FastModel::from_bytes(&a.to_bytes());
     assert_eq!(back.as_ref(), Ok(&a));
+    // the word-trigram option (off by default) survives the file
+    let mut tri_opts = opts.clone();
+    tri_opts.features.word_trigrams = true;
+    let tri = train(&toy(), &tri_opts);
+    assert_eq!(FastModel::from_bytes(&tri.to_bytes()).as_ref(), Ok(&tri));
+    assert!(tri.feature_options().word_trigrams);
     // polar-only sets never teach "neutral"
     let polar = train_sets(
         &[TrainSet {

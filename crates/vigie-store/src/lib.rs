@@ -215,8 +215,10 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<StoredMention>>;
 
     /// Replaces the sentiment verdicts of stored mentions (the encoder's
-    /// refinement); `tier` 1 takes them out of the refinement queue. Returns
-    /// how many mentions were updated (a mention deleted meanwhile is skipped).
+    /// refinement) and sets their tier (1 takes them out of the refinement
+    /// queue). `None` never erases a verdict: the stored one is kept and only
+    /// the tier changes. Returns how many mentions were updated (a mention
+    /// deleted meanwhile is skipped).
     async fn set_sentiments(&self, project_id: i64, verdicts: &[(i64, Option<Sentiment>)], tier: i64) -> Result<u64>;
     /// Mentions whose verdict came from the fast model, newest first.
     async fn mentions_to_refine(&self, project_id: i64, limit: i64) -> Result<Vec<StoredMention>>;

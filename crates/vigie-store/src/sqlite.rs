@@ -700,8 +700,12 @@ impl Store for SqliteStore {
                 None => None,
             };
             updated += sqlx::query(
-                "UPDATE mentions SET analysis = json_set(COALESCE(analysis, '{}'), '$.sentiment', json(COALESCE(?1, 'null'))), \
-                 sentiment = ?2, sentiment_score = ?3, sentiment_tier = CASE WHEN ?1 IS NULL THEN NULL ELSE ?4 END \
+                "UPDATE mentions SET \
+                 analysis = CASE WHEN ?1 IS NULL THEN analysis \
+                     ELSE json_set(COALESCE(analysis, '{}'), '$.sentiment', json(?1)) END, \
+                 sentiment = CASE WHEN ?1 IS NULL THEN sentiment ELSE ?2 END, \
+                 sentiment_score = CASE WHEN ?1 IS NULL THEN sentiment_score ELSE ?3 END, \
+                 sentiment_tier = ?4 \
                  WHERE id = ?5 AND project_id = ?6",
             )
             .bind(json)

@@ -25,8 +25,10 @@ pub const DEFAULT_PROJECT: &str = "default";
 pub struct App {
     pub store: Arc<dyn Store>,
     pub project: Project,
-    /// Installed models and projects' retrained ones.
+    /// Installed models (the sentence encoder).
     pub models_dir: PathBuf,
+    /// The data directory (projects' retrained models live in `projects/`).
+    pub data_dir: PathBuf,
 }
 
 impl App {
@@ -54,11 +56,11 @@ impl App {
             ));
         }
         let project = store.ensure_project(project, Utc::now()).await?;
-        Ok(App { store, project, models_dir })
+        Ok(App { store, project, models_dir, data_dir: data_dir.to_path_buf() })
     }
 
     pub fn models(&self) -> ProjectModels {
-        ProjectModels::in_dir(&self.models_dir)
+        ProjectModels::new(&self.models_dir, self.data_dir.join("projects"))
     }
 }
 

@@ -62,7 +62,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // Benchmarks and evaluations work in their own directories, not on a project.
     let models_dir = app::models_dir(&cli.global.data_dir, cli.global.models_dir.as_deref());
     let command = match cli.command {
-        Command::Bench(cmd) => return commands::bench::run(cmd, out).await,
+        Command::Bench(cmd) => return commands::bench::run(cmd, &models_dir, out).await,
         Command::Eval(cmd) => return commands::eval::run(cmd, &models_dir, out),
         Command::Analyze(args) => {
             return commands::analyze::run(args, &models_dir, out, &mut stderr);

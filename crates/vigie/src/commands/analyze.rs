@@ -33,6 +33,9 @@ type Analyzed = (u64, Result<(Map<String, Value>, Option<Mention>), String>);
 const BATCH: usize = 1_024;
 /// Longest input line (a 1 MB text fits several times over).
 const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
+/// A batch also ends once its lines hold this many bytes, so memory stays
+/// bounded whatever the input.
+const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
 pub fn run(
     args: AnalyzeArgs,
@@ -75,7 +78,8 @@ pub fn run(
     let mut eof = false;
     while !eof {
         let mut batch: Vec<Line> = Vec::with_capacity(BATCH);
-        while batch.len() < BATCH {
+        let mut batch_bytes = 0usize;
+        while batch.len() < BATCH && batch_bytes < MAX_BATCH_BYTES {
             let mut buf = Vec::new();
             let n = read_line_bounded(&mut input, &mut buf, MAX_LINE_BYTES).context("cannot read standard input")?;
             if n == 0 {
@@ -83,6 +87,7 @@ pub fn run(
                 break;
             }
             line_no += 1;
+            batch_bytes += buf.len();
             if buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
@@ -100,12 +105,12 @@ pub fn run(
         // The encoder refines the batch's verdicts, in one batched call.
         let refined: Vec<Option<Sentiment>> = match &refiner {
             Some(refiner) => {
-                let items: Vec<(String, String)> = analyzed
+                let items: Vec<(String, Option<String>)> = analyzed
                     .iter()
                     .filter_map(|(_, r)| r.as_ref().ok())
                     .filter_map(|(_, m)| m.as_ref())
                     .filter(|m| m.analysis.sentiment.is_some())
-                    .map(|m| (sentiment_text(m), m.lang.clone().unwrap_or_default()))
+                    .map(|m| (sentiment_text(m), m.lang.clone()))
                     .collect();
                 refiner.refine_texts(analyzer.fast_model(), &items).into_iter().map(|v| v.map(to_sentiment)).collect()
             }

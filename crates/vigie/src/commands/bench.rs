@@ -25,7 +25,7 @@ const SEED: u64 = 0x5EED_2026;
 /// Publication times end here (2026-11-01T00:00:00Z) so corpora are identical run to run.
 const CORPUS_END_EPOCH: i64 = 1_793_491_200;
 
-pub async fn run(command: BenchCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+pub async fn run(command: BenchCommand, models_dir: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     match command {
         BenchCommand::Corpus { count, watches, out: path } => {
             let brands = write_corpus(&path, count, watches)?;
@@ -34,7 +34,7 @@ pub async fn run(command: BenchCommand, out: &mut dyn Write) -> anyhow::Result<(
         }
         BenchCommand::Run(args) => run_all(args, out).await,
         BenchCommand::Analyze { count, python, report } => {
-            super::bench_analyze::run(count, python.as_deref(), report.as_deref(), out)
+            super::bench_analyze::run(count, python.as_deref(), models_dir, report.as_deref(), out)
         }
     }
 }
@@ -89,7 +89,12 @@ pub fn machine() -> String {
         })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    format!("{cpu}, {cores} cores")
+    // Other work on the machine slows a run down: say how busy it was.
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into());
+    format!("{cpu}, {cores} cores, load average {load} at the start")
 }
 
 async fn run_all(args: BenchRunArgs, out: &mut dyn Write) -> anyhow::Result<()> {

@@ -120,7 +120,26 @@ fn vader_rate(python: &Path, texts: &[String]) -> anyhow::Result<f64> {
     Ok(v["rows"].as_f64().unwrap_or(0.0) / v["seconds"].as_f64().unwrap_or(1.0).max(1e-9))
 }
 
-pub fn run(count: usize, python: Option<&Path>, report: Option<&Path>, out: &mut dyn Write) -> anyhow::Result<()> {
+/// Texts per second of the encoder tier (embedding + head), all cores.
+fn encoder_rate(models_dir: &Path, texts: &[String]) -> anyhow::Result<Option<(f64, usize)>> {
+    let Some(refiner) = vigie_pipeline::refine::Refiner::load(models_dir)? else { return Ok(None) };
+    let sample: Vec<(String, Option<String>)> =
+        texts.iter().take(1_000).map(|t| (t.clone(), Some("en".to_string()))).collect();
+    let fast = FastModel::shipped();
+    let start = Instant::now();
+    for chunk in sample.chunks(vigie_pipeline::refine::REFINE_BATCH) {
+        std::hint::black_box(refiner.refine_texts(fast, chunk));
+    }
+    Ok(Some((sample.len() as f64 / start.elapsed().as_secs_f64(), sample.len())))
+}
+
+pub fn run(
+    count: usize,
+    python: Option<&Path>,
+    models_dir: &Path,
+    report: Option<&Path>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let (rss0, _) = memory_mib();
     let analyzer = analyzer()?;
     // Decoding the shipped models happens on first use.
@@ -178,6 +197,16 @@ pub fn run(count: usize, python: Option<&Path>, report: Option<&Path>, out: &mut
         "\nMemory: {rss0:.0} MiB resident at start, {rss_models:.0} MiB once the shipped models are decoded \
          (sentiment and routing weights), {rss:.0} MiB after the runs (the corpora in memory), peak {peak:.0} MiB.\n"
     )?;
+    eprintln!("timing the encoder tier…");
+    match encoder_rate(models_dir, &demo)? {
+        Some((rate, n)) => writeln!(
+            s,
+            "Encoder tier (multilingual-e5-small 4-bit, Rust port, and the sentiment head), {n} demo tweets in batches \
+             of {}, all cores: **{rate:.0} texts/s**, the rate at which stored verdicts are refined in the background.\n",
+            vigie_pipeline::refine::REFINE_BATCH
+        )?,
+        None => writeln!(s, "The encoder tier was not timed (not installed: `vigie models install`).\n")?,
+    }
     match python {
         Some(python) => {
             eprintln!("timing the Python VADER baseline…");

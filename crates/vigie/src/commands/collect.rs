@@ -83,11 +83,7 @@ pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::R
         if !stop {
             let idle = refine_until(app, refiner.as_ref(), tokio::time::Instant::now() + MAX_SLEEP);
             tokio::select! {
-                result = idle => {
-                    if let Err(e) = result {
-                        tracing::warn!(error = %e, "sentiment refinement failed; verdicts stay as they are");
-                    }
-                }
+                _ = idle => {}
                 _ = interrupt.recv() => stop = true,
                 _ = terminate.recv() => stop = true,
             }
@@ -100,17 +96,39 @@ pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::R
 }
 
 /// Refines stored verdicts of every project, a batch at a time, until
-/// `deadline` or until none is left; then waits out the deadline. A batch in
-/// progress when a signal arrives is dropped before its write: its mentions
-/// keep their fast verdicts and are refined next time.
-async fn refine_until(app: &App, refiner: Option<&Arc<Refiner>>, deadline: tokio::time::Instant) -> anyhow::Result<()> {
+/// `deadline` or until none is left; then waits out the deadline. A project
+/// whose refinement fails is skipped for this wait (and logged), the others
+/// go on; the wait always lasts until the deadline. A batch in progress when a
+/// signal arrives is dropped before its write: its mentions keep their fast
+/// verdicts and are refined next time.
+async fn refine_until(app: &App, refiner: Option<&Arc<Refiner>>, deadline: tokio::time::Instant) {
     if let Some(refiner) = refiner {
         let models = app.models();
+        let mut failed: Vec<i64> = Vec::new();
         'work: while tokio::time::Instant::now() < deadline {
+            let projects = match app.store.list_projects().await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list projects for sentiment refinement");
+                    break;
+                }
+            };
             let mut refined = 0;
-            for project in app.store.list_projects().await? {
-                let fast = models.fast_model(project.id)?;
-                refined += refiner.refine_stored(app.store.as_ref(), project.id, fast, REFINE_BATCH).await?;
+            for project in &projects {
+                if failed.contains(&project.id) {
+                    continue;
+                }
+                let result = match models.fast_model(project.id) {
+                    Ok(fast) => refiner.refine_stored(app.store.as_ref(), project.id, fast, REFINE_BATCH).await,
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(n) => refined += n,
+                    Err(e) => {
+                        tracing::warn!(project = %project.name, error = %e, "sentiment refinement failed; its verdicts stay as they are");
+                        failed.push(project.id);
+                    }
+                }
                 if tokio::time::Instant::now() >= deadline {
                     break 'work;
                 }
@@ -121,5 +139,4 @@ async fn refine_until(app: &App, refiner: Option<&Arc<Refiner>>, deadline: tokio
         }
     }
     tokio::time::sleep_until(deadline).await;
-    Ok(())
 }

@@ -36,7 +36,7 @@ pub async fn import_reader(
     format: ImportFormat,
     bar: Option<ProgressBar>,
 ) -> anyhow::Result<ImportSummary> {
-    let stories = Stories::load(app.store.as_ref(), app.project.id, Utc::now()).await?;
+    let stories = Stories::load(app.store.as_ref(), app.project.id).await?;
     let ingestor = Arc::new(Ingestor::new(Arc::clone(&app.store), app.project.id, &app.models(), stories).await?);
     let summary = run_import(ingestor, reader, format, Utc::now(), |s| {
         if let Some(bar) = &bar {

@@ -9,8 +9,8 @@ use vigie_pipeline::analyze::{label_of, sentiment_text};
 use vigie_pipeline::refine::IS_QUERY;
 use vigie_sentiment::data::{self, Dataset};
 use vigie_sentiment::{
-    Example, FastModel, HeadOptions, HeadSet, TrainOptions, TrainSet, sentiment_train_options, stable_hash, train_encoder_head,
-    train_sets, train_shipped,
+    Example, FastModel, HeadOptions, HeadSet, TrainOptions, TrainSet, sentiment_train_options, stable_hash,
+    train_encoder_head, train_sets, train_shipped,
 };
 use vigie_store::MentionFilter;
 
@@ -121,7 +121,6 @@ pub async fn project(app: &App, args: TrainSentimentArgs, out: &mut dyn Write) -
             train.push(example);
         }
     }
-    let current = models.fast_model(app.project.id)?;
     let base = FastModel::shipped();
     let opts = TrainOptions { model_id: Some(format!("{}+project", base.id())), ..TrainOptions::fine_tune() };
     writeln!(
@@ -135,11 +134,13 @@ pub async fn project(app: &App, args: TrainSentimentArgs, out: &mut dyn Write) -
         writeln!(out, "too few corrections to hold some back: the accuracy cannot be measured yet")?;
     } else {
         let tuned = base.fine_tune(&train, &opts);
-        let before = accuracy(&current, &held);
+        // Against the shipped model: a previously retrained model learned from
+        // today's held-back corrections too.
+        let before = accuracy(base, &held);
         let after = accuracy(&tuned, &held);
         writeln!(
             out,
-            "accuracy on the {} held-back correction(s): current model {:.1} %, retrained {:.1} %",
+            "accuracy on the {} held-back correction(s): shipped model {:.1} %, retrained {:.1} %",
             held.len(),
             before * 100.0,
             after * 100.0

@@ -128,8 +128,8 @@ fn corrections_are_stored_and_train_a_project_model_measured_on_held_back_ones()
 
     let run = vigie.run(&["train", "sentiment"]).success();
     assert!(run.stdout.contains("30 correction(s)"), "{}", run.stdout);
-    assert!(run.stdout.contains("held-back correction(s): current model"), "{}", run.stdout);
-    let model = vigie.data_dir().join("models");
+    assert!(run.stdout.contains("held-back correction(s): shipped model"), "{}", run.stdout);
+    let model = vigie.data_dir().join("projects");
     let saved: Vec<_> = walk(&model).into_iter().filter(|p| p.ends_with("sentiment-fast.bin")).collect();
     assert_eq!(saved.len(), 1, "{saved:?}");
 
@@ -153,7 +153,7 @@ fn corrections_are_stored_and_train_a_project_model_measured_on_held_back_ones()
     assert!(walk(&model).iter().all(|p| !p.ends_with("sentiment-fast.bin")));
 
     // A damaged project model is an error naming the file, not a silent fallback.
-    let path = vigie.data_dir().join("models/project-1/sentiment-fast.bin");
+    let path = vigie.data_dir().join("projects/1/sentiment-fast.bin");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, b"not a model").unwrap();
     let broken = vigie
@@ -269,12 +269,22 @@ fn the_encoder_refines_stored_verdicts_when_installed() {
             line("r1", "Vol annulé sans explication et personne au guichet, merci pour rien", json!({"lang": "fr"})),
             line("r2", "Thank you so much for the upgrade, the crew was lovely", json!({"lang": "en"})),
             line("r3", "Der Zug ist schon wieder zu spät und niemand sagt uns warum", json!({})),
+            // Too short to tell its language: judged by two readings at ingest.
+            line("r5", "great thanks", json!({})),
         ],
     );
+    let r5 = id_of(&vigie, "https://example.com/r5");
+    let before = show(&vigie, r5)["mention"]["analysis"]["sentiment"].clone();
     let r1 = id_of(&vigie, "https://example.com/r1");
     assert_eq!(show(&vigie, r1)["mention"]["analysis"]["sentiment"]["model"], "fast-v1");
     let run = vigie.run(&["--models-dir", dir, "refine", "--limit", "10"]).success();
-    assert!(run.stdout.starts_with("2 verdict(s) refined"), "{}", run.stdout);
+    assert!(run.stdout.contains("verdict(s) refined"), "{}", run.stdout);
+    // Refinement never erases a verdict.
+    let after = show(&vigie, r5)["mention"]["analysis"]["sentiment"].clone();
+    if !before.is_null() {
+        assert!(!after.is_null(), "the verdict of r5 was erased: {before:#} -> {after:#}");
+        assert_eq!(after["label"], "positive", "{after:#}");
+    }
     let refined = show(&vigie, r1);
     let s = &refined["mention"]["analysis"]["sentiment"];
     assert_eq!(s["model"], "encoder-v1", "{refined:#}");
@@ -287,7 +297,10 @@ fn the_encoder_refines_stored_verdicts_when_installed() {
     assert!(de["mention"]["analysis"]["sentiment"].is_null(), "{de:#}");
 
     // The collector refines new verdicts while it waits for due sources.
-    import(&vigie, &[line("r4", "Toujours pas remboursé après trois semaines, c'est une honte", json!({"lang": "fr"}))]);
+    import(
+        &vigie,
+        &[line("r4", "Toujours pas remboursé après trois semaines, c'est une honte", json!({"lang": "fr"}))],
+    );
     let r4 = id_of(&vigie, "https://example.com/r4");
     let mut daemon = vigie.spawn(&["--models-dir", dir, "collect"]);
     let started = std::time::Instant::now();
