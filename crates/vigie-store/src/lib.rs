@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use vigie_model::{Mention, Polarity, Sentiment, Source, SourceType, Theme, Watch, WatchMatch};
+use vigie_model::{Analysis, Mention, Polarity, Sentiment, Source, SourceType, Theme, Watch, WatchMatch};
 
 pub mod sqlite;
 
@@ -220,6 +220,10 @@ pub trait Store: Send + Sync {
     /// the tier changes. Returns how many mentions were updated (a mention
     /// deleted meanwhile is skipped).
     async fn set_sentiments(&self, project_id: i64, verdicts: &[(i64, Option<Sentiment>)], tier: i64) -> Result<u64>;
+    /// Replaces the analysis of stored mentions (re-analysis after a model or
+    /// taxonomy change); a person's correction and the story link are kept.
+    /// Returns how many mentions were updated.
+    async fn set_analyses(&self, project_id: i64, analyses: &[(i64, Analysis)]) -> Result<u64>;
     /// Mentions whose verdict came from the fast model, newest first.
     async fn mentions_to_refine(&self, project_id: i64, limit: i64) -> Result<Vec<StoredMention>>;
     /// Records (or with `None` removes) a person's correction of a mention's

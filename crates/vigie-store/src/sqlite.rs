@@ -13,7 +13,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, QueryBuilder, Row, SqlSafeStr, Sqlite};
+use sqlx::{AssertSqlSafe, ConnectOptions, QueryBuilder, Row, SqlSafeStr, Sqlite};
 use vigie_model::{Analysis, Mention, Polarity, Sentiment, Source, SourceKind, SourceType, Theme, Watch, WatchMatch};
 
 use crate::{
@@ -134,7 +134,10 @@ impl SqliteStore {
             // Checkpoints run in the background (see `Checkpointer`); the log
             // file is cut back to 64 MiB after each reset.
             .pragma("wal_autocheckpoint", "0")
-            .pragma("journal_size_limit", "67108864");
+            .pragma("journal_size_limit", "67108864")
+            // Long checkpoints and big batches are expected: not a warning
+            // on every user's terminal.
+            .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         migrator().run(&pool).await?;
         let checkpointer = Arc::new(Checkpointer::start(pool.clone()));
@@ -712,6 +715,29 @@ impl Store for SqliteStore {
             .bind(sentiment.as_ref().map(|s| s.label.as_str()))
             .bind(sentiment.as_ref().map(|s| f64::from(s.score)))
             .bind(tier)
+            .bind(id)
+            .bind(project_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn set_analyses(&self, project_id: i64, analyses: &[(i64, Analysis)]) -> Result<u64> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut updated = 0;
+        for (id, analysis) in analyses {
+            updated += sqlx::query(
+                "UPDATE mentions SET analysis = ?1, sentiment = ?2, sentiment_score = ?3, sentiment_tier = ?4, \
+                 reach_score = ?5 WHERE id = ?6 AND project_id = ?7",
+            )
+            .bind(analysis_json(analysis))
+            .bind(analysis.sentiment.as_ref().map(|s| s.label.as_str()))
+            .bind(analysis.sentiment.as_ref().map(|s| f64::from(s.score)))
+            .bind(sentiment_tier(analysis.sentiment.as_ref()))
+            .bind(analysis.reach.as_ref().map(|r| f64::from(r.score)))
             .bind(id)
             .bind(project_id)
             .execute(&mut *tx)

@@ -95,6 +95,23 @@ async fn analysis_round_trips_and_is_refined(store: &dyn Store) {
     assert_eq!(first.mention.analysis.themes, batch[0].mention.analysis.themes, "the rest is kept");
     let neutral = MentionFilter { polarity: Some(Polarity::Neutral), ..MentionFilter::default() };
     assert_eq!(store.mentions_after(p.id, &neutral, 0, 10).await.unwrap().len(), 1);
+
+    // `None` never erases a verdict: the mention only leaves the queue.
+    let kept = store.mention(p.id, report.inserted_ids[1]).await.unwrap().unwrap().mention.analysis.sentiment;
+    store.set_sentiments(p.id, &[(report.inserted_ids[1], None)], 1).await.unwrap();
+    let after = store.mention(p.id, report.inserted_ids[1]).await.unwrap().unwrap();
+    assert_eq!(after.mention.analysis.sentiment, kept);
+
+    // Re-analysis replaces the analysis but keeps the correction.
+    store.correct_sentiment(p.id, report.inserted_ids[0], Some(Polarity::Negative), t0()).await.unwrap();
+    let mut fresh = batch[1].mention.analysis.clone();
+    fresh.themes.clear();
+    assert_eq!(store.set_analyses(p.id, &[(report.inserted_ids[0], fresh.clone())]).await.unwrap(), 1);
+    let m = store.mention(p.id, report.inserted_ids[0]).await.unwrap().unwrap().mention.analysis;
+    assert_eq!(m.sentiment, fresh.sentiment);
+    assert!(m.themes.is_empty());
+    assert_eq!(m.corrected, Some(Polarity::Negative));
+    assert_eq!(store.set_analyses(p.id + 1000, &[(report.inserted_ids[0], fresh)]).await.unwrap(), 0, "other project");
 }
 
 async fn corrections_win_over_verdicts(store: &dyn Store) {

@@ -61,6 +61,8 @@ pub enum Command {
     /// The project's themes: what mentions are about and which department answers them.
     #[command(subcommand)]
     Theme(ThemeCommand),
+    /// Analyze stored mentions again (after editing themes or retraining; corrections are kept).
+    Reanalyze(ReanalyzeArgs),
     /// Refine stored sentiment verdicts with the sentence encoder now (the collector does it in the background).
     Refine(RefineArgs),
     /// Install or inspect the optional sentence encoder.
@@ -145,6 +147,13 @@ pub enum ThemeCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ReanalyzeArgs {
+    /// Only mentions published in this last period: 30m, 12h, 7d (default: all).
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -100,6 +100,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mention(cmd) => commands::mention::run(&app, cmd, out).await,
         Command::Theme(cmd) => commands::theme::run(&app, cmd, out).await,
         Command::Refine(args) => commands::models::refine(&app, args, out).await,
+        Command::Reanalyze(args) => commands::reanalyze::run(&app, args, out).await,
         Command::Models(cmd) => commands::models::run(&models_dir, Some(&app), cmd, out).await,
         Command::Train(cli::TrainCommand::Sentiment(args)) => commands::train::project(&app, args, out).await,
         Command::Bench(_) | Command::Eval(_) | Command::Analyze(_) => unreachable!("handled above"),

@@ -11,6 +11,7 @@ pub mod export;
 pub mod import;
 pub mod mention;
 pub mod models;
+pub mod reanalyze;
 pub mod search;
 pub mod source;
 pub mod theme;

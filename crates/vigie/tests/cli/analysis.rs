@@ -220,6 +220,24 @@ fn the_taxonomy_is_the_projects_to_edit() {
     assert!(found.contains(&"palm_oil"), "{found:?}");
     assert!(!found.contains(&"legal"), "a removed theme is gone: {found:?}");
 
+    // A theme added later reaches stored mentions with `reanalyze`, which
+    // keeps corrections.
+    import(&vigie, &[line("old", "Acme ajoute encore de l'huile de palme dans ses biscuits", json!({}))]);
+    let old = id_of(&vigie, "https://example.com/old");
+    vigie.run(&["mention", "label", &old.to_string(), "negative"]).success();
+    vigie.run(&["theme", "add", "biscuits", "--query", "biscuit*"]).success();
+    let before = show(&vigie, old);
+    assert!(before["mention"]["analysis"]["themes"].as_array().unwrap().iter().all(|t| t["theme"] != "biscuits"));
+    let run = vigie.run(&["reanalyze"]).success();
+    assert!(run.stdout.starts_with("1 mention(s) re-analyzed"), "{}", run.stdout);
+    let after = show(&vigie, old);
+    assert!(
+        after["mention"]["analysis"]["themes"].as_array().unwrap().iter().any(|t| t["theme"] == "biscuits"),
+        "{after:#}"
+    );
+    assert_eq!(after["mention"]["analysis"]["corrected"], "negative");
+    vigie.run(&["reanalyze", "--since", "forever"]).code(2);
+
     // Stored mentions get the project's themes.
     import(&vigie, &[line("p", "Acme et l'huile de palme : la déforestation continue", json!({}))]);
     let m = show(&vigie, id_of(&vigie, "https://example.com/p"));
