@@ -136,6 +136,10 @@ pub struct ProjectSummary {
     pub per_lang: Vec<CountRow>,
     /// `YYYY-MM-DD` (UTC, publication day) → mentions.
     pub per_day: Vec<CountRow>,
+    /// Polarity (a correction wins over the verdict; `unknown` when none) → mentions.
+    pub per_sentiment: Vec<CountRow>,
+    /// Theme key → mentions.
+    pub per_theme: Vec<CountRow>,
 }
 
 /// The outcome of one fetch of a source, recorded on its health record.

@@ -903,7 +903,23 @@ impl Store for SqliteStore {
             project_id,
         )
         .await?;
-        Ok(ProjectSummary { total, per_watch, per_lang, per_day })
+        let per_sentiment = count_rows(
+            &self.pool,
+            "SELECT COALESCE(corrected, sentiment, 'unknown') AS key, COUNT(*) AS n FROM mentions \
+             WHERE project_id = ?1 GROUP BY key ORDER BY n DESC, key",
+            project_id,
+        )
+        .await?;
+        let per_theme = count_rows(
+            &self.pool,
+            // json_each has a column named `key`: group by position.
+            "SELECT json_extract(t.value, '$.theme') AS key, COUNT(*) AS n \
+             FROM mentions m, json_each(m.analysis, '$.themes') t \
+             WHERE m.project_id = ?1 AND m.analysis IS NOT NULL GROUP BY 1 ORDER BY n DESC, 1",
+            project_id,
+        )
+        .await?;
+        Ok(ProjectSummary { total, per_watch, per_lang, per_day, per_sentiment, per_theme })
     }
 
     async fn close(&self) {

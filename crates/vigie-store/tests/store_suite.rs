@@ -79,6 +79,13 @@ async fn analysis_round_trips_and_is_refined(store: &dyn Store) {
     ];
     let report = store.insert_mentions(p.id, &batch).await.unwrap();
     assert_eq!(report.inserted_index, vec![0, 1, 2]);
+    let summary = store.summary(p.id).await.unwrap();
+    let rows = |rows: &[vigie_store::CountRow]| rows.iter().map(|r| (r.key.clone(), r.count)).collect::<Vec<_>>();
+    assert_eq!(rows(&summary.per_theme), vec![("delivery_logistics".to_string(), 3)]);
+    assert_eq!(
+        rows(&summary.per_sentiment),
+        vec![("negative".to_string(), 1), ("positive".to_string(), 1), ("unknown".to_string(), 1)]
+    );
     let first = store.mention(p.id, report.inserted_ids[0]).await.unwrap().unwrap();
     assert_eq!(first.mention.analysis, batch[0].mention.analysis);
     assert!(store.mention(p.id + 1000, report.inserted_ids[0]).await.unwrap().is_none(), "other project");

@@ -63,6 +63,8 @@ pub async fn run(app: &App, args: DemoArgs, out: &mut dyn Write, err: &mut dyn W
                 "per_watch": rows(&s.per_watch),
                 "per_lang": rows(&s.per_lang),
                 "per_day": rows(&s.per_day),
+                "per_sentiment": rows(&s.per_sentiment),
+                "per_theme": rows(&s.per_theme),
             });
             serde_json::to_writer_pretty(&mut *out, &v)?;
             writeln!(out)?;
@@ -72,6 +74,8 @@ pub async fn run(app: &App, args: DemoArgs, out: &mut dyn Write, err: &mut dyn W
                 ("Mentions per watch", "watch", &s.per_watch),
                 ("Mentions per language", "language", &s.per_lang),
                 ("Mentions per day (UTC)", "day", &s.per_day),
+                ("Mentions per sentiment", "sentiment", &s.per_sentiment),
+                ("Mentions per theme (department)", "theme", &s.per_theme),
             ] {
                 if format == OutputFormat::Table {
                     writeln!(out, "\n{title}")?;

@@ -59,6 +59,16 @@ fn demo_twice_imports_the_corpus_once_and_reports_the_same_counts() {
     );
     assert_eq!(days.iter().map(|(_, n)| n).sum::<i64>(), DEMO_MENTIONS);
 
+    // Every mention is analyzed: airline tweets are mostly complaints, and the
+    // complaints are routed to departments.
+    let sentiment: std::collections::HashMap<String, i64> = counts(&first, "per_sentiment").into_iter().collect();
+    assert_eq!(sentiment.values().sum::<i64>(), DEMO_MENTIONS);
+    assert!(sentiment["negative"] > sentiment["positive"] && sentiment["positive"] > 0, "{sentiment:?}");
+    assert!(sentiment.get("unknown").copied().unwrap_or(0) < DEMO_MENTIONS / 10, "{sentiment:?}");
+    let themes: Vec<String> = counts(&first, "per_theme").into_iter().map(|(k, _)| k).collect();
+    assert!(themes.iter().take(2).any(|k| k == "delivery_logistics"), "{themes:?}");
+    assert!(themes.contains(&"customer_service".to_string()), "{themes:?}");
+
     // The demo lives in its own project: the default one is untouched.
     assert_eq!(vigie.export().len(), 0);
 }
