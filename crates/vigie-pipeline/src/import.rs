@@ -279,7 +279,8 @@ fn required(map: &Map<String, Value>, name: &str) -> Result<String, String> {
     string_field(map, name)?.ok_or_else(|| format!("missing field `{name}`"))
 }
 
-fn json_kind(v: &Value) -> &'static str {
+/// How a JSON value is named in error messages (`a number`, `an array`…).
+pub fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use vigie_model::{Mention, RawMention, Sentiment};
 use vigie_nlp::{NormalizeLimits, normalize};
 use vigie_pipeline::analyze::{Analyzer, RoutingClassifier, sentiment_text, to_sentiment};
+use vigie_pipeline::import::json_kind;
 use vigie_pipeline::models::FastRef;
 use vigie_pipeline::refine::Refiner;
 use vigie_pipeline::themes::{CompiledThemes, default_themes};
@@ -149,19 +150,8 @@ fn parse_line(buf: &[u8]) -> Result<Map<String, Value>, String> {
     let text = std::str::from_utf8(buf).map_err(|e| format!("not UTF-8 text: {e}"))?;
     match serde_json::from_str::<Value>(text.trim_end()) {
         Ok(Value::Object(obj)) => Ok(obj),
-        Ok(other) => Err(format!("expected a JSON object, found {}", kind(&other))),
+        Ok(other) => Err(format!("expected a JSON object, found {}", json_kind(&other))),
         Err(e) => Err(format!("invalid JSON: {e}")),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -169,7 +159,7 @@ fn string_field(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, 
     match obj.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(format!("field `{name}` must be a string, not {}", kind(other))),
+        Some(other) => Err(format!("field `{name}` must be a string, not {}", json_kind(other))),
     }
 }
 
