@@ -21,7 +21,13 @@ use crate::PipelineError;
 use crate::analyze::signature_of;
 
 /// Signatures held per project.
-pub const STORY_CAPACITY: usize = 200_000;
+///
+/// The index allocates its band tables up front (64 bytes per signature) and
+/// holds ~146 bytes per signature stored: about 14 MB per project at this
+/// size, so that a collector following a hundred projects stays within
+/// reasonable memory. Copies usually arrive within hours, well inside the
+/// last 65,536 mentions of a project.
+pub const STORY_CAPACITY: usize = 65_536;
 /// Stored mentions read back to warm a new index.
 pub const STORY_WARM: i64 = 20_000;
 

@@ -18,11 +18,13 @@ fn analyze_adds_language_sentiment_and_themes_and_passes_other_fields_through() 
         r#"{"id": "en-neg", "text": "@AmericanAir still waiting for my lost bag, worst airline ever", "lang": "en"}"#,
         r#"{"id": "fr-notbad", "title": "Avis", "text": "Franchement pas mal du tout, je recommande"}"#,
         r#"{"id": "de", "text": "Der Zug ist schon wieder zu spät und niemand sagt uns warum"}"#,
+        // Too short to identify, and in neither language: unknown, not a guessed "neutral".
+        r#"{"id": "short-ru", "text": "Очень плохо"}"#,
     ]
     .join("\n");
     let run = vigie.run_stdin(&["analyze", "--model", "fast"], input.as_bytes()).success();
     let rows = run.jsonl();
-    assert_eq!(rows.len(), 5, "{}", run.stdout);
+    assert_eq!(rows.len(), 6, "{}", run.stdout);
 
     let fr = by_id(&rows, "fr-neg");
     assert_eq!(fr["extra"], 42, "other fields pass through");
@@ -51,6 +53,7 @@ fn analyze_adds_language_sentiment_and_themes_and_passes_other_fields_through() 
     assert_eq!(de["lang"], "de");
     assert_eq!(de["sentiment"]["label"], "unknown");
     assert!(de["sentiment"]["reason"].as_str().unwrap().contains("not supported"), "{de:#}");
+    assert_eq!(by_id(&rows, "short-ru")["sentiment"]["label"], "unknown");
 }
 
 #[test]
