@@ -89,7 +89,8 @@ pub async fn run(app: &App, args: DemoArgs, out: &mut dyn Write, err: &mut dyn W
             if format == OutputFormat::Table {
                 writeln!(
                     out,
-                    "\n{} mentions in project {:?}. Try: vigie --project demo search 'lost NEAR/3 bag'",
+                    "\n{} mentions in project {:?}. Try: vigie --project demo search 'lost NEAR/3 bag', \
+                     then vigie --project demo mention show ID (why a verdict, themes, the story's copies)",
                     s.total, app.project.name
                 )?;
             }
