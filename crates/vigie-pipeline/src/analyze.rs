@@ -84,7 +84,8 @@ pub fn fast_reading(fast: &FastModel, text: &str, lang: Option<&str>) -> Option<
     }
 }
 
-/// What the sentiment models read: the title, then the text.
+/// What the models read (sentiment and the routing classifier): the title,
+/// then the text.
 pub fn sentiment_text(mention: &Mention) -> String {
     match mention.title.as_deref() {
         Some(title) if !mention.text.starts_with(title) => format!("{title}. {}", mention.text),

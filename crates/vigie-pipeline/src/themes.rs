@@ -17,6 +17,7 @@ use vigie_model::{Mention, Polarity, Theme, ThemeScore};
 use vigie_query::{Query, WatchSet};
 use vigie_store::NewTheme;
 
+use crate::analyze::sentiment_text;
 use crate::ingest::document;
 
 /// Score of a theme found by one keyword; each further distinct keyword adds
@@ -198,10 +199,7 @@ impl CompiledThemes {
         if let Some(classifier) = &self.classifier
             && polarity != Some(Polarity::Positive)
         {
-            let text = match &mention.title {
-                Some(title) => format!("{title}. {}", mention.text),
-                None => mention.text.clone(),
-            };
+            let text = sentiment_text(mention);
             for (class, p) in classifier.classify(&text, mention.lang.as_deref()) {
                 if !self.themes.iter().any(|t| t.key == class) {
                     continue;

