@@ -47,6 +47,10 @@
 pub mod feed;
 pub mod fetch;
 pub mod guard;
+pub mod hosts;
+pub mod html;
+pub mod robots;
+pub mod search;
 pub mod social;
 
 pub use feed::{FeedError, ParsedFeed, SkipReason, SkippedItem, parse_feed};
