@@ -51,9 +51,7 @@ pub enum SkipReason {
 impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            SkipReason::DuplicateId => {
-                "duplicate id (an earlier item of the feed has the same GUID)"
-            }
+            SkipReason::DuplicateId => "duplicate id (an earlier item of the feed has the same GUID)",
             SkipReason::NoTitleNorText => "no title and no text",
         })
     }
@@ -65,9 +63,7 @@ impl fmt::Display for SkipReason {
 pub enum FeedError {
     #[error("empty response body")]
     Empty,
-    #[error(
-        "this is an HTML page, not a feed (did you give the site's address instead of its feed?)"
-    )]
+    #[error("this is an HTML page, not a feed (did you give the site's address instead of its feed?)")]
     Html,
     #[error("not a valid feed: {reason}")]
     Invalid { reason: String },
@@ -81,11 +77,7 @@ const MAX_REASON_CHARS: usize = 200;
 /// `content_type` is the HTTP `Content-Type`, used only to explain a failure;
 /// `feed_url` is the address the body came from (after redirects), against
 /// which relative links are resolved and which hints at the platform.
-pub fn parse_feed(
-    body: &[u8],
-    content_type: Option<&str>,
-    feed_url: &str,
-) -> Result<ParsedFeed, FeedError> {
+pub fn parse_feed(body: &[u8], content_type: Option<&str>, feed_url: &str) -> Result<ParsedFeed, FeedError> {
     let trimmed = trim_start(body);
     if trimmed.is_empty() {
         return Err(FeedError::Empty);
@@ -96,10 +88,7 @@ pub fn parse_feed(
 
     let base = Url::parse(feed_url).ok();
     if base.is_none() {
-        tracing::debug!(
-            feed_url,
-            "feed URL does not parse; relative links will be dropped"
-        );
+        tracing::debug!(feed_url, "feed URL does not parse; relative links will be dropped");
     }
     let parser = feed_rs::parser::Builder::new()
         .base_uri(base.as_ref().map(Url::as_str))
@@ -110,9 +99,7 @@ pub fn parse_feed(
     // feed-rs has a few internal `unwrap`s; a panic on hostile input must not
     // take the caller down, so it is turned into an error like any other.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(trimmed)))
-        .map_err(|_| FeedError::Invalid {
-        reason: "the feed parser failed on this input".to_string(),
-    })?;
+        .map_err(|_| FeedError::Invalid { reason: "the feed parser failed on this input".to_string() })?;
     let feed = match result {
         Ok(feed) => feed,
         Err(e) => {
@@ -123,9 +110,7 @@ pub fn parse_feed(
             if !starts_like_feed(trimmed) && (html_type || mentions_html_tag(trimmed)) {
                 return Err(FeedError::Html);
             }
-            return Err(FeedError::Invalid {
-                reason: short_reason(&e),
-            });
+            return Err(FeedError::Invalid { reason: short_reason(&e) });
         }
     };
     Ok(adapt_feed(feed, base.as_ref()))
@@ -142,47 +127,26 @@ fn adapt_feed(feed: Feed, base: Option<&Url>) -> ParsedFeed {
         _ => None,
     };
 
-    let mut parsed = ParsedFeed {
-        title: feed_title,
-        ..ParsedFeed::default()
-    };
+    let mut parsed = ParsedFeed { title: feed_title, ..ParsedFeed::default() };
     let mut seen_ids = HashSet::new();
     for (index, entry) in feed.entries.into_iter().enumerate() {
         let id = non_empty(&entry.id);
         if let Some(id) = &id
             && !seen_ids.insert(id.clone())
         {
-            parsed.skipped.push(SkippedItem {
-                index,
-                id: Some(id.clone()),
-                reason: SkipReason::DuplicateId,
-            });
+            parsed.skipped.push(SkippedItem { index, id: Some(id.clone()), reason: SkipReason::DuplicateId });
             continue;
         }
-        let mention = adapt_entry(
-            entry,
-            id.clone(),
-            base,
-            feed_platform,
-            feed_lang.as_deref(),
-            inherited_author.as_deref(),
-        );
+        let mention =
+            adapt_entry(entry, id.clone(), base, feed_platform, feed_lang.as_deref(), inherited_author.as_deref());
         if mention.title.is_none() && mention.text.is_empty() {
-            parsed.skipped.push(SkippedItem {
-                index,
-                id,
-                reason: SkipReason::NoTitleNorText,
-            });
+            parsed.skipped.push(SkippedItem { index, id, reason: SkipReason::NoTitleNorText });
             continue;
         }
         parsed.items.push(mention);
     }
     if !parsed.skipped.is_empty() {
-        tracing::debug!(
-            kept = parsed.items.len(),
-            skipped = parsed.skipped.len(),
-            "feed entries skipped"
-        );
+        tracing::debug!(kept = parsed.items.len(), skipped = parsed.skipped.len(), "feed entries skipped");
     }
     parsed
 }
@@ -196,10 +160,8 @@ fn adapt_entry(
     inherited_author: Option<&str>,
 ) -> RawMention {
     let url = entry_link(&entry.links).and_then(|href| resolve_link(href, base));
-    let item_platform = url
-        .as_deref()
-        .and_then(|u| Url::parse(u).ok())
-        .and_then(|u| u.host_str().and_then(platform_of_host));
+    let item_platform =
+        url.as_deref().and_then(|u| Url::parse(u).ok()).and_then(|u| u.host_str().and_then(platform_of_host));
     let title = entry.title.as_ref().and_then(|t| non_empty(&t.content));
     let text = entry
         .content
@@ -208,20 +170,11 @@ fn adapt_entry(
         .and_then(non_empty)
         .or_else(|| entry.summary.as_ref().and_then(|s| non_empty(&s.content)))
         // YouTube and podcast feeds carry the description in media:group.
-        .or_else(|| {
-            entry
-                .media
-                .iter()
-                .find_map(|m| m.description.as_ref().and_then(|d| non_empty(&d.content)))
-        })
+        .or_else(|| entry.media.iter().find_map(|m| m.description.as_ref().and_then(|d| non_empty(&d.content))))
         .unwrap_or_default();
     let author = first_name(&entry.authors).or_else(|| inherited_author.map(str::to_string));
     let published_at: Option<DateTime<Utc>> = entry.published.or(entry.updated);
-    let lang = entry
-        .language
-        .as_deref()
-        .and_then(primary_language)
-        .or_else(|| feed_lang.map(str::to_string));
+    let lang = entry.language.as_deref().and_then(primary_language).or_else(|| feed_lang.map(str::to_string));
 
     RawMention {
         source_item_id: id,
@@ -247,11 +200,7 @@ fn entry_link(links: &[Link]) -> Option<&str> {
     links
         .iter()
         .filter(usable)
-        .find(|l| {
-            l.rel
-                .as_deref()
-                .is_none_or(|r| r.eq_ignore_ascii_case("alternate"))
-        })
+        .find(|l| l.rel.as_deref().is_none_or(|r| r.eq_ignore_ascii_case("alternate")))
         .or_else(|| links.iter().find(usable))
         .map(|l| l.href.trim())
 }
@@ -315,9 +264,7 @@ fn first_name(people: &[Person]) -> Option<String> {
             .as_deref()
             .map(|n| {
                 let n = n.trim();
-                n.strip_prefix('(')
-                    .and_then(|n| n.strip_suffix(')'))
-                    .unwrap_or(n)
+                n.strip_prefix('(').and_then(|n| n.strip_suffix(')')).unwrap_or(n)
             })
             .and_then(non_empty)
             .or_else(|| p.email.as_deref().and_then(non_empty))
@@ -331,10 +278,7 @@ fn non_empty(s: &str) -> Option<String> {
 
 fn trim_start(body: &[u8]) -> &[u8] {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let start = body
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(body.len());
+    let start = body.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(body.len());
     &body[start..]
 }
 
@@ -348,11 +292,7 @@ fn looks_like_html(body: &[u8]) -> bool {
         if lower.starts_with(b"<!doctype html") || lower.starts_with(b"<html") {
             return true;
         }
-        let skip_to = |end: &[u8]| {
-            rest.windows(end.len())
-                .position(|w| w == end)
-                .map(|i| i + end.len())
-        };
+        let skip_to = |end: &[u8]| rest.windows(end.len()).position(|w| w == end).map(|i| i + end.len());
         let next = if lower.starts_with(b"<?") {
             skip_to(b"?>")
         } else if lower.starts_with(b"<!--") {
@@ -372,28 +312,16 @@ fn starts_like_feed(body: &[u8]) -> bool {
     if body.first() == Some(&b'{') {
         return true;
     }
-    let head: Vec<u8> = body[..body.len().min(4096)]
-        .iter()
-        .map(u8::to_ascii_lowercase)
-        .collect();
-    let first_element = head
-        .windows(2)
-        .position(|w| w[0] == b'<' && w[1].is_ascii_alphabetic())
-        .map(|i| &head[i + 1..]);
-    first_element.is_some_and(|e| {
-        e.starts_with(b"rss") || e.starts_with(b"feed") || e.starts_with(b"rdf:rdf")
-    })
+    let head: Vec<u8> = body[..body.len().min(4096)].iter().map(u8::to_ascii_lowercase).collect();
+    let first_element =
+        head.windows(2).position(|w| w[0] == b'<' && w[1].is_ascii_alphabetic()).map(|i| &head[i + 1..]);
+    first_element.is_some_and(|e| e.starts_with(b"rss") || e.starts_with(b"feed") || e.starts_with(b"rdf:rdf"))
 }
 
 /// A looser test, used only once parsing failed: an `<html` or `<body` tag near the top.
 fn mentions_html_tag(body: &[u8]) -> bool {
-    let head: Vec<u8> = body[..body.len().min(4096)]
-        .iter()
-        .map(u8::to_ascii_lowercase)
-        .collect();
-    [b"<html".as_slice(), b"<body".as_slice()]
-        .iter()
-        .any(|tag| head.windows(tag.len()).any(|w| w == *tag))
+    let head: Vec<u8> = body[..body.len().min(4096)].iter().map(u8::to_ascii_lowercase).collect();
+    [b"<html".as_slice(), b"<body".as_slice()].iter().any(|tag| head.windows(tag.len()).any(|w| w == *tag))
 }
 
 fn short_reason(e: &feed_rs::parser::ParseFeedError) -> String {
@@ -407,8 +335,7 @@ fn short_reason(e: &feed_rs::parser::ParseFeedError) -> String {
             let msg = msg.strip_prefix("Parser error: ").unwrap_or(&msg);
             format!(
                 "XML {}",
-                msg.strip_prefix("syntax error: ")
-                    .map_or(msg.to_string(), |m| format!("syntax error: {m}"))
+                msg.strip_prefix("syntax error: ").map_or(msg.to_string(), |m| format!("syntax error: {m}"))
             )
         }
         other => other.to_string(),

@@ -10,6 +10,20 @@
 //! - redirects are limited to [`FetchConfig::max_redirects`] and each hop is
 //!   checked by the [SSRF guard](crate::guard) like the first URL.
 //!
+//! And it is polite to the sites it reads:
+//!
+//! - every request takes a slot of its host ([`crate::hosts`]): at most
+//!   [`HostPolicy::max_concurrent`] at once per host, request starts at
+//!   least [`HostPolicy::min_delay`] apart; the wait for the slot does not
+//!   count against the request's timeout;
+//! - [`Fetcher::fetch_page`], for scraped pages, honours the site's
+//!   robots.txt ([`crate::robots`]); [`Fetcher::fetch`], for feeds and APIs,
+//!   does not;
+//! - it says who it is: `User-Agent: Vigie/<version> (…)`, whose product
+//!   token is the one robots.txt groups are matched on;
+//! - it asks for compressed bodies (gzip, brotli, deflate) and sends the
+//!   stored validators, so an unchanged feed costs a 304.
+//!
 //! Errors are meant to be shown as they are to the person who added the
 //! source ("HTTP 404 Not Found", "timed out after 30 s"), and
 //! [`FetchError::is_transient`] tells the scheduler whether to back off and
@@ -21,11 +35,43 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{StatusCode, redirect};
-use url::Url;
+use url::{Position, Url};
 
 use crate::guard::{self, GuardedResolver, RefusedAddress, UrlRefused};
+use crate::hosts::{self, HostPolicy, HostTable};
+use crate::robots::{self, RobotsCache, RobotsRules};
+
+/// Bytes of an error response's body kept in [`FetchError::Status`].
+pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// Longest value accepted for an extra request header.
+const MAX_HEADER_VALUE_BYTES: usize = 8 * 1024;
+/// Longest time spent reading an error response's body.
+const ERROR_BODY_TIME: Duration = Duration::from_secs(5);
+
+/// What feeds and APIs are asked for (a request's own `Accept` replaces it).
+const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
+                           application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, \
+                           application/json;q=0.8, */*;q=0.5";
+/// What scraped pages are asked for.
+const PAGE_ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5";
+
+/// Headers the fetcher sets itself; a request may not set them.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-authorization",
+    "proxy-connection",
+    "accept-encoding",
+    "user-agent",
+];
 
 /// How the fetcher behaves. `Default` gives the values a server deployment wants.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +86,8 @@ pub struct FetchConfig {
     pub max_redirects: usize,
     /// Let URLs reach loopback, private and link-local addresses (intranet sources).
     pub allow_private_networks: bool,
+    /// Requests at once and delay between request starts, per host.
+    pub host_policy: HostPolicy,
 }
 
 impl Default for FetchConfig {
@@ -56,11 +104,15 @@ impl Default for FetchConfig {
             max_body_bytes: 10 * 1024 * 1024,
             max_redirects: 5,
             allow_private_networks: false,
+            host_policy: HostPolicy::default(),
         }
     }
 }
 
 /// One conditional GET: the URL and the validators kept from the last fetch.
+///
+/// Build it with [`FetchRequest::new`] or with `..FetchRequest::default()`
+/// after the fields you set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FetchRequest {
     pub url: String,
@@ -68,16 +120,24 @@ pub struct FetchRequest {
     pub etag: Option<String>,
     /// Sent as `If-Modified-Since`.
     pub last_modified: Option<String>,
+    /// Extra headers (`Accept: application/json`…), sent as given; one
+    /// named like a default (`Accept`) replaces it. An invalid name or value,
+    /// or one the fetcher sets itself (`Host`, `User-Agent`,
+    /// `Accept-Encoding`…), fails the request with
+    /// [`FetchError::InvalidHeader`] before anything is sent.
+    pub headers: Vec<(String, String)>,
 }
 
 impl FetchRequest {
     /// An unconditional request.
     pub fn new(url: impl Into<String>) -> Self {
-        FetchRequest {
-            url: url.into(),
-            etag: None,
-            last_modified: None,
-        }
+        FetchRequest { url: url.into(), ..FetchRequest::default() }
+    }
+
+    /// The request with one more header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
     }
 }
 
@@ -113,10 +173,7 @@ impl RetryAfter {
     pub fn parse(value: &str) -> Option<RetryAfter> {
         let value = value.trim();
         if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-            return value
-                .parse()
-                .ok()
-                .map(|secs| RetryAfter::Delay(Duration::from_secs(secs)));
+            return value.parse().ok().map(|secs| RetryAfter::Delay(Duration::from_secs(secs)));
         }
         parse_http_date(value).map(RetryAfter::At)
     }
@@ -151,7 +208,7 @@ fn parse_http_date(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Why a fetch failed. The `Display` text is meant for the person who added the source.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
     #[error("invalid URL {url:?}: {reason}")]
@@ -169,12 +226,26 @@ pub enum FetchError {
     #[error("too many redirects (more than {max}) starting from {url}")]
     TooManyRedirects { url: String, max: usize },
     /// A non-2xx, non-304 status. `retry_after` is set for 429 and 503 when the server gave one.
+    /// `body` is the first [`MAX_ERROR_BODY_BYTES`] of the body, decompressed (APIs
+    /// explain their errors there); it is not part of the message.
     #[error("HTTP {status}{}{}", reason_suffix(*.status, .reason), retry_suffix(.retry_after))]
     Status {
         status: u16,
         reason: Option<String>,
         retry_after: Option<RetryAfter>,
+        body: Vec<u8>,
+        content_type: Option<String>,
     },
+    /// An extra header of the request cannot be sent.
+    #[error("invalid request header {name:?}: {reason}")]
+    InvalidHeader { name: String, reason: String },
+    /// The site's robots.txt does not let Vigie fetch this page.
+    #[error("{}", robots_refusal(.url))]
+    RobotsDisallowed { url: String },
+    /// The site's robots.txt could not be read (5xx, timeout, connection):
+    /// its pages wait until it can be.
+    #[error("could not read the robots.txt of {} ({error}); its pages are not fetched until it answers", site(.url))]
+    RobotsUnavailable { url: String, error: Box<FetchError> },
     #[error("response body is larger than the {} limit", human_bytes(*.limit))]
     BodyTooLarge { limit: u64 },
     /// The body could not be read (connection cut, bad compression…).
@@ -188,16 +259,31 @@ pub enum FetchError {
 }
 
 fn reason_suffix(_status: u16, reason: &Option<String>) -> String {
-    reason
-        .as_deref()
-        .map(|r| format!(" {r}"))
-        .unwrap_or_default()
+    reason.as_deref().map(|r| format!(" {r}")).unwrap_or_default()
 }
 
 fn retry_suffix(retry_after: &Option<RetryAfter>) -> String {
-    retry_after
-        .map(|r| format!(" (retry after {r})"))
-        .unwrap_or_default()
+    retry_after.map(|r| format!(" (retry after {r})")).unwrap_or_default()
+}
+
+/// `host[:port]` of a URL, for messages (the URL itself when it does not parse).
+fn site(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(u) if u.has_host() => u[Position::BeforeHost..Position::AfterPort].to_string(),
+        _ => url.to_string(),
+    }
+}
+
+fn robots_refusal(url: &str) -> String {
+    let path = match Url::parse(url) {
+        Ok(u) => u[Position::BeforePath..Position::AfterQuery].to_string(),
+        Err(_) => url.to_string(),
+    };
+    let mut shown: String = path.chars().take(200).collect();
+    if shown.len() < path.len() {
+        shown.push('…');
+    }
+    format!("robots.txt of {} does not allow {} to fetch {shown}", site(url), robots::PRODUCT_TOKEN)
 }
 
 fn human_bytes(n: u64) -> String {
@@ -213,29 +299,42 @@ fn human_bytes(n: u64) -> String {
 
 impl FetchError {
     /// Whether trying again later may succeed: timeouts, connection and read
-    /// errors, 5xx, 408 and 429. Refusals, bad URLs, 4xx, redirect loops and
-    /// oversized bodies will fail the same way next time.
+    /// errors, 5xx, 408 and 429, an unreachable robots.txt. Refusals, bad
+    /// URLs and headers, 4xx, redirect loops, oversized bodies and robots.txt
+    /// refusals will fail the same way next time.
     pub fn is_transient(&self) -> bool {
         match self {
-            FetchError::Timeout { .. } | FetchError::Connect { .. } | FetchError::Body { .. } => {
-                true
-            }
+            FetchError::Timeout { .. } | FetchError::Connect { .. } | FetchError::Body { .. } => true,
             FetchError::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
-            FetchError::Http { .. } => true,
+            FetchError::Http { .. } | FetchError::RobotsUnavailable { .. } => true,
             FetchError::InvalidUrl { .. }
             | FetchError::UrlRefused(_)
             | FetchError::Refused(_)
             | FetchError::TooManyRedirects { .. }
             | FetchError::BodyTooLarge { .. }
+            | FetchError::InvalidHeader { .. }
+            | FetchError::RobotsDisallowed { .. }
             | FetchError::Client(_) => false,
         }
     }
 
-    /// The server's `Retry-After`, for 429 and 503 responses that gave one.
+    /// The server's `Retry-After`, for 429 and 503 responses that gave one
+    /// (to the request or to its robots.txt).
     pub fn retry_after(&self) -> Option<RetryAfter> {
         match self {
             FetchError::Status { retry_after, .. } => *retry_after,
+            FetchError::RobotsUnavailable { error, .. } => error.retry_after(),
             _ => None,
+        }
+    }
+
+    /// The error without the body of a status error (to keep it small).
+    pub(crate) fn without_body(self) -> FetchError {
+        match self {
+            FetchError::Status { status, reason, retry_after, content_type, .. } => {
+                FetchError::Status { status, reason, retry_after, body: Vec::new(), content_type }
+            }
+            other => other,
         }
     }
 
@@ -266,11 +365,23 @@ enum RedirectStop {
     Refused(UrlRefused),
 }
 
-/// Fetches URLs with one shared HTTP client. Cheap to clone.
+/// Fetches URLs with one shared HTTP client. Cheap to clone: clones share
+/// the client, the per-host slots and the robots.txt cache.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
     config: Arc<FetchConfig>,
+    hosts: Arc<HostTable>,
+    robots: Arc<RobotsCache>,
+}
+
+/// What to do with a body over its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Over {
+    /// Fail with [`FetchError::BodyTooLarge`].
+    Refuse,
+    /// Keep the first bytes (robots.txt).
+    Truncate,
 }
 
 impl Fetcher {
@@ -297,9 +408,7 @@ impl Fetcher {
             .connect_timeout(config.connect_timeout)
             .timeout(config.total_timeout)
             .redirect(policy)
-            .dns_resolver(GuardedResolver {
-                allow_private_networks: allow_private,
-            })
+            .dns_resolver(GuardedResolver { allow_private_networks: allow_private })
             // A proxy would resolve names itself, out of the guard's sight.
             .no_proxy()
             .gzip(true)
@@ -307,8 +416,17 @@ impl Fetcher {
             .deflate(true)
             .build()
             .map_err(|e| FetchError::Client(error_chain(&e)))?;
+        if robots::product_token(&config.user_agent) != robots::PRODUCT_TOKEN {
+            tracing::warn!(
+                user_agent = config.user_agent,
+                token = robots::PRODUCT_TOKEN,
+                "the User-Agent does not start with the product token robots.txt rules are read for"
+            );
+        }
         Ok(Fetcher {
             client,
+            hosts: Arc::new(HostTable::new(config.host_policy)),
+            robots: Arc::new(RobotsCache::new()),
             config: Arc::new(config),
         })
     }
@@ -317,68 +435,105 @@ impl Fetcher {
         &self.config
     }
 
-    /// Fetches `req.url` with a conditional GET.
+    /// Fetches `req.url` with a conditional GET: feeds and APIs (robots.txt
+    /// is not asked).
     ///
     /// Returns [`FetchOutcome::NotModified`] on 304, the body on 2xx, and an
-    /// error for anything else (see [`FetchError`]).
+    /// error for anything else (see [`FetchError`]). Waits for a slot of the
+    /// URL's host first (see [`crate::hosts`]); the timeout starts after.
     #[tracing::instrument(level = "debug", skip_all, fields(url = %req.url))]
     pub async fn fetch(&self, req: &FetchRequest) -> Result<FetchOutcome, FetchError> {
-        let url = Url::parse(req.url.trim()).map_err(|e| FetchError::InvalidUrl {
-            url: req.url.clone(),
-            reason: e.to_string(),
-        })?;
-        guard::check_url(&url, self.config.allow_private_networks)?;
+        let url = self.checked_url(req)?;
+        let headers = request_headers(req, FEED_ACCEPT)?;
+        self.exchange(url, headers, &req.url, self.config.max_body_bytes, Over::Refuse).await
+    }
 
+    /// Fetches a page to scrape (an HTML page, a search result page) like
+    /// [`fetch`](Self::fetch), if the site's robots.txt lets Vigie: else
+    /// [`FetchError::RobotsDisallowed`], or [`FetchError::RobotsUnavailable`]
+    /// when robots.txt cannot be read now (see [`crate::robots`]).
+    ///
+    /// robots.txt is asked for the URL before the request, and for the URL
+    /// the redirects ended at after it (the page is then dropped if that one
+    /// is disallowed); hops in between are not checked.
+    #[tracing::instrument(level = "debug", skip_all, fields(url = %req.url))]
+    pub async fn fetch_page(&self, req: &FetchRequest) -> Result<FetchOutcome, FetchError> {
+        let url = self.checked_url(req)?;
+        let headers = request_headers(req, PAGE_ACCEPT)?;
+        self.robots_allow(&url).await?;
+        let outcome = self.exchange(url.clone(), headers, &req.url, self.config.max_body_bytes, Over::Refuse).await?;
+        if let FetchOutcome::Fetched { final_url, .. } = &outcome
+            && final_url != url.as_str()
+            && let Ok(final_url) = Url::parse(final_url)
+        {
+            self.robots_allow(&final_url).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// The request's URL, parsed and past the SSRF guard's first check.
+    fn checked_url(&self, req: &FetchRequest) -> Result<Url, FetchError> {
+        let url = Url::parse(req.url.trim())
+            .map_err(|e| FetchError::InvalidUrl { url: req.url.clone(), reason: e.to_string() })?;
+        guard::check_url(&url, self.config.allow_private_networks)?;
+        Ok(url)
+    }
+
+    /// Whether the origin's robots.txt (cached, else fetched) allows `url`.
+    async fn robots_allow(&self, url: &Url) -> Result<(), FetchError> {
+        let origin = url.origin().ascii_serialization();
+        let rules = self.robots.rules(&origin, || self.fetch_robots(url)).await?;
+        let path = &url[Position::BeforePath..Position::AfterQuery];
+        if rules.is_allowed(path) {
+            Ok(())
+        } else {
+            tracing::info!(url = %url, "robots.txt disallows this page");
+            Err(FetchError::RobotsDisallowed { url: url.to_string() })
+        }
+    }
+
+    async fn fetch_robots(&self, url: &Url) -> Result<RobotsRules, FetchError> {
+        let robots_url = url
+            .join("/robots.txt")
+            .map_err(|e| FetchError::InvalidUrl { url: url.to_string(), reason: e.to_string() })?;
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static("text/plain, */*;q=0.5"));
+        let shown = robots_url.to_string();
+        let limit = robots::MAX_ROBOTS_BYTES as u64;
+        let fetched = self.exchange(robots_url, headers, &shown, limit, Over::Truncate).await;
+        robots::verdict(&shown, fetched, robots::PRODUCT_TOKEN)
+    }
+
+    /// One request: a slot of the host, then the exchange within the total timeout.
+    async fn exchange(
+        &self,
+        url: Url,
+        headers: HeaderMap,
+        shown_url: &str,
+        limit: u64,
+        over: Over,
+    ) -> Result<FetchOutcome, FetchError> {
+        let host = hosts::host_key(&url).unwrap_or_default();
+        let _slot = self.hosts.acquire(&host).await;
         let total = self.config.total_timeout;
         // reqwest's own timeout covers the body too; this one is the backstop.
-        match tokio::time::timeout(total, self.fetch_checked(url, req)).await {
+        let exchange = self.fetch_checked(url, headers, shown_url, limit, over);
+        match tokio::time::timeout(total, exchange).await {
             Ok(result) => result,
-            Err(_) => Err(FetchError::Timeout {
-                url: req.url.clone(),
-                after: total,
-            }),
+            Err(_) => Err(FetchError::Timeout { url: shown_url.to_string(), after: total }),
         }
     }
 
     async fn fetch_checked(
         &self,
         url: Url,
-        req: &FetchRequest,
+        headers: HeaderMap,
+        shown_url: &str,
+        limit: u64,
+        over: Over,
     ) -> Result<FetchOutcome, FetchError> {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::ACCEPT,
-            HeaderValue::from_static(
-                "application/rss+xml, application/atom+xml, application/feed+json, \
-                 application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, \
-                 application/json;q=0.8, */*;q=0.5",
-            ),
-        );
-        let validators = [
-            (header::IF_NONE_MATCH, req.etag.as_deref()),
-            (header::IF_MODIFIED_SINCE, req.last_modified.as_deref()),
-        ];
-        for (name, value) in validators {
-            let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-                continue;
-            };
-            match HeaderValue::from_str(value) {
-                Ok(v) => {
-                    headers.insert(name, v);
-                }
-                Err(_) => {
-                    tracing::warn!(header = %name, value, "stored validator is not a valid header value; not sent")
-                }
-            }
-        }
-
-        let response = self
-            .client
-            .get(url)
-            .headers(headers)
-            .send()
-            .await
-            .map_err(|e| self.map_error(&req.url, e))?;
+        let started = tokio::time::Instant::now();
+        let response = self.client.get(url).headers(headers).send().await.map_err(|e| self.map_error(shown_url, e))?;
 
         let status = response.status();
         let final_url = response.url().to_string();
@@ -390,14 +545,16 @@ impl Fetcher {
         if status.is_redirection() {
             // reqwest hands back a redirect it would not follow (a Location
             // with another scheme, or none): say why rather than "HTTP 302".
-            let location = response
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|v| v.to_str().ok());
+            let location = response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok());
             if let Some(target) = location.and_then(|l| response.url().join(l).ok()) {
                 guard::check_url(&target, self.config.allow_private_networks)?;
             }
         }
+
+        let header_string =
+            |name: header::HeaderName| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let content_type = header_string(header::CONTENT_TYPE);
+
         if !status.is_success() {
             let retry_after = match status {
                 StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => response
@@ -407,44 +564,38 @@ impl Fetcher {
                     .and_then(RetryAfter::parse),
                 _ => None,
             };
+            // Within what is left of the total timeout, so that a slow error
+            // body still ends as this status rather than as a timeout.
+            let left = self.config.total_timeout.saturating_sub(started.elapsed());
+            let body = read_prefix(response, MAX_ERROR_BODY_BYTES, ERROR_BODY_TIME.min(left / 2)).await;
             return Err(FetchError::Status {
                 status: status.as_u16(),
                 reason: status.canonical_reason().map(str::to_string),
                 retry_after,
+                body,
+                content_type,
             });
         }
 
-        let header_string = |name: header::HeaderName| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let content_type = header_string(header::CONTENT_TYPE);
         let etag = header_string(header::ETAG);
         let last_modified = header_string(header::LAST_MODIFIED);
 
-        let body = self.read_body(&req.url, response).await?;
-        Ok(FetchOutcome::Fetched {
-            body,
-            content_type,
-            etag,
-            last_modified,
-            final_url,
-        })
+        let body = self.read_body(shown_url, response, limit, over).await?;
+        Ok(FetchOutcome::Fetched { body, content_type, etag, last_modified, final_url })
     }
 
-    /// Reads the body chunk by chunk, stopping past the size cap. reqwest
-    /// hands out decompressed chunks, so the cap applies to decompressed bytes.
+    /// Reads the body chunk by chunk, stopping past `limit`. reqwest hands
+    /// out decompressed chunks, so the cap applies to decompressed bytes.
     async fn read_body(
         &self,
         url: &str,
         mut response: reqwest::Response,
+        limit: u64,
+        over: Over,
     ) -> Result<Vec<u8>, FetchError> {
-        let limit = self.config.max_body_bytes;
         // Set only for an uncompressed body: reject early without reading it.
-        if let Some(len) = response.content_length()
+        if over == Over::Refuse
+            && let Some(len) = response.content_length()
             && len > limit
         {
             return Err(FetchError::BodyTooLarge { limit });
@@ -453,6 +604,12 @@ impl Fetcher {
         let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
         while let Some(chunk) = response.chunk().await.map_err(|e| self.map_error(url, e))? {
             if body.len() as u64 + chunk.len() as u64 > limit {
+                if over == Over::Truncate {
+                    let room = usize::try_from(limit).unwrap_or(usize::MAX).saturating_sub(body.len());
+                    body.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                    tracing::debug!(url, limit, "response body truncated at the limit");
+                    return Ok(body);
+                }
                 tracing::warn!(url, limit, "response body over the size limit; abandoned");
                 return Err(FetchError::BodyTooLarge { limit });
             }
@@ -467,36 +624,86 @@ impl Fetcher {
         }
         if let Some(stop) = find_in_chain::<RedirectStop>(&e) {
             return match stop {
-                RedirectStop::TooMany(max) => FetchError::TooManyRedirects {
-                    url: url.to_string(),
-                    max: *max,
-                },
+                RedirectStop::TooMany(max) => FetchError::TooManyRedirects { url: url.to_string(), max: *max },
                 RedirectStop::Refused(r) => FetchError::from(r.clone()),
             };
         }
         let reason = error_chain(&e);
         if e.is_timeout() {
-            FetchError::Timeout {
-                url: url.to_string(),
-                after: self.config.total_timeout,
-            }
+            FetchError::Timeout { url: url.to_string(), after: self.config.total_timeout }
         } else if e.is_connect() {
-            FetchError::Connect {
-                url: url.to_string(),
-                reason,
-            }
+            FetchError::Connect { url: url.to_string(), reason }
         } else if e.is_body() || e.is_decode() {
-            FetchError::Body {
-                url: url.to_string(),
-                reason,
-            }
+            FetchError::Body { url: url.to_string(), reason }
         } else {
-            FetchError::Http {
-                url: url.to_string(),
-                reason,
+            FetchError::Http { url: url.to_string(), reason }
+        }
+    }
+}
+
+/// The headers of a request: the default `Accept`, the validators, then
+/// the request's own headers (validated).
+fn request_headers(req: &FetchRequest, accept: &'static str) -> Result<HeaderMap, FetchError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
+    let validators =
+        [(header::IF_NONE_MATCH, req.etag.as_deref()), (header::IF_MODIFIED_SINCE, req.last_modified.as_deref())];
+    for (name, value) in validators {
+        let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        match HeaderValue::from_str(value) {
+            Ok(v) => {
+                headers.insert(name, v);
+            }
+            Err(_) => {
+                tracing::warn!(header = %name, value, "stored validator is not a valid header value; not sent")
             }
         }
     }
+    let mut replaced: Vec<HeaderName> = Vec::new();
+    for (name, value) in &req.headers {
+        let invalid = |reason: &str| FetchError::InvalidHeader {
+            name: name.chars().take(100).collect(),
+            reason: reason.to_string(),
+        };
+        let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| invalid("not a valid header name"))?;
+        if RESERVED_HEADERS.contains(&name.as_str()) {
+            return Err(invalid("the fetcher sets this header itself"));
+        }
+        if value.len() > MAX_HEADER_VALUE_BYTES {
+            return Err(invalid("the value is longer than 8 KiB"));
+        }
+        let value = HeaderValue::from_str(value.trim())
+            .map_err(|_| invalid("the value holds a line break or another character a header cannot carry"))?;
+        // The first header of a name replaces the default; more of it add up.
+        if replaced.contains(&name) {
+            headers.append(name, value);
+        } else {
+            headers.insert(name.clone(), value);
+            replaced.push(name);
+        }
+    }
+    Ok(headers)
+}
+
+/// The first `limit` bytes of a body, read for at most `time`; whatever
+/// arrived when it ends, fails or times out.
+async fn read_prefix(mut response: reqwest::Response, limit: usize, time: Duration) -> Vec<u8> {
+    let mut body = Vec::new();
+    let read = async {
+        while body.len() < limit {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = limit - body.len();
+                    body.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(time, read).await;
+    body
 }
 
 fn find_in_chain<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'a T> {
@@ -524,11 +731,7 @@ fn error_chain(e: &reqwest::Error) -> String {
         }
         current = err.source();
     }
-    if parts.is_empty() {
-        e.to_string()
-    } else {
-        parts.join(": ")
-    }
+    if parts.is_empty() { e.to_string() } else { parts.join(": ") }
 }
 
 #[cfg(test)]
@@ -539,20 +742,10 @@ mod tests {
 
     #[test]
     fn retry_after_accepts_seconds_and_the_three_http_date_forms() {
-        assert_eq!(
-            RetryAfter::parse("7"),
-            Some(RetryAfter::Delay(Duration::from_secs(7)))
-        );
-        assert_eq!(
-            RetryAfter::parse(" 120 "),
-            Some(RetryAfter::Delay(Duration::from_secs(120)))
-        );
+        assert_eq!(RetryAfter::parse("7"), Some(RetryAfter::Delay(Duration::from_secs(7))));
+        assert_eq!(RetryAfter::parse(" 120 "), Some(RetryAfter::Delay(Duration::from_secs(120))));
         let at = Utc.with_ymd_and_hms(1994, 11, 6, 8, 49, 37).unwrap();
-        for s in [
-            "Sun, 06 Nov 1994 08:49:37 GMT",
-            "Sunday, 06-Nov-94 08:49:37 GMT",
-            "Sun Nov  6 08:49:37 1994",
-        ] {
+        for s in ["Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {
             assert_eq!(RetryAfter::parse(s), Some(RetryAfter::At(at)), "{s}");
         }
         assert_eq!(RetryAfter::parse("soon"), None);
@@ -575,44 +768,24 @@ mod tests {
             status,
             reason: Some(reason.to_string()),
             retry_after,
+            body: b"<h1>Sorry</h1>".to_vec(),
+            content_type: Some("text/html".to_string()),
         };
         assert_eq!(e(404, "Not Found", None).to_string(), "HTTP 404 Not Found");
         assert!(!e(404, "Not Found", None).is_transient());
         assert!(!e(410, "Gone", None).is_transient());
         assert!(e(500, "Internal Server Error", None).is_transient());
-        let limited = e(
-            429,
-            "Too Many Requests",
-            Some(RetryAfter::Delay(Duration::from_secs(7))),
-        );
+        let limited = e(429, "Too Many Requests", Some(RetryAfter::Delay(Duration::from_secs(7))));
         assert!(limited.is_transient());
-        assert_eq!(
-            limited.to_string(),
-            "HTTP 429 Too Many Requests (retry after 7 s)"
-        );
-        assert_eq!(
-            limited.retry_after(),
-            Some(RetryAfter::Delay(Duration::from_secs(7)))
-        );
+        assert_eq!(limited.to_string(), "HTTP 429 Too Many Requests (retry after 7 s)");
+        assert_eq!(limited.retry_after(), Some(RetryAfter::Delay(Duration::from_secs(7))));
 
-        assert!(
-            FetchError::Timeout {
-                url: "u".into(),
-                after: Duration::from_secs(30)
-            }
-            .is_transient()
-        );
+        assert!(FetchError::Timeout { url: "u".into(), after: Duration::from_secs(30) }.is_transient());
         assert!(!FetchError::BodyTooLarge { limit: 10 << 20 }.is_transient());
         assert_eq!(
             FetchError::BodyTooLarge { limit: 10 << 20 }.to_string(),
             "response body is larger than the 10 MiB limit"
         );
-        assert!(
-            !FetchError::TooManyRedirects {
-                url: "u".into(),
-                max: 5
-            }
-            .is_transient()
-        );
+        assert!(!FetchError::TooManyRedirects { url: "u".into(), max: 5 }.is_transient());
     }
 }

@@ -85,25 +85,14 @@ pub struct RefusedAddress {
 
 impl fmt::Display for RefusedAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let literal = self
-            .host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip == self.addr);
+        let literal =
+            self.host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|ip| ip == self.addr);
         if literal {
             write!(f, "refused: {} is {}", self.addr, self.class)?;
         } else {
-            write!(
-                f,
-                "refused: {} resolves to {}, {}",
-                self.host, self.addr, self.class
-            )?;
+            write!(f, "refused: {} resolves to {}, {}", self.host, self.addr, self.class)?;
         }
-        write!(
-            f,
-            " (set {ALLOW_PRIVATE_ENV}=true to allow intranet sources)"
-        )
+        write!(f, " (set {ALLOW_PRIVATE_ENV}=true to allow intranet sources)")
     }
 }
 
@@ -205,15 +194,10 @@ pub fn check_url(url: &Url, allow_private_networks: bool) -> Result<(), UrlRefus
     match url.scheme() {
         "http" | "https" => {}
         other => {
-            return Err(UrlRefused::Scheme {
-                url: url.to_string(),
-                scheme: other.to_string(),
-            });
+            return Err(UrlRefused::Scheme { url: url.to_string(), scheme: other.to_string() });
         }
     }
-    let host = url.host().ok_or_else(|| UrlRefused::NoHost {
-        url: url.to_string(),
-    })?;
+    let host = url.host().ok_or_else(|| UrlRefused::NoHost { url: url.to_string() })?;
     if allow_private_networks {
         return Ok(());
     }
@@ -223,12 +207,9 @@ pub fn check_url(url: &Url, allow_private_networks: bool) -> Result<(), UrlRefus
         Host::Ipv6(v6) => IpAddr::V6(v6),
     };
     match classify(ip) {
-        Some(class) => Err(RefusedAddress {
-            host: url.host_str().unwrap_or_default().to_string(),
-            addr: ip,
-            class,
+        Some(class) => {
+            Err(RefusedAddress { host: url.host_str().unwrap_or_default().to_string(), addr: ip, class }.into())
         }
-        .into()),
         None => Ok(()),
     }
 }
@@ -246,11 +227,7 @@ pub fn filter_addrs(
             None => kept.push(addr),
             Some(class) => {
                 tracing::debug!(host, addr = %addr.ip(), %class, "guard dropped a resolved address");
-                first_refused.get_or_insert(RefusedAddress {
-                    host: host.to_string(),
-                    addr: addr.ip(),
-                    class,
-                });
+                first_refused.get_or_insert(RefusedAddress { host: host.to_string(), addr: addr.ip(), class });
             }
         }
     }
@@ -276,13 +253,8 @@ impl Resolve for GuardedResolver {
         let allow = self.allow_private_networks;
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let resolved: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let addrs = if allow {
-                resolved
-            } else {
-                filter_addrs(&host, resolved)?
-            };
+            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs = if allow { resolved } else { filter_addrs(&host, resolved)? };
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
     }
@@ -364,8 +336,7 @@ mod tests {
             "refused: 127.0.0.1 is a loopback address \
              (set VIGIE_ALLOW_PRIVATE_NETWORK=true to allow intranet sources)"
         );
-        let err =
-            check_url(&url("http://[::ffff:a9fe:a9fe]/latest/meta-data/"), false).unwrap_err();
+        let err = check_url(&url("http://[::ffff:a9fe:a9fe]/latest/meta-data/"), false).unwrap_err();
         assert!(err.to_string().contains("cloud metadata"), "{err}");
         // The url crate normalizes decimal and octal IPv4 hosts, so these are caught too.
         assert!(check_url(&url("http://2130706433/"), false).is_err());
@@ -379,11 +350,7 @@ mod tests {
 
     #[test]
     fn only_http_and_https_are_fetched_even_when_private_is_allowed() {
-        for s in [
-            "file:///etc/passwd",
-            "ftp://example.com/feed.xml",
-            "gopher://example.com/",
-        ] {
+        for s in ["file:///etc/passwd", "ftp://example.com/feed.xml", "gopher://example.com/"] {
             let err = check_url(&Url::parse(s).unwrap(), true).unwrap_err();
             assert!(matches!(err, UrlRefused::Scheme { .. }), "{s}: {err}");
             assert!(err.to_string().contains("only http and https"), "{err}");

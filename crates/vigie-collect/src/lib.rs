@@ -11,7 +11,10 @@
 //!    counted after decompression, whole-request timeout, limited redirects,
 //!    and the [`guard`] that keeps user-supplied URLs off loopback, intranet
 //!    and cloud-metadata addresses (checked after DNS resolution, and for IP
-//!    literals before sending and at every redirect hop).
+//!    literals before sending and at every redirect hop). It is also polite:
+//!    every request waits for a slot of its host ([`hosts`]: a few at once,
+//!    starts spaced), and [`Fetcher::fetch_page`], for scraped pages, obeys
+//!    the site's robots.txt ([`robots`]); feeds and APIs skip robots.txt.
 //! 2. **Parse, then adapt** ([`feed`]): [`parse_feed`] lets feed-rs detect
 //!    and parse the format (RSS 0.9x, RSS 1.0/RDF, RSS 2.0, Atom, JSON Feed)
 //!    into its own model, then one adapter maps each entry to a
@@ -54,6 +57,8 @@ pub mod search;
 pub mod social;
 
 pub use feed::{FeedError, ParsedFeed, SkipReason, SkippedItem, parse_feed};
-pub use fetch::{FetchConfig, FetchError, FetchOutcome, FetchRequest, Fetcher, RetryAfter};
+pub use fetch::{FetchConfig, FetchError, FetchOutcome, FetchRequest, Fetcher, MAX_ERROR_BODY_BYTES, RetryAfter};
 pub use guard::{AddressClass, RefusedAddress, UrlRefused};
+pub use hosts::{HostPolicy, jitter};
+pub use robots::{PRODUCT_TOKEN, RobotsRules};
 pub use vigie_model::RawMention;

@@ -22,6 +22,8 @@ fn fetcher() -> Fetcher {
         connect_timeout: Duration::from_secs(2),
         total_timeout: Duration::from_secs(10),
         allow_private_networks: true,
+        // One test server plays every API: no politeness delay between its pages.
+        host_policy: vigie_collect::HostPolicy { min_delay: Duration::ZERO, ..Default::default() },
         ..FetchConfig::default()
     })
     .unwrap()

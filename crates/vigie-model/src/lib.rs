@@ -361,18 +361,51 @@ pub struct Watch {
     pub created_at: DateTime<Utc>,
 }
 
-/// The kinds of collection source. Later collectors add variants here.
+/// The kinds of collection source: one closed set, each with its own
+/// parameters (kept in [`Source::config`]) and its own parser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceType {
     /// RSS 0.9x/1.0/2.0, Atom or JSON Feed.
     Rss,
+    /// A Mastodon instance's hashtag timeline or status search.
+    Mastodon,
+    /// Bluesky's public post search.
+    Bluesky,
+    /// Reddit search, everywhere or in one subreddit.
+    Reddit,
+    /// Hacker News through the Algolia search API.
+    Hackernews,
+    /// Comments on a YouTube channel's videos (Data API, key from the configuration).
+    Youtube,
+    /// A web page read with CSS selectors (review sites, forums without feeds).
+    Html,
+    /// A search-result watch: a SearXNG-compatible endpoint queried for a term.
+    Search,
 }
 
 impl SourceType {
+    pub const ALL: [SourceType; 8] = [
+        SourceType::Rss,
+        SourceType::Mastodon,
+        SourceType::Bluesky,
+        SourceType::Reddit,
+        SourceType::Hackernews,
+        SourceType::Youtube,
+        SourceType::Html,
+        SourceType::Search,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SourceType::Rss => "rss",
+            SourceType::Mastodon => "mastodon",
+            SourceType::Bluesky => "bluesky",
+            SourceType::Reddit => "reddit",
+            SourceType::Hackernews => "hackernews",
+            SourceType::Youtube => "youtube",
+            SourceType::Html => "html",
+            SourceType::Search => "search",
         }
     }
 }
@@ -380,9 +413,16 @@ impl SourceType {
 impl FromStr for SourceType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "rss" | "atom" | "feed" => Ok(SourceType::Rss),
-            other => Err(format!("unknown source type {other:?}; expected: rss")),
+        let s = s.trim().to_ascii_lowercase();
+        match s.as_str() {
+            "rss" | "atom" | "feed" | "jsonfeed" => Ok(SourceType::Rss),
+            "hn" => Ok(SourceType::Hackernews),
+            "web" | "page" => Ok(SourceType::Html),
+            "searxng" => Ok(SourceType::Search),
+            other => SourceType::ALL.into_iter().find(|t| t.as_str() == other).ok_or_else(|| {
+                let names: Vec<&str> = SourceType::ALL.iter().map(|t| t.as_str()).collect();
+                format!("unknown source type {other:?}; expected one of: {}", names.join(", "))
+            }),
         }
     }
 }
@@ -398,7 +438,11 @@ impl fmt::Display for SourceType {
 pub struct Source {
     pub id: i64,
     pub source_type: SourceType,
+    /// What the source reads, as a person would open it (the feed, the
+    /// page, the instance's tag page, the search page…).
     pub url: String,
+    /// The type's parameters (query, selectors, term…), as JSON; `{}` for feeds.
+    pub config: serde_json::Value,
     /// Seconds between two fetches.
     pub interval_secs: i64,
     pub created_at: DateTime<Utc>,
@@ -407,8 +451,13 @@ pub struct Source {
     pub last_success_at: Option<DateTime<Utc>>,
     /// Human-readable reason of the last failure; cleared by a success.
     pub last_error: Option<String>,
+    /// Something the last run noticed without failing (items skipped, a
+    /// walk cut short, engines that did not answer); cleared by a clean run.
+    pub last_warning: Option<String>,
     /// Failures in a row since the last success.
     pub consecutive_failures: i64,
+    /// The last failure was the platform's quota or rate limit.
+    pub quota_limited: bool,
     /// Items the last successful fetch returned.
     pub last_item_count: i64,
     /// Mentions this source added to the store, in all.
@@ -416,6 +465,9 @@ pub struct Source {
     /// HTTP validators for conditional GET.
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    /// Paging state of API sources (where the last run stopped), saved after
+    /// the items it covers are stored.
+    pub cursor: Option<serde_json::Value>,
 }
 
 impl Source {

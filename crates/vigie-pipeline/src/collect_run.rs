@@ -1,22 +1,37 @@
 //! One collection cycle: fetch every due source, ingest what it returned, and
 //! write its health record. A failing source never stops the others.
+//!
+//! Each source type is read by its own parser ([`read_source`]: feeds, the
+//! social APIs with their saved cursor, HTML pages by selectors, search
+//! results), into the same [`Reading`]; [`collect_due`] then stores the items
+//! and only then saves what marks them as read (validators, cursor, ranking),
+//! so a crash in between makes the next run read them again, which the
+//! store's dedup key absorbs, and never skips any. A good run schedules the
+//! source on its own phase of its interval ([`next_slot`]); a failed one backs
+//! off exponentially with jitter, honouring `Retry-After` ([`backoff_due`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
-use vigie_collect::{FetchOutcome, FetchRequest, Fetcher, parse_feed};
-use vigie_model::{Source, SourceType};
+use serde_json::json;
+use vigie_collect::html::{Selectors, extract};
+use vigie_collect::search::{DEFAULT_TOP, RankedUrl, SearchResult, compare, parse_results, search_url, to_raw_mention};
+use vigie_collect::social::{self, Cursor, Endpoints, MAX_PAGES_PER_RUN, SocialQuery};
+use vigie_collect::{FetchError, FetchOutcome, FetchRequest, Fetcher, RawMention, parse_feed};
+use vigie_model::{Source, SourceKind};
 use vigie_store::{FetchRecord, Store};
 
 use crate::PipelineError;
 use crate::ingest::Ingestor;
 use crate::models::ProjectModels;
+use crate::sources::{Secrets, SourceSpec};
 use crate::stories::StoryIndexes;
 
-/// Sources fetched at the same time.
-pub const CONCURRENT_FETCHES: usize = 8;
+/// Sources fetched at the same time (the fetcher's per-host limit keeps
+/// any one site to a couple of them).
+pub const CONCURRENT_FETCHES: usize = 16;
 /// Longest wait before retrying a failing source.
 pub const MAX_BACKOFF_SECS: i64 = 24 * 3600;
 
@@ -33,17 +48,41 @@ pub struct CollectReport {
 
 /// When to try a source again after `failures` failures in a row: its interval
 /// doubled per extra failure, up to a day, or the server's Retry-After if
-/// that is later.
+/// that is later; then up to a tenth more, drawn from `seed` (the source and
+/// its failure count), so sources that failed together (one host down) do
+/// not all come back at the same second.
 pub fn backoff_due(
     now: DateTime<Utc>,
     interval_secs: i64,
     failures: i64,
     retry_after_secs: Option<u64>,
+    seed: u64,
 ) -> DateTime<Utc> {
     let exponent = failures.clamp(1, 20) - 1;
     let backoff = interval_secs.max(60).saturating_mul(1_i64 << exponent).min(MAX_BACKOFF_SECS);
     let retry_after = retry_after_secs.map_or(0, |s| i64::try_from(s).unwrap_or(MAX_BACKOFF_SECS));
-    now + Duration::seconds(backoff.max(retry_after.min(MAX_BACKOFF_SECS)))
+    let wait = backoff.max(retry_after.min(MAX_BACKOFF_SECS));
+    let jitter = vigie_collect::hosts::jitter(seed, std::time::Duration::from_secs((wait / 10) as u64));
+    now + Duration::seconds(wait) + Duration::seconds(jitter.as_secs() as i64)
+}
+
+/// The next fetch of a source after a good run: the first time after `now`
+/// that falls on the source's own phase within its interval (drawn from its
+/// id). Sources added together are fetched together once, then spread evenly
+/// over their interval instead of all coming due at the same second.
+pub fn next_slot(now: DateTime<Utc>, interval_secs: i64, source_id: i64) -> DateTime<Utc> {
+    let interval = interval_secs.max(1);
+    let phase = (splitmix64(source_id as u64) % interval as u64) as i64;
+    let t = now.timestamp();
+    let slot = (t - phase).div_euclid(interval) * interval + phase + interval;
+    DateTime::from_timestamp(slot, 0).unwrap_or(now + Duration::seconds(interval))
+}
+
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 enum Outcome {
@@ -58,6 +97,10 @@ enum Outcome {
 pub struct CollectContext {
     pub models: ProjectModels,
     pub stories: StoryIndexes,
+    /// API keys of the sources that need one.
+    pub secrets: Secrets,
+    /// Where the fixed-host social APIs are (their public hosts by default).
+    pub endpoints: Endpoints,
 }
 
 /// Fetches every source due at `now` (at most `limit`), across all projects.
@@ -69,6 +112,18 @@ pub async fn collect_due(
     limit: i64,
 ) -> Result<CollectReport, PipelineError> {
     let due = store.due_sources(now, limit).await?;
+    collect_sources(store, fetcher, ctx, due, now).await
+}
+
+/// Fetches these `(project_id, source)` now, whatever their schedule
+/// (`vigie collect --source ID`), as one cycle.
+pub async fn collect_sources(
+    store: &Arc<dyn Store>,
+    fetcher: &Fetcher,
+    ctx: &CollectContext,
+    due: Vec<(i64, Source)>,
+    now: DateTime<Utc>,
+) -> Result<CollectReport, PipelineError> {
     let mut report = CollectReport { sources: due.len(), ..Default::default() };
     let mut ingestors: HashMap<i64, Arc<Ingestor>> = HashMap::new();
     for (project_id, _) in &due {
@@ -83,7 +138,7 @@ pub async fn collect_due(
             let ingestor = ingestors.get(&project_id).cloned();
             async move {
                 match ingestor {
-                    Some(ingestor) => collect_source(store, fetcher, &ingestor, &source, now).await,
+                    Some(ingestor) => collect_source(store, fetcher, ctx, &ingestor, &source, now).await,
                     None => Err(PipelineError::Internal(format!("no ingestor for project {project_id}"))),
                 }
             }
@@ -115,77 +170,323 @@ pub async fn collect_due(
     Ok(report)
 }
 
-/// Fetches one source and records the outcome. Only a store error is an
-/// `Err`: a fetch or parse failure is written on the source's record.
+/// Why a run failed, for the health record and the back-off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunError {
+    pub message: String,
+    pub retry_after_secs: Option<u64>,
+    pub quota_limited: bool,
+}
+
+impl RunError {
+    fn new(message: impl Into<String>) -> RunError {
+        RunError { message: message.into(), retry_after_secs: None, quota_limited: false }
+    }
+
+    fn fetch(e: &FetchError, now: DateTime<Utc>) -> RunError {
+        RunError {
+            message: e.to_string(),
+            retry_after_secs: e.retry_after().map(|r| r.delay_from(now).as_secs()),
+            quota_limited: e.status() == Some(429),
+        }
+    }
+}
+
+/// What reading a source gave, before anything is stored.
+#[derive(Debug, Default)]
+pub struct Reading {
+    pub items: Vec<RawMention>,
+    /// 304: nothing changed since the validators were saved.
+    pub not_modified: bool,
+    /// Validators to save once the items are stored.
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// Paging state to save once the items are stored (API sources).
+    pub cursor: Option<serde_json::Value>,
+    pub warnings: Vec<String>,
+    /// The ranking of a search-result watch.
+    pub ranking: Option<Vec<SearchResult>>,
+    /// Set when reading stopped on an error; `items` and `cursor` are what
+    /// came before it (API sources), which storing loses nothing.
+    pub error: Option<RunError>,
+}
+
+impl Reading {
+    fn failed(error: RunError) -> Reading {
+        Reading { error: Some(error), ..Reading::default() }
+    }
+}
+
+/// Fetches and parses one source, storing nothing: what `vigie collect`
+/// would store, and what `vigie source test` shows. Conditional requests
+/// and paging use the source's saved validators and cursor (clear them to
+/// read from scratch).
+pub async fn read_source(fetcher: &Fetcher, ctx: &CollectContext, source: &Source, now: DateTime<Utc>) -> Reading {
+    match SourceSpec::of_source(source, &ctx.secrets) {
+        Ok(SourceSpec::Feed { url }) => read_feed(fetcher, source, &url, now).await,
+        Ok(SourceSpec::Social(q)) => read_social(fetcher, ctx, source, &q, now).await,
+        Ok(SourceSpec::Html { url, selectors, kind }) => read_html(fetcher, source, &url, &selectors, kind, now).await,
+        Ok(SourceSpec::Search { endpoint, term, language, .. }) => {
+            read_search(fetcher, &endpoint, &term, language.as_deref(), now).await
+        }
+        Err(message) => Reading::failed(RunError::new(message)),
+    }
+}
+
+/// Fetches one source, stores what it read and records the outcome. Only a
+/// store error is an `Err`: a fetch or parse failure is written on the
+/// source's record.
 async fn collect_source(
     store: &Arc<dyn Store>,
     fetcher: &Fetcher,
+    ctx: &CollectContext,
     ingestor: &Arc<Ingestor>,
     source: &Source,
     now: DateTime<Utc>,
 ) -> Result<Outcome, PipelineError> {
-    let next_due = now + Duration::seconds(source.interval_secs);
-    let failed = |error: String, retry_after: Option<u64>| FetchRecord::Failure {
-        at: now,
-        next_due_at: backoff_due(now, source.interval_secs, source.consecutive_failures + 1, retry_after),
-        error,
-    };
-    match source.source_type {
-        SourceType::Rss => {}
+    let mut reading = read_source(fetcher, ctx, source, now).await;
+    let items = std::mem::take(&mut reading.items);
+    let seen = items.len() as u64;
+    let mut stored = 0;
+    if !items.is_empty() {
+        match ingestor.ingest(items, Some(source.id), now).await {
+            Ok(report) => {
+                if !report.rejected.is_empty() {
+                    tracing::info!(source = source.id, rejected = report.rejected.len(), "items rejected");
+                    let (_, why) = &report.rejected[0];
+                    reading.warnings.push(format!("{} item(s) rejected, e.g. {why}", report.rejected.len()));
+                }
+                stored = report.inserted;
+            }
+            Err(e) => {
+                // Not the site's fault, but nothing is stored: the validators
+                // and the cursor are not saved, so the next run reads the
+                // same items again.
+                reading.error = Some(RunError::new(format!("could not store the items: {e}")));
+                reading.cursor = None;
+                reading.etag = None;
+                reading.last_modified = None;
+                reading.ranking = None;
+            }
+        }
     }
-    let request = FetchRequest {
-        url: source.url.clone(),
+    if let (Some(ranking), None) = (&reading.ranking, &reading.error) {
+        record_ranking(store.as_ref(), source, ranking, now).await?;
+    }
+    let warning = (!reading.warnings.is_empty()).then(|| bounded_warning(&reading.warnings));
+    let (record, outcome) = match reading.error {
+        Some(error) => {
+            let seed = (source.id as u64).wrapping_mul(31).wrapping_add(source.consecutive_failures as u64);
+            let next_due_at =
+                backoff_due(now, source.interval_secs, source.consecutive_failures + 1, error.retry_after_secs, seed);
+            tracing::warn!(source = source.id, url = %source.url, error = %error.message, "source failed");
+            let record = FetchRecord::Failure {
+                at: now,
+                error: error.message,
+                next_due_at,
+                quota_limited: error.quota_limited,
+                cursor: reading.cursor,
+                stored: stored as i64,
+            };
+            (record, Outcome::Failed)
+        }
+        None if reading.not_modified => (
+            FetchRecord::NotModified { at: now, next_due_at: next_slot(now, source.interval_secs, source.id) },
+            Outcome::NotModified,
+        ),
+        None => (
+            FetchRecord::Success {
+                at: now,
+                items: seen as i64,
+                stored: stored as i64,
+                etag: reading.etag,
+                last_modified: reading.last_modified,
+                next_due_at: next_slot(now, source.interval_secs, source.id),
+                cursor: reading.cursor,
+                warning,
+            },
+            Outcome::Fetched { items: seen, stored },
+        ),
+    };
+    store.record_fetch(source.id, record).await?;
+    Ok(outcome)
+}
+
+/// Keeps the ranking of a search-result watch with what changed in its top
+/// results since the last run (nothing on the first run: every page would
+/// "enter").
+async fn record_ranking(
+    store: &dyn Store,
+    source: &Source,
+    ranking: &[SearchResult],
+    now: DateTime<Utc>,
+) -> Result<(), PipelineError> {
+    let top = source.config.get("top").and_then(serde_json::Value::as_u64).map_or(DEFAULT_TOP, |t| t as u32);
+    let previous: Vec<RankedUrl> = match store.search_runs(source.id, 1).await?.first() {
+        Some(last) => serde_json::from_value(last.results.clone()).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let changes = if previous.is_empty() { Vec::new() } else { compare(&previous, ranking, top) };
+    let results: Vec<serde_json::Value> =
+        ranking.iter().map(|r| json!({"rank": r.rank, "url": r.url, "title": r.title})).collect();
+    store.add_search_run(source.id, now, &json!(results), &json!(changes)).await?;
+    Ok(())
+}
+
+/// The warnings of a run in one bounded line for the health record.
+fn bounded_warning(warnings: &[String]) -> String {
+    let mut text = warnings.iter().take(3).cloned().collect::<Vec<_>>().join("; ");
+    if warnings.len() > 3 {
+        text.push_str(&format!("; and {} more", warnings.len() - 3));
+    }
+    if text.len() > 1000 {
+        let cut = (0..=1000).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+fn conditional(url: &str, source: &Source) -> FetchRequest {
+    FetchRequest {
+        url: url.to_string(),
         etag: source.etag.clone(),
         last_modified: source.last_modified.clone(),
-    };
-    let fetched = fetcher.fetch(&request).await;
-    let (record, outcome) = match fetched {
-        Ok(FetchOutcome::NotModified) => {
-            (FetchRecord::NotModified { at: now, next_due_at: next_due }, Outcome::NotModified)
-        }
+        ..FetchRequest::default()
+    }
+}
+
+async fn read_feed(fetcher: &Fetcher, source: &Source, url: &str, now: DateTime<Utc>) -> Reading {
+    match fetcher.fetch(&conditional(url, source)).await {
+        Ok(FetchOutcome::NotModified) => Reading { not_modified: true, ..Reading::default() },
         Ok(FetchOutcome::Fetched { body, content_type, etag, last_modified, final_url }) => {
             match parse_feed(&body, content_type.as_deref(), &final_url) {
                 Ok(feed) => {
-                    let items = feed.items.len() as u64;
-                    match ingestor.ingest(feed.items, Some(source.id), now).await {
-                        Ok(report) => {
-                            if !report.rejected.is_empty() {
-                                tracing::info!(
-                                    source = source.id,
-                                    rejected = report.rejected.len(),
-                                    "feed items rejected"
-                                );
-                            }
-                            (
-                                FetchRecord::Success {
-                                    at: now,
-                                    items: items as i64,
-                                    stored: report.inserted as i64,
-                                    etag,
-                                    last_modified,
-                                    next_due_at: next_due,
-                                },
-                                Outcome::Fetched { items, stored: report.inserted },
-                            )
-                        }
-                        // Not the site's fault, but the items are not stored: the
-                        // source is retried (its validators are not saved).
-                        Err(e) => (failed(format!("could not store the items: {e}"), None), Outcome::Failed),
+                    let mut warnings = Vec::new();
+                    if let Some(first) = feed.skipped.first() {
+                        warnings.push(format!("{} feed item(s) left out, e.g. {first:?}", feed.skipped.len()));
                     }
+                    Reading { items: feed.items, etag, last_modified, warnings, ..Reading::default() }
                 }
-                Err(e) => (failed(e.to_string(), None), Outcome::Failed),
+                Err(e) => Reading::failed(RunError::new(e.to_string())),
             }
         }
-        Err(e) => {
-            let retry_after = e.retry_after().map(|r| r.delay_from(now).as_secs());
-            (failed(e.to_string(), retry_after), Outcome::Failed)
-        }
-    };
-    if let FetchRecord::Failure { error, .. } = &record {
-        tracing::warn!(source = source.id, url = %source.url, %error, "source failed");
+        Err(e) => Reading::failed(RunError::fetch(&e, now)),
     }
-    store.record_fetch(source.id, record).await?;
-    Ok(outcome)
+}
+
+async fn read_social(
+    fetcher: &Fetcher,
+    ctx: &CollectContext,
+    source: &Source,
+    q: &SocialQuery,
+    now: DateTime<Utc>,
+) -> Reading {
+    let mut warnings = Vec::new();
+    let cursor: Cursor = match &source.cursor {
+        None => Cursor::default(),
+        Some(value) => serde_json::from_value(value.clone()).unwrap_or_else(|e| {
+            warnings.push(format!("the saved paging state was unreadable ({e}); started again from the newest items"));
+            Cursor::default()
+        }),
+    };
+    let outcome = social::run(fetcher, q, &cursor, &ctx.endpoints, MAX_PAGES_PER_RUN).await;
+    warnings.extend(outcome.warnings);
+    if let Some(first) = outcome.skipped.first() {
+        warnings.push(format!("{} item(s) left out, e.g. {first}", outcome.skipped.len()));
+    }
+    Reading {
+        items: outcome.items,
+        cursor: serde_json::to_value(&outcome.cursor).ok(),
+        warnings,
+        error: outcome.error.map(|e| RunError {
+            message: e.to_string(),
+            retry_after_secs: e.retry_after().map(|r| r.delay_from(now).as_secs()),
+            quota_limited: e.is_quota_limited(),
+        }),
+        ..Reading::default()
+    }
+}
+
+async fn read_html(
+    fetcher: &Fetcher,
+    source: &Source,
+    url: &str,
+    selectors: &Selectors,
+    kind: SourceKind,
+    now: DateTime<Utc>,
+) -> Reading {
+    let compiled = match selectors.compile() {
+        Ok(c) => c,
+        Err(e) => return Reading::failed(RunError::new(e.to_string())),
+    };
+    match fetcher.fetch_page(&conditional(url, source)).await {
+        Ok(FetchOutcome::NotModified) => Reading { not_modified: true, ..Reading::default() },
+        Ok(FetchOutcome::Fetched { body, content_type, etag, last_modified, final_url }) => {
+            let page_url = match url::Url::parse(&final_url) {
+                Ok(u) => u,
+                Err(e) => return Reading::failed(RunError::new(format!("bad final address {final_url:?}: {e}"))),
+            };
+            match extract(&body, content_type.as_deref(), &page_url, &compiled, kind, now) {
+                Ok(page) => {
+                    let mut warnings = page.warnings;
+                    if let Some(first) = page.skipped.first() {
+                        warnings.push(format!("{} item(s) left out, e.g. {first:?}", page.skipped.len()));
+                    }
+                    if page.items.is_empty() {
+                        warnings.push(format!(
+                            "no item matched the selector {:?}: has the page's layout changed?",
+                            selectors.item
+                        ));
+                    }
+                    Reading { items: page.items, etag, last_modified, warnings, ..Reading::default() }
+                }
+                Err(e) => Reading::failed(RunError::new(e.to_string())),
+            }
+        }
+        Err(e) => Reading::failed(RunError::fetch(&e, now)),
+    }
+}
+
+/// A search-result watch: the ranked results become mentions (so they get a
+/// sentiment and match watches), and the ranking is kept.
+async fn read_search(
+    fetcher: &Fetcher,
+    endpoint: &str,
+    term: &str,
+    language: Option<&str>,
+    now: DateTime<Utc>,
+) -> Reading {
+    let url = match url::Url::parse(endpoint)
+        .map_err(|e| e.to_string())
+        .and_then(|endpoint| search_url(&endpoint, term, 1, language).map_err(|e| e.to_string()))
+    {
+        Ok(url) => url,
+        Err(e) => return Reading::failed(RunError::new(e)),
+    };
+    let request = FetchRequest {
+        url: url.to_string(),
+        headers: vec![("Accept".into(), "application/json".into())],
+        ..FetchRequest::default()
+    };
+    let (body, content_type) = match fetcher.fetch(&request).await {
+        Ok(FetchOutcome::Fetched { body, content_type, .. }) => (body, content_type),
+        Ok(FetchOutcome::NotModified) => return Reading { not_modified: true, ..Reading::default() },
+        Err(e) => return Reading::failed(RunError::fetch(&e, now)),
+    };
+    match parse_results(&body, content_type.as_deref()) {
+        Ok(page) => {
+            let mut warnings = page.warnings;
+            if !page.unresponsive_engines.is_empty() {
+                let engines: Vec<String> =
+                    page.unresponsive_engines.iter().map(|(e, why)| format!("{e} ({why})")).collect();
+                warnings.push(format!("search engines that did not answer: {}", engines.join(", ")));
+            }
+            let items = page.results.iter().map(|r| to_raw_mention(r, term)).collect();
+            Reading { items, warnings, ranking: Some(page.results), ..Reading::default() }
+        }
+        Err(e) => Reading::failed(RunError::new(e.to_string())),
+    }
 }
 
 #[cfg(test)]
@@ -198,10 +499,43 @@ mod tests {
     fn backoff_doubles_up_to_a_day_and_honours_retry_after() {
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap();
         let secs = |d: DateTime<Utc>| (d - now).num_seconds();
-        assert_eq!(secs(backoff_due(now, 900, 1, None)), 900);
-        assert_eq!(secs(backoff_due(now, 900, 3, None)), 3600);
-        assert_eq!(secs(backoff_due(now, 900, 50, None)), MAX_BACKOFF_SECS);
-        assert_eq!(secs(backoff_due(now, 60, 1, Some(7200))), 7200);
-        assert_eq!(secs(backoff_due(now, 60, 1, Some(u64::MAX))), MAX_BACKOFF_SECS);
+        // The wait, then at most a tenth more.
+        let within = |d: DateTime<Utc>, wait: i64| {
+            let s = secs(d);
+            assert!((wait..=wait + wait / 10).contains(&s), "{s} not within {wait} + 10 %");
+        };
+        for seed in 0..50 {
+            within(backoff_due(now, 900, 1, None, seed), 900);
+            within(backoff_due(now, 900, 3, None, seed), 3600);
+            within(backoff_due(now, 900, 50, None, seed), MAX_BACKOFF_SECS);
+            within(backoff_due(now, 60, 1, Some(7200), seed), 7200);
+            within(backoff_due(now, 60, 1, Some(u64::MAX), seed), MAX_BACKOFF_SECS);
+        }
+        // Sources failing together do not all come back at the same second.
+        let spread: std::collections::HashSet<i64> = (0..50).map(|s| secs(backoff_due(now, 900, 3, None, s))).collect();
+        assert!(spread.len() > 20, "{} distinct times", spread.len());
+    }
+
+    #[test]
+    fn sources_are_spread_over_their_interval_and_keep_their_phase() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
+        let slots: Vec<DateTime<Utc>> = (1..=1000).map(|id| next_slot(now, 900, id)).collect();
+        for slot in &slots {
+            let wait = (*slot - now).num_seconds();
+            assert!((1..=900).contains(&wait), "{wait}");
+        }
+        // A thousand sources added together: no 30-second bucket of the
+        // interval gets more than three times its share.
+        let mut buckets = [0u32; 30];
+        for slot in &slots {
+            buckets[(((*slot - now).num_seconds() - 1) / 30) as usize] += 1;
+        }
+        assert!(buckets.iter().all(|&b| b > 0 && b < 100), "{buckets:?}");
+        // The next slot after a slot is one interval later: the phase holds.
+        for id in [1, 7, 999] {
+            let first = next_slot(now, 900, id);
+            assert_eq!((next_slot(first, 900, id) - first).num_seconds(), 900);
+            assert_eq!(next_slot(first - Duration::seconds(1), 900, id), first);
+        }
     }
 }

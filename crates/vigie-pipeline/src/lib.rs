@@ -25,14 +25,16 @@ pub mod ingest;
 pub mod models;
 pub mod refine;
 pub mod search;
+pub mod sources;
 pub mod stories;
 pub mod themes;
 
-pub use collect_run::{CollectContext, CollectReport, collect_due};
+pub use collect_run::{CollectContext, CollectReport, Reading, RunError, collect_due, collect_sources, read_source};
 pub use import::{ImportFormat, parse_datetime, read_import};
 pub use import_run::{ImportSummary, run_import};
 pub use ingest::{CompiledWatches, IngestReport, Ingestor, document};
 pub use search::{SearchHit, backfill_watch, search};
+pub use sources::{Secrets, SourceParams, SourceSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {

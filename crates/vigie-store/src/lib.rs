@@ -62,7 +62,44 @@ pub struct NewWatch {
 pub struct NewSource {
     pub source_type: SourceType,
     pub url: String,
+    /// The type's parameters as JSON (`{}` for feeds).
+    pub config: serde_json::Value,
     pub interval_secs: i64,
+    /// The first fetch (sources added together are spread over their interval).
+    pub first_due_at: DateTime<Utc>,
+}
+
+/// Coverage of one source over a recent period.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceCoverage {
+    pub source_id: i64,
+    /// Mentions it stored in the period.
+    pub stored: i64,
+    /// Median time between publication and collection of those mentions, in
+    /// seconds (mentions without a publication time of their own count as 0).
+    pub median_lag_secs: Option<i64>,
+}
+
+/// One run of a search-result watch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRun {
+    pub id: i64,
+    pub source_id: i64,
+    pub ran_at: DateTime<Utc>,
+    /// The ranked results, as JSON (`[{"rank", "url", "title"}]`).
+    pub results: serde_json::Value,
+    /// What changed in the top results since the run before, as JSON.
+    pub changes: serde_json::Value,
+}
+
+/// A token of the push API. The token itself is never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: i64,
+    pub project_id: i64,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// A mention ready to store, with what the pipeline computed for it.
@@ -152,6 +189,10 @@ pub enum FetchRecord {
         etag: Option<String>,
         last_modified: Option<String>,
         next_due_at: DateTime<Utc>,
+        /// The paging state to keep (API sources); `None` keeps the stored one.
+        cursor: Option<serde_json::Value>,
+        /// Something noticed without failing; `None` clears the last one.
+        warning: Option<String>,
     },
     NotModified {
         at: DateTime<Utc>,
@@ -161,6 +202,13 @@ pub enum FetchRecord {
         at: DateTime<Utc>,
         error: String,
         next_due_at: DateTime<Utc>,
+        /// The platform's quota or rate limit was hit.
+        quota_limited: bool,
+        /// Items before the failure were stored: the paging state that covers
+        /// them (`None` keeps the stored one).
+        cursor: Option<serde_json::Value>,
+        /// Mentions stored before the failure.
+        stored: i64,
     },
 }
 
@@ -191,6 +239,29 @@ pub trait Store: Send + Sync {
     /// most overdue first, as `(project_id, source)`.
     async fn due_sources(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<(i64, Source)>>;
     async fn record_fetch(&self, source_id: i64, record: FetchRecord) -> Result<()>;
+    async fn source(&self, project_id: i64, id: i64) -> Result<Option<Source>>;
+    /// Per source of the project: mentions stored since `since` and their
+    /// median publication-to-collection lag. Sources that stored nothing
+    /// are absent.
+    async fn source_coverage(&self, project_id: i64, since: DateTime<Utc>) -> Result<Vec<SourceCoverage>>;
+
+    /// Keeps the ranking one run of a search-result watch saw.
+    async fn add_search_run(
+        &self,
+        source_id: i64,
+        ran_at: DateTime<Utc>,
+        results: &serde_json::Value,
+        changes: &serde_json::Value,
+    ) -> Result<SearchRun>;
+    /// The source's most recent runs, newest first.
+    async fn search_runs(&self, source_id: i64, limit: i64) -> Result<Vec<SearchRun>>;
+
+    /// Fails with [`StoreError::Conflict`] if the project has a token of that name.
+    async fn add_token(&self, project_id: i64, name: &str, token_hash: &str, now: DateTime<Utc>) -> Result<ApiToken>;
+    async fn list_tokens(&self, project_id: i64) -> Result<Vec<ApiToken>>;
+    async fn remove_token(&self, project_id: i64, name: &str) -> Result<bool>;
+    /// The token with this hash, its use recorded at `now`.
+    async fn use_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<ApiToken>>;
 
     /// Stores new mentions, skipping those whose dedup key is already stored,
     /// in one transaction: either the whole batch is stored or none of it.
@@ -242,6 +313,8 @@ pub trait Store: Send + Sync {
     /// Groups mentions into stories: `(mention id, id of the story's first mention)`.
     async fn set_stories(&self, project_id: i64, stories: &[(i64, i64)]) -> Result<u64>;
     async fn mention(&self, project_id: i64, id: i64) -> Result<Option<StoredMention>>;
+    /// The mention stored under this dedup key (`url:…`, `id:…`, `hash:…`).
+    async fn mention_by_key(&self, project_id: i64, dedup_key: &str) -> Result<Option<StoredMention>>;
 
     async fn list_themes(&self, project_id: i64) -> Result<Vec<Theme>>;
     /// Fails with [`StoreError::Conflict`] if the project has a theme with that key.

@@ -17,14 +17,16 @@ use sqlx::{AssertSqlSafe, ConnectOptions, QueryBuilder, Row, SqlSafeStr, Sqlite}
 use vigie_model::{Analysis, Mention, Polarity, Sentiment, Source, SourceKind, SourceType, Theme, Watch, WatchMatch};
 
 use crate::{
-    CountRow, FetchRecord, InsertReport, MentionFilter, MentionRecord, NewSource, NewTheme, NewWatch, Project,
-    ProjectSummary, Result, Store, StoreError, StoredMention, join_langs, split_langs,
+    ApiToken, CountRow, FetchRecord, InsertReport, MentionFilter, MentionRecord, NewSource, NewTheme, NewWatch,
+    Project, ProjectSummary, Result, SearchRun, SourceCoverage, Store, StoreError, StoredMention, join_langs,
+    split_langs,
 };
 
 /// The SQLite migrations, append-only, embedded in the binary.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
     (2, "analysis", include_str!("../migrations/sqlite/0002_analysis.sql")),
+    (3, "collectors", include_str!("../migrations/sqlite/0003_collectors.sql")),
 ];
 
 // Multi-row statements are kept in sqlx's prepared-statement cache only at
@@ -180,7 +182,12 @@ fn watch_from_row(row: &SqliteRow) -> Result<Watch> {
 
 const SOURCE_COLUMNS: &str = "id, project_id, source_type, url, interval_secs, created_at, next_due_at, \
      last_attempt_at, last_success_at, last_error, consecutive_failures, last_item_count, total_stored, \
-     etag, last_modified";
+     etag, last_modified, config, cursor, quota_limited, last_warning";
+
+fn json_column(row: &SqliteRow, column: &str) -> Result<Option<serde_json::Value>> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("source {column}: {e}")))).transpose()
+}
 
 fn source_from_row(row: &SqliteRow) -> Result<Source> {
     let source_type: String = row.try_get("source_type")?;
@@ -188,17 +195,45 @@ fn source_from_row(row: &SqliteRow) -> Result<Source> {
         id: row.try_get("id")?,
         source_type: SourceType::from_str(&source_type).map_err(StoreError::Corrupt)?,
         url: row.try_get("url")?,
+        config: json_column(row, "config")?.unwrap_or_else(|| serde_json::json!({})),
         interval_secs: row.try_get("interval_secs")?,
         created_at: from_ts(row.try_get("created_at")?)?,
         next_due_at: from_ts(row.try_get("next_due_at")?)?,
         last_attempt_at: from_opt_ts(row.try_get("last_attempt_at")?)?,
         last_success_at: from_opt_ts(row.try_get("last_success_at")?)?,
         last_error: row.try_get("last_error")?,
+        last_warning: row.try_get("last_warning")?,
         consecutive_failures: row.try_get("consecutive_failures")?,
+        quota_limited: row.try_get::<i64, _>("quota_limited")? != 0,
         last_item_count: row.try_get("last_item_count")?,
         total_stored: row.try_get("total_stored")?,
         etag: row.try_get("etag")?,
         last_modified: row.try_get("last_modified")?,
+        cursor: json_column(row, "cursor")?,
+    })
+}
+
+fn token_from_row(row: &SqliteRow) -> Result<ApiToken> {
+    Ok(ApiToken {
+        id: row.try_get("id")?,
+        project_id: row.try_get("project_id")?,
+        name: row.try_get("name")?,
+        created_at: from_ts(row.try_get("created_at")?)?,
+        last_used_at: from_opt_ts(row.try_get("last_used_at")?)?,
+    })
+}
+
+fn search_run_from_row(row: &SqliteRow) -> Result<SearchRun> {
+    let parse = |column: &str| -> Result<serde_json::Value> {
+        let text: String = row.try_get(column)?;
+        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("search run {column}: {e}")))
+    };
+    Ok(SearchRun {
+        id: row.try_get("id")?,
+        source_id: row.try_get("source_id")?,
+        ran_at: from_ts(row.try_get("ran_at")?)?,
+        results: parse("results")?,
+        changes: parse("changes")?,
     })
 }
 
@@ -467,14 +502,16 @@ impl Store for SqliteStore {
 
     async fn add_source(&self, project_id: i64, source: NewSource, now: DateTime<Utc>) -> Result<Source> {
         let result = sqlx::query(
-            "INSERT INTO sources (project_id, source_type, url, interval_secs, created_at, next_due_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            "INSERT INTO sources (project_id, source_type, url, interval_secs, created_at, next_due_at, config) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .bind(project_id)
         .bind(source.source_type.as_str())
         .bind(&source.url)
         .bind(source.interval_secs)
         .bind(ts(now))
+        .bind(ts(source.first_due_at))
+        .bind(source.config.to_string())
         .execute(&self.pool)
         .await;
         let id = match result {
@@ -515,40 +552,167 @@ impl Store for SqliteStore {
     }
 
     async fn record_fetch(&self, source_id: i64, record: FetchRecord) -> Result<()> {
+        let json = |v: &Option<serde_json::Value>| v.as_ref().map(serde_json::Value::to_string);
         let query = match &record {
-            FetchRecord::Success { at, items, stored, etag, last_modified, next_due_at } => sqlx::query(
-                "UPDATE sources SET last_attempt_at = ?2, last_success_at = ?2, last_error = NULL, \
-                 consecutive_failures = 0, last_item_count = ?3, total_stored = total_stored + ?4, \
-                 etag = ?5, last_modified = ?6, next_due_at = ?7 WHERE id = ?1",
-            )
-            .bind(source_id)
-            .bind(ts(*at))
-            .bind(*items)
-            .bind(*stored)
-            .bind(etag.clone())
-            .bind(last_modified.clone())
-            .bind(ts(*next_due_at)),
+            FetchRecord::Success { at, items, stored, etag, last_modified, next_due_at, cursor, warning } => {
+                sqlx::query(
+                    "UPDATE sources SET last_attempt_at = ?2, last_success_at = ?2, last_error = NULL, \
+                     consecutive_failures = 0, quota_limited = 0, last_item_count = ?3, \
+                     total_stored = total_stored + ?4, etag = ?5, last_modified = ?6, next_due_at = ?7, \
+                     cursor = COALESCE(?8, cursor), last_warning = ?9 WHERE id = ?1",
+                )
+                .bind(source_id)
+                .bind(ts(*at))
+                .bind(*items)
+                .bind(*stored)
+                .bind(etag.clone())
+                .bind(last_modified.clone())
+                .bind(ts(*next_due_at))
+                .bind(json(cursor))
+                .bind(warning.clone())
+            }
             FetchRecord::NotModified { at, next_due_at } => sqlx::query(
                 "UPDATE sources SET last_attempt_at = ?2, last_success_at = ?2, last_error = NULL, \
-                 consecutive_failures = 0, last_item_count = 0, next_due_at = ?3 WHERE id = ?1",
+                 consecutive_failures = 0, quota_limited = 0, last_item_count = 0, last_warning = NULL, \
+                 next_due_at = ?3 WHERE id = ?1",
             )
             .bind(source_id)
             .bind(ts(*at))
             .bind(ts(*next_due_at)),
-            FetchRecord::Failure { at, error, next_due_at } => sqlx::query(
+            FetchRecord::Failure { at, error, next_due_at, quota_limited, cursor, stored } => sqlx::query(
                 "UPDATE sources SET last_attempt_at = ?2, last_error = ?3, \
-                 consecutive_failures = consecutive_failures + 1, next_due_at = ?4 WHERE id = ?1",
+                 consecutive_failures = consecutive_failures + 1, next_due_at = ?4, quota_limited = ?5, \
+                 cursor = COALESCE(?6, cursor), total_stored = total_stored + ?7 WHERE id = ?1",
             )
             .bind(source_id)
             .bind(ts(*at))
             .bind(error.clone())
-            .bind(ts(*next_due_at)),
+            .bind(ts(*next_due_at))
+            .bind(i64::from(*quota_limited))
+            .bind(json(cursor))
+            .bind(*stored),
         };
         let done = query.execute(&self.pool).await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("no source with id {source_id}")));
         }
         Ok(())
+    }
+
+    async fn source(&self, project_id: i64, id: i64) -> Result<Option<Source>> {
+        let sql = format!("SELECT {SOURCE_COLUMNS} FROM sources WHERE project_id = ?1 AND id = ?2");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(project_id).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(source_from_row).transpose()
+    }
+
+    async fn source_coverage(&self, project_id: i64, since: DateTime<Utc>) -> Result<Vec<SourceCoverage>> {
+        // Lags sorted per source, so the median is the middle row; bounded
+        // by what the project's sources stored in the period.
+        let rows = sqlx::query(
+            "SELECT m.source_id, MAX(m.collected_at - m.published_at, 0) AS lag FROM mentions m \
+             JOIN sources s ON s.id = m.source_id \
+             WHERE s.project_id = ?1 AND m.source_id IS NOT NULL AND m.collected_at >= ?2 \
+             ORDER BY m.source_id, lag",
+        )
+        .bind(project_id)
+        .bind(ts(since))
+        .fetch_all(&self.pool)
+        .await?;
+        let lags: Vec<(i64, i64)> =
+            rows.iter().map(|r| Ok((r.try_get("source_id")?, r.try_get("lag")?))).collect::<Result<_>>()?;
+        Ok(lags
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|run| SourceCoverage {
+                source_id: run[0].0,
+                stored: run.len() as i64,
+                median_lag_secs: Some(run[run.len() / 2].1),
+            })
+            .collect())
+    }
+
+    async fn add_search_run(
+        &self,
+        source_id: i64,
+        ran_at: DateTime<Utc>,
+        results: &serde_json::Value,
+        changes: &serde_json::Value,
+    ) -> Result<SearchRun> {
+        let id = sqlx::query("INSERT INTO search_runs (source_id, ran_at, results, changes) VALUES (?1, ?2, ?3, ?4)")
+            .bind(source_id)
+            .bind(ts(ran_at))
+            .bind(results.to_string())
+            .bind(changes.to_string())
+            .execute(&self.pool)
+            .await?
+            .last_insert_rowid();
+        Ok(SearchRun { id, source_id, ran_at, results: results.clone(), changes: changes.clone() })
+    }
+
+    async fn search_runs(&self, source_id: i64, limit: i64) -> Result<Vec<SearchRun>> {
+        let rows = sqlx::query(
+            "SELECT id, source_id, ran_at, results, changes FROM search_runs WHERE source_id = ?1 \
+             ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(source_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(search_run_from_row).collect()
+    }
+
+    async fn add_token(&self, project_id: i64, name: &str, token_hash: &str, now: DateTime<Utc>) -> Result<ApiToken> {
+        let result =
+            sqlx::query("INSERT INTO api_tokens (project_id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)")
+                .bind(project_id)
+                .bind(name)
+                .bind(token_hash)
+                .bind(ts(now))
+                .execute(&self.pool)
+                .await;
+        match result {
+            Ok(done) => Ok(ApiToken {
+                id: done.last_insert_rowid(),
+                project_id,
+                name: name.to_string(),
+                created_at: from_ts(ts(now))?,
+                last_used_at: None,
+            }),
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::Conflict(format!("this project already has a token named {name:?}")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn list_tokens(&self, project_id: i64) -> Result<Vec<ApiToken>> {
+        let rows = sqlx::query(
+            "SELECT id, project_id, name, created_at, last_used_at FROM api_tokens WHERE project_id = ?1 ORDER BY id",
+        )
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn remove_token(&self, project_id: i64, name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM api_tokens WHERE project_id = ?1 AND name = ?2")
+            .bind(project_id)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn use_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<ApiToken>> {
+        let row = sqlx::query(
+            "UPDATE api_tokens SET last_used_at = ?2 WHERE token_hash = ?1 \
+             RETURNING id, project_id, name, created_at, last_used_at",
+        )
+        .bind(token_hash)
+        .bind(ts(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(token_from_row).transpose()
     }
 
     async fn insert_mentions(&self, project_id: i64, batch: &[MentionRecord]) -> Result<InsertReport> {
@@ -796,6 +960,12 @@ impl Store for SqliteStore {
     async fn mention(&self, project_id: i64, id: i64) -> Result<Option<StoredMention>> {
         let sql = format!("SELECT {MENTION_COLUMNS} FROM mentions m WHERE m.project_id = ?1 AND m.id = ?2");
         let rows = sqlx::query(AssertSqlSafe(sql)).bind(project_id).bind(id).fetch_all(&self.pool).await?;
+        Ok(self.with_matches(rows).await?.into_iter().next())
+    }
+
+    async fn mention_by_key(&self, project_id: i64, dedup_key: &str) -> Result<Option<StoredMention>> {
+        let sql = format!("SELECT {MENTION_COLUMNS} FROM mentions m WHERE m.project_id = ?1 AND m.dedup_key = ?2");
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(project_id).bind(dedup_key).fetch_all(&self.pool).await?;
         Ok(self.with_matches(rows).await?.into_iter().next())
     }
 

@@ -4,6 +4,7 @@
 //! opening it in a `#[tokio::test]` below and calling [`run_suite`].
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::json;
 use vigie_model::{
     Analysis, Contribution, Mention, Polarity, ReachEstimate, Sentiment, SourceKind, SourceType, ThemeScore, WatchMatch,
 };
@@ -41,6 +42,7 @@ async fn run_suite(store: &dyn Store) {
     projects_are_created_once(store).await;
     watches_have_unique_names_per_project(store).await;
     sources_keep_their_health_record(store).await;
+    push_tokens_are_found_by_hash_only(store).await;
     mentions_are_stored_once_and_searchable(store).await;
     analysis_round_trips_and_is_refined(store).await;
     corrections_win_over_verdicts(store).await;
@@ -212,52 +214,157 @@ async fn watches_have_unique_names_per_project(store: &dyn Store) {
 
 async fn sources_keep_their_health_record(store: &dyn Store) {
     let p = store.ensure_project("sources", t0()).await.unwrap();
-    let new = NewSource { source_type: SourceType::Rss, url: "http://127.0.0.1:9/feed.xml".into(), interval_secs: 900 };
+    let new = NewSource {
+        source_type: SourceType::Rss,
+        url: "http://127.0.0.1:9/feed.xml".into(),
+        config: json!({}),
+        interval_secs: 900,
+        first_due_at: t0(),
+    };
     let s = store.add_source(p.id, new.clone(), t0()).await.unwrap();
     assert!(matches!(store.add_source(p.id, new, t0()).await, Err(StoreError::Conflict(_))));
     assert_eq!(s.next_due_at, t0());
+    assert_eq!((s.config.clone(), s.cursor.clone(), s.quota_limited), (json!({}), None, false));
     let due = store.due_sources(t0(), 10).await.unwrap();
     assert!(due.iter().any(|(pid, d)| *pid == p.id && d.id == s.id));
 
     let failed_at = t0() + Duration::minutes(1);
-    store
-        .record_fetch(
-            s.id,
-            FetchRecord::Failure {
-                at: failed_at,
-                error: "HTTP 500".into(),
-                next_due_at: failed_at + Duration::minutes(2),
-            },
-        )
-        .await
-        .unwrap();
+    let failure = |error: &str, quota_limited: bool, cursor: Option<serde_json::Value>| FetchRecord::Failure {
+        at: failed_at,
+        error: error.into(),
+        next_due_at: failed_at + Duration::minutes(2),
+        quota_limited,
+        cursor,
+        stored: if quota_limited { 3 } else { 0 },
+    };
+    store.record_fetch(s.id, failure("HTTP 500", false, None)).await.unwrap();
     let after = &store.list_sources(p.id).await.unwrap()[0];
     assert_eq!(after.last_error.as_deref(), Some("HTTP 500"));
     assert_eq!(after.consecutive_failures, 1);
-    assert!(after.is_failing());
+    assert!(after.is_failing() && !after.quota_limited);
     assert!(store.due_sources(failed_at, 10).await.unwrap().iter().all(|(_, d)| d.id != s.id));
 
     let ok_at = t0() + Duration::minutes(5);
-    store
-        .record_fetch(
-            s.id,
-            FetchRecord::Success {
-                at: ok_at,
-                items: 12,
-                stored: 10,
-                etag: Some("\"v1\"".into()),
-                last_modified: None,
-                next_due_at: ok_at + Duration::minutes(15),
-            },
-        )
-        .await
-        .unwrap();
-    let after = &store.list_sources(p.id).await.unwrap()[0];
+    let success = |cursor: Option<serde_json::Value>, warning: Option<&str>| FetchRecord::Success {
+        at: ok_at,
+        items: 12,
+        stored: 10,
+        etag: Some("\"v1\"".into()),
+        last_modified: None,
+        next_due_at: ok_at + Duration::minutes(15),
+        cursor,
+        warning: warning.map(str::to_string),
+    };
+    store.record_fetch(s.id, success(None, Some("2 items left out"))).await.unwrap();
+    let after = store.source(p.id, s.id).await.unwrap().unwrap();
     assert_eq!((after.last_error.clone(), after.consecutive_failures, after.total_stored), (None, 0, 10));
     assert_eq!(after.last_success_at, Some(ok_at));
     assert_eq!(after.etag.as_deref(), Some("\"v1\""));
+    assert_eq!(after.last_warning.as_deref(), Some("2 items left out"));
+    assert_eq!(store.source(other_project(store).await, s.id).await.unwrap(), None);
+
+    // API sources: the parameters and the paging state round-trip; a failure
+    // after some pages keeps what they stored and their cursor; a failure
+    // without a cursor keeps the saved one.
+    let api = store
+        .add_source(
+            p.id,
+            NewSource {
+                source_type: SourceType::Bluesky,
+                url: "https://bsky.app/search?q=vigie".into(),
+                config: json!({"query": "vigie"}),
+                interval_secs: 300,
+                first_due_at: t0() + Duration::seconds(42),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((api.config.clone(), api.next_due_at), (json!({"query": "vigie"}), t0() + Duration::seconds(42)));
+    let cursor = json!({"high_water": {"at": "2026-11-20T08:00:00Z", "ids": ["a"]}});
+    store.record_fetch(api.id, success(Some(cursor.clone()), None)).await.unwrap();
+    store.record_fetch(api.id, failure("HTTP 429: rate limited", true, None)).await.unwrap();
+    let after = store.source(p.id, api.id).await.unwrap().unwrap();
+    assert_eq!(after.cursor, Some(cursor));
+    assert!(after.quota_limited && after.is_failing());
+    assert_eq!(after.total_stored, 13);
+    assert_eq!(after.last_warning, None);
+    let moved = json!({"high_water": {"at": "2026-11-20T09:00:00Z", "ids": ["b"]}});
+    store.record_fetch(api.id, failure("timed out", false, Some(moved.clone()))).await.unwrap();
+    let after = store.source(p.id, api.id).await.unwrap().unwrap();
+    assert_eq!((after.cursor, after.quota_limited, after.consecutive_failures), (Some(moved), false, 2));
+
+    // Coverage: mentions stored per source in the period, median lag.
+    let mut batch = Vec::new();
+    for (i, lag_minutes) in [5, 10, 600].into_iter().enumerate() {
+        let mut r = record(&format!("cov{i}"), "couverture", t0() - Duration::minutes(lag_minutes), vec![]);
+        r.source_id = Some(api.id);
+        batch.push(r);
+    }
+    let mut old = record("cov-old", "ancienne", t0() - Duration::days(3), vec![]);
+    old.source_id = Some(s.id);
+    old.mention.collected_at = t0() - Duration::days(2);
+    batch.push(old);
+    store.insert_mentions(p.id, &batch).await.unwrap();
+    let coverage = store.source_coverage(p.id, t0() - Duration::days(1)).await.unwrap();
+    assert_eq!(
+        coverage,
+        vec![vigie_store::SourceCoverage { source_id: api.id, stored: 3, median_lag_secs: Some(600) }]
+    );
+    assert_eq!(
+        store.mention_by_key(p.id, "url:https://twitter.com/i/web/status/cov1").await.unwrap().unwrap().source_id,
+        Some(api.id)
+    );
+    assert_eq!(store.mention_by_key(p.id, "url:https://nowhere.example/").await.unwrap(), None);
+
+    // Search runs: newest first, removed with their source.
+    let search = store
+        .add_source(
+            p.id,
+            NewSource {
+                source_type: SourceType::Search,
+                url: "https://searx.example/?q=dupont".into(),
+                config: json!({"term": "dupont", "top": 10}),
+                interval_secs: 3600,
+                first_due_at: t0(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    let first = json!([{"rank": 1, "url": "https://dupont.example/", "title": "Dupont"}]);
+    let second = json!([{"rank": 1, "url": "https://blog.example/dupont-arnaque", "title": "Arnaque"}]);
+    let entered = json!([{"Entered": {"url": "https://blog.example/dupont-arnaque", "rank": 1}}]);
+    store.add_search_run(search.id, t0(), &first, &json!([])).await.unwrap();
+    store.add_search_run(search.id, t0() + Duration::hours(1), &second, &entered).await.unwrap();
+    let runs = store.search_runs(search.id, 10).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!((runs[0].results.clone(), runs[0].changes.clone()), (second, entered));
+    assert_eq!(runs[1].ran_at, t0());
+    assert_eq!(store.search_runs(search.id, 1).await.unwrap().len(), 1);
+
+    assert!(store.remove_source(p.id, search.id).await.unwrap());
+    assert!(store.search_runs(search.id, 10).await.unwrap().is_empty());
     assert!(store.remove_source(p.id, s.id).await.unwrap());
     assert!(store.record_fetch(s.id, FetchRecord::NotModified { at: ok_at, next_due_at: ok_at }).await.is_err());
+}
+
+async fn other_project(store: &dyn Store) -> i64 {
+    store.ensure_project("another", t0()).await.unwrap().id
+}
+
+async fn push_tokens_are_found_by_hash_only(store: &dyn Store) {
+    let p = store.ensure_project("tokens", t0()).await.unwrap();
+    let t = store.add_token(p.id, "zapier", "hash-1", t0()).await.unwrap();
+    assert_eq!((t.name.as_str(), t.last_used_at), ("zapier", None));
+    assert!(matches!(store.add_token(p.id, "zapier", "hash-2", t0()).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.use_token("hash-unknown", t0()).await.unwrap(), None);
+    let used = store.use_token("hash-1", t0() + Duration::hours(1)).await.unwrap().unwrap();
+    assert_eq!((used.project_id, used.last_used_at), (p.id, Some(t0() + Duration::hours(1))));
+    assert_eq!(store.list_tokens(p.id).await.unwrap(), vec![used]);
+    assert!(store.remove_token(p.id, "zapier").await.unwrap());
+    assert!(!store.remove_token(p.id, "zapier").await.unwrap());
+    assert_eq!(store.use_token("hash-1", t0()).await.unwrap(), None);
 }
 
 async fn mentions_are_stored_once_and_searchable(store: &dyn Store) {

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -18,10 +18,7 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -48,15 +45,21 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Body,
+    /// Waited before the response is sent, without holding up other
+    /// connections (unlike a handler that sleeps): a slow server that still
+    /// serves requests concurrently.
+    pub delay: Duration,
 }
 
 impl Response {
     pub fn new(status: u16) -> Response {
-        Response {
-            status,
-            headers: Vec::new(),
-            body: Body::Bytes(Vec::new()),
-        }
+        Response { status, headers: Vec::new(), body: Body::Bytes(Vec::new()), delay: Duration::ZERO }
+    }
+
+    /// Answers after `delay`, other connections being served meanwhile.
+    pub fn delayed(mut self, delay: Duration) -> Response {
+        self.delay = delay;
+        self
     }
 
     pub fn ok(body: impl Into<Vec<u8>>) -> Response {
@@ -81,11 +84,37 @@ impl Response {
 
 type Handler = dyn Fn(&Request) -> Response + Send + Sync;
 
+/// When requests arrived, and how many were being answered at once.
+#[derive(Default)]
+struct Log {
+    arrivals: Mutex<Vec<(Instant, Request)>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+/// Counts a request as in flight until dropped.
+struct InFlight<'a>(&'a Log);
+
+impl<'a> InFlight<'a> {
+    fn enter(log: &'a Log) -> InFlight<'a> {
+        let now = log.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        log.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(log)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     hits: Arc<AtomicUsize>,
     written: Arc<AtomicU64>,
     requests: Arc<Mutex<Vec<Request>>>,
+    log: Arc<Log>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -101,18 +130,20 @@ impl TestServer {
         let hits = Arc::new(AtomicUsize::new(0));
         let written = Arc::new(AtomicU64::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::new(Log::default());
         let handler: Arc<Handler> = Arc::new(handler);
         let (stop, stopped) = oneshot::channel::<()>();
-        let (h, w, r) = (hits.clone(), written.clone(), requests.clone());
+        let (h, w, r, l) = (hits.clone(), written.clone(), requests.clone(), log.clone());
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("server runtime");
             rt.block_on(async move {
                 let listener = TcpListener::from_std(listener).expect("tokio listener");
                 let accept = async {
                     while let Ok((stream, _)) = listener.accept().await {
-                        let (handler, hits, written, requests) = (handler.clone(), h.clone(), w.clone(), r.clone());
+                        let (handler, hits, written, requests, log) =
+                            (handler.clone(), h.clone(), w.clone(), r.clone(), l.clone());
                         tokio::spawn(async move {
-                            let _ = serve(stream, &*handler, &hits, &written, &requests).await;
+                            let _ = serve(stream, &*handler, &hits, &written, &requests, &log).await;
                         });
                     }
                 };
@@ -122,7 +153,7 @@ impl TestServer {
                 }
             });
         });
-        TestServer { addr, hits, written, requests, stop: Some(stop), thread: Some(thread) }
+        TestServer { addr, hits, written, requests, log, stop: Some(stop), thread: Some(thread) }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -148,6 +179,18 @@ impl TestServer {
     pub fn requests_to(&self, path: &str) -> Vec<Request> {
         self.requests().into_iter().filter(|r| r.path == path).collect()
     }
+
+    /// Requests received so far, in order, each with the time its head was read.
+    pub fn arrivals(&self) -> Vec<(Instant, Request)> {
+        self.log.arrivals.lock().unwrap().clone()
+    }
+
+    /// The most requests that were in flight at once: received (head read)
+    /// and not yet answered (response head not yet written). A client that
+    /// sent them all was waiting for all of them at that moment.
+    pub fn max_in_flight(&self) -> usize {
+        self.log.max_in_flight.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for TestServer {
@@ -167,6 +210,7 @@ async fn serve(
     hits: &AtomicUsize,
     written: &AtomicU64,
     requests: &Mutex<Vec<Request>>,
+    log: &Log,
 ) -> std::io::Result<()> {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
@@ -187,41 +231,30 @@ async fn serve(
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    let request = Request {
-        method,
-        path,
-        headers,
-    };
+    let request = Request { method, path, headers };
+    let in_flight = InFlight::enter(log);
+    log.arrivals.lock().unwrap().push((Instant::now(), request.clone()));
     hits.fetch_add(1, Ordering::SeqCst);
     requests.lock().unwrap().push(request.clone());
 
     let response = handler(&request);
-    let mut out = format!(
-        "HTTP/1.1 {} {}\r\n",
-        response.status,
-        reason(response.status)
-    );
+    if !response.delay.is_zero() {
+        tokio::time::sleep(response.delay).await;
+    }
+    drop(in_flight);
+    let mut out = format!("HTTP/1.1 {} {}\r\n", response.status, reason(response.status));
     for (k, v) in &response.headers {
         out.push_str(&format!("{k}: {v}\r\n"));
     }
     out.push_str("Connection: close\r\n");
-    let has = |name: &str| {
-        response
-            .headers
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case(name))
-    };
+    let has = |name: &str| response.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
     let bodiless = response.status == 304 || request.method == "HEAD";
     match &response.body {
         Body::Bytes(_) if bodiless => {}
-        Body::Bytes(b) if !has("content-length") => {
-            out.push_str(&format!("Content-Length: {}\r\n", b.len()))
-        }
+        Body::Bytes(b) if !has("content-length") => out.push_str(&format!("Content-Length: {}\r\n", b.len())),
         Body::Chunked { .. } => out.push_str("Transfer-Encoding: chunked\r\n"),
         Body::Endless { declared, .. } => out.push_str(&format!("Content-Length: {declared}\r\n")),
-        Body::Trickle { bytes, .. } => {
-            out.push_str(&format!("Content-Length: {}\r\n", bytes.len()))
-        }
+        Body::Trickle { bytes, .. } => out.push_str(&format!("Content-Length: {}\r\n", bytes.len())),
         Body::Bytes(_) => {}
     }
     out.push_str("\r\n");
@@ -236,9 +269,7 @@ async fn serve(
         }
         Body::Chunked { chunk, count: n } => {
             for _ in 0..n {
-                stream
-                    .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
-                    .await?;
+                stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await?;
                 stream.write_all(&chunk).await?;
                 stream.write_all(b"\r\n").await?;
                 count(chunk.len());

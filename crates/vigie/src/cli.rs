@@ -44,7 +44,7 @@ pub enum Command {
     Watch(WatchCommand),
     /// Manage the places mentions are collected from.
     #[command(subcommand)]
-    Source(SourceCommand),
+    Source(Box<SourceCommand>),
     /// Import mentions from a JSON Lines or CSV file (or - for standard input).
     Import(ImportArgs),
     /// Fetch the sources that are due, once or continuously.
@@ -77,6 +77,31 @@ pub enum Command {
     /// Measure accuracy on public labelled data (writes docs/EVALUATION.md).
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Tokens for the push API (POST /api/v1/ingest).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Run the HTTP server: the push API, POST /api/v1/ingest.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token for the push API; it is shown once, keep it.
+    Create { name: String },
+    /// List the project's tokens (names and last use; tokens are never shown again).
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Revoke a token: requests with it are refused from now on.
+    Revoke { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "VIGIE_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    pub listen: String,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
@@ -344,22 +369,100 @@ pub enum WatchCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum SourceCommand {
-    /// Add a source. Kinds: rss (RSS 0.9x/1.0/2.0, Atom, JSON Feed).
-    Add {
-        #[arg(value_parser = ["rss"])]
-        kind: String,
-        url: String,
-        /// How often to fetch it: 30s, 15m, 2h, 1d.
-        #[arg(long, default_value = "15m", value_name = "DURATION")]
-        every: String,
-    },
-    /// List sources with their health: last success, last error, volume.
+    /// Add a source.
+    ///
+    /// Kinds and what they take:
+    ///   rss URL                                  RSS 0.9x/1.0/2.0, Atom, JSON Feed (Google Alerts, Google News,
+    ///                                            Reddit .rss, YouTube channel feeds, Mastodon tag RSS, blogs, forums)
+    ///   mastodon INSTANCE --hashtag TAG | --query TEXT
+    ///   bluesky --query TEXT
+    ///   reddit --query TEXT [--subreddit NAME]
+    ///   hackernews --query TEXT
+    ///   youtube --channel UC…                    comments on the channel's videos; needs VIGIE_YOUTUBE_API_KEY
+    ///   html URL --item SEL [--title SEL] [--text SEL] [--author SEL] [--date SEL] [--link SEL] [--kind review]
+    ///                                            a page read with CSS selectors; `SEL@attr` reads an attribute
+    ///   search ENDPOINT --term TEXT [--language fr] [--top 10]
+    ///                                            a SearXNG instance queried for TEXT; keeps what ranks
+    #[command(verbatim_doc_comment)]
+    Add(Box<SourceAddArgs>),
+    /// List sources with their health and coverage: last success, last error, items per run and per day, lag.
     List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Fetch a source now without storing anything, and show what would be extracted.
+    Test {
+        id: i64,
+        /// Items shown at most.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// The ranking history of a search-result watch: what ranks now, what entered or left the top.
+    Ranks {
+        id: i64,
+        /// Runs shown, newest first.
+        #[arg(long, default_value_t = 5)]
+        runs: i64,
         #[command(flatten)]
         output: OutputArgs,
     },
     /// Remove a source (its mentions stay stored).
     Remove { id: i64 },
+}
+
+#[derive(Debug, Args)]
+pub struct SourceAddArgs {
+    #[arg(value_parser = ["rss", "atom", "feed", "mastodon", "bluesky", "reddit", "hackernews", "youtube", "html", "search"])]
+    pub kind: String,
+    /// The feed, page, Mastodon instance or search endpoint address.
+    pub url: Option<String>,
+    /// How often to fetch it: 1m, 15m, 2h, 1d.
+    #[arg(long, default_value = "15m", value_name = "DURATION")]
+    pub every: String,
+    /// What to search for (mastodon, bluesky, reddit, hackernews).
+    #[arg(long, value_name = "TEXT")]
+    pub query: Option<String>,
+    /// Mastodon: follow this hashtag's timeline.
+    #[arg(long, value_name = "TAG")]
+    pub hashtag: Option<String>,
+    /// Reddit: search in this subreddit only.
+    #[arg(long, value_name = "NAME")]
+    pub subreddit: Option<String>,
+    /// YouTube: the channel id (UC…).
+    #[arg(long = "channel", value_name = "ID")]
+    pub channel_id: Option<String>,
+    /// html: CSS selector of one item (a review, a post).
+    #[arg(long, value_name = "SEL")]
+    pub item: Option<String>,
+    /// html: selector of the item's title, inside the item.
+    #[arg(long, value_name = "SEL")]
+    pub title: Option<String>,
+    /// html: selector of the item's text (default: the whole item).
+    #[arg(long, value_name = "SEL")]
+    pub text: Option<String>,
+    /// html: selector of the author.
+    #[arg(long, value_name = "SEL")]
+    pub author: Option<String>,
+    /// html: selector of the date (a `datetime` attribute or text such as `12 mars 2026`, `il y a 3 jours`).
+    #[arg(long, value_name = "SEL")]
+    pub date: Option<String>,
+    /// html: selector of the item's link (its href).
+    #[arg(long, value_name = "SEL")]
+    pub link: Option<String>,
+    /// html: what the site is (review, forum, blog, news…).
+    #[arg(long = "kind", value_name = "KIND")]
+    pub kind_of_site: Option<String>,
+    /// search: the term to watch the results of (your brand, your name).
+    #[arg(long, value_name = "TEXT")]
+    pub term: Option<String>,
+    /// search: results in this language (fr, en…).
+    #[arg(long, value_name = "CODE")]
+    pub language: Option<String>,
+    /// search: how many top results to follow (default 10).
+    #[arg(long, value_name = "N")]
+    pub top: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -382,6 +485,9 @@ pub struct CollectArgs {
     /// Fetch every due source once and exit.
     #[arg(long)]
     pub once: bool,
+    /// Fetch this source of the project now, whatever its schedule, and exit (repeatable).
+    #[arg(long = "source", value_name = "ID", conflicts_with = "once")]
+    pub sources: Vec<i64>,
 }
 
 #[derive(Debug, Args)]

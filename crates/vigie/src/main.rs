@@ -86,13 +86,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::Import(_)
             | Command::Collect(_)
             | Command::Watch(cli::WatchCommand::Add { .. })
-            | Command::Source(cli::SourceCommand::Add { .. })
-    );
+            | Command::Token(cli::TokenCommand::Create { .. })
+    ) || matches!(&command, Command::Source(source) if matches!(**source, cli::SourceCommand::Add(_)));
     let app = App::open(&cli.global.data_dir, models_dir.clone(), project, creates).await?;
     let result = match command {
         Command::Demo(args) => commands::demo::run(&app, args, out, &mut stderr).await,
         Command::Watch(cmd) => commands::watch::run(&app, cmd, out).await,
-        Command::Source(cmd) => commands::source::run(&app, cmd, out).await,
+        Command::Source(cmd) => commands::source::run(&app, *cmd, out).await,
         Command::Import(args) => commands::import::run(&app, args, out, &mut stderr).await,
         Command::Collect(args) => commands::collect::run(&app, args, out).await,
         Command::Search(args) => commands::search::run(&app, args, out).await,
@@ -103,6 +103,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reanalyze(args) => commands::reanalyze::run(&app, args, out).await,
         Command::Models(cmd) => commands::models::run(&models_dir, Some(&app), cmd, out).await,
         Command::Train(cli::TrainCommand::Sentiment(args)) => commands::train::project(&app, args, out).await,
+        Command::Token(cmd) => commands::token::run(&app, cmd, out).await,
+        Command::Serve(args) => commands::serve::run(&app, args, out).await,
         Command::Bench(_) | Command::Eval(_) | Command::Analyze(_) => unreachable!("handled above"),
     };
     app.store.close().await;

@@ -31,5 +31,7 @@ mod help;
 mod import;
 #[path = "cli/search.rs"]
 mod search;
+#[path = "cli/sources.rs"]
+mod sources;
 #[path = "cli/watch.rs"]
 mod watch;

@@ -24,10 +24,12 @@ pub struct RunOutcome {
 /// Fetches pages of `q` from `cursor` until the gap since the last run is
 /// filled or `max_pages` pages were read (the walk then resumes next run).
 ///
-/// The fetcher keeps its own limits (timeouts, body cap, SSRF guard). It
-/// hands back no body for a non-2xx status, so a YouTube `quotaExceeded` 403
-/// read through it is an auth error without the reason; a transport that
-/// keeps error bodies should call [`parse_page`] itself.
+/// The fetcher keeps its own limits (timeouts, body cap, SSRF guard, one
+/// slot per host). Each request carries the API's headers
+/// ([`RequestSpec::headers`](super::RequestSpec)); a non-2xx answer reaches
+/// [`parse_page`] with its status, `Retry-After`, `Content-Type` and the
+/// first 64 KiB of its body, so an API's own reason (YouTube's
+/// `quotaExceeded` 403) is read.
 pub async fn run(
     fetcher: &Fetcher,
     q: &SocialQuery,
@@ -46,7 +48,9 @@ pub async fn run(
             }
         };
         tracing::debug!(api = %api, url = %spec.redacted(), "social page");
-        let (status, headers, body) = match fetcher.fetch(&FetchRequest::new(spec.url.as_str())).await {
+        let request =
+            FetchRequest { url: spec.url.to_string(), headers: spec.headers.clone(), ..FetchRequest::default() };
+        let (status, headers, body) = match fetcher.fetch(&request).await {
             Ok(FetchOutcome::Fetched { body, content_type, .. }) => {
                 let headers = content_type.map(|ct| vec![("Content-Type".to_string(), ct)]).unwrap_or_default();
                 (200, headers, body)
@@ -55,10 +59,15 @@ pub async fn run(
                 out.error = Some(SocialError::Shape { api, message: "HTTP 304 to an unconditional request".into() });
                 break;
             }
-            Err(FetchError::Status { status, retry_after, .. }) => {
-                let headers =
-                    retry_after.map(|r| vec![("Retry-After".to_string(), retry_header(r))]).unwrap_or_default();
-                (status, headers, Vec::new())
+            Err(FetchError::Status { status, retry_after, body, content_type, .. }) => {
+                let mut headers = Vec::new();
+                if let Some(r) = retry_after {
+                    headers.push(("Retry-After".to_string(), retry_header(r)));
+                }
+                if let Some(ct) = content_type {
+                    headers.push(("Content-Type".to_string(), ct));
+                }
+                (status, headers, body)
             }
             Err(e) => {
                 let mut message = e.to_string();

@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use chrono::Utc;
 use std::sync::Arc;
+use vigie_collect::social::Endpoints;
 use vigie_collect::{FetchConfig, Fetcher};
 
 use vigie_pipeline::refine::{REFINE_BATCH, Refiner};
 use vigie_pipeline::stories::StoryIndexes;
-use vigie_pipeline::{CollectContext, CollectReport, collect_due};
+use vigie_pipeline::{CollectContext, CollectReport, Secrets, collect_due, collect_sources};
 
-use crate::app::App;
+use crate::app::{App, usage};
 use crate::cli::CollectArgs;
 
 /// Sources fetched per cycle at most.
@@ -28,6 +29,27 @@ pub fn fetch_config() -> FetchConfig {
     FetchConfig { allow_private_networks: allow, ..FetchConfig::default() }
 }
 
+/// Secrets and API hosts from the environment: `VIGIE_YOUTUBE_API_KEY`, and
+/// `VIGIE_API_BASE_URL`, which points the fixed-host APIs (Bluesky, Reddit,
+/// Hacker News, YouTube) at one base address: a mirror, a proxy the
+/// administrator runs, or a test server.
+pub fn collect_context() -> CollectContext {
+    let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let endpoints = match var("VIGIE_API_BASE_URL").map(|u| url::Url::parse(&u)) {
+        Some(Ok(base)) => Endpoints::all_at(&base),
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "VIGIE_API_BASE_URL is not a URL; using the public API hosts");
+            Endpoints::default()
+        }
+        None => Endpoints::default(),
+    };
+    CollectContext {
+        secrets: Secrets { youtube_api_key: var("VIGIE_YOUTUBE_API_KEY") },
+        endpoints,
+        ..CollectContext::default()
+    }
+}
+
 fn print_report(out: &mut dyn Write, r: &CollectReport) -> std::io::Result<()> {
     writeln!(
         out,
@@ -38,7 +60,22 @@ fn print_report(out: &mut dyn Write, r: &CollectReport) -> std::io::Result<()> {
 
 pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let fetcher = Fetcher::new(fetch_config())?;
-    let ctx = CollectContext { models: app.models(), stories: StoryIndexes::default() };
+    let ctx = CollectContext { models: app.models(), stories: StoryIndexes::default(), ..collect_context() };
+    if !args.sources.is_empty() {
+        let mut chosen = Vec::new();
+        for id in args.sources {
+            match app.store.source(app.project.id, id).await? {
+                Some(source) => chosen.push((app.project.id, source)),
+                None => return usage(format!("no source with id {id} in project {:?}", app.project.name)),
+            }
+        }
+        let report = collect_sources(&app.store, &fetcher, &ctx, chosen, Utc::now()).await?;
+        print_report(out, &report)?;
+        if report.failed > 0 {
+            writeln!(out, "see `vigie source list` for the reasons")?;
+        }
+        return Ok(());
+    }
     if args.once {
         let report = collect_due(&app.store, &fetcher, &ctx, Utc::now(), PER_CYCLE).await?;
         print_report(out, &report)?;

@@ -60,7 +60,11 @@ fn collect_once_stores_good_feeds_and_records_why_bad_ones_failed() {
         let run = vigie.run(&["source", "add", "rss", url, "--every", "1m"]).success();
         assert_eq!(
             run.stdout,
-            format!("source {} added: rss {url} every 1m (first fetch at the next `vigie collect`)\n", i + 1)
+            format!(
+                "source {id} added: rss {url} every 1m (first fetch at the next `vigie collect`; \
+                 `vigie source test {id}` shows what it reads)\n",
+                id = i + 1
+            )
         );
     }
     let dup = vigie.run(&["source", "add", "rss", &urls[0]]).code(2);

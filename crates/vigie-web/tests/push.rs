@@ -1,0 +1,157 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+//! The push API over real HTTP on 127.0.0.1, against a real SQLite file.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use vigie_pipeline::models::ProjectModels;
+use vigie_pipeline::stories::StoryIndexes;
+use vigie_store::{MentionFilter, SqliteStore, Store};
+use vigie_web::{AppState, IngestAnswer, MAX_ITEMS, hash_token, new_token};
+
+struct Server {
+    base: String,
+    store: Arc<dyn Store>,
+    project: i64,
+    token: String,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn start() -> Server {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("vigie.db")).await.unwrap());
+    let project = store.ensure_project("acme", Utc::now()).await.unwrap().id;
+    let token = new_token().unwrap();
+    store.add_token(project, "exports", &hash_token(&token), Utc::now()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = AppState { store: store.clone(), models: ProjectModels::shipped(), stories: StoryIndexes::default() };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(vigie_web::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    Server { base, store, project, token, _dir: dir, stop: Some(stop) }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+fn facebook_export() -> Value {
+    json!([
+        {"url": "https://www.facebook.com/acme/posts/1", "text": "Toujours pas reçu ma commande, 3 semaines !",
+         "published_at": "2026-11-20T10:00:00Z", "source": "facebook", "author": "Marie", "likes": 12},
+        {"id": "ig-77", "text": "<b>Love</b> the new ACME jacket <script>alert(1)</script>",
+         "published_at": "2026-11-20 11:00", "source": "instagram", "followers": 5400},
+        {"url": "https://x.com/someone/status/9", "text": "no date here", "source": "twitter"},
+        "not an object"
+    ])
+}
+
+#[tokio::test]
+async fn pushed_mentions_take_the_collection_path_and_bad_items_are_named() {
+    let s = start().await;
+    let response = client()
+        .post(format!("{}/api/v1/ingest", s.base))
+        .bearer_auth(&s.token)
+        .json(&facebook_export())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: IngestAnswer = response.json().await.unwrap();
+    assert_eq!((answer.received, answer.stored, answer.duplicates), (4, 2, 0));
+    let refused: Vec<(usize, &str)> = answer.refused.iter().map(|r| (r.index, r.error.as_str())).collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(refused[0].0, 2);
+    assert!(refused[0].1.contains("published_at"), "{refused:?}");
+    assert_eq!(refused[1], (3, "expected an object, not a string"));
+
+    // Stored like any mention: cleaned, analysed, in the token's project.
+    let stored = s.store.candidates(s.project, None, &MentionFilter::default(), None, 10).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    let instagram = stored.iter().find(|m| m.mention.text.contains("jacket")).unwrap();
+    assert!(!instagram.mention.text.contains("script") && !instagram.mention.text.contains('<'));
+    let facebook = stored.iter().find(|m| m.mention.text.contains("reçu")).unwrap();
+    let verdict = facebook.mention.analysis.sentiment.as_ref().expect("a sentiment verdict");
+    assert!(verdict.score < 0.0 && !verdict.explanation.is_empty(), "{verdict:?}");
+    assert_eq!(facebook.mention.analysis.themes[0].theme, "delivery_logistics");
+
+    // The same export again stores nothing twice.
+    let again: IngestAnswer = client()
+        .post(format!("{}/api/v1/ingest", s.base))
+        .bearer_auth(&s.token)
+        .json(&facebook_export())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((again.stored, again.duplicates), (0, 2));
+    let tokens = s.store.list_tokens(s.project).await.unwrap();
+    assert!(tokens[0].last_used_at.is_some());
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_token_are_refused_and_store_nothing() {
+    let s = start().await;
+    let url = format!("{}/api/v1/ingest", s.base);
+    let no_token = client().post(&url).json(&facebook_export()).send().await.unwrap();
+    assert_eq!(no_token.status(), 401);
+    assert_eq!(no_token.headers().get("www-authenticate").unwrap(), "Bearer");
+    let body: Value = no_token.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("vigie token create"), "{body}");
+
+    let wrong = client().post(&url).bearer_auth("vigie_0000").json(&facebook_export()).send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let basic = client().post(&url).basic_auth("user", Some(&s.token)).json(&facebook_export()).send().await.unwrap();
+    assert_eq!(basic.status(), 401);
+    assert_eq!(s.store.mention_count(s.project).await.unwrap(), 0);
+
+    s.store.remove_token(s.project, "exports").await.unwrap();
+    let revoked = client().post(&url).bearer_auth(&s.token).json(&facebook_export()).send().await.unwrap();
+    assert_eq!(revoked.status(), 401);
+}
+
+#[tokio::test]
+async fn broken_bodies_are_refused_whole_with_a_reason() {
+    let s = start().await;
+    let url = format!("{}/api/v1/ingest", s.base);
+    let post = |body: Vec<u8>| client().post(&url).bearer_auth(&s.token).body(body).send();
+
+    let r = post(b"[{\"url\": \"https://a.example/\",\n \"text\": oops}]".to_vec()).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("line 2"), "{body}");
+
+    let r = post(br#"{"url": "https://a.example/"}"#.to_vec()).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("JSON array"), "{body}");
+
+    let many: Vec<Value> = (0..=MAX_ITEMS).map(|i| json!({"id": i.to_string(), "text": "x"})).collect();
+    let r = post(serde_json::to_vec(&many).unwrap()).await.unwrap();
+    assert_eq!(r.status(), 413);
+
+    // Over the body cap: refused before it is parsed.
+    let huge = vec![b' '; vigie_web::MAX_BODY_BYTES + 1];
+    let r = post(huge).await.unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(s.store.mention_count(s.project).await.unwrap(), 0);
+
+    let health: Value = client().get(format!("{}/api/v1/health", s.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["status"], "ok");
+}

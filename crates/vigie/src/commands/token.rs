@@ -1,0 +1,53 @@
+//! `vigie token …`: tokens of the push API.
+
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use vigie_store::StoreError;
+
+use crate::app::{App, usage};
+use crate::cli::TokenCommand;
+use crate::output::Table;
+
+fn time(t: Option<DateTime<Utc>>) -> Value {
+    t.map_or(Value::Null, |t| json!(t.format("%Y-%m-%d %H:%M:%SZ").to_string()))
+}
+
+pub async fn run(app: &App, command: TokenCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+    let project = app.project.id;
+    match command {
+        TokenCommand::Create { name } => {
+            let name = name.trim();
+            if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+                return usage("a token name is 1 to 100 printable characters (say who uses it: `zapier-facebook`)");
+            }
+            let token = vigie_web::new_token().map_err(anyhow::Error::msg)?;
+            match app.store.add_token(project, name, &vigie_web::hash_token(&token), Utc::now()).await {
+                Err(StoreError::Conflict(msg)) => return usage(msg),
+                other => other?,
+            };
+            writeln!(out, "{token}")?;
+            writeln!(
+                out,
+                "token {name:?} created for project {:?}; it is shown only now. Use it as \
+                 `Authorization: Bearer <token>` on POST /api/v1/ingest (`vigie serve`).",
+                app.project.name
+            )?;
+        }
+        TokenCommand::List { output } => {
+            let mut table = Table::new(vec!["name", "created", "last_used"]);
+            for t in app.store.list_tokens(project).await? {
+                table.push(vec![json!(t.name), time(Some(t.created_at)), time(t.last_used_at)]);
+            }
+            table.write(out, output.format)?;
+        }
+        TokenCommand::Revoke { name } => {
+            if !app.store.remove_token(project, name.trim()).await? {
+                return usage(format!("no token named {name:?} in project {:?}", app.project.name));
+            }
+            writeln!(out, "token {name:?} revoked")?;
+        }
+    }
+    Ok(())
+}

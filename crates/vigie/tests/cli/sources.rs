@@ -1,0 +1,220 @@
+//! The collectors beyond feeds, through the binary: social APIs (recorded
+//! payloads served on 127.0.0.1 via `VIGIE_API_BASE_URL`), HTML pages by
+//! selectors, search-result watches, and the push API of `vigie serve`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use crate::support::server::{Request, Response, TestServer};
+use crate::support::{Vigie, feed_testdata};
+
+fn social(name: &str) -> Vec<u8> {
+    std::fs::read(feed_testdata(&format!("social/{name}"))).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn json(body: Vec<u8>) -> Response {
+    Response::ok(body).header("Content-Type", "application/json; charset=utf-8")
+}
+
+fn param(req: &Request, name: &str) -> Option<String> {
+    let query = req.path.split_once('?')?.1;
+    url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+fn sources(vigie: &Vigie) -> Vec<Value> {
+    vigie.run(&["source", "list", "--format", "json"]).success().json().as_array().unwrap().clone()
+}
+
+fn ids(vigie: &Vigie) -> Vec<String> {
+    let mut ids: Vec<String> =
+        vigie.export().iter().map(|m| m["url"].as_str().unwrap_or_default().to_string()).collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn every_kind_is_defined_with_its_own_parameters_and_bad_definitions_say_why() {
+    let vigie = Vigie::new();
+    let ok = [
+        vec!["source", "add", "mastodon", "https://mastodon.social", "--hashtag", "#AcmeEnergie"],
+        vec!["source", "add", "bluesky", "--query", "acme energie"],
+        vec!["source", "add", "reddit", "--query", "acme", "--subreddit", "r/france"],
+        vec!["source", "add", "hackernews", "--query", "acme"],
+        vec!["source", "add", "youtube", "--channel", "UC_x5XG1OV2P6uZZ5FSM9Ttw"],
+        vec!["source", "add", "html", "https://avis.example.fr/acme", "--item", "article.review", "--kind", "review"],
+        vec!["source", "add", "search", "https://searx.example.org", "--term", "Acme Énergie", "--language", "fr"],
+    ];
+    for args in ok {
+        let run = vigie.run(&args).success();
+        assert!(run.stdout.contains("added"), "{}", run.stdout);
+    }
+    let list = sources(&vigie);
+    let types: Vec<&str> = list.iter().map(|s| s["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["mastodon", "bluesky", "reddit", "hackernews", "youtube", "html", "search"]);
+    assert_eq!(list[0]["url"], "https://mastodon.social/tags/AcmeEnergie");
+    assert_eq!(list[2]["url"], "https://www.reddit.com/r/france/search/?q=acme&restrict_sr=1");
+    assert!(list.iter().all(|s| s["status"] == "new"));
+
+    let bad: [(&[&str], &str); 6] = [
+        (&["source", "add", "bluesky"], "--query is required"),
+        (&["source", "add", "bluesky", "--query", "x", "--hashtag", "y"], "does not take --hashtag"),
+        (&["source", "add", "mastodon", "https://m.example", "--hashtag", "a", "--query", "b"], "exactly one of"),
+        (&["source", "add", "html", "https://a.example/", "--item", "div["], "div["),
+        (&["source", "add", "html", "https://a.example/", "--item", "li", "--kind", "myspace"], "--kind \"myspace\""),
+        (&["source", "add", "search", "https://s.example/", "--term", "x", "--top", "0"], "--top 0"),
+    ];
+    for (args, message) in bad {
+        let run = vigie.run(args).code(2);
+        assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+    }
+    assert_eq!(sources(&vigie).len(), 7, "nothing added by the refused definitions");
+}
+
+/// Serves Reddit's recorded search: run 1's page first, then run 2's two
+/// pages by the `after` token.
+fn reddit_server() -> TestServer {
+    let served_run1 = Arc::new(Mutex::new(false));
+    TestServer::start(move |req| {
+        let mut first = served_run1.lock().unwrap();
+        if !*first {
+            *first = true;
+            return json(social("reddit/run1.json"));
+        }
+        match param(req, "after").as_deref() {
+            Some("t3_1j3b004") => json(social("reddit/run2_page2.json")),
+            Some(other) => Response::new(400).body(format!("unexpected token {other}")),
+            None => json(social("reddit/run2_page1.json")),
+        }
+    })
+}
+
+#[test]
+fn a_social_source_resumes_from_its_saved_cursor_after_a_restart() {
+    let server = reddit_server();
+    let vigie = Vigie::new();
+    let base = server.url("/");
+    let with_api = |cmd: &mut std::process::Command| {
+        cmd.env("VIGIE_API_BASE_URL", &base);
+    };
+    vigie.run(&["source", "add", "reddit", "--query", "acme energie"]).success();
+
+    // Each `vigie collect` is a new process: the cursor comes from the database.
+    let first = vigie.run_with(&["collect", "--source", "1"], with_api).success();
+    assert!(first.stdout.contains("3 new mention(s) stored"), "{}", first.stdout);
+    let second = vigie.run_with(&["collect", "--source", "1"], with_api).success();
+    assert!(second.stdout.contains("5 item(s) read, 5 new mention(s) stored"), "{}", second.stdout);
+
+    // Nothing fetched twice: run 2's walk stopped at run 1's newest post.
+    assert_eq!(server.requests().len(), 3);
+    assert_eq!(ids(&vigie).len(), 8);
+    let list = sources(&vigie);
+    assert_eq!(list[0]["status"], "ok");
+    assert_eq!(list[0]["last_items"], 5);
+    assert_eq!(list[0]["stored"], 8);
+    assert_eq!(list[0]["stored_24h"], 8);
+    assert!(list[0]["median_lag"].is_string(), "{:?}", list[0]);
+}
+
+#[test]
+fn youtube_needs_its_key_and_a_spent_quota_is_shown_as_such() {
+    let server = TestServer::start(|_| {
+        Response::new(403)
+            .header("Content-Type", "application/json; charset=UTF-8")
+            .body(social("youtube/error_quota_exceeded.json"))
+    });
+    let vigie = Vigie::new();
+    vigie.run(&["source", "add", "youtube", "--channel", "UC_x5XG1OV2P6uZZ5FSM9Ttw"]).success();
+    let base = server.url("/");
+
+    let no_key = vigie.run_with(&["collect", "--source", "1"], |c| {
+        c.env("VIGIE_API_BASE_URL", &base).env_remove("VIGIE_YOUTUBE_API_KEY");
+    });
+    assert!(no_key.stdout.contains("1 failed"), "{}", no_key.stdout);
+    let list = sources(&vigie);
+    assert!(list[0]["last_error"].as_str().unwrap().contains("VIGIE_YOUTUBE_API_KEY"), "{:?}", list[0]);
+    assert_eq!(server.requests().len(), 0, "no request without a key");
+
+    let secret = "AIzaSy-not-a-real-key";
+    vigie.run_with(&["collect", "--source", "1"], |c| {
+        c.env("VIGIE_API_BASE_URL", &base).env("VIGIE_YOUTUBE_API_KEY", secret);
+    });
+    let list = sources(&vigie);
+    assert_eq!(list[0]["status"], "quota-limited", "{:?}", list[0]);
+    let error = list[0]["last_error"].as_str().unwrap();
+    assert!(error.contains("quota"), "{error}");
+    assert!(!error.contains(secret), "the key must not appear in messages: {error}");
+    assert_eq!(list[0]["failures"], 2);
+}
+
+/// Starts `vigie serve` on a free port and returns it with its address.
+fn serve(vigie: &Vigie) -> (std::process::Child, String) {
+    let mut cmd = vigie.command(&["serve", "--listen", "127.0.0.1:0"]);
+    cmd.stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let address = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    (child, address)
+}
+
+/// One HTTP/1.1 POST over a plain socket: (status, body).
+fn post(address: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n{auth}\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[test]
+fn exports_from_closed_platforms_are_pushed_with_a_project_token() {
+    let vigie = Vigie::new();
+    let created = vigie.run(&["token", "create", "facebook-export"]).success();
+    let token = created.stdout.lines().next().unwrap().to_string();
+    assert!(token.starts_with("vigie_") && token.len() == 70, "{token}");
+    let dup = vigie.run(&["token", "create", "facebook-export"]).code(2);
+    assert!(dup.stderr.contains("already has a token"), "{}", dup.stderr);
+
+    let (mut server, address) = serve(&vigie);
+    let export = r#"[
+        {"url": "https://www.facebook.com/acme/posts/1", "text": "Service client injoignable depuis 3 semaines",
+         "published_at": "2026-11-20T10:00:00Z", "source": "facebook", "likes": 40},
+        {"id": "x-1", "text": "@acme still waiting for my refund", "published_at": "2026-11-20T11:00:00Z",
+         "source": "x"},
+        {"text": "no link, no id", "published_at": "2026-11-20T11:00:00Z", "source": "instagram"}
+    ]"#;
+    let (status, body) = post(&address, "/api/v1/ingest", None, export);
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = post(&address, "/api/v1/ingest", Some(&token), export);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["received"].as_u64(), body["stored"].as_u64()), (Some(3), Some(2)), "{body}");
+    assert_eq!(body["refused"][0]["index"], 2);
+    assert!(body["refused"][0]["error"].as_str().unwrap().contains("url"), "{body}");
+
+    // While the server runs, the CLI reads what was pushed.
+    assert_eq!(vigie.export().len(), 2);
+    let tokens = vigie.run(&["token", "list", "--format", "json"]).success().json();
+    assert!(tokens[0]["last_used"].is_string(), "{tokens}");
+    vigie.run(&["token", "revoke", "facebook-export"]).success();
+    let (status, _) = post(&address, "/api/v1/ingest", Some(&token), export);
+    assert_eq!(status, 401);
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
