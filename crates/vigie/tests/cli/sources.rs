@@ -218,3 +218,124 @@ fn exports_from_closed_platforms_are_pushed_with_a_project_token() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+fn collect_testdata(path: &str) -> Vec<u8> {
+    std::fs::read(feed_testdata(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A review site: its page, and a robots.txt that keeps Vigie out of `/private/`.
+fn review_server() -> TestServer {
+    let page = collect_testdata("html/review_site_fr.html");
+    TestServer::start(move |req| match req.path.as_str() {
+        "/robots.txt" => Response::ok("User-agent: *\nDisallow: /private/\n").header("Content-Type", "text/plain"),
+        "/avis/brasserie-dupont-lyon" | "/private/avis" if req.header("If-None-Match") == Some("\"page-v1\"") => {
+            Response::new(304).header("ETag", "\"page-v1\"")
+        }
+        "/avis/brasserie-dupont-lyon" | "/private/avis" => {
+            Response::ok(page.clone()).header("Content-Type", "text/html; charset=utf-8").header("ETag", "\"page-v1\"")
+        }
+        _ => Response::new(404),
+    })
+}
+
+#[test]
+fn a_review_page_is_read_by_selectors_tested_before_collecting_and_robots_txt_is_honoured() {
+    let server = review_server();
+    let vigie = Vigie::new();
+    let page = server.url("/avis/brasserie-dupont-lyon");
+    let selectors = [
+        "--item",
+        "article.review-card",
+        "--title",
+        "h2.review-title",
+        "--text",
+        "p.review-text",
+        "--author",
+        "span.consumer-name",
+        "--date",
+        "time.review-date",
+        "--link",
+        "a.review-link",
+        "--kind",
+        "review",
+    ];
+    let mut args = vec!["source", "add", "html", page.as_str()];
+    args.extend(selectors);
+    vigie.run(&args).success();
+
+    // `source test` shows the extracted items and stores nothing.
+    let test = vigie.run(&["source", "test", "1", "--format", "json"]).success();
+    let (table, summary) = test.stdout.rsplit_once("]\n").unwrap();
+    let items: Value = serde_json::from_str(&format!("{table}]")).unwrap();
+    assert!(items.as_array().unwrap().len() >= 3, "{items:#}");
+    assert!(items.as_array().unwrap().iter().all(|i| i["author"].is_string() && i["text"].is_string()), "{items:#}");
+    assert!(summary.contains("(nothing stored)"), "{summary}");
+    assert_eq!(vigie.export().len(), 0);
+
+    let run = vigie.run(&["collect", "--source", "1"]).success();
+    assert!(run.stdout.contains("1 fetched"), "{}", run.stdout);
+    let stored = vigie.export();
+    assert!(stored.len() >= 3, "{stored:#?}");
+    assert!(stored.iter().all(|m| m["source"] == "review"), "{stored:#?}");
+    assert!(stored.iter().any(|m| m["author"].is_string() && m["sentiment"].is_string()), "{stored:#?}");
+    // The page's validators are kept: the next run is a 304.
+    let again = vigie.run(&["collect", "--source", "1"]).success();
+    assert!(again.stdout.contains("1 not modified"), "{}", again.stdout);
+    assert_eq!(server.requests_to("/robots.txt").len(), 3, "robots.txt read once per process (test, collect, collect)");
+
+    // A page robots.txt disallows is never requested; the source says why.
+    let mut args = vec!["source", "add", "html"];
+    let private = server.url("/private/avis");
+    args.push(&private);
+    args.extend(selectors);
+    vigie.run(&args).success();
+    vigie.run(&["collect", "--source", "2"]).success();
+    let list = sources(&vigie);
+    let error = list[1]["last_error"].as_str().unwrap();
+    assert!(error.contains("robots.txt") && error.contains("/private/avis"), "{error}");
+    assert!(server.requests_to("/private/avis").is_empty());
+}
+
+/// A SearXNG instance: run 1's answer, then run 2's.
+fn searx_server() -> TestServer {
+    let runs = Arc::new(Mutex::new(0));
+    TestServer::start(move |req| {
+        if !req.path.starts_with("/search?") || param(req, "format").as_deref() != Some("json") {
+            return Response::new(400);
+        }
+        let mut n = runs.lock().unwrap();
+        *n += 1;
+        let file = if *n == 1 { "search/brasserie_dupont_run1.json" } else { "search/brasserie_dupont_run2.json" };
+        json(collect_testdata(file))
+    })
+}
+
+#[test]
+fn a_search_watch_keeps_each_ranking_and_shows_the_page_that_entered_the_top() {
+    let server = searx_server();
+    let vigie = Vigie::new();
+    vigie.run(&["source", "add", "search", &server.url("/"), "--term", "Brasserie Dupont"]).success();
+    vigie.run(&["collect", "--source", "1"]).success();
+    let first = vigie.run(&["source", "ranks", "1"]).success();
+    assert!(first.stdout.contains("https://www.brasserie-dupont.fr/"), "{}", first.stdout);
+    assert!(!first.stdout.contains("entered"), "nothing enters on the first run: {}", first.stdout);
+
+    vigie.run(&["collect", "--source", "1"]).success();
+    let ranks = vigie.run(&["source", "ranks", "1", "--format", "json"]).success();
+    let (_, after) = ranks.stdout.split_once(":\n").unwrap();
+    let (table, changes) = after.rsplit_once("]\n").unwrap();
+    let table: Value = serde_json::from_str(&format!("{table}]")).unwrap();
+    let blog = "https://blog.mangeons-lyon.example/2026/03/13/intoxication-brasserie-dupont";
+    let row = table.as_array().unwrap().iter().find(|r| r["url"] == blog).unwrap_or_else(|| panic!("{table:#}"));
+    assert_eq!((row["rank"].as_u64(), row["change"].as_str()), (Some(2), Some("entered")));
+    assert!(row["sentiment"].is_string(), "the entering page is a stored, analysed mention: {row}");
+    assert!(changes.contains(&format!("entered the top at rank 2: {blog}")), "{changes}");
+    assert!(changes.contains("left the top (was rank 9)"), "{changes}");
+    let list = sources(&vigie);
+    assert!(list[0]["warning"].as_str().unwrap().contains("brave"), "{:?}", list[0]);
+
+    let not_search = vigie.run(&["source", "add", "bluesky", "--query", "dupont"]).success();
+    assert!(not_search.stdout.contains("source 2"));
+    let refused = vigie.run(&["source", "ranks", "2"]).code(2);
+    assert!(refused.stderr.contains("search sources"), "{}", refused.stderr);
+}
