@@ -77,11 +77,20 @@ pub enum Command {
     /// Measure accuracy on public labelled data (writes docs/EVALUATION.md).
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Run the spike detector over a `timestamp,value` CSV (NAB's format); writes `timestamp,value,score,alert`.
+    Detect(DetectArgs),
     /// Tokens for the push API (POST /api/v1/ingest).
     #[command(subcommand)]
     Token(TokenCommand),
     /// Run the HTTP server: the push API, POST /api/v1/ingest.
     Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// The series: a CSV with a header and `timestamp,value` columns (.gz accepted); - for standard input.
+    #[arg(long)]
+    pub input: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,6 +256,15 @@ pub enum EvalCommand {
         #[arg(long)]
         report: Option<PathBuf>,
     },
+    /// Spike detection scored like the Numenta Anomaly Benchmark (standard profile), beside the published detectors.
+    Spikes {
+        /// A folder with NAB's realTweets/*.csv(.gz), windows.json and published_per_file_standard_scores.csv.
+        #[arg(long, default_value = "../shared/data/nab-realtweets", value_name = "DIR")]
+        nab: PathBuf,
+        /// Write the results into this Markdown file's spikes section (default: print them).
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
     /// Language identification on French and English reviews and tweets.
     Lang {
         /// The labelled datasets (the project's shared data folder).
@@ -282,6 +300,24 @@ pub enum BenchCommand {
         /// A Python with vaderSentiment installed, to time the VADER baseline on the same texts.
         #[arg(long, value_name = "PYTHON")]
         python: Option<PathBuf>,
+        /// Write the section into this Markdown file (default: print it).
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
+    /// Time two collection cycles (cold, then mostly 304s) over synthetic feeds served on loopback.
+    Collect {
+        /// Feed sources.
+        #[arg(long, default_value_t = 1_000)]
+        sources: usize,
+        /// Loopback ports serving them (politeness is per host and port: each port is one site).
+        #[arg(long, default_value_t = 250)]
+        hosts: usize,
+        /// Percentage of the feeds that get new items before the second cycle.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=100))]
+        changed: u32,
+        /// Seed of the synthetic feeds.
+        #[arg(long, default_value_t = 0x5EED_2026)]
+        seed: u64,
         /// Write the section into this Markdown file (default: print it).
         #[arg(long)]
         report: Option<PathBuf>,

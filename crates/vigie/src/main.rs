@@ -64,6 +64,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = match cli.command {
         Command::Bench(cmd) => return commands::bench::run(cmd, &models_dir, out).await,
         Command::Eval(cmd) => return commands::eval::run(cmd, &models_dir, out),
+        Command::Detect(args) => return commands::detect::run(args, out),
         Command::Analyze(args) => {
             return commands::analyze::run(args, &models_dir, out, &mut stderr);
         }
@@ -105,7 +106,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(cli::TrainCommand::Sentiment(args)) => commands::train::project(&app, args, out).await,
         Command::Token(cmd) => commands::token::run(&app, cmd, out).await,
         Command::Serve(args) => commands::serve::run(&app, args, out).await,
-        Command::Bench(_) | Command::Eval(_) | Command::Analyze(_) => unreachable!("handled above"),
+        Command::Bench(_) | Command::Eval(_) | Command::Analyze(_) | Command::Detect(_) => {
+            unreachable!("handled above")
+        }
     };
     app.store.close().await;
     out.flush()?;

@@ -3,10 +3,13 @@
 pub mod analyze;
 pub mod bench;
 pub mod bench_analyze;
+pub mod bench_collect;
 pub mod collect;
 pub mod demo;
+pub mod detect;
 pub mod eval;
 pub mod eval_sentiment;
+pub mod eval_spikes;
 pub mod export;
 pub mod import;
 pub mod mention;
