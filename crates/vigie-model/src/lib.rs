@@ -484,6 +484,171 @@ pub struct WatchMatch {
     pub terms: Vec<String>,
 }
 
+/// What raised an alert: one rule of the early-warning engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertRule {
+    /// Negative mentions of a watch far above their expected level.
+    NegativeSurge,
+    /// All mentions of a watch far above their expected level.
+    VolumeSurge,
+    /// One negative mention with a large audience.
+    HighReachNegative,
+    /// A trigger term (boycott, arnaque, recall…) in a mention.
+    TriggerTerm,
+    /// A new page in the top results of a search-result watch.
+    SearchRankEntry,
+}
+
+impl AlertRule {
+    pub const ALL: [AlertRule; 5] = [
+        AlertRule::NegativeSurge,
+        AlertRule::VolumeSurge,
+        AlertRule::HighReachNegative,
+        AlertRule::TriggerTerm,
+        AlertRule::SearchRankEntry,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertRule::NegativeSurge => "negative_surge",
+            AlertRule::VolumeSurge => "volume_surge",
+            AlertRule::HighReachNegative => "high_reach_negative",
+            AlertRule::TriggerTerm => "trigger_term",
+            AlertRule::SearchRankEntry => "search_rank_entry",
+        }
+    }
+}
+
+impl FromStr for AlertRule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AlertRule::ALL.into_iter().find(|r| r.as_str() == s.trim()).ok_or_else(|| {
+            let names: Vec<&str> = AlertRule::ALL.iter().map(|r| r.as_str()).collect();
+            format!("unknown alert rule {s:?}; expected one of: {}", names.join(", "))
+        })
+    }
+}
+
+impl fmt::Display for AlertRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How urgent an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "info" => Ok(Severity::Info),
+            "warning" | "warn" => Ok(Severity::Warning),
+            "critical" | "crit" => Ok(Severity::Critical),
+            other => Err(format!("unknown severity {other:?}; expected info, warning or critical")),
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where an alert is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Open => "open",
+            AlertStatus::Acknowledged => "acknowledged",
+            AlertStatus::Resolved => "resolved",
+        }
+    }
+}
+
+impl FromStr for AlertStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "open" => Ok(AlertStatus::Open),
+            "acknowledged" | "ack" => Ok(AlertStatus::Acknowledged),
+            "resolved" => Ok(AlertStatus::Resolved),
+            other => Err(format!("unknown alert status {other:?}; expected open, acknowledged or resolved")),
+        }
+    }
+}
+
+/// Why an alert fired, in figures a person can check.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AlertEvidence {
+    /// What was seen in the window (mentions, or the reach of one mention).
+    pub observed: f64,
+    /// What was expected there (the detector's baseline, or the rule's threshold).
+    pub expected: f64,
+    /// The detector's anomaly score in [0, 1], for surges.
+    pub score: Option<f64>,
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_end: Option<DateTime<Utc>>,
+    /// The terms that drove it (trigger terms, or the most frequent words of the surge).
+    pub terms: Vec<String>,
+    /// The pages involved (search-rank entries).
+    pub urls: Vec<String>,
+}
+
+/// One alert: one crisis, which grows as more evidence arrives, not one
+/// alert per mention.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: i64,
+    pub project_id: i64,
+    /// The watch it concerns (`None`: the whole project, or a search source).
+    pub watch_id: Option<i64>,
+    pub rule: AlertRule,
+    pub severity: Severity,
+    pub status: AlertStatus,
+    /// What makes two events the same alert (rule, watch, term or page).
+    pub dedup_key: String,
+    /// One line saying what happened.
+    pub title: String,
+    pub evidence: AlertEvidence,
+    /// The mentions that drove it, most telling first (bounded).
+    pub mention_ids: Vec<i64>,
+    /// Events merged into this alert (1 when it opened).
+    pub events: i64,
+    pub opened_at: DateTime<Utc>,
+    /// The last time new evidence was added.
+    pub updated_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
