@@ -21,7 +21,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use vigie_model::{Analysis, Mention, Polarity, Sentiment, Source, SourceType, Theme, Watch, WatchMatch};
+use vigie_model::{
+    Alert, AlertStatus, Analysis, Mention, Polarity, Sentiment, Severity, Source, SourceType, Theme, Watch, WatchMatch,
+};
 
 pub mod sqlite;
 
@@ -212,6 +214,63 @@ pub enum FetchRecord {
     },
 }
 
+/// Length of the buckets of the watches' time series.
+pub const BUCKET_SECS: i64 = 300;
+/// The series kept per watch.
+pub const SERIES_ALL: &str = "all";
+pub const SERIES_NEGATIVE: &str = "negative";
+
+/// The start of the bucket holding `t`.
+pub fn bucket_start(t: DateTime<Utc>) -> i64 {
+    t.timestamp().div_euclid(BUCKET_SECS) * BUCKET_SECS
+}
+
+/// Where a project's alerts are sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Channel {
+    pub id: i64,
+    pub project_id: i64,
+    /// `webhook` or `email`.
+    pub kind: String,
+    /// The webhook URL, or comma-separated e-mail addresses.
+    pub target: String,
+    /// The webhook's HMAC secret.
+    pub secret: Option<String>,
+    /// Alerts below this severity are not sent here.
+    pub min_severity: Severity,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewChannel {
+    pub kind: String,
+    pub target: String,
+    pub secret: Option<String>,
+    pub min_severity: Severity,
+}
+
+/// A notification to send: one alert event to one channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: i64,
+    pub alert: Alert,
+    /// The alert's event number this notification is about.
+    pub event: i64,
+    pub channel: Channel,
+    pub attempts: i64,
+    pub status: String,
+    pub last_error: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Debug, Clone)]
+pub enum DeliveryRecord {
+    Sent { at: DateTime<Utc> },
+    Retry { at: DateTime<Utc>, error: String, next_attempt_at: DateTime<Utc> },
+    Failed { at: DateTime<Utc>, error: String },
+}
+
 /// Storage for every Vigie backend. Implementations must pass the shared
 /// test suite in `tests/store_suite.rs`.
 #[async_trait]
@@ -313,6 +372,40 @@ pub trait Store: Send + Sync {
     /// Groups mentions into stories: `(mention id, id of the story's first mention)`.
     async fn set_stories(&self, project_id: i64, stories: &[(i64, i64)]) -> Result<u64>;
     async fn mention(&self, project_id: i64, id: i64) -> Result<Option<StoredMention>>;
+    /// Mentions per bucket of a watch's series from `from` (inclusive) to
+    /// `to` (exclusive), as `(bucket start, count)`; empty buckets absent.
+    async fn watch_buckets(&self, watch_id: i64, series: &str, from: i64, to: i64) -> Result<Vec<(i64, i64)>>;
+    async fn detector_state(&self, watch_id: i64, series: &str) -> Result<Option<(i64, serde_json::Value)>>;
+    async fn save_detector_state(
+        &self,
+        watch_id: i64,
+        series: &str,
+        last_bucket: i64,
+        state: &serde_json::Value,
+    ) -> Result<()>;
+    async fn alert_settings(&self, project_id: i64) -> Result<Option<serde_json::Value>>;
+    async fn set_alert_settings(&self, project_id: i64, settings: &serde_json::Value) -> Result<()>;
+    /// The latest alert of the project with this key that is not resolved
+    /// and was updated at or after `since`.
+    async fn open_alert(&self, project_id: i64, dedup_key: &str, since: DateTime<Utc>) -> Result<Option<Alert>>;
+    /// Stores the alert (a new one when `id` is 0) and, when `notify`, queues
+    /// its current event for every channel of the project that takes its
+    /// severity, in one transaction. Returns it with its id.
+    async fn save_alert(&self, alert: &Alert, notify: bool, now: DateTime<Utc>) -> Result<Alert>;
+    async fn alerts(&self, project_id: i64, status: Option<AlertStatus>, limit: i64) -> Result<Vec<Alert>>;
+    async fn alert(&self, project_id: i64, id: i64) -> Result<Option<Alert>>;
+    /// False if the project has no such alert.
+    async fn set_alert_status(&self, project_id: i64, id: i64, status: AlertStatus, now: DateTime<Utc>)
+    -> Result<bool>;
+    /// Fails with [`StoreError::Conflict`] if the project has that channel.
+    async fn add_channel(&self, project_id: i64, channel: NewChannel, now: DateTime<Utc>) -> Result<Channel>;
+    async fn list_channels(&self, project_id: i64) -> Result<Vec<Channel>>;
+    async fn remove_channel(&self, project_id: i64, id: i64) -> Result<bool>;
+    /// Pending deliveries whose next attempt is due, oldest first.
+    async fn due_deliveries(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Delivery>>;
+    async fn record_delivery(&self, id: i64, record: DeliveryRecord) -> Result<()>;
+    /// Every delivery of an alert, oldest first.
+    async fn deliveries(&self, alert_id: i64) -> Result<Vec<Delivery>>;
     /// The mention stored under this dedup key (`url:…`, `id:…`, `hash:…`).
     async fn mention_by_key(&self, project_id: i64, dedup_key: &str) -> Result<Option<StoredMention>>;
 

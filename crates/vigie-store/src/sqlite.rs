@@ -14,12 +14,15 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, ConnectOptions, QueryBuilder, Row, SqlSafeStr, Sqlite};
-use vigie_model::{Analysis, Mention, Polarity, Sentiment, Source, SourceKind, SourceType, Theme, Watch, WatchMatch};
+use vigie_model::{
+    Alert, AlertRule, AlertStatus, Analysis, Mention, Polarity, Sentiment, Severity, Source, SourceKind, SourceType,
+    Theme, Watch, WatchMatch,
+};
 
 use crate::{
-    ApiToken, CountRow, FetchRecord, InsertReport, MentionFilter, MentionRecord, NewSource, NewTheme, NewWatch,
-    Project, ProjectSummary, Result, SearchRun, SourceCoverage, Store, StoreError, StoredMention, join_langs,
-    split_langs,
+    ApiToken, Channel, CountRow, Delivery, DeliveryRecord, FetchRecord, InsertReport, MentionFilter, MentionRecord,
+    NewChannel, NewSource, NewTheme, NewWatch, Project, ProjectSummary, Result, SERIES_ALL, SERIES_NEGATIVE, SearchRun,
+    SourceCoverage, Store, StoreError, StoredMention, bucket_start, join_langs, split_langs,
 };
 
 /// The SQLite migrations, append-only, embedded in the binary.
@@ -27,6 +30,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
     (2, "analysis", include_str!("../migrations/sqlite/0002_analysis.sql")),
     (3, "collectors", include_str!("../migrations/sqlite/0003_collectors.sql")),
+    (4, "alerts", include_str!("../migrations/sqlite/0004_alerts.sql")),
 ];
 
 // Multi-row statements are kept in sqlx's prepared-statement cache only at
@@ -213,6 +217,55 @@ fn source_from_row(row: &SqliteRow) -> Result<Source> {
     })
 }
 
+const ALERT_COLUMNS: &str = "id, project_id, watch_id, rule, severity, status, dedup_key, title, evidence, \
+     mention_ids, events, opened_at, updated_at, acknowledged_at, resolved_at";
+
+fn alert_from_row(row: &SqliteRow) -> Result<Alert> {
+    let text = |c: &str| -> Result<String> { Ok(row.try_get::<String, _>(c)?) };
+    let corrupt = |what: &str, e: String| StoreError::Corrupt(format!("alert {what}: {e}"));
+    Ok(Alert {
+        id: row.try_get("id")?,
+        project_id: row.try_get("project_id")?,
+        watch_id: row.try_get("watch_id")?,
+        rule: AlertRule::from_str(&text("rule")?).map_err(|e| corrupt("rule", e))?,
+        severity: Severity::from_str(&text("severity")?).map_err(|e| corrupt("severity", e))?,
+        status: AlertStatus::from_str(&text("status")?).map_err(|e| corrupt("status", e))?,
+        dedup_key: text("dedup_key")?,
+        title: text("title")?,
+        evidence: serde_json::from_str(&text("evidence")?).map_err(|e| corrupt("evidence", e.to_string()))?,
+        mention_ids: serde_json::from_str(&text("mention_ids")?).map_err(|e| corrupt("mentions", e.to_string()))?,
+        events: row.try_get("events")?,
+        opened_at: from_ts(row.try_get("opened_at")?)?,
+        updated_at: from_ts(row.try_get("updated_at")?)?,
+        acknowledged_at: from_opt_ts(row.try_get("acknowledged_at")?)?,
+        resolved_at: from_opt_ts(row.try_get("resolved_at")?)?,
+    })
+}
+
+const CHANNEL_COLUMNS: &str = "id, project_id, kind, target, secret, min_severity, created_at";
+
+fn channel_from_row(row: &SqliteRow) -> Result<Channel> {
+    let severity: String = row.try_get("min_severity")?;
+    Ok(Channel {
+        id: row.try_get("id")?,
+        project_id: row.try_get("project_id")?,
+        kind: row.try_get("kind")?,
+        target: row.try_get("target")?,
+        secret: row.try_get("secret")?,
+        min_severity: Severity::from_str(&severity).map_err(StoreError::Corrupt)?,
+        created_at: from_ts(row.try_get("created_at")?)?,
+    })
+}
+
+/// The `min_severity` values of the channels that take an alert of `severity`.
+fn channel_minimums_taking(severity: Severity) -> Vec<&'static str> {
+    [Severity::Info, Severity::Warning, Severity::Critical]
+        .into_iter()
+        .filter(|min| *min <= severity)
+        .map(Severity::as_str)
+        .collect()
+}
+
 fn token_from_row(row: &SqliteRow) -> Result<ApiToken> {
     Ok(ApiToken {
         id: row.try_get("id")?,
@@ -262,6 +315,39 @@ fn mention_from_row(row: &SqliteRow) -> Result<(Mention, Option<i64>)> {
         analysis: analysis_from_row(row)?,
     };
     Ok((mention, row.try_get("source_id")?))
+}
+
+impl SqliteStore {
+    async fn delivery(&self, id: i64) -> Result<Option<Delivery>> {
+        let Some(row) = sqlx::query(
+            "SELECT d.id, d.alert_id, d.event, d.channel_id, d.status, d.attempts, d.last_error, d.sent_at, \
+             a.project_id FROM deliveries d JOIN alerts a ON a.id = d.alert_id WHERE d.id = ?1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let project_id: i64 = row.try_get("project_id")?;
+        let alert = self.alert(project_id, row.try_get("alert_id")?).await?;
+        let sql = format!("SELECT {CHANNEL_COLUMNS} FROM notification_channels WHERE id = ?1");
+        let channel = sqlx::query(AssertSqlSafe(sql))
+            .bind(row.try_get::<i64, _>("channel_id")?)
+            .fetch_optional(&self.pool)
+            .await?;
+        let (Some(alert), Some(channel)) = (alert, channel) else { return Ok(None) };
+        Ok(Some(Delivery {
+            id,
+            alert,
+            event: row.try_get("event")?,
+            channel: channel_from_row(&channel)?,
+            attempts: row.try_get("attempts")?,
+            status: row.try_get("status")?,
+            last_error: row.try_get("last_error")?,
+            sent_at: from_opt_ts(row.try_get("sent_at")?)?,
+        }))
+    }
 }
 
 impl SqliteStore {
@@ -792,6 +878,33 @@ impl Store for SqliteStore {
             qb.push(") WHERE column1 IN (SELECT id FROM watches) ON CONFLICT DO NOTHING");
             qb.build().persistent(part.len() == MATCH_CHUNK).execute(&mut *tx).await?;
         }
+        // The watches' time series, in the same transaction.
+        let mut buckets: HashMap<(i64, &'static str, i64), i64> = HashMap::new();
+        for (_, r) in &inserted {
+            let bucket = bucket_start(r.mention.published_at);
+            let negative = r.mention.analysis.polarity() == Some(Polarity::Negative);
+            for m in &r.matches {
+                *buckets.entry((m.watch_id, SERIES_ALL, bucket)).or_default() += 1;
+                if negative {
+                    *buckets.entry((m.watch_id, SERIES_NEGATIVE, bucket)).or_default() += 1;
+                }
+            }
+        }
+        let buckets: Vec<((i64, &str, i64), i64)> = buckets.into_iter().collect();
+        for part in buckets.chunks(MATCH_CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO watch_buckets (watch_id, series, bucket_start, count) \
+                 SELECT column1, column2, column3, column4 FROM (",
+            );
+            qb.push_values(part.iter(), |mut b, ((watch, series, start), count)| {
+                b.push_bind(*watch).push_bind(*series).push_bind(*start).push_bind(*count);
+            });
+            qb.push(
+                ") WHERE column1 IN (SELECT id FROM watches) \
+                 ON CONFLICT (watch_id, series, bucket_start) DO UPDATE SET count = count + excluded.count",
+            );
+            qb.build().persistent(false).execute(&mut *tx).await?;
+        }
         report.inserted_ids.extend(inserted.iter().map(|(id, _)| *id));
         report.inserted_index = inserted_index;
         tx.commit().await?;
@@ -961,6 +1074,314 @@ impl Store for SqliteStore {
         let sql = format!("SELECT {MENTION_COLUMNS} FROM mentions m WHERE m.project_id = ?1 AND m.id = ?2");
         let rows = sqlx::query(AssertSqlSafe(sql)).bind(project_id).bind(id).fetch_all(&self.pool).await?;
         Ok(self.with_matches(rows).await?.into_iter().next())
+    }
+
+    async fn watch_buckets(&self, watch_id: i64, series: &str, from: i64, to: i64) -> Result<Vec<(i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT bucket_start, count FROM watch_buckets WHERE watch_id = ?1 AND series = ?2 \
+             AND bucket_start >= ?3 AND bucket_start < ?4 ORDER BY bucket_start",
+        )
+        .bind(watch_id)
+        .bind(series)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get("bucket_start")?, r.try_get("count")?))).collect()
+    }
+
+    async fn detector_state(&self, watch_id: i64, series: &str) -> Result<Option<(i64, serde_json::Value)>> {
+        let row = sqlx::query("SELECT last_bucket, state FROM detector_states WHERE watch_id = ?1 AND series = ?2")
+            .bind(watch_id)
+            .bind(series)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let state: String = row.try_get("state")?;
+                let state = serde_json::from_str(&state)
+                    .map_err(|e| StoreError::Corrupt(format!("detector state of watch {watch_id}: {e}")))?;
+                Ok(Some((row.try_get("last_bucket")?, state)))
+            }
+        }
+    }
+
+    async fn save_detector_state(
+        &self,
+        watch_id: i64,
+        series: &str,
+        last_bucket: i64,
+        state: &serde_json::Value,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO detector_states (watch_id, series, last_bucket, state) \
+             SELECT ?1, ?2, ?3, ?4 WHERE ?1 IN (SELECT id FROM watches) \
+             ON CONFLICT (watch_id, series) DO UPDATE SET last_bucket = excluded.last_bucket, state = excluded.state",
+        )
+        .bind(watch_id)
+        .bind(series)
+        .bind(last_bucket)
+        .bind(state.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn alert_settings(&self, project_id: i64) -> Result<Option<serde_json::Value>> {
+        let row = sqlx::query("SELECT settings FROM alert_settings WHERE project_id = ?1")
+            .bind(project_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let text: String = r.try_get("settings")?;
+            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("alert settings: {e}")))
+        })
+        .transpose()
+    }
+
+    async fn set_alert_settings(&self, project_id: i64, settings: &serde_json::Value) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO alert_settings (project_id, settings) VALUES (?1, ?2) \
+             ON CONFLICT (project_id) DO UPDATE SET settings = excluded.settings",
+        )
+        .bind(project_id)
+        .bind(settings.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn open_alert(&self, project_id: i64, dedup_key: &str, since: DateTime<Utc>) -> Result<Option<Alert>> {
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE project_id = ?1 AND dedup_key = ?2 AND updated_at >= ?3 \
+             AND status != 'resolved' ORDER BY id DESC LIMIT 1"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(project_id)
+            .bind(dedup_key)
+            .bind(ts(since))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(alert_from_row).transpose()
+    }
+
+    async fn save_alert(&self, alert: &Alert, notify: bool, now: DateTime<Utc>) -> Result<Alert> {
+        let evidence = serde_json::to_string(&alert.evidence).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mentions = serde_json::to_string(&alert.mention_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        let id = if alert.id == 0 {
+            sqlx::query(
+                "INSERT INTO alerts (project_id, watch_id, rule, severity, status, dedup_key, title, evidence, \
+                 mention_ids, events, opened_at, updated_at, acknowledged_at, resolved_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            )
+            .bind(alert.project_id)
+            .bind(alert.watch_id)
+            .bind(alert.rule.as_str())
+            .bind(alert.severity.as_str())
+            .bind(alert.status.as_str())
+            .bind(&alert.dedup_key)
+            .bind(&alert.title)
+            .bind(&evidence)
+            .bind(&mentions)
+            .bind(alert.events)
+            .bind(ts(alert.opened_at))
+            .bind(ts(alert.updated_at))
+            .bind(alert.acknowledged_at.map(ts))
+            .bind(alert.resolved_at.map(ts))
+            .execute(&mut *tx)
+            .await?
+            .last_insert_rowid()
+        } else {
+            let done = sqlx::query(
+                "UPDATE alerts SET severity = ?2, status = ?3, title = ?4, evidence = ?5, mention_ids = ?6, \
+                 events = ?7, updated_at = ?8, acknowledged_at = ?9, resolved_at = ?10 WHERE id = ?1",
+            )
+            .bind(alert.id)
+            .bind(alert.severity.as_str())
+            .bind(alert.status.as_str())
+            .bind(&alert.title)
+            .bind(&evidence)
+            .bind(&mentions)
+            .bind(alert.events)
+            .bind(ts(alert.updated_at))
+            .bind(alert.acknowledged_at.map(ts))
+            .bind(alert.resolved_at.map(ts))
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("no alert with id {}", alert.id)));
+            }
+            alert.id
+        };
+        if notify {
+            let severities = channel_minimums_taking(alert.severity);
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO deliveries (alert_id, event, channel_id, status, next_attempt_at, created_at) \
+                 SELECT ",
+            );
+            qb.push_bind(id).push(", ").push_bind(alert.events).push(", id, 'pending', ").push_bind(ts(now));
+            qb.push(", ").push_bind(ts(now)).push(" FROM notification_channels WHERE project_id = ");
+            qb.push_bind(alert.project_id).push(" AND min_severity IN (");
+            let mut list = qb.separated(", ");
+            for s in severities {
+                list.push_bind(s);
+            }
+            qb.push(") ON CONFLICT (alert_id, event, channel_id) DO NOTHING");
+            qb.build().persistent(false).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(Alert { id, ..alert.clone() })
+    }
+
+    async fn alerts(&self, project_id: i64, status: Option<AlertStatus>, limit: i64) -> Result<Vec<Alert>> {
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE project_id = ?1 AND (?2 IS NULL OR status = ?2) \
+             ORDER BY updated_at DESC, id DESC LIMIT ?3"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(project_id)
+            .bind(status.map(AlertStatus::as_str))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(alert_from_row).collect()
+    }
+
+    async fn alert(&self, project_id: i64, id: i64) -> Result<Option<Alert>> {
+        let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE project_id = ?1 AND id = ?2");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(project_id).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(alert_from_row).transpose()
+    }
+
+    async fn set_alert_status(
+        &self,
+        project_id: i64,
+        id: i64,
+        status: AlertStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let sql = match status {
+            AlertStatus::Open => {
+                "UPDATE alerts SET status = 'open', acknowledged_at = NULL, resolved_at = NULL \
+                 WHERE project_id = ?1 AND id = ?2"
+            }
+            AlertStatus::Acknowledged => {
+                "UPDATE alerts SET status = 'acknowledged', acknowledged_at = COALESCE(acknowledged_at, ?3) \
+                 WHERE project_id = ?1 AND id = ?2"
+            }
+            AlertStatus::Resolved => {
+                "UPDATE alerts SET status = 'resolved', resolved_at = ?3 WHERE project_id = ?1 AND id = ?2"
+            }
+        };
+        let done = sqlx::query(sql).bind(project_id).bind(id).bind(ts(now)).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn add_channel(&self, project_id: i64, channel: NewChannel, now: DateTime<Utc>) -> Result<Channel> {
+        let result = sqlx::query(
+            "INSERT INTO notification_channels (project_id, kind, target, secret, min_severity, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(project_id)
+        .bind(&channel.kind)
+        .bind(&channel.target)
+        .bind(&channel.secret)
+        .bind(channel.min_severity.as_str())
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await;
+        let id = match result {
+            Ok(done) => done.last_insert_rowid(),
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "this project already sends alerts to the {} {}",
+                    channel.kind, channel.target
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let sql = format!("SELECT {CHANNEL_COLUMNS} FROM notification_channels WHERE id = ?1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_one(&self.pool).await?;
+        channel_from_row(&row)
+    }
+
+    async fn list_channels(&self, project_id: i64) -> Result<Vec<Channel>> {
+        let sql = format!("SELECT {CHANNEL_COLUMNS} FROM notification_channels WHERE project_id = ?1 ORDER BY id");
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(project_id).fetch_all(&self.pool).await?;
+        rows.iter().map(channel_from_row).collect()
+    }
+
+    async fn remove_channel(&self, project_id: i64, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM notification_channels WHERE project_id = ?1 AND id = ?2")
+            .bind(project_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn due_deliveries(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Delivery>> {
+        let rows = sqlx::query(
+            "SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?1 \
+             ORDER BY next_attempt_at, id LIMIT ?2",
+        )
+        .bind(ts(now))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.try_get("id")).collect::<std::result::Result<_, _>>()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(d) = self.delivery(id).await? {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn record_delivery(&self, id: i64, record: DeliveryRecord) -> Result<()> {
+        let query = match &record {
+            DeliveryRecord::Sent { at } => sqlx::query(
+                "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?2, last_error = NULL \
+                 WHERE id = ?1 AND status = 'pending'",
+            )
+            .bind(id)
+            .bind(ts(*at)),
+            DeliveryRecord::Retry { at: _, error, next_attempt_at } => sqlx::query(
+                "UPDATE deliveries SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 \
+                 WHERE id = ?1 AND status = 'pending'",
+            )
+            .bind(id)
+            .bind(error.clone())
+            .bind(ts(*next_attempt_at)),
+            DeliveryRecord::Failed { at: _, error } => sqlx::query(
+                "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ?2 \
+                 WHERE id = ?1 AND status = 'pending'",
+            )
+            .bind(id)
+            .bind(error.clone()),
+        };
+        let done = query.execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("no pending delivery with id {id}")));
+        }
+        Ok(())
+    }
+
+    async fn deliveries(&self, alert_id: i64) -> Result<Vec<Delivery>> {
+        let rows = sqlx::query("SELECT id FROM deliveries WHERE alert_id = ?1 ORDER BY id")
+            .bind(alert_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(d) = self.delivery(row.try_get("id")?).await? {
+                out.push(d);
+            }
+        }
+        Ok(out)
     }
 
     async fn mention_by_key(&self, project_id: i64, dedup_key: &str) -> Result<Option<StoredMention>> {

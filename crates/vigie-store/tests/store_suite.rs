@@ -43,6 +43,7 @@ async fn run_suite(store: &dyn Store) {
     watches_have_unique_names_per_project(store).await;
     sources_keep_their_health_record(store).await;
     push_tokens_are_found_by_hash_only(store).await;
+    alerts_grow_and_their_notifications_wait_in_the_outbox(store).await;
     mentions_are_stored_once_and_searchable(store).await;
     analysis_round_trips_and_is_refined(store).await;
     corrections_win_over_verdicts(store).await;
@@ -365,6 +366,131 @@ async fn push_tokens_are_found_by_hash_only(store: &dyn Store) {
     assert!(store.remove_token(p.id, "zapier").await.unwrap());
     assert!(!store.remove_token(p.id, "zapier").await.unwrap());
     assert_eq!(store.use_token("hash-1", t0()).await.unwrap(), None);
+}
+
+async fn alerts_grow_and_their_notifications_wait_in_the_outbox(store: &dyn Store) {
+    use vigie_model::{Alert, AlertEvidence, AlertRule, AlertStatus, Severity};
+    use vigie_store::{BUCKET_SECS, DeliveryRecord, NewChannel, SERIES_ALL, SERIES_NEGATIVE, bucket_start};
+    let p = store.ensure_project("alerts", t0()).await.unwrap();
+    let w = store
+        .add_watch(p.id, NewWatch { name: "acme".into(), query: "acme".into(), competitor: false, langs: vec![] }, t0())
+        .await
+        .unwrap();
+    // Buckets follow the stored mentions of each watch, negative ones apart.
+    let m = vec![WatchMatch { watch_id: w.id, terms: vec!["acme".into()] }];
+    let mut batch = vec![
+        analysed("b1", "acme arnaque", Some(verdict(Polarity::Negative, -0.8, "fast-v1"))),
+        analysed("b2", "acme super", Some(verdict(Polarity::Positive, 0.8, "fast-v1"))),
+        analysed("b3", "acme nul", Some(verdict(Polarity::Negative, -0.5, "fast-v1"))),
+    ];
+    for r in &mut batch {
+        r.matches = m.clone();
+        r.mention.published_at = t0();
+    }
+    batch[2].mention.published_at = t0() + Duration::seconds(BUCKET_SECS);
+    store.insert_mentions(p.id, &batch).await.unwrap();
+    store.insert_mentions(p.id, &batch).await.unwrap(); // duplicates do not count twice
+    let b0 = bucket_start(t0());
+    let all = store.watch_buckets(w.id, SERIES_ALL, b0, b0 + 10 * BUCKET_SECS).await.unwrap();
+    assert_eq!(all, vec![(b0, 2), (b0 + BUCKET_SECS, 1)]);
+    let negative = store.watch_buckets(w.id, SERIES_NEGATIVE, b0, b0 + 10 * BUCKET_SECS).await.unwrap();
+    assert_eq!(negative, vec![(b0, 1), (b0 + BUCKET_SECS, 1)]);
+    assert_eq!(store.watch_buckets(w.id, SERIES_ALL, b0 + BUCKET_SECS, b0 + BUCKET_SECS).await.unwrap(), vec![]);
+
+    assert_eq!(store.detector_state(w.id, SERIES_ALL).await.unwrap(), None);
+    store.save_detector_state(w.id, SERIES_ALL, b0, &json!({"mean": 1.5})).await.unwrap();
+    store.save_detector_state(w.id, SERIES_ALL, b0 + BUCKET_SECS, &json!({"mean": 2.0})).await.unwrap();
+    assert_eq!(store.detector_state(w.id, SERIES_ALL).await.unwrap(), Some((b0 + BUCKET_SECS, json!({"mean": 2.0}))));
+    store.set_alert_settings(p.id, &json!({"trigger_terms": ["boycott"]})).await.unwrap();
+    assert_eq!(store.alert_settings(p.id).await.unwrap(), Some(json!({"trigger_terms": ["boycott"]})));
+
+    // Channels: only those taking the alert's severity get a delivery.
+    let hook = |target: &str, min| NewChannel {
+        kind: "webhook".into(),
+        target: target.into(),
+        secret: None,
+        min_severity: min,
+    };
+    let all_alerts = store.add_channel(p.id, hook("https://hooks.example/a", Severity::Info), t0()).await.unwrap();
+    let critical_only =
+        store.add_channel(p.id, hook("https://hooks.example/b", Severity::Critical), t0()).await.unwrap();
+    assert!(matches!(
+        store.add_channel(p.id, hook("https://hooks.example/a", Severity::Info), t0()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.list_channels(p.id).await.unwrap().len(), 2);
+
+    let new = Alert {
+        id: 0,
+        project_id: p.id,
+        watch_id: Some(w.id),
+        rule: AlertRule::TriggerTerm,
+        severity: Severity::Warning,
+        status: AlertStatus::Open,
+        dedup_key: format!("trigger_term:{}:arnaque", w.id),
+        title: "« arnaque » in 1 mention of acme".into(),
+        evidence: AlertEvidence { observed: 1.0, terms: vec!["arnaque".into()], ..AlertEvidence::default() },
+        mention_ids: vec![1],
+        events: 1,
+        opened_at: t0(),
+        updated_at: t0(),
+        acknowledged_at: None,
+        resolved_at: None,
+    };
+    let opened = store.save_alert(&new, true, t0()).await.unwrap();
+    assert!(opened.id > 0);
+    let found = store.open_alert(p.id, &new.dedup_key, t0() - Duration::hours(6)).await.unwrap().unwrap();
+    assert_eq!(found, opened);
+    assert_eq!(store.open_alert(p.id, &new.dedup_key, t0() + Duration::hours(1)).await.unwrap(), None);
+
+    let due = store.due_deliveries(t0(), 10).await.unwrap();
+    assert_eq!(due.len(), 1, "the critical-only channel does not take a warning");
+    assert_eq!((due[0].channel.id, due[0].event, due[0].alert.id), (all_alerts.id, 1, opened.id));
+    // Saving the same event again queues nothing twice.
+    store.save_alert(&opened, true, t0()).await.unwrap();
+    assert_eq!(store.due_deliveries(t0(), 10).await.unwrap().len(), 1);
+
+    // A retry waits; a sent one is done; a grown, escalated alert is a new event.
+    let later = t0() + Duration::minutes(1);
+    store
+        .record_delivery(
+            due[0].id,
+            DeliveryRecord::Retry { at: t0(), error: "HTTP 503".into(), next_attempt_at: later },
+        )
+        .await
+        .unwrap();
+    assert!(store.due_deliveries(t0(), 10).await.unwrap().is_empty());
+    let retry = store.due_deliveries(later, 10).await.unwrap();
+    assert_eq!((retry[0].attempts, retry[0].last_error.as_deref()), (1, Some("HTTP 503")));
+    store.record_delivery(retry[0].id, DeliveryRecord::Sent { at: later }).await.unwrap();
+    assert!(store.record_delivery(retry[0].id, DeliveryRecord::Sent { at: later }).await.is_err(), "sent once");
+    let grown =
+        Alert { events: 2, severity: Severity::Critical, mention_ids: vec![1, 2], updated_at: later, ..opened.clone() };
+    store.save_alert(&grown, true, later).await.unwrap();
+    let due = store.due_deliveries(later, 10).await.unwrap();
+    let channels: Vec<i64> = due.iter().map(|d| d.channel.id).collect();
+    assert_eq!(channels, vec![all_alerts.id, critical_only.id]);
+    assert!(due.iter().all(|d| d.event == 2));
+    store
+        .record_delivery(due[1].id, DeliveryRecord::Failed { at: later, error: "HTTP 410 Gone".into() })
+        .await
+        .unwrap();
+    let history = store.deliveries(opened.id).await.unwrap();
+    let states: Vec<&str> = history.iter().map(|d| d.status.as_str()).collect();
+    assert_eq!(states, ["sent", "pending", "failed"]);
+
+    // Acknowledge, resolve; a resolved alert is not "open" any more.
+    assert!(store.set_alert_status(p.id, opened.id, AlertStatus::Acknowledged, later).await.unwrap());
+    assert_eq!(store.alerts(p.id, Some(AlertStatus::Acknowledged), 10).await.unwrap().len(), 1);
+    assert!(store.set_alert_status(p.id, opened.id, AlertStatus::Resolved, later).await.unwrap());
+    let resolved = store.alert(p.id, opened.id).await.unwrap().unwrap();
+    assert_eq!(
+        (resolved.status, resolved.acknowledged_at, resolved.resolved_at),
+        (AlertStatus::Resolved, Some(later), Some(later))
+    );
+    assert_eq!(store.open_alert(p.id, &new.dedup_key, t0()).await.unwrap(), None);
+    assert!(!store.set_alert_status(other_project(store).await, opened.id, AlertStatus::Open, later).await.unwrap());
+    assert!(store.remove_channel(p.id, critical_only.id).await.unwrap());
 }
 
 async fn mentions_are_stored_once_and_searchable(store: &dyn Store) {
