@@ -56,6 +56,8 @@ const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, applicatio
                            application/json;q=0.8, */*;q=0.5";
 /// What scraped pages are asked for.
 const PAGE_ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5";
+/// What a POST (a webhook) asks for in reply (a request's own `Accept` replaces it).
+const POST_ACCEPT: &str = "application/json, text/plain;q=0.9, */*;q=0.5";
 
 /// Headers the fetcher sets itself; a request may not set them.
 const RESERVED_HEADERS: &[&str] = &[
@@ -156,6 +158,17 @@ pub enum FetchOutcome {
         /// The URL after redirects.
         final_url: String,
     },
+}
+
+/// What a successful POST ([`Fetcher::post`]) returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostOutcome {
+    /// The 2xx status.
+    pub status: u16,
+    /// The first [`MAX_ERROR_BODY_BYTES`] (at most [`FetchConfig::max_body_bytes`])
+    /// of the reply, decompressed; a longer reply is cut there, not refused:
+    /// the POST itself succeeded.
+    pub body: Vec<u8>,
 }
 
 /// When the server asked us to come back (`Retry-After`).
@@ -370,6 +383,8 @@ enum RedirectStop {
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    /// The same client without redirects, for [`Fetcher::post`].
+    post_client: reqwest::Client,
     config: Arc<FetchConfig>,
     hosts: Arc<HostTable>,
     robots: Arc<RobotsCache>,
@@ -403,19 +418,25 @@ impl Fetcher {
             }
         });
 
-        let client = reqwest::Client::builder()
-            .user_agent(config.user_agent.clone())
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.total_timeout)
-            .redirect(policy)
-            .dns_resolver(GuardedResolver { allow_private_networks: allow_private })
-            // A proxy would resolve names itself, out of the guard's sight.
-            .no_proxy()
-            .gzip(true)
-            .brotli(true)
-            .deflate(true)
-            .build()
-            .map_err(|e| FetchError::Client(error_chain(&e)))?;
+        let build = |policy: redirect::Policy| {
+            reqwest::Client::builder()
+                .user_agent(config.user_agent.clone())
+                .connect_timeout(config.connect_timeout)
+                .timeout(config.total_timeout)
+                .redirect(policy)
+                .dns_resolver(GuardedResolver { allow_private_networks: allow_private })
+                // A proxy would resolve names itself, out of the guard's sight.
+                .no_proxy()
+                .gzip(true)
+                .brotli(true)
+                .deflate(true)
+                .build()
+                .map_err(|e| FetchError::Client(error_chain(&e)))
+        };
+        let client = build(policy)?;
+        // A redirected POST turns into a GET (301/302/303) that "succeeds"
+        // without delivering anything: a POST's 3xx is an error to show.
+        let post_client = build(redirect::Policy::none())?;
         if robots::product_token(&config.user_agent) != robots::PRODUCT_TOKEN {
             tracing::warn!(
                 user_agent = config.user_agent,
@@ -425,6 +446,7 @@ impl Fetcher {
         }
         Ok(Fetcher {
             client,
+            post_client,
             hosts: Arc::new(HostTable::new(config.host_policy)),
             robots: Arc::new(RobotsCache::new()),
             config: Arc::new(config),
@@ -469,6 +491,64 @@ impl Fetcher {
             self.robots_allow(&final_url).await?;
         }
         Ok(outcome)
+    }
+
+    /// POSTs `body` to `url` (a webhook) with `headers` (`Content-Type`…,
+    /// checked like [`FetchRequest::headers`]).
+    ///
+    /// The same guard as [`fetch`](Self::fetch): the SSRF guard (IP
+    /// literals before sending, every resolved address), the host's
+    /// politeness slot, the connect and total timeouts, a bounded reply.
+    /// Redirects are not followed: a 3xx is [`FetchError::Status`], like any
+    /// non-2xx status (with `Retry-After` for 429 and 503). Not retried here:
+    /// a POST may have been acted on even when its answer was lost.
+    ///
+    /// Webhook URLs often carry a secret in their path, so errors and logs
+    /// show only `scheme://host:port/…`.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> Result<PostOutcome, FetchError> {
+        let shown = redacted_url(url);
+        tracing::debug!(url = shown, bytes = body.len(), "POST");
+        let parsed =
+            Url::parse(url.trim()).map_err(|e| FetchError::InvalidUrl { url: shown.clone(), reason: e.to_string() })?;
+        guard::check_url(&parsed, self.config.allow_private_networks).map_err(|e| match e {
+            UrlRefused::Scheme { scheme, .. } => UrlRefused::Scheme { url: shown.clone(), scheme },
+            UrlRefused::NoHost { .. } => UrlRefused::NoHost { url: shown.clone() },
+            other => other,
+        })?;
+        let req = FetchRequest { url: url.to_string(), headers: headers.to_vec(), ..FetchRequest::default() };
+        let headers = request_headers(&req, POST_ACCEPT)?;
+
+        let host = hosts::host_key(&parsed).unwrap_or_default();
+        let _slot = self.hosts.acquire(&host).await;
+        let total = self.config.total_timeout;
+        let limit = self.config.max_body_bytes.min(MAX_ERROR_BODY_BYTES as u64);
+        let exchange = async {
+            let started = tokio::time::Instant::now();
+            let response = self
+                .post_client
+                .post(parsed)
+                .headers(headers)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| self.map_error(&shown, e))?;
+            let status = response.status();
+            tracing::debug!(status = status.as_u16(), "POST response");
+            if !status.is_success() {
+                return Err(self.status_error(response, started).await);
+            }
+            let body = self.read_body(&shown, response, limit, Over::Truncate).await?;
+            Ok(PostOutcome { status: status.as_u16(), body })
+        };
+        match tokio::time::timeout(total, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout { url: shown, after: total }),
+        }
     }
 
     /// The request's URL, parsed and past the SSRF guard's first check.
@@ -556,25 +636,7 @@ impl Fetcher {
         let content_type = header_string(header::CONTENT_TYPE);
 
         if !status.is_success() {
-            let retry_after = match status {
-                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => response
-                    .headers()
-                    .get(header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(RetryAfter::parse),
-                _ => None,
-            };
-            // Within what is left of the total timeout, so that a slow error
-            // body still ends as this status rather than as a timeout.
-            let left = self.config.total_timeout.saturating_sub(started.elapsed());
-            let body = read_prefix(response, MAX_ERROR_BODY_BYTES, ERROR_BODY_TIME.min(left / 2)).await;
-            return Err(FetchError::Status {
-                status: status.as_u16(),
-                reason: status.canonical_reason().map(str::to_string),
-                retry_after,
-                body,
-                content_type,
-            });
+            return Err(self.status_error(response, started).await);
         }
 
         let etag = header_string(header::ETAG);
@@ -582,6 +644,31 @@ impl Fetcher {
 
         let body = self.read_body(shown_url, response, limit, over).await?;
         Ok(FetchOutcome::Fetched { body, content_type, etag, last_modified, final_url })
+    }
+
+    /// The error for a non-2xx response: its status, `Retry-After` (429 and
+    /// 503) and the first bytes of its body.
+    async fn status_error(&self, response: reqwest::Response, started: tokio::time::Instant) -> FetchError {
+        let status = response.status();
+        let content_type =
+            response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let retry_after = match status {
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(RetryAfter::parse)
+            }
+            _ => None,
+        };
+        // Within what is left of the total timeout, so that a slow error
+        // body still ends as this status rather than as a timeout.
+        let left = self.config.total_timeout.saturating_sub(started.elapsed());
+        let body = read_prefix(response, MAX_ERROR_BODY_BYTES, ERROR_BODY_TIME.min(left / 2)).await;
+        FetchError::Status {
+            status: status.as_u16(),
+            reason: status.canonical_reason().map(str::to_string),
+            retry_after,
+            body,
+            content_type,
+        }
     }
 
     /// Reads the body chunk by chunk, stopping past `limit`. reqwest hands
@@ -687,6 +774,26 @@ fn request_headers(req: &FetchRequest, accept: &'static str) -> Result<HeaderMap
     Ok(headers)
 }
 
+/// `scheme://host:port/…` of a URL: what errors and logs show of a URL that
+/// may carry a secret in its path, query or user info (a webhook's).
+pub fn redacted_url(url: &str) -> String {
+    match Url::parse(url.trim()) {
+        Ok(u) if u.has_host() => {
+            let rest = &u[Position::BeforePath..];
+            let tail = if rest.is_empty() || rest == "/" { "/" } else { "/…" };
+            format!("{}://{}{tail}", u.scheme(), site(url.trim()))
+        }
+        // Not a URL with a host: its first characters, enough to recognise it.
+        _ => {
+            let mut shown: String = url.trim().chars().take(12).collect();
+            if shown.len() < url.trim().len() {
+                shown.push('…');
+            }
+            shown
+        }
+    }
+}
+
 /// The first `limit` bytes of a body, read for at most `time`; whatever
 /// arrived when it ends, fails or times out.
 async fn read_prefix(mut response: reqwest::Response, limit: usize, time: Duration) -> Vec<u8> {
@@ -751,6 +858,14 @@ mod tests {
         assert_eq!(RetryAfter::parse("soon"), None);
         assert_eq!(RetryAfter::parse("-5"), None);
         assert_eq!(RetryAfter::parse(""), None);
+    }
+
+    #[test]
+    fn redacted_urls_keep_only_scheme_host_and_port() {
+        assert_eq!(redacted_url("https://hooks.example.com/services/T0/B0/secret"), "https://hooks.example.com/…");
+        assert_eq!(redacted_url("http://user:pw@10.0.0.1:8080/hook?token=x"), "http://10.0.0.1:8080/…");
+        assert_eq!(redacted_url("https://example.com"), "https://example.com/");
+        assert_eq!(redacted_url("not a url with a secret"), "not a url wi…");
     }
 
     #[test]

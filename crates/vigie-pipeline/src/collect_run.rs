@@ -17,13 +17,16 @@ use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use serde_json::json;
 use vigie_collect::html::{Selectors, extract};
-use vigie_collect::search::{DEFAULT_TOP, RankedUrl, SearchResult, compare, parse_results, search_url, to_raw_mention};
+use vigie_collect::search::{
+    DEFAULT_TOP, RankChange, RankedUrl, SearchResult, compare, parse_results, search_url, to_raw_mention,
+};
 use vigie_collect::social::{self, Cursor, Endpoints, MAX_PAGES_PER_RUN, SocialQuery};
 use vigie_collect::{FetchError, FetchOutcome, FetchRequest, Fetcher, RawMention, parse_feed};
-use vigie_model::{Source, SourceKind};
+use vigie_model::{AlertEvidence, AlertRule, Severity, Source, SourceKind};
 use vigie_store::{FetchRecord, Store};
 
 use crate::PipelineError;
+use crate::alerts::{AlertEvent, AlertSettings, record_events};
 use crate::ingest::Ingestor;
 use crate::models::ProjectModels;
 use crate::sources::{Secrets, SourceSpec};
@@ -271,7 +274,7 @@ async fn collect_source(
         }
     }
     if let (Some(ranking), None) = (&reading.ranking, &reading.error) {
-        record_ranking(store.as_ref(), source, ranking, now).await?;
+        record_ranking(store.as_ref(), ingestor.project_id(), source, ranking, now).await?;
     }
     let warning = (!reading.warnings.is_empty()).then(|| bounded_warning(&reading.warnings));
     let (record, outcome) = match reading.error {
@@ -317,6 +320,7 @@ async fn collect_source(
 /// "enter").
 async fn record_ranking(
     store: &dyn Store,
+    project_id: i64,
     source: &Source,
     ranking: &[SearchResult],
     now: DateTime<Utc>,
@@ -330,6 +334,48 @@ async fn record_ranking(
     let results: Vec<serde_json::Value> =
         ranking.iter().map(|r| json!({"rank": r.rank, "url": r.url, "title": r.title})).collect();
     store.add_search_run(source.id, now, &json!(results), &json!(changes)).await?;
+    // A page entering the top results is an alert, more severe when the
+    // page is negative (the angry customer's blog post).
+    let settings = AlertSettings::load(store, project_id).await?;
+    if !settings.enabled(AlertRule::SearchRankEntry) {
+        return Ok(());
+    }
+    let term = source.config.get("term").and_then(serde_json::Value::as_str).unwrap_or_default();
+    let mut events = Vec::new();
+    for change in &changes {
+        let RankChange::Entered { url, rank } = change else { continue };
+        let key = vigie_nlp::canonical_url(url)
+            .map(|u| vigie_model::Mention::dedup_key_for(Some(&u), SourceKind::Web, None, ""))
+            .unwrap_or_default();
+        let page = store.mention_by_key(project_id, &key).await?;
+        let negative =
+            page.as_ref().and_then(|m| m.mention.analysis.polarity()) == Some(vigie_model::Polarity::Negative);
+        let watch_id = page.as_ref().and_then(|m| m.matches.first().map(|w| w.watch_id));
+        events.push(AlertEvent {
+            rule: AlertRule::SearchRankEntry,
+            severity: if negative { Severity::Critical } else { Severity::Info },
+            watch_id,
+            dedup_key: format!("search_rank_entry:{}:{url}", source.id),
+            title: format!(
+                "{} page entered the top {top} for “{term}” at rank {rank}",
+                if negative { "A negative" } else { "A new" }
+            ),
+            evidence: AlertEvidence {
+                observed: f64::from(*rank),
+                expected: f64::from(top),
+                window_start: Some(now),
+                window_end: Some(now),
+                terms: vec![term.to_string()],
+                urls: vec![url.clone()],
+                ..AlertEvidence::default()
+            },
+            mention_ids: page.iter().map(|m| m.mention.id).collect(),
+            at: now,
+        });
+    }
+    if !events.is_empty() {
+        record_events(store, project_id, &settings, events, now).await?;
+    }
     Ok(())
 }
 

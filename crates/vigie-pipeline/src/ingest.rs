@@ -17,6 +17,7 @@ use vigie_query::{Document, WatchSet};
 use vigie_store::{MentionRecord, Store, StoreError};
 
 use crate::PipelineError;
+use crate::alerts::{AlertSettings, MentionRules, SurgeDetectors, record_events};
 use crate::analyze::{Analyzer, signature_of};
 use crate::models::ProjectModels;
 use crate::stories::Stories;
@@ -114,6 +115,15 @@ pub struct Ingestor {
     analyzer: Arc<Analyzer>,
     stories: Stories,
     limits: NormalizeLimits,
+    /// The early-warning rules, run on every stored batch.
+    alerts: AlertHook,
+}
+
+/// The alert rules of the project, as the ingestor runs them.
+struct AlertHook {
+    rules: MentionRules,
+    surges: SurgeDetectors,
+    watches: Vec<Watch>,
 }
 
 impl Ingestor {
@@ -125,10 +135,16 @@ impl Ingestor {
         models: &ProjectModels,
         stories: Stories,
     ) -> Result<Self, PipelineError> {
-        let watches = store.list_watches(project_id).await?;
-        let watches = CompiledWatches::new(&watches)?;
+        let listed = store.list_watches(project_id).await?;
+        let watches = CompiledWatches::new(&listed)?;
         let analyzer = Arc::new(models.analyzer(store.as_ref(), project_id).await?);
-        Ok(Ingestor { store, project_id, watches, analyzer, stories, limits: NormalizeLimits::default() })
+        let settings = AlertSettings::load(store.as_ref(), project_id).await?;
+        let alerts = AlertHook {
+            rules: MentionRules::new(settings, &listed),
+            surges: SurgeDetectors::default(),
+            watches: listed,
+        };
+        Ok(Ingestor { store, project_id, watches, analyzer, stories, limits: NormalizeLimits::default(), alerts })
     }
 
     pub fn analyzer(&self) -> &Analyzer {
@@ -194,12 +210,50 @@ impl Ingestor {
                 tracing::warn!(error = %e, "could not record {} story links", copies.len());
             }
         }
+        let new_mentions: Vec<(i64, &MentionRecord)> = report
+            .inserted_ids
+            .iter()
+            .zip(&report.inserted_index)
+            .filter_map(|(id, i)| prepared.records.get(*i).map(|r| (*id, r)))
+            .collect();
+        // Alerts are a view over stored mentions too: a failure is logged,
+        // and the next batch or cycle evaluates the series again.
+        if let Err(e) = self.run_alerts(&new_mentions, Utc::now()).await {
+            tracing::warn!(project = self.project_id, error = %e, "alert rules failed on a stored batch");
+        }
         Ok(IngestReport {
             inserted: report.inserted,
             duplicates: report.duplicates,
             rejected: prepared.rejected.into_iter().map(|(i, r)| (i, r.to_string())).collect(),
             inserted_ids: report.inserted_ids,
         })
+    }
+
+    /// The per-mention rules on the new mentions, then the surge rules of
+    /// the watches that recent mentions touched.
+    async fn run_alerts(&self, new: &[(i64, &MentionRecord)], now: DateTime<Utc>) -> Result<(), PipelineError> {
+        let mut events = Vec::new();
+        let mut touched: Vec<i64> = Vec::new();
+        for (id, record) in new {
+            if (now - record.mention.published_at).num_seconds() > crate::alerts::MAX_ALERT_AGE {
+                continue;
+            }
+            let watch_ids: Vec<i64> = record.matches.iter().map(|m| m.watch_id).collect();
+            events.extend(self.alerts.rules.events(*id, &record.mention, &watch_ids, now));
+            for w in watch_ids {
+                if !touched.contains(&w) {
+                    touched.push(w);
+                }
+            }
+        }
+        let settings = self.alerts.rules.settings();
+        for watch in self.alerts.watches.iter().filter(|w| touched.contains(&w.id)) {
+            events.extend(self.alerts.surges.check(self.store.as_ref(), settings, watch, now).await?);
+        }
+        if !events.is_empty() {
+            record_events(self.store.as_ref(), self.project_id, settings, events, now).await?;
+        }
+        Ok(())
     }
 
     /// Both halves, for small batches (a feed's items). The CPU half runs on

@@ -17,12 +17,14 @@
 //! - [`stories`]: near-duplicate copies grouped into stories after insert;
 //! - [`refine`]: the encoder tier, refining stored verdicts in the background.
 
+pub mod alerts;
 pub mod analyze;
 pub mod collect_run;
 pub mod import;
 pub mod import_run;
 pub mod ingest;
 pub mod models;
+pub mod notify_run;
 pub mod refine;
 pub mod search;
 pub mod sources;

@@ -14,7 +14,13 @@ pub struct Request {
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
+    /// The body, as far as `Content-Length` says (at most [`MAX_REQUEST_BODY`];
+    /// empty without it: chunked request bodies are not read).
+    pub body: Vec<u8>,
 }
+
+/// The largest request body the server reads.
+pub const MAX_REQUEST_BODY: usize = 16 * 1024 * 1024;
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -221,6 +227,8 @@ async fn serve(
         }
         head.extend_from_slice(&buf[..n]);
     }
+    let end = head.windows(4).position(|w| w == b"\r\n\r\n").map_or(head.len(), |i| i + 4);
+    let mut body = head.split_off(end);
     let text = String::from_utf8_lossy(&head);
     let mut lines = text.split("\r\n");
     let mut request_line = lines.next().unwrap_or_default().split(' ');
@@ -231,7 +239,18 @@ async fn serve(
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    let request = Request { method, path, headers };
+    let mut request = Request { method, path, headers, body: Vec::new() };
+    let declared = request.header("content-length").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+    let declared = declared.min(MAX_REQUEST_BODY);
+    while body.len() < declared {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&buf[..n]);
+    }
+    body.truncate(declared);
+    request.body = body;
     let in_flight = InFlight::enter(log);
     log.arrivals.lock().unwrap().push((Instant::now(), request.clone()));
     hits.fetch_add(1, Ordering::SeqCst);

@@ -77,6 +77,14 @@ pub enum Command {
     /// Measure accuracy on public labelled data (writes docs/EVALUATION.md).
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Alerts: list, show, acknowledge, resolve; the rules' settings.
+    #[command(subcommand)]
+    Alert(AlertCommand),
+    /// Where alerts are sent: webhooks (Slack, Mattermost, any JSON receiver) and e-mail.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
+    /// Replay a watch's stored history through the alert rules and list the alerts that would have fired.
+    Backtest(BacktestArgs),
     /// Run the spike detector over a `timestamp,value` CSV (NAB's format); writes `timestamp,value,score,alert`.
     Detect(DetectArgs),
     /// Tokens for the push API (POST /api/v1/ingest).
@@ -84,6 +92,89 @@ pub enum Command {
     Token(TokenCommand),
     /// Run the HTTP server: the push API, POST /api/v1/ingest.
     Serve(ServeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertCommand {
+    /// The project's alerts, most recently updated first.
+    List {
+        /// Only alerts in this state: open, acknowledged, resolved.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// One alert: why it fired, its mentions, its notifications.
+    Show { id: i64 },
+    /// Acknowledge an alert: someone is on it (it stays quiet unless it gets more severe).
+    Ack { id: i64 },
+    /// Resolve an alert: the next event with its key opens a new one.
+    Resolve { id: i64 },
+    /// Show the alert settings, or change them.
+    Settings {
+        /// Replace the trigger terms (comma-separated words or phrases).
+        #[arg(long, value_name = "TERMS")]
+        trigger_terms: Option<String>,
+        /// Add trigger terms (comma-separated).
+        #[arg(long, value_name = "TERMS")]
+        add_terms: Option<String>,
+        /// A negative mention whose reach score (0-100) is at least this raises an alert.
+        #[arg(long, value_name = "SCORE")]
+        high_reach: Option<f64>,
+        /// How long new evidence grows an open alert rather than opening another: 30m, 6h, 1d.
+        #[arg(long, value_name = "DURATION")]
+        cooldown: Option<String>,
+        /// Switch rules off (comma-separated: negative_surge, volume_surge, high_reach_negative, trigger_term, search_rank_entry); `none` switches all on.
+        #[arg(long, value_name = "RULES")]
+        disable: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Send alerts to a webhook: a JSON POST with a Slack/Mattermost `text` field, signed when a secret is given.
+    Webhook {
+        url: String,
+        /// Sign each request: `X-Vigie-Signature: sha256=HMAC(secret, "<timestamp>.<body>")`.
+        #[arg(long, env = "VIGIE_WEBHOOK_SECRET")]
+        secret: Option<String>,
+        /// Only alerts at least this severe: info, warning, critical.
+        #[arg(long, default_value = "info")]
+        min_severity: String,
+    },
+    /// Send alerts by e-mail (SMTP settings: VIGIE_SMTP_URL, VIGIE_SMTP_FROM).
+    Email {
+        /// Comma-separated addresses.
+        to: String,
+        #[arg(long, default_value = "warning")]
+        min_severity: String,
+    },
+    /// The project's channels.
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Stop sending to a channel.
+    Remove { id: i64 },
+    /// Send the pending notifications now (the collector and the server do it continuously).
+    Send,
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// The watch to replay.
+    #[arg(long)]
+    pub watch: String,
+    /// Start of the period: a date (2026-03-01), a date and time, or a duration back from now (7d).
+    #[arg(long)]
+    pub from: String,
+    /// End of the period (default: now).
+    #[arg(long)]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

@@ -88,6 +88,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::Collect(_)
             | Command::Watch(cli::WatchCommand::Add { .. })
             | Command::Token(cli::TokenCommand::Create { .. })
+            | Command::Notify(cli::NotifyCommand::Webhook { .. } | cli::NotifyCommand::Email { .. })
     ) || matches!(&command, Command::Source(source) if matches!(**source, cli::SourceCommand::Add(_)));
     let app = App::open(&cli.global.data_dir, models_dir.clone(), project, creates).await?;
     let result = match command {
@@ -105,6 +106,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models(cmd) => commands::models::run(&models_dir, Some(&app), cmd, out).await,
         Command::Train(cli::TrainCommand::Sentiment(args)) => commands::train::project(&app, args, out).await,
         Command::Token(cmd) => commands::token::run(&app, cmd, out).await,
+        Command::Alert(cmd) => commands::alert::run(&app, cmd, out).await,
+        Command::Notify(cmd) => commands::alert::notify(&app, cmd, out).await,
+        Command::Backtest(args) => commands::alert::backtest_run(&app, args, out).await,
         Command::Serve(args) => commands::serve::run(&app, args, out).await,
         Command::Bench(_) | Command::Eval(_) | Command::Analyze(_) | Command::Detect(_) => {
             unreachable!("handled above")

@@ -435,3 +435,67 @@ fn a_utf8_bom_and_leading_blank_lines_are_tolerated() {
     json.extend(testdata("jsonfeed_11.json"));
     assert_eq!(parse_feed(&json, None, "https://example.org/feed.json").unwrap().items.len(), 2);
 }
+
+#[test]
+fn google_news_publisher_suffix_needs_an_exact_match() {
+    let desc = |publisher: &str| format!("<a href=\"x\">H</a>&nbsp;&nbsp;<font color=\"#6f6f6f\">{publisher}</font>");
+    assert_eq!(strip_publisher_suffix("Acme - A - Le Monde", &desc("Le Monde")), s("Acme - A"));
+    assert_eq!(strip_publisher_suffix("Acme & Co - Les Échos & Cie", &desc("Les Échos &amp; Cie")), s("Acme & Co"));
+    assert_eq!(strip_publisher_suffix("Acme - L'Express", &desc("L&#x27;Express")), s("Acme"));
+    // Not the same publisher, no " - ", nothing left, no <font>, an unknown entity, a stray `&`.
+    assert_eq!(strip_publisher_suffix("Acme - Le Monde", &desc("Le Monde.fr")), None);
+    assert_eq!(strip_publisher_suffix("Acme Le Monde", &desc("Le Monde")), None);
+    assert_eq!(strip_publisher_suffix(" - Le Monde", &desc("Le Monde")), None);
+    assert_eq!(strip_publisher_suffix("Acme - Le Monde", "<a href=\"x\">Acme</a> Le Monde"), None);
+    assert_eq!(strip_publisher_suffix("Acme - Le&eacute;", &desc("Le&eacute;")), None);
+    assert_eq!(strip_publisher_suffix("Acme - A & B", &desc("A & B")), None);
+    assert_eq!(strip_publisher_suffix("Acme - X", &desc("&#1114112;")), None);
+    assert_eq!(strip_publisher_suffix("Acme - X", "<font color=\"#6f6f6f\">X"), None);
+}
+
+#[test]
+fn only_empty_media_text_elements_are_dropped_for_the_retry() {
+    let drop = |s: &str| without_empty_media_text(s.as_bytes()).map(|v| String::from_utf8(v).unwrap());
+    assert_eq!(drop("<g><media:description></media:description><x/></g>"), s("<g><x/></g>"));
+    assert_eq!(drop("<g><media:description type=\"plain\">\n  </media:description></g>"), s("<g></g>"));
+    assert_eq!(drop("<g><media:title/><media:description /></g>"), s("<g></g>"));
+    assert_eq!(drop("<media:title>T</media:title><media:title></media:title>"), s("<media:title>T</media:title>"));
+    for kept in [
+        "<media:description>Texte</media:description>",
+        "<media:descriptions></media:descriptions>",
+        "<media:description></media:title>",
+        "<media:thumbnail url=\"x\"/>",
+        "<media:description",
+        "<media:",
+        "",
+    ] {
+        assert_eq!(drop(kept), None, "{kept}");
+    }
+}
+
+#[test]
+fn an_empty_media_description_does_not_lose_the_whole_feed() {
+    let atom = |description: &str| {
+        format!(
+            "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\" xmlns:media=\"http://search.yahoo.com/mrss/\">\
+             <title>c</title><entry><id>yt:video:a</id><title>Sans description</title>\
+             <link rel=\"alternate\" href=\"https://www.youtube.com/watch?v=a\"/>\
+             <media:group><media:title>Sans description</media:title>\
+             <media:content url=\"https://www.youtube.com/v/a\" type=\"application/x-shockwave-flash\"/>\
+             {description}</media:group></entry></feed>"
+        )
+    };
+    // feed-rs alone fails on it…
+    let raw = atom("<media:description></media:description>");
+    assert!(feed_rs::parser::parse(raw.as_bytes()).is_err());
+    // …the adapter keeps the entry, with its title and no text.
+    for description in ["<media:description></media:description>", "<media:description/>"] {
+        let feed = parse_feed(atom(description).as_bytes(), None, "https://www.youtube.com/feeds/videos.xml").unwrap();
+        assert_eq!(feed.items.len(), 1);
+        assert_eq!(feed.items[0].title, s("Sans description"));
+        assert_eq!(feed.items[0].text, "");
+    }
+    // Other broken feeds keep their own error.
+    let broken = atom("<media:description></media:description><oops>");
+    assert!(matches!(parse_feed(broken.as_bytes(), None, "https://x.example/"), Err(FeedError::Invalid { .. })));
+}

@@ -241,6 +241,15 @@ async fn run_cycles(
         timed_cycle(state, async { Ok(collect_sources(&store, &fetcher, &ctx, all, Utc::now()).await?) }).await?;
     m.warm = warm;
     check_failures(&store, project.id, &m.warm.report, "cycle 2").await?;
+    for (what, c) in [("cycle 1", &m.cold), ("cycle 2", &m.warm)] {
+        let (r, ok, nm) = (&c.report, c.served_ok, c.served_not_modified);
+        anyhow::ensure!(
+            ok == r.fetched as u64 && nm == r.not_modified as u64,
+            "{what}: the server answered {ok} 200s and {nm} 304s, the collector counted {} and {}",
+            r.fetched,
+            r.not_modified
+        );
+    }
 
     sqlite.close().await;
     drop(store);
@@ -688,10 +697,10 @@ impl Item {
             }
             body.push_str("</p>\n");
             if spec.shape.full_content && r.chance(15) {
-                let _ = write!(
+                let _ = writeln!(
                     body,
                     "<figure><img src=\"https://{}/img/{number}-{p}.jpg\" alt=\"\" width=\"800\" height=\"450\">\
-                     <figcaption>{}</figcaption></figure>\n",
+                     <figcaption>{}</figcaption></figure>",
                     spec.site,
                     sentence(&mut r, words, brands, (4, 8))
                 );
@@ -713,8 +722,11 @@ fn render_feed(spec: &FeedSpec, brands: &[String]) -> String {
     let items: Vec<Item> =
         (spec.newest + 1 - spec.count..=spec.newest).rev().map(|j| Item::draw(spec, j, brands)).collect();
     let updated = items.first().map_or_else(Utc::now, |i| i.date);
-    let (lang, title) =
-        if spec.french { ("fr-FR", format!("Actualités de {}", spec.site)) } else { ("en-GB", format!("{} news", spec.site)) };
+    let (lang, title) = if spec.french {
+        ("fr-FR", format!("Actualités de {}", spec.site))
+    } else {
+        ("en-GB", format!("{} news", spec.site))
+    };
     let mut x = String::with_capacity(spec.count * 1024);
     if spec.rss {
         let _ = write!(
@@ -746,7 +758,7 @@ fn render_feed(spec: &FeedSpec, brands: &[String]) -> String {
                     it.body
                 );
             } else {
-                let _ = write!(x, "<description><![CDATA[{}]]></description>\n", it.body);
+                let _ = writeln!(x, "<description><![CDATA[{}]]></description>", it.body);
             }
             x.push_str("</item>\n");
         }
@@ -782,7 +794,7 @@ fn render_feed(spec: &FeedSpec, brands: &[String]) -> String {
                     xml_escape(&it.body)
                 );
             } else {
-                let _ = write!(x, "<summary type=\"html\">{}</summary>\n", xml_escape(&it.body));
+                let _ = writeln!(x, "<summary type=\"html\">{}</summary>", xml_escape(&it.body));
             }
             x.push_str("</entry>\n");
         }

@@ -8,11 +8,13 @@ use std::sync::Arc;
 use vigie_collect::social::Endpoints;
 use vigie_collect::{FetchConfig, Fetcher};
 
+use vigie_notify::{SmtpConfig, SmtpSecurity};
+use vigie_pipeline::notify_run::Notifier;
 use vigie_pipeline::refine::{REFINE_BATCH, Refiner};
 use vigie_pipeline::stories::StoryIndexes;
 use vigie_pipeline::{CollectContext, CollectReport, Secrets, collect_due, collect_sources};
 
-use crate::app::{App, usage};
+use crate::app::{App, UsageError, usage};
 use crate::cli::CollectArgs;
 
 /// Sources fetched per cycle at most.
@@ -50,6 +52,73 @@ pub fn collect_context() -> CollectContext {
     }
 }
 
+/// The notifier of `vigie collect`, `vigie serve` and `vigie notify send`:
+/// `VIGIE_SMTP_URL` (`smtp://user:password@host:port`, `smtps://…` for TLS,
+/// `?tls=starttls` to upgrade), `VIGIE_SMTP_FROM`, and `VIGIE_BASE_URL` (the
+/// web UI's address, for links).
+pub fn notifier() -> anyhow::Result<Notifier> {
+    let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let smtp = match var("VIGIE_SMTP_URL") {
+        None => None,
+        Some(url) => {
+            Some(smtp_config(&url, var("VIGIE_SMTP_FROM")).map_err(|e| UsageError(format!("VIGIE_SMTP_URL: {e}")))?)
+        }
+    };
+    Ok(Notifier { fetcher: Fetcher::new(fetch_config())?, smtp, base_url: var("VIGIE_BASE_URL") })
+}
+
+fn smtp_config(url: &str, from: Option<String>) -> Result<SmtpConfig, String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("not a URL ({e})"))?;
+    let tls = parsed.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.to_string());
+    let security = match (parsed.scheme(), tls.as_deref()) {
+        ("smtps", _) => SmtpSecurity::Tls,
+        ("smtp", Some("starttls" | "required")) => SmtpSecurity::StartTls,
+        ("smtp", None | Some("none")) => SmtpSecurity::None,
+        (scheme, tls) => {
+            return Err(format!("expected smtp:// or smtps:// (and ?tls=starttls), not {scheme}:// with tls={tls:?}"));
+        }
+    };
+    let host = parsed.host_str().ok_or("no host")?.to_string();
+    let port = parsed.port().unwrap_or(match security {
+        SmtpSecurity::Tls => 465,
+        SmtpSecurity::StartTls => 587,
+        SmtpSecurity::None => 25,
+    });
+    let decode =
+        |s: &str| url::form_urlencoded::parse(s.as_bytes()).map(|(k, _)| k.into_owned()).next().unwrap_or_default();
+    let username = Some(decode(parsed.username())).filter(|u| !u.is_empty());
+    let password = parsed.password().map(decode);
+    let from = from.ok_or("set VIGIE_SMTP_FROM too: the sender address of the alerts")?;
+    Ok(SmtpConfig { host, port, security, username, password, from, timeout: Duration::from_secs(30) })
+}
+
+/// Sends queued notifications every second until the task is aborted; a
+/// failing round is logged and the next one tries again.
+pub fn spawn_delivery(
+    store: std::sync::Arc<dyn vigie_store::Store>,
+    notifier: Notifier,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = notifier.deliver_due(&store, Utc::now()).await {
+                tracing::warn!(error = %e, "could not send notifications; retrying");
+            }
+        }
+    })
+}
+
+/// One round of notifications after a one-off collection.
+async fn deliver_once(app: &App, notifier: &Notifier, out: &mut dyn Write) -> anyhow::Result<()> {
+    let report = notifier.deliver_due(&app.store, Utc::now()).await?;
+    if report.sent + report.retry + report.failed > 0 {
+        writeln!(out, "{} notification(s) sent, {} to retry, {} failed", report.sent, report.retry, report.failed)?;
+    }
+    Ok(())
+}
+
 fn print_report(out: &mut dyn Write, r: &CollectReport) -> std::io::Result<()> {
     writeln!(
         out,
@@ -60,6 +129,7 @@ fn print_report(out: &mut dyn Write, r: &CollectReport) -> std::io::Result<()> {
 
 pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let fetcher = Fetcher::new(fetch_config())?;
+    let notifier = notifier()?;
     let ctx = CollectContext { models: app.models(), stories: StoryIndexes::default(), ..collect_context() };
     if !args.sources.is_empty() {
         let mut chosen = Vec::new();
@@ -74,7 +144,7 @@ pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::R
         if report.failed > 0 {
             writeln!(out, "see `vigie source list` for the reasons")?;
         }
-        return Ok(());
+        return deliver_once(app, &notifier, out).await;
     }
     if args.once {
         let report = collect_due(&app.store, &fetcher, &ctx, Utc::now(), PER_CYCLE).await?;
@@ -82,7 +152,7 @@ pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::R
         if report.failed > 0 {
             writeln!(out, "see `vigie source list` for the reasons")?;
         }
-        return Ok(());
+        return deliver_once(app, &notifier, out).await;
     }
     // The sentence encoder, when installed, refines stored verdicts while
     // the collector waits for the next due source.
@@ -100,6 +170,8 @@ pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::R
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
+    let delivery = spawn_delivery(app.store.clone(), notifier);
+    let _stop_delivery = AbortOnDrop(delivery);
     loop {
         let cycle = collect_due(&app.store, &fetcher, &ctx, Utc::now(), PER_CYCLE);
         tokio::pin!(cycle);
@@ -176,4 +248,13 @@ async fn refine_until(app: &App, refiner: Option<&Arc<Refiner>>, deadline: tokio
         }
     }
     tokio::time::sleep_until(deadline).await;
+}
+
+/// Aborts a background task when dropped (the command returns or fails).
+pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -79,7 +79,9 @@ pub fn run(command: EvalCommand, models_dir: &Path, out: &mut dyn Write) -> anyh
         EvalCommand::Routing { data, report } => {
             ("routing", "routing", super::eval_sentiment::eval_routing(&data)?, report)
         }
-        EvalCommand::Spikes { nab, report } => ("spikes", "spike detection", super::eval_spikes::eval_spikes(&nab)?, report),
+        EvalCommand::Spikes { nab, report } => {
+            ("spikes", "spike detection", super::eval_spikes::eval_spikes(&nab)?, report)
+        }
     };
     match report {
         Some(path) => {

@@ -33,6 +33,10 @@ pub async fn run(app: &App, args: ServeArgs, out: &mut dyn Write) -> anyhow::Res
             _ => std::future::pending::<()>().await,
         }
     };
+    let _delivery = crate::commands::collect::AbortOnDrop(crate::commands::collect::spawn_delivery(
+        app.store.clone(),
+        crate::commands::collect::notifier()?,
+    ));
     vigie_web::serve(listener, state, shutdown).await.context("the server stopped")?;
     writeln!(out, "stopped")?;
     Ok(())

@@ -1,0 +1,380 @@
+//! The streaming surge detector: one [`Detector`] per series, fed one bucket
+//! at a time, answering a [`Verdict`] per bucket.
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::baseline::{Baseline, Decays};
+
+/// The surprise at which the score is one half: `score = 1 - 2^-(z / Z_HALF)²`.
+pub const Z_HALF: f64 = 5.0;
+
+/// The longest window, in buckets (bounds the state).
+pub const MAX_WINDOW_BUCKETS: u32 = 1024;
+
+/// Clipping of what the baseline learns: at most this many standard
+/// deviations above the expectation, plus [`CLIP_SLACK`] mentions.
+const CLIP_SIGMAS: f64 = 4.0;
+const CLIP_SLACK: f64 = 3.0;
+/// Starting dispersion of each window (negative-binomial `φ`, variance `μ + φμ²`).
+const INITIAL_DISPERSION: f64 = 0.1;
+const DISPERSION_RANGE: (f64, f64) = (1e-4, 1.0);
+/// Learning rate of the dispersion (on its logarithm): fast at first, then
+/// [`DISPERSION_RATE`] (a surge of 100 buckets moves it by a factor e^0.5 at most).
+const DISPERSION_START_RATE: f64 = 0.1;
+const DISPERSION_RATE: f64 = 0.005;
+/// The median of |Z| for a standard normal Z.
+const NORMAL_MEDIAN_ABS: f64 = 0.674_49;
+
+/// The score of a surprise `z` (a robust z on the square-root scale).
+pub fn score_of_z(z: f64) -> f64 {
+    if z > 0.0 { 1.0 - 0.5f64.powf((z / Z_HALF).powi(2)) } else { 0.0 }
+}
+
+/// The surprise whose score is `score` (inverse of [`score_of_z`]).
+pub fn z_of_score(score: f64) -> f64 {
+    if score <= 0.0 {
+        0.0
+    } else if score >= 1.0 {
+        f64::INFINITY
+    } else {
+        Z_HALF * (-(1.0 - score).log2()).sqrt()
+    }
+}
+
+/// How a detector decides. Durations are in seconds; the defaults are
+/// Vigie's (see the crate documentation for how they were chosen).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectorConfig {
+    /// Length of a bucket (one call of [`Detector::observe`] per bucket).
+    pub bucket_secs: u32,
+    /// Alert when the score reaches this (0 < threshold < 1).
+    pub threshold: f64,
+    /// The windows over which observed and expected counts are compared
+    /// (each at least two buckets: a surge is more than one bucket).
+    pub windows_secs: Vec<u32>,
+    /// An alert needs at least this many mentions above the expectation in its window.
+    pub min_excess: f64,
+    /// … and at least this ratio of observed to expected.
+    pub min_ratio: f64,
+    /// After an alert, no other before this much time has passed…
+    pub cooldown_secs: u32,
+    /// … and the score stayed below the threshold this long (one crisis, one alert).
+    pub quiet_secs: u32,
+    /// No alert before the series is this old (the baseline needs a day to learn).
+    pub warmup_secs: u32,
+    /// Half-life of the level (how fast a new normal is accepted).
+    pub level_half_life_secs: u32,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            bucket_secs: 300,
+            threshold: DEFAULT_THRESHOLD,
+            windows_secs: vec![900, 3600, 4 * 3600],
+            min_excess: 5.0,
+            min_ratio: 1.5,
+            cooldown_secs: 6 * 3600,
+            quiet_secs: 3600,
+            warmup_secs: 86_400,
+            level_half_life_secs: 86_400,
+        }
+    }
+}
+
+/// The default threshold on the score (a surprise of `z_of_score(DEFAULT_THRESHOLD)`).
+pub const DEFAULT_THRESHOLD: f64 = 0.5;
+
+impl DetectorConfig {
+    /// Checks the values, saying which one is wrong.
+    pub fn validate(&self) -> Result<(), DetectError> {
+        let bad = |what: &str| Err(DetectError::Config(what.to_string()));
+        if self.bucket_secs == 0 || self.bucket_secs > 86_400 {
+            return bad("bucket_secs must be between 1 and 86400");
+        }
+        if !(self.threshold > 0.0 && self.threshold < 1.0) {
+            return bad("threshold must be between 0 and 1 (exclusive)");
+        }
+        if self.windows_secs.is_empty() {
+            return bad("windows_secs must list at least one window");
+        }
+        if self.windows_secs.iter().any(|&w| w / self.bucket_secs > MAX_WINDOW_BUCKETS) {
+            return bad("a window is longer than 1024 buckets");
+        }
+        if !(self.min_excess.is_finite() && self.min_excess >= 0.0) {
+            return bad("min_excess must be a number ≥ 0");
+        }
+        if !(self.min_ratio.is_finite() && self.min_ratio >= 1.0) {
+            return bad("min_ratio must be a number ≥ 1");
+        }
+        if self.level_half_life_secs < self.bucket_secs {
+            return bad("level_half_life_secs must be at least one bucket");
+        }
+        Ok(())
+    }
+
+    fn buckets(&self, secs: u32) -> i64 {
+        i64::from(secs.div_ceil(self.bucket_secs.max(1)))
+    }
+
+    /// How much of a window's surprise counts: none below the minimum excess
+    /// and ratio, all of it well above them (continuous, so the score stays
+    /// monotone in the volume).
+    fn gate(&self, observed: f64, expected: f64) -> f64 {
+        let excess = observed - expected;
+        let by_excess = if self.min_excess > 0.0 { (excess / self.min_excess).clamp(0.0, 1.0) } else { 1.0 };
+        let by_ratio = if self.min_ratio > 1.0 {
+            let ratio = if expected > 0.0 { observed / expected } else if observed > 0.0 { f64::INFINITY } else { 1.0 };
+            ((ratio - 1.0) / (self.min_ratio - 1.0)).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        by_excess * by_ratio
+    }
+
+    /// The windows in buckets: at least 2, sorted, without repeats.
+    fn window_buckets(&self) -> Vec<u32> {
+        let mut windows: Vec<u32> = self
+            .windows_secs
+            .iter()
+            .map(|&w| ((f64::from(w) / f64::from(self.bucket_secs.max(1))).round() as u32).clamp(2, MAX_WINDOW_BUCKETS))
+            .collect();
+        windows.sort_unstable();
+        windows.dedup();
+        windows
+    }
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DetectError {
+    #[error("{value} is not a count (values must be finite and not negative)")]
+    InvalidValue { value: f64 },
+    #[error("{at} is not after the previous bucket ({previous}): one value per bucket, in time order")]
+    OutOfOrder { at: DateTime<Utc>, previous: DateTime<Utc> },
+    #[error("invalid detector configuration: {0}")]
+    Config(String),
+}
+
+/// Observed against expected over one window ending at the current bucket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowStat {
+    /// Length of the window, in buckets.
+    pub buckets: u32,
+    /// Mentions observed in the window (its single largest bucket left out).
+    pub observed: f64,
+    /// Mentions expected in the same buckets.
+    pub expected: f64,
+}
+
+/// The detector's answer for one bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// How unusual the recent volume is, 0 (ordinary) to 1; 0.5 is a surprise of [`Z_HALF`].
+    pub score: f64,
+    /// Raise an alert now (score at the threshold, warmed up, not already alerting on this surge).
+    pub alert: bool,
+    /// This bucket's count.
+    pub observed: f64,
+    /// This bucket's expected count.
+    pub expected: f64,
+    /// The count this bucket alone would have needed to reach the threshold.
+    pub upper: f64,
+    /// The window that scored highest (what to show in an explanation).
+    pub window: WindowStat,
+    /// The score reached the threshold but an alert for this surge was already raised
+    /// (or the series is still warming up).
+    pub suppressed: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+struct Entry {
+    bucket: i64,
+    observed: f64,
+    expected: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Scale {
+    buckets: u32,
+    /// Negative-binomial dispersion of this window's sums, learned.
+    dispersion: f64,
+    updates: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+struct Alerting {
+    /// The bucket of the alert.
+    since: i64,
+    /// The first bucket of the current run below the threshold.
+    calm_since: Option<i64>,
+}
+
+/// A streaming surge detector for one series of counts. Its state is a few
+/// hundred numbers (bounded by the longest window), serialisable so it can
+/// be persisted between runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Detector {
+    config: DetectorConfig,
+    baseline: Baseline,
+    recent: VecDeque<Entry>,
+    scales: Vec<Scale>,
+    first_bucket: Option<i64>,
+    last_bucket: Option<i64>,
+    alerting: Option<Alerting>,
+}
+
+/// Upper bound of the square-root surprise test: the count `s` with
+/// `2(√(s+3/8) − √(e+3/8)) / √(1+φe) = z`.
+fn upper_bound(expected: f64, dispersion: f64, z: f64) -> f64 {
+    let root = (expected + 0.375).sqrt() + 0.5 * z * (1.0 + dispersion * expected).sqrt();
+    root * root - 0.375
+}
+
+impl Detector {
+    pub fn new(config: DetectorConfig) -> Result<Detector, DetectError> {
+        config.validate()?;
+        let scales = config
+            .window_buckets()
+            .into_iter()
+            .map(|buckets| Scale { buckets, dispersion: INITIAL_DISPERSION, updates: 0 })
+            .collect();
+        Ok(Detector {
+            config,
+            baseline: Baseline::default(),
+            recent: VecDeque::new(),
+            scales,
+            first_bucket: None,
+            last_bucket: None,
+            alerting: None,
+        })
+    }
+
+    pub fn config(&self) -> &DetectorConfig {
+        &self.config
+    }
+
+    /// Changes the settings of a running detector (the sensitivity, …),
+    /// keeping what it learned; the bucket length cannot change.
+    pub fn set_config(&mut self, config: DetectorConfig) -> Result<(), DetectError> {
+        config.validate()?;
+        if config.bucket_secs != self.config.bucket_secs {
+            return Err(DetectError::Config("the bucket length of a running detector cannot change".into()));
+        }
+        let old = std::mem::take(&mut self.scales);
+        self.scales = config
+            .window_buckets()
+            .into_iter()
+            .map(|buckets| {
+                old.iter().find(|s| s.buckets == buckets).cloned().unwrap_or(Scale {
+                    buckets,
+                    dispersion: INITIAL_DISPERSION,
+                    updates: 0,
+                })
+            })
+            .collect();
+        self.config = config;
+        Ok(())
+    }
+
+    fn bucket_start(&self, bucket: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(bucket.saturating_mul(i64::from(self.config.bucket_secs)), 0).unwrap_or_default()
+    }
+
+    /// Feeds the count of the bucket containing `at` (call once per bucket,
+    /// zeros included: a bucket never observed is missing data, not zero).
+    pub fn observe(&mut self, at: DateTime<Utc>, value: f64) -> Result<Verdict, DetectError> {
+        if !value.is_finite() || value < 0.0 {
+            return Err(DetectError::InvalidValue { value });
+        }
+        let bucket_secs = i64::from(self.config.bucket_secs);
+        let bucket = at.timestamp().div_euclid(bucket_secs);
+        if let Some(last) = self.last_bucket
+            && bucket <= last
+        {
+            return Err(DetectError::OutOfOrder { at, previous: self.bucket_start(last) });
+        }
+        let start = bucket * bucket_secs;
+        let expected = self.baseline.expected(start).unwrap_or(value);
+
+        let longest = self.scales.last().map_or(2, |s| i64::from(s.buckets));
+        while self.recent.front().is_some_and(|e| e.bucket <= bucket - longest) {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(Entry { bucket, observed: value, expected });
+
+        // Every window: observed against expected, its largest excess left out.
+        let mut best = (0.0, WindowStat::default());
+        for scale in &mut self.scales {
+            let (mut observed, mut expected_sum, mut count) = (0.0, 0.0, 0u32);
+            let mut largest: Option<Entry> = None;
+            for e in self.recent.iter().rev().take_while(|e| e.bucket > bucket - i64::from(scale.buckets)) {
+                observed += e.observed;
+                expected_sum += e.expected;
+                count += 1;
+                if largest.is_none_or(|l| e.observed - e.expected > l.observed - l.expected) {
+                    largest = Some(*e);
+                }
+            }
+            let Some(largest) = largest.filter(|_| count >= 2) else { continue };
+            observed -= largest.observed;
+            expected_sum = (expected_sum - largest.expected).max(0.0);
+            let z = 2.0 * ((observed + 0.375).sqrt() - (expected_sum + 0.375).sqrt())
+                / (1.0 + scale.dispersion * expected_sum).sqrt();
+            let z_eff = z * self.config.gate(observed, expected_sum);
+            if z_eff > best.0 || best.1.buckets == 0 {
+                best = (z_eff, WindowStat { buckets: scale.buckets, observed, expected: expected_sum });
+            }
+            // Learn the dispersion so that the median of |z| is the normal one (a
+            // robust scale: a surge pushes it up by one small step per bucket at most).
+            scale.updates += 1;
+            let rate = (DISPERSION_START_RATE / (1.0 + scale.updates as f64 / 50.0)).max(DISPERSION_RATE);
+            let step = if z.abs() > NORMAL_MEDIAN_ABS { rate } else { -rate };
+            scale.dispersion = (scale.dispersion * step.exp()).clamp(DISPERSION_RANGE.0, DISPERSION_RANGE.1);
+        }
+        let score = score_of_z(best.0);
+        let threshold = self.config.threshold;
+
+        // One crisis, one alert: re-arm after the cooldown once the score stayed low long enough.
+        if let Some(a) = &mut self.alerting {
+            if score < threshold {
+                let calm = *a.calm_since.get_or_insert(bucket);
+                if bucket - a.since >= self.config.buckets(self.config.cooldown_secs)
+                    && bucket - calm + 1 >= self.config.buckets(self.config.quiet_secs)
+                {
+                    self.alerting = None;
+                }
+            } else {
+                a.calm_since = None;
+            }
+        }
+        let first = *self.first_bucket.get_or_insert(bucket);
+        let warm = bucket - first >= self.config.buckets(self.config.warmup_secs);
+        let over = score >= threshold;
+        let alert = over && warm && self.alerting.is_none();
+        if alert {
+            self.alerting = Some(Alerting { since: bucket, calm_since: None });
+        }
+
+        // Learn the baseline from the count, clipped so a surge is not learned as normal.
+        let dispersion = self.scales.first().map_or(INITIAL_DISPERSION, |s| s.dispersion);
+        let clip = expected + CLIP_SIGMAS * (expected * (1.0 + dispersion * expected)).sqrt() + CLIP_SLACK;
+        self.baseline.learn(start, value.min(clip), Decays::new(self.config.bucket_secs, self.config.level_half_life_secs));
+        self.last_bucket = Some(bucket);
+
+        Ok(Verdict {
+            score,
+            alert,
+            observed: value,
+            expected,
+            upper: upper_bound(expected, dispersion, z_of_score(threshold)),
+            window: best.1,
+            suppressed: over && !alert,
+        })
+    }
+}

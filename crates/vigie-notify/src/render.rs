@@ -1,0 +1,820 @@
+//! What a notification says, in four forms: an e-mail subject, plain text,
+//! HTML and Slack/Mattermost mrkdwn.
+//!
+//! One [`View`] is built from the notice — every untrusted string cleaned
+//! (control and bidi characters out, whitespace collapsed, length bounded),
+//! every URL kept only if it is `http(s)` — and each form escapes it for
+//! itself: HTML escapes `& < > " '` everywhere, text and attributes alike;
+//! mrkdwn escapes `& < >` (so no `<!channel>` or `<url|label>` can be
+//! smuggled in), breaks `@` mentions and Markdown links and images that
+//! Mattermost would render, and builds its own links with a URL that cannot
+//! close them.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use url::Url;
+use vigie_model::{AlertRule, Severity};
+
+use crate::{AlertMention, Notice};
+
+/// Most mentions a notification shows.
+pub const MAX_MENTIONS: usize = 5;
+/// Longest excerpt of a mention's text, in characters.
+pub const MAX_EXCERPT_CHARS: usize = 280;
+const MAX_TITLE_CHARS: usize = 200;
+const MAX_SUBJECT_TITLE_CHARS: usize = 120;
+const MAX_NAME_CHARS: usize = 100;
+const MAX_TERMS: usize = 12;
+const MAX_TERM_CHARS: usize = 60;
+const MAX_PAGES: usize = 5;
+const MAX_URL_CHARS: usize = 2048;
+
+/// A notification in every form it is sent in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// One line, no control characters: safe as an e-mail `Subject`.
+    pub subject: String,
+    pub text: String,
+    /// A whole HTML document; nothing from a mention is markup.
+    pub html: String,
+    /// Slack/Mattermost mrkdwn for a webhook's `text` field.
+    pub slack_text: String,
+}
+
+/// Where to see something in Vigie: a web page, or the command that shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Link {
+    Web(String),
+    Cli(String),
+}
+
+impl Link {
+    pub(crate) fn web(&self) -> Option<&str> {
+        match self {
+            Link::Web(url) => Some(url),
+            Link::Cli(_) => None,
+        }
+    }
+}
+
+/// A mention as shown: cleaned, bounded, its link kept only if http(s).
+#[derive(Debug, Clone)]
+pub(crate) struct MentionView {
+    pub id: i64,
+    pub url: Option<String>,
+    pub title: Option<String>,
+    pub excerpt: String,
+    pub author: Option<String>,
+    pub published_at: DateTime<Utc>,
+    pub sentiment: Option<String>,
+    pub reach: Option<f64>,
+    pub vigie: Link,
+}
+
+/// The notice, cleaned once for every form.
+pub(crate) struct View {
+    pub alert_id: i64,
+    pub severity: Severity,
+    pub rule: AlertRule,
+    pub title: String,
+    pub project: String,
+    pub watch: Option<String>,
+    /// "Observed: 57 negative mentions"
+    pub observed: String,
+    /// "expected about 8.2 (6.9×)"
+    pub expected: String,
+    pub score: Option<String>,
+    pub window: String,
+    pub terms: Vec<String>,
+    /// Evidence pages (http(s) only), and how many others were left out.
+    pub pages: Vec<String>,
+    pub pages_hidden: usize,
+    pub mentions: Vec<MentionView>,
+    /// How many mentions drove the alert in all.
+    pub mentions_total: usize,
+    pub events: i64,
+    pub status: &'static str,
+    pub opened_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub vigie: Link,
+    pub event_id: String,
+}
+
+/// Renders a notice: subject, plain text, HTML and mrkdwn, all saying which
+/// rule fired and how urgent it is, observed against expected, the window,
+/// the terms, the top mentions (at most [`MAX_MENTIONS`], each cut to
+/// [`MAX_EXCERPT_CHARS`]) and links to them. Pure: no clock, no IO.
+pub fn render(notice: &Notice<'_>) -> Rendered {
+    let view = View::new(notice);
+    Rendered { subject: subject(&view), text: text(&view), html: html(&view), slack_text: slack(&view) }
+}
+
+impl View {
+    pub(crate) fn new(notice: &Notice<'_>) -> View {
+        let alert = notice.alert;
+        let ev = &alert.evidence;
+        let base = notice.base_url.and_then(http_url).map(|u| u.trim_end_matches('/').to_string());
+        let link = |kind: &str, id: i64| match &base {
+            Some(base) => Link::Web(format!("{base}/{kind}s/{id}")),
+            None => Link::Cli(format!("vigie {kind} show {id}")),
+        };
+        let (observed, expected) = observed_expected(alert.rule, ev.observed, ev.expected);
+        let http_pages: Vec<String> = ev.urls.iter().filter_map(|u| http_url(u)).collect();
+        let pages_hidden = ev.urls.len() - http_pages.len().min(MAX_PAGES);
+        let mentions: Vec<MentionView> =
+            notice.mentions.iter().take(MAX_MENTIONS).map(|m| mention_view(m, link("mention", m.id))).collect();
+        View {
+            alert_id: alert.id,
+            severity: alert.severity,
+            rule: alert.rule,
+            title: clean(&alert.title, MAX_TITLE_CHARS),
+            project: clean(notice.project, MAX_NAME_CHARS),
+            watch: notice.watch.map(|w| clean(w, MAX_NAME_CHARS)).filter(|w| !w.is_empty()),
+            observed,
+            expected,
+            score: ev.score.filter(|s| s.is_finite()).map(|s| format!("{s:.2}")),
+            window: window(ev.window_start, ev.window_end),
+            terms: ev
+                .terms
+                .iter()
+                .map(|t| clean(t, MAX_TERM_CHARS))
+                .filter(|t| !t.is_empty())
+                .take(MAX_TERMS)
+                .collect(),
+            pages: http_pages.into_iter().take(MAX_PAGES).collect(),
+            pages_hidden,
+            mentions_total: alert.mention_ids.len().max(notice.mentions.len()),
+            mentions,
+            events: alert.events,
+            status: alert.status.as_str(),
+            opened_at: alert.opened_at,
+            updated_at: alert.updated_at,
+            vigie: link("alert", alert.id),
+            event_id: safe_event_id(notice.event_id),
+        }
+    }
+
+    fn place(&self) -> String {
+        match &self.watch {
+            Some(watch) => format!("{} / {watch}", self.project),
+            None => self.project.clone(),
+        }
+    }
+}
+
+fn mention_view(m: &AlertMention, vigie: Link) -> MentionView {
+    MentionView {
+        id: m.id,
+        url: m.url.as_deref().and_then(http_url),
+        title: m.title.as_deref().map(|t| clean(t, MAX_TITLE_CHARS)).filter(|t| !t.is_empty()),
+        excerpt: clean(&m.text, MAX_EXCERPT_CHARS),
+        author: m.author.as_deref().map(|a| clean(a, MAX_NAME_CHARS)).filter(|a| !a.is_empty()),
+        published_at: m.published_at,
+        sentiment: m.sentiment.as_deref().map(|s| clean(s, 20)).filter(|s| !s.is_empty()),
+        reach: m.reach.filter(|r| r.is_finite()),
+        vigie,
+    }
+}
+
+/// The rule in words: a label and what it means.
+fn rule_words(rule: AlertRule) -> (&'static str, &'static str) {
+    match rule {
+        AlertRule::NegativeSurge => ("Negative surge", "negative mentions far above their expected level"),
+        AlertRule::VolumeSurge => ("Volume surge", "mentions far above their expected level"),
+        AlertRule::HighReachNegative => ("High-reach negative mention", "a negative mention with a large audience"),
+        AlertRule::TriggerTerm => ("Trigger term", "a trigger term (boycott, scam, recall…) in a mention"),
+        AlertRule::SearchRankEntry => ("New search result", "a new page in the top results of a search watch"),
+    }
+}
+
+/// "57 negative mentions" and "expected about 8.2 (6.9×)", by rule.
+fn observed_expected(rule: AlertRule, observed: f64, expected: f64) -> (String, String) {
+    let (o, e) = (number(observed), number(expected));
+    let ratio = if expected > 0.0 && expected.is_finite() && observed.is_finite() {
+        format!(" ({:.1}× expected)", observed / expected)
+    } else {
+        String::new()
+    };
+    match rule {
+        AlertRule::NegativeSurge => (format!("{o} negative mentions"), format!("about {e}{ratio}")),
+        AlertRule::VolumeSurge => (format!("{o} mentions"), format!("about {e}{ratio}")),
+        AlertRule::HighReachNegative => (format!("reach {o}"), format!("threshold {e}")),
+        AlertRule::TriggerTerm => (format!("{o} mentions with a trigger term"), format!("threshold {e}")),
+        AlertRule::SearchRankEntry => (format!("{o} new pages in the top results"), format!("{e}")),
+    }
+}
+
+/// A figure as people read it: whole numbers without decimals.
+fn number(x: f64) -> String {
+    if !x.is_finite() {
+        "n/a".to_string()
+    } else if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else if x.abs() >= 100.0 {
+        format!("{x:.0}")
+    } else if x.abs() >= 1.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn window(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> String {
+    const FULL: &str = "%Y-%m-%d %H:%M";
+    match (start, end) {
+        (Some(s), Some(e)) => {
+            let end = if s.date_naive() == e.date_naive() { e.format("%H:%M") } else { e.format(FULL) };
+            format!("{} → {end} UTC ({})", s.format(FULL), duration_words(e - s))
+        }
+        (Some(s), None) => format!("since {} UTC", s.format(FULL)),
+        (None, Some(e)) => format!("until {} UTC", e.format(FULL)),
+        (None, None) => "not recorded".to_string(),
+    }
+}
+
+fn duration_words(d: chrono::TimeDelta) -> String {
+    let minutes = d.num_minutes().max(0);
+    if minutes < 60 || (minutes % 60 != 0 && minutes < 180) {
+        format!("{minutes} min")
+    } else if minutes < 48 * 60 {
+        let h = minutes as f64 / 60.0;
+        if minutes % 60 == 0 { format!("{h:.0} h") } else { format!("{h:.1} h") }
+    } else {
+        format!("{:.1} days", minutes as f64 / 1440.0).replace(".0 days", " days")
+    }
+}
+
+fn utc(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// One line of untrusted text: control, zero-width and bidi characters
+/// dropped or made spaces, whitespace collapsed, cut to `max` characters
+/// (with `…`).
+pub(crate) fn clean(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max * 4));
+    let mut count = 0;
+    let mut space = false;
+    for c in s.chars() {
+        let c = if c.is_control() || c.is_whitespace() { ' ' } else { c };
+        if is_invisible(c) {
+            continue;
+        }
+        if c == ' ' {
+            space = !out.is_empty();
+            continue;
+        }
+        if count >= max {
+            out.push('…');
+            return out;
+        }
+        if space {
+            if count + 1 >= max {
+                out.push('…');
+                return out;
+            }
+            out.push(' ');
+            count += 1;
+            space = false;
+        }
+        out.push(c);
+        count += 1;
+    }
+    out
+}
+
+/// Zero-width and bidirectional formatting characters (a reversed display
+/// can make text or a link read as something else).
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// The URL, serialized (percent-encoded), if it is an absolute http(s) URL
+/// with a host and not absurdly long; `None` otherwise (`javascript:`,
+/// `data:`, relative…): such a URL is never shown.
+pub(crate) fn http_url(s: &str) -> Option<String> {
+    let s = s.trim();
+    if s.len() > MAX_URL_CHARS {
+        return None;
+    }
+    let url = Url::parse(s).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return None;
+    }
+    let out = url.to_string();
+    (out.len() <= MAX_URL_CHARS && !out.chars().any(|c| c.is_whitespace() || c.is_control())).then_some(out)
+}
+
+/// The event id as sent in headers and ids: ASCII letters, digits and
+/// `. _ : -` (anything else becomes `-`), at most 128 characters.
+pub(crate) fn safe_event_id(s: &str) -> String {
+    let id: String = s
+        .trim()
+        .chars()
+        .take(128)
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-') { c } else { '-' })
+        .collect();
+    if id.is_empty() { "unknown".to_string() } else { id }
+}
+
+fn subject(v: &View) -> String {
+    let (label, _) = rule_words(v.rule);
+    let title = clean(&v.title, MAX_SUBJECT_TITLE_CHARS);
+    let title = if title.is_empty() { label.to_string() } else { title };
+    clean(&format!("[Vigie {}] {}: {title}", v.severity.as_str(), v.place()), 250)
+}
+
+fn mention_meta(m: &MentionView) -> String {
+    let mut meta = Vec::new();
+    if let Some(s) = &m.sentiment {
+        meta.push(s.clone());
+    }
+    if let Some(r) = m.reach {
+        meta.push(format!("reach {}", number(r)));
+    }
+    if let Some(a) = &m.author {
+        meta.push(format!("by {a}"));
+    }
+    meta.push(utc(m.published_at));
+    meta.join(" · ")
+}
+
+fn shown_of(v: &View) -> String {
+    if v.mentions_total > v.mentions.len() {
+        format!("top {} of {}", v.mentions.len(), v.mentions_total)
+    } else {
+        format!("{}", v.mentions.len())
+    }
+}
+
+// ---- plain text ----
+
+fn text(v: &View) -> String {
+    let (label, meaning) = rule_words(v.rule);
+    let mut s = String::new();
+    let _ = writeln!(s, "Vigie alert #{} — {} — {label}", v.alert_id, v.severity.as_str().to_uppercase());
+    let _ = writeln!(s, "{}", v.title);
+    let _ = writeln!(s);
+    let _ = writeln!(s, "Project:  {}", v.project);
+    if let Some(w) = &v.watch {
+        let _ = writeln!(s, "Watch:    {w}");
+    }
+    let _ = writeln!(s, "Rule:     {label} ({meaning})");
+    let _ = writeln!(s, "Observed: {}", v.observed);
+    let _ = writeln!(s, "Expected: {}", v.expected);
+    if let Some(score) = &v.score {
+        let _ = writeln!(s, "Score:    {score} (anomaly, 0 to 1)");
+    }
+    let _ = writeln!(s, "Window:   {}", v.window);
+    if !v.terms.is_empty() {
+        let _ = writeln!(s, "Terms:    {}", v.terms.join(", "));
+    }
+    let _ = writeln!(
+        s,
+        "Status:   {} · {} event(s) · opened {} · updated {}",
+        v.status,
+        v.events,
+        utc(v.opened_at),
+        utc(v.updated_at)
+    );
+    if !v.pages.is_empty() || v.pages_hidden > 0 {
+        let _ = writeln!(s, "\nPages:");
+        for p in &v.pages {
+            let _ = writeln!(s, "  {p}");
+        }
+        if v.pages_hidden > 0 {
+            let _ = writeln!(s, "  ({} more not shown)", v.pages_hidden);
+        }
+    }
+    if !v.mentions.is_empty() {
+        let _ = writeln!(s, "\nMentions that drove it ({}):", shown_of(v));
+        for (i, m) in v.mentions.iter().enumerate() {
+            let _ = writeln!(s, "\n{}. {}", i + 1, m.title.as_deref().unwrap_or("(untitled)"));
+            let _ = writeln!(s, "   {}", mention_meta(m));
+            let _ = writeln!(s, "   \"{}\"", m.excerpt);
+            if let Some(url) = &m.url {
+                let _ = writeln!(s, "   {url}");
+            }
+            match &m.vigie {
+                Link::Web(url) => {
+                    let _ = writeln!(s, "   In Vigie: {url}");
+                }
+                Link::Cli(cmd) => {
+                    let _ = writeln!(s, "   In Vigie: {cmd}");
+                }
+            }
+        }
+    }
+    let _ = writeln!(s);
+    match &v.vigie {
+        Link::Web(url) => {
+            let _ = writeln!(s, "See the alert: {url}");
+        }
+        Link::Cli(cmd) => {
+            let _ = writeln!(s, "See the alert: {cmd}");
+        }
+    }
+    let _ = writeln!(s, "-- \nSent by Vigie · event {}", v.event_id);
+    s
+}
+
+// ---- HTML ----
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub(crate) fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A link; `url` must come from [`http_url`] (or the checked base URL).
+fn html_link(url: &str, label: &str) -> String {
+    format!("<a href=\"{}\" rel=\"noopener noreferrer\">{}</a>", html_escape(url), html_escape(label))
+}
+
+fn html(v: &View) -> String {
+    let (label, meaning) = rule_words(v.rule);
+    let e = html_escape;
+    let color = match v.severity {
+        Severity::Critical => "#b00020",
+        Severity::Warning => "#b26a00",
+        Severity::Info => "#1a5fb4",
+    };
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\n\
+         <body style=\"font-family:sans-serif;line-height:1.4;color:#222\">\n",
+        e(&subject(v))
+    );
+    let _ = writeln!(
+        s,
+        "<p style=\"margin:0;color:{color};font-weight:bold\">{} · {} · alert #{}</p>",
+        e(&v.severity.as_str().to_uppercase()),
+        e(label),
+        v.alert_id
+    );
+    let _ = writeln!(s, "<h2 style=\"margin:.2em 0\">{}</h2>", e(&v.title));
+    let _ = writeln!(s, "<table cellpadding=\"3\" style=\"border-collapse:collapse\">");
+    let mut row = |k: &str, val: String| {
+        let _ = writeln!(s, "<tr><th align=\"left\" valign=\"top\">{}</th><td>{val}</td></tr>", e(k));
+    };
+    row("Project", e(&v.project));
+    if let Some(w) = &v.watch {
+        row("Watch", e(w));
+    }
+    row("Rule", format!("{} ({})", e(label), e(meaning)));
+    row("Observed", format!("<b>{}</b>", e(&v.observed)));
+    row("Expected", e(&v.expected));
+    if let Some(score) = &v.score {
+        row("Score", format!("{} (anomaly, 0 to 1)", e(score)));
+    }
+    row("Window", e(&v.window));
+    if !v.terms.is_empty() {
+        let terms: Vec<String> = v.terms.iter().map(|t| format!("<code>{}</code>", e(t))).collect();
+        row("Terms", terms.join(", "));
+    }
+    row(
+        "Status",
+        e(&format!(
+            "{} · {} event(s) · opened {} · updated {}",
+            v.status,
+            v.events,
+            utc(v.opened_at),
+            utc(v.updated_at)
+        )),
+    );
+    let _ = writeln!(s, "</table>");
+    if !v.pages.is_empty() || v.pages_hidden > 0 {
+        let _ = writeln!(s, "<h3>Pages</h3>\n<ul>");
+        for p in &v.pages {
+            let _ = writeln!(s, "<li>{}</li>", html_link(p, p));
+        }
+        if v.pages_hidden > 0 {
+            let _ = writeln!(s, "<li>({} more not shown)</li>", v.pages_hidden);
+        }
+        let _ = writeln!(s, "</ul>");
+    }
+    if !v.mentions.is_empty() {
+        let _ = writeln!(s, "<h3>Mentions that drove it ({})</h3>\n<ol>", e(&shown_of(v)));
+        for m in &v.mentions {
+            let title = m.title.as_deref().unwrap_or("(untitled)");
+            let title = match &m.url {
+                Some(url) => html_link(url, title),
+                None => e(title),
+            };
+            let vigie = match &m.vigie {
+                Link::Web(url) => html_link(url, "in Vigie"),
+                Link::Cli(cmd) => format!("<code>{}</code>", e(cmd)),
+            };
+            let _ = writeln!(
+                s,
+                "<li><p style=\"margin:.6em 0 0\"><b>{title}</b><br><small>{} · {vigie}</small></p>\n\
+                 <blockquote style=\"margin:.3em 0 .3em 1em;color:#444\">{}</blockquote></li>",
+                e(&mention_meta(m)),
+                e(&m.excerpt)
+            );
+        }
+        let _ = writeln!(s, "</ol>");
+    }
+    let see = match &v.vigie {
+        Link::Web(url) => html_link(url, &format!("Open alert #{} in Vigie", v.alert_id)),
+        Link::Cli(cmd) => format!("See the alert: <code>{}</code>", e(cmd)),
+    };
+    let _ = writeln!(s, "<p>{see}</p>");
+    let _ = writeln!(s, "<p style=\"color:#888;font-size:small\">Sent by Vigie · event {}</p>", e(&v.event_id));
+    s.push_str("</body></html>\n");
+    s
+}
+
+// ---- Slack / Mattermost mrkdwn ----
+
+/// Escapes text for Slack/Mattermost: `& < >` as entities (Slack's rule:
+/// nothing can open a `<…>` control sequence), `@` followed by a zero-width
+/// space (no `@channel` / `@here` ping in Mattermost, which reads them in
+/// plain text), and `![` / `](` broken the same way (no Markdown image or
+/// link from a mention in Mattermost).
+pub(crate) fn slack_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut prev = '\0';
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '@' => out.push_str("@\u{200B}"),
+            '[' if prev == '!' => out.push_str("\u{200B}["),
+            '(' if prev == ']' => out.push_str("\u{200B}("),
+            c => out.push(c),
+        }
+        prev = c;
+    }
+    out
+}
+
+/// `<url|label>`; `url` must come from [`http_url`]. A `|` or `>` in it
+/// (which would end the URL early) is percent-encoded.
+fn slack_link(url: &str, label: &str) -> String {
+    let url = url.replace('|', "%7C").replace('>', "%3E").replace('<', "%3C");
+    // `|` or `>` in a label would cut it short: they are escaped or replaced.
+    let label = slack_escape(label).replace('|', "¦");
+    format!("<{url}|{label}>")
+}
+
+fn slack(v: &View) -> String {
+    let (label, _) = rule_words(v.rule);
+    let e = slack_escape;
+    let mut s = String::new();
+    let icon = match v.severity {
+        Severity::Critical => ":rotating_light:",
+        Severity::Warning => ":warning:",
+        Severity::Info => ":information_source:",
+    };
+    let _ = writeln!(s, "{icon} *{} · {}* — {}", v.severity.as_str().to_uppercase(), label, e(&v.place()));
+    let _ = writeln!(s, "*{}*", e(&v.title));
+    let mut line = format!("Observed: *{}* · expected {}", e(&v.observed), e(&v.expected));
+    if let Some(score) = &v.score {
+        let _ = write!(line, " · score {score}");
+    }
+    let _ = writeln!(s, "{line}");
+    let _ = writeln!(s, "Window: {}", e(&v.window));
+    if !v.terms.is_empty() {
+        let terms: Vec<String> = v.terms.iter().map(|t| e(t)).collect();
+        let _ = writeln!(s, "Terms: {}", terms.join(", "));
+    }
+    let _ = writeln!(s, "Status: {} · {} event(s)", v.status, v.events);
+    for p in &v.pages {
+        let _ = writeln!(s, "• {}", slack_link(p, p));
+    }
+    if !v.mentions.is_empty() {
+        let _ = writeln!(s, "Mentions ({}):", e(&shown_of(v)));
+        for m in &v.mentions {
+            let title = m.title.as_deref().unwrap_or("(untitled)");
+            let title = match &m.url {
+                Some(url) => slack_link(url, title),
+                None => e(title),
+            };
+            let vigie = match &m.vigie {
+                Link::Web(url) => slack_link(url, "in Vigie"),
+                Link::Cli(cmd) => format!("`{cmd}`"),
+            };
+            let _ = writeln!(s, "• {title} ({}) {vigie}\n> {}", e(&mention_meta(m)), e(&m.excerpt));
+        }
+    }
+    match &v.vigie {
+        Link::Web(url) => {
+            let _ = write!(s, "{}", slack_link(url, &format!("Open alert #{} in Vigie", v.alert_id)));
+        }
+        Link::Cli(cmd) => {
+            let _ = write!(s, "See the alert: `{cmd}`");
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use chrono::TimeZone;
+    use vigie_model::{Alert, AlertEvidence, AlertStatus};
+
+    use super::*;
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, h, m, 0).unwrap()
+    }
+
+    fn alert() -> Alert {
+        Alert {
+            id: 42,
+            project_id: 1,
+            watch_id: Some(3),
+            rule: AlertRule::NegativeSurge,
+            severity: Severity::Critical,
+            status: AlertStatus::Open,
+            dedup_key: "negative_surge:3".into(),
+            title: "Negative mentions of SNCF retards up sevenfold".into(),
+            evidence: AlertEvidence {
+                observed: 57.0,
+                expected: 8.2,
+                score: Some(0.973),
+                window_start: Some(at(10, 0)),
+                window_end: Some(at(11, 0)),
+                terms: vec!["retard".into(), "remboursement".into()],
+                urls: vec![],
+            },
+            mention_ids: (1..=12).collect(),
+            events: 3,
+            opened_at: at(10, 5),
+            updated_at: at(11, 2),
+            acknowledged_at: None,
+            resolved_at: None,
+        }
+    }
+
+    fn mention(id: i64, text: &str, url: Option<&str>) -> AlertMention {
+        AlertMention {
+            id,
+            url: url.map(str::to_string),
+            title: Some(format!("Post {id}")),
+            text: text.to_string(),
+            author: Some("@jdupont".into()),
+            published_at: at(10, 12),
+            sentiment: Some("negative".into()),
+            reach: Some(72.4),
+        }
+    }
+
+    fn notice<'a>(alert: &'a Alert, mentions: &'a [AlertMention], base: Option<&'a str>) -> Notice<'a> {
+        Notice { alert, project: "Acme", watch: Some("SNCF retards"), mentions, base_url: base, event_id: "42-3" }
+    }
+
+    #[test]
+    fn explains_rule_observed_expected_window_and_terms_in_every_form() {
+        let a = alert();
+        let ms = [mention(1, "Encore 2h de retard", Some("https://x.example/p/1"))];
+        let r = render(&notice(&a, &ms, None));
+        for (form, body) in [("text", &r.text), ("html", &r.html), ("slack", &r.slack_text)] {
+            assert!(body.contains("57 negative mentions"), "{form}: {body}");
+            assert!(body.contains("about 8.2 (7.0× expected)"), "{form}: {body}");
+            assert!(body.contains("2026-03-01 10:00 → 11:00 UTC (1 h)"), "{form}: {body}");
+            assert!(body.contains("retard") && body.contains("remboursement"), "{form}");
+            assert!(body.contains("Negative surge"), "{form}");
+            assert!(body.contains("Encore 2h de retard"), "{form}");
+            assert!(body.contains("vigie alert show 42"), "{form}: without a base URL, the command");
+            assert!(body.contains("vigie mention show 1"), "{form}");
+        }
+        assert!(r.text.contains("CRITICAL"));
+        assert!(r.text.contains("Score:    0.97"));
+        assert!(r.text.contains("top 1 of 12"));
+        assert_eq!(r.subject, "[Vigie critical] Acme / SNCF retards: Negative mentions of SNCF retards up sevenfold");
+    }
+
+    #[test]
+    fn links_go_to_the_web_ui_when_a_base_url_is_set() {
+        let a = alert();
+        let ms = [mention(7, "t", Some("https://x.example/p/7?a=1&b=2"))];
+        let r = render(&notice(&a, &ms, Some("https://vigie.example.org/")));
+        assert!(r.text.contains("See the alert: https://vigie.example.org/alerts/42"));
+        assert!(r.text.contains("https://vigie.example.org/mentions/7"));
+        assert!(r.html.contains("<a href=\"https://vigie.example.org/alerts/42\""));
+        assert!(r.html.contains("<a href=\"https://x.example/p/7?a=1&amp;b=2\""), "{}", r.html);
+        assert!(r.slack_text.contains("<https://vigie.example.org/alerts/42|Open alert #42 in Vigie>"));
+        assert!(r.slack_text.contains("<https://x.example/p/7?a=1&b=2|Post 7>"), "{}", r.slack_text);
+        assert!(!r.text.contains("vigie alert show"));
+        // A base URL that is not http(s) is not used.
+        let r = render(&notice(&a, &ms, Some("javascript:alert(1)")));
+        assert!(r.text.contains("vigie alert show 42"));
+    }
+
+    #[test]
+    fn only_http_urls_become_links() {
+        let a = alert();
+        let ms = [
+            mention(1, "a", Some("javascript:alert(document.cookie)")),
+            mention(2, "b", Some("data:text/html,<script>alert(1)</script>")),
+            mention(3, "c", Some("  JavaScript:alert(1)")),
+            mention(4, "d", Some("/relative/path")),
+            mention(5, "e", Some("http://ok.example/\"onmouseover=\"x")),
+        ];
+        let r = render(&notice(&a, &ms, None));
+        for body in [&r.text, &r.html, &r.slack_text] {
+            assert!(!body.to_lowercase().contains("javascript:"), "{body}");
+            assert!(!body.contains("data:text"), "{body}");
+            assert!(!body.contains("/relative/path"), "{body}");
+        }
+        assert_eq!(r.html.matches("<a ").count(), 1, "{}", r.html);
+        assert!(r.html.contains("href=\"http://ok.example/%22onmouseover=%22x\""), "{}", r.html);
+    }
+
+    #[test]
+    fn hostile_mention_text_stays_text() {
+        let mut a = alert();
+        a.title = "Alert <b>bold</b>\r\nBcc: victim@example.com".into();
+        let hostile = "<script>alert('x')</script> \"quoted\" & <!channel> @here ![img](https://t.example/p.png) \
+                       [click](https://evil.example) \u{202E}txet desrever";
+        let mut m = mention(1, hostile, None);
+        m.title = Some("<img src=x onerror=alert(1)>".into());
+        m.author = Some("<@U123>".into());
+        let ms = [m];
+        let r = render(&notice(&a, &ms, None));
+        assert!(!r.html.contains("<script"), "{}", r.html);
+        assert!(!r.html.contains("<img"), "{}", r.html);
+        assert!(!r.html.contains("<b>bold"), "{}", r.html);
+        assert!(r.html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &quot;quoted&quot; &amp;"));
+        assert!(!r.slack_text.contains("<!channel>") && r.slack_text.contains("&lt;!channel&gt;"));
+        assert!(!r.slack_text.contains("<@U123>"));
+        assert!(!r.slack_text.contains("@here"), "an @here would ping in Mattermost");
+        assert!(!r.slack_text.contains("![img]") && !r.slack_text.contains("](https://evil"));
+        assert!(!r.slack_text.contains("<script>"));
+        assert!(!r.text.contains('\u{202E}') && !r.html.contains('\u{202E}'));
+        assert!(!r.subject.contains('\n') && !r.subject.contains('\r'), "{:?}", r.subject);
+        assert!(r.subject.contains("Bcc: victim"), "kept as text on one line: {:?}", r.subject);
+    }
+
+    #[test]
+    fn mentions_are_bounded_in_number_and_length() {
+        let a = alert();
+        let long = "mot ".repeat(500);
+        let ms: Vec<AlertMention> = (1..=9).map(|i| mention(i, &long, None)).collect();
+        let r = render(&notice(&a, &ms, None));
+        assert!(r.text.contains("vigie mention show 5"));
+        assert!(!r.text.contains("vigie mention show 6"));
+        let view = View::new(&notice(&a, &ms, None));
+        assert_eq!(view.mentions.len(), MAX_MENTIONS);
+        for m in &view.mentions {
+            assert!(m.excerpt.chars().count() <= MAX_EXCERPT_CHARS + 1, "{}", m.excerpt.chars().count());
+            assert!(m.excerpt.ends_with('…'));
+        }
+        assert!(r.text.contains("top 5 of 12"));
+    }
+
+    #[test]
+    fn each_rule_says_what_it_compares() {
+        let mut a = alert();
+        a.rule = AlertRule::HighReachNegative;
+        a.evidence.observed = 87.0;
+        a.evidence.expected = 70.0;
+        a.evidence.window_start = None;
+        a.evidence.window_end = None;
+        let r = render(&notice(&a, &[], None));
+        assert!(r.text.contains("Observed: reach 87"), "{}", r.text);
+        assert!(r.text.contains("Expected: threshold 70"), "{}", r.text);
+        assert!(r.text.contains("Window:   not recorded"));
+
+        a.rule = AlertRule::SearchRankEntry;
+        a.evidence.urls =
+            vec!["https://news.example/a".into(), "javascript:alert(1)".into(), "https://news.example/b".into()];
+        let r = render(&notice(&a, &[], None));
+        assert!(r.text.contains("https://news.example/a") && r.text.contains("https://news.example/b"));
+        assert!(r.text.contains("(1 more not shown)"), "{}", r.text);
+        assert!(!r.html.contains("javascript"));
+    }
+
+    #[test]
+    fn figures_windows_and_cleaning() {
+        assert_eq!(number(57.0), "57");
+        assert_eq!(number(8.25), "8.2");
+        assert_eq!(number(0.354), "0.35");
+        assert_eq!(number(1234.5), "1234");
+        assert_eq!(number(f64::NAN), "n/a");
+        assert_eq!(window(Some(at(10, 0)), Some(at(16, 0))), "2026-03-01 10:00 → 16:00 UTC (6 h)");
+        let next_day = Utc.with_ymd_and_hms(2026, 3, 3, 10, 0, 0).unwrap();
+        assert_eq!(window(Some(at(10, 0)), Some(next_day)), "2026-03-01 10:00 → 2026-03-03 10:00 UTC (2 days)");
+        assert_eq!(clean("  a\r\n\tb  \u{200B}c\u{202E}d ", 10), "a b cd");
+        assert_eq!(clean("abcdef", 3), "abc…");
+        assert_eq!(safe_event_id("42-3"), "42-3");
+        assert_eq!(safe_event_id("42\r\nBcc: x"), "42--Bcc--x");
+        assert_eq!(safe_event_id(""), "unknown");
+    }
+}

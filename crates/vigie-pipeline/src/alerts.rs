@@ -1,0 +1,784 @@
+//! Early warning: the rules that turn stored mentions into alerts.
+//!
+//! Two kinds of rules:
+//!
+//! - **per mention**, decided as each mention is stored: a trigger term
+//!   (boycott, arnaque, recall…) and a negative mention with a large
+//!   audience;
+//! - **per watch series**, decided as buckets fill: the streaming detector
+//!   ([`vigie_detect`]) over each watch's mentions per bucket, all of them and
+//!   the negative ones, kept in the store with the mentions.
+//!
+//! Every decision is an [`AlertEvent`]; [`merge`] folds an event into the
+//! open alert with the same key (one crisis is one alert that grows) or opens
+//! a new one, and says whether people should hear about it again (when it
+//! opens, and when it gets more severe or an order of magnitude bigger).
+//! `merge` is pure, so `vigie backtest` replays history through the same
+//! rules without writing anything.
+//!
+//! Mentions published long before they are stored (an import of last year,
+//! a new feed's archive) teach the detector but raise no alert: Vigie warns
+//! about what is happening, [`MAX_ALERT_AGE`] at most.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+use vigie_detect::{Detector, DetectorConfig};
+use vigie_model::{Alert, AlertEvidence, AlertRule, AlertStatus, Mention, Polarity, Severity, Watch};
+use vigie_query::{Query, WatchSet};
+use vigie_store::{BUCKET_SECS, SERIES_ALL, SERIES_NEGATIVE, Store, bucket_start};
+
+use crate::PipelineError;
+
+/// Mentions published longer ago than this raise no alert.
+pub const MAX_ALERT_AGE: i64 = 24 * 3600;
+/// Mentions kept on an alert at most.
+pub const MAX_ALERT_MENTIONS: usize = 20;
+/// History a new detector learns from before it judges.
+pub const WARM_UP_DAYS: i64 = 14;
+
+/// Trigger terms of a new project: words of a brewing crisis, in French and English.
+pub const DEFAULT_TRIGGER_TERMS: &[&str] = &[
+    "boycott",
+    "boycotter",
+    "arnaque",
+    "arnaqueur",
+    "scandale",
+    "plainte",
+    "porter plainte",
+    "rappel produit",
+    "rappel conso",
+    "intoxication",
+    "escroquerie",
+    "lawsuit",
+    "recall",
+    "data breach",
+    "scam",
+    "class action",
+    "food poisoning",
+];
+
+/// A project's alert settings (`vigie alert settings`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertSettings {
+    /// Words or phrases that raise an alert wherever they appear in a mention of a watch.
+    pub trigger_terms: Vec<String>,
+    /// A negative mention whose reach score (0–100) is at least this raises an alert.
+    pub high_reach: f64,
+    /// Seconds during which new evidence grows the open alert rather than opening another.
+    pub cooldown_secs: i64,
+    /// Rules switched off.
+    pub disabled: Vec<AlertRule>,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings {
+            trigger_terms: DEFAULT_TRIGGER_TERMS.iter().map(|t| t.to_string()).collect(),
+            high_reach: 70.0,
+            cooldown_secs: 6 * 3600,
+            disabled: Vec::new(),
+        }
+    }
+}
+
+impl AlertSettings {
+    pub async fn load(store: &dyn Store, project_id: i64) -> Result<AlertSettings, PipelineError> {
+        match store.alert_settings(project_id).await? {
+            None => Ok(AlertSettings::default()),
+            Some(v) => serde_json::from_value(v)
+                .map_err(|e| PipelineError::Internal(format!("the stored alert settings are unreadable: {e}"))),
+        }
+    }
+
+    pub fn enabled(&self, rule: AlertRule) -> bool {
+        !self.disabled.contains(&rule)
+    }
+
+    /// Checks the settings; the error says what to fix.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=100.0).contains(&self.high_reach) {
+            return Err(format!("high reach {} is not a reach score (0 to 100)", self.high_reach));
+        }
+        if self.cooldown_secs < 60 {
+            return Err("the cooldown must be at least a minute".into());
+        }
+        for term in &self.trigger_terms {
+            compile_term(term)?;
+        }
+        Ok(())
+    }
+}
+
+fn compile_term(term: &str) -> Result<Query, String> {
+    let term = term.trim();
+    if term.is_empty() || term.len() > 200 {
+        return Err(format!("trigger term {term:?}: 1 to 200 characters"));
+    }
+    // A phrase of the query language: accents, case and punctuation folded
+    // like the watches', never parsed as operators.
+    let quoted = format!("\"{}\"", term.replace('"', " "));
+    vigie_query::parse(&quoted).map_err(|e| format!("trigger term {term:?}: {e}"))
+}
+
+/// Something a rule noticed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertEvent {
+    pub rule: AlertRule,
+    pub severity: Severity,
+    pub watch_id: Option<i64>,
+    /// Rule, watch and what distinguishes this crisis (a term, a page).
+    pub dedup_key: String,
+    pub title: String,
+    pub evidence: AlertEvidence,
+    pub mention_ids: Vec<i64>,
+    pub at: DateTime<Utc>,
+}
+
+/// Folds `event` into `open` (the not-resolved alert with its key, updated
+/// within the cooldown) or opens a new alert. Returns the alert to save and
+/// whether to notify: on opening, when the severity rises, and when the
+/// alert reaches 10, 100, 1000… events.
+pub fn merge(open: Option<Alert>, event: AlertEvent, project_id: i64) -> (Alert, bool) {
+    match open {
+        None => (
+            Alert {
+                id: 0,
+                project_id,
+                watch_id: event.watch_id,
+                rule: event.rule,
+                severity: event.severity,
+                status: AlertStatus::Open,
+                dedup_key: event.dedup_key,
+                title: event.title,
+                evidence: event.evidence,
+                mention_ids: bounded(event.mention_ids),
+                events: 1,
+                opened_at: event.at,
+                updated_at: event.at,
+                acknowledged_at: None,
+                resolved_at: None,
+            },
+            true,
+        ),
+        Some(mut alert) => {
+            let escalated = event.severity > alert.severity;
+            alert.events += 1;
+            alert.severity = alert.severity.max(event.severity);
+            alert.updated_at = alert.updated_at.max(event.at);
+            let e = &mut alert.evidence;
+            if event.evidence.observed >= e.observed {
+                e.observed = event.evidence.observed;
+                e.expected = event.evidence.expected;
+                e.score = event.evidence.score.or(e.score);
+                alert.title = event.title;
+            }
+            e.window_start = min_opt(e.window_start, event.evidence.window_start);
+            e.window_end = max_opt(e.window_end, event.evidence.window_end);
+            for term in event.evidence.terms {
+                if !e.terms.contains(&term) && e.terms.len() < 20 {
+                    e.terms.push(term);
+                }
+            }
+            for url in event.evidence.urls {
+                if !e.urls.contains(&url) && e.urls.len() < 20 {
+                    e.urls.push(url);
+                }
+            }
+            let mut ids = event.mention_ids;
+            ids.extend(alert.mention_ids.iter().copied().filter(|id| !ids.contains(id)).collect::<Vec<_>>());
+            alert.mention_ids = bounded(ids);
+            // A person acknowledged it: growth alone does not reopen it, a
+            // rise in severity does.
+            if escalated && alert.status == AlertStatus::Acknowledged {
+                alert.status = AlertStatus::Open;
+            }
+            let milestone = [10, 100, 1000, 10_000].contains(&alert.events);
+            let notify = escalated || (milestone && alert.status == AlertStatus::Open);
+            (alert, notify)
+        }
+    }
+}
+
+fn bounded(mut ids: Vec<i64>) -> Vec<i64> {
+    let mut seen = Vec::with_capacity(ids.len());
+    ids.retain(|id| {
+        let new = !seen.contains(id);
+        seen.push(*id);
+        new
+    });
+    ids.truncate(MAX_ALERT_MENTIONS);
+    ids
+}
+
+fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn max_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The per-mention rules of one project, compiled.
+pub struct MentionRules {
+    settings: AlertSettings,
+    /// The trigger terms, by their index in `set`.
+    terms: Vec<String>,
+    /// All trigger terms in one set: a mention is tokenized once.
+    set: WatchSet,
+    watch_names: HashMap<i64, String>,
+}
+
+impl MentionRules {
+    pub fn new(settings: AlertSettings, watches: &[Watch]) -> MentionRules {
+        let compiled: Vec<(String, Query)> = settings
+            .trigger_terms
+            .iter()
+            .filter_map(|t| compile_term(t).ok().map(|q| (t.trim().to_lowercase(), q)))
+            .collect();
+        let set = WatchSet::new(compiled.iter().enumerate().map(|(i, (_, q))| (i as i64, q.clone())));
+        let terms = compiled.into_iter().map(|(t, _)| t).collect();
+        let watch_names = watches.iter().map(|w| (w.id, w.name.clone())).collect();
+        MentionRules { settings, terms, set, watch_names }
+    }
+
+    pub fn settings(&self) -> &AlertSettings {
+        &self.settings
+    }
+
+    fn watch_name(&self, id: Option<i64>) -> String {
+        id.and_then(|id| self.watch_names.get(&id).cloned()).unwrap_or_else(|| "the project".into())
+    }
+
+    /// The events one stored mention raises. Only mentions of a watch count:
+    /// a trigger term in a text about someone else is not your crisis.
+    pub fn events(&self, id: i64, mention: &Mention, watch_ids: &[i64], now: DateTime<Utc>) -> Vec<AlertEvent> {
+        let mut out = Vec::new();
+        if watch_ids.is_empty() || (now - mention.published_at).num_seconds() > MAX_ALERT_AGE {
+            return out;
+        }
+        let negative = mention.analysis.polarity() == Some(Polarity::Negative);
+        if self.settings.enabled(AlertRule::TriggerTerm) && !self.terms.is_empty() {
+            let doc = crate::ingest::document(mention);
+            for (index, _) in self.set.match_document(&doc) {
+                let Some(term) = self.terms.get(index as usize) else { continue };
+                for &watch in watch_ids {
+                    out.push(AlertEvent {
+                        rule: AlertRule::TriggerTerm,
+                        severity: if negative { Severity::Critical } else { Severity::Warning },
+                        watch_id: Some(watch),
+                        dedup_key: format!("trigger_term:{watch}:{term}"),
+                        title: format!("“{term}” in mentions of {}", self.watch_name(Some(watch))),
+                        evidence: AlertEvidence {
+                            observed: 1.0,
+                            expected: 0.0,
+                            window_start: Some(mention.published_at),
+                            window_end: Some(mention.published_at),
+                            terms: vec![term.clone()],
+                            ..AlertEvidence::default()
+                        },
+                        mention_ids: vec![id],
+                        at: now,
+                    });
+                }
+            }
+        }
+        let reach = mention.analysis.reach.as_ref().map(|r| f64::from(r.score));
+        if self.settings.enabled(AlertRule::HighReachNegative)
+            && negative
+            && let Some(reach) = reach.filter(|r| *r >= self.settings.high_reach)
+        {
+            for &watch in watch_ids {
+                out.push(AlertEvent {
+                    rule: AlertRule::HighReachNegative,
+                    severity: if reach >= 90.0 { Severity::Critical } else { Severity::Warning },
+                    watch_id: Some(watch),
+                    dedup_key: format!("high_reach_negative:{watch}"),
+                    title: format!(
+                        "Negative mention of {} with a large audience (reach {reach:.0}/100)",
+                        self.watch_name(Some(watch))
+                    ),
+                    evidence: AlertEvidence {
+                        observed: reach,
+                        expected: self.settings.high_reach,
+                        window_start: Some(mention.published_at),
+                        window_end: Some(mention.published_at),
+                        urls: mention.url.iter().cloned().collect(),
+                        ..AlertEvidence::default()
+                    },
+                    mention_ids: vec![id],
+                    at: now,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// The detectors of a project's watch series, in memory, saved to the store
+/// after each use.
+#[derive(Clone, Default)]
+pub struct SurgeDetectors {
+    last_check: Arc<Mutex<HashMap<(i64, &'static str), DateTime<Utc>>>>,
+}
+
+/// The series a rule watches, and how it reads.
+fn series_of(rule: AlertRule) -> &'static str {
+    match rule {
+        AlertRule::NegativeSurge => SERIES_NEGATIVE,
+        _ => SERIES_ALL,
+    }
+}
+
+impl SurgeDetectors {
+    /// Feeds the buckets of `watch`'s series that closed since the detector
+    /// last saw them, then judges the bucket under way; returns the events.
+    /// At most once a second per series.
+    pub async fn check(
+        &self,
+        store: &dyn Store,
+        settings: &AlertSettings,
+        watch: &Watch,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AlertEvent>, PipelineError> {
+        let mut events = Vec::new();
+        for rule in [AlertRule::NegativeSurge, AlertRule::VolumeSurge] {
+            if !settings.enabled(rule) {
+                continue;
+            }
+            let series = series_of(rule);
+            {
+                let mut last = self.last_check.lock().await;
+                let key = (watch.id, series);
+                if last.get(&key).is_some_and(|t| (now - *t).num_milliseconds() < 1000) {
+                    continue;
+                }
+                last.insert(key, now);
+            }
+            events.extend(self.check_series(store, watch, rule, series, now).await?);
+        }
+        Ok(events)
+    }
+
+    async fn check_series(
+        &self,
+        store: &dyn Store,
+        watch: &Watch,
+        rule: AlertRule,
+        series: &'static str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AlertEvent>, PipelineError> {
+        let current = bucket_start(now);
+        let fresh = || (new_detector(), current - WARM_UP_DAYS * 86_400 - BUCKET_SECS);
+        let (detector, last) = match store.detector_state(watch.id, series).await? {
+            Some((last, state)) => match serde_json::from_value::<Detector>(state) {
+                Ok(d) => (Ok(d), last),
+                Err(e) => {
+                    tracing::warn!(watch = watch.id, series, error = %e, "unreadable detector state; learning again");
+                    fresh()
+                }
+            },
+            None => fresh(),
+        };
+        let mut detector = detector?;
+        let counts: BTreeMap<i64, i64> = store
+            .watch_buckets(watch.id, series, last + BUCKET_SECS, current + BUCKET_SECS)
+            .await?
+            .into_iter()
+            .collect();
+        let mut events = Vec::new();
+        let mut bucket = last + BUCKET_SECS;
+        // Closed buckets, zeros included, in order.
+        while bucket < current {
+            let count = counts.get(&bucket).copied().unwrap_or(0);
+            let verdict = detector.observe(at(bucket), count as f64).map_err(detect_error)?;
+            if verdict.alert && (now - at(bucket + BUCKET_SECS)).num_seconds() <= MAX_ALERT_AGE {
+                events.push(surge_event(rule, watch, bucket, &verdict, now));
+            }
+            bucket += BUCKET_SECS;
+        }
+        let saved = serde_json::to_value(&detector)
+            .map_err(|e| PipelineError::Internal(format!("detector state not serializable: {e}")))?;
+        store.save_detector_state(watch.id, series, current - BUCKET_SECS, &saved).await?;
+        // The bucket under way, judged on a copy: a surge is reported while
+        // it happens, not five minutes later. A half-full bucket can only
+        // look smaller than it will be, so this never fires early by mistake.
+        if let Some(&count) = counts.get(&current)
+            && events.is_empty()
+        {
+            let verdict = detector.clone().observe(at(current), count as f64).map_err(detect_error)?;
+            if verdict.alert {
+                events.push(surge_event(rule, watch, current, &verdict, now));
+            }
+        }
+        Ok(events)
+    }
+}
+
+fn new_detector() -> Result<Detector, PipelineError> {
+    Detector::new(DetectorConfig::default()).map_err(detect_error)
+}
+
+fn detect_error(e: vigie_detect::DetectError) -> PipelineError {
+    PipelineError::Internal(format!("spike detector: {e}"))
+}
+
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
+
+fn surge_event(
+    rule: AlertRule,
+    watch: &Watch,
+    bucket: i64,
+    verdict: &vigie_detect::Verdict,
+    now: DateTime<Utc>,
+) -> AlertEvent {
+    let what = if rule == AlertRule::NegativeSurge { "negative mentions" } else { "mentions" };
+    AlertEvent {
+        rule,
+        severity: if rule == AlertRule::NegativeSurge { Severity::Critical } else { Severity::Warning },
+        watch_id: Some(watch.id),
+        dedup_key: format!("{rule}:{}", watch.id),
+        title: format!(
+            "Surge of {what} about {}: {:.0} in {}, {:.1} expected",
+            watch.name,
+            verdict.window.observed,
+            span(i64::from(verdict.window.buckets) * BUCKET_SECS),
+            verdict.window.expected
+        ),
+        evidence: AlertEvidence {
+            observed: verdict.window.observed,
+            expected: verdict.window.expected,
+            score: Some(verdict.score),
+            window_start: Some(at(bucket + BUCKET_SECS - i64::from(verdict.window.buckets.max(1)) * BUCKET_SECS)),
+            window_end: Some(at(bucket + BUCKET_SECS)),
+            ..AlertEvidence::default()
+        },
+        mention_ids: Vec::new(),
+        at: now,
+    }
+}
+
+fn span(secs: i64) -> String {
+    if secs % 3600 == 0 { format!("{} h", secs / 3600) } else { format!("{} min", secs / 60) }
+}
+
+/// Saves events as alerts (merged with the open ones) and queues their
+/// notifications. Returns the alerts touched.
+pub async fn record_events(
+    store: &dyn Store,
+    project_id: i64,
+    settings: &AlertSettings,
+    events: Vec<AlertEvent>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Alert>, PipelineError> {
+    let mut out = Vec::with_capacity(events.len());
+    for mut event in events {
+        if event.mention_ids.is_empty()
+            && let (Some(watch), Some(start), Some(end)) =
+                (event.watch_id, event.evidence.window_start, event.evidence.window_end)
+        {
+            // A surge: the mentions of the window, and their commonest words.
+            let (ids, terms) = surge_mentions(store, project_id, watch, start, end, event.rule).await?;
+            event.mention_ids = ids;
+            event.evidence.terms = terms;
+        }
+        let since = now - Duration::seconds(settings.cooldown_secs);
+        let open = store.open_alert(project_id, &event.dedup_key, since).await?;
+        let (alert, notify) = merge(open, event, project_id);
+        out.push(store.save_alert(&alert, notify, now).await?);
+    }
+    Ok(out)
+}
+
+/// The window's mentions (negative ones for a negative surge), most reach
+/// first, and the words they share most.
+async fn surge_mentions(
+    store: &dyn Store,
+    project_id: i64,
+    watch_id: i64,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    rule: AlertRule,
+) -> Result<(Vec<i64>, Vec<String>), PipelineError> {
+    let filter = vigie_store::MentionFilter {
+        watch_id: Some(watch_id),
+        published_since: Some(start),
+        published_until: Some(end),
+        polarity: (rule == AlertRule::NegativeSurge).then_some(Polarity::Negative),
+        ..vigie_store::MentionFilter::default()
+    };
+    let mut found = store.candidates(project_id, None, &filter, None, 500).await?;
+    found.sort_by(|a, b| {
+        let r = |m: &vigie_store::StoredMention| m.mention.analysis.reach.as_ref().map_or(0.0, |r| f64::from(r.score));
+        r(b).total_cmp(&r(a))
+    });
+    let ids = found.iter().take(MAX_ALERT_MENTIONS).map(|m| m.mention.id).collect();
+    Ok((ids, top_terms(found.iter().map(|m| m.mention.text.as_str()), 8)))
+}
+
+/// The words most mentions of a set share (stop words and short words left
+/// out), for "what is this about".
+pub fn top_terms<'a>(texts: impl Iterator<Item = &'a str>, n: usize) -> Vec<String> {
+    const STOP: &[&str] = &[
+        "les", "des", "une", "est", "pas", "que", "qui", "pour", "dans", "sur", "avec", "mais", "plus", "tout", "nous",
+        "vous", "ils", "elle", "son", "ses", "aux", "cette", "the", "and", "for", "you", "your", "with", "this",
+        "that", "are", "was", "have", "has", "not", "but", "from", "they", "what", "just", "http", "https",
+    ];
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for text in texts {
+        let mut seen: Vec<String> = Vec::new();
+        for word in text.split(|c: char| !c.is_alphanumeric() && c != '\'') {
+            let w = word.trim_matches('\'').to_lowercase();
+            if w.chars().count() < 3 || STOP.contains(&w.as_str()) || w.chars().all(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            if !seen.contains(&w) {
+                seen.push(w);
+            }
+        }
+        for w in seen {
+            *counts.entry(w).or_default() += 1;
+        }
+    }
+    let mut ranked: Vec<(String, usize)> = counts.into_iter().filter(|(_, c)| *c >= 2).collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.into_iter().take(n).map(|(w, _)| w).collect()
+}
+
+/// Mentions a backtest reads at most.
+pub const BACKTEST_MAX_MENTIONS: usize = 2_000_000;
+
+/// Replays a watch's stored history from `from` to `to` through fresh
+/// detectors and the per-mention rules, as if Vigie had been watching, and
+/// returns the alerts that would have fired (not saved; ids are their order).
+/// The detectors first learn from the [`WARM_UP_DAYS`] before `from`.
+pub async fn backtest(
+    store: &dyn Store,
+    project_id: i64,
+    watch: &Watch,
+    settings: &AlertSettings,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Alert>, PipelineError> {
+    let start = from - Duration::days(WARM_UP_DAYS);
+    let filter = vigie_store::MentionFilter {
+        watch_id: Some(watch.id),
+        published_since: Some(start),
+        published_until: Some(to),
+        ..vigie_store::MentionFilter::default()
+    };
+    let mut mentions: Vec<vigie_store::StoredMention> = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store.candidates(project_id, None, &filter, before, 10_000).await?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.mention.id);
+        mentions.extend(page);
+        if mentions.len() >= BACKTEST_MAX_MENTIONS {
+            return Err(PipelineError::Internal(format!(
+                "more than {BACKTEST_MAX_MENTIONS} mentions in the period: backtest a shorter one"
+            )));
+        }
+    }
+    mentions.sort_by_key(|m| (m.mention.published_at, m.mention.id));
+
+    let mut events: Vec<AlertEvent> = Vec::new();
+    let rules = MentionRules::new(settings.clone(), std::slice::from_ref(watch));
+    for m in mentions.iter().filter(|m| m.mention.published_at >= from) {
+        events.extend(rules.events(m.mention.id, &m.mention, &[watch.id], m.mention.published_at));
+    }
+    for rule in [AlertRule::NegativeSurge, AlertRule::VolumeSurge] {
+        if !settings.enabled(rule) {
+            continue;
+        }
+        let negative_only = rule == AlertRule::NegativeSurge;
+        let mut counts: BTreeMap<i64, Vec<&vigie_store::StoredMention>> = BTreeMap::new();
+        for m in &mentions {
+            if !negative_only || m.mention.analysis.polarity() == Some(Polarity::Negative) {
+                counts.entry(bucket_start(m.mention.published_at)).or_default().push(m);
+            }
+        }
+        let mut detector = new_detector()?;
+        let mut bucket = bucket_start(start);
+        while bucket <= bucket_start(to) {
+            let in_bucket = counts.get(&bucket).map(Vec::as_slice).unwrap_or_default();
+            let verdict = detector.observe(at(bucket), in_bucket.len() as f64).map_err(detect_error)?;
+            if verdict.alert && bucket >= bucket_start(from) {
+                let mut event = surge_event(rule, watch, bucket, &verdict, at(bucket + BUCKET_SECS));
+                let mut top: Vec<&&vigie_store::StoredMention> = in_bucket.iter().collect();
+                top.sort_by(|a, b| {
+                    let r = |m: &vigie_store::StoredMention| {
+                        m.mention.analysis.reach.as_ref().map_or(0.0, |r| f64::from(r.score))
+                    };
+                    r(b).total_cmp(&r(a))
+                });
+                event.mention_ids = top.iter().take(MAX_ALERT_MENTIONS).map(|m| m.mention.id).collect();
+                event.evidence.terms = top_terms(in_bucket.iter().map(|m| m.mention.text.as_str()), 8);
+                events.push(event);
+            }
+            bucket += BUCKET_SECS;
+        }
+    }
+    events.sort_by_key(|e| e.at);
+    let mut alerts: Vec<Alert> = Vec::new();
+    let mut open: HashMap<String, usize> = HashMap::new();
+    for event in events {
+        let current = open
+            .get(&event.dedup_key)
+            .map(|&i| alerts[i].clone())
+            .filter(|a| (event.at - a.updated_at).num_seconds() <= settings.cooldown_secs);
+        let key = event.dedup_key.clone();
+        let (mut alert, _) = merge(current.clone(), event, project_id);
+        match current {
+            Some(_) => {
+                let i = open[&key];
+                alerts[i] = alert;
+            }
+            None => {
+                alert.id = alerts.len() as i64 + 1;
+                open.insert(key, alerts.len());
+                alerts.push(alert);
+            }
+        }
+    }
+    Ok(alerts)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn event(at: DateTime<Utc>, severity: Severity, mention: i64) -> AlertEvent {
+        AlertEvent {
+            rule: AlertRule::TriggerTerm,
+            severity,
+            watch_id: Some(1),
+            dedup_key: "trigger_term:1:boycott".into(),
+            title: "“boycott” in mentions of acme".into(),
+            evidence: AlertEvidence { observed: 1.0, terms: vec!["boycott".into()], ..AlertEvidence::default() },
+            mention_ids: vec![mention],
+            at,
+        }
+    }
+
+    #[test]
+    fn one_crisis_is_one_alert_that_grows_and_speaks_up_only_when_it_matters() {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        let (mut alert, notify) = merge(None, event(t0, Severity::Warning, 1), 7);
+        assert!(notify);
+        assert_eq!((alert.events, alert.project_id, alert.status), (1, 7, AlertStatus::Open));
+        let mut notifications = 1;
+        for i in 2..=120 {
+            let (grown, notify) = merge(Some(alert), event(t0 + Duration::minutes(i), Severity::Warning, i), 7);
+            alert = grown;
+            notifications += usize::from(notify);
+        }
+        assert_eq!(alert.events, 120);
+        assert_eq!(notifications, 3, "opened, then at 10 and 100 events: not 120 mails");
+        assert_eq!(alert.mention_ids.len(), MAX_ALERT_MENTIONS);
+        assert_eq!(alert.mention_ids[0], 120, "newest evidence first");
+        assert_eq!(alert.opened_at, t0);
+        assert_eq!(alert.updated_at, t0 + Duration::minutes(120));
+
+        // Acknowledged: growth stays quiet; a rise in severity reopens and notifies.
+        alert.status = AlertStatus::Acknowledged;
+        let (quiet, notify) = merge(Some(alert), event(t0 + Duration::hours(3), Severity::Warning, 500), 7);
+        assert!(!notify);
+        let (louder, notify) = merge(Some(quiet), event(t0 + Duration::hours(4), Severity::Critical, 501), 7);
+        assert!(notify);
+        assert_eq!((louder.severity, louder.status), (Severity::Critical, AlertStatus::Open));
+    }
+
+    #[test]
+    fn trigger_terms_and_reach_raise_events_for_recent_mentions_of_a_watch_only() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        let watch = Watch {
+            id: 3,
+            name: "Acme".into(),
+            query: "acme".into(),
+            competitor: false,
+            langs: vec![],
+            created_at: now,
+        };
+        let rules = MentionRules::new(AlertSettings::default(), std::slice::from_ref(&watch));
+        let mut m = Mention {
+            id: 0,
+            source_kind: vigie_model::SourceKind::Twitter,
+            source_item_id: None,
+            url: Some("https://x.com/a/status/1".into()),
+            title: None,
+            text: "J'appelle au BOYCOTT d'Acme, c'est une véritable arnaque !".into(),
+            author: None,
+            site: None,
+            published_at: now - Duration::minutes(3),
+            collected_at: now,
+            lang: Some("fr".into()),
+            lang_confidence: 1.0,
+            reach: None,
+            content_hash: "h".into(),
+            dedup_key: "k".into(),
+            analysis: vigie_model::Analysis::default(),
+        };
+        let events = rules.events(10, &m, &[3], now);
+        let keys: Vec<&str> = events.iter().map(|e| e.dedup_key.as_str()).collect();
+        assert_eq!(keys, ["trigger_term:3:boycott", "trigger_term:3:arnaque"]);
+        assert!(events.iter().all(|e| e.severity == Severity::Warning && e.mention_ids == [10]));
+        assert!(events[0].title.contains("Acme"), "{}", events[0].title);
+        assert!(rules.events(10, &m, &[], now).is_empty(), "not a mention of a watch");
+        m.published_at = now - Duration::days(3);
+        assert!(rules.events(10, &m, &[3], now).is_empty(), "too old to warn about");
+
+        // A negative mention with a large audience.
+        m.published_at = now;
+        m.text = "Service client Acme injoignable".into();
+        m.analysis.sentiment = Some(vigie_model::Sentiment {
+            label: Polarity::Negative,
+            score: -0.7,
+            confidence: 0.9,
+            model: "fast-v1".into(),
+            explanation: vec![],
+        });
+        m.analysis.reach = Some(vigie_model::ReachEstimate {
+            audience: 2_000_000,
+            engagement: 5_000,
+            score: 92.0,
+            basis: "followers".into(),
+        });
+        let events = rules.events(11, &m, &[3], now);
+        assert_eq!(events.len(), 1);
+        assert_eq!((events[0].rule, events[0].severity), (AlertRule::HighReachNegative, Severity::Critical));
+        assert_eq!(events[0].evidence.observed, 92.0);
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let mut s = AlertSettings::default();
+        assert!(s.validate().is_ok());
+        s.high_reach = 150.0;
+        assert!(s.validate().unwrap_err().contains("0 to 100"));
+        s = AlertSettings { trigger_terms: vec!["  ".into()], ..AlertSettings::default() };
+        assert!(s.validate().unwrap_err().contains("trigger term"));
+        let parsed: Result<AlertSettings, _> = serde_json::from_value(serde_json::json!({"trigger_term": []}));
+        assert!(parsed.is_err(), "a typo in a setting is an error");
+    }
+
+    #[test]
+    fn the_words_a_surge_shares_are_its_terms() {
+        let texts = ["Panne Acme Lyon depuis ce matin", "encore une panne chez Acme à Lyon", "Acme panne générale"];
+        assert_eq!(top_terms(texts.iter().copied(), 3), ["acme", "panne", "lyon"]);
+    }
+}

@@ -1,0 +1,152 @@
+//! Sending the queued notifications: the outbox of the store, one delivery
+//! at a time, each outcome written back.
+//!
+//! A delivery row is written in the transaction that opened or grew its
+//! alert, so an event is never lost: a crash, a dead webhook or an SMTP
+//! server down leaves the row pending and it is tried again, after a restart
+//! too, with exponential back-off. A row is marked sent as soon as the
+//! channel accepted it and is never sent again; the event id it carries
+//! (`vigie-<alert>-<event>`, a header and the e-mail's Message-ID) lets a
+//! receiver drop the one resend a crash between "accepted" and "marked"
+//! could cause.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use vigie_collect::Fetcher;
+use vigie_notify::{AlertMention, Notice, SmtpConfig, WebhookTarget, retry_delay, send_email, send_webhook};
+use vigie_store::{Delivery, DeliveryRecord, Store};
+
+use crate::PipelineError;
+
+/// Attempts before a delivery is given up (about a day and a half of back-off).
+pub const MAX_ATTEMPTS: i64 = 40;
+/// Deliveries sent per call at most.
+pub const BATCH: i64 = 100;
+/// Mentions shown in a notification.
+pub const MENTIONS_SHOWN: usize = 5;
+
+/// What one round of sending did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub sent: usize,
+    pub retry: usize,
+    pub failed: usize,
+}
+
+/// Sends notifications over the fetcher (webhooks: SSRF guard, timeouts)
+/// and SMTP.
+#[derive(Clone)]
+pub struct Notifier {
+    pub fetcher: Fetcher,
+    pub smtp: Option<SmtpConfig>,
+    /// The web UI's address, for links in notifications.
+    pub base_url: Option<String>,
+}
+
+impl Notifier {
+    /// Sends every delivery due at `now`.
+    pub async fn deliver_due(
+        &self,
+        store: &Arc<dyn Store>,
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryReport, PipelineError> {
+        let mut report = DeliveryReport::default();
+        let due = store.due_deliveries(now, BATCH).await?;
+        if due.is_empty() {
+            return Ok(report);
+        }
+        let projects: HashMap<i64, String> = store.list_projects().await?.into_iter().map(|p| (p.id, p.name)).collect();
+        for delivery in due {
+            let record = self.deliver(store.as_ref(), &projects, &delivery, now).await?;
+            match &record {
+                DeliveryRecord::Sent { .. } => report.sent += 1,
+                DeliveryRecord::Retry { error, .. } => {
+                    tracing::warn!(delivery = delivery.id, channel = %delivery.channel.target, %error, "notification will be retried");
+                    report.retry += 1;
+                }
+                DeliveryRecord::Failed { error, .. } => {
+                    tracing::error!(delivery = delivery.id, channel = %delivery.channel.target, %error, "notification given up");
+                    report.failed += 1;
+                }
+            }
+            store.record_delivery(delivery.id, record).await?;
+        }
+        Ok(report)
+    }
+
+    async fn deliver(
+        &self,
+        store: &dyn Store,
+        projects: &HashMap<i64, String>,
+        d: &Delivery,
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryRecord, PipelineError> {
+        let alert = &d.alert;
+        let mut mentions = Vec::new();
+        for id in alert.mention_ids.iter().take(MENTIONS_SHOWN) {
+            if let Some(m) = store.mention(alert.project_id, *id).await? {
+                let m = m.mention;
+                mentions.push(AlertMention {
+                    id: m.id,
+                    url: m.url.clone(),
+                    title: m.title.clone(),
+                    text: m.text.clone(),
+                    author: m.author.clone(),
+                    published_at: m.published_at,
+                    sentiment: m.analysis.polarity().map(|p| p.as_str().to_string()),
+                    reach: m.analysis.reach.as_ref().map(|r| f64::from(r.score)),
+                });
+            }
+        }
+        let watch = match alert.watch_id {
+            Some(id) => store.list_watches(alert.project_id).await?.into_iter().find(|w| w.id == id).map(|w| w.name),
+            None => None,
+        };
+        let project = projects.get(&alert.project_id).map_or("?", String::as_str);
+        let event_id = format!("vigie-{}-{}", alert.id, d.event);
+        let notice = Notice {
+            alert,
+            project,
+            watch: watch.as_deref(),
+            mentions: &mentions,
+            base_url: self.base_url.as_deref(),
+            event_id: &event_id,
+        };
+        let result = match d.channel.kind.as_str() {
+            "webhook" => {
+                let target = WebhookTarget { url: d.channel.target.clone(), secret: d.channel.secret.clone() };
+                send_webhook(&self.fetcher, &target, &notice, now).await
+            }
+            "email" => match &self.smtp {
+                Some(config) => {
+                    let to: Vec<String> = d.channel.target.split(',').map(|s| s.trim().to_string()).collect();
+                    send_email(config, &to, &notice).await
+                }
+                None => {
+                    // Not the receiver's fault: kept until SMTP is configured.
+                    return Ok(DeliveryRecord::Retry {
+                        at: now,
+                        error: "no SMTP server configured: set VIGIE_SMTP_URL and VIGIE_SMTP_FROM".into(),
+                        next_attempt_at: now + Duration::hours(1),
+                    });
+                }
+            },
+            other => {
+                return Ok(DeliveryRecord::Failed { at: now, error: format!("unknown channel kind {other:?}") });
+            }
+        };
+        Ok(match result {
+            Ok(()) => DeliveryRecord::Sent { at: now },
+            Err(e) if e.is_transient() && d.attempts + 1 < MAX_ATTEMPTS => {
+                let seed = (d.id as u64).wrapping_mul(0x9E37_79B9).wrapping_add(d.attempts as u64);
+                let backoff = retry_delay(d.attempts as u32, seed);
+                let wait = e.retry_after().map_or(backoff, |r| r.max(backoff));
+                let wait = Duration::from_std(wait).unwrap_or(Duration::hours(1));
+                DeliveryRecord::Retry { at: now, error: e.to_string(), next_attempt_at: now + wait }
+            }
+            Err(e) => DeliveryRecord::Failed { at: now, error: e.to_string() },
+        })
+    }
+}

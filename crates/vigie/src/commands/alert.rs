@@ -1,0 +1,318 @@
+//! `vigie alert …`, `vigie notify …` and `vigie backtest`.
+
+use std::io::Write;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde_json::{Value, json};
+use vigie_model::{Alert, AlertRule, AlertStatus, Severity};
+use vigie_pipeline::alerts::{AlertSettings, backtest};
+use vigie_store::{NewChannel, StoreError};
+
+use crate::app::{App, parse_duration, usage};
+use crate::cli::{AlertCommand, BacktestArgs, NotifyCommand};
+use crate::output::Table;
+
+fn time(t: Option<DateTime<Utc>>) -> Value {
+    t.map_or(Value::Null, |t| json!(t.format("%Y-%m-%d %H:%M:%SZ").to_string()))
+}
+
+fn alert_row(a: &Alert, watch: Option<&str>) -> Vec<Value> {
+    vec![
+        json!(a.id),
+        json!(a.status.as_str()),
+        json!(a.severity.as_str()),
+        json!(a.rule.as_str()),
+        json!(watch),
+        json!(a.title),
+        json!(a.evidence.observed),
+        json!(a.evidence.expected),
+        json!(a.events),
+        time(Some(a.opened_at)),
+        time(Some(a.updated_at)),
+    ]
+}
+
+const ALERT_COLUMNS: [&str; 11] =
+    ["id", "status", "severity", "rule", "watch", "title", "observed", "expected", "events", "opened", "updated"];
+
+async fn watch_names(app: &App) -> anyhow::Result<Vec<(i64, String)>> {
+    Ok(app.store.list_watches(app.project.id).await?.into_iter().map(|w| (w.id, w.name)).collect())
+}
+
+fn name_of(names: &[(i64, String)], id: Option<i64>) -> Option<&str> {
+    id.and_then(|id| names.iter().find(|(w, _)| *w == id).map(|(_, n)| n.as_str()))
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect()
+}
+
+pub async fn run(app: &App, command: AlertCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+    let project = app.project.id;
+    match command {
+        AlertCommand::List { status, limit, output } => {
+            let status = match status.as_deref().map(str::parse::<AlertStatus>) {
+                Some(Err(e)) => return usage(e),
+                Some(Ok(s)) => Some(s),
+                None => None,
+            };
+            let names = watch_names(app).await?;
+            let mut table = Table::new(ALERT_COLUMNS.to_vec());
+            for a in app.store.alerts(project, status, limit.clamp(1, 10_000)).await? {
+                table.push(alert_row(&a, name_of(&names, a.watch_id)));
+            }
+            table.write(out, output.format)?;
+        }
+        AlertCommand::Show { id } => {
+            let Some(alert) = app.store.alert(project, id).await? else {
+                return usage(format!("no alert with id {id} in project {:?}", app.project.name));
+            };
+            let names = watch_names(app).await?;
+            show(app, &alert, name_of(&names, alert.watch_id), out).await?;
+        }
+        AlertCommand::Ack { id } | AlertCommand::Resolve { id } => {
+            let (status, done) = match command {
+                AlertCommand::Ack { .. } => (AlertStatus::Acknowledged, "acknowledged"),
+                _ => (AlertStatus::Resolved, "resolved"),
+            };
+            if !app.store.set_alert_status(project, id, status, Utc::now()).await? {
+                return usage(format!("no alert with id {id} in project {:?}", app.project.name));
+            }
+            writeln!(out, "alert {id} {done}")?;
+        }
+        AlertCommand::Settings { trigger_terms, add_terms, high_reach, cooldown, disable } => {
+            let mut settings = AlertSettings::load(app.store.as_ref(), project).await?;
+            let changed = trigger_terms.is_some()
+                || add_terms.is_some()
+                || high_reach.is_some()
+                || cooldown.is_some()
+                || disable.is_some();
+            if let Some(terms) = trigger_terms {
+                settings.trigger_terms = split_list(&terms);
+            }
+            if let Some(terms) = add_terms {
+                for t in split_list(&terms) {
+                    if !settings.trigger_terms.iter().any(|x| x.eq_ignore_ascii_case(&t)) {
+                        settings.trigger_terms.push(t);
+                    }
+                }
+            }
+            if let Some(r) = high_reach {
+                settings.high_reach = r;
+            }
+            if let Some(c) = cooldown {
+                settings.cooldown_secs = parse_duration(&c)?;
+            }
+            if let Some(d) = disable {
+                settings.disabled = if d.trim() == "none" {
+                    Vec::new()
+                } else {
+                    match split_list(&d).iter().map(|r| r.parse::<AlertRule>()).collect::<Result<Vec<_>, _>>() {
+                        Ok(rules) => rules,
+                        Err(e) => return usage(e),
+                    }
+                };
+            }
+            if changed {
+                if let Err(e) = settings.validate() {
+                    return usage(e);
+                }
+                app.store.set_alert_settings(project, &serde_json::to_value(&settings)?).await?;
+            }
+            writeln!(out, "trigger terms: {}", settings.trigger_terms.join(", "))?;
+            writeln!(out, "high reach: a negative mention with a reach score of {} or more", settings.high_reach)?;
+            writeln!(out, "cooldown: {}", crate::commands::source::every(settings.cooldown_secs))?;
+            let on: Vec<&str> = AlertRule::ALL.iter().filter(|r| settings.enabled(**r)).map(|r| r.as_str()).collect();
+            writeln!(out, "rules on: {}", on.join(", "))?;
+        }
+    }
+    Ok(())
+}
+
+async fn show(app: &App, a: &Alert, watch: Option<&str>, out: &mut dyn Write) -> anyhow::Result<()> {
+    writeln!(out, "alert {} — {} ({}, {})", a.id, a.title, a.severity, a.status.as_str())?;
+    writeln!(out, "rule: {}; watch: {}", a.rule, watch.unwrap_or("-"))?;
+    let e = &a.evidence;
+    writeln!(out, "observed {} vs expected {}", e.observed, e.expected)?;
+    if let Some(score) = e.score {
+        writeln!(out, "anomaly score: {score:.3}")?;
+    }
+    if let (Some(s), Some(end)) = (e.window_start, e.window_end) {
+        writeln!(out, "window: {} to {}", s.format("%Y-%m-%d %H:%M:%SZ"), end.format("%Y-%m-%d %H:%M:%SZ"))?;
+    }
+    if !e.terms.is_empty() {
+        writeln!(out, "terms: {}", e.terms.join(", "))?;
+    }
+    for url in &e.urls {
+        writeln!(out, "page: {url}")?;
+    }
+    writeln!(out, "events: {} since {}", a.events, a.opened_at.format("%Y-%m-%d %H:%M:%SZ"))?;
+    writeln!(out, "mentions (`vigie mention show ID`):")?;
+    for id in &a.mention_ids {
+        if let Some(m) = app.store.mention(app.project.id, *id).await? {
+            let text: String = m.mention.text.chars().take(140).collect();
+            let polarity = m.mention.analysis.polarity().map_or("unknown", |p| p.as_str());
+            writeln!(out, "  {id} [{polarity}] {} {}", m.mention.url.as_deref().unwrap_or("-"), text)?;
+        }
+    }
+    let deliveries = app.store.deliveries(a.id).await?;
+    if !deliveries.is_empty() {
+        writeln!(out, "notifications:")?;
+        for d in deliveries {
+            writeln!(
+                out,
+                "  event {} to {} {}: {} after {} attempt(s){}",
+                d.event,
+                d.channel.kind,
+                d.channel.target,
+                d.status,
+                d.attempts,
+                d.last_error.map(|e| format!(" (last error: {e})")).unwrap_or_default()
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn notify(app: &App, command: NotifyCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+    let project = app.project.id;
+    let severity = |s: &str| s.parse::<Severity>().map_err(|e| crate::app::UsageError(e).into());
+    match command {
+        NotifyCommand::Webhook { url, secret, min_severity } => {
+            let min_severity: Severity = severity(&min_severity).or_else(|e: anyhow::Error| usage(e.to_string()))?;
+            let parsed = match url::Url::parse(url.trim()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
+                _ => return usage(format!("{url:?} is not an http(s) address")),
+            };
+            let channel = NewChannel {
+                kind: "webhook".into(),
+                target: parsed.to_string(),
+                secret: secret.filter(|s| !s.trim().is_empty()),
+                min_severity,
+            };
+            let added = match app.store.add_channel(project, channel, Utc::now()).await {
+                Err(StoreError::Conflict(m)) => return usage(m),
+                other => other?,
+            };
+            writeln!(
+                out,
+                "channel {}: {} alerts go to {}{}",
+                added.id,
+                added.min_severity,
+                added.target,
+                if added.secret.is_some() { " (signed)" } else { "" }
+            )?;
+        }
+        NotifyCommand::Email { to, min_severity } => {
+            let min_severity: Severity = severity(&min_severity).or_else(|e: anyhow::Error| usage(e.to_string()))?;
+            let addresses = split_list(&to);
+            if addresses.is_empty() {
+                return usage("give at least one e-mail address");
+            }
+            for a in &addresses {
+                if let Err(e) = a.parse::<lettre::Address>() {
+                    return usage(format!("{a:?} is not an e-mail address: {e}"));
+                }
+            }
+            let channel = NewChannel { kind: "email".into(), target: addresses.join(","), secret: None, min_severity };
+            let added = match app.store.add_channel(project, channel, Utc::now()).await {
+                Err(StoreError::Conflict(m)) => return usage(m),
+                other => other?,
+            };
+            writeln!(out, "channel {}: {} alerts e-mailed to {}", added.id, added.min_severity, added.target)?;
+            if std::env::var_os("VIGIE_SMTP_URL").is_none() {
+                writeln!(out, "note: set VIGIE_SMTP_URL (smtp://user:pass@host:587) and VIGIE_SMTP_FROM to send them")?;
+            }
+        }
+        NotifyCommand::List { output } => {
+            let mut table = Table::new(vec!["id", "kind", "target", "signed", "min_severity", "created"]);
+            for c in app.store.list_channels(project).await? {
+                table.push(vec![
+                    json!(c.id),
+                    json!(c.kind),
+                    json!(c.target),
+                    json!(c.secret.is_some()),
+                    json!(c.min_severity.as_str()),
+                    time(Some(c.created_at)),
+                ]);
+            }
+            table.write(out, output.format)?;
+        }
+        NotifyCommand::Remove { id } => {
+            if !app.store.remove_channel(project, id).await? {
+                return usage(format!("no channel with id {id} in project {:?}", app.project.name));
+            }
+            writeln!(out, "channel {id} removed")?;
+        }
+        NotifyCommand::Send => {
+            let notifier = crate::commands::collect::notifier()?;
+            let report = notifier.deliver_due(&app.store, Utc::now()).await?;
+            writeln!(out, "{} notification(s) sent, {} to retry, {} failed", report.sent, report.retry, report.failed)?;
+        }
+    }
+    Ok(())
+}
+
+/// `2026-03-01`, `2026-03-01T10:00:00Z`, `2026-03-01 10:00`, or a duration back from now (`7d`).
+fn parse_when(s: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    if let Ok(t) = vigie_pipeline::parse_datetime(s) {
+        return Ok(t);
+    }
+    match parse_duration(s) {
+        Ok(secs) => Ok(now - Duration::seconds(secs)),
+        Err(_) => usage(format!("{s:?} is not a date (2026-03-01, 2026-03-01T10:00:00Z) or a duration (7d)")),
+    }
+}
+
+pub async fn backtest_run(app: &App, args: BacktestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let from = parse_when(&args.from, now)?;
+    let to = match &args.to {
+        Some(t) => parse_when(t, now)?,
+        None => now,
+    };
+    if from >= to {
+        return usage("--from must be before --to");
+    }
+    if to - from > Duration::days(366) {
+        return usage("backtest at most a year at a time");
+    }
+    let Some(watch) = app.store.watch_by_name(app.project.id, &args.watch).await? else {
+        return usage(format!("no watch named {:?} in project {:?}", args.watch, app.project.name));
+    };
+    let settings = AlertSettings::load(app.store.as_ref(), app.project.id).await?;
+    let alerts = backtest(app.store.as_ref(), app.project.id, &watch, &settings, from, to).await?;
+    let mut table = Table::new(vec![
+        "id", "severity", "rule", "title", "observed", "expected", "events", "opened", "last", "mentions",
+    ]);
+    for a in &alerts {
+        table.push(vec![
+            json!(a.id),
+            json!(a.severity.as_str()),
+            json!(a.rule.as_str()),
+            json!(a.title),
+            json!(a.evidence.observed),
+            json!(a.evidence.expected),
+            json!(a.events),
+            time(Some(a.opened_at)),
+            time(Some(a.updated_at)),
+            json!(a.mention_ids.iter().take(5).map(i64::to_string).collect::<Vec<_>>().join(" ")),
+        ]);
+    }
+    table.write(out, args.output.format)?;
+    if args.output.format == crate::cli::OutputFormat::Table {
+        writeln!(
+            out,
+            "{} alert(s) would have fired for {:?} from {} to {} with the current settings (nothing was saved)",
+            alerts.len(),
+            watch.name,
+            from.format("%Y-%m-%d %H:%M"),
+            to.format("%Y-%m-%d %H:%M")
+        )?;
+    }
+    Ok(())
+}
