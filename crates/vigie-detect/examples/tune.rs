@@ -13,7 +13,7 @@ use vigie_detect::nab::{self, CostMatrix, FileScore};
 use vigie_detect::synth::{self, Spec};
 use vigie_detect::{Detector, DetectorConfig, score_of_z};
 
-const SERIES: u64 = 60;
+const SERIES: u64 = 100;
 
 fn run(config: &DetectorConfig, series: &synth::Series) -> Vec<bool> {
     let Ok(mut detector) = Detector::new(config.clone()) else { return Vec::new() };
@@ -74,7 +74,15 @@ fn main() {
     let null_spec = Spec { crises: Some(0), ..Spec::default() };
     let null: Vec<_> = (20_000..20_000 + SERIES / 2).map(|s| synth::generate(s, &null_spec)).collect();
 
+    let what = std::env::args().nth(1).unwrap_or_else(|| "all".into());
     let base = DetectorConfig::default();
+    if what == "quick" {
+        for z in [2.5, 3.0, 3.5, 4.0, 5.0] {
+            let config = DetectorConfig { threshold: score_of_z(z), ..base.clone() };
+            line(&format!("z {z:.1} (score {:.4})", config.threshold), &config, &tune, &check, &null);
+        }
+        return;
+    }
     println!("threshold sweep (z = surprise; score = 1 - 2^-(z/5)^2)");
     for z10 in (20..=80).step_by(5) {
         let z = f64::from(z10) / 10.0;

@@ -25,8 +25,8 @@ const DISPERSION_RANGE: (f64, f64) = (1e-4, 1.0);
 /// [`DISPERSION_RATE`] (a surge of 100 buckets moves it by a factor e^0.5 at most).
 const DISPERSION_START_RATE: f64 = 0.1;
 const DISPERSION_RATE: f64 = 0.005;
-/// The median of |Z| for a standard normal Z.
-const NORMAL_MEDIAN_ABS: f64 = 0.674_49;
+/// The quantile of |z| the dispersion is fitted on, and its value for a standard normal.
+const SCALE_QUANTILE: (f64, f64) = (0.9, 1.644_85);
 
 /// The score of a surprise `z` (a robust z on the square-root scale).
 pub fn score_of_z(z: f64) -> f64 {
@@ -75,7 +75,7 @@ impl Default for DetectorConfig {
         DetectorConfig {
             bucket_secs: 300,
             threshold: DEFAULT_THRESHOLD,
-            windows_secs: vec![900, 3600, 4 * 3600],
+            windows_secs: vec![900, 3600, 4 * 3600, 12 * 3600],
             min_excess: 5.0,
             min_ratio: 1.5,
             cooldown_secs: 6 * 3600,
@@ -334,7 +334,7 @@ impl Detector {
             // robust scale: a surge pushes it up by one small step per bucket at most).
             scale.updates += 1;
             let rate = (DISPERSION_START_RATE / (1.0 + scale.updates as f64 / 50.0)).max(DISPERSION_RATE);
-            let step = if z.abs() > NORMAL_MEDIAN_ABS { rate } else { -rate };
+            let step = if z.abs() > SCALE_QUANTILE.1 { 2.0 * rate * SCALE_QUANTILE.0 } else { -2.0 * rate * (1.0 - SCALE_QUANTILE.0) };
             scale.dispersion = (scale.dispersion * step.exp()).clamp(DISPERSION_RANGE.0, DISPERSION_RANGE.1);
         }
         let score = score_of_z(best.0);

@@ -136,9 +136,11 @@ pub(crate) fn build_message(config: &SmtpConfig, to: &[String], notice: &Notice<
     if to.is_empty() {
         return Err(DeliveryError::Email("no recipient".to_string()));
     }
-    let from: Mailbox = config.from.trim().parse().map_err(|e| {
-        DeliveryError::Email(format!("invalid sender address {:?}: {e}", clean(&config.from, 100)))
-    })?;
+    let from: Mailbox = config
+        .from
+        .trim()
+        .parse()
+        .map_err(|e| DeliveryError::Email(format!("invalid sender address {:?}: {e}", clean(&config.from, 100))))?;
     let rendered = render::render(notice);
     let event = safe_event_id(notice.event_id);
     let domain = message_id_domain(from.email.domain());
@@ -149,9 +151,10 @@ pub(crate) fn build_message(config: &SmtpConfig, to: &[String], notice: &Notice<
         .raw_header(HeaderValue::new(EVENT_HEADER, event))
         .raw_header(HeaderValue::new(AUTO_SUBMITTED, "auto-generated".to_string()));
     for addr in to {
-        let mailbox: Mailbox = addr.trim().parse().map_err(|e| {
-            DeliveryError::Email(format!("invalid recipient address {:?}: {e}", clean(addr, 100)))
-        })?;
+        let mailbox: Mailbox = addr
+            .trim()
+            .parse()
+            .map_err(|e| DeliveryError::Email(format!("invalid recipient address {:?}: {e}", clean(addr, 100))))?;
         builder = builder.to(mailbox);
     }
     builder
@@ -179,8 +182,11 @@ fn smtp_error(server: &str, e: &lettre::transport::smtp::Error, timeout: Duratio
     } else {
         true
     };
-    let reason =
-        if e.is_timeout() { format!("no answer within {} s", timeout.as_secs_f32()) } else { clean(&e.to_string(), 400) };
+    let reason = if e.is_timeout() {
+        format!("no answer within {} s", timeout.as_secs_f32())
+    } else {
+        clean(&e.to_string(), 400)
+    };
     DeliveryError::Smtp { server: server.to_string(), reason, code, transient }
 }
 
@@ -215,7 +221,12 @@ mod tests {
             status: AlertStatus::Open,
             dedup_key: "k".into(),
             title: title.into(),
-            evidence: AlertEvidence { observed: 1.0, expected: 1.0, terms: vec!["boycott".into()], ..Default::default() },
+            evidence: AlertEvidence {
+                observed: 1.0,
+                expected: 1.0,
+                terms: vec!["boycott".into()],
+                ..Default::default()
+            },
             mention_ids: vec![],
             events: 1,
             opened_at: t,
@@ -228,8 +239,14 @@ mod tests {
     #[test]
     fn headers_cannot_be_injected_and_the_message_id_follows_the_event() {
         let a = alert("Boycott!\r\nBcc: everyone@example.com\r\n\r\n<html>");
-        let notice =
-            Notice { alert: &a, project: "Acme\nX-Evil: 1", watch: None, mentions: &[], base_url: None, event_id: "42-1\r\nX: y" };
+        let notice = Notice {
+            alert: &a,
+            project: "Acme\nX-Evil: 1",
+            watch: None,
+            mentions: &[],
+            base_url: None,
+            event_id: "42-1\r\nX: y",
+        };
         let msg = build_message(&config(), &["ops@example.org".into()], &notice).unwrap();
         let raw = String::from_utf8(msg.formatted()).unwrap();
         let head = &raw[..raw.find("\r\n\r\n").unwrap()];

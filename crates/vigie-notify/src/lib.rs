@@ -83,8 +83,8 @@ pub struct Notice<'a> {
     /// `vigie mention show ID`.
     pub base_url: Option<&'a str>,
     /// A unique id of this notification event (alert id + event number),
-    /// sent so receivers can de-duplicate. ASCII letters, digits and
-    /// `. _ : -`; any other character is sent as `-`.
+    /// sent so receivers can de-duplicate. ASCII letters, digits, `_` and
+    /// `-`; any other character is sent as `-`.
     pub event_id: &'a str,
 }
 
@@ -160,7 +160,8 @@ const RETRY_CAP: Duration = Duration::from_secs(3600);
 /// alert or outbox row id) and attempt always give the same delay
 /// ([`vigie_collect::jitter`]).
 pub fn retry_delay(attempt: u32, seed: u64) -> Duration {
-    let doublings = attempt.saturating_sub(1).min(16);
+    let attempt = attempt.max(1);
+    let doublings = (attempt - 1).min(16);
     let base = RETRY_BASE.saturating_mul(1u32 << doublings).min(RETRY_CAP);
     let seed = seed ^ u64::from(attempt).rotate_left(32);
     base.saturating_sub(vigie_collect::jitter(seed, base / 4))

@@ -306,14 +306,15 @@ pub(crate) fn http_url(s: &str) -> Option<String> {
     (out.len() <= MAX_URL_CHARS && !out.chars().any(|c| c.is_whitespace() || c.is_control())).then_some(out)
 }
 
-/// The event id as sent in headers and ids: ASCII letters, digits and
-/// `. _ : -` (anything else becomes `-`), at most 128 characters.
+/// The event id as sent in headers and ids: ASCII letters, digits, `_` and
+/// `-` (anything else becomes `-`: it must fit a Message-ID), at most 128
+/// characters.
 pub(crate) fn safe_event_id(s: &str) -> String {
     let id: String = s
         .trim()
         .chars()
         .take(128)
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-') { c } else { '-' })
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-') { c } else { '-' })
         .collect();
     if id.is_empty() { "unknown".to_string() } else { id }
 }
@@ -390,7 +391,7 @@ fn text(v: &View) -> String {
     if !v.mentions.is_empty() {
         let _ = writeln!(s, "\nMentions that drove it ({}):", shown_of(v));
         for (i, m) in v.mentions.iter().enumerate() {
-            let _ = writeln!(s, "\n{}. {}", i + 1, m.title.as_deref().unwrap_or("(untitled)"));
+            let _ = writeln!(s, "\n{}. {}", i + 1, m.title.clone().unwrap_or_else(|| format!("Mention #{}", m.id)));
             let _ = writeln!(s, "   {}", mention_meta(m));
             let _ = writeln!(s, "   \"{}\"", m.excerpt);
             if let Some(url) = &m.url {
@@ -508,10 +509,10 @@ fn html(v: &View) -> String {
     if !v.mentions.is_empty() {
         let _ = writeln!(s, "<h3>Mentions that drove it ({})</h3>\n<ol>", e(&shown_of(v)));
         for m in &v.mentions {
-            let title = m.title.as_deref().unwrap_or("(untitled)");
+            let title = m.title.clone().unwrap_or_else(|| format!("Mention #{}", m.id));
             let title = match &m.url {
-                Some(url) => html_link(url, title),
-                None => e(title),
+                Some(url) => html_link(url, &title),
+                None => e(&title),
             };
             let vigie = match &m.vigie {
                 Link::Web(url) => html_link(url, "in Vigie"),
@@ -599,10 +600,10 @@ fn slack(v: &View) -> String {
     if !v.mentions.is_empty() {
         let _ = writeln!(s, "Mentions ({}):", e(&shown_of(v)));
         for m in &v.mentions {
-            let title = m.title.as_deref().unwrap_or("(untitled)");
+            let title = m.title.clone().unwrap_or_else(|| format!("Mention #{}", m.id));
             let title = match &m.url {
-                Some(url) => slack_link(url, title),
-                None => e(title),
+                Some(url) => slack_link(url, &title),
+                None => e(&title),
             };
             let vigie = match &m.vigie {
                 Link::Web(url) => slack_link(url, "in Vigie"),
@@ -814,6 +815,7 @@ mod tests {
         assert_eq!(clean("  a\r\n\tb  \u{200B}c\u{202E}d ", 10), "a b cd");
         assert_eq!(clean("abcdef", 3), "abc…");
         assert_eq!(safe_event_id("42-3"), "42-3");
+        assert_eq!(safe_event_id("a.b:c_d"), "a-b-c_d");
         assert_eq!(safe_event_id("42\r\nBcc: x"), "42--Bcc--x");
         assert_eq!(safe_event_id(""), "unknown");
     }

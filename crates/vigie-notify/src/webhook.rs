@@ -266,7 +266,11 @@ fn webhook_error(url: &str, error: FetchError, now: DateTime<Utc>) -> DeliveryEr
         FetchError::Status { body, .. } => {
             // Receivers say why in the body ("invalid_token", "no_service").
             let said = clean(&String::from_utf8_lossy(body), 200);
-            if said.is_empty() { format!("webhook {shown}: {error}") } else { format!("webhook {shown}: {error}: {said}") }
+            if said.is_empty() {
+                format!("webhook {shown}: {error}")
+            } else {
+                format!("webhook {shown}: {error}: {said}")
+            }
         }
         FetchError::Timeout { after, .. } => {
             format!("webhook {shown}: no answer within {} s", after.as_secs_f32())

@@ -9,6 +9,8 @@
 
 mod support;
 
+#[path = "cli/alerts.rs"]
+mod alerts;
 #[path = "cli/analysis.rs"]
 mod analysis;
 #[path = "cli/analyze.rs"]

@@ -455,11 +455,11 @@ fn google_news_publisher_suffix_needs_an_exact_match() {
 
 #[test]
 fn only_empty_media_text_elements_are_dropped_for_the_retry() {
-    let drop = |s: &str| without_empty_media_text(s.as_bytes()).map(|v| String::from_utf8(v).unwrap());
-    assert_eq!(drop("<g><media:description></media:description><x/></g>"), s("<g><x/></g>"));
-    assert_eq!(drop("<g><media:description type=\"plain\">\n  </media:description></g>"), s("<g></g>"));
-    assert_eq!(drop("<g><media:title/><media:description /></g>"), s("<g></g>"));
-    assert_eq!(drop("<media:title>T</media:title><media:title></media:title>"), s("<media:title>T</media:title>"));
+    let strip = |s: &str| without_empty_media_text(s.as_bytes()).map(|v| String::from_utf8(v).unwrap());
+    assert_eq!(strip("<g><media:description></media:description><x/></g>"), s("<g><x/></g>"));
+    assert_eq!(strip("<g><media:description type=\"plain\">\n  </media:description></g>"), s("<g></g>"));
+    assert_eq!(strip("<g><media:title/><media:description /></g>"), s("<g></g>"));
+    assert_eq!(strip("<media:title>T</media:title><media:title></media:title>"), s("<media:title>T</media:title>"));
     for kept in [
         "<media:description>Texte</media:description>",
         "<media:descriptions></media:descriptions>",
@@ -469,7 +469,7 @@ fn only_empty_media_text_elements_are_dropped_for_the_retry() {
         "<media:",
         "",
     ] {
-        assert_eq!(drop(kept), None, "{kept}");
+        assert_eq!(strip(kept), None, "{kept}");
     }
 }
 

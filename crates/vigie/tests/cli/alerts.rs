@@ -1,0 +1,212 @@
+//! Early warning through the binary: alerts raised as mentions are stored,
+//! sent to a webhook on 127.0.0.1 (signed, retried after failures and
+//! restarts, never twice), acknowledged and resolved; backtests of history.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+use crate::support::server::{Response, TestServer};
+use crate::support::{Vigie, unix_now};
+
+fn mention(id: &str, text: &str, published: i64) -> Value {
+    json!({"url": format!("https://forum.example.fr/t/{id}"), "text": text, "published_at": published, "source": "forum"})
+}
+
+fn import(vigie: &Vigie, rows: &[Value]) {
+    let body: String = rows.iter().map(|r| format!("{r}\n")).collect();
+    let file = vigie.write("mentions.jsonl", body);
+    vigie.run(&["import", file.to_str().unwrap()]).success();
+}
+
+fn alerts(vigie: &Vigie) -> Vec<Value> {
+    vigie.run(&["alert", "list", "--format", "json"]).success().json().as_array().unwrap().clone()
+}
+
+/// Makes every pending delivery due now (as if its back-off had passed).
+fn make_deliveries_due(vigie: &Vigie) {
+    let db = vigie.db_path();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&db);
+        let pool = sqlx::sqlite::SqlitePool::connect_with(options).await.unwrap();
+        sqlx::query("UPDATE deliveries SET next_attempt_at = 0 WHERE status = 'pending'").execute(&pool).await.unwrap();
+        pool.close().await;
+    });
+}
+
+#[test]
+fn a_trigger_term_opens_one_alert_that_grows_and_is_delivered_once_despite_failures() {
+    // The receiver fails the first round (both alerts), then accepts.
+    let answers = Arc::new(Mutex::new(vec![500u16, 503, 200, 200, 200]));
+    let server = TestServer::start(move |_| {
+        let mut a = answers.lock().unwrap();
+        let status = if a.is_empty() { 200 } else { a.remove(0) };
+        Response::new(status).body("{}")
+    });
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    let hook = vigie
+        .run(&["notify", "webhook", &server.url("/hooks/vigie"), "--secret", "s3cret", "--min-severity", "warning"])
+        .success();
+    assert!(hook.stdout.contains("(signed)"), "{}", hook.stdout);
+
+    let now = unix_now();
+    import(
+        &vigie,
+        &[
+            mention("1", "Acme est une ARNAQUE, j'ai payé et rien reçu", now - 120),
+            mention("2", "Encore une arnaque signée Acme, je porte plainte", now - 60),
+            mention("3", "Acme, une arnaque ? Mon colis est arrivé hier", now - 30),
+            mention("4", "Rien à voir : une arnaque chez un autre marchand", now - 20),
+            mention("5", "Vieille histoire : Acme arnaque", now - 3 * 86_400),
+        ],
+    );
+    let list = alerts(&vigie);
+    let arnaque: Vec<&Value> = list.iter().filter(|a| a["title"].as_str().unwrap().contains("arnaque")).collect();
+    assert_eq!(arnaque.len(), 1, "one alert for the term, not one per mention: {list:#?}");
+    assert_eq!(arnaque[0]["events"], 3, "mentions 1-3: 4 is not about Acme, 5 is three days old");
+    assert_eq!(arnaque[0]["status"], "open");
+    assert!(list.iter().any(|a| a["title"].as_str().unwrap().contains("plainte")), "{list:#?}");
+    let id = arnaque[0]["id"].to_string();
+
+    // The explanation: terms, mentions, and where the notifications stand.
+    let show = vigie.run(&["alert", "show", &id]).success().stdout;
+    assert!(show.contains("terms: arnaque"), "{show}");
+    assert!(show.contains("https://forum.example.fr/t/1"), "{show}");
+
+    // Delivery: the first attempt fails (500), is kept, and tried again by a
+    // later process once due; it is then sent once and never again.
+    let first = vigie.run(&["notify", "send"]).success().stdout;
+    assert!(first.contains("0 notification(s) sent, 2 to retry"), "{first}");
+    make_deliveries_due(&vigie);
+    let second = vigie.run(&["notify", "send"]).success().stdout;
+    assert!(second.contains("2 notification(s) sent, 0 to retry"), "{second}");
+    make_deliveries_due(&vigie);
+    let third = vigie.run(&["notify", "send"]).success().stdout;
+    assert!(third.contains("0 notification(s) sent, 0 to retry, 0 failed"), "nothing left to send: {third}");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 4, "two failures, then each alert once");
+    let delivered: Vec<Value> =
+        requests[2..].iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect::<Vec<_>>();
+    let events: Vec<&str> = delivered.iter().map(|d| d["event_id"].as_str().unwrap()).collect();
+    assert_eq!(events.iter().collect::<std::collections::HashSet<_>>().len(), 2, "{events:?}");
+    for (request, body) in requests[2..].iter().zip(&delivered) {
+        assert!(body["text"].as_str().unwrap().contains("Acme"), "{body}");
+        let signature = request.header("X-Vigie-Signature").unwrap();
+        let timestamp = request.header("X-Vigie-Timestamp").unwrap();
+        assert!(vigie_notify::verify_signature("s3cret", timestamp, &request.body, signature));
+        assert!(!vigie_notify::verify_signature("other", timestamp, &request.body, signature));
+    }
+    let show = vigie.run(&["alert", "show", &id]).success().stdout;
+    assert!(show.contains("sent after 2 attempt(s)"), "{show}");
+
+    // A person takes it: acknowledged, then resolved.
+    vigie.run(&["alert", "ack", &id]).success();
+    vigie.run(&["alert", "resolve", &id]).success();
+    let resolved = vigie.run(&["alert", "list", "--status", "resolved", "--format", "json"]).success().json();
+    assert_eq!(resolved.as_array().unwrap().len(), 1);
+    let bad = vigie.run(&["alert", "ack", "999"]).code(2);
+    assert!(bad.stderr.contains("no alert with id 999"), "{}", bad.stderr);
+}
+
+#[test]
+fn settings_change_the_rules_and_refuse_nonsense() {
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    let shown = vigie.run(&["alert", "settings"]).success().stdout;
+    assert!(shown.contains("boycott") && shown.contains("rules on: negative_surge"), "{shown}");
+    let changed = vigie
+        .run(&["alert", "settings", "--add-terms", "panne géante, fuite de données", "--cooldown", "2h"])
+        .success();
+    assert!(changed.stdout.contains("panne géante") && changed.stdout.contains("cooldown: 2h"), "{}", changed.stdout);
+    let bad = vigie.run(&["alert", "settings", "--high-reach", "250"]).code(2);
+    assert!(bad.stderr.contains("0 to 100"), "{}", bad.stderr);
+    let bad = vigie.run(&["alert", "settings", "--disable", "volume_spike"]).code(2);
+    assert!(bad.stderr.contains("unknown alert rule"), "{}", bad.stderr);
+
+    let now = unix_now();
+    import(&vigie, &[mention("1", "Panne geante chez ACME ce matin", now - 60)]);
+    let list = alerts(&vigie);
+    assert_eq!(list.len(), 1, "{list:#?}");
+    assert!(list[0]["title"].as_str().unwrap().contains("panne géante"), "accents folded like watches: {list:#?}");
+
+    vigie.run(&["alert", "settings", "--disable", "trigger_term"]).success();
+    import(&vigie, &[mention("2", "Boycott Acme !", now - 30)]);
+    assert_eq!(alerts(&vigie).len(), 1, "trigger terms switched off");
+    let refused = vigie.run(&["notify", "webhook", "ftp://hooks.example/x"]).code(2);
+    assert!(refused.stderr.contains("not an http(s) address"), "{}", refused.stderr);
+    let refused = vigie.run(&["notify", "email", "not-an-address"]).code(2);
+    assert!(refused.stderr.contains("not an e-mail address"), "{}", refused.stderr);
+}
+
+/// Two weeks of a small brand's chatter (a few mentions an hour, more by
+/// day), then a burst of complaints in one afternoon.
+fn history_with_a_burst(end: i64) -> (Vec<Value>, i64) {
+    let mut rows = Vec::new();
+    let start = end - 14 * 86_400;
+    let mut n = 0;
+    let mut t = start;
+    while t < end {
+        let hour = (t / 3600) % 24;
+        let per_hour = if (8..20).contains(&hour) { 3 } else { 1 };
+        for k in 0..per_hour {
+            n += 1;
+            rows.push(mention(&format!("h{n}"), "Commande Acme reçue, rien à signaler", t + k * 600));
+        }
+        t += 3600;
+    }
+    let burst = end - 3 * 86_400 + 15 * 3600;
+    for k in 0..60 {
+        rows.push(mention(&format!("b{k}"), "Panne Acme à Lyon, plus de réseau depuis ce midi", burst + k * 30));
+    }
+    (rows, burst)
+}
+
+#[test]
+fn a_backtest_replays_history_and_finds_the_burst_without_saving_anything() {
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    let now = unix_now();
+    let (rows, burst) = history_with_a_burst(now - 86_400);
+    import(&vigie, &rows);
+    assert!(alerts(&vigie).is_empty(), "history older than a day raises no live alert");
+
+    let run = vigie.run(&["backtest", "--watch", "Acme", "--from", "10d", "--format", "json"]).success();
+    let fired = run.json();
+    let surges: Vec<&Value> = fired.as_array().unwrap().iter().filter(|a| a["rule"] == "volume_surge").collect();
+    assert_eq!(surges.len(), 1, "{fired:#}");
+    let opened = chrono::DateTime::parse_from_str(
+        &format!("{} +0000", surges[0]["opened"].as_str().unwrap()),
+        "%Y-%m-%d %H:%M:%SZ %z",
+    )
+    .unwrap()
+    .timestamp();
+    assert!((burst..burst + 3600).contains(&opened), "the surge is found during the burst: {opened} vs {burst}");
+    assert!(surges[0]["observed"].as_f64().unwrap() > surges[0]["expected"].as_f64().unwrap() * 2.0);
+    assert!(alerts(&vigie).is_empty(), "a backtest saves nothing");
+
+    let bad = vigie.run(&["backtest", "--watch", "Nope", "--from", "7d"]).code(2);
+    assert!(bad.stderr.contains("no watch named"), "{}", bad.stderr);
+    let bad = vigie.run(&["backtest", "--watch", "Acme", "--from", "yesterday-ish"]).code(2);
+    assert!(bad.stderr.contains("is not a date"), "{}", bad.stderr);
+}
+
+#[test]
+fn a_live_surge_is_raised_as_the_mentions_arrive() {
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    let now = unix_now();
+    let (mut rows, _) = history_with_a_burst(now - 2 * 86_400);
+    // The burst under way right now.
+    for k in 0..40 {
+        rows.push(mention(&format!("now{k}"), "Panne Acme à Paris, tout est coupé", now - 600 + k * 15));
+    }
+    import(&vigie, &rows);
+    let list = alerts(&vigie);
+    let surge: Vec<&Value> = list.iter().filter(|a| a["rule"] == "volume_surge").collect();
+    assert_eq!(surge.len(), 1, "{list:#?}");
+    let show = vigie.run(&["alert", "show", &surge[0]["id"].to_string()]).success().stdout;
+    assert!(show.contains("terms: ") && show.contains("panne"), "{show}");
+    assert!(show.contains("observed") && show.contains("expected"), "{show}");
+}
