@@ -1,26 +1,23 @@
 use chrono::DateTime;
-use vigie_detect::nab::{self, CostMatrix};
 use vigie_detect::synth::{self, Spec};
-use vigie_detect::{Detector, DetectorConfig, z_of_score};
+use vigie_detect::{Detector, DetectorConfig, score_of_z};
 
 fn main() {
-    let spec = Spec::default();
-    for seed in 0..30u64 {
+    let spec = Spec { crises: Some(0), ..Spec::default() };
+    let config = DetectorConfig { threshold: score_of_z(3.0), ..DetectorConfig::default() };
+    let (mut near, mut far) = (0, 0);
+    for seed in 20_000..20_050u64 {
         let s = synth::generate(seed, &spec);
-        let mut d = Detector::new(DetectorConfig::default()).unwrap();
-        let mut alerts = vec![];
-        let mut zs = vec![];
+        let mut d = Detector::new(config.clone()).unwrap();
         for (i, &v) in s.values.iter().enumerate() {
             let at = DateTime::from_timestamp(s.start + 300 * i as i64, 0).unwrap();
             let r = d.observe(at, v).unwrap();
-            alerts.push(r.alert);
-            zs.push(z_of_score(r.score));
+            if r.alert && i >= 750 {
+                let dist = s.nuisances.iter().map(|&n| i as i64 - n as i64).filter(|&d| d >= 0).min().unwrap_or(99999);
+                if dist < 30 { near += 1 } else { far += 1 }
+                println!("seed {seed} level {:>7.3} row {i:>5} dist {dist:>5} win {:>2} obs {:>8.1} exp {:>8.1} bucket {} vs {:.1}", s.level, r.window.buckets, r.window.observed, r.window.expected, v, r.expected);
+            }
         }
-        let w = nab::windows_from_labels(s.values.len(), &s.onsets).unwrap();
-        let sc = nab::score(&alerts, &w, &CostMatrix::STANDARD).unwrap();
-        let maxz: Vec<String> = s.onsets.iter().map(|&o| format!("{:.1}", zs[o..(o + 100).min(zs.len())].iter().cloned().fold(0.0, f64::max))).collect();
-        let json = serde_json::to_value(&d).unwrap();
-        let disp: Vec<String> = json["scales"].as_array().unwrap().iter().map(|x| format!("{:.3}", x["dispersion"].as_f64().unwrap())).collect();
-        println!("seed {seed:>2} level {:>8.3} det {}/{} fp {:>2} raw {:>6.2} maxz {:?} disp {:?}", s.level, sc.detected, sc.windows, sc.fp, sc.raw, maxz, disp);
     }
+    println!("near nuisance {near}, far {far}");
 }

@@ -84,7 +84,7 @@ fn main() {
         return;
     }
     println!("threshold sweep (z = surprise; score = 1 - 2^-(z/5)^2)");
-    for z10 in (20..=80).step_by(5) {
+    for z10 in (30..=70).step_by(5) {
         let z = f64::from(z10) / 10.0;
         let config = DetectorConfig { threshold: score_of_z(z), ..base.clone() };
         line(&format!("z {z:.1} (score {:.4})", config.threshold), &config, &tune, &check, &null);

@@ -56,6 +56,9 @@ pub struct DetectorConfig {
     /// The windows over which observed and expected counts are compared
     /// (each at least two buckets: a surge is more than one bucket).
     pub windows_secs: Vec<u32>,
+    /// The part of each window's highest buckets left out (at least one bucket):
+    /// a surge must last longer than that part of a window to count.
+    pub trim: f64,
     /// An alert needs at least this many mentions above the expectation in its window.
     pub min_excess: f64,
     /// … and at least this ratio of observed to expected.
@@ -75,7 +78,8 @@ impl Default for DetectorConfig {
         DetectorConfig {
             bucket_secs: 300,
             threshold: DEFAULT_THRESHOLD,
-            windows_secs: vec![900, 3600, 4 * 3600, 12 * 3600],
+            windows_secs: vec![1800, 3600, 4 * 3600],
+            trim: 0.0,
             min_excess: 5.0,
             min_ratio: 1.5,
             cooldown_secs: 6 * 3600,
@@ -104,6 +108,9 @@ impl DetectorConfig {
         }
         if self.windows_secs.iter().any(|&w| w / self.bucket_secs > MAX_WINDOW_BUCKETS) {
             return bad("a window is longer than 1024 buckets");
+        }
+        if !(self.trim >= 0.0 && self.trim < 1.0) {
+            return bad("trim must be at least 0 and below 1");
         }
         if !(self.min_excess.is_finite() && self.min_excess >= 0.0) {
             return bad("min_excess must be a number ≥ 0");
@@ -204,6 +211,8 @@ struct Scale {
     buckets: u32,
     /// Negative-binomial dispersion of this window's sums, learned.
     dispersion: f64,
+    /// Median of this window's surprise (the trimmed sums sit below zero).
+    center: f64,
     updates: u64,
 }
 
@@ -242,7 +251,7 @@ impl Detector {
         let scales = config
             .window_buckets()
             .into_iter()
-            .map(|buckets| Scale { buckets, dispersion: INITIAL_DISPERSION, updates: 0 })
+            .map(|buckets| Scale { buckets, dispersion: INITIAL_DISPERSION, center: 0.0, updates: 0 })
             .collect();
         Ok(Detector {
             config,
@@ -274,6 +283,7 @@ impl Detector {
                 old.iter().find(|s| s.buckets == buckets).cloned().unwrap_or(Scale {
                     buckets,
                     dispersion: INITIAL_DISPERSION,
+                    center: 0.0,
                     updates: 0,
                 })
             })
@@ -308,33 +318,38 @@ impl Detector {
         }
         self.recent.push_back(Entry { bucket, observed: value, expected });
 
-        // Every window: observed against expected, its largest excess left out.
+        // Every window: observed against expected, its highest buckets left out.
         let mut best = (0.0, WindowStat::default());
+        let mut window: Vec<Entry> = Vec::new();
         for scale in &mut self.scales {
-            let (mut observed, mut expected_sum, mut count) = (0.0, 0.0, 0u32);
-            let mut largest: Option<Entry> = None;
-            for e in self.recent.iter().rev().take_while(|e| e.bucket > bucket - i64::from(scale.buckets)) {
-                observed += e.observed;
-                expected_sum += e.expected;
-                count += 1;
-                if largest.is_none_or(|l| e.observed - e.expected > l.observed - l.expected) {
-                    largest = Some(*e);
-                }
+            window.clear();
+            window.extend(self.recent.iter().rev().take_while(|e| e.bucket > bucket - i64::from(scale.buckets)));
+            if window.len() < 2 {
+                continue;
             }
-            let Some(largest) = largest.filter(|_| count >= 2) else { continue };
-            observed -= largest.observed;
-            expected_sum = (expected_sum - largest.expected).max(0.0);
+            let trim = ((window.len() as f64 * self.config.trim).floor() as usize).clamp(1, window.len() - 1);
+            window.sort_unstable_by(|a, b| (b.observed - b.expected).total_cmp(&(a.observed - a.expected)));
+            let kept = &window[trim..];
+            let observed: f64 = kept.iter().map(|e| e.observed).sum();
+            let expected_sum: f64 = kept.iter().map(|e| e.expected).sum();
             let z = 2.0 * ((observed + 0.375).sqrt() - (expected_sum + 0.375).sqrt())
                 / (1.0 + scale.dispersion * expected_sum).sqrt();
-            let z_eff = z * self.config.gate(observed, expected_sum);
+            let centred = z - scale.center;
+            let z_eff = centred * self.config.gate(observed, expected_sum);
             if z_eff > best.0 || best.1.buckets == 0 {
                 best = (z_eff, WindowStat { buckets: scale.buckets, observed, expected: expected_sum });
             }
-            // Learn the dispersion so that the median of |z| is the normal one (a
-            // robust scale: a surge pushes it up by one small step per bucket at most).
+            // Learn the centre (median) and the dispersion (so that a high quantile of
+            // |z - centre| is the normal one): robust, a surge moves them one small
+            // step per bucket at most.
             scale.updates += 1;
             let rate = (DISPERSION_START_RATE / (1.0 + scale.updates as f64 / 50.0)).max(DISPERSION_RATE);
-            let step = if z.abs() > SCALE_QUANTILE.1 { 2.0 * rate * SCALE_QUANTILE.0 } else { -2.0 * rate * (1.0 - SCALE_QUANTILE.0) };
+            scale.center += if centred > 0.0 { rate } else { -rate };
+            let step = if centred.abs() > SCALE_QUANTILE.1 {
+                2.0 * rate * SCALE_QUANTILE.0
+            } else {
+                -2.0 * rate * (1.0 - SCALE_QUANTILE.0)
+            };
             scale.dispersion = (scale.dispersion * step.exp()).clamp(DISPERSION_RANGE.0, DISPERSION_RANGE.1);
         }
         let score = score_of_z(best.0);

@@ -109,6 +109,8 @@ pub struct Series {
     pub onsets: Vec<usize>,
     /// The mean level (mentions per bucket).
     pub level: f64,
+    /// Rows where a nuisance starts (a short burst or a mild wave: no label).
+    pub nuisances: Vec<usize>,
 }
 
 /// The knobs of a generated series.
@@ -177,12 +179,14 @@ pub fn generate(seed: u64, spec: &Spec) -> Series {
         }
     }
     let mut bursts = vec![0.0f64; rows];
+    let mut nuisances = Vec::new();
     if spec.nuisances {
         // Mild waves, about one every two days.
         for _ in 0..(rows as f64 / (2.0 * DAY)) as usize {
             let at = (rng.uniform() * rows as f64) as usize;
             let peak = rng.range(1.2, 2.0);
             let length = rng.range(3.0, 24.0) as usize;
+            nuisances.push(at);
             for (k, m) in multiplier.iter_mut().skip(at).take(length).enumerate() {
                 *m *= 1.0 + (peak - 1.0) * (std::f64::consts::PI * (k as f64 + 0.5) / length as f64).sin();
             }
@@ -192,6 +196,7 @@ pub fn generate(seed: u64, spec: &Spec) -> Series {
             let at = (rng.uniform() * rows as f64) as usize;
             let peak = rng.range(2.0, 5.0);
             let length = rng.range(2.0, 7.0) as usize;
+            nuisances.push(at);
             for m in multiplier.iter_mut().skip(at).take(length) {
                 *m *= peak;
             }
@@ -216,5 +221,6 @@ pub fn generate(seed: u64, spec: &Spec) -> Series {
         let rate = level * (daily + slow + fast).exp() * week * multiplier[i];
         values.push(rng.negative_binomial(rate, dispersion) + bursts[i]);
     }
-    Series { start, bucket_secs: 300, values, onsets, level }
+    nuisances.sort_unstable();
+    Series { start, bucket_secs: 300, values, onsets, level, nuisances }
 }

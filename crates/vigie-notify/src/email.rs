@@ -175,13 +175,7 @@ fn smtp_error(server: &str, e: &lettre::transport::smtp::Error, timeout: Duratio
     // Replies first (4xx transient, 5xx permanent), then what went wrong
     // without one: TLS and client set-up errors will fail again; the
     // network may not.
-    let transient = if e.is_transient() {
-        true
-    } else if e.is_permanent() || e.is_tls() || e.is_client() {
-        false
-    } else {
-        true
-    };
+    let transient = e.is_transient() || !(e.is_permanent() || e.is_tls() || e.is_client());
     let reason = if e.is_timeout() {
         format!("no answer within {} s", timeout.as_secs_f32())
     } else {

@@ -89,7 +89,7 @@ pub struct Notice<'a> {
 }
 
 /// Why a notification was not delivered. The message is for the person who
-/// set the channel up ("webhook https://hooks.example.com/…: HTTP 410 Gone").
+/// set the channel up (`webhook https://hooks.example.com/…: HTTP 410 Gone`).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DeliveryError {
@@ -100,7 +100,7 @@ pub enum DeliveryError {
     Webhook {
         message: String,
         /// What the fetcher said.
-        error: FetchError,
+        error: Box<FetchError>,
         /// The receiver's `Retry-After` (429, 503), counted from the attempt.
         retry_after: Option<Duration>,
     },
@@ -153,16 +153,14 @@ const RETRY_BASE: Duration = Duration::from_secs(30);
 /// Longest delay between two attempts.
 const RETRY_CAP: Duration = Duration::from_secs(3600);
 
-/// How long to wait after failed attempt number `attempt` (1 for the first
-/// failure; 0 counts as 1): 30 s, 1 min, 2 min, 4 min … doubling up to 1 h,
-/// each shortened by up to a quarter at random so that notifications that
-/// failed together do not all retry at the same second. The same `seed` (an
-/// alert or outbox row id) and attempt always give the same delay
-/// ([`vigie_collect::jitter`]).
+/// How long to wait after a failed attempt, `attempt` counting from 0 (the
+/// number of attempts that failed before this one): 30 s, 1 min, 2 min,
+/// 4 min … doubling up to 1 h, each shortened by up to a quarter at random
+/// so that notifications that failed together do not all retry at the same
+/// second. The same `seed` (an outbox row id) and attempt always give the
+/// same delay ([`vigie_collect::jitter`]).
 pub fn retry_delay(attempt: u32, seed: u64) -> Duration {
-    let attempt = attempt.max(1);
-    let doublings = (attempt - 1).min(16);
-    let base = RETRY_BASE.saturating_mul(1u32 << doublings).min(RETRY_CAP);
+    let base = RETRY_BASE.saturating_mul(1u32 << attempt.min(16)).min(RETRY_CAP);
     let seed = seed ^ u64::from(attempt).rotate_left(32);
     base.saturating_sub(vigie_collect::jitter(seed, base / 4))
 }
@@ -176,13 +174,12 @@ mod tests {
     fn retry_delay_doubles_from_30_s_to_1_h_with_a_bounded_jitter() {
         let bases = [30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600];
         for (i, base) in bases.into_iter().enumerate() {
-            let attempt = i as u32 + 1;
+            let attempt = i as u32;
             for seed in 0..50 {
                 let d = retry_delay(attempt, seed).as_secs_f64();
                 assert!(d <= base as f64 && d >= base as f64 * 0.75, "attempt {attempt} seed {seed}: {d}");
             }
         }
-        assert_eq!(retry_delay(0, 7), retry_delay(1, 7));
         assert!(retry_delay(u32::MAX, 7) <= RETRY_CAP);
         // Deterministic per seed, spread across seeds.
         assert_eq!(retry_delay(3, 42), retry_delay(3, 42));
@@ -194,7 +191,13 @@ mod tests {
     fn transient_and_permanent_errors() {
         let status = |status: u16| DeliveryError::Webhook {
             message: String::new(),
-            error: FetchError::Status { status, reason: None, retry_after: None, body: Vec::new(), content_type: None },
+            error: Box::new(FetchError::Status {
+                status,
+                reason: None,
+                retry_after: None,
+                body: Vec::new(),
+                content_type: None,
+            }),
             retry_after: None,
         };
         assert!(status(500).is_transient());

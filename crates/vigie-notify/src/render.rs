@@ -201,7 +201,7 @@ fn observed_expected(rule: AlertRule, observed: f64, expected: f64) -> (String, 
         AlertRule::VolumeSurge => (format!("{o} mentions"), format!("about {e}{ratio}")),
         AlertRule::HighReachNegative => (format!("reach {o}"), format!("threshold {e}")),
         AlertRule::TriggerTerm => (format!("{o} mentions with a trigger term"), format!("threshold {e}")),
-        AlertRule::SearchRankEntry => (format!("{o} new pages in the top results"), format!("{e}")),
+        AlertRule::SearchRankEntry => (format!("{o} new pages in the top results"), e),
     }
 }
 
@@ -209,9 +209,7 @@ fn observed_expected(rule: AlertRule, observed: f64, expected: f64) -> (String, 
 fn number(x: f64) -> String {
     if !x.is_finite() {
         "n/a".to_string()
-    } else if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{x:.0}")
-    } else if x.abs() >= 100.0 {
+    } else if (x.fract() == 0.0 && x.abs() < 1e15) || x.abs() >= 100.0 {
         format!("{x:.0}")
     } else if x.abs() >= 1.0 {
         format!("{x:.1}")

@@ -282,7 +282,7 @@ fn webhook_error(url: &str, error: FetchError, now: DateTime<Utc>) -> DeliveryEr
     let full = url.trim();
     let message = if full.is_empty() { message } else { message.replace(full, &shown) };
     let retry_after = error.retry_after().map(|r| r.delay_from(now));
-    DeliveryError::Webhook { message, error, retry_after }
+    DeliveryError::Webhook { message, error: Box::new(error), retry_after }
 }
 
 #[cfg(test)]
