@@ -77,13 +77,13 @@ fn main() {
     let what = std::env::args().nth(1).unwrap_or_else(|| "all".into());
     let base = DetectorConfig::default();
     if what == "quick" {
-        for z in [2.5, 3.0, 3.5, 4.0, 5.0] {
+        for z in [3.5, 4.0, 4.5, 5.0] {
             let config = DetectorConfig { threshold: score_of_z(z), ..base.clone() };
             line(&format!("z {z:.1} (score {:.4})", config.threshold), &config, &tune, &check, &null);
         }
         return;
     }
-    println!("threshold sweep (z = surprise; score = 1 - 2^-(z/5)^2)");
+    println!("threshold sweep (z = surprise; score = 1 - 2^-(z/4)^2)");
     for z10 in (30..=70).step_by(5) {
         let z = f64::from(z10) / 10.0;
         let config = DetectorConfig { threshold: score_of_z(z), ..base.clone() };

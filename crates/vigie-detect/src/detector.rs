@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::baseline::{Baseline, Decays};
 
 /// The surprise at which the score is one half: `score = 1 - 2^-(z / Z_HALF)²`.
-pub const Z_HALF: f64 = 5.0;
+pub const Z_HALF: f64 = 4.0;
 
 /// The longest window, in buckets (bounds the state).
 pub const MAX_WINDOW_BUCKETS: u32 = 1024;
@@ -85,7 +85,7 @@ impl Default for DetectorConfig {
             cooldown_secs: 6 * 3600,
             quiet_secs: 3600,
             warmup_secs: 86_400,
-            level_half_life_secs: 86_400,
+            level_half_life_secs: 2 * 86_400,
         }
     }
 }
@@ -173,7 +173,8 @@ pub enum DetectError {
 pub struct WindowStat {
     /// Length of the window, in buckets.
     pub buckets: u32,
-    /// Mentions observed in the window (its single largest bucket left out).
+    /// Mentions observed in the window's buckets (the whole window: the test
+    /// itself leaves the highest bucket out).
     pub observed: f64,
     /// Mentions expected in the same buckets.
     pub expected: f64,
@@ -216,12 +217,58 @@ struct Scale {
     updates: u64,
 }
 
+/// The decision stage alone: warm-up, then one alert per crisis. It only
+/// sees scores, so decisions at another threshold can be replayed over
+/// scores already computed ([`replay_alerts`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Decider {
+    first_bucket: Option<i64>,
+    alerting: Option<Alerting>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 struct Alerting {
     /// The bucket of the alert.
     since: i64,
     /// The first bucket of the current run below the threshold.
     calm_since: Option<i64>,
+}
+
+impl Decider {
+    /// Returns (alert, suppressed) for the score of this bucket.
+    fn decide(&mut self, config: &DetectorConfig, bucket: i64, score: f64) -> (bool, bool) {
+        let threshold = config.threshold;
+        // One crisis, one alert: re-arm after the cooldown once the score stayed low long enough.
+        if let Some(a) = &mut self.alerting {
+            if score < threshold {
+                let calm = *a.calm_since.get_or_insert(bucket);
+                if bucket - a.since >= config.buckets(config.cooldown_secs)
+                    && bucket - calm + 1 >= config.buckets(config.quiet_secs)
+                {
+                    self.alerting = None;
+                }
+            } else {
+                a.calm_since = None;
+            }
+        }
+        let first = *self.first_bucket.get_or_insert(bucket);
+        let warm = bucket - first >= config.buckets(config.warmup_secs);
+        let over = score >= threshold;
+        let alert = over && warm && self.alerting.is_none();
+        if alert {
+            self.alerting = Some(Alerting { since: bucket, calm_since: None });
+        }
+        (alert, over && !alert)
+    }
+}
+
+/// The alerts a detector with `config` would have raised over these scores
+/// (the [`Verdict::score`]s of a series, with their times): what another
+/// threshold or cooldown would have done, without running the model again.
+pub fn replay_alerts(config: &DetectorConfig, scored: &[(DateTime<Utc>, f64)]) -> Vec<bool> {
+    let bucket_secs = i64::from(config.bucket_secs.max(1));
+    let mut decider = Decider::default();
+    scored.iter().map(|(at, score)| decider.decide(config, at.timestamp().div_euclid(bucket_secs), *score).0).collect()
 }
 
 /// A streaming surge detector for one series of counts. Its state is a few
@@ -233,9 +280,8 @@ pub struct Detector {
     baseline: Baseline,
     recent: VecDeque<Entry>,
     scales: Vec<Scale>,
-    first_bucket: Option<i64>,
     last_bucket: Option<i64>,
-    alerting: Option<Alerting>,
+    decider: Decider,
 }
 
 /// Upper bound of the square-root surprise test: the count `s` with
@@ -258,9 +304,8 @@ impl Detector {
             baseline: Baseline::default(),
             recent: VecDeque::new(),
             scales,
-            first_bucket: None,
             last_bucket: None,
-            alerting: None,
+            decider: Decider::default(),
         })
     }
 
@@ -337,7 +382,12 @@ impl Detector {
             let centred = z - scale.center;
             let z_eff = centred * self.config.gate(observed, expected_sum);
             if z_eff > best.0 || best.1.buckets == 0 {
-                best = (z_eff, WindowStat { buckets: scale.buckets, observed, expected: expected_sum });
+                let whole = WindowStat {
+                    buckets: scale.buckets,
+                    observed: window.iter().map(|e| e.observed).sum(),
+                    expected: window.iter().map(|e| e.expected).sum(),
+                };
+                best = (z_eff, whole);
             }
             // Learn the centre (median) and the dispersion (so that a high quantile of
             // |z - centre| is the normal one): robust, a surge moves them one small
@@ -353,28 +403,7 @@ impl Detector {
             scale.dispersion = (scale.dispersion * step.exp()).clamp(DISPERSION_RANGE.0, DISPERSION_RANGE.1);
         }
         let score = score_of_z(best.0);
-        let threshold = self.config.threshold;
-
-        // One crisis, one alert: re-arm after the cooldown once the score stayed low long enough.
-        if let Some(a) = &mut self.alerting {
-            if score < threshold {
-                let calm = *a.calm_since.get_or_insert(bucket);
-                if bucket - a.since >= self.config.buckets(self.config.cooldown_secs)
-                    && bucket - calm + 1 >= self.config.buckets(self.config.quiet_secs)
-                {
-                    self.alerting = None;
-                }
-            } else {
-                a.calm_since = None;
-            }
-        }
-        let first = *self.first_bucket.get_or_insert(bucket);
-        let warm = bucket - first >= self.config.buckets(self.config.warmup_secs);
-        let over = score >= threshold;
-        let alert = over && warm && self.alerting.is_none();
-        if alert {
-            self.alerting = Some(Alerting { since: bucket, calm_since: None });
-        }
+        let (alert, suppressed) = self.decider.decide(&self.config, bucket, score);
 
         // Learn the baseline from the count, clipped so a surge is not learned as normal.
         let dispersion = self.scales.first().map_or(INITIAL_DISPERSION, |s| s.dispersion);
@@ -387,9 +416,9 @@ impl Detector {
             alert,
             observed: value,
             expected,
-            upper: upper_bound(expected, dispersion, z_of_score(threshold)),
+            upper: upper_bound(expected, dispersion, z_of_score(self.config.threshold)),
             window: best.1,
-            suppressed: over && !alert,
+            suppressed,
         })
     }
 }

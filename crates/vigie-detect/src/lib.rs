@@ -62,5 +62,5 @@ pub mod synth;
 
 pub use detector::{
     DEFAULT_THRESHOLD, DetectError, Detector, DetectorConfig, MAX_WINDOW_BUCKETS, Verdict, WindowStat, Z_HALF,
-    score_of_z, z_of_score,
+    replay_alerts, score_of_z, z_of_score,
 };

@@ -395,6 +395,21 @@ pub enum BenchCommand {
         #[arg(long)]
         report: Option<PathBuf>,
     },
+    /// Measure alert latency: mentions streamed into a running instance, time to the notifier and to a webhook.
+    Alerts {
+        /// Mentions per second.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        /// Seconds of streaming.
+        #[arg(long, default_value_t = 60)]
+        seconds: u32,
+        /// Alerts raised per second.
+        #[arg(long, default_value_t = 2)]
+        alerts_per_second: u32,
+        /// Write the section into this Markdown file (default: print it).
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
     /// Time two collection cycles (cold, then mostly 304s) over synthetic feeds served on loopback.
     Collect {
         /// Feed sources.

@@ -36,6 +36,10 @@ pub async fn run(command: BenchCommand, models_dir: &Path, out: &mut dyn Write) 
         BenchCommand::Analyze { count, python, report } => {
             super::bench_analyze::run(count, python.as_deref(), models_dir, report.as_deref(), out)
         }
+        BenchCommand::Alerts { rate, seconds, alerts_per_second, report } => {
+            let opts = super::bench_alerts::Options { rate, seconds, alerts_per_second };
+            super::bench_alerts::run(opts, report.as_deref(), out).await
+        }
         BenchCommand::Collect { sources, hosts, changed, seed, report } => {
             let opts = super::bench_collect::Options { sources, hosts, changed_percent: changed, seed };
             super::bench_collect::run(opts, report.as_deref(), out).await

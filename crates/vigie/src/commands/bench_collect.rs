@@ -378,6 +378,15 @@ fn render(opts: &Options, m: &Measured, machine: &str, date: &str) -> anyhow::Re
     writeln!(s)?;
     writeln!(
         s,
+        "Cycle 2 reads every item of the changed feeds again ({}) and stores the {} new ones: the CPU half of \
+         ingestion (normalization, language, watches, analysis, signature) runs on every item read, before the \
+         store's dedup key recognizes the ones already stored. A source waiting for its site's turn (1 s between \
+         request starts) holds one of the cycle's {} slots meanwhile, so wall time exceeds CPU time over the cores \
+         when sources of one site come close together in the cycle's order.\n",
+        m.warm.report.items, m.warm.report.stored, CONCURRENT_FETCHES
+    )?;
+    writeln!(
+        s,
         "CPU is the process's user and system time over the cycle (/proc/self/stat), less the feed server \
          thread's ({:.1} s in cycle 1, {:.2} s in cycle 2); the collector's work runs on every core (fetches \
          concurrent, analysis on rayon's threads), so CPU time can exceed wall time. Resident memory was {:.0} MiB \

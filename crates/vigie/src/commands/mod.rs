@@ -3,6 +3,7 @@
 pub mod alert;
 pub mod analyze;
 pub mod bench;
+pub mod bench_alerts;
 pub mod bench_analyze;
 pub mod bench_collect;
 pub mod collect;
