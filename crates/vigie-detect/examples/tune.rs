@@ -91,11 +91,11 @@ fn main() {
     }
     println!("\nother settings, at the default threshold");
     line("default", &base, &tune, &check, &null);
-    for hours in [2u32, 12, 24] {
+    for hours in [2u32, 6, 24] {
         let config = DetectorConfig { cooldown_secs: hours * 3600, ..base.clone() };
         line(&format!("cooldown {hours} h"), &config, &tune, &check, &null);
     }
-    for hours in [6u32, 12, 48, 96] {
+    for hours in [6u32, 12, 24, 96] {
         let config = DetectorConfig { level_half_life_secs: hours * 3600, ..base.clone() };
         line(&format!("level half-life {hours} h"), &config, &tune, &check, &null);
     }
@@ -103,6 +103,10 @@ fn main() {
         let label = format!("windows {windows:?}");
         let config = DetectorConfig { windows_secs: windows, ..base.clone() };
         line(&label, &config, &tune, &check, &null);
+    }
+    for trim in [0.25, 0.5] {
+        let config = DetectorConfig { trim, ..base.clone() };
+        line(&format!("trim {trim}"), &config, &tune, &check, &null);
     }
     for (excess, ratio) in [(0.0, 1.0), (3.0, 1.5), (10.0, 1.5), (5.0, 2.0)] {
         let config = DetectorConfig { min_excess: excess, min_ratio: ratio, ..base.clone() };

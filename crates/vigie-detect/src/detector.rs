@@ -82,7 +82,7 @@ impl Default for DetectorConfig {
             trim: 0.0,
             min_excess: 5.0,
             min_ratio: 1.5,
-            cooldown_secs: 6 * 3600,
+            cooldown_secs: 12 * 3600,
             quiet_secs: 3600,
             warmup_secs: 86_400,
             level_half_life_secs: 2 * 86_400,

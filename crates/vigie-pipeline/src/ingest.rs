@@ -98,6 +98,9 @@ pub struct Prepared {
     pub rejected: Vec<(usize, Rejection)>,
 }
 
+/// A normalized mention and the engagement figures its source gave.
+type Normalized = (Mention, vigie_model::Engagement);
+
 /// What happened to one batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestReport {
@@ -161,35 +164,52 @@ impl Ingestor {
 
     /// The CPU half: normalize, match and index every mention, in parallel.
     pub fn prepare(&self, raws: Vec<RawMention>, source_id: Option<i64>, now: DateTime<Utc>) -> Prepared {
-        type Ready = (MentionRecord, Option<Signature>);
-        let results: Vec<Result<Ready, Rejection>> = raws
+        let (normalized, rejected) = self.normalize_all(raws, now);
+        self.analyze_all(normalized, rejected, source_id)
+    }
+
+    /// Normalization alone (cheap): the mentions with their input index and
+    /// engagement figures, and the rejected ones.
+    fn normalize_all(&self, raws: Vec<RawMention>, now: DateTime<Utc>) -> (Vec<Normalized>, Vec<(usize, Rejection)>) {
+        let results: Vec<Result<Normalized, Rejection>> = raws
             .into_par_iter()
             .map(|raw| {
                 let engagement = raw.engagement;
-                let mut mention = normalize(raw, now, &self.limits)?;
+                Ok((normalize(raw, now, &self.limits)?, engagement))
+            })
+            .collect();
+        let mut normalized = Vec::with_capacity(results.len());
+        let mut rejected = Vec::new();
+        for (i, r) in results.into_iter().enumerate() {
+            match r {
+                Ok(n) => normalized.push(n),
+                Err(reason) => rejected.push((i, reason)),
+            }
+        }
+        (normalized, rejected)
+    }
+
+    /// Matching, analysis, signatures and index text (the expensive part).
+    fn analyze_all(
+        &self,
+        normalized: Vec<Normalized>,
+        rejected: Vec<(usize, Rejection)>,
+        source_id: Option<i64>,
+    ) -> Prepared {
+        type Ready = (MentionRecord, Option<Signature>);
+        let ready: Vec<Ready> = normalized
+            .into_par_iter()
+            .map(|(mut mention, engagement)| {
                 let matches = self.watches.match_mention(&mention);
                 mention.analysis = self.analyzer.analyze(&mention, &engagement);
                 let signature = signature_of(&mention);
                 let fts_title = mention.title.as_deref().map(vigie_query::index_text).unwrap_or_default();
                 let fts_text = vigie_query::index_text(&mention.text);
-                Ok((MentionRecord { mention, source_id, matches, fts_title, fts_text }, signature))
+                (MentionRecord { mention, source_id, matches, fts_title, fts_text }, signature)
             })
             .collect();
-        let mut prepared = Prepared {
-            records: Vec::with_capacity(results.len()),
-            signatures: Vec::with_capacity(results.len()),
-            rejected: Vec::new(),
-        };
-        for (i, r) in results.into_iter().enumerate() {
-            match r {
-                Ok((rec, signature)) => {
-                    prepared.records.push(rec);
-                    prepared.signatures.push(signature);
-                }
-                Err(reason) => prepared.rejected.push((i, reason)),
-            }
-        }
-        prepared
+        let (records, signatures) = ready.into_iter().unzip();
+        Prepared { records, signatures, rejected }
     }
 
     /// The IO half: one transaction, then the new mentions join their
@@ -265,10 +285,24 @@ impl Ingestor {
         source_id: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<IngestReport, PipelineError> {
+        let stopped = |e: tokio::task::JoinError| PipelineError::Internal(format!("mention preparation stopped: {e}"));
         let this = Arc::clone(self);
-        let prepared = tokio::task::spawn_blocking(move || this.prepare(raws, source_id, now))
+        let (normalized, rejected) =
+            tokio::task::spawn_blocking(move || this.normalize_all(raws, now)).await.map_err(stopped)?;
+        // A feed repeats most of its items from one fetch to the next: those
+        // already stored are not analysed again.
+        let keys: Vec<&str> = normalized.iter().map(|(m, _)| m.dedup_key.as_str()).collect();
+        let stored = self.store.existing_keys(self.project_id, &keys).await?;
+        let before = normalized.len();
+        let normalized: Vec<Normalized> =
+            normalized.into_iter().filter(|(m, _)| !stored.contains(&m.dedup_key)).collect();
+        let skipped = (before - normalized.len()) as u64;
+        let this = Arc::clone(self);
+        let prepared = tokio::task::spawn_blocking(move || this.analyze_all(normalized, rejected, source_id))
             .await
-            .map_err(|e| PipelineError::Internal(format!("mention preparation stopped: {e}")))?;
-        Ok(self.store(prepared).await?)
+            .map_err(stopped)?;
+        let mut report = self.store(prepared).await?;
+        report.duplicates += skipped;
+        Ok(report)
     }
 }

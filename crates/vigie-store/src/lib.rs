@@ -406,6 +406,8 @@ pub trait Store: Send + Sync {
     async fn record_delivery(&self, id: i64, record: DeliveryRecord) -> Result<()>;
     /// Every delivery of an alert, oldest first.
     async fn deliveries(&self, alert_id: i64) -> Result<Vec<Delivery>>;
+    /// Which of these dedup keys the project has stored already.
+    async fn existing_keys(&self, project_id: i64, keys: &[&str]) -> Result<std::collections::HashSet<String>>;
     /// The mention stored under this dedup key (`url:…`, `id:…`, `hash:…`).
     async fn mention_by_key(&self, project_id: i64, dedup_key: &str) -> Result<Option<StoredMention>>;
 

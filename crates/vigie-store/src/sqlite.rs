@@ -1384,6 +1384,23 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    async fn existing_keys(&self, project_id: i64, keys: &[&str]) -> Result<HashSet<String>> {
+        let mut found = HashSet::new();
+        for part in keys.chunks(500) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT dedup_key FROM mentions WHERE project_id = ");
+            qb.push_bind(project_id).push(" AND dedup_key IN (");
+            let mut list = qb.separated(", ");
+            for key in part {
+                list.push_bind(*key);
+            }
+            qb.push(")");
+            for row in qb.build().persistent(false).fetch_all(&self.pool).await? {
+                found.insert(row.try_get("dedup_key")?);
+            }
+        }
+        Ok(found)
+    }
+
     async fn mention_by_key(&self, project_id: i64, dedup_key: &str) -> Result<Option<StoredMention>> {
         let sql = format!("SELECT {MENTION_COLUMNS} FROM mentions m WHERE m.project_id = ?1 AND m.dedup_key = ?2");
         let rows = sqlx::query(AssertSqlSafe(sql)).bind(project_id).bind(dedup_key).fetch_all(&self.pool).await?;

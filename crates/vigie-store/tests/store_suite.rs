@@ -512,6 +512,15 @@ async fn mentions_are_stored_once_and_searchable(store: &dyn Store) {
     let again = store.insert_mentions(p.id, &batch).await.unwrap();
     assert_eq!((again.inserted, again.duplicates), (0, 4));
     assert_eq!(store.mention_count(p.id).await.unwrap(), 3);
+    let keys = [
+        "url:https://twitter.com/i/web/status/1",
+        "url:https://nowhere.example/",
+        "url:https://twitter.com/i/web/status/3",
+    ];
+    let existing = store.existing_keys(p.id, &keys).await.unwrap();
+    assert_eq!(existing.len(), 2);
+    assert!(existing.contains(keys[0]) && existing.contains(keys[2]));
+    assert!(store.existing_keys(other_project(store).await, &keys).await.unwrap().is_empty());
 
     // Full-text candidates, newest stored first, with their matches.
     let found = store.candidates(p.id, Some("\"sncf\""), &MentionFilter::default(), None, 10).await.unwrap();
