@@ -77,9 +77,11 @@ fn main() {
     let what = std::env::args().nth(1).unwrap_or_else(|| "all".into());
     let base = DetectorConfig::default();
     if what == "quick" {
-        for z in [3.5, 4.0, 4.5, 5.0] {
-            let config = DetectorConfig { threshold: score_of_z(z), ..base.clone() };
-            line(&format!("z {z:.1} (score {:.4})", config.threshold), &config, &tune, &check, &null);
+        for budget in [0.0, 0.5, 1.0, 2.0] {
+            for z in [3.5, 4.0, 4.5, 5.0] {
+                let config = DetectorConfig { threshold: score_of_z(z), alert_budget_per_week: budget, ..base.clone() };
+                line(&format!("b {budget} z {z:.1} (score {:.4})", config.threshold), &config, &tune, &check, &null);
+            }
         }
         return;
     }
@@ -103,6 +105,10 @@ fn main() {
         let label = format!("windows {windows:?}");
         let config = DetectorConfig { windows_secs: windows, ..base.clone() };
         line(&label, &config, &tune, &check, &null);
+    }
+    for budget in [0.0, 0.5, 2.0] {
+        let config = DetectorConfig { alert_budget_per_week: budget, ..base.clone() };
+        line(&format!("alert budget {budget}/week"), &config, &tune, &check, &null);
     }
     for trim in [0.25, 0.5] {
         let config = DetectorConfig { trim, ..base.clone() };

@@ -71,6 +71,10 @@ pub struct DetectorConfig {
     pub warmup_secs: u32,
     /// Half-life of the level (how fast a new normal is accepted).
     pub level_half_life_secs: u32,
+    /// Alerts a week a series may raise before it needs bigger surprises to
+    /// alert (each alert raises its bar by [`BAR_STEP`]; the bar comes down at
+    /// this rate); 0 turns the budget off.
+    pub alert_budget_per_week: f64,
 }
 
 impl Default for DetectorConfig {
@@ -86,9 +90,13 @@ impl Default for DetectorConfig {
             quiet_secs: 3600,
             warmup_secs: 86_400,
             level_half_life_secs: 2 * 86_400,
+            alert_budget_per_week: 1.0,
         }
     }
 }
+
+/// How much each alert raises the bar of its series, in surprise (z).
+pub const BAR_STEP: f64 = 1.0;
 
 /// The default threshold on the score (a surprise of `z_of_score(DEFAULT_THRESHOLD)`).
 pub const DEFAULT_THRESHOLD: f64 = 0.5;
@@ -117,6 +125,9 @@ impl DetectorConfig {
         }
         if !(self.min_ratio.is_finite() && self.min_ratio >= 1.0) {
             return bad("min_ratio must be a number ≥ 1");
+        }
+        if !(self.alert_budget_per_week.is_finite() && self.alert_budget_per_week >= 0.0) {
+            return bad("alert_budget_per_week must be a number ≥ 0");
         }
         if self.level_half_life_secs < self.bucket_secs {
             return bad("level_half_life_secs must be at least one bucket");
@@ -223,7 +234,11 @@ struct Scale {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct Decider {
     first_bucket: Option<i64>,
+    last_bucket: Option<i64>,
     alerting: Option<Alerting>,
+    /// How far above the threshold (in surprise) this series must now go:
+    /// raised by each alert, lowered with time (the alert budget).
+    bar: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -253,10 +268,21 @@ impl Decider {
         }
         let first = *self.first_bucket.get_or_insert(bucket);
         let warm = bucket - first >= config.buckets(config.warmup_secs);
+        // The alert budget: each alert raises the bar by BAR_STEP, which comes down so
+        // that a series alerting more often than the budget needs bigger surprises.
+        let elapsed = bucket - self.last_bucket.unwrap_or(bucket);
+        self.last_bucket = Some(bucket);
+        let per_bucket = BAR_STEP * config.alert_budget_per_week * f64::from(config.bucket_secs) / (7.0 * 86_400.0);
+        self.bar = (self.bar - per_bucket * elapsed as f64).max(0.0);
         let over = score >= threshold;
-        let alert = over && warm && self.alerting.is_none();
+        let clears_bar =
+            config.alert_budget_per_week <= 0.0 || self.bar <= 0.0 || z_of_score(score) >= z_of_score(threshold) + self.bar;
+        let alert = over && clears_bar && warm && self.alerting.is_none();
         if alert {
             self.alerting = Some(Alerting { since: bucket, calm_since: None });
+            if config.alert_budget_per_week > 0.0 {
+                self.bar += BAR_STEP;
+            }
         }
         (alert, over && !alert)
     }
