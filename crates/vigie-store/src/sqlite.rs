@@ -47,6 +47,8 @@ const INSERT_CHUNK: usize = 1_000;
 const FTS_CHUNK: usize = 10_000;
 /// Rows per INSERT of watch matches (2 values each).
 const MATCH_CHUNK: usize = 10_000;
+/// Bucket rows per statement (4 variables each, under SQLite's 32,766).
+const BUCKET_CHUNK: usize = 5_000;
 
 fn migrator() -> Migrator {
     Migrator::with_migrations(
@@ -891,7 +893,7 @@ impl Store for SqliteStore {
             }
         }
         let buckets: Vec<((i64, &str, i64), i64)> = buckets.into_iter().collect();
-        for part in buckets.chunks(MATCH_CHUNK) {
+        for part in buckets.chunks(BUCKET_CHUNK) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO watch_buckets (watch_id, series, bucket_start, count) \
                  SELECT column1, column2, column3, column4 FROM (",

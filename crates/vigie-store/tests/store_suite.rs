@@ -396,6 +396,18 @@ async fn alerts_grow_and_their_notifications_wait_in_the_outbox(store: &dyn Stor
     let negative = store.watch_buckets(w.id, SERIES_NEGATIVE, b0, b0 + 10 * BUCKET_SECS).await.unwrap();
     assert_eq!(negative, vec![(b0, 1), (b0 + BUCKET_SECS, 1)]);
     assert_eq!(store.watch_buckets(w.id, SERIES_ALL, b0 + BUCKET_SECS, b0 + BUCKET_SECS).await.unwrap(), vec![]);
+    // A batch spread over more buckets than one statement can take (a
+    // month of history imported at once).
+    let spread: Vec<MentionRecord> = (0..9_000)
+        .map(|i| {
+            let mut r = record(&format!("s{i}"), "acme", t0() - Duration::seconds(BUCKET_SECS * (i + 10)), m.clone());
+            r.mention.dedup_key = format!("spread:{i}");
+            r
+        })
+        .collect();
+    assert_eq!(store.insert_mentions(p.id, &spread).await.unwrap().inserted, 9_000);
+    let history = store.watch_buckets(w.id, SERIES_ALL, b0 - BUCKET_SECS * 10_000, b0).await.unwrap();
+    assert_eq!((history.len(), history.iter().map(|(_, c)| c).sum::<i64>()), (9_000, 9_000));
 
     assert_eq!(store.detector_state(w.id, SERIES_ALL).await.unwrap(), None);
     store.save_detector_state(w.id, SERIES_ALL, b0, &json!({"mean": 1.5})).await.unwrap();
