@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::baseline::{Baseline, Decays};
 
 /// The surprise at which the score is one half: `score = 1 - 2^-(z / Z_HALF)²`.
-pub const Z_HALF: f64 = 4.0;
+pub const Z_HALF: f64 = 3.0;
 
 /// The longest window, in buckets (bounds the state).
 pub const MAX_WINDOW_BUCKETS: u32 = 1024;
@@ -56,8 +56,9 @@ pub struct DetectorConfig {
     /// The windows over which observed and expected counts are compared
     /// (each at least two buckets: a surge is more than one bucket).
     pub windows_secs: Vec<u32>,
-    /// The part of each window's highest buckets left out (at least one bucket):
-    /// a surge must last longer than that part of a window to count.
+    /// The part of each window's highest buckets left out, beyond the single
+    /// highest one that always is: a surge must last longer than that part of
+    /// a window to count (0 by default: only the highest bucket).
     pub trim: f64,
     /// An alert needs at least this many mentions above the expectation in its window.
     pub min_excess: f64,
@@ -71,10 +72,10 @@ pub struct DetectorConfig {
     pub warmup_secs: u32,
     /// Half-life of the level (how fast a new normal is accepted).
     pub level_half_life_secs: u32,
-    /// Alerts a week a series may raise before it needs bigger surprises to
-    /// alert (each alert raises its bar by [`BAR_STEP`]; the bar comes down at
-    /// this rate); 0 turns the budget off.
-    pub alert_budget_per_week: f64,
+    /// An alert's surprise must beat the median of the series' daily peaks
+    /// (its highest surprise each day, last two weeks) by this much: a series
+    /// that surges every day needs more to alert. None turns this off.
+    pub peak_margin: Option<f64>,
 }
 
 impl Default for DetectorConfig {
@@ -90,13 +91,27 @@ impl Default for DetectorConfig {
             quiet_secs: 3600,
             warmup_secs: 86_400,
             level_half_life_secs: 2 * 86_400,
-            alert_budget_per_week: 1.0,
+            peak_margin: Some(1.0),
         }
     }
 }
 
-/// How much each alert raises the bar of its series, in surprise (z).
-pub const BAR_STEP: f64 = 1.0;
+/// Days of daily peaks remembered, and needed before they count.
+pub const PEAK_DAYS: usize = 14;
+const MIN_PEAK_DAYS: usize = 1;
+/// Surprises are capped here when remembered (a score of 1 is an infinite surprise).
+const MAX_Z: f64 = 100.0;
+
+fn median(values: &VecDeque<f64>) -> f64 {
+    let mut sorted: Vec<f64> = values.iter().copied().collect();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let n = sorted.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]),
+    }
+}
 
 /// The default threshold on the score (a surprise of `z_of_score(DEFAULT_THRESHOLD)`).
 pub const DEFAULT_THRESHOLD: f64 = 0.5;
@@ -126,8 +141,8 @@ impl DetectorConfig {
         if !(self.min_ratio.is_finite() && self.min_ratio >= 1.0) {
             return bad("min_ratio must be a number ≥ 1");
         }
-        if !(self.alert_budget_per_week.is_finite() && self.alert_budget_per_week >= 0.0) {
-            return bad("alert_budget_per_week must be a number ≥ 0");
+        if self.peak_margin.is_some_and(|m| !m.is_finite()) {
+            return bad("peak_margin must be a number");
         }
         if self.level_half_life_secs < self.bucket_secs {
             return bad("level_half_life_secs must be at least one bucket");
@@ -146,7 +161,13 @@ impl DetectorConfig {
         let excess = observed - expected;
         let by_excess = if self.min_excess > 0.0 { (excess / self.min_excess).clamp(0.0, 1.0) } else { 1.0 };
         let by_ratio = if self.min_ratio > 1.0 {
-            let ratio = if expected > 0.0 { observed / expected } else if observed > 0.0 { f64::INFINITY } else { 1.0 };
+            let ratio = if expected > 0.0 {
+                observed / expected
+            } else if observed > 0.0 {
+                f64::INFINITY
+            } else {
+                1.0
+            };
             ((ratio - 1.0) / (self.min_ratio - 1.0)).clamp(0.0, 1.0)
         } else {
             1.0
@@ -206,8 +227,9 @@ pub struct Verdict {
     pub upper: f64,
     /// The window that scored highest (what to show in an explanation).
     pub window: WindowStat,
-    /// The score reached the threshold but an alert for this surge was already raised
-    /// (or the series is still warming up).
+    /// The score reached the threshold but no alert was raised: one was already
+    /// raised for this surge, the surprise did not beat the series' usual daily
+    /// peak, or the series is still warming up.
     pub suppressed: bool,
 }
 
@@ -234,11 +256,12 @@ struct Scale {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct Decider {
     first_bucket: Option<i64>,
-    last_bucket: Option<i64>,
     alerting: Option<Alerting>,
-    /// How far above the threshold (in surprise) this series must now go:
-    /// raised by each alert, lowered with time (the alert budget).
-    bar: f64,
+    /// The current UTC day, its highest surprise so far, and the highest
+    /// surprise of each of the last [`PEAK_DAYS`] days.
+    day: Option<i64>,
+    day_peak: f64,
+    peaks: VecDeque<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -268,21 +291,28 @@ impl Decider {
         }
         let first = *self.first_bucket.get_or_insert(bucket);
         let warm = bucket - first >= config.buckets(config.warmup_secs);
-        // The alert budget: each alert raises the bar by BAR_STEP, which comes down so
-        // that a series alerting more often than the budget needs bigger surprises.
-        let elapsed = bucket - self.last_bucket.unwrap_or(bucket);
-        self.last_bucket = Some(bucket);
-        let per_bucket = BAR_STEP * config.alert_budget_per_week * f64::from(config.bucket_secs) / (7.0 * 86_400.0);
-        self.bar = (self.bar - per_bucket * elapsed as f64).max(0.0);
+        // The usual daily peak: an alert must beat what this series does on an ordinary day.
+        let z = z_of_score(score).min(MAX_Z);
+        let day = (bucket * i64::from(config.bucket_secs)).div_euclid(86_400);
+        if self.day != Some(day) {
+            if self.day.is_some() {
+                self.peaks.push_back(self.day_peak);
+                while self.peaks.len() > PEAK_DAYS {
+                    self.peaks.pop_front();
+                }
+            }
+            self.day = Some(day);
+            self.day_peak = 0.0;
+        }
+        self.day_peak = self.day_peak.max(z);
+        let beats_usual_peak = match config.peak_margin {
+            Some(margin) if self.peaks.len() >= MIN_PEAK_DAYS => z >= median(&self.peaks) + margin,
+            _ => true,
+        };
         let over = score >= threshold;
-        let clears_bar =
-            config.alert_budget_per_week <= 0.0 || self.bar <= 0.0 || z_of_score(score) >= z_of_score(threshold) + self.bar;
-        let alert = over && clears_bar && warm && self.alerting.is_none();
+        let alert = over && beats_usual_peak && warm && self.alerting.is_none();
         if alert {
             self.alerting = Some(Alerting { since: bucket, calm_since: None });
-            if config.alert_budget_per_week > 0.0 {
-                self.bar += BAR_STEP;
-            }
         }
         (alert, over && !alert)
     }
@@ -308,6 +338,9 @@ pub struct Detector {
     scales: Vec<Scale>,
     last_bucket: Option<i64>,
     decider: Decider,
+    /// Reused between calls (not state).
+    #[serde(skip)]
+    scratch: Vec<Entry>,
 }
 
 /// Upper bound of the square-root surprise test: the count `s` with
@@ -332,6 +365,7 @@ impl Detector {
             scales,
             last_bucket: None,
             decider: Decider::default(),
+            scratch: Vec::new(),
         })
     }
 
@@ -381,7 +415,8 @@ impl Detector {
             return Err(DetectError::OutOfOrder { at, previous: self.bucket_start(last) });
         }
         let start = bucket * bucket_secs;
-        let expected = self.baseline.expected(start).unwrap_or(value);
+        let prediction = self.baseline.predict(start);
+        let expected = prediction.expected.unwrap_or(value);
 
         let longest = self.scales.last().map_or(2, |s| i64::from(s.buckets));
         while self.recent.front().is_some_and(|e| e.bucket <= bucket - longest) {
@@ -391,7 +426,7 @@ impl Detector {
 
         // Every window: observed against expected, its highest buckets left out.
         let mut best = (0.0, WindowStat::default());
-        let mut window: Vec<Entry> = Vec::new();
+        let window = &mut self.scratch;
         for scale in &mut self.scales {
             window.clear();
             window.extend(self.recent.iter().rev().take_while(|e| e.bucket > bucket - i64::from(scale.buckets)));
@@ -399,7 +434,10 @@ impl Detector {
                 continue;
             }
             let trim = ((window.len() as f64 * self.config.trim).floor() as usize).clamp(1, window.len() - 1);
-            window.sort_unstable_by(|a, b| (b.observed - b.expected).total_cmp(&(a.observed - a.expected)));
+            // The `trim` highest excesses first (their order does not matter).
+            window.select_nth_unstable_by(trim - 1, |a, b| {
+                (b.observed - b.expected).total_cmp(&(a.observed - a.expected))
+            });
             let kept = &window[trim..];
             let observed: f64 = kept.iter().map(|e| e.observed).sum();
             let expected_sum: f64 = kept.iter().map(|e| e.expected).sum();
@@ -428,13 +466,18 @@ impl Detector {
             };
             scale.dispersion = (scale.dispersion * step.exp()).clamp(DISPERSION_RANGE.0, DISPERSION_RANGE.1);
         }
+        window.clear();
         let score = score_of_z(best.0);
         let (alert, suppressed) = self.decider.decide(&self.config, bucket, score);
 
         // Learn the baseline from the count, clipped so a surge is not learned as normal.
         let dispersion = self.scales.first().map_or(INITIAL_DISPERSION, |s| s.dispersion);
         let clip = expected + CLIP_SIGMAS * (expected * (1.0 + dispersion * expected)).sqrt() + CLIP_SLACK;
-        self.baseline.learn(start, value.min(clip), Decays::new(self.config.bucket_secs, self.config.level_half_life_secs));
+        self.baseline.learn(
+            &prediction,
+            value.min(clip),
+            Decays::new(self.config.bucket_secs, self.config.level_half_life_secs),
+        );
         self.last_bucket = Some(bucket);
 
         Ok(Verdict {

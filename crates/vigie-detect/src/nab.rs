@@ -243,13 +243,14 @@ mod tests {
     fn probation_and_window_lengths_are_nab_s() {
         assert_eq!(probation_length(1000), 150);
         assert_eq!(probation_length(15_902), 750);
-        // The realTweets AAPL file: 15,902 rows, 4 labels → windows of 397 rows.
-        let w = windows_from_labels(15_902, &[1000, 5000]).unwrap();
-        assert_eq!(w, vec![(1000 - 397, 1000 + 397), (5000 - 397, 5000 + 397)]);
+        // 15,902 rows (the realTweets AAPL file): 2 labels → windows of 795 rows.
+        let w = windows_from_labels(15_902, &[2000, 5000]).unwrap();
+        assert_eq!(w, vec![(2000 - 397, 2000 + 397), (5000 - 397, 5000 + 397)]);
+        // 4 labels → 397 rows; overlapping windows merge.
         let w = windows_from_labels(15_902, &[2000, 2100, 9000, 9100]).unwrap();
         assert_eq!(w, vec![(2000 - 198, 2100 + 198), (9000 - 198, 9100 + 198)]);
         // A first window reaching into the probationary period is dropped.
-        assert_eq!(windows_from_labels(1000, &[100, 600]).unwrap(), vec![(550, 650)]);
+        assert_eq!(windows_from_labels(1000, &[100, 600]).unwrap(), vec![(575, 625)]);
     }
 
     /// Expected values computed with `../shared/tools/nab_score.py`'s
@@ -273,7 +274,8 @@ mod tests {
 
     #[test]
     fn counts_and_normalisation() {
-        let s = score(&alerts_at(1000, &[10, 300, 301, 700]), &[(300, 399), (600, 649)], &CostMatrix::STANDARD).unwrap();
+        let s =
+            score(&alerts_at(1000, &[10, 300, 301, 700]), &[(300, 399), (600, 649)], &CostMatrix::STANDARD).unwrap();
         // Row 10 is in the probationary period (150 rows): not scored.
         assert_eq!((s.tp, s.fp, s.windows, s.detected), (2, 1, 2, 1));
         assert_eq!(s.tp + s.tn + s.fp + s.fn_, 1000 - 150);

@@ -6,11 +6,17 @@
 //! around a rate made of:
 //! - a mean level from 0.02 to 150 mentions per bucket (log-uniform: from a
 //!   brand with a few mentions a day to a large one);
-//! - a daily profile (two harmonics, random phase and depth) and quieter weekends;
+//! - a daily profile (two harmonics, random phase and depth), flatter and
+//!   quieter weekends, and for half the series working hours on weekdays (a
+//!   step up at opening, down at closing);
 //! - a slow mean-reverting drift (days) and fast correlated fluctuations (an hour);
 //! - nuisances that are *not* crises and carry no label: single-bucket bursts
 //!   (a thread posted at once), short bursts (2–5× for 10 to 30 minutes: a bot
 //!   run) and mild waves (at most 2× for at most two hours);
+//! - for a *bursty* series ([`Spec::bursty`]), ordinary events (1.3–2.5× for
+//!   hours, from a few a month to one or two a day) and heavy-tailed (Student
+//!   t) fluctuations: social volumes are bursty at every scale, and only the
+//!   rare large surges are crises;
 //! - crises, labelled at their onset: a rise over 0–2 hours to 2.5–15× the
 //!   usual volume, then an exponential decay with a half-life of 1–12 hours.
 
@@ -87,6 +93,12 @@ impl Rng {
         }
     }
 
+    /// Student's t with `dof` degrees of freedom, scaled to unit variance.
+    pub fn student(&mut self, dof: f64) -> f64 {
+        let chi2 = 2.0 * self.gamma(dof / 2.0);
+        self.normal() / (chi2 / dof).max(1e-12).sqrt() * ((dof - 2.0) / dof).max(0.0).sqrt()
+    }
+
     /// Negative binomial with this mean and dispersion (variance `μ + φμ²`).
     pub fn negative_binomial(&mut self, mean: f64, dispersion: f64) -> f64 {
         if dispersion <= 0.0 {
@@ -123,12 +135,15 @@ pub struct Spec {
     pub crises: Option<usize>,
     /// Nuisances (bot bursts and mild waves) at their usual rate.
     pub nuisances: bool,
+    /// A bursty series: ordinary events (1.3–2.5× for hours, from a few a
+    /// month to one or two a day, no label) and heavy-tailed fluctuations.
+    pub bursty: bool,
 }
 
 impl Default for Spec {
     fn default() -> Self {
         // About 55 days of 5-minute buckets, like NAB's tweet files.
-        Spec { rows: 16_000, level: None, crises: None, nuisances: true }
+        Spec { rows: 16_000, level: None, crises: None, nuisances: true, bursty: false }
     }
 }
 
@@ -143,6 +158,13 @@ pub fn generate(seed: u64, spec: &Spec) -> Series {
     let (a1, p1) = (rng.range(0.2, 0.9), rng.uniform());
     let (a2, p2) = (rng.range(0.0, 0.3), rng.uniform());
     let weekend = rng.range(0.5, 1.0);
+    // Weekends have a flatter day; half the series follow working hours on
+    // weekdays (a step up at opening, down at closing: markets, offices).
+    let weekend_shape = rng.range(0.3, 1.0);
+    let office = (rng.uniform() < 0.5).then(|| {
+        let open = rng.range(6.0, 15.0) * 3600.0;
+        (open, open + rng.range(6.5, 9.0) * 3600.0, rng.range(1.5, 3.0))
+    });
     let slow_sd = rng.range(0.05, 0.3);
     let fast_sd = rng.range(0.05, 0.25);
     let slow_keep = (-1.0 / (3.0 * DAY)).exp();
@@ -180,6 +202,25 @@ pub fn generate(seed: u64, spec: &Spec) -> Series {
     }
     let mut bursts = vec![0.0f64; rows];
     let mut nuisances = Vec::new();
+    let tail_dof = if spec.bursty { rng.log_range(2.5, 30.0) } else { f64::INFINITY };
+    if spec.bursty {
+        let per_day = rng.log_range(0.05, 1.5);
+        for _ in 0..rng.poisson(per_day * rows as f64 / DAY) as usize {
+            let at = (rng.uniform() * rows as f64) as usize;
+            let rise = rng.range(0.0, 12.0);
+            let peak = rng.log_range(1.3, 2.5);
+            let half_life = rng.log_range(6.0, 72.0);
+            nuisances.push(at);
+            for (i, m) in multiplier.iter_mut().enumerate().skip(at) {
+                let t = (i - at) as f64;
+                let extra = if t < rise { (t + 1.0) / (rise + 1.0) } else { 0.5f64.powf((t - rise) / half_life) };
+                if extra < 0.01 {
+                    break;
+                }
+                *m += (peak - 1.0) * extra;
+            }
+        }
+    }
     if spec.nuisances {
         // Mild waves, about one every two days.
         for _ in 0..(rows as f64 / (2.0 * DAY)) as usize {
@@ -213,11 +254,22 @@ pub fn generate(seed: u64, spec: &Spec) -> Series {
     for i in 0..rows {
         let t = start + 300 * i as i64;
         let phase = t.rem_euclid(86_400) as f64 / 86_400.0;
-        let daily = a1 * (std::f64::consts::TAU * (phase - p1)).cos() + a2 * (2.0 * std::f64::consts::TAU * (phase - p2)).cos();
         let weekday = t.div_euclid(86_400).rem_euclid(7);
-        let week = if weekday == 2 || weekday == 3 { weekend } else { 1.0 }; // 1970-01-03 was a Saturday
+        let is_weekend = weekday == 2 || weekday == 3; // 1970-01-03 was a Saturday
+        let mut daily =
+            a1 * (std::f64::consts::TAU * (phase - p1)).cos() + a2 * (2.0 * std::f64::consts::TAU * (phase - p2)).cos();
+        if is_weekend {
+            daily *= weekend_shape;
+        } else if let Some((open, close, factor)) = office {
+            let secs = phase * 86_400.0;
+            if secs >= open && secs < close {
+                daily += factor.ln();
+            }
+        }
+        let week = if is_weekend { weekend } else { 1.0 };
         slow = slow * slow_keep + slow_sd * (1.0 - slow_keep * slow_keep).sqrt() * rng.normal();
-        fast = fast * fast_keep + fast_sd * (1.0 - fast_keep * fast_keep).sqrt() * rng.normal();
+        let shock = if tail_dof.is_finite() { rng.student(tail_dof) } else { rng.normal() };
+        fast = fast * fast_keep + fast_sd * (1.0 - fast_keep * fast_keep).sqrt() * shock;
         let rate = level * (daily + slow + fast).exp() * week * multiplier[i];
         values.push(rng.negative_binomial(rate, dispersion) + bursts[i]);
     }

@@ -23,6 +23,8 @@ mod collect;
 mod crash;
 #[path = "cli/demo.rs"]
 mod demo;
+#[path = "cli/detect.rs"]
+mod detect;
 #[path = "cli/eval.rs"]
 mod eval;
 #[path = "cli/export.rs"]
