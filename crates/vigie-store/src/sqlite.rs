@@ -173,6 +173,19 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+/// The id of a new row, or [`StoreError::Conflict`] with `conflict`'s
+/// message when a unique constraint refused it.
+fn inserted_id(
+    result: std::result::Result<sqlx::sqlite::SqliteQueryResult, sqlx::Error>,
+    conflict: impl FnOnce() -> String,
+) -> Result<i64> {
+    match result {
+        Ok(done) => Ok(done.last_insert_rowid()),
+        Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(conflict())),
+        Err(e) => Err(e.into()),
+    }
+}
+
 const WATCH_COLUMNS: &str = "id, name, query, competitor, langs, created_at";
 
 fn watch_from_row(row: &SqliteRow) -> Result<Watch> {
@@ -602,16 +615,9 @@ impl Store for SqliteStore {
         .bind(source.config.to_string())
         .execute(&self.pool)
         .await;
-        let id = match result {
-            Ok(done) => done.last_insert_rowid(),
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!(
-                    "this project already has the {} source {}",
-                    source.source_type, source.url
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let id = inserted_id(result, || {
+            format!("this project already has the {} source {}", source.source_type, source.url)
+        })?;
         let sql = format!("SELECT {SOURCE_COLUMNS} FROM sources WHERE id = ?1");
         let row = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_one(&self.pool).await?;
         source_from_row(&row)
@@ -757,19 +763,8 @@ impl Store for SqliteStore {
                 .bind(ts(now))
                 .execute(&self.pool)
                 .await;
-        match result {
-            Ok(done) => Ok(ApiToken {
-                id: done.last_insert_rowid(),
-                project_id,
-                name: name.to_string(),
-                created_at: from_ts(ts(now))?,
-                last_used_at: None,
-            }),
-            Err(e) if is_unique_violation(&e) => {
-                Err(StoreError::Conflict(format!("this project already has a token named {name:?}")))
-            }
-            Err(e) => Err(e.into()),
-        }
+        let id = inserted_id(result, || format!("this project already has a token named {name:?}"))?;
+        Ok(ApiToken { id, project_id, name: name.to_string(), created_at: from_ts(ts(now))?, last_used_at: None })
     }
 
     async fn list_tokens(&self, project_id: i64) -> Result<Vec<ApiToken>> {
@@ -1294,16 +1289,9 @@ impl Store for SqliteStore {
         .bind(ts(now))
         .execute(&self.pool)
         .await;
-        let id = match result {
-            Ok(done) => done.last_insert_rowid(),
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!(
-                    "this project already sends alerts to the {} {}",
-                    channel.kind, channel.target
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let id = inserted_id(result, || {
+            format!("this project already sends alerts to the {} {}", channel.kind, channel.target)
+        })?;
         let sql = format!("SELECT {CHANNEL_COLUMNS} FROM notification_channels WHERE id = ?1");
         let row = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_one(&self.pool).await?;
         channel_from_row(&row)
