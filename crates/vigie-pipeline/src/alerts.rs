@@ -325,11 +325,15 @@ impl MentionRules {
     }
 }
 
-/// The detectors of a project's watch series, in memory, saved to the store
-/// after each use.
+/// When each (watch, series) was last judged.
+type LastChecks = HashMap<(i64, &'static str), DateTime<Utc>>;
+
+/// Judges watch series with the detectors kept in the store (loaded, fed
+/// the buckets closed since, saved back on every check), and remembers when
+/// each series was last judged, so a busy stream checks it once a second.
 #[derive(Clone, Default)]
 pub struct SurgeDetectors {
-    last_check: Arc<Mutex<HashMap<(i64, &'static str), DateTime<Utc>>>>,
+    last_check: Arc<Mutex<LastChecks>>,
 }
 
 /// The series a rule watches, and how it reads.

@@ -153,6 +153,7 @@ pub fn eval_sentiment(
         let n: usize = parts.iter().map(|r| r.n).sum();
         (parts.len() == 2).then(|| parts.iter().map(|r| r.accuracy * r.n as f64).sum::<f64>() / n.max(1) as f64)
     };
+    #[allow(clippy::type_complexity)] // one table literal, read right below
     let targets: [(&str, Option<f64>, Option<f64>, f64, bool); 3] = [
         ("French reviews, both Allociné sets (binary): accuracy ≥ 93 %", reviews(0), reviews(1), 0.93, true),
         (

@@ -1,7 +1,7 @@
 //! Throughput of the encoder on a file of texts, one per line.
 //!
 //! ```text
-//! cargo run --release -p vigie-encoder --example bench -- MODEL TEXTS [REPEATS]
+//! cargo run --release -p vigie-encoder --example encoder_bench -- MODEL TEXTS [REPEATS]
 //! ```
 //!
 //! Prints the best of REPEATS (default 3) runs of `embed` on each text in
