@@ -155,7 +155,7 @@ pub fn eval_spikes(nab: &Path) -> anyhow::Result<String> {
          for the same crisis (cooldown {} h) — chosen on synthetic series only: seeded 55-day series of 5-minute \
          counts from 0.02 to 150 mentions per bucket with daily and weekly seasonality, working hours, drift, \
          overdispersion, heavy-tailed and bursty variants, unlabelled nuisances and labelled crises, scored with the \
-         same NAB scorer (`cargo run --release -p vigie-detect --example tune` prints the sweep; the defaults are \
+         same NAB scorer (`cargo run --release -p vigie-detect --example detect_tune` prints the sweep; the defaults are \
          the best on its tuning series, confirmed on separate check series). The published detectors' thresholds \
          were optimised by NAB over its whole corpus, these files included.\n",
         z_of_score(defaults.threshold),

@@ -1,7 +1,7 @@
 //! How the detector's defaults were chosen: NAB's standard-profile score on
 //! synthetic series only (never on the NAB files).
 //!
-//! `cargo run --release -p vigie-detect --example tune`
+//! `cargo run --release -p vigie-detect --example detect_tune`
 //!
 //! Synthetic 55-day series with labelled crises, plain and bursty
 //! ([`synth::Spec::bursty`]), each with a tuning set and a separate check set,
