@@ -49,7 +49,7 @@
 //!
 //! # How the defaults were chosen
 //!
-//! On synthetic series only ([`synth`], `examples/tune.rs`): 55-day series of
+//! On synthetic series only ([`synth`], `examples/detect_tune.rs`): 55-day series of
 //! 5-minute counts from 0.02 to 150 mentions per bucket with daily and weekly
 //! seasonality, working hours, drift, overdispersion, unlabelled nuisances
 //! (single-bucket bursts, bot runs, mild waves; in the bursty variant,

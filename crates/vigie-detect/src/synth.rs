@@ -1,5 +1,5 @@
 //! Seeded synthetic mention-count series with known surges: what the
-//! detector's defaults were chosen on (`examples/tune.rs`) and what its tests
+//! detector's defaults were chosen on (`examples/detect_tune.rs`) and what its tests
 //! use. Pure and deterministic: the same seed gives the same series.
 //!
 //! A series is 5-minute counts drawn from a negative binomial (gamma-Poisson)

@@ -163,7 +163,7 @@ fn bad_input_is_an_error_not_a_panic() {
 }
 
 /// A regression guard on the synthetic benchmark the defaults were chosen on
-/// (`examples/tune.rs` prints the full sweep).
+/// (`examples/detect_tune.rs` prints the full sweep).
 #[test]
 fn synthetic_benchmark_score() {
     let mut total = FileScore::default();
