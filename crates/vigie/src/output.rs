@@ -103,6 +103,11 @@ fn plain(v: &Value) -> String {
 }
 
 /// Replaces control characters (including newlines and ESC) with spaces.
+/// A time as listings show it (`2026-11-23 10:00:00Z`), or null.
+pub fn time_cell(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
+    t.map_or(Value::Null, |t| Value::String(t.format("%Y-%m-%d %H:%M:%SZ").to_string()))
+}
+
 pub fn safe(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }

@@ -10,11 +10,7 @@ use vigie_store::{NewChannel, StoreError};
 
 use crate::app::{App, parse_duration, usage};
 use crate::cli::{AlertCommand, BacktestArgs, NotifyCommand};
-use crate::output::Table;
-
-fn time(t: Option<DateTime<Utc>>) -> Value {
-    t.map_or(Value::Null, |t| json!(t.format("%Y-%m-%d %H:%M:%SZ").to_string()))
-}
+use crate::output::{Table, time_cell as time};
 
 fn alert_row(a: &Alert, watch: Option<&str>) -> Vec<Value> {
     vec![

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use vigie_collect::Fetcher;
 use vigie_collect::html::Selectors;
@@ -13,16 +13,12 @@ use vigie_store::StoreError;
 use crate::app::{App, parse_duration, usage};
 use crate::cli::{SourceAddArgs, SourceCommand};
 use crate::commands::collect::{collect_context, fetch_config};
-use crate::output::Table;
+use crate::output::{Table, time_cell as time};
 
 /// Shortest interval a source may be polled at: politeness to the sites.
 pub const MIN_INTERVAL_SECS: i64 = 60;
 /// Failures in a row after which a source is flagged as failing.
 pub const FAILING_AFTER: i64 = 3;
-
-fn time(t: Option<DateTime<Utc>>) -> Value {
-    t.map_or(Value::Null, |t| json!(t.format("%Y-%m-%d %H:%M:%SZ").to_string()))
-}
 
 fn status(s: &Source) -> &'static str {
     if s.last_attempt_at.is_none() {

@@ -2,17 +2,13 @@
 
 use std::io::Write;
 
-use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use chrono::Utc;
+use serde_json::json;
 use vigie_store::StoreError;
 
 use crate::app::{App, usage};
 use crate::cli::TokenCommand;
-use crate::output::Table;
-
-fn time(t: Option<DateTime<Utc>>) -> Value {
-    t.map_or(Value::Null, |t| json!(t.format("%Y-%m-%d %H:%M:%SZ").to_string()))
-}
+use crate::output::{Table, time_cell as time};
 
 pub async fn run(app: &App, command: TokenCommand, out: &mut dyn Write) -> anyhow::Result<()> {
     let project = app.project.id;
