@@ -475,6 +475,28 @@ impl Source {
     pub fn is_failing(&self) -> bool {
         self.last_error.is_some()
     }
+
+    /// Its health in one word: `new` (never fetched), `ok`, `warning`,
+    /// `error` (the last attempt failed), `failing` (the last
+    /// [`Source::FAILING_AFTER`] failed) or `quota-limited`.
+    pub fn health(&self) -> &'static str {
+        if self.last_attempt_at.is_none() {
+            "new"
+        } else if self.quota_limited && self.is_failing() {
+            "quota-limited"
+        } else if self.consecutive_failures >= Self::FAILING_AFTER {
+            "failing"
+        } else if self.is_failing() {
+            "error"
+        } else if self.last_warning.is_some() {
+            "warning"
+        } else {
+            "ok"
+        }
+    }
+
+    /// Failures in a row after which a source is flagged as failing.
+    pub const FAILING_AFTER: i64 = 3;
 }
 
 /// Which watches a stored mention matched, with the query terms that matched.
@@ -647,6 +669,119 @@ pub struct Alert {
     pub updated_at: DateTime<Utc>,
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// What a person may do in a project. Ordered: each role may do what the
+/// ones below it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads everything of the project, changes nothing.
+    Viewer,
+    /// Handles the inbox: triage, assign, answer, notes, sentiment corrections.
+    Agent,
+    /// Edits watches, sources, routing, departments, alerts and channels.
+    Manager,
+    /// Manages the project's members and tokens.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Agent, Role::Manager, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Agent => "agent",
+            Role::Manager => "manager",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "viewer" => Ok(Role::Viewer),
+            "agent" => Ok(Role::Agent),
+            "manager" => Ok(Role::Manager),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!("unknown role {other:?}; expected viewer, agent, manager or admin")),
+        }
+    }
+}
+
+/// Where a mention is in the response workflow. A mention nobody routed or
+/// touched is `New` (it has no inbox row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboxStatus {
+    New,
+    /// Needs an answer (routed to a department, or triaged by a person).
+    ToHandle,
+    /// A person owns it.
+    Assigned,
+    /// A reply was given (or a reason recorded why none was needed).
+    Answered,
+    Closed,
+    Ignored,
+}
+
+impl InboxStatus {
+    pub const ALL: [InboxStatus; 6] = [
+        InboxStatus::New,
+        InboxStatus::ToHandle,
+        InboxStatus::Assigned,
+        InboxStatus::Answered,
+        InboxStatus::Closed,
+        InboxStatus::Ignored,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InboxStatus::New => "new",
+            InboxStatus::ToHandle => "to_handle",
+            InboxStatus::Assigned => "assigned",
+            InboxStatus::Answered => "answered",
+            InboxStatus::Closed => "closed",
+            InboxStatus::Ignored => "ignored",
+        }
+    }
+
+    /// Still waiting for someone (counts against the response-time target).
+    pub fn is_pending(self) -> bool {
+        matches!(self, InboxStatus::ToHandle | InboxStatus::Assigned)
+    }
+}
+
+impl fmt::Display for InboxStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for InboxStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().replace(['-', ' '], "_").as_str() {
+            "new" => Ok(InboxStatus::New),
+            "to_handle" | "todo" => Ok(InboxStatus::ToHandle),
+            "assigned" => Ok(InboxStatus::Assigned),
+            "answered" => Ok(InboxStatus::Answered),
+            "closed" => Ok(InboxStatus::Closed),
+            "ignored" => Ok(InboxStatus::Ignored),
+            other => Err(format!(
+                "unknown status {other:?}; expected new, to_handle, assigned, answered, closed or ignored"
+            )),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use crate::PipelineError;
 use crate::alerts::{AlertSettings, MentionRules, SurgeDetectors, record_events};
 use crate::analyze::{Analyzer, signature_of};
 use crate::models::ProjectModels;
+use crate::routing::Router;
 use crate::stories::Stories;
 
 /// The project's watches, compiled once.
@@ -120,6 +121,8 @@ pub struct Ingestor {
     limits: NormalizeLimits,
     /// The early-warning rules, run on every stored batch.
     alerts: AlertHook,
+    /// The routing rules, sending new mentions to their department's inbox.
+    router: Router,
 }
 
 /// The alert rules of the project, as the ingestor runs them.
@@ -130,8 +133,8 @@ struct AlertHook {
 }
 
 impl Ingestor {
-    /// Loads and compiles the project's watches and themes, with the
-    /// project's models and its story index.
+    /// Loads and compiles the project's watches, themes and routing rules,
+    /// with the project's models and its story index.
     pub async fn new(
         store: Arc<dyn Store>,
         project_id: i64,
@@ -147,7 +150,18 @@ impl Ingestor {
             surges: SurgeDetectors::default(),
             watches: listed,
         };
-        Ok(Ingestor { store, project_id, watches, analyzer, stories, limits: NormalizeLimits::default(), alerts })
+        // After the analyzer: it seeds a new project's default workflow.
+        let router = Router::load(store.as_ref(), project_id).await?;
+        Ok(Ingestor {
+            store,
+            project_id,
+            watches,
+            analyzer,
+            stories,
+            limits: NormalizeLimits::default(),
+            alerts,
+            router,
+        })
     }
 
     pub fn analyzer(&self) -> &Analyzer {
@@ -236,9 +250,15 @@ impl Ingestor {
             .zip(&report.inserted_index)
             .filter_map(|(id, i)| prepared.records.get(*i).map(|r| (*id, r)))
             .collect();
+        let now = Utc::now();
+        // Routing, like alerts, comes after the mentions are safely stored:
+        // a failure is logged and the mentions stay (as new, in the feed).
+        if let Err(e) = self.route(&new_mentions, now).await {
+            tracing::warn!(project = self.project_id, error = %e, "routing failed on a stored batch");
+        }
         // Alerts are a view over stored mentions too: a failure is logged,
         // and the next batch or cycle evaluates the series again.
-        if let Err(e) = self.run_alerts(&new_mentions, Utc::now()).await {
+        if let Err(e) = self.run_alerts(&new_mentions, now).await {
             tracing::warn!(project = self.project_id, error = %e, "alert rules failed on a stored batch");
         }
         Ok(IngestReport {
@@ -247,6 +267,18 @@ impl Ingestor {
             rejected: prepared.rejected.into_iter().map(|(i, r)| (i, r.to_string())).collect(),
             inserted_ids: report.inserted_ids,
         })
+    }
+
+    /// Sends the new mentions a routing rule matches to their department's inbox.
+    async fn route(&self, new: &[(i64, &MentionRecord)], now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let items = self.router.route_batch(
+            new.iter().map(|(id, r)| (*id, &r.mention, r.matches.iter().map(|m| m.watch_id).collect())),
+            now,
+        );
+        if items.is_empty() {
+            return Ok(0);
+        }
+        self.store.route_mentions(&items).await
     }
 
     /// The per-mention rules on the new mentions, then the surge rules of

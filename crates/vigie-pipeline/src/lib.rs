@@ -15,7 +15,9 @@
 //! - [`analyze`]: sentiment, themes, near-duplicate signature and reach of
 //!   each mention, with the project's [`models`] and [`themes`];
 //! - [`stories`]: near-duplicate copies grouped into stories after insert;
-//! - [`refine`]: the encoder tier, refining stored verdicts in the background.
+//! - [`refine`]: the encoder tier, refining stored verdicts in the background;
+//! - [`routing`]: new mentions routed to their department's inbox, overdue
+//!   ones escalated.
 
 pub mod alerts;
 pub mod analyze;
@@ -26,6 +28,7 @@ pub mod ingest;
 pub mod models;
 pub mod notify_run;
 pub mod refine;
+pub mod routing;
 pub mod search;
 pub mod sources;
 pub mod stories;

@@ -89,10 +89,15 @@ impl ProjectModels {
     }
 
     /// The project's analyzer: its fast model, and its themes (seeded with
-    /// the default taxonomy the first time) with the routing classifier.
+    /// the default taxonomy the first time, with the default workflow) with
+    /// the routing classifier.
     pub async fn analyzer(&self, store: &dyn Store, project_id: i64) -> Result<Analyzer, PipelineError> {
         let fast = self.fast_model(project_id)?;
-        store.seed_themes(project_id, &default_themes(), Utc::now()).await?;
+        let now = Utc::now();
+        store.seed_themes(project_id, &default_themes(), now).await?;
+        // New projects also get the default workflow (departments and
+        // routing rules from the themes); a no-op once they have departments.
+        crate::routing::seed_workflow(store, project_id, now).await?;
         let themes = store.list_themes(project_id).await?;
         let themes = CompiledThemes::new(themes, Some(Box::new(RoutingClassifier::shipped())))
             .map_err(|error| PipelineError::InvalidStoredQuery { watch: "(theme)".into(), error })?;

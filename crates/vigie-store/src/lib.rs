@@ -22,10 +22,19 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use vigie_model::{
-    Alert, AlertStatus, Analysis, Mention, Polarity, Sentiment, Severity, Source, SourceType, Theme, Watch, WatchMatch,
+    Alert, AlertStatus, Analysis, InboxStatus, Mention, Polarity, Role, Sentiment, Severity, Source, SourceKind,
+    SourceType, Theme, Watch, WatchMatch,
 };
 
+pub mod accounts;
 pub mod sqlite;
+pub mod workflow;
+
+pub use accounts::{Accounts, AuditEntry, NewAudit, NewUser, Session, User};
+pub use workflow::{
+    AuthorRow, Department, InboxCounts, InboxFilter, InboxItem, NewDepartment, NewRoutingRule, NewWorkflowEvent,
+    Overview, ResponseStats, RoutingRule, SentimentBucket, WatchCount, Workflow, WorkflowEvent,
+};
 
 pub use sqlite::SqliteStore;
 
@@ -100,6 +109,8 @@ pub struct ApiToken {
     pub id: i64,
     pub project_id: i64,
     pub name: String,
+    /// What the token may do in its project (the push API needs `agent`).
+    pub role: Role,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
 }
@@ -140,6 +151,15 @@ pub struct MentionFilter {
     pub corrected_only: bool,
     /// Only mentions of this polarity (the correction wins over the verdict).
     pub polarity: Option<Polarity>,
+    /// Language code; `unknown` selects mentions without one.
+    pub lang: Option<String>,
+    pub source_kind: Option<SourceKind>,
+    /// The site (host), exactly.
+    pub site: Option<String>,
+    /// Mentions the analysis gave this theme key.
+    pub theme: Option<String>,
+    /// Workflow status (`New`: mentions without an inbox row or with status new).
+    pub status: Option<InboxStatus>,
 }
 
 #[derive(Debug, Clone)]
@@ -272,12 +292,15 @@ pub enum DeliveryRecord {
 }
 
 /// Storage for every Vigie backend. Implementations must pass the shared
-/// test suite in `tests/store_suite.rs`.
+/// test suite in `tests/store_suite.rs`. People and access live in
+/// [`Accounts`], the response workflow and dashboard aggregates in
+/// [`Workflow`].
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: Accounts + Workflow + Send + Sync {
     /// Returns the project with that name, creating it if needed.
     async fn ensure_project(&self, name: &str, now: DateTime<Utc>) -> Result<Project>;
     async fn project(&self, name: &str) -> Result<Option<Project>>;
+    async fn project_by_id(&self, id: i64) -> Result<Option<Project>>;
     async fn list_projects(&self) -> Result<Vec<Project>>;
 
     /// Fails with [`StoreError::Conflict`] if the project has a watch of that name.
@@ -287,6 +310,9 @@ pub trait Store: Send + Sync {
     async fn watch_by_name(&self, project_id: i64, name: &str) -> Result<Option<Watch>>;
     /// Removes the watch and its matches; false if there was none of that name.
     async fn remove_watch(&self, project_id: i64, name: &str) -> Result<bool>;
+    /// Forgets every match of the watch (its query changed: the caller
+    /// re-matches stored mentions with `add_matches`). Returns how many.
+    async fn clear_matches(&self, watch_id: i64) -> Result<u64>;
     /// Records matches for existing mentions (a watch added after them).
     async fn add_matches(&self, watch_id: i64, matches: &[(i64, Vec<String>)]) -> Result<u64>;
 
@@ -316,7 +342,14 @@ pub trait Store: Send + Sync {
     async fn search_runs(&self, source_id: i64, limit: i64) -> Result<Vec<SearchRun>>;
 
     /// Fails with [`StoreError::Conflict`] if the project has a token of that name.
-    async fn add_token(&self, project_id: i64, name: &str, token_hash: &str, now: DateTime<Utc>) -> Result<ApiToken>;
+    async fn add_token(
+        &self,
+        project_id: i64,
+        name: &str,
+        token_hash: &str,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> Result<ApiToken>;
     async fn list_tokens(&self, project_id: i64) -> Result<Vec<ApiToken>>;
     async fn remove_token(&self, project_id: i64, name: &str) -> Result<bool>;
     /// The token with this hash, its use recorded at `now`.

@@ -6,10 +6,13 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 use vigie_model::{
-    Analysis, Contribution, Mention, Polarity, ReachEstimate, Sentiment, SourceKind, SourceType, ThemeScore, WatchMatch,
+    Analysis, Contribution, InboxStatus, Mention, Polarity, ReachEstimate, Role, Sentiment, SourceKind, SourceType,
+    ThemeScore, WatchMatch,
 };
 use vigie_store::{
-    FetchRecord, MentionFilter, MentionRecord, NewSource, NewTheme, NewWatch, SqliteStore, Store, StoreError,
+    AuthorRow, CountRow, Department, FetchRecord, InboxCounts, InboxFilter, InboxItem, MentionFilter, MentionRecord,
+    NewAudit, NewDepartment, NewRoutingRule, NewSource, NewTheme, NewUser, NewWatch, NewWorkflowEvent, ResponseStats,
+    SentimentBucket, Session, SqliteStore, Store, StoreError, User, WatchCount,
 };
 
 fn t0() -> DateTime<Utc> {
@@ -49,6 +52,18 @@ async fn run_suite(store: &dyn Store) {
     corrections_win_over_verdicts(store).await;
     stories_group_copies(store).await;
     themes_are_seeded_once_then_edited(store).await;
+    users_are_unique_without_case(store).await;
+    memberships_give_a_role_per_project(store).await;
+    sessions_expire_and_end(store).await;
+    failed_logins_are_counted_per_key(store).await;
+    the_audit_log_reads_newest_first(store).await;
+    departments_and_routing_rules(store).await;
+    inbox_items_are_saved_with_their_history(store).await;
+    overdue_items_wait_for_escalation(store).await;
+    response_stats_follow_the_period(store).await;
+    the_overview_counts_a_period(store).await;
+    mention_filters_by_lang_kind_site_theme_and_status(store).await;
+    cleared_matches_leave_the_other_watches(store).await;
 }
 
 fn verdict(label: Polarity, score: f32, model: &str) -> Sentiment {
@@ -184,6 +199,8 @@ async fn projects_are_created_once(store: &dyn Store) {
     let again = store.ensure_project("acme", t0() + Duration::hours(1)).await.unwrap();
     assert_eq!(a, again);
     assert_eq!(store.project("nope").await.unwrap(), None);
+    assert_eq!(store.project_by_id(a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.project_by_id(a.id + 10_000).await.unwrap(), None);
     assert!(store.list_projects().await.unwrap().iter().any(|p| p.name == "acme"));
 }
 
@@ -356,12 +373,19 @@ async fn other_project(store: &dyn Store) -> i64 {
 
 async fn push_tokens_are_found_by_hash_only(store: &dyn Store) {
     let p = store.ensure_project("tokens", t0()).await.unwrap();
-    let t = store.add_token(p.id, "zapier", "hash-1", t0()).await.unwrap();
-    assert_eq!((t.name.as_str(), t.last_used_at), ("zapier", None));
-    assert!(matches!(store.add_token(p.id, "zapier", "hash-2", t0()).await, Err(StoreError::Conflict(_))));
+    let t = store.add_token(p.id, "zapier", "hash-1", Role::Agent, t0()).await.unwrap();
+    assert_eq!((t.name.as_str(), t.role, t.last_used_at), ("zapier", Role::Agent, None));
+    assert!(matches!(
+        store.add_token(p.id, "zapier", "hash-2", Role::Viewer, t0()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // The role round-trips through every read.
+    let reader = store.add_token(p.id, "dashboard", "hash-3", Role::Viewer, t0()).await.unwrap();
+    assert_eq!(store.use_token("hash-3", t0()).await.unwrap().map(|t| (t.id, t.role)), Some((reader.id, Role::Viewer)));
+    assert!(store.remove_token(p.id, "dashboard").await.unwrap());
     assert_eq!(store.use_token("hash-unknown", t0()).await.unwrap(), None);
     let used = store.use_token("hash-1", t0() + Duration::hours(1)).await.unwrap().unwrap();
-    assert_eq!((used.project_id, used.last_used_at), (p.id, Some(t0() + Duration::hours(1))));
+    assert_eq!((used.project_id, used.role, used.last_used_at), (p.id, Role::Agent, Some(t0() + Duration::hours(1))));
     assert_eq!(store.list_tokens(p.id).await.unwrap(), vec![used]);
     assert!(store.remove_token(p.id, "zapier").await.unwrap());
     assert!(!store.remove_token(p.id, "zapier").await.unwrap());
@@ -589,6 +613,767 @@ async fn mentions_are_stored_once_and_searchable(store: &dyn Store) {
     assert_eq!(store.mention_count(p.id).await.unwrap(), 3);
     let found = store.candidates(p.id, Some("\"sncf\""), &MentionFilter::default(), None, 10).await.unwrap();
     assert!(found.iter().all(|s| s.matches.is_empty()));
+}
+
+// ---------------------------------------------------------------------------
+// Accounts: users, memberships, sessions, failed logins, audit.
+
+fn new_user(username: &str) -> NewUser {
+    NewUser {
+        username: username.into(),
+        display_name: format!("{username} (display)"),
+        email: None,
+        password_hash: format!("$argon2id$hash-of-{username}"),
+        is_admin: false,
+        lang: "fr".into(),
+        must_change_password: false,
+    }
+}
+
+async fn users_are_unique_without_case(store: &dyn Store) {
+    let before = store.user_count().await.unwrap();
+    let bob = store.add_user(new_user("bob"), t0()).await.unwrap();
+    let alice = store.add_user(new_user("Alice"), t0()).await.unwrap();
+    assert_eq!((alice.username.as_str(), alice.disabled, alice.created_at), ("Alice", false, t0()));
+    let err = store.add_user(new_user("ALICE"), t0()).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Conflict(m) if m.contains("ALICE")), "{err}");
+    assert_eq!(store.user_count().await.unwrap(), before + 2);
+
+    // Found by name in any case, with the password hash.
+    let (found, hash) = store.user_by_name("aLiCe").await.unwrap().unwrap();
+    assert_eq!((found, hash.as_str()), (alice.clone(), "$argon2id$hash-of-Alice"));
+    assert_eq!(store.user_by_name("carol").await.unwrap(), None);
+    assert_eq!(store.user(bob.id).await.unwrap(), Some(bob.clone()));
+    assert_eq!(store.user(bob.id + 10_000).await.unwrap(), None);
+    // Listed by username without case: Alice before bob.
+    let names: Vec<String> = store.list_users().await.unwrap().into_iter().map(|u| u.username).collect();
+    let (a, b) = (names.iter().position(|n| n == "Alice"), names.iter().position(|n| n == "bob"));
+    assert!(a.unwrap() < b.unwrap(), "{names:?}");
+
+    // The profile is saved; the username is not changed by it.
+    let changed = User {
+        username: "renamed".into(),
+        display_name: "Alice Martin".into(),
+        email: Some("alice@example.org".into()),
+        is_admin: true,
+        lang: "en".into(),
+        disabled: true,
+        ..alice.clone()
+    };
+    store.update_user(&changed).await.unwrap();
+    let saved = store.user(alice.id).await.unwrap().unwrap();
+    assert_eq!(saved, User { username: "Alice".into(), ..changed.clone() });
+    let missing = User { id: alice.id + 10_000, ..changed };
+    assert!(matches!(store.update_user(&missing).await, Err(StoreError::NotFound(_))));
+
+    store.set_password(bob.id, "$argon2id$new", true).await.unwrap();
+    let (bob_now, hash) = store.user_by_name("BOB").await.unwrap().unwrap();
+    assert_eq!((hash.as_str(), bob_now.must_change_password), ("$argon2id$new", true));
+    store.set_password(bob.id, "$argon2id$newer", false).await.unwrap();
+    assert!(!store.user(bob.id).await.unwrap().unwrap().must_change_password);
+    assert!(matches!(store.set_password(bob.id + 10_000, "x", false).await, Err(StoreError::NotFound(_))));
+}
+
+async fn memberships_give_a_role_per_project(store: &dyn Store) {
+    let zeta = store.ensure_project("zeta-members", t0()).await.unwrap();
+    let alpha = store.ensure_project("alpha-members", t0()).await.unwrap();
+    let carol = store.add_user(new_user("carol"), t0()).await.unwrap();
+    let dave = store.add_user(new_user("Dave"), t0()).await.unwrap();
+    store.set_membership(zeta.id, carol.id, Some(Role::Viewer)).await.unwrap();
+    store.set_membership(alpha.id, carol.id, Some(Role::Agent)).await.unwrap();
+    store.set_membership(zeta.id, dave.id, Some(Role::Admin)).await.unwrap();
+    // By project name, whatever the order they were given in.
+    assert_eq!(
+        store.memberships(carol.id).await.unwrap(),
+        vec![(alpha.clone(), Role::Agent), (zeta.clone(), Role::Viewer)]
+    );
+    // A second call changes the role.
+    store.set_membership(zeta.id, carol.id, Some(Role::Manager)).await.unwrap();
+    assert_eq!(store.memberships(carol.id).await.unwrap()[1], (zeta.clone(), Role::Manager));
+    // Members by username (without case: carol before Dave).
+    assert_eq!(
+        store.members(zeta.id).await.unwrap(),
+        vec![(carol.clone(), Role::Manager), (dave.clone(), Role::Admin)]
+    );
+    store.set_membership(zeta.id, carol.id, None).await.unwrap();
+    assert_eq!(store.members(zeta.id).await.unwrap(), vec![(dave.clone(), Role::Admin)]);
+    assert_eq!(store.memberships(carol.id).await.unwrap(), vec![(alpha, Role::Agent)]);
+    assert!(store.memberships(dave.id + 10_000).await.unwrap().is_empty());
+    assert!(store.set_membership(zeta.id, dave.id + 10_000, Some(Role::Agent)).await.is_err(), "no such user");
+}
+
+async fn sessions_expire_and_end(store: &dyn Store) {
+    let erin = store.add_user(new_user("erin"), t0()).await.unwrap();
+    let frank = store.add_user(new_user("frank"), t0()).await.unwrap();
+    let end = t0() + Duration::hours(1);
+    store.create_session("sess-erin", erin.id, "csrf-erin", t0(), end).await.unwrap();
+    let session = store.session("sess-erin", t0() + Duration::minutes(59)).await.unwrap().unwrap();
+    assert_eq!(session, Session { user: erin.clone(), csrf: "csrf-erin".into(), expires_at: end });
+    // Expired at its end.
+    assert_eq!(store.session("sess-erin", end).await.unwrap(), None);
+    assert_eq!(store.session("sess-unknown", t0()).await.unwrap(), None);
+
+    // A disabled user's sessions do not open, and do again once re-enabled.
+    store.update_user(&User { disabled: true, ..erin.clone() }).await.unwrap();
+    assert_eq!(store.session("sess-erin", t0()).await.unwrap(), None);
+    store.update_user(&erin).await.unwrap();
+    assert_eq!(store.session("sess-erin", t0()).await.unwrap().map(|s| s.user.id), Some(erin.id));
+
+    store.delete_session("sess-erin").await.unwrap();
+    assert_eq!(store.session("sess-erin", t0()).await.unwrap(), None);
+
+    // Logging a user out everywhere leaves the others' sessions.
+    store.create_session("sess-frank-1", frank.id, "c1", t0(), end).await.unwrap();
+    store.create_session("sess-frank-2", frank.id, "c2", t0(), end).await.unwrap();
+    store.create_session("sess-erin-2", erin.id, "c3", t0(), end).await.unwrap();
+    store.delete_user_sessions(frank.id).await.unwrap();
+    assert_eq!(store.session("sess-frank-1", t0()).await.unwrap(), None);
+    assert_eq!(store.session("sess-frank-2", t0()).await.unwrap(), None);
+    assert!(store.session("sess-erin-2", t0()).await.unwrap().is_some());
+
+    // Purging removes the expired ones only (sess-erin-2 ends at `end`).
+    store.create_session("sess-frank-3", frank.id, "c4", t0(), t0() + Duration::hours(3)).await.unwrap();
+    assert_eq!(store.purge_sessions(t0() + Duration::hours(2)).await.unwrap(), 1);
+    assert_eq!(store.purge_sessions(t0() + Duration::hours(2)).await.unwrap(), 0);
+    assert!(store.session("sess-frank-3", t0()).await.unwrap().is_some());
+    assert_eq!(store.session("sess-erin-2", t0()).await.unwrap(), None, "purged");
+}
+
+async fn failed_logins_are_counted_per_key(store: &dyn Store) {
+    for minutes in [0, 1, 2] {
+        store.record_login_failure("erin", t0() + Duration::minutes(minutes)).await.unwrap();
+    }
+    store.record_login_failure("10.0.0.1", t0()).await.unwrap();
+    assert_eq!(store.login_failures("erin", t0()).await.unwrap(), 3);
+    assert_eq!(store.login_failures("erin", t0() + Duration::minutes(1)).await.unwrap(), 2, "since is inclusive");
+    assert_eq!(store.login_failures("erin", t0() + Duration::minutes(3)).await.unwrap(), 0);
+    store.clear_login_failures("erin").await.unwrap();
+    assert_eq!(store.login_failures("erin", t0()).await.unwrap(), 0);
+    assert_eq!(store.login_failures("10.0.0.1", t0()).await.unwrap(), 1);
+}
+
+async fn the_audit_log_reads_newest_first(store: &dyn Store) {
+    let p = store.ensure_project("audit", t0()).await.unwrap();
+    let other = store.ensure_project("audit-other", t0()).await.unwrap();
+    let gina = store.add_user(new_user("gina"), t0()).await.unwrap();
+    let entry = |project_id: Option<i64>, user_id: Option<i64>, action: &str| NewAudit {
+        project_id,
+        user_id,
+        action: action.into(),
+        detail: format!("{action} detail"),
+    };
+    store.audit(entry(None, Some(gina.id), "user.add"), t0()).await.unwrap();
+    store.audit(entry(Some(p.id), Some(gina.id), "watch.add"), t0() + Duration::minutes(1)).await.unwrap();
+    store.audit(entry(Some(other.id), None, "token.use"), t0() + Duration::minutes(2)).await.unwrap();
+    store.audit(entry(Some(p.id), None, "watch.update"), t0() + Duration::minutes(3)).await.unwrap();
+
+    let mine = store.audit_log(Some(p.id), None, 10).await.unwrap();
+    let actions: Vec<&str> = mine.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["watch.update", "watch.add"]);
+    assert_eq!(
+        (mine[1].project_id, mine[1].user_id, mine[1].at, mine[1].detail.as_str()),
+        (Some(p.id), Some(gina.id), t0() + Duration::minutes(1), "watch.add detail")
+    );
+    assert_eq!(mine[0].user_id, None);
+    // Everything, newest first; then the page after the newest two.
+    let all = store.audit_log(None, None, 4).await.unwrap();
+    let actions: Vec<&str> = all.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["watch.update", "token.use", "watch.add", "user.add"]);
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id));
+    let page = store.audit_log(None, Some(all[1].id), 10).await.unwrap();
+    let actions: Vec<&str> = page.iter().take(2).map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["watch.add", "user.add"]);
+    assert_eq!(store.audit_log(Some(p.id), Some(mine[0].id), 10).await.unwrap(), vec![mine[1].clone()]);
+    assert_eq!(store.audit_log(Some(p.id), None, 1).await.unwrap(), vec![mine[0].clone()]);
+}
+
+// ---------------------------------------------------------------------------
+// Workflow: departments, routing rules, the inbox, response figures, overview.
+
+fn item(project_id: i64, mention_id: i64, status: InboxStatus, entered: DateTime<Utc>) -> InboxItem {
+    InboxItem {
+        mention_id,
+        project_id,
+        status,
+        department_id: None,
+        assignee_id: None,
+        entered_at: entered,
+        due_at: None,
+        first_response_at: None,
+        closed_at: None,
+        reply: None,
+        reason: None,
+        escalated_at: None,
+        updated_at: entered,
+    }
+}
+
+fn event(user_id: Option<i64>, action: &str) -> NewWorkflowEvent {
+    NewWorkflowEvent { user_id, action: action.into(), detail: format!("{action} detail") }
+}
+
+/// Stores `n` plain mentions in the project; their ids, oldest first.
+async fn mentions(store: &dyn Store, project_id: i64, prefix: &str, n: usize) -> Vec<i64> {
+    let batch: Vec<MentionRecord> =
+        (0..n).map(|i| record(&format!("{prefix}{i}"), &format!("mention {i}"), t0(), vec![])).collect();
+    store.insert_mentions(project_id, &batch).await.unwrap().inserted_ids
+}
+
+fn department(name: &str, target_secs: i64) -> NewDepartment {
+    NewDepartment { name: name.into(), response_target_secs: target_secs, manager_id: None }
+}
+
+async fn departments_and_routing_rules(store: &dyn Store) {
+    let p = store.ensure_project("departments", t0()).await.unwrap();
+    let other = store.ensure_project("departments-other", t0()).await.unwrap();
+    let manager = store.add_user(new_user("henri"), t0()).await.unwrap();
+    let support = store
+        .add_department(p.id, NewDepartment { manager_id: Some(manager.id), ..department("Support", 3600) }, t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        (support.project_id, support.name.as_str(), support.response_target_secs, support.manager_id),
+        (p.id, "Support", 3600, Some(manager.id))
+    );
+    let err = store.add_department(p.id, department("Support", 60), t0()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    let elsewhere = store.add_department(other.id, department("Support", 60), t0()).await.unwrap();
+    let billing = store.add_department(p.id, department("Billing", 7200), t0()).await.unwrap();
+    assert_eq!(store.list_departments(p.id).await.unwrap(), vec![billing.clone(), support.clone()], "by name");
+
+    let renamed = Department { name: "Customer care".into(), response_target_secs: 1800, manager_id: None, ..support };
+    store.update_department(&renamed).await.unwrap();
+    assert_eq!(store.list_departments(p.id).await.unwrap(), vec![billing.clone(), renamed.clone()]);
+    let clash = Department { name: "Billing".into(), ..renamed.clone() };
+    assert!(matches!(store.update_department(&clash).await, Err(StoreError::Conflict(_))));
+    let foreign = Department { project_id: other.id, ..renamed.clone() };
+    assert!(matches!(store.update_department(&foreign).await, Err(StoreError::NotFound(_))));
+
+    // Rules go after the last one; their conditions round-trip.
+    let w = store
+        .add_watch(p.id, NewWatch { name: "acme".into(), query: "acme".into(), competitor: false, langs: vec![] }, t0())
+        .await
+        .unwrap();
+    let rule = |department_id: i64| NewRoutingRule {
+        theme: None,
+        sentiment: None,
+        watch_id: None,
+        source_kind: None,
+        department_id,
+    };
+    let r1 = store
+        .add_rule(
+            p.id,
+            NewRoutingRule {
+                theme: Some("billing".into()),
+                sentiment: Some(Polarity::Negative),
+                watch_id: Some(w.id),
+                source_kind: Some(SourceKind::Review),
+                ..rule(billing.id)
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r1.position, r1.theme.as_deref(), r1.sentiment, r1.watch_id, r1.source_kind, r1.department_id),
+        (1, Some("billing"), Some(Polarity::Negative), Some(w.id), Some(SourceKind::Review), billing.id)
+    );
+    let r2 = store.add_rule(p.id, rule(renamed.id), t0()).await.unwrap();
+    let r3 = store.add_rule(p.id, rule(billing.id), t0()).await.unwrap();
+    assert_eq!((r2.position, r3.position), (2, 3));
+    assert_eq!(store.list_rules(p.id).await.unwrap(), vec![r1.clone(), r2.clone(), r3.clone()]);
+    assert!(store.remove_rule(p.id, r2.id).await.unwrap());
+    assert!(!store.remove_rule(p.id, r2.id).await.unwrap());
+    assert!(!store.remove_rule(other.id, r3.id).await.unwrap(), "another project's rule");
+    assert_eq!(store.add_rule(p.id, rule(renamed.id), t0()).await.unwrap().position, 4);
+    // Another project's department (or watch) is refused; that project's own positions start at 1.
+    assert!(matches!(store.add_rule(p.id, rule(elsewhere.id), t0()).await, Err(StoreError::NotFound(_))));
+    let foreign_watch = NewRoutingRule { watch_id: Some(w.id), ..rule(elsewhere.id) };
+    assert!(matches!(store.add_rule(other.id, foreign_watch, t0()).await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.add_rule(other.id, rule(elsewhere.id), t0()).await.unwrap().position, 1);
+
+    // Removing a department removes its rules and unsets it on inbox items.
+    let ids = mentions(store, p.id, "dept", 2).await;
+    let routed = InboxItem { department_id: Some(billing.id), ..item(p.id, ids[0], InboxStatus::ToHandle, t0()) };
+    store.save_inbox_item(&routed, None).await.unwrap();
+    let kept = InboxItem { department_id: Some(renamed.id), ..item(p.id, ids[1], InboxStatus::ToHandle, t0()) };
+    store.save_inbox_item(&kept, None).await.unwrap();
+    assert!(!store.remove_department(other.id, billing.id).await.unwrap(), "another project's");
+    assert!(store.remove_department(p.id, billing.id).await.unwrap());
+    assert!(!store.remove_department(p.id, billing.id).await.unwrap());
+    let rules = store.list_rules(p.id).await.unwrap();
+    assert_eq!(rules.iter().map(|r| (r.position, r.department_id)).collect::<Vec<_>>(), vec![(4, renamed.id)]);
+    assert_eq!(store.inbox_item(p.id, ids[0]).await.unwrap(), Some(InboxItem { department_id: None, ..routed }));
+    assert_eq!(store.inbox_item(p.id, ids[1]).await.unwrap(), Some(kept));
+    assert_eq!(store.list_departments(p.id).await.unwrap(), vec![renamed]);
+}
+
+async fn inbox_items_are_saved_with_their_history(store: &dyn Store) {
+    let p = store.ensure_project("inbox", t0()).await.unwrap();
+    let other = store.ensure_project("inbox-other", t0()).await.unwrap();
+    let agent = store.add_user(new_user("ines"), t0()).await.unwrap();
+    let support = store.add_department(p.id, department("Support", 3600), t0()).await.unwrap();
+    let ids = mentions(store, p.id, "inbox", 6).await;
+    let later = |minutes: i64| t0() + Duration::minutes(minutes);
+
+    // Saved whole, with the event that explains it (at the item's update time).
+    let first = InboxItem {
+        department_id: Some(support.id),
+        due_at: Some(later(60)),
+        ..item(p.id, ids[0], InboxStatus::ToHandle, t0())
+    };
+    store.save_inbox_item(&first, Some(event(None, "routed"))).await.unwrap();
+    assert_eq!(store.inbox_item(p.id, ids[0]).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.inbox_item(other.id, ids[0]).await.unwrap(), None, "another project");
+    let assigned =
+        InboxItem { status: InboxStatus::Assigned, assignee_id: Some(agent.id), updated_at: later(5), ..first.clone() };
+    store.save_inbox_item(&assigned, Some(event(Some(agent.id), "assigned"))).await.unwrap();
+    assert_eq!(store.inbox_item(p.id, ids[0]).await.unwrap(), Some(assigned.clone()));
+    let history = store.workflow_events(p.id, ids[0]).await.unwrap();
+    let steps: Vec<(&str, Option<i64>, DateTime<Utc>)> =
+        history.iter().map(|e| (e.action.as_str(), e.user_id, e.at)).collect();
+    assert_eq!(steps, vec![("routed", None, t0()), ("assigned", Some(agent.id), later(5))]);
+    assert_eq!((history[1].mention_id, history[1].detail.as_str()), (ids[0], "assigned detail"));
+    assert!(store.workflow_events(other.id, ids[0]).await.unwrap().is_empty());
+
+    // All or nothing: an event that cannot be written (no such user) leaves the item as it was.
+    let answered = InboxItem { status: InboxStatus::Answered, first_response_at: Some(later(9)), ..assigned.clone() };
+    assert!(store.save_inbox_item(&answered, Some(event(Some(agent.id + 10_000), "answered"))).await.is_err());
+    assert_eq!(store.inbox_item(p.id, ids[0]).await.unwrap(), Some(assigned.clone()));
+    assert_eq!(store.workflow_events(p.id, ids[0]).await.unwrap().len(), 2);
+    // A mention of another project (or none) is refused.
+    let foreign = item(other.id, ids[1], InboxStatus::ToHandle, t0());
+    assert!(matches!(store.save_inbox_item(&foreign, None).await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.inbox_item(other.id, ids[1]).await.unwrap(), None);
+
+    // Routing inserts the absent items only, with their events only.
+    let routed = |id: i64| {
+        (
+            InboxItem {
+                department_id: Some(support.id),
+                due_at: Some(later(30)),
+                updated_at: later(1),
+                ..item(p.id, id, InboxStatus::ToHandle, later(1))
+            },
+            event(None, "routed"),
+        )
+    };
+    let batch = vec![routed(ids[0]), routed(ids[1]), routed(ids[2])];
+    assert_eq!(store.route_mentions(&batch).await.unwrap(), 2);
+    assert_eq!(store.route_mentions(&batch).await.unwrap(), 0, "a rerun inserts nothing");
+    assert_eq!(store.inbox_item(p.id, ids[0]).await.unwrap(), Some(assigned.clone()), "left as it was");
+    assert_eq!(store.workflow_events(p.id, ids[0]).await.unwrap().len(), 2, "no event for the existing one");
+    assert_eq!(store.inbox_item(p.id, ids[1]).await.unwrap(), Some(batch[1].0.clone()));
+    for id in [ids[1], ids[2]] {
+        let history = store.workflow_events(p.id, id).await.unwrap();
+        assert_eq!(history.iter().map(|e| (e.action.as_str(), e.at)).collect::<Vec<_>>(), vec![("routed", later(1))]);
+    }
+    assert_eq!(store.route_mentions(&[]).await.unwrap(), 0);
+
+    // A note alone.
+    store.add_workflow_event(p.id, ids[2], event(Some(agent.id), "note"), later(7)).await.unwrap();
+    let history = store.workflow_events(p.id, ids[2]).await.unwrap();
+    assert_eq!(
+        history.iter().map(|e| (e.action.as_str(), e.at)).collect::<Vec<_>>(),
+        [("routed", later(1)), ("note", later(7))]
+    );
+    assert!(matches!(
+        store.add_workflow_event(other.id, ids[2], event(None, "note"), later(7)).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // The rest: ids[3] answered, ids[4] ignored, ids[5] to handle without a department, overdue soon.
+    let done = InboxItem {
+        first_response_at: Some(later(20)),
+        reply: Some("Merci, c'est réglé".into()),
+        ..item(p.id, ids[3], InboxStatus::Answered, t0())
+    };
+    store.save_inbox_item(&done, None).await.unwrap();
+    store.save_inbox_item(&item(p.id, ids[4], InboxStatus::Ignored, t0()), None).await.unwrap();
+    let loose = InboxItem { due_at: Some(later(10)), ..item(p.id, ids[5], InboxStatus::ToHandle, t0()) };
+    store.save_inbox_item(&loose, None).await.unwrap();
+
+    // Listing: pending by default, newest mention first, with the mention.
+    let pid = p.id;
+    let list = |filter: InboxFilter, before: Option<i64>| async move {
+        let rows = store.inbox(pid, &filter, before, 10).await.unwrap();
+        rows.into_iter().map(|(i, m)| (i.mention_id, m.mention.id)).collect::<Vec<_>>()
+    };
+    let pending = store.inbox(p.id, &InboxFilter::default(), None, 10).await.unwrap();
+    assert_eq!(pending.iter().map(|(i, _)| i.mention_id).collect::<Vec<_>>(), vec![ids[5], ids[2], ids[1], ids[0]]);
+    assert!(pending.iter().all(|(i, m)| i.mention_id == m.mention.id));
+    assert_eq!(pending[3].0, assigned);
+    assert_eq!(Some(pending[3].1.clone()), store.mention(p.id, ids[0]).await.unwrap());
+    let pair = |id: i64| (id, id);
+    let statuses = |s: &[InboxStatus]| InboxFilter { statuses: s.to_vec(), ..InboxFilter::default() };
+    assert_eq!(list(statuses(&[InboxStatus::Answered]), None).await, vec![pair(ids[3])]);
+    assert_eq!(
+        list(statuses(&[InboxStatus::Ignored, InboxStatus::Answered]), None).await,
+        vec![pair(ids[4]), pair(ids[3])]
+    );
+    assert_eq!(list(statuses(&[InboxStatus::Closed]), None).await, vec![]);
+    let by_department = InboxFilter { department_id: Some(support.id), ..InboxFilter::default() };
+    assert_eq!(list(by_department, None).await, vec![pair(ids[2]), pair(ids[1]), pair(ids[0])]);
+    let by_assignee = InboxFilter { assignee_id: Some(agent.id), ..InboxFilter::default() };
+    assert_eq!(list(by_assignee, None).await, vec![pair(ids[0])]);
+    // Due before 00:15: ids[5] (00:10); at 00:45 also ids[1], ids[2] (00:30), not ids[0] (01:00).
+    let overdue = |minutes: i64| InboxFilter { overdue_at: Some(later(minutes)), ..InboxFilter::default() };
+    assert_eq!(list(overdue(15), None).await, vec![pair(ids[5])]);
+    assert_eq!(list(overdue(45), None).await, vec![pair(ids[5]), pair(ids[2]), pair(ids[1])]);
+    assert_eq!(list(overdue(10), None).await, vec![], "due at is not before");
+    // Overdue means pending: an answered item past its due time is not.
+    let late_answer = InboxFilter { statuses: vec![InboxStatus::Answered], overdue_at: Some(later(500)), ..overdue(0) };
+    store.save_inbox_item(&InboxItem { due_at: Some(later(15)), ..done.clone() }, None).await.unwrap();
+    assert_eq!(list(late_answer, None).await, vec![]);
+    // Keyset paging.
+    assert_eq!(list(InboxFilter::default(), Some(ids[2])).await, vec![pair(ids[1]), pair(ids[0])]);
+    let first_page = store.inbox(p.id, &InboxFilter::default(), None, 2).await.unwrap();
+    assert_eq!(first_page.iter().map(|(i, _)| i.mention_id).collect::<Vec<_>>(), vec![ids[5], ids[2]]);
+    assert!(store.inbox(other.id, &InboxFilter::default(), None, 10).await.unwrap().is_empty());
+
+    // Counts per status (those with items), overdue among the pending.
+    let counts = store.inbox_counts(p.id, later(45)).await.unwrap();
+    assert_eq!(
+        counts.per_status,
+        vec![
+            (InboxStatus::ToHandle, 3),
+            (InboxStatus::Assigned, 1),
+            (InboxStatus::Answered, 1),
+            (InboxStatus::Ignored, 1)
+        ]
+    );
+    assert_eq!(counts.overdue, 3);
+    assert_eq!(store.inbox_counts(p.id, t0()).await.unwrap().overdue, 0);
+    assert_eq!(store.inbox_counts(other.id, t0()).await.unwrap(), InboxCounts::default());
+    // A row may say `new` too: it is counted as such.
+    let ids2 = mentions(store, p.id, "inbox-new", 1).await;
+    store.save_inbox_item(&item(p.id, ids2[0], InboxStatus::New, t0()), None).await.unwrap();
+    assert_eq!(store.inbox_counts(p.id, t0()).await.unwrap().per_status[0], (InboxStatus::New, 1));
+}
+
+async fn overdue_items_wait_for_escalation(store: &dyn Store) {
+    let p = store.ensure_project("escalation", t0()).await.unwrap();
+    let ids = mentions(store, p.id, "esc", 5).await;
+    // Long before anything else of the suite is due.
+    let base = t0() - Duration::days(300);
+    let at = |minutes: i64| base + Duration::minutes(minutes);
+    let due = |id: i64, status: InboxStatus, minutes: i64| InboxItem {
+        due_at: Some(at(minutes)),
+        ..item(p.id, id, status, base - Duration::hours(1))
+    };
+    store.save_inbox_item(&due(ids[0], InboxStatus::ToHandle, 30), None).await.unwrap();
+    store.save_inbox_item(&due(ids[1], InboxStatus::Assigned, 10), None).await.unwrap();
+    store.save_inbox_item(&due(ids[2], InboxStatus::Answered, 5), None).await.unwrap();
+    let escalated = InboxItem { escalated_at: Some(at(2)), ..due(ids[3], InboxStatus::ToHandle, 1) };
+    store.save_inbox_item(&escalated, None).await.unwrap();
+    store.save_inbox_item(&due(ids[4], InboxStatus::ToHandle, 90), None).await.unwrap();
+
+    let overdue = store.overdue_items(at(60), 10).await.unwrap();
+    assert_eq!(overdue.iter().map(|i| i.mention_id).collect::<Vec<_>>(), vec![ids[1], ids[0]], "most overdue first");
+    assert_eq!(overdue[1], due(ids[0], InboxStatus::ToHandle, 30));
+    assert_eq!(store.overdue_items(at(60), 1).await.unwrap().len(), 1);
+    assert!(store.overdue_items(at(10), 10).await.unwrap().is_empty(), "due at is not overdue yet");
+    // Once escalated, it is not listed again.
+    store.save_inbox_item(&InboxItem { escalated_at: Some(at(61)), ..overdue[0].clone() }, None).await.unwrap();
+    let left = store.overdue_items(at(60), 10).await.unwrap();
+    assert_eq!(left.iter().map(|i| i.mention_id).collect::<Vec<_>>(), vec![ids[0]]);
+}
+
+async fn response_stats_follow_the_period(store: &dyn Store) {
+    let p = store.ensure_project("response", t0()).await.unwrap();
+    let sales = store.add_department(p.id, department("Sales", 1800), t0()).await.unwrap();
+    let ids = mentions(store, p.id, "resp", 10).await;
+    let from = t0();
+    let to = t0() + Duration::days(1);
+    let now = t0() + Duration::hours(30);
+    let entered = |hours: i64| t0() + Duration::hours(hours);
+    let answered = |id: i64, hours: i64, secs: i64, target: Option<i64>, status: InboxStatus| InboxItem {
+        first_response_at: Some(entered(hours) + Duration::seconds(secs)),
+        due_at: target.map(|t| entered(hours) + Duration::seconds(t)),
+        ..item(p.id, id, status, entered(hours))
+    };
+    // Answered after 60 s (no target), 120, 300, 600 and 3,600 s (target 1,800 s).
+    let items = vec![
+        answered(ids[0], 1, 60, None, InboxStatus::Answered),
+        InboxItem { department_id: Some(sales.id), ..answered(ids[1], 2, 120, Some(1800), InboxStatus::Closed) },
+        answered(ids[2], 3, 300, Some(1800), InboxStatus::Answered),
+        InboxItem { department_id: Some(sales.id), ..answered(ids[3], 4, 600, Some(1800), InboxStatus::Answered) },
+        answered(ids[4], 5, 3600, Some(1800), InboxStatus::Closed),
+        // Pending: one overdue now, one not yet due.
+        InboxItem { due_at: Some(entered(6)), ..item(p.id, ids[5], InboxStatus::ToHandle, entered(5)) },
+        InboxItem {
+            department_id: Some(sales.id),
+            due_at: Some(entered(40)),
+            ..item(p.id, ids[6], InboxStatus::Assigned, entered(7))
+        },
+        // Left out: ignored, entered before the period, entered at its end.
+        InboxItem { due_at: Some(entered(9)), ..item(p.id, ids[7], InboxStatus::Ignored, entered(8)) },
+        answered(ids[8], -1, 5, None, InboxStatus::Answered),
+        item(p.id, ids[9], InboxStatus::ToHandle, to),
+    ];
+    for i in &items {
+        store.save_inbox_item(i, None).await.unwrap();
+    }
+    let stats = store.response_stats(p.id, None, from, to, now).await.unwrap();
+    // Nearest rank over [60, 120, 300, 600, 3600]: median = 3rd, p90 = 5th.
+    assert_eq!(
+        stats,
+        ResponseStats {
+            entered: 7,
+            answered: 5,
+            within_target: 4,
+            median_secs: Some(300),
+            p90_secs: Some(3600),
+            pending: 2,
+            overdue: 1,
+        }
+    );
+    // One department: [120, 600] and the assigned one, not yet due.
+    let sales_stats = store.response_stats(p.id, Some(sales.id), from, to, now).await.unwrap();
+    assert_eq!(
+        sales_stats,
+        ResponseStats {
+            entered: 3,
+            answered: 2,
+            within_target: 2,
+            median_secs: Some(120),
+            p90_secs: Some(600),
+            pending: 1,
+            overdue: 0,
+        }
+    );
+    // Later, the assigned one is overdue too.
+    let later = store.response_stats(p.id, None, from, to, entered(41)).await.unwrap();
+    assert_eq!((later.pending, later.overdue), (2, 2));
+    let empty = store.response_stats(p.id, None, to + Duration::days(1), to + Duration::days(2), now).await.unwrap();
+    assert_eq!(empty, ResponseStats::default());
+}
+
+/// An analysis with a verdict of this polarity, these themes and this reach score.
+fn judged(polarity: Option<Polarity>, themes: &[&str], reach: Option<f32>) -> Analysis {
+    Analysis {
+        sentiment: polarity.map(|p| verdict(p, 0.5, "fast-v1")),
+        corrected: None,
+        themes: themes.iter().map(|t| ThemeScore { theme: t.to_string(), score: 0.8, evidence: vec![] }).collect(),
+        story_id: None,
+        reach: reach.map(|score| ReachEstimate { audience: 10, engagement: 1, score, basis: "followers".into() }),
+    }
+}
+
+fn overview_record(
+    key: &str,
+    published: DateTime<Utc>,
+    kind: SourceKind,
+    site: Option<&str>,
+    author: Option<&str>,
+    analysis: Analysis,
+) -> MentionRecord {
+    let mut r = record(key, &format!("texte {key}"), published, vec![]);
+    r.mention.source_kind = kind;
+    r.mention.site = site.map(str::to_string);
+    r.mention.author = author.map(str::to_string);
+    r.mention.analysis = analysis;
+    r
+}
+
+async fn the_overview_counts_a_period(store: &dyn Store) {
+    use Polarity::{Negative, Neutral, Positive};
+    let p = store.ensure_project("overview", t0()).await.unwrap();
+    let watch =
+        |name: &str| NewWatch { name: name.into(), query: name.into(), competitor: name == "alpha", langs: vec![] };
+    let zulu = store.add_watch(p.id, watch("zulu"), t0()).await.unwrap();
+    let alpha = store.add_watch(p.id, watch("alpha"), t0()).await.unwrap();
+    let gamma = store.add_watch(p.id, watch("gamma"), t0()).await.unwrap();
+    let matches = |watches: &[i64]| -> Vec<WatchMatch> {
+        watches.iter().map(|w| WatchMatch { watch_id: *w, terms: vec!["x".into()] }).collect()
+    };
+    let m = |minutes: i64| t0() + Duration::minutes(minutes);
+    let tw = SourceKind::Twitter;
+    let mut batch = vec![
+        // In [00:30, 04:00):
+        overview_record("A", m(40), tw, Some("a.com"), Some("ann"), judged(Some(Negative), &["delivery"], Some(10.0))),
+        overview_record(
+            "B",
+            m(50),
+            SourceKind::News,
+            Some("a.com"),
+            Some("ann"),
+            judged(Some(Positive), &["delivery", "billing"], Some(50.0)),
+        ),
+        overview_record("C", m(130), tw, Some("b.com"), Some("bob"), judged(Some(Neutral), &[], None)),
+        overview_record("D", m(140), tw, Some("c.com"), None, judged(None, &[], None)),
+        // Outside: before `from` (but in the first bucket), and after `to`.
+        overview_record("E", m(10), tw, Some("a.com"), Some("eve"), judged(Some(Negative), &["delivery"], Some(90.0))),
+        overview_record(
+            "F",
+            m(300),
+            SourceKind::Blog,
+            Some("z.com"),
+            Some("zed"),
+            judged(Some(Positive), &["price"], None),
+        ),
+    ];
+    let watched = [vec![zulu.id], vec![zulu.id, alpha.id], vec![alpha.id], vec![], vec![zulu.id], vec![gamma.id]];
+    for (r, w) in batch.iter_mut().zip(watched) {
+        r.matches = matches(&w);
+    }
+    let ids = store.insert_mentions(p.id, &batch).await.unwrap().inserted_ids;
+    // B was judged positive; a person says negative, and that wins.
+    store.correct_sentiment(p.id, ids[1], Some(Negative), t0()).await.unwrap();
+
+    let overview = store.overview(p.id, m(30), m(240), 3600, 2).await.unwrap();
+    assert_eq!(overview.total, 4);
+    let bucket = |hours: i64, negative, neutral, positive, unknown| SentimentBucket {
+        start: (t0() + Duration::hours(hours)).timestamp(),
+        negative,
+        neutral,
+        positive,
+        unknown,
+    };
+    // 00:00 (aligned down from 00:30) to 03:00; 01:00 and 03:00 are empty.
+    assert_eq!(
+        overview.buckets,
+        vec![bucket(0, 2, 0, 0, 0), bucket(1, 0, 0, 0, 0), bucket(2, 0, 1, 0, 1), bucket(3, 0, 0, 0, 0)]
+    );
+    let count = |w: &vigie_model::Watch, mentions, negative, positive| WatchCount {
+        watch_id: w.id,
+        name: w.name.clone(),
+        competitor: w.competitor,
+        mentions,
+        negative,
+        positive,
+    };
+    // alpha and zulu tie at 2: by name; gamma's only mention is outside the period.
+    assert_eq!(overview.per_watch, vec![count(&alpha, 2, 1, 0), count(&zulu, 2, 2, 0), count(&gamma, 0, 0, 0)]);
+    let rows = |rows: &[CountRow]| rows.iter().map(|r| (r.key.clone(), r.count)).collect::<Vec<_>>();
+    let row = |k: &str, n: i64| (k.to_string(), n);
+    // b.com and c.com tie at 1: by key, and only the top 2.
+    assert_eq!(rows(&overview.top_sites), vec![row("a.com", 2), row("b.com", 1)]);
+    assert_eq!(
+        overview.top_authors,
+        vec![
+            AuthorRow { author: "ann".into(), site: Some("a.com".into()), mentions: 2, reach_score: 50.0 },
+            AuthorRow { author: "bob".into(), site: Some("b.com".into()), mentions: 1, reach_score: 0.0 },
+        ]
+    );
+    assert_eq!(rows(&overview.per_theme), vec![row("delivery", 2), row("billing", 1)]);
+    assert_eq!(rows(&overview.per_source_kind), vec![row("twitter", 3), row("news", 1)]);
+
+    // `top` limits the lists, not the watches; an aligned period has no extra bucket.
+    let short = store.overview(p.id, t0(), t0() + Duration::hours(1), 1800, 1).await.unwrap();
+    assert_eq!(short.total, 3, "E, A, B");
+    assert_eq!(
+        short.buckets,
+        vec![
+            SentimentBucket { start: t0().timestamp(), negative: 1, ..SentimentBucket::default() },
+            SentimentBucket {
+                start: (t0() + Duration::minutes(30)).timestamp(),
+                negative: 2,
+                ..SentimentBucket::default()
+            },
+        ]
+    );
+    assert_eq!(rows(&short.top_sites), vec![row("a.com", 3)]);
+    assert_eq!(short.top_authors.iter().map(|a| (a.author.as_str(), a.mentions)).collect::<Vec<_>>(), [("ann", 2)]);
+    assert_eq!(rows(&short.per_theme), vec![row("delivery", 3)]);
+    assert_eq!(short.per_watch.len(), 3);
+    let empty = store.overview(p.id, m(600), m(600), 3600, 5).await.unwrap();
+    assert_eq!((empty.total, empty.buckets.len(), empty.top_sites.len()), (0, 0, 0));
+}
+
+async fn mention_filters_by_lang_kind_site_theme_and_status(store: &dyn Store) {
+    let p = store.ensure_project("filters", t0()).await.unwrap();
+    let mut batch = vec![
+        overview_record("f0", t0(), SourceKind::Twitter, Some("x.com"), None, judged(None, &["delivery"], None)),
+        overview_record(
+            "f1",
+            t0(),
+            SourceKind::News,
+            Some("lemonde.fr"),
+            None,
+            judged(None, &["billing", "delivery"], None),
+        ),
+        overview_record("f2", t0(), SourceKind::Review, Some("trustpilot.com"), None, judged(None, &[], None)),
+        overview_record("f3", t0(), SourceKind::Twitter, Some("x.com"), None, judged(None, &["billing"], None)),
+    ];
+    batch[1].mention.lang = Some("en".into());
+    batch[2].mention.lang = None;
+    let ids = store.insert_mentions(p.id, &batch).await.unwrap().inserted_ids;
+    let pid = p.id;
+    let found = |filter: MentionFilter| async move {
+        let after = store.mentions_after(pid, &filter, 0, 10).await.unwrap();
+        let newest = store.candidates(pid, None, &filter, None, 10).await.unwrap();
+        let mut ids: Vec<i64> = newest.iter().map(|m| m.mention.id).collect();
+        ids.reverse();
+        assert_eq!(ids, after.iter().map(|m| m.mention.id).collect::<Vec<_>>(), "both paths agree");
+        ids
+    };
+    let lang = |l: &str| MentionFilter { lang: Some(l.into()), ..MentionFilter::default() };
+    assert_eq!(found(lang("fr")).await, vec![ids[0], ids[3]]);
+    assert_eq!(found(lang("en")).await, vec![ids[1]]);
+    assert_eq!(found(lang("unknown")).await, vec![ids[2]]);
+    assert_eq!(found(lang("de")).await, Vec::<i64>::new());
+    let kind = |k: SourceKind| MentionFilter { source_kind: Some(k), ..MentionFilter::default() };
+    assert_eq!(found(kind(SourceKind::Twitter)).await, vec![ids[0], ids[3]]);
+    assert_eq!(found(kind(SourceKind::Review)).await, vec![ids[2]]);
+    let site = |s: &str| MentionFilter { site: Some(s.into()), ..MentionFilter::default() };
+    assert_eq!(found(site("x.com")).await, vec![ids[0], ids[3]]);
+    assert_eq!(found(site("X.COM")).await, Vec::<i64>::new(), "exactly");
+    let theme = |t: &str| MentionFilter { theme: Some(t.into()), ..MentionFilter::default() };
+    assert_eq!(found(theme("delivery")).await, vec![ids[0], ids[1]]);
+    assert_eq!(found(theme("billing")).await, vec![ids[1], ids[3]]);
+    assert_eq!(found(theme("deliv")).await, Vec::<i64>::new());
+    // Combined with the rest, and with full text.
+    let both = MentionFilter { theme: Some("billing".into()), lang: Some("fr".into()), ..MentionFilter::default() };
+    assert_eq!(found(both.clone()).await, vec![ids[3]]);
+    let fts = store.candidates(p.id, Some("\"texte\""), &both, None, 10).await.unwrap();
+    assert_eq!(fts.iter().map(|m| m.mention.id).collect::<Vec<_>>(), vec![ids[3]]);
+
+    // Workflow status: new = no inbox row, or a row that says new.
+    store.save_inbox_item(&item(p.id, ids[0], InboxStatus::ToHandle, t0()), None).await.unwrap();
+    store.save_inbox_item(&item(p.id, ids[1], InboxStatus::New, t0()), None).await.unwrap();
+    store.save_inbox_item(&item(p.id, ids[2], InboxStatus::Closed, t0()), None).await.unwrap();
+    let status = |s: InboxStatus| MentionFilter { status: Some(s), ..MentionFilter::default() };
+    assert_eq!(found(status(InboxStatus::New)).await, vec![ids[1], ids[3]]);
+    assert_eq!(found(status(InboxStatus::ToHandle)).await, vec![ids[0]]);
+    assert_eq!(found(status(InboxStatus::Closed)).await, vec![ids[2]]);
+    assert_eq!(found(status(InboxStatus::Assigned)).await, Vec::<i64>::new());
+}
+
+async fn cleared_matches_leave_the_other_watches(store: &dyn Store) {
+    let p = store.ensure_project("clear", t0()).await.unwrap();
+    let w = store
+        .add_watch(p.id, NewWatch { name: "w".into(), query: "w".into(), competitor: false, langs: vec![] }, t0())
+        .await
+        .unwrap();
+    let v = store
+        .add_watch(p.id, NewWatch { name: "v".into(), query: "v".into(), competitor: false, langs: vec![] }, t0())
+        .await
+        .unwrap();
+    let on = |watch: i64, term: &str| WatchMatch { watch_id: watch, terms: vec![term.into()] };
+    let batch = vec![
+        record("cl0", "w seul", t0(), vec![on(w.id, "w")]),
+        record("cl1", "w et v", t0(), vec![on(w.id, "w"), on(v.id, "v")]),
+        record("cl2", "v seul", t0(), vec![on(v.id, "v")]),
+    ];
+    let ids = store.insert_mentions(p.id, &batch).await.unwrap().inserted_ids;
+    assert_eq!(store.clear_matches(w.id).await.unwrap(), 2);
+    assert_eq!(store.clear_matches(w.id).await.unwrap(), 0);
+    let pid = p.id;
+    let matches = |id: i64| async move { store.mention(pid, id).await.unwrap().unwrap().matches };
+    assert_eq!(matches(ids[0]).await, vec![]);
+    assert_eq!(matches(ids[1]).await, vec![on(v.id, "v")]);
+    assert_eq!(matches(ids[2]).await, vec![on(v.id, "v")]);
+    let of = |watch: i64| MentionFilter { watch_id: Some(watch), ..MentionFilter::default() };
+    assert!(store.mentions_after(p.id, &of(w.id), 0, 10).await.unwrap().is_empty());
+    assert_eq!(store.mentions_after(p.id, &of(v.id), 0, 10).await.unwrap().len(), 2);
+    // The watch stays, and can be matched again.
+    assert_eq!(store.add_matches(w.id, &[(ids[2], vec!["w2".into()])]).await.unwrap(), 1);
+    assert_eq!(matches(ids[2]).await, vec![on(w.id, "w2"), on(v.id, "v")]);
+    let summary = store.summary(p.id).await.unwrap();
+    let per_watch: Vec<(String, i64)> = summary.per_watch.iter().map(|r| (r.key.clone(), r.count)).collect();
+    assert_eq!(per_watch, vec![("v".to_string(), 2), ("w".to_string(), 1)]);
 }
 
 #[tokio::test]

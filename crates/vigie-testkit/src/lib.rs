@@ -6,7 +6,12 @@
 //! second, endless chunked bodies, lying headers. It runs on its own thread
 //! and runtime, so synchronous tests (which block on a `vigie` process) and
 //! async tests use it alike. One request per connection (`Connection: close`).
+//!
+//! [`browser::Browser`]: a headless Chromium driven through chromedriver, for
+//! end-to-end tests of the web UI; it skips (returns `None`) where no browser
+//! is installed, unless `CI` is set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod browser;
 pub mod http;

@@ -2,18 +2,20 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use chrono::Utc;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use vigie_pipeline::Ingestor;
 use vigie_pipeline::import::{json_kind, raw_from_object};
 
-use crate::{AppState, hash_token};
+use crate::auth::Actor;
+use crate::error::{ApiError, ErrorCode};
+use crate::AppState;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -39,58 +41,28 @@ pub struct RefusedItem {
     pub error: String,
 }
 
-/// An error answer: a status and a JSON `{"error": message}`.
-struct Refusal(StatusCode, String);
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let mut response = (self.0, Json(json!({"error": self.1}))).into_response();
-        if self.0 == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-        }
-        response
-    }
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
-}
-
-pub(crate) async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match ingest_inner(&state, &headers, &body).await {
+pub(crate) async fn ingest(State(state): State<AppState>, Extension(actor): Extension<Actor>, body: Bytes) -> Response {
+    match ingest_inner(&state, &actor, &body).await {
         Ok(answer) => (StatusCode::OK, Json(answer)).into_response(),
-        Err(refusal) => refusal.into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
-async fn ingest_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<IngestAnswer, Refusal> {
-    let unauthorized = |m: &str| Refusal(StatusCode::UNAUTHORIZED, m.to_string());
-    let token = bearer(headers).ok_or_else(|| {
-        unauthorized("missing token: send `Authorization: Bearer <token>` (make one with `vigie token create NAME`)")
-    })?;
+async fn ingest_inner(state: &AppState, actor: &Actor, body: &[u8]) -> Result<IngestAnswer, ApiError> {
     let now = Utc::now();
-    let token = match state.store.use_token(&hash_token(token), now).await {
-        Ok(Some(token)) => token,
-        Ok(None) => return Err(unauthorized("unknown or revoked token")),
-        Err(e) => return Err(internal(&e)),
-    };
+    let project_id = actor.project_id()?;
     let value: Value = serde_json::from_slice(body).map_err(|e| {
-        Refusal(
-            StatusCode::BAD_REQUEST,
-            format!("the body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()),
-        )
+        ApiError::invalid(format!("the body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()))
     })?;
     let Value::Array(items) = value else {
-        return Err(Refusal(
-            StatusCode::BAD_REQUEST,
-            format!("the body must be a JSON array of mentions, not {}", json_kind(&value)),
-        ));
+        return Err(ApiError::invalid(format!(
+            "the body must be a JSON array of mentions, not {}",
+            json_kind(&value)
+        )));
     };
     if items.len() > MAX_ITEMS {
-        return Err(Refusal(
-            StatusCode::PAYLOAD_TOO_LARGE,
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
             format!("{} mentions in one request; send at most {MAX_ITEMS} per request", items.len()),
         ));
     }
@@ -112,8 +84,8 @@ async fn ingest_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Res
         }
     }
     if !raws.is_empty() {
-        let stories = state.stories.get(state.store.as_ref(), token.project_id).await.map_err(|e| internal(&e))?;
-        let ingestor = Ingestor::new(Arc::clone(&state.store), token.project_id, &state.models, stories)
+        let stories = state.stories.get(state.store.as_ref(), project_id).await.map_err(|e| internal(&e))?;
+        let ingestor = Ingestor::new(Arc::clone(&state.store), project_id, &state.models, stories)
             .await
             .map_err(|e| internal(&e))?;
         let report = Arc::new(ingestor).ingest(raws, None, now).await.map_err(|e| internal(&e))?;
@@ -125,8 +97,8 @@ async fn ingest_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Res
         answer.refused.sort_by_key(|r| r.index);
     }
     tracing::info!(
-        project = token.project_id,
-        token = %token.name,
+        project = project_id,
+        by = %actor.name(),
         received = answer.received,
         stored = answer.stored,
         refused = answer.refused.len(),
@@ -136,10 +108,10 @@ async fn ingest_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Res
 }
 
 /// A failure on our side: logged in full, answered without internals.
-fn internal(e: &dyn std::fmt::Display) -> Refusal {
+fn internal(e: &dyn std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "push failed");
-    Refusal(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "the mentions could not be stored; nothing was lost on your side: retry the request".into(),
+    ApiError::new(
+        ErrorCode::Internal,
+        "the mentions could not be stored; nothing was lost on your side: retry the request",
     )
 }

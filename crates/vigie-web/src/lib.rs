@@ -1,31 +1,64 @@
-//! Vigie's HTTP server. For now: the push API, for mentions from platforms
-//! Vigie cannot collect itself (exports from Facebook, Instagram, X…).
+//! Vigie's HTTP server: the web app (server-rendered pages, French and
+//! English), the REST API under `/api/v1/`, and the push API.
+//!
+//! Map:
+//! - `routes.rs`: the route table; each route is registered with its access
+//!   level, which guards it (`auth.rs`), documents it (OpenAPI) and is tried
+//!   by the authorization test.
+//! - `auth.rs`: sessions, tokens, roles, anti-CSRF, login throttling.
+//! - `error.rs`: one table of error codes for pages and API.
+//! - `pages/`: one module per screen, each with its routes, HTML and the JSON
+//!   twin of what it shows (`api` routes); `pages/mod.rs` has the layout.
+//! - `ingest.rs`: `POST /api/v1/ingest`, mentions pushed by other tools.
+//! - `assets/`: the stylesheet and the little JavaScript, embedded.
+//!
+//! **Invariant**: untrusted text (mentions, titles, authors, URLs, watch
+//! names) reaches HTML only through maud's escaping; links come from
+//! [`pages::safe_href`], which refuses anything but http(s). The
+//! Content-Security-Policy forbids inline scripts and styles, so markup that
+//! slipped through still could not run.
 //!
 //! `POST /api/v1/ingest` takes a JSON array of mentions in the import schema
 //! (the fields `vigie import` reads from JSON Lines), authenticated by a
-//! project token (`Authorization: Bearer …`, made with `vigie token create`).
-//! Each mention takes the same path as collected ones (normalize, dedup,
-//! match, analyze, store). The answer says what was stored, what was already
-//! there, and which items were refused and why; a bad item never refuses the
-//! others, a bad body refuses the whole request with a message saying where.
-//!
-//! Tokens: only their SHA-256 is stored ([`hash_token`]); a token is 32
-//! random bytes, so a fast hash is enough (no password to stretch).
+//! project token with the agent role or above. Each mention takes the same
+//! path as collected ones (normalize, dedup, match, analyze, store). Tokens:
+//! only their SHA-256 is stored ([`hash_token`]); a token is 32 random bytes,
+//! so a fast hash is enough (no password to stretch).
 
+pub mod auth;
+pub mod error;
+pub mod i18n;
 mod ingest;
+pub mod pages;
+pub mod routes;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::map_response;
+use axum::response::Response;
 use sha2::{Digest, Sha256};
+use vigie_model::Role;
 use vigie_pipeline::models::ProjectModels;
 use vigie_pipeline::stories::StoryIndexes;
 use vigie_store::Store;
 
+pub use auth::{Access, Actor};
+pub use error::{ApiError, ErrorCode};
 pub use ingest::{IngestAnswer, MAX_BODY_BYTES, MAX_ITEMS, RefusedItem};
+pub use routes::{RouteDoc, Routes};
+
+/// Settings of the server.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    /// Mark cookies `Secure` (the server is reached through HTTPS). They
+    /// are also marked when a proxy says `X-Forwarded-Proto: https`.
+    pub secure_cookies: bool,
+}
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -33,15 +66,68 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub models: ProjectModels,
     pub stories: StoryIndexes,
+    pub config: WebConfig,
 }
 
-/// The server's routes.
+/// Every route, with its documentation.
+pub fn routes(state: AppState) -> Routes {
+    let r = Routes::new(state)
+        .api(
+            Method::POST,
+            "/api/v1/ingest",
+            Access::Project(Role::Agent),
+            "Push mentions into the token's project (JSON array in the import schema)",
+            ingest::ingest,
+        )
+        .api(
+            Method::POST,
+            "/api/v1/projects/{pid}/ingest",
+            Access::Project(Role::Agent),
+            "Push mentions into a project (JSON array in the import schema)",
+            ingest::ingest,
+        )
+        .api(Method::GET, "/api/v1/health", Access::Public, "Liveness", || async {
+            axum::Json(serde_json::json!({"status": "ok"}))
+        });
+    pages::routes(r)
+}
+
+/// The server's router.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/api/v1/ingest", post(ingest::ingest))
-        .route("/api/v1/health", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+    let (router, docs) = routes(state.clone()).into_parts();
+    let openapi = Arc::new(routes::openapi(&docs));
+    router
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json((*doc).clone()) }
+            }),
+        )
+        .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(map_response(security_headers))
         .with_state(state)
+}
+
+/// Headers sent with every answer: a strict Content-Security-Policy (no
+/// inline script or style, nothing from elsewhere), no framing, no sniffing.
+async fn security_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` completes; requests
@@ -51,7 +137,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Prefix of Vigie's push tokens, so a leaked one is recognisable (secret scanners).

@@ -34,10 +34,15 @@ async fn start() -> Server {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("vigie.db")).await.unwrap());
     let project = store.ensure_project("acme", Utc::now()).await.unwrap().id;
     let token = new_token().unwrap();
-    store.add_token(project, "exports", &hash_token(&token), Utc::now()).await.unwrap();
+    store.add_token(project, "exports", &hash_token(&token), vigie_model::Role::Agent, Utc::now()).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState { store: store.clone(), models: ProjectModels::shipped(), stories: StoryIndexes::default() };
+    let state = AppState {
+        store: store.clone(),
+        models: ProjectModels::shipped(),
+        stories: StoryIndexes::default(),
+        config: Default::default(),
+    };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(vigie_web::serve(listener, state, async move {
         let _ = stopped.await;
@@ -113,7 +118,7 @@ async fn requests_without_a_valid_token_are_refused_and_store_nothing() {
     assert_eq!(no_token.status(), 401);
     assert_eq!(no_token.headers().get("www-authenticate").unwrap(), "Bearer");
     let body: Value = no_token.json().await.unwrap();
-    assert!(body["error"].as_str().unwrap().contains("vigie token create"), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("vigie token create"), "{body}");
 
     let wrong = client().post(&url).bearer_auth("vigie_0000").json(&facebook_export()).send().await.unwrap();
     assert_eq!(wrong.status(), 401);
@@ -135,12 +140,12 @@ async fn broken_bodies_are_refused_whole_with_a_reason() {
     let r = post(b"[{\"url\": \"https://a.example/\",\n \"text\": oops}]".to_vec()).await.unwrap();
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
-    assert!(body["error"].as_str().unwrap().contains("line 2"), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("line 2"), "{body}");
 
     let r = post(br#"{"url": "https://a.example/"}"#.to_vec()).await.unwrap();
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
-    assert!(body["error"].as_str().unwrap().contains("JSON array"), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("JSON array"), "{body}");
 
     let many: Vec<Value> = (0..=MAX_ITEMS).map(|i| json!({"id": i.to_string(), "text": "x"})).collect();
     let r = post(serde_json::to_vec(&many).unwrap()).await.unwrap();

@@ -37,7 +37,7 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a demo project, import the bundled airline tweets, and show what was found.
+    /// Create a demo project, import the bundled airline tweets, show what was found, then serve it in the web app.
     Demo(DemoArgs),
     /// Define what to watch: brands, products, people, competitors.
     #[command(subcommand)]
@@ -90,8 +90,11 @@ pub enum Command {
     /// Tokens for the push API (POST /api/v1/ingest).
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Run the HTTP server: the push API, POST /api/v1/ingest.
+    /// Run the web app and the API (pages, REST API under /api/v1, push API).
     Serve(ServeArgs),
+    /// Manage the people who can log in to the web app.
+    #[command(subcommand)]
+    User(UserCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,8 +190,13 @@ pub struct DetectArgs {
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Make a token for the push API; it is shown once, keep it.
-    Create { name: String },
-    /// List the project's tokens (names and last use; tokens are never shown again).
+    Create {
+        name: String,
+        /// What the token may do in the project: viewer, agent, manager or admin (pushing mentions needs agent).
+        #[arg(long, default_value = "agent")]
+        role: String,
+    },
+    /// List the project's tokens (names, roles and last use; tokens are never shown again).
     List {
         #[command(flatten)]
         output: OutputArgs,
@@ -200,8 +208,47 @@ pub enum TokenCommand {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address and port to listen on.
-    #[arg(long, env = "VIGIE_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
-    pub listen: String,
+    #[arg(long, alias = "listen", env = "VIGIE_BIND", default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    pub bind: String,
+    /// Mark session cookies Secure (set it when people reach Vigie through HTTPS; a proxy's
+    /// `X-Forwarded-Proto: https` does it per request).
+    #[arg(long, env = "VIGIE_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a person who can log in to the web app; a one-time password is printed.
+    Add {
+        username: String,
+        /// The name shown in the app (default: the username).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// Administrator of the installation: every project, every user.
+        #[arg(long)]
+        admin: bool,
+        /// Interface language: fr or en.
+        #[arg(long, default_value = "fr")]
+        lang: String,
+        /// Make them a member of --project with this role: viewer, agent, manager or admin.
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// List the people who can log in.
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Give someone a role in --project (viewer, agent, manager, admin), or `none` to remove them.
+    Role { username: String, role: String },
+    /// Replace someone's password with a new one-time password (printed); their sessions end.
+    ResetPassword { username: String },
+    /// Stop someone from logging in (their history stays); their sessions end.
+    Disable { username: String },
+    /// Let a disabled person log in again.
+    Enable { username: String },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
@@ -471,6 +518,11 @@ pub struct OutputArgs {
 pub struct DemoArgs {
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Stop after the import instead of serving the demo project in the web app.
+    #[arg(long)]
+    pub no_serve: bool,
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 #[derive(Debug, Subcommand)]

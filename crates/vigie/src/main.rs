@@ -109,7 +109,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Alert(cmd) => commands::alert::run(&app, cmd, out).await,
         Command::Notify(cmd) => commands::alert::notify(&app, cmd, out).await,
         Command::Backtest(args) => commands::alert::backtest_run(&app, args, out).await,
-        Command::Serve(args) => commands::serve::run(&app, args, out).await,
+        Command::Serve(args) => commands::serve::run(&app, args, None, out).await,
+        Command::User(cmd) => commands::user::run(&app, cmd, out).await,
         Command::Bench(_) | Command::Eval(_) | Command::Analyze(_) | Command::Detect(_) => {
             unreachable!("handled above")
         }

@@ -81,7 +81,7 @@ pub async fn run(opts: Options, report: Option<&Path>, out: &mut dyn Write) -> a
             .await?;
     }
     let token = vigie_web::new_token().map_err(anyhow::Error::msg)?;
-    store.add_token(project, "bench", &vigie_web::hash_token(&token), now).await?;
+    store.add_token(project, "bench", &vigie_web::hash_token(&token), vigie_model::Role::Agent, now).await?;
 
     // The webhook receiver.
     let arrivals: Arrivals = Arc::default();
@@ -112,6 +112,7 @@ pub async fn run(opts: Options, report: Option<&Path>, out: &mut dyn Write) -> a
         store: store.clone(),
         models: ProjectModels::shipped(),
         stories: StoryIndexes::default(),
+        config: Default::default(),
     };
     let _server = AbortOnDrop(tokio::spawn(async move {
         let _ = vigie_web::serve(listener, state, std::future::pending()).await;

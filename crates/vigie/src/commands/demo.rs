@@ -96,5 +96,16 @@ pub async fn run(app: &App, args: DemoArgs, out: &mut dyn Write, err: &mut dyn W
             }
         }
     }
-    Ok(())
+    if args.no_serve {
+        return Ok(());
+    }
+    // The corpus is from the past: open the overview on its own period.
+    let first = s.per_day.first().map(|r| r.key.clone());
+    let last = s.per_day.last().map(|r| r.key.clone());
+    let path = match (first, last) {
+        (Some(f), Some(l)) => format!("/p/{}/overview?from={f}&to={l}", project),
+        _ => format!("/p/{project}/overview"),
+    };
+    writeln!(out)?;
+    crate::commands::serve::run(app, args.serve, Some(&path), out).await
 }

@@ -23,4 +23,5 @@ pub mod source;
 pub mod theme;
 pub mod token;
 pub mod train;
+pub mod user;
 pub mod watch;

@@ -1,26 +1,40 @@
-//! `vigie serve`: the HTTP server (the push API).
+//! `vigie serve`: the web app, the REST API and the push API, with the
+//! background jobs a server runs (notification delivery, escalation of
+//! overdue inbox items, expired sessions).
 
 use std::io::Write;
+use std::time::Duration;
 
 use anyhow::Context as _;
+use chrono::Utc;
 use vigie_pipeline::stories::StoryIndexes;
-use vigie_web::AppState;
+use vigie_store::{DynStore, NewUser};
+use vigie_web::{AppState, WebConfig};
 
 use crate::app::{App, usage};
 use crate::cli::ServeArgs;
+use crate::commands::collect::AbortOnDrop;
 
-pub async fn run(app: &App, args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let listener = match tokio::net::TcpListener::bind(args.listen.trim()).await {
+/// Runs the server until Ctrl-C; `open_path` is printed as the page to open.
+pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut dyn Write) -> anyhow::Result<()> {
+    let listener = match tokio::net::TcpListener::bind(args.bind.trim()).await {
         Ok(l) => l,
         Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
-            return usage(format!("--listen {:?}: expected ADDRESS:PORT, e.g. 127.0.0.1:8080 ({e})", args.listen));
+            return usage(format!("--bind {:?}: expected ADDRESS:PORT, e.g. 127.0.0.1:8080 ({e})", args.bind));
         }
-        Err(e) => return Err(e).with_context(|| format!("cannot listen on {}", args.listen)),
+        Err(e) => return Err(e).with_context(|| format!("cannot listen on {}", args.bind)),
     };
     let address = listener.local_addr()?;
-    writeln!(out, "listening on http://{address} (push API: POST /api/v1/ingest); press Ctrl-C to stop")?;
+    first_admin(app, out).await?;
+    writeln!(out, "Vigie is at http://{address}{}", open_path.unwrap_or("/"))?;
+    writeln!(out, "(API: http://{address}/api/v1/openapi.json; press Ctrl-C to stop)")?;
     out.flush()?;
-    let state = AppState { store: app.store.clone(), models: app.models(), stories: StoryIndexes::default() };
+    let state = AppState {
+        store: app.store.clone(),
+        models: app.models(),
+        stories: StoryIndexes::default(),
+        config: WebConfig { secure_cookies: args.secure_cookies },
+    };
     let shutdown = async {
         use tokio::signal::unix::{SignalKind, signal};
         match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
@@ -33,11 +47,55 @@ pub async fn run(app: &App, args: ServeArgs, out: &mut dyn Write) -> anyhow::Res
             _ => std::future::pending::<()>().await,
         }
     };
-    let _delivery = crate::commands::collect::AbortOnDrop(crate::commands::collect::spawn_delivery(
-        app.store.clone(),
-        crate::commands::collect::notifier()?,
-    ));
+    let _delivery =
+        AbortOnDrop(crate::commands::collect::spawn_delivery(app.store.clone(), crate::commands::collect::notifier()?));
+    let _housekeeping = AbortOnDrop(spawn_housekeeping(app.store.clone()));
     vigie_web::serve(listener, state, shutdown).await.context("the server stopped")?;
     writeln!(out, "stopped")?;
     Ok(())
+}
+
+/// On the first start, an administrator with a one-time password.
+async fn first_admin(app: &App, out: &mut dyn Write) -> anyhow::Result<()> {
+    if app.store.user_count().await? > 0 {
+        return Ok(());
+    }
+    let password = vigie_web::auth::one_time_password();
+    let hash = vigie_web::auth::hash_password(&password).map_err(|e| anyhow::anyhow!(e.message))?;
+    let user = NewUser {
+        username: "admin".into(),
+        display_name: "Admin".into(),
+        email: None,
+        password_hash: hash,
+        is_admin: true,
+        lang: "fr".into(),
+        must_change_password: true,
+    };
+    app.store.add_user(user, Utc::now()).await?;
+    writeln!(out, "First start: log in as `admin` with the one-time password {password}")?;
+    writeln!(out, "(you will be asked to choose your own; `vigie user add` adds other people)")?;
+    Ok(())
+}
+
+/// Every minute: escalate overdue inbox items; every hour: forget expired sessions.
+fn spawn_housekeeping(store: DynStore) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut n: u64 = 0;
+        loop {
+            tick.tick().await;
+            let now = Utc::now();
+            match vigie_pipeline::routing::escalate_overdue(&store, now).await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "overdue inbox items escalated"),
+                Err(e) => tracing::warn!(error = %e, "escalation failed; retrying in a minute"),
+            }
+            if n % 60 == 0 {
+                if let Err(e) = store.purge_sessions(now).await {
+                    tracing::warn!(error = %e, "could not remove expired sessions");
+                }
+            }
+            n += 1;
+        }
+    })
 }

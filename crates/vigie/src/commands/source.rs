@@ -17,23 +17,8 @@ use crate::output::{Table, time_cell as time};
 
 /// Shortest interval a source may be polled at: politeness to the sites.
 pub const MIN_INTERVAL_SECS: i64 = 60;
-/// Failures in a row after which a source is flagged as failing.
-pub const FAILING_AFTER: i64 = 3;
-
 fn status(s: &Source) -> &'static str {
-    if s.last_attempt_at.is_none() {
-        "new"
-    } else if s.quota_limited && s.is_failing() {
-        "quota-limited"
-    } else if s.consecutive_failures >= FAILING_AFTER {
-        "failing"
-    } else if s.is_failing() {
-        "error"
-    } else if s.last_warning.is_some() {
-        "warning"
-    } else {
-        "ok"
-    }
+    s.health()
 }
 
 pub fn every(secs: i64) -> String {

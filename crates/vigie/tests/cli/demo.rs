@@ -19,8 +19,8 @@ fn counts(v: &Value, key: &str) -> Vec<(String, i64)> {
 #[test]
 fn demo_twice_imports_the_corpus_once_and_reports_the_same_counts() {
     let vigie = Vigie::new();
-    let first = vigie.run(&["demo", "--format", "json"]).success().json();
-    let second = vigie.run(&["demo", "--format", "json"]).success().json();
+    let first = vigie.run(&["demo", "--no-serve", "--format", "json"]).success().json();
+    let second = vigie.run(&["demo", "--no-serve", "--format", "json"]).success().json();
 
     assert_eq!(first["project"], "demo");
     assert_eq!((first["imported"].as_i64(), first["already_stored"].as_i64()), (Some(DEMO_MENTIONS), Some(0)));

@@ -191,6 +191,8 @@ fn exports_from_closed_platforms_are_pushed_with_a_project_token() {
     assert!(token.starts_with("vigie_") && token.len() == 70, "{token}");
     let dup = vigie.run(&["token", "create", "facebook-export"]).code(2);
     assert!(dup.stderr.contains("already has a token"), "{}", dup.stderr);
+    let bad = vigie.run(&["token", "create", "reader", "--role", "boss"]).code(2);
+    assert!(bad.stderr.contains("unknown role"), "{}", bad.stderr);
 
     let (mut server, address) = serve(&vigie);
     let export = r#"[
@@ -212,6 +214,7 @@ fn exports_from_closed_platforms_are_pushed_with_a_project_token() {
     assert_eq!(vigie.export().len(), 2);
     let tokens = vigie.run(&["token", "list", "--format", "json"]).success().json();
     assert!(tokens[0]["last_used"].is_string(), "{tokens}");
+    assert_eq!(tokens[0]["role"], "agent", "{tokens}");
     vigie.run(&["token", "revoke", "facebook-export"]).success();
     let (status, _) = post(&address, "/api/v1/ingest", Some(&token), export);
     assert_eq!(status, 401);

@@ -1,4 +1,10 @@
 //! The embedded default: one SQLite file in WAL mode, with an FTS5 index.
+//!
+//! [`Store`] lives here; [`crate::Accounts`] in `accounts.rs` and
+//! [`crate::Workflow`] in `workflow.rs`, on the same [`SqliteStore`].
+
+mod accounts;
+mod workflow;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -15,8 +21,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, ConnectOptions, QueryBuilder, Row, SqlSafeStr, Sqlite};
 use vigie_model::{
-    Alert, AlertRule, AlertStatus, Analysis, Mention, Polarity, Sentiment, Severity, Source, SourceKind, SourceType,
-    Theme, Watch, WatchMatch,
+    Alert, AlertRule, AlertStatus, Analysis, InboxStatus, Mention, Polarity, Role, Sentiment, Severity, Source,
+    SourceKind, SourceType, Theme, Watch, WatchMatch,
 };
 
 use crate::{
@@ -27,10 +33,11 @@ use crate::{
 
 /// The SQLite migrations, append-only, embedded in the binary.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
-    (2, "analysis", include_str!("../migrations/sqlite/0002_analysis.sql")),
-    (3, "collectors", include_str!("../migrations/sqlite/0003_collectors.sql")),
-    (4, "alerts", include_str!("../migrations/sqlite/0004_alerts.sql")),
+    (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, "analysis", include_str!("../../migrations/sqlite/0002_analysis.sql")),
+    (3, "collectors", include_str!("../../migrations/sqlite/0003_collectors.sql")),
+    (4, "alerts", include_str!("../../migrations/sqlite/0004_alerts.sql")),
+    (5, "web", include_str!("../../migrations/sqlite/0005_web.sql")),
 ];
 
 // Multi-row statements are kept in sqlx's prepared-statement cache only at
@@ -281,14 +288,31 @@ fn channel_minimums_taking(severity: Severity) -> Vec<&'static str> {
         .collect()
 }
 
+const TOKEN_COLUMNS: &str = "id, project_id, name, role, created_at, last_used_at";
+
 fn token_from_row(row: &SqliteRow) -> Result<ApiToken> {
     Ok(ApiToken {
         id: row.try_get("id")?,
         project_id: row.try_get("project_id")?,
         name: row.try_get("name")?,
+        role: role_from_str(&row.try_get::<String, _>("role")?)?,
         created_at: from_ts(row.try_get("created_at")?)?,
         last_used_at: from_opt_ts(row.try_get("last_used_at")?)?,
     })
+}
+
+/// A stored role, [`StoreError::Corrupt`] if unknown.
+fn role_from_str(s: &str) -> Result<Role> {
+    Role::from_str(s).map_err(|e| StoreError::Corrupt(format!("role: {e}")))
+}
+
+/// A stored workflow status, [`StoreError::Corrupt`] if unknown.
+fn status_from_str(s: &str) -> Result<InboxStatus> {
+    InboxStatus::from_str(s).map_err(|e| StoreError::Corrupt(format!("inbox status: {e}")))
+}
+
+fn project_from_row(row: &SqliteRow) -> Result<Project> {
+    Ok(Project { id: row.try_get("id")?, name: row.try_get("name")?, created_at: from_ts(row.try_get("created_at")?)? })
 }
 
 fn search_run_from_row(row: &SqliteRow) -> Result<SearchRun> {
@@ -452,6 +476,41 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, filter: &MentionFilter) {
     if let Some(polarity) = filter.polarity {
         qb.push(" AND COALESCE(m.corrected, m.sentiment) = ").push_bind(polarity.as_str());
     }
+    match filter.lang.as_deref() {
+        Some("unknown") => {
+            qb.push(" AND m.lang IS NULL");
+        }
+        Some(lang) => {
+            qb.push(" AND m.lang = ").push_bind(lang.to_string());
+        }
+        None => {}
+    }
+    if let Some(kind) = filter.source_kind {
+        qb.push(" AND m.source_kind = ").push_bind(kind.as_str());
+    }
+    if let Some(site) = &filter.site {
+        qb.push(" AND m.site = ").push_bind(site.clone());
+    }
+    if let Some(theme) = &filter.theme {
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM json_each(m.analysis, '$.themes') t \
+             WHERE json_extract(t.value, '$.theme') = ",
+        )
+        .push_bind(theme.clone())
+        .push(")");
+    }
+    match filter.status {
+        // No inbox row is `new` too.
+        Some(InboxStatus::New) => {
+            qb.push(" AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.mention_id = m.id AND i.status != 'new')");
+        }
+        Some(status) => {
+            qb.push(" AND EXISTS (SELECT 1 FROM inbox i WHERE i.mention_id = m.id AND i.status = ")
+                .push_bind(status.as_str())
+                .push(")");
+        }
+        None => {}
+    }
 }
 
 #[async_trait]
@@ -474,27 +533,20 @@ impl Store for SqliteStore {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(Project {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                created_at: from_ts(r.try_get("created_at")?)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(project_from_row).transpose()
+    }
+
+    async fn project_by_id(&self, id: i64) -> Result<Option<Project>> {
+        let row = sqlx::query("SELECT id, name, created_at FROM projects WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(project_from_row).transpose()
     }
 
     async fn list_projects(&self) -> Result<Vec<Project>> {
         let rows = sqlx::query("SELECT id, name, created_at FROM projects ORDER BY name").fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Project {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    created_at: from_ts(r.try_get("created_at")?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(project_from_row).collect()
     }
 
     async fn add_watch(&self, project_id: i64, watch: NewWatch, now: DateTime<Utc>) -> Result<Watch> {
@@ -575,6 +627,23 @@ impl Store for SqliteStore {
         sqlx::query("DELETE FROM watches WHERE id = ?1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn clear_matches(&self, watch_id: i64) -> Result<u64> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // The watch's terms leave its mentions' JSON first (found through
+        // the rows about to go), then the rows themselves.
+        sqlx::query(
+            "UPDATE mentions SET matches = NULLIF(json_remove(matches, '$.\"' || ?1 || '\"'), '{}') \
+             WHERE id IN (SELECT mention_id FROM mention_watches WHERE watch_id = ?1)",
+        )
+        .bind(watch_id)
+        .execute(&mut *tx)
+        .await?;
+        let cleared =
+            sqlx::query("DELETE FROM mention_watches WHERE watch_id = ?1").bind(watch_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(cleared.rows_affected())
     }
 
     async fn add_matches(&self, watch_id: i64, matches: &[(i64, Vec<String>)]) -> Result<u64> {
@@ -754,26 +823,31 @@ impl Store for SqliteStore {
         rows.iter().map(search_run_from_row).collect()
     }
 
-    async fn add_token(&self, project_id: i64, name: &str, token_hash: &str, now: DateTime<Utc>) -> Result<ApiToken> {
-        let result =
-            sqlx::query("INSERT INTO api_tokens (project_id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)")
-                .bind(project_id)
-                .bind(name)
-                .bind(token_hash)
-                .bind(ts(now))
-                .execute(&self.pool)
-                .await;
+    async fn add_token(
+        &self,
+        project_id: i64,
+        name: &str,
+        token_hash: &str,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> Result<ApiToken> {
+        let result = sqlx::query(
+            "INSERT INTO api_tokens (project_id, name, token_hash, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(project_id)
+        .bind(name)
+        .bind(token_hash)
+        .bind(role.as_str())
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await;
         let id = inserted_id(result, || format!("this project already has a token named {name:?}"))?;
-        Ok(ApiToken { id, project_id, name: name.to_string(), created_at: from_ts(ts(now))?, last_used_at: None })
+        Ok(ApiToken { id, project_id, name: name.to_string(), role, created_at: from_ts(ts(now))?, last_used_at: None })
     }
 
     async fn list_tokens(&self, project_id: i64) -> Result<Vec<ApiToken>> {
-        let rows = sqlx::query(
-            "SELECT id, project_id, name, created_at, last_used_at FROM api_tokens WHERE project_id = ?1 ORDER BY id",
-        )
-        .bind(project_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE project_id = ?1 ORDER BY id");
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(project_id).fetch_all(&self.pool).await?;
         rows.iter().map(token_from_row).collect()
     }
 
@@ -787,14 +861,8 @@ impl Store for SqliteStore {
     }
 
     async fn use_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<ApiToken>> {
-        let row = sqlx::query(
-            "UPDATE api_tokens SET last_used_at = ?2 WHERE token_hash = ?1 \
-             RETURNING id, project_id, name, created_at, last_used_at",
-        )
-        .bind(token_hash)
-        .bind(ts(now))
-        .fetch_optional(&self.pool)
-        .await?;
+        let sql = format!("UPDATE api_tokens SET last_used_at = ?2 WHERE token_hash = ?1 RETURNING {TOKEN_COLUMNS}");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(token_hash).bind(ts(now)).fetch_optional(&self.pool).await?;
         row.as_ref().map(token_from_row).transpose()
     }
 

@@ -1,0 +1,282 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::scale::{LABEL_GAP, label_step, nice_ticks};
+use crate::svg::{CHAR_W, c, escape, num, pct, tick_label};
+use crate::{Color, HBars, LineChart, Series, ShareBar, StackedBars};
+
+const ELEMENTS: &[&str] = &["svg", "title", "desc", "rect", "line", "polyline", "circle", "text"];
+#[rustfmt::skip]
+const ATTRIBUTES: &[&str] = &[
+    "xmlns", "viewBox", "width", "height", "role", "font-family", "font-size", "font-weight", "fill", "stroke",
+    "stroke-width", "stroke-linejoin", "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "points", "text-anchor",
+];
+
+/// A small well-formedness check: one `<svg>` root, balanced tags, known
+/// elements and attributes only (no `on*`, no `style`, no `href`), quoted
+/// attribute values, only our five entities, no NaN or infinity.
+fn check(svg: &str) {
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 "), "{svg}");
+    assert!(svg.contains(r#"width="100%" role="img""#));
+    assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
+    let entities = |text: &str| {
+        for (i, _) in text.match_indices('&') {
+            let rest = &text[i..];
+            assert!(["&amp;", "&lt;", "&gt;", "&quot;", "&#39;"].iter().any(|e| rest.starts_with(e)), "{rest}");
+        }
+    };
+    let mut stack: Vec<&str> = Vec::new();
+    let mut rest = svg;
+    while let Some(start) = rest.find('<') {
+        let text = &rest[..start];
+        assert!(!text.contains('>') && !text.contains('"'), "raw text {text:?}");
+        assert!(text.trim().is_empty() || !stack.is_empty(), "text outside the root");
+        entities(text);
+        let end = start + rest[start..].find('>').unwrap();
+        let tag = &rest[start + 1..end];
+        rest = &rest[end + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(stack.pop(), Some(name), "unbalanced </{name}>");
+            continue;
+        }
+        assert!(stack.is_empty() == (tag.starts_with("svg ")), "one root: {tag}");
+        let closed = tag.ends_with('/');
+        let tag = tag.trim_end_matches('/');
+        let (name, mut attrs) = tag.split_once(' ').unwrap_or((tag, ""));
+        assert!(ELEMENTS.contains(&name), "element {name}");
+        while !attrs.trim().is_empty() {
+            let (attr, value) = attrs.trim_start().split_once("=\"").unwrap();
+            assert!(ATTRIBUTES.contains(&attr), "attribute {attr}");
+            let (value, after) = value.split_once('"').unwrap();
+            assert!(!value.contains('<'));
+            entities(value);
+            attrs = after;
+        }
+        if !closed {
+            stack.push(name);
+        }
+    }
+    assert!(stack.is_empty() && rest.is_empty(), "unclosed {stack:?}");
+}
+
+fn series(name: &str, color: Color, values: &[f64]) -> Series {
+    Series { name: name.to_owned(), color, values: values.to_vec() }
+}
+
+fn strings(labels: &[&str]) -> Vec<String> {
+    labels.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn bars(labels: &[&str], series: Vec<Series>) -> StackedBars {
+    StackedBars { title: "Mentions".into(), labels: strings(labels), series, width: 640, height: 240 }
+}
+
+fn lines(labels: &[&str], series: Vec<Series>) -> LineChart {
+    LineChart {
+        title: "Net sentiment".into(),
+        labels: strings(labels),
+        series,
+        width: 640,
+        height: 240,
+        y_min: Some(-1.0),
+        y_max: Some(1.0),
+        zero_line: true,
+    }
+}
+
+fn hbars(rows: &[(&str, f64)]) -> HBars {
+    let rows = rows.iter().map(|(l, v)| ((*l).to_owned(), *v)).collect();
+    HBars { title: "Top sources".into(), rows, color: Color::Accent(0), width: 480, value_suffix: " %".into() }
+}
+
+fn share(parts: &[(&str, f64)]) -> ShareBar {
+    let parts = parts.iter().enumerate().map(|(i, (l, v))| ((*l).to_owned(), *v, Color::Accent(i as u8))).collect();
+    ShareBar { title: "Share of voice".into(), parts, width: 480 }
+}
+
+/// `[x, y, width, height]` of every rect carrying a tooltip (a bar, not a
+/// legend swatch).
+fn bar_rects(svg: &str) -> Vec<[f64; 4]> {
+    svg.split("<rect ")
+        .skip(1)
+        .filter(|r| r.split("</rect>").next().unwrap().contains("<title>"))
+        .map(|r| {
+            let attr =
+                |a: &str| r.split(&format!("{a}=\"")).nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+            [attr("x"), attr("y"), attr("width"), attr("height")]
+        })
+        .collect()
+}
+
+#[test]
+fn hostile_text_comes_out_inert() {
+    let evil = "<script>alert(1)</script>\"onload=alert(1) x='&";
+    let s = vec![series(evil, Color::Negative, &[1.0, 2.0])];
+    let charts = [
+        StackedBars { title: evil.into(), ..bars(&[evil, "b"], s.clone()) }.to_svg(),
+        LineChart { title: evil.into(), ..lines(&[evil, "b"], s) }.to_svg(),
+        HBars { title: evil.into(), value_suffix: evil.into(), ..hbars(&[(evil, 3.0)]) }.to_svg(),
+        ShareBar { title: evil.into(), ..share(&[(evil, 3.0), ("b", 1.0)]) }.to_svg(),
+    ];
+    for svg in charts {
+        check(&svg);
+        assert!(!svg.contains("<script") && svg.contains("&lt;script&gt;"), "{svg}");
+        assert!(!svg.contains("\"onload") && svg.contains("&quot;onload="));
+        assert!(svg.contains("x=&#39;&amp;"));
+    }
+    assert_eq!(escape("a\u{0}b\nc\u{7}\u{FFFF}d"), "ab cd");
+}
+
+#[test]
+fn nice_ticks_step_by_1_2_5() {
+    assert_eq!(nice_ticks(0.0, 7.0).0, [0.0, 2.0, 4.0, 6.0]);
+    assert_eq!(nice_ticks(-1.0, 1.0).0, [-1.0, -0.5, 0.0, 0.5, 1.0]);
+    assert_eq!(nice_ticks(0.0, 1.0).0, [0.0, 0.5, 1.0]);
+    assert_eq!(nice_ticks(0.0, 1234.0).0, [0.0, 500.0, 1000.0]);
+    for hi in [0.003, 0.7, 1.0, 3.0, 9.99, 10.0, 11.0, 47.0, 99.0, 100.0, 101.0, 250.0, 1e6, 3.7e9] {
+        let (ticks, step) = nice_ticks(0.0, hi);
+        assert!((3..=5).contains(&ticks.len()), "{hi}: {ticks:?}");
+        let mantissa = step / 10f64.powf(step.log10().floor());
+        assert!([1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-9), "{hi}: step {step}");
+        assert!(ticks.iter().all(|t| *t >= 0.0 && *t <= hi * (1.0 + 1e-9)));
+    }
+    assert!(nice_ticks(1.0, 1.0).0.is_empty() && nice_ticks(0.0, f64::NAN).0.is_empty());
+}
+
+#[test]
+fn numbers_are_compact() {
+    assert_eq!(num(1200.0), "1.2k");
+    assert_eq!(num(3_400_000.0), "3.4M");
+    assert_eq!(num(0.25), "0.25");
+    assert_eq!(num(1000.0), "1k");
+    assert_eq!(num(999_960.0), "1M");
+    assert_eq!(num(-1500.0), "-1.5k");
+    assert_eq!(num(42.0), "42");
+    assert_eq!(num(f64::NAN), "0");
+    assert_eq!(c(12.345), "12.3");
+    assert_eq!(c(-0.04), "0");
+    assert_eq!(c(f64::INFINITY), "0");
+    assert_eq!(tick_label(1500.0, 500.0), "1.5k");
+    assert_eq!(tick_label(500.0, 500.0), "500");
+    assert_eq!(tick_label(0.3 * 1.0000000000000002, 0.1), "0.3");
+    assert_eq!(tick_label(-0.5, 0.5), "-0.5");
+    assert_eq!(pct(75.0), "75 %");
+    assert_eq!(pct(4.54), "4.5 %");
+    assert_eq!(pct(0.01), "<0.1 %");
+}
+
+#[test]
+fn x_labels_are_thinned_so_they_never_overlap() {
+    assert_eq!(label_step(5, 600.0, 10), 1);
+    assert_eq!(label_step(0, 600.0, 10), 1);
+    let k = label_step(100, 600.0, 10);
+    let need = 10.0 * CHAR_W + LABEL_GAP;
+    assert!(k as f64 * 6.0 >= need && (k - 1) as f64 * 6.0 < need, "{k}");
+
+    let labels: Vec<String> = (0..365).map(|i| format!("d{i:03}")).collect();
+    let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let chart = bars(&refs, vec![series("n", Color::Neutral, &[1.0; 365])]);
+    let (frame, _) = chart.layout().unwrap();
+    let svg = chart.to_svg();
+    check(&svg);
+    let shown: Vec<usize> = (0..365).filter(|i| svg.contains(&format!(">d{i:03}</text>"))).collect();
+    assert!(shown.contains(&364), "the last label is always shown");
+    assert!(shown.len() > 1 && shown.len() < 365);
+    for pair in shown.windows(2) {
+        assert!((pair[1] - pair[0]) as f64 * frame.slot() >= 4.0 * CHAR_W + LABEL_GAP);
+    }
+}
+
+#[test]
+fn empty_and_non_finite_inputs_draw_without_nan() {
+    let bad = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e308, -1e308];
+    let svgs = [
+        bars(&[], vec![]).to_svg(),
+        bars(&["a", "b"], vec![]).to_svg(),
+        bars(&["a", "b"], vec![series("s", Color::Unknown, &[0.0, 0.0])]).to_svg(),
+        bars(&["a"; 5], vec![series("s", Color::Positive, &bad), series("t", Color::Negative, &bad)]).to_svg(),
+        bars(&["a", "b", "c"], vec![series("short", Color::Positive, &[1.0])]).to_svg(),
+        lines(&[], vec![series("s", Color::Accent(3), &[])]).to_svg(),
+        lines(&["a"; 5], vec![series("s", Color::Accent(200), &bad)]).to_svg(),
+        LineChart {
+            y_min: Some(f64::NAN),
+            y_max: Some(f64::NEG_INFINITY),
+            ..lines(&["a"], vec![series("s", Color::Neutral, &[0.5])])
+        }
+        .to_svg(),
+        LineChart { y_min: None, y_max: None, ..lines(&["a", "b"], vec![series("s", Color::Neutral, &[0.0, 0.0])]) }
+            .to_svg(),
+        hbars(&[]).to_svg(),
+        hbars(&[("a", f64::NAN), ("b", 0.0), ("c", -3.0)]).to_svg(),
+        share(&[]).to_svg(),
+        share(&[("a", 0.0), ("b", f64::NAN)]).to_svg(),
+        share(&[("a", f64::INFINITY), ("b", 1.0)]).to_svg(),
+        StackedBars { width: 0, height: 0, ..bars(&["a"], vec![series("s", Color::Neutral, &[1.0])]) }.to_svg(),
+    ];
+    for svg in &svgs {
+        check(svg);
+    }
+    assert!(svgs[0].contains("—") && svgs[0].contains("<desc>No data.</desc>"));
+    assert!(svgs[2].contains("—"));
+}
+
+#[test]
+fn stacked_bars_reach_the_plot_top_at_the_max_total() {
+    let chart = bars(
+        &["a", "b", "c"],
+        vec![series("neg", Color::Negative, &[1.0, 2.0, 3.0]), series("pos", Color::Positive, &[2.0, -5.0, 4.0])],
+    );
+    let (frame, totals) = chart.layout().unwrap();
+    assert_eq!(totals, [3.0, 2.0, 7.0]);
+    let svg = chart.to_svg();
+    check(&svg);
+    let rects = bar_rects(&svg);
+    assert_eq!(rects.len(), 5, "the negative value draws nothing");
+    assert!(rects.iter().all(|r| r[3] > 0.0));
+    let highest = rects.iter().map(|r| r[1]).fold(f64::INFINITY, f64::min);
+    assert!((highest - frame.top).abs() <= 0.05, "{highest} vs {}", frame.top);
+    // The segments of bar "c" stack without gaps, from the baseline up.
+    let plot = frame.bottom - frame.top;
+    assert!((rects[3][1] + rects[3][3] - frame.bottom).abs() <= 0.05);
+    assert!((rects[4][1] + rects[4][3] - rects[3][1]).abs() <= 0.05);
+    assert!((rects[3][3] - plot * 3.0 / 7.0).abs() <= 0.1);
+    assert!(svg.contains("<title>c · pos: 4</title>"));
+    assert!(svg.contains("Highest total 7 at c."));
+}
+
+#[test]
+fn line_chart_draws_negative_values_and_the_zero_line() {
+    let chart = lines(&["mon", "tue", "wed"], vec![series("net", Color::Accent(1), &[-0.5, 0.25, 0.8])]);
+    let svg = chart.to_svg();
+    check(&svg);
+    assert!(svg.contains(">-0.5</text>") && svg.contains(">1</text>") && svg.contains(">-1</text>"));
+    assert!(svg.contains("stroke=\"#555555\"") && svg.contains("<polyline "));
+    assert!(svg.contains("<title>tue · net: 0.25</title>"));
+    assert_eq!(svg.matches("<circle ").count(), 3);
+}
+
+#[test]
+fn hbars_and_share_bar_write_values_and_shares() {
+    let svg = hbars(&[("example.org", 1200.0), ("news.test", 300.0)]).to_svg();
+    check(&svg);
+    assert!(svg.contains(">1.2k %</text>") && svg.contains("<title>news.test: 300 %</title>"));
+    let svg = share(&[("Us", 3.0), ("Them", 1.0)]).to_svg();
+    check(&svg);
+    assert!(svg.contains(">Us 75 %</text>") && svg.contains("<title>Them: 25 % (1)</title>"));
+    let widths: f64 = bar_rects(&svg).iter().map(|r| r[2]).sum();
+    assert!((widths - (480.0 - 16.0)).abs() <= 0.1, "the parts fill the bar: {widths}");
+}
+
+#[test]
+fn output_is_deterministic() {
+    let make = || {
+        let s = vec![series("a", Color::Accent(0), &[1.0, 2.5, 3.0]), series("b", Color::Accent(9), &[0.5, 0.0, 7.0])];
+        [
+            bars(&["x", "y", "z"], s.clone()).to_svg(),
+            lines(&["x", "y", "z"], s).to_svg(),
+            hbars(&[("x", 1.0)]).to_svg(),
+            share(&[("x", 1.0), ("y", 2.0)]).to_svg(),
+        ]
+    };
+    assert_eq!(make(), make());
+    assert_eq!(Color::Accent(9).hex(), Color::Accent(1).hex());
+}

@@ -1,0 +1,436 @@
+//! Routing: mentions go to the department that answers them as they arrive,
+//! and overdue ones are escalated to the department's manager.
+//!
+//! A project's routing rules are tried in order; the first whose every set
+//! condition holds (theme, sentiment, watch, source kind) sends the mention
+//! to its department. The [`Router`] is pure: built once per ingest run from
+//! the stored rules and departments, it turns a stored mention into the
+//! inbox row and the history event to insert. The ingest path stores them
+//! right after the mentions (`Store::route_mentions`); a routing failure is
+//! logged and never loses a stored mention.
+//!
+//! New projects get a default workflow ([`seed_workflow`]): one department
+//! per distinct department of the project's themes, and one rule per theme
+//! sending its negative mentions there.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use vigie_model::{InboxStatus, Mention, Polarity, SourceKind};
+use vigie_store::{Department, InboxItem, NewDepartment, NewRoutingRule, NewWorkflowEvent, RoutingRule, Store, StoreError};
+
+use crate::PipelineError;
+
+/// Response target of the customer-service department of the default workflow.
+pub const CUSTOMER_SERVICE_TARGET_SECS: i64 = 4 * 3_600;
+/// Response target of the other default departments (legal included).
+pub const DEFAULT_TARGET_SECS: i64 = 24 * 3_600;
+/// Overdue items escalated per call of [`escalate_overdue`].
+pub const ESCALATION_BATCH: i64 = 500;
+
+/// What routing looks at in a stored mention.
+#[derive(Debug, Clone, Copy)]
+pub struct Routable<'a> {
+    /// The store id.
+    pub id: i64,
+    /// The correction if any, else the verdict (`Analysis::polarity`).
+    pub polarity: Option<Polarity>,
+    /// Theme keys of the analysis.
+    pub themes: &'a [&'a str],
+    /// Watches the mention matched.
+    pub watch_ids: &'a [i64],
+    pub source_kind: SourceKind,
+    /// When the mention arrived: the response clock starts there.
+    pub collected_at: DateTime<Utc>,
+}
+
+/// A project's routing rules with their departments, compiled once.
+#[derive(Debug, Clone, Default)]
+pub struct Router {
+    project_id: i64,
+    /// By position; rules whose department is unknown are left out.
+    rules: Vec<RoutingRule>,
+    departments: HashMap<i64, Department>,
+}
+
+impl Router {
+    pub fn new(project_id: i64, mut rules: Vec<RoutingRule>, departments: Vec<Department>) -> Self {
+        let departments: HashMap<i64, Department> = departments.into_iter().map(|d| (d.id, d)).collect();
+        rules.retain(|r| departments.contains_key(&r.department_id));
+        rules.sort_by_key(|r| (r.position, r.id));
+        Router { project_id, rules, departments }
+    }
+
+    /// The project's stored rules and departments.
+    pub async fn load(store: &dyn Store, project_id: i64) -> Result<Self, StoreError> {
+        let rules = store.list_rules(project_id).await?;
+        let departments = store.list_departments(project_id).await?;
+        Ok(Router::new(project_id, rules, departments))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The first rule the mention passes, with its department.
+    pub fn first_match(&self, m: &Routable<'_>) -> Option<(&RoutingRule, &Department)> {
+        self.rules
+            .iter()
+            .find(|r| rule_matches(r, m))
+            .and_then(|r| self.departments.get(&r.department_id).map(|d| (r, d)))
+    }
+
+    /// The inbox row and its `routed` event for a mention a rule sends to a
+    /// department; `None` when no rule matches.
+    pub fn route(&self, m: &Routable<'_>, now: DateTime<Utc>) -> Option<(InboxItem, NewWorkflowEvent)> {
+        let (rule, department) = self.first_match(m)?;
+        let entered_at = m.collected_at;
+        let item = InboxItem {
+            mention_id: m.id,
+            project_id: self.project_id,
+            status: InboxStatus::ToHandle,
+            department_id: Some(department.id),
+            assignee_id: None,
+            entered_at,
+            due_at: due_at(entered_at, department),
+            first_response_at: None,
+            closed_at: None,
+            reply: None,
+            reason: None,
+            escalated_at: None,
+            updated_at: now,
+        };
+        let event = NewWorkflowEvent {
+            user_id: None,
+            action: "routed".into(),
+            detail: format!("rule #{} ({}) → {}", rule.position, describe_conditions(rule), department.name),
+        };
+        Some((item, event))
+    }
+
+    /// [`Router::route`] for a batch of freshly stored mentions:
+    /// `(store id, mention, watch ids)`.
+    pub fn route_batch<'m>(
+        &self,
+        mentions: impl IntoIterator<Item = (i64, &'m Mention, Vec<i64>)>,
+        now: DateTime<Utc>,
+    ) -> Vec<(InboxItem, NewWorkflowEvent)> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        mentions
+            .into_iter()
+            .filter_map(|(id, mention, watch_ids)| {
+                let themes: Vec<&str> = mention.analysis.themes.iter().map(|t| t.theme.as_str()).collect();
+                let routable = Routable {
+                    id,
+                    polarity: mention.analysis.polarity(),
+                    themes: &themes,
+                    watch_ids: &watch_ids,
+                    source_kind: mention.source_kind,
+                    collected_at: mention.collected_at,
+                };
+                self.route(&routable, now)
+            })
+            .collect()
+    }
+}
+
+/// `entered_at` plus the department's target (none when it has no positive target).
+pub fn due_at(entered_at: DateTime<Utc>, department: &Department) -> Option<DateTime<Utc>> {
+    (department.response_target_secs > 0).then(|| entered_at + Duration::seconds(department.response_target_secs))
+}
+
+fn rule_matches(rule: &RoutingRule, m: &Routable<'_>) -> bool {
+    rule.theme.as_deref().is_none_or(|t| m.themes.contains(&t))
+        && rule.sentiment.is_none_or(|s| m.polarity == Some(s))
+        && rule.watch_id.is_none_or(|w| m.watch_ids.contains(&w))
+        && rule.source_kind.is_none_or(|k| m.source_kind == k)
+}
+
+/// The conditions of a rule in a few words: `theme delivery, negative`.
+pub fn describe_conditions(rule: &RoutingRule) -> String {
+    let mut parts = Vec::new();
+    if let Some(theme) = &rule.theme {
+        parts.push(format!("theme {theme}"));
+    }
+    if let Some(s) = rule.sentiment {
+        parts.push(s.as_str().to_string());
+    }
+    if let Some(w) = rule.watch_id {
+        parts.push(format!("watch #{w}"));
+    }
+    if let Some(k) = rule.source_kind {
+        parts.push(format!("source {k}"));
+    }
+    if parts.is_empty() { "any mention".to_string() } else { parts.join(", ") }
+}
+
+/// The default response target of a department of the default workflow.
+pub fn default_target_secs(department: &str) -> i64 {
+    let name = department.trim().to_lowercase();
+    if ["customer service", "service client", "service clients", "relation client"].contains(&name.as_str()) {
+        CUSTOMER_SERVICE_TARGET_SECS
+    } else {
+        // Legal and every other department: a day.
+        DEFAULT_TARGET_SECS
+    }
+}
+
+/// Gives a project without departments the default workflow: one
+/// department per distinct department name of its themes (customer service
+/// 4 h, others 24 h) and one rule per theme sending its negative mentions
+/// there. Does nothing when the project has a department already (so it is
+/// safe to call every time themes are seeded); true if it did something.
+pub async fn seed_workflow(store: &dyn Store, project_id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    if !store.list_departments(project_id).await?.is_empty() {
+        return Ok(false);
+    }
+    let themes = store.list_themes(project_id).await?;
+    if themes.is_empty() {
+        return Ok(false);
+    }
+    let mut ids: HashMap<String, i64> = HashMap::new();
+    for theme in &themes {
+        let name = theme.department.trim();
+        if name.is_empty() || ids.contains_key(name) {
+            continue;
+        }
+        let department =
+            NewDepartment { name: name.to_string(), response_target_secs: default_target_secs(name), manager_id: None };
+        match store.add_department(project_id, department, now).await {
+            Ok(d) => {
+                ids.insert(d.name.clone(), d.id);
+            }
+            // Another process is seeding the same project: it finishes the job.
+            Err(StoreError::Conflict(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+    for theme in &themes {
+        let Some(department_id) = ids.get(theme.department.trim()) else {
+            continue;
+        };
+        let rule = NewRoutingRule {
+            theme: Some(theme.key.clone()),
+            sentiment: Some(Polarity::Negative),
+            watch_id: None,
+            source_kind: None,
+            department_id: *department_id,
+        };
+        store.add_rule(project_id, rule, now).await?;
+    }
+    tracing::info!(project = project_id, departments = ids.len(), rules = themes.len(), "default workflow seeded");
+    Ok(true)
+}
+
+/// Escalates the pending items of every project that are past their due
+/// time and not escalated yet: each gets `escalated_at = now` (managers find
+/// them with the inbox's escalated filter) and a history event naming the
+/// department's manager; the assignee is kept. Returns how many were
+/// escalated. The server runs it every minute.
+pub async fn escalate_overdue(store: &dyn Store, now: DateTime<Utc>) -> Result<u64, PipelineError> {
+    let overdue = store.overdue_items(now, ESCALATION_BATCH).await?;
+    let mut departments: HashMap<i64, Vec<Department>> = HashMap::new();
+    let mut names: HashMap<i64, String> = HashMap::new();
+    let mut escalated = 0;
+    for listed in overdue {
+        // The row is written whole: read it again just before, so a person's
+        // change since the listing is not overwritten.
+        let Some(mut item) = store.inbox_item(listed.project_id, listed.mention_id).await? else {
+            continue;
+        };
+        if !item.status.is_pending() || item.escalated_at.is_some() || item.due_at.is_none_or(|d| d >= now) {
+            continue;
+        }
+        if !departments.contains_key(&item.project_id) {
+            departments.insert(item.project_id, store.list_departments(item.project_id).await?);
+        }
+        let department = item
+            .department_id
+            .and_then(|id| departments.get(&item.project_id).and_then(|list| list.iter().find(|d| d.id == id)));
+        let since = item.due_at.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default();
+        let detail = match department.and_then(|d| d.manager_id) {
+            Some(manager) if item.assignee_id != Some(manager) => {
+                if let std::collections::hash_map::Entry::Vacant(e) = names.entry(manager) {
+                    let name = store.user(manager).await?.map(|u| u.display_name).unwrap_or(format!("user #{manager}"));
+                    e.insert(name);
+                }
+                let name = names.get(&manager).cloned().unwrap_or_default();
+                format!("overdue since {since}, escalated to {name}")
+            }
+            Some(_) => format!("overdue since {since}; it is already with the department's manager"),
+            None => format!("overdue since {since}; the department has no manager to escalate to"),
+        };
+        item.escalated_at = Some(now);
+        item.updated_at = now;
+        let event = NewWorkflowEvent { user_id: None, action: "escalated".into(), detail };
+        match store.save_inbox_item(&item, Some(event)).await {
+            Ok(()) => escalated += 1,
+            // The mention was deleted meanwhile.
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if escalated > 0 {
+        tracing::info!(escalated, "overdue inbox items escalated");
+    }
+    Ok(escalated)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn t(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 20, h, 0, 0).unwrap()
+    }
+
+    fn department(id: i64, name: &str, target: i64) -> Department {
+        Department { id, project_id: 1, name: name.into(), response_target_secs: target, manager_id: None, created_at: t(0) }
+    }
+
+    fn rule(id: i64, position: i64, department_id: i64) -> RoutingRule {
+        RoutingRule {
+            id,
+            project_id: 1,
+            position,
+            theme: None,
+            sentiment: None,
+            watch_id: None,
+            source_kind: None,
+            department_id,
+            created_at: t(0),
+        }
+    }
+
+    fn router() -> Router {
+        let delivery = RoutingRule {
+            theme: Some("delivery_logistics".into()),
+            sentiment: Some(Polarity::Negative),
+            ..rule(10, 3, 2)
+        };
+        let legal = RoutingRule { theme: Some("legal".into()), ..rule(11, 1, 3) };
+        let twitter = RoutingRule { source_kind: Some(SourceKind::Twitter), watch_id: Some(7), ..rule(12, 2, 1) };
+        let departments = vec![
+            department(1, "Customer service", 4 * 3600),
+            department(2, "Logistics", 24 * 3600),
+            department(3, "Legal", 0),
+        ];
+        Router::new(1, vec![delivery, legal, twitter], departments)
+    }
+
+    fn routable<'a>(themes: &'a [&'a str], watches: &'a [i64], polarity: Option<Polarity>) -> Routable<'a> {
+        Routable { id: 42, polarity, themes, watch_ids: watches, source_kind: SourceKind::Forum, collected_at: t(8) }
+    }
+
+    #[test]
+    fn the_first_matching_rule_by_position_wins() {
+        let r = router();
+        // Legal (position 1) comes before delivery (position 3).
+        let m = routable(&["delivery_logistics", "legal"], &[], Some(Polarity::Negative));
+        assert_eq!(r.first_match(&m).map(|(rule, d)| (rule.id, d.name.as_str())), Some((11, "Legal")));
+        let m = routable(&["delivery_logistics"], &[], Some(Polarity::Negative));
+        let (item, event) = r.route(&m, t(9)).unwrap();
+        assert_eq!(item.department_id, Some(2));
+        assert_eq!(item.status, InboxStatus::ToHandle);
+        assert_eq!((item.mention_id, item.project_id), (42, 1));
+        assert_eq!(item.entered_at, t(8));
+        assert_eq!(item.due_at, Some(t(8) + Duration::hours(24)));
+        assert_eq!(item.updated_at, t(9));
+        assert_eq!(event.user_id, None);
+        assert_eq!(event.action, "routed");
+        assert_eq!(event.detail, "rule #3 (theme delivery_logistics, negative) → Logistics");
+    }
+
+    #[test]
+    fn every_set_condition_must_hold() {
+        let r = router();
+        // Delivery, but not negative: no rule.
+        assert!(r.route(&routable(&["delivery_logistics"], &[], Some(Polarity::Positive)), t(9)).is_none());
+        assert!(r.route(&routable(&["delivery_logistics"], &[], None), t(9)).is_none());
+        // Watch 7 but not from Twitter.
+        assert!(r.route(&routable(&[], &[7], None), t(9)).is_none());
+        let m = Routable { source_kind: SourceKind::Twitter, ..routable(&[], &[7], None) };
+        let (item, event) = r.route(&m, t(9)).unwrap();
+        assert_eq!(item.department_id, Some(1));
+        assert_eq!(item.due_at, Some(t(12)));
+        assert_eq!(event.detail, "rule #2 (watch #7, source twitter) → Customer service");
+        // Twitter but another watch.
+        let m = Routable { source_kind: SourceKind::Twitter, ..routable(&[], &[8], None) };
+        assert!(r.route(&m, t(9)).is_none());
+    }
+
+    #[test]
+    fn a_department_without_target_has_no_due_time_and_a_rule_without_conditions_takes_all() {
+        let r = router();
+        let (item, _) = r.route(&routable(&["legal"], &[], None), t(9)).unwrap();
+        assert_eq!((item.department_id, item.due_at), (Some(3), None));
+        let catch_all = Router::new(1, vec![rule(1, 1, 1)], vec![department(1, "Everyone", 3600)]);
+        let (_, event) = catch_all.route(&routable(&[], &[], None), t(9)).unwrap();
+        assert_eq!(event.detail, "rule #1 (any mention) → Everyone");
+    }
+
+    #[test]
+    fn rules_of_unknown_departments_are_skipped_and_no_rules_route_nothing() {
+        let r = Router::new(1, vec![rule(1, 1, 99), rule(2, 2, 1)], vec![department(1, "CS", 60)]);
+        let (item, _) = r.route(&routable(&[], &[], None), t(9)).unwrap();
+        assert_eq!(item.department_id, Some(1));
+        let empty = Router::new(1, Vec::new(), vec![department(1, "CS", 60)]);
+        assert!(empty.is_empty());
+        assert!(empty.route(&routable(&["legal"], &[], Some(Polarity::Negative)), t(9)).is_none());
+    }
+
+    #[test]
+    fn batches_read_the_analysis_of_each_mention() {
+        let mut m = Mention {
+            id: 0,
+            source_kind: SourceKind::Review,
+            source_item_id: None,
+            url: None,
+            title: None,
+            text: "colis jamais reçu".into(),
+            author: None,
+            site: None,
+            published_at: t(7),
+            collected_at: t(8),
+            lang: None,
+            lang_confidence: 0.0,
+            reach: None,
+            content_hash: String::new(),
+            dedup_key: String::new(),
+            analysis: Default::default(),
+        };
+        m.analysis.themes.push(vigie_model::ThemeScore {
+            theme: "delivery_logistics".into(),
+            score: 0.9,
+            evidence: vec![],
+        });
+        m.analysis.sentiment = Some(vigie_model::Sentiment {
+            label: Polarity::Positive,
+            score: 0.5,
+            confidence: 0.9,
+            model: "t".into(),
+            explanation: vec![],
+        });
+        let r = router();
+        assert!(r.route_batch([(5, &m, vec![])], t(9)).is_empty());
+        // A person's correction wins over the verdict.
+        m.analysis.corrected = Some(Polarity::Negative);
+        let routed = r.route_batch([(5, &m, vec![])], t(9));
+        assert_eq!(routed.len(), 1);
+        assert_eq!((routed[0].0.mention_id, routed[0].0.entered_at), (5, t(8)));
+    }
+
+    #[test]
+    fn default_targets() {
+        assert_eq!(default_target_secs("Customer service"), 4 * 3600);
+        assert_eq!(default_target_secs("Service client"), 4 * 3600);
+        assert_eq!(default_target_secs("Legal"), 24 * 3600);
+        assert_eq!(default_target_secs("Logistics and operations"), 24 * 3600);
+    }
+}

@@ -1,0 +1,268 @@
+//! The response workflow and what the dashboard counts: departments with
+//! their response-time target, routing rules, the inbox (one row per mention
+//! somebody routed, triaged or touched), each mention's workflow history, and
+//! the aggregates of the overview page.
+//!
+//! A mention with no inbox row is `new`. Rows are written whole by the caller
+//! ([`Workflow::save_inbox_item`]) together with the event that explains the
+//! change, in one transaction, so the history never disagrees with the state.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use vigie_model::{InboxStatus, Polarity, SourceKind};
+
+use crate::{CountRow, Result, StoredMention};
+
+/// A team that answers mentions, with its response-time target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Department {
+    pub id: i64,
+    pub project_id: i64,
+    pub name: String,
+    /// Time allowed between a mention's arrival and its first answer.
+    pub response_target_secs: i64,
+    /// Who overdue items are escalated to.
+    pub manager_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDepartment {
+    pub name: String,
+    pub response_target_secs: i64,
+    pub manager_id: Option<i64>,
+}
+
+/// Sends matching mentions to a department as they arrive. Every condition
+/// that is set must hold; rules are tried by `position`, the first match wins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutingRule {
+    pub id: i64,
+    pub project_id: i64,
+    pub position: i64,
+    /// A theme key the mention has.
+    pub theme: Option<String>,
+    /// The mention's polarity (a correction wins over the verdict).
+    pub sentiment: Option<Polarity>,
+    pub watch_id: Option<i64>,
+    pub source_kind: Option<SourceKind>,
+    pub department_id: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRoutingRule {
+    pub theme: Option<String>,
+    pub sentiment: Option<Polarity>,
+    pub watch_id: Option<i64>,
+    pub source_kind: Option<SourceKind>,
+    pub department_id: i64,
+}
+
+/// Where one mention is in the workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxItem {
+    pub mention_id: i64,
+    pub project_id: i64,
+    pub status: InboxStatus,
+    pub department_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    /// When the response clock started (the mention's arrival).
+    pub entered_at: DateTime<Utc>,
+    /// `entered_at` plus the department's target, when it has one.
+    pub due_at: Option<DateTime<Utc>>,
+    /// The first answer (reply or reason).
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// The reply sent, as recorded by the agent.
+    pub reply: Option<String>,
+    /// Why no reply was needed, or why it was ignored.
+    pub reason: Option<String>,
+    /// When it was escalated to the department's manager for being overdue.
+    pub escalated_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One step of a mention's workflow history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowEvent {
+    pub id: i64,
+    pub mention_id: i64,
+    /// `None`: done by Vigie (routing rule, escalation).
+    pub user_id: Option<i64>,
+    pub at: DateTime<Utc>,
+    /// `routed`, `status`, `assigned`, `answered`, `note`, `escalated`…
+    pub action: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewWorkflowEvent {
+    pub user_id: Option<i64>,
+    pub action: String,
+    pub detail: String,
+}
+
+/// What the inbox page lists.
+#[derive(Debug, Clone, Default)]
+pub struct InboxFilter {
+    /// Empty: the pending ones (to handle, assigned).
+    pub statuses: Vec<InboxStatus>,
+    pub department_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    /// Only items whose `due_at` is before this instant and still pending.
+    pub overdue_at: Option<DateTime<Utc>>,
+}
+
+/// Inbox items per status, and how many pending ones are overdue.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboxCounts {
+    pub per_status: Vec<(InboxStatus, i64)>,
+    pub overdue: i64,
+}
+
+/// Response figures over the items that entered the inbox in a period.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseStats {
+    /// Items that entered in the period (ignored ones excluded).
+    pub entered: i64,
+    /// Of those, the ones with a first response.
+    pub answered: i64,
+    /// Of those answered, the ones answered by their due time (items without
+    /// a target count as within it).
+    pub within_target: i64,
+    /// Time to first response, in seconds.
+    pub median_secs: Option<i64>,
+    pub p90_secs: Option<i64>,
+    /// Still pending now, and of those, overdue now.
+    pub pending: i64,
+    pub overdue: i64,
+}
+
+/// Mentions of one time bucket by polarity (a correction wins over the verdict).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SentimentBucket {
+    /// Start of the bucket, in seconds since the epoch.
+    pub start: i64,
+    pub negative: i64,
+    pub neutral: i64,
+    pub positive: i64,
+    pub unknown: i64,
+}
+
+/// Mentions of one watch in the period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchCount {
+    pub watch_id: i64,
+    pub name: String,
+    pub competitor: bool,
+    pub mentions: i64,
+    pub negative: i64,
+    pub positive: i64,
+}
+
+/// An author and their mentions in the period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorRow {
+    pub author: String,
+    pub site: Option<String>,
+    pub mentions: i64,
+    /// The highest reach score (0–100) of their mentions.
+    pub reach_score: f64,
+}
+
+/// What the overview page shows for a period (publication time in
+/// `[from, to)`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overview {
+    pub total: i64,
+    /// Every bucket of the period, empty ones included, oldest first.
+    pub buckets: Vec<SentimentBucket>,
+    /// Every watch of the project, by mentions.
+    pub per_watch: Vec<WatchCount>,
+    /// At most `top` rows each.
+    pub top_sites: Vec<CountRow>,
+    pub top_authors: Vec<AuthorRow>,
+    pub per_theme: Vec<CountRow>,
+    pub per_source_kind: Vec<CountRow>,
+}
+
+/// Departments, routing rules, the inbox and the dashboard's aggregates.
+#[async_trait]
+pub trait Workflow: Send + Sync {
+    /// Fails with [`crate::StoreError::Conflict`] if the project has a department of that name.
+    async fn add_department(
+        &self,
+        project_id: i64,
+        department: NewDepartment,
+        now: DateTime<Utc>,
+    ) -> Result<Department>;
+    /// Saves name, target and manager.
+    async fn update_department(&self, department: &Department) -> Result<()>;
+    async fn list_departments(&self, project_id: i64) -> Result<Vec<Department>>;
+    /// Removes the department, its routing rules, and unsets it on inbox items.
+    async fn remove_department(&self, project_id: i64, id: i64) -> Result<bool>;
+
+    /// Appends the rule after the project's last one. Fails with
+    /// [`crate::StoreError::NotFound`] if its department (or watch) is not the project's.
+    async fn add_rule(&self, project_id: i64, rule: NewRoutingRule, now: DateTime<Utc>) -> Result<RoutingRule>;
+    /// The project's rules by position.
+    async fn list_rules(&self, project_id: i64) -> Result<Vec<RoutingRule>>;
+    async fn remove_rule(&self, project_id: i64, id: i64) -> Result<bool>;
+
+    async fn inbox_item(&self, project_id: i64, mention_id: i64) -> Result<Option<InboxItem>>;
+    /// Writes the item whole (insert or replace) and, when given, the event
+    /// explaining the change, in one transaction. Fails with
+    /// [`crate::StoreError::NotFound`] if the item's project has no such mention.
+    async fn save_inbox_item(&self, item: &InboxItem, event: Option<NewWorkflowEvent>) -> Result<()>;
+    /// Inserts items for mentions that have none yet (automatic routing as
+    /// mentions arrive), each with its event; items that exist are left as
+    /// they are, and mentions no longer stored (or not the item's project's)
+    /// are skipped. Returns how many were inserted.
+    async fn route_mentions(&self, items: &[(InboxItem, NewWorkflowEvent)]) -> Result<u64>;
+    /// Records an event alone (an internal note); [`crate::StoreError::NotFound`]
+    /// if the project has no such mention.
+    async fn add_workflow_event(
+        &self,
+        project_id: i64,
+        mention_id: i64,
+        event: NewWorkflowEvent,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The mention's history, oldest first.
+    async fn workflow_events(&self, project_id: i64, mention_id: i64) -> Result<Vec<WorkflowEvent>>;
+    /// Items passing the filter with their mentions, newest mention first,
+    /// with a mention id below `before_id`, at most `limit`.
+    async fn inbox(
+        &self,
+        project_id: i64,
+        filter: &InboxFilter,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<(InboxItem, StoredMention)>>;
+    async fn inbox_counts(&self, project_id: i64, now: DateTime<Utc>) -> Result<InboxCounts>;
+    /// Pending items of every project due before `now` and not escalated
+    /// yet, most overdue first.
+    async fn overdue_items(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<InboxItem>>;
+    /// Response figures for items that entered in `[from, to)`, for one
+    /// department or all.
+    async fn response_stats(
+        &self,
+        project_id: i64,
+        department_id: Option<i64>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<ResponseStats>;
+
+    /// The overview of `[from, to)` in buckets of `bucket_secs` (aligned on
+    /// multiples of it since the epoch), with at most `top` rows per list.
+    async fn overview(
+        &self,
+        project_id: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        bucket_secs: i64,
+        top: i64,
+    ) -> Result<Overview>;
+}

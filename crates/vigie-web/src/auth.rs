@@ -1,0 +1,463 @@
+//! Who is asking and what they may do.
+//!
+//! Two ways in: a session cookie (people, through pages or the API from the
+//! browser) or a project token (`Authorization: Bearer vigie_…`, scripts and
+//! other tools). Every route is registered with an [`Access`] level
+//! (`routes.rs`); [`authorize`] runs before its handler, finds the
+//! [`Actor`], checks the anti-CSRF token of every state-changing request made
+//! with a cookie, resolves the project of `/p/{pid}/…` and `/api/v1/projects/{pid}/…`
+//! paths, and refuses with 401/403/404 before the handler runs.
+//!
+//! Non-members get 404 for a project (its existence is not revealed);
+//! members whose role is too low get 403.
+
+use std::net::SocketAddr;
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Argon2, PasswordHash};
+use axum::body::{Body, to_bytes};
+use axum::extract::{ConnectInfo, RawPathParams, Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
+use vigie_model::Role;
+use vigie_store::{ApiToken, Project, User};
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorCode};
+use crate::i18n::Lang;
+use crate::pages::error_page;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "vigie_session";
+/// How long a login lasts.
+pub const SESSION_DAYS: i64 = 7;
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// Failed logins allowed per username, and per client address, within
+/// [`LOGIN_WINDOW_MINUTES`].
+pub const MAX_FAILURES_PER_USER: i64 = 5;
+pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+pub const LOGIN_WINDOW_MINUTES: i64 = 15;
+/// Largest form body read to find its anti-CSRF field.
+const MAX_FORM_BYTES: usize = 1024 * 1024;
+
+/// What a route requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (login page, health, the OpenAPI document, static files).
+    Public,
+    /// Any logged-in person.
+    LoggedIn,
+    /// A member of the path's project with at least this role (installation
+    /// admins are admins of every project; tokens act with their role).
+    Project(Role),
+    /// An installation admin.
+    SiteAdmin,
+}
+
+/// The person (or token) behind a request, and their standing in the
+/// path's project.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// `None` for a token.
+    pub user: Option<User>,
+    pub token: Option<ApiToken>,
+    /// The session's anti-CSRF token (forms carry it).
+    pub csrf: String,
+    pub lang: Lang,
+    /// The path's project, resolved.
+    pub project: Option<Project>,
+    /// The role in that project.
+    pub role: Option<Role>,
+}
+
+impl Actor {
+    pub fn user_id(&self) -> Option<i64> {
+        self.user.as_ref().map(|u| u.id)
+    }
+
+    /// Who did it, for the audit log and histories.
+    pub fn name(&self) -> String {
+        match (&self.user, &self.token) {
+            (Some(u), _) => u.username.clone(),
+            (None, Some(t)) => format!("token {}", t.name),
+            (None, None) => "anonymous".to_string(),
+        }
+    }
+
+    /// The project of the path (routes with `Access::Project` always have one).
+    pub fn project(&self) -> Result<&Project, ApiError> {
+        self.project.as_ref().ok_or_else(|| ApiError::not_found("no such project"))
+    }
+
+    pub fn project_id(&self) -> Result<i64, ApiError> {
+        Ok(self.project()?.id)
+    }
+
+    pub fn can(&self, role: Role) -> bool {
+        self.role.is_some_and(|r| r >= role)
+    }
+
+    pub fn is_site_admin(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.is_admin)
+    }
+}
+
+/// An argon2id hash (PHC string) of the password, with a fresh salt.
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::internal(&e))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// Why a new password is refused, if it is.
+pub fn password_problem(password: &str) -> Option<String> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Some(format!("the password must have at least {MIN_PASSWORD_CHARS} characters (it has {chars})"));
+    }
+    if chars > 1024 {
+        return Some("the password must have at most 1024 characters".to_string());
+    }
+    None
+}
+
+/// 32 random bytes in hex.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    // The OS generator failing is not recoverable: nothing safe can be issued.
+    #[allow(clippy::expect_used)]
+    getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A readable one-time password (no look-alike characters), 16 characters.
+pub fn one_time_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 16];
+    #[allow(clippy::expect_used)]
+    getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
+    bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+}
+
+pub fn sha256_hex(s: &str) -> String {
+    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Starts a session; returns the cookie value.
+pub async fn start_session(state: &AppState, user: &User, now: DateTime<Utc>) -> Result<String, ApiError> {
+    let token = random_token();
+    let csrf = random_token();
+    state
+        .store
+        .create_session(&sha256_hex(&token), user.id, &csrf, now, now + Duration::days(SESSION_DAYS))
+        .await?;
+    Ok(token)
+}
+
+/// The `Set-Cookie` value for a session (or, with `None`, one that removes it).
+pub fn session_cookie(state: &AppState, headers: &HeaderMap, token: Option<&str>) -> String {
+    let secure = state.config.secure_cookies
+        || headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let mut cookie = match token {
+        Some(t) => format!("{SESSION_COOKIE}={t}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}", SESSION_DAYS * 86_400),
+        None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    };
+    if secure {
+        cookie.push_str("; Secure");
+    }
+    cookie
+}
+
+pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+/// The client's address, for login throttling.
+pub fn client_address(req: &Request) -> String {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// What [`authorize`] needs to know about the route.
+#[derive(Clone)]
+pub struct Guard {
+    pub state: AppState,
+    pub access: Access,
+    /// A page (HTML answers, redirect to the login page) or the API (JSON).
+    pub page: bool,
+}
+
+/// The middleware in front of every route.
+pub async fn authorize(State(guard): State<Guard>, req: Request, next: Next) -> Response {
+    let page = guard.page;
+    match check(&guard, req).await {
+        Ok(req) => next.run(req).await,
+        Err(Refused::Login(path)) => {
+            let target = format!("/login?next={}", url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>());
+            Redirect::to(&target).into_response()
+        }
+        Err(Refused::ChangePassword) => Redirect::to("/account/password").into_response(),
+        Err(Refused::Error(e, lang)) => {
+            if page {
+                error_page(&e, lang)
+            } else {
+                e.into_response()
+            }
+        }
+    }
+}
+
+enum Refused {
+    Login(String),
+    ChangePassword,
+    Error(ApiError, Lang),
+}
+
+async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
+    let state = &guard.state;
+    let now = Utc::now();
+    let default_lang = Lang::from_accept(req.headers());
+    let fail = |e: ApiError| Refused::Error(e, default_lang);
+    let mut actor = Actor { user: None, token: None, csrf: String::new(), lang: default_lang, project: None, role: None };
+
+    if let Some(token) = bearer(req.headers()) {
+        let token = token.to_string();
+        match state.store.use_token(&sha256_hex(&token), now).await {
+            Ok(Some(t)) => actor.token = Some(t),
+            Ok(None) => return Err(fail(ApiError::new(ErrorCode::Unauthenticated, "unknown or revoked token"))),
+            Err(e) => return Err(fail(e.into())),
+        }
+    } else if let Some(cookie) = cookie_value(req.headers(), SESSION_COOKIE) {
+        match state.store.session(&sha256_hex(cookie), now).await {
+            Ok(Some(session)) => {
+                actor.lang = Lang::parse(&session.user.lang).unwrap_or(default_lang);
+                actor.csrf = session.csrf;
+                actor.user = Some(session.user);
+            }
+            Ok(None) => {}
+            Err(e) => return Err(fail(e.into())),
+        }
+    }
+    let lang = actor.lang;
+    let fail = |e: ApiError| Refused::Error(e, lang);
+
+    if guard.access != Access::Public {
+        if actor.user.is_none() && actor.token.is_none() {
+            if guard.page && req.method() == Method::GET {
+                let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+                return Err(Refused::Login(path));
+            }
+            return Err(fail(ApiError::new(
+                ErrorCode::Unauthenticated,
+                "log in first, or send `Authorization: Bearer <token>` (make one with `vigie token create`)",
+            )));
+        }
+        if actor.user.as_ref().is_some_and(|u| u.must_change_password) {
+            if guard.page {
+                return Err(Refused::ChangePassword);
+            }
+            return Err(fail(ApiError::forbidden("change your one-time password first (Account page)")));
+        }
+    }
+
+    // Anti-CSRF: every state-changing request made with the session cookie
+    // carries the session's token, as a header (scripts) or a form field.
+    // Public routes (login, the one-time password change) check their own.
+    let changes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if changes && actor.user.is_some() && guard.access != Access::Public {
+        let (parts, body) = req.into_parts();
+        let header_token = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let is_form = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let (given, body) = match header_token {
+            Some(t) => (Some(t), body),
+            None if is_form => {
+                let bytes = to_bytes(body, MAX_FORM_BYTES)
+                    .await
+                    .map_err(|_| fail(ApiError::new(ErrorCode::PayloadTooLarge, "the form is too large")))?;
+                let token = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "_csrf").map(|(_, v)| v.into_owned());
+                (token, Body::from(bytes))
+            }
+            None => (None, body),
+        };
+        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), actor.csrf.as_bytes())) {
+            return Err(fail(ApiError::new(
+                ErrorCode::CsrfFailed,
+                "the form has expired or did not come from Vigie: reload the page and try again",
+            )));
+        }
+        req = Request::from_parts(parts, body);
+    }
+
+    match guard.access {
+        Access::Public | Access::LoggedIn => {}
+        Access::SiteAdmin => {
+            if !actor.is_site_admin() {
+                return Err(fail(ApiError::forbidden("only an administrator of this installation may do this")));
+            }
+        }
+        Access::Project(needed) => {
+            // `/api/v1/ingest` and the like: a token's own project.
+            let token_project = actor.token.as_ref().map(|t| t.project_id);
+            let pid = project_param(&mut req)
+                .await
+                .or(token_project)
+                .ok_or_else(|| {
+                    fail(ApiError::invalid(
+                        "this route takes a project token; with a session, use the /api/v1/projects/{pid}/… route",
+                    ))
+                })?;
+            let project = match state.store.project_by_id(pid).await {
+                Ok(Some(p)) => p,
+                Ok(None) => return Err(fail(ApiError::not_found("no such project"))),
+                Err(e) => return Err(fail(e.into())),
+            };
+            let role = match (&actor.user, &actor.token) {
+                (Some(u), _) if u.is_admin => Some(Role::Admin),
+                (Some(u), _) => match state.store.memberships(u.id).await {
+                    Ok(list) => list.into_iter().find(|(p, _)| p.id == pid).map(|(_, r)| r),
+                    Err(e) => return Err(fail(e.into())),
+                },
+                (None, Some(t)) => (t.project_id == pid).then_some(t.role),
+                (None, None) => None,
+            };
+            let Some(role) = role else {
+                return Err(fail(ApiError::not_found("no such project")));
+            };
+            if role < needed {
+                return Err(fail(ApiError::forbidden(format!(
+                    "your role in this project is {role}; this needs {needed} or above"
+                ))));
+            }
+            actor.project = Some(project);
+            actor.role = Some(role);
+        }
+    }
+    req.extensions_mut().insert(actor);
+    Ok(req)
+}
+
+async fn project_param(req: &mut Request) -> Option<i64> {
+    use axum::extract::FromRequestParts;
+    let (mut parts, body) = std::mem::take(req).into_parts();
+    let params = RawPathParams::from_request_parts(&mut parts, &()).await.ok();
+    *req = Request::from_parts(parts, body);
+    params?.iter().find(|(k, _)| *k == "pid").and_then(|(_, v)| v.parse().ok())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && !a.is_empty() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Refuses a login attempt when the username or the address failed too
+/// often lately.
+pub async fn login_throttled(state: &AppState, username: &str, address: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+    let since = now - Duration::minutes(LOGIN_WINDOW_MINUTES);
+    let user_key = format!("user:{}", username.trim().to_lowercase());
+    let addr_key = format!("addr:{address}");
+    if state.store.login_failures(&user_key, since).await? >= MAX_FAILURES_PER_USER
+        || state.store.login_failures(&addr_key, since).await? >= MAX_FAILURES_PER_ADDRESS
+    {
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            format!("too many failed logins: wait {LOGIN_WINDOW_MINUTES} minutes and try again"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a username and password; counts failures for throttling.
+pub async fn login(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<User, ApiError> {
+    login_throttled(state, username, address, now).await?;
+    let user_key = format!("user:{}", username.trim().to_lowercase());
+    let addr_key = format!("addr:{address}");
+    let found = state.store.user_by_name(username.trim()).await?;
+    // Verify against a dummy hash when the user is unknown, so timing does
+    // not tell which usernames exist.
+    let ok = match &found {
+        Some((user, hash)) => verify_password(password, hash) && !user.disabled,
+        None => {
+            verify_password(password, DUMMY_HASH);
+            false
+        }
+    };
+    match found {
+        Some((user, _)) if ok => {
+            state.store.clear_login_failures(&user_key).await?;
+            Ok(user)
+        }
+        _ => {
+            state.store.record_login_failure(&user_key, now).await?;
+            state.store.record_login_failure(&addr_key, now).await?;
+            Err(ApiError::new(ErrorCode::Unauthenticated, "wrong username or password"))
+        }
+    }
+}
+
+/// argon2id of a random string, verified against when the username is unknown.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0n2XyHBoBGBYbnvfiyKUXxuJuldy6x5ZbLvqqJfFCqM";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let h = hash_password("correct horse battery").unwrap_or_default();
+        assert!(h.starts_with("$argon2id$"), "{h}");
+        assert!(verify_password("correct horse battery", &h));
+        assert!(!verify_password("correct horse batterz", &h));
+        assert!(!verify_password("x", "not a hash"));
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    #[test]
+    fn password_policy_says_why() {
+        assert!(password_problem("short").is_some_and(|m| m.contains("10 characters")));
+        assert_eq!(password_problem("long enough pass"), None);
+    }
+
+    #[test]
+    fn tokens_are_random_hex() {
+        let (a, b) = (random_token(), random_token());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        assert_eq!(one_time_password().len(), 16);
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"", b""));
+    }
+}

@@ -1,0 +1,359 @@
+//! Logging in and out, the start page, and the person's own account
+//! (password, interface language).
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Form, Json};
+use chrono::Utc;
+use maud::html;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Nav, PageResult, csrf_field, page, see_other, visible_projects};
+use crate::auth::{self, Actor, SESSION_COOKIE, cookie_value, sha256_hex};
+use crate::error::{ApiError, ErrorCode};
+use crate::i18n::Lang;
+use crate::routes::Routes;
+use crate::{Access, AppState};
+
+pub fn routes(r: Routes) -> Routes {
+    r.page(Method::GET, "/", Access::LoggedIn, "Start page: the first project's overview", start)
+        .page(Method::GET, "/login", Access::Public, "Login form", login_form)
+        .page(Method::POST, "/login", Access::Public, "Log in", login)
+        .page(Method::POST, "/logout", Access::LoggedIn, "Log out", logout)
+        .page(Method::GET, "/account", Access::LoggedIn, "Own account", account)
+        .page(Method::POST, "/account", Access::LoggedIn, "Change own name and language", save_account)
+        .page(Method::GET, "/account/password", Access::Public, "Password change form", password_form)
+        .page(Method::POST, "/account/password", Access::Public, "Change own password", change_password)
+        .api(Method::POST, "/api/v1/session", Access::Public, "Log in (sets the session cookie; answers the CSRF token)", api_login)
+        .api(Method::GET, "/api/v1/me", Access::LoggedIn, "The current user and their projects", me)
+}
+
+async fn start(State(state): State<AppState>, Extension(actor): Extension<Actor>) -> PageResult {
+    let projects = visible_projects(&state, &actor).await?;
+    match projects.first() {
+        Some(p) => Ok(see_other(&format!("/p/{}/overview", p.id))),
+        None => {
+            let lang = actor.lang;
+            let body = html! {
+                h1 { (lang.t("Aucun projet", "No project")) }
+                p { (lang.t(
+                    "Vous n'êtes membre d'aucun projet. Demandez à un administrateur de vous ajouter.",
+                    "You are not a member of any project yet. Ask an administrator to add you."
+                )) }
+            };
+            page(&state, &actor, Nav::Account, lang.t("Aucun projet", "No project"), body).await
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+fn login_markup(lang: Lang, next: &str, error: Option<&str>, username: &str) -> Response {
+    let body = html! {
+        (maud::DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (lang.t("Connexion", "Log in")) " · Vigie" }
+                link rel="stylesheet" href="/static/app.css";
+            }
+            body.login-page {
+                main {
+                    h1 { "Vigie" }
+                    form.card method="post" action="/login" {
+                        input type="hidden" name="next" value=(next);
+                        @if let Some(e) = error { p.error-message role="alert" { (e) } }
+                        label { (lang.t("Identifiant", "Username"))
+                            input type="text" name="username" value=(username) autocomplete="username" required autofocus; }
+                        label { (lang.t("Mot de passe", "Password"))
+                            input type="password" name="password" autocomplete="current-password" required; }
+                        button type="submit" { (lang.t("Se connecter", "Log in")) }
+                    }
+                }
+            }
+        }
+    };
+    super::html_response(body)
+}
+
+async fn login_form(headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
+    login_markup(Lang::from_accept(&headers), &safe_next(q.next.as_deref()), None, "")
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+/// Only local paths: a login link cannot send people elsewhere.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+fn address(connect: &Option<Extension<ConnectInfo<std::net::SocketAddr>>>) -> String {
+    connect.as_ref().map(|c| c.0.0.ip().to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+async fn login(
+    State(state): State<AppState>,
+    connect: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let lang = Lang::from_accept(&headers);
+    let next = safe_next(form.next.as_deref());
+    let now = Utc::now();
+    match auth::login(&state, &form.username, &form.password, &address(&connect), now).await {
+        Ok(user) => match auth::start_session(&state, &user, now).await {
+            Ok(token) => {
+                let target = if user.must_change_password { "/account/password".to_string() } else { next };
+                let mut response = see_other(&target);
+                if let Ok(v) = auth::session_cookie(&state, &headers, Some(&token)).parse() {
+                    response.headers_mut().insert(header::SET_COOKIE, v);
+                }
+                response
+            }
+            Err(e) => super::error_page(&e, lang),
+        },
+        Err(e) => {
+            let message = match e.code {
+                ErrorCode::Unauthenticated => lang.t("Identifiant ou mot de passe incorrect.", "Wrong username or password."),
+                ErrorCode::RateLimited => lang.t(
+                    "Trop de tentatives échouées : réessayez dans 15 minutes.",
+                    "Too many failed logins: try again in 15 minutes.",
+                ),
+                _ => return super::error_page(&e, lang),
+            };
+            let mut response = login_markup(lang, &next, Some(message), &form.username);
+            *response.status_mut() = e.code.status();
+            response
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ApiLogin {
+    username: String,
+    password: String,
+}
+
+async fn api_login(
+    State(state): State<AppState>,
+    connect: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+    headers: HeaderMap,
+    Json(body): Json<ApiLogin>,
+) -> Result<Response, ApiError> {
+    let now = Utc::now();
+    let user = auth::login(&state, &body.username, &body.password, &address(&connect), now).await?;
+    let token = auth::start_session(&state, &user, now).await?;
+    let session = state
+        .store
+        .session(&sha256_hex(&token), now)
+        .await?
+        .ok_or_else(|| ApiError::internal(&"the new session was not found"))?;
+    let mut response =
+        Json(json!({"user": user_json(&user), "csrf_token": session.csrf, "must_change_password": user.must_change_password}))
+            .into_response();
+    if let Ok(v) = auth::session_cookie(&state, &headers, Some(&token)).parse() {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+pub fn user_json(u: &vigie_store::User) -> serde_json::Value {
+    json!({
+        "id": u.id, "username": u.username, "display_name": u.display_name, "email": u.email,
+        "is_admin": u.is_admin, "lang": u.lang, "disabled": u.disabled,
+        "created_at": u.created_at.to_rfc3339(),
+    })
+}
+
+async fn me(State(state): State<AppState>, Extension(actor): Extension<Actor>) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = actor.user.as_ref().ok_or_else(|| ApiError::forbidden("a token has no user"))?;
+    let projects = state.store.memberships(user.id).await?;
+    Ok(Json(json!({
+        "user": user_json(user),
+        "projects": projects.iter().map(|(p, r)| json!({"id": p.id, "name": p.name, "role": r.as_str()})).collect::<Vec<_>>(),
+    })))
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if let Some(cookie) = cookie_value(&headers, SESSION_COOKIE) {
+        state.store.delete_session(&sha256_hex(cookie)).await?;
+    }
+    let mut response = see_other("/login");
+    if let Ok(v) = auth::session_cookie(&state, &headers, None).parse() {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+async fn account(State(state): State<AppState>, Extension(actor): Extension<Actor>) -> PageResult {
+    let lang = actor.lang;
+    let user = actor.user.clone().ok_or_else(|| ApiError::forbidden("a token has no account"))?;
+    let body = html! {
+        h1 { (lang.t("Mon compte", "My account")) }
+        form.card method="post" action="/account" {
+            (csrf_field(&actor))
+            label { (lang.t("Nom affiché", "Display name"))
+                input type="text" name="display_name" value=(user.display_name) required maxlength="100"; }
+            label { (lang.t("Langue de l'interface", "Interface language"))
+                select name="lang" {
+                    option value="fr" selected[user.lang == "fr"] { "Français" }
+                    option value="en" selected[user.lang == "en"] { "English" }
+                }
+            }
+            button type="submit" { (lang.t("Enregistrer", "Save")) }
+        }
+        p { a href="/account/password" { (lang.t("Changer mon mot de passe", "Change my password")) } }
+    };
+    page(&state, &actor, Nav::Account, lang.t("Mon compte", "My account"), body).await
+}
+
+#[derive(Deserialize)]
+pub struct AccountForm {
+    display_name: String,
+    lang: String,
+}
+
+async fn save_account(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Form(form): Form<AccountForm>,
+) -> PageResult {
+    let mut user = actor.user.clone().ok_or_else(|| ApiError::forbidden("a token has no account"))?;
+    let name = form.display_name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid("the display name must have 1 to 100 characters").into());
+    }
+    let lang = Lang::parse(&form.lang).ok_or_else(|| ApiError::invalid("the language must be fr or en"))?;
+    user.display_name = name.to_string();
+    user.lang = lang.code().to_string();
+    state.store.update_user(&user).await?;
+    Ok(see_other("/account"))
+}
+
+/// The session behind a request (the password pages are reachable with a
+/// one-time password, which other pages refuse).
+async fn session_of(state: &AppState, headers: &HeaderMap) -> Result<vigie_store::Session, ApiError> {
+    let cookie = cookie_value(headers, SESSION_COOKIE)
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "log in first"))?;
+    state
+        .store
+        .session(&sha256_hex(cookie), Utc::now())
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "your session has expired: log in again"))
+}
+
+fn password_markup(lang: Lang, csrf: &str, forced: bool, error: Option<&str>) -> Response {
+    let body = html! {
+        (maud::DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (lang.t("Mot de passe", "Password")) " · Vigie" }
+                link rel="stylesheet" href="/static/app.css";
+            }
+            body.login-page {
+                main {
+                    h1 { (lang.t("Changer de mot de passe", "Change password")) }
+                    @if forced { p { (lang.t(
+                        "Votre mot de passe est à usage unique : choisissez-en un nouveau.",
+                        "Your password is a one-time password: choose a new one."
+                    )) } }
+                    form.card method="post" action="/account/password" {
+                        input type="hidden" name="_csrf" value=(csrf);
+                        @if let Some(e) = error { p.error-message role="alert" { (e) } }
+                        label { (lang.t("Mot de passe actuel", "Current password"))
+                            input type="password" name="current" autocomplete="current-password" required; }
+                        label { (lang.t("Nouveau mot de passe (10 caractères au moins)", "New password (at least 10 characters)"))
+                            input type="password" name="new" autocomplete="new-password" required minlength="10"; }
+                        button type="submit" { (lang.t("Changer", "Change")) }
+                    }
+                }
+            }
+        }
+    };
+    super::html_response(body)
+}
+
+async fn password_form(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, super::PageError> {
+    let session = match session_of(&state, &headers).await {
+        Ok(s) => s,
+        Err(_) => return Ok(see_other("/login?next=/account/password")),
+    };
+    let lang = Lang::parse(&session.user.lang).unwrap_or_default();
+    Ok(password_markup(lang, &session.csrf, session.user.must_change_password, None))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    current: String,
+    new: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, super::PageError> {
+    let session = session_of(&state, &headers).await?;
+    let lang = Lang::parse(&session.user.lang).unwrap_or_default();
+    if form.csrf != session.csrf {
+        return Err(ApiError::new(ErrorCode::CsrfFailed, "the form has expired: reload the page").into());
+    }
+    let forced = session.user.must_change_password;
+    let (_, hash) = state
+        .store
+        .user_by_name(&session.user.username)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "log in again"))?;
+    if !auth::verify_password(&form.current, &hash) {
+        let msg = lang.t("Le mot de passe actuel est incorrect.", "The current password is wrong.");
+        return Ok(password_markup(lang, &session.csrf, forced, Some(msg)));
+    }
+    if let Some(problem) = auth::password_problem(&form.new) {
+        return Ok(password_markup(lang, &session.csrf, forced, Some(&problem)));
+    }
+    if form.new == form.current {
+        let msg = lang.t("Le nouveau mot de passe doit être différent.", "The new password must differ from the old one.");
+        return Ok(password_markup(lang, &session.csrf, forced, Some(msg)));
+    }
+    let new_hash = auth::hash_password(&form.new)?;
+    state.store.set_password(session.user.id, &new_hash, false).await?;
+    // Every other session of this person ends; this one goes on.
+    state.store.delete_user_sessions(session.user.id).await?;
+    let now = Utc::now();
+    let token = auth::start_session(&state, &session.user, now).await?;
+    state
+        .store
+        .audit(
+            vigie_store::NewAudit {
+                project_id: None,
+                user_id: Some(session.user.id),
+                action: "user.password".into(),
+                detail: format!("{} changed their password", session.user.username),
+            },
+            now,
+        )
+        .await?;
+    let mut response = see_other("/");
+    if let Ok(v) = auth::session_cookie(&state, &headers, Some(&token)).parse() {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}

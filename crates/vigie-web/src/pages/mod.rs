@@ -1,0 +1,311 @@
+//! The screens. Each module registers its routes (pages and their API
+//! twins) and renders its HTML with maud, whose `(expr)` escapes everything;
+//! `PreEscaped` is used only for markup Vigie itself made (the SVG charts,
+//! whose labels the chart crate escapes).
+//!
+//! This module has what every page shares: the layout (navigation, project
+//! switcher, language), the error page, safe links, small formatting helpers.
+
+pub mod account;
+pub mod alerts;
+pub mod inbox;
+pub mod mentions;
+pub mod overview;
+pub mod settings;
+pub mod sources;
+pub mod watches;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use vigie_model::{InboxStatus, Polarity};
+use vigie_store::Project;
+
+use crate::auth::Actor;
+use crate::error::{ApiError, ErrorCode};
+use crate::i18n::Lang;
+use crate::routes::Routes;
+use crate::{Access, AppState};
+
+/// Registers every page and API route.
+pub fn routes(r: Routes) -> Routes {
+    use axum::http::Method;
+    let r = r
+        .page(Method::GET, "/static/app.css", Access::Public, "Stylesheet", || async {
+            asset("text/css; charset=utf-8", include_str!("../../assets/app.css"))
+        })
+        .page(Method::GET, "/static/app.js", Access::Public, "Script", || async {
+            asset("text/javascript; charset=utf-8", include_str!("../../assets/app.js"))
+        });
+    let r = account::routes(r);
+    let r = overview::routes(r);
+    let r = mentions::routes(r);
+    let r = inbox::routes(r);
+    let r = alerts::routes(r);
+    let r = watches::routes(r);
+    let r = sources::routes(r);
+    settings::routes(r)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A page handler's error: rendered as an HTML page with the message.
+#[derive(Debug)]
+pub struct PageError(pub ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        PageError(e)
+    }
+}
+
+impl From<vigie_store::StoreError> for PageError {
+    fn from(e: vigie_store::StoreError) -> Self {
+        PageError(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        error_page(&self.0, Lang::Fr)
+    }
+}
+
+pub type PageResult = Result<Response, PageError>;
+
+/// An error as a small HTML page (both languages: the reader's may be unknown).
+pub fn error_page(e: &ApiError, lang: Lang) -> Response {
+    let title = match e.code {
+        ErrorCode::NotFound => lang.t("Introuvable", "Not found"),
+        ErrorCode::Forbidden | ErrorCode::CsrfFailed => lang.t("Accès refusé", "Access denied"),
+        ErrorCode::Unauthenticated => lang.t("Connexion requise", "Login required"),
+        ErrorCode::RateLimited => lang.t("Trop de tentatives", "Too many attempts"),
+        ErrorCode::Internal => lang.t("Erreur interne", "Internal error"),
+        _ => lang.t("Requête invalide", "Invalid request"),
+    };
+    let body = html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Vigie" }
+                link rel="stylesheet" href="/static/app.css";
+            }
+            body.error-page {
+                main {
+                    h1 { (title) }
+                    p.error-message data-code=(e.code.as_str()) { (e.message) }
+                    p { a href="/" { (lang.t("Retour à l'accueil", "Back to the start page")) } }
+                }
+            }
+        }
+    };
+    (e.code.status(), [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body.into_string()).into_response()
+}
+
+/// The answer for unknown paths.
+pub async fn not_found(headers: HeaderMap, uri: Uri) -> Response {
+    let e = ApiError::not_found(format!("nothing at {}", uri.path()));
+    if uri.path().starts_with("/api/") {
+        e.into_response()
+    } else {
+        error_page(&e, Lang::from_accept(&headers))
+    }
+}
+
+/// Which entry of the navigation is current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Overview,
+    Mentions,
+    Inbox,
+    Alerts,
+    Watches,
+    Sources,
+    Settings,
+    Account,
+}
+
+/// A complete page: navigation for the actor's project, then `body`.
+pub async fn page(state: &AppState, actor: &Actor, nav: Nav, title: &str, body: Markup) -> PageResult {
+    let lang = actor.lang;
+    let projects = visible_projects(state, actor).await?;
+    let current = actor.project.as_ref();
+    let entries: [(Nav, &str, &str); 7] = [
+        (Nav::Overview, "overview", lang.t("Vue d'ensemble", "Overview")),
+        (Nav::Mentions, "mentions", lang.t("Mentions", "Mentions")),
+        (Nav::Inbox, "inbox", lang.t("À traiter", "Inbox")),
+        (Nav::Alerts, "alerts", lang.t("Alertes", "Alerts")),
+        (Nav::Watches, "watches", lang.t("Veilles", "Watches")),
+        (Nav::Sources, "sources", lang.t("Sources", "Sources")),
+        (Nav::Settings, "settings", lang.t("Réglages", "Settings")),
+    ];
+    let markup = html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="csrf-token" content=(actor.csrf);
+                title { (title) " · Vigie" }
+                link rel="stylesheet" href="/static/app.css";
+                script src="/static/app.js" defer {}
+            }
+            body {
+                header.top {
+                    a.brand href="/" { "Vigie" }
+                    @if let Some(p) = current {
+                        nav.main aria-label=(lang.t("Navigation", "Navigation")) {
+                            @for (key, path, label) in entries {
+                                a href={ "/p/" (p.id) "/" (path) } aria-current=[(key == nav).then_some("page")] { (label) }
+                            }
+                        }
+                    }
+                    div.user {
+                        @if projects.len() > 1 || (current.is_none() && !projects.is_empty()) {
+                            details.projects {
+                                summary { (current.map(|p| p.name.as_str()).unwrap_or(lang.t("Projets", "Projects"))) }
+                                ul { @for p in &projects { li { a href={ "/p/" (p.id) "/overview" } { (p.name) } } } }
+                            }
+                        } @else if let Some(p) = current {
+                            span.project-name { (p.name) }
+                        }
+                        @if let Some(u) = &actor.user {
+                            a href="/account" aria-current=[(nav == Nav::Account).then_some("page")] { (u.display_name) }
+                            form.inline method="post" action="/logout" {
+                                (csrf_field(actor))
+                                button.link type="submit" { (lang.t("Déconnexion", "Log out")) }
+                            }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    };
+    Ok(html_response(markup))
+}
+
+pub fn html_response(markup: Markup) -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response()
+}
+
+/// The projects the actor may open, by name.
+pub async fn visible_projects(state: &AppState, actor: &Actor) -> Result<Vec<Project>, ApiError> {
+    Ok(match &actor.user {
+        Some(u) if u.is_admin => state.store.list_projects().await?,
+        Some(u) => state.store.memberships(u.id).await?.into_iter().map(|(p, _)| p).collect(),
+        None => actor.project.iter().cloned().collect(),
+    })
+}
+
+/// The hidden anti-CSRF field every form carries.
+pub fn csrf_field(actor: &Actor) -> Markup {
+    html! { input type="hidden" name="_csrf" value=(actor.csrf); }
+}
+
+/// After a form: back to a page (303, so a reload does not post again).
+pub fn see_other(path: &str) -> Response {
+    Redirect::to(path).into_response()
+}
+
+/// The URL if it is an absolute http(s) URL, normalised; anything else
+/// (`javascript:`, `data:`, relative, malformed) gives `None` and is shown
+/// as text, never as a link.
+pub fn safe_href(raw: &str) -> Option<String> {
+    let parsed = url::Url::parse(raw.trim()).ok()?;
+    matches!(parsed.scheme(), "http" | "https").then(|| parsed.to_string())
+}
+
+/// A link to an outside page: `rel=noopener nofollow noreferrer`, new tab;
+/// plain text when the URL is not http(s).
+pub fn external_link(url: &str, text: &str) -> Markup {
+    match safe_href(url) {
+        Some(href) => html! { a href=(href) rel="noopener nofollow noreferrer" target="_blank" { (text) } },
+        None => html! { span.unsafe-url title="not an http(s) link" { (text) } },
+    }
+}
+
+pub fn polarity_label(lang: Lang, p: Option<Polarity>) -> &'static str {
+    match p {
+        Some(Polarity::Negative) => lang.t("négatif", "negative"),
+        Some(Polarity::Neutral) => lang.t("neutre", "neutral"),
+        Some(Polarity::Positive) => lang.t("positif", "positive"),
+        None => lang.t("inconnu", "unknown"),
+    }
+}
+
+/// A coloured badge for a polarity.
+pub fn sentiment_badge(lang: Lang, p: Option<Polarity>) -> Markup {
+    let class = p.map(|p| p.as_str()).unwrap_or("unknown");
+    html! { span class={ "badge sentiment-" (class) } { (polarity_label(lang, p)) } }
+}
+
+pub fn status_label(lang: Lang, s: InboxStatus) -> &'static str {
+    match s {
+        InboxStatus::New => lang.t("nouveau", "new"),
+        InboxStatus::ToHandle => lang.t("à traiter", "to handle"),
+        InboxStatus::Assigned => lang.t("assigné", "assigned"),
+        InboxStatus::Answered => lang.t("répondu", "answered"),
+        InboxStatus::Closed => lang.t("clos", "closed"),
+        InboxStatus::Ignored => lang.t("ignoré", "ignored"),
+    }
+}
+
+/// Text cut to `max` characters (on a character boundary) with an ellipsis.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+/// Inline SVG made by `vigie-chart` (which escapes every label).
+pub fn svg(chart: String) -> Markup {
+    PreEscaped(chart)
+}
+
+/// `StatusCode` helper for JSON answers that create something.
+pub fn created<T: serde::Serialize>(value: T) -> Response {
+    (StatusCode::CREATED, axum::Json(value)).into_response()
+}
+
+/// The state, for handlers that only need it (keeps signatures short).
+pub type St = State<AppState>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_links_are_links() {
+        assert_eq!(safe_href("https://ex.fr/a?b=1").as_deref(), Some("https://ex.fr/a?b=1"));
+        assert_eq!(safe_href("javascript:alert(1)"), None);
+        assert_eq!(safe_href(" JaVaScRiPt:alert(1)"), None);
+        assert_eq!(safe_href("data:text/html,<script>"), None);
+        assert_eq!(safe_href("/relative"), None);
+        assert_eq!(safe_href("vbscript:x"), None);
+        let link = external_link("javascript:alert(1)", "<b>x</b>").into_string();
+        assert!(!link.contains("href") && link.contains("&lt;b&gt;"), "{link}");
+        let link = external_link("https://ex.fr/\"onmouseover=", "t").into_string();
+        assert!(link.contains("rel=\"noopener nofollow noreferrer\""), "{link}");
+        assert!(!link.contains("\"onmouseover"), "{link}");
+    }
+
+    #[test]
+    fn clip_cuts_on_characters() {
+        assert_eq!(clip("éléphant", 3), "élé…");
+        assert_eq!(clip("abc", 3), "abc");
+    }
+}

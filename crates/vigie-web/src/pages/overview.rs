@@ -1,0 +1,394 @@
+//! The overview: what was said about the project in a period, how it felt,
+//! against the competitors, who said it, and how fast the team answered.
+//!
+//! Everything comes from [`vigie_store::Workflow::overview`] (index-only
+//! counts) and `response_stats`; the charts are `vigie-chart` SVG, the same
+//! code the reports use.
+
+use axum::extract::{Query, State};
+use axum::http::Method;
+use axum::{Extension, Json};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use vigie_chart::{Color, HBars, LineChart, Series, ShareBar, StackedBars};
+use vigie_model::{AlertStatus, Role};
+use vigie_store::{MentionFilter, Overview, ResponseStats};
+
+use super::{Nav, PageResult, page, svg};
+use crate::auth::Actor;
+use crate::error::ApiError;
+use crate::i18n::Lang;
+use crate::routes::Routes;
+use crate::{Access, AppState};
+
+pub fn routes(r: Routes) -> Routes {
+    r.page(Method::GET, "/p/{pid}/overview", Access::Project(Role::Viewer), "Overview page", overview_page).api(
+        Method::GET,
+        "/api/v1/projects/{pid}/overview",
+        Access::Project(Role::Viewer),
+        "Overview figures for a period (period=24h|7d|30d|90d or from/to dates)",
+        overview_api,
+    )
+}
+
+/// The period asked for.
+#[derive(Debug, Deserialize, Default)]
+pub struct PeriodQuery {
+    pub period: Option<String>,
+    /// `YYYY-MM-DD`, inclusive.
+    pub from: Option<String>,
+    /// `YYYY-MM-DD`, inclusive.
+    pub to: Option<String>,
+}
+
+/// A resolved period: `[from, to)` with its bucket length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Period {
+    pub key: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub bucket_secs: i64,
+}
+
+pub const PRESETS: [&str; 4] = ["24h", "7d", "30d", "90d"];
+/// Longest custom period.
+const MAX_DAYS: i64 = 732;
+
+impl Period {
+    pub fn resolve(q: &PeriodQuery, now: DateTime<Utc>) -> Result<Period, ApiError> {
+        if q.from.as_deref().is_some_and(|s| !s.is_empty()) || q.to.as_deref().is_some_and(|s| !s.is_empty()) {
+            let day = |s: Option<&str>, name: &str| -> Result<Option<NaiveDate>, ApiError> {
+                match s.map(str::trim).filter(|s| !s.is_empty()) {
+                    None => Ok(None),
+                    Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                        .map(Some)
+                        .map_err(|_| ApiError::invalid(format!("{name} must be a date as YYYY-MM-DD, not {s:?}"))),
+                }
+            };
+            let to_day = day(q.to.as_deref(), "to")?.unwrap_or(now.date_naive());
+            let from_day = day(q.from.as_deref(), "from")?.unwrap_or(to_day - Duration::days(29));
+            if from_day > to_day {
+                return Err(ApiError::invalid("from must be on or before to"));
+            }
+            if (to_day - from_day).num_days() > MAX_DAYS {
+                return Err(ApiError::invalid(format!("a period covers at most {MAX_DAYS} days")));
+            }
+            let midnight = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
+            let (from, to) = (midnight(from_day), midnight(to_day) + Duration::days(1));
+            let days = (to - from).num_days();
+            let bucket_secs = if days <= 2 { 3_600 } else if days <= 120 { 86_400 } else { 7 * 86_400 };
+            return Ok(Period { key: "custom".into(), from, to, bucket_secs });
+        }
+        let key = q.period.as_deref().unwrap_or("7d").trim().to_ascii_lowercase();
+        let (len, bucket_secs) = match key.as_str() {
+            "24h" => (Duration::hours(24), 3_600),
+            "7d" => (Duration::days(7), 6 * 3_600),
+            "30d" => (Duration::days(30), 86_400),
+            "90d" => (Duration::days(90), 86_400),
+            other => {
+                return Err(ApiError::invalid(format!("unknown period {other:?}: use 24h, 7d, 30d or 90d, or from/to")));
+            }
+        };
+        // Whole buckets: the last one holds `now`.
+        let end = (now.timestamp().div_euclid(bucket_secs) + 1) * bucket_secs;
+        let to = Utc.timestamp_opt(end, 0).single().unwrap_or(now);
+        Ok(Period { key, from: to - len, to, bucket_secs })
+    }
+
+    /// The period of the same length just before.
+    pub fn previous(&self) -> Period {
+        let len = self.to - self.from;
+        Period { key: self.key.clone(), from: self.from - len, to: self.from, bucket_secs: self.bucket_secs }
+    }
+}
+
+/// Everything the page and the API show.
+struct Figures {
+    period: Period,
+    overview: Overview,
+    previous_total: i64,
+    responses: ResponseStats,
+    open_alerts: Vec<vigie_model::Alert>,
+    terms: Vec<String>,
+}
+
+/// Mentions read for the trending terms (the newest of the period).
+const TERM_SAMPLE: i64 = 500;
+
+async fn figures(state: &AppState, pid: i64, q: &PeriodQuery) -> Result<Figures, ApiError> {
+    let now = Utc::now();
+    let period = Period::resolve(q, now)?;
+    let overview = state.store.overview(pid, period.from, period.to, period.bucket_secs, 10).await?;
+    let prev = period.previous();
+    let previous_total = state.store.overview(pid, prev.from, prev.to, (prev.to - prev.from).num_seconds(), 0).await?.total;
+    let responses = state.store.response_stats(pid, None, period.from, period.to, now).await?;
+    let open_alerts = state.store.alerts(pid, Some(AlertStatus::Open), 5).await?;
+    let filter = MentionFilter {
+        published_since: Some(period.from),
+        published_until: Some(period.to),
+        ..Default::default()
+    };
+    let sample = state.store.candidates(pid, None, &filter, None, TERM_SAMPLE).await?;
+    let terms = vigie_pipeline::alerts::top_terms(sample.iter().map(|s| s.mention.text.as_str()), 12);
+    Ok(Figures { period, overview, previous_total, responses, open_alerts, terms })
+}
+
+/// Net sentiment: (positive − negative) / all, in [-1, 1]; 0 when empty.
+pub fn net_sentiment(positive: i64, negative: i64, total: i64) -> f64 {
+    if total <= 0 { 0.0 } else { (positive - negative) as f64 / total as f64 }
+}
+
+fn totals(o: &Overview) -> (i64, i64, i64, i64) {
+    o.buckets.iter().fold((0, 0, 0, 0), |(n, u, p, k), b| (n + b.negative, u + b.neutral, p + b.positive, k + b.unknown))
+}
+
+fn bucket_label(lang: Lang, start: i64, bucket_secs: i64) -> String {
+    let t = Utc.timestamp_opt(start, 0).single().unwrap_or_default();
+    if bucket_secs < 86_400 {
+        match lang {
+            Lang::Fr => t.format("%d/%m %Hh").to_string(),
+            Lang::En => t.format("%m-%d %H:00").to_string(),
+        }
+    } else {
+        match lang {
+            Lang::Fr => t.format("%d/%m").to_string(),
+            Lang::En => t.format("%m-%d").to_string(),
+        }
+    }
+}
+
+async fn overview_api(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Query(q): Query<PeriodQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let pid = actor.project_id()?;
+    let f = figures(&state, pid, &q).await?;
+    let (neg, neu, pos, unk) = totals(&f.overview);
+    let watch_total: i64 = f.overview.per_watch.iter().map(|w| w.mentions).sum();
+    Ok(Json(json!({
+        "period": {"key": f.period.key, "from": f.period.from.to_rfc3339(), "to": f.period.to.to_rfc3339(), "bucket_secs": f.period.bucket_secs},
+        "total": f.overview.total,
+        "previous_total": f.previous_total,
+        "sentiment": {"negative": neg, "neutral": neu, "positive": pos, "unknown": unk,
+                      "net": net_sentiment(pos, neg, f.overview.total)},
+        "buckets": f.overview.buckets.iter().map(|b| json!({
+            "start": Utc.timestamp_opt(b.start, 0).single().map(|t| t.to_rfc3339()),
+            "negative": b.negative, "neutral": b.neutral, "positive": b.positive, "unknown": b.unknown,
+        })).collect::<Vec<_>>(),
+        "share_of_voice": f.overview.per_watch.iter().map(|w| json!({
+            "watch_id": w.watch_id, "name": w.name, "competitor": w.competitor, "mentions": w.mentions,
+            "negative": w.negative, "positive": w.positive,
+            "share": if watch_total > 0 { w.mentions as f64 / watch_total as f64 } else { 0.0 },
+        })).collect::<Vec<_>>(),
+        "top_sites": f.overview.top_sites.iter().map(|r| json!({"site": r.key, "mentions": r.count})).collect::<Vec<_>>(),
+        "top_authors": f.overview.top_authors.iter().map(|a| json!({"author": a.author, "site": a.site, "mentions": a.mentions, "reach_score": a.reach_score})).collect::<Vec<_>>(),
+        "themes": f.overview.per_theme.iter().map(|r| json!({"theme": r.key, "mentions": r.count})).collect::<Vec<_>>(),
+        "sources": f.overview.per_source_kind.iter().map(|r| json!({"source": r.key, "mentions": r.count})).collect::<Vec<_>>(),
+        "terms": f.terms,
+        "responses": {
+            "entered": f.responses.entered, "answered": f.responses.answered, "within_target": f.responses.within_target,
+            "median_secs": f.responses.median_secs, "p90_secs": f.responses.p90_secs,
+            "pending": f.responses.pending, "overdue": f.responses.overdue,
+        },
+        "open_alerts": f.open_alerts.iter().map(|a| json!({"id": a.id, "title": a.title, "severity": a.severity.as_str(), "opened_at": a.opened_at.to_rfc3339()})).collect::<Vec<_>>(),
+    })))
+}
+
+async fn overview_page(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Query(q): Query<PeriodQuery>,
+) -> PageResult {
+    let lang = actor.lang;
+    let pid = actor.project_id()?;
+    let f = match figures(&state, pid, &q).await {
+        Ok(f) => f,
+        Err(e) if e.code == crate::ErrorCode::InvalidRequest => {
+            let body = html! { h1 { (lang.t("Vue d'ensemble", "Overview")) } (period_bar(lang, pid, None, &q)) p.error-message { (e.message) } };
+            return page(&state, &actor, Nav::Overview, lang.t("Vue d'ensemble", "Overview"), body).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let o = &f.overview;
+    let (neg, neu, pos, unk) = totals(o);
+    let labels: Vec<String> = o.buckets.iter().map(|b| bucket_label(lang, b.start, f.period.bucket_secs)).collect();
+    let volume = StackedBars {
+        title: lang.t("Volume par sentiment", "Volume by sentiment").into(),
+        labels: labels.clone(),
+        series: vec![
+            Series { name: lang.t("négatif", "negative").into(), color: Color::Negative, values: o.buckets.iter().map(|b| b.negative as f64).collect() },
+            Series { name: lang.t("neutre", "neutral").into(), color: Color::Neutral, values: o.buckets.iter().map(|b| b.neutral as f64).collect() },
+            Series { name: lang.t("positif", "positive").into(), color: Color::Positive, values: o.buckets.iter().map(|b| b.positive as f64).collect() },
+            Series { name: lang.t("inconnu", "unknown").into(), color: Color::Unknown, values: o.buckets.iter().map(|b| b.unknown as f64).collect() },
+        ],
+        width: 1100,
+        height: 320,
+    };
+    let net = LineChart {
+        title: lang.t("Sentiment net", "Net sentiment").into(),
+        labels,
+        series: vec![Series {
+            name: lang.t("net (positif − négatif) / total", "net (positive − negative) / total").into(),
+            color: Color::Accent(0),
+            values: o
+                .buckets
+                .iter()
+                .map(|b| net_sentiment(b.positive, b.negative, b.negative + b.neutral + b.positive + b.unknown))
+                .collect(),
+        }],
+        width: 540,
+        height: 260,
+        y_min: Some(-1.0),
+        y_max: Some(1.0),
+        zero_line: true,
+    };
+    let share = ShareBar {
+        title: lang.t("Part de voix", "Share of voice").into(),
+        parts: o
+            .per_watch
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let name = if w.competitor { format!("{} ({})", w.name, lang.t("concurrent", "competitor")) } else { w.name.clone() };
+                (name, w.mentions as f64, Color::Accent(i as u8))
+            })
+            .collect(),
+        width: 540,
+    };
+    let sites = HBars {
+        title: lang.t("Sources principales", "Top sources").into(),
+        rows: o.top_sites.iter().map(|r| (r.key.clone(), r.count as f64)).collect(),
+        color: Color::Accent(1),
+        width: 540,
+        value_suffix: String::new(),
+    };
+    let themes = HBars {
+        title: lang.t("Thèmes", "Themes").into(),
+        rows: o.per_theme.iter().map(|r| (r.key.clone(), r.count as f64)).collect(),
+        color: Color::Accent(2),
+        width: 540,
+        value_suffix: String::new(),
+    };
+    let change = if f.previous_total > 0 {
+        Some((o.total - f.previous_total) as f64 / f.previous_total as f64)
+    } else {
+        None
+    };
+    let r = &f.responses;
+    let body = html! {
+        h1 { (lang.t("Vue d'ensemble", "Overview")) }
+        (period_bar(lang, pid, Some(&f.period), &q))
+        section.kpis {
+            (kpi(&lang.number(o.total), lang.t("mentions", "mentions"), change.map(|c| format!("{}{} {}", if c >= 0.0 { "+" } else { "" }, lang.percent(c), lang.t("vs période précédente", "vs previous period")))))
+            (kpi(&format!("{:+.2}", net_sentiment(pos, neg, o.total)), lang.t("sentiment net", "net sentiment"), Some(format!("{} {} · {} {}", lang.number(neg), lang.t("nég.", "neg."), lang.number(pos), lang.t("pos.", "pos.")))))
+            (kpi(&if o.total > 0 { lang.percent(neg as f64 / o.total as f64) } else { "—".into() }, lang.t("part négative", "negative share"), None))
+            (kpi(&if r.entered > 0 { lang.percent(r.answered as f64 / r.entered as f64) } else { "—".into() }, lang.t("taux de réponse", "response rate"), Some(format!("{} / {}", lang.number(r.answered), lang.number(r.entered)))))
+            (kpi(&r.median_secs.map(|s| lang.duration(s)).unwrap_or_else(|| "—".into()), lang.t("temps de réponse médian", "median response time"), r.p90_secs.map(|s| format!("p90 {}", lang.duration(s)))))
+            (kpi(&lang.number(r.pending), lang.t("à traiter", "pending"), (r.overdue > 0).then(|| format!("{} {}", lang.number(r.overdue), lang.t("en retard", "overdue")))))
+        }
+        div.charts {
+            div.card.wide { (svg(volume.to_svg())) }
+            div.card { (svg(net.to_svg())) }
+            div.card { (svg(share.to_svg())) }
+            div.card { (svg(sites.to_svg())) }
+            div.card { (svg(themes.to_svg())) }
+            div.card {
+                h2 { (lang.t("Auteurs les plus influents", "Top authors by reach")) }
+                @if o.top_authors.is_empty() { p.muted { "—" } } @else {
+                    div.table-wrap { table {
+                        thead { tr { th { (lang.t("Auteur", "Author")) } th { (lang.t("Site", "Site")) } th.num { (lang.t("Mentions", "Mentions")) } th.num { (lang.t("Portée", "Reach")) } } }
+                        tbody { @for a in &o.top_authors { tr {
+                            td { (a.author) } td { (a.site.as_deref().unwrap_or("")) } td.num { (lang.number(a.mentions)) } td.num { (format!("{:.0}", a.reach_score)) }
+                        } } }
+                    } }
+                }
+            }
+            div.card {
+                h2 { (lang.t("Termes fréquents", "Trending terms")) }
+                @if f.terms.is_empty() { p.muted { "—" } } @else {
+                    ul.terms { @for t in &f.terms { li { a.badge href={ "/p/" (pid) "/mentions?q=" (url_encode(t)) } { (t) } } } }
+                }
+                h2 { (lang.t("Alertes ouvertes", "Open alerts")) }
+                @if f.open_alerts.is_empty() { p.muted { (lang.t("Aucune alerte ouverte.", "No open alert.")) } } @else {
+                    ul { @for a in &f.open_alerts { li {
+                        span class={ "badge severity-" (a.severity.as_str()) } { (a.severity.as_str()) } " "
+                        a href={ "/p/" (pid) "/alerts/" (a.id) } { (a.title) }
+                    } } }
+                }
+            }
+        }
+        p.muted { (lang.t("Sentiment : ", "Sentiment: ")) (lang.number(neg)) " " (lang.t("négatives", "negative")) ", " (lang.number(neu)) " " (lang.t("neutres", "neutral")) ", " (lang.number(pos)) " " (lang.t("positives", "positive")) ", " (lang.number(unk)) " " (lang.t("inconnues", "unknown")) "." }
+    };
+    page(&state, &actor, Nav::Overview, lang.t("Vue d'ensemble", "Overview"), body).await
+}
+
+fn kpi(value: &str, label: &str, sub: Option<String>) -> Markup {
+    html! { div.kpi { div.value { (value) } div.label { (label) } @if let Some(s) = sub { div.muted { (s) } } } }
+}
+
+pub fn url_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The period links and the custom-dates form.
+fn period_bar(lang: Lang, pid: i64, current: Option<&Period>, q: &PeriodQuery) -> Markup {
+    let key = current.map(|p| p.key.as_str()).unwrap_or("");
+    html! {
+        div.period {
+            @for p in PRESETS {
+                a href={ "/p/" (pid) "/overview?period=" (p) } aria-current=[(key == p).then_some("true")] {
+                    (match p { "24h" => lang.t("24 h", "24 h"), "7d" => lang.t("7 jours", "7 days"), "30d" => lang.t("30 jours", "30 days"), _ => lang.t("90 jours", "90 days") })
+                }
+            }
+            form method="get" action={ "/p/" (pid) "/overview" } {
+                label { (lang.t("Du", "From")) input type="date" name="from" value=(q.from.as_deref().unwrap_or("")); }
+                label { (lang.t("au", "to")) input type="date" name="to" value=(q.to.as_deref().unwrap_or("")); }
+                button.secondary type="submit" { (lang.t("Afficher", "Show")) }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+    }
+
+    #[test]
+    fn presets_end_with_the_bucket_holding_now() {
+        let now = at("2026-11-24T10:17:00Z");
+        let p = Period::resolve(&PeriodQuery { period: Some("24h".into()), ..Default::default() }, now).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(p.to, at("2026-11-24T11:00:00Z"));
+        assert_eq!(p.from, at("2026-11-23T11:00:00Z"));
+        assert_eq!(p.bucket_secs, 3_600);
+        assert_eq!(p.previous().to, p.from);
+        let bad = Period::resolve(&PeriodQuery { period: Some("1y".into()), ..Default::default() }, now);
+        assert!(bad.is_err_and(|e| e.message.contains("24h, 7d")));
+    }
+
+    #[test]
+    fn custom_dates_are_whole_days_and_checked() {
+        let now = at("2026-11-24T10:17:00Z");
+        let q = PeriodQuery { from: Some("2026-11-01".into()), to: Some("2026-11-03".into()), ..Default::default() };
+        let p = Period::resolve(&q, now).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!((p.from, p.to), (at("2026-11-01T00:00:00Z"), at("2026-11-04T00:00:00Z")));
+        assert_eq!(p.bucket_secs, 86_400);
+        let q = PeriodQuery { from: Some("2026-11-05".into()), to: Some("2026-11-03".into()), ..Default::default() };
+        assert!(Period::resolve(&q, now).is_err());
+        let q = PeriodQuery { from: Some("yesterday".into()), ..Default::default() };
+        assert!(Period::resolve(&q, now).is_err_and(|e| e.message.contains("YYYY-MM-DD")));
+    }
+
+    #[test]
+    fn net_sentiment_is_bounded() {
+        assert_eq!(net_sentiment(3, 1, 10), 0.2);
+        assert_eq!(net_sentiment(0, 0, 0), 0.0);
+        assert_eq!(net_sentiment(0, 5, 5), -1.0);
+    }
+}

@@ -1,0 +1,303 @@
+//! Access control on every route, the OpenAPI document against the route
+//! table, sessions, CSRF, login throttling and security headers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use chrono::Utc;
+use common::{Client, PASSWORD, TestApp};
+use serde_json::json;
+use vigie_model::Role;
+use vigie_web::{Access, RouteDoc};
+
+/// The route's path with its parameters filled: the test project, and ids
+/// that do not exist (a handler that gets that far answers 404 or 400).
+fn concrete(app: &TestApp, path: &str) -> String {
+    path.split('/')
+        .map(|seg| match seg {
+            "{pid}" => app.project.id.to_string(),
+            s if s.starts_with('{') => "999999".to_string(),
+            s => s.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+async fn call(client: &Client, route: &RouteDoc, path: &str) -> common::Answer {
+    use axum::http::Method;
+    match route.method {
+        Method::GET => client.get(path).await,
+        Method::POST if !route.api => client.post_form(path, &[]).await,
+        Method::POST => client.post_json(path, &json!({})).await,
+        Method::PUT => client.put_json(path, &json!({})).await,
+        Method::PATCH => client.json(reqwest::Method::PATCH, path, &json!({})).await,
+        Method::DELETE => client.delete(path).await,
+        ref other => panic!("unexpected method {other}"),
+    }
+}
+
+fn routes(app: &TestApp) -> Vec<RouteDoc> {
+    vigie_web::routes(app.state.clone()).docs
+}
+
+/// Routes that end or open a session are left out of the role sweep (they
+/// would log the sweeping client out or in); their own tests cover them.
+fn sweepable(r: &RouteDoc) -> bool {
+    !matches!(r.path, "/logout" | "/login" | "/api/v1/session" | "/account/password" | "/account")
+}
+
+/// Project routes without the project in the path take it from a token.
+fn token_only(r: &RouteDoc) -> bool {
+    matches!(r.access, Access::Project(_)) && !r.path.contains("{pid}")
+}
+
+#[tokio::test]
+async fn every_project_route_refuses_the_roles_below_its_own() {
+    let app = TestApp::start().await;
+    let mut clients = Vec::new();
+    for role in Role::ALL {
+        clients.push((role, app.login(role.as_str()).await));
+    }
+    let mut checked = 0;
+    for route in routes(&app).iter().filter(|r| sweepable(r) && !token_only(r)) {
+        let Access::Project(needed) = route.access else { continue };
+        let path = concrete(&app, route.path);
+        for (role, client) in &clients {
+            let answer = call(client, route, &path).await;
+            if *role < needed {
+                assert_eq!(answer.status, 403, "{role} on {} {}: {}", route.method, route.path, answer.text);
+            } else {
+                assert!(
+                    ![401, 403, 405].contains(&answer.status),
+                    "{role} on {} {} got {}: {}",
+                    route.method,
+                    route.path,
+                    answer.status,
+                    answer.text
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} checks: routes missing?");
+}
+
+#[tokio::test]
+async fn tokens_act_with_their_role_and_only_in_their_project() {
+    let app = TestApp::start().await;
+    let other = app.store.ensure_project("other", Utc::now()).await.unwrap();
+    for role in Role::ALL {
+        let client = app.token(role).await;
+        for route in routes(&app).iter().filter(|r| r.api && sweepable(r)) {
+            let Access::Project(needed) = route.access else { continue };
+            let path = concrete(&app, route.path);
+            let answer = call(&client, route, &path).await;
+            if role < needed {
+                assert_eq!(answer.status, 403, "token {role} on {} {}: {}", route.method, route.path, answer.text);
+            } else {
+                assert!(![401, 403].contains(&answer.status), "token {role} on {} {}: {}", route.method, route.path, answer.text);
+            }
+            if route.path.contains("{pid}") {
+                let elsewhere = path.replacen(&format!("/{}", app.project.id), &format!("/{}", other.id), 1);
+                let answer = call(&client, route, &elsewhere).await;
+                assert_eq!(answer.status, 404, "token of acme on {elsewhere}: {}", answer.text);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn outsiders_anonymous_and_non_admins_are_kept_out() {
+    let app = TestApp::start().await;
+    let outsider = app.login("outsider").await;
+    let anonymous = app.anonymous();
+    let manager = app.login("manager").await;
+    let root = app.login("root").await;
+    for route in routes(&app).iter().filter(|r| sweepable(r)) {
+        let path = concrete(&app, route.path);
+        match route.access {
+            Access::Public => {}
+            Access::Project(_) if token_only(route) => {
+                let a = call(&root, route, &path).await;
+                assert_eq!(a.status, 400, "a session on a token route is told where to go: {}", a.text);
+            }
+            Access::Project(_) => {
+                let a = call(&outsider, route, &path).await;
+                assert_eq!(a.status, 404, "outsider on {} {}: {}", route.method, route.path, a.text);
+                // The installation admin is admin of every project.
+                let a = call(&root, route, &path).await;
+                assert!(
+                    ![401, 403, 405].contains(&a.status) && !a.text.contains("no such project"),
+                    "root on {} {} got {}: {}",
+                    route.method,
+                    route.path,
+                    a.status,
+                    a.text
+                );
+            }
+            Access::SiteAdmin => {
+                let a = call(&manager, route, &path).await;
+                assert_eq!(a.status, 403, "manager on {} {}", route.method, route.path);
+            }
+            Access::LoggedIn => {}
+        }
+        if route.access != Access::Public {
+            let a = call(&anonymous, route, &path).await;
+            if !route.api && route.method == axum::http::Method::GET {
+                assert_eq!(a.status, 303, "anonymous GET {}", route.path);
+                assert!(a.location().unwrap().starts_with("/login?next="), "{:?}", a.location());
+            } else {
+                assert_eq!(a.status, 401, "anonymous {} {}: {}", route.method, route.path, a.text);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_exactly_the_api_routes() {
+    let app = TestApp::start().await;
+    let doc = app.anonymous().get("/api/v1/openapi.json").await.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let api: Vec<RouteDoc> = routes(&app).into_iter().filter(|r| r.api).collect();
+    let documented: usize = paths.values().map(|ops| ops.as_object().unwrap().len()).sum();
+    assert_eq!(documented, api.len(), "documented operations vs registered API routes");
+    for r in &api {
+        let op = &paths[r.path][r.method.as_str().to_ascii_lowercase()];
+        assert!(op.is_object(), "{} {} missing from openapi.json", r.method, r.path);
+        assert_eq!(op["summary"], r.summary);
+        if r.path.contains("{pid}") {
+            assert!(op["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "pid"), "{}", r.path);
+        }
+    }
+    // Every documented path answers (no 404 "nothing at", no 405) for the root admin.
+    let root = app.login("root").await;
+    for r in api.iter().filter(|r| sweepable(r)) {
+        let a = call(&root, r, &concrete(&app, r.path)).await;
+        assert_ne!(a.status, 405, "{} {}", r.method, r.path);
+        assert!(!a.text.contains("nothing at"), "{} {} is documented but not routed", r.method, r.path);
+    }
+    let codes: Vec<&str> = doc["components"]["schemas"]["Error"]["properties"]["code"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"forbidden") && codes.contains(&"csrf_failed"), "{codes:?}");
+}
+
+#[tokio::test]
+async fn changes_with_a_session_need_the_csrf_token() {
+    let app = TestApp::start().await;
+    let mut manager = app.login("manager").await;
+    let good = manager.csrf.clone();
+    manager.csrf = Some("forged".into());
+    let a = manager.post_json(&app.api("/alerts/1/acknowledge"), &json!({})).await;
+    assert_eq!(a.status, 403);
+    assert_eq!(a.json()["code"], "csrf_failed");
+    manager.csrf = None;
+    let a = manager.post_form(&app.p("/alerts/1/status"), &[("status", "resolved")]).await;
+    assert_eq!(a.status, 403);
+    assert!(a.text.contains("did not come from Vigie"), "{}", a.text);
+    manager.csrf = good;
+    let a = manager.post_json(&app.api("/alerts/1/acknowledge"), &json!({})).await;
+    assert_eq!(a.status, 404, "with the token the request reaches the handler: {}", a.text);
+}
+
+#[tokio::test]
+async fn login_sets_a_safe_cookie_and_failures_are_throttled() {
+    let app = TestApp::start().await;
+    let anon = app.anonymous();
+    let page = anon.get("/login").await;
+    assert_eq!(page.status, 200);
+    let form = |user: &str, pass: &str| {
+        let c = app.anonymous();
+        let (user, pass) = (user.to_string(), pass.to_string());
+        async move { c.post_form("/login", &[("username", &user), ("password", &pass), ("next", "/p/1/inbox")]).await }
+    };
+    let ok = form("agent", PASSWORD).await;
+    assert_eq!(ok.status, 303);
+    assert_eq!(ok.location(), Some("/p/1/inbox"));
+    let cookie = ok.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http on loopback: {cookie}");
+
+    // An open redirect is refused: `next` must be a local path.
+    let evil = app.anonymous().post_form("/login", &[("username", "agent"), ("password", PASSWORD), ("next", "//evil.example/")]).await;
+    assert_eq!(evil.location(), Some("/"));
+
+    for _ in 0..5 {
+        let bad = form("viewer", "wrong password!").await;
+        assert_eq!(bad.status, 401);
+        assert!(bad.text.contains("Wrong username or password") || bad.text.contains("incorrect"), "{}", bad.text);
+    }
+    let locked = form("viewer", PASSWORD).await;
+    assert_eq!(locked.status, 429, "the right password is refused while throttled");
+    let api = app
+        .anonymous()
+        .post_json("/api/v1/session", &json!({"username": "viewer", "password": PASSWORD}))
+        .await;
+    assert_eq!(api.status, 429);
+    assert_eq!(api.json()["code"], "rate_limited");
+    // Another person is not affected.
+    assert_eq!(form("manager", PASSWORD).await.status, 303);
+}
+
+#[tokio::test]
+async fn secure_cookies_behind_tls_and_headers_on_every_answer() {
+    let app = TestApp::start().await;
+    let r = app
+        .anonymous()
+        .http
+        .post(app.url("/api/v1/session"))
+        .header("x-forwarded-proto", "https")
+        .json(&json!({"username": "agent", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    for path in ["/login", "/api/v1/health", "/nowhere", "/static/app.css"] {
+        let a = app.anonymous().get(path).await;
+        let csp = a.headers.get("content-security-policy").unwrap().to_str().unwrap();
+        assert!(csp.contains("script-src 'self'") && csp.contains("default-src 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(a.headers.get("x-frame-options").unwrap(), "DENY");
+        assert_eq!(a.headers.get("x-content-type-options").unwrap(), "nosniff");
+    }
+    let missing = app.anonymous().get("/api/v1/nothing").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["code"], "not_found");
+}
+
+#[tokio::test]
+async fn a_one_time_password_must_be_changed_first() {
+    let app = TestApp::start().await;
+    let id = app.user_id("agent").await;
+    let hash = vigie_web::auth::hash_password("one time pass 1").unwrap();
+    app.store.set_password(id, &hash, true).await.unwrap();
+    let r = app
+        .anonymous()
+        .post_json("/api/v1/session", &json!({"username": "agent", "password": "one time pass 1"}))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["must_change_password"], true);
+    let cookie = r.headers.get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+    let csrf = r.json()["csrf_token"].as_str().unwrap().to_string();
+    let client = Client { http: app.anonymous().http, base: app.url(""), cookie: Some(cookie), csrf: Some(csrf), bearer: None };
+    let page = client.get(&app.p("/overview")).await;
+    assert_eq!(page.status, 303);
+    assert_eq!(page.location(), Some("/account/password"));
+    let api = client.get(&app.api("/overview")).await;
+    assert_eq!(api.status, 403);
+    let short = client.post_form("/account/password", &[("current", "one time pass 1"), ("new", "short")]).await;
+    assert!(short.text.contains("at least 10 characters"), "{}", short.text);
+    let done = client.post_form("/account/password", &[("current", "one time pass 1"), ("new", "my own long password")]).await;
+    assert_eq!(done.status, 303, "{}", done.text);
+    let fresh = done.headers.get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+    let again = Client { cookie: Some(fresh), ..client };
+    assert_eq!(again.get(&app.p("/overview")).await.status, 200);
+    let log = app.store.audit_log(None, None, 10).await.unwrap();
+    assert!(log.iter().any(|e| e.action == "user.password"), "{log:?}");
+}
