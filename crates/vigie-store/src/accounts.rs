@@ -113,6 +113,9 @@ pub trait Accounts: Send + Sync {
     async fn delete_user_sessions(&self, user_id: i64) -> Result<()>;
     /// Removes sessions expired at `now`; returns how many.
     async fn purge_sessions(&self, now: DateTime<Utc>) -> Result<u64>;
+    /// Forgets failed logins older than `before` (they no longer throttle
+    /// anyone); returns how many.
+    async fn purge_login_failures(&self, before: DateTime<Utc>) -> Result<u64>;
 
     /// Counts a failed login under `key` (a username or a client address).
     async fn record_login_failure(&self, key: &str, now: DateTime<Utc>) -> Result<()>;

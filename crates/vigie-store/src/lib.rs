@@ -352,7 +352,8 @@ pub trait Store: Accounts + Workflow + Send + Sync {
     ) -> Result<ApiToken>;
     async fn list_tokens(&self, project_id: i64) -> Result<Vec<ApiToken>>;
     async fn remove_token(&self, project_id: i64, name: &str) -> Result<bool>;
-    /// The token with this hash, its use recorded at `now`.
+    /// The token with this hash, its use recorded at `now` (to the minute:
+    /// at most one write a minute per token).
     async fn use_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<ApiToken>>;
 
     /// Stores new mentions, skipping those whose dedup key is already stored,

@@ -747,6 +747,10 @@ async fn failed_logins_are_counted_per_key(store: &dyn Store) {
     assert_eq!(store.login_failures("erin", t0()).await.unwrap(), 3);
     assert_eq!(store.login_failures("erin", t0() + Duration::minutes(1)).await.unwrap(), 2, "since is inclusive");
     assert_eq!(store.login_failures("erin", t0() + Duration::minutes(3)).await.unwrap(), 0);
+    // Old failures are forgotten by the purge; recent ones stay.
+    assert_eq!(store.purge_login_failures(t0() + Duration::minutes(1)).await.unwrap(), 2);
+    assert_eq!(store.login_failures("erin", t0()).await.unwrap(), 2);
+    store.record_login_failure("10.0.0.1", t0() + Duration::minutes(5)).await.unwrap();
     store.clear_login_failures("erin").await.unwrap();
     assert_eq!(store.login_failures("erin", t0()).await.unwrap(), 0);
     assert_eq!(store.login_failures("10.0.0.1", t0()).await.unwrap(), 1);

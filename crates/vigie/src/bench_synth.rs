@@ -285,9 +285,20 @@ const KINDS: &[&str] =
 /// One mention of the import schema as a JSON line. `i` makes it unique;
 /// publication times spread over the 30 days before `end_epoch`.
 pub fn make_mention_json(r: &mut Rng, brands: &[String], i: u64, end_epoch: i64) -> String {
+    make_mention_json_with(r, brands, i, |r| end_epoch - (r.next() % (30 * 86_400)) as i64)
+}
+
+/// One mention as [`make_mention_json`] writes it, published at the time
+/// (seconds since the epoch) `published` draws.
+pub fn make_mention_json_with(
+    r: &mut Rng,
+    brands: &[String],
+    i: u64,
+    published: impl FnOnce(&mut Rng) -> i64,
+) -> String {
     let text = make_doc(r, brands);
     let kind = r.pick(KINDS);
-    let published = end_epoch - (r.next() % (30 * 86_400)) as i64;
+    let published = published(r);
     let site = match kind {
         "twitter" => "twitter.com".to_string(),
         "reddit" => "reddit.com".to_string(),

@@ -475,6 +475,30 @@ pub enum BenchCommand {
         #[arg(long)]
         report: Option<PathBuf>,
     },
+    /// Time the web app's pages and API over a large store, then load the API with wrk (which must be installed).
+    Web(BenchWebArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchWebArgs {
+    /// Mentions in the benchmark store (built once per size in the work directory, then reused).
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1_000..))]
+    pub mentions: u64,
+    /// Timed requests per page, after 3 warm-up requests.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(10..))]
+    pub requests: u32,
+    /// Concurrent connections of the load test (wrk -c).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(2..=10_000))]
+    pub connections: u32,
+    /// Seconds of load per API endpoint (wrk -d).
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=3_600))]
+    pub seconds: u32,
+    /// Where the benchmark store is kept between runs (default: vigie-bench-web in the system's temporary directory).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Write the section into this Markdown file (default: print it).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

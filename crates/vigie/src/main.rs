@@ -88,6 +88,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::Collect(_)
             | Command::Watch(cli::WatchCommand::Add { .. })
             | Command::Token(cli::TokenCommand::Create { .. })
+            | Command::User(cli::UserCommand::Add { role: Some(_), .. } | cli::UserCommand::Role { .. })
             | Command::Notify(cli::NotifyCommand::Webhook { .. } | cli::NotifyCommand::Email { .. })
     ) || matches!(&command, Command::Source(source) if matches!(**source, cli::SourceCommand::Add(_)));
     let app = App::open(&cli.global.data_dir, models_dir.clone(), project, creates).await?;

@@ -17,6 +17,8 @@ mod analysis;
 mod analyze;
 #[path = "cli/bad_input.rs"]
 mod bad_input;
+#[path = "cli/bench.rs"]
+mod bench;
 #[path = "cli/collect.rs"]
 mod collect;
 #[path = "cli/crash.rs"]
@@ -39,3 +41,5 @@ mod search;
 mod sources;
 #[path = "cli/watch.rs"]
 mod watch;
+#[path = "cli/users.rs"]
+mod users;

@@ -227,6 +227,11 @@ impl Accounts for SqliteStore {
         Ok(done.rows_affected())
     }
 
+    async fn purge_login_failures(&self, before: DateTime<Utc>) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM login_failures WHERE at < ?1").bind(ts(before)).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
     async fn record_login_failure(&self, key: &str, now: DateTime<Utc>) -> Result<()> {
         sqlx::query("INSERT INTO login_failures (key, at) VALUES (?1, ?2)")
             .bind(key)

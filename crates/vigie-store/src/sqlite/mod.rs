@@ -861,9 +861,23 @@ impl Store for SqliteStore {
     }
 
     async fn use_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<ApiToken>> {
-        let sql = format!("UPDATE api_tokens SET last_used_at = ?2 WHERE token_hash = ?1 RETURNING {TOKEN_COLUMNS}");
-        let row = sqlx::query(AssertSqlSafe(sql)).bind(token_hash).bind(ts(now)).fetch_optional(&self.pool).await?;
-        row.as_ref().map(token_from_row).transpose()
+        // The last use is recorded to the minute: a token used by many
+        // requests at once writes once a minute, not once per request
+        // (every write statement takes SQLite's one write lock).
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(token_hash).fetch_optional(&self.pool).await?;
+        let Some(mut token) = row.as_ref().map(token_from_row).transpose()? else {
+            return Ok(None);
+        };
+        if token.last_used_at.is_none_or(|t| now - t >= chrono::Duration::seconds(60)) {
+            sqlx::query("UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1")
+                .bind(token.id)
+                .bind(ts(now))
+                .execute(&self.pool)
+                .await?;
+            token.last_used_at = Some(now);
+        }
+        Ok(Some(token))
     }
 
     async fn insert_mentions(&self, project_id: i64, batch: &[MentionRecord]) -> Result<InsertReport> {

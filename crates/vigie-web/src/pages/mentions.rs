@@ -29,7 +29,9 @@ use vigie_query::Query;
 use vigie_store::{MentionFilter, NewAudit, NewWorkflowEvent, StoredMention};
 
 use self::highlight::{Field, Highlighter};
-use super::{Nav, PageResult, clip, csrf_field, external_link, page, polarity_label, see_other, sentiment_badge, status_label};
+use super::{
+    Nav, PageResult, clip, csrf_field, external_link, page, polarity_label, see_other, sentiment_badge, status_label,
+};
 use crate::auth::Actor;
 use crate::error::{ApiError, ErrorCode};
 use crate::i18n::Lang;
@@ -46,37 +48,43 @@ pub const SNIPPET_CHARS: usize = 280;
 const MAX_COPIES: usize = 50;
 
 pub fn routes(r: Routes) -> Routes {
-    r.page(Method::GET, "/p/{pid}/mentions", Access::Project(Role::Viewer), "Mentions feed: filters and search", feed_page)
-        .page(Method::GET, "/p/{pid}/mentions/{id}", Access::Project(Role::Viewer), "One mention", detail_page)
-        .page(
-            Method::POST,
-            "/p/{pid}/mentions/{id}/sentiment",
-            Access::Project(Role::Agent),
-            "Correct a mention's sentiment (form)",
-            correct_form,
-        )
-        .api(
-            Method::GET,
-            "/api/v1/projects/{pid}/mentions",
-            Access::Project(Role::Viewer),
-            "Mentions, filtered (watch, sentiment, theme, lang, source, site, from, to, status) or searched (q), \
+    r.page(
+        Method::GET,
+        "/p/{pid}/mentions",
+        Access::Project(Role::Viewer),
+        "Mentions feed: filters and search",
+        feed_page,
+    )
+    .page(Method::GET, "/p/{pid}/mentions/{id}", Access::Project(Role::Viewer), "One mention", detail_page)
+    .page(
+        Method::POST,
+        "/p/{pid}/mentions/{id}/sentiment",
+        Access::Project(Role::Agent),
+        "Correct a mention's sentiment (form)",
+        correct_form,
+    )
+    .api(
+        Method::GET,
+        "/api/v1/projects/{pid}/mentions",
+        Access::Project(Role::Viewer),
+        "Mentions, filtered (watch, sentiment, theme, lang, source, site, from, to, status) or searched (q), \
              newest first, paged by cursor",
-            feed_api,
-        )
-        .api(
-            Method::GET,
-            "/api/v1/projects/{pid}/mentions/{id}",
-            Access::Project(Role::Viewer),
-            "One mention with its analysis, story copies and workflow history",
-            detail_api,
-        )
-        .api(
-            Method::PUT,
-            "/api/v1/projects/{pid}/mentions/{id}/sentiment",
-            Access::Project(Role::Agent),
-            "Correct a mention's sentiment: {\"label\": \"negative\"|\"neutral\"|\"positive\"|null}",
-            correct_api,
-        )
+        feed_api,
+    )
+    .api(
+        Method::GET,
+        "/api/v1/projects/{pid}/mentions/{id}",
+        Access::Project(Role::Viewer),
+        "One mention with its analysis, story copies and workflow history",
+        detail_api,
+    )
+    .api(
+        Method::PUT,
+        "/api/v1/projects/{pid}/mentions/{id}/sentiment",
+        Access::Project(Role::Agent),
+        "Correct a mention's sentiment: {\"label\": \"negative\"|\"neutral\"|\"positive\"|null}",
+        correct_api,
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -191,16 +199,19 @@ fn midnight(d: NaiveDate) -> Option<DateTime<Utc>> {
 }
 
 fn parse_feed(p: &FeedParams, lang: Lang) -> Result<Feed, FeedError> {
-    let bad = |fr: &str, en: &str, v: &str| {
-        FeedError::Invalid(format!("{} {v:?}", if lang == Lang::Fr { fr } else { en }))
-    };
+    let bad =
+        |fr: &str, en: &str, v: &str| FeedError::Invalid(format!("{} {v:?}", if lang == Lang::Fr { fr } else { en }));
     let mut filter = MentionFilter::default();
     if let Some(w) = &p.watch {
         filter.watch_id = Some(w.parse().map_err(|_| bad("veille inconnue :", "unknown watch:", w))?);
     }
     if let Some(s) = &p.sentiment {
         filter.polarity = Some(s.parse::<Polarity>().map_err(|_| {
-            bad("sentiment inconnu (negative, neutral ou positive) :", "unknown sentiment (negative, neutral or positive):", s)
+            bad(
+                "sentiment inconnu (negative, neutral ou positive) :",
+                "unknown sentiment (negative, neutral or positive):",
+                s,
+            )
         })?);
     }
     if let Some(t) = &p.theme {
@@ -212,7 +223,11 @@ fn parse_feed(p: &FeedParams, lang: Lang) -> Result<Feed, FeedError> {
     if let Some(l) = &p.lang {
         let l = l.to_ascii_lowercase();
         if (l != "unknown" && !(2..=8).contains(&l.len())) || !l.chars().all(|c| c.is_ascii_alphabetic() || c == '-') {
-            return Err(bad("code de langue invalide (fr, en… ou unknown) :", "invalid language code (fr, en… or unknown):", &l));
+            return Err(bad(
+                "code de langue invalide (fr, en… ou unknown) :",
+                "invalid language code (fr, en… or unknown):",
+                &l,
+            ));
         }
         filter.lang = Some(l);
     }
@@ -229,7 +244,7 @@ fn parse_feed(p: &FeedParams, lang: Lang) -> Result<Feed, FeedError> {
         if s.chars().count() > 255 {
             return Err(bad("site trop long :", "site too long:", &clip(s, 20)));
         }
-        filter.site = Some(s.to_ascii_lowercase());
+        filter.site = Some(s.clone());
     }
     let from = p.from.as_deref().map(|s| parse_date(lang, "from", s)).transpose()?;
     let to = p.to.as_deref().map(|s| parse_date(lang, "to", s)).transpose()?;
@@ -265,14 +280,13 @@ fn parse_feed(p: &FeedParams, lang: Lang) -> Result<Feed, FeedError> {
         ),
         None => None,
     };
-    let limit = match &p.limit {
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|l| (1..=MAX_PAGE_SIZE).contains(l))
-            .ok_or_else(|| bad("limit doit être entre 1 et 200 :", "limit must be between 1 and 200:", &clip(l, 20)))?,
-        None => PAGE_SIZE,
-    };
+    let limit =
+        match &p.limit {
+            Some(l) => l.parse::<usize>().ok().filter(|l| (1..=MAX_PAGE_SIZE).contains(l)).ok_or_else(|| {
+                bad("limit doit être entre 1 et 200 :", "limit must be between 1 and 200:", &clip(l, 20))
+            })?,
+            None => PAGE_SIZE,
+        };
     Ok(Feed { filter, query, cursor, limit })
 }
 
@@ -297,8 +311,7 @@ pub struct FeedPage {
 async fn fetch(state: &AppState, pid: i64, feed: &Feed) -> Result<FeedPage, ApiError> {
     let (found, next_cursor, examined, cut_short) = match &feed.query {
         None => {
-            let mut list =
-                state.store.candidates(pid, None, &feed.filter, feed.cursor, feed.limit as i64 + 1).await?;
+            let mut list = state.store.candidates(pid, None, &feed.filter, feed.cursor, feed.limit as i64 + 1).await?;
             let more = list.len() > feed.limit;
             list.truncate(feed.limit);
             let next = if more { list.last().map(|m| m.mention.id) } else { None };
@@ -489,7 +502,9 @@ fn filter_value(lang: Lang, choices: &Choices, key: &str, value: &str) -> String
             .and_then(|id| choices.watches.iter().find(|w| w.id == id))
             .map(|w| w.name.clone())
             .unwrap_or_else(|| format!("{} {value}", lang.t("n°", "#"))),
-        "sentiment" => value.parse::<Polarity>().map(|p| polarity_label(lang, Some(p)).to_string()).unwrap_or(value.into()),
+        "sentiment" => {
+            value.parse::<Polarity>().map(|p| polarity_label(lang, Some(p)).to_string()).unwrap_or(value.into())
+        }
         "theme" => choices.themes.iter().find(|t| t.key == value).map(|t| t.name.clone()).unwrap_or(value.into()),
         "status" => value.parse::<InboxStatus>().map(|s| status_label(lang, s).to_string()).unwrap_or(value.into()),
         "lang" if value == "unknown" => lang.t("inconnue", "unknown").into(),
@@ -615,7 +630,7 @@ fn row_markup(lang: Lang, pid: i64, row: &Row, query: Option<&Query>, q: Option<
                     }
                 }
                 p.mention-meta.muted {
-                    @if let Some(site) = &m.site { span.site { (site) } " · " }
+                    @if let Some(site) = &m.site { a.site href=(feed_url(pid, &[("site", site)])) { (site) } " · " }
                     @if let Some(author) = &m.author { span.author { (clip(author, 80)) } " · " }
                     time datetime=(m.published_at.to_rfc3339()) { (lang.datetime(m.published_at)) }
                     " · " span.source { (m.source_kind.as_str()) }
@@ -651,7 +666,8 @@ async fn feed_page(
     let lang = actor.lang;
     let pid = actor.project_id()?;
     let params = params.cleaned();
-    let choices = Choices { watches: state.store.list_watches(pid).await?, themes: state.store.list_themes(pid).await? };
+    let choices =
+        Choices { watches: state.store.list_watches(pid).await?, themes: state.store.list_themes(pid).await? };
     let (result, error) = match parse_feed(&params, lang) {
         Ok(feed) => {
             let found = fetch(&state, pid, &feed).await?;
@@ -738,7 +754,9 @@ impl Detail {
 
     fn user(&self, id: Option<i64>, lang: Lang) -> String {
         match id {
-            Some(id) => self.users.get(&id).cloned().unwrap_or_else(|| format!("{} {id}", lang.t("utilisateur", "user"))),
+            Some(id) => {
+                self.users.get(&id).cloned().unwrap_or_else(|| format!("{} {id}", lang.t("utilisateur", "user")))
+            }
             None => "Vigie".to_string(),
         }
     }
@@ -786,15 +804,25 @@ fn detail_json(d: &Detail) -> Value {
     if let Value::Object(map) = &mut v {
         map.insert(
             "themes".into(),
-            json!(a.themes.iter().map(|t| json!({"theme": t.theme, "score": t.score, "evidence": t.evidence})).collect::<Vec<_>>()),
+            json!(
+                a.themes
+                    .iter()
+                    .map(|t| json!({"theme": t.theme, "score": t.score, "evidence": t.evidence}))
+                    .collect::<Vec<_>>()
+            ),
         );
         map.insert("story_id".into(), json!(a.story_id.unwrap_or(d.stored.mention.id)));
         map.insert(
             "copies".into(),
-            json!(d.copies.iter().map(|c| json!({
-                "id": c.mention.id, "title": c.mention.title, "url": c.mention.url, "site": c.mention.site,
-                "published_at": c.mention.published_at.to_rfc3339(),
-            })).collect::<Vec<_>>()),
+            json!(
+                d.copies
+                    .iter()
+                    .map(|c| json!({
+                        "id": c.mention.id, "title": c.mention.title, "url": c.mention.url, "site": c.mention.site,
+                        "published_at": c.mention.published_at.to_rfc3339(),
+                    }))
+                    .collect::<Vec<_>>()
+            ),
         );
         map.insert(
             "inbox".into(),
@@ -809,10 +837,15 @@ fn detail_json(d: &Detail) -> Value {
         );
         map.insert(
             "history".into(),
-            json!(d.events.iter().map(|e| json!({
-                "at": e.at.to_rfc3339(), "user_id": e.user_id,
-                "user": e.user_id.and_then(|u| d.users.get(&u)), "action": e.action, "detail": e.detail,
-            })).collect::<Vec<_>>()),
+            json!(
+                d.events
+                    .iter()
+                    .map(|e| json!({
+                        "at": e.at.to_rfc3339(), "user_id": e.user_id,
+                        "user": e.user_id.and_then(|u| d.users.get(&u)), "action": e.action, "detail": e.detail,
+                    }))
+                    .collect::<Vec<_>>()
+            ),
         );
     }
     v
@@ -1041,7 +1074,13 @@ fn polarity_name(p: Option<Polarity>) -> &'static str {
 
 /// Records the correction (or its removal), its workflow event and audit
 /// entry. Returns the mention as it is now.
-async fn correct(state: &AppState, actor: &Actor, pid: i64, id: i64, label: Option<Polarity>) -> Result<StoredMention, ApiError> {
+async fn correct(
+    state: &AppState,
+    actor: &Actor,
+    pid: i64,
+    id: i64,
+    label: Option<Polarity>,
+) -> Result<StoredMention, ApiError> {
     let stored = state.store.mention(pid, id).await?.ok_or_else(|| ApiError::not_found(format!("no mention {id}")))?;
     let a = &stored.mention.analysis;
     if a.corrected == label {
@@ -1059,7 +1098,12 @@ async fn correct(state: &AppState, actor: &Actor, pid: i64, id: i64, label: Opti
     }
     state
         .store
-        .add_workflow_event(pid, id, NewWorkflowEvent { user_id: actor.user_id(), action: "sentiment".into(), detail: detail.clone() }, now)
+        .add_workflow_event(
+            pid,
+            id,
+            NewWorkflowEvent { user_id: actor.user_id(), action: "sentiment".into(), detail: detail.clone() },
+            now,
+        )
         .await?;
     state
         .store
@@ -1109,7 +1153,9 @@ async fn correct_api(
     let pid = actor.project_id()?;
     let body: Value = json_body(&body)?;
     let label = match body.get("label") {
-        None => return Err(ApiError::invalid("the body needs `label`: \"negative\", \"neutral\", \"positive\" or null")),
+        None => {
+            return Err(ApiError::invalid("the body needs `label`: \"negative\", \"neutral\", \"positive\" or null"));
+        }
         Some(Value::Null) => None,
         Some(Value::String(s)) => parse_label(Some(s))?,
         Some(_) => return Err(ApiError::invalid("`label` must be a string or null")),

@@ -44,6 +44,7 @@ pub async fn run(command: BenchCommand, models_dir: &Path, out: &mut dyn Write) 
             let opts = super::bench_collect::Options { sources, hosts, changed_percent: changed, seed };
             super::bench_collect::run(opts, report.as_deref(), out).await
         }
+        BenchCommand::Web(args) => super::bench_web::run(args, out).await,
     }
 }
 

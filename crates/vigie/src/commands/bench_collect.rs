@@ -950,7 +950,7 @@ fn stat_cpu_secs(stat: &str) -> Option<f64> {
     Some((utime + stime) / TICKS_PER_SEC)
 }
 
-fn process_cpu_secs() -> f64 {
+pub(super) fn process_cpu_secs() -> f64 {
     std::fs::read_to_string("/proc/self/stat").ok().as_deref().and_then(stat_cpu_secs).unwrap_or(0.0)
 }
 
@@ -967,7 +967,7 @@ fn thread_cpu_secs(name: &str) -> f64 {
 }
 
 /// Resets the peak resident memory (VmHWM) to the current one (Linux ≥ 4.0).
-fn reset_peak_rss() -> bool {
+pub(super) fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 

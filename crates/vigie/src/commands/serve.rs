@@ -25,9 +25,9 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
         Err(e) => return Err(e).with_context(|| format!("cannot listen on {}", args.bind)),
     };
     let address = listener.local_addr()?;
-    first_admin(app, out).await?;
     writeln!(out, "Vigie is at http://{address}{}", open_path.unwrap_or("/"))?;
     writeln!(out, "(API: http://{address}/api/v1/openapi.json; press Ctrl-C to stop)")?;
+    first_admin(app, out).await?;
     out.flush()?;
     let state = AppState {
         store: app.store.clone(),
@@ -85,7 +85,7 @@ fn spawn_housekeeping(store: DynStore) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             let now = Utc::now();
-            match vigie_pipeline::routing::escalate_overdue(&store, now).await {
+            match vigie_pipeline::routing::escalate_overdue(store.as_ref(), now).await {
                 Ok(0) => {}
                 Ok(count) => tracing::info!(count, "overdue inbox items escalated"),
                 Err(e) => tracing::warn!(error = %e, "escalation failed; retrying in a minute"),
@@ -93,6 +93,9 @@ fn spawn_housekeeping(store: DynStore) -> tokio::task::JoinHandle<()> {
             if n % 60 == 0 {
                 if let Err(e) = store.purge_sessions(now).await {
                     tracing::warn!(error = %e, "could not remove expired sessions");
+                }
+                if let Err(e) = store.purge_login_failures(now - chrono::Duration::days(1)).await {
+                    tracing::warn!(error = %e, "could not remove old failed logins");
                 }
             }
             n += 1;

@@ -152,7 +152,7 @@ fn youtube_needs_its_key_and_a_spent_quota_is_shown_as_such() {
 
 /// Starts `vigie serve` on a free port and returns it with its address.
 fn serve(vigie: &Vigie) -> (std::process::Child, String) {
-    let mut cmd = vigie.command(&["serve", "--listen", "127.0.0.1:0"]);
+    let mut cmd = vigie.command(&["serve", "--bind", "127.0.0.1:0"]);
     cmd.stderr(Stdio::null());
     let mut child = cmd.spawn().unwrap();
     let mut line = String::new();

@@ -99,11 +99,8 @@ impl Highlighter {
             }
         }
         let end = text[start..].char_indices().nth(max).map(|(i, _)| start + i).unwrap_or(text.len());
-        let window: Vec<Range<usize>> = spans
-            .iter()
-            .filter(|s| s.start >= start && s.end <= end)
-            .map(|s| s.start - start..s.end - start)
-            .collect();
+        let window: Vec<Range<usize>> =
+            spans.iter().filter(|s| s.start >= start && s.end <= end).map(|s| s.start - start..s.end - start).collect();
         html! {
             @if start > 0 { "…" }
             (segments(&text[start..end], &window))
@@ -114,7 +111,7 @@ impl Highlighter {
 
 fn collect(expr: &Expr, matched: &[String], out: &mut Vec<(Scope, Vec<Atom>)>) {
     let term = |t: &Term, out: &mut Vec<(Scope, Vec<Atom>)>| {
-        if matched.iter().any(|m| *m == t.written) {
+        if matched.contains(&t.written) {
             out.push((t.scope, t.atoms.clone()));
         }
     };
@@ -212,10 +209,7 @@ mod tests {
 
     #[test]
     fn escapes_everything_else_and_skips_negated_terms() {
-        assert_eq!(
-            marked("alert -script", "<b>alert</b>(1)"),
-            "&lt;b&gt;<mark>alert</mark>&lt;/b&gt;(1)"
-        );
+        assert_eq!(marked("alert -script", "<b>alert</b>(1)"), "&lt;b&gt;<mark>alert</mark>&lt;/b&gt;(1)");
     }
 
     #[test]

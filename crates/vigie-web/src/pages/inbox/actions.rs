@@ -1,0 +1,396 @@
+//! The inbox's state machine: what each action does to an item, and which
+//! transitions are refused (with a message saying what to do instead).
+//!
+//! ```text
+//! new ──triage──▶ to_handle ──assign(person)──▶ assigned
+//!  │                  │  ▲                          │
+//!  │                  │  └──────── triage ──────────┘
+//!  └──answer / close (reason) / ignore (reason)──┐
+//! to_handle, assigned ──answer──▶ answered ──close──▶ closed
+//! to_handle, assigned ──ignore (reason)──▶ ignored
+//! answered, closed, ignored ──reopen──▶ to_handle (assigned if it has an assignee)
+//! ```
+//!
+//! Pure: the caller loads the item and the mention, and saves what comes
+//! out together with its event.
+
+use chrono::{DateTime, Utc};
+use vigie_model::{InboxStatus, Mention};
+use vigie_pipeline::routing::due_at;
+use vigie_store::{Department, InboxItem, NewWorkflowEvent};
+
+use crate::error::ApiError;
+use crate::i18n::Lang;
+
+/// Longest reply or note.
+pub const MAX_TEXT_CHARS: usize = 10_000;
+/// Longest reason.
+pub const MAX_REASON_CHARS: usize = 1_000;
+
+/// A person an item can be assigned to.
+#[derive(Debug, Clone)]
+pub struct Assignee {
+    pub id: i64,
+    pub name: String,
+}
+
+/// One change to an item.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Needs an answer (new → to handle; assigned → back to the pool).
+    Triage,
+    /// To a department (sets the due time from its target) and/or a person.
+    Assign { department: Option<Department>, assignee: Option<Assignee> },
+    /// A reply was given, or a reason why none is needed.
+    Answer { reply: Option<String>, reason: Option<String> },
+    /// Done; a reason is needed if it was never answered.
+    Close { reason: Option<String> },
+    /// Nothing to do about it; a reason is needed.
+    Ignore { reason: Option<String> },
+    /// Answered, closed or ignored → pending again.
+    Reopen,
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Triage => "triage",
+            Action::Assign { .. } => "assign",
+            Action::Answer { .. } => "answer",
+            Action::Close { .. } => "close",
+            Action::Ignore { .. } => "ignore",
+            Action::Reopen => "reopen",
+        }
+    }
+}
+
+/// Who acts, when, and in which language refusals are written.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    pub project_id: i64,
+    pub user_id: Option<i64>,
+    pub now: DateTime<Utc>,
+    pub lang: Lang,
+}
+
+/// The trimmed text if it is not empty, refused when longer than `max`.
+pub fn text_field(value: Option<&str>, max: usize, what_fr: &str, what_en: &str, lang: Lang) -> Result<Option<String>, ApiError> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let n = v.chars().count();
+    if n > max {
+        return Err(ApiError::invalid(match lang {
+            Lang::Fr => format!("{what_fr} : {n} caractères, {max} au plus"),
+            Lang::En => format!("the {what_en} has {n} characters; at most {max} are allowed"),
+        }));
+    }
+    Ok(Some(v.to_string()))
+}
+
+fn conflict(lang: Lang, fr: &'static str, en: &'static str) -> ApiError {
+    ApiError::conflict(lang.t(fr, en))
+}
+
+fn invalid(lang: Lang, fr: &'static str, en: &'static str) -> ApiError {
+    ApiError::invalid(lang.t(fr, en))
+}
+
+/// The refusal for an item that must be reopened before `action`.
+fn reopen_first(lang: Lang, status: InboxStatus) -> ApiError {
+    match status {
+        InboxStatus::Answered => conflict(
+            lang,
+            "Cette mention a déjà reçu une réponse : rouvrez-la d'abord.",
+            "This mention was answered already: reopen it first.",
+        ),
+        InboxStatus::Closed => {
+            conflict(lang, "Cette mention est close : rouvrez-la d'abord.", "This mention is closed: reopen it first.")
+        }
+        _ => conflict(lang, "Cette mention est ignorée : rouvrez-la d'abord.", "This mention is ignored: reopen it first."),
+    }
+}
+
+fn is_done(status: InboxStatus) -> bool {
+    matches!(status, InboxStatus::Answered | InboxStatus::Closed | InboxStatus::Ignored)
+}
+
+/// The item after `action`, and the event explaining it; or why it is refused.
+pub fn apply(
+    current: Option<&InboxItem>,
+    mention: &Mention,
+    action: Action,
+    ctx: Ctx,
+) -> Result<(InboxItem, NewWorkflowEvent), ApiError> {
+    let lang = ctx.lang;
+    let mut item = current.cloned().unwrap_or_else(|| InboxItem {
+        mention_id: mention.id,
+        project_id: ctx.project_id,
+        status: InboxStatus::New,
+        department_id: None,
+        assignee_id: None,
+        entered_at: mention.collected_at,
+        due_at: None,
+        first_response_at: None,
+        closed_at: None,
+        reply: None,
+        reason: None,
+        escalated_at: None,
+        updated_at: ctx.now,
+    });
+    let before = item.status;
+    let event = |action: &str, detail: String| NewWorkflowEvent { user_id: ctx.user_id, action: action.into(), detail };
+    let event = match action {
+        Action::Triage => match before {
+            InboxStatus::New => {
+                item.status = InboxStatus::ToHandle;
+                event("status", "new → to_handle".into())
+            }
+            InboxStatus::Assigned => {
+                item.status = InboxStatus::ToHandle;
+                item.assignee_id = None;
+                event("status", "assigned → to_handle (unassigned)".into())
+            }
+            InboxStatus::ToHandle => {
+                return Err(conflict(lang, "Cette mention est déjà à traiter.", "This mention is to handle already."));
+            }
+            done => return Err(reopen_first(lang, done)),
+        },
+        Action::Assign { department, assignee } => {
+            if is_done(before) {
+                return Err(reopen_first(lang, before));
+            }
+            if department.is_none() && assignee.is_none() {
+                return Err(invalid(lang, "Choisissez un service ou une personne.", "Choose a department or a person."));
+            }
+            let same_department = department.as_ref().is_none_or(|d| item.department_id == Some(d.id));
+            let same_person = assignee.as_ref().is_none_or(|a| item.assignee_id == Some(a.id));
+            if same_department && same_person {
+                return Err(conflict(lang, "Elle est déjà assignée ainsi.", "It is assigned so already."));
+            }
+            let mut parts = Vec::new();
+            if let Some(d) = &department {
+                item.department_id = Some(d.id);
+                item.due_at = due_at(item.entered_at, d);
+                // A new due time: escalated again if it is missed again.
+                item.escalated_at = None;
+                let due = item.due_at.map(|t| format!(", due {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
+                parts.push(format!("department {}{due}", d.name));
+            }
+            if let Some(a) = &assignee {
+                item.assignee_id = Some(a.id);
+                item.status = InboxStatus::Assigned;
+                parts.push(format!("assignee {}", a.name));
+            } else if before == InboxStatus::New {
+                item.status = InboxStatus::ToHandle;
+            }
+            event("assigned", parts.join("; "))
+        }
+        Action::Answer { reply, reason } => {
+            if is_done(before) {
+                return Err(reopen_first(lang, before));
+            }
+            if reply.is_none() && reason.is_none() {
+                return Err(invalid(
+                    lang,
+                    "Indiquez la réponse envoyée, ou pourquoi aucune réponse n'est nécessaire.",
+                    "Give the reply that was sent, or a reason why no reply is needed.",
+                ));
+            }
+            item.status = InboxStatus::Answered;
+            item.first_response_at.get_or_insert(ctx.now);
+            let detail = match (&reply, &reason) {
+                (Some(r), _) => format!("reply recorded ({} characters)", r.chars().count()),
+                (None, Some(why)) => format!("no reply needed: {why}"),
+                (None, None) => String::new(),
+            };
+            item.reply = reply;
+            item.reason = reason;
+            event("answered", detail)
+        }
+        Action::Close { reason } => match before {
+            InboxStatus::Closed => return Err(conflict(lang, "Cette mention est déjà close.", "This mention is closed already.")),
+            InboxStatus::Ignored => return Err(reopen_first(lang, before)),
+            InboxStatus::Answered => {
+                item.status = InboxStatus::Closed;
+                item.closed_at = Some(ctx.now);
+                let detail = match &reason {
+                    Some(r) => format!("answered → closed: {r}"),
+                    None => "answered → closed".into(),
+                };
+                if reason.is_some() {
+                    item.reason = reason;
+                }
+                event("closed", detail)
+            }
+            pending => {
+                let Some(reason) = reason else {
+                    return Err(invalid(
+                        lang,
+                        "Cette mention n'a jamais reçu de réponse : indiquez pourquoi vous la fermez.",
+                        "This mention was never answered: give a reason to close it.",
+                    ));
+                };
+                item.status = InboxStatus::Closed;
+                item.closed_at = Some(ctx.now);
+                let detail = format!("{pending} → closed without answer: {reason}");
+                item.reason = Some(reason);
+                event("closed", detail)
+            }
+        },
+        Action::Ignore { reason } => {
+            if is_done(before) {
+                return Err(if before == InboxStatus::Ignored {
+                    conflict(lang, "Cette mention est déjà ignorée.", "This mention is ignored already.")
+                } else {
+                    reopen_first(lang, before)
+                });
+            }
+            let Some(reason) = reason else {
+                return Err(invalid(
+                    lang,
+                    "Indiquez pourquoi cette mention est ignorée.",
+                    "Give a reason for ignoring this mention.",
+                ));
+            };
+            item.status = InboxStatus::Ignored;
+            let detail = format!("{before} → ignored: {reason}");
+            item.reason = Some(reason);
+            event("ignored", detail)
+        }
+        Action::Reopen => {
+            if !is_done(before) {
+                return Err(conflict(
+                    lang,
+                    "Seule une mention répondue, close ou ignorée peut être rouverte.",
+                    "Only an answered, closed or ignored mention can be reopened.",
+                ));
+            }
+            item.status = if item.assignee_id.is_some() { InboxStatus::Assigned } else { InboxStatus::ToHandle };
+            item.closed_at = None;
+            event("reopened", format!("{before} → {}", item.status))
+        }
+    };
+    item.updated_at = ctx.now;
+    Ok((item, event))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::{Duration, TimeZone};
+    use vigie_model::SourceKind;
+
+    use super::*;
+
+    fn t(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 20, h, 0, 0).unwrap()
+    }
+
+    fn mention() -> Mention {
+        Mention {
+            id: 7,
+            source_kind: SourceKind::Forum,
+            source_item_id: None,
+            url: None,
+            title: None,
+            text: "x".into(),
+            author: None,
+            site: None,
+            published_at: t(1),
+            collected_at: t(2),
+            lang: None,
+            lang_confidence: 0.0,
+            reach: None,
+            content_hash: String::new(),
+            dedup_key: String::new(),
+            analysis: Default::default(),
+        }
+    }
+
+    fn ctx(h: u32) -> Ctx {
+        Ctx { project_id: 1, user_id: Some(3), now: t(h), lang: Lang::En }
+    }
+
+    fn cs() -> Department {
+        Department {
+            id: 4,
+            project_id: 1,
+            name: "Customer service".into(),
+            response_target_secs: 4 * 3600,
+            manager_id: None,
+            created_at: t(0),
+        }
+    }
+
+    #[test]
+    fn a_new_mention_assigned_gets_its_clock_from_arrival() {
+        let m = mention();
+        let (item, ev) = apply(
+            None,
+            &m,
+            Action::Assign { department: Some(cs()), assignee: Some(Assignee { id: 9, name: "Marie".into() }) },
+            ctx(3),
+        )
+        .unwrap();
+        assert_eq!(item.status, InboxStatus::Assigned);
+        assert_eq!(item.entered_at, t(2));
+        assert_eq!(item.due_at, Some(t(2) + Duration::hours(4)));
+        assert_eq!(ev.action, "assigned");
+        assert_eq!(ev.detail, "department Customer service, due 2026-11-20 06:00 UTC; assignee Marie");
+        // Department only: to handle.
+        let (item, _) = apply(None, &m, Action::Assign { department: Some(cs()), assignee: None }, ctx(3)).unwrap();
+        assert_eq!(item.status, InboxStatus::ToHandle);
+        let e = apply(Some(&item), &m, Action::Assign { department: Some(cs()), assignee: None }, ctx(3)).unwrap_err();
+        assert_eq!(e.code, crate::error::ErrorCode::Conflict);
+    }
+
+    #[test]
+    fn answering_needs_a_reply_or_a_reason_and_records_the_first_response() {
+        let m = mention();
+        let (item, _) = apply(None, &m, Action::Triage, ctx(3)).unwrap();
+        let e = apply(Some(&item), &m, Action::Answer { reply: None, reason: None }, ctx(4)).unwrap_err();
+        assert_eq!(e.code, crate::error::ErrorCode::InvalidRequest);
+        assert!(e.message.contains("reply"), "{}", e.message);
+        let (item, ev) =
+            apply(Some(&item), &m, Action::Answer { reply: Some("Sorry!".into()), reason: None }, ctx(4)).unwrap();
+        assert_eq!((item.status, item.first_response_at), (InboxStatus::Answered, Some(t(4))));
+        assert_eq!(ev.detail, "reply recorded (6 characters)");
+        // Reopened and answered again: the first response stays.
+        let (item, _) = apply(Some(&item), &m, Action::Reopen, ctx(5)).unwrap();
+        assert_eq!(item.status, InboxStatus::ToHandle);
+        let (item, _) =
+            apply(Some(&item), &m, Action::Answer { reply: None, reason: Some("spam".into()) }, ctx(6)).unwrap();
+        assert_eq!(item.first_response_at, Some(t(4)));
+    }
+
+    #[test]
+    fn invalid_transitions_say_what_to_do() {
+        let m = mention();
+        let (ignored, _) = apply(None, &m, Action::Ignore { reason: Some("bot".into()) }, ctx(3)).unwrap();
+        assert_eq!(ignored.status, InboxStatus::Ignored);
+        let e = apply(Some(&ignored), &m, Action::Answer { reply: Some("x".into()), reason: None }, ctx(4)).unwrap_err();
+        assert!(e.message.contains("reopen it first"), "{}", e.message);
+        assert!(apply(None, &m, Action::Ignore { reason: None }, ctx(3)).is_err());
+        let e = apply(None, &m, Action::Close { reason: None }, ctx(3)).unwrap_err();
+        assert!(e.message.contains("never answered"), "{}", e.message);
+        let (closed, _) = apply(None, &m, Action::Close { reason: Some("duplicate".into()) }, ctx(3)).unwrap();
+        assert_eq!((closed.status, closed.closed_at), (InboxStatus::Closed, Some(t(3))));
+        assert!(apply(None, &m, Action::Reopen, ctx(3)).is_err());
+        let e = apply(None, &m, Action::Triage, ctx(3)).and_then(|(i, _)| apply(Some(&i), &m, Action::Triage, ctx(3)));
+        assert!(e.is_err());
+        // French messages for the pages.
+        let fr = Ctx { lang: Lang::Fr, ..ctx(4) };
+        let e = apply(Some(&ignored), &m, Action::Reopen, fr).and_then(|(i, _)| apply(Some(&i), &m, Action::Reopen, fr));
+        assert!(e.unwrap_err().message.contains("rouverte"));
+    }
+
+    #[test]
+    fn texts_are_trimmed_and_bounded() {
+        assert_eq!(text_field(Some("  "), 10, "x", "x", Lang::En).unwrap(), None);
+        assert_eq!(text_field(Some(" ok "), 10, "x", "x", Lang::En).unwrap().as_deref(), Some("ok"));
+        let e = text_field(Some(&"é".repeat(11)), 10, "la note", "note", Lang::En).unwrap_err();
+        assert_eq!(e.message, "the note has 11 characters; at most 10 are allowed");
+    }
+}

@@ -1,0 +1,489 @@
+//! One inbox item: the mention, where it is in the workflow, its history,
+//! and the actions (each a form and a JSON twin; each writes its history
+//! event in the same transaction as the change).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::Method;
+use axum::{Extension, Form, Json};
+use chrono::Utc;
+use maud::html;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use vigie_model::{InboxStatus, Role};
+use vigie_store::{Department, InboxItem, NewWorkflowEvent, StoredMention};
+
+use super::actions::{self, Action, Assignee, Ctx, MAX_REASON_CHARS, MAX_TEXT_CHARS};
+use super::{Directory, item_json, mention_json, overdue_secs, response_secs};
+use crate::auth::Actor;
+use crate::error::ApiError;
+use crate::i18n::Lang;
+use crate::pages::{Nav, PageResult, csrf_field, error_page, external_link, page, see_other, sentiment_badge, status_label};
+use crate::routes::Routes;
+use crate::{Access, AppState};
+
+pub fn routes(r: Routes) -> Routes {
+    let viewer = Access::Project(Role::Viewer);
+    let agent = Access::Project(Role::Agent);
+    r.page(Method::GET, "/p/{pid}/inbox/{mid}", viewer, "Inbox item page: the mention, its workflow and history", item_page)
+        .page(Method::POST, "/p/{pid}/inbox/{mid}/triage", agent, "Mark a mention to handle (form)", triage_form)
+        .page(Method::POST, "/p/{pid}/inbox/{mid}/assign", agent, "Assign a mention to a department and/or a person (form)", assign_form)
+        .page(Method::POST, "/p/{pid}/inbox/{mid}/note", agent, "Add an internal note (form)", note_form)
+        .page(Method::POST, "/p/{pid}/inbox/{mid}/answer", agent, "Record the answer to a mention (form)", answer_form)
+        .page(Method::POST, "/p/{pid}/inbox/{mid}/close", agent, "Close a mention (form)", close_form)
+        .page(Method::POST, "/p/{pid}/inbox/{mid}/ignore", agent, "Ignore a mention (form)", ignore_form)
+        .page(Method::POST, "/p/{pid}/inbox/{mid}/reopen", agent, "Reopen a mention (form)", reopen_form)
+        .api(Method::GET, "/api/v1/projects/{pid}/inbox/{mid}", viewer, "One inbox item: mention, workflow state and history", item_api)
+        .api(Method::POST, "/api/v1/projects/{pid}/inbox/{mid}/triage", agent, "Mark a mention to handle", triage_api)
+        .api(Method::POST, "/api/v1/projects/{pid}/inbox/{mid}/assign", agent, "Assign {department_id, user_id} (either or both)", assign_api)
+        .api(Method::POST, "/api/v1/projects/{pid}/inbox/{mid}/note", agent, "Add an internal note {text}", note_api)
+        .api(Method::POST, "/api/v1/projects/{pid}/inbox/{mid}/answer", agent, "Record the answer {reply} or {reason}", answer_api)
+        .api(Method::POST, "/api/v1/projects/{pid}/inbox/{mid}/close", agent, "Close {reason} (needed if never answered)", close_api)
+        .api(Method::POST, "/api/v1/projects/{pid}/inbox/{mid}/ignore", agent, "Ignore {reason}", ignore_api)
+        .api(Method::POST, "/api/v1/projects/{pid}/inbox/{mid}/reopen", agent, "Reopen an answered, closed or ignored mention", reopen_api)
+}
+
+/// The mention and its inbox row (none: it is new).
+pub(super) async fn load(state: &AppState, pid: i64, mid: i64) -> Result<(StoredMention, Option<InboxItem>), ApiError> {
+    let mention =
+        state.store.mention(pid, mid).await?.ok_or_else(|| ApiError::not_found(format!("no mention {mid} in this project")))?;
+    let item = state.store.inbox_item(pid, mid).await?;
+    Ok((mention, item))
+}
+
+/// Applies the action and saves the item with its event.
+pub(super) async fn save(
+    state: &AppState,
+    actor: &Actor,
+    mention: &StoredMention,
+    current: Option<&InboxItem>,
+    action: Action,
+    lang: Lang,
+) -> Result<(), ApiError> {
+    let ctx = Ctx { project_id: actor.project_id()?, user_id: actor.user_id(), now: Utc::now(), lang };
+    let (item, mut event) = actions::apply(current, &mention.mention, action, ctx)?;
+    by_token(actor, &mut event);
+    state.store.save_inbox_item(&item, Some(event)).await?;
+    Ok(())
+}
+
+/// Events made with a token name it (they have no user).
+fn by_token(actor: &Actor, event: &mut NewWorkflowEvent) {
+    if actor.user.is_none() {
+        event.detail = format!("{} (by {})", event.detail, actor.name());
+    }
+}
+
+pub(super) fn resolve_department(dir: &Directory, id: Option<i64>, lang: Lang) -> Result<Option<Department>, ApiError> {
+    match id {
+        None => Ok(None),
+        Some(id) => dir.department(Some(id)).cloned().map(Some).ok_or_else(|| {
+            ApiError::invalid(match lang {
+                Lang::Fr => format!("Le service {id} n'existe pas dans ce projet."),
+                Lang::En => format!("no department {id} in this project"),
+            })
+        }),
+    }
+}
+
+pub(super) fn resolve_assignee(dir: &Directory, id: Option<i64>, lang: Lang) -> Result<Option<Assignee>, ApiError> {
+    match id {
+        None => Ok(None),
+        Some(id) => dir.agents.iter().find(|a| a.id == id).cloned().map(Some).ok_or_else(|| {
+            ApiError::invalid(match lang {
+                Lang::Fr => format!("L'utilisateur {id} n'est pas membre du projet avec le rôle agent ou plus."),
+                Lang::En => format!("user {id} is not a member of this project with the agent role or above"),
+            })
+        }),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Triage,
+    Assign,
+    Note,
+    Answer,
+    Close,
+    Ignore,
+    Reopen,
+}
+
+/// What an action may carry, from a form or a JSON body.
+#[derive(Debug, Deserialize, Default)]
+pub struct Fields {
+    department_id: Option<i64>,
+    user_id: Option<i64>,
+    reply: Option<String>,
+    reason: Option<String>,
+    text: Option<String>,
+}
+
+/// Runs one action on mention `mid`.
+async fn perform(state: &AppState, actor: &Actor, mid: i64, kind: Kind, f: Fields, lang: Lang) -> Result<(), ApiError> {
+    let pid = actor.project_id()?;
+    let (mention, current) = load(state, pid, mid).await?;
+    let reason = actions::text_field(f.reason.as_deref(), MAX_REASON_CHARS, "La raison", "reason", lang)?;
+    let action = match kind {
+        Kind::Note => {
+            let text = actions::text_field(f.text.as_deref(), MAX_TEXT_CHARS, "La note", "note", lang)?
+                .ok_or_else(|| ApiError::invalid(lang.t("La note est vide.", "The note is empty (text).")))?;
+            let mut event = NewWorkflowEvent { user_id: actor.user_id(), action: "note".into(), detail: text };
+            by_token(actor, &mut event);
+            state.store.add_workflow_event(pid, mid, event, Utc::now()).await?;
+            return Ok(());
+        }
+        Kind::Triage => Action::Triage,
+        Kind::Assign => {
+            let dir = Directory::load(state, pid).await?;
+            Action::Assign {
+                department: resolve_department(&dir, f.department_id, lang)?,
+                assignee: resolve_assignee(&dir, f.user_id, lang)?,
+            }
+        }
+        Kind::Answer => Action::Answer {
+            reply: actions::text_field(f.reply.as_deref(), MAX_TEXT_CHARS, "La réponse", "reply", lang)?,
+            reason,
+        },
+        Kind::Close => Action::Close { reason },
+        Kind::Ignore => Action::Ignore { reason },
+        Kind::Reopen => Action::Reopen,
+    };
+    save(state, actor, &mention, current.as_ref(), action, lang).await
+}
+
+// ---------------------------------------------------------------------------
+// JSON.
+
+async fn item_value(state: &AppState, actor: &Actor, mid: i64) -> Result<Value, ApiError> {
+    let pid = actor.project_id()?;
+    let (mention, item) = load(state, pid, mid).await?;
+    let events = state.store.workflow_events(pid, mid).await?;
+    let mut dir = Directory::load(state, pid).await?;
+    let ids: Vec<i64> = events.iter().filter_map(|e| e.user_id).chain(item.iter().filter_map(|i| i.assignee_id)).collect();
+    dir.learn(state, ids).await?;
+    let now = Utc::now();
+    Ok(json!({
+        "mention": mention_json(&mention.mention),
+        "status": item.as_ref().map(|i| i.status).unwrap_or(InboxStatus::New).as_str(),
+        "item": item.as_ref().map(|i| item_json(i, &dir, now)),
+        "events": events.iter().map(|e| json!({
+            "id": e.id, "at": e.at.to_rfc3339(), "user_id": e.user_id, "user": dir.user_name(e.user_id),
+            "action": e.action, "detail": e.detail,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+async fn item_api(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((_, mid)): Path<(i64, i64)>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(item_value(&state, &actor, mid).await?))
+}
+
+/// An API action: the body (empty is fine for those without fields), the
+/// change, and the item as it is now.
+async fn api_action(state: AppState, actor: Actor, mid: i64, kind: Kind, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let fields: Fields = if body.iter().all(u8::is_ascii_whitespace) {
+        Fields::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("the body is not the expected JSON: {e}")))?
+    };
+    perform(&state, &actor, mid, kind, fields, Lang::En).await?;
+    Ok(Json(item_value(&state, &actor, mid).await?))
+}
+
+type ApiAnswer = Result<Json<Value>, ApiError>;
+
+async fn triage_api(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, body: Bytes) -> ApiAnswer {
+    api_action(s, a, mid, Kind::Triage, body).await
+}
+async fn assign_api(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, body: Bytes) -> ApiAnswer {
+    api_action(s, a, mid, Kind::Assign, body).await
+}
+async fn note_api(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, body: Bytes) -> ApiAnswer {
+    api_action(s, a, mid, Kind::Note, body).await
+}
+async fn answer_api(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, body: Bytes) -> ApiAnswer {
+    api_action(s, a, mid, Kind::Answer, body).await
+}
+async fn close_api(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, body: Bytes) -> ApiAnswer {
+    api_action(s, a, mid, Kind::Close, body).await
+}
+async fn ignore_api(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, body: Bytes) -> ApiAnswer {
+    api_action(s, a, mid, Kind::Ignore, body).await
+}
+async fn reopen_api(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, body: Bytes) -> ApiAnswer {
+    api_action(s, a, mid, Kind::Reopen, body).await
+}
+
+// ---------------------------------------------------------------------------
+// Forms.
+
+/// A form's fields, as typed (selects send empty strings).
+#[derive(Debug, Deserialize, Default)]
+pub struct ActionForm {
+    department_id: Option<String>,
+    user_id: Option<String>,
+    reply: Option<String>,
+    reason: Option<String>,
+    text: Option<String>,
+}
+
+fn id_field(v: Option<&str>, name: &str) -> Result<Option<i64>, ApiError> {
+    match v.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| ApiError::invalid(format!("{name} must be a number"))),
+    }
+}
+
+async fn form_action(state: AppState, actor: Actor, mid: i64, kind: Kind, form: ActionForm) -> PageResult {
+    let lang = actor.lang;
+    let pid = actor.project_id()?;
+    let fields = (|| {
+        Ok::<_, ApiError>(Fields {
+            department_id: id_field(form.department_id.as_deref(), "department_id")?,
+            user_id: id_field(form.user_id.as_deref(), "user_id")?,
+            reply: form.reply,
+            reason: form.reason,
+            text: form.text,
+        })
+    })();
+    let result = match fields {
+        Ok(fields) => perform(&state, &actor, mid, kind, fields, lang).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Ok(see_other(&format!("/p/{pid}/inbox/{mid}"))),
+        Err(e) => Ok(error_page(&e, lang)),
+    }
+}
+
+async fn triage_form(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, Form(f): Form<ActionForm>) -> PageResult {
+    form_action(s, a, mid, Kind::Triage, f).await
+}
+async fn assign_form(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, Form(f): Form<ActionForm>) -> PageResult {
+    form_action(s, a, mid, Kind::Assign, f).await
+}
+async fn note_form(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, Form(f): Form<ActionForm>) -> PageResult {
+    form_action(s, a, mid, Kind::Note, f).await
+}
+async fn answer_form(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, Form(f): Form<ActionForm>) -> PageResult {
+    form_action(s, a, mid, Kind::Answer, f).await
+}
+async fn close_form(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, Form(f): Form<ActionForm>) -> PageResult {
+    form_action(s, a, mid, Kind::Close, f).await
+}
+async fn ignore_form(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, Form(f): Form<ActionForm>) -> PageResult {
+    form_action(s, a, mid, Kind::Ignore, f).await
+}
+async fn reopen_form(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, Form(f): Form<ActionForm>) -> PageResult {
+    form_action(s, a, mid, Kind::Reopen, f).await
+}
+
+// ---------------------------------------------------------------------------
+// The page.
+
+fn event_label(lang: Lang, action: &str) -> String {
+    match action {
+        "routed" => lang.t("routée", "routed").into(),
+        "status" => lang.t("statut", "status").into(),
+        "assigned" => lang.t("assignée", "assigned").into(),
+        "answered" => lang.t("répondue", "answered").into(),
+        "closed" => lang.t("close", "closed").into(),
+        "ignored" => lang.t("ignorée", "ignored").into(),
+        "reopened" => lang.t("rouverte", "reopened").into(),
+        "note" => lang.t("note interne", "internal note").into(),
+        "escalated" => lang.t("escaladée", "escalated").into(),
+        other => other.to_string(),
+    }
+}
+
+async fn item_page(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((_, mid)): Path<(i64, i64)>,
+) -> PageResult {
+    let lang = actor.lang;
+    let pid = actor.project_id()?;
+    let (stored, item) = match load(&state, pid, mid).await {
+        Ok(loaded) => loaded,
+        Err(e) => return Ok(error_page(&e, lang)),
+    };
+    let m = &stored.mention;
+    let events = state.store.workflow_events(pid, mid).await?;
+    let mut dir = Directory::load(&state, pid).await?;
+    let ids: Vec<i64> = events.iter().filter_map(|e| e.user_id).chain(item.iter().filter_map(|i| i.assignee_id)).collect();
+    dir.learn(&state, ids).await?;
+    let now = Utc::now();
+    let status = item.as_ref().map(|i| i.status).unwrap_or(InboxStatus::New);
+    let department = item.as_ref().and_then(|i| dir.department(i.department_id));
+    let late = item.as_ref().and_then(|i| overdue_secs(i, now));
+    let done = matches!(status, InboxStatus::Answered | InboxStatus::Closed | InboxStatus::Ignored);
+    let agent = actor.can(Role::Agent);
+    let base = format!("/p/{pid}/inbox/{mid}");
+    let title = m.title.as_deref().filter(|t| !t.trim().is_empty()).map(|t| crate::pages::clip(t, 200));
+    let body = html! {
+        p { a href={ "/p/" (pid) "/inbox" } { (lang.t("← À traiter", "← Inbox")) } }
+        h1 { (title.clone().unwrap_or_else(|| format!("{} #{mid}", lang.t("Mention", "Mention")))) }
+        article.card.mention {
+            p.meta {
+                (sentiment_badge(lang, m.analysis.polarity())) " "
+                span.muted {
+                    (m.source_kind.as_str())
+                    @if let Some(site) = &m.site { " · " (site) }
+                    @if let Some(author) = &m.author { " · " (author) }
+                    " · " (lang.datetime(m.published_at))
+                }
+            }
+            p.text { (m.text) }
+            @if let Some(url) = &m.url { p { (external_link(url, &crate::pages::clip(url, 100))) } }
+            @if !m.analysis.themes.is_empty() {
+                p.muted { (lang.t("Thèmes : ", "Themes: "))
+                    @for (i, t) in m.analysis.themes.iter().enumerate() { @if i > 0 { ", " } (t.theme) } }
+            }
+        }
+        section.card.workflow {
+            h2 { (lang.t("Traitement", "Handling")) }
+            dl.facts {
+                dt { (lang.t("Statut", "Status")) }
+                dd { span class={ "badge status-" (status.as_str()) } { (status_label(lang, status)) }
+                    @if item.as_ref().is_some_and(|i| i.escalated_at.is_some()) { " " span.badge.escalated { (lang.t("escaladée", "escalated")) } } }
+                dt { (lang.t("Service", "Department")) }
+                dd { (department.map(|d| d.name.clone()).unwrap_or_else(|| "—".into())) }
+                dt { (lang.t("Assignée à", "Assignee")) }
+                dd { (dir.user_name(item.as_ref().and_then(|i| i.assignee_id)).unwrap_or_else(|| "—".into())) }
+                @if let Some(i) = &item {
+                    dt { (lang.t("Arrivée", "Arrived")) }
+                    dd { (lang.datetime(i.entered_at)) }
+                    dt { (lang.t("Échéance", "Due")) }
+                    dd {
+                        @if let Some(due) = i.due_at { (lang.datetime(due)) } @else { "—" }
+                        @if let Some(secs) = late { " " span.overdue { (lang.t("en retard de ", "overdue by ")) (lang.duration(secs)) } }
+                    }
+                    dt { (lang.t("Objectif de réponse", "Response target")) }
+                    dd { @if let Some(d) = department { (lang.duration(d.response_target_secs)) } @else { "—" } }
+                    dt { (lang.t("Temps de réponse", "Response time")) }
+                    dd.response-time {
+                        @if let Some(secs) = response_secs(i) {
+                            (lang.duration(secs))
+                            @if let Some(d) = department {
+                                @if secs <= d.response_target_secs { " " span.badge.within { (lang.t("dans l'objectif", "within target")) } }
+                                @else { " " span.overdue { (lang.t("hors objectif", "over target")) } }
+                            }
+                        } @else { (lang.t("pas encore de réponse", "no response yet")) }
+                    }
+                    @if let Some(reply) = &i.reply {
+                        dt { (lang.t("Réponse envoyée", "Reply sent")) }
+                        dd.reply { (reply) }
+                    }
+                    @if let Some(reason) = &i.reason {
+                        dt { (lang.t("Raison", "Reason")) }
+                        dd { (reason) }
+                    }
+                    @if let Some(at) = i.closed_at {
+                        dt { (lang.t("Close le", "Closed at")) }
+                        dd { (lang.datetime(at)) }
+                    }
+                    @if let Some(at) = i.escalated_at {
+                        dt { (lang.t("Escaladée le", "Escalated at")) }
+                        dd { (lang.datetime(at)) }
+                    }
+                }
+            }
+        }
+        @if agent {
+            section.card.actions {
+                h2 { (lang.t("Actions", "Actions")) }
+                @if matches!(status, InboxStatus::New | InboxStatus::Assigned) {
+                    form.stack method="post" action={ (base) "/triage" } {
+                        (csrf_field(&actor))
+                        button type="submit" { @if status == InboxStatus::New { (lang.t("À traiter", "Mark to handle")) } @else { (lang.t("Remettre dans la file (désassigner)", "Back to the queue (unassign)")) } }
+                    }
+                }
+                @if !done {
+                    form.stack method="post" action={ (base) "/assign" } {
+                        (csrf_field(&actor))
+                        h3 { (lang.t("Assigner", "Assign")) }
+                        label { (lang.t("Service", "Department"))
+                            select name="department_id" {
+                                option value="" { (lang.t("(inchangé)", "(unchanged)")) }
+                                @for d in &dir.departments {
+                                    option value=(d.id) { (d.name) " (" (lang.duration(d.response_target_secs)) ")" }
+                                }
+                            }
+                        }
+                        label { (lang.t("Personne", "Person"))
+                            select name="user_id" {
+                                option value="" { (lang.t("(inchangée)", "(unchanged)")) }
+                                @for a in &dir.agents { option value=(a.id) { (a.name) } }
+                            }
+                        }
+                        button type="submit" { (lang.t("Assigner", "Assign")) }
+                    }
+                    form.stack method="post" action={ (base) "/answer" } {
+                        (csrf_field(&actor))
+                        h3 { (lang.t("Répondre", "Answer")) }
+                        label { (lang.t("Réponse envoyée", "Reply sent"))
+                            textarea name="reply" maxlength=(MAX_TEXT_CHARS) {} }
+                        label { (lang.t("Ou : pourquoi aucune réponse n'est nécessaire", "Or: why no reply is needed"))
+                            input type="text" name="reason" maxlength=(MAX_REASON_CHARS); }
+                        button type="submit" { (lang.t("Enregistrer la réponse", "Record the answer")) }
+                    }
+                    form.stack method="post" action={ (base) "/ignore" } {
+                        (csrf_field(&actor))
+                        h3 { (lang.t("Ignorer", "Ignore")) }
+                        label { (lang.t("Raison", "Reason"))
+                            input type="text" name="reason" required maxlength=(MAX_REASON_CHARS); }
+                        button.secondary type="submit" { (lang.t("Ignorer", "Ignore")) }
+                    }
+                }
+                @if !matches!(status, InboxStatus::Closed | InboxStatus::Ignored) {
+                    form.stack method="post" action={ (base) "/close" } {
+                        (csrf_field(&actor))
+                        h3 { (lang.t("Clore", "Close")) }
+                        label {
+                            @if status == InboxStatus::Answered { (lang.t("Raison (facultative)", "Reason (optional)")) }
+                            @else { (lang.t("Raison (obligatoire : jamais répondue)", "Reason (required: never answered)")) }
+                            input type="text" name="reason" required[status != InboxStatus::Answered] maxlength=(MAX_REASON_CHARS);
+                        }
+                        button.secondary type="submit" { (lang.t("Clore", "Close")) }
+                    }
+                }
+                @if done {
+                    form.stack method="post" action={ (base) "/reopen" } {
+                        (csrf_field(&actor))
+                        button type="submit" { (lang.t("Rouvrir", "Reopen")) }
+                    }
+                }
+                form.stack method="post" action={ (base) "/note" } {
+                    (csrf_field(&actor))
+                    h3 { (lang.t("Note interne", "Internal note")) }
+                    label { (lang.t("Note (visible de l'équipe seulement)", "Note (seen by the team only)"))
+                        textarea name="text" required maxlength=(MAX_TEXT_CHARS) {} }
+                    button.secondary type="submit" { (lang.t("Ajouter la note", "Add the note")) }
+                }
+            }
+        }
+        section.card.history {
+            h2 { (lang.t("Historique", "History")) }
+            @if events.is_empty() {
+                p.muted { (lang.t("Rien encore.", "Nothing yet.")) }
+            } @else {
+                ol.history {
+                    @for e in &events {
+                        li class={ "event event-" (e.action) } {
+                            span.muted { (lang.datetime(e.at)) } " · "
+                            strong { (dir.user_name(e.user_id).unwrap_or_else(|| "Vigie".into())) } " · "
+                            (event_label(lang, &e.action))
+                            @if !e.detail.is_empty() { " : " span.detail { (e.detail) } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let page_title = title.unwrap_or_else(|| format!("{} #{mid}", lang.t("Mention", "Mention")));
+    page(&state, &actor, Nav::Inbox, &page_title, body).await
+}

@@ -1,0 +1,335 @@
+//! Where alerts are sent: webhooks (signed with a secret made here and
+//! shown once) and e-mail addresses, each with a minimum severity.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::Method;
+use axum::response::Response;
+use axum::{Extension, Form, Json};
+use chrono::Utc;
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use vigie_model::{Role, Severity};
+use vigie_store::{Channel, NewChannel};
+
+use super::{audit_change, form_done, json_body, secret_page};
+use crate::auth::{Actor, random_token};
+use crate::error::ApiError;
+use crate::i18n::Lang;
+use crate::pages::{PageResult, clip, created, csrf_field, error_page};
+use crate::routes::Routes;
+use crate::{Access, AppState};
+
+/// Longest webhook URL, and most addresses per e-mail channel.
+pub const MAX_URL_CHARS: usize = 2_000;
+pub const MAX_ADDRESSES: usize = 20;
+
+pub(super) fn routes(r: Routes) -> Routes {
+    let manager = Access::Project(Role::Manager);
+    r.page(Method::POST, "/p/{pid}/settings/channels", manager, "Add a notification channel (form)", add_form)
+        .page(Method::POST, "/p/{pid}/settings/channels/{id}/delete", manager, "Remove a notification channel (form)", delete_form)
+        .api(Method::GET, "/api/v1/projects/{pid}/channels", manager, "Notification channels (secrets are never shown)", list_api)
+        .api(
+            Method::POST,
+            "/api/v1/projects/{pid}/channels",
+            manager,
+            "Add a channel {kind: webhook, url} or {kind: email, addresses}, with min_severity; a webhook's secret is answered once",
+            add_api,
+        )
+        .api(Method::DELETE, "/api/v1/projects/{pid}/channels/{id}", manager, "Remove a notification channel", delete_api)
+}
+
+fn back(pid: i64) -> String {
+    format!("/p/{pid}/settings#channels")
+}
+
+fn channel_json(c: &Channel) -> Value {
+    json!({
+        "id": c.id, "kind": c.kind, "target": c.target, "signed": c.secret.is_some(),
+        "min_severity": c.min_severity.as_str(), "created_at": c.created_at.to_rfc3339(),
+    })
+}
+
+/// An http(s) URL with a host.
+pub fn check_webhook_url(raw: &str) -> Result<String, ApiError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(ApiError::invalid("give the webhook's URL"));
+    }
+    if raw.chars().count() > MAX_URL_CHARS {
+        return Err(ApiError::invalid(format!("the URL must have at most {MAX_URL_CHARS} characters")));
+    }
+    match url::Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => Ok(u.to_string()),
+        _ => Err(ApiError::invalid(format!("{:?} is not an http(s) URL", clip(raw, 100)))),
+    }
+}
+
+/// E-mail addresses separated by commas, semicolons or spaces: each with
+/// one `@` between a non-empty name and a domain.
+pub fn check_addresses(raw: &str) -> Result<Vec<String>, ApiError> {
+    let list: Vec<String> =
+        raw.split([',', ';', ' ', '\n', '\r', '\t']).map(str::trim).filter(|a| !a.is_empty()).map(str::to_string).collect();
+    if list.is_empty() {
+        return Err(ApiError::invalid("give at least one e-mail address"));
+    }
+    if list.len() > MAX_ADDRESSES {
+        return Err(ApiError::invalid(format!("at most {MAX_ADDRESSES} addresses per channel")));
+    }
+    for a in &list {
+        let ok = a.len() <= 254
+            && a.matches('@').count() == 1
+            && a.split_once('@').is_some_and(|(name, domain)| {
+                !name.is_empty() && !domain.is_empty() && !domain.starts_with('.') && !domain.ends_with('.')
+            })
+            && !a.chars().any(|c| c.is_control() || matches!(c, '<' | '>' | '"' | '(' | ')'));
+        if !ok {
+            return Err(ApiError::invalid(format!("{:?} is not an e-mail address", clip(a, 100))));
+        }
+    }
+    Ok(list)
+}
+
+fn severity(v: Option<&str>) -> Result<Severity, ApiError> {
+    match v.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(Severity::Warning),
+        Some(s) => s.parse().map_err(ApiError::invalid),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ChannelInput {
+    kind: Option<String>,
+    url: Option<String>,
+    /// Comma-separated in forms; a list or a string in JSON.
+    addresses: Option<Value>,
+    min_severity: Option<String>,
+}
+
+/// Adds the channel; returns it and, for a webhook, its new secret.
+async fn add(state: &AppState, actor: &Actor, input: ChannelInput) -> Result<(Channel, Option<String>), ApiError> {
+    let pid = actor.project_id()?;
+    let min_severity = severity(input.min_severity.as_deref())?;
+    let (channel, secret) = match input.kind.as_deref().map(str::trim) {
+        Some("webhook") => {
+            let url = check_webhook_url(input.url.as_deref().unwrap_or(""))?;
+            let secret = random_token();
+            (NewChannel { kind: "webhook".into(), target: url, secret: Some(secret.clone()), min_severity }, Some(secret))
+        }
+        Some("email") => {
+            let raw = match &input.addresses {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Array(list)) => {
+                    list.iter().map(|v| v.as_str().unwrap_or("").to_string()).collect::<Vec<_>>().join(",")
+                }
+                _ => String::new(),
+            };
+            let addresses = check_addresses(&raw)?;
+            (NewChannel { kind: "email".into(), target: addresses.join(","), secret: None, min_severity }, None)
+        }
+        other => return Err(ApiError::invalid(format!("kind must be webhook or email, not {:?}", other.unwrap_or("")))),
+    };
+    let added = state.store.add_channel(pid, channel, Utc::now()).await?;
+    audit_change(
+        state,
+        actor,
+        Some(pid),
+        "channel.add",
+        format!(
+            "added {} channel #{} to {} (min severity {}{})",
+            added.kind,
+            added.id,
+            added.target,
+            added.min_severity,
+            if added.secret.is_some() { ", signed" } else { "" }
+        ),
+    )
+    .await?;
+    Ok((added, secret))
+}
+
+async fn remove(state: &AppState, actor: &Actor, id: i64) -> Result<(), ApiError> {
+    let pid = actor.project_id()?;
+    let channel = state
+        .store
+        .list_channels(pid)
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("no channel {id} in this project")))?;
+    state.store.remove_channel(pid, id).await?;
+    audit_change(state, actor, Some(pid), "channel.remove", format!("removed {} channel #{id} to {}", channel.kind, channel.target))
+        .await
+}
+
+async fn list_api(State(state): State<AppState>, Extension(actor): Extension<Actor>) -> Result<Json<Value>, ApiError> {
+    let list = state.store.list_channels(actor.project_id()?).await?;
+    Ok(Json(json!({"items": list.iter().map(channel_json).collect::<Vec<_>>(), "next_cursor": null})))
+}
+
+async fn add_api(State(state): State<AppState>, Extension(actor): Extension<Actor>, body: Bytes) -> Result<Response, ApiError> {
+    let input: ChannelInput = json_body(&body)?;
+    let (channel, secret) = add(&state, &actor, input).await?;
+    let mut v = channel_json(&channel);
+    if let Some(secret) = secret {
+        v["secret"] = json!(secret);
+    }
+    Ok(created(v))
+}
+
+async fn delete_api(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((_, id)): Path<(i64, i64)>,
+) -> Result<Json<Value>, ApiError> {
+    remove(&state, &actor, id).await?;
+    Ok(Json(json!({"removed": id})))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ChannelForm {
+    kind: Option<String>,
+    url: Option<String>,
+    addresses: Option<String>,
+    min_severity: Option<String>,
+}
+
+async fn add_form(State(state): State<AppState>, Extension(actor): Extension<Actor>, Form(f): Form<ChannelForm>) -> PageResult {
+    let lang = actor.lang;
+    let pid = actor.project_id()?;
+    let input =
+        ChannelInput { kind: f.kind, url: f.url, addresses: f.addresses.map(Value::String), min_severity: f.min_severity };
+    match add(&state, &actor, input).await {
+        Err(e) => Ok(error_page(&e, lang)),
+        Ok((_, None)) => form_done(lang, Ok(()), &back(pid)),
+        Ok((channel, Some(secret))) => {
+            let what = html! {
+                p { (lang.t("Webhook ajouté : ", "Webhook added: ")) code { (channel.target) } }
+                p { (lang.t(
+                    "Vigie signe chaque envoi avec ce secret (HMAC-SHA256) ; vérifiez la signature à la réception.",
+                    "Vigie signs every call with this secret (HMAC-SHA256); check the signature on your side."
+                )) }
+            };
+            secret_page(&state, &actor, lang.t("Secret du webhook", "Webhook secret"), what, &secret, &back(pid)).await
+        }
+    }
+}
+
+async fn delete_form(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((_, id)): Path<(i64, i64)>,
+) -> PageResult {
+    let pid = actor.project_id()?;
+    let result = remove(&state, &actor, id).await;
+    form_done(actor.lang, result, &back(pid))
+}
+
+fn severity_label(lang: Lang, s: Severity) -> &'static str {
+    match s {
+        Severity::Info => lang.t("information", "info"),
+        Severity::Warning => lang.t("avertissement", "warning"),
+        Severity::Critical => lang.t("critique", "critical"),
+    }
+}
+
+fn severity_select(lang: Lang) -> Markup {
+    html! {
+        label { (lang.t("Gravité minimale", "Minimum severity"))
+            select name="min_severity" {
+                @for s in [Severity::Info, Severity::Warning, Severity::Critical] {
+                    option value=(s.as_str()) selected[s == Severity::Warning] { (severity_label(lang, s)) }
+                }
+            }
+        }
+    }
+}
+
+pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, ApiError> {
+    let lang = actor.lang;
+    let pid = actor.project_id()?;
+    let list = state.store.list_channels(pid).await?;
+    Ok(html! {
+        section.card #channels {
+            h2 { (lang.t("Canaux de notification", "Notification channels")) }
+            @if list.is_empty() {
+                p.muted { (lang.t("Aucun canal : les alertes ne sont visibles que dans Vigie.", "No channel: alerts are only seen in Vigie.")) }
+            } @else {
+                div.table-wrap { table {
+                    thead { tr {
+                        th { (lang.t("Type", "Kind")) }
+                        th { (lang.t("Destination", "Target")) }
+                        th { (lang.t("Gravité minimale", "Minimum severity")) }
+                        th { (lang.t("Créé le", "Created")) }
+                        th {}
+                    } }
+                    tbody {
+                        @for c in &list {
+                            tr {
+                                td { (c.kind) @if c.secret.is_some() { " " span.badge { (lang.t("signé", "signed")) } } }
+                                td.target { (clip(&c.target, 120)) }
+                                td { (severity_label(lang, c.min_severity)) }
+                                td { (lang.datetime(c.created_at)) }
+                                td {
+                                    form.inline method="post" action={ "/p/" (pid) "/settings/channels/" (c.id) "/delete" }
+                                        data-confirm=(lang.t("Supprimer ce canal ?", "Remove this channel?")) {
+                                        (csrf_field(actor))
+                                        button.danger type="submit" { (lang.t("Supprimer", "Remove")) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                } }
+            }
+            details {
+                summary { (lang.t("Ajouter un webhook", "Add a webhook")) }
+                form.stack method="post" action={ "/p/" (pid) "/settings/channels" } {
+                    (csrf_field(actor))
+                    input type="hidden" name="kind" value="webhook";
+                    label { (lang.t("Adresse (http ou https)", "URL (http or https)"))
+                        input type="url" name="url" required maxlength=(MAX_URL_CHARS) placeholder="https://"; }
+                    (severity_select(lang))
+                    button type="submit" { (lang.t("Ajouter", "Add")) }
+                }
+            }
+            details {
+                summary { (lang.t("Ajouter des destinataires e-mail", "Add e-mail recipients")) }
+                form.stack method="post" action={ "/p/" (pid) "/settings/channels" } {
+                    (csrf_field(actor))
+                    input type="hidden" name="kind" value="email";
+                    label { (lang.t("Adresses, séparées par des virgules", "Addresses, separated by commas"))
+                        input type="text" name="addresses" required maxlength="5000"; }
+                    (severity_select(lang))
+                    button type="submit" { (lang.t("Ajouter", "Add")) }
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_urls_are_http() {
+        assert!(check_webhook_url("https://hooks.example/x").is_ok());
+        assert!(check_webhook_url("http://10.0.0.1:8080/hook").is_ok());
+        assert!(check_webhook_url("javascript:alert(1)").is_err());
+        assert!(check_webhook_url("ftp://example.com").is_err());
+        assert!(check_webhook_url("").is_err());
+        assert!(check_webhook_url("/relative").is_err());
+    }
+
+    #[test]
+    fn addresses_have_one_at() {
+        assert_eq!(check_addresses("a@b.fr, c@d.com").map(|l| l.len()).unwrap_or(0), 2);
+        assert!(check_addresses("a@@b.fr").is_err());
+        assert!(check_addresses("ab.fr").is_err());
+        assert!(check_addresses("@b.fr").is_err());
+        assert!(check_addresses("a@b@c.fr").is_err());
+        assert!(check_addresses(" , ").is_err());
+    }
+}

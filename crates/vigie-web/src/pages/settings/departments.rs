@@ -1,0 +1,361 @@
+//! Departments: who answers mentions, their response-time target and the
+//! manager overdue items are escalated to.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::Method;
+use axum::{Extension, Form, Json};
+use chrono::Utc;
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use vigie_model::Role;
+use vigie_store::{Department, NewDepartment, User};
+
+use super::{MAX_NAME_CHARS, audit_change, form_done, form_id, json_body, name_field};
+use crate::auth::Actor;
+use crate::error::ApiError;
+use crate::i18n::Lang;
+use crate::pages::{PageResult, created, csrf_field};
+use crate::routes::Routes;
+use crate::{Access, AppState};
+
+/// Shortest and longest response target.
+pub const MIN_TARGET_SECS: i64 = 60;
+pub const MAX_TARGET_SECS: i64 = 30 * 86_400;
+
+pub(super) fn routes(r: Routes) -> Routes {
+    let viewer = Access::Project(Role::Viewer);
+    let manager = Access::Project(Role::Manager);
+    r.page(Method::POST, "/p/{pid}/settings/departments", manager, "Add a department (form)", add_form)
+        .page(Method::POST, "/p/{pid}/settings/departments/{id}", manager, "Edit a department (form)", edit_form)
+        .page(Method::POST, "/p/{pid}/settings/departments/{id}/delete", manager, "Remove a department (form)", delete_form)
+        .api(Method::GET, "/api/v1/projects/{pid}/departments", viewer, "Departments with their response target", list_api)
+        .api(
+            Method::POST,
+            "/api/v1/projects/{pid}/departments",
+            manager,
+            "Add a department {name, response_target_secs, manager_id}",
+            add_api,
+        )
+        .api(
+            Method::PUT,
+            "/api/v1/projects/{pid}/departments/{id}",
+            manager,
+            "Replace a department's {name, response_target_secs, manager_id}",
+            update_api,
+        )
+        .api(Method::DELETE, "/api/v1/projects/{pid}/departments/{id}", manager, "Remove a department and its rules", delete_api)
+}
+
+fn back(pid: i64) -> String {
+    format!("/p/{pid}/settings#departments")
+}
+
+pub(crate) fn department_json(d: &Department) -> Value {
+    json!({
+        "id": d.id, "name": d.name, "response_target_secs": d.response_target_secs,
+        "manager_id": d.manager_id, "created_at": d.created_at.to_rfc3339(),
+    })
+}
+
+/// A department as given, checked.
+struct Input {
+    name: String,
+    target_secs: i64,
+    manager_id: Option<i64>,
+}
+
+fn check_target(secs: i64) -> Result<i64, ApiError> {
+    if !(MIN_TARGET_SECS..=MAX_TARGET_SECS).contains(&secs) {
+        return Err(ApiError::invalid(format!(
+            "the response target must be between 1 minute and 30 days ({MIN_TARGET_SECS} to {MAX_TARGET_SECS} seconds)"
+        )));
+    }
+    Ok(secs)
+}
+
+/// The manager must be a member of the project.
+async fn check_manager(state: &AppState, pid: i64, manager: Option<i64>) -> Result<Option<User>, ApiError> {
+    let Some(id) = manager else { return Ok(None) };
+    let members = state.store.members(pid).await?;
+    members
+        .into_iter()
+        .find(|(u, _)| u.id == id)
+        .map(|(u, _)| Some(u))
+        .ok_or_else(|| ApiError::invalid(format!("user {id} is not a member of this project: add them first")))
+}
+
+fn describe(d: &Department, manager: Option<&User>) -> String {
+    format!(
+        "{} (target {} min, manager {})",
+        d.name,
+        d.response_target_secs / 60,
+        manager.map(|u| u.username.as_str()).unwrap_or("none")
+    )
+}
+
+async fn add(state: &AppState, actor: &Actor, input: Input) -> Result<Department, ApiError> {
+    let pid = actor.project_id()?;
+    let manager = check_manager(state, pid, input.manager_id).await?;
+    let d = state
+        .store
+        .add_department(
+            pid,
+            NewDepartment { name: input.name, response_target_secs: input.target_secs, manager_id: input.manager_id },
+            Utc::now(),
+        )
+        .await?;
+    audit_change(state, actor, Some(pid), "department.add", format!("added department {}", describe(&d, manager.as_ref())))
+        .await?;
+    Ok(d)
+}
+
+async fn find(state: &AppState, pid: i64, id: i64) -> Result<Department, ApiError> {
+    state
+        .store
+        .list_departments(pid)
+        .await?
+        .into_iter()
+        .find(|d| d.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("no department {id} in this project")))
+}
+
+async fn update(state: &AppState, actor: &Actor, id: i64, input: Input) -> Result<Department, ApiError> {
+    let pid = actor.project_id()?;
+    let before = find(state, pid, id).await?;
+    let manager = check_manager(state, pid, input.manager_id).await?;
+    let old_manager = match before.manager_id {
+        Some(m) => state.store.user(m).await?,
+        None => None,
+    };
+    let after =
+        Department { name: input.name, response_target_secs: input.target_secs, manager_id: input.manager_id, ..before.clone() };
+    state.store.update_department(&after).await?;
+    audit_change(
+        state,
+        actor,
+        Some(pid),
+        "department.update",
+        format!("department #{id}: {} → {}", describe(&before, old_manager.as_ref()), describe(&after, manager.as_ref())),
+    )
+    .await?;
+    Ok(after)
+}
+
+async fn remove(state: &AppState, actor: &Actor, id: i64) -> Result<(), ApiError> {
+    let pid = actor.project_id()?;
+    let before = find(state, pid, id).await?;
+    if !state.store.remove_department(pid, id).await? {
+        return Err(ApiError::not_found(format!("no department {id} in this project")));
+    }
+    audit_change(
+        state,
+        actor,
+        Some(pid),
+        "department.remove",
+        format!("removed department {} (and its routing rules)", before.name),
+    )
+    .await
+}
+
+// --- API
+
+#[derive(Debug, Deserialize)]
+pub struct DepartmentBody {
+    name: Option<String>,
+    response_target_secs: Option<i64>,
+    manager_id: Option<i64>,
+}
+
+fn body_input(b: DepartmentBody) -> Result<Input, ApiError> {
+    Ok(Input {
+        name: name_field(b.name.as_deref(), MAX_NAME_CHARS, "department name")?,
+        target_secs: check_target(
+            b.response_target_secs.ok_or_else(|| ApiError::invalid("response_target_secs is required"))?,
+        )?,
+        manager_id: b.manager_id,
+    })
+}
+
+async fn list_api(State(state): State<AppState>, Extension(actor): Extension<Actor>) -> Result<Json<Value>, ApiError> {
+    let list = state.store.list_departments(actor.project_id()?).await?;
+    Ok(Json(json!({"items": list.iter().map(department_json).collect::<Vec<_>>(), "next_cursor": null})))
+}
+
+async fn add_api(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    body: Bytes,
+) -> Result<axum::response::Response, ApiError> {
+    let input = body_input(json_body(&body)?)?;
+    let d = add(&state, &actor, input).await?;
+    Ok(created(department_json(&d)))
+}
+
+async fn update_api(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((_, id)): Path<(i64, i64)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let input = body_input(json_body(&body)?)?;
+    Ok(Json(department_json(&update(&state, &actor, id, input).await?)))
+}
+
+async fn delete_api(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((_, id)): Path<(i64, i64)>,
+) -> Result<Json<Value>, ApiError> {
+    remove(&state, &actor, id).await?;
+    Ok(Json(json!({"removed": id})))
+}
+
+// --- Forms
+
+#[derive(Debug, Deserialize, Default)]
+pub struct DepartmentForm {
+    name: Option<String>,
+    hours: Option<String>,
+    minutes: Option<String>,
+    manager_id: Option<String>,
+}
+
+fn form_input(f: &DepartmentForm) -> Result<Input, ApiError> {
+    let number = |v: Option<&str>, what: &str, max: i64| -> Result<i64, ApiError> {
+        match v.map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(0),
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (0..=max).contains(n))
+                .ok_or_else(|| ApiError::invalid(format!("{what} must be a whole number from 0 to {max}"))),
+        }
+    };
+    let hours = number(f.hours.as_deref(), "hours", MAX_TARGET_SECS / 3600)?;
+    let minutes = number(f.minutes.as_deref(), "minutes", 59)?;
+    Ok(Input {
+        name: name_field(f.name.as_deref(), MAX_NAME_CHARS, "department name")?,
+        target_secs: check_target(hours * 3600 + minutes * 60)?,
+        manager_id: form_id(f.manager_id.as_deref(), "manager")?,
+    })
+}
+
+async fn add_form(State(state): State<AppState>, Extension(actor): Extension<Actor>, Form(f): Form<DepartmentForm>) -> PageResult {
+    let pid = actor.project_id()?;
+    let result = async { add(&state, &actor, form_input(&f)?).await.map(|_| ()) }.await;
+    form_done(actor.lang, result, &back(pid))
+}
+
+async fn edit_form(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((_, id)): Path<(i64, i64)>,
+    Form(f): Form<DepartmentForm>,
+) -> PageResult {
+    let pid = actor.project_id()?;
+    let result = async { update(&state, &actor, id, form_input(&f)?).await.map(|_| ()) }.await;
+    form_done(actor.lang, result, &back(pid))
+}
+
+async fn delete_form(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((_, id)): Path<(i64, i64)>,
+) -> PageResult {
+    let pid = actor.project_id()?;
+    let result = remove(&state, &actor, id).await;
+    form_done(actor.lang, result, &back(pid))
+}
+
+// --- Section of the settings page
+
+fn fields(lang: Lang, d: Option<&Department>, members: &[(User, Role)]) -> Markup {
+    let target = d.map(|d| d.response_target_secs).unwrap_or(4 * 3600);
+    html! {
+        label { (lang.t("Nom", "Name"))
+            input type="text" name="name" required maxlength=(MAX_NAME_CHARS) value=[d.map(|d| d.name.as_str())]; }
+        div.inline-fields {
+            label { (lang.t("Objectif de réponse : heures", "Response target: hours"))
+                input type="number" name="hours" min="0" max="720" value=(target / 3600); }
+            label { (lang.t("minutes", "minutes"))
+                input type="number" name="minutes" min="0" max="59" value=((target % 3600) / 60); }
+        }
+        label { (lang.t("Responsable (reçoit les mentions en retard)", "Manager (gets overdue mentions)"))
+            select name="manager_id" {
+                option value="" { (lang.t("(aucun)", "(none)")) }
+                @for (u, _) in members {
+                    option value=(u.id) selected[d.and_then(|d| d.manager_id) == Some(u.id)] { (u.display_name) " (" (u.username) ")" }
+                }
+            }
+        }
+    }
+}
+
+pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, ApiError> {
+    let lang = actor.lang;
+    let pid = actor.project_id()?;
+    let list = state.store.list_departments(pid).await?;
+    let members = state.store.members(pid).await?;
+    let name_of = |id: Option<i64>| -> String {
+        match id {
+            None => "—".into(),
+            Some(id) => members.iter().find(|(u, _)| u.id == id).map(|(u, _)| u.display_name.clone()).unwrap_or(format!("#{id}")),
+        }
+    };
+    let can = actor.can(Role::Manager);
+    Ok(html! {
+        section.card #departments {
+            h2 { (lang.t("Services", "Departments")) }
+            @if list.is_empty() {
+                p.muted { (lang.t("Aucun service.", "No department.")) }
+            } @else {
+                div.table-wrap { table {
+                    thead { tr {
+                        th { (lang.t("Service", "Department")) }
+                        th { (lang.t("Objectif de réponse", "Response target")) }
+                        th { (lang.t("Responsable", "Manager")) }
+                        @if can { th { (lang.t("Actions", "Actions")) } }
+                    } }
+                    tbody {
+                        @for d in &list {
+                            tr {
+                                td { (d.name) }
+                                td { (lang.duration(d.response_target_secs)) }
+                                td { (name_of(d.manager_id)) }
+                                @if can {
+                                    td {
+                                        details {
+                                            summary { (lang.t("Modifier", "Edit")) }
+                                            form.stack method="post" action={ "/p/" (pid) "/settings/departments/" (d.id) } {
+                                                (csrf_field(actor))
+                                                (fields(lang, Some(d), &members))
+                                                button type="submit" { (lang.t("Enregistrer", "Save")) }
+                                            }
+                                        }
+                                        form.inline method="post" action={ "/p/" (pid) "/settings/departments/" (d.id) "/delete" }
+                                            data-confirm=(lang.t("Supprimer ce service et ses règles de routage ?", "Remove this department and its routing rules?")) {
+                                            (csrf_field(actor))
+                                            button.danger type="submit" { (lang.t("Supprimer", "Remove")) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                } }
+            }
+            @if can {
+                details {
+                    summary { (lang.t("Ajouter un service", "Add a department")) }
+                    form.stack method="post" action={ "/p/" (pid) "/settings/departments" } {
+                        (csrf_field(actor))
+                        (fields(lang, None, &members))
+                        button type="submit" { (lang.t("Ajouter", "Add")) }
+                    }
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,293 @@
+//! Routing rules: which department new mentions go to. Tried in order, the
+//! first whose every set condition holds wins (see `vigie_pipeline::routing`).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::Method;
+use axum::{Extension, Form, Json};
+use chrono::Utc;
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use vigie_model::{Polarity, Role, SourceKind};
+use vigie_pipeline::routing::describe_conditions;
+use vigie_store::{NewRoutingRule, RoutingRule};
+
+use super::{audit_change, form_done, form_id, json_body};
+use crate::auth::Actor;
+use crate::error::ApiError;
+use crate::pages::{PageResult, created, csrf_field, polarity_label};
+use crate::routes::Routes;
+use crate::{Access, AppState};
+
+/// Rules a project may have.
+pub const MAX_RULES: usize = 200;
+
+pub(super) fn routes(r: Routes) -> Routes {
+    let viewer = Access::Project(Role::Viewer);
+    let manager = Access::Project(Role::Manager);
+    r.page(Method::POST, "/p/{pid}/settings/rules", manager, "Add a routing rule (form)", add_form)
+        .page(Method::POST, "/p/{pid}/settings/rules/{id}/delete", manager, "Remove a routing rule (form)", delete_form)
+        .api(Method::GET, "/api/v1/projects/{pid}/rules", viewer, "Routing rules in the order they are tried", list_api)
+        .api(
+            Method::POST,
+            "/api/v1/projects/{pid}/rules",
+            manager,
+            "Add a routing rule {theme, sentiment, watch_id, source_kind, department_id} (after the others)",
+            add_api,
+        )
+        .api(Method::DELETE, "/api/v1/projects/{pid}/rules/{id}", manager, "Remove a routing rule", delete_api)
+}
+
+fn back(pid: i64) -> String {
+    format!("/p/{pid}/settings#rules")
+}
+
+pub(crate) fn rule_json(r: &RoutingRule) -> Value {
+    json!({
+        "id": r.id, "position": r.position, "theme": r.theme,
+        "sentiment": r.sentiment.map(|s| s.as_str()), "watch_id": r.watch_id,
+        "source_kind": r.source_kind.map(|k| k.as_str()), "department_id": r.department_id,
+        "created_at": r.created_at.to_rfc3339(),
+    })
+}
+
+/// A rule as given: conditions as text (empty: any), checked by [`check`].
+#[derive(Debug, Deserialize, Default)]
+pub struct RuleInput {
+    theme: Option<String>,
+    sentiment: Option<String>,
+    watch_id: Option<String>,
+    source_kind: Option<String>,
+    department_id: Option<String>,
+}
+
+/// The JSON form (ids as numbers).
+#[derive(Debug, Deserialize)]
+pub struct RuleBody {
+    theme: Option<String>,
+    sentiment: Option<String>,
+    watch_id: Option<i64>,
+    source_kind: Option<String>,
+    department_id: Option<i64>,
+}
+
+fn given(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim).filter(|v| !v.is_empty() && *v != "any")
+}
+
+async fn check(state: &AppState, pid: i64, input: &RuleInput) -> Result<NewRoutingRule, ApiError> {
+    let theme = match given(input.theme.as_deref()) {
+        None => None,
+        Some(key) => {
+            let themes = state.store.list_themes(pid).await?;
+            if !themes.iter().any(|t| t.key == key) {
+                return Err(ApiError::invalid(format!("the project has no theme {key:?}")));
+            }
+            Some(key.to_string())
+        }
+    };
+    let sentiment = given(input.sentiment.as_deref()).map(str::parse::<Polarity>).transpose().map_err(|e| ApiError::invalid(e.to_string()))?;
+    let source_kind =
+        given(input.source_kind.as_deref()).map(str::parse::<SourceKind>).transpose().map_err(|e| ApiError::invalid(e.to_string()))?;
+    let watch_id = form_id(input.watch_id.as_deref(), "watch")?;
+    if let Some(id) = watch_id
+        && !state.store.list_watches(pid).await?.iter().any(|w| w.id == id)
+    {
+        return Err(ApiError::invalid(format!("the project has no watch {id}")));
+    }
+    let department_id = form_id(input.department_id.as_deref(), "department")?
+        .ok_or_else(|| ApiError::invalid("choose the department the rule sends mentions to (department_id)"))?;
+    if !state.store.list_departments(pid).await?.iter().any(|d| d.id == department_id) {
+        return Err(ApiError::invalid(format!("the project has no department {department_id}")));
+    }
+    Ok(NewRoutingRule { theme, sentiment, watch_id, source_kind, department_id })
+}
+
+async fn add(state: &AppState, actor: &Actor, input: RuleInput) -> Result<RoutingRule, ApiError> {
+    let pid = actor.project_id()?;
+    let rule = check(state, pid, &input).await?;
+    if state.store.list_rules(pid).await?.len() >= MAX_RULES {
+        return Err(ApiError::conflict(format!("a project has at most {MAX_RULES} routing rules")));
+    }
+    let added = state.store.add_rule(pid, rule, Utc::now()).await?;
+    let department = department_name(state, pid, added.department_id).await?;
+    audit_change(
+        state,
+        actor,
+        Some(pid),
+        "rule.add",
+        format!("added rule #{} ({}) → {department}", added.position, describe_conditions(&added)),
+    )
+    .await?;
+    Ok(added)
+}
+
+async fn department_name(state: &AppState, pid: i64, id: i64) -> Result<String, ApiError> {
+    Ok(state.store.list_departments(pid).await?.into_iter().find(|d| d.id == id).map(|d| d.name).unwrap_or(format!("#{id}")))
+}
+
+async fn remove(state: &AppState, actor: &Actor, id: i64) -> Result<(), ApiError> {
+    let pid = actor.project_id()?;
+    let rule = state
+        .store
+        .list_rules(pid)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("no routing rule {id} in this project")))?;
+    state.store.remove_rule(pid, id).await?;
+    let department = department_name(state, pid, rule.department_id).await?;
+    audit_change(
+        state,
+        actor,
+        Some(pid),
+        "rule.remove",
+        format!("removed rule #{} ({}) → {department}", rule.position, describe_conditions(&rule)),
+    )
+    .await
+}
+
+async fn list_api(State(state): State<AppState>, Extension(actor): Extension<Actor>) -> Result<Json<Value>, ApiError> {
+    let list = state.store.list_rules(actor.project_id()?).await?;
+    Ok(Json(json!({"items": list.iter().map(rule_json).collect::<Vec<_>>(), "next_cursor": null})))
+}
+
+async fn add_api(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    body: Bytes,
+) -> Result<axum::response::Response, ApiError> {
+    let b: RuleBody = json_body(&body)?;
+    let input = RuleInput {
+        theme: b.theme,
+        sentiment: b.sentiment,
+        watch_id: b.watch_id.map(|w| w.to_string()),
+        source_kind: b.source_kind,
+        department_id: b.department_id.map(|d| d.to_string()),
+    };
+    Ok(created(rule_json(&add(&state, &actor, input).await?)))
+}
+
+async fn delete_api(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((_, id)): Path<(i64, i64)>,
+) -> Result<Json<Value>, ApiError> {
+    remove(&state, &actor, id).await?;
+    Ok(Json(json!({"removed": id})))
+}
+
+async fn add_form(State(state): State<AppState>, Extension(actor): Extension<Actor>, Form(f): Form<RuleInput>) -> PageResult {
+    let pid = actor.project_id()?;
+    let result = add(&state, &actor, f).await.map(|_| ());
+    form_done(actor.lang, result, &back(pid))
+}
+
+async fn delete_form(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((_, id)): Path<(i64, i64)>,
+) -> PageResult {
+    let pid = actor.project_id()?;
+    let result = remove(&state, &actor, id).await;
+    form_done(actor.lang, result, &back(pid))
+}
+
+pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, ApiError> {
+    let lang = actor.lang;
+    let pid = actor.project_id()?;
+    let rules = state.store.list_rules(pid).await?;
+    let departments = state.store.list_departments(pid).await?;
+    let themes = state.store.list_themes(pid).await?;
+    let watches = state.store.list_watches(pid).await?;
+    let can = actor.can(Role::Manager);
+    let any = lang.t("(tous)", "(any)");
+    Ok(html! {
+        section.card #rules {
+            h2 { (lang.t("Règles de routage", "Routing rules")) }
+            p.muted { (lang.t(
+                "Les nouvelles mentions sont envoyées au service de la première règle dont toutes les conditions sont remplies.",
+                "New mentions go to the department of the first rule whose every condition holds."
+            )) }
+            @if rules.is_empty() {
+                p.muted { (lang.t("Aucune règle : les mentions restent nouvelles.", "No rule: mentions stay new.")) }
+            } @else {
+                div.table-wrap { table {
+                    thead { tr {
+                        th { "#" }
+                        th { (lang.t("Thème", "Theme")) }
+                        th { (lang.t("Tonalité", "Sentiment")) }
+                        th { (lang.t("Veille", "Watch")) }
+                        th { (lang.t("Type de source", "Source kind")) }
+                        th { (lang.t("Service", "Department")) }
+                        @if can { th {} }
+                    } }
+                    tbody {
+                        @for r in &rules {
+                            tr {
+                                td.num { (r.position) }
+                                td { @if let Some(key) = &r.theme {
+                                    (themes.iter().find(|t| &t.key == key).map(|t| t.name.clone()).unwrap_or(key.clone()))
+                                } @else { span.muted { (any) } } }
+                                td { @if r.sentiment.is_some() { (polarity_label(lang, r.sentiment)) } @else { span.muted { (any) } } }
+                                td { @if let Some(w) = r.watch_id {
+                                    (watches.iter().find(|x| x.id == w).map(|x| x.name.clone()).unwrap_or(format!("#{w}")))
+                                } @else { span.muted { (any) } } }
+                                td { @if let Some(k) = r.source_kind { (k.as_str()) } @else { span.muted { (any) } } }
+                                td { (departments.iter().find(|d| d.id == r.department_id).map(|d| d.name.clone()).unwrap_or(format!("#{}", r.department_id))) }
+                                @if can {
+                                    td {
+                                        form.inline method="post" action={ "/p/" (pid) "/settings/rules/" (r.id) "/delete" }
+                                            data-confirm=(lang.t("Supprimer cette règle ?", "Remove this rule?")) {
+                                            (csrf_field(actor))
+                                            button.danger type="submit" { (lang.t("Supprimer", "Remove")) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                } }
+            }
+            @if can && !departments.is_empty() {
+                details {
+                    summary { (lang.t("Ajouter une règle (à la fin)", "Add a rule (at the end)")) }
+                    form.stack method="post" action={ "/p/" (pid) "/settings/rules" } {
+                        (csrf_field(actor))
+                        label { (lang.t("Thème", "Theme"))
+                            select name="theme" {
+                                option value="" { (any) }
+                                @for t in &themes { option value=(t.key) { (t.name) " (" (t.key) ")" } }
+                            }
+                        }
+                        label { (lang.t("Tonalité", "Sentiment"))
+                            select name="sentiment" {
+                                option value="" { (any) }
+                                @for p in Polarity::ALL { option value=(p.as_str()) { (polarity_label(lang, Some(p))) } }
+                            }
+                        }
+                        label { (lang.t("Veille", "Watch"))
+                            select name="watch_id" {
+                                option value="" { (any) }
+                                @for w in &watches { option value=(w.id) { (w.name) } }
+                            }
+                        }
+                        label { (lang.t("Type de source", "Source kind"))
+                            select name="source_kind" {
+                                option value="" { (any) }
+                                @for k in SourceKind::ALL { option value=(k.as_str()) { (k.as_str()) } }
+                            }
+                        }
+                        label { (lang.t("Service", "Department"))
+                            select name="department_id" required {
+                                @for d in &departments { option value=(d.id) { (d.name) } }
+                            }
+                        }
+                        button type="submit" { (lang.t("Ajouter", "Add")) }
+                    }
+                }
+            }
+        }
+    })
+}

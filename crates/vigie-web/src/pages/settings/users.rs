@@ -1,0 +1,368 @@
+//! The installation's users (installation admins only): add with a
+//! one-time password shown once, disable / enable (disabling logs them out
+//! everywhere), reset the password, grant or take the admin flag.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::Method;
+use axum::response::Response;
+use axum::{Extension, Form, Json};
+use chrono::Utc;
+use maud::html;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use vigie_store::{NewUser, User};
+
+use super::{MAX_NAME_CHARS, audit_change, json_body, name_field, secret_page};
+use crate::auth::{Actor, hash_password, one_time_password};
+use crate::error::ApiError;
+use crate::i18n::Lang;
+use crate::pages::account::user_json;
+use crate::pages::{Nav, PageResult, created, csrf_field, error_page, page, see_other};
+use crate::routes::Routes;
+use crate::{Access, AppState};
+
+/// Longest username.
+pub const MAX_USERNAME: usize = 64;
+
+pub(super) fn routes(r: Routes) -> Routes {
+    let admin = Access::SiteAdmin;
+    r.page(Method::GET, "/admin/users", admin, "Installation users page", users_page)
+        .page(Method::POST, "/admin/users", admin, "Add a user (form; one-time password shown once)", add_form)
+        .page(Method::POST, "/admin/users/{uid}", admin, "Disable, enable, reset the password of, or change the admin flag of a user (form)", update_form)
+        .api(Method::GET, "/api/v1/users", admin, "The installation's users", list_api)
+        .api(
+            Method::POST,
+            "/api/v1/users",
+            admin,
+            "Add a user {username, display_name, email, is_admin, lang}; the one-time password is answered once",
+            add_api,
+        )
+        .api(
+            Method::PUT,
+            "/api/v1/users/{uid}",
+            admin,
+            "Change a user {display_name, email, is_admin, lang, disabled, reset_password}",
+            update_api,
+        )
+}
+
+const BACK: &str = "/admin/users";
+
+fn check_username(raw: Option<&str>) -> Result<String, ApiError> {
+    let name = raw.map(str::trim).unwrap_or("");
+    if name.is_empty() || name.chars().count() > MAX_USERNAME {
+        return Err(ApiError::invalid(format!("a username has 1 to {MAX_USERNAME} characters")));
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@')) {
+        return Err(ApiError::invalid("a username may only hold letters, digits, '-', '_', '.' and '@'"));
+    }
+    Ok(name.to_string())
+}
+
+fn check_email(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+    match raw.map(str::trim).filter(|e| !e.is_empty()) {
+        None => Ok(None),
+        Some(e) => {
+            let list = super::channels::check_addresses(e)?;
+            match list.as_slice() {
+                [one] => Ok(Some(one.clone())),
+                _ => Err(ApiError::invalid("give one e-mail address")),
+            }
+        }
+    }
+}
+
+fn check_lang(raw: Option<&str>) -> Result<String, ApiError> {
+    match raw.map(str::trim).filter(|l| !l.is_empty()) {
+        None => Ok("fr".into()),
+        Some(l) => Lang::parse(l).map(|l| l.code().to_string()).ok_or_else(|| ApiError::invalid("the language must be fr or en")),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct UserInput {
+    username: Option<String>,
+    display_name: Option<String>,
+    email: Option<String>,
+    #[serde(default)]
+    is_admin: Option<bool>,
+    lang: Option<String>,
+}
+
+/// Adds the user with a one-time password; returns both.
+async fn add(state: &AppState, actor: &Actor, input: UserInput) -> Result<(User, String), ApiError> {
+    let username = check_username(input.username.as_deref())?;
+    let display_name = match input.display_name.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        None => username.clone(),
+        Some(d) => name_field(Some(d), MAX_NAME_CHARS, "display name")?,
+    };
+    let password = one_time_password();
+    let user = NewUser {
+        username,
+        display_name,
+        email: check_email(input.email.as_deref())?,
+        password_hash: hash_password(&password)?,
+        is_admin: input.is_admin.unwrap_or(false),
+        lang: check_lang(input.lang.as_deref())?,
+        must_change_password: true,
+    };
+    let added = state.store.add_user(user, Utc::now()).await?;
+    audit_change(
+        state,
+        actor,
+        None,
+        "user.add",
+        format!("added user {}{}", added.username, if added.is_admin { " (installation admin)" } else { "" }),
+    )
+    .await?;
+    Ok((added, password))
+}
+
+/// A change to a user; each field left out stays as it is.
+#[derive(Debug, Deserialize, Default)]
+pub struct UserChange {
+    display_name: Option<String>,
+    email: Option<String>,
+    is_admin: Option<bool>,
+    lang: Option<String>,
+    disabled: Option<bool>,
+    #[serde(default)]
+    reset_password: bool,
+}
+
+/// Applies the change; returns the user and, after a reset, the new one-time password.
+async fn update(state: &AppState, actor: &Actor, uid: i64, change: UserChange) -> Result<(User, Option<String>), ApiError> {
+    let before = state.store.user(uid).await?.ok_or_else(|| ApiError::not_found(format!("no user {uid}")))?;
+    let myself = actor.user_id() == Some(uid);
+    if myself && change.disabled == Some(true) {
+        return Err(ApiError::conflict("you cannot disable your own account"));
+    }
+    if myself && change.is_admin == Some(false) {
+        return Err(ApiError::conflict("you cannot take away your own admin flag: ask another admin"));
+    }
+    let mut after = before.clone();
+    if let Some(d) = change.display_name.as_deref() {
+        after.display_name = name_field(Some(d), MAX_NAME_CHARS, "display name")?;
+    }
+    if let Some(e) = change.email.as_deref() {
+        after.email = check_email(Some(e))?;
+    }
+    if let Some(a) = change.is_admin {
+        after.is_admin = a;
+    }
+    if let Some(l) = change.lang.as_deref() {
+        after.lang = check_lang(Some(l))?;
+    }
+    if let Some(d) = change.disabled {
+        after.disabled = d;
+    }
+    let mut changes = Vec::new();
+    if after.display_name != before.display_name {
+        changes.push(format!("display name {:?} → {:?}", before.display_name, after.display_name));
+    }
+    if after.email != before.email {
+        changes.push(format!("e-mail {} → {}", before.email.as_deref().unwrap_or("none"), after.email.as_deref().unwrap_or("none")));
+    }
+    if after.is_admin != before.is_admin {
+        changes.push(if after.is_admin { "made installation admin".into() } else { "no longer installation admin".into() });
+    }
+    if after.lang != before.lang {
+        changes.push(format!("language {} → {}", before.lang, after.lang));
+    }
+    if after != before {
+        state.store.update_user(&after).await?;
+    }
+    if after.disabled != before.disabled {
+        if after.disabled {
+            // Logged out everywhere, now.
+            state.store.delete_user_sessions(uid).await?;
+        }
+        let (action, what) = if after.disabled { ("user.disable", "disabled") } else { ("user.enable", "enabled") };
+        audit_change(state, actor, None, action, format!("{what} user {}", after.username)).await?;
+    }
+    if !changes.is_empty() {
+        audit_change(state, actor, None, "user.update", format!("user {}: {}", after.username, changes.join(", "))).await?;
+    }
+    let password = if change.reset_password {
+        let password = one_time_password();
+        state.store.set_password(uid, &hash_password(&password)?, true).await?;
+        state.store.delete_user_sessions(uid).await?;
+        audit_change(state, actor, None, "user.password_reset", format!("reset the password of {}", after.username)).await?;
+        after.must_change_password = true;
+        Some(password)
+    } else {
+        None
+    };
+    Ok((after, password))
+}
+
+async fn list_api(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let users = state.store.list_users().await?;
+    Ok(Json(json!({"items": users.iter().map(user_json).collect::<Vec<_>>(), "next_cursor": null})))
+}
+
+async fn add_api(State(state): State<AppState>, Extension(actor): Extension<Actor>, body: Bytes) -> Result<Response, ApiError> {
+    let input: UserInput = json_body(&body)?;
+    let (user, password) = add(&state, &actor, input).await?;
+    Ok(created(json!({"user": user_json(&user), "one_time_password": password})))
+}
+
+async fn update_api(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(uid): Path<i64>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let change: UserChange = json_body(&body)?;
+    let (user, password) = update(&state, &actor, uid, change).await?;
+    let mut v = json!({"user": user_json(&user)});
+    if let Some(p) = password {
+        v["one_time_password"] = json!(p);
+    }
+    Ok(Json(v))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct AddForm {
+    username: Option<String>,
+    display_name: Option<String>,
+    email: Option<String>,
+    is_admin: Option<String>,
+    lang: Option<String>,
+}
+
+async fn add_form(State(state): State<AppState>, Extension(actor): Extension<Actor>, Form(f): Form<AddForm>) -> PageResult {
+    let lang = actor.lang;
+    let input = UserInput {
+        username: f.username,
+        display_name: f.display_name,
+        email: f.email,
+        is_admin: Some(f.is_admin.is_some_and(|v| !v.is_empty())),
+        lang: f.lang,
+    };
+    match add(&state, &actor, input).await {
+        Err(e) => Ok(error_page(&e, lang)),
+        Ok((user, password)) => {
+            let what = html! {
+                p { (lang.t("Compte ", "Account ")) strong { (user.username) } (lang.t(
+                    " créé. Transmettez-lui ce mot de passe à usage unique : il en choisira un nouveau à la première connexion.",
+                    " created. Give them this one-time password: they choose a new one when they first log in."
+                )) }
+            };
+            secret_page(&state, &actor, lang.t("Nouvel utilisateur", "New user"), what, &password, BACK).await
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct UpdateForm {
+    op: Option<String>,
+}
+
+async fn update_form(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(uid): Path<i64>,
+    Form(f): Form<UpdateForm>,
+) -> PageResult {
+    let lang = actor.lang;
+    let change = match f.op.as_deref() {
+        Some("disable") => UserChange { disabled: Some(true), ..UserChange::default() },
+        Some("enable") => UserChange { disabled: Some(false), ..UserChange::default() },
+        Some("make_admin") => UserChange { is_admin: Some(true), ..UserChange::default() },
+        Some("remove_admin") => UserChange { is_admin: Some(false), ..UserChange::default() },
+        Some("reset_password") => UserChange { reset_password: true, ..UserChange::default() },
+        _ => {
+            let e = ApiError::invalid("op must be disable, enable, make_admin, remove_admin or reset_password");
+            return Ok(error_page(&e, lang));
+        }
+    };
+    match update(&state, &actor, uid, change).await {
+        Err(e) => Ok(error_page(&e, lang)),
+        Ok((_, None)) => Ok(see_other(BACK)),
+        Ok((user, Some(password))) => {
+            let what = html! {
+                p { (lang.t("Nouveau mot de passe à usage unique de ", "New one-time password of ")) strong { (user.username) }
+                    (lang.t(" (ses sessions ouvertes sont fermées) :", " (their open sessions were ended):")) }
+            };
+            secret_page(&state, &actor, lang.t("Mot de passe réinitialisé", "Password reset"), what, &password, BACK).await
+        }
+    }
+}
+
+async fn users_page(State(state): State<AppState>, Extension(actor): Extension<Actor>) -> PageResult {
+    let lang = actor.lang;
+    let users = state.store.list_users().await?;
+    let op = |uid: i64, op: &'static str, label: &'static str, class: &'static str, confirm: Option<&'static str>| {
+        html! {
+            form.inline method="post" action={ "/admin/users/" (uid) } data-confirm=[confirm] {
+                (csrf_field(&actor))
+                input type="hidden" name="op" value=(op);
+                button class=(class) type="submit" { (label) }
+            }
+        }
+    };
+    let body = html! {
+        h1 { (lang.t("Utilisateurs de l'installation", "Installation users")) }
+        div.table-wrap { table {
+            thead { tr {
+                th { (lang.t("Identifiant", "Username")) }
+                th { (lang.t("Nom", "Name")) }
+                th { (lang.t("E-mail", "E-mail")) }
+                th { (lang.t("Langue", "Language")) }
+                th { (lang.t("État", "State")) }
+                th { (lang.t("Créé le", "Created")) }
+                th { (lang.t("Actions", "Actions")) }
+            } }
+            tbody {
+                @for u in &users {
+                    tr {
+                        td { (u.username) @if u.is_admin { " " span.badge { (lang.t("admin", "admin")) } } }
+                        td { (u.display_name) }
+                        td { (u.email.as_deref().unwrap_or("—")) }
+                        td { (u.lang) }
+                        td {
+                            @if u.disabled { span.badge { (lang.t("désactivé", "disabled")) } }
+                            @else if u.must_change_password { span.muted { (lang.t("mot de passe à changer", "must change password")) } }
+                            @else { (lang.t("actif", "active")) }
+                        }
+                        td { (lang.date(u.created_at)) }
+                        td.actions {
+                            @if actor.user_id() != Some(u.id) {
+                                @if u.disabled { (op(u.id, "enable", lang.t("Réactiver", "Enable"), "secondary", None)) }
+                                @else { (op(u.id, "disable", lang.t("Désactiver", "Disable"), "danger", Some(lang.t("Désactiver ce compte ? Ses sessions seront fermées.", "Disable this account? Their sessions end.")))) }
+                                " "
+                                @if u.is_admin { (op(u.id, "remove_admin", lang.t("Retirer l'administration", "Remove admin"), "secondary", None)) }
+                                @else { (op(u.id, "make_admin", lang.t("Rendre administrateur", "Make admin"), "secondary", Some(lang.t("Donner tous les droits sur l'installation ?", "Give full rights over the installation?")))) }
+                                " "
+                            }
+                            (op(u.id, "reset_password", lang.t("Réinitialiser le mot de passe", "Reset password"), "secondary", Some(lang.t("Générer un nouveau mot de passe à usage unique ?", "Generate a new one-time password?"))))
+                        }
+                    }
+                }
+            }
+        } }
+        section.card {
+            h2 { (lang.t("Ajouter un utilisateur", "Add a user")) }
+            form.stack method="post" action="/admin/users" {
+                (csrf_field(&actor))
+                label { (lang.t("Identifiant (lettres, chiffres, - _ . @)", "Username (letters, digits, - _ . @)"))
+                    input type="text" name="username" required maxlength=(MAX_USERNAME) autocomplete="off"; }
+                label { (lang.t("Nom affiché", "Display name"))
+                    input type="text" name="display_name" maxlength=(MAX_NAME_CHARS); }
+                label { (lang.t("E-mail (facultatif)", "E-mail (optional)"))
+                    input type="email" name="email" maxlength="254"; }
+                label { (lang.t("Langue", "Language"))
+                    select name="lang" {
+                        option value="fr" selected[lang == Lang::Fr] { "Français" }
+                        option value="en" selected[lang == Lang::En] { "English" }
+                    }
+                }
+                label.check { input type="checkbox" name="is_admin" value="1"; " " (lang.t("Administrateur de l'installation", "Installation admin")) }
+                button type="submit" { (lang.t("Ajouter", "Add")) }
+            }
+        }
+    };
+    page(&state, &actor, Nav::Settings, lang.t("Utilisateurs", "Users"), body).await
+}

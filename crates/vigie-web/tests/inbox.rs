@@ -1,0 +1,349 @@
+//! The inbox through the real router: mentions routed as they arrive,
+//! assignment, answers and response time, bulk actions, overdue items and
+//! their escalation, and who may do what.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use chrono::{DateTime, Duration, Utc};
+use common::{Client, TestApp};
+use serde_json::{Value, json};
+use vigie_model::{InboxStatus, Role};
+use vigie_pipeline::routing::escalate_overdue;
+use vigie_store::NewDepartment;
+
+const DELIVERY: &str = "Toujours pas reçu mon colis, livraison en retard de trois semaines : c'est scandaleux, \
+                        inadmissible, je suis furieux et je ne commanderai plus jamais.";
+
+fn mentions() -> Value {
+    json!([
+        {"url": "https://forum.example.fr/t/1", "title": "Colis <b>perdu</b>", "text": DELIVERY, "text_format": "plain",
+         "source": "forum", "lang": "fr", "published_at": "2026-03-01T10:00:00Z"},
+        {"url": "https://blog.example.fr/2", "text": "Une belle journée au parc avec les enfants, merci à tous !",
+         "source": "blog", "lang": "fr", "published_at": "2026-03-01T11:00:00Z"},
+    ])
+}
+
+fn time(v: &Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("a time, not {v}"))).unwrap().with_timezone(&Utc)
+}
+
+/// The store id of the mention at `url`.
+async fn id_of(app: &TestApp, url: &str) -> i64 {
+    app.store.mention_by_key(app.project.id, &format!("url:{url}")).await.unwrap().unwrap().mention.id
+}
+
+async fn item(client: &Client, app: &TestApp, mid: i64) -> Value {
+    let r = client.get(&app.api(&format!("/inbox/{mid}"))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()
+}
+
+#[tokio::test]
+async fn a_negative_delivery_mention_is_routed_then_assigned_and_answered() {
+    let app = TestApp::start().await;
+    app.push(mentions()).await;
+    let viewer = app.login("viewer").await;
+    let agent = app.login("agent").await;
+    let delivery = id_of(&app, "https://forum.example.fr/t/1").await;
+    let park = id_of(&app, "https://blog.example.fr/2").await;
+
+    // The default workflow was seeded from the themes, and the negative
+    // delivery mention went to logistics with its due time.
+    let r = viewer.get(&app.api("/inbox")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let list = r.json();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    let (it, m) = (&items[0]["item"], &items[0]["mention"]);
+    assert_eq!(m["id"], delivery);
+    assert_eq!(m["polarity"], "negative");
+    assert_eq!(it["status"], "to_handle");
+    assert_eq!(it["department"], "Logistics and operations");
+    assert_eq!(time(&it["entered_at"]), time(&m["collected_at"]));
+    assert_eq!(time(&it["due_at"]) - time(&it["entered_at"]), Duration::hours(24));
+    assert_eq!(it["target_secs"], 86_400);
+    assert_eq!(list["counts"]["per_status"]["to_handle"], 1);
+    assert_eq!(list["next_cursor"], Value::Null);
+
+    let detail = item(&viewer, &app, delivery).await;
+    let events = detail["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{detail}");
+    assert_eq!(events[0]["action"], "routed");
+    assert_eq!(events[0]["user_id"], Value::Null);
+    let routed = events[0]["detail"].as_str().unwrap();
+    assert!(routed.starts_with("rule #") && routed.contains("theme delivery_logistics, negative) → Logistics and operations"), "{routed}");
+    // The positive one stays new (no inbox row).
+    let other = item(&viewer, &app, park).await;
+    assert_eq!((other["status"].as_str(), &other["item"]), (Some("new"), &Value::Null));
+
+    // Assign to a person: assigned, the department stays.
+    let agent_id = app.user_id("agent").await;
+    let r = agent.post_json(&app.api(&format!("/inbox/{delivery}/assign")), &json!({"user_id": agent_id})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let after = r.json();
+    assert_eq!(after["item"]["status"], "assigned");
+    assert_eq!(after["item"]["assignee"], "agent person");
+    assert_eq!(after["item"]["department"], "Logistics and operations");
+    // Someone who is not an agent member cannot be given items.
+    let viewer_id = app.user_id("viewer").await;
+    let r = agent.post_json(&app.api(&format!("/inbox/{delivery}/assign")), &json!({"user_id": viewer_id})).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.json()["message"].as_str().unwrap().contains("agent role"), "{}", r.text);
+
+    // Answering needs a reply or a reason.
+    let answer = app.api(&format!("/inbox/{delivery}/answer"));
+    let r = agent.post_json(&answer, &json!({"reply": "   "})).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.json()["message"], "Give the reply that was sent, or a reason why no reply is needed.");
+    let r = agent.post_json(&answer, &json!({"reply": "Nous sommes désolés, votre colis part aujourd'hui."})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let answered = r.json();
+    let it = &answered["item"];
+    assert_eq!(it["status"], "answered");
+    assert_eq!(it["reply"], "Nous sommes désolés, votre colis part aujourd'hui.");
+    let response = it["response_secs"].as_i64().unwrap();
+    assert_eq!(response, (time(&it["first_response_at"]) - time(&it["entered_at"])).num_seconds());
+    assert!((0..120).contains(&response), "{response}");
+    let actions: Vec<&str> = answered["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, vec!["routed", "assigned", "answered"]);
+    assert_eq!(answered["events"][2]["user"], "agent person");
+
+    // Invalid transitions say what to do.
+    let r = agent.post_json(&answer, &json!({"reply": "again"})).await;
+    assert_eq!(r.status, 409);
+    assert!(r.json()["message"].as_str().unwrap().contains("reopen it first"), "{}", r.text);
+    let r = agent.post_json(&app.api(&format!("/inbox/{delivery}/close")), &json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["item"]["status"], "closed");
+    let r = agent.post_json(&app.api(&format!("/inbox/{delivery}/reopen")), &json!({})).await;
+    assert_eq!(r.json()["item"]["status"], "assigned", "the assignee is kept: {}", r.text);
+    assert_eq!(r.json()["item"]["first_response_at"], it["first_response_at"], "the first response stays");
+    // Never-answered mentions need a reason to be closed; ignoring too.
+    let r = agent.post_json(&app.api(&format!("/inbox/{park}/close")), &json!({})).await;
+    assert_eq!(r.status, 400);
+    assert!(r.json()["message"].as_str().unwrap().contains("never answered"), "{}", r.text);
+    let r = agent.post_json(&app.api(&format!("/inbox/{park}/ignore")), &Value::Null).await;
+    assert_eq!(r.status, 400);
+    let r = agent.post_json(&app.api(&format!("/inbox/{park}/ignore")), &json!({"reason": "hors sujet"})).await;
+    assert_eq!(r.json()["item"]["status"], "ignored");
+    let r = agent.post_json(&app.api(&format!("/inbox/{park}/answer")), &json!({"reply": "x"})).await;
+    assert_eq!(r.status, 409);
+    // Notes are bounded.
+    let r = agent.post_json(&app.api(&format!("/inbox/{park}/note")), &json!({"text": "x".repeat(10_001)})).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = agent.post_json(&app.api(&format!("/inbox/{park}/note")), &json!({"text": "Client connu, déjà rappelé."})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["events"].as_array().unwrap().last().unwrap()["action"], "note");
+
+    // The item page shows the mention escaped, the response time and target, and the history.
+    let page = viewer.get(&app.p(&format!("/inbox/{delivery}"))).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("Colis &lt;b&gt;perdu&lt;/b&gt;"), "escaped title");
+    assert!(!page.text.contains("<b>perdu"));
+    assert!(page.text.contains("href=\"https://forum.example.fr/t/1\""));
+    assert!(page.text.contains("Response time") && page.text.contains("within target"), "{}", page.text);
+    assert!(page.text.contains("Response target") && page.text.contains("1 d"));
+    assert!(page.text.contains("rule #"));
+    // A viewer gets no action forms.
+    assert!(!page.text.contains("/answer\""));
+    let page = agent.get(&app.p(&format!("/inbox/{delivery}"))).await;
+    assert!(page.text.contains(&format!("action=\"/p/{}/inbox/{delivery}/answer\"", app.project.id)));
+}
+
+#[tokio::test]
+async fn forms_and_bulk_actions() {
+    let app = TestApp::start().await;
+    let mut items = Vec::new();
+    for i in 0..3 {
+        items.push(json!({"url": format!("https://x.example.fr/{i}"), "text": format!("<script>alert({i})</script> Acme numéro {i}"), "text_format": "plain",
+                          "source": "news", "lang": "fr", "published_at": "2026-03-01T10:00:00Z"}));
+    }
+    app.push(Value::Array(items)).await;
+    let agent = app.login("agent").await;
+    let pid = app.project.id;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(id_of(&app, &format!("https://x.example.fr/{i}")).await);
+    }
+    // Not routed (nothing negative about a theme): new. A form triages one.
+    let r = agent.post_form(&app.p(&format!("/inbox/{}/triage", ids[0])), &[]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(r.location(), Some(format!("/p/{pid}/inbox/{}", ids[0]).as_str()));
+    // A refused form answers a page with the message.
+    let r = agent.post_form(&app.p(&format!("/inbox/{}/answer", ids[0])), &[("reply", ""), ("reason", "")]).await;
+    assert_eq!(r.status, 400);
+    assert!(r.text.contains("Give the reply that was sent"), "{}", r.text);
+
+    // Bulk: the three to customer service (the form repeats `ids`).
+    let departments = app.store.list_departments(pid).await.unwrap();
+    let cs = departments.iter().find(|d| d.name == "Customer service").expect("seeded");
+    assert_eq!(cs.response_target_secs, 4 * 3600);
+    let cs_id = cs.id.to_string();
+    let back = format!("/p/{pid}/inbox?status=all");
+    let mut fields: Vec<(&str, &str)> = vec![("action", "assign_department"), ("department_id", &cs_id), ("back", &back)];
+    let id_strings: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    for id in &id_strings {
+        fields.push(("ids", id));
+    }
+    let r = agent.post_form(&app.p("/inbox/bulk"), &fields).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(r.location(), Some(format!("{back}&done=3").as_str()));
+    for id in &ids {
+        let item = app.store.inbox_item(pid, *id).await.unwrap().unwrap();
+        assert_eq!((item.status, item.department_id), (InboxStatus::ToHandle, Some(cs.id)));
+        assert_eq!(item.due_at, Some(item.entered_at + Duration::hours(4)));
+    }
+    // A redirect elsewhere is not followed.
+    let r = agent.post_form(&app.p("/inbox/bulk"), &[("action", "status"), ("status", "to_handle"), ("ids", &id_strings[0]), ("back", "https://evil.example/")]).await;
+    assert_eq!(r.status, 200, "one refused (already to handle): the result page");
+    assert!(r.text.contains("This mention is to handle already") || r.text.contains("déjà à traiter"), "{}", r.text);
+
+    // Bulk through the API: assign a person; ignoring needs a reason.
+    let agent_id = app.user_id("agent").await;
+    let r = agent.post_json(&app.api("/inbox/bulk"), &json!({"action": "assign_user", "user_id": agent_id, "ids": ids})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["done"].as_array().unwrap().len(), 3);
+    let r = agent.get(&app.api("/inbox?assignee=mine")).await;
+    assert_eq!(r.json()["items"].as_array().unwrap().len(), 3);
+    let r = agent.post_json(&app.api("/inbox/bulk"), &json!({"action": "status", "status": "ignored", "ids": [ids[0]]})).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = agent
+        .post_json(&app.api("/inbox/bulk"), &json!({"action": "status", "status": "ignored", "reason": "spam", "ids": [ids[0], 999_999]}))
+        .await;
+    let body = r.json();
+    assert_eq!(body["done"], json!([ids[0]]));
+    assert_eq!(body["failed"][0]["id"], 999_999);
+    assert_eq!(body["failed"][0]["code"], "not_found");
+    let r = agent.post_json(&app.api("/inbox/bulk"), &json!({"action": "explode", "ids": [ids[0]]})).await;
+    assert_eq!(r.status, 400);
+
+    // The list page: escaped text, checkboxes and the select-all box, counts, paging.
+    let page = agent.get(&app.p("/inbox?limit=1")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("&lt;script&gt;alert("), "escaped");
+    assert!(!page.text.contains("<script>alert("));
+    assert!(page.text.contains("data-select-all=\"ids\""));
+    assert!(page.text.contains("name=\"ids\""));
+    assert!(page.text.contains(&format!("cursor={}", ids[2])), "a link to the next page");
+    let r = agent.get(&app.api(&format!("/inbox?limit=1&cursor={}", ids[2]))).await;
+    assert_eq!(r.json()["items"][0]["item"]["mention_id"], ids[1]);
+    // Wrong filters are named.
+    assert_eq!(agent.get(&app.api("/inbox?status=new")).await.status, 400);
+    assert_eq!(agent.get(&app.api("/inbox?limit=0")).await.status, 400);
+    assert_eq!(agent.get(&app.api("/inbox?cursor=abc")).await.status, 400);
+    let r = agent.get(&app.p("/inbox?status=new")).await;
+    assert_eq!(r.location(), Some(format!("/p/{pid}/mentions?status=new").as_str()));
+    let viewer = app.login("viewer").await;
+    let page = viewer.get(&app.p("/inbox")).await;
+    assert!(!page.text.contains("name=\"ids\""), "no bulk form for a viewer");
+}
+
+#[tokio::test]
+async fn overdue_items_are_highlighted_and_escalated_once() {
+    let app = TestApp::start().await;
+    let pid = app.project.id;
+    app.push(json!([
+        {"url": "https://a.example.fr/1", "text": "Acme un", "source": "news", "published_at": "2026-03-01T10:00:00Z"},
+        {"url": "https://a.example.fr/2", "text": "Acme deux", "source": "news", "published_at": "2026-03-01T10:00:00Z"},
+        {"url": "https://a.example.fr/3", "text": "Acme trois", "source": "news", "published_at": "2026-03-01T10:00:00Z"},
+    ]))
+    .await;
+    let manager_id = app.user_id("manager").await;
+    let now = Utc::now();
+    let urgent = app
+        .store
+        .add_department(pid, NewDepartment { name: "Urgent".into(), response_target_secs: 3600, manager_id: Some(manager_id) }, now)
+        .await
+        .unwrap();
+    let agent = app.login("agent").await;
+    let (one, two, three) =
+        (id_of(&app, "https://a.example.fr/1").await, id_of(&app, "https://a.example.fr/2").await, id_of(&app, "https://a.example.fr/3").await);
+    for mid in [one, two, three] {
+        let r = agent.post_json(&app.api(&format!("/inbox/{mid}/assign")), &json!({"department_id": urgent.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    // Answered in time: never escalated.
+    let r = agent.post_json(&app.api(&format!("/inbox/{three}/answer")), &json!({"reason": "déjà traité par téléphone"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Nothing is overdue yet.
+    assert_eq!(escalate_overdue(app.store.as_ref(), now).await.unwrap(), 0);
+    let r = agent.get(&app.api("/inbox?overdue=1")).await;
+    assert!(r.json()["items"].as_array().unwrap().is_empty());
+
+    // Two hours later: the two pending ones are escalated, once.
+    let later = Utc::now() + Duration::hours(2);
+    assert_eq!(escalate_overdue(app.store.as_ref(), later).await.unwrap(), 2);
+    assert_eq!(escalate_overdue(app.store.as_ref(), later + Duration::minutes(1)).await.unwrap(), 0);
+    let escalated = app.store.inbox_item(pid, one).await.unwrap().unwrap();
+    assert_eq!(escalated.escalated_at.map(|t| t.timestamp()), Some(later.timestamp()));
+    assert_eq!(escalated.assignee_id, None, "the assignee is kept (none here)");
+    assert!(app.store.inbox_item(pid, three).await.unwrap().unwrap().escalated_at.is_none());
+    let events = app.store.workflow_events(pid, one).await.unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(last.action, "escalated");
+    assert!(last.detail.starts_with("overdue since ") && last.detail.ends_with("escalated to manager person"), "{}", last.detail);
+
+    // An item already with the manager is escalated without changing hands.
+    let r = agent.post_json(&app.api(&format!("/inbox/{two}/assign")), &json!({"user_id": manager_id})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Re-assigning the department restarts the clock and the escalation.
+    let r = agent.post_json(&app.api(&format!("/inbox/{two}/assign")), &json!({"department_id": app.store.list_departments(pid).await.unwrap().iter().find(|d| d.name == "Legal").unwrap().id})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["item"]["escalated_at"], Value::Null);
+
+    // Overdue now (the due time is put in the past): highlighted, with the time overdue.
+    let mut late = app.store.inbox_item(pid, one).await.unwrap().unwrap();
+    late.due_at = Some(Utc::now() - Duration::minutes(90));
+    app.store.save_inbox_item(&late, None).await.unwrap();
+    let page = agent.get(&app.p("/inbox")).await;
+    assert!(page.text.contains("<tr class=\"overdue\">"), "{}", page.text);
+    assert!(page.text.contains("overdue by 1 h 30 min"), "{}", page.text);
+    let r = agent.get(&app.api("/inbox?overdue=1")).await;
+    let list = r.json();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["items"][0]["item"]["overdue"], true);
+    assert_eq!(list["counts"]["overdue"], 1);
+    // Managers find escalated items with their filter.
+    let manager = app.login("manager").await;
+    let r = manager.get(&app.api("/inbox?escalated=1")).await;
+    let ids: Vec<i64> = r.json()["items"].as_array().unwrap().iter().map(|i| i["item"]["mention_id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, vec![one]);
+    let page = manager.get(&app.p("/inbox?escalated=1")).await;
+    assert!(page.text.contains("escalated"));
+}
+
+#[tokio::test]
+async fn viewers_cannot_act_on_the_inbox() {
+    let app = TestApp::start().await;
+    app.push(json!([{"url": "https://a.example.fr/1", "text": "Acme", "source": "news", "published_at": "2026-03-01T10:00:00Z"}])).await;
+    let mid = id_of(&app, "https://a.example.fr/1").await;
+    let viewer = app.login("viewer").await;
+    let token = app.token(Role::Viewer).await;
+    for action in ["triage", "assign", "note", "answer", "close", "ignore", "reopen"] {
+        let body = json!({"reason": "x", "reply": "x", "text": "x"});
+        for client in [&viewer, &token] {
+            let r = client.post_json(&app.api(&format!("/inbox/{mid}/{action}")), &body).await;
+            assert_eq!(r.status, 403, "{action}: {}", r.text);
+        }
+        let r = viewer.post_form(&app.p(&format!("/inbox/{mid}/{action}")), &[("reason", "x")]).await;
+        assert_eq!(r.status, 403, "{action} form");
+    }
+    let r = viewer.post_json(&app.api("/inbox/bulk"), &json!({"action": "status", "status": "to_handle", "ids": [mid]})).await;
+    assert_eq!(r.status, 403);
+    let r = viewer.post_form(&app.p("/inbox/bulk"), &[("action", "status"), ("status", "to_handle"), ("ids", &mid.to_string())]).await;
+    assert_eq!(r.status, 403);
+    assert!(app.store.inbox_item(app.project.id, mid).await.unwrap().is_none());
+    // Reading is fine; a token agent can act (its events name it).
+    assert_eq!(viewer.get(&app.p("/inbox")).await.status, 200);
+    assert_eq!(token.get(&app.api(&format!("/inbox/{mid}"))).await.status, 200);
+    let agent_token = app.token(Role::Agent).await;
+    let r = agent_token.post_json(&app.api(&format!("/inbox/{mid}/triage")), &json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let detail = r.json()["events"][0]["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("(by token t-agent-"), "{detail}");
+    // Another project's mention is not found.
+    let r = agent_token.post_json(&app.api("/inbox/999999/triage"), &json!({})).await;
+    assert_eq!(r.status, 404);
+}

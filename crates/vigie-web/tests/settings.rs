@@ -1,0 +1,389 @@
+//! Settings through the real router: departments, routing rules, members,
+//! notification channels, API tokens, the audit log and the installation's
+//! users — each change audited, each guarded by its role.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{PASSWORD, TestApp};
+use serde_json::{Value, json};
+use vigie_model::Role;
+use vigie_pipeline::routing::seed_workflow;
+
+/// The project's audit actions, newest first.
+async fn audit_actions(app: &TestApp) -> Vec<(String, String)> {
+    app.store
+        .audit_log(Some(app.project.id), None, 200)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.action, e.detail))
+        .collect()
+}
+
+#[tokio::test]
+async fn departments_and_rules_crud_with_audit() {
+    let app = TestApp::start().await;
+    let pid = app.project.id;
+    let manager = app.login("manager").await;
+    let agent = app.login("agent").await;
+    let manager_id = app.user_id("manager").await;
+
+    // Add (API), with a member as manager.
+    let r = manager
+        .post_json(&app.api("/departments"), &json!({"name": "Presse", "response_target_secs": 7200, "manager_id": manager_id}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let presse = r.json();
+    let id = presse["id"].as_i64().unwrap();
+    assert_eq!((presse["name"].as_str(), presse["response_target_secs"].as_i64()), (Some("Presse"), Some(7200)));
+    // Checked: name, target, manager, duplicates.
+    for (body, status) in [
+        (json!({"name": "", "response_target_secs": 7200}), 400),
+        (json!({"name": "X", "response_target_secs": 5}), 400),
+        (json!({"name": "X"}), 400),
+        (json!({"name": "X", "response_target_secs": 3600, "manager_id": app.user_id("outsider").await}), 400),
+        (json!({"name": "Presse", "response_target_secs": 3600}), 409),
+    ] {
+        let r = manager.post_json(&app.api("/departments"), &body).await;
+        assert_eq!(r.status, status, "{body}: {}", r.text);
+    }
+    // Edit (API and form).
+    let r = manager.put_json(&app.api(&format!("/departments/{id}")), &json!({"name": "Presse et médias", "response_target_secs": 3600})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["manager_id"], Value::Null);
+    let r = manager
+        .post_form(&app.p(&format!("/settings/departments/{id}")), &[("name", "Médias"), ("hours", "2"), ("minutes", "30"), ("manager_id", "")])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(r.location(), Some(format!("/p/{pid}/settings#departments").as_str()));
+    let d = app.store.list_departments(pid).await.unwrap().into_iter().find(|d| d.id == id).unwrap();
+    assert_eq!((d.name.as_str(), d.response_target_secs), ("Médias", 9000));
+    // A form error is a page with the message.
+    let r = manager.post_form(&app.p("/settings/departments"), &[("name", "Y"), ("hours", "0"), ("minutes", "0")]).await;
+    assert_eq!(r.status, 400);
+    assert!(r.text.contains("response target"), "{}", r.text);
+
+    // Rules: theme from the project's themes (seeded with the default workflow).
+    app.store.seed_themes(pid, &vigie_pipeline::themes::default_themes(), chrono::Utc::now()).await.unwrap();
+    let r = manager
+        .post_json(&app.api("/rules"), &json!({"theme": "legal", "sentiment": "negative", "source_kind": "forum", "department_id": id}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let rule = r.json();
+    assert_eq!((rule["theme"].as_str(), rule["sentiment"].as_str(), rule["source_kind"].as_str()), (Some("legal"), Some("negative"), Some("forum")));
+    for body in [
+        json!({"theme": "no_such_theme", "department_id": id}),
+        json!({"sentiment": "furious", "department_id": id}),
+        json!({"watch_id": 12345, "department_id": id}),
+        json!({"theme": "legal"}),
+        json!({"department_id": 98765}),
+    ] {
+        let r = manager.post_json(&app.api("/rules"), &body).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.text);
+    }
+    let r = manager.get(&app.api("/rules")).await;
+    let rules = r.json()["items"].as_array().unwrap().clone();
+    assert_eq!(rules.last().unwrap()["id"], rule["id"], "added after the others");
+    let rule_id = rule["id"].as_i64().unwrap();
+    let r = manager.delete(&app.api(&format!("/rules/{rule_id}"))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(manager.delete(&app.api(&format!("/rules/{rule_id}"))).await.status, 404);
+    // Form: add a rule, then remove the department (and its rules).
+    let r = manager.post_form(&app.p("/settings/rules"), &[("theme", "legal"), ("sentiment", ""), ("watch_id", ""), ("source_kind", ""), ("department_id", &id.to_string())]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let r = manager.post_form(&app.p(&format!("/settings/departments/{id}/delete")), &[]).await;
+    assert_eq!(r.status, 303);
+    assert!(app.store.list_rules(pid).await.unwrap().iter().all(|r| r.department_id != id));
+
+    let audit = audit_actions(&app).await;
+    let actions: Vec<&str> = audit.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(
+        actions[..7],
+        ["department.remove", "rule.add", "rule.remove", "rule.add", "department.update", "department.update", "department.add"]
+    );
+    assert!(audit[4].1.contains("Presse et médias") && audit[4].1.contains("Médias"), "{:?}", audit[4]);
+    assert!(audit[1].1.contains("(theme legal) → Médias"), "{:?}", audit[1]);
+    let entries = app.store.audit_log(Some(pid), None, 1).await.unwrap();
+    assert_eq!(entries[0].user_id, Some(manager_id));
+
+    // An agent reads but cannot change departments or rules.
+    assert_eq!(agent.get(&app.api("/departments")).await.status, 200);
+    assert_eq!(agent.post_json(&app.api("/departments"), &json!({"name": "Z", "response_target_secs": 3600})).await.status, 403);
+    assert_eq!(agent.post_form(&app.p("/settings/departments"), &[("name", "Z"), ("hours", "1")]).await.status, 403);
+    assert_eq!(agent.post_json(&app.api("/rules"), &json!({"department_id": 1})).await.status, 403);
+    let page = agent.get(&app.p("/settings")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("Read only"));
+    assert!(!page.text.contains("/settings/departments\""), "no department form for an agent");
+    assert!(!page.text.contains("id=\"tokens\"") && !page.text.contains("id=\"channels\""));
+}
+
+#[tokio::test]
+async fn members_are_managed_by_admins() {
+    let app = TestApp::start().await;
+    let pid = app.project.id;
+    let admin = app.login("admin").await;
+    let manager = app.login("manager").await;
+    let outsider = app.user_id("outsider").await;
+
+    let r = admin.post_json(&app.api("/members"), &json!({"username": "outsider", "role": "agent"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["role"], "agent");
+    assert_eq!(admin.post_json(&app.api("/members"), &json!({"username": "outsider", "role": "agent"})).await.status, 409);
+    assert_eq!(admin.post_json(&app.api("/members"), &json!({"username": "nobody", "role": "agent"})).await.status, 404);
+    assert_eq!(admin.post_json(&app.api("/members"), &json!({"username": "root", "role": "king"})).await.status, 400);
+    let r = admin.put_json(&app.api(&format!("/members/{outsider}")), &json!({"role": "manager"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = admin.post_form(&app.p(&format!("/settings/members/{outsider}")), &[("role", "viewer")]).await;
+    assert_eq!(r.status, 303);
+    let members = app.store.members(pid).await.unwrap();
+    assert_eq!(members.iter().find(|(u, _)| u.id == outsider).map(|(_, r)| *r), Some(Role::Viewer));
+    // Nobody changes their own membership; the last admin stays.
+    let admin_id = app.user_id("admin").await;
+    let r = admin.put_json(&app.api(&format!("/members/{admin_id}")), &json!({"role": "viewer"})).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    let root = app.login("root").await;
+    let r = root.delete(&app.api(&format!("/members/{admin_id}"))).await;
+    assert_eq!(r.status, 409);
+    assert!(r.json()["message"].as_str().unwrap().contains("last admin"));
+    let r = admin.delete(&app.api(&format!("/members/{outsider}"))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(app.store.members(pid).await.unwrap().iter().all(|(u, _)| u.id != outsider));
+
+    let audit = audit_actions(&app).await;
+    let actions: Vec<&str> = audit.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(actions, ["member.remove", "member.role", "member.role", "member.add"]);
+    assert_eq!(audit[1].1, "outsider: manager → viewer");
+    assert_eq!(audit[3].1, "added outsider as agent");
+
+    // A manager can read members but not manage them.
+    assert_eq!(manager.get(&app.api("/members")).await.status, 200);
+    assert_eq!(manager.post_json(&app.api("/members"), &json!({"username": "outsider", "role": "agent"})).await.status, 403);
+    assert_eq!(manager.put_json(&app.api(&format!("/members/{outsider}")), &json!({"role": "admin"})).await.status, 403);
+    assert_eq!(manager.delete(&app.api(&format!("/members/{admin_id}"))).await.status, 403);
+    assert_eq!(manager.post_form(&app.p("/settings/members"), &[("username", "outsider"), ("role", "admin")]).await.status, 403);
+}
+
+#[tokio::test]
+async fn channels_are_validated_and_webhook_secrets_shown_once() {
+    let app = TestApp::start().await;
+    let manager = app.login("manager").await;
+    let viewer = app.login("viewer").await;
+    for body in [
+        json!({"kind": "webhook", "url": "ftp://hooks.example/x"}),
+        json!({"kind": "webhook", "url": "javascript:alert(1)"}),
+        json!({"kind": "email", "addresses": "alice.example.fr"}),
+        json!({"kind": "email", "addresses": ["a@b@c.fr"]}),
+        json!({"kind": "sms", "url": "https://x"}),
+        json!({"kind": "webhook", "url": "https://hooks.example/x", "min_severity": "apocalyptic"}),
+    ] {
+        let r = manager.post_json(&app.api("/channels"), &body).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.text);
+    }
+    let r = manager.post_json(&app.api("/channels"), &json!({"kind": "webhook", "url": "https://hooks.example/x", "min_severity": "critical"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let hook = r.json();
+    let secret = hook["secret"].as_str().unwrap().to_string();
+    assert_eq!(secret.len(), 64);
+    assert_eq!(hook["signed"], true);
+    let r = manager.post_json(&app.api("/channels"), &json!({"kind": "email", "addresses": "alice@example.fr, bob@example.fr"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["target"], "alice@example.fr,bob@example.fr");
+    assert_eq!(r.json().get("secret"), None);
+    let list = manager.get(&app.api("/channels")).await;
+    assert_eq!(list.json()["items"].as_array().unwrap().len(), 2);
+    assert!(!list.text.contains(&secret), "the list never shows a secret");
+    // The form shows the new secret once; the settings page never.
+    let r = manager.post_form(&app.p("/settings/channels"), &[("kind", "webhook"), ("url", "https://hooks.example/y"), ("min_severity", "info")]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let shown = r.text.split("data-secret>").nth(1).and_then(|s| s.split('<').next()).unwrap().to_string();
+    assert_eq!(shown.len(), 64);
+    let stored = app.store.list_channels(app.project.id).await.unwrap();
+    assert_eq!(stored.iter().find(|c| c.target == "https://hooks.example/y").and_then(|c| c.secret.clone()), Some(shown.clone()));
+    let page = manager.get(&app.p("/settings")).await;
+    assert!(page.text.contains("id=\"channels\"") && page.text.contains("https://hooks.example/y"));
+    assert!(!page.text.contains(&shown));
+    let id = hook["id"].as_i64().unwrap();
+    assert_eq!(manager.delete(&app.api(&format!("/channels/{id}"))).await.status, 200);
+    let audit = audit_actions(&app).await;
+    let actions: Vec<&str> = audit.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(actions, ["channel.remove", "channel.add", "channel.add", "channel.add"]);
+    assert!(audit.iter().all(|(_, d)| !d.contains(&secret) && !d.contains(&shown)), "no secret in the audit log");
+    // Viewers and agents do not see channels.
+    assert_eq!(viewer.get(&app.api("/channels")).await.status, 403);
+    assert_eq!(viewer.post_json(&app.api("/channels"), &json!({"kind": "email", "addresses": "a@b.fr"})).await.status, 403);
+}
+
+#[tokio::test]
+async fn tokens_are_shown_once_and_stored_as_hashes() {
+    let app = TestApp::start().await;
+    let admin = app.login("admin").await;
+    let r = admin.post_json(&app.api("/tokens"), &json!({"name": "crm-sync", "role": "agent"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let token = r.json()["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("vigie_") && token.len() == 70, "{token}");
+    assert_eq!(admin.post_json(&app.api("/tokens"), &json!({"name": "crm-sync", "role": "agent"})).await.status, 409);
+    assert_eq!(admin.post_json(&app.api("/tokens"), &json!({"name": "bad name!", "role": "agent"})).await.status, 400);
+    assert_eq!(admin.post_json(&app.api("/tokens"), &json!({"name": "x", "role": "emperor"})).await.status, 400);
+
+    // The token works, the list never shows it, the database holds only its hash.
+    let r = app.anonymous().http.get(app.url(&app.api("/inbox"))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let list = admin.get(&app.api("/tokens")).await;
+    assert_eq!(list.status, 200);
+    assert!(!list.text.contains(&token));
+    let item = list.json()["items"].as_array().unwrap().iter().find(|t| t["name"] == "crm-sync").cloned().unwrap();
+    assert_eq!(item["role"], "agent");
+    assert!(item["last_used_at"].is_string(), "last use recorded: {item}");
+    assert!(app.store.use_token(&vigie_web::hash_token(&token), chrono::Utc::now()).await.unwrap().is_some());
+    for entry in std::fs::read_dir(app.dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "the token is not in the database files");
+    }
+
+    // The form shows a new token once.
+    let r = admin.post_form(&app.p("/settings/tokens"), &[("name", "export"), ("role", "viewer")]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let shown = r.text.split("data-secret>").nth(1).and_then(|s| s.split('<').next()).unwrap().to_string();
+    assert!(shown.starts_with("vigie_"));
+    let page = admin.get(&app.p("/settings")).await;
+    assert!(page.text.contains("id=\"tokens\"") && page.text.contains("export") && !page.text.contains(&shown));
+
+    // Revoke: the token stops working.
+    assert_eq!(admin.delete(&app.api("/tokens/crm-sync")).await.status, 200);
+    assert_eq!(admin.delete(&app.api("/tokens/crm-sync")).await.status, 404);
+    let r = app.anonymous().http.get(app.url(&app.api("/inbox"))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = admin.post_form(&app.p("/settings/tokens/revoke"), &[("name", "export")]).await;
+    assert_eq!(r.status, 303);
+    let audit = audit_actions(&app).await;
+    let actions: Vec<&str> = audit.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(actions, ["token.remove", "token.remove", "token.add", "token.add"]);
+    assert!(audit.iter().all(|(_, d)| !d.contains(&token)));
+
+    // The audit API, for admins, with names.
+    let r = admin.get(&app.api("/audit?limit=2")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let body = r.json();
+    assert_eq!(body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(body["items"][0]["user"], "admin person");
+    let next = body["next_cursor"].as_str().unwrap().to_string();
+    let r = admin.get(&app.api(&format!("/audit?limit=2&cursor={next}"))).await;
+    assert_eq!(r.json()["items"][1]["action"], "token.add");
+    let page = admin.get(&app.p("/settings")).await;
+    assert!(page.text.contains("id=\"audit\"") && page.text.contains("token.remove"));
+
+    // Managers cannot reach tokens or the audit log.
+    let manager = app.login("manager").await;
+    assert_eq!(manager.get(&app.api("/tokens")).await.status, 403);
+    assert_eq!(manager.post_json(&app.api("/tokens"), &json!({"name": "m", "role": "viewer"})).await.status, 403);
+    assert_eq!(manager.get(&app.api("/audit")).await.status, 403);
+    // A token's role is the limit of what it may create... and only admins reach the route.
+    let agent_token = app.token(Role::Agent).await;
+    assert_eq!(agent_token.post_json(&app.api("/tokens"), &json!({"name": "m", "role": "admin"})).await.status, 403);
+}
+
+#[tokio::test]
+async fn installation_users_are_managed_by_installation_admins() {
+    let app = TestApp::start().await;
+    let root = app.login("root").await;
+    let r = root
+        .post_json("/api/v1/users", &json!({"username": "claire", "display_name": "Claire Dupont", "email": "claire@example.fr", "lang": "fr"}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let body = r.json();
+    let password = body["one_time_password"].as_str().unwrap().to_string();
+    assert_eq!(password.len(), 16);
+    let uid = body["user"]["id"].as_i64().unwrap();
+    let (user, hash) = app.store.user_by_name("claire").await.unwrap().unwrap();
+    assert!(user.must_change_password);
+    assert!(vigie_web::auth::verify_password(&password, &hash));
+    assert_ne!(hash, password);
+    assert_eq!(root.post_json("/api/v1/users", &json!({"username": "CLAIRE"})).await.status, 409);
+    assert_eq!(root.post_json("/api/v1/users", &json!({"username": "bad name"})).await.status, 400);
+    assert_eq!(root.post_json("/api/v1/users", &json!({"username": "x", "email": "no-at"})).await.status, 400);
+
+    // She logs in with the one-time password and must change it.
+    let r = app.anonymous().post_json("/api/v1/session", &json!({"username": "claire", "password": password})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["must_change_password"], true);
+    app.store.set_password(uid, &vigie_web::auth::hash_password(PASSWORD).unwrap(), false).await.unwrap();
+    let claire = app.login("claire").await;
+    assert_eq!(claire.get("/api/v1/me").await.status, 200);
+
+    // Disabling ends her sessions; enabling lets her in again.
+    let r = root.put_json(&format!("/api/v1/users/{uid}"), &json!({"disabled": true})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["user"]["disabled"], true);
+    assert_eq!(claire.get("/api/v1/me").await.status, 401);
+    let r = app.anonymous().post_json("/api/v1/session", &json!({"username": "claire", "password": PASSWORD})).await;
+    assert_eq!(r.status, 401);
+    let r = root.post_form(&format!("/admin/users/{uid}"), &[("op", "enable")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let claire = app.login("claire").await;
+    // Resetting the password gives a new one-time password and ends sessions.
+    let r = root.put_json(&format!("/api/v1/users/{uid}"), &json!({"reset_password": true})).await;
+    let again = r.json()["one_time_password"].as_str().unwrap().to_string();
+    assert_ne!(again, password);
+    assert_eq!(claire.get("/api/v1/me").await.status, 401);
+    let (user, hash) = app.store.user_by_name("claire").await.unwrap().unwrap();
+    assert!(user.must_change_password && vigie_web::auth::verify_password(&again, &hash));
+    // The form shows it once.
+    let r = root.post_form(&format!("/admin/users/{uid}"), &[("op", "reset_password")]).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("data-secret>"));
+    // Nobody disables themselves.
+    let root_id = app.user_id("root").await;
+    assert_eq!(root.put_json(&format!("/api/v1/users/{root_id}"), &json!({"disabled": true})).await.status, 409);
+
+    // The page lists users; the form adds one with a password shown once.
+    let page = root.get("/admin/users").await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("Claire Dupont") && page.text.contains("claire@example.fr"));
+    let r = root.post_form("/admin/users", &[("username", "denis"), ("display_name", "Denis <b>"), ("lang", "en")]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("data-secret>"));
+    let page = root.get("/admin/users").await;
+    assert!(page.text.contains("Denis &lt;b&gt;"));
+
+    let audit: Vec<String> =
+        app.store.audit_log(None, None, 50).await.unwrap().into_iter().filter(|e| e.project_id.is_none()).map(|e| e.action).collect();
+    assert_eq!(audit, ["user.add", "user.password_reset", "user.password_reset", "user.enable", "user.disable", "user.add"]);
+
+    // Only installation admins.
+    let admin = app.login("admin").await;
+    assert_eq!(admin.get("/admin/users").await.status, 403);
+    assert_eq!(admin.get("/api/v1/users").await.status, 403);
+    assert_eq!(admin.post_json("/api/v1/users", &json!({"username": "eve"})).await.status, 403);
+    assert_eq!(admin.put_json(&format!("/api/v1/users/{uid}"), &json!({"is_admin": true})).await.status, 403);
+    assert_eq!(admin.post_form(&format!("/admin/users/{uid}"), &[("op", "make_admin")]).await.status, 403);
+    let token = app.token(Role::Admin).await;
+    assert_eq!(token.get("/api/v1/users").await.status, 403);
+}
+
+#[tokio::test]
+async fn the_settings_page_shows_forms_by_role() {
+    let app = TestApp::start().await;
+    let now = chrono::Utc::now();
+    app.store.seed_themes(app.project.id, &vigie_pipeline::themes::default_themes(), now).await.unwrap();
+    assert!(seed_workflow(app.store.as_ref(), app.project.id, now).await.unwrap());
+    assert!(!seed_workflow(app.store.as_ref(), app.project.id, now).await.unwrap(), "once");
+    assert_eq!(app.store.list_departments(app.project.id).await.unwrap().len(), 9);
+    assert_eq!(app.store.list_rules(app.project.id).await.unwrap().len(), 9);
+    let viewer = app.login("viewer").await;
+    let page = viewer.get(&app.p("/settings")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("id=\"departments\"") && page.text.contains("id=\"rules\"") && page.text.contains("id=\"members\""));
+    assert!(!page.text.contains(&format!("action=\"/p/{}/settings/", app.project.id)), "no settings form for a viewer");
+    assert!(!page.text.contains("id=\"tokens\"") && !page.text.contains("id=\"audit\""));
+    let admin = app.login("admin").await;
+    let page = admin.get(&app.p("/settings")).await;
+    for fragment in ["/settings/departments\"", "/settings/rules\"", "/settings/members\"", "/settings/channels\"", "/settings/tokens\"", "id=\"audit\""] {
+        assert!(page.text.contains(fragment), "{fragment}");
+    }
+    assert!(!page.text.contains("/admin/users"), "only installation admins get the link");
+    let root = app.login("root").await;
+    assert!(root.get(&app.p("/settings")).await.text.contains("/admin/users"));
+}

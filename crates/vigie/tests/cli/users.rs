@@ -1,0 +1,104 @@
+//! `vigie user …` and the first start of `vigie serve`: the people who log in.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::Stdio;
+
+use serde_json::Value;
+
+use crate::support::Vigie;
+
+/// One HTTP/1.1 request over a plain socket: (status, body).
+fn request(address: &str, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn password_in(line: &str) -> String {
+    line.trim().rsplit(' ').next().unwrap().to_string()
+}
+
+#[test]
+fn people_are_added_given_roles_reset_and_disabled() {
+    let vigie = Vigie::new();
+    // Giving a role in a project creates the project (like adding data does).
+    let added =
+        vigie.run(&["--project", "acme", "user", "add", "marie", "--name", "Marie Dupont", "--role", "agent"]).success();
+    assert!(added.stdout.contains("one-time password: "), "{}", added.stdout);
+    assert!(added.stdout.contains("agent of project \"acme\""), "{}", added.stdout);
+    let dup = vigie.run(&["user", "add", "MARIE"]).code(2);
+    assert!(dup.stderr.contains("marie") || dup.stderr.contains("MARIE"), "{}", dup.stderr);
+    let bad = vigie.run(&["user", "add", "bad name!"]).code(2);
+    assert!(bad.stderr.contains("letters, digits"), "{}", bad.stderr);
+    let bad = vigie.run(&["--project", "acme", "user", "role", "marie", "boss"]).code(2);
+    assert!(bad.stderr.contains("unknown role"), "{}", bad.stderr);
+    vigie.run(&["--project", "acme", "user", "role", "marie", "manager"]).success();
+    vigie.run(&["user", "disable", "marie"]).success();
+    let list = vigie.run(&["user", "list", "--format", "json"]).success().json();
+    let marie = &list.as_array().unwrap()[0];
+    assert_eq!(marie["username"], "marie");
+    assert_eq!(marie["name"], "Marie Dupont");
+    assert_eq!(marie["status"], "disabled");
+    vigie.run(&["user", "enable", "marie"]).success();
+    let reset = vigie.run(&["user", "reset-password", "marie"]).success();
+    assert!(reset.stdout.contains("new one-time password"), "{}", reset.stdout);
+    let missing = vigie.run(&["user", "disable", "nobody"]).code(2);
+    assert!(missing.stderr.contains("no user named"), "{}", missing.stderr);
+}
+
+#[test]
+fn the_first_start_creates_an_admin_with_a_one_time_password() {
+    let vigie = Vigie::new();
+    let mut cmd = vigie.command(&["serve", "--bind", "127.0.0.1:0"]);
+    cmd.stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..3 {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        lines.push(line);
+    }
+    let address = lines[0]
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .map(|a| a.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| panic!("no address in {lines:?}"));
+    assert!(lines[2].contains("log in as `admin`"), "{lines:?}");
+    let password = password_in(&lines[2]);
+    let (status, body) =
+        request(&address, "POST", "/api/v1/session", &format!(r#"{{"username":"admin","password":"{password}"}}"#));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["must_change_password"], true);
+    assert_eq!(body["user"]["is_admin"], true);
+    let (status, _) = request(&address, "POST", "/api/v1/session", r#"{"username":"admin","password":"wrong one!"}"#);
+    assert_eq!(status, 401);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The second start creates nobody.
+    let mut cmd = vigie.command(&["serve", "--bind", "127.0.0.1:0"]);
+    cmd.stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let mut second = String::new();
+    out.read_line(&mut second).unwrap();
+    assert!(second.contains("openapi.json"), "{second}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let list = vigie.run(&["user", "list", "--format", "json"]).success().json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
