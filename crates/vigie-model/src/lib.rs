@@ -777,9 +777,9 @@ impl FromStr for InboxStatus {
             "answered" => Ok(InboxStatus::Answered),
             "closed" => Ok(InboxStatus::Closed),
             "ignored" => Ok(InboxStatus::Ignored),
-            other => Err(format!(
-                "unknown status {other:?}; expected new, to_handle, assigned, answered, closed or ignored"
-            )),
+            other => {
+                Err(format!("unknown status {other:?}; expected new, to_handle, assigned, answered, closed or ignored"))
+            }
         }
     }
 }

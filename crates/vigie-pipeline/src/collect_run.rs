@@ -69,15 +69,20 @@ pub fn backoff_due(
     now + Duration::seconds(wait) + Duration::seconds(jitter.as_secs() as i64)
 }
 
-/// The next fetch of a source after a good run: the first time after `now`
-/// that falls on the source's own phase within its interval (drawn from its
-/// id). Sources added together are fetched together once, then spread evenly
-/// over their interval instead of all coming due at the same second.
+/// The next fetch of a source after a good run: the first time at least
+/// half an interval after `now` that falls on the source's own phase within
+/// its interval (drawn from its id). Sources added together are fetched
+/// together once, then spread evenly over their interval instead of all
+/// coming due at the same second; a source is never due again moments after
+/// a fetch because its phase happened to be near.
 pub fn next_slot(now: DateTime<Utc>, interval_secs: i64, source_id: i64) -> DateTime<Utc> {
     let interval = interval_secs.max(1);
     let phase = (splitmix64(source_id as u64) % interval as u64) as i64;
     let t = now.timestamp();
-    let slot = (t - phase).div_euclid(interval) * interval + phase + interval;
+    let mut slot = (t - phase).div_euclid(interval) * interval + phase + interval;
+    if slot - t < interval / 2 {
+        slot += interval;
+    }
     DateTime::from_timestamp(slot, 0).unwrap_or(now + Duration::seconds(interval))
 }
 
@@ -568,20 +573,23 @@ mod tests {
         let slots: Vec<DateTime<Utc>> = (1..=1000).map(|id| next_slot(now, 900, id)).collect();
         for slot in &slots {
             let wait = (*slot - now).num_seconds();
-            assert!((1..=900).contains(&wait), "{wait}");
+            assert!((450..1350).contains(&wait), "at least half an interval, at most one and a half: {wait}");
         }
         // A thousand sources added together: no 30-second bucket of the
         // interval gets more than three times its share.
         let mut buckets = [0u32; 30];
         for slot in &slots {
-            buckets[(((*slot - now).num_seconds() - 1) / 30) as usize] += 1;
+            buckets[(((*slot - now).num_seconds() - 450) / 30) as usize] += 1;
         }
         assert!(buckets.iter().all(|&b| b > 0 && b < 100), "{buckets:?}");
         // The next slot after a slot is one interval later: the phase holds.
         for id in [1, 7, 999] {
             let first = next_slot(now, 900, id);
             assert_eq!((next_slot(first, 900, id) - first).num_seconds(), 900);
-            assert_eq!(next_slot(first - Duration::seconds(1), 900, id), first);
+            assert_eq!(next_slot(first - Duration::seconds(600), 900, id), first);
+            // A fetch just before the source's slot does not make it due
+            // again a second later.
+            assert_eq!(next_slot(first - Duration::seconds(1), 900, id), first + Duration::seconds(900));
         }
     }
 }

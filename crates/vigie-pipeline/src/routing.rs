@@ -17,7 +17,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use vigie_model::{InboxStatus, Mention, Polarity, SourceKind};
-use vigie_store::{Department, InboxItem, NewDepartment, NewRoutingRule, NewWorkflowEvent, RoutingRule, Store, StoreError};
+use vigie_store::{
+    Department, InboxItem, NewDepartment, NewRoutingRule, NewWorkflowEvent, RoutingRule, Store, StoreError,
+};
 
 use crate::PipelineError;
 
@@ -243,8 +245,8 @@ pub async fn escalate_overdue(store: &dyn Store, now: DateTime<Utc>) -> Result<u
         if !item.status.is_pending() || item.escalated_at.is_some() || item.due_at.is_none_or(|d| d >= now) {
             continue;
         }
-        if !departments.contains_key(&item.project_id) {
-            departments.insert(item.project_id, store.list_departments(item.project_id).await?);
+        if let std::collections::hash_map::Entry::Vacant(e) = departments.entry(item.project_id) {
+            e.insert(store.list_departments(item.project_id).await?);
         }
         let department = item
             .department_id
@@ -272,9 +274,6 @@ pub async fn escalate_overdue(store: &dyn Store, now: DateTime<Utc>) -> Result<u
             Err(e) => return Err(e.into()),
         }
     }
-    if escalated > 0 {
-        tracing::info!(escalated, "overdue inbox items escalated");
-    }
     Ok(escalated)
 }
 
@@ -291,7 +290,14 @@ mod tests {
     }
 
     fn department(id: i64, name: &str, target: i64) -> Department {
-        Department { id, project_id: 1, name: name.into(), response_target_secs: target, manager_id: None, created_at: t(0) }
+        Department {
+            id,
+            project_id: 1,
+            name: name.into(),
+            response_target_secs: target,
+            manager_id: None,
+            created_at: t(0),
+        }
     }
 
     fn rule(id: i64, position: i64, department_id: i64) -> RoutingRule {

@@ -4,8 +4,8 @@
 //! watches, sources with their health record, and mentions with the watches
 //! they matched and their full-text index entries. The trait speaks in plain
 //! [`vigie_model`] types and epoch-free `DateTime<Utc>`s; each backend writes
-//! its own SQL (SQLite now, PostgreSQL later) so neither is bent to the other's
-//! dialect.
+//! its own SQL ([`SqliteStore`], the embedded default, and [`PgStore`] for
+//! installations that scale out) so neither is bent to the other's dialect.
 //!
 //! What the store does not do: parse queries or decide what matches. Search is
 //! a pre-filter (an FTS expression computed by `vigie-query`) that the store
@@ -27,6 +27,8 @@ use vigie_model::{
 };
 
 pub mod accounts;
+mod codec;
+pub mod postgres;
 pub mod sqlite;
 pub mod workflow;
 
@@ -36,6 +38,7 @@ pub use workflow::{
     Overview, ResponseStats, RoutingRule, SentimentBucket, WatchCount, Workflow, WorkflowEvent,
 };
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]

@@ -2,6 +2,11 @@
 
 //! The store test suite. Every backend runs the same checks: add a backend by
 //! opening it in a `#[tokio::test]` below and calling [`run_suite`].
+//!
+//! PostgreSQL runs against `VIGIE_TEST_PG_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`), in a fresh schema dropped at
+//! the end. When the server cannot be reached the PostgreSQL half says why on
+//! stderr and passes, unless `CI` is set: CI must run it.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
@@ -11,8 +16,8 @@ use vigie_model::{
 };
 use vigie_store::{
     AuthorRow, CountRow, Department, FetchRecord, InboxCounts, InboxFilter, InboxItem, MentionFilter, MentionRecord,
-    NewAudit, NewDepartment, NewRoutingRule, NewSource, NewTheme, NewUser, NewWatch, NewWorkflowEvent, ResponseStats,
-    SentimentBucket, Session, SqliteStore, Store, StoreError, User, WatchCount,
+    NewAudit, NewDepartment, NewRoutingRule, NewSource, NewTheme, NewUser, NewWatch, NewWorkflowEvent, PgStore,
+    ResponseStats, SentimentBucket, Session, SqliteStore, Store, StoreError, User, WatchCount,
 };
 
 fn t0() -> DateTime<Utc> {
@@ -64,6 +69,8 @@ async fn run_suite(store: &dyn Store) {
     the_overview_counts_a_period(store).await;
     mention_filters_by_lang_kind_site_theme_and_status(store).await;
     cleared_matches_leave_the_other_watches(store).await;
+    full_text_candidates_agree_with_the_matcher(store).await;
+    concurrent_batches_store_each_mention_once(store).await;
 }
 
 fn verdict(label: Polarity, score: f32, model: &str) -> Sentiment {
@@ -1380,6 +1387,187 @@ async fn cleared_matches_leave_the_other_watches(store: &dyn Store) {
     assert_eq!(per_watch, vec![("v".to_string(), 2), ("w".to_string(), 1)]);
 }
 
+// ---------------------------------------------------------------------------
+// Full-text search: the pre-filter is a superset, the matcher decides.
+
+/// A document of the full-text check: how the matcher sees it.
+struct FtsDoc {
+    title: Option<String>,
+    text: String,
+    author: Option<String>,
+    site: Option<String>,
+    url: Option<String>,
+    lang: Option<String>,
+    source: Option<String>,
+}
+
+impl FtsDoc {
+    fn plain(text: String) -> FtsDoc {
+        FtsDoc { title: None, text, author: None, site: None, url: None, lang: None, source: None }
+    }
+
+    fn view(&self) -> vigie_query::Document<'_> {
+        vigie_query::Document {
+            title: self.title.as_deref(),
+            text: &self.text,
+            author: self.author.as_deref(),
+            site: self.site.as_deref(),
+            url: self.url.as_deref(),
+            lang: self.lang.as_deref(),
+            source: self.source.as_deref(),
+        }
+    }
+}
+
+/// The queries and documents of vigie-query's conformance table.
+fn conformance_table() -> (Vec<String>, Vec<FtsDoc>) {
+    let path = format!("{}/../vigie-query/testdata/conformance.tsv", env!("CARGO_MANIFEST_DIR"));
+    let table = std::fs::read_to_string(&path).expect("read the conformance table");
+    let (mut queries, mut docs) = (Vec::new(), Vec::new());
+    for line in table.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let mut doc = FtsDoc::plain(cols[2].to_string());
+        doc.title = (!cols[1].is_empty()).then(|| cols[1].to_string());
+        for (key, value) in cols[3].split(';').filter_map(|kv| kv.split_once('=')) {
+            let value = Some(value.to_string());
+            match key {
+                "author" => doc.author = value,
+                "site" => doc.site = value,
+                "url" => doc.url = value,
+                "lang" => doc.lang = value,
+                "source" => doc.source = value,
+                other => panic!("unknown meta {other:?} in {line:?}"),
+            }
+        }
+        queries.push(cols[0].to_string());
+        docs.push(doc);
+    }
+    assert!(queries.len() >= 150, "only {} rows", queries.len());
+    (queries, docs)
+}
+
+/// Stores the documents in a new project: their ids, in order.
+async fn store_fts_docs(store: &dyn Store, project: &str, docs: &[FtsDoc]) -> (i64, Vec<i64>) {
+    let p = store.ensure_project(project, t0()).await.unwrap();
+    let batch: Vec<MentionRecord> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, doc)| {
+            let mut r = record(&format!("{project}-{i}"), &doc.text, t0(), vec![]);
+            r.mention.title = doc.title.clone();
+            r.fts_title = vigie_query::index_text(doc.title.as_deref().unwrap_or(""));
+            r.fts_text = vigie_query::index_text(&doc.text);
+            r
+        })
+        .collect();
+    let ids = store.insert_mentions(p.id, &batch).await.unwrap().inserted_ids;
+    assert_eq!(ids.len(), docs.len());
+    (p.id, ids)
+}
+
+/// Each query over the project's documents: the candidates confirmed by the
+/// matcher must be exactly what the matcher finds reading every document.
+/// Returns the disagreements.
+async fn check_fts(store: &dyn Store, project_id: i64, ids: &[i64], docs: &[FtsDoc], queries: &[&str]) -> Vec<String> {
+    let doc_of: std::collections::HashMap<i64, &FtsDoc> = ids.iter().copied().zip(docs.iter()).collect();
+    let mut failures = Vec::new();
+    for source in queries {
+        let query = vigie_query::parse(source).unwrap_or_else(|e| panic!("{source}: {e}"));
+        let expected: Vec<i64> =
+            ids.iter().rev().copied().filter(|id| query.matches(&doc_of[id].view()).is_some()).collect();
+        let prefilter = query.fts5_prefilter();
+        let all = MentionFilter::default();
+        let candidates = match store.candidates(project_id, prefilter.as_deref(), &all, None, 10_000).await {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{source:?} ({prefilter:?}): {e}"));
+                continue;
+            }
+        };
+        assert!(candidates.windows(2).all(|w| w[0].mention.id > w[1].mention.id), "newest stored first");
+        let confirmed: Vec<i64> =
+            candidates.iter().map(|c| c.mention.id).filter(|id| query.matches(&doc_of[id].view()).is_some()).collect();
+        if confirmed != expected {
+            failures.push(format!("{source:?} ({prefilter:?}): matcher {expected:?}, confirmed {confirmed:?}"));
+        }
+    }
+    failures
+}
+
+/// The full-text pre-filter never loses a match: every query of
+/// vigie-query's conformance table over every document of it, then
+/// documents an index cannot keep every position of (a word repeated past
+/// what a position list holds, positions past 16,383) or cannot hold at all.
+async fn full_text_candidates_agree_with_the_matcher(store: &dyn Store) {
+    let (queries, docs) = conformance_table();
+    let (pid, ids) = store_fts_docs(store, "full-text", &docs).await;
+    let queries: Vec<&str> = queries.iter().map(String::as_str).collect();
+    let mut failures = check_fts(store, pid, &ids, &docs, &queries).await;
+
+    let counted: Vec<String> = (1..=17_000).map(|i| format!("w{i}")).collect();
+    let long = [
+        FtsDoc::plain(format!("{}la ville lumière brille", "de ".repeat(300))),
+        FtsDoc::plain(format!("{} fin du texte", counted.join(" "))),
+        FtsDoc::plain(format!("{}une aiguille dans la botte", "foin ".repeat(60_000))),
+        FtsDoc { title: Some("Grève à la SNCF".into()), ..FtsDoc::plain("rien à signaler".into()) },
+        FtsDoc::plain("la ville de lumière".into()),
+    ];
+    let (long_pid, long_ids) = store_fts_docs(store, "full-text-long", &long).await;
+    let long_queries = [
+        "\"ville lumière\"",
+        "de NEAR/2 lumière",
+        "\"fin du texte\"",
+        "w16999 NEAR/1 w17000",
+        "w17000 \"fin du\"",
+        "\"aiguille dans la botte\"",
+        "aiguil*",
+        "title:(grève sncf) -text:grève",
+        "text:\"signaler\"",
+        "\"la sncf rien\"",
+        "lumière OR botte",
+    ];
+    failures.extend(check_fts(store, long_pid, &long_ids, &long, &long_queries).await);
+    assert!(failures.is_empty(), "{} queries disagree:\n{}", failures.len(), failures.join("\n"));
+    // The long documents are found where they match.
+    for (query, index) in [("\"ville lumière\"", 0), ("\"fin du texte\"", 1), ("\"aiguille dans la botte\"", 2)] {
+        let prefilter = vigie_query::parse(query).unwrap().fts5_prefilter();
+        let found = store.candidates(long_pid, prefilter.as_deref(), &MentionFilter::default(), None, 100).await;
+        assert!(found.unwrap().iter().any(|c| c.mention.id == long_ids[index]), "{query}");
+    }
+    // A malformed expression is refused plainly, not a panic.
+    let err = store.candidates(pid, Some("\"a\" AND"), &MentionFilter::default(), None, 10).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+}
+
+/// Writers storing overlapping batches at once (several collectors, or a
+/// rerun beside a run) store each mention once and count it once in the
+/// watch's series.
+async fn concurrent_batches_store_each_mention_once(store: &dyn Store) {
+    use vigie_store::{BUCKET_SECS, SERIES_ALL, bucket_start};
+    let p = store.ensure_project("concurrent", t0()).await.unwrap();
+    let w = store
+        .add_watch(p.id, NewWatch { name: "c".into(), query: "c".into(), competitor: false, langs: vec![] }, t0())
+        .await
+        .unwrap();
+    let m = vec![WatchMatch { watch_id: w.id, terms: vec!["c".into()] }];
+    let all: Vec<MentionRecord> = (0..400)
+        .map(|i| record(&format!("cc{i}"), "c", t0() + Duration::seconds(BUCKET_SECS * (i % 7)), m.clone()))
+        .collect();
+    // Six writers: halves, the whole in both orders, and strided slices.
+    let mut batches: Vec<Vec<MentionRecord>> = vec![all[..250].to_vec(), all[150..].to_vec(), all.clone()];
+    batches.push(all.iter().rev().cloned().collect());
+    batches.push(all.iter().step_by(2).cloned().collect());
+    batches.push(all.iter().skip(1).step_by(3).cloned().collect());
+    let reports = futures::future::join_all(batches.iter().map(|b| store.insert_mentions(p.id, b))).await;
+    let inserted: u64 = reports.into_iter().map(|r| r.unwrap().inserted).sum();
+    assert_eq!(inserted, 400);
+    assert_eq!(store.mention_count(p.id).await.unwrap(), 400);
+    let b0 = bucket_start(t0());
+    let series = store.watch_buckets(w.id, SERIES_ALL, b0, b0 + 7 * BUCKET_SECS).await.unwrap();
+    assert_eq!(series.iter().map(|(_, n)| n).sum::<i64>(), 400);
+    assert_eq!(series.len(), 7);
+}
+
 #[tokio::test]
 async fn sqlite_passes_the_store_suite() {
     let dir = tempfile::tempdir().unwrap();
@@ -1390,4 +1578,68 @@ async fn sqlite_passes_the_store_suite() {
     let reopened = SqliteStore::open(&dir.path().join("vigie.db")).await.unwrap();
     let p = reopened.project("mentions").await.unwrap().unwrap();
     assert_eq!(reopened.mention_count(p.id).await.unwrap(), 3);
+}
+
+const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Runs `body` with the URL of the test server and a fresh schema name, then
+/// drops the schema, whatever `body` did. Without a reachable server: skipped
+/// (with the reason on stderr), or failed when `CI` is set.
+async fn with_postgres<F, Fut>(body: F)
+where
+    F: FnOnce(String, String) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    use sqlx::Connection;
+    use std::hash::{BuildHasher, Hasher};
+    use std::io::Write;
+    let url = std::env::var("VIGIE_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_string());
+    let reachable = tokio::time::timeout(std::time::Duration::from_secs(10), sqlx::PgConnection::connect(&url)).await;
+    let reason = match reachable {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            None
+        }
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some("no answer within 10 s".to_string()),
+    };
+    if let Some(reason) = reason {
+        if std::env::var_os("CI").is_some() {
+            panic!("PostgreSQL at {url} is required when CI is set: {reason}");
+        }
+        // Straight to stderr: the test harness would hide eprintln! output of a passing test.
+        let _ = writeln!(std::io::stderr(), "PostgreSQL tests skipped: {reason} ({url}; set VIGIE_TEST_PG_URL)");
+        return;
+    }
+    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    let schema = format!("vigie_test_{}_{random:016x}", std::process::id());
+    // Run in a task, so that a failure still drops the schema.
+    let outcome = tokio::spawn(body(url.clone(), schema.clone())).await;
+    let mut conn = sqlx::PgConnection::connect(&url).await.expect("reconnect to drop the test schema");
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")))
+        .execute(&mut conn)
+        .await
+        .expect("drop the test schema");
+    let _ = conn.close().await;
+    if let Err(e) = outcome {
+        match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("the PostgreSQL suite did not finish: {e}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn postgres_passes_the_store_suite() {
+    with_postgres(|url, schema| async move {
+        let store = PgStore::connect_in_schema(&url, &schema).await.unwrap();
+        run_suite(&store).await;
+        store.close().await;
+        // Reconnecting runs the migrations again as a no-op and keeps the data.
+        let again = PgStore::connect_in_schema(&url, &schema).await.unwrap();
+        let p = again.project("mentions").await.unwrap().unwrap();
+        assert_eq!(again.mention_count(p.id).await.unwrap(), 3);
+        again.close().await;
+    })
+    .await;
 }

@@ -108,10 +108,7 @@ impl Actor {
 
 /// An argon2id hash (PHC string) of the password, with a fresh salt.
 pub fn hash_password(password: &str) -> Result<String, ApiError> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| ApiError::internal(&e))
+    Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| ApiError::internal(&e))
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
@@ -156,17 +153,17 @@ pub fn sha256_hex(s: &str) -> String {
 pub async fn start_session(state: &AppState, user: &User, now: DateTime<Utc>) -> Result<String, ApiError> {
     let token = random_token();
     let csrf = random_token();
-    state
-        .store
-        .create_session(&sha256_hex(&token), user.id, &csrf, now, now + Duration::days(SESSION_DAYS))
-        .await?;
+    state.store.create_session(&sha256_hex(&token), user.id, &csrf, now, now + Duration::days(SESSION_DAYS)).await?;
     Ok(token)
 }
 
 /// The `Set-Cookie` value for a session (or, with `None`, one that removes it).
 pub fn session_cookie(state: &AppState, headers: &HeaderMap, token: Option<&str>) -> String {
     let secure = state.config.secure_cookies
-        || headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"));
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"));
     let mut cookie = match token {
         Some(t) => format!("{SESSION_COOKIE}={t}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}", SESSION_DAYS * 86_400),
         None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
@@ -215,9 +212,18 @@ pub struct Guard {
 pub async fn authorize(State(guard): State<Guard>, req: Request, next: Next) -> Response {
     let page = guard.page;
     match check(&guard, req).await {
-        Ok(req) => next.run(req).await,
+        Ok(req) => {
+            let lang = req.extensions().get::<Actor>().map(|a| a.lang).unwrap_or_default();
+            let response = next.run(req).await;
+            // A page handler's error, rendered in the reader's language.
+            match response.extensions().get::<crate::pages::PendingErrorPage>() {
+                Some(pending) if page => error_page(&pending.0, lang),
+                _ => response,
+            }
+        }
         Err(Refused::Login(path)) => {
-            let target = format!("/login?next={}", url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>());
+            let target =
+                format!("/login?next={}", url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>());
             Redirect::to(&target).into_response()
         }
         Err(Refused::ChangePassword) => Redirect::to("/account/password").into_response(),
@@ -237,12 +243,29 @@ enum Refused {
     Error(ApiError, Lang),
 }
 
+/// Bodies up to this size are read before the checks, so that a refusal
+/// does not close the connection on unread data (the client would see a
+/// reset instead of the answer).
+const MAX_BUFFERED_BODY: u64 = 64 * 1024;
+
 async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
+    let small_body = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > 0 && n <= MAX_BUFFERED_BODY);
+    if small_body {
+        let (parts, body) = req.into_parts();
+        let bytes = to_bytes(body, MAX_BUFFERED_BODY as usize).await.unwrap_or_default();
+        req = Request::from_parts(parts, Body::from(bytes));
+    }
     let state = &guard.state;
     let now = Utc::now();
     let default_lang = Lang::from_accept(req.headers());
     let fail = |e: ApiError| Refused::Error(e, default_lang);
-    let mut actor = Actor { user: None, token: None, csrf: String::new(), lang: default_lang, project: None, role: None };
+    let mut actor =
+        Actor { user: None, token: None, csrf: String::new(), lang: default_lang, project: None, role: None };
 
     if let Some(token) = bearer(req.headers()) {
         let token = token.to_string();
@@ -302,7 +325,8 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
                 let bytes = to_bytes(body, MAX_FORM_BYTES)
                     .await
                     .map_err(|_| fail(ApiError::new(ErrorCode::PayloadTooLarge, "the form is too large")))?;
-                let token = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "_csrf").map(|(_, v)| v.into_owned());
+                let token =
+                    url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "_csrf").map(|(_, v)| v.into_owned());
                 (token, Body::from(bytes))
             }
             None => (None, body),
@@ -326,14 +350,11 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
         Access::Project(needed) => {
             // `/api/v1/ingest` and the like: a token's own project.
             let token_project = actor.token.as_ref().map(|t| t.project_id);
-            let pid = project_param(&mut req)
-                .await
-                .or(token_project)
-                .ok_or_else(|| {
-                    fail(ApiError::invalid(
-                        "this route takes a project token; with a session, use the /api/v1/projects/{pid}/… route",
-                    ))
-                })?;
+            let pid = project_param(&mut req).await.or(token_project).ok_or_else(|| {
+                fail(ApiError::invalid(
+                    "this route takes a project token; with a session, use the /api/v1/projects/{pid}/… route",
+                ))
+            })?;
             let project = match state.store.project_by_id(pid).await {
                 Ok(Some(p)) => p,
                 Ok(None) => return Err(fail(ApiError::not_found("no such project"))),
@@ -378,7 +399,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Refuses a login attempt when the username or the address failed too
 /// often lately.
-pub async fn login_throttled(state: &AppState, username: &str, address: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+pub async fn login_throttled(
+    state: &AppState,
+    username: &str,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
     let since = now - Duration::minutes(LOGIN_WINDOW_MINUTES);
     let user_key = format!("user:{}", username.trim().to_lowercase());
     let addr_key = format!("addr:{address}");
@@ -428,7 +454,8 @@ pub async fn login(
 }
 
 /// argon2id of a random string, verified against when the username is unknown.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0n2XyHBoBGBYbnvfiyKUXxuJuldy6x5ZbLvqqJfFCqM";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0n2XyHBoBGBYbnvfiyKUXxuJuldy6x5ZbLvqqJfFCqM";
 
 #[cfg(test)]
 mod tests {

@@ -127,7 +127,10 @@ mod tests {
     #[test]
     fn accept_language_picks_the_first_known() {
         let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT_LANGUAGE, "de-DE,en;q=0.8,fr;q=0.5".parse().unwrap_or(header::HeaderValue::from_static("")));
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            "de-DE,en;q=0.8,fr;q=0.5".parse().unwrap_or(header::HeaderValue::from_static("")),
+        );
         assert_eq!(Lang::from_accept(&h), Lang::En);
         assert_eq!(Lang::from_accept(&HeaderMap::new()), Lang::Fr);
     }

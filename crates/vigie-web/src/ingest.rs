@@ -13,9 +13,9 @@ use serde_json::Value;
 use vigie_pipeline::Ingestor;
 use vigie_pipeline::import::{json_kind, raw_from_object};
 
+use crate::AppState;
 use crate::auth::Actor;
 use crate::error::{ApiError, ErrorCode};
-use crate::AppState;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -55,10 +55,7 @@ async fn ingest_inner(state: &AppState, actor: &Actor, body: &[u8]) -> Result<In
         ApiError::invalid(format!("the body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()))
     })?;
     let Value::Array(items) = value else {
-        return Err(ApiError::invalid(format!(
-            "the body must be a JSON array of mentions, not {}",
-            json_kind(&value)
-        )));
+        return Err(ApiError::invalid(format!("the body must be a JSON array of mentions, not {}", json_kind(&value))));
     };
     if items.len() > MAX_ITEMS {
         return Err(ApiError::new(

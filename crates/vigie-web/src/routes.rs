@@ -92,7 +92,11 @@ pub fn openapi(docs: &[RouteDoc]) -> Value {
             .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "integer"}}))
+            .map(|name| {
+                // Ids are integers; `{name}` (tokens) is a string.
+                let kind = if name == "name" { "string" } else { "integer" };
+                json!({"name": name, "in": "path", "required": true, "schema": {"type": kind}})
+            })
             .collect();
         let (security, role) = match doc.access {
             Access::Public => (json!([]), "public"),

@@ -79,7 +79,10 @@ async fn hostile_mentions_never_run_in_any_page() {
     // A watch whose name is hostile too.
     let manager = app.login("manager").await;
     let r = manager
-        .post_json(&app.api("/watches"), &json!({"name": "<img src=x onerror=alert(1)>", "query": "arnaque", "competitor": false, "langs": []}))
+        .post_json(
+            &app.api("/watches"),
+            &json!({"name": "<img src=x onerror=alert(1)>", "query": "arnaque", "competitor": false, "langs": []}),
+        )
         .await;
     assert!(r.status < 300, "{}", r.text);
 
@@ -175,12 +178,8 @@ async fn a_mention_goes_from_the_feed_to_an_answer_and_the_overview() {
     assert!(!feed.contains("Rien à voir"), "{feed}");
 
     // Assign the complaint to a department, then answer it.
-    let complaint = app
-        .store
-        .mention_by_key(app.project.id, "id:twitter:1")
-        .await
-        .unwrap()
-        .expect("the complaint is stored");
+    let complaint =
+        app.store.mention_by_key(app.project.id, "id:twitter:1").await.unwrap().expect("the complaint is stored");
     let item_page = app.p(&format!("/inbox/{}", complaint.mention.id));
     b.goto(&app.url(&item_page)).await.unwrap();
     let departments = app.store.list_departments(app.project.id).await.unwrap();
@@ -191,7 +190,9 @@ async fn a_mention_goes_from_the_feed_to_an_answer_and_the_overview() {
     assert_eq!(item.department_id, Some(department.id));
 
     b.goto(&app.url(&item_page)).await.unwrap();
-    b.fill("form[action$='/answer'] textarea[name=reply]", "Bonjour, nous regardons votre commande en DM.").await.unwrap();
+    b.fill("form[action$='/answer'] textarea[name=reply]", "Bonjour, nous regardons votre commande en DM.")
+        .await
+        .unwrap();
     b.click("form[action$='/answer'] button[type=submit]").await.unwrap();
     let item = app.store.inbox_item(app.project.id, complaint.mention.id).await.unwrap().unwrap();
     assert_eq!(item.status, vigie_model::InboxStatus::Answered);

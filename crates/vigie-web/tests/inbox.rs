@@ -73,7 +73,11 @@ async fn a_negative_delivery_mention_is_routed_then_assigned_and_answered() {
     assert_eq!(events[0]["action"], "routed");
     assert_eq!(events[0]["user_id"], Value::Null);
     let routed = events[0]["detail"].as_str().unwrap();
-    assert!(routed.starts_with("rule #") && routed.contains("theme delivery_logistics, negative) → Logistics and operations"), "{routed}");
+    assert!(
+        routed.starts_with("rule #")
+            && routed.contains("theme delivery_logistics, negative) → Logistics and operations"),
+        "{routed}"
+    );
     // The positive one stays new (no inbox row).
     let other = item(&viewer, &app, park).await;
     assert_eq!((other["status"].as_str(), &other["item"]), (Some("new"), &Value::Null));
@@ -106,7 +110,8 @@ async fn a_negative_delivery_mention_is_routed_then_assigned_and_answered() {
     let response = it["response_secs"].as_i64().unwrap();
     assert_eq!(response, (time(&it["first_response_at"]) - time(&it["entered_at"])).num_seconds());
     assert!((0..120).contains(&response), "{response}");
-    let actions: Vec<&str> = answered["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> =
+        answered["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, vec!["routed", "assigned", "answered"]);
     assert_eq!(answered["events"][2]["user"], "agent person");
 
@@ -133,7 +138,9 @@ async fn a_negative_delivery_mention_is_routed_then_assigned_and_answered() {
     // Notes are bounded.
     let r = agent.post_json(&app.api(&format!("/inbox/{park}/note")), &json!({"text": "x".repeat(10_001)})).await;
     assert_eq!(r.status, 400, "{}", r.text);
-    let r = agent.post_json(&app.api(&format!("/inbox/{park}/note")), &json!({"text": "Client connu, déjà rappelé."})).await;
+    let r = agent
+        .post_json(&app.api(&format!("/inbox/{park}/note")), &json!({"text": "Client connu, déjà rappelé."}))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["events"].as_array().unwrap().last().unwrap()["action"], "note");
 
@@ -182,7 +189,8 @@ async fn forms_and_bulk_actions() {
     assert_eq!(cs.response_target_secs, 4 * 3600);
     let cs_id = cs.id.to_string();
     let back = format!("/p/{pid}/inbox?status=all");
-    let mut fields: Vec<(&str, &str)> = vec![("action", "assign_department"), ("department_id", &cs_id), ("back", &back)];
+    let mut fields: Vec<(&str, &str)> =
+        vec![("action", "assign_department"), ("department_id", &cs_id), ("back", &back)];
     let id_strings: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
     for id in &id_strings {
         fields.push(("ids", id));
@@ -196,21 +204,38 @@ async fn forms_and_bulk_actions() {
         assert_eq!(item.due_at, Some(item.entered_at + Duration::hours(4)));
     }
     // A redirect elsewhere is not followed.
-    let r = agent.post_form(&app.p("/inbox/bulk"), &[("action", "status"), ("status", "to_handle"), ("ids", &id_strings[0]), ("back", "https://evil.example/")]).await;
+    let r = agent
+        .post_form(
+            &app.p("/inbox/bulk"),
+            &[
+                ("action", "status"),
+                ("status", "to_handle"),
+                ("ids", &id_strings[0]),
+                ("back", "https://evil.example/"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, 200, "one refused (already to handle): the result page");
     assert!(r.text.contains("This mention is to handle already") || r.text.contains("déjà à traiter"), "{}", r.text);
 
     // Bulk through the API: assign a person; ignoring needs a reason.
     let agent_id = app.user_id("agent").await;
-    let r = agent.post_json(&app.api("/inbox/bulk"), &json!({"action": "assign_user", "user_id": agent_id, "ids": ids})).await;
+    let r = agent
+        .post_json(&app.api("/inbox/bulk"), &json!({"action": "assign_user", "user_id": agent_id, "ids": ids}))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["done"].as_array().unwrap().len(), 3);
     let r = agent.get(&app.api("/inbox?assignee=mine")).await;
     assert_eq!(r.json()["items"].as_array().unwrap().len(), 3);
-    let r = agent.post_json(&app.api("/inbox/bulk"), &json!({"action": "status", "status": "ignored", "ids": [ids[0]]})).await;
+    let r = agent
+        .post_json(&app.api("/inbox/bulk"), &json!({"action": "status", "status": "ignored", "ids": [ids[0]]}))
+        .await;
     assert_eq!(r.status, 400, "{}", r.text);
     let r = agent
-        .post_json(&app.api("/inbox/bulk"), &json!({"action": "status", "status": "ignored", "reason": "spam", "ids": [ids[0], 999_999]}))
+        .post_json(
+            &app.api("/inbox/bulk"),
+            &json!({"action": "status", "status": "ignored", "reason": "spam", "ids": [ids[0], 999_999]}),
+        )
         .await;
     let body = r.json();
     assert_eq!(body["done"], json!([ids[0]]));
@@ -238,6 +263,18 @@ async fn forms_and_bulk_actions() {
     let viewer = app.login("viewer").await;
     let page = viewer.get(&app.p("/inbox")).await;
     assert!(!page.text.contains("name=\"ids\""), "no bulk form for a viewer");
+    // A `back` that would break the Location header is not used.
+    let bad_back = format!("/p/{pid}/inbox?a=1\r\nSet-Cookie: x=y");
+    let fields = [
+        ("action", "status"),
+        ("status", "closed"),
+        ("reason", "doublon"),
+        ("ids", id_strings[2].as_str()),
+        ("back", bad_back.as_str()),
+    ];
+    let r = agent.post_form(&app.p("/inbox/bulk"), &fields).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(r.location(), Some(format!("/p/{pid}/inbox?done=1").as_str()));
 }
 
 #[tokio::test]
@@ -254,18 +291,27 @@ async fn overdue_items_are_highlighted_and_escalated_once() {
     let now = Utc::now();
     let urgent = app
         .store
-        .add_department(pid, NewDepartment { name: "Urgent".into(), response_target_secs: 3600, manager_id: Some(manager_id) }, now)
+        .add_department(
+            pid,
+            NewDepartment { name: "Urgent".into(), response_target_secs: 3600, manager_id: Some(manager_id) },
+            now,
+        )
         .await
         .unwrap();
     let agent = app.login("agent").await;
-    let (one, two, three) =
-        (id_of(&app, "https://a.example.fr/1").await, id_of(&app, "https://a.example.fr/2").await, id_of(&app, "https://a.example.fr/3").await);
+    let (one, two, three) = (
+        id_of(&app, "https://a.example.fr/1").await,
+        id_of(&app, "https://a.example.fr/2").await,
+        id_of(&app, "https://a.example.fr/3").await,
+    );
     for mid in [one, two, three] {
         let r = agent.post_json(&app.api(&format!("/inbox/{mid}/assign")), &json!({"department_id": urgent.id})).await;
         assert_eq!(r.status, 200, "{}", r.text);
     }
     // Answered in time: never escalated.
-    let r = agent.post_json(&app.api(&format!("/inbox/{three}/answer")), &json!({"reason": "déjà traité par téléphone"})).await;
+    let r = agent
+        .post_json(&app.api(&format!("/inbox/{three}/answer")), &json!({"reason": "déjà traité par téléphone"}))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     // Nothing is overdue yet.
     assert_eq!(escalate_overdue(app.store.as_ref(), now).await.unwrap(), 0);
@@ -283,7 +329,11 @@ async fn overdue_items_are_highlighted_and_escalated_once() {
     let events = app.store.workflow_events(pid, one).await.unwrap();
     let last = events.last().unwrap();
     assert_eq!(last.action, "escalated");
-    assert!(last.detail.starts_with("overdue since ") && last.detail.ends_with("escalated to manager person"), "{}", last.detail);
+    assert!(
+        last.detail.starts_with("overdue since ") && last.detail.ends_with("escalated to manager person"),
+        "{}",
+        last.detail
+    );
 
     // An item already with the manager is escalated without changing hands.
     let r = agent.post_json(&app.api(&format!("/inbox/{two}/assign")), &json!({"user_id": manager_id})).await;
@@ -308,7 +358,8 @@ async fn overdue_items_are_highlighted_and_escalated_once() {
     // Managers find escalated items with their filter.
     let manager = app.login("manager").await;
     let r = manager.get(&app.api("/inbox?escalated=1")).await;
-    let ids: Vec<i64> = r.json()["items"].as_array().unwrap().iter().map(|i| i["item"]["mention_id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> =
+        r.json()["items"].as_array().unwrap().iter().map(|i| i["item"]["mention_id"].as_i64().unwrap()).collect();
     assert_eq!(ids, vec![one]);
     let page = manager.get(&app.p("/inbox?escalated=1")).await;
     assert!(page.text.contains("escalated"));
@@ -330,9 +381,13 @@ async fn viewers_cannot_act_on_the_inbox() {
         let r = viewer.post_form(&app.p(&format!("/inbox/{mid}/{action}")), &[("reason", "x")]).await;
         assert_eq!(r.status, 403, "{action} form");
     }
-    let r = viewer.post_json(&app.api("/inbox/bulk"), &json!({"action": "status", "status": "to_handle", "ids": [mid]})).await;
+    let r = viewer
+        .post_json(&app.api("/inbox/bulk"), &json!({"action": "status", "status": "to_handle", "ids": [mid]}))
+        .await;
     assert_eq!(r.status, 403);
-    let r = viewer.post_form(&app.p("/inbox/bulk"), &[("action", "status"), ("status", "to_handle"), ("ids", &mid.to_string())]).await;
+    let r = viewer
+        .post_form(&app.p("/inbox/bulk"), &[("action", "status"), ("status", "to_handle"), ("ids", &mid.to_string())])
+        .await;
     assert_eq!(r.status, 403);
     assert!(app.store.inbox_item(app.project.id, mid).await.unwrap().is_none());
     // Reading is fine; a token agent can act (its events name it).

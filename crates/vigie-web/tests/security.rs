@@ -96,7 +96,13 @@ async fn tokens_act_with_their_role_and_only_in_their_project() {
             if role < needed {
                 assert_eq!(answer.status, 403, "token {role} on {} {}: {}", route.method, route.path, answer.text);
             } else {
-                assert!(![401, 403].contains(&answer.status), "token {role} on {} {}: {}", route.method, route.path, answer.text);
+                assert!(
+                    ![401, 403].contains(&answer.status),
+                    "token {role} on {} {}: {}",
+                    route.method,
+                    route.path,
+                    answer.text
+                );
             }
             if route.path.contains("{pid}") {
                 let elsewhere = path.replacen(&format!("/{}", app.project.id), &format!("/{}", other.id), 1);
@@ -224,7 +230,10 @@ async fn login_sets_a_safe_cookie_and_failures_are_throttled() {
     assert!(!cookie.contains("Secure"), "plain http on loopback: {cookie}");
 
     // An open redirect is refused: `next` must be a local path.
-    let evil = app.anonymous().post_form("/login", &[("username", "agent"), ("password", PASSWORD), ("next", "//evil.example/")]).await;
+    let evil = app
+        .anonymous()
+        .post_form("/login", &[("username", "agent"), ("password", PASSWORD), ("next", "//evil.example/")])
+        .await;
     assert_eq!(evil.location(), Some("/"));
 
     for _ in 0..5 {
@@ -234,10 +243,7 @@ async fn login_sets_a_safe_cookie_and_failures_are_throttled() {
     }
     let locked = form("viewer", PASSWORD).await;
     assert_eq!(locked.status, 429, "the right password is refused while throttled");
-    let api = app
-        .anonymous()
-        .post_json("/api/v1/session", &json!({"username": "viewer", "password": PASSWORD}))
-        .await;
+    let api = app.anonymous().post_json("/api/v1/session", &json!({"username": "viewer", "password": PASSWORD})).await;
     assert_eq!(api.status, 429);
     assert_eq!(api.json()["code"], "rate_limited");
     // Another person is not affected.
@@ -285,7 +291,8 @@ async fn a_one_time_password_must_be_changed_first() {
     assert_eq!(r.json()["must_change_password"], true);
     let cookie = r.headers.get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
     let csrf = r.json()["csrf_token"].as_str().unwrap().to_string();
-    let client = Client { http: app.anonymous().http, base: app.url(""), cookie: Some(cookie), csrf: Some(csrf), bearer: None };
+    let client =
+        Client { http: app.anonymous().http, base: app.url(""), cookie: Some(cookie), csrf: Some(csrf), bearer: None };
     let page = client.get(&app.p("/overview")).await;
     assert_eq!(page.status, 303);
     assert_eq!(page.location(), Some("/account/password"));
@@ -293,7 +300,8 @@ async fn a_one_time_password_must_be_changed_first() {
     assert_eq!(api.status, 403);
     let short = client.post_form("/account/password", &[("current", "one time pass 1"), ("new", "short")]).await;
     assert!(short.text.contains("at least 10 characters"), "{}", short.text);
-    let done = client.post_form("/account/password", &[("current", "one time pass 1"), ("new", "my own long password")]).await;
+    let done =
+        client.post_form("/account/password", &[("current", "one time pass 1"), ("new", "my own long password")]).await;
     assert_eq!(done.status, 303, "{}", done.text);
     let fresh = done.headers.get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
     let again = Client { cookie: Some(fresh), ..client };

@@ -32,7 +32,10 @@ async fn departments_and_rules_crud_with_audit() {
 
     // Add (API), with a member as manager.
     let r = manager
-        .post_json(&app.api("/departments"), &json!({"name": "Presse", "response_target_secs": 7200, "manager_id": manager_id}))
+        .post_json(
+            &app.api("/departments"),
+            &json!({"name": "Presse", "response_target_secs": 7200, "manager_id": manager_id}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let presse = r.json();
@@ -50,29 +53,44 @@ async fn departments_and_rules_crud_with_audit() {
         assert_eq!(r.status, status, "{body}: {}", r.text);
     }
     // Edit (API and form).
-    let r = manager.put_json(&app.api(&format!("/departments/{id}")), &json!({"name": "Presse et médias", "response_target_secs": 3600})).await;
+    let r = manager
+        .put_json(
+            &app.api(&format!("/departments/{id}")),
+            &json!({"name": "Presse et médias", "response_target_secs": 3600}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["manager_id"], Value::Null);
     let r = manager
-        .post_form(&app.p(&format!("/settings/departments/{id}")), &[("name", "Médias"), ("hours", "2"), ("minutes", "30"), ("manager_id", "")])
+        .post_form(
+            &app.p(&format!("/settings/departments/{id}")),
+            &[("name", "Médias"), ("hours", "2"), ("minutes", "30"), ("manager_id", "")],
+        )
         .await;
     assert_eq!(r.status, 303, "{}", r.text);
     assert_eq!(r.location(), Some(format!("/p/{pid}/settings#departments").as_str()));
     let d = app.store.list_departments(pid).await.unwrap().into_iter().find(|d| d.id == id).unwrap();
     assert_eq!((d.name.as_str(), d.response_target_secs), ("Médias", 9000));
     // A form error is a page with the message.
-    let r = manager.post_form(&app.p("/settings/departments"), &[("name", "Y"), ("hours", "0"), ("minutes", "0")]).await;
+    let r =
+        manager.post_form(&app.p("/settings/departments"), &[("name", "Y"), ("hours", "0"), ("minutes", "0")]).await;
     assert_eq!(r.status, 400);
     assert!(r.text.contains("response target"), "{}", r.text);
 
     // Rules: theme from the project's themes (seeded with the default workflow).
     app.store.seed_themes(pid, &vigie_pipeline::themes::default_themes(), chrono::Utc::now()).await.unwrap();
     let r = manager
-        .post_json(&app.api("/rules"), &json!({"theme": "legal", "sentiment": "negative", "source_kind": "forum", "department_id": id}))
+        .post_json(
+            &app.api("/rules"),
+            &json!({"theme": "legal", "sentiment": "negative", "source_kind": "forum", "department_id": id}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let rule = r.json();
-    assert_eq!((rule["theme"].as_str(), rule["sentiment"].as_str(), rule["source_kind"].as_str()), (Some("legal"), Some("negative"), Some("forum")));
+    assert_eq!(
+        (rule["theme"].as_str(), rule["sentiment"].as_str(), rule["source_kind"].as_str()),
+        (Some("legal"), Some("negative"), Some("forum"))
+    );
     for body in [
         json!({"theme": "no_such_theme", "department_id": id}),
         json!({"sentiment": "furious", "department_id": id}),
@@ -91,7 +109,18 @@ async fn departments_and_rules_crud_with_audit() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(manager.delete(&app.api(&format!("/rules/{rule_id}"))).await.status, 404);
     // Form: add a rule, then remove the department (and its rules).
-    let r = manager.post_form(&app.p("/settings/rules"), &[("theme", "legal"), ("sentiment", ""), ("watch_id", ""), ("source_kind", ""), ("department_id", &id.to_string())]).await;
+    let r = manager
+        .post_form(
+            &app.p("/settings/rules"),
+            &[
+                ("theme", "legal"),
+                ("sentiment", ""),
+                ("watch_id", ""),
+                ("source_kind", ""),
+                ("department_id", &id.to_string()),
+            ],
+        )
+        .await;
     assert_eq!(r.status, 303, "{}", r.text);
     let r = manager.post_form(&app.p(&format!("/settings/departments/{id}/delete")), &[]).await;
     assert_eq!(r.status, 303);
@@ -101,7 +130,15 @@ async fn departments_and_rules_crud_with_audit() {
     let actions: Vec<&str> = audit.iter().map(|(a, _)| a.as_str()).collect();
     assert_eq!(
         actions[..7],
-        ["department.remove", "rule.add", "rule.remove", "rule.add", "department.update", "department.update", "department.add"]
+        [
+            "department.remove",
+            "rule.add",
+            "rule.remove",
+            "rule.add",
+            "department.update",
+            "department.update",
+            "department.add"
+        ]
     );
     assert!(audit[4].1.contains("Presse et médias") && audit[4].1.contains("Médias"), "{:?}", audit[4]);
     assert!(audit[1].1.contains("(theme legal) → Médias"), "{:?}", audit[1]);
@@ -110,7 +147,10 @@ async fn departments_and_rules_crud_with_audit() {
 
     // An agent reads but cannot change departments or rules.
     assert_eq!(agent.get(&app.api("/departments")).await.status, 200);
-    assert_eq!(agent.post_json(&app.api("/departments"), &json!({"name": "Z", "response_target_secs": 3600})).await.status, 403);
+    assert_eq!(
+        agent.post_json(&app.api("/departments"), &json!({"name": "Z", "response_target_secs": 3600})).await.status,
+        403
+    );
     assert_eq!(agent.post_form(&app.p("/settings/departments"), &[("name", "Z"), ("hours", "1")]).await.status, 403);
     assert_eq!(agent.post_json(&app.api("/rules"), &json!({"department_id": 1})).await.status, 403);
     let page = agent.get(&app.p("/settings")).await;
@@ -131,8 +171,14 @@ async fn members_are_managed_by_admins() {
     let r = admin.post_json(&app.api("/members"), &json!({"username": "outsider", "role": "agent"})).await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.json()["role"], "agent");
-    assert_eq!(admin.post_json(&app.api("/members"), &json!({"username": "outsider", "role": "agent"})).await.status, 409);
-    assert_eq!(admin.post_json(&app.api("/members"), &json!({"username": "nobody", "role": "agent"})).await.status, 404);
+    assert_eq!(
+        admin.post_json(&app.api("/members"), &json!({"username": "outsider", "role": "agent"})).await.status,
+        409
+    );
+    assert_eq!(
+        admin.post_json(&app.api("/members"), &json!({"username": "nobody", "role": "agent"})).await.status,
+        404
+    );
     assert_eq!(admin.post_json(&app.api("/members"), &json!({"username": "root", "role": "king"})).await.status, 400);
     let r = admin.put_json(&app.api(&format!("/members/{outsider}")), &json!({"role": "manager"})).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -160,10 +206,19 @@ async fn members_are_managed_by_admins() {
 
     // A manager can read members but not manage them.
     assert_eq!(manager.get(&app.api("/members")).await.status, 200);
-    assert_eq!(manager.post_json(&app.api("/members"), &json!({"username": "outsider", "role": "agent"})).await.status, 403);
-    assert_eq!(manager.put_json(&app.api(&format!("/members/{outsider}")), &json!({"role": "admin"})).await.status, 403);
+    assert_eq!(
+        manager.post_json(&app.api("/members"), &json!({"username": "outsider", "role": "agent"})).await.status,
+        403
+    );
+    assert_eq!(
+        manager.put_json(&app.api(&format!("/members/{outsider}")), &json!({"role": "admin"})).await.status,
+        403
+    );
     assert_eq!(manager.delete(&app.api(&format!("/members/{admin_id}"))).await.status, 403);
-    assert_eq!(manager.post_form(&app.p("/settings/members"), &[("username", "outsider"), ("role", "admin")]).await.status, 403);
+    assert_eq!(
+        manager.post_form(&app.p("/settings/members"), &[("username", "outsider"), ("role", "admin")]).await.status,
+        403
+    );
 }
 
 #[tokio::test]
@@ -182,13 +237,20 @@ async fn channels_are_validated_and_webhook_secrets_shown_once() {
         let r = manager.post_json(&app.api("/channels"), &body).await;
         assert_eq!(r.status, 400, "{body}: {}", r.text);
     }
-    let r = manager.post_json(&app.api("/channels"), &json!({"kind": "webhook", "url": "https://hooks.example/x", "min_severity": "critical"})).await;
+    let r = manager
+        .post_json(
+            &app.api("/channels"),
+            &json!({"kind": "webhook", "url": "https://hooks.example/x", "min_severity": "critical"}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let hook = r.json();
     let secret = hook["secret"].as_str().unwrap().to_string();
     assert_eq!(secret.len(), 64);
     assert_eq!(hook["signed"], true);
-    let r = manager.post_json(&app.api("/channels"), &json!({"kind": "email", "addresses": "alice@example.fr, bob@example.fr"})).await;
+    let r = manager
+        .post_json(&app.api("/channels"), &json!({"kind": "email", "addresses": "alice@example.fr, bob@example.fr"}))
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.json()["target"], "alice@example.fr,bob@example.fr");
     assert_eq!(r.json().get("secret"), None);
@@ -196,12 +258,20 @@ async fn channels_are_validated_and_webhook_secrets_shown_once() {
     assert_eq!(list.json()["items"].as_array().unwrap().len(), 2);
     assert!(!list.text.contains(&secret), "the list never shows a secret");
     // The form shows the new secret once; the settings page never.
-    let r = manager.post_form(&app.p("/settings/channels"), &[("kind", "webhook"), ("url", "https://hooks.example/y"), ("min_severity", "info")]).await;
+    let r = manager
+        .post_form(
+            &app.p("/settings/channels"),
+            &[("kind", "webhook"), ("url", "https://hooks.example/y"), ("min_severity", "info")],
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let shown = r.text.split("data-secret>").nth(1).and_then(|s| s.split('<').next()).unwrap().to_string();
     assert_eq!(shown.len(), 64);
     let stored = app.store.list_channels(app.project.id).await.unwrap();
-    assert_eq!(stored.iter().find(|c| c.target == "https://hooks.example/y").and_then(|c| c.secret.clone()), Some(shown.clone()));
+    assert_eq!(
+        stored.iter().find(|c| c.target == "https://hooks.example/y").and_then(|c| c.secret.clone()),
+        Some(shown.clone())
+    );
     let page = manager.get(&app.p("/settings")).await;
     assert!(page.text.contains("id=\"channels\"") && page.text.contains("https://hooks.example/y"));
     assert!(!page.text.contains(&shown));
@@ -213,7 +283,10 @@ async fn channels_are_validated_and_webhook_secrets_shown_once() {
     assert!(audit.iter().all(|(_, d)| !d.contains(&secret) && !d.contains(&shown)), "no secret in the audit log");
     // Viewers and agents do not see channels.
     assert_eq!(viewer.get(&app.api("/channels")).await.status, 403);
-    assert_eq!(viewer.post_json(&app.api("/channels"), &json!({"kind": "email", "addresses": "a@b.fr"})).await.status, 403);
+    assert_eq!(
+        viewer.post_json(&app.api("/channels"), &json!({"kind": "email", "addresses": "a@b.fr"})).await.status,
+        403
+    );
 }
 
 #[tokio::test]
@@ -290,7 +363,10 @@ async fn installation_users_are_managed_by_installation_admins() {
     let app = TestApp::start().await;
     let root = app.login("root").await;
     let r = root
-        .post_json("/api/v1/users", &json!({"username": "claire", "display_name": "Claire Dupont", "email": "claire@example.fr", "lang": "fr"}))
+        .post_json(
+            "/api/v1/users",
+            &json!({"username": "claire", "display_name": "Claire Dupont", "email": "claire@example.fr", "lang": "fr"}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let body = r.json();
@@ -342,15 +418,26 @@ async fn installation_users_are_managed_by_installation_admins() {
     let page = root.get("/admin/users").await;
     assert_eq!(page.status, 200);
     assert!(page.text.contains("Claire Dupont") && page.text.contains("claire@example.fr"));
-    let r = root.post_form("/admin/users", &[("username", "denis"), ("display_name", "Denis <b>"), ("lang", "en")]).await;
+    let r =
+        root.post_form("/admin/users", &[("username", "denis"), ("display_name", "Denis <b>"), ("lang", "en")]).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.text.contains("data-secret>"));
     let page = root.get("/admin/users").await;
     assert!(page.text.contains("Denis &lt;b&gt;"));
 
-    let audit: Vec<String> =
-        app.store.audit_log(None, None, 50).await.unwrap().into_iter().filter(|e| e.project_id.is_none()).map(|e| e.action).collect();
-    assert_eq!(audit, ["user.add", "user.password_reset", "user.password_reset", "user.enable", "user.disable", "user.add"]);
+    let audit: Vec<String> = app
+        .store
+        .audit_log(None, None, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.project_id.is_none())
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        audit,
+        ["user.add", "user.password_reset", "user.password_reset", "user.enable", "user.disable", "user.add"]
+    );
 
     // Only installation admins.
     let admin = app.login("admin").await;
@@ -375,15 +462,54 @@ async fn the_settings_page_shows_forms_by_role() {
     let viewer = app.login("viewer").await;
     let page = viewer.get(&app.p("/settings")).await;
     assert_eq!(page.status, 200);
-    assert!(page.text.contains("id=\"departments\"") && page.text.contains("id=\"rules\"") && page.text.contains("id=\"members\""));
+    assert!(
+        page.text.contains("id=\"departments\"")
+            && page.text.contains("id=\"rules\"")
+            && page.text.contains("id=\"members\"")
+    );
     assert!(!page.text.contains(&format!("action=\"/p/{}/settings/", app.project.id)), "no settings form for a viewer");
     assert!(!page.text.contains("id=\"tokens\"") && !page.text.contains("id=\"audit\""));
     let admin = app.login("admin").await;
     let page = admin.get(&app.p("/settings")).await;
-    for fragment in ["/settings/departments\"", "/settings/rules\"", "/settings/members\"", "/settings/channels\"", "/settings/tokens\"", "id=\"audit\""] {
+    for fragment in [
+        "/settings/departments\"",
+        "/settings/rules\"",
+        "/settings/members\"",
+        "/settings/channels\"",
+        "/settings/tokens\"",
+        "id=\"audit\"",
+    ] {
         assert!(page.text.contains(fragment), "{fragment}");
     }
     assert!(!page.text.contains("/admin/users"), "only installation admins get the link");
     let root = app.login("root").await;
     assert!(root.get(&app.p("/settings")).await.text.contains("/admin/users"));
+}
+
+#[tokio::test]
+async fn form_errors_speak_the_persons_language() {
+    let app = TestApp::start().await;
+    let (mut user, _) = app.store.user_by_name("manager").await.unwrap().unwrap();
+    user.lang = "fr".into();
+    app.store.update_user(&user).await.unwrap();
+    let manager = app.login("manager").await;
+    let r = manager
+        .post_form(&app.p("/settings/departments"), &[("name", "Presse"), ("hours", "0"), ("minutes", "0")])
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.text.contains("L'objectif de réponse doit être compris entre 1 minute et 30 jours."), "{}", r.text);
+    let r = manager.post_form(&app.p("/settings/channels"), &[("kind", "webhook"), ("url", "ftp://x.example")]).await;
+    assert_eq!(r.status, 400);
+    assert!(r.text.contains("n'est pas une adresse http(s)"), "{}", r.text);
+    // The API answers in English whoever asks.
+    let r = manager.post_json(&app.api("/departments"), &json!({"name": "Presse", "response_target_secs": 1})).await;
+    assert!(r.json()["message"].as_str().unwrap().starts_with("the response target"), "{}", r.text);
+    // The inbox's refusals too.
+    app.push(json!([{"url": "https://a.example.fr/1", "text": "Acme", "source": "news", "published_at": "2026-03-01T10:00:00Z"}])).await;
+    let mid = app.store.mention_by_key(app.project.id, "url:https://a.example.fr/1").await.unwrap().unwrap().mention.id;
+    let r = manager.post_form(&app.p(&format!("/inbox/{mid}/answer")), &[("reply", " ")]).await;
+    assert_eq!(r.status, 400);
+    assert!(r.text.contains("Indiquez la réponse envoyée"), "{}", r.text);
+    let page = manager.get(&app.p(&format!("/inbox/{mid}"))).await;
+    assert!(page.text.contains("Historique") && page.text.contains("Répondre"));
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::Utc;
 use vigie_pipeline::models::ProjectModels;
-use vigie_store::{Project, SqliteStore, Store};
+use vigie_store::{PgStore, Project, SqliteStore, Store};
 
 /// An error in what the user asked for (exit code 2), as opposed to a
 /// failure while doing it (exit code 1).
@@ -36,17 +36,36 @@ impl App {
     /// With `create` false, a project other than `default` must exist
     /// already: a mistyped `--project` on a command that only reads is an
     /// error naming the existing projects, not a new empty project.
-    pub async fn open(data_dir: &Path, models_dir: PathBuf, project: &str, create: bool) -> anyhow::Result<App> {
+    pub async fn open(
+        data_dir: &Path,
+        models_dir: PathBuf,
+        project: &str,
+        create: bool,
+        database_url: Option<&str>,
+    ) -> anyhow::Result<App> {
         let project = project.trim();
         if project.is_empty() || project.len() > 100 || project.chars().any(char::is_control) {
             return usage("a project name is 1 to 100 printable characters");
         }
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-        let db = data_dir.join("vigie.db");
-        let store =
-            SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?;
-        let store: Arc<dyn Store> = Arc::new(store);
+        let store: Arc<dyn Store> = match database_url.map(str::trim).filter(|u| !u.is_empty()) {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Arc::new(
+                PgStore::connect(url)
+                    .await
+                    .context("cannot open the PostgreSQL database given by --database-url / VIGIE_DATABASE_URL")?,
+            ),
+            Some(_) => {
+                return usage("--database-url must be a postgres:// URL (without it, Vigie uses its SQLite file)");
+            }
+            None => {
+                let db = data_dir.join("vigie.db");
+                let store = SqliteStore::open(&db)
+                    .await
+                    .with_context(|| format!("cannot open the database {}", db.display()))?;
+                Arc::new(store)
+            }
+        };
         if !create && project != DEFAULT_PROJECT && store.project(project).await?.is_none() {
             let names: Vec<String> = store.list_projects().await?.into_iter().map(|p| p.name).collect();
             store.close().await;

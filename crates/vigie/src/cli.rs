@@ -24,6 +24,10 @@ pub struct GlobalArgs {
     /// Where Vigie keeps its database and files.
     #[arg(long, global = true, env = "VIGIE_DATA_DIR", default_value = "./vigie-data", value_name = "DIR")]
     pub data_dir: PathBuf,
+    /// Use this PostgreSQL database instead of the SQLite file in the data directory
+    /// (postgres://USER@HOST:PORT/DATABASE); several Vigie processes can share it.
+    #[arg(long, global = true, env = "VIGIE_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// The project (a client, a brand) the command works on; created on first use.
     #[arg(long, global = true, env = "VIGIE_PROJECT", default_value = "default", value_name = "NAME")]
     pub project: String,
@@ -487,6 +491,9 @@ pub struct BenchWebArgs {
     /// Timed requests per page, after 3 warm-up requests.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(10..))]
     pub requests: u32,
+    /// Seconds of timed requests per page at most: a slower page gets fewer requests (5 at least).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    pub page_seconds: u32,
     /// Concurrent connections of the load test (wrk -c).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(2..=10_000))]
     pub connections: u32,

@@ -91,7 +91,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::User(cli::UserCommand::Add { role: Some(_), .. } | cli::UserCommand::Role { .. })
             | Command::Notify(cli::NotifyCommand::Webhook { .. } | cli::NotifyCommand::Email { .. })
     ) || matches!(&command, Command::Source(source) if matches!(**source, cli::SourceCommand::Add(_)));
-    let app = App::open(&cli.global.data_dir, models_dir.clone(), project, creates).await?;
+    let app = App::open(&cli.global.data_dir, models_dir.clone(), project, creates, cli.global.database_url.as_deref())
+        .await?;
     let result = match command {
         Command::Demo(args) => commands::demo::run(&app, args, out, &mut stderr).await,
         Command::Watch(cmd) => commands::watch::run(&app, cmd, out).await,

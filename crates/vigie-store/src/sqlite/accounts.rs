@@ -8,6 +8,7 @@ use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
 use vigie_model::Role;
 
 use super::{SqliteStore, from_ts, inserted_id, project_from_row, role_from_str, ts};
+use crate::codec::is_foreign_key_violation;
 use crate::{Accounts, AuditEntry, NewAudit, NewUser, Project, Result, Session, StoreError, User};
 
 const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.email, u.is_admin, u.lang, u.must_change_password, \
@@ -36,10 +37,6 @@ fn audit_from_row(row: &SqliteRow) -> Result<AuditEntry> {
         action: row.try_get("action")?,
         detail: row.try_get("detail")?,
     })
-}
-
-fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_foreign_key_violation())
 }
 
 #[async_trait]

@@ -25,6 +25,10 @@ use vigie_model::{
     SourceKind, SourceType, Theme, Watch, WatchMatch,
 };
 
+use crate::codec::{
+    analysis_from_parts, analysis_json, channel_minimums_taking, from_opt_ts, from_ts, is_unique_violation,
+    matches_from_json, matches_json, role_from_str, sentiment_tier, status_from_str, terms_json, ts,
+};
 use crate::{
     ApiToken, Channel, CountRow, Delivery, DeliveryRecord, FetchRecord, InsertReport, MentionFilter, MentionRecord,
     NewChannel, NewSource, NewTheme, NewWatch, Project, ProjectSummary, Result, SERIES_ALL, SERIES_NEGATIVE, SearchRun,
@@ -164,22 +168,6 @@ impl SqliteStore {
     }
 }
 
-fn ts(t: DateTime<Utc>) -> i64 {
-    t.timestamp()
-}
-
-fn from_ts(secs: i64) -> Result<DateTime<Utc>> {
-    DateTime::from_timestamp(secs, 0).ok_or_else(|| StoreError::Corrupt(format!("timestamp {secs} out of range")))
-}
-
-fn from_opt_ts(secs: Option<i64>) -> Result<Option<DateTime<Utc>>> {
-    secs.map(from_ts).transpose()
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
 /// The id of a new row, or [`StoreError::Conflict`] with `conflict`'s
 /// message when a unique constraint refused it.
 fn inserted_id(
@@ -279,15 +267,6 @@ fn channel_from_row(row: &SqliteRow) -> Result<Channel> {
     })
 }
 
-/// The `min_severity` values of the channels that take an alert of `severity`.
-fn channel_minimums_taking(severity: Severity) -> Vec<&'static str> {
-    [Severity::Info, Severity::Warning, Severity::Critical]
-        .into_iter()
-        .filter(|min| *min <= severity)
-        .map(Severity::as_str)
-        .collect()
-}
-
 const TOKEN_COLUMNS: &str = "id, project_id, name, role, created_at, last_used_at";
 
 fn token_from_row(row: &SqliteRow) -> Result<ApiToken> {
@@ -299,16 +278,6 @@ fn token_from_row(row: &SqliteRow) -> Result<ApiToken> {
         created_at: from_ts(row.try_get("created_at")?)?,
         last_used_at: from_opt_ts(row.try_get("last_used_at")?)?,
     })
-}
-
-/// A stored role, [`StoreError::Corrupt`] if unknown.
-fn role_from_str(s: &str) -> Result<Role> {
-    Role::from_str(s).map_err(|e| StoreError::Corrupt(format!("role: {e}")))
-}
-
-/// A stored workflow status, [`StoreError::Corrupt`] if unknown.
-fn status_from_str(s: &str) -> Result<InboxStatus> {
-    InboxStatus::from_str(s).map_err(|e| StoreError::Corrupt(format!("inbox status: {e}")))
 }
 
 fn project_from_row(row: &SqliteRow) -> Result<Project> {
@@ -403,56 +372,11 @@ impl SqliteStore {
 }
 
 fn analysis_from_row(row: &SqliteRow) -> Result<Analysis> {
-    let mut analysis: Analysis = match row.try_get::<Option<String>, _>("analysis")? {
-        Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("mention analysis: {e}")))?,
-        None => Analysis::default(),
-    };
-    analysis.corrected = row
-        .try_get::<Option<String>, _>("corrected")?
-        .map(|c| Polarity::from_str(&c).map_err(|e| StoreError::Corrupt(e.to_string())))
-        .transpose()?;
-    analysis.story_id = row.try_get("story_id")?;
-    Ok(analysis)
-}
-
-/// The analysis JSON column: what the pipeline computed (the correction and
-/// the story live in their own columns).
-fn analysis_json(analysis: &Analysis) -> Option<String> {
-    if analysis.sentiment.is_none() && analysis.themes.is_empty() && analysis.reach.is_none() {
-        return None;
-    }
-    let stored = Analysis { corrected: None, story_id: None, ..analysis.clone() };
-    serde_json::to_string(&stored).ok()
-}
-
-/// 0: a fast verdict the encoder may refine; 1: the encoder's; NULL: none.
-fn sentiment_tier(sentiment: Option<&Sentiment>) -> Option<i64> {
-    sentiment.map(|s| i64::from(s.model.starts_with("encoder")))
-}
-
-/// `{"12": ["sncf"], "3": ["retard*"]}` → matches sorted by watch id.
-fn matches_from_json(json: Option<&str>) -> Result<Vec<WatchMatch>> {
-    let Some(json) = json else {
-        return Ok(Vec::new());
-    };
-    let map: std::collections::BTreeMap<String, Vec<String>> =
-        serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("match terms: {e}")))?;
-    let mut out = Vec::with_capacity(map.len());
-    for (id, terms) in map {
-        let watch_id = id.parse().map_err(|_| StoreError::Corrupt(format!("match terms: watch id {id:?}")))?;
-        out.push(WatchMatch { watch_id, terms });
-    }
-    out.sort_by_key(|m| m.watch_id);
-    Ok(out)
-}
-
-fn matches_json(matches: &[WatchMatch]) -> Option<String> {
-    if matches.is_empty() {
-        return None;
-    }
-    let map: serde_json::Map<String, serde_json::Value> =
-        matches.iter().map(|m| (m.watch_id.to_string(), serde_json::json!(m.terms))).collect();
-    Some(serde_json::Value::Object(map).to_string())
+    analysis_from_parts(
+        row.try_get::<Option<String>, _>("analysis")?.as_deref(),
+        row.try_get::<Option<String>, _>("corrected")?.as_deref(),
+        row.try_get("story_id")?,
+    )
 }
 
 fn push_filter(qb: &mut QueryBuilder<Sqlite>, filter: &MentionFilter) {
@@ -1622,8 +1546,4 @@ fn theme_from_row(row: &SqliteRow) -> Result<Theme> {
         department: row.try_get("department")?,
         query: row.try_get("query")?,
     })
-}
-
-fn terms_json(terms: &[String]) -> String {
-    serde_json::to_string(terms).unwrap_or_else(|_| "[]".to_string())
 }

@@ -11,6 +11,7 @@ use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
 use vigie_model::{InboxStatus, Polarity, SourceKind};
 
 use super::{MENTION_COLUMNS, SqliteStore, from_opt_ts, from_ts, inserted_id, status_from_str, ts};
+use crate::codec::nearest_rank;
 use crate::{
     AuthorRow, CountRow, Department, InboxCounts, InboxFilter, InboxItem, NewDepartment, NewRoutingRule,
     NewWorkflowEvent, Overview, ResponseStats, Result, RoutingRule, SentimentBucket, StoreError, StoredMention,
@@ -147,12 +148,6 @@ async fn period_rows(
 ) -> Result<Vec<CountRow>> {
     let rows = sqlx::query(sql).bind(project_id).bind(from).bind(to).bind(top).fetch_all(pool).await?;
     rows.iter().map(|r| Ok(CountRow { key: r.try_get("key")?, count: r.try_get("n")? })).collect()
-}
-
-/// The value at rank `ceil(percent / 100 × n)` of sorted `values` (nearest rank).
-fn nearest_rank(sorted: &[i64], percent: usize) -> Option<i64> {
-    let rank = (percent * sorted.len()).div_ceil(100).max(1);
-    sorted.get(rank - 1).copied()
 }
 
 #[async_trait]

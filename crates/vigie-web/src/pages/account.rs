@@ -26,7 +26,13 @@ pub fn routes(r: Routes) -> Routes {
         .page(Method::POST, "/account", Access::LoggedIn, "Change own name and language", save_account)
         .page(Method::GET, "/account/password", Access::Public, "Password change form", password_form)
         .page(Method::POST, "/account/password", Access::Public, "Change own password", change_password)
-        .api(Method::POST, "/api/v1/session", Access::Public, "Log in (sets the session cookie; answers the CSRF token)", api_login)
+        .api(
+            Method::POST,
+            "/api/v1/session",
+            Access::Public,
+            "Log in (sets the session cookie; answers the CSRF token)",
+            api_login,
+        )
         .api(Method::GET, "/api/v1/me", Access::LoggedIn, "The current user and their projects", me)
 }
 
@@ -128,7 +134,9 @@ async fn login(
         },
         Err(e) => {
             let message = match e.code {
-                ErrorCode::Unauthenticated => lang.t("Identifiant ou mot de passe incorrect.", "Wrong username or password."),
+                ErrorCode::Unauthenticated => {
+                    lang.t("Identifiant ou mot de passe incorrect.", "Wrong username or password.")
+                }
                 ErrorCode::RateLimited => lang.t(
                     "Trop de tentatives échouées : réessayez dans 15 minutes.",
                     "Too many failed logins: try again in 15 minutes.",
@@ -179,7 +187,10 @@ pub fn user_json(u: &vigie_store::User) -> serde_json::Value {
     })
 }
 
-async fn me(State(state): State<AppState>, Extension(actor): Extension<Actor>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn me(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let user = actor.user.as_ref().ok_or_else(|| ApiError::forbidden("a token has no user"))?;
     let projects = state.store.memberships(user.id).await?;
     Ok(Json(json!({
@@ -330,7 +341,8 @@ async fn change_password(
         return Ok(password_markup(lang, &session.csrf, forced, Some(&problem)));
     }
     if form.new == form.current {
-        let msg = lang.t("Le nouveau mot de passe doit être différent.", "The new password must differ from the old one.");
+        let msg =
+            lang.t("Le nouveau mot de passe doit être différent.", "The new password must differ from the old one.");
         return Ok(password_markup(lang, &session.csrf, forced, Some(msg)));
     }
     let new_hash = auth::hash_password(&form.new)?;

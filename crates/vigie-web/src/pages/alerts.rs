@@ -25,7 +25,13 @@ pub fn routes(r: Routes) -> Routes {
     r.page(Method::GET, "/p/{pid}/alerts", viewer, "Alerts page", list_page)
         .page(Method::GET, "/p/{pid}/alerts/{id}", viewer, "Alert page", detail_page)
         .page(Method::POST, "/p/{pid}/alerts/{id}/status", agent, "Acknowledge or resolve an alert (form)", status_form)
-        .api(Method::GET, "/api/v1/projects/{pid}/alerts", viewer, "Alerts, newest first (status=open|acknowledged|resolved)", list_api)
+        .api(
+            Method::GET,
+            "/api/v1/projects/{pid}/alerts",
+            viewer,
+            "Alerts, newest first (status=open|acknowledged|resolved)",
+            list_api,
+        )
         .api(Method::GET, "/api/v1/projects/{pid}/alerts/{id}", viewer, "One alert with its explanation", detail_api)
         .api(Method::POST, "/api/v1/projects/{pid}/alerts/{id}/acknowledge", agent, "Acknowledge an alert", ack_api)
         .api(Method::POST, "/api/v1/projects/{pid}/alerts/{id}/resolve", agent, "Resolve an alert", resolve_api)
@@ -131,7 +137,13 @@ async fn set_status(state: &AppState, actor: &Actor, id: i64, status: AlertStatu
                 project_id: Some(pid),
                 user_id: actor.user_id(),
                 action: format!("alert.{}", status.as_str()),
-                detail: format!("{} set alert #{id} ({}) from {} to {}", actor.name(), before.title, before.status.as_str(), status.as_str()),
+                detail: format!(
+                    "{} set alert #{id} ({}) from {} to {}",
+                    actor.name(),
+                    before.title,
+                    before.status.as_str(),
+                    status.as_str()
+                ),
             },
             now,
         )

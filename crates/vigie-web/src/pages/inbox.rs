@@ -244,8 +244,7 @@ pub(crate) fn paging(cursor: Option<&str>, limit: Option<&str>) -> Result<(Optio
 }
 
 /// Why `status=new` cannot be listed here.
-const NEW_IS_ELSEWHERE: &str =
-    "new mentions have no inbox row: list them with the mentions feed (status=new), e.g. /api/v1/projects/{pid}/mentions?status=new";
+const NEW_IS_ELSEWHERE: &str = "new mentions have no inbox row: list them with the mentions feed (status=new), e.g. /api/v1/projects/{pid}/mentions?status=new";
 
 impl Params {
     fn parse(q: &ListQuery) -> Result<Params, ApiError> {
@@ -270,7 +269,8 @@ impl Params {
             None => None,
             Some("mine") => Some("mine".to_string()),
             Some(a) => {
-                a.parse::<i64>().map_err(|_| ApiError::invalid(format!("assignee must be mine or a user id, not {a:?}")))?;
+                a.parse::<i64>()
+                    .map_err(|_| ApiError::invalid(format!("assignee must be mine or a user id, not {a:?}")))?;
                 Some(a.to_string())
             }
         };
@@ -287,13 +287,14 @@ impl Params {
     }
 
     fn filter(&self, actor: &Actor, now: DateTime<Utc>) -> Result<InboxFilter, ApiError> {
-        let assignee_id = match self.assignee.as_deref() {
-            None => None,
-            Some("mine") => Some(actor.user_id().ok_or_else(|| {
-                ApiError::invalid("assignee=mine needs a person: a token has no items of its own")
-            })?),
-            Some(id) => id.parse().ok(),
-        };
+        let assignee_id =
+            match self.assignee.as_deref() {
+                None => None,
+                Some("mine") => Some(actor.user_id().ok_or_else(|| {
+                    ApiError::invalid("assignee=mine needs a person: a token has no items of its own")
+                })?),
+                Some(id) => id.parse().ok(),
+            };
         Ok(InboxFilter {
             statuses: self.tab.statuses(),
             department_id: self.department,
@@ -546,7 +547,14 @@ fn bulk_controls(lang: Lang, dir: &Directory) -> Markup {
     }
 }
 
-fn table(lang: Lang, pid: i64, rows: &[(InboxItem, StoredMention)], dir: &Directory, now: DateTime<Utc>, checkable: bool) -> Markup {
+fn table(
+    lang: Lang,
+    pid: i64,
+    rows: &[(InboxItem, StoredMention)],
+    dir: &Directory,
+    now: DateTime<Utc>,
+    checkable: bool,
+) -> Markup {
     html! {
         div.table-wrap {
             table.inbox {
@@ -737,9 +745,16 @@ async fn bulk_form(State(state): State<AppState>, Extension(actor): Extension<Ac
         Ok(parsed) => parsed,
         Err(e) => return Ok(error_page(&e, lang)),
     };
-    // Back to the list the form came from (a local inbox path only).
+    // Back to the list the form came from: a local inbox path only, in
+    // printable ASCII (it becomes a `Location` header).
     let back = back
-        .filter(|b| (b == &base || b.starts_with(&format!("{base}?"))) && !b.contains("//") && !b.contains('\\'))
+        .filter(|b| {
+            (b == &base || b.starts_with(&format!("{base}?")))
+                && b.len() <= 2_000
+                && b.chars().all(|c| c.is_ascii_graphic())
+                && !b.contains("//")
+                && !b.contains('\\')
+        })
         .unwrap_or_else(|| base.clone());
     let outcome = match bulk(&state, &actor, input, lang).await {
         Ok(o) => o,
@@ -751,10 +766,10 @@ async fn bulk_form(State(state): State<AppState>, Extension(actor): Extension<Ac
     }
     let body = html! {
         h1 { (lang.t("Action groupée", "Bulk action")) }
-        p { (lang.t("Appliquée à ", "Applied to ")) (lang.number(outcome.done.len() as i64)) (lang.t(" mention(s) ; refusée pour :", " mention(s); refused for:")) }
+        p { (lang.t("Appliquée à ", "Applied to ")) (lang.number(outcome.done.len() as i64)) (lang.t(" mention(s)\u{202f}; refusée pour\u{a0}:", " mention(s); refused for:")) }
         ul.refused {
             @for (id, e) in &outcome.failed {
-                li { a href={ (base) "/" (id) } { "#" (id) } " : " (e.message) }
+                li { a href={ (base) "/" (id) } { "#" (id) } (lang.t("\u{a0}: ", ": ")) (e.message) }
             }
         }
         p { a href=(back) { (lang.t("← Retour à la liste", "← Back to the list")) } }

@@ -17,7 +17,7 @@ pub mod watches;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use vigie_model::{InboxStatus, Polarity};
 use vigie_store::Project;
@@ -75,9 +75,16 @@ impl From<vigie_store::StoreError> for PageError {
     }
 }
 
+/// Marks a response made from a [`PageError`]: the guard, which knows the
+/// reader's language, renders it (see `auth::authorize`).
+#[derive(Debug, Clone)]
+pub struct PendingErrorPage(pub ApiError);
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        error_page(&self.0, Lang::Fr)
+        let mut response = error_page(&self.0, Lang::Fr);
+        response.extensions_mut().insert(PendingErrorPage(self.0));
+        response
     }
 }
 
@@ -117,11 +124,7 @@ pub fn error_page(e: &ApiError, lang: Lang) -> Response {
 /// The answer for unknown paths.
 pub async fn not_found(headers: HeaderMap, uri: Uri) -> Response {
     let e = ApiError::not_found(format!("nothing at {}", uri.path()));
-    if uri.path().starts_with("/api/") {
-        e.into_response()
-    } else {
-        error_page(&e, Lang::from_accept(&headers))
-    }
+    if uri.path().starts_with("/api/") { e.into_response() } else { error_page(&e, Lang::from_accept(&headers)) }
 }
 
 /// Which entry of the navigation is current.
@@ -216,8 +219,24 @@ pub fn csrf_field(actor: &Actor) -> Markup {
 }
 
 /// After a form: back to a page (303, so a reload does not post again).
+/// A path that is not a valid header value (control or non-ASCII
+/// characters from user input) is percent-encoded, never a panic.
 pub fn see_other(path: &str) -> Response {
-    Redirect::to(path).into_response()
+    let location = HeaderValue::from_str(path).unwrap_or_else(|_| {
+        let encoded: String = path
+            .chars()
+            .flat_map(|c| {
+                if c.is_ascii_graphic() {
+                    vec![c.to_string()]
+                } else {
+                    let mut buf = [0u8; 4];
+                    c.encode_utf8(&mut buf).bytes().map(|b| format!("%{b:02X}")).collect()
+                }
+            })
+            .collect();
+        HeaderValue::from_str(&encoded).unwrap_or(HeaderValue::from_static("/"))
+    });
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
 
 /// The URL if it is an absolute http(s) URL, normalised; anything else
@@ -301,6 +320,14 @@ mod tests {
         let link = external_link("https://ex.fr/\"onmouseover=", "t").into_string();
         assert!(link.contains("rel=\"noopener nofollow noreferrer\""), "{link}");
         assert!(!link.contains("\"onmouseover"), "{link}");
+    }
+
+    #[test]
+    fn redirects_never_panic_on_user_paths() {
+        let r = see_other("/p/1/inbox?q=é\n");
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()[header::LOCATION], "/p/1/inbox?q=%C3%A9%0A");
+        assert_eq!(see_other("/p/1/inbox").headers()[header::LOCATION], "/p/1/inbox");
     }
 
     #[test]

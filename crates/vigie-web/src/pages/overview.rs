@@ -78,7 +78,13 @@ impl Period {
             let midnight = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
             let (from, to) = (midnight(from_day), midnight(to_day) + Duration::days(1));
             let days = (to - from).num_days();
-            let bucket_secs = if days <= 2 { 3_600 } else if days <= 120 { 86_400 } else { 7 * 86_400 };
+            let bucket_secs = if days <= 2 {
+                3_600
+            } else if days <= 120 {
+                86_400
+            } else {
+                7 * 86_400
+            };
             return Ok(Period { key: "custom".into(), from, to, bucket_secs });
         }
         let key = q.period.as_deref().unwrap_or("7d").trim().to_ascii_lowercase();
@@ -88,7 +94,9 @@ impl Period {
             "30d" => (Duration::days(30), 86_400),
             "90d" => (Duration::days(90), 86_400),
             other => {
-                return Err(ApiError::invalid(format!("unknown period {other:?}: use 24h, 7d, 30d or 90d, or from/to")));
+                return Err(ApiError::invalid(format!(
+                    "unknown period {other:?}: use 24h, 7d, 30d or 90d, or from/to"
+                )));
             }
         };
         // Whole buckets: the last one holds `now`.
@@ -122,14 +130,12 @@ async fn figures(state: &AppState, pid: i64, q: &PeriodQuery) -> Result<Figures,
     let period = Period::resolve(q, now)?;
     let overview = state.store.overview(pid, period.from, period.to, period.bucket_secs, 10).await?;
     let prev = period.previous();
-    let previous_total = state.store.overview(pid, prev.from, prev.to, (prev.to - prev.from).num_seconds(), 0).await?.total;
+    let previous_total =
+        state.store.overview(pid, prev.from, prev.to, (prev.to - prev.from).num_seconds(), 0).await?.total;
     let responses = state.store.response_stats(pid, None, period.from, period.to, now).await?;
     let open_alerts = state.store.alerts(pid, Some(AlertStatus::Open), 5).await?;
-    let filter = MentionFilter {
-        published_since: Some(period.from),
-        published_until: Some(period.to),
-        ..Default::default()
-    };
+    let filter =
+        MentionFilter { published_since: Some(period.from), published_until: Some(period.to), ..Default::default() };
     let sample = state.store.candidates(pid, None, &filter, None, TERM_SAMPLE).await?;
     let terms = vigie_pipeline::alerts::top_terms(sample.iter().map(|s| s.mention.text.as_str()), 12);
     Ok(Figures { period, overview, previous_total, responses, open_alerts, terms })
@@ -141,7 +147,9 @@ pub fn net_sentiment(positive: i64, negative: i64, total: i64) -> f64 {
 }
 
 fn totals(o: &Overview) -> (i64, i64, i64, i64) {
-    o.buckets.iter().fold((0, 0, 0, 0), |(n, u, p, k), b| (n + b.negative, u + b.neutral, p + b.positive, k + b.unknown))
+    o.buckets
+        .iter()
+        .fold((0, 0, 0, 0), |(n, u, p, k), b| (n + b.negative, u + b.neutral, p + b.positive, k + b.unknown))
 }
 
 fn bucket_label(lang: Lang, start: i64, bucket_secs: i64) -> String {
@@ -219,10 +227,26 @@ async fn overview_page(
         title: lang.t("Volume par sentiment", "Volume by sentiment").into(),
         labels: labels.clone(),
         series: vec![
-            Series { name: lang.t("négatif", "negative").into(), color: Color::Negative, values: o.buckets.iter().map(|b| b.negative as f64).collect() },
-            Series { name: lang.t("neutre", "neutral").into(), color: Color::Neutral, values: o.buckets.iter().map(|b| b.neutral as f64).collect() },
-            Series { name: lang.t("positif", "positive").into(), color: Color::Positive, values: o.buckets.iter().map(|b| b.positive as f64).collect() },
-            Series { name: lang.t("inconnu", "unknown").into(), color: Color::Unknown, values: o.buckets.iter().map(|b| b.unknown as f64).collect() },
+            Series {
+                name: lang.t("négatif", "negative").into(),
+                color: Color::Negative,
+                values: o.buckets.iter().map(|b| b.negative as f64).collect(),
+            },
+            Series {
+                name: lang.t("neutre", "neutral").into(),
+                color: Color::Neutral,
+                values: o.buckets.iter().map(|b| b.neutral as f64).collect(),
+            },
+            Series {
+                name: lang.t("positif", "positive").into(),
+                color: Color::Positive,
+                values: o.buckets.iter().map(|b| b.positive as f64).collect(),
+            },
+            Series {
+                name: lang.t("inconnu", "unknown").into(),
+                color: Color::Unknown,
+                values: o.buckets.iter().map(|b| b.unknown as f64).collect(),
+            },
         ],
         width: 1100,
         height: 320,
@@ -252,7 +276,11 @@ async fn overview_page(
             .iter()
             .enumerate()
             .map(|(i, w)| {
-                let name = if w.competitor { format!("{} ({})", w.name, lang.t("concurrent", "competitor")) } else { w.name.clone() };
+                let name = if w.competitor {
+                    format!("{} ({})", w.name, lang.t("concurrent", "competitor"))
+                } else {
+                    w.name.clone()
+                };
                 (name, w.mentions as f64, Color::Accent(i as u8))
             })
             .collect(),
@@ -272,11 +300,8 @@ async fn overview_page(
         width: 540,
         value_suffix: String::new(),
     };
-    let change = if f.previous_total > 0 {
-        Some((o.total - f.previous_total) as f64 / f.previous_total as f64)
-    } else {
-        None
-    };
+    let change =
+        if f.previous_total > 0 { Some((o.total - f.previous_total) as f64 / f.previous_total as f64) } else { None };
     let r = &f.responses;
     let body = html! {
         h1 { (lang.t("Vue d'ensemble", "Overview")) }
@@ -363,7 +388,8 @@ mod tests {
     #[test]
     fn presets_end_with_the_bucket_holding_now() {
         let now = at("2026-11-24T10:17:00Z");
-        let p = Period::resolve(&PeriodQuery { period: Some("24h".into()), ..Default::default() }, now).unwrap_or_else(|e| panic!("{e:?}"));
+        let p = Period::resolve(&PeriodQuery { period: Some("24h".into()), ..Default::default() }, now)
+            .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(p.to, at("2026-11-24T11:00:00Z"));
         assert_eq!(p.from, at("2026-11-23T11:00:00Z"));
         assert_eq!(p.bucket_secs, 3_600);

@@ -18,11 +18,11 @@ mod rules;
 mod tokens;
 mod users;
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::Method;
 use axum::response::Response;
-use axum::Extension;
 use chrono::Utc;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -41,7 +41,8 @@ use crate::{Access, AppState};
 pub const MAX_NAME_CHARS: usize = 100;
 
 pub fn routes(r: Routes) -> Routes {
-    let r = r.page(Method::GET, "/p/{pid}/settings", Access::Project(Role::Viewer), "Project settings page", settings_page);
+    let r =
+        r.page(Method::GET, "/p/{pid}/settings", Access::Project(Role::Viewer), "Project settings page", settings_page);
     let r = departments::routes(r);
     let r = rules::routes(r);
     let r = members::routes(r);
@@ -89,7 +90,7 @@ async fn settings_page(
         }
         @if !actor.can(Role::Manager) {
             p.notice { (lang.t(
-                "Lecture seule : votre rôle ne permet pas de modifier ces réglages.",
+                "Lecture seule\u{a0}: votre rôle ne permet pas de modifier ces réglages.",
                 "Read only: your role does not allow changing these settings."
             )) }
         }
@@ -130,24 +131,52 @@ pub(crate) fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError
     serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("the body is not the expected JSON: {e}")))
 }
 
+/// A message in the reader's language (forms get the person's language,
+/// the API English).
+pub(crate) fn msg(lang: Lang, fr: String, en: String) -> String {
+    match lang {
+        Lang::Fr => fr,
+        Lang::En => en,
+    }
+}
+
+/// What a field is called, in both languages (`("le nom", "name")`).
+pub(crate) type What = (&'static str, &'static str);
+
 /// A trimmed name of 1 to `max` characters.
-pub(crate) fn name_field(value: Option<&str>, max: usize, what: &str) -> Result<String, ApiError> {
+pub(crate) fn name_field(value: Option<&str>, max: usize, what: What, lang: Lang) -> Result<String, ApiError> {
     let v = value.map(str::trim).unwrap_or("");
     let n = v.chars().count();
+    let (fr, en) = what;
     if n == 0 || n > max {
-        return Err(ApiError::invalid(format!("the {what} must have 1 to {max} characters (it has {n})")));
+        return Err(ApiError::invalid(msg(
+            lang,
+            format!("{fr} doit avoir de 1 à {max} caractères (il en a {n})."),
+            format!("the {en} must have 1 to {max} characters (it has {n})"),
+        )));
     }
     if v.chars().any(char::is_control) {
-        return Err(ApiError::invalid(format!("the {what} must not contain control characters")));
+        return Err(ApiError::invalid(msg(
+            lang,
+            format!("{fr} ne doit pas contenir de caractères de contrôle."),
+            format!("the {en} must not contain control characters"),
+        )));
     }
     Ok(v.to_string())
 }
 
 /// An id from a form field (selects send an empty string for none).
-pub(crate) fn form_id(value: Option<&str>, what: &str) -> Result<Option<i64>, ApiError> {
+pub(crate) fn form_id(value: Option<&str>, what: What, lang: Lang) -> Result<Option<i64>, ApiError> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| ApiError::invalid(format!("the {what} must be an id, not {v:?}"))),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            let (fr, en) = what;
+            ApiError::invalid(msg(
+                lang,
+                format!("{fr} doit être un identifiant, pas {v:?}."),
+                format!("the {en} must be an id, not {v:?}"),
+            ))
+        }),
     }
 }
 
@@ -174,7 +203,7 @@ pub(crate) async fn secret_page(
         (what)
         p.secret data-secret { (secret) }
         p.notice role="alert" { (lang.t(
-            "Copiez-le maintenant : il ne sera plus jamais affiché.",
+            "Copiez-le maintenant\u{a0}: il ne sera plus jamais affiché.",
             "Copy it now: it will never be shown again."
         )) }
         p { a href=(back) { (lang.t("← Retour", "← Back")) } }
@@ -193,6 +222,17 @@ pub(crate) fn role_label(lang: Lang, role: Role) -> &'static str {
 }
 
 /// A role from a form or a body.
-pub(crate) fn parse_role(value: Option<&str>) -> Result<Role, ApiError> {
-    value.unwrap_or("").parse::<Role>().map_err(ApiError::invalid)
+pub(crate) fn parse_role(value: Option<&str>, lang: Lang) -> Result<Role, ApiError> {
+    value
+        .unwrap_or("")
+        .parse::<Role>()
+        .map_err(|e| ApiError::invalid(msg(lang, "Le rôle doit être viewer, agent, manager ou admin.".into(), e)))
+}
+
+/// A conflict from the store (a name taken), said in the reader's language.
+pub(crate) fn taken(e: vigie_store::StoreError, lang: Lang, fr: String) -> ApiError {
+    match e {
+        vigie_store::StoreError::Conflict(en) => ApiError::conflict(msg(lang, fr, en)),
+        other => other.into(),
+    }
 }

@@ -45,7 +45,10 @@ async fn load(state: &AppState, pid: i64) -> Result<Vec<(Source, SourceCoverage)
         .collect())
 }
 
-async fn sources_api(State(state): State<AppState>, Extension(actor): Extension<Actor>) -> Result<Json<Value>, ApiError> {
+async fn sources_api(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Result<Json<Value>, ApiError> {
     let rows = load(&state, actor.project_id()?).await?;
     let items: Vec<Value> = rows
         .iter()

@@ -90,7 +90,7 @@ fn spawn_housekeeping(store: DynStore) -> tokio::task::JoinHandle<()> {
                 Ok(count) => tracing::info!(count, "overdue inbox items escalated"),
                 Err(e) => tracing::warn!(error = %e, "escalation failed; retrying in a minute"),
             }
-            if n % 60 == 0 {
+            if n.is_multiple_of(60) {
                 if let Err(e) = store.purge_sessions(now).await {
                     tracing::warn!(error = %e, "could not remove expired sessions");
                 }

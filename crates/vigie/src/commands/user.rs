@@ -23,7 +23,12 @@ async fn find(app: &App, username: &str) -> anyhow::Result<User> {
 }
 
 async fn audit(app: &App, project: Option<i64>, action: &str, detail: String) -> anyhow::Result<()> {
-    let entry = NewAudit { project_id: project, user_id: None, action: action.into(), detail: format!("{detail} (command line)") };
+    let entry = NewAudit {
+        project_id: project,
+        user_id: None,
+        action: action.into(),
+        detail: format!("{detail} (command line)"),
+    };
     app.store.audit(entry, Utc::now()).await?;
     Ok(())
 }
@@ -53,7 +58,10 @@ pub async fn run(app: &App, command: UserCommand, out: &mut dyn Write) -> anyhow
             let password = vigie_web::auth::one_time_password();
             let new = NewUser {
                 username: username.to_string(),
-                display_name: name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).unwrap_or_else(|| username.to_string()),
+                display_name: name
+                    .map(|n| n.trim().to_string())
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| username.to_string()),
                 email,
                 password_hash: hash(&password)?,
                 is_admin: admin,
@@ -64,7 +72,13 @@ pub async fn run(app: &App, command: UserCommand, out: &mut dyn Write) -> anyhow
                 Err(StoreError::Conflict(msg)) => return usage(msg),
                 other => other?,
             };
-            audit(app, None, "user.add", format!("user {username} added{}", if admin { " as administrator" } else { "" })).await?;
+            audit(
+                app,
+                None,
+                "user.add",
+                format!("user {username} added{}", if admin { " as administrator" } else { "" }),
+            )
+            .await?;
             if let Some(role) = role {
                 app.store.set_membership(app.project.id, user.id, Some(role)).await?;
                 audit(app, Some(app.project.id), "member.set", format!("{username} is {role}")).await?;
@@ -84,7 +98,13 @@ pub async fn run(app: &App, command: UserCommand, out: &mut dyn Write) -> anyhow
                     json!(u.email),
                     json!(u.is_admin),
                     json!(u.lang),
-                    json!(if u.disabled { "disabled" } else if u.must_change_password { "one-time password" } else { "active" }),
+                    json!(if u.disabled {
+                        "disabled"
+                    } else if u.must_change_password {
+                        "one-time password"
+                    } else {
+                        "active"
+                    }),
                     time(Some(u.created_at)),
                 ]);
             }

@@ -156,10 +156,14 @@ fn serve(vigie: &Vigie) -> (std::process::Child, String) {
     cmd.stderr(Stdio::null());
     let mut child = cmd.spawn().unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    // Keep reading what the server prints (a closed pipe would stop it).
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let address = line
         .split_whitespace()
         .find_map(|w| w.strip_prefix("http://"))
+        .and_then(|a| a.split('/').next())
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_string();
     (child, address)

@@ -33,8 +33,9 @@ fn password_in(line: &str) -> String {
 fn people_are_added_given_roles_reset_and_disabled() {
     let vigie = Vigie::new();
     // Giving a role in a project creates the project (like adding data does).
-    let added =
-        vigie.run(&["--project", "acme", "user", "add", "marie", "--name", "Marie Dupont", "--role", "agent"]).success();
+    let added = vigie
+        .run(&["--project", "acme", "user", "add", "marie", "--name", "Marie Dupont", "--role", "agent"])
+        .success();
     assert!(added.stdout.contains("one-time password: "), "{}", added.stdout);
     assert!(added.stdout.contains("agent of project \"acme\""), "{}", added.stdout);
     let dup = vigie.run(&["user", "add", "MARIE"]).code(2);

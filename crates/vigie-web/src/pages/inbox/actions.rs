@@ -74,14 +74,20 @@ pub struct Ctx {
 }
 
 /// The trimmed text if it is not empty, refused when longer than `max`.
-pub fn text_field(value: Option<&str>, max: usize, what_fr: &str, what_en: &str, lang: Lang) -> Result<Option<String>, ApiError> {
+pub fn text_field(
+    value: Option<&str>,
+    max: usize,
+    what_fr: &str,
+    what_en: &str,
+    lang: Lang,
+) -> Result<Option<String>, ApiError> {
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
     let n = v.chars().count();
     if n > max {
         return Err(ApiError::invalid(match lang {
-            Lang::Fr => format!("{what_fr} : {n} caractères, {max} au plus"),
+            Lang::Fr => format!("{what_fr}\u{a0}: {n} caractères, {max} au plus"),
             Lang::En => format!("the {what_en} has {n} characters; at most {max} are allowed"),
         }));
     }
@@ -101,13 +107,19 @@ fn reopen_first(lang: Lang, status: InboxStatus) -> ApiError {
     match status {
         InboxStatus::Answered => conflict(
             lang,
-            "Cette mention a déjà reçu une réponse : rouvrez-la d'abord.",
+            "Cette mention a déjà reçu une réponse\u{a0}: rouvrez-la d'abord.",
             "This mention was answered already: reopen it first.",
         ),
-        InboxStatus::Closed => {
-            conflict(lang, "Cette mention est close : rouvrez-la d'abord.", "This mention is closed: reopen it first.")
-        }
-        _ => conflict(lang, "Cette mention est ignorée : rouvrez-la d'abord.", "This mention is ignored: reopen it first."),
+        InboxStatus::Closed => conflict(
+            lang,
+            "Cette mention est close\u{a0}: rouvrez-la d'abord.",
+            "This mention is closed: reopen it first.",
+        ),
+        _ => conflict(
+            lang,
+            "Cette mention est ignorée\u{a0}: rouvrez-la d'abord.",
+            "This mention is ignored: reopen it first.",
+        ),
     }
 }
 
@@ -123,7 +135,7 @@ pub fn apply(
     ctx: Ctx,
 ) -> Result<(InboxItem, NewWorkflowEvent), ApiError> {
     let lang = ctx.lang;
-    let mut item = current.cloned().unwrap_or_else(|| InboxItem {
+    let mut item = current.cloned().unwrap_or(InboxItem {
         mention_id: mention.id,
         project_id: ctx.project_id,
         status: InboxStatus::New,
@@ -161,7 +173,11 @@ pub fn apply(
                 return Err(reopen_first(lang, before));
             }
             if department.is_none() && assignee.is_none() {
-                return Err(invalid(lang, "Choisissez un service ou une personne.", "Choose a department or a person."));
+                return Err(invalid(
+                    lang,
+                    "Choisissez un service ou une personne.",
+                    "Choose a department or a person.",
+                ));
             }
             let same_department = department.as_ref().is_none_or(|d| item.department_id == Some(d.id));
             let same_person = assignee.as_ref().is_none_or(|a| item.assignee_id == Some(a.id));
@@ -209,7 +225,9 @@ pub fn apply(
             event("answered", detail)
         }
         Action::Close { reason } => match before {
-            InboxStatus::Closed => return Err(conflict(lang, "Cette mention est déjà close.", "This mention is closed already.")),
+            InboxStatus::Closed => {
+                return Err(conflict(lang, "Cette mention est déjà close.", "This mention is closed already."));
+            }
             InboxStatus::Ignored => return Err(reopen_first(lang, before)),
             InboxStatus::Answered => {
                 item.status = InboxStatus::Closed;
@@ -227,7 +245,7 @@ pub fn apply(
                 let Some(reason) = reason else {
                     return Err(invalid(
                         lang,
-                        "Cette mention n'a jamais reçu de réponse : indiquez pourquoi vous la fermez.",
+                        "Cette mention n'a jamais reçu de réponse\u{a0}: indiquez pourquoi vous la fermez.",
                         "This mention was never answered: give a reason to close it.",
                     ));
                 };
@@ -370,7 +388,8 @@ mod tests {
         let m = mention();
         let (ignored, _) = apply(None, &m, Action::Ignore { reason: Some("bot".into()) }, ctx(3)).unwrap();
         assert_eq!(ignored.status, InboxStatus::Ignored);
-        let e = apply(Some(&ignored), &m, Action::Answer { reply: Some("x".into()), reason: None }, ctx(4)).unwrap_err();
+        let e =
+            apply(Some(&ignored), &m, Action::Answer { reply: Some("x".into()), reason: None }, ctx(4)).unwrap_err();
         assert!(e.message.contains("reopen it first"), "{}", e.message);
         assert!(apply(None, &m, Action::Ignore { reason: None }, ctx(3)).is_err());
         let e = apply(None, &m, Action::Close { reason: None }, ctx(3)).unwrap_err();
@@ -382,7 +401,8 @@ mod tests {
         assert!(e.is_err());
         // French messages for the pages.
         let fr = Ctx { lang: Lang::Fr, ..ctx(4) };
-        let e = apply(Some(&ignored), &m, Action::Reopen, fr).and_then(|(i, _)| apply(Some(&i), &m, Action::Reopen, fr));
+        let e =
+            apply(Some(&ignored), &m, Action::Reopen, fr).and_then(|(i, _)| apply(Some(&i), &m, Action::Reopen, fr));
         assert!(e.unwrap_err().message.contains("rouverte"));
     }
 

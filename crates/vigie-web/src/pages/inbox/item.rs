@@ -18,35 +18,82 @@ use super::{Directory, item_json, mention_json, overdue_secs, response_secs};
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::i18n::Lang;
-use crate::pages::{Nav, PageResult, csrf_field, error_page, external_link, page, see_other, sentiment_badge, status_label};
+use crate::pages::{
+    Nav, PageResult, csrf_field, error_page, external_link, page, see_other, sentiment_badge, status_label,
+};
 use crate::routes::Routes;
 use crate::{Access, AppState};
 
 pub fn routes(r: Routes) -> Routes {
     let viewer = Access::Project(Role::Viewer);
     let agent = Access::Project(Role::Agent);
-    r.page(Method::GET, "/p/{pid}/inbox/{mid}", viewer, "Inbox item page: the mention, its workflow and history", item_page)
-        .page(Method::POST, "/p/{pid}/inbox/{mid}/triage", agent, "Mark a mention to handle (form)", triage_form)
-        .page(Method::POST, "/p/{pid}/inbox/{mid}/assign", agent, "Assign a mention to a department and/or a person (form)", assign_form)
-        .page(Method::POST, "/p/{pid}/inbox/{mid}/note", agent, "Add an internal note (form)", note_form)
-        .page(Method::POST, "/p/{pid}/inbox/{mid}/answer", agent, "Record the answer to a mention (form)", answer_form)
-        .page(Method::POST, "/p/{pid}/inbox/{mid}/close", agent, "Close a mention (form)", close_form)
-        .page(Method::POST, "/p/{pid}/inbox/{mid}/ignore", agent, "Ignore a mention (form)", ignore_form)
-        .page(Method::POST, "/p/{pid}/inbox/{mid}/reopen", agent, "Reopen a mention (form)", reopen_form)
-        .api(Method::GET, "/api/v1/projects/{pid}/inbox/{mid}", viewer, "One inbox item: mention, workflow state and history", item_api)
-        .api(Method::POST, "/api/v1/projects/{pid}/inbox/{mid}/triage", agent, "Mark a mention to handle", triage_api)
-        .api(Method::POST, "/api/v1/projects/{pid}/inbox/{mid}/assign", agent, "Assign {department_id, user_id} (either or both)", assign_api)
-        .api(Method::POST, "/api/v1/projects/{pid}/inbox/{mid}/note", agent, "Add an internal note {text}", note_api)
-        .api(Method::POST, "/api/v1/projects/{pid}/inbox/{mid}/answer", agent, "Record the answer {reply} or {reason}", answer_api)
-        .api(Method::POST, "/api/v1/projects/{pid}/inbox/{mid}/close", agent, "Close {reason} (needed if never answered)", close_api)
-        .api(Method::POST, "/api/v1/projects/{pid}/inbox/{mid}/ignore", agent, "Ignore {reason}", ignore_api)
-        .api(Method::POST, "/api/v1/projects/{pid}/inbox/{mid}/reopen", agent, "Reopen an answered, closed or ignored mention", reopen_api)
+    r.page(
+        Method::GET,
+        "/p/{pid}/inbox/{mid}",
+        viewer,
+        "Inbox item page: the mention, its workflow and history",
+        item_page,
+    )
+    .page(Method::POST, "/p/{pid}/inbox/{mid}/triage", agent, "Mark a mention to handle (form)", triage_form)
+    .page(
+        Method::POST,
+        "/p/{pid}/inbox/{mid}/assign",
+        agent,
+        "Assign a mention to a department and/or a person (form)",
+        assign_form,
+    )
+    .page(Method::POST, "/p/{pid}/inbox/{mid}/note", agent, "Add an internal note (form)", note_form)
+    .page(Method::POST, "/p/{pid}/inbox/{mid}/answer", agent, "Record the answer to a mention (form)", answer_form)
+    .page(Method::POST, "/p/{pid}/inbox/{mid}/close", agent, "Close a mention (form)", close_form)
+    .page(Method::POST, "/p/{pid}/inbox/{mid}/ignore", agent, "Ignore a mention (form)", ignore_form)
+    .page(Method::POST, "/p/{pid}/inbox/{mid}/reopen", agent, "Reopen a mention (form)", reopen_form)
+    .api(
+        Method::GET,
+        "/api/v1/projects/{pid}/inbox/{mid}",
+        viewer,
+        "One inbox item: mention, workflow state and history",
+        item_api,
+    )
+    .api(Method::POST, "/api/v1/projects/{pid}/inbox/{mid}/triage", agent, "Mark a mention to handle", triage_api)
+    .api(
+        Method::POST,
+        "/api/v1/projects/{pid}/inbox/{mid}/assign",
+        agent,
+        "Assign {department_id, user_id} (either or both)",
+        assign_api,
+    )
+    .api(Method::POST, "/api/v1/projects/{pid}/inbox/{mid}/note", agent, "Add an internal note {text}", note_api)
+    .api(
+        Method::POST,
+        "/api/v1/projects/{pid}/inbox/{mid}/answer",
+        agent,
+        "Record the answer {reply} or {reason}",
+        answer_api,
+    )
+    .api(
+        Method::POST,
+        "/api/v1/projects/{pid}/inbox/{mid}/close",
+        agent,
+        "Close {reason} (needed if never answered)",
+        close_api,
+    )
+    .api(Method::POST, "/api/v1/projects/{pid}/inbox/{mid}/ignore", agent, "Ignore {reason}", ignore_api)
+    .api(
+        Method::POST,
+        "/api/v1/projects/{pid}/inbox/{mid}/reopen",
+        agent,
+        "Reopen an answered, closed or ignored mention",
+        reopen_api,
+    )
 }
 
 /// The mention and its inbox row (none: it is new).
 pub(super) async fn load(state: &AppState, pid: i64, mid: i64) -> Result<(StoredMention, Option<InboxItem>), ApiError> {
-    let mention =
-        state.store.mention(pid, mid).await?.ok_or_else(|| ApiError::not_found(format!("no mention {mid} in this project")))?;
+    let mention = state
+        .store
+        .mention(pid, mid)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no mention {mid} in this project")))?;
     let item = state.store.inbox_item(pid, mid).await?;
     Ok((mention, item))
 }
@@ -160,7 +207,8 @@ async fn item_value(state: &AppState, actor: &Actor, mid: i64) -> Result<Value, 
     let (mention, item) = load(state, pid, mid).await?;
     let events = state.store.workflow_events(pid, mid).await?;
     let mut dir = Directory::load(state, pid).await?;
-    let ids: Vec<i64> = events.iter().filter_map(|e| e.user_id).chain(item.iter().filter_map(|i| i.assignee_id)).collect();
+    let ids: Vec<i64> =
+        events.iter().filter_map(|e| e.user_id).chain(item.iter().filter_map(|i| i.assignee_id)).collect();
     dir.learn(state, ids).await?;
     let now = Utc::now();
     Ok(json!({
@@ -188,7 +236,8 @@ async fn api_action(state: AppState, actor: Actor, mid: i64, kind: Kind, body: B
     let fields: Fields = if body.iter().all(u8::is_ascii_whitespace) {
         Fields::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("the body is not the expected JSON: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::invalid(format!("the body is not the expected JSON: {e}")))?
     };
     perform(&state, &actor, mid, kind, fields, Lang::En).await?;
     Ok(Json(item_value(&state, &actor, mid).await?))
@@ -196,25 +245,60 @@ async fn api_action(state: AppState, actor: Actor, mid: i64, kind: Kind, body: B
 
 type ApiAnswer = Result<Json<Value>, ApiError>;
 
-async fn triage_api(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, body: Bytes) -> ApiAnswer {
+async fn triage_api(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path((_, mid)): Path<(i64, i64)>,
+    body: Bytes,
+) -> ApiAnswer {
     api_action(s, a, mid, Kind::Triage, body).await
 }
-async fn assign_api(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, body: Bytes) -> ApiAnswer {
+async fn assign_api(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path((_, mid)): Path<(i64, i64)>,
+    body: Bytes,
+) -> ApiAnswer {
     api_action(s, a, mid, Kind::Assign, body).await
 }
-async fn note_api(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, body: Bytes) -> ApiAnswer {
+async fn note_api(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path((_, mid)): Path<(i64, i64)>,
+    body: Bytes,
+) -> ApiAnswer {
     api_action(s, a, mid, Kind::Note, body).await
 }
-async fn answer_api(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, body: Bytes) -> ApiAnswer {
+async fn answer_api(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path((_, mid)): Path<(i64, i64)>,
+    body: Bytes,
+) -> ApiAnswer {
     api_action(s, a, mid, Kind::Answer, body).await
 }
-async fn close_api(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, body: Bytes) -> ApiAnswer {
+async fn close_api(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path((_, mid)): Path<(i64, i64)>,
+    body: Bytes,
+) -> ApiAnswer {
     api_action(s, a, mid, Kind::Close, body).await
 }
-async fn ignore_api(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, body: Bytes) -> ApiAnswer {
+async fn ignore_api(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path((_, mid)): Path<(i64, i64)>,
+    body: Bytes,
+) -> ApiAnswer {
     api_action(s, a, mid, Kind::Ignore, body).await
 }
-async fn reopen_api(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, body: Bytes) -> ApiAnswer {
+async fn reopen_api(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path((_, mid)): Path<(i64, i64)>,
+    body: Bytes,
+) -> ApiAnswer {
     api_action(s, a, mid, Kind::Reopen, body).await
 }
 
@@ -260,25 +344,60 @@ async fn form_action(state: AppState, actor: Actor, mid: i64, kind: Kind, form: 
     }
 }
 
-async fn triage_form(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, Form(f): Form<ActionForm>) -> PageResult {
+async fn triage_form(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path((_, mid)): Path<(i64, i64)>,
+    Form(f): Form<ActionForm>,
+) -> PageResult {
     form_action(s, a, mid, Kind::Triage, f).await
 }
-async fn assign_form(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, Form(f): Form<ActionForm>) -> PageResult {
+async fn assign_form(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path((_, mid)): Path<(i64, i64)>,
+    Form(f): Form<ActionForm>,
+) -> PageResult {
     form_action(s, a, mid, Kind::Assign, f).await
 }
-async fn note_form(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, Form(f): Form<ActionForm>) -> PageResult {
+async fn note_form(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path((_, mid)): Path<(i64, i64)>,
+    Form(f): Form<ActionForm>,
+) -> PageResult {
     form_action(s, a, mid, Kind::Note, f).await
 }
-async fn answer_form(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, Form(f): Form<ActionForm>) -> PageResult {
+async fn answer_form(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path((_, mid)): Path<(i64, i64)>,
+    Form(f): Form<ActionForm>,
+) -> PageResult {
     form_action(s, a, mid, Kind::Answer, f).await
 }
-async fn close_form(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, Form(f): Form<ActionForm>) -> PageResult {
+async fn close_form(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path((_, mid)): Path<(i64, i64)>,
+    Form(f): Form<ActionForm>,
+) -> PageResult {
     form_action(s, a, mid, Kind::Close, f).await
 }
-async fn ignore_form(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, Form(f): Form<ActionForm>) -> PageResult {
+async fn ignore_form(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path((_, mid)): Path<(i64, i64)>,
+    Form(f): Form<ActionForm>,
+) -> PageResult {
     form_action(s, a, mid, Kind::Ignore, f).await
 }
-async fn reopen_form(State(s): State<AppState>, Extension(a): Extension<Actor>, Path((_, mid)): Path<(i64, i64)>, Form(f): Form<ActionForm>) -> PageResult {
+async fn reopen_form(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path((_, mid)): Path<(i64, i64)>,
+    Form(f): Form<ActionForm>,
+) -> PageResult {
     form_action(s, a, mid, Kind::Reopen, f).await
 }
 
@@ -314,7 +433,8 @@ async fn item_page(
     let m = &stored.mention;
     let events = state.store.workflow_events(pid, mid).await?;
     let mut dir = Directory::load(&state, pid).await?;
-    let ids: Vec<i64> = events.iter().filter_map(|e| e.user_id).chain(item.iter().filter_map(|i| i.assignee_id)).collect();
+    let ids: Vec<i64> =
+        events.iter().filter_map(|e| e.user_id).chain(item.iter().filter_map(|i| i.assignee_id)).collect();
     dir.learn(&state, ids).await?;
     let now = Utc::now();
     let status = item.as_ref().map(|i| i.status).unwrap_or(InboxStatus::New);
@@ -340,7 +460,7 @@ async fn item_page(
             p.text { (m.text) }
             @if let Some(url) = &m.url { p { (external_link(url, &crate::pages::clip(url, 100))) } }
             @if !m.analysis.themes.is_empty() {
-                p.muted { (lang.t("Thèmes : ", "Themes: "))
+                p.muted { (lang.t("Thèmes\u{a0}: ", "Themes: "))
                     @for (i, t) in m.analysis.themes.iter().enumerate() { @if i > 0 { ", " } (t.theme) } }
             }
         }
@@ -427,7 +547,7 @@ async fn item_page(
                         h3 { (lang.t("Répondre", "Answer")) }
                         label { (lang.t("Réponse envoyée", "Reply sent"))
                             textarea name="reply" maxlength=(MAX_TEXT_CHARS) {} }
-                        label { (lang.t("Ou : pourquoi aucune réponse n'est nécessaire", "Or: why no reply is needed"))
+                        label { (lang.t("Ou\u{a0}: pourquoi aucune réponse n'est nécessaire", "Or: why no reply is needed"))
                             input type="text" name="reason" maxlength=(MAX_REASON_CHARS); }
                         button type="submit" { (lang.t("Enregistrer la réponse", "Record the answer")) }
                     }
@@ -445,7 +565,7 @@ async fn item_page(
                         h3 { (lang.t("Clore", "Close")) }
                         label {
                             @if status == InboxStatus::Answered { (lang.t("Raison (facultative)", "Reason (optional)")) }
-                            @else { (lang.t("Raison (obligatoire : jamais répondue)", "Reason (required: never answered)")) }
+                            @else { (lang.t("Raison (obligatoire\u{a0}: jamais répondue)", "Reason (required: never answered)")) }
                             input type="text" name="reason" required[status != InboxStatus::Answered] maxlength=(MAX_REASON_CHARS);
                         }
                         button.secondary type="submit" { (lang.t("Clore", "Close")) }
@@ -477,7 +597,7 @@ async fn item_page(
                             span.muted { (lang.datetime(e.at)) } " · "
                             strong { (dir.user_name(e.user_id).unwrap_or_else(|| "Vigie".into())) } " · "
                             (event_label(lang, &e.action))
-                            @if !e.detail.is_empty() { " : " span.detail { (e.detail) } }
+                            @if !e.detail.is_empty() { (lang.t("\u{a0}: ", ": ")) span.detail { (e.detail) } }
                         }
                     }
                 }

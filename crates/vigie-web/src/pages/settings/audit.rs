@@ -34,9 +34,8 @@ pub(super) fn routes(r: Routes) -> Routes {
 pub(crate) async fn user_names(state: &AppState, entries: &[AuditEntry]) -> Result<HashMap<i64, String>, ApiError> {
     let mut names = HashMap::new();
     for id in entries.iter().filter_map(|e| e.user_id) {
-        if !names.contains_key(&id) {
-            let name = state.store.user(id).await?.map(|u| u.display_name).unwrap_or(format!("#{id}"));
-            names.insert(id, name);
+        if let std::collections::hash_map::Entry::Vacant(e) = names.entry(id) {
+            e.insert(state.store.user(id).await?.map(|u| u.display_name).unwrap_or(format!("#{id}")));
         }
     }
     Ok(names)

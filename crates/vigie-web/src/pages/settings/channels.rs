@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use vigie_model::{Role, Severity};
 use vigie_store::{Channel, NewChannel};
 
-use super::{audit_change, form_done, json_body, secret_page};
+use super::{audit_change, form_done, json_body, msg, secret_page, taken};
 use crate::auth::{Actor, random_token};
 use crate::error::ApiError;
 use crate::i18n::Lang;
@@ -52,30 +52,50 @@ fn channel_json(c: &Channel) -> Value {
 }
 
 /// An http(s) URL with a host.
-pub fn check_webhook_url(raw: &str) -> Result<String, ApiError> {
+pub fn check_webhook_url(raw: &str, lang: Lang) -> Result<String, ApiError> {
     let raw = raw.trim();
     if raw.is_empty() {
-        return Err(ApiError::invalid("give the webhook's URL"));
+        return Err(ApiError::invalid(lang.t("Indiquez l'adresse du webhook.", "give the webhook's URL")));
     }
     if raw.chars().count() > MAX_URL_CHARS {
-        return Err(ApiError::invalid(format!("the URL must have at most {MAX_URL_CHARS} characters")));
+        return Err(ApiError::invalid(msg(
+            lang,
+            format!("L'adresse doit avoir au plus {MAX_URL_CHARS} caractères."),
+            format!("the URL must have at most {MAX_URL_CHARS} characters"),
+        )));
     }
     match url::Url::parse(raw) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => Ok(u.to_string()),
-        _ => Err(ApiError::invalid(format!("{:?} is not an http(s) URL", clip(raw, 100)))),
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => {
+            Ok(u.to_string())
+        }
+        _ => Err(ApiError::invalid(msg(
+            lang,
+            format!("{:?} n'est pas une adresse http(s).", clip(raw, 100)),
+            format!("{:?} is not an http(s) URL", clip(raw, 100)),
+        ))),
     }
 }
 
 /// E-mail addresses separated by commas, semicolons or spaces: each with
 /// one `@` between a non-empty name and a domain.
-pub fn check_addresses(raw: &str) -> Result<Vec<String>, ApiError> {
-    let list: Vec<String> =
-        raw.split([',', ';', ' ', '\n', '\r', '\t']).map(str::trim).filter(|a| !a.is_empty()).map(str::to_string).collect();
+pub fn check_addresses(raw: &str, lang: Lang) -> Result<Vec<String>, ApiError> {
+    let list: Vec<String> = raw
+        .split([',', ';', ' ', '\n', '\r', '\t'])
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect();
     if list.is_empty() {
-        return Err(ApiError::invalid("give at least one e-mail address"));
+        return Err(ApiError::invalid(
+            lang.t("Indiquez au moins une adresse e-mail.", "give at least one e-mail address"),
+        ));
     }
     if list.len() > MAX_ADDRESSES {
-        return Err(ApiError::invalid(format!("at most {MAX_ADDRESSES} addresses per channel")));
+        return Err(ApiError::invalid(msg(
+            lang,
+            format!("Au plus {MAX_ADDRESSES} adresses par canal."),
+            format!("at most {MAX_ADDRESSES} addresses per channel"),
+        )));
     }
     for a in &list {
         let ok = a.len() <= 254
@@ -85,16 +105,22 @@ pub fn check_addresses(raw: &str) -> Result<Vec<String>, ApiError> {
             })
             && !a.chars().any(|c| c.is_control() || matches!(c, '<' | '>' | '"' | '(' | ')'));
         if !ok {
-            return Err(ApiError::invalid(format!("{:?} is not an e-mail address", clip(a, 100))));
+            return Err(ApiError::invalid(msg(
+                lang,
+                format!("{:?} n'est pas une adresse e-mail.", clip(a, 100)),
+                format!("{:?} is not an e-mail address", clip(a, 100)),
+            )));
         }
     }
     Ok(list)
 }
 
-fn severity(v: Option<&str>) -> Result<Severity, ApiError> {
+fn severity(v: Option<&str>, lang: Lang) -> Result<Severity, ApiError> {
     match v.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(Severity::Warning),
-        Some(s) => s.parse().map_err(ApiError::invalid),
+        Some(s) => s
+            .parse()
+            .map_err(|e| ApiError::invalid(msg(lang, "La gravité doit être info, warning ou critical.".into(), e))),
     }
 }
 
@@ -108,14 +134,22 @@ pub struct ChannelInput {
 }
 
 /// Adds the channel; returns it and, for a webhook, its new secret.
-async fn add(state: &AppState, actor: &Actor, input: ChannelInput) -> Result<(Channel, Option<String>), ApiError> {
+async fn add(
+    state: &AppState,
+    actor: &Actor,
+    input: ChannelInput,
+    lang: Lang,
+) -> Result<(Channel, Option<String>), ApiError> {
     let pid = actor.project_id()?;
-    let min_severity = severity(input.min_severity.as_deref())?;
+    let min_severity = severity(input.min_severity.as_deref(), lang)?;
     let (channel, secret) = match input.kind.as_deref().map(str::trim) {
         Some("webhook") => {
-            let url = check_webhook_url(input.url.as_deref().unwrap_or(""))?;
+            let url = check_webhook_url(input.url.as_deref().unwrap_or(""), lang)?;
             let secret = random_token();
-            (NewChannel { kind: "webhook".into(), target: url, secret: Some(secret.clone()), min_severity }, Some(secret))
+            (
+                NewChannel { kind: "webhook".into(), target: url, secret: Some(secret.clone()), min_severity },
+                Some(secret),
+            )
         }
         Some("email") => {
             let raw = match &input.addresses {
@@ -125,12 +159,22 @@ async fn add(state: &AppState, actor: &Actor, input: ChannelInput) -> Result<(Ch
                 }
                 _ => String::new(),
             };
-            let addresses = check_addresses(&raw)?;
+            let addresses = check_addresses(&raw, lang)?;
             (NewChannel { kind: "email".into(), target: addresses.join(","), secret: None, min_severity }, None)
         }
-        other => return Err(ApiError::invalid(format!("kind must be webhook or email, not {:?}", other.unwrap_or("")))),
+        other => {
+            return Err(ApiError::invalid(msg(
+                lang,
+                "Le type doit être webhook ou email.".into(),
+                format!("kind must be webhook or email, not {:?}", other.unwrap_or("")),
+            )));
+        }
     };
-    let added = state.store.add_channel(pid, channel, Utc::now()).await?;
+    let added = state
+        .store
+        .add_channel(pid, channel, Utc::now())
+        .await
+        .map_err(|e| taken(e, lang, "Ce canal existe déjà dans le projet.".into()))?;
     audit_change(
         state,
         actor,
@@ -149,18 +193,24 @@ async fn add(state: &AppState, actor: &Actor, input: ChannelInput) -> Result<(Ch
     Ok((added, secret))
 }
 
-async fn remove(state: &AppState, actor: &Actor, id: i64) -> Result<(), ApiError> {
+async fn remove(state: &AppState, actor: &Actor, id: i64, lang: Lang) -> Result<(), ApiError> {
     let pid = actor.project_id()?;
-    let channel = state
-        .store
-        .list_channels(pid)
-        .await?
-        .into_iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| ApiError::not_found(format!("no channel {id} in this project")))?;
+    let channel = state.store.list_channels(pid).await?.into_iter().find(|c| c.id == id).ok_or_else(|| {
+        ApiError::not_found(msg(
+            lang,
+            format!("Le canal {id} n'existe pas dans ce projet."),
+            format!("no channel {id} in this project"),
+        ))
+    })?;
     state.store.remove_channel(pid, id).await?;
-    audit_change(state, actor, Some(pid), "channel.remove", format!("removed {} channel #{id} to {}", channel.kind, channel.target))
-        .await
+    audit_change(
+        state,
+        actor,
+        Some(pid),
+        "channel.remove",
+        format!("removed {} channel #{id} to {}", channel.kind, channel.target),
+    )
+    .await
 }
 
 async fn list_api(State(state): State<AppState>, Extension(actor): Extension<Actor>) -> Result<Json<Value>, ApiError> {
@@ -168,9 +218,13 @@ async fn list_api(State(state): State<AppState>, Extension(actor): Extension<Act
     Ok(Json(json!({"items": list.iter().map(channel_json).collect::<Vec<_>>(), "next_cursor": null})))
 }
 
-async fn add_api(State(state): State<AppState>, Extension(actor): Extension<Actor>, body: Bytes) -> Result<Response, ApiError> {
+async fn add_api(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let input: ChannelInput = json_body(&body)?;
-    let (channel, secret) = add(&state, &actor, input).await?;
+    let (channel, secret) = add(&state, &actor, input, Lang::En).await?;
     let mut v = channel_json(&channel);
     if let Some(secret) = secret {
         v["secret"] = json!(secret);
@@ -183,7 +237,7 @@ async fn delete_api(
     Extension(actor): Extension<Actor>,
     Path((_, id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
-    remove(&state, &actor, id).await?;
+    remove(&state, &actor, id, Lang::En).await?;
     Ok(Json(json!({"removed": id})))
 }
 
@@ -195,19 +249,27 @@ pub struct ChannelForm {
     min_severity: Option<String>,
 }
 
-async fn add_form(State(state): State<AppState>, Extension(actor): Extension<Actor>, Form(f): Form<ChannelForm>) -> PageResult {
+async fn add_form(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Form(f): Form<ChannelForm>,
+) -> PageResult {
     let lang = actor.lang;
     let pid = actor.project_id()?;
-    let input =
-        ChannelInput { kind: f.kind, url: f.url, addresses: f.addresses.map(Value::String), min_severity: f.min_severity };
-    match add(&state, &actor, input).await {
+    let input = ChannelInput {
+        kind: f.kind,
+        url: f.url,
+        addresses: f.addresses.map(Value::String),
+        min_severity: f.min_severity,
+    };
+    match add(&state, &actor, input, lang).await {
         Err(e) => Ok(error_page(&e, lang)),
         Ok((_, None)) => form_done(lang, Ok(()), &back(pid)),
         Ok((channel, Some(secret))) => {
             let what = html! {
-                p { (lang.t("Webhook ajouté : ", "Webhook added: ")) code { (channel.target) } }
+                p { (lang.t("Webhook ajouté\u{a0}: ", "Webhook added: ")) code { (channel.target) } }
                 p { (lang.t(
-                    "Vigie signe chaque envoi avec ce secret (HMAC-SHA256) ; vérifiez la signature à la réception.",
+                    "Vigie signe chaque envoi avec ce secret (HMAC-SHA256)\u{202f}; vérifiez la signature à la réception.",
                     "Vigie signs every call with this secret (HMAC-SHA256); check the signature on your side."
                 )) }
             };
@@ -222,7 +284,7 @@ async fn delete_form(
     Path((_, id)): Path<(i64, i64)>,
 ) -> PageResult {
     let pid = actor.project_id()?;
-    let result = remove(&state, &actor, id).await;
+    let result = remove(&state, &actor, id, actor.lang).await;
     form_done(actor.lang, result, &back(pid))
 }
 
@@ -254,7 +316,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
         section.card #channels {
             h2 { (lang.t("Canaux de notification", "Notification channels")) }
             @if list.is_empty() {
-                p.muted { (lang.t("Aucun canal : les alertes ne sont visibles que dans Vigie.", "No channel: alerts are only seen in Vigie.")) }
+                p.muted { (lang.t("Aucun canal\u{a0}: les alertes ne sont visibles que dans Vigie.", "No channel: alerts are only seen in Vigie.")) }
             } @else {
                 div.table-wrap { table {
                     thead { tr {
@@ -273,7 +335,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                                 td { (lang.datetime(c.created_at)) }
                                 td {
                                     form.inline method="post" action={ "/p/" (pid) "/settings/channels/" (c.id) "/delete" }
-                                        data-confirm=(lang.t("Supprimer ce canal ?", "Remove this channel?")) {
+                                        data-confirm=(lang.t("Supprimer ce canal\u{202f}?", "Remove this channel?")) {
                                         (csrf_field(actor))
                                         button.danger type="submit" { (lang.t("Supprimer", "Remove")) }
                                     }
@@ -315,21 +377,21 @@ mod tests {
 
     #[test]
     fn webhook_urls_are_http() {
-        assert!(check_webhook_url("https://hooks.example/x").is_ok());
-        assert!(check_webhook_url("http://10.0.0.1:8080/hook").is_ok());
-        assert!(check_webhook_url("javascript:alert(1)").is_err());
-        assert!(check_webhook_url("ftp://example.com").is_err());
-        assert!(check_webhook_url("").is_err());
-        assert!(check_webhook_url("/relative").is_err());
+        assert!(check_webhook_url("https://hooks.example/x", Lang::En).is_ok());
+        assert!(check_webhook_url("http://10.0.0.1:8080/hook", Lang::En).is_ok());
+        assert!(check_webhook_url("javascript:alert(1)", Lang::En).is_err());
+        assert!(check_webhook_url("ftp://example.com", Lang::En).is_err());
+        assert!(check_webhook_url("", Lang::En).is_err());
+        assert!(check_webhook_url("/relative", Lang::En).is_err());
     }
 
     #[test]
     fn addresses_have_one_at() {
-        assert_eq!(check_addresses("a@b.fr, c@d.com").map(|l| l.len()).unwrap_or(0), 2);
-        assert!(check_addresses("a@@b.fr").is_err());
-        assert!(check_addresses("ab.fr").is_err());
-        assert!(check_addresses("@b.fr").is_err());
-        assert!(check_addresses("a@b@c.fr").is_err());
-        assert!(check_addresses(" , ").is_err());
+        assert_eq!(check_addresses("a@b.fr, c@d.com", Lang::En).map(|l| l.len()).unwrap_or(0), 2);
+        assert!(check_addresses("a@@b.fr", Lang::En).is_err());
+        assert!(check_addresses("ab.fr", Lang::En).is_err());
+        assert!(check_addresses("@b.fr", Lang::En).is_err());
+        assert!(check_addresses("a@b@c.fr", Lang::En).is_err());
+        assert!(check_addresses(" , ", Lang::En).is_err());
     }
 }

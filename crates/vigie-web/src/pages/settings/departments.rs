@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use vigie_model::Role;
 use vigie_store::{Department, NewDepartment, User};
 
-use super::{MAX_NAME_CHARS, audit_change, form_done, form_id, json_body, name_field};
+use super::{MAX_NAME_CHARS, audit_change, form_done, form_id, json_body, msg, name_field, taken};
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::i18n::Lang;
@@ -29,8 +29,20 @@ pub(super) fn routes(r: Routes) -> Routes {
     let manager = Access::Project(Role::Manager);
     r.page(Method::POST, "/p/{pid}/settings/departments", manager, "Add a department (form)", add_form)
         .page(Method::POST, "/p/{pid}/settings/departments/{id}", manager, "Edit a department (form)", edit_form)
-        .page(Method::POST, "/p/{pid}/settings/departments/{id}/delete", manager, "Remove a department (form)", delete_form)
-        .api(Method::GET, "/api/v1/projects/{pid}/departments", viewer, "Departments with their response target", list_api)
+        .page(
+            Method::POST,
+            "/p/{pid}/settings/departments/{id}/delete",
+            manager,
+            "Remove a department (form)",
+            delete_form,
+        )
+        .api(
+            Method::GET,
+            "/api/v1/projects/{pid}/departments",
+            viewer,
+            "Departments with their response target",
+            list_api,
+        )
         .api(
             Method::POST,
             "/api/v1/projects/{pid}/departments",
@@ -45,7 +57,13 @@ pub(super) fn routes(r: Routes) -> Routes {
             "Replace a department's {name, response_target_secs, manager_id}",
             update_api,
         )
-        .api(Method::DELETE, "/api/v1/projects/{pid}/departments/{id}", manager, "Remove a department and its rules", delete_api)
+        .api(
+            Method::DELETE,
+            "/api/v1/projects/{pid}/departments/{id}",
+            manager,
+            "Remove a department and its rules",
+            delete_api,
+        )
 }
 
 fn back(pid: i64) -> String {
@@ -66,24 +84,32 @@ struct Input {
     manager_id: Option<i64>,
 }
 
-fn check_target(secs: i64) -> Result<i64, ApiError> {
+const NAME: super::What = ("Le nom du service", "department name");
+
+fn check_target(secs: i64, lang: Lang) -> Result<i64, ApiError> {
     if !(MIN_TARGET_SECS..=MAX_TARGET_SECS).contains(&secs) {
-        return Err(ApiError::invalid(format!(
-            "the response target must be between 1 minute and 30 days ({MIN_TARGET_SECS} to {MAX_TARGET_SECS} seconds)"
+        return Err(ApiError::invalid(msg(
+            lang,
+            "L'objectif de réponse doit être compris entre 1 minute et 30 jours.".into(),
+            format!(
+                "the response target must be between 1 minute and 30 days ({MIN_TARGET_SECS} to {MAX_TARGET_SECS} seconds)"
+            ),
         )));
     }
     Ok(secs)
 }
 
 /// The manager must be a member of the project.
-async fn check_manager(state: &AppState, pid: i64, manager: Option<i64>) -> Result<Option<User>, ApiError> {
+async fn check_manager(state: &AppState, pid: i64, manager: Option<i64>, lang: Lang) -> Result<Option<User>, ApiError> {
     let Some(id) = manager else { return Ok(None) };
     let members = state.store.members(pid).await?;
-    members
-        .into_iter()
-        .find(|(u, _)| u.id == id)
-        .map(|(u, _)| Some(u))
-        .ok_or_else(|| ApiError::invalid(format!("user {id} is not a member of this project: add them first")))
+    members.into_iter().find(|(u, _)| u.id == id).map(|(u, _)| Some(u)).ok_or_else(|| {
+        ApiError::invalid(msg(
+            lang,
+            format!("L'utilisateur {id} n'est pas membre du projet\u{a0}: ajoutez-le d'abord."),
+            format!("user {id} is not a member of this project: add them first"),
+        ))
+    })
 }
 
 fn describe(d: &Department, manager: Option<&User>) -> String {
@@ -95,9 +121,15 @@ fn describe(d: &Department, manager: Option<&User>) -> String {
     )
 }
 
-async fn add(state: &AppState, actor: &Actor, input: Input) -> Result<Department, ApiError> {
+/// The French of the store's "name taken" (the English is the store's own).
+fn name_taken(name: &str) -> String {
+    format!("Ce projet a déjà un service nommé «\u{a0}{name}\u{a0}».")
+}
+
+async fn add(state: &AppState, actor: &Actor, input: Input, lang: Lang) -> Result<Department, ApiError> {
     let pid = actor.project_id()?;
-    let manager = check_manager(state, pid, input.manager_id).await?;
+    let manager = check_manager(state, pid, input.manager_id, lang).await?;
+    let name = input.name.clone();
     let d = state
         .store
         .add_department(
@@ -105,47 +137,62 @@ async fn add(state: &AppState, actor: &Actor, input: Input) -> Result<Department
             NewDepartment { name: input.name, response_target_secs: input.target_secs, manager_id: input.manager_id },
             Utc::now(),
         )
-        .await?;
-    audit_change(state, actor, Some(pid), "department.add", format!("added department {}", describe(&d, manager.as_ref())))
-        .await?;
+        .await
+        .map_err(|e| taken(e, lang, name_taken(&name)))?;
+    audit_change(
+        state,
+        actor,
+        Some(pid),
+        "department.add",
+        format!("added department {}", describe(&d, manager.as_ref())),
+    )
+    .await?;
     Ok(d)
 }
 
-async fn find(state: &AppState, pid: i64, id: i64) -> Result<Department, ApiError> {
-    state
-        .store
-        .list_departments(pid)
-        .await?
-        .into_iter()
-        .find(|d| d.id == id)
-        .ok_or_else(|| ApiError::not_found(format!("no department {id} in this project")))
+async fn find(state: &AppState, pid: i64, id: i64, lang: Lang) -> Result<Department, ApiError> {
+    state.store.list_departments(pid).await?.into_iter().find(|d| d.id == id).ok_or_else(|| {
+        ApiError::not_found(msg(
+            lang,
+            format!("Le service {id} n'existe pas dans ce projet."),
+            format!("no department {id} in this project"),
+        ))
+    })
 }
 
-async fn update(state: &AppState, actor: &Actor, id: i64, input: Input) -> Result<Department, ApiError> {
+async fn update(state: &AppState, actor: &Actor, id: i64, input: Input, lang: Lang) -> Result<Department, ApiError> {
     let pid = actor.project_id()?;
-    let before = find(state, pid, id).await?;
-    let manager = check_manager(state, pid, input.manager_id).await?;
+    let before = find(state, pid, id, lang).await?;
+    let manager = check_manager(state, pid, input.manager_id, lang).await?;
     let old_manager = match before.manager_id {
         Some(m) => state.store.user(m).await?,
         None => None,
     };
-    let after =
-        Department { name: input.name, response_target_secs: input.target_secs, manager_id: input.manager_id, ..before.clone() };
-    state.store.update_department(&after).await?;
+    let after = Department {
+        name: input.name,
+        response_target_secs: input.target_secs,
+        manager_id: input.manager_id,
+        ..before.clone()
+    };
+    state.store.update_department(&after).await.map_err(|e| taken(e, lang, name_taken(&after.name)))?;
     audit_change(
         state,
         actor,
         Some(pid),
         "department.update",
-        format!("department #{id}: {} → {}", describe(&before, old_manager.as_ref()), describe(&after, manager.as_ref())),
+        format!(
+            "department #{id}: {} → {}",
+            describe(&before, old_manager.as_ref()),
+            describe(&after, manager.as_ref())
+        ),
     )
     .await?;
     Ok(after)
 }
 
-async fn remove(state: &AppState, actor: &Actor, id: i64) -> Result<(), ApiError> {
+async fn remove(state: &AppState, actor: &Actor, id: i64, lang: Lang) -> Result<(), ApiError> {
     let pid = actor.project_id()?;
-    let before = find(state, pid, id).await?;
+    let before = find(state, pid, id, lang).await?;
     if !state.store.remove_department(pid, id).await? {
         return Err(ApiError::not_found(format!("no department {id} in this project")));
     }
@@ -170,9 +217,10 @@ pub struct DepartmentBody {
 
 fn body_input(b: DepartmentBody) -> Result<Input, ApiError> {
     Ok(Input {
-        name: name_field(b.name.as_deref(), MAX_NAME_CHARS, "department name")?,
+        name: name_field(b.name.as_deref(), MAX_NAME_CHARS, NAME, Lang::En)?,
         target_secs: check_target(
             b.response_target_secs.ok_or_else(|| ApiError::invalid("response_target_secs is required"))?,
+            Lang::En,
         )?,
         manager_id: b.manager_id,
     })
@@ -189,7 +237,7 @@ async fn add_api(
     body: Bytes,
 ) -> Result<axum::response::Response, ApiError> {
     let input = body_input(json_body(&body)?)?;
-    let d = add(&state, &actor, input).await?;
+    let d = add(&state, &actor, input, Lang::En).await?;
     Ok(created(department_json(&d)))
 }
 
@@ -200,7 +248,7 @@ async fn update_api(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let input = body_input(json_body(&body)?)?;
-    Ok(Json(department_json(&update(&state, &actor, id, input).await?)))
+    Ok(Json(department_json(&update(&state, &actor, id, input, Lang::En).await?)))
 }
 
 async fn delete_api(
@@ -208,7 +256,7 @@ async fn delete_api(
     Extension(actor): Extension<Actor>,
     Path((_, id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
-    remove(&state, &actor, id).await?;
+    remove(&state, &actor, id, Lang::En).await?;
     Ok(Json(json!({"removed": id})))
 }
 
@@ -222,29 +270,37 @@ pub struct DepartmentForm {
     manager_id: Option<String>,
 }
 
-fn form_input(f: &DepartmentForm) -> Result<Input, ApiError> {
-    let number = |v: Option<&str>, what: &str, max: i64| -> Result<i64, ApiError> {
+fn form_input(f: &DepartmentForm, lang: Lang) -> Result<Input, ApiError> {
+    let number = |v: Option<&str>, what: super::What, max: i64| -> Result<i64, ApiError> {
         match v.map(str::trim).filter(|v| !v.is_empty()) {
             None => Ok(0),
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (0..=max).contains(n))
-                .ok_or_else(|| ApiError::invalid(format!("{what} must be a whole number from 0 to {max}"))),
+            Some(v) => v.parse::<i64>().ok().filter(|n| (0..=max).contains(n)).ok_or_else(|| {
+                let (fr, en) = what;
+                ApiError::invalid(msg(
+                    lang,
+                    format!("Les {fr} doivent être un nombre entier de 0 à {max}."),
+                    format!("{en} must be a whole number from 0 to {max}"),
+                ))
+            }),
         }
     };
-    let hours = number(f.hours.as_deref(), "hours", MAX_TARGET_SECS / 3600)?;
-    let minutes = number(f.minutes.as_deref(), "minutes", 59)?;
+    let hours = number(f.hours.as_deref(), ("heures", "hours"), MAX_TARGET_SECS / 3600)?;
+    let minutes = number(f.minutes.as_deref(), ("minutes", "minutes"), 59)?;
     Ok(Input {
-        name: name_field(f.name.as_deref(), MAX_NAME_CHARS, "department name")?,
-        target_secs: check_target(hours * 3600 + minutes * 60)?,
-        manager_id: form_id(f.manager_id.as_deref(), "manager")?,
+        name: name_field(f.name.as_deref(), MAX_NAME_CHARS, NAME, lang)?,
+        target_secs: check_target(hours * 3600 + minutes * 60, lang)?,
+        manager_id: form_id(f.manager_id.as_deref(), ("Le responsable", "manager"), lang)?,
     })
 }
 
-async fn add_form(State(state): State<AppState>, Extension(actor): Extension<Actor>, Form(f): Form<DepartmentForm>) -> PageResult {
+async fn add_form(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Form(f): Form<DepartmentForm>,
+) -> PageResult {
     let pid = actor.project_id()?;
-    let result = async { add(&state, &actor, form_input(&f)?).await.map(|_| ()) }.await;
+    let lang = actor.lang;
+    let result = async { add(&state, &actor, form_input(&f, lang)?, lang).await.map(|_| ()) }.await;
     form_done(actor.lang, result, &back(pid))
 }
 
@@ -255,7 +311,8 @@ async fn edit_form(
     Form(f): Form<DepartmentForm>,
 ) -> PageResult {
     let pid = actor.project_id()?;
-    let result = async { update(&state, &actor, id, form_input(&f)?).await.map(|_| ()) }.await;
+    let lang = actor.lang;
+    let result = async { update(&state, &actor, id, form_input(&f, lang)?, lang).await.map(|_| ()) }.await;
     form_done(actor.lang, result, &back(pid))
 }
 
@@ -265,7 +322,7 @@ async fn delete_form(
     Path((_, id)): Path<(i64, i64)>,
 ) -> PageResult {
     let pid = actor.project_id()?;
-    let result = remove(&state, &actor, id).await;
+    let result = remove(&state, &actor, id, actor.lang).await;
     form_done(actor.lang, result, &back(pid))
 }
 
@@ -277,7 +334,7 @@ fn fields(lang: Lang, d: Option<&Department>, members: &[(User, Role)]) -> Marku
         label { (lang.t("Nom", "Name"))
             input type="text" name="name" required maxlength=(MAX_NAME_CHARS) value=[d.map(|d| d.name.as_str())]; }
         div.inline-fields {
-            label { (lang.t("Objectif de réponse : heures", "Response target: hours"))
+            label { (lang.t("Objectif de réponse\u{a0}: heures", "Response target: hours"))
                 input type="number" name="hours" min="0" max="720" value=(target / 3600); }
             label { (lang.t("minutes", "minutes"))
                 input type="number" name="minutes" min="0" max="59" value=((target % 3600) / 60); }
@@ -301,7 +358,11 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
     let name_of = |id: Option<i64>| -> String {
         match id {
             None => "—".into(),
-            Some(id) => members.iter().find(|(u, _)| u.id == id).map(|(u, _)| u.display_name.clone()).unwrap_or(format!("#{id}")),
+            Some(id) => members
+                .iter()
+                .find(|(u, _)| u.id == id)
+                .map(|(u, _)| u.display_name.clone())
+                .unwrap_or(format!("#{id}")),
         }
     };
     let can = actor.can(Role::Manager);
@@ -335,7 +396,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                                             }
                                         }
                                         form.inline method="post" action={ "/p/" (pid) "/settings/departments/" (d.id) "/delete" }
-                                            data-confirm=(lang.t("Supprimer ce service et ses règles de routage ?", "Remove this department and its routing rules?")) {
+                                            data-confirm=(lang.t("Supprimer ce service et ses règles de routage\u{202f}?", "Remove this department and its routing rules?")) {
                                             (csrf_field(actor))
                                             button.danger type="submit" { (lang.t("Supprimer", "Remove")) }
                                         }

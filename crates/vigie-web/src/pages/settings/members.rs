@@ -12,9 +12,10 @@ use serde_json::{Value, json};
 use vigie_model::Role;
 use vigie_store::User;
 
-use super::{audit_change, form_done, json_body, parse_role, role_label};
+use super::{audit_change, form_done, json_body, msg, parse_role, role_label};
 use crate::auth::Actor;
 use crate::error::ApiError;
+use crate::i18n::Lang;
 use crate::pages::{PageResult, created, csrf_field};
 use crate::routes::Routes;
 use crate::{Access, AppState};
@@ -44,44 +45,82 @@ fn member_json(u: &User, role: Role) -> Value {
 
 /// Refuses a change that would leave the project without an admin, and
 /// changes to one's own membership (another admin does those).
-async fn check_change(state: &AppState, actor: &Actor, pid: i64, uid: i64, new_role: Option<Role>) -> Result<(User, Role), ApiError> {
+async fn check_change(
+    state: &AppState,
+    actor: &Actor,
+    pid: i64,
+    uid: i64,
+    new_role: Option<Role>,
+    lang: Lang,
+) -> Result<(User, Role), ApiError> {
     let members = state.store.members(pid).await?;
-    let (user, role) = members
-        .iter()
-        .find(|(u, _)| u.id == uid)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("user {uid} is not a member of this project")))?;
+    let (user, role) = members.iter().find(|(u, _)| u.id == uid).cloned().ok_or_else(|| {
+        ApiError::not_found(msg(
+            lang,
+            format!("L'utilisateur {uid} n'est pas membre de ce projet."),
+            format!("user {uid} is not a member of this project"),
+        ))
+    })?;
     if actor.user_id() == Some(uid) {
-        return Err(ApiError::conflict("you cannot change your own membership: ask another admin"));
+        return Err(ApiError::conflict(lang.t(
+            "Vous ne pouvez pas changer votre propre rôle\u{a0}: demandez à un autre administrateur.",
+            "you cannot change your own membership: ask another admin",
+        )));
     }
     let other_admins = members.iter().filter(|(u, r)| u.id != uid && *r == Role::Admin && !u.disabled).count();
     if role == Role::Admin && new_role != Some(Role::Admin) && other_admins == 0 {
-        return Err(ApiError::conflict("this is the project's last admin: make someone else admin first"));
+        return Err(ApiError::conflict(lang.t(
+            "C'est le dernier administrateur du projet\u{a0}: nommez-en un autre d'abord.",
+            "this is the project's last admin: make someone else admin first",
+        )));
     }
     Ok((user, role))
 }
 
-async fn add(state: &AppState, actor: &Actor, username: Option<&str>, role: Option<&str>) -> Result<(User, Role), ApiError> {
+async fn add(
+    state: &AppState,
+    actor: &Actor,
+    username: Option<&str>,
+    role: Option<&str>,
+    lang: Lang,
+) -> Result<(User, Role), ApiError> {
     let pid = actor.project_id()?;
-    let username = username.map(str::trim).filter(|u| !u.is_empty()).ok_or_else(|| ApiError::invalid("give a username"))?;
-    let role = parse_role(role)?;
-    let (user, _) = state
-        .store
-        .user_by_name(username)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no user named {username:?}: an installation admin creates accounts")))?;
+    let username = username
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| ApiError::invalid(lang.t("Indiquez un identifiant.", "give a username")))?;
+    let role = parse_role(role, lang)?;
+    let (user, _) = state.store.user_by_name(username).await?.ok_or_else(|| {
+        ApiError::not_found(msg(
+            lang,
+            format!(
+                "Aucun utilisateur {username:?}\u{a0}: les comptes sont créés par un administrateur de l'installation."
+            ),
+            format!("no user named {username:?}: an installation admin creates accounts"),
+        ))
+    })?;
     if state.store.members(pid).await?.iter().any(|(u, _)| u.id == user.id) {
-        return Err(ApiError::conflict(format!("{} is a member already: change their role instead", user.username)));
+        return Err(ApiError::conflict(msg(
+            lang,
+            format!("{} est déjà membre\u{a0}: changez plutôt son rôle.", user.username),
+            format!("{} is a member already: change their role instead", user.username),
+        )));
     }
     state.store.set_membership(pid, user.id, Some(role)).await?;
     audit_change(state, actor, Some(pid), "member.add", format!("added {} as {role}", user.username)).await?;
     Ok((user, role))
 }
 
-async fn change_role(state: &AppState, actor: &Actor, uid: i64, role: Option<&str>) -> Result<(User, Role), ApiError> {
+async fn change_role(
+    state: &AppState,
+    actor: &Actor,
+    uid: i64,
+    role: Option<&str>,
+    lang: Lang,
+) -> Result<(User, Role), ApiError> {
     let pid = actor.project_id()?;
-    let role = parse_role(role)?;
-    let (user, before) = check_change(state, actor, pid, uid, Some(role)).await?;
+    let role = parse_role(role, lang)?;
+    let (user, before) = check_change(state, actor, pid, uid, Some(role), lang).await?;
     if before != role {
         state.store.set_membership(pid, uid, Some(role)).await?;
         audit_change(state, actor, Some(pid), "member.role", format!("{}: {before} → {role}", user.username)).await?;
@@ -89,9 +128,9 @@ async fn change_role(state: &AppState, actor: &Actor, uid: i64, role: Option<&st
     Ok((user, role))
 }
 
-async fn remove(state: &AppState, actor: &Actor, uid: i64) -> Result<(), ApiError> {
+async fn remove(state: &AppState, actor: &Actor, uid: i64, lang: Lang) -> Result<(), ApiError> {
     let pid = actor.project_id()?;
-    let (user, before) = check_change(state, actor, pid, uid, None).await?;
+    let (user, before) = check_change(state, actor, pid, uid, None, lang).await?;
     state.store.set_membership(pid, uid, None).await?;
     audit_change(state, actor, Some(pid), "member.remove", format!("removed {} ({before})", user.username)).await
 }
@@ -113,7 +152,7 @@ async fn add_api(
     body: Bytes,
 ) -> Result<axum::response::Response, ApiError> {
     let b: MemberInput = json_body(&body)?;
-    let (user, role) = add(&state, &actor, b.username.as_deref(), b.role.as_deref()).await?;
+    let (user, role) = add(&state, &actor, b.username.as_deref(), b.role.as_deref(), Lang::En).await?;
     Ok(created(member_json(&user, role)))
 }
 
@@ -124,7 +163,7 @@ async fn role_api(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let b: MemberInput = json_body(&body)?;
-    let (user, role) = change_role(&state, &actor, uid, b.role.as_deref()).await?;
+    let (user, role) = change_role(&state, &actor, uid, b.role.as_deref(), Lang::En).await?;
     Ok(Json(member_json(&user, role)))
 }
 
@@ -133,13 +172,17 @@ async fn delete_api(
     Extension(actor): Extension<Actor>,
     Path((_, uid)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
-    remove(&state, &actor, uid).await?;
+    remove(&state, &actor, uid, Lang::En).await?;
     Ok(Json(json!({"removed": uid})))
 }
 
-async fn add_form(State(state): State<AppState>, Extension(actor): Extension<Actor>, Form(f): Form<MemberInput>) -> PageResult {
+async fn add_form(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Form(f): Form<MemberInput>,
+) -> PageResult {
     let pid = actor.project_id()?;
-    let result = add(&state, &actor, f.username.as_deref(), f.role.as_deref()).await.map(|_| ());
+    let result = add(&state, &actor, f.username.as_deref(), f.role.as_deref(), actor.lang).await.map(|_| ());
     form_done(actor.lang, result, &back(pid))
 }
 
@@ -150,7 +193,7 @@ async fn role_form(
     Form(f): Form<MemberInput>,
 ) -> PageResult {
     let pid = actor.project_id()?;
-    let result = change_role(&state, &actor, uid, f.role.as_deref()).await.map(|_| ());
+    let result = change_role(&state, &actor, uid, f.role.as_deref(), actor.lang).await.map(|_| ());
     form_done(actor.lang, result, &back(pid))
 }
 
@@ -160,7 +203,7 @@ async fn delete_form(
     Path((_, uid)): Path<(i64, i64)>,
 ) -> PageResult {
     let pid = actor.project_id()?;
-    let result = remove(&state, &actor, uid).await;
+    let result = remove(&state, &actor, uid, actor.lang).await;
     form_done(actor.lang, result, &back(pid))
 }
 
@@ -202,7 +245,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                                         }
                                         " "
                                         form.inline method="post" action={ "/p/" (pid) "/settings/members/" (u.id) "/delete" }
-                                            data-confirm=(lang.t("Retirer ce membre du projet ?", "Remove this member from the project?")) {
+                                            data-confirm=(lang.t("Retirer ce membre du projet\u{202f}?", "Remove this member from the project?")) {
                                             (csrf_field(actor))
                                             button.danger type="submit" { (lang.t("Retirer", "Remove")) }
                                         }

@@ -13,9 +13,10 @@ use vigie_model::{Polarity, Role, SourceKind};
 use vigie_pipeline::routing::describe_conditions;
 use vigie_store::{NewRoutingRule, RoutingRule};
 
-use super::{audit_change, form_done, form_id, json_body};
+use super::{audit_change, form_done, form_id, json_body, msg};
 use crate::auth::Actor;
 use crate::error::ApiError;
+use crate::i18n::Lang;
 use crate::pages::{PageResult, created, csrf_field, polarity_label};
 use crate::routes::Routes;
 use crate::{Access, AppState};
@@ -76,39 +77,65 @@ fn given(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|v| !v.is_empty() && *v != "any")
 }
 
-async fn check(state: &AppState, pid: i64, input: &RuleInput) -> Result<NewRoutingRule, ApiError> {
+async fn check(state: &AppState, pid: i64, input: &RuleInput, lang: Lang) -> Result<NewRoutingRule, ApiError> {
     let theme = match given(input.theme.as_deref()) {
         None => None,
         Some(key) => {
             let themes = state.store.list_themes(pid).await?;
             if !themes.iter().any(|t| t.key == key) {
-                return Err(ApiError::invalid(format!("the project has no theme {key:?}")));
+                return Err(ApiError::invalid(msg(
+                    lang,
+                    format!("Le projet n'a pas de thème {key:?}."),
+                    format!("the project has no theme {key:?}"),
+                )));
             }
             Some(key.to_string())
         }
     };
-    let sentiment = given(input.sentiment.as_deref()).map(str::parse::<Polarity>).transpose().map_err(|e| ApiError::invalid(e.to_string()))?;
-    let source_kind =
-        given(input.source_kind.as_deref()).map(str::parse::<SourceKind>).transpose().map_err(|e| ApiError::invalid(e.to_string()))?;
-    let watch_id = form_id(input.watch_id.as_deref(), "watch")?;
+    let sentiment = given(input.sentiment.as_deref())
+        .map(str::parse::<Polarity>)
+        .transpose()
+        .map_err(|e| ApiError::invalid(msg(lang, "Tonalité inconnue.".into(), e.to_string())))?;
+    let source_kind = given(input.source_kind.as_deref())
+        .map(str::parse::<SourceKind>)
+        .transpose()
+        .map_err(|e| ApiError::invalid(msg(lang, "Type de source inconnu.".into(), e.to_string())))?;
+    let watch_id = form_id(input.watch_id.as_deref(), ("La veille", "watch"), lang)?;
     if let Some(id) = watch_id
         && !state.store.list_watches(pid).await?.iter().any(|w| w.id == id)
     {
-        return Err(ApiError::invalid(format!("the project has no watch {id}")));
+        return Err(ApiError::invalid(msg(
+            lang,
+            format!("Le projet n'a pas de veille {id}."),
+            format!("the project has no watch {id}"),
+        )));
     }
-    let department_id = form_id(input.department_id.as_deref(), "department")?
-        .ok_or_else(|| ApiError::invalid("choose the department the rule sends mentions to (department_id)"))?;
+    let department_id =
+        form_id(input.department_id.as_deref(), ("Le service", "department"), lang)?.ok_or_else(|| {
+            ApiError::invalid(lang.t(
+                "Choisissez le service auquel la règle envoie les mentions.",
+                "choose the department the rule sends mentions to (department_id)",
+            ))
+        })?;
     if !state.store.list_departments(pid).await?.iter().any(|d| d.id == department_id) {
-        return Err(ApiError::invalid(format!("the project has no department {department_id}")));
+        return Err(ApiError::invalid(msg(
+            lang,
+            format!("Le projet n'a pas de service {department_id}."),
+            format!("the project has no department {department_id}"),
+        )));
     }
     Ok(NewRoutingRule { theme, sentiment, watch_id, source_kind, department_id })
 }
 
-async fn add(state: &AppState, actor: &Actor, input: RuleInput) -> Result<RoutingRule, ApiError> {
+async fn add(state: &AppState, actor: &Actor, input: RuleInput, lang: Lang) -> Result<RoutingRule, ApiError> {
     let pid = actor.project_id()?;
-    let rule = check(state, pid, &input).await?;
+    let rule = check(state, pid, &input, lang).await?;
     if state.store.list_rules(pid).await?.len() >= MAX_RULES {
-        return Err(ApiError::conflict(format!("a project has at most {MAX_RULES} routing rules")));
+        return Err(ApiError::conflict(msg(
+            lang,
+            format!("Un projet a au plus {MAX_RULES} règles de routage."),
+            format!("a project has at most {MAX_RULES} routing rules"),
+        )));
     }
     let added = state.store.add_rule(pid, rule, Utc::now()).await?;
     let department = department_name(state, pid, added.department_id).await?;
@@ -124,18 +151,25 @@ async fn add(state: &AppState, actor: &Actor, input: RuleInput) -> Result<Routin
 }
 
 async fn department_name(state: &AppState, pid: i64, id: i64) -> Result<String, ApiError> {
-    Ok(state.store.list_departments(pid).await?.into_iter().find(|d| d.id == id).map(|d| d.name).unwrap_or(format!("#{id}")))
-}
-
-async fn remove(state: &AppState, actor: &Actor, id: i64) -> Result<(), ApiError> {
-    let pid = actor.project_id()?;
-    let rule = state
+    Ok(state
         .store
-        .list_rules(pid)
+        .list_departments(pid)
         .await?
         .into_iter()
-        .find(|r| r.id == id)
-        .ok_or_else(|| ApiError::not_found(format!("no routing rule {id} in this project")))?;
+        .find(|d| d.id == id)
+        .map(|d| d.name)
+        .unwrap_or(format!("#{id}")))
+}
+
+async fn remove(state: &AppState, actor: &Actor, id: i64, lang: Lang) -> Result<(), ApiError> {
+    let pid = actor.project_id()?;
+    let rule = state.store.list_rules(pid).await?.into_iter().find(|r| r.id == id).ok_or_else(|| {
+        ApiError::not_found(msg(
+            lang,
+            format!("La règle {id} n'existe pas dans ce projet."),
+            format!("no routing rule {id} in this project"),
+        ))
+    })?;
     state.store.remove_rule(pid, id).await?;
     let department = department_name(state, pid, rule.department_id).await?;
     audit_change(
@@ -166,7 +200,7 @@ async fn add_api(
         source_kind: b.source_kind,
         department_id: b.department_id.map(|d| d.to_string()),
     };
-    Ok(created(rule_json(&add(&state, &actor, input).await?)))
+    Ok(created(rule_json(&add(&state, &actor, input, Lang::En).await?)))
 }
 
 async fn delete_api(
@@ -174,13 +208,17 @@ async fn delete_api(
     Extension(actor): Extension<Actor>,
     Path((_, id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
-    remove(&state, &actor, id).await?;
+    remove(&state, &actor, id, Lang::En).await?;
     Ok(Json(json!({"removed": id})))
 }
 
-async fn add_form(State(state): State<AppState>, Extension(actor): Extension<Actor>, Form(f): Form<RuleInput>) -> PageResult {
+async fn add_form(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Form(f): Form<RuleInput>,
+) -> PageResult {
     let pid = actor.project_id()?;
-    let result = add(&state, &actor, f).await.map(|_| ());
+    let result = add(&state, &actor, f, actor.lang).await.map(|_| ());
     form_done(actor.lang, result, &back(pid))
 }
 
@@ -190,7 +228,7 @@ async fn delete_form(
     Path((_, id)): Path<(i64, i64)>,
 ) -> PageResult {
     let pid = actor.project_id()?;
-    let result = remove(&state, &actor, id).await;
+    let result = remove(&state, &actor, id, actor.lang).await;
     form_done(actor.lang, result, &back(pid))
 }
 
@@ -211,7 +249,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                 "New mentions go to the department of the first rule whose every condition holds."
             )) }
             @if rules.is_empty() {
-                p.muted { (lang.t("Aucune règle : les mentions restent nouvelles.", "No rule: mentions stay new.")) }
+                p.muted { (lang.t("Aucune règle\u{a0}: les mentions restent nouvelles.", "No rule: mentions stay new.")) }
             } @else {
                 div.table-wrap { table {
                     thead { tr {
@@ -239,7 +277,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                                 @if can {
                                     td {
                                         form.inline method="post" action={ "/p/" (pid) "/settings/rules/" (r.id) "/delete" }
-                                            data-confirm=(lang.t("Supprimer cette règle ?", "Remove this rule?")) {
+                                            data-confirm=(lang.t("Supprimer cette règle\u{202f}?", "Remove this rule?")) {
                                             (csrf_field(actor))
                                             button.danger type="submit" { (lang.t("Supprimer", "Remove")) }
                                         }

@@ -13,9 +13,10 @@ use serde_json::{Value, json};
 use vigie_model::Role;
 use vigie_store::ApiToken;
 
-use super::{audit_change, form_done, json_body, parse_role, role_label, secret_page};
+use super::{audit_change, form_done, json_body, msg, parse_role, role_label, secret_page, taken};
 use crate::auth::Actor;
 use crate::error::ApiError;
+use crate::i18n::Lang;
 use crate::pages::{PageResult, created, csrf_field, error_page};
 use crate::routes::Routes;
 use crate::{Access, AppState, hash_token, new_token};
@@ -27,7 +28,13 @@ pub(super) fn routes(r: Routes) -> Routes {
     let admin = Access::Project(Role::Admin);
     r.page(Method::POST, "/p/{pid}/settings/tokens", admin, "Create an API token (form; shown once)", add_form)
         .page(Method::POST, "/p/{pid}/settings/tokens/revoke", admin, "Revoke an API token by name (form)", revoke_form)
-        .api(Method::GET, "/api/v1/projects/{pid}/tokens", admin, "The project's API tokens (never the tokens themselves)", list_api)
+        .api(
+            Method::GET,
+            "/api/v1/projects/{pid}/tokens",
+            admin,
+            "The project's API tokens (never the tokens themselves)",
+            list_api,
+        )
         .api(
             Method::POST,
             "/api/v1/projects/{pid}/tokens",
@@ -49,13 +56,20 @@ fn token_json(t: &ApiToken) -> Value {
     })
 }
 
-fn check_name(raw: Option<&str>) -> Result<String, ApiError> {
+fn check_name(raw: Option<&str>, lang: Lang) -> Result<String, ApiError> {
     let name = raw.map(str::trim).unwrap_or("");
     if name.is_empty() || name.chars().count() > MAX_TOKEN_NAME {
-        return Err(ApiError::invalid(format!("a token name has 1 to {MAX_TOKEN_NAME} characters")));
+        return Err(ApiError::invalid(msg(
+            lang,
+            format!("Le nom d'un jeton a de 1 à {MAX_TOKEN_NAME} caractères."),
+            format!("a token name has 1 to {MAX_TOKEN_NAME} characters"),
+        )));
     }
     if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
-        return Err(ApiError::invalid("a token name may only hold letters, digits, '-', '_' and '.'"));
+        return Err(ApiError::invalid(lang.t(
+            "Le nom d'un jeton ne peut contenir que des lettres, des chiffres, «\u{a0}-\u{a0}», «\u{a0}_\u{a0}» et «\u{a0}.\u{a0}».",
+            "a token name may only hold letters, digits, '-', '_' and '.'",
+        )));
     }
     Ok(name.to_string())
 }
@@ -67,28 +81,42 @@ pub struct TokenInput {
 }
 
 /// Creates the token; returns it with its secret value (the only time it exists outside the caller).
-async fn add(state: &AppState, actor: &Actor, input: TokenInput) -> Result<(ApiToken, String), ApiError> {
+async fn add(state: &AppState, actor: &Actor, input: TokenInput, lang: Lang) -> Result<(ApiToken, String), ApiError> {
     let pid = actor.project_id()?;
-    let name = check_name(input.name.as_deref())?;
-    let role = parse_role(input.role.as_deref())?;
+    let name = check_name(input.name.as_deref(), lang)?;
+    let role = parse_role(input.role.as_deref(), lang)?;
     let mine = actor.role.ok_or_else(|| ApiError::forbidden("no role in this project"))?;
     if role > mine {
-        return Err(ApiError::forbidden(format!("a token's role cannot be above yours ({mine})")));
+        return Err(ApiError::forbidden(msg(
+            lang,
+            format!("Le rôle d'un jeton ne peut pas dépasser le vôtre ({mine})."),
+            format!("a token's role cannot be above yours ({mine})"),
+        )));
     }
     let token = new_token().map_err(|e| ApiError::internal(&e))?;
-    let added = state.store.add_token(pid, &name, &hash_token(&token), role, Utc::now()).await?;
+    let added = state
+        .store
+        .add_token(pid, &name, &hash_token(&token), role, Utc::now())
+        .await
+        .map_err(|e| taken(e, lang, format!("Ce projet a déjà un jeton nommé «\u{a0}{name}\u{a0}».")))?;
     audit_change(state, actor, Some(pid), "token.add", format!("created token {name} ({role})")).await?;
     Ok((added, token))
 }
 
-async fn revoke(state: &AppState, actor: &Actor, name: &str) -> Result<(), ApiError> {
+async fn revoke(state: &AppState, actor: &Actor, name: &str, lang: Lang) -> Result<(), ApiError> {
     let pid = actor.project_id()?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid("give the name of the token to revoke"));
+        return Err(ApiError::invalid(
+            lang.t("Indiquez le nom du jeton à révoquer.", "give the name of the token to revoke"),
+        ));
     }
     if !state.store.remove_token(pid, name).await? {
-        return Err(ApiError::not_found(format!("no token named {name:?} in this project")));
+        return Err(ApiError::not_found(msg(
+            lang,
+            format!("Aucun jeton nommé {name:?} dans ce projet."),
+            format!("no token named {name:?} in this project"),
+        )));
     }
     audit_change(state, actor, Some(pid), "token.remove", format!("revoked token {name}")).await
 }
@@ -98,9 +126,13 @@ async fn list_api(State(state): State<AppState>, Extension(actor): Extension<Act
     Ok(Json(json!({"items": list.iter().map(token_json).collect::<Vec<_>>(), "next_cursor": null})))
 }
 
-async fn add_api(State(state): State<AppState>, Extension(actor): Extension<Actor>, body: Bytes) -> Result<Response, ApiError> {
+async fn add_api(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let input: TokenInput = json_body(&body)?;
-    let (t, token) = add(&state, &actor, input).await?;
+    let (t, token) = add(&state, &actor, input, Lang::En).await?;
     let mut v = token_json(&t);
     v["token"] = json!(token);
     Ok(created(v))
@@ -111,14 +143,18 @@ async fn delete_api(
     Extension(actor): Extension<Actor>,
     Path((_, name)): Path<(i64, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    revoke(&state, &actor, &name).await?;
+    revoke(&state, &actor, &name, Lang::En).await?;
     Ok(Json(json!({"removed": name})))
 }
 
-async fn add_form(State(state): State<AppState>, Extension(actor): Extension<Actor>, Form(f): Form<TokenInput>) -> PageResult {
+async fn add_form(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Form(f): Form<TokenInput>,
+) -> PageResult {
     let lang = actor.lang;
     let pid = actor.project_id()?;
-    match add(&state, &actor, f).await {
+    match add(&state, &actor, f, lang).await {
         Err(e) => Ok(error_page(&e, lang)),
         Ok((t, token)) => {
             let what = html! {
@@ -135,9 +171,13 @@ pub struct RevokeForm {
     name: Option<String>,
 }
 
-async fn revoke_form(State(state): State<AppState>, Extension(actor): Extension<Actor>, Form(f): Form<RevokeForm>) -> PageResult {
+async fn revoke_form(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Form(f): Form<RevokeForm>,
+) -> PageResult {
     let pid = actor.project_id()?;
-    let result = revoke(&state, &actor, f.name.as_deref().unwrap_or("")).await;
+    let result = revoke(&state, &actor, f.name.as_deref().unwrap_or(""), actor.lang).await;
     form_done(actor.lang, result, &back(pid))
 }
 
@@ -169,7 +209,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                                 td { @if let Some(at) = t.last_used_at { (lang.datetime(at)) } @else { span.muted { (lang.t("jamais", "never")) } } }
                                 td {
                                     form.inline method="post" action={ "/p/" (pid) "/settings/tokens/revoke" }
-                                        data-confirm=(lang.t("Révoquer ce jeton ? Les outils qui l'utilisent perdront l'accès.", "Revoke this token? Tools using it lose access.")) {
+                                        data-confirm=(lang.t("Révoquer ce jeton\u{202f}? Les outils qui l'utilisent perdront l'accès.", "Revoke this token? Tools using it lose access.")) {
                                         (csrf_field(actor))
                                         input type="hidden" name="name" value=(t.name);
                                         button.danger type="submit" { (lang.t("Révoquer", "Revoke")) }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use vigie_store::{NewUser, User};
 
-use super::{MAX_NAME_CHARS, audit_change, json_body, name_field, secret_page};
+use super::{MAX_NAME_CHARS, audit_change, json_body, msg, name_field, secret_page, taken};
 use crate::auth::{Actor, hash_password, one_time_password};
 use crate::error::ApiError;
 use crate::i18n::Lang;
@@ -29,7 +29,13 @@ pub(super) fn routes(r: Routes) -> Routes {
     let admin = Access::SiteAdmin;
     r.page(Method::GET, "/admin/users", admin, "Installation users page", users_page)
         .page(Method::POST, "/admin/users", admin, "Add a user (form; one-time password shown once)", add_form)
-        .page(Method::POST, "/admin/users/{uid}", admin, "Disable, enable, reset the password of, or change the admin flag of a user (form)", update_form)
+        .page(
+            Method::POST,
+            "/admin/users/{uid}",
+            admin,
+            "Disable, enable, reset the password of, or change the admin flag of a user (form)",
+            update_form,
+        )
         .api(Method::GET, "/api/v1/users", admin, "The installation's users", list_api)
         .api(
             Method::POST,
@@ -49,34 +55,45 @@ pub(super) fn routes(r: Routes) -> Routes {
 
 const BACK: &str = "/admin/users";
 
-fn check_username(raw: Option<&str>) -> Result<String, ApiError> {
+const DISPLAY_NAME: super::What = ("Le nom affiché", "display name");
+
+fn check_username(raw: Option<&str>, lang: Lang) -> Result<String, ApiError> {
     let name = raw.map(str::trim).unwrap_or("");
     if name.is_empty() || name.chars().count() > MAX_USERNAME {
-        return Err(ApiError::invalid(format!("a username has 1 to {MAX_USERNAME} characters")));
+        return Err(ApiError::invalid(msg(
+            lang,
+            format!("Un identifiant a de 1 à {MAX_USERNAME} caractères."),
+            format!("a username has 1 to {MAX_USERNAME} characters"),
+        )));
     }
     if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@')) {
-        return Err(ApiError::invalid("a username may only hold letters, digits, '-', '_', '.' and '@'"));
+        return Err(ApiError::invalid(lang.t(
+            "Un identifiant ne peut contenir que des lettres, des chiffres, «\u{a0}-\u{a0}», «\u{a0}_\u{a0}», «\u{a0}.\u{a0}» et «\u{a0}@\u{a0}».",
+            "a username may only hold letters, digits, '-', '_', '.' and '@'",
+        )));
     }
     Ok(name.to_string())
 }
 
-fn check_email(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+fn check_email(raw: Option<&str>, lang: Lang) -> Result<Option<String>, ApiError> {
     match raw.map(str::trim).filter(|e| !e.is_empty()) {
         None => Ok(None),
         Some(e) => {
-            let list = super::channels::check_addresses(e)?;
+            let list = super::channels::check_addresses(e, lang)?;
             match list.as_slice() {
                 [one] => Ok(Some(one.clone())),
-                _ => Err(ApiError::invalid("give one e-mail address")),
+                _ => Err(ApiError::invalid(lang.t("Indiquez une seule adresse e-mail.", "give one e-mail address"))),
             }
         }
     }
 }
 
-fn check_lang(raw: Option<&str>) -> Result<String, ApiError> {
+fn check_lang(raw: Option<&str>, lang: Lang) -> Result<String, ApiError> {
     match raw.map(str::trim).filter(|l| !l.is_empty()) {
         None => Ok("fr".into()),
-        Some(l) => Lang::parse(l).map(|l| l.code().to_string()).ok_or_else(|| ApiError::invalid("the language must be fr or en")),
+        Some(l) => Lang::parse(l)
+            .map(|l| l.code().to_string())
+            .ok_or_else(|| ApiError::invalid(lang.t("La langue doit être fr ou en.", "the language must be fr or en"))),
     }
 }
 
@@ -91,23 +108,28 @@ pub struct UserInput {
 }
 
 /// Adds the user with a one-time password; returns both.
-async fn add(state: &AppState, actor: &Actor, input: UserInput) -> Result<(User, String), ApiError> {
-    let username = check_username(input.username.as_deref())?;
+async fn add(state: &AppState, actor: &Actor, input: UserInput, lang: Lang) -> Result<(User, String), ApiError> {
+    let username = check_username(input.username.as_deref(), lang)?;
     let display_name = match input.display_name.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
         None => username.clone(),
-        Some(d) => name_field(Some(d), MAX_NAME_CHARS, "display name")?,
+        Some(d) => name_field(Some(d), MAX_NAME_CHARS, DISPLAY_NAME, lang)?,
     };
     let password = one_time_password();
     let user = NewUser {
         username,
         display_name,
-        email: check_email(input.email.as_deref())?,
+        email: check_email(input.email.as_deref(), lang)?,
         password_hash: hash_password(&password)?,
         is_admin: input.is_admin.unwrap_or(false),
-        lang: check_lang(input.lang.as_deref())?,
+        lang: check_lang(input.lang.as_deref(), lang)?,
         must_change_password: true,
     };
-    let added = state.store.add_user(user, Utc::now()).await?;
+    let name = user.username.clone();
+    let added = state
+        .store
+        .add_user(user, Utc::now())
+        .await
+        .map_err(|e| taken(e, lang, format!("L'identifiant «\u{a0}{name}\u{a0}» est déjà pris.")))?;
     audit_change(
         state,
         actor,
@@ -132,27 +154,40 @@ pub struct UserChange {
 }
 
 /// Applies the change; returns the user and, after a reset, the new one-time password.
-async fn update(state: &AppState, actor: &Actor, uid: i64, change: UserChange) -> Result<(User, Option<String>), ApiError> {
-    let before = state.store.user(uid).await?.ok_or_else(|| ApiError::not_found(format!("no user {uid}")))?;
+async fn update(
+    state: &AppState,
+    actor: &Actor,
+    uid: i64,
+    change: UserChange,
+    lang: Lang,
+) -> Result<(User, Option<String>), ApiError> {
+    let before = state.store.user(uid).await?.ok_or_else(|| {
+        ApiError::not_found(msg(lang, format!("L'utilisateur {uid} n'existe pas."), format!("no user {uid}")))
+    })?;
     let myself = actor.user_id() == Some(uid);
     if myself && change.disabled == Some(true) {
-        return Err(ApiError::conflict("you cannot disable your own account"));
+        return Err(ApiError::conflict(
+            lang.t("Vous ne pouvez pas désactiver votre propre compte.", "you cannot disable your own account"),
+        ));
     }
     if myself && change.is_admin == Some(false) {
-        return Err(ApiError::conflict("you cannot take away your own admin flag: ask another admin"));
+        return Err(ApiError::conflict(lang.t(
+            "Vous ne pouvez pas retirer vos propres droits d'administration\u{a0}: demandez à un autre administrateur.",
+            "you cannot take away your own admin flag: ask another admin",
+        )));
     }
     let mut after = before.clone();
     if let Some(d) = change.display_name.as_deref() {
-        after.display_name = name_field(Some(d), MAX_NAME_CHARS, "display name")?;
+        after.display_name = name_field(Some(d), MAX_NAME_CHARS, DISPLAY_NAME, lang)?;
     }
     if let Some(e) = change.email.as_deref() {
-        after.email = check_email(Some(e))?;
+        after.email = check_email(Some(e), lang)?;
     }
     if let Some(a) = change.is_admin {
         after.is_admin = a;
     }
     if let Some(l) = change.lang.as_deref() {
-        after.lang = check_lang(Some(l))?;
+        after.lang = check_lang(Some(l), lang)?;
     }
     if let Some(d) = change.disabled {
         after.disabled = d;
@@ -162,10 +197,18 @@ async fn update(state: &AppState, actor: &Actor, uid: i64, change: UserChange) -
         changes.push(format!("display name {:?} → {:?}", before.display_name, after.display_name));
     }
     if after.email != before.email {
-        changes.push(format!("e-mail {} → {}", before.email.as_deref().unwrap_or("none"), after.email.as_deref().unwrap_or("none")));
+        changes.push(format!(
+            "e-mail {} → {}",
+            before.email.as_deref().unwrap_or("none"),
+            after.email.as_deref().unwrap_or("none")
+        ));
     }
     if after.is_admin != before.is_admin {
-        changes.push(if after.is_admin { "made installation admin".into() } else { "no longer installation admin".into() });
+        changes.push(if after.is_admin {
+            "made installation admin".into()
+        } else {
+            "no longer installation admin".into()
+        });
     }
     if after.lang != before.lang {
         changes.push(format!("language {} → {}", before.lang, after.lang));
@@ -182,13 +225,15 @@ async fn update(state: &AppState, actor: &Actor, uid: i64, change: UserChange) -
         audit_change(state, actor, None, action, format!("{what} user {}", after.username)).await?;
     }
     if !changes.is_empty() {
-        audit_change(state, actor, None, "user.update", format!("user {}: {}", after.username, changes.join(", "))).await?;
+        audit_change(state, actor, None, "user.update", format!("user {}: {}", after.username, changes.join(", ")))
+            .await?;
     }
     let password = if change.reset_password {
         let password = one_time_password();
         state.store.set_password(uid, &hash_password(&password)?, true).await?;
         state.store.delete_user_sessions(uid).await?;
-        audit_change(state, actor, None, "user.password_reset", format!("reset the password of {}", after.username)).await?;
+        audit_change(state, actor, None, "user.password_reset", format!("reset the password of {}", after.username))
+            .await?;
         after.must_change_password = true;
         Some(password)
     } else {
@@ -202,9 +247,13 @@ async fn list_api(State(state): State<AppState>) -> Result<Json<Value>, ApiError
     Ok(Json(json!({"items": users.iter().map(user_json).collect::<Vec<_>>(), "next_cursor": null})))
 }
 
-async fn add_api(State(state): State<AppState>, Extension(actor): Extension<Actor>, body: Bytes) -> Result<Response, ApiError> {
+async fn add_api(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let input: UserInput = json_body(&body)?;
-    let (user, password) = add(&state, &actor, input).await?;
+    let (user, password) = add(&state, &actor, input, Lang::En).await?;
     Ok(created(json!({"user": user_json(&user), "one_time_password": password})))
 }
 
@@ -215,7 +264,7 @@ async fn update_api(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let change: UserChange = json_body(&body)?;
-    let (user, password) = update(&state, &actor, uid, change).await?;
+    let (user, password) = update(&state, &actor, uid, change, Lang::En).await?;
     let mut v = json!({"user": user_json(&user)});
     if let Some(p) = password {
         v["one_time_password"] = json!(p);
@@ -232,7 +281,11 @@ pub struct AddForm {
     lang: Option<String>,
 }
 
-async fn add_form(State(state): State<AppState>, Extension(actor): Extension<Actor>, Form(f): Form<AddForm>) -> PageResult {
+async fn add_form(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Form(f): Form<AddForm>,
+) -> PageResult {
     let lang = actor.lang;
     let input = UserInput {
         username: f.username,
@@ -241,12 +294,12 @@ async fn add_form(State(state): State<AppState>, Extension(actor): Extension<Act
         is_admin: Some(f.is_admin.is_some_and(|v| !v.is_empty())),
         lang: f.lang,
     };
-    match add(&state, &actor, input).await {
+    match add(&state, &actor, input, lang).await {
         Err(e) => Ok(error_page(&e, lang)),
         Ok((user, password)) => {
             let what = html! {
                 p { (lang.t("Compte ", "Account ")) strong { (user.username) } (lang.t(
-                    " créé. Transmettez-lui ce mot de passe à usage unique : il en choisira un nouveau à la première connexion.",
+                    " créé. Transmettez-lui ce mot de passe à usage unique\u{a0}: il en choisira un nouveau à la première connexion.",
                     " created. Give them this one-time password: they choose a new one when they first log in."
                 )) }
             };
@@ -278,15 +331,16 @@ async fn update_form(
             return Ok(error_page(&e, lang));
         }
     };
-    match update(&state, &actor, uid, change).await {
+    match update(&state, &actor, uid, change, lang).await {
         Err(e) => Ok(error_page(&e, lang)),
         Ok((_, None)) => Ok(see_other(BACK)),
         Ok((user, Some(password))) => {
             let what = html! {
                 p { (lang.t("Nouveau mot de passe à usage unique de ", "New one-time password of ")) strong { (user.username) }
-                    (lang.t(" (ses sessions ouvertes sont fermées) :", " (their open sessions were ended):")) }
+                    (lang.t(" (ses sessions ouvertes sont fermées)\u{a0}:", " (their open sessions were ended):")) }
             };
-            secret_page(&state, &actor, lang.t("Mot de passe réinitialisé", "Password reset"), what, &password, BACK).await
+            secret_page(&state, &actor, lang.t("Mot de passe réinitialisé", "Password reset"), what, &password, BACK)
+                .await
         }
     }
 }
@@ -331,13 +385,13 @@ async fn users_page(State(state): State<AppState>, Extension(actor): Extension<A
                         td.actions {
                             @if actor.user_id() != Some(u.id) {
                                 @if u.disabled { (op(u.id, "enable", lang.t("Réactiver", "Enable"), "secondary", None)) }
-                                @else { (op(u.id, "disable", lang.t("Désactiver", "Disable"), "danger", Some(lang.t("Désactiver ce compte ? Ses sessions seront fermées.", "Disable this account? Their sessions end.")))) }
+                                @else { (op(u.id, "disable", lang.t("Désactiver", "Disable"), "danger", Some(lang.t("Désactiver ce compte\u{202f}? Ses sessions seront fermées.", "Disable this account? Their sessions end.")))) }
                                 " "
                                 @if u.is_admin { (op(u.id, "remove_admin", lang.t("Retirer l'administration", "Remove admin"), "secondary", None)) }
-                                @else { (op(u.id, "make_admin", lang.t("Rendre administrateur", "Make admin"), "secondary", Some(lang.t("Donner tous les droits sur l'installation ?", "Give full rights over the installation?")))) }
+                                @else { (op(u.id, "make_admin", lang.t("Rendre administrateur", "Make admin"), "secondary", Some(lang.t("Donner tous les droits sur l'installation\u{202f}?", "Give full rights over the installation?")))) }
                                 " "
                             }
-                            (op(u.id, "reset_password", lang.t("Réinitialiser le mot de passe", "Reset password"), "secondary", Some(lang.t("Générer un nouveau mot de passe à usage unique ?", "Generate a new one-time password?"))))
+                            (op(u.id, "reset_password", lang.t("Réinitialiser le mot de passe", "Reset password"), "secondary", Some(lang.t("Générer un nouveau mot de passe à usage unique\u{202f}?", "Generate a new one-time password?"))))
                         }
                     }
                 }

@@ -1,0 +1,628 @@
+//! [`Workflow`] for PostgreSQL: departments, routing rules, the inbox with
+//! its history, response figures and the overview's aggregates.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPool, PgRow};
+use sqlx::{AssertSqlSafe, PgConnection, Postgres, QueryBuilder, Row};
+use vigie_model::{InboxStatus, Polarity, SourceKind};
+
+use super::{C, MENTION_COLUMNS, PgStore, mention_from_row, returned_id};
+use crate::codec::{from_opt_ts, from_ts, is_unique_violation, nearest_rank, status_from_str, ts};
+use crate::{
+    AuthorRow, CountRow, Department, InboxCounts, InboxFilter, InboxItem, NewDepartment, NewRoutingRule,
+    NewWorkflowEvent, Overview, ResponseStats, Result, RoutingRule, SentimentBucket, StoreError, StoredMention,
+    WatchCount, Workflow, WorkflowEvent,
+};
+
+const DEPARTMENT_COLUMNS: &str = "id, project_id, name, response_target_secs, manager_id, created_at";
+
+fn department_from_row(row: &PgRow) -> Result<Department> {
+    Ok(Department {
+        id: row.try_get("id")?,
+        project_id: row.try_get("project_id")?,
+        name: row.try_get("name")?,
+        response_target_secs: row.try_get("response_target_secs")?,
+        manager_id: row.try_get("manager_id")?,
+        created_at: from_ts(row.try_get("created_at")?)?,
+    })
+}
+
+const RULE_COLUMNS: &str =
+    "id, project_id, position, theme, sentiment, watch_id, source_kind, department_id, created_at";
+
+fn rule_from_row(row: &PgRow) -> Result<RoutingRule> {
+    let corrupt = |what: &str, e: String| StoreError::Corrupt(format!("routing rule {what}: {e}"));
+    Ok(RoutingRule {
+        id: row.try_get("id")?,
+        project_id: row.try_get("project_id")?,
+        position: row.try_get("position")?,
+        theme: row.try_get("theme")?,
+        sentiment: row
+            .try_get::<Option<String>, _>("sentiment")?
+            .map(|s| Polarity::from_str(&s).map_err(|e| corrupt("sentiment", e.to_string())))
+            .transpose()?,
+        watch_id: row.try_get("watch_id")?,
+        source_kind: row
+            .try_get::<Option<String>, _>("source_kind")?
+            .map(|s| SourceKind::from_str(&s).map_err(|e| corrupt("source kind", e.to_string())))
+            .transpose()?,
+        department_id: row.try_get("department_id")?,
+        created_at: from_ts(row.try_get("created_at")?)?,
+    })
+}
+
+/// The inbox columns; none shares a name with [`MENTION_COLUMNS`], so both
+/// are read from the same joined row.
+const INBOX_COLUMNS: &str = "i.mention_id, i.project_id, i.status, i.department_id, i.assignee_id, i.entered_at, \
+     i.due_at, i.first_response_at, i.closed_at, i.reply, i.reason, i.escalated_at, i.updated_at";
+
+fn inbox_from_row(row: &PgRow) -> Result<InboxItem> {
+    Ok(InboxItem {
+        mention_id: row.try_get("mention_id")?,
+        project_id: row.try_get("project_id")?,
+        status: status_from_str(&row.try_get::<String, _>("status")?)?,
+        department_id: row.try_get("department_id")?,
+        assignee_id: row.try_get("assignee_id")?,
+        entered_at: from_ts(row.try_get("entered_at")?)?,
+        due_at: from_opt_ts(row.try_get("due_at")?)?,
+        first_response_at: from_opt_ts(row.try_get("first_response_at")?)?,
+        closed_at: from_opt_ts(row.try_get("closed_at")?)?,
+        reply: row.try_get("reply")?,
+        reason: row.try_get("reason")?,
+        escalated_at: from_opt_ts(row.try_get("escalated_at")?)?,
+        updated_at: from_ts(row.try_get("updated_at")?)?,
+    })
+}
+
+/// What an inbox write does with an existing row.
+#[derive(Clone, Copy)]
+enum Existing {
+    Replace,
+    Keep,
+}
+
+/// Writes an inbox row whole, only if the mention is in the item's project.
+/// Returns the rows written.
+async fn write_inbox(conn: &mut PgConnection, existing: Existing, item: &InboxItem) -> Result<u64> {
+    let on_conflict = match existing {
+        Existing::Replace => {
+            "DO UPDATE SET project_id = excluded.project_id, status = excluded.status, \
+             department_id = excluded.department_id, assignee_id = excluded.assignee_id, \
+             entered_at = excluded.entered_at, due_at = excluded.due_at, \
+             first_response_at = excluded.first_response_at, closed_at = excluded.closed_at, \
+             reply = excluded.reply, reason = excluded.reason, escalated_at = excluded.escalated_at, \
+             updated_at = excluded.updated_at"
+        }
+        Existing::Keep => "DO NOTHING",
+    };
+    let sql = format!(
+        "INSERT INTO inbox (mention_id, project_id, status, department_id, assignee_id, entered_at, due_at, \
+         first_response_at, closed_at, reply, reason, escalated_at, updated_at) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM mentions WHERE id = $1 AND project_id = $2 \
+         ON CONFLICT (mention_id) {on_conflict}"
+    );
+    let done = sqlx::query(AssertSqlSafe(sql))
+        .bind(item.mention_id)
+        .bind(item.project_id)
+        .bind(item.status.as_str())
+        .bind(item.department_id)
+        .bind(item.assignee_id)
+        .bind(ts(item.entered_at))
+        .bind(item.due_at.map(ts))
+        .bind(item.first_response_at.map(ts))
+        .bind(item.closed_at.map(ts))
+        .bind(&item.reply)
+        .bind(&item.reason)
+        .bind(item.escalated_at.map(ts))
+        .bind(ts(item.updated_at))
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+async fn write_event(
+    conn: &mut PgConnection,
+    project_id: i64,
+    mention_id: i64,
+    event: &NewWorkflowEvent,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO workflow_events (project_id, mention_id, user_id, at, action, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(project_id)
+    .bind(mention_id)
+    .bind(event.user_id)
+    .bind(ts(at))
+    .bind(&event.action)
+    .bind(&event.detail)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The statuses still waiting for someone, as SQL.
+const PENDING: &str = "('to_handle', 'assigned')";
+
+/// Mentions of a period per bucket and polarity (a correction wins); the
+/// bucket start is `published_at` rounded down to a multiple of `$4`.
+const OVERVIEW_BUCKETS: &str = "SELECT published_at - ((published_at % $4) + $4) % $4 AS start, \
+     COALESCE(corrected, sentiment) AS polarity, COUNT(*) AS n FROM mentions \
+     WHERE project_id = $1 AND published_at >= $2 AND published_at < $3 GROUP BY 1, 2";
+
+/// Rows `(key, n)` of one overview list over `[$2, $3)`, at most `$4`.
+async fn period_rows(
+    pool: &PgPool,
+    sql: &'static str,
+    project_id: i64,
+    from: i64,
+    to: i64,
+    top: i64,
+) -> Result<Vec<CountRow>> {
+    let rows = sqlx::query(sql).bind(project_id).bind(from).bind(to).bind(top).fetch_all(pool).await?;
+    rows.iter().map(|r| Ok(CountRow { key: r.try_get("key")?, count: r.try_get("n")? })).collect()
+}
+
+#[async_trait]
+impl Workflow for PgStore {
+    async fn add_department(
+        &self,
+        project_id: i64,
+        department: NewDepartment,
+        now: DateTime<Utc>,
+    ) -> Result<Department> {
+        let result = sqlx::query_scalar(
+            "INSERT INTO departments (project_id, name, response_target_secs, manager_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(project_id)
+        .bind(&department.name)
+        .bind(department.response_target_secs)
+        .bind(department.manager_id)
+        .bind(ts(now))
+        .fetch_one(&self.pool)
+        .await;
+        let id = returned_id(result, || format!("this project already has a department named {:?}", department.name))?;
+        Ok(Department {
+            id,
+            project_id,
+            name: department.name,
+            response_target_secs: department.response_target_secs,
+            manager_id: department.manager_id,
+            created_at: from_ts(ts(now))?,
+        })
+    }
+
+    async fn update_department(&self, department: &Department) -> Result<()> {
+        let result = sqlx::query(
+            "UPDATE departments SET name = $3, response_target_secs = $4, manager_id = $5 \
+             WHERE id = $1 AND project_id = $2",
+        )
+        .bind(department.id)
+        .bind(department.project_id)
+        .bind(&department.name)
+        .bind(department.response_target_secs)
+        .bind(department.manager_id)
+        .execute(&self.pool)
+        .await;
+        let done = match result {
+            Ok(done) => done,
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "this project already has a department named {:?}",
+                    department.name
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("no department with id {}", department.id)));
+        }
+        Ok(())
+    }
+
+    async fn list_departments(&self, project_id: i64) -> Result<Vec<Department>> {
+        let sql = format!("SELECT {DEPARTMENT_COLUMNS} FROM departments WHERE project_id = $1 ORDER BY name {C}");
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(project_id).fetch_all(&self.pool).await?;
+        rows.iter().map(department_from_row).collect()
+    }
+
+    async fn remove_department(&self, project_id: i64, id: i64) -> Result<bool> {
+        // Foreign keys remove its rules and unset it on inbox items.
+        let done = sqlx::query("DELETE FROM departments WHERE project_id = $1 AND id = $2")
+            .bind(project_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn add_rule(&self, project_id: i64, rule: NewRoutingRule, now: DateTime<Utc>) -> Result<RoutingRule> {
+        let mut tx = self.pool.begin().await?;
+        // Rules of one project are added one at a time (the project row is
+        // locked), so no position is taken twice; the department and the
+        // watch must be the project's own.
+        sqlx::query("SELECT 1 FROM projects WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(project_id)
+            .execute(&mut *tx)
+            .await?;
+        let sql = format!(
+            "INSERT INTO routing_rules (project_id, position, theme, sentiment, watch_id, source_kind, \
+             department_id, created_at) \
+             SELECT $1, COALESCE((SELECT MAX(position) FROM routing_rules WHERE project_id = $1), 0) + 1, \
+             $2, $3, $4, $5, $6, $7 \
+             WHERE EXISTS (SELECT 1 FROM departments WHERE id = $6 AND project_id = $1) \
+             AND ($4::bigint IS NULL OR EXISTS (SELECT 1 FROM watches WHERE id = $4 AND project_id = $1)) \
+             RETURNING {RULE_COLUMNS}"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(project_id)
+            .bind(&rule.theme)
+            .bind(rule.sentiment.map(Polarity::as_str))
+            .bind(rule.watch_id)
+            .bind(rule.source_kind.map(SourceKind::as_str))
+            .bind(rule.department_id)
+            .bind(ts(now))
+            .fetch_optional(&mut *tx)
+            .await?;
+        let rule = match row {
+            Some(row) => rule_from_row(&row)?,
+            None => {
+                return Err(StoreError::NotFound(format!(
+                    "no department {} (or watch {:?}) in this project",
+                    rule.department_id, rule.watch_id
+                )));
+            }
+        };
+        tx.commit().await?;
+        Ok(rule)
+    }
+
+    async fn list_rules(&self, project_id: i64) -> Result<Vec<RoutingRule>> {
+        let sql = format!("SELECT {RULE_COLUMNS} FROM routing_rules WHERE project_id = $1 ORDER BY position, id");
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(project_id).fetch_all(&self.pool).await?;
+        rows.iter().map(rule_from_row).collect()
+    }
+
+    async fn remove_rule(&self, project_id: i64, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM routing_rules WHERE project_id = $1 AND id = $2")
+            .bind(project_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn inbox_item(&self, project_id: i64, mention_id: i64) -> Result<Option<InboxItem>> {
+        let sql = format!("SELECT {INBOX_COLUMNS} FROM inbox i WHERE i.project_id = $1 AND i.mention_id = $2");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(project_id).bind(mention_id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(inbox_from_row).transpose()
+    }
+
+    async fn save_inbox_item(&self, item: &InboxItem, event: Option<NewWorkflowEvent>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        if write_inbox(&mut tx, Existing::Replace, item).await? == 0 {
+            return Err(StoreError::NotFound(format!("no mention {} in this project", item.mention_id)));
+        }
+        if let Some(event) = event {
+            write_event(&mut tx, item.project_id, item.mention_id, &event, item.updated_at).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn route_mentions(&self, items: &[(InboxItem, NewWorkflowEvent)]) -> Result<u64> {
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut inserted = 0;
+        for (item, event) in items {
+            // An item that exists (or a mention deleted meanwhile) is skipped, its event too.
+            if write_inbox(&mut tx, Existing::Keep, item).await? > 0 {
+                write_event(&mut tx, item.project_id, item.mention_id, event, item.updated_at).await?;
+                inserted += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn add_workflow_event(
+        &self,
+        project_id: i64,
+        mention_id: i64,
+        event: NewWorkflowEvent,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "INSERT INTO workflow_events (project_id, mention_id, user_id, at, action, detail) \
+             SELECT $1, $2, $3, $4, $5, $6 FROM mentions WHERE id = $2 AND project_id = $1",
+        )
+        .bind(project_id)
+        .bind(mention_id)
+        .bind(event.user_id)
+        .bind(ts(now))
+        .bind(&event.action)
+        .bind(&event.detail)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("no mention {mention_id} in this project")));
+        }
+        Ok(())
+    }
+
+    async fn workflow_events(&self, project_id: i64, mention_id: i64) -> Result<Vec<WorkflowEvent>> {
+        let rows = sqlx::query(
+            "SELECT id, mention_id, user_id, at, action, detail FROM workflow_events \
+             WHERE mention_id = $2 AND project_id = $1 ORDER BY id",
+        )
+        .bind(project_id)
+        .bind(mention_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(WorkflowEvent {
+                    id: r.try_get("id")?,
+                    mention_id: r.try_get("mention_id")?,
+                    user_id: r.try_get("user_id")?,
+                    at: from_ts(r.try_get("at")?)?,
+                    action: r.try_get("action")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn inbox(
+        &self,
+        project_id: i64,
+        filter: &InboxFilter,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<(InboxItem, StoredMention)>> {
+        let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+            "SELECT {INBOX_COLUMNS}, {MENTION_COLUMNS} FROM inbox i JOIN mentions m ON m.id = i.mention_id \
+             WHERE i.project_id = "
+        ));
+        qb.push_bind(project_id);
+        if filter.statuses.is_empty() {
+            qb.push(" AND i.status IN ").push(PENDING);
+        } else {
+            let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+            qb.push(" AND i.status = ANY(").push_bind(statuses).push("::text[])");
+        }
+        if let Some(department) = filter.department_id {
+            qb.push(" AND i.department_id = ").push_bind(department);
+        }
+        if let Some(assignee) = filter.assignee_id {
+            qb.push(" AND i.assignee_id = ").push_bind(assignee);
+        }
+        if let Some(at) = filter.overdue_at {
+            qb.push(" AND i.status IN ").push(PENDING).push(" AND i.due_at < ").push_bind(ts(at));
+        }
+        if let Some(before) = before_id {
+            qb.push(" AND i.mention_id < ").push_bind(before);
+        }
+        qb.push(" ORDER BY i.mention_id DESC LIMIT ").push_bind(limit);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        rows.iter().map(|row| Ok((inbox_from_row(row)?, mention_from_row(row)?))).collect()
+    }
+
+    async fn inbox_counts(&self, project_id: i64, now: DateTime<Utc>) -> Result<InboxCounts> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM inbox WHERE project_id = $1 GROUP BY status")
+            .bind(project_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut per_status = rows
+            .iter()
+            .map(|r| Ok((status_from_str(&r.try_get::<String, _>("status")?)?, r.try_get::<i64, _>("n")?)))
+            .collect::<Result<Vec<_>>>()?;
+        per_status.sort_by_key(|(status, _)| InboxStatus::ALL.iter().position(|s| s == status));
+        let sql = format!("SELECT COUNT(*) FROM inbox WHERE project_id = $1 AND status IN {PENDING} AND due_at < $2");
+        let overdue =
+            sqlx::query_scalar(AssertSqlSafe(sql)).bind(project_id).bind(ts(now)).fetch_one(&self.pool).await?;
+        Ok(InboxCounts { per_status, overdue })
+    }
+
+    async fn overdue_items(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<InboxItem>> {
+        // The WHERE repeats the partial index `inbox_due`'s own, so it is used.
+        let sql = format!(
+            "SELECT {INBOX_COLUMNS} FROM inbox i WHERE i.status IN ('to_handle', 'assigned') \
+             AND i.escalated_at IS NULL AND i.due_at < $1 ORDER BY i.due_at, i.mention_id LIMIT $2"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(ts(now)).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(inbox_from_row).collect()
+    }
+
+    async fn response_stats(
+        &self,
+        project_id: i64,
+        department_id: Option<i64>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<ResponseStats> {
+        let mut qb: QueryBuilder<Postgres> =
+            QueryBuilder::new("SELECT status, entered_at, due_at, first_response_at FROM inbox WHERE project_id = ");
+        qb.push_bind(project_id);
+        qb.push(" AND entered_at >= ").push_bind(ts(from)).push(" AND entered_at < ").push_bind(ts(to));
+        qb.push(" AND status <> 'ignored'");
+        if let Some(department) = department_id {
+            qb.push(" AND department_id = ").push_bind(department);
+        }
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        let now = ts(now);
+        let mut stats = ResponseStats::default();
+        let mut times = Vec::new();
+        for row in &rows {
+            let status = status_from_str(&row.try_get::<String, _>("status")?)?;
+            let entered: i64 = row.try_get("entered_at")?;
+            let due: Option<i64> = row.try_get("due_at")?;
+            let first: Option<i64> = row.try_get("first_response_at")?;
+            stats.entered += 1;
+            if let Some(first) = first {
+                stats.answered += 1;
+                if due.is_none_or(|due| first <= due) {
+                    stats.within_target += 1;
+                }
+                times.push(first - entered);
+            }
+            if status.is_pending() {
+                stats.pending += 1;
+                if due.is_some_and(|due| due < now) {
+                    stats.overdue += 1;
+                }
+            }
+        }
+        times.sort_unstable();
+        stats.median_secs = nearest_rank(&times, 50);
+        stats.p90_secs = nearest_rank(&times, 90);
+        Ok(stats)
+    }
+
+    async fn overview(
+        &self,
+        project_id: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        bucket_secs: i64,
+        top: i64,
+    ) -> Result<Overview> {
+        let (from, to, size) = (ts(from), ts(to), bucket_secs.max(1));
+        let mut overview = Overview::default();
+
+        // Every bucket of the period, then the counts into them.
+        let mut start = from.div_euclid(size) * size;
+        while start < to {
+            overview.buckets.push(SentimentBucket { start, ..SentimentBucket::default() });
+            start += size;
+        }
+        let first = from.div_euclid(size) * size;
+        let rows =
+            sqlx::query(OVERVIEW_BUCKETS).bind(project_id).bind(from).bind(to).bind(size).fetch_all(&self.pool).await?;
+        for row in &rows {
+            let start: i64 = row.try_get("start")?;
+            let n: i64 = row.try_get("n")?;
+            let polarity = row
+                .try_get::<Option<String>, _>("polarity")?
+                .map(|p| Polarity::from_str(&p).map_err(|e| StoreError::Corrupt(e.to_string())))
+                .transpose()?;
+            let index = usize::try_from((start - first) / size).ok();
+            let Some(bucket) = index.and_then(|i| overview.buckets.get_mut(i)) else {
+                return Err(StoreError::Corrupt(format!("overview bucket {start} outside the period")));
+            };
+            match polarity {
+                Some(Polarity::Negative) => bucket.negative += n,
+                Some(Polarity::Neutral) => bucket.neutral += n,
+                Some(Polarity::Positive) => bucket.positive += n,
+                None => bucket.unknown += n,
+            }
+            overview.total += n;
+        }
+
+        // Every watch, with what it matched in the period.
+        let rows = sqlx::query(
+            "SELECT mw.watch_id, COUNT(*) AS n, \
+             SUM(CASE WHEN COALESCE(m.corrected, m.sentiment) = 'negative' THEN 1 ELSE 0 END) AS negative, \
+             SUM(CASE WHEN COALESCE(m.corrected, m.sentiment) = 'positive' THEN 1 ELSE 0 END) AS positive \
+             FROM watches w JOIN mention_watches mw ON mw.watch_id = w.id JOIN mentions m ON m.id = mw.mention_id \
+             WHERE w.project_id = $1 AND m.published_at >= $2 AND m.published_at < $3 GROUP BY mw.watch_id",
+        )
+        .bind(project_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut counts: HashMap<i64, (i64, i64, i64)> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            counts.insert(
+                row.try_get("watch_id")?,
+                (row.try_get("n")?, row.try_get("negative")?, row.try_get("positive")?),
+            );
+        }
+        let sql = format!("SELECT id, name, competitor FROM watches WHERE project_id = $1 ORDER BY name {C}");
+        let watches = sqlx::query(AssertSqlSafe(sql)).bind(project_id).fetch_all(&self.pool).await?;
+        for row in &watches {
+            let watch_id: i64 = row.try_get("id")?;
+            let (mentions, negative, positive) = counts.get(&watch_id).copied().unwrap_or_default();
+            overview.per_watch.push(WatchCount {
+                watch_id,
+                name: row.try_get("name")?,
+                competitor: row.try_get("competitor")?,
+                mentions,
+                negative,
+                positive,
+            });
+        }
+        // Stable: equal counts stay by name.
+        overview.per_watch.sort_by_key(|w| std::cmp::Reverse(w.mentions));
+
+        overview.top_sites = period_rows(
+            &self.pool,
+            "SELECT site AS key, COUNT(*) AS n FROM mentions \
+             WHERE project_id = $1 AND published_at >= $2 AND published_at < $3 AND site IS NOT NULL \
+             GROUP BY site ORDER BY n DESC, site COLLATE \"C\" LIMIT $4",
+            project_id,
+            from,
+            to,
+            top,
+        )
+        .await?;
+        let rows = sqlx::query(
+            "SELECT author, MIN(site COLLATE \"C\") AS site, COUNT(*) AS n, \
+             COALESCE(MAX(reach_score), 0.0::float8) AS reach FROM mentions \
+             WHERE project_id = $1 AND published_at >= $2 AND published_at < $3 AND author IS NOT NULL \
+             GROUP BY author ORDER BY n DESC, author COLLATE \"C\" LIMIT $4",
+        )
+        .bind(project_id)
+        .bind(from)
+        .bind(to)
+        .bind(top)
+        .fetch_all(&self.pool)
+        .await?;
+        overview.top_authors = rows
+            .iter()
+            .map(|r| {
+                Ok(AuthorRow {
+                    author: r.try_get("author")?,
+                    site: r.try_get("site")?,
+                    mentions: r.try_get("n")?,
+                    reach_score: r.try_get("reach")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        overview.per_theme = period_rows(
+            &self.pool,
+            "SELECT t.value ->> 'theme' AS key, COUNT(*) AS n FROM mentions m \
+             CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(m.analysis -> 'themes') = 'array' \
+                 THEN m.analysis -> 'themes' ELSE '[]'::jsonb END) AS t(value) \
+             WHERE m.project_id = $1 AND m.published_at >= $2 AND m.published_at < $3 AND m.analysis IS NOT NULL \
+             GROUP BY 1 ORDER BY n DESC, (t.value ->> 'theme') COLLATE \"C\" LIMIT $4",
+            project_id,
+            from,
+            to,
+            top,
+        )
+        .await?;
+        overview.per_source_kind = period_rows(
+            &self.pool,
+            "SELECT source_kind AS key, COUNT(*) AS n FROM mentions \
+             WHERE project_id = $1 AND published_at >= $2 AND published_at < $3 \
+             GROUP BY source_kind ORDER BY n DESC, source_kind COLLATE \"C\" LIMIT $4",
+            project_id,
+            from,
+            to,
+            top,
+        )
+        .await?;
+        Ok(overview)
+    }
+}
