@@ -60,7 +60,7 @@ const INSERT_CHUNK: usize = 5_000;
 /// may lengthen a few characters.
 const MAX_INDEXED_BYTES: usize = 256 * 1024;
 /// Attempts of a batch insert that PostgreSQL chose as a deadlock's victim.
-const INSERT_ATTEMPTS: usize = 3;
+const INSERT_ATTEMPTS: usize = 8;
 
 fn migrator() -> Migrator {
     Migrator::with_migrations(
@@ -954,6 +954,9 @@ impl Store for PgStore {
                 }
                 Err(e) if attempt < INSERT_ATTEMPTS && is_retryable(&e) => {
                     tracing::debug!(error = %e, attempt, "batch insert retried");
+                    // Back off a little, longer each time, so the writers
+                    // that collided do not collide again at once.
+                    tokio::time::sleep(std::time::Duration::from_millis(10 * attempt as u64)).await;
                     attempt += 1;
                 }
                 Err(e) => return Err(e),
