@@ -109,8 +109,9 @@ pub(crate) fn terms_json(terms: &[String]) -> String {
     serde_json::to_string(terms).unwrap_or_else(|_| "[]".to_string())
 }
 
-/// The value at rank `ceil(percent / 100 × n)` of sorted `values` (nearest rank).
-pub(crate) fn nearest_rank(sorted: &[i64], percent: usize) -> Option<i64> {
-    let rank = (percent * sorted.len()).div_ceil(100).max(1);
-    sorted.get(rank - 1).copied()
+/// The offset in `n` sorted values of the one at rank `ceil(percent / 100 × n)`
+/// (nearest rank); `None` when there is no value.
+pub(crate) fn nearest_rank_offset(n: i64, percent: i64) -> Option<i64> {
+    let rank = (percent * n + 99).div_euclid(100).max(1);
+    (n > 0).then_some(rank - 1)
 }

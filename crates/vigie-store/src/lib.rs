@@ -29,6 +29,7 @@ use vigie_model::{
 pub mod accounts;
 mod codec;
 pub mod postgres;
+mod rollup;
 pub mod sqlite;
 pub mod workflow;
 
@@ -456,6 +457,15 @@ pub trait Store: Accounts + Workflow + Send + Sync {
     /// edits, removals included, are the project's own); true if it did.
     async fn seed_themes(&self, project_id: i64, defaults: &[NewTheme], now: DateTime<Utc>) -> Result<bool>;
 
+    /// The texts of the `limit` mentions published last in `[from, to)`,
+    /// newest first (the overview's trending terms).
+    async fn newest_texts(
+        &self,
+        project_id: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>>;
     async fn mention_count(&self, project_id: i64) -> Result<i64>;
     async fn summary(&self, project_id: i64) -> Result<ProjectSummary>;
 

@@ -7,6 +7,8 @@
 //! ([`Workflow::save_inbox_item`]) together with the event that explains the
 //! change, in one transaction, so the history never disagrees with the state.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use vigie_model::{InboxStatus, Polarity, SourceKind};
@@ -114,6 +116,24 @@ pub struct InboxFilter {
     pub overdue_at: Option<DateTime<Utc>>,
 }
 
+impl InboxFilter {
+    /// The statuses listed: those asked (the pending ones if none), only the
+    /// pending ones among them when overdue items are asked.
+    pub(crate) fn listed_statuses(&self) -> Vec<InboxStatus> {
+        let mut statuses = if self.statuses.is_empty() {
+            vec![InboxStatus::ToHandle, InboxStatus::Assigned]
+        } else {
+            self.statuses.clone()
+        };
+        if self.overdue_at.is_some() {
+            statuses.retain(|s| s.is_pending());
+        }
+        statuses.sort_by_key(|s| s.as_str());
+        statuses.dedup();
+        statuses
+    }
+}
+
 /// Inbox items per status, and how many pending ones are overdue.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InboxCounts {
@@ -211,6 +231,9 @@ pub trait Workflow: Send + Sync {
     async fn remove_rule(&self, project_id: i64, id: i64) -> Result<bool>;
 
     async fn inbox_item(&self, project_id: i64, mention_id: i64) -> Result<Option<InboxItem>>;
+    /// The workflow status of each of these mentions of the project that has
+    /// an inbox item (the others are `new`).
+    async fn inbox_statuses(&self, project_id: i64, mention_ids: &[i64]) -> Result<HashMap<i64, InboxStatus>>;
     /// Writes the item whole (insert or replace) and, when given, the event
     /// explaining the change, in one transaction. Fails with
     /// [`crate::StoreError::NotFound`] if the item's project has no such mention.
@@ -257,7 +280,19 @@ pub trait Workflow: Send + Sync {
 
     /// The overview of `[from, to)` in buckets of `bucket_secs` (aligned on
     /// multiples of it since the epoch), with at most `top` rows per list.
+    /// Periods and buckets of whole hours add up the hourly cache of
+    /// `crate::rollup` (filling it where needed); others count the mentions.
     async fn overview(
+        &self,
+        project_id: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        bucket_secs: i64,
+        top: i64,
+    ) -> Result<Overview>;
+    /// The same figures counted from the mentions, never from the cache:
+    /// the reference the cache is checked against.
+    async fn overview_uncached(
         &self,
         project_id: i64,
         from: DateTime<Utc>,

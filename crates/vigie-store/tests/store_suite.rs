@@ -67,6 +67,7 @@ async fn run_suite(store: &dyn Store) {
     overdue_items_wait_for_escalation(store).await;
     response_stats_follow_the_period(store).await;
     the_overview_counts_a_period(store).await;
+    the_overview_cache_follows_every_change(store).await;
     mention_filters_by_lang_kind_site_theme_and_status(store).await;
     cleared_matches_leave_the_other_watches(store).await;
     full_text_candidates_agree_with_the_matcher(store).await;
@@ -1291,6 +1292,114 @@ async fn the_overview_counts_a_period(store: &dyn Store) {
     assert_eq!(short.per_watch.len(), 3);
     let empty = store.overview(p.id, m(600), m(600), 3600, 5).await.unwrap();
     assert_eq!((empty.total, empty.buckets.len(), empty.top_sites.len()), (0, 0, 0));
+}
+
+/// Whole-hour periods add up the hourly cache; whatever changes, they must
+/// give what counting the mentions gives. The mentions are days old by the
+/// real clock (the cache only keeps hours older than three), plus a few in
+/// the current hour, which is counted on every request.
+async fn the_overview_cache_follows_every_change(store: &dyn Store) {
+    use Polarity::{Negative, Neutral, Positive};
+    let p = store.ensure_project("overview-cache", t0()).await.unwrap();
+    let watch = |name: &str| NewWatch { name: name.into(), query: name.into(), competitor: false, langs: vec![] };
+    let w1 = store.add_watch(p.id, watch("one"), t0()).await.unwrap();
+    let w2 = store.add_watch(p.id, watch("two"), t0()).await.unwrap();
+    let now = Utc::now();
+    let this_hour = Utc.timestamp_opt(now.timestamp().div_euclid(3600) * 3600, 0).unwrap();
+    let day0 = this_hour - Duration::days(3);
+    let polarities = [Some(Negative), Some(Neutral), Some(Positive), None];
+    let themes: [&[&str]; 3] = [&["delivery"], &["delivery", "price"], &[]];
+    let mut batch = Vec::new();
+    let mut watched = Vec::new();
+    for i in 0..120i64 {
+        let at = day0 + Duration::minutes(i * 31);
+        let site = format!("site{}.example", i % 5);
+        let author = format!("author{}", i % 7);
+        let i_ = usize::try_from(i).unwrap();
+        let mut r = overview_record(
+            &format!("c{i}"),
+            at,
+            if i % 4 == 0 { SourceKind::News } else { SourceKind::Twitter },
+            (i % 11 != 0).then_some(site.as_str()),
+            (i % 13 != 0).then_some(author.as_str()),
+            judged(polarities[i_ % 4], themes[i_ % 3], (i % 3 == 0).then_some(i as f32)),
+        );
+        let ws: Vec<i64> = match i % 3 {
+            0 => vec![w1.id],
+            1 => vec![w1.id, w2.id],
+            _ => vec![],
+        };
+        r.matches = ws.iter().map(|w| WatchMatch { watch_id: *w, terms: vec!["x".into()] }).collect();
+        watched.push(ws);
+        batch.push(r);
+    }
+    // Two in the current hour (hot: never cached).
+    for k in 0..2 {
+        let mut r = overview_record(
+            &format!("hot{k}"),
+            this_hour + Duration::seconds(k),
+            SourceKind::Twitter,
+            Some("site0.example"),
+            Some("author0"),
+            judged(Some(Negative), &["price"], None),
+        );
+        r.matches = vec![WatchMatch { watch_id: w2.id, terms: vec!["x".into()] }];
+        batch.push(r);
+    }
+    let ids = store.insert_mentions(p.id, &batch).await.unwrap().inserted_ids;
+    assert_eq!(ids.len(), 122);
+
+    let periods = [
+        (day0, day0 + Duration::days(1), 3600),
+        (day0 - Duration::days(1), this_hour + Duration::hours(1), 86_400),
+        (day0 + Duration::hours(30), day0 + Duration::hours(54), 6 * 3600),
+        (day0, this_hour + Duration::hours(1), 3 * 86_400),
+    ];
+    let check = |when: &'static str| async move {
+        for (from, to, bucket) in periods {
+            // Twice: the first call may fill the cache, the second reads it.
+            for round in 0..2 {
+                let cached = store.overview(p.id, from, to, bucket, 4).await.unwrap();
+                let counted = store.overview_uncached(p.id, from, to, bucket, 4).await.unwrap();
+                assert_eq!(cached, counted, "{when}, round {round}, {from}..{to} by {bucket}");
+            }
+        }
+    };
+    check("first").await;
+    let all = store.overview(p.id, day0, this_hour + Duration::hours(1), 86_400, 4).await.unwrap();
+    assert_eq!(all.total, 122);
+    // The trending terms read the newest texts of the period, by publication.
+    let newest = store.newest_texts(p.id, day0, this_hour + Duration::hours(1), 3).await.unwrap();
+    assert_eq!(newest, ["texte hot1", "texte hot0", "texte c119"]);
+    assert_eq!(store.newest_texts(p.id, day0, day0 + Duration::hours(1), 9).await.unwrap(), ["texte c1", "texte c0"]);
+
+    // A correction, a re-analysis, a refined verdict.
+    store.correct_sentiment(p.id, ids[0], Some(Positive), t0()).await.unwrap();
+    check("after a correction").await;
+    store.set_analyses(p.id, &[(ids[5], judged(Some(Positive), &["staff"], Some(99.0)))]).await.unwrap();
+    check("after a re-analysis").await;
+    store.set_sentiments(p.id, &[(ids[6], Some(verdict(Negative, -0.9, "encoder-v1")))], 1).await.unwrap();
+    check("after a refined verdict").await;
+    // A watch's matches cleared, then given again to fewer mentions.
+    store.clear_matches(w1.id).await.unwrap();
+    check("after clearing a watch").await;
+    let again: Vec<(i64, Vec<String>)> =
+        ids.iter().zip(&watched).filter(|(_, w)| w.len() == 2).map(|(id, _)| (*id, vec!["x".into()])).collect();
+    store.add_matches(w1.id, &again).await.unwrap();
+    check("after matching again").await;
+    // A late mention published days ago.
+    let late = overview_record(
+        "late",
+        day0 + Duration::minutes(5),
+        SourceKind::Blog,
+        Some("late.example"),
+        Some("latecomer"),
+        judged(Some(Negative), &["legal"], Some(70.0)),
+    );
+    store.insert_mentions(p.id, &[late]).await.unwrap();
+    check("after a late mention").await;
+    let all = store.overview(p.id, day0, this_hour + Duration::hours(1), 86_400, 4).await.unwrap();
+    assert_eq!(all.total, 123);
 }
 
 async fn mention_filters_by_lang_kind_site_theme_and_status(store: &dyn Store) {

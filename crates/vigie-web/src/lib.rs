@@ -26,6 +26,7 @@
 //! so a fast hash is enough (no password to stretch).
 
 pub mod auth;
+pub mod cache;
 pub mod error;
 pub mod i18n;
 mod ingest;
@@ -67,6 +68,23 @@ pub struct AppState {
     pub models: ProjectModels,
     pub stories: StoryIndexes,
     pub config: WebConfig,
+    /// Bumped by every state-changing request (see [`cache`]).
+    pub generation: cache::Generation,
+    /// The overview's figures by project and period.
+    pub overview_cache: Arc<pages::overview::FiguresCache>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, models: ProjectModels, stories: StoryIndexes, config: WebConfig) -> AppState {
+        AppState {
+            store,
+            models,
+            stories,
+            config,
+            generation: cache::Generation::default(),
+            overview_cache: Arc::default(),
+        }
+    }
 }
 
 /// Every route, with its documentation.
@@ -105,6 +123,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), cache::invalidate_on_write))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(map_response(security_headers))
         .with_state(state)

@@ -159,6 +159,37 @@ async fn a_negative_delivery_mention_is_routed_then_assigned_and_answered() {
     assert!(page.text.contains(&format!("action=\"/p/{}/inbox/{delivery}/answer\"", app.project.id)));
 }
 
+/// The server keeps the overview's figures for a few seconds, but an answer
+/// given through it counts at once; a change it did not serve (another
+/// process) shows on a forced reload.
+#[tokio::test]
+async fn the_overview_counts_an_answer_at_once() {
+    let app = TestApp::start().await;
+    app.push(mentions()).await;
+    let viewer = app.login("viewer").await;
+    let agent = app.login("agent").await;
+    let delivery = id_of(&app, "https://forum.example.fr/t/1").await;
+    let overview = app.api("/overview?period=24h");
+    let responses = |r: &common::Answer| {
+        assert_eq!(r.status, 200, "{}", r.text);
+        let v = r.json()["responses"].clone();
+        (v["entered"].as_i64().unwrap(), v["answered"].as_i64().unwrap(), v["pending"].as_i64().unwrap())
+    };
+    assert_eq!(responses(&viewer.get(&overview).await), (1, 0, 1));
+    let r = agent.post_json(&app.api(&format!("/inbox/{delivery}/answer")), &json!({"reply": "C'est reparti."})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(responses(&viewer.get(&overview).await), (1, 1, 0));
+
+    // Reopened behind the server's back: the kept figures, until a forced reload.
+    let mut it = app.store.inbox_item(app.project.id, delivery).await.unwrap().unwrap();
+    it.status = InboxStatus::ToHandle;
+    it.first_response_at = None;
+    app.store.save_inbox_item(&it, None).await.unwrap();
+    assert_eq!(responses(&viewer.get(&overview).await), (1, 1, 0));
+    assert_eq!(responses(&viewer.get_fresh(&overview).await), (1, 0, 1));
+    assert_eq!(responses(&viewer.get(&overview).await), (1, 0, 1), "the fresh figures are kept");
+}
+
 #[tokio::test]
 async fn forms_and_bulk_actions() {
     let app = TestApp::start().await;

@@ -37,12 +37,7 @@ async fn start() -> Server {
     store.add_token(project, "exports", &hash_token(&token), vigie_model::Role::Agent, Utc::now()).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState {
-        store: store.clone(),
-        models: ProjectModels::shipped(),
-        stories: StoryIndexes::default(),
-        config: Default::default(),
-    };
+    let state = AppState::new(store.clone(), ProjectModels::shipped(), StoryIndexes::default(), Default::default());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(vigie_web::serve(listener, state, async move {
         let _ = stopped.await;

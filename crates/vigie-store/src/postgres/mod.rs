@@ -51,7 +51,10 @@ use crate::{
 };
 
 /// The PostgreSQL migrations, append-only, embedded in the binary.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
+    (2, "overview", include_str!("../../migrations/postgres/0002_overview.sql")),
+];
 
 /// Mentions per INSERT statement (each column one array).
 const INSERT_CHUNK: usize = 5_000;
@@ -76,6 +79,8 @@ fn migrator() -> Migrator {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// One fill of the overview's hourly cache at a time (see `crate::rollup`).
+    rollup_fill: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl PgStore {
@@ -85,7 +90,7 @@ impl PgStore {
     pub async fn connect(url: &str) -> Result<Self> {
         let pool = pool_options().connect_with(connect_options(url)?).await?;
         migrator().run(&pool).await?;
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, rollup_fill: Arc::default() })
     }
 
     /// Like [`PgStore::connect`], in the schema `schema` (created if
@@ -114,7 +119,7 @@ impl PgStore {
             .await?;
         sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))).execute(&pool).await?;
         migrator().run(&pool).await?;
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, rollup_fill: Arc::default() })
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -1518,6 +1523,26 @@ impl Store for PgStore {
         }
         tx.commit().await?;
         Ok(seeded)
+    }
+
+    async fn newest_texts(
+        &self,
+        project_id: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        // Walks the (project_id, published_at, …) index back from `to`.
+        Ok(sqlx::query_scalar(
+            "SELECT text FROM mentions WHERE project_id = $1 AND published_at >= $2 AND published_at < $3 \
+             ORDER BY published_at DESC LIMIT $4",
+        )
+        .bind(project_id)
+        .bind(ts(from))
+        .bind(ts(to))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn mention_count(&self, project_id: i64) -> Result<i64> {

@@ -42,6 +42,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "collectors", include_str!("../../migrations/sqlite/0003_collectors.sql")),
     (4, "alerts", include_str!("../../migrations/sqlite/0004_alerts.sql")),
     (5, "web", include_str!("../../migrations/sqlite/0005_web.sql")),
+    (6, "overview", include_str!("../../migrations/sqlite/0006_overview.sql")),
 ];
 
 // Multi-row statements are kept in sqlx's prepared-statement cache only at
@@ -76,6 +77,8 @@ fn migrator() -> Migrator {
 pub struct SqliteStore {
     pool: SqlitePool,
     checkpointer: Arc<Checkpointer>,
+    /// One fill of the overview's hourly cache at a time (see `crate::rollup`).
+    rollup_fill: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Past this many frames (4 KiB pages) the write-ahead log is checkpointed
@@ -160,7 +163,7 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         migrator().run(&pool).await?;
         let checkpointer = Arc::new(Checkpointer::start(pool.clone()));
-        Ok(SqliteStore { pool, checkpointer })
+        Ok(SqliteStore { pool, checkpointer, rollup_fill: Arc::default() })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -1474,6 +1477,26 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(seeded)
+    }
+
+    async fn newest_texts(
+        &self,
+        project_id: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        // Walks the (project_id, published_at, …) index back from `to`.
+        Ok(sqlx::query_scalar(
+            "SELECT text FROM mentions WHERE project_id = ?1 AND published_at >= ?2 AND published_at < ?3 \
+             ORDER BY published_at DESC LIMIT ?4",
+        )
+        .bind(project_id)
+        .bind(ts(from))
+        .bind(ts(to))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn mention_count(&self, project_id: i64) -> Result<i64> {

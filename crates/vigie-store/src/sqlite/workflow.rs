@@ -1,17 +1,19 @@
 //! [`Workflow`] for SQLite: departments, routing rules, the inbox with its
 //! history, response figures and the overview's aggregates.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
 use vigie_model::{InboxStatus, Polarity, SourceKind};
 
 use super::{MENTION_COLUMNS, SqliteStore, from_opt_ts, from_ts, inserted_id, status_from_str, ts};
-use crate::codec::nearest_rank;
+use crate::codec::nearest_rank_offset;
+use crate::rollup::{self, HourRollup, HourToSave, RollupRow, RollupSource, StoredHour};
 use crate::{
     AuthorRow, CountRow, Department, InboxCounts, InboxFilter, InboxItem, NewDepartment, NewRoutingRule,
     NewWorkflowEvent, Overview, ResponseStats, Result, RoutingRule, SentimentBucket, StoreError, StoredMention,
@@ -277,6 +279,25 @@ impl Workflow for SqliteStore {
         row.as_ref().map(inbox_from_row).transpose()
     }
 
+    async fn inbox_statuses(&self, project_id: i64, mention_ids: &[i64]) -> Result<HashMap<i64, InboxStatus>> {
+        let mut out = HashMap::with_capacity(mention_ids.len());
+        for chunk in mention_ids.chunks(500) {
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT mention_id, status FROM inbox WHERE +project_id = ");
+            // `+`: looked up by primary key, not by walking the project's items.
+            qb.push_bind(project_id).push(" AND mention_id IN (");
+            let mut list = qb.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            qb.push(")");
+            for row in qb.build().fetch_all(&self.pool).await? {
+                out.insert(row.try_get("mention_id")?, status_from_str(&row.try_get::<String, _>("status")?)?);
+            }
+        }
+        Ok(out)
+    }
+
     async fn save_inbox_item(&self, item: &InboxItem, event: Option<NewWorkflowEvent>) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if write_inbox(&mut tx, "INSERT OR REPLACE", item).await? == 0 {
@@ -361,34 +382,47 @@ impl Workflow for SqliteStore {
         before_id: Option<i64>,
         limit: i64,
     ) -> Result<Vec<(InboxItem, StoredMention)>> {
+        // The page's ids first, on the index (project_id, status, mention_id)
+        // walked newest first for each status, then the rows: never a sort
+        // of every pending item.
+        let mut ids: Vec<i64> = Vec::new();
+        for status in filter.listed_statuses() {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT i.mention_id FROM inbox i INDEXED BY inbox_project_status WHERE i.project_id = ",
+            );
+            qb.push_bind(project_id).push(" AND i.status = ").push_bind(status.as_str());
+            if let Some(department) = filter.department_id {
+                qb.push(" AND i.department_id = ").push_bind(department);
+            }
+            if let Some(assignee) = filter.assignee_id {
+                qb.push(" AND i.assignee_id = ").push_bind(assignee);
+            }
+            if let Some(at) = filter.overdue_at {
+                qb.push(" AND i.due_at < ").push_bind(ts(at));
+            }
+            if let Some(before) = before_id {
+                qb.push(" AND i.mention_id < ").push_bind(before);
+            }
+            qb.push(" ORDER BY i.mention_id DESC LIMIT ").push_bind(limit);
+            for row in qb.build().fetch_all(&self.pool).await? {
+                ids.push(row.try_get(0)?);
+            }
+        }
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids.truncate(usize::try_from(limit).unwrap_or_default());
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
             "SELECT {INBOX_COLUMNS}, {MENTION_COLUMNS} FROM inbox i JOIN mentions m ON m.id = i.mention_id \
              WHERE i.project_id = "
         ));
-        qb.push_bind(project_id);
-        if filter.statuses.is_empty() {
-            qb.push(" AND i.status IN ").push(PENDING);
-        } else {
-            qb.push(" AND i.status IN (");
-            let mut list = qb.separated(", ");
-            for status in &filter.statuses {
-                list.push_bind(status.as_str());
-            }
-            qb.push(")");
+        qb.push_bind(project_id).push(" AND i.mention_id IN (");
+        let mut list = qb.separated(", ");
+        for id in &ids {
+            list.push_bind(*id);
         }
-        if let Some(department) = filter.department_id {
-            qb.push(" AND i.department_id = ").push_bind(department);
-        }
-        if let Some(assignee) = filter.assignee_id {
-            qb.push(" AND i.assignee_id = ").push_bind(assignee);
-        }
-        if let Some(at) = filter.overdue_at {
-            qb.push(" AND i.status IN ").push(PENDING).push(" AND i.due_at < ").push_bind(ts(at));
-        }
-        if let Some(before) = before_id {
-            qb.push(" AND i.mention_id < ").push_bind(before);
-        }
-        qb.push(" ORDER BY i.mention_id DESC LIMIT ").push_bind(limit);
+        qb.push(") ORDER BY i.mention_id DESC");
         let rows = qb.build().fetch_all(&self.pool).await?;
         let items = rows.iter().map(inbox_from_row).collect::<Result<Vec<_>>>()?;
         let mentions = self.with_matches(rows).await?;
@@ -429,41 +463,49 @@ impl Workflow for SqliteStore {
         to: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<ResponseStats> {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT status, entered_at, due_at, first_response_at FROM inbox WHERE project_id = ");
-        qb.push_bind(project_id);
-        qb.push(" AND entered_at >= ").push_bind(ts(from)).push(" AND entered_at < ").push_bind(ts(to));
-        qb.push(" AND status != 'ignored'");
-        if let Some(department) = department_id {
-            qb.push(" AND department_id = ").push_bind(department);
-        }
-        let rows = qb.build().fetch_all(&self.pool).await?;
-        let now = ts(now);
-        let mut stats = ResponseStats::default();
-        let mut times = Vec::new();
-        for row in &rows {
-            let status = status_from_str(&row.try_get::<String, _>("status")?)?;
-            let entered: i64 = row.try_get("entered_at")?;
-            let due: Option<i64> = row.try_get("due_at")?;
-            let first: Option<i64> = row.try_get("first_response_at")?;
-            stats.entered += 1;
-            if let Some(first) = first {
-                stats.answered += 1;
-                if due.is_none_or(|due| first <= due) {
-                    stats.within_target += 1;
-                }
-                times.push(first - entered);
+        // Counted on the covering index `inbox_entered`; the two percentiles
+        // are one sorted read each.
+        let scope = |qb: &mut QueryBuilder<Sqlite>| {
+            qb.push(" FROM inbox WHERE project_id = ").push_bind(project_id);
+            qb.push(" AND entered_at >= ").push_bind(ts(from)).push(" AND entered_at < ").push_bind(ts(to));
+            qb.push(" AND status != 'ignored'");
+            if let Some(department) = department_id {
+                qb.push(" AND department_id = ").push_bind(department);
             }
-            if status.is_pending() {
-                stats.pending += 1;
-                if due.is_some_and(|due| due < now) {
-                    stats.overdue += 1;
-                }
-            }
+        };
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT COUNT(*) AS entered, \
+             COUNT(*) FILTER (WHERE first_response_at IS NOT NULL) AS answered, \
+             COUNT(*) FILTER (WHERE first_response_at IS NOT NULL \
+                 AND (due_at IS NULL OR first_response_at <= due_at)) AS within_target, ",
+        );
+        qb.push(format!("COUNT(*) FILTER (WHERE status IN {PENDING}) AS pending, "));
+        qb.push(format!("COUNT(*) FILTER (WHERE status IN {PENDING} AND due_at < "))
+            .push_bind(ts(now))
+            .push(") AS overdue");
+        scope(&mut qb);
+        let row = qb.build().fetch_one(&self.pool).await?;
+        let mut stats = ResponseStats {
+            entered: row.try_get("entered")?,
+            answered: row.try_get("answered")?,
+            within_target: row.try_get("within_target")?,
+            pending: row.try_get("pending")?,
+            overdue: row.try_get("overdue")?,
+            ..ResponseStats::default()
+        };
+        let rank = |percent: i64| {
+            let offset = nearest_rank_offset(stats.answered, percent)?;
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT first_response_at - entered_at");
+            scope(&mut qb);
+            qb.push(" AND first_response_at IS NOT NULL ORDER BY 1 LIMIT 1 OFFSET ").push_bind(offset);
+            Some(qb)
+        };
+        if let Some(mut qb) = rank(50) {
+            stats.median_secs = qb.build_query_scalar().fetch_optional(&self.pool).await?;
         }
-        times.sort_unstable();
-        stats.median_secs = nearest_rank(&times, 50);
-        stats.p90_secs = nearest_rank(&times, 90);
+        if let Some(mut qb) = rank(90) {
+            stats.p90_secs = qb.build_query_scalar().fetch_optional(&self.pool).await?;
+        }
         Ok(stats)
     }
 
@@ -475,7 +517,36 @@ impl Workflow for SqliteStore {
         bucket_secs: i64,
         top: i64,
     ) -> Result<Overview> {
-        let (from, to, size) = (ts(from), ts(to), bucket_secs.max(1));
+        match rollup::overview(self, project_id, ts(from), ts(to), bucket_secs, top).await? {
+            Some(overview) => Ok(overview),
+            None => self.overview_direct(project_id, ts(from), ts(to), bucket_secs, top).await,
+        }
+    }
+
+    async fn overview_uncached(
+        &self,
+        project_id: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        bucket_secs: i64,
+        top: i64,
+    ) -> Result<Overview> {
+        self.overview_direct(project_id, ts(from), ts(to), bucket_secs, top).await
+    }
+}
+
+impl SqliteStore {
+    /// The overview counted from the mentions themselves: periods that are
+    /// not whole hours, and the reference the rollups are tested against.
+    async fn overview_direct(
+        &self,
+        project_id: i64,
+        from: i64,
+        to: i64,
+        bucket_secs: i64,
+        top: i64,
+    ) -> Result<Overview> {
+        let size = bucket_secs.max(1);
         let mut overview = Overview::default();
 
         // Every bucket of the period, then the counts into them.
@@ -607,6 +678,90 @@ impl Workflow for SqliteStore {
     }
 }
 
+#[async_trait]
+impl RollupSource for SqliteStore {
+    async fn db_now(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT CAST(strftime('%s', 'now') AS INTEGER)").fetch_one(&self.pool).await?)
+    }
+
+    async fn stored_hours(&self, project_id: i64, h0: i64, h1: i64) -> Result<Vec<StoredHour>> {
+        let rows = sqlx::query(
+            "SELECT hour, version, data FROM overview_hours WHERE project_id = ?1 AND hour >= ?2 AND hour < ?3",
+        )
+        .bind(project_id)
+        .bind(h0)
+        .bind(h1)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredHour { hour: r.try_get("hour")?, version: r.try_get("version")?, data: r.try_get("data")? })
+            })
+            .collect()
+    }
+
+    async fn compute_hours(&self, project_id: i64, from: i64, to: i64) -> Result<BTreeMap<i64, HourRollup>> {
+        let mut hours = BTreeMap::new();
+        let mut rows = sqlx::query(
+            "SELECT published_at, COALESCE(corrected, sentiment) AS polarity, site, author, reach_score, source_kind, \
+             CASE WHEN json_type(analysis, '$.themes') = 'array' THEN json_extract(analysis, '$.themes') END AS themes, \
+             matches FROM mentions \
+             WHERE project_id = ?1 AND published_at >= ?2 AND published_at < ?3",
+        )
+        .bind(project_id)
+        .bind(from)
+        .bind(to)
+        .fetch(&self.pool);
+        while let Some(r) = rows.try_next().await? {
+            let row = RollupRow {
+                published_at: r.try_get("published_at")?,
+                polarity: r.try_get("polarity")?,
+                site: r.try_get("site")?,
+                author: r.try_get("author")?,
+                reach_score: r.try_get("reach_score")?,
+                source_kind: r.try_get("source_kind")?,
+                themes: r.try_get("themes")?,
+                matches: r.try_get("matches")?,
+            };
+            rollup::add_row(&mut hours, &row)?;
+        }
+        Ok(hours)
+    }
+
+    async fn save_hours(&self, project_id: i64, hours: &[HourToSave]) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for h in hours {
+            // A row made since the read (expected None → -1) is left alone.
+            sqlx::query(
+                "INSERT INTO overview_hours (project_id, hour, version, data) VALUES (?1, ?2, 0, ?3) \
+                 ON CONFLICT (project_id, hour) DO UPDATE SET data = excluded.data WHERE version = ?4",
+            )
+            .bind(project_id)
+            .bind(h.hour)
+            .bind(&h.data)
+            .bind(h.expected.unwrap_or(-1))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn watch_list(&self, project_id: i64) -> Result<Vec<(i64, String, bool)>> {
+        let rows = sqlx::query("SELECT id, name, competitor FROM watches WHERE project_id = ?1 ORDER BY name")
+            .bind(project_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("name")?, r.try_get::<i64, _>("competitor")? != 0)))
+            .collect()
+    }
+
+    fn fill_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.rollup_fill
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -616,12 +771,43 @@ mod tests {
 
     #[test]
     fn nearest_rank_percentiles() {
-        assert_eq!(nearest_rank(&[], 50), None);
-        assert_eq!(nearest_rank(&[7], 90), Some(7));
+        let value = |sorted: &[i64], percent| {
+            nearest_rank_offset(sorted.len() as i64, percent).map(|o| sorted[usize::try_from(o).unwrap()])
+        };
+        assert_eq!(value(&[], 50), None);
+        assert_eq!(value(&[7], 90), Some(7));
         let ten: Vec<i64> = (1..=10).collect();
-        assert_eq!((nearest_rank(&ten, 50), nearest_rank(&ten, 90)), (Some(5), Some(9)));
+        assert_eq!((value(&ten, 50), value(&ten, 90)), (Some(5), Some(9)));
         let five = [10, 20, 30, 40, 50];
-        assert_eq!((nearest_rank(&five, 50), nearest_rank(&five, 90)), (Some(30), Some(50)));
+        assert_eq!((value(&five, 50), value(&five, 90)), (Some(30), Some(50)));
+    }
+
+    /// A rollup computed from rows read before a change is not saved over
+    /// the change's mark; one whose hour did not change is.
+    #[tokio::test]
+    async fn stale_rollups_are_not_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("vigie.db")).await.unwrap();
+        let p = store.ensure_project("p", Utc::now()).await.unwrap();
+        sqlx::query("INSERT INTO overview_hours (project_id, hour, version, data) VALUES (?1, 10, 3, NULL)")
+            .bind(p.id)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let save = |hour, expected| HourToSave { hour, expected, data: "{}".into() };
+        // Hour 10 changed since version 2 was read; hour 11 got a row since none was read.
+        sqlx::query("INSERT INTO overview_hours (project_id, hour, version, data) VALUES (?1, 11, 1, NULL)")
+            .bind(p.id)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        store.save_hours(p.id, &[save(10, Some(2)), save(11, None), save(12, None)]).await.unwrap();
+        let hours = store.stored_hours(p.id, 0, 100).await.unwrap();
+        let data: Vec<(i64, Option<String>)> = hours.into_iter().map(|h| (h.hour, h.data)).collect();
+        assert_eq!(data, vec![(10, None), (11, None), (12, Some("{}".into()))]);
+        store.save_hours(p.id, &[save(10, Some(3))]).await.unwrap();
+        assert_eq!(store.stored_hours(p.id, 10, 11).await.unwrap()[0].data.as_deref(), Some("{}"));
+        store.close().await;
     }
 
     /// The overview's per-bucket counts must come from the covering index,

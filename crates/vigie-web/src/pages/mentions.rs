@@ -327,14 +327,22 @@ async fn fetch(state: &AppState, pid: i64, feed: &Feed) -> Result<FeedPage, ApiE
             (rows, page.next_cursor, Some(page.examined), page.cut_short)
         }
     };
-    let mut rows = Vec::with_capacity(found.len());
-    for (stored, terms) in found {
-        let status = match feed.filter.status {
-            Some(s) => s,
-            None => state.store.inbox_item(pid, stored.mention.id).await?.map(|i| i.status).unwrap_or(InboxStatus::New),
-        };
-        rows.push(Row { stored, terms, status });
-    }
+    // One read for the statuses of the whole page.
+    let statuses = match feed.filter.status {
+        Some(_) => Default::default(),
+        None => {
+            let ids: Vec<i64> = found.iter().map(|(m, _)| m.mention.id).collect();
+            state.store.inbox_statuses(pid, &ids).await?
+        }
+    };
+    let rows = found
+        .into_iter()
+        .map(|(stored, terms)| {
+            let status =
+                feed.filter.status.or_else(|| statuses.get(&stored.mention.id).copied()).unwrap_or(InboxStatus::New);
+            Row { stored, terms, status }
+        })
+        .collect();
     Ok(FeedPage { rows, next_cursor, examined, cut_short })
 }
 

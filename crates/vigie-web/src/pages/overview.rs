@@ -6,7 +6,10 @@
 //! code the reports use.
 
 use axum::extract::{Query, State};
-use axum::http::Method;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::http::{HeaderMap, Method};
 use axum::{Extension, Json};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use maud::{Markup, html};
@@ -14,10 +17,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use vigie_chart::{Color, HBars, LineChart, Series, ShareBar, StackedBars};
 use vigie_model::{AlertStatus, Role};
-use vigie_store::{MentionFilter, Overview, ResponseStats};
+use vigie_store::{Overview, ResponseStats};
 
 use super::{Nav, PageResult, page, svg};
 use crate::auth::Actor;
+use crate::cache::{self, TtlCache};
 use crate::error::ApiError;
 use crate::i18n::Lang;
 use crate::routes::Routes;
@@ -113,7 +117,7 @@ impl Period {
 }
 
 /// Everything the page and the API show.
-struct Figures {
+pub struct Figures {
     period: Period,
     overview: Overview,
     previous_total: i64,
@@ -122,23 +126,35 @@ struct Figures {
     terms: Vec<String>,
 }
 
+/// Computed figures by project and period (see [`crate::cache`]).
+pub type FiguresCache = TtlCache<(i64, String, i64, i64), Arc<Figures>>;
+
 /// Mentions read for the trending terms (the newest of the period).
 const TERM_SAMPLE: i64 = 500;
 
-async fn figures(state: &AppState, pid: i64, q: &PeriodQuery) -> Result<Figures, ApiError> {
+async fn figures(state: &AppState, pid: i64, q: &PeriodQuery, headers: &HeaderMap) -> Result<Arc<Figures>, ApiError> {
     let now = Utc::now();
     let period = Period::resolve(q, now)?;
+    let key = (pid, period.key.clone(), period.from.timestamp(), period.to.timestamp());
+    // Read before computing: a write served meanwhile makes this entry stale.
+    let generation = state.generation.current();
+    let started = Instant::now();
+    if !cache::wants_fresh(headers)
+        && let Some(figures) = state.overview_cache.get(&key, generation, started)
+    {
+        return Ok(figures);
+    }
     let overview = state.store.overview(pid, period.from, period.to, period.bucket_secs, 10).await?;
     let prev = period.previous();
     let previous_total =
         state.store.overview(pid, prev.from, prev.to, (prev.to - prev.from).num_seconds(), 0).await?.total;
     let responses = state.store.response_stats(pid, None, period.from, period.to, now).await?;
     let open_alerts = state.store.alerts(pid, Some(AlertStatus::Open), 5).await?;
-    let filter =
-        MentionFilter { published_since: Some(period.from), published_until: Some(period.to), ..Default::default() };
-    let sample = state.store.candidates(pid, None, &filter, None, TERM_SAMPLE).await?;
-    let terms = vigie_pipeline::alerts::top_terms(sample.iter().map(|s| s.mention.text.as_str()), 12);
-    Ok(Figures { period, overview, previous_total, responses, open_alerts, terms })
+    let sample = state.store.newest_texts(pid, period.from, period.to, TERM_SAMPLE).await?;
+    let terms = vigie_pipeline::alerts::top_terms(sample.iter().map(String::as_str), 12);
+    let figures = Arc::new(Figures { period, overview, previous_total, responses, open_alerts, terms });
+    state.overview_cache.put(key, generation, started, figures.clone());
+    Ok(figures)
 }
 
 /// Net sentiment: (positive − negative) / all, in [-1, 1]; 0 when empty.
@@ -171,9 +187,10 @@ async fn overview_api(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Query(q): Query<PeriodQuery>,
+    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let pid = actor.project_id()?;
-    let f = figures(&state, pid, &q).await?;
+    let f = figures(&state, pid, &q, &headers).await?;
     let (neg, neu, pos, unk) = totals(&f.overview);
     let watch_total: i64 = f.overview.per_watch.iter().map(|w| w.mentions).sum();
     Ok(Json(json!({
@@ -209,10 +226,11 @@ async fn overview_page(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Query(q): Query<PeriodQuery>,
+    headers: HeaderMap,
 ) -> PageResult {
     let lang = actor.lang;
     let pid = actor.project_id()?;
-    let f = match figures(&state, pid, &q).await {
+    let f = match figures(&state, pid, &q, &headers).await {
         Ok(f) => f,
         Err(e) if e.code == crate::ErrorCode::InvalidRequest => {
             let body = html! { h1 { (lang.t("Vue d'ensemble", "Overview")) } (period_bar(lang, pid, None, &q)) p.error-message { (e.message) } };

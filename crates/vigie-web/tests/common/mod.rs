@@ -35,12 +35,8 @@ impl TestApp {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("vigie.db")).await.unwrap());
         let now = Utc::now();
         let project = store.ensure_project("acme", now).await.unwrap();
-        let state = AppState {
-            store: store.clone(),
-            models: ProjectModels::shipped(),
-            stories: StoryIndexes::default(),
-            config: WebConfig::default(),
-        };
+        let state =
+            AppState::new(store.clone(), ProjectModels::shipped(), StoryIndexes::default(), WebConfig::default());
         let hash = vigie_web::auth::hash_password(PASSWORD).unwrap();
         for role in Role::ALL {
             let u = add_user(&store, role.as_str(), false, &hash).await;
@@ -200,6 +196,11 @@ impl Client {
 
     pub async fn get(&self, path: &str) -> Answer {
         Self::send(self.req(reqwest::Method::GET, path)).await
+    }
+
+    /// A GET asking for figures computed afresh (a browser's forced reload).
+    pub async fn get_fresh(&self, path: &str) -> Answer {
+        Self::send(self.req(reqwest::Method::GET, path).header("cache-control", "no-cache")).await
     }
 
     /// A JSON request with the CSRF header.

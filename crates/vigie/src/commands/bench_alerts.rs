@@ -108,12 +108,8 @@ pub async fn run(opts: Options, report: Option<&Path>, out: &mut dyn Write) -> a
     // politeness spacing here (it would measure the spacing, not Vigie).
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let state = vigie_web::AppState {
-        store: store.clone(),
-        models: ProjectModels::shipped(),
-        stories: StoryIndexes::default(),
-        config: Default::default(),
-    };
+    let state =
+        vigie_web::AppState::new(store.clone(), ProjectModels::shipped(), StoryIndexes::default(), Default::default());
     let _server = AbortOnDrop(tokio::spawn(async move {
         let _ = vigie_web::serve(listener, state, std::future::pending()).await;
     }));

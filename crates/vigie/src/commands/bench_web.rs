@@ -122,12 +122,8 @@ pub async fn run(args: BenchWebArgs, out: &mut dyn Write) -> anyhow::Result<()> 
     store.add_token(pid, "bench", &vigie_web::hash_token(&token), Role::Viewer, now).await?;
 
     // The server.
-    let state = vigie_web::AppState {
-        store: store.clone(),
-        models: ProjectModels::shipped(),
-        stories: StoryIndexes::default(),
-        config: Default::default(),
-    };
+    let state =
+        vigie_web::AppState::new(store.clone(), ProjectModels::shipped(), StoryIndexes::default(), Default::default());
     let registered: HashSet<&'static str> =
         vigie_web::routes(state.clone()).docs.iter().filter(|d| d.method == Method::GET).map(|d| d.path).collect();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -159,6 +155,8 @@ pub async fn run(args: BenchWebArgs, out: &mut dyn Write) -> anyhow::Result<()> 
     anyhow::ensure!(login_body["csrf_token"].as_str().is_some_and(|t| !t.is_empty()), "the login gave no CSRF token");
     let session = Auth::Cookie(cookie);
     let bearer = Auth::Bearer(token.clone());
+    let session_fresh = Auth::Fresh(Box::new(session.clone()));
+    let bearer_fresh = Auth::Fresh(Box::new(bearer.clone()));
 
     // Cursors: 20 pages down the feed, and the middle of the table.
     let mut deep_cursor = None;
@@ -244,7 +242,19 @@ pub async fn run(args: BenchWebArgs, out: &mut dyn Write) -> anyhow::Result<()> 
             &session,
         ),
         ("Overview, 30 days".into(), "/p/{pid}/overview", format!("/p/{pid}/overview?period=30d"), &session),
+        (
+            "Overview, 30 days, computed afresh (`Cache-Control: no-cache`)".into(),
+            "/p/{pid}/overview",
+            format!("/p/{pid}/overview?period=30d"),
+            &session_fresh,
+        ),
         ("Overview, 90 days".into(), "/p/{pid}/overview", format!("/p/{pid}/overview?period=90d"), &session),
+        (
+            "Overview, 90 days, computed afresh (`Cache-Control: no-cache`)".into(),
+            "/p/{pid}/overview",
+            format!("/p/{pid}/overview?period=90d"),
+            &session_fresh,
+        ),
         ("Inbox".into(), "/p/{pid}/inbox", format!("/p/{pid}/inbox"), &session),
         ("API inbox".into(), "/api/v1/projects/{pid}/inbox", format!("/api/v1/projects/{pid}/inbox"), &bearer),
         (
@@ -270,6 +280,12 @@ pub async fn run(args: BenchWebArgs, out: &mut dyn Write) -> anyhow::Result<()> 
             "/api/v1/projects/{pid}/overview",
             format!("/api/v1/projects/{pid}/overview?period=30d"),
             &bearer,
+        ),
+        (
+            "API overview, 30 days, computed afresh (`Cache-Control: no-cache`)".into(),
+            "/api/v1/projects/{pid}/overview",
+            format!("/api/v1/projects/{pid}/overview?period=30d"),
+            &bearer_fresh,
         ),
     ]);
     let reset = reset_peak_rss();
@@ -465,13 +481,17 @@ pub async fn run(args: BenchWebArgs, out: &mut dyn Write) -> anyhow::Result<()> 
 /// Why the numbers are what they are; the parts that depend on the code, not
 /// on one run.
 const INTERPRETATION: &str = "How to read it: paging is by store id (the cursor is the last id shown), so a \
-     page deep in the table costs what the first one costs; a filter is applied while walking the id index \
-     newest first, so a rare value costs more rows read than a common one. A search pre-filters with the FTS5 \
-     index then confirms each candidate with the watch matcher, at most 20,000 candidates per request. The \
-     overview's counts come from the store's aggregates over the period; its trending terms read the newest 500 \
-     mentions of the period. Every API request with a token also records the token's use (an `UPDATE` of \
-     `api_tokens`), so under load each request is a write; SQLite takes one writer at a time and the pool has \
-     4 connections (`SqliteStore::open`), which bounds how many requests the database serves at once.\n";
+     page deep in the table costs what the first one costs; a filter is applied while walking the \
+     `(project_id, id)` index newest first, so a rare value costs more rows read than a common one; the workflow \
+     statuses of a page are read in one query. A search pre-filters with the FTS5 index then confirms each \
+     candidate with the watch matcher, at most 20,000 candidates per request. The overview adds up hourly \
+     rollups cached in the store (`vigie_store::rollup`; the last three hours are counted from the mentions), \
+     counts the response figures of the inbox items that entered in the period, and reads the newest 500 texts \
+     of the period for its trending terms; the server keeps the figures of a period for 30 s unless a \
+     state-changing request is served meanwhile, and the rows marked `Cache-Control: no-cache` ask for them to \
+     be computed afresh, which is what every first visit of a period costs. A token's use is written at most \
+     once a minute. The SQLite pool has 4 connections (`SqliteStore::open`), which bounds how many requests \
+     the database serves at once.\n";
 
 /// The benchmark store of one size.
 struct Data {
@@ -584,9 +604,12 @@ fn progress(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
+#[derive(Clone)]
 enum Auth {
     Cookie(String),
     Bearer(String),
+    /// The same, asking for figures computed afresh (`Cache-Control: no-cache`).
+    Fresh(Box<Auth>),
 }
 
 impl Auth {
@@ -594,6 +617,7 @@ impl Auth {
         match self {
             Auth::Cookie(c) => client.get(url).header(reqwest::header::COOKIE, c),
             Auth::Bearer(t) => client.get(url).bearer_auth(t),
+            Auth::Fresh(auth) => auth.get(client, url).header(reqwest::header::CACHE_CONTROL, "no-cache"),
         }
     }
 }

@@ -29,12 +29,12 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
     writeln!(out, "(API: http://{address}/api/v1/openapi.json; press Ctrl-C to stop)")?;
     first_admin(app, out).await?;
     out.flush()?;
-    let state = AppState {
-        store: app.store.clone(),
-        models: app.models(),
-        stories: StoryIndexes::default(),
-        config: WebConfig { secure_cookies: args.secure_cookies },
-    };
+    let state = AppState::new(
+        app.store.clone(),
+        app.models(),
+        StoryIndexes::default(),
+        WebConfig { secure_cookies: args.secure_cookies },
+    );
     let shutdown = async {
         use tokio::signal::unix::{SignalKind, signal};
         match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
@@ -77,7 +77,10 @@ async fn first_admin(app: &App, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every minute: escalate overdue inbox items; every hour: forget expired sessions.
+/// Every minute: escalate overdue inbox items and fill the overview's hourly
+/// cache for the last 90 days of every project (nothing to do when it is
+/// up to date), so that a dashboard never waits for it; every hour: forget
+/// expired sessions.
 fn spawn_housekeeping(store: DynStore) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -90,6 +93,7 @@ fn spawn_housekeeping(store: DynStore) -> tokio::task::JoinHandle<()> {
                 Ok(count) => tracing::info!(count, "overdue inbox items escalated"),
                 Err(e) => tracing::warn!(error = %e, "escalation failed; retrying in a minute"),
             }
+            warm_overviews(store.as_ref(), now).await;
             if n.is_multiple_of(60) {
                 if let Err(e) = store.purge_sessions(now).await {
                     tracing::warn!(error = %e, "could not remove expired sessions");
@@ -101,4 +105,17 @@ fn spawn_housekeeping(store: DynStore) -> tokio::task::JoinHandle<()> {
             n += 1;
         }
     })
+}
+
+async fn warm_overviews(store: &dyn vigie_store::Store, now: chrono::DateTime<Utc>) {
+    let projects = match store.list_projects().await {
+        Ok(projects) => projects,
+        Err(e) => return tracing::warn!(error = %e, "could not list projects to warm the overview cache"),
+    };
+    let to = chrono::DateTime::from_timestamp((now.timestamp().div_euclid(3_600) + 1) * 3_600, 0).unwrap_or(now);
+    for project in projects {
+        if let Err(e) = store.overview(project.id, to - chrono::Duration::days(90), to, 86_400, 0).await {
+            tracing::warn!(project = %project.name, error = %e, "could not fill the overview cache");
+        }
+    }
 }
