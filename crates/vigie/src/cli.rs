@@ -481,6 +481,31 @@ pub enum BenchCommand {
     },
     /// Time the web app's pages and API over a large store, then load the API with wrk (which must be installed).
     Web(BenchWebArgs),
+    /// The import and search figures of `bench run` on PostgreSQL, the import by one `vigie import` process then by two at once.
+    Postgres(BenchPgArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchPgArgs {
+    /// The PostgreSQL server, as a URL to a database the benchmark may connect to; it creates its own
+    /// databases (vigie_bench_…) beside it and drops them at the end.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pub server: String,
+    /// Mentions to import and search.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub mentions: u64,
+    /// Watches defined during the import and matched against.
+    #[arg(long, default_value_t = 1_000)]
+    pub watches: usize,
+    /// Search queries timed.
+    #[arg(long, default_value_t = 200)]
+    pub searches: usize,
+    /// Where the temporary corpus goes (default: the system's temporary directory).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Write the section into this Markdown file (default: print it).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -125,6 +125,39 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// The server's version, as it says it.
+    pub async fn server_version(&self) -> Result<String> {
+        Ok(sqlx::query_scalar("SHOW server_version").fetch_one(&self.pool).await?)
+    }
+
+    /// The size of the current database on disk.
+    pub async fn database_bytes(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT pg_database_size(current_database())").fetch_one(&self.pool).await?)
+    }
+}
+
+/// Creates the database `name` on the server at `url` (benchmarks make their
+/// own); the name must be a plain identifier.
+pub async fn create_database(url: &str, name: &str) -> Result<()> {
+    admin_statement(url, name, |n| format!("CREATE DATABASE \"{n}\"")).await
+}
+
+/// Drops the database `name` on the server at `url`, closing its sessions.
+pub async fn drop_database(url: &str, name: &str) -> Result<()> {
+    admin_statement(url, name, |n| format!("DROP DATABASE IF EXISTS \"{n}\" WITH (FORCE)")).await
+}
+
+async fn admin_statement(url: &str, name: &str, sql: impl FnOnce(&str) -> String) -> Result<()> {
+    if name.is_empty() || name.len() > 63 || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(StoreError::Database(sqlx::Error::Configuration(
+            format!("invalid database name {name:?}: lowercase ASCII letters, digits and _ only").into(),
+        )));
+    }
+    let mut conn = connect_options(url)?.connect().await?;
+    sqlx::query(AssertSqlSafe(sql(name))).execute(&mut conn).await?;
+    Ok(())
 }
 
 fn connect_options(url: &str) -> Result<PgConnectOptions> {

@@ -45,11 +45,12 @@ pub async fn run(command: BenchCommand, models_dir: &Path, out: &mut dyn Write) 
             super::bench_collect::run(opts, report.as_deref(), out).await
         }
         BenchCommand::Web(args) => super::bench_web::run(args, out).await,
+        BenchCommand::Postgres(args) => super::bench_pg::run(args, out).await,
     }
 }
 
 /// Writes `count` mentions; returns the number of brand names used.
-fn write_corpus(path: &Path, count: u64, n_watches: usize) -> anyhow::Result<usize> {
+pub(super) fn write_corpus(path: &Path, count: u64, n_watches: usize) -> anyhow::Result<usize> {
     let mut r = Rng(SEED);
     let (_, brands) = make_watches(&mut r, n_watches);
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
@@ -76,7 +77,7 @@ pub fn memory_mib() -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(super) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -84,7 +85,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> String {
+pub(super) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
@@ -212,17 +213,7 @@ async fn run_all(args: BenchRunArgs, out: &mut dyn Write) -> anyhow::Result<()> 
 
     // 2. Search over the imported mentions.
     eprintln!("searching…");
-    let words: Vec<&str> =
-        vocabulary().iter().copied().filter(|w| w.chars().all(char::is_alphabetic) && w.chars().count() > 2).collect();
-    let mut r = Rng(SEED ^ 0x5EA2C4);
-    let mut queries = Vec::new();
-    while queries.len() < args.searches {
-        let a = words[r.below(words.len())];
-        let b = words[r.below(words.len())];
-        if a != b {
-            queries.push(format!("{a} {b}"));
-        }
-    }
+    let queries = search_queries(args.searches);
     let filter = MentionFilter::default();
     for q in queries.iter().take(10) {
         let parsed = vigie_query::parse(q)?;
@@ -320,6 +311,27 @@ async fn run_all(args: BenchRunArgs, out: &mut dyn Write) -> anyhow::Result<()> 
         None => out.write_all(report.as_bytes())?,
     }
     Ok(())
+}
+
+/// `n` seeded two-word queries drawn from the corpus vocabulary.
+pub(super) fn search_queries(n: usize) -> Vec<String> {
+    let words: Vec<&str> =
+        vocabulary().iter().copied().filter(|w| w.chars().all(char::is_alphabetic) && w.chars().count() > 2).collect();
+    let mut r = Rng(SEED ^ 0x5EA2C4);
+    let mut queries = Vec::new();
+    while queries.len() < n {
+        let a = words[r.below(words.len())];
+        let b = words[r.below(words.len())];
+        if a != b {
+            queries.push(format!("{a} {b}"));
+        }
+    }
+    queries
+}
+
+/// The seeded watch queries of `vigie bench run`.
+pub(super) fn watch_queries(n: usize) -> Vec<String> {
+    make_watches(&mut Rng(SEED), n).0
 }
 
 /// Imports the corpus into the project as `vigie import` does; returns the

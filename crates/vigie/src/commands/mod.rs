@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bench_alerts;
 pub mod bench_analyze;
 pub mod bench_collect;
+pub mod bench_pg;
 pub mod bench_web;
 pub mod collect;
 pub mod demo;
