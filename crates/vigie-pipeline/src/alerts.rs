@@ -499,9 +499,11 @@ pub async fn record_events(
             event.evidence.terms = terms;
         }
         let since = now - Duration::seconds(settings.cooldown_secs);
-        let open = store.open_alert(project_id, &event.dedup_key, since).await?;
-        let (alert, notify) = merge(open, event, project_id);
-        out.push(store.save_alert(&alert, notify, now).await?);
+        // Read, fold and write as one step: two processes seeing the same
+        // surge grow one alert instead of opening two.
+        let key = event.dedup_key.clone();
+        let fold: vigie_store::AlertFold = Box::new(move |open| merge(open, event, project_id));
+        out.push(store.merge_alert(project_id, &key, since, now, fold).await?);
     }
     Ok(out)
 }

@@ -10,7 +10,7 @@
 //! source on its own phase of its interval ([`next_slot`]); a failed one backs
 //! off exponentially with jitter, honouring `Retry-After` ([`backoff_due`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -111,16 +111,66 @@ pub struct CollectContext {
     pub endpoints: Endpoints,
 }
 
-/// Fetches every source due at `now` (at most `limit`), across all projects.
+/// Who collects, and for how long a source it took stays its own: other
+/// processes leave a leased source alone until the lease expires (this
+/// process died) or [`Store::record_fetch`] / [`Store::release_leases`]
+/// clears it. A cycle renews the leases of the sources it has not finished
+/// every third of the lease, so a long cycle keeps them.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    /// Unique among the processes sharing the database.
+    pub worker: String,
+    pub duration: std::time::Duration,
+}
+
+impl Lease {
+    /// A lease for this process: `prefix-host-pid`.
+    pub fn for_process(prefix: &str, duration: std::time::Duration) -> Lease {
+        let host = std::env::var("HOSTNAME").ok().filter(|h| !h.trim().is_empty()).unwrap_or_else(|| "host".into());
+        Lease { worker: format!("{prefix}-{}-{}", host.trim(), std::process::id()), duration }
+    }
+}
+
+/// Leases the sources due at `now` (at most `limit`, across all projects)
+/// that no other process holds, and fetches them.
 pub async fn collect_due(
     store: &Arc<dyn Store>,
     fetcher: &Fetcher,
     ctx: &CollectContext,
     now: DateTime<Utc>,
     limit: i64,
+    lease: &Lease,
 ) -> Result<CollectReport, PipelineError> {
-    let due = store.due_sources(now, limit).await?;
-    collect_sources(store, fetcher, ctx, due, now).await
+    let due = store.lease_due_sources(now, limit, &lease.worker, lease.duration).await?;
+    if due.is_empty() {
+        return Ok(CollectReport::default());
+    }
+    let pending: Arc<std::sync::Mutex<HashSet<i64>>> =
+        Arc::new(std::sync::Mutex::new(due.iter().map(|(_, s)| s.id).collect()));
+    let cycle = collect_tracked(store, fetcher, ctx, due, now, Some(&pending));
+    tokio::pin!(cycle);
+    let every = (lease.duration / 3).max(std::time::Duration::from_millis(200));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tokio::select! {
+            report = &mut cycle => return report,
+            _ = tick.tick() => renew(store.as_ref(), lease, &pending).await,
+        }
+    }
+}
+
+/// Extends the leases of the sources not finished yet.
+async fn renew(store: &dyn Store, lease: &Lease, pending: &std::sync::Mutex<HashSet<i64>>) {
+    let ids: Vec<i64> = pending.lock().map(|p| p.iter().copied().collect()).unwrap_or_default();
+    for id in ids {
+        match store.renew_lease(id, &lease.worker, Utc::now(), lease.duration).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(source = id, worker = %lease.worker, "lease lost (it had expired); another worker may fetch this source")
+            }
+            Err(e) => tracing::warn!(source = id, error = %e, "could not renew a source's lease"),
+        }
+    }
 }
 
 /// Fetches these `(project_id, source)` now, whatever their schedule
@@ -131,6 +181,18 @@ pub async fn collect_sources(
     ctx: &CollectContext,
     due: Vec<(i64, Source)>,
     now: DateTime<Utc>,
+) -> Result<CollectReport, PipelineError> {
+    collect_tracked(store, fetcher, ctx, due, now, None).await
+}
+
+/// One cycle; each source leaves `pending` once its outcome is recorded.
+async fn collect_tracked(
+    store: &Arc<dyn Store>,
+    fetcher: &Fetcher,
+    ctx: &CollectContext,
+    due: Vec<(i64, Source)>,
+    now: DateTime<Utc>,
+    pending: Option<&Arc<std::sync::Mutex<HashSet<i64>>>>,
 ) -> Result<CollectReport, PipelineError> {
     let mut report = CollectReport { sources: due.len(), ..Default::default() };
     let mut ingestors: HashMap<i64, Arc<Ingestor>> = HashMap::new();
@@ -145,10 +207,14 @@ pub async fn collect_sources(
         .map(|(project_id, source)| {
             let ingestor = ingestors.get(&project_id).cloned();
             async move {
-                match ingestor {
+                let outcome = match ingestor {
                     Some(ingestor) => collect_source(store, fetcher, ctx, &ingestor, &source, now).await,
                     None => Err(PipelineError::Internal(format!("no ingestor for project {project_id}"))),
+                };
+                if let Some(mut pending) = pending.and_then(|p| p.lock().ok()) {
+                    pending.remove(&source.id);
                 }
+                outcome
             }
         })
         .buffer_unordered(CONCURRENT_FETCHES)

@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
+use vigie_model::{Alert, AlertEvidence, AlertRule, AlertStatus, Severity};
 use vigie_model::{
     Analysis, Contribution, InboxStatus, Mention, Polarity, ReachEstimate, Role, Sentiment, SourceKind, SourceType,
     ThemeScore, WatchMatch,
@@ -71,6 +72,121 @@ async fn run_suite(store: &dyn Store) {
     cleared_matches_leave_the_other_watches(store).await;
     full_text_candidates_agree_with_the_matcher(store).await;
     concurrent_batches_store_each_mention_once(store).await;
+    workers_lease_sources_without_overlap(store).await;
+    one_surge_seen_twice_opens_one_alert(store).await;
+}
+
+/// Lease of the suite's workers.
+const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn workers_lease_sources_without_overlap(store: &dyn Store) {
+    let p = store.ensure_project("leases", t0()).await.unwrap();
+    // Far in the future of the other tests' sources: at `now` only these are due.
+    let now = t0() + Duration::days(3_000);
+    // The other tests' sources are due too: parked with a long lease first.
+    let parked = store.lease_due_sources(now, 1_000, "parked", LEASE * 100_000).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let new = NewSource {
+            source_type: SourceType::Rss,
+            url: format!("http://127.0.0.1:9/lease-{i}.xml"),
+            config: json!({}),
+            interval_secs: 600,
+            first_due_at: now - Duration::minutes(30 - i),
+        };
+        ids.push(store.add_source(p.id, new, t0()).await.unwrap().id);
+    }
+    // Three workers at once: every due source goes to exactly one of them.
+    let (a, b, c) = tokio::join!(
+        store.lease_due_sources(now, 12, "a", LEASE),
+        store.lease_due_sources(now, 12, "b", LEASE),
+        store.lease_due_sources(now, 12, "c", LEASE),
+    );
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    let mut got: Vec<i64> = a.iter().chain(&b).chain(&c).map(|(_, s)| s.id).collect();
+    got.sort_unstable();
+    let total = got.len();
+    got.dedup();
+    assert_eq!(got.len(), total, "a source leased twice");
+    assert_eq!(got, ids, "every due source leased");
+    assert!(store.lease_due_sources(now, 50, "d", LEASE).await.unwrap().is_empty(), "all held");
+
+    // a finishes one source (the lease goes with the record), renews
+    // another, and dies holding the rest.
+    let (done, renewed) = (a[0].1.id, a[1].1.id);
+    let next = now + Duration::minutes(10);
+    store.record_fetch(done, FetchRecord::NotModified { at: now, next_due_at: next }).await.unwrap();
+    let later = now + Duration::seconds(50);
+    assert!(store.renew_lease(renewed, "a", later, LEASE).await.unwrap());
+    assert!(!store.renew_lease(renewed, "b", later, LEASE).await.unwrap(), "not b's");
+    // b stops cleanly and gives its sources back: d takes them at once.
+    assert_eq!(store.release_leases("b").await.unwrap(), b.len() as u64);
+    let taken = store.lease_due_sources(later, 50, "d", LEASE).await.unwrap();
+    let mut taken: Vec<i64> = taken.iter().map(|(_, s)| s.id).collect();
+    taken.sort_unstable();
+    let mut expected: Vec<i64> = b.iter().map(|(_, s)| s.id).collect();
+    expected.sort_unstable();
+    assert_eq!(taken, expected);
+    // Past the leases of a and c (both died), their sources go to the next
+    // worker; not the one a renewed, nor the one it fetched, nor d's.
+    let expired = now + Duration::seconds(61);
+    let mut orphans: Vec<i64> =
+        store.lease_due_sources(expired, 50, "e", LEASE).await.unwrap().iter().map(|(_, s)| s.id).collect();
+    orphans.sort_unstable();
+    let mut expected: Vec<i64> = a[2..].iter().chain(&c).map(|(_, s)| s.id).collect();
+    expected.sort_unstable();
+    assert_eq!(orphans, expected);
+    assert!(!orphans.contains(&done) && !orphans.contains(&renewed));
+    assert!(
+        store
+            .lease_due_sources(later + Duration::seconds(61), 50, "f", LEASE)
+            .await
+            .unwrap()
+            .iter()
+            .any(|(_, s)| s.id == renewed)
+    );
+    for id in &ids {
+        store.remove_source(p.id, *id).await.unwrap();
+    }
+    assert_eq!(store.release_leases("parked").await.unwrap(), parked.len() as u64);
+}
+
+async fn one_surge_seen_twice_opens_one_alert(store: &dyn Store) {
+    let p = store.ensure_project("alert race", t0()).await.unwrap();
+    let event = |observed: f64| Alert {
+        id: 0,
+        project_id: p.id,
+        watch_id: None,
+        rule: AlertRule::VolumeSurge,
+        severity: Severity::Warning,
+        status: AlertStatus::Open,
+        dedup_key: "volume_surge:race".into(),
+        title: format!("{observed} mentions"),
+        evidence: AlertEvidence { observed, ..AlertEvidence::default() },
+        mention_ids: vec![],
+        events: 1,
+        opened_at: t0(),
+        updated_at: t0(),
+        acknowledged_at: None,
+        resolved_at: None,
+    };
+    // Eight processes fold the same surge at once: one alert, eight events.
+    let folds = (0..8).map(|i| {
+        let new = event(f64::from(i));
+        let fold: vigie_store::AlertFold = Box::new(move |open: Option<Alert>| match open {
+            None => (new, true),
+            Some(mut alert) => {
+                alert.events += 1;
+                (alert, false)
+            }
+        });
+        store.merge_alert(p.id, "volume_surge:race", t0() - Duration::hours(1), t0(), fold)
+    });
+    let saved = futures::future::join_all(folds).await;
+    let ids: std::collections::HashSet<i64> = saved.into_iter().map(|a| a.unwrap().id).collect();
+    assert_eq!(ids.len(), 1, "one alert");
+    let alerts = store.alerts(p.id, None, 10).await.unwrap();
+    assert_eq!((alerts.len(), alerts[0].events), (1, 8));
 }
 
 fn verdict(label: Polarity, score: f32, model: &str) -> Sentiment {
@@ -250,7 +366,7 @@ async fn sources_keep_their_health_record(store: &dyn Store) {
     assert!(matches!(store.add_source(p.id, new, t0()).await, Err(StoreError::Conflict(_))));
     assert_eq!(s.next_due_at, t0());
     assert_eq!((s.config.clone(), s.cursor.clone(), s.quota_limited), (json!({}), None, false));
-    let due = store.due_sources(t0(), 10).await.unwrap();
+    let due = store.lease_due_sources(t0(), 10, "w1", LEASE).await.unwrap();
     assert!(due.iter().any(|(pid, d)| *pid == p.id && d.id == s.id));
 
     let failed_at = t0() + Duration::minutes(1);
@@ -267,7 +383,7 @@ async fn sources_keep_their_health_record(store: &dyn Store) {
     assert_eq!(after.last_error.as_deref(), Some("HTTP 500"));
     assert_eq!(after.consecutive_failures, 1);
     assert!(after.is_failing() && !after.quota_limited);
-    assert!(store.due_sources(failed_at, 10).await.unwrap().iter().all(|(_, d)| d.id != s.id));
+    assert!(store.lease_due_sources(failed_at, 10, "w1", LEASE).await.unwrap().iter().all(|(_, d)| d.id != s.id));
 
     let ok_at = t0() + Duration::minutes(5);
     let success = |cursor: Option<serde_json::Value>, warning: Option<&str>| FetchRecord::Success {
@@ -400,7 +516,6 @@ async fn push_tokens_are_found_by_hash_only(store: &dyn Store) {
 }
 
 async fn alerts_grow_and_their_notifications_wait_in_the_outbox(store: &dyn Store) {
-    use vigie_model::{Alert, AlertEvidence, AlertRule, AlertStatus, Severity};
     use vigie_store::{BUCKET_SECS, DeliveryRecord, NewChannel, SERIES_ALL, SERIES_NEGATIVE, bucket_start};
     let p = store.ensure_project("alerts", t0()).await.unwrap();
     let w = store
@@ -441,8 +556,10 @@ async fn alerts_grow_and_their_notifications_wait_in_the_outbox(store: &dyn Stor
     assert_eq!((history.len(), history.iter().map(|(_, c)| c).sum::<i64>()), (9_000, 9_000));
 
     assert_eq!(store.detector_state(w.id, SERIES_ALL).await.unwrap(), None);
-    store.save_detector_state(w.id, SERIES_ALL, b0, &json!({"mean": 1.5})).await.unwrap();
-    store.save_detector_state(w.id, SERIES_ALL, b0 + BUCKET_SECS, &json!({"mean": 2.0})).await.unwrap();
+    assert!(store.save_detector_state(w.id, SERIES_ALL, b0, &json!({"mean": 1.5})).await.unwrap());
+    assert!(store.save_detector_state(w.id, SERIES_ALL, b0 + BUCKET_SECS, &json!({"mean": 2.0})).await.unwrap());
+    // A process that lagged behind does not take the state backwards.
+    assert!(!store.save_detector_state(w.id, SERIES_ALL, b0, &json!({"mean": 9.0})).await.unwrap());
     assert_eq!(store.detector_state(w.id, SERIES_ALL).await.unwrap(), Some((b0 + BUCKET_SECS, json!({"mean": 2.0}))));
     store.set_alert_settings(p.id, &json!({"trigger_terms": ["boycott"]})).await.unwrap();
     assert_eq!(store.alert_settings(p.id).await.unwrap(), Some(json!({"trigger_terms": ["boycott"]})));
@@ -486,12 +603,16 @@ async fn alerts_grow_and_their_notifications_wait_in_the_outbox(store: &dyn Stor
     assert_eq!(found, opened);
     assert_eq!(store.open_alert(p.id, &new.dedup_key, t0() + Duration::hours(1)).await.unwrap(), None);
 
-    let due = store.due_deliveries(t0(), 10).await.unwrap();
+    let due = store.claim_due_deliveries(t0(), 10, "w1", LEASE).await.unwrap();
     assert_eq!(due.len(), 1, "the critical-only channel does not take a warning");
     assert_eq!((due[0].channel.id, due[0].event, due[0].alert.id), (all_alerts.id, 1, opened.id));
     // Saving the same event again queues nothing twice.
     store.save_alert(&opened, true, t0()).await.unwrap();
-    assert_eq!(store.due_deliveries(t0(), 10).await.unwrap().len(), 1);
+    assert_eq!(store.deliveries(opened.id).await.unwrap().len(), 1);
+    // Claimed: no other worker gets it until the claim expires.
+    assert!(store.claim_due_deliveries(t0(), 10, "w2", LEASE).await.unwrap().is_empty());
+    let expired = t0() + Duration::seconds(61);
+    assert_eq!(store.claim_due_deliveries(expired, 10, "w2", LEASE).await.unwrap().len(), 1, "w1 died");
 
     // A retry waits; a sent one is done; a grown, escalated alert is a new event.
     let later = t0() + Duration::minutes(1);
@@ -502,15 +623,15 @@ async fn alerts_grow_and_their_notifications_wait_in_the_outbox(store: &dyn Stor
         )
         .await
         .unwrap();
-    assert!(store.due_deliveries(t0(), 10).await.unwrap().is_empty());
-    let retry = store.due_deliveries(later, 10).await.unwrap();
+    assert!(store.claim_due_deliveries(t0(), 10, "w1", LEASE).await.unwrap().is_empty());
+    let retry = store.claim_due_deliveries(later, 10, "w1", LEASE).await.unwrap();
     assert_eq!((retry[0].attempts, retry[0].last_error.as_deref()), (1, Some("HTTP 503")));
     store.record_delivery(retry[0].id, DeliveryRecord::Sent { at: later }).await.unwrap();
     assert!(store.record_delivery(retry[0].id, DeliveryRecord::Sent { at: later }).await.is_err(), "sent once");
     let grown =
         Alert { events: 2, severity: Severity::Critical, mention_ids: vec![1, 2], updated_at: later, ..opened.clone() };
     store.save_alert(&grown, true, later).await.unwrap();
-    let due = store.due_deliveries(later, 10).await.unwrap();
+    let due = store.claim_due_deliveries(later, 10, "w1", LEASE).await.unwrap();
     let channels: Vec<i64> = due.iter().map(|d| d.channel.id).collect();
     assert_eq!(channels, vec![all_alerts.id, critical_only.id]);
     assert!(due.iter().all(|d| d.event == 2));
@@ -1085,8 +1206,16 @@ async fn overdue_items_wait_for_escalation(store: &dyn Store) {
     assert_eq!(overdue[1], due(ids[0], InboxStatus::ToHandle, 30));
     assert_eq!(store.overdue_items(at(60), 1).await.unwrap().len(), 1);
     assert!(store.overdue_items(at(10), 10).await.unwrap().is_empty(), "due at is not overdue yet");
+    // Escalated once, whoever tries: the conditional update lets one through.
+    let event = || NewWorkflowEvent { user_id: None, action: "escalated".into(), detail: "overdue".into() };
+    let tries = futures::future::join_all((0..4).map(|_| store.escalate_item(p.id, ids[1], event(), at(61)))).await;
+    assert_eq!(tries.into_iter().filter(|r| *r.as_ref().unwrap()).count(), 1);
+    let history = store.workflow_events(p.id, ids[1]).await.unwrap();
+    assert_eq!(history.iter().filter(|e| e.action == "escalated").count(), 1);
+    assert_eq!(store.inbox_item(p.id, ids[1]).await.unwrap().unwrap().escalated_at, Some(at(61)));
+    assert!(!store.escalate_item(p.id, ids[2], event(), at(61)).await.unwrap(), "answered: not pending");
+    assert!(!store.escalate_item(p.id, ids[4], event(), at(61)).await.unwrap(), "not overdue yet");
     // Once escalated, it is not listed again.
-    store.save_inbox_item(&InboxItem { escalated_at: Some(at(61)), ..overdue[0].clone() }, None).await.unwrap();
     let left = store.overdue_items(at(60), 10).await.unwrap();
     assert_eq!(left.iter().map(|i| i.mention_id).collect::<Vec<_>>(), vec![ids[0]]);
 }

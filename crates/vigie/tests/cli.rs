@@ -39,7 +39,7 @@ mod import;
 mod search;
 #[path = "cli/sources.rs"]
 mod sources;
-#[path = "cli/watch.rs"]
-mod watch;
 #[path = "cli/users.rs"]
 mod users;
+#[path = "cli/watch.rs"]
+mod watch;
