@@ -8,7 +8,10 @@
 //! the end. When the server cannot be reached the PostgreSQL half says why on
 //! stderr and passes, unless `CI` is set: CI must run it.
 
+mod common;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::with_postgres;
 use serde_json::json;
 use vigie_model::{Alert, AlertEvidence, AlertRule, AlertStatus, Severity};
 use vigie_model::{
@@ -1707,55 +1710,6 @@ async fn sqlite_passes_the_store_suite() {
     let reopened = SqliteStore::open(&dir.path().join("vigie.db")).await.unwrap();
     let p = reopened.project("mentions").await.unwrap().unwrap();
     assert_eq!(reopened.mention_count(p.id).await.unwrap(), 3);
-}
-
-const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// Runs `body` with the URL of the test server and a fresh schema name, then
-/// drops the schema, whatever `body` did. Without a reachable server: skipped
-/// (with the reason on stderr), or failed when `CI` is set.
-async fn with_postgres<F, Fut>(body: F)
-where
-    F: FnOnce(String, String) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    use sqlx::Connection;
-    use std::hash::{BuildHasher, Hasher};
-    use std::io::Write;
-    let url = std::env::var("VIGIE_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_string());
-    let reachable = tokio::time::timeout(std::time::Duration::from_secs(10), sqlx::PgConnection::connect(&url)).await;
-    let reason = match reachable {
-        Ok(Ok(conn)) => {
-            let _ = conn.close().await;
-            None
-        }
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(_) => Some("no answer within 10 s".to_string()),
-    };
-    if let Some(reason) = reason {
-        if std::env::var_os("CI").is_some() {
-            panic!("PostgreSQL at {url} is required when CI is set: {reason}");
-        }
-        // Straight to stderr: the test harness would hide eprintln! output of a passing test.
-        let _ = writeln!(std::io::stderr(), "PostgreSQL tests skipped: {reason} ({url}; set VIGIE_TEST_PG_URL)");
-        return;
-    }
-    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
-    let schema = format!("vigie_test_{}_{random:016x}", std::process::id());
-    // Run in a task, so that a failure still drops the schema.
-    let outcome = tokio::spawn(body(url.clone(), schema.clone())).await;
-    let mut conn = sqlx::PgConnection::connect(&url).await.expect("reconnect to drop the test schema");
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")))
-        .execute(&mut conn)
-        .await
-        .expect("drop the test schema");
-    let _ = conn.close().await;
-    if let Err(e) = outcome {
-        match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(e) => panic!("the PostgreSQL suite did not finish: {e}"),
-        }
-    }
 }
 
 #[tokio::test]
