@@ -35,6 +35,8 @@ mod export;
 mod help;
 #[path = "cli/import.rs"]
 mod import;
+#[path = "cli/migrate.rs"]
+mod migrate;
 #[path = "cli/search.rs"]
 mod search;
 #[path = "cli/sources.rs"]
@@ -43,3 +45,5 @@ mod sources;
 mod users;
 #[path = "cli/watch.rs"]
 mod watch;
+#[path = "cli/worker.rs"]
+mod worker;
