@@ -124,11 +124,28 @@ pub struct Lease {
 }
 
 impl Lease {
-    /// A lease for this process: `prefix-host-pid`.
+    /// A lease for this process: `prefix-HOST-PID`, unique among live
+    /// processes.
     pub fn for_process(prefix: &str, duration: std::time::Duration) -> Lease {
-        let host = std::env::var("HOSTNAME").ok().filter(|h| !h.trim().is_empty()).unwrap_or_else(|| "host".into());
-        Lease { worker: format!("{prefix}-{}-{}", host.trim(), std::process::id()), duration }
+        Lease { worker: format!("{prefix}-{}-{}", host_name(), std::process::id()), duration }
     }
+
+    /// A lease for the one process of its kind on this machine:
+    /// `prefix-HOST`. A rerun after a crash takes back at once what the
+    /// crashed run held (instead of waiting for the leases to expire); two
+    /// such processes at once on one machine would share their sources.
+    pub fn for_host(prefix: &str, duration: std::time::Duration) -> Lease {
+        Lease { worker: format!("{prefix}-{}", host_name()), duration }
+    }
+}
+
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into())
 }
 
 /// Leases the sources due at `now` (at most `limit`, across all projects)

@@ -326,9 +326,11 @@ pub trait Store: Accounts + Workflow + Send + Sync {
     async fn remove_source(&self, project_id: i64, id: i64) -> Result<bool>;
     /// Leases to `worker`, until `now + lease`, at most `limit` sources of
     /// every project whose `next_due_at` is at or before `now` and that no
-    /// worker holds (never leased, given back, or the lease expired: its
-    /// worker died), most overdue first, as `(project_id, source)`. Two
-    /// workers calling it at once never get the same source.
+    /// other worker holds (never leased, given back, or the lease expired:
+    /// its worker died), most overdue first, as `(project_id, source)`. Two
+    /// workers calling it at once never get the same source. Sources
+    /// `worker` holds already are taken again (a rerun under the same name
+    /// after a crash): worker names must be unique among live processes.
     async fn lease_due_sources(
         &self,
         now: DateTime<Utc>,
@@ -478,8 +480,9 @@ pub trait Store: Accounts + Workflow + Send + Sync {
     async fn list_channels(&self, project_id: i64) -> Result<Vec<Channel>>;
     async fn remove_channel(&self, project_id: i64, id: i64) -> Result<bool>;
     /// Claims for `worker`, until `now + lease`, at most `limit` pending
-    /// deliveries whose next attempt is due and that no worker holds, oldest
-    /// first. Two workers calling it at once never get the same delivery.
+    /// deliveries whose next attempt is due and that no other worker holds
+    /// (its own are claimed again), oldest first. Two workers calling it at
+    /// once never get the same delivery.
     async fn claim_due_deliveries(
         &self,
         now: DateTime<Utc>,

@@ -113,6 +113,10 @@ async fn workers_lease_sources_without_overlap(store: &dyn Store) {
     assert_eq!(got.len(), total, "a source leased twice");
     assert_eq!(got, ids, "every due source leased");
     assert!(store.lease_due_sources(now, 50, "d", LEASE).await.unwrap().is_empty(), "all held");
+    // A worker under the same name again (a rerun after a crash) takes its own back.
+    let again: Vec<i64> =
+        store.lease_due_sources(now, 50, "c", LEASE).await.unwrap().iter().map(|(_, s)| s.id).collect();
+    assert_eq!(again, c.iter().map(|(_, s)| s.id).collect::<Vec<_>>());
 
     // a finishes one source (the lease goes with the record), renews
     // another, and dies holding the rest.

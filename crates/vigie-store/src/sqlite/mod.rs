@@ -644,9 +644,9 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let sql = format!(
             "SELECT {SOURCE_COLUMNS} FROM sources WHERE next_due_at <= ?1 \
-             AND (lease_until IS NULL OR lease_until < ?1) ORDER BY next_due_at, id LIMIT ?2"
+             AND (lease_until IS NULL OR lease_until < ?1 OR leased_by = ?3) ORDER BY next_due_at, id LIMIT ?2"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql)).bind(ts(now)).bind(limit).fetch_all(&mut *tx).await?;
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(ts(now)).bind(limit).bind(worker).fetch_all(&mut *tx).await?;
         let due: Vec<(i64, Source)> =
             rows.iter().map(|r| Ok((r.try_get("project_id")?, source_from_row(r)?))).collect::<Result<_>>()?;
         if !due.is_empty() {
@@ -1334,10 +1334,11 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?1 \
-             AND (lease_until IS NULL OR lease_until < ?1) ORDER BY next_attempt_at, id LIMIT ?2",
+             AND (lease_until IS NULL OR lease_until < ?1 OR leased_by = ?3) ORDER BY next_attempt_at, id LIMIT ?2",
         )
         .bind(ts(now))
         .bind(limit)
+        .bind(worker)
         .fetch_all(&mut *tx)
         .await?;
         if ids.is_empty() {

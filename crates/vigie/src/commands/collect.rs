@@ -106,13 +106,15 @@ async fn deliver_once(app: &App, notifier: &Notifier, lease: &Lease, out: &mut d
 }
 
 /// How long a source `vigie collect` took stays its own (renewed while it
-/// works): a `vigie serve` or `vigie worker` beside it leaves it alone.
+/// works): a `vigie serve` or `vigie worker` beside it leaves it alone. The
+/// lease is in the machine's name (`collect-HOST`), so the next `collect`
+/// after a crash (cron) takes the crashed run's sources back at once.
 const COLLECT_LEASE: Duration = Duration::from_secs(300);
 
 pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let fetcher = Fetcher::new(fetch_config())?;
     let notifier = notifier()?;
-    let lease = Lease::for_process("collect", COLLECT_LEASE);
+    let lease = Lease::for_host("collect", COLLECT_LEASE);
     let ctx = CollectContext { models: app.models(), stories: StoryIndexes::default(), ..collect_context() };
     if !args.sources.is_empty() {
         let mut chosen = Vec::new();

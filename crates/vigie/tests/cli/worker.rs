@@ -2,7 +2,7 @@
 //! processes on one PostgreSQL database, 200 feed sources on real loopback
 //! HTTP servers, one worker SIGKILLed mid-run. Every item is stored exactly
 //! once, no source is fetched twice within an interval, and the dead
-//! worker's sources are taken over once its leases expire.
+//! worker's sources are taken over once its leases expire. About 30 s.
 
 use std::fs::File;
 use std::process::{Child, Stdio};
@@ -151,9 +151,18 @@ fn two_workers_share_collection_and_survive_one_being_killed() {
     };
     assert!(answer.starts_with("HTTP/1.1 200"), "{}", &answer[..answer.len().min(200)]);
 
-    // Long enough after the kill for the leases to expire and every source
-    // to come due at least twice.
-    std::thread::sleep(Duration::from_secs(LEASE + 2 * INTERVAL as u64 + 2));
+    // Until every source was fetched again once the dead worker's leases
+    // expired (a source nobody took over would starve: the test fails).
+    let taken_over = killed_at + Duration::from_secs(LEASE + 1);
+    loop {
+        let waiting =
+            servers.iter().filter(|(s, _)| s.arrivals().last().is_none_or(|(at, _)| *at < taken_over)).count();
+        if waiting == 0 {
+            break;
+        }
+        assert!(killed_at.elapsed() < Duration::from_secs(90), "{waiting} source(s) starved after the kill");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     terminate(&b);
     let b_status = wait_exit(&mut b, Duration::from_secs(30));
     let stopped_at = Instant::now();
@@ -195,7 +204,7 @@ fn two_workers_share_collection_and_survive_one_being_killed() {
         // schedule's phase; a second lost to rounding), except across the
         // kill for the sources the dead worker held; and nobody starves.
         let arrivals: Vec<Instant> = server.arrivals().into_iter().map(|(at, _)| at).collect();
-        assert!(arrivals.len() >= 3, "source {id} fetched {} times", arrivals.len());
+        assert!(arrivals.len() >= 2, "source {id} fetched {} times", arrivals.len());
         for pair in arrivals.windows(2) {
             let gap = pair[1] - pair[0];
             let spans_kill = pair[0] <= killed_at && pair[1] >= killed_at;
@@ -207,11 +216,6 @@ fn two_workers_share_collection_and_survive_one_being_killed() {
                 "source {id} fetched twice within {gap:?} (interval {INTERVAL} s)"
             );
         }
-        let last = *arrivals.last().unwrap();
-        assert!(
-            last > killed_at + Duration::from_secs(LEASE) && last <= stopped_at,
-            "source {id} starved after the kill"
-        );
+        assert!(*arrivals.last().unwrap() <= stopped_at);
     }
-    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
 }
