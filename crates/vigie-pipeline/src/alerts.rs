@@ -413,7 +413,11 @@ impl SurgeDetectors {
         }
         let saved = serde_json::to_value(&detector)
             .map_err(|e| PipelineError::Internal(format!("detector state not serializable: {e}")))?;
-        store.save_detector_state(watch.id, series, current - BUCKET_SECS, &saved).await?;
+        if !store.save_detector_state(watch.id, series, current - BUCKET_SECS, &saved).await? {
+            // Another process judged these buckets further already (several
+            // workers): its events stand, these would only repeat them.
+            events.clear();
+        }
         // The bucket under way, judged on a copy: a surge is reported while
         // it happens, not five minutes later. A half-full bucket can only
         // look smaller than it will be, so this never fires early by mistake.
