@@ -182,6 +182,8 @@ async fn renew(store: &dyn Store, lease: &Lease, pending: &std::sync::Mutex<Hash
     for id in ids {
         match store.renew_lease(id, &lease.worker, Utc::now(), lease.duration).await {
             Ok(true) => {}
+            // Finished meanwhile (its record cleared the lease): nothing lost.
+            Ok(false) if !pending.lock().is_ok_and(|p| p.contains(&id)) => {}
             Ok(false) => {
                 tracing::warn!(source = id, worker = %lease.worker, "lease lost (it had expired); another worker may fetch this source")
             }
