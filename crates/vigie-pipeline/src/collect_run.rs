@@ -164,15 +164,32 @@ pub async fn collect_due(
     }
     let pending: Arc<std::sync::Mutex<HashSet<i64>>> =
         Arc::new(std::sync::Mutex::new(due.iter().map(|(_, s)| s.id).collect()));
-    let cycle = collect_tracked(store, fetcher, ctx, due, now, Some(&pending));
-    tokio::pin!(cycle);
-    let every = (lease.duration / 3).max(std::time::Duration::from_millis(200));
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    loop {
-        tokio::select! {
-            report = &mut cycle => return report,
-            _ = tick.tick() => renew(store.as_ref(), lease, &pending).await,
-        }
+    // Renewals run beside the cycle, never in its way: a renewal waiting for
+    // a pool connection must not keep the cycle from committing the
+    // transactions that would free one.
+    let renewer = {
+        let (store, lease, pending) = (Arc::clone(store), lease.clone(), Arc::clone(&pending));
+        let every = (lease.duration / 3).max(std::time::Duration::from_millis(200));
+        AbortOnDrop(tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                renew(store.as_ref(), &lease, &pending).await;
+            }
+        }))
+    };
+    let report = collect_tracked(store, fetcher, ctx, due, now, Some(&pending)).await;
+    drop(renewer);
+    report
+}
+
+/// Stops a background task when dropped (the cycle ended, or failed).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -214,6 +231,7 @@ async fn collect_tracked(
     pending: Option<&Arc<std::sync::Mutex<HashSet<i64>>>>,
 ) -> Result<CollectReport, PipelineError> {
     let mut report = CollectReport { sources: due.len(), ..Default::default() };
+    let started = std::time::Instant::now();
     let mut ingestors: HashMap<i64, Arc<Ingestor>> = HashMap::new();
     for (project_id, _) in &due {
         if !ingestors.contains_key(project_id) {
@@ -227,7 +245,7 @@ async fn collect_tracked(
             let ingestor = ingestors.get(&project_id).cloned();
             async move {
                 let outcome = match ingestor {
-                    Some(ingestor) => collect_source(store, fetcher, ctx, &ingestor, &source, now).await,
+                    Some(ingestor) => collect_source(store, fetcher, ctx, &ingestor, &source, now, started).await,
                     None => Err(PipelineError::Internal(format!("no ingestor for project {project_id}"))),
                 };
                 if let Some(mut pending) = pending.and_then(|p| p.lock().ok()) {
@@ -336,6 +354,7 @@ async fn collect_source(
     ingestor: &Arc<Ingestor>,
     source: &Source,
     now: DateTime<Utc>,
+    started: std::time::Instant,
 ) -> Result<Outcome, PipelineError> {
     let mut reading = read_source(fetcher, ctx, source, now).await;
     let items = std::mem::take(&mut reading.items);
@@ -367,11 +386,15 @@ async fn collect_source(
         record_ranking(store.as_ref(), ingestor.project_id(), source, ranking, now).await?;
     }
     let warning = (!reading.warnings.is_empty()).then(|| bounded_warning(&reading.warnings));
+    // The next fetch counts from when this one ended (`now` is the start of
+    // the cycle, `started` the same instant): a source read late in a long
+    // cycle, or after a slow ingest, is not due again moments later.
+    let done = now + Duration::from_std(started.elapsed()).unwrap_or_else(|_| Duration::seconds(0));
     let (record, outcome) = match reading.error {
         Some(error) => {
             let seed = (source.id as u64).wrapping_mul(31).wrapping_add(source.consecutive_failures as u64);
             let next_due_at =
-                backoff_due(now, source.interval_secs, source.consecutive_failures + 1, error.retry_after_secs, seed);
+                backoff_due(done, source.interval_secs, source.consecutive_failures + 1, error.retry_after_secs, seed);
             tracing::warn!(source = source.id, url = %source.url, error = %error.message, "source failed");
             let record = FetchRecord::Failure {
                 at: now,
@@ -384,7 +407,7 @@ async fn collect_source(
             (record, Outcome::Failed)
         }
         None if reading.not_modified => (
-            FetchRecord::NotModified { at: now, next_due_at: next_slot(now, source.interval_secs, source.id) },
+            FetchRecord::NotModified { at: now, next_due_at: next_slot(done, source.interval_secs, source.id) },
             Outcome::NotModified,
         ),
         None => (
@@ -394,7 +417,7 @@ async fn collect_source(
                 stored: stored as i64,
                 etag: reading.etag,
                 last_modified: reading.last_modified,
-                next_due_at: next_slot(now, source.interval_secs, source.id),
+                next_due_at: next_slot(done, source.interval_secs, source.id),
                 cursor: reading.cursor,
                 warning,
             },

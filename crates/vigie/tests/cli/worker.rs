@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use vigie_model::SourceType;
-use vigie_store::{NewSource, PgStore, Store};
+use vigie_store::{NewChannel, NewSource, NewWatch, PgStore, Store};
 
 use crate::support::server::{Response, TestServer};
 use crate::support::{PgSchema, Vigie, block_on};
@@ -21,7 +21,7 @@ const SOURCES: usize = 200;
 /// the test writes its sources through the store).
 const INTERVAL: i64 = 8;
 /// The workers' lease, in seconds.
-const LEASE: u64 = 3;
+const LEASE: u64 = 4;
 
 /// The feed of source `i` at its `n`-th request: items 1 to `n` (one new
 /// item per fetch; the older ones again, as real feeds repeat them).
@@ -31,7 +31,8 @@ fn feed(i: usize, n: usize, published: &str) -> String {
             format!(
                 "<item><title>Acme item {k} of feed {i}</title><link>https://example.org/feed{i}/item{k}</link>\
                  <guid>feed{i}-item{k}</guid><pubDate>{published}</pubDate>\
-                 <description>Nouvelle {k} du flux {i} sur Acme</description></item>"
+                 <description>Nouvelle {k} du flux {i} sur Acme{}</description></item>",
+                if k % 3 == 0 { ", appel au boycott" } else { "" }
             )
         })
         .collect();
@@ -49,6 +50,19 @@ fn spawn_logged(vigie: &Vigie, args: &[&str], url: &str, name: &str) -> Child {
     cmd.stderr(Stdio::from(File::create(vigie.path(&format!("{name}.err"))).unwrap()));
     cmd.env("RUST_LOG", "warn");
     cmd.spawn().unwrap()
+}
+
+/// A child process killed if the test ends before it stopped it (a failed
+/// assertion must not leave workers running).
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 fn terminate(child: &Child) {
@@ -88,10 +102,23 @@ fn two_workers_share_collection_and_survive_one_being_killed() {
             (server, count)
         })
         .collect();
-    // The sources, all due now, through the store (the schema is created here).
+    // Alerts go to a webhook: each notification must arrive once.
+    let hook = TestServer::start(|_| Response::new(200));
+    // The sources, all due now, through the store (the schema is created
+    // here), a watch whose mentions raise trigger-term alerts, the webhook.
     let ids: Vec<i64> = block_on(async {
         let store = PgStore::connect(&url).await.unwrap();
-        let p = store.ensure_project("default", chrono::Utc::now()).await.unwrap();
+        let now = chrono::Utc::now();
+        let p = store.ensure_project("default", now).await.unwrap();
+        let watch = NewWatch { name: "Acme".into(), query: "acme".into(), competitor: false, langs: vec![] };
+        store.add_watch(p.id, watch, now).await.unwrap();
+        let channel = NewChannel {
+            kind: "webhook".into(),
+            target: hook.url("/hook"),
+            secret: None,
+            min_severity: vigie_model::Severity::Info,
+        };
+        store.add_channel(p.id, channel, now).await.unwrap();
         let mut ids = Vec::new();
         for (server, _) in &servers {
             let new = NewSource {
@@ -109,10 +136,11 @@ fn two_workers_share_collection_and_survive_one_being_killed() {
 
     let vigie = Vigie::new();
     let started = Instant::now();
-    let mut serve = spawn_logged(&vigie, &["serve", "--no-collect", "--bind", "127.0.0.1:0"], &url, "serve");
+    let mut serve = Proc(spawn_logged(&vigie, &["serve", "--no-collect", "--bind", "127.0.0.1:0"], &url, "serve"));
     let lease = LEASE.to_string();
-    let worker =
-        |name: &str| spawn_logged(&vigie, &["worker", "--name", name, "--lease", &lease, "--poll", "1"], &url, name);
+    let worker = |name: &str| {
+        Proc(spawn_logged(&vigie, &["worker", "--name", name, "--lease", &lease, "--poll", "1"], &url, name))
+    };
     let mut a = worker("wa");
     let mut b = worker("wb");
 
@@ -139,9 +167,9 @@ fn two_workers_share_collection_and_survive_one_being_killed() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     });
-    a.kill().unwrap();
+    a.0.kill().unwrap();
     let killed_at = Instant::now();
-    a.wait().unwrap();
+    a.0.wait().unwrap();
     let held_at_kill = leased_by_a(&pg);
 
     // The web front answers meanwhile (it does no collection of its own).
@@ -181,15 +209,30 @@ fn two_workers_share_collection_and_survive_one_being_killed() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    terminate(&b);
-    let b_status = wait_exit(&mut b, Duration::from_secs(30));
+    // The outbox drains (worker b sends every second).
+    let drained = Instant::now();
+    loop {
+        let pending: i64 = pg.with(async |conn| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap()
+        });
+        if pending == 0 {
+            break;
+        }
+        assert!(drained.elapsed() < Duration::from_secs(30), "{pending} notification(s) never sent");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    terminate(&b.0);
+    let b_status = wait_exit(&mut b.0, Duration::from_secs(30));
     let stopped_at = Instant::now();
-    terminate(&serve);
-    let serve_status = wait_exit(&mut serve, Duration::from_secs(30));
+    terminate(&serve.0);
+    let serve_status = wait_exit(&mut serve.0, Duration::from_secs(30));
     let b_out = std::fs::read_to_string(vigie.path("wb.out")).unwrap();
     let b_err = std::fs::read_to_string(vigie.path("wb.err")).unwrap();
     assert!(b_status.success(), "worker b: {b_out}\n{b_err}");
-    assert!(b_out.starts_with("worker wb running (lease 3 s)"), "{b_out}");
+    assert!(b_out.starts_with("worker wb running (lease 4 s)"), "{b_out}");
     assert!(b_out.ends_with("stopped\n"), "{b_out}");
     assert!(serve_status.success(), "{}", std::fs::read_to_string(vigie.path("serve.err")).unwrap());
     let a_out = std::fs::read_to_string(vigie.path("wa.out")).unwrap();
@@ -211,6 +254,37 @@ fn two_workers_share_collection_and_survive_one_being_killed() {
         sqlx::query_scalar("SELECT COUNT(*) FROM sources WHERE leased_by = 'wb'").fetch_one(&mut *conn).await.unwrap()
     });
     assert_eq!(leases_left, 0, "a clean stop gives the leases back");
+
+    // One alert per key, however many workers saw its mentions, and every
+    // notification received once.
+    let alerts: Vec<(String, i64, i64)> = pg.with(async |conn| {
+        sqlx::query_as("SELECT dedup_key, COUNT(*), MAX(events) FROM alerts GROUP BY dedup_key ORDER BY 1")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap()
+    });
+    assert!(alerts.iter().any(|(key, _, events)| key.ends_with(":boycott") && *events >= 10), "{alerts:?}");
+    assert!(alerts.iter().all(|(_, n, _)| *n == 1), "an alert opened twice: {alerts:?}");
+    let sent: Vec<(i64, i64, String)> = pg.with(async |conn| {
+        sqlx::query_as("SELECT alert_id, event, status FROM deliveries ORDER BY alert_id, event")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap()
+    });
+    let mut received: Vec<String> =
+        hook.requests().iter().map(|r| r.header("X-Vigie-Event").unwrap_or("?").to_string()).collect();
+    received.sort();
+    // (The cycle worker b finished after SIGTERM may have queued one more:
+    // it waits in the outbox for the next worker, unsent.)
+    let mut expected: Vec<String> = sent
+        .iter()
+        .filter(|(_, _, status)| status == "sent")
+        .map(|(alert, event, _)| format!("vigie-{alert}-{event}"))
+        .collect();
+    expected.sort();
+    assert!(sent.iter().all(|(_, _, status)| status == "sent" || status == "pending"), "{sent:?}");
+    assert!(expected.len() >= 2, "the boycott alert notified at its opening and at 10 events: {sent:?}");
+    assert_eq!(received, expected, "each notification sent once, and only those marked sent");
     assert_eq!(stored.len(), SOURCES, "every source stored its items");
     for ((source_id, count, distinct), (id, (server, served))) in stored.iter().zip(ids.iter().zip(&servers)) {
         assert_eq!(source_id, id);
@@ -231,7 +305,13 @@ fn two_workers_share_collection_and_survive_one_being_killed() {
             }
             assert!(
                 gap >= Duration::from_millis(INTERVAL as u64 * 500 - 1_500),
-                "source {id} fetched twice within {gap:?} (interval {INTERVAL} s)"
+                "source {id} fetched twice within {gap:?} (interval {INTERVAL} s); fetches at {:?} from the kill; held by a: {}",
+                arrivals
+                    .iter()
+                    .map(|t| t.saturating_duration_since(killed_at).as_secs_f64()
+                        - killed_at.saturating_duration_since(*t).as_secs_f64())
+                    .collect::<Vec<_>>(),
+                held.contains(id) || held_at_kill.contains(id)
             );
         }
         assert!(*arrivals.last().unwrap() <= stopped_at);
