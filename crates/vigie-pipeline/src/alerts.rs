@@ -413,7 +413,11 @@ impl SurgeDetectors {
         }
         let saved = serde_json::to_value(&detector)
             .map_err(|e| PipelineError::Internal(format!("detector state not serializable: {e}")))?;
-        store.save_detector_state(watch.id, series, current - BUCKET_SECS, &saved).await?;
+        if !store.save_detector_state(watch.id, series, current - BUCKET_SECS, &saved).await? {
+            // Another process judged these buckets further already (several
+            // workers): its events stand, these would only repeat them.
+            events.clear();
+        }
         // The bucket under way, judged on a copy: a surge is reported while
         // it happens, not five minutes later. A half-full bucket can only
         // look smaller than it will be, so this never fires early by mistake.
@@ -499,9 +503,11 @@ pub async fn record_events(
             event.evidence.terms = terms;
         }
         let since = now - Duration::seconds(settings.cooldown_secs);
-        let open = store.open_alert(project_id, &event.dedup_key, since).await?;
-        let (alert, notify) = merge(open, event, project_id);
-        out.push(store.save_alert(&alert, notify, now).await?);
+        // Read, fold and write as one step: two processes seeing the same
+        // surge grow one alert instead of opening two.
+        let key = event.dedup_key.clone();
+        let fold: vigie_store::AlertFold = Box::new(move |open| merge(open, event, project_id));
+        out.push(store.merge_alert(project_id, &key, since, now, fold).await?);
     }
     Ok(out)
 }

@@ -10,7 +10,7 @@
 //! source on its own phase of its interval ([`next_slot`]); a failed one backs
 //! off exponentially with jitter, honouring `Retry-After` ([`backoff_due`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -111,16 +111,102 @@ pub struct CollectContext {
     pub endpoints: Endpoints,
 }
 
-/// Fetches every source due at `now` (at most `limit`), across all projects.
+/// Who collects, and for how long a source it took stays its own: other
+/// processes leave a leased source alone until the lease expires (this
+/// process died) or [`Store::record_fetch`] / [`Store::release_leases`]
+/// clears it. A cycle renews the leases of the sources it has not finished
+/// every third of the lease, so a long cycle keeps them.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    /// Unique among the processes sharing the database.
+    pub worker: String,
+    pub duration: std::time::Duration,
+}
+
+impl Lease {
+    /// A lease for this process: `prefix-HOST-PID`, unique among live
+    /// processes.
+    pub fn for_process(prefix: &str, duration: std::time::Duration) -> Lease {
+        Lease { worker: format!("{prefix}-{}-{}", host_name(), std::process::id()), duration }
+    }
+
+    /// A lease for the one process of its kind on this machine:
+    /// `prefix-HOST`. A rerun after a crash takes back at once what the
+    /// crashed run held (instead of waiting for the leases to expire); two
+    /// such processes at once on one machine would share their sources.
+    pub fn for_host(prefix: &str, duration: std::time::Duration) -> Lease {
+        Lease { worker: format!("{prefix}-{}", host_name()), duration }
+    }
+}
+
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into())
+}
+
+/// Leases the sources due at `now` (at most `limit`, across all projects)
+/// that no other process holds, and fetches them.
 pub async fn collect_due(
     store: &Arc<dyn Store>,
     fetcher: &Fetcher,
     ctx: &CollectContext,
     now: DateTime<Utc>,
     limit: i64,
+    lease: &Lease,
 ) -> Result<CollectReport, PipelineError> {
-    let due = store.due_sources(now, limit).await?;
-    collect_sources(store, fetcher, ctx, due, now).await
+    let due = store.lease_due_sources(now, limit, &lease.worker, lease.duration).await?;
+    if due.is_empty() {
+        return Ok(CollectReport::default());
+    }
+    let pending: Arc<std::sync::Mutex<HashSet<i64>>> =
+        Arc::new(std::sync::Mutex::new(due.iter().map(|(_, s)| s.id).collect()));
+    // Renewals run beside the cycle, never in its way: a renewal waiting for
+    // a pool connection must not keep the cycle from committing the
+    // transactions that would free one.
+    let renewer = {
+        let (store, lease, pending) = (Arc::clone(store), lease.clone(), Arc::clone(&pending));
+        let every = (lease.duration / 3).max(std::time::Duration::from_millis(200));
+        AbortOnDrop(tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                renew(store.as_ref(), &lease, &pending).await;
+            }
+        }))
+    };
+    let report = collect_tracked(store, fetcher, ctx, due, now, Some(&pending)).await;
+    drop(renewer);
+    report
+}
+
+/// Stops a background task when dropped (the cycle ended, or failed).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Extends the leases of the sources not finished yet.
+async fn renew(store: &dyn Store, lease: &Lease, pending: &std::sync::Mutex<HashSet<i64>>) {
+    let ids: Vec<i64> = pending.lock().map(|p| p.iter().copied().collect()).unwrap_or_default();
+    for id in ids {
+        match store.renew_lease(id, &lease.worker, Utc::now(), lease.duration).await {
+            Ok(true) => {}
+            // Finished meanwhile (its record cleared the lease): nothing lost.
+            Ok(false) if !pending.lock().is_ok_and(|p| p.contains(&id)) => {}
+            Ok(false) => {
+                tracing::warn!(source = id, worker = %lease.worker, "lease lost (it had expired); another worker may fetch this source")
+            }
+            Err(e) => tracing::warn!(source = id, error = %e, "could not renew a source's lease"),
+        }
+    }
 }
 
 /// Fetches these `(project_id, source)` now, whatever their schedule
@@ -132,7 +218,20 @@ pub async fn collect_sources(
     due: Vec<(i64, Source)>,
     now: DateTime<Utc>,
 ) -> Result<CollectReport, PipelineError> {
+    collect_tracked(store, fetcher, ctx, due, now, None).await
+}
+
+/// One cycle; each source leaves `pending` once its outcome is recorded.
+async fn collect_tracked(
+    store: &Arc<dyn Store>,
+    fetcher: &Fetcher,
+    ctx: &CollectContext,
+    due: Vec<(i64, Source)>,
+    now: DateTime<Utc>,
+    pending: Option<&Arc<std::sync::Mutex<HashSet<i64>>>>,
+) -> Result<CollectReport, PipelineError> {
     let mut report = CollectReport { sources: due.len(), ..Default::default() };
+    let started = std::time::Instant::now();
     let mut ingestors: HashMap<i64, Arc<Ingestor>> = HashMap::new();
     for (project_id, _) in &due {
         if !ingestors.contains_key(project_id) {
@@ -145,10 +244,14 @@ pub async fn collect_sources(
         .map(|(project_id, source)| {
             let ingestor = ingestors.get(&project_id).cloned();
             async move {
-                match ingestor {
-                    Some(ingestor) => collect_source(store, fetcher, ctx, &ingestor, &source, now).await,
+                let outcome = match ingestor {
+                    Some(ingestor) => collect_source(store, fetcher, ctx, &ingestor, &source, now, started).await,
                     None => Err(PipelineError::Internal(format!("no ingestor for project {project_id}"))),
+                };
+                if let Some(mut pending) = pending.and_then(|p| p.lock().ok()) {
+                    pending.remove(&source.id);
                 }
+                outcome
             }
         })
         .buffer_unordered(CONCURRENT_FETCHES)
@@ -251,6 +354,7 @@ async fn collect_source(
     ingestor: &Arc<Ingestor>,
     source: &Source,
     now: DateTime<Utc>,
+    started: std::time::Instant,
 ) -> Result<Outcome, PipelineError> {
     let mut reading = read_source(fetcher, ctx, source, now).await;
     let items = std::mem::take(&mut reading.items);
@@ -282,11 +386,15 @@ async fn collect_source(
         record_ranking(store.as_ref(), ingestor.project_id(), source, ranking, now).await?;
     }
     let warning = (!reading.warnings.is_empty()).then(|| bounded_warning(&reading.warnings));
+    // The next fetch counts from when this one ended (`now` is the start of
+    // the cycle, `started` the same instant): a source read late in a long
+    // cycle, or after a slow ingest, is not due again moments later.
+    let done = now + Duration::from_std(started.elapsed()).unwrap_or_else(|_| Duration::seconds(0));
     let (record, outcome) = match reading.error {
         Some(error) => {
             let seed = (source.id as u64).wrapping_mul(31).wrapping_add(source.consecutive_failures as u64);
             let next_due_at =
-                backoff_due(now, source.interval_secs, source.consecutive_failures + 1, error.retry_after_secs, seed);
+                backoff_due(done, source.interval_secs, source.consecutive_failures + 1, error.retry_after_secs, seed);
             tracing::warn!(source = source.id, url = %source.url, error = %error.message, "source failed");
             let record = FetchRecord::Failure {
                 at: now,
@@ -299,7 +407,7 @@ async fn collect_source(
             (record, Outcome::Failed)
         }
         None if reading.not_modified => (
-            FetchRecord::NotModified { at: now, next_due_at: next_slot(now, source.interval_secs, source.id) },
+            FetchRecord::NotModified { at: now, next_due_at: next_slot(done, source.interval_secs, source.id) },
             Outcome::NotModified,
         ),
         None => (
@@ -309,7 +417,7 @@ async fn collect_source(
                 stored: stored as i64,
                 etag: reading.etag,
                 last_modified: reading.last_modified,
-                next_due_at: next_slot(now, source.interval_secs, source.id),
+                next_due_at: next_slot(done, source.interval_secs, source.id),
                 cursor: reading.cursor,
                 warning,
             },

@@ -34,7 +34,9 @@ pub mod sources;
 pub mod stories;
 pub mod themes;
 
-pub use collect_run::{CollectContext, CollectReport, Reading, RunError, collect_due, collect_sources, read_source};
+pub use collect_run::{
+    CollectContext, CollectReport, Lease, Reading, RunError, collect_due, collect_sources, read_source,
+};
 pub use import::{ImportFormat, parse_datetime, read_import};
 pub use import_run::{ImportSummary, run_import};
 pub use ingest::{CompiledWatches, IngestReport, Ingestor, document};

@@ -19,6 +19,7 @@ use vigie_notify::{AlertMention, Notice, SmtpConfig, WebhookTarget, retry_delay,
 use vigie_store::{Delivery, DeliveryRecord, Store};
 
 use crate::PipelineError;
+use crate::collect_run::Lease;
 
 /// Attempts before a delivery is given up (about a day and a half of back-off).
 pub const MAX_ATTEMPTS: i64 = 40;
@@ -46,19 +47,28 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// Sends every delivery due at `now`.
+    /// Claims the deliveries due at `now` that no other process holds, and
+    /// sends them. Deliveries still unsent when half the lease has passed
+    /// are left to expire and be claimed again: a delivery is never sent by
+    /// a process whose claim may have run out.
     pub async fn deliver_due(
         &self,
         store: &Arc<dyn Store>,
         now: DateTime<Utc>,
+        lease: &Lease,
     ) -> Result<DeliveryReport, PipelineError> {
         let mut report = DeliveryReport::default();
-        let due = store.due_deliveries(now, BATCH).await?;
+        let claimed = tokio::time::Instant::now();
+        let due = store.claim_due_deliveries(now, BATCH, &lease.worker, lease.duration).await?;
         if due.is_empty() {
             return Ok(report);
         }
         let projects: HashMap<i64, String> = store.list_projects().await?.into_iter().map(|p| (p.id, p.name)).collect();
         for delivery in due {
+            if claimed.elapsed() > lease.duration / 2 {
+                tracing::info!(delivery = delivery.id, "claim too old to send under; left for the next round");
+                continue;
+            }
             let record = self.deliver(store.as_ref(), &projects, &delivery, now).await?;
             match &record {
                 DeliveryRecord::Sent { .. } => report.sent += 1,

@@ -237,9 +237,9 @@ pub async fn escalate_overdue(store: &dyn Store, now: DateTime<Utc>) -> Result<u
     let mut names: HashMap<i64, String> = HashMap::new();
     let mut escalated = 0;
     for listed in overdue {
-        // The row is written whole: read it again just before, so a person's
-        // change since the listing is not overwritten.
-        let Some(mut item) = store.inbox_item(listed.project_id, listed.mention_id).await? else {
+        // Read again: a person may have handled it since the listing (the
+        // store's conditional update checks this again, atomically).
+        let Some(item) = store.inbox_item(listed.project_id, listed.mention_id).await? else {
             continue;
         };
         if !item.status.is_pending() || item.escalated_at.is_some() || item.due_at.is_none_or(|d| d >= now) {
@@ -264,14 +264,11 @@ pub async fn escalate_overdue(store: &dyn Store, now: DateTime<Utc>) -> Result<u
             Some(_) => format!("overdue since {since}; it is already with the department's manager"),
             None => format!("overdue since {since}; the department has no manager to escalate to"),
         };
-        item.escalated_at = Some(now);
-        item.updated_at = now;
         let event = NewWorkflowEvent { user_id: None, action: "escalated".into(), detail };
-        match store.save_inbox_item(&item, Some(event)).await {
-            Ok(()) => escalated += 1,
-            // The mention was deleted meanwhile.
-            Err(StoreError::NotFound(_)) => {}
-            Err(e) => return Err(e.into()),
+        // A conditional update: when several processes escalate at once (or
+        // the mention was handled or deleted meanwhile), one does it, once.
+        if store.escalate_item(item.project_id, item.mention_id, event, now).await? {
+            escalated += 1;
         }
     }
     Ok(escalated)

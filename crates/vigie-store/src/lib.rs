@@ -28,6 +28,7 @@ use vigie_model::{
 
 pub mod accounts;
 mod codec;
+pub mod migrate;
 pub mod postgres;
 mod rollup;
 pub mod sqlite;
@@ -324,9 +325,33 @@ pub trait Store: Accounts + Workflow + Send + Sync {
     async fn add_source(&self, project_id: i64, source: NewSource, now: DateTime<Utc>) -> Result<Source>;
     async fn list_sources(&self, project_id: i64) -> Result<Vec<Source>>;
     async fn remove_source(&self, project_id: i64, id: i64) -> Result<bool>;
-    /// Sources of every project whose `next_due_at` is at or before `now`,
-    /// most overdue first, as `(project_id, source)`.
-    async fn due_sources(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<(i64, Source)>>;
+    /// Leases to `worker`, until `now + lease`, at most `limit` sources of
+    /// every project whose `next_due_at` is at or before `now` and that no
+    /// other worker holds (never leased, given back, or the lease expired:
+    /// its worker died), most overdue first, as `(project_id, source)`. Two
+    /// workers calling it at once never get the same source. Sources
+    /// `worker` holds already are taken again (a rerun under the same name
+    /// after a crash): worker names must be unique among live processes.
+    async fn lease_due_sources(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        worker: &str,
+        lease: std::time::Duration,
+    ) -> Result<Vec<(i64, Source)>>;
+    /// Extends `worker`'s lease on a source to `now + lease` (a long fetch);
+    /// false if the worker no longer holds it.
+    async fn renew_lease(
+        &self,
+        source_id: i64,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+    ) -> Result<bool>;
+    /// Gives back every source and delivery `worker` holds (a clean
+    /// shutdown), so other workers take them at once. Returns how many.
+    async fn release_leases(&self, worker: &str) -> Result<u64>;
+    /// Writes the outcome of a fetch and clears the source's lease.
     async fn record_fetch(&self, source_id: i64, record: FetchRecord) -> Result<()>;
     async fn source(&self, project_id: i64, id: i64) -> Result<Option<Source>>;
     /// Per source of the project: mentions stored since `since` and their
@@ -414,13 +439,16 @@ pub trait Store: Accounts + Workflow + Send + Sync {
     /// `to` (exclusive), as `(bucket start, count)`; empty buckets absent.
     async fn watch_buckets(&self, watch_id: i64, series: &str, from: i64, to: i64) -> Result<Vec<(i64, i64)>>;
     async fn detector_state(&self, watch_id: i64, series: &str) -> Result<Option<(i64, serde_json::Value)>>;
+    /// Saves a detector's state unless a state of a later bucket is stored
+    /// (another process went further: a state never goes backwards).
+    /// Returns whether it was saved.
     async fn save_detector_state(
         &self,
         watch_id: i64,
         series: &str,
         last_bucket: i64,
         state: &serde_json::Value,
-    ) -> Result<()>;
+    ) -> Result<bool>;
     async fn alert_settings(&self, project_id: i64) -> Result<Option<serde_json::Value>>;
     async fn set_alert_settings(&self, project_id: i64, settings: &serde_json::Value) -> Result<()>;
     /// The latest alert of the project with this key that is not resolved
@@ -430,6 +458,19 @@ pub trait Store: Accounts + Workflow + Send + Sync {
     /// its current event for every channel of the project that takes its
     /// severity, in one transaction. Returns it with its id.
     async fn save_alert(&self, alert: &Alert, notify: bool, now: DateTime<Utc>) -> Result<Alert>;
+    /// [`Store::open_alert`], `fold` and [`Store::save_alert`] as one atomic
+    /// step: `fold` gets the open alert with this key (or `None`) and returns
+    /// the alert to save and whether to notify. Processes folding events of
+    /// the same key at the same time are serialized, so one surge seen by
+    /// two workers opens one alert, not two.
+    async fn merge_alert(
+        &self,
+        project_id: i64,
+        dedup_key: &str,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        fold: AlertFold,
+    ) -> Result<Alert>;
     async fn alerts(&self, project_id: i64, status: Option<AlertStatus>, limit: i64) -> Result<Vec<Alert>>;
     async fn alert(&self, project_id: i64, id: i64) -> Result<Option<Alert>>;
     /// False if the project has no such alert.
@@ -439,8 +480,18 @@ pub trait Store: Accounts + Workflow + Send + Sync {
     async fn add_channel(&self, project_id: i64, channel: NewChannel, now: DateTime<Utc>) -> Result<Channel>;
     async fn list_channels(&self, project_id: i64) -> Result<Vec<Channel>>;
     async fn remove_channel(&self, project_id: i64, id: i64) -> Result<bool>;
-    /// Pending deliveries whose next attempt is due, oldest first.
-    async fn due_deliveries(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Delivery>>;
+    /// Claims for `worker`, until `now + lease`, at most `limit` pending
+    /// deliveries whose next attempt is due and that no other worker holds
+    /// (its own are claimed again), oldest first. Two workers calling it at
+    /// once never get the same delivery.
+    async fn claim_due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        worker: &str,
+        lease: std::time::Duration,
+    ) -> Result<Vec<Delivery>>;
+    /// Writes the outcome of an attempt and clears the delivery's lease.
     async fn record_delivery(&self, id: i64, record: DeliveryRecord) -> Result<()>;
     /// Every delivery of an alert, oldest first.
     async fn deliveries(&self, alert_id: i64) -> Result<Vec<Delivery>>;
@@ -475,6 +526,16 @@ pub trait Store: Accounts + Workflow + Send + Sync {
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// What [`Store::merge_alert`] does with the open alert of a key: the alert
+/// to save and whether to notify.
+pub type AlertFold = Box<dyn FnOnce(Option<Alert>) -> (Alert, bool) + Send>;
+
+/// `now + lease` in epoch seconds (a lease too long to represent is a day).
+pub(crate) fn lease_end(now: DateTime<Utc>, lease: std::time::Duration) -> i64 {
+    let secs = i64::try_from(lease.as_secs()).unwrap_or(86_400).max(1);
+    now.timestamp().saturating_add(secs)
+}
 
 /// Encodes the langs of a watch for storage.
 pub(crate) fn join_langs(langs: &[String]) -> String {

@@ -267,6 +267,17 @@ pub trait Workflow: Send + Sync {
     /// Pending items of every project due before `now` and not escalated
     /// yet, most overdue first.
     async fn overdue_items(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<InboxItem>>;
+    /// Marks the item escalated at `now` with its event, in one transaction,
+    /// only if it is still pending, overdue at `now` and not escalated yet
+    /// (one conditional update: when several processes escalate, one does
+    /// it). Returns whether this call escalated it.
+    async fn escalate_item(
+        &self,
+        project_id: i64,
+        mention_id: i64,
+        event: NewWorkflowEvent,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
     /// Response figures for items that entered in `[from, to)`, for one
     /// department or all.
     async fn response_stats(

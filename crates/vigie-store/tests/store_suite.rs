@@ -8,8 +8,12 @@
 //! the end. When the server cannot be reached the PostgreSQL half says why on
 //! stderr and passes, unless `CI` is set: CI must run it.
 
+mod common;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::with_postgres;
 use serde_json::json;
+use vigie_model::{Alert, AlertEvidence, AlertRule, AlertStatus, Severity};
 use vigie_model::{
     Analysis, Contribution, InboxStatus, Mention, Polarity, ReachEstimate, Role, Sentiment, SourceKind, SourceType,
     ThemeScore, WatchMatch,
@@ -72,6 +76,125 @@ async fn run_suite(store: &dyn Store) {
     cleared_matches_leave_the_other_watches(store).await;
     full_text_candidates_agree_with_the_matcher(store).await;
     concurrent_batches_store_each_mention_once(store).await;
+    workers_lease_sources_without_overlap(store).await;
+    one_surge_seen_twice_opens_one_alert(store).await;
+}
+
+/// Lease of the suite's workers.
+const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn workers_lease_sources_without_overlap(store: &dyn Store) {
+    let p = store.ensure_project("leases", t0()).await.unwrap();
+    // Far in the future of the other tests' sources: at `now` only these are due.
+    let now = t0() + Duration::days(3_000);
+    // The other tests' sources are due too: parked with a long lease first.
+    let parked = store.lease_due_sources(now, 1_000, "parked", LEASE * 100_000).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let new = NewSource {
+            source_type: SourceType::Rss,
+            url: format!("http://127.0.0.1:9/lease-{i}.xml"),
+            config: json!({}),
+            interval_secs: 600,
+            first_due_at: now - Duration::minutes(30 - i),
+        };
+        ids.push(store.add_source(p.id, new, t0()).await.unwrap().id);
+    }
+    // Three workers at once: every due source goes to exactly one of them.
+    let (a, b, c) = tokio::join!(
+        store.lease_due_sources(now, 12, "a", LEASE),
+        store.lease_due_sources(now, 12, "b", LEASE),
+        store.lease_due_sources(now, 12, "c", LEASE),
+    );
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    let mut got: Vec<i64> = a.iter().chain(&b).chain(&c).map(|(_, s)| s.id).collect();
+    got.sort_unstable();
+    let total = got.len();
+    got.dedup();
+    assert_eq!(got.len(), total, "a source leased twice");
+    assert_eq!(got, ids, "every due source leased");
+    assert!(store.lease_due_sources(now, 50, "d", LEASE).await.unwrap().is_empty(), "all held");
+    // A worker under the same name again (a rerun after a crash) takes its own back.
+    let again: Vec<i64> =
+        store.lease_due_sources(now, 50, "c", LEASE).await.unwrap().iter().map(|(_, s)| s.id).collect();
+    assert_eq!(again, c.iter().map(|(_, s)| s.id).collect::<Vec<_>>());
+
+    // a finishes one source (the lease goes with the record), renews
+    // another, and dies holding the rest.
+    let (done, renewed) = (a[0].1.id, a[1].1.id);
+    let next = now + Duration::minutes(10);
+    store.record_fetch(done, FetchRecord::NotModified { at: now, next_due_at: next }).await.unwrap();
+    let later = now + Duration::seconds(50);
+    assert!(store.renew_lease(renewed, "a", later, LEASE).await.unwrap());
+    assert!(!store.renew_lease(renewed, "b", later, LEASE).await.unwrap(), "not b's");
+    // b stops cleanly and gives its sources back: d takes them at once.
+    assert_eq!(store.release_leases("b").await.unwrap(), b.len() as u64);
+    let taken = store.lease_due_sources(later, 50, "d", LEASE).await.unwrap();
+    let mut taken: Vec<i64> = taken.iter().map(|(_, s)| s.id).collect();
+    taken.sort_unstable();
+    let mut expected: Vec<i64> = b.iter().map(|(_, s)| s.id).collect();
+    expected.sort_unstable();
+    assert_eq!(taken, expected);
+    // Past the leases of a and c (both died), their sources go to the next
+    // worker; not the one a renewed, nor the one it fetched, nor d's.
+    let expired = now + Duration::seconds(61);
+    let mut orphans: Vec<i64> =
+        store.lease_due_sources(expired, 50, "e", LEASE).await.unwrap().iter().map(|(_, s)| s.id).collect();
+    orphans.sort_unstable();
+    let mut expected: Vec<i64> = a[2..].iter().chain(&c).map(|(_, s)| s.id).collect();
+    expected.sort_unstable();
+    assert_eq!(orphans, expected);
+    assert!(!orphans.contains(&done) && !orphans.contains(&renewed));
+    assert!(
+        store
+            .lease_due_sources(later + Duration::seconds(61), 50, "f", LEASE)
+            .await
+            .unwrap()
+            .iter()
+            .any(|(_, s)| s.id == renewed)
+    );
+    for id in &ids {
+        store.remove_source(p.id, *id).await.unwrap();
+    }
+    assert_eq!(store.release_leases("parked").await.unwrap(), parked.len() as u64);
+}
+
+async fn one_surge_seen_twice_opens_one_alert(store: &dyn Store) {
+    let p = store.ensure_project("alert race", t0()).await.unwrap();
+    let event = |observed: f64| Alert {
+        id: 0,
+        project_id: p.id,
+        watch_id: None,
+        rule: AlertRule::VolumeSurge,
+        severity: Severity::Warning,
+        status: AlertStatus::Open,
+        dedup_key: "volume_surge:race".into(),
+        title: format!("{observed} mentions"),
+        evidence: AlertEvidence { observed, ..AlertEvidence::default() },
+        mention_ids: vec![],
+        events: 1,
+        opened_at: t0(),
+        updated_at: t0(),
+        acknowledged_at: None,
+        resolved_at: None,
+    };
+    // Eight processes fold the same surge at once: one alert, eight events.
+    let folds = (0..8).map(|i| {
+        let new = event(f64::from(i));
+        let fold: vigie_store::AlertFold = Box::new(move |open: Option<Alert>| match open {
+            None => (new, true),
+            Some(mut alert) => {
+                alert.events += 1;
+                (alert, false)
+            }
+        });
+        store.merge_alert(p.id, "volume_surge:race", t0() - Duration::hours(1), t0(), fold)
+    });
+    let saved = futures::future::join_all(folds).await;
+    let ids: std::collections::HashSet<i64> = saved.into_iter().map(|a| a.unwrap().id).collect();
+    assert_eq!(ids.len(), 1, "one alert");
+    let alerts = store.alerts(p.id, None, 10).await.unwrap();
+    assert_eq!((alerts.len(), alerts[0].events), (1, 8));
 }
 
 fn verdict(label: Polarity, score: f32, model: &str) -> Sentiment {
@@ -251,7 +374,7 @@ async fn sources_keep_their_health_record(store: &dyn Store) {
     assert!(matches!(store.add_source(p.id, new, t0()).await, Err(StoreError::Conflict(_))));
     assert_eq!(s.next_due_at, t0());
     assert_eq!((s.config.clone(), s.cursor.clone(), s.quota_limited), (json!({}), None, false));
-    let due = store.due_sources(t0(), 10).await.unwrap();
+    let due = store.lease_due_sources(t0(), 10, "w1", LEASE).await.unwrap();
     assert!(due.iter().any(|(pid, d)| *pid == p.id && d.id == s.id));
 
     let failed_at = t0() + Duration::minutes(1);
@@ -268,7 +391,7 @@ async fn sources_keep_their_health_record(store: &dyn Store) {
     assert_eq!(after.last_error.as_deref(), Some("HTTP 500"));
     assert_eq!(after.consecutive_failures, 1);
     assert!(after.is_failing() && !after.quota_limited);
-    assert!(store.due_sources(failed_at, 10).await.unwrap().iter().all(|(_, d)| d.id != s.id));
+    assert!(store.lease_due_sources(failed_at, 10, "w1", LEASE).await.unwrap().iter().all(|(_, d)| d.id != s.id));
 
     let ok_at = t0() + Duration::minutes(5);
     let success = |cursor: Option<serde_json::Value>, warning: Option<&str>| FetchRecord::Success {
@@ -401,7 +524,6 @@ async fn push_tokens_are_found_by_hash_only(store: &dyn Store) {
 }
 
 async fn alerts_grow_and_their_notifications_wait_in_the_outbox(store: &dyn Store) {
-    use vigie_model::{Alert, AlertEvidence, AlertRule, AlertStatus, Severity};
     use vigie_store::{BUCKET_SECS, DeliveryRecord, NewChannel, SERIES_ALL, SERIES_NEGATIVE, bucket_start};
     let p = store.ensure_project("alerts", t0()).await.unwrap();
     let w = store
@@ -442,8 +564,10 @@ async fn alerts_grow_and_their_notifications_wait_in_the_outbox(store: &dyn Stor
     assert_eq!((history.len(), history.iter().map(|(_, c)| c).sum::<i64>()), (9_000, 9_000));
 
     assert_eq!(store.detector_state(w.id, SERIES_ALL).await.unwrap(), None);
-    store.save_detector_state(w.id, SERIES_ALL, b0, &json!({"mean": 1.5})).await.unwrap();
-    store.save_detector_state(w.id, SERIES_ALL, b0 + BUCKET_SECS, &json!({"mean": 2.0})).await.unwrap();
+    assert!(store.save_detector_state(w.id, SERIES_ALL, b0, &json!({"mean": 1.5})).await.unwrap());
+    assert!(store.save_detector_state(w.id, SERIES_ALL, b0 + BUCKET_SECS, &json!({"mean": 2.0})).await.unwrap());
+    // A process that lagged behind does not take the state backwards.
+    assert!(!store.save_detector_state(w.id, SERIES_ALL, b0, &json!({"mean": 9.0})).await.unwrap());
     assert_eq!(store.detector_state(w.id, SERIES_ALL).await.unwrap(), Some((b0 + BUCKET_SECS, json!({"mean": 2.0}))));
     store.set_alert_settings(p.id, &json!({"trigger_terms": ["boycott"]})).await.unwrap();
     assert_eq!(store.alert_settings(p.id).await.unwrap(), Some(json!({"trigger_terms": ["boycott"]})));
@@ -487,12 +611,16 @@ async fn alerts_grow_and_their_notifications_wait_in_the_outbox(store: &dyn Stor
     assert_eq!(found, opened);
     assert_eq!(store.open_alert(p.id, &new.dedup_key, t0() + Duration::hours(1)).await.unwrap(), None);
 
-    let due = store.due_deliveries(t0(), 10).await.unwrap();
+    let due = store.claim_due_deliveries(t0(), 10, "w1", LEASE).await.unwrap();
     assert_eq!(due.len(), 1, "the critical-only channel does not take a warning");
     assert_eq!((due[0].channel.id, due[0].event, due[0].alert.id), (all_alerts.id, 1, opened.id));
     // Saving the same event again queues nothing twice.
     store.save_alert(&opened, true, t0()).await.unwrap();
-    assert_eq!(store.due_deliveries(t0(), 10).await.unwrap().len(), 1);
+    assert_eq!(store.deliveries(opened.id).await.unwrap().len(), 1);
+    // Claimed: no other worker gets it until the claim expires.
+    assert!(store.claim_due_deliveries(t0(), 10, "w2", LEASE).await.unwrap().is_empty());
+    let expired = t0() + Duration::seconds(61);
+    assert_eq!(store.claim_due_deliveries(expired, 10, "w2", LEASE).await.unwrap().len(), 1, "w1 died");
 
     // A retry waits; a sent one is done; a grown, escalated alert is a new event.
     let later = t0() + Duration::minutes(1);
@@ -503,15 +631,15 @@ async fn alerts_grow_and_their_notifications_wait_in_the_outbox(store: &dyn Stor
         )
         .await
         .unwrap();
-    assert!(store.due_deliveries(t0(), 10).await.unwrap().is_empty());
-    let retry = store.due_deliveries(later, 10).await.unwrap();
+    assert!(store.claim_due_deliveries(t0(), 10, "w1", LEASE).await.unwrap().is_empty());
+    let retry = store.claim_due_deliveries(later, 10, "w1", LEASE).await.unwrap();
     assert_eq!((retry[0].attempts, retry[0].last_error.as_deref()), (1, Some("HTTP 503")));
     store.record_delivery(retry[0].id, DeliveryRecord::Sent { at: later }).await.unwrap();
     assert!(store.record_delivery(retry[0].id, DeliveryRecord::Sent { at: later }).await.is_err(), "sent once");
     let grown =
         Alert { events: 2, severity: Severity::Critical, mention_ids: vec![1, 2], updated_at: later, ..opened.clone() };
     store.save_alert(&grown, true, later).await.unwrap();
-    let due = store.due_deliveries(later, 10).await.unwrap();
+    let due = store.claim_due_deliveries(later, 10, "w1", LEASE).await.unwrap();
     let channels: Vec<i64> = due.iter().map(|d| d.channel.id).collect();
     assert_eq!(channels, vec![all_alerts.id, critical_only.id]);
     assert!(due.iter().all(|d| d.event == 2));
@@ -1086,8 +1214,16 @@ async fn overdue_items_wait_for_escalation(store: &dyn Store) {
     assert_eq!(overdue[1], due(ids[0], InboxStatus::ToHandle, 30));
     assert_eq!(store.overdue_items(at(60), 1).await.unwrap().len(), 1);
     assert!(store.overdue_items(at(10), 10).await.unwrap().is_empty(), "due at is not overdue yet");
+    // Escalated once, whoever tries: the conditional update lets one through.
+    let event = || NewWorkflowEvent { user_id: None, action: "escalated".into(), detail: "overdue".into() };
+    let tries = futures::future::join_all((0..4).map(|_| store.escalate_item(p.id, ids[1], event(), at(61)))).await;
+    assert_eq!(tries.into_iter().filter(|r| *r.as_ref().unwrap()).count(), 1);
+    let history = store.workflow_events(p.id, ids[1]).await.unwrap();
+    assert_eq!(history.iter().filter(|e| e.action == "escalated").count(), 1);
+    assert_eq!(store.inbox_item(p.id, ids[1]).await.unwrap().unwrap().escalated_at, Some(at(61)));
+    assert!(!store.escalate_item(p.id, ids[2], event(), at(61)).await.unwrap(), "answered: not pending");
+    assert!(!store.escalate_item(p.id, ids[4], event(), at(61)).await.unwrap(), "not overdue yet");
     // Once escalated, it is not listed again.
-    store.save_inbox_item(&InboxItem { escalated_at: Some(at(61)), ..overdue[0].clone() }, None).await.unwrap();
     let left = store.overdue_items(at(60), 10).await.unwrap();
     assert_eq!(left.iter().map(|i| i.mention_id).collect::<Vec<_>>(), vec![ids[0]]);
 }
@@ -1687,55 +1823,6 @@ async fn sqlite_passes_the_store_suite() {
     let reopened = SqliteStore::open(&dir.path().join("vigie.db")).await.unwrap();
     let p = reopened.project("mentions").await.unwrap().unwrap();
     assert_eq!(reopened.mention_count(p.id).await.unwrap(), 3);
-}
-
-const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// Runs `body` with the URL of the test server and a fresh schema name, then
-/// drops the schema, whatever `body` did. Without a reachable server: skipped
-/// (with the reason on stderr), or failed when `CI` is set.
-async fn with_postgres<F, Fut>(body: F)
-where
-    F: FnOnce(String, String) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    use sqlx::Connection;
-    use std::hash::{BuildHasher, Hasher};
-    use std::io::Write;
-    let url = std::env::var("VIGIE_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_string());
-    let reachable = tokio::time::timeout(std::time::Duration::from_secs(10), sqlx::PgConnection::connect(&url)).await;
-    let reason = match reachable {
-        Ok(Ok(conn)) => {
-            let _ = conn.close().await;
-            None
-        }
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(_) => Some("no answer within 10 s".to_string()),
-    };
-    if let Some(reason) = reason {
-        if std::env::var_os("CI").is_some() {
-            panic!("PostgreSQL at {url} is required when CI is set: {reason}");
-        }
-        // Straight to stderr: the test harness would hide eprintln! output of a passing test.
-        let _ = writeln!(std::io::stderr(), "PostgreSQL tests skipped: {reason} ({url}; set VIGIE_TEST_PG_URL)");
-        return;
-    }
-    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
-    let schema = format!("vigie_test_{}_{random:016x}", std::process::id());
-    // Run in a task, so that a failure still drops the schema.
-    let outcome = tokio::spawn(body(url.clone(), schema.clone())).await;
-    let mut conn = sqlx::PgConnection::connect(&url).await.expect("reconnect to drop the test schema");
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")))
-        .execute(&mut conn)
-        .await
-        .expect("drop the test schema");
-    let _ = conn.close().await;
-    if let Err(e) = outcome {
-        match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(e) => panic!("the PostgreSQL suite did not finish: {e}"),
-        }
-    }
 }
 
 #[tokio::test]

@@ -96,6 +96,12 @@ pub enum Command {
     Token(TokenCommand),
     /// Run the web app and the API (pages, REST API under /api/v1, push API).
     Serve(ServeArgs),
+    /// Run collection, notifications and escalation without the web server; several workers
+    /// share one PostgreSQL database (sources are leased), until Ctrl-C or SIGTERM.
+    Worker(WorkerArgs),
+    /// Copy this installation's SQLite store into an empty PostgreSQL database, ids and all,
+    /// in one transaction, and check every table (row counts and SHA-256 checksums).
+    Migrate(MigrateArgs),
     /// Manage the people who can log in to the web app.
     #[command(subcommand)]
     User(UserCommand),
@@ -218,6 +224,36 @@ pub struct ServeArgs {
     /// `X-Forwarded-Proto: https` does it per request).
     #[arg(long, env = "VIGIE_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Serve pages and the API only: leave collection, notifications and escalation to
+    /// `vigie worker` processes (several servers behind a load balancer, PostgreSQL).
+    #[arg(long, env = "VIGIE_NO_COLLECT")]
+    pub no_collect: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Seconds a source (or notification) this worker took stays its own; renewed every
+    /// third of it while it works. A worker that dies gives its sources to the others
+    /// once its leases expire.
+    #[arg(long = "lease", env = "VIGIE_LEASE_SECS", default_value_t = 300, value_name = "SECS")]
+    pub lease_secs: u64,
+    /// The worker's name in the database (unique per worker; default worker-HOST-PID).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Longest wait, in seconds, between two looks at the schedule.
+    #[arg(long = "poll", env = "VIGIE_POLL_SECS", default_value_t = 10, value_name = "SECS")]
+    pub poll_secs: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The PostgreSQL database to copy the SQLite store into: postgres://USER@HOST:PORT/DATABASE.
+    /// It must hold no data yet; its schema is created first.
+    #[arg(long, value_name = "URL", hide_env_values = true)]
+    pub to: String,
+    /// Print no progress bars (progress goes to standard error otherwise).
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]

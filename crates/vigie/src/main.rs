@@ -74,6 +74,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(cli::TrainCommand::Sentiment(args)) if args.shipped => {
             return commands::train::shipped(args, &models_dir, out);
         }
+        // Copies the whole store, not a project.
+        Command::Migrate(args) => {
+            return commands::migrate::run(&cli.global.data_dir, cli.global.database_url.as_deref(), args, out).await;
+        }
         other => other,
     };
     let project = match (&command, cli.global.project.as_str()) {
@@ -112,8 +116,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Notify(cmd) => commands::alert::notify(&app, cmd, out).await,
         Command::Backtest(args) => commands::alert::backtest_run(&app, args, out).await,
         Command::Serve(args) => commands::serve::run(&app, args, None, out).await,
+        Command::Worker(args) => commands::worker::run(&app, args, out).await,
         Command::User(cmd) => commands::user::run(&app, cmd, out).await,
-        Command::Bench(_) | Command::Eval(_) | Command::Analyze(_) | Command::Detect(_) => {
+        Command::Bench(_) | Command::Eval(_) | Command::Analyze(_) | Command::Detect(_) | Command::Migrate(_) => {
             unreachable!("handled above")
         }
     };

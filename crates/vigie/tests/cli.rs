@@ -35,11 +35,15 @@ mod export;
 mod help;
 #[path = "cli/import.rs"]
 mod import;
+#[path = "cli/migrate.rs"]
+mod migrate;
 #[path = "cli/search.rs"]
 mod search;
 #[path = "cli/sources.rs"]
 mod sources;
-#[path = "cli/watch.rs"]
-mod watch;
 #[path = "cli/users.rs"]
 mod users;
+#[path = "cli/watch.rs"]
+mod watch;
+#[path = "cli/worker.rs"]
+mod worker;

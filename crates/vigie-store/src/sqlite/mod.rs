@@ -30,9 +30,10 @@ use crate::codec::{
     matches_from_json, matches_json, role_from_str, sentiment_tier, status_from_str, terms_json, ts,
 };
 use crate::{
-    ApiToken, Channel, CountRow, Delivery, DeliveryRecord, FetchRecord, InsertReport, MentionFilter, MentionRecord,
-    NewChannel, NewSource, NewTheme, NewWatch, Project, ProjectSummary, Result, SERIES_ALL, SERIES_NEGATIVE, SearchRun,
-    SourceCoverage, Store, StoreError, StoredMention, bucket_start, join_langs, split_langs,
+    AlertFold, ApiToken, Channel, CountRow, Delivery, DeliveryRecord, FetchRecord, InsertReport, MentionFilter,
+    MentionRecord, NewChannel, NewSource, NewTheme, NewWatch, Project, ProjectSummary, Result, SERIES_ALL,
+    SERIES_NEGATIVE, SearchRun, SourceCoverage, Store, StoreError, StoredMention, bucket_start, join_langs, lease_end,
+    split_langs,
 };
 
 /// The SQLite migrations, append-only, embedded in the binary.
@@ -43,6 +44,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "alerts", include_str!("../../migrations/sqlite/0004_alerts.sql")),
     (5, "web", include_str!("../../migrations/sqlite/0005_web.sql")),
     (6, "overview", include_str!("../../migrations/sqlite/0006_overview.sql")),
+    (7, "leases", include_str!("../../migrations/sqlite/0007_leases.sql")),
 ];
 
 // Multi-row statements are kept in sqlx's prepared-statement cache only at
@@ -634,11 +636,66 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn due_sources(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<(i64, Source)>> {
-        let sql =
-            format!("SELECT {SOURCE_COLUMNS} FROM sources WHERE next_due_at <= ?1 ORDER BY next_due_at, id LIMIT ?2");
-        let rows = sqlx::query(AssertSqlSafe(sql)).bind(ts(now)).bind(limit).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((r.try_get("project_id")?, source_from_row(r)?))).collect()
+    async fn lease_due_sources(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        worker: &str,
+        lease: std::time::Duration,
+    ) -> Result<Vec<(i64, Source)>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let sql = format!(
+            "SELECT {SOURCE_COLUMNS} FROM sources WHERE next_due_at <= ?1 \
+             AND (lease_until IS NULL OR lease_until < ?1 OR leased_by = ?3) ORDER BY next_due_at, id LIMIT ?2"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(ts(now)).bind(limit).bind(worker).fetch_all(&mut *tx).await?;
+        let due: Vec<(i64, Source)> =
+            rows.iter().map(|r| Ok((r.try_get("project_id")?, source_from_row(r)?))).collect::<Result<_>>()?;
+        if !due.is_empty() {
+            let ids: Vec<i64> = due.iter().map(|(_, s)| s.id).collect();
+            sqlx::query(
+                "UPDATE sources SET lease_until = ?1, leased_by = ?2 WHERE id IN (SELECT value FROM json_each(?3))",
+            )
+            .bind(lease_end(now, lease))
+            .bind(worker)
+            .bind(serde_json::to_string(&ids).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(due)
+    }
+
+    async fn renew_lease(
+        &self,
+        source_id: i64,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+    ) -> Result<bool> {
+        let done = sqlx::query("UPDATE sources SET lease_until = ?3 WHERE id = ?1 AND leased_by = ?2")
+            .bind(source_id)
+            .bind(worker)
+            .bind(lease_end(now, lease))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn release_leases(&self, worker: &str) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let sources = sqlx::query("UPDATE sources SET lease_until = NULL, leased_by = NULL WHERE leased_by = ?1")
+            .bind(worker)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let deliveries = sqlx::query("UPDATE deliveries SET lease_until = NULL, leased_by = NULL WHERE leased_by = ?1")
+            .bind(worker)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(sources + deliveries)
     }
 
     async fn record_fetch(&self, source_id: i64, record: FetchRecord) -> Result<()> {
@@ -649,7 +706,7 @@ impl Store for SqliteStore {
                     "UPDATE sources SET last_attempt_at = ?2, last_success_at = ?2, last_error = NULL, \
                      consecutive_failures = 0, quota_limited = 0, last_item_count = ?3, \
                      total_stored = total_stored + ?4, etag = ?5, last_modified = ?6, next_due_at = ?7, \
-                     cursor = COALESCE(?8, cursor), last_warning = ?9 WHERE id = ?1",
+                     cursor = COALESCE(?8, cursor), last_warning = ?9, lease_until = NULL, leased_by = NULL WHERE id = ?1",
                 )
                 .bind(source_id)
                 .bind(ts(*at))
@@ -664,7 +721,7 @@ impl Store for SqliteStore {
             FetchRecord::NotModified { at, next_due_at } => sqlx::query(
                 "UPDATE sources SET last_attempt_at = ?2, last_success_at = ?2, last_error = NULL, \
                  consecutive_failures = 0, quota_limited = 0, last_item_count = 0, last_warning = NULL, \
-                 next_due_at = ?3 WHERE id = ?1",
+                 next_due_at = ?3, lease_until = NULL, leased_by = NULL WHERE id = ?1",
             )
             .bind(source_id)
             .bind(ts(*at))
@@ -672,7 +729,7 @@ impl Store for SqliteStore {
             FetchRecord::Failure { at, error, next_due_at, quota_limited, cursor, stored } => sqlx::query(
                 "UPDATE sources SET last_attempt_at = ?2, last_error = ?3, \
                  consecutive_failures = consecutive_failures + 1, next_due_at = ?4, quota_limited = ?5, \
-                 cursor = COALESCE(?6, cursor), total_stored = total_stored + ?7 WHERE id = ?1",
+                 cursor = COALESCE(?6, cursor), total_stored = total_stored + ?7, lease_until = NULL, leased_by = NULL WHERE id = ?1",
             )
             .bind(source_id)
             .bind(ts(*at))
@@ -1119,11 +1176,12 @@ impl Store for SqliteStore {
         series: &str,
         last_bucket: i64,
         state: &serde_json::Value,
-    ) -> Result<()> {
-        sqlx::query(
+    ) -> Result<bool> {
+        let done = sqlx::query(
             "INSERT INTO detector_states (watch_id, series, last_bucket, state) \
              SELECT ?1, ?2, ?3, ?4 WHERE ?1 IN (SELECT id FROM watches) \
-             ON CONFLICT (watch_id, series) DO UPDATE SET last_bucket = excluded.last_bucket, state = excluded.state",
+             ON CONFLICT (watch_id, series) DO UPDATE SET last_bucket = excluded.last_bucket, state = excluded.state \
+             WHERE excluded.last_bucket >= detector_states.last_bucket",
         )
         .bind(watch_id)
         .bind(series)
@@ -1131,7 +1189,7 @@ impl Store for SqliteStore {
         .bind(state.to_string())
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() > 0)
     }
 
     async fn alert_settings(&self, project_id: i64) -> Result<Option<serde_json::Value>> {
@@ -1159,86 +1217,33 @@ impl Store for SqliteStore {
     }
 
     async fn open_alert(&self, project_id: i64, dedup_key: &str, since: DateTime<Utc>) -> Result<Option<Alert>> {
-        let sql = format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts WHERE project_id = ?1 AND dedup_key = ?2 AND updated_at >= ?3 \
-             AND status != 'resolved' ORDER BY id DESC LIMIT 1"
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(project_id)
-            .bind(dedup_key)
-            .bind(ts(since))
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(alert_from_row).transpose()
+        let mut conn = self.pool.acquire().await?;
+        find_open_alert(&mut conn, project_id, dedup_key, since).await
     }
 
     async fn save_alert(&self, alert: &Alert, notify: bool, now: DateTime<Utc>) -> Result<Alert> {
-        let evidence = serde_json::to_string(&alert.evidence).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mentions = serde_json::to_string(&alert.mention_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = self.pool.begin().await?;
-        let id = if alert.id == 0 {
-            sqlx::query(
-                "INSERT INTO alerts (project_id, watch_id, rule, severity, status, dedup_key, title, evidence, \
-                 mention_ids, events, opened_at, updated_at, acknowledged_at, resolved_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            )
-            .bind(alert.project_id)
-            .bind(alert.watch_id)
-            .bind(alert.rule.as_str())
-            .bind(alert.severity.as_str())
-            .bind(alert.status.as_str())
-            .bind(&alert.dedup_key)
-            .bind(&alert.title)
-            .bind(&evidence)
-            .bind(&mentions)
-            .bind(alert.events)
-            .bind(ts(alert.opened_at))
-            .bind(ts(alert.updated_at))
-            .bind(alert.acknowledged_at.map(ts))
-            .bind(alert.resolved_at.map(ts))
-            .execute(&mut *tx)
-            .await?
-            .last_insert_rowid()
-        } else {
-            let done = sqlx::query(
-                "UPDATE alerts SET severity = ?2, status = ?3, title = ?4, evidence = ?5, mention_ids = ?6, \
-                 events = ?7, updated_at = ?8, acknowledged_at = ?9, resolved_at = ?10 WHERE id = ?1",
-            )
-            .bind(alert.id)
-            .bind(alert.severity.as_str())
-            .bind(alert.status.as_str())
-            .bind(&alert.title)
-            .bind(&evidence)
-            .bind(&mentions)
-            .bind(alert.events)
-            .bind(ts(alert.updated_at))
-            .bind(alert.acknowledged_at.map(ts))
-            .bind(alert.resolved_at.map(ts))
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound(format!("no alert with id {}", alert.id)));
-            }
-            alert.id
-        };
-        if notify {
-            let severities = channel_minimums_taking(alert.severity);
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO deliveries (alert_id, event, channel_id, status, next_attempt_at, created_at) \
-                 SELECT ",
-            );
-            qb.push_bind(id).push(", ").push_bind(alert.events).push(", id, 'pending', ").push_bind(ts(now));
-            qb.push(", ").push_bind(ts(now)).push(" FROM notification_channels WHERE project_id = ");
-            qb.push_bind(alert.project_id).push(" AND min_severity IN (");
-            let mut list = qb.separated(", ");
-            for s in severities {
-                list.push_bind(s);
-            }
-            qb.push(") ON CONFLICT (alert_id, event, channel_id) DO NOTHING");
-            qb.build().persistent(false).execute(&mut *tx).await?;
-        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let id = write_alert(&mut tx, alert, notify, now).await?;
         tx.commit().await?;
         Ok(Alert { id, ..alert.clone() })
+    }
+
+    async fn merge_alert(
+        &self,
+        project_id: i64,
+        dedup_key: &str,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        fold: AlertFold,
+    ) -> Result<Alert> {
+        // One writer at a time from the start of the transaction: the alert
+        // read below cannot change before this one is written.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let open = find_open_alert(&mut tx, project_id, dedup_key, since).await?;
+        let (alert, notify) = fold(open);
+        let id = write_alert(&mut tx, &alert, notify, now).await?;
+        tx.commit().await?;
+        Ok(Alert { id, ..alert })
     }
 
     async fn alerts(&self, project_id: i64, status: Option<AlertStatus>, limit: i64) -> Result<Vec<Alert>> {
@@ -1321,16 +1326,35 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn due_deliveries(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Delivery>> {
-        let rows = sqlx::query(
+    async fn claim_due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        worker: &str,
+        lease: std::time::Duration,
+    ) -> Result<Vec<Delivery>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?1 \
-             ORDER BY next_attempt_at, id LIMIT ?2",
+             AND (lease_until IS NULL OR lease_until < ?1 OR leased_by = ?3) ORDER BY next_attempt_at, id LIMIT ?2",
         )
         .bind(ts(now))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .bind(worker)
+        .fetch_all(&mut *tx)
         .await?;
-        let ids: Vec<i64> = rows.iter().map(|r| r.try_get("id")).collect::<std::result::Result<_, _>>()?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query(
+            "UPDATE deliveries SET lease_until = ?1, leased_by = ?2 WHERE id IN (SELECT value FROM json_each(?3))",
+        )
+        .bind(lease_end(now, lease))
+        .bind(worker)
+        .bind(serde_json::to_string(&ids).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(d) = self.delivery(id).await? {
@@ -1343,21 +1367,21 @@ impl Store for SqliteStore {
     async fn record_delivery(&self, id: i64, record: DeliveryRecord) -> Result<()> {
         let query = match &record {
             DeliveryRecord::Sent { at } => sqlx::query(
-                "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?2, last_error = NULL \
-                 WHERE id = ?1 AND status = 'pending'",
+                "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?2, last_error = NULL, \
+                 lease_until = NULL, leased_by = NULL WHERE id = ?1 AND status = 'pending'",
             )
             .bind(id)
             .bind(ts(*at)),
             DeliveryRecord::Retry { at: _, error, next_attempt_at } => sqlx::query(
-                "UPDATE deliveries SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 \
-                 WHERE id = ?1 AND status = 'pending'",
+                "UPDATE deliveries SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3, \
+                 lease_until = NULL, leased_by = NULL WHERE id = ?1 AND status = 'pending'",
             )
             .bind(id)
             .bind(error.clone())
             .bind(ts(*next_attempt_at)),
             DeliveryRecord::Failed { at: _, error } => sqlx::query(
-                "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ?2 \
-                 WHERE id = ?1 AND status = 'pending'",
+                "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ?2, \
+                 lease_until = NULL, leased_by = NULL WHERE id = ?1 AND status = 'pending'",
             )
             .bind(id)
             .bind(error.clone()),
@@ -1569,4 +1593,98 @@ fn theme_from_row(row: &SqliteRow) -> Result<Theme> {
         department: row.try_get("department")?,
         query: row.try_get("query")?,
     })
+}
+
+/// The latest alert of the project with this key, not resolved, updated at or after `since`.
+async fn find_open_alert(
+    conn: &mut sqlx::SqliteConnection,
+    project_id: i64,
+    dedup_key: &str,
+    since: DateTime<Utc>,
+) -> Result<Option<Alert>> {
+    let sql = format!(
+        "SELECT {ALERT_COLUMNS} FROM alerts WHERE project_id = ?1 AND dedup_key = ?2 AND updated_at >= ?3 \
+         AND status != 'resolved' ORDER BY id DESC LIMIT 1"
+    );
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(project_id)
+        .bind(dedup_key)
+        .bind(ts(since))
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(alert_from_row).transpose()
+}
+
+/// Writes the alert (a new one when `id` is 0) and, when `notify`, queues its
+/// current event for the project's channels that take its severity; returns its id.
+async fn write_alert(
+    conn: &mut sqlx::SqliteConnection,
+    alert: &Alert,
+    notify: bool,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let evidence = serde_json::to_string(&alert.evidence).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mentions = serde_json::to_string(&alert.mention_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let id = if alert.id == 0 {
+        sqlx::query(
+            "INSERT INTO alerts (project_id, watch_id, rule, severity, status, dedup_key, title, evidence, \
+             mention_ids, events, opened_at, updated_at, acknowledged_at, resolved_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )
+        .bind(alert.project_id)
+        .bind(alert.watch_id)
+        .bind(alert.rule.as_str())
+        .bind(alert.severity.as_str())
+        .bind(alert.status.as_str())
+        .bind(&alert.dedup_key)
+        .bind(&alert.title)
+        .bind(&evidence)
+        .bind(&mentions)
+        .bind(alert.events)
+        .bind(ts(alert.opened_at))
+        .bind(ts(alert.updated_at))
+        .bind(alert.acknowledged_at.map(ts))
+        .bind(alert.resolved_at.map(ts))
+        .execute(&mut *conn)
+        .await?
+        .last_insert_rowid()
+    } else {
+        let done = sqlx::query(
+            "UPDATE alerts SET severity = ?2, status = ?3, title = ?4, evidence = ?5, mention_ids = ?6, \
+             events = ?7, updated_at = ?8, acknowledged_at = ?9, resolved_at = ?10 WHERE id = ?1",
+        )
+        .bind(alert.id)
+        .bind(alert.severity.as_str())
+        .bind(alert.status.as_str())
+        .bind(&alert.title)
+        .bind(&evidence)
+        .bind(&mentions)
+        .bind(alert.events)
+        .bind(ts(alert.updated_at))
+        .bind(alert.acknowledged_at.map(ts))
+        .bind(alert.resolved_at.map(ts))
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("no alert with id {}", alert.id)));
+        }
+        alert.id
+    };
+    if notify {
+        let severities = channel_minimums_taking(alert.severity);
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO deliveries (alert_id, event, channel_id, status, next_attempt_at, created_at) \
+             SELECT ",
+        );
+        qb.push_bind(id).push(", ").push_bind(alert.events).push(", id, 'pending', ").push_bind(ts(now));
+        qb.push(", ").push_bind(ts(now)).push(" FROM notification_channels WHERE project_id = ");
+        qb.push_bind(alert.project_id).push(" AND min_severity IN (");
+        let mut list = qb.separated(", ");
+        for s in severities {
+            list.push_bind(s);
+        }
+        qb.push(") ON CONFLICT (alert_id, event, channel_id) DO NOTHING");
+        qb.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(id)
 }

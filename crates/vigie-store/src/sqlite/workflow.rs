@@ -455,6 +455,28 @@ impl Workflow for SqliteStore {
         rows.iter().map(inbox_from_row).collect()
     }
 
+    async fn escalate_item(
+        &self,
+        project_id: i64,
+        mention_id: i64,
+        event: NewWorkflowEvent,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let sql = format!(
+            "UPDATE inbox SET escalated_at = ?3, updated_at = ?3 WHERE project_id = ?1 AND mention_id = ?2 \
+             AND status IN {PENDING} AND escalated_at IS NULL AND due_at < ?3"
+        );
+        let done =
+            sqlx::query(AssertSqlSafe(sql)).bind(project_id).bind(mention_id).bind(ts(now)).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        write_event(&mut tx, project_id, mention_id, &event, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn response_stats(
         &self,
         project_id: i64,

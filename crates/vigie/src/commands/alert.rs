@@ -242,7 +242,11 @@ pub async fn notify(app: &App, command: NotifyCommand, out: &mut dyn Write) -> a
         }
         NotifyCommand::Send => {
             let notifier = crate::commands::collect::notifier()?;
-            let report = notifier.deliver_due(&app.store, Utc::now()).await?;
+            let lease = vigie_pipeline::Lease::for_process("notify", std::time::Duration::from_secs(300));
+            let report = notifier.deliver_due(&app.store, Utc::now(), &lease).await;
+            // What could not be sent goes back to the other processes at once.
+            app.store.release_leases(&lease.worker).await?;
+            let report = report?;
             writeln!(out, "{} notification(s) sent, {} to retry, {} failed", report.sent, report.retry, report.failed)?;
         }
     }

@@ -35,7 +35,8 @@ use vigie_pipeline::stories::StoryIndexes;
 use vigie_store::{NewChannel, NewWatch, SqliteStore, Store};
 
 use super::bench::{machine, memory_mib};
-use super::collect::{AbortOnDrop, spawn_delivery};
+use super::collect::AbortOnDrop;
+use super::worker::spawn_delivery;
 
 pub struct Options {
     /// Mentions per second.
@@ -118,7 +119,8 @@ pub async fn run(opts: Options, report: Option<&Path>, out: &mut dyn Write) -> a
         host_policy: HostPolicy { max_concurrent: 4, min_delay: Duration::ZERO },
         ..FetchConfig::default()
     })?;
-    let _delivery = AbortOnDrop(spawn_delivery(store.clone(), Notifier { fetcher, smtp: None, base_url: None }));
+    let lease = vigie_pipeline::Lease::for_process("bench", std::time::Duration::from_secs(300));
+    let _delivery = AbortOnDrop(spawn_delivery(store.clone(), Notifier { fetcher, smtp: None, base_url: None }, lease));
 
     let client = reqwest::Client::builder().no_proxy().build()?;
     let batches_per_second = 10u32;

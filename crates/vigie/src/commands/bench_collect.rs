@@ -206,12 +206,13 @@ async fn run_cycles(
     // through (VIGIE_ALLOW_PRIVATE_NETWORK=true), the shipped models.
     let fetcher = Fetcher::new(FetchConfig { allow_private_networks: true, ..FetchConfig::default() })?;
     let ctx = CollectContext { models: ProjectModels::shipped(), ..CollectContext::default() };
+    let lease = vigie_pipeline::Lease::for_process("bench", std::time::Duration::from_secs(600));
     m.rss_before_mib = memory_mib().0;
 
     eprintln!("cycle 1 (cold)…");
     let limit = i64::try_from(m.sources)?;
     let (cold, peak_reset) =
-        timed_cycle(state, async { Ok(collect_due(&store, &fetcher, &ctx, Utc::now(), limit).await?) }).await?;
+        timed_cycle(state, async { Ok(collect_due(&store, &fetcher, &ctx, Utc::now(), limit, &lease).await?) }).await?;
     m.cold = cold;
     m.peak_reset = peak_reset;
     check_failures(&store, project.id, &m.cold.report, "cycle 1").await?;

@@ -1,4 +1,5 @@
-//! `vigie collect [--once]`
+//! `vigie collect [--once]`: the background loops of `vigie worker`, from
+//! one command (or one cycle with `--once`).
 
 use std::io::Write;
 use std::time::Duration;
@@ -9,13 +10,16 @@ use vigie_collect::social::Endpoints;
 use vigie_collect::{FetchConfig, Fetcher};
 
 use vigie_notify::{SmtpConfig, SmtpSecurity};
+use vigie_pipeline::models::ProjectModels;
 use vigie_pipeline::notify_run::Notifier;
 use vigie_pipeline::refine::{REFINE_BATCH, Refiner};
 use vigie_pipeline::stories::StoryIndexes;
-use vigie_pipeline::{CollectContext, CollectReport, Secrets, collect_due, collect_sources};
+use vigie_pipeline::{CollectContext, CollectReport, Lease, Secrets, collect_due, collect_sources};
+use vigie_store::DynStore;
 
 use crate::app::{App, UsageError, usage};
 use crate::cli::CollectArgs;
+use crate::commands::worker::{LoopOptions, load_refiner, print_report, run_loops, shutdown_signal};
 
 /// Sources fetched per cycle at most.
 const PER_CYCLE: i64 = 500;
@@ -92,44 +96,25 @@ fn smtp_config(url: &str, from: Option<String>) -> Result<SmtpConfig, String> {
     Ok(SmtpConfig { host, port, security, username, password, from, timeout: Duration::from_secs(30) })
 }
 
-/// Sends queued notifications every second until the task is aborted; a
-/// failing round is logged and the next one tries again.
-pub fn spawn_delivery(
-    store: std::sync::Arc<dyn vigie_store::Store>,
-    notifier: Notifier,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = notifier.deliver_due(&store, Utc::now()).await {
-                tracing::warn!(error = %e, "could not send notifications; retrying");
-            }
-        }
-    })
-}
-
 /// One round of notifications after a one-off collection.
-async fn deliver_once(app: &App, notifier: &Notifier, out: &mut dyn Write) -> anyhow::Result<()> {
-    let report = notifier.deliver_due(&app.store, Utc::now()).await?;
+async fn deliver_once(app: &App, notifier: &Notifier, lease: &Lease, out: &mut dyn Write) -> anyhow::Result<()> {
+    let report = notifier.deliver_due(&app.store, Utc::now(), lease).await?;
     if report.sent + report.retry + report.failed > 0 {
         writeln!(out, "{} notification(s) sent, {} to retry, {} failed", report.sent, report.retry, report.failed)?;
     }
     Ok(())
 }
 
-fn print_report(out: &mut dyn Write, r: &CollectReport) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "{} source(s) due: {} fetched, {} not modified, {} failed; {} item(s) read, {} new mention(s) stored",
-        r.sources, r.fetched, r.not_modified, r.failed, r.items, r.stored
-    )
-}
+/// How long a source `vigie collect` took stays its own (renewed while it
+/// works): a `vigie serve` or `vigie worker` beside it leaves it alone. The
+/// lease is in the machine's name (`collect-HOST`), so the next `collect`
+/// after a crash (cron) takes the crashed run's sources back at once.
+const COLLECT_LEASE: Duration = Duration::from_secs(300);
 
 pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let fetcher = Fetcher::new(fetch_config())?;
     let notifier = notifier()?;
+    let lease = Lease::for_host("collect", COLLECT_LEASE);
     let ctx = CollectContext { models: app.models(), stories: StoryIndexes::default(), ..collect_context() };
     if !args.sources.is_empty() {
         let mut chosen = Vec::new();
@@ -144,64 +129,45 @@ pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::R
         if report.failed > 0 {
             writeln!(out, "see `vigie source list` for the reasons")?;
         }
-        return deliver_once(app, &notifier, out).await;
+        let delivered = deliver_once(app, &notifier, &lease, out).await;
+        app.store.release_leases(&lease.worker).await?;
+        return delivered;
     }
     if args.once {
-        let report = collect_due(&app.store, &fetcher, &ctx, Utc::now(), PER_CYCLE).await?;
+        let report = collect_due(&app.store, &fetcher, &ctx, Utc::now(), PER_CYCLE, &lease).await;
+        let delivered = match &report {
+            Ok(_) => deliver_once(app, &notifier, &lease, out).await,
+            Err(_) => Ok(()),
+        };
+        // Sources whose outcome could not be written (and unsent
+        // notifications) go back to the others at once.
+        app.store.release_leases(&lease.worker).await?;
+        let report = report?;
         print_report(out, &report)?;
         if report.failed > 0 {
             writeln!(out, "see `vigie source list` for the reasons")?;
         }
-        return deliver_once(app, &notifier, out).await;
+        return delivered;
     }
-    // The sentence encoder, when installed, refines stored verdicts while
-    // the collector waits for the next due source.
-    let refiner = match ctx.models.dir() {
-        Some(dir) => Refiner::load(dir)?.map(Arc::new),
-        None => None,
-    };
+    let refiner = load_refiner(&ctx.models)?;
     match &refiner {
         Some(_) => writeln!(out, "collecting, with the sentence encoder refining verdicts; press Ctrl-C to stop")?,
         None => writeln!(out, "collecting; press Ctrl-C to stop")?,
     }
+    out.flush()?;
     // Ctrl-C (SIGINT) and SIGTERM (systemd, containers) stop the loop between
     // cycles: a signal during a cycle lets that cycle finish and record its
     // work first.
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let delivery = spawn_delivery(app.store.clone(), notifier);
-    let _stop_delivery = AbortOnDrop(delivery);
-    loop {
-        let cycle = collect_due(&app.store, &fetcher, &ctx, Utc::now(), PER_CYCLE);
-        tokio::pin!(cycle);
-        let mut stop = false;
-        let report = loop {
-            tokio::select! {
-                report = &mut cycle => break report?,
-                _ = interrupt.recv() => stop = true,
-                _ = terminate.recv() => stop = true,
-            }
-        };
-        if report.sources > 0 {
-            print_report(out, &report)?;
+    let stop = shutdown_signal()?;
+    let opts = LoopOptions { lease, per_cycle: PER_CYCLE, poll: MAX_SLEEP };
+    run_loops(app.store.clone(), app.models(), refiner, opts, stop, |r: &CollectReport| {
+        if let Err(e) = print_report(out, r).and_then(|()| out.flush()) {
+            tracing::warn!(error = %e, "cannot write the cycle's report");
         }
-        if !stop && report.sources as i64 == PER_CYCLE {
-            continue; // more are due right now
-        }
-        if !stop {
-            let idle = refine_until(app, refiner.as_ref(), tokio::time::Instant::now() + MAX_SLEEP);
-            tokio::select! {
-                _ = idle => {}
-                _ = interrupt.recv() => stop = true,
-                _ = terminate.recv() => stop = true,
-            }
-        }
-        if stop {
-            writeln!(out, "stopped")?;
-            return Ok(());
-        }
-    }
+    })
+    .await?;
+    writeln!(out, "stopped")?;
+    Ok(())
 }
 
 /// Refines stored verdicts of every project, a batch at a time, until
@@ -210,12 +176,16 @@ pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::R
 /// go on; the wait always lasts until the deadline. A batch in progress when a
 /// signal arrives is dropped before its write: its mentions keep their fast
 /// verdicts and are refined next time.
-async fn refine_until(app: &App, refiner: Option<&Arc<Refiner>>, deadline: tokio::time::Instant) {
+pub async fn refine_until(
+    store: &DynStore,
+    models: &ProjectModels,
+    refiner: Option<&Arc<Refiner>>,
+    deadline: tokio::time::Instant,
+) {
     if let Some(refiner) = refiner {
-        let models = app.models();
         let mut failed: Vec<i64> = Vec::new();
         'work: while tokio::time::Instant::now() < deadline {
-            let projects = match app.store.list_projects().await {
+            let projects = match store.list_projects().await {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot list projects for sentiment refinement");
@@ -228,7 +198,7 @@ async fn refine_until(app: &App, refiner: Option<&Arc<Refiner>>, deadline: tokio
                     continue;
                 }
                 let result = match models.fast_model(project.id) {
-                    Ok(fast) => refiner.refine_stored(app.store.as_ref(), project.id, fast, REFINE_BATCH).await,
+                    Ok(fast) => refiner.refine_stored(store.as_ref(), project.id, fast, REFINE_BATCH).await,
                     Err(e) => Err(e),
                 };
                 match result {

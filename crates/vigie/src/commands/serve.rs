@@ -1,6 +1,7 @@
 //! `vigie serve`: the web app, the REST API and the push API, with the
-//! background jobs a server runs (notification delivery, escalation of
-//! overdue inbox items, expired sessions).
+//! background work of `vigie worker` (collection, notification delivery,
+//! escalation of overdue inbox items) unless `--no-collect`, and the removal
+//! of expired sessions.
 
 use std::io::Write;
 use std::time::Duration;
@@ -8,12 +9,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::Utc;
 use vigie_pipeline::stories::StoryIndexes;
+use vigie_pipeline::{CollectReport, Lease};
 use vigie_store::{DynStore, NewUser};
 use vigie_web::{AppState, WebConfig};
 
 use crate::app::{App, usage};
 use crate::cli::ServeArgs;
 use crate::commands::collect::AbortOnDrop;
+use crate::commands::worker::{LoopOptions, load_refiner, run_loops};
 
 /// Runs the server until Ctrl-C; `open_path` is printed as the page to open.
 pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -47,13 +50,54 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
             _ => std::future::pending::<()>().await,
         }
     };
-    let _delivery =
-        AbortOnDrop(crate::commands::collect::spawn_delivery(app.store.clone(), crate::commands::collect::notifier()?));
+    // Alone (SQLite, or one process on PostgreSQL) the server also does the
+    // background work; with --no-collect it is a stateless front and
+    // `vigie worker` processes do it.
+    let lease = Lease::for_process("serve", SERVE_LEASE);
+    let background = if args.no_collect {
+        None
+    } else {
+        let models = app.models();
+        let refiner = load_refiner(&models)?;
+        let opts = LoopOptions {
+            lease: lease.clone(),
+            per_cycle: 2 * vigie_pipeline::collect_run::CONCURRENT_FETCHES as i64,
+            poll: SERVE_POLL,
+        };
+        let store = app.store.clone();
+        Some(AbortOnDrop(tokio::spawn(async move {
+            let report = |r: &CollectReport| {
+                tracing::info!(
+                    sources = r.sources,
+                    fetched = r.fetched,
+                    failed = r.failed,
+                    stored = r.stored,
+                    "collection cycle"
+                );
+            };
+            if let Err(e) = run_loops(store, models, refiner, opts, std::future::pending(), report).await {
+                tracing::error!(error = %e, "background work stopped; the web app goes on");
+            }
+        })))
+    };
     let _housekeeping = AbortOnDrop(spawn_housekeeping(app.store.clone()));
-    vigie_web::serve(listener, state, shutdown).await.context("the server stopped")?;
+    let served = vigie_web::serve(listener, state, shutdown).await.context("the server stopped");
+    if let Some(background) = background {
+        drop(background);
+        // Sources and notifications it held go to the other processes at once.
+        if let Err(e) = app.store.release_leases(&lease.worker).await {
+            tracing::warn!(error = %e, "could not give the leases back; they expire on their own");
+        }
+    }
+    served?;
     writeln!(out, "stopped")?;
     Ok(())
 }
+
+/// How long a source the server's collector took stays its own.
+const SERVE_LEASE: Duration = Duration::from_secs(300);
+/// Longest wait between two looks at the schedule.
+const SERVE_POLL: Duration = Duration::from_secs(30);
 
 /// On the first start, an administrator with a one-time password.
 async fn first_admin(app: &App, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -77,10 +121,10 @@ async fn first_admin(app: &App, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every minute: escalate overdue inbox items and fill the overview's hourly
-/// cache for the last 90 days of every project (nothing to do when it is
-/// up to date), so that a dashboard never waits for it; every hour: forget
-/// expired sessions.
+/// Every minute: fill the overview's hourly cache for the last 90 days of
+/// every project (nothing to do when it is up to date), so that a dashboard
+/// never waits for it; every hour: forget expired sessions and old failed
+/// logins. All idempotent: any number of servers may run it.
 fn spawn_housekeeping(store: DynStore) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -88,11 +132,6 @@ fn spawn_housekeeping(store: DynStore) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             let now = Utc::now();
-            match vigie_pipeline::routing::escalate_overdue(store.as_ref(), now).await {
-                Ok(0) => {}
-                Ok(count) => tracing::info!(count, "overdue inbox items escalated"),
-                Err(e) => tracing::warn!(error = %e, "escalation failed; retrying in a minute"),
-            }
             warm_overviews(store.as_ref(), now).await;
             if n.is_multiple_of(60) {
                 if let Err(e) = store.purge_sessions(now).await {

@@ -211,3 +211,83 @@ pub fn column(rows: &[Value], field: &str) -> Vec<String> {
 pub fn column_set(rows: &[Value], field: &str) -> BTreeSet<String> {
     column(rows, field).into_iter().collect()
 }
+
+/// A fresh PostgreSQL schema for one test, dropped when it goes out of scope.
+/// The server is `VIGIE_TEST_PG_URL` (default
+/// `postgres://postgres@127.0.0.1:5432/test`); [`PgSchema::create`] gives
+/// `None` (and says why on stderr) when no server answers, unless `CI` is
+/// set, where that fails the test.
+pub struct PgSchema {
+    base: String,
+    pub name: String,
+}
+
+impl PgSchema {
+    pub fn create() -> Option<PgSchema> {
+        use sqlx::Connection;
+        let base = std::env::var("VIGIE_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+        let name = format!(
+            "vigie_cli_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos()
+        );
+        let sql = format!("CREATE SCHEMA \"{name}\"");
+        let created = block_on(async {
+            let mut conn = tokio::time::timeout(std::time::Duration::from_secs(10), sqlx::PgConnection::connect(&base))
+                .await
+                .map_err(|_| "no answer within 10 s".to_string())?
+                .map_err(|e| e.to_string())?;
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.map_err(|e| e.to_string())?;
+            let _ = conn.close().await;
+            Ok::<(), String>(())
+        });
+        match created {
+            Ok(()) => Some(PgSchema { base, name }),
+            Err(reason) if std::env::var_os("CI").is_some() => {
+                panic!("PostgreSQL at {base} is required when CI is set: {reason}")
+            }
+            Err(reason) => {
+                let _ =
+                    writeln!(std::io::stderr(), "PostgreSQL test skipped: {reason} ({base}; set VIGIE_TEST_PG_URL)");
+                None
+            }
+        }
+    }
+
+    /// The database URL whose connections use only this schema.
+    pub fn url(&self) -> String {
+        let sep = if self.base.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-c%20search_path%3D{}", self.base, self.name)
+    }
+
+    /// Runs `f` with a connection in this schema.
+    pub fn with<T>(&self, f: impl AsyncFnOnce(&mut sqlx::PgConnection) -> T) -> T {
+        use sqlx::Connection;
+        let url = self.url();
+        block_on(async move {
+            let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect to the test schema");
+            let out = f(&mut conn).await;
+            let _ = conn.close().await;
+            out
+        })
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        use sqlx::Connection;
+        let (base, sql) = (self.base.clone(), format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name));
+        block_on(async move {
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&base).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                let _ = conn.close().await;
+            }
+        });
+    }
+}
+
+/// Runs a future to completion on a runtime of its own.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("test runtime").block_on(f)
+}

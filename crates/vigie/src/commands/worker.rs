@@ -1,0 +1,188 @@
+//! `vigie worker`: the background work without the web server — collection
+//! of the due sources (leased, so several workers share them), refinement
+//! of stored verdicts while idle, the notification outbox (claimed, so no
+//! notification is sent by two workers) and the escalation of overdue inbox
+//! items (a conditional update, so each is escalated once). The same loops
+//! run inside `vigie collect` and `vigie serve` (unless `--no-collect`).
+
+use std::future::Future;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use vigie_collect::Fetcher;
+use vigie_pipeline::models::ProjectModels;
+use vigie_pipeline::refine::Refiner;
+use vigie_pipeline::{CollectContext, CollectReport, Lease, collect_due};
+use vigie_store::DynStore;
+
+use crate::app::{App, usage};
+use crate::cli::WorkerArgs;
+use crate::commands::collect::{AbortOnDrop, collect_context, fetch_config, notifier, refine_until};
+
+/// How the background loops run.
+#[derive(Debug, Clone)]
+pub struct LoopOptions {
+    pub lease: Lease,
+    /// Sources leased per cycle: small, so that several workers share the
+    /// due sources instead of the first one taking them all.
+    pub per_cycle: i64,
+    /// Longest wait between two looks at the schedule.
+    pub poll: Duration,
+}
+
+/// Runs collection cycles (with refinement while idle), the delivery loop and
+/// the escalation loop until `stop` resolves; a cycle under way when it does
+/// finishes and records its work first. Then gives back every lease this
+/// worker holds, so other workers take its sources at once.
+pub async fn run_loops(
+    store: DynStore,
+    models: ProjectModels,
+    refiner: Option<Arc<Refiner>>,
+    opts: LoopOptions,
+    stop: impl Future<Output = ()>,
+    mut report: impl FnMut(&CollectReport),
+) -> anyhow::Result<()> {
+    let fetcher = Fetcher::new(fetch_config())?;
+    let ctx = CollectContext { models: models.clone(), ..collect_context() };
+    let delivery = AbortOnDrop(spawn_delivery(store.clone(), notifier()?, opts.lease.clone()));
+    let escalation = AbortOnDrop(spawn_escalation(store.clone()));
+    tokio::pin!(stop);
+    let mut stopping = false;
+    let outcome: anyhow::Result<()> = async {
+        while !stopping {
+            let cycle = collect_due(&store, &fetcher, &ctx, Utc::now(), opts.per_cycle, &opts.lease);
+            tokio::pin!(cycle);
+            let cycle_report = loop {
+                tokio::select! {
+                    r = &mut cycle => break r?,
+                    () = &mut stop, if !stopping => stopping = true,
+                }
+            };
+            if cycle_report.sources > 0 {
+                report(&cycle_report);
+            }
+            if stopping || cycle_report.sources as i64 == opts.per_cycle {
+                continue; // stop, or more are due right now
+            }
+            let idle = refine_until(&store, &models, refiner.as_ref(), tokio::time::Instant::now() + opts.poll);
+            tokio::select! {
+                () = idle => {}
+                () = &mut stop => stopping = true,
+            }
+        }
+        Ok(())
+    }
+    .await;
+    drop(delivery);
+    drop(escalation);
+    match store.release_leases(&opts.lease.worker).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(worker = %opts.lease.worker, n, "leases given back"),
+        Err(e) => tracing::warn!(error = %e, "could not give the leases back; they expire on their own"),
+    }
+    outcome
+}
+
+/// The sentence encoder, when installed: it refines stored verdicts while
+/// the collector waits for the next due source.
+pub fn load_refiner(models: &ProjectModels) -> anyhow::Result<Option<Arc<Refiner>>> {
+    Ok(match models.dir() {
+        Some(dir) => Refiner::load(dir)?.map(Arc::new),
+        None => None,
+    })
+}
+
+/// Sends queued notifications every second until the task is aborted; a
+/// failing round is logged and the next one tries again.
+pub fn spawn_delivery(
+    store: DynStore,
+    notifier: vigie_pipeline::notify_run::Notifier,
+    lease: Lease,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = notifier.deliver_due(&store, Utc::now(), &lease).await {
+                tracing::warn!(error = %e, "could not send notifications; retrying");
+            }
+        }
+    })
+}
+
+/// Escalates overdue inbox items every minute.
+pub fn spawn_escalation(store: DynStore) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match vigie_pipeline::routing::escalate_overdue(store.as_ref(), Utc::now()).await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "overdue inbox items escalated"),
+                Err(e) => tracing::warn!(error = %e, "escalation failed; retrying in a minute"),
+            }
+        }
+    })
+}
+
+/// Resolves at Ctrl-C (SIGINT) or SIGTERM (systemd, containers).
+pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+pub fn print_report(out: &mut dyn Write, r: &CollectReport) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{} source(s) due: {} fetched, {} not modified, {} failed; {} item(s) read, {} new mention(s) stored",
+        r.sources, r.fetched, r.not_modified, r.failed, r.items, r.stored
+    )
+}
+
+pub async fn run(app: &App, args: WorkerArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    if args.lease_secs < 2 {
+        return usage("--lease must be at least 2 seconds (it is renewed every third of it)");
+    }
+    if args.poll_secs < 1 {
+        return usage("--poll must be at least 1 second");
+    }
+    let duration = Duration::from_secs(args.lease_secs);
+    let lease = match args.name.as_deref().map(str::trim) {
+        Some("") => return usage("--name must not be empty"),
+        Some(name) if name.len() > 100 || name.chars().any(char::is_control) => {
+            return usage("--name is 1 to 100 printable characters");
+        }
+        Some(name) => Lease { worker: name.to_string(), duration },
+        None => Lease::for_process("worker", duration),
+    };
+    let stop = shutdown_signal()?;
+    writeln!(out, "worker {} running (lease {} s); press Ctrl-C to stop", lease.worker, args.lease_secs)?;
+    out.flush()?;
+    let opts = LoopOptions {
+        lease,
+        per_cycle: 2 * vigie_pipeline::collect_run::CONCURRENT_FETCHES as i64,
+        poll: Duration::from_secs(args.poll_secs),
+    };
+    let models = app.models();
+    let refiner = load_refiner(&models)?;
+    let result = run_loops(app.store.clone(), models, refiner, opts, stop, |r: &CollectReport| {
+        if let Err(e) = print_report(out, r).and_then(|()| out.flush()) {
+            tracing::warn!(error = %e, "cannot write the cycle's report");
+        }
+    })
+    .await;
+    result?;
+    writeln!(out, "stopped")?;
+    Ok(())
+}

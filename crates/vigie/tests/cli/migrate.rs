@@ -1,0 +1,49 @@
+//! `vigie migrate --to postgres://…`: an installation moved from its SQLite
+//! file to PostgreSQL reads back the same through every command.
+
+use crate::support::{PgSchema, Vigie, testdata};
+
+#[test]
+fn an_installation_moves_to_postgres_and_reads_back_the_same() {
+    let Some(pg) = PgSchema::create() else { return };
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Delta", "--query", "delta OR @delta"]).success();
+    vigie.run(&["import", testdata("mentions.jsonl").as_str()]).code(1); // 3 bad lines in it
+    vigie.run(&["user", "add", "marie", "--name", "Marie Dupont", "--role", "agent"]).success();
+    vigie.run(&["token", "create", "zapier"]).success();
+    let before = vigie.run(&["export", "--format", "jsonl"]).success().stdout;
+    assert!(before.lines().count() > 5);
+
+    let run = vigie.run(&["migrate", "--to", &pg.url()]).success();
+    assert!(run.stdout.contains("migrated: every table matches"), "{}", run.stdout);
+    let mentions = run.stdout.lines().find(|l| l.starts_with("mentions ")).expect("a line for mentions");
+    let n = before.lines().count().to_string();
+    assert_eq!(mentions.split_whitespace().take(3).collect::<Vec<_>>(), vec!["mentions", n.as_str(), n.as_str()]);
+    assert!(mentions.ends_with(" ok"), "{mentions}");
+    assert!(!run.stdout.contains("DIFFERS"));
+
+    // Every command now reads PostgreSQL: the same export, the same search.
+    let url = pg.url();
+    let on_pg = |args: &[&str]| {
+        let mut all = vec!["--database-url", url.as_str()];
+        all.extend_from_slice(args);
+        vigie.run(&all).success().stdout
+    };
+    assert_eq!(on_pg(&["export", "--format", "jsonl"]), before);
+    let search = ["search", "delta", "--limit", "100", "--format", "json"];
+    assert_eq!(on_pg(&search), vigie.run(&search).success().stdout);
+    assert!(on_pg(&["user", "list"]).contains("marie"));
+    assert!(on_pg(&["token", "list"]).contains("zapier"));
+    // New rows take new ids (the sequences start past the copied ones).
+    on_pg(&["watch", "add", "United", "--query", "united"]);
+
+    // A second run is refused: the target is not empty any more.
+    let again = vigie.run(&["migrate", "--to", &pg.url()]).code(2);
+    assert!(again.stderr.contains("the target database is not empty"), "{}", again.stderr);
+
+    // Nothing to migrate, or a target that is not PostgreSQL: usage errors.
+    let empty = Vigie::new();
+    let none = empty.run(&["migrate", "--to", &pg.url()]).code(2);
+    assert!(none.stderr.contains("there is no SQLite store to migrate"), "{}", none.stderr);
+    assert!(vigie.run(&["migrate", "--to", "mysql://x"]).code(2).stderr.contains("must be a postgres:// URL"));
+}
