@@ -1,6 +1,6 @@
 //! `vigie serve`: the web app, the REST API and the push API, with the
 //! background jobs a server runs (notification delivery, escalation of
-//! overdue inbox items, expired sessions).
+//! overdue inbox items, scheduled reports, expired sessions).
 
 use std::io::Write;
 use std::time::Duration;
@@ -47,9 +47,10 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
             _ => std::future::pending::<()>().await,
         }
     };
-    let _delivery =
-        AbortOnDrop(crate::commands::collect::spawn_delivery(app.store.clone(), crate::commands::collect::notifier()?));
-    let _housekeeping = AbortOnDrop(spawn_housekeeping(app.store.clone()));
+    let notifier = crate::commands::collect::notifier()?;
+    let smtp = notifier.smtp.clone();
+    let _delivery = AbortOnDrop(crate::commands::collect::spawn_delivery(app.store.clone(), notifier));
+    let _housekeeping = AbortOnDrop(spawn_housekeeping(app.store.clone(), smtp));
     vigie_web::serve(listener, state, shutdown).await.context("the server stopped")?;
     writeln!(out, "stopped")?;
     Ok(())
@@ -77,11 +78,12 @@ async fn first_admin(app: &App, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every minute: escalate overdue inbox items and fill the overview's hourly
-/// cache for the last 90 days of every project (nothing to do when it is
-/// up to date), so that a dashboard never waits for it; every hour: forget
-/// expired sessions.
-fn spawn_housekeeping(store: DynStore) -> tokio::task::JoinHandle<()> {
+/// Every minute: escalate overdue inbox items, send the scheduled reports
+/// that are due (each period once, whatever the number of servers), and
+/// fill the overview's hourly cache for the last 90 days of every project
+/// (nothing to do when it is up to date), so that a dashboard never waits
+/// for it; every hour: forget expired sessions.
+fn spawn_housekeeping(store: DynStore, smtp: Option<vigie_notify::SmtpConfig>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         let mut n: u64 = 0;
@@ -92,6 +94,10 @@ fn spawn_housekeeping(store: DynStore) -> tokio::task::JoinHandle<()> {
                 Ok(0) => {}
                 Ok(count) => tracing::info!(count, "overdue inbox items escalated"),
                 Err(e) => tracing::warn!(error = %e, "escalation failed; retrying in a minute"),
+            }
+            let reports = vigie_web::schedule::run_due_reports(store.as_ref(), smtp.as_ref(), now).await;
+            if reports.sent + reports.failed > 0 {
+                tracing::info!(sent = reports.sent, failed = reports.failed, "scheduled reports");
             }
             warm_overviews(store.as_ref(), now).await;
             if n.is_multiple_of(60) {
