@@ -180,7 +180,11 @@ pub struct ReportEmail<'a> {
 }
 
 /// Sends a report e-mail once to `to`. Errors as [`send_email`]'s.
-pub async fn send_report_email(config: &SmtpConfig, to: &[String], report: &ReportEmail<'_>) -> Result<(), DeliveryError> {
+pub async fn send_report_email(
+    config: &SmtpConfig,
+    to: &[String],
+    report: &ReportEmail<'_>,
+) -> Result<(), DeliveryError> {
     let message = build_report_message(config, to, report)?;
     let server = format!("{}:{}", config.host, config.port);
     let transport = transport(config).map_err(|e| smtp_error(&server, &e, config.timeout))?;

@@ -221,7 +221,14 @@ fn secs(v: Option<i64>) -> Option<f64> {
 /// The response KPIs as rows (used for the whole project and per department).
 pub fn response_rows(c: &ResponseKpis, p: &ResponseKpis) -> Vec<KpiRow> {
     vec![
-        row("entered", "entrées dans la boîte", "inbox items", Unit::Count, Some(c.entered as f64), Some(p.entered as f64)),
+        row(
+            "entered",
+            "entrées dans la boîte",
+            "inbox items",
+            Unit::Count,
+            Some(c.entered as f64),
+            Some(p.entered as f64),
+        ),
         row("response_rate", "taux de réponse", "response rate", Unit::Share, c.response_rate, p.response_rate),
         row(
             "first_response_median_secs",
@@ -352,7 +359,8 @@ pub async fn compute(
 ) -> Result<KpiReport, ApiError> {
     let (prev_from, prev_to) = (from - (to - from), from);
     let overview = store.overview(project_id, from, to, bucket_secs, TOP).await?;
-    let prev_overview = store.overview(project_id, prev_from, prev_to, (prev_to - prev_from).num_seconds(), TOP).await?;
+    let prev_overview =
+        store.overview(project_id, prev_from, prev_to, (prev_to - prev_from).num_seconds(), TOP).await?;
     let responses = store.response_stats(project_id, None, from, to, now).await?;
     let prev_responses = store.response_stats(project_id, None, prev_from, prev_to, now).await?;
     let stats = store.report_stats(project_id, from, to).await?;
@@ -438,7 +446,10 @@ mod tests {
         assert_eq!(k.share_of_voice, Some(0.75));
         assert_eq!(k.responses.response_rate, Some(5.0 / 8.0));
         assert_eq!(k.responses.within_target_share, Some(0.8));
-        assert_eq!((k.reach_total, k.reach_median, k.alerts_raised, k.ack_median_secs), (130.0, Some(30.0), 2, Some(900)));
+        assert_eq!(
+            (k.reach_total, k.reach_median, k.alerts_raised, k.ack_median_secs),
+            (130.0, Some(30.0), 2, Some(900))
+        );
 
         let empty = Kpis::compute(&Overview::default(), &ResponseStats::default(), &ReportStats::default());
         assert_eq!((empty.share_of_voice, empty.responses.response_rate, empty.net_sentiment), (None, None, 0.0));
@@ -457,7 +468,8 @@ mod tests {
 
     #[test]
     fn changes_are_relative_for_counts_and_in_points_for_shares() {
-        let r = KpiRow { key: "volume", fr: "", en: "", unit: Unit::Count, current: Some(150.0), previous: Some(100.0) };
+        let r =
+            KpiRow { key: "volume", fr: "", en: "", unit: Unit::Count, current: Some(150.0), previous: Some(100.0) };
         assert_eq!(r.format_change(Lang::En), "+50.0 %");
         let s = KpiRow { unit: Unit::Share, current: Some(0.5), previous: Some(0.25), ..r.clone() };
         assert_eq!(s.format_change(Lang::En), "+25.0 pts");

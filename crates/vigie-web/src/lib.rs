@@ -31,8 +31,8 @@ pub mod error;
 pub mod i18n;
 mod ingest;
 pub mod kpi;
-pub mod pdf;
 pub mod pages;
+pub mod pdf;
 pub mod routes;
 pub mod schedule;
 

@@ -53,7 +53,8 @@ pub async fn print(html: &str) -> Result<Vec<u8>, PdfError> {
     let exe = chromium().ok_or(PdfError::NoChromium)?;
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).map_err(|e| PdfError::Failed(e.to_string()))?;
-    let dir = std::env::temp_dir().join(format!("vigie-pdf-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()));
+    let dir = std::env::temp_dir()
+        .join(format!("vigie-pdf-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()));
     let result = print_in(&exe, &dir, html).await;
     if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
         tracing::warn!(dir = %dir.display(), "could not remove the PDF work folder: {e}");

@@ -81,7 +81,12 @@ pub struct Report {
 }
 
 /// Reads the report of `period`.
-pub async fn build(store: &dyn vigie_store::Store, project: Project, period: Period, now: DateTime<Utc>) -> Result<Report, ApiError> {
+pub async fn build(
+    store: &dyn vigie_store::Store,
+    project: Project,
+    period: Period,
+    now: DateTime<Utc>,
+) -> Result<Report, ApiError> {
     let kpis = kpi::compute(store, project.id, period.from, period.to, period.bucket_secs, now).await?;
     let top_reach = store.top_reach_mentions(project.id, period.from, period.to, None, NOTABLE).await?;
     let most_negative =
@@ -339,10 +344,9 @@ pub fn plain_text(lang: Lang, r: &Report) -> String {
     if !r.alerts.is_empty() {
         out.push_str(&format!("\n{}: {}\n", lang.t("Alertes", "Alerts"), r.alerts.len()));
     }
-    out.push_str(lang.t(
-        "\nLe rapport complet est joint (fichier HTML).\n",
-        "\nThe full report is attached (HTML file).\n",
-    ));
+    out.push_str(
+        lang.t("\nLe rapport complet est joint (fichier HTML).\n", "\nThe full report is attached (HTML file).\n"),
+    );
     out
 }
 

@@ -27,7 +27,13 @@ use crate::{Access, AppState};
 pub(super) fn routes(r: Routes) -> Routes {
     let manager = Access::Project(Role::Manager);
     r.page(Method::POST, "/p/{pid}/settings/reports", manager, "Add a scheduled report (form)", add_form)
-        .page(Method::POST, "/p/{pid}/settings/reports/{id}/delete", manager, "Remove a scheduled report (form)", delete_form)
+        .page(
+            Method::POST,
+            "/p/{pid}/settings/reports/{id}/delete",
+            manager,
+            "Remove a scheduled report (form)",
+            delete_form,
+        )
         .api(Method::GET, "/api/v1/projects/{pid}/report-schedules", manager, "Scheduled reports", list_api)
         .api(
             Method::POST,
@@ -36,7 +42,13 @@ pub(super) fn routes(r: Routes) -> Routes {
             "Add a scheduled report {frequency: weekly|monthly, channel_id, recipients?, lang?: fr|en}",
             add_api,
         )
-        .api(Method::DELETE, "/api/v1/projects/{pid}/report-schedules/{id}", manager, "Remove a scheduled report", delete_api)
+        .api(
+            Method::DELETE,
+            "/api/v1/projects/{pid}/report-schedules/{id}",
+            manager,
+            "Remove a scheduled report",
+            delete_api,
+        )
 }
 
 fn back(pid: i64) -> String {
@@ -75,10 +87,18 @@ async fn add(state: &AppState, actor: &Actor, input: ScheduleInput, lang: Lang) 
         Some(Value::String(s)) => form_id(Some(s), ("le canal", "channel"), lang)?,
         _ => None,
     }
-    .ok_or_else(|| ApiError::invalid(msg(lang, "Choisissez un canal e-mail.".into(), "give channel_id, an e-mail channel of the project".into())))?;
+    .ok_or_else(|| {
+        ApiError::invalid(msg(
+            lang,
+            "Choisissez un canal e-mail.".into(),
+            "give channel_id, an e-mail channel of the project".into(),
+        ))
+    })?;
     let raw = match &input.recipients {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(list)) => list.iter().map(|v| v.as_str().unwrap_or("").to_string()).collect::<Vec<_>>().join(","),
+        Some(Value::Array(list)) => {
+            list.iter().map(|v| v.as_str().unwrap_or("").to_string()).collect::<Vec<_>>().join(",")
+        }
         _ => String::new(),
     };
     let recipients = if raw.trim().is_empty() { String::new() } else { check_addresses(&raw, lang)?.join(",") };
@@ -90,7 +110,11 @@ async fn add(state: &AppState, actor: &Actor, input: ScheduleInput, lang: Lang) 
     };
     let added = state
         .store
-        .add_report_schedule(pid, NewReportSchedule { frequency, channel_id, recipients, lang: report_lang }, Utc::now())
+        .add_report_schedule(
+            pid,
+            NewReportSchedule { frequency, channel_id, recipients, lang: report_lang },
+            Utc::now(),
+        )
         .await
         .map_err(|e| match e {
             StoreError::NotFound(_) => ApiError::not_found(msg(
