@@ -86,7 +86,7 @@ pub struct NewReportSchedule {
 
 #[async_trait]
 pub trait Reports: Send + Sync {
-    /// Reach (on the `(project_id, published_at, reach_score)` index) and
+    /// Reach (on the `(project_id, published_at, reach_score, sentiment, corrected)` index) and
     /// alert figures of `[from, to)`.
     async fn report_stats(&self, project_id: i64, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<ReportStats>;
     /// The mentions of `[from, to)` with the highest reach score, of one

@@ -195,6 +195,9 @@ async fn the_report_shows_the_hand_computed_kpis() {
     assert_eq!(page.status, 200);
     assert!(page.text.contains("data-kpi=\"share_of_voice\""), "{}", page.text);
     assert!(page.text.contains("75,0\u{a0}%") || page.text.contains("75.0 %"));
+    // The page's export links work with the session too.
+    let kpis = viewer.get(&app.api(&format!("/export/kpis?format=csv&{PERIOD}"))).await;
+    assert_eq!(kpis.status, 200, "{}", kpis.text);
     let bad = viewer.get(&app.p("/report?period=24h")).await;
     assert!(bad.text.contains("7d, 30d or 90d"), "{}", bad.text);
     let bad = viewer.get(&app.api("/report?from=2026-11-20&to=2026-11-01")).await;

@@ -1,7 +1,7 @@
 -- Reports (issue 8): the reach figures read on an index, and the schedules
 -- of e-mailed reports. Independent of 0003 (another branch): it only adds.
 
-CREATE INDEX mentions_project_published_reach ON mentions (project_id, published_at, reach_score);
+CREATE INDEX mentions_project_published_reach ON mentions (project_id, published_at, reach_score, sentiment, corrected);
 CREATE INDEX alerts_project_opened ON alerts (project_id, opened_at);
 
 -- See migrations/sqlite/0008_reports.sql.

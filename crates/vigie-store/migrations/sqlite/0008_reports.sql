@@ -1,8 +1,9 @@
 -- Reports (issue 8): the reach figures read on an index, and the schedules
 -- of e-mailed reports. Independent of 0007 (another branch): it only adds.
 
--- Sum and median of the reach scores of a period without reading the rows.
-CREATE INDEX mentions_project_published_reach ON mentions (project_id, published_at, reach_score);
+-- Sum and median of the reach scores of a period, and the ids of its
+-- highest-reach mentions of a polarity, without reading the rows.
+CREATE INDEX mentions_project_published_reach ON mentions (project_id, published_at, reach_score, sentiment, corrected);
 -- Alerts of a period.
 CREATE INDEX alerts_project_opened ON alerts (project_id, opened_at);
 

@@ -92,11 +92,14 @@ impl Reports for PgStore {
         polarity: Option<Polarity>,
         limit: i64,
     ) -> Result<Vec<StoredMention>> {
+        // The ids are chosen on the covering index alone; only the rows
+        // kept are read.
         let sql = format!(
-            "SELECT {MENTION_COLUMNS} FROM mentions m WHERE m.project_id = $1 AND m.published_at >= $2 \
-             AND m.published_at < $3 AND m.reach_score IS NOT NULL \
-             AND ($4::TEXT IS NULL OR COALESCE(m.corrected, m.sentiment) = $4) \
-             ORDER BY m.reach_score DESC, m.id DESC LIMIT $5"
+            "SELECT {MENTION_COLUMNS} FROM mentions m WHERE m.id IN (\
+             SELECT id FROM mentions WHERE project_id = $1 AND published_at >= $2 AND published_at < $3 \
+             AND reach_score IS NOT NULL AND ($4::TEXT IS NULL OR COALESCE(corrected, sentiment) = $4) \
+             ORDER BY reach_score DESC, id DESC LIMIT $5) \
+             ORDER BY m.reach_score DESC, m.id DESC"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(project_id)

@@ -161,7 +161,7 @@ async fn figures(state: &AppState, pid: i64, q: &PeriodQuery, headers: &HeaderMa
 pub use crate::kpi::net_sentiment;
 use crate::kpi::{polarity_totals as totals, ratio};
 
-fn bucket_label(lang: Lang, start: i64, bucket_secs: i64) -> String {
+pub(crate) fn bucket_label(lang: Lang, start: i64, bucket_secs: i64) -> String {
     let t = Utc.timestamp_opt(start, 0).single().unwrap_or_default();
     if bucket_secs < 86_400 {
         match lang {

@@ -13,7 +13,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -171,11 +171,8 @@ fn mention_list(lang: Lang, mentions: &[StoredMention]) -> Markup {
 
 fn charts(lang: Lang, r: &Report) -> Vec<String> {
     let o = &r.kpis.overview;
-    let labels: Vec<String> = o
-        .buckets
-        .iter()
-        .map(|b| Utc.timestamp_opt(b.start, 0).single().map(|t| lang.date(t)).unwrap_or_default())
-        .collect();
+    let labels: Vec<String> =
+        o.buckets.iter().map(|b| super::overview::bucket_label(lang, b.start, r.period.bucket_secs)).collect();
     let series = |name: &str, color, f: fn(&vigie_store::SentimentBucket) -> i64| Series {
         name: name.into(),
         color,
