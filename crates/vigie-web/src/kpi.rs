@@ -1,6 +1,7 @@
 //! The KPIs a communication team reports upward, defined once: the report
-//! page, its download, its JSON twin, the KPI export, the e-mailed reports
-//! and the overview all read them from here.
+//! page, its download, its JSON twin, the KPI export and the e-mailed
+//! reports read them from here, and the overview computes the numbers it
+//! shares with them (net sentiment, shares, changes) with these functions.
 //!
 //! Definitions, over the mentions *published* in the period `[from, to)`
 //! (UTC) unless said otherwise:
