@@ -162,6 +162,91 @@ pub(crate) fn build_message(config: &SmtpConfig, to: &[String], notice: &Notice<
         .map_err(|e| DeliveryError::Email(e.to_string()))
 }
 
+/// A scheduled report as an e-mail: text and HTML alternatives, and the
+/// full report attached as a file.
+#[derive(Debug, Clone)]
+pub struct ReportEmail<'a> {
+    /// One line; cleaned before use (no header injection).
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub html: &'a str,
+    /// ASCII file name of the attachment (`vigie-report-3-20261116-20261122.html`).
+    pub attachment_name: &'a str,
+    /// The attached HTML document.
+    pub attachment_html: &'a str,
+    /// Unique per schedule and period (`report-7-1763942400`): the
+    /// message id, so a repeat is recognisable.
+    pub key: &'a str,
+}
+
+/// Sends a report e-mail once to `to`. Errors as [`send_email`]'s.
+pub async fn send_report_email(
+    config: &SmtpConfig,
+    to: &[String],
+    report: &ReportEmail<'_>,
+) -> Result<(), DeliveryError> {
+    let message = build_report_message(config, to, report)?;
+    let server = format!("{}:{}", config.host, config.port);
+    let transport = transport(config).map_err(|e| smtp_error(&server, &e, config.timeout))?;
+    let whole = config.timeout.saturating_mul(2).max(Duration::from_secs(1));
+    match tokio::time::timeout(whole, transport.send(message)).await {
+        Ok(Ok(_)) => {
+            tracing::info!(server, report = report.key, recipients = to.len(), "report e-mail accepted");
+            Ok(())
+        }
+        Ok(Err(e)) => Err(smtp_error(&server, &e, config.timeout)),
+        Err(_) => Err(DeliveryError::Smtp {
+            server,
+            reason: format!("no answer within {} s", whole.as_secs_f32()),
+            code: None,
+            transient: true,
+        }),
+    }
+}
+
+pub(crate) fn build_report_message(
+    config: &SmtpConfig,
+    to: &[String],
+    report: &ReportEmail<'_>,
+) -> Result<Message, DeliveryError> {
+    use lettre::message::header::ContentType;
+    use lettre::message::{Attachment, SinglePart};
+    if to.is_empty() {
+        return Err(DeliveryError::Email("no recipient".to_string()));
+    }
+    let from: Mailbox = config
+        .from
+        .trim()
+        .parse()
+        .map_err(|e| DeliveryError::Email(format!("invalid sender address {:?}: {e}", clean(&config.from, 100))))?;
+    let key = safe_event_id(report.key);
+    let domain = message_id_domain(from.email.domain());
+    let mut builder = Message::builder()
+        .from(from)
+        .subject(clean(report.subject, 200))
+        .message_id(Some(format!("<vigie.{key}@{domain}>")))
+        .raw_header(HeaderValue::new(EVENT_HEADER, key))
+        .raw_header(HeaderValue::new(AUTO_SUBMITTED, "auto-generated".to_string()));
+    for addr in to {
+        let mailbox: Mailbox = addr
+            .trim()
+            .parse()
+            .map_err(|e| DeliveryError::Email(format!("invalid recipient address {:?}: {e}", clean(addr, 100))))?;
+        builder = builder.to(mailbox);
+    }
+    let html_type = ContentType::parse("text/html; charset=utf-8").map_err(|e| DeliveryError::Email(e.to_string()))?;
+    let name: String =
+        report.attachment_name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
+    let attachment: SinglePart = Attachment::new(name).body(report.attachment_html.to_string(), html_type);
+    builder
+        .multipart(
+            MultiPart::mixed()
+                .multipart(MultiPart::alternative_plain_html(report.text.to_string(), report.html.to_string()))
+                .singlepart(attachment),
+        )
+        .map_err(|e| DeliveryError::Email(e.to_string()))
+}
+
 /// The sender's domain if it is a plain host name, else `vigie.invalid`.
 fn message_id_domain(domain: &str) -> String {
     let ok = !domain.is_empty()

@@ -48,7 +48,7 @@ use chrono::{DateTime, Utc};
 use vigie_collect::FetchError;
 use vigie_model::Alert;
 
-pub use email::{SmtpConfig, SmtpSecurity, send_email};
+pub use email::{ReportEmail, SmtpConfig, SmtpSecurity, send_email, send_report_email};
 pub use render::{MAX_EXCERPT_CHARS, MAX_MENTIONS, Rendered, render};
 pub use webhook::{WebhookTarget, send_webhook, sign, verify_signature};
 

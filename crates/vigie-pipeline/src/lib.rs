@@ -22,6 +22,7 @@
 pub mod alerts;
 pub mod analyze;
 pub mod collect_run;
+pub mod export;
 pub mod import;
 pub mod import_run;
 pub mod ingest;

@@ -30,11 +30,13 @@ pub mod accounts;
 mod codec;
 pub mod migrate;
 pub mod postgres;
+pub mod reports;
 mod rollup;
 pub mod sqlite;
 pub mod workflow;
 
 pub use accounts::{Accounts, AuditEntry, NewAudit, NewUser, Session, User};
+pub use reports::{Frequency, NewReportSchedule, ReportSchedule, ReportStats, Reports};
 pub use workflow::{
     AuthorRow, Department, InboxCounts, InboxFilter, InboxItem, NewDepartment, NewRoutingRule, NewWorkflowEvent,
     Overview, ResponseStats, RoutingRule, SentimentBucket, WatchCount, Workflow, WorkflowEvent,
@@ -301,7 +303,7 @@ pub enum DeliveryRecord {
 /// [`Accounts`], the response workflow and dashboard aggregates in
 /// [`Workflow`].
 #[async_trait]
-pub trait Store: Accounts + Workflow + Send + Sync {
+pub trait Store: Accounts + Workflow + Reports + Send + Sync {
     /// Returns the project with that name, creating it if needed.
     async fn ensure_project(&self, name: &str, now: DateTime<Utc>) -> Result<Project>;
     async fn project(&self, name: &str) -> Result<Option<Project>>;

@@ -359,6 +359,23 @@ const TABLES: &[Table] = &[
         order: &["id"],
         identity: true,
     },
+    Table {
+        name: "report_schedules",
+        columns: &[
+            ("id", Int),
+            ("project_id", Int),
+            ("frequency", Text),
+            ("channel_id", Int),
+            ("recipients", Text),
+            ("lang", Text),
+            ("last_period_end", Int),
+            ("last_sent_at", Int),
+            ("last_error", Text),
+            ("created_at", Int),
+        ],
+        order: &["id"],
+        identity: true,
+    },
 ];
 
 /// The names of the tables copied, in copy order.
@@ -810,6 +827,7 @@ mod tests {
         assert!(before("projects", "watches") && before("sources", "mentions") && before("mentions", "inbox"));
         assert!(before("users", "departments") && before("departments", "routing_rules"));
         assert!(before("alerts", "deliveries") && before("notification_channels", "deliveries"));
+        assert!(before("notification_channels", "report_schedules"));
         // Mentions carry their full-text entries.
         assert!(insert_sql(&TABLES[7]).contains("vigie_fts_index"));
     }

@@ -154,6 +154,20 @@ async fn fill(store: &dyn Store) -> i64 {
         min_severity: Severity::Info,
     };
     store.add_channel(p.id, hook, t0()).await.unwrap();
+    let mail = NewChannel {
+        kind: "email".into(),
+        target: "com@example.fr".into(),
+        secret: None,
+        min_severity: Severity::Warning,
+    };
+    let mail = store.add_channel(p.id, mail, t0()).await.unwrap();
+    let schedule = vigie_store::NewReportSchedule {
+        frequency: vigie_store::Frequency::Monthly,
+        channel_id: mail.id,
+        recipients: "direction@example.fr".into(),
+        lang: "en".into(),
+    };
+    store.add_report_schedule(p.id, schedule, t0()).await.unwrap();
     let alert = Alert {
         id: 0,
         project_id: p.id,
@@ -279,6 +293,7 @@ async fn dump(store: &dyn Store) -> String {
         put("overview", format!("{:?}", store.overview(id, t0() - Duration::days(1), far, 3600, 10).await.unwrap()));
         put("settings", format!("{:?}", store.alert_settings(id).await.unwrap()));
         put("channels", format!("{:?}", store.list_channels(id).await.unwrap()));
+        put("report schedules", format!("{:?}", store.list_report_schedules(id).await.unwrap()));
         for w in store.list_watches(id).await.unwrap() {
             put("detector", format!("{:?}", store.detector_state(w.id, "all").await.unwrap()));
             put("buckets", format!("{:?}", store.watch_buckets(w.id, "all", 0, i64::MAX).await.unwrap()));

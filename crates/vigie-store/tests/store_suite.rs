@@ -71,6 +71,7 @@ async fn run_suite(store: &dyn Store) {
     overdue_items_wait_for_escalation(store).await;
     response_stats_follow_the_period(store).await;
     the_overview_counts_a_period(store).await;
+    reports_count_reach_alerts_and_schedules(store).await;
     the_overview_cache_follows_every_change(store).await;
     mention_filters_by_lang_kind_site_theme_and_status(store).await;
     cleared_matches_leave_the_other_watches(store).await;
@@ -1434,6 +1435,117 @@ async fn the_overview_counts_a_period(store: &dyn Store) {
 /// give what counting the mentions gives. The mentions are days old by the
 /// real clock (the cache only keeps hours older than three), plus a few in
 /// the current hour, which is counted on every request.
+async fn reports_count_reach_alerts_and_schedules(store: &dyn Store) {
+    use Polarity::{Negative, Positive};
+    use vigie_model::{Alert, AlertEvidence, AlertRule, AlertStatus, Severity};
+    use vigie_store::{Frequency, NewChannel, NewReportSchedule, ReportStats};
+    let p = store.ensure_project("reports", t0()).await.unwrap();
+    let m = |minutes: i64| t0() + Duration::minutes(minutes);
+    let tw = SourceKind::Twitter;
+    let batch = vec![
+        overview_record("RA", m(10), tw, None, None, judged(Some(Negative), &[], Some(10.0))),
+        overview_record("RB", m(20), tw, None, None, judged(Some(Positive), &[], Some(50.0))),
+        overview_record("RC", m(30), tw, None, None, judged(Some(Negative), &[], Some(30.0))),
+        overview_record("RD", m(40), tw, None, None, judged(None, &[], None)),
+        // Before the period.
+        overview_record("RE", m(-10), tw, None, None, judged(Some(Negative), &[], Some(90.0))),
+    ];
+    store.insert_mentions(p.id, &batch).await.unwrap();
+    let alert = |key: &str, opened: i64, ack: Option<i64>, resolved: Option<i64>| Alert {
+        id: 0,
+        project_id: p.id,
+        watch_id: None,
+        rule: AlertRule::TriggerTerm,
+        severity: Severity::Warning,
+        status: if resolved.is_some() { AlertStatus::Resolved } else { AlertStatus::Open },
+        dedup_key: key.into(),
+        title: key.into(),
+        evidence: AlertEvidence::default(),
+        mention_ids: vec![],
+        events: 1,
+        opened_at: m(opened),
+        updated_at: m(opened),
+        acknowledged_at: ack.map(|s| m(opened) + Duration::seconds(s)),
+        resolved_at: resolved.map(|s| m(opened) + Duration::seconds(s)),
+    };
+    for a in [
+        alert("a1", 0, Some(600), None),
+        alert("a2", 10, None, Some(1_200)),
+        alert("a3", 20, None, None),
+        alert("a0", -30, Some(60), None),
+    ] {
+        store.save_alert(&a, false, t0()).await.unwrap();
+    }
+    let stats = store.report_stats(p.id, m(0), m(60)).await.unwrap();
+    assert_eq!(
+        stats,
+        ReportStats {
+            scored: 3,
+            reach_total: 90.0,
+            reach_median: Some(30.0),
+            alerts_raised: 3,
+            alerts_acknowledged: 2,
+            ack_median_secs: Some(600),
+        }
+    );
+    assert_eq!(store.report_stats(p.id, m(100), m(200)).await.unwrap(), ReportStats::default());
+    let keys = |ms: Vec<vigie_store::StoredMention>| -> Vec<String> {
+        ms.iter().map(|s| s.mention.source_item_id.clone().unwrap_or_default()).collect()
+    };
+    assert_eq!(keys(store.top_reach_mentions(p.id, m(0), m(60), None, 2).await.unwrap()), ["RB", "RC"]);
+    assert_eq!(keys(store.top_reach_mentions(p.id, m(0), m(60), Some(Negative), 5).await.unwrap()), ["RC", "RA"]);
+    let opened = store.alerts_opened(p.id, m(0), m(60), 10).await.unwrap();
+    assert_eq!(opened.iter().map(|a| a.title.as_str()).collect::<Vec<_>>(), ["a1", "a2", "a3"]);
+
+    // Schedules go through an e-mail channel of the project.
+    let channel = |kind: &str, target: &str| NewChannel {
+        kind: kind.into(),
+        target: target.into(),
+        secret: None,
+        min_severity: Severity::Info,
+    };
+    let hook = store.add_channel(p.id, channel("webhook", "https://hooks.example/r"), t0()).await.unwrap();
+    let mail = store.add_channel(p.id, channel("email", "com@example.org"), t0()).await.unwrap();
+    let new = |channel_id: i64| NewReportSchedule {
+        frequency: Frequency::Weekly,
+        channel_id,
+        recipients: "boss@example.org".into(),
+        lang: "en".into(),
+    };
+    assert!(matches!(store.add_report_schedule(p.id, new(hook.id), t0()).await, Err(StoreError::NotFound(_))));
+    let other = other_project(store).await;
+    assert!(matches!(store.add_report_schedule(other, new(mail.id), t0()).await, Err(StoreError::NotFound(_))));
+    let s = store.add_report_schedule(p.id, new(mail.id), t0()).await.unwrap();
+    assert_eq!(
+        (s.frequency, s.recipients.as_str(), s.lang.as_str(), s.last_period_end),
+        (Frequency::Weekly, "boss@example.org", "en", None)
+    );
+    assert_eq!(store.list_report_schedules(p.id).await.unwrap(), vec![s.clone()]);
+    assert!(store.list_report_schedules(other).await.unwrap().is_empty());
+    assert_eq!(store.report_schedules_after(0, 10).await.unwrap(), vec![s.clone()]);
+    assert!(store.report_schedules_after(s.id, 10).await.unwrap().is_empty());
+
+    // A period is claimed once; an older one never; a failed send with
+    // retry gives the claim back.
+    let (week1, week2) = (m(0), m(0) + Duration::days(7));
+    assert!(store.claim_report_period(s.id, week1, m(1)).await.unwrap());
+    assert!(!store.claim_report_period(s.id, week1, m(2)).await.unwrap());
+    assert!(!store.claim_report_period(s.id, week1 - Duration::days(7), m(2)).await.unwrap());
+    assert!(store.claim_report_period(s.id, week2, m(3)).await.unwrap());
+    store.report_send_failed(s.id, week2, Some(week1), "451 try later", true).await.unwrap();
+    let back = store.list_report_schedules(p.id).await.unwrap().remove(0);
+    assert_eq!((back.last_period_end, back.last_error.as_deref()), (Some(week1), Some("451 try later")));
+    assert!(store.claim_report_period(s.id, week2, m(4)).await.unwrap());
+    store.report_send_failed(s.id, week2, Some(week1), "550 no such user", false).await.unwrap();
+    let kept = store.list_report_schedules(p.id).await.unwrap().remove(0);
+    assert_eq!((kept.last_period_end, kept.last_sent_at), (Some(week2), Some(m(4))));
+    assert!(!store.claim_report_period(s.id, week2, m(5)).await.unwrap());
+
+    assert!(!store.remove_report_schedule(other, s.id).await.unwrap());
+    assert!(store.remove_report_schedule(p.id, s.id).await.unwrap());
+    assert!(store.list_report_schedules(p.id).await.unwrap().is_empty());
+}
+
 async fn the_overview_cache_follows_every_change(store: &dyn Store) {
     use Polarity::{Negative, Neutral, Positive};
     let p = store.ensure_project("overview-cache", t0()).await.unwrap();

@@ -30,8 +30,11 @@ pub mod cache;
 pub mod error;
 pub mod i18n;
 mod ingest;
+pub mod kpi;
 pub mod pages;
+pub mod pdf;
 pub mod routes;
+pub mod schedule;
 
 use std::future::Future;
 use std::net::SocketAddr;

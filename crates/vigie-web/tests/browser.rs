@@ -89,6 +89,8 @@ async fn hostile_mentions_never_run_in_any_page() {
     log_in(&b, &app, "admin").await;
     let mut pages = vec![
         app.p("/overview?period=24h"),
+        // Notable mentions and alerts of the week: the payloads are there.
+        app.p("/report?period=7d"),
         app.p("/mentions"),
         app.p("/mentions?q=arnaque"),
         app.p("/inbox"),
@@ -128,7 +130,7 @@ async fn pages_fit_a_phone_screen() {
     let app = TestApp::start().await;
     b.set_mobile().await.unwrap();
     log_in(&b, &app, "manager").await;
-    for page in [app.p("/overview"), app.p("/mentions"), app.p("/inbox"), app.p("/settings")] {
+    for page in [app.p("/overview"), app.p("/report"), app.p("/mentions"), app.p("/inbox"), app.p("/settings")] {
         b.goto(&app.url(&page)).await.unwrap();
         // Nothing but scrolling tables may be wider than the screen.
         let overflow = b

@@ -22,6 +22,7 @@
 
 mod accounts;
 mod fts;
+mod reports;
 mod workflow;
 
 use std::borrow::Cow;
@@ -56,6 +57,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
     (2, "overview", include_str!("../../migrations/postgres/0002_overview.sql")),
     (3, "leases", include_str!("../../migrations/postgres/0003_leases.sql")),
+    (4, "reports", include_str!("../../migrations/postgres/0004_reports.sql")),
 ];
 
 /// Mentions per INSERT statement (each column one array).

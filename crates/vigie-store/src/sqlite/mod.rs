@@ -4,6 +4,7 @@
 //! [`crate::Workflow`] in `workflow.rs`, on the same [`SqliteStore`].
 
 mod accounts;
+mod reports;
 mod workflow;
 
 use std::borrow::Cow;
@@ -45,6 +46,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "web", include_str!("../../migrations/sqlite/0005_web.sql")),
     (6, "overview", include_str!("../../migrations/sqlite/0006_overview.sql")),
     (7, "leases", include_str!("../../migrations/sqlite/0007_leases.sql")),
+    (8, "reports", include_str!("../../migrations/sqlite/0008_reports.sql")),
 ];
 
 // Multi-row statements are kept in sqlx's prepared-statement cache only at

@@ -11,6 +11,7 @@ pub mod alerts;
 pub mod inbox;
 pub mod mentions;
 pub mod overview;
+pub mod report;
 pub mod settings;
 pub mod sources;
 pub mod watches;
@@ -40,6 +41,7 @@ pub fn routes(r: Routes) -> Routes {
         });
     let r = account::routes(r);
     let r = overview::routes(r);
+    let r = report::routes(r);
     let r = mentions::routes(r);
     let r = inbox::routes(r);
     let r = alerts::routes(r);
@@ -131,6 +133,7 @@ pub async fn not_found(headers: HeaderMap, uri: Uri) -> Response {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
     Overview,
+    Report,
     Mentions,
     Inbox,
     Alerts,
@@ -145,8 +148,9 @@ pub async fn page(state: &AppState, actor: &Actor, nav: Nav, title: &str, body: 
     let lang = actor.lang;
     let projects = visible_projects(state, actor).await?;
     let current = actor.project.as_ref();
-    let entries: [(Nav, &str, &str); 7] = [
+    let entries: [(Nav, &str, &str); 8] = [
         (Nav::Overview, "overview", lang.t("Vue d'ensemble", "Overview")),
+        (Nav::Report, "report", lang.t("Rapport", "Report")),
         (Nav::Mentions, "mentions", lang.t("Mentions", "Mentions")),
         (Nav::Inbox, "inbox", lang.t("À traiter", "Inbox")),
         (Nav::Alerts, "alerts", lang.t("Alertes", "Alerts")),

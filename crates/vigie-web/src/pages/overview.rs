@@ -157,18 +157,11 @@ async fn figures(state: &AppState, pid: i64, q: &PeriodQuery, headers: &HeaderMa
     Ok(figures)
 }
 
-/// Net sentiment: (positive − negative) / all, in [-1, 1]; 0 when empty.
-pub fn net_sentiment(positive: i64, negative: i64, total: i64) -> f64 {
-    if total <= 0 { 0.0 } else { (positive - negative) as f64 / total as f64 }
-}
+// The KPIs shown here are those of the reports, defined once in `crate::kpi`.
+pub use crate::kpi::net_sentiment;
+use crate::kpi::{polarity_totals as totals, ratio};
 
-fn totals(o: &Overview) -> (i64, i64, i64, i64) {
-    o.buckets
-        .iter()
-        .fold((0, 0, 0, 0), |(n, u, p, k), b| (n + b.negative, u + b.neutral, p + b.positive, k + b.unknown))
-}
-
-fn bucket_label(lang: Lang, start: i64, bucket_secs: i64) -> String {
+pub(crate) fn bucket_label(lang: Lang, start: i64, bucket_secs: i64) -> String {
     let t = Utc.timestamp_opt(start, 0).single().unwrap_or_default();
     if bucket_secs < 86_400 {
         match lang {
@@ -206,7 +199,7 @@ async fn overview_api(
         "share_of_voice": f.overview.per_watch.iter().map(|w| json!({
             "watch_id": w.watch_id, "name": w.name, "competitor": w.competitor, "mentions": w.mentions,
             "negative": w.negative, "positive": w.positive,
-            "share": if watch_total > 0 { w.mentions as f64 / watch_total as f64 } else { 0.0 },
+            "share": ratio(w.mentions, watch_total).unwrap_or(0.0),
         })).collect::<Vec<_>>(),
         "top_sites": f.overview.top_sites.iter().map(|r| json!({"site": r.key, "mentions": r.count})).collect::<Vec<_>>(),
         "top_authors": f.overview.top_authors.iter().map(|a| json!({"author": a.author, "site": a.site, "mentions": a.mentions, "reach_score": a.reach_score})).collect::<Vec<_>>(),
@@ -318,8 +311,7 @@ async fn overview_page(
         width: 540,
         value_suffix: String::new(),
     };
-    let change =
-        if f.previous_total > 0 { Some((o.total - f.previous_total) as f64 / f.previous_total as f64) } else { None };
+    let change = crate::kpi::relative_change(o.total as f64, f.previous_total as f64);
     let r = &f.responses;
     let body = html! {
         h1 { (lang.t("Vue d'ensemble", "Overview")) }
@@ -327,8 +319,8 @@ async fn overview_page(
         section.kpis {
             (kpi(&lang.number(o.total), lang.t("mentions", "mentions"), change.map(|c| format!("{}{} {}", if c >= 0.0 { "+" } else { "" }, lang.percent(c), lang.t("vs période précédente", "vs previous period")))))
             (kpi(&format!("{:+.2}", net_sentiment(pos, neg, o.total)), lang.t("sentiment net", "net sentiment"), Some(format!("{} {} · {} {}", lang.number(neg), lang.t("nég.", "neg."), lang.number(pos), lang.t("pos.", "pos.")))))
-            (kpi(&if o.total > 0 { lang.percent(neg as f64 / o.total as f64) } else { "—".into() }, lang.t("part négative", "negative share"), None))
-            (kpi(&if r.entered > 0 { lang.percent(r.answered as f64 / r.entered as f64) } else { "—".into() }, lang.t("taux de réponse", "response rate"), Some(format!("{} / {}", lang.number(r.answered), lang.number(r.entered)))))
+            (kpi(&ratio(neg, o.total).map_or_else(|| "—".into(), |v| lang.percent(v)), lang.t("part négative", "negative share"), None))
+            (kpi(&ratio(r.answered, r.entered).map_or_else(|| "—".into(), |v| lang.percent(v)), lang.t("taux de réponse", "response rate"), Some(format!("{} / {}", lang.number(r.answered), lang.number(r.entered)))))
             (kpi(&r.median_secs.map(|s| lang.duration(s)).unwrap_or_else(|| "—".into()), lang.t("temps de réponse médian", "median response time"), r.p90_secs.map(|s| format!("p90 {}", lang.duration(s)))))
             (kpi(&lang.number(r.pending), lang.t("à traiter", "pending"), (r.overdue > 0).then(|| format!("{} {}", lang.number(r.overdue), lang.t("en retard", "overdue")))))
         }

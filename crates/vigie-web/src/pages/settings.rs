@@ -14,6 +14,7 @@ mod audit;
 mod channels;
 mod departments;
 mod members;
+mod reports;
 mod rules;
 mod tokens;
 mod users;
@@ -47,6 +48,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = rules::routes(r);
     let r = members::routes(r);
     let r = channels::routes(r);
+    let r = reports::routes(r);
     let r = tokens::routes(r);
     let r = audit::routes(r);
     users::routes(r)
@@ -68,6 +70,7 @@ async fn settings_page(
     let rules = rules::section(&state, &actor).await?;
     let members = members::section(&state, &actor).await?;
     let channels = if actor.can(Role::Manager) { Some(channels::section(&state, &actor).await?) } else { None };
+    let reports = if actor.can(Role::Manager) { Some(reports::section(&state, &actor).await?) } else { None };
     let (tokens, audit) = if actor.can(Role::Admin) {
         let cursor = match super::inbox::paging(q.audit_cursor.as_deref(), None) {
             Ok((c, _)) => c,
@@ -84,6 +87,7 @@ async fn settings_page(
             a href="#rules" { (lang.t("Routage", "Routing")) }
             a href="#members" { (lang.t("Membres", "Members")) }
             @if channels.is_some() { a href="#channels" { (lang.t("Notifications", "Notifications")) } }
+            @if reports.is_some() { a href="#reports" { (lang.t("Rapports", "Reports")) } }
             @if tokens.is_some() { a href="#tokens" { (lang.t("Jetons d'API", "API tokens")) } }
             @if audit.is_some() { a href="#audit" { (lang.t("Journal", "Audit log")) } }
             @if actor.is_site_admin() { a href="/admin/users" { (lang.t("Utilisateurs de l'installation", "Installation users")) } }
@@ -98,6 +102,7 @@ async fn settings_page(
         (rules)
         (members)
         @if let Some(c) = channels { (c) }
+        @if let Some(r) = reports { (r) }
         @if let Some(t) = tokens { (t) }
         @if let Some(a) = audit { (a) }
     };

@@ -5,48 +5,14 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use anyhow::Context as _;
-use serde_json::Value;
+use vigie_pipeline::export::{CSV_COLUMNS, csv_cell, mention_json};
 use vigie_store::MentionFilter;
 
 use crate::app::App;
 use crate::cli::{DataFormat, ExportArgs};
-use crate::commands::search::{mention_json, watch_filter};
+use crate::commands::search::watch_filter;
 
 const PAGE: i64 = 1_000;
-
-/// CSV columns, in order (the import schema first).
-const CSV_COLUMNS: [&str; 19] = [
-    "id",
-    "url",
-    "title",
-    "text",
-    "author",
-    "published_at",
-    "source",
-    "site",
-    "lang",
-    "reach",
-    "text_format",
-    "collected_at",
-    "lang_confidence",
-    "watches",
-    "vigie_id",
-    "sentiment",
-    "sentiment_score",
-    "themes",
-    "story_id",
-];
-
-fn csv_cell(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => {
-            items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string)).collect::<Vec<_>>().join("|")
-        }
-        other => other.to_string(),
-    }
-}
 
 pub async fn run(app: &App, args: ExportArgs, stdout: &mut dyn Write) -> anyhow::Result<()> {
     let filter = MentionFilter { watch_id: watch_filter(app, args.watch.as_deref()).await?, ..Default::default() };

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
-use vigie_store::{MentionFilter, StoredMention};
+use vigie_store::MentionFilter;
 
 use crate::app::{App, parse_duration, usage};
 use crate::cli::{OutputFormat, SearchArgs};
@@ -25,31 +25,7 @@ pub async fn watch_filter(app: &App, watch: Option<&str>) -> anyhow::Result<Opti
     }
 }
 
-/// A stored mention as a JSON object in the export/import schema.
-pub fn mention_json(s: &StoredMention, watch_names: &dyn Fn(i64) -> Option<String>) -> Value {
-    let m = &s.mention;
-    json!({
-        "id": m.source_item_id,
-        "url": m.url,
-        "title": m.title,
-        "text": m.text,
-        "author": m.author,
-        "published_at": m.published_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "source": m.source_kind.as_str(),
-        "site": m.site,
-        "lang": m.lang,
-        "reach": m.reach,
-        "text_format": "plain",
-        "collected_at": m.collected_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "lang_confidence": m.lang_confidence,
-        "watches": s.matches.iter().filter_map(|w| watch_names(w.watch_id)).collect::<Vec<_>>(),
-        "vigie_id": m.id,
-        "sentiment": m.analysis.polarity(),
-        "sentiment_score": m.analysis.sentiment.as_ref().map(|s| s.score),
-        "themes": m.analysis.themes.iter().map(|t| t.theme.as_str()).collect::<Vec<_>>(),
-        "story_id": m.analysis.story_id,
-    })
-}
+pub use vigie_pipeline::export::mention_json;
 
 pub async fn run(app: &App, args: SearchArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let query = parse_user_query(&args.query)?;

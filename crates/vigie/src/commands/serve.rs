@@ -1,7 +1,8 @@
 //! `vigie serve`: the web app, the REST API and the push API, with the
 //! background work of `vigie worker` (collection, notification delivery,
-//! escalation of overdue inbox items) unless `--no-collect`, and the removal
-//! of expired sessions.
+//! escalation of overdue inbox items) unless `--no-collect`, and the
+//! housekeeping every server does (scheduled reports, the overview's cache,
+//! expired sessions).
 
 use std::io::Write;
 use std::time::Duration;
@@ -80,7 +81,9 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
             }
         })))
     };
-    let _housekeeping = AbortOnDrop(spawn_housekeeping(app.store.clone()));
+    // Scheduled reports go out through the same SMTP settings as alerts.
+    let smtp = crate::commands::collect::notifier()?.smtp;
+    let _housekeeping = AbortOnDrop(spawn_housekeeping(app.store.clone(), smtp));
     let served = vigie_web::serve(listener, state, shutdown).await.context("the server stopped");
     if let Some(background) = background {
         drop(background);
@@ -121,17 +124,22 @@ async fn first_admin(app: &App, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every minute: fill the overview's hourly cache for the last 90 days of
-/// every project (nothing to do when it is up to date), so that a dashboard
-/// never waits for it; every hour: forget expired sessions and old failed
-/// logins. All idempotent: any number of servers may run it.
-fn spawn_housekeeping(store: DynStore) -> tokio::task::JoinHandle<()> {
+/// Every minute: send the scheduled reports that are due (each period once,
+/// whatever the number of servers) and fill the overview's hourly cache for
+/// the last 90 days of every project (nothing to do when it is up to date),
+/// so that a dashboard never waits for it; every hour: forget expired
+/// sessions and old failed logins. All safe with any number of servers.
+fn spawn_housekeeping(store: DynStore, smtp: Option<vigie_notify::SmtpConfig>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         let mut n: u64 = 0;
         loop {
             tick.tick().await;
             let now = Utc::now();
+            let reports = vigie_web::schedule::run_due_reports(store.as_ref(), smtp.as_ref(), now).await;
+            if reports.sent + reports.failed > 0 {
+                tracing::info!(sent = reports.sent, failed = reports.failed, "scheduled reports");
+            }
             warm_overviews(store.as_ref(), now).await;
             if n.is_multiple_of(60) {
                 if let Err(e) = store.purge_sessions(now).await {

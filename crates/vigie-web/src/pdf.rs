@@ -1,0 +1,100 @@
+//! PDF reports, only when Chromium is installed on the server: the HTML
+//! report printed by `chromium --headless --print-to-pdf` (Debian's
+//! `chromium` package). No PDF crate is linked. Without Chromium, the answer
+//! says so and points to the HTML report, which prints to PDF from any
+//! browser.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::i18n::Lang;
+
+/// Longest a print may take.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why no PDF was made.
+#[derive(Debug)]
+pub enum PdfError {
+    /// No Chromium found.
+    NoChromium,
+    /// Chromium ran but gave no PDF.
+    Failed(String),
+}
+
+impl PdfError {
+    pub fn message(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (PdfError::NoChromium, Lang::Fr) => "Le PDF n'est pas disponible : Chromium n'est pas installé sur le serveur \
+                (paquet Debian « chromium », ou VIGIE_CHROMIUM). Téléchargez le rapport HTML et imprimez-le en PDF depuis votre navigateur."
+                .into(),
+            (PdfError::NoChromium, Lang::En) => "PDF is not available: Chromium is not installed on the server \
+                (Debian package \"chromium\", or set VIGIE_CHROMIUM). Download the HTML report and print it to PDF from your browser."
+                .into(),
+            (PdfError::Failed(why), Lang::Fr) => format!("Chromium n'a pas produit le PDF : {why}"),
+            (PdfError::Failed(why), Lang::En) => format!("Chromium did not produce the PDF: {why}"),
+        }
+    }
+}
+
+/// `VIGIE_CHROMIUM`, else `chromium` or `chromium-browser` on the `PATH`.
+pub fn chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("VIGIE_CHROMIUM").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        return p.is_file().then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
+        .find(|p| p.is_file())
+}
+
+/// Prints the HTML document to PDF bytes.
+pub async fn print(html: &str) -> Result<Vec<u8>, PdfError> {
+    let exe = chromium().ok_or(PdfError::NoChromium)?;
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| PdfError::Failed(e.to_string()))?;
+    let dir = std::env::temp_dir()
+        .join(format!("vigie-pdf-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()));
+    let result = print_in(&exe, &dir, html).await;
+    if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+        tracing::warn!(dir = %dir.display(), "could not remove the PDF work folder: {e}");
+    }
+    result
+}
+
+async fn print_in(exe: &std::path::Path, dir: &std::path::Path, html: &str) -> Result<Vec<u8>, PdfError> {
+    let fail = |e: std::io::Error| PdfError::Failed(e.to_string());
+    tokio::fs::create_dir_all(dir.join("profile")).await.map_err(fail)?;
+    let input = dir.join("report.html");
+    let output = dir.join("report.pdf");
+    tokio::fs::write(&input, html).await.map_err(fail)?;
+    let mut cmd = tokio::process::Command::new(exe);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--no-pdf-header-footer",
+    ])
+    .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+    .arg(format!("--print-to-pdf={}", output.display()))
+    .arg(format!("file://{}", input.display()))
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .kill_on_drop(true);
+    let run = tokio::time::timeout(TIMEOUT, cmd.output())
+        .await
+        .map_err(|_| PdfError::Failed(format!("no PDF within {} s", TIMEOUT.as_secs())))?
+        .map_err(fail)?;
+    match tokio::fs::read(&output).await {
+        Ok(pdf) if pdf.starts_with(b"%PDF") => Ok(pdf),
+        _ => {
+            let err = String::from_utf8_lossy(&run.stderr);
+            let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
+            Err(PdfError::Failed(format!("exit {}: {}", run.status, super::pages::clip(last, 300))))
+        }
+    }
+}
