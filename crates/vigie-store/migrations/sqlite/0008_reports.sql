@@ -4,6 +4,9 @@
 -- Sum and median of the reach scores of a period, and the ids of its
 -- highest-reach mentions of a polarity, without reading the rows.
 CREATE INDEX mentions_project_published_reach ON mentions (project_id, published_at, reach_score, sentiment, corrected);
+-- It holds everything the (project_id, published_at, sentiment, corrected)
+-- index did, in the same order: that one goes (one index less to write).
+DROP INDEX mentions_project_published_sentiment;
 -- Alerts of a period.
 CREATE INDEX alerts_project_opened ON alerts (project_id, opened_at);
 

@@ -842,7 +842,7 @@ mod tests {
         let rows = sqlx::query(AssertSqlSafe(sql)).bind(1).bind(0).bind(100).bind(10).fetch_all(store.pool()).await;
         let plan: Vec<String> = rows.unwrap().iter().map(|r| r.try_get::<String, _>("detail").unwrap()).collect();
         assert!(
-            plan.iter().any(|d| d.contains("USING COVERING INDEX mentions_project_published_sentiment")),
+            plan.iter().any(|d| d.contains("USING COVERING INDEX mentions_project_published_reach")),
             "{plan:?}"
         );
         store.close().await;
