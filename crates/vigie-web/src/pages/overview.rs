@@ -280,23 +280,7 @@ async fn overview_page(
         y_max: Some(1.0),
         zero_line: true,
     };
-    let share = ShareBar {
-        title: lang.t("Part de voix", "Share of voice").into(),
-        parts: o
-            .per_watch
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                let name = if w.competitor {
-                    format!("{} ({})", w.name, lang.t("concurrent", "competitor"))
-                } else {
-                    w.name.clone()
-                };
-                (name, w.mentions as f64, Color::Accent(i as u8))
-            })
-            .collect(),
-        width: 540,
-    };
+    let share = share_of_voice(lang, &o.per_watch, 540);
     let sites = HBars {
         title: lang.t("Sources principales", "Top sources").into(),
         rows: o.top_sites.iter().map(|r| (r.key.clone(), r.count as f64)).collect(),
@@ -384,6 +368,27 @@ fn period_bar(lang: Lang, pid: i64, current: Option<&Period>, q: &PeriodQuery) -
                 button.secondary type="submit" { (lang.t("Afficher", "Show")) }
             }
         }
+    }
+}
+
+/// The share of voice of every watch, competitors marked (the overview's
+/// and the report's chart).
+pub(crate) fn share_of_voice(lang: Lang, per_watch: &[vigie_store::WatchCount], width: u32) -> ShareBar {
+    ShareBar {
+        title: lang.t("Part de voix", "Share of voice").into(),
+        parts: per_watch
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let name = if w.competitor {
+                    format!("{} ({})", w.name, lang.t("concurrent", "competitor"))
+                } else {
+                    w.name.clone()
+                };
+                (name, w.mentions as f64, Color::Accent(i as u8))
+            })
+            .collect(),
+        width,
     }
 }
 

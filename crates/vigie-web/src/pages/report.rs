@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use vigie_chart::{Color, HBars, Series, ShareBar, StackedBars};
+use vigie_chart::{Color, HBars, Series, StackedBars};
 use vigie_model::{Alert, Polarity, Role};
 use vigie_pipeline::export::{CSV_COLUMNS, csv_cell_for_spreadsheet, mention_json, spreadsheet_safe};
 use vigie_store::{MentionFilter, Project, StoredMention};
@@ -190,23 +190,7 @@ fn charts(lang: Lang, r: &Report) -> Vec<String> {
         width: 1000,
         height: 300,
     };
-    let share = ShareBar {
-        title: lang.t("Part de voix", "Share of voice").into(),
-        parts: o
-            .per_watch
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                let name = if w.competitor {
-                    format!("{} ({})", w.name, lang.t("concurrent", "competitor"))
-                } else {
-                    w.name.clone()
-                };
-                (name, w.mentions as f64, Color::Accent(i as u8))
-            })
-            .collect(),
-        width: 1000,
-    };
+    let share = super::overview::share_of_voice(lang, &o.per_watch, 1000);
     let sources = HBars {
         title: lang.t("Volume par type de source", "Volume by source kind").into(),
         rows: r.kpis.sources.iter().map(|s| (s.source.clone(), s.current as f64)).collect(),

@@ -255,6 +255,7 @@ pub async fn run(args: BenchWebArgs, out: &mut dyn Write) -> anyhow::Result<()> 
             format!("/p/{pid}/overview?period=90d"),
             &session_fresh,
         ),
+        ("Report, 30 days".into(), "/p/{pid}/report", format!("/p/{pid}/report?period=30d"), &session),
         ("Inbox".into(), "/p/{pid}/inbox", format!("/p/{pid}/inbox"), &session),
         ("API inbox".into(), "/api/v1/projects/{pid}/inbox", format!("/api/v1/projects/{pid}/inbox"), &bearer),
         (
