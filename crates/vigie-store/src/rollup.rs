@@ -203,7 +203,7 @@ pub(crate) struct HourToSave {
 
 /// What a backend provides for the overview's rollups.
 #[async_trait]
-pub(crate) trait RollupSource: Send + Sync {
+pub(crate) trait RollupSource: crate::Store {
     /// Seconds since the epoch by the database's clock (the one the triggers read).
     async fn db_now(&self) -> Result<i64>;
     /// The stored hours of `[h0, h1)`.
@@ -212,8 +212,6 @@ pub(crate) trait RollupSource: Send + Sync {
     async fn compute_hours(&self, project_id: i64, from: i64, to: i64) -> Result<BTreeMap<i64, HourRollup>>;
     /// Saves each hour whose version is still `expected`; others are left.
     async fn save_hours(&self, project_id: i64, hours: &[HourToSave]) -> Result<()>;
-    /// The project's watches `(id, name, competitor)` by name.
-    async fn watch_list(&self, project_id: i64) -> Result<Vec<(i64, String, bool)>>;
     /// Held while filling the cache, so concurrent requests wait for one fill.
     fn fill_lock(&self) -> &tokio::sync::Mutex<()>;
 }
@@ -243,7 +241,7 @@ pub(crate) async fn overview(
     if hot_from < h1 {
         per_hour.extend(src.compute_hours(project_id, hot_from * HOUR, to).await?);
     }
-    let watches = src.watch_list(project_id).await?;
+    let watches = src.list_watches(project_id).await?;
     Ok(Some(assemble(from, to, bucket_secs, top, per_hour, &watches)))
 }
 
@@ -315,7 +313,7 @@ fn assemble(
     size: i64,
     top: i64,
     per_hour: Vec<(i64, HourRollup)>,
-    watches: &[(i64, String, bool)],
+    watches: &[vigie_model::Watch],
 ) -> Overview {
     let mut overview = Overview::default();
     let first = from.div_euclid(size) * size;
@@ -336,12 +334,12 @@ fn assemble(
         all.merge(rollup);
     }
     overview.total = all.total();
-    for (id, name, competitor) in watches {
-        let [mentions, negative, positive] = all.w.get(id).copied().unwrap_or_default();
+    for watch in watches {
+        let [mentions, negative, positive] = all.w.get(&watch.id).copied().unwrap_or_default();
         overview.per_watch.push(WatchCount {
-            watch_id: *id,
-            name: name.clone(),
-            competitor: *competitor,
+            watch_id: watch.id,
+            name: watch.name.clone(),
+            competitor: watch.competitor,
             mentions,
             negative,
             positive,
@@ -414,7 +412,15 @@ mod tests {
         assert_eq!(whole.a.get("ann"), Some(&AuthorAgg { n: 2, site: Some("a.example".into()), reach: Some(12.0) }));
         assert_eq!(whole.t.get("price"), Some(&4));
 
-        let o = assemble(0, 4 * HOUR, 2 * HOUR, 2, hours.into_iter().collect(), &[(9, "rival".into(), true)]);
+        let rival = vigie_model::Watch {
+            id: 9,
+            name: "rival".into(),
+            query: "rival".into(),
+            competitor: true,
+            langs: vec![],
+            created_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        let o = assemble(0, 4 * HOUR, 2 * HOUR, 2, hours.into_iter().collect(), &[rival]);
         assert_eq!(o.total, 4);
         assert_eq!(o.buckets.len(), 2);
         assert_eq!((o.buckets[0].negative, o.buckets[0].positive), (1, 1));

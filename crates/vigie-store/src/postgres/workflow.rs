@@ -779,12 +779,6 @@ impl RollupSource for PgStore {
         Ok(())
     }
 
-    async fn watch_list(&self, project_id: i64) -> Result<Vec<(i64, String, bool)>> {
-        let sql = format!("SELECT id, name, competitor FROM watches WHERE project_id = $1 ORDER BY name {C}");
-        let rows = sqlx::query(AssertSqlSafe(sql)).bind(project_id).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?, r.try_get("competitor")?))).collect()
-    }
-
     fn fill_lock(&self) -> &tokio::sync::Mutex<()> {
         &self.rollup_fill
     }

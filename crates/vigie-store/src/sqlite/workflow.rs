@@ -769,16 +769,6 @@ impl RollupSource for SqliteStore {
         Ok(())
     }
 
-    async fn watch_list(&self, project_id: i64) -> Result<Vec<(i64, String, bool)>> {
-        let rows = sqlx::query("SELECT id, name, competitor FROM watches WHERE project_id = ?1 ORDER BY name")
-            .bind(project_id)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("name")?, r.try_get::<i64, _>("competitor")? != 0)))
-            .collect()
-    }
-
     fn fill_lock(&self) -> &tokio::sync::Mutex<()> {
         &self.rollup_fill
     }
@@ -841,10 +831,7 @@ mod tests {
         let sql = format!("EXPLAIN QUERY PLAN {OVERVIEW_BUCKETS}");
         let rows = sqlx::query(AssertSqlSafe(sql)).bind(1).bind(0).bind(100).bind(10).fetch_all(store.pool()).await;
         let plan: Vec<String> = rows.unwrap().iter().map(|r| r.try_get::<String, _>("detail").unwrap()).collect();
-        assert!(
-            plan.iter().any(|d| d.contains("USING COVERING INDEX mentions_project_published_reach")),
-            "{plan:?}"
-        );
+        assert!(plan.iter().any(|d| d.contains("USING COVERING INDEX mentions_project_published_reach")), "{plan:?}");
         store.close().await;
     }
 }
