@@ -197,8 +197,21 @@ impl Browser {
     /// Clicks the element; if that starts a navigation (a link, a form's
     /// submit button), waits until the new page has loaded. A navigation
     /// that starts later (a script's timer) is not waited for: use
-    /// [`Browser::wait_for`].
+    /// [`Browser::wait_for`]; for a click that must navigate (a form's
+    /// submit button), [`Browser::submit`] waits for the new page whenever
+    /// it starts.
     pub async fn click(&self, css: &str) -> Result<()> {
+        self.click_then(css, false).await
+    }
+
+    /// Clicks an element that must lead to a new page (a form's submit
+    /// button) and waits until that page has loaded, however late the
+    /// navigation starts: what the server did for it is done on return.
+    pub async fn submit(&self, css: &str) -> Result<()> {
+        self.click_then(css, true).await
+    }
+
+    async fn click_then(&self, css: &str, must_navigate: bool) -> Result<()> {
         static CLICKS: AtomicU64 = AtomicU64::new(0);
         let token = format!("{}-{}", std::process::id(), CLICKS.fetch_add(1, Ordering::Relaxed));
         let element = self.find(css).await?;
@@ -220,7 +233,9 @@ impl Browser {
                 .execute("return [window.__vigieClick === arguments[0], document.readyState];", vec![json!(token)])
                 .await;
             match state {
-                Ok(v) if v[0] == json!(true) || v[1] == json!("complete") => return Ok(()),
+                // Still the old document: done, unless a new page must come.
+                Ok(v) if v[0] == json!(true) && !must_navigate => return Ok(()),
+                Ok(v) if v[0] != json!(true) && v[1] == json!("complete") => return Ok(()),
                 Ok(_) => {}
                 Err(e) if e.is_unexpected_alert_open() => return Ok(()),
                 // The document went away under the script: still navigating.

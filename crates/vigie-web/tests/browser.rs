@@ -17,7 +17,7 @@ async fn log_in(b: &Browser, app: &TestApp, username: &str) {
     b.goto(&app.url("/login")).await.unwrap();
     b.fill("input[name=username]", username).await.unwrap();
     b.fill("input[name=password]", PASSWORD).await.unwrap();
-    b.click("form button[type=submit]").await.unwrap();
+    b.submit("form button[type=submit]").await.unwrap();
     b.wait_for("header.top", Duration::from_secs(10)).await.unwrap();
 }
 
@@ -157,7 +157,7 @@ async fn a_mention_goes_from_the_feed_to_an_answer_and_the_overview() {
     b.goto(&app.url(&app.p("/watches"))).await.unwrap();
     b.fill("form.watch-form input[name=name]", "Acme").await.unwrap();
     b.fill("form.watch-form textarea[name=query]", "acme OR #acmefr").await.unwrap();
-    b.click("form.watch-form button[type=submit]").await.unwrap();
+    b.submit("form.watch-form button[type=submit]").await.unwrap();
     let watches = app.store.list_watches(app.project.id).await.unwrap();
     let watch = watches.iter().find(|w| w.name == "Acme").expect("the watch was created from the page");
 
@@ -187,7 +187,7 @@ async fn a_mention_goes_from_the_feed_to_an_answer_and_the_overview() {
     let departments = app.store.list_departments(app.project.id).await.unwrap();
     let department = departments.first().expect("default departments exist");
     b.select("form[action$='/assign'] select[name=department_id]", &department.id.to_string()).await.unwrap();
-    b.click("form[action$='/assign'] button[type=submit]").await.unwrap();
+    b.submit("form[action$='/assign'] button[type=submit]").await.unwrap();
     let item = app.store.inbox_item(app.project.id, complaint.mention.id).await.unwrap().unwrap();
     assert_eq!(item.department_id, Some(department.id));
 
@@ -195,7 +195,7 @@ async fn a_mention_goes_from_the_feed_to_an_answer_and_the_overview() {
     b.fill("form[action$='/answer'] textarea[name=reply]", "Bonjour, nous regardons votre commande en DM.")
         .await
         .unwrap();
-    b.click("form[action$='/answer'] button[type=submit]").await.unwrap();
+    b.submit("form[action$='/answer'] button[type=submit]").await.unwrap();
     let item = app.store.inbox_item(app.project.id, complaint.mention.id).await.unwrap().unwrap();
     assert_eq!(item.status, vigie_model::InboxStatus::Answered);
     assert!(item.first_response_at.is_some());
