@@ -91,11 +91,8 @@ pub(crate) fn column(src: &str, byte: usize) -> usize {
         + 1
 }
 
-fn err(src: &str, byte: usize, message: impl Into<String>) -> QueryError {
-    QueryError {
-        message: message.into(),
-        column: Some(column(src, byte)),
-    }
+fn err(src: &str, byte: usize, en: impl Into<String>, fr: impl Into<String>) -> QueryError {
+    QueryError::new(en, fr, Some(column(src, byte)))
 }
 
 /// Characters that end a bare word.
@@ -160,6 +157,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Lexeme<'_>>, QueryError> {
                             src,
                             i,
                             "expected a term right after '-' (write -word to exclude a word)",
+                            "il manque un terme juste après '-' (écrivez -mot pour exclure un mot)",
                         ));
                     }
                 }
@@ -206,7 +204,7 @@ fn quoted(src: &str, start: usize) -> Result<(&str, usize), QueryError> {
             &src[body_start..body_start + j],
             body_start + j + close.len_utf8(),
         )),
-        None => Err(err(src, start, "unclosed quote opened")),
+        None => Err(err(src, start, "unclosed quote opened", "guillemet ouvert ici et jamais fermé")),
     }
 }
 
@@ -218,9 +216,9 @@ fn classify<'a>(src: &'a str, start: usize, word: &'a str) -> Result<Lexeme<'a>,
         "AND" => return simple(Tok::And),
         "OR" => return simple(Tok::Or),
         "NOT" => return simple(Tok::Not),
-        "NEAR" => return Err(err(src, start, "NEAR needs a distance, e.g. NEAR/3")),
-        "&&" => return Err(err(src, start, "use AND instead of '&&'")),
-        "||" => return Err(err(src, start, "use OR instead of '||'")),
+        "NEAR" => return Err(err(src, start, "NEAR needs a distance, e.g. NEAR/3", "NEAR demande une distance, par exemple NEAR/3")),
+        "&&" => return Err(err(src, start, "use AND instead of '&&'", "écrivez AND au lieu de '&&'")),
+        "||" => return Err(err(src, start, "use OR instead of '||'", "écrivez OR au lieu de '||'")),
         _ => {}
     }
     if let Some(rest) = word.strip_prefix("NEAR/") {
@@ -230,7 +228,7 @@ fn classify<'a>(src: &'a str, start: usize, word: &'a str) -> Result<Lexeme<'a>,
             || !digits.bytes().all(|b| b.is_ascii_digit())
             || rest.len() > digits.len() + 1
         {
-            return Err(err(src, start, "NEAR/ needs a number"));
+            return Err(err(src, start, "NEAR/ needs a number", "NEAR/ doit être suivi d'un nombre"));
         }
         let distance = match digits.parse::<u32>() {
             Ok(d) if d <= MAX_NEAR => d,
@@ -239,6 +237,7 @@ fn classify<'a>(src: &'a str, start: usize, word: &'a str) -> Result<Lexeme<'a>,
                     src,
                     start,
                     format!("NEAR distance must be at most {MAX_NEAR}"),
+                    format!("la distance de NEAR est au plus {MAX_NEAR}"),
                 ));
             }
         };
@@ -249,10 +248,8 @@ fn classify<'a>(src: &'a str, start: usize, word: &'a str) -> Result<Lexeme<'a>,
         return Err(err(
             src,
             start,
-            format!(
-                "operators are upper-case: write {}",
-                word.to_ascii_uppercase()
-            ),
+            format!("operators are upper-case: write {}", word.to_ascii_uppercase()),
+            format!("les opérateurs s'écrivent en majuscules : {}", word.to_ascii_uppercase()),
         ));
     }
     // Field prefix: ASCII letters then ':'.
@@ -260,16 +257,13 @@ fn classify<'a>(src: &'a str, start: usize, word: &'a str) -> Result<Lexeme<'a>,
     if name_len > 0 && word.as_bytes().get(name_len) == Some(&b':') {
         let name = &word[..name_len];
         let Some(field) = Field::from_name(name) else {
-            let hint = if matches!(lower.as_str(), s if s.starts_with("http:") || s.starts_with("https:"))
-            {
-                "; to match a link use url:"
-            } else {
-                ""
-            };
+            let link = matches!(lower.as_str(), s if s.starts_with("http:") || s.starts_with("https:"));
+            let (hint, hint_fr) = if link { ("; to match a link use url:", " ; pour un lien, écrivez url:") } else { ("", "") };
             return Err(err(
                 src,
                 start,
                 format!("unknown field '{name}' (known fields: {KNOWN_FIELDS}{hint})"),
+                format!("champ inconnu '{name}' (champs connus : {KNOWN_FIELDS}{hint_fr})"),
             ));
         };
         let value_start = start + name_len + 1;
@@ -279,6 +273,7 @@ fn classify<'a>(src: &'a str, start: usize, word: &'a str) -> Result<Lexeme<'a>,
                 src,
                 start,
                 format!("expected a value after '{}:'", field.name()),
+                format!("il manque une valeur après '{}:'", field.name()),
             )
         };
         match next {
@@ -297,10 +292,8 @@ fn classify<'a>(src: &'a str, start: usize, word: &'a str) -> Result<Lexeme<'a>,
             return Err(err(
                 src,
                 start,
-                format!(
-                    "{0}: takes a single value; write ({0}:a OR {0}:b) to allow several",
-                    field.name()
-                ),
+                format!("{0}: takes a single value; write ({0}:a OR {0}:b) to allow several", field.name()),
+                format!("{0}: prend une seule valeur ; écrivez ({0}:a OR {0}:b) pour en accepter plusieurs", field.name()),
             ));
         }
         if next.is_some_and(|c| closing_quote(c).is_some()) {

@@ -114,10 +114,27 @@ use matcher::{LocalView, Program};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}{}", column.map(|c| format!(" at column {c}")).unwrap_or_default())]
 pub struct QueryError {
-    /// What is wrong, for the person who typed the query.
+    /// What is wrong, for the person who typed the query (English).
     pub message: String,
+    /// The same in French (the web app shows the reader's language).
+    pub message_fr: String,
     /// 1-based character column in the query, if the error has a position.
     pub column: Option<usize>,
+}
+
+impl QueryError {
+    pub(crate) fn new(en: impl Into<String>, fr: impl Into<String>, column: Option<usize>) -> QueryError {
+        QueryError { message: en.into(), message_fr: fr.into(), column }
+    }
+
+    /// The message in French (`french`) or English, with the column when it has one.
+    pub fn describe(&self, french: bool) -> String {
+        match (french, self.column) {
+            (true, Some(c)) => format!("{} (colonne {c})", self.message_fr),
+            (true, None) => self.message_fr.clone(),
+            (false, _) => self.to_string(),
+        }
+    }
 }
 
 /// A parsed, validated and compiled query.

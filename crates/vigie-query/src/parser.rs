@@ -16,24 +16,26 @@ const MAX_SAT_LEAVES: usize = 12;
 
 pub(crate) const MATCHES_EVERYTHING: &str = "this query would match mentions that contain none of its terms \
 (NOT needs something to subtract from, e.g. `brand NOT job`)";
+const MATCHES_EVERYTHING_FR: &str = "cette requête trouverait des mentions qui ne contiennent aucun de ses termes \
+(NOT doit retirer quelque chose d'un ensemble, par exemple `marque NOT emploi`)";
 pub(crate) const MATCHES_NOTHING: &str =
     "this query can never match: it requires and excludes the same thing (e.g. `a AND NOT a`)";
+const MATCHES_NOTHING_FR: &str =
+    "cette requête ne peut jamais rien trouver : elle exige et exclut la même chose (par exemple `a AND NOT a`)";
 
 /// Parse and validate a query.
 pub(crate) fn parse_expr(src: &str) -> Result<Expr, QueryError> {
     let chars = src.chars().count();
     if chars > MAX_QUERY_CHARS {
-        return Err(QueryError {
-            message: format!("query is too long ({chars} characters, at most {MAX_QUERY_CHARS})"),
-            column: None,
-        });
+        return Err(QueryError::new(
+            format!("query is too long ({chars} characters, at most {MAX_QUERY_CHARS})"),
+            format!("requête trop longue ({chars} caractères, au plus {MAX_QUERY_CHARS})"),
+            None,
+        ));
     }
     let lexemes = lex(src)?;
     if lexemes.is_empty() {
-        return Err(QueryError {
-            message: "empty query".into(),
-            column: None,
-        });
+        return Err(QueryError::new("empty query", "requête vide", None));
     }
     let mut p = Parser {
         src,
@@ -44,11 +46,11 @@ pub(crate) fn parse_expr(src: &str) -> Result<Expr, QueryError> {
     };
     let expr = p.parse_or()?;
     if let Some(l) = p.peek() {
-        let message = match l.tok {
-            Tok::RParen => "unexpected ')' (no matching '(')",
-            _ => "unexpected input",
+        let (en, fr) = match l.tok {
+            Tok::RParen => UNMATCHED_CLOSE,
+            _ => ("unexpected input", "texte inattendu"),
         };
-        return Err(p.err_at(l.start, message));
+        return Err(p.err_at(l.start, en, fr));
     }
     check_semantics(&expr)?;
     Ok(expr)
@@ -56,12 +58,8 @@ pub(crate) fn parse_expr(src: &str) -> Result<Expr, QueryError> {
 
 /// Reject queries that match everything or nothing.
 fn check_semantics(expr: &Expr) -> Result<(), QueryError> {
-    let whole = |message: &str| QueryError {
-        message: message.into(),
-        column: None,
-    };
     if expr.eval_with(&mut |_| false) {
-        return Err(whole(MATCHES_EVERYTHING));
+        return Err(QueryError::new(MATCHES_EVERYTHING, MATCHES_EVERYTHING_FR, None));
     }
     let mut keys: HashMap<String, usize> = HashMap::new();
     let mut too_many = false;
@@ -82,7 +80,7 @@ fn check_semantics(expr: &Expr) -> Result<(), QueryError> {
     if satisfiable {
         Ok(())
     } else {
-        Err(whole(MATCHES_NOTHING))
+        Err(QueryError::new(MATCHES_NOTHING, MATCHES_NOTHING_FR, None))
     }
 }
 
@@ -114,11 +112,8 @@ impl<'a> Parser<'a> {
         self.lx.get(self.pos)
     }
 
-    fn err_at(&self, byte: usize, message: impl Into<String>) -> QueryError {
-        QueryError {
-            message: message.into(),
-            column: Some(column(self.src, byte)),
-        }
+    fn err_at(&self, byte: usize, en: impl Into<String>, fr: impl Into<String>) -> QueryError {
+        QueryError::new(en, fr, Some(column(self.src, byte)))
     }
 
     fn enter(&mut self, byte: usize) -> Result<(), QueryError> {
@@ -127,6 +122,7 @@ impl<'a> Parser<'a> {
             return Err(self.err_at(
                 byte,
                 format!("too deeply nested (more than {MAX_DEPTH} levels)"),
+                format!("trop de parenthèses imbriquées (plus de {MAX_DEPTH} niveaux)"),
             ));
         }
         Ok(())
@@ -200,6 +196,7 @@ impl<'a> Parser<'a> {
             return Err(self.err_at(
                 l.start,
                 "NEAR cannot be chained: combine with AND, e.g. (a NEAR/3 b) AND (b NEAR/3 c)",
+                "NEAR ne s'enchaîne pas : combinez avec AND, par exemple (a NEAR/3 b) AND (b NEAR/3 c)",
             ));
         }
         let name = format!("NEAR/{distance}{}", if ordered { "f" } else { "" });
@@ -217,9 +214,8 @@ impl<'a> Parser<'a> {
         let bad = || {
             self.err_at(
                 start,
-                format!(
-                    "{name} operands must be a word, phrase or an OR-group of them like (a OR b)"
-                ),
+                format!("{name} operands must be a word, phrase or an OR-group of them like (a OR b)"),
+                format!("{name} relie des mots, des expressions ou des groupes OR comme (a OR b)"),
             )
         };
         match e {
@@ -244,19 +240,21 @@ impl<'a> Parser<'a> {
         let cur = self.peek();
         if let Some(p) = prev {
             if let Some(op) = op_name(&p.tok) {
-                return self.err_at(p.start, format!("expected a term after {op}"));
+                return self.err_at(p.start, format!("expected a term after {op}"), format!("il manque un terme après {op}"));
             }
             if p.tok == Tok::LParen && cur.is_some_and(|c| c.tok == Tok::RParen) {
-                return self.err_at(p.start, "empty parentheses");
+                return self.err_at(p.start, EMPTY_PARENS.0, EMPTY_PARENS.1);
             }
         }
         match cur {
             Some(c) => match (&c.tok, op_name(&c.tok)) {
-                (Tok::RParen, _) => self.err_at(c.start, "unexpected ')' (no matching '(')"),
-                (_, Some(op)) => self.err_at(c.start, format!("expected a term before {op}")),
-                _ => self.err_at(c.start, "expected a term"),
+                (Tok::RParen, _) => self.err_at(c.start, UNMATCHED_CLOSE.0, UNMATCHED_CLOSE.1),
+                (_, Some(op)) => {
+                    self.err_at(c.start, format!("expected a term before {op}"), format!("il manque un terme avant {op}"))
+                }
+                _ => self.err_at(c.start, MISSING_TERM.0, MISSING_TERM.1),
             },
-            None => self.err_at(self.src.len(), "expected a term"),
+            None => self.err_at(self.src.len(), MISSING_TERM.0, MISSING_TERM.1),
         }
     }
 
@@ -269,13 +267,13 @@ impl<'a> Parser<'a> {
                 self.enter(l.start)?;
                 self.pos += 1;
                 if self.peek().is_some_and(|n| n.tok == Tok::RParen) {
-                    return Err(self.err_at(l.start, "empty parentheses"));
+                    return Err(self.err_at(l.start, EMPTY_PARENS.0, EMPTY_PARENS.1));
                 }
                 let inner = self.parse_or()?;
                 match self.peek() {
                     Some(n) if n.tok == Tok::RParen => self.pos += 1,
-                    Some(n) => return Err(self.err_at(n.start, "expected ')'")),
-                    None => return Err(self.err_at(self.src.len(), "expected ')'")),
+                    Some(n) => return Err(self.err_at(n.start, MISSING_CLOSE.0, MISSING_CLOSE.1)),
+                    None => return Err(self.err_at(self.src.len(), MISSING_CLOSE.0, MISSING_CLOSE.1)),
                 }
                 self.depth -= 1;
                 Ok(inner)
@@ -295,7 +293,7 @@ impl<'a> Parser<'a> {
                 let value_col = l.start + field.name().len() + 1;
                 raw_filter(field, value)
                     .map(Expr::Filter)
-                    .map_err(|m| self.err_at(value_col, m))
+                    .map_err(|(en, fr)| self.err_at(value_col, en, fr))
             }
             _ => Err(self.missing_term()),
         }
@@ -305,7 +303,11 @@ impl<'a> Parser<'a> {
     fn check_not_nested(&self, field: &str, start: usize) -> Result<(), QueryError> {
         match self.scope {
             Some((outer, _)) => {
-                Err(self.err_at(start, format!("{field}: cannot be used inside {}:(…)", outer.name())))
+                Err(self.err_at(
+                    start,
+                    format!("{field}: cannot be used inside {}:(…)", outer.name()),
+                    format!("{field}: ne peut pas être utilisé dans {}:(…)", outer.name()),
+                ))
             }
             None => Ok(()),
         }
@@ -315,19 +317,13 @@ impl<'a> Parser<'a> {
         self.check_not_nested(field.name(), l.start)?;
         self.pos += 1;
         let Some(next) = self.peek().cloned().filter(|n| n.start == l.end) else {
-            return Err(self.err_at(
-                l.start,
-                format!("expected a value after '{}:'", field.name()),
-            ));
+            return Err(self.err_at(l.start, value_after(field).0, value_after(field).1));
         };
         self.scope = Some((field, l.start));
         let result = match next.tok {
             Tok::LParen => self.parse_primary(),
             Tok::Word(_) | Tok::Phrase(_) => self.parse_primary(),
-            _ => Err(self.err_at(
-                l.start,
-                format!("expected a value after '{}:'", field.name()),
-            )),
+            _ => Err(self.err_at(l.start, value_after(field).0, value_after(field).1)),
         };
         self.scope = None;
         result
@@ -347,6 +343,7 @@ impl<'a> Parser<'a> {
             return Err(self.err_at(
                 start,
                 "'*' alone would match everything: put at least 2 letters before it, e.g. rembours*",
+                "'*' seul trouverait tout : mettez au moins 2 lettres devant, par exemple rembours*",
             ));
         }
         let atoms = self.word_atoms(word, start)?;
@@ -368,6 +365,7 @@ impl<'a> Parser<'a> {
             return Err(self.err_at(
                 start + i,
                 "'*' is only allowed at the end of a word, e.g. rembours*",
+                "'*' n'est permis qu'à la fin d'un mot, par exemple rembours*",
             ));
         }
         let toks = tokenize(body);
@@ -375,6 +373,7 @@ impl<'a> Parser<'a> {
             return Err(self.err_at(
                 start,
                 format!("'{word}' has no letters or digits to search for"),
+                format!("'{word}' ne contient ni lettre ni chiffre à chercher"),
             ));
         }
         let mut atoms: Vec<Atom> = toks
@@ -392,6 +391,7 @@ impl<'a> Parser<'a> {
                 return Err(self.err_at(
                     start,
                     format!("a prefix needs at least 2 letters right before '*' (in '{word}')"),
+                    format!("un préfixe demande au moins 2 lettres juste avant '*' (dans '{word}')"),
                 ));
             }
             if let Some(last) = atoms.last_mut() {
@@ -410,7 +410,11 @@ impl<'a> Parser<'a> {
             offset = rel + part.len();
             let part_start = content_start + rel;
             if part.chars().all(|c| c == '*') {
-                return Err(self.err_at(part_start, "'*' alone is not allowed in a phrase"));
+                return Err(self.err_at(
+                    part_start,
+                    "'*' alone is not allowed in a phrase",
+                    "'*' seul n'est pas permis dans une expression",
+                ));
             }
             // Punctuation-only parts (e.g. " - ") are separators, like in documents.
             if !part.contains('*') && tokenize(part).is_empty() {
@@ -419,12 +423,12 @@ impl<'a> Parser<'a> {
             atoms.extend(self.word_atoms(part, part_start)?);
         }
         if atoms.is_empty() {
-            let message = if content.trim().is_empty() {
-                "empty phrase"
+            let (en, fr) = if content.trim().is_empty() {
+                ("empty phrase", "expression vide")
             } else {
-                "phrase has no letters or digits to search for"
+                ("phrase has no letters or digits to search for", "l'expression ne contient ni lettre ni chiffre à chercher")
             };
-            return Err(self.err_at(start, message));
+            return Err(self.err_at(start, en, fr));
         }
         Ok(Term {
             scope: self.current_scope(),
@@ -433,6 +437,20 @@ impl<'a> Parser<'a> {
             column: column(self.src, start),
         })
     }
+}
+
+const UNMATCHED_CLOSE: (&str, &str) =
+    ("unexpected ')' (no matching '(')", "')' inattendue (aucune '(' ne lui correspond)");
+const EMPTY_PARENS: (&str, &str) = ("empty parentheses", "parenthèses vides");
+const MISSING_TERM: (&str, &str) = ("expected a term", "il manque un terme");
+const MISSING_CLOSE: (&str, &str) = ("expected ')'", "il manque une ')'");
+
+/// The error for a field written without its value.
+fn value_after(field: Field) -> (String, String) {
+    (
+        format!("expected a value after '{}:'", field.name()),
+        format!("il manque une valeur après '{}:'", field.name()),
+    )
 }
 
 /// Build an And/Or, flattening nested nodes of the same kind.
@@ -455,10 +473,10 @@ fn flatten(items: Vec<Expr>, and: bool) -> Expr {
 }
 
 /// Validate and normalize a metadata filter value.
-fn raw_filter(field: Field, value: &str) -> Result<Filter, String> {
+fn raw_filter(field: Field, value: &str) -> Result<Filter, (String, String)> {
     let v = value.trim().to_lowercase();
     if v.is_empty() {
-        return Err(format!("expected a value after '{}:'", field.name()));
+        return Err(value_after(field));
     }
     match field {
         Field::Site => {
@@ -472,8 +490,9 @@ fn raw_filter(field: Field, value: &str) -> Result<Filter, String> {
             if ok {
                 Ok(Filter::Site(host))
             } else {
-                Err(format!(
-                    "'{value}' is not a domain name (site: expects e.g. lemonde.fr)"
+                Err((
+                    format!("'{value}' is not a domain name (site: expects e.g. lemonde.fr)"),
+                    format!("'{value}' n'est pas un nom de domaine (site: attend par exemple lemonde.fr)"),
                 ))
             }
         }
@@ -490,8 +509,9 @@ fn raw_filter(field: Field, value: &str) -> Result<Filter, String> {
             if primary_ok && rest_ok {
                 Ok(Filter::Lang(v))
             } else {
-                Err(format!(
-                    "lang: expects a language code like fr or en, not '{value}'"
+                Err((
+                    format!("lang: expects a language code like fr or en, not '{value}'"),
+                    format!("lang: attend un code de langue comme fr ou en, pas '{value}'"),
                 ))
             }
         }
@@ -501,13 +521,17 @@ fn raw_filter(field: Field, value: &str) -> Result<Filter, String> {
             {
                 Ok(Filter::Source(v))
             } else {
-                Err(format!(
-                    "source: expects a source kind like twitter, forum or news, not '{value}'"
+                Err((
+                    format!("source: expects a source kind like twitter, forum or news, not '{value}'"),
+                    format!("source: attend un type de source comme twitter, forum ou news, pas '{value}'"),
                 ))
             }
         }
         Field::Title | Field::Text | Field::Author => {
-            Err(format!("{}: is not a metadata field", field.name()))
+            Err((
+                format!("{}: is not a metadata field", field.name()),
+                format!("{}: n'est pas un champ de métadonnées", field.name()),
+            ))
         }
     }
 }

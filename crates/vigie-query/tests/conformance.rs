@@ -126,7 +126,19 @@ fn error_table() {
             Err(e) if e.to_string() != want => failures.push(format!(
                 "line {line}: {query:?}\n   expected: {want}\n   got:      {e}"
             )),
-            Err(_) => {}
+            // Every message has its French twin (the web app shows the reader's language),
+            // naming the same column, and not the English text.
+            Err(e) => {
+                let fr = e.describe(true);
+                if e.message_fr.trim().is_empty() || e.message_fr == e.message {
+                    failures.push(format!("line {line}: {query:?}: no French message ({fr:?})"));
+                }
+                if let Some(c) = e.column
+                    && !fr.ends_with(&format!("(colonne {c})"))
+                {
+                    failures.push(format!("line {line}: {query:?}: the French message lacks the column: {fr:?}"));
+                }
+            }
         }
     }
     assert!(

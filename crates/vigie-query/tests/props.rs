@@ -140,6 +140,7 @@ proptest! {
         };
         if let Err(e) = parse(&s) {
             prop_assert!(!e.message.is_empty());
+            prop_assert!(!e.message_fr.is_empty());
         }
     }
 

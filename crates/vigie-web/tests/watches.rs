@@ -157,6 +157,22 @@ async fn bad_queries_and_duplicate_names_are_refused_with_the_reason() {
     let r = manager.post_json(&app.api("/watches"), &json!({"name": "X", "query": "NOT acme"})).await;
     assert_eq!(r.json()["code"], "invalid_query", "{}", r.text);
 
+    // A French reader gets the whole message in French, on the page and in the preview API.
+    let r = manager.post_form("/account", &[("display_name", "manager person"), ("lang", "fr")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let r =
+        manager.post_form(&app.p("/watches"), &[("name", "Nouvelle veille"), ("query", bad), ("langs", "fr")]).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("Requête invalide"), "{}", r.text);
+    assert!(r.text.contains("il manque un terme après OR"), "{}", r.text);
+    assert!(r.text.contains(&format!("colonne {column}")), "{}", r.text);
+    assert!(!r.text.contains("expected a term"), "no English left: {}", r.text);
+    let r = manager.post_json(&app.api("/watches/preview"), &json!({"query": "NOT acme"})).await;
+    assert_eq!(r.json()["code"], "invalid_query", "{}", r.text);
+    assert!(r.json()["message"].as_str().unwrap().starts_with("cette requête trouverait"), "{}", r.text);
+    let r = manager.post_form("/account", &[("display_name", "manager person"), ("lang", "en")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+
     // Duplicate names, whatever the case.
     let r = manager.post_form(&app.p("/watches"), &[("name", "ACME"), ("query", "acme")]).await;
     assert_eq!(r.status, 409, "{}", r.text);

@@ -184,6 +184,15 @@ pub fn query_error(message: String, column: Option<usize>) -> ApiError {
     ApiError::new(ErrorCode::InvalidQuery, message).with_details(json!({ "column": column }))
 }
 
+/// What is wrong with a query, in the reader's language (without the column,
+/// which the answer carries apart).
+pub fn query_message(e: &vigie_query::QueryError, lang: Lang) -> String {
+    match lang {
+        Lang::Fr => e.message_fr.clone(),
+        Lang::En => e.message.clone(),
+    }
+}
+
 fn parse_date(lang: Lang, what: &str, s: &str) -> Result<NaiveDate, FeedError> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
         FeedError::Invalid(format!(
@@ -268,7 +277,10 @@ fn parse_feed(p: &FeedParams, lang: Lang) -> Result<Feed, FeedError> {
         })?);
     }
     let query = match &p.q {
-        Some(q) => Some(vigie_query::parse(q).map_err(|e| FeedError::Query { message: e.message, column: e.column })?),
+        Some(q) => Some(
+            vigie_query::parse(q)
+                .map_err(|e| FeedError::Query { message: query_message(&e, lang), column: e.column })?,
+        ),
         None => None,
     };
     let cursor = match &p.cursor {

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use vigie_model::{Role, Watch};
 use vigie_store::{MentionFilter, NewAudit, NewWatch};
 
-use super::mentions::{json_body, query_error, query_error_markup, scan};
+use super::mentions::{json_body, query_error, query_error_markup, query_message, scan};
 use super::{Nav, PageResult, clip, created, csrf_field, page, see_other};
 use crate::auth::Actor;
 use crate::error::{ApiError, ErrorCode};
@@ -162,7 +162,7 @@ fn check(name: &str, query: &str, competitor: bool, langs: Vec<String>, lang: La
     }
     // Newlines typed in the text area are spaces to the query language.
     let query = query.trim().replace("\r\n", "\n");
-    vigie_query::parse(&query).map_err(|e| query_error(e.message, e.column))?;
+    vigie_query::parse(&query).map_err(|e| query_error(query_message(&e, lang), e.column))?;
     Ok(WatchInput { name: name.to_string(), query, competitor, langs })
 }
 
@@ -450,7 +450,7 @@ async fn preview_api(
     let body = object(&body)?;
     let text = string_field(&body, "query")?.ok_or_else(|| ApiError::invalid("the body needs `query`"))?;
     let langs = langs_from_json(body.get("langs"))?.unwrap_or_default();
-    let query = vigie_query::parse(text.trim()).map_err(|e| query_error(e.message, e.column))?;
+    let query = vigie_query::parse(text.trim()).map_err(|e| query_error(query_message(&e, actor.lang), e.column))?;
     let keep =
         |m: &vigie_store::StoredMention| langs.is_empty() || m.mention.lang.as_ref().is_some_and(|l| langs.contains(l));
     let page =
