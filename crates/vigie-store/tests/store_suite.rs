@@ -75,6 +75,7 @@ async fn run_suite(store: &dyn Store) {
     the_overview_cache_follows_every_change(store).await;
     mention_filters_by_lang_kind_site_theme_and_status(store).await;
     cleared_matches_leave_the_other_watches(store).await;
+    rematched_watches_recount_their_series(store).await;
     full_text_candidates_agree_with_the_matcher(store).await;
     concurrent_batches_store_each_mention_once(store).await;
     workers_lease_sources_without_overlap(store).await;
@@ -1742,6 +1743,64 @@ async fn cleared_matches_leave_the_other_watches(store: &dyn Store) {
     let summary = store.summary(p.id).await.unwrap();
     let per_watch: Vec<(String, i64)> = summary.per_watch.iter().map(|r| (r.key.clone(), r.count)).collect();
     assert_eq!(per_watch, vec![("v".to_string(), 2), ("w".to_string(), 1)]);
+}
+
+/// A watch whose query changed counts its new matches in its time series,
+/// not the old ones, and its detectors learn again.
+async fn rematched_watches_recount_their_series(store: &dyn Store) {
+    use vigie_store::{BUCKET_SECS, SERIES_ALL, SERIES_NEGATIVE, bucket_start};
+    let p = store.ensure_project("recount", t0()).await.unwrap();
+    let w = store
+        .add_watch(p.id, NewWatch { name: "w".into(), query: "old".into(), competitor: false, langs: vec![] }, t0())
+        .await
+        .unwrap();
+    let v = store
+        .add_watch(p.id, NewWatch { name: "v".into(), query: "v".into(), competitor: false, langs: vec![] }, t0())
+        .await
+        .unwrap();
+    let on = |watch: i64| WatchMatch { watch_id: watch, terms: vec!["t".into()] };
+    let at = |minutes: i64| t0() + chrono::Duration::minutes(minutes);
+    let mut batch = vec![
+        record("rc0", "old", at(0), vec![on(w.id), on(v.id)]),
+        record("rc1", "old", at(1), vec![on(w.id)]),
+        record("rc2", "new", at(6), vec![]),
+        record("rc3", "new", at(12), vec![on(v.id)]),
+        record("rc4", "new", at(13), vec![]),
+    ];
+    batch[2].mention.analysis = judged(Some(Polarity::Negative), &[], None);
+    batch[4].mention.analysis = judged(Some(Polarity::Positive), &[], None);
+    let ids = store.insert_mentions(p.id, &batch).await.unwrap().inserted_ids;
+    assert!(store.correct_sentiment(p.id, ids[4], Some(Polarity::Negative), t0()).await.unwrap());
+    let b0 = bucket_start(t0());
+    let series = |watch: i64, name: &'static str| async move {
+        store.watch_buckets(watch, name, b0 - BUCKET_SECS, b0 + 10 * BUCKET_SECS).await.unwrap()
+    };
+    assert_eq!(series(w.id, SERIES_ALL).await, vec![(b0, 2)]);
+    assert!(store.save_detector_state(w.id, SERIES_ALL, b0, &json!({"learned": "old"})).await.unwrap());
+    assert!(store.save_detector_state(v.id, SERIES_ALL, b0, &json!({"learned": "v"})).await.unwrap());
+
+    // The query changes: the old matches go with their counts and the detector's state…
+    store.clear_matches(w.id).await.unwrap();
+    assert_eq!(series(w.id, SERIES_ALL).await, vec![]);
+    assert_eq!(store.detector_state(w.id, SERIES_ALL).await.unwrap(), None);
+    // … and the new ones are counted, by publication bucket, the negative ones
+    // (a correction wins over the verdict) in their own series.
+    let new = vec![(ids[2], vec!["new".to_string()]), (ids[3], vec!["new".into()]), (ids[4], vec!["new".into()])];
+    assert_eq!(store.add_matches(w.id, &new).await.unwrap(), 3);
+    assert_eq!(series(w.id, SERIES_ALL).await, vec![(b0 + BUCKET_SECS, 1), (b0 + 2 * BUCKET_SECS, 2)]);
+    assert_eq!(series(w.id, SERIES_NEGATIVE).await, vec![(b0 + BUCKET_SECS, 1), (b0 + 2 * BUCKET_SECS, 1)]);
+    // Matches it had already are not counted twice, nor make its detectors start over.
+    assert!(store.save_detector_state(w.id, SERIES_ALL, b0, &json!({"learned": "new"})).await.unwrap());
+    assert_eq!(store.add_matches(w.id, &new[..1]).await.unwrap(), 0);
+    assert_eq!(series(w.id, SERIES_ALL).await, vec![(b0 + BUCKET_SECS, 1), (b0 + 2 * BUCKET_SECS, 2)]);
+    assert_eq!(store.detector_state(w.id, SERIES_ALL).await.unwrap(), Some((b0, json!({"learned": "new"}))));
+    // A state saved half-way through a re-match is dropped by its next part.
+    assert_eq!(store.add_matches(w.id, &[(ids[0], vec!["new".to_string()])]).await.unwrap(), 1);
+    assert_eq!(store.detector_state(w.id, SERIES_ALL).await.unwrap(), None);
+    assert_eq!(series(w.id, SERIES_ALL).await, vec![(b0, 1), (b0 + BUCKET_SECS, 1), (b0 + 2 * BUCKET_SECS, 2)]);
+    // The other watch keeps its series and state.
+    assert_eq!(series(v.id, SERIES_ALL).await, vec![(b0, 1), (b0 + 2 * BUCKET_SECS, 1)]);
+    assert_eq!(store.detector_state(v.id, SERIES_ALL).await.unwrap(), Some((b0, json!({"learned": "v"}))));
 }
 
 // ---------------------------------------------------------------------------

@@ -153,7 +153,9 @@ pub async fn drop_database(url: &str, name: &str) -> Result<()> {
 }
 
 async fn admin_statement(url: &str, name: &str, sql: impl FnOnce(&str) -> String) -> Result<()> {
-    if name.is_empty() || name.len() > 63 || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    if name.is_empty()
+        || name.len() > 63
+        || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
     {
         return Err(StoreError::Database(sqlx::Error::Configuration(
             format!("invalid database name {name:?}: lowercase ASCII letters, digits and _ only").into(),
@@ -735,6 +737,10 @@ impl Store for PgStore {
         .await?;
         let cleared =
             sqlx::query("DELETE FROM mention_watches WHERE watch_id = $1").bind(watch_id).execute(&mut *tx).await?;
+        // Its time series and what its detectors learned from them go too
+        // (see the SQLite store).
+        sqlx::query("DELETE FROM watch_buckets WHERE watch_id = $1").bind(watch_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM detector_states WHERE watch_id = $1").bind(watch_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(cleared.rows_affected())
     }
@@ -745,15 +751,33 @@ impl Store for PgStore {
         for chunk in matches.chunks(INSERT_CHUNK) {
             let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
             let terms: Vec<String> = chunk.iter().map(|(_, terms)| terms_json(terms)).collect();
-            added += sqlx::query(
+            let new: Vec<i64> = sqlx::query_scalar(
                 "INSERT INTO mention_watches (watch_id, mention_id) SELECT $1, u.id FROM UNNEST($2::bigint[]) AS u(id) \
-                 ON CONFLICT DO NOTHING",
+                 ON CONFLICT DO NOTHING RETURNING mention_id",
             )
             .bind(watch_id)
             .bind(&ids)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            .fetch_all(&mut *tx)
+            .await?;
+            added += new.len() as u64;
+            // The watch's time series count the mentions it gained.
+            for (series, only_negative) in
+                [(SERIES_ALL, ""), (SERIES_NEGATIVE, " AND COALESCE(corrected, sentiment) = 'negative'")]
+            {
+                // Only constants are formatted in.
+                sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO watch_buckets (watch_id, series, bucket_start, count) \
+                     SELECT $1, $2, published_at - ((published_at % {b}) + {b}) % {b} AS b, \
+                     COUNT(*) FROM mentions WHERE id = ANY($3){only_negative} GROUP BY b ORDER BY b \
+                     ON CONFLICT (watch_id, series, bucket_start) DO UPDATE SET count = watch_buckets.count + excluded.count",
+                    b = crate::BUCKET_SECS
+                )))
+                .bind(watch_id)
+                .bind(series)
+                .bind(&new)
+                .execute(&mut *tx)
+                .await?;
+            }
             sqlx::query(
                 "UPDATE mentions SET matches = COALESCE(mentions.matches, '{}'::jsonb) \
                  || jsonb_build_object($1::bigint::text, v.terms::jsonb) \
@@ -764,6 +788,11 @@ impl Store for PgStore {
             .bind(&terms)
             .execute(&mut *tx)
             .await?;
+        }
+        // Detectors judged the series without these counts: they learn again
+        // (a state saved while a re-match was half-way is dropped too).
+        if added > 0 {
+            sqlx::query("DELETE FROM detector_states WHERE watch_id = $1").bind(watch_id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(added)

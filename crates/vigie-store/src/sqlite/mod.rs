@@ -573,6 +573,11 @@ impl Store for SqliteStore {
         .await?;
         let cleared =
             sqlx::query("DELETE FROM mention_watches WHERE watch_id = ?1").bind(watch_id).execute(&mut *tx).await?;
+        // Its time series and what its detectors learned from them go too:
+        // `add_matches` counts the new matches back in, and the detectors
+        // learn again from those.
+        sqlx::query("DELETE FROM watch_buckets WHERE watch_id = ?1").bind(watch_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM detector_states WHERE watch_id = ?1").bind(watch_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(cleared.rows_affected())
     }
@@ -586,8 +591,28 @@ impl Store for SqliteStore {
             qb.push_values(chunk, |mut b, (mention_id, _)| {
                 b.push_bind(watch_id).push_bind(*mention_id);
             });
-            qb.push(" ON CONFLICT DO NOTHING");
-            added += qb.build().persistent(false).execute(&mut *tx).await?.rows_affected();
+            qb.push(" ON CONFLICT DO NOTHING RETURNING mention_id");
+            let new: Vec<i64> = qb.build_query_scalar().persistent(false).fetch_all(&mut *tx).await?;
+            added += new.len() as u64;
+            // The watch's time series count the mentions it gained (those it
+            // had are counted already).
+            for (series, only_negative) in
+                [(SERIES_ALL, ""), (SERIES_NEGATIVE, " AND COALESCE(corrected, sentiment) = 'negative'")]
+            {
+                // Only constants are formatted in.
+                sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO watch_buckets (watch_id, series, bucket_start, count) \
+                     SELECT ?1, ?2, published_at - ((published_at % {b}) + {b}) % {b}, COUNT(*) \
+                     FROM mentions WHERE id IN (SELECT value FROM json_each(?3)){only_negative} GROUP BY 3 \
+                     ON CONFLICT (watch_id, series, bucket_start) DO UPDATE SET count = count + excluded.count",
+                    b = crate::BUCKET_SECS
+                )))
+                .bind(watch_id)
+                .bind(series)
+                .bind(serde_json::to_string(&new).unwrap_or_else(|_| "[]".into()))
+                .execute(&mut *tx)
+                .await?;
+            }
             let mut up: QueryBuilder<Sqlite> =
                 QueryBuilder::new("UPDATE mentions SET matches = json_set(COALESCE(matches, '{}'), ");
             up.push_bind(path.clone()).push(", json(v.column2)) FROM (");
@@ -596,6 +621,11 @@ impl Store for SqliteStore {
             });
             up.push(") AS v WHERE mentions.id = v.column1");
             up.build().persistent(false).execute(&mut *tx).await?;
+        }
+        // Detectors judged the series without these counts: they learn again
+        // (a state saved while a re-match was half-way is dropped too).
+        if added > 0 {
+            sqlx::query("DELETE FROM detector_states WHERE watch_id = ?1").bind(watch_id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(added)

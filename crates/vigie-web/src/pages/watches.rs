@@ -4,8 +4,9 @@
 //!
 //! Saving a new query re-matches the stored mentions (the watch's old
 //! matches are cleared, then `backfill_watch` runs), so the feed's watch
-//! filter and the counts agree with the query at once. Every change writes
-//! the audit log.
+//! filter and the counts agree with the query at once; the watch's time
+//! series are counted again from its new matches and its surge detectors
+//! learn again from them. Every change writes the audit log.
 
 use std::collections::HashMap;
 
