@@ -168,6 +168,11 @@ impl Ingestor {
         &self.analyzer
     }
 
+    /// Sends old mentions to the inbox too (see [`crate::routing::MAX_ROUTING_AGE_SECS`]).
+    pub fn route_history(&mut self) {
+        self.router.route_history();
+    }
+
     pub fn project_id(&self) -> i64 {
         self.project_id
     }

@@ -9,6 +9,12 @@
 //! right after the mentions (`Store::route_mentions`); a routing failure is
 //! logged and never loses a stored mention.
 //!
+//! A mention published more than [`MAX_ROUTING_AGE_SECS`] before it arrived
+//! is history (an imported archive, a backfill): it is stored, searchable and
+//! counted, but not sent to the inbox, which would otherwise fill with items
+//! late before anyone saw them. [`Router::route_history`] lifts the limit
+//! (`vigie import --route-old`, the demo).
+//!
 //! New projects get a default workflow ([`seed_workflow`]): one department
 //! per distinct department of the project's themes, and one rule per theme
 //! sending its negative mentions there.
@@ -27,6 +33,8 @@ use crate::PipelineError;
 pub const CUSTOMER_SERVICE_TARGET_SECS: i64 = 4 * 3_600;
 /// Response target of the other default departments (legal included).
 pub const DEFAULT_TARGET_SECS: i64 = 24 * 3_600;
+/// Mentions published longer than this before they arrived are not routed (one week).
+pub const MAX_ROUTING_AGE_SECS: i64 = 7 * 86_400;
 /// Overdue items escalated per call of [`escalate_overdue`].
 pub const ESCALATION_BATCH: i64 = 500;
 
@@ -44,6 +52,8 @@ pub struct Routable<'a> {
     pub source_kind: SourceKind,
     /// When the mention arrived: the response clock starts there.
     pub collected_at: DateTime<Utc>,
+    /// When it was published (a mention published long before it arrived is not routed).
+    pub published_at: DateTime<Utc>,
 }
 
 /// A project's routing rules with their departments, compiled once.
@@ -53,6 +63,9 @@ pub struct Router {
     /// By position; rules whose department is unknown are left out.
     rules: Vec<RoutingRule>,
     departments: HashMap<i64, Department>,
+    /// Mentions published longer than this before they arrived are not
+    /// routed ([`MAX_ROUTING_AGE_SECS`]; `None`: all are).
+    max_age_secs: Option<i64>,
 }
 
 impl Router {
@@ -60,7 +73,17 @@ impl Router {
         let departments: HashMap<i64, Department> = departments.into_iter().map(|d| (d.id, d)).collect();
         rules.retain(|r| departments.contains_key(&r.department_id));
         rules.sort_by_key(|r| (r.position, r.id));
-        Router { project_id, rules, departments }
+        Router { project_id, rules, departments, max_age_secs: Some(MAX_ROUTING_AGE_SECS) }
+    }
+
+    /// Routes old mentions too (an archive whose mentions should all enter the inbox).
+    pub fn route_history(&mut self) {
+        self.max_age_secs = None;
+    }
+
+    /// Whether `m` is too old when it arrives to be sent to the inbox.
+    pub fn is_history(&self, m: &Routable<'_>) -> bool {
+        self.max_age_secs.is_some_and(|max| (m.collected_at - m.published_at).num_seconds() > max)
     }
 
     /// The project's stored rules and departments.
@@ -85,6 +108,9 @@ impl Router {
     /// The inbox row and its `routed` event for a mention a rule sends to a
     /// department; `None` when no rule matches.
     pub fn route(&self, m: &Routable<'_>, now: DateTime<Utc>) -> Option<(InboxItem, NewWorkflowEvent)> {
+        if self.is_history(m) {
+            return None;
+        }
         let (rule, department) = self.first_match(m)?;
         let entered_at = m.collected_at;
         let item = InboxItem {
@@ -131,6 +157,7 @@ impl Router {
                     watch_ids: &watch_ids,
                     source_kind: mention.source_kind,
                     collected_at: mention.collected_at,
+                    published_at: mention.published_at,
                 };
                 self.route(&routable, now)
             })
@@ -328,7 +355,33 @@ mod tests {
     }
 
     fn routable<'a>(themes: &'a [&'a str], watches: &'a [i64], polarity: Option<Polarity>) -> Routable<'a> {
-        Routable { id: 42, polarity, themes, watch_ids: watches, source_kind: SourceKind::Forum, collected_at: t(8) }
+        Routable {
+            id: 42,
+            polarity,
+            themes,
+            watch_ids: watches,
+            source_kind: SourceKind::Forum,
+            collected_at: t(8),
+            published_at: t(7),
+        }
+    }
+
+    #[test]
+    fn history_is_not_routed_unless_asked() {
+        let mut r = router();
+        let fresh = routable(&["legal"], &[], Some(Polarity::Negative));
+        assert!(!r.is_history(&fresh));
+        // Published a week and a second before it arrived: history.
+        let old = Routable { published_at: fresh.collected_at - Duration::seconds(MAX_ROUTING_AGE_SECS + 1), ..fresh };
+        assert!(r.is_history(&old));
+        assert!(r.route(&old, t(9)).is_none());
+        // Exactly a week is still routed.
+        let week = Routable { published_at: fresh.collected_at - Duration::seconds(MAX_ROUTING_AGE_SECS), ..fresh };
+        assert!(r.route(&week, t(9)).is_some());
+        // An archive whose mentions should all enter the inbox.
+        r.route_history();
+        let (item, _) = r.route(&old, t(9)).unwrap();
+        assert_eq!(item.entered_at, fresh.collected_at);
     }
 
     #[test]

@@ -16,12 +16,18 @@ use vigie_store::NewDepartment;
 const DELIVERY: &str = "Toujours pas reçu mon colis, livraison en retard de trois semaines : c'est scandaleux, \
                         inadmissible, je suis furieux et je ne commanderai plus jamais.";
 
+/// A publication time `hours` ago: routing sends only mentions published
+/// within a week of their arrival to the inbox.
+fn hours_ago(hours: i64) -> String {
+    (Utc::now() - chrono::Duration::hours(hours)).to_rfc3339()
+}
+
 fn mentions() -> Value {
     json!([
         {"url": "https://forum.example.fr/t/1", "title": "Colis <b>perdu</b>", "text": DELIVERY, "text_format": "plain",
-         "source": "forum", "lang": "fr", "published_at": "2026-03-01T10:00:00Z"},
+         "source": "forum", "lang": "fr", "published_at": hours_ago(3)},
         {"url": "https://blog.example.fr/2", "text": "Une belle journée au parc avec les enfants, merci à tous !",
-         "source": "blog", "lang": "fr", "published_at": "2026-03-01T11:00:00Z"},
+         "source": "blog", "lang": "fr", "published_at": hours_ago(2)},
     ])
 }
 
@@ -163,6 +169,26 @@ async fn a_negative_delivery_mention_is_routed_then_assigned_and_answered() {
 /// given through it counts at once; a change it did not serve (another
 /// process) shows on a forced reload.
 #[tokio::test]
+async fn an_old_mention_is_stored_but_not_routed() {
+    let app = TestApp::start().await;
+    // The same complaint, published a month before it arrives (a backfill, an archive).
+    let old = json!([{"url": "https://forum.example.fr/t/old", "text": DELIVERY, "text_format": "plain",
+                      "source": "forum", "lang": "fr", "published_at": hours_ago(30 * 24)}]);
+    app.push(old).await;
+    let mid = id_of(&app, "https://forum.example.fr/t/old").await;
+    assert_eq!(app.store.inbox_item(app.project.id, mid).await.unwrap(), None, "history stays out of the inbox");
+    // It can still be taken in by hand.
+    let agent = app.login("agent").await;
+    let r = agent.post_json(&app.api(&format!("/inbox/{mid}/triage")), &json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(item(&agent, &app, mid).await["status"], "to_handle");
+    // A recent one is routed.
+    app.push(mentions()).await;
+    let fresh = id_of(&app, "https://forum.example.fr/t/1").await;
+    assert!(app.store.inbox_item(app.project.id, fresh).await.unwrap().is_some());
+}
+
+#[tokio::test]
 async fn the_overview_counts_an_answer_at_once() {
     let app = TestApp::start().await;
     app.push(mentions()).await;
@@ -196,7 +222,7 @@ async fn forms_and_bulk_actions() {
     let mut items = Vec::new();
     for i in 0..3 {
         items.push(json!({"url": format!("https://x.example.fr/{i}"), "text": format!("<script>alert({i})</script> Acme numéro {i}"), "text_format": "plain",
-                          "source": "news", "lang": "fr", "published_at": "2026-03-01T10:00:00Z"}));
+                          "source": "news", "lang": "fr", "published_at": hours_ago(3)}));
     }
     app.push(Value::Array(items)).await;
     let agent = app.login("agent").await;

@@ -764,6 +764,11 @@ pub struct ImportArgs {
     /// File format (default: from the extension, else jsonl).
     #[arg(long, value_enum)]
     pub format: Option<DataFormat>,
+    /// Send mentions published more than a week before the import to the
+    /// inbox too (by default an archive is stored and searchable, but only
+    /// recent mentions enter the inbox to be answered).
+    #[arg(long)]
+    pub route_old: bool,
 }
 
 #[derive(Debug, Args)]

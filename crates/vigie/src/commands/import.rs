@@ -35,9 +35,14 @@ pub async fn import_reader(
     reader: Box<dyn BufRead + Send>,
     format: ImportFormat,
     bar: Option<ProgressBar>,
+    route_old: bool,
 ) -> anyhow::Result<ImportSummary> {
     let stories = Stories::load(app.store.as_ref(), app.project.id).await?;
-    let ingestor = Arc::new(Ingestor::new(Arc::clone(&app.store), app.project.id, &app.models(), stories).await?);
+    let mut ingestor = Ingestor::new(Arc::clone(&app.store), app.project.id, &app.models(), stories).await?;
+    if route_old {
+        ingestor.route_history();
+    }
+    let ingestor = Arc::new(ingestor);
     let summary = run_import(ingestor, reader, format, Utc::now(), |s| {
         if let Some(bar) = &bar {
             bar.set_message(format!("{} new, {} duplicates, {} rejected", s.inserted, s.duplicates, s.rejected_count));
@@ -81,7 +86,8 @@ pub async fn run(app: &App, args: ImportArgs, out: &mut dyn Write, err: &mut dyn
         (Box::new(bar.wrap_read(file)), Some(bar))
     };
     let reader: Box<dyn Read + Send> = if gz { Box::new(flate2::read::MultiGzDecoder::new(reader)) } else { reader };
-    let summary = import_reader(app, Box::new(BufReader::with_capacity(1 << 20, reader)), format, bar).await?;
+    let summary =
+        import_reader(app, Box::new(BufReader::with_capacity(1 << 20, reader)), format, bar, args.route_old).await?;
     print_summary(&summary, out, err)?;
     if summary.rejected_count > 0 {
         anyhow::bail!(
