@@ -116,7 +116,8 @@ impl View {
         let ev = &alert.evidence;
         let base = notice.base_url.and_then(http_url).map(|u| u.trim_end_matches('/').to_string());
         let link = |kind: &str, id: i64| match &base {
-            Some(base) => Link::Web(format!("{base}/{kind}s/{id}")),
+            // The web app's pages live under their project: /p/{project}/alerts/{id}.
+            Some(base) => Link::Web(format!("{base}/p/{}/{kind}s/{id}", notice.alert.project_id)),
             None => Link::Cli(format!("vigie {kind} show {id}")),
         };
         let (observed, expected) = observed_expected(alert.rule, ev.observed, ev.expected);
@@ -704,11 +705,11 @@ mod tests {
         let a = alert();
         let ms = [mention(7, "t", Some("https://x.example/p/7?a=1&b=2"))];
         let r = render(&notice(&a, &ms, Some("https://vigie.example.org/")));
-        assert!(r.text.contains("See the alert: https://vigie.example.org/alerts/42"));
-        assert!(r.text.contains("https://vigie.example.org/mentions/7"));
-        assert!(r.html.contains("<a href=\"https://vigie.example.org/alerts/42\""));
+        assert!(r.text.contains("See the alert: https://vigie.example.org/p/1/alerts/42"));
+        assert!(r.text.contains("https://vigie.example.org/p/1/mentions/7"));
+        assert!(r.html.contains("<a href=\"https://vigie.example.org/p/1/alerts/42\""));
         assert!(r.html.contains("<a href=\"https://x.example/p/7?a=1&amp;b=2\""), "{}", r.html);
-        assert!(r.slack_text.contains("<https://vigie.example.org/alerts/42|Open alert #42 in Vigie>"));
+        assert!(r.slack_text.contains("<https://vigie.example.org/p/1/alerts/42|Open alert #42 in Vigie>"));
         assert!(r.slack_text.contains("<https://x.example/p/7?a=1&b=2|Post 7>"), "{}", r.slack_text);
         assert!(!r.text.contains("vigie alert show"));
         // A base URL that is not http(s) is not used.

@@ -12,7 +12,7 @@
 //! {"text": "…mrkdwn…", "event_id": "42-3", "project": "Acme", "watch": "SNCF retards",
 //!  "alert": {"id": 42, "rule": "negative_surge", "severity": "critical", "status": "open",
 //!            "title": "…", "watch_id": 3, "evidence": {…}, "opened_at": "…", "updated_at": "…",
-//!            "events": 3, "url": "https://vigie.example.org/alerts/42" | null},
+//!            "events": 3, "url": "https://vigie.example.org/p/1/alerts/42" | null},
 //!  "mentions": [{"id": 7, "url": …, "title": …, "text": "…excerpt…", "author": …,
 //!                "published_at": "…", "sentiment": "negative", "reach": 72.4, "vigie_url": …}]}
 //! ```

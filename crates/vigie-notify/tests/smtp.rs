@@ -218,9 +218,9 @@ async fn delivers_plain_text_and_html_alternatives() {
     assert!(text.contains("Observed: 57 negative mentions"), "{text}");
     assert!(text.contains("Expected: about 8.2"), "{text}");
     assert!(text.contains("2026-03-01 10:00 → 11:00 UTC"), "{text}");
-    assert!(text.contains("https://vigie.example.org/alerts/42"), "{text}");
+    assert!(text.contains("https://vigie.example.org/p/1/alerts/42"), "{text}");
     let html = part(msg, "text/html");
-    assert!(html.contains("<a href=\"https://vigie.example.org/alerts/42\""), "{html}");
+    assert!(html.contains("<a href=\"https://vigie.example.org/p/1/alerts/42\""), "{html}");
     assert!(html.contains("&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;"), "{html}");
     assert!(!html.contains("<script") && !html.contains("<img") && !html.contains("javascript:"), "{html}");
     assert!(text.contains(HOSTILE), "the plain text part shows the text as it is: {text}");

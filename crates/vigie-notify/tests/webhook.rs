@@ -69,17 +69,17 @@ async fn posts_signed_json_with_a_slack_text_field() {
     assert_eq!(alert["evidence"]["expected"], 8.2);
     assert_eq!(alert["evidence"]["terms"][0], "retard");
     assert_eq!(alert["opened_at"], "2026-03-01T10:05:00Z");
-    assert_eq!(alert["url"], "https://vigie.example.org/alerts/42");
+    assert_eq!(alert["url"], "https://vigie.example.org/p/1/alerts/42");
     let mentions = json["mentions"].as_array().unwrap();
     assert_eq!(mentions.len(), 2);
     assert_eq!(mentions[0]["id"], 101);
     assert_eq!(mentions[0]["url"], "https://social.example/@jd/101");
-    assert_eq!(mentions[0]["vigie_url"], "https://vigie.example.org/mentions/101");
+    assert_eq!(mentions[0]["vigie_url"], "https://vigie.example.org/p/1/mentions/101");
     assert_eq!(mentions[1]["url"], Value::Null, "a javascript: URL is not passed on");
 
     let text = json["text"].as_str().unwrap();
     assert!(text.contains("57 negative mentions") && text.contains("about 8.2"), "{text}");
-    assert!(text.contains("<https://vigie.example.org/alerts/42|Open alert #42 in Vigie>"), "{text}");
+    assert!(text.contains("<https://vigie.example.org/p/1/alerts/42|Open alert #42 in Vigie>"), "{text}");
     assert!(text.contains("<https://social.example/@jd/101|"), "{text}");
 }
 

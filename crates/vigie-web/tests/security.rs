@@ -309,3 +309,47 @@ async fn a_one_time_password_must_be_changed_first() {
     let log = app.store.audit_log(None, None, 10).await.unwrap();
     assert!(log.iter().any(|e| e.action == "user.password"), "{log:?}");
 }
+
+#[tokio::test]
+async fn notification_links_open_the_alert_and_mention_pages() {
+    let app = TestApp::start().await;
+    let watch = vigie_store::NewWatch { name: "Acme".into(), query: "acme".into(), competitor: false, langs: vec![] };
+    app.store.add_watch(app.project.id, watch, Utc::now()).await.unwrap();
+    // A trigger term in a fresh mention of a watch opens an alert (the push runs the rules).
+    app.push(
+        json!([{"url": "https://forum.example.fr/t/9", "text": "Acme est une arnaque, je porte plainte.",
+                     "source": "forum", "lang": "fr", "published_at": chrono::Utc::now().to_rfc3339()}]),
+    )
+    .await;
+    let alerts = app.store.alerts(app.project.id, None, 10).await.unwrap();
+    let alert = alerts.first().expect("an alert for the trigger term");
+    let mid = *alert.mention_ids.first().expect("the alert names its mention");
+    let stored = app.store.mention(app.project.id, mid).await.unwrap().unwrap().mention;
+    let mentions = [vigie_notify::AlertMention {
+        id: mid,
+        url: stored.url.clone(),
+        title: None,
+        text: stored.text.clone(),
+        author: None,
+        published_at: stored.published_at,
+        sentiment: None,
+        reach: None,
+    }];
+    let base = app.url("");
+    let notice = vigie_notify::Notice {
+        alert,
+        project: "Acme",
+        watch: None,
+        mentions: &mentions,
+        base_url: Some(&base),
+        event_id: "1-1",
+    };
+    let rendered = vigie_notify::render(&notice);
+    let links: Vec<&str> = rendered.text.split_whitespace().filter(|w| w.starts_with(&base)).collect();
+    assert!(links.len() >= 2, "the alert and its mention: {}", rendered.text);
+    let viewer = app.login("viewer").await;
+    for link in links {
+        let r = viewer.get(&link[base.len()..]).await;
+        assert_eq!(r.status, 200, "{link} must open a page: {}", r.text);
+    }
+}
