@@ -605,6 +605,13 @@ pub enum AlertStatus {
 }
 
 impl AlertStatus {
+    /// Whether a person may move an alert from this status to `to`: a
+    /// resolved alert is not acknowledged again (a new event of its crisis
+    /// opens it again by itself).
+    pub fn may_become(self, to: AlertStatus) -> bool {
+        !(self == AlertStatus::Resolved && to == AlertStatus::Acknowledged)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AlertStatus::Open => "open",

@@ -125,7 +125,7 @@ async fn detail_api(
 async fn set_status(state: &AppState, actor: &Actor, id: i64, status: AlertStatus) -> Result<Alert, ApiError> {
     let pid = actor.project_id()?;
     let before = load(state, actor, id).await?;
-    if before.status == AlertStatus::Resolved && status == AlertStatus::Acknowledged {
+    if !before.status.may_become(status) {
         return Err(ApiError::conflict("this alert is resolved already"));
     }
     let now = Utc::now();

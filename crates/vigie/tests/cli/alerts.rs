@@ -108,6 +108,11 @@ fn a_trigger_term_opens_one_alert_that_grows_and_is_delivered_once_despite_failu
     assert_eq!(resolved.as_array().unwrap().len(), 1);
     let bad = vigie.run(&["alert", "ack", "999"]).code(2);
     assert!(bad.stderr.contains("no alert with id 999"), "{}", bad.stderr);
+    // A resolved alert is not acknowledged again (as in the web app).
+    let again = vigie.run(&["alert", "ack", &id]).code(1);
+    assert!(again.stderr.contains("is resolved already"), "{}", again.stderr);
+    let resolved = vigie.run(&["alert", "list", "--status", "resolved", "--format", "json"]).success().json();
+    assert_eq!(resolved.as_array().unwrap().len(), 1, "still resolved");
 }
 
 #[test]
