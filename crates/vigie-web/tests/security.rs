@@ -316,11 +316,9 @@ async fn notification_links_open_the_alert_and_mention_pages() {
     let watch = vigie_store::NewWatch { name: "Acme".into(), query: "acme".into(), competitor: false, langs: vec![] };
     app.store.add_watch(app.project.id, watch, Utc::now()).await.unwrap();
     // A trigger term in a fresh mention of a watch opens an alert (the push runs the rules).
-    app.push(
-        json!([{"url": "https://forum.example.fr/t/9", "text": "Acme est une arnaque, je porte plainte.",
-                     "source": "forum", "lang": "fr", "published_at": chrono::Utc::now().to_rfc3339()}]),
-    )
-    .await;
+    app.push(json!([{"url": "https://forum.example.fr/t/9", "text": "Acme est une arnaque, je porte plainte.",
+                     "source": "forum", "lang": "fr", "published_at": chrono::Utc::now().to_rfc3339()}]))
+        .await;
     let alerts = app.store.alerts(app.project.id, None, 10).await.unwrap();
     let alert = alerts.first().expect("an alert for the trigger term");
     let mid = *alert.mention_ids.first().expect("the alert names its mention");
@@ -352,4 +350,18 @@ async fn notification_links_open_the_alert_and_mention_pages() {
         let r = viewer.get(&link[base.len()..]).await;
         assert_eq!(r.status, 200, "{link} must open a page: {}", r.text);
     }
+}
+
+#[tokio::test]
+async fn the_start_page_opens_a_project_that_watches_something() {
+    let app = TestApp::start().await;
+    let root = app.login("root").await;
+    // The test project watches nothing; another one does (an installation's
+    // empty `default` project beside the demo).
+    let other = app.store.ensure_project("zzz-watched", Utc::now()).await.unwrap();
+    let watch = vigie_store::NewWatch { name: "Acme".into(), query: "acme".into(), competitor: false, langs: vec![] };
+    app.store.add_watch(other.id, watch, Utc::now()).await.unwrap();
+    let r = root.get("/").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location().unwrap(), format!("/p/{}/overview", other.id));
 }

@@ -84,16 +84,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         (Command::Demo(_), "default") => commands::demo::DEMO_PROJECT,
         (_, name) => name,
     };
-    // Commands that add data create their project; the others need it to exist.
+    // Commands that add data create their project; the others need it to
+    // exist, so a mistyped --project is an error (not a role, a token or a
+    // channel in a new empty project).
     let creates = matches!(
         command,
-        Command::Demo(_)
-            | Command::Import(_)
-            | Command::Collect(_)
-            | Command::Watch(cli::WatchCommand::Add { .. })
-            | Command::Token(cli::TokenCommand::Create { .. })
-            | Command::User(cli::UserCommand::Add { role: Some(_), .. } | cli::UserCommand::Role { .. })
-            | Command::Notify(cli::NotifyCommand::Webhook { .. } | cli::NotifyCommand::Email { .. })
+        Command::Demo(_) | Command::Import(_) | Command::Collect(_) | Command::Watch(cli::WatchCommand::Add { .. })
     ) || matches!(&command, Command::Source(source) if matches!(**source, cli::SourceCommand::Add(_)));
     let app = App::open(&cli.global.data_dir, models_dir.clone(), project, creates, cli.global.database_url.as_deref())
         .await?;

@@ -38,7 +38,16 @@ pub fn routes(r: Routes) -> Routes {
 
 async fn start(State(state): State<AppState>, Extension(actor): Extension<Actor>) -> PageResult {
     let projects = visible_projects(&state, &actor).await?;
-    match projects.first() {
+    // The first project that watches something (an installation always has
+    // the empty `default` project, which would hide the real ones).
+    let mut first = None;
+    for p in &projects {
+        if !state.store.list_watches(p.id).await?.is_empty() {
+            first = Some(p);
+            break;
+        }
+    }
+    match first.or(projects.first()) {
         Some(p) => Ok(see_other(&format!("/p/{}/overview", p.id))),
         None => {
             let lang = actor.lang;

@@ -32,7 +32,10 @@ fn password_in(line: &str) -> String {
 #[test]
 fn people_are_added_given_roles_reset_and_disabled() {
     let vigie = Vigie::new();
-    // Giving a role in a project creates the project (like adding data does).
+    // A role is given in a project that exists: a typo is an error, not a new project.
+    let typo = vigie.run(&["--project", "acme", "user", "add", "marie", "--role", "agent"]).code(2);
+    assert!(typo.stderr.contains("no project named \"acme\""), "{}", typo.stderr);
+    vigie.run(&["--project", "acme", "watch", "add", "Acme", "--query", "acme"]).success();
     let added = vigie
         .run(&["--project", "acme", "user", "add", "marie", "--name", "Marie Dupont", "--role", "agent"])
         .success();
@@ -45,6 +48,12 @@ fn people_are_added_given_roles_reset_and_disabled() {
     let bad = vigie.run(&["--project", "acme", "user", "role", "marie", "boss"]).code(2);
     assert!(bad.stderr.contains("unknown role"), "{}", bad.stderr);
     vigie.run(&["--project", "acme", "user", "role", "marie", "manager"]).success();
+    let typo = vigie.run(&["--project", "acmee", "user", "role", "marie", "admin"]).code(2);
+    assert!(typo.stderr.contains("no project named \"acmee\" (projects: acme, default)"), "{}", typo.stderr);
+    for command in [&["token", "create", "t"][..], &["notify", "email", "a@example.fr"]] {
+        let typo = vigie.run(&[&["--project", "acmee"][..], command].concat()).code(2);
+        assert!(typo.stderr.contains("no project named \"acmee\""), "{command:?}: {}", typo.stderr);
+    }
     vigie.run(&["user", "disable", "marie"]).success();
     let list = vigie.run(&["user", "list", "--format", "json"]).success().json();
     let marie = &list.as_array().unwrap()[0];
