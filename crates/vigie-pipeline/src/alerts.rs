@@ -237,6 +237,8 @@ pub struct MentionRules {
     /// All trigger terms in one set: a mention is tokenized once.
     set: WatchSet,
     watch_names: HashMap<i64, String>,
+    /// Watches of competitors (a mention about the brand and a competitor is the brand's).
+    competitors: Vec<i64>,
 }
 
 impl MentionRules {
@@ -249,7 +251,15 @@ impl MentionRules {
         let set = WatchSet::new(compiled.iter().enumerate().map(|(i, (_, q))| (i as i64, q.clone())));
         let terms = compiled.into_iter().map(|(t, _)| t).collect();
         let watch_names = watches.iter().map(|w| (w.id, w.name.clone())).collect();
-        MentionRules { settings, terms, set, watch_names }
+        let competitors = watches.iter().filter(|w| w.competitor).map(|w| w.id).collect();
+        MentionRules { settings, terms, set, watch_names, competitors }
+    }
+
+    /// The one watch a mention's alerts are about when it matched several:
+    /// the organisation's own before a competitor's, then the oldest watch.
+    /// One mention raises each rule once, not once per watch it matched.
+    fn alert_watch(&self, watch_ids: &[i64]) -> Option<i64> {
+        watch_ids.iter().copied().min_by_key(|w| (self.competitors.contains(w), *w))
     }
 
     pub fn settings(&self) -> &AlertSettings {
@@ -268,29 +278,28 @@ impl MentionRules {
             return out;
         }
         let negative = mention.analysis.polarity() == Some(Polarity::Negative);
+        let Some(watch) = self.alert_watch(watch_ids) else { return out };
         if self.settings.enabled(AlertRule::TriggerTerm) && !self.terms.is_empty() {
             let doc = crate::ingest::document(mention);
             for (index, _) in self.set.match_document(&doc) {
                 let Some(term) = self.terms.get(index as usize) else { continue };
-                for &watch in watch_ids {
-                    out.push(AlertEvent {
-                        rule: AlertRule::TriggerTerm,
-                        severity: if negative { Severity::Critical } else { Severity::Warning },
-                        watch_id: Some(watch),
-                        dedup_key: format!("trigger_term:{watch}:{term}"),
-                        title: format!("“{term}” in mentions of {}", self.watch_name(Some(watch))),
-                        evidence: AlertEvidence {
-                            observed: 1.0,
-                            expected: 0.0,
-                            window_start: Some(mention.published_at),
-                            window_end: Some(mention.published_at),
-                            terms: vec![term.clone()],
-                            ..AlertEvidence::default()
-                        },
-                        mention_ids: vec![id],
-                        at: now,
-                    });
-                }
+                out.push(AlertEvent {
+                    rule: AlertRule::TriggerTerm,
+                    severity: if negative { Severity::Critical } else { Severity::Warning },
+                    watch_id: Some(watch),
+                    dedup_key: format!("trigger_term:{watch}:{term}"),
+                    title: format!("“{term}” in mentions of {}", self.watch_name(Some(watch))),
+                    evidence: AlertEvidence {
+                        observed: 1.0,
+                        expected: 0.0,
+                        window_start: Some(mention.published_at),
+                        window_end: Some(mention.published_at),
+                        terms: vec![term.clone()],
+                        ..AlertEvidence::default()
+                    },
+                    mention_ids: vec![id],
+                    at: now,
+                });
             }
         }
         let reach = mention.analysis.reach.as_ref().map(|r| f64::from(r.score));
@@ -298,28 +307,26 @@ impl MentionRules {
             && negative
             && let Some(reach) = reach.filter(|r| *r >= self.settings.high_reach)
         {
-            for &watch in watch_ids {
-                out.push(AlertEvent {
-                    rule: AlertRule::HighReachNegative,
-                    severity: if reach >= 90.0 { Severity::Critical } else { Severity::Warning },
-                    watch_id: Some(watch),
-                    dedup_key: format!("high_reach_negative:{watch}"),
-                    title: format!(
-                        "Negative mention of {} with a large audience (reach {reach:.0}/100)",
-                        self.watch_name(Some(watch))
-                    ),
-                    evidence: AlertEvidence {
-                        observed: reach,
-                        expected: self.settings.high_reach,
-                        window_start: Some(mention.published_at),
-                        window_end: Some(mention.published_at),
-                        urls: mention.url.iter().cloned().collect(),
-                        ..AlertEvidence::default()
-                    },
-                    mention_ids: vec![id],
-                    at: now,
-                });
-            }
+            out.push(AlertEvent {
+                rule: AlertRule::HighReachNegative,
+                severity: if reach >= 90.0 { Severity::Critical } else { Severity::Warning },
+                watch_id: Some(watch),
+                dedup_key: format!("high_reach_negative:{watch}"),
+                title: format!(
+                    "Negative mention of {} with a large audience (reach {reach:.0}/100)",
+                    self.watch_name(Some(watch))
+                ),
+                evidence: AlertEvidence {
+                    observed: reach,
+                    expected: self.settings.high_reach,
+                    window_start: Some(mention.published_at),
+                    window_end: Some(mention.published_at),
+                    urls: mention.url.iter().cloned().collect(),
+                    ..AlertEvidence::default()
+                },
+                mention_ids: vec![id],
+                at: now,
+            });
         }
         out
     }
@@ -724,7 +731,9 @@ mod tests {
             langs: vec![],
             created_at: now,
         };
-        let rules = MentionRules::new(AlertSettings::default(), std::slice::from_ref(&watch));
+        let rival = Watch { id: 2, name: "Globex".into(), competitor: true, ..watch.clone() };
+        let other = Watch { id: 5, name: "Acme SAV".into(), ..watch.clone() };
+        let rules = MentionRules::new(AlertSettings::default(), &[rival, watch.clone(), other]);
         let mut m = Mention {
             id: 0,
             source_kind: vigie_model::SourceKind::Twitter,
@@ -749,6 +758,14 @@ mod tests {
         assert!(events.iter().all(|e| e.severity == Severity::Warning && e.mention_ids == [10]));
         assert!(events[0].title.contains("Acme"), "{}", events[0].title);
         assert!(rules.events(10, &m, &[], now).is_empty(), "not a mention of a watch");
+        // A mention of several watches raises each rule once, for the brand's
+        // oldest watch rather than a competitor's.
+        let once = rules.events(10, &m, &[5, 2, 3], now);
+        let keys: Vec<&str> = once.iter().map(|e| e.dedup_key.as_str()).collect();
+        assert_eq!(keys, ["trigger_term:3:boycott", "trigger_term:3:arnaque"]);
+        let rival_only = rules.events(10, &m, &[2], now);
+        assert_eq!(rival_only.len(), 2, "a competitor's own crisis is still reported");
+        assert!(rival_only[0].title.contains("Globex"), "{}", rival_only[0].title);
         m.published_at = now - Duration::days(3);
         assert!(rules.events(10, &m, &[3], now).is_empty(), "too old to warn about");
 
