@@ -199,6 +199,29 @@ pub fn client_address(req: &Request) -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
+/// An extractor's refusal (a path segment that is not a number, …): axum
+/// answers it in plain text, which is neither the API's `{code, message}`
+/// nor a page.
+fn is_rejection(response: &Response) -> bool {
+    matches!(response.status().as_u16(), 400 | 422)
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/plain"))
+}
+
+/// [`is_rejection`]'s answer as the route's kind of error.
+async fn rejection_error(response: Response, page: bool, lang: Lang) -> Response {
+    let detail = to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+    let detail = String::from_utf8_lossy(&detail).trim().to_string();
+    let e = ApiError::invalid(match lang {
+        Lang::Fr => format!("adresse ou paramètres invalides : {detail}"),
+        Lang::En => format!("invalid address or parameters: {detail}"),
+    });
+    if page { error_page(&e, lang) } else { e.into_response() }
+}
+
 /// What [`authorize`] needs to know about the route.
 #[derive(Clone)]
 pub struct Guard {
@@ -218,6 +241,7 @@ pub async fn authorize(State(guard): State<Guard>, req: Request, next: Next) -> 
             // A page handler's error, rendered in the reader's language.
             match response.extensions().get::<crate::pages::PendingErrorPage>() {
                 Some(pending) if page => error_page(&pending.0, lang),
+                _ if is_rejection(&response) => rejection_error(response, page, lang).await,
                 _ => response,
             }
         }

@@ -365,3 +365,17 @@ async fn the_start_page_opens_a_project_that_watches_something() {
     assert_eq!(r.status, 303);
     assert_eq!(r.location().unwrap(), format!("/p/{}/overview", other.id));
 }
+
+#[tokio::test]
+async fn a_malformed_id_is_an_error_in_the_routes_own_form() {
+    let app = TestApp::start().await;
+    let viewer = app.login("viewer").await;
+    let r = viewer.get(&app.api("/mentions/abc")).await;
+    assert_eq!(r.status, 400);
+    let v = r.json();
+    assert_eq!(v["code"], "invalid_request", "{}", r.text);
+    assert!(v["message"].as_str().unwrap().contains("abc"), "{}", r.text);
+    let r = viewer.get(&app.p("/mentions/abc")).await;
+    assert_eq!(r.status, 400);
+    assert!(r.text.contains("<!DOCTYPE html>") && r.text.contains("abc"), "{}", r.text);
+}
