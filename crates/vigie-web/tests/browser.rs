@@ -128,9 +128,32 @@ async fn hostile_mentions_never_run_in_any_page() {
 async fn pages_fit_a_phone_screen() {
     let Some(b) = Browser::start().await.unwrap() else { return };
     let app = TestApp::start().await;
+    // A project with figures: every chart of the overview and the report is drawn.
+    for (name, query, competitor) in [("Acme", "acme", false), ("Globex Corporation International", "globex", true)] {
+        let watch = vigie_store::NewWatch { name: name.into(), query: query.into(), competitor, langs: vec![] };
+        app.store.add_watch(app.project.id, watch, chrono::Utc::now()).await.unwrap();
+    }
+    let items: Vec<Value> = (0..40)
+        .map(|i| {
+            json!({
+                "id": format!("phone-{i}"),
+                "text": if i % 3 == 0 { format!("Acme livraison en retard, remboursement refusé, colis perdu {i}") }
+                        else { format!("Globex contre Acme : le service client est formidable {i}") },
+                // Long words that no line break can cut (handles, domain names).
+                "author": format!("@unpseudonymesansaucunecoupurepossible{}", i % 7),
+                "site": format!("unnomdedomainetreslongsanscoupure{}.example.fr", i % 5),
+                "source": if i % 2 == 0 { "twitter" } else { "forum" },
+                "published_at": (chrono::Utc::now() - chrono::Duration::hours(i * 3)).to_rfc3339(),
+                "followers": 1_000 * (i + 1),
+            })
+        })
+        .collect();
+    app.push(Value::Array(items)).await;
     b.set_mobile().await.unwrap();
     log_in(&b, &app, "manager").await;
-    for page in [app.p("/overview"), app.p("/report"), app.p("/mentions"), app.p("/inbox"), app.p("/settings")] {
+    for page in ["/overview", "/report", "/mentions", "/inbox", "/alerts", "/watches", "/sources", "/settings"]
+        .map(|p| app.p(p))
+    {
         b.goto(&app.url(&page)).await.unwrap();
         // Nothing but scrolling tables may be wider than the screen.
         let overflow = b

@@ -262,7 +262,7 @@ const DOCUMENT_CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d8dde6;padding-bottom:.2rem}\
 table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e6e9ef;vertical-align:top}\
 .num{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#5b6577;font-size:.9rem}.chart{margin:1rem 0}\
-ol.notable li{margin-bottom:.6rem}a{color:#1f5fbf}@media print{body{margin:0}.chart{break-inside:avoid}}";
+ol.notable li{margin-bottom:.6rem;overflow-wrap:anywhere}a{color:#1f5fbf}@media print{body{margin:0}.chart{break-inside:avoid}}";
 
 fn title(lang: Lang, r: &Report) -> String {
     format!("{} — {}", lang.t("Rapport", "Report"), r.project.name)
