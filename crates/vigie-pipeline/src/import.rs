@@ -164,8 +164,48 @@ struct CsvRecords<R> {
     line: u64,
     buf: Vec<u8>,
     headers: Option<Vec<String>>,
+    /// The field separator, told from the header line: `,`, or `;` as a
+    /// spreadsheet set to French writes it, or a tab.
+    delimiter: u8,
     done: bool,
 }
+
+/// The separator of a CSV file, from its header line: the most frequent of
+/// `,`, `;` and tab outside quotes (`,` when none is there).
+fn sniff_delimiter(header: &[u8]) -> u8 {
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for &b in header {
+        match b {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let best = (0..3).max_by_key(|&i| (counts[i], usize::from(i == 0))).unwrap_or(0);
+    if counts[best] == 0 { b',' } else { [b',', b';', b'\t'][best] }
+}
+
+/// The fields of the import schema a CSV header may name (the others are ignored).
+const CSV_FIELDS: [&str; 15] = [
+    "id",
+    "url",
+    "title",
+    "text",
+    "text_format",
+    "author",
+    "site",
+    "source",
+    "lang",
+    "published_at",
+    "followers",
+    "likes",
+    "shares",
+    "comments",
+    "views",
+];
 
 impl<R: BufRead> CsvRecords<R> {
     /// The next raw record and the number of its first line.
@@ -217,8 +257,8 @@ impl<R: BufRead> CsvRecords<R> {
     }
 }
 
-fn parse_csv_record(bytes: &[u8]) -> Result<csv::StringRecord, String> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
+fn parse_csv_record(bytes: &[u8], delimiter: u8) -> Result<csv::StringRecord, String> {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(bytes);
     match rdr.records().next() {
         Some(Ok(rec)) => Ok(rec),
         Some(Err(e)) => Err(format!("invalid CSV: {e}")),
@@ -232,13 +272,30 @@ impl<R: BufRead> Iterator for CsvRecords<R> {
     fn next(&mut self) -> Option<ImportLine> {
         loop {
             let (line, raw) = self.next_record()?;
-            let record = raw.and_then(|bytes| parse_csv_record(&bytes));
+            if self.headers.is_none()
+                && let Ok(bytes) = &raw
+            {
+                self.delimiter = sniff_delimiter(bytes);
+            }
+            let record = raw.and_then(|bytes| parse_csv_record(&bytes, self.delimiter));
             let Some(headers) = &self.headers else {
                 match record {
                     Ok(rec) => {
-                        self.headers = Some(
-                            rec.iter().map(|s| s.trim().trim_start_matches('\u{feff}').to_ascii_lowercase()).collect(),
-                        );
+                        let names: Vec<String> =
+                            rec.iter().map(|s| s.trim().trim_start_matches('\u{feff}').to_ascii_lowercase()).collect();
+                        if !names.iter().any(|n| CSV_FIELDS.contains(&n.as_str())) {
+                            self.done = true;
+                            let shown: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
+                            return Some(ImportLine {
+                                line,
+                                result: Err(format!(
+                                    "the CSV header names none of the import fields ({}): it has {:?}",
+                                    CSV_FIELDS.join(", "),
+                                    shown
+                                )),
+                            });
+                        }
+                        self.headers = Some(names);
                         continue;
                     }
                     Err(e) => {
@@ -262,7 +319,7 @@ impl<R: BufRead> Iterator for CsvRecords<R> {
 }
 
 fn csv_lines<R: BufRead>(reader: R) -> impl Iterator<Item = ImportLine> {
-    CsvRecords { reader, line: 0, buf: Vec::new(), headers: None, done: false }
+    CsvRecords { reader, line: 0, buf: Vec::new(), headers: None, delimiter: b',', done: false }
 }
 
 fn string_field(map: &Map<String, Value>, name: &str) -> Result<Option<String>, String> {
@@ -479,6 +536,32 @@ mod tests {
         assert_eq!(first.author.as_deref(), Some("Jean"));
         assert_eq!(first.published_at, Some(Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap()));
         assert_eq!((got[1].line, got[1].result.as_ref().unwrap_err().as_str()), (3, "missing field `text`"));
+    }
+
+    #[test]
+    fn a_spreadsheet_csv_with_semicolons_or_tabs_is_read() {
+        // What a spreadsheet set to French saves: a byte-order mark, `;` between fields, `,` in text.
+        let input =
+            "\u{feff}url;text;published_at;source\nhttps://b.fr/5;Livraison en retard, encore;2026-01-01;news\n";
+        let got = lines(input, ImportFormat::Csv);
+        let first = got[0].result.as_ref().unwrap();
+        assert_eq!(first.url.as_deref(), Some("https://b.fr/5"));
+        assert_eq!(first.text, "Livraison en retard, encore");
+        let tabs = lines(
+            "url\ttext\tpublished_at\tsource\nhttps://b.fr/6\tAvec une tabulation\t2026-01-01\tnews\n",
+            ImportFormat::Csv,
+        );
+        assert_eq!(tabs[0].result.as_ref().unwrap().text, "Avec une tabulation");
+        // A comma header with a `;` inside a quoted name is still a comma file.
+        assert_eq!(sniff_delimiter(b"url,\"text;x\",source"), b',');
+    }
+
+    #[test]
+    fn a_csv_header_without_import_fields_is_refused_once() {
+        let got = lines("foo,bar\n1,2\n3,4\n", ImportFormat::Csv);
+        assert_eq!(got.len(), 1, "one refusal, not one per line");
+        let e = got[0].result.as_ref().unwrap_err();
+        assert!(e.contains("names none of the import fields") && e.contains("\"foo\""), "{e}");
     }
 
     #[test]

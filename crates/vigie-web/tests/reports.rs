@@ -263,7 +263,9 @@ async fn exports_stream_every_mention_with_formulas_made_inert() {
     let csv = viewer.get(&app.api("/export/mentions?format=csv")).await;
     assert_eq!(csv.status, 200);
     assert!(csv.headers.get("content-disposition").unwrap().to_str().unwrap().starts_with("attachment"));
-    let mut reader = csv::Reader::from_reader(csv.text.as_bytes());
+    // A byte-order mark first: spreadsheets read the accents right.
+    let body = csv.text.strip_prefix('\u{feff}').expect("a UTF-8 byte-order mark");
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
     let headers = reader.headers().unwrap().clone();
     assert_eq!(headers.get(0), Some("id"));
     let text_col = headers.iter().position(|h| h == "text").unwrap();
@@ -296,7 +298,15 @@ async fn exports_stream_every_mention_with_formulas_made_inert() {
     // KPIs as CSV: the same numbers as the report.
     let kpis = viewer.get(&app.api(&format!("/export/kpis?format=csv&{PERIOD}"))).await;
     assert_eq!(kpis.status, 200);
-    assert!(kpis.text.starts_with("scope,key,unit,value,previous,change,from,to\n"), "{}", kpis.text);
+    assert!(kpis.text.starts_with("\u{feff}scope,key,unit,value,previous,change,from,to\n"), "{}", kpis.text);
+    // With semicolons, as a spreadsheet set to French expects; a decimal stays a number.
+    let semi = viewer.get(&app.api(&format!("/export/kpis?format=csv&sep=semicolon&{PERIOD}"))).await;
+    assert!(semi.text.contains("project;share_of_voice;share;0.75;1;-0.25;"), "{}", semi.text);
+    let semi = viewer.get(&app.api("/export/mentions?format=csv&sep=semicolon")).await;
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(b';').from_reader(semi.text.trim_start_matches('\u{feff}').as_bytes());
+    assert_eq!(reader.records().count(), total);
+    assert_eq!(viewer.get(&app.api("/export/mentions?format=csv&sep=pipe")).await.status, 400);
     assert!(kpis.text.contains("project,share_of_voice,share,0.75,1,-0.25,"), "{}", kpis.text);
     assert!(kpis.text.contains("department:Support,response_rate,share,0.5,,,"), "{}", kpis.text);
     assert!(kpis.text.contains("source:twitter,volume,count,4,2,2,"), "{}", kpis.text);

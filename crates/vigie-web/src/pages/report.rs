@@ -394,14 +394,16 @@ fn period_links(lang: Lang, pid: i64, current: Option<&Period>, q: &PeriodQuery)
             }
         }
         @if current.is_some() {
+            // A spreadsheet set to French separates fields with `;`.
+            @let csv = match lang { Lang::Fr => "format=csv&sep=semicolon", Lang::En => "format=csv" };
             p.actions {
                 a.button href={ "/p/" (pid) "/report/download?" (query(&format!("lang={}", lang.code()))) } { (lang.t("Télécharger (HTML)", "Download (HTML)")) }
                 " "
                 a.button.secondary href={ "/p/" (pid) "/report/download?" (query(&format!("format=pdf&lang={}", lang.code()))) } { (lang.t("PDF", "PDF")) }
                 " "
-                a.button.secondary href={ "/api/v1/projects/" (pid) "/export/kpis?" (query("format=csv")) } { (lang.t("Indicateurs (CSV)", "KPIs (CSV)")) }
+                a.button.secondary href={ "/api/v1/projects/" (pid) "/export/kpis?" (query(csv)) } { (lang.t("Indicateurs (CSV)", "KPIs (CSV)")) }
                 " "
-                a.button.secondary href={ "/api/v1/projects/" (pid) "/export/mentions?" (query("format=csv")) } { (lang.t("Mentions (CSV)", "Mentions (CSV)")) }
+                a.button.secondary href={ "/api/v1/projects/" (pid) "/export/mentions?" (query(csv)) } { (lang.t("Mentions (CSV)", "Mentions (CSV)")) }
             }
         }
     }
@@ -485,9 +487,24 @@ pub struct ExportQuery {
     period: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    /// CSV separator: `comma` (default), `semicolon` (what a spreadsheet set
+    /// to French expects) or `tab`.
+    sep: Option<String>,
 }
 
 impl ExportQuery {
+    fn delimiter(&self) -> Result<u8, ApiError> {
+        match self.sep.as_deref().map(str::trim) {
+            None | Some("" | "comma" | ",") => Ok(b','),
+            Some("semicolon" | ";") => Ok(b';'),
+            Some("tab") => Ok(b'\t'),
+            Some(other) => Err(ApiError::invalid(format!(
+                "unknown CSV separator {:?}: comma, semicolon or tab",
+                other.chars().take(20).collect::<String>()
+            ))),
+        }
+    }
+
     fn period_query(&self) -> PeriodQuery {
         PeriodQuery { period: self.period.clone(), from: self.from.clone(), to: self.to.clone() }
     }
@@ -520,12 +537,16 @@ fn export_format(v: Option<&str>, jsonl: bool) -> Result<Format, ApiError> {
 pub const EXPORT_PAGE: i64 = 1_000;
 
 /// One CSV record as bytes.
-fn csv_line<I, S>(cells: I) -> Result<Vec<u8>, std::io::Error>
+/// A CSV file starts with a byte-order mark: spreadsheets then read it as
+/// UTF-8 (accents intact); `vigie import` skips it.
+const BOM: &[u8] = "\u{feff}".as_bytes();
+
+fn csv_line<I, S>(delimiter: u8, cells: I) -> Result<Vec<u8>, std::io::Error>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<[u8]>,
 {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new().delimiter(delimiter).from_writer(Vec::new());
     w.write_record(cells).map_err(std::io::Error::other)?;
     w.into_inner().map_err(|e| std::io::Error::other(e.to_string()))
 }
@@ -537,6 +558,7 @@ struct ExportState {
     names: Arc<HashMap<i64, String>>,
     format: Format,
     after: i64,
+    delimiter: u8,
     /// 0: the header not sent yet; 1: rows; 2: done.
     step: u8,
     rows: u64,
@@ -548,8 +570,8 @@ async fn next_chunk(mut st: ExportState) -> Option<(Result<Bytes, std::io::Error
         0 => {
             st.step = 1;
             let head = match st.format {
-                Format::Csv => match csv_line(CSV_COLUMNS) {
-                    Ok(b) => b,
+                Format::Csv => match csv_line(st.delimiter, CSV_COLUMNS) {
+                    Ok(b) => [BOM, &b].concat(),
                     Err(e) => return Some((Err(e), ExportState { step: 2, ..st })),
                 },
                 Format::Json => b"[".to_vec(),
@@ -573,10 +595,12 @@ async fn next_chunk(mut st: ExportState) -> Option<(Result<Bytes, std::io::Error
             for s in &page {
                 let v = mention_json(s, &name);
                 match st.format {
-                    Format::Csv => match csv_line(CSV_COLUMNS.iter().map(|c| csv_cell_for_spreadsheet(&v[*c]))) {
-                        Ok(b) => out.extend_from_slice(&b),
-                        Err(e) => return Some((Err(e), ExportState { step: 2, ..st })),
-                    },
+                    Format::Csv => {
+                        match csv_line(st.delimiter, CSV_COLUMNS.iter().map(|c| csv_cell_for_spreadsheet(&v[*c]))) {
+                            Ok(b) => out.extend_from_slice(&b),
+                            Err(e) => return Some((Err(e), ExportState { step: 2, ..st })),
+                        }
+                    }
                     Format::Json => {
                         if st.rows > 0 {
                             out.push(b',');
@@ -612,6 +636,7 @@ async fn export_mentions(
 ) -> Result<Response, ApiError> {
     let pid = actor.project_id()?;
     let format = export_format(q.format.as_deref(), true)?;
+    let delimiter = q.delimiter()?;
     let mut filter = MentionFilter::default();
     if q.has_period() {
         let period = Period::resolve(&q.period_query(), Utc::now())?;
@@ -626,6 +651,7 @@ async fn export_mentions(
         filter,
         names: Arc::new(names),
         format,
+        delimiter,
         after: 0,
         step: 0,
         rows: 0,
@@ -646,6 +672,7 @@ async fn export_kpis(
 ) -> Result<Response, ApiError> {
     let pid = actor.project_id()?;
     let format = export_format(q.format.as_deref(), false)?;
+    let delimiter = q.delimiter()?;
     let now = Utc::now();
     let period = resolve_period(&q.period_query(), now)?;
     let k = kpi::compute(state.store.as_ref(), pid, period.from, period.to, period.bucket_secs, now).await?;
@@ -654,20 +681,26 @@ async fn export_kpis(
         return Ok(attachment("application/json", &format!("{stem}.json"), k.json().to_string()));
     }
     let num = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-    let mut out = csv_line(["scope", "key", "unit", "value", "previous", "change", "from", "to"])
-        .map_err(|e| ApiError::internal(&e))?;
+    let mut out = BOM.to_vec();
+    out.extend(
+        csv_line(delimiter, ["scope", "key", "unit", "value", "previous", "change", "from", "to"])
+            .map_err(|e| ApiError::internal(&e))?,
+    );
     let (from, to) = (period.from.to_rfc3339(), period.to.to_rfc3339());
     let mut push = |scope: String, row: &KpiRow| -> Result<(), ApiError> {
-        let line = csv_line([
-            spreadsheet_safe(scope),
-            row.key.to_string(),
-            kpi::unit_name(row.unit).to_string(),
-            num(row.current),
-            num(row.previous),
-            num(row.change()),
-            from.clone(),
-            to.clone(),
-        ])
+        let line = csv_line(
+            delimiter,
+            [
+                spreadsheet_safe(scope),
+                row.key.to_string(),
+                kpi::unit_name(row.unit).to_string(),
+                num(row.current),
+                num(row.previous),
+                num(row.change()),
+                from.clone(),
+                to.clone(),
+            ],
+        )
         .map_err(|e| ApiError::internal(&e))?;
         out.extend_from_slice(&line);
         Ok(())

@@ -190,7 +190,8 @@ impl Client {
         let response = r.send().await.unwrap();
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
+        // The body as sent (`text()` would drop a byte-order mark).
+        let text = String::from_utf8_lossy(&response.bytes().await.unwrap()).into_owned();
         Answer { status, headers, text }
     }
 
