@@ -117,12 +117,28 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 
 /// Why a new password is refused, if it is.
 pub fn password_problem(password: &str) -> Option<String> {
+    password_problem_in(password, Lang::En)
+}
+
+/// [`password_problem`] in the reader's language.
+pub fn password_problem_in(password: &str, lang: Lang) -> Option<String> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
-        return Some(format!("the password must have at least {MIN_PASSWORD_CHARS} characters (it has {chars})"));
+        return Some(match lang {
+            Lang::Fr => {
+                format!("le mot de passe doit avoir au moins {MIN_PASSWORD_CHARS} caractères (il en a {chars})")
+            }
+            Lang::En => format!("the password must have at least {MIN_PASSWORD_CHARS} characters (it has {chars})"),
+        });
     }
     if chars > 1024 {
-        return Some("the password must have at most 1024 characters".to_string());
+        return Some(
+            lang.t(
+                "le mot de passe doit avoir au plus 1024 caractères",
+                "the password must have at most 1024 characters",
+            )
+            .to_string(),
+        );
     }
     None
 }
@@ -358,7 +374,10 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
         if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), actor.csrf.as_bytes())) {
             return Err(fail(ApiError::new(
                 ErrorCode::CsrfFailed,
-                "the form has expired or did not come from Vigie: reload the page and try again",
+                lang.t(
+                    "le formulaire a expiré ou ne vient pas de Vigie : rechargez la page et recommencez",
+                    "the form has expired or did not come from Vigie: reload the page and try again",
+                ),
             )));
         }
         req = Request::from_parts(parts, body);
@@ -368,7 +387,10 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
         Access::Public | Access::LoggedIn => {}
         Access::SiteAdmin => {
             if !actor.is_site_admin() {
-                return Err(fail(ApiError::forbidden("only an administrator of this installation may do this")));
+                return Err(fail(ApiError::forbidden(lang.t(
+                    "seul un administrateur de cette installation peut le faire",
+                    "only an administrator of this installation may do this",
+                ))));
             }
         }
         Access::Project(needed) => {
@@ -381,7 +403,7 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
             })?;
             let project = match state.store.project_by_id(pid).await {
                 Ok(Some(p)) => p,
-                Ok(None) => return Err(fail(ApiError::not_found("no such project"))),
+                Ok(None) => return Err(fail(ApiError::not_found(lang.t("ce projet n'existe pas", "no such project")))),
                 Err(e) => return Err(fail(e.into())),
             };
             let role = match (&actor.user, &actor.token) {
@@ -394,12 +416,13 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
                 (None, None) => None,
             };
             let Some(role) = role else {
-                return Err(fail(ApiError::not_found("no such project")));
+                return Err(fail(ApiError::not_found(lang.t("ce projet n'existe pas", "no such project"))));
             };
             if role < needed {
-                return Err(fail(ApiError::forbidden(format!(
-                    "your role in this project is {role}; this needs {needed} or above"
-                ))));
+                return Err(fail(ApiError::forbidden(match lang {
+                    Lang::Fr => format!("votre rôle dans ce projet est {role} ; il faut {needed} ou plus"),
+                    Lang::En => format!("your role in this project is {role}; this needs {needed} or above"),
+                })));
             }
             actor.project = Some(project);
             actor.role = Some(role);

@@ -379,3 +379,24 @@ async fn a_malformed_id_is_an_error_in_the_routes_own_form() {
     assert_eq!(r.status, 400);
     assert!(r.text.contains("<!DOCTYPE html>") && r.text.contains("abc"), "{}", r.text);
 }
+
+#[tokio::test]
+async fn refusals_speak_the_readers_language() {
+    let app = TestApp::start().await;
+    let mut viewer = app.login("viewer").await;
+    let r = viewer.post_form("/account", &[("display_name", "viewer person"), ("lang", "fr")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    // A page above the reader's role.
+    let r = viewer.post_form(&app.p("/watches"), &[("name", "x"), ("query", "x")]).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("votre rôle dans ce projet est viewer"), "{}", r.text);
+    // A form that did not come from Vigie.
+    viewer.csrf = None;
+    let r = viewer.post_form(&app.p("/watches"), &[("name", "x"), ("query", "x")]).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("le formulaire a expiré"), "{}", r.text);
+    // An address that leads nowhere (no session: French by default).
+    let r = app.anonymous().get("/nulle-part").await;
+    assert_eq!(r.status, 404);
+    assert!(r.text.contains("rien à l'adresse /nulle-part"), "{}", r.text);
+}

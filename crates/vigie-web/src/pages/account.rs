@@ -334,7 +334,11 @@ async fn change_password(
     let session = session_of(&state, &headers).await?;
     let lang = Lang::parse(&session.user.lang).unwrap_or_default();
     if form.csrf != session.csrf {
-        return Err(ApiError::new(ErrorCode::CsrfFailed, "the form has expired: reload the page").into());
+        return Err(ApiError::new(
+            ErrorCode::CsrfFailed,
+            lang.t("le formulaire a expiré : rechargez la page", "the form has expired: reload the page"),
+        )
+        .into());
     }
     let forced = session.user.must_change_password;
     let (_, hash) = state
@@ -346,7 +350,7 @@ async fn change_password(
         let msg = lang.t("Le mot de passe actuel est incorrect.", "The current password is wrong.");
         return Ok(password_markup(lang, &session.csrf, forced, Some(msg)));
     }
-    if let Some(problem) = auth::password_problem(&form.new) {
+    if let Some(problem) = auth::password_problem_in(&form.new, lang) {
         return Ok(password_markup(lang, &session.csrf, forced, Some(&problem)));
     }
     if form.new == form.current {

@@ -125,8 +125,15 @@ pub fn error_page(e: &ApiError, lang: Lang) -> Response {
 
 /// The answer for unknown paths.
 pub async fn not_found(headers: HeaderMap, uri: Uri) -> Response {
-    let e = ApiError::not_found(format!("nothing at {}", uri.path()));
-    if uri.path().starts_with("/api/") { e.into_response() } else { error_page(&e, Lang::from_accept(&headers)) }
+    if uri.path().starts_with("/api/") {
+        return ApiError::not_found(format!("nothing at {}", uri.path())).into_response();
+    }
+    let lang = Lang::from_accept(&headers);
+    let e = ApiError::not_found(match lang {
+        Lang::Fr => format!("rien à l'adresse {}", uri.path()),
+        Lang::En => format!("nothing at {}", uri.path()),
+    });
+    error_page(&e, lang)
 }
 
 /// Which entry of the navigation is current.
