@@ -545,20 +545,28 @@ async fn surge_mentions(
     Ok((ids, top_terms(found.iter().map(|m| m.mention.text.as_str()), 8)))
 }
 
+/// French and English stop words (the `stop-words` crate's Stopwords ISO
+/// lists), plus the pieces of links.
+static STOP_WORDS: std::sync::LazyLock<std::collections::HashSet<String>> = std::sync::LazyLock::new(|| {
+    let mut words: std::collections::HashSet<String> = stop_words::get(stop_words::Language::French)
+        .iter()
+        .chain(stop_words::get(stop_words::Language::English).iter())
+        .map(|w| w.to_lowercase())
+        .collect();
+    words.extend(["http", "https", "www", "com"].map(String::from));
+    words
+});
+
 /// The words most mentions of a set share (stop words and short words left
 /// out), for "what is this about".
 pub fn top_terms<'a>(texts: impl Iterator<Item = &'a str>, n: usize) -> Vec<String> {
-    const STOP: &[&str] = &[
-        "les", "des", "une", "est", "pas", "que", "qui", "pour", "dans", "sur", "avec", "mais", "plus", "tout", "nous",
-        "vous", "ils", "elle", "son", "ses", "aux", "cette", "the", "and", "for", "you", "your", "with", "this",
-        "that", "are", "was", "have", "has", "not", "but", "from", "they", "what", "just", "http", "https",
-    ];
+    let stop = &*STOP_WORDS;
     let mut counts: HashMap<String, usize> = HashMap::new();
     for text in texts {
         let mut seen: Vec<String> = Vec::new();
         for word in text.split(|c: char| !c.is_alphanumeric() && c != '\'') {
             let w = word.trim_matches('\'').to_lowercase();
-            if w.chars().count() < 3 || STOP.contains(&w.as_str()) || w.chars().all(|c| c.is_ascii_digit()) {
+            if w.chars().count() < 3 || stop.contains(&w) || w.chars().all(|c| c.is_ascii_digit()) {
                 continue;
             }
             if !seen.contains(&w) {
@@ -807,5 +815,10 @@ mod tests {
     fn the_words_a_surge_shares_are_its_terms() {
         let texts = ["Panne Acme Lyon depuis ce matin", "encore une panne chez Acme à Lyon", "Acme panne générale"];
         assert_eq!(top_terms(texts.iter().copied(), 3), ["acme", "panne", "lyon"]);
+        // Stop words of either language are never "what it is about".
+        let tweets =
+            ["We can get it, it will have been late", "can we get there? it will", "Retard again, we can, been"];
+        let tweets2 = ["Encore un retard, vraiment", "retard : ils auraient été prévenus"];
+        assert_eq!(top_terms(tweets.iter().chain(tweets2.iter()).copied(), 5), ["retard"]);
     }
 }

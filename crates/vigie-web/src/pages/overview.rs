@@ -306,7 +306,7 @@ async fn overview_page(
             (kpi(&ratio(neg, o.total).map_or_else(|| "—".into(), |v| lang.percent(v)), lang.t("part négative", "negative share"), None))
             (kpi(&ratio(r.answered, r.entered).map_or_else(|| "—".into(), |v| lang.percent(v)), lang.t("taux de réponse", "response rate"), Some(format!("{} / {}", lang.number(r.answered), lang.number(r.entered)))))
             (kpi(&r.median_secs.map(|s| lang.duration(s)).unwrap_or_else(|| "—".into()), lang.t("temps de réponse médian", "median response time"), r.p90_secs.map(|s| format!("p90 {}", lang.duration(s)))))
-            (kpi(&lang.number(r.pending), lang.t("à traiter", "pending"), (r.overdue > 0).then(|| format!("{} {}", lang.number(r.overdue), lang.t("en retard", "overdue")))))
+            (kpi(&lang.number(r.pending), lang.t("en attente (entrées sur la période)", "pending (entered in the period)"), (r.overdue > 0).then(|| format!("{} {}", lang.number(r.overdue), lang.t("en retard", "overdue")))))
         }
         div.charts {
             div.card.wide { (svg(volume.to_svg())) }
