@@ -800,6 +800,12 @@ mod tests {
     }
 
     #[test]
+    fn the_query_language_knows_every_source_kind() {
+        let kinds: Vec<&str> = vigie_model::SourceKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(kinds, vigie_query::SOURCE_KINDS);
+    }
+
+    #[test]
     fn settings_are_checked() {
         let mut s = AlertSettings::default();
         assert!(s.validate().is_ok());

@@ -104,7 +104,7 @@ mod tokenize;
 mod watchset;
 
 pub use ast::{Atom, Expr, Filter, Near, Scope, Term};
-pub use parser::{MAX_DEPTH, MAX_QUERY_CHARS};
+pub use parser::{MAX_DEPTH, MAX_QUERY_CHARS, SOURCE_KINDS};
 pub use tokenize::{Token, TokenKind, index_text, tokenize};
 pub use watchset::WatchSet;
 

@@ -445,6 +445,13 @@ const EMPTY_PARENS: (&str, &str) = ("empty parentheses", "parenthèses vides");
 const MISSING_TERM: (&str, &str) = ("expected a term", "il manque un terme");
 const MISSING_CLOSE: (&str, &str) = ("expected ')'", "il manque une ')'");
 
+/// The source kinds a mention can have (`vigie_model::SourceKind`'s names;
+/// a test of the pipeline checks they agree): `source:` takes one of them.
+pub const SOURCE_KINDS: [&str; 17] = [
+    "news", "blog", "forum", "review", "twitter", "facebook", "instagram", "linkedin", "tiktok", "mastodon",
+    "bluesky", "reddit", "youtube", "hackernews", "rss", "web", "other",
+];
+
 /// The error for a field written without its value.
 fn value_after(field: Field) -> (String, String) {
     (
@@ -516,10 +523,16 @@ fn raw_filter(field: Field, value: &str) -> Result<Filter, (String, String)> {
             }
         }
         Field::Source => {
-            if v.bytes()
+            if SOURCE_KINDS.contains(&v.as_str()) {
+                Ok(Filter::Source(v))
+            } else if v
+                .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             {
-                Ok(Filter::Source(v))
+                Err((
+                    format!("source: unknown source kind '{value}' (known: {})", SOURCE_KINDS.join(", ")),
+                    format!("source: type de source inconnu '{value}' (connus : {})", SOURCE_KINDS.join(", ")),
+                ))
             } else {
                 Err((
                     format!("source: expects a source kind like twitter, forum or news, not '{value}'"),
