@@ -93,7 +93,11 @@ pub async fn run(app: &App, command: AlertCommand, out: &mut dyn Write) -> anyho
                 settings.trigger_terms = split_list(&terms);
             }
             if let Some(terms) = add_terms {
-                for t in split_list(&terms) {
+                let terms = split_list(&terms);
+                if terms.is_empty() {
+                    return usage("--add-terms lists no term: give comma-separated words or phrases");
+                }
+                for t in terms {
                     if !settings.trigger_terms.iter().any(|x| x.eq_ignore_ascii_case(&t)) {
                         settings.trigger_terms.push(t);
                     }

@@ -125,6 +125,8 @@ fn settings_change_the_rules_and_refuse_nonsense() {
         .run(&["alert", "settings", "--add-terms", "panne géante, fuite de données", "--cooldown", "2h"])
         .success();
     assert!(changed.stdout.contains("panne géante") && changed.stdout.contains("cooldown: 2h"), "{}", changed.stdout);
+    let bad = vigie.run(&["alert", "settings", "--add-terms", ",,, ,"]).code(2);
+    assert!(bad.stderr.contains("lists no term"), "{}", bad.stderr);
     let bad = vigie.run(&["alert", "settings", "--high-reach", "250"]).code(2);
     assert!(bad.stderr.contains("0 to 100"), "{}", bad.stderr);
     let bad = vigie.run(&["alert", "settings", "--disable", "volume_spike"]).code(2);
