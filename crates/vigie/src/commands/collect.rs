@@ -96,6 +96,16 @@ fn smtp_config(url: &str, from: Option<String>) -> Result<SmtpConfig, String> {
     Ok(SmtpConfig { host, port, security, username, password, from, timeout: Duration::from_secs(30) })
 }
 
+/// A one-off collection in which every source fetched failed is a failure
+/// (exit code 1, for cron); one in which some failed is not (a flaky feed
+/// would fail every run): `vigie source list` tells which.
+fn all_failed(report: &vigie_pipeline::CollectReport) -> anyhow::Result<()> {
+    if report.failed > 0 && report.failed == report.sources {
+        anyhow::bail!("every source fetched ({}) failed: see `vigie source list` for the reasons", report.failed);
+    }
+    Ok(())
+}
+
 /// One round of notifications after a one-off collection.
 async fn deliver_once(app: &App, notifier: &Notifier, lease: &Lease, out: &mut dyn Write) -> anyhow::Result<()> {
     let report = notifier.deliver_due(&app.store, Utc::now(), lease).await?;
@@ -131,7 +141,8 @@ pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::R
         }
         let delivered = deliver_once(app, &notifier, &lease, out).await;
         app.store.release_leases(&lease.worker).await?;
-        return delivered;
+        delivered?;
+        return all_failed(&report);
     }
     if args.once {
         let report = collect_due(&app.store, &fetcher, &ctx, Utc::now(), PER_CYCLE, &lease).await;
@@ -147,7 +158,8 @@ pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::R
         if report.failed > 0 {
             writeln!(out, "see `vigie source list` for the reasons")?;
         }
-        return delivered;
+        delivered?;
+        return all_failed(&report);
     }
     let refiner = load_refiner(&ctx.models)?;
     match &refiner {

@@ -183,12 +183,14 @@ fn private_addresses_are_refused_unless_allowed() {
     let run = vigie.run_with(&["collect", "--once"], |cmd| {
         cmd.env_remove("VIGIE_ALLOW_PRIVATE_NETWORK");
     });
-    let run = run.success();
+    // Every source failed: the run failed (exit code 1, for cron), saying where to look.
+    let run = run.code(1);
     assert_eq!(
         run.stdout,
         "1 source(s) due: 0 fetched, 0 not modified, 1 failed; 0 item(s) read, 0 new mention(s) stored\n\
          see `vigie source list` for the reasons\n"
     );
+    assert!(run.stderr.contains("every source fetched (1) failed"), "{}", run.stderr);
     assert!(server.requests().is_empty(), "the guard let a request through: {:?}", server.requests());
     let list = sources(&vigie);
     let s = source(&list, &url);
@@ -204,7 +206,7 @@ fn private_addresses_are_refused_unless_allowed() {
     let run = vigie.run_with(&["collect", "--once"], |cmd| {
         cmd.env("VIGIE_ALLOW_PRIVATE_NETWORK", "false");
     });
-    assert!(run.success().stdout.starts_with("1 source(s) due: 0 fetched, 0 not modified, 1 failed;"));
+    assert!(run.code(1).stdout.starts_with("1 source(s) due: 0 fetched, 0 not modified, 1 failed;"));
     assert!(server.requests().is_empty());
 }
 

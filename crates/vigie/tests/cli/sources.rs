@@ -296,7 +296,7 @@ fn a_review_page_is_read_by_selectors_tested_before_collecting_and_robots_txt_is
     args.push(&private);
     args.extend(selectors);
     vigie.run(&args).success();
-    vigie.run(&["collect", "--source", "2"]).success();
+    vigie.run(&["collect", "--source", "2"]).code(1);
     let list = sources(&vigie);
     let error = list[1]["last_error"].as_str().unwrap();
     assert!(error.contains("robots.txt") && error.contains("/private/avis"), "{error}");
