@@ -51,14 +51,20 @@ pub fn mention_json(s: &StoredMention, watch_names: &dyn Fn(i64) -> Option<Strin
         "reach": m.reach,
         "text_format": "plain",
         "collected_at": m.collected_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "lang_confidence": m.lang_confidence,
+        "lang_confidence": short_f32(m.lang_confidence),
         "watches": s.matches.iter().filter_map(|w| watch_names(w.watch_id)).collect::<Vec<_>>(),
         "vigie_id": m.id,
         "sentiment": m.analysis.polarity(),
-        "sentiment_score": m.analysis.sentiment.as_ref().map(|s| s.score),
+        "sentiment_score": m.analysis.sentiment.as_ref().map(|s| short_f32(s.score)),
         "themes": m.analysis.themes.iter().map(|t| t.theme.as_str()).collect::<Vec<_>>(),
         "story_id": m.analysis.story_id,
     })
+}
+
+/// A stored `f32` as the shortest decimal that reads back as it (`0.212`,
+/// not the `0.21199999749660492` its widening to `f64` prints).
+pub fn short_f32(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
 }
 
 /// One JSON value as a CSV cell: null empty, lists joined with `|`.
@@ -90,6 +96,13 @@ pub fn csv_cell_for_spreadsheet(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_scores_export_as_written() {
+        assert_eq!(short_f32(0.212).to_string(), "0.212");
+        assert_eq!(short_f32(-0.9).to_string(), "-0.9");
+        assert_eq!(serde_json::json!(short_f32(0.9)).to_string(), "0.9", "not {}", f64::from(0.9f32));
+    }
 
     #[test]
     fn formulas_are_made_inert_and_numbers_kept() {

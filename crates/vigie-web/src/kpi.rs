@@ -212,7 +212,10 @@ pub fn format_value(lang: Lang, unit: Unit, v: Option<f64>) -> String {
 }
 
 fn row(key: &'static str, fr: &'static str, en: &'static str, unit: Unit, c: Option<f64>, p: Option<f64>) -> KpiRow {
-    KpiRow { key, fr, en, unit, current: c, previous: p }
+    // Reach scores are sums of stored f32 values: their float noise
+    // (233721.39999771118) is not information.
+    let clean = |v: Option<f64>| if unit == Unit::Score { v.map(|v| (v * 100.0).round() / 100.0) } else { v };
+    KpiRow { key, fr, en, unit, current: clean(c), previous: clean(p) }
 }
 
 fn secs(v: Option<i64>) -> Option<f64> {

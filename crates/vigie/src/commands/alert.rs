@@ -21,7 +21,7 @@ fn alert_row(a: &Alert, watch: Option<&str>) -> Vec<Value> {
         json!(watch),
         json!(a.title),
         json!(a.evidence.observed),
-        json!(a.evidence.expected),
+        json!(round3(a.evidence.expected)),
         json!(a.events),
         time(Some(a.opened_at)),
         time(Some(a.updated_at)),
@@ -139,7 +139,7 @@ async fn show(app: &App, a: &Alert, watch: Option<&str>, out: &mut dyn Write) ->
     writeln!(out, "alert {} — {} ({}, {})", a.id, a.title, a.severity, a.status.as_str())?;
     writeln!(out, "rule: {}; watch: {}", a.rule, watch.unwrap_or("-"))?;
     let e = &a.evidence;
-    writeln!(out, "observed {} vs expected {}", e.observed, e.expected)?;
+    writeln!(out, "observed {} vs expected {}", round3(e.observed), round3(e.expected))?;
     if let Some(score) = e.score {
         writeln!(out, "anomaly score: {score:.3}")?;
     }
@@ -306,7 +306,7 @@ pub async fn backtest_run(app: &App, args: BacktestArgs, out: &mut dyn Write) ->
             json!(a.rule.as_str()),
             json!(a.title),
             json!(a.evidence.observed),
-            json!(a.evidence.expected),
+            json!(round3(a.evidence.expected)),
             json!(a.events),
             time(Some(a.opened_at)),
             time(Some(a.updated_at)),
@@ -325,4 +325,9 @@ pub async fn backtest_run(app: &App, args: BacktestArgs, out: &mut dyn Write) ->
         )?;
     }
     Ok(())
+}
+
+/// An expectation as a person reads it (three decimals, not 0.13461166413943193).
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }

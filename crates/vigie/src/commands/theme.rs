@@ -68,7 +68,11 @@ pub async fn run(app: &App, command: ThemeCommand, out: &mut dyn Write) -> anyho
             let analysis = analyzer.analyze(&mention, &Default::default());
             let mut table = Table::new(vec!["theme", "score", "evidence"]);
             for t in &analysis.themes {
-                table.push(vec![json!(t.theme), json!(t.score), json!(t.evidence.join(", "))]);
+                table.push(vec![
+                    json!(t.theme),
+                    json!(vigie_pipeline::export::short_f32(t.score)),
+                    json!(t.evidence.join(", ")),
+                ]);
             }
             if analysis.themes.is_empty() && output.format == crate::cli::OutputFormat::Table {
                 writeln!(out, "no theme")?;
