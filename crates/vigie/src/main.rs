@@ -4,7 +4,9 @@
 //! import with rejected lines), 2 when the command itself was wrong (unknown
 //! flag, invalid query or duration, unknown watch or source). `collect --once`
 //! exits 0 when some sources failed: their failures are recorded on the
-//! sources (`vigie source list`), which is where they are looked after.
+//! sources (`vigie source list`), which is where they are looked after; it
+//! exits 1 when every source it fetched failed. Output cut short by its
+//! reader (`vigie export | head`) ends quietly, as other tools do.
 
 mod app;
 mod bench_synth;
@@ -36,6 +38,14 @@ fn main() -> ExitCode {
     let result = runtime.block_on(run(cli));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of the output went away (`| head`): not an error of ours.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             let _ = std::io::stdout().flush();
             eprintln!("error: {e:#}");

@@ -74,3 +74,37 @@ fn text_with_angle_brackets_survives_an_export_and_reimport() {
     html.run_stdin(&["import", "-"], line.replace(r#""text_format": "plain", "#, "").as_bytes()).success();
     assert_eq!(html.export()[0]["text"], "la balise <3 c'est daté");
 }
+
+#[test]
+fn output_cut_short_by_its_reader_ends_quietly() {
+    use std::io::Read;
+    let vigie = Vigie::new();
+    // More than a pipe holds (64 KiB), so the writer meets the closed pipe.
+    let lines: String = (0..1_500)
+        .map(|i| {
+            format!(
+                "{{\"url\": \"https://forum.example.fr/t/{i}\", \"text\": \"Message numéro {i} sur le retard des trains, assez long pour remplir la sortie\", \"source\": \"forum\", \"published_at\": \"2026-11-01T10:00:00Z\"}}\n"
+            )
+        })
+        .collect();
+    std::fs::create_dir_all(vigie.data_dir()).unwrap();
+    let file = vigie.data_dir().join("many.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    vigie.run(&["import", file.to_str().unwrap()]).success();
+    let mut child = vigie
+        .command(&["export", "--format", "jsonl"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn vigie");
+    // Read one byte, then go away like `| head -c 1`.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit {status}: {stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+}
