@@ -167,8 +167,17 @@ impl LineChart {
         if n == 0 || self.series.is_empty() {
             return empty(size(self.width, MIN_WIDTH), size(self.height, MIN_HEIGHT), &self.title);
         }
-        let values = |s: &Series| (0..n).map(|i| line_value(s.values.get(i))).collect::<Vec<_>>();
-        let all: Vec<f64> = self.series.iter().flat_map(values).collect();
+        // A NaN (or a missing value) is a gap: no point, the line broken there.
+        let points_of = |s: &Series| {
+            (0..n)
+                .map(|i| s.values.get(i).filter(|v| !v.is_nan()).map(|v| line_value(Some(v))))
+                .collect::<Vec<Option<f64>>>()
+        };
+        let values = |s: &Series| points_of(s).into_iter().flatten().collect::<Vec<_>>();
+        let mut all: Vec<f64> = self.series.iter().flat_map(values).collect();
+        if all.is_empty() {
+            all.push(0.0);
+        }
         let dmin = all.iter().copied().fold(f64::INFINITY, f64::min);
         let dmax = all.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let bound = |b: Option<f64>| b.filter(|b| b.is_finite()).map(|b| b.clamp(-LIMIT, LIMIT));
@@ -191,13 +200,19 @@ impl LineChart {
         }
         let r = if n > 60 { 1.5 } else { 3.0 };
         for s in &self.series {
-            let points: Vec<(f64, f64)> =
-                values(s).iter().enumerate().map(|(i, v)| (frame.x(i), frame.y(*v))).collect();
-            if n > 1 {
-                svg.polyline(&points, s.color);
+            let points: Vec<Option<(f64, f64, f64)>> =
+                points_of(s).iter().enumerate().map(|(i, v)| v.map(|v| (frame.x(i), frame.y(v), v))).collect();
+            // One polyline per run of values between gaps.
+            for run in points.split(Option::is_none) {
+                let run: Vec<(f64, f64)> = run.iter().flatten().map(|(x, y, _)| (*x, *y)).collect();
+                if run.len() > 1 {
+                    svg.polyline(&run, s.color);
+                }
             }
-            for ((x, y), (label, v)) in points.iter().zip(self.labels.iter().zip(values(s))) {
-                svg.circle(*x, *y, r, s.color, &tip(label, &s.name, v));
+            for (point, label) in points.iter().zip(self.labels.iter()) {
+                if let Some((x, y, v)) = point {
+                    svg.circle(*x, *y, r, s.color, &tip(label, &s.name, *v));
+                }
             }
         }
         svg.finish()

@@ -93,6 +93,7 @@ impl Color {
 pub struct Series {
     pub name: String,
     pub color: Color,
+    /// In a line chart, NaN is a gap (no point; the line breaks there).
     pub values: Vec<f64>,
 }
 

@@ -127,6 +127,19 @@ fn hostile_text_comes_out_inert() {
 }
 
 #[test]
+fn a_line_breaks_where_a_value_is_missing() {
+    let s = vec![series("net", Color::Accent(0), &[0.5, f64::NAN, -0.2, 0.1])];
+    let svg = lines(&["a", "b", "c", "d"], s).to_svg();
+    check(&svg);
+    assert_eq!(svg.matches("<polyline").count(), 1, "a lone first point, then one line c-d: {svg}");
+    assert_eq!(svg.matches("<circle").count(), 3, "no point for the gap: {svg}");
+    assert!(!svg.contains("NaN"), "{svg}");
+    let all_missing = lines(&["a", "b"], vec![series("net", Color::Accent(0), &[f64::NAN, f64::NAN])]).to_svg();
+    check(&all_missing);
+    assert_eq!(all_missing.matches("<circle").count(), 0);
+}
+
+#[test]
 fn nice_ticks_step_by_1_2_5() {
     assert_eq!(nice_ticks(0.0, 7.0).0, [0.0, 2.0, 4.0, 6.0]);
     assert_eq!(nice_ticks(-1.0, 1.0).0, [-1.0, -0.5, 0.0, 0.5, 1.0]);

@@ -271,7 +271,11 @@ async fn overview_page(
             values: o
                 .buckets
                 .iter()
-                .map(|b| net_sentiment(b.positive, b.negative, b.negative + b.neutral + b.positive + b.unknown))
+                .map(|b| {
+                    let total = b.negative + b.neutral + b.positive + b.unknown;
+                    // No mention that day: a gap in the line, not a neutral 0.
+                    if total == 0 { f64::NAN } else { net_sentiment(b.positive, b.negative, total) }
+                })
                 .collect(),
         }],
         width: 540,
