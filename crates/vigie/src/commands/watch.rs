@@ -88,6 +88,17 @@ pub async fn run(app: &App, command: WatchCommand, out: &mut dyn Write) -> anyho
             let parsed = parse_user_query(&query)?;
             let langs = valid_langs(&lang)?;
             let new = NewWatch { name: name.clone(), query: parsed.source().to_string(), competitor, langs };
+            // Names are one whatever their case (as in the web app): "SNCF" and "sncf" would be two
+            // watches no one can tell apart in a list.
+            if let Some(other) = app
+                .store
+                .list_watches(project)
+                .await?
+                .into_iter()
+                .find(|w| w.name != name && w.name.to_lowercase() == name.to_lowercase())
+            {
+                return usage(format!("a watch named {:?} already exists (names ignore case)", other.name));
+            }
             let (watch, added) = match app.store.add_watch(project, new.clone(), Utc::now()).await {
                 Ok(watch) => (watch, true),
                 Err(StoreError::Conflict(msg)) => {

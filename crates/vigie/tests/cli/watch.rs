@@ -88,6 +88,10 @@ fn watch_add_rejects_bad_names_and_languages() {
     let everything = vigie.run(&["watch", "add", "All", "--query", "NOT sncf"]).code(2);
     assert!(everything.stderr.starts_with("error: invalid query: "), "{}", everything.stderr);
     assert_eq!(vigie.run(&["watch", "list", "--format", "json"]).success().json(), json!([]));
+    // One name whatever its case.
+    vigie.run(&["watch", "add", "SNCF", "--query", "sncf"]).success();
+    let twin = vigie.run(&["watch", "add", "sncf", "--query", "sncf OR ter"]).code(2);
+    assert!(twin.stderr.contains("a watch named \"SNCF\" already exists"), "{}", twin.stderr);
 }
 
 #[test]
