@@ -187,6 +187,15 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1).then_some(tail)
 }
 
+/// Whether this installation lets fetches and webhooks reach private
+/// networks: `VIGIE_ALLOW_PRIVATE_NETWORK=true` (intranet feeds; tests on
+/// 127.0.0.1). Off by default.
+pub fn private_networks_allowed() -> bool {
+    std::env::var("VIGIE_ALLOW_PRIVATE_NETWORK")
+        .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+        .unwrap_or(false)
+}
+
 /// Checks one URL before it is sent: the scheme must be http or https, and an
 /// IP-literal host must not be refused. Host names are left to
 /// [`GuardedResolver`]. With `allow_private_networks`, only the scheme is checked.

@@ -233,6 +233,9 @@ async fn channels_are_validated_and_webhook_secrets_shown_once() {
         json!({"kind": "email", "addresses": ["a@b@c.fr"]}),
         json!({"kind": "sms", "url": "https://x"}),
         json!({"kind": "webhook", "url": "https://hooks.example/x", "min_severity": "apocalyptic"}),
+        // The notifier would refuse these on every send (no VIGIE_ALLOW_PRIVATE_NETWORK here).
+        json!({"kind": "webhook", "url": "http://10.0.0.1/hook"}),
+        json!({"kind": "webhook", "url": "http://169.254.169.254/latest/meta-data"}),
     ] {
         let r = manager.post_json(&app.api("/channels"), &body).await;
         assert_eq!(r.status, 400, "{body}: {}", r.text);

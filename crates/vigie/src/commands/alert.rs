@@ -190,6 +190,10 @@ pub async fn notify(app: &App, command: NotifyCommand, out: &mut dyn Write) -> a
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
                 _ => return usage(format!("{url:?} is not an http(s) address")),
             };
+            // An address the notifier would refuse on every send is refused now.
+            if let Err(e) = vigie_collect::guard::check_url(&parsed, vigie_collect::guard::private_networks_allowed()) {
+                return usage(e.to_string());
+            }
             let channel = NewChannel {
                 kind: "webhook".into(),
                 target: parsed.to_string(),

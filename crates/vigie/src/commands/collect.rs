@@ -29,10 +29,7 @@ const MAX_SLEEP: Duration = Duration::from_secs(30);
 /// `VIGIE_ALLOW_PRIVATE_NETWORK=true` lets sources on private networks through
 /// (intranet feeds; tests on 127.0.0.1).
 pub fn fetch_config() -> FetchConfig {
-    let allow = std::env::var("VIGIE_ALLOW_PRIVATE_NETWORK")
-        .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
-        .unwrap_or(false);
-    FetchConfig { allow_private_networks: allow, ..FetchConfig::default() }
+    FetchConfig { allow_private_networks: vigie_collect::guard::private_networks_allowed(), ..FetchConfig::default() }
 }
 
 /// Secrets and API hosts from the environment: `VIGIE_YOUTUBE_API_KEY`, and

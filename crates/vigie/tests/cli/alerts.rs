@@ -143,6 +143,11 @@ fn settings_change_the_rules_and_refuse_nonsense() {
     assert_eq!(alerts(&vigie).len(), 1, "trigger terms switched off");
     let refused = vigie.run(&["notify", "webhook", "ftp://hooks.example/x"]).code(2);
     assert!(refused.stderr.contains("not an http(s) address"), "{}", refused.stderr);
+    let refused = vigie.run_with(&["notify", "webhook", "http://10.0.0.1/hook"], |cmd| {
+        cmd.env_remove("VIGIE_ALLOW_PRIVATE_NETWORK");
+    });
+    let refused = refused.code(2);
+    assert!(refused.stderr.contains("10.0.0.1 is a private network address"), "{}", refused.stderr);
     let refused = vigie.run(&["notify", "email", "not-an-address"]).code(2);
     assert!(refused.stderr.contains("not an e-mail address"), "{}", refused.stderr);
 }

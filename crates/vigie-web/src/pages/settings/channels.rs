@@ -66,7 +66,13 @@ pub fn check_webhook_url(raw: &str, lang: Lang) -> Result<String, ApiError> {
     }
     match url::Url::parse(raw) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => {
-            Ok(u.to_string())
+            // An address the notifier would refuse on every send is refused now.
+            match vigie_collect::guard::check_url(&u, vigie_collect::guard::private_networks_allowed()) {
+                Ok(()) => Ok(u.to_string()),
+                Err(e) => {
+                    Err(ApiError::invalid(msg(lang, format!("Adresse refusée (réseau privé) : {e}"), e.to_string())))
+                }
+            }
         }
         _ => Err(ApiError::invalid(msg(
             lang,
