@@ -117,6 +117,9 @@ fn parse_variant(s: &str) -> Variant {
             }
             "polar" => polar_weight = v.parse().unwrap_or(1.0),
             "trigrams" => fast.features.word_trigrams = v == "1",
+            "review" => {
+                fast.review = (v == "1").then(vigie_sentiment::ReviewOptions::default);
+            }
             "l2" => head.l2 = v.parse().unwrap_or(head.l2),
             "epochs" => head.epochs = v.parse().unwrap_or(head.epochs),
             "lr" => head.learning_rate = v.parse().unwrap_or(head.learning_rate),
@@ -197,7 +200,11 @@ fn read_probs(path: &std::path::Path) -> Option<Vec<FoldProbs>> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let dir = PathBuf::from(args.first().cloned().unwrap_or_else(|| "../shared/data".into()));
+    let dir = PathBuf::from(
+        args.first()
+            .cloned()
+            .unwrap_or_else(|| "../shared/data".into()),
+    );
     let cache = args
         .get(1)
         .cloned()
@@ -353,7 +360,11 @@ fn main() {
             let (mut ok, mut n) = (0usize, 0usize);
             for (si, (d, _)) in splits.iter().enumerate() {
                 if d.binary() {
-                    ok += gold[si].iter().zip(&pred[si]).filter(|(a, b)| a == b).count();
+                    ok += gold[si]
+                        .iter()
+                        .zip(&pred[si])
+                        .filter(|(a, b)| a == b)
+                        .count();
                     n += gold[si].len();
                 }
             }
@@ -364,7 +375,11 @@ fn main() {
         let mean = hs.iter().sum::<f64>() / hs.len() as f64;
         println!(
             "| {} | {:.4} | {:.4} | **{:.4}** | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} / {:.4} / {:.4} / {:.4} | {:.0}s",
-            if var.name.is_empty() { "default" } else { &var.name },
+            if var.name.is_empty() {
+                "default"
+            } else {
+                &var.name
+            },
             hs[0],
             hs[1],
             hfr,

@@ -54,6 +54,20 @@ fn main() {
             "lr" => o.learning_rate = v.parse().unwrap_or(o.learning_rate),
             "l2" => o.l2 = v.parse().unwrap_or(o.l2),
             "balance" => o.balance_classes = v == "1",
+            "review" => {
+                o.review = (v == "1").then(vigie_sentiment::ReviewOptions::default);
+            }
+            "r_epochs" | "r_lr" | "r_l2" | "r_alpha" | "r_len" | "r_bits" => {
+                let r = o.review.get_or_insert_with(Default::default);
+                match k {
+                    "r_bits" => r.bits = v.parse().unwrap_or(r.bits),
+                    "r_epochs" => r.epochs = v.parse().unwrap_or(r.epochs),
+                    "r_lr" => r.learning_rate = v.parse().unwrap_or(r.learning_rate),
+                    "r_l2" => r.l2 = v.parse().unwrap_or(r.l2),
+                    "r_alpha" => r.alpha = v.parse().unwrap_or(r.alpha),
+                    _ => r.length_mix = v == "1",
+                }
+            }
             "folds" => folds = v.parse().unwrap_or(folds),
             _ if k.starts_with("w.") => {
                 if let Some(ds) = Dataset::ALL.iter().find(|d| d.name() == &k[2..]) {
@@ -98,6 +112,7 @@ fn main() {
             }
         }
     }
+    let (mut fr_ok, mut fr_n) = (0usize, 0usize);
     let mut line = String::new();
     let mut total = 0.0;
     for (si, (d, v)) in splits.iter().enumerate() {
@@ -107,6 +122,10 @@ fn main() {
             .map(|(_, p)| decide(*p, d.binary()))
             .collect();
         let r = evaluate(&gold, &pred);
+        if d.binary() {
+            fr_ok += gold.iter().zip(&pred).filter(|(a, b)| a == b).count();
+            fr_n += gold.len();
+        }
         let (name, s) = if d.binary() || *d == Dataset::Airline {
             ("acc", r.accuracy)
         } else {
@@ -116,7 +135,8 @@ fn main() {
         line.push_str(&format!("{}:{}={:.4} ", &d.name()[..8], name, s));
     }
     println!(
-        "{line}| mean={:.4} | {:.0}s | {:?} epochs={} lr={} l2={} bal={} w={:?}",
+        "{line}| FR reviews={:.4} | mean={:.4} | {:.0}s | {:?} epochs={} lr={} l2={} bal={} w={:?} review={:?}",
+        fr_ok as f64 / fr_n.max(1) as f64,
         total / splits.len() as f64,
         t0.elapsed().as_secs_f64(),
         o.features,
@@ -124,6 +144,7 @@ fn main() {
         o.learning_rate,
         o.l2,
         o.balance_classes,
-        weights
+        weights,
+        o.review
     );
 }

@@ -148,6 +148,7 @@ impl LinearClassifier {
                 crate::text::capped(text),
                 f,
                 &self.weights,
+                None,
                 &dir,
                 self.temperature,
             );

@@ -272,6 +272,14 @@ impl<'a> Reader<'a> {
             bias,
         })
     }
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.b.len() - self.pos
+    }
+    /// `n` raw bytes.
+    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], ModelError> {
+        self.take(n)
+    }
     pub fn finish(&self) -> Result<(), ModelError> {
         if self.pos == self.b.len() {
             Ok(())

@@ -3,6 +3,7 @@
 use crate::Contribution;
 use crate::features::{Feats, UnitKind, dense_label};
 use crate::linear::Quantised;
+use crate::review::Review;
 
 /// Most reasons shown for one verdict.
 pub(crate) const MAX_REASONS: usize = 6;
@@ -15,11 +16,22 @@ pub(crate) fn explain(
     text: &str,
     f: &Feats,
     w: &Quantised,
+    review: Option<&Review>,
     dir: &[f32],
     temperature: f32,
 ) -> Vec<Contribution> {
     let k = w.k;
     let mut acc = vec![0.0f32; f.units.len()];
+    // The review scorer adds `a · v_id / 2` to the positive logit and takes it
+    // from the negative one, for every occurrence of a hashed feature.
+    if let (Some(r), 3) = (review, dir.len()) {
+        let a = 0.5 * r.mix_weight(&f.dense) * (dir[2] - dir[0]);
+        for (id, u) in f.ids.iter().zip(&f.id_units) {
+            if let Some(x) = acc.get_mut(*u as usize) {
+                *x += a * r.weight(*id);
+            }
+        }
+    }
     for (id, u) in f.ids.iter().zip(&f.id_units) {
         let mut s = 0.0;
         for (c, d) in dir.iter().enumerate().take(k) {

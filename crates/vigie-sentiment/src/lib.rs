@@ -8,7 +8,8 @@
 //!   n-grams of a social-media-normalized text, plus dense VADER-style lexicon
 //!   features (negation scope, boosters and dampeners, emoji, emoticons, ALL
 //!   CAPS, elongations, customer-service complaint patterns), for French and
-//!   English. Tens of thousands of texts per second per core, with an
+//!   English, with a naive-Bayes-scaled review scorer mixed into its logits
+//!   ([`ReviewOptions`]). Tens of thousands of texts per second per core, with an
 //!   explanation in the author's words. Other languages are `None`:
 //!   "unknown", not a guess.
 //! - [`LinearClassifier`] — the same machinery with arbitrary classes
@@ -44,6 +45,7 @@ mod head;
 mod lexicon;
 mod linear;
 pub mod metrics;
+mod review;
 mod shipped;
 mod text;
 
@@ -54,6 +56,7 @@ pub use head::{
     EncoderHead, HeadOptions, HeadSet, StackedRow, oof_fast_probabilities, train_encoder_head,
 };
 pub use linear::TrainOptions;
+pub use review::ReviewOptions;
 pub use shipped::{
     ShippedOptions, TrainError, TrainedModels, routing_train_options, sentiment_sets,
     sentiment_train_options, train_shipped, train_shipped_with,

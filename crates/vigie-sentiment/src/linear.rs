@@ -32,6 +32,11 @@ pub struct TrainOptions {
     /// Model id written in the file and in every verdict; `None` keeps the
     /// default (`fast-v1`, or the fine-tuned model's `<id>-ft`).
     pub model_id: Option<String>,
+    /// Train a review scorer (NB-LR over the polar-only sets, see
+    /// `review.rs`) and mix it into the logits; `None`: none. Only
+    /// [`crate::train_sets`] uses it (a fine-tuned model keeps its own).
+    #[serde(default)]
+    pub review: Option<crate::review::ReviewOptions>,
 }
 
 impl Default for TrainOptions {
@@ -45,6 +50,7 @@ impl Default for TrainOptions {
             calibration_folds: 3,
             balance_classes: false,
             model_id: None,
+            review: None,
         }
     }
 }
@@ -58,6 +64,7 @@ impl TrainOptions {
             learning_rate: 0.1,
             l2: 1e-3,
             calibration_folds: 0,
+            review: None,
             ..TrainOptions::default()
         }
     }
@@ -73,6 +80,10 @@ pub(crate) struct Row {
     /// Bit c set: class c is possible (binary review datasets mask neutral).
     pub mask: u64,
     pub weight: f32,
+    /// Fixed addition to `logit(positive) − logit(negative)` (half to each;
+    /// three-class models only): the review scorer's term when fine-tuning a
+    /// model that has one, 0 otherwise.
+    pub offset: f32,
 }
 
 impl Row {
@@ -84,7 +95,17 @@ impl Row {
             label,
             mask,
             weight,
+            offset: 0.0,
         }
+    }
+}
+
+/// Adds `offset` to `logit(positive) − logit(negative)` of a three-class row.
+#[inline]
+fn add_offset(z: &mut [f32], offset: f32) {
+    if offset != 0.0 && z.len() == 3 {
+        z[0] -= 0.5 * offset;
+        z[2] += 0.5 * offset;
     }
 }
 
@@ -132,6 +153,7 @@ impl Weights {
     pub fn row_logits(&self, r: &Row) -> Vec<f32> {
         let mut out = vec![0.0; self.k];
         self.logits(&r.ids, r.value, &r.dense, &mut out);
+        add_offset(&mut out, r.offset);
         out
     }
 }
@@ -331,6 +353,7 @@ pub(crate) fn train(
         for &ri in &order {
             let r = &rows[ri];
             w.logits(&r.ids, r.value, &r.dense, &mut z);
+            add_offset(&mut z, r.offset);
             softmax_masked(&mut z, r.mask);
             let scale = r.weight * class_w[r.label as usize];
             for c in 0..k {

@@ -8,11 +8,15 @@ use crate::classifier::{ClassExample, LinearClassifier};
 use crate::data::{self, DataError, Dataset, Split};
 use crate::fast::{FastModel, TrainSet, train_sets};
 use crate::linear::TrainOptions;
+use crate::review::ReviewOptions;
 use crate::{Example, FeatureOptions};
 
 /// The sentiment model's settings (see MODEL_CARD.md for how they were chosen).
 pub fn sentiment_train_options() -> TrainOptions {
-    TrainOptions::default()
+    TrainOptions {
+        review: Some(ReviewOptions::default()),
+        ..TrainOptions::default()
+    }
 }
 
 /// The routing model's settings.

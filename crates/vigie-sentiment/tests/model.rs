@@ -3,8 +3,8 @@
 use proptest::prelude::*;
 use vigie_sentiment::{
     ClassExample, Contribution, EncoderHead, Example, FastModel, HeadOptions, HeadSet, Label,
-    LinearClassifier, ModelError, TrainOptions, TrainSet, oof_fast_probabilities, train,
-    train_encoder_head, train_sets,
+    LinearClassifier, ModelError, ReviewOptions, TrainOptions, TrainSet, oof_fast_probabilities,
+    train, train_encoder_head, train_sets,
 };
 
 fn m() -> &'static FastModel {
@@ -458,4 +458,133 @@ proptest! {
         let _ = m().predict(&s, "en");
         let _ = LinearClassifier::shipped_routing().predict_explained(&s, "en");
     }
+}
+
+/// Polar "reviews" whose verdict words ("chef-d'oeuvre", "navet") never occur
+/// in the three-class "tweets", which are about something else.
+fn review_sets() -> (Vec<Example>, Vec<Example>) {
+    let mut reviews = Vec::new();
+    for i in 0..60 {
+        reviews.push(ex(
+            &format!("le film {i} est un vrai chef-d'oeuvre, la mise en scène {i} est sublime"),
+            "fr",
+            Label::Positive,
+        ));
+        reviews.push(ex(
+            &format!("le film {i} est un navet, la mise en scène {i} est soporifique"),
+            "fr",
+            Label::Negative,
+        ));
+    }
+    let mut tweets = toy();
+    for i in 0..20 {
+        tweets.push(ex(
+            &format!("le train {i} part à l'heure"),
+            "fr",
+            Label::Neutral,
+        ));
+    }
+    (reviews, tweets)
+}
+
+fn review_opts(review: bool) -> TrainOptions {
+    TrainOptions {
+        features: vigie_sentiment::FeatureOptions {
+            bits: 14,
+            ..Default::default()
+        },
+        review: review.then(ReviewOptions::default),
+        ..TrainOptions::default()
+    }
+}
+
+#[test]
+fn review_scorer_is_trained_mixed_saved_and_explained() {
+    let (reviews, tweets) = review_sets();
+    let sets = [
+        TrainSet {
+            examples: &reviews,
+            polar_only: true,
+            weight: 1.0,
+        },
+        TrainSet {
+            examples: &tweets,
+            polar_only: false,
+            weight: 1.0,
+        },
+    ];
+    let plain = train_sets(&sets, &review_opts(false));
+    let with = train_sets(&sets, &review_opts(true));
+    // deterministic, and the scorer's table is in the file (2^14 bytes more)
+    assert_eq!(
+        with.to_bytes(),
+        train_sets(&sets, &review_opts(true)).to_bytes()
+    );
+    assert!(with.to_bytes().len() >= plain.to_bytes().len() + (1 << 14));
+    let back = FastModel::from_bytes(&with.to_bytes());
+    assert_eq!(back.as_ref(), Ok(&with));
+    // the scorer moves a review's verdict further toward its words
+    let pos = "franchement un chef-d'oeuvre, sublime";
+    let neg = "franchement un navet, soporifique";
+    let (p0, p1) = (
+        plain.probabilities(pos, "fr").unwrap_or_default(),
+        with.probabilities(pos, "fr").unwrap_or_default(),
+    );
+    let (n0, n1) = (
+        plain.probabilities(neg, "fr").unwrap_or_default(),
+        with.probabilities(neg, "fr").unwrap_or_default(),
+    );
+    assert!(p1[2] > p1[0] && n1[0] > n1[2], "{p1:?} {n1:?}");
+    assert!(
+        (p1[2] - p1[0]) + (n1[0] - n1[2]) > (p0[2] - p0[0]) + (n0[0] - n0[2]),
+        "plain {p0:?} {n0:?}, with the scorer {p1:?} {n1:?}"
+    );
+    // the explanation names the review's words
+    let v = with.predict(neg, "fr").expect("verdict");
+    assert!(
+        v.explanation
+            .iter()
+            .any(|c| c.feature.contains("navet") && c.weight < 0.0),
+        "{:?}",
+        v.explanation
+    );
+    // fine-tuning keeps the scorer (and its bytes)
+    let tuned = with.fine_tune(
+        &[ex(pos, "fr", Label::Positive)],
+        &TrainOptions::fine_tune(),
+    );
+    assert!(tuned.to_bytes().len() >= plain.to_bytes().len() + (1 << 14));
+    // without polar sets there is nothing to train it on: no scorer
+    let none = train_sets(&sets[1..], &review_opts(true));
+    assert_eq!(
+        none.to_bytes().len(),
+        train_sets(&sets[1..], &review_opts(false)).to_bytes().len()
+    );
+}
+
+#[test]
+fn a_damaged_review_section_is_an_error() {
+    let (reviews, tweets) = review_sets();
+    let sets = [
+        TrainSet {
+            examples: &reviews,
+            polar_only: true,
+            weight: 1.0,
+        },
+        TrainSet {
+            examples: &tweets,
+            polar_only: false,
+            weight: 1.0,
+        },
+    ];
+    let good = train_sets(&sets, &review_opts(true)).to_bytes();
+    let plain_len = train_sets(&sets, &review_opts(false)).to_bytes().len();
+    // the section starts where a plain model's payload ends (20-byte header,
+    // 8-byte checksum); a flipped byte there fails the checksum
+    let flag = plain_len - 8;
+    let mut bad = good.clone();
+    bad[flag] = 7;
+    assert!(FastModel::from_bytes(&bad).is_err());
+    // cut inside the section: truncated
+    assert!(FastModel::from_bytes(&good[..good.len() - 100]).is_err());
 }
