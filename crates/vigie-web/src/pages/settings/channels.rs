@@ -384,7 +384,12 @@ mod tests {
     #[test]
     fn webhook_urls_are_http() {
         assert!(check_webhook_url("https://hooks.example/x", Lang::En).is_ok());
-        assert!(check_webhook_url("http://10.0.0.1:8080/hook", Lang::En).is_ok());
+        // A private address only where the installation allows them (the notifier would refuse it).
+        let private = check_webhook_url("http://10.0.0.1:8080/hook", Lang::En);
+        assert_eq!(private.is_ok(), vigie_collect::guard::private_networks_allowed(), "{private:?}");
+        if let Err(e) = private {
+            assert!(e.message.contains("10.0.0.1 is a private network address"), "{}", e.message);
+        }
         assert!(check_webhook_url("javascript:alert(1)", Lang::En).is_err());
         assert!(check_webhook_url("ftp://example.com", Lang::En).is_err());
         assert!(check_webhook_url("", Lang::En).is_err());
