@@ -346,10 +346,16 @@ async fn notification_links_open_the_alert_and_mention_pages() {
     let links: Vec<&str> = rendered.text.split_whitespace().filter(|w| w.starts_with(&base)).collect();
     assert!(links.len() >= 2, "the alert and its mention: {}", rendered.text);
     let viewer = app.login("viewer").await;
-    for link in links {
+    for link in &links {
         let r = viewer.get(&link[base.len()..]).await;
         assert_eq!(r.status, 200, "{link} must open a page: {}", r.text);
     }
+    // In French, the alert's severity and its deliveries' states are French too.
+    let r = viewer.post_form("/account", &[("display_name", "viewer person"), ("lang", "fr")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let page = viewer.get(&app.p(&format!("/alerts/{}", alert.id))).await;
+    assert!(page.text.contains(">critique<") || page.text.contains(">attention<"), "{}", page.text);
+    assert!(!page.text.contains(">critical<") && !page.text.contains(">warning<"), "{}", page.text);
 }
 
 #[tokio::test]

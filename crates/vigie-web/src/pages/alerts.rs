@@ -60,6 +60,25 @@ pub fn rule_label(lang: Lang, rule: AlertRule) -> &'static str {
     }
 }
 
+/// A severity as the reader says it (the badge's class keeps the code).
+fn severity_label(lang: Lang, s: vigie_model::Severity) -> &'static str {
+    match s {
+        vigie_model::Severity::Info => lang.t("info", "info"),
+        vigie_model::Severity::Warning => lang.t("attention", "warning"),
+        vigie_model::Severity::Critical => lang.t("critique", "critical"),
+    }
+}
+
+/// A delivery's state as the reader says it (unknown states as stored).
+fn delivery_label(lang: Lang, status: &str) -> String {
+    match status {
+        "pending" => lang.t("en attente", "pending").to_string(),
+        "sent" => lang.t("envoyée", "sent").to_string(),
+        "failed" => lang.t("échec", "failed").to_string(),
+        other => other.to_string(),
+    }
+}
+
 fn status_label(lang: Lang, s: AlertStatus) -> &'static str {
     match s {
         AlertStatus::Open => lang.t("ouverte", "open"),
@@ -215,7 +234,7 @@ async fn list_page(
                 } }
                 tbody { @for a in &alerts {
                     tr.alert-row.open[a.status == AlertStatus::Open] {
-                        td { span class={ "badge severity-" (a.severity.as_str()) } { (a.severity.as_str()) } }
+                        td { span class={ "badge severity-" (a.severity.as_str()) } { (severity_label(lang, a.severity)) } }
                         td { a href={ "/p/" (pid) "/alerts/" (a.id) } { (a.title) } div.muted { (rule_label(lang, a.rule)) } }
                         td { (watch_name(a.watch_id).unwrap_or_default()) }
                         td { (status_label(lang, a.status)) }
@@ -250,7 +269,7 @@ async fn detail_page(
     let e = &a.evidence;
     let surge = matches!(a.rule, AlertRule::NegativeSurge | AlertRule::VolumeSurge);
     let body = html! {
-        h1 { span class={ "badge severity-" (a.severity.as_str()) } { (a.severity.as_str()) } " " (a.title) }
+        h1 { span class={ "badge severity-" (a.severity.as_str()) } { (severity_label(lang, a.severity)) } " " (a.title) }
         dl.facts.card {
             dt { (lang.t("Règle", "Rule")) } dd { (rule_label(lang, a.rule)) }
             @if let Some(w) = &watch { dt { (lang.t("Veille", "Watch")) } dd { (w) } }
@@ -299,7 +318,7 @@ async fn detail_page(
             div.table-wrap { table {
                 thead { tr { th { (lang.t("Canal", "Channel")) } th { (lang.t("Événement", "Event")) } th { (lang.t("État", "Status")) } th.num { (lang.t("Essais", "Attempts")) } th { (lang.t("Erreur", "Error")) } } }
                 tbody { @for d in &deliveries { tr {
-                    td { (d.channel.kind) } td { (d.event) } td { (d.status) } td.num { (d.attempts) } td { (d.last_error.as_deref().unwrap_or("")) }
+                    td { (d.channel.kind) } td { (d.event) } td { (delivery_label(lang, &d.status)) } td.num { (d.attempts) } td { (d.last_error.as_deref().unwrap_or("")) }
                 } } }
             } }
         }
