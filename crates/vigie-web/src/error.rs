@@ -86,13 +86,17 @@ pub struct ApiError {
     pub message: String,
     /// Extra JSON fields (e.g. the column of a query error).
     pub details: Option<serde_json::Value>,
+    /// The message in French, where the code that refused had no reader's
+    /// language at hand: pages show it to French readers (the API keeps
+    /// `message`).
+    pub message_fr: Option<String>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into(), details: None }
+        ApiError { code, message: message.into(), details: None, message_fr: None }
     }
 
     pub fn not_found(what: impl Into<String>) -> Self {
@@ -119,6 +123,20 @@ impl ApiError {
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "request failed");
         Self::new(ErrorCode::Internal, "internal error: the server's log has the details")
+    }
+
+    /// The same refusal in French (see [`ApiError::message_fr`]).
+    pub fn with_french(mut self, message: impl Into<String>) -> Self {
+        self.message_fr = Some(message.into());
+        self
+    }
+
+    /// The message for a reader of `lang`.
+    pub fn message_in(&self, lang: crate::i18n::Lang) -> &str {
+        match (lang, &self.message_fr) {
+            (crate::i18n::Lang::Fr, Some(fr)) => fr,
+            _ => &self.message,
+        }
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {

@@ -114,7 +114,7 @@ pub fn error_page(e: &ApiError, lang: Lang) -> Response {
             body.error-page {
                 main {
                     h1 { (title) }
-                    p.error-message data-code=(e.code.as_str()) { (e.message) }
+                    p.error-message data-code=(e.code.as_str()) { (e.message_in(lang)) }
                     p { a href="/" { (lang.t("Retour à l'accueil", "Back to the start page")) } }
                 }
             }

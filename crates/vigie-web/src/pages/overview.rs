@@ -66,18 +66,21 @@ impl Period {
             let day = |s: Option<&str>, name: &str| -> Result<Option<NaiveDate>, ApiError> {
                 match s.map(str::trim).filter(|s| !s.is_empty()) {
                     None => Ok(None),
-                    Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                        .map(Some)
-                        .map_err(|_| ApiError::invalid(format!("{name} must be a date as YYYY-MM-DD, not {s:?}"))),
+                    Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Some).map_err(|_| {
+                        ApiError::invalid(format!("{name} must be a date as YYYY-MM-DD, not {s:?}"))
+                            .with_french(format!("« {name} » doit être une date AAAA-MM-JJ, pas {s:?}"))
+                    }),
                 }
             };
             let to_day = day(q.to.as_deref(), "to")?.unwrap_or(now.date_naive());
             let from_day = day(q.from.as_deref(), "from")?.unwrap_or(to_day - Duration::days(29));
             if from_day > to_day {
-                return Err(ApiError::invalid("from must be on or before to"));
+                return Err(ApiError::invalid("from must be on or before to")
+                    .with_french("la date de début doit précéder ou égaler la date de fin"));
             }
             if (to_day - from_day).num_days() > MAX_DAYS {
-                return Err(ApiError::invalid(format!("a period covers at most {MAX_DAYS} days")));
+                return Err(ApiError::invalid(format!("a period covers at most {MAX_DAYS} days"))
+                    .with_french(format!("une période couvre au plus {MAX_DAYS} jours")));
             }
             let midnight = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
             let (from, to) = (midnight(from_day), midnight(to_day) + Duration::days(1));
@@ -100,7 +103,8 @@ impl Period {
             other => {
                 return Err(ApiError::invalid(format!(
                     "unknown period {other:?}: use 24h, 7d, 30d or 90d, or from/to"
-                )));
+                ))
+                .with_french(format!("période inconnue {other:?} : 24h, 7d, 30d ou 90d, ou des dates du/au")));
             }
         };
         // Whole buckets: the last one holds `now`.
@@ -226,7 +230,7 @@ async fn overview_page(
     let f = match figures(&state, pid, &q, &headers).await {
         Ok(f) => f,
         Err(e) if e.code == crate::ErrorCode::InvalidRequest => {
-            let body = html! { h1 { (lang.t("Vue d'ensemble", "Overview")) } (period_bar(lang, pid, None, &q)) p.error-message { (e.message) } };
+            let body = html! { h1 { (lang.t("Vue d'ensemble", "Overview")) } (period_bar(lang, pid, None, &q)) p.error-message { (e.message_in(lang)) } };
             return page(&state, &actor, Nav::Overview, lang.t("Vue d'ensemble", "Overview"), body).await;
         }
         Err(e) => return Err(e.into()),
@@ -425,7 +429,9 @@ mod tests {
         assert_eq!((p.from, p.to), (at("2026-11-01T00:00:00Z"), at("2026-11-04T00:00:00Z")));
         assert_eq!(p.bucket_secs, 86_400);
         let q = PeriodQuery { from: Some("2026-11-05".into()), to: Some("2026-11-03".into()), ..Default::default() };
-        assert!(Period::resolve(&q, now).is_err());
+        let e = Period::resolve(&q, now).unwrap_err();
+        assert_eq!(e.message_in(Lang::En), "from must be on or before to", "the API's message");
+        assert!(e.message_in(Lang::Fr).contains("date de début"), "a French reader's: {:?}", e.message_fr);
         let q = PeriodQuery { from: Some("yesterday".into()), ..Default::default() };
         assert!(Period::resolve(&q, now).is_err_and(|e| e.message.contains("YYYY-MM-DD")));
     }

@@ -98,7 +98,8 @@ pub async fn build(
 /// The period of a report: the overview's presets and custom dates, 7 days by default.
 pub fn resolve_period(q: &PeriodQuery, now: DateTime<Utc>) -> Result<Period, ApiError> {
     if q.period.as_deref().is_some_and(|p| p.trim() == "24h") {
-        return Err(ApiError::invalid("reports cover 7d, 30d or 90d, or from/to dates"));
+        return Err(ApiError::invalid("reports cover 7d, 30d or 90d, or from/to dates")
+            .with_french("un rapport couvre 7d, 30d ou 90d, ou des dates du/au"));
     }
     Period::resolve(q, now)
 }
@@ -420,7 +421,7 @@ async fn report_page(
     let body = match report_for(&state, &actor, &q).await {
         Ok(r) => html! { h1 { (heading) } (period_links(lang, pid, Some(&r.period), &q)) (body(lang, &r)) },
         Err(e) if e.code == crate::ErrorCode::InvalidRequest => {
-            html! { h1 { (heading) } (period_links(lang, pid, None, &q)) p.error-message { (e.message) } }
+            html! { h1 { (heading) } (period_links(lang, pid, None, &q)) p.error-message { (e.message_in(lang)) } }
         }
         Err(e) => return Err(e.into()),
     };
