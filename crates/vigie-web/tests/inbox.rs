@@ -202,6 +202,10 @@ async fn the_overview_counts_an_answer_at_once() {
         (v["entered"].as_i64().unwrap(), v["answered"].as_i64().unwrap(), v["pending"].as_i64().unwrap())
     };
     assert_eq!(responses(&viewer.get(&overview).await), (1, 0, 1));
+    // The themes chart names the themes as the project does, not by their keys.
+    let page = viewer.get(&app.p("/overview?period=24h")).await;
+    assert!(page.text.contains("Delivery and logistics"), "{}", page.text);
+    assert!(!page.text.contains(">delivery_logistics<"), "{}", page.text);
     let r = agent.post_json(&app.api(&format!("/inbox/{delivery}/answer")), &json!({"reply": "C'est reparti."})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(responses(&viewer.get(&overview).await), (1, 1, 0));

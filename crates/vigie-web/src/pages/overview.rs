@@ -236,6 +236,9 @@ async fn overview_page(
         Err(e) => return Err(e.into()),
     };
     let o = &f.overview;
+    // Themes by the names the project gave them (the counts are by key).
+    let theme_names: std::collections::HashMap<String, String> =
+        state.store.list_themes(pid).await?.into_iter().map(|t| (t.key, t.name)).collect();
     let (neg, neu, pos, unk) = totals(o);
     let labels: Vec<String> = o.buckets.iter().map(|b| bucket_label(lang, b.start, f.period.bucket_secs)).collect();
     let volume = StackedBars {
@@ -298,7 +301,11 @@ async fn overview_page(
     };
     let themes = HBars {
         title: lang.t("Thèmes", "Themes").into(),
-        rows: o.per_theme.iter().map(|r| (r.key.clone(), r.count as f64)).collect(),
+        rows: o
+            .per_theme
+            .iter()
+            .map(|r| (theme_names.get(&r.key).cloned().unwrap_or_else(|| r.key.clone()), r.count as f64))
+            .collect(),
         color: Color::Accent(2),
         width: 540,
         value_suffix: String::new(),
