@@ -7,7 +7,7 @@
 //! cannot list them, the mentions feed does (`status=new`).
 
 mod actions;
-mod item;
+pub(crate) mod item;
 
 use std::collections::HashMap;
 

@@ -1076,7 +1076,7 @@ async fn detail_page(
             @if d.events.is_empty() { p.muted { (lang.t("Aucun événement.", "No event yet.")) } } @else {
                 ol.history { @for e in &d.events { li {
                     time datetime=(e.at.to_rfc3339()) { (lang.datetime(e.at)) } " · "
-                    strong { (d.user(e.user_id, lang)) } " · " span.badge { (e.action) } " " (e.detail)
+                    strong { (d.user(e.user_id, lang)) } " · " span.badge { (super::inbox::item::event_label(lang, &e.action)) } " " (e.detail)
                 } } }
             }
             p { a href={ "/p/" (pid) "/inbox/" (m.id) } { (lang.t("Traiter cette mention →", "Handle this mention →")) } }

@@ -404,7 +404,7 @@ async fn reopen_form(
 // ---------------------------------------------------------------------------
 // The page.
 
-fn event_label(lang: Lang, action: &str) -> String {
+pub(crate) fn event_label(lang: Lang, action: &str) -> String {
     match action {
         "routed" => lang.t("routée", "routed").into(),
         "status" => lang.t("statut", "status").into(),
