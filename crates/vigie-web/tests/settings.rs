@@ -48,6 +48,7 @@ async fn departments_and_rules_crud_with_audit() {
         (json!({"name": "X"}), 400),
         (json!({"name": "X", "response_target_secs": 3600, "manager_id": app.user_id("outsider").await}), 400),
         (json!({"name": "Presse", "response_target_secs": 3600}), 409),
+        (json!({"name": "PRESSE", "response_target_secs": 3600}), 409),
     ] {
         let r = manager.post_json(&app.api("/departments"), &body).await;
         assert_eq!(r.status, status, "{body}: {}", r.text);

@@ -126,9 +126,27 @@ fn name_taken(name: &str) -> String {
     format!("Ce projet a déjà un service nommé «\u{a0}{name}\u{a0}».")
 }
 
+/// Names are one whatever their case: "Billing" and "billing" would be two
+/// departments no one can tell apart in a list.
+async fn check_name_free(state: &AppState, pid: i64, name: &str, except: Option<i64>) -> Result<(), ApiError> {
+    let lower = name.to_lowercase();
+    let taken = state
+        .store
+        .list_departments(pid)
+        .await?
+        .into_iter()
+        .find(|d| Some(d.id) != except && d.name.to_lowercase() == lower);
+    match taken {
+        Some(d) => Err(ApiError::conflict(format!("this project already has a department named {:?}", d.name))
+            .with_french(name_taken(&d.name))),
+        None => Ok(()),
+    }
+}
+
 async fn add(state: &AppState, actor: &Actor, input: Input, lang: Lang) -> Result<Department, ApiError> {
     let pid = actor.project_id()?;
     let manager = check_manager(state, pid, input.manager_id, lang).await?;
+    check_name_free(state, pid, &input.name, None).await?;
     let name = input.name.clone();
     let d = state
         .store
@@ -164,6 +182,7 @@ async fn update(state: &AppState, actor: &Actor, id: i64, input: Input, lang: La
     let pid = actor.project_id()?;
     let before = find(state, pid, id, lang).await?;
     let manager = check_manager(state, pid, input.manager_id, lang).await?;
+    check_name_free(state, pid, &input.name, Some(id)).await?;
     let old_manager = match before.manager_id {
         Some(m) => state.store.user(m).await?,
         None => None,
