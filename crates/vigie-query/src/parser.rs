@@ -317,13 +317,17 @@ impl<'a> Parser<'a> {
         self.check_not_nested(field.name(), l.start)?;
         self.pos += 1;
         let Some(next) = self.peek().cloned().filter(|n| n.start == l.end) else {
-            return Err(self.err_at(l.start, value_after(field).0, value_after(field).1));
+            let (en, fr) = value_after(field);
+            return Err(self.err_at(l.start, en, fr));
         };
         self.scope = Some((field, l.start));
         let result = match next.tok {
             Tok::LParen => self.parse_primary(),
             Tok::Word(_) | Tok::Phrase(_) => self.parse_primary(),
-            _ => Err(self.err_at(l.start, value_after(field).0, value_after(field).1)),
+            _ => {
+                let (en, fr) = value_after(field);
+                Err(self.err_at(l.start, en, fr))
+            }
         };
         self.scope = None;
         result

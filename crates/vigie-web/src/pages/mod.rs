@@ -232,6 +232,17 @@ pub fn csrf_field(actor: &Actor) -> Markup {
 /// After a form: back to a page (303, so a reload does not post again).
 /// A path that is not a valid header value (control or non-ASCII
 /// characters from user input) is percent-encoded, never a panic.
+/// The existing name `name` would repeat whatever its case ("Billing" and
+/// "billing" cannot be told apart in a list), leaving out the record `except`.
+pub fn same_name_ignoring_case<'a>(
+    existing: impl IntoIterator<Item = (i64, &'a str)>,
+    name: &str,
+    except: Option<i64>,
+) -> Option<&'a str> {
+    let lower = name.to_lowercase();
+    existing.into_iter().find(|(id, n)| Some(*id) != except && n.to_lowercase() == lower).map(|(_, n)| n)
+}
+
 pub fn see_other(path: &str) -> Response {
     let location = HeaderValue::from_str(path).unwrap_or_else(|_| {
         let encoded: String = path

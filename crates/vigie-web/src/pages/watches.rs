@@ -185,13 +185,8 @@ async fn check_name_free(
     except: Option<i64>,
     lang: Lang,
 ) -> Result<(), ApiError> {
-    let taken = state
-        .store
-        .list_watches(pid)
-        .await?
-        .into_iter()
-        .any(|w| Some(w.id) != except && w.name.to_lowercase() == name.to_lowercase());
-    if taken {
+    let watches = state.store.list_watches(pid).await?;
+    if super::same_name_ignoring_case(watches.iter().map(|w| (w.id, w.name.as_str())), name, except).is_some() {
         return Err(ApiError::conflict(format!(
             "{} {name:?} {}",
             lang.t("une veille nommée", "a watch named"),

@@ -128,17 +128,20 @@ fn name_taken(name: &str) -> String {
 
 /// Names are one whatever their case: "Billing" and "billing" would be two
 /// departments no one can tell apart in a list.
-async fn check_name_free(state: &AppState, pid: i64, name: &str, except: Option<i64>) -> Result<(), ApiError> {
-    let lower = name.to_lowercase();
-    let taken = state
-        .store
-        .list_departments(pid)
-        .await?
-        .into_iter()
-        .find(|d| Some(d.id) != except && d.name.to_lowercase() == lower);
-    match taken {
-        Some(d) => Err(ApiError::conflict(format!("this project already has a department named {:?}", d.name))
-            .with_french(name_taken(&d.name))),
+async fn check_name_free(
+    state: &AppState,
+    pid: i64,
+    name: &str,
+    except: Option<i64>,
+    lang: Lang,
+) -> Result<(), ApiError> {
+    let departments = state.store.list_departments(pid).await?;
+    match crate::pages::same_name_ignoring_case(departments.iter().map(|d| (d.id, d.name.as_str())), name, except) {
+        Some(taken) => Err(ApiError::conflict(msg(
+            lang,
+            name_taken(taken),
+            format!("this project already has a department named {taken:?}"),
+        ))),
         None => Ok(()),
     }
 }
@@ -146,7 +149,7 @@ async fn check_name_free(state: &AppState, pid: i64, name: &str, except: Option<
 async fn add(state: &AppState, actor: &Actor, input: Input, lang: Lang) -> Result<Department, ApiError> {
     let pid = actor.project_id()?;
     let manager = check_manager(state, pid, input.manager_id, lang).await?;
-    check_name_free(state, pid, &input.name, None).await?;
+    check_name_free(state, pid, &input.name, None, lang).await?;
     let name = input.name.clone();
     let d = state
         .store
@@ -182,7 +185,7 @@ async fn update(state: &AppState, actor: &Actor, id: i64, input: Input, lang: La
     let pid = actor.project_id()?;
     let before = find(state, pid, id, lang).await?;
     let manager = check_manager(state, pid, input.manager_id, lang).await?;
-    check_name_free(state, pid, &input.name, Some(id)).await?;
+    check_name_free(state, pid, &input.name, Some(id), lang).await?;
     let old_manager = match before.manager_id {
         Some(m) => state.store.user(m).await?,
         None => None,
