@@ -154,6 +154,36 @@ pub struct RawMention {
     pub engagement: Engagement,
 }
 
+/// How far past its arrival a publication date may lie: sources in other time
+/// zones and slightly fast clocks are tolerated, a date further ahead is an
+/// error of the source.
+pub const MAX_PUBLISHED_AHEAD: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
+/// The earliest publication date taken as true (1991-01-01, the public web's
+/// first year): earlier dates are placeholders such as the Unix epoch.
+pub fn earliest_published_at() -> DateTime<Utc> {
+    DateTime::from_timestamp(662_688_000, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Why a publication date cannot be believed, for a mention arriving at
+/// `arrival`: too far in the future or before the web. `None` when it can.
+pub fn implausible_published_at(published: DateTime<Utc>, arrival: DateTime<Utc>) -> Option<String> {
+    if published > arrival + MAX_PUBLISHED_AHEAD {
+        Some(format!(
+            "{} is in the future (more than a day after {})",
+            published.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            arrival.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ))
+    } else if published < earliest_published_at() {
+        Some(format!(
+            "{} is before 1991, the public web's first year (a placeholder date?)",
+            published.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ))
+    } else {
+        None
+    }
+}
+
 /// What a source tells about the audience of one mention; all optional.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Engagement {

@@ -38,7 +38,9 @@ pub enum Rejection {
 }
 
 /// Normalizes one mention. `collected_at` is the time of collection, used as
-/// the publication time when the source gave none.
+/// the publication time when the source gave none or gave one that cannot be
+/// believed ([`vigie_model::implausible_published_at`]: a feed dated next
+/// year or 1970 would otherwise stretch every chart and hide from "latest").
 pub fn normalize(
     raw: RawMention,
     collected_at: DateTime<Utc>,
@@ -104,7 +106,10 @@ pub fn normalize(
         text,
         author,
         site,
-        published_at: raw.published_at.unwrap_or(collected_at),
+        published_at: raw
+            .published_at
+            .filter(|&p| vigie_model::implausible_published_at(p, collected_at).is_none())
+            .unwrap_or(collected_at),
         collected_at,
         lang,
         lang_confidence,
@@ -176,6 +181,21 @@ mod tests {
         assert_eq!(m.published_at, now(), "no date: collection time stands in");
         assert_eq!(m.lang.as_deref(), Some("fr"));
         assert_eq!(m.dedup_key, "url:https://www.exemple.fr/billet");
+    }
+
+    #[test]
+    fn dates_that_cannot_be_true_give_way_to_the_collection_time() {
+        let at = |published_at| {
+            let raw = RawMention { text: "x".into(), published_at: Some(published_at), ..Default::default() };
+            normalize(raw, now(), &NormalizeLimits::default()).unwrap().published_at
+        };
+        let hours_ahead = now() + chrono::TimeDelta::hours(20);
+        assert_eq!(at(hours_ahead), hours_ahead, "a source a few time zones ahead is believed");
+        let archive = Utc.with_ymd_and_hms(1998, 5, 1, 0, 0, 0).unwrap();
+        assert_eq!(at(archive), archive, "an old article is believed");
+        assert_eq!(at(now() + chrono::TimeDelta::days(2)), now(), "next week's date is a clock error");
+        assert_eq!(at(Utc.with_ymd_and_hms(2099, 1, 1, 0, 0, 0).unwrap()), now());
+        assert_eq!(at(DateTime::UNIX_EPOCH), now(), "the Unix epoch is a placeholder");
     }
 
     #[test]

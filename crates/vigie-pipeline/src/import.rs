@@ -7,7 +7,7 @@
 //! | `title`        | no       | title (HTML allowed) |
 //! | `text`         | yes, unless `title` is given | body (HTML allowed) |
 //! | `author`       | no       | author name or handle |
-//! | `published_at` | yes      | RFC 3339 (`2026-11-23T08:00:00+01:00`), `YYYY-MM-DD HH:MM[:SS]` (UTC), `YYYY-MM-DD`, RFC 2822, or Unix seconds |
+//! | `published_at` | yes      | RFC 3339 (`2026-11-23T08:00:00+01:00`), `YYYY-MM-DD HH:MM[:SS]` (UTC), `YYYY-MM-DD`, RFC 2822, or Unix seconds; from 1991 to a day after the import |
 //! | `source`       | yes      | platform kind: news, blog, forum, review, twitter, facebook, instagram, … |
 //! | `site`         | no       | site name or domain (default: the URL's host) |
 //! | `lang`         | no       | language code (default: detected) |
@@ -363,6 +363,9 @@ pub fn raw_from_object(map: &Map<String, Value>) -> Result<RawMention, String> {
     };
     let published = required(map, "published_at")?;
     let published_at = parse_datetime(&published).map_err(|e| format!("field `published_at`: {e}"))?;
+    if let Some(why) = vigie_model::implausible_published_at(published_at, Utc::now()) {
+        return Err(format!("field `published_at`: {why}"));
+    }
     let source: SourceKind = required(map, "source")?.parse().map_err(|e| format!("field `source`: {e}"))?;
     let reach = count_field(map, "reach")?.map(|r| r as i64);
     let engagement = Engagement {
