@@ -184,18 +184,27 @@ fn stopword_vote(text: &str) -> Option<(Detected, usize)> {
     None
 }
 
-/// Normalizes a language tag given by a source (`fr-FR`, `FR`, `fra`) to the
-/// code Vigie stores, or `None` if it is not a plausible tag.
+/// Normalizes a language tag given by a source or typed by a user (`fr-FR`,
+/// `FR`, `fra`) to the code Vigie stores: the ISO 639-1 code when the
+/// language has one, else its ISO 639-3 code. `None` when the tag names no
+/// language (`xx`, `und`, `mul`, `zxx`, `english`).
 pub fn normalize_lang_tag(tag: &str) -> Option<String> {
     let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
     if !(2..=3).contains(&primary.len()) || !primary.chars().all(|c| c.is_ascii_alphabetic()) {
         return None;
     }
-    if primary.len() == 3
-        && let Some(lang) = Lang::from_code(&primary) {
-            return Some(iso639_1(lang).to_string());
-        }
-    Some(primary)
+    if primary.len() == 2 {
+        return isolang::Language::from_639_1(&primary).map(|_| primary);
+    }
+    if let Some(lang) = Lang::from_code(&primary) {
+        return Some(iso639_1(lang).to_string());
+    }
+    // Special codes: undetermined, multiple, uncoded, no linguistic content.
+    if ["und", "mul", "mis", "zxx"].contains(&primary.as_str()) {
+        return None;
+    }
+    let lang = isolang::Language::from_639_3(&primary)?;
+    Some(lang.to_639_1().map_or(primary, str::to_string))
 }
 
 #[cfg(test)]
@@ -237,6 +246,12 @@ mod tests {
         assert_eq!(normalize_lang_tag("EN").as_deref(), Some("en"));
         assert_eq!(normalize_lang_tag("fra").as_deref(), Some("fr"));
         assert_eq!(normalize_lang_tag("français"), None);
+        assert_eq!(normalize_lang_tag("ga").as_deref(), Some("ga"), "languages detection does not know are kept");
+        assert_eq!(normalize_lang_tag("gsw").as_deref(), Some("gsw"), "no ISO 639-1 code: the 639-3 one");
+        assert_eq!(normalize_lang_tag("deu").as_deref(), Some("de"));
+        for no_language in ["xx", "zz", "qq", "und", "mul", "zxx", "qaa"] {
+            assert_eq!(normalize_lang_tag(no_language), None, "{no_language}");
+        }
         assert_eq!(normalize_lang_tag(""), None);
     }
 }

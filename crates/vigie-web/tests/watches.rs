@@ -196,7 +196,7 @@ async fn bad_queries_and_duplicate_names_are_refused_with_the_reason() {
     for (body, word) in [
         (json!({"name": "", "query": "a1"}), "name"),
         (json!({"name": "x".repeat(101), "query": "a1"}), "at most 100"),
-        (json!({"name": "n", "query": "a1", "langs": ["fr-CA"]}), "language"),
+        (json!({"name": "n", "query": "a1", "langs": ["xx"]}), "unknown language code"),
         (json!({"name": "n", "query": "a1", "competitor": "yes"}), "competitor"),
         (json!({"query": "a1"}), "name"),
         (json!(["not an object"]), "object"),

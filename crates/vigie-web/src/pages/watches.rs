@@ -113,23 +113,22 @@ struct WatchInput {
     langs: Vec<String>,
 }
 
-/// Language codes, lower-cased, deduplicated: `fr`, `en`… (2 or 3 letters,
-/// as the pipeline stores them).
+/// Language codes as the pipeline stores them (`fr`, `en`, `gsw`…;
+/// `vigie_nlp::normalize_lang_tag`), deduplicated.
 fn parse_langs<'a>(items: impl IntoIterator<Item = &'a str>, lang: Lang) -> Result<Vec<String>, ApiError> {
     let mut out: Vec<String> = Vec::new();
     for raw in items {
-        let code = raw.trim().to_ascii_lowercase();
-        if code.is_empty() {
+        if raw.trim().is_empty() {
             continue;
         }
-        if !(2..=3).contains(&code.len()) || !code.chars().all(|c| c.is_ascii_lowercase()) {
+        let Some(code) = vigie_nlp::normalize_lang_tag(raw) else {
             return Err(ApiError::invalid(format!(
                 "{} {:?} {}",
-                lang.t("code de langue invalide :", "invalid language code:"),
+                lang.t("code de langue inconnu :", "unknown language code:"),
                 clip(raw.trim(), 20),
-                lang.t("(2 ou 3 lettres : fr, en, de…)", "(2 or 3 letters: fr, en, de…)")
+                lang.t("(codes ISO : fr, en, de…)", "(ISO codes: fr, en, de…)")
             )));
-        }
+        };
         if !out.contains(&code) {
             out.push(code);
         }

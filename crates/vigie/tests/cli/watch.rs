@@ -82,6 +82,9 @@ fn watch_add_rejects_bad_names_and_languages() {
     let vigie = Vigie::new();
     let lang = vigie.run(&["watch", "add", "SNCF", "--query", "sncf", "--lang", "fr,french!"]).code(2);
     assert!(lang.stderr.contains("invalid language code \"french!\""), "{}", lang.stderr);
+    // Well-formed but no language: it would filter out every mention.
+    let xx = vigie.run(&["watch", "add", "SNCF", "--query", "sncf", "--lang", "xx"]).code(2);
+    assert!(xx.stderr.contains("invalid language code \"xx\""), "{}", xx.stderr);
     let name = vigie.run(&["watch", "add", "  ", "--query", "sncf"]).code(2);
     assert!(name.stderr.contains("a watch name is 1 to 100 printable characters"), "{}", name.stderr);
     // A query that would match everything is refused too.
