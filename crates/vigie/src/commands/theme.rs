@@ -4,10 +4,10 @@ use std::io::Write;
 
 use chrono::Utc;
 use serde_json::json;
-use vigie_model::RawMention;
+use vigie_model::{Polarity, RawMention};
 use vigie_nlp::{NormalizeLimits, normalize};
 use vigie_pipeline::themes::{default_themes, validate_theme_key};
-use vigie_store::{NewTheme, StoreError};
+use vigie_store::{NewRoutingRule, NewTheme, StoreError};
 
 use crate::app::{App, usage};
 use crate::cli::ThemeCommand;
@@ -34,20 +34,43 @@ pub async fn run(app: &App, command: ThemeCommand, out: &mut dyn Write) -> anyho
                 return usage(e);
             }
             parse_user_query(&query)?;
-            let department = department.trim().to_string();
-            if department.is_empty() || department.chars().count() > 100 {
-                return usage("a department name is 1 to 100 characters");
-            }
+            // The department must be one of the project's (the default
+            // workflow's until the team edits them in Settings → Departments),
+            // so that the theme's negative mentions are routed there.
+            vigie_pipeline::routing::seed_workflow(store.as_ref(), project, Utc::now()).await?;
+            let departments = store.list_departments(project).await?;
+            let wanted = department.trim();
+            let Some(department) = departments.iter().find(|d| d.name.to_lowercase() == wanted.to_lowercase()) else {
+                let names: Vec<&str> = departments.iter().map(|d| d.name.as_str()).collect();
+                return usage(format!(
+                    "no department named {wanted:?} in project {:?} (departments: {}; add one in the web app's Settings → Departments)",
+                    app.project.name,
+                    if names.is_empty() { "none yet".to_string() } else { names.join(", ") }
+                ));
+            };
             let name = name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).unwrap_or_else(|| key.clone());
-            let theme = NewTheme { key: key.clone(), name, department, query };
+            let theme = NewTheme { key: key.clone(), name, department: department.name.clone(), query };
             match store.add_theme(project, theme, Utc::now()).await {
-                Ok(_) => {
-                    writeln!(out, "theme {key} added; new mentions get it (it does not re-tag stored ones)")?;
-                    Ok(())
-                }
-                Err(StoreError::Conflict(msg)) => usage(format!("{msg}; remove it first to redefine it")),
-                Err(e) => Err(e.into()),
+                Ok(_) => {}
+                Err(StoreError::Conflict(msg)) => return usage(format!("{msg}; remove it first to redefine it")),
+                Err(e) => return Err(e.into()),
             }
+            // Like the default themes: its negative mentions go to its department.
+            let rule = NewRoutingRule {
+                theme: Some(key.clone()),
+                sentiment: Some(Polarity::Negative),
+                watch_id: None,
+                source_kind: None,
+                department_id: department.id,
+            };
+            let rule = store.add_rule(project, rule, Utc::now()).await?;
+            writeln!(
+                out,
+                "theme {key} added; new mentions get it (it does not re-tag stored ones: `vigie reanalyze`)\n\
+                 routing rule #{} sends its negative mentions to {} (edit in Settings → Routing)",
+                rule.position, department.name
+            )?;
+            Ok(())
         }
         ThemeCommand::Remove { key } => {
             if store.remove_theme(project, key.trim()).await? {

@@ -249,6 +249,55 @@ fn the_taxonomy_is_the_projects_to_edit() {
     assert!(list.as_array().unwrap().iter().all(|t| t["key"] != "legal"));
 }
 
+/// The department a stored mention was routed to, read from the database.
+fn routed_department(vigie: &Vigie, mention_id: i64) -> Option<String> {
+    let db = vigie.db_path();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&db);
+        let pool = sqlx::sqlite::SqlitePool::connect_with(options).await.unwrap();
+        let name: Option<(String,)> = sqlx::query_as(
+            "SELECT d.name FROM inbox i JOIN departments d ON d.id = i.department_id WHERE i.mention_id = ?",
+        )
+        .bind(mention_id)
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        name.map(|(n,)| n)
+    })
+}
+
+#[test]
+fn a_new_theme_routes_its_negative_mentions_to_an_existing_department() {
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    let unknown = vigie.run(&["theme", "add", "parking", "--query", "parking", "--department", "Marketing"]).code(2);
+    assert!(
+        unknown.stderr.contains("no department named \"Marketing\"") && unknown.stderr.contains("Legal"),
+        "the refusal lists the departments: {}",
+        unknown.stderr
+    );
+    assert!(vigie.run(&["theme", "list", "--format", "json"]).success().stdout.find("parking").is_none());
+
+    // Any case finds the department; the theme keeps its real name.
+    let added = vigie.run(&["theme", "add", "parking", "--query", "parking", "--department", "legal"]).success();
+    assert!(added.stdout.contains("sends its negative mentions to Legal"), "{}", added.stdout);
+    let list = vigie.run(&["theme", "list", "--format", "json"]).success().json();
+    let parking = list.as_array().unwrap().iter().find(|t| t["key"] == "parking").unwrap();
+    assert_eq!(parking["department"], "Legal");
+
+    let recent = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    import(
+        &vigie,
+        &[line("p", "Le parking Acme est une honte, horrible, je suis furieux", json!({"published_at": recent}))],
+    );
+    let id = id_of(&vigie, "https://example.com/p");
+    let m = show(&vigie, id);
+    assert_eq!(m["mention"]["analysis"]["sentiment"]["label"], "negative", "{m:#}");
+    assert_eq!(routed_department(&vigie, id).as_deref(), Some("Legal"), "{m:#}");
+}
+
 #[test]
 fn models_status_and_install_errors_say_what_to_do() {
     let vigie = Vigie::new();
