@@ -207,6 +207,33 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
+/// Whether a browser says this request was sent by a page of another site
+/// (`Sec-Fetch-Site: cross-site|same-site`, or an `Origin` whose host is not
+/// the one the request was sent to; `Origin: null` counts as elsewhere).
+/// Requests without either header (command-line clients, old browsers) are
+/// not judged: they carry no ambient credentials of a victim's browser.
+pub fn sent_from_another_site(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return !matches!(site.trim().to_ascii_lowercase().as_str(), "same-origin" | "none");
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else { return false };
+    let host = headers
+        .get("x-forwarded-host")
+        .or_else(|| headers.get(header::HOST))
+        .and_then(|v| v.to_str().ok())
+        .map(|h| h.split(',').next().unwrap_or("").trim().to_ascii_lowercase());
+    let origin_host = origin.to_str().ok().and_then(|o| url::Url::parse(o).ok()).and_then(|u| {
+        u.host_str().map(|h| match u.port() {
+            Some(port) => format!("{h}:{port}"),
+            None => h.to_string(),
+        })
+    });
+    match (origin_host, host) {
+        (Some(o), Some(h)) => o.to_ascii_lowercase() != h,
+        _ => true,
+    }
+}
+
 /// The client's address, for login throttling.
 pub fn client_address(req: &Request) -> String {
     req.extensions()

@@ -251,6 +251,58 @@ async fn login_sets_a_safe_cookie_and_failures_are_throttled() {
 }
 
 #[tokio::test]
+async fn a_login_form_sent_from_another_site_is_refused() {
+    let app = TestApp::start().await;
+    let base = app.url("");
+    let host = base.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let post = |headers: Vec<(&'static str, String)>| {
+        let anon = app.anonymous();
+        let url = app.url("/login");
+        async move {
+            let mut r = anon
+                .http
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("username=agent&password={PASSWORD}&next=%2F"));
+            for (k, v) in headers {
+                r = r.header(k, v);
+            }
+            let response = r.send().await.unwrap();
+            let status = response.status().as_u16();
+            let cookie = response.headers().get("set-cookie").is_some();
+            (status, cookie, response.text().await.unwrap())
+        }
+    };
+    // A page elsewhere posting the login form (login CSRF): refused, no session.
+    for headers in [
+        vec![("sec-fetch-site", "cross-site".to_string())],
+        vec![("sec-fetch-site", "same-site".to_string())],
+        vec![("origin", "https://evil.example".to_string())],
+        vec![("origin", "null".to_string())],
+        vec![("origin", format!("http://{host}")), ("sec-fetch-site", "cross-site".to_string())],
+    ] {
+        let (status, cookie, text) = post(headers.clone()).await;
+        assert_eq!((status, cookie), (403, false), "{headers:?}");
+        assert!(text.contains("another site") || text.contains("autre site"), "{text}");
+    }
+    // Vigie's own page, a browser opening it directly, and clients that say
+    // nothing (scripts) log in.
+    for headers in [
+        vec![("sec-fetch-site", "same-origin".to_string()), ("origin", format!("http://{host}"))],
+        vec![("sec-fetch-site", "none".to_string())],
+        vec![("origin", format!("http://{host}"))],
+        vec![
+            ("origin", "https://vigie.example.com".to_string()),
+            ("x-forwarded-host", "vigie.example.com".to_string()),
+        ],
+        vec![],
+    ] {
+        let (status, cookie, _) = post(headers.clone()).await;
+        assert_eq!((status, cookie), (303, true), "{headers:?}");
+    }
+}
+
+#[tokio::test]
 async fn secure_cookies_behind_tls_and_headers_on_every_answer() {
     let app = TestApp::start().await;
     let r = app

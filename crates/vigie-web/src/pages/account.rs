@@ -128,6 +128,18 @@ async fn login(
 ) -> Response {
     let lang = Lang::from_accept(&headers);
     let next = safe_next(form.next.as_deref());
+    // Login CSRF: a page elsewhere must not log the visitor into an account
+    // of its choosing. There is no session yet to hold a token, so the
+    // browser's own word on where the form came from decides.
+    if auth::sent_from_another_site(&headers) {
+        let message = lang.t(
+            "Connexion refusée : le formulaire venait d'un autre site. Ouvrez la page de connexion de Vigie et réessayez.",
+            "Login refused: the form was sent from another site. Open Vigie's login page and try again.",
+        );
+        let mut response = login_markup(lang, &next, Some(message), "");
+        *response.status_mut() = axum::http::StatusCode::FORBIDDEN;
+        return response;
+    }
     let now = Utc::now();
     match auth::login(&state, &form.username, &form.password, &address(&connect), now).await {
         Ok(user) => match auth::start_session(&state, &user, now).await {
