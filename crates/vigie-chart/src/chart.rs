@@ -4,7 +4,7 @@ use crate::scale::{label_step, nice_ticks};
 use crate::svg::{
     BELOW_TITLE, CHAR_W, Legend, PAD, Svg, empty, finite, num, pct, round1, text_width, tick_label, truncate,
 };
-use crate::{Color, HBars, LineChart, Series, ShareBar, StackedBars};
+use crate::{Color, HBars, Lang, LineChart, Series, ShareBar, StackedBars};
 
 const X_LABEL_CHARS: usize = 12;
 const LEGEND_CHARS: usize = 24;
@@ -126,7 +126,7 @@ impl StackedBars {
 
     pub fn to_svg(&self) -> String {
         let Some((frame, totals)) = self.layout() else {
-            return empty(size(self.width, MIN_WIDTH), size(self.height, MIN_HEIGHT), &self.title);
+            return empty(size(self.width, MIN_WIDTH), size(self.height, MIN_HEIGHT), &self.title, self.lang);
         };
         let (mut imax, mut max) = (0, 0.0);
         for (i, t) in totals.iter().enumerate() {
@@ -134,13 +134,22 @@ impl StackedBars {
                 (imax, max) = (i, *t);
             }
         }
-        let desc = format!(
-            "Stacked bar chart: {} bars; series: {}. Highest total {} at {}.",
-            totals.len(),
-            names(&self.series),
-            num(max),
-            self.labels[imax].trim()
-        );
+        let desc = match self.lang {
+            Lang::En => format!(
+                "Stacked bar chart: {} bars; series: {}. Highest total {} at {}.",
+                totals.len(),
+                names(&self.series),
+                num(max),
+                self.labels[imax].trim()
+            ),
+            Lang::Fr => format!(
+                "Histogramme empilé : {} barres ; séries : {}. Total le plus haut {} à {}.",
+                totals.len(),
+                names(&self.series),
+                num(max),
+                self.labels[imax].trim()
+            ),
+        };
         let mut svg = Svg::new(frame.width, frame.height, &self.title, &desc);
         frame.draw(&mut svg);
         let bar_w = (frame.slot() * 0.8).max(0.5);
@@ -165,7 +174,7 @@ impl LineChart {
     pub fn to_svg(&self) -> String {
         let n = self.labels.len();
         if n == 0 || self.series.is_empty() {
-            return empty(size(self.width, MIN_WIDTH), size(self.height, MIN_HEIGHT), &self.title);
+            return empty(size(self.width, MIN_WIDTH), size(self.height, MIN_HEIGHT), &self.title, self.lang);
         }
         // A NaN (or a missing value) is a gap: no point, the line broken there.
         let points_of = |s: &Series| {
@@ -187,12 +196,20 @@ impl LineChart {
             hi = lo + lo.abs().max(1.0);
         }
         let frame = Frame::new(&self.labels, &self.series, self.width, self.height, lo, hi);
-        let desc = format!(
-            "Line chart: {n} points; series: {}. Values from {} to {}.",
-            names(&self.series),
-            num(dmin),
-            num(dmax)
-        );
+        let desc = match self.lang {
+            Lang::En => format!(
+                "Line chart: {n} points; series: {}. Values from {} to {}.",
+                names(&self.series),
+                num(dmin),
+                num(dmax)
+            ),
+            Lang::Fr => format!(
+                "Courbe : {n} points ; séries : {}. Valeurs de {} à {}.",
+                names(&self.series),
+                num(dmin),
+                num(dmax)
+            ),
+        };
         let mut svg = Svg::new(frame.width, frame.height, &self.title, &desc);
         frame.draw(&mut svg);
         if self.zero_line && lo < 0.0 && hi > 0.0 {
@@ -223,7 +240,7 @@ impl HBars {
     pub fn to_svg(&self) -> String {
         let width = size(self.width, MIN_WIDTH);
         if self.rows.is_empty() {
-            return empty(width, 70.0, &self.title);
+            return empty(width, 70.0, &self.title, self.lang);
         }
         let values: Vec<f64> = self.rows.iter().map(|(_, v)| bar_value(Some(v))).collect();
         let max = values.iter().copied().fold(0.0, f64::max);
@@ -236,12 +253,20 @@ impl HBars {
         let first = BELOW_TITLE + 2.0;
         let height = first + self.rows.len() as f64 * ROW + 6.0;
         let best = values.iter().position(|v| *v >= max).unwrap_or(0);
-        let desc = format!(
-            "Horizontal bar chart: {} rows. Highest: {} ({}).",
-            self.rows.len(),
-            self.rows[best].0.trim(),
-            texts[best]
-        );
+        let desc = match self.lang {
+            Lang::En => format!(
+                "Horizontal bar chart: {} rows. Highest: {} ({}).",
+                self.rows.len(),
+                self.rows[best].0.trim(),
+                texts[best]
+            ),
+            Lang::Fr => format!(
+                "Barres horizontales : {} lignes. La plus haute : {} ({}).",
+                self.rows.len(),
+                self.rows[best].0.trim(),
+                texts[best]
+            ),
+        };
         let mut svg = Svg::new(width, height, &self.title, &desc);
         for (i, ((label, _), (v, text))) in self.rows.iter().zip(values.iter().zip(&texts)).enumerate() {
             let y = first + i as f64 * ROW;
@@ -262,7 +287,7 @@ impl ShareBar {
         let values: Vec<f64> = self.parts.iter().map(|(_, v, _)| bar_value(Some(v))).collect();
         let total: f64 = values.iter().sum();
         if total <= 0.0 {
-            return empty(width, 80.0, &self.title);
+            return empty(width, 80.0, &self.title, self.lang);
         }
         let shares: Vec<String> = values.iter().map(|v| pct(v / total * 100.0)).collect();
         let items: Vec<(String, Color)> = self
@@ -275,7 +300,11 @@ impl ShareBar {
         let bar_y = BELOW_TITLE + 2.0;
         let legend = Legend::new(&refs, bar_y + 32.0, width);
         let height = bar_y + 32.0 + legend.height + 6.0;
-        let desc = format!("Share bar: {}.", items.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>().join(", "));
+        let parts = items.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>().join(", ");
+        let desc = match self.lang {
+            Lang::En => format!("Share bar: {parts}."),
+            Lang::Fr => format!("Barre de répartition : {parts}."),
+        };
         let mut svg = Svg::new(width, height, &self.title, &desc);
         let bar_w = width - 2.0 * PAD;
         let mut acc = 0.0;

@@ -88,6 +88,24 @@ impl Color {
     }
 }
 
+/// The language of the words a chart writes itself (its `<desc>` for screen
+/// readers, "no data"); labels and titles come from the caller.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Lang {
+    #[default]
+    En,
+    Fr,
+}
+
+impl Lang {
+    pub(crate) fn t(self, fr: &'static str, en: &'static str) -> &'static str {
+        match self {
+            Lang::Fr => fr,
+            Lang::En => en,
+        }
+    }
+}
+
 /// One named series of values, one per label.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Series {
@@ -102,6 +120,8 @@ pub struct Series {
 #[derive(Clone, Debug, PartialEq)]
 pub struct StackedBars {
     pub title: String,
+    /// The language of the chart's own words.
+    pub lang: Lang,
     /// X labels, one per bar.
     pub labels: Vec<String>,
     /// Each series' `values.len()` should equal `labels.len()`.
@@ -114,6 +134,8 @@ pub struct StackedBars {
 #[derive(Clone, Debug, PartialEq)]
 pub struct LineChart {
     pub title: String,
+    /// The language of the chart's own words.
+    pub lang: Lang,
     pub labels: Vec<String>,
     pub series: Vec<Series>,
     pub width: u32,
@@ -133,6 +155,8 @@ pub struct LineChart {
 #[derive(Clone, Debug, PartialEq)]
 pub struct HBars {
     pub title: String,
+    /// The language of the chart's own words.
+    pub lang: Lang,
     pub rows: Vec<(String, f64)>,
     pub color: Color,
     pub width: u32,
@@ -145,6 +169,8 @@ pub struct HBars {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ShareBar {
     pub title: String,
+    /// The language of the chart's own words.
+    pub lang: Lang,
     pub parts: Vec<(String, f64, Color)>,
     pub width: u32,
 }

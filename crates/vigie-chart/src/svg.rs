@@ -235,8 +235,8 @@ impl Svg {
 }
 
 /// An empty chart: the title and a "—".
-pub(crate) fn empty(width: f64, height: f64, title: &str) -> String {
-    let mut svg = Svg::new(width, height, title, "No data.");
+pub(crate) fn empty(width: f64, height: f64, title: &str, lang: crate::Lang) -> String {
+    let mut svg = Svg::new(width, height, title, lang.t("Aucune donnée.", "No data."));
     svg.text(width / 2.0, (BELOW_TITLE + height) / 2.0 + 7.0, "middle", r#" font-size="20""#, "—");
     svg.finish()
 }

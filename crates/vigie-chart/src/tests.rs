@@ -2,7 +2,7 @@
 
 use crate::scale::{LABEL_GAP, label_step, nice_ticks};
 use crate::svg::{CHAR_W, c, escape, num, pct, tick_label};
-use crate::{Color, HBars, LineChart, Series, ShareBar, StackedBars};
+use crate::{Color, HBars, Lang, LineChart, Series, ShareBar, StackedBars};
 
 const ELEMENTS: &[&str] = &["svg", "title", "desc", "rect", "line", "polyline", "circle", "text"];
 #[rustfmt::skip]
@@ -67,12 +67,13 @@ fn strings(labels: &[&str]) -> Vec<String> {
 }
 
 fn bars(labels: &[&str], series: Vec<Series>) -> StackedBars {
-    StackedBars { title: "Mentions".into(), labels: strings(labels), series, width: 640, height: 240 }
+    StackedBars { title: "Mentions".into(), lang: Lang::En, labels: strings(labels), series, width: 640, height: 240 }
 }
 
 fn lines(labels: &[&str], series: Vec<Series>) -> LineChart {
     LineChart {
         title: "Net sentiment".into(),
+        lang: Lang::En,
         labels: strings(labels),
         series,
         width: 640,
@@ -85,12 +86,19 @@ fn lines(labels: &[&str], series: Vec<Series>) -> LineChart {
 
 fn hbars(rows: &[(&str, f64)]) -> HBars {
     let rows = rows.iter().map(|(l, v)| ((*l).to_owned(), *v)).collect();
-    HBars { title: "Top sources".into(), rows, color: Color::Accent(0), width: 480, value_suffix: " %".into() }
+    HBars {
+        title: "Top sources".into(),
+        lang: Lang::En,
+        rows,
+        color: Color::Accent(0),
+        width: 480,
+        value_suffix: " %".into(),
+    }
 }
 
 fn share(parts: &[(&str, f64)]) -> ShareBar {
     let parts = parts.iter().enumerate().map(|(i, (l, v))| ((*l).to_owned(), *v, Color::Accent(i as u8))).collect();
-    ShareBar { title: "Share of voice".into(), parts, width: 480 }
+    ShareBar { title: "Share of voice".into(), lang: Lang::En, parts, width: 480 }
 }
 
 /// `[x, y, width, height]` of every rect carrying a tooltip (a bar, not a
@@ -230,6 +238,27 @@ fn empty_and_non_finite_inputs_draw_without_nan() {
     }
     assert!(svgs[0].contains("—") && svgs[0].contains("<desc>No data.</desc>"));
     assert!(svgs[2].contains("—"));
+}
+
+#[test]
+fn a_french_chart_describes_itself_in_french() {
+    let data = vec![series("négatif", Color::Negative, &[1.0, 4.0]), series("positif", Color::Positive, &[2.0, 1.0])];
+    let fr = |svg: String| {
+        check(&svg);
+        svg.split("<desc>").nth(1).and_then(|d| d.split("</desc>").next()).unwrap().to_owned()
+    };
+    assert_eq!(
+        fr(StackedBars { lang: Lang::Fr, ..bars(&["lun.", "mar."], data.clone()) }.to_svg()),
+        "Histogramme empilé : 2 barres ; séries : négatif, positif. Total le plus haut 5 à mar.."
+    );
+    assert!(fr(LineChart { lang: Lang::Fr, ..lines(&["a", "b"], data) }.to_svg()).starts_with("Courbe : 2 points"));
+    assert!(
+        fr(HBars { lang: Lang::Fr, ..hbars(&[("x.fr", 3.0)]) }.to_svg()).starts_with("Barres horizontales : 1 lignes")
+    );
+    assert!(
+        fr(ShareBar { lang: Lang::Fr, ..share(&[("Acme", 3.0)]) }.to_svg()).starts_with("Barre de répartition : Acme")
+    );
+    assert_eq!(fr(ShareBar { lang: Lang::Fr, ..share(&[]) }.to_svg()), "Aucune donnée.");
 }
 
 #[test]

@@ -29,6 +29,14 @@ impl Lang {
         }
     }
 
+    /// The language charts write their own words in.
+    pub fn chart(self) -> vigie_chart::Lang {
+        match self {
+            Lang::Fr => vigie_chart::Lang::Fr,
+            Lang::En => vigie_chart::Lang::En,
+        }
+    }
+
     /// The first of French or English in the browser's `Accept-Language`.
     pub fn from_accept(headers: &HeaderMap) -> Lang {
         let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");

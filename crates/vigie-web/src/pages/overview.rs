@@ -243,6 +243,7 @@ async fn overview_page(
     let labels: Vec<String> = o.buckets.iter().map(|b| bucket_label(lang, b.start, f.period.bucket_secs)).collect();
     let volume = StackedBars {
         title: lang.t("Volume par sentiment", "Volume by sentiment").into(),
+        lang: lang.chart(),
         labels: labels.clone(),
         series: vec![
             Series {
@@ -271,6 +272,7 @@ async fn overview_page(
     };
     let net = LineChart {
         title: lang.t("Sentiment net", "Net sentiment").into(),
+        lang: lang.chart(),
         labels,
         series: vec![Series {
             name: lang.t("net (positif − négatif) / total", "net (positive − negative) / total").into(),
@@ -294,6 +296,7 @@ async fn overview_page(
     let share = share_of_voice(lang, &o.per_watch, 540);
     let sites = HBars {
         title: lang.t("Sources principales", "Top sources").into(),
+        lang: lang.chart(),
         rows: o.top_sites.iter().map(|r| (r.key.clone(), r.count as f64)).collect(),
         color: Color::Accent(1),
         width: 540,
@@ -301,6 +304,7 @@ async fn overview_page(
     };
     let themes = HBars {
         title: lang.t("Thèmes", "Themes").into(),
+        lang: lang.chart(),
         rows: o
             .per_theme
             .iter()
@@ -391,6 +395,7 @@ fn period_bar(lang: Lang, pid: i64, current: Option<&Period>, q: &PeriodQuery) -
 pub(crate) fn share_of_voice(lang: Lang, per_watch: &[vigie_store::WatchCount], width: u32) -> ShareBar {
     ShareBar {
         title: lang.t("Part de voix", "Share of voice").into(),
+        lang: lang.chart(),
         parts: per_watch
             .iter()
             .enumerate()

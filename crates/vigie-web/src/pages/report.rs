@@ -181,6 +181,7 @@ fn charts(lang: Lang, r: &Report) -> Vec<String> {
     };
     let volume = StackedBars {
         title: lang.t("Volume par sentiment", "Volume by sentiment").into(),
+        lang: lang.chart(),
         labels,
         series: vec![
             series(lang.t("négatif", "negative"), Color::Negative, |b| b.negative),
@@ -194,6 +195,7 @@ fn charts(lang: Lang, r: &Report) -> Vec<String> {
     let share = super::overview::share_of_voice(lang, &o.per_watch, 1000);
     let sources = HBars {
         title: lang.t("Volume par type de source", "Volume by source kind").into(),
+        lang: lang.chart(),
         rows: r.kpis.sources.iter().map(|s| (s.source.clone(), s.current as f64)).collect(),
         color: Color::Accent(1),
         width: 1000,
