@@ -129,9 +129,11 @@ pub fn label_of(polarity: Polarity) -> Label {
     }
 }
 
-/// The model crate's verdict in the shared vocabulary, rounded for storage.
+/// The model crate's verdict in the shared vocabulary, rounded for storage
+/// (a tiny negative rounds to 0, not to -0, which PostgreSQL's `jsonb`
+/// would store as 0 and a checksum would tell apart).
 pub fn to_sentiment(v: Verdict) -> Sentiment {
-    let round = |x: f32| (x * 1000.0).round() / 1000.0;
+    let round = |x: f32| (x * 1000.0).round() / 1000.0 + 0.0;
     Sentiment {
         label: polarity_of(v.label),
         score: round(v.score),

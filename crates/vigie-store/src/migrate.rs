@@ -456,8 +456,9 @@ fn hash_value(hasher: &mut Sha256, kind: Kind, value: &Value) -> Result<()> {
         Value::Text(t) => {
             let canonical;
             let bytes = if kind == Json {
-                let parsed: serde_json::Value = serde_json::from_str(t)
+                let mut parsed: serde_json::Value = serde_json::from_str(t)
                     .map_err(|e| StoreError::Corrupt(format!("a JSON column does not parse: {e}")))?;
+                positive_zeros(&mut parsed);
                 canonical = parsed.to_string();
                 hasher.update([5u8]);
                 canonical.as_bytes()
@@ -470,6 +471,22 @@ fn hash_value(hasher: &mut Sha256, kind: Kind, value: &Value) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `-0.0` as `0.0` everywhere in a JSON value: PostgreSQL's `jsonb` keeps
+/// numbers as `numeric`, which has no negative zero, so a copy made there
+/// reads back `0.0` where SQLite kept the text `-0.0`.
+fn positive_zeros(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if n.as_f64().is_some_and(|f| f == 0.0 && f.is_sign_negative()) => {
+            if let Some(zero) = serde_json::Number::from_f64(0.0) {
+                *n = zero;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(positive_zeros),
+        serde_json::Value::Object(map) => map.values_mut().for_each(positive_zeros),
+        _ => {}
+    }
 }
 
 fn sqlite_value(row: &sqlx::sqlite::SqliteRow, i: usize, kind: Kind) -> Result<Value> {
@@ -796,6 +813,9 @@ mod tests {
         };
         assert_eq!(digest(r#"{"b": 1, "a": [1.5, "x"]}"#), digest(r#"{"a":[1.5,"x"],"b":1}"#));
         assert_ne!(digest(r#"{"a": 1}"#), digest(r#"{"a": 2}"#));
+        // jsonb has no negative zero: a copy in PostgreSQL reads back 0.0.
+        assert_eq!(digest(r#"{"s": -0.0, "e": [{"w": -0.0}]}"#), digest(r#"{"s":0.0,"e":[{"w":0.0}]}"#));
+        assert_ne!(digest(r#"{"s": -0.5}"#), digest(r#"{"s": 0.5}"#));
     }
 
     #[test]
