@@ -31,16 +31,37 @@ pub struct App {
     pub data_dir: PathBuf,
 }
 
+/// What a command needs of its project, which decides what happens when
+/// `--project` names none that exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectUse {
+    /// It adds data: the project is created if needed.
+    Creates,
+    /// It reads or edits a project's settings: the project must exist.
+    Reads,
+    /// It works on the whole installation (the web server, workers, user
+    /// accounts): it never creates a project for its own sake.
+    Installation,
+}
+
 impl App {
     /// Opens (creating if needed) the data directory, its database and the project.
-    /// With `create` false, a project other than `default` must exist
-    /// already: a mistyped `--project` on a command that only reads is an
-    /// error naming the existing projects, not a new empty project.
+    ///
+    /// A project other than `default` must exist unless the command adds
+    /// data: a mistyped `--project` on a command that only reads is an error
+    /// naming the existing projects, not a new empty project. Without
+    /// `--project` (`default`) and no project of that name, the
+    /// installation's only project is meant (after `vigie demo`, `demo`);
+    /// with several, the command asks which. An empty `default` is created
+    /// only for a command that adds data, or for `serve` on a new
+    /// installation; other installation commands get an unsaved placeholder
+    /// (id 0), so `user list` on a new database leaves it empty.
     pub async fn open(
         data_dir: &Path,
         models_dir: PathBuf,
         project: &str,
-        create: bool,
+        project_use: ProjectUse,
+        create_default: bool,
         database_url: Option<&str>,
     ) -> anyhow::Result<App> {
         let project = project.trim();
@@ -66,20 +87,50 @@ impl App {
                 Arc::new(store)
             }
         };
-        if !create && project != DEFAULT_PROJECT && store.project(project).await?.is_none() {
-            let names: Vec<String> = store.list_projects().await?.into_iter().map(|p| p.name).collect();
-            store.close().await;
-            return usage(format!(
-                "no project named {project:?} (projects: {}); commands that add data create it",
-                if names.is_empty() { "none yet".to_string() } else { names.join(", ") }
-            ));
-        }
-        let project = store.ensure_project(project, Utc::now()).await?;
-        Ok(App { store, project, models_dir, data_dir: data_dir.to_path_buf() })
+        let resolved = match resolve_project(store.as_ref(), project, project_use, create_default).await {
+            Ok(p) => p,
+            Err(e) => {
+                store.close().await;
+                return Err(e);
+            }
+        };
+        Ok(App { store, project: resolved, models_dir, data_dir: data_dir.to_path_buf() })
     }
 
     pub fn models(&self) -> ProjectModels {
         ProjectModels::new(&self.models_dir, self.data_dir.join("projects"))
+    }
+}
+
+async fn resolve_project(
+    store: &dyn Store,
+    name: &str,
+    project_use: ProjectUse,
+    create_default: bool,
+) -> anyhow::Result<Project> {
+    if let Some(p) = store.project(name).await? {
+        return Ok(p);
+    }
+    let projects = store.list_projects().await?;
+    let names = || {
+        let names: Vec<&str> = projects.iter().map(|p| p.name.as_str()).collect();
+        if names.is_empty() { "none yet".to_string() } else { names.join(", ") }
+    };
+    if name != DEFAULT_PROJECT {
+        if project_use == ProjectUse::Creates {
+            return Ok(store.ensure_project(name, Utc::now()).await?);
+        }
+        return usage(format!("no project named {name:?} (projects: {}); commands that add data create it", names()));
+    }
+    match (projects.as_slice(), project_use) {
+        // The only project is the one meant.
+        ([only], _) => Ok(only.clone()),
+        ([], ProjectUse::Creates | ProjectUse::Reads) => Ok(store.ensure_project(name, Utc::now()).await?),
+        ([], ProjectUse::Installation) if create_default => Ok(store.ensure_project(name, Utc::now()).await?),
+        (_, ProjectUse::Installation) => Ok(Project { id: 0, name: name.to_string(), created_at: Utc::now() }),
+        (_, ProjectUse::Creates | ProjectUse::Reads) => {
+            usage(format!("this installation has several projects ({}): say which with --project", names()))
+        }
     }
 }
 

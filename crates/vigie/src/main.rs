@@ -96,13 +96,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     // Commands that add data create their project; the others need it to
     // exist, so a mistyped --project is an error (not a role, a token or a
-    // channel in a new empty project).
+    // channel in a new empty project); installation commands create none.
     let creates = matches!(
         command,
         Command::Demo(_) | Command::Import(_) | Command::Collect(_) | Command::Watch(cli::WatchCommand::Add { .. })
     ) || matches!(&command, Command::Source(source) if matches!(**source, cli::SourceCommand::Add(_)));
-    let app = App::open(&cli.global.data_dir, models_dir.clone(), project, creates, cli.global.database_url.as_deref())
-        .await?;
+    let project_use = if creates {
+        app::ProjectUse::Creates
+    } else if matches!(command, Command::Serve(_) | Command::Worker(_) | Command::User(_)) {
+        app::ProjectUse::Installation
+    } else {
+        app::ProjectUse::Reads
+    };
+    // A new installation's web app opens on an empty `default` project, and
+    // a role can be given in it.
+    let create_default = matches!(
+        command,
+        Command::Serve(_) | Command::User(cli::UserCommand::Add { role: Some(_), .. } | cli::UserCommand::Role { .. })
+    );
+    let app = App::open(
+        &cli.global.data_dir,
+        models_dir.clone(),
+        project,
+        project_use,
+        create_default,
+        cli.global.database_url.as_deref(),
+    )
+    .await?;
     let result = match command {
         Command::Demo(args) => commands::demo::run(&app, args, out, &mut stderr).await,
         Command::Watch(cmd) => commands::watch::run(&app, cmd, out).await,

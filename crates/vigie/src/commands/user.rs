@@ -15,6 +15,16 @@ fn hash(password: &str) -> anyhow::Result<String> {
     vigie_web::auth::hash_password(password).map_err(|e| anyhow::anyhow!(e.message))
 }
 
+/// A role is given in a project: with several projects and no `--project`,
+/// which one must be said (`App::open` gave a placeholder, id 0).
+async fn project_for_roles(app: &App) -> anyhow::Result<()> {
+    if app.project.id != 0 {
+        return Ok(());
+    }
+    let names: Vec<String> = app.store.list_projects().await?.into_iter().map(|p| p.name).collect();
+    usage(format!("a role is given in a project: say which with --project (projects: {})", names.join(", ")))
+}
+
 async fn find(app: &App, username: &str) -> anyhow::Result<User> {
     match app.store.user_by_name(username.trim()).await? {
         Some((user, _)) => Ok(user),
@@ -51,6 +61,9 @@ pub async fn run(app: &App, command: UserCommand, out: &mut dyn Write) -> anyhow
                 Some(Ok(r)) => Some(r),
                 None => None,
             };
+            if role.is_some() {
+                project_for_roles(app).await?;
+            }
             let email = email.map(|e| e.trim().to_string()).filter(|e| !e.is_empty());
             if email.as_ref().is_some_and(|e| e.matches('@').count() != 1) {
                 return usage("--email must be one address with one @");
@@ -80,6 +93,7 @@ pub async fn run(app: &App, command: UserCommand, out: &mut dyn Write) -> anyhow
             )
             .await?;
             if let Some(role) = role {
+                // Checked before the account is added (see `project_for_roles`).
                 app.store.set_membership(app.project.id, user.id, Some(role)).await?;
                 audit(app, Some(app.project.id), "member.set", format!("{username} is {role}")).await?;
             }
@@ -111,6 +125,7 @@ pub async fn run(app: &App, command: UserCommand, out: &mut dyn Write) -> anyhow
             table.write(out, output.format)?;
         }
         UserCommand::Role { username, role } => {
+            project_for_roles(app).await?;
             let user = find(app, &username).await?;
             let role = match role.trim() {
                 "none" => None,

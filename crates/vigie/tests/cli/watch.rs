@@ -110,3 +110,40 @@ fn a_mistyped_project_on_a_reading_command_is_an_error_not_a_new_project() {
     assert!(again.stderr.contains("(projects: acme)"), "{}", again.stderr);
     vigie.run(&["--project", "acme", "watch", "list"]).success();
 }
+
+#[test]
+fn without_project_the_only_one_is_meant_and_installation_commands_make_none() {
+    let vigie = Vigie::new();
+    // Listing accounts on a new installation creates no project (a database
+    // prepared this way is still empty for `vigie migrate`).
+    vigie.run(&["user", "list"]).success();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let projects = || {
+        rt.block_on(async {
+            let options = sqlx::sqlite::SqliteConnectOptions::new().filename(vigie.db_path());
+            let pool = sqlx::sqlite::SqlitePool::connect_with(options).await.unwrap();
+            let names: Vec<(String,)> =
+                sqlx::query_as("SELECT name FROM projects ORDER BY id").fetch_all(&pool).await.unwrap();
+            pool.close().await;
+            names.into_iter().map(|(n,)| n).collect::<Vec<_>>()
+        })
+    };
+    assert!(projects().is_empty(), "{:?}", projects());
+
+    // One project: commands without --project work on it.
+    vigie.run(&["--project", "acme", "watch", "add", "SNCF", "--query", "sncf"]).success();
+    let list = vigie.run(&["watch", "list", "--format", "json"]).success().json();
+    assert_eq!(list[0]["name"], "SNCF", "{list}");
+    vigie.run(&["user", "add", "marie", "--role", "agent"]).success();
+    vigie.run(&["token", "create", "zapier"]).success();
+    assert_eq!(projects(), ["acme"]);
+
+    // Two: which one must be said.
+    vigie.run(&["--project", "beta", "watch", "add", "Beta", "--query", "beta"]).success();
+    let which = vigie.run(&["watch", "list"]).code(2);
+    assert!(which.stderr.contains("several projects (acme, beta): say which with --project"), "{}", which.stderr);
+    let role = vigie.run(&["user", "role", "marie", "viewer"]).code(2);
+    assert!(role.stderr.contains("say which with --project (projects: acme, beta)"), "{}", role.stderr);
+    vigie.run(&["user", "list"]).success();
+    assert_eq!(projects(), ["acme", "beta"]);
+}
