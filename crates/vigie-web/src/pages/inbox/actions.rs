@@ -241,6 +241,12 @@ pub fn apply(
                 }
                 event("closed", detail)
             }
+            // Answered once, then reopened: the answer stands.
+            pending if item.first_response_at.is_some() && reason.is_none() => {
+                item.status = InboxStatus::Closed;
+                item.closed_at = Some(ctx.now);
+                event("closed", format!("{pending} → closed (answered before)"))
+            }
             pending => {
                 let Some(reason) = reason else {
                     return Err(invalid(
@@ -381,6 +387,22 @@ mod tests {
         let (item, _) =
             apply(Some(&item), &m, Action::Answer { reply: None, reason: Some("spam".into()) }, ctx(6)).unwrap();
         assert_eq!(item.first_response_at, Some(t(4)));
+    }
+
+    #[test]
+    fn an_item_answered_then_reopened_closes_without_a_new_reason() {
+        let m = mention();
+        let (item, _) = apply(None, &m, Action::Triage, ctx(1)).unwrap();
+        let (item, _) =
+            apply(Some(&item), &m, Action::Answer { reply: Some("Bonjour".into()), reason: None }, ctx(2)).unwrap();
+        let (item, _) = apply(Some(&item), &m, Action::Close { reason: None }, ctx(3)).unwrap();
+        let (item, _) = apply(Some(&item), &m, Action::Reopen, ctx(4)).unwrap();
+        assert_ne!(item.status, InboxStatus::Closed);
+        let (closed, _) = apply(Some(&item), &m, Action::Close { reason: None }, ctx(5)).unwrap();
+        assert_eq!(
+            (closed.status, closed.first_response_at, closed.reply.as_deref()),
+            (InboxStatus::Closed, Some(t(2)), Some("Bonjour"))
+        );
     }
 
     #[test]
