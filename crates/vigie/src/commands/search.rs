@@ -58,7 +58,8 @@ pub async fn run(app: &App, args: SearchArgs, out: &mut dyn Write) -> anyhow::Re
             writeln!(out)?;
         }
         format => {
-            let mut table = Table::new(vec!["published", "source", "site", "author", "text", "terms", "url"]);
+            // `id` is what `vigie mention show ID` takes (the JSON's `vigie_id`).
+            let mut table = Table::new(vec!["id", "published", "source", "site", "author", "text", "terms", "url"]);
             for h in &hits {
                 let m = &h.stored.mention;
                 let text = match &m.title {
@@ -66,6 +67,7 @@ pub async fn run(app: &App, args: SearchArgs, out: &mut dyn Write) -> anyhow::Re
                     None => m.text.clone(),
                 };
                 table.push(vec![
+                    json!(m.id),
                     json!(m.published_at.format("%Y-%m-%d %H:%M").to_string()),
                     json!(m.source_kind.as_str()),
                     json!(m.site),

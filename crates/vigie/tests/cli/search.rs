@@ -48,8 +48,14 @@ fn search_near_query_returns_the_matching_mentions_newest_first_with_terms() {
 
     // The table format says how many results there were.
     let table = vigie.run(&["search", "retard NEAR/3 train"]).success();
-    assert!(table.stdout.starts_with("PUBLISHED "), "{}", table.stdout);
+    assert!(table.stdout.starts_with("ID "), "{}", table.stdout);
     assert!(table.stdout.ends_with("\n3 result(s)\n"), "{}", table.stdout);
+    // The table's and CSV's id is the one `mention show` takes.
+    let csv = vigie.run(&["search", "retard NEAR/3 train", "--format", "csv"]).success();
+    let first = csv.stdout.lines().nth(1).unwrap();
+    let id = first.split(',').next().unwrap().trim_start_matches('\u{feff}');
+    let shown = vigie.run(&["mention", "show", id, "--format", "json"]).success().json();
+    assert!(shown["mention"]["text"].as_str().unwrap().contains("retard"), "{shown}");
 }
 
 #[test]
