@@ -151,20 +151,30 @@ pub async fn run(app: &App, command: SourceCommand, out: &mut dyn Write) -> anyh
             let fetcher = Fetcher::new(fetch_config())?;
             let ctx = CollectContext { models: app.models(), ..collect_context() };
             let reading = read_source(&fetcher, &ctx, &source, Utc::now()).await;
+            // Each item as it would be stored: normalized like the pipeline
+            // does (markup and entities decoded, links made canonical,
+            // unbelievable dates replaced), or the reason it would be refused.
             let mut table = Table::new(vec!["published", "author", "title", "text", "url", "id"]);
+            let now = Utc::now();
             for item in reading.items.iter().take(limit) {
-                table.push(vec![
-                    time(item.published_at),
-                    json!(item.author),
-                    json!(item.title),
-                    json!(if item.plain_text {
-                        vigie_nlp::clean_text(&item.text)
-                    } else {
-                        vigie_nlp::html_to_text(&item.text)
-                    }),
-                    json!(item.url),
-                    json!(item.source_item_id),
-                ]);
+                match vigie_nlp::normalize(item.clone(), now, &vigie_nlp::NormalizeLimits::default()) {
+                    Ok(m) => table.push(vec![
+                        time(Some(m.published_at)),
+                        json!(m.author),
+                        json!(m.title),
+                        json!(m.text),
+                        json!(m.url),
+                        json!(m.source_item_id),
+                    ]),
+                    Err(e) => table.push(vec![
+                        time(item.published_at),
+                        json!(item.author),
+                        json!(item.title),
+                        json!(format!("(would be refused: {e})")),
+                        json!(item.url),
+                        json!(item.source_item_id),
+                    ]),
+                }
             }
             table.write(out, output.format)?;
             writeln!(out, "{} item(s) read from {} (nothing stored)", reading.items.len(), source.url)?;

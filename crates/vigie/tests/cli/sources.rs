@@ -284,6 +284,18 @@ fn a_review_page_is_read_by_selectors_tested_before_collecting_and_robots_txt_is
     let stored = vigie.export();
     assert!(stored.len() >= 3, "{stored:#?}");
     assert!(stored.iter().all(|m| m["source"] == "review"), "{stored:#?}");
+    // `source test` showed them as they are stored (entities decoded, links canonical).
+    let shown: std::collections::BTreeSet<(String, String)> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["title"].as_str().unwrap_or("").to_string(), i["text"].as_str().unwrap().to_string()))
+        .collect();
+    let kept: std::collections::BTreeSet<(String, String)> = stored
+        .iter()
+        .map(|m| (m["title"].as_str().unwrap_or("").to_string(), m["text"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(shown, kept);
     assert!(stored.iter().any(|m| m["author"].is_string() && m["sentiment"].is_string()), "{stored:#?}");
     // The page's validators are kept: the next run is a 304.
     let again = vigie.run(&["collect", "--source", "1"]).success();
