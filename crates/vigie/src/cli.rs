@@ -183,7 +183,7 @@ pub struct BacktestArgs {
     /// Start of the period: a date (2026-03-01), a date and time, or a duration back from now (7d).
     #[arg(long)]
     pub from: String,
-    /// End of the period (default: now).
+    /// End of the period (default: now); a bare date includes that day.
     #[arg(long)]
     pub to: Option<String>,
     #[command(flatten)]

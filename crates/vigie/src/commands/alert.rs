@@ -286,6 +286,9 @@ pub async fn backtest_run(app: &App, args: BacktestArgs, out: &mut dyn Write) ->
     let now = Utc::now();
     let from = parse_when(&args.from, now)?;
     let to = match &args.to {
+        // A bare date ends the period with that day, included (`--from
+        // 2026-03-01 --to 2026-03-01` is that day).
+        Some(t) if NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").is_ok() => parse_when(t, now)? + Duration::days(1),
         Some(t) => parse_when(t, now)?,
         None => now,
     };

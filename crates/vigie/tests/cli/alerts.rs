@@ -197,6 +197,11 @@ fn a_backtest_replays_history_and_finds_the_burst_without_saving_anything() {
     assert!((burst..burst + 3600).contains(&opened), "the surge is found during the burst: {opened} vs {burst}");
     assert!(surges[0]["observed"].as_f64().unwrap() > surges[0]["expected"].as_f64().unwrap() * 2.0);
     assert!(alerts(&vigie).is_empty(), "a backtest saves nothing");
+    // The burst's day alone: a bare --to date includes that day.
+    let day = chrono::DateTime::from_timestamp(burst, 0).unwrap().format("%Y-%m-%d").to_string();
+    let one_day =
+        vigie.run(&["backtest", "--watch", "Acme", "--from", &day, "--to", &day, "--format", "json"]).success();
+    assert!(one_day.json().as_array().unwrap().iter().any(|a| a["rule"] == "volume_surge"), "{}", one_day.stdout);
 
     let bad = vigie.run(&["backtest", "--watch", "Nope", "--from", "7d"]).code(2);
     assert!(bad.stderr.contains("no watch named"), "{}", bad.stderr);
