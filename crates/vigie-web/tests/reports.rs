@@ -483,6 +483,14 @@ async fn schedules_are_kept_by_managers_and_each_period_is_mailed_once() {
         .await;
     assert_eq!(added.status, 201, "{}", added.text);
     let id = added.json()["id"].as_i64().unwrap();
+    let twice = manager
+        .post_json(
+            &path,
+            &json!({"frequency": "weekly", "channel_id": mail.id, "recipients": ["boss@example.org"], "lang": "en"}),
+        )
+        .await;
+    assert_eq!(twice.status, 409, "the same report twice would be mailed twice: {}", twice.text);
+    assert!(twice.json()["message"].as_str().unwrap().contains(&format!("#{id}")), "{}", twice.text);
     let listed = manager.get(&path).await.json();
     assert_eq!(listed["items"][0]["recipients"], "boss@example.org");
     let settings = manager.get(&app.p("/settings")).await;

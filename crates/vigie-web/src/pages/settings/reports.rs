@@ -108,6 +108,19 @@ async fn add(state: &AppState, actor: &Actor, input: ScheduleInput, lang: Lang) 
             ApiError::invalid(msg(lang, "La langue doit être fr ou en.".into(), "lang must be fr or en".into()))
         })?,
     };
+    // The same report to the same people twice would mail it twice.
+    if let Some(same) = state.store.list_report_schedules(pid).await?.into_iter().find(|s| {
+        s.frequency == frequency && s.channel_id == channel_id && s.recipients == recipients && s.lang == report_lang
+    }) {
+        return Err(ApiError::conflict(msg(
+            lang,
+            format!(
+                "Ce rapport est déjà programmé (n° {}) : même fréquence, même canal, mêmes destinataires.",
+                same.id
+            ),
+            format!("this report is scheduled already (#{}): same frequency, channel and recipients", same.id),
+        )));
+    }
     let added = state
         .store
         .add_report_schedule(
