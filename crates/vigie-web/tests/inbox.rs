@@ -159,6 +159,12 @@ async fn a_negative_delivery_mention_is_routed_then_assigned_and_answered() {
     assert!(page.text.contains("Response time") && page.text.contains("within target"), "{}", page.text);
     assert!(page.text.contains("Response target") && page.text.contains("1 d"));
     assert!(page.text.contains("rule #"));
+    // Themes by their names, not their keys.
+    assert!(
+        page.text.contains("Delivery and logistics") && !page.text.contains("delivery_logistics</"),
+        "{}",
+        page.text
+    );
     // A viewer gets no action forms.
     assert!(!page.text.contains("/answer\""));
     let page = agent.get(&app.p(&format!("/inbox/{delivery}"))).await;

@@ -732,7 +732,8 @@ mod tests {
             parse_langs("fr, EN,,fr".split(','), Lang::En).map_err(|e| e.message),
             Ok(vec!["fr".into(), "en".into()])
         );
-        assert!(parse_langs(["fr-CA"], Lang::En).is_err());
+        assert_eq!(parse_langs(["fr-CA", "deu"], Lang::En).map_err(|e| e.message), Ok(vec!["fr".into(), "de".into()]));
+        assert!(parse_langs(["xx"], Lang::En).is_err(), "well-formed, but no language");
         assert!(parse_langs(["<b>"], Lang::En).is_err());
     }
 

@@ -432,6 +432,8 @@ async fn item_page(
     };
     let m = &stored.mention;
     let events = state.store.workflow_events(pid, mid).await?;
+    let theme_names: std::collections::HashMap<String, String> =
+        state.store.list_themes(pid).await?.into_iter().map(|t| (t.key, t.name)).collect();
     let mut dir = Directory::load(&state, pid).await?;
     let ids: Vec<i64> =
         events.iter().filter_map(|e| e.user_id).chain(item.iter().filter_map(|i| i.assignee_id)).collect();
@@ -461,7 +463,8 @@ async fn item_page(
             @if let Some(url) = &m.url { p { (external_link(url, &crate::pages::clip(url, 100))) } }
             @if !m.analysis.themes.is_empty() {
                 p.muted { (lang.t("Thèmes\u{a0}: ", "Themes: "))
-                    @for (i, t) in m.analysis.themes.iter().enumerate() { @if i > 0 { ", " } (t.theme) } }
+                    @for (i, t) in m.analysis.themes.iter().enumerate() {
+                        @if i > 0 { ", " } (theme_names.get(&t.theme).unwrap_or(&t.theme)) } }
             }
         }
         section.card.workflow {
