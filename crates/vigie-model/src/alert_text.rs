@@ -188,15 +188,16 @@ impl Alert {
     /// The title in `lang`. English: the stored title, as it always was.
     /// French: made again from the rule, the evidence and `watch` (the name
     /// of the alert's watch, which the caller looks up); the stored title
-    /// when the alert has a watch whose name is not known (deleted since).
+    /// when the alert has a watch whose name is not known (deleted since),
+    /// or a term rule whose evidence lost its term.
     ///
     /// A surge alert that grew over several events is titled with its whole
     /// window, where the stored English title speaks of the window of its
     /// largest count.
     pub fn title_in(&self, lang: Language, watch: Option<&str>) -> String {
-        if lang == Language::En
-            || (self.watch_id.is_some() && watch.is_none() && self.rule != AlertRule::SearchRankEntry)
-        {
+        let watch_gone = self.watch_id.is_some() && watch.is_none() && self.rule != AlertRule::SearchRankEntry;
+        let needs_term = matches!(self.rule, AlertRule::TriggerTerm | AlertRule::SearchRankEntry);
+        if lang == Language::En || watch_gone || (needs_term && self.evidence.terms.is_empty()) {
             return self.title.clone();
         }
         alert_title(self.rule, self.severity, watch, &self.evidence, lang)
@@ -322,5 +323,7 @@ mod tests {
         assert_eq!(alert.title_in(Language::Fr, None), "“boycott” in mentions of Acme");
         alert.watch_id = None;
         assert_eq!(alert.title_in(Language::Fr, None), "«\u{a0}boycott\u{a0}» dans les mentions du projet");
+        alert.evidence.terms.clear();
+        assert_eq!(alert.title_in(Language::Fr, None), "“boycott” in mentions of Acme", "no term to say");
     }
 }
