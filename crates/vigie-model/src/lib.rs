@@ -11,6 +11,10 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod alert_text;
+
+pub use alert_text::{Language, UnknownLanguage, alert_title, span_words};
+
 /// Where a mention was published: the kind of platform, not the collector.
 ///
 /// A closed set: every kind has a stable lower-case name used in the database,

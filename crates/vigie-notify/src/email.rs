@@ -324,6 +324,7 @@ mod tests {
             watch: None,
             mentions: &[],
             base_url: None,
+            lang: crate::Language::Fr,
             event_id: "42-1\r\nX: y",
         };
         let msg = build_message(&config(), &["ops@example.org".into()], &notice).unwrap();
@@ -344,7 +345,15 @@ mod tests {
     #[test]
     fn bad_addresses_are_permanent_errors() {
         let a = alert("t");
-        let notice = Notice { alert: &a, project: "p", watch: None, mentions: &[], base_url: None, event_id: "1-1" };
+        let notice = Notice {
+            alert: &a,
+            project: "p",
+            watch: None,
+            mentions: &[],
+            base_url: None,
+            lang: crate::Language::En,
+            event_id: "1-1",
+        };
         let err = build_message(&config(), &[], &notice).unwrap_err();
         assert!(!err.is_transient() && err.to_string().contains("no recipient"), "{err}");
         let err = build_message(&config(), &["not an address".into()], &notice).unwrap_err();

@@ -15,7 +15,8 @@
 //!   through an SMTP server (lettre), with a Message-ID derived from the
 //!   event.
 //!
-//! Both say the same thing, built once by [`render`]: which rule fired and
+//! Both say the same thing, built once by [`render`] in the channel's
+//! [`Language`] (French or English, the alert's title too): which rule fired and
 //! how urgent it is, observed against expected, the window, the terms and
 //! the top mentions (bounded) that drove it, and links to them — in the web
 //! UI when a base URL is configured, else the `vigie` commands that show
@@ -47,6 +48,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use vigie_collect::FetchError;
 use vigie_model::Alert;
+pub use vigie_model::Language;
 
 pub use email::{ReportEmail, SmtpConfig, SmtpSecurity, send_email, send_report_email};
 pub use render::{MAX_EXCERPT_CHARS, MAX_MENTIONS, Rendered, render};
@@ -82,6 +84,9 @@ pub struct Notice<'a> {
     /// mentions), else `None`: the text then says `vigie alert show ID` /
     /// `vigie mention show ID`.
     pub base_url: Option<&'a str>,
+    /// The language every word of the notification is in (the channel's),
+    /// the alert's title included.
+    pub lang: Language,
     /// A unique id of this notification event (alert id + event number),
     /// sent so receivers can de-duplicate. ASCII letters, digits, `_` and
     /// `-`; any other character is sent as `-`.

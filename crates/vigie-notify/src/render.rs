@@ -9,12 +9,18 @@
 //! smuggled in), breaks `@` mentions and Markdown links and images that
 //! Mattermost would render, and builds its own links with a URL that cannot
 //! close them.
+//!
+//! Every fixed word is in the channel's [`Language`] (French or English):
+//! labels, the rule's meaning, figures (`8,2` in French), durations, the
+//! alert's status and its title ([`Alert::title_in`](vigie_model::Alert::title_in),
+//! made again from the alert's data). Only words change: cleaning, bounds
+//! and escaping are the same in both languages.
 
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use url::Url;
-use vigie_model::{AlertRule, Severity};
+use vigie_model::{AlertRule, AlertStatus, Language, Severity};
 
 use crate::{AlertMention, Notice};
 
@@ -74,15 +80,16 @@ pub(crate) struct MentionView {
 
 /// The notice, cleaned once for every form.
 pub(crate) struct View {
+    pub lang: Language,
     pub alert_id: i64,
     pub severity: Severity,
     pub rule: AlertRule,
     pub title: String,
     pub project: String,
     pub watch: Option<String>,
-    /// "Observed: 57 negative mentions"
+    /// "57 negative mentions"
     pub observed: String,
-    /// "expected about 8.2 (6.9×)"
+    /// "about 8.2 (6.9× expected)"
     pub expected: String,
     pub score: Option<String>,
     pub window: String,
@@ -120,22 +127,24 @@ impl View {
             Some(base) => Link::Web(format!("{base}/p/{}/{kind}s/{id}", notice.alert.project_id)),
             None => Link::Cli(format!("vigie {kind} show {id}")),
         };
-        let (observed, expected) = observed_expected(alert.rule, ev.observed, ev.expected);
+        let lang = notice.lang;
+        let (observed, expected) = observed_expected(alert.rule, ev.observed, ev.expected, lang);
         let http_pages: Vec<String> = ev.urls.iter().filter_map(|u| http_url(u)).collect();
         let pages_hidden = ev.urls.len() - http_pages.len().min(MAX_PAGES);
         let mentions: Vec<MentionView> =
             notice.mentions.iter().take(MAX_MENTIONS).map(|m| mention_view(m, link("mention", m.id))).collect();
         View {
+            lang,
             alert_id: alert.id,
             severity: alert.severity,
             rule: alert.rule,
-            title: clean(&alert.title, MAX_TITLE_CHARS),
+            title: clean(&alert.title_in(lang, notice.watch), MAX_TITLE_CHARS),
             project: clean(notice.project, MAX_NAME_CHARS),
             watch: notice.watch.map(|w| clean(w, MAX_NAME_CHARS)).filter(|w| !w.is_empty()),
             observed,
             expected,
-            score: ev.score.filter(|s| s.is_finite()).map(|s| format!("{s:.2}")),
-            window: window(ev.window_start, ev.window_end),
+            score: ev.score.filter(|s| s.is_finite()).map(|s| decimal(format!("{s:.2}"), lang)),
+            window: window(ev.window_start, ev.window_end, lang),
             terms: ev
                 .terms
                 .iter()
@@ -148,7 +157,7 @@ impl View {
             mentions_total: alert.mention_ids.len().max(notice.mentions.len()),
             mentions,
             events: alert.events,
-            status: alert.status.as_str(),
+            status: status_word(alert.status, lang),
             opened_at: alert.opened_at,
             updated_at: alert.updated_at,
             vigie: link("alert", alert.id),
@@ -179,68 +188,147 @@ fn mention_view(m: &AlertMention, vigie: Link) -> MentionView {
 }
 
 /// The rule in words: a label and what it means.
-fn rule_words(rule: AlertRule) -> (&'static str, &'static str) {
+fn rule_words(rule: AlertRule, lang: Language) -> (&'static str, &'static str) {
+    let t = |fr, en| lang.t(fr, en);
     match rule {
-        AlertRule::NegativeSurge => ("Negative surge", "negative mentions far above their expected level"),
-        AlertRule::VolumeSurge => ("Volume surge", "mentions far above their expected level"),
-        AlertRule::HighReachNegative => ("High-reach negative mention", "a negative mention with a large audience"),
-        AlertRule::TriggerTerm => ("Trigger term", "a trigger term (boycott, scam, recall…) in a mention"),
-        AlertRule::SearchRankEntry => ("New search result", "a new page in the top results of a search watch"),
+        AlertRule::NegativeSurge => (
+            t("Hausse des mentions négatives", "Negative surge"),
+            t(
+                "des mentions négatives bien au-dessus de leur niveau attendu",
+                "negative mentions far above their expected level",
+            ),
+        ),
+        AlertRule::VolumeSurge => (
+            t("Hausse du volume", "Volume surge"),
+            t("des mentions bien au-dessus de leur niveau attendu", "mentions far above their expected level"),
+        ),
+        AlertRule::HighReachNegative => (
+            t("Mention négative à forte portée", "High-reach negative mention"),
+            t("une mention négative à large audience", "a negative mention with a large audience"),
+        ),
+        AlertRule::TriggerTerm => (
+            t("Terme déclencheur", "Trigger term"),
+            t(
+                "un terme déclencheur (boycott, arnaque, rappel…) dans une mention",
+                "a trigger term (boycott, scam, recall…) in a mention",
+            ),
+        ),
+        AlertRule::SearchRankEntry => (
+            t("Nouveau résultat de recherche", "New search result"),
+            t(
+                "une nouvelle page en tête des résultats d'une veille de recherche",
+                "a new page in the top results of a search watch",
+            ),
+        ),
     }
 }
 
-/// "57 negative mentions" and "expected about 8.2 (6.9×)", by rule.
-fn observed_expected(rule: AlertRule, observed: f64, expected: f64) -> (String, String) {
-    let (o, e) = (number(observed), number(expected));
+/// The severity as a word of the language (`critique`, `critical`).
+fn severity_word(severity: Severity, lang: Language) -> &'static str {
+    match severity {
+        Severity::Info => "info",
+        Severity::Warning => lang.t("avertissement", "warning"),
+        Severity::Critical => lang.t("critique", "critical"),
+    }
+}
+
+/// The alert's status as a word of the language (an alert is feminine in French).
+fn status_word(status: AlertStatus, lang: Language) -> &'static str {
+    match status {
+        AlertStatus::Open => lang.t("ouverte", "open"),
+        AlertStatus::Acknowledged => lang.t("prise en compte", "acknowledged"),
+        AlertStatus::Resolved => lang.t("résolue", "resolved"),
+    }
+}
+
+/// A mention's sentiment as a word of the language; an unknown one as it is.
+fn sentiment_word(sentiment: &str, lang: Language) -> String {
+    match (sentiment, lang) {
+        ("negative", Language::Fr) => "négatif".to_string(),
+        ("neutral", Language::Fr) => "neutre".to_string(),
+        ("positive", Language::Fr) => "positif".to_string(),
+        (other, _) => other.to_string(),
+    }
+}
+
+/// "57 negative mentions" and "about 8.2 (6.9× expected)", by rule.
+fn observed_expected(rule: AlertRule, observed: f64, expected: f64, lang: Language) -> (String, String) {
+    let (o, e) = (number(observed, lang), number(expected, lang));
     let ratio = if expected > 0.0 && expected.is_finite() && observed.is_finite() {
-        format!(" ({:.1}× expected)", observed / expected)
+        let r = decimal(format!("{:.1}", observed / expected), lang);
+        match lang {
+            Language::Fr => format!(" ({r}× l’attendu)"),
+            Language::En => format!(" ({r}× expected)"),
+        }
     } else {
         String::new()
     };
-    match rule {
-        AlertRule::NegativeSurge => (format!("{o} negative mentions"), format!("about {e}{ratio}")),
-        AlertRule::VolumeSurge => (format!("{o} mentions"), format!("about {e}{ratio}")),
-        AlertRule::HighReachNegative => (format!("reach {o}"), format!("threshold {e}")),
-        AlertRule::TriggerTerm => (format!("{o} mentions with a trigger term"), format!("threshold {e}")),
-        AlertRule::SearchRankEntry => (format!("{o} new pages in the top results"), e),
+    match (rule, lang) {
+        (AlertRule::NegativeSurge, Language::En) => (format!("{o} negative mentions"), format!("about {e}{ratio}")),
+        (AlertRule::NegativeSurge, Language::Fr) => (format!("{o} mentions négatives"), format!("environ {e}{ratio}")),
+        (AlertRule::VolumeSurge, Language::En) => (format!("{o} mentions"), format!("about {e}{ratio}")),
+        (AlertRule::VolumeSurge, Language::Fr) => (format!("{o} mentions"), format!("environ {e}{ratio}")),
+        (AlertRule::HighReachNegative, Language::En) => (format!("reach {o}"), format!("threshold {e}")),
+        (AlertRule::HighReachNegative, Language::Fr) => (format!("portée {o}"), format!("seuil {e}")),
+        (AlertRule::TriggerTerm, Language::En) => {
+            (format!("{o} mentions with a trigger term"), format!("threshold {e}"))
+        }
+        (AlertRule::TriggerTerm, Language::Fr) => {
+            (format!("{o} mention(s) avec un terme déclencheur"), format!("seuil {e}"))
+        }
+        (AlertRule::SearchRankEntry, Language::En) => (format!("{o} new pages in the top results"), e),
+        (AlertRule::SearchRankEntry, Language::Fr) => (format!("{o} nouvelle(s) page(s) en tête des résultats"), e),
+    }
+}
+
+/// A decimal figure with a comma in French (`8,2`).
+fn decimal(s: String, lang: Language) -> String {
+    match lang {
+        Language::Fr => s.replace('.', ","),
+        Language::En => s,
     }
 }
 
 /// A figure as people read it: whole numbers without decimals.
-fn number(x: f64) -> String {
+fn number(x: f64, lang: Language) -> String {
     if !x.is_finite() {
-        "n/a".to_string()
+        lang.t("n.d.", "n/a").to_string()
     } else if (x.fract() == 0.0 && x.abs() < 1e15) || x.abs() >= 100.0 {
         format!("{x:.0}")
     } else if x.abs() >= 1.0 {
-        format!("{x:.1}")
+        decimal(format!("{x:.1}"), lang)
     } else {
-        format!("{x:.2}")
+        decimal(format!("{x:.2}"), lang)
     }
 }
 
-fn window(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> String {
+/// `2026-03-01 10:00 → 11:00 UTC (1 h)`: dates are written the same way in
+/// both languages, the words around them are not.
+fn window(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>, lang: Language) -> String {
     const FULL: &str = "%Y-%m-%d %H:%M";
     match (start, end) {
         (Some(s), Some(e)) => {
             let end = if s.date_naive() == e.date_naive() { e.format("%H:%M") } else { e.format(FULL) };
-            format!("{} → {end} UTC ({})", s.format(FULL), duration_words(e - s))
+            format!("{} → {end} UTC ({})", s.format(FULL), duration_words(e - s, lang))
         }
-        (Some(s), None) => format!("since {} UTC", s.format(FULL)),
-        (None, Some(e)) => format!("until {} UTC", e.format(FULL)),
-        (None, None) => "not recorded".to_string(),
+        (Some(s), None) => format!("{} {} UTC", lang.t("depuis le", "since"), s.format(FULL)),
+        (None, Some(e)) => format!("{} {} UTC", lang.t("jusqu’au", "until"), e.format(FULL)),
+        (None, None) => lang.t("non enregistrée", "not recorded").to_string(),
     }
 }
 
-fn duration_words(d: chrono::TimeDelta) -> String {
+/// `45 min`, `1 h`, `1.5 h`, `2 days` (`2 jours`, `1,5 jour`).
+fn duration_words(d: chrono::TimeDelta, lang: Language) -> String {
     let minutes = d.num_minutes().max(0);
     if minutes < 60 || (minutes % 60 != 0 && minutes < 180) {
         format!("{minutes} min")
     } else if minutes < 48 * 60 {
         let h = minutes as f64 / 60.0;
-        if minutes % 60 == 0 { format!("{h:.0} h") } else { format!("{h:.1} h") }
+        if minutes % 60 == 0 { format!("{h:.0} h") } else { decimal(format!("{h:.1} h"), lang) }
     } else {
-        format!("{:.1} days", minutes as f64 / 1440.0).replace(".0 days", " days")
+        let days = minutes as f64 / 1440.0;
+        let figure = decimal(format!("{days:.1}"), lang).replace(".0", "").replace(",0", "");
+        format!("{figure} {}", lang.t("jours", "days"))
     }
 }
 
@@ -319,22 +407,23 @@ pub(crate) fn safe_event_id(s: &str) -> String {
 }
 
 fn subject(v: &View) -> String {
-    let (label, _) = rule_words(v.rule);
+    let (label, _) = rule_words(v.rule, v.lang);
     let title = clean(&v.title, MAX_SUBJECT_TITLE_CHARS);
     let title = if title.is_empty() { label.to_string() } else { title };
-    clean(&format!("[Vigie {}] {}: {title}", v.severity.as_str(), v.place()), 250)
+    let colon = v.lang.t("\u{a0}:", ":");
+    clean(&format!("[Vigie {}] {}{colon} {title}", severity_word(v.severity, v.lang), v.place()), 250)
 }
 
-fn mention_meta(m: &MentionView) -> String {
+fn mention_meta(m: &MentionView, lang: Language) -> String {
     let mut meta = Vec::new();
     if let Some(s) = &m.sentiment {
-        meta.push(s.clone());
+        meta.push(sentiment_word(s, lang));
     }
     if let Some(r) = m.reach {
-        meta.push(format!("reach {}", number(r)));
+        meta.push(format!("{} {}", lang.t("portée", "reach"), number(r, lang)));
     }
     if let Some(a) = &m.author {
-        meta.push(format!("by {a}"));
+        meta.push(format!("{} {a}", lang.t("par", "by")));
     }
     meta.push(utc(m.published_at));
     meta.join(" · ")
@@ -342,80 +431,140 @@ fn mention_meta(m: &MentionView) -> String {
 
 fn shown_of(v: &View) -> String {
     if v.mentions_total > v.mentions.len() {
-        format!("top {} of {}", v.mentions.len(), v.mentions_total)
+        match v.lang {
+            Language::Fr if v.mentions.len() == 1 => format!("la première sur {}", v.mentions_total),
+            Language::Fr => format!("les {} premières sur {}", v.mentions.len(), v.mentions_total),
+            Language::En => format!("top {} of {}", v.mentions.len(), v.mentions_total),
+        }
     } else {
         format!("{}", v.mentions.len())
+    }
+}
+
+/// The fixed words of a notification, in its language.
+struct Words {
+    lang: Language,
+}
+
+impl Words {
+    fn t(&self, fr: &'static str, en: &'static str) -> &'static str {
+        self.lang.t(fr, en)
+    }
+
+    /// A field label with its colon: `Project:`, `Projet :`.
+    fn label(&self, fr: &str, en: &str) -> String {
+        match self.lang {
+            Language::Fr => format!("{fr}\u{a0}:"),
+            Language::En => format!("{en}:"),
+        }
+    }
+
+    /// `open · 3 event(s) · opened … · updated …`
+    fn status_line(&self, v: &View) -> String {
+        let (events, opened, updated) = match self.lang {
+            Language::Fr => ("événement(s)", "ouverte le", "mise à jour le"),
+            Language::En => ("event(s)", "opened", "updated"),
+        };
+        format!(
+            "{} · {} {events} · {opened} {} · {updated} {}",
+            v.status,
+            v.events,
+            utc(v.opened_at),
+            utc(v.updated_at)
+        )
+    }
+
+    /// `(2 more not shown)`
+    fn more_pages(&self, n: usize) -> String {
+        match self.lang {
+            Language::Fr if n > 1 => format!("({n} autres non affichées)"),
+            Language::Fr => format!("({n} autre non affichée)"),
+            Language::En => format!("({n} more not shown)"),
+        }
+    }
+
+    fn mention_title(&self, m: &MentionView) -> String {
+        m.title.clone().unwrap_or_else(|| format!("Mention #{}", m.id))
+    }
+
+    fn open_alert(&self, id: i64) -> String {
+        match self.lang {
+            Language::Fr => format!("Ouvrir l’alerte #{id} dans Vigie"),
+            Language::En => format!("Open alert #{id} in Vigie"),
+        }
+    }
+
+    fn sent_by(&self) -> &'static str {
+        self.t("Envoyé par Vigie · événement", "Sent by Vigie · event")
+    }
+
+    fn anomaly(&self) -> &'static str {
+        self.t("(anomalie, de 0 à 1)", "(anomaly, 0 to 1)")
     }
 }
 
 // ---- plain text ----
 
 fn text(v: &View) -> String {
-    let (label, meaning) = rule_words(v.rule);
+    let w = Words { lang: v.lang };
+    let (label, meaning) = rule_words(v.rule, v.lang);
+    // Labels padded to one column: `Project:  Acme`.
+    let field = |fr: &str, en: &str| format!("{:<10}", w.label(fr, en));
     let mut s = String::new();
-    let _ = writeln!(s, "Vigie alert #{} — {} — {label}", v.alert_id, v.severity.as_str().to_uppercase());
-    let _ = writeln!(s, "{}", v.title);
-    let _ = writeln!(s);
-    let _ = writeln!(s, "Project:  {}", v.project);
-    if let Some(w) = &v.watch {
-        let _ = writeln!(s, "Watch:    {w}");
-    }
-    let _ = writeln!(s, "Rule:     {label} ({meaning})");
-    let _ = writeln!(s, "Observed: {}", v.observed);
-    let _ = writeln!(s, "Expected: {}", v.expected);
-    if let Some(score) = &v.score {
-        let _ = writeln!(s, "Score:    {score} (anomaly, 0 to 1)");
-    }
-    let _ = writeln!(s, "Window:   {}", v.window);
-    if !v.terms.is_empty() {
-        let _ = writeln!(s, "Terms:    {}", v.terms.join(", "));
-    }
     let _ = writeln!(
         s,
-        "Status:   {} · {} event(s) · opened {} · updated {}",
-        v.status,
-        v.events,
-        utc(v.opened_at),
-        utc(v.updated_at)
+        "{} #{} — {} — {label}",
+        w.t("Alerte Vigie", "Vigie alert"),
+        v.alert_id,
+        severity_word(v.severity, v.lang).to_uppercase()
     );
+    let _ = writeln!(s, "{}", v.title);
+    let _ = writeln!(s);
+    let _ = writeln!(s, "{}{}", field("Projet", "Project"), v.project);
+    if let Some(watch) = &v.watch {
+        let _ = writeln!(s, "{}{watch}", field("Veille", "Watch"));
+    }
+    let _ = writeln!(s, "{}{label} ({meaning})", field("Règle", "Rule"));
+    let _ = writeln!(s, "{}{}", field("Observé", "Observed"), v.observed);
+    let _ = writeln!(s, "{}{}", field("Attendu", "Expected"), v.expected);
+    if let Some(score) = &v.score {
+        let _ = writeln!(s, "{}{score} {}", field("Score", "Score"), w.anomaly());
+    }
+    let _ = writeln!(s, "{}{}", field("Fenêtre", "Window"), v.window);
+    if !v.terms.is_empty() {
+        let _ = writeln!(s, "{}{}", field("Termes", "Terms"), v.terms.join(", "));
+    }
+    let _ = writeln!(s, "{}{}", field("Statut", "Status"), w.status_line(v));
     if !v.pages.is_empty() || v.pages_hidden > 0 {
-        let _ = writeln!(s, "\nPages:");
+        let _ = writeln!(s, "\n{}", w.label("Pages", "Pages"));
         for p in &v.pages {
             let _ = writeln!(s, "  {p}");
         }
         if v.pages_hidden > 0 {
-            let _ = writeln!(s, "  ({} more not shown)", v.pages_hidden);
+            let _ = writeln!(s, "  {}", w.more_pages(v.pages_hidden));
         }
     }
     if !v.mentions.is_empty() {
-        let _ = writeln!(s, "\nMentions that drove it ({}):", shown_of(v));
+        let heading = match v.lang {
+            Language::Fr => format!("Mentions à l’origine de l’alerte ({})\u{a0}:", shown_of(v)),
+            Language::En => format!("Mentions that drove it ({}):", shown_of(v)),
+        };
+        let _ = writeln!(s, "\n{heading}");
         for (i, m) in v.mentions.iter().enumerate() {
-            let _ = writeln!(s, "\n{}. {}", i + 1, m.title.clone().unwrap_or_else(|| format!("Mention #{}", m.id)));
-            let _ = writeln!(s, "   {}", mention_meta(m));
+            let _ = writeln!(s, "\n{}. {}", i + 1, w.mention_title(m));
+            let _ = writeln!(s, "   {}", mention_meta(m, v.lang));
             let _ = writeln!(s, "   \"{}\"", m.excerpt);
             if let Some(url) = &m.url {
                 let _ = writeln!(s, "   {url}");
             }
-            match &m.vigie {
-                Link::Web(url) => {
-                    let _ = writeln!(s, "   In Vigie: {url}");
-                }
-                Link::Cli(cmd) => {
-                    let _ = writeln!(s, "   In Vigie: {cmd}");
-                }
-            }
+            let (Link::Web(place) | Link::Cli(place)) = &m.vigie;
+            let _ = writeln!(s, "   {} {place}", w.label("Dans Vigie", "In Vigie"));
         }
     }
     let _ = writeln!(s);
-    match &v.vigie {
-        Link::Web(url) => {
-            let _ = writeln!(s, "See the alert: {url}");
-        }
-        Link::Cli(cmd) => {
-            let _ = writeln!(s, "See the alert: {cmd}");
-        }
-    }
-    let _ = writeln!(s, "-- \nSent by Vigie · event {}", v.event_id);
+    let (Link::Web(place) | Link::Cli(place)) = &v.vigie;
+    let _ = writeln!(s, "{} {place}", w.label("Voir l’alerte", "See the alert"));
+    let _ = writeln!(s, "-- \n{} {}", w.sent_by(), v.event_id);
     s
 }
 
@@ -443,7 +592,8 @@ fn html_link(url: &str, label: &str) -> String {
 }
 
 fn html(v: &View) -> String {
-    let (label, meaning) = rule_words(v.rule);
+    let w = Words { lang: v.lang };
+    let (label, meaning) = rule_words(v.rule, v.lang);
     let e = html_escape;
     let color = match v.severity {
         Severity::Critical => "#b00020",
@@ -453,15 +603,17 @@ fn html(v: &View) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\n\
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title></head>\n\
          <body style=\"font-family:sans-serif;line-height:1.4;color:#222\">\n",
+        v.lang.code(),
         e(&subject(v))
     );
     let _ = writeln!(
         s,
-        "<p style=\"margin:0;color:{color};font-weight:bold\">{} · {} · alert #{}</p>",
-        e(&v.severity.as_str().to_uppercase()),
+        "<p style=\"margin:0;color:{color};font-weight:bold\">{} · {} · {} #{}</p>",
+        e(&severity_word(v.severity, v.lang).to_uppercase()),
         e(label),
+        w.t("alerte", "alert"),
         v.alert_id
     );
     let _ = writeln!(s, "<h2 style=\"margin:.2em 0\">{}</h2>", e(&v.title));
@@ -469,31 +621,22 @@ fn html(v: &View) -> String {
     let mut row = |k: &str, val: String| {
         let _ = writeln!(s, "<tr><th align=\"left\" valign=\"top\">{}</th><td>{val}</td></tr>", e(k));
     };
-    row("Project", e(&v.project));
-    if let Some(w) = &v.watch {
-        row("Watch", e(w));
+    row(w.t("Projet", "Project"), e(&v.project));
+    if let Some(watch) = &v.watch {
+        row(w.t("Veille", "Watch"), e(watch));
     }
-    row("Rule", format!("{} ({})", e(label), e(meaning)));
-    row("Observed", format!("<b>{}</b>", e(&v.observed)));
-    row("Expected", e(&v.expected));
+    row(w.t("Règle", "Rule"), format!("{} ({})", e(label), e(meaning)));
+    row(w.t("Observé", "Observed"), format!("<b>{}</b>", e(&v.observed)));
+    row(w.t("Attendu", "Expected"), e(&v.expected));
     if let Some(score) = &v.score {
-        row("Score", format!("{} (anomaly, 0 to 1)", e(score)));
+        row("Score", format!("{} {}", e(score), e(w.anomaly())));
     }
-    row("Window", e(&v.window));
+    row(w.t("Fenêtre", "Window"), e(&v.window));
     if !v.terms.is_empty() {
         let terms: Vec<String> = v.terms.iter().map(|t| format!("<code>{}</code>", e(t))).collect();
-        row("Terms", terms.join(", "));
+        row(w.t("Termes", "Terms"), terms.join(", "));
     }
-    row(
-        "Status",
-        e(&format!(
-            "{} · {} event(s) · opened {} · updated {}",
-            v.status,
-            v.events,
-            utc(v.opened_at),
-            utc(v.updated_at)
-        )),
-    );
+    row(w.t("Statut", "Status"), e(&w.status_line(v)));
     let _ = writeln!(s, "</table>");
     if !v.pages.is_empty() || v.pages_hidden > 0 {
         let _ = writeln!(s, "<h3>Pages</h3>\n<ul>");
@@ -501,38 +644,39 @@ fn html(v: &View) -> String {
             let _ = writeln!(s, "<li>{}</li>", html_link(p, p));
         }
         if v.pages_hidden > 0 {
-            let _ = writeln!(s, "<li>({} more not shown)</li>", v.pages_hidden);
+            let _ = writeln!(s, "<li>{}</li>", e(&w.more_pages(v.pages_hidden)));
         }
         let _ = writeln!(s, "</ul>");
     }
     if !v.mentions.is_empty() {
-        let _ = writeln!(s, "<h3>Mentions that drove it ({})</h3>\n<ol>", e(&shown_of(v)));
+        let heading = w.t("Mentions à l’origine de l’alerte", "Mentions that drove it");
+        let _ = writeln!(s, "<h3>{heading} ({})</h3>\n<ol>", e(&shown_of(v)));
         for m in &v.mentions {
-            let title = m.title.clone().unwrap_or_else(|| format!("Mention #{}", m.id));
+            let title = w.mention_title(m);
             let title = match &m.url {
                 Some(url) => html_link(url, &title),
                 None => e(&title),
             };
             let vigie = match &m.vigie {
-                Link::Web(url) => html_link(url, "in Vigie"),
+                Link::Web(url) => html_link(url, w.t("dans Vigie", "in Vigie")),
                 Link::Cli(cmd) => format!("<code>{}</code>", e(cmd)),
             };
             let _ = writeln!(
                 s,
                 "<li><p style=\"margin:.6em 0 0\"><b>{title}</b><br><small>{} · {vigie}</small></p>\n\
                  <blockquote style=\"margin:.3em 0 .3em 1em;color:#444\">{}</blockquote></li>",
-                e(&mention_meta(m)),
+                e(&mention_meta(m, v.lang)),
                 e(&m.excerpt)
             );
         }
         let _ = writeln!(s, "</ol>");
     }
     let see = match &v.vigie {
-        Link::Web(url) => html_link(url, &format!("Open alert #{} in Vigie", v.alert_id)),
-        Link::Cli(cmd) => format!("See the alert: <code>{}</code>", e(cmd)),
+        Link::Web(url) => html_link(url, &w.open_alert(v.alert_id)),
+        Link::Cli(cmd) => format!("{} <code>{}</code>", e(&w.label("Voir l’alerte", "See the alert")), e(cmd)),
     };
     let _ = writeln!(s, "<p>{see}</p>");
-    let _ = writeln!(s, "<p style=\"color:#888;font-size:small\">Sent by Vigie · event {}</p>", e(&v.event_id));
+    let _ = writeln!(s, "<p style=\"color:#888;font-size:small\">{} {}</p>", e(w.sent_by()), e(&v.event_id));
     s.push_str("</body></html>\n");
     s
 }
@@ -572,7 +716,8 @@ fn slack_link(url: &str, label: &str) -> String {
 }
 
 fn slack(v: &View) -> String {
-    let (label, _) = rule_words(v.rule);
+    let w = Words { lang: v.lang };
+    let (label, _) = rule_words(v.rule, v.lang);
     let e = slack_escape;
     let mut s = String::new();
     let icon = match v.severity {
@@ -580,43 +725,52 @@ fn slack(v: &View) -> String {
         Severity::Warning => ":warning:",
         Severity::Info => ":information_source:",
     };
-    let _ = writeln!(s, "{icon} *{} · {}* — {}", v.severity.as_str().to_uppercase(), label, e(&v.place()));
+    let severity = severity_word(v.severity, v.lang).to_uppercase();
+    let _ = writeln!(s, "{icon} *{severity} · {label}* — {}", e(&v.place()));
     let _ = writeln!(s, "*{}*", e(&v.title));
-    let mut line = format!("Observed: *{}* · expected {}", e(&v.observed), e(&v.expected));
+    let mut line = format!(
+        "{} *{}* · {} {}",
+        w.label("Observé", "Observed"),
+        e(&v.observed),
+        w.t("attendu", "expected"),
+        e(&v.expected)
+    );
     if let Some(score) = &v.score {
         let _ = write!(line, " · score {score}");
     }
     let _ = writeln!(s, "{line}");
-    let _ = writeln!(s, "Window: {}", e(&v.window));
+    let _ = writeln!(s, "{} {}", w.label("Fenêtre", "Window"), e(&v.window));
     if !v.terms.is_empty() {
         let terms: Vec<String> = v.terms.iter().map(|t| e(t)).collect();
-        let _ = writeln!(s, "Terms: {}", terms.join(", "));
+        let _ = writeln!(s, "{} {}", w.label("Termes", "Terms"), terms.join(", "));
     }
-    let _ = writeln!(s, "Status: {} · {} event(s)", v.status, v.events);
+    let events = w.t("événement(s)", "event(s)");
+    let _ = writeln!(s, "{} {} · {} {events}", w.label("Statut", "Status"), v.status, v.events);
     for p in &v.pages {
         let _ = writeln!(s, "• {}", slack_link(p, p));
     }
     if !v.mentions.is_empty() {
-        let _ = writeln!(s, "Mentions ({}):", e(&shown_of(v)));
+        let heading = format!("Mentions ({})", e(&shown_of(v)));
+        let _ = writeln!(s, "{}", w.label(&heading, &heading));
         for m in &v.mentions {
-            let title = m.title.clone().unwrap_or_else(|| format!("Mention #{}", m.id));
+            let title = w.mention_title(m);
             let title = match &m.url {
                 Some(url) => slack_link(url, &title),
                 None => e(&title),
             };
             let vigie = match &m.vigie {
-                Link::Web(url) => slack_link(url, "in Vigie"),
+                Link::Web(url) => slack_link(url, w.t("dans Vigie", "in Vigie")),
                 Link::Cli(cmd) => format!("`{cmd}`"),
             };
-            let _ = writeln!(s, "• {title} ({}) {vigie}\n> {}", e(&mention_meta(m)), e(&m.excerpt));
+            let _ = writeln!(s, "• {title} ({}) {vigie}\n> {}", e(&mention_meta(m, v.lang)), e(&m.excerpt));
         }
     }
     match &v.vigie {
         Link::Web(url) => {
-            let _ = write!(s, "{}", slack_link(url, &format!("Open alert #{} in Vigie", v.alert_id)));
+            let _ = write!(s, "{}", slack_link(url, &w.open_alert(v.alert_id)));
         }
         Link::Cli(cmd) => {
-            let _ = write!(s, "See the alert: `{cmd}`");
+            let _ = write!(s, "{} `{cmd}`", w.label("Voir l’alerte", "See the alert"));
         }
     }
     s
@@ -676,7 +830,19 @@ mod tests {
     }
 
     fn notice<'a>(alert: &'a Alert, mentions: &'a [AlertMention], base: Option<&'a str>) -> Notice<'a> {
-        Notice { alert, project: "Acme", watch: Some("SNCF retards"), mentions, base_url: base, event_id: "42-3" }
+        Notice {
+            alert,
+            project: "Acme",
+            watch: Some("SNCF retards"),
+            mentions,
+            base_url: base,
+            lang: Language::En,
+            event_id: "42-3",
+        }
+    }
+
+    fn french<'a>(alert: &'a Alert, mentions: &'a [AlertMention], base: Option<&'a str>) -> Notice<'a> {
+        Notice { lang: Language::Fr, ..notice(alert, mentions, base) }
     }
 
     #[test]
@@ -741,25 +907,136 @@ mod tests {
     fn hostile_mention_text_stays_text() {
         let mut a = alert();
         a.title = "Alert <b>bold</b>\r\nBcc: victim@example.com".into();
+        a.evidence.terms = vec!["<script>x</script>".into(), "@channel".into()];
         let hostile = "<script>alert('x')</script> \"quoted\" & <!channel> @here ![img](https://t.example/p.png) \
                        [click](https://evil.example) \u{202E}txet desrever";
         let mut m = mention(1, hostile, None);
         m.title = Some("<img src=x onerror=alert(1)>".into());
         m.author = Some("<@U123>".into());
         let ms = [m];
-        let r = render(&notice(&a, &ms, None));
-        assert!(!r.html.contains("<script"), "{}", r.html);
-        assert!(!r.html.contains("<img"), "{}", r.html);
-        assert!(!r.html.contains("<b>bold"), "{}", r.html);
-        assert!(r.html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &quot;quoted&quot; &amp;"));
-        assert!(!r.slack_text.contains("<!channel>") && r.slack_text.contains("&lt;!channel&gt;"));
-        assert!(!r.slack_text.contains("<@U123>"));
-        assert!(!r.slack_text.contains("@here"), "an @here would ping in Mattermost");
-        assert!(!r.slack_text.contains("![img]") && !r.slack_text.contains("](https://evil"));
-        assert!(!r.slack_text.contains("<script>"));
-        assert!(!r.text.contains('\u{202E}') && !r.html.contains('\u{202E}'));
-        assert!(!r.subject.contains('\n') && !r.subject.contains('\r'), "{:?}", r.subject);
-        assert!(r.subject.contains("Bcc: victim"), "kept as text on one line: {:?}", r.subject);
+        // The French title is made from the watch's name: a hostile one is cleaned and escaped as well.
+        let watch = "SNCF <b>bold</b>\r\nBcc: victim@example.com @here";
+        for lang in Language::ALL {
+            let r = render(&Notice { watch: Some(watch), lang, ..notice(&a, &ms, None) });
+            assert!(!r.html.contains("<script"), "{lang}: {}", r.html);
+            assert!(!r.html.contains("<img"), "{lang}: {}", r.html);
+            assert!(!r.html.contains("<b>bold"), "{lang}: {}", r.html);
+            assert!(r.html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &quot;quoted&quot; &amp;"));
+            assert!(!r.slack_text.contains("<!channel>") && r.slack_text.contains("&lt;!channel&gt;"));
+            assert!(!r.slack_text.contains("<@U123>"));
+            assert!(!r.slack_text.contains("@here"), "{lang}: an @here would ping in Mattermost");
+            assert!(!r.slack_text.contains("@channel"), "{lang}: {}", r.slack_text);
+            assert!(!r.slack_text.contains("![img]") && !r.slack_text.contains("](https://evil"));
+            assert!(!r.slack_text.contains("<script>") && !r.slack_text.contains("<b>"), "{lang}: {}", r.slack_text);
+            assert!(!r.text.contains('\u{202E}') && !r.html.contains('\u{202E}'));
+            assert!(!r.subject.contains('\n') && !r.subject.contains('\r'), "{lang}: {:?}", r.subject);
+            assert!(r.subject.contains("Bcc: victim"), "{lang}: kept as text on one line: {:?}", r.subject);
+            assert!(!r.text.contains("\r\nBcc") && !r.text.contains("\nBcc"), "{lang}: {}", r.text);
+        }
+    }
+
+    #[test]
+    fn every_rule_speaks_french_to_a_french_channel() {
+        let ms = [mention(1, "Encore 2h de retard", Some("https://x.example/p/1"))];
+        let mut a = alert();
+        let r = render(&french(&a, &ms, Some("https://vigie.example.org")));
+        assert_eq!(
+            r.subject,
+            "[Vigie critique] Acme / SNCF retards : Hausse des mentions négatives pour la veille SNCF retards : \
+             57 en 1 h, 8,2 attendues"
+        );
+        for (form, body) in [("text", &r.text), ("html", &r.html), ("slack", &r.slack_text)] {
+            assert!(body.contains("57 mentions négatives"), "{form}: {body}");
+            assert!(body.contains("environ 8,2 (7,0× l’attendu)"), "{form}: {body}");
+            assert!(body.contains("2026-03-01 10:00 → 11:00 UTC (1 h)"), "{form}: {body}");
+            assert!(body.contains("Hausse des mentions négatives"), "{form}");
+            assert!(body.contains("ouverte · 3 événement(s)"), "{form}: {body}");
+            assert!(body.contains("négatif · portée 72,4 · par @\u{200B}jdupont") || form != "slack", "{form}: {body}");
+            assert!(body.contains("négatif · portée 72,4 · par @"), "{form}: {body}");
+            assert!(body.contains("Ouvrir l’alerte #42 dans Vigie") || form == "text", "{form}: {body}");
+            for english in
+                ["Observed", "Expected", "Window", "Status", "expected", "event(s)", "reach", "Mentions that"]
+            {
+                assert!(!body.contains(english), "{form}: {english:?} in {body}");
+            }
+        }
+        assert!(r.text.starts_with("Alerte Vigie #42 — CRITIQUE — Hausse des mentions négatives\n"), "{}", r.text);
+        assert!(r.text.contains("Projet\u{a0}:  Acme\n"), "{}", r.text);
+        assert!(r.text.contains("Observé\u{a0}: 57 mentions négatives\n"), "{}", r.text);
+        assert!(r.text.contains("Score\u{a0}:   0,97 (anomalie, de 0 à 1)"), "{}", r.text);
+        assert!(r.text.contains("Mentions à l’origine de l’alerte (la première sur 12)\u{a0}:"), "{}", r.text);
+        assert!(r.text.contains("Voir l’alerte\u{a0}: https://vigie.example.org/p/1/alerts/42"), "{}", r.text);
+        assert!(r.text.contains("Envoyé par Vigie · événement 42-3"), "{}", r.text);
+        assert!(
+            r.html.contains("<html lang=\"fr\">") && r.html.contains("<th align=\"left\" valign=\"top\">Fenêtre</th>")
+        );
+        assert!(
+            r.slack_text
+                .starts_with(":rotating_light: *CRITIQUE · Hausse des mentions négatives* — Acme / SNCF retards\n")
+        );
+        assert!(
+            r.slack_text.contains("Observé\u{a0}: *57 mentions négatives* · attendu environ 8,2"),
+            "{}",
+            r.slack_text
+        );
+
+        a.rule = AlertRule::VolumeSurge;
+        a.severity = Severity::Warning;
+        a.status = AlertStatus::Acknowledged;
+        a.evidence.window_end = Some(Utc.with_ymd_and_hms(2026, 3, 3, 10, 0, 0).unwrap());
+        let r = render(&french(&a, &[], None));
+        assert!(
+            r.subject.starts_with("[Vigie avertissement] Acme / SNCF retards : Hausse des mentions pour la veille")
+        );
+        assert!(r.text.contains("Hausse du volume (des mentions bien au-dessus de leur niveau attendu)"), "{}", r.text);
+        assert!(r.text.contains("(2 jours)") && r.text.contains("prise en compte ·"), "{}", r.text);
+        assert!(r.text.contains("Voir l’alerte\u{a0}: vigie alert show 42"), "{}", r.text);
+
+        a.rule = AlertRule::HighReachNegative;
+        a.severity = Severity::Critical;
+        a.status = AlertStatus::Resolved;
+        (a.evidence.observed, a.evidence.expected) = (92.0, 70.0);
+        (a.evidence.window_start, a.evidence.window_end) = (None, None);
+        let r = render(&french(&a, &[], None));
+        assert!(r.subject.ends_with("Mention négative à forte audience pour la veille SNCF retards (portée 92/100)"));
+        assert!(r.text.contains("Observé\u{a0}: portée 92\nAttendu\u{a0}: seuil 70\n"), "{}", r.text);
+        assert!(r.text.contains("Fenêtre\u{a0}: non enregistrée") && r.text.contains("résolue ·"), "{}", r.text);
+
+        a.rule = AlertRule::TriggerTerm;
+        a.evidence = AlertEvidence { observed: 1.0, terms: vec!["arnaque".into()], ..AlertEvidence::default() };
+        let r = render(&french(&a, &[], None));
+        assert!(r.subject.ends_with("« arnaque » dans les mentions de la veille SNCF retards"), "{}", r.subject);
+        assert!(r.text.contains("1 mention(s) avec un terme déclencheur"), "{}", r.text);
+        assert!(r.text.contains("Termes\u{a0}:  arnaque"), "{}", r.text);
+
+        a.rule = AlertRule::SearchRankEntry;
+        a.severity = Severity::Info;
+        a.watch_id = None;
+        a.evidence = AlertEvidence {
+            observed: 3.0,
+            expected: 10.0,
+            terms: vec!["acme avis".into()],
+            urls: vec!["https://news.example/a".into(), "javascript:x".into(), "data:y".into()],
+            ..AlertEvidence::default()
+        };
+        let r = render(&Notice { watch: None, ..french(&a, &[], None) });
+        assert_eq!(
+            r.subject,
+            "[Vigie info] Acme : Une nouvelle page est entrée dans les 10 premiers résultats pour « acme avis », au rang 3"
+        );
+        assert!(r.text.contains("3 nouvelle(s) page(s) en tête des résultats"), "{}", r.text);
+        assert!(r.text.contains("(2 autres non affichées)") && r.html.contains("(2 autres non affichées)"));
+    }
+
+    #[test]
+    fn an_english_channel_gets_the_stored_title() {
+        let a = alert();
+        let r = render(&notice(&a, &[], None));
+        assert!(r.subject.ends_with(": Negative mentions of SNCF retards up sevenfold"), "{}", r.subject);
+        assert!(r.html.contains("<html lang=\"en\">"));
+        // A French channel whose alert's watch is gone: the stored title rather than none.
+        let r = render(&Notice { watch: None, ..french(&a, &[], None) });
+        assert!(r.subject.ends_with(" : Negative mentions of SNCF retards up sevenfold"), "{}", r.subject);
     }
 
     #[test]
@@ -803,14 +1080,28 @@ mod tests {
 
     #[test]
     fn figures_windows_and_cleaning() {
-        assert_eq!(number(57.0), "57");
-        assert_eq!(number(8.25), "8.2");
-        assert_eq!(number(0.354), "0.35");
-        assert_eq!(number(1234.5), "1234");
-        assert_eq!(number(f64::NAN), "n/a");
-        assert_eq!(window(Some(at(10, 0)), Some(at(16, 0))), "2026-03-01 10:00 → 16:00 UTC (6 h)");
+        let (en, fr) = (Language::En, Language::Fr);
+        assert_eq!(number(57.0, en), "57");
+        assert_eq!(number(8.25, en), "8.2");
+        assert_eq!(number(0.354, en), "0.35");
+        assert_eq!(number(1234.5, en), "1234");
+        assert_eq!(number(f64::NAN, en), "n/a");
+        assert_eq!(
+            (number(8.25, fr), number(0.354, fr), number(f64::NAN, fr)),
+            ("8,2".into(), "0,35".into(), "n.d.".into())
+        );
+        assert_eq!(window(Some(at(10, 0)), Some(at(16, 0)), en), "2026-03-01 10:00 → 16:00 UTC (6 h)");
+        assert_eq!(window(Some(at(10, 0)), Some(at(16, 0)), fr), "2026-03-01 10:00 → 16:00 UTC (6 h)");
+        assert_eq!(window(Some(at(10, 0)), Some(at(10, 45)), fr), "2026-03-01 10:00 → 10:45 UTC (45 min)");
+        assert_eq!(window(Some(at(10, 0)), Some(at(11, 30)), fr), "2026-03-01 10:00 → 11:30 UTC (90 min)");
+        assert_eq!(window(Some(at(10, 0)), Some(at(14, 30)), fr), "2026-03-01 10:00 → 14:30 UTC (4,5 h)");
         let next_day = Utc.with_ymd_and_hms(2026, 3, 3, 10, 0, 0).unwrap();
-        assert_eq!(window(Some(at(10, 0)), Some(next_day)), "2026-03-01 10:00 → 2026-03-03 10:00 UTC (2 days)");
+        assert_eq!(window(Some(at(10, 0)), Some(next_day), en), "2026-03-01 10:00 → 2026-03-03 10:00 UTC (2 days)");
+        assert_eq!(window(Some(at(10, 0)), Some(next_day), fr), "2026-03-01 10:00 → 2026-03-03 10:00 UTC (2 jours)");
+        let later = Utc.with_ymd_and_hms(2026, 3, 11, 22, 0, 0).unwrap();
+        assert_eq!(window(Some(at(10, 0)), Some(later), fr), "2026-03-01 10:00 → 2026-03-11 22:00 UTC (10,5 jours)");
+        assert_eq!(window(Some(at(10, 0)), None, fr), "depuis le 2026-03-01 10:00 UTC");
+        assert_eq!(window(None, None, fr), "non enregistrée");
         assert_eq!(clean("  a\r\n\tb  \u{200B}c\u{202E}d ", 10), "a b cd");
         assert_eq!(clean("abcdef", 3), "abc…");
         assert_eq!(safe_event_id("42-3"), "42-3");

@@ -9,7 +9,7 @@
 //! X-Vigie-Timestamp: 1772359200
 //! X-Vigie-Signature: sha256=5d1f…  (only when the target has a secret)
 //!
-//! {"text": "…mrkdwn…", "event_id": "42-3", "project": "Acme", "watch": "SNCF retards",
+//! {"text": "…mrkdwn…", "lang": "fr", "event_id": "42-3", "project": "Acme", "watch": "SNCF retards",
 //!  "alert": {"id": 42, "rule": "negative_surge", "severity": "critical", "status": "open",
 //!            "title": "…", "watch_id": 3, "evidence": {…}, "opened_at": "…", "updated_at": "…",
 //!            "events": 3, "url": "https://vigie.example.org/p/1/alerts/42" | null},
@@ -18,7 +18,9 @@
 //! ```
 //!
 //! `text` is Slack/Mattermost mrkdwn, so an incoming webhook of either posts
-//! it as it is (they ignore the other fields). Mention fields are untrusted
+//! it as it is (they ignore the other fields). `text` and the alert's
+//! `title` are in the channel's language, `lang` (`fr` or `en`); the other
+//! fields are data, the same in both. Mention fields are untrusted
 //! text from the web, cleaned and bounded (at most
 //! [`MAX_MENTIONS`](crate::MAX_MENTIONS), excerpts of
 //! [`MAX_EXCERPT_CHARS`](crate::MAX_EXCERPT_CHARS)); URLs that are not
@@ -177,6 +179,7 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 #[derive(Serialize)]
 struct Payload<'a> {
     text: &'a str,
+    lang: &'static str,
     event_id: &'a str,
     project: &'a str,
     watch: Option<&'a str>,
@@ -220,6 +223,7 @@ fn payload(notice: &Notice<'_>, view: &View, text: &str) -> Result<Vec<u8>, Deli
     evidence.terms = view.terms.clone();
     let payload = Payload {
         text,
+        lang: view.lang.code(),
         event_id: &view.event_id,
         project: &view.project,
         watch: view.watch.as_deref(),

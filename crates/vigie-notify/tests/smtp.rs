@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use vigie_notify::{DeliveryError, SmtpConfig, SmtpSecurity, send_email};
+use vigie_notify::{DeliveryError, Language, SmtpConfig, SmtpSecurity, send_email};
 
 use common::{HOSTILE, alert, mentions, notice};
 
@@ -224,6 +224,52 @@ async fn delivers_plain_text_and_html_alternatives() {
     assert!(html.contains("&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;"), "{html}");
     assert!(!html.contains("<script") && !html.contains("<img") && !html.contains("javascript:"), "{html}");
     assert!(text.contains(HOSTILE), "the plain text part shows the text as it is: {text}");
+}
+
+/// The English title the pipeline stores for the sample alert.
+const STORED_TITLE: &str = "Surge of negative mentions about SNCF retards: 57 in 1 h, 8.2 expected";
+
+#[tokio::test]
+async fn a_french_channel_gets_french_mail_and_an_english_one_english() {
+    let Some(server) = SmtpServer::start("accept") else { return };
+    let mut a = alert();
+    a.title = STORED_TITLE.into();
+    let ms = mentions();
+    let french = vigie_notify::Notice { lang: Language::Fr, ..notice(&a, &ms) };
+    send_email(&server.config(), &to(), &french).await.unwrap();
+    send_email(&server.config(), &to(), &notice(&a, &ms)).await.unwrap();
+    let received = server.received();
+    assert_eq!(received.len(), 2);
+
+    let (fr, en) = (&received[0], &received[1]);
+    assert_eq!(
+        header(fr, "Subject"),
+        ["[Vigie critique] Acme / SNCF retards : Hausse des mentions négatives pour la veille SNCF retards : \
+          57 en 1 h, 8,2 attendues"]
+    );
+    let text = part(fr, "text/plain");
+    for words in [
+        "Alerte Vigie #42 — CRITIQUE — Hausse des mentions négatives",
+        "Observé\u{a0}: 57 mentions négatives",
+        "Attendu\u{a0}: environ 8,2 (7,0× l’attendu)",
+        "Fenêtre\u{a0}: 2026-03-01 10:00 → 11:00 UTC (1 h)",
+        "Statut\u{a0}:  ouverte · 3 événement(s)",
+        "négatif · portée 72 · par @jd",
+        "Voir l’alerte\u{a0}: https://vigie.example.org/p/1/alerts/42",
+    ] {
+        assert!(text.contains(words), "{words:?} not in {text}");
+    }
+    assert!(!text.contains("Observed") && !text.contains("Expected"), "{text}");
+    let html = part(fr, "text/html");
+    assert!(html.contains("<html lang=\"fr\">") && html.contains("Ouvrir l’alerte #42 dans Vigie"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;"), "{html}");
+    assert!(!html.contains("<script") && !html.contains("<img") && !html.contains("javascript:"), "{html}");
+    assert_eq!(header(fr, "Message-ID"), header(en, "Message-ID"), "the same event whatever the language");
+
+    assert_eq!(header(en, "Subject"), [format!("[Vigie critical] Acme / SNCF retards: {STORED_TITLE}")]);
+    let text = part(en, "text/plain");
+    assert!(text.contains("Observed: 57 negative mentions") && text.contains("Expected: about 8.2"), "{text}");
+    assert!(!text.contains("Observé"), "{text}");
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use vigie_collect::{FetchConfig, FetchError, Fetcher, HostPolicy};
-use vigie_notify::{DeliveryError, WebhookTarget, send_webhook, verify_signature};
+use vigie_notify::{DeliveryError, Language, WebhookTarget, send_webhook, verify_signature};
 use vigie_testkit::http::{Body, Response, TestServer};
 
 use common::{HOSTILE, alert, at, mentions, notice};
@@ -81,6 +81,41 @@ async fn posts_signed_json_with_a_slack_text_field() {
     assert!(text.contains("57 negative mentions") && text.contains("about 8.2"), "{text}");
     assert!(text.contains("<https://vigie.example.org/p/1/alerts/42|Open alert #42 in Vigie>"), "{text}");
     assert!(text.contains("<https://social.example/@jd/101|"), "{text}");
+}
+
+#[tokio::test]
+async fn a_french_channel_gets_french_text_and_the_same_data() {
+    let server = TestServer::start(|_| Response::ok("ok"));
+    let (mut a, ms) = (alert(), mentions());
+    a.title = "Surge of negative mentions about SNCF retards: 57 in 1 h, 8.2 expected".into();
+    for lang in [Language::Fr, Language::En] {
+        let n = vigie_notify::Notice { lang, ..notice(&a, &ms) };
+        send_webhook(&fetcher(true), &target(&server, None), &n, at(11, 5)).await.unwrap();
+    }
+    let requests = server.requests();
+    let fr: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    let en: Value = serde_json::from_slice(&requests[1].body).unwrap();
+    assert_eq!((fr["lang"].as_str(), en["lang"].as_str()), (Some("fr"), Some("en")));
+    let text = fr["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(":rotating_light: *CRITIQUE · Hausse des mentions négatives* — Acme / SNCF retards"),
+        "{text}"
+    );
+    assert!(text.contains("Observé\u{a0}: *57 mentions négatives* · attendu environ 8,2"), "{text}");
+    assert!(text.contains("<https://vigie.example.org/p/1/alerts/42|Ouvrir l’alerte #42 dans Vigie>"), "{text}");
+    assert!(!text.contains("<script>") && !text.contains("@here") && !text.contains("<!channel>"), "{text}");
+    assert_eq!(
+        fr["alert"]["title"],
+        "Hausse des mentions négatives pour la veille SNCF retards : 57 en 1 h, 8,2 attendues"
+    );
+    assert_eq!(en["alert"]["title"], "Surge of negative mentions about SNCF retards: 57 in 1 h, 8.2 expected");
+    // The data is data: the same whatever the language.
+    for field in ["event_id", "project", "watch", "mentions"] {
+        assert_eq!(fr[field], en[field], "{field}");
+    }
+    for field in ["id", "rule", "severity", "status", "evidence", "opened_at", "url"] {
+        assert_eq!(fr["alert"][field], en["alert"][field], "{field}");
+    }
 }
 
 #[tokio::test]

@@ -27,7 +27,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use vigie_detect::{Detector, DetectorConfig};
-use vigie_model::{Alert, AlertEvidence, AlertRule, AlertStatus, Mention, Polarity, Severity, Watch};
+use vigie_model::{
+    Alert, AlertEvidence, AlertRule, AlertStatus, Language, Mention, Polarity, Severity, Watch, alert_title,
+};
 use vigie_query::{Query, WatchSet};
 use vigie_store::{BUCKET_SECS, SERIES_ALL, SERIES_NEGATIVE, Store, bucket_start};
 
@@ -266,8 +268,11 @@ impl MentionRules {
         &self.settings
     }
 
-    fn watch_name(&self, id: Option<i64>) -> String {
-        id.and_then(|id| self.watch_names.get(&id).cloned()).unwrap_or_else(|| "the project".into())
+    /// The English title stored with the alert ([`alert_title`]; web pages
+    /// and notifications make the reader's from the same data).
+    fn title(&self, rule: AlertRule, severity: Severity, watch: i64, evidence: &AlertEvidence) -> String {
+        let name = self.watch_names.get(&watch).map(String::as_str);
+        alert_title(rule, severity, name, evidence, Language::En)
     }
 
     /// The events one stored mention raises. Only mentions of a watch count:
@@ -283,20 +288,22 @@ impl MentionRules {
             let doc = crate::ingest::document(mention);
             for (index, _) in self.set.match_document(&doc) {
                 let Some(term) = self.terms.get(index as usize) else { continue };
+                let severity = if negative { Severity::Critical } else { Severity::Warning };
+                let evidence = AlertEvidence {
+                    observed: 1.0,
+                    expected: 0.0,
+                    window_start: Some(mention.published_at),
+                    window_end: Some(mention.published_at),
+                    terms: vec![term.clone()],
+                    ..AlertEvidence::default()
+                };
                 out.push(AlertEvent {
                     rule: AlertRule::TriggerTerm,
-                    severity: if negative { Severity::Critical } else { Severity::Warning },
+                    severity,
                     watch_id: Some(watch),
                     dedup_key: format!("trigger_term:{watch}:{term}"),
-                    title: format!("“{term}” in mentions of {}", self.watch_name(Some(watch))),
-                    evidence: AlertEvidence {
-                        observed: 1.0,
-                        expected: 0.0,
-                        window_start: Some(mention.published_at),
-                        window_end: Some(mention.published_at),
-                        terms: vec![term.clone()],
-                        ..AlertEvidence::default()
-                    },
+                    title: self.title(AlertRule::TriggerTerm, severity, watch, &evidence),
+                    evidence,
                     mention_ids: vec![id],
                     at: now,
                 });
@@ -307,23 +314,22 @@ impl MentionRules {
             && negative
             && let Some(reach) = reach.filter(|r| *r >= self.settings.high_reach)
         {
+            let severity = if reach >= 90.0 { Severity::Critical } else { Severity::Warning };
+            let evidence = AlertEvidence {
+                observed: reach,
+                expected: self.settings.high_reach,
+                window_start: Some(mention.published_at),
+                window_end: Some(mention.published_at),
+                urls: mention.url.iter().cloned().collect(),
+                ..AlertEvidence::default()
+            };
             out.push(AlertEvent {
                 rule: AlertRule::HighReachNegative,
-                severity: if reach >= 90.0 { Severity::Critical } else { Severity::Warning },
+                severity,
                 watch_id: Some(watch),
                 dedup_key: format!("high_reach_negative:{watch}"),
-                title: format!(
-                    "Negative mention of {} with a large audience (reach {reach:.0}/100)",
-                    self.watch_name(Some(watch))
-                ),
-                evidence: AlertEvidence {
-                    observed: reach,
-                    expected: self.settings.high_reach,
-                    window_start: Some(mention.published_at),
-                    window_end: Some(mention.published_at),
-                    urls: mention.url.iter().cloned().collect(),
-                    ..AlertEvidence::default()
-                },
+                title: self.title(AlertRule::HighReachNegative, severity, watch, &evidence),
+                evidence,
                 mention_ids: vec![id],
                 at: now,
             });
@@ -459,34 +465,26 @@ fn surge_event(
     verdict: &vigie_detect::Verdict,
     now: DateTime<Utc>,
 ) -> AlertEvent {
-    let what = if rule == AlertRule::NegativeSurge { "negative mentions" } else { "mentions" };
+    let severity = if rule == AlertRule::NegativeSurge { Severity::Critical } else { Severity::Warning };
+    let evidence = AlertEvidence {
+        observed: verdict.window.observed,
+        expected: verdict.window.expected,
+        score: Some(verdict.score),
+        window_start: Some(at(bucket + BUCKET_SECS - i64::from(verdict.window.buckets.max(1)) * BUCKET_SECS)),
+        window_end: Some(at(bucket + BUCKET_SECS)),
+        ..AlertEvidence::default()
+    };
     AlertEvent {
         rule,
-        severity: if rule == AlertRule::NegativeSurge { Severity::Critical } else { Severity::Warning },
+        severity,
         watch_id: Some(watch.id),
         dedup_key: format!("{rule}:{}", watch.id),
-        title: format!(
-            "Surge of {what} about {}: {:.0} in {}, {:.1} expected",
-            watch.name,
-            verdict.window.observed,
-            span(i64::from(verdict.window.buckets) * BUCKET_SECS),
-            verdict.window.expected
-        ),
-        evidence: AlertEvidence {
-            observed: verdict.window.observed,
-            expected: verdict.window.expected,
-            score: Some(verdict.score),
-            window_start: Some(at(bucket + BUCKET_SECS - i64::from(verdict.window.buckets.max(1)) * BUCKET_SECS)),
-            window_end: Some(at(bucket + BUCKET_SECS)),
-            ..AlertEvidence::default()
-        },
+        // "… 57 in 1 h …": the span is the evidence's window.
+        title: alert_title(rule, severity, Some(&watch.name), &evidence, Language::En),
+        evidence,
         mention_ids: Vec::new(),
         at: now,
     }
-}
-
-fn span(secs: i64) -> String {
-    if secs % 3600 == 0 { format!("{} h", secs / 3600) } else { format!("{} min", secs / 60) }
 }
 
 /// Saves events as alerts (merged with the open ones) and queues their
@@ -764,7 +762,9 @@ mod tests {
         let keys: Vec<&str> = events.iter().map(|e| e.dedup_key.as_str()).collect();
         assert_eq!(keys, ["trigger_term:3:boycott", "trigger_term:3:arnaque"]);
         assert!(events.iter().all(|e| e.severity == Severity::Warning && e.mention_ids == [10]));
-        assert!(events[0].title.contains("Acme"), "{}", events[0].title);
+        // The titles stored before alert_title made them, word for word.
+        assert_eq!(events[0].title, "“boycott” in mentions of Acme");
+        assert_eq!(events[1].title, "“arnaque” in mentions of Acme");
         assert!(rules.events(10, &m, &[], now).is_empty(), "not a mention of a watch");
         // A mention of several watches raises each rule once, for the brand's
         // oldest watch rather than a competitor's.
@@ -797,6 +797,42 @@ mod tests {
         assert_eq!(events.len(), 1);
         assert_eq!((events[0].rule, events[0].severity), (AlertRule::HighReachNegative, Severity::Critical));
         assert_eq!(events[0].evidence.observed, 92.0);
+        assert_eq!(events[0].title, "Negative mention of Acme with a large audience (reach 92/100)");
+        let fr = alert_title(events[0].rule, events[0].severity, Some("Acme"), &events[0].evidence, Language::Fr);
+        assert_eq!(fr, "Mention négative à forte audience pour la veille Acme (portée 92/100)");
+    }
+
+    #[test]
+    fn surge_titles_are_the_ones_stored_before() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 14, 2, 0).unwrap();
+        let watch = Watch {
+            id: 3,
+            name: "Acme".into(),
+            query: "acme".into(),
+            competitor: false,
+            langs: vec![],
+            created_at: now,
+        };
+        let bucket = bucket_start(now) - BUCKET_SECS;
+        for (buckets, span) in [(12u32, "1 h"), (9, "45 min"), (1, "5 min")] {
+            let verdict = vigie_detect::Verdict {
+                score: 0.99,
+                alert: true,
+                observed: 9.0,
+                expected: 1.0,
+                upper: 5.0,
+                window: vigie_detect::WindowStat { buckets, observed: 57.0, expected: 8.25 },
+                suppressed: false,
+            };
+            let e = surge_event(AlertRule::NegativeSurge, &watch, bucket, &verdict, now);
+            // The format! the title was made with before.
+            let before = format!("Surge of negative mentions about Acme: {:.0} in {span}, {:.1} expected", 57.0, 8.25);
+            assert_eq!(e.title, before);
+            let e = surge_event(AlertRule::VolumeSurge, &watch, bucket, &verdict, now);
+            assert_eq!(e.title, format!("Surge of mentions about Acme: 57 in {span}, 8.2 expected"));
+            let fr = alert_title(e.rule, e.severity, Some("Acme"), &e.evidence, Language::Fr);
+            assert_eq!(fr, format!("Hausse des mentions pour la veille Acme\u{a0}: 57 en {span}, 8,2 attendues"));
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ use vigie_collect::search::{
 };
 use vigie_collect::social::{self, Cursor, Endpoints, MAX_PAGES_PER_RUN, SocialQuery};
 use vigie_collect::{FetchError, FetchOutcome, FetchRequest, Fetcher, RawMention, parse_feed};
-use vigie_model::{AlertEvidence, AlertRule, Severity, Source, SourceKind};
+use vigie_model::{AlertEvidence, AlertRule, Language, Severity, Source, SourceKind};
 use vigie_store::{FetchRecord, Store};
 
 use crate::PipelineError;
@@ -464,24 +464,24 @@ async fn record_ranking(
         let negative =
             page.as_ref().and_then(|m| m.mention.analysis.polarity()) == Some(vigie_model::Polarity::Negative);
         let watch_id = page.as_ref().and_then(|m| m.matches.first().map(|w| w.watch_id));
+        // A negative page is what makes the alert critical (its title says so).
+        let severity = if negative { Severity::Critical } else { Severity::Info };
+        let evidence = AlertEvidence {
+            observed: f64::from(*rank),
+            expected: f64::from(top),
+            window_start: Some(now),
+            window_end: Some(now),
+            terms: vec![term.to_string()],
+            urls: vec![url.clone()],
+            ..AlertEvidence::default()
+        };
         events.push(AlertEvent {
             rule: AlertRule::SearchRankEntry,
-            severity: if negative { Severity::Critical } else { Severity::Info },
+            severity,
             watch_id,
             dedup_key: format!("search_rank_entry:{}:{url}", source.id),
-            title: format!(
-                "{} page entered the top {top} for “{term}” at rank {rank}",
-                if negative { "A negative" } else { "A new" }
-            ),
-            evidence: AlertEvidence {
-                observed: f64::from(*rank),
-                expected: f64::from(top),
-                window_start: Some(now),
-                window_end: Some(now),
-                terms: vec![term.to_string()],
-                urls: vec![url.clone()],
-                ..AlertEvidence::default()
-            },
+            title: vigie_model::alert_title(AlertRule::SearchRankEntry, severity, None, &evidence, Language::En),
+            evidence,
             mention_ids: page.iter().map(|m| m.mention.id).collect(),
             at: now,
         });

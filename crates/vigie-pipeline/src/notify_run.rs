@@ -122,6 +122,7 @@ impl Notifier {
             watch: watch.as_deref(),
             mentions: &mentions,
             base_url: self.base_url.as_deref(),
+            lang: d.channel.lang,
             event_id: &event_id,
         };
         let result = match d.channel.kind.as_str() {

@@ -6,7 +6,7 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use vigie_model::{Analysis, InboxStatus, Polarity, Role, Sentiment, Severity, WatchMatch};
+use vigie_model::{Analysis, InboxStatus, Language, Polarity, Role, Sentiment, Severity, WatchMatch};
 
 use crate::{Result, StoreError};
 
@@ -42,6 +42,11 @@ pub(crate) fn channel_minimums_taking(severity: Severity) -> Vec<&'static str> {
 /// A stored role, [`StoreError::Corrupt`] if unknown.
 pub(crate) fn role_from_str(s: &str) -> Result<Role> {
     Role::from_str(s).map_err(|e| StoreError::Corrupt(format!("role: {e}")))
+}
+
+/// A stored language (`fr`, `en`), [`StoreError::Corrupt`] if unknown.
+pub(crate) fn language_from_str(s: &str) -> Result<Language> {
+    Language::from_str(s).map_err(|e| StoreError::Corrupt(format!("channel language: {e}")))
 }
 
 /// A stored workflow status, [`StoreError::Corrupt`] if unknown.

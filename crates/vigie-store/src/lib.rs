@@ -22,8 +22,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use vigie_model::{
-    Alert, AlertStatus, Analysis, InboxStatus, Mention, Polarity, Role, Sentiment, Severity, Source, SourceKind,
-    SourceType, Theme, Watch, WatchMatch,
+    Alert, AlertStatus, Analysis, InboxStatus, Language, Mention, Polarity, Role, Sentiment, Severity, Source,
+    SourceKind, SourceType, Theme, Watch, WatchMatch,
 };
 
 pub mod accounts;
@@ -265,6 +265,9 @@ pub struct Channel {
     pub secret: Option<String>,
     /// Alerts below this severity are not sent here.
     pub min_severity: Severity,
+    /// The language notifications are written in (channels made before
+    /// there was a choice are English).
+    pub lang: Language,
     pub created_at: DateTime<Utc>,
 }
 
@@ -274,6 +277,8 @@ pub struct NewChannel {
     pub target: String,
     pub secret: Option<String>,
     pub min_severity: Severity,
+    /// French unless told otherwise.
+    pub lang: Language,
 }
 
 /// A notification to send: one alert event to one channel.

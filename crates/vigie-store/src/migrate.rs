@@ -254,6 +254,7 @@ const TABLES: &[Table] = &[
             ("secret", Text),
             ("min_severity", Text),
             ("created_at", Int),
+            ("lang", Text),
         ],
         order: &["id"],
         identity: true,

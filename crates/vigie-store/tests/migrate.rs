@@ -154,6 +154,7 @@ async fn fill(store: &dyn Store) -> i64 {
         target: "https://hooks.example/a".into(),
         secret: Some("s3cret".into()),
         min_severity: Severity::Info,
+        lang: vigie_model::Language::En,
     };
     store.add_channel(p.id, hook, t0()).await.unwrap();
     let mail = NewChannel {
@@ -161,6 +162,7 @@ async fn fill(store: &dyn Store) -> i64 {
         target: "com@example.fr".into(),
         secret: None,
         min_severity: Severity::Warning,
+        lang: vigie_model::Language::Fr,
     };
     let mail = store.add_channel(p.id, mail, t0()).await.unwrap();
     let schedule = vigie_store::NewReportSchedule {
@@ -416,6 +418,7 @@ async fn everything_is_copied_and_reads_back_the_same() {
             target: "a@example.fr".into(),
             secret: None,
             min_severity: Severity::Info,
+            lang: vigie_model::Language::Fr,
         };
         pg.add_channel(p2.id, channel, t0()).await.unwrap();
         let first_alert = pg.alerts(project, None, 10).await.unwrap().remove(0);

@@ -13,7 +13,7 @@ mod common;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::with_postgres;
 use serde_json::json;
-use vigie_model::{Alert, AlertEvidence, AlertRule, AlertStatus, Severity};
+use vigie_model::{Alert, AlertEvidence, AlertRule, AlertStatus, Language, Severity};
 use vigie_model::{
     Analysis, Contribution, InboxStatus, Mention, Polarity, ReachEstimate, Role, Sentiment, SourceKind, SourceType,
     ThemeScore, WatchMatch,
@@ -80,6 +80,25 @@ async fn run_suite(store: &dyn Store) {
     concurrent_batches_store_each_mention_once(store).await;
     workers_lease_sources_without_overlap(store).await;
     one_surge_seen_twice_opens_one_alert(store).await;
+    channels_keep_their_language(store).await;
+}
+
+async fn channels_keep_their_language(store: &dyn Store) {
+    use vigie_store::NewChannel;
+    let p = store.ensure_project("channel languages", t0()).await.unwrap();
+    let channel = |target: &str, lang| NewChannel {
+        kind: "email".into(),
+        target: target.into(),
+        secret: None,
+        min_severity: Severity::Warning,
+        lang,
+    };
+    let fr = store.add_channel(p.id, channel("fr@example.org", Language::Fr), t0()).await.unwrap();
+    let en = store.add_channel(p.id, channel("en@example.org", Language::En), t0()).await.unwrap();
+    assert_eq!((fr.lang, en.lang), (Language::Fr, Language::En));
+    let listed: Vec<(String, Language)> =
+        store.list_channels(p.id).await.unwrap().into_iter().map(|c| (c.target, c.lang)).collect();
+    assert_eq!(listed, [("fr@example.org".to_string(), Language::Fr), ("en@example.org".to_string(), Language::En)]);
 }
 
 /// Lease of the suite's workers.
@@ -580,6 +599,7 @@ async fn alerts_grow_and_their_notifications_wait_in_the_outbox(store: &dyn Stor
         target: target.into(),
         secret: None,
         min_severity: min,
+        lang: Language::En,
     };
     let all_alerts = store.add_channel(p.id, hook("https://hooks.example/a", Severity::Info), t0()).await.unwrap();
     let critical_only =
@@ -1438,7 +1458,7 @@ async fn the_overview_counts_a_period(store: &dyn Store) {
 /// the current hour, which is counted on every request.
 async fn reports_count_reach_alerts_and_schedules(store: &dyn Store) {
     use Polarity::{Negative, Positive};
-    use vigie_model::{Alert, AlertEvidence, AlertRule, AlertStatus, Severity};
+    use vigie_model::{Alert, AlertEvidence, AlertRule, AlertStatus, Language, Severity};
     use vigie_store::{Frequency, NewChannel, NewReportSchedule, ReportStats};
     let p = store.ensure_project("reports", t0()).await.unwrap();
     let m = |minutes: i64| t0() + Duration::minutes(minutes);
@@ -1504,6 +1524,7 @@ async fn reports_count_reach_alerts_and_schedules(store: &dyn Store) {
         target: target.into(),
         secret: None,
         min_severity: Severity::Info,
+        lang: Language::Fr,
     };
     let hook = store.add_channel(p.id, channel("webhook", "https://hooks.example/r"), t0()).await.unwrap();
     let mail = store.add_channel(p.id, channel("email", "com@example.org"), t0()).await.unwrap();
@@ -2007,6 +2028,77 @@ async fn postgres_passes_the_store_suite() {
         let p = again.project("mentions").await.unwrap().unwrap();
         assert_eq!(again.mention_count(p.id).await.unwrap(), 3);
         again.close().await;
+    })
+    .await;
+}
+
+/// Channels made before channels had a language were sent English: the
+/// migration makes them `en`. A row written without a language is `fr`.
+async fn check_channel_lang_migration(store: &dyn Store) -> i64 {
+    let p = store.ensure_project("old channels", t0()).await.unwrap();
+    let old = vigie_store::NewChannel {
+        kind: "webhook".into(),
+        target: "https://hooks.example/old".into(),
+        secret: None,
+        min_severity: Severity::Info,
+        lang: Language::Fr,
+    };
+    store.add_channel(p.id, old, t0()).await.unwrap();
+    p.id
+}
+
+#[tokio::test]
+async fn sqlite_channels_made_before_languages_are_english() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vigie.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let pid = check_channel_lang_migration(&store).await;
+    // Back to the schema before 0009: no column, migration not applied.
+    sqlx::query("ALTER TABLE notification_channels DROP COLUMN lang").execute(store.pool()).await.unwrap();
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 9").execute(store.pool()).await.unwrap();
+    store.close().await;
+    let store = SqliteStore::open(&path).await.unwrap();
+    let channels = store.list_channels(pid).await.unwrap();
+    assert_eq!(channels.iter().map(|c| c.lang).collect::<Vec<_>>(), [Language::En]);
+    sqlx::query(
+        "INSERT INTO notification_channels (project_id, kind, target, min_severity, created_at) \
+         VALUES (?1, 'email', 'new@example.org', 'info', 0)",
+    )
+    .bind(pid)
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let langs: Vec<Language> = store.list_channels(pid).await.unwrap().into_iter().map(|c| c.lang).collect();
+    assert_eq!(langs, [Language::En, Language::Fr]);
+    let bad = sqlx::query("UPDATE notification_channels SET lang = 'de'").execute(store.pool()).await;
+    assert!(bad.is_err(), "only fr and en are stored");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_channels_made_before_languages_are_english() {
+    with_postgres(|url, schema| async move {
+        let store = PgStore::connect_in_schema(&url, &schema).await.unwrap();
+        let pid = check_channel_lang_migration(&store).await;
+        sqlx::query("ALTER TABLE notification_channels DROP COLUMN lang").execute(store.pool()).await.unwrap();
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 5").execute(store.pool()).await.unwrap();
+        store.close().await;
+        let store = PgStore::connect_in_schema(&url, &schema).await.unwrap();
+        let channels = store.list_channels(pid).await.unwrap();
+        assert_eq!(channels.iter().map(|c| c.lang).collect::<Vec<_>>(), [Language::En]);
+        sqlx::query(
+            "INSERT INTO notification_channels (project_id, kind, target, min_severity, created_at) \
+             VALUES ($1, 'email', 'new@example.org', 'info', 0)",
+        )
+        .bind(pid)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let langs: Vec<Language> = store.list_channels(pid).await.unwrap().into_iter().map(|c| c.lang).collect();
+        assert_eq!(langs, [Language::En, Language::Fr]);
+        let bad = sqlx::query("UPDATE notification_channels SET lang = 'de'").execute(store.pool()).await;
+        assert!(bad.is_err(), "only fr and en are stored");
+        store.close().await;
     })
     .await;
 }

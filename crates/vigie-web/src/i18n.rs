@@ -13,6 +13,16 @@ pub enum Lang {
     En,
 }
 
+impl From<Lang> for vigie_model::Language {
+    /// The reader's language as notifications and alert titles know it.
+    fn from(lang: Lang) -> Self {
+        match lang {
+            Lang::Fr => vigie_model::Language::Fr,
+            Lang::En => vigie_model::Language::En,
+        }
+    }
+}
+
 impl Lang {
     pub fn parse(s: &str) -> Option<Lang> {
         match s.trim().to_ascii_lowercase().as_str() {

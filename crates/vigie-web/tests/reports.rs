@@ -445,6 +445,7 @@ async fn schedules_are_kept_by_managers_and_each_period_is_mailed_once() {
                 target: "com@example.org".into(),
                 secret: None,
                 min_severity: Severity::Info,
+                lang: vigie_model::Language::Fr,
             },
             at(1, 0),
         )
@@ -459,6 +460,7 @@ async fn schedules_are_kept_by_managers_and_each_period_is_mailed_once() {
                 target: "https://hooks.example/x".into(),
                 secret: None,
                 min_severity: Severity::Info,
+                lang: vigie_model::Language::Fr,
             },
             at(1, 0),
         )

@@ -363,6 +363,41 @@ async fn a_one_time_password_must_be_changed_first() {
 }
 
 #[tokio::test]
+async fn alert_titles_are_shown_in_the_readers_language() {
+    let app = TestApp::start().await;
+    let watch = vigie_store::NewWatch { name: "Acme".into(), query: "acme".into(), competitor: false, langs: vec![] };
+    app.store.add_watch(app.project.id, watch, Utc::now()).await.unwrap();
+    app.push(json!([{"url": "https://forum.example.fr/t/9", "text": "Acme est une arnaque, je porte plainte.",
+                     "source": "forum", "lang": "fr", "published_at": chrono::Utc::now().to_rfc3339()}]))
+        .await;
+    let alerts = app.store.alerts(app.project.id, None, 10).await.unwrap();
+    let alert = alerts.iter().find(|a| a.evidence.terms == ["arnaque"]).expect("an alert for the trigger term");
+    assert_eq!(alert.title, "“arnaque” in mentions of Acme", "the stored title stays English");
+    let french = "«\u{a0}arnaque\u{a0}» dans les mentions de la veille Acme";
+
+    let english_reader = app.login("manager").await;
+    let detail = app.p(&format!("/alerts/{}", alert.id));
+    for path in [app.p("/alerts"), detail.clone(), app.p("/overview")] {
+        let page = english_reader.get(&path).await;
+        assert!(page.text.contains("“arnaque” in mentions of Acme"), "{path}: {}", page.text);
+        assert!(!page.text.contains(french), "{path}");
+    }
+    let (mut user, _) = app.store.user_by_name("manager").await.unwrap().unwrap();
+    user.lang = "fr".into();
+    app.store.update_user(&user).await.unwrap();
+    let french_reader = app.login("manager").await;
+    for path in [app.p("/alerts"), detail.clone(), app.p("/overview")] {
+        let page = french_reader.get(&path).await;
+        assert!(page.text.contains(french), "{path}: {}", page.text);
+        assert!(!page.text.contains("in mentions of Acme"), "{path}: {}", page.text);
+    }
+    // The API keeps the stored title, whoever asks.
+    let api = french_reader.get(&app.api("/alerts")).await.json();
+    let titles: Vec<&str> = api["items"].as_array().unwrap().iter().filter_map(|a| a["title"].as_str()).collect();
+    assert!(titles.contains(&"“arnaque” in mentions of Acme"), "{api}");
+}
+
+#[tokio::test]
 async fn notification_links_open_the_alert_and_mention_pages() {
     let app = TestApp::start().await;
     let watch = vigie_store::NewWatch { name: "Acme".into(), query: "acme".into(), competitor: false, langs: vec![] };
@@ -392,6 +427,7 @@ async fn notification_links_open_the_alert_and_mention_pages() {
         watch: None,
         mentions: &mentions,
         base_url: Some(&base),
+        lang: vigie_notify::Language::Fr,
         event_id: "1-1",
     };
     let rendered = vigie_notify::render(&notice);

@@ -294,6 +294,63 @@ async fn channels_are_validated_and_webhook_secrets_shown_once() {
 }
 
 #[tokio::test]
+async fn channels_have_a_language_french_by_default() {
+    let app = TestApp::start().await;
+    let manager = app.login("manager").await;
+    // The API: fr unless told otherwise, en on request, anything else refused.
+    let r = manager.post_json(&app.api("/channels"), &json!({"kind": "email", "addresses": "fr@example.fr"})).await;
+    assert_eq!((r.status, r.json()["lang"].as_str()), (201, Some("fr")), "{}", r.text);
+    let r = manager
+        .post_json(&app.api("/channels"), &json!({"kind": "email", "addresses": "en@example.org", "lang": "en"}))
+        .await;
+    assert_eq!((r.status, r.json()["lang"].as_str()), (201, Some("en")), "{}", r.text);
+    for bad in [json!("de"), json!("english"), json!(1)] {
+        let body = json!({"kind": "webhook", "url": "https://hooks.example/de", "lang": bad});
+        let r = manager.post_json(&app.api("/channels"), &body).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.text);
+    }
+    let r = manager
+        .post_json(&app.api("/channels"), &json!({"kind": "webhook", "url": "https://hooks.example/de", "lang": "de"}))
+        .await;
+    assert_eq!(r.json()["message"], "lang must be fr (French) or en (English), not \"de\"", "{}", r.text);
+    let list = manager.get(&app.api("/channels")).await.json();
+    let langs: Vec<&str> = list["items"].as_array().unwrap().iter().map(|c| c["lang"].as_str().unwrap()).collect();
+    assert_eq!(langs, ["fr", "en"]);
+
+    // The settings page: a select, Français first and chosen; each language stored as picked.
+    let page = manager.get(&app.p("/settings")).await;
+    assert!(page.text.contains("<select name=\"lang\">"), "{}", page.text);
+    assert!(page.text.contains("<option value=\"fr\" selected>"), "French by default: {}", page.text);
+    let r = manager
+        .post_form(
+            &app.p("/settings/channels"),
+            &[("kind", "email"), ("addresses", "web-en@example.org"), ("min_severity", "info"), ("lang", "en")],
+        )
+        .await;
+    assert!(r.status == 200 || r.status == 303, "{}: {}", r.status, r.text);
+    let r = manager
+        .post_form(
+            &app.p("/settings/channels"),
+            &[("kind", "webhook"), ("url", "https://hooks.example/fr"), ("lang", "fr")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let stored: Vec<(String, vigie_model::Language)> =
+        app.store.list_channels(app.project.id).await.unwrap().into_iter().map(|c| (c.target, c.lang)).collect();
+    assert!(stored.contains(&("web-en@example.org".into(), vigie_model::Language::En)), "{stored:?}");
+    assert!(stored.contains(&("https://hooks.example/fr".into(), vigie_model::Language::Fr)), "{stored:?}");
+    let r = manager
+        .post_form(
+            &app.p("/settings/channels"),
+            &[("kind", "email"), ("addresses", "x@example.fr"), ("lang", "klingon")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    // The page speaks the reader's language (the test users read English by default).
+    assert!(r.text.contains("lang must be fr (French) or en (English), not &quot;klingon&quot;"), "{}", r.text);
+}
+
+#[tokio::test]
 async fn tokens_are_shown_once_and_stored_as_hashes() {
     let app = TestApp::start().await;
     let admin = app.login("admin").await;
@@ -505,6 +562,11 @@ async fn form_errors_speak_the_persons_language() {
     let r = manager.post_form(&app.p("/settings/channels"), &[("kind", "webhook"), ("url", "ftp://x.example")]).await;
     assert_eq!(r.status, 400);
     assert!(r.text.contains("n'est pas une adresse http(s)"), "{}", r.text);
+    let r = manager
+        .post_form(&app.p("/settings/channels"), &[("kind", "email"), ("addresses", "a@example.fr"), ("lang", "de")])
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.text.contains("La langue doit être fr (français) ou en (anglais), pas"), "{}", r.text);
     // The API answers in English whoever asks.
     let r = manager.post_json(&app.api("/departments"), &json!({"name": "Presse", "response_target_secs": 1})).await;
     assert!(r.json()["message"].as_str().unwrap().starts_with("the response target"), "{}", r.text);

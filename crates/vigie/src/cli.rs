@@ -156,6 +156,9 @@ pub enum NotifyCommand {
         /// Only alerts at least this severe: info, warning, critical.
         #[arg(long, default_value = "info")]
         min_severity: String,
+        /// The language of the notifications' text: fr or en.
+        #[arg(long, default_value = "fr")]
+        lang: String,
     },
     /// Send alerts by e-mail (SMTP settings: VIGIE_SMTP_URL, VIGIE_SMTP_FROM).
     Email {
@@ -163,6 +166,9 @@ pub enum NotifyCommand {
         to: String,
         #[arg(long, default_value = "warning")]
         min_severity: String,
+        /// The language of the e-mails: fr or en.
+        #[arg(long, default_value = "fr")]
+        lang: String,
     },
     /// The project's channels.
     List {

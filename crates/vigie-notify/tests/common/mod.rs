@@ -72,6 +72,7 @@ pub fn notice<'a>(alert: &'a Alert, mentions: &'a [AlertMention]) -> Notice<'a> 
         watch: Some("SNCF retards"),
         mentions,
         base_url: Some("https://vigie.example.org"),
+        lang: vigie_notify::Language::En,
         event_id: "42-3",
     }
 }

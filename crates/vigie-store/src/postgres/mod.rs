@@ -43,7 +43,7 @@ use vigie_model::{
 
 use crate::codec::{
     analysis_from_parts, analysis_json, channel_minimums_taking, from_opt_ts, from_ts, is_unique_violation,
-    matches_from_json, matches_json, role_from_str, sentiment_tier, terms_json, ts,
+    language_from_str, matches_from_json, matches_json, role_from_str, sentiment_tier, terms_json, ts,
 };
 use crate::{
     AlertFold, ApiToken, Channel, CountRow, Delivery, DeliveryRecord, FetchRecord, InsertReport, MentionFilter,
@@ -58,6 +58,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "overview", include_str!("../../migrations/postgres/0002_overview.sql")),
     (3, "leases", include_str!("../../migrations/postgres/0003_leases.sql")),
     (4, "reports", include_str!("../../migrations/postgres/0004_reports.sql")),
+    (5, "channel_lang", include_str!("../../migrations/postgres/0005_channel_lang.sql")),
 ];
 
 /// Mentions per INSERT statement (each column one array).
@@ -270,7 +271,7 @@ fn alert_from_row(row: &PgRow) -> Result<Alert> {
     })
 }
 
-const CHANNEL_COLUMNS: &str = "id, project_id, kind, target, secret, min_severity, created_at";
+const CHANNEL_COLUMNS: &str = "id, project_id, kind, target, secret, min_severity, lang, created_at";
 
 fn channel_from_row(row: &PgRow) -> Result<Channel> {
     let severity: String = row.try_get("min_severity")?;
@@ -281,6 +282,7 @@ fn channel_from_row(row: &PgRow) -> Result<Channel> {
         target: row.try_get("target")?,
         secret: row.try_get("secret")?,
         min_severity: Severity::from_str(&severity).map_err(StoreError::Corrupt)?,
+        lang: language_from_str(&row.try_get::<String, _>("lang")?)?,
         created_at: from_ts(row.try_get("created_at")?)?,
     })
 }
@@ -1418,8 +1420,8 @@ impl Store for PgStore {
 
     async fn add_channel(&self, project_id: i64, channel: NewChannel, now: DateTime<Utc>) -> Result<Channel> {
         let sql = format!(
-            "INSERT INTO notification_channels (project_id, kind, target, secret, min_severity, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {CHANNEL_COLUMNS}"
+            "INSERT INTO notification_channels (project_id, kind, target, secret, min_severity, lang, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $7, $6) RETURNING {CHANNEL_COLUMNS}"
         );
         let result = sqlx::query(AssertSqlSafe(sql))
             .bind(project_id)
@@ -1428,6 +1430,7 @@ impl Store for PgStore {
             .bind(&channel.secret)
             .bind(channel.min_severity.as_str())
             .bind(ts(now))
+            .bind(channel.lang.code())
             .fetch_one(&self.pool)
             .await;
         match result {

@@ -28,7 +28,7 @@ use vigie_model::{
 
 use crate::codec::{
     analysis_from_parts, analysis_json, channel_minimums_taking, from_opt_ts, from_ts, is_unique_violation,
-    matches_from_json, matches_json, role_from_str, sentiment_tier, status_from_str, terms_json, ts,
+    language_from_str, matches_from_json, matches_json, role_from_str, sentiment_tier, status_from_str, terms_json, ts,
 };
 use crate::{
     AlertFold, ApiToken, Channel, CountRow, Delivery, DeliveryRecord, FetchRecord, InsertReport, MentionFilter,
@@ -47,6 +47,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "overview", include_str!("../../migrations/sqlite/0006_overview.sql")),
     (7, "leases", include_str!("../../migrations/sqlite/0007_leases.sql")),
     (8, "reports", include_str!("../../migrations/sqlite/0008_reports.sql")),
+    (9, "channel_lang", include_str!("../../migrations/sqlite/0009_channel_lang.sql")),
 ];
 
 // Multi-row statements are kept in sqlx's prepared-statement cache only at
@@ -259,7 +260,7 @@ fn alert_from_row(row: &SqliteRow) -> Result<Alert> {
     })
 }
 
-const CHANNEL_COLUMNS: &str = "id, project_id, kind, target, secret, min_severity, created_at";
+const CHANNEL_COLUMNS: &str = "id, project_id, kind, target, secret, min_severity, lang, created_at";
 
 fn channel_from_row(row: &SqliteRow) -> Result<Channel> {
     let severity: String = row.try_get("min_severity")?;
@@ -270,6 +271,7 @@ fn channel_from_row(row: &SqliteRow) -> Result<Channel> {
         target: row.try_get("target")?,
         secret: row.try_get("secret")?,
         min_severity: Severity::from_str(&severity).map_err(StoreError::Corrupt)?,
+        lang: language_from_str(&row.try_get::<String, _>("lang")?)?,
         created_at: from_ts(row.try_get("created_at")?)?,
     })
 }
@@ -1324,8 +1326,8 @@ impl Store for SqliteStore {
 
     async fn add_channel(&self, project_id: i64, channel: NewChannel, now: DateTime<Utc>) -> Result<Channel> {
         let result = sqlx::query(
-            "INSERT INTO notification_channels (project_id, kind, target, secret, min_severity, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO notification_channels (project_id, kind, target, secret, min_severity, lang, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?6)",
         )
         .bind(project_id)
         .bind(&channel.kind)
@@ -1333,6 +1335,7 @@ impl Store for SqliteStore {
         .bind(&channel.secret)
         .bind(channel.min_severity.as_str())
         .bind(ts(now))
+        .bind(channel.lang.code())
         .execute(&self.pool)
         .await;
         let id = inserted_id(result, || {

@@ -60,6 +60,13 @@ pub fn rule_label(lang: Lang, rule: AlertRule) -> &'static str {
     }
 }
 
+/// An alert's title in the reader's language, made again from its data
+/// (`watch`: the name of its watch, looked up by the page); the stored
+/// (English) title when its watch is gone.
+pub fn alert_title(lang: Lang, alert: &vigie_model::Alert, watch: Option<&str>) -> String {
+    alert.title_in(lang.into(), watch)
+}
+
 /// A severity as the reader says it (the badge's class keeps the code).
 fn severity_label(lang: Lang, s: vigie_model::Severity) -> &'static str {
     match s {
@@ -235,7 +242,7 @@ async fn list_page(
                 tbody { @for a in &alerts {
                     tr.alert-row.open[a.status == AlertStatus::Open] {
                         td { span class={ "badge severity-" (a.severity.as_str()) } { (severity_label(lang, a.severity)) } }
-                        td { a href={ "/p/" (pid) "/alerts/" (a.id) } { (a.title) } div.muted { (rule_label(lang, a.rule)) } }
+                        td { a href={ "/p/" (pid) "/alerts/" (a.id) } { (alert_title(lang, a, watch_name(a.watch_id).as_deref())) } div.muted { (rule_label(lang, a.rule)) } }
                         td { (watch_name(a.watch_id).unwrap_or_default()) }
                         td { (status_label(lang, a.status)) }
                         td.num { (lang.number(a.events)) }
@@ -268,8 +275,9 @@ async fn detail_page(
     };
     let e = &a.evidence;
     let surge = matches!(a.rule, AlertRule::NegativeSurge | AlertRule::VolumeSurge);
+    let shown_title = alert_title(lang, &a, watch.as_deref());
     let body = html! {
-        h1 { span class={ "badge severity-" (a.severity.as_str()) } { (severity_label(lang, a.severity)) } " " (a.title) }
+        h1 { span class={ "badge severity-" (a.severity.as_str()) } { (severity_label(lang, a.severity)) } " " (shown_title) }
         dl.facts.card {
             dt { (lang.t("Règle", "Rule")) } dd { (rule_label(lang, a.rule)) }
             @if let Some(w) = &watch { dt { (lang.t("Veille", "Watch")) } dd { (w) } }
@@ -323,6 +331,6 @@ async fn detail_page(
             } }
         }
     };
-    let title = clip(&a.title, 60);
+    let title = clip(&shown_title, 60);
     page(&state, &actor, Nav::Alerts, &title, body).await
 }

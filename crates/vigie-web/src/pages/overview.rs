@@ -127,6 +127,8 @@ pub struct Figures {
     previous_total: i64,
     responses: ResponseStats,
     open_alerts: Vec<vigie_model::Alert>,
+    /// Watch names by id, for the open alerts' titles.
+    watch_names: std::collections::HashMap<i64, String>,
     terms: Vec<String>,
 }
 
@@ -154,9 +156,10 @@ async fn figures(state: &AppState, pid: i64, q: &PeriodQuery, headers: &HeaderMa
         state.store.overview(pid, prev.from, prev.to, (prev.to - prev.from).num_seconds(), 0).await?.total;
     let responses = state.store.response_stats(pid, None, period.from, period.to, now).await?;
     let open_alerts = state.store.alerts(pid, Some(AlertStatus::Open), 5).await?;
+    let watch_names = state.store.list_watches(pid).await?.into_iter().map(|w| (w.id, w.name)).collect();
     let sample = state.store.newest_texts(pid, period.from, period.to, TERM_SAMPLE).await?;
     let terms = vigie_pipeline::alerts::top_terms(sample.iter().map(String::as_str), 12);
-    let figures = Arc::new(Figures { period, overview, previous_total, responses, open_alerts, terms });
+    let figures = Arc::new(Figures { period, overview, previous_total, responses, open_alerts, watch_names, terms });
     state.overview_cache.put(key, generation, started, figures.clone());
     Ok(figures)
 }
@@ -353,7 +356,7 @@ async fn overview_page(
                 @if f.open_alerts.is_empty() { p.muted { (lang.t("Aucune alerte ouverte.", "No open alert.")) } } @else {
                     ul { @for a in &f.open_alerts { li {
                         span class={ "badge severity-" (a.severity.as_str()) } { (a.severity.as_str()) } " "
-                        a href={ "/p/" (pid) "/alerts/" (a.id) } { (a.title) }
+                        a href={ "/p/" (pid) "/alerts/" (a.id) } { (super::alerts::alert_title(lang, a, a.watch_id.and_then(|w| f.watch_names.get(&w)).map(String::as_str))) }
                     } } }
                 }
             }

@@ -77,6 +77,8 @@ pub struct Report {
     pub top_reach: Vec<StoredMention>,
     pub most_negative: Vec<StoredMention>,
     pub alerts: Vec<Alert>,
+    /// Watch names by id, for the alerts' titles.
+    pub watch_names: HashMap<i64, String>,
     pub generated_at: DateTime<Utc>,
 }
 
@@ -92,7 +94,8 @@ pub async fn build(
     let most_negative =
         store.top_reach_mentions(project.id, period.from, period.to, Some(Polarity::Negative), NOTABLE).await?;
     let alerts = store.alerts_opened(project.id, period.from, period.to, MAX_ALERTS).await?;
-    Ok(Report { project, period, kpis, top_reach, most_negative, alerts, generated_at: now })
+    let watch_names = store.list_watches(project.id).await?.into_iter().map(|w| (w.id, w.name)).collect();
+    Ok(Report { project, period, kpis, top_reach, most_negative, alerts, watch_names, generated_at: now })
 }
 
 /// The period of a report: the overview's presets and custom dates, 7 days by default.
@@ -248,7 +251,7 @@ pub fn body(lang: Lang, r: &Report) -> Markup {
             @if r.alerts.is_empty() { p.muted { (lang.t("Aucune alerte.", "No alert.")) } } @else {
                 table { thead { tr { th { (lang.t("Ouverte", "Opened")) } th { (lang.t("Gravité", "Severity")) } th { (lang.t("Alerte", "Alert")) } th { (lang.t("Prise en compte", "Acknowledged")) } } }
                 tbody { @for a in &r.alerts { tr {
-                    td { (lang.datetime(a.opened_at)) } td { (a.severity.as_str()) } td { (a.title) }
+                    td { (lang.datetime(a.opened_at)) } td { (a.severity.as_str()) } td { (super::alerts::alert_title(lang, a, a.watch_id.and_then(|w| r.watch_names.get(&w)).map(String::as_str))) }
                     td { (a.acknowledged_at.or(a.resolved_at).map_or_else(|| "—".into(), |t| lang.duration((t - a.opened_at).num_seconds()))) }
                 } } } }
             }

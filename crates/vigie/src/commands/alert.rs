@@ -4,7 +4,7 @@ use std::io::Write;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Value, json};
-use vigie_model::{Alert, AlertRule, AlertStatus, Severity};
+use vigie_model::{Alert, AlertRule, AlertStatus, Language, Severity};
 use vigie_pipeline::alerts::{AlertSettings, backtest};
 use vigie_store::{NewChannel, StoreError};
 
@@ -180,12 +180,22 @@ async fn show(app: &App, a: &Alert, watch: Option<&str>, out: &mut dyn Write) ->
     Ok(())
 }
 
+/// `French`, `English`: how a channel's language is told in the output.
+fn language_name(lang: Language) -> &'static str {
+    lang.t("French", "English")
+}
+
 pub async fn notify(app: &App, command: NotifyCommand, out: &mut dyn Write) -> anyhow::Result<()> {
     let project = app.project.id;
     let severity = |s: &str| s.parse::<Severity>().map_err(|e| crate::app::UsageError(e).into());
+    let language = |s: &str| match s.parse::<Language>() {
+        Ok(lang) => Ok(lang),
+        Err(e) => usage(format!("--lang: {e}")),
+    };
     match command {
-        NotifyCommand::Webhook { url, secret, min_severity } => {
+        NotifyCommand::Webhook { url, secret, min_severity, lang } => {
             let min_severity: Severity = severity(&min_severity).or_else(|e: anyhow::Error| usage(e.to_string()))?;
+            let lang = language(&lang)?;
             let parsed = match url::Url::parse(url.trim()) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
                 _ => return usage(format!("{url:?} is not an http(s) address")),
@@ -199,6 +209,7 @@ pub async fn notify(app: &App, command: NotifyCommand, out: &mut dyn Write) -> a
                 target: parsed.to_string(),
                 secret: secret.filter(|s| !s.trim().is_empty()),
                 min_severity,
+                lang,
             };
             let added = match app.store.add_channel(project, channel, Utc::now()).await {
                 Err(StoreError::Conflict(m)) => return usage(m),
@@ -206,15 +217,17 @@ pub async fn notify(app: &App, command: NotifyCommand, out: &mut dyn Write) -> a
             };
             writeln!(
                 out,
-                "channel {}: {} alerts go to {}{}",
+                "channel {}: {} alerts go to {}{}, in {}",
                 added.id,
                 added.min_severity,
                 added.target,
-                if added.secret.is_some() { " (signed)" } else { "" }
+                if added.secret.is_some() { " (signed)" } else { "" },
+                language_name(added.lang)
             )?;
         }
-        NotifyCommand::Email { to, min_severity } => {
+        NotifyCommand::Email { to, min_severity, lang } => {
             let min_severity: Severity = severity(&min_severity).or_else(|e: anyhow::Error| usage(e.to_string()))?;
+            let lang = language(&lang)?;
             let addresses = split_list(&to);
             if addresses.is_empty() {
                 return usage("give at least one e-mail address");
@@ -224,18 +237,26 @@ pub async fn notify(app: &App, command: NotifyCommand, out: &mut dyn Write) -> a
                     return usage(format!("{a:?} is not an e-mail address: {e}"));
                 }
             }
-            let channel = NewChannel { kind: "email".into(), target: addresses.join(","), secret: None, min_severity };
+            let channel =
+                NewChannel { kind: "email".into(), target: addresses.join(","), secret: None, min_severity, lang };
             let added = match app.store.add_channel(project, channel, Utc::now()).await {
                 Err(StoreError::Conflict(m)) => return usage(m),
                 other => other?,
             };
-            writeln!(out, "channel {}: {} alerts e-mailed to {}", added.id, added.min_severity, added.target)?;
+            writeln!(
+                out,
+                "channel {}: {} alerts e-mailed to {}, in {}",
+                added.id,
+                added.min_severity,
+                added.target,
+                language_name(added.lang)
+            )?;
             if std::env::var_os("VIGIE_SMTP_URL").is_none() {
                 writeln!(out, "note: set VIGIE_SMTP_URL (smtp://user:pass@host:587) and VIGIE_SMTP_FROM to send them")?;
             }
         }
         NotifyCommand::List { output } => {
-            let mut table = Table::new(vec!["id", "kind", "target", "signed", "min_severity", "created"]);
+            let mut table = Table::new(vec!["id", "kind", "target", "signed", "min_severity", "lang", "created"]);
             for c in app.store.list_channels(project).await? {
                 table.push(vec![
                     json!(c.id),
@@ -243,6 +264,7 @@ pub async fn notify(app: &App, command: NotifyCommand, out: &mut dyn Write) -> a
                     json!(c.target),
                     json!(c.secret.is_some()),
                     json!(c.min_severity.as_str()),
+                    json!(c.lang.code()),
                     time(Some(c.created_at)),
                 ]);
             }

@@ -100,6 +100,7 @@ pub async fn run(opts: Options, report: Option<&Path>, out: &mut dyn Write) -> a
                 target: hook,
                 secret: Some("bench".into()),
                 min_severity: vigie_model::Severity::Info,
+                lang: vigie_model::Language::En,
             },
             now,
         )

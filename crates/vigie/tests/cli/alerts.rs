@@ -150,6 +150,18 @@ fn settings_change_the_rules_and_refuse_nonsense() {
     assert!(refused.stderr.contains("10.0.0.1 is a private network address"), "{}", refused.stderr);
     let refused = vigie.run(&["notify", "email", "not-an-address"]).code(2);
     assert!(refused.stderr.contains("not an e-mail address"), "{}", refused.stderr);
+
+    // Each channel has a language: French unless told otherwise.
+    let french = vigie.run(&["notify", "email", "com@example.fr"]).success().stdout;
+    assert!(french.contains("e-mailed to com@example.fr, in French"), "{french}");
+    let english = vigie.run(&["notify", "webhook", "https://hooks.example/en", "--lang", "en"]).success().stdout;
+    assert!(english.contains("go to https://hooks.example/en, in English"), "{english}");
+    let refused = vigie.run(&["notify", "email", "de@example.de", "--lang", "de"]).code(2);
+    assert!(refused.stderr.contains("--lang: unknown language \"de\": expected fr or en"), "{}", refused.stderr);
+    let list = vigie.run(&["notify", "list", "--format", "json"]).success().json();
+    let langs: Vec<(&str, &str)> =
+        list.as_array().unwrap().iter().map(|c| (c["target"].as_str().unwrap(), c["lang"].as_str().unwrap())).collect();
+    assert_eq!(langs, [("com@example.fr", "fr"), ("https://hooks.example/en", "en")]);
 }
 
 /// Two weeks of a small brand's chatter (a few mentions an hour, more by

@@ -117,6 +117,7 @@ fn two_workers_share_collection_and_survive_one_being_killed() {
             target: hook.url("/hook"),
             secret: None,
             min_severity: vigie_model::Severity::Info,
+            lang: vigie_model::Language::Fr,
         };
         store.add_channel(p.id, channel, now).await.unwrap();
         let mut ids = Vec::new();

@@ -1,5 +1,6 @@
 //! Where alerts are sent: webhooks (signed with a secret made here and
-//! shown once) and e-mail addresses, each with a minimum severity.
+//! shown once) and e-mail addresses, each with a minimum severity and the
+//! language its notifications are written in (French unless told otherwise).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -10,7 +11,7 @@ use chrono::Utc;
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use vigie_model::{Role, Severity};
+use vigie_model::{Language, Role, Severity};
 use vigie_store::{Channel, NewChannel};
 
 use super::{audit_change, form_done, json_body, msg, secret_page, taken};
@@ -34,7 +35,7 @@ pub(super) fn routes(r: Routes) -> Routes {
             Method::POST,
             "/api/v1/projects/{pid}/channels",
             manager,
-            "Add a channel {kind: webhook, url} or {kind: email, addresses}, with min_severity; a webhook's secret is answered once",
+            "Add a channel {kind: webhook, url} or {kind: email, addresses}, with min_severity and lang (fr, the default, or en); a webhook's secret is answered once",
             add_api,
         )
         .api(Method::DELETE, "/api/v1/projects/{pid}/channels/{id}", manager, "Remove a notification channel", delete_api)
@@ -47,7 +48,7 @@ fn back(pid: i64) -> String {
 fn channel_json(c: &Channel) -> Value {
     json!({
         "id": c.id, "kind": c.kind, "target": c.target, "signed": c.secret.is_some(),
-        "min_severity": c.min_severity.as_str(), "created_at": c.created_at.to_rfc3339(),
+        "min_severity": c.min_severity.as_str(), "lang": c.lang.code(), "created_at": c.created_at.to_rfc3339(),
     })
 }
 
@@ -130,6 +131,28 @@ fn severity(v: Option<&str>, lang: Lang) -> Result<Severity, ApiError> {
     }
 }
 
+/// The language of a channel's notifications: `fr` (the default) or `en`.
+fn language(v: Option<&str>, lang: Lang) -> Result<Language, ApiError> {
+    match v.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(Language::Fr),
+        Some(s) => s.parse().map_err(|_| {
+            ApiError::invalid(msg(
+                lang,
+                format!("La langue doit être fr (français) ou en (anglais), pas {:?}.", clip(s, 20)),
+                format!("lang must be fr (French) or en (English), not {:?}", clip(s, 20)),
+            ))
+        }),
+    }
+}
+
+/// A channel's language as the reader says it.
+fn language_label(lang: Lang, l: Language) -> &'static str {
+    match l {
+        Language::Fr => lang.t("Français", "French"),
+        Language::En => lang.t("Anglais", "English"),
+    }
+}
+
 #[derive(Debug, Deserialize, Default)]
 pub struct ChannelInput {
     kind: Option<String>,
@@ -137,6 +160,8 @@ pub struct ChannelInput {
     /// Comma-separated in forms; a list or a string in JSON.
     addresses: Option<Value>,
     min_severity: Option<String>,
+    /// `fr` (default) or `en`.
+    lang: Option<String>,
 }
 
 /// Adds the channel; returns it and, for a webhook, its new secret.
@@ -148,12 +173,19 @@ async fn add(
 ) -> Result<(Channel, Option<String>), ApiError> {
     let pid = actor.project_id()?;
     let min_severity = severity(input.min_severity.as_deref(), lang)?;
+    let channel_lang = language(input.lang.as_deref(), lang)?;
     let (channel, secret) = match input.kind.as_deref().map(str::trim) {
         Some("webhook") => {
             let url = check_webhook_url(input.url.as_deref().unwrap_or(""), lang)?;
             let secret = random_token();
             (
-                NewChannel { kind: "webhook".into(), target: url, secret: Some(secret.clone()), min_severity },
+                NewChannel {
+                    kind: "webhook".into(),
+                    target: url,
+                    secret: Some(secret.clone()),
+                    min_severity,
+                    lang: channel_lang,
+                },
                 Some(secret),
             )
         }
@@ -166,7 +198,8 @@ async fn add(
                 _ => String::new(),
             };
             let addresses = check_addresses(&raw, lang)?;
-            (NewChannel { kind: "email".into(), target: addresses.join(","), secret: None, min_severity }, None)
+            let target = addresses.join(",");
+            (NewChannel { kind: "email".into(), target, secret: None, min_severity, lang: channel_lang }, None)
         }
         other => {
             return Err(ApiError::invalid(msg(
@@ -187,11 +220,12 @@ async fn add(
         Some(pid),
         "channel.add",
         format!(
-            "added {} channel #{} to {} (min severity {}{})",
+            "added {} channel #{} to {} (min severity {}, lang {}{})",
             added.kind,
             added.id,
             added.target,
             added.min_severity,
+            added.lang,
             if added.secret.is_some() { ", signed" } else { "" }
         ),
     )
@@ -253,6 +287,7 @@ pub struct ChannelForm {
     url: Option<String>,
     addresses: Option<String>,
     min_severity: Option<String>,
+    lang: Option<String>,
 }
 
 async fn add_form(
@@ -267,6 +302,7 @@ async fn add_form(
         url: f.url,
         addresses: f.addresses.map(Value::String),
         min_severity: f.min_severity,
+        lang: f.lang,
     };
     match add(&state, &actor, input, lang).await {
         Err(e) => Ok(error_page(&e, lang)),
@@ -314,6 +350,19 @@ fn severity_select(lang: Lang) -> Markup {
     }
 }
 
+/// The language of the notifications, French by default.
+fn language_select(lang: Lang) -> Markup {
+    html! {
+        label { (lang.t("Langue des notifications", "Language of the notifications"))
+            select name="lang" {
+                @for l in Language::ALL {
+                    option value=(l.code()) selected[l == Language::Fr] { (language_label(lang, l)) }
+                }
+            }
+        }
+    }
+}
+
 pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, ApiError> {
     let lang = actor.lang;
     let pid = actor.project_id()?;
@@ -329,6 +378,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                         th { (lang.t("Type", "Kind")) }
                         th { (lang.t("Destination", "Target")) }
                         th { (lang.t("Gravité minimale", "Minimum severity")) }
+                        th { (lang.t("Langue", "Language")) }
                         th { (lang.t("Créé le", "Created")) }
                         th {}
                     } }
@@ -338,6 +388,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                                 td { (c.kind) @if c.secret.is_some() { " " span.badge { (lang.t("signé", "signed")) } } }
                                 td.target { (clip(&c.target, 120)) }
                                 td { (severity_label(lang, c.min_severity)) }
+                                td { (language_label(lang, c.lang)) }
                                 td { (lang.datetime(c.created_at)) }
                                 td {
                                     form.inline method="post" action={ "/p/" (pid) "/settings/channels/" (c.id) "/delete" }
@@ -359,6 +410,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                     label { (lang.t("Adresse (http ou https)", "URL (http or https)"))
                         input type="url" name="url" required maxlength=(MAX_URL_CHARS) placeholder="https://"; }
                     (severity_select(lang))
+                    (language_select(lang))
                     button type="submit" { (lang.t("Ajouter", "Add")) }
                 }
             }
@@ -370,6 +422,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                     label { (lang.t("Adresses, séparées par des virgules", "Addresses, separated by commas"))
                         input type="text" name="addresses" required maxlength="5000"; }
                     (severity_select(lang))
+                    (language_select(lang))
                     button type="submit" { (lang.t("Ajouter", "Add")) }
                 }
             }
