@@ -417,6 +417,9 @@ pub struct TrainSentimentArgs {
     /// Remove the project's retrained model and go back to the shipped one.
     #[arg(long, conflicts_with = "shipped")]
     pub reset: bool,
+    /// Save the retrained model even if it changes many verdicts the corrections do not cover.
+    #[arg(long, conflicts_with_all = ["shipped", "reset"])]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -22,6 +22,16 @@ use crate::embed_cache::EmbeddingCache;
 pub const MIN_CORRECTIONS: usize = 10;
 /// One correction in this many is held back to measure the retrained model.
 const HOLD_BACK_EVERY: u64 = 5;
+/// Uncorrected mentions of the project, labelled with the shipped model's
+/// verdicts, learnt beside the corrections ("anchors"): this many per
+/// correction, between the bounds below. Without them, thirty corrections
+/// all saying "negative" teach the model that everything is negative.
+const ANCHORS_PER_CORRECTION: usize = 10;
+const MIN_ANCHORS: usize = 300;
+const MAX_ANCHORS: usize = 5_000;
+/// Share of the other mentions' verdicts a retrained model may change
+/// before it is not saved without `--force`.
+const MAX_CHANGED_SHARE: f64 = 0.25;
 
 /// Retrains the shipped fast, routing and (if the encoder is installed)
 /// encoder-head models, writing them into `args.out`.
@@ -113,6 +123,9 @@ pub async fn project(app: &App, args: TrainSentimentArgs, out: &mut dyn Write) -
             examples.len()
         ));
     }
+    let corrections = examples.len();
+    let base = FastModel::shipped();
+    let anchors = anchor_examples(app, base, corrections).await?;
     let (mut held, mut train) = (Vec::new(), Vec::new());
     for (id, example) in examples {
         if stable_hash(&id.to_string()).is_multiple_of(HOLD_BACK_EVERY) {
@@ -121,19 +134,41 @@ pub async fn project(app: &App, args: TrainSentimentArgs, out: &mut dyn Write) -
             train.push(example);
         }
     }
-    let base = FastModel::shipped();
+    let (mut anchors_held, mut anchors_train) = (Vec::new(), Vec::new());
+    for (id, example) in anchors {
+        if stable_hash(&format!("anchor {id}")).is_multiple_of(HOLD_BACK_EVERY) {
+            anchors_held.push(example);
+        } else {
+            anchors_train.push(example);
+        }
+    }
     let opts = TrainOptions { model_id: Some(format!("{}+project", base.id())), ..TrainOptions::fine_tune() };
     writeln!(
         out,
-        "{} correction(s): {} to learn from, {} held back to measure",
-        train.len() + held.len(),
+        "{corrections} correction(s): {} to learn from, {} held back to measure; \
+         {} other mention(s) of the project keep the shipped model's verdicts as a reference",
         train.len(),
-        held.len()
+        held.len(),
+        anchors_train.len() + anchors_held.len()
     )?;
+    let classes: std::collections::BTreeSet<&str> = train.iter().chain(&held).map(|e| e.label.as_str()).collect();
+    if classes.len() == 1 {
+        writeln!(
+            out,
+            "note: every correction says {}; corrections of other kinds teach the model where that stops",
+            classes.iter().next().copied().unwrap_or_default()
+        )?;
+    }
+    let learn = |corrections: &[Example], anchors: &[Example]| -> FastModel {
+        // Corrections count twice: they are what the model must learn.
+        let mut set: Vec<Example> = corrections.iter().chain(corrections).cloned().collect();
+        set.extend(anchors.iter().cloned());
+        base.fine_tune(&set, &opts)
+    };
     if held.is_empty() || train.is_empty() {
         writeln!(out, "too few corrections to hold some back: the accuracy cannot be measured yet")?;
     } else {
-        let tuned = base.fine_tune(&train, &opts);
+        let tuned = learn(&train, &anchors_train);
         // Against the shipped model: a previously retrained model learned from
         // today's held-back corrections too.
         let before = accuracy(base, &held);
@@ -152,15 +187,65 @@ pub async fn project(app: &App, args: TrainSentimentArgs, out: &mut dyn Write) -
             )?;
         }
     }
-    // The saved model learns from every correction.
+    // The saved model learns from every correction and every anchor.
     let all: Vec<Example> = train.into_iter().chain(held).collect();
-    let model = base.fine_tune(&all, &opts);
+    let model = learn(&all, &anchors_train);
+    if !anchors_held.is_empty() {
+        let changed = 1.0 - accuracy(&model, &anchors_held);
+        writeln!(
+            out,
+            "it changes {:.1} % of the verdicts on {} other mention(s) it did not learn from",
+            changed * 100.0,
+            anchors_held.len()
+        )?;
+        if changed > MAX_CHANGED_SHARE && !args.force {
+            return usage(format!(
+                "not saved: the retrained model changes {:.0} % of the verdicts your corrections do not cover \
+                 (more than {:.0} %), which usually means the corrections are too few or all of one kind; \
+                 correct more varied mentions (all three verdicts), or save it anyway with --force",
+                changed * 100.0,
+                MAX_CHANGED_SHARE * 100.0
+            ));
+        }
+    }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     write_atomically(&path, &model.to_bytes())?;
     writeln!(out, "saved {}: new mentions of this project use it (stored verdicts are kept)", path.display())?;
     Ok(())
+}
+
+/// Up to [`MAX_ANCHORS`] uncorrected mentions of the project in a language
+/// the model reads, spread over its history by a stable hash of their ids,
+/// each labelled with `base`'s verdict.
+async fn anchor_examples(app: &App, base: &FastModel, corrections: usize) -> anyhow::Result<Vec<(u64, Example)>> {
+    let wanted = (corrections * ANCHORS_PER_CORRECTION).clamp(MIN_ANCHORS, MAX_ANCHORS);
+    let total = app.store.summary(app.project.id).await?.total.max(1) as u64;
+    // Keep about `wanted` of `total` (twice as many are let through, as
+    // some are corrected or in other languages; the walk stops when full).
+    let keep_per_mille = ((wanted as u64 * 2000) / total).clamp(1, 1000);
+    let mut after = 0;
+    let mut out = Vec::new();
+    'pages: loop {
+        let page = app.store.mentions_after(app.project.id, &MentionFilter::default(), after, 1_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.mention.id;
+        for m in page {
+            let id = m.mention.id as u64;
+            if m.mention.analysis.corrected.is_some() || stable_hash(&format!("pick {id}")) % 1000 >= keep_per_mille {
+                continue;
+            }
+            let Some(lang) = m.mention.lang.clone().filter(|l| FastModel::supports(l)) else { continue };
+            let text = sentiment_text(&m.mention);
+            let Some(verdict) = base.predict(&text, &lang) else { continue };
+            out.push((id, Example { text, lang, label: verdict.label }));
+            if out.len() >= wanted {
+                break 'pages;
+            }
+        }
+    }
+    Ok(out)
 }
 
 async fn corrected_examples(app: &App) -> anyhow::Result<Vec<(u64, Example)>> {

@@ -99,6 +99,65 @@ fn stored_mentions_carry_sentiment_themes_reach_and_stories() {
 }
 
 #[test]
+fn corrections_all_of_one_kind_do_not_turn_every_verdict_that_way() {
+    let vigie = Vigie::new();
+    let praise = [
+        "Merci Acme, livraison rapide et produit parfait, je recommande",
+        "Super accueil chez Acme, vendeuse adorable, merci beaucoup",
+        "Très content de mon achat Acme, excellent rapport qualité prix",
+    ];
+    let news = [
+        "Acme publie ses résultats du troisième trimestre ce matin",
+        "Acme ouvre un nouveau magasin à Lyon la semaine prochaine",
+        "Le directeur général d'Acme sera interviewé jeudi à la radio",
+    ];
+    let mut lines = Vec::new();
+    for i in 0..90 {
+        lines.push(line(&format!("p{i}"), &format!("{} ({i})", praise[i % 3]), json!({"lang": "fr"})));
+        lines.push(line(&format!("n{i}"), &format!("{} ({i})", news[i % 3]), json!({"lang": "fr"})));
+    }
+    // The team corrects 30 announcements of price rises, all as negative.
+    for i in 0..30 {
+        lines.push(line(
+            &format!("c{i}"),
+            &format!("Acme annonce une hausse de ses tarifs de {i} % en janvier"),
+            json!({"lang": "fr"}),
+        ));
+    }
+    import(&vigie, &lines);
+    for i in 0..30 {
+        vigie
+            .run(&["mention", "label", &id_of(&vigie, &format!("https://example.com/c{i}")).to_string(), "negative"])
+            .success();
+    }
+    let run = vigie.run(&["train", "sentiment"]).success();
+    assert!(run.stdout.contains("every correction says negative"), "{}", run.stdout);
+    assert!(run.stdout.contains("other mention(s) of the project keep the shipped model's verdicts"), "{}", run.stdout);
+    assert!(run.stdout.contains("% of the verdicts on"), "{}", run.stdout);
+
+    // Praise stays positive and news neutral; the corrected kind is learnt.
+    import(
+        &vigie,
+        &[
+            line(
+                "p-new",
+                "Merci Acme, livraison rapide et produit parfait, je recommande vivement",
+                json!({"lang": "fr"}),
+            ),
+            line("n-new", "Acme publie ses résultats du quatrième trimestre ce matin", json!({"lang": "fr"})),
+            line("c-new", "Acme annonce une hausse de ses tarifs de 12 % en mars", json!({"lang": "fr"})),
+        ],
+    );
+    let label = |id: &str| {
+        show(&vigie, id_of(&vigie, &format!("https://example.com/{id}")))["mention"]["analysis"]["sentiment"]["label"]
+            .clone()
+    };
+    assert_eq!(label("p-new"), "positive");
+    assert_eq!(label("n-new"), "neutral");
+    assert_eq!(label("c-new"), "negative");
+}
+
+#[test]
 fn corrections_are_stored_and_train_a_project_model_measured_on_held_back_ones() {
     let vigie = Vigie::new();
     // Sarcasm the shipped model reads as positive: the project corrects it.
