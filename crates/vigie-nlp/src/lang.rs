@@ -137,8 +137,9 @@ pub fn detect_language(text: &str) -> Option<Detected> {
 const STRONG_VOTE: usize = 3;
 
 /// At or above this whatlang confidence, whatlang is trusted over the
-/// function-word vote.
-const RELIABLE_CONFIDENCE: f64 = 0.5;
+/// function-word vote (and a detected language is taken as sure: below it,
+/// the analysis also reads the text as French and as English).
+pub const RELIABLE_CONFIDENCE: f64 = 0.5;
 
 /// French function words that Spanish, Italian, Portuguese and English do not
 /// share (`de`, `la`, `que`, `en`, `il`, `mais` would mislead the vote).

@@ -56,7 +56,20 @@ impl Analyzer {
     /// [`fast_reading`]).
     pub fn sentiment(&self, mention: &Mention) -> Option<Sentiment> {
         let text = sentiment_text(mention);
-        fast_reading(&self.fast, &text, mention.lang.as_deref()).map(|(v, _)| to_sentiment(v))
+        fast_reading(&self.fast, &text, reading_language(mention)).map(|(v, _)| to_sentiment(v))
+    }
+}
+
+/// The language the sentiment models read a mention in: its language when
+/// it is sure, `None` (read as French and as English, see [`fast_reading`])
+/// when it is unknown or a low-confidence guess of a third language — short
+/// French complaints ("Service nul chez Acme", "Boycott Acme ! Scandale
+/// total.") are often taken for Romanian or Afrikaans by trigram profiles.
+pub fn reading_language(mention: &Mention) -> Option<&str> {
+    match mention.lang.as_deref() {
+        Some(l @ ("fr" | "en")) => Some(l),
+        Some(_) if f64::from(mention.lang_confidence) < vigie_nlp::RELIABLE_CONFIDENCE => None,
+        other => other,
     }
 }
 
@@ -64,9 +77,11 @@ impl Analyzer {
 ///
 /// With a known language: that language's reading, `None` when it is not
 /// French or English. A text too short for language identification ("great
-/// service, thanks") is read as French and as English: when both readings
-/// agree on a polar verdict, the surer one stands; otherwise it is unknown
-/// (two "neutral" readings of a text in another language are no evidence).
+/// service, thanks", "arnaque totale") is read as French and as English: a
+/// polar verdict stands when the other reading agrees (the surer one) or
+/// finds nothing (neutral: the words are the polar reading's language);
+/// otherwise it is unknown (two "neutral" readings of a text in another
+/// language are no evidence, and opposite ones contradict each other).
 pub fn fast_reading(fast: &FastModel, text: &str, lang: Option<&str>) -> Option<(Verdict, &'static str)> {
     match lang {
         Some(lang) => {
@@ -76,10 +91,13 @@ pub fn fast_reading(fast: &FastModel, text: &str, lang: Option<&str>) -> Option<
         None => {
             let en = fast.predict(text, "en")?;
             let fr = fast.predict(text, "fr")?;
-            if en.label != fr.label || en.label == Label::Neutral {
-                return None;
+            match (en.label, fr.label) {
+                (Label::Neutral, Label::Neutral) => None,
+                (a, b) if a == b => Some(if en.confidence >= fr.confidence { (en, "en") } else { (fr, "fr") }),
+                (Label::Neutral, _) => Some((fr, "fr")),
+                (_, Label::Neutral) => Some((en, "en")),
+                _ => None,
             }
-            Some(if en.confidence >= fr.confidence { (en, "en") } else { (fr, "fr") })
         }
     }
 }
@@ -174,5 +192,55 @@ impl ThemeClassifier for RoutingClassifier {
             .into_iter()
             .filter(|(_, p)| *p >= self.min_probability)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use vigie_model::RawMention;
+    use vigie_nlp::{NormalizeLimits, normalize};
+
+    use super::*;
+
+    fn mention(text: &str) -> Mention {
+        let raw = RawMention { text: text.into(), plain_text: true, ..RawMention::default() };
+        normalize(raw, Utc::now(), &NormalizeLimits::default()).unwrap()
+    }
+
+    fn verdict(text: &str) -> Option<Label> {
+        let m = mention(text);
+        fast_reading(FastModel::shipped(), &sentiment_text(&m), reading_language(&m)).map(|(v, _)| v.label)
+    }
+
+    #[test]
+    fn short_french_complaints_get_a_verdict_whatever_the_trigram_guess() {
+        for text in [
+            "Service nul chez Acme",
+            "Arnaque totale",
+            "Scandale chez Acme, boycott !",
+            "Boycott Acme ! Scandale total.",
+            "Colis perdu, merci Acme",
+        ] {
+            let m = mention(text);
+            assert!(
+                reading_language(&m).is_none_or(|l| l == "fr"),
+                "{text}: read as {:?} ({:?} at {})",
+                reading_language(&m),
+                m.lang,
+                m.lang_confidence
+            );
+            assert_eq!(verdict(text), Some(Label::Negative), "{text} ({:?} at {})", m.lang, m.lang_confidence);
+        }
+    }
+
+    #[test]
+    fn a_sure_third_language_stays_unsupported() {
+        let text =
+            "El servicio de atención al cliente de Acme es muy malo y nunca contestan a los correos que les envío";
+        let m = mention(text);
+        assert_eq!(m.lang.as_deref(), Some("es"));
+        assert_eq!(reading_language(&m), Some("es"));
+        assert_eq!(verdict(text), None);
     }
 }

@@ -13,7 +13,7 @@ use vigie_sentiment::{EncoderHead, FastModel, Verdict};
 use vigie_store::Store;
 
 use crate::PipelineError;
-use crate::analyze::{fast_reading, sentiment_text, to_sentiment};
+use crate::analyze::{fast_reading, reading_language, sentiment_text, to_sentiment};
 use crate::models::FastRef;
 
 /// Texts embedded per call in the background loop.
@@ -88,8 +88,10 @@ impl Refiner {
             if batch.is_empty() {
                 break;
             }
-            let items: Vec<(i64, String, Option<String>)> =
-                batch.iter().map(|m| (m.mention.id, sentiment_text(&m.mention), m.mention.lang.clone())).collect();
+            let items: Vec<(i64, String, Option<String>)> = batch
+                .iter()
+                .map(|m| (m.mention.id, sentiment_text(&m.mention), reading_language(&m.mention).map(str::to_string)))
+                .collect();
             let this = Arc::clone(self);
             let fast = fast.clone();
             let verdicts: Vec<(i64, Option<Sentiment>)> = tokio::task::spawn_blocking(move || {

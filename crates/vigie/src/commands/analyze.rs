@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 use vigie_model::{Mention, RawMention, Sentiment};
 use vigie_nlp::{NormalizeLimits, normalize};
-use vigie_pipeline::analyze::{Analyzer, RoutingClassifier, sentiment_text, to_sentiment};
+use vigie_pipeline::analyze::{Analyzer, RoutingClassifier, reading_language, sentiment_text, to_sentiment};
 use vigie_pipeline::import::json_kind;
 use vigie_pipeline::models::FastRef;
 use vigie_pipeline::refine::Refiner;
@@ -111,7 +111,7 @@ pub fn run(
                     .filter_map(|(_, r)| r.as_ref().ok())
                     .filter_map(|(_, m)| m.as_ref())
                     .filter(|m| m.analysis.sentiment.is_some())
-                    .map(|m| (sentiment_text(m), m.lang.clone()))
+                    .map(|m| (sentiment_text(m), reading_language(m).map(str::to_string)))
                     .collect();
                 refiner.refine_texts(analyzer.fast_model(), &items).into_iter().map(|v| v.map(to_sentiment)).collect()
             }
@@ -215,6 +215,9 @@ fn fill(obj: &mut Map<String, Value>, mention: Option<&Mention>, sentiment: Opti
         (None, Some(m)) => {
             let reason = match m.lang.as_deref() {
                 None => "the language could not be identified".to_string(),
+                Some(l) if reading_language(m).is_none() => format!(
+                    "the language is unsure (perhaps {l:?}) and neither a French nor an English reading finds a verdict"
+                ),
                 Some(l) if !FastModel::supports(l) => {
                     format!("language {l:?} is not supported (French and English are)")
                 }
