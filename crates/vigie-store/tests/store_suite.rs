@@ -1055,9 +1055,14 @@ async fn departments_and_routing_rules(store: &dyn Store) {
     assert!(matches!(store.add_rule(other.id, foreign_watch, t0()).await, Err(StoreError::NotFound(_))));
     assert_eq!(store.add_rule(other.id, rule(elsewhere.id), t0()).await.unwrap().position, 1);
 
-    // Removing a department removes its rules and unsets it on inbox items.
+    // Removing a department removes its rules and unsets it on inbox items,
+    // with the due time its target gave them (not overdue for nobody).
     let ids = mentions(store, p.id, "dept", 2).await;
-    let routed = InboxItem { department_id: Some(billing.id), ..item(p.id, ids[0], InboxStatus::ToHandle, t0()) };
+    let routed = InboxItem {
+        department_id: Some(billing.id),
+        due_at: Some(t0() + chrono::Duration::hours(4)),
+        ..item(p.id, ids[0], InboxStatus::ToHandle, t0())
+    };
     store.save_inbox_item(&routed, None).await.unwrap();
     let kept = InboxItem { department_id: Some(renamed.id), ..item(p.id, ids[1], InboxStatus::ToHandle, t0()) };
     store.save_inbox_item(&kept, None).await.unwrap();
@@ -1066,7 +1071,10 @@ async fn departments_and_routing_rules(store: &dyn Store) {
     assert!(!store.remove_department(p.id, billing.id).await.unwrap());
     let rules = store.list_rules(p.id).await.unwrap();
     assert_eq!(rules.iter().map(|r| (r.position, r.department_id)).collect::<Vec<_>>(), vec![(4, renamed.id)]);
-    assert_eq!(store.inbox_item(p.id, ids[0]).await.unwrap(), Some(InboxItem { department_id: None, ..routed }));
+    assert_eq!(
+        store.inbox_item(p.id, ids[0]).await.unwrap(),
+        Some(InboxItem { department_id: None, due_at: None, ..routed })
+    );
     assert_eq!(store.inbox_item(p.id, ids[1]).await.unwrap(), Some(kept));
     assert_eq!(store.list_departments(p.id).await.unwrap(), vec![renamed]);
 }

@@ -145,6 +145,15 @@ async fn departments_and_rules_crud_with_audit() {
     assert!(audit[1].1.contains("(theme legal) → Médias"), "{:?}", audit[1]);
     let entries = app.store.audit_log(Some(pid), None, 1).await.unwrap();
     assert_eq!(entries[0].user_id, Some(manager_id));
+    // Through the API, the answer says what went with it.
+    let r =
+        manager.post_json(&app.api("/departments"), &json!({"name": "Juridique", "response_target_secs": 3600})).await;
+    let legal = r.json()["id"].as_i64().unwrap();
+    let rule = json!({"theme": "legal", "sentiment": "negative", "department_id": legal});
+    assert_eq!(manager.post_json(&app.api("/rules"), &rule).await.status, 201);
+    let r = manager.delete(&app.api(&format!("/departments/{legal}"))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json(), json!({"removed": legal, "rules_removed": 1}));
 
     // An agent reads but cannot change departments or rules.
     assert_eq!(agent.get(&app.api("/departments")).await.status, 200);

@@ -217,13 +217,21 @@ impl Workflow for SqliteStore {
     }
 
     async fn remove_department(&self, project_id: i64, id: i64) -> Result<bool> {
-        // Foreign keys (on in every connection) remove its rules and unset
-        // it on inbox items.
+        // Its pending items lose the due time its target gave them (no
+        // department, no target: not overdue); then foreign keys (on in
+        // every connection) remove its rules and unset it on inbox items.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE inbox SET due_at = NULL WHERE project_id = ?1 AND department_id = ?2")
+            .bind(project_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query("DELETE FROM departments WHERE project_id = ?1 AND id = ?2")
             .bind(project_id)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 

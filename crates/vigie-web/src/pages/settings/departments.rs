@@ -212,9 +212,11 @@ async fn update(state: &AppState, actor: &Actor, id: i64, input: Input, lang: La
     Ok(after)
 }
 
-async fn remove(state: &AppState, actor: &Actor, id: i64, lang: Lang) -> Result<(), ApiError> {
+/// Removes a department; returns how many routing rules went with it.
+async fn remove(state: &AppState, actor: &Actor, id: i64, lang: Lang) -> Result<usize, ApiError> {
     let pid = actor.project_id()?;
     let before = find(state, pid, id, lang).await?;
+    let rules = state.store.list_rules(pid).await?.iter().filter(|r| r.department_id == id).count();
     if !state.store.remove_department(pid, id).await? {
         return Err(ApiError::not_found(format!("no department {id} in this project")));
     }
@@ -223,9 +225,10 @@ async fn remove(state: &AppState, actor: &Actor, id: i64, lang: Lang) -> Result<
         actor,
         Some(pid),
         "department.remove",
-        format!("removed department {} (and its routing rules)", before.name),
+        format!("removed department {} and its {rules} routing rule(s)", before.name),
     )
-    .await
+    .await?;
+    Ok(rules)
 }
 
 // --- API
@@ -278,8 +281,9 @@ async fn delete_api(
     Extension(actor): Extension<Actor>,
     Path((_, id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
-    remove(&state, &actor, id, Lang::En).await?;
-    Ok(Json(json!({"removed": id})))
+    let rules = remove(&state, &actor, id, Lang::En).await?;
+    // Its rules go with it and its items wait for triage without a due time.
+    Ok(Json(json!({"removed": id, "rules_removed": rules})))
 }
 
 // --- Forms
@@ -344,7 +348,7 @@ async fn delete_form(
     Path((_, id)): Path<(i64, i64)>,
 ) -> PageResult {
     let pid = actor.project_id()?;
-    let result = remove(&state, &actor, id, actor.lang).await;
+    let result = remove(&state, &actor, id, actor.lang).await.map(|_| ());
     form_done(actor.lang, result, &back(pid))
 }
 
