@@ -102,9 +102,20 @@ const SERVE_LEASE: Duration = Duration::from_secs(300);
 /// Longest wait between two looks at the schedule.
 const SERVE_POLL: Duration = Duration::from_secs(30);
 
-/// On the first start, an administrator with a one-time password.
+/// On the first start, an administrator with a one-time password; also when
+/// people were added with `vigie user add` before it but none of them can
+/// administer the installation (nobody could add members or tokens).
 async fn first_admin(app: &App, out: &mut dyn Write) -> anyhow::Result<()> {
-    if app.store.user_count().await? > 0 {
+    let users = if app.store.user_count().await? > 0 { app.store.list_users().await? } else { Vec::new() };
+    if users.iter().any(|u| u.is_admin && !u.disabled) {
+        return Ok(());
+    }
+    if users.iter().any(|u| u.username.eq_ignore_ascii_case("admin")) {
+        writeln!(
+            out,
+            "warning: nobody can administer this installation (no enabled administrator); \
+             run `vigie user add NAME --admin`, or `vigie user enable admin` if it was disabled"
+        )?;
         return Ok(());
     }
     let password = vigie_web::auth::one_time_password();
@@ -119,7 +130,8 @@ async fn first_admin(app: &App, out: &mut dyn Write) -> anyhow::Result<()> {
         must_change_password: true,
     };
     app.store.add_user(user, Utc::now()).await?;
-    writeln!(out, "First start: log in as `admin` with the one-time password {password}")?;
+    let first = if users.is_empty() { "First start" } else { "No administrator yet" };
+    writeln!(out, "{first}: log in as `admin` with the one-time password {password}")?;
     writeln!(out, "(you will be asked to choose your own; `vigie user add` adds other people)")?;
     Ok(())
 }

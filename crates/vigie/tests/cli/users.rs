@@ -113,3 +113,26 @@ fn the_first_start_creates_an_admin_with_a_one_time_password() {
     let list = vigie.run(&["user", "list", "--format", "json"]).success().json();
     assert_eq!(list.as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn people_added_before_the_first_start_still_get_an_administrator() {
+    let vigie = Vigie::new();
+    vigie.run(&["user", "add", "marie"]).success();
+    let mut cmd = vigie.command(&["serve", "--bind", "127.0.0.1:0"]);
+    cmd.stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..3 {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        lines.push(line);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(lines[2].starts_with("No administrator yet: log in as `admin`"), "{lines:?}");
+    let list = vigie.run(&["user", "list", "--format", "json"]).success().json();
+    let admins: Vec<&Value> = list.as_array().unwrap().iter().filter(|u| u["admin"] == true).collect();
+    assert_eq!(admins.len(), 1, "{list}");
+    assert_eq!(admins[0]["username"], "admin");
+}
