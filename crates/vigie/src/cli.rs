@@ -127,7 +127,7 @@ pub enum AlertCommand {
     Resolve { id: i64 },
     /// Show the alert settings, or change them.
     Settings {
-        /// Replace the trigger terms (comma-separated words or phrases).
+        /// Replace the trigger terms, defaults included (comma-separated words or phrases; `none`: no term).
         #[arg(long, value_name = "TERMS")]
         trigger_terms: Option<String>,
         /// Add trigger terms (comma-separated).

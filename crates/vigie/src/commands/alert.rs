@@ -90,7 +90,16 @@ pub async fn run(app: &App, command: AlertCommand, out: &mut dyn Write) -> anyho
                 || cooldown.is_some()
                 || disable.is_some();
             if let Some(terms) = trigger_terms {
-                settings.trigger_terms = split_list(&terms);
+                settings.trigger_terms = match terms.trim() {
+                    "none" => Vec::new(),
+                    _ => split_list(&terms),
+                };
+                if settings.trigger_terms.is_empty() && terms.trim() != "none" {
+                    return usage(
+                        "--trigger-terms lists no term (it replaces them all, the defaults too): \
+                         give comma-separated words or phrases, or `none` to have no trigger term",
+                    );
+                }
             }
             if let Some(terms) = add_terms {
                 let terms = split_list(&terms);
@@ -125,7 +134,11 @@ pub async fn run(app: &App, command: AlertCommand, out: &mut dyn Write) -> anyho
                 }
                 app.store.set_alert_settings(project, &serde_json::to_value(&settings)?).await?;
             }
-            writeln!(out, "trigger terms: {}", settings.trigger_terms.join(", "))?;
+            if settings.trigger_terms.is_empty() {
+                writeln!(out, "trigger terms: none")?;
+            } else {
+                writeln!(out, "trigger terms: {}", settings.trigger_terms.join(", "))?;
+            }
             writeln!(out, "high reach: a negative mention with a reach score of {} or more", settings.high_reach)?;
             writeln!(out, "cooldown: {}", crate::commands::source::every(settings.cooldown_secs))?;
             let on: Vec<&str> = AlertRule::ALL.iter().filter(|r| settings.enabled(**r)).map(|r| r.as_str()).collect();

@@ -127,6 +127,10 @@ fn settings_change_the_rules_and_refuse_nonsense() {
     assert!(changed.stdout.contains("panne géante") && changed.stdout.contains("cooldown: 2h"), "{}", changed.stdout);
     let bad = vigie.run(&["alert", "settings", "--add-terms", ",,, ,"]).code(2);
     assert!(bad.stderr.contains("lists no term"), "{}", bad.stderr);
+    // Replacing every term (defaults too) with nothing takes a clear `none`.
+    let bad = vigie.run(&["alert", "settings", "--trigger-terms", " "]).code(2);
+    assert!(bad.stderr.contains("`none` to have no trigger term"), "{}", bad.stderr);
+    assert!(vigie.run(&["alert", "settings"]).success().stdout.contains("boycott"), "nothing was changed");
     let bad = vigie.run(&["alert", "settings", "--high-reach", "250"]).code(2);
     assert!(bad.stderr.contains("0 to 100"), "{}", bad.stderr);
     let bad = vigie.run(&["alert", "settings", "--disable", "volume_spike"]).code(2);
