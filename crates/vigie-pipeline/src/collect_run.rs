@@ -202,7 +202,7 @@ async fn renew(store: &dyn Store, lease: &Lease, pending: &std::sync::Mutex<Hash
             // Finished meanwhile (its record cleared the lease): nothing lost.
             Ok(false) if !pending.lock().is_ok_and(|p| p.contains(&id)) => {}
             Ok(false) => {
-                tracing::warn!(source = id, worker = %lease.worker, "lease lost (it had expired); another worker may fetch this source")
+                tracing::warn!(source = id, worker = %lease.worker, "lease lost (it expired, or the source was removed meanwhile); another worker may fetch this source")
             }
             Err(e) => tracing::warn!(source = id, error = %e, "could not renew a source's lease"),
         }
@@ -263,6 +263,10 @@ async fn collect_tracked(
             // A store error on one source (removed while being fetched, a busy
             // database) is logged; the others are counted as usual and the
             // next cycle tries again.
+            Err(PipelineError::Store(vigie_store::StoreError::NotFound(what))) => {
+                tracing::info!(%what, "a source was removed while it was being fetched: its collection is not recorded");
+                Outcome::Failed
+            }
             Err(e) => {
                 tracing::error!(error = %e, "could not record a source's collection");
                 Outcome::Failed
