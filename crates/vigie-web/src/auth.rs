@@ -337,7 +337,10 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
     if let Some(token) = bearer(req.headers()) {
         let token = token.to_string();
         match state.store.use_token(&sha256_hex(&token), now).await {
-            Ok(Some(t)) => actor.token = Some(t),
+            Ok(Some(t)) => {
+                actor.token = Some(t);
+                actor.lang = Lang::from_accept_for_api(req.headers());
+            }
             Ok(None) => return Err(fail(ApiError::new(ErrorCode::Unauthenticated, "unknown or revoked token"))),
             Err(e) => return Err(fail(e.into())),
         }

@@ -47,6 +47,14 @@ impl Lang {
         }
     }
 
+    /// The first of French or English in `Accept-Language`, else English:
+    /// for API clients with a token (scripts, other tools), whose messages
+    /// are English unless they ask otherwise.
+    pub fn from_accept_for_api(headers: &HeaderMap) -> Lang {
+        let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if accept.trim().is_empty() { Lang::En } else { Lang::from_accept(headers) }
+    }
+
     /// The first of French or English in the browser's `Accept-Language`.
     pub fn from_accept(headers: &HeaderMap) -> Lang {
         let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");

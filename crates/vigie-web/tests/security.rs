@@ -493,4 +493,20 @@ async fn refusals_speak_the_readers_language() {
     let r = app.anonymous().get("/nulle-part").await;
     assert_eq!(r.status, 404);
     assert!(r.text.contains("rien à l'adresse /nulle-part"), "{}", r.text);
+    // A token is a script's: English unless it asks for French.
+    let token = app.token(Role::Viewer).await;
+    let r = token.post_json(&app.api("/watches"), &json!({"name": "x", "query": "x"})).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.json()["message"].as_str().unwrap().contains("your role in this project is viewer"), "{}", r.text);
+    let r = token
+        .http
+        .post(app.url(&app.api("/watches")))
+        .bearer_auth(token.bearer.as_deref().unwrap())
+        .header("accept-language", "fr-FR,fr;q=0.9")
+        .json(&json!({"name": "x", "query": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.text().await.unwrap().contains("votre rôle dans ce projet est viewer"));
 }
