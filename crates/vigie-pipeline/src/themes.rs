@@ -119,6 +119,29 @@ pub const DEFAULT_THEMES: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
+/// French names of the default themes, by key.
+const FRENCH_NAMES: &[(&str, &str)] = &[
+    ("customer_service", "Service client"),
+    ("delivery_logistics", "Livraison et logistique"),
+    ("product_quality", "Qualité des produits"),
+    ("price_billing", "Prix et facturation"),
+    ("website_app", "Site web et application"),
+    ("staff_hr", "Personnel et RH"),
+    ("legal", "Juridique"),
+    ("environment_csr", "Environnement et RSE"),
+    ("safety", "Sécurité"),
+];
+
+/// A theme's name for a French reader: the French name of a default theme
+/// whose name the project kept as seeded, else the project's own name.
+pub fn french_name<'a>(key: &str, name: &'a str) -> &'a str {
+    let seeded = DEFAULT_THEMES.iter().any(|(k, n, _, _)| *k == key && *n == name);
+    match FRENCH_NAMES.iter().find(|(k, _)| *k == key) {
+        Some((_, french)) if seeded => french,
+        _ => name,
+    }
+}
+
 /// The default taxonomy as themes to seed a new project with.
 pub fn default_themes() -> Vec<NewTheme> {
     DEFAULT_THEMES
@@ -312,6 +335,16 @@ mod tests {
         assert_eq!(s[0].evidence, vec!["crew".to_string(), "classifier".into()]);
         // Positive mentions: keywords only.
         assert_eq!(keys(&c.score(&m, Some(Polarity::Positive))), vec!["staff_hr"]);
+    }
+
+    #[test]
+    fn default_themes_have_french_names_until_renamed() {
+        for (key, name, _, _) in DEFAULT_THEMES {
+            assert_ne!(french_name(key, name), *name, "{key} has no French name");
+        }
+        assert_eq!(french_name("customer_service", "Customer service"), "Service client");
+        assert_eq!(french_name("customer_service", "SAV et hotline"), "SAV et hotline", "a project's own name stands");
+        assert_eq!(french_name("palm_oil", "Palm oil"), "Palm oil");
     }
 
     #[test]

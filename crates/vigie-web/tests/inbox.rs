@@ -165,6 +165,15 @@ async fn a_negative_delivery_mention_is_routed_then_assigned_and_answered() {
         "{}",
         page.text
     );
+    // A French reader gets the default themes' French names, here and in
+    // the routing rules.
+    let french = app.login("manager").await;
+    let r = french.post_form("/account", &[("display_name", "manager person"), ("lang", "fr")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let in_french = french.get(&app.p(&format!("/inbox/{delivery}"))).await;
+    assert!(in_french.text.contains("Livraison et logistique"), "{}", in_french.text);
+    let settings = french.get(&app.p("/settings")).await;
+    assert!(settings.text.contains("Livraison et logistique"), "{}", settings.text);
     // A viewer gets no action forms.
     assert!(!page.text.contains("/answer\""));
     let page = agent.get(&app.p(&format!("/inbox/{delivery}"))).await;

@@ -687,7 +687,7 @@ async fn feed_page(
     let pid = actor.project_id()?;
     let params = params.cleaned();
     let choices =
-        Choices { watches: state.store.list_watches(pid).await?, themes: state.store.list_themes(pid).await? };
+        Choices { watches: state.store.list_watches(pid).await?, themes: super::themes_for(&state, pid, lang).await? };
     let (result, error) = match parse_feed(&params, lang) {
         Ok(feed) => {
             let found = fetch(&state, pid, &feed).await?;
@@ -782,7 +782,8 @@ impl Detail {
     }
 }
 
-async fn load_detail(state: &AppState, pid: i64, id: i64) -> Result<Detail, ApiError> {
+/// A mention with what its page shows; theme names for `lang`'s reader.
+async fn load_detail(state: &AppState, pid: i64, id: i64, lang: Lang) -> Result<Detail, ApiError> {
     let stored = state.store.mention(pid, id).await?.ok_or_else(|| ApiError::not_found(format!("no mention {id}")))?;
     let story = stored.mention.analysis.story_id.unwrap_or(id);
     let filter = MentionFilter { story_id: Some(story), ..MentionFilter::default() };
@@ -808,7 +809,7 @@ async fn load_detail(state: &AppState, pid: i64, id: i64) -> Result<Detail, ApiE
     Ok(Detail {
         stored,
         watches: state.store.list_watches(pid).await?,
-        themes: state.store.list_themes(pid).await?,
+        themes: super::themes_for(state, pid, lang).await?,
         copies,
         inbox,
         events,
@@ -876,7 +877,8 @@ async fn detail_api(
     Extension(actor): Extension<Actor>,
     Path((_, id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
-    let d = load_detail(&state, actor.project_id()?, id).await?;
+    // The API names themes as stored.
+    let d = load_detail(&state, actor.project_id()?, id, Lang::En).await?;
     Ok(Json(detail_json(&d)))
 }
 
@@ -937,7 +939,7 @@ async fn detail_page(
 ) -> PageResult {
     let lang = actor.lang;
     let pid = actor.project_id()?;
-    let d = load_detail(&state, pid, id).await?;
+    let d = load_detail(&state, pid, id, lang).await?;
     let m = &d.stored.mention;
     let a = &m.analysis;
     // Coming from a search: its terms are marked here too.

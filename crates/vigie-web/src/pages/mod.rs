@@ -358,3 +358,19 @@ mod tests {
         assert_eq!(clip("abc", 3), "abc");
     }
 }
+
+/// The project's themes, named for the reader: the default themes a project
+/// kept as seeded are named in French for a French reader.
+pub(crate) async fn themes_for(
+    state: &AppState,
+    pid: i64,
+    lang: Lang,
+) -> Result<Vec<vigie_model::Theme>, vigie_store::StoreError> {
+    let mut themes = state.store.list_themes(pid).await?;
+    if lang == Lang::Fr {
+        for t in &mut themes {
+            t.name = vigie_pipeline::themes::french_name(&t.key, &t.name).to_string();
+        }
+    }
+    Ok(themes)
+}

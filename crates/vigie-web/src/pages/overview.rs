@@ -241,7 +241,7 @@ async fn overview_page(
     let o = &f.overview;
     // Themes by the names the project gave them (the counts are by key).
     let theme_names: std::collections::HashMap<String, String> =
-        state.store.list_themes(pid).await?.into_iter().map(|t| (t.key, t.name)).collect();
+        super::themes_for(&state, pid, lang).await?.into_iter().map(|t| (t.key, t.name)).collect();
     let (neg, neu, pos, unk) = totals(o);
     let labels: Vec<String> = o.buckets.iter().map(|b| bucket_label(lang, b.start, f.period.bucket_secs)).collect();
     let volume = StackedBars {

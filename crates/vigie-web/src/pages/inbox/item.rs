@@ -433,7 +433,7 @@ async fn item_page(
     let m = &stored.mention;
     let events = state.store.workflow_events(pid, mid).await?;
     let theme_names: std::collections::HashMap<String, String> =
-        state.store.list_themes(pid).await?.into_iter().map(|t| (t.key, t.name)).collect();
+        crate::pages::themes_for(&state, pid, lang).await?.into_iter().map(|t| (t.key, t.name)).collect();
     let mut dir = Directory::load(&state, pid).await?;
     let ids: Vec<i64> =
         events.iter().filter_map(|e| e.user_id).chain(item.iter().filter_map(|i| i.assignee_id)).collect();

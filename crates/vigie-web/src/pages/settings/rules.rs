@@ -237,7 +237,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
     let pid = actor.project_id()?;
     let rules = state.store.list_rules(pid).await?;
     let departments = state.store.list_departments(pid).await?;
-    let themes = state.store.list_themes(pid).await?;
+    let themes = crate::pages::themes_for(state, pid, lang).await?;
     let watches = state.store.list_watches(pid).await?;
     let can = actor.can(Role::Manager);
     let any = lang.t("(tous)", "(any)");
