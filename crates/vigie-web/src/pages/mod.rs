@@ -325,6 +325,22 @@ pub fn created<T: serde::Serialize>(value: T) -> Response {
 /// The state, for handlers that only need it (keeps signatures short).
 pub type St = State<AppState>;
 
+/// The project's themes, named for the reader: the default themes a project
+/// kept as seeded are named in French for a French reader.
+pub(crate) async fn themes_for(
+    state: &AppState,
+    pid: i64,
+    lang: Lang,
+) -> Result<Vec<vigie_model::Theme>, vigie_store::StoreError> {
+    let mut themes = state.store.list_themes(pid).await?;
+    if lang == Lang::Fr {
+        for t in &mut themes {
+            t.name = vigie_pipeline::themes::french_name(&t.key, &t.name).to_string();
+        }
+    }
+    Ok(themes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,20 +373,4 @@ mod tests {
         assert_eq!(clip("éléphant", 3), "élé…");
         assert_eq!(clip("abc", 3), "abc");
     }
-}
-
-/// The project's themes, named for the reader: the default themes a project
-/// kept as seeded are named in French for a French reader.
-pub(crate) async fn themes_for(
-    state: &AppState,
-    pid: i64,
-    lang: Lang,
-) -> Result<Vec<vigie_model::Theme>, vigie_store::StoreError> {
-    let mut themes = state.store.list_themes(pid).await?;
-    if lang == Lang::Fr {
-        for t in &mut themes {
-            t.name = vigie_pipeline::themes::french_name(&t.key, &t.name).to_string();
-        }
-    }
-    Ok(themes)
 }
