@@ -71,16 +71,7 @@ fn people_are_added_given_roles_reset_and_disabled() {
 #[test]
 fn the_first_start_creates_an_admin_with_a_one_time_password() {
     let vigie = Vigie::new();
-    let mut cmd = vigie.command(&["serve", "--bind", "127.0.0.1:0"]);
-    cmd.stderr(Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = Vec::new();
-    for _ in 0..3 {
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        lines.push(line);
-    }
+    let (lines, mut child, _out) = serve_lines(&vigie, 3);
     let address = lines[0]
         .split_whitespace()
         .find_map(|w| w.strip_prefix("http://"))
@@ -99,35 +90,36 @@ fn the_first_start_creates_an_admin_with_a_one_time_password() {
     child.wait().unwrap();
 
     // The second start creates nobody.
-    let mut cmd = vigie.command(&["serve", "--bind", "127.0.0.1:0"]);
-    cmd.stderr(Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    let mut second = String::new();
-    out.read_line(&mut second).unwrap();
-    assert!(second.contains("openapi.json"), "{second}");
+    let (lines, mut child, _out) = serve_lines(&vigie, 2);
+    assert!(lines[1].contains("openapi.json"), "{lines:?}");
     child.kill().unwrap();
     child.wait().unwrap();
     let list = vigie.run(&["user", "list", "--format", "json"]).success().json();
     assert_eq!(list.as_array().unwrap().len(), 1);
 }
 
-#[test]
-fn people_added_before_the_first_start_still_get_an_administrator() {
-    let vigie = Vigie::new();
-    vigie.run(&["user", "add", "marie"]).success();
+/// Starts `vigie serve` on a free port: its first `n` lines of output, the
+/// running server (to kill) and its output (kept open: a server whose
+/// output is closed stops at its next line).
+fn serve_lines(vigie: &Vigie, n: usize) -> (Vec<String>, std::process::Child, impl BufRead) {
     let mut cmd = vigie.command(&["serve", "--bind", "127.0.0.1:0"]);
     cmd.stderr(Stdio::null());
     let mut child = cmd.spawn().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut lines = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..n {
         let mut line = String::new();
         out.read_line(&mut line).unwrap();
         lines.push(line);
     }
+    (lines, child, out)
+}
+
+#[test]
+fn people_added_before_the_first_start_still_get_an_administrator() {
+    let vigie = Vigie::new();
+    vigie.run(&["user", "add", "marie"]).success();
+    let (lines, mut child, _out) = serve_lines(&vigie, 3);
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(lines[2].starts_with("No administrator yet: log in as `admin`"), "{lines:?}");
