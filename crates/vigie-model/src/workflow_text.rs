@@ -147,8 +147,8 @@ impl WorkflowChange {
     }
 }
 
-/// An event's detail: the change, and the API token that made it when no
-/// person did (`by`).
+/// An event's detail: the change, and the name of the API token that made
+/// it when no person did (`by`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkflowDetail {
     v: u32,
@@ -310,7 +310,7 @@ impl WorkflowDetail {
             }
         };
         if let Some(by) = &self.by {
-            text = format!("{text} ({} {by})", lang.t("par", "by"));
+            text = format!("{text} ({} {by})", lang.t("par le jeton", "by token"));
         }
         text
     }
@@ -515,8 +515,8 @@ mod tests {
         let mut d = WorkflowDetail::new(WorkflowChange::Answered { reply_chars: Some(23), reason: None });
         d.by = Some("api".into());
         let stored = d.encode();
-        assert_eq!(detail_text("answered", &stored, En), "reply recorded (23 characters) (by api)");
-        assert_eq!(detail_text("answered", &stored, Fr), "réponse enregistrée (23\u{a0}caractères) (par api)");
+        assert_eq!(detail_text("answered", &stored, En), "reply recorded (23 characters) (by token api)");
+        assert_eq!(detail_text("answered", &stored, Fr), "réponse enregistrée (23\u{a0}caractères) (par le jeton api)");
     }
 
     #[test]
