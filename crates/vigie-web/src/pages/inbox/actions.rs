@@ -438,6 +438,54 @@ mod tests {
     }
 
     #[test]
+    fn every_event_reads_as_before_in_english_and_in_french() {
+        let m = mention();
+        let french =
+            |ev: &NewWorkflowEvent| vigie_model::detail_text(&ev.action, &ev.detail, vigie_model::Language::Fr);
+        let marie = || Some(Assignee { id: 9, name: "Marie".into() });
+        let (item, ev) = apply(None, &m, Action::Triage, ctx(3)).unwrap();
+        assert_eq!((english(&ev), french(&ev)), ("new → to_handle".into(), "nouveau → à traiter".into()));
+        let (item, _) = apply(Some(&item), &m, Action::Assign { department: None, assignee: marie() }, ctx(3)).unwrap();
+        let (item, ev) = apply(Some(&item), &m, Action::Triage, ctx(3)).unwrap();
+        assert_eq!(
+            (english(&ev), french(&ev)),
+            ("assigned → to_handle (unassigned)".into(), "assigné → à traiter (plus assignée à personne)".into())
+        );
+        let (item, ev) =
+            apply(Some(&item), &m, Action::Assign { department: Some(cs()), assignee: None }, ctx(3)).unwrap();
+        assert_eq!(
+            (english(&ev), french(&ev)),
+            (
+                "department Customer service, due 2026-11-20 06:00 UTC".into(),
+                "service Customer service, échéance 20/11/2026 06:00 UTC".into()
+            )
+        );
+        let answer = Action::Answer { reply: None, reason: Some("spam".into()) };
+        let (item, ev) = apply(Some(&item), &m, answer, ctx(4)).unwrap();
+        assert_eq!(
+            (english(&ev), french(&ev)),
+            ("no reply needed: spam".into(), "pas de réponse nécessaire\u{a0}: spam".into())
+        );
+        let (item, ev) = apply(Some(&item), &m, Action::Close { reason: Some("done".into()) }, ctx(5)).unwrap();
+        assert_eq!(
+            (english(&ev), french(&ev)),
+            ("answered → closed: done".into(), "répondu → clos\u{a0}: done".into())
+        );
+        let (item, ev) = apply(Some(&item), &m, Action::Reopen, ctx(6)).unwrap();
+        assert_eq!((english(&ev), french(&ev)), ("closed → to_handle".into(), "clos → à traiter".into()));
+        let (reopened, ev) = apply(Some(&item), &m, Action::Close { reason: None }, ctx(7)).unwrap();
+        assert_eq!(
+            (english(&ev), french(&ev)),
+            ("to_handle → closed (answered before)".into(), "à traiter → clos (répondue auparavant)".into())
+        );
+        let (_, ev) = apply(None, &m, Action::Close { reason: Some("duplicate".into()) }, ctx(7)).unwrap();
+        assert_eq!(english(&ev), "new → closed without answer: duplicate");
+        let (_, ev) = apply(None, &m, Action::Ignore { reason: Some("bot".into()) }, ctx(7)).unwrap();
+        assert_eq!((english(&ev), french(&ev)), ("new → ignored: bot".into(), "nouveau → ignoré\u{a0}: bot".into()));
+        assert_eq!(reopened.status, InboxStatus::Closed);
+    }
+
+    #[test]
     fn texts_are_trimmed_and_bounded() {
         assert_eq!(text_field(Some("  "), 10, "x", "x", Lang::En).unwrap(), None);
         assert_eq!(text_field(Some(" ok "), 10, "x", "x", Lang::En).unwrap().as_deref(), Some("ok"));
