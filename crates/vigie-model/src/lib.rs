@@ -12,8 +12,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 mod alert_text;
+mod workflow_text;
 
 pub use alert_text::{Language, UnknownLanguage, alert_title, span_words};
+pub use workflow_text::{
+    Escalation, WorkflowChange, WorkflowDetail, detail_text, detail_text_with, polarity_label, status_label,
+};
 
 /// Where a mention was published: the kind of platform, not the collector.
 ///

@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use vigie_model::{InboxStatus, Mention, Polarity, SourceKind};
+use vigie_model::{Escalation, InboxStatus, Mention, Polarity, SourceKind, WorkflowChange, WorkflowDetail};
 use vigie_store::{
     Department, InboxItem, NewDepartment, NewRoutingRule, NewWorkflowEvent, RoutingRule, Store, StoreError,
 };
@@ -128,11 +128,15 @@ impl Router {
             escalated_at: None,
             updated_at: now,
         };
-        let event = NewWorkflowEvent {
-            user_id: None,
-            action: "routed".into(),
-            detail: format!("rule #{} ({}) → {}", rule.position, describe_conditions(rule), department.name),
-        };
+        let detail = WorkflowDetail::new(WorkflowChange::Routed {
+            rule: rule.position,
+            theme: rule.theme.clone(),
+            sentiment: rule.sentiment,
+            watch: rule.watch_id,
+            source: rule.source_kind,
+            department: department.name.clone(),
+        });
+        let event = NewWorkflowEvent { user_id: None, action: "routed".into(), detail: detail.encode() };
         Some((item, event))
     }
 
@@ -278,20 +282,19 @@ pub async fn escalate_overdue(store: &dyn Store, now: DateTime<Utc>) -> Result<u
         let department = item
             .department_id
             .and_then(|id| departments.get(&item.project_id).and_then(|list| list.iter().find(|d| d.id == id)));
-        let since = item.due_at.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default();
-        let detail = match department.and_then(|d| d.manager_id) {
+        let to = match department.and_then(|d| d.manager_id) {
             Some(manager) if item.assignee_id != Some(manager) => {
                 if let std::collections::hash_map::Entry::Vacant(e) = names.entry(manager) {
                     let name = store.user(manager).await?.map(|u| u.display_name).unwrap_or(format!("user #{manager}"));
                     e.insert(name);
                 }
-                let name = names.get(&manager).cloned().unwrap_or_default();
-                format!("overdue since {since}, escalated to {name}")
+                Escalation::Manager(names.get(&manager).cloned().unwrap_or_default())
             }
-            Some(_) => format!("overdue since {since}; it is already with the department's manager"),
-            None => format!("overdue since {since}; the department has no manager to escalate to"),
+            Some(_) => Escalation::AlreadyManager,
+            None => Escalation::NoManager,
         };
-        let event = NewWorkflowEvent { user_id: None, action: "escalated".into(), detail };
+        let detail = WorkflowDetail::new(WorkflowChange::Escalated { since: item.due_at, to });
+        let event = NewWorkflowEvent { user_id: None, action: "escalated".into(), detail: detail.encode() };
         // A conditional update: when several processes escalate at once (or
         // the mention was handled or deleted meanwhile), one does it, once.
         if store.escalate_item(item.project_id, item.mention_id, event, now).await? {
@@ -306,11 +309,17 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use chrono::TimeZone;
+    use vigie_model::{Language, detail_text};
 
     use super::*;
 
     fn t(h: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 20, h, 0, 0).unwrap()
+    }
+
+    /// The event's detail as the API shows it.
+    fn english(event: &NewWorkflowEvent) -> String {
+        detail_text(&event.action, &event.detail, Language::En)
     }
 
     fn department(id: i64, name: &str, target: i64) -> Department {
@@ -400,7 +409,9 @@ mod tests {
         assert_eq!(item.updated_at, t(9));
         assert_eq!(event.user_id, None);
         assert_eq!(event.action, "routed");
-        assert_eq!(event.detail, "rule #3 (theme delivery_logistics, negative) → Logistics");
+        assert_eq!(english(&event), "rule #3 (theme delivery_logistics, negative) → Logistics");
+        let french = detail_text(&event.action, &event.detail, Language::Fr);
+        assert_eq!(french, "règle n°\u{a0}3 (thème delivery_logistics, négatif) → Logistics");
     }
 
     #[test]
@@ -415,7 +426,7 @@ mod tests {
         let (item, event) = r.route(&m, t(9)).unwrap();
         assert_eq!(item.department_id, Some(1));
         assert_eq!(item.due_at, Some(t(12)));
-        assert_eq!(event.detail, "rule #2 (watch #7, source twitter) → Customer service");
+        assert_eq!(english(&event), "rule #2 (watch #7, source twitter) → Customer service");
         // Twitter but another watch.
         let m = Routable { source_kind: SourceKind::Twitter, ..routable(&[], &[8], None) };
         assert!(r.route(&m, t(9)).is_none());
@@ -428,7 +439,7 @@ mod tests {
         assert_eq!((item.department_id, item.due_at), (Some(3), None));
         let catch_all = Router::new(1, vec![rule(1, 1, 1)], vec![department(1, "Everyone", 3600)]);
         let (_, event) = catch_all.route(&routable(&[], &[], None), t(9)).unwrap();
-        assert_eq!(event.detail, "rule #1 (any mention) → Everyone");
+        assert_eq!(english(&event), "rule #1 (any mention) → Everyone");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde_json::json;
 use vigie_model::{Alert, AlertEvidence, AlertRule, AlertStatus, Language, Severity};
 use vigie_model::{
     Analysis, Contribution, InboxStatus, Mention, Polarity, ReachEstimate, Role, Sentiment, SourceKind, SourceType,
-    ThemeScore, WatchMatch,
+    ThemeScore, WatchMatch, WorkflowChange, WorkflowDetail,
 };
 use vigie_store::{
     AuthorRow, CountRow, Department, FetchRecord, InboxCounts, InboxFilter, InboxItem, MentionFilter, MentionRecord,
@@ -1106,6 +1106,15 @@ async fn inbox_items_are_saved_with_their_history(store: &dyn Store) {
     assert_eq!(steps, vec![("routed", None, t0()), ("assigned", Some(agent.id), later(5))]);
     assert_eq!((history[1].mention_id, history[1].detail.as_str()), (ids[0], "assigned detail"));
     assert!(store.workflow_events(other.id, ids[0]).await.unwrap().is_empty());
+    // A structured detail (the JSON the web app and routing write) comes back as written.
+    let note =
+        WorkflowDetail::new(WorkflowChange::Note { text: "Rappelé : « \"ok\" » → à suivre\n2e ligne".into() });
+    let structured = NewWorkflowEvent { user_id: None, action: "note".into(), detail: note.encode() };
+    store.add_workflow_event(p.id, ids[4], structured, later(6)).await.unwrap();
+    let history = store.workflow_events(p.id, ids[4]).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].detail, note.encode());
+    assert_eq!(WorkflowDetail::parse("note", &history[0].detail), Some(note));
 
     // All or nothing: an event that cannot be written (no such user) leaves the item as it was.
     let answered = InboxItem { status: InboxStatus::Answered, first_response_at: Some(later(9)), ..assigned.clone() };

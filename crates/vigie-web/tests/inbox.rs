@@ -11,7 +11,7 @@ use common::{Client, TestApp};
 use serde_json::{Value, json};
 use vigie_model::{InboxStatus, Role};
 use vigie_pipeline::routing::escalate_overdue;
-use vigie_store::NewDepartment;
+use vigie_store::{NewDepartment, NewWorkflowEvent};
 
 const DELIVERY: &str = "Toujours pas reçu mon colis, livraison en retard de trois semaines : c'est scandaleux, \
                         inadmissible, je suis furieux et je ne commanderai plus jamais.";
@@ -405,11 +405,10 @@ async fn overdue_items_are_highlighted_and_escalated_once() {
     let events = app.store.workflow_events(pid, one).await.unwrap();
     let last = events.last().unwrap();
     assert_eq!(last.action, "escalated");
-    assert!(
-        last.detail.starts_with("overdue since ") && last.detail.ends_with("escalated to manager person"),
-        "{}",
-        last.detail
-    );
+    let english = vigie_model::detail_text(&last.action, &last.detail, vigie_model::Language::En);
+    assert!(english.starts_with("overdue since ") && english.ends_with("escalated to manager person"), "{english}");
+    let french = vigie_model::detail_text(&last.action, &last.detail, vigie_model::Language::Fr);
+    assert!(french.starts_with("en retard depuis le ") && french.ends_with("escaladée à manager person"), "{french}");
 
     // An item already with the manager is escalated without changing hands.
     let r = agent.post_json(&app.api(&format!("/inbox/{two}/assign")), &json!({"user_id": manager_id})).await;
@@ -477,4 +476,90 @@ async fn viewers_cannot_act_on_the_inbox() {
     // Another project's mention is not found.
     let r = agent_token.post_json(&app.api("/inbox/999999/triage"), &json!({})).await;
     assert_eq!(r.status, 404);
+}
+
+#[tokio::test]
+async fn a_french_reader_reads_the_history_in_french_and_the_api_stays_english() {
+    let app = TestApp::start().await;
+    app.push(mentions()).await;
+    let pid = app.project.id;
+    let delivery = id_of(&app, "https://forum.example.fr/t/1").await;
+    let agent = app.login("agent").await;
+    let agent_id = app.user_id("agent").await;
+    let act = |action: &'static str, body: Value| {
+        let (agent, path) = (&agent, app.api(&format!("/inbox/{delivery}/{action}")));
+        async move {
+            let r = agent.post_json(&path, &body).await;
+            assert_eq!(r.status, 200, "{action}: {}", r.text);
+        }
+    };
+    act("assign", json!({"user_id": agent_id})).await;
+    act("answer", json!({"reply": "Nous sommes désolés !"})).await;
+    act("close", json!({})).await;
+    act("reopen", json!({})).await;
+    let note = "Rappelé : {\"v\":1,\"kind\":\"routed\"} → à suivre";
+    act("note", json!({"text": note})).await;
+    // A detail stored as English text before details were structured.
+    let legacy = NewWorkflowEvent { user_id: None, action: "closed".into(), detail: "answered → closed".into() };
+    app.store.add_workflow_event(pid, delivery, legacy, Utc::now()).await.unwrap();
+
+    let (mut user, _) = app.store.user_by_name("manager").await.unwrap().unwrap();
+    user.lang = "fr".into();
+    app.store.update_user(&user).await.unwrap();
+    let reader = app.login("manager").await;
+    let note_html = "Rappelé : {&quot;v&quot;:1,&quot;kind&quot;:&quot;routed&quot;} → à suivre";
+    for path in [app.p(&format!("/inbox/{delivery}")), app.p(&format!("/mentions/{delivery}"))] {
+        let page = reader.get(&path).await;
+        assert_eq!(page.status, 200, "{path}");
+        let text = &page.text;
+        for french in [
+            // Routing, the theme by its name.
+            "règle n°\u{a0}",
+            "(thème Livraison et logistique, négatif) → ",
+            "assignée à agent person",
+            "réponse enregistrée (21\u{a0}caractères)",
+            "répondu → clos",
+            "clos → assigné",
+            // The note as written, the legacy detail as stored.
+            note_html,
+            "answered → closed",
+        ] {
+            assert!(text.contains(french), "{path}: {french:?} in {text}");
+        }
+        for english in [
+            "rule #",
+            "assignee agent person",
+            "reply recorded",
+            "closed → assigned",
+            "&quot;kind&quot;:&quot;answered",
+        ] {
+            assert!(!text.contains(english), "{path}: {english:?} in {text}");
+        }
+    }
+    // Answered, then reopened: the close form asks no reason.
+    let page = reader.get(&app.p(&format!("/inbox/{delivery}"))).await;
+    assert!(page.text.contains("Raison (facultative)") && !page.text.contains("obligatoire"), "{}", page.text);
+
+    // The API gives English text, whoever reads it.
+    let details = |events: &Value| -> Vec<String> {
+        events.as_array().unwrap().iter().map(|e| e["detail"].as_str().unwrap().to_string()).collect()
+    };
+    let from_inbox = details(&item(&reader, &app, delivery).await["events"]);
+    let r = reader.get(&app.api(&format!("/mentions/{delivery}"))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let from_mention = details(&r.json()["history"]);
+    assert_eq!(from_inbox, from_mention);
+    assert_eq!(from_inbox.len(), 7, "{from_inbox:?}");
+    assert!(from_inbox[0].starts_with("rule #") && from_inbox[0].contains("(theme delivery_logistics, negative) → "));
+    assert_eq!(
+        from_inbox[1..],
+        [
+            "assignee agent person".to_string(),
+            "reply recorded (21 characters)".into(),
+            "answered → closed".into(),
+            "closed → assigned".into(),
+            note.into(),
+            "answered → closed".into(),
+        ]
+    );
 }

@@ -24,7 +24,9 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use vigie_model::{Analysis, InboxStatus, Polarity, Role, SourceKind, Theme, Watch};
+use vigie_model::{
+    Analysis, InboxStatus, Language, Polarity, Role, SourceKind, Theme, Watch, WorkflowChange, WorkflowDetail,
+};
 use vigie_query::Query;
 use vigie_store::{MentionFilter, NewAudit, NewWorkflowEvent, StoredMention};
 
@@ -863,7 +865,8 @@ fn detail_json(d: &Detail) -> Value {
                     .iter()
                     .map(|e| json!({
                         "at": e.at.to_rfc3339(), "user_id": e.user_id,
-                        "user": e.user_id.and_then(|u| d.users.get(&u)), "action": e.action, "detail": e.detail,
+                        "user": e.user_id.and_then(|u| d.users.get(&u)), "action": e.action,
+                        "detail": super::inbox::item::event_detail_json(e),
                     }))
                     .collect::<Vec<_>>()
             ),
@@ -1076,9 +1079,10 @@ async fn detail_page(
             }
             h3 { (lang.t("Historique", "History")) }
             @if d.events.is_empty() { p.muted { (lang.t("Aucun événement.", "No event yet.")) } } @else {
+                @let theme_names: HashMap<String, String> = d.themes.iter().map(|t| (t.key.clone(), t.name.clone())).collect();
                 ol.history { @for e in &d.events { li {
                     time datetime=(e.at.to_rfc3339()) { (lang.datetime(e.at)) } " · "
-                    strong { (d.user(e.user_id, lang)) } " · " span.badge { (super::inbox::item::event_label(lang, &e.action)) } " " (e.detail)
+                    strong { (d.user(e.user_id, lang)) } " · " span.badge { (super::inbox::item::event_label(lang, &e.action)) } " " (super::inbox::item::event_detail(lang, e, &theme_names))
                 } } }
             }
             p { a href={ "/p/" (pid) "/inbox/" (m.id) } { (lang.t("Traiter cette mention →", "Handle this mention →")) } }
@@ -1089,10 +1093,6 @@ async fn detail_page(
 
 // ---------------------------------------------------------------------------
 // Sentiment correction
-
-fn polarity_name(p: Option<Polarity>) -> &'static str {
-    p.map(|p| p.as_str()).unwrap_or("unknown")
-}
 
 /// Records the correction (or its removal), its workflow event and audit
 /// entry. Returns the mention as it is now.
@@ -1114,16 +1114,15 @@ async fn correct(
     if !state.store.correct_sentiment(pid, id, label, now).await? {
         return Err(ApiError::not_found(format!("no mention {id}")));
     }
-    let mut detail = format!("{} → {}", polarity_name(before), polarity_name(after));
-    if label.is_none() {
-        detail.push_str(" (correction removed: the model's verdict)");
-    }
+    let change = WorkflowDetail::new(WorkflowChange::Sentiment { from: before, to: after, removed: label.is_none() });
+    // The audit log keeps its English text.
+    let detail = change.render(Language::En);
     state
         .store
         .add_workflow_event(
             pid,
             id,
-            NewWorkflowEvent { user_id: actor.user_id(), action: "sentiment".into(), detail: detail.clone() },
+            NewWorkflowEvent { user_id: actor.user_id(), action: "sentiment".into(), detail: change.encode() },
             now,
         )
         .await?;

@@ -279,12 +279,7 @@ pub fn external_link(url: &str, text: &str) -> Markup {
 }
 
 pub fn polarity_label(lang: Lang, p: Option<Polarity>) -> &'static str {
-    match p {
-        Some(Polarity::Negative) => lang.t("négatif", "negative"),
-        Some(Polarity::Neutral) => lang.t("neutre", "neutral"),
-        Some(Polarity::Positive) => lang.t("positif", "positive"),
-        None => lang.t("inconnu", "unknown"),
-    }
+    vigie_model::polarity_label(p, lang.into())
 }
 
 /// A coloured badge for a polarity.
@@ -293,15 +288,9 @@ pub fn sentiment_badge(lang: Lang, p: Option<Polarity>) -> Markup {
     html! { span class={ "badge sentiment-" (class) } { (polarity_label(lang, p)) } }
 }
 
+/// A status as pages and history details name it.
 pub fn status_label(lang: Lang, s: InboxStatus) -> &'static str {
-    match s {
-        InboxStatus::New => lang.t("nouveau", "new"),
-        InboxStatus::ToHandle => lang.t("à traiter", "to handle"),
-        InboxStatus::Assigned => lang.t("assigné", "assigned"),
-        InboxStatus::Answered => lang.t("répondu", "answered"),
-        InboxStatus::Closed => lang.t("clos", "closed"),
-        InboxStatus::Ignored => lang.t("ignoré", "ignored"),
-    }
+    vigie_model::status_label(s, lang.into())
 }
 
 /// Text cut to `max` characters (on a character boundary) with an ellipsis.

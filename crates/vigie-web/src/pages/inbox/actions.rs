@@ -15,7 +15,7 @@
 //! out together with its event.
 
 use chrono::{DateTime, Utc};
-use vigie_model::{InboxStatus, Mention};
+use vigie_model::{InboxStatus, Mention, WorkflowChange, WorkflowDetail};
 use vigie_pipeline::routing::due_at;
 use vigie_store::{Department, InboxItem, NewWorkflowEvent};
 
@@ -151,17 +151,21 @@ pub fn apply(
         updated_at: ctx.now,
     });
     let before = item.status;
-    let event = |action: &str, detail: String| NewWorkflowEvent { user_id: ctx.user_id, action: action.into(), detail };
+    let event = |change: WorkflowChange| NewWorkflowEvent {
+        user_id: ctx.user_id,
+        action: change.action().into(),
+        detail: WorkflowDetail::new(change).encode(),
+    };
     let event = match action {
         Action::Triage => match before {
             InboxStatus::New => {
                 item.status = InboxStatus::ToHandle;
-                event("status", "new → to_handle".into())
+                event(WorkflowChange::Status { from: before, to: item.status, unassigned: false })
             }
             InboxStatus::Assigned => {
                 item.status = InboxStatus::ToHandle;
                 item.assignee_id = None;
-                event("status", "assigned → to_handle (unassigned)".into())
+                event(WorkflowChange::Status { from: before, to: item.status, unassigned: true })
             }
             InboxStatus::ToHandle => {
                 return Err(conflict(lang, "Cette mention est déjà à traiter.", "This mention is to handle already."));
@@ -184,23 +188,27 @@ pub fn apply(
             if same_department && same_person {
                 return Err(conflict(lang, "Elle est déjà assignée ainsi.", "It is assigned so already."));
             }
-            let mut parts = Vec::new();
+            let mut change = WorkflowChange::Assigned { department: None, due: None, assignee: None };
             if let Some(d) = &department {
                 item.department_id = Some(d.id);
                 item.due_at = due_at(item.entered_at, d);
                 // A new due time: escalated again if it is missed again.
                 item.escalated_at = None;
-                let due = item.due_at.map(|t| format!(", due {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
-                parts.push(format!("department {}{due}", d.name));
+                if let WorkflowChange::Assigned { department, due, .. } = &mut change {
+                    *department = Some(d.name.clone());
+                    *due = item.due_at;
+                }
             }
             if let Some(a) = &assignee {
                 item.assignee_id = Some(a.id);
                 item.status = InboxStatus::Assigned;
-                parts.push(format!("assignee {}", a.name));
+                if let WorkflowChange::Assigned { assignee, .. } = &mut change {
+                    *assignee = Some(a.name.clone());
+                }
             } else if before == InboxStatus::New {
                 item.status = InboxStatus::ToHandle;
             }
-            event("assigned", parts.join("; "))
+            event(change)
         }
         Action::Answer { reply, reason } => {
             if is_done(before) {
@@ -215,14 +223,13 @@ pub fn apply(
             }
             item.status = InboxStatus::Answered;
             item.first_response_at.get_or_insert(ctx.now);
-            let detail = match (&reply, &reason) {
-                (Some(r), _) => format!("reply recorded ({} characters)", r.chars().count()),
-                (None, Some(why)) => format!("no reply needed: {why}"),
-                (None, None) => String::new(),
+            let change = match (&reply, &reason) {
+                (Some(r), _) => WorkflowChange::Answered { reply_chars: Some(r.chars().count()), reason: None },
+                (None, why) => WorkflowChange::Answered { reply_chars: None, reason: why.clone() },
             };
             item.reply = reply;
             item.reason = reason;
-            event("answered", detail)
+            event(change)
         }
         Action::Close { reason } => match before {
             InboxStatus::Closed => {
@@ -232,20 +239,17 @@ pub fn apply(
             InboxStatus::Answered => {
                 item.status = InboxStatus::Closed;
                 item.closed_at = Some(ctx.now);
-                let detail = match &reason {
-                    Some(r) => format!("answered → closed: {r}"),
-                    None => "answered → closed".into(),
-                };
+                let change = WorkflowChange::Closed { from: before, reason: reason.clone() };
                 if reason.is_some() {
                     item.reason = reason;
                 }
-                event("closed", detail)
+                event(change)
             }
             // Answered once, then reopened: the answer stands.
             pending if item.first_response_at.is_some() && reason.is_none() => {
                 item.status = InboxStatus::Closed;
                 item.closed_at = Some(ctx.now);
-                event("closed", format!("{pending} → closed (answered before)"))
+                event(WorkflowChange::Closed { from: pending, reason: None })
             }
             pending => {
                 let Some(reason) = reason else {
@@ -257,9 +261,9 @@ pub fn apply(
                 };
                 item.status = InboxStatus::Closed;
                 item.closed_at = Some(ctx.now);
-                let detail = format!("{pending} → closed without answer: {reason}");
+                let change = WorkflowChange::Closed { from: pending, reason: Some(reason.clone()) };
                 item.reason = Some(reason);
-                event("closed", detail)
+                event(change)
             }
         },
         Action::Ignore { reason } => {
@@ -278,9 +282,9 @@ pub fn apply(
                 ));
             };
             item.status = InboxStatus::Ignored;
-            let detail = format!("{before} → ignored: {reason}");
+            let change = WorkflowChange::Ignored { from: before, reason: reason.clone() };
             item.reason = Some(reason);
-            event("ignored", detail)
+            event(change)
         }
         Action::Reopen => {
             if !is_done(before) {
@@ -292,7 +296,7 @@ pub fn apply(
             }
             item.status = if item.assignee_id.is_some() { InboxStatus::Assigned } else { InboxStatus::ToHandle };
             item.closed_at = None;
-            event("reopened", format!("{before} → {}", item.status))
+            event(WorkflowChange::Reopened { from: before, to: item.status })
         }
     };
     item.updated_at = ctx.now;
@@ -333,6 +337,11 @@ mod tests {
         }
     }
 
+    /// The event's detail as the API shows it.
+    fn english(event: &NewWorkflowEvent) -> String {
+        vigie_model::detail_text(&event.action, &event.detail, vigie_model::Language::En)
+    }
+
     fn ctx(h: u32) -> Ctx {
         Ctx { project_id: 1, user_id: Some(3), now: t(h), lang: Lang::En }
     }
@@ -362,7 +371,7 @@ mod tests {
         assert_eq!(item.entered_at, t(2));
         assert_eq!(item.due_at, Some(t(2) + Duration::hours(4)));
         assert_eq!(ev.action, "assigned");
-        assert_eq!(ev.detail, "department Customer service, due 2026-11-20 06:00 UTC; assignee Marie");
+        assert_eq!(english(&ev), "department Customer service, due 2026-11-20 06:00 UTC; assignee Marie");
         // Department only: to handle.
         let (item, _) = apply(None, &m, Action::Assign { department: Some(cs()), assignee: None }, ctx(3)).unwrap();
         assert_eq!(item.status, InboxStatus::ToHandle);
@@ -380,7 +389,7 @@ mod tests {
         let (item, ev) =
             apply(Some(&item), &m, Action::Answer { reply: Some("Sorry!".into()), reason: None }, ctx(4)).unwrap();
         assert_eq!((item.status, item.first_response_at), (InboxStatus::Answered, Some(t(4))));
-        assert_eq!(ev.detail, "reply recorded (6 characters)");
+        assert_eq!(english(&ev), "reply recorded (6 characters)");
         // Reopened and answered again: the first response stays.
         let (item, _) = apply(Some(&item), &m, Action::Reopen, ctx(5)).unwrap();
         assert_eq!(item.status, InboxStatus::ToHandle);
@@ -426,6 +435,54 @@ mod tests {
         let e =
             apply(Some(&ignored), &m, Action::Reopen, fr).and_then(|(i, _)| apply(Some(&i), &m, Action::Reopen, fr));
         assert!(e.unwrap_err().message.contains("rouverte"));
+    }
+
+    #[test]
+    fn every_event_reads_as_before_in_english_and_in_french() {
+        let m = mention();
+        let french =
+            |ev: &NewWorkflowEvent| vigie_model::detail_text(&ev.action, &ev.detail, vigie_model::Language::Fr);
+        let marie = || Some(Assignee { id: 9, name: "Marie".into() });
+        let (item, ev) = apply(None, &m, Action::Triage, ctx(3)).unwrap();
+        assert_eq!((english(&ev), french(&ev)), ("new → to_handle".into(), "nouveau → à traiter".into()));
+        let (item, _) = apply(Some(&item), &m, Action::Assign { department: None, assignee: marie() }, ctx(3)).unwrap();
+        let (item, ev) = apply(Some(&item), &m, Action::Triage, ctx(3)).unwrap();
+        assert_eq!(
+            (english(&ev), french(&ev)),
+            ("assigned → to_handle (unassigned)".into(), "assigné → à traiter (plus assignée à personne)".into())
+        );
+        let (item, ev) =
+            apply(Some(&item), &m, Action::Assign { department: Some(cs()), assignee: None }, ctx(3)).unwrap();
+        assert_eq!(
+            (english(&ev), french(&ev)),
+            (
+                "department Customer service, due 2026-11-20 06:00 UTC".into(),
+                "service Customer service, échéance 20/11/2026 06:00 UTC".into()
+            )
+        );
+        let answer = Action::Answer { reply: None, reason: Some("spam".into()) };
+        let (item, ev) = apply(Some(&item), &m, answer, ctx(4)).unwrap();
+        assert_eq!(
+            (english(&ev), french(&ev)),
+            ("no reply needed: spam".into(), "pas de réponse nécessaire\u{a0}: spam".into())
+        );
+        let (item, ev) = apply(Some(&item), &m, Action::Close { reason: Some("done".into()) }, ctx(5)).unwrap();
+        assert_eq!(
+            (english(&ev), french(&ev)),
+            ("answered → closed: done".into(), "répondu → clos\u{a0}: done".into())
+        );
+        let (item, ev) = apply(Some(&item), &m, Action::Reopen, ctx(6)).unwrap();
+        assert_eq!((english(&ev), french(&ev)), ("closed → to_handle".into(), "clos → à traiter".into()));
+        let (reopened, ev) = apply(Some(&item), &m, Action::Close { reason: None }, ctx(7)).unwrap();
+        assert_eq!(
+            (english(&ev), french(&ev)),
+            ("to_handle → closed (answered before)".into(), "à traiter → clos (répondue auparavant)".into())
+        );
+        let (_, ev) = apply(None, &m, Action::Close { reason: Some("duplicate".into()) }, ctx(7)).unwrap();
+        assert_eq!(english(&ev), "new → closed without answer: duplicate");
+        let (_, ev) = apply(None, &m, Action::Ignore { reason: Some("bot".into()) }, ctx(7)).unwrap();
+        assert_eq!((english(&ev), french(&ev)), ("new → ignored: bot".into(), "nouveau → ignoré\u{a0}: bot".into()));
+        assert_eq!(reopened.status, InboxStatus::Closed);
     }
 
     #[test]

@@ -10,8 +10,10 @@ use chrono::Utc;
 use maud::html;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use vigie_model::{InboxStatus, Role};
-use vigie_store::{Department, InboxItem, NewWorkflowEvent, StoredMention};
+use std::collections::HashMap;
+
+use vigie_model::{InboxStatus, Role, WorkflowChange, WorkflowDetail};
+use vigie_store::{Department, InboxItem, NewWorkflowEvent, StoredMention, WorkflowEvent};
 
 use super::actions::{self, Action, Assignee, Ctx, MAX_REASON_CHARS, MAX_TEXT_CHARS};
 use super::{Directory, item_json, mention_json, overdue_secs, response_secs};
@@ -116,9 +118,27 @@ pub(super) async fn save(
 
 /// Events made with a token name it (they have no user).
 fn by_token(actor: &Actor, event: &mut NewWorkflowEvent) {
-    if actor.user.is_none() {
-        event.detail = format!("{} (by {})", event.detail, actor.name());
+    if actor.user.is_some() {
+        return;
     }
+    match (WorkflowDetail::parse(&event.action, &event.detail), &actor.token) {
+        (Some(mut detail), Some(token)) => {
+            detail.by = Some(token.name.clone());
+            event.detail = detail.encode();
+        }
+        _ => event.detail = format!("{} (by {})", event.detail, actor.name()),
+    }
+}
+
+/// An event's detail in the reader's language (themes by their names when
+/// `theme_names` has them); a detail stored as free text, as stored.
+pub(crate) fn event_detail(lang: Lang, e: &WorkflowEvent, theme_names: &HashMap<String, String>) -> String {
+    vigie_model::detail_text_with(&e.action, &e.detail, lang.into(), &|key| theme_names.get(key).cloned())
+}
+
+/// An event's detail for the JSON API: English, themes by their keys.
+pub(crate) fn event_detail_json(e: &WorkflowEvent) -> String {
+    vigie_model::detail_text(&e.action, &e.detail, vigie_model::Language::En)
 }
 
 pub(super) fn resolve_department(dir: &Directory, id: Option<i64>, lang: Lang) -> Result<Option<Department>, ApiError> {
@@ -175,7 +195,8 @@ async fn perform(state: &AppState, actor: &Actor, mid: i64, kind: Kind, f: Field
         Kind::Note => {
             let text = actions::text_field(f.text.as_deref(), MAX_TEXT_CHARS, "La note", "note", lang)?
                 .ok_or_else(|| ApiError::invalid(lang.t("La note est vide.", "The note is empty (text).")))?;
-            let mut event = NewWorkflowEvent { user_id: actor.user_id(), action: "note".into(), detail: text };
+            let detail = WorkflowDetail::new(WorkflowChange::Note { text }).encode();
+            let mut event = NewWorkflowEvent { user_id: actor.user_id(), action: "note".into(), detail };
             by_token(actor, &mut event);
             state.store.add_workflow_event(pid, mid, event, Utc::now()).await?;
             return Ok(());
@@ -217,7 +238,7 @@ async fn item_value(state: &AppState, actor: &Actor, mid: i64) -> Result<Value, 
         "item": item.as_ref().map(|i| item_json(i, &dir, now)),
         "events": events.iter().map(|e| json!({
             "id": e.id, "at": e.at.to_rfc3339(), "user_id": e.user_id, "user": dir.user_name(e.user_id),
-            "action": e.action, "detail": e.detail,
+            "action": e.action, "detail": event_detail_json(e),
         })).collect::<Vec<_>>(),
     }))
 }
@@ -432,7 +453,7 @@ async fn item_page(
     };
     let m = &stored.mention;
     let events = state.store.workflow_events(pid, mid).await?;
-    let theme_names: std::collections::HashMap<String, String> =
+    let theme_names: HashMap<String, String> =
         crate::pages::themes_for(&state, pid, lang).await?.into_iter().map(|t| (t.key, t.name)).collect();
     let mut dir = Directory::load(&state, pid).await?;
     let ids: Vec<i64> =
@@ -443,6 +464,8 @@ async fn item_page(
     let department = item.as_ref().and_then(|i| dir.department(i.department_id));
     let late = item.as_ref().and_then(|i| overdue_secs(i, now));
     let done = matches!(status, InboxStatus::Answered | InboxStatus::Closed | InboxStatus::Ignored);
+    // Answered, or answered then reopened: closing needs no reason.
+    let answered_once = status == InboxStatus::Answered || item.as_ref().is_some_and(|i| i.first_response_at.is_some());
     let agent = actor.can(Role::Agent);
     let base = format!("/p/{pid}/inbox/{mid}");
     let title = m.title.as_deref().filter(|t| !t.trim().is_empty()).map(|t| crate::pages::clip(t, 200));
@@ -567,9 +590,9 @@ async fn item_page(
                         (csrf_field(&actor))
                         h3 { (lang.t("Clore", "Close")) }
                         label {
-                            @if status == InboxStatus::Answered { (lang.t("Raison (facultative)", "Reason (optional)")) }
+                            @if answered_once { (lang.t("Raison (facultative)", "Reason (optional)")) }
                             @else { (lang.t("Raison (obligatoire\u{a0}: jamais répondue)", "Reason (required: never answered)")) }
-                            input type="text" name="reason" required[status != InboxStatus::Answered] maxlength=(MAX_REASON_CHARS);
+                            input type="text" name="reason" required[!answered_once] maxlength=(MAX_REASON_CHARS);
                         }
                         button.secondary type="submit" { (lang.t("Clore", "Close")) }
                     }
@@ -596,11 +619,12 @@ async fn item_page(
             } @else {
                 ol.history {
                     @for e in &events {
+                        @let detail = event_detail(lang, e, &theme_names);
                         li class={ "event event-" (e.action) } {
                             span.muted { (lang.datetime(e.at)) } " · "
                             strong { (dir.user_name(e.user_id).unwrap_or_else(|| "Vigie".into())) } " · "
                             (event_label(lang, &e.action))
-                            @if !e.detail.is_empty() { (lang.t("\u{a0}: ", ": ")) span.detail { (e.detail) } }
+                            @if !detail.is_empty() { (lang.t("\u{a0}: ", ": ")) span.detail { (detail) } }
                         }
                     }
                 }
