@@ -162,6 +162,29 @@ pub struct RawMention {
     pub engagement: Engagement,
 }
 
+/// The departments of the default workflow (English, as seeded) with their
+/// French names.
+const DEFAULT_DEPARTMENTS_FR: &[(&str, &str)] = &[
+    ("Customer service", "Service client"),
+    ("Logistics and operations", "Logistique et opérations"),
+    ("Product", "Produit"),
+    ("Billing", "Facturation"),
+    ("Digital", "Numérique"),
+    ("Human resources", "Ressources humaines"),
+    ("Legal", "Juridique"),
+    ("CSR", "RSE"),
+    ("Quality and safety", "Qualité et sécurité"),
+];
+
+/// A department's name for a reader: a default department kept as seeded is
+/// named in French for a French reader; any other name is the project's own.
+pub fn department_name(name: &str, lang: Language) -> &str {
+    match lang {
+        Language::Fr => DEFAULT_DEPARTMENTS_FR.iter().find(|(en, _)| *en == name).map_or(name, |(_, fr)| fr),
+        Language::En => name,
+    }
+}
+
 /// How far past its arrival a publication date may lie: sources in other time
 /// zones and slightly fast clocks are tolerated, a date further ahead is an
 /// error of the source.

@@ -228,6 +228,7 @@ impl WorkflowDetail {
                 } else {
                     parts.join(", ")
                 };
+                let department = crate::department_name(department, lang);
                 format!("{}{rule} ({conditions}) → {department}", lang.t("règle n°\u{a0}", "rule #"))
             }
             WorkflowChange::Status { from, to, unassigned } => {
@@ -244,6 +245,7 @@ impl WorkflowDetail {
                         Some(_) => format!(", {} {}", lang.t("échéance", "due"), when(*due, lang)),
                         None => String::new(),
                     };
+                    let d = crate::department_name(d, lang);
                     parts.push(format!("{} {d}{due}", lang.t("service", "department")));
                 }
                 if let Some(a) = assignee {
@@ -379,11 +381,11 @@ mod tests {
             both(change.clone()),
             (
                 "rule #1 (theme customer_service, negative) → Customer service".into(),
-                "règle n°\u{a0}1 (thème customer_service, négatif) → Customer service".into()
+                "règle n°\u{a0}1 (thème customer_service, négatif) → Service client".into()
             )
         );
         let named = WorkflowDetail::new(change).render_with(Fr, &|k| (k == "customer_service").then(|| "SAV".into()));
-        assert_eq!(named, "règle n°\u{a0}1 (thème SAV, négatif) → Customer service");
+        assert_eq!(named, "règle n°\u{a0}1 (thème SAV, négatif) → Service client");
         let watch = WorkflowChange::Routed {
             rule: 2,
             theme: None,
@@ -396,14 +398,14 @@ mod tests {
             both(watch),
             (
                 "rule #2 (watch #7, source twitter) → Customer service".into(),
-                "règle n°\u{a0}2 (veille n°\u{a0}7, source twitter) → Customer service".into()
+                "règle n°\u{a0}2 (veille n°\u{a0}7, source twitter) → Service client".into()
             )
         );
         assert_eq!(
             both(routed(None, None)),
             (
                 "rule #1 (any mention) → Customer service".into(),
-                "règle n°\u{a0}1 (toute mention) → Customer service".into()
+                "règle n°\u{a0}1 (toute mention) → Service client".into()
             )
         );
     }
@@ -435,11 +437,13 @@ mod tests {
             both(full),
             (
                 "department Customer service, due 2026-11-20 06:00 UTC; assignee Marie".into(),
-                "service Customer service, échéance 20/11/2026 06:00 UTC\u{a0}; assignée à Marie".into()
+                "service Service client, échéance 20/11/2026 06:00 UTC\u{a0}; assignée à Marie".into()
             )
         );
         let no_target = WorkflowChange::Assigned { department: Some("Legal".into()), due: None, assignee: None };
-        assert_eq!(both(no_target), ("department Legal".into(), "service Legal".into()));
+        assert_eq!(both(no_target), ("department Legal".into(), "service Juridique".into()));
+        let own = WorkflowChange::Assigned { department: Some("Presse".into()), due: None, assignee: None };
+        assert_eq!(both(own), ("department Presse".into(), "service Presse".into()), "a project's own name stands");
         let person = WorkflowChange::Assigned { department: None, due: None, assignee: Some("Marie".into()) };
         assert_eq!(both(person), ("assignee Marie".into(), "assignée à Marie".into()));
     }

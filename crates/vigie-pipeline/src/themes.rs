@@ -339,8 +339,10 @@ mod tests {
 
     #[test]
     fn default_themes_have_french_names_until_renamed() {
-        for (key, name, _, _) in DEFAULT_THEMES {
+        for (key, name, department, _) in DEFAULT_THEMES {
             assert_ne!(french_name(key, name), *name, "{key} has no French name");
+            let french = vigie_model::department_name(department, vigie_model::Language::Fr);
+            assert_ne!(french, *department, "department {department} has no French name");
         }
         assert_eq!(french_name("customer_service", "Customer service"), "Service client");
         assert_eq!(french_name("customer_service", "SAV et hotline"), "SAV et hotline", "a project's own name stands");

@@ -172,6 +172,9 @@ async fn a_negative_delivery_mention_is_routed_then_assigned_and_answered() {
     assert_eq!(r.status, 303, "{}", r.text);
     let in_french = french.get(&app.p(&format!("/inbox/{delivery}"))).await;
     assert!(in_french.text.contains("Livraison et logistique"), "{}", in_french.text);
+    // The default departments too (the API keeps the stored names, above).
+    assert!(in_french.text.contains("Logistique et opérations"), "{}", in_french.text);
+    assert!(!in_french.text.contains("Logistics and operations"), "{}", in_french.text);
     let settings = french.get(&app.p("/settings")).await;
     assert!(settings.text.contains("Livraison et logistique"), "{}", settings.text);
     // A viewer gets no action forms.

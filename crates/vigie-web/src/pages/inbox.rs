@@ -472,7 +472,7 @@ async fn list_page(
                 select name="department" {
                     option value="" { (lang.t("Tous", "All")) }
                     @for d in &dir.departments {
-                        option value=(d.id) selected[params.department == Some(d.id)] { (d.name) }
+                        option value=(d.id) selected[params.department == Some(d.id)] { (crate::pages::dept(lang, &d.name)) }
                     }
                 }
             }
@@ -518,7 +518,7 @@ fn bulk_controls(lang: Lang, dir: &Directory) -> Markup {
             div.bulk-action {
                 label { (lang.t("Service", "Department"))
                     select name="department_id" {
-                        @for d in &dir.departments { option value=(d.id) { (d.name) } }
+                        @for d in &dir.departments { option value=(d.id) { (crate::pages::dept(lang, &d.name)) } }
                     }
                 }
                 button type="submit" name="action" value="assign_department" { (lang.t("Envoyer au service", "Send to department")) }
@@ -590,7 +590,7 @@ fn table(
                             td { (sentiment_badge(lang, m.analysis.polarity())) }
                             td { (status_label(lang, item.status))
                                 @if item.escalated_at.is_some() { " " span.badge.escalated { (lang.t("escaladée", "escalated")) } } }
-                            td { (dir.department_name(item.department_id).unwrap_or_else(|| "—".into())) }
+                            td { (dir.department_name(item.department_id).map_or_else(|| "—".into(), |n| crate::pages::dept(lang, &n).to_string())) }
                             td { (dir.user_name(item.assignee_id).unwrap_or_else(|| "—".into())) }
                             td {
                                 @if let Some(due) = item.due_at { (lang.datetime(due)) }

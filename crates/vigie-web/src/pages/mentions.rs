@@ -1068,7 +1068,7 @@ async fn detail_page(
                 dt { (lang.t("Statut", "Status")) } dd { (status_badge(lang, status)) }
                 @if let Some(item) = &d.inbox {
                     dt { (lang.t("Service", "Department")) }
-                    dd { (item.department_id.and_then(|id| d.departments.iter().find(|x| x.id == id)).map(|x| x.name.as_str()).unwrap_or("—")) }
+                    dd { (item.department_id.and_then(|id| d.departments.iter().find(|x| x.id == id)).map_or("—", |x| crate::pages::dept(lang, &x.name))) }
                     dt { (lang.t("Assigné à", "Assigned to")) }
                     dd { @if item.assignee_id.is_some() { (d.user(item.assignee_id, lang)) } @else { "—" } }
                     @if let Some(due) = item.due_at { dt { (lang.t("Échéance", "Due")) } dd { (lang.datetime(due)) } }

@@ -314,6 +314,12 @@ pub fn created<T: serde::Serialize>(value: T) -> Response {
 /// The state, for handlers that only need it (keeps signatures short).
 pub type St = State<AppState>;
 
+/// A department's name for the reader: the default workflow's departments
+/// kept as seeded are named in French for a French reader.
+pub(crate) fn dept(lang: Lang, name: &str) -> &str {
+    vigie_model::department_name(name, lang.into())
+}
+
 /// The project's themes, named for the reader: the default themes a project
 /// kept as seeded are named in French for a French reader.
 pub(crate) async fn themes_for(

@@ -225,7 +225,7 @@ pub fn body(lang: Lang, r: &Report) -> Markup {
             section.report-departments {
                 h2 { (lang.t("Par service", "Per department")) }
                 @for d in &k.departments {
-                    h3 { (d.name) }
+                    h3 { (crate::pages::dept(lang, &d.name)) }
                     (kpi_table(lang, &kpi::response_rows(&d.current, &d.previous)))
                 }
             }

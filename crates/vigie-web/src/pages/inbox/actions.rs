@@ -457,7 +457,7 @@ mod tests {
             (english(&ev), french(&ev)),
             (
                 "department Customer service, due 2026-11-20 06:00 UTC".into(),
-                "service Customer service, échéance 20/11/2026 06:00 UTC".into()
+                "service Service client, échéance 20/11/2026 06:00 UTC".into()
             )
         );
         let answer = Action::Answer { reply: None, reason: Some("spam".into()) };

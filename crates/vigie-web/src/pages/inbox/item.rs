@@ -497,7 +497,7 @@ async fn item_page(
                 dd { span class={ "badge status-" (status.as_str()) } { (status_label(lang, status)) }
                     @if item.as_ref().is_some_and(|i| i.escalated_at.is_some()) { " " span.badge.escalated { (lang.t("escaladée", "escalated")) } } }
                 dt { (lang.t("Service", "Department")) }
-                dd { (department.map(|d| d.name.clone()).unwrap_or_else(|| "—".into())) }
+                dd { (department.map_or("—", |d| crate::pages::dept(lang, &d.name))) }
                 dt { (lang.t("Assignée à", "Assignee")) }
                 dd { (dir.user_name(item.as_ref().and_then(|i| i.assignee_id)).unwrap_or_else(|| "—".into())) }
                 @if let Some(i) = &item {
@@ -556,7 +556,7 @@ async fn item_page(
                             select name="department_id" {
                                 option value="" { (lang.t("(inchangé)", "(unchanged)")) }
                                 @for d in &dir.departments {
-                                    option value=(d.id) { (d.name) " (" (lang.duration(d.response_target_secs)) ")" }
+                                    option value=(d.id) { (crate::pages::dept(lang, &d.name)) " (" (lang.duration(d.response_target_secs)) ")" }
                                 }
                             }
                         }

@@ -358,7 +358,7 @@ fn fields(lang: Lang, d: Option<&Department>, members: &[(User, Role)]) -> Marku
     let target = d.map(|d| d.response_target_secs).unwrap_or(4 * 3600);
     html! {
         label { (lang.t("Nom", "Name"))
-            input type="text" name="name" required maxlength=(MAX_NAME_CHARS) value=[d.map(|d| d.name.as_str())]; }
+            input type="text" name="name" required maxlength=(MAX_NAME_CHARS) value=[d.map(|d| crate::pages::dept(lang, &d.name))]; }
         div.inline-fields {
             label { (lang.t("Objectif de réponse\u{a0}: heures", "Response target: hours"))
                 input type="number" name="hours" min="0" max="720" value=(target / 3600); }
@@ -408,7 +408,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                     tbody {
                         @for d in &list {
                             tr {
-                                td { (d.name) }
+                                td { (crate::pages::dept(lang, &d.name)) }
                                 td { (lang.duration(d.response_target_secs)) }
                                 td { (name_of(d.manager_id)) }
                                 @if can {

@@ -273,7 +273,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                                     (watches.iter().find(|x| x.id == w).map(|x| x.name.clone()).unwrap_or(format!("#{w}")))
                                 } @else { span.muted { (any) } } }
                                 td { @if let Some(k) = r.source_kind { (k.as_str()) } @else { span.muted { (any) } } }
-                                td { (departments.iter().find(|d| d.id == r.department_id).map(|d| d.name.clone()).unwrap_or(format!("#{}", r.department_id))) }
+                                td { (departments.iter().find(|d| d.id == r.department_id).map(|d| crate::pages::dept(lang, &d.name).to_string()).unwrap_or(format!("#{}", r.department_id))) }
                                 @if can {
                                     td {
                                         form.inline method="post" action={ "/p/" (pid) "/settings/rules/" (r.id) "/delete" }
@@ -319,7 +319,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                         }
                         label { (lang.t("Service", "Department"))
                             select name="department_id" required {
-                                @for d in &departments { option value=(d.id) { (d.name) } }
+                                @for d in &departments { option value=(d.id) { (crate::pages::dept(lang, &d.name)) } }
                             }
                         }
                         button type="submit" { (lang.t("Ajouter", "Add")) }
