@@ -227,7 +227,11 @@ pub fn apply(
                 (Some(r), _) => WorkflowChange::Answered { reply_chars: Some(r.chars().count()), reason: None },
                 (None, why) => WorkflowChange::Answered { reply_chars: None, reason: why.clone() },
             };
-            item.reply = reply;
+            // A reply sent earlier (before a reopen) stays on record unless a
+            // new reply replaces it: a reason alone does not erase it.
+            if reply.is_some() {
+                item.reply = reply;
+            }
             item.reason = reason;
             event(change)
         }
@@ -396,6 +400,24 @@ mod tests {
         let (item, _) =
             apply(Some(&item), &m, Action::Answer { reply: None, reason: Some("spam".into()) }, ctx(6)).unwrap();
         assert_eq!(item.first_response_at, Some(t(4)));
+    }
+
+    #[test]
+    fn a_reply_sent_before_a_reopen_is_kept_when_a_reason_is_given_next() {
+        let m = mention();
+        let (item, _) = apply(None, &m, Action::Triage, ctx(1)).unwrap();
+        let reply = Action::Answer { reply: Some("Votre dossier n° 4521 est transmis".into()), reason: None };
+        let (item, _) = apply(Some(&item), &m, reply, ctx(2)).unwrap();
+        let (item, _) = apply(Some(&item), &m, Action::Reopen, ctx(3)).unwrap();
+        let reason = Action::Answer { reply: None, reason: Some("doublon".into()) };
+        let (item, _) = apply(Some(&item), &m, reason, ctx(4)).unwrap();
+        assert_eq!(item.reply.as_deref(), Some("Votre dossier n° 4521 est transmis"));
+        assert_eq!((item.reason.as_deref(), item.first_response_at), (Some("doublon"), Some(t(2))));
+        let again = Action::Answer { reply: Some("Nouvelle réponse".into()), reason: None };
+        let (item, _) = apply(Some(&item), &m, Action::Reopen, ctx(5))
+            .and_then(|(i, _)| apply(Some(&i), &m, again, ctx(6)))
+            .unwrap();
+        assert_eq!(item.reply.as_deref(), Some("Nouvelle réponse"), "a new reply replaces the old one");
     }
 
     #[test]
