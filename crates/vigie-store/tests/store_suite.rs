@@ -1075,8 +1075,16 @@ async fn departments_and_routing_rules(store: &dyn Store) {
         store.inbox_item(p.id, ids[0]).await.unwrap(),
         Some(InboxItem { department_id: None, due_at: None, ..routed })
     );
-    assert_eq!(store.inbox_item(p.id, ids[1]).await.unwrap(), Some(kept));
-    assert_eq!(store.list_departments(p.id).await.unwrap(), vec![renamed]);
+    assert_eq!(store.inbox_item(p.id, ids[1]).await.unwrap(), Some(kept.clone()));
+    assert_eq!(store.list_departments(p.id).await.unwrap(), vec![renamed.clone()]);
+
+    // A new target moves the due time of the department's pending items.
+    let retarget = Department { response_target_secs: 7200, ..renamed.clone() };
+    store.update_department(&retarget).await.unwrap();
+    let moved = store.inbox_item(p.id, ids[1]).await.unwrap().unwrap();
+    assert_eq!(moved.due_at, Some(kept.entered_at + chrono::Duration::seconds(7200)));
+    store.update_department(&Department { response_target_secs: 0, ..renamed }).await.unwrap();
+    assert_eq!(store.inbox_item(p.id, ids[1]).await.unwrap().unwrap().due_at, None, "no target, no due time");
 }
 
 async fn inbox_items_are_saved_with_their_history(store: &dyn Store) {

@@ -47,6 +47,8 @@ async fn departments_and_rules_crud_with_audit() {
         (json!({"name": "X", "response_target_secs": 5}), 400),
         (json!({"name": "X"}), 400),
         (json!({"name": "X", "response_target_secs": 3600, "manager_id": app.user_id("outsider").await}), 400),
+        // A viewer could not act on the overdue mentions escalated to them.
+        (json!({"name": "X", "response_target_secs": 3600, "manager_id": app.user_id("viewer").await}), 400),
         (json!({"name": "Presse", "response_target_secs": 3600}), 409),
         (json!({"name": "PRESSE", "response_target_secs": 3600}), 409),
     ] {

@@ -225,6 +225,17 @@ impl Workflow for PgStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("no department with id {}", department.id)));
         }
+        // Its pending items are due by the new target from when they
+        // entered (and may be escalated again against it).
+        sqlx::query(
+            "UPDATE inbox SET due_at = CASE WHEN $3 > 0 THEN entered_at + $3 ELSE NULL END, escalated_at = NULL \
+             WHERE project_id = $2 AND department_id = $1 AND status IN ('new', 'to_handle', 'assigned')",
+        )
+        .bind(department.id)
+        .bind(department.project_id)
+        .bind(department.response_target_secs)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -103,13 +103,28 @@ fn check_target(secs: i64, lang: Lang) -> Result<i64, ApiError> {
 async fn check_manager(state: &AppState, pid: i64, manager: Option<i64>, lang: Lang) -> Result<Option<User>, ApiError> {
     let Some(id) = manager else { return Ok(None) };
     let members = state.store.members(pid).await?;
-    members.into_iter().find(|(u, _)| u.id == id).map(|(u, _)| Some(u)).ok_or_else(|| {
-        ApiError::invalid(msg(
+    let Some((user, role)) = members.into_iter().find(|(u, _)| u.id == id) else {
+        return Err(ApiError::invalid(msg(
             lang,
             format!("L'utilisateur {id} n'est pas membre du projet\u{a0}: ajoutez-le d'abord."),
             format!("user {id} is not a member of this project: add them first"),
-        ))
-    })
+        )));
+    };
+    // Overdue items are escalated to the manager, who must be able to act on them.
+    if role < Role::Agent {
+        return Err(ApiError::invalid(msg(
+            lang,
+            format!(
+                "{} est lecteur dans ce projet et ne pourrait pas traiter les mentions en retard\u{a0}: choisissez un agent, un responsable ou un administrateur.",
+                user.display_name
+            ),
+            format!(
+                "{} is a viewer in this project and could not handle overdue mentions: choose an agent, manager or admin",
+                user.display_name
+            ),
+        )));
+    }
+    Ok(Some(user))
 }
 
 fn describe(d: &Department, manager: Option<&User>) -> String {
@@ -368,7 +383,8 @@ fn fields(lang: Lang, d: Option<&Department>, members: &[(User, Role)]) -> Marku
         label { (lang.t("Responsable (reçoit les mentions en retard)", "Manager (gets overdue mentions)"))
             select name="manager_id" {
                 option value="" { (lang.t("(aucun)", "(none)")) }
-                @for (u, _) in members {
+                // Only people who can handle the overdue mentions escalated to them.
+                @for (u, _) in members.iter().filter(|(_, role)| *role >= Role::Agent) {
                     option value=(u.id) selected[d.and_then(|d| d.manager_id) == Some(u.id)] { (u.display_name) " (" (u.username) ")" }
                 }
             }
