@@ -450,7 +450,11 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
             };
             if role < needed {
                 return Err(fail(ApiError::forbidden(match lang {
-                    Lang::Fr => format!("votre rôle dans ce projet est {role} ; il faut {needed} ou plus"),
+                    Lang::Fr => format!(
+                        "votre rôle dans ce projet est {} ; il faut {} ou plus",
+                        crate::pages::settings::role_label(lang, role),
+                        crate::pages::settings::role_label(lang, needed)
+                    ),
                     Lang::En => format!("your role in this project is {role}; this needs {needed} or above"),
                 })));
             }

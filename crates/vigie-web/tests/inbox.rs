@@ -236,6 +236,15 @@ async fn the_overview_counts_an_answer_at_once() {
     assert_eq!(responses(&viewer.get(&overview).await), (1, 1, 0));
     assert_eq!(responses(&viewer.get_fresh(&overview).await), (1, 0, 1));
     assert_eq!(responses(&viewer.get(&overview).await), (1, 0, 1), "the fresh figures are kept");
+
+    // Trending terms open the mentions of the period's days, not of all time.
+    app.push(json!([{"url": "https://forum.example.fr/t/9", "text": "Colis toujours pas reçu, livraison en retard",
+                     "source": "forum", "lang": "fr", "published_at": hours_ago(1)}]))
+        .await;
+    let page = viewer.get_fresh(&app.p("/overview?period=24h")).await;
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert!(page.text.contains("/mentions?q=colis&amp;from="), "{}", page.text);
+    assert!(page.text.contains(&format!("&amp;to={today}\"")), "{}", page.text);
 }
 
 #[tokio::test]

@@ -236,6 +236,9 @@ async fn the_downloaded_report_is_self_contained_and_escaped() {
     // Hostile text is text.
     assert!(doc.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(doc.contains("&lt;b&gt;in&lt;/b&gt;"), "alert titles escaped too");
+    assert!(doc.contains("<td>warning</td>"), "severity in the report's language");
+    let fr = viewer.get(&app.p(&format!("/report/download?{PERIOD}&lang=fr"))).await;
+    assert!(fr.text.contains("<td>attention</td>") && !fr.text.contains("<td>warning</td>"), "{}", fr.text);
 
     // PDF only with Chromium on the server; otherwise a clear answer.
     let pdf = viewer.get(&app.p(&format!("/report/download?{PERIOD}&format=pdf&lang=en"))).await;
@@ -492,6 +495,14 @@ async fn schedules_are_kept_by_managers_and_each_period_is_mailed_once() {
         )
         .await;
     assert_eq!(twice.status, 409, "the same report twice would be mailed twice: {}", twice.text);
+    // Without a language, the channel's (French here), whoever asks.
+    let token = app.token(Role::Manager).await;
+    let plain = token
+        .post_json(&path, &json!({"frequency": "monthly", "channel_id": mail.id, "recipients": "pdg@example.org"}))
+        .await;
+    assert_eq!(plain.status, 201, "{}", plain.text);
+    assert_eq!(plain.json()["lang"], "fr", "{}", plain.text);
+    assert_eq!(token.delete(&format!("{path}/{}", plain.json()["id"])).await.status, 200);
     assert!(twice.json()["message"].as_str().unwrap().contains(&format!("#{id}")), "{}", twice.text);
     let listed = manager.get(&path).await.json();
     assert_eq!(listed["items"][0]["recipients"], "boss@example.org");

@@ -483,7 +483,7 @@ async fn refusals_speak_the_readers_language() {
     // A page above the reader's role.
     let r = viewer.post_form(&app.p("/watches"), &[("name", "x"), ("query", "x")]).await;
     assert_eq!(r.status, 403, "{}", r.text);
-    assert!(r.text.contains("votre rôle dans ce projet est viewer"), "{}", r.text);
+    assert!(r.text.contains("votre rôle dans ce projet est lecteur ; il faut responsable ou plus"), "{}", r.text);
     // A form that did not come from Vigie.
     viewer.csrf = None;
     let r = viewer.post_form(&app.p("/watches"), &[("name", "x"), ("query", "x")]).await;
@@ -508,5 +508,17 @@ async fn refusals_speak_the_readers_language() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
-    assert!(r.text().await.unwrap().contains("votre rôle dans ce projet est viewer"));
+    assert!(r.text().await.unwrap().contains("votre rôle dans ce projet est lecteur ; il faut responsable ou plus"));
+}
+
+#[tokio::test]
+async fn a_display_name_must_show_something() {
+    let app = TestApp::start().await;
+    let viewer = app.login("viewer").await;
+    for name in ["\u{200b}\u{200b}\u{200b}", "  ", "\u{202e}\u{2066}", "a\u{7}b"] {
+        let r = viewer.post_form("/account", &[("display_name", name), ("lang", "fr")]).await;
+        assert_eq!(r.status, 400, "{name:?}: {}", r.text);
+    }
+    let r = viewer.post_form("/account", &[("display_name", "Zoë \u{1F600}"), ("lang", "fr")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
 }

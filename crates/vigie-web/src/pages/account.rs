@@ -266,14 +266,26 @@ async fn save_account(
 ) -> PageResult {
     let mut user = actor.user.clone().ok_or_else(|| ApiError::forbidden("a token has no account"))?;
     let name = form.display_name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid("the display name must have 1 to 100 characters").into());
+    // Something others can read: not only invisible or control characters.
+    let visible = name.chars().any(|c| !c.is_whitespace() && !c.is_control() && !is_invisible(c));
+    if !visible || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid(actor.lang.t(
+            "le nom affiché doit avoir de 1 à 100 caractères visibles",
+            "the display name must have 1 to 100 visible characters",
+        ))
+        .into());
     }
     let lang = Lang::parse(&form.lang).ok_or_else(|| ApiError::invalid("the language must be fr or en"))?;
     user.display_name = name.to_string();
     user.lang = lang.code().to_string();
     state.store.update_user(&user).await?;
     Ok(see_other("/account"))
+}
+
+/// Zero-width and bidirectional formatting characters: a name of only these
+/// shows as nothing.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// The session behind a request (the password pages are reachable with a

@@ -68,7 +68,7 @@ pub fn alert_title(lang: Lang, alert: &vigie_model::Alert, watch: Option<&str>) 
 }
 
 /// A severity as the reader says it (the badge's class keeps the code).
-fn severity_label(lang: Lang, s: vigie_model::Severity) -> &'static str {
+pub(crate) fn severity_label(lang: Lang, s: vigie_model::Severity) -> &'static str {
     match s {
         vigie_model::Severity::Info => lang.t("info", "info"),
         vigie_model::Severity::Warning => lang.t("attention", "warning"),

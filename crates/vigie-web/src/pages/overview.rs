@@ -350,12 +350,18 @@ async fn overview_page(
             div.card {
                 h2 { (lang.t("Termes fréquents", "Trending terms")) }
                 @if f.terms.is_empty() { p.muted { "—" } } @else {
-                    ul.terms { @for t in &f.terms { li { a.badge href={ "/p/" (pid) "/mentions?q=" (url_encode(t)) } { (t) } } } }
+                    // The period's days (the mentions page filters by day).
+                    @let days = format!(
+                        "&from={}&to={}",
+                        f.period.from.format("%Y-%m-%d"),
+                        (f.period.to - chrono::Duration::seconds(1)).format("%Y-%m-%d")
+                    );
+                    ul.terms { @for t in &f.terms { li { a.badge href={ "/p/" (pid) "/mentions?q=" (url_encode(t)) (days) } { (t) } } } }
                 }
                 h2 { (lang.t("Alertes ouvertes", "Open alerts")) }
                 @if f.open_alerts.is_empty() { p.muted { (lang.t("Aucune alerte ouverte.", "No open alert.")) } } @else {
                     ul { @for a in &f.open_alerts { li {
-                        span class={ "badge severity-" (a.severity.as_str()) } { (a.severity.as_str()) } " "
+                        span class={ "badge severity-" (a.severity.as_str()) } { (super::alerts::severity_label(lang, a.severity)) } " "
                         a href={ "/p/" (pid) "/alerts/" (a.id) } { (super::alerts::alert_title(lang, a, a.watch_id.and_then(|w| f.watch_names.get(&w)).map(String::as_str))) }
                     } } }
                 }

@@ -251,7 +251,7 @@ pub fn body(lang: Lang, r: &Report) -> Markup {
             @if r.alerts.is_empty() { p.muted { (lang.t("Aucune alerte.", "No alert.")) } } @else {
                 table { thead { tr { th { (lang.t("Ouverte", "Opened")) } th { (lang.t("Gravité", "Severity")) } th { (lang.t("Alerte", "Alert")) } th { (lang.t("Prise en compte", "Acknowledged")) } } }
                 tbody { @for a in &r.alerts { tr {
-                    td { (lang.datetime(a.opened_at)) } td { (a.severity.as_str()) } td { (super::alerts::alert_title(lang, a, a.watch_id.and_then(|w| r.watch_names.get(&w)).map(String::as_str))) }
+                    td { (lang.datetime(a.opened_at)) } td { (super::alerts::severity_label(lang, a.severity)) } td { (super::alerts::alert_title(lang, a, a.watch_id.and_then(|w| r.watch_names.get(&w)).map(String::as_str))) }
                     td { (a.acknowledged_at.or(a.resolved_at).map_or_else(|| "—".into(), |t| lang.duration((t - a.opened_at).num_seconds()))) }
                 } } } }
             }

@@ -103,7 +103,11 @@ async fn add(state: &AppState, actor: &Actor, input: ScheduleInput, lang: Lang) 
     };
     let recipients = if raw.trim().is_empty() { String::new() } else { check_addresses(&raw, lang)?.join(",") };
     let report_lang = match input.lang.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
-        None => lang.code().to_string(),
+        // The channel's language (French unless it says otherwise).
+        None => match state.store.list_channels(pid).await?.into_iter().find(|c| c.id == channel_id) {
+            Some(c) => c.lang.code().to_string(),
+            None => Lang::Fr.code().to_string(),
+        },
         Some(l) => Lang::parse(l).map(|l| l.code().to_string()).ok_or_else(|| {
             ApiError::invalid(msg(lang, "La langue doit être fr ou en.".into(), "lang must be fr or en".into()))
         })?,
