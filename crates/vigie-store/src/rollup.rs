@@ -351,9 +351,10 @@ fn assemble(
     overview.top_sites = top_rows(all.s, top);
     overview.per_theme = top_rows(all.t, top);
     overview.per_source_kind = top_rows(all.k, top);
-    // BTreeMap order is the key order: sorting stably by count keeps ties by name.
+    // Top authors by reach ("most influential"), then by mentions; BTreeMap
+    // order is the key order, so a stable sort keeps ties by name.
     let mut authors: Vec<(String, AuthorAgg)> = all.a.into_iter().collect();
-    authors.sort_by_key(|(_, a)| std::cmp::Reverse(a.n));
+    authors.sort_by(|(_, a), (_, b)| b.reach.unwrap_or(0.0).total_cmp(&a.reach.unwrap_or(0.0)).then(b.n.cmp(&a.n)));
     authors.truncate(top);
     overview.top_authors = authors
         .into_iter()
@@ -431,8 +432,9 @@ mod tests {
             o.top_sites.iter().map(|r| (r.key.as_str(), r.count)).collect::<Vec<_>>(),
             [("a.example", 2), ("b.example", 1)]
         );
-        assert_eq!(o.top_authors[0].reach_score, 12.0);
-        assert_eq!(o.top_authors[1].reach_score, 50.0);
+        // By reach first: the most influential author, whatever their count.
+        assert_eq!(o.top_authors[0].reach_score, 50.0);
+        assert_eq!(o.top_authors[1].reach_score, 12.0);
     }
 
     #[test]

@@ -682,7 +682,7 @@ impl PgStore {
             "SELECT author, MIN(site COLLATE \"C\") AS site, COUNT(*) AS n, \
              COALESCE(MAX(reach_score), 0.0::float8) AS reach FROM mentions \
              WHERE project_id = $1 AND published_at >= $2 AND published_at < $3 AND author IS NOT NULL \
-             GROUP BY author ORDER BY n DESC, author COLLATE \"C\" LIMIT $4",
+             GROUP BY author ORDER BY reach DESC, n DESC, author COLLATE \"C\" LIMIT $4",
         )
         .bind(project_id)
         .bind(from)

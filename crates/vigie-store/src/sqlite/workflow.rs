@@ -672,7 +672,7 @@ impl SqliteStore {
         let rows = sqlx::query(
             "SELECT author, MIN(site) AS site, COUNT(*) AS n, COALESCE(MAX(reach_score), 0.0) AS reach FROM mentions \
              WHERE project_id = ?1 AND published_at >= ?2 AND published_at < ?3 AND author IS NOT NULL \
-             GROUP BY author ORDER BY n DESC, author LIMIT ?4",
+             GROUP BY author ORDER BY reach DESC, n DESC, author LIMIT ?4",
         )
         .bind(project_id)
         .bind(from)
