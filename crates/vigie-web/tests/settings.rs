@@ -460,6 +460,11 @@ async fn installation_users_are_managed_by_installation_admins() {
     app.store.set_password(uid, &vigie_web::auth::hash_password(PASSWORD).unwrap(), false).await.unwrap();
     let claire = app.login("claire").await;
     assert_eq!(claire.get("/api/v1/me").await.status, 200);
+    assert_eq!(claire.get("/api/v1/me").await.json()["projects"], json!([]), "a member of nothing yet");
+    // An installation administrator sees every project, as their admin.
+    let mine = root.get("/api/v1/me").await.json();
+    let projects = mine["projects"].as_array().unwrap();
+    assert!(projects.iter().any(|p| p["id"] == app.project.id && p["role"] == "admin"), "{mine}");
 
     // Disabling ends her sessions; enabling lets her in again.
     let r = root.put_json(&format!("/api/v1/users/{uid}"), &json!({"disabled": true})).await;

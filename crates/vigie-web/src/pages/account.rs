@@ -213,7 +213,12 @@ async fn me(
     Extension(actor): Extension<Actor>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let user = actor.user.as_ref().ok_or_else(|| ApiError::forbidden("a token has no user"))?;
-    let projects = state.store.memberships(user.id).await?;
+    // An installation administrator acts as admin in every project.
+    let projects = if user.is_admin {
+        state.store.list_projects().await?.into_iter().map(|p| (p, vigie_model::Role::Admin)).collect()
+    } else {
+        state.store.memberships(user.id).await?
+    };
     Ok(Json(json!({
         "user": user_json(user),
         "projects": projects.iter().map(|(p, r)| json!({"id": p.id, "name": p.name, "role": r.as_str()})).collect::<Vec<_>>(),
