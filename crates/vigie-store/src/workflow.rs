@@ -263,7 +263,19 @@ pub trait Workflow: Send + Sync {
         before_id: Option<i64>,
         limit: i64,
     ) -> Result<Vec<(InboxItem, StoredMention)>>;
-    async fn inbox_counts(&self, project_id: i64, now: DateTime<Utc>) -> Result<InboxCounts>;
+    /// Items per status and the overdue ones, of the whole inbox.
+    async fn inbox_counts(&self, project_id: i64, now: DateTime<Utc>) -> Result<InboxCounts> {
+        self.inbox_counts_of(project_id, None, None, now).await
+    }
+    /// [`Workflow::inbox_counts`] of one department's and/or one person's
+    /// items (what the inbox's filters show).
+    async fn inbox_counts_of(
+        &self,
+        project_id: i64,
+        department_id: Option<i64>,
+        assignee_id: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<InboxCounts>;
     /// Pending items of every project due before `now` and not escalated
     /// yet, most overdue first.
     async fn overdue_items(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<InboxItem>>;

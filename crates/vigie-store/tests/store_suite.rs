@@ -1233,6 +1233,14 @@ async fn inbox_items_are_saved_with_their_history(store: &dyn Store) {
     assert_eq!(counts.overdue, 3);
     assert_eq!(store.inbox_counts(p.id, t0()).await.unwrap().overdue, 0);
     assert_eq!(store.inbox_counts(other.id, t0()).await.unwrap(), InboxCounts::default());
+    // Counted as the department and person filters list them.
+    let total = |c: &InboxCounts| c.per_status.iter().map(|(_, n)| n).sum::<i64>();
+    let of_support = store.inbox_counts_of(p.id, Some(support.id), None, later(45)).await.unwrap();
+    assert_eq!((total(&of_support), of_support.overdue), (3, 2), "{of_support:?}");
+    let of_agent = store.inbox_counts_of(p.id, None, Some(agent.id), later(45)).await.unwrap();
+    assert_eq!((total(&of_agent), of_agent.overdue), (1, 0), "{of_agent:?}");
+    let both = store.inbox_counts_of(p.id, Some(support.id), Some(agent.id), later(45)).await.unwrap();
+    assert_eq!(total(&both), 1);
     // A row may say `new` too: it is counted as such.
     let ids2 = mentions(store, p.id, "inbox-new", 1).await;
     store.save_inbox_item(&item(p.id, ids2[0], InboxStatus::New, t0()), None).await.unwrap();

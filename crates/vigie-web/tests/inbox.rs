@@ -72,6 +72,15 @@ async fn a_negative_delivery_mention_is_routed_then_assigned_and_answered() {
     assert_eq!(it["target_secs"], 86_400);
     assert_eq!(list["counts"]["per_status"]["to_handle"], 1);
     assert_eq!(list["next_cursor"], Value::Null);
+    // Filtered by another department: the counts are that department's too.
+    let legal =
+        app.store.list_departments(app.project.id).await.unwrap().into_iter().find(|d| d.name == "Legal").unwrap();
+    let other = viewer.get(&app.api(&format!("/inbox?department={}", legal.id))).await.json();
+    assert_eq!(
+        (other["items"].as_array().unwrap().len(), &other["counts"]["per_status"]["to_handle"]),
+        (0, &json!(0)),
+        "{other}"
+    );
 
     let detail = item(&viewer, &app, delivery).await;
     let events = detail["events"].as_array().unwrap();

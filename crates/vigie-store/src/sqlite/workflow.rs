@@ -448,9 +448,20 @@ impl Workflow for SqliteStore {
         Ok(items.into_iter().zip(mentions).collect())
     }
 
-    async fn inbox_counts(&self, project_id: i64, now: DateTime<Utc>) -> Result<InboxCounts> {
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM inbox WHERE project_id = ?1 GROUP BY status")
+    async fn inbox_counts_of(
+        &self,
+        project_id: i64,
+        department_id: Option<i64>,
+        assignee_id: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<InboxCounts> {
+        // `None` filters nothing.
+        const OF: &str = "AND (?2 IS NULL OR department_id = ?2) AND (?3 IS NULL OR assignee_id = ?3)";
+        let sql = format!("SELECT status, COUNT(*) AS n FROM inbox WHERE project_id = ?1 {OF} GROUP BY status");
+        let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(project_id)
+            .bind(department_id)
+            .bind(assignee_id)
             .fetch_all(&self.pool)
             .await?;
         let mut per_status = rows
@@ -458,9 +469,15 @@ impl Workflow for SqliteStore {
             .map(|r| Ok((status_from_str(&r.try_get::<String, _>("status")?)?, r.try_get::<i64, _>("n")?)))
             .collect::<Result<Vec<_>>>()?;
         per_status.sort_by_key(|(status, _)| InboxStatus::ALL.iter().position(|s| s == status));
-        let sql = format!("SELECT COUNT(*) FROM inbox WHERE project_id = ?1 AND status IN {PENDING} AND due_at < ?2");
-        let overdue =
-            sqlx::query_scalar(AssertSqlSafe(sql)).bind(project_id).bind(ts(now)).fetch_one(&self.pool).await?;
+        let sql =
+            format!("SELECT COUNT(*) FROM inbox WHERE project_id = ?1 {OF} AND status IN {PENDING} AND due_at < ?4");
+        let overdue = sqlx::query_scalar(AssertSqlSafe(sql))
+            .bind(project_id)
+            .bind(department_id)
+            .bind(assignee_id)
+            .bind(ts(now))
+            .fetch_one(&self.pool)
+            .await?;
         Ok(InboxCounts { per_status, overdue })
     }
 

@@ -390,7 +390,8 @@ async fn list_api(
     let (rows, next) = fetch(&state, pid, &params, &filter).await?;
     let mut dir = Directory::load(&state, pid).await?;
     dir.learn(&state, rows.iter().filter_map(|(i, _)| i.assignee_id).collect()).await?;
-    let counts = state.store.inbox_counts(pid, now).await?;
+    // The tabs count what the department and person filters show.
+    let counts = state.store.inbox_counts_of(pid, filter.department_id, filter.assignee_id, now).await?;
     let mut per_status = serde_json::Map::new();
     for s in InboxStatus::ALL.iter().filter(|s| **s != InboxStatus::New) {
         let n = counts.per_status.iter().find(|(k, _)| k == s).map(|(_, n)| *n).unwrap_or(0);
@@ -425,7 +426,8 @@ async fn list_page(
     let (rows, next) = fetch(&state, pid, &params, &filter).await?;
     let mut dir = Directory::load(&state, pid).await?;
     dir.learn(&state, rows.iter().filter_map(|(i, _)| i.assignee_id).collect()).await?;
-    let counts = state.store.inbox_counts(pid, now).await?;
+    // The tabs count what the department and person filters show.
+    let counts = state.store.inbox_counts_of(pid, filter.department_id, filter.assignee_id, now).await?;
     let count = |s: InboxStatus| counts.per_status.iter().find(|(k, _)| *k == s).map(|(_, n)| *n).unwrap_or(0);
     let pending = count(InboxStatus::ToHandle) + count(InboxStatus::Assigned);
     let tabs: Vec<(Tab, &str, Option<i64>)> = vec![
