@@ -1245,6 +1245,23 @@ async fn inbox_items_are_saved_with_their_history(store: &dyn Store) {
     let ids2 = mentions(store, p.id, "inbox-new", 1).await;
     store.save_inbox_item(&item(p.id, ids2[0], InboxStatus::New, t0()), None).await.unwrap();
     assert_eq!(store.inbox_counts(p.id, t0()).await.unwrap().per_status[0], (InboxStatus::New, 1));
+
+    // Leaving the project (or becoming a reader) releases the person's
+    // pending items and the departments they managed.
+    store.set_membership(p.id, agent.id, Some(Role::Agent)).await.unwrap();
+    store.update_department(&Department { manager_id: Some(agent.id), ..support.clone() }).await.unwrap();
+    assert_eq!(store.inbox_item(p.id, ids[0]).await.unwrap().unwrap().assignee_id, Some(agent.id));
+    store.set_membership(p.id, agent.id, Some(Role::Manager)).await.unwrap();
+    assert_eq!(
+        store.inbox_item(p.id, ids[0]).await.unwrap().unwrap().assignee_id,
+        Some(agent.id),
+        "a promotion keeps them"
+    );
+    store.set_membership(p.id, agent.id, None).await.unwrap();
+    let released = store.inbox_item(p.id, ids[0]).await.unwrap().unwrap();
+    assert_eq!((released.assignee_id, released.status), (None, InboxStatus::ToHandle));
+    let support_now = store.list_departments(p.id).await.unwrap().into_iter().find(|d| d.id == support.id).unwrap();
+    assert_eq!(support_now.manager_id, None);
 }
 
 async fn overdue_items_wait_for_escalation(store: &dyn Store) {

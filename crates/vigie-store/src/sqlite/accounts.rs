@@ -125,6 +125,25 @@ impl Accounts for SqliteStore {
     }
 
     async fn set_membership(&self, project_id: i64, user_id: i64, role: Option<Role>) -> Result<()> {
+        // Someone who leaves the project, or becomes a reader, can no longer
+        // act: their pending items go back to the queue and the departments
+        // they managed escalate to nobody until a manager is chosen.
+        if role.is_none_or(|r| r < Role::Agent) {
+            sqlx::query(
+                "UPDATE inbox SET assignee_id = NULL, \
+                 status = CASE WHEN status = 'assigned' THEN 'to_handle' ELSE status END \
+                 WHERE project_id = ?1 AND assignee_id = ?2 AND status IN ('new', 'to_handle', 'assigned')",
+            )
+            .bind(project_id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+            sqlx::query("UPDATE departments SET manager_id = NULL WHERE project_id = ?1 AND manager_id = ?2")
+                .bind(project_id)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+        }
         let Some(role) = role else {
             sqlx::query("DELETE FROM memberships WHERE project_id = ?1 AND user_id = ?2")
                 .bind(project_id)
