@@ -158,10 +158,13 @@ pub struct MentionFilter {
     pub corrected_only: bool,
     /// Only mentions of this polarity (the correction wins over the verdict).
     pub polarity: Option<Polarity>,
+    /// Only mentions without a sentiment (unsupported or unknown language, no
+    /// words to judge, and no correction).
+    pub sentiment_unknown: bool,
     /// Language code; `unknown` selects mentions without one.
     pub lang: Option<String>,
     pub source_kind: Option<SourceKind>,
-    /// The site (host), exactly.
+    /// The site (host, lower case, without `www.`) or any of its subdomains.
     pub site: Option<String>,
     /// Mentions the analysis gave this theme key.
     pub theme: Option<String>,

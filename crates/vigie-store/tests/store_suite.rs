@@ -1735,7 +1735,7 @@ async fn mention_filters_by_lang_kind_site_theme_and_status(store: &dyn Store) {
             None,
             judged(None, &["billing", "delivery"], None),
         ),
-        overview_record("f2", t0(), SourceKind::Review, Some("trustpilot.com"), None, judged(None, &[], None)),
+        overview_record("f2", t0(), SourceKind::Review, Some("fr.trustpilot.com"), None, judged(None, &[], None)),
         overview_record("f3", t0(), SourceKind::Twitter, Some("x.com"), None, judged(None, &["billing"], None)),
     ];
     batch[1].mention.lang = Some("en".into());
@@ -1761,6 +1761,13 @@ async fn mention_filters_by_lang_kind_site_theme_and_status(store: &dyn Store) {
     let site = |s: &str| MentionFilter { site: Some(s.into()), ..MentionFilter::default() };
     assert_eq!(found(site("x.com")).await, vec![ids[0], ids[3]]);
     assert_eq!(found(site("X.COM")).await, Vec::<i64>::new(), "exactly");
+    // A site finds its subdomains, not names that merely end the same.
+    assert_eq!(found(site("trustpilot.com")).await, vec![ids[2]]);
+    assert_eq!(found(site("fr.trustpilot.com")).await, vec![ids[2]]);
+    assert_eq!(found(site("pilot.com")).await, Vec::<i64>::new());
+    // No sentiment at all (none of these was judged).
+    let unknown = MentionFilter { sentiment_unknown: true, ..MentionFilter::default() };
+    assert_eq!(found(unknown).await, ids.clone());
     let theme = |t: &str| MentionFilter { theme: Some(t.into()), ..MentionFilter::default() };
     assert_eq!(found(theme("delivery")).await, vec![ids[0], ids[1]]);
     assert_eq!(found(theme("billing")).await, vec![ids[1], ids[3]]);

@@ -143,6 +143,17 @@ async fn each_filter_narrows_the_feed() {
     assert_eq!(get(&format!("watch={}", f.acme_watch)).await, acme);
     assert_eq!(get("source=forum").await, set(&["https://forum.example.com/t/2"]));
     assert_eq!(get("site=forum.example.com").await, set(&["https://forum.example.com/t/2"]));
+    // Any case, with or without www., and the site's subdomains.
+    assert_eq!(get("site=WWW.Forum.Example.COM").await, set(&["https://forum.example.com/t/2"]));
+    let of_example: BTreeSet<i64> = f
+        .all
+        .iter()
+        .filter(|m| m["site"].as_str().is_some_and(|s| s == "example.com" || s.ends_with(".example.com")))
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
+    assert!(of_example.len() > 1 && of_example.contains(&f.id("https://forum.example.com/t/2")));
+    assert_eq!(get("site=example.com").await, of_example);
+    assert!(get("site=ample.com").await.is_empty(), "a suffix of a name is not a domain");
     assert_eq!(get("lang=en").await, set(&["https://forum.example.com/t/2", "<script>alert(1)</script>"]));
     assert_eq!(get("lang=unknown").await, BTreeSet::from([f.js_id]));
     // Days are inclusive, in UTC: 23:30 on the 3rd is in.
@@ -155,11 +166,11 @@ async fn each_filter_narrows_the_feed() {
     assert_eq!(get(&format!("watch={}&lang=fr&source=news", f.acme_watch)).await.len(), 3);
 
     // Sentiment: what the feed says each mention is.
-    for label in ["negative", "neutral", "positive"] {
+    for label in ["negative", "neutral", "positive", "unknown"] {
         let expected: BTreeSet<i64> = f
             .all
             .iter()
-            .filter(|m| m["sentiment"]["label"].as_str() == Some(label))
+            .filter(|m| m["sentiment"]["label"].as_str().unwrap_or("unknown") == label)
             .map(|m| m["id"].as_i64().unwrap())
             .collect();
         assert_eq!(get(&format!("sentiment={label}")).await, expected, "{label}");

@@ -409,6 +409,9 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, filter: &MentionFilter) {
     if let Some(polarity) = filter.polarity {
         qb.push(" AND COALESCE(m.corrected, m.sentiment) = ").push_bind(polarity.as_str());
     }
+    if filter.sentiment_unknown {
+        qb.push(" AND COALESCE(m.corrected, m.sentiment) IS NULL");
+    }
     match filter.lang.as_deref() {
         Some("unknown") => {
             qb.push(" AND m.lang IS NULL");
@@ -422,7 +425,14 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, filter: &MentionFilter) {
         qb.push(" AND m.source_kind = ").push_bind(kind.as_str());
     }
     if let Some(site) = &filter.site {
-        qb.push(" AND m.site = ").push_bind(site.clone());
+        // The site or any of its subdomains (`example.fr` finds `blog.example.fr`).
+        qb.push(" AND (m.site = ")
+            .push_bind(site.clone())
+            .push(" OR substr(m.site, -length(")
+            .push_bind(site.clone())
+            .push(") - 1) = '.' || ")
+            .push_bind(site.clone())
+            .push(")");
     }
     if let Some(theme) = &filter.theme {
         qb.push(

@@ -217,13 +217,17 @@ fn parse_feed(p: &FeedParams, lang: Lang) -> Result<Feed, FeedError> {
         filter.watch_id = Some(w.parse().map_err(|_| bad("veille inconnue :", "unknown watch:", w))?);
     }
     if let Some(s) = &p.sentiment {
-        filter.polarity = Some(s.parse::<Polarity>().map_err(|_| {
-            bad(
-                "sentiment inconnu (negative, neutral ou positive) :",
-                "unknown sentiment (negative, neutral or positive):",
-                s,
-            )
-        })?);
+        if s == "unknown" {
+            filter.sentiment_unknown = true;
+        } else {
+            filter.polarity = Some(s.parse::<Polarity>().map_err(|_| {
+                bad(
+                    "sentiment inconnu (negative, neutral, positive ou unknown) :",
+                    "unknown sentiment (negative, neutral, positive or unknown):",
+                    s,
+                )
+            })?);
+        }
     }
     if let Some(t) = &p.theme {
         if t.chars().count() > 100 {
@@ -255,7 +259,9 @@ fn parse_feed(p: &FeedParams, lang: Lang) -> Result<Feed, FeedError> {
         if s.chars().count() > 255 {
             return Err(bad("site trop long :", "site too long:", &clip(s, 20)));
         }
-        filter.site = Some(s.clone());
+        // As sites are stored: lower case, without `www.`.
+        let site = s.trim().to_lowercase();
+        filter.site = Some(site.strip_prefix("www.").unwrap_or(&site).to_string());
     }
     let from = p.from.as_deref().map(|s| parse_date(lang, "from", s)).transpose()?;
     let to = p.to.as_deref().map(|s| parse_date(lang, "to", s)).transpose()?;
@@ -524,9 +530,10 @@ fn filter_value(lang: Lang, choices: &Choices, key: &str, value: &str) -> String
             .and_then(|id| choices.watches.iter().find(|w| w.id == id))
             .map(|w| w.name.clone())
             .unwrap_or_else(|| format!("{} {value}", lang.t("n°", "#"))),
-        "sentiment" => {
-            value.parse::<Polarity>().map(|p| polarity_label(lang, Some(p)).to_string()).unwrap_or(value.into())
-        }
+        "sentiment" => value
+            .parse::<Polarity>()
+            .map(|p| polarity_label(lang, Some(p)).to_string())
+            .unwrap_or_else(|_| if value == "unknown" { polarity_label(lang, None).into() } else { value.into() }),
         "theme" => choices.themes.iter().find(|t| t.key == value).map(|t| t.name.clone()).unwrap_or(value.into()),
         "status" => value.parse::<InboxStatus>().map(|s| status_label(lang, s).to_string()).unwrap_or(value.into()),
         "lang" if value == "unknown" => lang.t("inconnue", "unknown").into(),
@@ -554,6 +561,7 @@ fn filter_form(lang: Lang, pid: i64, p: &FeedParams, choices: &Choices) -> Marku
                     select name="sentiment" {
                         option value="" { (lang.t("Tous", "All")) }
                         @for pol in Polarity::ALL { option value=(pol.as_str()) selected[sel("sentiment", pol.as_str())] { (polarity_label(lang, Some(pol))) } }
+                        option value="unknown" selected[sel("sentiment", "unknown")] { (polarity_label(lang, None)) }
                     }
                 }
                 label { (lang.t("Thème", "Theme"))
