@@ -126,6 +126,14 @@ impl Lang {
     }
 
     /// A percentage with one decimal.
+    /// A number written with a point, as the reader writes it (a comma in French).
+    pub fn decimal(self, formatted: &str) -> String {
+        match self {
+            Lang::Fr => formatted.replace('.', ","),
+            Lang::En => formatted.to_string(),
+        }
+    }
+
     pub fn percent(self, ratio: f64) -> String {
         let v = if ratio.is_finite() { ratio * 100.0 } else { 0.0 };
         match self {

@@ -173,8 +173,8 @@ impl KpiRow {
         }
         let sign = if d > 0.0 { "+" } else { "" };
         match self.unit {
-            Unit::Share => format!("{sign}{:.1} {}", d * 100.0, lang.t("pts", "pts")),
-            Unit::Signed => format!("{sign}{d:.2}"),
+            Unit::Share => lang.decimal(&format!("{sign}{:.1} {}", d * 100.0, lang.t("pts", "pts"))),
+            Unit::Signed => lang.decimal(&format!("{sign}{d:.2}")),
             _ => match self.relative() {
                 Some(r) => format!("{}{}", if r > 0.0 { "+" } else { "" }, lang.percent(r)),
                 None => lang.t("nouveau", "new").into(),
@@ -205,7 +205,7 @@ pub fn format_value(lang: Lang, unit: Unit, v: Option<f64>) -> String {
     match unit {
         Unit::Count => lang.number(v.round() as i64),
         Unit::Share => lang.percent(v),
-        Unit::Signed => format!("{v:+.2}"),
+        Unit::Signed => lang.decimal(&format!("{v:+.2}")),
         Unit::Score => lang.number(v.round() as i64),
         Unit::Seconds => lang.duration(v.round() as i64),
     }

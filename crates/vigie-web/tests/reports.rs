@@ -239,6 +239,7 @@ async fn the_downloaded_report_is_self_contained_and_escaped() {
     assert!(doc.contains("<td>warning</td>"), "severity in the report's language");
     let fr = viewer.get(&app.p(&format!("/report/download?{PERIOD}&lang=fr"))).await;
     assert!(fr.text.contains("<td>attention</td>") && !fr.text.contains("<td>warning</td>"), "{}", fr.text);
+    assert!(fr.text.contains("+0,25") && fr.text.contains("-1,00"), "French decimals: {}", fr.text);
 
     // PDF only with Chromium on the server; otherwise a clear answer.
     let pdf = viewer.get(&app.p(&format!("/report/download?{PERIOD}&format=pdf&lang=en"))).await;

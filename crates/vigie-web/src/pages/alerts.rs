@@ -283,7 +283,7 @@ async fn detail_page(
             @if let Some(w) = &watch { dt { (lang.t("Veille", "Watch")) } dd { (w) } }
             dt { (lang.t("Statut", "Status")) } dd { (status_label(lang, a.status)) }
             dt { (lang.t("Observé", "Observed")) } dd { (format!("{:.0}", e.observed)) @if surge { " " (lang.t("mentions dans la fenêtre", "mentions in the window")) } }
-            dt { (lang.t("Attendu", "Expected")) } dd { (format!("{:.1}", e.expected)) @if let Some(s) = e.score { " · " (lang.t("score d'anomalie", "anomaly score")) " " (format!("{s:.2}")) } }
+            dt { (lang.t("Attendu", "Expected")) } dd { (lang.decimal(&format!("{:.1}", e.expected))) @if let Some(s) = e.score { " · " (lang.t("score d'anomalie", "anomaly score")) " " (lang.decimal(&format!("{s:.2}"))) } }
             @if let (Some(s), Some(t)) = (e.window_start, e.window_end) {
                 dt { (lang.t("Fenêtre", "Window")) } dd { (lang.datetime(s)) " → " (lang.datetime(t)) " UTC" }
             }
