@@ -79,10 +79,12 @@ impl Lang {
     }
 
     /// A date and time as people of this language write it (UTC).
+    /// A time as the reader writes it, said to be UTC (what Vigie stores and
+    /// shows: a reader in Paris adds one or two hours).
     pub fn datetime(self, t: DateTime<Utc>) -> String {
         match self {
-            Lang::Fr => t.format("%d/%m/%Y %H:%M").to_string(),
-            Lang::En => t.format("%Y-%m-%d %H:%M").to_string(),
+            Lang::Fr => t.format("%d/%m/%Y %H:%M UTC").to_string(),
+            Lang::En => t.format("%Y-%m-%d %H:%M UTC").to_string(),
         }
     }
 
@@ -156,6 +158,11 @@ mod tests {
         assert_eq!(Lang::En.duration(3_600 * 3 + 20 * 60), "3 h 20 min");
         assert_eq!(Lang::Fr.duration(2 * 86_400), "2 j");
         assert_eq!(Lang::En.duration(45), "45 s");
+        assert_eq!(Lang::Fr.decimal("-0.43"), "-0,43");
+        // Times say they are UTC (a reader in Paris adds an hour or two).
+        let t = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 24, 8, 5, 0).unwrap();
+        assert_eq!(Lang::Fr.datetime(t), "24/11/2026 08:05 UTC");
+        assert_eq!(Lang::En.datetime(t), "2026-11-24 08:05 UTC");
     }
 
     #[test]

@@ -285,7 +285,7 @@ async fn detail_page(
             dt { (lang.t("Observé", "Observed")) } dd { (format!("{:.0}", e.observed)) @if surge { " " (lang.t("mentions dans la fenêtre", "mentions in the window")) } }
             dt { (lang.t("Attendu", "Expected")) } dd { (lang.decimal(&format!("{:.1}", e.expected))) @if let Some(s) = e.score { " · " (lang.t("score d'anomalie", "anomaly score")) " " (lang.decimal(&format!("{s:.2}"))) } }
             @if let (Some(s), Some(t)) = (e.window_start, e.window_end) {
-                dt { (lang.t("Fenêtre", "Window")) } dd { (lang.datetime(s)) " → " (lang.datetime(t)) " UTC" }
+                dt { (lang.t("Fenêtre", "Window")) } dd { (lang.datetime(s)) " → " (lang.datetime(t)) }
             }
             @if !e.terms.is_empty() { dt { (lang.t("Termes", "Terms")) } dd { @for t in &e.terms { span.badge { (t) } " " } } }
             dt { (lang.t("Événements regroupés", "Events merged")) } dd { (lang.number(a.events)) }

@@ -288,7 +288,7 @@ pub fn document(lang: Lang, r: &Report) -> String {
             }
             body {
                 h1 { (title(lang, r)) }
-                p.muted { (lang.t("Généré le ", "Generated on ")) (lang.datetime(r.generated_at)) " UTC" }
+                p.muted { (lang.t("Généré le ", "Generated on ")) (lang.datetime(r.generated_at)) }
                 (body(lang, r))
             }
         }
