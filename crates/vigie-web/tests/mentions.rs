@@ -162,6 +162,12 @@ async fn each_filter_narrows_the_feed() {
         set(&["https://forum.example.com/t/2", "https://blog.example.org/p3"])
     );
     assert_eq!(get("from=2026-03-04").await, set(&["<script>alert(1)</script>"]));
+    // The overview's presets: the fixture's mentions are older than 90 days.
+    assert!(get("period=90d").await.is_empty());
+    for bad in ["period=5y", "period=7d&from=2026-03-01"] {
+        let r = viewer.get(&app.api(&format!("/mentions?{bad}"))).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+    }
     // Filters combine.
     assert_eq!(get(&format!("watch={}&lang=fr&source=news", f.acme_watch)).await.len(), 3);
 

@@ -103,6 +103,8 @@ pub struct FeedParams {
     pub site: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// The last `24h`, `7d`, `30d` or `90d` (as the overview's presets).
+    pub period: Option<String>,
     pub status: Option<String>,
     pub q: Option<String>,
     pub cursor: Option<String>,
@@ -110,7 +112,8 @@ pub struct FeedParams {
 }
 
 /// The filter parameters, in the order they are shown.
-const FILTER_KEYS: [&str; 10] = ["q", "watch", "sentiment", "theme", "lang", "source", "site", "from", "to", "status"];
+const FILTER_KEYS: [&str; 11] =
+    ["q", "watch", "sentiment", "theme", "lang", "source", "site", "period", "from", "to", "status"];
 
 impl FeedParams {
     /// Trimmed, with empty values unset.
@@ -125,6 +128,7 @@ impl FeedParams {
             site: c(self.site),
             from: c(self.from),
             to: c(self.to),
+            period: c(self.period),
             status: c(self.status),
             q: c(self.q),
             cursor: c(self.cursor),
@@ -142,6 +146,7 @@ impl FeedParams {
             "site" => self.site.as_deref(),
             "from" => self.from.as_deref(),
             "to" => self.to.as_deref(),
+            "period" => self.period.as_deref(),
             "status" => self.status.as_deref(),
             "q" => self.q.as_deref(),
             "cursor" => self.cursor.as_deref(),
@@ -275,6 +280,27 @@ fn parse_feed(p: &FeedParams, lang: Lang) -> Result<Feed, FeedError> {
     filter.published_since = from.and_then(midnight);
     // `to` is inclusive: up to the end of that day.
     filter.published_until = to.and_then(|d| d.succ_opt()).and_then(midnight);
+    if let Some(period) = &p.period {
+        if from.is_some() || to.is_some() {
+            return Err(FeedError::Invalid(
+                lang.t("donnez une période ou des dates, pas les deux", "give a period or dates, not both").to_string(),
+            ));
+        }
+        let hours = match period.as_str() {
+            "24h" => 24,
+            "7d" => 7 * 24,
+            "30d" => 30 * 24,
+            "90d" => 90 * 24,
+            other => {
+                return Err(bad(
+                    "période inconnue (24h, 7d, 30d ou 90d) :",
+                    "unknown period (24h, 7d, 30d or 90d):",
+                    other,
+                ));
+            }
+        };
+        filter.published_since = Some(Utc::now() - chrono::Duration::hours(hours));
+    }
     if let Some(s) = &p.status {
         filter.status = Some(s.parse::<InboxStatus>().map_err(|_| {
             bad(
@@ -517,6 +543,7 @@ fn filter_label(lang: Lang, key: &str) -> &'static str {
         "site" => lang.t("Site", "Site"),
         "from" => lang.t("Du", "From"),
         "to" => lang.t("Au", "To"),
+        "period" => lang.t("Période", "Period"),
         "status" => lang.t("Statut", "Status"),
         _ => "",
     }
