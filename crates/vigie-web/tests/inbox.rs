@@ -583,4 +583,11 @@ async fn a_french_reader_reads_the_history_in_french_and_the_api_stays_english()
             "answered → closed".into(),
         ]
     );
+    // A refused action speaks the session's language, single or in bulk.
+    let r = reader.post_json(&app.api(&format!("/inbox/{delivery}/answer")), &json!({})).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.json()["message"].as_str().unwrap().contains("Indiquez la réponse"), "{}", r.text);
+    let r = reader.post_json(&app.api("/inbox/bulk"), &json!({"ids": [], "action": "triage"})).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.json()["message"].as_str().unwrap().contains("Cochez au moins une mention"), "{}", r.text);
 }

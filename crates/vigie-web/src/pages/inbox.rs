@@ -705,7 +705,7 @@ async fn bulk_api(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let input: BulkInput = super::settings::json_body(&body)?;
-    let outcome = bulk(&state, &actor, input, Lang::En).await?;
+    let outcome = bulk(&state, &actor, input, actor.lang).await?;
     Ok(Json(json!({
         "done": outcome.done,
         "failed": outcome.failed.iter().map(|(id, e)| json!({"id": id, "code": e.code.as_str(), "message": e.message})).collect::<Vec<_>>(),

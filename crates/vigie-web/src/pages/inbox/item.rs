@@ -260,7 +260,7 @@ async fn api_action(state: AppState, actor: Actor, mid: i64, kind: Kind, body: B
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::invalid(format!("the body is not the expected JSON: {e}")))?
     };
-    perform(&state, &actor, mid, kind, fields, Lang::En).await?;
+    perform(&state, &actor, mid, kind, fields, actor.lang).await?;
     Ok(Json(item_value(&state, &actor, mid).await?))
 }
 
