@@ -362,15 +362,21 @@ async fn a_one_time_password_must_be_changed_first() {
     assert!(log.iter().any(|e| e.action == "user.password"), "{log:?}");
 }
 
-#[tokio::test]
-async fn alert_titles_are_shown_in_the_readers_language() {
-    let app = TestApp::start().await;
+/// A watch "Acme" and a fresh mention of it with a trigger term: the push
+/// runs the rules, which open an alert; the project's alerts.
+async fn arnaque_alerts(app: &TestApp) -> Vec<vigie_model::Alert> {
     let watch = vigie_store::NewWatch { name: "Acme".into(), query: "acme".into(), competitor: false, langs: vec![] };
     app.store.add_watch(app.project.id, watch, Utc::now()).await.unwrap();
     app.push(json!([{"url": "https://forum.example.fr/t/9", "text": "Acme est une arnaque, je porte plainte.",
                      "source": "forum", "lang": "fr", "published_at": chrono::Utc::now().to_rfc3339()}]))
         .await;
-    let alerts = app.store.alerts(app.project.id, None, 10).await.unwrap();
+    app.store.alerts(app.project.id, None, 10).await.unwrap()
+}
+
+#[tokio::test]
+async fn alert_titles_are_shown_in_the_readers_language() {
+    let app = TestApp::start().await;
+    let alerts = arnaque_alerts(&app).await;
     let alert = alerts.iter().find(|a| a.evidence.terms == ["arnaque"]).expect("an alert for the trigger term");
     assert_eq!(alert.title, "“arnaque” in mentions of Acme", "the stored title stays English");
     let french = "«\u{a0}arnaque\u{a0}» dans les mentions de la veille Acme";
@@ -400,13 +406,7 @@ async fn alert_titles_are_shown_in_the_readers_language() {
 #[tokio::test]
 async fn notification_links_open_the_alert_and_mention_pages() {
     let app = TestApp::start().await;
-    let watch = vigie_store::NewWatch { name: "Acme".into(), query: "acme".into(), competitor: false, langs: vec![] };
-    app.store.add_watch(app.project.id, watch, Utc::now()).await.unwrap();
-    // A trigger term in a fresh mention of a watch opens an alert (the push runs the rules).
-    app.push(json!([{"url": "https://forum.example.fr/t/9", "text": "Acme est une arnaque, je porte plainte.",
-                     "source": "forum", "lang": "fr", "published_at": chrono::Utc::now().to_rfc3339()}]))
-        .await;
-    let alerts = app.store.alerts(app.project.id, None, 10).await.unwrap();
+    let alerts = arnaque_alerts(&app).await;
     let alert = alerts.first().expect("an alert for the trigger term");
     let mid = *alert.mention_ids.first().expect("the alert names its mention");
     let stored = app.store.mention(app.project.id, mid).await.unwrap().unwrap().mention;
