@@ -204,6 +204,58 @@ pub async fn send_report_email(
     }
 }
 
+/// Sends a one-off message (an escalation to a manager) once to `to`:
+/// plain text and HTML alternatives; `key` (ASCII, unique per event) makes
+/// its message id. Errors as [`send_email`]'s.
+pub async fn send_plain_email(
+    config: &SmtpConfig,
+    to: &[String],
+    subject: &str,
+    text: &str,
+    html: &str,
+    key: &str,
+) -> Result<(), DeliveryError> {
+    if to.is_empty() {
+        return Err(DeliveryError::Email("no recipient".to_string()));
+    }
+    let from: Mailbox = config
+        .from
+        .trim()
+        .parse()
+        .map_err(|e| DeliveryError::Email(format!("invalid sender address {:?}: {e}", clean(&config.from, 100))))?;
+    let key = safe_event_id(key);
+    let domain = message_id_domain(from.email.domain());
+    let mut builder = Message::builder()
+        .from(from)
+        .subject(clean(subject, 250))
+        .message_id(Some(format!("<vigie.{key}@{domain}>")))
+        .raw_header(HeaderValue::new(EVENT_HEADER, key.clone()))
+        .raw_header(HeaderValue::new(AUTO_SUBMITTED, "auto-generated".to_string()));
+    for addr in to {
+        let mailbox: Mailbox = addr
+            .trim()
+            .parse()
+            .map_err(|e| DeliveryError::Email(format!("invalid recipient address {:?}: {e}", clean(addr, 100))))?;
+        builder = builder.to(mailbox);
+    }
+    let message = builder
+        .multipart(MultiPart::alternative_plain_html(text.to_string(), html.to_string()))
+        .map_err(|e| DeliveryError::Email(e.to_string()))?;
+    let server = format!("{}:{}", config.host, config.port);
+    let transport = transport(config).map_err(|e| smtp_error(&server, &e, config.timeout))?;
+    let whole = config.timeout.saturating_mul(2).max(Duration::from_secs(1));
+    match tokio::time::timeout(whole, transport.send(message)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(smtp_error(&server, &e, config.timeout)),
+        Err(_) => Err(DeliveryError::Smtp {
+            server,
+            reason: format!("no answer within {} s", whole.as_secs_f32()),
+            code: None,
+            transient: true,
+        }),
+    }
+}
+
 pub(crate) fn build_report_message(
     config: &SmtpConfig,
     to: &[String],

@@ -40,6 +40,7 @@
 //! drop a repeat.
 
 mod email;
+mod escalation;
 mod render;
 pub mod webhook;
 
@@ -50,7 +51,8 @@ use vigie_collect::FetchError;
 use vigie_model::Alert;
 pub use vigie_model::Language;
 
-pub use email::{ReportEmail, SmtpConfig, SmtpSecurity, send_email, send_report_email};
+pub use email::{ReportEmail, SmtpConfig, SmtpSecurity, send_email, send_plain_email, send_report_email};
+pub use escalation::{Escalation, escalation_email};
 pub use render::{MAX_EXCERPT_CHARS, MAX_MENTIONS, Rendered, render};
 pub use webhook::{WebhookTarget, send_webhook, sign, verify_signature};
 

@@ -262,11 +262,11 @@ pub async fn seed_workflow(store: &dyn Store, project_id: i64, now: DateTime<Utc
 /// them with the inbox's escalated filter) and a history event naming the
 /// department's manager; the assignee is kept. Returns how many were
 /// escalated. The server runs it every minute.
-pub async fn escalate_overdue(store: &dyn Store, now: DateTime<Utc>) -> Result<u64, PipelineError> {
+pub async fn escalate_overdue(store: &dyn Store, now: DateTime<Utc>) -> Result<Vec<Escalated>, PipelineError> {
     let overdue = store.overdue_items(now, ESCALATION_BATCH).await?;
     let mut departments: HashMap<i64, Vec<Department>> = HashMap::new();
     let mut names: HashMap<i64, String> = HashMap::new();
-    let mut escalated = 0;
+    let mut escalated = Vec::new();
     for listed in overdue {
         // Read again: a person may have handled it since the listing (the
         // store's conditional update checks this again, atomically).
@@ -282,6 +282,8 @@ pub async fn escalate_overdue(store: &dyn Store, now: DateTime<Utc>) -> Result<u
         let department = item
             .department_id
             .and_then(|id| departments.get(&item.project_id).and_then(|list| list.iter().find(|d| d.id == id)));
+        let manager = department.and_then(|d| d.manager_id).filter(|m| item.assignee_id != Some(*m));
+        let department_name = department.map(|d| d.name.clone());
         let to = match department.and_then(|d| d.manager_id) {
             Some(manager) if item.assignee_id != Some(manager) => {
                 if let std::collections::hash_map::Entry::Vacant(e) = names.entry(manager) {
@@ -298,10 +300,75 @@ pub async fn escalate_overdue(store: &dyn Store, now: DateTime<Utc>) -> Result<u
         // A conditional update: when several processes escalate at once (or
         // the mention was handled or deleted meanwhile), one does it, once.
         if store.escalate_item(item.project_id, item.mention_id, event, now).await? {
-            escalated += 1;
+            escalated.push(Escalated {
+                project_id: item.project_id,
+                mention_id: item.mention_id,
+                manager_id: manager,
+                department: department_name,
+                due_at: item.due_at.unwrap_or(now),
+            });
         }
     }
     Ok(escalated)
+}
+
+/// An inbox item escalated by [`escalate_overdue`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Escalated {
+    pub project_id: i64,
+    pub mention_id: i64,
+    /// The department's manager it was escalated to (none: no manager, or
+    /// the manager has it already).
+    pub manager_id: Option<i64>,
+    pub department: Option<String>,
+    pub due_at: DateTime<Utc>,
+}
+
+/// E-mails each escalated item's manager (in their language, with a link
+/// to the item when `base_url` is set), if they have an e-mail address and
+/// are not disabled. Best effort: a failure is logged and not retried (the
+/// escalation stays on the item and in the inbox's escalated filter).
+/// Returns how many e-mails the server accepted.
+pub async fn mail_escalations(
+    store: &dyn Store,
+    smtp: &vigie_notify::SmtpConfig,
+    base_url: Option<&str>,
+    escalated: &[Escalated],
+) -> Result<usize, PipelineError> {
+    let mut sent = 0;
+    for e in escalated {
+        let Some(manager) = e.manager_id else { continue };
+        let Some(user) = store.user(manager).await?.filter(|u| !u.disabled) else { continue };
+        let Some(address) = user.email.clone() else { continue };
+        let (Some(project), Some(mention)) =
+            (store.project_by_id(e.project_id).await?, store.mention(e.project_id, e.mention_id).await?)
+        else {
+            continue;
+        };
+        let m = &mention.mention;
+        let title = m.title.clone().unwrap_or_else(|| m.text.chars().take(160).collect());
+        let item_url =
+            base_url.map(|b| format!("{}/p/{}/inbox/{}", b.trim_end_matches('/'), e.project_id, e.mention_id));
+        let lang: vigie_model::Language = user.lang.parse().unwrap_or_default();
+        let (subject, text, html) = vigie_notify::escalation_email(&vigie_notify::Escalation {
+            lang,
+            project: &project.name,
+            department: e.department.as_deref().unwrap_or("—"),
+            mention: &title,
+            mention_url: m.url.as_deref(),
+            due_at: e.due_at,
+            item_url: item_url.as_deref(),
+            mention_id: e.mention_id,
+        });
+        let key = format!("escalation-{}-{}", e.project_id, e.mention_id);
+        match vigie_notify::send_plain_email(smtp, &[address], &subject, &text, &html, &key).await {
+            Ok(()) => sent += 1,
+            Err(error) => {
+                tracing::warn!(%error, mention = e.mention_id, manager, "could not e-mail an escalation");
+            }
+        }
+    }
+    Ok(sent)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
+use common::smtp::SmtpServer;
 use common::{Client, TestApp};
 use serde_json::{Value, json};
 use vigie_model::{InboxStatus, Role};
@@ -411,14 +412,16 @@ async fn overdue_items_are_highlighted_and_escalated_once() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     // Nothing is overdue yet.
-    assert_eq!(escalate_overdue(app.store.as_ref(), now).await.unwrap(), 0);
+    assert!(escalate_overdue(app.store.as_ref(), now).await.unwrap().is_empty());
     let r = agent.get(&app.api("/inbox?overdue=1")).await;
     assert!(r.json()["items"].as_array().unwrap().is_empty());
 
     // Two hours later: the two pending ones are escalated, once.
     let later = Utc::now() + Duration::hours(2);
-    assert_eq!(escalate_overdue(app.store.as_ref(), later).await.unwrap(), 2);
-    assert_eq!(escalate_overdue(app.store.as_ref(), later + Duration::minutes(1)).await.unwrap(), 0);
+    let escalations = escalate_overdue(app.store.as_ref(), later).await.unwrap();
+    assert_eq!(escalations.len(), 2);
+    assert!(escalations.iter().all(|e| e.manager_id == Some(manager_id) && e.department.as_deref() == Some("Urgent")));
+    assert!(escalate_overdue(app.store.as_ref(), later + Duration::minutes(1)).await.unwrap().is_empty());
     let escalated = app.store.inbox_item(pid, one).await.unwrap().unwrap();
     assert_eq!(escalated.escalated_at.map(|t| t.timestamp()), Some(later.timestamp()));
     assert_eq!(escalated.assignee_id, None, "the assignee is kept (none here)");
@@ -459,6 +462,32 @@ async fn overdue_items_are_highlighted_and_escalated_once() {
     assert_eq!(ids, vec![one]);
     let page = manager.get(&app.p("/inbox?escalated=1")).await;
     assert!(page.text.contains("escalated"));
+
+    // The manager is told by e-mail, in their language, with a link to the item.
+    let Some(server) = SmtpServer::start() else { return };
+    let (mut user, _) = app.store.user_by_name("manager").await.unwrap().unwrap();
+    user.email = Some("manager@example.fr".into());
+    user.lang = "fr".into();
+    app.store.update_user(&user).await.unwrap();
+    let sent = vigie_pipeline::routing::mail_escalations(
+        app.store.as_ref(),
+        &server.config(),
+        Some("https://vigie.example.fr/"),
+        &escalations,
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent, 2);
+    let received = server.received();
+    assert_eq!(received.len(), 2);
+    let mail = received
+        .iter()
+        .find(|m| m["message_id"].as_str().unwrap().contains(&format!("escalation-{pid}-{one}")))
+        .unwrap();
+    assert_eq!(mail["rcpt_tos"], json!(["manager@example.fr"]));
+    assert!(mail["subject"].as_str().unwrap().contains("mention en retard — Acme un"), "{mail}");
+    let text = mail["parts"][0]["content"].as_str().unwrap();
+    assert!(text.contains(&format!("https://vigie.example.fr/p/{pid}/inbox/{one}")), "{text}");
 }
 
 #[tokio::test]

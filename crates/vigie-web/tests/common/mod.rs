@@ -14,6 +14,8 @@ use vigie_pipeline::stories::StoryIndexes;
 use vigie_store::{NewUser, Project, SqliteStore, Store};
 use vigie_web::{AppState, WebConfig};
 
+pub mod smtp;
+
 pub const PASSWORD: &str = "a long test password";
 
 pub struct TestApp {

@@ -47,7 +47,7 @@ pub async fn run_loops(
     let fetcher = Fetcher::new(fetch_config())?;
     let ctx = CollectContext { models: models.clone(), ..collect_context() };
     let delivery = AbortOnDrop(spawn_delivery(store.clone(), notifier()?, opts.lease.clone()));
-    let escalation = AbortOnDrop(spawn_escalation(store.clone()));
+    let escalation = AbortOnDrop(spawn_escalation(store.clone(), notifier()?));
     tokio::pin!(stop);
     let mut stopping = false;
     let outcome: anyhow::Result<()> = async {
@@ -113,17 +113,34 @@ pub fn spawn_delivery(
     })
 }
 
-/// Escalates overdue inbox items every minute.
-pub fn spawn_escalation(store: DynStore) -> tokio::task::JoinHandle<()> {
+/// Escalates overdue inbox items every minute, and e-mails their
+/// departments' managers when SMTP is configured.
+pub fn spawn_escalation(
+    store: DynStore,
+    notifier: vigie_pipeline::notify_run::Notifier,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match vigie_pipeline::routing::escalate_overdue(store.as_ref(), Utc::now()).await {
-                Ok(0) => {}
-                Ok(count) => tracing::info!(count, "overdue inbox items escalated"),
-                Err(e) => tracing::warn!(error = %e, "escalation failed; retrying in a minute"),
+            let escalated = match vigie_pipeline::routing::escalate_overdue(store.as_ref(), Utc::now()).await {
+                Ok(list) => list,
+                Err(e) => {
+                    tracing::warn!(error = %e, "escalation failed; retrying in a minute");
+                    continue;
+                }
+            };
+            if escalated.is_empty() {
+                continue;
+            }
+            tracing::info!(count = escalated.len(), "overdue inbox items escalated");
+            if let Some(smtp) = &notifier.smtp {
+                let base = notifier.base_url.as_deref();
+                if let Err(e) = vigie_pipeline::routing::mail_escalations(store.as_ref(), smtp, base, &escalated).await
+                {
+                    tracing::warn!(error = %e, "could not e-mail the escalations");
+                }
             }
         }
     })

@@ -1,0 +1,146 @@
+//! The e-mail a department's manager gets when an inbox item of the
+//! department is overdue and escalated to them.
+//!
+//! Everything that comes from a mention or a person is cleaned and bounded
+//! like a notice's ([`crate::render`]); the HTML escapes it, links are kept
+//! only if they are `http(s)`.
+
+use chrono::{DateTime, Utc};
+use vigie_model::Language;
+
+use crate::render::{clean, html_escape, http_url};
+
+/// What an escalation says.
+#[derive(Debug, Clone)]
+pub struct Escalation<'a> {
+    pub lang: Language,
+    pub project: &'a str,
+    pub department: &'a str,
+    /// The mention's title, or the start of its text.
+    pub mention: &'a str,
+    /// Where the mention was published (its own link).
+    pub mention_url: Option<&'a str>,
+    pub due_at: DateTime<Utc>,
+    /// The inbox item's page in the web app, when a base URL is configured.
+    pub item_url: Option<&'a str>,
+    /// The command that shows it otherwise.
+    pub mention_id: i64,
+}
+
+/// Subject, plain text and HTML of an escalation e-mail.
+pub fn escalation_email(e: &Escalation<'_>) -> (String, String, String) {
+    let fr = e.lang == Language::Fr;
+    let t = |fr_text: &'static str, en_text: &'static str| if fr { fr_text } else { en_text };
+    let project = clean(e.project, 100);
+    let department = clean(vigie_model::department_name(e.department, e.lang), 100);
+    let mention = clean(e.mention, 200);
+    let due = e.due_at.format(if fr { "%d/%m/%Y %H:%M UTC" } else { "%Y-%m-%d %H:%M UTC" }).to_string();
+    let subject = clean(
+        &format!("[Vigie] {project} / {department}: {} — {mention}", t("mention en retard", "overdue mention")),
+        250,
+    );
+    let item = e.item_url.and_then(http_url);
+    let source = e.mention_url.and_then(http_url);
+    let see = match &item {
+        Some(url) => url.clone(),
+        None => format!("vigie mention show {}", e.mention_id),
+    };
+    let mut text = format!(
+        "{}\n\n{}: {project}\n{}: {department}\n{}: {due}\n{}: {mention}\n",
+        t(
+            "Une mention de votre service attend toujours une réponse après son échéance.",
+            "A mention of your department is still waiting for an answer past its due time."
+        ),
+        t("Projet", "Project"),
+        t("Service", "Department"),
+        t("Échéance", "Due"),
+        t("Mention", "Mention"),
+    );
+    if let Some(url) = &source {
+        text.push_str(&format!("{}: {url}\n", t("Publiée ici", "Published at")));
+    }
+    text.push_str(&format!(
+        "\n{}: {see}\n-- \n{}\n",
+        t("À traiter", "Handle it"),
+        t("Envoyé par Vigie", "Sent by Vigie")
+    ));
+    let h = html_escape;
+    let link = |url: &str, label: &str| format!("<a href=\"{}\" rel=\"noopener noreferrer\">{}</a>", h(url), h(label));
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\n\
+         <body style=\"font-family:sans-serif;line-height:1.4;color:#222\">\n<p>{}</p>\n<table cellpadding=\"3\">\n",
+        h(&subject),
+        h(t(
+            "Une mention de votre service attend toujours une réponse après son échéance.",
+            "A mention of your department is still waiting for an answer past its due time."
+        )),
+    );
+    for (k, v) in [
+        (t("Projet", "Project"), project.as_str()),
+        (t("Service", "Department"), department.as_str()),
+        (t("Échéance", "Due"), due.as_str()),
+        (t("Mention", "Mention"), mention.as_str()),
+    ] {
+        html.push_str(&format!("<tr><th align=\"left\">{}</th><td>{}</td></tr>\n", h(k), h(v)));
+    }
+    if let Some(url) = &source {
+        html.push_str(&format!(
+            "<tr><th align=\"left\">{}</th><td>{}</td></tr>\n",
+            h(t("Publiée ici", "Published at")),
+            link(url, url)
+        ));
+    }
+    html.push_str("</table>\n");
+    match &item {
+        Some(url) => html.push_str(&format!("<p>{}</p>\n", link(url, t("Ouvrir dans Vigie", "Open it in Vigie")))),
+        None => html.push_str(&format!("<p><code>{}</code></p>\n", h(&see))),
+    }
+    html.push_str(&format!(
+        "<p style=\"color:#888;font-size:small\">{}</p>\n</body></html>\n",
+        h(t("Envoyé par Vigie", "Sent by Vigie"))
+    ));
+    (subject, text, html)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn escalation(lang: Language) -> Escalation<'static> {
+        Escalation {
+            lang,
+            project: "Acme",
+            department: "Customer service",
+            mention: "<img src=x onerror=alert(1)> Colis\r\nBcc: victim@example.com perdu",
+            mention_url: Some("javascript:alert(1)"),
+            due_at: Utc.with_ymd_and_hms(2026, 11, 24, 9, 30, 0).unwrap(),
+            item_url: Some("https://vigie.example.fr/p/1/inbox/42"),
+            mention_id: 42,
+        }
+    }
+
+    #[test]
+    fn french_and_english_with_nothing_hostile_getting_through() {
+        let (subject, text, html) = escalation_email(&escalation(Language::Fr));
+        assert_eq!(
+            subject,
+            "[Vigie] Acme / Service client: mention en retard — <img src=x onerror=alert(1)> Colis Bcc: victim@example.com perdu"
+        );
+        assert!(!subject.contains('\n') && !subject.contains('\r'));
+        assert!(text.contains("Échéance: 24/11/2026 09:30 UTC"), "{text}");
+        assert!(text.contains("https://vigie.example.fr/p/1/inbox/42"));
+        assert!(!text.contains("javascript:"), "no link that is not http(s)");
+        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;") && !html.contains("<img"), "{html}");
+        assert!(!html.contains("javascript:"));
+        assert!(html.contains("href=\"https://vigie.example.fr/p/1/inbox/42\""));
+        let (subject, text, _) = escalation_email(&escalation(Language::En));
+        assert!(subject.starts_with("[Vigie] Acme / Customer service: overdue mention"), "{subject}");
+        assert!(text.contains("Due: 2026-11-24 09:30 UTC"), "{text}");
+        let cli = Escalation { item_url: None, ..escalation(Language::En) };
+        assert!(escalation_email(&cli).1.contains("vigie mention show 42"));
+    }
+}
