@@ -92,20 +92,32 @@ const AUTO_SUBMITTED: HeaderName = HeaderName::new_from_ascii_str("Auto-Submitte
 /// (permanent) for no recipient or an invalid address.
 pub async fn send_email(config: &SmtpConfig, to: &[String], notice: &Notice<'_>) -> Result<(), DeliveryError> {
     let message = build_message(config, to, notice)?;
-    let server = format!("{}:{}", config.host, config.port);
-    let transport = transport(config).map_err(|e| smtp_error(&server, &e, config.timeout))?;
-    let whole = config.timeout.saturating_mul(2).max(Duration::from_secs(1));
     let event = safe_event_id(notice.event_id);
-    match tokio::time::timeout(whole, transport.send(message)).await {
-        Ok(Ok(_)) => {
-            tracing::info!(server, event, recipients = to.len(), "e-mail accepted");
+    match deliver(config, message).await {
+        Ok(()) => {
+            tracing::info!(server = %server_of(config), event, recipients = to.len(), "e-mail accepted");
             Ok(())
         }
-        Ok(Err(e)) => {
-            let err = smtp_error(&server, &e, config.timeout);
-            tracing::warn!(server, event, transient = err.is_transient(), "{err}");
+        Err(err) => {
+            tracing::warn!(server = %server_of(config), event, transient = err.is_transient(), "{err}");
             Err(err)
         }
+    }
+}
+
+fn server_of(config: &SmtpConfig) -> String {
+    format!("{}:{}", config.host, config.port)
+}
+
+/// Hands one message to the server: `Ok` once accepted, within twice the
+/// configured timeout in all.
+async fn deliver(config: &SmtpConfig, message: Message) -> Result<(), DeliveryError> {
+    let server = server_of(config);
+    let transport = transport(config).map_err(|e| smtp_error(&server, &e, config.timeout))?;
+    let whole = config.timeout.saturating_mul(2).max(Duration::from_secs(1));
+    match tokio::time::timeout(whole, transport.send(message)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(smtp_error(&server, &e, config.timeout)),
         Err(_) => Err(DeliveryError::Smtp {
             server,
             reason: format!("no answer within {} s", whole.as_secs_f32()),
@@ -113,6 +125,41 @@ pub async fn send_email(config: &SmtpConfig, to: &[String], notice: &Notice<'_>)
             transient: true,
         }),
     }
+}
+
+/// A message's sender, recipients, subject (one cleaned line) and headers:
+/// the message id and `X-Vigie-Event` from `key` (made safe), marked
+/// auto-generated. Errors for no recipient or an invalid address.
+fn message_builder(
+    config: &SmtpConfig,
+    to: &[String],
+    subject: String,
+    key: &str,
+) -> Result<lettre::message::MessageBuilder, DeliveryError> {
+    if to.is_empty() {
+        return Err(DeliveryError::Email("no recipient".to_string()));
+    }
+    let from: Mailbox = config
+        .from
+        .trim()
+        .parse()
+        .map_err(|e| DeliveryError::Email(format!("invalid sender address {:?}: {e}", clean(&config.from, 100))))?;
+    let key = safe_event_id(key);
+    let domain = message_id_domain(from.email.domain());
+    let mut builder = Message::builder()
+        .from(from)
+        .subject(subject)
+        .message_id(Some(format!("<vigie.{key}@{domain}>")))
+        .raw_header(HeaderValue::new(EVENT_HEADER, key))
+        .raw_header(HeaderValue::new(AUTO_SUBMITTED, "auto-generated".to_string()));
+    for addr in to {
+        let mailbox: Mailbox = addr
+            .trim()
+            .parse()
+            .map_err(|e| DeliveryError::Email(format!("invalid recipient address {:?}: {e}", clean(addr, 100))))?;
+        builder = builder.to(mailbox);
+    }
+    Ok(builder)
 }
 
 fn transport(config: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, lettre::transport::smtp::Error> {
@@ -133,31 +180,8 @@ fn transport(config: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, 
 /// The message: headers from trusted configuration or cleaned text, the
 /// two renderings as alternatives.
 pub(crate) fn build_message(config: &SmtpConfig, to: &[String], notice: &Notice<'_>) -> Result<Message, DeliveryError> {
-    if to.is_empty() {
-        return Err(DeliveryError::Email("no recipient".to_string()));
-    }
-    let from: Mailbox = config
-        .from
-        .trim()
-        .parse()
-        .map_err(|e| DeliveryError::Email(format!("invalid sender address {:?}: {e}", clean(&config.from, 100))))?;
     let rendered = render::render(notice);
-    let event = safe_event_id(notice.event_id);
-    let domain = message_id_domain(from.email.domain());
-    let mut builder = Message::builder()
-        .from(from)
-        .subject(rendered.subject)
-        .message_id(Some(format!("<vigie.{event}@{domain}>")))
-        .raw_header(HeaderValue::new(EVENT_HEADER, event))
-        .raw_header(HeaderValue::new(AUTO_SUBMITTED, "auto-generated".to_string()));
-    for addr in to {
-        let mailbox: Mailbox = addr
-            .trim()
-            .parse()
-            .map_err(|e| DeliveryError::Email(format!("invalid recipient address {:?}: {e}", clean(addr, 100))))?;
-        builder = builder.to(mailbox);
-    }
-    builder
+    message_builder(config, to, rendered.subject, notice.event_id)?
         .multipart(MultiPart::alternative_plain_html(rendered.text, rendered.html))
         .map_err(|e| DeliveryError::Email(e.to_string()))
 }
@@ -185,23 +209,9 @@ pub async fn send_report_email(
     to: &[String],
     report: &ReportEmail<'_>,
 ) -> Result<(), DeliveryError> {
-    let message = build_report_message(config, to, report)?;
-    let server = format!("{}:{}", config.host, config.port);
-    let transport = transport(config).map_err(|e| smtp_error(&server, &e, config.timeout))?;
-    let whole = config.timeout.saturating_mul(2).max(Duration::from_secs(1));
-    match tokio::time::timeout(whole, transport.send(message)).await {
-        Ok(Ok(_)) => {
-            tracing::info!(server, report = report.key, recipients = to.len(), "report e-mail accepted");
-            Ok(())
-        }
-        Ok(Err(e)) => Err(smtp_error(&server, &e, config.timeout)),
-        Err(_) => Err(DeliveryError::Smtp {
-            server,
-            reason: format!("no answer within {} s", whole.as_secs_f32()),
-            code: None,
-            transient: true,
-        }),
-    }
+    deliver(config, build_report_message(config, to, report)?).await?;
+    tracing::info!(server = %server_of(config), report = report.key, recipients = to.len(), "report e-mail accepted");
+    Ok(())
 }
 
 /// Sends a one-off message (an escalation to a manager) once to `to`:
@@ -215,45 +225,10 @@ pub async fn send_plain_email(
     html: &str,
     key: &str,
 ) -> Result<(), DeliveryError> {
-    if to.is_empty() {
-        return Err(DeliveryError::Email("no recipient".to_string()));
-    }
-    let from: Mailbox = config
-        .from
-        .trim()
-        .parse()
-        .map_err(|e| DeliveryError::Email(format!("invalid sender address {:?}: {e}", clean(&config.from, 100))))?;
-    let key = safe_event_id(key);
-    let domain = message_id_domain(from.email.domain());
-    let mut builder = Message::builder()
-        .from(from)
-        .subject(clean(subject, 250))
-        .message_id(Some(format!("<vigie.{key}@{domain}>")))
-        .raw_header(HeaderValue::new(EVENT_HEADER, key.clone()))
-        .raw_header(HeaderValue::new(AUTO_SUBMITTED, "auto-generated".to_string()));
-    for addr in to {
-        let mailbox: Mailbox = addr
-            .trim()
-            .parse()
-            .map_err(|e| DeliveryError::Email(format!("invalid recipient address {:?}: {e}", clean(addr, 100))))?;
-        builder = builder.to(mailbox);
-    }
-    let message = builder
+    let message = message_builder(config, to, clean(subject, 250), key)?
         .multipart(MultiPart::alternative_plain_html(text.to_string(), html.to_string()))
         .map_err(|e| DeliveryError::Email(e.to_string()))?;
-    let server = format!("{}:{}", config.host, config.port);
-    let transport = transport(config).map_err(|e| smtp_error(&server, &e, config.timeout))?;
-    let whole = config.timeout.saturating_mul(2).max(Duration::from_secs(1));
-    match tokio::time::timeout(whole, transport.send(message)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(smtp_error(&server, &e, config.timeout)),
-        Err(_) => Err(DeliveryError::Smtp {
-            server,
-            reason: format!("no answer within {} s", whole.as_secs_f32()),
-            code: None,
-            transient: true,
-        }),
-    }
+    deliver(config, message).await
 }
 
 pub(crate) fn build_report_message(
@@ -263,29 +238,7 @@ pub(crate) fn build_report_message(
 ) -> Result<Message, DeliveryError> {
     use lettre::message::header::ContentType;
     use lettre::message::{Attachment, SinglePart};
-    if to.is_empty() {
-        return Err(DeliveryError::Email("no recipient".to_string()));
-    }
-    let from: Mailbox = config
-        .from
-        .trim()
-        .parse()
-        .map_err(|e| DeliveryError::Email(format!("invalid sender address {:?}: {e}", clean(&config.from, 100))))?;
-    let key = safe_event_id(report.key);
-    let domain = message_id_domain(from.email.domain());
-    let mut builder = Message::builder()
-        .from(from)
-        .subject(clean(report.subject, 200))
-        .message_id(Some(format!("<vigie.{key}@{domain}>")))
-        .raw_header(HeaderValue::new(EVENT_HEADER, key))
-        .raw_header(HeaderValue::new(AUTO_SUBMITTED, "auto-generated".to_string()));
-    for addr in to {
-        let mailbox: Mailbox = addr
-            .trim()
-            .parse()
-            .map_err(|e| DeliveryError::Email(format!("invalid recipient address {:?}: {e}", clean(addr, 100))))?;
-        builder = builder.to(mailbox);
-    }
+    let builder = message_builder(config, to, clean(report.subject, 200), report.key)?;
     let html_type = ContentType::parse("text/html; charset=utf-8").map_err(|e| DeliveryError::Email(e.to_string()))?;
     let name: String =
         report.attachment_name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
