@@ -10,8 +10,12 @@
 //! [`browser::Browser`]: a headless Chromium driven through chromedriver, for
 //! end-to-end tests of the web UI; it skips (returns `None`) where no browser
 //! is installed, unless `CI` is set.
+//!
+//! [`smtp::SmtpServer`]: a real SMTP server (aiosmtpd) on 127.0.0.1 that
+//! keeps what it accepted, or refuses or defers on purpose.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod browser;
 pub mod http;
+pub mod smtp;

@@ -7,12 +7,12 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
-use common::smtp::SmtpServer;
 use common::{Client, TestApp};
 use serde_json::{Value, json};
 use vigie_model::{InboxStatus, Role};
 use vigie_pipeline::routing::escalate_overdue;
 use vigie_store::{NewDepartment, NewWorkflowEvent};
+use vigie_testkit::smtp::SmtpServer;
 
 const DELIVERY: &str = "Toujours pas reçu mon colis, livraison en retard de trois semaines : c'est scandaleux, \
                         inadmissible, je suis furieux et je ne commanderai plus jamais.";
@@ -471,7 +471,7 @@ async fn overdue_items_are_highlighted_and_escalated_once() {
     app.store.update_user(&user).await.unwrap();
     let sent = vigie_pipeline::routing::mail_escalations(
         app.store.as_ref(),
-        &server.config(),
+        &common::smtp_config(&server),
         Some("https://vigie.example.fr/"),
         &escalations,
     )

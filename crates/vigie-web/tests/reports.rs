@@ -15,7 +15,7 @@ use vigie_model::{
 use vigie_store::{InboxItem, MentionRecord, NewChannel, NewDepartment, NewWatch};
 
 use common::TestApp;
-use common::smtp::SmtpServer;
+use vigie_testkit::smtp::SmtpServer;
 
 const HOSTILE: &str = "=HYPERLINK(\"http://evil.example\") <script>alert(1)</script> <img src=x onerror=alert(2)>";
 
@@ -393,7 +393,7 @@ async fn schedules_are_kept_by_managers_and_each_period_is_mailed_once() {
     assert_eq!(app.login("agent").await.get(&path).await.status, 403);
 
     let Some(server) = SmtpServer::start() else { return };
-    let smtp = server.config();
+    let smtp = common::smtp_config(&server);
     // Created now: nothing is due until the current week is over.
     let now = Utc::now();
     let outcome = vigie_web::schedule::run_due_reports(app.store.as_ref(), Some(&smtp), now).await;

@@ -14,8 +14,6 @@ use vigie_pipeline::stories::StoryIndexes;
 use vigie_store::{NewUser, Project, SqliteStore, Store};
 use vigie_web::{AppState, WebConfig};
 
-pub mod smtp;
-
 pub const PASSWORD: &str = "a long test password";
 
 pub struct TestApp {
@@ -244,5 +242,18 @@ impl Client {
                 .body(body),
         )
         .await
+    }
+}
+
+/// The shared SMTP test server's address as Vigie's SMTP settings.
+pub fn smtp_config(server: &vigie_testkit::smtp::SmtpServer) -> vigie_notify::SmtpConfig {
+    vigie_notify::SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: server.port(),
+        security: vigie_notify::SmtpSecurity::None,
+        username: None,
+        password: None,
+        from: "Vigie <reports@vigie.example.org>".into(),
+        timeout: std::time::Duration::from_secs(10),
     }
 }
