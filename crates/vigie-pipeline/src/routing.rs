@@ -282,18 +282,19 @@ pub async fn escalate_overdue(store: &dyn Store, now: DateTime<Utc>) -> Result<V
         let department = item
             .department_id
             .and_then(|id| departments.get(&item.project_id).and_then(|list| list.iter().find(|d| d.id == id)));
-        let manager = department.and_then(|d| d.manager_id).filter(|m| item.assignee_id != Some(*m));
         let department_name = department.map(|d| d.name.clone());
-        let to = match department.and_then(|d| d.manager_id) {
-            Some(manager) if item.assignee_id != Some(manager) => {
+        // The manager it goes to: none, or the one who has it already.
+        let manager = department.and_then(|d| d.manager_id).filter(|m| item.assignee_id != Some(*m));
+        let to = match (manager, department.and_then(|d| d.manager_id)) {
+            (Some(manager), _) => {
                 if let std::collections::hash_map::Entry::Vacant(e) = names.entry(manager) {
                     let name = store.user(manager).await?.map(|u| u.display_name).unwrap_or(format!("user #{manager}"));
                     e.insert(name);
                 }
                 Escalation::Manager(names.get(&manager).cloned().unwrap_or_default())
             }
-            Some(_) => Escalation::AlreadyManager,
-            None => Escalation::NoManager,
+            (None, Some(_)) => Escalation::AlreadyManager,
+            (None, None) => Escalation::NoManager,
         };
         let detail = WorkflowDetail::new(WorkflowChange::Escalated { since: item.due_at, to });
         let event = NewWorkflowEvent { user_id: None, action: "escalated".into(), detail: detail.encode() };
