@@ -20,7 +20,7 @@
 //! let Some(browser) = Browser::start().await? else { return Ok(()) };
 //! browser.goto("http://127.0.0.1:8080/login").await?;
 //! browser.fill("input[name=user]", "ada").await?;
-//! browser.click("button[type=submit]").await?;
+//! browser.submit("button[type=submit]").await?;
 //! assert!(browser.text("h1").await?.contains("Inbox"));
 //! browser.close().await
 //! # }

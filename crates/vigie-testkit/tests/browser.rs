@@ -91,8 +91,10 @@ async fn fills_a_form_submits_it_and_reads_the_result() -> anyhow::Result<()> {
     browser.click("#local").await?;
     assert_eq!(browser.text("#out").await?, "clicked");
 
-    browser.click("#save").await?;
-    // No waiting here: click waited for the result page.
+    // A submit button: `submit` waits for the new page however late the
+    // navigation starts (`click` may return while the old page is still
+    // shown: chromedriver does not always see the navigation start).
+    browser.submit("#save").await?;
     assert_eq!(browser.text("h1").await?, "Saved");
     assert!(browser.url().await?.ends_with("/watches"));
     assert_eq!(browser.text("#f-name").await?, "name=Acme & co <b>");
