@@ -64,17 +64,36 @@ impl CompiledWatches {
         self.set
             .match_document(&doc)
             .into_iter()
-            .filter(|(id, _)| self.lang_allows(*id, m.lang.as_deref()))
+            .filter(|(id, _)| self.lang_allows(*id, m) == LangFilter::Passes)
             .map(|(watch_id, terms)| WatchMatch { watch_id, terms })
             .collect()
     }
 
-    fn lang_allows(&self, watch_id: i64, lang: Option<&str>) -> bool {
-        match self.langs.iter().find(|(id, _)| *id == watch_id) {
-            None => true,
-            Some((_, allowed)) => lang.is_some_and(|l| allowed.contains(l)),
+    /// Whether a watch's languages let the mention through. A language that
+    /// could not be told with confidence (short social text: "Arnaque totale
+    /// chez Acme" has no language a detector can be sure of) passes: a watch
+    /// restricted to French and English must not lose the short complaints
+    /// it exists for because nobody could say which of the two they are in.
+    pub fn lang_allows(&self, watch_id: i64, m: &Mention) -> LangFilter {
+        let Some((_, allowed)) = self.langs.iter().find(|(id, _)| *id == watch_id) else {
+            return LangFilter::Passes;
+        };
+        match m.lang.as_deref() {
+            Some(l) if allowed.contains(l) => LangFilter::Passes,
+            Some(_) if f64::from(m.lang_confidence) < vigie_nlp::RELIABLE_CONFIDENCE => LangFilter::Passes,
+            None => LangFilter::Passes,
+            Some(_) => LangFilter::OtherLanguage,
         }
     }
+}
+
+/// What a watch's language restriction says of a mention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LangFilter {
+    /// In one of the watch's languages, or a language nobody can be sure of.
+    Passes,
+    /// Surely in another language than the watch's.
+    OtherLanguage,
 }
 
 /// The matcher's view of a mention.
@@ -341,5 +360,47 @@ impl Ingestor {
         let mut report = self.store(prepared).await?;
         report.duplicates += skipped;
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mention(text: &str) -> Mention {
+        let raw = RawMention { text: text.into(), plain_text: true, ..RawMention::default() };
+        normalize(raw, Utc::now(), &NormalizeLimits::default()).unwrap()
+    }
+
+    fn watch(id: i64, langs: &[&str]) -> Watch {
+        Watch {
+            id,
+            name: format!("w{id}"),
+            query: "acme".into(),
+            competitor: false,
+            langs: langs.iter().map(|l| l.to_string()).collect(),
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_watch_in_french_and_english_keeps_short_complaints_of_unsure_language() {
+        let watches = CompiledWatches::new(&[watch(1, &["fr", "en"]), watch(2, &[])]).unwrap();
+        for text in ["Arnaque totale chez Acme", "Service nul chez Acme", "Boycott Acme ! Scandale total."] {
+            let m = mention(text);
+            let matched: Vec<i64> = watches.match_mention(&m).iter().map(|w| w.watch_id).collect();
+            assert_eq!(matched, [1, 2], "{text:?} read as {:?} ({})", m.lang, m.lang_confidence);
+        }
+        let french = mention("Je n'ai toujours pas reçu ma commande Acme, le service client ne répond jamais");
+        assert_eq!(french.lang.as_deref(), Some("fr"));
+        assert_eq!(watches.lang_allows(1, &french), LangFilter::Passes);
+        // Surely another language: only the watch without a restriction.
+        let german = mention(
+            "Ich habe meine Bestellung bei Acme immer noch nicht bekommen und der Kundendienst antwortet nicht",
+        );
+        assert_eq!(german.lang.as_deref(), Some("de"), "confidence {}", german.lang_confidence);
+        assert_eq!(watches.lang_allows(1, &german), LangFilter::OtherLanguage);
+        let matched: Vec<i64> = watches.match_mention(&german).iter().map(|w| w.watch_id).collect();
+        assert_eq!(matched, [2]);
     }
 }

@@ -40,7 +40,7 @@ pub use collect_run::{
 };
 pub use import::{ImportFormat, parse_datetime, read_import};
 pub use import_run::{ImportSummary, run_import};
-pub use ingest::{CompiledWatches, IngestReport, Ingestor, document};
+pub use ingest::{CompiledWatches, IngestReport, Ingestor, LangFilter, document};
 pub use search::{SearchHit, backfill_watch, search};
 pub use sources::{Secrets, SourceParams, SourceSpec};
 

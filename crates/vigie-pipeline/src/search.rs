@@ -7,7 +7,7 @@ use vigie_query::Query;
 use vigie_store::{MentionFilter, Store, StoredMention};
 
 use crate::PipelineError;
-use crate::ingest::document;
+use crate::ingest::{CompiledWatches, LangFilter, document};
 
 /// A mention found by a search, with the query terms it matched.
 #[derive(Debug, Clone)]
@@ -65,6 +65,7 @@ pub async fn backfill_watch(
     let query = vigie_query::parse(&watch.query)
         .map_err(|e| PipelineError::InvalidStoredQuery { watch: watch.name.clone(), error: e.to_string() })?;
     let prefilter = query.fts5_prefilter();
+    let languages = CompiledWatches::new(std::slice::from_ref(watch))?;
     let filter = MentionFilter::default();
     let mut before = None;
     let mut matched = 0;
@@ -74,7 +75,7 @@ pub async fn backfill_watch(
         before = candidates.last().map(|c| c.mention.id);
         let found: Vec<(i64, Vec<String>)> = candidates
             .iter()
-            .filter(|c| watch.langs.is_empty() || c.mention.lang.as_ref().is_some_and(|l| watch.langs.contains(l)))
+            .filter(|c| languages.lang_allows(watch.id, &c.mention) == LangFilter::Passes)
             .filter_map(|c| query.matches(&document(&c.mention)).map(|terms| (c.mention.id, terms)))
             .collect();
         matched += found.len() as u64;

@@ -4,7 +4,10 @@ use std::io::Write;
 
 use chrono::Utc;
 use serde_json::json;
-use vigie_query::{Document, Query, QueryError};
+use vigie_model::RawMention;
+use vigie_nlp::{NormalizeLimits, normalize};
+use vigie_pipeline::{CompiledWatches, LangFilter, document};
+use vigie_query::{Query, QueryError};
 use vigie_store::{NewWatch, StoreError};
 
 use crate::app::{App, UsageError, usage};
@@ -148,21 +151,25 @@ pub async fn run(app: &App, command: WatchCommand, out: &mut dyn Write) -> anyho
             };
             let query = vigie_query::parse(&watch.query)
                 .map_err(|e| anyhow::anyhow!(describe_query_error(&watch.query, &e)))?;
-            let clean_text = vigie_nlp::html_to_text(&text);
-            let clean_title = title.as_deref().map(vigie_nlp::html_to_text);
-            let doc = Document {
-                title: clean_title.as_deref(),
-                text: &clean_text,
-                author: None,
-                site: None,
-                url: None,
-                lang: None,
-                source: None,
+            // The text goes through what a collected mention goes through
+            // (cleaning, language), so the answer is the pipeline's.
+            let raw = RawMention { text, title, ..RawMention::default() };
+            let mention = match normalize(raw, Utc::now(), &NormalizeLimits::default()) {
+                Ok(m) => m,
+                Err(e) => return usage(format!("cannot test this text: {e}")),
             };
-            let terms = query.matches(&doc);
+            let compiled = CompiledWatches::new(std::slice::from_ref(&watch))?;
+            let other_language = compiled.lang_allows(watch.id, &mention) == LangFilter::OtherLanguage;
+            let query_terms = query.matches(&document(&mention));
+            let terms = query_terms.clone().filter(|_| !other_language);
             match output.format {
                 OutputFormat::Json => {
-                    let v = json!({"matched": terms.is_some(), "terms": terms.clone().unwrap_or_default()});
+                    let v = json!({
+                        "matched": terms.is_some(),
+                        "terms": query_terms.clone().unwrap_or_default(),
+                        "lang": mention.lang,
+                        "other_language": other_language,
+                    });
                     writeln!(out, "{v}")?;
                 }
                 OutputFormat::Csv => {
@@ -172,9 +179,18 @@ pub async fn run(app: &App, command: WatchCommand, out: &mut dyn Write) -> anyho
                     w.write_record([terms.is_some().to_string(), joined])?;
                     w.flush()?;
                 }
-                OutputFormat::Table => match &terms {
-                    Some(t) => writeln!(out, "matches watch {:?}: {}", watch.name, t.join(", "))?,
-                    None => writeln!(out, "does not match watch {:?} ({})", watch.name, watch.query)?,
+                OutputFormat::Table => match (&query_terms, other_language) {
+                    (Some(t), false) => writeln!(out, "matches watch {:?}: {}", watch.name, t.join(", "))?,
+                    (Some(t), true) => writeln!(
+                        out,
+                        "does not match watch {:?}: the query matches ({}) but the text reads as {} and the watch \
+                         takes only {}",
+                        watch.name,
+                        t.join(", "),
+                        mention.lang.as_deref().unwrap_or("?"),
+                        watch.langs.join(", ")
+                    )?,
+                    (None, _) => writeln!(out, "does not match watch {:?} ({})", watch.name, watch.query)?,
                 },
             }
         }

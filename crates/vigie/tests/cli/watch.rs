@@ -1,6 +1,6 @@
 //! `vigie watch add|list|test|remove`.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::Vigie;
 
@@ -64,11 +64,16 @@ fn watch_lifecycle_add_list_test_remove() {
             "json",
         ])
         .success();
-    assert_eq!(hit.stdout, "{\"matched\":true,\"terms\":[\"sncf\",\"\\\"tgv inoui\\\"\"]}\n");
+    assert_eq!(
+        hit.json(),
+        json!({"matched": true, "terms": ["sncf", "\"tgv inoui\""], "lang": "fr", "other_language": false})
+    );
     let miss = vigie
         .run(&["watch", "test", "SNCF", "--text", "Le TGV Lyria vers Genève était à l'heure", "--format", "json"])
         .success();
-    assert_eq!(miss.stdout, "{\"matched\":false,\"terms\":[]}\n");
+    assert_eq!(miss.stdout.lines().count(), 1);
+    assert_eq!(miss.json()["matched"], json!(false));
+    assert_eq!(miss.json()["terms"], json!([]));
 
     let removed = vigie.run(&["watch", "remove", "SNCF"]).success();
     assert_eq!(removed.stdout, "watch \"SNCF\" removed (its mentions stay stored)\n");
@@ -146,4 +151,38 @@ fn without_project_the_only_one_is_meant_and_installation_commands_make_none() {
     assert!(role.stderr.contains("say which with --project (projects: acme, beta)"), "{}", role.stderr);
     vigie.run(&["user", "list"]).success();
     assert_eq!(projects(), ["acme", "beta"]);
+}
+
+#[test]
+fn a_language_restriction_keeps_texts_of_unsure_language_and_watch_test_says_so() {
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme", "--lang", "fr,en"]).success();
+    let short =
+        vigie.run(&["watch", "test", "Acme", "--text", "Arnaque totale chez Acme", "--format", "json"]).success();
+    assert_eq!(short.json()["matched"], json!(true), "{}", short.stdout);
+    let german = "Ich habe meine Bestellung bei Acme immer noch nicht bekommen und der Kundendienst antwortet nicht";
+    let other = vigie.run(&["watch", "test", "Acme", "--text", german, "--format", "json"]).success();
+    assert_eq!(other.json(), json!({"matched": false, "terms": ["acme"], "lang": "de", "other_language": true}));
+    let table = vigie.run(&["watch", "test", "Acme", "--text", german]).success();
+    assert_eq!(
+        table.stdout,
+        "does not match watch \"Acme\": the query matches (acme) but the text reads as de and the watch takes only fr, en\n"
+    );
+
+    // Ingestion agrees: the short complaint is the watch's, the German text is not.
+    let lines = format!(
+        "{}\n{}\n",
+        json!({"url": "https://ex.fr/1", "text": "Arnaque totale chez Acme", "source": "twitter", "published_at": "2026-11-20T10:00:00Z"}),
+        json!({"url": "https://ex.de/2", "text": german, "source": "twitter", "published_at": "2026-11-20T10:05:00Z"})
+    );
+    vigie.run_stdin(&["import", "-"], lines.as_bytes()).success();
+    let found = vigie.run(&["search", "acme", "--format", "json"]).success().json();
+    let watches: Vec<(String, Value)> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["url"].as_str().unwrap().to_string(), m["watches"].clone()))
+        .collect();
+    assert!(watches.contains(&("https://ex.fr/1".into(), json!(["Acme"]))), "{watches:?}");
+    assert!(watches.contains(&("https://ex.de/2".into(), json!([]))), "{watches:?}");
 }
