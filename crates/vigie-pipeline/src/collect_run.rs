@@ -130,13 +130,36 @@ impl Lease {
         Lease { worker: format!("{prefix}-{}-{}", host_name(), std::process::id()), duration }
     }
 
-    /// A lease for the one process of its kind on this machine:
-    /// `prefix-HOST`. A rerun after a crash takes back at once what the
-    /// crashed run held (instead of waiting for the leases to expire); two
-    /// such processes at once on one machine would share their sources.
-    pub fn for_host(prefix: &str, duration: std::time::Duration) -> Lease {
-        Lease { worker: format!("{prefix}-{}", host_name()), duration }
+    /// The prefix of the leases [`Lease::for_process`] gives processes of
+    /// this kind on this machine: `prefix-HOST-`.
+    pub fn local_prefix(prefix: &str) -> String {
+        format!("{prefix}-{}-", host_name())
     }
+}
+
+/// Gives back at once what processes of this kind (`prefix`) on this machine
+/// held when they died (killed, crashed), instead of leaving it until their
+/// leases expire: a lease named by [`Lease::for_process`] whose process no
+/// longer exists. A process of another machine, or one whose liveness cannot
+/// be told (no `/proc`), is left to its lease's expiry. Returns how many
+/// sources and deliveries were given back.
+pub async fn release_dead_local_leases(store: &Arc<dyn Store>, prefix: &str) -> Result<u64, PipelineError> {
+    let local = Lease::local_prefix(prefix);
+    let mut released = 0;
+    for holder in store.lease_holders(&local).await? {
+        let Ok(pid) = holder[local.len()..].parse::<u32>() else { continue };
+        if pid != std::process::id() && process_is_gone(pid) {
+            released += store.release_leases(&holder).await?;
+        }
+    }
+    Ok(released)
+}
+
+/// Whether no process `pid` runs on this machine (false when it cannot be
+/// told).
+fn process_is_gone(pid: u32) -> bool {
+    let proc = std::path::Path::new("/proc");
+    proc.join("self").exists() && !proc.join(pid.to_string()).exists()
 }
 
 fn host_name() -> String {

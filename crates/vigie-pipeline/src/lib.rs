@@ -37,6 +37,7 @@ pub mod themes;
 
 pub use collect_run::{
     CollectContext, CollectReport, Lease, Reading, RunError, collect_due, collect_sources, read_source,
+    release_dead_local_leases,
 };
 pub use import::{ImportFormat, parse_datetime, read_import};
 pub use import_run::{ImportSummary, run_import};

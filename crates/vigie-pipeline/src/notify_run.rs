@@ -16,7 +16,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use vigie_collect::Fetcher;
 use vigie_notify::{AlertMention, Notice, SmtpConfig, WebhookTarget, retry_delay, send_email, send_webhook};
-use vigie_store::{Delivery, DeliveryRecord, Store};
+use vigie_store::{Delivery, DeliveryRecord, Store, StoreError};
 
 use crate::PipelineError;
 use crate::collect_run::Lease;
@@ -34,6 +34,8 @@ pub struct DeliveryReport {
     pub sent: usize,
     pub retry: usize,
     pub failed: usize,
+    /// Earlier events of an alert not sent because a later one was.
+    pub superseded: usize,
 }
 
 /// Sends notifications over the fetcher (webhooks: SSRF guard, timeouts)
@@ -64,11 +66,25 @@ impl Notifier {
             return Ok(report);
         }
         let projects: HashMap<i64, String> = store.list_projects().await?.into_iter().map(|p| (p.id, p.name)).collect();
+        // A notification describes its alert as it is when sent: of several
+        // events of one alert waiting for one channel, the latest is sent
+        // and the others are superseded, rather than the same text going
+        // out several times.
+        let mut latest: HashMap<(i64, i64), i64> = HashMap::new();
+        for d in &due {
+            let event = latest.entry((d.alert.id, d.channel.id)).or_insert(d.event);
+            *event = (*event).max(d.event);
+        }
         for delivery in due {
+            if latest.get(&(delivery.alert.id, delivery.channel.id)) != Some(&delivery.event) {
+                continue;
+            }
             if claimed.elapsed() > lease.duration / 2 {
                 tracing::info!(delivery = delivery.id, "claim too old to send under; left for the next round");
                 continue;
             }
+            report.superseded +=
+                store.supersede_deliveries(delivery.alert.id, delivery.channel.id, delivery.event).await? as usize;
             let record = self.deliver(store.as_ref(), &projects, &delivery, now).await?;
             match &record {
                 DeliveryRecord::Sent { .. } => report.sent += 1,
@@ -81,7 +97,16 @@ impl Notifier {
                     report.failed += 1;
                 }
             }
-            store.record_delivery(delivery.id, record).await?;
+            match store.record_delivery(delivery.id, record).await {
+                Ok(()) => {}
+                // Our claim ran out and another process took the delivery
+                // over (a send slower than half the lease): its outcome is
+                // that process's to write; ours is only logged.
+                Err(StoreError::NotFound(why)) => {
+                    tracing::warn!(delivery = delivery.id, %why, "delivery taken over by another process while sending");
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(report)
     }

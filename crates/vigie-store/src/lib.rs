@@ -361,6 +361,9 @@ pub trait Store: Accounts + Workflow + Reports + Send + Sync {
     /// Gives back every source and delivery `worker` holds (a clean
     /// shutdown), so other workers take them at once. Returns how many.
     async fn release_leases(&self, worker: &str) -> Result<u64>;
+    /// The workers whose names start with `prefix` that hold a source or a
+    /// delivery (lease expired or not), each once, sorted.
+    async fn lease_holders(&self, prefix: &str) -> Result<Vec<String>>;
     /// Writes the outcome of a fetch and clears the source's lease.
     async fn record_fetch(&self, source_id: i64, record: FetchRecord) -> Result<()>;
     async fn source(&self, project_id: i64, id: i64) -> Result<Option<Source>>;
@@ -503,6 +506,11 @@ pub trait Store: Accounts + Workflow + Reports + Send + Sync {
     ) -> Result<Vec<Delivery>>;
     /// Writes the outcome of an attempt and clears the delivery's lease.
     async fn record_delivery(&self, id: i64, record: DeliveryRecord) -> Result<()>;
+    /// Marks `superseded` the pending deliveries of the alert to the channel
+    /// about events before `event` (a notification rendered now describes
+    /// the alert as it is, so the later one tells all of it), clearing their
+    /// leases. Returns how many.
+    async fn supersede_deliveries(&self, alert_id: i64, channel_id: i64, event: i64) -> Result<u64>;
     /// Every delivery of an alert, oldest first.
     async fn deliveries(&self, alert_id: i64) -> Result<Vec<Delivery>>;
     /// Which of these dedup keys the project has stored already.

@@ -135,6 +135,18 @@ async fn workers_lease_sources_without_overlap(store: &dyn Store) {
     assert_eq!(got.len(), total, "a source leased twice");
     assert_eq!(got, ids, "every due source leased");
     assert!(store.lease_due_sources(now, 50, "d", LEASE).await.unwrap().is_empty(), "all held");
+    // Who holds sources, by the start of their names.
+    let holding = |names: &[&str]| -> Vec<String> {
+        [("a", &a), ("b", &b), ("c", &c), ("parked", &parked)]
+            .iter()
+            .filter(|(n, l)| names.contains(n) && !l.is_empty())
+            .map(|(n, _)| n.to_string())
+            .collect()
+    };
+    assert_eq!(store.lease_holders("").await.unwrap(), holding(&["a", "b", "c", "parked"]));
+    assert_eq!(store.lease_holders("b").await.unwrap(), holding(&["b"]));
+    assert!(store.lease_holders("bb").await.unwrap().is_empty());
+    assert!(store.lease_holders("%").await.unwrap().is_empty(), "a prefix, not a pattern");
     // A worker under the same name again (a rerun after a crash) takes its own back.
     let again: Vec<i64> =
         store.lease_due_sources(now, 50, "c", LEASE).await.unwrap().iter().map(|(_, s)| s.id).collect();
@@ -150,6 +162,7 @@ async fn workers_lease_sources_without_overlap(store: &dyn Store) {
     assert!(!store.renew_lease(renewed, "b", later, LEASE).await.unwrap(), "not b's");
     // b stops cleanly and gives its sources back: d takes them at once.
     assert_eq!(store.release_leases("b").await.unwrap(), b.len() as u64);
+    assert!(store.lease_holders("b").await.unwrap().is_empty());
     let taken = store.lease_due_sources(later, 50, "d", LEASE).await.unwrap();
     let mut taken: Vec<i64> = taken.iter().map(|(_, s)| s.id).collect();
     taken.sort_unstable();
@@ -672,6 +685,26 @@ async fn alerts_grow_and_their_notifications_wait_in_the_outbox(store: &dyn Stor
     let history = store.deliveries(opened.id).await.unwrap();
     let states: Vec<&str> = history.iter().map(|d| d.status.as_str()).collect();
     assert_eq!(states, ["sent", "pending", "failed"]);
+
+    // A later event supersedes what is still pending for the same channel
+    // (and only that channel, and only earlier events).
+    let third = Alert { events: 3, mention_ids: vec![1, 2, 3], ..grown.clone() };
+    store.save_alert(&third, true, later).await.unwrap();
+    assert_eq!(store.supersede_deliveries(opened.id, all_alerts.id, 3).await.unwrap(), 1);
+    assert_eq!(store.supersede_deliveries(opened.id, all_alerts.id, 3).await.unwrap(), 0);
+    let history = store.deliveries(opened.id).await.unwrap();
+    let states: Vec<(i64, i64, &str)> = history.iter().map(|d| (d.event, d.channel.id, d.status.as_str())).collect();
+    assert_eq!(
+        states,
+        [
+            (1, all_alerts.id, "sent"),
+            (2, all_alerts.id, "superseded"),
+            (2, critical_only.id, "failed"),
+            (3, all_alerts.id, "pending"),
+            (3, critical_only.id, "pending"),
+        ]
+    );
+    assert!(store.record_delivery(history[1].id, DeliveryRecord::Sent { at: later }).await.is_err());
 
     // Acknowledge, resolve; a resolved alert is not "open" any more.
     assert!(store.set_alert_status(p.id, opened.id, AlertStatus::Acknowledged, later).await.unwrap());

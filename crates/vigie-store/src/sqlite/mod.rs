@@ -742,6 +742,17 @@ impl Store for SqliteStore {
         Ok(sources + deliveries)
     }
 
+    async fn lease_holders(&self, prefix: &str) -> Result<Vec<String>> {
+        let holders = sqlx::query_scalar(
+            "SELECT leased_by FROM sources WHERE substr(leased_by, 1, length(?1)) = ?1 \
+             UNION SELECT leased_by FROM deliveries WHERE substr(leased_by, 1, length(?1)) = ?1 ORDER BY 1",
+        )
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(holders)
+    }
+
     async fn record_fetch(&self, source_id: i64, record: FetchRecord) -> Result<()> {
         let json = |v: &Option<serde_json::Value>| v.as_ref().map(serde_json::Value::to_string);
         let query = match &record {
@@ -1436,6 +1447,19 @@ impl Store for SqliteStore {
             return Err(StoreError::NotFound(format!("no pending delivery with id {id}")));
         }
         Ok(())
+    }
+
+    async fn supersede_deliveries(&self, alert_id: i64, channel_id: i64, event: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'superseded', lease_until = NULL, leased_by = NULL \
+             WHERE alert_id = ?1 AND channel_id = ?2 AND event < ?3 AND status = 'pending'",
+        )
+        .bind(alert_id)
+        .bind(channel_id)
+        .bind(event)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn deliveries(&self, alert_id: i64) -> Result<Vec<Delivery>> {

@@ -82,6 +82,7 @@ fn delivery_label(lang: Lang, status: &str) -> String {
         "pending" => lang.t("en attente", "pending").to_string(),
         "sent" => lang.t("envoyée", "sent").to_string(),
         "failed" => lang.t("échec", "failed").to_string(),
+        "superseded" => lang.t("remplacée par la suivante", "superseded by a later one").to_string(),
         other => other.to_string(),
     }
 }

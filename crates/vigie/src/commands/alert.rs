@@ -178,6 +178,14 @@ async fn show(app: &App, a: &Alert, watch: Option<&str>, out: &mut dyn Write) ->
     if !deliveries.is_empty() {
         writeln!(out, "notifications:")?;
         for d in deliveries {
+            if d.status == "superseded" {
+                writeln!(
+                    out,
+                    "  event {} to {} {}: superseded (a later event's notification tells it)",
+                    d.event, d.channel.kind, d.channel.target
+                )?;
+                continue;
+            }
             writeln!(
                 out,
                 "  event {} to {} {}: {} after {} attempt(s){}",
@@ -296,7 +304,11 @@ pub async fn notify(app: &App, command: NotifyCommand, out: &mut dyn Write) -> a
             // What could not be sent goes back to the other processes at once.
             app.store.release_leases(&lease.worker).await?;
             let report = report?;
-            writeln!(out, "{} notification(s) sent, {} to retry, {} failed", report.sent, report.retry, report.failed)?;
+            write!(out, "{} notification(s) sent, {} to retry, {} failed", report.sent, report.retry, report.failed)?;
+            if report.superseded > 0 {
+                write!(out, "; {} left out for a later one of the same alert", report.superseded)?;
+            }
+            writeln!(out)?;
         }
     }
     Ok(())

@@ -14,7 +14,9 @@ use vigie_pipeline::models::ProjectModels;
 use vigie_pipeline::notify_run::Notifier;
 use vigie_pipeline::refine::{REFINE_BATCH, Refiner};
 use vigie_pipeline::stories::StoryIndexes;
-use vigie_pipeline::{CollectContext, CollectReport, Lease, Secrets, collect_due, collect_sources};
+use vigie_pipeline::{
+    CollectContext, CollectReport, Lease, Secrets, collect_due, collect_sources, release_dead_local_leases,
+};
 use vigie_store::DynStore;
 
 use crate::app::{App, UsageError, usage};
@@ -113,15 +115,20 @@ async fn deliver_once(app: &App, notifier: &Notifier, lease: &Lease, out: &mut d
 }
 
 /// How long a source `vigie collect` took stays its own (renewed while it
-/// works): a `vigie serve` or `vigie worker` beside it leaves it alone. The
-/// lease is in the machine's name (`collect-HOST`), so the next `collect`
-/// after a crash (cron) takes the crashed run's sources back at once.
+/// works): a `vigie serve`, `vigie worker` or other `vigie collect` beside it
+/// leaves it alone. The lease is in the process's name (`collect-HOST-PID`);
+/// the next `collect` on the machine takes back at once what a killed one
+/// held.
 const COLLECT_LEASE: Duration = Duration::from_secs(300);
 
 pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let fetcher = Fetcher::new(fetch_config())?;
     let notifier = notifier()?;
-    let lease = Lease::for_host("collect", COLLECT_LEASE);
+    let lease = Lease::for_process("collect", COLLECT_LEASE);
+    let released = release_dead_local_leases(&app.store, "collect").await?;
+    if released > 0 {
+        tracing::info!(released, "took back what a stopped collect held");
+    }
     let ctx = CollectContext { models: app.models(), stories: StoryIndexes::default(), ..collect_context() };
     if !args.sources.is_empty() {
         let mut chosen = Vec::new();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::Utc;
 use vigie_pipeline::stories::StoryIndexes;
-use vigie_pipeline::{CollectReport, Lease};
+use vigie_pipeline::{CollectReport, Lease, release_dead_local_leases};
 use vigie_store::{DynStore, NewUser};
 use vigie_web::{AppState, WebConfig};
 
@@ -58,6 +58,8 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
     let background = if args.no_collect {
         None
     } else {
+        // What a killed server of this machine held is taken back at once.
+        release_dead_local_leases(&app.store, "serve").await?;
         let models = app.models();
         let refiner = load_refiner(&models)?;
         let opts = LoopOptions {

@@ -14,7 +14,7 @@ use chrono::Utc;
 use vigie_collect::Fetcher;
 use vigie_pipeline::models::ProjectModels;
 use vigie_pipeline::refine::Refiner;
-use vigie_pipeline::{CollectContext, CollectReport, Lease, collect_due};
+use vigie_pipeline::{CollectContext, CollectReport, Lease, collect_due, release_dead_local_leases};
 use vigie_store::DynStore;
 
 use crate::app::{App, usage};
@@ -181,7 +181,11 @@ pub async fn run(app: &App, args: WorkerArgs, out: &mut dyn Write) -> anyhow::Re
             return usage("--name is 1 to 100 printable characters");
         }
         Some(name) => Lease { worker: name.to_string(), duration },
-        None => Lease::for_process("worker", duration),
+        None => {
+            // What a killed worker of this machine held is taken back at once.
+            release_dead_local_leases(&app.store, "worker").await?;
+            Lease::for_process("worker", duration)
+        }
     };
     let stop = shutdown_signal()?;
     writeln!(out, "worker {} running (lease {} s); press Ctrl-C to stop", lease.worker, args.lease_secs)?;

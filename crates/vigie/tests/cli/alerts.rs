@@ -243,3 +243,72 @@ fn a_live_surge_is_raised_as_the_mentions_arrive() {
     assert!(show.contains("terms: ") && show.contains("panne"), "{show}");
     assert!(show.contains("observed") && show.contains("expected"), "{show}");
 }
+
+#[test]
+fn collects_side_by_side_send_each_notification_once() {
+    // A slow receiver, so one process is still sending when the other looks.
+    let server = TestServer::start(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        Response::new(200).body("{}")
+    });
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    vigie.run(&["notify", "webhook", &server.url("/hook")]).success();
+    let now = unix_now();
+    let terms = ["boycott", "arnaque", "scandale", "lawsuit", "recall", "data breach"];
+    let rows: Vec<Value> =
+        terms.iter().enumerate().map(|(i, t)| mention(&i.to_string(), &format!("Acme : {t} !"), now - 60)).collect();
+    import(&vigie, &rows);
+    assert_eq!(alerts(&vigie).len(), terms.len(), "one alert per term");
+
+    // A collector running, and one-off runs beside it (cron, `--source N`).
+    let mut looping = vigie.spawn(&["collect"]);
+    let once = [vigie.run(&["collect", "--once"]), vigie.run(&["collect", "--once"])];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while server.requests_to("/hook").len() < terms.len() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2)); // a late second copy would come now
+    looping.kill().unwrap();
+    looping.wait().unwrap();
+    for run in once {
+        run.success();
+    }
+    let events: Vec<String> = server
+        .requests_to("/hook")
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["event_id"].as_str().unwrap().to_string())
+        .collect();
+    let distinct: std::collections::HashSet<&String> = events.iter().collect();
+    assert_eq!(distinct.len(), terms.len(), "{events:?}");
+    assert_eq!(events.len(), terms.len(), "each notification once: {events:?}");
+}
+
+#[test]
+fn events_of_one_alert_waiting_together_go_out_as_one_notification() {
+    let server = TestServer::start(|_| Response::new(200).body("{}"));
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    vigie.run(&["notify", "webhook", &server.url("/hook")]).success();
+    let now = unix_now();
+    // Ten mentions of one term: the alert opens (event 1) and reaches 10
+    // events before anything was sent: two notifications wait.
+    let rows: Vec<Value> =
+        (0..10).map(|i| mention(&i.to_string(), &format!("Boycott Acme, épisode {i}"), now - 600 + i * 30)).collect();
+    import(&vigie, &rows);
+    let list = alerts(&vigie);
+    assert_eq!(list.len(), 1, "{list:#?}");
+    assert_eq!(list[0]["events"], 10);
+    let sent = vigie.run(&["notify", "send"]).success().stdout;
+    assert_eq!(sent, "1 notification(s) sent, 0 to retry, 0 failed; 1 left out for a later one of the same alert\n");
+    let requests = server.requests_to("/hook");
+    assert_eq!(requests.len(), 1);
+    let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(body["event_id"], format!("vigie-{}-10", list[0]["id"]));
+    let show = vigie.run(&["alert", "show", &list[0]["id"].to_string()]).success().stdout;
+    assert!(show.contains("superseded"), "{show}");
+    // Nothing is left to send.
+    make_deliveries_due(&vigie);
+    let again = vigie.run(&["notify", "send"]).success().stdout;
+    assert_eq!(again, "0 notification(s) sent, 0 to retry, 0 failed\n");
+}
