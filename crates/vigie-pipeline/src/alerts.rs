@@ -41,6 +41,10 @@ pub const MAX_ALERT_AGE: i64 = 24 * 3600;
 pub const MAX_ALERT_MENTIONS: usize = 20;
 /// History a new detector learns from before it judges.
 pub const WARM_UP_DAYS: i64 = 14;
+/// How long a bucket stays provisional: judged again at every check with
+/// the mentions that arrived since (feeds read every hour, sources that lag),
+/// before the detector learns it for good.
+pub const PROVISIONAL_SECS: i64 = 2 * 3600;
 
 /// Trigger terms of a new project: words of a brewing crisis, in French and English.
 pub const DEFAULT_TRIGGER_TERMS: &[&str] = &[
@@ -342,11 +346,33 @@ impl MentionRules {
 type LastChecks = HashMap<(i64, &'static str), DateTime<Utc>>;
 
 /// Judges watch series with the detectors kept in the store (loaded, fed
-/// the buckets closed since, saved back on every check), and remembers when
-/// each series was last judged, so a busy stream checks it once a second.
+/// the buckets settled since, saved back when a bucket settles or a surge is
+/// reported), and remembers when each series was last judged, so a busy
+/// stream checks it once a second.
 #[derive(Clone, Default)]
 pub struct SurgeDetectors {
     last_check: Arc<Mutex<LastChecks>>,
+}
+
+/// What is kept in the store for a watch series: the detector as of the
+/// last settled bucket, and the last bucket whose surge was reported.
+#[derive(Serialize, Deserialize)]
+struct SeriesState {
+    detector: Detector,
+    #[serde(default)]
+    reported: Option<i64>,
+}
+
+impl SeriesState {
+    /// Reads a stored state; a bare detector (as stored before surges were
+    /// remembered) reads with nothing reported.
+    fn read(value: serde_json::Value) -> Result<SeriesState, serde_json::Error> {
+        if value.get("detector").is_some() {
+            serde_json::from_value(value)
+        } else {
+            Ok(SeriesState { detector: serde_json::from_value(value)?, reported: None })
+        }
+    }
 }
 
 /// The series a rule watches, and how it reads.
@@ -358,9 +384,9 @@ fn series_of(rule: AlertRule) -> &'static str {
 }
 
 impl SurgeDetectors {
-    /// Feeds the buckets of `watch`'s series that closed since the detector
-    /// last saw them, then judges the bucket under way; returns the events.
-    /// At most once a second per series.
+    /// Feeds the buckets of `watch`'s series that settled since the detector
+    /// last saw them, then judges the provisional ones and the bucket under
+    /// way; returns the events. At most once a second per series.
     pub async fn check(
         &self,
         store: &dyn Store,
@@ -396,51 +422,67 @@ impl SurgeDetectors {
         now: DateTime<Utc>,
     ) -> Result<Vec<AlertEvent>, PipelineError> {
         let current = bucket_start(now);
-        let fresh = || (new_detector(), current - WARM_UP_DAYS * 86_400 - BUCKET_SECS);
-        let (detector, last) = match store.detector_state(watch.id, series).await? {
-            Some((last, state)) => match serde_json::from_value::<Detector>(state) {
-                Ok(d) => (Ok(d), last),
+        let settled = current - PROVISIONAL_SECS;
+        let fresh = || -> Result<(SeriesState, i64), PipelineError> {
+            let state = SeriesState { detector: new_detector()?, reported: None };
+            Ok((state, current - WARM_UP_DAYS * 86_400 - BUCKET_SECS))
+        };
+        let (mut state, last) = match store.detector_state(watch.id, series).await? {
+            Some((last, value)) => match SeriesState::read(value) {
+                Ok(state) => (state, last),
                 Err(e) => {
                     tracing::warn!(watch = watch.id, series, error = %e, "unreadable detector state; learning again");
-                    fresh()
+                    fresh()?
                 }
             },
-            None => fresh(),
+            None => fresh()?,
         };
-        let mut detector = detector?;
         let counts: BTreeMap<i64, i64> = store
             .watch_buckets(watch.id, series, last + BUCKET_SECS, current + BUCKET_SECS)
             .await?
             .into_iter()
             .collect();
-        let mut events = Vec::new();
+        let count = |bucket: i64| counts.get(&bucket).copied().unwrap_or(0) as f64;
+        // Settled buckets, zeros included, in order: the detector learns
+        // them for good. Their surges were reported while they were
+        // provisional (below).
         let mut bucket = last + BUCKET_SECS;
-        // Closed buckets, zeros included, in order.
-        while bucket < current {
-            let count = counts.get(&bucket).copied().unwrap_or(0);
-            let verdict = detector.observe(at(bucket), count as f64).map_err(detect_error)?;
-            if verdict.alert && (now - at(bucket + BUCKET_SECS)).num_seconds() <= MAX_ALERT_AGE {
-                events.push(surge_event(rule, watch, bucket, &verdict, now));
-            }
+        while bucket < settled {
+            state.detector.observe(at(bucket), count(bucket)).map_err(detect_error)?;
             bucket += BUCKET_SECS;
         }
-        let saved = serde_json::to_value(&detector)
-            .map_err(|e| PipelineError::Internal(format!("detector state not serializable: {e}")))?;
-        if !store.save_detector_state(watch.id, series, current - BUCKET_SECS, &saved).await? {
-            // Another process judged these buckets further already (several
-            // workers): its events stand, these would only repeat them.
-            events.clear();
-        }
-        // The bucket under way, judged on a copy: a surge is reported while
-        // it happens, not five minutes later. A half-full bucket can only
-        // look smaller than it will be, so this never fires early by mistake.
-        if let Some(&count) = counts.get(&current)
-            && events.is_empty()
-        {
-            let verdict = detector.clone().observe(at(current), count as f64).map_err(detect_error)?;
-            if verdict.alert {
-                events.push(surge_event(rule, watch, current, &verdict, now));
+        let mut changed = bucket > last + BUCKET_SECS;
+        // The provisional buckets (the last PROVISIONAL_SECS, where mentions
+        // collected late still land) and the one under way, judged on a copy
+        // at every check with the counts as they are now: a surge is
+        // reported while it happens, and one that reaches Vigie late (a feed
+        // read every hour, a backfill) still counts. A half-full bucket can
+        // only look smaller than it will be, so this never fires early by
+        // mistake. Each surge is reported once: the bucket reported last is
+        // kept with the state (a restart does not report it again), and the
+        // detector's cooldown keeps the buckets after it quiet.
+        let mut judged = state.detector.clone();
+        let mut events = Vec::new();
+        let mut provisional = bucket;
+        while provisional <= current {
+            if provisional == current && !counts.contains_key(&current) {
+                break;
             }
+            let verdict = judged.observe(at(provisional), count(provisional)).map_err(detect_error)?;
+            let new = state.reported.is_none_or(|b| b < provisional);
+            if verdict.alert && new && (now - at(provisional + BUCKET_SECS)).num_seconds() <= MAX_ALERT_AGE {
+                state.reported = Some(provisional);
+                changed = true;
+                events.push(surge_event(rule, watch, provisional, &verdict, now));
+            }
+            provisional += BUCKET_SECS;
+        }
+        if changed {
+            let saved = serde_json::to_value(&state)
+                .map_err(|e| PipelineError::Internal(format!("detector state not serializable: {e}")))?;
+            // Not saved when another process settled later buckets already;
+            // an event both report folds into one alert (`merge_alert`).
+            store.save_detector_state(watch.id, series, bucket - BUCKET_SECS, &saved).await?;
         }
         Ok(events)
     }

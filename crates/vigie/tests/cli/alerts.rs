@@ -245,6 +245,35 @@ fn a_live_surge_is_raised_as_the_mentions_arrive() {
 }
 
 #[test]
+fn a_surge_collected_late_is_still_raised_once() {
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    let now = unix_now();
+    // History up to a few minutes ago: every bucket before now is judged.
+    let (rows, _) = history_with_a_burst(now - 300);
+    import(&vigie, &rows);
+    assert!(!alerts(&vigie).iter().any(|a| a["rule"] == "volume_surge"));
+    // Then a feed read late brings a burst published 40 to 20 minutes ago,
+    // into buckets judged already (quiet then).
+    let late: Vec<Value> = (0..40)
+        .map(|k| mention(&format!("late{k}"), "Panne Acme à Lille, plus rien ne marche", now - 2400 + k * 30))
+        .collect();
+    import(&vigie, &late);
+    let surges =
+        |vigie: &Vigie| -> Vec<Value> { alerts(vigie).into_iter().filter(|a| a["rule"] == "volume_surge").collect() };
+    let found = surges(&vigie);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0]["events"], 1);
+    // Judged again at the next arrivals: the same surge is not reported again,
+    // not even once it is resolved (a new alert would be a second mail).
+    import(&vigie, &[mention("after1", "Acme : commande reçue", now - 30)]);
+    assert_eq!(surges(&vigie)[0]["events"], 1);
+    vigie.run(&["alert", "resolve", &found[0]["id"].to_string()]).success();
+    import(&vigie, &[mention("after2", "Acme : commande reçue", now - 20)]);
+    assert_eq!(surges(&vigie).len(), 1, "{:#?}", surges(&vigie));
+}
+
+#[test]
 fn collects_side_by_side_send_each_notification_once() {
     // A slow receiver, so one process is still sending when the other looks.
     let server = TestServer::start(|_| {
