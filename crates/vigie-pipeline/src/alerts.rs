@@ -46,24 +46,24 @@ pub const WARM_UP_DAYS: i64 = 14;
 /// before the detector learns it for good.
 pub const PROVISIONAL_SECS: i64 = 2 * 3600;
 
-/// Trigger terms of a new project: words of a brewing crisis, in French and English.
+/// Trigger terms of a new project: words of a brewing crisis, in French and
+/// English. A trailing `*` takes every word that starts so (`arnaqu*`:
+/// arnaque, arnaques, arnaqué, arnaqueur, and `#BoycottAcme` for `boycott*`);
+/// no term is inside another, so one mention is one event.
 pub const DEFAULT_TRIGGER_TERMS: &[&str] = &[
-    "boycott",
-    "boycotter",
-    "arnaque",
-    "arnaqueur",
-    "scandale",
-    "plainte",
-    "porter plainte",
-    "rappel produit",
-    "rappel conso",
-    "intoxication",
-    "escroquerie",
-    "lawsuit",
-    "recall",
-    "data breach",
-    "scam",
-    "class action",
+    "boycott*",
+    "arnaqu*",
+    "escro*",
+    "scandale*",
+    "plainte*",
+    "rappel produit*",
+    "rappel conso*",
+    "intoxication*",
+    "lawsuit*",
+    "recall*",
+    "data breach*",
+    "scam*",
+    "class action*",
     "food poisoning",
 ];
 
@@ -177,7 +177,10 @@ pub fn merge(open: Option<Alert>, event: AlertEvent, project_id: i64) -> (Alert,
             alert.severity = alert.severity.max(event.severity);
             alert.updated_at = alert.updated_at.max(event.at);
             let e = &mut alert.evidence;
-            if event.evidence.observed >= e.observed {
+            if alert.rule == AlertRule::TriggerTerm {
+                // Each event is a mention with the term: they add up.
+                e.observed += event.evidence.observed;
+            } else if event.evidence.observed >= e.observed {
                 e.observed = event.evidence.observed;
                 e.expected = event.evidence.expected;
                 e.score = event.evidence.score.or(e.score);
@@ -289,16 +292,22 @@ impl MentionRules {
         let negative = mention.analysis.polarity() == Some(Polarity::Negative);
         let Some(watch) = self.alert_watch(watch_ids) else { return out };
         if self.settings.enabled(AlertRule::TriggerTerm) && !self.terms.is_empty() {
+            // One event per mention, however many terms it holds ("porter
+            // plainte" and "plainte", "arnaque" and "arnaqu*"): the alert is
+            // that of the first term of the list it matched, its evidence
+            // has them all.
             let doc = crate::ingest::document(mention);
-            for (index, _) in self.set.match_document(&doc) {
-                let Some(term) = self.terms.get(index as usize) else { continue };
+            let mut matched: Vec<usize> = self.set.match_document(&doc).into_iter().map(|(i, _)| i as usize).collect();
+            matched.sort_unstable();
+            let terms: Vec<String> = matched.iter().filter_map(|i| self.terms.get(*i).cloned()).collect();
+            if let Some(term) = terms.first().cloned() {
                 let severity = if negative { Severity::Critical } else { Severity::Warning };
                 let evidence = AlertEvidence {
                     observed: 1.0,
                     expected: 0.0,
                     window_start: Some(mention.published_at),
                     window_end: Some(mention.published_at),
-                    terms: vec![term.clone()],
+                    terms,
                     ..AlertEvidence::default()
                 };
                 out.push(AlertEvent {
@@ -753,6 +762,7 @@ mod tests {
             notifications += usize::from(notify);
         }
         assert_eq!(alert.events, 120);
+        assert_eq!(alert.evidence.observed, 120.0, "120 mentions with the term, as the notifications say");
         assert_eq!(notifications, 3, "opened, then at 10 and 100 events: not 120 mails");
         assert_eq!(alert.mention_ids.len(), MAX_ALERT_MENTIONS);
         assert_eq!(alert.mention_ids[0], 120, "newest evidence first");
@@ -800,24 +810,44 @@ mod tests {
             dedup_key: "k".into(),
             analysis: vigie_model::Analysis::default(),
         };
+        // Two terms, one mention: one event, of the first term of the list,
+        // with both as evidence.
         let events = rules.events(10, &m, &[3], now);
         let keys: Vec<&str> = events.iter().map(|e| e.dedup_key.as_str()).collect();
-        assert_eq!(keys, ["trigger_term:3:boycott", "trigger_term:3:arnaque"]);
+        assert_eq!(keys, ["trigger_term:3:boycott*"]);
+        assert_eq!(events[0].evidence.terms, ["boycott*", "arnaqu*"]);
         assert!(events.iter().all(|e| e.severity == Severity::Warning && e.mention_ids == [10]));
-        // The titles stored before alert_title made them, word for word.
-        assert_eq!(events[0].title, "“boycott” in mentions of Acme");
-        assert_eq!(events[1].title, "“arnaque” in mentions of Acme");
+        assert_eq!(events[0].title, "“boycott*” in mentions of Acme");
         assert!(rules.events(10, &m, &[], now).is_empty(), "not a mention of a watch");
         // A mention of several watches raises each rule once, for the brand's
         // oldest watch rather than a competitor's.
         let once = rules.events(10, &m, &[5, 2, 3], now);
         let keys: Vec<&str> = once.iter().map(|e| e.dedup_key.as_str()).collect();
-        assert_eq!(keys, ["trigger_term:3:boycott", "trigger_term:3:arnaque"]);
+        assert_eq!(keys, ["trigger_term:3:boycott*"]);
         let rival_only = rules.events(10, &m, &[2], now);
-        assert_eq!(rival_only.len(), 2, "a competitor's own crisis is still reported");
+        assert_eq!(rival_only.len(), 1, "a competitor's own crisis is still reported");
         assert!(rival_only[0].title.contains("Globex"), "{}", rival_only[0].title);
         m.published_at = now - Duration::days(3);
         assert!(rules.events(10, &m, &[3], now).is_empty(), "too old to warn about");
+
+        // The default terms take plurals and inflections, and overlap nowhere.
+        m.published_at = now;
+        for (text, term) in [
+            ("Encore des arnaques chez Acme", "arnaqu*"),
+            ("Je me suis fait arnaquer par Acme", "arnaqu*"),
+            ("Acme : scandales à répétition", "scandale*"),
+            ("Plusieurs plaintes déposées contre Acme", "plainte*"),
+            ("Je vais porter plainte contre Acme", "plainte*"),
+            ("#BoycottAcme maintenant", "boycott*"),
+            ("Acme, bande d'escrocs", "escro*"),
+            ("Acme faces lawsuits over data", "lawsuit*"),
+            ("Acme scams everywhere", "scam*"),
+        ] {
+            m.text = text.into();
+            let events = rules.events(10, &m, &[3], now);
+            let terms: Vec<&[String]> = events.iter().map(|e| e.evidence.terms.as_slice()).collect();
+            assert_eq!(terms, [[term.to_string()]], "{text:?}");
+        }
 
         // A negative mention with a large audience.
         m.published_at = now;

@@ -60,19 +60,22 @@ fn a_trigger_term_opens_one_alert_that_grows_and_is_delivered_once_despite_failu
             mention("3", "Acme, une arnaque ? Mon colis est arrivé hier", now - 30),
             mention("4", "Rien à voir : une arnaque chez un autre marchand", now - 20),
             mention("5", "Vieille histoire : Acme arnaque", now - 3 * 86_400),
+            mention("6", "Je vais porter plainte contre Acme", now - 10),
         ],
     );
     let list = alerts(&vigie);
-    let arnaque: Vec<&Value> = list.iter().filter(|a| a["title"].as_str().unwrap().contains("arnaque")).collect();
+    let arnaque: Vec<&Value> = list.iter().filter(|a| a["title"].as_str().unwrap().contains("arnaqu*")).collect();
     assert_eq!(arnaque.len(), 1, "one alert for the term, not one per mention: {list:#?}");
     assert_eq!(arnaque[0]["events"], 3, "mentions 1-3: 4 is not about Acme, 5 is three days old");
+    assert_eq!(arnaque[0]["observed"], 3.0);
+    assert_eq!(list.len(), 2, "mention 2's \"plainte\" is in the arnaque alert, 6 opens its own: {list:#?}");
     assert_eq!(arnaque[0]["status"], "open");
     assert!(list.iter().any(|a| a["title"].as_str().unwrap().contains("plainte")), "{list:#?}");
     let id = arnaque[0]["id"].to_string();
 
     // The explanation: terms, mentions, and where the notifications stand.
     let show = vigie.run(&["alert", "show", &id]).success().stdout;
-    assert!(show.contains("terms: arnaque"), "{show}");
+    assert!(show.contains("terms: arnaqu*, plainte*"), "{show}");
     assert!(show.contains("https://forum.example.fr/t/1"), "{show}");
 
     // Delivery: the first attempt fails (500), is kept, and tried again by a
