@@ -344,6 +344,9 @@ pub struct Reading {
     pub warnings: Vec<String>,
     /// The ranking of a search-result watch.
     pub ranking: Option<Vec<SearchResult>>,
+    /// Some of the instance's engines did not answer (time-out, CAPTCHA):
+    /// the ranking may be missing pages.
+    pub ranking_partial: bool,
     /// Set when reading stopped on an error; `items` and `cursor` are what
     /// came before it (API sources), which storing loses nothing.
     pub error: Option<RunError>,
@@ -410,7 +413,10 @@ async fn collect_source(
         }
     }
     if let (Some(ranking), None) = (&reading.ranking, &reading.error) {
-        record_ranking(store.as_ref(), ingestor.project_id(), source, ranking, now).await?;
+        match incomplete_ranking(source, ranking, reading.ranking_partial) {
+            Some(why) => reading.warnings.push(why),
+            None => record_ranking(store.as_ref(), ingestor.project_id(), source, ranking, now).await?,
+        }
     }
     let warning = (!reading.warnings.is_empty()).then(|| bounded_warning(&reading.warnings));
     // The next fetch counts from when this one ended (`now` is the start of
@@ -455,6 +461,32 @@ async fn collect_source(
     Ok(outcome)
 }
 
+/// The top results a search-result watch compares from run to run.
+fn top_of(source: &Source) -> u32 {
+    source.config.get("top").and_then(serde_json::Value::as_u64).map_or(DEFAULT_TOP, |t| t as u32)
+}
+
+/// Why a ranking must not be kept as the reference the next run compares
+/// with: an empty answer, or one with fewer pages than the top because
+/// engines did not answer. Compared with the last complete ranking instead,
+/// a degraded answer would make every page that comes back next time
+/// "enter" the top, and after an empty one a page that really entered would
+/// pass for the first run's.
+fn incomplete_ranking(source: &Source, ranking: &[SearchResult], partial: bool) -> Option<String> {
+    let top = top_of(source) as usize;
+    if ranking.is_empty() {
+        Some("the search answered no results: the ranking was not compared (kept: the last complete one)".into())
+    } else if partial && ranking.len() < top {
+        Some(format!(
+            "only {} result(s) while engines did not answer: the ranking was not compared (kept: the last \
+             complete one)",
+            ranking.len()
+        ))
+    } else {
+        None
+    }
+}
+
 /// Keeps the ranking of a search-result watch with what changed in its top
 /// results since the last run (nothing on the first run: every page would
 /// "enter").
@@ -465,7 +497,7 @@ async fn record_ranking(
     ranking: &[SearchResult],
     now: DateTime<Utc>,
 ) -> Result<(), PipelineError> {
-    let top = source.config.get("top").and_then(serde_json::Value::as_u64).map_or(DEFAULT_TOP, |t| t as u32);
+    let top = top_of(source);
     let previous: Vec<RankedUrl> = match store.search_runs(source.id, 1).await?.first() {
         Some(last) => serde_json::from_value(last.results.clone()).unwrap_or_default(),
         None => Vec::new(),
@@ -662,14 +694,14 @@ async fn read_search(
     };
     match parse_results(&body, content_type.as_deref()) {
         Ok(page) => {
-            let mut warnings = page.warnings;
-            if !page.unresponsive_engines.is_empty() {
-                let engines: Vec<String> =
-                    page.unresponsive_engines.iter().map(|(e, why)| format!("{e} ({why})")).collect();
-                warnings.push(format!("search engines that did not answer: {}", engines.join(", ")));
-            }
             let items = page.results.iter().map(|r| to_raw_mention(r, term)).collect();
-            Reading { items, warnings, ranking: Some(page.results), ..Reading::default() }
+            Reading {
+                items,
+                warnings: page.warnings,
+                ranking_partial: !page.unresponsive_engines.is_empty(),
+                ranking: Some(page.results),
+                ..Reading::default()
+            }
         }
         Err(e) => Reading::failed(RunError::new(e.to_string())),
     }

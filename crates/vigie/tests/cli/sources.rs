@@ -358,3 +358,47 @@ fn a_search_watch_keeps_each_ranking_and_shows_the_page_that_entered_the_top() {
     let refused = vigie.run(&["source", "ranks", "2"]).code(2);
     assert!(refused.stderr.contains("search sources"), "{}", refused.stderr);
 }
+
+#[test]
+fn a_degraded_search_answer_is_not_the_ranking_the_next_run_compares_with() {
+    // run 1, then an answer cut short by engines that did not answer, then an
+    // empty one, then run 1 again, then run 2 (a page enters at rank 2).
+    let run1: Value = serde_json::from_slice(&collect_testdata("search/brasserie_dupont_run1.json")).unwrap();
+    let mut partial = run1.clone();
+    partial["results"].as_array_mut().unwrap().truncate(3);
+    partial["unresponsive_engines"] = serde_json::json!([["google", "timeout"], ["bing", "CAPTCHA"]]);
+    let mut empty = run1.clone();
+    empty["results"] = serde_json::json!([]);
+    empty["unresponsive_engines"] = serde_json::json!([["google", "timeout"]]);
+    let answers: Vec<Vec<u8>> = vec![
+        serde_json::to_vec(&run1).unwrap(),
+        serde_json::to_vec(&partial).unwrap(),
+        serde_json::to_vec(&empty).unwrap(),
+        serde_json::to_vec(&run1).unwrap(),
+        collect_testdata("search/brasserie_dupont_run2.json"),
+    ];
+    let answers = Arc::new(Mutex::new(answers.into_iter()));
+    let server = TestServer::start(move |_| json(answers.lock().unwrap().next().unwrap_or_default()));
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Dupont", "--query", "dupont"]).success();
+    vigie.run(&["source", "add", "search", &server.url("/"), "--term", "Brasserie Dupont"]).success();
+    let entries = |vigie: &Vigie| -> usize {
+        let list = vigie.run(&["alert", "list", "--format", "json"]).success().json();
+        list.as_array().unwrap().iter().filter(|a| a["rule"] == "search_rank_entry").count()
+    };
+    for run in 1..=4 {
+        vigie.run(&["collect", "--source", "1"]).success();
+        assert_eq!(entries(&vigie), 0, "run {run}: nothing entered");
+        let warning = sources(&vigie)[0]["warning"].as_str().unwrap_or_default().to_string();
+        match run {
+            2 => assert!(warning.contains("only 3 result(s) while engines did not answer"), "{warning}"),
+            3 => assert!(warning.contains("no results"), "{warning}"),
+            _ => assert!(!warning.contains("not compared"), "{warning}"),
+        }
+    }
+    // Compared with run 1 (the last complete ranking): the blog post entered.
+    vigie.run(&["collect", "--source", "1"]).success();
+    assert_eq!(entries(&vigie), 1);
+    let ranks = vigie.run(&["source", "ranks", "1"]).success().stdout;
+    assert!(ranks.contains("entered the top at rank 2"), "{ranks}");
+}
