@@ -426,7 +426,16 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
         Access::Project(needed) => {
             // `/api/v1/ingest` and the like: a token's own project.
             let token_project = actor.token.as_ref().map(|t| t.project_id);
-            let pid = project_param(&mut req).await.or(token_project).ok_or_else(|| {
+            let pid = match project_param(&mut req).await {
+                // A project id that is no number names no project (not the
+                // token's by default).
+                Some(None) => {
+                    return Err(fail(ApiError::not_found(lang.t("ce projet n'existe pas", "no such project"))));
+                }
+                Some(Some(pid)) => Some(pid),
+                None => token_project,
+            };
+            let pid = pid.ok_or_else(|| {
                 fail(ApiError::invalid(
                     "this route takes a project token; with a session, use the /api/v1/projects/{pid}/… route",
                 ))
@@ -466,12 +475,14 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
     Ok(req)
 }
 
-async fn project_param(req: &mut Request) -> Option<i64> {
+/// The route's `{pid}`: `None` without one, `Some(None)` when it is not a
+/// project id.
+async fn project_param(req: &mut Request) -> Option<Option<i64>> {
     use axum::extract::FromRequestParts;
     let (mut parts, body) = std::mem::take(req).into_parts();
     let params = RawPathParams::from_request_parts(&mut parts, &()).await.ok();
     *req = Request::from_parts(parts, body);
-    params?.iter().find(|(k, _)| *k == "pid").and_then(|(_, v)| v.parse().ok())
+    params?.iter().find(|(k, _)| *k == "pid").map(|(_, v)| v.parse().ok())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

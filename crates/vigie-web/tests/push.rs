@@ -150,7 +150,39 @@ async fn broken_bodies_are_refused_whole_with_a_reason() {
     let huge = vec![b' '; vigie_web::MAX_BODY_BYTES + 1];
     let r = post(huge).await.unwrap();
     assert_eq!(r.status(), 413);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "payload_too_large", "{body}");
     assert_eq!(s.store.mention_count(s.project).await.unwrap(), 0);
+
+    // The framework's own refusals are the API's JSON errors too.
+    let r = client().put(&url).bearer_auth(&s.token).body("[]").send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_request", "{body}");
+    assert!(body["message"].as_str().unwrap().contains("does not take PUT"), "{body}");
+    let r = client()
+        .post(format!("{}/api/v1/session", s.base))
+        .body("username=a&password=b")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("application/json"), "{body}");
+
+    // A project id that is no number is no project, not the token's.
+    for pid in ["abc", "99999999999999999999999"] {
+        let r = client()
+            .get(format!("{}/api/v1/projects/{pid}/watches", s.base))
+            .bearer_auth(&s.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{pid}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "not_found", "{body}");
+    }
 
     let health: Value = client().get(format!("{}/api/v1/health", s.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(health["status"], "ok");
