@@ -141,18 +141,32 @@ impl Lease {
 /// held when they died (killed, crashed), instead of leaving it until their
 /// leases expire: a lease named by [`Lease::for_process`] whose process no
 /// longer exists. A process of another machine, or one whose liveness cannot
-/// be told (no `/proc`), is left to its lease's expiry. Returns how many
-/// sources and deliveries were given back.
-pub async fn release_dead_local_leases(store: &Arc<dyn Store>, prefix: &str) -> Result<u64, PipelineError> {
+/// be told (no `/proc`), is left to its lease's expiry. Best effort: a
+/// database error is logged (the leases expire on their own). Returns how
+/// many sources and deliveries were given back.
+pub async fn release_dead_local_leases(store: &Arc<dyn Store>, prefix: &str) -> u64 {
     let local = Lease::local_prefix(prefix);
     let mut released = 0;
-    for holder in store.lease_holders(&local).await? {
+    let holders = match store.lease_holders(&local).await {
+        Ok(holders) => holders,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot look for leases of stopped processes; they expire on their own");
+            return 0;
+        }
+    };
+    for holder in holders {
         let Ok(pid) = holder[local.len()..].parse::<u32>() else { continue };
         if pid != std::process::id() && process_is_gone(pid) {
-            released += store.release_leases(&holder).await?;
+            match store.release_leases(&holder).await {
+                Ok(n) => released += n,
+                Err(e) => tracing::warn!(error = %e, %holder, "cannot give back a stopped process's leases"),
+            }
         }
     }
-    Ok(released)
+    if released > 0 {
+        tracing::info!(released, prefix, "took back what a stopped process of this machine held");
+    }
+    released
 }
 
 /// Whether no process `pid` runs on this machine (false when it cannot be

@@ -125,10 +125,7 @@ pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::R
     let fetcher = Fetcher::new(fetch_config())?;
     let notifier = notifier()?;
     let lease = Lease::for_process("collect", COLLECT_LEASE);
-    let released = release_dead_local_leases(&app.store, "collect").await?;
-    if released > 0 {
-        tracing::info!(released, "took back what a stopped collect held");
-    }
+    release_dead_local_leases(&app.store, "collect").await;
     let ctx = CollectContext { models: app.models(), stories: StoryIndexes::default(), ..collect_context() };
     if !args.sources.is_empty() {
         let mut chosen = Vec::new();

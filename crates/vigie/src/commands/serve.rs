@@ -59,7 +59,7 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
         None
     } else {
         // What a killed server of this machine held is taken back at once.
-        release_dead_local_leases(&app.store, "serve").await?;
+        release_dead_local_leases(&app.store, "serve").await;
         let models = app.models();
         let refiner = load_refiner(&models)?;
         let opts = LoopOptions {

@@ -50,14 +50,38 @@ pub async fn run_loops(
     let escalation = AbortOnDrop(spawn_escalation(store.clone(), notifier()?));
     tokio::pin!(stop);
     let mut stopping = false;
+    let mut failures: u32 = 0;
     let outcome: anyhow::Result<()> = async {
         while !stopping {
             let cycle = collect_due(&store, &fetcher, &ctx, Utc::now(), opts.per_cycle, &opts.lease);
             tokio::pin!(cycle);
             let cycle_report = loop {
                 tokio::select! {
-                    r = &mut cycle => break r?,
+                    r = &mut cycle => break r,
                     () = &mut stop, if !stopping => stopping = true,
+                }
+            };
+            // A failed cycle (the database restarting, locked by another
+            // program, unreachable for a while) is logged and tried again,
+            // waiting longer each time: monitoring must not stop for good
+            // because the database was away for a minute.
+            let cycle_report = match cycle_report {
+                Ok(r) => {
+                    if failures > 0 {
+                        tracing::warn!(failures, "collection works again");
+                    }
+                    failures = 0;
+                    r
+                }
+                Err(e) => {
+                    failures += 1;
+                    let wait = retry_wait(opts.poll, failures);
+                    tracing::error!(error = %e, failures, retry_in_secs = wait.as_secs(), "collection cycle failed; trying again");
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = &mut stop => stopping = true,
+                    }
+                    continue;
                 }
             };
             if cycle_report.sources > 0 {
@@ -83,6 +107,13 @@ pub async fn run_loops(
         Err(e) => tracing::warn!(error = %e, "could not give the leases back; they expire on their own"),
     }
     outcome
+}
+
+/// How long to wait after the `failures`-th failed cycle in a row: the poll
+/// interval, doubled each time, at most five minutes.
+fn retry_wait(poll: Duration, failures: u32) -> Duration {
+    let doubled = poll.saturating_mul(1u32 << failures.saturating_sub(1).min(10));
+    doubled.clamp(Duration::from_secs(1), Duration::from_secs(300))
 }
 
 /// The sentence encoder, when installed: it refines stored verdicts while
@@ -183,7 +214,7 @@ pub async fn run(app: &App, args: WorkerArgs, out: &mut dyn Write) -> anyhow::Re
         Some(name) => Lease { worker: name.to_string(), duration },
         None => {
             // What a killed worker of this machine held is taken back at once.
-            release_dead_local_leases(&app.store, "worker").await?;
+            release_dead_local_leases(&app.store, "worker").await;
             Lease::for_process("worker", duration)
         }
     };
@@ -206,4 +237,18 @@ pub async fn run(app: &App, args: WorkerArgs, out: &mut dyn Write) -> anyhow::Re
     result?;
     writeln!(out, "stopped")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_cycles_wait_longer_each_time_up_to_five_minutes() {
+        let poll = Duration::from_secs(5);
+        let waits: Vec<u64> = (1..=9).map(|n| retry_wait(poll, n).as_secs()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(retry_wait(Duration::from_millis(10), 1), Duration::from_secs(1));
+        assert_eq!(retry_wait(poll, 1_000), Duration::from_secs(300));
+    }
 }

@@ -242,3 +242,48 @@ fn continuous_collect_fetches_due_sources_and_stops_cleanly_on_sigterm() {
     assert!(stdout.ends_with("stopped\n"), "{stdout}");
     assert_eq!(vigie.export().len(), 3);
 }
+
+/// Runs one SQL statement on the data directory's database.
+fn sql(vigie: &Vigie, statement: &str) {
+    let db = vigie.db_path();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&db);
+        let pool = sqlx::sqlite::SqlitePool::connect_with(options).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(statement.to_string())).execute(&pool).await.unwrap();
+        pool.close().await;
+    });
+}
+
+#[test]
+fn a_worker_goes_on_collecting_after_the_database_failed_for_a_while() {
+    let server = feed_server();
+    let vigie = Vigie::new();
+    vigie.run(&["source", "add", "rss", &server.url("/economie/rss.xml"), "--every", "1m"]).success();
+    // The database fails every cycle (as one down or locked by another
+    // program would): the sources cannot be read.
+    sql(&vigie, "ALTER TABLE sources RENAME TO sources_away");
+    let child = vigie
+        .command(&["worker", "--poll", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(server.requests().is_empty());
+    sql(&vigie, "ALTER TABLE sources_away RENAME TO sources");
+    let back = std::time::Instant::now();
+    while server.requests().is_empty() && back.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let status = std::process::Command::new("sh").args(["-c", &format!("kill -TERM {}", child.id())]).status().unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "still running until stopped: {stderr}");
+    assert!(stderr.contains("collection cycle failed; trying again"), "{stderr}");
+    assert!(stderr.contains("collection works again"), "{stderr}");
+    assert_eq!(server.requests_to("/economie/rss.xml").len(), 1, "collected once the database was back");
+    assert_eq!(vigie.export().len(), 3);
+}
