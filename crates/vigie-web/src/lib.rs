@@ -107,9 +107,13 @@ pub fn routes(state: AppState) -> Routes {
             "Push mentions into a project (JSON array in the import schema)",
             ingest::ingest,
         )
-        .api(Method::GET, "/api/v1/health", Access::Public, "Liveness", || async {
-            axum::Json(serde_json::json!({"status": "ok"}))
-        });
+        .api(
+            Method::GET,
+            "/api/v1/health",
+            Access::Public,
+            "Health: the server answers and reaches its database",
+            health,
+        );
     pages::routes(r)
 }
 
@@ -131,6 +135,20 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(map_response(security_headers))
         .with_state(state)
+}
+
+/// `{"status": "ok"}` when the database answers within 3 s, else 503 with
+/// `{"status": "unavailable", "database": why}`: what a load balancer or a
+/// monitoring probe checks.
+async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    use axum::response::IntoResponse;
+    let why = match tokio::time::timeout(std::time::Duration::from_secs(3), state.store.list_projects()).await {
+        Ok(Ok(_)) => return axum::Json(serde_json::json!({"status": "ok"})).into_response(),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "no answer within 3 s".to_string(),
+    };
+    let body = serde_json::json!({"status": "unavailable", "database": why});
+    (axum::http::StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
 }
 
 /// The API's errors are `{code, message}` JSON, also those the framework

@@ -186,4 +186,19 @@ async fn broken_bodies_are_refused_whole_with_a_reason() {
 
     let health: Value = client().get(format!("{}/api/v1/health", s.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(health["status"], "ok");
+    // The database failing: the health check says so (503), not "ok".
+    let db = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(s._dir.path().join("vigie.db")),
+    )
+    .await
+    .unwrap();
+    sqlx::query("ALTER TABLE projects RENAME TO projects_away").execute(&db).await.unwrap();
+    let down = client().get(format!("{}/api/v1/health", s.base)).send().await.unwrap();
+    assert_eq!(down.status(), 503);
+    let body: Value = down.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert!(body["database"].as_str().unwrap().contains("projects"), "{body}");
+    sqlx::query("ALTER TABLE projects_away RENAME TO projects").execute(&db).await.unwrap();
+    let up = client().get(format!("{}/api/v1/health", s.base)).send().await.unwrap();
+    assert_eq!(up.status(), 200);
 }
