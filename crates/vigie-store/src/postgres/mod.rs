@@ -93,6 +93,7 @@ impl PgStore {
     /// and brings its schema up to date, in the role's default schema (the
     /// first of its `search_path`, usually `public`).
     pub async fn connect(url: &str) -> Result<Self> {
+        first_contact(url).await?;
         let pool = pool_options().connect_with(connect_options(url)?).await?;
         migrator().run(&pool).await?;
         Ok(PgStore { pool, rollup_fill: Arc::default() })
@@ -111,6 +112,7 @@ impl PgStore {
                 format!("invalid schema name {schema:?}: ASCII letters, digits and _ only").into(),
             )));
         }
+        first_contact(url).await?;
         let set_path: Arc<str> = format!("SET search_path TO \"{schema}\"").into();
         let pool = pool_options()
             .after_connect(move |conn, _meta| {
@@ -165,6 +167,38 @@ async fn admin_statement(url: &str, name: &str, sql: impl FnOnce(&str) -> String
     let mut conn = connect_options(url)?.connect().await?;
     sqlx::query(AssertSqlSafe(sql(name))).execute(&mut conn).await?;
     Ok(())
+}
+
+/// One connection before the pool is made: the pool retries a failing
+/// connection until its time-out and then says only "pool timed out", where
+/// the user needs the server's address and what went wrong (connection
+/// refused, unknown host, password, no such database).
+async fn first_contact(url: &str) -> Result<()> {
+    let options = connect_options(url)?;
+    let place = format!(
+        "PostgreSQL at {}:{} (database {:?}, user {:?})",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or_default(),
+        options.get_username()
+    );
+    match tokio::time::timeout(Duration::from_secs(10), options.connect()).await {
+        Ok(Ok(conn)) => {
+            let _ = sqlx::Connection::close(conn).await;
+            Ok(())
+        }
+        Ok(Err(e)) => {
+            // sqlx ends a server's error with the line of PostgreSQL's own
+            // source that raised it: noise for the reader.
+            let why = e.to_string();
+            let why = match why.rsplit_once(" at line ") {
+                Some((head, line)) if line.chars().all(|c| c.is_ascii_digit()) => head.to_string(),
+                _ => why,
+            };
+            Err(StoreError::Unreachable(format!("cannot connect to {place}: {why}")))
+        }
+        Err(_) => Err(StoreError::Unreachable(format!("cannot connect to {place}: no answer within 10 s"))),
+    }
 }
 
 fn connect_options(url: &str) -> Result<PgConnectOptions> {

@@ -47,3 +47,18 @@ fn an_installation_moves_to_postgres_and_reads_back_the_same() {
     assert!(none.stderr.contains("there is no SQLite store to migrate"), "{}", none.stderr);
     assert!(vigie.run(&["migrate", "--to", "mysql://x"]).code(2).stderr.contains("must be a postgres:// URL"));
 }
+
+#[test]
+fn an_unreachable_database_is_named_with_the_reason_at_once() {
+    let vigie = Vigie::new();
+    let started = std::time::Instant::now();
+    // Nothing listens on port 1 of the loopback address.
+    let run = vigie.run(&["--database-url", "postgres://vigie@127.0.0.1:1/vigie", "watch", "list"]).code(1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "not after the pool's 30 s time-out");
+    assert!(
+        run.stderr.contains("cannot connect to PostgreSQL at 127.0.0.1:1 (database \"vigie\", user \"vigie\")"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("refused"), "{}", run.stderr);
+}
