@@ -47,7 +47,30 @@ pub enum SourceKind {
     Other,
 }
 
+/// The kinds whose item ids name one item wherever it is read
+/// ([`SourceKind::has_global_ids`]), as stored: the migrations that rekeyed
+/// stored mentions list the same.
+pub const GLOBAL_ID_KINDS: [&str; 9] =
+    ["twitter", "facebook", "instagram", "linkedin", "tiktok", "bluesky", "reddit", "youtube", "hackernews"];
+
 impl SourceKind {
+    /// Whether an item id of this platform names one item wherever it is
+    /// read (Mastodon's do not: each server numbers the statuses it sees).
+    pub fn has_global_ids(self) -> bool {
+        matches!(
+            self,
+            SourceKind::Twitter
+                | SourceKind::Facebook
+                | SourceKind::Instagram
+                | SourceKind::Linkedin
+                | SourceKind::Tiktok
+                | SourceKind::Bluesky
+                | SourceKind::Reddit
+                | SourceKind::Youtube
+                | SourceKind::Hackernews
+        )
+    }
+
     pub const ALL: [SourceKind; 17] = [
         SourceKind::News,
         SourceKind::Blog,
@@ -377,20 +400,24 @@ impl Analysis {
 }
 
 impl Mention {
-    /// The identity of a mention within a project: its canonical URL, else its
-    /// source item id (qualified by the source kind), else its content hash.
+    /// The identity of a mention within a project. On a platform whose item
+    /// ids are the same everywhere (tweets, Facebook and Instagram posts and
+    /// comments, Reddit, YouTube, Hacker News, Bluesky…), the platform's id:
+    /// the comments of one post share the post's URL but are different
+    /// mentions. Elsewhere the canonical URL (a syndicated article read from
+    /// two feeds under two GUIDs is one mention; a Mastodon status has an id
+    /// per server), else the source item id, else the content hash.
     pub fn dedup_key_for(
         url: Option<&str>,
         kind: SourceKind,
         source_item_id: Option<&str>,
         content_hash: &str,
     ) -> String {
-        if let Some(url) = url {
-            format!("url:{url}")
-        } else if let Some(id) = source_item_id {
-            format!("id:{kind}:{id}")
-        } else {
-            format!("hash:{content_hash}")
+        match (url, source_item_id) {
+            (_, Some(id)) if kind.has_global_ids() => format!("id:{kind}:{id}"),
+            (Some(url), _) => format!("url:{url}"),
+            (None, Some(id)) => format!("id:{kind}:{id}"),
+            (None, None) => format!("hash:{content_hash}"),
         }
     }
 }
@@ -873,5 +900,18 @@ mod tests {
         let k = Mention::dedup_key_for(None, SourceKind::Twitter, Some("9"), "h");
         assert_eq!(k, "id:twitter:9");
         assert_eq!(Mention::dedup_key_for(None, SourceKind::Blog, None, "h"), "hash:h");
+        // A platform's own ids win over the URL: two comments of one post.
+        let post = Some("https://www.facebook.com/acme/posts/123");
+        let a = Mention::dedup_key_for(post, SourceKind::Facebook, Some("fbc-1"), "h1");
+        let b = Mention::dedup_key_for(post, SourceKind::Facebook, Some("fbc-2"), "h2");
+        assert_eq!((a.as_str(), b.as_str()), ("id:facebook:fbc-1", "id:facebook:fbc-2"));
+        // Not Mastodon's (one id per server), nor a feed's GUIDs.
+        let toot = Some("https://mastodon.social/@acme/1");
+        assert_eq!(
+            Mention::dedup_key_for(toot, SourceKind::Mastodon, Some("77"), "h"),
+            "url:https://mastodon.social/@acme/1"
+        );
+        let kinds: Vec<&str> = SourceKind::ALL.iter().filter(|k| k.has_global_ids()).map(|k| k.as_str()).collect();
+        assert_eq!(kinds, GLOBAL_ID_KINDS);
     }
 }

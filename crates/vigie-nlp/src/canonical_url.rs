@@ -43,7 +43,12 @@ pub fn canonical_url(input: &str) -> Result<String, UrlError> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err(UrlError::Invalid("no host".into()));
     }
-    url.set_fragment(None);
+    // A fragment is a place in the page, except in the routes of
+    // single-page applications (`#/post/2`, `#!/post/2`), where it names the
+    // page: those stay.
+    if !url.fragment().is_some_and(|f| f.starts_with('/') || f.starts_with('!')) {
+        url.set_fragment(None);
+    }
     // Filter the raw `k=v` pieces, keeping the survivors spelled as they were:
     // decoding and re-encoding would turn `%20` into `+` and give the same
     // page two spellings.
@@ -92,6 +97,10 @@ mod tests {
         assert_eq!(u, "https://www.lemonde.fr/eco/article.html?id=4");
         assert_eq!(canonical_url("http://a.fr/x?utm_medium=a").unwrap(), "http://a.fr/x");
         assert_eq!(canonical_url("http://a.fr.").unwrap(), "http://a.fr/");
+        // The routes of single-page applications name pages: kept.
+        assert_eq!(canonical_url("https://example.org/#/post/2").unwrap(), "https://example.org/#/post/2");
+        assert_eq!(canonical_url("https://example.org/#!/post/2").unwrap(), "https://example.org/#!/post/2");
+        assert_eq!(canonical_url("https://example.org/page#comments").unwrap(), "https://example.org/page");
     }
 
     #[test]

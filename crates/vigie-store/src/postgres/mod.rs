@@ -59,6 +59,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "leases", include_str!("../../migrations/postgres/0003_leases.sql")),
     (4, "reports", include_str!("../../migrations/postgres/0004_reports.sql")),
     (5, "channel_lang", include_str!("../../migrations/postgres/0005_channel_lang.sql")),
+    (6, "platform_ids", include_str!("../../migrations/postgres/0006_platform_ids.sql")),
 ];
 
 /// Mentions per INSERT statement (each column one array).

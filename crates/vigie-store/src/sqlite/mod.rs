@@ -48,6 +48,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "leases", include_str!("../../migrations/sqlite/0007_leases.sql")),
     (8, "reports", include_str!("../../migrations/sqlite/0008_reports.sql")),
     (9, "channel_lang", include_str!("../../migrations/sqlite/0009_channel_lang.sql")),
+    (10, "platform_ids", include_str!("../../migrations/sqlite/0010_platform_ids.sql")),
 ];
 
 // Multi-row statements are kept in sqlx's prepared-statement cache only at

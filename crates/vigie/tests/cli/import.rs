@@ -1,6 +1,8 @@
 //! `vigie import`: JSON Lines and CSV files and standard input, with the bad
 //! records reported by line and the good ones stored, normalized.
 
+use serde_json::json;
+
 use crate::support::{Vigie, column, column_set, testdata};
 
 const AF_URL: &str = "https://www.presse-eco.example/transport/air-france-montreal?id=42";
@@ -153,4 +155,82 @@ fn import_from_standard_input_in_both_formats() {
     );
     assert_eq!(vigie.mention("https://twitter.com/a/status/1")["published_at"], "2026-03-05T08:00:00Z");
     assert_eq!(vigie.mention("https://www.example.fr/avis/3")["text"], "Conseiller BNP Paribas au top, merci !");
+}
+
+/// Two comments of one Facebook post (different ids, the post's URL) and a
+/// page of a single-page application by its route.
+fn platform_export() -> String {
+    [
+        json!({"id": "fbc-1", "url": "https://www.facebook.com/acme/posts/123", "text": "Acme : livraison en retard",
+               "published_at": "2026-11-20T10:00:00Z", "source": "facebook", "author": "Jean"}),
+        json!({"id": "fbc-2", "url": "https://www.facebook.com/acme/posts/123", "text": "Acme : super service",
+               "published_at": "2026-11-20T10:05:00Z", "source": "facebook", "author": "Paul"}),
+        json!({"url": "https://example.org/#/post/1", "text": "Acme appli un", "published_at": "2026-11-20T11:00:00Z",
+               "source": "web"}),
+        json!({"url": "https://example.org/#/post/2", "text": "Acme appli deux", "published_at": "2026-11-20T11:05:00Z",
+               "source": "web"}),
+    ]
+    .iter()
+    .map(|v| format!("{v}\n"))
+    .collect()
+}
+
+#[test]
+fn comments_of_one_post_are_different_mentions_and_stored_keys_follow() {
+    let vigie = Vigie::new();
+    let file = vigie.write("export.jsonl", platform_export());
+    let first = vigie.run(&["import", file.to_str().unwrap()]).success();
+    assert!(first.stdout.contains("imported 4 new mention(s) from 4 record(s)"), "{}", first.stdout);
+    let urls: Vec<String> = vigie.export().iter().map(|m| m["url"].as_str().unwrap().to_string()).collect();
+    assert!(urls.contains(&"https://example.org/#/post/2".to_string()), "{urls:?}");
+    let again = vigie.run(&["import", file.to_str().unwrap()]).success();
+    assert!(again.stdout.contains("imported 0 new mention(s)"), "{}", again.stdout);
+
+    // A database from before the rule (keys by URL; migration 10 not run):
+    // opening it rekeys the stored mentions, and importing again finds them.
+    crate::support::block_on(async {
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(vigie.db_path());
+        let pool = sqlx::sqlite::SqlitePool::connect_with(options).await.unwrap();
+        sqlx::query(
+            "UPDATE mentions SET dedup_key = 'url:' || url WHERE source_kind = 'facebook' AND source_item_id = 'fbc-1'",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 10").execute(&pool).await.unwrap();
+        pool.close().await;
+    });
+    let again = vigie.run(&["import", file.to_str().unwrap()]).success();
+    assert!(again.stdout.contains("imported 0 new mention(s)"), "{}", again.stdout);
+    assert_eq!(vigie.export().len(), 4);
+}
+
+#[test]
+fn stored_platform_mentions_are_rekeyed_on_postgres_too() {
+    let Some(pg) = crate::support::PgSchema::create() else { return };
+    let url = pg.url();
+    let vigie = Vigie::new();
+    let file = vigie.write("export.jsonl", platform_export());
+    let on_pg = |args: &[&str]| {
+        let mut all = vec!["--database-url", url.as_str()];
+        all.extend_from_slice(args);
+        vigie.run(&all)
+    };
+    on_pg(&["import", file.to_str().unwrap()]).success();
+    pg.with(async |conn| {
+        sqlx::query("UPDATE mentions SET dedup_key = 'url:' || url WHERE source_item_id = 'fbc-1'")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 6").execute(&mut *conn).await.unwrap();
+    });
+    let again = on_pg(&["import", file.to_str().unwrap()]).success();
+    assert!(again.stdout.contains("imported 0 new mention(s)"), "{}", again.stdout);
+    let keys: Vec<String> = pg.with(async |conn| {
+        sqlx::query_scalar("SELECT dedup_key FROM mentions WHERE source_kind = 'facebook' ORDER BY dedup_key")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap()
+    });
+    assert_eq!(keys, ["id:facebook:fbc-1", "id:facebook:fbc-2"]);
 }
