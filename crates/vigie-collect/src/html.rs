@@ -350,6 +350,16 @@ pub enum SkipReason {
     NoTitleNorText,
 }
 
+impl fmt::Display for SkippedItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "item {}", self.index + 1)?;
+        if let Some(id) = &self.id {
+            write!(f, " ({id})")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
 impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -455,7 +465,7 @@ fn extract_with_budget(
 
     let site = page_url.host_str().map(str::to_string);
     let mut page = ParsedPage { title: page_title, ..ParsedPage::default() };
-    let mut seen_ids = HashSet::new();
+    let mut read = Vec::with_capacity(elements.len());
     for (index, element) in elements.into_iter().enumerate() {
         let mut item_warnings = Vec::new();
         let Some(fields) = read_item(element, selectors, page_url, now, &mut budget, &mut item_warnings) else {
@@ -467,6 +477,36 @@ fn extract_with_budget(
         };
         for w in item_warnings {
             warnings.push(format!("item {}: {w}", index + 1));
+        }
+        read.push(fields);
+    }
+    // A link that items with different content share (every review links
+    // to the product, or to its author's profile) names none of them: those
+    // items are told apart by their content, and the shared link is not
+    // kept as theirs (it would make them one mention).
+    let mut by_link: HashMap<&str, Vec<&ItemFields>> = HashMap::new();
+    for fields in read.iter().filter(|f| f.url.is_some()) {
+        by_link.entry(fields.id.as_str()).or_default().push(fields);
+    }
+    let mut shared: Vec<String> = by_link
+        .iter()
+        .filter(|(_, items)| items.iter().any(|f| !same_item(items[0], f)))
+        .map(|(link, _)| link.to_string())
+        .collect();
+    shared.sort_unstable();
+    if let Some(link) = shared.first() {
+        warnings.push(format!(
+            "items with different content link to the same page ({link}{}): they are told apart by their \
+             content and that link is not kept (does the link selector pick a link of each item's own?)",
+            if shared.len() > 1 { format!(" and {} other(s)", shared.len() - 1) } else { String::new() }
+        ));
+    }
+    let shared: HashSet<String> = shared.into_iter().collect();
+    let mut seen_ids = HashSet::new();
+    for (index, mut fields) in read.into_iter().enumerate() {
+        if fields.url.is_some() && shared.contains(&fields.id) {
+            fields.id = content_id(fields.title.as_deref(), &fields.text, fields.author.as_deref());
+            fields.url = None;
         }
         let id = fields.id.clone();
         if !seen_ids.insert(id.clone()) {
@@ -518,6 +558,24 @@ impl Warnings {
         }
         self.kept
     }
+}
+
+/// Whether two items with one link are the same item shown twice (a
+/// featured review repeated in the list, perhaps cut short there): the same
+/// author, or texts that begin alike.
+fn same_item(a: &ItemFields, b: &ItemFields) -> bool {
+    if let (Some(x), Some(y)) = (&a.author, &b.author) {
+        return x == y;
+    }
+    let start = |t: &str| -> String {
+        t.split_whitespace().collect::<Vec<_>>().join(" ").trim_end_matches(['…', '.']).to_lowercase()
+    };
+    let (x, y) = (start(&a.text), start(&b.text));
+    let n = x.chars().count().min(y.chars().count()).min(40);
+    if n < 10 {
+        return x == y && a.title == b.title;
+    }
+    x.chars().take(n).eq(y.chars().take(n))
 }
 
 /// One item's fields, read and cleaned.

@@ -574,3 +574,33 @@ fn parsed_page_serializes_for_source_test() {
     assert_eq!(json["skipped"][1]["reason"], "no_title_nor_text");
     assert_eq!(json["warnings"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn reviews_that_all_link_to_the_product_are_kept_apart() {
+    // Each review links to the product page, not to itself.
+    let body = br#"<html><body>
+        <article class=r><b>Jean</b><p>Livraison en retard de deux semaines, service client injoignable.</p><a href="/produit/42">Acme X</a></article>
+        <article class=r><b>Paul</b><p>Produit conforme, bien emballe, je recommande.</p><a href="/produit/42">Acme X</a></article>
+        <article class=r><b>Lea</b><p>Casse au bout d'une semaine, remboursement refuse.</p><a href="/produit/42">Acme X</a></article>
+        <article class=r><b>Jean</b><p>Livraison en retard de deux semaines, service client injoignable.</p><a href="/produit/42">Acme X</a></article>
+    </body></html>"#;
+    let page = extract(body, REVIEW_PAGE, &sel("article.r", &[("text", "p"), ("author", "b"), ("link", "a@href")]));
+    let authors: Vec<&str> = page.items.iter().map(|i| i.author.as_deref().unwrap()).collect();
+    assert_eq!(authors, ["Jean", "Paul", "Lea"], "the repeated review is still left out once: {:?}", page.skipped);
+    assert!(page.items.iter().all(|i| i.url.is_none()), "the product's link is no review's own");
+    let ids: std::collections::HashSet<&str> =
+        page.items.iter().map(|i| i.source_item_id.as_deref().unwrap()).collect();
+    assert_eq!(ids.len(), 3);
+    assert!(
+        page.warnings.iter().any(|w| w.contains("link to the same page (https://www.avisclients.example/produit/42)")),
+        "{:?}",
+        page.warnings
+    );
+    assert_eq!(page.skipped.len(), 1);
+    let said = page.skipped[0].to_string();
+    assert!(
+        said.starts_with("item 4 (")
+            && said.ends_with("): duplicate (an earlier item of the page has the same link or content)"),
+        "{said}"
+    );
+}

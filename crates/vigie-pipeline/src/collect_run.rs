@@ -596,7 +596,7 @@ async fn read_feed(fetcher: &Fetcher, source: &Source, url: &str, now: DateTime<
                 Ok(feed) => {
                     let mut warnings = Vec::new();
                     if let Some(first) = feed.skipped.first() {
-                        warnings.push(format!("{} feed item(s) left out, e.g. {first:?}", feed.skipped.len()));
+                        warnings.push(format!("{} feed item(s) left out, e.g. {first}", feed.skipped.len()));
                     }
                     Reading { items: feed.items, etag, last_modified, warnings, ..Reading::default() }
                 }
@@ -663,7 +663,7 @@ async fn read_html(
                 Ok(page) => {
                     let mut warnings = page.warnings;
                     if let Some(first) = page.skipped.first() {
-                        warnings.push(format!("{} item(s) left out, e.g. {first:?}", page.skipped.len()));
+                        warnings.push(format!("{} item(s) left out, e.g. {first}", page.skipped.len()));
                     }
                     if page.items.is_empty() {
                         warnings.push(format!(
