@@ -62,3 +62,22 @@ fn an_unreachable_database_is_named_with_the_reason_at_once() {
     );
     assert!(run.stderr.contains("refused"), "{}", run.stderr);
 }
+
+#[test]
+fn postgres_over_tls() {
+    let Some(pg) = PgSchema::create() else { return };
+    let ssl: String = pg.with(async |conn| sqlx::query_scalar("SHOW ssl").fetch_one(&mut *conn).await.unwrap());
+    if ssl != "on" {
+        eprintln!("TLS test skipped: this PostgreSQL server does not offer TLS (ssl = {ssl})");
+        return;
+    }
+    let vigie = Vigie::new();
+    let url = format!("{}&sslmode=require", pg.url());
+    vigie.run(&["--database-url", &url, "watch", "add", "Acme", "--query", "acme"]).success();
+    assert!(vigie.run(&["--database-url", &url, "watch", "list"]).success().stdout.contains("Acme"));
+    // Certificates are checked when asked: a self-signed server certificate
+    // (Debian's default) is refused by verify-full.
+    let strict = format!("{}&sslmode=verify-full", pg.url());
+    let refused = vigie.run(&["--database-url", &strict, "watch", "list"]).code(1);
+    assert!(refused.stderr.contains("cannot connect to PostgreSQL"), "{}", refused.stderr);
+}
