@@ -166,8 +166,12 @@ impl SqliteStore {
             // Long checkpoints and big batches are expected: not a warning
             // on every user's terminal.
             .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
+        // Several commands started at once on a new data directory would
+        // each create the file and its tables: one at a time.
+        let lock = open_lock(path).await;
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         migrator().run(&pool).await?;
+        drop(lock);
         let checkpointer = Arc::new(Checkpointer::start(pool.clone()));
         Ok(SqliteStore { pool, checkpointer, rollup_fill: Arc::default() })
     }
@@ -175,6 +179,24 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// An exclusive lock on `<database>.open-lock` beside the database, held
+/// while a process opens the database and brings its schema up to date.
+/// `None` (no lock, as before) when the file cannot be made, as in a
+/// read-only directory.
+async fn open_lock(path: &Path) -> Option<std::fs::File> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".open-lock");
+    let lock_path = std::path::PathBuf::from(name);
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).ok()?;
+        file.lock().ok()?;
+        Some(file)
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// The id of a new row, or [`StoreError::Conflict`] with `conflict`'s

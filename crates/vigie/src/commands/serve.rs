@@ -131,7 +131,19 @@ async fn first_admin(app: &App, out: &mut dyn Write) -> anyhow::Result<()> {
         lang: "fr".into(),
         must_change_password: true,
     };
-    app.store.add_user(user, Utc::now()).await?;
+    match app.store.add_user(user, Utc::now()).await {
+        Ok(_) => {}
+        // Another server started at the same moment on the same database
+        // made it first: its output has the password.
+        Err(vigie_store::StoreError::Conflict(_)) => {
+            writeln!(
+                out,
+                "`admin` was just created by another Vigie process on this database; its output has the password"
+            )?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    }
     let first = if users.is_empty() { "First start" } else { "No administrator yet" };
     writeln!(out, "{first}: log in as `admin` with the one-time password {password}")?;
     writeln!(out, "(you will be asked to choose your own; `vigie user add` adds other people)")?;

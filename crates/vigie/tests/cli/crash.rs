@@ -203,3 +203,17 @@ fn a_collection_killed_midway_is_completed_by_the_next_run_without_duplicates() 
     let run = vigie.run(&["collect", "--once"]).success();
     assert!(run.stdout.starts_with("0 source(s) due"), "{}", run.stdout);
 }
+
+#[test]
+fn commands_started_together_on_a_new_data_directory_all_work() {
+    let vigie = Vigie::new();
+    let children: Vec<std::process::Child> = (0..6)
+        .map(|i| vigie.command(&["watch", "add", &format!("W{i}"), "--query", &format!("acme{i}")]).spawn().unwrap())
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let list = vigie.run(&["watch", "list", "--format", "json"]).success().json();
+    assert_eq!(list.as_array().unwrap().len(), 6);
+}
