@@ -288,14 +288,49 @@ async fn channels_are_validated_and_webhook_secrets_shown_once() {
         Some(shown.clone())
     );
     let page = manager.get(&app.p("/settings")).await;
-    assert!(page.text.contains("id=\"channels\"") && page.text.contains("https://hooks.example/y"));
+    // A webhook's address is a credential too: its host only.
+    assert!(page.text.contains("id=\"channels\"") && page.text.contains("https://hooks.example/…"));
+    assert!(!page.text.contains("https://hooks.example/y"));
     assert!(!page.text.contains(&shown));
+
+    // A receiver's own secret is taken (16 characters at least); a typo in a
+    // field is refused, not ignored; the list and the audit log show no URL.
+    let own = "receiver-side-secret-0001";
+    let r = manager
+        .post_json(
+            &app.api("/channels"),
+            &json!({"kind": "webhook", "url": "https://user:pw@hooks.example/z?token=SECRET", "secret": own}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["secret"], own);
+    assert_eq!(r.json()["target"], "https://hooks.example/…");
+    let stored = app.store.list_channels(app.project.id).await.unwrap();
+    assert_eq!(stored.iter().find(|c| c.target.ends_with("token=SECRET")).and_then(|c| c.secret.as_deref()), Some(own));
+    for body in [
+        json!({"kind": "webhook", "url": "https://hooks.example/s", "secret": "short"}),
+        json!({"kind": "email", "addresses": "a@b.fr", "secret": "receiver-side-secret-0002"}),
+        json!({"kind": "webhook", "url": "https://hooks.example/t", "min_severty": "critical"}),
+    ] {
+        let r = manager.post_json(&app.api("/channels"), &body).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.text);
+    }
+    let list = manager.get(&app.api("/channels")).await;
+    assert!(!list.text.contains("SECRET") && !list.text.contains("pw@") && !list.text.contains(own), "{}", list.text);
+    let z = stored.iter().find(|c| c.target.ends_with("token=SECRET")).unwrap().id;
+    assert_eq!(manager.delete(&app.api(&format!("/channels/{z}"))).await.status, 200);
     let id = hook["id"].as_i64().unwrap();
     assert_eq!(manager.delete(&app.api(&format!("/channels/{id}"))).await.status, 200);
     let audit = audit_actions(&app).await;
     let actions: Vec<&str> = audit.iter().map(|(a, _)| a.as_str()).collect();
-    assert_eq!(actions, ["channel.remove", "channel.add", "channel.add", "channel.add"]);
-    assert!(audit.iter().all(|(_, d)| !d.contains(&secret) && !d.contains(&shown)), "no secret in the audit log");
+    assert_eq!(
+        actions,
+        ["channel.remove", "channel.remove", "channel.add", "channel.add", "channel.add", "channel.add"]
+    );
+    assert!(
+        audit.iter().all(|(_, d)| !d.contains(&secret) && !d.contains(&shown) && !d.contains("SECRET")),
+        "no secret in the audit log: {audit:?}"
+    );
     // Viewers and agents do not see channels.
     assert_eq!(viewer.get(&app.api("/channels")).await.status, 403);
     assert_eq!(

@@ -45,9 +45,16 @@ fn back(pid: i64) -> String {
     format!("/p/{pid}/settings#channels")
 }
 
+/// Where a channel sends, as shown: a webhook's address is a credential
+/// (Slack's and Mattermost's carry their token in the path, others in the
+/// query or user info), so only its scheme, host and port are shown.
+fn shown_target(c: &Channel) -> String {
+    if c.kind == "webhook" { vigie_collect::fetch::redacted_url(&c.target) } else { c.target.clone() }
+}
+
 fn channel_json(c: &Channel) -> Value {
     json!({
-        "id": c.id, "kind": c.kind, "target": c.target, "signed": c.secret.is_some(),
+        "id": c.id, "kind": c.kind, "target": shown_target(c), "signed": c.secret.is_some(),
         "min_severity": c.min_severity.as_str(), "lang": c.lang.code(), "created_at": c.created_at.to_rfc3339(),
     })
 }
@@ -154,9 +161,13 @@ fn language_label(lang: Lang, l: Language) -> &'static str {
 }
 
 #[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct ChannelInput {
     kind: Option<String>,
     url: Option<String>,
+    /// A webhook's signing secret, when the receiver has one already (made
+    /// here otherwise).
+    secret: Option<String>,
     /// Comma-separated in forms; a list or a string in JSON.
     addresses: Option<Value>,
     min_severity: Option<String>,
@@ -177,7 +188,17 @@ async fn add(
     let (channel, secret) = match input.kind.as_deref().map(str::trim) {
         Some("webhook") => {
             let url = check_webhook_url(input.url.as_deref().unwrap_or(""), lang)?;
-            let secret = random_token();
+            let secret = match input.secret.as_deref().map(str::trim) {
+                None | Some("") => random_token(),
+                Some(s) if s.chars().count() < 16 || s.len() > 200 || s.chars().any(char::is_control) => {
+                    return Err(ApiError::invalid(msg(
+                        lang,
+                        "Le secret fait de 16 à 200 caractères imprimables.".into(),
+                        "a secret is 16 to 200 printable characters".into(),
+                    )));
+                }
+                Some(s) => s.to_string(),
+            };
             (
                 NewChannel {
                     kind: "webhook".into(),
@@ -188,6 +209,13 @@ async fn add(
                 },
                 Some(secret),
             )
+        }
+        Some("email") if input.secret.is_some() => {
+            return Err(ApiError::invalid(msg(
+                lang,
+                "Un secret ne sert qu'aux webhooks.".into(),
+                "a secret is for webhooks only".into(),
+            )));
         }
         Some("email") => {
             let raw = match &input.addresses {
@@ -223,7 +251,7 @@ async fn add(
             "added {} channel #{} to {} (min severity {}, lang {}{})",
             added.kind,
             added.id,
-            added.target,
+            shown_target(&added),
             added.min_severity,
             added.lang,
             if added.secret.is_some() { ", signed" } else { "" }
@@ -248,7 +276,7 @@ async fn remove(state: &AppState, actor: &Actor, id: i64, lang: Lang) -> Result<
         actor,
         Some(pid),
         "channel.remove",
-        format!("removed {} channel #{id} to {}", channel.kind, channel.target),
+        format!("removed {} channel #{id} to {}", channel.kind, shown_target(&channel)),
     )
     .await
 }
@@ -303,13 +331,14 @@ async fn add_form(
         addresses: f.addresses.map(Value::String),
         min_severity: f.min_severity,
         lang: f.lang,
+        secret: None,
     };
     match add(&state, &actor, input, lang).await {
         Err(e) => Ok(error_page(&e, lang)),
         Ok((_, None)) => form_done(lang, Ok(()), &back(pid)),
         Ok((channel, Some(secret))) => {
             let what = html! {
-                p { (lang.t("Webhook ajouté\u{a0}: ", "Webhook added: ")) code { (channel.target) } }
+                p { (lang.t("Webhook ajouté\u{a0}: ", "Webhook added: ")) code { (shown_target(&channel)) } }
                 p { (lang.t(
                     "Vigie signe chaque envoi avec ce secret (HMAC-SHA256)\u{202f}; vérifiez la signature à la réception.",
                     "Vigie signs every call with this secret (HMAC-SHA256); check the signature on your side."
@@ -386,7 +415,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                         @for c in &list {
                             tr {
                                 td { (c.kind) @if c.secret.is_some() { " " span.badge { (lang.t("signé", "signed")) } } }
-                                td.target { (clip(&c.target, 120)) }
+                                td.target { (clip(&shown_target(c), 120)) }
                                 td { (severity_label(lang, c.min_severity)) }
                                 td { (language_label(lang, c.lang)) }
                                 td { (lang.datetime(c.created_at)) }
