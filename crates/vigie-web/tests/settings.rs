@@ -407,6 +407,9 @@ async fn tokens_are_shown_once_and_stored_as_hashes() {
     assert_eq!(admin.post_json(&app.api("/tokens"), &json!({"name": "crm-sync", "role": "agent"})).await.status, 409);
     assert_eq!(admin.post_json(&app.api("/tokens"), &json!({"name": "bad name!", "role": "agent"})).await.status, 400);
     assert_eq!(admin.post_json(&app.api("/tokens"), &json!({"name": "x", "role": "emperor"})).await.status, 400);
+    // Without a role: an agent, as on the command line.
+    let r = admin.post_json(&app.api("/tokens"), &json!({"name": "no-role"})).await;
+    assert_eq!((r.status, r.json()["role"].as_str()), (201, Some("agent")), "{}", r.text);
 
     // The token works, the list never shows it, the database holds only its hash.
     let r = app.anonymous().http.get(app.url(&app.api("/inbox"))).bearer_auth(&token).send().await.unwrap();
@@ -440,7 +443,7 @@ async fn tokens_are_shown_once_and_stored_as_hashes() {
     assert_eq!(r.status, 303);
     let audit = audit_actions(&app).await;
     let actions: Vec<&str> = audit.iter().map(|(a, _)| a.as_str()).collect();
-    assert_eq!(actions, ["token.remove", "token.remove", "token.add", "token.add"]);
+    assert_eq!(actions, ["token.remove", "token.remove", "token.add", "token.add", "token.add"]);
     assert!(audit.iter().all(|(_, d)| !d.contains(&token)));
 
     // The audit API, for admins, with names.

@@ -33,7 +33,13 @@ pub fn routes(r: Routes) -> Routes {
             "Log in (sets the session cookie; answers the CSRF token)",
             api_login,
         )
-        .api(Method::GET, "/api/v1/me", Access::LoggedIn, "The current user and their projects", me)
+        .api(
+            Method::GET,
+            "/api/v1/me",
+            Access::LoggedIn,
+            "The current user and their projects; for a token, its name, role and project",
+            me,
+        )
 }
 
 async fn start(State(state): State<AppState>, Extension(actor): Extension<Actor>) -> PageResult {
@@ -212,6 +218,15 @@ async fn me(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    // A token: its name and role, and the one project it belongs to (the
+    // `{pid}` of its routes).
+    if let (None, Some(token)) = (&actor.user, &actor.token) {
+        let project = state.store.project_by_id(token.project_id).await?;
+        return Ok(Json(json!({
+            "token": {"name": token.name, "role": token.role.as_str(), "created_at": token.created_at.to_rfc3339()},
+            "projects": project.iter().map(|p| json!({"id": p.id, "name": p.name, "role": token.role.as_str()})).collect::<Vec<_>>(),
+        })));
+    }
     let user = actor.user.as_ref().ok_or_else(|| ApiError::forbidden("a token has no user"))?;
     // An installation administrator acts as admin in every project.
     let projects = if user.is_admin {

@@ -9,6 +9,7 @@ use vigie_store::StoreError;
 
 use crate::app::{App, usage};
 use crate::cli::TokenCommand;
+use crate::commands::user::audit;
 use crate::output::{Table, time_cell as time};
 
 pub async fn run(app: &App, command: TokenCommand, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -28,11 +29,13 @@ pub async fn run(app: &App, command: TokenCommand, out: &mut dyn Write) -> anyho
                 Err(StoreError::Conflict(msg)) => return usage(msg),
                 other => other?,
             };
+            audit(app, Some(project), "token.add", format!("created token {name} ({role})")).await?;
             writeln!(out, "{token}")?;
             writeln!(
                 out,
-                "token {name:?} ({role}) created for project {:?}; it is shown only now. Use it as \
-                 `Authorization: Bearer <token>` on POST /api/v1/ingest (`vigie serve`).",
+                "token {name:?} ({role}) created for project {:?} (id {project}); it is shown only now. Use it as \
+                 `Authorization: Bearer <token>` on POST /api/v1/ingest and /api/v1/projects/{project}/… \
+                 (`vigie serve`).",
                 app.project.name
             )?;
         }
@@ -47,6 +50,7 @@ pub async fn run(app: &App, command: TokenCommand, out: &mut dyn Write) -> anyho
             if !app.store.remove_token(project, name.trim()).await? {
                 return usage(format!("no token named {name:?} in project {:?}", app.project.name));
             }
+            audit(app, Some(project), "token.remove", format!("revoked token {}", name.trim())).await?;
             writeln!(out, "token {name:?} revoked")?;
         }
     }

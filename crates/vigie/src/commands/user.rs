@@ -32,7 +32,8 @@ async fn find(app: &App, username: &str) -> anyhow::Result<User> {
     }
 }
 
-async fn audit(app: &App, project: Option<i64>, action: &str, detail: String) -> anyhow::Result<()> {
+/// Writes a change made on the command line to the audit log.
+pub(crate) async fn audit(app: &App, project: Option<i64>, action: &str, detail: String) -> anyhow::Result<()> {
     let entry = NewAudit {
         project_id: project,
         user_id: None,

@@ -171,11 +171,16 @@ fn serve(vigie: &Vigie) -> (std::process::Child, String) {
 
 /// One HTTP/1.1 POST over a plain socket: (status, body).
 fn post(address: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
+    request(address, "POST", path, token, body)
+}
+
+/// One HTTP/1.1 request over a plain socket: (status, body).
+fn request(address: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
     let mut stream = TcpStream::connect(address).unwrap();
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     write!(
         stream,
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n{auth}\
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n{auth}\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
@@ -193,6 +198,7 @@ fn exports_from_closed_platforms_are_pushed_with_a_project_token() {
     let created = vigie.run(&["token", "create", "facebook-export"]).success();
     let token = created.stdout.lines().next().unwrap().to_string();
     assert!(token.starts_with("vigie_") && token.len() == 70, "{token}");
+    assert!(created.stdout.contains("for project \"default\" (id 1)"), "{}", created.stdout);
     let dup = vigie.run(&["token", "create", "facebook-export"]).code(2);
     assert!(dup.stderr.contains("already has a token"), "{}", dup.stderr);
     let bad = vigie.run(&["token", "create", "reader", "--role", "boss"]).code(2);
@@ -214,6 +220,12 @@ fn exports_from_closed_platforms_are_pushed_with_a_project_token() {
     assert_eq!(body["refused"][0]["index"], 2);
     assert!(body["refused"][0]["error"].as_str().unwrap().contains("url"), "{body}");
 
+    // The token finds out its project (the {pid} of the other routes).
+    let (status, me) = request(&address, "GET", "/api/v1/me", Some(&token), "");
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["token"]["name"], "facebook-export");
+    assert_eq!(me["projects"], serde_json::json!([{"id": 1, "name": "default", "role": "agent"}]));
+
     // While the server runs, the CLI reads what was pushed.
     assert_eq!(vigie.export().len(), 2);
     let tokens = vigie.run(&["token", "list", "--format", "json"]).success().json();
@@ -222,6 +234,20 @@ fn exports_from_closed_platforms_are_pushed_with_a_project_token() {
     vigie.run(&["token", "revoke", "facebook-export"]).success();
     let (status, _) = post(&address, "/api/v1/ingest", Some(&token), export);
     assert_eq!(status, 401);
+    // Both are in the audit log, as the web app's token changes are.
+    let audit: Vec<(String, String)> = crate::support::block_on(async {
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(vigie.db_path());
+        let pool = sqlx::sqlite::SqlitePool::connect_with(options).await.unwrap();
+        let rows = sqlx::query_as("SELECT action, detail FROM audit_log WHERE action LIKE 'token.%' ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        rows
+    });
+    let actions: Vec<&str> = audit.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(actions, ["token.add", "token.remove"], "{audit:?}");
+    assert!(audit[0].1.contains("facebook-export") && audit[0].1.contains("command line"), "{audit:?}");
     server.kill().unwrap();
     server.wait().unwrap();
 }

@@ -39,7 +39,7 @@ pub(super) fn routes(r: Routes) -> Routes {
             Method::POST,
             "/api/v1/projects/{pid}/tokens",
             admin,
-            "Create an API token {name, role} (role at most yours); the token is answered once",
+            "Create an API token {name, role} (role at most yours, agent by default); the token is answered once",
             add_api,
         )
         .api(Method::DELETE, "/api/v1/projects/{pid}/tokens/{name}", admin, "Revoke an API token", delete_api)
@@ -84,7 +84,9 @@ pub struct TokenInput {
 async fn add(state: &AppState, actor: &Actor, input: TokenInput, lang: Lang) -> Result<(ApiToken, String), ApiError> {
     let pid = actor.project_id()?;
     let name = check_name(input.name.as_deref(), lang)?;
-    let role = parse_role(input.role.as_deref(), lang)?;
+    // As on the command line, a token is an agent unless told otherwise.
+    let role =
+        parse_role(Some(input.role.as_deref().map(str::trim).filter(|r| !r.is_empty()).unwrap_or("agent")), lang)?;
     let mine = actor.role.ok_or_else(|| ApiError::forbidden("no role in this project"))?;
     if role > mine {
         return Err(ApiError::forbidden(msg(
