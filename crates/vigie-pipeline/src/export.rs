@@ -57,7 +57,8 @@ pub fn mention_json(s: &StoredMention, watch_names: &dyn Fn(i64) -> Option<Strin
         "sentiment": m.analysis.polarity(),
         "sentiment_score": m.analysis.sentiment.as_ref().map(|s| short_f32(s.score)),
         "themes": m.analysis.themes.iter().map(|t| t.theme.as_str()).collect::<Vec<_>>(),
-        "story_id": m.analysis.story_id,
+        // A mention that starts its story is its own story (as the API says).
+        "story_id": m.analysis.story_id.unwrap_or(m.id),
     })
 }
 

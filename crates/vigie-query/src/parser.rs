@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::QueryError;
 use crate::ast::{Atom, Expr, Filter, Leaf, Near, Scope, Term};
 use crate::lexer::{Field, Lexeme, Tok, column, lex};
-use crate::tokenize::tokenize;
+use crate::tokenize::{TokenKind, tokenize};
 
 /// Longest accepted query, in characters.
 pub const MAX_QUERY_CHARS: usize = 10_000;
@@ -280,7 +280,8 @@ impl<'a> Parser<'a> {
             }
             Tok::Word(w) => {
                 self.pos += 1;
-                self.word_term(w, l.start).map(Expr::Term)
+                let term = self.word_term(w, l.start)?;
+                Ok(self.with_handle_forms(term))
             }
             Tok::Phrase(content) => {
                 self.pos += 1;
@@ -357,6 +358,31 @@ impl<'a> Parser<'a> {
             written: word.to_owned(),
             column: column(self.src, start),
         })
+    }
+
+    /// A bare word with underscores (`sncf_direct`) is also the handle and the
+    /// hashtag it spells (`@SNCF_Direct`, `#sncf_direct`): the tokenizer reads
+    /// it as the words `sncf direct`, which a handle, one token, never holds.
+    fn with_handle_forms(&self, term: Term) -> Expr {
+        let body = term.written.strip_suffix('*').unwrap_or(&term.written);
+        let spelled = body.contains('_')
+            && !body.starts_with(['_', '#', '@'])
+            && body.chars().all(|c| c == '_' || c.is_alphanumeric());
+        let handle = if spelled { tokenize(&format!("@{body}")) } else { Vec::new() };
+        match handle.as_slice() {
+            [t] if t.kind == TokenKind::Mention => {
+                let prefix = term.written.ends_with('*');
+                let form = |kind| {
+                    Expr::Term(Term {
+                        atoms: vec![Atom { kind, text: t.text.clone(), prefix }],
+                        ..term.clone()
+                    })
+                };
+                let words = Expr::Term(term.clone());
+                Expr::Or(vec![words, form(TokenKind::Mention), form(TokenKind::Hashtag)])
+            }
+            _ => Expr::Term(term),
+        }
     }
 
     /// Atoms of one whitespace-free word (possibly ending in `*`).

@@ -402,13 +402,22 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
             None => (None, body),
         };
         if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), actor.csrf.as_bytes())) {
-            return Err(fail(ApiError::new(
-                ErrorCode::CsrfFailed,
+            // A page's form, or a program calling the API with a session
+            // cookie: each is told what it lacks.
+            let message = if guard.page || is_form {
                 lang.t(
                     "le formulaire a expiré ou ne vient pas de Vigie : rechargez la page et recommencez",
                     "the form has expired or did not come from Vigie: reload the page and try again",
-                ),
-            )));
+                )
+            } else {
+                lang.t(
+                    "avec une session, une écriture par l'API porte l'en-tête X-CSRF-Token (le csrf_token que \
+                     POST /api/v1/session a répondu) ; un programme utilise plutôt un jeton d'API (Authorization: Bearer)",
+                    "with a session, an API write carries the X-CSRF-Token header (the csrf_token that POST \
+                     /api/v1/session answered); a program would rather use an API token (Authorization: Bearer)",
+                )
+            };
+            return Err(fail(ApiError::new(ErrorCode::CsrfFailed, message)));
         }
         req = Request::from_parts(parts, body);
     }

@@ -298,13 +298,20 @@ async fn exports_stream_every_mention_with_formulas_made_inert() {
     let kpis = viewer.get(&app.api(&format!("/export/kpis?format=csv&{PERIOD}"))).await;
     assert_eq!(kpis.status, 200);
     assert!(kpis.text.starts_with("\u{feff}scope,key,unit,value,previous,change,from,to\n"), "{}", kpis.text);
-    // With semicolons, as a spreadsheet set to French expects; a decimal stays a number.
+    // With semicolons, as a spreadsheet set to French expects, decimals with
+    // a comma (what that spreadsheet reads as a number).
     let semi = viewer.get(&app.api(&format!("/export/kpis?format=csv&sep=semicolon&{PERIOD}"))).await;
-    assert!(semi.text.contains("project;share_of_voice;share;0.75;1;-0.25;"), "{}", semi.text);
+    assert!(semi.text.contains("project;share_of_voice;share;0,75;1;-0,25;"), "{}", semi.text);
     let semi = viewer.get(&app.api("/export/mentions?format=csv&sep=semicolon")).await;
     let mut reader =
         csv::ReaderBuilder::new().delimiter(b';').from_reader(semi.text.trim_start_matches('\u{feff}').as_bytes());
-    assert_eq!(reader.records().count(), total);
+    let headers = reader.headers().unwrap().clone();
+    let score = headers.iter().position(|h| h == "sentiment_score").unwrap();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), total);
+    let scores: Vec<&str> = records.iter().map(|r| &r[score]).filter(|s| !s.is_empty()).collect();
+    assert!(!scores.is_empty() && scores.iter().all(|s| !s.contains('.')), "{scores:?}");
+    assert!(scores.iter().any(|s| s.contains(',')), "{scores:?}");
     assert_eq!(viewer.get(&app.api("/export/mentions?format=csv&sep=pipe")).await.status, 400);
     assert!(kpis.text.contains("project,share_of_voice,share,0.75,1,-0.25,"), "{}", kpis.text);
     assert!(kpis.text.contains("department:Support,response_rate,share,0.5,,,"), "{}", kpis.text);

@@ -81,6 +81,16 @@ impl App {
             }
             None => {
                 let db = data_dir.join("vigie.db");
+                if !db.exists() {
+                    // A mistyped --data-dir, or a command run from another
+                    // directory, would otherwise work silently on an empty
+                    // installation.
+                    eprintln!(
+                        "note: new installation: {} did not exist and is created (--data-dir or VIGIE_DATA_DIR \
+                         chooses another directory)",
+                        db.display()
+                    );
+                }
                 let store = SqliteStore::open(&db)
                     .await
                     .with_context(|| format!("cannot open the database {}", db.display()))?;

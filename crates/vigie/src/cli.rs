@@ -28,7 +28,8 @@ pub struct GlobalArgs {
     /// (postgres://USER@HOST:PORT/DATABASE); several Vigie processes can share it.
     #[arg(long, global = true, env = "VIGIE_DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
-    /// The project (a client, a brand) the command works on; created on first use.
+    /// The project (a client, a brand) the command works on: commands that add data (demo, import, watch add,
+    /// source add, collect) create it, the others refuse an unknown one; with one project, that one.
     #[arg(long, global = true, env = "VIGIE_PROJECT", default_value = "default", value_name = "NAME")]
     pub project: String,
     /// Where installed models are kept (default: DIR/models under the data directory).

@@ -547,6 +547,13 @@ pub const EXPORT_PAGE: i64 = 1_000;
 /// UTF-8 (accents intact); `vigie import` skips it.
 const BOM: &[u8] = "\u{feff}".as_bytes();
 
+/// A number's cell with a decimal comma in a `;`-separated file: that file
+/// is for a spreadsheet set to French, which reads `-0.5` as text (or a
+/// date) and `-0,5` as a number. Other cells, and other separators, as they are.
+fn decimal_cell(value: &serde_json::Value, cell: String, delimiter: u8) -> String {
+    if delimiter == b';' && value.is_number() { cell.replace('.', ",") } else { cell }
+}
+
 fn csv_line<I, S>(delimiter: u8, cells: I) -> Result<Vec<u8>, std::io::Error>
 where
     I: IntoIterator<Item = S>,
@@ -602,7 +609,8 @@ async fn next_chunk(mut st: ExportState) -> Option<(Result<Bytes, std::io::Error
                 let v = mention_json(s, &name);
                 match st.format {
                     Format::Csv => {
-                        match csv_line(st.delimiter, CSV_COLUMNS.iter().map(|c| csv_cell_for_spreadsheet(&v[*c]))) {
+                        let cell = |c: &&str| decimal_cell(&v[*c], csv_cell_for_spreadsheet(&v[*c]), st.delimiter);
+                        match csv_line(st.delimiter, CSV_COLUMNS.iter().map(cell)) {
                             Ok(b) => out.extend_from_slice(&b),
                             Err(e) => return Some((Err(e), ExportState { step: 2, ..st })),
                         }
@@ -686,7 +694,7 @@ async fn export_kpis(
     if format == Format::Json {
         return Ok(attachment("application/json", &format!("{stem}.json"), k.json().to_string()));
     }
-    let num = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let num = |v: Option<f64>| v.map(|v| decimal_cell(&json!(v), v.to_string(), delimiter)).unwrap_or_default();
     let mut out = BOM.to_vec();
     out.extend(
         csv_line(delimiter, ["scope", "key", "unit", "value", "previous", "change", "from", "to"])

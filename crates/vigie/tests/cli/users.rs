@@ -128,3 +128,16 @@ fn people_added_before_the_first_start_still_get_an_administrator() {
     assert_eq!(admins.len(), 1, "{list}");
     assert_eq!(admins[0]["username"], "admin");
 }
+
+#[test]
+fn a_command_on_a_directory_without_vigie_says_it_makes_a_new_installation() {
+    let vigie = Vigie::new();
+    let first = vigie.command(&["user", "add", "paul", "--admin"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success(), "{stderr}");
+    let note = stderr.lines().find(|l| l.starts_with(crate::support::NEW_INSTALLATION_NOTE));
+    let note = note.unwrap_or_else(|| panic!("{stderr}"));
+    assert!(note.contains("vigie.db did not exist") && note.contains("--data-dir"), "{note}");
+    let second = vigie.command(&["user", "list"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&second.stderr).contains("new installation"));
+}
