@@ -61,6 +61,22 @@ pub enum StoreError {
     /// (where, and why).
     #[error("{0}")]
     Unreachable(String),
+    /// The database's schema is newer than this program knows.
+    #[error("{0}")]
+    Incompatible(String),
+}
+
+/// A migration error, said for the person running Vigie: a database a newer
+/// Vigie upgraded is named as such (sqlx says "migration N was previously
+/// applied but is missing in the resolved migrations").
+pub(crate) fn migration_error(e: sqlx::migrate::MigrateError, known: i64) -> StoreError {
+    match e {
+        sqlx::migrate::MigrateError::VersionMissing(version) => StoreError::Incompatible(format!(
+            "this database was upgraded by a newer Vigie (its schema has migration {version}; this Vigie knows \
+             them up to {known}): run that newer Vigie, or a backup made before the upgrade"
+        )),
+        other => StoreError::Migration(other),
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

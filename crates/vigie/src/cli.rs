@@ -229,11 +229,11 @@ pub struct ServeArgs {
     pub bind: String,
     /// Mark session cookies Secure (set it when people reach Vigie through HTTPS; a proxy's
     /// `X-Forwarded-Proto: https` does it per request).
-    #[arg(long, env = "VIGIE_SECURE_COOKIES")]
+    #[arg(long, env = "VIGIE_SECURE_COOKIES", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0, default_missing_value = "true")]
     pub secure_cookies: bool,
     /// Serve pages and the API only: leave collection, notifications and escalation to
     /// `vigie worker` processes (several servers behind a load balancer, PostgreSQL).
-    #[arg(long, env = "VIGIE_NO_COLLECT")]
+    #[arg(long, env = "VIGIE_NO_COLLECT", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0, default_missing_value = "true")]
     pub no_collect: bool,
 }
 

@@ -96,7 +96,7 @@ impl PgStore {
     pub async fn connect(url: &str) -> Result<Self> {
         first_contact(url).await?;
         let pool = pool_options().connect_with(connect_options(url)?).await?;
-        migrator().run(&pool).await?;
+        migrator().run(&pool).await.map_err(|e| crate::migration_error(e, MIGRATIONS.len() as i64))?;
         Ok(PgStore { pool, rollup_fill: Arc::default() })
     }
 
@@ -126,7 +126,7 @@ impl PgStore {
             .connect_with(connect_options(url)?)
             .await?;
         sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))).execute(&pool).await?;
-        migrator().run(&pool).await?;
+        migrator().run(&pool).await.map_err(|e| crate::migration_error(e, MIGRATIONS.len() as i64))?;
         Ok(PgStore { pool, rollup_fill: Arc::default() })
     }
 

@@ -170,7 +170,7 @@ impl SqliteStore {
         // each create the file and its tables: one at a time.
         let lock = open_lock(path).await;
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        migrator().run(&pool).await?;
+        migrator().run(&pool).await.map_err(|e| crate::migration_error(e, MIGRATIONS.len() as i64))?;
         drop(lock);
         let checkpointer = Arc::new(Checkpointer::start(pool.clone()));
         Ok(SqliteStore { pool, checkpointer, rollup_fill: Arc::default() })
