@@ -187,6 +187,19 @@ pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
             _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
+        // Said at once: the work under way may take a while to finish.
+        eprintln!("stopping: finishing the work under way (Ctrl-C or SIGTERM again stops at once)");
+        // A second signal does not wait (what was leased comes back when the
+        // leases expire, or at once when a process of the same kind starts
+        // again on this machine).
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            eprintln!("stopped at once");
+            std::process::exit(130);
+        });
     })
 }
 

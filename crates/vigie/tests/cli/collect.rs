@@ -287,3 +287,34 @@ fn a_worker_goes_on_collecting_after_the_database_failed_for_a_while() {
     assert_eq!(server.requests_to("/economie/rss.xml").len(), 1, "collected once the database was back");
     assert_eq!(vigie.export().len(), 3);
 }
+
+#[test]
+fn a_second_stop_signal_stops_at_once() {
+    // A feed that takes its time: the first SIGTERM waits for it.
+    let server = TestServer::start(|_| {
+        std::thread::sleep(std::time::Duration::from_secs(8));
+        Response::new(500)
+    });
+    let vigie = Vigie::new();
+    vigie.run(&["source", "add", "rss", &server.url("/slow.xml"), "--every", "1m"]).success();
+    let child = vigie.command(&["collect"]).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while server.requests().is_empty() && started.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let term = || {
+        let status =
+            std::process::Command::new("sh").args(["-c", &format!("kill -TERM {}", child.id())]).status().unwrap();
+        assert!(status.success());
+    };
+    term();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let asked = std::time::Instant::now();
+    term();
+    let output = child.wait_with_output().unwrap();
+    assert!(asked.elapsed() < std::time::Duration::from_secs(5), "did not wait for the slow feed");
+    assert_eq!(output.status.code(), Some(130));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("stopping: finishing the work under way"), "{stderr}");
+    assert!(stderr.contains("stopped at once"), "{stderr}");
+}
