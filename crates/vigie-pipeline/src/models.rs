@@ -2,9 +2,11 @@
 //!
 //! The fast sentiment model and the routing model ship inside the binary. A
 //! project that retrained the fast model on its own corrections (`vigie train
-//! sentiment`) has it in `<data dir>/projects/<id>/sentiment-fast.bin`, which
-//! then wins: it belongs to that database's project, so it lives beside the
-//! database. The encoder's weights, installed by `vigie models install`, live
+//! sentiment`) has it in the database (`Store::project_model`, kind
+//! [`PROJECT_FAST_MODEL_KIND`]), which then wins: every process on that
+//! database, on any machine, uses it, and `vigie migrate` copies it. (Vigie
+//! kept it in `<data dir>/projects/<id>/sentiment-fast.bin` before; such a
+//! file is moved into the database the first time it is read.) The encoder's weights, installed by `vigie models install`, live
 //! in the models directory (`<data dir>/models/` unless `--models-dir` says
 //! otherwise), which several data directories may share.
 
@@ -20,8 +22,11 @@ use crate::PipelineError;
 use crate::analyze::{Analyzer, RoutingClassifier};
 use crate::themes::{CompiledThemes, default_themes};
 
-/// File name of a project's retrained fast model.
+/// File name of a project's retrained fast model, where it was kept before
+/// it lived in the database.
 pub const PROJECT_FAST_MODEL: &str = "sentiment-fast.bin";
+/// The kind of a project's retrained fast model in the database.
+pub const PROJECT_FAST_MODEL_KIND: &str = "sentiment-fast";
 
 /// The fast model a project uses: the shipped one or its own.
 #[derive(Clone)]
@@ -66,33 +71,40 @@ impl ProjectModels {
         self.dir.as_deref()
     }
 
-    /// Where the project's retrained fast model is (or would be) kept.
-    pub fn project_fast_model_path(&self, project_id: i64) -> Option<PathBuf> {
+    /// Where a project's retrained fast model was kept before it lived in
+    /// the database.
+    pub fn legacy_fast_model_path(&self, project_id: i64) -> Option<PathBuf> {
         self.projects.as_ref().map(|d| d.join(project_id.to_string()).join(PROJECT_FAST_MODEL))
     }
 
     /// The project's retrained fast model if it has one, else the shipped
-    /// one. A damaged file is an error naming it, not a silent fallback.
-    pub fn fast_model(&self, project_id: i64) -> Result<FastRef, PipelineError> {
-        let Some(path) = self.project_fast_model_path(project_id).filter(|p| p.exists()) else {
-            return Ok(FastRef::Shipped(FastModel::shipped()));
+    /// one. A damaged model is an error saying so, not a silent fallback. A
+    /// model file of the data directory (kept there by earlier versions) is
+    /// moved into the database.
+    pub async fn fast_model(&self, store: &dyn Store, project_id: i64) -> Result<FastRef, PipelineError> {
+        let bytes = match store.project_model(project_id, PROJECT_FAST_MODEL_KIND).await? {
+            Some(bytes) => bytes,
+            None => match self.legacy_fast_model_path(project_id).filter(|p| p.exists()) {
+                None => return Ok(FastRef::Shipped(FastModel::shipped())),
+                Some(path) => {
+                    let bytes = std::fs::read(&path)
+                        .map_err(|e| PipelineError::Model(format!("cannot read {}: {e}", path.display())))?;
+                    check_fast_model(&bytes)?;
+                    store.set_project_model(project_id, PROJECT_FAST_MODEL_KIND, Some(&bytes), Utc::now()).await?;
+                    let _ = std::fs::remove_file(&path);
+                    tracing::info!(file = %path.display(), project_id, "the project's retrained model moved into the database");
+                    bytes
+                }
+            },
         };
-        let bytes =
-            std::fs::read(&path).map_err(|e| PipelineError::Model(format!("cannot read {}: {e}", path.display())))?;
-        let model = FastModel::from_bytes(&bytes).map_err(|e| {
-            PipelineError::Model(format!(
-                "the project's retrained sentiment model {} is unusable ({e}); run `vigie train sentiment` again or remove the file",
-                path.display()
-            ))
-        })?;
-        Ok(FastRef::Project(Arc::new(model)))
+        Ok(FastRef::Project(Arc::new(check_fast_model(&bytes)?)))
     }
 
     /// The project's analyzer: its fast model, and its themes (seeded with
     /// the default taxonomy the first time, with the default workflow) with
     /// the routing classifier.
     pub async fn analyzer(&self, store: &dyn Store, project_id: i64) -> Result<Analyzer, PipelineError> {
-        let fast = self.fast_model(project_id)?;
+        let fast = self.fast_model(store, project_id).await?;
         let now = Utc::now();
         store.seed_themes(project_id, &default_themes(), now).await?;
         // New projects also get the default workflow (departments and
@@ -103,4 +115,14 @@ impl ProjectModels {
             .map_err(|error| PipelineError::InvalidStoredQuery { watch: "(theme)".into(), error })?;
         Ok(Analyzer::new(fast, themes))
     }
+}
+
+/// A project's retrained model, read; a damaged one says what to do.
+fn check_fast_model(bytes: &[u8]) -> Result<FastModel, PipelineError> {
+    FastModel::from_bytes(bytes).map_err(|e| {
+        PipelineError::Model(format!(
+            "the project's retrained sentiment model is unusable ({e}); run `vigie train sentiment` again, \
+             or `vigie train sentiment --reset` to go back to the shipped model"
+        ))
+    })
 }

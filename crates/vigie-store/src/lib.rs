@@ -381,6 +381,17 @@ pub trait Store: Accounts + Workflow + Reports + Send + Sync {
     /// Gives back every source and delivery `worker` holds (a clean
     /// shutdown), so other workers take them at once. Returns how many.
     async fn release_leases(&self, worker: &str) -> Result<u64>;
+    /// A project's own model of this kind (`sentiment-fast`), as stored.
+    async fn project_model(&self, project_id: i64, kind: &str) -> Result<Option<Vec<u8>>>;
+    /// Stores (or, with `None`, removes) a project's own model of this kind.
+    /// Returns whether there was one before.
+    async fn set_project_model(
+        &self,
+        project_id: i64,
+        kind: &str,
+        bytes: Option<&[u8]>,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
     /// The workers whose names start with `prefix` that hold a source or a
     /// delivery (lease expired or not), each once, sorted.
     async fn lease_holders(&self, prefix: &str) -> Result<Vec<String>>;

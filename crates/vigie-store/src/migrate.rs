@@ -48,9 +48,11 @@ enum Kind {
     Bool,
     /// TEXT in SQLite, JSONB in PostgreSQL.
     Json,
+    /// BLOB in SQLite, BYTEA in PostgreSQL.
+    Bytes,
 }
 
-use Kind::{Bool, Int, Json, Real, Text};
+use Kind::{Bool, Bytes, Int, Json, Real, Text};
 
 struct Table {
     name: &'static str,
@@ -377,6 +379,12 @@ const TABLES: &[Table] = &[
         order: &["id"],
         identity: true,
     },
+    Table {
+        name: "project_models",
+        columns: &[("project_id", Int), ("kind", Text), ("bytes", Bytes), ("updated_at", Int)],
+        order: &["project_id", "kind"],
+        identity: false,
+    },
 ];
 
 /// The names of the tables copied, in copy order.
@@ -437,6 +445,7 @@ enum Value {
     Real(f64),
     Text(String),
     Bool(bool),
+    Bytes(Vec<u8>),
 }
 
 /// Feeds one value to the checksum: a tag, then a fixed-width or
@@ -454,6 +463,11 @@ fn hash_value(hasher: &mut Sha256, kind: Kind, value: &Value) -> Result<()> {
             hasher.update(r.to_bits().to_le_bytes());
         }
         Value::Bool(b) => hasher.update([3u8, u8::from(*b)]),
+        Value::Bytes(b) => {
+            hasher.update([6u8]);
+            hasher.update((b.len() as u64).to_le_bytes());
+            hasher.update(b);
+        }
         Value::Text(t) => {
             let canonical;
             let bytes = if kind == Json {
@@ -496,6 +510,7 @@ fn sqlite_value(row: &sqlx::sqlite::SqliteRow, i: usize, kind: Kind) -> Result<V
         Real => row.try_get::<Option<f64>, _>(i)?.map_or(Value::Null, Value::Real),
         Text | Json => row.try_get::<Option<String>, _>(i)?.map_or(Value::Null, Value::Text),
         Bool => row.try_get::<Option<i64>, _>(i)?.map_or(Value::Null, |v| Value::Bool(v != 0)),
+        Bytes => row.try_get::<Option<Vec<u8>>, _>(i)?.map_or(Value::Null, Value::Bytes),
     })
 }
 
@@ -505,6 +520,7 @@ fn pg_value(row: &sqlx::postgres::PgRow, i: usize, kind: Kind) -> Result<Value> 
         Real => row.try_get::<Option<f64>, _>(i)?.map_or(Value::Null, Value::Real),
         Text | Json => row.try_get::<Option<String>, _>(i)?.map_or(Value::Null, Value::Text),
         Bool => row.try_get::<Option<bool>, _>(i)?.map_or(Value::Null, Value::Bool),
+        Bytes => row.try_get::<Option<Vec<u8>>, _>(i)?.map_or(Value::Null, Value::Bytes),
     })
 }
 
@@ -514,6 +530,7 @@ enum Column {
     Real(Vec<Option<f64>>),
     Text(Vec<Option<String>>),
     Bool(Vec<Option<bool>>),
+    Bytes(Vec<Option<Vec<u8>>>),
 }
 
 impl Column {
@@ -523,6 +540,7 @@ impl Column {
             Real => Column::Real(Vec::new()),
             Text | Json => Column::Text(Vec::new()),
             Bool => Column::Bool(Vec::new()),
+            Bytes => Column::Bytes(Vec::new()),
         }
     }
 
@@ -536,6 +554,8 @@ impl Column {
             (Column::Text(v), Value::Null) => v.push(None),
             (Column::Bool(v), Value::Bool(x)) => v.push(Some(x)),
             (Column::Bool(v), Value::Null) => v.push(None),
+            (Column::Bytes(v), Value::Bytes(x)) => v.push(Some(x)),
+            (Column::Bytes(v), Value::Null) => v.push(None),
             (_, value) => return Err(StoreError::Corrupt(format!("unexpected value {value:?} for a column"))),
         }
         Ok(())
@@ -547,6 +567,7 @@ impl Column {
             Column::Real(v) => v.clear(),
             Column::Text(v) => v.clear(),
             Column::Bool(v) => v.clear(),
+            Column::Bytes(v) => v.clear(),
         }
     }
 }
@@ -557,6 +578,7 @@ fn pg_array_type(kind: Kind) -> &'static str {
         Real => "float8[]",
         Text | Json => "text[]",
         Bool => "boolean[]",
+        Bytes => "bytea[]",
     }
 }
 
@@ -655,6 +677,7 @@ impl Batch {
                 Column::Real(v) => query.bind(std::mem::take(v)),
                 Column::Text(v) => query.bind(std::mem::take(v)),
                 Column::Bool(v) => query.bind(std::mem::take(v)),
+                Column::Bytes(v) => query.bind(std::mem::take(v)),
             };
         }
         if mentions {
@@ -715,6 +738,9 @@ pub async fn migrate(
                 for (i, (name, kind)) in table.columns.iter().enumerate() {
                     let value = sqlite_value(&row, i, *kind)?;
                     hash_value(&mut hasher, *kind, &value)?;
+                    if let Value::Bytes(b) = &value {
+                        batch.bytes += b.len();
+                    }
                     if let Value::Text(t) = &value {
                         batch.bytes += t.len();
                         if mentions && *name == "title" {

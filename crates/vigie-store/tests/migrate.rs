@@ -172,6 +172,9 @@ async fn fill(store: &dyn Store) -> i64 {
         lang: "en".into(),
     };
     store.add_report_schedule(p.id, schedule, t0()).await.unwrap();
+    // A retrained model: bytes of every value, a NUL and invalid UTF-8 included.
+    let model: Vec<u8> = (0..=255u8).chain([0, 0xff, 0xfe]).collect();
+    store.set_project_model(p.id, "sentiment-fast", Some(&model), t0()).await.unwrap();
     let alert = Alert {
         id: 0,
         project_id: p.id,
@@ -298,6 +301,7 @@ async fn dump(store: &dyn Store) -> String {
         put("settings", format!("{:?}", store.alert_settings(id).await.unwrap()));
         put("channels", format!("{:?}", store.list_channels(id).await.unwrap()));
         put("report schedules", format!("{:?}", store.list_report_schedules(id).await.unwrap()));
+        put("project model", format!("{:?}", store.project_model(id, "sentiment-fast").await.unwrap()));
         for w in store.list_watches(id).await.unwrap() {
             put("detector", format!("{:?}", store.detector_state(w.id, "all").await.unwrap()));
             put("buckets", format!("{:?}", store.watch_buckets(w.id, "all", 0, i64::MAX).await.unwrap()));

@@ -686,6 +686,16 @@ async fn alerts_grow_and_their_notifications_wait_in_the_outbox(store: &dyn Stor
     let states: Vec<&str> = history.iter().map(|d| d.status.as_str()).collect();
     assert_eq!(states, ["sent", "pending", "failed"]);
 
+    // A project's own model: stored, replaced, removed; per project and kind.
+    assert_eq!(store.project_model(p.id, "sentiment-fast").await.unwrap(), None);
+    assert!(!store.set_project_model(p.id, "sentiment-fast", Some(b"v1\0\xff"), t0()).await.unwrap());
+    assert!(store.set_project_model(p.id, "sentiment-fast", Some(b"v2"), later).await.unwrap());
+    assert_eq!(store.project_model(p.id, "sentiment-fast").await.unwrap().as_deref(), Some(&b"v2"[..]));
+    assert_eq!(store.project_model(p.id, "other-kind").await.unwrap(), None);
+    assert!(store.set_project_model(p.id, "sentiment-fast", None, later).await.unwrap());
+    assert!(!store.set_project_model(p.id, "sentiment-fast", None, later).await.unwrap());
+    assert_eq!(store.project_model(p.id, "sentiment-fast").await.unwrap(), None);
+
     // A later event supersedes what is still pending for the same channel
     // (and only that channel, and only earlier events).
     let third = Alert { events: 3, mention_ids: vec![1, 2, 3], ..grown.clone() };

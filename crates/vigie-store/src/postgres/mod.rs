@@ -60,6 +60,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "reports", include_str!("../../migrations/postgres/0004_reports.sql")),
     (5, "channel_lang", include_str!("../../migrations/postgres/0005_channel_lang.sql")),
     (6, "platform_ids", include_str!("../../migrations/postgres/0006_platform_ids.sql")),
+    (7, "project_models", include_str!("../../migrations/postgres/0007_project_models.sql")),
 ];
 
 /// Mentions per INSERT statement (each column one array).
@@ -941,6 +942,43 @@ impl Store for PgStore {
             .rows_affected();
         tx.commit().await?;
         Ok(sources + deliveries)
+    }
+
+    async fn project_model(&self, project_id: i64, kind: &str) -> Result<Option<Vec<u8>>> {
+        let bytes = sqlx::query_scalar("SELECT bytes FROM project_models WHERE project_id = $1 AND kind = $2")
+            .bind(project_id)
+            .bind(kind)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(bytes)
+    }
+
+    async fn set_project_model(
+        &self,
+        project_id: i64,
+        kind: &str,
+        bytes: Option<&[u8]>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let had = sqlx::query("DELETE FROM project_models WHERE project_id = $1 AND kind = $2")
+            .bind(project_id)
+            .bind(kind)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        if let Some(bytes) = bytes {
+            sqlx::query("INSERT INTO project_models (project_id, kind, bytes, updated_at) VALUES ($1, $2, $3, $4)")
+                .bind(project_id)
+                .bind(kind)
+                .bind(bytes)
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(had)
     }
 
     async fn lease_holders(&self, prefix: &str) -> Result<Vec<String>> {

@@ -49,6 +49,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "reports", include_str!("../../migrations/sqlite/0008_reports.sql")),
     (9, "channel_lang", include_str!("../../migrations/sqlite/0009_channel_lang.sql")),
     (10, "platform_ids", include_str!("../../migrations/sqlite/0010_platform_ids.sql")),
+    (11, "project_models", include_str!("../../migrations/sqlite/0011_project_models.sql")),
 ];
 
 // Multi-row statements are kept in sqlx's prepared-statement cache only at
@@ -763,6 +764,43 @@ impl Store for SqliteStore {
             .rows_affected();
         tx.commit().await?;
         Ok(sources + deliveries)
+    }
+
+    async fn project_model(&self, project_id: i64, kind: &str) -> Result<Option<Vec<u8>>> {
+        let bytes = sqlx::query_scalar("SELECT bytes FROM project_models WHERE project_id = ?1 AND kind = ?2")
+            .bind(project_id)
+            .bind(kind)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(bytes)
+    }
+
+    async fn set_project_model(
+        &self,
+        project_id: i64,
+        kind: &str,
+        bytes: Option<&[u8]>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let had = sqlx::query("DELETE FROM project_models WHERE project_id = ?1 AND kind = ?2")
+            .bind(project_id)
+            .bind(kind)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        if let Some(bytes) = bytes {
+            sqlx::query("INSERT INTO project_models (project_id, kind, bytes, updated_at) VALUES (?1, ?2, ?3, ?4)")
+                .bind(project_id)
+                .bind(kind)
+                .bind(bytes)
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(had)
     }
 
     async fn lease_holders(&self, prefix: &str) -> Result<Vec<String>> {

@@ -210,7 +210,7 @@ pub async fn refine_until(
                 if failed.contains(&project.id) {
                     continue;
                 }
-                let result = match models.fast_model(project.id) {
+                let result = match models.fast_model(store.as_ref(), project.id).await {
                     Ok(fast) => refiner.refine_stored(store.as_ref(), project.id, fast, REFINE_BATCH).await,
                     Err(e) => Err(e),
                 };

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use vigie_encoder::install::{InstallSource, install};
+use vigie_pipeline::models::FastRef;
 use vigie_pipeline::refine::Refiner;
 use vigie_sentiment::{EncoderHead, FastModel, LinearClassifier};
 
@@ -42,8 +43,13 @@ pub async fn run(
             writeln!(out, "fast sentiment model: {} (shipped)", FastModel::shipped().id())?;
             if let Some(app) = app {
                 let models = app.models();
-                if let Some(path) = models.project_fast_model_path(app.project.id).filter(|p| p.exists()) {
-                    writeln!(out, "project {:?} uses its retrained model: {}", app.project.name, path.display())?;
+                if let FastRef::Project(model) = models.fast_model(app.store.as_ref(), app.project.id).await? {
+                    writeln!(
+                        out,
+                        "project {:?} uses its retrained model: {} (in the database)",
+                        app.project.name,
+                        model.id()
+                    )?;
                 }
             }
             writeln!(out, "routing model: {} (shipped)", LinearClassifier::shipped_routing().id())?;
@@ -75,7 +81,7 @@ pub async fn refine(app: &App, args: RefineArgs, out: &mut dyn Write) -> anyhow:
         ));
     };
     let refiner = Arc::new(refiner);
-    let fast = models.fast_model(app.project.id)?;
+    let fast = models.fast_model(app.store.as_ref(), app.project.id).await?;
     let n = refiner.refine_stored(app.store.as_ref(), app.project.id, fast, args.limit).await?;
     writeln!(out, "{n} verdict(s) refined by the sentence encoder")?;
     Ok(())

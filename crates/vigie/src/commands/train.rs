@@ -5,7 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use chrono::Utc;
 use vigie_pipeline::analyze::{label_of, sentiment_text};
+use vigie_pipeline::models::PROJECT_FAST_MODEL_KIND;
 use vigie_pipeline::refine::IS_QUERY;
 use vigie_sentiment::data::{self, Dataset};
 use vigie_sentiment::{
@@ -101,16 +103,16 @@ pub fn shipped(args: TrainSentimentArgs, models_dir: &Path, out: &mut dyn Write)
 /// as the project's model.
 pub async fn project(app: &App, args: TrainSentimentArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let models = app.models();
-    let Some(path) = models.project_fast_model_path(app.project.id) else {
-        anyhow::bail!("no models directory");
-    };
     if args.reset {
-        match std::fs::remove_file(&path) {
-            Ok(()) => writeln!(out, "removed {}; the project uses the shipped model again", path.display())?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                writeln!(out, "the project has no retrained model; it uses the shipped one")?
-            }
-            Err(e) => return Err(e).with_context(|| format!("cannot remove {}", path.display())),
+        let legacy = models.legacy_fast_model_path(app.project.id).filter(|p| p.exists());
+        if let Some(path) = &legacy {
+            std::fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+        let had = app.store.set_project_model(app.project.id, PROJECT_FAST_MODEL_KIND, None, Utc::now()).await?;
+        if had || legacy.is_some() {
+            writeln!(out, "removed the project's retrained model; it uses the shipped model again")?;
+        } else {
+            writeln!(out, "the project has no retrained model; it uses the shipped one")?;
         }
         return Ok(());
     }
@@ -208,11 +210,17 @@ pub async fn project(app: &App, args: TrainSentimentArgs, out: &mut dyn Write) -
             ));
         }
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    app.store.set_project_model(app.project.id, PROJECT_FAST_MODEL_KIND, Some(&model.to_bytes()), Utc::now()).await?;
+    // An older version's file of the data directory would otherwise stand
+    // beside it, unused.
+    if let Some(path) = models.legacy_fast_model_path(app.project.id).filter(|p| p.exists()) {
+        std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
     }
-    write_atomically(&path, &model.to_bytes())?;
-    writeln!(out, "saved {}: new mentions of this project use it (stored verdicts are kept)", path.display())?;
+    writeln!(
+        out,
+        "saved in the database: new mentions of this project use it, on every process of this database \
+         (stored verdicts are kept)"
+    )?;
     Ok(())
 }
 

@@ -188,9 +188,11 @@ fn corrections_are_stored_and_train_a_project_model_measured_on_held_back_ones()
     let run = vigie.run(&["train", "sentiment"]).success();
     assert!(run.stdout.contains("30 correction(s)"), "{}", run.stdout);
     assert!(run.stdout.contains("held-back correction(s): shipped model"), "{}", run.stdout);
-    let model = vigie.data_dir().join("projects");
-    let saved: Vec<_> = walk(&model).into_iter().filter(|p| p.ends_with("sentiment-fast.bin")).collect();
-    assert_eq!(saved.len(), 1, "{saved:?}");
+    assert!(run.stdout.contains("saved in the database"), "{}", run.stdout);
+    let status = vigie.run(&["models", "status"]).success().stdout;
+    assert!(status.contains("uses its retrained model: fast-v1+project (in the database)"), "{status}");
+    let stored = project_model(&vigie);
+    assert!(stored.as_ref().is_some_and(|b| b.len() > 1000), "the model is in the database");
 
     // New mentions use the project's model: the same sarcasm now reads negative.
     import(
@@ -209,35 +211,63 @@ fn corrections_are_stored_and_train_a_project_model_measured_on_held_back_ones()
     assert!(show(&vigie, ids[0])["mention"]["analysis"]["corrected"].is_null());
     let reset = vigie.run(&["train", "sentiment", "--reset"]).success();
     assert!(reset.stdout.contains("uses the shipped model again"), "{}", reset.stdout);
-    assert!(walk(&model).iter().all(|p| !p.ends_with("sentiment-fast.bin")));
+    assert_eq!(project_model(&vigie), None);
+    assert!(!vigie.run(&["models", "status"]).success().stdout.contains("retrained"));
 
-    // A damaged project model is an error naming the file, not a silent fallback.
+    // A model file left in the data directory by an earlier version is moved
+    // into the database when it is first read.
     let path = vigie.data_dir().join("projects/1/sentiment-fast.bin");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, b"not a model").unwrap();
+    std::fs::write(&path, stored.as_ref().unwrap()).unwrap();
+    import(&vigie, &[line("moved", "Génial, encore un retard, bravo la ligne B", json!({"lang": "fr"}))]);
+    let moved = show(&vigie, id_of(&vigie, "https://example.com/moved"));
+    assert_eq!(moved["mention"]["analysis"]["sentiment"]["model"], "fast-v1+project", "{moved:#}");
+    assert!(!path.exists(), "the file was moved");
+    assert_eq!(project_model(&vigie), stored);
+
+    // A damaged project model is an error saying what to do, not a silent fallback.
+    set_project_model(&vigie, b"not a model");
     let broken = vigie
         .run(&["import", vigie.write("x.jsonl", line("x", "bonjour à tous", json!({}))).to_str().unwrap()])
         .code(1);
     assert!(
-        broken.stderr.contains("sentiment-fast.bin") && broken.stderr.contains("vigie train sentiment"),
+        broken.stderr.contains("retrained sentiment model is unusable")
+            && broken.stderr.contains("vigie train sentiment"),
         "{}",
         broken.stderr
     );
+    vigie.run(&["train", "sentiment", "--reset"]).success();
+    vigie.run(&["import", vigie.write("y.jsonl", line("y", "bonjour à tous", json!({}))).to_str().unwrap()]).success();
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
+/// Project 1's retrained model as the database holds it.
+fn project_model(vigie: &Vigie) -> Option<Vec<u8>> {
+    crate::support::block_on(async {
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(vigie.db_path());
+        let pool = sqlx::sqlite::SqlitePool::connect_with(options).await.unwrap();
+        let bytes = sqlx::query_scalar("SELECT bytes FROM project_models WHERE project_id = 1")
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        bytes
+    })
+}
+
+fn set_project_model(vigie: &Vigie, bytes: &[u8]) {
+    crate::support::block_on(async {
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(vigie.db_path());
+        let pool = sqlx::sqlite::SqlitePool::connect_with(options).await.unwrap();
+        sqlx::query(
+            "INSERT OR REPLACE INTO project_models (project_id, kind, bytes, updated_at) \
+             VALUES (1, 'sentiment-fast', ?1, 0)",
+        )
+        .bind(bytes)
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    });
 }
 
 #[test]
