@@ -97,7 +97,7 @@ impl PgStore {
     pub async fn connect(url: &str) -> Result<Self> {
         first_contact(url).await?;
         let pool = pool_options().connect_with(connect_options(url)?).await?;
-        migrator().run(&pool).await.map_err(|e| crate::migration_error(e, MIGRATIONS.len() as i64))?;
+        bring_up_to_date(&pool).await?;
         Ok(PgStore { pool, rollup_fill: Arc::default() })
     }
 
@@ -169,6 +169,27 @@ async fn admin_statement(url: &str, name: &str, sql: impl FnOnce(&str) -> String
     let mut conn = connect_options(url)?.connect().await?;
     sqlx::query(AssertSqlSafe(sql(name))).execute(&mut conn).await?;
     Ok(())
+}
+
+/// Runs the migrations the database lacks. A role that may read and write
+/// the tables but not create any (the least a front or a worker needs) cannot
+/// run them, even when none is due (sqlx first makes sure its own table
+/// exists): on a database already up to date that is no error, the
+/// migrations are left to a role that may.
+async fn bring_up_to_date(pool: &PgPool) -> Result<()> {
+    let known = MIGRATIONS.len() as i64;
+    let Err(e) = migrator().run(pool).await else { return Ok(()) };
+    let denied = matches!(&e, sqlx::migrate::MigrateError::Execute(sqlx::Error::Database(d))
+        if d.code().as_deref() == Some("42501"));
+    if denied {
+        let applied: Option<(Option<i64>, Option<bool>)> =
+            sqlx::query_as("SELECT MAX(version), bool_and(success) FROM _sqlx_migrations").fetch_one(pool).await.ok();
+        if applied == Some((Some(known), Some(true))) {
+            tracing::debug!("this role may not create tables; the schema is up to date already");
+            return Ok(());
+        }
+    }
+    Err(crate::migration_error(e, known))
 }
 
 /// One connection before the pool is made: the pool retries a failing

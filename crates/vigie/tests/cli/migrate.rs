@@ -101,3 +101,35 @@ fn a_database_upgraded_by_a_newer_vigie_is_named_as_such() {
     let run = vigie.run(&["watch", "list"]).code(1);
     assert!(run.stderr.contains("upgraded by a newer Vigie (its schema has migration 99"), "{}", run.stderr);
 }
+
+#[test]
+fn a_role_that_may_not_create_tables_runs_on_an_up_to_date_database() {
+    let Some(pg) = PgSchema::create() else { return };
+    let vigie = Vigie::new();
+    // The schema made by a role that may (here the server's superuser).
+    vigie.run(&["--database-url", &pg.url(), "watch", "add", "Acme", "--query", "acme"]).success();
+    let role = format!("vigie_rw_{}", std::process::id());
+    let schema = pg.name.clone();
+    let grants = [
+        format!("CREATE ROLE \"{role}\" LOGIN"),
+        format!("GRANT USAGE ON SCHEMA \"{schema}\" TO \"{role}\""),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \"{schema}\" TO \"{role}\""),
+        format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA \"{schema}\" TO \"{role}\""),
+    ];
+    pg.with(async |conn| {
+        for sql in &grants {
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone())).execute(&mut *conn).await.unwrap();
+        }
+    });
+    let url = pg.url().replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    assert!(url.contains(&role), "{url}");
+    let list = vigie.run(&["--database-url", &url, "watch", "list"]);
+    let add = vigie.run(&["--database-url", &url, "watch", "add", "Rival", "--query", "rival"]);
+    pg.with(async |conn| {
+        for sql in [format!("DROP OWNED BY \"{role}\""), format!("DROP ROLE \"{role}\"")] {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await.unwrap();
+        }
+    });
+    assert!(list.success().stdout.contains("Acme"));
+    add.success();
+}

@@ -141,7 +141,15 @@ pub fn apply(
         status: InboxStatus::New,
         department_id: None,
         assignee_id: None,
-        entered_at: mention.collected_at,
+        // Taken in by a person: a mention that arrived within the day is a
+        // message the rules missed, its author waiting since it arrived; an
+        // older one (an archive, a backfill) is new work from now, so it is
+        // not overdue at once and no past period's figures change.
+        entered_at: if ctx.now - mention.collected_at <= chrono::TimeDelta::days(1) {
+            mention.collected_at
+        } else {
+            ctx.now
+        },
         due_at: None,
         first_response_at: None,
         closed_at: None,
@@ -379,6 +387,13 @@ mod tests {
         // Department only: to handle.
         let (item, _) = apply(None, &m, Action::Assign { department: Some(cs()), assignee: None }, ctx(3)).unwrap();
         assert_eq!(item.status, InboxStatus::ToHandle);
+        // A mention that arrived days ago enters when it is taken in: not
+        // overdue at once, not counted in a past period.
+        let later = t(2) + Duration::days(3);
+        let late = Ctx { now: later, ..ctx(3) };
+        let (old, _) = apply(None, &m, Action::Assign { department: Some(cs()), assignee: None }, late).unwrap();
+        assert_eq!(old.entered_at, later);
+        assert_eq!(old.due_at, Some(later + Duration::hours(4)));
         let e = apply(Some(&item), &m, Action::Assign { department: Some(cs()), assignee: None }, ctx(3)).unwrap_err();
         assert_eq!(e.code, crate::error::ErrorCode::Conflict);
     }
