@@ -150,7 +150,9 @@ impl KpiRow {
 
     /// Current − previous (in points for shares and net sentiment).
     pub fn change(&self) -> Option<f64> {
-        Some(self.current? - self.previous?)
+        // Rounded past what any figure means, so that 3.3 − 1.1 is 2.2 in an
+        // export, not 2.1999999999999997.
+        Some(((self.current? - self.previous?) * 1e9).round() / 1e9)
     }
 
     /// The relative change, for counts, scores and times.
@@ -480,5 +482,8 @@ mod tests {
         assert_eq!(s.relative(), None);
         assert_eq!(relative_change(1.0, 0.0), None);
         assert_eq!(net_sentiment(0, 5, 5), -1.0);
+        // No float noise in what is exported.
+        let noisy = KpiRow { unit: Unit::Signed, current: Some(3.3), previous: Some(1.1), ..r.clone() };
+        assert_eq!(noisy.change().unwrap().to_string(), "2.2");
     }
 }

@@ -166,6 +166,13 @@ async fn figures(state: &AppState, pid: i64, q: &PeriodQuery, headers: &HeaderMa
 
 // The KPIs shown here are those of the reports, defined once in `crate::kpi`.
 pub use crate::kpi::net_sentiment;
+
+/// Net sentiment as the overview's tile shows it: signed, two decimals in
+/// the reader's way (`-0,09`), and "—" for a period without mentions (as the
+/// report says), where a number would claim a balance nobody expressed.
+fn net_text(lang: Lang, positive: i64, negative: i64, total: i64) -> String {
+    if total == 0 { "—".into() } else { lang.decimal(&format!("{:+.2}", net_sentiment(positive, negative, total))) }
+}
 use crate::kpi::{polarity_totals as totals, ratio};
 
 pub(crate) fn bucket_label(lang: Lang, start: i64, bucket_secs: i64) -> String {
@@ -324,7 +331,7 @@ async fn overview_page(
         (period_bar(lang, pid, Some(&f.period), &q))
         section.kpis {
             (kpi(&lang.number(o.total), lang.t("mentions", "mentions"), change.map(|c| format!("{}{} {}", if c >= 0.0 { "+" } else { "" }, lang.percent(c), lang.t("vs période précédente", "vs previous period")))))
-            (kpi(&format!("{:+.2}", net_sentiment(pos, neg, o.total)), lang.t("sentiment net", "net sentiment"), Some(format!("{} {} · {} {}", lang.number(neg), lang.t("nég.", "neg."), lang.number(pos), lang.t("pos.", "pos.")))))
+            (kpi(&net_text(lang, pos, neg, o.total), lang.t("sentiment net", "net sentiment"), Some(format!("{} {} · {} {}", lang.number(neg), lang.t("nég.", "neg."), lang.number(pos), lang.t("pos.", "pos.")))))
             (kpi(&ratio(neg, o.total).map_or_else(|| "—".into(), |v| lang.percent(v)), lang.t("part négative", "negative share"), None))
             (kpi(&ratio(r.answered, r.entered).map_or_else(|| "—".into(), |v| lang.percent(v)), lang.t("taux de réponse", "response rate"), Some(format!("{} / {}", lang.number(r.answered), lang.number(r.entered)))))
             (kpi(&r.median_secs.map(|s| lang.duration(s)).unwrap_or_else(|| "—".into()), lang.t("temps de réponse médian", "median response time"), r.p90_secs.map(|s| format!("p90 {}", lang.duration(s)))))
@@ -455,6 +462,13 @@ mod tests {
         assert!(e.message_in(Lang::Fr).contains("date de début"), "a French reader's: {:?}", e.message_fr);
         let q = PeriodQuery { from: Some("yesterday".into()), ..Default::default() };
         assert!(Period::resolve(&q, now).is_err_and(|e| e.message.contains("YYYY-MM-DD")));
+    }
+
+    #[test]
+    fn net_sentiment_is_written_the_readers_way() {
+        assert_eq!(net_text(Lang::Fr, 1, 2, 11), "-0,09");
+        assert_eq!(net_text(Lang::En, 1, 2, 11), "-0.09");
+        assert_eq!(net_text(Lang::Fr, 0, 0, 0), "—");
     }
 
     #[test]

@@ -123,6 +123,16 @@ fn day_label(lang: Lang, t: DateTime<Utc>) -> String {
 
 /// "du 01/11/2026 au 07/11/2026" (the last day included).
 pub fn period_text(lang: Lang, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    use chrono::Timelike as _;
+    let midnight = |t: DateTime<Utc>| t.num_seconds_from_midnight() == 0;
+    if !(midnight(from) && midnight(to)) {
+        // A rolling period (the last 7 days end with the hour under way):
+        // its hours, or its first and last days would seem to count whole.
+        return match lang {
+            Lang::Fr => format!("du {} au {}", lang.datetime(from), lang.datetime(to)),
+            Lang::En => format!("from {} to {}", lang.datetime(from), lang.datetime(to)),
+        };
+    }
     let last = to - chrono::Duration::seconds(1);
     match lang {
         Lang::Fr => format!("du {} au {}", day_label(lang, from), day_label(lang, last)),
@@ -453,8 +463,13 @@ fn attachment(content_type: &'static str, filename: &str, body: impl Into<Body>)
 
 /// `vigie-report-<project id>-<first day>-<last day>`: no user text in a header.
 pub fn file_stem(r: &Report) -> String {
-    let last = r.period.to - chrono::Duration::seconds(1);
-    format!("vigie-report-{}-{}-{}", r.project.id, r.period.from.format("%Y%m%d"), last.format("%Y%m%d"))
+    use chrono::Timelike as _;
+    let (from, to) = (r.period.from, r.period.to);
+    if from.num_seconds_from_midnight() != 0 || to.num_seconds_from_midnight() != 0 {
+        return format!("vigie-report-{}-{}-{}", r.project.id, from.format("%Y%m%d%H%M"), to.format("%Y%m%d%H%M"));
+    }
+    let last = to - chrono::Duration::seconds(1);
+    format!("vigie-report-{}-{}-{}", r.project.id, from.format("%Y%m%d"), last.format("%Y%m%d"))
 }
 
 async fn download(
@@ -739,4 +754,20 @@ async fn export_kpis(
         push(format!("source:{}", s.source), &row)?;
     }
     Ok(attachment("text/csv; charset=utf-8", &format!("{stem}.csv"), out))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+
+    use super::*;
+
+    #[test]
+    fn a_period_says_its_hours_unless_it_is_whole_days() {
+        let at = |d, h| Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap();
+        assert_eq!(period_text(Lang::Fr, at(18, 0), at(25, 0)), "du 18/11/2026 au 24/11/2026");
+        assert_eq!(period_text(Lang::En, at(18, 0), at(25, 0)), "from 2026-11-18 to 2026-11-24");
+        // The last 7 days, ending with the 6-hour bucket under way.
+        assert_eq!(period_text(Lang::Fr, at(17, 18), at(24, 18)), "du 17/11/2026 18:00 UTC au 24/11/2026 18:00 UTC");
+    }
 }
