@@ -39,7 +39,7 @@ pub use accounts::{Accounts, AuditEntry, NewAudit, NewUser, Session, User};
 pub use reports::{Frequency, NewReportSchedule, ReportSchedule, ReportStats, Reports};
 pub use workflow::{
     AuthorRow, Department, InboxCounts, InboxFilter, InboxItem, NewDepartment, NewRoutingRule, NewWorkflowEvent,
-    Overview, ResponseStats, RoutingRule, SentimentBucket, WatchCount, Workflow, WorkflowEvent,
+    Overview, ResponseScope, ResponseStats, RoutingRule, SentimentBucket, WatchCount, Workflow, WorkflowEvent,
 };
 
 pub use postgres::PgStore;

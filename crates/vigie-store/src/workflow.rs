@@ -141,6 +141,17 @@ pub struct InboxCounts {
     pub overdue: i64,
 }
 
+/// Whose inbox items response figures count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseScope {
+    /// Every item of the project.
+    Project,
+    /// The items of one department.
+    Department(i64),
+    /// The items of no department (taken in by hand, not routed).
+    NoDepartment,
+}
+
 /// Response figures over the items that entered the inbox in a period.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResponseStats {
@@ -290,12 +301,12 @@ pub trait Workflow: Send + Sync {
         event: NewWorkflowEvent,
         now: DateTime<Utc>,
     ) -> Result<bool>;
-    /// Response figures for items that entered in `[from, to)`, for one
-    /// department or all.
+    /// Response figures for items that entered in `[from, to)`: all of the
+    /// project's, one department's, or those of no department.
     async fn response_stats(
         &self,
         project_id: i64,
-        department_id: Option<i64>,
+        scope: ResponseScope,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         now: DateTime<Utc>,

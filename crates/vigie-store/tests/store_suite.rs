@@ -21,7 +21,7 @@ use vigie_model::{
 use vigie_store::{
     AuthorRow, CountRow, Department, FetchRecord, InboxCounts, InboxFilter, InboxItem, MentionFilter, MentionRecord,
     NewAudit, NewDepartment, NewRoutingRule, NewSource, NewTheme, NewUser, NewWatch, NewWorkflowEvent, PgStore,
-    ResponseStats, SentimentBucket, Session, SqliteStore, Store, StoreError, User, WatchCount,
+    ResponseScope, ResponseStats, SentimentBucket, Session, SqliteStore, Store, StoreError, User, WatchCount,
 };
 
 fn t0() -> DateTime<Utc> {
@@ -1378,7 +1378,7 @@ async fn response_stats_follow_the_period(store: &dyn Store) {
     for i in &items {
         store.save_inbox_item(i, None).await.unwrap();
     }
-    let stats = store.response_stats(p.id, None, from, to, now).await.unwrap();
+    let stats = store.response_stats(p.id, ResponseScope::Project, from, to, now).await.unwrap();
     // Nearest rank over [60, 120, 300, 600, 3600]: median = 3rd, p90 = 5th.
     assert_eq!(
         stats,
@@ -1393,7 +1393,7 @@ async fn response_stats_follow_the_period(store: &dyn Store) {
         }
     );
     // One department: [120, 600] and the assigned one, not yet due.
-    let sales_stats = store.response_stats(p.id, Some(sales.id), from, to, now).await.unwrap();
+    let sales_stats = store.response_stats(p.id, ResponseScope::Department(sales.id), from, to, now).await.unwrap();
     assert_eq!(
         sales_stats,
         ResponseStats {
@@ -1406,10 +1406,29 @@ async fn response_stats_follow_the_period(store: &dyn Store) {
             overdue: 0,
         }
     );
+    // No department: [60, 300, 3600] and the overdue pending one; with the
+    // department's, the project's.
+    let none = store.response_stats(p.id, ResponseScope::NoDepartment, from, to, now).await.unwrap();
+    assert_eq!(
+        none,
+        ResponseStats {
+            entered: 4,
+            answered: 3,
+            within_target: 2,
+            median_secs: Some(300),
+            p90_secs: Some(3600),
+            pending: 1,
+            overdue: 1,
+        }
+    );
+    assert_eq!(none.entered + sales_stats.entered, stats.entered);
     // Later, the assigned one is overdue too.
-    let later = store.response_stats(p.id, None, from, to, entered(41)).await.unwrap();
+    let later = store.response_stats(p.id, ResponseScope::Project, from, to, entered(41)).await.unwrap();
     assert_eq!((later.pending, later.overdue), (2, 2));
-    let empty = store.response_stats(p.id, None, to + Duration::days(1), to + Duration::days(2), now).await.unwrap();
+    let empty = store
+        .response_stats(p.id, ResponseScope::Project, to + Duration::days(1), to + Duration::days(2), now)
+        .await
+        .unwrap();
     assert_eq!(empty, ResponseStats::default());
 }
 

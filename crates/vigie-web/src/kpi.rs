@@ -31,7 +31,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use vigie_store::{Overview, ReportStats, ResponseStats, Store};
+use vigie_store::{Overview, ReportStats, ResponseScope, ResponseStats, Store};
 
 use crate::error::ApiError;
 use crate::i18n::Lang;
@@ -302,7 +302,9 @@ pub fn rows(c: &Kpis, p: &Kpis) -> Vec<KpiRow> {
 /// One department's response KPIs, this period and the previous one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DepartmentKpis {
-    pub id: i64,
+    /// `None`: the items of no department (taken in by hand, not routed),
+    /// listed when there are any, so the departments add up to the project.
+    pub id: Option<i64>,
     pub name: String,
     pub current: ResponseKpis,
     pub previous: ResponseKpis,
@@ -367,17 +369,27 @@ pub async fn compute(
     let overview = store.overview(project_id, from, to, bucket_secs, TOP).await?;
     let prev_overview =
         store.overview(project_id, prev_from, prev_to, (prev_to - prev_from).num_seconds(), TOP).await?;
-    let responses = store.response_stats(project_id, None, from, to, now).await?;
-    let prev_responses = store.response_stats(project_id, None, prev_from, prev_to, now).await?;
+    let responses = store.response_stats(project_id, ResponseScope::Project, from, to, now).await?;
+    let prev_responses = store.response_stats(project_id, ResponseScope::Project, prev_from, prev_to, now).await?;
     let stats = store.report_stats(project_id, from, to).await?;
     let prev_stats = store.report_stats(project_id, prev_from, prev_to).await?;
     let mut departments = Vec::new();
     for d in store.list_departments(project_id).await? {
-        let c = store.response_stats(project_id, Some(d.id), from, to, now).await?;
-        let p = store.response_stats(project_id, Some(d.id), prev_from, prev_to, now).await?;
+        let c = store.response_stats(project_id, ResponseScope::Department(d.id), from, to, now).await?;
+        let p = store.response_stats(project_id, ResponseScope::Department(d.id), prev_from, prev_to, now).await?;
         departments.push(DepartmentKpis {
-            id: d.id,
+            id: Some(d.id),
             name: d.name,
+            current: ResponseKpis::from_stats(&c),
+            previous: ResponseKpis::from_stats(&p),
+        });
+    }
+    let c = store.response_stats(project_id, ResponseScope::NoDepartment, from, to, now).await?;
+    let p = store.response_stats(project_id, ResponseScope::NoDepartment, prev_from, prev_to, now).await?;
+    if c.entered > 0 || p.entered > 0 {
+        departments.push(DepartmentKpis {
+            id: None,
+            name: String::new(),
             current: ResponseKpis::from_stats(&c),
             previous: ResponseKpis::from_stats(&p),
         });

@@ -434,3 +434,42 @@ async fn schedules_are_kept_by_managers_and_each_period_is_mailed_once() {
     assert_eq!(manager.delete(&format!("{path}/{id}")).await.status, 200);
     assert_eq!(manager.delete(&format!("{path}/{id}")).await.status, 404);
 }
+
+#[tokio::test]
+async fn items_of_no_department_have_their_own_row_so_departments_add_up() {
+    let app = TestApp::start().await;
+    fixture(&app).await;
+    let pid = app.project.id;
+    // C taken in by hand, in no department, answered after 10 minutes.
+    let c = app.store.mention_by_key(pid, "key:C").await.unwrap().unwrap().mention.id;
+    let item = InboxItem {
+        mention_id: c,
+        project_id: pid,
+        status: InboxStatus::Answered,
+        department_id: None,
+        assignee_id: None,
+        entered_at: at(12, 10),
+        due_at: None,
+        first_response_at: Some(at(12, 10) + chrono::Duration::minutes(10)),
+        closed_at: None,
+        reply: Some("merci".into()),
+        reason: None,
+        escalated_at: None,
+        updated_at: at(12, 10),
+    };
+    app.store.save_inbox_item(&item, None).await.unwrap();
+    let viewer = app.login("viewer").await;
+    let r = viewer.get(&app.api(&format!("/report?{PERIOD}"))).await.json();
+    let entered =
+        |kpis: &Value| kpis.as_array().unwrap().iter().find(|k| k["key"] == "entered").unwrap()["value"].clone();
+    let departments = r["departments"].as_array().unwrap();
+    assert_eq!(departments.len(), 2, "{r:#}");
+    assert_eq!((departments[1]["id"].clone(), departments[1]["name"].clone()), (Value::Null, json!("")));
+    assert_eq!(entered(&departments[0]["kpis"]), json!(2.0));
+    assert_eq!(entered(&departments[1]["kpis"]), json!(1.0));
+    assert_eq!(kpi(&r, "entered")["value"], json!(3.0), "the departments add up to the project");
+    let page = viewer.get(&app.p(&format!("/report?{PERIOD}"))).await;
+    assert!(page.text.contains("<h3>No department</h3>"), "{}", page.text);
+    let csv = viewer.get(&app.api(&format!("/export/kpis?format=csv&{PERIOD}"))).await;
+    assert!(csv.text.contains("no_department,entered,count,1,"), "{}", csv.text);
+}

@@ -16,8 +16,8 @@ use crate::codec::{from_opt_ts, from_ts, is_unique_violation, nearest_rank_offse
 use crate::rollup::{self, HourRollup, HourToSave, RollupRow, RollupSource, StoredHour};
 use crate::{
     AuthorRow, CountRow, Department, InboxCounts, InboxFilter, InboxItem, NewDepartment, NewRoutingRule,
-    NewWorkflowEvent, Overview, ResponseStats, Result, RoutingRule, SentimentBucket, StoreError, StoredMention,
-    WatchCount, Workflow, WorkflowEvent,
+    NewWorkflowEvent, Overview, ResponseScope, ResponseStats, Result, RoutingRule, SentimentBucket, StoreError,
+    StoredMention, WatchCount, Workflow, WorkflowEvent,
 };
 
 const DEPARTMENT_COLUMNS: &str = "id, project_id, name, response_target_secs, manager_id, created_at";
@@ -527,7 +527,7 @@ impl Workflow for PgStore {
     async fn response_stats(
         &self,
         project_id: i64,
-        department_id: Option<i64>,
+        scope: ResponseScope,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -538,8 +538,14 @@ impl Workflow for PgStore {
             qb.push(" FROM inbox WHERE project_id = ").push_bind(project_id);
             qb.push(" AND entered_at >= ").push_bind(ts(from)).push(" AND entered_at < ").push_bind(ts(to));
             qb.push(" AND status <> 'ignored'");
-            if let Some(department) = department_id {
-                qb.push(" AND department_id = ").push_bind(department);
+            match scope {
+                ResponseScope::Project => {}
+                ResponseScope::Department(department) => {
+                    qb.push(" AND department_id = ").push_bind(department);
+                }
+                ResponseScope::NoDepartment => {
+                    qb.push(" AND department_id IS NULL");
+                }
             }
         };
         let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(

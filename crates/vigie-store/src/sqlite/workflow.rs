@@ -16,8 +16,8 @@ use crate::codec::nearest_rank_offset;
 use crate::rollup::{self, HourRollup, HourToSave, RollupRow, RollupSource, StoredHour};
 use crate::{
     AuthorRow, CountRow, Department, InboxCounts, InboxFilter, InboxItem, NewDepartment, NewRoutingRule,
-    NewWorkflowEvent, Overview, ResponseStats, Result, RoutingRule, SentimentBucket, StoreError, StoredMention,
-    WatchCount, Workflow, WorkflowEvent,
+    NewWorkflowEvent, Overview, ResponseScope, ResponseStats, Result, RoutingRule, SentimentBucket, StoreError,
+    StoredMention, WatchCount, Workflow, WorkflowEvent,
 };
 
 const DEPARTMENT_COLUMNS: &str = "id, project_id, name, response_target_secs, manager_id, created_at";
@@ -516,7 +516,7 @@ impl Workflow for SqliteStore {
     async fn response_stats(
         &self,
         project_id: i64,
-        department_id: Option<i64>,
+        scope: ResponseScope,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -527,8 +527,14 @@ impl Workflow for SqliteStore {
             qb.push(" FROM inbox WHERE project_id = ").push_bind(project_id);
             qb.push(" AND entered_at >= ").push_bind(ts(from)).push(" AND entered_at < ").push_bind(ts(to));
             qb.push(" AND status != 'ignored'");
-            if let Some(department) = department_id {
-                qb.push(" AND department_id = ").push_bind(department);
+            match scope {
+                ResponseScope::Project => {}
+                ResponseScope::Department(department) => {
+                    qb.push(" AND department_id = ").push_bind(department);
+                }
+                ResponseScope::NoDepartment => {
+                    qb.push(" AND department_id IS NULL");
+                }
             }
         };
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(

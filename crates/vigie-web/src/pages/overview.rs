@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use vigie_chart::{Color, HBars, LineChart, Series, ShareBar, StackedBars};
 use vigie_model::{AlertStatus, Role};
-use vigie_store::{Overview, ResponseStats};
+use vigie_store::{Overview, ResponseScope, ResponseStats};
 
 use super::{Nav, PageResult, page, svg};
 use crate::auth::Actor;
@@ -154,7 +154,7 @@ async fn figures(state: &AppState, pid: i64, q: &PeriodQuery, headers: &HeaderMa
     let prev = period.previous();
     let previous_total =
         state.store.overview(pid, prev.from, prev.to, (prev.to - prev.from).num_seconds(), 0).await?.total;
-    let responses = state.store.response_stats(pid, None, period.from, period.to, now).await?;
+    let responses = state.store.response_stats(pid, ResponseScope::Project, period.from, period.to, now).await?;
     let open_alerts = state.store.alerts(pid, Some(AlertStatus::Open), 5).await?;
     let watch_names = state.store.list_watches(pid).await?.into_iter().map(|w| (w.id, w.name)).collect();
     let sample = state.store.newest_texts(pid, period.from, period.to, TERM_SAMPLE).await?;

@@ -235,7 +235,7 @@ pub fn body(lang: Lang, r: &Report) -> Markup {
             section.report-departments {
                 h2 { (lang.t("Par service", "Per department")) }
                 @for d in &k.departments {
-                    h3 { (crate::pages::dept(lang, &d.name)) }
+                    h3 { @if d.id.is_some() { (crate::pages::dept(lang, &d.name)) } @else { (lang.t("Sans département", "No department")) } }
                     (kpi_table(lang, &kpi::response_rows(&d.current, &d.previous)))
                 }
             }
@@ -739,7 +739,7 @@ async fn export_kpis(
     }
     for d in &k.departments {
         for row in kpi::response_rows(&d.current, &d.previous) {
-            push(format!("department:{}", d.name), &row)?;
+            push(if d.id.is_some() { format!("department:{}", d.name) } else { "no_department".into() }, &row)?;
         }
     }
     for s in &k.sources {
