@@ -95,22 +95,25 @@ impl Lang {
         }
     }
 
-    /// A duration in the largest sensible unit: `3 h 20 min`, `2 j`, `45 s`.
+    /// A duration in the largest sensible unit, rounded to the nearest of
+    /// its smallest part: `3 h 20 min`, `2 j`, `45 s` (155 s is `3 min`).
     pub fn duration(self, secs: i64) -> String {
         let s = secs.max(0);
         let day = self.t("j", "d");
-        match s {
-            0..=59 => format!("{s} s"),
-            60..=3_599 => format!("{} min", s / 60),
-            3_600..=86_399 => {
-                let m = (s % 3_600) / 60;
-                if m == 0 { format!("{} h", s / 3_600) } else { format!("{} h {m:02} min", s / 3_600) }
-            }
-            _ => {
-                let h = (s % 86_400) / 3_600;
-                if h == 0 { format!("{} {day}", s / 86_400) } else { format!("{} {day} {h} h", s / 86_400) }
-            }
+        if s < 60 {
+            return format!("{s} s");
         }
+        let minutes = (s + 30) / 60;
+        if minutes < 60 {
+            return format!("{minutes} min");
+        }
+        if minutes < 24 * 60 {
+            let (h, m) = (minutes / 60, minutes % 60);
+            return if m == 0 { format!("{h} h") } else { format!("{h} h {m:02} min") };
+        }
+        let hours = (s + 1_800) / 3_600;
+        let (d, h) = (hours / 24, hours % 24);
+        if h == 0 { format!("{d} {day}") } else { format!("{d} {day} {h} h") }
     }
 
     /// A whole number with the language's thousands separator.
@@ -158,6 +161,12 @@ mod tests {
         assert_eq!(Lang::En.duration(3_600 * 3 + 20 * 60), "3 h 20 min");
         assert_eq!(Lang::Fr.duration(2 * 86_400), "2 j");
         assert_eq!(Lang::En.duration(45), "45 s");
+        // Rounded, not cut: 155 s is nearer 3 min than 2.
+        assert_eq!(Lang::En.duration(155), "3 min");
+        assert_eq!(Lang::En.duration(74), "1 min");
+        assert_eq!(Lang::En.duration(3_599), "1 h");
+        assert_eq!(Lang::En.duration(86_399), "1 d");
+        assert_eq!(Lang::Fr.duration(2 * 86_400 + 3 * 3_600 + 1_799), "2 j 3 h");
         assert_eq!(Lang::Fr.decimal("-0.43"), "-0,43");
         // Times say they are UTC (a reader in Paris adds an hour or two).
         let t = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 24, 8, 5, 0).unwrap();

@@ -176,7 +176,7 @@ impl KpiRow {
         let sign = if d > 0.0 { "+" } else { "" };
         match self.unit {
             Unit::Share => lang.decimal(&format!("{sign}{:.1} {}", d * 100.0, lang.t("pts", "pts"))),
-            Unit::Signed => lang.decimal(&format!("{sign}{d:.2}")),
+            Unit::Signed => lang.decimal(&format!("{sign}{:.2}", hundredths(d))),
             _ => match self.relative() {
                 Some(r) => format!("{}{}", if r > 0.0 { "+" } else { "" }, lang.percent(r)),
                 None => lang.t("nouveau", "new").into(),
@@ -190,6 +190,12 @@ impl KpiRow {
             "value": self.current, "previous": self.previous, "change": self.change(), "relative_change": self.relative(),
         })
     }
+}
+
+/// `x` rounded to hundredths, halves away from zero as people round
+/// (−0.125 is −0.13; the formatter alone would write the even −0.12).
+pub fn hundredths(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 pub fn unit_name(unit: Unit) -> &'static str {
@@ -207,7 +213,7 @@ pub fn format_value(lang: Lang, unit: Unit, v: Option<f64>) -> String {
     match unit {
         Unit::Count => lang.number(v.round() as i64),
         Unit::Share => lang.percent(v),
-        Unit::Signed => lang.decimal(&format!("{v:+.2}")),
+        Unit::Signed => lang.decimal(&format!("{:+.2}", hundredths(v))),
         Unit::Score => lang.number(v.round() as i64),
         Unit::Seconds => lang.duration(v.round() as i64),
     }
@@ -494,6 +500,7 @@ mod tests {
         assert_eq!(s.relative(), None);
         assert_eq!(relative_change(1.0, 0.0), None);
         assert_eq!(net_sentiment(0, 5, 5), -1.0);
+        assert_eq!(format_value(Lang::Fr, Unit::Signed, Some(-0.125)), "-0,13");
         // No float noise in what is exported.
         let noisy = KpiRow { unit: Unit::Signed, current: Some(3.3), previous: Some(1.1), ..r.clone() };
         assert_eq!(noisy.change().unwrap().to_string(), "2.2");

@@ -171,7 +171,11 @@ pub use crate::kpi::net_sentiment;
 /// the reader's way (`-0,09`), and "—" for a period without mentions (as the
 /// report says), where a number would claim a balance nobody expressed.
 fn net_text(lang: Lang, positive: i64, negative: i64, total: i64) -> String {
-    if total == 0 { "—".into() } else { lang.decimal(&format!("{:+.2}", net_sentiment(positive, negative, total))) }
+    if total == 0 {
+        "—".into()
+    } else {
+        lang.decimal(&format!("{:+.2}", crate::kpi::hundredths(net_sentiment(positive, negative, total))))
+    }
 }
 use crate::kpi::{polarity_totals as totals, ratio};
 
