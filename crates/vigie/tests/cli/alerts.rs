@@ -25,13 +25,8 @@ fn alerts(vigie: &Vigie) -> Vec<Value> {
 
 /// Makes every pending delivery due now (as if its back-off had passed).
 fn make_deliveries_due(vigie: &Vigie) {
-    let db = vigie.db_path();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&db);
-        let pool = sqlx::sqlite::SqlitePool::connect_with(options).await.unwrap();
-        sqlx::query("UPDATE deliveries SET next_attempt_at = 0 WHERE status = 'pending'").execute(&pool).await.unwrap();
-        pool.close().await;
+    vigie.with_db(async |pool| {
+        sqlx::query("UPDATE deliveries SET next_attempt_at = 0 WHERE status = 'pending'").execute(pool).await.unwrap();
     });
 }
 

@@ -242,31 +242,21 @@ fn corrections_are_stored_and_train_a_project_model_measured_on_held_back_ones()
 
 /// Project 1's retrained model as the database holds it.
 fn project_model(vigie: &Vigie) -> Option<Vec<u8>> {
-    crate::support::block_on(async {
-        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(vigie.db_path());
-        let pool = sqlx::sqlite::SqlitePool::connect_with(options).await.unwrap();
-        let bytes = sqlx::query_scalar("SELECT bytes FROM project_models WHERE project_id = 1")
-            .fetch_optional(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-        bytes
+    vigie.with_db(async |pool| {
+        sqlx::query_scalar("SELECT bytes FROM project_models WHERE project_id = 1").fetch_optional(pool).await.unwrap()
     })
 }
 
 fn set_project_model(vigie: &Vigie, bytes: &[u8]) {
-    crate::support::block_on(async {
-        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(vigie.db_path());
-        let pool = sqlx::sqlite::SqlitePool::connect_with(options).await.unwrap();
+    vigie.with_db(async |pool| {
         sqlx::query(
             "INSERT OR REPLACE INTO project_models (project_id, kind, bytes, updated_at) \
              VALUES (1, 'sentiment-fast', ?1, 0)",
         )
         .bind(bytes)
-        .execute(&pool)
+        .execute(pool)
         .await
         .unwrap();
-        pool.close().await;
     });
 }
 
@@ -340,20 +330,14 @@ fn the_taxonomy_is_the_projects_to_edit() {
 
 /// The department a stored mention was routed to, read from the database.
 fn routed_department(vigie: &Vigie, mention_id: i64) -> Option<String> {
-    let db = vigie.db_path();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&db);
-        let pool = sqlx::sqlite::SqlitePool::connect_with(options).await.unwrap();
-        let name: Option<(String,)> = sqlx::query_as(
+    vigie.with_db(async |pool| {
+        sqlx::query_scalar(
             "SELECT d.name FROM inbox i JOIN departments d ON d.id = i.department_id WHERE i.mention_id = ?",
         )
         .bind(mention_id)
-        .fetch_optional(&pool)
+        .fetch_optional(pool)
         .await
-        .unwrap();
-        pool.close().await;
-        name.map(|(n,)| n)
+        .unwrap()
     })
 }
 

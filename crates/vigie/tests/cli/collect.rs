@@ -40,14 +40,9 @@ fn source<'a>(list: &'a [Value], url: &str) -> &'a Value {
 /// Makes every source due now, as if their interval had passed (the CLI has
 /// no way to force a fetch, and the shortest interval is a minute).
 fn make_sources_due(vigie: &Vigie) {
-    let db = vigie.db_path();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&db);
-        let pool = sqlx::sqlite::SqlitePool::connect_with(options).await.unwrap();
-        let done = sqlx::query("UPDATE sources SET next_due_at = 0").execute(&pool).await.unwrap();
+    vigie.with_db(async |pool| {
+        let done = sqlx::query("UPDATE sources SET next_due_at = 0").execute(pool).await.unwrap();
         assert!(done.rows_affected() > 0);
-        pool.close().await;
     });
 }
 
@@ -243,16 +238,9 @@ fn continuous_collect_fetches_due_sources_and_stops_cleanly_on_sigterm() {
     assert_eq!(vigie.export().len(), 3);
 }
 
-/// Runs one SQL statement on the data directory's database.
-fn sql(vigie: &Vigie, statement: &str) {
-    let db = vigie.db_path();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&db);
-        let pool = sqlx::sqlite::SqlitePool::connect_with(options).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(statement.to_string())).execute(&pool).await.unwrap();
-        pool.close().await;
-    });
+fn rename(vigie: &Vigie, table: &str, to: &str) {
+    let sql = format!("ALTER TABLE {table} RENAME TO {to}");
+    vigie.with_db(async |pool| sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.unwrap());
 }
 
 #[test]
@@ -262,7 +250,7 @@ fn a_worker_goes_on_collecting_after_the_database_failed_for_a_while() {
     vigie.run(&["source", "add", "rss", &server.url("/economie/rss.xml"), "--every", "1m"]).success();
     // The database fails every cycle (as one down or locked by another
     // program would): the sources cannot be read.
-    sql(&vigie, "ALTER TABLE sources RENAME TO sources_away");
+    rename(&vigie, "sources", "sources_away");
     let child = vigie
         .command(&["worker", "--poll", "1"])
         .stdout(std::process::Stdio::piped())
@@ -271,7 +259,7 @@ fn a_worker_goes_on_collecting_after_the_database_failed_for_a_while() {
         .unwrap();
     std::thread::sleep(std::time::Duration::from_secs(3));
     assert!(server.requests().is_empty());
-    sql(&vigie, "ALTER TABLE sources_away RENAME TO sources");
+    rename(&vigie, "sources_away", "sources");
     let back = std::time::Instant::now();
     while server.requests().is_empty() && back.elapsed() < std::time::Duration::from_secs(30) {
         std::thread::sleep(std::time::Duration::from_millis(50));

@@ -188,17 +188,14 @@ fn comments_of_one_post_are_different_mentions_and_stored_keys_follow() {
 
     // A database from before the rule (keys by URL; migration 10 not run):
     // opening it rekeys the stored mentions, and importing again finds them.
-    crate::support::block_on(async {
-        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(vigie.db_path());
-        let pool = sqlx::sqlite::SqlitePool::connect_with(options).await.unwrap();
+    vigie.with_db(async |pool| {
         sqlx::query(
             "UPDATE mentions SET dedup_key = 'url:' || url WHERE source_kind = 'facebook' AND source_item_id = 'fbc-1'",
         )
-        .execute(&pool)
+        .execute(pool)
         .await
         .unwrap();
-        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 10").execute(&pool).await.unwrap();
-        pool.close().await;
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 10").execute(pool).await.unwrap();
     });
     let again = vigie.run(&["import", file.to_str().unwrap()]).success();
     assert!(again.stdout.contains("imported 0 new mention(s)"), "{}", again.stdout);

@@ -86,17 +86,14 @@ fn postgres_over_tls() {
 fn a_database_upgraded_by_a_newer_vigie_is_named_as_such() {
     let vigie = Vigie::new();
     vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
-    crate::support::block_on(async {
-        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(vigie.db_path());
-        let pool = sqlx::sqlite::SqlitePool::connect_with(options).await.unwrap();
+    vigie.with_db(async |pool| {
         sqlx::query(
             "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
              VALUES (99, 'from the future', TRUE, x'00', 0)",
         )
-        .execute(&pool)
+        .execute(pool)
         .await
         .unwrap();
-        pool.close().await;
     });
     let run = vigie.run(&["watch", "list"]).code(1);
     assert!(run.stderr.contains("upgraded by a newer Vigie (its schema has migration 99"), "{}", run.stderr);

@@ -235,15 +235,11 @@ fn exports_from_closed_platforms_are_pushed_with_a_project_token() {
     let (status, _) = post(&address, "/api/v1/ingest", Some(&token), export);
     assert_eq!(status, 401);
     // Both are in the audit log, as the web app's token changes are.
-    let audit: Vec<(String, String)> = crate::support::block_on(async {
-        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(vigie.db_path());
-        let pool = sqlx::sqlite::SqlitePool::connect_with(options).await.unwrap();
-        let rows = sqlx::query_as("SELECT action, detail FROM audit_log WHERE action LIKE 'token.%' ORDER BY id")
-            .fetch_all(&pool)
+    let audit: Vec<(String, String)> = vigie.with_db(async |pool| {
+        sqlx::query_as("SELECT action, detail FROM audit_log WHERE action LIKE 'token.%' ORDER BY id")
+            .fetch_all(pool)
             .await
-            .unwrap();
-        pool.close().await;
-        rows
+            .unwrap()
     });
     let actions: Vec<&str> = audit.iter().map(|(a, _)| a.as_str()).collect();
     assert_eq!(actions, ["token.add", "token.remove"], "{audit:?}");

@@ -59,6 +59,19 @@ impl Vigie {
         self.data_dir().join("vigie.db")
     }
 
+    /// Runs `f` on the data directory's SQLite database (a pool of its own,
+    /// closed after): to set up what no command can, or read what no command
+    /// shows.
+    pub fn with_db<T>(&self, f: impl AsyncFnOnce(&sqlx::SqlitePool) -> T) -> T {
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(self.db_path());
+        block_on(async move {
+            let pool = sqlx::SqlitePool::connect_with(options).await.expect("open the test's database");
+            let out = f(&pool).await;
+            pool.close().await;
+            out
+        })
+    }
+
     /// A scratch path in the test's temporary directory (outside the data dir).
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
