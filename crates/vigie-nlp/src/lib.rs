@@ -13,6 +13,7 @@
 
 pub mod canonical_url;
 pub mod lang;
+pub mod markup;
 pub mod neardup;
 pub mod normalize;
 pub mod reach;

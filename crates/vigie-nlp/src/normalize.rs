@@ -26,6 +26,21 @@ impl Default for NormalizeLimits {
     }
 }
 
+/// Raw title bytes (markup included) read at most.
+const MAX_RAW_TITLE_BYTES: usize = 64 * 1024;
+
+/// The longest prefix of `s` of at most `max` bytes, cut at a character.
+fn truncate_bytes(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &s[..cut]
+}
+
 /// Why a raw mention was not stored. The message is shown to users as is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
@@ -51,9 +66,12 @@ pub fn normalize(
     }
     let to_text = if raw.plain_text { clean_text } else { html_to_text };
     let text = to_text(&raw.text);
+    // A title is kept to `max_title_chars` once clean: its markup is read
+    // only so far (a hostile megabyte of it is not parsed).
     let title = raw
         .title
         .as_deref()
+        .map(|t| truncate_bytes(t, MAX_RAW_TITLE_BYTES))
         .map(to_text)
         .map(|t| truncate_chars(t, limits.max_title_chars))
         .filter(|t| !t.is_empty());
@@ -249,5 +267,18 @@ mod tests {
             .unwrap()
             .dedup_key;
         assert!(key.starts_with("hash:"));
+    }
+
+    #[test]
+    fn a_huge_hostile_title_is_read_only_so_far() {
+        let raw = RawMention {
+            title: Some(format!("Acme {}", "<div/><script></script>".repeat(200_000))),
+            text: "corps".into(),
+            ..Default::default()
+        };
+        let started = std::time::Instant::now();
+        let m = normalize(raw, Utc::now(), &NormalizeLimits::default()).unwrap();
+        assert_eq!(m.title.as_deref(), Some("Acme"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
 }
