@@ -36,10 +36,14 @@ pub const SESSION_COOKIE: &str = "vigie_session";
 pub const SESSION_DAYS: i64 = 7;
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
-/// Failed logins allowed per username, and per client address, within
-/// [`LOGIN_WINDOW_MINUTES`].
-pub const MAX_FAILURES_PER_USER: i64 = 5;
+/// Failed logins allowed within [`LOGIN_WINDOW_MINUTES`]: per username from
+/// one client address (what one guesser gets), per client address (one
+/// address trying many names), and per username from everywhere (guessing
+/// spread over many addresses). The last is high so that nobody can lock
+/// someone else out from one address with a few wrong passwords.
+pub const MAX_FAILURES_PER_USER_AND_ADDRESS: i64 = 5;
 pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+pub const MAX_FAILURES_PER_USER: i64 = 50;
 pub const LOGIN_WINDOW_MINUTES: i64 = 15;
 /// Largest form body read to find its anti-CSRF field.
 const MAX_FORM_BYTES: usize = 1024 * 1024;
@@ -507,10 +511,10 @@ pub async fn login_throttled(
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let since = now - Duration::minutes(LOGIN_WINDOW_MINUTES);
-    let user_key = format!("user:{}", username.trim().to_lowercase());
-    let addr_key = format!("addr:{address}");
-    if state.store.login_failures(&user_key, since).await? >= MAX_FAILURES_PER_USER
+    let (user_key, addr_key, pair_key) = failure_keys(username, address);
+    if state.store.login_failures(&pair_key, since).await? >= MAX_FAILURES_PER_USER_AND_ADDRESS
         || state.store.login_failures(&addr_key, since).await? >= MAX_FAILURES_PER_ADDRESS
+        || state.store.login_failures(&user_key, since).await? >= MAX_FAILURES_PER_USER
     {
         return Err(ApiError::new(
             ErrorCode::RateLimited,
@@ -518,6 +522,13 @@ pub async fn login_throttled(
         ));
     }
     Ok(())
+}
+
+/// The throttling counters a failed login counts in: the username's, the
+/// client address's, and the pair's.
+fn failure_keys(username: &str, address: &str) -> (String, String, String) {
+    let user = username.trim().to_lowercase();
+    (format!("user:{user}"), format!("addr:{address}"), format!("pair:{user}@{address}"))
 }
 
 /// Checks a username and password; counts failures for throttling.
@@ -529,8 +540,7 @@ pub async fn login(
     now: DateTime<Utc>,
 ) -> Result<User, ApiError> {
     login_throttled(state, username, address, now).await?;
-    let user_key = format!("user:{}", username.trim().to_lowercase());
-    let addr_key = format!("addr:{address}");
+    let (user_key, addr_key, pair_key) = failure_keys(username, address);
     let found = state.store.user_by_name(username.trim()).await?;
     // Verify against a dummy hash when the user is unknown, so timing does
     // not tell which usernames exist.
@@ -544,11 +554,13 @@ pub async fn login(
     match found {
         Some((user, _)) if ok => {
             state.store.clear_login_failures(&user_key).await?;
+            state.store.clear_login_failures(&pair_key).await?;
             Ok(user)
         }
         _ => {
             state.store.record_login_failure(&user_key, now).await?;
             state.store.record_login_failure(&addr_key, now).await?;
+            state.store.record_login_failure(&pair_key, now).await?;
             Err(ApiError::new(ErrorCode::Unauthenticated, "wrong username or password"))
         }
     }

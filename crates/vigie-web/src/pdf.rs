@@ -19,6 +19,8 @@ pub enum PdfError {
     NoChromium,
     /// Chromium ran but gave no PDF.
     Failed(String),
+    /// As many PDFs as the server prints at once are being printed.
+    Busy,
 }
 
 impl PdfError {
@@ -32,6 +34,12 @@ impl PdfError {
                 .into(),
             (PdfError::Failed(why), Lang::Fr) => format!("Chromium n'a pas produit le PDF : {why}"),
             (PdfError::Failed(why), Lang::En) => format!("Chromium did not produce the PDF: {why}"),
+            (PdfError::Busy, Lang::Fr) => "Le serveur imprime déjà d'autres PDF : réessayez dans une minute \
+                (ou téléchargez le rapport HTML)."
+                .into(),
+            (PdfError::Busy, Lang::En) => "The server is printing other PDFs already: try again in a minute \
+                (or download the HTML report)."
+                .into(),
         }
     }
 }
@@ -49,8 +57,20 @@ pub fn chromium() -> Option<PathBuf> {
 }
 
 /// Prints the HTML document to PDF bytes.
+/// PDFs printed at once at most: each is a whole Chromium (hundreds of MB),
+/// which any reader of a project may ask for.
+const CONCURRENT_PRINTS: usize = 2;
+
+static PRINTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_PRINTS);
+
 pub async fn print(html: &str) -> Result<Vec<u8>, PdfError> {
     let exe = chromium().ok_or(PdfError::NoChromium)?;
+    // Waits a little for a turn, then says the server is busy rather than
+    // starting more Chromiums than the machine can hold.
+    let _turn = tokio::time::timeout(std::time::Duration::from_secs(20), PRINTS.acquire())
+        .await
+        .map_err(|_| PdfError::Busy)?
+        .map_err(|_| PdfError::Busy)?;
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).map_err(|e| PdfError::Failed(e.to_string()))?;
     let dir = std::env::temp_dir()

@@ -525,3 +525,34 @@ async fn a_display_name_must_show_something() {
     let r = viewer.post_form("/account", &[("display_name", "Zoë \u{1F600}"), ("lang", "fr")]).await;
     assert_eq!(r.status, 303, "{}", r.text);
 }
+
+#[tokio::test]
+async fn guesses_from_elsewhere_do_not_lock_a_person_out() {
+    let app = TestApp::start().await;
+    let now = chrono::Utc::now();
+    // Five wrong passwords for "viewer" from another address.
+    for _ in 0..5 {
+        app.store.record_login_failure("user:viewer", now).await.unwrap();
+        app.store.record_login_failure("addr:203.0.113.9", now).await.unwrap();
+        app.store.record_login_failure("pair:viewer@203.0.113.9", now).await.unwrap();
+    }
+    let form = [("username", "viewer"), ("password", PASSWORD), ("next", "/")];
+    let first = app.anonymous();
+    assert_eq!(first.post_form("/login", &form).await.status, 303, "the person logs in from their own address");
+    // Guessing spread over many addresses is still stopped.
+    for _ in 0..60 {
+        app.store.record_login_failure("user:viewer", now).await.unwrap();
+    }
+    let second = app.anonymous();
+    assert_eq!(second.post_form("/login", &form).await.status, 429);
+    // A `next` that a browser would read as another site is refused.
+    for next in ["/\t/evil.example", "/\\evil.example", "/%0A/evil", "//evil.example"] {
+        let anon = app.anonymous();
+        let r = anon.post_form("/login", &[("username", "manager"), ("password", PASSWORD), ("next", next)]).await;
+        let location = r.location().unwrap_or_default().to_string();
+        assert!(
+            location == "/" || (location.starts_with('/') && !location.starts_with("//") && !location.contains('\t')),
+            "{next:?} → {location:?}"
+        );
+    }
+}

@@ -115,9 +115,17 @@ pub struct LoginForm {
 }
 
 /// Only local paths: a login link cannot send people elsewhere.
+/// Where to go after logging in: a path of this site, else `/`. Browsers
+/// drop tabs and line breaks from a URL and read `\` as `/`, so `/\t/evil`
+/// would be `//evil` (another site): no control character, no backslash,
+/// no second `/` at the start.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.chars().any(char::is_control) =>
+        {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }
