@@ -246,11 +246,11 @@ pub fn client_address(req: &Request) -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
-/// An extractor's refusal (a path segment that is not a number, …): axum
-/// answers it in plain text, which is neither the API's `{code, message}`
-/// nor a page.
+/// An extractor's refusal (a path segment that is not a number, a body over
+/// the limit, a body that is not the JSON expected): axum answers it in plain
+/// text, which is neither the API's `{code, message}` nor a page.
 fn is_rejection(response: &Response) -> bool {
-    matches!(response.status().as_u16(), 400 | 422)
+    matches!(response.status().as_u16(), 400 | 413 | 415 | 422)
         && response
             .headers()
             .get(header::CONTENT_TYPE)
@@ -258,15 +258,32 @@ fn is_rejection(response: &Response) -> bool {
             .is_some_and(|v| v.starts_with("text/plain"))
 }
 
-/// [`is_rejection`]'s answer as the route's kind of error.
+/// [`is_rejection`]'s answer as the route's kind of error, with its status.
 async fn rejection_error(response: Response, page: bool, lang: Lang) -> Response {
+    let status = response.status();
     let detail = to_bytes(response.into_body(), 4096).await.unwrap_or_default();
     let detail = String::from_utf8_lossy(&detail).trim().to_string();
-    let e = ApiError::invalid(match lang {
-        Lang::Fr => format!("adresse ou paramètres invalides : {detail}"),
-        Lang::En => format!("invalid address or parameters: {detail}"),
-    });
-    if page { error_page(&e, lang) } else { e.into_response() }
+    let e = match status.as_u16() {
+        413 => {
+            let mib = crate::MAX_BODY_BYTES >> 20;
+            let message = match lang {
+                Lang::Fr => format!("le corps de la requête dépasse {mib} Mio"),
+                Lang::En => format!("the request body is over {mib} MiB"),
+            };
+            ApiError::new(ErrorCode::PayloadTooLarge, message)
+        }
+        415 => ApiError::invalid(lang.t(
+            "envoyez le corps en JSON, avec Content-Type: application/json",
+            "send the body as JSON, with Content-Type: application/json",
+        )),
+        _ => ApiError::invalid(match lang {
+            Lang::Fr => format!("adresse ou paramètres invalides : {detail}"),
+            Lang::En => format!("invalid address or parameters: {detail}"),
+        }),
+    };
+    let mut answer = if page { error_page(&e, lang) } else { e.into_response() };
+    *answer.status_mut() = status;
+    answer
 }
 
 /// What [`authorize`] needs to know about the route.

@@ -151,36 +151,27 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
     (axum::http::StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
 }
 
-/// The API's errors are `{code, message}` JSON, also those the framework
-/// answers before a handler runs: a body over the limit (413), a body that
-/// is not JSON where JSON is read (415), a method the route does not take
-/// (405).
+/// A method a route does not take (405) is answered by the router before
+/// any route's middleware runs (the extractors' refusals are turned into the
+/// route's kind of error by `auth::authorize`): under `/api/` it is the API's
+/// `{code, message}` too.
 async fn api_errors_as_json(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     use axum::response::IntoResponse;
     let api = req.uri().path().starts_with("/api/");
     let method = req.method().clone();
     let response = next.run(req).await;
-    let status = response.status();
-    let json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !api || json || !status.is_client_error() {
+    if !api || response.status() != axum::http::StatusCode::METHOD_NOT_ALLOWED {
         return response;
     }
-    let (code, message) = match status.as_u16() {
-        413 => ("payload_too_large", format!("the request body is over {} MiB", MAX_BODY_BYTES >> 20)),
-        415 => ("invalid_request", "send the body as JSON, with Content-Type: application/json".to_string()),
-        405 => match response.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).filter(|a| !a.is_empty()) {
-            Some(allowed) => ("invalid_request", format!("this route does not take {method} (it takes {allowed})")),
-            None => ("invalid_request", format!("this route does not take {method}")),
-        },
-        _ => return response,
+    let allowed = response.headers().get(header::ALLOW).cloned();
+    let message = match allowed.as_ref().and_then(|v| v.to_str().ok()).filter(|a| !a.is_empty()) {
+        Some(allowed) => format!("this route does not take {method} (it takes {allowed})"),
+        None => format!("this route does not take {method}"),
     };
-    let mut answer = (status, axum::Json(serde_json::json!({"code": code, "message": message}))).into_response();
-    if let Some(allow) = response.headers().get(header::ALLOW) {
-        answer.headers_mut().insert(header::ALLOW, allow.clone());
+    let body = serde_json::json!({"code": "invalid_request", "message": message});
+    let mut answer = (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response();
+    if let Some(allow) = allowed {
+        answer.headers_mut().insert(header::ALLOW, allow);
     }
     answer
 }
