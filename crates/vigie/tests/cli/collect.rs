@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::support::server::{Request, Response, TestServer};
-use crate::support::{Vigie, column_set, feed_testdata};
+use crate::support::{Vigie, column_set, feed_testdata, terminate};
 
 fn read(name: &str) -> Vec<u8> {
     std::fs::read(feed_testdata(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
@@ -222,9 +222,7 @@ fn continuous_collect_fetches_due_sources_and_stops_cleanly_on_sigterm() {
     }
     // Let the cycle finish storing, then ask the service to stop.
     std::thread::sleep(std::time::Duration::from_millis(500));
-    // The shell's built-in kill: no dependency on a procps binary.
-    let status = std::process::Command::new("sh").args(["-c", &format!("kill -TERM {}", child.id())]).status().unwrap();
-    assert!(status.success());
+    terminate(&child);
     let output = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
@@ -265,8 +263,7 @@ fn a_worker_goes_on_collecting_after_the_database_failed_for_a_while() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let status = std::process::Command::new("sh").args(["-c", &format!("kill -TERM {}", child.id())]).status().unwrap();
-    assert!(status.success());
+    terminate(&child);
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "still running until stopped: {stderr}");
@@ -290,15 +287,10 @@ fn a_second_stop_signal_stops_at_once() {
     while server.requests().is_empty() && started.elapsed() < std::time::Duration::from_secs(30) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let term = || {
-        let status =
-            std::process::Command::new("sh").args(["-c", &format!("kill -TERM {}", child.id())]).status().unwrap();
-        assert!(status.success());
-    };
-    term();
+    terminate(&child);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let asked = std::time::Instant::now();
-    term();
+    terminate(&child);
     let output = child.wait_with_output().unwrap();
     assert!(asked.elapsed() < std::time::Duration::from_secs(5), "did not wait for the slow feed");
     assert_eq!(output.status.code(), Some(130));

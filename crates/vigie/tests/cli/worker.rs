@@ -14,7 +14,7 @@ use vigie_model::SourceType;
 use vigie_store::{NewChannel, NewSource, NewWatch, PgStore, Store};
 
 use crate::support::server::{Response, TestServer};
-use crate::support::{PgSchema, Vigie, block_on};
+use crate::support::{PgSchema, Vigie, block_on, terminate};
 
 const SOURCES: usize = 200;
 /// Seconds between two fetches of a source (the CLI's minimum is a minute;
@@ -63,11 +63,6 @@ impl Drop for Proc {
             let _ = self.0.wait();
         }
     }
-}
-
-fn terminate(child: &Child) {
-    let status = std::process::Command::new("sh").args(["-c", &format!("kill -TERM {}", child.id())]).status().unwrap();
-    assert!(status.success());
 }
 
 fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {

@@ -305,6 +305,13 @@ impl Drop for PgSchema {
     }
 }
 
+/// Sends SIGTERM to a child `vigie` (a service being stopped), with the
+/// shell's built-in `kill`: no dependency on a procps binary.
+pub fn terminate(child: &Child) {
+    let status = Command::new("sh").args(["-c", &format!("kill -TERM {}", child.id())]).status().expect("run sh");
+    assert!(status.success(), "kill -TERM {}", child.id());
+}
+
 /// How the note on a new installation starts.
 pub const NEW_INSTALLATION_NOTE: &str = "note: new installation: ";
 
