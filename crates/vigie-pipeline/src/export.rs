@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use vigie_store::StoredMention;
 
 /// CSV columns, in order (the import schema first).
-pub const CSV_COLUMNS: [&str; 19] = [
+pub const CSV_COLUMNS: [&str; 20] = [
     "id",
     "url",
     "title",
@@ -33,6 +33,7 @@ pub const CSV_COLUMNS: [&str; 19] = [
     "sentiment_score",
     "themes",
     "story_id",
+    "reach_score",
 ];
 
 /// A stored mention as a JSON object in the export/import schema.
@@ -59,6 +60,9 @@ pub fn mention_json(s: &StoredMention, watch_names: &dyn Fn(i64) -> Option<Strin
         "themes": m.analysis.themes.iter().map(|t| t.theme.as_str()).collect::<Vec<_>>(),
         // A mention that starts its story is its own story (as the API says).
         "story_id": m.analysis.story_id.unwrap_or(m.id),
+        // Vigie's estimate (0–100, comparable across sources), beside the
+        // imported `reach` (the author's audience as the source gave it).
+        "reach_score": m.analysis.reach.as_ref().map(|r| short_f32(r.score)),
     })
 }
 

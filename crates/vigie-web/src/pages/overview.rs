@@ -62,7 +62,13 @@ const MAX_DAYS: i64 = 732;
 
 impl Period {
     pub fn resolve(q: &PeriodQuery, now: DateTime<Utc>) -> Result<Period, ApiError> {
-        if q.from.as_deref().is_some_and(|s| !s.is_empty()) || q.to.as_deref().is_some_and(|s| !s.is_empty()) {
+        let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        // As the mention list says: one or the other, never one silently ignored.
+        if given(&q.period) && (given(&q.from) || given(&q.to)) {
+            return Err(ApiError::invalid("give a period or from/to dates, not both")
+                .with_french("donnez une période ou des dates du/au, pas les deux"));
+        }
+        if given(&q.from) || given(&q.to) {
             let day = |s: Option<&str>, name: &str| -> Result<Option<NaiveDate>, ApiError> {
                 match s.map(str::trim).filter(|s| !s.is_empty()) {
                     None => Ok(None),
@@ -480,5 +486,16 @@ mod tests {
         assert_eq!(net_sentiment(3, 1, 10), 0.2);
         assert_eq!(net_sentiment(0, 0, 0), 0.0);
         assert_eq!(net_sentiment(0, 5, 5), -1.0);
+    }
+
+    #[test]
+    fn a_period_and_dates_together_are_refused() {
+        let now = at("2026-11-10T12:00:00Z");
+        let q = PeriodQuery { period: Some("7d".into()), from: Some("2026-11-01".into()), ..Default::default() };
+        let err = Period::resolve(&q, now).err().map(|e| e.message).unwrap_or_default();
+        assert!(err.contains("not both"), "{err}");
+        // Empty fields, as a form sends them, are no dates.
+        let q = PeriodQuery { period: Some("7d".into()), from: Some(String::new()), to: Some(" ".into()) };
+        assert_eq!(Period::resolve(&q, now).map(|p| p.key).ok().as_deref(), Some("7d"));
     }
 }

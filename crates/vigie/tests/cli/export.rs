@@ -29,9 +29,20 @@ fn csv_export_imports_back_into_a_fresh_data_dir_unchanged() {
     assert_eq!(
         text.lines().next(),
         Some(
-            "id,url,title,text,author,published_at,source,site,lang,reach,text_format,collected_at,lang_confidence,watches,vigie_id,sentiment,sentiment_score,themes,story_id"
+            "id,url,title,text,author,published_at,source,site,lang,reach,text_format,collected_at,lang_confidence,watches,vigie_id,sentiment,sentiment_score,themes,story_id,reach_score"
         )
     );
+    // Vigie's reach estimate is exported beside the imported audience figure,
+    // the same in the JSON export and in the CSV's last column.
+    let rows = source.export();
+    let scored = rows.iter().filter(|r| r["reach_score"].as_f64().is_some_and(|s| (0.0..=100.0).contains(&s))).count();
+    assert_eq!(scored, rows.len(), "every analysed mention has a reach score: {rows:?}");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let csv_scores: BTreeSet<(String, String)> =
+        reader.records().map(|r| r.unwrap()).map(|r| (r[14].to_string(), r[19].to_string())).collect();
+    let json_scores: BTreeSet<(String, String)> =
+        rows.iter().map(|r| (r["vigie_id"].to_string(), r["reach_score"].to_string())).collect();
+    assert_eq!(csv_scores, json_scores);
     // Several watches in one cell are joined with `|`.
     assert!(
         text.contains(",SNCF|Retards,") || text.contains(",Retards|SNCF,"),
