@@ -51,35 +51,8 @@ pub(crate) async fn ingest(State(state): State<AppState>, Extension(actor): Exte
 async fn ingest_inner(state: &AppState, actor: &Actor, body: &[u8]) -> Result<IngestAnswer, ApiError> {
     let now = Utc::now();
     let project_id = actor.project_id()?;
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::invalid(format!("the body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()))
-    })?;
-    let Value::Array(items) = value else {
-        return Err(ApiError::invalid(format!("the body must be a JSON array of mentions, not {}", json_kind(&value))));
-    };
-    if items.len() > MAX_ITEMS {
-        return Err(ApiError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("{} mentions in one request; send at most {MAX_ITEMS} per request", items.len()),
-        ));
-    }
-    let mut answer = IngestAnswer { received: items.len(), stored: 0, duplicates: 0, refused: Vec::new() };
-    let mut raws = Vec::with_capacity(items.len());
-    let mut positions = Vec::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
-        match item {
-            Value::Object(map) => match raw_from_object(map) {
-                Ok(raw) => {
-                    raws.push(raw);
-                    positions.push(index);
-                }
-                Err(error) => answer.refused.push(RefusedItem { index, error }),
-            },
-            other => answer
-                .refused
-                .push(RefusedItem { index, error: format!("expected an object, not {}", json_kind(other)) }),
-        }
-    }
+    let Parsed { received, raws, positions, refused } = parse(body)?;
+    let mut answer = IngestAnswer { received, stored: 0, duplicates: 0, refused };
     if !raws.is_empty() {
         let stories = state.stories.get(state.store.as_ref(), project_id).await.map_err(|e| internal(&e))?;
         let ingestor = Ingestor::new(Arc::clone(&state.store), project_id, &state.models, stories)
@@ -102,6 +75,82 @@ async fn ingest_inner(state: &AppState, actor: &Actor, body: &[u8]) -> Result<In
         "push"
     );
     Ok(answer)
+}
+
+/// A body read item by item.
+#[derive(Debug, Default)]
+struct Parsed {
+    received: usize,
+    /// The acceptable items, and their index in the array.
+    raws: Vec<vigie_model::RawMention>,
+    positions: Vec<usize>,
+    refused: Vec<RefusedItem>,
+}
+
+/// The body's array, each item turned into a mention as soon as it is read:
+/// only one item is ever held as a JSON tree (a whole 32 MiB body as a tree
+/// took about 15 times its size).
+fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
+    use serde::Deserializer as _;
+    use serde::de::{Error as _, SeqAccess, Visitor};
+
+    struct Items;
+    impl<'de> Visitor<'de> for Items {
+        type Value = Parsed;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON array of mentions")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Parsed, A::Error> {
+            let mut parsed = Parsed::default();
+            while let Some(item) = seq.next_element::<Value>()? {
+                let index = parsed.received;
+                parsed.received += 1;
+                if parsed.received > MAX_ITEMS {
+                    return Err(A::Error::custom(TOO_MANY));
+                }
+                match &item {
+                    Value::Object(map) => match raw_from_object(map) {
+                        Ok(raw) => {
+                            parsed.raws.push(raw);
+                            parsed.positions.push(index);
+                        }
+                        Err(error) => parsed.refused.push(RefusedItem { index, error }),
+                    },
+                    other => parsed
+                        .refused
+                        .push(RefusedItem { index, error: format!("expected an object, not {}", json_kind(other)) }),
+                }
+            }
+            Ok(parsed)
+        }
+    }
+    const TOO_MANY: &str = "too many mentions";
+
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|&b| b != b'[') {
+        // Not an array: say what it is (or where its syntax breaks).
+        let value: Value = serde_json::from_slice(body).map_err(not_json)?;
+        return Err(ApiError::invalid(format!("the body must be a JSON array of mentions, not {}", json_kind(&value))));
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = match de.deserialize_seq(Items) {
+        Ok(parsed) => parsed,
+        Err(e) if e.to_string().starts_with(TOO_MANY) => {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("more than {MAX_ITEMS} mentions in one request; send at most {MAX_ITEMS} per request"),
+            ));
+        }
+        Err(e) => return Err(not_json(e)),
+    };
+    de.end().map_err(not_json)?;
+    Ok(parsed)
+}
+
+fn not_json(e: serde_json::Error) -> ApiError {
+    ApiError::invalid(format!("the body is not valid JSON: {e}"))
 }
 
 /// A failure on our side: logged in full, answered without internals.

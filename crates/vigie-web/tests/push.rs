@@ -142,6 +142,20 @@ async fn broken_bodies_are_refused_whole_with_a_reason() {
     let body: Value = r.json().await.unwrap();
     assert!(body["message"].as_str().unwrap().contains("JSON array"), "{body}");
 
+    // Whatever is not an array says what it is; what follows an array is an error.
+    for (body, says) in [
+        (&b"\"https://a.example/\""[..], "not a string"),
+        (b"  null", "not null"),
+        (b"[{\"url\": \"https://a.example/\", \"text\": \"x\", \"published_at\": \"2026-01-01\", \"source\": \"blog\"}] []", "trailing"),
+        (b"", "EOF"),
+        (b"[1, 2", "EOF"),
+    ] {
+        let r = post(body.to_vec()).await.unwrap();
+        assert_eq!(r.status(), 400, "{body:?}");
+        let answer: Value = r.json().await.unwrap();
+        assert!(answer["message"].as_str().unwrap().contains(says), "{answer}");
+    }
+
     let many: Vec<Value> = (0..=MAX_ITEMS).map(|i| json!({"id": i.to_string(), "text": "x"})).collect();
     let r = post(serde_json::to_vec(&many).unwrap()).await.unwrap();
     assert_eq!(r.status(), 413);
