@@ -326,6 +326,36 @@ pub enum DeliveryRecord {
     Failed { at: DateTime<Utc>, error: String },
 }
 
+/// Where a page of alerts ended: the last alert's `updated_at` and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertCursor {
+    pub updated_at: DateTime<Utc>,
+    pub id: i64,
+}
+
+impl AlertCursor {
+    pub fn of(alert: &Alert) -> AlertCursor {
+        AlertCursor { updated_at: alert.updated_at, id: alert.id }
+    }
+}
+
+impl std::fmt::Display for AlertCursor {
+    /// `SECONDS-ID`, what an API answer gives as `next_cursor`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.updated_at.timestamp(), self.id)
+    }
+}
+
+impl std::str::FromStr for AlertCursor {
+    type Err = ();
+
+    fn from_str(s: &str) -> std::result::Result<AlertCursor, ()> {
+        let (secs, id) = s.split_once('-').ok_or(())?;
+        let updated_at = DateTime::from_timestamp(secs.parse().map_err(|_| ())?, 0).ok_or(())?;
+        Ok(AlertCursor { updated_at, id: id.parse().map_err(|_| ())? })
+    }
+}
+
 /// Storage for every Vigie backend. Implementations must pass the shared
 /// test suite in `tests/store_suite.rs`. People and access live in
 /// [`Accounts`], the response workflow and dashboard aggregates in
@@ -515,7 +545,19 @@ pub trait Store: Accounts + Workflow + Reports + Send + Sync {
         now: DateTime<Utc>,
         fold: AlertFold,
     ) -> Result<Alert>;
-    async fn alerts(&self, project_id: i64, status: Option<AlertStatus>, limit: i64) -> Result<Vec<Alert>>;
+    /// The most recently updated alerts first.
+    async fn alerts(&self, project_id: i64, status: Option<AlertStatus>, limit: i64) -> Result<Vec<Alert>> {
+        self.alerts_after(project_id, status, None, limit).await
+    }
+    /// The alerts that come after `after` in [`Store::alerts`]'s order
+    /// (`updated_at` then `id`, newest first): the next page of a list.
+    async fn alerts_after(
+        &self,
+        project_id: i64,
+        status: Option<AlertStatus>,
+        after: Option<AlertCursor>,
+        limit: i64,
+    ) -> Result<Vec<Alert>>;
     async fn alert(&self, project_id: i64, id: i64) -> Result<Option<Alert>>;
     /// False if the project has no such alert.
     async fn set_alert_status(&self, project_id: i64, id: i64, status: AlertStatus, now: DateTime<Utc>)

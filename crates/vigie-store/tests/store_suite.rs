@@ -229,6 +229,33 @@ async fn one_surge_seen_twice_opens_one_alert(store: &dyn Store) {
     assert_eq!(ids.len(), 1, "one alert");
     let alerts = store.alerts(p.id, None, 10).await.unwrap();
     assert_eq!((alerts.len(), alerts[0].events), (1, 8));
+
+    // Seven more alerts, two of them updated in the same second: pages of
+    // three follow each other without a gap or a repeat.
+    for i in 0..7 {
+        let key = format!("trigger_term:{i}");
+        let mut new = event(f64::from(i));
+        new.dedup_key = key.clone();
+        let at = t0() + Duration::seconds(i64::from(i.min(5)));
+        new.updated_at = at;
+        let fold: vigie_store::AlertFold = Box::new(move |_| (new, false));
+        store.merge_alert(p.id, &key, t0() - Duration::hours(1), at, fold).await.unwrap();
+    }
+    let all: Vec<i64> = store.alerts(p.id, None, 100).await.unwrap().iter().map(|a| a.id).collect();
+    assert_eq!(all.len(), 8);
+    let (mut paged, mut after) = (Vec::new(), None);
+    loop {
+        let page = store.alerts_after(p.id, None, after, 3).await.unwrap();
+        paged.extend(page.iter().map(|a| a.id));
+        match page.last() {
+            Some(last) if page.len() == 3 => after = Some(vigie_store::AlertCursor::of(last)),
+            _ => break,
+        }
+    }
+    assert_eq!(paged, all);
+    let cursor = vigie_store::AlertCursor::of(&store.alerts(p.id, None, 1).await.unwrap()[0]);
+    assert_eq!(cursor.to_string().parse::<vigie_store::AlertCursor>(), Ok(cursor));
+    assert!("12".parse::<vigie_store::AlertCursor>().is_err());
 }
 
 fn verdict(label: Polarity, score: f32, model: &str) -> Sentiment {

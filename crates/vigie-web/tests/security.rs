@@ -407,6 +407,40 @@ async fn alert_titles_are_shown_in_the_readers_language() {
 }
 
 #[tokio::test]
+async fn the_alert_list_api_pages_with_a_cursor() {
+    let app = TestApp::start().await;
+    let first = arnaque_alerts(&app).await;
+    for i in 0..4 {
+        let mut alert = first[0].clone();
+        alert.id = 0;
+        alert.dedup_key = format!("paging:{i}");
+        alert.title = format!("alert {i}");
+        let fold: vigie_store::AlertFold = Box::new(move |_| (alert, false));
+        let at = Utc::now();
+        app.store
+            .merge_alert(app.project.id, &format!("paging:{i}"), at - chrono::Duration::hours(1), at, fold)
+            .await
+            .unwrap();
+    }
+    let agent = app.login("agent").await;
+    let (mut seen, mut cursor) = (Vec::new(), String::new());
+    for page in 0.. {
+        assert!(page < 5, "the pages never end");
+        let v = agent.get(&app.api(&format!("/alerts?limit=2&cursor={cursor}"))).await.json();
+        seen.extend(v["items"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()));
+        match v["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    let all: Vec<i64> = app.store.alerts(app.project.id, None, 100).await.unwrap().iter().map(|a| a.id).collect();
+    assert_eq!((seen.len(), &seen), (5, &all));
+    let bad = agent.get(&app.api("/alerts?cursor=yesterday")).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.json()["message"].as_str().unwrap().contains("next_cursor"));
+}
+
+#[tokio::test]
 async fn notification_links_open_the_alert_and_mention_pages() {
     let app = TestApp::start().await;
     let alerts = arnaque_alerts(&app).await;

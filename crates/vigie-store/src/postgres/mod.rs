@@ -46,10 +46,10 @@ use crate::codec::{
     language_from_str, matches_from_json, matches_json, role_from_str, sentiment_tier, terms_json, ts,
 };
 use crate::{
-    AlertFold, ApiToken, Channel, CountRow, Delivery, DeliveryRecord, FetchRecord, InsertReport, MentionFilter,
-    MentionRecord, NewChannel, NewSource, NewTheme, NewWatch, Project, ProjectSummary, Result, SERIES_ALL,
-    SERIES_NEGATIVE, SearchRun, SourceCoverage, Store, StoreError, StoredMention, bucket_start, join_langs, lease_end,
-    split_langs,
+    AlertCursor, AlertFold, ApiToken, Channel, CountRow, Delivery, DeliveryRecord, FetchRecord, InsertReport,
+    MentionFilter, MentionRecord, NewChannel, NewSource, NewTheme, NewWatch, Project, ProjectSummary, Result,
+    SERIES_ALL, SERIES_NEGATIVE, SearchRun, SourceCoverage, Store, StoreError, StoredMention, bucket_start, join_langs,
+    lease_end, split_langs,
 };
 
 /// The PostgreSQL migrations, append-only, embedded in the binary.
@@ -1487,15 +1487,24 @@ impl Store for PgStore {
         Ok(Alert { id, ..alert })
     }
 
-    async fn alerts(&self, project_id: i64, status: Option<AlertStatus>, limit: i64) -> Result<Vec<Alert>> {
+    async fn alerts_after(
+        &self,
+        project_id: i64,
+        status: Option<AlertStatus>,
+        after: Option<AlertCursor>,
+        limit: i64,
+    ) -> Result<Vec<Alert>> {
         let sql = format!(
             "SELECT {ALERT_COLUMNS} FROM alerts WHERE project_id = $1 AND ($2::text IS NULL OR status = $2) \
+             AND ($4::bigint IS NULL OR updated_at < $4 OR (updated_at = $4 AND id < $5)) \
              ORDER BY updated_at DESC, id DESC LIMIT $3"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(project_id)
             .bind(status.map(AlertStatus::as_str))
             .bind(limit)
+            .bind(after.map(|c| ts(c.updated_at)))
+            .bind(after.map(|c| c.id))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(alert_from_row).collect()

@@ -10,7 +10,7 @@ use maud::html;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use vigie_model::{Alert, AlertRule, AlertStatus, Role};
-use vigie_store::NewAudit;
+use vigie_store::{AlertCursor, NewAudit};
 
 use super::{Nav, PageResult, clip, csrf_field, external_link, page, see_other};
 use crate::auth::Actor;
@@ -41,6 +41,8 @@ pub fn routes(r: Routes) -> Routes {
 pub struct ListQuery {
     status: Option<String>,
     limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
 fn parse_status(s: Option<&str>) -> Result<Option<AlertStatus>, ApiError> {
@@ -122,8 +124,18 @@ async fn list_api(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::invalid("limit must be between 1 and 500"));
     }
-    let alerts = state.store.alerts(actor.project_id()?, status, limit).await?;
-    Ok(Json(json!({"items": alerts.iter().map(alert_json).collect::<Vec<_>>(), "next_cursor": null})))
+    let after = match q.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(c.parse::<AlertCursor>().map_err(|()| {
+            ApiError::invalid(format!("cursor {c:?} is not valid: pass the next_cursor of the previous answer"))
+        })?),
+    };
+    // One more than asked tells whether there is a next page.
+    let mut alerts = state.store.alerts_after(actor.project_id()?, status, after, limit + 1).await?;
+    let more = alerts.len() as i64 > limit;
+    alerts.truncate(limit as usize);
+    let next = alerts.last().filter(|_| more).map(|a| AlertCursor::of(a).to_string());
+    Ok(Json(json!({"items": alerts.iter().map(alert_json).collect::<Vec<_>>(), "next_cursor": next})))
 }
 
 async fn load(state: &AppState, actor: &Actor, id: i64) -> Result<Alert, ApiError> {
