@@ -37,8 +37,12 @@ pub struct App {
 pub enum ProjectUse {
     /// It adds data: the project is created if needed.
     Creates,
-    /// It reads or edits a project's settings: the project must exist.
+    /// It reads a project: the project must exist.
     Reads,
+    /// It sets a project up (a push token, a channel, a theme, alert
+    /// settings): the project must exist, except that a new installation's
+    /// `default` is created for it.
+    Configures,
     /// It works on the whole installation (the web server, workers, user
     /// accounts): it never creates a project for its own sake.
     Installation,
@@ -53,8 +57,9 @@ impl App {
     /// `--project` (`default`) and no project of that name, the
     /// installation's only project is meant (after `vigie demo`, `demo`);
     /// with several, the command asks which. An empty `default` is created
-    /// only for a command that adds data, or for `serve` on a new
-    /// installation; other installation commands get an unsaved placeholder
+    /// only for a command that adds data or sets a project up, or for `serve`
+    /// on a new installation (a reading command refuses: its empty `default`
+    /// would shadow the project made next); other installation commands get an unsaved placeholder
     /// (id 0), so `user list` on a new database leaves it empty.
     pub async fn open(
         data_dir: &Path,
@@ -135,10 +140,16 @@ async fn resolve_project(
     match (projects.as_slice(), project_use) {
         // The only project is the one meant.
         ([only], _) => Ok(only.clone()),
-        ([], ProjectUse::Creates | ProjectUse::Reads) => Ok(store.ensure_project(name, Utc::now()).await?),
+        ([], ProjectUse::Creates | ProjectUse::Configures) => Ok(store.ensure_project(name, Utc::now()).await?),
+        // Creating an empty `default` here would shadow the project a later
+        // `vigie demo` or `--project acme import` makes.
+        ([], ProjectUse::Reads) => usage(
+            "this installation has no project yet: `vigie demo`, `vigie import`, `vigie watch add` or \
+             `vigie source add` create one",
+        ),
         ([], ProjectUse::Installation) if create_default => Ok(store.ensure_project(name, Utc::now()).await?),
         (_, ProjectUse::Installation) => Ok(Project { id: 0, name: name.to_string(), created_at: Utc::now() }),
-        (_, ProjectUse::Creates | ProjectUse::Reads) => {
+        (_, ProjectUse::Creates | ProjectUse::Reads | ProjectUse::Configures) => {
             usage(format!("this installation has several projects ({}): say which with --project", names()))
         }
     }

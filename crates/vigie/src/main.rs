@@ -101,9 +101,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         command,
         Command::Demo(_) | Command::Import(_) | Command::Collect(_) | Command::Watch(cli::WatchCommand::Add { .. })
     ) || matches!(&command, Command::Source(source) if matches!(**source, cli::SourceCommand::Add(_)));
+    let configures = matches!(
+        command,
+        Command::Token(cli::TokenCommand::Create { .. })
+            | Command::Notify(cli::NotifyCommand::Webhook { .. } | cli::NotifyCommand::Email { .. })
+            | Command::Theme(cli::ThemeCommand::Add { .. })
+            | Command::Alert(cli::AlertCommand::Settings { .. })
+    );
     let project_use = if creates {
         app::ProjectUse::Creates
-    } else if matches!(command, Command::Serve(_) | Command::Worker(_) | Command::User(_)) {
+    } else if configures {
+        app::ProjectUse::Configures
+    } else if matches!(command, Command::Serve(_) | Command::Worker(_) | Command::User(_) | Command::Models(_)) {
         app::ProjectUse::Installation
     } else {
         app::ProjectUse::Reads

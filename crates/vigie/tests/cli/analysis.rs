@@ -386,6 +386,7 @@ fn models_status_and_install_errors_say_what_to_do() {
     assert!(bad.stderr.contains("checksum mismatch"), "{}", bad.stderr);
     assert!(!vigie.data_dir().join("models/e5-small-q4.bin").exists(), "nothing half-installed");
 
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
     let refine = vigie.run(&["refine"]).code(2);
     assert!(refine.stderr.contains("vigie models install"), "{}", refine.stderr);
 }

@@ -134,6 +134,14 @@ fn without_project_the_only_one_is_meant_and_installation_commands_make_none() {
         })
     };
     assert!(projects().is_empty(), "{:?}", projects());
+    // Nor does a reading command: an empty `default` would shadow the project
+    // made next (after `theme list`, `vigie demo` searched an empty project).
+    for command in [&["theme", "list"][..], &["search", "sncf"], &["alert", "list"], &["token", "list"]] {
+        let none = vigie.run(command).code(2);
+        assert!(none.stderr.contains("no project yet: `vigie demo`, `vigie import`"), "{command:?}: {}", none.stderr);
+    }
+    vigie.run(&["models", "status"]).success();
+    assert!(projects().is_empty(), "{:?}", projects());
 
     // One project: commands without --project work on it.
     vigie.run(&["--project", "acme", "watch", "add", "SNCF", "--query", "sncf"]).success();
