@@ -19,7 +19,7 @@
 //! are. A line that does not fit is reported with its number and reason, and
 //! the others are imported.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
@@ -44,7 +44,28 @@ pub struct ImportLine {
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Reads an import file lazily: memory stays flat whatever its size.
-pub fn read_import<'a, R: BufRead + 'a>(reader: R, format: ImportFormat) -> Box<dyn Iterator<Item = ImportLine> + 'a> {
+///
+/// Text is UTF-8; a line or record that is not (a spreadsheet's
+/// Windows-1252, as French Excel saves CSV) is read as Windows-1252. A file
+/// that starts with a UTF-16 byte-order mark (PowerShell's `>`) is decoded
+/// whole first.
+pub fn read_import<'a, R: BufRead + 'a>(
+    mut reader: R,
+    format: ImportFormat,
+) -> Box<dyn Iterator<Item = ImportLine> + 'a> {
+    let utf16 = match reader.fill_buf() {
+        Ok(start) => encoding_rs::Encoding::for_bom(start).filter(|(e, _)| *e != encoding_rs::UTF_8),
+        Err(_) => None,
+    };
+    if let Some((encoding, _)) = utf16 {
+        let mut bytes = Vec::new();
+        if let Err(e) = reader.read_to_end(&mut bytes) {
+            return Box::new(std::iter::once(ImportLine { line: 1, result: Err(format!("read error: {e}")) }));
+        }
+        let (text, _, _) = encoding.decode(&bytes);
+        let decoded = std::io::Cursor::new(text.into_owned().into_bytes());
+        return read_import(decoded, format);
+    }
     match format {
         ImportFormat::Jsonl => Box::new(JsonlLines { reader, line: 0, buf: Vec::new(), done: false }),
         ImportFormat::Csv => Box::new(csv_lines(reader)),
@@ -86,15 +107,8 @@ impl<R: BufRead> Iterator for JsonlLines<R> {
                     return Some(ImportLine { line, result: Err(format!("read error: {e}")) });
                 }
             }
-            let text = match std::str::from_utf8(&self.buf) {
-                Ok(t) => t.trim(),
-                Err(e) => {
-                    return Some(ImportLine {
-                        line,
-                        result: Err(format!("invalid UTF-8 at byte {} of the line", e.valid_up_to())),
-                    });
-                }
-            };
+            let decoded = decode_text(&self.buf);
+            let text = decoded.trim_start_matches('\u{feff}').trim();
             if text.is_empty() {
                 continue;
             }
@@ -105,6 +119,18 @@ impl<R: BufRead> Iterator for JsonlLines<R> {
             };
             return Some(ImportLine { line, result });
         }
+    }
+}
+
+/// A line as text: UTF-8 when it is. Else, a line without any UTF-8
+/// character beyond ASCII is Windows-1252 (files saved by spreadsheets on
+/// Windows), which gives every byte its character; a UTF-8 line with a stray
+/// byte keeps its text, the byte becoming U+FFFD.
+fn decode_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) if bytes.utf8_chunks().any(|chunk| !chunk.valid().is_ascii()) => String::from_utf8_lossy(bytes),
+        Err(_) => encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0,
     }
 }
 
@@ -212,7 +238,7 @@ impl<R: BufRead> CsvRecords<R> {
     fn next_record(&mut self) -> Option<(u64, Result<Vec<u8>, String>)> {
         let mut record: Vec<u8> = Vec::new();
         let mut first_line = 0;
-        let mut quotes = 0usize;
+        let mut quotes = QuoteState::default();
         loop {
             if self.done {
                 return (!record.is_empty()).then(|| (first_line, Err("unclosed quote at the end of the file".into())));
@@ -239,12 +265,14 @@ impl<R: BufRead> CsvRecords<R> {
                     continue;
                 }
                 first_line = self.line;
+                if self.headers.is_none() {
+                    self.delimiter = sniff_delimiter(&self.buf);
+                }
             } else {
                 record.push(b'\n');
             }
             record.extend_from_slice(&self.buf);
-            quotes += self.buf.iter().filter(|b| **b == b'"').count();
-            if quotes.is_multiple_of(2) {
+            if !quotes.scan_line(&self.buf, self.delimiter) {
                 return Some((first_line, Ok(record)));
             }
             if record.len() > MAX_LINE_BYTES {
@@ -257,8 +285,58 @@ impl<R: BufRead> CsvRecords<R> {
     }
 }
 
+/// Where a record's quoting stands, line after line, as the `csv` crate
+/// reads it: a quote opens a quoted field only at the start of a field, `""`
+/// inside one is a quote, and a quote elsewhere (`Écran 27"`) is a
+/// character. A line ending inside a quoted field continues the record.
+#[derive(Debug, Default)]
+struct QuoteState {
+    quoted: bool,
+    /// A quote seen inside a quoted field: it closes it unless another follows.
+    pending: bool,
+}
+
+impl QuoteState {
+    /// Reads one physical line (without its `\n`); true if the record goes on
+    /// to the next line.
+    fn scan_line(&mut self, line: &[u8], delimiter: u8) -> bool {
+        let mut field_start = !self.quoted;
+        for &b in line {
+            if self.quoted {
+                if self.pending {
+                    self.pending = false;
+                    if b == b'"' {
+                        continue;
+                    }
+                    self.quoted = false;
+                } else {
+                    if b == b'"' {
+                        self.pending = true;
+                    }
+                    continue;
+                }
+            }
+            if b == delimiter {
+                field_start = true;
+            } else if b == b'"' && field_start {
+                self.quoted = true;
+                field_start = false;
+            } else {
+                field_start = false;
+            }
+        }
+        if self.pending {
+            self.pending = false;
+            self.quoted = false;
+        }
+        self.quoted
+    }
+}
+
 fn parse_csv_record(bytes: &[u8], delimiter: u8) -> Result<csv::StringRecord, String> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(bytes);
+    let text = decode_text(bytes);
+    let mut rdr =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text.as_bytes());
     match rdr.records().next() {
         Some(Ok(rec)) => Ok(rec),
         Some(Err(e)) => Err(format!("invalid CSV: {e}")),
@@ -272,11 +350,6 @@ impl<R: BufRead> Iterator for CsvRecords<R> {
     fn next(&mut self) -> Option<ImportLine> {
         loop {
             let (line, raw) = self.next_record()?;
-            if self.headers.is_none()
-                && let Ok(bytes) = &raw
-            {
-                self.delimiter = sniff_delimiter(bytes);
-            }
             let record = raw.and_then(|bytes| parse_csv_record(&bytes, self.delimiter));
             let Some(headers) = &self.headers else {
                 match record {
@@ -305,6 +378,17 @@ impl<R: BufRead> Iterator for CsvRecords<R> {
                 }
             };
             let result = record.and_then(|rec| {
+                // More fields than the header names: a separator inside an
+                // unquoted field, which would cut the text short. Empty
+                // trailing fields (a spreadsheet's `;;`) are no harm.
+                if rec.iter().skip(headers.len()).any(|v| !v.trim().is_empty()) {
+                    return Err(format!(
+                        "{} fields where the header names {}: quote a field that holds the separator {:?}",
+                        rec.len(),
+                        headers.len(),
+                        char::from(self.delimiter)
+                    ));
+                }
                 let mut map = Map::new();
                 for (name, value) in headers.iter().zip(rec.iter()) {
                     if !value.is_empty() {
@@ -351,6 +435,12 @@ pub fn json_kind(v: &Value) -> &'static str {
 /// Maps one object of the import schema to a raw mention.
 pub fn raw_from_object(map: &Map<String, Value>) -> Result<RawMention, String> {
     let id = string_field(map, "id")?;
+    if let Some(id) = id.as_deref().filter(|id| rounded_by_a_spreadsheet(id)) {
+        return Err(format!(
+            "field `id` {id:?} is a number a spreadsheet rounded (the item's real id is lost, and two items would \
+             look the same): format the column as text before saving, or leave `id` out"
+        ));
+    }
     let title = string_field(map, "title")?;
     // A link or an id identifies the item; a body or a title says something.
     let url = match (string_field(map, "url")?, &id) {
@@ -392,23 +482,61 @@ pub fn raw_from_object(map: &Map<String, Value>) -> Result<RawMention, String> {
         published_at: Some(published_at),
         source_kind: Some(source),
         site: string_field(map, "site")?,
-        lang: string_field(map, "lang")?,
+        lang: given_lang(map)?,
         reach,
         engagement,
     })
 }
 
+/// An id as a spreadsheet shows a long number (`5,70301E+17`, `5.70301e17`).
+fn rounded_by_a_spreadsheet(id: &str) -> bool {
+    let id = id.trim();
+    let Some((mantissa, exponent)) = id.split_once(['e', 'E']) else { return false };
+    // `1e10` may be an id of letters and digits; a decimal separator or a
+    // signed exponent is a spreadsheet's writing.
+    let signed = exponent.starts_with('+');
+    let exponent = exponent.strip_prefix('+').unwrap_or(exponent);
+    let mantissa_ok = !mantissa.is_empty()
+        && mantissa.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '.')
+        && mantissa.starts_with(|c: char| c.is_ascii_digit());
+    mantissa_ok
+        && (signed || mantissa.contains([',', '.']))
+        && !exponent.is_empty()
+        && exponent.chars().all(|c| c.is_ascii_digit())
+}
+
+/// The language a line gives. A `lang` with a `lang_confidence` under 1 is a
+/// guess (Vigie's exports write the detector's): it is left to detection
+/// again, as certain it would read as the exported text's language.
+fn given_lang(map: &Map<String, Value>) -> Result<Option<String>, String> {
+    let confidence = match map.get("lang_confidence") {
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().replace(',', ".").parse::<f64>().ok(),
+        _ => None,
+    };
+    if confidence.is_some_and(|c| c < 1.0) {
+        return Ok(None);
+    }
+    string_field(map, "lang")
+}
+
 /// A non-negative integer field (a number, or a string holding one; empty is
-/// absent). Bounded to `i64::MAX` so every backend can store it.
+/// absent; `1200.0`, as data tools write whole numbers of a column with
+/// gaps, is 1200). Bounded to `i64::MAX` so every backend can store it.
 fn count_field(map: &Map<String, Value>, name: &str) -> Result<Option<u64>, String> {
     let parsed = match map.get(name) {
         None | Some(Value::Null) => return Ok(None),
-        Some(Value::Number(n)) => {
-            n.as_u64().ok_or_else(|| format!("field `{name}` must be a non-negative integer, not {n}"))?
-        }
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .or_else(|| n.as_f64().and_then(whole))
+            .ok_or_else(|| format!("field `{name}` must be a non-negative integer, not {n}"))?,
         Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
         Some(Value::String(s)) => {
-            s.trim().parse::<u64>().map_err(|_| format!("field `{name}` must be a non-negative integer, not {s:?}"))?
+            let s = s.trim();
+            s.parse::<u64>()
+                .ok()
+                .or_else(|| s.strip_suffix(".0").and_then(|n| n.parse::<u64>().ok()))
+                .ok_or_else(|| format!("field `{name}` must be a non-negative integer, not {s:?}"))?
         }
         Some(other) => {
             return Err(format!("field `{name}` must be a number, not {}", json_kind(other)));
@@ -418,6 +546,11 @@ fn count_field(map: &Map<String, Value>, name: &str) -> Result<Option<u64>, Stri
         return Err(format!("field `{name}` is too large: {parsed}"));
     }
     Ok(Some(parsed))
+}
+
+/// A float that is a whole non-negative number, as an integer.
+fn whole(x: f64) -> Option<u64> {
+    (x >= 0.0 && x.fract() == 0.0 && x <= i64::MAX as f64).then_some(x as u64)
 }
 
 /// Parses the date formats the import schema accepts; times without an
@@ -522,7 +655,8 @@ mod tests {
         );
         let got: Vec<ImportLine> = read_import(&input[..], ImportFormat::Jsonl).collect();
         assert_eq!(got.len(), 3);
-        assert!(got[0].result.as_ref().unwrap_err().contains("invalid UTF-8"));
+        // Not UTF-8: read as Windows-1252 ("café"), then judged as any line.
+        assert_eq!(got[0].result.as_ref().unwrap_err(), "missing field `url` (or `id`)");
         assert!(got[1].result.as_ref().unwrap_err().contains("longer than"));
         assert!(got[2].result.is_ok());
         assert_eq!(got[2].line, 3);
@@ -577,6 +711,99 @@ mod tests {
         let got = lines(&input, ImportFormat::Csv);
         assert_eq!(got[0].line, 2);
         assert!(got[0].result.as_ref().unwrap_err().contains("an unclosed quote?"), "{:?}", got[0].result);
+    }
+
+    #[test]
+    fn a_quote_inside_an_unquoted_field_is_a_character() {
+        // `27"` ended nothing: the rows after it were swallowed as one
+        // unclosed record.
+        let input = "url,text,published_at,source\n\
+                     https://s.fr/1,Ecran 27\" parfait,2026-11-20,review\n\
+                     https://s.fr/2,Tres bien,2026-11-20,review\n\
+                     https://s.fr/3,\"Sur deux\nlignes, avec \"\"guillemets\"\"\",2026-11-20,review\n\
+                     https://s.fr/4, \"espace avant,2026-11-20,review\n";
+        let got = lines(input, ImportFormat::Csv);
+        let texts: Vec<(u64, &str)> = got.iter().map(|l| (l.line, l.result.as_ref().unwrap().text.as_str())).collect();
+        assert_eq!(
+            texts,
+            [
+                (2, "Ecran 27\" parfait"),
+                (3, "Tres bien"),
+                (4, "Sur deux\nlignes, avec \"guillemets\""),
+                (6, " \"espace avant"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_record_with_more_fields_than_the_header_is_refused() {
+        let input = "url,published_at,source,text\n\
+                     https://a.fr/1,2026-11-20,blog,Bonjour, le SAV Acme est nul\n\
+                     https://a.fr/2,2026-11-20,blog,Trailing separators are harmless,,\n";
+        let got = lines(input, ImportFormat::Csv);
+        let e = got[0].result.as_ref().unwrap_err();
+        assert!(e.starts_with("5 fields where the header names 4: quote a field"), "{e}");
+        assert_eq!(got[1].result.as_ref().unwrap().text, "Trailing separators are harmless");
+    }
+
+    #[test]
+    fn spreadsheet_damage_is_named_or_undone() {
+        // Ids rounded by Excel would make two tweets one.
+        let input = "id;url;text;published_at;source\r\n\
+                     5,70301E+17;https://twitter.com/a/status/570301130888122368;Premier;2015-02-24 10:00;twitter\r\n\
+                     1e10;https://a.fr/1;Un id de lettres;2015-02-24 10:00;blog\r\n";
+        let got = lines(input, ImportFormat::Csv);
+        let e = got[0].result.as_ref().unwrap_err();
+        assert!(e.contains("\"5,70301E+17\" is a number a spreadsheet rounded"), "{e}");
+        assert_eq!(got[1].result.as_ref().unwrap().source_item_id.as_deref(), Some("1e10"));
+        for id in ["5.70301e17", "5,7E+17", "6E+17"] {
+            assert!(rounded_by_a_spreadsheet(id), "{id}");
+        }
+        for id in ["1e10", "e5", "5,7E", "abc", "570301130888122368"] {
+            assert!(!rounded_by_a_spreadsheet(id), "{id}");
+        }
+
+        // Windows-1252, as French Excel saves "CSV (séparateur : point-virgule)".
+        let cp1252 = b"url;text;published_at;source\r\nhttps://x.fr/1;Tr\xe8s d\xe9\xe7u;2026-11-20;forum\r\n";
+        let got: Vec<ImportLine> = read_import(&cp1252[..], ImportFormat::Csv).collect();
+        assert_eq!(got[0].result.as_ref().unwrap().text, "Très déçu");
+        // A UTF-8 line with one stray byte keeps its UTF-8.
+        let stray = b"url;text;published_at;source\r\nhttps://x.fr/1;D\xc3\xa9\xe7u;2026-11-20;forum\r\n";
+        let got: Vec<ImportLine> = read_import(&stray[..], ImportFormat::Csv).collect();
+        assert_eq!(got[0].result.as_ref().unwrap().text, "Dé\u{fffd}u");
+        // UTF-16 with its byte-order mark, as PowerShell writes.
+        let line =
+            "{\"url\":\"https://x.fr/2\",\"text\":\"Très bien\",\"published_at\":\"2026-11-20\",\"source\":\"blog\"}\n";
+        let mut utf16 = vec![0xff, 0xfe];
+        utf16.extend(line.encode_utf16().flat_map(u16::to_le_bytes));
+        let got: Vec<ImportLine> = read_import(&utf16[..], ImportFormat::Jsonl).collect();
+        assert_eq!(got[0].result.as_ref().unwrap().text, "Très bien");
+        // A UTF-8 byte-order mark before JSON Lines, as Notepad saves them.
+        let got = lines(&format!("\u{feff}{line}"), ImportFormat::Jsonl);
+        assert_eq!(got[0].result.as_ref().unwrap().text, "Très bien");
+        // Whole numbers written as floats by data tools.
+        let got = lines(
+            "{\"url\":\"https://x.fr/3\",\"text\":\"t\",\"published_at\":\"2026-11-20\",\"source\":\"blog\",\"followers\":1200.0,\"likes\":\"3.0\"}\n\
+             {\"url\":\"https://x.fr/4\",\"text\":\"t\",\"published_at\":\"2026-11-20\",\"source\":\"blog\",\"followers\":1200.5}\n",
+            ImportFormat::Jsonl,
+        );
+        let engagement = &got[0].result.as_ref().unwrap().engagement;
+        assert_eq!((engagement.followers, engagement.likes), (Some(1200), Some(3)));
+        assert!(got[1].result.as_ref().unwrap_err().contains("non-negative integer, not 1200.5"));
+    }
+
+    #[test]
+    fn an_exported_language_guess_is_detected_again() {
+        let line = |extra: &str| {
+            format!(
+                "{{\"url\":\"https://x.fr/1\",\"text\":\"t\",\"published_at\":\"2026-11-20\",\"source\":\"blog\",\"lang\":\"hr\"{extra}}}\n"
+            )
+        };
+        let lang = |extra: &str| lines(&line(extra), ImportFormat::Jsonl)[0].result.as_ref().unwrap().lang.clone();
+        assert_eq!(lang(",\"lang_confidence\":0.3"), None);
+        assert_eq!(lang(",\"lang_confidence\":\"0,3\""), None);
+        assert_eq!(lang(",\"lang_confidence\":1"), Some("hr".to_string()));
+        assert_eq!(lang(""), Some("hr".to_string()));
     }
 
     #[test]

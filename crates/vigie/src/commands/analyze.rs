@@ -148,7 +148,8 @@ pub fn run(
 
 fn parse_line(buf: &[u8]) -> Result<Map<String, Value>, String> {
     let text = std::str::from_utf8(buf).map_err(|e| format!("not UTF-8 text: {e}"))?;
-    match serde_json::from_str::<Value>(text.trim_end()) {
+    // A byte-order mark (Notepad's) before the first line is no JSON error.
+    match serde_json::from_str::<Value>(text.trim_start_matches('\u{feff}').trim_end()) {
         Ok(Value::Object(obj)) => Ok(obj),
         Ok(other) => Err(format!("expected a JSON object, found {}", json_kind(&other))),
         Err(e) => Err(format!("invalid JSON: {e}")),

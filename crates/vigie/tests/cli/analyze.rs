@@ -22,6 +22,8 @@ fn analyze_adds_language_sentiment_and_themes_and_passes_other_fields_through() 
         r#"{"id": "short-ru", "text": "Очень плохо"}"#,
     ]
     .join("\n");
+    // Saved by Notepad: a byte-order mark first.
+    let input = format!("\u{feff}{input}");
     let run = vigie.run_stdin(&["analyze", "--model", "fast"], input.as_bytes()).success();
     let rows = run.jsonl();
     assert_eq!(rows.len(), 6, "{}", run.stdout);

@@ -17,9 +17,8 @@ fn line(url: &str, text: &str) -> Vec<u8> {
 fn hostile_lines_are_stored_cleaned_or_rejected_with_a_reason() {
     let vigie = Vigie::new();
     let mut file = Vec::new();
-    // 1: Latin-1 "é" in a UTF-8 file.
+    // 1: Latin-1 "é" in a UTF-8 file: read as Windows-1252, as a spreadsheet wrote it.
     let latin1 = b"{\"url\": \"https://a.example/1\", \"text\": \"caf\xe9 SNCF\", \"published_at\": \"2026-03-06\", \"source\": \"blog\"}\n";
-    let bad_byte = latin1.iter().position(|b| *b == 0xe9).unwrap();
     file.extend_from_slice(latin1);
     // 2: a brand name split by zero-width spaces and a right-to-left override, to dodge watches.
     file.extend(line("https://a.example/2", "S\u{200B}N\u{200B}C\u{200F}F \u{202E}retard\u{202C} à l'arrivée\u{FEFF}"));
@@ -39,26 +38,32 @@ fn hostile_lines_are_stored_cleaned_or_rejected_with_a_reason() {
     let path = vigie.write("hostile.jsonl", &file);
 
     let run = vigie.run(&["import", path.to_str().unwrap()]).code(1);
-    assert_eq!(run.stdout, "imported 4 new mention(s) from 7 record(s): 0 already stored, 3 rejected\n");
+    assert_eq!(run.stdout, "imported 5 new mention(s) from 7 record(s): 0 already stored, 2 rejected\n");
     assert_eq!(
         run.stderr_lines(),
         [
-            format!("line 1: invalid UTF-8 at byte {bad_byte} of the line").as_str(),
             "line 5: text is 3145728 bytes; the limit is 2097152 bytes",
             "line 6: line is longer than 4194304 bytes",
-            "error: 3 record(s) were rejected (see the lines above); the others were imported",
+            "error: 2 record(s) were rejected (see the lines above); the others were imported",
         ]
     );
 
     let stored = vigie.export();
     assert_eq!(
         column(&stored, "url"),
-        ["https://a.example/2", "https://a.example/3", "https://a.example/4", "https://a.example/7"]
+        [
+            "https://a.example/1",
+            "https://a.example/2",
+            "https://a.example/3",
+            "https://a.example/4",
+            "https://a.example/7"
+        ]
     );
-    assert_eq!(stored[0]["text"], "SNCF retard à l'arrivée");
-    assert_eq!(stored[1]["text"], arabic);
-    assert_eq!(stored[2]["text"].as_str().unwrap().len(), 1 << 20);
-    assert_eq!(stored[2]["text"], mega);
+    assert_eq!(stored[0]["text"], "café SNCF");
+    assert_eq!(stored[1]["text"], "SNCF retard à l'arrivée");
+    assert_eq!(stored[2]["text"], arabic);
+    assert_eq!(stored[3]["text"].as_str().unwrap().len(), 1 << 20);
+    assert_eq!(stored[3]["text"], mega);
 
     // Neither the invisible characters nor the script hide the brand from a search.
     let hits = vigie.run(&["search", "sncf", "--format", "json", "--limit", "100"]).success().json();
