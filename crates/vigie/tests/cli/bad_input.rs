@@ -68,7 +68,7 @@ fn hostile_lines_are_stored_cleaned_or_rejected_with_a_reason() {
     // Neither the invisible characters nor the script hide the brand from a search.
     let hits = vigie.run(&["search", "sncf", "--format", "json", "--limit", "100"]).success().json();
     let urls: Vec<&str> = hits.as_array().unwrap().iter().map(|h| h["url"].as_str().unwrap()).collect();
-    assert_eq!(urls, ["https://a.example/4", "https://a.example/3", "https://a.example/2"]);
+    assert_eq!(urls, ["https://a.example/4", "https://a.example/3", "https://a.example/2", "https://a.example/1"]);
     // Table output never prints the raw controls of a mention.
     let table = vigie.run(&["search", "sncf"]).success();
     assert!(!table.stdout.contains('\u{202E}') && !table.stdout.contains('\u{200B}'));
