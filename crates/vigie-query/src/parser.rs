@@ -406,6 +406,26 @@ impl<'a> Parser<'a> {
                 format!("'{word}' ne contient ni lettre ni chiffre à chercher"),
             ));
         }
+        // `c++`, `C+`, `c#`: the symbols are not searched, and what is left,
+        // one letter, would match "c'est" and "vitamine C" everywhere.
+        if let [t] = toks.as_slice()
+            && t.text.chars().count() == 1
+            && body.chars().any(|c| !c.is_alphanumeric() && !matches!(c, '\'' | '’' | '-' | '.' | '_'))
+        {
+            return Err(self.err_at(
+                start,
+                format!(
+                    "'{word}' would be searched as the single letter '{}': symbols such as + and # are not \
+                     searched; write the name as mentions spell it in words",
+                    t.text
+                ),
+                format!(
+                    "'{word}' serait cherché comme la seule lettre '{}' : les symboles comme + et # ne sont pas \
+                     cherchés ; écrivez le nom comme les mentions l'écrivent en toutes lettres",
+                    t.text
+                ),
+            ));
+        }
         let mut atoms: Vec<Atom> = toks
             .into_iter()
             .map(|t| Atom {
@@ -660,6 +680,13 @@ mod tests {
         assert_eq!(err("NOT x"), MATCHES_EVERYTHING);
         assert_eq!(err("a AND NOT a"), MATCHES_NOTHING);
         assert!(err(&"(".repeat(100)).starts_with("too deeply nested"));
+        for symbol in ["c++", "\"C+\"", "canal OR c#", "\"le C+ de\""] {
+            assert!(err(symbol).contains("would be searched as the single letter 'c'"), "{symbol}: {}", err(symbol));
+        }
+        // Letters kept, or one letter as written: searched as they are.
+        for fine in ["canal+", "c", "\"vitamine C\"", "l'Oréal", "a.b", "e-mail"] {
+            ok(fine);
+        }
     }
 
     #[test]
