@@ -115,7 +115,8 @@ pub enum AlertCommand {
         /// Only alerts in this state: open, acknowledged, resolved.
         #[arg(long)]
         status: Option<String>,
-        #[arg(long, default_value_t = 50)]
+        /// At most this many alerts (1 to 10000).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10_000))]
         limit: i64,
         #[command(flatten)]
         output: OutputArgs,

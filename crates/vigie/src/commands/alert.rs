@@ -54,7 +54,7 @@ pub async fn run(app: &App, command: AlertCommand, out: &mut dyn Write) -> anyho
             };
             let names = watch_names(app).await?;
             let mut table = Table::new(ALERT_COLUMNS.to_vec());
-            for a in app.store.alerts(project, status, limit.clamp(1, 10_000)).await? {
+            for a in app.store.alerts(project, status, limit).await? {
                 table.push(alert_row(&a, name_of(&names, a.watch_id)));
             }
             table.write(out, output.format)?;
@@ -345,9 +345,7 @@ pub async fn backtest_run(app: &App, args: BacktestArgs, out: &mut dyn Write) ->
     if to - from > Duration::days(366) {
         return usage("backtest at most a year at a time");
     }
-    let Some(watch) = app.store.watch_by_name(app.project.id, &args.watch).await? else {
-        return usage(format!("no watch named {:?} in project {:?}", args.watch, app.project.name));
-    };
+    let watch = super::search::watch_named(app, &args.watch).await?;
     let settings = AlertSettings::load(app.store.as_ref(), app.project.id).await?;
     let alerts = backtest(app.store.as_ref(), app.project.id, &watch, &settings, from, to).await?;
     let mut table = Table::new(vec![

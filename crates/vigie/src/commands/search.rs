@@ -18,10 +18,21 @@ pub const MAX_LIMIT: usize = 10_000;
 pub async fn watch_filter(app: &App, watch: Option<&str>) -> anyhow::Result<Option<i64>> {
     match watch {
         None => Ok(None),
-        Some(name) => match app.store.watch_by_name(app.project.id, name.trim()).await? {
-            Some(w) => Ok(Some(w.id)),
-            None => usage(format!("no watch named {:?} in project {:?}", name.trim(), app.project.name)),
-        },
+        Some(name) => Ok(Some(watch_named(app, name).await?.id)),
+    }
+}
+
+/// The project's watch of that name, whatever its case (names are unique
+/// without case), or a usage error naming it.
+pub async fn watch_named(app: &App, name: &str) -> anyhow::Result<vigie_model::Watch> {
+    let name = name.trim();
+    if let Some(w) = app.store.watch_by_name(app.project.id, name).await? {
+        return Ok(w);
+    }
+    let lower = name.to_lowercase();
+    match app.store.list_watches(app.project.id).await?.into_iter().find(|w| w.name.to_lowercase() == lower) {
+        Some(w) => Ok(w),
+        None => usage(format!("no watch named {name:?} in project {:?}", app.project.name)),
     }
 }
 

@@ -11,7 +11,7 @@ use vigie_pipeline::{CollectContext, SourceParams, SourceSpec, read_source};
 use vigie_store::StoreError;
 
 use crate::app::{App, parse_duration, usage};
-use crate::cli::{SourceAddArgs, SourceCommand};
+use crate::cli::{OutputFormat, SourceAddArgs, SourceCommand};
 use crate::commands::collect::{collect_context, fetch_config};
 use crate::output::{Table, time_cell as time};
 
@@ -177,9 +177,12 @@ pub async fn run(app: &App, command: SourceCommand, out: &mut dyn Write) -> anyh
                 }
             }
             table.write(out, output.format)?;
-            writeln!(out, "{} item(s) read from {} (nothing stored)", reading.items.len(), source.url)?;
+            // JSON and CSV stay machine-readable: the words go to stderr.
+            let mut stderr = std::io::stderr();
+            let notes: &mut dyn Write = if output.format == OutputFormat::Table { out } else { &mut stderr };
+            writeln!(notes, "{} item(s) read from {} (nothing stored)", reading.items.len(), source.url)?;
             for warning in &reading.warnings {
-                writeln!(out, "warning: {warning}")?;
+                writeln!(notes, "warning: {warning}")?;
             }
             if let Some(error) = reading.error {
                 anyhow::bail!("source {id}: {}", error.message);
@@ -197,7 +200,18 @@ pub async fn run(app: &App, command: SourceCommand, out: &mut dyn Write) -> anyh
             }
             let history = app.store.search_runs(id, runs.max(1)).await?;
             if history.is_empty() {
-                writeln!(out, "no run yet: `vigie collect --once` runs due sources")?;
+                let why = match (&source.last_attempt_at, &source.last_warning, &source.last_error) {
+                    (None, _, _) => "no run yet: `vigie collect --once` runs due sources".to_string(),
+                    (Some(_), _, Some(error)) => format!("no ranking kept yet; the last run failed: {error}"),
+                    (Some(_), Some(warning), None) => format!("no ranking kept yet: {warning}"),
+                    (Some(_), None, None) => "no ranking kept yet".to_string(),
+                };
+                if output.format == OutputFormat::Table {
+                    writeln!(out, "{why}")?;
+                } else {
+                    Table::new(vec!["rank", "url", "title", "sentiment", "change"]).write(out, output.format)?;
+                    eprintln!("{why}");
+                }
                 return Ok(());
             }
             ranks(app, &history, out, output.format).await?;
@@ -226,7 +240,7 @@ async fn ranks(
     app: &App,
     history: &[vigie_store::SearchRun],
     out: &mut dyn Write,
-    format: crate::cli::OutputFormat,
+    format: OutputFormat,
 ) -> anyhow::Result<()> {
     let latest = &history[0];
     let entered: Vec<&str> = latest
@@ -255,11 +269,20 @@ async fn ranks(
             json!(if entered.contains(&url) { "entered" } else { "" }),
         ]);
     }
-    writeln!(out, "ranking of {}:", latest.ran_at.format("%Y-%m-%d %H:%M:%SZ"))?;
+    let mut stderr = std::io::stderr();
+    let tabular = format == OutputFormat::Table;
+    if tabular {
+        writeln!(out, "ranking of {}:", latest.ran_at.format("%Y-%m-%d %H:%M:%SZ"))?;
+    }
     table.write(out, format)?;
+    // JSON and CSV stay machine-readable: the changes go to stderr.
+    let notes: &mut dyn Write = if tabular { out } else { &mut stderr };
+    if !tabular {
+        writeln!(notes, "ranking of {}", latest.ran_at.format("%Y-%m-%d %H:%M:%SZ"))?;
+    }
     for run in history {
         for change in run.changes.as_array().into_iter().flatten() {
-            writeln!(out, "{}: {}", run.ran_at.format("%Y-%m-%d %H:%M:%SZ"), describe_change(change))?;
+            writeln!(notes, "{}: {}", run.ran_at.format("%Y-%m-%d %H:%M:%SZ"), describe_change(change))?;
         }
     }
     Ok(())

@@ -74,6 +74,7 @@ fn valid_langs(langs: &[String]) -> anyhow::Result<Vec<String>> {
     let mut out = Vec::new();
     for l in langs.iter().map(|l| l.trim()).filter(|l| !l.is_empty()) {
         match vigie_nlp::normalize_lang_tag(l) {
+            Some(code) if out.contains(&code) => {}
             Some(code) => out.push(code),
             None => {
                 return usage(format!("invalid language code {l:?} (use ISO codes such as fr, en)"));
@@ -81,6 +82,14 @@ fn valid_langs(langs: &[String]) -> anyhow::Result<Vec<String>> {
         }
     }
     Ok(out)
+}
+
+/// Languages given in another order are the same restriction.
+fn same_set(a: &[String], b: &[String]) -> bool {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort();
+    b.sort();
+    a == b
 }
 
 pub async fn run(app: &App, command: WatchCommand, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -108,7 +117,11 @@ pub async fn run(app: &App, command: WatchCommand, out: &mut dyn Write) -> anyho
                     match app.store.watch_by_name(project, &name).await? {
                         // The same definition again: run the backfill again (it
                         // is idempotent), e.g. after an interrupted `watch add`.
-                        Some(w) if w.query == new.query && w.competitor == new.competitor && w.langs == new.langs => {
+                        Some(w)
+                            if w.query == new.query
+                                && w.competitor == new.competitor
+                                && same_set(&w.langs, &new.langs) =>
+                        {
                             (w, false)
                         }
                         _ => {
@@ -140,15 +153,14 @@ pub async fn run(app: &App, command: WatchCommand, out: &mut dyn Write) -> anyho
             table.write(out, output.format)?;
         }
         WatchCommand::Remove { name } => {
-            if !app.store.remove_watch(project, name.trim()).await? {
-                return usage(format!("no watch named {:?} in project {:?}", name.trim(), app.project.name));
+            let watch = super::search::watch_named(app, &name).await?;
+            if !app.store.remove_watch(project, &watch.name).await? {
+                return usage(format!("no watch named {:?} in project {:?}", watch.name, app.project.name));
             }
-            writeln!(out, "watch {:?} removed (its mentions stay stored)", name.trim())?;
+            writeln!(out, "watch {:?} removed (its mentions stay stored)", watch.name)?;
         }
         WatchCommand::Test { name, text, title, output } => {
-            let Some(watch) = app.store.watch_by_name(project, name.trim()).await? else {
-                return usage(format!("no watch named {:?} in project {:?}", name.trim(), app.project.name));
-            };
+            let watch = super::search::watch_named(app, &name).await?;
             let query = vigie_query::parse(&watch.query)
                 .map_err(|e| anyhow::anyhow!(describe_query_error(&watch.query, &e)))?;
             // The text goes through what a collected mention goes through

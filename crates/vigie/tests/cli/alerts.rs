@@ -111,6 +111,8 @@ fn a_trigger_term_opens_one_alert_that_grows_and_is_delivered_once_despite_failu
     assert!(again.stderr.contains("is resolved already"), "{}", again.stderr);
     let resolved = vigie.run(&["alert", "list", "--status", "resolved", "--format", "json"]).success().json();
     assert_eq!(resolved.as_array().unwrap().len(), 1, "still resolved");
+    let zero = vigie.run(&["alert", "list", "--limit", "0"]).code(2);
+    assert!(zero.stderr.contains("0 is not in 1..=10000"), "{}", zero.stderr);
 }
 
 #[test]

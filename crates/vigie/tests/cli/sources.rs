@@ -294,11 +294,11 @@ fn a_review_page_is_read_by_selectors_tested_before_collecting_and_robots_txt_is
 
     // `source test` shows the extracted items and stores nothing.
     let test = vigie.run(&["source", "test", "1", "--format", "json"]).success();
-    let (table, summary) = test.stdout.rsplit_once("]\n").unwrap();
-    let items: Value = serde_json::from_str(&format!("{table}]")).unwrap();
+    // stdout is the JSON alone (for jq); the summary goes to stderr.
+    let items = test.json();
     assert!(items.as_array().unwrap().len() >= 3, "{items:#}");
     assert!(items.as_array().unwrap().iter().all(|i| i["author"].is_string() && i["text"].is_string()), "{items:#}");
-    assert!(summary.contains("(nothing stored)"), "{summary}");
+    assert!(test.stderr.contains("(nothing stored)"), "{}", test.stderr);
     assert_eq!(vigie.export().len(), 0);
 
     let run = vigie.run(&["collect", "--source", "1"]).success();
@@ -363,9 +363,8 @@ fn a_search_watch_keeps_each_ranking_and_shows_the_page_that_entered_the_top() {
 
     vigie.run(&["collect", "--source", "1"]).success();
     let ranks = vigie.run(&["source", "ranks", "1", "--format", "json"]).success();
-    let (_, after) = ranks.stdout.split_once(":\n").unwrap();
-    let (table, changes) = after.rsplit_once("]\n").unwrap();
-    let table: Value = serde_json::from_str(&format!("{table}]")).unwrap();
+    let table = ranks.json();
+    let changes = &ranks.stderr;
     let blog = "https://blog.mangeons-lyon.example/2026/03/13/intoxication-brasserie-dupont";
     let row = table.as_array().unwrap().iter().find(|r| r["url"] == blog).unwrap_or_else(|| panic!("{table:#}"));
     assert_eq!((row["rank"].as_u64(), row["change"].as_str()), (Some(2), Some("entered")));
@@ -423,4 +422,28 @@ fn a_degraded_search_answer_is_not_the_ranking_the_next_run_compares_with() {
     assert_eq!(entries(&vigie), 1);
     let ranks = vigie.run(&["source", "ranks", "1"]).success().stdout;
     assert!(ranks.contains("entered the top at rank 2"), "{ranks}");
+}
+
+#[test]
+fn ranks_say_why_no_ranking_was_kept() {
+    let run1: Value = serde_json::from_slice(&collect_testdata("search/brasserie_dupont_run1.json")).unwrap();
+    let mut partial = run1;
+    partial["results"].as_array_mut().unwrap().truncate(3);
+    partial["unresponsive_engines"] = serde_json::json!([["google", "CAPTCHA"]]);
+    let body = serde_json::to_vec(&partial).unwrap();
+    let server = TestServer::start(move |_| json(body.clone()));
+    let vigie = Vigie::new();
+    vigie.run(&["source", "add", "search", &server.url("/"), "--term", "Brasserie Dupont"]).success();
+    let before = vigie.run(&["source", "ranks", "1"]).success();
+    assert!(before.stdout.starts_with("no run yet"), "{}", before.stdout);
+    vigie.run(&["collect", "--source", "1"]).success();
+    let table = vigie.run(&["source", "ranks", "1"]).success();
+    assert!(
+        table.stdout.starts_with("no ranking kept yet: ") && table.stdout.contains("only 3 result(s) while engines"),
+        "{}",
+        table.stdout
+    );
+    let json = vigie.run(&["source", "ranks", "1", "--format", "json"]).success();
+    assert_eq!(json.json(), serde_json::json!([]));
+    assert!(json.stderr.contains("no ranking kept yet"), "{}", json.stderr);
 }

@@ -100,6 +100,18 @@ fn watch_add_rejects_bad_names_and_languages() {
     vigie.run(&["watch", "add", "SNCF", "--query", "sncf"]).success();
     let twin = vigie.run(&["watch", "add", "sncf", "--query", "sncf OR ter"]).code(2);
     assert!(twin.stderr.contains("a watch named \"SNCF\" already exists"), "{}", twin.stderr);
+    // …and found whatever its case.
+    let test = vigie.run(&["watch", "test", "sncf", "--text", "Grève SNCF", "--format", "json"]).success();
+    assert_eq!(test.json()["matched"], json!(true));
+    vigie.run(&["export", "--watch", "Sncf"]).success();
+    // Languages in another order, or repeated, are the same restriction.
+    vigie.run(&["watch", "add", "Ouigo", "--query", "ouigo", "--lang", "fr,en"]).success();
+    let again = vigie.run(&["watch", "add", "Ouigo", "--query", "ouigo", "--lang", "en,FR,fr"]).success();
+    assert!(again.stdout.contains("already exists with this definition"), "{}", again.stdout);
+    let list = vigie.run(&["watch", "list", "--format", "json"]).success().json();
+    assert_eq!(list[0]["langs"], json!(["fr", "en"]), "{list}");
+    let removed = vigie.run(&["watch", "remove", "sncf"]).success();
+    assert_eq!(removed.stdout, "watch \"SNCF\" removed (its mentions stay stored)\n");
 }
 
 #[test]
