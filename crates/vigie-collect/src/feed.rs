@@ -6,15 +6,17 @@
 //! (HTML to text, URL canonicalization, site derivation) is left to the
 //! pipeline.
 //!
-//! Platforms people listen through get a few extra touches, all from what
-//! feed-rs exposes (it keeps no namespace it does not know, nor RSS
-//! `<source>`):
+//! Platforms people listen through get a few extra touches, from what
+//! feed-rs exposes (it keeps no namespace it does not know) and, for RSS,
+//! from a linear scan of the items for what feed-rs drops (`<guid
+//! isPermaLink>`, `<source url>`):
 //!
 //! - **Google News** search RSS (`news.google.com/rss/search?q=…`): `News`;
 //!   the " - Publisher" suffix Google appends to every title is dropped when
 //!   the description names that same publisher (`<font color="#6f6f6f">`).
-//!   The item link stays the `news.google.com/rss/articles/…` redirect, and
-//!   `site` stays `None`: `<source url="…">` is not kept by feed-rs.
+//!   The item link stays the `news.google.com/rss/articles/…` redirect;
+//!   `site` is the host of the item's `<source url="…">` (the publisher),
+//!   read by a scan of the RSS items since feed-rs does not keep it.
 //! - **YouTube** channel feeds: `Youtube`; the text is `media:description`;
 //!   `media:statistics views` and `media:starRating count` (YouTube's like
 //!   count) become `engagement.views` / `engagement.likes`.
@@ -27,29 +29,54 @@
 //!   `Forum` when the guid is Discourse's `<host>-topic-<id>` or
 //!   `<host>-post-<id>` for the link's host; the author is `dc:creator`.
 //!
+//! Comment feeds (WordPress, Blogger) link each comment as an anchor of its
+//! post (`/post/#comment-101`): such a link becomes the item's id and not
+//! its `url`, as in the HTML reader, since the store deduplicates on the
+//! canonical URL, which has no fragment. Single-page routes (`#/…`, `#!…`)
+//! and fragments with `=` (tracking: `#xtor=RSS-3`) stay URLs.
+//!
+//! Charset: see `decode_feed`; feed-rs is always given UTF-8. Dates:
+//! feed-rs's own reader is replaced by RFC 3339, RFC 2822 and then the HTML
+//! reader's written-out forms that give a year; an entry whose date is
+//! still unreadable has no date and a warning in [`ParsedFeed::warnings`].
+//! Text: Atom text constructs without markup (`type="text"`, the default)
+//! and JSON Feed's `content_text` and `summary` are plain text
+//! (`plain_text: true`); RSS text is always taken as HTML.
+//!
 //! XML entities: feed-rs reads XML with quick-xml, which ignores `<!DOCTYPE>`
 //! declarations; feed-rs resolves only the five predefined entities and
 //! character references and keeps any other `&name;` as literal text. So an
 //! entity bomb or an external entity (`SYSTEM "file:///etc/passwd"`) is never
 //! expanded nor read (see the `xxe` and `billion_laughs` tests).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::{DateTime, Utc};
-use feed_rs::model::{Entry, Feed, FeedType, Link, Person};
+use chrono::{DateTime, TimeDelta, Utc};
+use encoding_rs::Encoding;
+use feed_rs::model::{Entry, Feed, FeedType, Link, Person, Text};
 use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 use url::Url;
 use vigie_model::{Engagement, RawMention, SourceKind};
 
-/// A parsed feed: its title, its items adapted to [`RawMention`], and the
-/// entries left out with the reason.
+/// A parsed feed: its title, its items adapted to [`RawMention`], the
+/// entries left out with the reason, and what was odd in the items kept.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ParsedFeed {
     pub title: Option<String>,
     pub items: Vec<RawMention>,
     pub skipped: Vec<SkippedItem>,
+    /// Things the person who added the source may want to know about items
+    /// that were kept: a date that could not be read (the collection time
+    /// then stands in), bytes that were not valid in the feed's charset.
+    /// At most [`MAX_WARNINGS`], the last one counting the rest.
+    pub warnings: Vec<String>,
 }
+
+/// Warnings kept per feed; the rest are counted in a last one.
+pub const MAX_WARNINGS: usize = 50;
 
 /// An entry of the feed that did not become a [`RawMention`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,11 +99,15 @@ pub enum SkipReason {
 
 impl fmt::Display for SkippedItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "feed entry {}", self.index + 1)?;
-        if let Some(id) = &self.id {
-            write!(f, " ({id})")?;
-        }
-        write!(f, ": {}", self.reason)
+        write!(f, "{}: {}", entry_name(self.index, self.id.as_deref()), self.reason)
+    }
+}
+
+/// `feed entry 3 (guid)`: an entry as messages name it (1-based).
+fn entry_name(index: usize, id: Option<&str>) -> String {
+    match id {
+        Some(id) => format!("feed entry {} ({id})", index + 1),
+        None => format!("feed entry {}", index + 1),
     }
 }
 
@@ -106,7 +137,8 @@ const MAX_REASON_CHARS: usize = 200;
 
 /// Parses a feed body (RSS 0.9x/1.0/2.0, Atom or JSON Feed).
 ///
-/// `content_type` is the HTTP `Content-Type`, used only to explain a failure;
+/// `content_type` is the HTTP `Content-Type`: its charset is used when the
+/// XML declares none (see `decode_feed`), and it helps explain a failure;
 /// `feed_url` is the address the body came from (after redirects), against
 /// which relative links are resolved and which hints at the platform.
 pub fn parse_feed(body: &[u8], content_type: Option<&str>, feed_url: &str) -> Result<ParsedFeed, FeedError> {
@@ -122,16 +154,28 @@ pub fn parse_feed(body: &[u8], content_type: Option<&str>, feed_url: &str) -> Re
     if base.is_none() {
         tracing::debug!(feed_url, "feed URL does not parse; relative links will be dropped");
     }
-    let mut result = run_feed_rs(trimmed, base.as_ref())?;
+    let decoded = decode_feed(trimmed, content_type);
+    let utf8: &[u8] = &decoded.body;
+    let (mut result, mut dates) = run_feed_rs(utf8, base.as_ref())?;
     // feed-rs rejects the whole feed for one empty `<media:description>` or
     // `<media:title>` (a YouTube video without a description): retry once
     // without such elements.
     if let Err(ParseFeedError::ParseError(ParseErrorKind::MissingContent { .. })) = &result
-        && let Some(repaired) = without_empty_media_text(trimmed)
-        && let Ok(Ok(feed)) = run_feed_rs(&repaired, base.as_ref())
+        && let Some(repaired) = without_empty_media_text(utf8)
+        && let Ok((Ok(feed), repaired_dates)) = run_feed_rs(&repaired, base.as_ref())
     {
         tracing::debug!("feed parsed once empty media:title/media:description elements were dropped");
-        result = Ok(feed);
+        (result, dates) = (Ok(feed), repaired_dates);
+    }
+    // JSON Feed readers must take a numeric item id as a string; feed-rs
+    // rejects the whole feed: retry once with such ids quoted.
+    if result.is_err()
+        && utf8.first() == Some(&b'{')
+        && let Some(repaired) = json_item_ids_as_strings(utf8)
+        && let Ok((Ok(feed), repaired_dates)) = run_feed_rs(&repaired, base.as_ref())
+    {
+        tracing::debug!("JSON Feed parsed once numeric item ids were read as strings");
+        (result, dates) = (Ok(feed), repaired_dates);
     }
     let feed = match result {
         Ok(feed) => feed,
@@ -140,28 +184,382 @@ pub fn parse_feed(body: &[u8], content_type: Option<&str>, feed_url: &str) -> Re
             // (a common misconfiguration); HTML is blamed only for a body
             // that does not even start like a feed.
             let html_type = content_type.is_some_and(|ct| ct.to_ascii_lowercase().contains("html"));
-            if !starts_like_feed(trimmed) && (html_type || mentions_html_tag(trimmed)) {
+            if !starts_like_feed(utf8) && (html_type || mentions_html_tag(utf8)) {
                 return Err(FeedError::Html);
             }
-            return Err(FeedError::Invalid { reason: short_reason(&e) });
+            let mut reason = short_reason(&e, starts_like_feed(utf8));
+            if let Some(note) = &decoded.note {
+                reason.push_str(&format!(" ({note})"));
+            }
+            return Err(FeedError::Invalid { reason });
         }
     };
-    Ok(adapt_feed(feed, base.as_ref()))
+    let extras = match feed.feed_type {
+        FeedType::RSS2 | FeedType::RSS0 => scan_rss_items(utf8),
+        _ => Vec::new(),
+    };
+    let mut parsed = adapt_feed(feed, base.as_ref(), &extras, &dates);
+    if let Some(note) = decoded.note {
+        parsed.warnings.insert(0, note);
+    }
+    bound_warnings(&mut parsed.warnings);
+    Ok(parsed)
 }
 
 /// One run of feed-rs (a fresh parser each time: a failed run can leave
-/// its internal state behind).
-fn run_feed_rs(body: &[u8], base: Option<&Url>) -> Result<Result<Feed, ParseFeedError>, FeedError> {
+/// its internal state behind), with the dates it could not read.
+fn run_feed_rs(body: &[u8], base: Option<&Url>) -> Result<(Result<Feed, ParseFeedError>, UnreadDates), FeedError> {
+    let dates = UnreadDates::default();
     let parser = feed_rs::parser::Builder::new()
         .base_uri(base.map(Url::as_str))
         // No made-up ids: an entry without one gets `source_item_id: None`.
         .id_generator(|_, _, _| String::new())
         .sanitize_content(false)
+        .timestamp_parser(dates.parser())
         .build();
     // feed-rs has a few internal `unwrap`s; a panic on hostile input must not
     // take the caller down, so it is turned into an error like any other.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(body)))
+        .map(|result| (result, dates))
         .map_err(|_| FeedError::Invalid { reason: "the feed parser failed on this input".to_string() })
+}
+
+fn bound_warnings(warnings: &mut Vec<String>) {
+    if warnings.len() > MAX_WARNINGS {
+        let more = warnings.len() - (MAX_WARNINGS - 1);
+        warnings.truncate(MAX_WARNINGS - 1);
+        warnings.push(format!("and {more} more warnings"));
+    }
+}
+
+// --- Charset ---------------------------------------------------------------
+
+/// A feed body as UTF-8, which is all feed-rs is given.
+struct Decoded<'a> {
+    body: Cow<'a, [u8]>,
+    /// Said when bytes had to be replaced or guessed.
+    note: Option<String>,
+}
+
+/// Decodes an XML feed the way RFC 7303 and browsers agree on: a byte order
+/// mark, else the XML declaration's `encoding`, else the `Content-Type`
+/// charset, else UTF-8. Two departures, both for feeds seen in the wild: a
+/// body that is valid UTF-8 is read as UTF-8 whatever the header says
+/// (servers that label everything ISO-8859-1), and in a UTF-8 body the
+/// bytes that are not valid UTF-8 are read as Windows-1252 (a Latin-1 word
+/// pasted into a UTF-8 feed) instead of failing the whole feed. The result
+/// declares UTF-8, so that feed-rs does not decode it a second time. A JSON
+/// Feed is UTF-8 (RFC 8259), repaired the same way.
+fn decode_feed<'a>(body: &'a [u8], content_type: Option<&str>) -> Decoded<'a> {
+    if let Some((encoding, bom_len)) = Encoding::for_bom(body) {
+        return transcode(&body[bom_len..], encoding);
+    }
+    if body.first() == Some(&b'{') {
+        return utf8_repaired(body);
+    }
+    // UTF-16 without a byte order mark: `<?` in two-byte units.
+    if body.starts_with(b"<\0?\0") {
+        return transcode(body, encoding_rs::UTF_16LE);
+    }
+    if body.starts_with(b"\0<\0?") {
+        return transcode(body, encoding_rs::UTF_16BE);
+    }
+    match xml_declared_encoding(body) {
+        // A declaration readable as ASCII cannot be UTF-16's.
+        Some(Some(encoding)) if encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE => {
+            utf8_repaired(body)
+        }
+        Some(Some(encoding)) => transcode(body, encoding),
+        // No declaration, or one that names no known charset.
+        Some(None) | None => match content_type.and_then(charset_from_content_type) {
+            Some(encoding) if std::str::from_utf8(body).is_err() => transcode(body, encoding),
+            _ => utf8_repaired(body),
+        },
+    }
+}
+
+fn transcode<'a>(body: &'a [u8], encoding: &'static Encoding) -> Decoded<'a> {
+    if encoding == encoding_rs::UTF_8 {
+        return utf8_repaired(body);
+    }
+    let (text, had_errors) = encoding.decode_without_bom_handling(body);
+    let note = had_errors
+        .then(|| format!("the feed is not valid {}: bytes that could not be decoded were replaced", encoding.name()));
+    Decoded { body: Cow::Owned(with_utf8_declaration(&text)), note }
+}
+
+/// The body when it is valid UTF-8; else with each invalid byte read as
+/// Windows-1252 (and the XML declaration saying UTF-8).
+fn utf8_repaired(body: &[u8]) -> Decoded<'_> {
+    let declares_other = xml_declared_encoding(body).is_some_and(|e| e != Some(encoding_rs::UTF_8));
+    if let Ok(text) = std::str::from_utf8(body) {
+        let body = if declares_other { Cow::Owned(with_utf8_declaration(text)) } else { Cow::Borrowed(body) };
+        return Decoded { body, note: None };
+    }
+    let mut text = String::with_capacity(body.len() + body.len() / 8);
+    let mut rest = body;
+    let mut invalid = 0usize;
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(valid) => {
+                text.push_str(valid);
+                break;
+            }
+            Err(e) => {
+                let (valid, after) = rest.split_at(e.valid_up_to());
+                text.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                let bad = e.error_len().unwrap_or(after.len()).min(after.len());
+                text.push_str(&encoding_rs::WINDOWS_1252.decode_without_bom_handling(&after[..bad]).0);
+                invalid += bad;
+                rest = &after[bad..];
+            }
+        }
+    }
+    let note = format!("{invalid} byte(s) of the feed are not valid UTF-8; they were read as Windows-1252");
+    Decoded { body: Cow::Owned(with_utf8_declaration(&text)), note: Some(note) }
+}
+
+/// `text` with its XML declaration, if any, replaced by one that says UTF-8.
+fn with_utf8_declaration(text: &str) -> Vec<u8> {
+    const UTF8_DECL: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
+    let head = &text.as_bytes()[..text.len().min(1024)];
+    match (text.starts_with("<?xml"), find(head, b"?>")) {
+        (true, Some(end)) => [UTF8_DECL.as_bytes(), &text.as_bytes()[end + 2..]].concat(),
+        _ => text.as_bytes().to_vec(),
+    }
+}
+
+/// The `encoding` of an XML declaration at the start of the body: `None`
+/// without a declaration or without an `encoding` in it, `Some(None)` for a
+/// label no browser knows.
+fn xml_declared_encoding(body: &[u8]) -> Option<Option<&'static Encoding>> {
+    if !body.starts_with(b"<?xml") {
+        return None;
+    }
+    let head = &body[..body.len().min(1024)];
+    let decl = &head[..find(head, b"?>")?];
+    let value = attribute(decl.get(5..)?, b"encoding")?;
+    Some(Encoding::for_label_no_replacement(value.trim().as_bytes()))
+}
+
+fn charset_from_content_type(content_type: &str) -> Option<&'static Encoding> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (key, value) = param.split_once('=')?;
+        if !key.trim().eq_ignore_ascii_case("charset") {
+            return None;
+        }
+        let label = value.trim().trim_matches(['"', '\'']);
+        Encoding::for_label_no_replacement(label.as_bytes())
+    })
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The value of attribute `name` among the attributes of a tag (`attrs` is
+/// what follows the tag's name, up to its `>`), as written (not unescaped).
+fn attribute(attrs: &[u8], name: &[u8]) -> Option<String> {
+    let mut rest = attrs;
+    loop {
+        let start = rest.iter().position(|b| !b.is_ascii_whitespace() && *b != b'/')?;
+        rest = &rest[start..];
+        let name_len = rest.iter().position(|b| *b == b'=' || b.is_ascii_whitespace()).unwrap_or(rest.len());
+        let this = &rest[..name_len];
+        let after = trim_ascii_start(&rest[name_len..]);
+        let after = trim_ascii_start(after.strip_prefix(b"=")?);
+        let quote = *after.first().filter(|q| matches!(q, b'"' | b'\''))?;
+        let value_len = after[1..].iter().position(|b| *b == quote)?;
+        if this == name {
+            return Some(String::from_utf8_lossy(&after[1..1 + value_len]).into_owned());
+        }
+        rest = &after[value_len + 2..];
+    }
+}
+
+fn trim_ascii_start(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    &b[start..]
+}
+
+// --- JSON Feed ids ---------------------------------------------------------
+
+/// The JSON Feed with its numeric item ids written as strings (`"id": 4` →
+/// `"id": "4"`); `None` when it has none or is not JSON. serde_json bounds
+/// the nesting (128 levels) and the body is bounded by the fetcher.
+fn json_item_ids_as_strings(body: &[u8]) -> Option<Vec<u8>> {
+    let mut feed: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let mut changed = false;
+    for item in feed.get_mut("items")?.as_array_mut()? {
+        if let Some(id) = item.get_mut("id")
+            && let Some(number) = id.as_number()
+        {
+            *id = serde_json::Value::String(number.to_string());
+            changed = true;
+        }
+    }
+    if !changed {
+        return None;
+    }
+    serde_json::to_vec(&feed).ok()
+}
+
+// --- Dates -----------------------------------------------------------------
+
+/// Dates seen unread during one run of feed-rs.
+///
+/// feed-rs gives an entry no date when it cannot read it, and keeps nothing
+/// of the text. Its date reader is replaced by [`read_feed_date`], which
+/// records a date it cannot read and returns a marker in its place: a time
+/// at the very start of chrono's range (no feed can write it), the seconds
+/// past it numbering the recorded text. The adapter turns markers back
+/// into "no date" and a warning.
+#[derive(Clone, Default)]
+struct UnreadDates(Arc<Mutex<Vec<String>>>);
+
+/// Unread dates whose text is kept per run of feed-rs.
+const MAX_UNREAD_DATES: usize = 1000;
+
+enum ItemDate {
+    Read(DateTime<Utc>),
+    /// With its text, unless past the [`MAX_UNREAD_DATES`] kept.
+    Unread(Option<String>),
+}
+
+impl UnreadDates {
+    fn parser(&self) -> impl Fn(&str) -> Option<DateTime<Utc>> + Send + Sync + 'static {
+        let unread = self.0.clone();
+        move |text: &str| {
+            let text = text.trim();
+            if text.is_empty() {
+                return None;
+            }
+            if let Some(t) = read_feed_date(text) {
+                return Some(t);
+            }
+            let mut unread = unread.lock().unwrap_or_else(PoisonError::into_inner);
+            let n = unread.len();
+            if n < MAX_UNREAD_DATES {
+                unread.push(quote_short(text));
+            }
+            DateTime::<Utc>::MIN_UTC.checked_add_signed(TimeDelta::seconds(i64::try_from(n).ok()?))
+        }
+    }
+
+    fn get(&self, t: Option<DateTime<Utc>>) -> Option<ItemDate> {
+        let t = t?;
+        let marker = t.signed_duration_since(DateTime::<Utc>::MIN_UTC).num_seconds();
+        if !(0..=MAX_UNREAD_DATES as i64).contains(&marker) {
+            return Some(ItemDate::Read(t));
+        }
+        let unread = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        Some(ItemDate::Unread(usize::try_from(marker).ok().and_then(|i| unread.get(i).cloned())))
+    }
+}
+
+/// A feed's date: RFC 3339 and RFC 2822 (what feeds should write), else the
+/// written-out forms the HTML reader understands that give a year (zone
+/// abbreviations such as `CET`, French and English day and month names).
+fn read_feed_date(text: &str) -> Option<DateTime<Utc>> {
+    crate::html::parse_absolute_date(text)
+}
+
+/// A value quoted in a warning: one line, at most 80 characters.
+fn quote_short(s: &str) -> String {
+    let one_line: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    match one_line.char_indices().nth(80) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
+    }
+}
+
+// --- RSS extras ------------------------------------------------------------
+
+/// What feed-rs does not keep of an RSS item.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct RssItemExtras {
+    /// The item has a `<guid>` that is a permalink (`isPermaLink` is not `false`).
+    guid_is_permalink: bool,
+    /// `<source url="…">`: the site the item comes from (Google News names
+    /// the publisher there).
+    source_url: Option<String>,
+}
+
+/// The [`RssItemExtras`] of each `<item>` of an RSS body, in order: one
+/// linear pass over the tags, skipping comments, CDATA sections and
+/// processing instructions (an HTML `<source>` in a description is not the
+/// item's). The caller uses the list only when it has one element per entry.
+fn scan_rss_items(xml: &[u8]) -> Vec<RssItemExtras> {
+    let mut items = Vec::new();
+    let mut current: Option<RssItemExtras> = None;
+    let mut seen_guid = false;
+    let mut at = 0;
+    while let Some(lt) = xml.get(at..).and_then(|rest| rest.iter().position(|&b| b == b'<')) {
+        let start = at + lt;
+        let rest = &xml[start..];
+        let past = |end: &[u8]| find(rest, end).map(|i| start + i + end.len());
+        let next = if rest.starts_with(b"<!--") {
+            past(b"-->")
+        } else if rest.starts_with(b"<![CDATA[") {
+            past(b"]]>")
+        } else if rest.starts_with(b"<?") {
+            past(b"?>")
+        } else if rest.starts_with(b"<!") {
+            past(b">")
+        } else {
+            let Some(len) = tag_len(rest) else { break };
+            let tag = &rest[1..len - 1];
+            let (closing, tag) = match tag.strip_prefix(b"/") {
+                Some(t) => (true, t),
+                None => (false, tag),
+            };
+            let name_len = tag.iter().position(|b| b.is_ascii_whitespace() || *b == b'/').unwrap_or(tag.len());
+            let (name, attrs) = tag.split_at(name_len);
+            match (closing, name, current.as_mut()) {
+                (false, b"item", _) => {
+                    items.extend(current.take());
+                    seen_guid = false;
+                    if attrs.ends_with(b"/") {
+                        items.push(RssItemExtras::default());
+                    } else {
+                        current = Some(RssItemExtras::default());
+                    }
+                }
+                (true, b"item", _) => items.extend(current.take()),
+                (false, b"guid", Some(item)) if !seen_guid => {
+                    seen_guid = true;
+                    item.guid_is_permalink =
+                        attribute(attrs, b"isPermaLink").is_none_or(|v| !v.trim().eq_ignore_ascii_case("false"));
+                }
+                (false, b"source", Some(item)) if item.source_url.is_none() => {
+                    item.source_url = attribute(attrs, b"url").and_then(|v| decode_basic_entities(v.trim()));
+                }
+                _ => {}
+            }
+            Some(start + len)
+        };
+        match next {
+            Some(n) => at = n,
+            None => break,
+        }
+    }
+    items.extend(current);
+    items
+}
+
+/// The length of the tag at the start of `rest` (through its `>`; a `>`
+/// inside a quoted attribute value does not end it).
+fn tag_len(rest: &[u8]) -> Option<usize> {
+    let mut quote = None;
+    for (i, &b) in rest.iter().enumerate().skip(1) {
+        match (quote, b) {
+            (None, b'"' | b'\'') => quote = Some(b),
+            (None, b'>') => return Some(i + 1),
+            (Some(q), _) if q == b => quote = None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The body without its empty `<media:title>` and `<media:description>`
@@ -213,7 +611,7 @@ fn empty_element_len(tail: &[u8], name: &[u8]) -> Option<usize> {
 }
 
 /// Turns the feed-rs model into our items: the adapter half of "parse, then adapt".
-fn adapt_feed(feed: Feed, base: Option<&Url>) -> ParsedFeed {
+fn adapt_feed(feed: Feed, base: Option<&Url>, extras: &[RssItemExtras], dates: &UnreadDates) -> ParsedFeed {
     let feed_title = feed.title.as_ref().and_then(|t| non_empty(&t.content));
     let feed_lang = feed.language.as_deref().and_then(primary_language);
     let feed_platform =
@@ -222,6 +620,14 @@ fn adapt_feed(feed: Feed, base: Option<&Url>) -> ParsedFeed {
     let inherited_author = match feed.feed_type {
         FeedType::Atom | FeedType::JSON => first_name(&feed.authors),
         _ => None,
+    };
+    let extras = if extras.len() == feed.entries.len() { extras } else { &[] };
+    let context = FeedContext {
+        base,
+        feed_type: feed.feed_type.clone(),
+        platform: feed_platform,
+        lang: feed_lang.as_deref(),
+        inherited_author: inherited_author.as_deref(),
     };
 
     let mut parsed = ParsedFeed { title: feed_title, ..ParsedFeed::default() };
@@ -234,12 +640,26 @@ fn adapt_feed(feed: Feed, base: Option<&Url>) -> ParsedFeed {
             parsed.skipped.push(SkippedItem { index, id: Some(id.clone()), reason: SkipReason::DuplicateId });
             continue;
         }
-        let mention =
-            adapt_entry(entry, id.clone(), base, feed_platform, feed_lang.as_deref(), inherited_author.as_deref());
+        let (published, updated) = (dates.get(entry.published), dates.get(entry.updated));
+        let mention = adapt_entry(entry, id.clone(), &context, extras.get(index));
         if mention.title.is_none() && mention.text.is_empty() {
             parsed.skipped.push(SkippedItem { index, id, reason: SkipReason::NoTitleNorText });
             continue;
         }
+        let mention = match (published, updated) {
+            (Some(ItemDate::Read(t)), _) | (_, Some(ItemDate::Read(t))) => {
+                RawMention { published_at: Some(t), ..mention }
+            }
+            (Some(ItemDate::Unread(raw)), _) | (None, Some(ItemDate::Unread(raw))) => {
+                let date = raw.map(|r| format!("date `{r}`")).unwrap_or_else(|| "date".to_string());
+                parsed.warnings.push(format!(
+                    "{}: {date} not understood; the collection time stands in",
+                    entry_name(index, id.as_deref())
+                ));
+                mention
+            }
+            (None, None) => mention,
+        };
         parsed.items.push(mention);
     }
     if !parsed.skipped.is_empty() {
@@ -248,16 +668,23 @@ fn adapt_feed(feed: Feed, base: Option<&Url>) -> ParsedFeed {
     parsed
 }
 
-fn adapt_entry(
-    entry: Entry,
-    id: Option<String>,
-    base: Option<&Url>,
-    feed_platform: Option<SourceKind>,
-    feed_lang: Option<&str>,
-    inherited_author: Option<&str>,
-) -> RawMention {
-    let url = entry_link(&entry.links).and_then(|href| resolve_link(href, base));
-    let parsed_url = url.as_deref().and_then(|u| Url::parse(u).ok());
+/// What every entry of a feed is adapted with.
+struct FeedContext<'a> {
+    base: Option<&'a Url>,
+    feed_type: FeedType,
+    platform: Option<SourceKind>,
+    lang: Option<&'a str>,
+    inherited_author: Option<&'a str>,
+}
+
+fn adapt_entry(entry: Entry, id: Option<String>, cx: &FeedContext<'_>, extras: Option<&RssItemExtras>) -> RawMention {
+    // RSS: a permalink `<guid>` is the item's address when it has no `<link>`.
+    let guid_link = || {
+        let guid = id.as_deref().filter(|_| extras.is_some_and(|e| e.guid_is_permalink))?;
+        Url::parse(guid).ok().filter(|u| matches!(u.scheme(), "http" | "https")).map(|_| guid)
+    };
+    let link = entry_link(&entry.links).or_else(guid_link).and_then(|href| resolve_link(href, cx.base));
+    let parsed_url = link.as_deref().and_then(|u| Url::parse(u).ok());
     let mastodon_account = parsed_url.as_ref().and_then(mastodon_status_account);
     let item_platform = parsed_url
         .as_ref()
@@ -267,28 +694,62 @@ fn adapt_entry(
             let host = parsed_url.as_ref()?.host_str()?;
             is_discourse_guid(id.as_deref()?, host).then_some(SourceKind::Forum)
         });
-    let source_kind = feed_platform.or(item_platform).unwrap_or(SourceKind::Rss);
+    let source_kind = cx.platform.or(item_platform).unwrap_or(SourceKind::Rss);
 
-    let summary = entry.summary.as_ref().and_then(|s| non_empty(&s.content));
-    let mut title = entry.title.as_ref().and_then(|t| non_empty(&t.content));
-    if let (Some(t), Some(u), Some(description)) = (&title, &parsed_url, &summary)
-        && u.host_str() == Some("news.google.com")
+    // A link to an anchor of a page (a WordPress comment's
+    // `/post/#comment-101`) names the item, not a page of its own: the store
+    // deduplicates on the canonical URL, which has no fragment, and would
+    // fold every comment of the post into one (and into the post).
+    let (url, source_item_id, anchor_site) = match &parsed_url {
+        Some(u) if is_anchor(u) => (None, link.clone(), u.host_str().map(str::to_string)),
+        _ => (link, id, None),
+    };
+    let google_news = parsed_url.as_ref().is_some_and(|u| u.host_str() == Some("news.google.com"));
+    // Google News links are its own redirects; `<source url>` names the publisher.
+    let source_site = extras
+        .filter(|_| google_news)
+        .and_then(|e| e.source_url.as_deref())
+        .and_then(|u| Url::parse(u).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .and_then(|u| u.host_str().map(str::to_string));
+
+    let summary = entry.summary.as_ref().and_then(|s| non_empty(&s.content).map(|c| (c, is_plain(cx, s))));
+    let title = entry.title.as_ref().and_then(|t| non_empty(&t.content).map(|c| (c, is_plain(cx, t))));
+    let mut title = title;
+    if let (Some((t, false)), true, Some((description, false))) = (&title, google_news, &summary)
         && let Some(headline) = strip_publisher_suffix(t, description)
     {
-        title = Some(headline);
+        title = Some((headline, false));
     }
-    let text = entry
-        .content
-        .as_ref()
-        .and_then(|c| c.body.as_deref())
-        .and_then(non_empty)
+    let content = entry.content.as_ref().and_then(|c| {
+        let plain = declared_plain(&cx.feed_type, c.content_type.ty().as_str(), c.content_type.subty().as_str());
+        c.body.as_deref().and_then(non_empty).map(|b| (b, plain))
+    });
+    let body = content
         .or(summary)
         // YouTube and podcast feeds carry the description in media:group.
-        .or_else(|| entry.media.iter().find_map(|m| m.description.as_ref().and_then(|d| non_empty(&d.content))))
-        .unwrap_or_default();
-    let author = first_name(&entry.authors).or_else(|| inherited_author.map(str::to_string)).or(mastodon_account);
-    let published_at: Option<DateTime<Utc>> = entry.published.or(entry.updated);
-    let lang = entry.language.as_deref().and_then(primary_language).or_else(|| feed_lang.map(str::to_string));
+        .or_else(|| {
+            entry
+                .media
+                .iter()
+                .find_map(|m| m.description.as_ref().and_then(|d| non_empty(&d.content)))
+                .map(|d| (d, false))
+        });
+    let (mut text, plain_text) = match body {
+        Some((text, plain)) => (text, plain),
+        None => (String::new(), title.as_ref().is_some_and(|(_, plain)| *plain)),
+    };
+    if !plain_text && source_kind == SourceKind::Reddit {
+        strip_reddit_trailer(&mut text);
+    }
+    // One flag says how both title and text read: a title of the other kind is converted.
+    let title = title.map(|(t, plain)| match (plain, plain_text) {
+        (true, false) => escape_html(&t),
+        (false, true) => vigie_nlp::text::html_to_text(&t),
+        _ => t,
+    });
+    let author = first_name(&entry.authors).or_else(|| cx.inherited_author.map(str::to_string)).or(mastodon_account);
+    let lang = entry.language.as_deref().and_then(primary_language).or_else(|| cx.lang.map(str::to_string));
 
     // media:community (YouTube fills it for every video).
     let community = entry.media.iter().find_map(|m| m.community.as_ref());
@@ -301,20 +762,74 @@ fn adapt_entry(
     };
 
     RawMention {
-        source_item_id: id,
+        source_item_id,
         url,
         title,
         text,
         author,
-        published_at,
+        // Set by the caller, which knows the dates feed-rs could not read.
+        published_at: None,
         source_kind: Some(source_kind),
-        site: None,
+        site: source_site.or(anchor_site),
         lang,
         reach: None,
         engagement,
-        // Feed text is HTML (or entity-escaped text): the pipeline cleans it.
-        plain_text: false,
+        // Feed text is HTML (or entity-escaped text), unless the feed says
+        // it is plain text (Atom `type="text"`, JSON Feed `content_text`).
+        plain_text,
     }
+}
+
+/// True when a fragment names a place in the page (`#comment-101`), not a
+/// single-page application's route (`#/post/2`, `#!/post/2`), which the
+/// canonical URL keeps, nor tracking parameters (`#xtor=RSS-3`, text
+/// fragments `#:~:text=…`), which are no item of their own.
+fn is_anchor(url: &Url) -> bool {
+    url.fragment().is_some_and(|f| !f.is_empty() && !f.starts_with('/') && !f.starts_with('!') && !f.contains('='))
+}
+
+/// Atom text constructs and JSON Feed's `content_text` and `summary` say
+/// they are plain text; RSS says nothing (feed-rs calls its titles plain,
+/// but feeds write entities and markup in them).
+fn is_plain(cx: &FeedContext<'_>, text: &Text) -> bool {
+    declared_plain(&cx.feed_type, text.content_type.ty().as_str(), text.content_type.subty().as_str())
+}
+
+fn declared_plain(feed_type: &FeedType, ty: &str, subty: &str) -> bool {
+    matches!(feed_type, FeedType::Atom | FeedType::JSON)
+        && ty.eq_ignore_ascii_case("text")
+        && subty.eq_ignore_ascii_case("plain")
+}
+
+/// Plain text as HTML that reads the same.
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Reddit's RSS appends `submitted by /u/x [link] [comments]` to every
+/// post's HTML: dropped, from the last `submitted by` when links named
+/// `[link]` or `[comments]` follow it.
+fn strip_reddit_trailer(html: &mut String) {
+    let Some(at) = html.rfind("submitted by") else { return };
+    let tail = &html[at..];
+    if !(tail.contains("[link]") || tail.contains("[comments]")) {
+        return;
+    }
+    let mut head = html[..at].trim_end();
+    while let Some(rest) = head.strip_suffix("&#32;") {
+        head = rest.trim_end();
+    }
+    let keep = head.len();
+    html.truncate(keep);
 }
 
 /// A platform told by the channel's `<generator>`: Mastodon writes
@@ -546,8 +1061,15 @@ fn mentions_html_tag(body: &[u8]) -> bool {
     [b"<html".as_slice(), b"<body".as_slice()].iter().any(|tag| head.windows(tag.len()).any(|w| w == *tag))
 }
 
-fn short_reason(e: &ParseFeedError) -> String {
+/// `starts_like_feed`: the body's first element is `rss`, `feed` or
+/// `rdf:RDF` (or it is JSON), so a missing root is a broken one.
+fn short_reason(e: &ParseFeedError, starts_like_feed: bool) -> String {
     let reason = match e {
+        ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) if starts_like_feed => {
+            "its root element could not be read (malformed XML or JSON near the top, or a feed version this \
+             reader does not know)"
+                .to_string()
+        }
         ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) => {
             "no RSS, Atom or JSON Feed root element found".to_string()
         }

@@ -424,6 +424,9 @@ impl Fetcher {
                 .connect_timeout(config.connect_timeout)
                 .timeout(config.total_timeout)
                 .redirect(policy)
+                // A source's address may carry a secret token: never tell it
+                // to the host a redirect leads to.
+                .referer(false)
                 .dns_resolver(GuardedResolver { allow_private_networks: allow_private })
                 // A proxy would resolve names itself, out of the guard's sight.
                 .no_proxy()

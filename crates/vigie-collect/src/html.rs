@@ -22,7 +22,7 @@
 //! | `text` | the `text` matches' text; without a `text` selector, the item's whole text |
 //! | `author` | the `author` match's text |
 //! | `published_at` | the `date` match's `datetime`, else `content`, else `title` attribute, else its text, read by [`parse_date`] |
-//! | `url` | the `link` match's `href` (or the first link inside it); without a `link` selector, the item itself when it is a link, else the title when it is a link; resolved against the page's address, http(s) only |
+//! | `url` | the `link` match's `href` (or the first link inside it); without a `link` selector, the item itself when it is a link, else the title when it is a link; resolved against the page's `<base href>` (else its address; a bare `#anchor` always against the address), http(s) only |
 //! | `source_item_id` | the link; without one, a SHA-256 of the title, text and author |
 //! | `source_kind` | the `kind` the person chose (review site, forum…) |
 //! | `site` | the page's host |
@@ -463,12 +463,14 @@ fn extract_with_budget(
         warnings.push(format!("no element matches the item selector `{}`{titled}", selectors.item_source));
     }
 
+    let base = base_url(&document, page_url);
+    let page_at = PageAt { url: page_url, base: &base };
     let site = page_url.host_str().map(str::to_string);
     let mut page = ParsedPage { title: page_title, ..ParsedPage::default() };
     let mut read = Vec::with_capacity(elements.len());
     for (index, element) in elements.into_iter().enumerate() {
         let mut item_warnings = Vec::new();
-        let Some(fields) = read_item(element, selectors, page_url, now, &mut budget, &mut item_warnings) else {
+        let Some(fields) = read_item(element, selectors, &page_at, now, &mut budget, &mut item_warnings) else {
             warnings.push(format!(
                 "the page is too large to read whole: stopped after {index} items (does the item selector \
                  match elements nested in one another?)"
@@ -602,7 +604,7 @@ struct Matches<'a> {
 fn read_item(
     item: ElementRef<'_>,
     sel: &CompiledSelectors,
-    page_url: &Url,
+    page_at: &PageAt<'_>,
     now: DateTime<Utc>,
     budget: &mut usize,
     warnings: &mut Vec<String>,
@@ -698,7 +700,7 @@ fn read_item(
     if *budget == 0 {
         return None;
     }
-    let link = match link_raw.as_deref().map(|raw| resolve_link(raw, page_url)) {
+    let link = match link_raw.as_deref().map(|raw| resolve_link(raw, page_at)) {
         Some(Ok(link)) => link,
         Some(Err(w)) => {
             warnings.push(w);
@@ -815,9 +817,33 @@ enum Link {
     Anchor(String),
 }
 
-/// Resolves a link against the page; `Err` is a warning for a link that is
-/// dropped, `Ok(None)` a link to the page itself without an anchor.
-fn resolve_link(raw: &str, page_url: &Url) -> Result<Option<Link>, String> {
+/// Where a page is: its own address (after redirects) and the base its
+/// relative links are resolved against (its `<base href>`, else itself).
+struct PageAt<'a> {
+    url: &'a Url,
+    base: &'a Url,
+}
+
+/// The page's base address: the first `<base href>` of the document,
+/// resolved against the page's address, when it is http(s); else the
+/// page's address (as browsers do, but only web addresses are taken).
+fn base_url(document: &Html, page_url: &Url) -> Url {
+    document
+        .root_element()
+        .descendent_elements()
+        .find(|e| e.value().name() == "base" && e.value().attr("href").is_some())
+        .and_then(|e| e.value().attr("href"))
+        .map(str::trim)
+        .filter(|href| href.len() <= MAX_LINK_BYTES)
+        .and_then(|href| page_url.join(href).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .unwrap_or_else(|| page_url.clone())
+}
+
+/// Resolves a link against the page's base; `Err` is a warning for a link
+/// that is dropped, `Ok(None)` a link to the page itself without an anchor.
+fn resolve_link(raw: &str, page_at: &PageAt<'_>) -> Result<Option<Link>, String> {
+    let page_url = page_at.url;
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(None);
@@ -826,7 +852,8 @@ fn resolve_link(raw: &str, page_url: &Url) -> Result<Option<Link>, String> {
         return Err(format!("link longer than {} dropped", human_bytes(MAX_LINK_BYTES)));
     }
     let url =
-        page_url.join(raw).map_err(|e| format!("link `{}` is not a valid address ({e}); dropped", shorten(raw)))?;
+        // `#anchor` names a place of this page, even under a `<base href>`.
+        if raw.starts_with('#') { page_url } else { page_at.base }.join(raw).map_err(|e| format!("link `{}` is not a valid address ({e}); dropped", shorten(raw)))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("link `{}` is not an http(s) address; dropped", shorten(raw)));
     }
@@ -1088,7 +1115,35 @@ pub fn parse_date(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         return epoch(s);
     }
     let toks = tokenize(s);
-    absolute(&toks, now).or_else(|| relative(&toks, now))
+    absolute(&toks, Some(now)).or_else(|| relative(&toks, now))
+}
+
+/// Reads a date that needs no clock: the machine and written-out forms of
+/// [`parse_date`] that give a year (`Mon, 16 Nov 2026 08:00:00 CET`, `lun.,
+/// 23 nov. 2026 08:00`), not relative nor year-less ones. The feed reader's
+/// fallback when feed-rs does not understand a date.
+pub(crate) fn parse_absolute_date(value: &str) -> Option<DateTime<Utc>> {
+    let mut s = value.trim();
+    if s.len() > MAX_DATE_BYTES {
+        let mut cut = MAX_DATE_BYTES;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s = &s[..cut];
+    }
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = DateTime::parse_from_rfc2822(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return epoch(s);
+    }
+    absolute(&tokenize(s), None)
 }
 
 /// Unix time in seconds (9–10 digits) or milliseconds (12–13 digits).
@@ -1371,10 +1426,11 @@ fn offset_at(toks: &[Tok], j: usize) -> Option<i32> {
         Some("z" | "utc" | "gmt" | "ut") => Some(0),
         Some("cet" | "bst" | "wat") => Some(3600),
         Some("cest" | "eet") => Some(7200),
-        Some("est") => Some(-5 * 3600),
+        Some("est" | "cdt") => Some(-5 * 3600),
         Some("edt") => Some(-4 * 3600),
+        Some("cst" | "mdt") => Some(-6 * 3600),
+        Some("mst" | "pdt") => Some(-7 * 3600),
         Some("pst") => Some(-8 * 3600),
-        Some("pdt") => Some(-7 * 3600),
         _ => None,
     };
     let k = if named.is_some() { j + 1 } else { j };
@@ -1396,13 +1452,18 @@ fn offset_at(toks: &[Tok], j: usize) -> Option<i32> {
 }
 
 /// A date written out (numbers or month names), with its time when given.
-fn absolute(toks: &[Tok], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+/// Without `now`, only a date that gives its year is read.
+fn absolute(toks: &[Tok], now: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     let hits = date_hits(toks);
     let valid = |h: &&DateHit| {
         let year = h.year.unwrap_or(2000); // a leap year, for 29 February
         NaiveDate::from_ymd_opt(year, h.month, h.day).is_some()
     };
-    let hit = *hits.iter().filter(valid).find(|h| h.year.is_some()).or_else(|| hits.iter().find(valid))?;
+    let with_year = hits.iter().filter(valid).find(|h| h.year.is_some());
+    let hit = *match now {
+        Some(_) => with_year.or_else(|| hits.iter().find(valid)),
+        None => with_year,
+    }?;
     let (time, offset) = find_time(toks, hit.end, toks.len())
         .or_else(|| find_time(toks, 0, hit.start))
         .map_or((NaiveTime::MIN, None), |(t, o)| (t, o));
@@ -1415,6 +1476,7 @@ fn absolute(toks: &[Tok], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         Some(year) => at(year),
         // Without a year: the latest such date that is not in the future.
         None => {
+            let now = now?;
             let this_year = at(now.year());
             match this_year {
                 Some(t) if t <= a_day_after(now) => Some(t),

@@ -24,18 +24,22 @@
 //!
 //! | `RawMention` field | taken from |
 //! | --- | --- |
-//! | `source_item_id` | the entry id (RSS `guid`, Atom `id`, JSON `id`); `None` if absent (no made-up ids) |
-//! | `url` | the first `alternate` link, resolved against the feed URL; Google redirect links unwrapped |
+//! | `source_item_id` | the entry id (RSS `guid`, Atom `id`, JSON `id`, a number taken as a string); `None` if absent (no made-up ids); the link itself when it is an anchor of a page (`/post/#comment-101`) |
+//! | `url` | the first `alternate` link (RSS: else a permalink `guid`), resolved against the feed URL; Google redirect links unwrapped; `None` for an anchor of a page (a comment), which the canonical URL would fold into the page |
 //! | `title` | the entry title, HTML kept |
-//! | `text` | content body, else summary, else media description; HTML kept |
+//! | `text` | content body, else summary, else media description; HTML kept (Reddit's "submitted by … [link] [comments]" trailer dropped) |
+//! | `plain_text` | the body is plain text by the feed's own word (Atom `type="text"`, JSON Feed `content_text` and `summary`); a title of the other kind is converted |
 //! | `author` | the first author's name (Atom/JSON Feed: else the feed's author) |
-//! | `published_at` | published, else updated, else `None` (the pipeline decides) |
+//! | `published_at` | published, else updated, else `None` (the pipeline decides); dates feed-rs cannot read go through the HTML reader's (zone abbreviations, French names); a date still unreadable is `None` with a warning |
 //! | `source_kind` | Reddit / Youtube / News / Hackernews / Bluesky when the feed's or the link's host says so, else `Rss` |
-//! | `site`, `reach` | `None`: the pipeline derives the site |
+//! | `site` | Google News: the host of the item's `<source url>`; an anchor item: the link's host; else `None` (the pipeline derives it) |
+//! | `reach` | `None` |
 //! | `lang` | primary subtag of the entry's or the feed's language (`fr-FR` → `fr`) |
 //!
 //! Entries whose id repeats an earlier one in the same feed, and entries with
-//! neither title nor text, are left out and listed in [`ParsedFeed::skipped`].
+//! neither title nor text, are left out and listed in [`ParsedFeed::skipped`];
+//! what was odd in the entries kept (an unreadable date, bytes not valid in
+//! the charset) is in [`ParsedFeed::warnings`].
 //!
 //! Cleaning the HTML, canonicalizing URLs and deduplicating across fetches
 //! belong to the pipeline, not here.

@@ -140,8 +140,10 @@ pub struct SearchResult {
     pub rank: u32,
     /// Absolute http(s) address, as parsed (trimmed, host lower-case).
     pub url: String,
+    /// Plain text: engines' markup (`<b>`) and entities (`&amp;`) are read as HTML.
     pub title: String,
-    /// SearXNG's `content`: the engines' excerpt of the page, plain text.
+    /// SearXNG's `content`: the engines' excerpt of the page, read as HTML
+    /// into plain text like the title.
     pub snippet: String,
     /// The engines that returned it (`engines`, else `engine`).
     pub engines: Vec<String>,
@@ -228,8 +230,8 @@ pub fn parse_results(body: &[u8], content_type: Option<&str>) -> Result<SearchPa
         page.results.push(SearchResult {
             rank: u32::try_from(page.results.len() + 1).unwrap_or(u32::MAX),
             url: url.to_string(),
-            title: clean(r.get("title").and_then(Value::as_str).unwrap_or_default(), MAX_TITLE_BYTES),
-            snippet: clean(r.get("content").and_then(Value::as_str).unwrap_or_default(), MAX_SNIPPET_BYTES),
+            title: clean_html(r.get("title").and_then(Value::as_str).unwrap_or_default(), MAX_TITLE_BYTES),
+            snippet: clean_html(r.get("content").and_then(Value::as_str).unwrap_or_default(), MAX_SNIPPET_BYTES),
             engines,
             published_at: r.get("publishedDate").and_then(Value::as_str).and_then(published),
         });
@@ -414,6 +416,18 @@ fn published(s: &str) -> Option<DateTime<Utc>> {
         }
     }
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
+}
+
+/// An engine's title or excerpt: HTML (tags, entities) to one line of
+/// text, bounded. Engines write markup and entities in them (`<b>Acme</b>`,
+/// `AT&amp;T`), and SearXNG passes them on.
+fn clean_html(s: &str, cap: usize) -> String {
+    // Read at most a few times the cap: what is cut afterwards need not be parsed.
+    let mut end = s.len().min(cap.saturating_mul(4).saturating_add(1024));
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    clean(&vigie_nlp::text::html_to_text(&s[..end]), cap)
 }
 
 /// One line of text: whitespace collapsed, control characters dropped, bounded.

@@ -1,11 +1,14 @@
 //! The feeds people listen through: Google News search, YouTube channels,
-//! Mastodon tags and accounts, Discourse forums (recorded shapes in
-//! `testdata/`, see its README), adapted by [`parse_feed`].
+//! Mastodon tags and accounts, Discourse forums, and feeds as found in the
+//! wild (comment feeds, charsets, plain-text fields, odd ids and dates)
+//! (recorded shapes in `testdata/`, see its README), adapted by
+//! [`parse_feed`].
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, TimeZone, Utc};
-use vigie_collect::{ParsedFeed, parse_feed};
-use vigie_model::{Engagement, SourceKind};
+use vigie_collect::{FeedError, ParsedFeed, parse_feed};
+use vigie_model::{Engagement, Mention, RawMention, SourceKind};
+use vigie_nlp::normalize::{NormalizeLimits, normalize};
 
 fn testdata(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name);
@@ -53,8 +56,8 @@ fn google_news_search_is_news_and_drops_the_publisher_suffix() {
     assert_eq!(monde.source_kind, Some(SourceKind::News));
     assert_eq!(monde.author, None);
     assert_eq!(monde.lang, s("fr"));
-    // feed-rs does not keep RSS <source url="https://www.lemonde.fr">: no site.
-    assert_eq!(monde.site, None);
+    // The link is Google's; the site is the publisher's, from <source url="https://www.lemonde.fr">.
+    assert_eq!(monde.site, s("www.lemonde.fr"));
 
     // A cluster: the first article's publisher is the title's.
     assert_eq!(ouest.title, s("Grève chez Acme Énergie : la direction reçoit les syndicats"));
@@ -67,6 +70,16 @@ fn google_news_search_is_news_and_drops_the_publisher_suffix() {
     // The title says "Boursorama", the description "Boursorama.com": not sure, the title stays whole.
     assert_eq!(bourse.title, s("Acme Énergie relève ses prévisions - Boursorama"));
     assert!(feed.items.iter().all(|m| m.source_kind == Some(SourceKind::News) && !m.text.is_empty()));
+    let sites: Vec<_> = feed.items.iter().map(|m| m.site.as_deref()).collect();
+    assert_eq!(
+        sites,
+        [
+            Some("www.lemonde.fr"),
+            Some("www.ouest-france.fr"),
+            Some("www.usinenouvelle.com"),
+            Some("www.boursorama.com")
+        ]
+    );
 }
 
 #[test]
@@ -264,4 +277,255 @@ fn listening_feeds_never_panic_when_cut_or_garbled() {
             let _ = parse_feed(&garbled, None, url);
         }
     }
+}
+
+// --- Feeds as found in the wild --------------------------------------------
+
+/// What the pipeline makes of a mention (cleaned text, dedup key).
+fn normalized(raw: &RawMention) -> Mention {
+    normalize(raw.clone(), Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap(), &NormalizeLimits::default()).unwrap()
+}
+
+fn rss_items(items: &str) -> Vec<u8> {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title><link>https://blog.example.fr/</link><description>d</description>{items}</channel></rss>"#
+    )
+    .into_bytes()
+}
+
+#[test]
+fn comment_feed_items_keep_one_dedup_key_each() {
+    let feed = parse("wp_comments.xml", "https://blog2.example.fr/acme-x200/feed/");
+    assert_eq!(feed.items.len(), 3);
+    let ids: Vec<_> = feed.items.iter().map(|m| m.source_item_id.as_deref().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "https://blog2.example.fr/acme-x200/#comment-101",
+            "https://blog2.example.fr/acme-x200/#comment-102",
+            "https://blog2.example.fr/acme-x200/#comment-103"
+        ]
+    );
+    // The anchor is the item's id, not a page of its own; the site stays known.
+    assert!(feed.items.iter().all(|m| m.url.is_none() && m.site.as_deref() == Some("blog2.example.fr")));
+    let keys: std::collections::HashSet<_> = feed.items.iter().map(|m| normalized(m).dedup_key).collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    // Nor is it the post's key (the post itself may come from the blog's main feed).
+    let post = RawMention { url: s("https://blog2.example.fr/acme-x200/"), text: "x".into(), ..RawMention::default() };
+    assert!(!keys.contains(&normalized(&post).dedup_key));
+}
+
+#[test]
+fn single_page_routes_and_tracking_fragments_stay_urls() {
+    let body = rss_items(
+        r#"<item><title>a</title><link>https://app.example.fr/#/post/2</link></item>
+           <item><title>b</title><link>https://journal.example.fr/acme.html#xtor=RSS-3208</link></item>
+           <item><title>c</title><link>https://journal.example.fr/acme2.html</link></item>"#,
+    );
+    let feed = parse_feed(&body, None, "https://journal.example.fr/rss").unwrap();
+    let urls: Vec<_> = feed.items.iter().map(|m| m.url.as_deref()).collect();
+    assert_eq!(
+        urls,
+        [
+            Some("https://app.example.fr/#/post/2"),
+            Some("https://journal.example.fr/acme.html#xtor=RSS-3208"),
+            Some("https://journal.example.fr/acme2.html")
+        ]
+    );
+    assert!(feed.items.iter().all(|m| m.source_item_id.is_none()));
+}
+
+#[test]
+fn header_charset_is_honoured_without_an_xml_declaration() {
+    let body = testdata("latin1_no_declaration.rss");
+    assert!(std::str::from_utf8(&body).is_err(), "the sample must be Latin-1 bytes");
+    let ct = Some("application/rss+xml; charset=ISO-8859-1");
+    let feed = parse_feed(&body, ct, "https://enc.example.fr/rss").unwrap();
+    assert_eq!(feed.items.len(), 1);
+    assert_eq!(feed.items[0].title, s("Acme hdr-charset été"));
+    assert_eq!(feed.items[0].text, "Acme : problème réglé à Besançon");
+    assert!(feed.warnings.is_empty(), "{:?}", feed.warnings);
+    // Without the header, the same bytes are read as Windows-1252 and said.
+    let feed = parse_feed(&body, None, "https://enc.example.fr/rss").unwrap();
+    assert_eq!(feed.items[0].title, s("Acme hdr-charset été"));
+    assert_eq!(feed.warnings.len(), 1);
+    assert!(feed.warnings[0].contains("not valid UTF-8"), "{:?}", feed.warnings);
+    // A valid UTF-8 body mislabelled ISO-8859-1 by its server stays UTF-8.
+    let utf8 = rss_items("<item><title>Acme été</title><link>https://enc.example.fr/2</link></item>");
+    let feed = parse_feed(&utf8, ct, "https://enc.example.fr/rss").unwrap();
+    assert_eq!(feed.items[0].title, s("Acme été"));
+    // The XML declaration wins over the header.
+    let mut declared = br#"<?xml version="1.0" encoding="windows-1252"?>"#.to_vec();
+    declared.extend_from_slice(&body);
+    let feed = parse_feed(&declared, Some("text/xml; charset=UTF-8"), "https://enc.example.fr/rss").unwrap();
+    assert_eq!(feed.items[0].text, "Acme : problème réglé à Besançon");
+}
+
+#[test]
+fn one_stray_latin1_word_does_not_reject_a_utf8_feed() {
+    let body = testdata("utf8_stray_latin1.xml");
+    assert!(std::str::from_utf8(&body).is_err());
+    let feed = parse_feed(&body, Some("application/rss+xml; charset=utf-8"), "https://blog.example.fr/feed").unwrap();
+    assert_eq!(feed.items.len(), 2);
+    // Valid UTF-8 is read as such, the stray bytes as Windows-1252.
+    assert!(feed.items[0].text.contains("ne répond pas"), "{}", feed.items[0].text);
+    assert!(feed.items[1].text.contains("le X200 été d&rsquo;Acme"), "{}", feed.items[1].text);
+    assert_eq!(feed.warnings, ["4 byte(s) of the feed are not valid UTF-8; they were read as Windows-1252"]);
+}
+
+#[test]
+fn a_feed_still_broken_after_decoding_says_why() {
+    // Cut short after a Latin-1 byte: the encoding is said, not a missing root.
+    let body = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>caf\xe9</title><item>";
+    let Err(FeedError::Invalid { reason }) = parse_feed(body, None, "https://x.example/rss") else { panic!() };
+    assert!(!reason.contains("no RSS, Atom or JSON Feed root element"), "{reason}");
+    assert!(reason.contains("not valid UTF-8"), "{reason}");
+    // A root that looks like a feed but cannot be read is not called missing.
+    let body = b"<rss version=\"3.0\"><channel><title>x</title></channel></rss>";
+    let Err(FeedError::Invalid { reason }) = parse_feed(body, None, "https://x.example/rss") else { panic!() };
+    assert!(reason.contains("its root element could not be read"), "{reason}");
+    // A document that is no feed at all still is.
+    let body = b"<?xml version=\"1.0\"?><sitemap><url>x</url></sitemap>";
+    let Err(FeedError::Invalid { reason }) = parse_feed(body, None, "https://x.example/rss") else { panic!() };
+    assert!(reason.contains("no RSS, Atom or JSON Feed root element"), "{reason}");
+}
+
+#[test]
+fn json_feed_content_text_is_plain_text() {
+    let feed = parse("jsonfeed_content_text.json", "https://jt.example.fr/feed.json");
+    let item = &feed.items[0];
+    assert!(item.plain_text);
+    let m = normalized(item);
+    assert_eq!(
+        m.text,
+        "Réponse de Jean Dupont <jean.dupont@acme.fr> : le colis Acme arrive lundi. Prix <style> 3 € </style> x <!-- y --> fin"
+    );
+}
+
+#[test]
+fn atom_text_constructs_are_plain_text_and_html_ones_are_not() {
+    let body = br#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><id>urn:a</id><updated>2026-11-23T08:00:00Z</updated>
+<entry><id>urn:1</id><title>R&amp;D &lt;Acme&gt;</title><updated>2026-11-23T08:00:00Z</updated>
+  <link href="https://a.example.fr/1"/><content type="text">AT&amp;amp;T &lt;jean@acme.fr&gt; &lt;script&gt;x()&lt;/script&gt;</content></entry>
+<entry><id>urn:2</id><title type="html">Acme &amp;amp; &lt;b&gt;co&lt;/b&gt;</title><updated>2026-11-23T08:00:00Z</updated>
+  <link href="https://a.example.fr/2"/><summary type="html">&lt;p&gt;AT&amp;amp;T&lt;/p&gt;&lt;script&gt;x()&lt;/script&gt;</summary></entry>
+<entry><id>urn:3</id><title>Acme &lt;3</title><updated>2026-11-23T08:00:00Z</updated>
+  <link href="https://a.example.fr/3"/><content type="html">&lt;p&gt;bien&lt;/p&gt;</content></entry>
+</feed>"#;
+    let feed = parse_feed(body, None, "https://a.example.fr/atom.xml").unwrap();
+    let [text, html, mixed] = &feed.items[..] else { panic!("{:?}", feed.items) };
+    assert!(text.plain_text && !html.plain_text && !mixed.plain_text);
+    let text = normalized(text);
+    assert_eq!(text.text, "AT&amp;T <jean@acme.fr> <script>x()</script>");
+    assert_eq!(text.title.as_deref(), Some("R&D <Acme>"));
+    let html = normalized(html);
+    assert_eq!(html.text, "AT&T");
+    assert_eq!(html.title.as_deref(), Some("Acme & co"));
+    // A plain title beside HTML content keeps its `<`.
+    assert_eq!(normalized(mixed).title.as_deref(), Some("Acme <3"));
+}
+
+#[test]
+fn json_feed_with_a_numeric_id_is_read_whole() {
+    let feed = parse("jsonfeed_numeric_id.json", "https://jf10.example.com/feed.json");
+    let ids: Vec<_> = feed.items.iter().map(|m| m.source_item_id.as_deref()).collect();
+    assert_eq!(ids, [Some("a"), Some("b"), Some("4")]);
+    assert_eq!(feed.items[2].url, s("https://jf10.example.com/c"));
+    assert_eq!(feed.items[2].published_at, utc(2026, 11, 23, 7, 0, 0));
+}
+
+#[test]
+fn a_permalink_guid_is_the_url_of_an_item_without_link() {
+    let body = rss_items(
+        r#"<item><title>a</title><guid>https://blog.example.fr/a</guid></item>
+           <item><title>b</title><guid isPermaLink="true">https://blog.example.fr/b</guid></item>
+           <item><title>c</title><guid isPermaLink="false">https://blog.example.fr/?p=3</guid></item>
+           <item><title>d</title><guid>tag:blog.example.fr,2026:4</guid></item>
+           <item><title>e</title><description><![CDATA[<item><guid isPermaLink="false">x</guid></item>]]></description><guid>https://blog.example.fr/e</guid></item>"#,
+    );
+    let feed = parse_feed(&body, None, "https://blog.example.fr/feed").unwrap();
+    let urls: Vec<_> = feed.items.iter().map(|m| m.url.as_deref()).collect();
+    assert_eq!(
+        urls,
+        [
+            Some("https://blog.example.fr/a"),
+            Some("https://blog.example.fr/b"),
+            None,
+            None,
+            Some("https://blog.example.fr/e")
+        ]
+    );
+    assert_eq!(feed.items[2].source_item_id, s("https://blog.example.fr/?p=3"));
+}
+
+#[test]
+fn dates_with_zone_abbreviations_or_in_french_are_read() {
+    let body = rss_items(
+        r#"<item><title>cet</title><link>https://d.example.fr/1</link><pubDate>Mon, 16 Nov 2026 08:00:00 CET</pubDate></item>
+           <item><title>cest</title><link>https://d.example.fr/2</link><pubDate>Fri, 16 Oct 2026 08:00:00 CEST</pubDate></item>
+           <item><title>fr</title><link>https://d.example.fr/3</link><pubDate>lun., 23 nov. 2026 08:00</pubDate></item>
+           <item><title>cst</title><link>https://d.example.fr/4</link><pubDate>Mon, 16 Nov 2026 08:00:00 CST</pubDate></item>
+           <item><title>mdt</title><link>https://d.example.fr/5</link><pubDate>Fri, 16 Oct 2026 08:00:00 MDT</pubDate></item>
+           <item><title>bst</title><link>https://d.example.fr/6</link><pubDate>Fri, 16 Oct 2026 08:00:00 BST</pubDate></item>
+           <item><title>rfc</title><link>https://d.example.fr/7</link><pubDate>Mon, 16 Nov 2026 08:00:00 +0000</pubDate></item>
+           <item><title>long fr</title><link>https://d.example.fr/8</link><pubDate>lundi 23 novembre 2026 à 14h30</pubDate></item>"#,
+    );
+    let feed = parse_feed(&body, None, "https://d.example.fr/rss").unwrap();
+    let dates: Vec<_> = feed.items.iter().map(|m| m.published_at).collect();
+    assert_eq!(
+        dates,
+        [
+            utc(2026, 11, 16, 7, 0, 0),
+            utc(2026, 10, 16, 6, 0, 0),
+            utc(2026, 11, 23, 8, 0, 0),
+            utc(2026, 11, 16, 14, 0, 0),
+            utc(2026, 10, 16, 14, 0, 0),
+            utc(2026, 10, 16, 7, 0, 0),
+            utc(2026, 11, 16, 8, 0, 0),
+            utc(2026, 11, 23, 14, 30, 0),
+        ]
+    );
+    assert!(feed.warnings.is_empty(), "{:?}", feed.warnings);
+}
+
+#[test]
+fn an_unreadable_date_is_left_empty_with_a_warning() {
+    let body = rss_items(
+        r#"<item><title>a</title><link>https://d.example.fr/1</link><guid isPermaLink="false">g1</guid><pubDate>le mardi de la semaine dernière</pubDate></item>
+           <item><title>b</title><link>https://d.example.fr/2</link><pubDate>bientôt</pubDate><atom:updated xmlns:atom="http://www.w3.org/2005/Atom">2026-11-20T10:00:00Z</atom:updated></item>
+           <item><title>c</title><link>https://d.example.fr/3</link></item>"#,
+    );
+    let feed = parse_feed(&body, None, "https://d.example.fr/rss").unwrap();
+    assert_eq!(feed.items.len(), 3);
+    assert_eq!(feed.items[0].published_at, None);
+    // An update time that can be read stands in for an unreadable publication time.
+    assert_eq!(feed.items[1].published_at, utc(2026, 11, 20, 10, 0, 0));
+    // No date at all is not worth a warning.
+    assert_eq!(feed.items[2].published_at, None);
+    assert_eq!(
+        feed.warnings,
+        ["feed entry 1 (g1): date `le mardi de la semaine dernière` not understood; the collection time stands in"]
+    );
+    // JSON Feed and Atom dates go through the same reader.
+    let json = br#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[{"id":"1","url":"https://j.example/1","content_text":"x","date_published":"hier"}]}"#;
+    let feed = parse_feed(json, None, "https://j.example/feed.json").unwrap();
+    assert_eq!(feed.items[0].published_at, None);
+    assert!(feed.warnings[0].contains("date `hier` not understood"), "{:?}", feed.warnings);
+}
+
+#[test]
+fn many_unreadable_dates_are_bounded() {
+    let items: String = (0..1200)
+        .map(|i| {
+            format!(
+                "<item><title>t{i}</title><link>https://d.example.fr/{i}</link><pubDate>jamais {i}</pubDate></item>"
+            )
+        })
+        .collect();
+    let feed = parse_feed(&rss_items(&items), None, "https://d.example.fr/rss").unwrap();
+    assert_eq!(feed.items.len(), 1200);
+    assert!(feed.items.iter().all(|m| m.published_at.is_none()));
+    assert_eq!(feed.warnings.len(), vigie_collect::feed::MAX_WARNINGS);
+    assert_eq!(feed.warnings.last().unwrap(), "and 1151 more warnings");
 }

@@ -184,6 +184,26 @@ async fn redirects_are_followed_up_to_the_limit() {
 }
 
 #[tokio::test]
+async fn a_redirect_does_not_send_the_source_address_as_referer() {
+    let target = TestServer::start(|req| match req.path.as_str() {
+        "/feed.xml" => Response::ok(rss()),
+        _ => Response::new(404),
+    });
+    let to = target.url("/feed.xml");
+    let source = TestServer::start(move |_| Response::new(302).header("Location", &to));
+    let f = fetcher(local_config());
+
+    let secret = source.url("/private/feed?token=s3cr3t-t0ken");
+    let out = f.fetch(&FetchRequest::new(&secret)).await.unwrap();
+    let FetchOutcome::Fetched { final_url, .. } = out else { panic!("{out:?}") };
+    assert_eq!(final_url, target.url("/feed.xml"));
+    let requests = target.requests_to("/feed.xml");
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].header("referer"), None, "{:?}", requests[0]);
+    assert!(requests.iter().all(|r| r.headers.iter().all(|(_, v)| !v.contains("s3cr3t"))));
+}
+
+#[tokio::test]
 async fn error_statuses_carry_the_status_and_retry_after() {
     let server = TestServer::start(|req| match req.path.as_str() {
         "/missing" => Response::new(404).body("<h1>Not here</h1>"),

@@ -604,3 +604,23 @@ fn reviews_that_all_link_to_the_product_are_kept_apart() {
         "{said}"
     );
 }
+
+#[test]
+fn links_are_resolved_against_the_base_href() {
+    let sel = sel("div.r", &[("title", "a"), ("text", "p")]);
+    let page = extract(&data("base_href.html"), "https://mirror.example.net/cache/page?id=9", &sel);
+    let urls: Vec<_> = page.items.iter().map(|m| m.url.as_deref()).collect();
+    assert_eq!(
+        urls,
+        [Some("https://avis.example.fr/produits/acme-x200/avis-1"), Some("https://avis.example.fr/autre/avis-2")]
+    );
+    // A bare anchor still names a place of the page itself, and a base that is
+    // not a web address is not taken.
+    let body = br##"<html><head><base href="javascript:void(0)/"></head><body>
+        <div class="r"><a href="#avis-3">Avis 3</a><p>Acme</p></div>
+        <div class="r"><a href="avis-4">Avis 4</a><p>Acme</p></div></body></html>"##;
+    let page = extract(body, "https://avis.example.fr/produits/acme", &sel);
+    assert_eq!(page.items[0].url, None);
+    assert_eq!(page.items[0].source_item_id.as_deref(), Some("https://avis.example.fr/produits/acme#avis-3"));
+    assert_eq!(page.items[1].url.as_deref(), Some("https://avis.example.fr/produits/avis-4"));
+}

@@ -281,3 +281,20 @@ fn results_are_capped() {
     assert_eq!(page.results.last().unwrap().rank, 100);
     assert_eq!(page.warnings, ["more than 100 results; the rest were not read"]);
 }
+
+#[test]
+fn titles_and_snippets_are_read_as_html() {
+    let body = br#"{"results": [{"url": "https://a.example/1", "engine": "bing",
+        "title": "AT&amp;T et <b>Acme</b> &ndash; l&#39;accord",
+        "content": "Le <em>service client</em> d&#x27;Acme&nbsp;: 3 &lt; 5 <script>x()</script>fin"}]}"#;
+    let page = search::parse_results(body, Some("application/json")).unwrap();
+    let r = &page.results[0];
+    assert_eq!(r.title, "AT&T et Acme – l'accord");
+    assert_eq!(r.snippet, "Le service client d'Acme : 3 < 5 fin");
+    let m = search::to_raw_mention(r, "acme");
+    assert!(m.plain_text);
+    assert_eq!(
+        (m.title.as_deref(), m.text.as_str()),
+        (Some("AT&T et Acme – l'accord"), "Le service client d'Acme : 3 < 5 fin")
+    );
+}

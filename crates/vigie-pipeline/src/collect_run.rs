@@ -598,6 +598,8 @@ async fn read_feed(fetcher: &Fetcher, source: &Source, url: &str, now: DateTime<
                     if let Some(first) = feed.skipped.first() {
                         warnings.push(format!("{} feed item(s) left out, e.g. {first}", feed.skipped.len()));
                     }
+                    // Dates not understood, bytes not in the feed's encoding.
+                    warnings.extend(feed.warnings);
                     Reading { items: feed.items, etag, last_modified, warnings, ..Reading::default() }
                 }
                 Err(e) => Reading::failed(RunError::new(e.to_string())),

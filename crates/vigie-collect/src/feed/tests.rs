@@ -201,8 +201,28 @@ fn reddit_search_feed_is_reddit() {
     assert_eq!(post.published_at, utc(2026, 3, 3, 8, 55, 12));
     assert_eq!(post.source_kind, Some(SourceKind::Reddit));
     assert!(post.text.contains("Trois semaines sans réponse du service client d&#39;Acme Énergie"));
+    // Reddit's "submitted by /u/x [link] [comments]" trailer is not the post's text.
+    assert!(post.text.ends_with("<!-- SC_ON -->"), "{}", post.text);
     // A link post pointing to a news site is still a Reddit mention (the feed is Reddit's).
     assert_eq!(feed.items[1].source_kind, Some(SourceKind::Reddit));
+    assert!(!feed.items[1].text.contains("submitted by"), "{}", feed.items[1].text);
+    assert!(!feed.items[1].text.contains("[link]"), "{}", feed.items[1].text);
+}
+
+#[test]
+fn reddit_trailer_is_only_stripped_when_it_is_reddits() {
+    let mut html = "<p>Acme</p> &#32; submitted by &#32; <a>/u/x</a> <span><a>[link]</a></span>".to_string();
+    strip_reddit_trailer(&mut html);
+    assert_eq!(html, "<p>Acme</p>");
+    // A post that says "submitted by" itself keeps it.
+    let mut html = "<p>Le dossier submitted by Acme</p>".to_string();
+    strip_reddit_trailer(&mut html);
+    assert_eq!(html, "<p>Le dossier submitted by Acme</p>");
+    // Only in Reddit's feeds.
+    let body = br#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>B</title><id>b</id>
+<entry><id>1</id><title>t</title><link href="https://blog.example/1"/><content type="html">x &#32; submitted by &lt;a&gt;[link]&lt;/a&gt;</content></entry></feed>"#;
+    let feed = parse_feed(body, None, "https://blog.example/atom").unwrap();
+    assert!(feed.items[0].text.contains("submitted by"));
 }
 
 #[test]
