@@ -249,6 +249,17 @@ pub trait Workflow: Send + Sync {
     /// explaining the change, in one transaction. Fails with
     /// [`crate::StoreError::NotFound`] if the item's project has no such mention.
     async fn save_inbox_item(&self, item: &InboxItem, event: Option<NewWorkflowEvent>) -> Result<()>;
+    /// [`Workflow::save_inbox_item`] only if the item is still `previous`
+    /// (`None`: it has no row yet), checked and written in one transaction;
+    /// else [`crate::StoreError::Conflict`]. Two people acting on one
+    /// mention at once: the second is told, instead of silently undoing the
+    /// first (an answer lost under an "ignored").
+    async fn save_inbox_item_from(
+        &self,
+        previous: Option<&InboxItem>,
+        item: &InboxItem,
+        event: Option<NewWorkflowEvent>,
+    ) -> Result<()>;
     /// Inserts items for mentions that have none yet (automatic routing as
     /// mentions arrive), each with its event; items that exist are left as
     /// they are, and mentions no longer stored (or not the item's project's)

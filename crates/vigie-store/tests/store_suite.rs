@@ -1203,6 +1203,30 @@ async fn inbox_items_are_saved_with_their_history(store: &dyn Store) {
     let foreign = item(other.id, ids[1], InboxStatus::ToHandle, t0());
     assert!(matches!(store.save_inbox_item(&foreign, None).await, Err(StoreError::NotFound(_))));
     assert_eq!(store.inbox_item(other.id, ids[1]).await.unwrap(), None);
+    assert!(matches!(store.save_inbox_item_from(None, &foreign, None).await, Err(StoreError::NotFound(_))));
+
+    // Saved only from what was read: of eight people answering or ignoring
+    // the same item at once, one wins and the others are told.
+    let rp = store.ensure_project("inbox race", t0()).await.unwrap().id;
+    let race = mentions(store, rp, "race", 2).await;
+    let open = item(rp, race[0], InboxStatus::ToHandle, t0());
+    store.save_inbox_item(&open, None).await.unwrap();
+    let racers = (0..8).map(|i| {
+        let status = if i % 2 == 0 { InboxStatus::Answered } else { InboxStatus::Ignored };
+        let next = InboxItem { status, first_response_at: Some(later(10)), updated_at: later(10), ..open.clone() };
+        let open = open.clone();
+        async move { store.save_inbox_item_from(Some(&open), &next, Some(event(None, "answered"))).await }
+    });
+    let results = futures::future::join_all(racers).await;
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(won, 1, "{results:?}");
+    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, StoreError::Conflict(_))));
+    assert_eq!(store.workflow_events(rp, race[0]).await.unwrap().len(), 1, "one event: the winner's");
+    assert_ne!(store.inbox_item(rp, race[0]).await.unwrap(), Some(open));
+    // A new item: the first insert wins too.
+    let fresh = item(rp, race[1], InboxStatus::ToHandle, t0());
+    store.save_inbox_item_from(None, &fresh, None).await.unwrap();
+    assert!(matches!(store.save_inbox_item_from(None, &fresh, None).await, Err(StoreError::Conflict(_))));
 
     // Routing inserts the absent items only, with their events only.
     let routed = |id: i64| {

@@ -151,6 +151,27 @@ async fn a_negative_delivery_mention_is_routed_then_assigned_and_answered() {
     assert_eq!(r.json()["item"]["status"], "ignored");
     let r = agent.post_json(&app.api(&format!("/inbox/{park}/answer")), &json!({"reply": "x"})).await;
     assert_eq!(r.status, 409);
+    // Two people at once on one item: one wins, the other is told; the
+    // winner's change is the item's (an answer is never lost under an
+    // "ignored" that read the item before it).
+    app.push(json!([{"url": "https://forum.example.fr/t/race", "text": "Une question sur ma commande",
+                     "source": "forum", "published_at": chrono::Utc::now().to_rfc3339()}]))
+        .await;
+    let race = id_of(&app, "https://forum.example.fr/t/race").await;
+    let manager = app.login("manager").await;
+    let (answer_url, ignore_url) =
+        (app.api(&format!("/inbox/{race}/answer")), app.api(&format!("/inbox/{race}/ignore")));
+    let (reply, reason) = (json!({"reply": "Réponse A"}), json!({"reason": "doublon"}));
+    let (answer, ignore) = tokio::join!(agent.post_json(&answer_url, &reply), manager.post_json(&ignore_url, &reason));
+    let mut statuses = [answer.status, ignore.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "{} / {}", answer.text, ignore.text);
+    let it = &item(&agent, &app, race).await["item"];
+    if answer.status == 200 {
+        assert_eq!((it["status"].as_str(), it["reply"].as_str()), (Some("answered"), Some("Réponse A")), "{it}");
+    } else {
+        assert_eq!(it["status"], "ignored", "{it}");
+    }
     // Notes are bounded.
     let r = agent.post_json(&app.api(&format!("/inbox/{park}/note")), &json!({"text": "x".repeat(10_001)})).await;
     assert_eq!(r.status, 400, "{}", r.text);

@@ -349,6 +349,51 @@ impl Workflow for PgStore {
         Ok(())
     }
 
+    async fn save_inbox_item_from(
+        &self,
+        previous: Option<&InboxItem>,
+        item: &InboxItem,
+        event: Option<NewWorkflowEvent>,
+    ) -> Result<()> {
+        let conflict = || {
+            StoreError::Conflict(format!(
+                "mention {} was changed by someone else meanwhile: reload it and try again",
+                item.mention_id
+            ))
+        };
+        let mut tx = self.pool.begin().await?;
+        // The row is locked from the read on; a row that does not exist yet
+        // is inserted only if nobody inserted it meanwhile.
+        let sql =
+            format!("SELECT {INBOX_COLUMNS} FROM inbox i WHERE i.project_id = $1 AND i.mention_id = $2 FOR UPDATE");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(item.project_id)
+            .bind(item.mention_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let stored = row.as_ref().map(inbox_from_row).transpose()?;
+        if stored.as_ref() != previous {
+            return Err(conflict());
+        }
+        let existing = if stored.is_some() { Existing::Replace } else { Existing::Keep };
+        if write_inbox(&mut tx, existing, item).await? == 0 {
+            let mention: Option<i64> = sqlx::query_scalar("SELECT id FROM mentions WHERE id = $1 AND project_id = $2")
+                .bind(item.mention_id)
+                .bind(item.project_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            return Err(match mention {
+                Some(_) => conflict(),
+                None => StoreError::NotFound(format!("no mention {} in this project", item.mention_id)),
+            });
+        }
+        if let Some(event) = event {
+            write_event(&mut tx, item.project_id, item.mention_id, &event, item.updated_at).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn route_mentions(&self, items: &[(InboxItem, NewWorkflowEvent)]) -> Result<u64> {
         if items.is_empty() {
             return Ok(0);

@@ -329,6 +329,38 @@ impl Workflow for SqliteStore {
         Ok(())
     }
 
+    async fn save_inbox_item_from(
+        &self,
+        previous: Option<&InboxItem>,
+        item: &InboxItem,
+        event: Option<NewWorkflowEvent>,
+    ) -> Result<()> {
+        // `BEGIN IMMEDIATE` holds the write lock from the read on: nobody
+        // writes between the check and the write.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let sql = format!("SELECT {INBOX_COLUMNS} FROM inbox i WHERE i.project_id = ?1 AND i.mention_id = ?2");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(item.project_id)
+            .bind(item.mention_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let stored = row.as_ref().map(inbox_from_row).transpose()?;
+        if stored.as_ref() != previous {
+            return Err(StoreError::Conflict(format!(
+                "mention {} was changed by someone else meanwhile: reload it and try again",
+                item.mention_id
+            )));
+        }
+        if write_inbox(&mut tx, "INSERT OR REPLACE", item).await? == 0 {
+            return Err(StoreError::NotFound(format!("no mention {} in this project", item.mention_id)));
+        }
+        if let Some(event) = event {
+            write_event(&mut tx, item.project_id, item.mention_id, &event, item.updated_at).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn route_mentions(&self, items: &[(InboxItem, NewWorkflowEvent)]) -> Result<u64> {
         if items.is_empty() {
             return Ok(0);

@@ -112,7 +112,18 @@ pub(super) async fn save(
     let ctx = Ctx { project_id: actor.project_id()?, user_id: actor.user_id(), now: Utc::now(), lang };
     let (item, mut event) = actions::apply(current, &mention.mention, action, ctx)?;
     by_token(actor, &mut event);
-    state.store.save_inbox_item(&item, Some(event)).await?;
+    // Saved only if nobody changed the item since it was read.
+    state.store.save_inbox_item_from(current, &item, Some(event)).await.map_err(|e| match e {
+        vigie_store::StoreError::Conflict(_) => ApiError::conflict(format!(
+            "mention {} was changed by someone else meanwhile: reload it and try again",
+            item.mention_id
+        ))
+        .with_french(format!(
+            "la mention {} vient d'être modifiée par quelqu'un d'autre : rechargez-la puis recommencez",
+            item.mention_id
+        )),
+        other => other.into(),
+    })?;
     Ok(())
 }
 
