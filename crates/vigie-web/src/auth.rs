@@ -381,20 +381,33 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
 
     if guard.access != Access::Public {
         if actor.user.is_none() && actor.token.is_none() {
-            if guard.page && req.method() == Method::GET {
-                let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+            if guard.page {
+                // A form sent after the session ended (logged out in another
+                // tab, expired): to the login page, then back to the page the
+                // form was on, not to an error page.
+                let path = if req.method() == Method::GET {
+                    req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default()
+                } else {
+                    referring_page(req.headers()).unwrap_or_else(|| "/".to_string())
+                };
                 return Err(Refused::Login(path));
             }
-            return Err(fail(ApiError::new(
-                ErrorCode::Unauthenticated,
-                "log in first, or send `Authorization: Bearer <token>` (make one with `vigie token create`)",
-            )));
+            return Err(fail(
+                ApiError::new(
+                    ErrorCode::Unauthenticated,
+                    "log in first, or send `Authorization: Bearer <token>` (make one with `vigie token create`)",
+                )
+                .with_french("connectez-vous d'abord (ou envoyez `Authorization: Bearer <jeton>`, créé par `vigie token create`)"),
+            ));
         }
         if actor.user.as_ref().is_some_and(|u| u.must_change_password) {
             if guard.page {
                 return Err(Refused::ChangePassword);
             }
-            return Err(fail(ApiError::forbidden("change your one-time password first (Account page)")));
+            return Err(fail(
+                ApiError::forbidden("change your one-time password first (Account page)")
+                    .with_french("changez d'abord votre mot de passe à usage unique (page Compte)"),
+            ));
         }
     }
 
@@ -586,6 +599,24 @@ pub async fn login(
 /// argon2id of a random string, verified against when the username is unknown.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0n2XyHBoBGBYbnvfiyKUXxuJuldy6x5ZbLvqqJfFCqM";
+
+/// The path (and query) of the page a request came from, when the browser
+/// says (`Referer`) and it is this server's.
+fn referring_page(headers: &HeaderMap) -> Option<String> {
+    let referer = url::Url::parse(headers.get(header::REFERER)?.to_str().ok()?).ok()?;
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let origin = match referer.port() {
+        Some(port) => format!("{}:{port}", referer.host_str()?),
+        None => referer.host_str()?.to_string(),
+    };
+    if !origin.eq_ignore_ascii_case(host) {
+        return None;
+    }
+    Some(match referer.query() {
+        Some(q) => format!("{}?{q}", referer.path()),
+        None => referer.path().to_string(),
+    })
+}
 
 #[cfg(test)]
 mod tests {

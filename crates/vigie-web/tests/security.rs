@@ -150,8 +150,9 @@ async fn outsiders_anonymous_and_non_admins_are_kept_out() {
         }
         if route.access != Access::Public {
             let a = call(&anonymous, route, &path).await;
-            if !route.api && route.method == axum::http::Method::GET {
-                assert_eq!(a.status, 303, "anonymous GET {}", route.path);
+            if !route.api {
+                // Pages, and their forms: to the login page.
+                assert_eq!(a.status, 303, "anonymous {} {}", route.method, route.path);
                 assert!(a.location().unwrap().starts_with("/login?next="), "{:?}", a.location());
             } else {
                 assert_eq!(a.status, 401, "anonymous {} {}: {}", route.method, route.path, a.text);
@@ -589,4 +590,41 @@ async fn guesses_from_elsewhere_do_not_lock_a_person_out() {
             "{next:?} → {location:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_form_sent_after_the_session_ended_leads_to_the_login_and_back() {
+    let app = TestApp::start().await;
+    let page = app.p("/inbox");
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().unwrap();
+    // No session (logged out in another tab): the note's form goes to the
+    // login page, which then leads back to the page the form was on.
+    let r = http
+        .post(app.url(&app.p("/inbox/1/note")))
+        .header("referer", app.url(&format!("{page}?status=to_handle")))
+        .header("accept-language", "fr-FR")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("text=une+note")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let next = format!(
+        "/login?next={}",
+        url::form_urlencoded::byte_serialize(format!("{page}?status=to_handle").as_bytes()).collect::<String>()
+    );
+    assert_eq!(r.headers()["location"], next.as_str());
+    // Another site's page is not where the login leads.
+    let r = http
+        .post(app.url(&app.p("/inbox/1/note")))
+        .header("referer", "https://evil.example/p/1/inbox")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("text=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/login?next=%2F");
+    // The API still answers 401 with its message.
+    let r = http.post(app.url(&app.api("/inbox/1/note"))).json(&json!({"text": "x"})).send().await.unwrap();
+    assert_eq!(r.status(), 401);
 }
