@@ -19,7 +19,7 @@
 //! are. A line that does not fit is reported with its number and reason, and
 //! the others are imported.
 
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{Map, Value};

@@ -98,7 +98,7 @@ fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
     impl<'de> Visitor<'de> for Items {
         type Value = Parsed;
 
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("a JSON array of mentions")
         }
 

@@ -521,10 +521,23 @@ async fn installation_users_are_managed_by_installation_admins() {
     assert_eq!(claire.get("/api/v1/me").await.status, 401);
     let (user, hash) = app.store.user_by_name("claire").await.unwrap().unwrap();
     assert!(user.must_change_password && vigie_web::auth::verify_password(&again, &hash));
-    // The form shows it once.
-    let r = root.post_form(&format!("/admin/users/{uid}"), &[("op", "reset_password")]).await;
+    // The form shows it once, and the page reloaded (the same form sent
+    // again) does not reset it a second time behind the admin's back.
+    let page = root.get("/admin/users").await.text;
+    let form = &page[page.find(&format!("action=\"/admin/users/{uid}\"")).unwrap()..];
+    let form = &form[form.find("value=\"reset_password\"").unwrap()..];
+    let seen = form.split("name=\"seen\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let fields = [("op", "reset_password"), ("seen", seen.as_str())];
+    let r = root.post_form(&format!("/admin/users/{uid}"), &fields).await;
     assert_eq!(r.status, 200);
     assert!(r.text.contains("data-secret>"));
+    let (_, shown_hash) = app.store.user_by_name("claire").await.unwrap().unwrap();
+    let reloaded = root.post_form(&format!("/admin/users/{uid}"), &fields).await;
+    assert_eq!(reloaded.status, 409, "{}", reloaded.text);
+    assert!(reloaded.text.contains("was reset already"), "{}", reloaded.text);
+    assert_eq!(app.store.user_by_name("claire").await.unwrap().unwrap().1, shown_hash, "unchanged");
+    let none = root.post_form(&format!("/admin/users/{uid}"), &[("op", "reset_password")]).await;
+    assert_eq!(none.status, 409);
     // Nobody disables themselves.
     let root_id = app.user_id("root").await;
     assert_eq!(root.put_json(&format!("/api/v1/users/{root_id}"), &json!({"disabled": true})).await.status, 409);

@@ -311,6 +311,17 @@ async fn add_form(
 #[derive(Debug, Deserialize, Default)]
 pub struct UpdateForm {
     op: Option<String>,
+    /// For `reset_password`: the [`password_stamp`] the page was shown with.
+    seen: Option<String>,
+}
+
+/// A short fingerprint of a user's password hash (salted, so it changes with
+/// every reset): a reset form carries the one it was shown with, so that
+/// reloading the page that shows the new password does not reset it again
+/// and make the password just handed out useless.
+async fn password_stamp(state: &AppState, username: &str) -> Result<String, ApiError> {
+    let hash = state.store.user_by_name(username).await?.map(|(_, hash)| hash).unwrap_or_default();
+    Ok(crate::auth::sha256_hex(&hash)[..16].to_string())
 }
 
 async fn update_form(
@@ -325,7 +336,27 @@ async fn update_form(
         Some("enable") => UserChange { disabled: Some(false), ..UserChange::default() },
         Some("make_admin") => UserChange { is_admin: Some(true), ..UserChange::default() },
         Some("remove_admin") => UserChange { is_admin: Some(false), ..UserChange::default() },
-        Some("reset_password") => UserChange { reset_password: true, ..UserChange::default() },
+        Some("reset_password") => {
+            let Some(user) = state.store.user(uid).await? else {
+                return Ok(error_page(&ApiError::not_found(format!("no user {uid}")), lang));
+            };
+            if f.seen.as_deref() != Some(password_stamp(&state, &user.username).await?.as_str()) {
+                // A reloaded result page, or a second tab: already done.
+                let e = ApiError::conflict(format!(
+                    "the password of {} was reset already (page reloaded?): the one shown then is valid; \
+                     reset it again from the users page if needed",
+                    user.username
+                ))
+                .with_french(format!(
+                    "le mot de passe de {} vient déjà d'être réinitialisé (page rechargée\u{202f}?)\u{a0}: \
+                     celui affiché alors est le bon\u{a0}; réinitialisez-le de nouveau depuis la page des \
+                     utilisateurs si besoin",
+                    user.username
+                ));
+                return Ok(error_page(&e, lang));
+            }
+            UserChange { reset_password: true, ..UserChange::default() }
+        }
         _ => {
             let e = ApiError::invalid("op must be disable, enable, make_admin, remove_admin or reset_password");
             return Ok(error_page(&e, lang));
@@ -348,11 +379,16 @@ async fn update_form(
 async fn users_page(State(state): State<AppState>, Extension(actor): Extension<Actor>) -> PageResult {
     let lang = actor.lang;
     let users = state.store.list_users().await?;
+    let mut stamps = std::collections::HashMap::new();
+    for u in &users {
+        stamps.insert(u.id, password_stamp(&state, &u.username).await?);
+    }
     let op = |uid: i64, op: &'static str, label: &'static str, class: &'static str, confirm: Option<&'static str>| {
         html! {
             form.inline method="post" action={ "/admin/users/" (uid) } data-confirm=[confirm] {
                 (csrf_field(&actor))
                 input type="hidden" name="op" value=(op);
+                @if op == "reset_password" { input type="hidden" name="seen" value=(stamps.get(&uid).map_or("", String::as_str)); }
                 button class=(class) type="submit" { (label) }
             }
         }
