@@ -127,13 +127,13 @@ impl Lease {
     /// A lease for this process: `prefix-HOST-PID`, unique among live
     /// processes.
     pub fn for_process(prefix: &str, duration: std::time::Duration) -> Lease {
-        Lease { worker: format!("{prefix}-{}-{}", host_name(), std::process::id()), duration }
+        Lease { worker: format!("{prefix}-{}-{}", process_space(), std::process::id()), duration }
     }
 
     /// The prefix of the leases [`Lease::for_process`] gives processes of
-    /// this kind on this machine: `prefix-HOST-`.
+    /// this kind in this process space: `prefix-HOST.SPACE-`.
     pub fn local_prefix(prefix: &str) -> String {
-        format!("{prefix}-{}-", host_name())
+        format!("{prefix}-{}-", process_space())
     }
 }
 
@@ -174,6 +174,30 @@ pub async fn release_dead_local_leases(store: &Arc<dyn Store>, prefix: &str) -> 
 fn process_is_gone(pid: u32) -> bool {
     let proc = std::path::Path::new("/proc");
     proc.join("self").exists() && !proc.join(pid.to_string()).exists()
+}
+
+/// Where a process id names one process: the host name, and a fingerprint
+/// of the kernel's boot and the PID namespace (`node.1f3a9c04`). Machines or
+/// containers that share a host name (cloned VMs, containers on the host's
+/// network, each its PID 1) differ by it, so one never takes another's live
+/// process for a dead local one, nor two share a lease name.
+fn process_space() -> String {
+    static SPACE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SPACE
+        .get_or_init(|| {
+            let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+            let namespace =
+                std::fs::read_link("/proc/self/ns/pid").map(|p| p.display().to_string()).unwrap_or_default();
+            if boot.is_empty() && namespace.is_empty() {
+                return host_name();
+            }
+            // FNV-1a: stable across builds and platforms.
+            let hash = format!("{}\n{namespace}", boot.trim())
+                .bytes()
+                .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+            format!("{}.{:08x}", host_name(), hash as u32)
+        })
+        .clone()
 }
 
 fn host_name() -> String {
@@ -773,6 +797,22 @@ mod tests {
             // A fetch just before the source's slot does not make it due
             // again a second later.
             assert_eq!(next_slot(first - Duration::seconds(1), 900, id), first + Duration::seconds(900));
+        }
+    }
+
+    #[test]
+    fn lease_names_tell_process_spaces_apart() {
+        let lease = Lease::for_process("worker", std::time::Duration::from_secs(60));
+        let local = Lease::local_prefix("worker");
+        assert_eq!(lease.worker, format!("{local}{}", std::process::id()));
+        // On Linux the space is the host name and a fingerprint of the boot
+        // and PID namespace: two containers named alike, each its PID 1, or
+        // two machines cloned with one host name, differ by it.
+        if std::path::Path::new("/proc/self/ns/pid").exists() {
+            let space = local.trim_start_matches("worker-").trim_end_matches('-');
+            let (host, fingerprint) = space.rsplit_once('.').expect("host.fingerprint");
+            assert_eq!(host, host_name());
+            assert!(fingerprint.len() == 8 && fingerprint.chars().all(|c| c.is_ascii_hexdigit()), "{space}");
         }
     }
 }

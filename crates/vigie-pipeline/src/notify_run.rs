@@ -83,8 +83,9 @@ impl Notifier {
                 tracing::info!(delivery = delivery.id, "claim too old to send under; left for the next round");
                 continue;
             }
-            report.superseded +=
-                store.supersede_deliveries(delivery.alert.id, delivery.channel.id, delivery.event).await? as usize;
+            report.superseded += store
+                .supersede_deliveries(delivery.alert.id, delivery.channel.id, delivery.event, &lease.worker, now)
+                .await? as usize;
             let record = self.deliver(store.as_ref(), &projects, &delivery, now).await?;
             match &record {
                 DeliveryRecord::Sent { .. } => report.sent += 1,

@@ -582,8 +582,17 @@ pub trait Store: Accounts + Workflow + Reports + Send + Sync {
     /// Marks `superseded` the pending deliveries of the alert to the channel
     /// about events before `event` (a notification rendered now describes
     /// the alert as it is, so the later one tells all of it), clearing their
-    /// leases. Returns how many.
-    async fn supersede_deliveries(&self, alert_id: i64, channel_id: i64, event: i64) -> Result<u64>;
+    /// leases. One that another process (not `worker`) holds a live claim
+    /// on at `now` is being sent: it is left to be recorded as sent.
+    /// Returns how many.
+    async fn supersede_deliveries(
+        &self,
+        alert_id: i64,
+        channel_id: i64,
+        event: i64,
+        worker: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64>;
     /// Every delivery of an alert, oldest first.
     async fn deliveries(&self, alert_id: i64) -> Result<Vec<Delivery>>;
     /// Which of these dedup keys the project has stored already.

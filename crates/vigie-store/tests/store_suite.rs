@@ -727,8 +727,12 @@ async fn alerts_grow_and_their_notifications_wait_in_the_outbox(store: &dyn Stor
     // (and only that channel, and only earlier events).
     let third = Alert { events: 3, mention_ids: vec![1, 2, 3], ..grown.clone() };
     store.save_alert(&third, true, later).await.unwrap();
-    assert_eq!(store.supersede_deliveries(opened.id, all_alerts.id, 3).await.unwrap(), 1);
-    assert_eq!(store.supersede_deliveries(opened.id, all_alerts.id, 3).await.unwrap(), 0);
+    // …unless another process is sending it right now (w1 claimed event 2
+    // above and its claim is live): that one goes out and is recorded as sent.
+    assert_eq!(store.supersede_deliveries(opened.id, all_alerts.id, 3, "w9", later).await.unwrap(), 0);
+    let expired = later + Duration::from_std(LEASE).unwrap() + Duration::seconds(1);
+    assert_eq!(store.supersede_deliveries(opened.id, all_alerts.id, 3, "w9", expired).await.unwrap(), 1);
+    assert_eq!(store.supersede_deliveries(opened.id, all_alerts.id, 3, "w9", expired).await.unwrap(), 0);
     let history = store.deliveries(opened.id).await.unwrap();
     let states: Vec<(i64, i64, &str)> = history.iter().map(|d| (d.event, d.channel.id, d.status.as_str())).collect();
     assert_eq!(

@@ -1648,14 +1648,24 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn supersede_deliveries(&self, alert_id: i64, channel_id: i64, event: i64) -> Result<u64> {
+    async fn supersede_deliveries(
+        &self,
+        alert_id: i64,
+        channel_id: i64,
+        event: i64,
+        worker: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
         let done = sqlx::query(
             "UPDATE deliveries SET status = 'superseded', lease_until = NULL, leased_by = NULL \
-             WHERE alert_id = $1 AND channel_id = $2 AND event < $3 AND status = 'pending'",
+             WHERE alert_id = $1 AND channel_id = $2 AND event < $3 AND status = 'pending' \
+             AND (lease_until IS NULL OR lease_until < $5 OR leased_by = $4)",
         )
         .bind(alert_id)
         .bind(channel_id)
         .bind(event)
+        .bind(worker)
+        .bind(ts(now))
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
