@@ -209,8 +209,58 @@ fn host_name() -> String {
         .unwrap_or_else(|| "host".into())
 }
 
+/// How long a stored mention waits for its own process to run its rules
+/// before another cycle runs them (a batch's rules take seconds).
+pub const PENDING_RULES_GRACE_SECS: i64 = 300;
+/// Mentions whose rules one cycle runs at most.
+const PENDING_RULES_BATCH: i64 = 2_000;
+
+/// Runs the routing and alert rules of mentions stored more than
+/// [`PENDING_RULES_GRACE_SECS`] ago whose rules never ran: the process that
+/// stored them died (or the database failed) in between, and a later fetch
+/// of the same items finds them stored already. Each mention is taken by
+/// one process; one whose rules fail again goes back on the list. Returns
+/// how many mentions were evaluated.
+pub async fn run_pending_rules(
+    store: &Arc<dyn Store>,
+    ctx: &CollectContext,
+    now: DateTime<Utc>,
+) -> Result<u64, PipelineError> {
+    let taken =
+        store.take_rules_pending(now - Duration::seconds(PENDING_RULES_GRACE_SECS), PENDING_RULES_BATCH).await?;
+    if taken.is_empty() {
+        return Ok(0);
+    }
+    let mut by_project: std::collections::BTreeMap<i64, Vec<i64>> = std::collections::BTreeMap::new();
+    for (project_id, mention_id) in taken {
+        by_project.entry(project_id).or_default().push(mention_id);
+    }
+    let mut evaluated = 0;
+    for (project_id, ids) in by_project {
+        let run = async {
+            let stories = ctx.stories.get(store.as_ref(), project_id).await?;
+            let ingestor = Ingestor::new(Arc::clone(store), project_id, &ctx.models, stories).await?;
+            ingestor.run_rules_on_stored(&ids, Utc::now()).await
+        };
+        match run.await {
+            Ok(()) => {
+                tracing::info!(project = project_id, mentions = ids.len(), "ran the rules a stopped process left");
+                evaluated += ids.len() as u64;
+            }
+            Err(e) => {
+                tracing::warn!(project = project_id, error = %e, "rules of stored mentions failed; retried later");
+                if let Err(e) = store.put_rules_pending(project_id, &ids, now).await {
+                    tracing::error!(project = project_id, error = %e, mentions = ids.len(), "pending rules lost");
+                }
+            }
+        }
+    }
+    Ok(evaluated)
+}
+
 /// Leases the sources due at `now` (at most `limit`, across all projects)
-/// that no other process holds, and fetches them.
+/// that no other process holds, and fetches them (after running the rules
+/// a stopped process left: [`run_pending_rules`]).
 pub async fn collect_due(
     store: &Arc<dyn Store>,
     fetcher: &Fetcher,
@@ -219,6 +269,9 @@ pub async fn collect_due(
     limit: i64,
     lease: &Lease,
 ) -> Result<CollectReport, PipelineError> {
+    if let Err(e) = run_pending_rules(store, ctx, now).await {
+        tracing::warn!(error = %e, "could not run the pending rules of stored mentions; retried next cycle");
+    }
     let due = store.lease_due_sources(now, limit, &lease.worker, lease.duration).await?;
     if due.is_empty() {
         return Ok(CollectReport::default());
@@ -279,6 +332,9 @@ pub async fn collect_sources(
     due: Vec<(i64, Source)>,
     now: DateTime<Utc>,
 ) -> Result<CollectReport, PipelineError> {
+    if let Err(e) = run_pending_rules(store, ctx, now).await {
+        tracing::warn!(error = %e, "could not run the pending rules of stored mentions; retried next cycle");
+    }
     collect_tracked(store, fetcher, ctx, due, now, None).await
 }
 

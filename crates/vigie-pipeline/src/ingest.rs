@@ -275,15 +275,25 @@ impl Ingestor {
             .filter_map(|(id, i)| prepared.records.get(*i).map(|r| (*id, r)))
             .collect();
         let now = Utc::now();
-        // Routing, like alerts, comes after the mentions are safely stored:
-        // a failure is logged and the mentions stay (as new, in the feed).
-        if let Err(e) = self.route(&new_mentions, now).await {
-            tracing::warn!(project = self.project_id, error = %e, "routing failed on a stored batch");
+        // Routing and alerts come after the mentions are safely stored, which
+        // put them on the pending list in the same transaction: they leave
+        // it once both ran. A failure (or this process dying first) leaves
+        // them there, and a later cycle runs their rules
+        // (`crate::collect_run::run_pending_rules`).
+        let routed = self.route(&new_mentions, now).await;
+        if let Err(e) = &routed {
+            tracing::warn!(project = self.project_id, error = %e, "routing failed on a stored batch; retried later");
         }
-        // Alerts are a view over stored mentions too: a failure is logged,
-        // and the next batch or cycle evaluates the series again.
-        if let Err(e) = self.run_alerts(&new_mentions, now).await {
-            tracing::warn!(project = self.project_id, error = %e, "alert rules failed on a stored batch");
+        let alerted = self.run_alerts(&new_mentions, now).await;
+        if let Err(e) = &alerted {
+            tracing::warn!(project = self.project_id, error = %e, "alert rules failed on a stored batch; retried later");
+        }
+        if routed.is_ok()
+            && alerted.is_ok()
+            && let Err(e) = self.store.rules_done(&report.inserted_ids).await
+        {
+            // At worst their rules run once more (routing is idempotent).
+            tracing::warn!(project = self.project_id, error = %e, "could not clear the batch's pending rules");
         }
         Ok(IngestReport {
             inserted: report.inserted,
@@ -291,6 +301,28 @@ impl Ingestor {
             rejected: prepared.rejected.into_iter().map(|(i, r)| (i, r.to_string())).collect(),
             inserted_ids: report.inserted_ids,
         })
+    }
+
+    /// Runs the routing and alert rules on mentions stored earlier whose
+    /// rules never ran (their process died between storing and rules). The
+    /// mentions are read back; one removed meanwhile is skipped.
+    pub async fn run_rules_on_stored(&self, mention_ids: &[i64], now: DateTime<Utc>) -> Result<(), PipelineError> {
+        let mut records = Vec::with_capacity(mention_ids.len());
+        for id in mention_ids {
+            if let Some(stored) = self.store.mention(self.project_id, *id).await? {
+                let record = MentionRecord {
+                    mention: stored.mention,
+                    source_id: stored.source_id,
+                    matches: stored.matches,
+                    fts_title: String::new(),
+                    fts_text: String::new(),
+                };
+                records.push((*id, record));
+            }
+        }
+        let new: Vec<(i64, &MentionRecord)> = records.iter().map(|(id, r)| (*id, r)).collect();
+        self.route(&new, now).await?;
+        self.run_alerts(&new, now).await
     }
 
     /// Sends the new mentions a routing rule matches to their department's inbox.

@@ -37,7 +37,7 @@ pub mod themes;
 
 pub use collect_run::{
     CollectContext, CollectReport, Lease, Reading, RunError, collect_due, collect_sources, read_source,
-    release_dead_local_leases,
+    release_dead_local_leases, run_pending_rules,
 };
 pub use import::{ImportFormat, parse_datetime, read_import};
 pub use import_run::{ImportSummary, run_import};

@@ -599,6 +599,16 @@ pub trait Store: Accounts + Workflow + Reports + Send + Sync {
     async fn existing_keys(&self, project_id: i64, keys: &[&str]) -> Result<std::collections::HashSet<String>>;
     /// The mention stored under this dedup key (`url:…`, `id:…`, `hash:…`).
     async fn mention_by_key(&self, project_id: i64, dedup_key: &str) -> Result<Option<StoredMention>>;
+    /// The routing and alert rules ran on these stored mentions: they leave
+    /// the pending list [`Store::insert_mentions`] put them on.
+    async fn rules_done(&self, mention_ids: &[i64]) -> Result<()>;
+    /// Takes off the pending list (for this caller alone) at most `limit`
+    /// mentions stored before `stored_before` whose rules never ran — their
+    /// process died, or the rules failed — as `(project_id, mention_id)`,
+    /// oldest first.
+    async fn take_rules_pending(&self, stored_before: DateTime<Utc>, limit: i64) -> Result<Vec<(i64, i64)>>;
+    /// Puts mentions back on the pending list (their rules failed again).
+    async fn put_rules_pending(&self, project_id: i64, mention_ids: &[i64], at: DateTime<Utc>) -> Result<()>;
 
     async fn list_themes(&self, project_id: i64) -> Result<Vec<Theme>>;
     /// Fails with [`StoreError::Conflict`] if the project has a theme with that key.

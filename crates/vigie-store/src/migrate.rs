@@ -385,6 +385,12 @@ const TABLES: &[Table] = &[
         order: &["project_id", "kind"],
         identity: false,
     },
+    Table {
+        name: "rules_pending",
+        columns: &[("mention_id", Int), ("project_id", Int), ("stored_at", Int)],
+        order: &["mention_id"],
+        identity: false,
+    },
 ];
 
 /// The names of the tables copied, in copy order.

@@ -81,6 +81,37 @@ async fn run_suite(store: &dyn Store) {
     workers_lease_sources_without_overlap(store).await;
     one_surge_seen_twice_opens_one_alert(store).await;
     channels_keep_their_language(store).await;
+    stored_mentions_wait_for_their_rules(store).await;
+}
+
+async fn stored_mentions_wait_for_their_rules(store: &dyn Store) {
+    // Every mention the suite stored so far waits too (nothing ran their rules).
+    const ALL: i64 = 1_000_000;
+    let p = store.ensure_project("pending rules", t0()).await.unwrap();
+    let batch: Vec<MentionRecord> = (0..3).map(|i| record(&format!("pending-{i}"), "acme", t0(), vec![])).collect();
+    let ids = store.insert_mentions(p.id, &batch).await.unwrap().inserted_ids;
+    assert_eq!(ids.len(), 3);
+    // Stored at t0: not taken before the grace period is over.
+    assert!(store.take_rules_pending(t0(), ALL).await.unwrap().iter().all(|(project, _)| *project != p.id));
+    store.rules_done(&ids[..1]).await.unwrap();
+    let later = t0() + Duration::minutes(10);
+    let taken: Vec<(i64, i64)> = store
+        .take_rules_pending(later, ALL)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(project, _)| *project == p.id)
+        .collect();
+    assert_eq!(taken, vec![(p.id, ids[1]), (p.id, ids[2])]);
+    assert!(store.take_rules_pending(later, ALL).await.unwrap().is_empty(), "taken once");
+    // Put back (their rules failed again), then done.
+    store.put_rules_pending(p.id, &ids[1..], later).await.unwrap();
+    store.put_rules_pending(other_project(store).await, &ids[1..], later).await.unwrap();
+    let again = store.take_rules_pending(later + Duration::seconds(1), ALL).await.unwrap();
+    assert_eq!(again, vec![(p.id, ids[1]), (p.id, ids[2])], "another project's ids are not its");
+    store.put_rules_pending(p.id, &ids[1..], later).await.unwrap();
+    store.rules_done(&ids).await.unwrap();
+    assert!(store.take_rules_pending(later + Duration::days(1), ALL).await.unwrap().is_empty());
 }
 
 async fn channels_keep_their_language(store: &dyn Store) {

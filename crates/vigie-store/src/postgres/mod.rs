@@ -61,6 +61,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "channel_lang", include_str!("../../migrations/postgres/0005_channel_lang.sql")),
     (6, "platform_ids", include_str!("../../migrations/postgres/0006_platform_ids.sql")),
     (7, "project_models", include_str!("../../migrations/postgres/0007_project_models.sql")),
+    (8, "rules_pending", include_str!("../../migrations/postgres/0008_rules_pending.sql")),
 ];
 
 /// Mentions per INSERT statement (each column one array).
@@ -637,6 +638,18 @@ impl PgStore {
             .execute(&mut *tx)
             .await?;
         }
+        // Their rules have not run yet (see `rules_done`).
+        if !inserted.is_empty() {
+            sqlx::query(
+                "INSERT INTO rules_pending (mention_id, project_id, stored_at) \
+                 SELECT u.id, $1, u.at FROM UNNEST($2::bigint[], $3::bigint[]) AS u(id, at) ON CONFLICT DO NOTHING",
+            )
+            .bind(project_id)
+            .bind(inserted.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+            .bind(inserted.iter().map(|(_, r)| ts(r.mention.collected_at)).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+        }
         report.inserted_ids.extend(inserted.iter().map(|(id, _)| *id));
         tx.commit().await?;
         Ok(report)
@@ -1204,6 +1217,49 @@ impl Store for PgStore {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    async fn rules_done(&self, mention_ids: &[i64]) -> Result<()> {
+        if !mention_ids.is_empty() {
+            sqlx::query("DELETE FROM rules_pending WHERE mention_id = ANY($1)")
+                .bind(mention_ids)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn take_rules_pending(&self, stored_before: DateTime<Utc>, limit: i64) -> Result<Vec<(i64, i64)>> {
+        // SKIP LOCKED: two processes sweeping at once take different rows.
+        let rows = sqlx::query(
+            "DELETE FROM rules_pending WHERE mention_id IN \
+             (SELECT mention_id FROM rules_pending WHERE stored_at < $1 ORDER BY stored_at, mention_id LIMIT $2 \
+              FOR UPDATE SKIP LOCKED) \
+             RETURNING project_id, mention_id",
+        )
+        .bind(ts(stored_before))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut taken: Vec<(i64, i64)> =
+            rows.iter().map(|r| Ok((r.try_get("project_id")?, r.try_get("mention_id")?))).collect::<Result<_>>()?;
+        taken.sort_unstable();
+        Ok(taken)
+    }
+
+    async fn put_rules_pending(&self, project_id: i64, mention_ids: &[i64], at: DateTime<Utc>) -> Result<()> {
+        if !mention_ids.is_empty() {
+            sqlx::query(
+                "INSERT INTO rules_pending (mention_id, project_id, stored_at) \
+                 SELECT id, project_id, $3 FROM mentions WHERE project_id = $1 AND id = ANY($2) ON CONFLICT DO NOTHING",
+            )
+            .bind(project_id)
+            .bind(mention_ids)
+            .bind(ts(at))
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
     }
 
     async fn candidates(

@@ -50,6 +50,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "channel_lang", include_str!("../../migrations/sqlite/0009_channel_lang.sql")),
     (10, "platform_ids", include_str!("../../migrations/sqlite/0010_platform_ids.sql")),
     (11, "project_models", include_str!("../../migrations/sqlite/0011_project_models.sql")),
+    (12, "rules_pending", include_str!("../../migrations/sqlite/0012_rules_pending.sql")),
 ];
 
 // Multi-row statements are kept in sqlx's prepared-statement cache only at
@@ -68,6 +69,8 @@ const FTS_CHUNK: usize = 10_000;
 const MATCH_CHUNK: usize = 10_000;
 /// Bucket rows per statement (4 variables each, under SQLite's 32,766).
 const BUCKET_CHUNK: usize = 5_000;
+/// Pending-rules rows per statement (3 variables each).
+const PENDING_CHUNK: usize = 10_000;
 
 fn migrator() -> Migrator {
     Migrator::with_migrations(
@@ -1084,10 +1087,63 @@ impl Store for SqliteStore {
             );
             qb.build().persistent(false).execute(&mut *tx).await?;
         }
+        // Their rules have not run yet (see `rules_done`).
+        for part in inserted.chunks(PENDING_CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("INSERT OR IGNORE INTO rules_pending (mention_id, project_id, stored_at) ");
+            qb.push_values(part.iter(), |mut b, (id, r)| {
+                b.push_bind(*id).push_bind(project_id).push_bind(ts(r.mention.collected_at));
+            });
+            qb.build().persistent(part.len() == PENDING_CHUNK).execute(&mut *tx).await?;
+        }
         report.inserted_ids.extend(inserted.iter().map(|(id, _)| *id));
         report.inserted_index = inserted_index;
         tx.commit().await?;
         Ok(report)
+    }
+
+    async fn rules_done(&self, mention_ids: &[i64]) -> Result<()> {
+        for part in mention_ids.chunks(PENDING_CHUNK * 3) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("DELETE FROM rules_pending WHERE mention_id IN (");
+            let mut list = qb.separated(", ");
+            for id in part {
+                list.push_bind(*id);
+            }
+            qb.push(")");
+            qb.build().persistent(false).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    async fn take_rules_pending(&self, stored_before: DateTime<Utc>, limit: i64) -> Result<Vec<(i64, i64)>> {
+        let rows = sqlx::query(
+            "DELETE FROM rules_pending WHERE mention_id IN \
+             (SELECT mention_id FROM rules_pending WHERE stored_at < ?1 ORDER BY stored_at, mention_id LIMIT ?2) \
+             RETURNING project_id, mention_id",
+        )
+        .bind(ts(stored_before))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut taken: Vec<(i64, i64)> =
+            rows.iter().map(|r| Ok((r.try_get("project_id")?, r.try_get("mention_id")?))).collect::<Result<_>>()?;
+        taken.sort_unstable();
+        Ok(taken)
+    }
+
+    async fn put_rules_pending(&self, project_id: i64, mention_ids: &[i64], at: DateTime<Utc>) -> Result<()> {
+        for part in mention_ids.chunks(PENDING_CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT OR IGNORE INTO rules_pending (mention_id, project_id, stored_at) \
+                 SELECT column1, column2, column3 FROM (",
+            );
+            qb.push_values(part.iter(), |mut b, id| {
+                b.push_bind(*id).push_bind(project_id).push_bind(ts(at));
+            });
+            qb.push(") WHERE column1 IN (SELECT id FROM mentions WHERE project_id = ").push_bind(project_id).push(")");
+            qb.build().persistent(false).execute(&self.pool).await?;
+        }
+        Ok(())
     }
 
     async fn candidates(

@@ -217,3 +217,56 @@ fn commands_started_together_on_a_new_data_directory_all_work() {
     let list = vigie.run(&["watch", "list", "--format", "json"]).success().json();
     assert_eq!(list.as_array().unwrap().len(), 6);
 }
+
+/// A process killed after storing a batch but before its inbox routing and
+/// alert rules ran: the mentions are stored, so a rerun of the same fetch
+/// skips them as duplicates. They stay on the pending list, and a later
+/// cycle runs their rules.
+#[test]
+fn rules_a_killed_process_never_ran_are_run_by_a_later_cycle() {
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    let now = chrono::Utc::now().to_rfc3339();
+    let line = format!(
+        "{{\"url\": \"https://forum.example.fr/t/1\", \"text\": \"Acme est une arnaque, colis jamais reçu, je porte plainte\", \
+         \"source\": \"forum\", \"lang\": \"fr\", \"published_at\": \"{now}\"}}\n"
+    );
+    let file = vigie.write("one.jsonl", line.as_bytes());
+    vigie.run(&["import", file.to_str().unwrap()]).success();
+    let counts = |vigie: &Vigie| -> (i64, i64, i64) {
+        vigie.with_db(async |db| {
+            let mut out = [0i64; 3];
+            for (i, table) in ["alerts", "inbox", "rules_pending"].iter().enumerate() {
+                let sql = format!("SELECT count(*) FROM {table}");
+                out[i] = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(db).await.unwrap();
+            }
+            (out[0], out[1], out[2])
+        })
+    };
+    let (alerts, inbox, pending) = counts(&vigie);
+    assert!(alerts >= 1 && inbox == 1, "the import ran the rules: {alerts} alert(s), {inbox} inbox item(s)");
+    assert_eq!(pending, 0, "and cleared the pending list");
+
+    // As if the process had died right after storing, ten minutes ago.
+    vigie.with_db(async |db| {
+        for sql in [
+            "DELETE FROM deliveries",
+            "DELETE FROM alerts",
+            "DELETE FROM workflow_events",
+            "DELETE FROM inbox",
+            "INSERT INTO rules_pending (mention_id, project_id, stored_at) \
+             SELECT id, project_id, strftime('%s', 'now') - 600 FROM mentions",
+        ] {
+            sqlx::query(sql).execute(db).await.unwrap();
+        }
+    });
+    let again = vigie.run(&["import", file.to_str().unwrap()]).success();
+    assert!(again.stdout.contains("1 already stored"), "{}", again.stdout);
+    assert_eq!(counts(&vigie), (0, 0, 1), "a rerun of the same items does not run their rules");
+
+    vigie.run(&["collect", "--once"]).success();
+    let (alerts, inbox, pending) = counts(&vigie);
+    assert!(alerts >= 1 && inbox == 1 && pending == 0, "{alerts} alert(s), {inbox} inbox item(s), {pending} pending");
+    let list = vigie.run(&["alert", "list", "--format", "json"]).success().json();
+    assert!(list.as_array().unwrap().iter().any(|a| a["rule"] == "trigger_term"), "{list}");
+}
