@@ -262,6 +262,10 @@ async fn each_filter_narrows_the_feed() {
     assert!(r.text.contains("Watch : Acme"), "{}", r.text);
     assert!(r.text.contains("Acme rappelle ses trottinettes"));
     assert!(!r.text.contains("Fil numéro"));
+    // The filter form keeps a period (it was dropped when other filters were applied).
+    let r = viewer.get(&app.p("/mentions?period=30d")).await;
+    assert!(r.text.contains("<select name=\"period\">"), "{}", r.text);
+    assert!(r.text.contains("<option value=\"30d\" selected>"), "{}", r.text);
     // An empty result says so.
     let r = viewer.get(&app.p("/mentions?site=nowhere.example")).await;
     assert!(r.text.contains("No mention matches these filters."), "{}", r.text);

@@ -609,6 +609,14 @@ fn filter_form(lang: Lang, pid: i64, p: &FeedParams, choices: &Choices) -> Marku
                 label { (lang.t("Site", "Site"))
                     input type="text" name="site" value=(p.site.as_deref().unwrap_or("")) maxlength="255" placeholder="www.exemple.fr";
                 }
+                label { (lang.t("Période", "Period"))
+                    select name="period" {
+                        option value="" { (lang.t("Toutes dates", "Any time")) }
+                        @for (value, fr, en) in [("24h", "24 dernières heures", "Last 24 hours"), ("7d", "7 derniers jours", "Last 7 days"), ("30d", "30 derniers jours", "Last 30 days"), ("90d", "90 derniers jours", "Last 90 days")] {
+                            option value=(value) selected[sel("period", value)] { (lang.t(fr, en)) }
+                        }
+                    }
+                }
                 label { (lang.t("Publiée du", "Published from"))
                     input type="date" name="from" value=(p.from.as_deref().unwrap_or(""));
                 }
