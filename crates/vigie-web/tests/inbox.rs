@@ -190,6 +190,25 @@ async fn a_negative_delivery_mention_is_routed_then_assigned_and_answered() {
     assert!(page.text.contains("Response time") && page.text.contains("within target"), "{}", page.text);
     assert!(page.text.contains("Response target") && page.text.contains("1 d"));
     assert!(page.text.contains("rule #"));
+    // The department's target shortened later: the item keeps the target it
+    // was routed with, as the reports count it.
+    let mut logistics = app
+        .store
+        .list_departments(app.project.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.name == "Logistics and operations")
+        .unwrap();
+    logistics.response_target_secs = 1;
+    app.store.update_department(&logistics).await.unwrap();
+    let mut it = app.store.inbox_item(app.project.id, delivery).await.unwrap().unwrap();
+    it.due_at = Some(it.entered_at + Duration::hours(24));
+    it.first_response_at = Some(it.entered_at + Duration::hours(2));
+    app.store.save_inbox_item(&it, None).await.unwrap();
+    let page = viewer.get(&app.p(&format!("/inbox/{delivery}"))).await;
+    assert!(page.text.contains("within target") && !page.text.contains("over target"), "{}", page.text);
+    assert!(page.text.contains("1 d"), "{}", page.text);
     // Themes by their names, not their keys.
     assert!(
         page.text.contains("Delivery and logistics") && !page.text.contains("delivery_logistics</"),

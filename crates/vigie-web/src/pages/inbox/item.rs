@@ -520,13 +520,20 @@ async fn item_page(
                         @if let Some(secs) = late { " " span.overdue { (lang.t("en retard de ", "overdue by ")) (lang.duration(secs)) } }
                     }
                     dt { (lang.t("Objectif de réponse", "Response target")) }
-                    dd { @if let Some(d) = department { (lang.duration(d.response_target_secs)) } @else { "—" } }
+                    // The item's own target, fixed when it was routed (its due
+                    // time), as the reports count it: a department's target
+                    // changed later does not judge it again.
+                    dd {
+                        @if let Some(due) = i.due_at { (lang.duration((due - i.entered_at).num_seconds())) }
+                        @else if let Some(d) = department { (lang.duration(d.response_target_secs)) }
+                        @else { "—" }
+                    }
                     dt { (lang.t("Temps de réponse", "Response time")) }
                     dd.response-time {
                         @if let Some(secs) = response_secs(i) {
                             (lang.duration(secs))
-                            @if let Some(d) = department {
-                                @if secs <= d.response_target_secs { " " span.badge.within { (lang.t("dans l'objectif", "within target")) } }
+                            @if let (Some(first), Some(due)) = (i.first_response_at, i.due_at) {
+                                @if first <= due { " " span.badge.within { (lang.t("dans l'objectif", "within target")) } }
                                 @else { " " span.overdue { (lang.t("hors objectif", "over target")) } }
                             }
                         } @else { (lang.t("pas encore de réponse", "no response yet")) }
