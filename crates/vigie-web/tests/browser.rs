@@ -149,9 +149,18 @@ async fn pages_fit_a_phone_screen() {
         })
         .collect();
     app.push(Value::Array(items)).await;
+    // A mention whose link is one long unbreakable address.
+    let long_url = format!("https://forum.example.fr/t/{}", "acmelivraisonenretardcolisperdu".repeat(8));
+    app.push(json!([{"url": long_url, "text": "Acme colis perdu", "source": "forum",
+                     "published_at": chrono::Utc::now().to_rfc3339()}]))
+        .await;
+    let long = app.store.mention_by_key(app.project.id, &format!("url:{long_url}")).await.unwrap().unwrap().mention.id;
     b.set_mobile().await.unwrap();
     log_in(&b, &app, "manager").await;
+    let details = [format!("/mentions/{long}"), format!("/inbox/{long}")];
     for page in ["/overview", "/report", "/mentions", "/inbox", "/alerts", "/watches", "/sources", "/settings"]
+        .into_iter()
+        .chain(details.iter().map(String::as_str))
         .map(|p| app.p(p))
     {
         b.goto(&app.url(&page)).await.unwrap();
