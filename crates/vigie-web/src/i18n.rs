@@ -132,6 +132,36 @@ impl Lang {
 
     /// A percentage with one decimal.
     /// A number written with a point, as the reader writes it (a comma in French).
+    /// A source kind as the reader names it (`review` is « avis »); the
+    /// API and exports keep the stored name.
+    pub fn source_kind(self, kind: vigie_model::SourceKind) -> &'static str {
+        use vigie_model::SourceKind as K;
+        match (self, kind) {
+            (Lang::Fr, K::News) => "presse",
+            (Lang::Fr, K::Review) => "avis",
+            (Lang::Fr, K::Rss) => "flux RSS",
+            (Lang::Fr, K::Other) => "autre",
+            (Lang::Fr, K::Twitter) | (Lang::En, K::Twitter) => "X (Twitter)",
+            (_, K::Linkedin) => "LinkedIn",
+            (_, K::Tiktok) => "TikTok",
+            (_, K::Youtube) => "YouTube",
+            (_, K::Hackernews) => "Hacker News",
+            (_, K::Facebook) => "Facebook",
+            (_, K::Instagram) => "Instagram",
+            (_, K::Mastodon) => "Mastodon",
+            (_, K::Bluesky) => "Bluesky",
+            (_, K::Reddit) => "Reddit",
+            (Lang::En, K::Rss) => "RSS feed",
+            (_, other) => other.as_str(),
+        }
+    }
+
+    /// The reader's name of a stored source kind name (`"review"`), or the
+    /// name itself if it is none.
+    pub fn source_kind_name(self, name: &str) -> String {
+        name.parse::<vigie_model::SourceKind>().map_or_else(|_| name.to_string(), |k| self.source_kind(k).to_string())
+    }
+
     pub fn decimal(self, formatted: &str) -> String {
         match self {
             Lang::Fr => formatted.replace('.', ","),
@@ -183,5 +213,19 @@ mod tests {
         );
         assert_eq!(Lang::from_accept(&h), Lang::En);
         assert_eq!(Lang::from_accept(&HeaderMap::new()), Lang::Fr);
+    }
+
+    #[test]
+    fn source_kinds_are_named_the_readers_way() {
+        use vigie_model::SourceKind;
+        assert_eq!(Lang::Fr.source_kind(SourceKind::Review), "avis");
+        assert_eq!(Lang::En.source_kind(SourceKind::Review), "review");
+        assert_eq!(Lang::Fr.source_kind(SourceKind::Other), "autre");
+        assert_eq!(Lang::Fr.source_kind(SourceKind::Forum), "forum");
+        assert_eq!(Lang::Fr.source_kind_name("news"), "presse");
+        assert_eq!(Lang::Fr.source_kind_name("not-a-kind"), "not-a-kind");
+        for kind in SourceKind::ALL {
+            assert!(!Lang::Fr.source_kind(kind).is_empty() && !Lang::En.source_kind(kind).is_empty());
+        }
     }
 }

@@ -603,7 +603,7 @@ fn filter_form(lang: Lang, pid: i64, p: &FeedParams, choices: &Choices) -> Marku
                 label { (lang.t("Type de source", "Source kind"))
                     select name="source" {
                         option value="" { (lang.t("Tous", "All")) }
-                        @for k in SourceKind::ALL { option value=(k.as_str()) selected[sel("source", k.as_str())] { (k.as_str()) } }
+                        @for k in SourceKind::ALL { option value=(k.as_str()) selected[sel("source", k.as_str())] { (lang.source_kind(k)) } }
                     }
                 }
                 label { (lang.t("Site", "Site"))
@@ -698,7 +698,7 @@ fn row_markup(lang: Lang, pid: i64, row: &Row, query: Option<&Query>, q: Option<
                     @if let Some(site) = &m.site { a.site href=(feed_url(pid, &[("site", site)])) { (site) } " · " }
                     @if let Some(author) = &m.author { span.author { (clip(author, 80)) } " · " }
                     time datetime=(m.published_at.to_rfc3339()) { (lang.datetime(m.published_at)) }
-                    " · " span.source { (m.source_kind.as_str()) }
+                    " · " span.source { (lang.source_kind(m.source_kind)) }
                 }
                 p.mention-text { (highlighter.snippet(&m.text, Field::Text, SNIPPET_CHARS)) }
                 p.mention-tags {
@@ -829,7 +829,10 @@ impl Detail {
 
 /// A mention with what its page shows; theme names for `lang`'s reader.
 async fn load_detail(state: &AppState, pid: i64, id: i64, lang: Lang) -> Result<Detail, ApiError> {
-    let stored = state.store.mention(pid, id).await?.ok_or_else(|| ApiError::not_found(format!("no mention {id}")))?;
+    let stored =
+        state.store.mention(pid, id).await?.ok_or_else(|| {
+            ApiError::not_found(format!("no mention {id}")).with_french(format!("aucune mention {id}"))
+        })?;
     let story = stored.mention.analysis.story_id.unwrap_or(id);
     let filter = MentionFilter { story_id: Some(story), ..MentionFilter::default() };
     let copies: Vec<StoredMention> = state
@@ -960,7 +963,7 @@ fn explanation_markup(lang: Lang, a: &Analysis) -> Markup {
                                 tr {
                                     td.feature { (clip(&c.feature, 60)) }
                                     td.bar-cell { span class={ "bar " (class) " " (bar_class(c.weight, max)) } {} }
-                                    td.num { (format!("{:+.2}", c.weight)) }
+                                    td.num { (lang.decimal(&format!("{:+.2}", c.weight))) }
                                 }
                             }
                         }
@@ -1020,7 +1023,7 @@ async fn detail_page(
                 dd { @match &m.url { Some(url) => (external_link(url, &clip(url, 120))), None => span.muted { "—" } } }
                 dt { (lang.t("Auteur", "Author")) } dd { (m.author.as_deref().unwrap_or("—")) }
                 dt { (lang.t("Site", "Site")) } dd { (m.site.as_deref().unwrap_or("—")) }
-                dt { (lang.t("Type de source", "Source kind")) } dd { (m.source_kind.as_str()) }
+                dt { (lang.t("Type de source", "Source kind")) } dd { (lang.source_kind(m.source_kind)) }
                 dt { (lang.t("Publiée", "Published")) } dd { time datetime=(m.published_at.to_rfc3339()) { (lang.datetime(m.published_at)) } }
                 dt { (lang.t("Collectée", "Collected")) } dd { time datetime=(m.collected_at.to_rfc3339()) { (lang.datetime(m.collected_at)) } }
                 dt { (lang.t("Langue", "Language")) }
@@ -1051,7 +1054,7 @@ async fn detail_page(
                 dt { (lang.t("Retenu", "Shown")) } dd { (sentiment_badge(lang, a.polarity())) }
                 @if let Some(s) = &a.sentiment {
                     dt { (lang.t("Verdict du modèle", "Model verdict")) }
-                    dd { (polarity_label(lang, Some(s.label))) " · " (lang.t("score", "score")) " " (format!("{:+.2}", s.score))
+                    dd { (polarity_label(lang, Some(s.label))) " · " (lang.t("score", "score")) " " (lang.decimal(&format!("{:+.2}", s.score)))
                         " · " (lang.t("confiance", "confidence")) " " (lang.percent(f64::from(s.confidence))) }
                     dt { (lang.t("Modèle", "Model")) } dd { code { (s.model) } }
                 }
@@ -1146,7 +1149,10 @@ async fn correct(
     id: i64,
     label: Option<Polarity>,
 ) -> Result<StoredMention, ApiError> {
-    let stored = state.store.mention(pid, id).await?.ok_or_else(|| ApiError::not_found(format!("no mention {id}")))?;
+    let stored =
+        state.store.mention(pid, id).await?.ok_or_else(|| {
+            ApiError::not_found(format!("no mention {id}")).with_french(format!("aucune mention {id}"))
+        })?;
     let a = &stored.mention.analysis;
     if a.corrected == label {
         return Ok(stored);
@@ -1155,7 +1161,7 @@ async fn correct(
     let after = label.or(a.sentiment.as_ref().map(|s| s.label));
     let now = Utc::now();
     if !state.store.correct_sentiment(pid, id, label, now).await? {
-        return Err(ApiError::not_found(format!("no mention {id}")));
+        return Err(ApiError::not_found(format!("no mention {id}")).with_french(format!("aucune mention {id}")));
     }
     let change = WorkflowDetail::new(WorkflowChange::Sentiment { from: before, to: after, removed: label.is_none() });
     // The audit log keeps its English text.
@@ -1181,7 +1187,11 @@ async fn correct(
             now,
         )
         .await?;
-    state.store.mention(pid, id).await?.ok_or_else(|| ApiError::not_found(format!("no mention {id}")))
+    state
+        .store
+        .mention(pid, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no mention {id}")).with_french(format!("aucune mention {id}")))
 }
 
 fn parse_label(s: Option<&str>) -> Result<Option<Polarity>, ApiError> {

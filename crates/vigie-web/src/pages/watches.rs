@@ -167,13 +167,10 @@ fn check(name: &str, query: &str, competitor: bool, langs: Vec<String>, lang: La
 }
 
 async fn find(state: &AppState, pid: i64, id: i64) -> Result<Watch, ApiError> {
-    state
-        .store
-        .list_watches(pid)
-        .await?
-        .into_iter()
-        .find(|w| w.id == id)
-        .ok_or_else(|| ApiError::not_found(format!("no watch {id} in this project")))
+    state.store.list_watches(pid).await?.into_iter().find(|w| w.id == id).ok_or_else(|| {
+        ApiError::not_found(format!("no watch {id} in this project"))
+            .with_french(format!("aucune veille {id} dans ce projet"))
+    })
 }
 
 /// Refuses a name another watch of the project has (ignoring case).
@@ -295,7 +292,8 @@ async fn update(
 async fn delete(state: &AppState, actor: &Actor, pid: i64, id: i64) -> Result<Watch, ApiError> {
     let watch = find(state, pid, id).await?;
     if !state.store.remove_watch(pid, &watch.name).await? {
-        return Err(ApiError::not_found(format!("no watch {id} in this project")));
+        return Err(ApiError::not_found(format!("no watch {id} in this project"))
+            .with_french(format!("aucune veille {id} dans ce projet")));
     }
     audit(
         state,

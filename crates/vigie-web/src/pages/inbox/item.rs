@@ -91,11 +91,10 @@ pub fn routes(r: Routes) -> Routes {
 
 /// The mention and its inbox row (none: it is new).
 pub(super) async fn load(state: &AppState, pid: i64, mid: i64) -> Result<(StoredMention, Option<InboxItem>), ApiError> {
-    let mention = state
-        .store
-        .mention(pid, mid)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no mention {mid} in this project")))?;
+    let mention = state.store.mention(pid, mid).await?.ok_or_else(|| {
+        ApiError::not_found(format!("no mention {mid} in this project"))
+            .with_french(format!("aucune mention {mid} dans ce projet"))
+    })?;
     let item = state.store.inbox_item(pid, mid).await?;
     Ok((mention, item))
 }
@@ -487,7 +486,7 @@ async fn item_page(
             p.meta {
                 (sentiment_badge(lang, m.analysis.polarity())) " "
                 span.muted {
-                    (m.source_kind.as_str())
+                    (lang.source_kind(m.source_kind))
                     @if let Some(site) = &m.site { " · " (site) }
                     @if let Some(author) = &m.author { " · " (author) }
                     " · " (lang.datetime(m.published_at))

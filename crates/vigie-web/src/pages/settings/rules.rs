@@ -272,7 +272,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                                 td { @if let Some(w) = r.watch_id {
                                     (watches.iter().find(|x| x.id == w).map(|x| x.name.clone()).unwrap_or(format!("#{w}")))
                                 } @else { span.muted { (any) } } }
-                                td { @if let Some(k) = r.source_kind { (k.as_str()) } @else { span.muted { (any) } } }
+                                td { @if let Some(k) = r.source_kind { (lang.source_kind(k)) } @else { span.muted { (any) } } }
                                 td { (departments.iter().find(|d| d.id == r.department_id).map(|d| crate::pages::dept(lang, &d.name).to_string()).unwrap_or(format!("#{}", r.department_id))) }
                                 @if can {
                                     td {
@@ -314,7 +314,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                         label { (lang.t("Type de source", "Source kind"))
                             select name="source_kind" {
                                 option value="" { (any) }
-                                @for k in SourceKind::ALL { option value=(k.as_str()) { (k.as_str()) } }
+                                @for k in SourceKind::ALL { option value=(k.as_str()) { (lang.source_kind(k)) } }
                             }
                         }
                         label { (lang.t("Service", "Department"))
