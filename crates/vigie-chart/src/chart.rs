@@ -31,8 +31,8 @@ fn bar_value(v: Option<&f64>) -> f64 {
     line_value(v).max(0.0)
 }
 
-fn tip(label: &str, series: &str, value: f64) -> String {
-    format!("{} · {}: {}", label.trim(), series.trim(), num(value))
+fn tip(label: &str, series: &str, value: f64, lang: Lang) -> String {
+    format!("{} · {}: {}", label.trim(), series.trim(), num(value, lang))
 }
 
 fn names(series: &[Series]) -> String {
@@ -56,10 +56,12 @@ pub(crate) struct Frame {
     /// Every `every`-th label is shown, counted back from the last one.
     pub every: usize,
     legend: Legend,
+    lang: Lang,
 }
 
 impl Frame {
-    fn new(labels: &[String], series: &[Series], width: u32, height: u32, lo: f64, hi: f64) -> Frame {
+    #[allow(clippy::too_many_arguments)]
+    fn new(labels: &[String], series: &[Series], width: u32, height: u32, lo: f64, hi: f64, lang: Lang) -> Frame {
         let width = size(width, MIN_WIDTH);
         let names: Vec<String> = series.iter().map(|s| truncate(&s.name, LEGEND_CHARS)).collect();
         let items: Vec<(&str, Color)> = names.iter().zip(series).map(|(n, s)| (n.as_str(), s.color)).collect();
@@ -68,7 +70,7 @@ impl Frame {
         let height = size(height, MIN_HEIGHT).max(top + 62.0);
         let bottom = height - 22.0;
         let (ticks, step) = nice_ticks(lo, hi);
-        let tick_w = ticks.iter().map(|t| text_width(&tick_label(*t, step))).fold(0.0, f64::max);
+        let tick_w = ticks.iter().map(|t| text_width(&tick_label(*t, step, lang))).fold(0.0, f64::max);
         let labels: Vec<String> = labels.iter().map(|l| truncate(l, X_LABEL_CHARS)).collect();
         let widest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
         // Half the widest label: the first and last labels stay inside.
@@ -76,7 +78,7 @@ impl Frame {
         let left = (tick_w + 10.0).max(half).max(PAD);
         let right = width - half.max(12.0);
         let every = label_step(labels.len(), right - left, widest);
-        Frame { width, height, left, right, top, bottom, lo, hi, ticks, step, labels, every, legend }
+        Frame { width, height, left, right, top, bottom, lo, hi, ticks, step, labels, every, legend, lang }
     }
 
     pub fn slot(&self) -> f64 {
@@ -100,7 +102,7 @@ impl Frame {
             if (y - self.bottom).abs() > 0.5 {
                 svg.line(self.left, y, self.right, y, GRID);
             }
-            svg.text(self.left - 6.0, y + 4.0, "end", "", &tick_label(*t, self.step));
+            svg.text(self.left - 6.0, y + 4.0, "end", "", &tick_label(*t, self.step, self.lang));
         }
         svg.line(self.left, self.bottom, self.right, self.bottom, AXIS);
         let n = self.labels.len();
@@ -121,7 +123,7 @@ impl StackedBars {
         if max <= 0.0 || self.series.is_empty() {
             return None;
         }
-        Some((Frame::new(&self.labels, &self.series, self.width, self.height, 0.0, max), totals))
+        Some((Frame::new(&self.labels, &self.series, self.width, self.height, 0.0, max, self.lang), totals))
     }
 
     pub fn to_svg(&self) -> String {
@@ -139,14 +141,14 @@ impl StackedBars {
                 "Stacked bar chart: {} bars; series: {}. Highest total {} at {}.",
                 totals.len(),
                 names(&self.series),
-                num(max),
+                num(max, self.lang),
                 self.labels[imax].trim()
             ),
             Lang::Fr => format!(
                 "Histogramme empilé : {} barres ; séries : {}. Total le plus haut {} à {}.",
                 totals.len(),
                 names(&self.series),
-                num(max),
+                num(max, self.lang),
                 self.labels[imax].trim()
             ),
         };
@@ -162,7 +164,14 @@ impl StackedBars {
                 }
                 // Rounded ends, shared by neighbours: no gap, no overlap.
                 let (top, bottom) = (round1(frame.y(acc + v)), round1(frame.y(acc)));
-                svg.rect(frame.x(i) - bar_w / 2.0, top, bar_w, bottom - top, s.color, Some(&tip(label, &s.name, v)));
+                svg.rect(
+                    frame.x(i) - bar_w / 2.0,
+                    top,
+                    bar_w,
+                    bottom - top,
+                    s.color,
+                    Some(&tip(label, &s.name, v, self.lang)),
+                );
                 acc += v;
             }
         }
@@ -195,19 +204,19 @@ impl LineChart {
         if hi <= lo {
             hi = lo + lo.abs().max(1.0);
         }
-        let frame = Frame::new(&self.labels, &self.series, self.width, self.height, lo, hi);
+        let frame = Frame::new(&self.labels, &self.series, self.width, self.height, lo, hi, self.lang);
         let desc = match self.lang {
             Lang::En => format!(
                 "Line chart: {n} points; series: {}. Values from {} to {}.",
                 names(&self.series),
-                num(dmin),
-                num(dmax)
+                num(dmin, self.lang),
+                num(dmax, self.lang)
             ),
             Lang::Fr => format!(
                 "Courbe : {n} points ; séries : {}. Valeurs de {} à {}.",
                 names(&self.series),
-                num(dmin),
-                num(dmax)
+                num(dmin, self.lang),
+                num(dmax, self.lang)
             ),
         };
         let mut svg = Svg::new(frame.width, frame.height, &self.title, &desc);
@@ -228,7 +237,7 @@ impl LineChart {
             }
             for (point, label) in points.iter().zip(self.labels.iter()) {
                 if let Some((x, y, v)) = point {
-                    svg.circle(*x, *y, r, s.color, &tip(label, &s.name, *v));
+                    svg.circle(*x, *y, r, s.color, &tip(label, &s.name, *v, self.lang));
                 }
             }
         }
@@ -244,7 +253,8 @@ impl HBars {
         }
         let values: Vec<f64> = self.rows.iter().map(|(_, v)| bar_value(Some(v))).collect();
         let max = values.iter().copied().fold(0.0, f64::max);
-        let texts: Vec<String> = values.iter().map(|v| format!("{}{}", num(*v), self.value_suffix)).collect();
+        let texts: Vec<String> =
+            values.iter().map(|v| format!("{}{}", num(*v, self.lang), self.value_suffix)).collect();
         let value_w = texts.iter().map(|t| text_width(t)).fold(0.0, f64::max) + PAD;
         let widest = self.rows.iter().map(|(l, _)| l.trim().chars().count()).max().unwrap_or(0);
         let label_w = (widest as f64 * CHAR_W + 2.0 * PAD).min(width * 0.4);
@@ -289,7 +299,7 @@ impl ShareBar {
         if total <= 0.0 {
             return empty(width, 80.0, &self.title, self.lang);
         }
-        let shares: Vec<String> = values.iter().map(|v| pct(v / total * 100.0)).collect();
+        let shares: Vec<String> = values.iter().map(|v| pct(v / total * 100.0, self.lang)).collect();
         let items: Vec<(String, Color)> = self
             .parts
             .iter()
@@ -315,7 +325,7 @@ impl ShareBar {
             let x0 = round1(PAD + acc / total * bar_w);
             acc += v;
             let x1 = round1(PAD + acc / total * bar_w);
-            let tip = format!("{}: {share} ({})", name.trim(), num(*v));
+            let tip = format!("{}: {share} ({})", name.trim(), num(*v, self.lang));
             svg.rect(x0, bar_y, x1 - x0, 24.0, *color, Some(&tip));
         }
         legend.draw(&mut svg);

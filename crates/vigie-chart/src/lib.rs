@@ -104,6 +104,15 @@ impl Lang {
             Lang::En => en,
         }
     }
+
+    /// A number written with a decimal point, the reader's way (a comma in
+    /// French).
+    pub(crate) fn decimal(self, written: String) -> String {
+        match self {
+            Lang::Fr => written.replace('.', ","),
+            Lang::En => written,
+        }
+    }
 }
 
 /// One named series of values, one per label.

@@ -2,6 +2,7 @@
 //! charts use.
 
 use crate::Color;
+use crate::Lang;
 
 /// Body text size, in user units.
 pub(crate) const FONT: f64 = 11.0;
@@ -76,18 +77,19 @@ fn fixed(v: f64, decimals: usize) -> String {
 
 const UNITS: [(f64, &str); 3] = [(1e9, "G"), (1e6, "M"), (1e3, "k")];
 
-/// Compact number: `1200` → "1.2k", `3_400_000` → "3.4M", `0.25` → "0.25".
-pub(crate) fn num(v: f64) -> String {
-    compact(v, |div| if div > 1.0 { 1 } else { 2 })
+/// Compact number: `1200` → "1.2k", `3_400_000` → "3.4M", `0.25` → "0.25"
+/// (in French "1,2k", "0,25").
+pub(crate) fn num(v: f64, lang: Lang) -> String {
+    lang.decimal(compact(v, |div| if div > 1.0 { 1 } else { 2 }))
 }
 
 /// A tick value, with as many decimals as the tick step needs
 /// (`1500` with a step of 500 → "1.5k").
-pub(crate) fn tick_label(v: f64, step: f64) -> String {
-    compact(v, |div| {
+pub(crate) fn tick_label(v: f64, step: f64, lang: Lang) -> String {
+    lang.decimal(compact(v, |div| {
         let rel = step / div;
         if rel >= 1.0 || !rel.is_finite() || rel <= 0.0 { 0 } else { ((-rel.log10()) - 1e-9).ceil().min(9.0) as usize }
-    })
+    }))
 }
 
 /// Writes `v` with the largest unit it reaches once rounded (999 960 →
@@ -107,16 +109,17 @@ fn compact(v: f64, decimals: impl Fn(f64) -> usize) -> String {
     fixed(v, decimals(1.0))
 }
 
-/// A share in percent: "45 %", "4.5 %", "<0.1 %".
-pub(crate) fn pct(p: f64) -> String {
+/// A share in percent: "45 %", "4.5 %", "<0.1 %" (in French "4,5 %").
+pub(crate) fn pct(p: f64, lang: Lang) -> String {
     let p = finite(p);
-    if p >= 10.0 {
+    let text = if p >= 10.0 {
         format!("{p:.0} %")
     } else if p > 0.0 && p < 0.05 {
         "<0.1 %".to_owned()
     } else {
         format!("{} %", fixed(p, 1))
-    }
+    };
+    lang.decimal(text)
 }
 
 /// A legend's layout: one swatch and name per item, wrapped into rows.

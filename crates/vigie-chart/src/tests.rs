@@ -165,24 +165,29 @@ fn nice_ticks_step_by_1_2_5() {
 
 #[test]
 fn numbers_are_compact() {
-    assert_eq!(num(1200.0), "1.2k");
-    assert_eq!(num(3_400_000.0), "3.4M");
-    assert_eq!(num(0.25), "0.25");
-    assert_eq!(num(1000.0), "1k");
-    assert_eq!(num(999_960.0), "1M");
-    assert_eq!(num(-1500.0), "-1.5k");
-    assert_eq!(num(42.0), "42");
-    assert_eq!(num(f64::NAN), "0");
+    assert_eq!(num(1200.0, Lang::En), "1.2k");
+    assert_eq!(num(3_400_000.0, Lang::En), "3.4M");
+    assert_eq!(num(0.25, Lang::En), "0.25");
+    assert_eq!(num(1000.0, Lang::En), "1k");
+    assert_eq!(num(999_960.0, Lang::En), "1M");
+    assert_eq!(num(-1500.0, Lang::En), "-1.5k");
+    assert_eq!(num(42.0, Lang::En), "42");
+    assert_eq!(num(f64::NAN, Lang::En), "0");
     assert_eq!(c(12.345), "12.3");
     assert_eq!(c(-0.04), "0");
     assert_eq!(c(f64::INFINITY), "0");
-    assert_eq!(tick_label(1500.0, 500.0), "1.5k");
-    assert_eq!(tick_label(500.0, 500.0), "500");
-    assert_eq!(tick_label(0.3 * 1.0000000000000002, 0.1), "0.3");
-    assert_eq!(tick_label(-0.5, 0.5), "-0.5");
-    assert_eq!(pct(75.0), "75 %");
-    assert_eq!(pct(4.54), "4.5 %");
-    assert_eq!(pct(0.01), "<0.1 %");
+    assert_eq!(tick_label(1500.0, 500.0, Lang::En), "1.5k");
+    assert_eq!(tick_label(500.0, 500.0, Lang::En), "500");
+    assert_eq!(tick_label(0.3 * 1.0000000000000002, 0.1, Lang::En), "0.3");
+    assert_eq!(tick_label(-0.5, 0.5, Lang::En), "-0.5");
+    assert_eq!(pct(75.0, Lang::En), "75 %");
+    assert_eq!(pct(4.54, Lang::En), "4.5 %");
+    assert_eq!(pct(0.01, Lang::En), "<0.1 %");
+    // French readers get a decimal comma.
+    assert_eq!(num(1200.0, Lang::Fr), "1,2k");
+    assert_eq!(num(-0.43, Lang::Fr), "-0,43");
+    assert_eq!(tick_label(1500.0, 500.0, Lang::Fr), "1,5k");
+    assert_eq!(pct(4.54, Lang::Fr), "4,5 %");
 }
 
 #[test]
