@@ -271,7 +271,7 @@ fn decode_feed<'a>(body: &'a [u8], content_type: Option<&str>) -> Decoded<'a> {
         }
         Some(Some(encoding)) => transcode(body, encoding),
         // No declaration, or one that names no known charset.
-        Some(None) | None => match content_type.and_then(charset_from_content_type) {
+        Some(None) | None => match content_type.and_then(crate::html::charset_from_content_type) {
             Some(encoding) if std::str::from_utf8(body).is_err() => transcode(body, encoding),
             _ => utf8_repaired(body),
         },
@@ -340,17 +340,6 @@ fn xml_declared_encoding(body: &[u8]) -> Option<Option<&'static Encoding>> {
     let decl = &head[..find(head, b"?>")?];
     let value = attribute(decl.get(5..)?, b"encoding")?;
     Some(Encoding::for_label_no_replacement(value.trim().as_bytes()))
-}
-
-fn charset_from_content_type(content_type: &str) -> Option<&'static Encoding> {
-    content_type.split(';').skip(1).find_map(|param| {
-        let (key, value) = param.split_once('=')?;
-        if !key.trim().eq_ignore_ascii_case("charset") {
-            return None;
-        }
-        let label = value.trim().trim_matches(['"', '\'']);
-        Encoding::for_label_no_replacement(label.as_bytes())
-    })
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

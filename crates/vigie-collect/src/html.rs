@@ -1034,7 +1034,9 @@ fn decode(body: &[u8], content_type: Option<&str>) -> (String, &'static Encoding
     (text.into_owned(), encoding, had_errors)
 }
 
-fn charset_from_content_type(content_type: &str) -> Option<&'static Encoding> {
+/// The charset a `Content-Type` names (`text/html; charset=ISO-8859-1`), if
+/// it is one a browser knows.
+pub(crate) fn charset_from_content_type(content_type: &str) -> Option<&'static Encoding> {
     content_type.split(';').skip(1).find_map(|param| {
         let (key, value) = param.split_once('=')?;
         if !key.trim().eq_ignore_ascii_case("charset") {
@@ -1094,6 +1096,23 @@ fn trim_ascii_start(b: &[u8]) -> &[u8] {
 /// when it is not understood. Relative forms count back from `now`. Does not
 /// reject future dates: [`extract`] does.
 pub fn parse_date(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match machine_date(value) {
+        MachineDate::Read(t) => t,
+        MachineDate::Words(s) => {
+            let toks = tokenize(s);
+            absolute(&toks, Some(now)).or_else(|| relative(&toks, now))
+        }
+    }
+}
+
+/// What the machine forms (RFC 3339, RFC 2822, Unix seconds) make of a
+/// date, or its bounded text to read as words.
+enum MachineDate<'a> {
+    Read(Option<DateTime<Utc>>),
+    Words(&'a str),
+}
+
+fn machine_date(value: &str) -> MachineDate<'_> {
     let mut s = value.trim();
     if s.len() > MAX_DATE_BYTES {
         let mut cut = MAX_DATE_BYTES;
@@ -1103,19 +1122,18 @@ pub fn parse_date(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         s = &s[..cut];
     }
     if s.is_empty() {
-        return None;
+        return MachineDate::Read(None);
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
+        return MachineDate::Read(Some(t.with_timezone(&Utc)));
     }
     if let Ok(t) = DateTime::parse_from_rfc2822(s) {
-        return Some(t.with_timezone(&Utc));
+        return MachineDate::Read(Some(t.with_timezone(&Utc)));
     }
     if s.bytes().all(|b| b.is_ascii_digit()) {
-        return epoch(s);
+        return MachineDate::Read(epoch(s));
     }
-    let toks = tokenize(s);
-    absolute(&toks, Some(now)).or_else(|| relative(&toks, now))
+    MachineDate::Words(s)
 }
 
 /// Reads a date that needs no clock: the machine and written-out forms of
@@ -1123,27 +1141,10 @@ pub fn parse_date(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 /// 23 nov. 2026 08:00`), not relative nor year-less ones. The feed reader's
 /// fallback when feed-rs does not understand a date.
 pub(crate) fn parse_absolute_date(value: &str) -> Option<DateTime<Utc>> {
-    let mut s = value.trim();
-    if s.len() > MAX_DATE_BYTES {
-        let mut cut = MAX_DATE_BYTES;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s = &s[..cut];
+    match machine_date(value) {
+        MachineDate::Read(t) => t,
+        MachineDate::Words(s) => absolute(&tokenize(s), None),
     }
-    if s.is_empty() {
-        return None;
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    if let Ok(t) = DateTime::parse_from_rfc2822(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    if s.bytes().all(|b| b.is_ascii_digit()) {
-        return epoch(s);
-    }
-    absolute(&tokenize(s), None)
 }
 
 /// Unix time in seconds (9–10 digits) or milliseconds (12–13 digits).
