@@ -82,6 +82,21 @@ fn inbox_from_row(row: &SqliteRow) -> Result<InboxItem> {
 
 /// Writes an inbox row whole, only if the mention is in the item's project;
 /// `verb` is `INSERT OR REPLACE` or `INSERT OR IGNORE`. Returns the rows written.
+/// The item whole and, when given, the event explaining the change.
+async fn write_item_and_event(
+    conn: &mut sqlx::SqliteConnection,
+    item: &InboxItem,
+    event: Option<NewWorkflowEvent>,
+) -> Result<()> {
+    if write_inbox(conn, "INSERT OR REPLACE", item).await? == 0 {
+        return Err(StoreError::NotFound(format!("no mention {} in this project", item.mention_id)));
+    }
+    if let Some(event) = event {
+        write_event(conn, item.project_id, item.mention_id, &event, item.updated_at).await?;
+    }
+    Ok(())
+}
+
 async fn write_inbox(conn: &mut sqlx::SqliteConnection, verb: &str, item: &InboxItem) -> Result<u64> {
     let sql = format!(
         "{verb} INTO inbox (mention_id, project_id, status, department_id, assignee_id, entered_at, due_at, \
@@ -319,12 +334,7 @@ impl Workflow for SqliteStore {
 
     async fn save_inbox_item(&self, item: &InboxItem, event: Option<NewWorkflowEvent>) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if write_inbox(&mut tx, "INSERT OR REPLACE", item).await? == 0 {
-            return Err(StoreError::NotFound(format!("no mention {} in this project", item.mention_id)));
-        }
-        if let Some(event) = event {
-            write_event(&mut tx, item.project_id, item.mention_id, &event, item.updated_at).await?;
-        }
+        write_item_and_event(&mut tx, item, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -351,12 +361,7 @@ impl Workflow for SqliteStore {
                 item.mention_id
             )));
         }
-        if write_inbox(&mut tx, "INSERT OR REPLACE", item).await? == 0 {
-            return Err(StoreError::NotFound(format!("no mention {} in this project", item.mention_id)));
-        }
-        if let Some(event) = event {
-            write_event(&mut tx, item.project_id, item.mention_id, &event, item.updated_at).await?;
-        }
+        write_item_and_event(&mut tx, item, event).await?;
         tx.commit().await?;
         Ok(())
     }
