@@ -162,6 +162,35 @@ impl Lang {
         name.parse::<vigie_model::SourceKind>().map_or_else(|_| name.to_string(), |k| self.source_kind(k).to_string())
     }
 
+    /// A label the models write in English (an explanation's feature, a
+    /// theme's clue, a reach basis), as the reader reads it; the words taken
+    /// from the mention stay as they are. The API keeps the model's label.
+    pub fn model_label(self, label: &str) -> String {
+        if self == Lang::En {
+            return label.to_string();
+        }
+        if let Some(words) = label.strip_prefix("lexicon: ") {
+            return format!("lexique\u{a0}: {words}");
+        }
+        if let Some(kind) = label.strip_prefix("default for ") {
+            return format!("valeur par défaut ({})", self.source_kind_name(kind));
+        }
+        match label {
+            "negation" => "négation",
+            "ALL CAPS" => "TOUT EN MAJUSCULES",
+            "CAPS words" => "mots en majuscules",
+            "elongation" => "lettres répétées",
+            "sentence encoder" => "encodeur de phrases",
+            "classifier" => "classifieur",
+            "views" => "vues",
+            "followers" => "abonnés",
+            "site audience" => "audience du site",
+            "engagement" => "interactions",
+            other => other,
+        }
+        .to_string()
+    }
+
     pub fn decimal(self, formatted: &str) -> String {
         match self {
             Lang::Fr => formatted.replace('.', ","),
@@ -224,6 +253,11 @@ mod tests {
         assert_eq!(Lang::Fr.source_kind(SourceKind::Forum), "forum");
         assert_eq!(Lang::Fr.source_kind_name("news"), "presse");
         assert_eq!(Lang::Fr.source_kind_name("not-a-kind"), "not-a-kind");
+        assert_eq!(Lang::Fr.model_label("lexicon: not happy"), "lexique\u{a0}: not happy");
+        assert_eq!(Lang::Fr.model_label("default for review"), "valeur par défaut (avis)");
+        assert_eq!(Lang::Fr.model_label("classifier"), "classifieur");
+        assert_eq!(Lang::Fr.model_label("pas terrible"), "pas terrible", "the author's words stay");
+        assert_eq!(Lang::En.model_label("lexicon: not happy"), "lexicon: not happy");
         for kind in SourceKind::ALL {
             assert!(!Lang::Fr.source_kind(kind).is_empty() && !Lang::En.source_kind(kind).is_empty());
         }

@@ -961,7 +961,7 @@ fn explanation_markup(lang: Lang, a: &Analysis) -> Markup {
                         tbody {
                             @for c in items.iter().take(12) {
                                 tr {
-                                    td.feature { (clip(&c.feature, 60)) }
+                                    td.feature { (clip(&lang.model_label(&c.feature), 60)) }
                                     td.bar-cell { span class={ "bar " (class) " " (bar_class(c.weight, max)) } {} }
                                     td.num { (lang.decimal(&format!("{:+.2}", c.weight))) }
                                 }
@@ -1036,7 +1036,7 @@ async fn detail_page(
                             (format!("{:.0}", r.score)) "/100 · "
                             (lang.number(r.audience.min(i64::MAX as u64) as i64)) " " (lang.t("personnes", "people")) " · "
                             (lang.number(r.engagement.min(i64::MAX as u64) as i64)) " " (lang.t("interactions", "interactions"))
-                            " " span.muted { "(" (r.basis) ")" }
+                            " " span.muted { "(" (lang.model_label(&r.basis)) ")" }
                         }
                         None => span.muted { (lang.t("non estimée", "not estimated")) },
                     }
@@ -1087,7 +1087,7 @@ async fn detail_page(
                         td { a href={ "/p/" (pid) "/mentions?theme=" (url::form_urlencoded::byte_serialize(t.theme.as_bytes()).collect::<String>()) } {
                             (themes.get(t.theme.as_str()).copied().unwrap_or(t.theme.as_str())) } }
                         td.num { (lang.percent(f64::from(t.score))) }
-                        td { @for (i, e) in t.evidence.iter().enumerate() { @if i > 0 { ", " } code { (e) } } }
+                        td { @for (i, e) in t.evidence.iter().enumerate() { @if i > 0 { ", " } code { (lang.model_label(e)) } } }
                     } } }
                 } }
             }
