@@ -154,7 +154,9 @@ impl View {
                 .collect(),
             pages: http_pages.into_iter().take(MAX_PAGES).collect(),
             pages_hidden,
-            mentions_total: alert.mention_ids.len().max(notice.mentions.len()),
+            // The alert keeps the first mentions only (`mention_ids` is
+            // capped); a count rule's observed figure is how many there are.
+            mentions_total: alert.mention_ids.len().max(notice.mentions.len()).max(counted_mentions(alert)),
             mentions,
             events: alert.events,
             status: status_word(alert.status, lang),
@@ -252,6 +254,17 @@ fn sentiment_word(sentiment: &str, lang: Language) -> String {
 }
 
 /// "57 negative mentions" and "about 8.2 (6.9× expected)", by rule.
+/// How many mentions a rule that counts them (surges, trigger terms) saw.
+fn counted_mentions(alert: &vigie_model::Alert) -> usize {
+    match alert.rule {
+        AlertRule::VolumeSurge | AlertRule::NegativeSurge | AlertRule::TriggerTerm => {
+            let observed = alert.evidence.observed;
+            if observed.is_finite() && observed > 0.0 { observed.round() as usize } else { 0 }
+        }
+        _ => 0,
+    }
+}
+
 fn observed_expected(rule: AlertRule, observed: f64, expected: f64, lang: Language) -> (String, String) {
     let (o, e) = (number(observed, lang), number(expected, lang));
     let ratio = if expected > 0.0 && expected.is_finite() && observed.is_finite() {
@@ -862,7 +875,7 @@ mod tests {
         }
         assert!(r.text.contains("CRITICAL"));
         assert!(r.text.contains("Score:    0.97"));
-        assert!(r.text.contains("top 1 of 12"));
+        assert!(r.text.contains("top 1 of 57"), "the surge counted 57 mentions (the alert keeps the first 12)");
         assert_eq!(r.subject, "[Vigie critical] Acme / SNCF retards: Negative mentions of SNCF retards up sevenfold");
     }
 
@@ -964,7 +977,7 @@ mod tests {
         assert!(r.text.contains("Projet\u{a0}:  Acme\n"), "{}", r.text);
         assert!(r.text.contains("Observé\u{a0}: 57 mentions négatives\n"), "{}", r.text);
         assert!(r.text.contains("Score\u{a0}:   0,97 (anomalie, de 0 à 1)"), "{}", r.text);
-        assert!(r.text.contains("Mentions à l’origine de l’alerte (la première sur 12)\u{a0}:"), "{}", r.text);
+        assert!(r.text.contains("Mentions à l’origine de l’alerte (la première sur 57)\u{a0}:"), "{}", r.text);
         assert!(r.text.contains("Voir l’alerte\u{a0}: https://vigie.example.org/p/1/alerts/42"), "{}", r.text);
         assert!(r.text.contains("Envoyé par Vigie · événement 42-3"), "{}", r.text);
         assert!(
@@ -1053,7 +1066,7 @@ mod tests {
             assert!(m.excerpt.chars().count() <= MAX_EXCERPT_CHARS + 1, "{}", m.excerpt.chars().count());
             assert!(m.excerpt.ends_with('…'));
         }
-        assert!(r.text.contains("top 5 of 12"));
+        assert!(r.text.contains("top 5 of 57"));
     }
 
     #[test]

@@ -246,7 +246,7 @@ pub fn body(lang: Lang, r: &Report) -> Markup {
                 table { thead { tr { th { (lang.t("Source", "Source")) } th.num { (lang.t("Période", "Period")) } th.num { (lang.t("Période précédente", "Previous period")) } th.num { (lang.t("Évolution", "Change")) } } }
                 tbody { @for s in &k.sources { tr {
                     td { (lang.source_kind_name(&s.source)) } td.num { (lang.number(s.current)) } td.num { (lang.number(s.previous)) }
-                    td.num { (kpi::relative_change(s.current as f64, s.previous as f64).map_or_else(|| "—".into(), |c| format!("{}{}", if c > 0.0 { "+" } else { "" }, lang.percent(c)))) }
+                    td.num { (kpi::relative_change(s.current as f64, s.previous as f64).map_or_else(|| if s.current > 0 { lang.t("nouveau", "new").to_string() } else { "—".into() }, |c| format!("{}{}", if c > 0.0 { "+" } else { "" }, lang.percent(c)))) }
                 } } } }
             }
         }
