@@ -75,7 +75,20 @@ pub fn due_period(
 /// The addresses a schedule sends to: its own, else its channel's.
 fn recipients(schedule: &ReportSchedule, channel_target: &str) -> Vec<String> {
     let list = if schedule.recipients.trim().is_empty() { channel_target } else { &schedule.recipients };
-    list.split([',', ';', ' ', '\n']).map(str::trim).filter(|a| !a.is_empty()).map(str::to_string).collect()
+    // Each address once, whatever its case.
+    let mut seen = std::collections::HashSet::new();
+    list.split([',', ';', ' ', '\n'])
+        .map(str::trim)
+        .filter(|a| !a.is_empty() && seen.insert(a.to_lowercase()))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The people a schedule's list reaches, compared without case or order
+/// (an empty list is the channel's address).
+pub(crate) fn recipient_set(list: &str, channel_target: &str) -> std::collections::BTreeSet<String> {
+    let list = if list.trim().is_empty() { channel_target } else { list };
+    list.split([',', ';', ' ', '\n']).map(str::trim).filter(|a| !a.is_empty()).map(str::to_lowercase).collect()
 }
 
 /// What one pass did.
@@ -271,7 +284,12 @@ mod tests {
             created_at: Utc::now(),
         };
         assert_eq!(recipients(&s, "a@x.org, b@x.org"), ["a@x.org", "b@x.org"]);
-        let own = ReportSchedule { recipients: "boss@x.org".into(), ..s };
+        let own = ReportSchedule { recipients: "boss@x.org".into(), ..s.clone() };
         assert_eq!(recipients(&own, "a@x.org"), ["boss@x.org"]);
+        // Each person once.
+        let twice = ReportSchedule { recipients: "boss@x.org,Boss@X.org; boss@x.org".into(), ..s };
+        assert_eq!(recipients(&twice, "a@x.org"), ["boss@x.org"]);
+        assert_eq!(recipient_set("", "Patron@X.fr"), recipient_set("patron@x.fr, PATRON@x.fr", "other@x.fr"));
+        assert_ne!(recipient_set("a@x.fr", "b@x.fr"), recipient_set("", "b@x.fr"));
     }
 }

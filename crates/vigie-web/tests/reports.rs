@@ -384,6 +384,14 @@ async fn schedules_are_kept_by_managers_and_each_period_is_mailed_once() {
         )
         .await;
     assert_eq!(twice.status, 409, "the same report twice would be mailed twice: {}", twice.text);
+    // The same people written another way are the same people.
+    let again = manager
+        .post_json(
+            &path,
+            &json!({"frequency": "weekly", "channel_id": mail.id, "recipients": "Boss@Example.org, boss@example.org", "lang": "en"}),
+        )
+        .await;
+    assert_eq!(again.status, 409, "{}", again.text);
     // Without a language, the channel's (French here), whoever asks.
     let token = app.token(Role::Manager).await;
     let plain = token

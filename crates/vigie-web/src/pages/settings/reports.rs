@@ -101,7 +101,14 @@ async fn add(state: &AppState, actor: &Actor, input: ScheduleInput, lang: Lang) 
         }
         _ => String::new(),
     };
-    let recipients = if raw.trim().is_empty() { String::new() } else { check_addresses(&raw, lang)?.join(",") };
+    let recipients = if raw.trim().is_empty() {
+        String::new()
+    } else {
+        // Each address once (`a@x.fr,A@X.fr` mailed it twice).
+        let mut seen = std::collections::HashSet::new();
+        let addresses = check_addresses(&raw, lang)?;
+        addresses.into_iter().filter(|a| seen.insert(a.to_lowercase())).collect::<Vec<_>>().join(",")
+    };
     let report_lang = match input.lang.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
         // The channel's language (French unless it says otherwise).
         None => match state.store.list_channels(pid).await?.into_iter().find(|c| c.id == channel_id) {
@@ -112,9 +119,17 @@ async fn add(state: &AppState, actor: &Actor, input: ScheduleInput, lang: Lang) 
             ApiError::invalid(msg(lang, "La langue doit être fr ou en.".into(), "lang must be fr or en".into()))
         })?,
     };
-    // The same report to the same people twice would mail it twice.
+    // The same report to the same people twice would mail it twice: the
+    // people compared as the report reaches them (no list is the channel's
+    // address; case and order do not count).
+    let channel_target =
+        state.store.list_channels(pid).await?.into_iter().find(|c| c.id == channel_id).map(|c| c.target);
+    let people = |list: &str| crate::schedule::recipient_set(list, channel_target.as_deref().unwrap_or(""));
     if let Some(same) = state.store.list_report_schedules(pid).await?.into_iter().find(|s| {
-        s.frequency == frequency && s.channel_id == channel_id && s.recipients == recipients && s.lang == report_lang
+        s.frequency == frequency
+            && s.channel_id == channel_id
+            && people(&s.recipients) == people(&recipients)
+            && s.lang == report_lang
     }) {
         return Err(ApiError::conflict(msg(
             lang,
