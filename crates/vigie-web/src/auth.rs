@@ -314,7 +314,16 @@ pub async fn authorize(State(guard): State<Guard>, req: Request, next: Next) -> 
                 format!("/login?next={}", url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>());
             Redirect::to(&target).into_response()
         }
-        Err(Refused::ChangePassword) => Redirect::to("/account/password").into_response(),
+        Err(Refused::ChangePassword(path)) => {
+            let target = match path.as_str() {
+                "" | "/" => "/account/password".to_string(),
+                page => format!(
+                    "/account/password?next={}",
+                    url::form_urlencoded::byte_serialize(page.as_bytes()).collect::<String>()
+                ),
+            };
+            Redirect::to(&target).into_response()
+        }
         Err(Refused::Error(e, lang)) => {
             if page {
                 error_page(&e, lang)
@@ -327,7 +336,8 @@ pub async fn authorize(State(guard): State<Guard>, req: Request, next: Next) -> 
 
 enum Refused {
     Login(String),
-    ChangePassword,
+    /// To the password change, then to this page.
+    ChangePassword(String),
     Error(ApiError, Lang),
 }
 
@@ -402,7 +412,12 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
         }
         if actor.user.as_ref().is_some_and(|u| u.must_change_password) {
             if guard.page {
-                return Err(Refused::ChangePassword);
+                let path = if req.method() == Method::GET {
+                    req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default()
+                } else {
+                    referring_page(req.headers()).unwrap_or_default()
+                };
+                return Err(Refused::ChangePassword(path));
             }
             return Err(fail(
                 ApiError::forbidden("change your one-time password first (Account page)")

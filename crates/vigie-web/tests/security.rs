@@ -346,16 +346,22 @@ async fn a_one_time_password_must_be_changed_first() {
     let csrf = r.json()["csrf_token"].as_str().unwrap().to_string();
     let client =
         Client { http: app.anonymous().http, base: app.url(""), cookie: Some(cookie), csrf: Some(csrf), bearer: None };
+    // The page asked for is where the password change leads (a link in an e-mail).
     let page = client.get(&app.p("/overview")).await;
     assert_eq!(page.status, 303);
-    assert_eq!(page.location(), Some("/account/password"));
+    let wanted = format!("/account/password?next=%2Fp%2F{}%2Foverview", app.project.id);
+    assert_eq!(page.location(), Some(wanted.as_str()));
+    let form = client.get(&wanted).await;
+    assert!(form.text.contains(&format!("name=\"next\" value=\"/p/{}/overview\"", app.project.id)), "{}", form.text);
     let api = client.get(&app.api("/overview")).await;
     assert_eq!(api.status, 403);
     let short = client.post_form("/account/password", &[("current", "one time pass 1"), ("new", "short")]).await;
     assert!(short.text.contains("at least 10 characters"), "{}", short.text);
-    let done =
-        client.post_form("/account/password", &[("current", "one time pass 1"), ("new", "my own long password")]).await;
+    let next = app.p("/overview");
+    let fields = [("current", "one time pass 1"), ("new", "my own long password"), ("next", next.as_str())];
+    let done = client.post_form("/account/password", &fields).await;
     assert_eq!(done.status, 303, "{}", done.text);
+    assert_eq!(done.location(), Some(next.as_str()));
     let fresh = done.headers.get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
     let again = Client { cookie: Some(fresh), ..client };
     assert_eq!(again.get(&app.p("/overview")).await.status, 200);

@@ -158,7 +158,19 @@ async fn login(
     match auth::login(&state, &form.username, &form.password, &address(&connect), now).await {
         Ok(user) => match auth::start_session(&state, &user, now).await {
             Ok(token) => {
-                let target = if user.must_change_password { "/account/password".to_string() } else { next };
+                // A one-time password is changed first, then on to the page
+                // the person was going to (a link in an e-mail).
+                let target = if user.must_change_password {
+                    match next.as_str() {
+                        "/" => "/account/password".to_string(),
+                        page => format!(
+                            "/account/password?next={}",
+                            url::form_urlencoded::byte_serialize(page.as_bytes()).collect::<String>()
+                        ),
+                    }
+                } else {
+                    next
+                };
                 let mut response = see_other(&target);
                 if let Ok(v) = auth::session_cookie(&state, &headers, Some(&token)).parse() {
                     response.headers_mut().insert(header::SET_COOKIE, v);
@@ -328,7 +340,7 @@ async fn session_of(state: &AppState, headers: &HeaderMap) -> Result<vigie_store
         .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "your session has expired: log in again"))
 }
 
-fn password_markup(lang: Lang, csrf: &str, forced: bool, error: Option<&str>) -> Response {
+fn password_markup(lang: Lang, csrf: &str, forced: bool, error: Option<&str>, next: &str) -> Response {
     let body = html! {
         (maud::DOCTYPE)
         html lang=(lang.code()) {
@@ -347,6 +359,7 @@ fn password_markup(lang: Lang, csrf: &str, forced: bool, error: Option<&str>) ->
                     )) } }
                     form.card method="post" action="/account/password" {
                         input type="hidden" name="_csrf" value=(csrf);
+                        @if next != "/" { input type="hidden" name="next" value=(next); }
                         @if let Some(e) = error { p.error-message role="alert" { (e) } }
                         label { (lang.t("Mot de passe actuel", "Current password"))
                             input type="password" name="current" autocomplete="current-password" required; }
@@ -361,13 +374,23 @@ fn password_markup(lang: Lang, csrf: &str, forced: bool, error: Option<&str>) ->
     super::html_response(body)
 }
 
-async fn password_form(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, super::PageError> {
+#[derive(Deserialize, Default)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+async fn password_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, super::PageError> {
     let session = match session_of(&state, &headers).await {
         Ok(s) => s,
         Err(_) => return Ok(see_other("/login?next=/account/password")),
     };
     let lang = Lang::parse(&session.user.lang).unwrap_or_default();
-    Ok(password_markup(lang, &session.csrf, session.user.must_change_password, None))
+    let next = safe_next(q.next.as_deref());
+    Ok(password_markup(lang, &session.csrf, session.user.must_change_password, None, &next))
 }
 
 #[derive(Deserialize)]
@@ -376,6 +399,8 @@ pub struct PasswordForm {
     csrf: String,
     current: String,
     new: String,
+    /// Where to go once it is changed.
+    next: Option<String>,
 }
 
 async fn change_password(
@@ -393,6 +418,7 @@ async fn change_password(
         .into());
     }
     let forced = session.user.must_change_password;
+    let next = safe_next(form.next.as_deref());
     let (_, hash) = state
         .store
         .user_by_name(&session.user.username)
@@ -400,15 +426,15 @@ async fn change_password(
         .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "log in again"))?;
     if !auth::verify_password(&form.current, &hash) {
         let msg = lang.t("Le mot de passe actuel est incorrect.", "The current password is wrong.");
-        return Ok(password_markup(lang, &session.csrf, forced, Some(msg)));
+        return Ok(password_markup(lang, &session.csrf, forced, Some(msg), &next));
     }
     if let Some(problem) = auth::password_problem_in(&form.new, lang) {
-        return Ok(password_markup(lang, &session.csrf, forced, Some(&problem)));
+        return Ok(password_markup(lang, &session.csrf, forced, Some(&problem), &next));
     }
     if form.new == form.current {
         let msg =
             lang.t("Le nouveau mot de passe doit être différent.", "The new password must differ from the old one.");
-        return Ok(password_markup(lang, &session.csrf, forced, Some(msg)));
+        return Ok(password_markup(lang, &session.csrf, forced, Some(msg), &next));
     }
     let new_hash = auth::hash_password(&form.new)?;
     state.store.set_password(session.user.id, &new_hash, false).await?;
@@ -428,7 +454,7 @@ async fn change_password(
             now,
         )
         .await?;
-    let mut response = see_other("/");
+    let mut response = see_other(&next);
     if let Ok(v) = auth::session_cookie(&state, &headers, Some(&token)).parse() {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
