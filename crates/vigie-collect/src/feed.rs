@@ -685,12 +685,16 @@ fn adapt_entry(entry: Entry, id: Option<String>, cx: &FeedContext<'_>, extras: O
         });
     let source_kind = cx.platform.or(item_platform).unwrap_or(SourceKind::Rss);
 
-    // A link to an anchor of a page (a WordPress comment's
-    // `/post/#comment-101`) names the item, not a page of its own: the store
-    // deduplicates on the canonical URL, which has no fragment, and would
-    // fold every comment of the post into one (and into the post).
+    // A link to a comment's anchor (a WordPress comment's
+    // `/post/#comment-101`) stays its link: the canonical URL keeps such an
+    // anchor, so each comment is a mention of its own, with a link to it.
+    // A link to another anchor of a page (`#respond`) names the item, not a
+    // page of its own: the canonical URL drops that fragment and would fold
+    // every such item into one (and into the post), so it becomes the id.
     let (url, source_item_id, anchor_site) = match &parsed_url {
-        Some(u) if is_anchor(u) => (None, link.clone(), u.host_str().map(str::to_string)),
+        Some(u) if is_anchor(u) && !u.fragment().is_some_and(vigie_nlp::is_comment_anchor) => {
+            (None, link.clone(), u.host_str().map(str::to_string))
+        }
         _ => (link, id, None),
     };
     let google_news = parsed_url.as_ref().is_some_and(|u| u.host_str() == Some("news.google.com"));

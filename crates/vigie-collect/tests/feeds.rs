@@ -279,6 +279,18 @@ fn listening_feeds_never_panic_when_cut_or_garbled() {
     }
 }
 
+#[test]
+fn a_link_to_another_anchor_is_the_items_id() {
+    let body = rss_items(
+        r#"<item><title>a</title><guid>1</guid><link>https://blog.example.fr/post/#respond</link></item>
+           <item><title>b</title><guid>2</guid><link>https://blog.example.fr/post/#respond-2</link></item>"#,
+    );
+    let feed = parse_feed(&body, None, "https://blog.example.fr/feed").unwrap();
+    assert!(feed.items.iter().all(|m| m.url.is_none()), "{:?}", feed.items);
+    let keys: std::collections::HashSet<_> = feed.items.iter().map(|m| normalized(m).dedup_key).collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+}
+
 // --- Feeds as found in the wild --------------------------------------------
 
 /// What the pipeline makes of a mention (cleaned text, dedup key).
@@ -297,17 +309,18 @@ fn rss_items(items: &str) -> Vec<u8> {
 fn comment_feed_items_keep_one_dedup_key_each() {
     let feed = parse("wp_comments.xml", "https://blog2.example.fr/acme-x200/feed/");
     assert_eq!(feed.items.len(), 3);
-    let ids: Vec<_> = feed.items.iter().map(|m| m.source_item_id.as_deref().unwrap()).collect();
+    // Each comment keeps its link (what an agent opens to answer it); the
+    // canonical URL keeps a comment's anchor, so each is a mention of its own.
+    let urls: Vec<_> = feed.items.iter().map(|m| m.url.as_deref().unwrap()).collect();
     assert_eq!(
-        ids,
+        urls,
         [
             "https://blog2.example.fr/acme-x200/#comment-101",
             "https://blog2.example.fr/acme-x200/#comment-102",
             "https://blog2.example.fr/acme-x200/#comment-103"
         ]
     );
-    // The anchor is the item's id, not a page of its own; the site stays known.
-    assert!(feed.items.iter().all(|m| m.url.is_none() && m.site.as_deref() == Some("blog2.example.fr")));
+    assert!(feed.items.iter().all(|m| normalized(m).url.as_deref().is_some_and(|u| u.contains("#comment-"))));
     let keys: std::collections::HashSet<_> = feed.items.iter().map(|m| normalized(m).dedup_key).collect();
     assert_eq!(keys.len(), 3, "{keys:?}");
     // Nor is it the post's key (the post itself may come from the blog's main feed).

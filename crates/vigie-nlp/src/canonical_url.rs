@@ -27,8 +27,22 @@ pub enum UrlError {
 
 pub const MAX_URL_LEN: usize = 4096;
 
+/// Whether a URL fragment names one comment or post of a page, as blogs and
+/// forums write their anchors: `comment-101` (WordPress), `c1234` (Blogger),
+/// `p5678` (phpBB), `post-12`, `reply_3`, `msg42`, `review-7`.
+pub fn is_comment_anchor(fragment: &str) -> bool {
+    const WORDS: [&str; 11] =
+        ["comment", "comments", "reply", "post", "p", "c", "msg", "message", "answer", "review", "r"];
+    let lower = fragment.to_ascii_lowercase();
+    let digits = lower.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    let word = &lower[..lower.len() - digits.len()];
+    let digits = digits.strip_prefix(['-', '_']).unwrap_or(digits);
+    WORDS.contains(&word) && !digits.is_empty() && digits.len() <= 20 && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Canonical form: http(s) only, lower-case host (the `url` crate also
-/// punycodes it), default port dropped, fragment dropped, tracking
+/// punycodes it), default port dropped, fragment dropped (but a
+/// single-page route's or a comment's: [`is_comment_anchor`]), tracking
 /// parameters removed (the others keep their order), empty query removed.
 pub fn canonical_url(input: &str) -> Result<String, UrlError> {
     let input = input.trim();
@@ -45,8 +59,10 @@ pub fn canonical_url(input: &str) -> Result<String, UrlError> {
     }
     // A fragment is a place in the page, except in the routes of
     // single-page applications (`#/post/2`, `#!/post/2`), where it names the
-    // page: those stay.
-    if !url.fragment().is_some_and(|f| f.starts_with('/') || f.starts_with('!')) {
+    // page, and in a comment's anchor (`#comment-101`), which names the
+    // comment: those stay.
+    if !url.fragment().is_some_and(|f| f.starts_with('/') || f.starts_with('!') || is_comment_anchor(f))
+    {
         url.set_fragment(None);
     }
     // Filter the raw `k=v` pieces, keeping the survivors spelled as they were:
@@ -100,6 +116,18 @@ mod tests {
         // The routes of single-page applications name pages: kept.
         assert_eq!(canonical_url("https://example.org/#/post/2").unwrap(), "https://example.org/#/post/2");
         assert_eq!(canonical_url("https://example.org/#!/post/2").unwrap(), "https://example.org/#!/post/2");
+        // A comment's anchor names the comment; other anchors are places.
+        assert_eq!(
+            canonical_url("https://blog.example.fr/acme/#comment-101").unwrap(),
+            "https://blog.example.fr/acme/#comment-101"
+        );
+        assert_eq!(canonical_url("https://blog.example.fr/acme/#respond").unwrap(), "https://blog.example.fr/acme/");
+        for anchor in ["comment-101", "c1234", "p5678", "post_12", "Reply-3", "msg42"] {
+            assert!(is_comment_anchor(anchor), "{anchor}");
+        }
+        for place in ["respond", "comments", "comment-", "section-2", "top", "c", "p12a", "xtor=RSS-3"] {
+            assert!(!is_comment_anchor(place), "{place}");
+        }
         assert_eq!(canonical_url("https://example.org/page#comments").unwrap(), "https://example.org/page");
     }
 

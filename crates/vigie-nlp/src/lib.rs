@@ -19,7 +19,7 @@ pub mod normalize;
 pub mod reach;
 pub mod text;
 
-pub use canonical_url::{UrlError, canonical_url, site_of};
+pub use canonical_url::{UrlError, canonical_url, is_comment_anchor, site_of};
 pub use lang::{Detected, RELIABLE_CONFIDENCE, detect_language, normalize_lang_tag};
 pub use neardup::{Signature, StoryIndex};
 pub use normalize::{NormalizeLimits, Rejection, content_hash, normalize};
