@@ -123,14 +123,17 @@ pub trait Reports: Send + Sync {
     /// Moves the schedule's `last_period_end` to `period_end` if it is
     /// before it (or unset). `true`: this caller won and must send.
     async fn claim_report_period(&self, id: i64, period_end: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool>;
-    /// After a failed send: records the error and, if `retry`, gives the
-    /// claim back (`last_period_end` to `previous`) so the period is tried
-    /// again, provided nobody moved it meanwhile.
+    /// After a failed send: records the error, puts `last_sent_at` back to
+    /// `previous_sent` (the claim had set it; nothing was sent) and, if
+    /// `retry`, gives the claim back (`last_period_end` to `previous`) so
+    /// the period is tried again, provided nobody moved it meanwhile.
+    #[allow(clippy::too_many_arguments)]
     async fn report_send_failed(
         &self,
         id: i64,
         period_end: DateTime<Utc>,
         previous: Option<DateTime<Utc>>,
+        previous_sent: Option<DateTime<Utc>>,
         error: &str,
         retry: bool,
     ) -> Result<()>;

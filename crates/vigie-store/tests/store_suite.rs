@@ -1753,13 +1753,15 @@ async fn reports_count_reach_alerts_and_schedules(store: &dyn Store) {
     assert!(!store.claim_report_period(s.id, week1, m(2)).await.unwrap());
     assert!(!store.claim_report_period(s.id, week1 - Duration::days(7), m(2)).await.unwrap());
     assert!(store.claim_report_period(s.id, week2, m(3)).await.unwrap());
-    store.report_send_failed(s.id, week2, Some(week1), "451 try later", true).await.unwrap();
+    // A failed send was no send: the last one stays the last sent.
+    store.report_send_failed(s.id, week2, Some(week1), Some(m(1)), "451 try later", true).await.unwrap();
     let back = store.list_report_schedules(p.id).await.unwrap().remove(0);
     assert_eq!((back.last_period_end, back.last_error.as_deref()), (Some(week1), Some("451 try later")));
+    assert_eq!(back.last_sent_at, Some(m(1)));
     assert!(store.claim_report_period(s.id, week2, m(4)).await.unwrap());
-    store.report_send_failed(s.id, week2, Some(week1), "550 no such user", false).await.unwrap();
+    store.report_send_failed(s.id, week2, Some(week1), Some(m(1)), "550 no such user", false).await.unwrap();
     let kept = store.list_report_schedules(p.id).await.unwrap().remove(0);
-    assert_eq!((kept.last_period_end, kept.last_sent_at), (Some(week2), Some(m(4))));
+    assert_eq!((kept.last_period_end, kept.last_sent_at), (Some(week2), Some(m(1))));
     assert!(!store.claim_report_period(s.id, week2, m(5)).await.unwrap());
 
     assert!(!store.remove_report_schedule(other, s.id).await.unwrap());

@@ -160,7 +160,10 @@ async fn send_one(
         Ok(()) => Ok(true),
         Err((message, retry)) => {
             tracing::warn!(schedule = schedule.id, retry, "scheduled report not sent: {message}");
-            if let Err(e) = store.report_send_failed(schedule.id, to, schedule.last_period_end, &message, retry).await {
+            if let Err(e) = store
+                .report_send_failed(schedule.id, to, schedule.last_period_end, schedule.last_sent_at, &message, retry)
+                .await
+            {
                 tracing::warn!(schedule = schedule.id, error = %e, "could not record the report failure");
             }
             Err(())

@@ -198,11 +198,12 @@ impl Reports for PgStore {
         id: i64,
         period_end: DateTime<Utc>,
         previous: Option<DateTime<Utc>>,
+        previous_sent: Option<DateTime<Utc>>,
         error: &str,
         retry: bool,
     ) -> Result<()> {
         sqlx::query(
-            "UPDATE report_schedules SET last_error = $3, \
+            "UPDATE report_schedules SET last_error = $3, last_sent_at = $6::BIGINT, \
              last_period_end = CASE WHEN $5 THEN $4::BIGINT ELSE last_period_end END \
              WHERE id = $1 AND last_period_end = $2",
         )
@@ -211,6 +212,7 @@ impl Reports for PgStore {
         .bind(error)
         .bind(previous.map(ts))
         .bind(retry)
+        .bind(previous_sent.map(ts))
         .execute(&self.pool)
         .await?;
         Ok(())
