@@ -629,6 +629,13 @@ async fn form_errors_speak_the_persons_language() {
     let r = manager.post_form(&app.p("/settings/channels"), &[("kind", "webhook"), ("url", "ftp://x.example")]).await;
     assert_eq!(r.status, 400);
     assert!(r.text.contains("n'est pas une adresse http(s)"), "{}", r.text);
+    // A webhook on a private network, said in French (the test server allows
+    // loopback; 169.254.169.254 is refused whatever the setting).
+    let r = manager
+        .post_form(&app.p("/settings/channels"), &[("kind", "webhook"), ("url", "http://169.254.169.254/hook")])
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.text.contains("169.254.169.254 est une adresse de réseau privé, local ou réservé"), "{}", r.text);
     let r = manager
         .post_form(&app.p("/settings/channels"), &[("kind", "email"), ("addresses", "a@example.fr"), ("lang", "de")])
         .await;

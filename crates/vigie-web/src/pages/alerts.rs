@@ -339,7 +339,7 @@ async fn detail_page(
             div.table-wrap { table {
                 thead { tr { th { (lang.t("Canal", "Channel")) } th { (lang.t("Événement", "Event")) } th { (lang.t("État", "Status")) } th.num { (lang.t("Essais", "Attempts")) } th { (lang.t("Erreur", "Error")) } } }
                 tbody { @for d in &deliveries { tr {
-                    td { (d.channel.kind) } td { (d.event) } td { (delivery_label(lang, &d.status)) } td.num { (d.attempts) } td { (d.last_error.as_deref().unwrap_or("")) }
+                    td { (crate::pages::settings::channels::channel_kind(lang, &d.channel.kind)) } td { (d.event) } td { (delivery_label(lang, &d.status)) } td.num { (d.attempts) } td { (d.last_error.as_deref().unwrap_or("")) }
                 } } }
             } }
         }

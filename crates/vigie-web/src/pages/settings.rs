@@ -11,7 +11,7 @@
 //! that made them, and never again (only a token's hash is stored).
 
 mod audit;
-mod channels;
+pub(crate) mod channels;
 mod departments;
 mod members;
 mod reports;

@@ -77,9 +77,16 @@ pub fn check_webhook_url(raw: &str, lang: Lang) -> Result<String, ApiError> {
             // An address the notifier would refuse on every send is refused now.
             match vigie_collect::guard::check_url(&u, vigie_collect::guard::private_networks_allowed()) {
                 Ok(()) => Ok(u.to_string()),
-                Err(e) => {
-                    Err(ApiError::invalid(msg(lang, format!("Adresse refusée (réseau privé) : {e}"), e.to_string())))
-                }
+                Err(e) => Err(ApiError::invalid(msg(
+                    lang,
+                    format!(
+                        "Adresse refusée\u{a0}: {} est une adresse de réseau privé, local ou réservé \
+                         (pour autoriser les adresses internes, démarrez Vigie avec \
+                         VIGIE_ALLOW_PRIVATE_NETWORK=true).",
+                        u.host_str().unwrap_or_default()
+                    ),
+                    e.to_string(),
+                ))),
             }
         }
         _ => Err(ApiError::invalid(msg(
@@ -414,7 +421,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                     tbody {
                         @for c in &list {
                             tr {
-                                td { (c.kind) @if c.secret.is_some() { " " span.badge { (lang.t("signé", "signed")) } } }
+                                td { (channel_kind(lang, &c.kind)) @if c.secret.is_some() { " " span.badge { (lang.t("signé", "signed")) } } }
                                 td.target { (clip(&shown_target(c), 120)) }
                                 td { (severity_label(lang, c.min_severity)) }
                                 td { (language_label(lang, c.lang)) }
@@ -486,5 +493,14 @@ mod tests {
         assert!(check_addresses("@b.fr", Lang::En).is_err());
         assert!(check_addresses("a@b@c.fr", Lang::En).is_err());
         assert!(check_addresses(" , ", Lang::En).is_err());
+    }
+}
+
+/// A channel's kind as the reader names it.
+pub(crate) fn channel_kind(lang: Lang, kind: &str) -> String {
+    match kind {
+        "email" => lang.t("e-mail", "e-mail").to_string(),
+        "webhook" => lang.t("webhook", "webhook").to_string(),
+        other => other.to_string(),
     }
 }
