@@ -466,6 +466,15 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
     })
 }
 
+/// A channel's kind as the reader names it.
+pub(crate) fn channel_kind(lang: Lang, kind: &str) -> String {
+    match kind {
+        "email" => lang.t("e-mail", "e-mail").to_string(),
+        "webhook" => lang.t("webhook", "webhook").to_string(),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,14 +502,5 @@ mod tests {
         assert!(check_addresses("@b.fr", Lang::En).is_err());
         assert!(check_addresses("a@b@c.fr", Lang::En).is_err());
         assert!(check_addresses(" , ", Lang::En).is_err());
-    }
-}
-
-/// A channel's kind as the reader names it.
-pub(crate) fn channel_kind(lang: Lang, kind: &str) -> String {
-    match kind {
-        "email" => lang.t("e-mail", "e-mail").to_string(),
-        "webhook" => lang.t("webhook", "webhook").to_string(),
-        other => other.to_string(),
     }
 }
