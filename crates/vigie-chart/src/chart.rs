@@ -60,7 +60,6 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
-    #[allow(clippy::too_many_arguments)]
     fn new(labels: &[String], series: &[Series], width: u32, height: u32, lo: f64, hi: f64, lang: Lang) -> Frame {
         let width = size(width, MIN_WIDTH);
         let names: Vec<String> = series.iter().map(|s| truncate(&s.name, LEGEND_CHARS)).collect();

@@ -127,7 +127,6 @@ pub trait Reports: Send + Sync {
     /// `previous_sent` (the claim had set it; nothing was sent) and, if
     /// `retry`, gives the claim back (`last_period_end` to `previous`) so
     /// the period is tried again, provided nobody moved it meanwhile.
-    #[allow(clippy::too_many_arguments)]
     async fn report_send_failed(
         &self,
         id: i64,

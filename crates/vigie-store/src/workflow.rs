@@ -85,6 +85,14 @@ pub struct InboxItem {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The refusal of [`Workflow::save_inbox_item_from`] when the item changed
+/// since it was read.
+pub(crate) fn changed_meanwhile(mention_id: i64) -> crate::StoreError {
+    crate::StoreError::Conflict(format!(
+        "mention {mention_id} was changed by someone else meanwhile: reload it and try again"
+    ))
+}
+
 /// One step of a mention's workflow history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkflowEvent {

@@ -309,21 +309,12 @@ pub async fn authorize(State(guard): State<Guard>, req: Request, next: Next) -> 
                 _ => response,
             }
         }
+        // The login page always says where to go next (`/` at least).
         Err(Refused::Login(path)) => {
-            let target =
-                format!("/login?next={}", url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>());
-            Redirect::to(&target).into_response()
+            let next = if path.is_empty() { "/" } else { path.as_str() };
+            Redirect::to(&format!("/login?next={}", url_encoded(next))).into_response()
         }
-        Err(Refused::ChangePassword(path)) => {
-            let target = match path.as_str() {
-                "" | "/" => "/account/password".to_string(),
-                page => format!(
-                    "/account/password?next={}",
-                    url::form_urlencoded::byte_serialize(page.as_bytes()).collect::<String>()
-                ),
-            };
-            Redirect::to(&target).into_response()
-        }
+        Err(Refused::ChangePassword(path)) => Redirect::to(&with_next("/account/password", &path)).into_response(),
         Err(Refused::Error(e, lang)) => {
             if page {
                 error_page(&e, lang)
@@ -395,12 +386,7 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
                 // A form sent after the session ended (logged out in another
                 // tab, expired): to the login page, then back to the page the
                 // form was on, not to an error page.
-                let path = if req.method() == Method::GET {
-                    req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default()
-                } else {
-                    referring_page(req.headers()).unwrap_or_else(|| "/".to_string())
-                };
-                return Err(Refused::Login(path));
+                return Err(Refused::Login(page_to_return_to(&req)));
             }
             return Err(fail(
                 ApiError::new(
@@ -412,12 +398,7 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
         }
         if actor.user.as_ref().is_some_and(|u| u.must_change_password) {
             if guard.page {
-                let path = if req.method() == Method::GET {
-                    req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default()
-                } else {
-                    referring_page(req.headers()).unwrap_or_default()
-                };
-                return Err(Refused::ChangePassword(path));
+                return Err(Refused::ChangePassword(page_to_return_to(&req)));
             }
             return Err(fail(
                 ApiError::forbidden("change your one-time password first (Account page)")
@@ -614,6 +595,29 @@ pub async fn login(
 /// argon2id of a random string, verified against when the username is unknown.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0n2XyHBoBGBYbnvfiyKUXxuJuldy6x5ZbLvqqJfFCqM";
+
+/// `page` (`/login`), then on to `next` once done: `?next=` unless `next`
+/// is the home page.
+pub fn with_next(page: &str, next: &str) -> String {
+    match next {
+        "" | "/" => page.to_string(),
+        next => format!("{page}?next={}", url_encoded(next)),
+    }
+}
+
+fn url_encoded(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Where to go back to after logging in or changing a password: the page
+/// asked for, or for a form the page it was on.
+fn page_to_return_to(req: &Request) -> String {
+    if req.method() == Method::GET {
+        req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default()
+    } else {
+        referring_page(req.headers()).unwrap_or_default()
+    }
+}
 
 /// The path (and query) of the page a request came from, when the browser
 /// says (`Referer`) and it is this server's.

@@ -141,7 +141,7 @@ impl Lang {
             (Lang::Fr, K::Review) => "avis",
             (Lang::Fr, K::Rss) => "flux RSS",
             (Lang::Fr, K::Other) => "autre",
-            (Lang::Fr, K::Twitter) | (Lang::En, K::Twitter) => "X (Twitter)",
+            (_, K::Twitter) => "X (Twitter)",
             (_, K::Linkedin) => "LinkedIn",
             (_, K::Tiktok) => "TikTok",
             (_, K::Youtube) => "YouTube",

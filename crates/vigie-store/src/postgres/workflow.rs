@@ -87,6 +87,14 @@ enum Existing {
     Keep,
 }
 
+/// The event explaining an item's change, at the item's update time.
+async fn write_item_event(conn: &mut PgConnection, item: &InboxItem, event: Option<NewWorkflowEvent>) -> Result<()> {
+    match event {
+        Some(event) => write_event(conn, item.project_id, item.mention_id, &event, item.updated_at).await,
+        None => Ok(()),
+    }
+}
+
 /// Writes an inbox row whole, only if the mention is in the item's project.
 /// Returns the rows written.
 async fn write_inbox(conn: &mut PgConnection, existing: Existing, item: &InboxItem) -> Result<u64> {
@@ -342,9 +350,7 @@ impl Workflow for PgStore {
         if write_inbox(&mut tx, Existing::Replace, item).await? == 0 {
             return Err(StoreError::NotFound(format!("no mention {} in this project", item.mention_id)));
         }
-        if let Some(event) = event {
-            write_event(&mut tx, item.project_id, item.mention_id, &event, item.updated_at).await?;
-        }
+        write_item_event(&mut tx, item, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -355,12 +361,7 @@ impl Workflow for PgStore {
         item: &InboxItem,
         event: Option<NewWorkflowEvent>,
     ) -> Result<()> {
-        let conflict = || {
-            StoreError::Conflict(format!(
-                "mention {} was changed by someone else meanwhile: reload it and try again",
-                item.mention_id
-            ))
-        };
+        let conflict = || crate::workflow::changed_meanwhile(item.mention_id);
         let mut tx = self.pool.begin().await?;
         // The row is locked from the read on; a row that does not exist yet
         // is inserted only if nobody inserted it meanwhile.
@@ -387,9 +388,7 @@ impl Workflow for PgStore {
                 None => StoreError::NotFound(format!("no mention {} in this project", item.mention_id)),
             });
         }
-        if let Some(event) = event {
-            write_event(&mut tx, item.project_id, item.mention_id, &event, item.updated_at).await?;
-        }
+        write_item_event(&mut tx, item, event).await?;
         tx.commit().await?;
         Ok(())
     }

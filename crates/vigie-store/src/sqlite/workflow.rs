@@ -356,10 +356,7 @@ impl Workflow for SqliteStore {
             .await?;
         let stored = row.as_ref().map(inbox_from_row).transpose()?;
         if stored.as_ref() != previous {
-            return Err(StoreError::Conflict(format!(
-                "mention {} was changed by someone else meanwhile: reload it and try again",
-                item.mention_id
-            )));
+            return Err(crate::workflow::changed_meanwhile(item.mention_id));
         }
         write_item_and_event(&mut tx, item, event).await?;
         tx.commit().await?;

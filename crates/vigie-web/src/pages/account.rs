@@ -160,17 +160,7 @@ async fn login(
             Ok(token) => {
                 // A one-time password is changed first, then on to the page
                 // the person was going to (a link in an e-mail).
-                let target = if user.must_change_password {
-                    match next.as_str() {
-                        "/" => "/account/password".to_string(),
-                        page => format!(
-                            "/account/password?next={}",
-                            url::form_urlencoded::byte_serialize(page.as_bytes()).collect::<String>()
-                        ),
-                    }
-                } else {
-                    next
-                };
+                let target = if user.must_change_password { auth::with_next("/account/password", &next) } else { next };
                 let mut response = see_other(&target);
                 if let Ok(v) = auth::session_cookie(&state, &headers, Some(&token)).parse() {
                     response.headers_mut().insert(header::SET_COOKIE, v);

@@ -113,11 +113,7 @@ pub(super) async fn save(
     by_token(actor, &mut event);
     // Saved only if nobody changed the item since it was read.
     state.store.save_inbox_item_from(current, &item, Some(event)).await.map_err(|e| match e {
-        vigie_store::StoreError::Conflict(_) => ApiError::conflict(format!(
-            "mention {} was changed by someone else meanwhile: reload it and try again",
-            item.mention_id
-        ))
-        .with_french(format!(
+        vigie_store::StoreError::Conflict(message) => ApiError::conflict(message).with_french(format!(
             "la mention {} vient d'être modifiée par quelqu'un d'autre : rechargez-la puis recommencez",
             item.mention_id
         )),
