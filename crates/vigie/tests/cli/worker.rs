@@ -284,10 +284,18 @@ fn two_workers_share_collection_and_survive_one_being_killed() {
         sent.iter().all(|(_, _, status)| status == "sent" || status == "pending" || status == "superseded"),
         "{sent:?}"
     );
-    assert!(
-        expected.len() >= 2,
-        "the boycott alert notified at least twice (opening, 10 events, 100 events; one may be superseded): {sent:?}"
-    );
+    // The boycott alert notified (opening, 10 events, 100 events): when the
+    // workers were slower than the mentions, waiting events are superseded
+    // by a later one of the same alert, which is then sent or still waits.
+    assert!(!expected.is_empty(), "the boycott alert notified: {sent:?}");
+    for (alert, event, status) in &sent {
+        if status == "superseded" {
+            assert!(
+                sent.iter().any(|(a, e, s)| a == alert && e > event && (s == "sent" || s == "pending")),
+                "a superseded event with no later notification: {sent:?}"
+            );
+        }
+    }
     assert_eq!(received, expected, "each notification sent once, and only those marked sent");
     assert_eq!(stored.len(), SOURCES, "every source stored its items");
     for ((source_id, count, distinct), (id, (server, served))) in stored.iter().zip(ids.iter().zip(&servers)) {
