@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 mod alert_text;
 mod workflow_text;
+pub mod zone;
 
 pub use alert_text::{Language, UnknownLanguage, alert_title, span_words};
 pub use workflow_text::{

@@ -330,6 +330,7 @@ mod tests {
             mentions: &[],
             base_url: None,
             lang: crate::Language::Fr,
+            zone: vigie_model::zone::Tz::UTC,
             event_id: "42-1\r\nX: y",
         };
         let msg = build_message(&config(), &["ops@example.org".into()], &notice).unwrap();
@@ -357,6 +358,7 @@ mod tests {
             mentions: &[],
             base_url: None,
             lang: crate::Language::En,
+            zone: vigie_model::zone::Tz::UTC,
             event_id: "1-1",
         };
         let err = build_message(&config(), &[], &notice).unwrap_err();

@@ -89,6 +89,9 @@ pub struct Notice<'a> {
     /// The language every word of the notification is in (the channel's),
     /// the alert's title included.
     pub lang: Language,
+    /// The zone its times are written in (the installation's), named after
+    /// each of them: `2026-03-01 11:00 CET`.
+    pub zone: vigie_model::zone::Tz,
     /// A unique id of this notification event (alert id + event number),
     /// sent so receivers can de-duplicate. ASCII letters, digits, `_` and
     /// `-`; any other character is sent as `-`.

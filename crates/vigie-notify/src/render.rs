@@ -20,6 +20,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use url::Url;
+use vigie_model::zone::{self, Tz};
 use vigie_model::{AlertRule, AlertStatus, Language, Severity};
 
 use crate::{AlertMention, Notice};
@@ -81,6 +82,8 @@ pub(crate) struct MentionView {
 /// The notice, cleaned once for every form.
 pub(crate) struct View {
     pub lang: Language,
+    /// The zone times are written in.
+    pub zone: Tz,
     pub alert_id: i64,
     pub severity: Severity,
     pub rule: AlertRule,
@@ -135,6 +138,7 @@ impl View {
             notice.mentions.iter().take(MAX_MENTIONS).map(|m| mention_view(m, link("mention", m.id))).collect();
         View {
             lang,
+            zone: notice.zone,
             alert_id: alert.id,
             severity: alert.severity,
             rule: alert.rule,
@@ -144,7 +148,7 @@ impl View {
             observed,
             expected,
             score: ev.score.filter(|s| s.is_finite()).map(|s| decimal(format!("{s:.2}"), lang)),
-            window: window(ev.window_start, ev.window_end, lang),
+            window: window(ev.window_start, ev.window_end, lang, notice.zone),
             terms: ev
                 .terms
                 .iter()
@@ -315,20 +319,26 @@ fn number(x: f64, lang: Language) -> String {
     }
 }
 
-/// `2026-03-01 10:00 → 11:00 UTC (1 h)`: dates are written the same way in
-/// both languages, the words around them are not.
-fn window(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>, lang: Language) -> String {
-    const FULL: &str = "%Y-%m-%d %H:%M";
+/// `2026-03-01 10:00 → 11:00 CET (1 h)` in `zone`: dates are written the
+/// same way in both languages, the words around them are not.
+fn window(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>, lang: Language, zone: Tz) -> String {
     match (start, end) {
         (Some(s), Some(e)) => {
-            let end = if s.date_naive() == e.date_naive() { e.format("%H:%M") } else { e.format(FULL) };
-            format!("{} → {end} UTC ({})", s.format(FULL), duration_words(e - s, lang))
+            let (ls, le) = (s.with_timezone(&zone), e.with_timezone(&zone));
+            let end = if ls.date_naive() == le.date_naive() { le.format("%H:%M") } else { le.format(FULL) };
+            // A window across a change of the clocks names both offsets.
+            let start_zone = ls.format("%Z").to_string();
+            let end_zone = le.format("%Z").to_string();
+            let start = if start_zone == end_zone { ls.format(FULL).to_string() } else { local(s, zone) };
+            format!("{start} → {end} {end_zone} ({})", duration_words(e - s, lang))
         }
-        (Some(s), None) => format!("{} {} UTC", lang.t("depuis le", "since"), s.format(FULL)),
-        (None, Some(e)) => format!("{} {} UTC", lang.t("jusqu’au", "until"), e.format(FULL)),
+        (Some(s), None) => format!("{} {}", lang.t("depuis le", "since"), local(s, zone)),
+        (None, Some(e)) => format!("{} {}", lang.t("jusqu’au", "until"), local(e, zone)),
         (None, None) => lang.t("non enregistrée", "not recorded").to_string(),
     }
 }
+
+const FULL: &str = "%Y-%m-%d %H:%M";
 
 /// `45 min`, `1 h`, `1.5 h`, `2 days` (`2 jours`, `1,5 jour`).
 fn duration_words(d: chrono::TimeDelta, lang: Language) -> String {
@@ -345,8 +355,9 @@ fn duration_words(d: chrono::TimeDelta, lang: Language) -> String {
     }
 }
 
-fn utc(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+/// `2026-03-01 11:00 CET`: the time in `zone`, which it names.
+fn local(t: DateTime<Utc>, zone: Tz) -> String {
+    zone::format_in(zone, t, FULL)
 }
 
 /// One line of untrusted text: control, zero-width and bidi characters
@@ -427,7 +438,7 @@ fn subject(v: &View) -> String {
     clean(&format!("[Vigie {}] {}{colon} {title}", severity_word(v.severity, v.lang), v.place()), 250)
 }
 
-fn mention_meta(m: &MentionView, lang: Language) -> String {
+fn mention_meta(m: &MentionView, lang: Language, zone: Tz) -> String {
     let mut meta = Vec::new();
     if let Some(s) = &m.sentiment {
         meta.push(sentiment_word(s, lang));
@@ -438,7 +449,7 @@ fn mention_meta(m: &MentionView, lang: Language) -> String {
     if let Some(a) = &m.author {
         meta.push(format!("{} {a}", lang.t("par", "by")));
     }
-    meta.push(utc(m.published_at));
+    meta.push(local(m.published_at, zone));
     meta.join(" · ")
 }
 
@@ -482,8 +493,8 @@ impl Words {
             "{} · {} {events} · {opened} {} · {updated} {}",
             v.status,
             v.events,
-            utc(v.opened_at),
-            utc(v.updated_at)
+            local(v.opened_at, v.zone),
+            local(v.updated_at, v.zone)
         )
     }
 
@@ -565,7 +576,7 @@ fn text(v: &View) -> String {
         let _ = writeln!(s, "\n{heading}");
         for (i, m) in v.mentions.iter().enumerate() {
             let _ = writeln!(s, "\n{}. {}", i + 1, w.mention_title(m));
-            let _ = writeln!(s, "   {}", mention_meta(m, v.lang));
+            let _ = writeln!(s, "   {}", mention_meta(m, v.lang, v.zone));
             let _ = writeln!(s, "   \"{}\"", m.excerpt);
             if let Some(url) = &m.url {
                 let _ = writeln!(s, "   {url}");
@@ -678,7 +689,7 @@ fn html(v: &View) -> String {
                 s,
                 "<li><p style=\"margin:.6em 0 0\"><b>{title}</b><br><small>{} · {vigie}</small></p>\n\
                  <blockquote style=\"margin:.3em 0 .3em 1em;color:#444\">{}</blockquote></li>",
-                e(&mention_meta(m, v.lang)),
+                e(&mention_meta(m, v.lang, v.zone)),
                 e(&m.excerpt)
             );
         }
@@ -775,7 +786,7 @@ fn slack(v: &View) -> String {
                 Link::Web(url) => slack_link(url, w.t("dans Vigie", "in Vigie")),
                 Link::Cli(cmd) => format!("`{cmd}`"),
             };
-            let _ = writeln!(s, "• {title} ({}) {vigie}\n> {}", e(&mention_meta(m, v.lang)), e(&m.excerpt));
+            let _ = writeln!(s, "• {title} ({}) {vigie}\n> {}", e(&mention_meta(m, v.lang, v.zone)), e(&m.excerpt));
         }
     }
     match &v.vigie {
@@ -850,6 +861,7 @@ mod tests {
             mentions,
             base_url: base,
             lang: Language::En,
+            zone: Tz::UTC,
             event_id: "42-3",
         }
     }
@@ -1103,18 +1115,36 @@ mod tests {
             (number(8.25, fr), number(0.354, fr), number(f64::NAN, fr)),
             ("8,2".into(), "0,35".into(), "n.d.".into())
         );
-        assert_eq!(window(Some(at(10, 0)), Some(at(16, 0)), en), "2026-03-01 10:00 → 16:00 UTC (6 h)");
-        assert_eq!(window(Some(at(10, 0)), Some(at(16, 0)), fr), "2026-03-01 10:00 → 16:00 UTC (6 h)");
-        assert_eq!(window(Some(at(10, 0)), Some(at(10, 45)), fr), "2026-03-01 10:00 → 10:45 UTC (45 min)");
-        assert_eq!(window(Some(at(10, 0)), Some(at(11, 30)), fr), "2026-03-01 10:00 → 11:30 UTC (90 min)");
-        assert_eq!(window(Some(at(10, 0)), Some(at(14, 30)), fr), "2026-03-01 10:00 → 14:30 UTC (4,5 h)");
+        assert_eq!(window(Some(at(10, 0)), Some(at(16, 0)), en, Tz::UTC), "2026-03-01 10:00 → 16:00 UTC (6 h)");
+        assert_eq!(window(Some(at(10, 0)), Some(at(16, 0)), fr, Tz::UTC), "2026-03-01 10:00 → 16:00 UTC (6 h)");
+        assert_eq!(window(Some(at(10, 0)), Some(at(10, 45)), fr, Tz::UTC), "2026-03-01 10:00 → 10:45 UTC (45 min)");
+        assert_eq!(window(Some(at(10, 0)), Some(at(11, 30)), fr, Tz::UTC), "2026-03-01 10:00 → 11:30 UTC (90 min)");
+        assert_eq!(window(Some(at(10, 0)), Some(at(14, 30)), fr, Tz::UTC), "2026-03-01 10:00 → 14:30 UTC (4,5 h)");
         let next_day = Utc.with_ymd_and_hms(2026, 3, 3, 10, 0, 0).unwrap();
-        assert_eq!(window(Some(at(10, 0)), Some(next_day), en), "2026-03-01 10:00 → 2026-03-03 10:00 UTC (2 days)");
-        assert_eq!(window(Some(at(10, 0)), Some(next_day), fr), "2026-03-01 10:00 → 2026-03-03 10:00 UTC (2 jours)");
+        assert_eq!(
+            window(Some(at(10, 0)), Some(next_day), en, Tz::UTC),
+            "2026-03-01 10:00 → 2026-03-03 10:00 UTC (2 days)"
+        );
+        assert_eq!(
+            window(Some(at(10, 0)), Some(next_day), fr, Tz::UTC),
+            "2026-03-01 10:00 → 2026-03-03 10:00 UTC (2 jours)"
+        );
         let later = Utc.with_ymd_and_hms(2026, 3, 11, 22, 0, 0).unwrap();
-        assert_eq!(window(Some(at(10, 0)), Some(later), fr), "2026-03-01 10:00 → 2026-03-11 22:00 UTC (10,5 jours)");
-        assert_eq!(window(Some(at(10, 0)), None, fr), "depuis le 2026-03-01 10:00 UTC");
-        assert_eq!(window(None, None, fr), "non enregistrée");
+        assert_eq!(
+            window(Some(at(10, 0)), Some(later), fr, Tz::UTC),
+            "2026-03-01 10:00 → 2026-03-11 22:00 UTC (10,5 jours)"
+        );
+        assert_eq!(window(Some(at(10, 0)), None, fr, Tz::UTC), "depuis le 2026-03-01 10:00 UTC");
+        assert_eq!(window(None, None, fr, Tz::UTC), "non enregistrée");
+        // In the installation's zone, which the text names; a window across
+        // a change of the clocks names both offsets (29 March 2026, Paris).
+        let paris = zone::parse_zone("Europe/Paris").unwrap();
+        assert_eq!(window(Some(at(10, 0)), Some(at(16, 0)), fr, paris), "2026-03-01 11:00 → 17:00 CET (6 h)");
+        let (before, after) = (
+            Utc.with_ymd_and_hms(2026, 3, 29, 0, 30, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 3, 29, 1, 30, 0).unwrap(),
+        );
+        assert_eq!(window(Some(before), Some(after), en, paris), "2026-03-29 01:30 CET → 03:30 CEST (1 h)");
         assert_eq!(clean("  a\r\n\tb  \u{200B}c\u{202E}d ", 10), "a b cd");
         assert_eq!(clean("abcdef", 3), "abc…");
         assert_eq!(safe_event_id("42-3"), "42-3");

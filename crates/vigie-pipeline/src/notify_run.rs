@@ -46,6 +46,8 @@ pub struct Notifier {
     pub smtp: Option<SmtpConfig>,
     /// The web UI's address, for links in notifications.
     pub base_url: Option<String>,
+    /// The zone notifications write their times in (the installation's).
+    pub zone: vigie_model::zone::Tz,
 }
 
 impl Notifier {
@@ -149,6 +151,7 @@ impl Notifier {
             mentions: &mentions,
             base_url: self.base_url.as_deref(),
             lang: d.channel.lang,
+            zone: self.zone,
             event_id: &event_id,
         };
         let result = match d.channel.kind.as_str() {

@@ -38,8 +38,9 @@ pub mod workflow;
 pub use accounts::{Accounts, AuditEntry, NewAudit, NewUser, Session, User};
 pub use reports::{Frequency, NewReportSchedule, ReportSchedule, ReportStats, Reports};
 pub use workflow::{
-    AuthorRow, Department, InboxCounts, InboxFilter, InboxItem, NewDepartment, NewRoutingRule, NewWorkflowEvent,
-    Overview, ResponseScope, ResponseStats, RoutingRule, SentimentBucket, WatchCount, Workflow, WorkflowEvent,
+    AuthorRow, Buckets, Department, InboxCounts, InboxFilter, InboxItem, NewDepartment, NewRoutingRule,
+    NewWorkflowEvent, Overview, ResponseScope, ResponseStats, RoutingRule, SentimentBucket, WatchCount, Workflow,
+    WorkflowEvent,
 };
 
 pub use postgres::PgStore;

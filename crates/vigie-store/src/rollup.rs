@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use vigie_model::Polarity;
 
-use crate::workflow::{AuthorRow, Overview, SentimentBucket, WatchCount};
+use crate::workflow::{AuthorRow, Buckets, Overview, WatchCount};
 use crate::{CountRow, Result, StoreError};
 
 pub(crate) const HOUR: i64 = 3_600;
@@ -228,10 +228,10 @@ pub(crate) async fn overview(
     project_id: i64,
     from: i64,
     to: i64,
-    bucket_secs: i64,
+    buckets: &Buckets,
     top: i64,
 ) -> Result<Option<Overview>> {
-    if from % HOUR != 0 || to % HOUR != 0 || bucket_secs <= 0 || bucket_secs % HOUR != 0 || to <= from {
+    if from % HOUR != 0 || to % HOUR != 0 || !buckets.whole_hours() || to <= from {
         return Ok(None);
     }
     let (h0, h1) = (from / HOUR, to / HOUR);
@@ -242,7 +242,7 @@ pub(crate) async fn overview(
         per_hour.extend(src.compute_hours(project_id, hot_from * HOUR, to).await?);
     }
     let watches = src.list_watches(project_id).await?;
-    Ok(Some(assemble(from, to, bucket_secs, top, per_hour, &watches)))
+    Ok(Some(assemble(to, buckets, top, per_hour, &watches)))
 }
 
 /// The rollups of `[h0, h1)`, filling the cache where it has none.
@@ -308,24 +308,16 @@ async fn read_stored(
 
 /// Buckets and lists of the period from its hours' rollups.
 fn assemble(
-    from: i64,
     to: i64,
-    size: i64,
+    buckets: &Buckets,
     top: i64,
     per_hour: Vec<(i64, HourRollup)>,
     watches: &[vigie_model::Watch],
 ) -> Overview {
-    let mut overview = Overview::default();
-    let first = from.div_euclid(size) * size;
-    let mut start = first;
-    while start < to {
-        overview.buckets.push(SentimentBucket { start, ..SentimentBucket::default() });
-        start += size;
-    }
+    let mut overview = Overview { buckets: buckets.empty(to), ..Overview::default() };
     let mut all = HourRollup::default();
     for (hour, rollup) in &per_hour {
-        let index = ((hour * HOUR).div_euclid(size) * size - first) / size;
-        if let Some(bucket) = usize::try_from(index).ok().and_then(|i| overview.buckets.get_mut(i)) {
+        if let Some(bucket) = buckets.index_of(hour * HOUR).and_then(|i| overview.buckets.get_mut(i)) {
             bucket.negative += rollup.p[0];
             bucket.neutral += rollup.p[1];
             bucket.positive += rollup.p[2];
@@ -421,11 +413,23 @@ mod tests {
             langs: vec![],
             created_at: chrono::DateTime::UNIX_EPOCH,
         };
-        let o = assemble(0, 4 * HOUR, 2 * HOUR, 2, hours.into_iter().collect(), &[rival]);
+        let per_hour: Vec<(i64, HourRollup)> = hours.into_iter().collect();
+        let o = assemble(
+            4 * HOUR,
+            &Buckets::from_starts(vec![0, 2 * HOUR]),
+            2,
+            per_hour.clone(),
+            std::slice::from_ref(&rival),
+        );
         assert_eq!(o.total, 4);
         assert_eq!(o.buckets.len(), 2);
         assert_eq!((o.buckets[0].negative, o.buckets[0].positive), (1, 1));
         assert_eq!((o.buckets[1].neutral, o.buckets[1].unknown), (1, 1));
+        // Uneven buckets (a local day of 25 hours): each hour in the bucket
+        // that started last before it.
+        let uneven = assemble(4 * HOUR, &Buckets::from_starts(vec![0, HOUR, 3 * HOUR]), 2, per_hour, &[rival]);
+        let counts: Vec<i64> = uneven.buckets.iter().map(|b| b.negative + b.neutral + b.positive + b.unknown).collect();
+        assert_eq!(counts, [1, 3, 0]);
         assert_eq!(o.per_watch[0].mentions, 4);
         // Ties by name, at most `top`.
         assert_eq!(

@@ -210,6 +210,77 @@ pub struct AuthorRow {
     pub reach_score: f64,
 }
 
+/// The buckets of an overview's chart: each starts at one of its starts
+/// (seconds since the epoch) and runs to the next; the last runs to the
+/// period's end. Uneven lengths are allowed: a local day is 23 or 25 hours
+/// long when the clocks change (`vigie_model::zone::bucket_starts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Buckets(Vec<i64>);
+
+impl Buckets {
+    /// Buckets of `size` seconds on multiples of it since the epoch (UTC
+    /// days for a day), the first holding `from`.
+    pub fn uniform(from: DateTime<Utc>, to: DateTime<Utc>, size: i64) -> Buckets {
+        let size = size.max(1);
+        let mut start = from.timestamp().div_euclid(size) * size;
+        let mut starts = Vec::new();
+        loop {
+            starts.push(start);
+            start += size;
+            if start >= to.timestamp() {
+                return Buckets(starts);
+            }
+        }
+    }
+
+    /// One bucket from `from`: the totals only.
+    pub fn whole(from: DateTime<Utc>) -> Buckets {
+        Buckets(vec![from.timestamp()])
+    }
+
+    /// These starts, sorted, each kept once (none: one bucket from the epoch).
+    pub fn from_starts(mut starts: Vec<i64>) -> Buckets {
+        starts.sort_unstable();
+        starts.dedup();
+        if starts.is_empty() {
+            starts.push(0);
+        }
+        Buckets(starts)
+    }
+
+    pub fn starts(&self) -> &[i64] {
+        &self.0
+    }
+
+    /// The bucket that holds `t`, `None` before the first.
+    pub fn index_of(&self, t: i64) -> Option<usize> {
+        self.0.partition_point(|&s| s <= t).checked_sub(1)
+    }
+
+    /// The chart's empty buckets, those that start before `to`.
+    pub(crate) fn empty(&self, to: i64) -> Vec<SentimentBucket> {
+        self.0
+            .iter()
+            .filter(|&&s| s < to)
+            .map(|&start| SentimentBucket { start, ..SentimentBucket::default() })
+            .collect()
+    }
+
+    /// The largest span (at most a week) that divides every start: counts
+    /// grouped by it fall each in one bucket.
+    pub(crate) fn granule(&self) -> i64 {
+        fn gcd(a: i64, b: i64) -> i64 {
+            if b == 0 { a } else { gcd(b, a % b) }
+        }
+        self.0.iter().fold(7 * 86_400, |g, &s| gcd(g, s.rem_euclid(7 * 86_400))).max(1)
+    }
+
+    /// Every start a whole hour (the hourly cache can serve them).
+    pub(crate) fn whole_hours(&self) -> bool {
+        self.0.iter().all(|s| s % 3_600 == 0)
+    }
+}
+
 /// What the overview page shows for a period (publication time in
 /// `[from, to)`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -331,8 +402,8 @@ pub trait Workflow: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<ResponseStats>;
 
-    /// The overview of `[from, to)` in buckets of `bucket_secs` (aligned on
-    /// multiples of it since the epoch), with at most `top` rows per list.
+    /// The overview of `[from, to)` in `buckets`, with at most `top` rows
+    /// per list.
     /// Periods and buckets of whole hours add up the hourly cache of
     /// `crate::rollup` (filling it where needed); others count the mentions.
     async fn overview(
@@ -340,7 +411,7 @@ pub trait Workflow: Send + Sync {
         project_id: i64,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-        bucket_secs: i64,
+        buckets: &Buckets,
         top: i64,
     ) -> Result<Overview>;
     /// The same figures counted from the mentions, never from the cache:
@@ -350,7 +421,7 @@ pub trait Workflow: Send + Sync {
         project_id: i64,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-        bucket_secs: i64,
+        buckets: &Buckets,
         top: i64,
     ) -> Result<Overview>;
 }

@@ -297,7 +297,22 @@ async fn dump(store: &dyn Store) -> String {
         put("mentions", format!("{mentions:?}"));
         put("summary", format!("{:?}", store.summary(id).await.unwrap()));
         put("refine queue", format!("{:?}", store.mentions_to_refine(id, 100).await.unwrap()));
-        put("overview", format!("{:?}", store.overview(id, t0() - Duration::days(1), far, 3600, 10).await.unwrap()));
+        put(
+            "overview",
+            format!(
+                "{:?}",
+                store
+                    .overview(
+                        id,
+                        t0() - Duration::days(1),
+                        far,
+                        &vigie_store::Buckets::uniform(t0() - Duration::days(1), far, 3600),
+                        10
+                    )
+                    .await
+                    .unwrap()
+            ),
+        );
         put("settings", format!("{:?}", store.alert_settings(id).await.unwrap()));
         put("channels", format!("{:?}", store.list_channels(id).await.unwrap()));
         put("report schedules", format!("{:?}", store.list_report_schedules(id).await.unwrap()));

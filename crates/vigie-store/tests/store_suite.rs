@@ -19,9 +19,9 @@ use vigie_model::{
     ThemeScore, WatchMatch, WorkflowChange, WorkflowDetail,
 };
 use vigie_store::{
-    AuthorRow, CountRow, Department, FetchRecord, InboxCounts, InboxFilter, InboxItem, MentionFilter, MentionRecord,
-    NewAudit, NewDepartment, NewRoutingRule, NewSource, NewTheme, NewUser, NewWatch, NewWorkflowEvent, PgStore,
-    ResponseScope, ResponseStats, SentimentBucket, Session, SqliteStore, Store, StoreError, User, WatchCount,
+    AuthorRow, Buckets, CountRow, Department, FetchRecord, InboxCounts, InboxFilter, InboxItem, MentionFilter,
+    MentionRecord, NewAudit, NewDepartment, NewRoutingRule, NewSource, NewTheme, NewUser, NewWatch, NewWorkflowEvent,
+    PgStore, ResponseScope, ResponseStats, SentimentBucket, Session, SqliteStore, Store, StoreError, User, WatchCount,
 };
 
 fn t0() -> DateTime<Utc> {
@@ -1590,7 +1590,7 @@ async fn the_overview_counts_a_period(store: &dyn Store) {
     // B was judged positive; a person says negative, and that wins.
     store.correct_sentiment(p.id, ids[1], Some(Negative), t0()).await.unwrap();
 
-    let overview = store.overview(p.id, m(30), m(240), 3600, 2).await.unwrap();
+    let overview = store.overview(p.id, m(30), m(240), &Buckets::uniform(m(30), m(240), 3600), 2).await.unwrap();
     assert_eq!(overview.total, 4);
     let bucket = |hours: i64, negative, neutral, positive, unknown| SentimentBucket {
         start: (t0() + Duration::hours(hours)).timestamp(),
@@ -1629,7 +1629,10 @@ async fn the_overview_counts_a_period(store: &dyn Store) {
     assert_eq!(rows(&overview.per_source_kind), vec![row("twitter", 3), row("news", 1)]);
 
     // `top` limits the lists, not the watches; an aligned period has no extra bucket.
-    let short = store.overview(p.id, t0(), t0() + Duration::hours(1), 1800, 1).await.unwrap();
+    let short = store
+        .overview(p.id, t0(), t0() + Duration::hours(1), &Buckets::uniform(t0(), t0() + Duration::hours(1), 1800), 1)
+        .await
+        .unwrap();
     assert_eq!(short.total, 3, "E, A, B");
     assert_eq!(
         short.buckets,
@@ -1647,7 +1650,7 @@ async fn the_overview_counts_a_period(store: &dyn Store) {
     assert_eq!(short.top_authors.iter().map(|a| (a.author.as_str(), a.mentions)).collect::<Vec<_>>(), [("eve", 1)]);
     assert_eq!(rows(&short.per_theme), vec![row("delivery", 3)]);
     assert_eq!(short.per_watch.len(), 3);
-    let empty = store.overview(p.id, m(600), m(600), 3600, 5).await.unwrap();
+    let empty = store.overview(p.id, m(600), m(600), &Buckets::uniform(m(600), m(600), 3600), 5).await.unwrap();
     assert_eq!((empty.total, empty.buckets.len(), empty.top_sites.len()), (0, 0, 0));
 }
 
@@ -1820,24 +1823,46 @@ async fn the_overview_cache_follows_every_change(store: &dyn Store) {
     let ids = store.insert_mentions(p.id, &batch).await.unwrap().inserted_ids;
     assert_eq!(ids.len(), 122);
 
+    let uniform = |from, to, size| (from, to, Buckets::uniform(from, to, size));
+    // Local days: Paris (whole hours, from the cache; 23 or 25 hours when
+    // the clocks change) and Kolkata (half hours: counted directly).
+    let local_days = |zone: &str| {
+        let zone = vigie_model::zone::parse_zone(zone).unwrap();
+        let from = vigie_model::zone::local_midnight(zone, day0.date_naive());
+        let to = this_hour + Duration::hours(1);
+        (from, to, Buckets::from_starts(vigie_model::zone::bucket_starts(zone, from, to, 86_400)))
+    };
     let periods = [
-        (day0, day0 + Duration::days(1), 3600),
-        (day0 - Duration::days(1), this_hour + Duration::hours(1), 86_400),
-        (day0 + Duration::hours(30), day0 + Duration::hours(54), 6 * 3600),
-        (day0, this_hour + Duration::hours(1), 3 * 86_400),
+        uniform(day0, day0 + Duration::days(1), 3600),
+        uniform(day0 - Duration::days(1), this_hour + Duration::hours(1), 86_400),
+        uniform(day0 + Duration::hours(30), day0 + Duration::hours(54), 6 * 3600),
+        uniform(day0, this_hour + Duration::hours(1), 3 * 86_400),
+        local_days("Europe/Paris"),
+        local_days("Asia/Kolkata"),
     ];
+    let periods = &periods;
     let check = |when: &'static str| async move {
-        for (from, to, bucket) in periods {
+        for (from, to, buckets) in periods {
             // Twice: the first call may fill the cache, the second reads it.
             for round in 0..2 {
-                let cached = store.overview(p.id, from, to, bucket, 4).await.unwrap();
-                let counted = store.overview_uncached(p.id, from, to, bucket, 4).await.unwrap();
-                assert_eq!(cached, counted, "{when}, round {round}, {from}..{to} by {bucket}");
+                let cached = store.overview(p.id, *from, *to, buckets, 4).await.unwrap();
+                let counted = store.overview_uncached(p.id, *from, *to, buckets, 4).await.unwrap();
+                assert_eq!(cached, counted, "{when}, round {round}, {from}..{to} by {buckets:?}");
+                assert_eq!(cached.buckets.len(), buckets.starts().len());
             }
         }
     };
     check("first").await;
-    let all = store.overview(p.id, day0, this_hour + Duration::hours(1), 86_400, 4).await.unwrap();
+    let all = store
+        .overview(
+            p.id,
+            day0,
+            this_hour + Duration::hours(1),
+            &Buckets::uniform(day0, this_hour + Duration::hours(1), 86_400),
+            4,
+        )
+        .await
+        .unwrap();
     assert_eq!(all.total, 122);
     // The trending terms read the newest texts of the period, by publication.
     let newest = store.newest_texts(p.id, day0, this_hour + Duration::hours(1), 3).await.unwrap();
@@ -1869,7 +1894,16 @@ async fn the_overview_cache_follows_every_change(store: &dyn Store) {
     );
     store.insert_mentions(p.id, &[late]).await.unwrap();
     check("after a late mention").await;
-    let all = store.overview(p.id, day0, this_hour + Duration::hours(1), 86_400, 4).await.unwrap();
+    let all = store
+        .overview(
+            p.id,
+            day0,
+            this_hour + Duration::hours(1),
+            &Buckets::uniform(day0, this_hour + Duration::hours(1), 86_400),
+            4,
+        )
+        .await
+        .unwrap();
     assert_eq!(all.total, 123);
 }
 

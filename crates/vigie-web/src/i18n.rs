@@ -5,6 +5,25 @@
 
 use axum::http::{HeaderMap, header};
 use chrono::{DateTime, Utc};
+use vigie_model::zone::{self, Tz};
+
+tokio::task_local! {
+    /// The zone times are written in while a page, a report or an e-mail
+    /// is rendered: the installation's (`WebConfig::zone`), set for every
+    /// request by the router's layer and by background work around what it
+    /// renders ([`in_zone`]). Outside of one: UTC.
+    static ZONE: Tz;
+}
+
+/// Runs `work` with its times written in `zone`.
+pub async fn in_zone<F: std::future::Future>(zone: Tz, work: F) -> F::Output {
+    ZONE.scope(zone, work).await
+}
+
+/// The zone times are written in now (see [`in_zone`]).
+pub fn current_zone() -> Tz {
+    ZONE.try_with(|z| *z).unwrap_or(Tz::UTC)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lang {
@@ -78,20 +97,29 @@ impl Lang {
         }
     }
 
-    /// A date and time as people of this language write it (UTC).
-    /// A time as the reader writes it, said to be UTC (what Vigie stores and
-    /// shows: a reader in Paris adds one or two hours).
+    /// A date and time as people of this language write it, in the zone
+    /// of the installation ([`current_zone`]), which it names: `24/11/2026
+    /// 09:05 CET`.
     pub fn datetime(self, t: DateTime<Utc>) -> String {
+        zone::format_in(current_zone(), t, self.datetime_format())
+    }
+
+    /// The local date of `t` (see [`Lang::datetime`]).
+    pub fn date(self, t: DateTime<Utc>) -> String {
+        zone::format_local(current_zone(), t, self.date_format())
+    }
+
+    pub fn datetime_format(self) -> &'static str {
         match self {
-            Lang::Fr => t.format("%d/%m/%Y %H:%M UTC").to_string(),
-            Lang::En => t.format("%Y-%m-%d %H:%M UTC").to_string(),
+            Lang::Fr => "%d/%m/%Y %H:%M",
+            Lang::En => "%Y-%m-%d %H:%M",
         }
     }
 
-    pub fn date(self, t: DateTime<Utc>) -> String {
+    pub fn date_format(self) -> &'static str {
         match self {
-            Lang::Fr => t.format("%d/%m/%Y").to_string(),
-            Lang::En => t.format("%Y-%m-%d").to_string(),
+            Lang::Fr => "%d/%m/%Y",
+            Lang::En => "%Y-%m-%d",
         }
     }
 
@@ -227,10 +255,24 @@ mod tests {
         assert_eq!(Lang::En.duration(86_399), "1 d");
         assert_eq!(Lang::Fr.duration(2 * 86_400 + 3 * 3_600 + 1_799), "2 j 3 h");
         assert_eq!(Lang::Fr.decimal("-0.43"), "-0,43");
-        // Times say they are UTC (a reader in Paris adds an hour or two).
+        // Outside of a zone's scope, times say they are UTC.
         let t = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 24, 8, 5, 0).unwrap();
         assert_eq!(Lang::Fr.datetime(t), "24/11/2026 08:05 UTC");
         assert_eq!(Lang::En.datetime(t), "2026-11-24 08:05 UTC");
+    }
+
+    #[tokio::test]
+    async fn times_are_written_in_the_installation_zone_which_they_name() {
+        let t = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 24, 23, 5, 0).unwrap();
+        let paris = zone::parse_zone("Europe/Paris").unwrap();
+        let (datetime, date) = in_zone(paris, async { (Lang::Fr.datetime(t), Lang::Fr.date(t)) }).await;
+        // Already the 25th in Paris.
+        assert_eq!(datetime, "25/11/2026 00:05 CET");
+        assert_eq!(date, "25/11/2026");
+        let montreal = zone::parse_zone("America/Montreal").unwrap();
+        assert_eq!(in_zone(montreal, async { Lang::En.datetime(t) }).await, "2026-11-24 18:05 EST");
+        // The scope ends with its work.
+        assert_eq!(Lang::En.datetime(t), "2026-11-24 23:05 UTC");
     }
 
     #[test]

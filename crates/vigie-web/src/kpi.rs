@@ -31,7 +31,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use vigie_store::{Overview, ReportStats, ResponseScope, ResponseStats, Store};
+use vigie_store::{Buckets, Overview, ReportStats, ResponseScope, ResponseStats, Store};
 
 use crate::error::ApiError;
 use crate::i18n::Lang;
@@ -333,7 +333,7 @@ pub struct KpiReport {
     pub previous: Kpis,
     pub departments: Vec<DepartmentKpis>,
     pub sources: Vec<SourceKpis>,
-    /// The period's overview (buckets of `bucket_secs`, for the charts).
+    /// The period's overview (its buckets, for the charts).
     pub overview: Overview,
 }
 
@@ -362,19 +362,18 @@ impl KpiReport {
 const TOP: i64 = 50;
 
 /// Reads what the KPIs need for `[from, to)` and the period of the same
-/// length before it, with the overview in buckets of `bucket_secs`.
+/// length before it, with the overview in `buckets`.
 pub async fn compute(
     store: &dyn Store,
     project_id: i64,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    bucket_secs: i64,
+    buckets: &Buckets,
     now: DateTime<Utc>,
 ) -> Result<KpiReport, ApiError> {
     let (prev_from, prev_to) = (from - (to - from), from);
-    let overview = store.overview(project_id, from, to, bucket_secs, TOP).await?;
-    let prev_overview =
-        store.overview(project_id, prev_from, prev_to, (prev_to - prev_from).num_seconds(), TOP).await?;
+    let overview = store.overview(project_id, from, to, buckets, TOP).await?;
+    let prev_overview = store.overview(project_id, prev_from, prev_to, &Buckets::whole(prev_from), TOP).await?;
     let responses = store.response_stats(project_id, ResponseScope::Project, from, to, now).await?;
     let prev_responses = store.response_stats(project_id, ResponseScope::Project, prev_from, prev_to, now).await?;
     let stats = store.report_stats(project_id, from, to).await?;

@@ -57,11 +57,20 @@ pub use ingest::{IngestAnswer, MAX_BODY_BYTES, MAX_ITEMS, RefusedItem};
 pub use routes::{RouteDoc, Routes};
 
 /// Settings of the server.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WebConfig {
     /// Mark cookies `Secure` (the server is reached through HTTPS). They
     /// are also marked when a proxy says `X-Forwarded-Proto: https`.
     pub secure_cookies: bool,
+    /// The zone people read times in: pages, reports and their e-mails,
+    /// and the local days charts and reports count.
+    pub zone: vigie_model::zone::Tz,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig { secure_cookies: false, zone: vigie_model::zone::Tz::UTC }
+    }
 }
 
 /// What the handlers share.
@@ -131,10 +140,20 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), cache::invalidate_on_write))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), in_installation_zone))
         .layer(axum::middleware::from_fn(api_errors_as_json))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(map_response(security_headers))
         .with_state(state)
+}
+
+/// Every page and answer is written in the installation's zone.
+async fn in_installation_zone(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    i18n::in_zone(state.config.zone, next.run(req)).await
 }
 
 /// `{"status": "ok"}` when the database answers within 3 s, else 503 with

@@ -1,7 +1,8 @@
 //! Scheduled reports: when each is due, which period it covers, and the
 //! runner `vigie serve` calls every minute.
 //!
-//! A weekly report covers Monday 00:00 to the next Monday 00:00 (UTC) and is
+//! A weekly report covers Monday 00:00 to the next Monday 00:00 (local time
+//! in the installation's zone, `WebConfig::zone`) and is
 //! due from the end of that week; a monthly one covers a calendar month. A
 //! schedule sends the last complete period that ended after it was created
 //! and after the period it last sent: a server down for three weeks sends
@@ -14,26 +15,24 @@
 //! be retried a minute later; a permanent one (a refused address) is
 //! recorded on the schedule and the period is not retried.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use vigie_model::zone::{self, Tz};
 use vigie_notify::{ReportEmail, SmtpConfig, send_report_email};
 use vigie_store::{Frequency, ReportSchedule, Store};
 
-use crate::i18n::Lang;
+use crate::i18n::{self, Lang};
 use crate::pages::overview::Period;
 use crate::pages::report;
 
-fn midnight(d: NaiveDate) -> DateTime<Utc> {
-    Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
-}
-
 /// The last complete period at `now`: `[from, to)` with `to <= now`.
-pub fn last_complete_period(frequency: Frequency, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-    let today = now.date_naive();
+pub fn last_complete_period(frequency: Frequency, now: DateTime<Utc>, zone: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+    let today = zone::local_date(zone, now);
+    let midnight = |d: NaiveDate| zone::local_midnight(zone, d);
     match frequency {
         Frequency::Weekly => {
             let since_monday = today.weekday().num_days_from_monday() as i64;
-            let to = midnight(today - Duration::days(since_monday));
-            (to - Duration::days(7), to)
+            let monday = today - Duration::days(since_monday);
+            (midnight(monday - Duration::days(7)), midnight(monday))
         }
         Frequency::Monthly => {
             let first = today.with_day(1).unwrap_or(today);
@@ -44,12 +43,13 @@ pub fn last_complete_period(frequency: Frequency, now: DateTime<Utc>) -> (DateTi
 }
 
 /// When the next period ends after `now` (the next send).
-pub fn next_run(frequency: Frequency, now: DateTime<Utc>) -> DateTime<Utc> {
-    let (_, to) = last_complete_period(frequency, now);
+pub fn next_run(frequency: Frequency, now: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
+    let (_, to) = last_complete_period(frequency, now, zone);
+    let midnight = |d: NaiveDate| zone::local_midnight(zone, d);
     match frequency {
-        Frequency::Weekly => to + Duration::days(7),
+        Frequency::Weekly => midnight(zone::local_date(zone, to) + Duration::days(7)),
         Frequency::Monthly => {
-            let d = to.date_naive();
+            let d = zone::local_date(zone, to);
             let next = if d.month() == 12 {
                 NaiveDate::from_ymd_opt(d.year() + 1, 1, 1)
             } else {
@@ -67,8 +67,9 @@ pub fn due_period(
     created_at: DateTime<Utc>,
     last_period_end: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
+    zone: Tz,
 ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let (from, to) = last_complete_period(frequency, now);
+    let (from, to) = last_complete_period(frequency, now, zone);
     (to > created_at && last_period_end.is_none_or(|last| last < to)).then_some((from, to))
 }
 
@@ -100,7 +101,7 @@ pub struct RunOutcome {
 
 /// Sends every due report once. Without an SMTP server configured, due
 /// reports wait (and a warning says why).
-pub async fn run_due_reports(store: &dyn Store, smtp: Option<&SmtpConfig>, now: DateTime<Utc>) -> RunOutcome {
+pub async fn run_due_reports(store: &dyn Store, smtp: Option<&SmtpConfig>, now: DateTime<Utc>, zone: Tz) -> RunOutcome {
     let mut outcome = RunOutcome::default();
     let mut after = 0;
     loop {
@@ -114,7 +115,8 @@ pub async fn run_due_reports(store: &dyn Store, smtp: Option<&SmtpConfig>, now: 
         let Some(last) = page.last() else { break };
         after = last.id;
         for schedule in &page {
-            let Some((from, to)) = due_period(schedule.frequency, schedule.created_at, schedule.last_period_end, now)
+            let Some((from, to)) =
+                due_period(schedule.frequency, schedule.created_at, schedule.last_period_end, now, zone)
             else {
                 continue;
             };
@@ -125,7 +127,7 @@ pub async fn run_due_reports(store: &dyn Store, smtp: Option<&SmtpConfig>, now: 
                 );
                 continue;
             };
-            match send_one(store, smtp, schedule, from, to, now).await {
+            match i18n::in_zone(zone, send_one(store, smtp, schedule, from, to, now)).await {
                 Ok(true) => outcome.sent += 1,
                 Ok(false) => {}
                 Err(()) => outcome.failed += 1,
@@ -192,7 +194,7 @@ async fn compose_and_send(
     };
     let Some(channel) = channel else { return Err(("its e-mail channel was removed".into(), false)) };
     let to_list = recipients(schedule, &channel.target);
-    let period = Period { key: schedule.frequency.as_str().into(), from, to, bucket_secs: 86_400 };
+    let period = Period::new(schedule.frequency.as_str(), from, to, 86_400, i18n::current_zone());
     let r = report::build(store, project, period, now).await.map_err(|e| (e.message, true))?;
     let document = report::document(lang, &r);
     let subject = format!(
@@ -223,6 +225,8 @@ async fn compose_and_send(
 mod tests {
     use super::*;
 
+    const UTC: Tz = Tz::UTC;
+
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
     }
@@ -232,44 +236,75 @@ mod tests {
         // 2026-11-24 is a Tuesday.
         let now = at("2026-11-24T10:00:00Z");
         assert_eq!(
-            last_complete_period(Frequency::Weekly, now),
+            last_complete_period(Frequency::Weekly, now, UTC),
             (at("2026-11-16T00:00:00Z"), at("2026-11-23T00:00:00Z"))
         );
-        assert_eq!(next_run(Frequency::Weekly, now), at("2026-11-30T00:00:00Z"));
+        assert_eq!(next_run(Frequency::Weekly, now, UTC), at("2026-11-30T00:00:00Z"));
         // On Monday at midnight the week just ended is the one.
-        assert_eq!(last_complete_period(Frequency::Weekly, at("2026-11-30T00:00:00Z")).1, at("2026-11-30T00:00:00Z"));
+        assert_eq!(
+            last_complete_period(Frequency::Weekly, at("2026-11-30T00:00:00Z"), UTC).1,
+            at("2026-11-30T00:00:00Z")
+        );
     }
 
     #[test]
     fn monthly_reports_cover_the_calendar_month() {
         let now = at("2026-03-01T00:30:00Z");
         assert_eq!(
-            last_complete_period(Frequency::Monthly, now),
+            last_complete_period(Frequency::Monthly, now, UTC),
             (at("2026-02-01T00:00:00Z"), at("2026-03-01T00:00:00Z"))
         );
         assert_eq!(
-            last_complete_period(Frequency::Monthly, at("2026-01-15T00:00:00Z")),
+            last_complete_period(Frequency::Monthly, at("2026-01-15T00:00:00Z"), UTC),
             (at("2025-12-01T00:00:00Z"), at("2026-01-01T00:00:00Z"))
         );
-        assert_eq!(next_run(Frequency::Monthly, at("2026-12-05T00:00:00Z")), at("2027-01-01T00:00:00Z"));
+        assert_eq!(next_run(Frequency::Monthly, at("2026-12-05T00:00:00Z"), UTC), at("2027-01-01T00:00:00Z"));
     }
 
     #[test]
     fn a_period_is_due_once_and_never_before_the_schedule() {
         let created = at("2026-11-18T09:00:00Z"); // a Wednesday
         // The week it was created in is not over: nothing yet.
-        assert_eq!(due_period(Frequency::Weekly, created, None, at("2026-11-22T23:59:59Z")), None);
+        assert_eq!(due_period(Frequency::Weekly, created, None, at("2026-11-22T23:59:59Z"), UTC), None);
         // That week ends on Monday: due, covering it.
         let monday = at("2026-11-23T00:00:00Z");
-        let due = due_period(Frequency::Weekly, created, None, monday + Duration::minutes(1));
+        let due = due_period(Frequency::Weekly, created, None, monday + Duration::minutes(1), UTC);
         assert_eq!(due, Some((at("2026-11-16T00:00:00Z"), monday)));
         // Once sent, not again that week.
-        assert_eq!(due_period(Frequency::Weekly, created, Some(monday), at("2026-11-29T12:00:00Z")), None);
+        assert_eq!(due_period(Frequency::Weekly, created, Some(monday), at("2026-11-29T12:00:00Z"), UTC), None);
         // Three weeks later: the last week only.
-        let later = due_period(Frequency::Weekly, created, Some(monday), at("2026-12-16T08:00:00Z"));
+        let later = due_period(Frequency::Weekly, created, Some(monday), at("2026-12-16T08:00:00Z"), UTC);
         assert_eq!(later, Some((at("2026-12-07T00:00:00Z"), at("2026-12-14T00:00:00Z"))));
         // A schedule created right after a period ended does not send it.
-        assert_eq!(due_period(Frequency::Monthly, at("2026-12-01T00:05:00Z"), None, at("2026-12-20T00:00:00Z")), None);
+        assert_eq!(
+            due_period(Frequency::Monthly, at("2026-12-01T00:05:00Z"), None, at("2026-12-20T00:00:00Z"), UTC),
+            None
+        );
+    }
+
+    #[test]
+    fn periods_are_local_weeks_and_months_in_the_installation_zone() {
+        let paris = zone::parse_zone("Europe/Paris").unwrap();
+        // Tuesday 24 November, 10:00 UTC: the week of 16 to 23 November, by
+        // Paris midnights (23:00 UTC the day before).
+        let now = at("2026-11-24T10:00:00Z");
+        assert_eq!(
+            last_complete_period(Frequency::Weekly, now, paris),
+            (at("2026-11-15T23:00:00Z"), at("2026-11-22T23:00:00Z"))
+        );
+        assert_eq!(next_run(Frequency::Weekly, now, paris), at("2026-11-29T23:00:00Z"));
+        // Sunday 22 November 23:30 UTC is already Monday in Paris: that week is over.
+        let (_, to) = last_complete_period(Frequency::Weekly, at("2026-11-22T23:30:00Z"), paris);
+        assert_eq!(to, at("2026-11-22T23:00:00Z"));
+        // The week the clocks went back lasts 169 hours.
+        let (from, to) = last_complete_period(Frequency::Weekly, at("2026-10-27T12:00:00Z"), paris);
+        assert_eq!((to - from).num_hours(), 169);
+        // October in Paris: from 1 October 00:00 CEST to 1 November 00:00 CET.
+        assert_eq!(
+            last_complete_period(Frequency::Monthly, at("2026-11-05T00:00:00Z"), paris),
+            (at("2026-09-30T22:00:00Z"), at("2026-10-31T23:00:00Z"))
+        );
+        assert_eq!(next_run(Frequency::Monthly, at("2026-11-05T00:00:00Z"), paris), at("2026-11-30T23:00:00Z"));
     }
 
     #[test]

@@ -411,17 +411,23 @@ async fn schedules_are_kept_by_managers_and_each_period_is_mailed_once() {
     let smtp = common::smtp_config(&server);
     // Created now: nothing is due until the current week is over.
     let now = Utc::now();
-    let outcome = vigie_web::schedule::run_due_reports(app.store.as_ref(), Some(&smtp), now).await;
+    let outcome =
+        vigie_web::schedule::run_due_reports(app.store.as_ref(), Some(&smtp), now, vigie_model::zone::Tz::UTC).await;
     assert_eq!(outcome.sent, 0);
     // Eight days later the week is due: two servers at once send it once.
     let later = now + chrono::Duration::days(8);
     let (a, b) = tokio::join!(
-        vigie_web::schedule::run_due_reports(app.store.as_ref(), Some(&smtp), later),
-        vigie_web::schedule::run_due_reports(app.store.as_ref(), Some(&smtp), later),
+        vigie_web::schedule::run_due_reports(app.store.as_ref(), Some(&smtp), later, vigie_model::zone::Tz::UTC),
+        vigie_web::schedule::run_due_reports(app.store.as_ref(), Some(&smtp), later, vigie_model::zone::Tz::UTC),
     );
     assert_eq!(a.sent + b.sent, 1, "{a:?} {b:?}");
-    let again =
-        vigie_web::schedule::run_due_reports(app.store.as_ref(), Some(&smtp), later + chrono::Duration::hours(1)).await;
+    let again = vigie_web::schedule::run_due_reports(
+        app.store.as_ref(),
+        Some(&smtp),
+        later + chrono::Duration::hours(1),
+        vigie_model::zone::Tz::UTC,
+    )
+    .await;
     assert_eq!(again.sent, 0, "the same period is never sent twice");
     let received = server.received();
     assert_eq!(received.len(), 1);
@@ -480,4 +486,60 @@ async fn items_of_no_department_have_their_own_row_so_departments_add_up() {
     assert!(page.text.contains("<h3>No department</h3>"), "{}", page.text);
     let csv = viewer.get(&app.api(&format!("/export/kpis?format=csv&{PERIOD}"))).await;
     assert!(csv.text.contains("no_department,entered,count,1,"), "{}", csv.text);
+}
+
+/// An installation in Paris counts Paris days and writes Paris times: a
+/// mention published at 23:30 UTC on 8 November belongs to the 9th.
+#[tokio::test]
+async fn an_installation_in_paris_counts_paris_days_and_shows_paris_times() {
+    let paris = vigie_model::zone::parse_zone("Europe/Paris").unwrap();
+    let app = TestApp::start_with(vigie_web::WebConfig { zone: paris, ..Default::default() }).await;
+    let pid = app.project.id;
+    let late = |minute| Utc.with_ymd_and_hms(2026, 11, 8, 23, minute, 0).unwrap();
+    let batch = vec![
+        // 00:30 and 00:45 on the 9th in Paris: in the week of the 9th.
+        record("P1", "acme nul", late(30), Some(Polarity::Negative), None, &[]),
+        record("P2", "acme bof", late(45), Some(Polarity::Neutral), None, &[]),
+        // 00:30 on the 16th in Paris: not in it (in UTC it would be).
+        record(
+            "P3",
+            "acme top",
+            Utc.with_ymd_and_hms(2026, 11, 15, 23, 30, 0).unwrap(),
+            Some(Polarity::Positive),
+            None,
+            &[],
+        ),
+    ];
+    let ids = app.store.insert_mentions(pid, &batch).await.unwrap().inserted_ids;
+    let viewer = app.login("viewer").await;
+
+    let r = viewer.get(&app.api("/report?from=2026-11-09&to=2026-11-15")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = r.json();
+    assert_eq!(r["period"]["from"], "2026-11-08T23:00:00+00:00", "Paris midnight");
+    assert_eq!(r["period"]["to"], "2026-11-15T23:00:00+00:00");
+    assert_eq!(kpi(&r, "volume")["value"], json!(2.0));
+
+    // The dashboard's daily buckets start at Paris midnights.
+    let o = viewer.get(&app.api("/overview?from=2026-11-09&to=2026-11-15")).await;
+    assert_eq!(o.status, 200, "{}", o.text);
+    let o = o.json();
+    assert_eq!(o["period"]["timezone"], "Europe/Paris");
+    assert_eq!(o["buckets"].as_array().unwrap().len(), 7);
+    assert_eq!(o["buckets"][0]["start"], "2026-11-08T23:00:00+00:00");
+    assert_eq!((o["buckets"][0]["negative"].clone(), o["buckets"][0]["neutral"].clone()), (json!(1), json!(1)));
+    assert_eq!(o["total"], 2);
+
+    // The mention list's dates are Paris days too.
+    let feed = viewer.get(&app.api("/mentions?from=2026-11-16&to=2026-11-16")).await;
+    assert_eq!(feed.status, 200, "{}", feed.text);
+    let listed: Vec<i64> = feed.json()["items"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    assert_eq!(listed, [ids[2]]);
+
+    // Pages write Paris time and say so (this reader chose English).
+    let page = viewer.get(&app.p(&format!("/mentions/{}", ids[0]))).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains(">2026-11-09 00:30 CET<"), "{}", page.text);
+    let report = viewer.get(&app.p("/report?from=2026-11-09&to=2026-11-15")).await;
+    assert!(report.text.contains("from 2026-11-09 to 2026-11-15"), "{}", report.text);
 }

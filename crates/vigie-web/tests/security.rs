@@ -472,6 +472,7 @@ async fn notification_links_open_the_alert_and_mention_pages() {
         mentions: &mentions,
         base_url: Some(&base),
         lang: vigie_notify::Language::Fr,
+        zone: vigie_model::zone::Tz::UTC,
         event_id: "1-1",
     };
     let rendered = vigie_notify::render(&notice);

@@ -19,6 +19,24 @@ pub fn usage<T>(message: impl Into<String>) -> anyhow::Result<T> {
     Err(UsageError(message.into()).into())
 }
 
+/// The zone people read times in (pages, reports, notifications, the local
+/// days charts count): `VIGIE_TIMEZONE` (an IANA name such as
+/// `Europe/Paris`), else the machine's (`TZ`, then `/etc/localtime`), else
+/// UTC. A `VIGIE_TIMEZONE` that names no zone is a usage error.
+pub fn installation_zone() -> anyhow::Result<vigie_model::zone::Tz> {
+    use vigie_model::zone::{Tz, parse_zone};
+    let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    if let Some(name) = var("VIGIE_TIMEZONE") {
+        return parse_zone(&name).map_err(|e| UsageError(format!("VIGIE_TIMEZONE: {e}")).into());
+    }
+    // `TZ=:Europe/Paris` or `TZ=Europe/Paris`; POSIX rules (`CET-1CEST`) are not names.
+    let machine = var("TZ")
+        .map(|tz| tz.trim_start_matches(':').to_string())
+        .or_else(|| iana_time_zone::get_timezone().ok())
+        .and_then(|name| parse_zone(&name).ok());
+    Ok(machine.unwrap_or(Tz::UTC))
+}
+
 /// The project used when `--project` is not given; always available.
 pub const DEFAULT_PROJECT: &str = "default";
 

@@ -96,6 +96,9 @@ pub enum Command {
     #[command(subcommand)]
     Token(TokenCommand),
     /// Run the web app and the API (pages, REST API under /api/v1, push API).
+    ///
+    /// Times are shown in VIGIE_TIMEZONE (an IANA name such as Europe/Paris; default: the
+    /// machine's zone), which also decides what a day is for charts, reports and date filters.
     Serve(ServeArgs),
     /// Run collection, notifications and escalation without the web server; several workers
     /// share one PostgreSQL database (sources are leased), until Ctrl-C or SIGTERM.

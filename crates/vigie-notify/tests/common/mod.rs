@@ -73,6 +73,7 @@ pub fn notice<'a>(alert: &'a Alert, mentions: &'a [AlertMention]) -> Notice<'a> 
         mentions,
         base_url: Some("https://vigie.example.org"),
         lang: vigie_notify::Language::En,
+        zone: vigie_model::zone::Tz::UTC,
         event_id: "42-3",
     }
 }

@@ -15,9 +15,9 @@ use super::{MENTION_COLUMNS, SqliteStore, from_opt_ts, from_ts, inserted_id, sta
 use crate::codec::nearest_rank_offset;
 use crate::rollup::{self, HourRollup, HourToSave, RollupRow, RollupSource, StoredHour};
 use crate::{
-    AuthorRow, CountRow, Department, InboxCounts, InboxFilter, InboxItem, NewDepartment, NewRoutingRule,
-    NewWorkflowEvent, Overview, ResponseScope, ResponseStats, Result, RoutingRule, SentimentBucket, StoreError,
-    StoredMention, WatchCount, Workflow, WorkflowEvent,
+    AuthorRow, Buckets, CountRow, Department, InboxCounts, InboxFilter, InboxItem, NewDepartment, NewRoutingRule,
+    NewWorkflowEvent, Overview, ResponseScope, ResponseStats, Result, RoutingRule, StoreError, StoredMention,
+    WatchCount, Workflow, WorkflowEvent,
 };
 
 const DEPARTMENT_COLUMNS: &str = "id, project_id, name, response_target_secs, manager_id, created_at";
@@ -612,12 +612,12 @@ impl Workflow for SqliteStore {
         project_id: i64,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-        bucket_secs: i64,
+        buckets: &Buckets,
         top: i64,
     ) -> Result<Overview> {
-        match rollup::overview(self, project_id, ts(from), ts(to), bucket_secs, top).await? {
+        match rollup::overview(self, project_id, ts(from), ts(to), buckets, top).await? {
             Some(overview) => Ok(overview),
-            None => self.overview_direct(project_id, ts(from), ts(to), bucket_secs, top).await,
+            None => self.overview_direct(project_id, ts(from), ts(to), buckets, top).await,
         }
     }
 
@@ -626,10 +626,10 @@ impl Workflow for SqliteStore {
         project_id: i64,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-        bucket_secs: i64,
+        buckets: &Buckets,
         top: i64,
     ) -> Result<Overview> {
-        self.overview_direct(project_id, ts(from), ts(to), bucket_secs, top).await
+        self.overview_direct(project_id, ts(from), ts(to), buckets, top).await
     }
 }
 
@@ -641,21 +641,19 @@ impl SqliteStore {
         project_id: i64,
         from: i64,
         to: i64,
-        bucket_secs: i64,
+        buckets: &Buckets,
         top: i64,
     ) -> Result<Overview> {
-        let size = bucket_secs.max(1);
-        let mut overview = Overview::default();
+        let mut overview = Overview { buckets: buckets.empty(to), ..Overview::default() };
 
-        // Every bucket of the period, then the counts into them.
-        let mut start = from.div_euclid(size) * size;
-        while start < to {
-            overview.buckets.push(SentimentBucket { start, ..SentimentBucket::default() });
-            start += size;
-        }
-        let first = from.div_euclid(size) * size;
-        let rows =
-            sqlx::query(OVERVIEW_BUCKETS).bind(project_id).bind(from).bind(to).bind(size).fetch_all(&self.pool).await?;
+        // Counts by spans that each fall in one bucket, then into the buckets.
+        let rows = sqlx::query(OVERVIEW_BUCKETS)
+            .bind(project_id)
+            .bind(from)
+            .bind(to)
+            .bind(buckets.granule())
+            .fetch_all(&self.pool)
+            .await?;
         for row in &rows {
             let start: i64 = row.try_get("start")?;
             let n: i64 = row.try_get("n")?;
@@ -663,8 +661,7 @@ impl SqliteStore {
                 .try_get::<Option<String>, _>("polarity")?
                 .map(|p| Polarity::from_str(&p).map_err(|e| StoreError::Corrupt(e.to_string())))
                 .transpose()?;
-            let index = usize::try_from((start - first) / size).ok();
-            let Some(bucket) = index.and_then(|i| overview.buckets.get_mut(i)) else {
+            let Some(bucket) = buckets.index_of(start).and_then(|i| overview.buckets.get_mut(i)) else {
                 return Err(StoreError::Corrupt(format!("overview bucket {start} outside the period")));
             };
             match polarity {

@@ -210,8 +210,9 @@ fn parse_date(lang: Lang, what: &str, s: &str) -> Result<NaiveDate, FeedError> {
     })
 }
 
+/// The start of a local day in the installation's zone.
 fn midnight(d: NaiveDate) -> Option<DateTime<Utc>> {
-    d.and_hms_opt(0, 0, 0).map(|t| t.and_utc())
+    Some(vigie_model::zone::local_midnight(crate::i18n::current_zone(), d))
 }
 
 fn parse_feed(p: &FeedParams, lang: Lang) -> Result<Feed, FeedError> {

@@ -11,13 +11,14 @@ use std::time::Instant;
 
 use axum::http::{HeaderMap, Method};
 use axum::{Extension, Json};
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use vigie_chart::{Color, HBars, LineChart, Series, ShareBar, StackedBars};
+use vigie_model::zone::{self, Tz};
 use vigie_model::{AlertStatus, Role};
-use vigie_store::{Overview, ResponseScope, ResponseStats};
+use vigie_store::{Buckets, Overview, ResponseScope, ResponseStats};
 
 use super::{Nav, PageResult, page, svg};
 use crate::auth::Actor;
@@ -47,21 +48,33 @@ pub struct PeriodQuery {
     pub to: Option<String>,
 }
 
-/// A resolved period: `[from, to)` with its bucket length.
+/// A resolved period: `[from, to)` with its buckets, in the installation's
+/// zone: a day is a local day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Period {
     pub key: String,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
+    /// The buckets' nominal length (a local day lasts 23 or 25 hours when
+    /// the clocks change).
     pub bucket_secs: i64,
+    pub zone: Tz,
+    pub buckets: Buckets,
 }
 
 pub const PRESETS: [&str; 4] = ["24h", "7d", "30d", "90d"];
 /// Longest custom period.
 const MAX_DAYS: i64 = 732;
+const DAY: i64 = 86_400;
 
 impl Period {
-    pub fn resolve(q: &PeriodQuery, now: DateTime<Utc>) -> Result<Period, ApiError> {
+    /// `[from, to)` in buckets of `bucket_secs` (whole days: local days).
+    pub fn new(key: &str, from: DateTime<Utc>, to: DateTime<Utc>, bucket_secs: i64, zone: Tz) -> Period {
+        let buckets = Buckets::from_starts(zone::bucket_starts(zone, from, to, bucket_secs));
+        Period { key: key.into(), from, to, bucket_secs, zone, buckets }
+    }
+
+    pub fn resolve(q: &PeriodQuery, now: DateTime<Utc>, zone: Tz) -> Result<Period, ApiError> {
         let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
         // As the mention list says: one or the other, never one silently ignored.
         if given(&q.period) && (given(&q.from) || given(&q.to)) {
@@ -78,7 +91,7 @@ impl Period {
                     }),
                 }
             };
-            let to_day = day(q.to.as_deref(), "to")?.unwrap_or(now.date_naive());
+            let to_day = day(q.to.as_deref(), "to")?.unwrap_or(zone::local_date(zone, now));
             let from_day = day(q.from.as_deref(), "from")?.unwrap_or(to_day - Duration::days(29));
             if from_day > to_day {
                 return Err(ApiError::invalid("from must be on or before to")
@@ -88,24 +101,25 @@ impl Period {
                 return Err(ApiError::invalid(format!("a period covers at most {MAX_DAYS} days"))
                     .with_french(format!("une période couvre au plus {MAX_DAYS} jours")));
             }
-            let midnight = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
-            let (from, to) = (midnight(from_day), midnight(to_day) + Duration::days(1));
-            let days = (to - from).num_days();
+            // Local midnights, the last day included.
+            let from = zone::local_midnight(zone, from_day);
+            let to = zone::local_midnight(zone, to_day + Duration::days(1));
+            let days = (to_day - from_day).num_days() + 1;
             let bucket_secs = if days <= 2 {
                 3_600
             } else if days <= 120 {
-                86_400
+                DAY
             } else {
-                7 * 86_400
+                7 * DAY
             };
-            return Ok(Period { key: "custom".into(), from, to, bucket_secs });
+            return Ok(Period::new("custom", from, to, bucket_secs, zone));
         }
         let key = q.period.as_deref().unwrap_or("7d").trim().to_ascii_lowercase();
-        let (len, bucket_secs) = match key.as_str() {
-            "24h" => (Duration::hours(24), 3_600),
-            "7d" => (Duration::days(7), 6 * 3_600),
-            "30d" => (Duration::days(30), 86_400),
-            "90d" => (Duration::days(90), 86_400),
+        let (days, bucket_secs) = match key.as_str() {
+            "24h" => (1, 3_600),
+            "7d" => (7, 6 * 3_600),
+            "30d" => (30, DAY),
+            "90d" => (90, DAY),
             other => {
                 return Err(ApiError::invalid(format!(
                     "unknown period {other:?}: use 24h, 7d, 30d or 90d, or from/to"
@@ -114,15 +128,28 @@ impl Period {
             }
         };
         // Whole buckets: the last one holds `now`.
-        let end = (now.timestamp().div_euclid(bucket_secs) + 1) * bucket_secs;
-        let to = Utc.timestamp_opt(end, 0).single().unwrap_or(now);
-        Ok(Period { key, from: to - len, to, bucket_secs })
+        let to = zone::bucket_end(zone, now, bucket_secs);
+        Ok(Period::new(&key, Period::back(zone, to, days, bucket_secs), to, bucket_secs, zone))
     }
 
-    /// The period of the same length just before.
+    /// `days` before `to`: local days for day buckets, else real time.
+    fn back(zone: Tz, to: DateTime<Utc>, days: i64, bucket_secs: i64) -> DateTime<Utc> {
+        if bucket_secs >= DAY {
+            zone::local_midnight(zone, zone::local_date(zone, to) - Duration::days(days))
+        } else {
+            to - Duration::days(days)
+        }
+    }
+
+    /// The period of the same length just before (as many local days).
     pub fn previous(&self) -> Period {
-        let len = self.to - self.from;
-        Period { key: self.key.clone(), from: self.from - len, to: self.from, bucket_secs: self.bucket_secs }
+        let from = if self.bucket_secs >= DAY {
+            let days = (zone::local_date(self.zone, self.to) - zone::local_date(self.zone, self.from)).num_days();
+            Period::back(self.zone, self.from, days, self.bucket_secs)
+        } else {
+            self.from - (self.to - self.from)
+        };
+        Period::new(&self.key, from, self.from, self.bucket_secs, self.zone)
     }
 }
 
@@ -146,7 +173,7 @@ const TERM_SAMPLE: i64 = 500;
 
 async fn figures(state: &AppState, pid: i64, q: &PeriodQuery, headers: &HeaderMap) -> Result<Arc<Figures>, ApiError> {
     let now = Utc::now();
-    let period = Period::resolve(q, now)?;
+    let period = Period::resolve(q, now, state.config.zone)?;
     let key = (pid, period.key.clone(), period.from.timestamp(), period.to.timestamp());
     // Read before computing: a write served meanwhile makes this entry stale.
     let generation = state.generation.current();
@@ -156,10 +183,9 @@ async fn figures(state: &AppState, pid: i64, q: &PeriodQuery, headers: &HeaderMa
     {
         return Ok(figures);
     }
-    let overview = state.store.overview(pid, period.from, period.to, period.bucket_secs, 10).await?;
+    let overview = state.store.overview(pid, period.from, period.to, &period.buckets, 10).await?;
     let prev = period.previous();
-    let previous_total =
-        state.store.overview(pid, prev.from, prev.to, (prev.to - prev.from).num_seconds(), 0).await?.total;
+    let previous_total = state.store.overview(pid, prev.from, prev.to, &Buckets::whole(prev.from), 0).await?.total;
     let responses = state.store.response_stats(pid, ResponseScope::Project, period.from, period.to, now).await?;
     let open_alerts = state.store.alerts(pid, Some(AlertStatus::Open), 5).await?;
     let watch_names = state.store.list_watches(pid).await?.into_iter().map(|w| (w.id, w.name)).collect();
@@ -185,19 +211,16 @@ fn net_text(lang: Lang, positive: i64, negative: i64, total: i64) -> String {
 }
 use crate::kpi::{polarity_totals as totals, ratio};
 
-pub(crate) fn bucket_label(lang: Lang, start: i64, bucket_secs: i64) -> String {
-    let t = Utc.timestamp_opt(start, 0).single().unwrap_or_default();
-    if bucket_secs < 86_400 {
-        match lang {
-            Lang::Fr => t.format("%d/%m %Hh").to_string(),
-            Lang::En => t.format("%m-%d %H:00").to_string(),
-        }
-    } else {
-        match lang {
-            Lang::Fr => t.format("%d/%m").to_string(),
-            Lang::En => t.format("%m-%d").to_string(),
-        }
-    }
+/// A chart bucket's label, by the local clock of the period's zone.
+pub(crate) fn bucket_label(lang: Lang, start: i64, period: &Period) -> String {
+    let t = zone::instant(start);
+    let format = match (lang, period.bucket_secs < DAY) {
+        (Lang::Fr, true) => "%d/%m %Hh",
+        (Lang::En, true) => "%m-%d %H:00",
+        (Lang::Fr, false) => "%d/%m",
+        (Lang::En, false) => "%m-%d",
+    };
+    zone::format_local(period.zone, t, format)
 }
 
 async fn overview_api(
@@ -211,13 +234,13 @@ async fn overview_api(
     let (neg, neu, pos, unk) = totals(&f.overview);
     let watch_total: i64 = f.overview.per_watch.iter().map(|w| w.mentions).sum();
     Ok(Json(json!({
-        "period": {"key": f.period.key, "from": f.period.from.to_rfc3339(), "to": f.period.to.to_rfc3339(), "bucket_secs": f.period.bucket_secs},
+        "period": {"key": f.period.key, "from": f.period.from.to_rfc3339(), "to": f.period.to.to_rfc3339(), "bucket_secs": f.period.bucket_secs, "timezone": f.period.zone.name()},
         "total": f.overview.total,
         "previous_total": f.previous_total,
         "sentiment": {"negative": neg, "neutral": neu, "positive": pos, "unknown": unk,
                       "net": net_sentiment(pos, neg, f.overview.total)},
         "buckets": f.overview.buckets.iter().map(|b| json!({
-            "start": Utc.timestamp_opt(b.start, 0).single().map(|t| t.to_rfc3339()),
+            "start": zone::instant(b.start).to_rfc3339(),
             "negative": b.negative, "neutral": b.neutral, "positive": b.positive, "unknown": b.unknown,
         })).collect::<Vec<_>>(),
         "share_of_voice": f.overview.per_watch.iter().map(|w| json!({
@@ -260,7 +283,7 @@ async fn overview_page(
     let theme_names: std::collections::HashMap<String, String> =
         super::themes_for(&state, pid, lang).await?.into_iter().map(|t| (t.key, t.name)).collect();
     let (neg, neu, pos, unk) = totals(o);
-    let labels: Vec<String> = o.buckets.iter().map(|b| bucket_label(lang, b.start, f.period.bucket_secs)).collect();
+    let labels: Vec<String> = o.buckets.iter().map(|b| bucket_label(lang, b.start, &f.period)).collect();
     let volume = StackedBars {
         title: lang.t("Volume par sentiment", "Volume by sentiment").into(),
         lang: lang.chart(),
@@ -449,29 +472,59 @@ mod tests {
     #[test]
     fn presets_end_with_the_bucket_holding_now() {
         let now = at("2026-11-24T10:17:00Z");
-        let p = Period::resolve(&PeriodQuery { period: Some("24h".into()), ..Default::default() }, now)
+        let p = Period::resolve(&PeriodQuery { period: Some("24h".into()), ..Default::default() }, now, Tz::UTC)
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(p.to, at("2026-11-24T11:00:00Z"));
         assert_eq!(p.from, at("2026-11-23T11:00:00Z"));
         assert_eq!(p.bucket_secs, 3_600);
         assert_eq!(p.previous().to, p.from);
-        let bad = Period::resolve(&PeriodQuery { period: Some("1y".into()), ..Default::default() }, now);
+        let bad = Period::resolve(&PeriodQuery { period: Some("1y".into()), ..Default::default() }, now, Tz::UTC);
         assert!(bad.is_err_and(|e| e.message.contains("24h, 7d")));
+    }
+
+    #[test]
+    fn periods_are_local_days_and_hours_in_the_installation_zone() {
+        let paris = zone::parse_zone("Europe/Paris").unwrap();
+        // 23:30 UTC on the 24th is 00:30 on the 25th in Paris.
+        let now = at("2026-11-24T23:30:00Z");
+        let p = Period::resolve(&PeriodQuery { period: Some("30d".into()), ..Default::default() }, now, paris).unwrap();
+        // Thirty Paris days, the last one the 25th, ending at its midnight.
+        assert_eq!((p.from, p.to), (at("2026-10-26T23:00:00Z"), at("2026-11-25T23:00:00Z")));
+        assert_eq!(p.buckets.starts().len(), 30);
+        assert_eq!(bucket_label(Lang::Fr, *p.buckets.starts().last().unwrap(), &p), "25/11");
+        // The previous thirty days cross the end of summer time (25 October):
+        // one of them lasts 25 hours, and each still starts at local midnight.
+        let prev = p.previous();
+        assert_eq!((prev.from, prev.to), (at("2026-09-26T22:00:00Z"), p.from));
+        assert_eq!(prev.buckets.starts().len(), 30);
+        assert!(prev.buckets.starts().iter().all(|&s| bucket_label(Lang::En, s, &prev).len() == 5));
+        assert!(prev.buckets.starts().iter().all(|&s| zone::format_local(paris, zone::instant(s), "%H:%M") == "00:00"));
+        // Hours: the 24 hours ending with the local hour that holds now.
+        let p = Period::resolve(&PeriodQuery { period: Some("24h".into()), ..Default::default() }, now, paris).unwrap();
+        assert_eq!(p.to, at("2026-11-25T00:00:00Z"));
+        assert_eq!(bucket_label(Lang::Fr, p.buckets.starts()[0], &p), "24/11 01h");
+        // Custom dates are local days.
+        let q = PeriodQuery { from: Some("2026-11-01".into()), to: Some("2026-11-03".into()), ..Default::default() };
+        let p = Period::resolve(&q, now, paris).unwrap();
+        assert_eq!((p.from, p.to), (at("2026-10-31T23:00:00Z"), at("2026-11-03T23:00:00Z")));
+        // Without dates, "to" is today in Paris: the 25th.
+        let q = PeriodQuery { from: Some("2026-11-20".into()), ..Default::default() };
+        assert_eq!(Period::resolve(&q, now, paris).unwrap().to, at("2026-11-25T23:00:00Z"));
     }
 
     #[test]
     fn custom_dates_are_whole_days_and_checked() {
         let now = at("2026-11-24T10:17:00Z");
         let q = PeriodQuery { from: Some("2026-11-01".into()), to: Some("2026-11-03".into()), ..Default::default() };
-        let p = Period::resolve(&q, now).unwrap_or_else(|e| panic!("{e:?}"));
+        let p = Period::resolve(&q, now, Tz::UTC).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!((p.from, p.to), (at("2026-11-01T00:00:00Z"), at("2026-11-04T00:00:00Z")));
         assert_eq!(p.bucket_secs, 86_400);
         let q = PeriodQuery { from: Some("2026-11-05".into()), to: Some("2026-11-03".into()), ..Default::default() };
-        let e = Period::resolve(&q, now).unwrap_err();
+        let e = Period::resolve(&q, now, Tz::UTC).unwrap_err();
         assert_eq!(e.message_in(Lang::En), "from must be on or before to", "the API's message");
         assert!(e.message_in(Lang::Fr).contains("date de début"), "a French reader's: {:?}", e.message_fr);
         let q = PeriodQuery { from: Some("yesterday".into()), ..Default::default() };
-        assert!(Period::resolve(&q, now).is_err_and(|e| e.message.contains("YYYY-MM-DD")));
+        assert!(Period::resolve(&q, now, Tz::UTC).is_err_and(|e| e.message.contains("YYYY-MM-DD")));
     }
 
     #[test]
@@ -492,10 +545,10 @@ mod tests {
     fn a_period_and_dates_together_are_refused() {
         let now = at("2026-11-10T12:00:00Z");
         let q = PeriodQuery { period: Some("7d".into()), from: Some("2026-11-01".into()), ..Default::default() };
-        let err = Period::resolve(&q, now).err().map(|e| e.message).unwrap_or_default();
+        let err = Period::resolve(&q, now, Tz::UTC).err().map(|e| e.message).unwrap_or_default();
         assert!(err.contains("not both"), "{err}");
         // Empty fields, as a form sends them, are no dates.
         let q = PeriodQuery { period: Some("7d".into()), from: Some(String::new()), to: Some(" ".into()) };
-        assert_eq!(Period::resolve(&q, now).map(|p| p.key).ok().as_deref(), Some("7d"));
+        assert_eq!(Period::resolve(&q, now, Tz::UTC).map(|p| p.key).ok().as_deref(), Some("7d"));
     }
 }

@@ -18,6 +18,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use vigie_chart::{Color, HBars, Series, StackedBars};
+use vigie_model::zone::{self, Tz};
 use vigie_model::{Alert, Polarity, Role};
 use vigie_pipeline::export::{CSV_COLUMNS, csv_cell_for_spreadsheet, mention_json, spreadsheet_safe};
 use vigie_store::{MentionFilter, Project, StoredMention};
@@ -89,7 +90,7 @@ pub async fn build(
     period: Period,
     now: DateTime<Utc>,
 ) -> Result<Report, ApiError> {
-    let kpis = kpi::compute(store, project.id, period.from, period.to, period.bucket_secs, now).await?;
+    let kpis = kpi::compute(store, project.id, period.from, period.to, &period.buckets, now).await?;
     let top_reach = store.top_reach_mentions(project.id, period.from, period.to, None, NOTABLE).await?;
     let most_negative =
         store.top_reach_mentions(project.id, period.from, period.to, Some(Polarity::Negative), NOTABLE).await?;
@@ -99,18 +100,18 @@ pub async fn build(
 }
 
 /// The period of a report: the overview's presets and custom dates, 7 days by default.
-pub fn resolve_period(q: &PeriodQuery, now: DateTime<Utc>) -> Result<Period, ApiError> {
+pub fn resolve_period(q: &PeriodQuery, now: DateTime<Utc>, zone: Tz) -> Result<Period, ApiError> {
     if q.period.as_deref().is_some_and(|p| p.trim() == "24h") {
         return Err(ApiError::invalid("reports cover 7d, 30d or 90d, or from/to dates")
             .with_french("un rapport couvre 7d, 30d ou 90d, ou des dates du/au"));
     }
-    Period::resolve(q, now)
+    Period::resolve(q, now, zone)
 }
 
 async fn report_for(state: &AppState, actor: &Actor, q: &PeriodQuery) -> Result<Report, ApiError> {
     let project = actor.project.clone().ok_or_else(|| ApiError::not_found("no such project"))?;
     let now = Utc::now();
-    let period = resolve_period(q, now)?;
+    let period = resolve_period(q, now, state.config.zone)?;
     build(state.store.as_ref(), project, period, now).await
 }
 
@@ -121,10 +122,12 @@ fn day_label(lang: Lang, t: DateTime<Utc>) -> String {
     lang.date(t)
 }
 
-/// "du 01/11/2026 au 07/11/2026" (the last day included).
+/// "du 01/11/2026 au 07/11/2026" (the last day included), in the zone
+/// times are written in ([`crate::i18n::current_zone`]).
 pub fn period_text(lang: Lang, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     use chrono::Timelike as _;
-    let midnight = |t: DateTime<Utc>| t.num_seconds_from_midnight() == 0;
+    let zone = crate::i18n::current_zone();
+    let midnight = |t: DateTime<Utc>| t.with_timezone(&zone).num_seconds_from_midnight() == 0;
     if !(midnight(from) && midnight(to)) {
         // A rolling period (the last 7 days end with the hour under way):
         // its hours, or its first and last days would seem to count whole.
@@ -186,7 +189,7 @@ fn mention_list(lang: Lang, mentions: &[StoredMention]) -> Markup {
 fn charts(lang: Lang, r: &Report) -> Vec<String> {
     let o = &r.kpis.overview;
     let labels: Vec<String> =
-        o.buckets.iter().map(|b| super::overview::bucket_label(lang, b.start, r.period.bucket_secs)).collect();
+        o.buckets.iter().map(|b| super::overview::bucket_label(lang, b.start, &r.period)).collect();
     let series = |name: &str, color, f: fn(&vigie_store::SentimentBucket) -> i64| Series {
         name: name.into(),
         color,
@@ -464,7 +467,8 @@ fn attachment(content_type: &'static str, filename: &str, body: impl Into<Body>)
 /// `vigie-report-<project id>-<first day>-<last day>`: no user text in a header.
 pub fn file_stem(r: &Report) -> String {
     use chrono::Timelike as _;
-    let (from, to) = (r.period.from, r.period.to);
+    let zone = r.period.zone;
+    let (from, to) = (r.period.from.with_timezone(&zone), r.period.to.with_timezone(&zone));
     if from.num_seconds_from_midnight() != 0 || to.num_seconds_from_midnight() != 0 {
         return format!("vigie-report-{}-{}-{}", r.project.id, from.format("%Y%m%d%H%M"), to.format("%Y%m%d%H%M"));
     }
@@ -668,7 +672,7 @@ async fn export_mentions(
     let delimiter = q.delimiter()?;
     let mut filter = MentionFilter::default();
     if q.has_period() {
-        let period = Period::resolve(&q.period_query(), Utc::now())?;
+        let period = Period::resolve(&q.period_query(), Utc::now(), state.config.zone)?;
         filter.published_since = Some(period.from);
         filter.published_until = Some(period.to);
     }
@@ -703,9 +707,9 @@ async fn export_kpis(
     let format = export_format(q.format.as_deref(), false)?;
     let delimiter = q.delimiter()?;
     let now = Utc::now();
-    let period = resolve_period(&q.period_query(), now)?;
-    let k = kpi::compute(state.store.as_ref(), pid, period.from, period.to, period.bucket_secs, now).await?;
-    let stem = format!("vigie-kpis-{pid}-{}", period.from.format("%Y%m%d"));
+    let period = resolve_period(&q.period_query(), now, state.config.zone)?;
+    let k = kpi::compute(state.store.as_ref(), pid, period.from, period.to, &period.buckets, now).await?;
+    let stem = format!("vigie-kpis-{pid}-{}", zone::format_local(period.zone, period.from, "%Y%m%d"));
     if format == Format::Json {
         return Ok(attachment("application/json", &format!("{stem}.json"), k.json().to_string()));
     }
@@ -769,5 +773,16 @@ mod tests {
         assert_eq!(period_text(Lang::En, at(18, 0), at(25, 0)), "from 2026-11-18 to 2026-11-24");
         // The last 7 days, ending with the 6-hour bucket under way.
         assert_eq!(period_text(Lang::Fr, at(17, 18), at(24, 18)), "du 17/11/2026 18:00 UTC au 24/11/2026 18:00 UTC");
+    }
+
+    #[tokio::test]
+    async fn a_period_of_local_days_reads_as_days_in_its_zone() {
+        let at = |d, h| Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap();
+        let paris = zone::parse_zone("Europe/Paris").unwrap();
+        // Paris midnights are 23:00 UTC in November.
+        let text = crate::i18n::in_zone(paris, async { period_text(Lang::Fr, at(17, 23), at(24, 23)) }).await;
+        assert_eq!(text, "du 18/11/2026 au 24/11/2026");
+        let text = crate::i18n::in_zone(paris, async { period_text(Lang::Fr, at(17, 18), at(24, 18)) }).await;
+        assert_eq!(text, "du 17/11/2026 19:00 CET au 24/11/2026 19:00 CET");
     }
 }

@@ -30,13 +30,17 @@ impl TestApp {
     /// `agent`, `manager`, `admin`), plus an installation admin `root` and
     /// `outsider`, a user of no project.
     pub async fn start() -> TestApp {
+        TestApp::start_with(WebConfig::default()).await
+    }
+
+    /// The same with these settings (a time zone, secure cookies).
+    pub async fn start_with(config: WebConfig) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("vigie.db")).await.unwrap());
         let now = Utc::now();
         let project = store.ensure_project("acme", now).await.unwrap();
-        let state =
-            AppState::new(store.clone(), ProjectModels::shipped(), StoryIndexes::default(), WebConfig::default());
+        let state = AppState::new(store.clone(), ProjectModels::shipped(), StoryIndexes::default(), config);
         let hash = vigie_web::auth::hash_password(PASSWORD).unwrap();
         for role in Role::ALL {
             let u = add_user(&store, role.as_str(), false, &hash).await;

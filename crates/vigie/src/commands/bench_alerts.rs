@@ -121,7 +121,11 @@ pub async fn run(opts: Options, report: Option<&Path>, out: &mut dyn Write) -> a
         ..FetchConfig::default()
     })?;
     let lease = vigie_pipeline::Lease::for_process("bench", std::time::Duration::from_secs(300));
-    let _delivery = AbortOnDrop(spawn_delivery(store.clone(), Notifier { fetcher, smtp: None, base_url: None }, lease));
+    let _delivery = AbortOnDrop(spawn_delivery(
+        store.clone(),
+        Notifier { fetcher, smtp: None, base_url: None, zone: vigie_model::zone::Tz::UTC },
+        lease,
+    ));
 
     let client = reqwest::Client::builder().no_proxy().build()?;
     let batches_per_second = 10u32;

@@ -91,7 +91,8 @@ pub async fn run(args: BenchWebArgs, out: &mut dyn Write) -> anyhow::Result<()> 
     let now = Utc::now();
     let db_mib = file_mib(&data.db);
     let end = DateTime::from_timestamp(data.end_epoch, 0).unwrap_or(now);
-    let figures = store.overview(pid, end - chrono::Duration::days(DAYS), end, DAYS * 86_400, 10).await?;
+    let from = end - chrono::Duration::days(DAYS);
+    let figures = store.overview(pid, from, end, &vigie_store::Buckets::whole(from), 10).await?;
     let matched: i64 = figures.per_watch.iter().map(|w| w.mentions).sum();
     let (neg, neu, pos, unknown) = figures
         .buckets

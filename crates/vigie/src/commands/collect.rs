@@ -57,8 +57,9 @@ pub fn collect_context() -> CollectContext {
 
 /// The notifier of `vigie collect`, `vigie serve` and `vigie notify send`:
 /// `VIGIE_SMTP_URL` (`smtp://user:password@host:port`, `smtps://…` for TLS,
-/// `?tls=starttls` to upgrade), `VIGIE_SMTP_FROM`, and `VIGIE_BASE_URL` (the
-/// web UI's address, for links).
+/// `?tls=starttls` to upgrade), `VIGIE_SMTP_FROM`, `VIGIE_BASE_URL` (the
+/// web UI's address, for links) and the installation's zone
+/// ([`crate::app::installation_zone`]).
 pub fn notifier() -> anyhow::Result<Notifier> {
     let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let smtp = match var("VIGIE_SMTP_URL") {
@@ -67,7 +68,12 @@ pub fn notifier() -> anyhow::Result<Notifier> {
             Some(smtp_config(&url, var("VIGIE_SMTP_FROM")).map_err(|e| UsageError(format!("VIGIE_SMTP_URL: {e}")))?)
         }
     };
-    Ok(Notifier { fetcher: Fetcher::new(fetch_config())?, smtp, base_url: var("VIGIE_BASE_URL") })
+    Ok(Notifier {
+        fetcher: Fetcher::new(fetch_config())?,
+        smtp,
+        base_url: var("VIGIE_BASE_URL"),
+        zone: crate::app::installation_zone()?,
+    })
 }
 
 fn smtp_config(url: &str, from: Option<String>) -> Result<SmtpConfig, String> {

@@ -21,6 +21,7 @@ use crate::commands::worker::{LoopOptions, load_refiner, run_loops};
 
 /// Runs the server until Ctrl-C; `open_path` is printed as the page to open.
 pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut dyn Write) -> anyhow::Result<()> {
+    let zone = crate::app::installation_zone()?;
     let listener = match tokio::net::TcpListener::bind(args.bind.trim()).await {
         Ok(l) => l,
         Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
@@ -30,14 +31,18 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
     };
     let address = listener.local_addr()?;
     writeln!(out, "Vigie is at http://{address}{}", open_path.unwrap_or("/"))?;
-    writeln!(out, "(API: http://{address}/api/v1/openapi.json; press Ctrl-C to stop)")?;
+    writeln!(
+        out,
+        "(API: http://{address}/api/v1/openapi.json; times shown in {} (VIGIE_TIMEZONE); press Ctrl-C to stop)",
+        zone.name()
+    )?;
     first_admin(app, out).await?;
     out.flush()?;
     let state = AppState::new(
         app.store.clone(),
         app.models(),
         StoryIndexes::default(),
-        WebConfig { secure_cookies: args.secure_cookies },
+        WebConfig { secure_cookies: args.secure_cookies, zone },
     );
     let shutdown = async {
         use tokio::signal::unix::{SignalKind, signal};
@@ -85,7 +90,7 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
     };
     // Scheduled reports go out through the same SMTP settings as alerts.
     let smtp = crate::commands::collect::notifier()?.smtp;
-    let _housekeeping = AbortOnDrop(spawn_housekeeping(app.store.clone(), smtp));
+    let _housekeeping = AbortOnDrop(spawn_housekeeping(app.store.clone(), smtp, zone));
     let served = vigie_web::serve(listener, state, shutdown).await.context("the server stopped");
     if let Some(background) = background {
         drop(background);
@@ -155,14 +160,18 @@ async fn first_admin(app: &App, out: &mut dyn Write) -> anyhow::Result<()> {
 /// the last 90 days of every project (nothing to do when it is up to date),
 /// so that a dashboard never waits for it; every hour: forget expired
 /// sessions and old failed logins. All safe with any number of servers.
-fn spawn_housekeeping(store: DynStore, smtp: Option<vigie_notify::SmtpConfig>) -> tokio::task::JoinHandle<()> {
+fn spawn_housekeeping(
+    store: DynStore,
+    smtp: Option<vigie_notify::SmtpConfig>,
+    zone: vigie_model::zone::Tz,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         let mut n: u64 = 0;
         loop {
             tick.tick().await;
             let now = Utc::now();
-            let reports = vigie_web::schedule::run_due_reports(store.as_ref(), smtp.as_ref(), now).await;
+            let reports = vigie_web::schedule::run_due_reports(store.as_ref(), smtp.as_ref(), now, zone).await;
             if reports.sent + reports.failed > 0 {
                 tracing::info!(sent = reports.sent, failed = reports.failed, "scheduled reports");
             }
@@ -187,7 +196,8 @@ async fn warm_overviews(store: &dyn vigie_store::Store, now: chrono::DateTime<Ut
     };
     let to = chrono::DateTime::from_timestamp((now.timestamp().div_euclid(3_600) + 1) * 3_600, 0).unwrap_or(now);
     for project in projects {
-        if let Err(e) = store.overview(project.id, to - chrono::Duration::days(90), to, 86_400, 0).await {
+        let from = to - chrono::Duration::days(90);
+        if let Err(e) = store.overview(project.id, from, to, &vigie_store::Buckets::whole(from), 0).await {
             tracing::warn!(project = %project.name, error = %e, "could not fill the overview cache");
         }
     }

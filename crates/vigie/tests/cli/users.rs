@@ -123,10 +123,39 @@ fn people_added_before_the_first_start_still_get_an_administrator() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(lines[2].starts_with("No administrator yet: log in as `admin`"), "{lines:?}");
+    assert!(lines[1].contains("times shown in UTC (VIGIE_TIMEZONE)"), "{lines:?}");
     let list = vigie.run(&["user", "list", "--format", "json"]).success().json();
     let admins: Vec<&Value> = list.as_array().unwrap().iter().filter(|u| u["admin"] == true).collect();
     assert_eq!(admins.len(), 1, "{list}");
     assert_eq!(admins[0]["username"], "admin");
+}
+
+#[test]
+fn a_time_zone_that_does_not_exist_is_refused_with_its_name_and_examples() {
+    let vigie = Vigie::new();
+    let mut cmd = vigie.command(&["serve", "--bind", "127.0.0.1:0"]);
+    cmd.env("VIGIE_TIMEZONE", "Europe/Pari");
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("VIGIE_TIMEZONE: unknown time zone \"Europe/Pari\"") && stderr.contains("Europe/Paris"),
+        "{stderr}"
+    );
+    // A name in any case is one.
+    let mut cmd = vigie.command(&["serve", "--bind", "127.0.0.1:0"]);
+    cmd.env("VIGIE_TIMEZONE", "europe/paris").stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        lines.push(line);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(lines[1].contains("times shown in Europe/Paris"), "{lines:?}");
 }
 
 #[test]

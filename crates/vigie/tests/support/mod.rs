@@ -95,6 +95,8 @@ impl Vigie {
             cmd.env_remove(var);
         }
         cmd.env("VIGIE_ALLOW_PRIVATE_NETWORK", "true");
+        // Times in UTC whatever the machine's zone.
+        cmd.env("VIGIE_TIMEZONE", "UTC");
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd
     }

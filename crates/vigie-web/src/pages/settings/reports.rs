@@ -60,7 +60,7 @@ fn schedule_json(s: &ReportSchedule) -> Value {
         "id": s.id, "frequency": s.frequency.as_str(), "channel_id": s.channel_id, "recipients": s.recipients,
         "lang": s.lang, "last_period_end": s.last_period_end.map(|t| t.to_rfc3339()),
         "last_sent_at": s.last_sent_at.map(|t| t.to_rfc3339()), "last_error": s.last_error,
-        "next_run": next_run(s.frequency, Utc::now()).to_rfc3339(), "created_at": s.created_at.to_rfc3339(),
+        "next_run": next_run(s.frequency, Utc::now(), crate::i18n::current_zone()).to_rfc3339(), "created_at": s.created_at.to_rfc3339(),
     })
 }
 
@@ -284,7 +284,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                             (s.last_sent_at.map(|t| lang.datetime(t)).unwrap_or_else(|| "—".into()))
                             @if let Some(e) = &s.last_error { br; span.error-message { (clip(e, 200)) } }
                         }
-                        td { (lang.date(next_run(s.frequency, now))) }
+                        td { (lang.date(next_run(s.frequency, now, crate::i18n::current_zone()))) }
                         td {
                             form.inline method="post" action={ "/p/" (pid) "/settings/reports/" (s.id) "/delete" }
                                 data-confirm=(lang.t("Supprimer ce rapport programmé\u{202f}?", "Remove this scheduled report?")) {
