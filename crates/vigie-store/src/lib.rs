@@ -36,7 +36,7 @@ pub mod sqlite;
 pub mod workflow;
 
 pub use accounts::{Accounts, AuditEntry, NewAudit, NewUser, Session, User};
-pub use reports::{Frequency, NewReportSchedule, ReportSchedule, ReportStats, Reports};
+pub use reports::{Frequency, NewReportSchedule, REPORT_SEND_LEASE_SECS, ReportSchedule, ReportStats, Reports};
 pub use workflow::{
     AuthorRow, Buckets, Department, InboxCounts, InboxFilter, InboxItem, NewDepartment, NewRoutingRule,
     NewWorkflowEvent, Overview, ResponseScope, ResponseStats, RoutingRule, SentimentBucket, WatchCount, Workflow,

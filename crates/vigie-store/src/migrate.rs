@@ -375,6 +375,8 @@ const TABLES: &[Table] = &[
             ("last_sent_at", Int),
             ("last_error", Text),
             ("created_at", Int),
+            ("sending_period_end", Int),
+            ("sending_until", Int),
         ],
         order: &["id"],
         identity: true,

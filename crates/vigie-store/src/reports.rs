@@ -57,6 +57,10 @@ impl Frequency {
 }
 
 /// A report e-mailed on a schedule.
+/// How long a claim to send a scheduled report holds: longer than any
+/// report takes to compose and send (SMTP has its own timeouts).
+pub const REPORT_SEND_LEASE_SECS: i64 = 15 * 60;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportSchedule {
     pub id: i64,
@@ -68,7 +72,7 @@ pub struct ReportSchedule {
     pub recipients: String,
     /// `fr` or `en`.
     pub lang: String,
-    /// The end of the last period sent (claimed).
+    /// The end of the last period sent (or refused for good).
     pub last_period_end: Option<DateTime<Utc>>,
     pub last_sent_at: Option<DateTime<Utc>>,
     /// Why the last attempt failed, if it did.
@@ -120,20 +124,17 @@ pub trait Reports: Send + Sync {
     async fn remove_report_schedule(&self, project_id: i64, id: i64) -> Result<bool>;
     /// Schedules of every project with an id above `after_id`, by id, at most `limit`.
     async fn report_schedules_after(&self, after_id: i64, limit: i64) -> Result<Vec<ReportSchedule>>;
-    /// Moves the schedule's `last_period_end` to `period_end` if it is
-    /// before it (or unset). `true`: this caller won and must send.
+    /// Takes the sending of the period ending at `period_end` for
+    /// [`REPORT_SEND_LEASE_SECS`], if it is after `last_period_end` (or none
+    /// was sent) and no other process holds a live claim. `true`: this
+    /// caller won and must send, then say how it went ([`Reports::report_sent`]
+    /// or [`Reports::report_send_failed`]). A caller that dies in between
+    /// leaves the period due again once its claim has expired.
     async fn claim_report_period(&self, id: i64, period_end: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool>;
-    /// After a failed send: records the error, puts `last_sent_at` back to
-    /// `previous_sent` (the claim had set it; nothing was sent) and, if
-    /// `retry`, gives the claim back (`last_period_end` to `previous`) so
-    /// the period is tried again, provided nobody moved it meanwhile.
-    async fn report_send_failed(
-        &self,
-        id: i64,
-        period_end: DateTime<Utc>,
-        previous: Option<DateTime<Utc>>,
-        previous_sent: Option<DateTime<Utc>>,
-        error: &str,
-        retry: bool,
-    ) -> Result<()>;
+    /// The claimed period was sent: `last_period_end` moves to it.
+    async fn report_sent(&self, id: i64, period_end: DateTime<Utc>, now: DateTime<Utc>) -> Result<()>;
+    /// The claimed period's send failed: records the error and ends the
+    /// claim; the period is tried again if `retry`, else it counts as done
+    /// (`last_period_end` moves to it, `last_sent_at` stays).
+    async fn report_send_failed(&self, id: i64, period_end: DateTime<Utc>, error: &str, retry: bool) -> Result<()>;
 }

@@ -1752,20 +1752,40 @@ async fn reports_count_reach_alerts_and_schedules(store: &dyn Store) {
     // A period is claimed once; an older one never; a failed send with
     // retry gives the claim back.
     let (week1, week2) = (m(0), m(0) + Duration::days(7));
+    let schedule = || async { store.list_report_schedules(p.id).await.unwrap().remove(0) };
     assert!(store.claim_report_period(s.id, week1, m(1)).await.unwrap());
-    assert!(!store.claim_report_period(s.id, week1, m(2)).await.unwrap());
-    assert!(!store.claim_report_period(s.id, week1 - Duration::days(7), m(2)).await.unwrap());
+    assert!(!store.claim_report_period(s.id, week1, m(2)).await.unwrap(), "claimed by another");
+    // Claimed is not sent: nothing moved yet.
+    assert_eq!(schedule().await.last_period_end, None);
+    store.report_sent(s.id, week1, m(2)).await.unwrap();
+    let sent = schedule().await;
+    assert_eq!((sent.last_period_end, sent.last_sent_at), (Some(week1), Some(m(2))));
+    assert!(!store.claim_report_period(s.id, week1, m(3)).await.unwrap(), "sent already");
+    assert!(!store.claim_report_period(s.id, week1 - Duration::days(7), m(3)).await.unwrap());
     assert!(store.claim_report_period(s.id, week2, m(3)).await.unwrap());
     // A failed send was no send: the last one stays the last sent.
-    store.report_send_failed(s.id, week2, Some(week1), Some(m(1)), "451 try later", true).await.unwrap();
-    let back = store.list_report_schedules(p.id).await.unwrap().remove(0);
+    store.report_send_failed(s.id, week2, "451 try later", true).await.unwrap();
+    let back = schedule().await;
     assert_eq!((back.last_period_end, back.last_error.as_deref()), (Some(week1), Some("451 try later")));
-    assert_eq!(back.last_sent_at, Some(m(1)));
-    assert!(store.claim_report_period(s.id, week2, m(4)).await.unwrap());
-    store.report_send_failed(s.id, week2, Some(week1), Some(m(1)), "550 no such user", false).await.unwrap();
-    let kept = store.list_report_schedules(p.id).await.unwrap().remove(0);
-    assert_eq!((kept.last_period_end, kept.last_sent_at), (Some(week2), Some(m(1))));
-    assert!(!store.claim_report_period(s.id, week2, m(5)).await.unwrap());
+    assert_eq!(back.last_sent_at, Some(m(2)));
+    assert!(store.claim_report_period(s.id, week2, m(4)).await.unwrap(), "retried");
+    store.report_send_failed(s.id, week2, "550 no such user", false).await.unwrap();
+    let kept = schedule().await;
+    assert_eq!((kept.last_period_end, kept.last_sent_at), (Some(week2), Some(m(2))));
+    assert!(!store.claim_report_period(s.id, week2, m(5)).await.unwrap(), "refused for good");
+
+    // A process that dies after its claim: the period waits for the claim
+    // to expire, then goes to the next one; the dead one's late word is ignored.
+    let week3 = week2 + Duration::days(7);
+    assert!(store.claim_report_period(s.id, week3, m(10)).await.unwrap());
+    let lease = Duration::seconds(vigie_store::REPORT_SEND_LEASE_SECS);
+    assert!(!store.claim_report_period(s.id, week3, m(10) + lease - Duration::seconds(1)).await.unwrap());
+    assert!(store.claim_report_period(s.id, week3, m(10) + lease).await.unwrap(), "the claim expired");
+    store.report_sent(s.id, week3, m(40)).await.unwrap();
+    assert_eq!(schedule().await.last_period_end, Some(week3));
+    store.report_send_failed(s.id, week3, "late word of the dead", true).await.unwrap();
+    let after = schedule().await;
+    assert_eq!((after.last_period_end, after.last_error), (Some(week3), None));
 
     assert!(!store.remove_report_schedule(other, s.id).await.unwrap());
     assert!(store.remove_report_schedule(p.id, s.id).await.unwrap());

@@ -8,12 +8,15 @@
 //! and after the period it last sent: a server down for three weeks sends
 //! the last week once, not a backlog. [`due_period`] is pure (time passed in).
 //!
-//! **Sent once per period.** The runner claims the period in the store with
-//! a conditional update (`last_period_end` moves forward only), then sends:
-//! of several `serve` processes, one wins the claim. A send that fails with
-//! an error that may pass (a 4xx reply, the network) gives the claim back to
-//! be retried a minute later; a permanent one (a refused address) is
-//! recorded on the schedule and the period is not retried.
+//! **Sent once per period, never lost.** The runner claims the period in
+//! the store with a conditional update (a claim of 15 minutes), then sends:
+//! of several `serve` processes, one wins the claim. `last_period_end`
+//! moves forward only once the report went out, so a process killed between
+//! its claim and its send leaves the period due again when the claim
+//! expires. A send that fails with an error that may pass (a 4xx reply, the
+//! network) ends the claim and is retried a minute later; a permanent one (a
+//! refused address) is recorded on the schedule and the period is not
+//! retried.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use vigie_model::zone::{self, Tz};
@@ -159,13 +162,16 @@ async fn send_one(
     }
     let result = compose_and_send(store, smtp, schedule, from, to, now).await;
     match result {
-        Ok(()) => Ok(true),
+        Ok(()) => {
+            if let Err(e) = store.report_sent(schedule.id, to, now).await {
+                // Sent: the claim expires and the period may go out once more.
+                tracing::warn!(schedule = schedule.id, error = %e, "could not record a sent report");
+            }
+            Ok(true)
+        }
         Err((message, retry)) => {
             tracing::warn!(schedule = schedule.id, retry, "scheduled report not sent: {message}");
-            if let Err(e) = store
-                .report_send_failed(schedule.id, to, schedule.last_period_end, schedule.last_sent_at, &message, retry)
-                .await
-            {
+            if let Err(e) = store.report_send_failed(schedule.id, to, &message, retry).await {
                 tracing::warn!(schedule = schedule.id, error = %e, "could not record the report failure");
             }
             Err(())

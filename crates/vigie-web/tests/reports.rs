@@ -445,6 +445,21 @@ async fn schedules_are_kept_by_managers_and_each_period_is_mailed_once() {
     let sent = manager.get(&path).await.json();
     assert!(sent["items"][0]["last_sent_at"].is_string());
 
+    // A server killed after claiming the next week, before sending it: the
+    // week waits for the claim to expire, then goes out, once.
+    let utc = vigie_model::zone::Tz::UTC;
+    let week_later = later + chrono::Duration::days(7);
+    let (_, next_end) = vigie_web::schedule::last_complete_period(vigie_store::Frequency::Weekly, week_later, utc);
+    assert!(app.store.claim_report_period(id, next_end, week_later).await.unwrap());
+    let held = vigie_web::schedule::run_due_reports(app.store.as_ref(), Some(&smtp), week_later, utc).await;
+    assert_eq!(held.sent, 0, "the claim may still be alive");
+    let expired = week_later + chrono::Duration::seconds(vigie_store::REPORT_SEND_LEASE_SECS);
+    let retaken = vigie_web::schedule::run_due_reports(app.store.as_ref(), Some(&smtp), expired, utc).await;
+    assert_eq!(retaken.sent, 1, "the dead server's week is not lost");
+    assert_eq!(server.received().len(), 2);
+    let settled = vigie_web::schedule::run_due_reports(app.store.as_ref(), Some(&smtp), expired, utc).await;
+    assert_eq!(settled.sent, 0);
+
     assert_eq!(manager.delete(&format!("{path}/{id}")).await.status, 200);
     assert_eq!(manager.delete(&format!("{path}/{id}")).await.status, 404);
 }

@@ -8,7 +8,10 @@ use vigie_model::{Alert, Polarity};
 
 use super::{ALERT_COLUMNS, MENTION_COLUMNS, PgStore, alert_from_row, mention_from_row};
 use crate::codec::{from_opt_ts, from_ts, nearest_rank_offset, ts};
-use crate::{Frequency, NewReportSchedule, ReportSchedule, ReportStats, Reports, Result, StoreError, StoredMention};
+use crate::{
+    Frequency, NewReportSchedule, REPORT_SEND_LEASE_SECS, ReportSchedule, ReportStats, Reports, Result, StoreError,
+    StoredMention,
+};
 
 const SCHEDULE_COLUMNS: &str =
     "id, project_id, frequency, channel_id, recipients, lang, last_period_end, last_sent_at, last_error, created_at";
@@ -182,37 +185,44 @@ impl Reports for PgStore {
 
     async fn claim_report_period(&self, id: i64, period_end: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE report_schedules SET last_period_end = $2, last_sent_at = $3, last_error = NULL \
-             WHERE id = $1 AND (last_period_end IS NULL OR last_period_end < $2)",
+            "UPDATE report_schedules SET sending_period_end = $2, sending_until = $3 + $4 \
+             WHERE id = $1 AND (last_period_end IS NULL OR last_period_end < $2) \
+             AND (sending_until IS NULL OR sending_until <= $3)",
+        )
+        .bind(id)
+        .bind(ts(period_end))
+        .bind(ts(now))
+        .bind(REPORT_SEND_LEASE_SECS)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn report_sent(&self, id: i64, period_end: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "UPDATE report_schedules SET last_period_end = $2, last_sent_at = $3, last_error = NULL, \
+             sending_period_end = NULL, sending_until = NULL \
+             WHERE id = $1 AND sending_period_end = $2 \
+             AND (last_period_end IS NULL OR last_period_end < $2)",
         )
         .bind(id)
         .bind(ts(period_end))
         .bind(ts(now))
         .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(())
     }
 
-    async fn report_send_failed(
-        &self,
-        id: i64,
-        period_end: DateTime<Utc>,
-        previous: Option<DateTime<Utc>>,
-        previous_sent: Option<DateTime<Utc>>,
-        error: &str,
-        retry: bool,
-    ) -> Result<()> {
+    async fn report_send_failed(&self, id: i64, period_end: DateTime<Utc>, error: &str, retry: bool) -> Result<()> {
         sqlx::query(
-            "UPDATE report_schedules SET last_error = $3, last_sent_at = $6::BIGINT, \
-             last_period_end = CASE WHEN $5 THEN $4::BIGINT ELSE last_period_end END \
-             WHERE id = $1 AND last_period_end = $2",
+            "UPDATE report_schedules SET last_error = $3, sending_period_end = NULL, sending_until = NULL, \
+             last_period_end = CASE WHEN $4 THEN last_period_end ELSE $2::BIGINT END \
+             WHERE id = $1 AND sending_period_end = $2",
         )
         .bind(id)
         .bind(ts(period_end))
         .bind(error)
-        .bind(previous.map(ts))
         .bind(retry)
-        .bind(previous_sent.map(ts))
         .execute(&self.pool)
         .await?;
         Ok(())

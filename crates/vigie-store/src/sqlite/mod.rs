@@ -51,6 +51,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "platform_ids", include_str!("../../migrations/sqlite/0010_platform_ids.sql")),
     (11, "project_models", include_str!("../../migrations/sqlite/0011_project_models.sql")),
     (12, "rules_pending", include_str!("../../migrations/sqlite/0012_rules_pending.sql")),
+    (13, "report_sending", include_str!("../../migrations/sqlite/0013_report_sending.sql")),
 ];
 
 // Multi-row statements are kept in sqlx's prepared-statement cache only at
