@@ -224,7 +224,18 @@ pub async fn run(app: &App, args: WorkerArgs, out: &mut dyn Write) -> anyhow::Re
         Some(name) if name.len() > 100 || name.chars().any(char::is_control) => {
             return usage("--name is 1 to 100 printable characters");
         }
-        Some(name) => Lease { worker: name.to_string(), duration },
+        Some(name) => {
+            // Leases are by name: two live workers under one name would
+            // both work on what either holds.
+            if app.store.lease_holders(name).await.is_ok_and(|holders| holders.iter().any(|h| h == name)) {
+                eprintln!(
+                    "warning: sources or notifications are leased to a worker named {name:?}: if another worker \
+                     runs under this name, stop one of them or give each its own --name (a worker that stopped \
+                     without giving them back is taken over under the same name, which is fine)"
+                );
+            }
+            Lease { worker: name.to_string(), duration }
+        }
         None => {
             // What a killed worker of this machine held is taken back at once.
             release_dead_local_leases(&app.store, "worker").await;

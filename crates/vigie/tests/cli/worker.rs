@@ -329,3 +329,46 @@ fn two_workers_share_collection_and_survive_one_being_killed() {
         assert!(*arrivals.last().unwrap() <= stopped_at);
     }
 }
+
+/// Leases are by name: a worker started under a name that holds leases is
+/// told that two live workers must not share it.
+#[test]
+fn a_worker_started_under_a_name_that_holds_leases_is_warned() {
+    use std::io::{BufRead, BufReader};
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "acme", "--query", "acme"]).success();
+    let db = vigie.data_dir().join("vigie.db");
+    block_on(async {
+        let store = vigie_store::SqliteStore::open(&db).await.unwrap();
+        let p = store.project("default").await.unwrap().unwrap();
+        let now = chrono::Utc::now();
+        let new = NewSource {
+            source_type: SourceType::Rss,
+            // Nothing listens there: the worker's fetch fails, which is not what is tested.
+            url: "http://127.0.0.1:9/feed.xml".into(),
+            config: serde_json::json!({}),
+            interval_secs: 3600,
+            first_due_at: now,
+        };
+        store.add_source(p.id, new, now).await.unwrap();
+        let held = store.lease_due_sources(now, 10, "night-shift", Duration::from_secs(300)).await.unwrap();
+        assert_eq!(held.len(), 1);
+        store.close().await;
+    });
+    let warned = |name: &str| {
+        let mut cmd = vigie.command(&["worker", "--name", name]);
+        let mut child = Proc(cmd.spawn().unwrap());
+        // The warning comes before the worker says it runs.
+        let stdout = BufReader::new(child.0.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+        assert!(stdout.starts_with(&format!("worker {name} running")), "{stdout}");
+        terminate(&child.0);
+        wait_exit(&mut child.0, Duration::from_secs(20));
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr).unwrap();
+        stderr
+    };
+    let stderr = warned("night-shift");
+    assert!(stderr.contains("leased to a worker named \"night-shift\"") && stderr.contains("--name"), "{stderr}");
+    let stderr = warned("day-shift");
+    assert!(!stderr.contains("leased to a worker named"), "{stderr}");
+}
