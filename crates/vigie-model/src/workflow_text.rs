@@ -13,6 +13,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::zone::Tz;
 use crate::{InboxStatus, Language, Polarity, SourceKind};
 
 /// Version of the stored form.
@@ -164,13 +165,13 @@ impl From<WorkflowChange> for WorkflowDetail {
     }
 }
 
-/// Date and time of a due time in the detail (`2026-11-20 06:00 UTC`,
-/// `20/11/2026 06:00 UTC`).
-fn when(t: Option<DateTime<Utc>>, lang: Language) -> String {
+/// Date and time of a due time in the detail, in `zone`, which it names
+/// (`2026-11-20 06:00 UTC`, `20/11/2026 07:00 CET`).
+fn when(t: Option<DateTime<Utc>>, lang: Language, zone: Tz) -> String {
     let Some(t) = t else { return String::new() };
     match lang {
-        Language::En => t.format("%Y-%m-%d %H:%M UTC").to_string(),
-        Language::Fr => t.format("%d/%m/%Y %H:%M UTC").to_string(),
+        Language::En => crate::zone::format_in(zone, t, "%Y-%m-%d %H:%M"),
+        Language::Fr => crate::zone::format_in(zone, t, "%d/%m/%Y %H:%M"),
     }
 }
 
@@ -195,14 +196,14 @@ impl WorkflowDetail {
     }
 
     /// The detail in `lang`, themes named by their keys. In English it is the
-    /// text Vigie stored before details were structured.
+    /// text Vigie stored before details were structured. Times are UTC.
     pub fn render(&self, lang: Language) -> String {
-        self.render_with(lang, &|_| None)
+        self.render_with(lang, Tz::UTC, &|_| None)
     }
 
-    /// [`WorkflowDetail::render`], a theme named by `theme_name(key)` when it
-    /// gives a name.
-    pub fn render_with(&self, lang: Language, theme_name: &dyn Fn(&str) -> Option<String>) -> String {
+    /// [`WorkflowDetail::render`], times in `zone`, a theme named by
+    /// `theme_name(key)` when it gives a name.
+    pub fn render_with(&self, lang: Language, zone: Tz, theme_name: &dyn Fn(&str) -> Option<String>) -> String {
         let fr = lang == Language::Fr;
         let status = |s: InboxStatus| if fr { status_label(s, lang).to_string() } else { s.as_str().to_string() };
         // French puts a non-breaking space before a colon.
@@ -242,7 +243,7 @@ impl WorkflowDetail {
                 let mut parts = Vec::new();
                 if let Some(d) = department {
                     let due = match due {
-                        Some(_) => format!(", {} {}", lang.t("échéance", "due"), when(*due, lang)),
+                        Some(_) => format!(", {} {}", lang.t("échéance", "due"), when(*due, lang, zone)),
                         None => String::new(),
                     };
                     let d = crate::department_name(d, lang);
@@ -282,7 +283,7 @@ impl WorkflowDetail {
             WorkflowChange::Reopened { from, to } => format!("{} → {}", status(*from), status(*to)),
             WorkflowChange::Note { text } => text.clone(),
             WorkflowChange::Escalated { since, to } => {
-                let since = format!("{} {}", lang.t("en retard depuis le", "overdue since"), when(*since, lang));
+                let since = format!("{} {}", lang.t("en retard depuis le", "overdue since"), when(*since, lang, zone));
                 match (to, lang) {
                     (Escalation::Manager(name), Language::En) => format!("{since}, escalated to {name}"),
                     (Escalation::Manager(name), Language::Fr) => format!("{since}, escaladée à {name}"),
@@ -321,18 +322,20 @@ impl WorkflowDetail {
 /// An event's stored detail in `lang`: rendered when it is a
 /// [`WorkflowDetail`] of the event's `action`, else as stored.
 pub fn detail_text(action: &str, stored: &str, lang: Language) -> String {
-    detail_text_with(action, stored, lang, &|_| None)
+    detail_text_with(action, stored, lang, Tz::UTC, &|_| None)
 }
 
-/// [`detail_text`], themes named by `theme_name(key)` when it gives a name.
+/// [`detail_text`], times in `zone`, themes named by `theme_name(key)` when
+/// it gives a name.
 pub fn detail_text_with(
     action: &str,
     stored: &str,
     lang: Language,
+    zone: Tz,
     theme_name: &dyn Fn(&str) -> Option<String>,
 ) -> String {
     match WorkflowDetail::parse(action, stored) {
-        Some(d) => d.render_with(lang, theme_name),
+        Some(d) => d.render_with(lang, zone, theme_name),
         None => stored.to_string(),
     }
 }
@@ -384,7 +387,8 @@ mod tests {
                 "règle n°\u{a0}1 (thème customer_service, négatif) → Service client".into()
             )
         );
-        let named = WorkflowDetail::new(change).render_with(Fr, &|k| (k == "customer_service").then(|| "SAV".into()));
+        let named =
+            WorkflowDetail::new(change).render_with(Fr, Tz::UTC, &|k| (k == "customer_service").then(|| "SAV".into()));
         assert_eq!(named, "règle n°\u{a0}1 (thème SAV, négatif) → Service client");
         let watch = WorkflowChange::Routed {
             rule: 2,
@@ -486,6 +490,13 @@ mod tests {
                 "overdue since 2026-11-20 06:00 UTC, escalated to Paul".into(),
                 "en retard depuis le 20/11/2026 06:00 UTC, escaladée à Paul".into()
             )
+        );
+        // On a page of an installation in Paris, its time.
+        let paris = crate::zone::parse_zone("Europe/Paris").unwrap();
+        let late = WorkflowChange::Escalated { since: due(), to: Escalation::Manager("Paul".into()) };
+        assert_eq!(
+            WorkflowDetail::new(late).render_with(Language::Fr, paris, &|_| None),
+            "en retard depuis le 20/11/2026 07:00 CET, escaladée à Paul"
         );
         let already = WorkflowChange::Escalated { since: due(), to: Escalation::AlreadyManager };
         assert_eq!(both(already).0, "overdue since 2026-11-20 06:00 UTC; it is already with the department's manager");

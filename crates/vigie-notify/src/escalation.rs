@@ -21,6 +21,8 @@ pub struct Escalation<'a> {
     /// Where the mention was published (its own link).
     pub mention_url: Option<&'a str>,
     pub due_at: DateTime<Utc>,
+    /// The zone the due time is written in (the installation's).
+    pub zone: vigie_model::zone::Tz,
     /// The inbox item's page in the web app, when a base URL is configured.
     pub item_url: Option<&'a str>,
     /// The command that shows it otherwise.
@@ -34,9 +36,11 @@ pub fn escalation_email(e: &Escalation<'_>) -> (String, String, String) {
     let project = clean(e.project, 100);
     let department = clean(vigie_model::department_name(e.department, e.lang), 100);
     let mention = clean(e.mention, 200);
-    let due = e.due_at.format(if fr { "%d/%m/%Y %H:%M UTC" } else { "%Y-%m-%d %H:%M UTC" }).to_string();
+    let due = vigie_model::zone::format_in(e.zone, e.due_at, if fr { "%d/%m/%Y %H:%M" } else { "%Y-%m-%d %H:%M" });
+    // French puts a non-breaking space before a colon.
+    let colon = t("\u{a0}:", ":");
     let subject = clean(
-        &format!("[Vigie] {project} / {department}: {} — {mention}", t("mention en retard", "overdue mention")),
+        &format!("[Vigie] {project} / {department}{colon} {} — {mention}", t("mention en retard", "overdue mention")),
         250,
     );
     let item = e.item_url.and_then(http_url);
@@ -46,7 +50,7 @@ pub fn escalation_email(e: &Escalation<'_>) -> (String, String, String) {
         None => format!("vigie mention show {}", e.mention_id),
     };
     let mut text = format!(
-        "{}\n\n{}: {project}\n{}: {department}\n{}: {due}\n{}: {mention}\n",
+        "{}\n\n{}{colon} {project}\n{}{colon} {department}\n{}{colon} {due}\n{}{colon} {mention}\n",
         t(
             "Une mention de votre service attend toujours une réponse après son échéance.",
             "A mention of your department is still waiting for an answer past its due time."
@@ -57,10 +61,10 @@ pub fn escalation_email(e: &Escalation<'_>) -> (String, String, String) {
         t("Mention", "Mention"),
     );
     if let Some(url) = &source {
-        text.push_str(&format!("{}: {url}\n", t("Publiée ici", "Published at")));
+        text.push_str(&format!("{}{colon} {url}\n", t("Publiée ici", "Published at")));
     }
     text.push_str(&format!(
-        "\n{}: {see}\n-- \n{}\n",
+        "\n{}{colon} {see}\n-- \n{}\n",
         t("À traiter", "Handle it"),
         t("Envoyé par Vigie", "Sent by Vigie")
     ));
@@ -118,6 +122,7 @@ mod tests {
             mention: "<img src=x onerror=alert(1)> Colis\r\nBcc: victim@example.com perdu",
             mention_url: Some("javascript:alert(1)"),
             due_at: Utc.with_ymd_and_hms(2026, 11, 24, 9, 30, 0).unwrap(),
+            zone: vigie_model::zone::Tz::UTC,
             item_url: Some("https://vigie.example.fr/p/1/inbox/42"),
             mention_id: 42,
         }
@@ -128,10 +133,10 @@ mod tests {
         let (subject, text, html) = escalation_email(&escalation(Language::Fr));
         assert_eq!(
             subject,
-            "[Vigie] Acme / Service client: mention en retard — <img src=x onerror=alert(1)> Colis Bcc: victim@example.com perdu"
+            "[Vigie] Acme / Service client : mention en retard — <img src=x onerror=alert(1)> Colis Bcc: victim@example.com perdu"
         );
         assert!(!subject.contains('\n') && !subject.contains('\r'));
-        assert!(text.contains("Échéance: 24/11/2026 09:30 UTC"), "{text}");
+        assert!(text.contains("Échéance\u{a0}: 24/11/2026 09:30 UTC"), "{text}");
         assert!(text.contains("https://vigie.example.fr/p/1/inbox/42"));
         assert!(!text.contains("javascript:"), "no link that is not http(s)");
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;") && !html.contains("<img"), "{html}");
@@ -141,6 +146,13 @@ mod tests {
         assert!(subject.starts_with("[Vigie] Acme / Customer service: overdue mention"), "{subject}");
         assert!(text.contains("Due: 2026-11-24 09:30 UTC"), "{text}");
         let cli = Escalation { item_url: None, ..escalation(Language::En) };
+        // In the installation's zone, which it names.
+        let paris = vigie_model::zone::parse_zone("Europe/Paris").unwrap();
+        let (_, text, html) = escalation_email(&Escalation { zone: paris, ..escalation(Language::Fr) });
+        assert!(
+            text.contains("Échéance\u{a0}: 24/11/2026 10:30 CET") && html.contains("24/11/2026 10:30 CET"),
+            "{text}"
+        );
         assert!(escalation_email(&cli).1.contains("vigie mention show 42"));
     }
 }

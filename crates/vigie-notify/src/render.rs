@@ -280,20 +280,22 @@ fn observed_expected(rule: AlertRule, observed: f64, expected: f64, lang: Langua
     } else {
         String::new()
     };
+    // English plurals: "1 mention", "2 mentions".
+    let s = if observed == 1.0 { "" } else { "s" };
     match (rule, lang) {
-        (AlertRule::NegativeSurge, Language::En) => (format!("{o} negative mentions"), format!("about {e}{ratio}")),
+        (AlertRule::NegativeSurge, Language::En) => (format!("{o} negative mention{s}"), format!("about {e}{ratio}")),
         (AlertRule::NegativeSurge, Language::Fr) => (format!("{o} mentions négatives"), format!("environ {e}{ratio}")),
-        (AlertRule::VolumeSurge, Language::En) => (format!("{o} mentions"), format!("about {e}{ratio}")),
+        (AlertRule::VolumeSurge, Language::En) => (format!("{o} mention{s}"), format!("about {e}{ratio}")),
         (AlertRule::VolumeSurge, Language::Fr) => (format!("{o} mentions"), format!("environ {e}{ratio}")),
         (AlertRule::HighReachNegative, Language::En) => (format!("reach {o}"), format!("threshold {e}")),
         (AlertRule::HighReachNegative, Language::Fr) => (format!("portée {o}"), format!("seuil {e}")),
         (AlertRule::TriggerTerm, Language::En) => {
-            (format!("{o} mentions with a trigger term"), format!("threshold {e}"))
+            (format!("{o} mention{s} with a trigger term"), format!("threshold {e}"))
         }
         (AlertRule::TriggerTerm, Language::Fr) => {
             (format!("{o} mention(s) avec un terme déclencheur"), format!("seuil {e}"))
         }
-        (AlertRule::SearchRankEntry, Language::En) => (format!("{o} new pages in the top results"), e),
+        (AlertRule::SearchRankEntry, Language::En) => (format!("{o} new page{s} in the top results"), e),
         (AlertRule::SearchRankEntry, Language::Fr) => (format!("{o} nouvelle(s) page(s) en tête des résultats"), e),
     }
 }

@@ -334,6 +334,7 @@ pub async fn mail_escalations(
     store: &dyn Store,
     smtp: &vigie_notify::SmtpConfig,
     base_url: Option<&str>,
+    zone: vigie_model::zone::Tz,
     escalated: &[Escalated],
 ) -> Result<usize, PipelineError> {
     let mut sent = 0;
@@ -358,6 +359,7 @@ pub async fn mail_escalations(
             mention: &title,
             mention_url: m.url.as_deref(),
             due_at: e.due_at,
+            zone,
             item_url: item_url.as_deref(),
             mention_id: e.mention_id,
         });

@@ -29,6 +29,7 @@
 //! the volume of each source kind. Each KPI comes with the value of the
 //! period of the same length just before and the change.
 
+use crate::pages::overview::Period;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use vigie_store::{Buckets, Overview, ReportStats, ResponseScope, ResponseStats, Store};
@@ -361,18 +362,18 @@ impl KpiReport {
 /// Source kinds listed at most.
 const TOP: i64 = 50;
 
-/// Reads what the KPIs need for `[from, to)` and the period of the same
-/// length before it, with the overview in `buckets`.
+/// Reads what the KPIs need for `period` and the one before it
+/// ([`Period::previous`]), with the overview in the period's buckets.
 pub async fn compute(
     store: &dyn Store,
     project_id: i64,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    buckets: &Buckets,
+    period: &Period,
     now: DateTime<Utc>,
 ) -> Result<KpiReport, ApiError> {
-    let (prev_from, prev_to) = (from - (to - from), from);
-    let overview = store.overview(project_id, from, to, buckets, TOP).await?;
+    let (from, to) = (period.from, period.to);
+    let previous = period.previous();
+    let (prev_from, prev_to) = (previous.from, previous.to);
+    let overview = store.overview(project_id, from, to, &period.buckets, TOP).await?;
     let prev_overview = store.overview(project_id, prev_from, prev_to, &Buckets::whole(prev_from), TOP).await?;
     let responses = store.response_stats(project_id, ResponseScope::Project, from, to, now).await?;
     let prev_responses = store.response_stats(project_id, ResponseScope::Project, prev_from, prev_to, now).await?;

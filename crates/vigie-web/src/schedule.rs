@@ -63,6 +63,15 @@ pub fn next_run(frequency: Frequency, now: DateTime<Utc>, zone: Tz) -> DateTime<
     }
 }
 
+/// When `schedule` sends next: `now` while a period waits to go out (due,
+/// being sent, or retried after a failure), else when the current period ends.
+pub fn next_send(schedule: &ReportSchedule, now: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
+    match due_period(schedule.frequency, schedule.created_at, schedule.last_period_end, now, zone) {
+        Some(_) => now,
+        None => next_run(schedule.frequency, now, zone),
+    }
+}
+
 /// The period to send now, if any: the last complete one, when it ended
 /// after the schedule was created and after the last period sent.
 pub fn due_period(
@@ -311,6 +320,32 @@ mod tests {
             (at("2026-09-30T22:00:00Z"), at("2026-10-31T23:00:00Z"))
         );
         assert_eq!(next_run(Frequency::Monthly, at("2026-11-05T00:00:00Z"), paris), at("2026-11-30T23:00:00Z"));
+    }
+
+    #[test]
+    fn the_next_send_is_now_while_a_period_waits() {
+        let created = at("2026-11-18T09:00:00Z");
+        let s = ReportSchedule {
+            id: 1,
+            project_id: 1,
+            frequency: Frequency::Weekly,
+            channel_id: 1,
+            recipients: String::new(),
+            lang: "fr".into(),
+            last_period_end: None,
+            last_sent_at: None,
+            last_error: None,
+            created_at: created,
+        };
+        // Before the first week is over: its end.
+        let before = at("2026-11-20T12:00:00Z");
+        assert_eq!(next_send(&s, before, UTC), at("2026-11-23T00:00:00Z"));
+        // The week is over and not sent yet (a send under way, a retry): now.
+        let monday = at("2026-11-23T00:10:00Z");
+        assert_eq!(next_send(&s, monday, UTC), monday);
+        // Sent: the next Monday.
+        let sent = ReportSchedule { last_period_end: Some(at("2026-11-23T00:00:00Z")), ..s };
+        assert_eq!(next_send(&sent, monday, UTC), at("2026-11-30T00:00:00Z"));
     }
 
     #[test]

@@ -513,6 +513,7 @@ async fn overdue_items_are_highlighted_and_escalated_once() {
         app.store.as_ref(),
         &common::smtp_config(&server),
         Some("https://vigie.example.fr/"),
+        vigie_model::zone::Tz::UTC,
         &escalations,
     )
     .await

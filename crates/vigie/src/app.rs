@@ -20,21 +20,40 @@ pub fn usage<T>(message: impl Into<String>) -> anyhow::Result<T> {
 }
 
 /// The zone people read times in (pages, reports, notifications, the local
-/// days charts count): `VIGIE_TIMEZONE` (an IANA name such as
-/// `Europe/Paris`), else the machine's (`TZ`, then `/etc/localtime`), else
-/// UTC. A `VIGIE_TIMEZONE` that names no zone is a usage error.
-pub fn installation_zone() -> anyhow::Result<vigie_model::zone::Tz> {
+/// days charts count), and where it came from: `VIGIE_TIMEZONE` (an IANA
+/// name such as `Europe/Paris`), else the machine's (`TZ`, then
+/// `/etc/localtime`), else UTC. A `VIGIE_TIMEZONE` that names no zone is a
+/// usage error; a `TZ` that names none is said on stderr and skipped.
+pub fn installation_zone() -> anyhow::Result<(vigie_model::zone::Tz, &'static str)> {
     use vigie_model::zone::{Tz, parse_zone};
     let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     if let Some(name) = var("VIGIE_TIMEZONE") {
-        return parse_zone(&name).map_err(|e| UsageError(format!("VIGIE_TIMEZONE: {e}")).into());
+        let zone = parse_zone(&name).map_err(|e| UsageError(format!("VIGIE_TIMEZONE: {e}")))?;
+        return Ok((zone, "VIGIE_TIMEZONE"));
     }
-    // `TZ=:Europe/Paris` or `TZ=Europe/Paris`; POSIX rules (`CET-1CEST`) are not names.
-    let machine = var("TZ")
-        .map(|tz| tz.trim_start_matches(':').to_string())
-        .or_else(|| iana_time_zone::get_timezone().ok())
-        .and_then(|name| parse_zone(&name).ok());
-    Ok(machine.unwrap_or(Tz::UTC))
+    // `TZ=Europe/Paris`, `TZ=:Europe/Paris` or a path into the zone database
+    // (`TZ=/usr/share/zoneinfo/Europe/Paris`); POSIX rules
+    // (`CET-1CEST,M3.5.0,M10.5.0/3`) name no zone.
+    if let Some(tz) = var("TZ") {
+        let name = tz.trim_start_matches(':');
+        let name = name.rsplit_once("zoneinfo/").map_or(name, |(_, zone)| zone);
+        match parse_zone(name) {
+            Ok(zone) => return Ok((zone, "TZ")),
+            Err(_) => {
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    eprintln!(
+                        "warning: TZ={tz:?} names no time zone Vigie knows; set VIGIE_TIMEZONE to an IANA name \
+                         such as Europe/Paris"
+                    );
+                });
+            }
+        }
+    }
+    match iana_time_zone::get_timezone().ok().and_then(|name| parse_zone(&name).ok()) {
+        Some(zone) => Ok((zone, "the machine's zone")),
+        None => Ok((Tz::UTC, "default")),
+    }
 }
 
 /// The project used when `--project` is not given; always available.

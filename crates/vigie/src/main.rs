@@ -123,6 +123,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         command,
         Command::Serve(_) | Command::User(cli::UserCommand::Add { role: Some(_), .. } | cli::UserCommand::Role { .. })
     );
+    // A mistyped VIGIE_TIMEZONE stops the commands that write times for
+    // people before they open (or create) anything.
+    if matches!(command, Command::Serve(_) | Command::Worker(_) | Command::Collect(_) | Command::Demo(_)) {
+        app::installation_zone()?;
+    }
     let app = App::open(
         &cli.global.data_dir,
         models_dir.clone(),

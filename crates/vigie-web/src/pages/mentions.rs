@@ -203,8 +203,9 @@ pub fn query_message(e: &vigie_query::QueryError, lang: Lang) -> String {
 fn parse_date(lang: Lang, what: &str, s: &str) -> Result<NaiveDate, FeedError> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
         FeedError::Invalid(format!(
-            "{} {what} : {s:?} ({})",
+            "{} {what}{} {s:?} ({})",
             lang.t("date invalide pour", "invalid date for"),
+            lang.t("\u{a0}:", ":"),
             lang.t("attendu AAAA-MM-JJ", "expected YYYY-MM-DD")
         ))
     })

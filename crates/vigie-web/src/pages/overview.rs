@@ -141,11 +141,16 @@ impl Period {
         }
     }
 
-    /// The period of the same length just before (as many local days).
+    /// The period just before: the previous calendar month of a monthly
+    /// report, as many local days before a period of whole days (chosen
+    /// dates, 30 and 90 days, weeks), the same length before a rolling one.
     pub fn previous(&self) -> Period {
-        let from = if self.bucket_secs >= DAY {
-            let days = (zone::local_date(self.zone, self.to) - zone::local_date(self.zone, self.from)).num_days();
-            Period::back(self.zone, self.from, days, self.bucket_secs)
+        let (first, last) = (zone::local_date(self.zone, self.from), zone::local_date(self.zone, self.to));
+        let from = if self.key == "monthly" {
+            use chrono::Months;
+            zone::local_midnight(self.zone, first.checked_sub_months(Months::new(1)).unwrap_or(first))
+        } else if self.key == "custom" || self.bucket_secs >= DAY {
+            zone::local_midnight(self.zone, first - Duration::days((last - first).num_days()))
         } else {
             self.from - (self.to - self.from)
         };
@@ -211,16 +216,26 @@ fn net_text(lang: Lang, positive: i64, negative: i64, total: i64) -> String {
 }
 use crate::kpi::{polarity_totals as totals, ratio};
 
-/// A chart bucket's label, by the local clock of the period's zone.
+/// A chart bucket's label, by the local clock of the period's zone: the
+/// year too when the period spans more than one, the offset too for the
+/// hour the clocks repeat when they go back (`25/10 02h CEST`, `25/10 02h CET`).
 pub(crate) fn bucket_label(lang: Lang, start: i64, period: &Period) -> String {
+    use chrono::{Datelike as _, TimeZone as _};
     let t = zone::instant(start);
-    let format = match (lang, period.bucket_secs < DAY) {
-        (Lang::Fr, true) => "%d/%m %Hh",
-        (Lang::En, true) => "%m-%d %H:00",
-        (Lang::Fr, false) => "%d/%m",
-        (Lang::En, false) => "%m-%d",
+    let years = zone::local_date(period.zone, period.from).year()
+        != zone::local_date(period.zone, period.to - Duration::seconds(1)).year();
+    let format = match (lang, period.bucket_secs < DAY, years) {
+        (Lang::Fr, true, _) => "%d/%m %Hh",
+        (Lang::En, true, _) => "%m-%d %H:00",
+        (Lang::Fr, false, false) => "%d/%m",
+        (Lang::En, false, false) => "%m-%d",
+        (Lang::Fr, false, true) => "%d/%m/%y",
+        (Lang::En, false, true) => "%Y-%m-%d",
     };
-    zone::format_local(period.zone, t, format)
+    let local = t.with_timezone(&period.zone);
+    let repeated = period.bucket_secs < DAY
+        && matches!(period.zone.from_local_datetime(&local.naive_local()), chrono::LocalResult::Ambiguous(..));
+    if repeated { zone::format_in(period.zone, t, format) } else { zone::format_local(period.zone, t, format) }
 }
 
 async fn overview_api(
@@ -507,6 +522,27 @@ mod tests {
         let q = PeriodQuery { from: Some("2026-11-01".into()), to: Some("2026-11-03".into()), ..Default::default() };
         let p = Period::resolve(&q, now, paris).unwrap();
         assert_eq!((p.from, p.to), (at("2026-10-31T23:00:00Z"), at("2026-11-03T23:00:00Z")));
+        // One day (hourly bars): the day before is the previous period, 25
+        // hours long when the clocks went back that night.
+        let q = PeriodQuery { from: Some("2026-10-26".into()), to: Some("2026-10-26".into()), ..Default::default() };
+        let p = Period::resolve(&q, now, paris).unwrap();
+        assert_eq!(p.bucket_secs, 3_600);
+        let prev = p.previous();
+        assert_eq!((prev.from, prev.to), (at("2026-10-24T22:00:00Z"), at("2026-10-25T23:00:00Z")));
+        // The night the clocks go back, the repeated hour's two bars say
+        // which is which; a period over two years says the year.
+        let q = PeriodQuery { from: Some("2026-10-25".into()), to: Some("2026-10-25".into()), ..Default::default() };
+        let p = Period::resolve(&q, now, paris).unwrap();
+        let labels: Vec<String> = p.buckets.starts().iter().map(|&s| bucket_label(Lang::Fr, s, &p)).collect();
+        assert_eq!(labels.len(), 25);
+        assert_eq!(&labels[1..4], ["25/10 01h", "25/10 02h CEST", "25/10 02h CET"]);
+        let q = PeriodQuery { from: Some("2025-12-01".into()), to: Some("2026-01-31".into()), ..Default::default() };
+        let p = Period::resolve(&q, now, paris).unwrap();
+        assert_eq!(bucket_label(Lang::Fr, p.buckets.starts()[0], &p), "01/12/25");
+        assert_eq!(bucket_label(Lang::En, *p.buckets.starts().last().unwrap(), &p), "2026-01-31");
+        // A monthly report's previous period is the calendar month before.
+        let october = Period::new("monthly", at("2026-09-30T22:00:00Z"), at("2026-10-31T23:00:00Z"), DAY, paris);
+        assert_eq!(october.previous().from, at("2026-08-31T22:00:00Z"));
         // Without dates, "to" is today in Paris: the 25th.
         let q = PeriodQuery { from: Some("2026-11-20".into()), ..Default::default() };
         assert_eq!(Period::resolve(&q, now, paris).unwrap().to, at("2026-11-25T23:00:00Z"));

@@ -90,7 +90,7 @@ pub async fn build(
     period: Period,
     now: DateTime<Utc>,
 ) -> Result<Report, ApiError> {
-    let kpis = kpi::compute(store, project.id, period.from, period.to, &period.buckets, now).await?;
+    let kpis = kpi::compute(store, project.id, &period, now).await?;
     let top_reach = store.top_reach_mentions(project.id, period.from, period.to, None, NOTABLE).await?;
     let most_negative =
         store.top_reach_mentions(project.id, period.from, period.to, Some(Polarity::Negative), NOTABLE).await?;
@@ -331,9 +331,11 @@ pub fn email_html(lang: Lang, r: &Report) -> String {
 /// The report as plain text (the e-mail's text part).
 pub fn plain_text(lang: Lang, r: &Report) -> String {
     let mut out = format!("{}\n{}\n\n", title(lang, r), period_text(lang, r.period.from, r.period.to));
+    // French puts a non-breaking space before a colon.
+    let colon = lang.t("\u{a0}:", ":");
     for row in r.kpis.rows() {
         out.push_str(&format!(
-            "- {}: {} ({} {}, {})\n",
+            "- {}{colon} {} ({} {}, {})\n",
             row.label(lang),
             row.format(lang, row.current),
             lang.t("précédente", "previous"),
@@ -342,7 +344,7 @@ pub fn plain_text(lang: Lang, r: &Report) -> String {
         ));
     }
     if !r.alerts.is_empty() {
-        out.push_str(&format!("\n{}: {}\n", lang.t("Alertes", "Alerts"), r.alerts.len()));
+        out.push_str(&format!("\n{}{colon} {}\n", lang.t("Alertes", "Alerts"), r.alerts.len()));
     }
     out.push_str(
         lang.t("\nLe rapport complet est joint (fichier HTML).\n", "\nThe full report is attached (HTML file).\n"),
@@ -708,7 +710,7 @@ async fn export_kpis(
     let delimiter = q.delimiter()?;
     let now = Utc::now();
     let period = resolve_period(&q.period_query(), now, state.config.zone)?;
-    let k = kpi::compute(state.store.as_ref(), pid, period.from, period.to, &period.buckets, now).await?;
+    let k = kpi::compute(state.store.as_ref(), pid, &period, now).await?;
     let stem = format!("vigie-kpis-{pid}-{}", zone::format_local(period.zone, period.from, "%Y%m%d"));
     if format == Format::Json {
         return Ok(attachment("application/json", &format!("{stem}.json"), k.json().to_string()));

@@ -72,7 +72,7 @@ pub fn notifier() -> anyhow::Result<Notifier> {
         fetcher: Fetcher::new(fetch_config())?,
         smtp,
         base_url: var("VIGIE_BASE_URL"),
-        zone: crate::app::installation_zone()?,
+        zone: crate::app::installation_zone()?.0,
     })
 }
 

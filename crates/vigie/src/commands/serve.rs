@@ -21,7 +21,7 @@ use crate::commands::worker::{LoopOptions, load_refiner, run_loops};
 
 /// Runs the server until Ctrl-C; `open_path` is printed as the page to open.
 pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut dyn Write) -> anyhow::Result<()> {
-    let zone = crate::app::installation_zone()?;
+    let (zone, zone_from) = crate::app::installation_zone()?;
     let listener = match tokio::net::TcpListener::bind(args.bind.trim()).await {
         Ok(l) => l,
         Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
@@ -33,7 +33,7 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
     writeln!(out, "Vigie is at http://{address}{}", open_path.unwrap_or("/"))?;
     writeln!(
         out,
-        "(API: http://{address}/api/v1/openapi.json; times shown in {} (VIGIE_TIMEZONE); press Ctrl-C to stop)",
+        "(API: http://{address}/api/v1/openapi.json; times shown in {} ({zone_from}); press Ctrl-C to stop)",
         zone.name()
     )?;
     first_admin(app, out).await?;

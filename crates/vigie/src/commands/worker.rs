@@ -168,7 +168,9 @@ pub fn spawn_escalation(
             tracing::info!(count = escalated.len(), "overdue inbox items escalated");
             if let Some(smtp) = &notifier.smtp {
                 let base = notifier.base_url.as_deref();
-                if let Err(e) = vigie_pipeline::routing::mail_escalations(store.as_ref(), smtp, base, &escalated).await
+                if let Err(e) =
+                    vigie_pipeline::routing::mail_escalations(store.as_ref(), smtp, base, notifier.zone, &escalated)
+                        .await
                 {
                     tracing::warn!(error = %e, "could not e-mail the escalations");
                 }

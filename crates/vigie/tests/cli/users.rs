@@ -142,6 +142,8 @@ fn a_time_zone_that_does_not_exist_is_refused_with_its_name_and_examples() {
         stderr.contains("VIGIE_TIMEZONE: unknown time zone \"Europe/Pari\"") && stderr.contains("Europe/Paris"),
         "{stderr}"
     );
+    // Refused before anything was made.
+    assert!(!vigie.data_dir().exists(), "no installation was created");
     // A name in any case is one.
     let mut cmd = vigie.command(&["serve", "--bind", "127.0.0.1:0"]);
     cmd.env("VIGIE_TIMEZONE", "europe/paris").stderr(Stdio::null());
@@ -155,7 +157,22 @@ fn a_time_zone_that_does_not_exist_is_refused_with_its_name_and_examples() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(lines[1].contains("times shown in Europe/Paris"), "{lines:?}");
+    assert!(lines[1].contains("times shown in Europe/Paris (VIGIE_TIMEZONE)"), "{lines:?}");
+    // Without VIGIE_TIMEZONE, the machine's TZ, also as a path into the zone database.
+    for tz in ["/usr/share/zoneinfo/America/Montreal", ":America/Montreal"] {
+        let mut cmd = vigie.command(&["serve", "--bind", "127.0.0.1:0"]);
+        cmd.env_remove("VIGIE_TIMEZONE").env("TZ", tz).stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        for _ in 0..2 {
+            line.clear();
+            out.read_line(&mut line).unwrap();
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(line.contains("times shown in America/Montreal (TZ)"), "{tz}: {line}");
+    }
 }
 
 #[test]

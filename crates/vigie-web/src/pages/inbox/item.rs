@@ -136,10 +136,12 @@ fn by_token(actor: &Actor, event: &mut NewWorkflowEvent) {
     }
 }
 
-/// An event's detail in the reader's language (themes by their names when
-/// `theme_names` has them); a detail stored as free text, as stored.
+/// An event's detail in the reader's language and the installation's zone
+/// (themes by their names when `theme_names` has them); a detail stored as
+/// free text, as stored.
 pub(crate) fn event_detail(lang: Lang, e: &WorkflowEvent, theme_names: &HashMap<String, String>) -> String {
-    vigie_model::detail_text_with(&e.action, &e.detail, lang.into(), &|key| theme_names.get(key).cloned())
+    let zone = crate::i18n::current_zone();
+    vigie_model::detail_text_with(&e.action, &e.detail, lang.into(), zone, &|key| theme_names.get(key).cloned())
 }
 
 /// An event's detail for the JSON API: English, themes by their keys.

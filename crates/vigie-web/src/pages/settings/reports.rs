@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::i18n::Lang;
 use crate::pages::{PageResult, clip, created, csrf_field, error_page};
 use crate::routes::Routes;
-use crate::schedule::next_run;
+use crate::schedule::next_send;
 use crate::{Access, AppState};
 
 pub(super) fn routes(r: Routes) -> Routes {
@@ -60,7 +60,7 @@ fn schedule_json(s: &ReportSchedule) -> Value {
         "id": s.id, "frequency": s.frequency.as_str(), "channel_id": s.channel_id, "recipients": s.recipients,
         "lang": s.lang, "last_period_end": s.last_period_end.map(|t| t.to_rfc3339()),
         "last_sent_at": s.last_sent_at.map(|t| t.to_rfc3339()), "last_error": s.last_error,
-        "next_run": next_run(s.frequency, Utc::now(), crate::i18n::current_zone()).to_rfc3339(), "created_at": s.created_at.to_rfc3339(),
+        "next_run": next_send(s, Utc::now(), crate::i18n::current_zone()).to_rfc3339(), "created_at": s.created_at.to_rfc3339(),
     })
 }
 
@@ -257,9 +257,9 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
         section.card #reports {
             h2 { (lang.t("Rapports programmés", "Scheduled reports")) }
             p.muted { (lang.t(
-                "Envoyés par e-mail (serveur SMTP de l'installation) le lundi pour la semaine écoulée, ou le 1er pour le mois écoulé (UTC), une seule fois par période.",
-                "E-mailed (through the installation's SMTP server) on Monday for the past week, or on the 1st for the past month (UTC), once per period."
-            )) }
+                "Envoyés par e-mail (serveur SMTP de l'installation) le lundi pour la semaine écoulée, ou le 1er pour le mois écoulé, à minuit heure locale",
+                "E-mailed (through the installation's SMTP server) on Monday for the past week, or on the 1st for the past month, at local midnight"
+            )) " (" (crate::i18n::current_zone().name()) ")" (lang.t(", une seule fois par période.", ", once per period.")) }
             @if list.is_empty() {
                 p.muted { (lang.t("Aucun rapport programmé.", "No scheduled report.")) }
             } @else {
@@ -284,7 +284,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                             (s.last_sent_at.map(|t| lang.datetime(t)).unwrap_or_else(|| "—".into()))
                             @if let Some(e) = &s.last_error { br; span.error-message { (clip(e, 200)) } }
                         }
-                        td { (lang.date(next_run(s.frequency, now, crate::i18n::current_zone()))) }
+                        td { (lang.date(next_send(s, now, crate::i18n::current_zone()))) }
                         td {
                             form.inline method="post" action={ "/p/" (pid) "/settings/reports/" (s.id) "/delete" }
                                 data-confirm=(lang.t("Supprimer ce rapport programmé\u{202f}?", "Remove this scheduled report?")) {
