@@ -322,10 +322,9 @@ mod tests {
         assert_eq!(next_run(Frequency::Monthly, at("2026-11-05T00:00:00Z"), paris), at("2026-11-30T23:00:00Z"));
     }
 
-    #[test]
-    fn the_next_send_is_now_while_a_period_waits() {
-        let created = at("2026-11-18T09:00:00Z");
-        let s = ReportSchedule {
+    /// A weekly schedule created at `created`, to its channel's address, never sent.
+    fn weekly(created: DateTime<Utc>) -> ReportSchedule {
+        ReportSchedule {
             id: 1,
             project_id: 1,
             frequency: Frequency::Weekly,
@@ -336,7 +335,12 @@ mod tests {
             last_sent_at: None,
             last_error: None,
             created_at: created,
-        };
+        }
+    }
+
+    #[test]
+    fn the_next_send_is_now_while_a_period_waits() {
+        let s = weekly(at("2026-11-18T09:00:00Z"));
         // Before the first week is over: its end.
         let before = at("2026-11-20T12:00:00Z");
         assert_eq!(next_send(&s, before, UTC), at("2026-11-23T00:00:00Z"));
@@ -350,18 +354,7 @@ mod tests {
 
     #[test]
     fn recipients_default_to_the_channel() {
-        let s = ReportSchedule {
-            id: 1,
-            project_id: 1,
-            frequency: Frequency::Weekly,
-            channel_id: 1,
-            recipients: String::new(),
-            lang: "fr".into(),
-            last_period_end: None,
-            last_sent_at: None,
-            last_error: None,
-            created_at: Utc::now(),
-        };
+        let s = weekly(Utc::now());
         assert_eq!(recipients(&s, "a@x.org, b@x.org"), ["a@x.org", "b@x.org"]);
         let own = ReportSchedule { recipients: "boss@x.org".into(), ..s.clone() };
         assert_eq!(recipients(&own, "a@x.org"), ["boss@x.org"]);
