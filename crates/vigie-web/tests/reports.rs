@@ -405,6 +405,12 @@ async fn schedules_are_kept_by_managers_and_each_period_is_mailed_once() {
     assert_eq!(listed["items"][0]["recipients"], "boss@example.org");
     let settings = manager.get(&app.p("/settings")).await;
     assert!(settings.text.contains("id=\"reports\""));
+    // The report's language by its name, not its code.
+    assert!(
+        settings.text.contains("<td>English</td>") || settings.text.contains("<td>anglais</td>"),
+        "{}",
+        settings.text
+    );
     assert_eq!(app.login("agent").await.get(&path).await.status, 403);
 
     let Some(server) = SmtpServer::start() else { return };

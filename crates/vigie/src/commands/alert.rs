@@ -369,7 +369,7 @@ pub async fn backtest_run(app: &App, args: BacktestArgs, out: &mut dyn Write) ->
     if args.output.format == crate::cli::OutputFormat::Table {
         writeln!(
             out,
-            "{} alert(s) would have fired for {:?} from {} to {} with the current settings (nothing was saved)",
+            "{} alert(s) would have fired for {:?} from {} to {} UTC with the current settings (nothing was saved)",
             alerts.len(),
             watch.name,
             from.format("%Y-%m-%d %H:%M"),

@@ -279,7 +279,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                                 (channels.iter().find(|c| c.id == s.channel_id).map(|c| clip(&c.target, 120)).unwrap_or_default())
                             } @else { (clip(&s.recipients, 120)) }
                         }
-                        td { (s.lang) }
+                        td { (Lang::parse(&s.lang).map_or(s.lang.as_str(), |l| language_name(lang, l))) }
                         td {
                             (s.last_sent_at.map(|t| lang.datetime(t)).unwrap_or_else(|| "—".into()))
                             @if let Some(e) = &s.last_error { br; span.error-message { (clip(e, 200)) } }
@@ -328,4 +328,12 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
             }
         }
     })
+}
+
+/// A report's language, named in the reader's.
+fn language_name(reader: Lang, report: Lang) -> &'static str {
+    match report {
+        Lang::Fr => reader.t("français", "French"),
+        Lang::En => reader.t("anglais", "English"),
+    }
 }
