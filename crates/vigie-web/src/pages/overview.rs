@@ -127,18 +127,10 @@ impl Period {
                 .with_french(format!("période inconnue {other:?} : 24h, 7d, 30d ou 90d, ou des dates du/au")));
             }
         };
-        // Whole buckets: the last one holds `now`.
+        // Whole buckets: the last one holds `now`; days are local days.
         let to = zone::bucket_end(zone, now, bucket_secs);
-        Ok(Period::new(&key, Period::back(zone, to, days, bucket_secs), to, bucket_secs, zone))
-    }
-
-    /// `days` before `to`: local days for day buckets, else real time.
-    fn back(zone: Tz, to: DateTime<Utc>, days: i64, bucket_secs: i64) -> DateTime<Utc> {
-        if bucket_secs >= DAY {
-            zone::local_midnight(zone, zone::local_date(zone, to) - Duration::days(days))
-        } else {
-            to - Duration::days(days)
-        }
+        let from = if bucket_secs >= DAY { days_before(zone, to, days) } else { to - Duration::days(days) };
+        Ok(Period::new(&key, from, to, bucket_secs, zone))
     }
 
     /// The period just before: the previous calendar month of a monthly
@@ -150,12 +142,17 @@ impl Period {
             use chrono::Months;
             zone::local_midnight(self.zone, first.checked_sub_months(Months::new(1)).unwrap_or(first))
         } else if self.key == "custom" || self.bucket_secs >= DAY {
-            zone::local_midnight(self.zone, first - Duration::days((last - first).num_days()))
+            days_before(self.zone, self.from, (last - first).num_days())
         } else {
             self.from - (self.to - self.from)
         };
         Period::new(&self.key, from, self.from, self.bucket_secs, self.zone)
     }
+}
+
+/// Local midnight `days` local days before the local date of `t`.
+fn days_before(zone: Tz, t: DateTime<Utc>, days: i64) -> DateTime<Utc> {
+    zone::local_midnight(zone, zone::local_date(zone, t) - Duration::days(days))
 }
 
 /// Everything the page and the API show.
