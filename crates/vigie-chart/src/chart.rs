@@ -22,12 +22,12 @@ fn size(v: u32, min: u32) -> f64 {
 }
 
 /// A value for a line: finite, within ±`LIMIT`.
-fn line_value(v: Option<&f64>) -> f64 {
+pub(crate) fn line_value(v: Option<&f64>) -> f64 {
     v.map_or(0.0, |v| finite(*v).clamp(-LIMIT, LIMIT))
 }
 
 /// A value for a length: finite, within 0..=`LIMIT`.
-fn bar_value(v: Option<&f64>) -> f64 {
+pub(crate) fn bar_value(v: Option<&f64>) -> f64 {
     line_value(v).max(0.0)
 }
 

@@ -51,8 +51,11 @@
 mod chart;
 mod scale;
 mod svg;
+mod table;
 #[cfg(test)]
 mod tests;
+
+pub use table::{Chart, DataTable};
 
 /// A colour from the chart palette; the sentiment colours and the accents
 /// come from the Okabe–Ito palette, readable with the common colour-vision

@@ -327,3 +327,37 @@ fn output_is_deterministic() {
     assert_eq!(make(), make());
     assert_eq!(Color::Accent(9).hex(), Color::Accent(1).hex());
 }
+
+#[test]
+fn every_chart_gives_its_exact_values_as_a_table() {
+    use crate::Chart;
+    let s =
+        vec![series("neg", Color::Negative, &[1234.0, f64::NAN, -3.0]), series("pos", Color::Positive, &[0.5, 2.0])];
+    let t = bars(&[" mon ", "tue", "wed"], s.clone()).data_table();
+    assert_eq!(t.title, "Mentions");
+    assert_eq!(t.columns, ["neg", "pos", "Total"]);
+    // Full figures (not "1.2k"); what the bars clamp, the table clamps; a
+    // short series is padded with 0 as it is drawn.
+    assert_eq!(t.rows[0], ("mon".to_owned(), vec!["1,234".to_owned(), "0.5".to_owned(), "1,234.5".to_owned()]));
+    assert_eq!(t.rows[1].1, ["0", "2", "2"]);
+    assert_eq!(t.rows[2].1, ["0", "0", "0"]);
+
+    // A line's gap is no value, not 0; negative values stay.
+    let t = lines(&["mon", "tue", "wed"], vec![series("net", Color::Accent(0), &[-0.256, f64::NAN])]).data_table();
+    assert_eq!(t.rows.iter().map(|r| r.1[0].as_str()).collect::<Vec<_>>(), ["-0.26", "—", "—"]);
+
+    let t = hbars(&[("<b>example.org</b>", 1_234_567.0)]).data_table();
+    assert_eq!(t.columns, ["Value"]);
+    assert_eq!(t.rows, [("<b>example.org</b>".to_owned(), vec!["1,234,567 %".to_owned()])], "raw: the page escapes");
+
+    let t = share(&[("Us", 3.0), ("Them", 1.0)]).data_table();
+    assert_eq!(t.columns, ["Share", "Value"]);
+    assert_eq!(t.rows[1], ("Them".to_owned(), vec!["25 %".to_owned(), "1".to_owned()]));
+    let t = share(&[("Us", 0.0)]).data_table();
+    assert_eq!(t.rows[0].1, ["—", "0"], "no share of nothing");
+
+    // French: comma decimals, narrow no-break spaces between thousands.
+    let mut french = bars(&["lun"], vec![series("négatif", Color::Negative, &[12345.75])]);
+    french.lang = Lang::Fr;
+    assert_eq!(french.data_table().rows[0].1, ["12\u{202f}345,75", "12\u{202f}345,75"]);
+}

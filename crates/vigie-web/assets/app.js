@@ -188,3 +188,14 @@ document.addEventListener("change", (event) => {
     }
   });
 })();
+
+// The project switcher (<details class="projects">) closes with Escape, and
+// the focus goes back to its summary.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  const open = document.querySelector("details.projects[open]");
+  if (!open) return;
+  open.removeAttribute("open");
+  const summary = open.querySelector("summary");
+  if (summary) summary.focus();
+});

@@ -550,6 +550,18 @@ async fn an_installation_in_paris_counts_paris_days_and_shows_paris_times() {
     assert_eq!(o["buckets"][0]["start"], "2026-11-08T23:00:00+00:00");
     assert_eq!((o["buckets"][0]["negative"].clone(), o["buckets"][0]["neutral"].clone()), (json!(1), json!(1)));
     assert_eq!(o["total"], 2);
+    // Its trending terms open the mentions of those Paris days, not of the
+    // UTC day before (Paris midnight is 23:00 UTC).
+    let page = viewer.get(&app.p("/overview?from=2026-11-09&to=2026-11-15")).await;
+    assert!(page.text.contains("&amp;from=2026-11-09&amp;to=2026-11-15\""), "{}", page.text);
+    assert!(!page.text.contains("from=2026-11-08"), "{}", page.text);
+    // Each chart has its figures as a table too (screen readers, keyboards):
+    // the first Paris day holds the two mentions, one negative, one neutral.
+    assert_eq!(page.text.matches("<details class=\"chart-data\">").count(), 5, "{}", page.text);
+    let volume = page.text.split("<details class=\"chart-data\">").nth(1).unwrap();
+    let first_row = volume.split("<tbody>").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(first_row.contains("<td class=\"num\">1</td><td class=\"num\">1</td><td class=\"num\">0</td><td class=\"num\">0</td><td class=\"num\">2</td>"), "{first_row}");
+    assert!(page.text.contains("<a class=\"skip-link\" href=\"#main\">Skip to content</a>"), "{}", page.text);
 
     // The mention list's dates are Paris days too.
     let feed = viewer.get(&app.api("/mentions?from=2026-11-16&to=2026-11-16")).await;
@@ -561,6 +573,9 @@ async fn an_installation_in_paris_counts_paris_days_and_shows_paris_times() {
     let page = viewer.get(&app.p(&format!("/mentions/{}", ids[0]))).await;
     assert_eq!(page.status, 200);
     assert!(page.text.contains(">2026-11-09 00:30 CET<"), "{}", page.text);
+    // The mention's words carry their own language, the page's are English.
+    assert!(page.text.contains("<div class=\"mention-text\" lang=\"fr\">"), "{}", page.text);
+    assert!(page.text.contains("<html lang=\"en\">"), "{}", page.text);
     let report = viewer.get(&app.p("/report?from=2026-11-09&to=2026-11-15")).await;
     assert!(report.text.contains("from 2026-11-09 to 2026-11-15"), "{}", report.text);
 }

@@ -327,7 +327,7 @@ async fn detail_page(
         h2 { (lang.t("Mentions en cause", "Mentions behind it")) }
         @if mentions.is_empty() { p.muted { "—" } } @else {
             ul { @for m in &mentions { li {
-                a href={ "/p/" (pid) "/mentions/" (m.mention.id) } { (m.mention.title.clone().unwrap_or_else(|| clip(&m.mention.text, 120))) }
+                a href={ "/p/" (pid) "/mentions/" (m.mention.id) } lang=(super::text_lang(&m.mention)) { (m.mention.title.clone().unwrap_or_else(|| clip(&m.mention.text, 120))) }
                 " " span.muted { (m.mention.site.as_deref().unwrap_or("")) " · " (lang.datetime(m.mention.published_at)) }
             } } }
             @if !a.mention_ids.is_empty() && a.watch_id.is_some() {

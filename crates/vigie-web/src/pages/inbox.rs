@@ -468,7 +468,7 @@ async fn list_page(
                 }
             }
         }
-        form.filters method="get" action=(base) {
+        form.inbox-filters method="get" action=(base) {
             @if params.tab != Tab::Pending { input type="hidden" name="status" value=(params.tab.key()); }
             label { (lang.t("Service", "Department"))
                 select name="department" {
@@ -578,9 +578,10 @@ fn table(
                         @let late = overdue_secs(item, now);
                         tr class=[late.map(|_| "overdue")] {
                             @if checkable {
-                                td { input type="checkbox" name="ids" value=(item.mention_id) aria-label=(lang.t("Cocher", "Check")); }
+                                @let check = format!("{}{}", lang.t("Cocher : ", "Check: "), clip(m.title.as_deref().filter(|t| !t.trim().is_empty()).unwrap_or(&m.text), 60));
+                                td { input type="checkbox" name="ids" value=(item.mention_id) aria-label=(check); }
                             }
-                            td.mention-cell {
+                            td.mention-cell lang=(crate::pages::text_lang(m)) {
                                 a href={ "/p/" (pid) "/inbox/" (item.mention_id) } {
                                     (m.title.as_deref().filter(|t| !t.trim().is_empty()).map(|t| clip(t, 120)).unwrap_or_else(|| clip(&m.text, 120)))
                                 }

@@ -33,6 +33,7 @@ use vigie_store::{MentionFilter, NewAudit, NewWorkflowEvent, StoredMention};
 use self::highlight::{Field, Highlighter};
 use super::{
     Nav, PageResult, clip, csrf_field, external_link, page, polarity_label, see_other, sentiment_badge, status_label,
+    text_lang,
 };
 use crate::auth::Actor;
 use crate::error::{ApiError, ErrorCode};
@@ -515,7 +516,7 @@ pub fn caret_lines(query: &str, column: usize) -> (String, String) {
 /// A query error: the message, and the query with a caret under the column.
 pub fn query_error_markup(lang: Lang, query: &str, message: &str, column: Option<usize>) -> Markup {
     html! {
-        div.error-message.query-error role="alert" {
+        div.error-message.query-error id=(QUERY_ERROR_ID) role="alert" {
             p {
                 strong { (lang.t("Requête invalide : ", "Invalid query: ")) }
                 (message)
@@ -570,13 +571,18 @@ fn filter_value(lang: Lang, choices: &Choices, key: &str, value: &str) -> String
     }
 }
 
-fn filter_form(lang: Lang, pid: i64, p: &FeedParams, choices: &Choices) -> Markup {
+/// The id of a query error's message, which the field it is about points at
+/// (`aria-describedby`).
+pub const QUERY_ERROR_ID: &str = "query-error";
+
+fn filter_form(lang: Lang, pid: i64, p: &FeedParams, choices: &Choices, query_error: bool) -> Markup {
     let sel = |key: &str, v: &str| p.get(key) == Some(v);
     html! {
         form.card.filters method="get" action={ "/p/" (pid) "/mentions" } role="search" {
             label.search {
                 (lang.t("Recherche (langage des veilles)", "Search (watch query language)"))
                 input type="search" name="q" value=(p.q.as_deref().unwrap_or("")) maxlength="10000"
+                    aria-invalid=[query_error.then_some("true")] aria-describedby=[query_error.then_some(QUERY_ERROR_ID)]
                     placeholder=(lang.t("ex. livraison NEAR/3 retard* -\"offre d'emploi\"", "e.g. delivery NEAR/3 late* -\"job offer\""));
             }
             div.filter-grid {
@@ -650,8 +656,8 @@ fn active_filters(lang: Lang, pid: i64, p: &FeedParams, choices: &Choices) -> Ma
                     @let others: Vec<(&str, &str)> = active.iter().filter(|(k, _)| k != key).copied().collect();
                     li.badge {
                         (filter_label(lang, key)) " : " (filter_value(lang, choices, key, value)) " "
-                        a href=(feed_url(pid, &others)) title=(lang.t("Retirer ce filtre", "Remove this filter"))
-                            aria-label=(lang.t("Retirer ce filtre", "Remove this filter")) { "×" }
+                        @let remove = format!("{}{}", lang.t("Retirer le filtre ", "Remove the filter "), filter_label(lang, key));
+                        a href=(feed_url(pid, &others)) title=(remove) aria-label=(remove) { "×" }
                     }
                 }
             }
@@ -688,7 +694,7 @@ fn row_markup(lang: Lang, pid: i64, row: &Row, query: Option<&Query>, q: Option<
     html! {
         li.mention-row {
             article {
-                h2.mention-title {
+                h2.mention-title lang=(text_lang(m)) {
                     a href=(detail) {
                         @match &m.title {
                             Some(t) if !t.trim().is_empty() => (highlighter.render(&clip(t, 300), Field::Title)),
@@ -702,7 +708,7 @@ fn row_markup(lang: Lang, pid: i64, row: &Row, query: Option<&Query>, q: Option<
                     time datetime=(m.published_at.to_rfc3339()) { (lang.datetime(m.published_at)) }
                     " · " span.source { (lang.source_kind(m.source_kind)) }
                 }
-                p.mention-text { (highlighter.snippet(&m.text, Field::Text, SNIPPET_CHARS)) }
+                p.mention-text lang=(text_lang(m)) { (highlighter.snippet(&m.text, Field::Text, SNIPPET_CHARS)) }
                 p.mention-tags {
                     (sentiment_badge(lang, m.analysis.polarity())) " "
                     (status_badge(lang, row.status)) " "
@@ -746,7 +752,7 @@ async fn feed_page(
     let title = lang.t("Mentions", "Mentions");
     let body = html! {
         h1 { (title) }
-        (filter_form(lang, pid, &params, &choices))
+        (filter_form(lang, pid, &params, &choices, matches!(error, Some(FeedError::Query { .. }))))
         (active_filters(lang, pid, &params, &choices))
         @match &error {
             Some(FeedError::Query { message, column }) => (query_error_markup(lang, params.q.as_deref().unwrap_or(""), message, *column)),
@@ -1010,11 +1016,9 @@ async fn detail_page(
     let body = html! {
         p.back { a href={ "/p/" (pid) "/mentions" } { (lang.t("← Toutes les mentions", "← All mentions")) } }
         article.card.mention-detail {
-            h1 {
-                @match &m.title {
-                    Some(t) if !t.trim().is_empty() => (highlighter.render(t, Field::Title)),
-                    _ => (title),
-                }
+            @match &m.title {
+                Some(t) if !t.trim().is_empty() => h1 lang=(text_lang(m)) { (highlighter.render(t, Field::Title)) },
+                _ => h1 { (title) },
             }
             p.mention-tags {
                 (sentiment_badge(lang, a.polarity())) " " (status_badge(lang, status)) " "
@@ -1044,7 +1048,7 @@ async fn detail_page(
                     }
                 }
             }
-            div.mention-text {
+            div.mention-text lang=(text_lang(m)) {
                 @for para in m.text.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
                     p { (highlighter.render(para, Field::Text)) }
                 }
@@ -1102,7 +1106,7 @@ async fn detail_page(
                 p { (lang.number(d.copies.len() as i64)) @if d.copies.len() >= MAX_COPIES { "+" } " "
                     (lang.t("autres mentions reprennent ce contenu :", "other mentions carry this content:")) }
                 ul.copies { @for c in &d.copies { li {
-                    a href={ "/p/" (pid) "/mentions/" (c.mention.id) } {
+                    a href={ "/p/" (pid) "/mentions/" (c.mention.id) } lang=(text_lang(&c.mention)) {
                         (c.mention.title.as_deref().filter(|t| !t.trim().is_empty()).map(|t| clip(t, 120)).unwrap_or_else(|| clip(&c.mention.text, 120)))
                     }
                     " " span.muted { (c.mention.site.as_deref().unwrap_or("")) " · " (lang.datetime(c.mention.published_at)) }

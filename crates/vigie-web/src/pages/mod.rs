@@ -177,6 +177,7 @@ pub async fn page(state: &AppState, actor: &Actor, nav: Nav, title: &str, body: 
                 script src="/static/app.js" defer {}
             }
             body {
+                a.skip-link href="#main" { (lang.t("Aller au contenu", "Skip to content")) }
                 header.top {
                     a.brand href="/" { "Vigie" }
                     @if let Some(p) = current {
@@ -204,7 +205,7 @@ pub async fn page(state: &AppState, actor: &Actor, nav: Nav, title: &str, body: 
                         }
                     }
                 }
-                main { (body) }
+                main id="main" tabindex="-1" { (body) }
             }
         }
     };
@@ -293,6 +294,13 @@ pub fn status_label(lang: Lang, s: InboxStatus) -> &'static str {
     vigie_model::status_label(s, lang.into())
 }
 
+/// The `lang` attribute of a mention's own words (its title, its text): the
+/// language Vigie identified, or "" (HTML's "unknown"), so that a screen
+/// reader does not read an English tweet with a French page's voice.
+pub fn text_lang(m: &vigie_model::Mention) -> &str {
+    m.lang.as_deref().unwrap_or("")
+}
+
 /// Text cut to `max` characters (on a character boundary) with an ellipsis.
 pub fn clip(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
@@ -304,6 +312,32 @@ pub fn clip(text: &str, max: usize) -> String {
 /// Inline SVG made by `vigie-chart` (which escapes every label).
 pub fn svg(chart: String) -> Markup {
     PreEscaped(chart)
+}
+
+/// A chart and its data: the drawing, then the same figures in full as a
+/// table inside a closed `<details>` — the text alternative for screen
+/// readers and keyboards (the drawing's values are in mouse tooltips), and
+/// the exact numbers behind its compact labels. `label_header` names the
+/// rows (period, site, watch…).
+pub fn chart(lang: Lang, chart: &impl vigie_chart::Chart, label_header: &str) -> Markup {
+    let data = chart.data_table();
+    html! {
+        div.chart-drawing { (svg(chart.to_svg())) }
+        details.chart-data {
+            summary { (lang.t("Données du graphique", "Chart data")) }
+            div.table-wrap { table {
+                caption { (data.title) }
+                thead { tr {
+                    th scope="col" { (label_header) }
+                    @for c in &data.columns { th.num scope="col" { (c) } }
+                } }
+                tbody { @for (label, cells) in &data.rows { tr {
+                    th scope="row" { (label) }
+                    @for v in cells { td.num { (v) } }
+                } } }
+            } }
+        }
+    }
 }
 
 /// `StatusCode` helper for JSON answers that create something.

@@ -20,7 +20,7 @@ use vigie_model::zone::{self, Tz};
 use vigie_model::{AlertStatus, Role};
 use vigie_store::{Buckets, Overview, ResponseScope, ResponseStats};
 
-use super::{Nav, PageResult, page, svg};
+use super::{Nav, PageResult, chart, page};
 use crate::auth::Actor;
 use crate::cache::{self, TtlCache};
 use crate::error::ApiError;
@@ -383,11 +383,11 @@ async fn overview_page(
             (kpi(&lang.number(r.pending), lang.t("en attente (entrées sur la période)", "pending (entered in the period)"), (r.overdue > 0).then(|| format!("{} {}", lang.number(r.overdue), lang.t("en retard", "overdue")))))
         }
         div.charts {
-            div.card.wide { (svg(volume.to_svg())) }
-            div.card { (svg(net.to_svg())) }
-            div.card { (svg(share.to_svg())) }
-            div.card { (svg(sites.to_svg())) }
-            div.card { (svg(themes.to_svg())) }
+            div.card.wide { (chart(lang, &volume, lang.t("Période", "Period"))) }
+            div.card { (chart(lang, &net, lang.t("Période", "Period"))) }
+            div.card { (chart(lang, &share, lang.t("Veille", "Watch"))) }
+            div.card { (chart(lang, &sites, lang.t("Site", "Site"))) }
+            div.card { (chart(lang, &themes, lang.t("Thème", "Theme"))) }
             div.card {
                 h2 { (lang.t("Auteurs les plus influents", "Top authors by reach")) }
                 @if o.top_authors.is_empty() { p.muted { "—" } } @else {
@@ -402,11 +402,12 @@ async fn overview_page(
             div.card {
                 h2 { (lang.t("Termes fréquents", "Trending terms")) }
                 @if f.terms.is_empty() { p.muted { "—" } } @else {
-                    // The period's days (the mentions page filters by day).
+                    // The period's local days (the mentions page filters by
+                    // the installation's days, not UTC ones).
                     @let days = format!(
                         "&from={}&to={}",
-                        f.period.from.format("%Y-%m-%d"),
-                        (f.period.to - chrono::Duration::seconds(1)).format("%Y-%m-%d")
+                        zone::local_date(f.period.zone, f.period.from),
+                        zone::local_date(f.period.zone, f.period.to - chrono::Duration::seconds(1))
                     );
                     ul.terms { @for t in &f.terms { li { a.badge href={ "/p/" (pid) "/mentions?q=" (url_encode(t)) (days) } { (t) } } } }
                 }

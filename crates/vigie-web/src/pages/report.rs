@@ -24,7 +24,7 @@ use vigie_pipeline::export::{CSV_COLUMNS, csv_cell_for_spreadsheet, mention_json
 use vigie_store::{MentionFilter, Project, StoredMention};
 
 use super::overview::{Period, PeriodQuery};
-use super::{Nav, PageResult, clip, external_link, page, polarity_label, svg};
+use super::{Nav, PageResult, clip, external_link, page, polarity_label};
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::i18n::Lang;
@@ -145,7 +145,7 @@ pub fn period_text(lang: Lang, from: DateTime<Utc>, to: DateTime<Utc>) -> String
 
 fn kpi_table(lang: Lang, rows: &[KpiRow]) -> Markup {
     html! {
-        table.kpi-table {
+        div.table-wrap { table.kpi-table {
             thead { tr {
                 th { (lang.t("Indicateur", "Indicator")) }
                 th.num { (lang.t("Période", "Period")) }
@@ -158,7 +158,7 @@ fn kpi_table(lang: Lang, rows: &[KpiRow]) -> Markup {
                 td.num { (r.format(lang, r.previous)) }
                 td.num { (r.format_change(lang)) }
             } } }
-        }
+        } }
     }
 }
 
@@ -176,17 +176,17 @@ fn mention_list(lang: Lang, mentions: &[StoredMention]) -> Markup {
                     (m.analysis.reach.as_ref().map_or_else(|| "—".to_string(), |r| format!("{:.0}", r.score)))
                     br;
                     @let text = clip(m.title.as_deref().filter(|t| !t.is_empty()).unwrap_or(&m.text), 280);
-                    @match m.url.as_deref() {
+                    span lang=(super::text_lang(m)) { @match m.url.as_deref() {
                         Some(url) => (external_link(url, &text)),
-                        None => span { (text) },
-                    }
+                        None => (text),
+                    } }
                 }
             } }
         }
     }
 }
 
-fn charts(lang: Lang, r: &Report) -> Vec<String> {
+fn charts(lang: Lang, r: &Report) -> Vec<Markup> {
     let o = &r.kpis.overview;
     let labels: Vec<String> =
         o.buckets.iter().map(|b| super::overview::bucket_label(lang, b.start, &r.period)).collect();
@@ -217,7 +217,11 @@ fn charts(lang: Lang, r: &Report) -> Vec<String> {
         width: 1000,
         value_suffix: String::new(),
     };
-    vec![volume.to_svg(), share.to_svg(), sources.to_svg()]
+    vec![
+        super::chart(lang, &volume, lang.t("Période", "Period")),
+        super::chart(lang, &share, lang.t("Veille", "Watch")),
+        super::chart(lang, &sources, lang.t("Source", "Source")),
+    ]
 }
 
 /// The report's content (the page's main part, and the file's body).
@@ -232,7 +236,7 @@ pub fn body(lang: Lang, r: &Report) -> Markup {
             (kpi_table(lang, &k.rows()))
         }
         section.report-charts {
-            @for chart in charts(lang, r) { div.chart { (svg(chart)) } }
+            @for chart in charts(lang, r) { div.chart { (chart) } }
         }
         @if !k.departments.is_empty() {
             section.report-departments {
@@ -246,11 +250,11 @@ pub fn body(lang: Lang, r: &Report) -> Markup {
         section.report-sources {
             h2 { (lang.t("Par type de source", "Per source kind")) }
             @if k.sources.is_empty() { p.muted { "—" } } @else {
-                table { thead { tr { th { (lang.t("Source", "Source")) } th.num { (lang.t("Période", "Period")) } th.num { (lang.t("Période précédente", "Previous period")) } th.num { (lang.t("Évolution", "Change")) } } }
+                div.table-wrap { table { thead { tr { th { (lang.t("Source", "Source")) } th.num { (lang.t("Période", "Period")) } th.num { (lang.t("Période précédente", "Previous period")) } th.num { (lang.t("Évolution", "Change")) } } }
                 tbody { @for s in &k.sources { tr {
                     td { (lang.source_kind_name(&s.source)) } td.num { (lang.number(s.current)) } td.num { (lang.number(s.previous)) }
                     td.num { (kpi::relative_change(s.current as f64, s.previous as f64).map_or_else(|| if s.current > 0 { lang.t("nouveau", "new").to_string() } else { "—".into() }, |c| format!("{}{}", if c > 0.0 { "+" } else { "" }, lang.percent(c)))) }
-                } } } }
+                } } } } }
             }
         }
         section.report-notable {
@@ -262,11 +266,11 @@ pub fn body(lang: Lang, r: &Report) -> Markup {
         section.report-alerts {
             h2 { (lang.t("Alertes de la période", "Alerts of the period")) }
             @if r.alerts.is_empty() { p.muted { (lang.t("Aucune alerte.", "No alert.")) } } @else {
-                table { thead { tr { th { (lang.t("Ouverte", "Opened")) } th { (lang.t("Gravité", "Severity")) } th { (lang.t("Alerte", "Alert")) } th { (lang.t("Prise en compte", "Acknowledged")) } } }
+                div.table-wrap { table { thead { tr { th { (lang.t("Ouverte", "Opened")) } th { (lang.t("Gravité", "Severity")) } th { (lang.t("Alerte", "Alert")) } th { (lang.t("Prise en compte", "Acknowledged")) } } }
                 tbody { @for a in &r.alerts { tr {
                     td { (lang.datetime(a.opened_at)) } td { (super::alerts::severity_label(lang, a.severity)) } td { (super::alerts::alert_title(lang, a, a.watch_id.and_then(|w| r.watch_names.get(&w)).map(String::as_str))) }
                     td { (a.acknowledged_at.or(a.resolved_at).map_or_else(|| "—".into(), |t| lang.duration((t - a.opened_at).num_seconds()))) }
-                } } } }
+                } } } } }
             }
         }
         p.muted { (lang.t(
@@ -281,7 +285,9 @@ const DOCUMENT_CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d8dde6;padding-bottom:.2rem}\
 table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e6e9ef;vertical-align:top}\
 .num{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#5b6577;font-size:.9rem}.chart{margin:1rem 0}\
-ol.notable li{margin-bottom:.6rem;overflow-wrap:anywhere}a{color:#1f5fbf}@media print{body{margin:0}.chart{break-inside:avoid}}";
+.table-wrap,.chart-drawing{overflow-x:auto}@media (max-width:699px){.chart-drawing>svg{min-width:600px}}\
+details.chart-data{font-size:.9rem}details.chart-data summary{cursor:pointer;color:#1f5fbf}caption{text-align:left;font-weight:600}\
+ol.notable li{margin-bottom:.6rem;overflow-wrap:anywhere}a{color:#1f5fbf}@media print{body{margin:0}.chart{break-inside:avoid}details.chart-data{display:none}}";
 
 fn title(lang: Lang, r: &Report) -> String {
     format!("{} — {}", lang.t("Rapport", "Report"), r.project.name)

@@ -511,7 +511,9 @@ fn watch_form(lang: Lang, actor: &Actor, pid: i64, action: &str, v: &FormValues,
             label { (lang.t("Nom", "Name"))
                 input type="text" name="name" value=(v.name) required maxlength="100"; }
             label { (lang.t("Requête", "Query"))
-                textarea name="query" rows="4" required maxlength="10000" spellcheck="false" autocapitalize="off" { (v.query) } }
+                @let query_error = v.error.as_ref().is_some_and(|e| e.code == ErrorCode::InvalidQuery);
+                textarea name="query" rows="4" required maxlength="10000" spellcheck="false" autocapitalize="off"
+                    aria-invalid=[query_error.then_some("true")] aria-describedby=[query_error.then_some(super::mentions::QUERY_ERROR_ID)] { (v.query) } }
             p.help.muted {
                 (lang.t("Exemples : ", "Examples: "))
                 code { "acme OR @acme" } " · " code { "\"service client\" NEAR/5 (lent* OR injoignable)" } " · "

@@ -2,7 +2,8 @@
 //! and `themes` out — the pipeline's analysis step, for anyone to test.
 //!
 //! Each input object has at least `text` (or `title`); `title`, `lang` and
-//! `text_format` (`plain`, the default here, or `html`) are optional. Every
+//! `text_format` (`html`, the default as on import, or `plain`) are optional:
+//! a line gets the analysis it would get imported. Every
 //! other field is passed through. A line that is not such an object is
 //! reported on stderr with its number and the run goes on; the exit code is
 //! then 1.
@@ -177,10 +178,10 @@ fn analyze_object(
         return Err("missing field `text`".into());
     }
     let plain_text = match string_field(&obj, "text_format")?.as_deref() {
-        None | Some("plain") => true,
-        Some("html") => false,
+        Some("plain") => true,
+        None | Some("html") => false,
         Some(other) => {
-            return Err(format!("field `text_format` must be `plain` or `html`, not {other:?}"));
+            return Err(format!("field `text_format` must be `html` or `plain`, not {other:?}"));
         }
     };
     let raw = RawMention {

@@ -69,6 +69,10 @@ fn hostile_input_gets_a_verdict_or_an_explicit_unknown_and_bad_lines_are_reporte
         r#"{"id": "emoji", "text": "😡😡😡", "lang": "fr"}"#.to_string(),
         r#"{"id": "mixed", "text": "Merci beaucoup 谢谢 شكرا спасибо, super service"}"#.to_string(),
         r#"{"id": "html", "text": "<b>Nul</b> <script>alert(1)</script> service horrible", "text_format": "html", "lang": "fr"}"#.to_string(),
+        // HTML is cleaned by default, as on import: the same line gets the
+        // same analysis both ways.
+        r#"{"id": "markup", "text": "<p>Le <b>service client</b> ne répond jamais</p>", "lang": "fr"}"#.to_string(),
+        r#"{"id": "markup-plain", "text": "Le service client ne répond jamais", "text_format": "plain", "lang": "fr"}"#.to_string(),
         serde_json::json!({"id": "huge", "text": huge, "lang": "fr"}).to_string(),
         "not json at all".to_string(),
         "[1, 2, 3]".to_string(),
@@ -83,7 +87,12 @@ fn hostile_input_gets_a_verdict_or_an_explicit_unknown_and_bad_lines_are_reporte
     let run = vigie.run_stdin(&["analyze", "--model", "fast"], &input).code(1);
     let rows = run.jsonl();
     let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["empty", "url", "emoji", "mixed", "html", "huge", "last"], "{}", run.stderr);
+    assert_eq!(
+        ids,
+        ["empty", "url", "emoji", "mixed", "html", "markup", "markup-plain", "huge", "last"],
+        "{}",
+        run.stderr
+    );
 
     let empty = by_id(&rows, "empty");
     assert_eq!(empty["sentiment"]["label"], "unknown");
@@ -92,14 +101,18 @@ fn hostile_input_gets_a_verdict_or_an_explicit_unknown_and_bad_lines_are_reporte
     assert!(["unknown", "neutral"].contains(&url["sentiment"]["label"].as_str().unwrap()), "{url:#}");
     assert_eq!(by_id(&rows, "emoji")["sentiment"]["label"], "negative", "angry emoji");
     assert_eq!(by_id(&rows, "html")["sentiment"]["label"], "negative");
+    let (markup, plain) = (by_id(&rows, "markup"), by_id(&rows, "markup-plain"));
+    assert_eq!(markup["sentiment"], plain["sentiment"], "the tags are not words");
+    assert_eq!(markup["themes"], plain["themes"]);
+    assert!(markup["themes"].as_array().unwrap().iter().any(|t| t["theme"] == "customer_service"), "{markup:#}");
     assert_eq!(by_id(&rows, "huge")["sentiment"]["label"], "negative");
     assert_eq!(by_id(&rows, "last")["sentiment"]["label"], "positive");
 
     let errors = run.stderr_lines();
-    assert!(errors.iter().any(|l| l.starts_with("line 7: invalid JSON")), "{}", run.stderr);
-    assert!(errors.iter().any(|l| l.starts_with("line 8: expected a JSON object, found an array")), "{}", run.stderr);
-    assert!(errors.iter().any(|l| l.starts_with("line 9: missing field `text`")), "{}", run.stderr);
-    assert!(errors.iter().any(|l| l.starts_with("line 10: not UTF-8 text")), "{}", run.stderr);
+    assert!(errors.iter().any(|l| l.starts_with("line 9: invalid JSON")), "{}", run.stderr);
+    assert!(errors.iter().any(|l| l.starts_with("line 10: expected a JSON object, found an array")), "{}", run.stderr);
+    assert!(errors.iter().any(|l| l.starts_with("line 11: missing field `text`")), "{}", run.stderr);
+    assert!(errors.iter().any(|l| l.starts_with("line 12: not UTF-8 text")), "{}", run.stderr);
     assert!(run.stderr.contains("4 line(s) could not be analyzed"), "{}", run.stderr);
 }
 

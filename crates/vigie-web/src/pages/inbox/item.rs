@@ -166,8 +166,8 @@ pub(super) fn resolve_assignee(dir: &Directory, id: Option<i64>, lang: Lang) -> 
         None => Ok(None),
         Some(id) => dir.agents.iter().find(|a| a.id == id).cloned().map(Some).ok_or_else(|| {
             ApiError::invalid(match lang {
-                Lang::Fr => format!("L'utilisateur {id} n'est pas membre du projet avec le rôle agent ou plus."),
-                Lang::En => format!("user {id} is not a member of this project with the agent role or above"),
+                Lang::Fr => format!("L'utilisateur {id} n'est pas un membre actif du projet avec le rôle agent ou plus."),
+                Lang::En => format!("user {id} is not an active member of this project with the agent role or above"),
             })
         }),
     }
@@ -479,7 +479,10 @@ async fn item_page(
     let title = m.title.as_deref().filter(|t| !t.trim().is_empty()).map(|t| crate::pages::clip(t, 200));
     let body = html! {
         p { a href={ "/p/" (pid) "/inbox" } { (lang.t("← À traiter", "← Inbox")) } }
-        h1 { (title.clone().unwrap_or_else(|| format!("{} #{mid}", lang.t("Mention", "Mention")))) }
+        @match &title {
+            Some(t) => h1 lang=(crate::pages::text_lang(m)) { (t) },
+            None => h1 { (lang.t("Mention", "Mention")) " #" (mid) },
+        }
         article.card.mention {
             p.meta {
                 (sentiment_badge(lang, m.analysis.polarity())) " "
@@ -490,7 +493,7 @@ async fn item_page(
                     " · " (lang.datetime(m.published_at))
                 }
             }
-            p.text { (m.text) }
+            p.text lang=(crate::pages::text_lang(m)) { (m.text) }
             @if let Some(url) = &m.url { p { (external_link(url, &crate::pages::clip(url, 100))) } }
             @if !m.analysis.themes.is_empty() {
                 p.muted { (lang.t("Thèmes\u{a0}: ", "Themes: "))

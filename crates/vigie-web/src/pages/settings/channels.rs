@@ -416,7 +416,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                         th { (lang.t("Gravité minimale", "Minimum severity")) }
                         th { (lang.t("Langue", "Language")) }
                         th { (lang.t("Créé le", "Created")) }
-                        th {}
+                        th { span.visually-hidden { (lang.t("Actions", "Actions")) } }
                     } }
                     tbody {
                         @for c in &list {

@@ -270,7 +270,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                         th { (lang.t("Langue", "Language")) }
                         th { (lang.t("Dernier envoi", "Last sent")) }
                         th { (lang.t("Prochain", "Next")) }
-                        th {}
+                        th { span.visually-hidden { (lang.t("Actions", "Actions")) } }
                     } }
                     tbody { @for s in &list { tr {
                         td { (frequency_label(lang, s.frequency)) }

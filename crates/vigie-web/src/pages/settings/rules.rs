@@ -259,7 +259,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                         th { (lang.t("Veille", "Watch")) }
                         th { (lang.t("Type de source", "Source kind")) }
                         th { (lang.t("Service", "Department")) }
-                        @if can { th {} }
+                        @if can { th { span.visually-hidden { (lang.t("Actions", "Actions")) } } }
                     } }
                     tbody {
                         @for r in &rules {

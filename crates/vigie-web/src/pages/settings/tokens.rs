@@ -200,7 +200,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                         th { (lang.t("Rôle", "Role")) }
                         th { (lang.t("Créé le", "Created")) }
                         th { (lang.t("Dernier usage", "Last used")) }
-                        th {}
+                        th { span.visually-hidden { (lang.t("Actions", "Actions")) } }
                     } }
                     tbody {
                         @for t in &list {
