@@ -1188,6 +1188,25 @@ async fn departments_and_routing_rules(store: &dyn Store) {
     store.update_department(&retarget).await.unwrap();
     let moved = store.inbox_item(p.id, ids[1]).await.unwrap().unwrap();
     assert_eq!(moved.due_at, Some(kept.entered_at + chrono::Duration::seconds(7200)));
+    // Escalated under it: saving the department with the same target (a new
+    // name, a new manager) or a shorter one does not escalate it again; a
+    // longer one gives it a new chance.
+    let escalated = InboxItem { escalated_at: Some(t0()), ..moved.clone() };
+    store.save_inbox_item(&escalated, None).await.unwrap();
+    let same_target = Department { name: "Facturation et litiges".into(), ..retarget.clone() };
+    store.update_department(&same_target).await.unwrap();
+    assert_eq!(store.inbox_item(p.id, ids[1]).await.unwrap().unwrap(), escalated, "nothing moved");
+    store.update_department(&Department { response_target_secs: 3600, ..same_target.clone() }).await.unwrap();
+    let shorter = store.inbox_item(p.id, ids[1]).await.unwrap().unwrap();
+    assert_eq!(
+        (shorter.due_at, shorter.escalated_at),
+        (Some(kept.entered_at + chrono::Duration::seconds(3600)), Some(t0())),
+        "still escalated"
+    );
+    store.update_department(&Department { response_target_secs: 86_400, ..same_target.clone() }).await.unwrap();
+    let longer = store.inbox_item(p.id, ids[1]).await.unwrap().unwrap();
+    assert_eq!((longer.due_at, longer.escalated_at), (Some(kept.entered_at + chrono::Duration::days(1)), None));
+    let renamed = same_target;
     store.update_department(&Department { response_target_secs: 0, ..renamed }).await.unwrap();
     assert_eq!(store.inbox_item(p.id, ids[1]).await.unwrap().unwrap().due_at, None, "no target, no due time");
 }
@@ -1389,6 +1408,20 @@ async fn inbox_items_are_saved_with_their_history(store: &dyn Store) {
     store.set_membership(p.id, agent.id, None).await.unwrap();
     let released = store.inbox_item(p.id, ids[0]).await.unwrap().unwrap();
     assert_eq!((released.assignee_id, released.status), (None, InboxStatus::ToHandle));
+    let support_now = store.list_departments(p.id).await.unwrap().into_iter().find(|d| d.id == support.id).unwrap();
+    assert_eq!(support_now.manager_id, None);
+
+    // A disabled account is released the same way (it can no longer act).
+    let odile = store.add_user(new_user("odile"), t0()).await.unwrap();
+    store.set_membership(p.id, odile.id, Some(Role::Agent)).await.unwrap();
+    store.update_department(&Department { manager_id: Some(odile.id), ..support_now.clone() }).await.unwrap();
+    let taken = InboxItem { assignee_id: Some(odile.id), status: InboxStatus::Assigned, ..released.clone() };
+    store.save_inbox_item(&taken, None).await.unwrap();
+    store.update_user(&User { display_name: "Odile".into(), ..odile.clone() }).await.unwrap();
+    assert_eq!(store.inbox_item(p.id, ids[0]).await.unwrap().unwrap(), taken, "an active account keeps them");
+    store.update_user(&User { disabled: true, ..odile.clone() }).await.unwrap();
+    let freed = store.inbox_item(p.id, ids[0]).await.unwrap().unwrap();
+    assert_eq!((freed.assignee_id, freed.status), (None, InboxStatus::ToHandle));
     let support_now = store.list_departments(p.id).await.unwrap().into_iter().find(|d| d.id == support.id).unwrap();
     assert_eq!(support_now.manager_id, None);
 }

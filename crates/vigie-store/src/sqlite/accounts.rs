@@ -94,6 +94,7 @@ impl Accounts for SqliteStore {
     }
 
     async fn update_user(&self, user: &User) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let done = sqlx::query(
             "UPDATE users SET display_name = ?2, email = ?3, is_admin = ?4, lang = ?5, disabled = ?6 WHERE id = ?1",
         )
@@ -103,11 +104,29 @@ impl Accounts for SqliteStore {
         .bind(i64::from(user.is_admin))
         .bind(&user.lang)
         .bind(i64::from(user.disabled))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("no user with id {}", user.id)));
         }
+        // Someone disabled can no longer act, in any project: as when they
+        // leave one, their pending items go back to the queue and the
+        // departments they managed wait for a new manager.
+        if user.disabled {
+            sqlx::query(
+                "UPDATE inbox SET assignee_id = NULL, \
+                 status = CASE WHEN status = 'assigned' THEN 'to_handle' ELSE status END \
+                 WHERE assignee_id = ?1 AND status IN ('new', 'to_handle', 'assigned')",
+            )
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE departments SET manager_id = NULL WHERE manager_id = ?1")
+                .bind(user.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

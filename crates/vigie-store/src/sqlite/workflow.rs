@@ -223,10 +223,15 @@ impl Workflow for SqliteStore {
             return Err(StoreError::NotFound(format!("no department with id {}", department.id)));
         }
         // Its pending items are due by the new target from when they
-        // entered (and may be escalated again against it).
+        // entered. Only items whose due time moves are touched (saving a new
+        // name or manager changes nothing), and an escalated one may be
+        // escalated again only if its due time moved later: a shorter
+        // target does not escalate (and mail) the same item twice.
         sqlx::query(
-            "UPDATE inbox SET due_at = CASE WHEN ?3 > 0 THEN entered_at + ?3 ELSE NULL END, escalated_at = NULL \
-             WHERE project_id = ?2 AND department_id = ?1 AND status IN ('new', 'to_handle', 'assigned')",
+            "UPDATE inbox SET due_at = (CASE WHEN ?3 > 0 THEN entered_at + ?3 ELSE NULL END), \
+                escalated_at = CASE WHEN (CASE WHEN ?3 > 0 THEN entered_at + ?3 ELSE NULL END) > due_at OR due_at IS NULL THEN NULL ELSE escalated_at END \
+             WHERE project_id = ?2 AND department_id = ?1 AND status IN ('new', 'to_handle', 'assigned') \
+               AND due_at IS NOT (CASE WHEN ?3 > 0 THEN entered_at + ?3 ELSE NULL END)",
         )
         .bind(department.id)
         .bind(department.project_id)

@@ -110,6 +110,13 @@ async fn check_manager(state: &AppState, pid: i64, manager: Option<i64>, lang: L
             format!("user {id} is not a member of this project: add them first"),
         )));
     };
+    if user.disabled {
+        return Err(ApiError::invalid(msg(
+            lang,
+            format!("Le compte de {} est désactivé\u{a0}: choisissez une personne active.", user.display_name),
+            format!("{}'s account is disabled: choose someone active", user.display_name),
+        )));
+    }
     // Overdue items are escalated to the manager, who must be able to act on them.
     if role < Role::Agent {
         return Err(ApiError::invalid(msg(
