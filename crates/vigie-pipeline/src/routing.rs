@@ -16,10 +16,14 @@
 //! (`vigie import --route-old`, the demo).
 //!
 //! New projects get a default workflow ([`seed_workflow`]): one department
-//! per distinct department of the project's themes, and one rule per theme
-//! sending its negative mentions there.
+//! per distinct department of the project's themes, one rule per theme
+//! sending its negative mentions there, and a last one sending the other
+//! negative mentions to customer service.
+//!
+//! A mention that matched only competitor watches is not the project's to
+//! answer: only a rule naming one of its watches routes it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use vigie_model::{Escalation, InboxStatus, Mention, Polarity, SourceKind, WorkflowChange, WorkflowDetail};
@@ -35,6 +39,9 @@ pub const CUSTOMER_SERVICE_TARGET_SECS: i64 = 4 * 3_600;
 pub const DEFAULT_TARGET_SECS: i64 = 24 * 3_600;
 /// Mentions published longer than this before they arrived are not routed (one week).
 pub const MAX_ROUTING_AGE_SECS: i64 = 7 * 86_400;
+/// The theme whose department takes the negative mentions no theme
+/// recognised, in the default workflow.
+pub const CUSTOMER_SERVICE_THEME: &str = "customer_service";
 /// Overdue items escalated per call of [`escalate_overdue`].
 pub const ESCALATION_BATCH: i64 = 500;
 
@@ -66,6 +73,10 @@ pub struct Router {
     /// Mentions published longer than this before they arrived are not
     /// routed ([`MAX_ROUTING_AGE_SECS`]; `None`: all are).
     max_age_secs: Option<i64>,
+    /// The project's competitor watches: a mention that matched only these
+    /// is about somebody else's customers, so only a rule naming one of its
+    /// watches routes it.
+    competitors: HashSet<i64>,
 }
 
 impl Router {
@@ -73,7 +84,13 @@ impl Router {
         let departments: HashMap<i64, Department> = departments.into_iter().map(|d| (d.id, d)).collect();
         rules.retain(|r| departments.contains_key(&r.department_id));
         rules.sort_by_key(|r| (r.position, r.id));
-        Router { project_id, rules, departments, max_age_secs: Some(MAX_ROUTING_AGE_SECS) }
+        Router { project_id, rules, departments, max_age_secs: Some(MAX_ROUTING_AGE_SECS), competitors: HashSet::new() }
+    }
+
+    /// Names the project's competitor watches (see [`Router::first_match`]).
+    pub fn with_competitors(mut self, watch_ids: impl IntoIterator<Item = i64>) -> Self {
+        self.competitors = watch_ids.into_iter().collect();
+        self
     }
 
     /// Routes old mentions too (an archive whose mentions should all enter the inbox).
@@ -86,22 +103,27 @@ impl Router {
         self.max_age_secs.is_some_and(|max| (m.collected_at - m.published_at).num_seconds() > max)
     }
 
-    /// The project's stored rules and departments.
+    /// The project's stored rules, departments and competitor watches.
     pub async fn load(store: &dyn Store, project_id: i64) -> Result<Self, StoreError> {
         let rules = store.list_rules(project_id).await?;
         let departments = store.list_departments(project_id).await?;
-        Ok(Router::new(project_id, rules, departments))
+        let competitors = store.list_watches(project_id).await?.into_iter().filter(|w| w.competitor).map(|w| w.id);
+        Ok(Router::new(project_id, rules, departments).with_competitors(competitors))
     }
 
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
 
-    /// The first rule the mention passes, with its department.
+    /// The first rule the mention passes, with its department. A mention
+    /// that matched competitor watches only (a complaint about a
+    /// competitor) passes only rules that name one of its watches: the
+    /// project's own people do not answer it unless they asked for it.
     pub fn first_match(&self, m: &Routable<'_>) -> Option<(&RoutingRule, &Department)> {
+        let competitor_only = !m.watch_ids.is_empty() && m.watch_ids.iter().all(|w| self.competitors.contains(w));
         self.rules
             .iter()
-            .find(|r| rule_matches(r, m))
+            .find(|r| rule_matches(r, m) && (!competitor_only || r.watch_id.is_some()))
             .and_then(|r| self.departments.get(&r.department_id).map(|d| (r, d)))
     }
 
@@ -212,9 +234,12 @@ pub fn default_target_secs(department: &str) -> i64 {
 
 /// Gives a project without departments the default workflow: one
 /// department per distinct department name of its themes (customer service
-/// 4 h, others 24 h) and one rule per theme sending its negative mentions
-/// there. Does nothing when the project has a department already (so it is
-/// safe to call every time themes are seeded); true if it did something.
+/// 4 h, others 24 h), one rule per theme sending its negative mentions
+/// there, and a last rule sending the negative mentions no theme recognised
+/// to customer service (the department of the `customer_service` theme), so
+/// that a complaint in words the themes do not know still reaches someone.
+/// Does nothing when the project has a department already (so it is safe to
+/// call every time themes are seeded); true if it did something.
 pub async fn seed_workflow(store: &dyn Store, project_id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
     if !store.list_departments(project_id).await?.is_empty() {
         return Ok(false);
@@ -246,6 +271,18 @@ pub async fn seed_workflow(store: &dyn Store, project_id: i64, now: DateTime<Utc
         };
         let rule = NewRoutingRule {
             theme: Some(theme.key.clone()),
+            sentiment: Some(Polarity::Negative),
+            watch_id: None,
+            source_kind: None,
+            department_id: *department_id,
+        };
+        store.add_rule(project_id, rule, now).await?;
+    }
+    let customer_service =
+        themes.iter().find(|t| t.key == CUSTOMER_SERVICE_THEME).and_then(|t| ids.get(t.department.trim()));
+    if let Some(department_id) = customer_service {
+        let rule = NewRoutingRule {
+            theme: None,
             sentiment: Some(Polarity::Negative),
             watch_id: None,
             source_kind: None,
@@ -510,6 +547,23 @@ mod tests {
         let catch_all = Router::new(1, vec![rule(1, 1, 1)], vec![department(1, "Everyone", 3600)]);
         let (_, event) = catch_all.route(&routable(&[], &[], None), t(9)).unwrap();
         assert_eq!(english(&event), "rule #1 (any mention) → Everyone");
+    }
+
+    #[test]
+    fn a_mention_of_competitors_only_is_routed_only_by_a_rule_naming_their_watch() {
+        // Watch 7 is ours, 8 and 9 are competitors.
+        let negative = RoutingRule { sentiment: Some(Polarity::Negative), ..rule(1, 1, 1) };
+        let of_eight = RoutingRule { watch_id: Some(8), ..rule(2, 2, 2) };
+        let departments = vec![department(1, "Customer service", 3600), department(2, "Market watch", 0)];
+        let r = Router::new(1, vec![negative, of_eight], departments).with_competitors([8, 9]);
+        let routed = |watches: &[i64]| {
+            r.route(&routable(&[], watches, Some(Polarity::Negative)), t(9)).map(|(item, _)| item.department_id)
+        };
+        assert_eq!(routed(&[7]), Some(Some(1)), "ours");
+        assert_eq!(routed(&[7, 9]), Some(Some(1)), "ours and a competitor: ours to answer");
+        assert_eq!(routed(&[]), Some(Some(1)), "no watch at all (pushed, imported)");
+        assert_eq!(routed(&[9]), None, "a competitor's complaint");
+        assert_eq!(routed(&[8, 9]), Some(Some(2)), "a rule that names the competitor's watch");
     }
 
     #[test]

@@ -256,6 +256,45 @@ async fn an_old_mention_is_stored_but_not_routed() {
     assert!(app.store.inbox_item(app.project.id, fresh).await.unwrap().is_some());
 }
 
+/// Irony the model reads as praise: a person's correction sends it to the
+/// department its theme names, even a month after it was published.
+#[tokio::test]
+async fn a_complaint_corrected_to_negative_enters_the_inbox() {
+    let app = TestApp::start().await;
+    let ironic = "Bravo pour la livraison, mon colis est arrivé en seulement trois semaines, génial, merci beaucoup !";
+    app.push(json!([{"url": "https://forum.example.fr/t/ironic", "text": ironic, "text_format": "plain",
+                      "source": "forum", "lang": "fr", "published_at": hours_ago(30 * 24)}]))
+        .await;
+    let mid = id_of(&app, "https://forum.example.fr/t/ironic").await;
+    let stored = app.store.mention(app.project.id, mid).await.unwrap().unwrap().mention;
+    assert_ne!(stored.analysis.polarity(), Some(vigie_model::Polarity::Negative), "the model misses it");
+    assert!(stored.analysis.themes.iter().any(|t| t.theme == "delivery_logistics"), "{:?}", stored.analysis.themes);
+    assert_eq!(app.store.inbox_item(app.project.id, mid).await.unwrap(), None);
+
+    let agent = app.login("agent").await;
+    let before = Utc::now();
+    let r = agent.put_json(&app.api(&format!("/mentions/{mid}/sentiment")), &json!({"label": "negative"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let detail = item(&agent, &app, mid).await;
+    let it = &detail["item"];
+    assert_eq!(
+        (&it["status"], &it["department"]),
+        (&json!("to_handle"), &json!("Logistics and operations")),
+        "{detail}"
+    );
+    assert!(time(&it["entered_at"]) >= before - Duration::seconds(1), "the clock starts at the correction: {detail}");
+    let actions: Vec<&str> =
+        detail["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"routed") && actions.contains(&"sentiment"), "{detail}");
+
+    // Corrected again: it keeps its place (and its clock).
+    let r = agent.put_json(&app.api(&format!("/mentions/{mid}/sentiment")), &json!({"label": "neutral"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = agent.put_json(&app.api(&format!("/mentions/{mid}/sentiment")), &json!({"label": "negative"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(item(&agent, &app, mid).await["item"]["entered_at"], it["entered_at"]);
+}
+
 #[tokio::test]
 async fn the_overview_counts_an_answer_at_once() {
     let app = TestApp::start().await;

@@ -586,7 +586,17 @@ async fn the_settings_page_shows_forms_by_role() {
     assert!(seed_workflow(app.store.as_ref(), app.project.id, now).await.unwrap());
     assert!(!seed_workflow(app.store.as_ref(), app.project.id, now).await.unwrap(), "once");
     assert_eq!(app.store.list_departments(app.project.id).await.unwrap().len(), 9);
-    assert_eq!(app.store.list_rules(app.project.id).await.unwrap().len(), 9);
+    // One rule per theme, then the negative mentions no theme recognised to
+    // customer service.
+    let rules = app.store.list_rules(app.project.id).await.unwrap();
+    assert_eq!(rules.len(), 10);
+    let last = rules.last().unwrap();
+    let departments = app.store.list_departments(app.project.id).await.unwrap();
+    let customer_service = departments.iter().find(|d| d.name == "Customer service").unwrap();
+    assert_eq!(
+        (last.theme.as_deref(), last.sentiment, last.department_id),
+        (None, Some(vigie_model::Polarity::Negative), customer_service.id)
+    );
     let viewer = app.login("viewer").await;
     let page = viewer.get(&app.p("/settings")).await;
     assert_eq!(page.status, 200);
