@@ -203,6 +203,13 @@ fn rule_matches(rule: &RoutingRule, m: &Routable<'_>) -> bool {
         && rule.source_kind.is_none_or(|k| m.source_kind == k)
 }
 
+/// Whether a rule takes mentions of any theme, watch and source (the default
+/// workflow's last rule is one): a rule placed after it only sees what it
+/// leaves.
+pub fn is_catch_all(rule: &RoutingRule) -> bool {
+    rule.theme.is_none() && rule.watch_id.is_none() && rule.source_kind.is_none()
+}
+
 /// The conditions of a rule in a few words: `theme delivery, negative`.
 pub fn describe_conditions(rule: &RoutingRule) -> String {
     let mut parts = Vec::new();

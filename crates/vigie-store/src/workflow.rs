@@ -319,6 +319,10 @@ pub trait Workflow: Send + Sync {
     /// The project's rules by position.
     async fn list_rules(&self, project_id: i64) -> Result<Vec<RoutingRule>>;
     async fn remove_rule(&self, project_id: i64, id: i64) -> Result<bool>;
+    /// Moves a rule one place earlier (`up`) or later in the order rules
+    /// are tried, swapping positions with its neighbour; false when the
+    /// project has no such rule or it is already first (last).
+    async fn move_rule(&self, project_id: i64, id: i64, up: bool) -> Result<bool>;
 
     async fn inbox_item(&self, project_id: i64, mention_id: i64) -> Result<Option<InboxItem>>;
     /// The workflow status of each of these mentions of the project that has

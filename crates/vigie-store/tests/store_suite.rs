@@ -1207,8 +1207,26 @@ async fn departments_and_routing_rules(store: &dyn Store) {
     let longer = store.inbox_item(p.id, ids[1]).await.unwrap().unwrap();
     assert_eq!((longer.due_at, longer.escalated_at), (Some(kept.entered_at + chrono::Duration::days(1)), None));
     let renamed = same_target;
-    store.update_department(&Department { response_target_secs: 0, ..renamed }).await.unwrap();
+    store.update_department(&Department { response_target_secs: 0, ..renamed.clone() }).await.unwrap();
     assert_eq!(store.inbox_item(p.id, ids[1]).await.unwrap().unwrap().due_at, None, "no target, no due time");
+
+    // Rules move one place at a time; the ends stay put.
+    let first = store.list_rules(p.id).await.unwrap()[0].clone();
+    let second = store.add_rule(p.id, rule(renamed.id), t0()).await.unwrap();
+    let third = store.add_rule(p.id, rule(renamed.id), t0()).await.unwrap();
+    let order = || async { store.list_rules(p.id).await.unwrap().iter().map(|r| r.id).collect::<Vec<_>>() };
+    assert!(store.move_rule(p.id, third.id, true).await.unwrap());
+    assert_eq!(order().await, [first.id, third.id, second.id]);
+    assert!(store.move_rule(p.id, third.id, true).await.unwrap());
+    assert_eq!(order().await, [third.id, first.id, second.id]);
+    assert!(!store.move_rule(p.id, third.id, true).await.unwrap(), "already first");
+    assert!(!store.move_rule(p.id, second.id, false).await.unwrap(), "already last");
+    assert!(store.move_rule(p.id, first.id, false).await.unwrap());
+    assert_eq!(order().await, [third.id, second.id, first.id]);
+    assert!(!store.move_rule(other.id, first.id, true).await.unwrap(), "another project's rule");
+    assert!(!store.move_rule(p.id, 999_999, true).await.unwrap());
+    let positions: Vec<i64> = store.list_rules(p.id).await.unwrap().iter().map(|r| r.position).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
 }
 
 async fn inbox_items_are_saved_with_their_history(store: &dyn Store) {

@@ -236,8 +236,8 @@ pub fn response_rows(c: &ResponseKpis, p: &ResponseKpis) -> Vec<KpiRow> {
     vec![
         row(
             "entered",
-            "entrées dans la boîte",
-            "inbox items",
+            "entrées dans la boîte (hors ignorées)",
+            "inbox items (ignored ones excluded)",
             Unit::Count,
             Some(c.entered as f64),
             Some(p.entered as f64),

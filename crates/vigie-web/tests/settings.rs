@@ -663,3 +663,46 @@ async fn form_errors_speak_the_persons_language() {
     let page = manager.get(&app.p(&format!("/inbox/{mid}"))).await;
     assert!(page.text.contains("Historique") && page.text.contains("Répondre"));
 }
+
+/// Rules are tried in order, so a manager can move one up or down (a theme
+/// rule added after the default workflow's catch-all would never fire).
+#[tokio::test]
+async fn routing_rules_move_up_and_down() {
+    let app = TestApp::start().await;
+    let pid = app.project.id;
+    let now = chrono::Utc::now();
+    app.store.seed_themes(pid, &vigie_pipeline::themes::default_themes(), now).await.unwrap();
+    assert!(seed_workflow(app.store.as_ref(), pid, now).await.unwrap());
+    let ids = || async { app.store.list_rules(pid).await.unwrap().iter().map(|r| r.id).collect::<Vec<i64>>() };
+    let before = ids().await;
+    let (first, last) = (before[0], *before.last().unwrap());
+
+    let manager = app.login("manager").await;
+    let page = manager.get(&app.p("/settings")).await;
+    assert!(page.text.contains(&format!("/settings/rules/{last}/move")), "{}", page.text);
+    assert!(page.text.contains("aria-label=\"Move up rule #10\""), "{}", page.text);
+    assert!(!page.text.contains("Move up rule #1\""), "the first has nowhere to go up");
+    let r = manager.post_form(&app.p(&format!("/settings/rules/{last}/move")), &[("direction", "up")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let after = ids().await;
+    assert_eq!(after[after.len() - 2], last);
+    assert!(audit_actions(&app).await.iter().any(|(action, detail)| action == "rule.move" && detail.contains("up")));
+
+    let token = app.token(Role::Manager).await;
+    let r = token.post_json(&app.api(&format!("/rules/{last}/move")), &json!({"direction": "down"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["items"].as_array().unwrap().last().unwrap()["id"], last, "the new order is answered");
+    let r = token.post_json(&app.api(&format!("/rules/{last}/move")), &json!({"direction": "down"})).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("already the last"), "{}", r.text);
+    let r = token.post_json(&app.api(&format!("/rules/{first}/move")), &json!({"direction": "sideways"})).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = token.post_json(&app.api("/rules/999999/move"), &json!({"direction": "up"})).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(ids().await, before);
+    let agent = app.token(Role::Agent).await;
+    assert_eq!(
+        agent.post_json(&app.api(&format!("/rules/{last}/move")), &json!({"direction": "up"})).await.status,
+        403
+    );
+}

@@ -333,6 +333,36 @@ impl Workflow for PgStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn move_rule(&self, project_id: i64, id: i64, up: bool) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let order: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT id, position FROM routing_rules WHERE project_id = $1 ORDER BY position, id FOR UPDATE",
+        )
+        .bind(project_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let Some(i) = order.iter().position(|(rule, _)| *rule == id) else {
+            return Ok(false);
+        };
+        let Some(j) = (if up { i.checked_sub(1) } else { Some(i + 1).filter(|j| *j < order.len()) }) else {
+            return Ok(false);
+        };
+        let ((a, pa), (b, pb)) = (order[i], order[j]);
+        // Equal positions (never written so, but cheap to be sure of) are
+        // told apart by the neighbour's side.
+        let (new_a, new_b) = if pa == pb { if up { (pa - 1, pb) } else { (pa + 1, pb) } } else { (pb, pa) };
+        for (rule, position) in [(a, new_a), (b, new_b)] {
+            sqlx::query("UPDATE routing_rules SET position = $3 WHERE project_id = $1 AND id = $2")
+                .bind(project_id)
+                .bind(rule)
+                .bind(position)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn inbox_item(&self, project_id: i64, mention_id: i64) -> Result<Option<InboxItem>> {
         let sql = format!("SELECT {INBOX_COLUMNS} FROM inbox i WHERE i.project_id = $1 AND i.mention_id = $2");
         let row = sqlx::query(AssertSqlSafe(sql)).bind(project_id).bind(mention_id).fetch_optional(&self.pool).await?;

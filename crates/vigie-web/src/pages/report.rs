@@ -274,8 +274,8 @@ pub fn body(lang: Lang, r: &Report) -> Markup {
             }
         }
         p.muted { (lang.t(
-            "Définitions : volume, sentiment net ((positives − négatives) / total), part de voix (correspondances des veilles du projet sur toutes, concurrents compris), portée (somme et médiane des scores de portée 0–100), réponses (éléments entrés dans la boîte pendant la période), alertes (ouvertes pendant la période).",
-            "Definitions: volume, net sentiment ((positive − negative) / total), share of voice (matches of the project's own watches over all, competitors included), reach (sum and median of the 0–100 reach scores), responses (inbox items that entered in the period), alerts (opened in the period)."
+            "Définitions : volume, sentiment net ((positives − négatives) / total), part de voix (correspondances des veilles du projet sur toutes, concurrents compris), portée (somme et médiane des scores de portée 0–100), réponses (éléments entrés dans la boîte pendant la période, sauf ceux ignorés), alertes (ouvertes pendant la période).",
+            "Definitions: volume, net sentiment ((positive − negative) / total), share of voice (matches of the project's own watches over all, competitors included), reach (sum and median of the 0–100 reach scores), responses (inbox items that entered in the period, except ignored ones), alerts (opened in the period)."
         )) }
     }
 }

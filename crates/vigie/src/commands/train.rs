@@ -116,14 +116,24 @@ pub async fn project(app: &App, args: TrainSentimentArgs, out: &mut dyn Write) -
         }
         return Ok(());
     }
-    let examples = corrected_examples(app).await?;
+    let (examples, unread) = corrected_examples(app).await?;
     if examples.len() < MIN_CORRECTIONS {
-        return usage(format!(
-            "project {:?} has {} usable correction(s); at least {MIN_CORRECTIONS} are needed \
-             (correct verdicts with `vigie mention label ID negative|neutral|positive`)",
+        // Not a usage error: the command is right, the project is not ready.
+        let skipped = if unread > 0 {
+            format!(
+                " ({} other correction(s) are of mentions in a language the model does not read, \
+                 or whose language is unknown)",
+                unread
+            )
+        } else {
+            String::new()
+        };
+        anyhow::bail!(
+            "project {:?} has {} usable correction(s){skipped}; at least {MIN_CORRECTIONS} are needed \
+             (correct verdicts with `vigie mention label ID negative|neutral|positive`, or in the web app)",
             app.project.name,
             examples.len()
-        ));
+        );
     }
     let corrections = examples.len();
     let base = FastModel::shipped();
@@ -187,6 +197,13 @@ pub async fn project(app: &App, args: TrainSentimentArgs, out: &mut dyn Write) -
                 out,
                 "note: the retrained model does worse on the held-back corrections; keep correcting, or `--reset`"
             )?;
+        } else if after == before {
+            writeln!(
+                out,
+                "note: the retrained model gets no more of them right than the shipped one yet (a correction \
+                 usually marks a verdict the shipped model got wrong); it is saved, and more corrections \
+                 usually help; `--reset` goes back to the shipped model"
+            )?;
         }
     }
     // The saved model learns from every correction and every anchor.
@@ -201,13 +218,13 @@ pub async fn project(app: &App, args: TrainSentimentArgs, out: &mut dyn Write) -
             anchors_held.len()
         )?;
         if changed > MAX_CHANGED_SHARE && !args.force {
-            return usage(format!(
+            anyhow::bail!(
                 "not saved: the retrained model changes {:.0} % of the verdicts your corrections do not cover \
                  (more than {:.0} %), which usually means the corrections are too few or all of one kind; \
                  correct more varied mentions (all three verdicts), or save it anyway with --force",
                 changed * 100.0,
                 MAX_CHANGED_SHARE * 100.0
-            ));
+            );
         }
     }
     app.store.set_project_model(app.project.id, PROJECT_FAST_MODEL_KIND, Some(&model.to_bytes()), Utc::now()).await?;
@@ -256,25 +273,28 @@ async fn anchor_examples(app: &App, base: &FastModel, corrections: usize) -> any
     Ok(out)
 }
 
-async fn corrected_examples(app: &App) -> anyhow::Result<Vec<(u64, Example)>> {
+/// The project's corrections the model can learn from, and how many others
+/// it cannot read (unknown or unsupported language).
+async fn corrected_examples(app: &App) -> anyhow::Result<(Vec<(u64, Example)>, usize)> {
     let filter = MentionFilter { corrected_only: true, ..MentionFilter::default() };
     let mut after = 0;
-    let mut out = Vec::new();
+    let (mut out, mut unread) = (Vec::new(), 0);
     loop {
         let page = app.store.mentions_after(app.project.id, &filter, after, 1_000).await?;
         let Some(last) = page.last() else { break };
         after = last.mention.id;
         for m in page {
-            let (Some(label), Some(lang)) = (m.mention.analysis.corrected, m.mention.lang.clone()) else {
-                continue;
-            };
-            if !FastModel::supports(&lang) {
-                continue;
+            let Some(label) = m.mention.analysis.corrected else { continue };
+            match m.mention.lang.clone() {
+                Some(lang) if FastModel::supports(&lang) => out.push((
+                    m.mention.id as u64,
+                    Example { text: sentiment_text(&m.mention), lang, label: label_of(label) },
+                )),
+                _ => unread += 1,
             }
-            out.push((m.mention.id as u64, Example { text: sentiment_text(&m.mention), lang, label: label_of(label) }));
         }
     }
-    Ok(out)
+    Ok((out, unread))
 }
 
 fn accuracy(model: &FastModel, examples: &[Example]) -> f64 {

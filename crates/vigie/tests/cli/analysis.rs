@@ -173,7 +173,12 @@ fn corrections_are_stored_and_train_a_project_model_measured_on_held_back_ones()
     import(&vigie, &lines);
     let ids: Vec<i64> = (0..30).map(|i| id_of(&vigie, &format!("https://example.com/s{i}"))).collect();
 
-    let few = vigie.run(&["train", "sentiment"]).code(2);
+    // Too few corrections is not a usage error (exit 1), and the ones the
+    // model cannot read are counted apart.
+    import(&vigie, &[line("und", "Дуже погано", json!({"lang": "uk"}))]);
+    vigie.run(&["mention", "label", &id_of(&vigie, "https://example.com/und").to_string(), "negative"]).success();
+    let few = vigie.run(&["train", "sentiment"]).code(1);
+    assert!(few.stderr.contains("has 0 usable correction(s) (1 other correction(s)"), "{}", few.stderr);
     assert!(few.stderr.contains("at least 10 are needed"), "{}", few.stderr);
 
     let bad = vigie.run(&["mention", "label", &ids[0].to_string(), "furious"]).code(2);
@@ -283,9 +288,12 @@ fn the_taxonomy_is_the_projects_to_edit() {
     assert!(bad.stderr.contains("lower-case"), "{}", bad.stderr);
     let bad = vigie.run(&["theme", "add", "palm_oil", "--query", "(huile de palme"]).code(2);
     assert!(bad.stderr.contains("invalid query"), "{}", bad.stderr);
-    vigie
+    let added = vigie
         .run(&["theme", "add", "palm_oil", "--query", r#""huile de palme" OR "palm oil""#, "--department", "CSR"])
         .success();
+    // Its rule goes before the default workflow's last one (negative
+    // mentions of no theme → customer service), which would take them first.
+    assert!(added.stdout.contains("routing rule #10 sends its negative mentions to CSR"), "{}", added.stdout);
     let dup = vigie.run(&["theme", "add", "palm_oil", "--query", "palme"]).code(2);
     assert!(dup.stderr.contains("already exists"), "{}", dup.stderr);
     vigie.run(&["theme", "remove", "legal"]).success();

@@ -29,6 +29,13 @@ pub(super) fn routes(r: Routes) -> Routes {
     let manager = Access::Project(Role::Manager);
     r.page(Method::POST, "/p/{pid}/settings/rules", manager, "Add a routing rule (form)", add_form)
         .page(Method::POST, "/p/{pid}/settings/rules/{id}/delete", manager, "Remove a routing rule (form)", delete_form)
+        .page(
+            Method::POST,
+            "/p/{pid}/settings/rules/{id}/move",
+            manager,
+            "Move a routing rule up or down (form)",
+            move_form,
+        )
         .api(Method::GET, "/api/v1/projects/{pid}/rules", viewer, "Routing rules in the order they are tried", list_api)
         .api(
             Method::POST,
@@ -38,6 +45,13 @@ pub(super) fn routes(r: Routes) -> Routes {
             add_api,
         )
         .api(Method::DELETE, "/api/v1/projects/{pid}/rules/{id}", manager, "Remove a routing rule", delete_api)
+        .api(
+            Method::POST,
+            "/api/v1/projects/{pid}/rules/{id}/move",
+            manager,
+            "Move a routing rule one place {direction: up|down} in the order rules are tried",
+            move_api,
+        )
 }
 
 fn back(pid: i64) -> String {
@@ -182,6 +196,79 @@ async fn remove(state: &AppState, actor: &Actor, id: i64, lang: Lang) -> Result<
     .await
 }
 
+/// Moves a rule one place up or down; moving the first up (the last down)
+/// changes nothing and says so.
+async fn move_rule(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    direction: Option<&str>,
+    lang: Lang,
+) -> Result<(), ApiError> {
+    let pid = actor.project_id()?;
+    let up = match direction.map(str::trim) {
+        Some("up") => true,
+        Some("down") => false,
+        other => {
+            return Err(ApiError::invalid(msg(
+                lang,
+                format!("La direction doit être up ou down, pas {:?}.", other.unwrap_or("")),
+                format!("direction must be up or down, not {:?}", other.unwrap_or("")),
+            )));
+        }
+    };
+    let rules = state.store.list_rules(pid).await?;
+    let Some(rule) = rules.iter().find(|r| r.id == id) else {
+        return Err(ApiError::not_found(msg(
+            lang,
+            format!("La règle {id} n'existe pas dans ce projet."),
+            format!("no routing rule {id} in this project"),
+        )));
+    };
+    if !state.store.move_rule(pid, id, up).await? {
+        return Err(ApiError::invalid(msg(
+            lang,
+            format!("La règle n°\u{a0}{} est déjà la {}.", rule.position, if up { "première" } else { "dernière" }),
+            format!("rule #{} is already the {}", rule.position, if up { "first" } else { "last" }),
+        )));
+    }
+    audit_change(
+        state,
+        actor,
+        Some(pid),
+        "rule.move",
+        format!("moved rule #{} ({}) {}", rule.position, describe_conditions(rule), if up { "up" } else { "down" }),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MoveInput {
+    direction: Option<String>,
+}
+
+async fn move_form(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((_, id)): Path<(i64, i64)>,
+    Form(f): Form<MoveInput>,
+) -> PageResult {
+    let pid = actor.project_id()?;
+    let result = move_rule(&state, &actor, id, f.direction.as_deref(), actor.lang).await;
+    form_done(actor.lang, result, &back(pid))
+}
+
+async fn move_api(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((_, id)): Path<(i64, i64)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let b: MoveInput = json_body(&body)?;
+    move_rule(&state, &actor, id, b.direction.as_deref(), Lang::En).await?;
+    list_api(State(state), Extension(actor)).await
+}
+
 async fn list_api(State(state): State<AppState>, Extension(actor): Extension<Actor>) -> Result<Json<Value>, ApiError> {
     let list = state.store.list_rules(actor.project_id()?).await?;
     Ok(Json(json!({"items": list.iter().map(rule_json).collect::<Vec<_>>(), "next_cursor": null})))
@@ -262,7 +349,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                         @if can { th { span.visually-hidden { (lang.t("Actions", "Actions")) } } }
                     } }
                     tbody {
-                        @for r in &rules {
+                        @for (i, r) in rules.iter().enumerate() {
                             tr {
                                 td.num { (r.position) }
                                 td { @if let Some(key) = &r.theme {
@@ -275,7 +362,18 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                                 td { @if let Some(k) = r.source_kind { (lang.source_kind(k)) } @else { span.muted { (any) } } }
                                 td { (departments.iter().find(|d| d.id == r.department_id).map(|d| crate::pages::dept(lang, &d.name).to_string()).unwrap_or(format!("#{}", r.department_id))) }
                                 @if can {
-                                    td {
+                                    td.rule-actions {
+                                        @for (up, shown, label) in [(true, "↑", lang.t("Monter la règle n°\u{a0}", "Move up rule #")), (false, "↓", lang.t("Descendre la règle n°\u{a0}", "Move down rule #"))] {
+                                            @if (up && i > 0) || (!up && i + 1 < rules.len()) {
+                                                form.inline method="post" action={ "/p/" (pid) "/settings/rules/" (r.id) "/move" } {
+                                                    (csrf_field(actor))
+                                                    input type="hidden" name="direction" value=(if up { "up" } else { "down" });
+                                                    @let name = format!("{label}{}", r.position);
+                                                    button.secondary type="submit" title=(name) aria-label=(name) { (shown) }
+                                                }
+                                                " "
+                                            }
+                                        }
                                         form.inline method="post" action={ "/p/" (pid) "/settings/rules/" (r.id) "/delete" }
                                             data-confirm=(lang.t("Supprimer cette règle\u{202f}?", "Remove this rule?")) {
                                             (csrf_field(actor))
@@ -290,7 +388,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
             }
             @if can && !departments.is_empty() {
                 details {
-                    summary { (lang.t("Ajouter une règle (à la fin)", "Add a rule (at the end)")) }
+                    summary { (lang.t("Ajouter une règle (à la fin\u{a0}; déplacez-la ensuite avec ↑)", "Add a rule (at the end; move it with ↑)")) }
                     form.stack method="post" action={ "/p/" (pid) "/settings/rules" } {
                         (csrf_field(actor))
                         label { (lang.t("Thème", "Theme"))
