@@ -158,7 +158,8 @@ const ENGLISH_FUNCTION_WORDS: &[&str] = &[
     "still", "why", "what", "how", "will", "get", "from", "again", "our", "us", "they", "he", "she",
     "his", "her", "been", "has", "had", "would", "could", "should", "there", "their", "them", "if",
     "or", "about", "any", "up", "out", "when", "who", "which", "s", "t", "ll", "ve", "re", "don",
-    "doesn", "didn", "isn", "wasn", "won", "please", "did", "does", "were", "by",
+    "doesn", "didn", "isn", "wasn", "won", "please", "did", "does", "were", "by", "only", "where",
+    "after", "very", "really", "never", "because", "than",
 ];
 
 /// Counts French and English function words; decides when one language has
@@ -217,6 +218,9 @@ mod tests {
         let fr = detect_language("Toujours pas reçu mon colis, trois semaines que j'attends, c'est scandaleux").unwrap();
         assert_eq!(fr.code, "fr");
         let en = detect_language("@united still waiting for my bag, three days and nobody answers the phone").unwrap();
+        assert_eq!(en.code, "en");
+        // Short sarcasm with few function words is still English.
+        let en = detect_language("Wow @acmeco, only 3 weeks to deliver a blender. Amazing.").unwrap();
         assert_eq!(en.code, "en");
         assert!(en.confidence > 0.2);
         assert_eq!(detect_language("@united thanks a lot for the help").map(|d| d.code), Some("en"));
