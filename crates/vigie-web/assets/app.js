@@ -39,6 +39,18 @@ document.addEventListener("change", (event) => {
   }
 });
 
+// A refused form shown again (pages/echo.rs): the page opens on it, the
+// field at fault focused (its aria-describedby names the message), else
+// the message in view.
+(function vigieFormError() {
+  const message = document.querySelector("[data-form-error]");
+  if (!message) return;
+  const field = Array.from(document.querySelectorAll('[aria-invalid="true"][aria-describedby]'))
+    .find((el) => el.getAttribute("aria-describedby").split(" ").includes(message.id));
+  message.scrollIntoView({ block: "center" });
+  if (field) field.focus({ preventScroll: true });
+})();
+
 // ---------------------------------------------------------------------------
 // Watches (pages/watches.rs): live preview of the query being typed. The
 // form carries data-preview (the preview API) and data-mentions (the base

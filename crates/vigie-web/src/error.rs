@@ -90,13 +90,16 @@ pub struct ApiError {
     /// language at hand: pages show it to French readers (the API keeps
     /// `message`).
     pub message_fr: Option<String>,
+    /// The form field at fault, where one is: a page showing the form again
+    /// marks it (`aria-invalid`). Not part of the JSON answer.
+    pub field: Option<&'static str>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into(), details: None, message_fr: None }
+        ApiError { code, message: message.into(), details: None, message_fr: None, field: None }
     }
 
     pub fn not_found(what: impl Into<String>) -> Self {
@@ -129,6 +132,26 @@ impl ApiError {
     pub fn with_french(mut self, message: impl Into<String>) -> Self {
         self.message_fr = Some(message.into());
         self
+    }
+
+    /// Names the form field at fault (see [`ApiError::field`]).
+    pub fn for_field(mut self, field: &'static str) -> Self {
+        self.field = Some(field);
+        self
+    }
+
+    /// Whether the person can fix it in the form they sent (a value refused,
+    /// a name taken, something chosen that is gone): pages then show the
+    /// form again with the message and what was typed, not an error page.
+    pub fn fixable(&self) -> bool {
+        matches!(
+            self.code,
+            ErrorCode::InvalidRequest
+                | ErrorCode::InvalidQuery
+                | ErrorCode::Conflict
+                | ErrorCode::NotFound
+                | ErrorCode::Forbidden
+        )
     }
 
     /// The message for a reader of `lang`.

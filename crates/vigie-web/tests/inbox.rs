@@ -700,3 +700,113 @@ async fn a_french_reader_reads_the_history_in_french_and_the_api_stays_english()
     assert_eq!(r.status, 400, "{}", r.text);
     assert!(r.json()["message"].as_str().unwrap().contains("Cochez au moins une mention"), "{}", r.text);
 }
+
+/// The page from `marker` on (the form an error id names, say).
+fn after<'a>(html: &'a str, marker: &str) -> &'a str {
+    let at = html.find(marker).unwrap_or_else(|| panic!("no {marker} in {html}"));
+    &html[at..]
+}
+
+/// The first start tag holding `needle` (an attribute), whole.
+fn tag<'a>(html: &'a str, needle: &str) -> &'a str {
+    let at = html.find(needle).unwrap_or_else(|| panic!("no {needle} in {html}"));
+    let start = html[..at].rfind('<').unwrap();
+    let end = at + html[at..].find('>').unwrap();
+    &html[start..=end]
+}
+
+#[tokio::test]
+async fn a_refused_inbox_form_is_shown_again_with_what_was_typed() {
+    let app = TestApp::start().await;
+    app.push(json!([
+        {"url": "https://x.example.fr/a", "text": "Acme un", "source": "news", "lang": "fr", "published_at": hours_ago(3)},
+        {"url": "https://x.example.fr/b", "text": "Acme deux", "source": "news", "lang": "fr", "published_at": hours_ago(3)},
+    ]))
+    .await;
+    let agent = app.login("agent").await;
+    let manager = app.login("manager").await;
+    let pid = app.project.id;
+    let (a, b) = (id_of(&app, "https://x.example.fr/a").await, id_of(&app, "https://x.example.fr/b").await);
+    let item_page = |text: &str| {
+        assert!(text.contains("<h2>Handling</h2>") && text.contains("<h2>History</h2>"), "the item page: {text}");
+        assert!(!text.contains("error-page") && !text.contains("Invalid request"), "{text}");
+    };
+
+    // A reply over 10,000 characters: 400, the item page, the reply kept.
+    let long = format!("<b>Bonjour</b> & {}", "é".repeat(10_000));
+    let r = agent.post_form(&app.p(&format!("/inbox/{a}/answer")), &[("reply", &long), ("reason", "")]).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    item_page(&r.text);
+    let form = after(&r.text, "id=\"answer-error\"");
+    assert!(form.contains("10017 characters; at most 10000"), "{form}");
+    let reply = tag(form, "name=\"reply\"");
+    assert!(reply.contains("aria-invalid=\"true\" aria-describedby=\"answer-error\""), "{reply}");
+    assert!(form.contains(&format!("&lt;b&gt;Bonjour&lt;/b&gt; &amp; {}</textarea>", "é".repeat(10_000))));
+    assert!(app.store.inbox_item(pid, a).await.unwrap().is_none(), "nothing saved");
+    // Neither a reply nor a reason.
+    let r = agent.post_form(&app.p(&format!("/inbox/{a}/answer")), &[("reply", " "), ("reason", "")]).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(after(&r.text, "id=\"answer-error\"").contains("Give the reply that was sent"), "{}", r.text);
+    // An empty note; an ignore without a reason: each beside its form.
+    let r = agent.post_form(&app.p(&format!("/inbox/{a}/note")), &[("text", "")]).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(tag(after(&r.text, "id=\"note-error\""), "name=\"text\"").contains("aria-invalid=\"true\""));
+    assert!(!r.text.contains("id=\"answer-error\""), "only the refused form has an error");
+    let r = agent.post_form(&app.p(&format!("/inbox/{a}/close")), &[("reason", "  ")]).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(after(&r.text, "id=\"close-error\"").contains("never answered"), "{}", r.text);
+    // A person who is not an agent of the project: the choices kept.
+    let cs = app.store.list_departments(pid).await.unwrap()[0].id.to_string();
+    let r =
+        agent.post_form(&app.p(&format!("/inbox/{a}/assign")), &[("department_id", &cs), ("user_id", "4242")]).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let form = after(&r.text, "id=\"assign-error\"");
+    assert!(form.contains(&format!("<option value=\"{cs}\" selected>")), "{form}");
+    assert!(tag(form, "name=\"user_id\"").contains("aria-invalid=\"true\""), "{form}");
+
+    // Someone answered first: 409, titled as the item, the reply typed by
+    // the second person kept although the answer form is gone.
+    let r = agent.post_json(&app.api(&format!("/inbox/{b}/answer")), &json!({"reply": "Merci"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r =
+        manager.post_form(&app.p(&format!("/inbox/{b}/answer")), &[("reply", "Ma réponse <3"), ("reason", "")]).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    item_page(&r.text);
+    assert!(!r.text.contains("<title>Conflict"), "{}", r.text);
+    let shown = after(&r.text, "id=\"answer-error\"");
+    assert!(shown.contains("answered already: reopen it first"), "{shown}");
+    assert!(shown.contains("Ma réponse &lt;3</textarea>"), "{shown}");
+    assert_eq!(app.store.inbox_item(pid, b).await.unwrap().unwrap().reply.as_deref(), Some("Merci"));
+
+    // Bulk: nothing checked — the list it came from, the choices and the reason kept.
+    let back = format!("/p/{pid}/inbox?status=all");
+    let r = agent
+        .post_form(
+            &app.p("/inbox/bulk"),
+            &[("action", "status"), ("status", "ignored"), ("reason", "spam <x>"), ("back", &back)],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("<h1>Inbox</h1>") && !r.text.contains("error-page"), "{}", r.text);
+    let form = after(&r.text, "id=\"bulk-error\"");
+    assert!(form.contains("Check at least one mention"), "{form}");
+    assert!(tag(form, "name=\"reason\"").contains("value=\"spam &lt;x&gt;\""), "{form}");
+    assert!(form.contains("<option value=\"ignored\" selected>"), "{form}");
+    assert!(r.text.contains("status=all\" aria-current=\"page\""), "the same tab: {}", r.text);
+    // Checked, but no reason to ignore: the boxes stay checked.
+    let bs = b.to_string();
+    let r = agent
+        .post_form(
+            &app.p("/inbox/bulk"),
+            &[("action", "status"), ("status", "ignored"), ("reason", ""), ("ids", &bs), ("back", &back)],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let form = after(&r.text, "id=\"bulk-error\"");
+    assert!(tag(form, "name=\"reason\"").contains("aria-invalid=\"true\""), "{form}");
+    assert!(tag(form, &format!("name=\"ids\" value=\"{b}\"")).contains(" checked"), "{form}");
+    // The API is unchanged.
+    let r =
+        agent.post_json(&app.api("/inbox/bulk"), &json!({"action": "status", "status": "ignored", "ids": []})).await;
+    assert_eq!((r.status, r.json()["code"].as_str()), (400, Some("invalid_request")), "{}", r.text);
+}

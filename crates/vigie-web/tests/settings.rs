@@ -706,3 +706,210 @@ async fn routing_rules_move_up_and_down() {
         403
     );
 }
+
+/// The page from `marker` on (the form an error id names, say).
+fn after<'a>(html: &'a str, marker: &str) -> &'a str {
+    let at = html.find(marker).unwrap_or_else(|| panic!("no {marker} in {html}"));
+    &html[at..]
+}
+
+/// The first start tag holding `needle` (an attribute), whole.
+fn tag<'a>(html: &'a str, needle: &str) -> &'a str {
+    let at = html.find(needle).unwrap_or_else(|| panic!("no {needle} in {html}"));
+    let start = html[..at].rfind('<').unwrap();
+    let end = at + html[at..].find('>').unwrap();
+    &html[start..=end]
+}
+
+/// The settings page again, not the bare error page, with the error beside
+/// form `form` (its id).
+fn assert_settings_page_with_error(text: &str, form: &str, message: &str) {
+    assert!(text.contains("<title>Settings · Vigie</title>") && text.contains("id=\"departments\""), "{text}");
+    assert!(!text.contains("error-page") && !text.contains("Invalid request"), "{text}");
+    let error = tag(text, &format!("id=\"{form}-error\""));
+    assert!(error.starts_with("<p class=\"error-message\" role=\"alert\""), "{error}");
+    assert!(after(text, &format!("id=\"{form}-error\"")).contains(message), "{text}");
+}
+
+#[tokio::test]
+async fn a_refused_settings_form_is_shown_again_with_what_was_typed() {
+    let app = TestApp::start().await;
+    let pid = app.project.id;
+    let manager = app.login("manager").await;
+    let admin = app.login("admin").await;
+    let r = manager
+        .post_json(&app.api("/departments"), &json!({"name": "Presse & Co", "response_target_secs": 3600}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let presse = r.json()["id"].as_i64().unwrap();
+
+    // A name taken: 409, the add form open again with the name, hours and
+    // minutes typed, the name marked as the field at fault.
+    let r = manager
+        .post_form(&app.p("/settings/departments"), &[("name", "presse & co"), ("hours", "3"), ("minutes", "15")])
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_settings_page_with_error(&r.text, "department-add", "already has a department named");
+    let form = after(&r.text, "id=\"department-add-error\"");
+    let name = tag(form, "name=\"name\"");
+    assert!(name.contains("value=\"presse &amp; co\""), "{name}");
+    assert!(name.contains("aria-invalid=\"true\" aria-describedby=\"department-add-error\""), "{name}");
+    assert!(tag(form, "name=\"hours\"").contains("value=\"3\""));
+    assert!(!tag(form, "name=\"hours\"").contains("aria-invalid"));
+    assert!(tag(form, "name=\"minutes\"").contains("value=\"15\""));
+    let before = &r.text[..r.text.find("id=\"department-add-error\"").unwrap()];
+    assert!(before[before.rfind("<details").unwrap()..].starts_with("<details open>"), "the add form is unfolded");
+    assert_eq!(app.store.list_departments(pid).await.unwrap().len(), 1, "nothing added");
+
+    // Editing: the edit form of that department, as typed (escaped).
+    let r = manager
+        .post_form(
+            &app.p(&format!("/settings/departments/{presse}")),
+            &[("name", "Médias <i>\"x\""), ("hours", "abc"), ("minutes", "5")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let id = format!("department-{presse}");
+    assert_settings_page_with_error(&r.text, &id, "hours must be a whole number");
+    let form = after(&r.text, &format!("id=\"{id}-error\""));
+    assert!(tag(form, "name=\"name\"").contains("value=\"Médias &lt;i&gt;&quot;x&quot;\""), "{form}");
+    let hours = tag(form, "name=\"hours\"");
+    assert!(hours.contains("value=\"abc\"") && hours.contains("aria-invalid=\"true\""), "{hours}");
+    assert_eq!(app.store.list_departments(pid).await.unwrap()[0].name, "Presse & Co", "unchanged");
+    // A department gone meanwhile: the error at the top of the page.
+    let r = manager.post_form(&app.p("/settings/departments/99999/delete"), &[]).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_settings_page_with_error(&r.text, "department-99999", "no department 99999");
+
+    // A rule to a department that does not exist: the choices kept.
+    app.store.seed_themes(pid, &vigie_pipeline::themes::default_themes(), chrono::Utc::now()).await.unwrap();
+    let r = manager
+        .post_form(
+            &app.p("/settings/rules"),
+            &[
+                ("theme", "legal"),
+                ("sentiment", "negative"),
+                ("watch_id", ""),
+                ("source_kind", "forum"),
+                ("department_id", "98765"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_settings_page_with_error(&r.text, "rule-add", "the project has no department 98765");
+    let form = after(&r.text, "id=\"rule-add-error\"");
+    assert!(form.contains("<option value=\"legal\" selected>"), "{form}");
+    assert!(form.contains("<option value=\"negative\" selected>"), "{form}");
+    assert!(form.contains("<option value=\"forum\" selected>"), "{form}");
+    assert!(tag(form, "name=\"department_id\"").contains("aria-invalid=\"true\""), "{form}");
+
+    // A webhook that is not http(s): the address typed and the choices kept.
+    let url = "ftp://hooks.example/x?a=1&b=<2>";
+    let r = manager
+        .post_form(
+            &app.p("/settings/channels"),
+            &[("kind", "webhook"), ("url", url), ("min_severity", "critical"), ("lang", "en")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_settings_page_with_error(&r.text, "channel-webhook", "is not an http(s) URL");
+    let form = after(&r.text, "id=\"channel-webhook-error\"");
+    let field = tag(form, "name=\"url\"");
+    assert!(field.contains("value=\"ftp://hooks.example/x?a=1&amp;b=&lt;2&gt;\""), "{field}");
+    assert!(field.contains("aria-describedby=\"channel-webhook-error\""), "{field}");
+    assert!(form.contains("<option value=\"critical\" selected>") && form.contains("<option value=\"en\" selected>"));
+    // The e-mail form next to it is as usual.
+    let mail = after(&r.text, "value=\"email\"");
+    assert!(tag(mail, "name=\"addresses\"").contains("value=\"\""), "{mail}");
+    let r =
+        manager.post_form(&app.p("/settings/channels"), &[("kind", "email"), ("addresses", "alice.example.fr")]).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_settings_page_with_error(&r.text, "channel-email", "is not an e-mail address");
+    assert!(tag(&r.text, "name=\"addresses\"").contains("value=\"alice.example.fr\""));
+
+    // A scheduled report to a malformed address.
+    let r = manager.post_json(&app.api("/channels"), &json!({"kind": "email", "addresses": "team@example.fr"})).await;
+    let channel = r.json()["id"].as_i64().unwrap().to_string();
+    let r = manager
+        .post_form(
+            &app.p("/settings/reports"),
+            &[("frequency", "monthly"), ("channel_id", &channel), ("recipients", "boss@, x"), ("lang", "en")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_settings_page_with_error(&r.text, "report-add", "is not an e-mail address");
+    let form = after(&r.text, "id=\"report-add-error\"");
+    assert!(tag(form, "name=\"recipients\"").contains("value=\"boss@, x\""), "{form}");
+    assert!(form.contains("<option value=\"monthly\" selected>"), "{form}");
+
+    // Tokens: an empty name; the role chosen stays chosen.
+    let r = admin.post_form(&app.p("/settings/tokens"), &[("name", " "), ("role", "viewer")]).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_settings_page_with_error(&r.text, "token-add", "a token name has 1 to 64 characters");
+    let form = after(&r.text, "id=\"token-add-error\"");
+    assert!(tag(form, "name=\"name\"").contains("aria-invalid=\"true\""), "{form}");
+    assert!(form.contains("<option value=\"viewer\" selected>"), "{form}");
+    assert!(!r.text.contains("data-secret"), "no token made");
+    // Members: someone who does not exist.
+    let r = admin.post_form(&app.p("/settings/members"), &[("username", "nobody<x>"), ("role", "manager")]).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_settings_page_with_error(&r.text, "member-add", "no user named");
+    let form = after(&r.text, "id=\"member-add-error\"");
+    assert!(tag(form, "name=\"username\"").contains("value=\"nobody&lt;x&gt;\""), "{form}");
+    assert!(form.contains("<option value=\"manager\" selected>"), "{form}");
+    // The last admin's role, beside that member's row.
+    let admin_id = app.user_id("admin").await;
+    let root = app.login("root").await;
+    let r = root.post_form(&app.p(&format!("/settings/members/{admin_id}")), &[("role", "viewer")]).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_settings_page_with_error(&r.text, &format!("member-{admin_id}"), "last admin");
+
+    // The API answers as before: `{code, message}`, nothing more.
+    let r = manager
+        .post_json(&app.api("/departments"), &json!({"name": "PRESSE & CO", "response_target_secs": 3600}))
+        .await;
+    assert_eq!(r.status, 409);
+    let body = r.json();
+    assert_eq!(body.as_object().unwrap().keys().collect::<Vec<_>>(), ["code", "message"], "{body}");
+    assert_eq!(body["code"], "conflict");
+}
+
+#[tokio::test]
+async fn a_refused_user_form_is_shown_again_with_what_was_typed() {
+    let app = TestApp::start().await;
+    let root = app.login("root").await;
+    let r = root
+        .post_form(
+            "/admin/users",
+            &[
+                ("username", "bad name!"),
+                ("display_name", "Zoé \"<script>\""),
+                ("email", "zoe@example.fr"),
+                ("lang", "fr"),
+                ("is_admin", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("<h1>Installation users</h1>") && !r.text.contains("error-page"), "{}", r.text);
+    let form = after(&r.text, "id=\"user-add-error\"");
+    assert!(form.contains("a username may only hold letters"), "{form}");
+    let username = tag(form, "name=\"username\"");
+    assert!(username.contains("value=\"bad name!\"") && username.contains("aria-invalid=\"true\""), "{username}");
+    assert!(tag(form, "name=\"display_name\"").contains("value=\"Zoé &quot;&lt;script&gt;&quot;\""), "{form}");
+    assert!(tag(form, "name=\"email\"").contains("value=\"zoe@example.fr\""));
+    assert!(form.contains("<option value=\"fr\" selected>"), "{form}");
+    assert!(tag(form, "name=\"is_admin\"").contains("checked"), "{form}");
+    assert!(!r.text.contains("data-secret"), "no password made");
+    // A name taken: 409, said beside the form, not titled "Invalid request".
+    let r = root.post_form("/admin/users", &[("username", "AGENT"), ("display_name", "Agent bis")]).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(!r.text.contains("Invalid request") && !r.text.contains("error-page"), "{}", r.text);
+    assert!(after(&r.text, "id=\"user-add-error\"").contains("is taken"), "{}", r.text);
+    assert!(tag(&r.text, "name=\"display_name\"").contains("value=\"Agent bis\""));
+    // A change refused for one user: beside that user's buttons.
+    let uid = app.user_id("agent").await;
+    let r = root.post_form(&format!("/admin/users/{uid}"), &[("op", "explode")]).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(after(&r.text, &format!("id=\"user-{uid}-error\"")).contains("op must be"), "{}", r.text);
+}

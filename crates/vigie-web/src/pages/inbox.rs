@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use vigie_model::{InboxStatus, Mention, Role};
 use vigie_store::{Department, InboxFilter, InboxItem, StoredMention};
 
+use super::echo::{Echo, FormEcho};
 use super::{Nav, PageResult, clip, csrf_field, error_page, page, see_other, sentiment_badge, status_label};
 use crate::auth::Actor;
 use crate::error::ApiError;
@@ -409,23 +410,29 @@ async fn list_page(
     Extension(actor): Extension<Actor>,
     Query(q): Query<ListQuery>,
 ) -> PageResult {
+    render(&state, &actor, &q, None).await
+}
+
+/// The list; with `echo`, a refused bulk action shown again as sent (boxes
+/// checked, choices made, reason typed) with its error.
+async fn render(state: &AppState, actor: &Actor, q: &ListQuery, echo: Option<&Echo>) -> PageResult {
     let lang = actor.lang;
     let pid = actor.project_id()?;
     if nonempty(q.status.as_deref()) == Some("new") {
         return Ok(see_other(&format!("/p/{pid}/mentions?status=new")));
     }
     let now = Utc::now();
-    let params = match Params::parse(&q) {
+    let params = match Params::parse(q) {
         Ok(p) => p,
         Err(e) => return Ok(error_page(&e, lang)),
     };
-    let filter = match params.filter(&actor, now) {
+    let filter = match params.filter(actor, now) {
         Ok(f) => f,
         Err(e) => return Ok(error_page(&e, lang)),
     };
-    let (rows, next) = fetch(&state, pid, &params, &filter).await?;
-    let mut dir = Directory::load(&state, pid).await?;
-    dir.learn(&state, rows.iter().filter_map(|(i, _)| i.assignee_id).collect()).await?;
+    let (rows, next) = fetch(state, pid, &params, &filter).await?;
+    let mut dir = Directory::load(state, pid).await?;
+    dir.learn(state, rows.iter().filter_map(|(i, _)| i.assignee_id).collect()).await?;
     // The tabs count what the department and person filters show.
     let counts = state.store.inbox_counts_of(pid, filter.department_id, filter.assignee_id, now).await?;
     let count = |s: InboxStatus| counts.per_status.iter().find(|(k, _)| *k == s).map(|(_, n)| *n).unwrap_or(0);
@@ -446,8 +453,16 @@ async fn list_page(
     };
     let agent = actor.can(Role::Agent);
     let done = nonempty(q.done.as_deref()).and_then(|d| d.parse::<u64>().ok());
+    let bulk = Echo::on(echo, "bulk");
+    // Only an agent's list has the bulk form; nor has an empty one.
+    let unplaced = if agent && !rows.is_empty() {
+        html! {}
+    } else {
+        Echo::unplaced(echo, lang, &["reason"])
+    };
     let body = html! {
         h1 { (lang.t("À traiter", "Inbox")) }
+        (unplaced)
         @if let Some(n) = done {
             p.notice role="status" { (lang.t("Action groupée appliquée à ", "Bulk action applied to ")) (lang.number(n as i64))
                 (lang.t(" mention(s).", " mention(s).")) }
@@ -498,51 +513,61 @@ async fn list_page(
             p.muted { (lang.t("Aucune mention ici.", "Nothing here.")) }
         } @else if agent {
             form.bulk method="post" action={ (base) "/bulk" } {
-                (csrf_field(&actor))
+                (csrf_field(actor))
                 input type="hidden" name="back" value=(here);
-                (bulk_controls(lang, &dir))
-                (table(lang, pid, &rows, &dir, now, true))
+                (bulk_controls(lang, &dir, bulk))
+                (table(lang, pid, &rows, &dir, now, Some(bulk)))
             }
         } @else {
-            (table(lang, pid, &rows, &dir, now, false))
+            (table(lang, pid, &rows, &dir, now, None))
         }
         @if let Some(c) = next {
             p.pager { a href={ (base) "?" (params.query(params.tab, Some(c))) } { (lang.t("Suivantes →", "Next →")) } }
         }
     };
-    page(&state, &actor, Nav::Inbox, lang.t("À traiter", "Inbox"), body).await
+    let response = page(state, actor, Nav::Inbox, lang.t("À traiter", "Inbox"), body).await?;
+    Ok(Echo::answer(echo, response))
 }
 
-fn bulk_controls(lang: Lang, dir: &Directory) -> Markup {
+/// The bulk actions; `fe`: a refused one, as it was sent.
+fn bulk_controls(lang: Lang, dir: &Directory, fe: FormEcho<'_>) -> Markup {
     html! {
         fieldset.bulk-actions {
             legend { (lang.t("Pour les mentions cochées", "For the checked mentions")) }
+            (fe.error(lang))
             div.bulk-action {
                 label { (lang.t("Service", "Department"))
-                    select name="department_id" {
-                        @for d in &dir.departments { option value=(d.id) { (crate::pages::dept(lang, &d.name)) } }
+                    select name="department_id" aria-invalid=[fe.invalid("department_id")] aria-describedby=[fe.described("department_id")] {
+                        @for d in &dir.departments {
+                            @let id = d.id.to_string();
+                            option value=(id) selected[fe.chose("department_id", &id, false)] { (crate::pages::dept(lang, &d.name)) }
+                        }
                     }
                 }
                 button type="submit" name="action" value="assign_department" { (lang.t("Envoyer au service", "Send to department")) }
             }
             div.bulk-action {
                 label { (lang.t("Personne", "Person"))
-                    select name="user_id" {
-                        @for a in &dir.agents { option value=(a.id) { (a.name) } }
+                    select name="user_id" aria-invalid=[fe.invalid("user_id")] aria-describedby=[fe.described("user_id")] {
+                        @for a in &dir.agents {
+                            @let id = a.id.to_string();
+                            option value=(id) selected[fe.chose("user_id", &id, false)] { (a.name) }
+                        }
                     }
                 }
                 button type="submit" name="action" value="assign_user" { (lang.t("Assigner", "Assign")) }
             }
             div.bulk-action {
                 label { (lang.t("Statut", "Status"))
-                    select name="status" {
-                        option value="to_handle" { (lang.t("à traiter", "to handle")) }
-                        option value="closed" { (lang.t("clos", "closed")) }
-                        option value="ignored" { (lang.t("ignoré", "ignored")) }
+                    select name="status" aria-invalid=[fe.invalid("status")] aria-describedby=[fe.described("status")] {
+                        option value="to_handle" selected[fe.chose("status", "to_handle", false)] { (lang.t("à traiter", "to handle")) }
+                        option value="closed" selected[fe.chose("status", "closed", false)] { (lang.t("clos", "closed")) }
+                        option value="ignored" selected[fe.chose("status", "ignored", false)] { (lang.t("ignoré", "ignored")) }
                     }
                 }
                 label { (lang.t("Raison (obligatoire pour ignorer ou clore sans réponse)", "Reason (needed to ignore, or to close unanswered)"))
-                    input type="text" name="reason" maxlength=(MAX_REASON_CHARS); }
+                    input type="text" name="reason" maxlength=(MAX_REASON_CHARS) value=(fe.value("reason", ""))
+                        aria-invalid=[fe.invalid("reason")] aria-describedby=[fe.described("reason")]; }
                 button type="submit" name="action" value="status" { (lang.t("Changer le statut", "Change status")) }
             }
         }
@@ -555,13 +580,13 @@ fn table(
     rows: &[(InboxItem, StoredMention)],
     dir: &Directory,
     now: DateTime<Utc>,
-    checkable: bool,
+    checkable: Option<FormEcho<'_>>,
 ) -> Markup {
     html! {
         div.table-wrap {
             table.inbox {
                 thead { tr {
-                    @if checkable {
+                    @if checkable.is_some() {
                         th { input type="checkbox" data-select-all="ids" aria-label=(lang.t("Tout cocher", "Check all")); }
                     }
                     th { (lang.t("Mention", "Mention")) }
@@ -577,9 +602,10 @@ fn table(
                         @let m = &stored.mention;
                         @let late = overdue_secs(item, now);
                         tr class=[late.map(|_| "overdue")] {
-                            @if checkable {
+                            @if let Some(fe) = checkable {
                                 @let check = format!("{}{}", lang.t("Cocher : ", "Check: "), clip(m.title.as_deref().filter(|t| !t.trim().is_empty()).unwrap_or(&m.text), 60));
-                                td { input type="checkbox" name="ids" value=(item.mention_id) aria-label=(check); }
+                                @let id = item.mention_id.to_string();
+                                td { input type="checkbox" name="ids" value=(id) aria-label=(check) checked[fe.chose("ids", &id, false)]; }
                             }
                             td.mention-cell lang=(crate::pages::text_lang(m)) {
                                 a href={ "/p/" (pid) "/inbox/" (item.mention_id) } {
@@ -642,18 +668,21 @@ async fn bulk(state: &AppState, actor: &Actor, input: BulkInput, lang: Lang) -> 
     if ids.len() > MAX_BULK {
         return Err(ApiError::invalid(format!("{} mentions at once; at most {MAX_BULK}", ids.len())));
     }
-    let reason = actions::text_field(input.reason.as_deref(), MAX_REASON_CHARS, "la raison", "reason", lang)?;
+    let reason = actions::text_field(input.reason.as_deref(), MAX_REASON_CHARS, "la raison", "reason", lang)
+        .map_err(|e| e.for_field("reason"))?;
     let dir = Directory::load(state, pid).await?;
     // Built once per id: `Action` is consumed by `apply`.
     let make: Box<dyn Fn(Option<InboxStatus>) -> Action + Send + Sync> = match input.action.trim() {
         "assign_department" => {
-            let department = item::resolve_department(&dir, input.department_id, lang)?
-                .ok_or_else(|| ApiError::invalid(lang.t("Choisissez un service.", "Give department_id.")))?;
+            let department = item::resolve_department(&dir, input.department_id, lang)?.ok_or_else(|| {
+                ApiError::invalid(lang.t("Choisissez un service.", "Give department_id.")).for_field("department_id")
+            })?;
             Box::new(move |_| Action::Assign { department: Some(department.clone()), assignee: None })
         }
         "assign_user" => {
-            let assignee = item::resolve_assignee(&dir, input.user_id, lang)?
-                .ok_or_else(|| ApiError::invalid(lang.t("Choisissez une personne.", "Give user_id.")))?;
+            let assignee = item::resolve_assignee(&dir, input.user_id, lang)?.ok_or_else(|| {
+                ApiError::invalid(lang.t("Choisissez une personne.", "Give user_id.")).for_field("user_id")
+            })?;
             Box::new(move |_| Action::Assign { department: None, assignee: Some(assignee.clone()) })
         }
         "status" => match nonempty(input.status.as_deref()) {
@@ -667,7 +696,8 @@ async fn bulk(state: &AppState, actor: &Actor, input: BulkInput, lang: Lang) -> 
                     return Err(ApiError::invalid(lang.t(
                         "Indiquez pourquoi ces mentions sont ignorées.",
                         "Give a reason for ignoring these mentions.",
-                    )));
+                    ))
+                    .for_field("reason"));
                 }
                 Box::new(move |_| Action::Ignore { reason: reason.clone() })
             }
@@ -675,7 +705,8 @@ async fn bulk(state: &AppState, actor: &Actor, input: BulkInput, lang: Lang) -> 
                 return Err(ApiError::invalid(format!(
                     "status must be to_handle, closed or ignored, not {:?}",
                     other.unwrap_or("")
-                )));
+                ))
+                .for_field("status"));
             }
         },
         other => {
@@ -714,43 +745,49 @@ async fn bulk_api(
 }
 
 /// The form: `ids` repeats, which the usual form extractor cannot read.
-fn parse_bulk_form(body: &[u8]) -> Result<(BulkInput, Option<String>), ApiError> {
+fn parse_bulk_form(pairs: &[(String, String)]) -> Result<BulkInput, ApiError> {
     let mut input = BulkInput::default();
-    let mut back = None;
-    let number = |k: &str, v: &str| {
-        v.trim().parse::<i64>().map_err(|_| ApiError::invalid(format!("{k} must be a number, not {:?}", clip(v, 40))))
+    let number = |k: &'static str, v: &str| {
+        v.trim().parse::<i64>().map_err(|_| {
+            ApiError::invalid(format!("{k} must be a number, not {:?}", clip(v, 40)))
+                .with_french(format!("{k} doit être un nombre, pas {:?}", clip(v, 40)))
+        })
     };
-    for (k, v) in url::form_urlencoded::parse(body) {
-        match k.as_ref() {
-            "action" => input.action = v.into_owned(),
+    for (k, v) in pairs {
+        match k.as_str() {
+            "action" => input.action = v.clone(),
             "ids" | "ids[]" => {
                 if input.ids.len() > MAX_BULK {
-                    return Err(ApiError::invalid(format!("at most {MAX_BULK} mentions at once")));
+                    return Err(ApiError::invalid(format!("at most {MAX_BULK} mentions at once"))
+                        .with_french(format!("au plus {MAX_BULK} mentions à la fois")));
                 }
-                input.ids.push(number("ids", &v)?);
+                input.ids.push(number("ids", v)?);
             }
-            "department_id" if !v.trim().is_empty() => input.department_id = Some(number("department_id", &v)?),
-            "user_id" if !v.trim().is_empty() => input.user_id = Some(number("user_id", &v)?),
-            "status" => input.status = Some(v.into_owned()),
-            "reason" => input.reason = Some(v.into_owned()),
-            "back" => back = Some(v.into_owned()),
+            "department_id" if !v.trim().is_empty() => {
+                input.department_id = Some(number("department_id", v).map_err(|e| e.for_field("department_id"))?)
+            }
+            "user_id" if !v.trim().is_empty() => {
+                input.user_id = Some(number("user_id", v).map_err(|e| e.for_field("user_id"))?)
+            }
+            "status" => input.status = Some(v.clone()),
+            "reason" => input.reason = Some(v.clone()),
             _ => {}
         }
     }
-    Ok((input, back))
+    Ok(input)
 }
 
 async fn bulk_form(State(state): State<AppState>, Extension(actor): Extension<Actor>, body: Bytes) -> PageResult {
     let lang = actor.lang;
     let pid = actor.project_id()?;
     let base = format!("/p/{pid}/inbox");
-    let (input, back) = match parse_bulk_form(&body) {
-        Ok(parsed) => parsed,
-        Err(e) => return Ok(error_page(&e, lang)),
-    };
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     // Back to the list the form came from: a local inbox path only, in
     // printable ASCII (it becomes a `Location` header).
-    let back = back
+    let back = pairs
+        .iter()
+        .find(|(k, _)| k == "back")
+        .map(|(_, v)| v.clone())
         .filter(|b| {
             (b == &base || b.starts_with(&format!("{base}?")))
                 && b.len() <= 2_000
@@ -759,9 +796,23 @@ async fn bulk_form(State(state): State<AppState>, Extension(actor): Extension<Ac
                 && !b.contains('\\')
         })
         .unwrap_or_else(|| base.clone());
-    let outcome = match bulk(&state, &actor, input, lang).await {
+    let outcome = match parse_bulk_form(&pairs) {
+        Ok(input) => bulk(&state, &actor, input, lang).await,
+        Err(e) => Err(e),
+    };
+    let outcome = match outcome {
         Ok(o) => o,
-        Err(e) => return Ok(error_page(&e, lang)),
+        // The list it came from again, as the form was sent.
+        Err(e) if e.fixable() => {
+            let q = back
+                .parse::<axum::http::Uri>()
+                .ok()
+                .and_then(|uri| Query::<ListQuery>::try_from_uri(&uri).ok())
+                .map(|Query(q)| q)
+                .unwrap_or_default();
+            return render(&state, &actor, &q, Some(&Echo::new("bulk", e, pairs))).await;
+        }
+        Err(e) => return Err(e.into()),
     };
     if outcome.failed.is_empty() {
         let sep = if back.contains('?') { '&' } else { '?' };

@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod alerts;
+pub mod echo;
 pub mod inbox;
 pub mod mentions;
 pub mod overview;
@@ -92,16 +93,28 @@ impl IntoResponse for PageError {
 
 pub type PageResult = Result<Response, PageError>;
 
-/// An error as a small HTML page (both languages: the reader's may be unknown).
-pub fn error_page(e: &ApiError, lang: Lang) -> Response {
-    let title = match e.code {
+/// What an error page is titled: what its code means (a conflict is not an
+/// invalid request).
+pub fn error_title(code: ErrorCode, lang: Lang) -> &'static str {
+    match code {
         ErrorCode::NotFound => lang.t("Introuvable", "Not found"),
         ErrorCode::Forbidden | ErrorCode::CsrfFailed => lang.t("Accès refusé", "Access denied"),
         ErrorCode::Unauthenticated => lang.t("Connexion requise", "Login required"),
         ErrorCode::RateLimited => lang.t("Trop de tentatives", "Too many attempts"),
         ErrorCode::Internal => lang.t("Erreur interne", "Internal error"),
-        _ => lang.t("Requête invalide", "Invalid request"),
-    };
+        ErrorCode::InvalidRequest => lang.t("Requête invalide", "Invalid request"),
+        ErrorCode::InvalidQuery => lang.t("Requête de recherche invalide", "Invalid query"),
+        ErrorCode::Conflict => lang.t("Conflit", "Conflict"),
+        ErrorCode::PayloadTooLarge => lang.t("Requête trop volumineuse", "Request too large"),
+        ErrorCode::Unavailable => lang.t("Service indisponible", "Unavailable"),
+    }
+}
+
+/// An error as a small HTML page (both languages: the reader's may be
+/// unknown). Forms the person can fix are not answered with it but shown
+/// again with the error (`echo`).
+pub fn error_page(e: &ApiError, lang: Lang) -> Response {
+    let title = error_title(e.code, lang);
     let body = html! {
         (DOCTYPE)
         html lang=(lang.code()) {
@@ -395,6 +408,17 @@ mod tests {
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         assert_eq!(r.headers()[header::LOCATION], "/p/1/inbox?q=%C3%A9%0A");
         assert_eq!(see_other("/p/1/inbox").headers()[header::LOCATION], "/p/1/inbox");
+    }
+
+    #[test]
+    fn error_pages_are_titled_by_their_code() {
+        assert_eq!(error_title(ErrorCode::Conflict, Lang::En), "Conflict");
+        assert_eq!(error_title(ErrorCode::Conflict, Lang::Fr), "Conflit");
+        assert_eq!(error_title(ErrorCode::InvalidRequest, Lang::En), "Invalid request");
+        let titles: std::collections::HashSet<&str> =
+            ErrorCode::ALL.iter().map(|c| error_title(*c, Lang::En)).collect();
+        // Forbidden and CSRF failures are both "access denied".
+        assert_eq!(titles.len(), ErrorCode::ALL.len() - 1);
     }
 
     #[test]

@@ -26,11 +26,12 @@ use axum::http::Method;
 use axum::response::Response;
 use chrono::Utc;
 use maud::{Markup, html};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use vigie_model::Role;
 use vigie_store::NewAudit;
 
+use super::echo::Echo;
 use super::{Nav, PageResult, error_page, page, see_other};
 use crate::auth::Actor;
 use crate::error::ApiError;
@@ -65,23 +66,32 @@ async fn settings_page(
     Extension(actor): Extension<Actor>,
     Query(q): Query<SettingsQuery>,
 ) -> PageResult {
+    render(&state, &actor, q.audit_cursor.as_deref(), None).await
+}
+
+/// The settings page; with `echo`, a refused form shown again as sent, with
+/// its error (and the page answered with the error's status).
+async fn render(state: &AppState, actor: &Actor, audit_cursor: Option<&str>, echo: Option<&Echo>) -> PageResult {
     let lang = actor.lang;
-    let departments = departments::section(&state, &actor).await?;
-    let rules = rules::section(&state, &actor).await?;
-    let members = members::section(&state, &actor).await?;
-    let channels = if actor.can(Role::Manager) { Some(channels::section(&state, &actor).await?) } else { None };
-    let reports = if actor.can(Role::Manager) { Some(reports::section(&state, &actor).await?) } else { None };
+    let departments = departments::section(state, actor, echo).await?;
+    let rules = rules::section(state, actor, echo).await?;
+    let members = members::section(state, actor, echo).await?;
+    let channels = if actor.can(Role::Manager) { Some(channels::section(state, actor, echo).await?) } else { None };
+    let reports = if actor.can(Role::Manager) { Some(reports::section(state, actor, echo).await?) } else { None };
     let (tokens, audit) = if actor.can(Role::Admin) {
-        let cursor = match super::inbox::paging(q.audit_cursor.as_deref(), None) {
+        let cursor = match super::inbox::paging(audit_cursor, None) {
             Ok((c, _)) => c,
             Err(e) => return Ok(error_page(&e, lang)),
         };
-        (Some(tokens::section(&state, &actor).await?), Some(audit::section(&state, &actor, cursor).await?))
+        (Some(tokens::section(state, actor, echo).await?), Some(audit::section(state, actor, cursor).await?))
     } else {
         (None, None)
     };
+    // A refusal no form above could show (its record is gone).
+    let unplaced = Echo::unplaced(echo, lang, &[]);
     let body = html! {
         h1 { (lang.t("Réglages", "Settings")) }
+        (unplaced)
         nav.toc aria-label=(lang.t("Sections", "Sections")) {
             a href="#departments" { (lang.t("Services", "Departments")) }
             a href="#rules" { (lang.t("Routage", "Routing")) }
@@ -106,7 +116,8 @@ async fn settings_page(
         @if let Some(t) = tokens { (t) }
         @if let Some(a) = audit { (a) }
     };
-    page(&state, &actor, Nav::Settings, lang.t("Réglages", "Settings"), body).await
+    let response = page(state, actor, Nav::Settings, lang.t("Réglages", "Settings"), body).await?;
+    Ok(Echo::answer(echo, response))
 }
 
 // ---------------------------------------------------------------------------
@@ -185,12 +196,29 @@ pub(crate) fn form_id(value: Option<&str>, what: What, lang: Lang) -> Result<Opt
     }
 }
 
-/// After a settings form: back to its section, or the error page.
-pub(crate) fn form_done(lang: Lang, result: Result<(), ApiError>, back: &str) -> PageResult {
+/// After a settings form: back to its section; refused, the settings page
+/// again with form `form` as it was sent (`typed`) and the error beside it.
+pub(crate) async fn form_done(
+    state: &AppState,
+    actor: &Actor,
+    result: Result<(), ApiError>,
+    back: &str,
+    form: &str,
+    typed: &impl Serialize,
+) -> PageResult {
     match result {
         Ok(()) => Ok(see_other(back)),
-        Err(e) => Ok(error_page(&e, lang)),
+        Err(e) => refused(state, actor, Echo::of(form, e, typed)).await,
     }
+}
+
+/// A refused settings form: the settings page with it as sent, if the person
+/// can fix it there; else the error page.
+pub(crate) async fn refused(state: &AppState, actor: &Actor, echo: Echo) -> PageResult {
+    if !echo.error.fixable() {
+        return Err(echo.error.into());
+    }
+    render(state, actor, None, Some(&echo)).await
 }
 
 /// The page that shows a new secret, once.

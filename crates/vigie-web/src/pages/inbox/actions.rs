@@ -227,7 +227,8 @@ pub fn apply(
                     lang,
                     "Indiquez la réponse envoyée, ou pourquoi aucune réponse n'est nécessaire.",
                     "Give the reply that was sent, or a reason why no reply is needed.",
-                ));
+                )
+                .for_field("reply"));
             }
             item.status = InboxStatus::Answered;
             item.first_response_at.get_or_insert(ctx.now);
@@ -269,7 +270,8 @@ pub fn apply(
                         lang,
                         "Cette mention n'a jamais reçu de réponse\u{a0}: indiquez pourquoi vous la fermez.",
                         "This mention was never answered: give a reason to close it.",
-                    ));
+                    )
+                    .for_field("reason"));
                 };
                 item.status = InboxStatus::Closed;
                 item.closed_at = Some(ctx.now);
@@ -291,7 +293,8 @@ pub fn apply(
                     lang,
                     "Indiquez pourquoi cette mention est ignorée.",
                     "Give a reason for ignoring this mention.",
-                ));
+                )
+                .for_field("reason"));
             };
             item.status = InboxStatus::Ignored;
             let change = WorkflowChange::Ignored { from: before, reason: reason.clone() };

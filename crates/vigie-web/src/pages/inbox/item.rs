@@ -8,7 +8,7 @@ use axum::http::Method;
 use axum::{Extension, Form, Json};
 use chrono::Utc;
 use maud::html;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -20,6 +20,7 @@ use super::{Directory, item_json, mention_json, overdue_secs, response_secs};
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::i18n::Lang;
+use crate::pages::echo::Echo;
 use crate::pages::{
     Nav, PageResult, csrf_field, error_page, external_link, page, see_other, sentiment_badge, status_label,
 };
@@ -157,6 +158,7 @@ pub(super) fn resolve_department(dir: &Directory, id: Option<i64>, lang: Lang) -
                 Lang::Fr => format!("Le service {id} n'existe pas dans ce projet."),
                 Lang::En => format!("no department {id} in this project"),
             })
+            .for_field("department_id")
         }),
     }
 }
@@ -166,9 +168,12 @@ pub(super) fn resolve_assignee(dir: &Directory, id: Option<i64>, lang: Lang) -> 
         None => Ok(None),
         Some(id) => dir.agents.iter().find(|a| a.id == id).cloned().map(Some).ok_or_else(|| {
             ApiError::invalid(match lang {
-                Lang::Fr => format!("L'utilisateur {id} n'est pas un membre actif du projet avec le rôle agent ou plus."),
+                Lang::Fr => {
+                    format!("L'utilisateur {id} n'est pas un membre actif du projet avec le rôle agent ou plus.")
+                }
                 Lang::En => format!("user {id} is not an active member of this project with the agent role or above"),
             })
+            .for_field("user_id")
         }),
     }
 }
@@ -182,6 +187,21 @@ enum Kind {
     Close,
     Ignore,
     Reopen,
+}
+
+impl Kind {
+    /// The id of its form in the item page.
+    fn form(self) -> &'static str {
+        match self {
+            Kind::Triage => "triage",
+            Kind::Assign => "assign",
+            Kind::Note => "note",
+            Kind::Answer => "answer",
+            Kind::Close => "close",
+            Kind::Ignore => "ignore",
+            Kind::Reopen => "reopen",
+        }
+    }
 }
 
 /// What an action may carry, from a form or a JSON body.
@@ -198,11 +218,15 @@ pub struct Fields {
 async fn perform(state: &AppState, actor: &Actor, mid: i64, kind: Kind, f: Fields, lang: Lang) -> Result<(), ApiError> {
     let pid = actor.project_id()?;
     let (mention, current) = load(state, pid, mid).await?;
-    let reason = actions::text_field(f.reason.as_deref(), MAX_REASON_CHARS, "La raison", "reason", lang)?;
+    let reason = actions::text_field(f.reason.as_deref(), MAX_REASON_CHARS, "La raison", "reason", lang)
+        .map_err(|e| e.for_field("reason"))?;
     let action = match kind {
         Kind::Note => {
-            let text = actions::text_field(f.text.as_deref(), MAX_TEXT_CHARS, "La note", "note", lang)?
-                .ok_or_else(|| ApiError::invalid(lang.t("La note est vide.", "The note is empty (text).")))?;
+            let text = actions::text_field(f.text.as_deref(), MAX_TEXT_CHARS, "La note", "note", lang)
+                .and_then(|t| {
+                    t.ok_or_else(|| ApiError::invalid(lang.t("La note est vide.", "The note is empty (text).")))
+                })
+                .map_err(|e| e.for_field("text"))?;
             let detail = WorkflowDetail::new(WorkflowChange::Note { text }).encode();
             let mut event = NewWorkflowEvent { user_id: actor.user_id(), action: "note".into(), detail };
             by_token(actor, &mut event);
@@ -218,7 +242,8 @@ async fn perform(state: &AppState, actor: &Actor, mid: i64, kind: Kind, f: Field
             }
         }
         Kind::Answer => Action::Answer {
-            reply: actions::text_field(f.reply.as_deref(), MAX_TEXT_CHARS, "La réponse", "reply", lang)?,
+            reply: actions::text_field(f.reply.as_deref(), MAX_TEXT_CHARS, "La réponse", "reply", lang)
+                .map_err(|e| e.for_field("reply"))?,
             reason,
         },
         Kind::Close => Action::Close { reason },
@@ -335,7 +360,7 @@ async fn reopen_api(
 // Forms.
 
 /// A form's fields, as typed (selects send empty strings).
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Serialize, Default, Clone)]
 pub struct ActionForm {
     department_id: Option<String>,
     user_id: Option<String>,
@@ -344,10 +369,14 @@ pub struct ActionForm {
     text: Option<String>,
 }
 
-fn id_field(v: Option<&str>, name: &str) -> Result<Option<i64>, ApiError> {
+fn id_field(v: Option<&str>, name: &'static str) -> Result<Option<i64>, ApiError> {
     match v.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| ApiError::invalid(format!("{name} must be a number"))),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            ApiError::invalid(format!("{name} must be a number"))
+                .with_french(format!("{name} doit être un nombre"))
+                .for_field(name)
+        }),
     }
 }
 
@@ -358,9 +387,9 @@ async fn form_action(state: AppState, actor: Actor, mid: i64, kind: Kind, form: 
         Ok::<_, ApiError>(Fields {
             department_id: id_field(form.department_id.as_deref(), "department_id")?,
             user_id: id_field(form.user_id.as_deref(), "user_id")?,
-            reply: form.reply,
-            reason: form.reason,
-            text: form.text,
+            reply: form.reply.clone(),
+            reason: form.reason.clone(),
+            text: form.text.clone(),
         })
     })();
     let result = match fields {
@@ -369,7 +398,9 @@ async fn form_action(state: AppState, actor: Actor, mid: i64, kind: Kind, form: 
     };
     match result {
         Ok(()) => Ok(see_other(&format!("/p/{pid}/inbox/{mid}"))),
-        Err(e) => Ok(error_page(&e, lang)),
+        // The item page again, the form as it was sent and the error beside it.
+        Err(e) if e.fixable() => render(&state, &actor, mid, Some(&Echo::of(kind.form(), e, &form))).await,
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -453,20 +484,26 @@ async fn item_page(
     Extension(actor): Extension<Actor>,
     Path((_, mid)): Path<(i64, i64)>,
 ) -> PageResult {
+    render(&state, &actor, mid, None).await
+}
+
+/// The item page; with `echo`, a refused form shown again as sent, with its
+/// error (and the page answered with the error's status).
+async fn render(state: &AppState, actor: &Actor, mid: i64, echo: Option<&Echo>) -> PageResult {
     let lang = actor.lang;
     let pid = actor.project_id()?;
-    let (stored, item) = match load(&state, pid, mid).await {
+    let (stored, item) = match load(state, pid, mid).await {
         Ok(loaded) => loaded,
         Err(e) => return Ok(error_page(&e, lang)),
     };
     let m = &stored.mention;
     let events = state.store.workflow_events(pid, mid).await?;
     let theme_names: HashMap<String, String> =
-        crate::pages::themes_for(&state, pid, lang).await?.into_iter().map(|t| (t.key, t.name)).collect();
-    let mut dir = Directory::load(&state, pid).await?;
+        crate::pages::themes_for(state, pid, lang).await?.into_iter().map(|t| (t.key, t.name)).collect();
+    let mut dir = Directory::load(state, pid).await?;
     let ids: Vec<i64> =
         events.iter().filter_map(|e| e.user_id).chain(item.iter().filter_map(|i| i.assignee_id)).collect();
-    dir.learn(&state, ids).await?;
+    dir.learn(state, ids).await?;
     let now = Utc::now();
     let status = item.as_ref().map(|i| i.status).unwrap_or(InboxStatus::New);
     let department = item.as_ref().and_then(|i| dir.department(i.department_id));
@@ -477,6 +514,98 @@ async fn item_page(
     let agent = actor.can(Role::Agent);
     let base = format!("/p/{pid}/inbox/{mid}");
     let title = m.title.as_deref().filter(|t| !t.trim().is_empty()).map(|t| crate::pages::clip(t, 200));
+    let on = |form: &str| Echo::on(echo, form);
+    let (triage, assign, answer, ignore, close, reopen, note) =
+        (on("triage"), on("assign"), on("answer"), on("ignore"), on("close"), on("reopen"), on("note"));
+    let actions = html! {
+        @if matches!(status, InboxStatus::New | InboxStatus::Assigned) {
+            form.stack method="post" action={ (base) "/triage" } {
+                (csrf_field(actor))
+                (triage.error(lang))
+                button type="submit" { @if status == InboxStatus::New { (lang.t("À traiter", "Mark to handle")) } @else { (lang.t("Remettre dans la file (désassigner)", "Back to the queue (unassign)")) } }
+            }
+        }
+        @if !done {
+            form.stack method="post" action={ (base) "/assign" } {
+                (csrf_field(actor))
+                h3 { (lang.t("Assigner", "Assign")) }
+                (assign.error(lang))
+                label { (lang.t("Service", "Department"))
+                    select name="department_id" aria-invalid=[assign.invalid("department_id")] aria-describedby=[assign.described("department_id")] {
+                        option value="" { (lang.t("(inchangé)", "(unchanged)")) }
+                        @for d in &dir.departments {
+                            @let id = d.id.to_string();
+                            option value=(id) selected[assign.chose("department_id", &id, false)] { (crate::pages::dept(lang, &d.name)) " (" (lang.duration(d.response_target_secs)) ")" }
+                        }
+                    }
+                }
+                label { (lang.t("Personne", "Person"))
+                    select name="user_id" aria-invalid=[assign.invalid("user_id")] aria-describedby=[assign.described("user_id")] {
+                        option value="" { (lang.t("(inchangée)", "(unchanged)")) }
+                        @for a in &dir.agents {
+                            @let id = a.id.to_string();
+                            option value=(id) selected[assign.chose("user_id", &id, false)] { (a.name) }
+                        }
+                    }
+                }
+                button type="submit" { (lang.t("Assigner", "Assign")) }
+            }
+            form.stack method="post" action={ (base) "/answer" } {
+                (csrf_field(actor))
+                h3 { (lang.t("Répondre", "Answer")) }
+                (answer.error(lang))
+                label { (lang.t("Réponse envoyée", "Reply sent"))
+                    textarea name="reply" maxlength=(MAX_TEXT_CHARS)
+                        aria-invalid=[answer.invalid("reply")] aria-describedby=[answer.described("reply")] { (answer.value("reply", "")) } }
+                label { (lang.t("Ou\u{a0}: pourquoi aucune réponse n'est nécessaire", "Or: why no reply is needed"))
+                    input type="text" name="reason" maxlength=(MAX_REASON_CHARS) value=(answer.value("reason", ""))
+                        aria-invalid=[answer.invalid("reason")] aria-describedby=[answer.described("reason")]; }
+                button type="submit" { (lang.t("Enregistrer la réponse", "Record the answer")) }
+            }
+            form.stack method="post" action={ (base) "/ignore" } {
+                (csrf_field(actor))
+                h3 { (lang.t("Ignorer", "Ignore")) }
+                (ignore.error(lang))
+                label { (lang.t("Raison", "Reason"))
+                    input type="text" name="reason" required maxlength=(MAX_REASON_CHARS) value=(ignore.value("reason", ""))
+                        aria-invalid=[ignore.invalid("reason")] aria-describedby=[ignore.described("reason")]; }
+                button.secondary type="submit" { (lang.t("Ignorer", "Ignore")) }
+            }
+        }
+        @if !matches!(status, InboxStatus::Closed | InboxStatus::Ignored) {
+            form.stack method="post" action={ (base) "/close" } {
+                (csrf_field(actor))
+                h3 { (lang.t("Clore", "Close")) }
+                (close.error(lang))
+                label {
+                    @if answered_once { (lang.t("Raison (facultative)", "Reason (optional)")) }
+                    @else { (lang.t("Raison (obligatoire\u{a0}: jamais répondue)", "Reason (required: never answered)")) }
+                    input type="text" name="reason" required[!answered_once] maxlength=(MAX_REASON_CHARS) value=(close.value("reason", ""))
+                        aria-invalid=[close.invalid("reason")] aria-describedby=[close.described("reason")];
+                }
+                button.secondary type="submit" { (lang.t("Clore", "Close")) }
+            }
+        }
+        @if done {
+            form.stack method="post" action={ (base) "/reopen" } {
+                (csrf_field(actor))
+                (reopen.error(lang))
+                button type="submit" { (lang.t("Rouvrir", "Reopen")) }
+            }
+        }
+        form.stack method="post" action={ (base) "/note" } {
+            (csrf_field(actor))
+            h3 { (lang.t("Note interne", "Internal note")) }
+            (note.error(lang))
+            label { (lang.t("Note (visible de l'équipe seulement)", "Note (seen by the team only)"))
+                textarea name="text" required maxlength=(MAX_TEXT_CHARS)
+                    aria-invalid=[note.invalid("text")] aria-describedby=[note.described("text")] { (note.value("text", "")) } }
+            button.secondary type="submit" { (lang.t("Ajouter la note", "Add the note")) }
+        }
+    };
+    // A refusal whose form is not shown any more (someone else answered,
+    // closed or ignored the item meanwhile): the error, and the text typed.
+    let unplaced = Echo::unplaced(echo, lang, &["reply", "reason", "text"]);
     let body = html! {
         p { a href={ "/p/" (pid) "/inbox" } { (lang.t("← À traiter", "← Inbox")) } }
         @match &title {
@@ -560,74 +689,8 @@ async fn item_page(
         @if agent {
             section.card.actions {
                 h2 { (lang.t("Actions", "Actions")) }
-                @if matches!(status, InboxStatus::New | InboxStatus::Assigned) {
-                    form.stack method="post" action={ (base) "/triage" } {
-                        (csrf_field(&actor))
-                        button type="submit" { @if status == InboxStatus::New { (lang.t("À traiter", "Mark to handle")) } @else { (lang.t("Remettre dans la file (désassigner)", "Back to the queue (unassign)")) } }
-                    }
-                }
-                @if !done {
-                    form.stack method="post" action={ (base) "/assign" } {
-                        (csrf_field(&actor))
-                        h3 { (lang.t("Assigner", "Assign")) }
-                        label { (lang.t("Service", "Department"))
-                            select name="department_id" {
-                                option value="" { (lang.t("(inchangé)", "(unchanged)")) }
-                                @for d in &dir.departments {
-                                    option value=(d.id) { (crate::pages::dept(lang, &d.name)) " (" (lang.duration(d.response_target_secs)) ")" }
-                                }
-                            }
-                        }
-                        label { (lang.t("Personne", "Person"))
-                            select name="user_id" {
-                                option value="" { (lang.t("(inchangée)", "(unchanged)")) }
-                                @for a in &dir.agents { option value=(a.id) { (a.name) } }
-                            }
-                        }
-                        button type="submit" { (lang.t("Assigner", "Assign")) }
-                    }
-                    form.stack method="post" action={ (base) "/answer" } {
-                        (csrf_field(&actor))
-                        h3 { (lang.t("Répondre", "Answer")) }
-                        label { (lang.t("Réponse envoyée", "Reply sent"))
-                            textarea name="reply" maxlength=(MAX_TEXT_CHARS) {} }
-                        label { (lang.t("Ou\u{a0}: pourquoi aucune réponse n'est nécessaire", "Or: why no reply is needed"))
-                            input type="text" name="reason" maxlength=(MAX_REASON_CHARS); }
-                        button type="submit" { (lang.t("Enregistrer la réponse", "Record the answer")) }
-                    }
-                    form.stack method="post" action={ (base) "/ignore" } {
-                        (csrf_field(&actor))
-                        h3 { (lang.t("Ignorer", "Ignore")) }
-                        label { (lang.t("Raison", "Reason"))
-                            input type="text" name="reason" required maxlength=(MAX_REASON_CHARS); }
-                        button.secondary type="submit" { (lang.t("Ignorer", "Ignore")) }
-                    }
-                }
-                @if !matches!(status, InboxStatus::Closed | InboxStatus::Ignored) {
-                    form.stack method="post" action={ (base) "/close" } {
-                        (csrf_field(&actor))
-                        h3 { (lang.t("Clore", "Close")) }
-                        label {
-                            @if answered_once { (lang.t("Raison (facultative)", "Reason (optional)")) }
-                            @else { (lang.t("Raison (obligatoire\u{a0}: jamais répondue)", "Reason (required: never answered)")) }
-                            input type="text" name="reason" required[!answered_once] maxlength=(MAX_REASON_CHARS);
-                        }
-                        button.secondary type="submit" { (lang.t("Clore", "Close")) }
-                    }
-                }
-                @if done {
-                    form.stack method="post" action={ (base) "/reopen" } {
-                        (csrf_field(&actor))
-                        button type="submit" { (lang.t("Rouvrir", "Reopen")) }
-                    }
-                }
-                form.stack method="post" action={ (base) "/note" } {
-                    (csrf_field(&actor))
-                    h3 { (lang.t("Note interne", "Internal note")) }
-                    label { (lang.t("Note (visible de l'équipe seulement)", "Note (seen by the team only)"))
-                        textarea name="text" required maxlength=(MAX_TEXT_CHARS) {} }
-                    button.secondary type="submit" { (lang.t("Ajouter la note", "Add the note")) }
-                }
+                (unplaced)
+                (actions)
             }
         }
         section.card.history {
@@ -650,5 +713,6 @@ async fn item_page(
         }
     };
     let page_title = title.unwrap_or_else(|| format!("{} #{mid}", lang.t("Mention", "Mention")));
-    page(&state, &actor, Nav::Inbox, &page_title, body).await
+    let response = page(state, actor, Nav::Inbox, &page_title, body).await?;
+    Ok(Echo::answer(echo, response))
 }

@@ -9,16 +9,17 @@ use axum::response::Response;
 use axum::{Extension, Form, Json};
 use chrono::Utc;
 use maud::{Markup, html};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use vigie_model::{Language, Role, Severity};
 use vigie_store::{Channel, NewChannel};
 
-use super::{audit_change, form_done, json_body, msg, secret_page, taken};
+use super::{audit_change, form_done, json_body, msg, refused, secret_page, taken};
 use crate::auth::{Actor, random_token};
 use crate::error::ApiError;
 use crate::i18n::Lang;
-use crate::pages::{PageResult, clip, created, csrf_field, error_page};
+use crate::pages::echo::{Echo, FormEcho};
+use crate::pages::{PageResult, clip, created, csrf_field};
 use crate::routes::Routes;
 use crate::{Access, AppState};
 
@@ -190,11 +191,11 @@ async fn add(
     lang: Lang,
 ) -> Result<(Channel, Option<String>), ApiError> {
     let pid = actor.project_id()?;
-    let min_severity = severity(input.min_severity.as_deref(), lang)?;
-    let channel_lang = language(input.lang.as_deref(), lang)?;
+    let min_severity = severity(input.min_severity.as_deref(), lang).map_err(|e| e.for_field("min_severity"))?;
+    let channel_lang = language(input.lang.as_deref(), lang).map_err(|e| e.for_field("lang"))?;
     let (channel, secret) = match input.kind.as_deref().map(str::trim) {
         Some("webhook") => {
-            let url = check_webhook_url(input.url.as_deref().unwrap_or(""), lang)?;
+            let url = check_webhook_url(input.url.as_deref().unwrap_or(""), lang).map_err(|e| e.for_field("url"))?;
             let secret = match input.secret.as_deref().map(str::trim) {
                 None | Some("") => random_token(),
                 Some(s) if s.chars().count() < 16 || s.len() > 200 || s.chars().any(char::is_control) => {
@@ -202,7 +203,8 @@ async fn add(
                         lang,
                         "Le secret fait de 16 à 200 caractères imprimables.".into(),
                         "a secret is 16 to 200 printable characters".into(),
-                    )));
+                    ))
+                    .for_field("secret"));
                 }
                 Some(s) => s.to_string(),
             };
@@ -222,7 +224,8 @@ async fn add(
                 lang,
                 "Un secret ne sert qu'aux webhooks.".into(),
                 "a secret is for webhooks only".into(),
-            )));
+            ))
+            .for_field("secret"));
         }
         Some("email") => {
             let raw = match &input.addresses {
@@ -232,7 +235,7 @@ async fn add(
                 }
                 _ => String::new(),
             };
-            let addresses = check_addresses(&raw, lang)?;
+            let addresses = check_addresses(&raw, lang).map_err(|e| e.for_field("addresses"))?;
             let target = addresses.join(",");
             (NewChannel { kind: "email".into(), target, secret: None, min_severity, lang: channel_lang }, None)
         }
@@ -241,7 +244,8 @@ async fn add(
                 lang,
                 "Le type doit être webhook ou email.".into(),
                 format!("kind must be webhook or email, not {:?}", other.unwrap_or("")),
-            )));
+            ))
+            .for_field("kind"));
         }
     };
     let added = state
@@ -316,7 +320,7 @@ async fn delete_api(
     Ok(Json(json!({"removed": id})))
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Serialize, Default, Clone)]
 pub struct ChannelForm {
     kind: Option<String>,
     url: Option<String>,
@@ -333,16 +337,23 @@ async fn add_form(
     let lang = actor.lang;
     let pid = actor.project_id()?;
     let input = ChannelInput {
-        kind: f.kind,
-        url: f.url,
-        addresses: f.addresses.map(Value::String),
-        min_severity: f.min_severity,
-        lang: f.lang,
+        kind: f.kind.clone(),
+        url: f.url.clone(),
+        addresses: f.addresses.clone().map(Value::String),
+        min_severity: f.min_severity.clone(),
+        lang: f.lang.clone(),
         secret: None,
     };
     match add(&state, &actor, input, lang).await {
-        Err(e) => Ok(error_page(&e, lang)),
-        Ok((_, None)) => form_done(lang, Ok(()), &back(pid)),
+        // The page has one form per kind.
+        Err(e) => {
+            let form = match f.kind.as_deref().map(str::trim) {
+                Some("email") => "channel-email",
+                _ => "channel-webhook",
+            };
+            refused(&state, &actor, Echo::of(form, e, &f)).await
+        }
+        Ok((_, None)) => Ok(crate::pages::see_other(&back(pid))),
         Ok((channel, Some(secret))) => {
             let what = html! {
                 p { (lang.t("Webhook ajouté\u{a0}: ", "Webhook added: ")) code { (shown_target(&channel)) } }
@@ -363,7 +374,7 @@ async fn delete_form(
 ) -> PageResult {
     let pid = actor.project_id()?;
     let result = remove(&state, &actor, id, actor.lang).await;
-    form_done(actor.lang, result, &back(pid))
+    form_done(&state, &actor, result, &back(pid), &format!("channel-{id}"), &()).await
 }
 
 fn severity_label(lang: Lang, s: Severity) -> &'static str {
@@ -374,12 +385,12 @@ fn severity_label(lang: Lang, s: Severity) -> &'static str {
     }
 }
 
-fn severity_select(lang: Lang) -> Markup {
+fn severity_select(lang: Lang, fe: FormEcho<'_>) -> Markup {
     html! {
         label { (lang.t("Gravité minimale", "Minimum severity"))
-            select name="min_severity" {
+            select name="min_severity" aria-invalid=[fe.invalid("min_severity")] aria-describedby=[fe.described("min_severity")] {
                 @for s in [Severity::Info, Severity::Warning, Severity::Critical] {
-                    option value=(s.as_str()) selected[s == Severity::Warning] { (severity_label(lang, s)) }
+                    option value=(s.as_str()) selected[fe.chose("min_severity", s.as_str(), s == Severity::Warning)] { (severity_label(lang, s)) }
                 }
             }
         }
@@ -387,22 +398,23 @@ fn severity_select(lang: Lang) -> Markup {
 }
 
 /// The language of the notifications, French by default.
-fn language_select(lang: Lang) -> Markup {
+fn language_select(lang: Lang, fe: FormEcho<'_>) -> Markup {
     html! {
         label { (lang.t("Langue des notifications", "Language of the notifications"))
-            select name="lang" {
+            select name="lang" aria-invalid=[fe.invalid("lang")] aria-describedby=[fe.described("lang")] {
                 @for l in Language::ALL {
-                    option value=(l.code()) selected[l == Language::Fr] { (language_label(lang, l)) }
+                    option value=(l.code()) selected[fe.chose("lang", l.code(), l == Language::Fr)] { (language_label(lang, l)) }
                 }
             }
         }
     }
 }
 
-pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, ApiError> {
+pub(super) async fn section(state: &AppState, actor: &Actor, echo: Option<&Echo>) -> Result<Markup, ApiError> {
     let lang = actor.lang;
     let pid = actor.project_id()?;
     let list = state.store.list_channels(pid).await?;
+    let (hook, mail) = (Echo::on(echo, "channel-webhook"), Echo::on(echo, "channel-email"));
     Ok(html! {
         section.card #channels {
             h2 { (lang.t("Canaux de notification", "Notification channels")) }
@@ -438,27 +450,31 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                     }
                 } }
             }
-            details {
+            details open[hook.refused()] {
                 summary { (lang.t("Ajouter un webhook", "Add a webhook")) }
                 form.stack method="post" action={ "/p/" (pid) "/settings/channels" } {
                     (csrf_field(actor))
+                    (hook.error(lang))
                     input type="hidden" name="kind" value="webhook";
                     label { (lang.t("Adresse (http ou https)", "URL (http or https)"))
-                        input type="url" name="url" required maxlength=(MAX_URL_CHARS) placeholder="https://"; }
-                    (severity_select(lang))
-                    (language_select(lang))
+                        input type="url" name="url" required maxlength=(MAX_URL_CHARS) placeholder="https://" value=(hook.value("url", ""))
+                            aria-invalid=[hook.invalid("url")] aria-describedby=[hook.described("url")]; }
+                    (severity_select(lang, hook))
+                    (language_select(lang, hook))
                     button type="submit" { (lang.t("Ajouter", "Add")) }
                 }
             }
-            details {
+            details open[mail.refused()] {
                 summary { (lang.t("Ajouter des destinataires e-mail", "Add e-mail recipients")) }
                 form.stack method="post" action={ "/p/" (pid) "/settings/channels" } {
                     (csrf_field(actor))
+                    (mail.error(lang))
                     input type="hidden" name="kind" value="email";
                     label { (lang.t("Adresses, séparées par des virgules", "Addresses, separated by commas"))
-                        input type="text" name="addresses" required maxlength="5000"; }
-                    (severity_select(lang))
-                    (language_select(lang))
+                        input type="text" name="addresses" required maxlength="5000" value=(mail.value("addresses", ""))
+                            aria-invalid=[mail.invalid("addresses")] aria-describedby=[mail.described("addresses")]; }
+                    (severity_select(lang, mail))
+                    (language_select(lang, mail))
                     button type="submit" { (lang.t("Ajouter", "Add")) }
                 }
             }

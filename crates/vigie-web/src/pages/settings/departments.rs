@@ -7,7 +7,7 @@ use axum::http::Method;
 use axum::{Extension, Form, Json};
 use chrono::Utc;
 use maud::{Markup, html};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use vigie_model::Role;
 use vigie_store::{Department, NewDepartment, User};
@@ -16,6 +16,7 @@ use super::{MAX_NAME_CHARS, audit_change, form_done, form_id, json_body, msg, na
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::i18n::Lang;
+use crate::pages::echo::{Echo, FormEcho};
 use crate::pages::{PageResult, created, csrf_field};
 use crate::routes::Routes;
 use crate::{Access, AppState};
@@ -94,7 +95,8 @@ fn check_target(secs: i64, lang: Lang) -> Result<i64, ApiError> {
             format!(
                 "the response target must be between 1 minute and 30 days ({MIN_TARGET_SECS} to {MAX_TARGET_SECS} seconds)"
             ),
-        )));
+        ))
+        .for_field("hours"));
     }
     Ok(secs)
 }
@@ -108,7 +110,8 @@ async fn check_manager(state: &AppState, pid: i64, manager: Option<i64>, lang: L
             lang,
             format!("L'utilisateur {id} n'est pas membre du projet\u{a0}: ajoutez-le d'abord."),
             format!("user {id} is not a member of this project: add them first"),
-        )));
+        ))
+        .for_field("manager_id"));
     };
     if user.disabled {
         return Err(ApiError::invalid(msg(
@@ -129,7 +132,8 @@ async fn check_manager(state: &AppState, pid: i64, manager: Option<i64>, lang: L
                 "{} is a viewer in this project and could not handle overdue mentions: choose an agent, manager or admin",
                 user.display_name
             ),
-        )));
+        ))
+        .for_field("manager_id"));
     }
     Ok(Some(user))
 }
@@ -163,7 +167,8 @@ async fn check_name_free(
             lang,
             name_taken(taken),
             format!("this project already has a department named {taken:?}"),
-        ))),
+        ))
+        .for_field("name")),
         None => Ok(()),
     }
 }
@@ -181,7 +186,7 @@ async fn add(state: &AppState, actor: &Actor, input: Input, lang: Lang) -> Resul
             Utc::now(),
         )
         .await
-        .map_err(|e| taken(e, lang, name_taken(&name)))?;
+        .map_err(|e| taken(e, lang, name_taken(&name)).for_field("name"))?;
     audit_change(
         state,
         actor,
@@ -218,7 +223,11 @@ async fn update(state: &AppState, actor: &Actor, id: i64, input: Input, lang: La
         manager_id: input.manager_id,
         ..before.clone()
     };
-    state.store.update_department(&after).await.map_err(|e| taken(e, lang, name_taken(&after.name)))?;
+    state
+        .store
+        .update_department(&after)
+        .await
+        .map_err(|e| taken(e, lang, name_taken(&after.name)).for_field("name"))?;
     audit_change(
         state,
         actor,
@@ -310,7 +319,7 @@ async fn delete_api(
 
 // --- Forms
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Serialize, Default)]
 pub struct DepartmentForm {
     name: Option<String>,
     hours: Option<String>,
@@ -319,7 +328,7 @@ pub struct DepartmentForm {
 }
 
 fn form_input(f: &DepartmentForm, lang: Lang) -> Result<Input, ApiError> {
-    let number = |v: Option<&str>, what: super::What, max: i64| -> Result<i64, ApiError> {
+    let number = |v: Option<&str>, field: &'static str, what: super::What, max: i64| -> Result<i64, ApiError> {
         match v.map(str::trim).filter(|v| !v.is_empty()) {
             None => Ok(0),
             Some(v) => v.parse::<i64>().ok().filter(|n| (0..=max).contains(n)).ok_or_else(|| {
@@ -329,15 +338,18 @@ fn form_input(f: &DepartmentForm, lang: Lang) -> Result<Input, ApiError> {
                     format!("Les {fr} doivent être un nombre entier de 0 à {max}."),
                     format!("{en} must be a whole number from 0 to {max}"),
                 ))
+                .for_field(field)
             }),
         }
     };
-    let hours = number(f.hours.as_deref(), ("heures", "hours"), MAX_TARGET_SECS / 3600)?;
-    let minutes = number(f.minutes.as_deref(), ("minutes", "minutes"), 59)?;
+    let name = name_field(f.name.as_deref(), MAX_NAME_CHARS, NAME, lang).map_err(|e| e.for_field("name"))?;
+    let hours = number(f.hours.as_deref(), "hours", ("heures", "hours"), MAX_TARGET_SECS / 3600)?;
+    let minutes = number(f.minutes.as_deref(), "minutes", ("minutes", "minutes"), 59)?;
     Ok(Input {
-        name: name_field(f.name.as_deref(), MAX_NAME_CHARS, NAME, lang)?,
+        name,
         target_secs: check_target(hours * 3600 + minutes * 60, lang)?,
-        manager_id: form_id(f.manager_id.as_deref(), ("Le responsable", "manager"), lang)?,
+        manager_id: form_id(f.manager_id.as_deref(), ("Le responsable", "manager"), lang)
+            .map_err(|e| e.for_field("manager_id"))?,
     })
 }
 
@@ -349,7 +361,7 @@ async fn add_form(
     let pid = actor.project_id()?;
     let lang = actor.lang;
     let result = async { add(&state, &actor, form_input(&f, lang)?, lang).await.map(|_| ()) }.await;
-    form_done(actor.lang, result, &back(pid))
+    form_done(&state, &actor, result, &back(pid), "department-add", &f).await
 }
 
 async fn edit_form(
@@ -361,7 +373,7 @@ async fn edit_form(
     let pid = actor.project_id()?;
     let lang = actor.lang;
     let result = async { update(&state, &actor, id, form_input(&f, lang)?, lang).await.map(|_| ()) }.await;
-    form_done(actor.lang, result, &back(pid))
+    form_done(&state, &actor, result, &back(pid), &format!("department-{id}"), &f).await
 }
 
 async fn delete_form(
@@ -371,35 +383,45 @@ async fn delete_form(
 ) -> PageResult {
     let pid = actor.project_id()?;
     let result = remove(&state, &actor, id, actor.lang).await.map(|_| ());
-    form_done(actor.lang, result, &back(pid))
+    form_done(&state, &actor, result, &back(pid), &format!("department-{id}"), &()).await
 }
 
 // --- Section of the settings page
 
-fn fields(lang: Lang, d: Option<&Department>, members: &[(User, Role)]) -> Markup {
+/// A department's fields: as stored (`d`), empty for a new one, or as typed
+/// when the form was refused.
+fn fields(lang: Lang, d: Option<&Department>, members: &[(User, Role)], fe: FormEcho<'_>) -> Markup {
     let target = d.map(|d| d.response_target_secs).unwrap_or(4 * 3600);
+    let (hours, minutes) = ((target / 3600).to_string(), ((target % 3600) / 60).to_string());
+    let manager = d.and_then(|d| d.manager_id).map(|m| m.to_string()).unwrap_or_default();
     html! {
+        (fe.error(lang))
         label { (lang.t("Nom", "Name"))
-            input type="text" name="name" required maxlength=(MAX_NAME_CHARS) value=[d.map(|d| crate::pages::dept(lang, &d.name))]; }
+            input type="text" name="name" required maxlength=(MAX_NAME_CHARS)
+                value=(fe.value("name", d.map(|d| crate::pages::dept(lang, &d.name)).unwrap_or("")))
+                aria-invalid=[fe.invalid("name")] aria-describedby=[fe.described("name")]; }
         div.inline-fields {
             label { (lang.t("Objectif de réponse\u{a0}: heures", "Response target: hours"))
-                input type="number" name="hours" min="0" max="720" value=(target / 3600); }
+                input type="number" name="hours" min="0" max="720" value=(fe.value("hours", &hours))
+                    aria-invalid=[fe.invalid("hours")] aria-describedby=[fe.described("hours")]; }
             label { (lang.t("minutes", "minutes"))
-                input type="number" name="minutes" min="0" max="59" value=((target % 3600) / 60); }
+                input type="number" name="minutes" min="0" max="59" value=(fe.value("minutes", &minutes))
+                    aria-invalid=[fe.invalid("minutes")] aria-describedby=[fe.described("minutes")]; }
         }
         label { (lang.t("Responsable (reçoit les mentions en retard)", "Manager (gets overdue mentions)"))
-            select name="manager_id" {
+            select name="manager_id" aria-invalid=[fe.invalid("manager_id")] aria-describedby=[fe.described("manager_id")] {
                 option value="" { (lang.t("(aucun)", "(none)")) }
                 // Only people who can handle the overdue mentions escalated to them.
                 @for (u, _) in members.iter().filter(|(_, role)| *role >= Role::Agent) {
-                    option value=(u.id) selected[d.and_then(|d| d.manager_id) == Some(u.id)] { (u.display_name) " (" (u.username) ")" }
+                    @let id = u.id.to_string();
+                    option value=(id) selected[fe.chose("manager_id", &id, manager == id)] { (u.display_name) " (" (u.username) ")" }
                 }
             }
         }
     }
 }
 
-pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, ApiError> {
+pub(super) async fn section(state: &AppState, actor: &Actor, echo: Option<&Echo>) -> Result<Markup, ApiError> {
     let lang = actor.lang;
     let pid = actor.project_id()?;
     let list = state.store.list_departments(pid).await?;
@@ -435,12 +457,13 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                                 td { (lang.duration(d.response_target_secs)) }
                                 td { (name_of(d.manager_id)) }
                                 @if can {
+                                    @let fe = Echo::on(echo, &format!("department-{}", d.id));
                                     td {
-                                        details {
+                                        details open[fe.refused()] {
                                             summary { (lang.t("Modifier", "Edit")) }
                                             form.stack method="post" action={ "/p/" (pid) "/settings/departments/" (d.id) } {
                                                 (csrf_field(actor))
-                                                (fields(lang, Some(d), &members))
+                                                (fields(lang, Some(d), &members, fe))
                                                 button type="submit" { (lang.t("Enregistrer", "Save")) }
                                             }
                                         }
@@ -457,11 +480,12 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                 } }
             }
             @if can {
-                details {
+                @let fe = Echo::on(echo, "department-add");
+                details open[fe.refused()] {
                     summary { (lang.t("Ajouter un service", "Add a department")) }
                     form.stack method="post" action={ "/p/" (pid) "/settings/departments" } {
                         (csrf_field(actor))
-                        (fields(lang, None, &members))
+                        (fields(lang, None, &members, fe))
                         button type="submit" { (lang.t("Ajouter", "Add")) }
                     }
                 }

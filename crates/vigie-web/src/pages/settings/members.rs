@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::{Extension, Form, Json};
 use maud::{Markup, html};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use vigie_model::Role;
 use vigie_store::User;
@@ -16,6 +16,7 @@ use super::{audit_change, form_done, json_body, msg, parse_role, role_label};
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::i18n::Lang;
+use crate::pages::echo::{Echo, FormEcho};
 use crate::pages::{PageResult, created, csrf_field};
 use crate::routes::Routes;
 use crate::{Access, AppState};
@@ -85,11 +86,10 @@ async fn add(
     lang: Lang,
 ) -> Result<(User, Role), ApiError> {
     let pid = actor.project_id()?;
-    let username = username
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| ApiError::invalid(lang.t("Indiquez un identifiant.", "give a username")))?;
-    let role = parse_role(role, lang)?;
+    let username = username.map(str::trim).filter(|u| !u.is_empty()).ok_or_else(|| {
+        ApiError::invalid(lang.t("Indiquez un identifiant.", "give a username")).for_field("username")
+    })?;
+    let role = parse_role(role, lang).map_err(|e| e.for_field("role"))?;
     let (user, _) = state.store.user_by_name(username).await?.ok_or_else(|| {
         ApiError::not_found(msg(
             lang,
@@ -98,13 +98,15 @@ async fn add(
             ),
             format!("no user named {username:?}: an installation admin creates accounts"),
         ))
+        .for_field("username")
     })?;
     if state.store.members(pid).await?.iter().any(|(u, _)| u.id == user.id) {
         return Err(ApiError::conflict(msg(
             lang,
             format!("{} est déjà membre\u{a0}: changez plutôt son rôle.", user.username),
             format!("{} is a member already: change their role instead", user.username),
-        )));
+        ))
+        .for_field("username"));
     }
     state.store.set_membership(pid, user.id, Some(role)).await?;
     audit_change(state, actor, Some(pid), "member.add", format!("added {} as {role}", user.username)).await?;
@@ -119,7 +121,7 @@ async fn change_role(
     lang: Lang,
 ) -> Result<(User, Role), ApiError> {
     let pid = actor.project_id()?;
-    let role = parse_role(role, lang)?;
+    let role = parse_role(role, lang).map_err(|e| e.for_field("role"))?;
     let (user, before) = check_change(state, actor, pid, uid, Some(role), lang).await?;
     if before != role {
         state.store.set_membership(pid, uid, Some(role)).await?;
@@ -135,7 +137,7 @@ async fn remove(state: &AppState, actor: &Actor, uid: i64, lang: Lang) -> Result
     audit_change(state, actor, Some(pid), "member.remove", format!("removed {} ({before})", user.username)).await
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Serialize, Default)]
 pub struct MemberInput {
     username: Option<String>,
     role: Option<String>,
@@ -183,7 +185,7 @@ async fn add_form(
 ) -> PageResult {
     let pid = actor.project_id()?;
     let result = add(&state, &actor, f.username.as_deref(), f.role.as_deref(), actor.lang).await.map(|_| ());
-    form_done(actor.lang, result, &back(pid))
+    form_done(&state, &actor, result, &back(pid), "member-add", &f).await
 }
 
 async fn role_form(
@@ -194,7 +196,7 @@ async fn role_form(
 ) -> PageResult {
     let pid = actor.project_id()?;
     let result = change_role(&state, &actor, uid, f.role.as_deref(), actor.lang).await.map(|_| ());
-    form_done(actor.lang, result, &back(pid))
+    form_done(&state, &actor, result, &back(pid), &format!("member-{uid}"), &f).await
 }
 
 async fn delete_form(
@@ -204,21 +206,22 @@ async fn delete_form(
 ) -> PageResult {
     let pid = actor.project_id()?;
     let result = remove(&state, &actor, uid, actor.lang).await;
-    form_done(actor.lang, result, &back(pid))
+    form_done(&state, &actor, result, &back(pid), &format!("member-{uid}"), &()).await
 }
 
-pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, ApiError> {
+pub(super) async fn section(state: &AppState, actor: &Actor, echo: Option<&Echo>) -> Result<Markup, ApiError> {
     let lang = actor.lang;
     let pid = actor.project_id()?;
     let members = state.store.members(pid).await?;
     let can = actor.can(Role::Admin);
-    let role_select = |current: Role| {
+    let role_select = |current: Role, fe: FormEcho<'_>| {
         html! {
-            select name="role" {
-                @for r in Role::ALL { option value=(r.as_str()) selected[r == current] { (role_label(lang, r)) } }
+            select name="role" aria-invalid=[fe.invalid("role")] aria-describedby=[fe.described("role")] {
+                @for r in Role::ALL { option value=(r.as_str()) selected[fe.chose("role", r.as_str(), r == current)] { (role_label(lang, r)) } }
             }
         }
     };
+    let add = Echo::on(echo, "member-add");
     Ok(html! {
         section.card #members {
             h2 { (lang.t("Membres", "Members")) }
@@ -236,11 +239,13 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                             td { (u.display_name) }
                             td { (role_label(lang, *r)) }
                             @if can {
+                                @let fe = Echo::on(echo, &format!("member-{}", u.id));
                                 td {
                                     @if actor.user_id() != Some(u.id) {
+                                        (fe.error(lang))
                                         form.inline method="post" action={ "/p/" (pid) "/settings/members/" (u.id) } {
                                             (csrf_field(actor))
-                                            (role_select(*r))
+                                            (role_select(*r, fe))
                                             button.secondary type="submit" { (lang.t("Changer", "Change")) }
                                         }
                                         " "
@@ -259,13 +264,15 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                 }
             } }
             @if can {
-                details {
+                details open[add.refused()] {
                     summary { (lang.t("Ajouter un membre", "Add a member")) }
                     form.stack method="post" action={ "/p/" (pid) "/settings/members" } {
                         (csrf_field(actor))
+                        (add.error(lang))
                         label { (lang.t("Identifiant d'un utilisateur existant", "Username of an existing user"))
-                            input type="text" name="username" required maxlength="64" autocomplete="off"; }
-                        label { (lang.t("Rôle", "Role")) (role_select(Role::Viewer)) }
+                            input type="text" name="username" required maxlength="64" autocomplete="off" value=(add.value("username", ""))
+                                aria-invalid=[add.invalid("username")] aria-describedby=[add.described("username")]; }
+                        label { (lang.t("Rôle", "Role")) (role_select(Role::Viewer, add)) }
                         button type="submit" { (lang.t("Ajouter", "Add")) }
                     }
                 }

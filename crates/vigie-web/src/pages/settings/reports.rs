@@ -9,17 +9,18 @@ use axum::response::Response;
 use axum::{Extension, Form, Json};
 use chrono::Utc;
 use maud::{Markup, html};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use vigie_model::Role;
 use vigie_store::{Frequency, NewReportSchedule, ReportSchedule, StoreError};
 
 use super::channels::check_addresses;
-use super::{audit_change, form_done, form_id, json_body, msg};
+use super::{audit_change, form_done, form_id, json_body, msg, refused};
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::i18n::Lang;
-use crate::pages::{PageResult, clip, created, csrf_field, error_page};
+use crate::pages::echo::Echo;
+use crate::pages::{PageResult, clip, created, csrf_field};
 use crate::routes::Routes;
 use crate::schedule::next_send;
 use crate::{Access, AppState};
@@ -81,10 +82,13 @@ async fn add(state: &AppState, actor: &Actor, input: ScheduleInput, lang: Lang) 
             "La fréquence doit être weekly (hebdomadaire) ou monthly (mensuelle).".into(),
             "frequency must be weekly or monthly".into(),
         ))
+        .for_field("frequency")
     })?;
     let channel_id = match &input.channel_id {
         Some(Value::Number(n)) => n.as_i64(),
-        Some(Value::String(s)) => form_id(Some(s), ("le canal", "channel"), lang)?,
+        Some(Value::String(s)) => {
+            form_id(Some(s), ("le canal", "channel"), lang).map_err(|e| e.for_field("channel_id"))?
+        }
         _ => None,
     }
     .ok_or_else(|| {
@@ -93,6 +97,7 @@ async fn add(state: &AppState, actor: &Actor, input: ScheduleInput, lang: Lang) 
             "Choisissez un canal e-mail.".into(),
             "give channel_id, an e-mail channel of the project".into(),
         ))
+        .for_field("channel_id")
     })?;
     let raw = match &input.recipients {
         Some(Value::String(s)) => s.clone(),
@@ -106,7 +111,7 @@ async fn add(state: &AppState, actor: &Actor, input: ScheduleInput, lang: Lang) 
     } else {
         // Each address once (`a@x.fr,A@X.fr` mailed it twice).
         let mut seen = std::collections::HashSet::new();
-        let addresses = check_addresses(&raw, lang)?;
+        let addresses = check_addresses(&raw, lang).map_err(|e| e.for_field("recipients"))?;
         addresses.into_iter().filter(|a| seen.insert(a.to_lowercase())).collect::<Vec<_>>().join(",")
     };
     let report_lang = match input.lang.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
@@ -117,6 +122,7 @@ async fn add(state: &AppState, actor: &Actor, input: ScheduleInput, lang: Lang) 
         },
         Some(l) => Lang::parse(l).map(|l| l.code().to_string()).ok_or_else(|| {
             ApiError::invalid(msg(lang, "La langue doit être fr ou en.".into(), "lang must be fr or en".into()))
+                .for_field("lang")
         })?,
     };
     // The same report to the same people twice would mail it twice: the
@@ -153,7 +159,8 @@ async fn add(state: &AppState, actor: &Actor, input: ScheduleInput, lang: Lang) 
                 lang,
                 format!("Le projet n'a pas de canal e-mail {channel_id}."),
                 format!("this project has no e-mail channel {channel_id}"),
-            )),
+            ))
+            .for_field("channel_id"),
             other => other.into(),
         })?;
     audit_change(
@@ -203,7 +210,7 @@ async fn delete_api(
     Ok(Json(json!({"removed": id})))
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Serialize, Default, Clone)]
 pub struct ScheduleForm {
     frequency: Option<String>,
     channel_id: Option<String>,
@@ -219,14 +226,14 @@ async fn add_form(
     let lang = actor.lang;
     let pid = actor.project_id()?;
     let input = ScheduleInput {
-        frequency: f.frequency,
-        channel_id: f.channel_id.map(Value::String),
-        recipients: f.recipients.map(Value::String),
-        lang: f.lang,
+        frequency: f.frequency.clone(),
+        channel_id: f.channel_id.clone().map(Value::String),
+        recipients: f.recipients.clone().map(Value::String),
+        lang: f.lang.clone(),
     };
     match add(&state, &actor, input, lang).await {
-        Err(e) => Ok(error_page(&e, lang)),
-        Ok(_) => form_done(lang, Ok(()), &back(pid)),
+        Err(e) => refused(&state, &actor, Echo::of("report-add", e, &f)).await,
+        Ok(_) => Ok(crate::pages::see_other(&back(pid))),
     }
 }
 
@@ -237,7 +244,7 @@ async fn delete_form(
 ) -> PageResult {
     let pid = actor.project_id()?;
     let result = remove(&state, &actor, id, actor.lang).await;
-    form_done(actor.lang, result, &back(pid))
+    form_done(&state, &actor, result, &back(pid), &format!("report-{id}"), &()).await
 }
 
 fn frequency_label(lang: Lang, f: Frequency) -> &'static str {
@@ -247,12 +254,13 @@ fn frequency_label(lang: Lang, f: Frequency) -> &'static str {
     }
 }
 
-pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, ApiError> {
+pub(super) async fn section(state: &AppState, actor: &Actor, echo: Option<&Echo>) -> Result<Markup, ApiError> {
     let lang = actor.lang;
     let pid = actor.project_id()?;
     let list = state.store.list_report_schedules(pid).await?;
     let channels: Vec<_> = state.store.list_channels(pid).await?.into_iter().filter(|c| c.kind == "email").collect();
     let now = Utc::now();
+    let fe = Echo::on(echo, "report-add");
     Ok(html! {
         section.card #reports {
             h2 { (lang.t("Rapports programmés", "Scheduled reports")) }
@@ -301,25 +309,32 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                     "Add an e-mail channel first (above): reports go through it."
                 )) }
             } @else {
-                details {
+                details open[fe.refused()] {
                     summary { (lang.t("Programmer un rapport", "Schedule a report")) }
                     form.stack method="post" action={ "/p/" (pid) "/settings/reports" } {
                         (csrf_field(actor))
+                        (fe.error(lang))
                         label { (lang.t("Fréquence", "Frequency"))
-                            select name="frequency" {
-                                option value="weekly" { (frequency_label(lang, Frequency::Weekly)) }
-                                option value="monthly" { (frequency_label(lang, Frequency::Monthly)) }
+                            select name="frequency" aria-invalid=[fe.invalid("frequency")] aria-describedby=[fe.described("frequency")] {
+                                option value="weekly" selected[fe.chose("frequency", "weekly", true)] { (frequency_label(lang, Frequency::Weekly)) }
+                                option value="monthly" selected[fe.chose("frequency", "monthly", false)] { (frequency_label(lang, Frequency::Monthly)) }
                             }
                         }
                         label { (lang.t("Canal e-mail", "E-mail channel"))
-                            select name="channel_id" { @for c in &channels { option value=(c.id) { (clip(&c.target, 80)) } } }
+                            select name="channel_id" aria-invalid=[fe.invalid("channel_id")] aria-describedby=[fe.described("channel_id")] {
+                                @for c in &channels {
+                                    @let id = c.id.to_string();
+                                    option value=(id) selected[fe.chose("channel_id", &id, false)] { (clip(&c.target, 80)) }
+                                }
+                            }
                         }
                         label { (lang.t("Destinataires (vide : ceux du canal)", "Recipients (empty: the channel's)"))
-                            input type="text" name="recipients" maxlength="5000"; }
+                            input type="text" name="recipients" maxlength="5000" value=(fe.value("recipients", ""))
+                                aria-invalid=[fe.invalid("recipients")] aria-describedby=[fe.described("recipients")]; }
                         label { (lang.t("Langue", "Language"))
-                            select name="lang" {
-                                option value="fr" selected[lang == Lang::Fr] { "français" }
-                                option value="en" selected[lang == Lang::En] { "English" }
+                            select name="lang" aria-invalid=[fe.invalid("lang")] aria-describedby=[fe.described("lang")] {
+                                option value="fr" selected[fe.chose("lang", "fr", lang == Lang::Fr)] { "français" }
+                                option value="en" selected[fe.chose("lang", "en", lang == Lang::En)] { "English" }
                             }
                         }
                         button type="submit" { (lang.t("Programmer", "Schedule")) }

@@ -7,7 +7,7 @@ use axum::http::Method;
 use axum::{Extension, Form, Json};
 use chrono::Utc;
 use maud::{Markup, html};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use vigie_model::{Polarity, Role, SourceKind};
 use vigie_pipeline::routing::describe_conditions;
@@ -17,6 +17,7 @@ use super::{audit_change, form_done, form_id, json_body, msg};
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::i18n::Lang;
+use crate::pages::echo::Echo;
 use crate::pages::{PageResult, created, csrf_field, polarity_label};
 use crate::routes::Routes;
 use crate::{Access, AppState};
@@ -68,7 +69,7 @@ pub(crate) fn rule_json(r: &RoutingRule) -> Value {
 }
 
 /// A rule as given: conditions as text (empty: any), checked by [`check`].
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Serialize, Default)]
 pub struct RuleInput {
     theme: Option<String>,
     sentiment: Option<String>,
@@ -101,7 +102,8 @@ async fn check(state: &AppState, pid: i64, input: &RuleInput, lang: Lang) -> Res
                     lang,
                     format!("Le projet n'a pas de thème {key:?}."),
                     format!("the project has no theme {key:?}"),
-                )));
+                ))
+                .for_field("theme"));
             }
             Some(key.to_string())
         }
@@ -109,12 +111,12 @@ async fn check(state: &AppState, pid: i64, input: &RuleInput, lang: Lang) -> Res
     let sentiment = given(input.sentiment.as_deref())
         .map(str::parse::<Polarity>)
         .transpose()
-        .map_err(|e| ApiError::invalid(msg(lang, "Tonalité inconnue.".into(), e.to_string())))?;
-    let source_kind = given(input.source_kind.as_deref())
-        .map(str::parse::<SourceKind>)
-        .transpose()
-        .map_err(|e| ApiError::invalid(msg(lang, "Type de source inconnu.".into(), e.to_string())))?;
-    let watch_id = form_id(input.watch_id.as_deref(), ("La veille", "watch"), lang)?;
+        .map_err(|e| ApiError::invalid(msg(lang, "Tonalité inconnue.".into(), e.to_string())).for_field("sentiment"))?;
+    let source_kind = given(input.source_kind.as_deref()).map(str::parse::<SourceKind>).transpose().map_err(|e| {
+        ApiError::invalid(msg(lang, "Type de source inconnu.".into(), e.to_string())).for_field("source_kind")
+    })?;
+    let watch_id =
+        form_id(input.watch_id.as_deref(), ("La veille", "watch"), lang).map_err(|e| e.for_field("watch_id"))?;
     if let Some(id) = watch_id
         && !state.store.list_watches(pid).await?.iter().any(|w| w.id == id)
     {
@@ -122,28 +124,33 @@ async fn check(state: &AppState, pid: i64, input: &RuleInput, lang: Lang) -> Res
             lang,
             format!("Le projet n'a pas de veille {id}."),
             format!("the project has no watch {id}"),
-        )));
+        ))
+        .for_field("watch_id"));
     }
-    let department_id =
-        form_id(input.department_id.as_deref(), ("Le service", "department"), lang)?.ok_or_else(|| {
-            ApiError::invalid(lang.t(
-                "Choisissez le service auquel la règle envoie les mentions.",
-                "choose the department the rule sends mentions to (department_id)",
-            ))
-        })?;
+    let department_id = form_id(input.department_id.as_deref(), ("Le service", "department"), lang)
+        .and_then(|id| {
+            id.ok_or_else(|| {
+                ApiError::invalid(lang.t(
+                    "Choisissez le service auquel la règle envoie les mentions.",
+                    "choose the department the rule sends mentions to (department_id)",
+                ))
+            })
+        })
+        .map_err(|e| e.for_field("department_id"))?;
     if !state.store.list_departments(pid).await?.iter().any(|d| d.id == department_id) {
         return Err(ApiError::invalid(msg(
             lang,
             format!("Le projet n'a pas de service {department_id}."),
             format!("the project has no department {department_id}"),
-        )));
+        ))
+        .for_field("department_id"));
     }
     Ok(NewRoutingRule { theme, sentiment, watch_id, source_kind, department_id })
 }
 
-async fn add(state: &AppState, actor: &Actor, input: RuleInput, lang: Lang) -> Result<RoutingRule, ApiError> {
+async fn add(state: &AppState, actor: &Actor, input: &RuleInput, lang: Lang) -> Result<RoutingRule, ApiError> {
     let pid = actor.project_id()?;
-    let rule = check(state, pid, &input, lang).await?;
+    let rule = check(state, pid, input, lang).await?;
     if state.store.list_rules(pid).await?.len() >= MAX_RULES {
         return Err(ApiError::conflict(msg(
             lang,
@@ -255,7 +262,7 @@ async fn move_form(
 ) -> PageResult {
     let pid = actor.project_id()?;
     let result = move_rule(&state, &actor, id, f.direction.as_deref(), actor.lang).await;
-    form_done(actor.lang, result, &back(pid))
+    form_done(&state, &actor, result, &back(pid), &format!("rule-{id}"), &()).await
 }
 
 async fn move_api(
@@ -287,7 +294,7 @@ async fn add_api(
         source_kind: b.source_kind,
         department_id: b.department_id.map(|d| d.to_string()),
     };
-    Ok(created(rule_json(&add(&state, &actor, input, Lang::En).await?)))
+    Ok(created(rule_json(&add(&state, &actor, &input, Lang::En).await?)))
 }
 
 async fn delete_api(
@@ -305,8 +312,8 @@ async fn add_form(
     Form(f): Form<RuleInput>,
 ) -> PageResult {
     let pid = actor.project_id()?;
-    let result = add(&state, &actor, f, actor.lang).await.map(|_| ());
-    form_done(actor.lang, result, &back(pid))
+    let result = add(&state, &actor, &f, actor.lang).await.map(|_| ());
+    form_done(&state, &actor, result, &back(pid), "rule-add", &f).await
 }
 
 async fn delete_form(
@@ -316,10 +323,10 @@ async fn delete_form(
 ) -> PageResult {
     let pid = actor.project_id()?;
     let result = remove(&state, &actor, id, actor.lang).await;
-    form_done(actor.lang, result, &back(pid))
+    form_done(&state, &actor, result, &back(pid), &format!("rule-{id}"), &()).await
 }
 
-pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, ApiError> {
+pub(super) async fn section(state: &AppState, actor: &Actor, echo: Option<&Echo>) -> Result<Markup, ApiError> {
     let lang = actor.lang;
     let pid = actor.project_id()?;
     let rules = state.store.list_rules(pid).await?;
@@ -328,6 +335,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
     let watches = state.store.list_watches(pid).await?;
     let can = actor.can(Role::Manager);
     let any = lang.t("(tous)", "(any)");
+    let fe = Echo::on(echo, "rule-add");
     Ok(html! {
         section.card #rules {
             h2 { (lang.t("Règles de routage", "Routing rules")) }
@@ -387,37 +395,44 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                 } }
             }
             @if can && !departments.is_empty() {
-                details {
+                details open[fe.refused()] {
                     summary { (lang.t("Ajouter une règle (à la fin\u{a0}; déplacez-la ensuite avec ↑)", "Add a rule (at the end; move it with ↑)")) }
                     form.stack method="post" action={ "/p/" (pid) "/settings/rules" } {
                         (csrf_field(actor))
+                        (fe.error(lang))
                         label { (lang.t("Thème", "Theme"))
-                            select name="theme" {
+                            select name="theme" aria-invalid=[fe.invalid("theme")] aria-describedby=[fe.described("theme")] {
                                 option value="" { (any) }
-                                @for t in &themes { option value=(t.key) { (t.name) " (" (t.key) ")" } }
+                                @for t in &themes { option value=(t.key) selected[fe.chose("theme", &t.key, false)] { (t.name) " (" (t.key) ")" } }
                             }
                         }
                         label { (lang.t("Tonalité", "Sentiment"))
-                            select name="sentiment" {
+                            select name="sentiment" aria-invalid=[fe.invalid("sentiment")] aria-describedby=[fe.described("sentiment")] {
                                 option value="" { (any) }
-                                @for p in Polarity::ALL { option value=(p.as_str()) { (polarity_label(lang, Some(p))) } }
+                                @for p in Polarity::ALL { option value=(p.as_str()) selected[fe.chose("sentiment", p.as_str(), false)] { (polarity_label(lang, Some(p))) } }
                             }
                         }
                         label { (lang.t("Veille", "Watch"))
-                            select name="watch_id" {
+                            select name="watch_id" aria-invalid=[fe.invalid("watch_id")] aria-describedby=[fe.described("watch_id")] {
                                 option value="" { (any) }
-                                @for w in &watches { option value=(w.id) { (w.name) } }
+                                @for w in &watches {
+                                    @let id = w.id.to_string();
+                                    option value=(id) selected[fe.chose("watch_id", &id, false)] { (w.name) }
+                                }
                             }
                         }
                         label { (lang.t("Type de source", "Source kind"))
-                            select name="source_kind" {
+                            select name="source_kind" aria-invalid=[fe.invalid("source_kind")] aria-describedby=[fe.described("source_kind")] {
                                 option value="" { (any) }
-                                @for k in SourceKind::ALL { option value=(k.as_str()) { (lang.source_kind(k)) } }
+                                @for k in SourceKind::ALL { option value=(k.as_str()) selected[fe.chose("source_kind", k.as_str(), false)] { (lang.source_kind(k)) } }
                             }
                         }
                         label { (lang.t("Service", "Department"))
-                            select name="department_id" required {
-                                @for d in &departments { option value=(d.id) { (crate::pages::dept(lang, &d.name)) } }
+                            select name="department_id" required aria-invalid=[fe.invalid("department_id")] aria-describedby=[fe.described("department_id")] {
+                                @for d in &departments {
+                                    @let id = d.id.to_string();
+                                    option value=(id) selected[fe.chose("department_id", &id, false)] { (crate::pages::dept(lang, &d.name)) }
+                                }
                             }
                         }
                         button type="submit" { (lang.t("Ajouter", "Add")) }

@@ -8,16 +8,17 @@ use axum::response::Response;
 use axum::{Extension, Form, Json};
 use chrono::Utc;
 use maud::{Markup, html};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use vigie_model::Role;
 use vigie_store::ApiToken;
 
-use super::{audit_change, form_done, json_body, msg, parse_role, role_label, secret_page, taken};
+use super::{audit_change, form_done, json_body, msg, parse_role, refused, role_label, secret_page, taken};
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::i18n::Lang;
-use crate::pages::{PageResult, created, csrf_field, error_page};
+use crate::pages::echo::Echo;
+use crate::pages::{PageResult, created, csrf_field};
 use crate::routes::Routes;
 use crate::{Access, AppState, hash_token, new_token};
 
@@ -74,33 +75,33 @@ fn check_name(raw: Option<&str>, lang: Lang) -> Result<String, ApiError> {
     Ok(name.to_string())
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Serialize, Default)]
 pub struct TokenInput {
     name: Option<String>,
     role: Option<String>,
 }
 
 /// Creates the token; returns it with its secret value (the only time it exists outside the caller).
-async fn add(state: &AppState, actor: &Actor, input: TokenInput, lang: Lang) -> Result<(ApiToken, String), ApiError> {
+async fn add(state: &AppState, actor: &Actor, input: &TokenInput, lang: Lang) -> Result<(ApiToken, String), ApiError> {
     let pid = actor.project_id()?;
-    let name = check_name(input.name.as_deref(), lang)?;
+    let name = check_name(input.name.as_deref(), lang).map_err(|e| e.for_field("name"))?;
     // As on the command line, a token is an agent unless told otherwise.
     let role =
-        parse_role(Some(input.role.as_deref().map(str::trim).filter(|r| !r.is_empty()).unwrap_or("agent")), lang)?;
+        parse_role(Some(input.role.as_deref().map(str::trim).filter(|r| !r.is_empty()).unwrap_or("agent")), lang)
+            .map_err(|e| e.for_field("role"))?;
     let mine = actor.role.ok_or_else(|| ApiError::forbidden("no role in this project"))?;
     if role > mine {
         return Err(ApiError::forbidden(msg(
             lang,
             format!("Le rôle d'un jeton ne peut pas dépasser le vôtre ({mine})."),
             format!("a token's role cannot be above yours ({mine})"),
-        )));
+        ))
+        .for_field("role"));
     }
     let token = new_token().map_err(|e| ApiError::internal(&e))?;
-    let added = state
-        .store
-        .add_token(pid, &name, &hash_token(&token), role, Utc::now())
-        .await
-        .map_err(|e| taken(e, lang, format!("Ce projet a déjà un jeton nommé «\u{a0}{name}\u{a0}».")))?;
+    let added = state.store.add_token(pid, &name, &hash_token(&token), role, Utc::now()).await.map_err(|e| {
+        taken(e, lang, format!("Ce projet a déjà un jeton nommé «\u{a0}{name}\u{a0}».")).for_field("name")
+    })?;
     audit_change(state, actor, Some(pid), "token.add", format!("created token {name} ({role})")).await?;
     Ok((added, token))
 }
@@ -134,7 +135,7 @@ async fn add_api(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let input: TokenInput = json_body(&body)?;
-    let (t, token) = add(&state, &actor, input, Lang::En).await?;
+    let (t, token) = add(&state, &actor, &input, Lang::En).await?;
     let mut v = token_json(&t);
     v["token"] = json!(token);
     Ok(created(v))
@@ -156,8 +157,8 @@ async fn add_form(
 ) -> PageResult {
     let lang = actor.lang;
     let pid = actor.project_id()?;
-    match add(&state, &actor, f, lang).await {
-        Err(e) => Ok(error_page(&e, lang)),
+    match add(&state, &actor, &f, lang).await {
+        Err(e) => refused(&state, &actor, Echo::of("token-add", e, &f)).await,
         Ok((t, token)) => {
             let what = html! {
                 p { (lang.t("Jeton ", "Token ")) strong { (t.name) } " (" (role_label(lang, t.role)) ") "
@@ -168,7 +169,7 @@ async fn add_form(
     }
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Serialize, Default)]
 pub struct RevokeForm {
     name: Option<String>,
 }
@@ -180,14 +181,15 @@ async fn revoke_form(
 ) -> PageResult {
     let pid = actor.project_id()?;
     let result = revoke(&state, &actor, f.name.as_deref().unwrap_or(""), actor.lang).await;
-    form_done(actor.lang, result, &back(pid))
+    form_done(&state, &actor, result, &back(pid), "token-revoke", &f).await
 }
 
-pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, ApiError> {
+pub(super) async fn section(state: &AppState, actor: &Actor, echo: Option<&Echo>) -> Result<Markup, ApiError> {
     let lang = actor.lang;
     let pid = actor.project_id()?;
     let list = state.store.list_tokens(pid).await?;
     let mine = actor.role.unwrap_or(Role::Viewer);
+    let fe = Echo::on(echo, "token-add");
     Ok(html! {
         section.card #tokens {
             h2 { (lang.t("Jetons d'API", "API tokens")) }
@@ -222,16 +224,18 @@ pub(super) async fn section(state: &AppState, actor: &Actor) -> Result<Markup, A
                     }
                 } }
             }
-            details {
+            details open[fe.refused()] {
                 summary { (lang.t("Créer un jeton", "Create a token")) }
                 form.stack method="post" action={ "/p/" (pid) "/settings/tokens" } {
                     (csrf_field(actor))
+                    (fe.error(lang))
                     label { (lang.t("Nom (lettres, chiffres, - _ .)", "Name (letters, digits, - _ .)"))
-                        input type="text" name="name" required maxlength=(MAX_TOKEN_NAME) pattern="[A-Za-z0-9._\\-]+"; }
+                        input type="text" name="name" required maxlength=(MAX_TOKEN_NAME) pattern="[A-Za-z0-9._\\-]+" value=(fe.value("name", ""))
+                            aria-invalid=[fe.invalid("name")] aria-describedby=[fe.described("name")]; }
                     label { (lang.t("Rôle", "Role"))
-                        select name="role" {
+                        select name="role" aria-invalid=[fe.invalid("role")] aria-describedby=[fe.described("role")] {
                             @for r in Role::ALL.into_iter().filter(|r| *r <= mine) {
-                                option value=(r.as_str()) selected[r == Role::Agent] { (role_label(lang, r)) }
+                                option value=(r.as_str()) selected[fe.chose("role", r.as_str(), r == Role::Agent)] { (role_label(lang, r)) }
                             }
                         }
                     }

@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::{Extension, Form, Json};
 use chrono::Utc;
 use maud::html;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use vigie_store::{NewUser, User};
 
@@ -18,7 +18,8 @@ use crate::auth::{Actor, hash_password, one_time_password};
 use crate::error::ApiError;
 use crate::i18n::Lang;
 use crate::pages::account::user_json;
-use crate::pages::{Nav, PageResult, created, csrf_field, error_page, page, see_other};
+use crate::pages::echo::Echo;
+use crate::pages::{Nav, PageResult, created, csrf_field, page, see_other};
 use crate::routes::Routes;
 use crate::{Access, AppState};
 
@@ -109,27 +110,25 @@ pub struct UserInput {
 
 /// Adds the user with a one-time password; returns both.
 async fn add(state: &AppState, actor: &Actor, input: UserInput, lang: Lang) -> Result<(User, String), ApiError> {
-    let username = check_username(input.username.as_deref(), lang)?;
+    let username = check_username(input.username.as_deref(), lang).map_err(|e| e.for_field("username"))?;
     let display_name = match input.display_name.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
         None => username.clone(),
-        Some(d) => name_field(Some(d), MAX_NAME_CHARS, DISPLAY_NAME, lang)?,
+        Some(d) => name_field(Some(d), MAX_NAME_CHARS, DISPLAY_NAME, lang).map_err(|e| e.for_field("display_name"))?,
     };
     let password = one_time_password();
     let user = NewUser {
         username,
         display_name,
-        email: check_email(input.email.as_deref(), lang)?,
+        email: check_email(input.email.as_deref(), lang).map_err(|e| e.for_field("email"))?,
         password_hash: hash_password(&password)?,
         is_admin: input.is_admin.unwrap_or(false),
-        lang: check_lang(input.lang.as_deref(), lang)?,
+        lang: check_lang(input.lang.as_deref(), lang).map_err(|e| e.for_field("lang"))?,
         must_change_password: true,
     };
     let name = user.username.clone();
-    let added = state
-        .store
-        .add_user(user, Utc::now())
-        .await
-        .map_err(|e| taken(e, lang, format!("L'identifiant «\u{a0}{name}\u{a0}» est déjà pris.")))?;
+    let added = state.store.add_user(user, Utc::now()).await.map_err(|e| {
+        taken(e, lang, format!("L'identifiant «\u{a0}{name}\u{a0}» est déjà pris.")).for_field("username")
+    })?;
     audit_change(
         state,
         actor,
@@ -272,7 +271,7 @@ async fn update_api(
     Ok(Json(v))
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Serialize, Default, Clone)]
 pub struct AddForm {
     username: Option<String>,
     display_name: Option<String>,
@@ -288,14 +287,14 @@ async fn add_form(
 ) -> PageResult {
     let lang = actor.lang;
     let input = UserInput {
-        username: f.username,
-        display_name: f.display_name,
-        email: f.email,
-        is_admin: Some(f.is_admin.is_some_and(|v| !v.is_empty())),
-        lang: f.lang,
+        username: f.username.clone(),
+        display_name: f.display_name.clone(),
+        email: f.email.clone(),
+        is_admin: Some(f.is_admin.as_ref().is_some_and(|v| !v.is_empty())),
+        lang: f.lang.clone(),
     };
     match add(&state, &actor, input, lang).await {
-        Err(e) => Ok(error_page(&e, lang)),
+        Err(e) => refused(&state, &actor, Echo::of("user-add", e, &f)).await,
         Ok((user, password)) => {
             let what = html! {
                 p { (lang.t("Compte ", "Account ")) strong { (user.username) } (lang.t(
@@ -308,7 +307,7 @@ async fn add_form(
     }
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Serialize, Default)]
 pub struct UpdateForm {
     op: Option<String>,
     /// For `reset_password`: the [`password_stamp`] the page was shown with.
@@ -331,6 +330,7 @@ async fn update_form(
     Form(f): Form<UpdateForm>,
 ) -> PageResult {
     let lang = actor.lang;
+    let form = format!("user-{uid}");
     let change = match f.op.as_deref() {
         Some("disable") => UserChange { disabled: Some(true), ..UserChange::default() },
         Some("enable") => UserChange { disabled: Some(false), ..UserChange::default() },
@@ -338,7 +338,8 @@ async fn update_form(
         Some("remove_admin") => UserChange { is_admin: Some(false), ..UserChange::default() },
         Some("reset_password") => {
             let Some(user) = state.store.user(uid).await? else {
-                return Ok(error_page(&ApiError::not_found(format!("no user {uid}")), lang));
+                let e = ApiError::not_found(format!("no user {uid}")).with_french(format!("aucun utilisateur {uid}"));
+                return refused(&state, &actor, Echo::of(form, e, &f)).await;
             };
             if f.seen.as_deref() != Some(password_stamp(&state, &user.username).await?.as_str()) {
                 // A reloaded result page, or a second tab: already done.
@@ -353,17 +354,18 @@ async fn update_form(
                      utilisateurs si besoin",
                     user.username
                 ));
-                return Ok(error_page(&e, lang));
+                return refused(&state, &actor, Echo::of(form, e, &f)).await;
             }
             UserChange { reset_password: true, ..UserChange::default() }
         }
         _ => {
-            let e = ApiError::invalid("op must be disable, enable, make_admin, remove_admin or reset_password");
-            return Ok(error_page(&e, lang));
+            let e = ApiError::invalid("op must be disable, enable, make_admin, remove_admin or reset_password")
+                .with_french("op doit être disable, enable, make_admin, remove_admin ou reset_password");
+            return refused(&state, &actor, Echo::of(form, e, &f)).await;
         }
     };
     match update(&state, &actor, uid, change, lang).await {
-        Err(e) => Ok(error_page(&e, lang)),
+        Err(e) => refused(&state, &actor, Echo::of(form, e, &f)).await,
         Ok((_, None)) => Ok(see_other(BACK)),
         Ok((user, Some(password))) => {
             let what = html! {
@@ -377,24 +379,64 @@ async fn update_form(
 }
 
 async fn users_page(State(state): State<AppState>, Extension(actor): Extension<Actor>) -> PageResult {
+    render(&state, &actor, None).await
+}
+
+/// A refused form of the users page: the page with it as sent, if the
+/// person can fix it there; else the error page.
+async fn refused(state: &AppState, actor: &Actor, echo: Echo) -> PageResult {
+    if !echo.error.fixable() {
+        return Err(echo.error.into());
+    }
+    render(state, actor, Some(&echo)).await
+}
+
+/// The users page; with `echo`, a refused form shown again as sent.
+async fn render(state: &AppState, actor: &Actor, echo: Option<&Echo>) -> PageResult {
     let lang = actor.lang;
     let users = state.store.list_users().await?;
     let mut stamps = std::collections::HashMap::new();
     for u in &users {
-        stamps.insert(u.id, password_stamp(&state, &u.username).await?);
+        stamps.insert(u.id, password_stamp(state, &u.username).await?);
     }
     let op = |uid: i64, op: &'static str, label: &'static str, class: &'static str, confirm: Option<&'static str>| {
         html! {
             form.inline method="post" action={ "/admin/users/" (uid) } data-confirm=[confirm] {
-                (csrf_field(&actor))
+                (csrf_field(actor))
                 input type="hidden" name="op" value=(op);
                 @if op == "reset_password" { input type="hidden" name="seen" value=(stamps.get(&uid).map_or("", String::as_str)); }
                 button class=(class) type="submit" { (label) }
             }
         }
     };
-    let body = html! {
-        h1 { (lang.t("Utilisateurs de l'installation", "Installation users")) }
+    let fe = Echo::on(echo, "user-add");
+    let add = html! {
+        section.card {
+            h2 { (lang.t("Ajouter un utilisateur", "Add a user")) }
+            form.stack method="post" action="/admin/users" {
+                (csrf_field(actor))
+                (fe.error(lang))
+                label { (lang.t("Identifiant (lettres, chiffres, - _ . @)", "Username (letters, digits, - _ . @)"))
+                    input type="text" name="username" required maxlength=(MAX_USERNAME) autocomplete="off" value=(fe.value("username", ""))
+                        aria-invalid=[fe.invalid("username")] aria-describedby=[fe.described("username")]; }
+                label { (lang.t("Nom affiché", "Display name"))
+                    input type="text" name="display_name" maxlength=(MAX_NAME_CHARS) value=(fe.value("display_name", ""))
+                        aria-invalid=[fe.invalid("display_name")] aria-describedby=[fe.described("display_name")]; }
+                label { (lang.t("E-mail (facultatif)", "E-mail (optional)"))
+                    input type="email" name="email" maxlength="254" value=(fe.value("email", ""))
+                        aria-invalid=[fe.invalid("email")] aria-describedby=[fe.described("email")]; }
+                label { (lang.t("Langue", "Language"))
+                    select name="lang" aria-invalid=[fe.invalid("lang")] aria-describedby=[fe.described("lang")] {
+                        option value="fr" selected[fe.chose("lang", "fr", lang == Lang::Fr)] { "Français" }
+                        option value="en" selected[fe.chose("lang", "en", lang == Lang::En)] { "English" }
+                    }
+                }
+                label.check { input type="checkbox" name="is_admin" value="1" checked[fe.ticked("is_admin", false)]; " " (lang.t("Administrateur de l'installation", "Installation admin")) }
+                button type="submit" { (lang.t("Ajouter", "Add")) }
+            }
+        }
+    };
+    let table = html! {
         div.table-wrap { table {
             thead { tr {
                 th { (lang.t("Identifiant", "Username")) }
@@ -419,6 +461,7 @@ async fn users_page(State(state): State<AppState>, Extension(actor): Extension<A
                         }
                         td { (lang.date(u.created_at)) }
                         td.actions {
+                            (Echo::on(echo, &format!("user-{}", u.id)).error(lang))
                             @if actor.user_id() != Some(u.id) {
                                 @if u.disabled { (op(u.id, "enable", lang.t("Réactiver", "Enable"), "secondary", None)) }
                                 @else { (op(u.id, "disable", lang.t("Désactiver", "Disable"), "danger", Some(lang.t("Désactiver ce compte\u{202f}? Ses sessions seront fermées.", "Disable this account? Their sessions end.")))) }
@@ -433,26 +476,15 @@ async fn users_page(State(state): State<AppState>, Extension(actor): Extension<A
                 }
             }
         } }
-        section.card {
-            h2 { (lang.t("Ajouter un utilisateur", "Add a user")) }
-            form.stack method="post" action="/admin/users" {
-                (csrf_field(&actor))
-                label { (lang.t("Identifiant (lettres, chiffres, - _ . @)", "Username (letters, digits, - _ . @)"))
-                    input type="text" name="username" required maxlength=(MAX_USERNAME) autocomplete="off"; }
-                label { (lang.t("Nom affiché", "Display name"))
-                    input type="text" name="display_name" maxlength=(MAX_NAME_CHARS); }
-                label { (lang.t("E-mail (facultatif)", "E-mail (optional)"))
-                    input type="email" name="email" maxlength="254"; }
-                label { (lang.t("Langue", "Language"))
-                    select name="lang" {
-                        option value="fr" selected[lang == Lang::Fr] { "Français" }
-                        option value="en" selected[lang == Lang::En] { "English" }
-                    }
-                }
-                label.check { input type="checkbox" name="is_admin" value="1"; " " (lang.t("Administrateur de l'installation", "Installation admin")) }
-                button type="submit" { (lang.t("Ajouter", "Add")) }
-            }
-        }
     };
-    page(&state, &actor, Nav::Settings, lang.t("Utilisateurs", "Users"), body).await
+    // A refusal no form above could show (the user is gone).
+    let unplaced = Echo::unplaced(echo, lang, &[]);
+    let body = html! {
+        h1 { (lang.t("Utilisateurs de l'installation", "Installation users")) }
+        (unplaced)
+        (table)
+        (add)
+    };
+    let response = page(state, actor, Nav::Settings, lang.t("Utilisateurs", "Users"), body).await?;
+    Ok(Echo::answer(echo, response))
 }
