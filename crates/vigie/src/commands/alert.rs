@@ -133,6 +133,8 @@ pub async fn run(app: &App, command: AlertCommand, out: &mut dyn Write) -> anyho
                     return usage(e);
                 }
                 app.store.set_alert_settings(project, &serde_json::to_value(&settings)?).await?;
+                super::user::audit(app, Some(project), "alert_settings.update", "changed the alert settings".into())
+                    .await?;
             }
             if settings.trigger_terms.is_empty() {
                 writeln!(out, "trigger terms: none")?;
@@ -236,6 +238,7 @@ pub async fn notify(app: &App, command: NotifyCommand, out: &mut dyn Write) -> a
                 Err(StoreError::Conflict(m)) => return usage(m),
                 other => other?,
             };
+            super::user::audit(app, Some(project), "channel.add", format!("added webhook {}", added.target)).await?;
             writeln!(
                 out,
                 "channel {}: {} alerts go to {}{}, in {}",
@@ -264,6 +267,7 @@ pub async fn notify(app: &App, command: NotifyCommand, out: &mut dyn Write) -> a
                 Err(StoreError::Conflict(m)) => return usage(m),
                 other => other?,
             };
+            super::user::audit(app, Some(project), "channel.add", format!("added e-mail to {}", added.target)).await?;
             writeln!(
                 out,
                 "channel {}: {} alerts e-mailed to {}, in {}",

@@ -116,6 +116,14 @@ pub async fn run(app: &App, command: MentionCommand, out: &mut dyn Write) -> any
             if !app.store.correct_sentiment(app.project.id, id, polarity, Utc::now()).await? {
                 return usage(format!("no mention {id} in project {:?}", app.project.name));
             }
+            let what = polarity.map_or_else(|| "removed the correction".to_string(), |p| format!("{p}"));
+            super::user::audit(
+                app,
+                Some(app.project.id),
+                "mention.sentiment",
+                format!("corrected mention {id}: {what}"),
+            )
+            .await?;
             match polarity {
                 Some(p) => writeln!(out, "mention {id} is now {p}; `vigie train sentiment` will learn from it")?,
                 None => writeln!(out, "mention {id}: correction removed, the model's verdict stands")?,

@@ -80,6 +80,13 @@ pub async fn run(app: &App, command: SourceCommand, out: &mut dyn Write) -> anyh
                 Err(StoreError::Conflict(msg)) => return usage(msg),
                 other => other?,
             };
+            super::user::audit(
+                app,
+                Some(project),
+                "source.add",
+                format!("added source {} ({} {})", source.id, source.source_type, source.url),
+            )
+            .await?;
             let what = match spec {
                 SourceSpec::Feed { .. } => String::new(),
                 _ => format!(" ({})", spec.describe()),
@@ -220,6 +227,7 @@ pub async fn run(app: &App, command: SourceCommand, out: &mut dyn Write) -> anyh
             if !app.store.remove_source(project, id).await? {
                 return usage(format!("no source with id {id} in project {:?}", app.project.name));
             }
+            super::user::audit(app, Some(project), "source.remove", format!("removed source {id}")).await?;
             writeln!(out, "source {id} removed (its mentions stay stored)")?;
         }
     }

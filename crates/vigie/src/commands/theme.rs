@@ -76,6 +76,13 @@ pub async fn run(app: &App, command: ThemeCommand, out: &mut dyn Write) -> anyho
                 }
                 store.move_rule(project, rule.id, true).await?;
             }
+            super::user::audit(
+                app,
+                Some(project),
+                "theme.add",
+                format!("added theme {key} and rule #{} → {}", rule.position, department.name),
+            )
+            .await?;
             writeln!(
                 out,
                 "theme {key} added; new mentions get it (it does not re-tag stored ones: `vigie reanalyze`)\n\
@@ -86,6 +93,7 @@ pub async fn run(app: &App, command: ThemeCommand, out: &mut dyn Write) -> anyho
         }
         ThemeCommand::Remove { key } => {
             if store.remove_theme(project, key.trim()).await? {
+                super::user::audit(app, Some(project), "theme.remove", format!("removed theme {}", key.trim())).await?;
                 writeln!(out, "theme {} removed", key.trim())?;
                 Ok(())
             } else {

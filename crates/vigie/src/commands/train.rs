@@ -110,6 +110,13 @@ pub async fn project(app: &App, args: TrainSentimentArgs, out: &mut dyn Write) -
         }
         let had = app.store.set_project_model(app.project.id, PROJECT_FAST_MODEL_KIND, None, Utc::now()).await?;
         if had || legacy.is_some() {
+            super::user::audit(
+                app,
+                Some(app.project.id),
+                "model.reset",
+                "removed the retrained sentiment model".into(),
+            )
+            .await?;
             writeln!(out, "removed the project's retrained model; it uses the shipped model again")?;
         } else {
             writeln!(out, "the project has no retrained model; it uses the shipped one")?;
@@ -228,6 +235,13 @@ pub async fn project(app: &App, args: TrainSentimentArgs, out: &mut dyn Write) -
         }
     }
     app.store.set_project_model(app.project.id, PROJECT_FAST_MODEL_KIND, Some(&model.to_bytes()), Utc::now()).await?;
+    super::user::audit(
+        app,
+        Some(app.project.id),
+        "model.train",
+        format!("retrained the sentiment model on {corrections} correction(s)"),
+    )
+    .await?;
     // An older version's file of the data directory would otherwise stand
     // beside it, unused.
     if let Some(path) = models.legacy_fast_model_path(app.project.id).filter(|p| p.exists()) {

@@ -135,6 +135,13 @@ pub async fn run(app: &App, command: WatchCommand, out: &mut dyn Write) -> anyho
             };
             let matched = vigie_pipeline::backfill_watch(&app.store, project, &watch).await?;
             if added {
+                super::user::audit(
+                    app,
+                    Some(project),
+                    "watch.create",
+                    format!("created watch {name:?}: {}", watch.query),
+                )
+                .await?;
                 writeln!(out, "watch {name:?} added; it matches {matched} stored mention(s)")?;
             } else {
                 writeln!(
@@ -157,6 +164,7 @@ pub async fn run(app: &App, command: WatchCommand, out: &mut dyn Write) -> anyho
             if !app.store.remove_watch(project, &watch.name).await? {
                 return usage(format!("no watch named {:?} in project {:?}", watch.name, app.project.name));
             }
+            super::user::audit(app, Some(project), "watch.delete", format!("deleted watch {:?}", watch.name)).await?;
             writeln!(out, "watch {:?} removed (its mentions stay stored)", watch.name)?;
         }
         WatchCommand::Test { name, text, title, output } => {

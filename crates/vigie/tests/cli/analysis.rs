@@ -334,6 +334,22 @@ fn the_taxonomy_is_the_projects_to_edit() {
     // Removing the theme does not bring back the default list.
     let list = vigie.run(&["theme", "list", "--format", "json"]).success().json();
     assert!(list.as_array().unwrap().iter().all(|t| t["key"] != "legal"));
+
+    // What the command line changed is in the project's audit log, as the
+    // web app's changes are.
+    let audit: Vec<(String, String)> = vigie.with_db(async |pool| {
+        sqlx::query_as("SELECT action, detail FROM audit_log WHERE project_id = 1 ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    });
+    for (action, words) in [
+        ("theme.add", "added theme palm_oil and rule #10 → CSR (command line)"),
+        ("theme.remove", "removed theme legal (command line)"),
+        ("mention.sentiment", &format!("corrected mention {old}: negative (command line)")),
+    ] {
+        assert!(audit.iter().any(|(a, d)| a == action && d == words), "{action}: {words} not in {audit:?}");
+    }
 }
 
 /// The department a stored mention was routed to, read from the database.
