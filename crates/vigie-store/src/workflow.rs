@@ -113,11 +113,16 @@ pub struct NewWorkflowEvent {
     pub detail: String,
 }
 
+/// The department filter that means "items of no department" (ids start
+/// at 1 on both backends, so 0 names none).
+pub const NO_DEPARTMENT: i64 = 0;
+
 /// What the inbox page lists.
 #[derive(Debug, Clone, Default)]
 pub struct InboxFilter {
     /// Empty: the pending ones (to handle, assigned).
     pub statuses: Vec<InboxStatus>,
+    /// One department's items; [`NO_DEPARTMENT`]: the items of none.
     pub department_id: Option<i64>,
     pub assignee_id: Option<i64>,
     /// Only items whose `due_at` is before this instant and still pending.
@@ -372,8 +377,9 @@ pub trait Workflow: Send + Sync {
     async fn inbox_counts(&self, project_id: i64, now: DateTime<Utc>) -> Result<InboxCounts> {
         self.inbox_counts_of(project_id, None, None, now).await
     }
-    /// [`Workflow::inbox_counts`] of one department's and/or one person's
-    /// items (what the inbox's filters show).
+    /// [`Workflow::inbox_counts`] of one department's (or, with
+    /// [`NO_DEPARTMENT`], no department's) and/or one person's items (what
+    /// the inbox's filters show).
     async fn inbox_counts_of(
         &self,
         project_id: i64,

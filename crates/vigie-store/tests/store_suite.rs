@@ -20,8 +20,9 @@ use vigie_model::{
 };
 use vigie_store::{
     AuthorRow, Buckets, CountRow, Department, FetchRecord, InboxCounts, InboxFilter, InboxItem, MentionFilter,
-    MentionRecord, NewAudit, NewDepartment, NewRoutingRule, NewSource, NewTheme, NewUser, NewWatch, NewWorkflowEvent,
-    PgStore, ResponseScope, ResponseStats, SentimentBucket, Session, SqliteStore, Store, StoreError, User, WatchCount,
+    MentionRecord, NO_DEPARTMENT, NewAudit, NewDepartment, NewRoutingRule, NewSource, NewTheme, NewUser, NewWatch,
+    NewWorkflowEvent, PgStore, ResponseScope, ResponseStats, SentimentBucket, Session, SqliteStore, Store, StoreError,
+    User, WatchCount,
 };
 
 fn t0() -> DateTime<Utc> {
@@ -1407,6 +1408,17 @@ async fn inbox_items_are_saved_with_their_history(store: &dyn Store) {
     assert_eq!((total(&of_agent), of_agent.overdue), (1, 0), "{of_agent:?}");
     let both = store.inbox_counts_of(p.id, Some(support.id), Some(agent.id), later(45)).await.unwrap();
     assert_eq!(total(&both), 1);
+    // The items of no department, listed and counted alike.
+    let of_none = store.inbox_counts_of(p.id, Some(NO_DEPARTMENT), None, later(45)).await.unwrap();
+    let everything = store.inbox_counts_of(p.id, None, None, later(45)).await.unwrap();
+    assert_eq!(total(&of_none), total(&everything) - total(&of_support), "{of_none:?}");
+    let filter = InboxFilter { department_id: Some(NO_DEPARTMENT), ..InboxFilter::default() };
+    let listed = store.inbox(p.id, &filter, None, 100).await.unwrap();
+    assert!(listed.iter().all(|(i, _)| i.department_id.is_none()), "{listed:?}");
+    assert_eq!(
+        listed.len() as i64,
+        of_none.per_status.iter().filter(|(s, _)| s.is_pending()).map(|(_, n)| n).sum::<i64>()
+    );
     // A row may say `new` too: it is counted as such.
     let ids2 = mentions(store, p.id, "inbox-new", 1).await;
     store.save_inbox_item(&item(p.id, ids2[0], InboxStatus::New, t0()), None).await.unwrap();

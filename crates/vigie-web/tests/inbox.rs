@@ -149,6 +149,19 @@ async fn a_negative_delivery_mention_is_routed_then_assigned_and_answered() {
     assert_eq!(r.status, 400);
     let r = agent.post_json(&app.api(&format!("/inbox/{park}/ignore")), &json!({"reason": "hors sujet"})).await;
     assert_eq!(r.json()["item"]["status"], "ignored");
+    // Items of no department (taken in by hand, or whose department was
+    // removed) have their own filter.
+    let none = viewer.get(&app.api("/inbox?status=all&department=none")).await;
+    assert_eq!(none.status, 200, "{}", none.text);
+    let none = none.json();
+    let listed: Vec<i64> =
+        none["items"].as_array().unwrap().iter().map(|i| i["mention"]["id"].as_i64().unwrap()).collect();
+    assert_eq!(listed, [park], "{none}");
+    assert_eq!(none["counts"]["per_status"]["ignored"], 1, "{none}");
+    assert_eq!(none["counts"]["per_status"]["assigned"], 0, "{none}");
+    assert_eq!(viewer.get(&app.api("/inbox?department=0")).await.status, 400);
+    let page = viewer.get(&app.p("/inbox?status=all&department=none")).await;
+    assert!(page.text.contains("<option value=\"none\" selected>"), "{}", page.text);
     let r = agent.post_json(&app.api(&format!("/inbox/{park}/answer")), &json!({"reply": "x"})).await;
     assert_eq!(r.status, 409);
     // Two people at once on one item: one wins, the other is told; the

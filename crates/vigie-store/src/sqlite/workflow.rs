@@ -15,9 +15,9 @@ use super::{MENTION_COLUMNS, SqliteStore, from_opt_ts, from_ts, inserted_id, sta
 use crate::codec::nearest_rank_offset;
 use crate::rollup::{self, HourRollup, HourToSave, RollupRow, RollupSource, StoredHour};
 use crate::{
-    AuthorRow, Buckets, CountRow, Department, InboxCounts, InboxFilter, InboxItem, NewDepartment, NewRoutingRule,
-    NewWorkflowEvent, Overview, ResponseScope, ResponseStats, Result, RoutingRule, StoreError, StoredMention,
-    WatchCount, Workflow, WorkflowEvent,
+    AuthorRow, Buckets, CountRow, Department, InboxCounts, InboxFilter, InboxItem, NO_DEPARTMENT, NewDepartment,
+    NewRoutingRule, NewWorkflowEvent, Overview, ResponseScope, ResponseStats, Result, RoutingRule, StoreError,
+    StoredMention, WatchCount, Workflow, WorkflowEvent,
 };
 
 const DEPARTMENT_COLUMNS: &str = "id, project_id, name, response_target_secs, manager_id, created_at";
@@ -478,8 +478,14 @@ impl Workflow for SqliteStore {
                 "SELECT i.mention_id FROM inbox i INDEXED BY inbox_project_status WHERE i.project_id = ",
             );
             qb.push_bind(project_id).push(" AND i.status = ").push_bind(status.as_str());
-            if let Some(department) = filter.department_id {
-                qb.push(" AND i.department_id = ").push_bind(department);
+            match filter.department_id {
+                Some(NO_DEPARTMENT) => {
+                    qb.push(" AND i.department_id IS NULL");
+                }
+                Some(department) => {
+                    qb.push(" AND i.department_id = ").push_bind(department);
+                }
+                None => {}
             }
             if let Some(assignee) = filter.assignee_id {
                 qb.push(" AND i.assignee_id = ").push_bind(assignee);
@@ -524,7 +530,9 @@ impl Workflow for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<InboxCounts> {
         // `None` filters nothing.
-        const OF: &str = "AND (?2 IS NULL OR department_id = ?2) AND (?3 IS NULL OR assignee_id = ?3)";
+        // `NO_DEPARTMENT` (0) the items of none.
+        const OF: &str = "AND (?2 IS NULL OR department_id = ?2 OR (?2 = 0 AND department_id IS NULL)) \
+                          AND (?3 IS NULL OR assignee_id = ?3)";
         let sql = format!("SELECT status, COUNT(*) AS n FROM inbox WHERE project_id = ?1 {OF} GROUP BY status");
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(project_id)

@@ -20,7 +20,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use vigie_model::{InboxStatus, Mention, Role};
-use vigie_store::{Department, InboxFilter, InboxItem, StoredMention};
+use vigie_store::{Department, InboxFilter, InboxItem, NO_DEPARTMENT, StoredMention};
 
 use super::echo::{Echo, FormEcho};
 use super::{Nav, PageResult, clip, csrf_field, error_page, page, see_other, sentiment_badge, status_label};
@@ -52,7 +52,7 @@ pub fn routes(r: Routes) -> Routes {
             "/api/v1/projects/{pid}/inbox",
             viewer,
             "Inbox items with their mentions, newest first (status=pending|all|to_handle|assigned|answered|closed|ignored, \
-             department, assignee=mine|<user id>, overdue, escalated, cursor, limit) and counts per status",
+             department=<id>|none, assignee=mine|<user id>, overdue, escalated, cursor, limit) and counts per status",
             list_api,
         )
         .api(
@@ -264,7 +264,11 @@ impl Params {
         };
         let department = match nonempty(q.department.as_deref()) {
             None => None,
-            Some(d) => Some(d.parse::<i64>().map_err(|_| ApiError::invalid(format!("department {d:?} is not an id")))?),
+            // Items that lost their department (it was removed) or never had one.
+            Some("none") => Some(NO_DEPARTMENT),
+            Some(d) => Some(d.parse::<i64>().ok().filter(|d| *d > 0).ok_or_else(|| {
+                ApiError::invalid(format!("department {d:?} is not an id (or none, for items of no department)"))
+            })?),
         };
         let assignee = match nonempty(q.assignee.as_deref()) {
             None => None,
@@ -310,8 +314,14 @@ impl Params {
         if tab != Tab::Pending {
             s.append_pair("status", tab.key());
         }
-        if let Some(d) = self.department {
-            s.append_pair("department", &d.to_string());
+        match self.department {
+            Some(NO_DEPARTMENT) => {
+                s.append_pair("department", "none");
+            }
+            Some(d) => {
+                s.append_pair("department", &d.to_string());
+            }
+            None => {}
         }
         if let Some(a) = &self.assignee {
             s.append_pair("assignee", a);
@@ -491,6 +501,7 @@ async fn render(state: &AppState, actor: &Actor, q: &ListQuery, echo: Option<&Ec
                     @for d in &dir.departments {
                         option value=(d.id) selected[params.department == Some(d.id)] { (crate::pages::dept(lang, &d.name)) }
                     }
+                    option value="none" selected[params.department == Some(NO_DEPARTMENT)] { (lang.t("Aucun service", "No department")) }
                 }
             }
             label { (lang.t("Assignée à", "Assigned to"))
