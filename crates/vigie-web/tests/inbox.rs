@@ -222,6 +222,7 @@ async fn a_negative_delivery_mention_is_routed_then_assigned_and_answered() {
     let page = viewer.get(&app.p(&format!("/inbox/{delivery}"))).await;
     assert!(page.text.contains("within target") && !page.text.contains("over target"), "{}", page.text);
     assert!(page.text.contains("1 d"), "{}", page.text);
+    assert_eq!(item(&viewer, &app, delivery).await["item"]["target_secs"], 86_400, "the API says the same");
     // Themes by their names, not their keys.
     assert!(
         page.text.contains("Delivery and logistics") && !page.text.contains("delivery_logistics</"),

@@ -138,6 +138,13 @@ pub(crate) fn response_secs(item: &InboxItem) -> Option<i64> {
     item.first_response_at.map(|f| (f - item.entered_at).num_seconds())
 }
 
+/// The item's own response target: fixed when it was routed (its due time),
+/// as the reports count it, so a department's target changed later does not
+/// judge it again; the department's for an item without due time.
+pub(crate) fn target_secs(item: &InboxItem, department: Option<&Department>) -> Option<i64> {
+    item.due_at.map(|due| (due - item.entered_at).num_seconds()).or(department.map(|d| d.response_target_secs))
+}
+
 pub(crate) fn item_json(item: &InboxItem, dir: &Directory, now: DateTime<Utc>) -> Value {
     let department = dir.department(item.department_id);
     json!({
@@ -148,7 +155,7 @@ pub(crate) fn item_json(item: &InboxItem, dir: &Directory, now: DateTime<Utc>) -
         "overdue": overdue_secs(item, now).is_some(), "overdue_secs": overdue_secs(item, now),
         "first_response_at": item.first_response_at.map(|t| t.to_rfc3339()),
         "response_secs": response_secs(item),
-        "target_secs": department.map(|d| d.response_target_secs),
+        "target_secs": target_secs(item, department),
         "closed_at": item.closed_at.map(|t| t.to_rfc3339()),
         "reply": item.reply, "reason": item.reason,
         "escalated_at": item.escalated_at.map(|t| t.to_rfc3339()),

@@ -649,12 +649,8 @@ async fn render(state: &AppState, actor: &Actor, mid: i64, echo: Option<&Echo>) 
                         @if let Some(secs) = late { " " span.overdue { (lang.t("en retard de ", "overdue by ")) (lang.duration(secs)) } }
                     }
                     dt { (lang.t("Objectif de réponse", "Response target")) }
-                    // The item's own target, fixed when it was routed (its due
-                    // time), as the reports count it: a department's target
-                    // changed later does not judge it again.
                     dd {
-                        @if let Some(due) = i.due_at { (lang.duration((due - i.entered_at).num_seconds())) }
-                        @else if let Some(d) = department { (lang.duration(d.response_target_secs)) }
+                        @if let Some(secs) = super::target_secs(i, department) { (lang.duration(secs)) }
                         @else { "—" }
                     }
                     dt { (lang.t("Temps de réponse", "Response time")) }
