@@ -113,6 +113,25 @@ pub struct NewWorkflowEvent {
     pub detail: String,
 }
 
+/// The new positions of a rule moved one place (`up`: earlier) in `order`
+/// (`(id, position)` by position), swapped with its neighbour's; `None` when
+/// the rule is not there or has nowhere to go. Both backends write these.
+pub(crate) fn swapped_positions(order: &[(i64, i64)], id: i64, up: bool) -> Option<[(i64, i64); 2]> {
+    let i = order.iter().position(|(rule, _)| *rule == id)?;
+    let j = if up { i.checked_sub(1)? } else { Some(i + 1).filter(|j| *j < order.len())? };
+    let ((a, pa), (b, pb)) = (order[i], order[j]);
+    // Equal positions (never written so, but cheap to be sure of) are told
+    // apart on the neighbour's side.
+    let (new_a, new_b) = if pa != pb {
+        (pb, pa)
+    } else if up {
+        (pa - 1, pb)
+    } else {
+        (pa + 1, pb)
+    };
+    Some([(a, new_a), (b, new_b)])
+}
+
 /// The department filter that means "items of no department" (ids start
 /// at 1 on both backends, so 0 names none).
 pub const NO_DEPARTMENT: i64 = 0;
@@ -434,4 +453,22 @@ pub trait Workflow: Send + Sync {
         buckets: &Buckets,
         top: i64,
     ) -> Result<Overview>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::swapped_positions;
+
+    #[test]
+    fn a_rule_swaps_places_with_its_neighbour() {
+        let order = [(7, 1), (9, 3), (4, 4)];
+        assert_eq!(swapped_positions(&order, 9, true), Some([(9, 1), (7, 3)]));
+        assert_eq!(swapped_positions(&order, 9, false), Some([(9, 4), (4, 3)]));
+        assert_eq!(swapped_positions(&order, 7, true), None, "first");
+        assert_eq!(swapped_positions(&order, 4, false), None, "last");
+        assert_eq!(swapped_positions(&order, 5, true), None, "not there");
+        // Equal positions still end in the asked order.
+        assert_eq!(swapped_positions(&[(1, 2), (2, 2)], 2, true), Some([(2, 1), (1, 2)]));
+        assert_eq!(swapped_positions(&[(1, 2), (2, 2)], 1, false), Some([(1, 3), (2, 2)]));
+    }
 }

@@ -7,7 +7,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{Client, TestApp};
+use common::{Client, TestApp, after, tag};
 use serde_json::{Value, json};
 use vigie_model::{InboxStatus, Role};
 use vigie_pipeline::routing::escalate_overdue;
@@ -713,20 +713,6 @@ async fn a_french_reader_reads_the_history_in_french_and_the_api_stays_english()
     let r = reader.post_json(&app.api("/inbox/bulk"), &json!({"ids": [], "action": "triage"})).await;
     assert_eq!(r.status, 400, "{}", r.text);
     assert!(r.json()["message"].as_str().unwrap().contains("Cochez au moins une mention"), "{}", r.text);
-}
-
-/// The page from `marker` on (the form an error id names, say).
-fn after<'a>(html: &'a str, marker: &str) -> &'a str {
-    let at = html.find(marker).unwrap_or_else(|| panic!("no {marker} in {html}"));
-    &html[at..]
-}
-
-/// The first start tag holding `needle` (an attribute), whole.
-fn tag<'a>(html: &'a str, needle: &str) -> &'a str {
-    let at = html.find(needle).unwrap_or_else(|| panic!("no {needle} in {html}"));
-    let start = html[..at].rfind('<').unwrap();
-    let end = at + html[at..].find('>').unwrap();
-    &html[start..=end]
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{PASSWORD, TestApp};
+use common::{PASSWORD, TestApp, after, tag};
 use serde_json::{Value, json};
 use vigie_model::Role;
 use vigie_pipeline::routing::seed_workflow;
@@ -705,20 +705,6 @@ async fn routing_rules_move_up_and_down() {
         agent.post_json(&app.api(&format!("/rules/{last}/move")), &json!({"direction": "up"})).await.status,
         403
     );
-}
-
-/// The page from `marker` on (the form an error id names, say).
-fn after<'a>(html: &'a str, marker: &str) -> &'a str {
-    let at = html.find(marker).unwrap_or_else(|| panic!("no {marker} in {html}"));
-    &html[at..]
-}
-
-/// The first start tag holding `needle` (an attribute), whole.
-fn tag<'a>(html: &'a str, needle: &str) -> &'a str {
-    let at = html.find(needle).unwrap_or_else(|| panic!("no {needle} in {html}"));
-    let start = html[..at].rfind('<').unwrap();
-    let end = at + html[at..].find('>').unwrap();
-    &html[start..=end]
 }
 
 /// The settings page again, not the bare error page, with the error beside

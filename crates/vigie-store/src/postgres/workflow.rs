@@ -341,17 +341,10 @@ impl Workflow for PgStore {
         .bind(project_id)
         .fetch_all(&mut *tx)
         .await?;
-        let Some(i) = order.iter().position(|(rule, _)| *rule == id) else {
+        let Some(moves) = crate::workflow::swapped_positions(&order, id, up) else {
             return Ok(false);
         };
-        let Some(j) = (if up { i.checked_sub(1) } else { Some(i + 1).filter(|j| *j < order.len()) }) else {
-            return Ok(false);
-        };
-        let ((a, pa), (b, pb)) = (order[i], order[j]);
-        // Equal positions (never written so, but cheap to be sure of) are
-        // told apart by the neighbour's side.
-        let (new_a, new_b) = if pa == pb { if up { (pa - 1, pb) } else { (pa + 1, pb) } } else { (pb, pa) };
-        for (rule, position) in [(a, new_a), (b, new_b)] {
+        for (rule, position) in moves {
             sqlx::query("UPDATE routing_rules SET position = $3 WHERE project_id = $1 AND id = $2")
                 .bind(project_id)
                 .bind(rule)

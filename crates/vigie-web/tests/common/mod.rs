@@ -261,3 +261,17 @@ pub fn smtp_config(server: &vigie_testkit::smtp::SmtpServer) -> vigie_notify::Sm
         timeout: std::time::Duration::from_secs(10),
     }
 }
+
+/// The page from `marker` on (the form an error id names, say).
+pub fn after<'a>(html: &'a str, marker: &str) -> &'a str {
+    let at = html.find(marker).unwrap_or_else(|| panic!("no {marker} in {html}"));
+    &html[at..]
+}
+
+/// The first start tag holding `needle` (an attribute), whole.
+pub fn tag<'a>(html: &'a str, needle: &str) -> &'a str {
+    let at = html.find(needle).unwrap_or_else(|| panic!("no {needle} in {html}"));
+    let start = html[..at].rfind('<').unwrap();
+    let end = at + html[at..].find('>').unwrap();
+    &html[start..=end]
+}
