@@ -75,7 +75,9 @@ fn iso639_1(lang: Lang) -> &'static str {
         Lang::Tgl => "tl",
         Lang::Zul => "zu",
         Lang::Yid => "yi",
-        other => other.code(),
+        // The two-letter code wherever one exists (`sna` → `sn`): what a
+        // `lang` attribute and most tools expect.
+        other => isolang::Language::from_639_3(other.code()).and_then(|l| l.to_639_1()).unwrap_or(other.code()),
     }
 }
 
@@ -250,6 +252,11 @@ mod tests {
         assert_eq!(normalize_lang_tag("fr-FR").as_deref(), Some("fr"));
         assert_eq!(normalize_lang_tag("EN").as_deref(), Some("en"));
         assert_eq!(normalize_lang_tag("fra").as_deref(), Some("fr"));
+        // Every language with a two-letter code is stored with it (a page's
+        // `lang` attribute needs the shortest tag).
+        assert_eq!(normalize_lang_tag("sna").as_deref(), Some("sn"));
+        assert_eq!(normalize_lang_tag("cym").as_deref(), Some("cy"));
+        assert_eq!(normalize_lang_tag("jav").as_deref(), Some("jv"));
         assert_eq!(normalize_lang_tag("français"), None);
         assert_eq!(normalize_lang_tag("ga").as_deref(), Some("ga"), "languages detection does not know are kept");
         assert_eq!(normalize_lang_tag("gsw").as_deref(), Some("gsw"), "no ISO 639-1 code: the 639-3 one");

@@ -29,6 +29,7 @@ use chrono::{DateTime, Duration, Utc};
 use vigie_model::{Escalation, InboxStatus, Mention, Polarity, SourceKind, WorkflowChange, WorkflowDetail};
 use vigie_store::{
     Department, InboxItem, NewDepartment, NewRoutingRule, NewWorkflowEvent, RoutingRule, Store, StoreError,
+    StoredMention,
 };
 
 use crate::PipelineError;
@@ -188,6 +189,41 @@ impl Router {
                 self.route(&routable, now)
             })
             .collect()
+    }
+}
+
+/// A complaint the model missed enters the inbox once a person says so: the
+/// project's routing rules run on the corrected verdict, whatever the
+/// mention's age, and its response clock starts `now`. A mention already in
+/// the inbox keeps its place there. True if it was routed. The web app's
+/// corrections and `vigie mention label` call it.
+pub async fn route_correction(
+    store: &dyn Store,
+    project_id: i64,
+    stored: &StoredMention,
+    polarity: Polarity,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let m = &stored.mention;
+    if store.inbox_item(project_id, m.id).await?.is_some() {
+        return Ok(false);
+    }
+    let mut router = Router::load(store, project_id).await?;
+    router.route_history();
+    let themes: Vec<&str> = m.analysis.themes.iter().map(|t| t.theme.as_str()).collect();
+    let watch_ids: Vec<i64> = stored.matches.iter().map(|w| w.watch_id).collect();
+    let routable = Routable {
+        id: m.id,
+        polarity: Some(polarity),
+        themes: &themes,
+        watch_ids: &watch_ids,
+        source_kind: m.source_kind,
+        collected_at: now,
+        published_at: m.published_at,
+    };
+    match router.route(&routable, now) {
+        Some(item) => Ok(store.route_mentions(&[item]).await? > 0),
+        None => Ok(false),
     }
 }
 

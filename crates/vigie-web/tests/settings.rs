@@ -55,6 +55,20 @@ async fn departments_and_rules_crud_with_audit() {
         let r = manager.post_json(&app.api("/departments"), &body).await;
         assert_eq!(r.status, status, "{body}: {}", r.text);
     }
+    // A disabled account is not offered as manager, and refused as one.
+    let (admin_user, _) = app.store.user_by_name("admin").await.unwrap().unwrap();
+    app.store.update_user(&vigie_store::User { disabled: true, ..admin_user.clone() }).await.unwrap();
+    let r = manager
+        .post_json(
+            &app.api("/departments"),
+            &json!({"name": "X", "response_target_secs": 3600, "manager_id": admin_user.id}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("disabled"), "{}", r.text);
+    let page = manager.get(&app.p("/settings")).await;
+    assert!(!page.text.contains(&format!("<option value=\"{}\"", admin_user.id)), "{}", page.text);
+    app.store.update_user(&admin_user).await.unwrap();
     // Edit (API and form).
     let r = manager
         .put_json(
@@ -616,6 +630,8 @@ async fn the_settings_page_shows_forms_by_role() {
         "/settings/channels\"",
         "/settings/tokens\"",
         "id=\"audit\"",
+        // Each member's role select says whose role it is.
+        "aria-label=\"Role of ",
     ] {
         assert!(page.text.contains(fragment), "{fragment}");
     }

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use vigie_model::{
     Analysis, InboxStatus, Language, Polarity, Role, SourceKind, Theme, Watch, WorkflowChange, WorkflowDetail,
 };
-use vigie_pipeline::routing::{Routable, Router};
+use vigie_pipeline::routing::route_correction;
 use vigie_query::Query;
 use vigie_store::{MentionFilter, NewAudit, NewWorkflowEvent, StoredMention};
 
@@ -1195,47 +1195,13 @@ async fn correct(
         )
         .await?;
     if let Some(polarity) = label {
-        route_corrected(state, pid, &stored, polarity, now).await?;
+        route_correction(state.store.as_ref(), pid, &stored, polarity, now).await?;
     }
     state
         .store
         .mention(pid, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no mention {id}")).with_french(format!("aucune mention {id}")))
-}
-
-/// A complaint the model missed enters the inbox once a person says so: the
-/// project's routing rules run on the corrected verdict, whatever the
-/// mention's age, and its response clock starts now. A mention already in
-/// the inbox keeps its place there.
-async fn route_corrected(
-    state: &AppState,
-    pid: i64,
-    stored: &StoredMention,
-    polarity: Polarity,
-    now: chrono::DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let m = &stored.mention;
-    if state.store.inbox_item(pid, m.id).await?.is_some() {
-        return Ok(());
-    }
-    let mut router = Router::load(state.store.as_ref(), pid).await?;
-    router.route_history();
-    let themes: Vec<&str> = m.analysis.themes.iter().map(|t| t.theme.as_str()).collect();
-    let watch_ids: Vec<i64> = stored.matches.iter().map(|w| w.watch_id).collect();
-    let routable = Routable {
-        id: m.id,
-        polarity: Some(polarity),
-        themes: &themes,
-        watch_ids: &watch_ids,
-        source_kind: m.source_kind,
-        collected_at: now,
-        published_at: m.published_at,
-    };
-    if let Some(item) = router.route(&routable, now) {
-        state.store.route_mentions(&[item]).await?;
-    }
-    Ok(())
 }
 
 fn parse_label(s: Option<&str>) -> Result<Option<Polarity>, ApiError> {

@@ -308,10 +308,11 @@ pub fn status_label(lang: Lang, s: InboxStatus) -> &'static str {
 }
 
 /// The `lang` attribute of a mention's own words (its title, its text): the
-/// language Vigie identified, or "" (HTML's "unknown"), so that a screen
-/// reader does not read an English tweet with a French page's voice.
-pub fn text_lang(m: &vigie_model::Mention) -> &str {
-    m.lang.as_deref().unwrap_or("")
+/// language Vigie identified, as a valid language tag (`cym` stored by an
+/// older version is written `cy`), or "" (HTML's "unknown"), so that a
+/// screen reader does not read an English tweet with a French page's voice.
+pub fn text_lang(m: &vigie_model::Mention) -> String {
+    m.lang.as_deref().and_then(vigie_nlp::normalize_lang_tag).unwrap_or_default()
 }
 
 /// Text cut to `max` characters (on a character boundary) with an ellipsis.

@@ -5,8 +5,8 @@ use std::str::FromStr;
 
 use chrono::Utc;
 use serde_json::json;
-use vigie_model::Polarity;
-use vigie_store::MentionFilter;
+use vigie_model::{Polarity, WorkflowChange, WorkflowDetail};
+use vigie_store::{MentionFilter, NewWorkflowEvent};
 
 use crate::app::{App, usage};
 use crate::cli::{MentionCommand, OutputFormat};
@@ -113,9 +113,25 @@ pub async fn run(app: &App, command: MentionCommand, out: &mut dyn Write) -> any
                     Err(e) => return usage(format!("{e} (or none to remove the correction)")),
                 },
             };
-            if !app.store.correct_sentiment(app.project.id, id, polarity, Utc::now()).await? {
-                return usage(format!("no mention {id} in project {:?}", app.project.name));
-            }
+            let pid = app.project.id;
+            let now = Utc::now();
+            let stored = match app.store.mention(pid, id).await? {
+                Some(stored) if app.store.correct_sentiment(pid, id, polarity, now).await? => stored,
+                _ => return usage(format!("no mention {id} in project {:?}", app.project.name)),
+            };
+            // Its history says so, as for a correction made in the web app.
+            let analysis = &stored.mention.analysis;
+            let change = WorkflowChange::Sentiment {
+                from: analysis.polarity(),
+                to: polarity.or(analysis.sentiment.as_ref().map(|s| s.label)),
+                removed: polarity.is_none(),
+            };
+            let event = NewWorkflowEvent {
+                user_id: None,
+                action: "sentiment".into(),
+                detail: WorkflowDetail::new(change).encode(),
+            };
+            app.store.add_workflow_event(pid, id, event, now).await?;
             let what = polarity.map_or_else(|| "removed the correction".to_string(), |p| format!("{p}"));
             super::user::audit(
                 app,
@@ -125,7 +141,13 @@ pub async fn run(app: &App, command: MentionCommand, out: &mut dyn Write) -> any
             )
             .await?;
             match polarity {
-                Some(p) => writeln!(out, "mention {id} is now {p}; `vigie train sentiment` will learn from it")?,
+                Some(p) => {
+                    writeln!(out, "mention {id} is now {p}; `vigie train sentiment` will learn from it")?;
+                    // A complaint the model missed goes to the inbox now.
+                    if vigie_pipeline::routing::route_correction(app.store.as_ref(), pid, &stored, p, now).await? {
+                        writeln!(out, "it entered the inbox (a routing rule sends {p} mentions like it)")?;
+                    }
+                }
                 None => writeln!(out, "mention {id}: correction removed, the model's verdict stands")?,
             }
             Ok(())

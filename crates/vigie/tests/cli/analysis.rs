@@ -311,7 +311,21 @@ fn the_taxonomy_is_the_projects_to_edit() {
     // keeps corrections.
     import(&vigie, &[line("old", "Acme ajoute encore de l'huile de palme dans ses biscuits", json!({}))]);
     let old = id_of(&vigie, "https://example.com/old");
-    vigie.run(&["mention", "label", &old.to_string(), "negative"]).success();
+    // A complaint the model missed, corrected here, enters the inbox (its
+    // theme's rule sends negative mentions to CSR), with the correction in
+    // its history.
+    let labelled = vigie.run(&["mention", "label", &old.to_string(), "negative"]).success();
+    assert!(labelled.stdout.contains("it entered the inbox"), "{}", labelled.stdout);
+    let history: Vec<String> = vigie.with_db(async |pool| {
+        sqlx::query_scalar("SELECT action FROM workflow_events WHERE mention_id = ?1 ORDER BY id")
+            .bind(old)
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(history, ["sentiment", "routed"]);
+    let again = vigie.run(&["mention", "label", &old.to_string(), "negative"]).success();
+    assert!(!again.stdout.contains("inbox"), "it keeps its place: {}", again.stdout);
     vigie.run(&["theme", "add", "biscuits", "--query", "biscuit*"]).success();
     let before = show(&vigie, old);
     assert!(before["mention"]["analysis"]["themes"].as_array().unwrap().iter().all(|t| t["theme"] != "biscuits"));

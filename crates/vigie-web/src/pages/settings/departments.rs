@@ -411,8 +411,9 @@ fn fields(lang: Lang, d: Option<&Department>, members: &[(User, Role)], fe: Form
         label { (lang.t("Responsable (reçoit les mentions en retard)", "Manager (gets overdue mentions)"))
             select name="manager_id" aria-invalid=[fe.invalid("manager_id")] aria-describedby=[fe.described("manager_id")] {
                 option value="" { (lang.t("(aucun)", "(none)")) }
-                // Only people who can handle the overdue mentions escalated to them.
-                @for (u, _) in members.iter().filter(|(_, role)| *role >= Role::Agent) {
+                // Only people who can handle the overdue mentions escalated to
+                // them: agents or above, with an active account.
+                @for (u, _) in members.iter().filter(|(u, role)| *role >= Role::Agent && !u.disabled) {
                     @let id = u.id.to_string();
                     option value=(id) selected[fe.chose("manager_id", &id, manager == id)] { (u.display_name) " (" (u.username) ")" }
                 }

@@ -214,9 +214,12 @@ pub(super) async fn section(state: &AppState, actor: &Actor, echo: Option<&Echo>
     let pid = actor.project_id()?;
     let members = state.store.members(pid).await?;
     let can = actor.can(Role::Admin);
-    let role_select = |current: Role, fe: FormEcho<'_>| {
+    // `whose`: the member a row's select is about (its accessible name; the
+    // add form's select has its label).
+    let role_select = |current: Role, fe: FormEcho<'_>, whose: Option<&str>| {
+        let name = whose.map(|w| format!("{}{w}", lang.t("Rôle de ", "Role of ")));
         html! {
-            select name="role" aria-invalid=[fe.invalid("role")] aria-describedby=[fe.described("role")] {
+            select name="role" aria-label=[name] aria-invalid=[fe.invalid("role")] aria-describedby=[fe.described("role")] {
                 @for r in Role::ALL { option value=(r.as_str()) selected[fe.chose("role", r.as_str(), r == current)] { (role_label(lang, r)) } }
             }
         }
@@ -245,7 +248,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor, echo: Option<&Echo>
                                         (fe.error(lang))
                                         form.inline method="post" action={ "/p/" (pid) "/settings/members/" (u.id) } {
                                             (csrf_field(actor))
-                                            (role_select(*r, fe))
+                                            (role_select(*r, fe, Some(&u.display_name)))
                                             button.secondary type="submit" { (lang.t("Changer", "Change")) }
                                         }
                                         " "
@@ -272,7 +275,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor, echo: Option<&Echo>
                         label { (lang.t("Identifiant d'un utilisateur existant", "Username of an existing user"))
                             input type="text" name="username" required maxlength="64" autocomplete="off" value=(add.value("username", ""))
                                 aria-invalid=[add.invalid("username")] aria-describedby=[add.described("username")]; }
-                        label { (lang.t("Rôle", "Role")) (role_select(Role::Viewer, add)) }
+                        label { (lang.t("Rôle", "Role")) (role_select(Role::Viewer, add, None)) }
                         button type="submit" { (lang.t("Ajouter", "Add")) }
                     }
                 }
