@@ -14,9 +14,9 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use vigie_sentiment::FastModel;
-use vigie_store::Store;
+use vigie_store::{Store, StoreError};
 
 use crate::PipelineError;
 use crate::analyze::{Analyzer, RoutingClassifier};
@@ -105,16 +105,21 @@ impl ProjectModels {
     /// the routing classifier.
     pub async fn analyzer(&self, store: &dyn Store, project_id: i64) -> Result<Analyzer, PipelineError> {
         let fast = self.fast_model(store, project_id).await?;
-        let now = Utc::now();
-        store.seed_themes(project_id, &default_themes(), now).await?;
-        // New projects also get the default workflow (departments and
-        // routing rules from the themes); a no-op once they have departments.
-        crate::routing::seed_workflow(store, project_id, now).await?;
+        seed_defaults(store, project_id, Utc::now()).await?;
         let themes = store.list_themes(project_id).await?;
         let themes = CompiledThemes::new(themes, Some(Box::new(RoutingClassifier::shipped())))
             .map_err(|error| PipelineError::InvalidStoredQuery { watch: "(theme)".into(), error })?;
         Ok(Analyzer::new(fast, themes))
     }
+}
+
+/// A new project's defaults: the default taxonomy, and from it the default
+/// workflow (departments and routing rules), so that its settings show them
+/// before its first mention. Each part is a no-op once the project has it.
+pub async fn seed_defaults(store: &dyn Store, project_id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+    store.seed_themes(project_id, &default_themes(), now).await?;
+    crate::routing::seed_workflow(store, project_id, now).await?;
+    Ok(())
 }
 
 /// A project's retrained model, read; a damaged one says what to do.

@@ -246,6 +246,29 @@ pub fn is_catch_all(rule: &RoutingRule) -> bool {
     rule.theme.is_none() && rule.watch_id.is_none() && rule.source_kind.is_none()
 }
 
+/// Moves a rule just added at the end up before the catch-all rules there
+/// (the default workflow's last rule is one), which would otherwise take its
+/// mentions first; a catch-all itself stays last. Returns the rule where it
+/// now stands.
+pub async fn place_before_catch_alls(
+    store: &dyn Store,
+    project_id: i64,
+    rule: RoutingRule,
+) -> Result<RoutingRule, StoreError> {
+    if is_catch_all(&rule) {
+        return Ok(rule);
+    }
+    let mut placed = rule;
+    loop {
+        let rules = store.list_rules(project_id).await?;
+        let Some(i) = rules.iter().position(|r| r.id == placed.id) else { return Ok(placed) };
+        placed = rules[i].clone();
+        if i == 0 || !is_catch_all(&rules[i - 1]) || !store.move_rule(project_id, placed.id, true).await? {
+            return Ok(placed);
+        }
+    }
+}
+
 /// The conditions of a rule in a few words: `theme delivery, negative`.
 pub fn describe_conditions(rule: &RoutingRule) -> String {
     let mut parts = Vec::new();

@@ -716,6 +716,19 @@ async fn routing_rules_move_up_and_down() {
     let r = token.post_json(&app.api("/rules/999999/move"), &json!({"direction": "up"})).await;
     assert_eq!(r.status, 404, "{}", r.text);
     assert_eq!(ids().await, before);
+    // A rule added later goes before the catch-all at the end (negative
+    // mentions of any theme → customer service), which would take its
+    // mentions first; a catch-all added goes last.
+    let department = app.store.list_departments(pid).await.unwrap()[0].id;
+    let r = token
+        .post_json(&app.api("/rules"), &json!({"theme": "legal", "sentiment": "neutral", "department_id": department}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["position"], 10, "{}", r.text);
+    assert_eq!(*ids().await.last().unwrap(), last);
+    let r = token.post_json(&app.api("/rules"), &json!({"department_id": department})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(*ids().await.last().unwrap(), r.json()["id"].as_i64().unwrap());
     let agent = app.token(Role::Agent).await;
     assert_eq!(
         agent.post_json(&app.api(&format!("/rules/{last}/move")), &json!({"direction": "up"})).await.status,

@@ -170,26 +170,35 @@ async fn resolve_project(
     };
     if name != DEFAULT_PROJECT {
         if project_use == ProjectUse::Creates {
-            return Ok(store.ensure_project(name, Utc::now()).await?);
+            return create_project(store, name).await;
         }
         return usage(format!("no project named {name:?} (projects: {}); commands that add data create it", names()));
     }
     match (projects.as_slice(), project_use) {
         // The only project is the one meant.
         ([only], _) => Ok(only.clone()),
-        ([], ProjectUse::Creates | ProjectUse::Configures) => Ok(store.ensure_project(name, Utc::now()).await?),
+        ([], ProjectUse::Creates | ProjectUse::Configures) => create_project(store, name).await,
         // Creating an empty `default` here would shadow the project a later
         // `vigie demo` or `--project acme import` makes.
         ([], ProjectUse::Reads) => usage(
             "this installation has no project yet: `vigie demo`, `vigie import`, `vigie watch add` or \
              `vigie source add` create one",
         ),
-        ([], ProjectUse::Installation) if create_default => Ok(store.ensure_project(name, Utc::now()).await?),
+        ([], ProjectUse::Installation) if create_default => create_project(store, name).await,
         (_, ProjectUse::Installation) => Ok(Project { id: 0, name: name.to_string(), created_at: Utc::now() }),
         (_, ProjectUse::Creates | ProjectUse::Reads | ProjectUse::Configures) => {
             usage(format!("this installation has several projects ({}): say which with --project", names()))
         }
     }
+}
+
+/// A new project, with the default taxonomy and workflow from the start (its
+/// settings show them before its first mention).
+async fn create_project(store: &dyn Store, name: &str) -> anyhow::Result<Project> {
+    let now = Utc::now();
+    let project = store.ensure_project(name, now).await?;
+    vigie_pipeline::models::seed_defaults(store, project.id, now).await?;
+    Ok(project)
 }
 
 /// The models directory: `--models-dir`, else `models` in the data directory.

@@ -63,19 +63,11 @@ pub async fn run(app: &App, command: ThemeCommand, out: &mut dyn Write) -> anyho
                 source_kind: None,
                 department_id: department.id,
             };
-            let mut rule = store.add_rule(project, rule, Utc::now()).await?;
+            let rule = store.add_rule(project, rule, Utc::now()).await?;
             // Before the catch-all rules at the end (the default workflow
             // sends the negative mentions no theme knows to customer
             // service), which would otherwise take its mentions first.
-            loop {
-                let rules = store.list_rules(project).await?;
-                let Some(i) = rules.iter().position(|r| r.id == rule.id) else { break };
-                rule = rules[i].clone();
-                if i == 0 || !vigie_pipeline::routing::is_catch_all(&rules[i - 1]) {
-                    break;
-                }
-                store.move_rule(project, rule.id, true).await?;
-            }
+            let rule = vigie_pipeline::routing::place_before_catch_alls(store.as_ref(), project, rule).await?;
             super::user::audit(
                 app,
                 Some(project),

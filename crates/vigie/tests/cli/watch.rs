@@ -11,6 +11,15 @@ fn watch_lifecycle_add_list_test_remove() {
         .run(&["watch", "add", "SNCF", "--query", r#"sncf OR ouigo OR "tgv inoui""#, "--competitor", "--lang", "fr,en"])
         .success();
     assert_eq!(added.stdout, "watch \"SNCF\" added; it matches 0 stored mention(s)\n");
+    // The project it made has the default themes and workflow from the
+    // start: its settings show them before its first mention.
+    let (departments, rules): (i64, i64) = vigie.with_db(async |pool| {
+        sqlx::query_as("SELECT (SELECT COUNT(*) FROM departments), (SELECT COUNT(*) FROM routing_rules)")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!((departments, rules), (9, 10));
 
     let list = vigie.run(&["watch", "list", "--format", "json"]).success().json();
     assert_eq!(

@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use vigie_model::{Polarity, Role, SourceKind};
-use vigie_pipeline::routing::describe_conditions;
+use vigie_pipeline::routing::{describe_conditions, place_before_catch_alls};
 use vigie_store::{NewRoutingRule, RoutingRule};
 
 use super::{audit_change, form_done, form_id, json_body, msg};
@@ -42,7 +42,7 @@ pub(super) fn routes(r: Routes) -> Routes {
             Method::POST,
             "/api/v1/projects/{pid}/rules",
             manager,
-            "Add a routing rule {theme, sentiment, watch_id, source_kind, department_id} (after the others)",
+            "Add a routing rule {theme, sentiment, watch_id, source_kind, department_id} (last, but before the catch-all rules at the end)",
             add_api,
         )
         .api(Method::DELETE, "/api/v1/projects/{pid}/rules/{id}", manager, "Remove a routing rule", delete_api)
@@ -159,6 +159,8 @@ async fn add(state: &AppState, actor: &Actor, input: &RuleInput, lang: Lang) -> 
         )));
     }
     let added = state.store.add_rule(pid, rule, Utc::now()).await?;
+    // Before the catch-all rules at the end, which would take its mentions first.
+    let added = place_before_catch_alls(state.store.as_ref(), pid, added).await?;
     let department = department_name(state, pid, added.department_id).await?;
     audit_change(
         state,
@@ -396,7 +398,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor, echo: Option<&Echo>
             }
             @if can && !departments.is_empty() {
                 details open[fe.refused()] {
-                    summary { (lang.t("Ajouter une règle (à la fin\u{a0}; déplacez-la ensuite avec ↑)", "Add a rule (at the end; move it with ↑)")) }
+                    summary { (lang.t("Ajouter une règle (en dernier, avant les règles «\u{a0}toute mention\u{a0}» de la fin\u{a0}; déplacez-la ensuite avec ↑ ↓)", "Add a rule (last, before the catch-all rules at the end; move it with ↑ ↓)")) }
                     form.stack method="post" action={ "/p/" (pid) "/settings/rules" } {
                         (csrf_field(actor))
                         (fe.error(lang))
