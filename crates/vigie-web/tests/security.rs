@@ -357,6 +357,7 @@ async fn a_one_time_password_must_be_changed_first() {
     assert_eq!(api.status, 403);
     let short = client.post_form("/account/password", &[("current", "one time pass 1"), ("new", "short")]).await;
     assert!(short.text.contains("at least 10 characters"), "{}", short.text);
+    assert_eq!(short.status, 400, "a refused change is a bad request, shown as the form");
     let next = app.p("/overview");
     let fields = [("current", "one time pass 1"), ("new", "my own long password"), ("next", next.as_str())];
     let done = client.post_form("/account/password", &fields).await;

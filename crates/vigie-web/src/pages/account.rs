@@ -361,7 +361,12 @@ fn password_markup(lang: Lang, csrf: &str, forced: bool, error: Option<&str>, ne
             }
         }
     };
-    super::html_response(body)
+    let mut response = super::html_response(body);
+    // A refused change is the form again, with the status of a bad request.
+    if error.is_some() {
+        *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+    }
+    response
 }
 
 #[derive(Deserialize, Default)]
