@@ -28,10 +28,10 @@ use chrono::Utc;
 use maud::{Markup, html};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use vigie_model::Role;
+use vigie_model::{Language, Role};
 use vigie_store::NewAudit;
 
-use super::echo::Echo;
+use super::echo::{Echo, FormEcho};
 use super::{Nav, PageResult, error_page, page, see_other};
 use crate::auth::Actor;
 use crate::error::ApiError;
@@ -242,6 +242,29 @@ pub(crate) async fn secret_page(
         p { a href=(back) { (lang.t("← Retour", "← Back")) } }
     };
     page(state, actor, Nav::Settings, title, body).await
+}
+
+/// A language (of notifications, reports, a person's pages) named in the
+/// reader's: `français`, `French`.
+pub(crate) fn language_name(reader: Lang, l: Language) -> &'static str {
+    match l {
+        Language::Fr => reader.t("français", "French"),
+        Language::En => reader.t("anglais", "English"),
+    }
+}
+
+/// The `lang` select of a settings form, under `label`, `default` chosen
+/// unless the refused form said otherwise.
+pub(crate) fn language_select(reader: Lang, fe: FormEcho<'_>, label: &str, default: Language) -> Markup {
+    html! {
+        label { (label)
+            select name="lang" aria-invalid=[fe.invalid("lang")] aria-describedby=[fe.described("lang")] {
+                @for l in Language::ALL {
+                    option value=(l.code()) selected[fe.chose("lang", l.code(), l == default)] { (language_name(reader, l)) }
+                }
+            }
+        }
+    }
 }
 
 /// A role's name in the reader's language.

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use vigie_model::{Language, Role, Severity};
 use vigie_store::{Channel, NewChannel};
 
-use super::{audit_change, form_done, json_body, msg, refused, secret_page, taken};
+use super::{audit_change, form_done, json_body, language_name, language_select, msg, refused, secret_page, taken};
 use crate::auth::{Actor, random_token};
 use crate::error::ApiError;
 use crate::i18n::Lang;
@@ -157,14 +157,6 @@ fn language(v: Option<&str>, lang: Lang) -> Result<Language, ApiError> {
                 format!("lang must be fr (French) or en (English), not {:?}", clip(s, 20)),
             ))
         }),
-    }
-}
-
-/// A channel's language as the reader says it.
-fn language_label(lang: Lang, l: Language) -> &'static str {
-    match l {
-        Language::Fr => lang.t("Français", "French"),
-        Language::En => lang.t("Anglais", "English"),
     }
 }
 
@@ -397,19 +389,6 @@ fn severity_select(lang: Lang, fe: FormEcho<'_>) -> Markup {
     }
 }
 
-/// The language of the notifications, French by default.
-fn language_select(lang: Lang, fe: FormEcho<'_>) -> Markup {
-    html! {
-        label { (lang.t("Langue des notifications", "Language of the notifications"))
-            select name="lang" aria-invalid=[fe.invalid("lang")] aria-describedby=[fe.described("lang")] {
-                @for l in Language::ALL {
-                    option value=(l.code()) selected[fe.chose("lang", l.code(), l == Language::Fr)] { (language_label(lang, l)) }
-                }
-            }
-        }
-    }
-}
-
 pub(super) async fn section(state: &AppState, actor: &Actor, echo: Option<&Echo>) -> Result<Markup, ApiError> {
     let lang = actor.lang;
     let pid = actor.project_id()?;
@@ -436,7 +415,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor, echo: Option<&Echo>
                                 td { (channel_kind(lang, &c.kind)) @if c.secret.is_some() { " " span.badge { (lang.t("signé", "signed")) } } }
                                 td.target { (clip(&shown_target(c), 120)) }
                                 td { (severity_label(lang, c.min_severity)) }
-                                td { (language_label(lang, c.lang)) }
+                                td { (language_name(lang, c.lang)) }
                                 td { (lang.datetime(c.created_at)) }
                                 td {
                                     form.inline method="post" action={ "/p/" (pid) "/settings/channels/" (c.id) "/delete" }
@@ -460,7 +439,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor, echo: Option<&Echo>
                         input type="url" name="url" required maxlength=(MAX_URL_CHARS) placeholder="https://" value=(hook.value("url", ""))
                             aria-invalid=[hook.invalid("url")] aria-describedby=[hook.described("url")]; }
                     (severity_select(lang, hook))
-                    (language_select(lang, hook))
+                    (language_select(lang, hook, lang.t("Langue des notifications", "Language of the notifications"), Language::Fr))
                     button type="submit" { (lang.t("Ajouter", "Add")) }
                 }
             }
@@ -474,7 +453,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor, echo: Option<&Echo>
                         input type="text" name="addresses" required maxlength="5000" value=(mail.value("addresses", ""))
                             aria-invalid=[mail.invalid("addresses")] aria-describedby=[mail.described("addresses")]; }
                     (severity_select(lang, mail))
-                    (language_select(lang, mail))
+                    (language_select(lang, mail, lang.t("Langue des notifications", "Language of the notifications"), Language::Fr))
                     button type="submit" { (lang.t("Ajouter", "Add")) }
                 }
             }

@@ -15,7 +15,7 @@ use vigie_model::Role;
 use vigie_store::{Frequency, NewReportSchedule, ReportSchedule, StoreError};
 
 use super::channels::check_addresses;
-use super::{audit_change, form_done, form_id, json_body, msg, refused};
+use super::{audit_change, form_done, form_id, json_body, language_name, language_select, msg, refused};
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::i18n::Lang;
@@ -287,7 +287,7 @@ pub(super) async fn section(state: &AppState, actor: &Actor, echo: Option<&Echo>
                                 (channels.iter().find(|c| c.id == s.channel_id).map(|c| clip(&c.target, 120)).unwrap_or_default())
                             } @else { (clip(&s.recipients, 120)) }
                         }
-                        td { (Lang::parse(&s.lang).map_or(s.lang.as_str(), |l| language_name(lang, l))) }
+                        td { (Lang::parse(&s.lang).map_or(s.lang.as_str(), |l| language_name(lang, l.into()))) }
                         td {
                             (s.last_sent_at.map(|t| lang.datetime(t)).unwrap_or_else(|| "—".into()))
                             @if let Some(e) = &s.last_error { br; span.error-message { (clip(e, 200)) } }
@@ -331,24 +331,11 @@ pub(super) async fn section(state: &AppState, actor: &Actor, echo: Option<&Echo>
                         label { (lang.t("Destinataires (vide : ceux du canal)", "Recipients (empty: the channel's)"))
                             input type="text" name="recipients" maxlength="5000" value=(fe.value("recipients", ""))
                                 aria-invalid=[fe.invalid("recipients")] aria-describedby=[fe.described("recipients")]; }
-                        label { (lang.t("Langue", "Language"))
-                            select name="lang" aria-invalid=[fe.invalid("lang")] aria-describedby=[fe.described("lang")] {
-                                option value="fr" selected[fe.chose("lang", "fr", lang == Lang::Fr)] { "français" }
-                                option value="en" selected[fe.chose("lang", "en", lang == Lang::En)] { "English" }
-                            }
-                        }
+                        (language_select(lang, fe, lang.t("Langue", "Language"), lang.into()))
                         button type="submit" { (lang.t("Programmer", "Schedule")) }
                     }
                 }
             }
         }
     })
-}
-
-/// A report's language, named in the reader's.
-fn language_name(reader: Lang, report: Lang) -> &'static str {
-    match report {
-        Lang::Fr => reader.t("français", "French"),
-        Lang::En => reader.t("anglais", "English"),
-    }
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use vigie_store::{NewUser, User};
 
-use super::{MAX_NAME_CHARS, audit_change, json_body, msg, name_field, secret_page, taken};
+use super::{MAX_NAME_CHARS, audit_change, json_body, language_select, msg, name_field, secret_page, taken};
 use crate::auth::{Actor, hash_password, one_time_password};
 use crate::error::ApiError;
 use crate::i18n::Lang;
@@ -425,12 +425,7 @@ async fn render(state: &AppState, actor: &Actor, echo: Option<&Echo>) -> PageRes
                 label { (lang.t("E-mail (facultatif)", "E-mail (optional)"))
                     input type="email" name="email" maxlength="254" value=(fe.value("email", ""))
                         aria-invalid=[fe.invalid("email")] aria-describedby=[fe.described("email")]; }
-                label { (lang.t("Langue", "Language"))
-                    select name="lang" aria-invalid=[fe.invalid("lang")] aria-describedby=[fe.described("lang")] {
-                        option value="fr" selected[fe.chose("lang", "fr", lang == Lang::Fr)] { "Français" }
-                        option value="en" selected[fe.chose("lang", "en", lang == Lang::En)] { "English" }
-                    }
-                }
+                (language_select(lang, fe, lang.t("Langue", "Language"), lang.into()))
                 label.check { input type="checkbox" name="is_admin" value="1" checked[fe.ticked("is_admin", false)]; " " (lang.t("Administrateur de l'installation", "Installation admin")) }
                 button type="submit" { (lang.t("Ajouter", "Add")) }
             }
