@@ -53,6 +53,18 @@ pub enum Escalation {
     NoManager,
 }
 
+/// Why someone's item went back to the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Release {
+    /// They were removed from the project.
+    LeftProject,
+    /// They were made a reader of it.
+    Reader,
+    /// Their account was disabled.
+    Disabled,
+}
+
 /// What happened to an item; the tag is the event's `action`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -119,6 +131,27 @@ pub enum WorkflowChange {
         since: Option<DateTime<Utc>>,
         to: Escalation,
     },
+    /// The person it was assigned to can no longer act on it: it went
+    /// back to the queue (`from` → `to`; the same when it was not assigned).
+    Released {
+        person: String,
+        why: Release,
+        from: InboxStatus,
+        to: InboxStatus,
+    },
+    /// Its department's new response target moved its due time (`None`:
+    /// no target, no due time).
+    Retargeted {
+        department: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<DateTime<Utc>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<DateTime<Utc>>,
+    },
+    /// Its department was removed: it has none, and no due time.
+    DepartmentRemoved {
+        department: String,
+    },
     /// A person corrected the sentiment (or removed their correction).
     Sentiment {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -144,6 +177,9 @@ impl WorkflowChange {
             WorkflowChange::Note { .. } => "note",
             WorkflowChange::Escalated { .. } => "escalated",
             WorkflowChange::Sentiment { .. } => "sentiment",
+            WorkflowChange::Released { .. } => "released",
+            WorkflowChange::Retargeted { .. } => "retargeted",
+            WorkflowChange::DepartmentRemoved { .. } => "department_removed",
         }
     }
 }
@@ -301,6 +337,46 @@ impl WorkflowDetail {
                     }
                 }
             }
+            WorkflowChange::Released { person, why, from, to } => {
+                let why = match (why, lang) {
+                    (Release::LeftProject, Language::En) => format!("{person} left the project"),
+                    (Release::LeftProject, Language::Fr) => format!("{person} ne fait plus partie du projet"),
+                    (Release::Reader, Language::En) => format!("{person} is now a viewer"),
+                    (Release::Reader, Language::Fr) => format!("{person} est désormais lecteur"),
+                    (Release::Disabled, Language::En) => format!("{person}'s account was disabled"),
+                    (Release::Disabled, Language::Fr) => format!("le compte de {person} a été désactivé"),
+                };
+                let back = lang.t("plus assignée à personne", "unassigned");
+                if from == to {
+                    format!("{why}{colon}{back}")
+                } else {
+                    format!("{why}{colon}{} → {} ({back})", status(*from), status(*to))
+                }
+            }
+            WorkflowChange::Retargeted { department, from, due } => {
+                let department = crate::department_name(department, lang);
+                let now = match due {
+                    Some(_) => format!("{} {}", lang.t("échéance", "due"), when(*due, lang, zone)),
+                    None => lang.t("plus d'échéance", "no due time").to_string(),
+                };
+                let before = match from {
+                    Some(_) => format!(" ({} {})", lang.t("au lieu du", "was"), when(*from, lang, zone)),
+                    None => String::new(),
+                };
+                format!(
+                    "{} {department}{colon}{now}{before}",
+                    lang.t("nouveau délai de réponse pour", "new response target for")
+                )
+            }
+            WorkflowChange::DepartmentRemoved { department } => {
+                let department = crate::department_name(department, lang);
+                match lang {
+                    Language::En => format!("department {department} was removed: no department, no due time"),
+                    Language::Fr => {
+                        format!("service {department} supprimé\u{a0}: plus de service ni d'échéance")
+                    }
+                }
+            }
             WorkflowChange::Sentiment { from, to, removed } => {
                 let mut s = format!("{} → {}", polarity_label(*from, lang), polarity_label(*to, lang));
                 if *removed {
@@ -412,6 +488,57 @@ mod tests {
                 "règle n°\u{a0}1 (toute mention) → Service client".into()
             )
         );
+    }
+
+    #[test]
+    fn changes_made_by_administration_read_in_both_languages() {
+        use InboxStatus::*;
+        let left = WorkflowChange::Released {
+            person: "Marie".into(),
+            why: Release::LeftProject,
+            from: Assigned,
+            to: ToHandle,
+        };
+        assert_eq!(
+            both(left),
+            (
+                "Marie left the project: assigned → to_handle (unassigned)".into(),
+                "Marie ne fait plus partie du projet\u{a0}: assigné → à traiter (plus assignée à personne)".into()
+            )
+        );
+        let reader =
+            WorkflowChange::Released { person: "Marie".into(), why: Release::Reader, from: ToHandle, to: ToHandle };
+        assert_eq!(
+            both(reader),
+            (
+                "Marie is now a viewer: unassigned".into(),
+                "Marie est désormais lecteur\u{a0}: plus assignée à personne".into()
+            )
+        );
+        let disabled = WorkflowChange::Released { person: "Marie".into(), why: Release::Disabled, from: New, to: New };
+        assert_eq!(both(disabled).0, "Marie's account was disabled: unassigned");
+
+        let later = Some(Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap());
+        let moved = WorkflowChange::Retargeted { department: "Customer service".into(), from: due(), due: later };
+        assert_eq!(
+            both(moved),
+            (
+                "new response target for Customer service: due 2026-11-20 10:00 UTC (was 2026-11-20 06:00 UTC)".into(),
+                "nouveau délai de réponse pour Service client\u{a0}: échéance 20/11/2026 10:00 UTC (au lieu du 20/11/2026 06:00 UTC)"
+                    .into()
+            )
+        );
+        let dropped = WorkflowChange::Retargeted { department: "Legal".into(), from: due(), due: None };
+        assert_eq!(both(dropped).0, "new response target for Legal: no due time (was 2026-11-20 06:00 UTC)");
+        let first = WorkflowChange::Retargeted { department: "Legal".into(), from: None, due: later };
+        assert_eq!(both(first).0, "new response target for Legal: due 2026-11-20 10:00 UTC");
+
+        let removed = WorkflowChange::DepartmentRemoved { department: "Legal".into() };
+        assert_eq!(
+            WorkflowDetail::new(removed.clone()).encode(),
+            r#"{"v":1,"kind":"department_removed","department":"Legal"}"#
+        );
+        assert_eq!(both(removed).0, "department Legal was removed: no department, no due time");
     }
 
     #[test]

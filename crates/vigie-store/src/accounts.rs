@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use vigie_model::Role;
 
-use crate::{Project, Result};
+use crate::{ChangedBy, Project, Result};
 
 /// A person who can log in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,11 +87,15 @@ pub trait Accounts: Send + Sync {
     async fn list_users(&self) -> Result<Vec<User>>;
     async fn user_count(&self) -> Result<i64>;
     /// Saves display name, e-mail, admin flag, language and disabled flag.
-    async fn update_user(&self, user: &User) -> Result<()>;
+    /// Disabling releases the person's pending items in every project (each
+    /// with a `released` event) and the departments they managed.
+    async fn update_user(&self, user: &User, by: &ChangedBy) -> Result<()>;
     async fn set_password(&self, user_id: i64, password_hash: &str, must_change: bool) -> Result<()>;
 
     /// Gives the user this role in the project, or removes them with `None`.
-    async fn set_membership(&self, project_id: i64, user_id: i64, role: Option<Role>) -> Result<()>;
+    /// Below agent (or removed), their pending items there are released
+    /// (each with a `released` event), as are the departments they managed.
+    async fn set_membership(&self, project_id: i64, user_id: i64, role: Option<Role>, by: &ChangedBy) -> Result<()>;
     /// The projects the user is a member of, with their role, by project name.
     async fn memberships(&self, user_id: i64) -> Result<Vec<(Project, Role)>>;
     /// The project's members with their role, by username.

@@ -38,7 +38,7 @@ pub mod workflow;
 pub use accounts::{Accounts, AuditEntry, NewAudit, NewUser, Session, User};
 pub use reports::{Frequency, NewReportSchedule, REPORT_SEND_LEASE_SECS, ReportSchedule, ReportStats, Reports};
 pub use workflow::{
-    AuthorRow, Buckets, Department, InboxCounts, InboxFilter, InboxItem, NO_DEPARTMENT, NewDepartment, NewRoutingRule,
+    AuthorRow, Buckets, ChangedBy, Department, InboxCounts, InboxFilter, InboxItem, NO_DEPARTMENT, NewDepartment, NewRoutingRule,
     NewWorkflowEvent, Overview, ResponseScope, ResponseStats, RoutingRule, SentimentBucket, WatchCount, Workflow,
     WorkflowEvent,
 };

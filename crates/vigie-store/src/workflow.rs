@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use vigie_model::{InboxStatus, Polarity, SourceKind};
+use vigie_model::{InboxStatus, Polarity, SourceKind, WorkflowChange, WorkflowDetail};
 
 use crate::{CountRow, Result, StoredMention};
 
@@ -111,6 +111,44 @@ pub struct NewWorkflowEvent {
     pub user_id: Option<i64>,
     pub action: String,
     pub detail: String,
+}
+
+/// Who made a change to a department, a membership or an account, and
+/// when: each inbox item the change moves gets a line in its history
+/// saying so, in the same transaction.
+#[derive(Debug, Clone)]
+pub struct ChangedBy {
+    /// The person; `None` for an API token or the command line.
+    pub user_id: Option<i64>,
+    /// The API token's name, when a token made the change.
+    pub token: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl ChangedBy {
+    /// A change nobody signed: the command line, a test.
+    pub fn unsigned(at: DateTime<Utc>) -> ChangedBy {
+        ChangedBy { user_id: None, token: None, at }
+    }
+
+    /// A change made by this person.
+    pub fn user(user_id: i64, at: DateTime<Utc>) -> ChangedBy {
+        ChangedBy { user_id: Some(user_id), token: None, at }
+    }
+
+    /// The history line of `change` made this way.
+    pub(crate) fn event(&self, change: WorkflowChange) -> NewWorkflowEvent {
+        let action = change.action().to_string();
+        let mut detail = WorkflowDetail::new(change);
+        detail.by = self.token.clone();
+        NewWorkflowEvent { user_id: self.user_id, action, detail: detail.encode() }
+    }
+}
+
+/// The status an item released by its assignee goes back to: an assigned
+/// one is to handle again, any other keeps its status.
+pub(crate) fn released_status(status: InboxStatus) -> InboxStatus {
+    if status == InboxStatus::Assigned { InboxStatus::ToHandle } else { status }
 }
 
 /// The new positions of a rule moved one place (`up`: earlier) in `order`
@@ -331,11 +369,14 @@ pub trait Workflow: Send + Sync {
         department: NewDepartment,
         now: DateTime<Utc>,
     ) -> Result<Department>;
-    /// Saves name, target and manager.
-    async fn update_department(&self, department: &Department) -> Result<()>;
+    /// Saves name, target and manager. Pending items whose due time the new
+    /// target moves get it, each with a `retargeted` event.
+    async fn update_department(&self, department: &Department, by: &ChangedBy) -> Result<()>;
     async fn list_departments(&self, project_id: i64) -> Result<Vec<Department>>;
-    /// Removes the department, its routing rules, and unsets it on inbox items.
-    async fn remove_department(&self, project_id: i64, id: i64) -> Result<bool>;
+    /// Removes the department, its routing rules, and unsets it on inbox
+    /// items; its pending items lose their due time, each with a
+    /// `department_removed` event.
+    async fn remove_department(&self, project_id: i64, id: i64, by: &ChangedBy) -> Result<bool>;
 
     /// Appends the rule after the project's last one. Fails with
     /// [`crate::StoreError::NotFound`] if its department (or watch) is not the project's.

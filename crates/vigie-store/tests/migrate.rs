@@ -209,8 +209,14 @@ async fn fill(store: &dyn Store) -> i64 {
     };
     let admin = store.add_user(user("admin", true), t0()).await.unwrap();
     let marie = store.add_user(user("Marie", false), t0()).await.unwrap();
-    store.set_membership(p.id, marie.id, Some(Role::Agent)).await.unwrap();
-    store.set_membership(other.id, marie.id, Some(Role::Viewer)).await.unwrap();
+    store
+        .set_membership(p.id, marie.id, Some(Role::Agent), &vigie_store::ChangedBy::unsigned(chrono::Utc::now()))
+        .await
+        .unwrap();
+    store
+        .set_membership(other.id, marie.id, Some(Role::Viewer), &vigie_store::ChangedBy::unsigned(chrono::Utc::now()))
+        .await
+        .unwrap();
     store.create_session("session-hash", marie.id, "csrf-token", t0(), t0() + Duration::days(7)).await.unwrap();
     store.record_login_failure("paul", t0()).await.unwrap();
     store.record_login_failure("paul", t0()).await.unwrap();

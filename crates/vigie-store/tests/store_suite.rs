@@ -15,14 +15,14 @@ use common::with_postgres;
 use serde_json::json;
 use vigie_model::{Alert, AlertEvidence, AlertRule, AlertStatus, Language, Severity};
 use vigie_model::{
-    Analysis, Contribution, InboxStatus, Mention, Polarity, ReachEstimate, Role, Sentiment, SourceKind, SourceType,
-    ThemeScore, WatchMatch, WorkflowChange, WorkflowDetail,
+    Analysis, Contribution, InboxStatus, Mention, Polarity, ReachEstimate, Release, Role, Sentiment, SourceKind,
+    SourceType, ThemeScore, WatchMatch, WorkflowChange, WorkflowDetail,
 };
 use vigie_store::{
-    AuthorRow, Buckets, CountRow, Department, FetchRecord, InboxCounts, InboxFilter, InboxItem, MentionFilter,
-    MentionRecord, NO_DEPARTMENT, NewAudit, NewDepartment, NewRoutingRule, NewSource, NewTheme, NewUser, NewWatch,
-    NewWorkflowEvent, PgStore, ResponseScope, ResponseStats, SentimentBucket, Session, SqliteStore, Store, StoreError,
-    User, WatchCount,
+    AuthorRow, Buckets, ChangedBy, CountRow, Department, FetchRecord, InboxCounts, InboxFilter, InboxItem,
+    MentionFilter, MentionRecord, NO_DEPARTMENT, NewAudit, NewDepartment, NewRoutingRule, NewSource, NewTheme, NewUser,
+    NewWatch, NewWorkflowEvent, PgStore, ResponseScope, ResponseStats, SentimentBucket, Session, SqliteStore, Store,
+    StoreError, User, WatchCount,
 };
 
 fn t0() -> DateTime<Utc> {
@@ -924,11 +924,11 @@ async fn users_are_unique_without_case(store: &dyn Store) {
         disabled: true,
         ..alice.clone()
     };
-    store.update_user(&changed).await.unwrap();
+    store.update_user(&changed, &by()).await.unwrap();
     let saved = store.user(alice.id).await.unwrap().unwrap();
     assert_eq!(saved, User { username: "Alice".into(), ..changed.clone() });
     let missing = User { id: alice.id + 10_000, ..changed };
-    assert!(matches!(store.update_user(&missing).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.update_user(&missing, &by()).await, Err(StoreError::NotFound(_))));
 
     store.set_password(bob.id, "$argon2id$new", true).await.unwrap();
     let (bob_now, hash) = store.user_by_name("BOB").await.unwrap().unwrap();
@@ -943,27 +943,27 @@ async fn memberships_give_a_role_per_project(store: &dyn Store) {
     let alpha = store.ensure_project("alpha-members", t0()).await.unwrap();
     let carol = store.add_user(new_user("carol"), t0()).await.unwrap();
     let dave = store.add_user(new_user("Dave"), t0()).await.unwrap();
-    store.set_membership(zeta.id, carol.id, Some(Role::Viewer)).await.unwrap();
-    store.set_membership(alpha.id, carol.id, Some(Role::Agent)).await.unwrap();
-    store.set_membership(zeta.id, dave.id, Some(Role::Admin)).await.unwrap();
+    store.set_membership(zeta.id, carol.id, Some(Role::Viewer), &by()).await.unwrap();
+    store.set_membership(alpha.id, carol.id, Some(Role::Agent), &by()).await.unwrap();
+    store.set_membership(zeta.id, dave.id, Some(Role::Admin), &by()).await.unwrap();
     // By project name, whatever the order they were given in.
     assert_eq!(
         store.memberships(carol.id).await.unwrap(),
         vec![(alpha.clone(), Role::Agent), (zeta.clone(), Role::Viewer)]
     );
     // A second call changes the role.
-    store.set_membership(zeta.id, carol.id, Some(Role::Manager)).await.unwrap();
+    store.set_membership(zeta.id, carol.id, Some(Role::Manager), &by()).await.unwrap();
     assert_eq!(store.memberships(carol.id).await.unwrap()[1], (zeta.clone(), Role::Manager));
     // Members by username (without case: carol before Dave).
     assert_eq!(
         store.members(zeta.id).await.unwrap(),
         vec![(carol.clone(), Role::Manager), (dave.clone(), Role::Admin)]
     );
-    store.set_membership(zeta.id, carol.id, None).await.unwrap();
+    store.set_membership(zeta.id, carol.id, None, &by()).await.unwrap();
     assert_eq!(store.members(zeta.id).await.unwrap(), vec![(dave.clone(), Role::Admin)]);
     assert_eq!(store.memberships(carol.id).await.unwrap(), vec![(alpha, Role::Agent)]);
     assert!(store.memberships(dave.id + 10_000).await.unwrap().is_empty());
-    assert!(store.set_membership(zeta.id, dave.id + 10_000, Some(Role::Agent)).await.is_err(), "no such user");
+    assert!(store.set_membership(zeta.id, dave.id + 10_000, Some(Role::Agent), &by()).await.is_err(), "no such user");
 }
 
 async fn sessions_expire_and_end(store: &dyn Store) {
@@ -978,9 +978,9 @@ async fn sessions_expire_and_end(store: &dyn Store) {
     assert_eq!(store.session("sess-unknown", t0()).await.unwrap(), None);
 
     // A disabled user's sessions do not open, and do again once re-enabled.
-    store.update_user(&User { disabled: true, ..erin.clone() }).await.unwrap();
+    store.update_user(&User { disabled: true, ..erin.clone() }, &by()).await.unwrap();
     assert_eq!(store.session("sess-erin", t0()).await.unwrap(), None);
-    store.update_user(&erin).await.unwrap();
+    store.update_user(&erin, &by()).await.unwrap();
     assert_eq!(store.session("sess-erin", t0()).await.unwrap().map(|s| s.user.id), Some(erin.id));
 
     store.delete_session("sess-erin").await.unwrap();
@@ -1076,6 +1076,24 @@ fn item(project_id: i64, mention_id: i64, status: InboxStatus, entered: DateTime
     }
 }
 
+/// An administrative change (a department, a membership, an account) made
+/// a day after [`t0`], by user 1 through the token "ops".
+fn by() -> ChangedBy {
+    ChangedBy { user_id: None, token: Some("ops".into()), at: t0() + Duration::days(1) }
+}
+
+/// The item's last history line: its action and its change.
+async fn last_change(store: &dyn Store, project_id: i64, mention_id: i64) -> (String, Option<WorkflowChange>) {
+    let events = store.workflow_events(project_id, mention_id).await.unwrap();
+    let last = events.last().expect("the item has a history");
+    assert_eq!(last.at, by().at);
+    let detail = WorkflowDetail::parse(&last.action, &last.detail);
+    if let Some(d) = &detail {
+        assert_eq!(d.by.as_deref(), Some("ops"), "the token is named");
+    }
+    (last.action.clone(), detail.map(|d| d.change))
+}
+
 fn event(user_id: Option<i64>, action: &str) -> NewWorkflowEvent {
     NewWorkflowEvent { user_id, action: action.into(), detail: format!("{action} detail") }
 }
@@ -1110,12 +1128,12 @@ async fn departments_and_routing_rules(store: &dyn Store) {
     assert_eq!(store.list_departments(p.id).await.unwrap(), vec![billing.clone(), support.clone()], "by name");
 
     let renamed = Department { name: "Customer care".into(), response_target_secs: 1800, manager_id: None, ..support };
-    store.update_department(&renamed).await.unwrap();
+    store.update_department(&renamed, &by()).await.unwrap();
     assert_eq!(store.list_departments(p.id).await.unwrap(), vec![billing.clone(), renamed.clone()]);
     let clash = Department { name: "Billing".into(), ..renamed.clone() };
-    assert!(matches!(store.update_department(&clash).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.update_department(&clash, &by()).await, Err(StoreError::Conflict(_))));
     let foreign = Department { project_id: other.id, ..renamed.clone() };
-    assert!(matches!(store.update_department(&foreign).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.update_department(&foreign, &by()).await, Err(StoreError::NotFound(_))));
 
     // Rules go after the last one; their conditions round-trip.
     let w = store
@@ -1162,8 +1180,17 @@ async fn departments_and_routing_rules(store: &dyn Store) {
     assert_eq!(store.add_rule(other.id, rule(elsewhere.id), t0()).await.unwrap().position, 1);
 
     // Removing a department removes its rules and unsets it on inbox items,
-    // with the due time its target gave them (not overdue for nobody).
-    let ids = mentions(store, p.id, "dept", 2).await;
+    // with the due time its target gave pending ones (not overdue for
+    // nobody); an answered one keeps its due time, which the reports judge
+    // its answer by.
+    let ids = mentions(store, p.id, "dept", 3).await;
+    let late_answer = InboxItem {
+        department_id: Some(billing.id),
+        due_at: Some(t0() + chrono::Duration::hours(4)),
+        first_response_at: Some(t0() + chrono::Duration::hours(6)),
+        ..item(p.id, ids[2], InboxStatus::Answered, t0())
+    };
+    store.save_inbox_item(&late_answer, None).await.unwrap();
     let routed = InboxItem {
         department_id: Some(billing.id),
         due_at: Some(t0() + chrono::Duration::hours(4)),
@@ -1172,44 +1199,66 @@ async fn departments_and_routing_rules(store: &dyn Store) {
     store.save_inbox_item(&routed, None).await.unwrap();
     let kept = InboxItem { department_id: Some(renamed.id), ..item(p.id, ids[1], InboxStatus::ToHandle, t0()) };
     store.save_inbox_item(&kept, None).await.unwrap();
-    assert!(!store.remove_department(other.id, billing.id).await.unwrap(), "another project's");
-    assert!(store.remove_department(p.id, billing.id).await.unwrap());
-    assert!(!store.remove_department(p.id, billing.id).await.unwrap());
+    assert!(!store.remove_department(other.id, billing.id, &by()).await.unwrap(), "another project's");
+    assert!(store.remove_department(p.id, billing.id, &by()).await.unwrap());
+    assert!(!store.remove_department(p.id, billing.id, &by()).await.unwrap());
     let rules = store.list_rules(p.id).await.unwrap();
     assert_eq!(rules.iter().map(|r| (r.position, r.department_id)).collect::<Vec<_>>(), vec![(4, renamed.id)]);
     assert_eq!(
         store.inbox_item(p.id, ids[0]).await.unwrap(),
-        Some(InboxItem { department_id: None, due_at: None, ..routed })
+        Some(InboxItem { department_id: None, due_at: None, updated_at: by().at, ..routed })
     );
+    assert_eq!(
+        last_change(store, p.id, ids[0]).await,
+        ("department_removed".into(), Some(WorkflowChange::DepartmentRemoved { department: "Billing".into() }))
+    );
+    assert_eq!(
+        store.inbox_item(p.id, ids[2]).await.unwrap(),
+        Some(InboxItem { department_id: None, ..late_answer }),
+        "an answered item keeps its due time"
+    );
+    assert!(store.workflow_events(p.id, ids[2]).await.unwrap().is_empty(), "and its history");
     assert_eq!(store.inbox_item(p.id, ids[1]).await.unwrap(), Some(kept.clone()));
     assert_eq!(store.list_departments(p.id).await.unwrap(), vec![renamed.clone()]);
 
     // A new target moves the due time of the department's pending items.
     let retarget = Department { response_target_secs: 7200, ..renamed.clone() };
-    store.update_department(&retarget).await.unwrap();
+    store.update_department(&retarget, &by()).await.unwrap();
     let moved = store.inbox_item(p.id, ids[1]).await.unwrap().unwrap();
     assert_eq!(moved.due_at, Some(kept.entered_at + chrono::Duration::seconds(7200)));
+    assert_eq!(moved.updated_at, by().at);
+    let retargeted = |from: Option<DateTime<Utc>>, due: Option<DateTime<Utc>>, department: &str| {
+        ("retargeted".to_string(), Some(WorkflowChange::Retargeted { department: department.into(), from, due }))
+    };
+    assert_eq!(
+        last_change(store, p.id, ids[1]).await,
+        retargeted(kept.due_at, moved.due_at, &retarget.name),
+        "the history says why the due time moved"
+    );
     // Escalated under it: saving the department with the same target (a new
     // name, a new manager) or a shorter one does not escalate it again; a
     // longer one gives it a new chance.
     let escalated = InboxItem { escalated_at: Some(t0()), ..moved.clone() };
     store.save_inbox_item(&escalated, None).await.unwrap();
     let same_target = Department { name: "Facturation et litiges".into(), ..retarget.clone() };
-    store.update_department(&same_target).await.unwrap();
+    store.update_department(&same_target, &by()).await.unwrap();
     assert_eq!(store.inbox_item(p.id, ids[1]).await.unwrap().unwrap(), escalated, "nothing moved");
-    store.update_department(&Department { response_target_secs: 3600, ..same_target.clone() }).await.unwrap();
+    assert_eq!(store.workflow_events(p.id, ids[1]).await.unwrap().len(), 1, "nor was written");
+    store.update_department(&Department { response_target_secs: 3600, ..same_target.clone() }, &by()).await.unwrap();
     let shorter = store.inbox_item(p.id, ids[1]).await.unwrap().unwrap();
     assert_eq!(
         (shorter.due_at, shorter.escalated_at),
         (Some(kept.entered_at + chrono::Duration::seconds(3600)), Some(t0())),
         "still escalated"
     );
-    store.update_department(&Department { response_target_secs: 86_400, ..same_target.clone() }).await.unwrap();
+    store.update_department(&Department { response_target_secs: 86_400, ..same_target.clone() }, &by()).await.unwrap();
     let longer = store.inbox_item(p.id, ids[1]).await.unwrap().unwrap();
     assert_eq!((longer.due_at, longer.escalated_at), (Some(kept.entered_at + chrono::Duration::days(1)), None));
     let renamed = same_target;
-    store.update_department(&Department { response_target_secs: 0, ..renamed.clone() }).await.unwrap();
+    store.update_department(&Department { response_target_secs: 0, ..renamed.clone() }, &by()).await.unwrap();
     assert_eq!(store.inbox_item(p.id, ids[1]).await.unwrap().unwrap().due_at, None, "no target, no due time");
+    assert_eq!(last_change(store, p.id, ids[1]).await, retargeted(longer.due_at, None, &renamed.name));
+    assert_eq!(store.workflow_events(p.id, ids[1]).await.unwrap().len(), 4, "one line a move");
 
     // Rules move one place at a time; the ends stay put.
     let first = store.list_rules(p.id).await.unwrap()[0].clone();
@@ -1426,32 +1475,45 @@ async fn inbox_items_are_saved_with_their_history(store: &dyn Store) {
 
     // Leaving the project (or becoming a reader) releases the person's
     // pending items and the departments they managed.
-    store.set_membership(p.id, agent.id, Some(Role::Agent)).await.unwrap();
-    store.update_department(&Department { manager_id: Some(agent.id), ..support.clone() }).await.unwrap();
+    store.set_membership(p.id, agent.id, Some(Role::Agent), &by()).await.unwrap();
+    store.update_department(&Department { manager_id: Some(agent.id), ..support.clone() }, &by()).await.unwrap();
     assert_eq!(store.inbox_item(p.id, ids[0]).await.unwrap().unwrap().assignee_id, Some(agent.id));
-    store.set_membership(p.id, agent.id, Some(Role::Manager)).await.unwrap();
+    store.set_membership(p.id, agent.id, Some(Role::Manager), &by()).await.unwrap();
     assert_eq!(
         store.inbox_item(p.id, ids[0]).await.unwrap().unwrap().assignee_id,
         Some(agent.id),
         "a promotion keeps them"
     );
-    store.set_membership(p.id, agent.id, None).await.unwrap();
+    let before = store.inbox_item(p.id, ids[0]).await.unwrap().unwrap();
+    store.set_membership(p.id, agent.id, None, &by()).await.unwrap();
     let released = store.inbox_item(p.id, ids[0]).await.unwrap().unwrap();
     assert_eq!((released.assignee_id, released.status), (None, InboxStatus::ToHandle));
+    let release = |why: Release, from: InboxStatus, person: &str| {
+        let change = WorkflowChange::Released { person: person.into(), why, from, to: InboxStatus::ToHandle };
+        ("released".to_string(), Some(change))
+    };
+    assert_eq!(
+        last_change(store, p.id, ids[0]).await,
+        release(Release::LeftProject, before.status, &agent.display_name)
+    );
     let support_now = store.list_departments(p.id).await.unwrap().into_iter().find(|d| d.id == support.id).unwrap();
     assert_eq!(support_now.manager_id, None);
 
     // A disabled account is released the same way (it can no longer act).
     let odile = store.add_user(new_user("odile"), t0()).await.unwrap();
-    store.set_membership(p.id, odile.id, Some(Role::Agent)).await.unwrap();
-    store.update_department(&Department { manager_id: Some(odile.id), ..support_now.clone() }).await.unwrap();
+    store.set_membership(p.id, odile.id, Some(Role::Agent), &by()).await.unwrap();
+    store.update_department(&Department { manager_id: Some(odile.id), ..support_now.clone() }, &by()).await.unwrap();
     let taken = InboxItem { assignee_id: Some(odile.id), status: InboxStatus::Assigned, ..released.clone() };
     store.save_inbox_item(&taken, None).await.unwrap();
-    store.update_user(&User { display_name: "Odile".into(), ..odile.clone() }).await.unwrap();
+    store.update_user(&User { display_name: "Odile".into(), ..odile.clone() }, &by()).await.unwrap();
     assert_eq!(store.inbox_item(p.id, ids[0]).await.unwrap().unwrap(), taken, "an active account keeps them");
-    store.update_user(&User { disabled: true, ..odile.clone() }).await.unwrap();
+    store.update_user(&User { disabled: true, ..odile.clone() }, &by()).await.unwrap();
     let freed = store.inbox_item(p.id, ids[0]).await.unwrap().unwrap();
     assert_eq!((freed.assignee_id, freed.status), (None, InboxStatus::ToHandle));
+    assert_eq!(
+        last_change(store, p.id, ids[0]).await,
+        release(Release::Disabled, InboxStatus::Assigned, &odile.display_name)
+    );
     let support_now = store.list_departments(p.id).await.unwrap().into_iter().find(|d| d.id == support.id).unwrap();
     assert_eq!(support_now.manager_id, None);
 }

@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 use vigie_model::Role;
-use vigie_store::{ApiToken, Project, User};
+use vigie_store::{ApiToken, ChangedBy, Project, User};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorCode};
@@ -81,6 +81,16 @@ pub struct Actor {
 impl Actor {
     pub fn user_id(&self) -> Option<i64> {
         self.user.as_ref().map(|u| u.id)
+    }
+
+    /// Who makes a change at `at`, for the history lines it writes on the
+    /// inbox items it moves (a token by its name).
+    pub fn changed_by(&self, at: DateTime<Utc>) -> ChangedBy {
+        ChangedBy {
+            user_id: self.user_id(),
+            token: if self.user.is_none() { self.token.as_ref().map(|t| t.name.clone()) } else { None },
+            at,
+        }
     }
 
     /// Who did it, for the audit log and histories.

@@ -214,7 +214,7 @@ async fn a_negative_delivery_mention_is_routed_then_assigned_and_answered() {
         .find(|d| d.name == "Logistics and operations")
         .unwrap();
     logistics.response_target_secs = 1;
-    app.store.update_department(&logistics).await.unwrap();
+    app.store.update_department(&logistics, &vigie_store::ChangedBy::unsigned(chrono::Utc::now())).await.unwrap();
     let mut it = app.store.inbox_item(app.project.id, delivery).await.unwrap().unwrap();
     it.due_at = Some(it.entered_at + Duration::hours(24));
     it.first_response_at = Some(it.entered_at + Duration::hours(2));
@@ -561,7 +561,7 @@ async fn overdue_items_are_highlighted_and_escalated_once() {
     let (mut user, _) = app.store.user_by_name("manager").await.unwrap().unwrap();
     user.email = Some("manager@example.fr".into());
     user.lang = "fr".into();
-    app.store.update_user(&user).await.unwrap();
+    app.store.update_user(&user, &vigie_store::ChangedBy::unsigned(chrono::Utc::now())).await.unwrap();
     let sent = vigie_pipeline::routing::mail_escalations(
         app.store.as_ref(),
         &common::smtp_config(&server),
@@ -649,7 +649,7 @@ async fn a_french_reader_reads_the_history_in_french_and_the_api_stays_english()
 
     let (mut user, _) = app.store.user_by_name("manager").await.unwrap().unwrap();
     user.lang = "fr".into();
-    app.store.update_user(&user).await.unwrap();
+    app.store.update_user(&user, &vigie_store::ChangedBy::unsigned(chrono::Utc::now())).await.unwrap();
     let reader = app.login("manager").await;
     let note_html = "Rappelé : {&quot;v&quot;:1,&quot;kind&quot;:&quot;routed&quot;} → à suivre";
     for path in [app.p(&format!("/inbox/{delivery}")), app.p(&format!("/mentions/{delivery}"))] {
@@ -809,4 +809,84 @@ async fn a_refused_inbox_form_is_shown_again_with_what_was_typed() {
     let r =
         agent.post_json(&app.api("/inbox/bulk"), &json!({"action": "status", "status": "ignored", "ids": []})).await;
     assert_eq!((r.status, r.json()["code"].as_str()), (400, Some("invalid_request")), "{}", r.text);
+}
+
+#[tokio::test]
+async fn changes_made_in_settings_are_written_in_the_items_history() {
+    let app = TestApp::start().await;
+    app.push(mentions()).await;
+    let delivery = id_of(&app, "https://forum.example.fr/t/1").await;
+    let agent = app.login("agent").await;
+    let agent_id = app.user_id("agent").await;
+    let r = agent.post_json(&app.api(&format!("/inbox/{delivery}/assign")), &json!({"user_id": agent_id})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let routed = item(&agent, &app, delivery).await;
+    let department_id = routed["item"]["department_id"].as_i64().unwrap();
+    let department = routed["item"]["department"].as_str().unwrap().to_string();
+    let events = |v: &Value| -> Vec<(String, String, Value)> {
+        v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["action"].as_str().unwrap().into(), e["detail"].as_str().unwrap().into(), e["user"].clone()))
+            .collect()
+    };
+    let before = events(&routed).len();
+
+    // The admin removes the agent from the project (form): the item goes
+    // back to the queue, and its history says who did it and why.
+    let admin = app.login("admin").await;
+    let r = admin.post_form(&app.p(&format!("/settings/members/{agent_id}/delete")), &[]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    // A token gives the department a new target (API).
+    let manager_token = app.token(Role::Manager).await;
+    let r = manager_token
+        .put_json(
+            &app.api(&format!("/departments/{department_id}")),
+            &json!({"name": department, "response_target_secs": 7200}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let now = item(&admin, &app, delivery).await;
+    let due = time(&now["item"]["due_at"]);
+    assert_eq!(due, time(&now["item"]["entered_at"]) + Duration::hours(2));
+    let added = events(&now)[before..].to_vec();
+    assert_eq!(added.len(), 2, "{added:?}");
+    assert_eq!(added[0].0, "released");
+    assert_eq!(added[0].1, "agent person left the project: assigned → to_handle (unassigned)");
+    assert_eq!(added[0].2, "admin person", "the admin did it");
+    assert_eq!(added[1].0, "retargeted");
+    assert!(
+        added[1].1.starts_with(&format!("new response target for {department}: due "))
+            && added[1].1.contains("(by token t-manager-"),
+        "{added:?}"
+    );
+    assert_eq!(added[1].2, Value::Null, "a token is no person");
+
+    // The department removed (form): no department, no due time, and why.
+    let r = admin.post_form(&app.p(&format!("/settings/departments/{department_id}/delete")), &[]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let now = item(&admin, &app, delivery).await;
+    assert_eq!((now["item"]["department_id"].clone(), now["item"]["due_at"].clone()), (Value::Null, Value::Null));
+    let last = events(&now).pop().unwrap();
+    assert_eq!(last.0, "department_removed");
+    assert_eq!(last.1, format!("department {department} was removed: no department, no due time"));
+
+    // The page reads them in the reader's language.
+    let page = admin.get(&app.p(&format!("/inbox/{delivery}"))).await;
+    assert_eq!(page.status, 200);
+    for line in ["back to the queue", "agent person left the project", "due time changed", "department removed"] {
+        assert!(page.text.contains(line), "{line:?} in {}", page.text);
+    }
+    let r = admin.post_form("/account", &[("display_name", "admin person"), ("lang", "fr")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let page = admin.get(&app.p(&format!("/inbox/{delivery}"))).await;
+    for line in [
+        "rendue à la file",
+        "agent person ne fait plus partie du projet\u{a0}: assigné → à traiter",
+        "nouveau délai de réponse pour",
+        "service supprimé",
+    ] {
+        assert!(page.text.contains(line), "{line:?} in {}", page.text);
+    }
 }

@@ -401,7 +401,7 @@ async fn alert_titles_are_shown_in_the_readers_language() {
     }
     let (mut user, _) = app.store.user_by_name("manager").await.unwrap().unwrap();
     user.lang = "fr".into();
-    app.store.update_user(&user).await.unwrap();
+    app.store.update_user(&user, &vigie_store::ChangedBy::unsigned(chrono::Utc::now())).await.unwrap();
     let french_reader = app.login("manager").await;
     for path in [app.p("/alerts"), detail.clone(), app.p("/overview")] {
         let page = french_reader.get(&path).await;

@@ -57,7 +57,13 @@ async fn departments_and_rules_crud_with_audit() {
     }
     // A disabled account is not offered as manager, and refused as one.
     let (admin_user, _) = app.store.user_by_name("admin").await.unwrap().unwrap();
-    app.store.update_user(&vigie_store::User { disabled: true, ..admin_user.clone() }).await.unwrap();
+    app.store
+        .update_user(
+            &vigie_store::User { disabled: true, ..admin_user.clone() },
+            &vigie_store::ChangedBy::unsigned(chrono::Utc::now()),
+        )
+        .await
+        .unwrap();
     let r = manager
         .post_json(
             &app.api("/departments"),
@@ -68,7 +74,7 @@ async fn departments_and_rules_crud_with_audit() {
     assert!(r.text.contains("disabled"), "{}", r.text);
     let page = manager.get(&app.p("/settings")).await;
     assert!(!page.text.contains(&format!("<option value=\"{}\"", admin_user.id)), "{}", page.text);
-    app.store.update_user(&admin_user).await.unwrap();
+    app.store.update_user(&admin_user, &vigie_store::ChangedBy::unsigned(chrono::Utc::now())).await.unwrap();
     // Edit (API and form).
     let r = manager
         .put_json(
@@ -645,7 +651,7 @@ async fn form_errors_speak_the_persons_language() {
     let app = TestApp::start().await;
     let (mut user, _) = app.store.user_by_name("manager").await.unwrap().unwrap();
     user.lang = "fr".into();
-    app.store.update_user(&user).await.unwrap();
+    app.store.update_user(&user, &vigie_store::ChangedBy::unsigned(chrono::Utc::now())).await.unwrap();
     let manager = app.login("manager").await;
     let r = manager
         .post_form(&app.p("/settings/departments"), &[("name", "Presse"), ("hours", "0"), ("minutes", "0")])

@@ -9,15 +9,16 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{AssertSqlSafe, PgConnection, Postgres, QueryBuilder, Row};
-use vigie_model::{InboxStatus, Polarity, SourceKind};
+use vigie_model::{InboxStatus, Polarity, Release, SourceKind, WorkflowChange};
 
 use super::{C, MENTION_COLUMNS, PgStore, mention_from_row, returned_id};
 use crate::codec::{from_opt_ts, from_ts, is_unique_violation, nearest_rank_offset, status_from_str, ts};
 use crate::rollup::{self, HourRollup, HourToSave, RollupRow, RollupSource, StoredHour};
+use crate::workflow::released_status;
 use crate::{
-    AuthorRow, Buckets, CountRow, Department, InboxCounts, InboxFilter, InboxItem, NO_DEPARTMENT, NewDepartment,
-    NewRoutingRule, NewWorkflowEvent, Overview, ResponseScope, ResponseStats, Result, RoutingRule, StoreError,
-    StoredMention, WatchCount, Workflow, WorkflowEvent,
+    AuthorRow, Buckets, ChangedBy, CountRow, Department, InboxCounts, InboxFilter, InboxItem, NO_DEPARTMENT,
+    NewDepartment, NewRoutingRule, NewWorkflowEvent, Overview, ResponseScope, ResponseStats, Result, RoutingRule,
+    StoreError, StoredMention, WatchCount, Workflow, WorkflowEvent,
 };
 
 const DEPARTMENT_COLUMNS: &str = "id, project_id, name, response_target_secs, manager_id, created_at";
@@ -156,6 +157,74 @@ async fn write_event(
     Ok(())
 }
 
+/// Writes `events` (mention id, event) of the project, at `at`, a
+/// thousand rows a statement.
+pub(super) async fn write_events(
+    conn: &mut PgConnection,
+    project_id: i64,
+    events: &[(i64, NewWorkflowEvent)],
+    at: DateTime<Utc>,
+) -> Result<()> {
+    for chunk in events.chunks(1000) {
+        let mut qb: QueryBuilder<Postgres> =
+            QueryBuilder::new("INSERT INTO workflow_events (project_id, mention_id, user_id, at, action, detail) ");
+        qb.push_values(chunk, |mut row, (mention_id, event)| {
+            row.push_bind(project_id)
+                .push_bind(*mention_id)
+                .push_bind(event.user_id)
+                .push_bind(ts(at))
+                .push_bind(event.action.clone())
+                .push_bind(event.detail.clone());
+        });
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Gives the pending items of `user_id` (in one project, or in all) back to
+/// the queue, each with a `released` event saying why.
+pub(super) async fn release_items(
+    conn: &mut PgConnection,
+    user_id: i64,
+    project_id: Option<i64>,
+    why: Release,
+    by: &ChangedBy,
+) -> Result<()> {
+    let rows = sqlx::query(
+        "WITH old AS (SELECT mention_id AS id, status AS old_status FROM inbox \
+             WHERE assignee_id = $1 AND ($2::BIGINT IS NULL OR project_id = $2) \
+             AND status IN ('new', 'to_handle', 'assigned') FOR UPDATE) \
+         UPDATE inbox SET assignee_id = NULL, updated_at = $3, \
+             status = CASE WHEN status = 'assigned' THEN 'to_handle' ELSE status END \
+         FROM old WHERE inbox.mention_id = old.id \
+         RETURNING inbox.project_id, inbox.mention_id, old.old_status",
+    )
+    .bind(user_id)
+    .bind(project_id)
+    .bind(ts(by.at))
+    .fetch_all(&mut *conn)
+    .await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let person: Option<String> = sqlx::query_scalar("SELECT display_name FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let person = person.unwrap_or_else(|| format!("#{user_id}"));
+    let mut per_project: BTreeMap<i64, Vec<(i64, NewWorkflowEvent)>> = BTreeMap::new();
+    for row in &rows {
+        let from = status_from_str(&row.try_get::<String, _>("old_status")?)?;
+        let change = WorkflowChange::Released { person: person.clone(), why, from, to: released_status(from) };
+        per_project.entry(row.try_get("project_id")?).or_default().push((row.try_get("mention_id")?, by.event(change)));
+    }
+    for (project_id, mut events) in per_project {
+        events.sort_by_key(|(mention_id, _)| *mention_id);
+        write_events(conn, project_id, &events, by.at).await?;
+    }
+    Ok(())
+}
+
 /// The statuses still waiting for someone, as SQL.
 const PENDING: &str = "('to_handle', 'assigned')";
 
@@ -208,7 +277,8 @@ impl Workflow for PgStore {
         })
     }
 
-    async fn update_department(&self, department: &Department) -> Result<()> {
+    async fn update_department(&self, department: &Department, by: &ChangedBy) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         let result = sqlx::query(
             "UPDATE departments SET name = $3, response_target_secs = $4, manager_id = $5 \
              WHERE id = $1 AND project_id = $2",
@@ -218,7 +288,7 @@ impl Workflow for PgStore {
         .bind(&department.name)
         .bind(department.response_target_secs)
         .bind(department.manager_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         let done = match result {
             Ok(done) => done,
@@ -237,18 +307,38 @@ impl Workflow for PgStore {
         // entered. Only items whose due time moves are touched (saving a new
         // name or manager changes nothing), and an escalated one may be
         // escalated again only if its due time moved later: a shorter
-        // target does not escalate (and mail) the same item twice.
-        sqlx::query(
-            "UPDATE inbox SET due_at = (CASE WHEN $3 > 0 THEN entered_at + $3 ELSE NULL END), \
-                escalated_at = CASE WHEN (CASE WHEN $3 > 0 THEN entered_at + $3 ELSE NULL END) > due_at OR due_at IS NULL THEN NULL ELSE escalated_at END \
-             WHERE project_id = $2 AND department_id = $1 AND status IN ('new', 'to_handle', 'assigned') \
-               AND due_at IS DISTINCT FROM (CASE WHEN $3 > 0 THEN entered_at + $3 ELSE NULL END)",
+        // target does not escalate (and mail) the same item twice. Each
+        // moved item's history says so.
+        let rows = sqlx::query(
+            "WITH old AS (SELECT mention_id AS id, due_at AS old_due FROM inbox \
+                 WHERE project_id = $2 AND department_id = $1 AND status IN ('new', 'to_handle', 'assigned') \
+                 AND due_at IS DISTINCT FROM (CASE WHEN $3 > 0 THEN entered_at + $3 ELSE NULL END) FOR UPDATE) \
+             UPDATE inbox SET due_at = (CASE WHEN $3 > 0 THEN entered_at + $3 ELSE NULL END), updated_at = $4, \
+                 escalated_at = CASE WHEN (CASE WHEN $3 > 0 THEN entered_at + $3 ELSE NULL END) > due_at OR due_at IS NULL \
+                     THEN NULL ELSE escalated_at END \
+             FROM old WHERE inbox.mention_id = old.id \
+             RETURNING inbox.mention_id, old.old_due, inbox.due_at AS new_due",
         )
         .bind(department.id)
         .bind(department.project_id)
         .bind(department.response_target_secs)
-        .execute(&self.pool)
+        .bind(ts(by.at))
+        .fetch_all(&mut *tx)
         .await?;
+        let mut events = rows
+            .iter()
+            .map(|row| {
+                let change = WorkflowChange::Retargeted {
+                    department: department.name.clone(),
+                    from: from_opt_ts(row.try_get("old_due")?)?,
+                    due: from_opt_ts(row.try_get("new_due")?)?,
+                };
+                Ok((row.try_get("mention_id")?, by.event(change)))
+            })
+            .collect::<Result<Vec<(i64, NewWorkflowEvent)>>>()?;
+        events.sort_by_key(|(mention_id, _)| *mention_id);
+        write_events(&mut tx, department.project_id, &events, by.at).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -258,16 +348,36 @@ impl Workflow for PgStore {
         rows.iter().map(department_from_row).collect()
     }
 
-    async fn remove_department(&self, project_id: i64, id: i64) -> Result<bool> {
+    async fn remove_department(&self, project_id: i64, id: i64, by: &ChangedBy) -> Result<bool> {
         // Its pending items lose the due time its target gave them (no
-        // department, no target: not overdue); then foreign keys remove its
-        // rules and unset it on inbox items.
+        // department, no target: not overdue), each with an event saying
+        // so; answered and closed ones keep theirs, which the reports judge
+        // their first response by. Then foreign keys remove its rules and
+        // unset it on inbox items.
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE inbox SET due_at = NULL WHERE project_id = $1 AND department_id = $2")
-            .bind(project_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let name: Option<String> =
+            sqlx::query_scalar("SELECT name FROM departments WHERE project_id = $1 AND id = $2 FOR UPDATE")
+                .bind(project_id)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(name) = name else { return Ok(false) };
+        let mut pending: Vec<i64> = sqlx::query_scalar(
+            "UPDATE inbox SET due_at = NULL, updated_at = $3 \
+             WHERE project_id = $1 AND department_id = $2 AND status IN ('new', 'to_handle', 'assigned') \
+             RETURNING mention_id",
+        )
+        .bind(project_id)
+        .bind(id)
+        .bind(ts(by.at))
+        .fetch_all(&mut *tx)
+        .await?;
+        pending.sort_unstable();
+        let events: Vec<_> = pending
+            .into_iter()
+            .map(|mention_id| (mention_id, by.event(WorkflowChange::DepartmentRemoved { department: name.clone() })))
+            .collect();
+        write_events(&mut tx, project_id, &events, by.at).await?;
         let done = sqlx::query("DELETE FROM departments WHERE project_id = $1 AND id = $2")
             .bind(project_id)
             .bind(id)

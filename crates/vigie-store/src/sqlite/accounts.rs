@@ -5,11 +5,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
-use vigie_model::Role;
+use vigie_model::{Release, Role};
 
+use super::workflow::release_items;
 use super::{SqliteStore, from_ts, inserted_id, project_from_row, role_from_str, ts};
 use crate::codec::is_foreign_key_violation;
-use crate::{Accounts, AuditEntry, NewAudit, NewUser, Project, Result, Session, StoreError, User};
+use crate::{Accounts, AuditEntry, ChangedBy, NewAudit, NewUser, Project, Result, Session, StoreError, User};
 
 const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.email, u.is_admin, u.lang, u.must_change_password, \
      u.disabled, u.created_at";
@@ -93,7 +94,7 @@ impl Accounts for SqliteStore {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
     }
 
-    async fn update_user(&self, user: &User) -> Result<()> {
+    async fn update_user(&self, user: &User, by: &ChangedBy) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let done = sqlx::query(
             "UPDATE users SET display_name = ?2, email = ?3, is_admin = ?4, lang = ?5, disabled = ?6 WHERE id = ?1",
@@ -113,14 +114,7 @@ impl Accounts for SqliteStore {
         // leave one, their pending items go back to the queue and the
         // departments they managed wait for a new manager.
         if user.disabled {
-            sqlx::query(
-                "UPDATE inbox SET assignee_id = NULL, \
-                 status = CASE WHEN status = 'assigned' THEN 'to_handle' ELSE status END \
-                 WHERE assignee_id = ?1 AND status IN ('new', 'to_handle', 'assigned')",
-            )
-            .bind(user.id)
-            .execute(&mut *tx)
-            .await?;
+            release_items(&mut tx, user.id, None, Release::Disabled, by).await?;
             sqlx::query("UPDATE departments SET manager_id = NULL WHERE manager_id = ?1")
                 .bind(user.id)
                 .execute(&mut *tx)
@@ -143,32 +137,27 @@ impl Accounts for SqliteStore {
         Ok(())
     }
 
-    async fn set_membership(&self, project_id: i64, user_id: i64, role: Option<Role>) -> Result<()> {
+    async fn set_membership(&self, project_id: i64, user_id: i64, role: Option<Role>, by: &ChangedBy) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         // Someone who leaves the project, or becomes a reader, can no longer
         // act: their pending items go back to the queue and the departments
         // they managed escalate to nobody until a manager is chosen.
         if role.is_none_or(|r| r < Role::Agent) {
-            sqlx::query(
-                "UPDATE inbox SET assignee_id = NULL, \
-                 status = CASE WHEN status = 'assigned' THEN 'to_handle' ELSE status END \
-                 WHERE project_id = ?1 AND assignee_id = ?2 AND status IN ('new', 'to_handle', 'assigned')",
-            )
-            .bind(project_id)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
+            let why = if role.is_none() { Release::LeftProject } else { Release::Reader };
+            release_items(&mut tx, user_id, Some(project_id), why, by).await?;
             sqlx::query("UPDATE departments SET manager_id = NULL WHERE project_id = ?1 AND manager_id = ?2")
                 .bind(project_id)
                 .bind(user_id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
         }
         let Some(role) = role else {
             sqlx::query("DELETE FROM memberships WHERE project_id = ?1 AND user_id = ?2")
                 .bind(project_id)
                 .bind(user_id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+            tx.commit().await?;
             return Ok(());
         };
         let result = sqlx::query(
@@ -178,10 +167,13 @@ impl Accounts for SqliteStore {
         .bind(project_id)
         .bind(user_id)
         .bind(role.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                tx.commit().await?;
+                Ok(())
+            }
             Err(e) if is_foreign_key_violation(&e) => {
                 Err(StoreError::NotFound(format!("no project {project_id} or no user {user_id}")))
             }

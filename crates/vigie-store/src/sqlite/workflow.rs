@@ -9,15 +9,16 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
-use vigie_model::{InboxStatus, Polarity, SourceKind};
+use vigie_model::{InboxStatus, Polarity, Release, SourceKind, WorkflowChange};
 
 use super::{MENTION_COLUMNS, SqliteStore, from_opt_ts, from_ts, inserted_id, status_from_str, ts};
 use crate::codec::nearest_rank_offset;
 use crate::rollup::{self, HourRollup, HourToSave, RollupRow, RollupSource, StoredHour};
+use crate::workflow::released_status;
 use crate::{
-    AuthorRow, Buckets, CountRow, Department, InboxCounts, InboxFilter, InboxItem, NO_DEPARTMENT, NewDepartment,
-    NewRoutingRule, NewWorkflowEvent, Overview, ResponseScope, ResponseStats, Result, RoutingRule, StoreError,
-    StoredMention, WatchCount, Workflow, WorkflowEvent,
+    AuthorRow, Buckets, ChangedBy, CountRow, Department, InboxCounts, InboxFilter, InboxItem, NO_DEPARTMENT,
+    NewDepartment, NewRoutingRule, NewWorkflowEvent, Overview, ResponseScope, ResponseStats, Result, RoutingRule,
+    StoreError, StoredMention, WatchCount, Workflow, WorkflowEvent,
 };
 
 const DEPARTMENT_COLUMNS: &str = "id, project_id, name, response_target_secs, manager_id, created_at";
@@ -144,6 +145,75 @@ async fn write_event(
     Ok(())
 }
 
+/// Writes `events` (mention id, event) of the project, at `at`, a
+/// thousand rows a statement.
+pub(super) async fn write_events(
+    conn: &mut sqlx::SqliteConnection,
+    project_id: i64,
+    events: &[(i64, NewWorkflowEvent)],
+    at: DateTime<Utc>,
+) -> Result<()> {
+    for chunk in events.chunks(1000) {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO workflow_events (project_id, mention_id, user_id, at, action, detail) ");
+        qb.push_values(chunk, |mut row, (mention_id, event)| {
+            row.push_bind(project_id)
+                .push_bind(*mention_id)
+                .push_bind(event.user_id)
+                .push_bind(ts(at))
+                .push_bind(event.action.clone())
+                .push_bind(event.detail.clone());
+        });
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Gives the pending items of `user_id` (in one project, or in all) back to
+/// the queue, each with a `released` event saying why.
+pub(super) async fn release_items(
+    conn: &mut sqlx::SqliteConnection,
+    user_id: i64,
+    project_id: Option<i64>,
+    why: Release,
+    by: &ChangedBy,
+) -> Result<()> {
+    const WHERE: &str = "WHERE assignee_id = ?1 AND (?2 IS NULL OR project_id = ?2) \
+                         AND status IN ('new', 'to_handle', 'assigned')";
+    let rows = sqlx::query(AssertSqlSafe(format!("SELECT project_id, mention_id, status FROM inbox {WHERE}")))
+        .bind(user_id)
+        .bind(project_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let person: Option<String> = sqlx::query_scalar("SELECT display_name FROM users WHERE id = ?1")
+        .bind(user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let person = person.unwrap_or_else(|| format!("#{user_id}"));
+    sqlx::query(AssertSqlSafe(format!(
+        "UPDATE inbox SET assignee_id = NULL, updated_at = ?3, \
+         status = CASE WHEN status = 'assigned' THEN 'to_handle' ELSE status END {WHERE}"
+    )))
+    .bind(user_id)
+    .bind(project_id)
+    .bind(ts(by.at))
+    .execute(&mut *conn)
+    .await?;
+    let mut per_project: BTreeMap<i64, Vec<(i64, NewWorkflowEvent)>> = BTreeMap::new();
+    for row in &rows {
+        let from = status_from_str(&row.try_get::<String, _>("status")?)?;
+        let change = WorkflowChange::Released { person: person.clone(), why, from, to: released_status(from) };
+        per_project.entry(row.try_get("project_id")?).or_default().push((row.try_get("mention_id")?, by.event(change)));
+    }
+    for (project_id, events) in per_project {
+        write_events(conn, project_id, &events, by.at).await?;
+    }
+    Ok(())
+}
+
 /// The statuses still waiting for someone, as SQL.
 const PENDING: &str = "('to_handle', 'assigned')";
 
@@ -197,7 +267,8 @@ impl Workflow for SqliteStore {
         })
     }
 
-    async fn update_department(&self, department: &Department) -> Result<()> {
+    async fn update_department(&self, department: &Department, by: &ChangedBy) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let result = sqlx::query(
             "UPDATE departments SET name = ?3, response_target_secs = ?4, manager_id = ?5 \
              WHERE id = ?1 AND project_id = ?2",
@@ -207,7 +278,7 @@ impl Workflow for SqliteStore {
         .bind(&department.name)
         .bind(department.response_target_secs)
         .bind(department.manager_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         let done = match result {
             Ok(done) => done,
@@ -226,18 +297,43 @@ impl Workflow for SqliteStore {
         // entered. Only items whose due time moves are touched (saving a new
         // name or manager changes nothing), and an escalated one may be
         // escalated again only if its due time moved later: a shorter
-        // target does not escalate (and mail) the same item twice.
-        sqlx::query(
-            "UPDATE inbox SET due_at = (CASE WHEN ?3 > 0 THEN entered_at + ?3 ELSE NULL END), \
-                escalated_at = CASE WHEN (CASE WHEN ?3 > 0 THEN entered_at + ?3 ELSE NULL END) > due_at OR due_at IS NULL THEN NULL ELSE escalated_at END \
-             WHERE project_id = ?2 AND department_id = ?1 AND status IN ('new', 'to_handle', 'assigned') \
-               AND due_at IS NOT (CASE WHEN ?3 > 0 THEN entered_at + ?3 ELSE NULL END)",
-        )
+        // target does not escalate (and mail) the same item twice. Each
+        // moved item's history says so.
+        const NEW_DUE: &str = "(CASE WHEN ?3 > 0 THEN entered_at + ?3 ELSE NULL END)";
+        let moving = format!(
+            "WHERE project_id = ?2 AND department_id = ?1 AND status IN ('new', 'to_handle', 'assigned') \
+             AND due_at IS NOT {NEW_DUE}"
+        );
+        let rows =
+            sqlx::query(AssertSqlSafe(format!("SELECT mention_id, due_at, {NEW_DUE} AS new_due FROM inbox {moving}")))
+                .bind(department.id)
+                .bind(department.project_id)
+                .bind(department.response_target_secs)
+                .fetch_all(&mut *tx)
+                .await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE inbox SET due_at = {NEW_DUE}, updated_at = ?4, \
+                escalated_at = CASE WHEN {NEW_DUE} > due_at OR due_at IS NULL THEN NULL ELSE escalated_at END {moving}"
+        )))
         .bind(department.id)
         .bind(department.project_id)
         .bind(department.response_target_secs)
-        .execute(&self.pool)
+        .bind(ts(by.at))
+        .execute(&mut *tx)
         .await?;
+        let events = rows
+            .iter()
+            .map(|row| {
+                let change = WorkflowChange::Retargeted {
+                    department: department.name.clone(),
+                    from: from_opt_ts(row.try_get("due_at")?)?,
+                    due: from_opt_ts(row.try_get("new_due")?)?,
+                };
+                Ok((row.try_get("mention_id")?, by.event(change)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        write_events(&mut tx, department.project_id, &events, by.at).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -247,16 +343,38 @@ impl Workflow for SqliteStore {
         rows.iter().map(department_from_row).collect()
     }
 
-    async fn remove_department(&self, project_id: i64, id: i64) -> Result<bool> {
+    async fn remove_department(&self, project_id: i64, id: i64, by: &ChangedBy) -> Result<bool> {
         // Its pending items lose the due time its target gave them (no
-        // department, no target: not overdue); then foreign keys (on in
-        // every connection) remove its rules and unset it on inbox items.
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE inbox SET due_at = NULL WHERE project_id = ?1 AND department_id = ?2")
+        // department, no target: not overdue), each with an event saying
+        // so; answered and closed ones keep theirs, which the reports judge
+        // their first response by. Then foreign keys (on in every
+        // connection) remove its rules and unset it on inbox items.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let name: Option<String> = sqlx::query_scalar("SELECT name FROM departments WHERE project_id = ?1 AND id = ?2")
             .bind(project_id)
             .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(name) = name else { return Ok(false) };
+        const PENDING_HERE: &str =
+            "WHERE project_id = ?1 AND department_id = ?2 AND status IN ('new', 'to_handle', 'assigned')";
+        let pending: Vec<i64> =
+            sqlx::query_scalar(AssertSqlSafe(format!("SELECT mention_id FROM inbox {PENDING_HERE}")))
+                .bind(project_id)
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+        sqlx::query(AssertSqlSafe(format!("UPDATE inbox SET due_at = NULL, updated_at = ?3 {PENDING_HERE}")))
+            .bind(project_id)
+            .bind(id)
+            .bind(ts(by.at))
             .execute(&mut *tx)
             .await?;
+        let events: Vec<_> = pending
+            .into_iter()
+            .map(|mention_id| (mention_id, by.event(WorkflowChange::DepartmentRemoved { department: name.clone() })))
+            .collect();
+        write_events(&mut tx, project_id, &events, by.at).await?;
         let done = sqlx::query("DELETE FROM departments WHERE project_id = ?1 AND id = ?2")
             .bind(project_id)
             .bind(id)

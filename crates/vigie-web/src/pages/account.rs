@@ -308,7 +308,7 @@ async fn save_account(
     let lang = Lang::parse(&form.lang).ok_or_else(|| ApiError::invalid("the language must be fr or en"))?;
     user.display_name = name.to_string();
     user.lang = lang.code().to_string();
-    state.store.update_user(&user).await?;
+    state.store.update_user(&user, &actor.changed_by(Utc::now())).await?;
     Ok(see_other("/account"))
 }
 

@@ -44,7 +44,10 @@ impl TestApp {
         let hash = vigie_web::auth::hash_password(PASSWORD).unwrap();
         for role in Role::ALL {
             let u = add_user(&store, role.as_str(), false, &hash).await;
-            store.set_membership(project.id, u, Some(role)).await.unwrap();
+            store
+                .set_membership(project.id, u, Some(role), &vigie_store::ChangedBy::unsigned(chrono::Utc::now()))
+                .await
+                .unwrap();
         }
         add_user(&store, "root", true, &hash).await;
         add_user(&store, "outsider", false, &hash).await;

@@ -5,7 +5,7 @@ use std::io::Write;
 use chrono::Utc;
 use serde_json::json;
 use vigie_model::Role;
-use vigie_store::{NewAudit, NewUser, StoreError, User};
+use vigie_store::{ChangedBy, NewAudit, NewUser, StoreError, User};
 
 use crate::app::{App, usage};
 use crate::cli::UserCommand;
@@ -95,7 +95,7 @@ pub async fn run(app: &App, command: UserCommand, out: &mut dyn Write) -> anyhow
             .await?;
             if let Some(role) = role {
                 // Checked before the account is added (see `project_for_roles`).
-                app.store.set_membership(app.project.id, user.id, Some(role)).await?;
+                app.store.set_membership(app.project.id, user.id, Some(role), &ChangedBy::unsigned(Utc::now())).await?;
                 audit(app, Some(app.project.id), "member.set", format!("{username} is {role}")).await?;
             }
             writeln!(out, "user {username:?} added; one-time password: {password}")?;
@@ -135,7 +135,7 @@ pub async fn run(app: &App, command: UserCommand, out: &mut dyn Write) -> anyhow
                     Err(e) => return usage(format!("{e}, or none")),
                 },
             };
-            app.store.set_membership(app.project.id, user.id, role).await?;
+            app.store.set_membership(app.project.id, user.id, role, &ChangedBy::unsigned(Utc::now())).await?;
             let what = role.map(|r| r.to_string()).unwrap_or_else(|| "no longer a member".into());
             audit(app, Some(app.project.id), "member.set", format!("{} is {what}", user.username)).await?;
             writeln!(out, "{}: {what} of project {:?}", user.username, app.project.name)?;
@@ -151,7 +151,7 @@ pub async fn run(app: &App, command: UserCommand, out: &mut dyn Write) -> anyhow
         UserCommand::Disable { username } => {
             let mut user = find(app, &username).await?;
             user.disabled = true;
-            app.store.update_user(&user).await?;
+            app.store.update_user(&user, &ChangedBy::unsigned(Utc::now())).await?;
             app.store.delete_user_sessions(user.id).await?;
             audit(app, None, "user.disable", format!("{} disabled", user.username)).await?;
             writeln!(out, "{} can no longer log in", user.username)?;
@@ -159,7 +159,7 @@ pub async fn run(app: &App, command: UserCommand, out: &mut dyn Write) -> anyhow
         UserCommand::Enable { username } => {
             let mut user = find(app, &username).await?;
             user.disabled = false;
-            app.store.update_user(&user).await?;
+            app.store.update_user(&user, &ChangedBy::unsigned(Utc::now())).await?;
             audit(app, None, "user.enable", format!("{} enabled", user.username)).await?;
             writeln!(out, "{} can log in again", user.username)?;
         }

@@ -475,6 +475,10 @@ pub(crate) fn event_label(lang: Lang, action: &str) -> String {
         "reopened" => lang.t("rouverte", "reopened").into(),
         "note" => lang.t("note interne", "internal note").into(),
         "escalated" => lang.t("escaladée", "escalated").into(),
+        "sentiment" => lang.t("sentiment corrigé", "sentiment corrected").into(),
+        "released" => lang.t("rendue à la file", "back to the queue").into(),
+        "retargeted" => lang.t("échéance changée", "due time changed").into(),
+        "department_removed" => lang.t("service supprimé", "department removed").into(),
         other => other.to_string(),
     }
 }

@@ -225,7 +225,7 @@ async fn update(state: &AppState, actor: &Actor, id: i64, input: Input, lang: La
     };
     state
         .store
-        .update_department(&after)
+        .update_department(&after, &actor.changed_by(Utc::now()))
         .await
         .map_err(|e| taken(e, lang, name_taken(&after.name)).for_field("name"))?;
     audit_change(
@@ -248,7 +248,7 @@ async fn remove(state: &AppState, actor: &Actor, id: i64, lang: Lang) -> Result<
     let pid = actor.project_id()?;
     let before = find(state, pid, id, lang).await?;
     let rules = state.store.list_rules(pid).await?.iter().filter(|r| r.department_id == id).count();
-    if !state.store.remove_department(pid, id).await? {
+    if !state.store.remove_department(pid, id, &actor.changed_by(Utc::now())).await? {
         return Err(ApiError::not_found(format!("no department {id} in this project")));
     }
     audit_change(

@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::{Extension, Form, Json};
+use chrono::Utc;
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -108,7 +109,7 @@ async fn add(
         ))
         .for_field("username"));
     }
-    state.store.set_membership(pid, user.id, Some(role)).await?;
+    state.store.set_membership(pid, user.id, Some(role), &actor.changed_by(Utc::now())).await?;
     audit_change(state, actor, Some(pid), "member.add", format!("added {} as {role}", user.username)).await?;
     Ok((user, role))
 }
@@ -124,7 +125,7 @@ async fn change_role(
     let role = parse_role(role, lang).map_err(|e| e.for_field("role"))?;
     let (user, before) = check_change(state, actor, pid, uid, Some(role), lang).await?;
     if before != role {
-        state.store.set_membership(pid, uid, Some(role)).await?;
+        state.store.set_membership(pid, uid, Some(role), &actor.changed_by(Utc::now())).await?;
         audit_change(state, actor, Some(pid), "member.role", format!("{}: {before} → {role}", user.username)).await?;
     }
     Ok((user, role))
@@ -133,7 +134,7 @@ async fn change_role(
 async fn remove(state: &AppState, actor: &Actor, uid: i64, lang: Lang) -> Result<(), ApiError> {
     let pid = actor.project_id()?;
     let (user, before) = check_change(state, actor, pid, uid, None, lang).await?;
-    state.store.set_membership(pid, uid, None).await?;
+    state.store.set_membership(pid, uid, None, &actor.changed_by(Utc::now())).await?;
     audit_change(state, actor, Some(pid), "member.remove", format!("removed {} ({before})", user.username)).await
 }
 

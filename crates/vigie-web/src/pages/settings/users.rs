@@ -213,7 +213,7 @@ async fn update(
         changes.push(format!("language {} → {}", before.lang, after.lang));
     }
     if after != before {
-        state.store.update_user(&after).await?;
+        state.store.update_user(&after, &actor.changed_by(Utc::now())).await?;
     }
     if after.disabled != before.disabled {
         if after.disabled {
