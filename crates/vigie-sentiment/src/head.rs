@@ -184,31 +184,29 @@ impl EncoderHead {
         let x = self.input(embedding, fast);
         let z = self.logits(&x);
         let p = crate::fast::softmax_t(&z, self.temperature);
-        // Split the head's (pos − neg) log-odds into encoder and fast shares.
-        let (mut enc, mut fst) = (0.0f32, 0.0f32);
-        for (i, v) in x.iter().enumerate() {
-            let d = (self.w[i * 3 + 2] - self.w[i * 3]) * v;
-            if i < self.dim {
-                enc += d;
-            } else {
-                fst += d;
-            }
-        }
+        // The encoder's share of the head's (pos − neg) log-odds.
+        let enc: f32 = x
+            .iter()
+            .take(self.dim)
+            .enumerate()
+            .map(|(i, v)| (self.w[i * 3 + 2] - self.w[i * 3]) * v)
+            .sum();
         let t = self.temperature;
-        let l = fast_logs(fast);
-        let fast_odds = l[2] - l[0];
-        let ratio = if fast_odds.abs() > 1e-3 {
-            (fst / fast_odds).clamp(-4.0, 4.0)
-        } else {
-            0.0
-        };
+        // The fast model's words keep the direction they pushed it in,
+        // scaled by how much the head's log-odds move per unit of the fast
+        // model's (pos − neg) log-odds. (Their share of this one verdict,
+        // measured from the average training row, can have either sign: a
+        // mildly negative fast verdict is "more positive than average".
+        // Scaling the words by it turned "pas top" into a reason toward
+        // positive for a negative verdict.)
+        let trust = self.fast_trust();
         let mut why: Vec<Contribution> = fast_verdict_explanation
             .into_iter()
             .map(|c| Contribution {
-                weight: c.weight * ratio / t,
+                weight: c.weight * trust / t,
                 feature: c.feature,
             })
-            .filter(|c| c.weight.is_finite())
+            .filter(|c| c.weight.is_finite() && c.weight.abs() >= 1e-3)
             .collect();
         why.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
         why.truncate(crate::explain::MAX_REASONS - 1);
@@ -218,6 +216,24 @@ impl EncoderHead {
         });
         why.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
         verdict_from(p, &self.id, why)
+    }
+
+    /// How much the head's (pos − neg) logit moves when the fast model's
+    /// log-probability of positive rises by one and of negative falls by
+    /// one, per unit of the fast log-odds; never below 0 (a head that read
+    /// the fast model backwards would not make its words point the other
+    /// way) and at most 4.
+    fn fast_trust(&self) -> f32 {
+        let slope = |c: usize| {
+            let i = self.dim + c;
+            (self.w[i * 3 + 2] - self.w[i * 3]) * self.inv_sd[i]
+        };
+        let trust = (slope(2) - slope(0)) / 2.0;
+        if trust.is_finite() {
+            trust.clamp(0.0, 4.0)
+        } else {
+            0.0
+        }
     }
 
     /// Train on `(embedding, fast-model probabilities, label)` rows. The fast

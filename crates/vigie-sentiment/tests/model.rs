@@ -588,3 +588,33 @@ fn a_damaged_review_section_is_an_error() {
     // cut inside the section: truncated
     assert!(FastModel::from_bytes(&good[..good.len() - 100]).is_err());
 }
+
+#[test]
+fn the_encoder_tier_keeps_the_direction_of_the_fast_models_reasons() {
+    // Whatever the sentence encoder says, a word that pushed the fast model
+    // toward negative is not shown as a reason toward positive.
+    let head = EncoderHead::shipped().expect("the head ships in the repository");
+    for (text, lang) in [
+        ("Acme c'est pas top", "fr"),
+        ("Je ne suis pas déçu du tout", "fr"),
+        ("not bad at all", "en"),
+        ("Horrible service, never again", "en"),
+    ] {
+        let fast = m().predict(text, lang).expect("a verdict");
+        let probs = m().probabilities(text, lang).expect("probabilities");
+        for value in [-0.1f32, 0.0, 0.1] {
+            let refined = head.predict(&vec![value; head.dim()], &probs, fast.explanation.clone());
+            let words: Vec<&Contribution> =
+                refined.explanation.iter().filter(|c| c.feature != "sentence encoder").collect();
+            assert!(!words.is_empty(), "{text}: {:?}", refined.explanation);
+            for c in words {
+                let before = fast.explanation.iter().find(|f| f.feature == c.feature).expect("a fast reason");
+                assert_eq!(
+                    c.weight.signum(),
+                    before.weight.signum(),
+                    "{text} ({value}): {c:?} was {before:?}"
+                );
+            }
+        }
+    }
+}
