@@ -115,7 +115,8 @@ pub fn detect_language(text: &str) -> Option<Detected> {
     // French and English function words settle most French and English
     // text at a fraction of whatlang's cost, and where whatlang hesitates on
     // short social text (it calls many English tweets French).
-    let vote = stopword_vote(&cleaned);
+    let (fr, en) = function_words(&cleaned);
+    let vote = stopword_vote(fr, en);
     if let Some((v, strength)) = &vote
         && *strength >= STRONG_VOTE {
             return Some(v.clone());
@@ -128,9 +129,24 @@ pub fn detect_language(text: &str) -> Option<Detected> {
         }
         (_, Some(w)) if f64::from(w.confidence) >= RELIABLE_CONFIDENCE => Some(w),
         // A weak French vote against whatlang's pick of a third language:
-        // the pick stands, with its (low) confidence.
-        (Some((v, _)), Some(w)) if v.code == "fr" && !matches!(w.code, "fr" | "en") => Some(w),
+        // the pick stands, with its (low) confidence, unless whatlang has
+        // next to no confidence in it (French typed without accents,
+        // "toujours pas recu ma commande", looks Portuguese to it at 0.04).
+        (Some((v, _)), Some(w))
+            if v.code == "fr" && !matches!(w.code, "fr" | "en") && f64::from(w.confidence) >= MIN_CONFIDENCE =>
+        {
+            Some(w)
+        }
         (Some((v, _)), _) => Some(v),
+        // A hesitant French (English) pick against the function words of
+        // the other language and none of its own: the short English tweet
+        // "never lets me down!!!" is not French. As unsure as the pick.
+        (None, Some(w)) if f64::from(w.confidence) >= MIN_CONFIDENCE && w.code == "fr" && en > 0 && fr == 0 => {
+            Some(Detected { code: "en", confidence: w.confidence })
+        }
+        (None, Some(w)) if f64::from(w.confidence) >= MIN_CONFIDENCE && w.code == "en" && fr > 0 && en == 0 => {
+            Some(Detected { code: "fr", confidence: w.confidence })
+        }
         (None, w) => w.filter(|d| f64::from(d.confidence) >= MIN_CONFIDENCE),
     }
 }
@@ -164,10 +180,8 @@ const ENGLISH_FUNCTION_WORDS: &[&str] = &[
     "after", "very", "really", "never", "because", "than",
 ];
 
-/// Counts French and English function words; decides when one language has
-/// at least two of them and twice as many as the other. Returns the verdict
-/// and the winner's count.
-fn stopword_vote(text: &str) -> Option<(Detected, usize)> {
+/// How many French and how many English function words the text has.
+fn function_words(text: &str) -> (usize, usize) {
     static FRENCH: LazyLock<HashSet<&'static str>> = LazyLock::new(|| FRENCH_FUNCTION_WORDS.iter().copied().collect());
     static ENGLISH: LazyLock<HashSet<&'static str>> = LazyLock::new(|| ENGLISH_FUNCTION_WORDS.iter().copied().collect());
     let (mut fr, mut en) = (0usize, 0usize);
@@ -179,6 +193,13 @@ fn stopword_vote(text: &str) -> Option<(Detected, usize)> {
         fr += usize::from(FRENCH.contains(lower.as_str()));
         en += usize::from(ENGLISH.contains(lower.as_str()));
     }
+    (fr, en)
+}
+
+/// Decides between French and English from their function-word counts
+/// when one language has at least two of them and twice as many as the
+/// other. Returns the verdict and the winner's count.
+fn stopword_vote(fr: usize, en: usize) -> Option<(Detected, usize)> {
     let (code, winner, loser) = if fr > en { ("fr", fr, en) } else { ("en", en, fr) };
     if winner >= 2 && winner >= 2 * loser {
         let share = winner as f32 / (winner + loser) as f32;
@@ -228,6 +249,13 @@ mod tests {
         assert_eq!(detect_language("@united thanks a lot for the help").map(|d| d.code), Some("en"));
         assert_eq!(detect_language("@SouthwestAir Just DMed you my confirmation number.").map(|d| d.code), Some("en"));
         assert_eq!(detect_language("“@JetBlue: Our fleet's on fleek. http://t.co/clu5pdPrHP” :(").map(|d| d.code), Some("en"));
+        // Trigram profiles hesitantly call these French; one English
+        // function word against none of French settles it, as unsure.
+        for text in ["@SouthwestAir never lets me down!!!", "@JetBlue whatever your lil #mint heart desires!"] {
+            let en = detect_language(text).unwrap();
+            assert_eq!(en.code, "en", "{text}");
+            assert!(f64::from(en.confidence) < RELIABLE_CONFIDENCE, "{text}: {en:?}");
+        }
         for (text, code) in [
             ("No tengo ninguna noticia de mi maleta desde el lunes, y nadie en el aeropuerto quiere ayudarme con el problema", "es"),
             ("Non ho ancora ricevuto il mio pacco, il servizio clienti non risponde mai", "it"),
@@ -235,6 +263,11 @@ mod tests {
             ("Ich warte immer noch auf mein Paket, der Kundendienst antwortet nicht", "de"),
         ] {
             assert_eq!(detect_language(text).map(|d| d.code), Some(code), "{text}");
+        }
+        // French typed without accents, which trigram profiles call
+        // Portuguese with next to no confidence.
+        for text in ["toujours pas recu ma commande acme", "Je recommande pas"] {
+            assert_eq!(detect_language(text).map(|d| d.code), Some("fr"), "{text}");
         }
         let short_fr = detect_language("Retard & annulation Mon train SNCF a encore 2h de retard, c'est inadmissible !");
         assert_eq!(short_fr.map(|d| d.code), Some("fr"));
