@@ -738,7 +738,16 @@ pub struct AlertEvidence {
     pub terms: Vec<String>,
     /// The pages involved (search-rank entries).
     pub urls: Vec<String>,
+    /// The stories (near-duplicate groups, by their first mention's id) of
+    /// the mentions a per-mention rule counted, at most [`MAX_ALERT_STORIES`]:
+    /// a copy of a story already counted adds its mention to the evidence,
+    /// not a new event. Empty for surges.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stories: Vec<i64>,
 }
+
+/// The most stories an alert's evidence remembers.
+pub const MAX_ALERT_STORIES: usize = 1000;
 
 /// One alert: one crisis, which grows as more evidence arrives, not one
 /// alert per mention.

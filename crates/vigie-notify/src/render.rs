@@ -131,7 +131,19 @@ impl View {
             None => Link::Cli(format!("vigie {kind} show {id}")),
         };
         let lang = notice.lang;
-        let (observed, expected) = observed_expected(alert.rule, ev.observed, ev.expected, lang);
+        let (mut observed, expected) = observed_expected(alert.rule, ev.observed, ev.expected, lang);
+        // Copies of one story (a syndicated article) are counted as mentions,
+        // and said to be fewer stories.
+        let stories = ev.stories.len();
+        if alert.rule == AlertRule::TriggerTerm && stories > 0 && (stories as f64) < ev.observed.round() {
+            let n = number(stories as f64, lang);
+            observed.push_str(&match (lang, stories) {
+                (Language::En, 1) => ", copies of one story".to_string(),
+                (Language::En, _) => format!(", copies of {n} stories"),
+                (Language::Fr, 1) => ", copies d’une seule histoire".to_string(),
+                (Language::Fr, _) => format!(", copies de {n} histoires"),
+            });
+        }
         let http_pages: Vec<String> = ev.urls.iter().filter_map(|u| http_url(u)).collect();
         let pages_hidden = ev.urls.len() - http_pages.len().min(MAX_PAGES);
         let mentions: Vec<MentionView> =

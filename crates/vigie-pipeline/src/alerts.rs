@@ -173,7 +173,21 @@ pub fn merge(open: Option<Alert>, event: AlertEvent, project_id: i64) -> (Alert,
         ),
         Some(mut alert) => {
             let escalated = event.severity > alert.severity;
-            alert.events += 1;
+            // A copy of a story the alert counted already (a syndicated
+            // article, a complaint pasted on three forums) joins its
+            // evidence but is not a new event: counts stay those of
+            // stories, and copies notify nobody again.
+            let new_stories: Vec<i64> =
+                event.evidence.stories.iter().copied().filter(|s| !alert.evidence.stories.contains(s)).collect();
+            let copy = !event.evidence.stories.is_empty() && new_stories.is_empty();
+            if !copy {
+                alert.events += 1;
+            }
+            for story in new_stories {
+                if alert.evidence.stories.len() < vigie_model::MAX_ALERT_STORIES {
+                    alert.evidence.stories.push(story);
+                }
+            }
             alert.severity = alert.severity.max(event.severity);
             alert.updated_at = alert.updated_at.max(event.at);
             let e = &mut alert.evidence;
@@ -206,7 +220,7 @@ pub fn merge(open: Option<Alert>, event: AlertEvent, project_id: i64) -> (Alert,
             if escalated && alert.status == AlertStatus::Acknowledged {
                 alert.status = AlertStatus::Open;
             }
-            let milestone = [10, 100, 1000, 10_000].contains(&alert.events);
+            let milestone = !copy && [10, 100, 1000, 10_000].contains(&alert.events);
             let notify = escalated || (milestone && alert.status == AlertStatus::Open);
             (alert, notify)
         }
@@ -291,6 +305,7 @@ impl MentionRules {
         }
         let negative = mention.analysis.polarity() == Some(Polarity::Negative);
         let Some(watch) = self.alert_watch(watch_ids) else { return out };
+        let story = vec![mention.analysis.story_id.unwrap_or(id)];
         if self.settings.enabled(AlertRule::TriggerTerm) && !self.terms.is_empty() {
             // One event per mention, however many terms it holds ("porter
             // plainte" and "plainte", "arnaque" and "arnaqu*"): the alert is
@@ -308,6 +323,7 @@ impl MentionRules {
                     window_start: Some(mention.published_at),
                     window_end: Some(mention.published_at),
                     terms,
+                    stories: story.clone(),
                     ..AlertEvidence::default()
                 };
                 out.push(AlertEvent {
@@ -334,6 +350,7 @@ impl MentionRules {
                 window_start: Some(mention.published_at),
                 window_end: Some(mention.published_at),
                 urls: mention.url.iter().cloned().collect(),
+                stories: story.clone(),
                 ..AlertEvidence::default()
             };
             out.push(AlertEvent {
@@ -776,6 +793,35 @@ mod tests {
         let (louder, notify) = merge(Some(quiet), event(t0 + Duration::hours(4), Severity::Critical, 501), 7);
         assert!(notify);
         assert_eq!((louder.severity, louder.status), (Severity::Critical, AlertStatus::Open));
+    }
+
+    #[test]
+    fn copies_of_a_story_join_its_alert_without_counting_as_events() {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        let of_story = |mention: i64, story: i64, minutes: i64| {
+            let mut e = event(t0 + Duration::minutes(minutes), Severity::Warning, mention);
+            e.evidence.stories = vec![story];
+            e
+        };
+        let (mut alert, _) = merge(None, of_story(1, 1, 0), 7);
+        // A wire story syndicated on nine more sites: one story, ten mentions.
+        let mut notifications = 0;
+        for i in 2..=10 {
+            let (grown, notify) = merge(Some(alert), of_story(i, 1, i), 7);
+            alert = grown;
+            notifications += usize::from(notify);
+        }
+        assert_eq!(alert.events, 1, "one story");
+        assert_eq!(alert.evidence.observed, 10.0, "ten mentions");
+        assert_eq!(alert.evidence.stories, [1]);
+        assert_eq!(alert.mention_ids.len(), 10, "every copy is in the evidence");
+        assert_eq!(notifications, 0, "copies notify nobody: no \"10 events\" milestone");
+        // Another story counts.
+        let (alert, _) = merge(Some(alert), of_story(11, 11, 11), 7);
+        assert_eq!((alert.events, alert.evidence.stories.clone()), (2, vec![1, 11]));
+        // A surge's event has no story: it always counts.
+        let (alert, _) = merge(Some(alert), event(t0 + Duration::minutes(12), Severity::Warning, 12), 7);
+        assert_eq!(alert.events, 3);
     }
 
     #[test]

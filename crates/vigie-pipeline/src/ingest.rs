@@ -252,7 +252,7 @@ impl Ingestor {
 
     /// The IO half: one transaction, then the new mentions join their
     /// stories (a second, small one: copies are few).
-    pub async fn store(&self, prepared: Prepared) -> Result<IngestReport, StoreError> {
+    pub async fn store(&self, mut prepared: Prepared) -> Result<IngestReport, StoreError> {
         let report = self.store.insert_mentions(self.project_id, &prepared.records).await?;
         let new: Vec<(i64, &Signature)> = report
             .inserted_ids
@@ -266,6 +266,14 @@ impl Ingestor {
             // them loses no mention, so it is logged, not fatal.
             if let Err(e) = self.store.set_stories(self.project_id, &copies).await {
                 tracing::warn!(error = %e, "could not record {} story links", copies.len());
+            }
+            // The alert rules count a copy as its story.
+            for (copy, story) in &copies {
+                if let Some(i) = report.inserted_ids.iter().position(|id| id == copy)
+                    && let Some(record) = report.inserted_index.get(i).and_then(|i| prepared.records.get_mut(*i))
+                {
+                    record.mention.analysis.story_id = Some(*story);
+                }
             }
         }
         let new_mentions: Vec<(i64, &MentionRecord)> = report

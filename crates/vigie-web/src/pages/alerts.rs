@@ -52,6 +52,31 @@ fn parse_status(s: Option<&str>) -> Result<Option<AlertStatus>, ApiError> {
     }
 }
 
+/// How many stories a trigger-term alert's mentions are, when copies make
+/// them fewer than its mentions (a syndicated article counted once).
+fn copied_stories(a: &Alert) -> Option<usize> {
+    let stories = a.evidence.stories.len();
+    let mentions = a.evidence.observed.round();
+    (a.rule == AlertRule::TriggerTerm && stories > 0 && (stories as f64) < mentions).then_some(stories)
+}
+
+fn stories_note(lang: Lang, a: &Alert, stories: usize) -> String {
+    let mentions = a.evidence.observed.round();
+    match lang {
+        Lang::Fr => format!(
+            "mentions, {} histoire{} (les autres sont des copies)",
+            lang.number(stories as i64),
+            if stories > 1 { "s" } else { "" }
+        ),
+        Lang::En => format!(
+            "mentions of {} stor{} (the other {} are copies)",
+            lang.number(stories as i64),
+            if stories > 1 { "ies" } else { "y" },
+            lang.number(mentions as i64 - stories as i64)
+        ),
+    }
+}
+
 pub fn rule_label(lang: Lang, rule: AlertRule) -> &'static str {
     match rule {
         AlertRule::NegativeSurge => lang.t("hausse des mentions négatives", "negative surge"),
@@ -103,6 +128,7 @@ pub fn alert_json(a: &Alert) -> Value {
         "status": a.status.as_str(), "title": a.title, "events": a.events,
         "evidence": {
             "observed": a.evidence.observed, "expected": a.evidence.expected, "score": a.evidence.score,
+            "stories": (!a.evidence.stories.is_empty()).then_some(a.evidence.stories.len()),
             "window_start": a.evidence.window_start.map(|t| t.to_rfc3339()),
             "window_end": a.evidence.window_end.map(|t| t.to_rfc3339()),
             "terms": a.evidence.terms, "urls": a.evidence.urls,
@@ -295,7 +321,10 @@ async fn detail_page(
             dt { (lang.t("Règle", "Rule")) } dd { (rule_label(lang, a.rule)) }
             @if let Some(w) = &watch { dt { (lang.t("Veille", "Watch")) } dd { (w) } }
             dt { (lang.t("Statut", "Status")) } dd { (status_label(lang, a.status)) }
-            dt { (lang.t("Observé", "Observed")) } dd { (format!("{:.0}", e.observed)) @if surge { " " (lang.t("mentions dans la fenêtre", "mentions in the window")) } }
+            dt { (lang.t("Observé", "Observed")) } dd {
+                (format!("{:.0}", e.observed)) @if surge { " " (lang.t("mentions dans la fenêtre", "mentions in the window")) }
+                @if let Some(stories) = copied_stories(&a) { " " (stories_note(lang, &a, stories)) }
+            }
             dt { (lang.t("Attendu", "Expected")) } dd { (lang.decimal(&format!("{:.1}", e.expected))) @if let Some(s) = e.score { " · " (lang.t("score d'anomalie", "anomaly score")) " " (lang.decimal(&format!("{s:.2}"))) } }
             @if let (Some(s), Some(t)) = (e.window_start, e.window_end) {
                 dt { (lang.t("Fenêtre", "Window")) } dd { (lang.datetime(s)) " → " (lang.datetime(t)) }

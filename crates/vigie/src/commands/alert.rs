@@ -20,7 +20,7 @@ fn alert_row(a: &Alert, watch: Option<&str>) -> Vec<Value> {
         json!(a.rule.as_str()),
         json!(watch),
         json!(a.title),
-        json!(a.evidence.observed),
+        json!(round3(a.evidence.observed)),
         json!(round3(a.evidence.expected)),
         json!(a.events),
         time(Some(a.opened_at)),
@@ -155,6 +155,15 @@ async fn show(app: &App, a: &Alert, watch: Option<&str>, out: &mut dyn Write) ->
     writeln!(out, "rule: {}; watch: {}", a.rule, watch.unwrap_or("-"))?;
     let e = &a.evidence;
     writeln!(out, "observed {} vs expected {}", round3(e.observed), round3(e.expected))?;
+    let mentions = e.observed.round();
+    if a.rule == vigie_model::AlertRule::TriggerTerm && !e.stories.is_empty() && (e.stories.len() as f64) < mentions {
+        writeln!(
+            out,
+            "stories: {} (the other {} mention(s) are copies of them)",
+            e.stories.len(),
+            mentions - e.stories.len() as f64
+        )?;
+    }
     if let Some(score) = e.score {
         writeln!(out, "anomaly score: {score:.3}")?;
     }
@@ -361,7 +370,7 @@ pub async fn backtest_run(app: &App, args: BacktestArgs, out: &mut dyn Write) ->
             json!(a.severity.as_str()),
             json!(a.rule.as_str()),
             json!(a.title),
-            json!(a.evidence.observed),
+            json!(round3(a.evidence.observed)),
             json!(round3(a.evidence.expected)),
             json!(a.events),
             time(Some(a.opened_at)),

@@ -116,6 +116,35 @@ fn a_trigger_term_opens_one_alert_that_grows_and_is_delivered_once_despite_failu
 }
 
 #[test]
+fn copies_of_one_article_are_one_story_in_the_alert() {
+    // The same wire story on four news sites, each with its own title and
+    // footer: four mentions, one story, one event.
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    let now = unix_now();
+    let body = "Une plainte collective a été déposée mardi contre le fabricant d'électroménager Acme par \
+                plus de deux cents clients qui accusent l'entreprise d'avoir vendu des bouilloires \
+                défectueuses. Selon leur avocat, plusieurs appareils ont pris feu pendant leur utilisation \
+                et la société n'a jamais répondu aux réclamations envoyées depuis le printemps dernier.";
+    let rows: Vec<Value> = ["presse-a", "presse-b", "presse-c", "presse-d"]
+        .iter()
+        .enumerate()
+        .map(|(i, site)| {
+            json!({"url": format!("https://{site}.example.fr/acme"), "title": format!("Acme visé par une plainte ({site})"),
+                   "text": format!("{body} Lire aussi sur {site}."), "published_at": now - 60 + i as i64, "source": "news"})
+        })
+        .collect();
+    import(&vigie, &rows);
+    let list = alerts(&vigie);
+    let plainte: Vec<&Value> = list.iter().filter(|a| a["title"].as_str().unwrap().contains("plainte")).collect();
+    assert_eq!(plainte.len(), 1, "{list:#?}");
+    assert_eq!(plainte[0]["events"], 1, "one story: {list:#?}");
+    assert_eq!(plainte[0]["observed"], 4.0, "four mentions");
+    let show = vigie.run(&["alert", "show", &plainte[0]["id"].to_string()]).success().stdout;
+    assert!(show.contains("stories: 1 (the other 3 mention(s) are copies of them)"), "{show}");
+}
+
+#[test]
 fn settings_change_the_rules_and_refuse_nonsense() {
     let vigie = Vigie::new();
     vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
