@@ -844,6 +844,7 @@ mod tests {
                 window_end: Some(at(11, 0)),
                 terms: vec!["retard".into(), "remboursement".into()],
                 urls: vec![],
+                stories: vec![],
             },
             mention_ids: (1..=12).collect(),
             events: 3,
@@ -1047,6 +1048,13 @@ mod tests {
         assert!(r.subject.ends_with("« arnaque » dans les mentions de la veille SNCF retards"), "{}", r.subject);
         assert!(r.text.contains("1 mention(s) avec un terme déclencheur"), "{}", r.text);
         assert!(r.text.contains("Termes\u{a0}:  arnaque"), "{}", r.text);
+        // Copies of one article: mentions, and how few stories they are.
+        (a.evidence.observed, a.evidence.stories) = (4.0, vec![7]);
+        let r = render(&french(&a, &[], None));
+        assert!(r.text.contains("4 mention(s) avec un terme déclencheur, copies d’une seule histoire"), "{}", r.text);
+        (a.evidence.observed, a.evidence.stories) = (5.0, vec![7, 9]);
+        let r = render(&Notice { lang: Language::En, ..french(&a, &[], None) });
+        assert!(r.text.contains("5 mentions with a trigger term, copies of 2 stories"), "{}", r.text);
 
         a.rule = AlertRule::SearchRankEntry;
         a.severity = Severity::Info;

@@ -30,6 +30,7 @@ pub fn alert() -> Alert {
             window_end: Some(at(11, 0)),
             terms: vec!["retard".into(), "remboursement".into()],
             urls: vec![],
+            stories: vec![],
         },
         mention_ids: vec![101, 102, 103],
         events: 3,
