@@ -152,6 +152,18 @@ pub enum WorkflowChange {
     DepartmentRemoved {
         department: String,
     },
+    /// A person corrected the verdict it was routed for, before anyone took
+    /// it: no rule sends it to the inbox any more, so it is ignored.
+    Withdrawn {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<Polarity>,
+    },
+    /// Withdrawn, then corrected back to a verdict a rule routes: to handle
+    /// again.
+    Returned {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<Polarity>,
+    },
     /// A person corrected the sentiment (or removed their correction).
     Sentiment {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -180,6 +192,8 @@ impl WorkflowChange {
             WorkflowChange::Released { .. } => "released",
             WorkflowChange::Retargeted { .. } => "retargeted",
             WorkflowChange::DepartmentRemoved { .. } => "department_removed",
+            WorkflowChange::Withdrawn { .. } => "withdrawn",
+            WorkflowChange::Returned { .. } => "returned",
         }
     }
 }
@@ -377,6 +391,25 @@ impl WorkflowDetail {
                     }
                 }
             }
+            WorkflowChange::Withdrawn { to } => match lang {
+                Language::En => format!(
+                    "sentiment corrected ({}): no routing rule sends it to the inbox any more, so it is ignored",
+                    polarity_label(*to, lang)
+                ),
+                Language::Fr => format!(
+                    "sentiment corrigé ({})\u{a0}: aucune règle de routage ne l'envoie plus à la boîte de réception, elle est donc ignorée",
+                    polarity_label(*to, lang)
+                ),
+            },
+            WorkflowChange::Returned { to } => match lang {
+                Language::En => {
+                    format!("sentiment corrected ({}): back in the inbox, to handle", polarity_label(*to, lang))
+                }
+                Language::Fr => format!(
+                    "sentiment corrigé ({})\u{a0}: de retour dans la boîte de réception, à traiter",
+                    polarity_label(*to, lang)
+                ),
+            },
             WorkflowChange::Sentiment { from, to, removed } => {
                 let mut s = format!("{} → {}", polarity_label(*from, lang), polarity_label(*to, lang));
                 if *removed {
@@ -539,6 +572,17 @@ mod tests {
             r#"{"v":1,"kind":"department_removed","department":"Legal"}"#
         );
         assert_eq!(both(removed).0, "department Legal was removed: no department, no due time");
+
+        let withdrawn = WorkflowChange::Withdrawn { to: Some(Polarity::Positive) };
+        assert_eq!(
+            both(withdrawn),
+            (
+                "sentiment corrected (positive): no routing rule sends it to the inbox any more, so it is ignored".into(),
+                "sentiment corrigé (positif)\u{a0}: aucune règle de routage ne l'envoie plus à la boîte de réception, elle est donc ignorée".into()
+            )
+        );
+        let returned = WorkflowChange::Returned { to: Some(Polarity::Negative) };
+        assert_eq!(both(returned).0, "sentiment corrected (negative): back in the inbox, to handle");
     }
 
     #[test]

@@ -192,39 +192,110 @@ impl Router {
     }
 }
 
+/// What a person's correction of a verdict did to the inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CorrectionRoute {
+    /// A routing rule takes the corrected mention: it entered the inbox.
+    Routed,
+    /// It was waiting, untouched, in the inbox only because of the verdict
+    /// the person corrected: it is ignored now, with the reason.
+    Withdrawn,
+    /// Nothing changed (no rule takes it, or someone works on it already).
+    Unchanged,
+}
+
 /// A complaint the model missed enters the inbox once a person says so: the
-/// project's routing rules run on the corrected verdict, whatever the
-/// mention's age, and its response clock starts `now`. A mention already in
-/// the inbox keeps its place there. True if it was routed. The web app's
-/// corrections and `vigie mention label` call it.
+/// project's routing rules run on the corrected verdict (`polarity`: the
+/// correction, or the model's verdict when the correction is removed),
+/// whatever the mention's age, and its response clock starts `now`. The
+/// other way round, a mention no rule would take any more leaves the inbox
+/// (ignored, saying why) if nobody has touched it yet: not assigned, not
+/// answered, still new or to handle; otherwise it keeps its place. The web
+/// app's corrections and `vigie mention label` call it; `by` is who
+/// corrected, `lang` the language of the reason written.
 pub async fn route_correction(
     store: &dyn Store,
     project_id: i64,
     stored: &StoredMention,
-    polarity: Polarity,
+    polarity: Option<Polarity>,
+    by: Option<i64>,
+    lang: vigie_model::Language,
     now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+) -> Result<CorrectionRoute, StoreError> {
     let m = &stored.mention;
-    if store.inbox_item(project_id, m.id).await?.is_some() {
-        return Ok(false);
-    }
+    let existing = store.inbox_item(project_id, m.id).await?;
     let mut router = Router::load(store, project_id).await?;
     router.route_history();
     let themes: Vec<&str> = m.analysis.themes.iter().map(|t| t.theme.as_str()).collect();
     let watch_ids: Vec<i64> = stored.matches.iter().map(|w| w.watch_id).collect();
     let routable = Routable {
         id: m.id,
-        polarity: Some(polarity),
+        polarity,
         themes: &themes,
         watch_ids: &watch_ids,
         source_kind: m.source_kind,
         collected_at: now,
         published_at: m.published_at,
     };
-    match router.route(&routable, now) {
-        Some(item) => Ok(store.route_mentions(&[item]).await? > 0),
-        None => Ok(false),
+    let routed = router.route(&routable, now);
+    let event = |change: WorkflowChange| NewWorkflowEvent {
+        user_id: by,
+        action: change.action().into(),
+        detail: WorkflowDetail::new(change).encode(),
+    };
+    match (existing, routed) {
+        (None, Some(item)) => {
+            let inserted = store.route_mentions(&[item]).await? > 0;
+            Ok(if inserted { CorrectionRoute::Routed } else { CorrectionRoute::Unchanged })
+        }
+        // Waiting, untouched, for the verdict now corrected: it leaves.
+        (Some(item), None)
+            if matches!(item.status, InboxStatus::New | InboxStatus::ToHandle)
+                && item.assignee_id.is_none()
+                && item.first_response_at.is_none()
+                && untouched_since_routing(store, project_id, m.id).await? =>
+        {
+            let change = WorkflowChange::Withdrawn { to: polarity };
+            let reason = WorkflowDetail::new(change.clone()).render(lang);
+            let after =
+                InboxItem { status: InboxStatus::Ignored, reason: Some(reason), updated_at: now, ..item.clone() };
+            saved(
+                store.save_inbox_item_from(Some(&item), &after, Some(event(change))).await,
+                CorrectionRoute::Withdrawn,
+            )
+        }
+        // Withdrawn that way, and corrected back: it returns, with its
+        // first due time (the reports judge the first answer by it).
+        (Some(item), Some(_))
+            if item.status == InboxStatus::Ignored && untouched_since_routing(store, project_id, m.id).await? =>
+        {
+            let after = InboxItem { status: InboxStatus::ToHandle, reason: None, updated_at: now, ..item.clone() };
+            let change = WorkflowChange::Returned { to: polarity };
+            saved(store.save_inbox_item_from(Some(&item), &after, Some(event(change))).await, CorrectionRoute::Routed)
+        }
+        _ => Ok(CorrectionRoute::Unchanged),
     }
+}
+
+/// `outcome` if the item was saved; unchanged if someone acted on it
+/// meanwhile (theirs stands).
+fn saved(result: Result<(), StoreError>, outcome: CorrectionRoute) -> Result<CorrectionRoute, StoreError> {
+    match result {
+        Ok(()) => Ok(outcome),
+        Err(StoreError::Conflict(_)) => Ok(CorrectionRoute::Unchanged),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether a mention's inbox item was routed automatically and nobody did
+/// anything with it since (its history holds only routing, escalation,
+/// verdict corrections and what they did to the item).
+async fn untouched_since_routing(store: &dyn Store, project_id: i64, mention_id: i64) -> Result<bool, StoreError> {
+    let events = store.workflow_events(project_id, mention_id).await?;
+    Ok(events.iter().any(|e| e.action == "routed")
+        && events
+            .iter()
+            .all(|e| matches!(e.action.as_str(), "routed" | "escalated" | "sentiment" | "withdrawn" | "returned")))
 }
 
 /// `entered_at` plus the department's target (none when it has no positive target).

@@ -301,12 +301,28 @@ async fn a_complaint_corrected_to_negative_enters_the_inbox() {
         detail["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert!(actions.contains(&"routed") && actions.contains(&"sentiment"), "{detail}");
 
-    // Corrected again: it keeps its place (and its clock).
+    // Corrected to neutral before anyone took it: no rule sends it to the
+    // inbox any more, so it leaves it (ignored, saying why); corrected back,
+    // it returns with its clock.
     let r = agent.put_json(&app.api(&format!("/mentions/{mid}/sentiment")), &json!({"label": "neutral"})).await;
     assert_eq!(r.status, 200, "{}", r.text);
+    let left = item(&agent, &app, mid).await;
+    assert_eq!(left["item"]["status"], "ignored", "{left}");
+    assert!(left["item"]["reason"].as_str().unwrap().contains("no routing rule sends it"), "{left}");
     let r = agent.put_json(&app.api(&format!("/mentions/{mid}/sentiment")), &json!({"label": "negative"})).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(item(&agent, &app, mid).await["item"]["entered_at"], it["entered_at"]);
+    let back = item(&agent, &app, mid).await;
+    assert_eq!((&back["item"]["status"], &back["item"]["entered_at"]), (&json!("to_handle"), &it["entered_at"]));
+    let actions: Vec<&str> = back["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions[actions.len() - 3..], ["withdrawn", "sentiment", "returned"], "{back}");
+
+    // Once someone acts on it, a correction no longer moves it.
+    let agent_id = app.user_id("agent").await;
+    let r = agent.post_json(&app.api(&format!("/inbox/{mid}/assign")), &json!({"user_id": agent_id})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = agent.put_json(&app.api(&format!("/mentions/{mid}/sentiment")), &json!({"label": "positive"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(item(&agent, &app, mid).await["item"]["status"], "assigned");
 }
 
 #[tokio::test]

@@ -1194,9 +1194,7 @@ async fn correct(
             now,
         )
         .await?;
-    if let Some(polarity) = label {
-        route_correction(state.store.as_ref(), pid, &stored, polarity, now).await?;
-    }
+    route_correction(state.store.as_ref(), pid, &stored, after, actor.user_id(), actor.lang.into(), now).await?;
     state
         .store
         .mention(pid, id)

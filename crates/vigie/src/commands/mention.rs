@@ -6,6 +6,7 @@ use std::str::FromStr;
 use chrono::Utc;
 use serde_json::json;
 use vigie_model::{Polarity, WorkflowChange, WorkflowDetail};
+use vigie_pipeline::routing::CorrectionRoute;
 use vigie_store::{MentionFilter, NewWorkflowEvent};
 
 use crate::app::{App, usage};
@@ -141,14 +142,32 @@ pub async fn run(app: &App, command: MentionCommand, out: &mut dyn Write) -> any
             )
             .await?;
             match polarity {
-                Some(p) => {
-                    writeln!(out, "mention {id} is now {p}; `vigie train sentiment` will learn from it")?;
-                    // A complaint the model missed goes to the inbox now.
-                    if vigie_pipeline::routing::route_correction(app.store.as_ref(), pid, &stored, p, now).await? {
-                        writeln!(out, "it entered the inbox (a routing rule sends {p} mentions like it)")?;
-                    }
-                }
+                Some(p) => writeln!(out, "mention {id} is now {p}; `vigie train sentiment` will learn from it")?,
                 None => writeln!(out, "mention {id}: correction removed, the model's verdict stands")?,
+            }
+            // A complaint the model missed goes to the inbox now; a mention
+            // routed only for the verdict corrected leaves it.
+            let verdict = polarity.or(stored.mention.analysis.sentiment.as_ref().map(|s| s.label));
+            let routed = vigie_pipeline::routing::route_correction(
+                app.store.as_ref(),
+                pid,
+                &stored,
+                verdict,
+                None,
+                vigie_model::Language::En,
+                now,
+            )
+            .await?;
+            let verdict = verdict.map_or_else(|| "unknown".to_string(), |p| p.to_string());
+            match routed {
+                CorrectionRoute::Routed => {
+                    writeln!(out, "it entered the inbox (a routing rule sends {verdict} mentions like it)")?;
+                }
+                CorrectionRoute::Withdrawn => writeln!(
+                    out,
+                    "it left the inbox (ignored: no routing rule sends {verdict} mentions like it, and nobody had taken it)"
+                )?,
+                CorrectionRoute::Unchanged => {}
             }
             Ok(())
         }

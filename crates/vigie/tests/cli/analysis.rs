@@ -338,6 +338,27 @@ fn the_taxonomy_is_the_projects_to_edit() {
     );
     assert_eq!(after["mention"]["analysis"]["corrected"], "negative");
     vigie.run(&["reanalyze", "--since", "forever"]).code(2);
+    // A correction taken back: the mention was in the inbox only for it,
+    // and nobody had taken it, so it leaves (ignored, saying why).
+    import(
+        &vigie,
+        &[line("praise", "Acme a enfin retiré l'huile de palme de ses gâteaux, bravo et merci !", json!({}))],
+    );
+    let praise = id_of(&vigie, "https://example.com/praise");
+    assert_eq!(show(&vigie, praise)["mention"]["analysis"]["sentiment"]["label"], "positive");
+    let wrong = vigie.run(&["mention", "label", &praise.to_string(), "negative"]).success();
+    assert!(wrong.stdout.contains("it entered the inbox"), "{}", wrong.stdout);
+    let undone = vigie.run(&["mention", "label", &praise.to_string(), "none"]).success();
+    assert!(undone.stdout.contains("it left the inbox (ignored"), "{}", undone.stdout);
+    let (status, reason): (String, String) = vigie.with_db(async |pool| {
+        sqlx::query_as("SELECT status, reason FROM inbox WHERE mention_id = ?1")
+            .bind(praise)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(status, "ignored");
+    assert!(reason.contains("sentiment corrected (positive)"), "{reason}");
 
     // Stored mentions get the project's themes.
     import(&vigie, &[line("p", "Acme et l'huile de palme : la déforestation continue", json!({}))]);

@@ -479,6 +479,8 @@ pub(crate) fn event_label(lang: Lang, action: &str) -> String {
         "released" => lang.t("rendue à la file", "back to the queue").into(),
         "retargeted" => lang.t("échéance changée", "due time changed").into(),
         "department_removed" => lang.t("service supprimé", "department removed").into(),
+        "withdrawn" => lang.t("retirée de la boîte", "left the inbox").into(),
+        "returned" => lang.t("revenue dans la boîte", "back in the inbox").into(),
         other => other.to_string(),
     }
 }
