@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use vigie_nlp::neardup::{
     SIGNATURE_BYTES, SIGNATURE_VERSION, Signature, SignatureError, StoryConfig, StoryIndex,
-    same_story, signature, similarity,
+    DEFAULT_THRESHOLD, lead_overlap, same_story, signature, similarity,
 };
 
 /// Share of the labelled positive pairs that must be found (measured: 41 of 42).
@@ -154,6 +154,138 @@ fn the_index_agrees_with_the_pairwise_rule_on_the_labelled_set() {
             c.note
         );
     }
+}
+
+/// Every copy the rule finds is still found with up to four words put before
+/// one side (a comment, a dateline): one text's lead is looked for in the
+/// other's first 16 shingles, not only in its first 8.
+#[test]
+fn a_few_words_put_before_a_copy_keep_it_a_copy() {
+    for c in cases().iter().filter(|c| c.same && merged(c).0) {
+        for prefix in ["wow", "so true!!", "must read this morning:", "BERLIN, March 3 (Reuters) -"] {
+            let b = match c.b.split_once(" || ") {
+                Some((title, body)) => format!("{title} || {prefix} {body}"),
+                None => format!("{prefix} {}", c.b),
+            };
+            let (Some(sa), Some(sb)) = (sig_of(&c.a), sig_of(&b)) else {
+                panic!("line {}: no signature", c.line);
+            };
+            assert!(
+                same_story(&sa, &sb),
+                "line {} with {prefix:?} ({:.3}, lead {:.2}): {}",
+                c.line,
+                similarity(&sa, &sb),
+                lead_overlap(&sa, &sb),
+                c.note
+            );
+        }
+    }
+}
+
+const ACME_ABOUT: &str = "À propos d'Acme : fondée en 1952 à Lyon, Acme conçoit et fabrique du petit électroménager \
+                          vendu dans plus de 40 pays. L'entreprise emploie 3 200 personnes et a réalisé un chiffre \
+                          d'affaires de 780 millions d'euros en 2025. Contact presse : presse@acme.fr.";
+
+fn acme(title: &str, lead: &str) -> Signature {
+    signature(Some(title), &format!("{lead} {ACME_ABOUT}")).unwrap_or_else(|| panic!("no signature for {title:?}"))
+}
+
+/// QA's case: two press releases of one company ending with the same "à
+/// propos" paragraph are two stories, though most of their text is shared;
+/// the same release republished with its own title and footer is one.
+#[test]
+fn press_releases_sharing_only_the_company_boilerplate_are_two_stories() {
+    let factory = acme(
+        "Acme ouvre une usine",
+        "Acme annonce l'ouverture d'une nouvelle usine à Vénissieux, qui créera 250 emplois d'ici 2027.",
+    );
+    let kettles = acme(
+        "Acme lance des bouilloires",
+        "Acme lance une gamme de bouilloires en acier recyclé, disponibles dès janvier en magasin.",
+    );
+    let republished = signature(
+        Some("Vénissieux : 250 emplois dans la future usine Acme"),
+        &format!(
+            "Acme annonce l'ouverture d'une nouvelle usine à Vénissieux, qui créera 250 emplois d'ici 2027. \
+             {ACME_ABOUT} Lire aussi : les zones industrielles de la métropole font le plein."
+        ),
+    )
+    .unwrap_or_else(|| panic!("no signature"));
+    // Whole texts alone would merge them (the long-copy rule): the leads differ.
+    let whole_texts = StoryConfig {
+        min_lead_overlap: 0.0,
+        ..StoryConfig::default()
+    };
+    assert!(whole_texts.same_story(&factory, &kettles).is_some());
+    assert!(lead_overlap(&factory, &kettles) < 0.5);
+    assert!(!same_story(&factory, &kettles), "{}", similarity(&factory, &kettles));
+    assert!(same_story(&factory, &republished), "{}", similarity(&factory, &republished));
+    let mut index = StoryIndex::new(100);
+    assert_eq!(index.assign(1, &factory), 1);
+    assert_eq!(index.assign(2, &kettles), 2);
+    assert_eq!(index.assign(3, &republished), 1);
+}
+
+/// Short releases whose shared paragraph is most of the text reach the
+/// general threshold: the lead decides there too.
+#[test]
+fn a_boilerplate_longer_than_the_news_is_not_a_copy_either() {
+    let about = "About Northwind Logistics: Northwind Logistics is a leading provider of freight, warehousing and \
+                 last-mile delivery services in North America, operating 85 distribution centers and a fleet of \
+                 4,000 trucks. The company is headquartered in Columbus, Ohio, and employs 12,000 people. For \
+                 more information, visit www.northwind-logistics.com. Media contact: Dana Whitfield, \
+                 press@northwind-logistics.com, +1 614 555 0142.";
+    let results = sig(&format!("Northwind will report its second-quarter results on July 24. {about}"));
+    let deal = sig(&format!("Northwind has completed the acquisition of Pacific Freight. {about}"));
+    assert!(similarity(&results, &deal) >= DEFAULT_THRESHOLD, "{}", similarity(&results, &deal));
+    assert!(!same_story(&results, &deal));
+    // One of them quoted with a comment before it is still its copy.
+    let quoted = sig(&format!("Big news for freight in the Midwest: Northwind has completed the acquisition of \
+                               Pacific Freight. {about}"));
+    assert!(same_story(&deal, &quoted), "{}", similarity(&deal, &quoted));
+    assert!(!same_story(&results, &quoted));
+}
+
+/// The copies the lead must not lose: a wire article with its own title,
+/// dateline and footer; one complaint pasted on three forums with small
+/// edits; a long post quoted with a comment before it.
+#[test]
+fn long_copies_with_their_own_beginning_or_end_still_merge() {
+    let wire = "Lufthansa pilots will strike on Thursday after pay talks broke down, the Vereinigung Cockpit union \
+                said on Tuesday. The strike will affect all departures from Frankfurt and Munich between midnight \
+                and 11:59 p.m. local time. Lufthansa said it would publish a special flight schedule on Wednesday.";
+    let original = signature(Some("Lufthansa pilots to strike on Thursday"), wire).unwrap_or_else(|| panic!("no signature"));
+    let syndicated = signature(
+        Some("Strike: no Lufthansa flights from Frankfurt or Munich on Thursday"),
+        &format!("FRANKFURT (Reuters) - {wire} (Reporting by Ilona Wissenbach; Editing by Mark Potter) \
+                  Sign up for our morning briefing to get the day's top stories in your inbox."),
+    )
+    .unwrap_or_else(|| panic!("no signature"));
+    assert!(same_story(&original, &syndicated), "{}", similarity(&original, &syndicated));
+
+    let forums = [
+        "Bonjour à tous, j'ai souscrit une box fibre chez SFR il y a deux mois et depuis je subis des coupures \
+         tous les soirs entre 20h et 23h. Le technicien est venu deux fois sans rien résoudre. Quelqu'un a-t-il \
+         eu le même souci ?",
+        "Bonjour, j'ai souscrit une box fibre chez SFR il y a deux mois et depuis je subis des coupures tous les \
+         soirs entre 20h et 23h. Le technicien est venu deux fois sans rien résoudre. Quelqu'un a eu le même \
+         souci ? Merci d'avance",
+        "J'ai souscrit une box fibre chez SFR il y a deux mois et depuis je subis des coupures tous les soirs \
+         entre 20h et 23h ! Le technicien est venu 2 fois sans rien résoudre. Quelqu'un a-t-il eu le même souci ?",
+    ]
+    .map(sig);
+    let mut index = StoryIndex::new(100);
+    for (n, s) in forums.iter().enumerate() {
+        assert_eq!(index.assign(10 + n as i64, s), 10, "forum {n}");
+    }
+
+    let post = "My Samsung fridge stopped cooling 14 months after purchase, just outside the warranty. Samsung \
+                support says the compressor is not covered and wants 450 dollars for the repair. Is this normal? \
+                The fridge cost 1800.";
+    let quote = format!("This happened to us too, avoid Samsung fridges: \"{post}\"");
+    let (sp, sq) = (sig(post), sig(&quote));
+    assert!(sq.shingle_count() > 32, "the quote is compared by its MinHash and lead");
+    assert!(same_story(&sp, &sq), "{}", similarity(&sp, &sq));
 }
 
 fn sig(text: &str) -> Signature {
@@ -393,10 +525,27 @@ fn bad_bytes_are_errors_not_panics() {
         Signature::from_bytes(&unsorted),
         Err(SignatureError::Corrupt(_))
     ));
+    // Bytes 3..67 are the payload, then 16 lead shingles (u16 LE).
+    let lead = SIGNATURE_BYTES - 32;
     let mut trailing = good;
-    trailing[SIGNATURE_BYTES - 1] = 1;
+    trailing[lead - 1] = 1;
     assert!(matches!(
         Signature::from_bytes(&trailing),
+        Err(SignatureError::Corrupt(_))
+    ));
+    // The lead: distinct values, then the last one repeated…
+    let mut repeated = good;
+    repeated.copy_within(lead..lead + 2, lead + 2);
+    assert!(matches!(
+        Signature::from_bytes(&repeated),
+        Err(SignatureError::Corrupt(_))
+    ));
+    // …all of them shingles of the text when it keeps them all.
+    let mut stranger = good;
+    let last = u16::from_le_bytes([good[SIGNATURE_BYTES - 2], good[SIGNATURE_BYTES - 1]]);
+    stranger[SIGNATURE_BYTES - 2..].copy_from_slice(&last.wrapping_add(1).to_le_bytes());
+    assert!(matches!(
+        Signature::from_bytes(&stranger),
         Err(SignatureError::Corrupt(_))
     ));
 }
@@ -476,5 +625,35 @@ proptest! {
             }
             prop_assert!(index.len() <= capacity);
         }
+    }
+}
+
+
+/// The numbers behind the rule, pair by pair:
+/// `cargo test -p vigie-nlp --test neardup -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn print_the_labelled_pairs() {
+    let whole_texts = StoryConfig {
+        min_lead_overlap: 0.0,
+        ..StoryConfig::default()
+    };
+    for c in cases() {
+        let (Some(a), Some(b)) = (sig_of(&c.a), sig_of(&c.b)) else {
+            println!("line {}\t{}\tno signature\t{}", c.line, u8::from(c.same), c.note);
+            continue;
+        };
+        let j = similarity(&a, &b);
+        println!(
+            "line {}\t{}\tsimilarity {j:.3}\tshingles {}, {}\tlead {:.2}\twhole texts {}\tmerged {}\t{}",
+            c.line,
+            u8::from(c.same),
+            a.shingle_count(),
+            b.shingle_count(),
+            lead_overlap(&a, &b),
+            u8::from(whole_texts.same_story(&a, &b).is_some()),
+            u8::from(same_story(&a, &b)),
+            c.note
+        );
     }
 }
