@@ -23,7 +23,7 @@ use crate::analyze::signature_of;
 /// Signatures held per project.
 ///
 /// The index allocates its band tables up front (64 bytes per signature) and
-/// holds ~178 bytes per signature stored: about 14 MB per project at this
+/// holds ~178 bytes per signature stored: about 12 MB per project at this
 /// size, so that a collector following a hundred projects stays within
 /// reasonable memory. Copies usually arrive within hours, well inside the
 /// last 65,536 mentions of a project.
