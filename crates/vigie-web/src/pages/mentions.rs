@@ -1105,7 +1105,11 @@ async fn detail_page(
                 p.muted { (lang.t("Aucune autre mention de cette histoire.", "No other mention of this story.")) }
             } @else {
                 p { (lang.number(d.copies.len() as i64)) @if d.copies.len() >= MAX_COPIES { "+" } " "
-                    (lang.t("autres mentions reprennent ce contenu :", "other mentions carry this content:")) }
+                    @if d.copies.len() == 1 {
+                        (lang.t("autre mention reprend ce contenu :", "other mention carries this content:"))
+                    } @else {
+                        (lang.t("autres mentions reprennent ce contenu :", "other mentions carry this content:"))
+                    } }
                 ul.copies { @for c in &d.copies { li {
                     a href={ "/p/" (pid) "/mentions/" (c.mention.id) } lang=(text_lang(&c.mention)) {
                         (c.mention.title.as_deref().filter(|t| !t.trim().is_empty()).map(|t| clip(t, 120)).unwrap_or_else(|| clip(&c.mention.text, 120)))

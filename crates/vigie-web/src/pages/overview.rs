@@ -420,7 +420,7 @@ async fn overview_page(
                 }
             }
         }
-        p.muted { (lang.t("Sentiment : ", "Sentiment: ")) (lang.number(neg)) " " (lang.t("négatives", "negative")) ", " (lang.number(neu)) " " (lang.t("neutres", "neutral")) ", " (lang.number(pos)) " " (lang.t("positives", "positive")) ", " (lang.number(unk)) " " (lang.t("inconnues", "unknown")) "." }
+        p.muted { (lang.t("Sentiment : ", "Sentiment: ")) (lang.number(neg)) " " (fr_plural(lang, neg, "négative", "negative")) ", " (lang.number(neu)) " " (fr_plural(lang, neu, "neutre", "neutral")) ", " (lang.number(pos)) " " (fr_plural(lang, pos, "positive", "positive")) ", " (lang.number(unk)) " " (fr_plural(lang, unk, "inconnue", "unknown")) "." }
     };
     page(&state, &actor, Nav::Overview, lang.t("Vue d'ensemble", "Overview"), body).await
 }
@@ -471,6 +471,16 @@ pub(crate) fn share_of_voice(lang: Lang, per_watch: &[vigie_store::WatchCount], 
             })
             .collect(),
         width,
+    }
+}
+
+/// A French adjective agreeing with its count (`1 neutre`, `2 neutres`,
+/// `0 neutre`); the English one as it is.
+fn fr_plural(lang: Lang, n: i64, french: &str, english: &'static str) -> String {
+    match lang {
+        Lang::Fr if n > 1 => format!("{french}s"),
+        Lang::Fr => french.to_string(),
+        Lang::En => english.to_string(),
     }
 }
 

@@ -84,12 +84,25 @@ pub async fn run(app: &App, command: ThemeCommand, out: &mut dyn Write) -> anyho
             Ok(())
         }
         ThemeCommand::Remove { key } => {
-            if store.remove_theme(project, key.trim()).await? {
-                super::user::audit(app, Some(project), "theme.remove", format!("removed theme {}", key.trim())).await?;
-                writeln!(out, "theme {} removed", key.trim())?;
+            let key = key.trim();
+            if store.remove_theme(project, key).await? {
+                super::user::audit(app, Some(project), "theme.remove", format!("removed theme {key}")).await?;
+                writeln!(out, "theme {key} removed")?;
+                // Its routing rules would route nothing new: they go with it.
+                for rule in store.list_rules(project).await?.into_iter().filter(|r| r.theme.as_deref() == Some(key)) {
+                    if store.remove_rule(project, rule.id).await? {
+                        let what = format!("removed routing rule #{} (theme {key}) with its theme", rule.position);
+                        super::user::audit(app, Some(project), "rule.remove", what.clone()).await?;
+                        writeln!(out, "{what}")?;
+                    }
+                }
+                writeln!(
+                    out,
+                    "stored mentions keep it (and the inbox items it routed stay) until `vigie reanalyze` analyzes them again"
+                )?;
                 Ok(())
             } else {
-                usage(format!("no theme {:?} in project {:?} (see `vigie theme list`)", key.trim(), app.project.name))
+                usage(format!("no theme {key:?} in project {:?} (see `vigie theme list`)", app.project.name))
             }
         }
         ThemeCommand::Test { text, lang, output } => {

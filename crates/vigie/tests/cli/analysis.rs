@@ -296,7 +296,14 @@ fn the_taxonomy_is_the_projects_to_edit() {
     assert!(added.stdout.contains("routing rule #10 sends its negative mentions to CSR"), "{}", added.stdout);
     let dup = vigie.run(&["theme", "add", "palm_oil", "--query", "palme"]).code(2);
     assert!(dup.stderr.contains("already exists"), "{}", dup.stderr);
-    vigie.run(&["theme", "remove", "legal"]).success();
+    let removed = vigie.run(&["theme", "remove", "legal"]).success();
+    // Its routing rule goes with it, and the user is told about stored mentions.
+    assert!(
+        removed.stdout.contains("removed routing rule #") && removed.stdout.contains("(theme legal)"),
+        "{}",
+        removed.stdout
+    );
+    assert!(removed.stdout.contains("until `vigie reanalyze`"), "{}", removed.stdout);
     vigie.run(&["theme", "remove", "legal"]).code(2);
 
     let tested = vigie
