@@ -413,6 +413,16 @@ async fn the_mention_page_shows_explanation_story_and_workflow() {
     let v = viewer.get(&app.api(&format!("/mentions/{b}"))).await.json();
     assert_eq!(v["story_id"], a, "{v}");
     assert_eq!(v["copies"][0]["id"], a);
+    // The list says which mentions are copies, in the API and on the page.
+    let list = viewer.get(&app.api("/mentions?limit=200")).await.json();
+    let story_of = |id: i64| {
+        list["items"].as_array().unwrap().iter().find(|m| m["id"] == id).map(|m| m["story_id"].clone()).unwrap()
+    };
+    assert_eq!((story_of(a), story_of(b)), (json!(a), json!(a)), "{list}");
+    let page = viewer.get(&app.p("/mentions")).await;
+    let row = common::after(&page.text, &format!("/mentions/{b}\""));
+    let row = &row[..row.find("</li>").unwrap()];
+    assert!(row.contains(&format!("class=\"badge copy\" href=\"/p/{}/mentions/{a}\"", app.project.id)), "{row}");
     let r = viewer.get(&app.p(&format!("/mentions/{a}"))).await;
     assert_eq!(r.status, 200);
     assert!(r.text.contains(&format!("href=\"/p/{}/mentions/{b}\"", app.project.id)), "{}", r.text);

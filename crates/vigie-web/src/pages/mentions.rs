@@ -438,6 +438,9 @@ pub fn mention_json(
         "reach": a.reach.as_ref().map(|r| json!({"audience": r.audience, "engagement": r.engagement, "score": r.score, "basis": r.basis})),
         "watches": m.matches.iter().filter_map(|w| watch_names.get(&w.watch_id)).collect::<Vec<_>>(),
         "status": status.as_str(),
+        // The story (near-duplicate group) by its first mention: a copy's
+        // differs from its own id.
+        "story_id": a.story_id.unwrap_or(mm.id),
     });
     if let (Some(terms), Value::Object(map)) = (terms, &mut v) {
         map.insert("matched_terms".into(), json!(terms));
@@ -717,6 +720,14 @@ fn row_markup(lang: Lang, pid: i64, row: &Row, query: Option<&Query>, q: Option<
                         span.badge.theme { (themes.get(t.theme.as_str()).copied().unwrap_or(t.theme.as_str())) } " "
                     }
                     @for w in &watches { span.badge.watch { (w) } " " }
+                    // A copy (syndicated, pasted elsewhere) says so and
+                    // leads to its story's first mention.
+                    @if let Some(story) = m.analysis.story_id.filter(|s| *s != m.id) {
+                        a.badge.copy href={ "/p/" (pid) "/mentions/" (story) }
+                            title=(lang.t("Même histoire qu'une mention antérieure : voir la première", "Same story as an earlier mention: see the first")) {
+                            (lang.t("copie", "copy")) }
+                        " "
+                    }
                     @if let Some(url) = &m.url { (external_link(url, lang.t("Voir l'original ↗", "Original ↗"))) }
                 }
                 @if let Some(terms) = &row.terms {
@@ -889,7 +900,6 @@ fn detail_json(d: &Detail) -> Value {
                     .collect::<Vec<_>>()
             ),
         );
-        map.insert("story_id".into(), json!(a.story_id.unwrap_or(d.stored.mention.id)));
         map.insert(
             "copies".into(),
             json!(
