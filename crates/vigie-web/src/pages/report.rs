@@ -67,6 +67,25 @@ pub fn routes(r: Routes) -> Routes {
 
 /// Notable mentions listed per kind.
 const NOTABLE: i64 = 5;
+/// Candidates read per mention listed, so that copies of one story leave
+/// room for others.
+const STORY_CANDIDATES: i64 = 10;
+
+/// The first mention of each story among `mentions` (most reach first, as
+/// read), with the number of its copies there, at most [`NOTABLE`].
+fn one_per_story(mentions: Vec<StoredMention>) -> Vec<(StoredMention, usize)> {
+    let story = |s: &StoredMention| s.mention.analysis.story_id.unwrap_or(s.mention.id);
+    let mut out: Vec<(StoredMention, usize)> = Vec::new();
+    for m in mentions {
+        if let Some((_, copies)) = out.iter_mut().find(|(kept, _)| story(kept) == story(&m)) {
+            *copies += 1;
+        } else if out.len() < NOTABLE as usize {
+            out.push((m, 0));
+        }
+    }
+    out
+}
+
 /// Alerts listed at most.
 const MAX_ALERTS: i64 = 50;
 
@@ -75,8 +94,10 @@ pub struct Report {
     pub project: Project,
     pub period: Period,
     pub kpis: KpiReport,
-    pub top_reach: Vec<StoredMention>,
-    pub most_negative: Vec<StoredMention>,
+    /// One mention per story (the one of most reach), with how many of its
+    /// copies were among the candidates read.
+    pub top_reach: Vec<(StoredMention, usize)>,
+    pub most_negative: Vec<(StoredMention, usize)>,
     pub alerts: Vec<Alert>,
     /// Watch names by id, for the alerts' titles.
     pub watch_names: HashMap<i64, String>,
@@ -91,9 +112,14 @@ pub async fn build(
     now: DateTime<Utc>,
 ) -> Result<Report, ApiError> {
     let kpis = kpi::compute(store, project.id, &period, now).await?;
-    let top_reach = store.top_reach_mentions(project.id, period.from, period.to, None, NOTABLE).await?;
-    let most_negative =
-        store.top_reach_mentions(project.id, period.from, period.to, Some(Polarity::Negative), NOTABLE).await?;
+    // Copies of one story (a syndicated article) would fill the lists:
+    // more candidates are read, one per story kept.
+    let candidates = NOTABLE * STORY_CANDIDATES;
+    let top_reach =
+        one_per_story(store.top_reach_mentions(project.id, period.from, period.to, None, candidates).await?);
+    let most_negative = one_per_story(
+        store.top_reach_mentions(project.id, period.from, period.to, Some(Polarity::Negative), candidates).await?,
+    );
     let alerts = store.alerts_opened(project.id, period.from, period.to, MAX_ALERTS).await?;
     let watch_names = store.list_watches(project.id).await?.into_iter().map(|w| (w.id, w.name)).collect();
     Ok(Report { project, period, kpis, top_reach, most_negative, alerts, watch_names, generated_at: now })
@@ -162,10 +188,10 @@ fn kpi_table(lang: Lang, rows: &[KpiRow]) -> Markup {
     }
 }
 
-fn mention_list(lang: Lang, mentions: &[StoredMention]) -> Markup {
+fn mention_list(lang: Lang, mentions: &[(StoredMention, usize)]) -> Markup {
     html! {
         @if mentions.is_empty() { p.muted { "—" } } @else {
-            ol.notable { @for s in mentions {
+            ol.notable { @for (s, copies) in mentions {
                 @let m = &s.mention;
                 li {
                     strong { (m.author.as_deref().unwrap_or("—")) }
@@ -174,6 +200,10 @@ fn mention_list(lang: Lang, mentions: &[StoredMention]) -> Markup {
                     " · " (polarity_label(lang, m.analysis.polarity()))
                     " · " (lang.t("portée", "reach")) " "
                     (m.analysis.reach.as_ref().map_or_else(|| "—".to_string(), |r| format!("{:.0}", r.score)))
+                    @if *copies > 0 {
+                        " · " (lang.number(*copies as i64)) " "
+                        (if *copies > 1 { lang.t("copies", "copies") } else { lang.t("copie", "copy") })
+                    }
                     br;
                     @let text = clip(m.title.as_deref().filter(|t| !t.is_empty()).unwrap_or(&m.text), 280);
                     span lang=(super::text_lang(m)) { @match m.url.as_deref() {
@@ -358,9 +388,10 @@ pub fn plain_text(lang: Lang, r: &Report) -> String {
     out
 }
 
-fn mention_summary(s: &StoredMention) -> Value {
+fn mention_summary((s, copies): &(StoredMention, usize)) -> Value {
     let m = &s.mention;
     json!({
+        "copies": copies,
         "id": m.id, "url": m.url, "title": m.title, "text": clip(&m.text, 500), "author": m.author, "site": m.site,
         "source": m.source_kind.as_str(), "published_at": m.published_at.to_rfc3339(),
         "sentiment": m.analysis.polarity().map(Polarity::as_str), "reach_score": m.analysis.reach.as_ref().map(|r| r.score),
@@ -773,6 +804,31 @@ mod tests {
     use chrono::TimeZone as _;
 
     use super::*;
+
+    #[test]
+    fn the_lists_keep_one_mention_per_story() {
+        let stored = |id: i64, story: Option<i64>| {
+            let raw = vigie_model::RawMention { text: format!("text {id}"), plain_text: true, ..Default::default() };
+            let mut mention = vigie_nlp::normalize(raw, Utc::now(), &vigie_nlp::NormalizeLimits::default()).unwrap();
+            mention.id = id;
+            mention.analysis.story_id = story;
+            StoredMention { mention, source_id: None, matches: vec![] }
+        };
+        // A wire story (1) and three copies, read first by reach, then others.
+        let read = vec![
+            stored(2, Some(1)),
+            stored(1, None),
+            stored(3, Some(1)),
+            stored(10, None),
+            stored(4, Some(1)),
+            stored(11, None),
+            stored(12, None),
+            stored(13, None),
+            stored(14, None),
+        ];
+        let kept: Vec<(i64, usize)> = one_per_story(read).iter().map(|(s, c)| (s.mention.id, *c)).collect();
+        assert_eq!(kept, [(2, 3), (10, 0), (11, 0), (12, 0), (13, 0)]);
+    }
 
     #[test]
     fn a_period_says_its_hours_unless_it_is_whole_days() {
