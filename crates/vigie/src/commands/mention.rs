@@ -57,7 +57,12 @@ pub async fn run(app: &App, command: MentionCommand, out: &mut dyn Write) -> any
             writeln!(out, "text:      {}", safe(&truncate(&m.text, 500)))?;
             writeln!(out, "language:  {}", m.lang.as_deref().unwrap_or("unknown"))?;
             match (&m.analysis.sentiment, m.analysis.corrected) {
-                (_, Some(c)) => writeln!(out, "sentiment: {c} (corrected by a person)")?,
+                (Some(s), Some(c)) => writeln!(
+                    out,
+                    "sentiment: {c} (corrected by a person; the model said {}, score {:+.2}, model {})",
+                    s.label, s.score, s.model
+                )?,
+                (None, Some(c)) => writeln!(out, "sentiment: {c} (corrected by a person; the model had no verdict)")?,
                 (Some(s), None) => writeln!(
                     out,
                     "sentiment: {} (score {:+.2}, confidence {:.0} %, model {})",
@@ -72,7 +77,10 @@ pub async fn run(app: &App, command: MentionCommand, out: &mut dyn Write) -> any
                 && !s.explanation.is_empty()
             {
                 {
-                    writeln!(out, "because:")?;
+                    // The reasons are the model's, for its own verdict.
+                    let whose =
+                        if m.analysis.corrected.is_some() { "the model's verdict, because:" } else { "because:" };
+                    writeln!(out, "{whose}")?;
                     for c in &s.explanation {
                         let toward = if c.weight >= 0.0 { "positive" } else { "negative" };
                         writeln!(out, "  {:+.2}  {}  (toward {toward})", c.weight, safe(&c.feature))?;

@@ -323,6 +323,10 @@ fn the_taxonomy_is_the_projects_to_edit() {
     // its history.
     let labelled = vigie.run(&["mention", "label", &old.to_string(), "negative"]).success();
     assert!(labelled.stdout.contains("it entered the inbox"), "{}", labelled.stdout);
+    // Shown with the model's own verdict, whose reasons follow.
+    let shown = vigie.run(&["mention", "show", &old.to_string()]).success().stdout;
+    assert!(shown.contains("sentiment: negative (corrected by a person; the model said "), "{shown}");
+    assert!(shown.contains("the model's verdict, because:"), "{shown}");
     let history: Vec<String> = vigie.with_db(async |pool| {
         sqlx::query_scalar("SELECT action FROM workflow_events WHERE mention_id = ?1 ORDER BY id")
             .bind(old)
