@@ -585,6 +585,39 @@ pub async fn record_events(
     Ok(out)
 }
 
+/// A person corrected a mention to negative: a recent complaint of large
+/// reach the model missed raises the alert it would have raised as it
+/// arrived (the high-reach rule; its trigger terms counted it already). A
+/// correction away from negative leaves alerts as they are: they record
+/// what was known when they were raised. Returns the alerts opened or grown.
+pub async fn alert_correction(
+    store: &dyn Store,
+    project_id: i64,
+    stored: &vigie_store::StoredMention,
+    corrected: Option<Polarity>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Alert>, PipelineError> {
+    let was_negative = stored.mention.analysis.polarity() == Some(Polarity::Negative);
+    if corrected != Some(Polarity::Negative) || was_negative {
+        return Ok(Vec::new());
+    }
+    let settings = AlertSettings::load(store, project_id).await?;
+    let watches = store.list_watches(project_id).await?;
+    let rules = MentionRules::new(settings.clone(), &watches);
+    let mut mention = stored.mention.clone();
+    mention.analysis.corrected = Some(Polarity::Negative);
+    let watch_ids: Vec<i64> = stored.matches.iter().map(|m| m.watch_id).collect();
+    let events: Vec<AlertEvent> = rules
+        .events(mention.id, &mention, &watch_ids, now)
+        .into_iter()
+        .filter(|e| e.rule == AlertRule::HighReachNegative)
+        .collect();
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    record_events(store, project_id, &settings, events, now).await
+}
+
 /// The window's mentions (negative ones for a negative surge), most reach
 /// first, and the words they share most.
 async fn surge_mentions(

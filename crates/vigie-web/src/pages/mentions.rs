@@ -1209,6 +1209,7 @@ async fn correct(
         )
         .await?;
     route_correction(state.store.as_ref(), pid, &stored, after, actor.user_id(), actor.lang.into(), now).await?;
+    vigie_pipeline::alerts::alert_correction(state.store.as_ref(), pid, &stored, after, now).await?;
     state
         .store
         .mention(pid, id)

@@ -166,16 +166,21 @@ pub async fn run(app: &App, command: MentionCommand, out: &mut dyn Write) -> any
                 now,
             )
             .await?;
-            let verdict = verdict.map_or_else(|| "unknown".to_string(), |p| p.to_string());
+            let said = verdict.map_or_else(|| "unknown".to_string(), |p| p.to_string());
             match routed {
                 CorrectionRoute::Routed => {
-                    writeln!(out, "it entered the inbox (a routing rule sends {verdict} mentions like it)")?;
+                    writeln!(out, "it entered the inbox (a routing rule sends {said} mentions like it)")?;
                 }
                 CorrectionRoute::Withdrawn => writeln!(
                     out,
-                    "it left the inbox (ignored: no routing rule sends {verdict} mentions like it, and nobody had taken it)"
+                    "it left the inbox (ignored: no routing rule sends {said} mentions like it, and nobody had taken it)"
                 )?,
                 CorrectionRoute::Unchanged => {}
+            }
+            for alert in
+                vigie_pipeline::alerts::alert_correction(app.store.as_ref(), pid, &stored, verdict, now).await?
+            {
+                writeln!(out, "alert {}: {}", alert.id, alert.title)?;
             }
             Ok(())
         }

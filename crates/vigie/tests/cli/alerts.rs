@@ -145,6 +145,38 @@ fn copies_of_one_article_are_one_story_in_the_alert() {
 }
 
 #[test]
+fn a_complaint_corrected_to_negative_raises_its_high_reach_alert() {
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    vigie.run(&["alert", "settings", "--high-reach", "45"]).success();
+    let now = unix_now();
+    let row = json!({"url": "https://x.com/star/status/1", "author": "star", "source": "twitter",
+                     "text": "Merci Acme pour ce magnifique retard de trois semaines, vraiment bravo",
+                     "published_at": now - 60, "followers": 3_000_000});
+    import(&vigie, &[row]);
+    let id: i64 = vigie.with_db(async |pool| {
+        sqlx::query_scalar("SELECT id FROM mentions WHERE url = 'https://x.com/star/status/1'")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    let reach_alerts =
+        |v: &Vigie| alerts(v).into_iter().filter(|a| a["rule"] == "high_reach_negative").collect::<Vec<_>>();
+    // The model reads the irony as praise: no alert.
+    let before = vigie.run(&["mention", "show", &id.to_string(), "--format", "json"]).success().json();
+    assert_ne!(before["mention"]["analysis"]["sentiment"]["label"], "negative", "{before}");
+    assert!(reach_alerts(&vigie).is_empty());
+    // A person says it is a complaint: the alert it should have raised is raised.
+    let labelled = vigie.run(&["mention", "label", &id.to_string(), "negative"]).success();
+    assert!(labelled.stdout.contains("alert "), "{}", labelled.stdout);
+    let raised = reach_alerts(&vigie);
+    assert_eq!(raised.len(), 1, "{raised:#?}");
+    // Labelled again: nothing more.
+    vigie.run(&["mention", "label", &id.to_string(), "negative"]).success();
+    assert_eq!(reach_alerts(&vigie)[0]["events"], 1);
+}
+
+#[test]
 fn settings_change_the_rules_and_refuse_nonsense() {
     let vigie = Vigie::new();
     vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
