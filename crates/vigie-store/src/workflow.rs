@@ -147,8 +147,28 @@ impl ChangedBy {
 
 /// The status an item released by its assignee goes back to: an assigned
 /// one is to handle again, any other keeps its status.
-pub(crate) fn released_status(status: InboxStatus) -> InboxStatus {
+fn released_status(status: InboxStatus) -> InboxStatus {
     if status == InboxStatus::Assigned { InboxStatus::ToHandle } else { status }
+}
+
+/// The `released` events of items given back by `person`, from
+/// `(project, mention, status before)`, per project and in mention order
+/// (both backends write them so).
+pub(crate) fn release_events(
+    released: &[(i64, i64, InboxStatus)],
+    person: &str,
+    why: vigie_model::Release,
+    by: &ChangedBy,
+) -> std::collections::BTreeMap<i64, Vec<(i64, NewWorkflowEvent)>> {
+    let mut per_project: std::collections::BTreeMap<i64, Vec<(i64, NewWorkflowEvent)>> = Default::default();
+    for &(project_id, mention_id, from) in released {
+        let change = WorkflowChange::Released { person: person.to_string(), why, from, to: released_status(from) };
+        per_project.entry(project_id).or_default().push((mention_id, by.event(change)));
+    }
+    for events in per_project.values_mut() {
+        events.sort_by_key(|(mention_id, _)| *mention_id);
+    }
+    per_project
 }
 
 /// The new positions of a rule moved one place (`up`: earlier) in `order`

@@ -14,7 +14,7 @@ use vigie_model::{InboxStatus, Polarity, Release, SourceKind, WorkflowChange};
 use super::{C, MENTION_COLUMNS, PgStore, mention_from_row, returned_id};
 use crate::codec::{from_opt_ts, from_ts, is_unique_violation, nearest_rank_offset, status_from_str, ts};
 use crate::rollup::{self, HourRollup, HourToSave, RollupRow, RollupSource, StoredHour};
-use crate::workflow::released_status;
+use crate::workflow::release_events;
 use crate::{
     AuthorRow, Buckets, ChangedBy, CountRow, Department, InboxCounts, InboxFilter, InboxItem, NO_DEPARTMENT,
     NewDepartment, NewRoutingRule, NewWorkflowEvent, Overview, ResponseScope, ResponseStats, Result, RoutingRule,
@@ -212,14 +212,17 @@ pub(super) async fn release_items(
         .fetch_optional(&mut *conn)
         .await?;
     let person = person.unwrap_or_else(|| format!("#{user_id}"));
-    let mut per_project: BTreeMap<i64, Vec<(i64, NewWorkflowEvent)>> = BTreeMap::new();
-    for row in &rows {
-        let from = status_from_str(&row.try_get::<String, _>("old_status")?)?;
-        let change = WorkflowChange::Released { person: person.clone(), why, from, to: released_status(from) };
-        per_project.entry(row.try_get("project_id")?).or_default().push((row.try_get("mention_id")?, by.event(change)));
-    }
-    for (project_id, mut events) in per_project {
-        events.sort_by_key(|(mention_id, _)| *mention_id);
+    let released = rows
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get("project_id")?,
+                row.try_get("mention_id")?,
+                status_from_str(&row.try_get::<String, _>("old_status")?)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for (project_id, events) in release_events(&released, &person, why, by) {
         write_events(conn, project_id, &events, by.at).await?;
     }
     Ok(())
