@@ -212,14 +212,13 @@ pub enum CorrectionRoute {
 /// (ignored, saying why) if nobody has touched it yet: not assigned, not
 /// answered, still new or to handle; otherwise it keeps its place. The web
 /// app's corrections and `vigie mention label` call it; `by` is who
-/// corrected, `lang` the language of the reason written.
+/// corrected.
 pub async fn route_correction(
     store: &dyn Store,
     project_id: i64,
     stored: &StoredMention,
     polarity: Option<Polarity>,
     by: Option<i64>,
-    lang: vigie_model::Language,
     now: DateTime<Utc>,
 ) -> Result<CorrectionRoute, StoreError> {
     let m = &stored.mention;
@@ -256,7 +255,9 @@ pub async fn route_correction(
                 && untouched_since_routing(store, project_id, m.id).await? =>
         {
             let change = WorkflowChange::Withdrawn { to: polarity };
-            let reason = WorkflowDetail::new(change.clone()).render(lang);
+            // Stored in English, as the API gives details; pages render the
+            // `withdrawn` event in the reader's language instead.
+            let reason = WorkflowDetail::new(change.clone()).render(vigie_model::Language::En);
             let after =
                 InboxItem { status: InboxStatus::Ignored, reason: Some(reason), updated_at: now, ..item.clone() };
             saved(
@@ -269,7 +270,15 @@ pub async fn route_correction(
         (Some(item), Some(_))
             if item.status == InboxStatus::Ignored && untouched_since_routing(store, project_id, m.id).await? =>
         {
-            let after = InboxItem { status: InboxStatus::ToHandle, reason: None, updated_at: now, ..item.clone() };
+            // Due by its department's target as it is now (a target changed
+            // while it was out of the inbox did not move it).
+            let department = match item.department_id {
+                Some(id) => store.list_departments(project_id).await?.into_iter().find(|d| d.id == id),
+                None => None,
+            };
+            let due_at = department.as_ref().and_then(|d| due_at(item.entered_at, d));
+            let after =
+                InboxItem { status: InboxStatus::ToHandle, reason: None, due_at, updated_at: now, ..item.clone() };
             let change = WorkflowChange::Returned { to: polarity };
             saved(store.save_inbox_item_from(Some(&item), &after, Some(event(change))).await, CorrectionRoute::Routed)
         }
@@ -289,13 +298,17 @@ fn saved(result: Result<(), StoreError>, outcome: CorrectionRoute) -> Result<Cor
 
 /// Whether a mention's inbox item was routed automatically and nobody did
 /// anything with it since (its history holds only routing, escalation,
-/// verdict corrections and what they did to the item).
+/// verdict corrections and what they did to the item, and what changes to
+/// its department did: a new target, the department removed).
 async fn untouched_since_routing(store: &dyn Store, project_id: i64, mention_id: i64) -> Result<bool, StoreError> {
     let events = store.workflow_events(project_id, mention_id).await?;
     Ok(events.iter().any(|e| e.action == "routed")
-        && events
-            .iter()
-            .all(|e| matches!(e.action.as_str(), "routed" | "escalated" | "sentiment" | "withdrawn" | "returned")))
+        && events.iter().all(|e| {
+            matches!(
+                e.action.as_str(),
+                "routed" | "escalated" | "sentiment" | "withdrawn" | "returned" | "retargeted" | "department_removed"
+            )
+        }))
 }
 
 /// `entered_at` plus the department's target (none when it has no positive target).

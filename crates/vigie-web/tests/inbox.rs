@@ -304,15 +304,34 @@ async fn a_complaint_corrected_to_negative_enters_the_inbox() {
     // Corrected to neutral before anyone took it: no rule sends it to the
     // inbox any more, so it leaves it (ignored, saying why); corrected back,
     // it returns with its clock.
+    // (A new target for its department, meanwhile, is no one taking it.)
+    let department_id = it["department_id"].as_i64().unwrap();
+    let manager = app.login("manager").await;
+    let r = manager
+        .put_json(
+            &app.api(&format!("/departments/{department_id}")),
+            &json!({"name": "Logistics and operations", "response_target_secs": 7200}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
     let r = agent.put_json(&app.api(&format!("/mentions/{mid}/sentiment")), &json!({"label": "neutral"})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let left = item(&agent, &app, mid).await;
     assert_eq!(left["item"]["status"], "ignored", "{left}");
     assert!(left["item"]["reason"].as_str().unwrap().contains("no routing rule sends it"), "{left}");
+    let r = manager
+        .put_json(
+            &app.api(&format!("/departments/{department_id}")),
+            &json!({"name": "Logistics and operations", "response_target_secs": 10_800}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
     let r = agent.put_json(&app.api(&format!("/mentions/{mid}/sentiment")), &json!({"label": "negative"})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let back = item(&agent, &app, mid).await;
     assert_eq!((&back["item"]["status"], &back["item"]["entered_at"]), (&json!("to_handle"), &it["entered_at"]));
+    // Due by the department's target as it is now, not as when it left.
+    assert_eq!(back["item"]["target_secs"], 10_800, "{back}");
     let actions: Vec<&str> = back["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions[actions.len() - 3..], ["withdrawn", "sentiment", "returned"], "{back}");
 

@@ -673,6 +673,26 @@ async fn form_errors_speak_the_persons_language() {
         .await;
     assert_eq!(r.status, 400);
     assert!(r.text.contains("La langue doit être fr (français) ou en (anglais), pas"), "{}", r.text);
+    // A default department, shown by its French name, keeps its stored name
+    // when the form is sent back with it (English readers still read theirs).
+    app.push(json!([{"url": "https://a.example.fr/0", "text": "Acme", "source": "news", "published_at": "2026-03-01T09:00:00Z"}])).await;
+    let cs = app
+        .store
+        .list_departments(app.project.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.name == "Customer service")
+        .expect("the default departments");
+    let r = manager
+        .post_form(
+            &app.p(&format!("/settings/departments/{}", cs.id)),
+            &[("name", "Service client"), ("hours", "1"), ("minutes", "30")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let saved = app.store.list_departments(app.project.id).await.unwrap().into_iter().find(|d| d.id == cs.id).unwrap();
+    assert_eq!((saved.name.as_str(), saved.response_target_secs), ("Customer service", 5400));
     // The API answers in English whoever asks.
     let r = manager.post_json(&app.api("/departments"), &json!({"name": "Presse", "response_target_secs": 1})).await;
     assert!(r.json()["message"].as_str().unwrap().starts_with("the response target"), "{}", r.text);

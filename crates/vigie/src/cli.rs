@@ -820,7 +820,7 @@ pub struct ExportArgs {
     /// Only mentions of this watch.
     #[arg(long)]
     pub watch: Option<String>,
-    /// Write to this file instead of standard output.
+    /// Write to this file instead of standard output (`-`: standard output).
     #[arg(long, short)]
     pub output: Option<PathBuf>,
 }

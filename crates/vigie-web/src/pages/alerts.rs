@@ -128,7 +128,9 @@ pub fn alert_json(a: &Alert) -> Value {
         "status": a.status.as_str(), "title": a.title, "events": a.events,
         "evidence": {
             "observed": a.evidence.observed, "expected": a.evidence.expected, "score": a.evidence.score,
-            "stories": (!a.evidence.stories.is_empty()).then_some(a.evidence.stories.len()),
+            // The stories its mentions are (ids of their first mentions), as
+            // webhooks carry them.
+            "stories": a.evidence.stories,
             "window_start": a.evidence.window_start.map(|t| t.to_rfc3339()),
             "window_end": a.evidence.window_end.map(|t| t.to_rfc3339()),
             "terms": a.evidence.terms, "urls": a.evidence.urls,

@@ -1208,7 +1208,7 @@ async fn correct(
             now,
         )
         .await?;
-    route_correction(state.store.as_ref(), pid, &stored, after, actor.user_id(), actor.lang.into(), now).await?;
+    route_correction(state.store.as_ref(), pid, &stored, after, actor.user_id(), now).await?;
     vigie_pipeline::alerts::alert_correction(state.store.as_ref(), pid, &stored, after, now).await?;
     state
         .store

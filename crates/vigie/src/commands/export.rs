@@ -20,6 +20,8 @@ pub async fn run(app: &App, args: ExportArgs, stdout: &mut dyn Write) -> anyhow:
     let name = |id: i64| watches.iter().find(|w| w.id == id).map(|w| w.name.clone());
     let mut file_out;
     let out: &mut dyn Write = match &args.output {
+        // `-` is standard output, as for `vigie import -`.
+        Some(path) if path.as_os_str() == "-" => stdout,
         Some(path) => {
             file_out = BufWriter::new(File::create(path).with_context(|| format!("cannot create {}", path.display()))?);
             &mut file_out

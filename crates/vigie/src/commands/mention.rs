@@ -156,16 +156,8 @@ pub async fn run(app: &App, command: MentionCommand, out: &mut dyn Write) -> any
             // A complaint the model missed goes to the inbox now; a mention
             // routed only for the verdict corrected leaves it.
             let verdict = polarity.or(stored.mention.analysis.sentiment.as_ref().map(|s| s.label));
-            let routed = vigie_pipeline::routing::route_correction(
-                app.store.as_ref(),
-                pid,
-                &stored,
-                verdict,
-                None,
-                vigie_model::Language::En,
-                now,
-            )
-            .await?;
+            let routed =
+                vigie_pipeline::routing::route_correction(app.store.as_ref(), pid, &stored, verdict, None, now).await?;
             let said = verdict.map_or_else(|| "unknown".to_string(), |p| p.to_string());
             match routed {
                 CorrectionRoute::Routed => {

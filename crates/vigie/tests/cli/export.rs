@@ -73,6 +73,8 @@ fn text_with_angle_brackets_survives_an_export_and_reimport() {
     source.run_stdin(&["import", "-"], line.as_bytes()).success();
     let exported = source.run(&["export"]).success().stdout;
     assert!(exported.contains(r#""text_format":"plain""#), "{exported}");
+    // `-` is standard output, not a file named "-".
+    assert_eq!(source.run(&["export", "--output", "-"]).success().stdout, exported);
 
     let fresh = Vigie::new();
     fresh.run_stdin(&["import", "-"], exported.as_bytes()).success();

@@ -675,7 +675,12 @@ async fn render(state: &AppState, actor: &Actor, mid: i64, echo: Option<&Echo>) 
                     }
                     @if let Some(reason) = &i.reason {
                         dt { (lang.t("Raison", "Reason")) }
-                        dd { (reason) }
+                        // Vigie's own reason (a correction withdrew it) in
+                        // the reader's language; a person's as written.
+                        @match events.last().filter(|e| i.status == InboxStatus::Ignored && e.action == "withdrawn") {
+                            Some(e) => dd { (event_detail(lang, e, &theme_names)) },
+                            None => dd { (reason) },
+                        }
                     }
                     @if let Some(at) = i.closed_at {
                         dt { (lang.t("Close le", "Closed at")) }

@@ -208,9 +208,21 @@ async fn find(state: &AppState, pid: i64, id: i64, lang: Lang) -> Result<Departm
     })
 }
 
-async fn update(state: &AppState, actor: &Actor, id: i64, input: Input, lang: Lang) -> Result<Department, ApiError> {
+async fn update(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    mut input: Input,
+    lang: Lang,
+) -> Result<Department, ApiError> {
     let pid = actor.project_id()?;
     let before = find(state, pid, id, lang).await?;
+    // A default department is shown by its name in the reader's language
+    // (`Service client`): sent back unchanged, the stored name stays, for
+    // the readers of the other language too.
+    if input.name == crate::pages::dept(lang, &before.name) {
+        input.name = before.name.clone();
+    }
     let manager = check_manager(state, pid, input.manager_id, lang).await?;
     check_name_free(state, pid, &input.name, Some(id), lang).await?;
     let old_manager = match before.manager_id {
