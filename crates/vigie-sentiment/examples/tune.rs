@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release -p vigie-sentiment --example tune -- ../shared/data [key=value …]`
 //! keys: bits cmin cmax scope(word|text) bigrams trigrams neg lang(shared|separate|both)
-//! sqrt epochs lr l2 balance folds w.<dataset-name>=weight
+//! sqrt idioms epochs lr l2 balance folds w.<dataset-name>=weight
 //! Prints per-dataset CV scores: accuracy for binary datasets and the airline
 //! tweets, macro-F1 for the other 3-class sets.
 
@@ -42,6 +42,7 @@ fn main() {
             "bigrams" => f.word_bigrams = v == "1",
             "trigrams" => f.word_trigrams = v == "1",
             "neg" => f.negation_marking = v == "1",
+            "idioms" => f.idioms = v.parse().unwrap_or(f.idioms),
             "sqrt" => f.sqrt_norm = v == "1",
             "lang" => {
                 f.lang = match v {
@@ -112,6 +113,24 @@ fn main() {
             }
         }
     }
+    // Hand-written phrases (not dataset rows), read by a model trained on
+    // every train row: `PHRASES=1`.
+    if std::env::var_os("PHRASES").is_some() {
+        let sets: Vec<TrainSet<'_>> = splits
+            .iter()
+            .map(|(d, v)| TrainSet {
+                examples: v,
+                polar_only: d.binary(),
+                weight: weights.iter().find(|(w, _)| w == d).map_or(1.0, |x| x.1),
+            })
+            .collect();
+        let m = train_sets(&sets, &o);
+        for (t, l) in PHRASES {
+            if let Some(v) = m.predict(t, l) {
+                println!("phrase {:>8} {:+.2} {t}", format!("{:?}", v.label), v.score);
+            }
+        }
+    }
     let (mut fr_ok, mut fr_n) = (0usize, 0usize);
     let mut line = String::new();
     let mut total = 0.0;
@@ -148,3 +167,28 @@ fn main() {
         o.review
     );
 }
+
+const PHRASES: &[(&str, &str)] = &[
+    ("not bad", "en"),
+    ("not bad at all", "en"),
+    ("C'est pas mal du tout", "fr"),
+    ("Aucun problème avec Acme", "fr"),
+    ("Pas de problème avec Acme, livré à l'heure", "fr"),
+    ("Acme never disappoints", "en"),
+    ("jamais déçu", "fr"),
+    ("SAV Acme très réactif, problème réglé en 24h", "fr"),
+    ("Toujours pas reçu ma commande Acme", "fr"),
+    ("Je ne recommande pas Acme", "fr"),
+    ("Le SAV d'Acme est injoignable", "fr"),
+    ("Acme m'a facturé deux fois", "fr"),
+    ("pas terrible", "fr"),
+    ("jamais reçu ma commande", "fr"),
+    ("still waiting for my refund, 3 weeks", "en"),
+    ("not good at all", "en"),
+    ("c'est pas bon du tout", "fr"),
+    ("no problem at all, thanks for the quick help", "en"),
+    ("Acme charged me twice", "en"),
+    ("I would not recommend Acme", "en"),
+    ("pas mal de problèmes avec Acme", "fr"),
+    ("Acme, bof, pas terrible, je déconseille", "fr"),
+];

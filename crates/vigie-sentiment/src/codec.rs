@@ -131,7 +131,8 @@ impl Writer {
         });
         // bit 0: bigrams, bit 1: trigrams
         self.u8(u8::from(f.word_bigrams) | (u8::from(f.word_trigrams) << 1));
-        self.u8(u8::from(f.negation_marking));
+        // bit 0: negation marking, bits 1..: idiom flags
+        self.u8(u8::from(f.negation_marking) | (f.idioms << 1));
         self.u8(match f.lang {
             LangMode::Shared => 0,
             LangMode::Separate => 1,
@@ -229,7 +230,12 @@ impl<'a> Reader<'a> {
         }
         let word_bigrams = ngrams & 1 != 0;
         let word_trigrams = ngrams & 2 != 0;
-        let negation_marking = self.u8()? != 0;
+        let neg = self.u8()?;
+        if neg >> 1 > crate::features::idiom::ALL {
+            return Err(ModelError::Invalid("idiom setting".into()));
+        }
+        let negation_marking = neg & 1 != 0;
+        let idioms = neg >> 1;
         let lang = match self.u8()? {
             0 => LangMode::Shared,
             1 => LangMode::Separate,
@@ -245,6 +251,7 @@ impl<'a> Reader<'a> {
             word_bigrams,
             word_trigrams,
             negation_marking,
+            idioms,
             lang,
             sqrt_norm,
         })

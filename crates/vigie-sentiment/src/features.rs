@@ -11,7 +11,7 @@ use crate::text::{self, Kind, Tokens};
 
 /// The feature extractor's version, written in every model file: a model is
 /// only read by the extractor it was trained with.
-pub(crate) const FEATURES_VERSION: u16 = 1;
+pub(crate) const FEATURES_VERSION: u16 = 2;
 
 /// How hashed features see the language of the text.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +55,29 @@ pub struct FeatureOptions {
     /// of the text) instead of 1: long reviews and short tweets land on the
     /// same scale.
     pub sqrt_norm: bool,
+    /// Idiom and extra pattern features, a bit set of [`idiom`] flags
+    /// (0: the complaint patterns of the first design only; files of
+    /// features version 1 had none).
+    #[serde(default)]
+    pub idioms: u8,
+}
+
+/// Flags of [`FeatureOptions::idioms`].
+pub mod idiom {
+    /// Negated negatives ("not bad", "pas mal", "aucun problème", "jamais
+    /// déçu" …) as pattern features whose concept is shared by French and
+    /// English, like the complaint patterns.
+    pub const POSITIVE: u8 = 1;
+    /// The words of a matched idiom get no "negated" copy.
+    pub const NO_NEG_MARK: u8 = 2;
+    /// More complaint patterns ("injoignable", "facturé deux fois", "ne
+    /// recommande pas", "charged twice" …).
+    pub const MORE_COMPLAINTS: u8 = 4;
+    /// The words of a matched idiom emit no unigram either (pairs stay).
+    pub const NO_UNIGRAMS: u8 = 8;
+    /// The negator of a matched idiom is not counted as a negation (dense).
+    pub const NO_NEG_COUNT: u8 = 16;
+    pub const ALL: u8 = 31;
 }
 
 impl Default for FeatureOptions {
@@ -71,6 +94,8 @@ impl Default for FeatureOptions {
             negation_marking: true,
             lang: LangMode::Both,
             sqrt_norm: true,
+            // cross-validated against 0 (the first design): MODEL_CARD.md
+            idioms: idiom::ALL,
         }
     }
 }
@@ -145,6 +170,8 @@ pub(crate) struct Feats {
     pub tokens: Tokens,
     pub lex: LexScores,
     chars: Vec<(u32, u32)>,
+    matches: Vec<(u32, u32, u8, u8)>,
+    in_idiom: Vec<bool>,
 }
 
 /// Supported language of a tag ("fr", "fr-CA", "EN" …); `None` otherwise.
@@ -168,6 +195,7 @@ const K_TRIGRAM: u64 = 0xD6E8_FEB8_6659_FD93;
 const K_NEG: u64 = 0x1656_67B1_9E37_79F9;
 const K_CHAR: u64 = 0x27D4_EB2F_1656_67C5;
 const K_PATTERN: u64 = 0x85EB_CA77_C2B2_AE63;
+const K_IDIOM: u64 = 0x7FEB_352D_846C_A68B;
 const K_LANG: [u64; 2] = [0x5851_F42D_4C95_7F2D, 0x1405_7B7E_F767_814F];
 
 #[inline]
@@ -205,78 +233,184 @@ pub fn stable_hash(s: &str) -> u64 {
 /// number after each phrase is its *concept*: French and English phrases of
 /// one concept share a hashed feature ("jamais reçu" ≡ "never received"), so
 /// what the English complaint tweets teach carries over to French.
-type Pattern = (&'static [&'static str], u8);
+/// (words, concept, group): group 0 the first design's complaint patterns, 1
+/// later complaint patterns ([`idiom::MORE_COMPLAINTS`]), 2 positive idioms
+/// ([`idiom::POSITIVE`]; their concepts are separate from the complaints').
+type Pattern = (&'static [&'static str], u8, u8);
 const PATTERNS_EN: &[Pattern] = &[
-    (&["still", "waiting"], 1),
-    (&["been", "waiting"], 1),
-    (&["waiting", "for"], 1),
-    (&["still", "no"], 2),
-    (&["still", "not"], 2),
-    (&["still", "haven't"], 2),
-    (&["still", "havent"], 2),
-    (&["no", "answer"], 3),
-    (&["no", "response"], 3),
-    (&["no", "reply"], 3),
-    (&["no", "one"], 3),
-    (&["nobody"], 3),
-    (&["never", "received"], 4),
-    (&["never", "got"], 4),
-    (&["never", "arrived"], 4),
-    (&["haven't", "received"], 4),
-    (&["havent", "received"], 4),
-    (&["hasn't", "arrived"], 4),
-    (&["on", "hold"], 5),
-    (&["can't", "get", "through"], 5),
-    (&["#", "hours"], 6),
-    (&["#", "hrs"], 6),
-    (&["#", "hr"], 6),
-    (&["#", "days"], 6),
-    (&["#", "weeks"], 6),
-    (&["#", "minutes"], 6),
-    (&["#", "mins"], 6),
-    (&["customer", "service"], 7),
-    (&["refund"], 8),
-    (&["please", "help"], 9),
-    (&["lost", "my"], 10),
-    (&["unacceptable"], 11),
-    (&["scam"], 11),
-    (&["delayed"], 12),
-    (&["cancelled"], 13),
-    (&["canceled"], 13),
+    (&["still", "waiting"], 1, 0),
+    (&["been", "waiting"], 1, 0),
+    (&["waiting", "for"], 1, 0),
+    (&["still", "no"], 2, 0),
+    (&["still", "not"], 2, 0),
+    (&["still", "haven't"], 2, 0),
+    (&["still", "havent"], 2, 0),
+    (&["no", "answer"], 3, 0),
+    (&["no", "response"], 3, 0),
+    (&["no", "reply"], 3, 0),
+    (&["no", "one"], 3, 0),
+    (&["nobody"], 3, 0),
+    (&["never", "received"], 4, 0),
+    (&["never", "got"], 4, 0),
+    (&["never", "arrived"], 4, 0),
+    (&["haven't", "received"], 4, 0),
+    (&["havent", "received"], 4, 0),
+    (&["hasn't", "arrived"], 4, 0),
+    (&["on", "hold"], 5, 0),
+    (&["can't", "get", "through"], 5, 0),
+    (&["#", "hours"], 6, 0),
+    (&["#", "hrs"], 6, 0),
+    (&["#", "hr"], 6, 0),
+    (&["#", "days"], 6, 0),
+    (&["#", "weeks"], 6, 0),
+    (&["#", "minutes"], 6, 0),
+    (&["#", "mins"], 6, 0),
+    (&["customer", "service"], 7, 0),
+    (&["refund"], 8, 0),
+    (&["please", "help"], 9, 0),
+    (&["lost", "my"], 10, 0),
+    (&["unacceptable"], 11, 0),
+    (&["scam"], 11, 0),
+    (&["delayed"], 12, 0),
+    (&["cancelled"], 13, 0),
+    (&["canceled"], 13, 0),
+    // later complaint patterns (idiom::MORE_COMPLAINTS)
+    (&["can't", "reach"], 5, 1),
+    (&["cant", "reach"], 5, 1),
+    (&["cannot", "reach"], 5, 1),
+    (&["unreachable"], 5, 1),
+    (&["not", "delivered"], 4, 1),
+    (&["never", "delivered"], 4, 1),
+    (&["charged", "twice"], 14, 1),
+    (&["charged", "me", "twice"], 14, 1),
+    (&["billed", "twice"], 14, 1),
+    (&["double", "charged"], 14, 1),
+    (&["not", "recommend"], 15, 1),
+    (&["don't", "recommend"], 15, 1),
+    (&["dont", "recommend"], 15, 1),
+    (&["wouldn't", "recommend"], 15, 1),
+    (&["wouldnt", "recommend"], 15, 1),
+    (&["won't", "recommend"], 15, 1),
+    (&["never", "recommend"], 15, 1),
+    // positive idioms, mostly negated negatives (idiom::POSITIVE)
+    (&["not", "bad"], 20, 2),
+    (&["not", "too", "bad"], 20, 2),
+    (&["not", "that", "bad"], 20, 2),
+    (&["no", "problem"], 21, 2),
+    (&["no", "problems"], 21, 2),
+    (&["no", "issue"], 21, 2),
+    (&["no", "issues"], 21, 2),
+    (&["not", "a", "problem"], 21, 2),
+    (&["no", "worries"], 21, 2),
+    (&["never", "disappoints"], 22, 2),
+    (&["never", "disappoint"], 22, 2),
+    (&["never", "disappointed"], 22, 2),
+    (&["not", "disappointed"], 22, 2),
+    (&["wasn't", "disappointed"], 22, 2),
+    (&["wasnt", "disappointed"], 22, 2),
+    (&["not", "disappoint"], 22, 2),
+    (&["no", "regrets"], 23, 2),
+    (&["no", "regret"], 23, 2),
+    (&["don't", "regret"], 23, 2),
+    (&["dont", "regret"], 23, 2),
+    (&["won't", "regret"], 23, 2),
+    (&["no", "complaints"], 23, 2),
+    (&["can't", "complain"], 23, 2),
+    (&["cant", "complain"], 23, 2),
+    (&["problem", "solved"], 24, 2),
+    (&["problem", "resolved"], 24, 2),
+    (&["problem", "fixed"], 24, 2),
+    (&["issue", "resolved"], 24, 2),
+    (&["issue", "solved"], 24, 2),
+    (&["issue", "fixed"], 24, 2),
 ];
 const PATTERNS_FR: &[Pattern] = &[
-    (&["toujours", "en", "attente"], 1),
-    (&["en", "attente"], 1),
-    (&["j'", "attends"], 1),
-    (&["toujours", "pas"], 2),
-    (&["toujours", "rien"], 2),
-    (&["aucune", "reponse"], 3),
-    (&["pas", "de", "reponse"], 3),
-    (&["sans", "reponse"], 3),
-    (&["personne", "ne"], 3),
-    (&["jamais", "recu"], 4),
-    (&["pas", "recu"], 4),
-    (&["rien", "recu"], 4),
-    (&["#", "semaines"], 6),
-    (&["#", "jours"], 6),
-    (&["#", "heures"], 6),
-    (&["#", "h"], 6),
-    (&["#", "mois"], 6),
-    (&["#", "minutes"], 6),
-    (&["depuis", "#"], 6),
-    (&["service", "client"], 7),
-    (&["remboursement"], 8),
-    (&["rembourser"], 8),
-    (&["rembourse"], 8),
-    (&["aidez", "moi"], 9),
-    (&["perdu", "mon"], 10),
-    (&["perdu", "ma"], 10),
-    (&["inadmissible"], 11),
-    (&["inacceptable"], 11),
-    (&["arnaque"], 11),
-    (&["en", "retard"], 12),
-    (&["annule"], 13),
-    (&["annulee"], 13),
+    (&["toujours", "en", "attente"], 1, 0),
+    (&["en", "attente"], 1, 0),
+    (&["j'", "attends"], 1, 0),
+    (&["toujours", "pas"], 2, 0),
+    (&["toujours", "rien"], 2, 0),
+    (&["aucune", "reponse"], 3, 0),
+    (&["pas", "de", "reponse"], 3, 0),
+    (&["sans", "reponse"], 3, 0),
+    (&["personne", "ne"], 3, 0),
+    (&["jamais", "recu"], 4, 0),
+    (&["pas", "recu"], 4, 0),
+    (&["rien", "recu"], 4, 0),
+    (&["#", "semaines"], 6, 0),
+    (&["#", "jours"], 6, 0),
+    (&["#", "heures"], 6, 0),
+    (&["#", "h"], 6, 0),
+    (&["#", "mois"], 6, 0),
+    (&["#", "minutes"], 6, 0),
+    (&["depuis", "#"], 6, 0),
+    (&["service", "client"], 7, 0),
+    (&["remboursement"], 8, 0),
+    (&["rembourser"], 8, 0),
+    (&["rembourse"], 8, 0),
+    (&["aidez", "moi"], 9, 0),
+    (&["perdu", "mon"], 10, 0),
+    (&["perdu", "ma"], 10, 0),
+    (&["inadmissible"], 11, 0),
+    (&["inacceptable"], 11, 0),
+    (&["arnaque"], 11, 0),
+    (&["en", "retard"], 12, 0),
+    (&["annule"], 13, 0),
+    (&["annulee"], 13, 0),
+    // later complaint patterns (idiom::MORE_COMPLAINTS)
+    (&["injoignable"], 5, 1),
+    (&["injoignables"], 5, 1),
+    (&["impossible", "de", "joindre"], 5, 1),
+    (&["impossible", "de", "les", "joindre"], 5, 1),
+    (&["impossible", "de", "contacter"], 5, 1),
+    (&["jamais", "livre"], 4, 1),
+    (&["pas", "livre"], 4, 1),
+    (&["jamais", "arrive"], 4, 1),
+    (&["facture", "deux", "fois"], 14, 1),
+    (&["preleve", "deux", "fois"], 14, 1),
+    (&["debite", "deux", "fois"], 14, 1),
+    (&["paye", "deux", "fois"], 14, 1),
+    (&["double", "prelevement"], 14, 1),
+    (&["double", "facturation"], 14, 1),
+    (&["recommande", "pas"], 15, 1),
+    (&["conseille", "pas"], 15, 1),
+    (&["deconseille"], 15, 1),
+    (&["a", "eviter"], 15, 1),
+    (&["fuyez"], 15, 1),
+    // positive idioms, mostly negated negatives (idiom::POSITIVE)
+    (&["pas", "mal"], 20, 2),
+    (&["pas", "mauvais"], 20, 2),
+    (&["aucun", "probleme"], 21, 2),
+    (&["pas", "de", "probleme"], 21, 2),
+    (&["pas", "de", "problemes"], 21, 2),
+    (&["sans", "probleme"], 21, 2),
+    (&["sans", "problemes"], 21, 2),
+    (&["aucun", "souci"], 21, 2),
+    (&["aucun", "soucis"], 21, 2),
+    (&["pas", "de", "souci"], 21, 2),
+    (&["pas", "de", "soucis"], 21, 2),
+    (&["sans", "souci"], 21, 2),
+    (&["sans", "soucis"], 21, 2),
+    (&["jamais", "decu"], 22, 2),
+    (&["jamais", "decue"], 22, 2),
+    (&["jamais", "decus"], 22, 2),
+    (&["pas", "decu"], 22, 2),
+    (&["pas", "decue"], 22, 2),
+    (&["pas", "decus"], 22, 2),
+    (&["jamais", "decevant"], 22, 2),
+    (&["pas", "decevant"], 22, 2),
+    (&["decoit", "pas"], 22, 2),
+    (&["decoit", "jamais"], 22, 2),
+    (&["regrette", "pas"], 23, 2),
+    (&["regrette", "rien"], 23, 2),
+    (&["aucun", "regret"], 23, 2),
+    (&["pas", "de", "regret"], 23, 2),
+    (&["sans", "regret"], 23, 2),
+    (&["rien", "a", "redire"], 23, 2),
+    (&["probleme", "regle"], 24, 2),
+    (&["probleme", "resolu"], 24, 2),
+    (&["souci", "regle"], 24, 2),
+    (&["souci", "resolu"], 24, 2),
 ];
 
 /// Patterns by their first word, per language (0 English, 1 French).
@@ -286,7 +420,7 @@ fn pattern_index() -> &'static [crate::lexicon::FastMap<&'static str, Vec<usize>
     INDEX.get_or_init(|| {
         let build = |pats: &'static [Pattern]| {
             let mut m = crate::lexicon::FastMap::<&'static str, Vec<usize>>::default();
-            for (i, (p, _)) in pats.iter().enumerate() {
+            for (i, (p, _, _)) in pats.iter().enumerate() {
                 if let Some(first) = p.first() {
                     m.entry(*first).or_default().push(i);
                 }
@@ -371,6 +505,53 @@ pub(crate) fn extract(
     lexicon::score(&toks, french, &mut lex);
     let lang = usize::from(french);
 
+    // Pattern matches (emitted after the words, in this order):
+    // (token index, length, concept, group).
+    let patterns = if french { PATTERNS_FR } else { PATTERNS_EN };
+    let index = &pattern_index()[lang];
+    let mut matches = std::mem::take(&mut f.matches);
+    matches.clear();
+    f.in_idiom.clear();
+    for i in 0..toks.toks.len() {
+        let t = &toks.toks[i];
+        let first = match t.kind {
+            Kind::Number => "#",
+            Kind::Word | Kind::Hashtag => toks.norm_of(t),
+            _ => continue,
+        };
+        let Some(candidates) = index.get(first) else {
+            continue;
+        };
+        for &pi in candidates {
+            let (pat, concept, group) = &patterns[pi];
+            let on = match group {
+                0 => true,
+                1 => opts.idioms & idiom::MORE_COMPLAINTS != 0,
+                _ => opts.idioms & idiom::POSITIVE != 0,
+            };
+            if on && pattern_matches(&toks, i, pat) {
+                matches.push((i as u32, pat.len() as u32, *concept, *group));
+                if *group == 2 {
+                    if f.in_idiom.is_empty() {
+                        f.in_idiom.resize(toks.toks.len(), false);
+                    }
+                    f.in_idiom[i..i + pat.len()].fill(true);
+                }
+            }
+        }
+    }
+    let in_idiom = |f: &Feats, i: usize, flag: u8| {
+        opts.idioms & flag != 0 && f.in_idiom.get(i).copied().unwrap_or(false)
+    };
+    // Negators inside an idiom ("not" of "not bad") are not negations.
+    if opts.idioms & idiom::NO_NEG_COUNT != 0 && !f.in_idiom.is_empty() {
+        let inside = (0..toks.toks.len())
+            .filter(|&i| f.in_idiom[i])
+            .filter(|&i| lex.negated_by.contains(&Some(i as u32)))
+            .count() as u32;
+        lex.negations = lex.negations.saturating_sub(inside);
+    }
+
     // Unigrams, char n-grams, negated words.
     let mut prev: Option<(u64, u32)> = None; // (word hash, start) for bigrams
     let mut prev2: Option<(u64, u32)> = None; // the word before, for trigrams
@@ -383,7 +564,10 @@ pub(crate) fn extract(
         }
         let hw = hash_bytes(K_WORD, w.as_bytes());
         let u = f.unit(explain, UnitKind::Text, t.orig.0, t.orig.1);
-        f.emit(explain, opts, lang, hw, u);
+        let skip_uni = in_idiom(f, i, idiom::NO_UNIGRAMS);
+        if !skip_uni {
+            f.emit(explain, opts, lang, hw, u);
+        }
         if opts.word_bigrams
             && let Some((hp, start)) = prev
         {
@@ -400,6 +584,8 @@ pub(crate) fn extract(
         prev2 = prev;
         prev = Some((hw, t.orig.0));
         if opts.negation_marking
+            && !skip_uni
+            && !in_idiom(f, i, idiom::NO_NEG_MARK)
             && let Some(n) = lex.negated_by.get(i).copied().flatten()
         {
             let start = toks.toks[n as usize].orig.0;
@@ -440,39 +626,29 @@ pub(crate) fn extract(
         char_ngrams(f, explain, opts, lang);
     }
 
-    // Complaint patterns.
-    let patterns = if french { PATTERNS_FR } else { PATTERNS_EN };
-    let index = &pattern_index()[lang];
+    // Complaint patterns and idioms.
     let mut complaints = 0u32;
-    for i in 0..toks.toks.len() {
-        let t = &toks.toks[i];
-        let first = match t.kind {
-            Kind::Number => "#",
-            Kind::Word | Kind::Hashtag => toks.norm_of(t),
-            _ => continue,
-        };
-        let Some(candidates) = index.get(first) else {
+    for &(i, len, concept, group) in &matches {
+        let (i, len) = (i as usize, len as usize);
+        let (s, e) = (toks.toks[i].orig.0, toks.toks[i + len - 1].orig.1);
+        let u = f.unit(explain, UnitKind::Pattern, s, e);
+        if group == 2 {
+            f.emit(explain, opts, lang, K_IDIOM ^ (u64::from(concept) << 8), u);
             continue;
-        };
-        for &pi in candidates {
-            let (pat, concept) = &patterns[pi];
-            if pattern_matches(&toks, i, pat) {
-                complaints += 1;
-                let (s, e) = (toks.toks[i].orig.0, toks.toks[i + pat.len() - 1].orig.1);
-                let u = f.unit(explain, UnitKind::Pattern, s, e);
-                f.emit(
-                    explain,
-                    opts,
-                    lang,
-                    K_PATTERN ^ (u64::from(*concept) << 8),
-                    u,
-                );
-                if explain {
-                    f.dense_attr.push((d::COMPLAINT as u8, u, 1.0));
-                }
-            }
+        }
+        complaints += 1;
+        f.emit(
+            explain,
+            opts,
+            lang,
+            K_PATTERN ^ (u64::from(concept) << 8),
+            u,
+        );
+        if explain {
+            f.dense_attr.push((d::COMPLAINT as u8, u, 1.0));
         }
     }
+    f.matches = matches;
 
     // Dense features.
     let n = |x: u32, cap: u32| x.min(cap) as f32 / cap as f32;
@@ -606,6 +782,41 @@ mod tests {
         assert!(a.ids.iter().all(|&i| i < (1 << o.bits)));
         assert!(a.dense[d::COMPLAINT] > 0.0);
         assert!(a.dense.iter().all(|x| x.is_finite() && x.abs() <= 1.5));
+    }
+
+    #[test]
+    fn idioms_are_one_concept_across_languages() {
+        let o = FeatureOptions::default();
+        let off = FeatureOptions {
+            idioms: 0,
+            ..FeatureOptions::default()
+        };
+        let ids = |text: &str, french: bool, o: &FeatureOptions| {
+            let mut f = Feats::default();
+            assert!(extract(text, french, o, false, &mut f));
+            (f.ids.clone(), f.dense[d::NEGATIONS])
+        };
+        let shared = |a: &[u32], b: &[u32]| a.iter().filter(|x| b.contains(x)).count();
+        // "aucun problème" and "no problem" share the concept's feature
+        let (fr, _) = ids("aucun problème", true, &o);
+        let (en, neg) = ids("no problem", false, &o);
+        assert!(shared(&fr, &en) >= 1);
+        let (fr0, _) = ids("aucun problème", true, &off);
+        let (en0, neg0) = ids("no problem", false, &off);
+        assert_eq!(shared(&fr0, &en0), 0);
+        // the idiom's negator is not counted as a negation, and its words
+        // emit no unigram nor negated copy
+        assert_eq!(neg, 0.0);
+        assert!(neg0 > 0.0);
+        let (no, _) = ids("no", false, &o);
+        assert!(!en.contains(&no[0]));
+        assert!(en0.contains(&no[0]));
+        // a complaint pattern added with the idioms
+        let mut f = Feats::default();
+        assert!(extract("Le SAV est injoignable", true, &o, false, &mut f));
+        assert!(f.dense[d::COMPLAINT] > 0.0);
+        assert!(extract("Le SAV est injoignable", true, &off, false, &mut f));
+        assert_eq!(f.dense[d::COMPLAINT], 0.0);
     }
 
     #[test]

@@ -51,7 +51,7 @@ mod text;
 
 pub use classifier::{ClassExample, LinearClassifier, RoutingModel};
 pub use fast::{FastModel, TrainSet, train, train_sets};
-pub use features::{CharScope, FeatureOptions, LangMode, stable_hash};
+pub use features::{CharScope, FeatureOptions, LangMode, idiom, stable_hash};
 pub use head::{
     EncoderHead, HeadOptions, HeadSet, StackedRow, oof_fast_probabilities, train_encoder_head,
 };
