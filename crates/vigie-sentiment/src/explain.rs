@@ -7,6 +7,29 @@ use crate::review::Review;
 
 /// Most reasons shown for one verdict.
 pub(crate) const MAX_REASONS: usize = 6;
+
+/// The reason that stands for what the listed ones leave out: the other
+/// words and features, and the model's baseline.
+pub const REST_LABEL: &str = "everything else";
+
+/// Smallest share of the verdict left out of the listed reasons that is
+/// shown as [`REST_LABEL`].
+const MIN_REST: f32 = 0.1;
+
+/// Adds to `reasons` (largest |weight| first) one for what they leave out of
+/// `total`, the explained quantity of the whole verdict, when it matters:
+/// many small words, or the baseline, can outweigh the largest reasons (a
+/// press release read negative while each of its top words leans positive).
+/// It comes on top of the [`MAX_REASONS`] reasons.
+pub(crate) fn with_rest(reasons: &mut Vec<Contribution>, total: f32) {
+    let listed: f32 = reasons.iter().map(|c| c.weight).sum();
+    let rest = total - listed;
+    if !rest.is_finite() || rest.abs() < MIN_REST {
+        return;
+    }
+    reasons.push(Contribution { feature: REST_LABEL.to_string(), weight: rest });
+    reasons.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
+}
 const MAX_LABEL_CHARS: usize = 60;
 
 /// Contributions of `f`'s units along `dir` (a weight per class: the

@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use crate::codec::{self, Kind, Reader, Writer};
-use crate::explain::explain;
+use crate::explain::{explain, with_rest};
 use crate::features::{self, Feats, FeatureOptions, lang_of};
 use crate::linear::{self, Quantised, Row, SplitMix, TrainOptions, Weights};
 use crate::review::{self, Review};
@@ -124,7 +124,7 @@ impl FastModel {
                 r.apply(f, &mut z);
             }
             let p = softmax_t(&z, self.temperature);
-            let explanation = explain(
+            let mut explanation = explain(
                 crate::text::capped(text),
                 f,
                 &self.weights,
@@ -132,6 +132,8 @@ impl FastModel {
                 &SCORE_DIR,
                 self.temperature,
             );
+            let total: f32 = SCORE_DIR.iter().zip(&z).map(|(d, z)| d * z).sum::<f32>() / self.temperature;
+            with_rest(&mut explanation, total);
             Some(verdict_from(p, &self.id, explanation))
         })
     }

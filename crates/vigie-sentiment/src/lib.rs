@@ -49,6 +49,7 @@ mod review;
 mod shipped;
 mod text;
 
+pub use explain::REST_LABEL;
 pub use classifier::{ClassExample, LinearClassifier, RoutingModel};
 pub use fast::{FastModel, TrainSet, train, train_sets};
 pub use features::{CharScope, FeatureOptions, LangMode, idiom, stable_hash};

@@ -179,7 +179,7 @@ fn verdict_invariants_and_explanation() {
     assert!(v.score < 0.0 && v.score >= -1.0);
     assert!(v.confidence > 1.0 / 3.0 && v.confidence <= 1.0);
     assert_eq!(v.model, "fast-v1");
-    assert!(!v.explanation.is_empty() && v.explanation.len() <= 6);
+    assert!(!v.explanation.is_empty() && v.explanation.len() <= 7, "six reasons and the rest");
     // sorted by |weight|, and the strongest reason pushes negative
     for w in v.explanation.windows(2) {
         assert!(w[0].weight.abs() >= w[1].weight.abs());
@@ -488,7 +488,7 @@ proptest! {
                 Label::Negative => prop_assert!(v.score <= 0.0),
                 Label::Neutral => {}
             }
-            prop_assert!(v.explanation.len() <= 6);
+            prop_assert!(v.explanation.len() <= 7);
         }
     }
 
@@ -662,5 +662,26 @@ fn the_encoder_tier_keeps_the_direction_of_the_fast_models_reasons() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn the_reasons_add_up_to_the_verdict() {
+    // With the rest of the words and the baseline as one reason when they
+    // matter, the listed reasons sum to the verdict's log-odds: a press
+    // release read negative is not explained by reasons that all lean
+    // positive.
+    for (text, lang) in [
+        ("Acme opened a battery plant in Grenoble that will create 300 jobs by 2028. About Acme: founded in 1952 in Lyon, Acme designs and manufactures small home appliances sold in more than 40 countries.", "en"),
+        ("Service client injoignable, colis jamais livré, je ne recommande pas", "fr"),
+        ("not bad at all", "en"),
+        ("Le film est long mais les acteurs sont excellents et la fin est surprenante.", "fr"),
+    ] {
+        let v = m().predict(text, lang).expect("a verdict");
+        let p = m().probabilities(text, lang).expect("probabilities");
+        let log_odds = (p[2] / p[0]).ln();
+        let listed: f32 = v.explanation.iter().map(|c| c.weight).sum();
+        assert!(v.explanation.len() <= 7, "{text}: {:?}", v.explanation);
+        assert!((listed - log_odds).abs() < 0.11, "{text}: {listed} vs {log_odds}: {:?}", v.explanation);
     }
 }

@@ -209,6 +209,7 @@ impl Lang {
             "CAPS words" => "mots en majuscules",
             "elongation" => "lettres répétées",
             "sentence encoder" => "encodeur de phrases",
+            "everything else" => "tout le reste",
             "classifier" => "classifieur",
             "views" => "vues",
             "followers" => "abonnés",
