@@ -266,7 +266,7 @@ pub async fn route_correction(
             )
         }
         // Withdrawn that way, and corrected back: it returns, with its
-        // first due time (the reports judge the first answer by it).
+        // first entry time (its clock did not stop).
         (Some(item), Some(_))
             if item.status == InboxStatus::Ignored && untouched_since_routing(store, project_id, m.id).await? =>
         {
