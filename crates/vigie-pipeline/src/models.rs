@@ -78,9 +78,13 @@ impl ProjectModels {
     }
 
     /// The project's retrained fast model if it has one, else the shipped
-    /// one. A damaged model is an error saying so, not a silent fallback. A
-    /// model file of the data directory (kept there by earlier versions) is
-    /// moved into the database.
+    /// one. A damaged model is an error saying so, not a silent fallback;
+    /// one an earlier version trained with older features (which this build
+    /// cannot read) gives way to the shipped model, with a warning, so that
+    /// an upgrade never stops the project's collection (`vigie models
+    /// status` says so; `vigie train sentiment` retrains it from the stored
+    /// corrections). A model file of the data directory (kept there by
+    /// earlier versions) is moved into the database.
     pub async fn fast_model(&self, store: &dyn Store, project_id: i64) -> Result<FastRef, PipelineError> {
         let bytes = match store.project_model(project_id, PROJECT_FAST_MODEL_KIND).await? {
             Some(bytes) => bytes,
@@ -97,7 +101,22 @@ impl ProjectModels {
                 }
             },
         };
+        if let Some(found) = outdated(&bytes) {
+            tracing::warn!(
+                project_id,
+                found,
+                "the project's retrained sentiment model was made by an earlier version (features version {found}); \
+                 the shipped model is used until `vigie train sentiment` retrains it"
+            );
+            return Ok(FastRef::Shipped(FastModel::shipped()));
+        }
         Ok(FastRef::Project(Arc::new(check_fast_model(&bytes)?)))
+    }
+
+    /// Whether the project has a retrained model this build cannot read
+    /// because an earlier version made it: its features version, then.
+    pub async fn outdated_fast_model(&self, store: &dyn Store, project_id: i64) -> Result<Option<u16>, PipelineError> {
+        Ok(store.project_model(project_id, PROJECT_FAST_MODEL_KIND).await?.and_then(|b| outdated(&b)))
     }
 
     /// The project's analyzer: its fast model, and its themes (seeded with
@@ -120,6 +139,15 @@ pub async fn seed_defaults(store: &dyn Store, project_id: i64, now: DateTime<Utc
     store.seed_themes(project_id, &default_themes(), now).await?;
     crate::routing::seed_workflow(store, project_id, now).await?;
     Ok(())
+}
+
+/// The features version of a model an earlier version made, which this
+/// build cannot read (`None` for a readable or a damaged one).
+fn outdated(bytes: &[u8]) -> Option<u16> {
+    match FastModel::from_bytes(bytes) {
+        Err(vigie_sentiment::ModelError::FeaturesVersion { found, supported }) if found < supported => Some(found),
+        _ => None,
+    }
 }
 
 /// A project's retrained model, read; a damaged one says what to do.

@@ -51,6 +51,14 @@ pub async fn run(
                         model.id()
                     )?;
                 }
+                if let Some(found) = models.outdated_fast_model(app.store.as_ref(), app.project.id).await? {
+                    writeln!(
+                        out,
+                        "project {:?} has a retrained model from an earlier version (features version {found}) that this \
+                         build cannot use: the shipped model judges its mentions until `vigie train sentiment` retrains it",
+                        app.project.name
+                    )?;
+                }
             }
             writeln!(out, "routing model: {} (shipped)", LinearClassifier::shipped_routing().id())?;
             match EncoderHead::shipped() {

@@ -527,3 +527,40 @@ fn the_encoder_refines_stored_verdicts_when_installed() {
     let status = daemon.wait().unwrap();
     assert!(status.success(), "the collector stops cleanly on SIGTERM: {status:?}");
 }
+
+#[test]
+fn a_retrained_model_an_earlier_version_made_gives_way_to_the_shipped_one() {
+    // A project model of features version 1 (this build reads version 2):
+    // the shipped model file with its version field set back, re-sealed.
+    use sha2::{Digest, Sha256};
+    let mut bytes = vigie_sentiment::FastModel::shipped().to_bytes();
+    let id_len = u32::from_le_bytes(bytes[20..24].try_into().unwrap()) as usize;
+    let at = 24 + id_len;
+    assert_eq!(u16::from_le_bytes([bytes[at], bytes[at + 1]]), 2, "the features version field");
+    bytes[at..at + 2].copy_from_slice(&1u16.to_le_bytes());
+    let body = bytes.len() - 8;
+    let sum = Sha256::digest(&bytes[..body]);
+    bytes[body..].copy_from_slice(&sum[..8]);
+    assert!(matches!(
+        vigie_sentiment::FastModel::from_bytes(&bytes),
+        Err(vigie_sentiment::ModelError::FeaturesVersion { found: 1, supported: 2 })
+    ));
+
+    let vigie = Vigie::new();
+    import(&vigie, &[line("before", "Acme, service impeccable, merci !", json!({}))]);
+    vigie.with_db(async |pool| {
+        sqlx::query("INSERT INTO project_models (project_id, kind, bytes, updated_at) VALUES (1, ?1, ?2, 0)")
+            .bind(vigie_pipeline::models::PROJECT_FAST_MODEL_KIND)
+            .bind(&bytes)
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+    // Collection goes on with the shipped model, and the status says why.
+    import(&vigie, &[line("after", "Acme, livraison rapide, très contente", json!({}))]);
+    let after = show(&vigie, id_of(&vigie, "https://example.com/after"));
+    assert!(after["mention"]["analysis"]["sentiment"]["label"].is_string(), "{after:#}");
+    let status = vigie.run(&["models", "status"]).success().stdout;
+    assert!(status.contains("from an earlier version (features version 1)"), "{status}");
+    assert!(status.contains("until `vigie train sentiment` retrains it"), "{status}");
+}
