@@ -202,6 +202,14 @@ impl Alert {
         }
         alert_title(self.rule, self.severity, watch, &self.evidence, lang)
     }
+
+    /// How many stories a trigger-term alert's mentions are, when copies (a
+    /// syndicated article) make them fewer than its mentions; `None` else.
+    pub fn copied_stories(&self) -> Option<usize> {
+        let stories = self.evidence.stories.len();
+        (self.rule == AlertRule::TriggerTerm && stories > 0 && (stories as f64) < self.evidence.observed.round())
+            .then_some(stories)
+    }
 }
 
 #[cfg(test)]

@@ -134,8 +134,7 @@ impl View {
         let (mut observed, expected) = observed_expected(alert.rule, ev.observed, ev.expected, lang);
         // Copies of one story (a syndicated article) are counted as mentions,
         // and said to be fewer stories.
-        let stories = ev.stories.len();
-        if alert.rule == AlertRule::TriggerTerm && stories > 0 && (stories as f64) < ev.observed.round() {
+        if let Some(stories) = alert.copied_stories() {
             let n = number(stories as f64, lang);
             observed.push_str(&match (lang, stories) {
                 (Language::En, 1) => ", copies of one story".to_string(),

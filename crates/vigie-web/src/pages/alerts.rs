@@ -52,14 +52,6 @@ fn parse_status(s: Option<&str>) -> Result<Option<AlertStatus>, ApiError> {
     }
 }
 
-/// How many stories a trigger-term alert's mentions are, when copies make
-/// them fewer than its mentions (a syndicated article counted once).
-fn copied_stories(a: &Alert) -> Option<usize> {
-    let stories = a.evidence.stories.len();
-    let mentions = a.evidence.observed.round();
-    (a.rule == AlertRule::TriggerTerm && stories > 0 && (stories as f64) < mentions).then_some(stories)
-}
-
 fn stories_note(lang: Lang, a: &Alert, stories: usize) -> String {
     let mentions = a.evidence.observed.round();
     match lang {
@@ -325,7 +317,7 @@ async fn detail_page(
             dt { (lang.t("Statut", "Status")) } dd { (status_label(lang, a.status)) }
             dt { (lang.t("Observé", "Observed")) } dd {
                 (format!("{:.0}", e.observed)) @if surge { " " (lang.t("mentions dans la fenêtre", "mentions in the window")) }
-                @if let Some(stories) = copied_stories(&a) { " " (stories_note(lang, &a, stories)) }
+                @if let Some(stories) = a.copied_stories() { " " (stories_note(lang, &a, stories)) }
             }
             dt { (lang.t("Attendu", "Expected")) } dd { (lang.decimal(&format!("{:.1}", e.expected))) @if let Some(s) = e.score { " · " (lang.t("score d'anomalie", "anomaly score")) " " (lang.decimal(&format!("{s:.2}"))) } }
             @if let (Some(s), Some(t)) = (e.window_start, e.window_end) {

@@ -155,13 +155,11 @@ async fn show(app: &App, a: &Alert, watch: Option<&str>, out: &mut dyn Write) ->
     writeln!(out, "rule: {}; watch: {}", a.rule, watch.unwrap_or("-"))?;
     let e = &a.evidence;
     writeln!(out, "observed {} vs expected {}", round3(e.observed), round3(e.expected))?;
-    let mentions = e.observed.round();
-    if a.rule == vigie_model::AlertRule::TriggerTerm && !e.stories.is_empty() && (e.stories.len() as f64) < mentions {
+    if let Some(stories) = a.copied_stories() {
         writeln!(
             out,
-            "stories: {} (the other {} mention(s) are copies of them)",
-            e.stories.len(),
-            mentions - e.stories.len() as f64
+            "stories: {stories} (the other {} mention(s) are copies of them)",
+            e.observed.round() - stories as f64
         )?;
     }
     if let Some(score) = e.score {
