@@ -253,6 +253,12 @@ impl Ingestor {
     /// The IO half: one transaction, then the new mentions join their
     /// stories (a second, small one: copies are few).
     pub async fn store(&self, mut prepared: Prepared) -> Result<IngestReport, StoreError> {
+        // What other processes stored since the last batch joins the index
+        // first, so a copy finds its original whoever stored it.
+        let turn = self.stories.turn().await;
+        if let Err(e) = self.stories.catch_up(self.store.as_ref(), self.project_id).await {
+            tracing::warn!(project = self.project_id, error = %e, "could not read what other processes stored; stories may miss their copies");
+        }
         let report = self.store.insert_mentions(self.project_id, &prepared.records).await?;
         let new: Vec<(i64, &Signature)> = report
             .inserted_ids
@@ -260,7 +266,8 @@ impl Ingestor {
             .zip(&report.inserted_index)
             .filter_map(|(id, i)| prepared.signatures.get(*i).and_then(Option::as_ref).map(|s| (*id, s)))
             .collect();
-        let copies = self.stories.assign(&new);
+        let copies = self.stories.assign(&report.inserted_ids, &new);
+        drop(turn);
         if !copies.is_empty() {
             // Stories are a view over stored mentions: failing to record
             // them loses no mention, so it is logged, not fatal.

@@ -10,12 +10,24 @@
 //! looked for among the most recently stored mentions: the [`STORY_WARM`]
 //! last stored when the index was built, then everything stored since (at
 //! most [`STORY_CAPACITY`] in all); an older original starts a new story.
+//!
+//! Other processes store mentions of the same project too (`vigie worker`s
+//! on PostgreSQL, an import beside a running server). Before each batch the
+//! index catches up with what they stored since it last looked
+//! ([`Stories::catch_up`]), so a copy finds an original whichever process
+//! stored it. It reads by id: every id up to the highest seen, except ids
+//! skipped on the way ([`Seen`]). PostgreSQL hands ids out before the
+//! transaction that uses them commits, so a skipped id may be another
+//! process's batch still being written: it is looked for again at each
+//! catch-up for [`GAP_WAIT`], then given up (most are ids never used: an
+//! insert rolled back, a duplicate refused).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use vigie_nlp::neardup::{Signature, StoryIndex};
-use vigie_store::{MentionFilter, Store};
+use vigie_store::{MentionFilter, Store, StoredMention};
 
 use crate::PipelineError;
 use crate::analyze::signature_of;
@@ -28,19 +40,109 @@ use crate::analyze::signature_of;
 /// reasonable memory. Copies usually arrive within hours, well inside the
 /// last 65,536 mentions of a project.
 pub const STORY_CAPACITY: usize = 65_536;
-/// Stored mentions read back to warm a new index.
+/// Stored mentions read back to warm a new index, and at most per catch-up.
 pub const STORY_WARM: i64 = 20_000;
+/// How long an id skipped by the index is looked for again: longer than any
+/// batch transaction of another process.
+pub const GAP_WAIT: Duration = Duration::from_secs(120);
+/// Skipped ids remembered at most (the oldest are given up first).
+const MAX_GAPS: usize = 16_384;
+/// Mentions read per query when catching up.
+const CATCH_UP_PAGE: i64 = 2_000;
 
-/// One project's story index, shared by the ingest runs that use it.
+/// Which stored mentions an index has seen, by id: every id up to `high`
+/// except the `gaps`, each with when it was first missed.
+#[derive(Debug, Default)]
+struct Seen {
+    high: i64,
+    gaps: BTreeMap<i64, Instant>,
+}
+
+impl Seen {
+    /// Records that `ids` are now indexed; ids skipped between the highest
+    /// seen so far and them become gaps, first missed at `now`.
+    fn saw(&mut self, ids: &[i64], now: Instant) {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in &ids {
+            self.gaps.remove(id);
+        }
+        // Nothing seen yet: ids before the first are not this index's to
+        // look for (another project's, or older than the warm window).
+        if self.high == 0
+            && let Some(first) = ids.first()
+        {
+            self.high = first - 1;
+        }
+        for id in ids {
+            if id <= self.high {
+                continue;
+            }
+            // A jump past MAX_GAPS ids keeps only the nearest ones.
+            let from = (self.high + 1).max(id - MAX_GAPS as i64);
+            for gap in from..id {
+                self.gaps.insert(gap, now);
+            }
+            self.high = id;
+        }
+        while self.gaps.len() > MAX_GAPS {
+            self.gaps.pop_first();
+        }
+    }
+
+    /// Gives up the ids skipped more than [`GAP_WAIT`] ago.
+    fn expire(&mut self, now: Instant) {
+        self.gaps.retain(|_, since| now.saturating_duration_since(*since) < GAP_WAIT);
+    }
+
+    fn gap_ids(&self) -> Vec<i64> {
+        self.gaps.keys().copied().collect()
+    }
+}
+
+struct Inner {
+    index: StoryIndex,
+    seen: Seen,
+}
+
+impl Inner {
+    /// Indexes mentions stored by someone else, oldest first: a stored link
+    /// is kept as it is; a mention stored without one is placed by this
+    /// index (for this process only: its stored row is not changed).
+    fn add_stored(&mut self, stored: &[StoredMention], now: Instant) {
+        for m in stored {
+            if let Some(signature) = signature_of(&m.mention) {
+                match m.mention.analysis.story_id {
+                    Some(story) => self.index.restore(m.mention.id, story, &signature),
+                    None => {
+                        self.index.assign(m.mention.id, &signature);
+                    }
+                }
+            }
+        }
+        let ids: Vec<i64> = stored.iter().map(|m| m.mention.id).collect();
+        self.seen.saw(&ids, now);
+    }
+}
+
+/// One project's story index, shared by the ingest runs of a process.
 #[derive(Clone)]
 pub struct Stories {
-    index: Arc<Mutex<StoryIndex>>,
+    inner: Arc<Mutex<Inner>>,
+    /// Held from a batch's catch-up to its stories being assigned, so the
+    /// catch-up of one batch never reads another batch of this process that
+    /// is stored but not yet assigned.
+    turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Stories {
     /// An empty index (tests, benchmarks, a new project).
     pub fn empty() -> Self {
-        Stories { index: Arc::new(Mutex::new(StoryIndex::new(STORY_CAPACITY))) }
+        Stories {
+            inner: Arc::new(Mutex::new(Inner { index: StoryIndex::new(STORY_CAPACITY), seen: Seen::default() })),
+            turn: Arc::new(tokio::sync::Mutex::new(())),
+        }
     }
 
     /// An index warmed with the project's most recently stored mentions,
@@ -53,40 +155,98 @@ impl Stories {
         recent.reverse();
         let stories = Stories::empty();
         {
-            let mut index = stories.lock();
+            let mut inner = stories.lock();
+            let now = Instant::now();
             for m in &recent {
                 if let Some(signature) = signature_of(&m.mention) {
-                    index.restore(m.mention.id, m.mention.analysis.story_id.unwrap_or(m.mention.id), &signature);
+                    let story = m.mention.analysis.story_id.unwrap_or(m.mention.id);
+                    inner.index.restore(m.mention.id, story, &signature);
                 }
             }
+            // Ids missing among the warmed ones may be another process's
+            // batch being written: gaps, like those found later.
+            let ids: Vec<i64> = recent.iter().map(|m| m.mention.id).collect();
+            inner.seen.saw(&ids, now);
         }
         Ok(stories)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, StoryIndex> {
-        match self.index.lock() {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        match self.inner.lock() {
             Ok(guard) => guard,
             // A panic elsewhere while holding the lock leaves a usable index.
             Err(poisoned) => poisoned.into_inner(),
         }
     }
 
-    /// Adds new mentions (in store-id order) and returns the copies among
-    /// them, as `(mention id, story id)`.
-    pub fn assign(&self, new: &[(i64, &Signature)]) -> Vec<(i64, i64)> {
-        let mut index = self.lock();
+    /// This process's turn to store a batch of the project: hold it from
+    /// [`Stories::catch_up`] to [`Stories::assign`].
+    pub async fn turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.turn.lock().await
+    }
+
+    /// Indexes what other processes stored since this index last looked (at
+    /// most [`STORY_WARM`] mentions per call; a larger backlog is read over
+    /// the next calls). Returns how many mentions were added.
+    pub async fn catch_up(&self, store: &dyn Store, project_id: i64) -> Result<usize, PipelineError> {
+        let (high, gaps) = {
+            let mut inner = self.lock();
+            inner.seen.expire(Instant::now());
+            (inner.seen.high, inner.seen.gap_ids())
+        };
+        // A skipped id is ours (found now), another project's (never ours),
+        // or not stored yet.
+        let (mut found, mut elsewhere) = (Vec::new(), Vec::new());
+        if !gaps.is_empty() {
+            let mut ours = Vec::new();
+            for (id, project) in store.mention_projects(&gaps).await? {
+                if project == project_id { ours.push(id) } else { elsewhere.push(id) }
+            }
+            if !ours.is_empty() {
+                found = store.mentions_by_ids(project_id, &ours).await?;
+            }
+        }
+        let mut after = high;
+        let mut read = 0;
+        loop {
+            let page = store.mentions_after(project_id, &MentionFilter::default(), after, CATCH_UP_PAGE).await?;
+            let full = page.len() as i64 == CATCH_UP_PAGE;
+            if let Some(last) = page.last() {
+                after = last.mention.id;
+            }
+            read += page.len() as i64;
+            found.extend(page);
+            if !full || read >= STORY_WARM {
+                break;
+            }
+        }
+        found.sort_by_key(|m| m.mention.id);
+        let mut inner = self.lock();
+        inner.add_stored(&found, Instant::now());
+        for id in elsewhere {
+            inner.seen.gaps.remove(&id);
+        }
+        Ok(found.len())
+    }
+
+    /// Adds this process's newly stored mentions (`inserted`, all of them;
+    /// `new`, those with a signature, in store-id order) and returns the
+    /// copies among them, as `(mention id, story id)`.
+    pub fn assign(&self, inserted: &[i64], new: &[(i64, &Signature)]) -> Vec<(i64, i64)> {
+        let mut inner = self.lock();
         let mut copies = Vec::new();
         for (id, signature) in new {
-            let story = index.assign(*id, signature);
+            let story = inner.index.assign(*id, signature);
             if story != *id {
                 copies.push((*id, story));
             }
         }
+        inner.seen.saw(inserted, Instant::now());
         copies
     }
 
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().index.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -100,6 +260,12 @@ pub struct StoryIndexes {
     projects: Arc<tokio::sync::Mutex<HashMap<i64, Stories>>>,
 }
 
+impl std::fmt::Debug for StoryIndexes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoryIndexes").finish_non_exhaustive()
+    }
+}
+
 impl StoryIndexes {
     pub async fn get(&self, store: &dyn Store, project_id: i64) -> Result<Stories, PipelineError> {
         let mut projects = self.projects.lock().await;
@@ -109,5 +275,51 @@ impl StoryIndexes {
         let stories = Stories::load(store, project_id).await?;
         projects.insert(project_id, stories.clone());
         Ok(stories)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipped_ids_are_gaps_until_seen_or_given_up() {
+        let t = Instant::now();
+        let mut seen = Seen::default();
+        seen.saw(&[1, 2, 3], t);
+        assert_eq!((seen.high, seen.gap_ids()), (3, vec![]));
+        // Another process holds 4 and 5 in its transaction: this one stores 6.
+        seen.saw(&[6], t);
+        assert_eq!((seen.high, seen.gap_ids()), (6, vec![4, 5]));
+        // Ids arrive in any order; a gap found is a gap no more.
+        seen.saw(&[9, 5, 8], t + Duration::from_secs(1));
+        assert_eq!((seen.high, seen.gap_ids()), (9, vec![4, 7]));
+        // An id never used (a rolled-back insert) is given up after GAP_WAIT,
+        // counted from when it was first missed.
+        seen.expire(t + GAP_WAIT - Duration::from_millis(1));
+        assert_eq!(seen.gap_ids(), vec![4, 7]);
+        seen.expire(t + GAP_WAIT);
+        assert_eq!(seen.gap_ids(), vec![7]);
+        seen.expire(t + GAP_WAIT + Duration::from_secs(1));
+        assert!(seen.gap_ids().is_empty());
+        // Seeing an old id again changes nothing.
+        seen.saw(&[2], t);
+        assert_eq!((seen.high, seen.gap_ids()), (9, vec![]));
+    }
+
+    #[test]
+    fn a_jump_keeps_only_the_nearest_gaps() {
+        let t = Instant::now();
+        let mut seen = Seen::default();
+        // The first id seen starts the count: no gaps before it.
+        seen.saw(&[10], t);
+        assert_eq!((seen.high, seen.gap_ids()), (10, vec![]));
+        seen.saw(&[10 + 5 * MAX_GAPS as i64], t);
+        assert_eq!(seen.gaps.len(), MAX_GAPS);
+        assert_eq!(seen.gap_ids().last(), Some(&(9 + 5 * MAX_GAPS as i64)));
+        // More gaps than the bound: the oldest ids go first.
+        seen.saw(&[20 + 5 * MAX_GAPS as i64], t);
+        assert_eq!(seen.gaps.len(), MAX_GAPS);
+        assert_eq!(seen.gap_ids().last(), Some(&(19 + 5 * MAX_GAPS as i64)));
     }
 }

@@ -38,9 +38,9 @@ pub mod workflow;
 pub use accounts::{Accounts, AuditEntry, NewAudit, NewUser, Session, User};
 pub use reports::{Frequency, NewReportSchedule, REPORT_SEND_LEASE_SECS, ReportSchedule, ReportStats, Reports};
 pub use workflow::{
-    AuthorRow, Buckets, ChangedBy, Department, InboxCounts, InboxFilter, InboxItem, NO_DEPARTMENT, NewDepartment, NewRoutingRule,
-    NewWorkflowEvent, Overview, ResponseScope, ResponseStats, RoutingRule, SentimentBucket, WatchCount, Workflow,
-    WorkflowEvent,
+    AuthorRow, Buckets, ChangedBy, Department, InboxCounts, InboxFilter, InboxItem, NO_DEPARTMENT, NewDepartment,
+    NewRoutingRule, NewWorkflowEvent, Overview, ResponseScope, ResponseStats, RoutingRule, SentimentBucket, WatchCount,
+    Workflow, WorkflowEvent,
 };
 
 pub use postgres::PgStore;
@@ -510,6 +510,13 @@ pub trait Store: Accounts + Workflow + Reports + Send + Sync {
     /// Groups mentions into stories: `(mention id, id of the story's first mention)`.
     async fn set_stories(&self, project_id: i64, stories: &[(i64, i64)]) -> Result<u64>;
     async fn mention(&self, project_id: i64, id: i64) -> Result<Option<StoredMention>>;
+    /// The project's mentions among `ids`, in store-id order; ids of no
+    /// mention (never stored, deleted, another project's) are left out.
+    async fn mentions_by_ids(&self, project_id: i64, ids: &[i64]) -> Result<Vec<StoredMention>>;
+    /// Which of `ids` are stored, as `(mention id, project id)` in id order,
+    /// whatever their project: the story index tells another project's
+    /// mention from an id still being written.
+    async fn mention_projects(&self, ids: &[i64]) -> Result<Vec<(i64, i64)>>;
     /// Mentions per bucket of a watch's series from `from` (inclusive) to
     /// `to` (exclusive), as `(bucket start, count)`; empty buckets absent.
     async fn watch_buckets(&self, watch_id: i64, series: &str, from: i64, to: i64) -> Result<Vec<(i64, i64)>>;

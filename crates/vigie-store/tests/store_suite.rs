@@ -331,6 +331,23 @@ async fn analysis_round_trips_and_is_refined(store: &dyn Store) {
     let first = store.mention(p.id, report.inserted_ids[0]).await.unwrap().unwrap();
     assert_eq!(first.mention.analysis, batch[0].mention.analysis);
     assert!(store.mention(p.id + 1000, report.inserted_ids[0]).await.unwrap().is_none(), "other project");
+    // Several at once, in id order, without the ones that are not there.
+    let ids = report.inserted_ids.clone();
+    let wanted = [ids[2], -5, ids[0], ids[2] + 1_000_000];
+    let found = store.mentions_by_ids(p.id, &wanted).await.unwrap();
+    assert_eq!(found.iter().map(|m| m.mention.id).collect::<Vec<_>>(), vec![ids[0], ids[2]]);
+    assert_eq!(found[0].mention.analysis, batch[0].mention.analysis);
+    assert!(store.mentions_by_ids(p.id + 1000, &ids).await.unwrap().is_empty(), "other project");
+    assert!(store.mentions_by_ids(p.id, &[]).await.unwrap().is_empty());
+    let many: Vec<i64> = (0..1_200).map(|k| ids[1] + 10_000 + k).chain([ids[1]]).collect();
+    let found = store.mentions_by_ids(p.id, &many).await.unwrap();
+    assert_eq!(found.iter().map(|m| m.mention.id).collect::<Vec<_>>(), vec![ids[1]], "past one statement's bound");
+    // Which project each id belongs to, whatever the project.
+    let other = store.ensure_project("analysis-other", t0()).await.unwrap();
+    let theirs = store.insert_mentions(other.id, &[analysed("o1", "autre projet", None)]).await.unwrap().inserted_ids;
+    let owners = store.mention_projects(&[theirs[0], ids[1], -1, theirs[0] + 1_000_000]).await.unwrap();
+    assert_eq!(owners, vec![(ids[1], p.id), (theirs[0], other.id)]);
+    assert!(store.mention_projects(&[]).await.unwrap().is_empty());
 
     // Only the fast verdict waits for the encoder.
     let queue = store.mentions_to_refine(p.id, 10).await.unwrap();

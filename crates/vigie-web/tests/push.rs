@@ -216,3 +216,56 @@ async fn broken_bodies_are_refused_whole_with_a_reason() {
     let up = client().get(format!("{}/api/v1/health", s.base)).send().await.unwrap();
     assert_eq!(up.status(), 200);
 }
+
+/// The wire story of the story tests, as news site `site` printed it.
+fn wire_copy(site: &str) -> vigie_model::RawMention {
+    let body = "Une plainte collective a été déposée mardi contre le fabricant d'électroménager Acme par \
+                plus de deux cents clients qui accusent l'entreprise d'avoir vendu des bouilloires \
+                défectueuses. Selon leur avocat, plusieurs appareils ont pris feu pendant leur utilisation \
+                et la société n'a jamais répondu aux réclamations envoyées depuis le printemps dernier.";
+    serde_json::from_value(json!({
+        "url": format!("https://{site}.example.fr/acme"),
+        "title": format!("Acme visé par une plainte ({site})"),
+        "text": format!("{body} Lire aussi sur {site}."),
+        "published_at": "2026-11-20T10:00:00Z",
+        "source_kind": "news",
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_pushed_copy_joins_the_story_another_process_stored() {
+    use vigie_pipeline::Ingestor;
+    use vigie_pipeline::stories::Stories;
+    let s = start().await;
+    let push = async |body: Value| -> IngestAnswer {
+        let response =
+            client().post(format!("{}/api/v1/ingest", s.base)).bearer_auth(&s.token).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    };
+    // The server's index is built by a first push.
+    let warm = push(json!([{"url": "https://example.org/lille", "text": "Acme ouvre un magasin à Lille",
+                              "published_at": "2026-11-20T09:00:00Z", "source": "news"}]))
+    .await;
+    assert_eq!(warm.stored, 1);
+    // Another process (an import, a worker) stores the original with an
+    // index of its own.
+    let other = Stories::load(s.store.as_ref(), s.project).await.unwrap();
+    let ingestor = Arc::new(Ingestor::new(s.store.clone(), s.project, &ProjectModels::shipped(), other).await.unwrap());
+    let report = ingestor.ingest(vec![wire_copy("presse-a")], None, Utc::now()).await.unwrap();
+    assert_eq!(report.inserted, 1);
+    // The copy pushed to the server joins that original's story.
+    let copy = serde_json::to_value(wire_copy("presse-b")).unwrap();
+    let pushed = push(json!([{"url": copy["url"], "title": copy["title"], "text": copy["text"],
+                               "published_at": "2026-11-20T10:05:00Z", "source": "news"}]))
+    .await;
+    assert_eq!(pushed.stored, 1);
+    let stored = s.store.candidates(s.project, None, &MentionFilter::default(), None, 10).await.unwrap();
+    let by_url = |part: &str| {
+        stored.iter().find(|m| m.mention.url.as_deref().is_some_and(|u| u.contains(part))).unwrap().mention.clone()
+    };
+    let (original, copy) = (by_url("presse-a"), by_url("presse-b"));
+    assert_eq!(copy.analysis.story_id, Some(original.id), "{copy:#?}");
+    assert_eq!(by_url("lille").analysis.story_id, None);
+}

@@ -1430,6 +1430,28 @@ impl Store for PgStore {
         row.as_ref().map(mention_from_row).transpose()
     }
 
+    async fn mentions_by_ids(&self, project_id: i64, ids: &[i64]) -> Result<Vec<StoredMention>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {MENTION_COLUMNS} FROM mentions m WHERE m.project_id = $1 AND m.id = ANY($2) ORDER BY m.id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(project_id).bind(ids).fetch_all(&self.pool).await?;
+        mentions_from_rows(&rows)
+    }
+
+    async fn mention_projects(&self, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query("SELECT id, project_id FROM mentions WHERE id = ANY($1) ORDER BY id")
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("project_id")?))).collect()
+    }
+
     async fn watch_buckets(&self, watch_id: i64, series: &str, from: i64, to: i64) -> Result<Vec<(i64, i64)>> {
         let rows = sqlx::query(
             "SELECT bucket_start, count FROM watch_buckets WHERE watch_id = $1 AND series = $2 \

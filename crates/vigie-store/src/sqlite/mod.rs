@@ -1312,6 +1312,44 @@ impl Store for SqliteStore {
         Ok(self.with_matches(rows).await?.into_iter().next())
     }
 
+    async fn mentions_by_ids(&self, project_id: i64, ids: &[i64]) -> Result<Vec<StoredMention>> {
+        let mut found = Vec::new();
+        // Within SQLite's bound on parameters per statement.
+        for chunk in ids.chunks(500) {
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new(format!("SELECT {MENTION_COLUMNS} FROM mentions m WHERE m.project_id = "));
+            qb.push_bind(project_id).push(" AND m.id IN (");
+            let mut list = qb.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            qb.push(")");
+            let rows = qb.build().fetch_all(&self.pool).await?;
+            found.extend(self.with_matches(rows).await?);
+        }
+        found.sort_by_key(|m| m.mention.id);
+        found.dedup_by_key(|m| m.mention.id);
+        Ok(found)
+    }
+
+    async fn mention_projects(&self, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(500) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT id, project_id FROM mentions WHERE id IN (");
+            let mut list = qb.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            qb.push(")");
+            for row in qb.build().fetch_all(&self.pool).await? {
+                found.push((row.try_get("id")?, row.try_get("project_id")?));
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        Ok(found)
+    }
+
     async fn watch_buckets(&self, watch_id: i64, series: &str, from: i64, to: i64) -> Result<Vec<(i64, i64)>> {
         let rows = sqlx::query(
             "SELECT bucket_start, count FROM watch_buckets WHERE watch_id = ?1 AND series = ?2 \

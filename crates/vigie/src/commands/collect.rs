@@ -178,7 +178,7 @@ pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::R
     // cycles: a signal during a cycle lets that cycle finish and record its
     // work first.
     let stop = shutdown_signal()?;
-    let opts = LoopOptions { lease, per_cycle: PER_CYCLE, poll: MAX_SLEEP };
+    let opts = LoopOptions { lease, per_cycle: PER_CYCLE, poll: MAX_SLEEP, stories: StoryIndexes::default() };
     run_loops(app.store.clone(), app.models(), refiner, opts, stop, |r: &CollectReport| {
         if let Err(e) = print_report(out, r).and_then(|()| out.flush()) {
             tracing::warn!(error = %e, "cannot write the cycle's report");

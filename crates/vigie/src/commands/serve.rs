@@ -38,10 +38,11 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
     )?;
     first_admin(app, out).await?;
     out.flush()?;
+    let stories = StoryIndexes::default();
     let state = AppState::new(
         app.store.clone(),
         app.models(),
-        StoryIndexes::default(),
+        stories.clone(),
         WebConfig { secure_cookies: args.secure_cookies, zone },
     );
     let shutdown = async {
@@ -71,6 +72,7 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
             lease: lease.clone(),
             per_cycle: 2 * vigie_pipeline::collect_run::CONCURRENT_FETCHES as i64,
             poll: SERVE_POLL,
+            stories,
         };
         let store = app.store.clone();
         Some(AbortOnDrop(tokio::spawn(async move {

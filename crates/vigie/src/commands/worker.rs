@@ -14,6 +14,7 @@ use chrono::Utc;
 use vigie_collect::Fetcher;
 use vigie_pipeline::models::ProjectModels;
 use vigie_pipeline::refine::Refiner;
+use vigie_pipeline::stories::StoryIndexes;
 use vigie_pipeline::{CollectContext, CollectReport, Lease, collect_due, release_dead_local_leases};
 use vigie_store::DynStore;
 
@@ -30,6 +31,9 @@ pub struct LoopOptions {
     pub per_cycle: i64,
     /// Longest wait between two looks at the schedule.
     pub poll: Duration,
+    /// The story indexes: the server shares its web app's, so a pushed copy
+    /// and a collected original are one story at once.
+    pub stories: StoryIndexes,
 }
 
 /// Runs collection cycles (with refinement while idle), the delivery loop and
@@ -45,7 +49,7 @@ pub async fn run_loops(
     mut report: impl FnMut(&CollectReport),
 ) -> anyhow::Result<()> {
     let fetcher = Fetcher::new(fetch_config())?;
-    let ctx = CollectContext { models: models.clone(), ..collect_context() };
+    let ctx = CollectContext { models: models.clone(), stories: opts.stories.clone(), ..collect_context() };
     let delivery = AbortOnDrop(spawn_delivery(store.clone(), notifier()?, opts.lease.clone()));
     let escalation = AbortOnDrop(spawn_escalation(store.clone(), notifier()?));
     tokio::pin!(stop);
@@ -251,6 +255,7 @@ pub async fn run(app: &App, args: WorkerArgs, out: &mut dyn Write) -> anyhow::Re
         lease,
         per_cycle: 2 * vigie_pipeline::collect_run::CONCURRENT_FETCHES as i64,
         poll: Duration::from_secs(args.poll_secs),
+        stories: StoryIndexes::default(),
     };
     let models = app.models();
     let refiner = load_refiner(&models)?;
