@@ -166,7 +166,14 @@ const FRENCH_FUNCTION_WORDS: &[&str] = &[
     "pour", "qui", "avec", "sur", "dans", "ne", "n", "vous", "nous", "elle", "ils", "toujours",
     "merci", "très", "d", "l", "qu", "sont", "leur", "été", "fait", "cette", "plus", "tout", "rien",
     "ça", "encore", "alors", "chez", "sans", "parce", "comme", "votre", "vos", "notre", "nos",
-    "aussi", "déjà", "jamais", "et", "oui", "avez", "ai", "suis", "était", "mais",
+    "aussi", "déjà", "jamais", "et", "oui", "avez", "ai", "suis", "était", "mais", "depuis", "aucun",
+    "aucune", "personne",
+    // Words of customers' messages, as frequent there as function words and
+    // spelled alike in no other common language: a three-word complaint
+    // ("colis jamais reçu", "commande jamais livrée") is French, not
+    // Portuguese or unknown.
+    "commande", "commandé", "colis", "livraison", "livré", "livrée", "reçu", "reçue", "recu",
+    "remboursement", "remboursé", "facture", "facturé", "panne",
 ];
 /// English function words that the other common Latin-script languages do
 /// not share (`in`, `no`, `so`, `me`, `an` would mislead the vote).
@@ -266,7 +273,7 @@ mod tests {
         }
         // French typed without accents, which trigram profiles call
         // Portuguese with next to no confidence.
-        for text in ["toujours pas recu ma commande acme", "Je recommande pas"] {
+        for text in ["toujours pas recu ma commande acme", "Je recommande pas", "colis jamais reçu", "Colis jamais recu", "commande jamais livrée"] {
             assert_eq!(detect_language(text).map(|d| d.code), Some("fr"), "{text}");
         }
         let short_fr = detect_language("Retard & annulation Mon train SNCF a encore 2h de retard, c'est inadmissible !");
