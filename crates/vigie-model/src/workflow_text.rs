@@ -120,6 +120,10 @@ pub enum WorkflowChange {
     Reopened {
         from: InboxStatus,
         to: InboxStatus,
+        /// The new due time of an answered item reopened (its clock starts
+        /// again); absent when it keeps its due time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<DateTime<Utc>>,
     },
     /// An internal note: the text as written.
     Note {
@@ -330,7 +334,13 @@ impl WorkflowDetail {
             WorkflowChange::Ignored { from, reason } => {
                 format!("{} → {}{colon}{reason}", status(*from), status(InboxStatus::Ignored))
             }
-            WorkflowChange::Reopened { from, to } => format!("{} → {}", status(*from), status(*to)),
+            WorkflowChange::Reopened { from, to, due } => {
+                let due = match due {
+                    Some(_) => format!(", {} {}", lang.t("nouvelle échéance", "due again"), when(*due, lang, zone)),
+                    None => String::new(),
+                };
+                format!("{} → {}{due}", status(*from), status(*to))
+            }
             WorkflowChange::Note { text } => text.clone(),
             WorkflowChange::Escalated { since, to } => {
                 let since = format!("{} {}", lang.t("en retard depuis le", "overdue since"), when(*since, lang, zone));
@@ -595,8 +605,16 @@ mod tests {
             both(back),
             ("assigned → to_handle (unassigned)".into(), "assigné → à traiter (plus assignée à personne)".into())
         );
-        let reopened = WorkflowChange::Reopened { from: Closed, to: Assigned };
+        let reopened = WorkflowChange::Reopened { from: Closed, to: Assigned, due: None };
         assert_eq!(both(reopened), ("closed → assigned".into(), "clos → assigné".into()));
+        let reopened = WorkflowChange::Reopened { from: Answered, to: ToHandle, due: due() };
+        assert_eq!(
+            both(reopened),
+            (
+                "answered → to_handle, due again 2026-11-20 06:00 UTC".into(),
+                "répondu → à traiter, nouvelle échéance 20/11/2026 06:00 UTC".into()
+            )
+        );
         let ignored = WorkflowChange::Ignored { from: ToHandle, reason: "bot".into() };
         assert_eq!(both(ignored), ("to_handle → ignored: bot".into(), "à traiter → ignoré\u{a0}: bot".into()));
     }

@@ -149,6 +149,8 @@ impl Router {
             reply: None,
             reason: None,
             escalated_at: None,
+            clock_at: None,
+            first_due_at: None,
             updated_at: now,
         };
         let detail = WorkflowDetail::new(WorkflowChange::Routed {
@@ -276,7 +278,7 @@ pub async fn route_correction(
                 Some(id) => store.list_departments(project_id).await?.into_iter().find(|d| d.id == id),
                 None => None,
             };
-            let due_at = department.as_ref().and_then(|d| due_at(item.entered_at, d));
+            let due_at = department.as_ref().and_then(|d| due_at(item.clock_start(), d));
             let after =
                 InboxItem { status: InboxStatus::ToHandle, reason: None, due_at, updated_at: now, ..item.clone() };
             let change = WorkflowChange::Returned { to: polarity };

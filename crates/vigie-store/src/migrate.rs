@@ -344,6 +344,8 @@ const TABLES: &[Table] = &[
             ("reason", Text),
             ("escalated_at", Int),
             ("updated_at", Int),
+            ("clock_at", Int),
+            ("first_due_at", Int),
         ],
         order: &["mention_id"],
         identity: false,

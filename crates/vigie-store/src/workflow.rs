@@ -71,7 +71,7 @@ pub struct InboxItem {
     pub assignee_id: Option<i64>,
     /// When the response clock started (the mention's arrival).
     pub entered_at: DateTime<Utc>,
-    /// `entered_at` plus the department's target, when it has one.
+    /// The clock's start plus the department's target, when it has one.
     pub due_at: Option<DateTime<Utc>>,
     /// The first answer (reply or reason).
     pub first_response_at: Option<DateTime<Utc>>,
@@ -82,7 +82,25 @@ pub struct InboxItem {
     pub reason: Option<String>,
     /// When it was escalated to the department's manager for being overdue.
     pub escalated_at: Option<DateTime<Utc>>,
+    /// When the current response clock started, if not at `entered_at`: an
+    /// answered item reopened is due again by its target from its reopening.
+    pub clock_at: Option<DateTime<Utc>>,
+    /// The due time the first answer was measured against, kept when a
+    /// reopened item gets a new `due_at` (the reports judge the first answer).
+    pub first_due_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl InboxItem {
+    /// When the current response clock started.
+    pub fn clock_start(&self) -> DateTime<Utc> {
+        self.clock_at.unwrap_or(self.entered_at)
+    }
+
+    /// The due time of the first answer (the reports' "within target").
+    pub fn first_answer_due(&self) -> Option<DateTime<Utc>> {
+        self.first_due_at.or(self.due_at)
+    }
 }
 
 /// The refusal of [`Workflow::save_inbox_item_from`] when the item changed

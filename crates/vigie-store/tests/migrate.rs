@@ -258,6 +258,9 @@ async fn fill(store: &dyn Store) -> i64 {
         reply: None,
         reason: None,
         escalated_at: None,
+        // Reopened after an answer: its clock and the first answer's due time.
+        clock_at: Some(t0() + Duration::hours(1)),
+        first_due_at: Some(t0() + Duration::minutes(30)),
         updated_at: t0(),
     };
     let event =

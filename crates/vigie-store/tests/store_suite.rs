@@ -1089,6 +1089,8 @@ fn item(project_id: i64, mention_id: i64, status: InboxStatus, entered: DateTime
         reply: None,
         reason: None,
         escalated_at: None,
+        clock_at: None,
+        first_due_at: None,
         updated_at: entered,
     }
 }
@@ -1276,6 +1278,20 @@ async fn departments_and_routing_rules(store: &dyn Store) {
     assert_eq!(store.inbox_item(p.id, ids[1]).await.unwrap().unwrap().due_at, None, "no target, no due time");
     assert_eq!(last_change(store, p.id, ids[1]).await, retargeted(longer.due_at, None, &renamed.name));
     assert_eq!(store.workflow_events(p.id, ids[1]).await.unwrap().len(), 4, "one line a move");
+    // Reopened after an answer, an item's clock runs from its reopening.
+    let reopened_at = t0() + chrono::Duration::days(3);
+    let reopened = InboxItem {
+        clock_at: Some(reopened_at),
+        first_due_at: Some(t0()),
+        due_at: None,
+        first_response_at: Some(t0()),
+        ..store.inbox_item(p.id, ids[1]).await.unwrap().unwrap()
+    };
+    store.save_inbox_item(&reopened, None).await.unwrap();
+    store.update_department(&Department { response_target_secs: 600, ..renamed.clone() }, &by()).await.unwrap();
+    let moved = store.inbox_item(p.id, ids[1]).await.unwrap().unwrap();
+    assert_eq!((moved.due_at, moved.first_due_at), (Some(reopened_at + chrono::Duration::seconds(600)), Some(t0())));
+    assert_eq!(moved.clock_at, Some(reopened_at), "read back");
 
     // Rules move one place at a time; the ends stay put.
     let first = store.list_rules(p.id).await.unwrap()[0].clone();
@@ -1590,7 +1606,12 @@ async fn response_stats_follow_the_period(store: &dyn Store) {
         InboxItem { department_id: Some(sales.id), ..answered(ids[1], 2, 120, Some(1800), InboxStatus::Closed) },
         answered(ids[2], 3, 300, Some(1800), InboxStatus::Answered),
         InboxItem { department_id: Some(sales.id), ..answered(ids[3], 4, 600, Some(1800), InboxStatus::Answered) },
-        answered(ids[4], 5, 3600, Some(1800), InboxStatus::Closed),
+        // Answered late, reopened later and closed: its new due time does
+        // not make the first answer on time.
+        {
+            let late = answered(ids[4], 5, 3600, Some(1800), InboxStatus::Closed);
+            InboxItem { first_due_at: late.due_at, clock_at: Some(entered(20)), due_at: Some(entered(21)), ..late }
+        },
         // Pending: one overdue now, one not yet due.
         InboxItem { due_at: Some(entered(6)), ..item(p.id, ids[5], InboxStatus::ToHandle, entered(5)) },
         InboxItem {

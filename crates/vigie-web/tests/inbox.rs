@@ -216,8 +216,10 @@ async fn a_negative_delivery_mention_is_routed_then_assigned_and_answered() {
     logistics.response_target_secs = 1;
     app.store.update_department(&logistics, &vigie_store::ChangedBy::unsigned(chrono::Utc::now())).await.unwrap();
     let mut it = app.store.inbox_item(app.project.id, delivery).await.unwrap().unwrap();
+    // (As routed with a day's target and answered in two hours, never reopened.)
     it.due_at = Some(it.entered_at + Duration::hours(24));
     it.first_response_at = Some(it.entered_at + Duration::hours(2));
+    (it.clock_at, it.first_due_at) = (None, None);
     app.store.save_inbox_item(&it, None).await.unwrap();
     let page = viewer.get(&app.p(&format!("/inbox/{delivery}"))).await;
     assert!(page.text.contains("within target") && !page.text.contains("over target"), "{}", page.text);
@@ -698,7 +700,7 @@ async fn a_french_reader_reads_the_history_in_french_and_the_api_stays_english()
             "assignée à agent person",
             "réponse enregistrée (21\u{a0}caractères)",
             "répondu → clos",
-            "clos → assigné",
+            "clos → assigné, nouvelle échéance ",
             // The note as written, the legacy detail as stored.
             note_html,
             "answered → closed",
@@ -730,8 +732,11 @@ async fn a_french_reader_reads_the_history_in_french_and_the_api_stays_english()
     assert_eq!(from_inbox, from_mention);
     assert_eq!(from_inbox.len(), 7, "{from_inbox:?}");
     assert!(from_inbox[0].starts_with("rule #") && from_inbox[0].contains("(theme delivery_logistics, negative) → "));
+    // Reopened after its answer: due again from then (the time varies).
+    let (reopened, due) = from_inbox[4].split_once(", due again ").unwrap();
+    assert!(due.ends_with(" UTC"), "{due}");
     assert_eq!(
-        from_inbox[1..],
+        [&from_inbox[1..4], &[reopened.to_string()], &from_inbox[5..]].concat(),
         [
             "assignee agent person".to_string(),
             "reply recorded (21 characters)".into(),

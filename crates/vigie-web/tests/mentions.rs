@@ -229,6 +229,8 @@ async fn each_filter_narrows_the_feed() {
         reply: None,
         reason: None,
         escalated_at: None,
+        clock_at: None,
+        first_due_at: None,
         updated_at: now,
     };
     app.store.save_inbox_item(&item, None).await.unwrap();

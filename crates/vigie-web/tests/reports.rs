@@ -118,6 +118,8 @@ async fn fixture(app: &TestApp) {
         reply: answered.map(|_| "merci".to_string()),
         reason: None,
         escalated_at: None,
+        clock_at: None,
+        first_due_at: None,
         updated_at: entered,
     };
     app.store
@@ -490,6 +492,8 @@ async fn items_of_no_department_have_their_own_row_so_departments_add_up() {
         reply: Some("merci".into()),
         reason: None,
         escalated_at: None,
+        clock_at: None,
+        first_due_at: None,
         updated_at: at(12, 10),
     };
     app.store.save_inbox_item(&item, None).await.unwrap();

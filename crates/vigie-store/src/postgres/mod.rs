@@ -63,6 +63,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "project_models", include_str!("../../migrations/postgres/0007_project_models.sql")),
     (8, "rules_pending", include_str!("../../migrations/postgres/0008_rules_pending.sql")),
     (9, "report_sending", include_str!("../../migrations/postgres/0009_report_sending.sql")),
+    (10, "reopen_clock", include_str!("../../migrations/postgres/0010_reopen_clock.sql")),
 ];
 
 /// Mentions per INSERT statement (each column one array).

@@ -61,7 +61,8 @@ fn rule_from_row(row: &PgRow) -> Result<RoutingRule> {
 /// The inbox columns; none shares a name with [`MENTION_COLUMNS`], so both
 /// are read from the same joined row.
 const INBOX_COLUMNS: &str = "i.mention_id, i.project_id, i.status, i.department_id, i.assignee_id, i.entered_at, \
-     i.due_at, i.first_response_at, i.closed_at, i.reply, i.reason, i.escalated_at, i.updated_at";
+     i.due_at, i.first_response_at, i.closed_at, i.reply, i.reason, i.escalated_at, i.clock_at, \
+     i.first_due_at, i.updated_at";
 
 fn inbox_from_row(row: &PgRow) -> Result<InboxItem> {
     Ok(InboxItem {
@@ -77,6 +78,8 @@ fn inbox_from_row(row: &PgRow) -> Result<InboxItem> {
         reply: row.try_get("reply")?,
         reason: row.try_get("reason")?,
         escalated_at: from_opt_ts(row.try_get("escalated_at")?)?,
+        clock_at: from_opt_ts(row.try_get("clock_at")?)?,
+        first_due_at: from_opt_ts(row.try_get("first_due_at")?)?,
         updated_at: from_ts(row.try_get("updated_at")?)?,
     })
 }
@@ -106,14 +109,14 @@ async fn write_inbox(conn: &mut PgConnection, existing: Existing, item: &InboxIt
              entered_at = excluded.entered_at, due_at = excluded.due_at, \
              first_response_at = excluded.first_response_at, closed_at = excluded.closed_at, \
              reply = excluded.reply, reason = excluded.reason, escalated_at = excluded.escalated_at, \
-             updated_at = excluded.updated_at"
+             updated_at = excluded.updated_at, clock_at = excluded.clock_at, first_due_at = excluded.first_due_at"
         }
         Existing::Keep => "DO NOTHING",
     };
     let sql = format!(
         "INSERT INTO inbox (mention_id, project_id, status, department_id, assignee_id, entered_at, due_at, \
-         first_response_at, closed_at, reply, reason, escalated_at, updated_at) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM mentions WHERE id = $1 AND project_id = $2 \
+         first_response_at, closed_at, reply, reason, escalated_at, updated_at, clock_at, first_due_at) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM mentions WHERE id = $1 AND project_id = $2 \
          ON CONFLICT (mention_id) {on_conflict}"
     );
     let done = sqlx::query(AssertSqlSafe(sql))
@@ -130,6 +133,8 @@ async fn write_inbox(conn: &mut PgConnection, existing: Existing, item: &InboxIt
         .bind(&item.reason)
         .bind(item.escalated_at.map(ts))
         .bind(ts(item.updated_at))
+        .bind(item.clock_at.map(ts))
+        .bind(item.first_due_at.map(ts))
         .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected())
@@ -306,8 +311,8 @@ impl Workflow for PgStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("no department with id {}", department.id)));
         }
-        // Its pending items are due by the new target from when they
-        // entered. Only items whose due time moves are touched (saving a new
+        // Its pending items are due by the new target from when their clock
+        // started (their arrival, or their reopening). Only items whose due time moves are touched (saving a new
         // name or manager changes nothing), and an escalated one may be
         // escalated again only if its due time moved later: a shorter
         // target does not escalate (and mail) the same item twice. Each
@@ -315,9 +320,9 @@ impl Workflow for PgStore {
         let rows = sqlx::query(
             "WITH old AS (SELECT mention_id AS id, due_at AS old_due FROM inbox \
                  WHERE project_id = $2 AND department_id = $1 AND status IN ('new', 'to_handle', 'assigned') \
-                 AND due_at IS DISTINCT FROM (CASE WHEN $3 > 0 THEN entered_at + $3 ELSE NULL END) FOR UPDATE) \
-             UPDATE inbox SET due_at = (CASE WHEN $3 > 0 THEN entered_at + $3 ELSE NULL END), updated_at = $4, \
-                 escalated_at = CASE WHEN (CASE WHEN $3 > 0 THEN entered_at + $3 ELSE NULL END) > due_at OR due_at IS NULL \
+                 AND due_at IS DISTINCT FROM (CASE WHEN $3 > 0 THEN COALESCE(clock_at, entered_at) + $3 ELSE NULL END) FOR UPDATE) \
+             UPDATE inbox SET due_at = (CASE WHEN $3 > 0 THEN COALESCE(clock_at, entered_at) + $3 ELSE NULL END), updated_at = $4, \
+                 escalated_at = CASE WHEN (CASE WHEN $3 > 0 THEN COALESCE(clock_at, entered_at) + $3 ELSE NULL END) > due_at OR due_at IS NULL \
                      THEN NULL ELSE escalated_at END \
              FROM old WHERE inbox.mention_id = old.id \
              RETURNING inbox.mention_id, old.old_due, inbox.due_at AS new_due",
@@ -745,7 +750,7 @@ impl Workflow for PgStore {
             "SELECT COUNT(*) AS entered, \
              COUNT(*) FILTER (WHERE first_response_at IS NOT NULL) AS answered, \
              COUNT(*) FILTER (WHERE first_response_at IS NOT NULL \
-                 AND (due_at IS NULL OR first_response_at <= due_at)) AS within_target, ",
+                 AND (COALESCE(first_due_at, due_at) IS NULL OR first_response_at <= COALESCE(first_due_at, due_at))) AS within_target, ",
         );
         qb.push(format!("COUNT(*) FILTER (WHERE status IN {PENDING}) AS pending, "));
         qb.push(format!("COUNT(*) FILTER (WHERE status IN {PENDING} AND due_at < "))

@@ -52,6 +52,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (11, "project_models", include_str!("../../migrations/sqlite/0011_project_models.sql")),
     (12, "rules_pending", include_str!("../../migrations/sqlite/0012_rules_pending.sql")),
     (13, "report_sending", include_str!("../../migrations/sqlite/0013_report_sending.sql")),
+    (14, "reopen_clock", include_str!("../../migrations/sqlite/0014_reopen_clock.sql")),
 ];
 
 // Multi-row statements are kept in sqlx's prepared-statement cache only at

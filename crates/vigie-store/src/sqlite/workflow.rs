@@ -61,7 +61,8 @@ fn rule_from_row(row: &SqliteRow) -> Result<RoutingRule> {
 /// The inbox columns; none shares a name with [`MENTION_COLUMNS`], so both
 /// are read from the same joined row.
 const INBOX_COLUMNS: &str = "i.mention_id, i.project_id, i.status, i.department_id, i.assignee_id, i.entered_at, \
-     i.due_at, i.first_response_at, i.closed_at, i.reply, i.reason, i.escalated_at, i.updated_at";
+     i.due_at, i.first_response_at, i.closed_at, i.reply, i.reason, i.escalated_at, i.clock_at, \
+     i.first_due_at, i.updated_at";
 
 fn inbox_from_row(row: &SqliteRow) -> Result<InboxItem> {
     Ok(InboxItem {
@@ -77,6 +78,8 @@ fn inbox_from_row(row: &SqliteRow) -> Result<InboxItem> {
         reply: row.try_get("reply")?,
         reason: row.try_get("reason")?,
         escalated_at: from_opt_ts(row.try_get("escalated_at")?)?,
+        clock_at: from_opt_ts(row.try_get("clock_at")?)?,
+        first_due_at: from_opt_ts(row.try_get("first_due_at")?)?,
         updated_at: from_ts(row.try_get("updated_at")?)?,
     })
 }
@@ -101,8 +104,8 @@ async fn write_item_and_event(
 async fn write_inbox(conn: &mut sqlx::SqliteConnection, verb: &str, item: &InboxItem) -> Result<u64> {
     let sql = format!(
         "{verb} INTO inbox (mention_id, project_id, status, department_id, assignee_id, entered_at, due_at, \
-         first_response_at, closed_at, reply, reason, escalated_at, updated_at) \
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 FROM mentions WHERE id = ?1 AND project_id = ?2"
+         first_response_at, closed_at, reply, reason, escalated_at, updated_at, clock_at, first_due_at) \
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15 FROM mentions WHERE id = ?1 AND project_id = ?2"
     );
     let done = sqlx::query(AssertSqlSafe(sql))
         .bind(item.mention_id)
@@ -118,6 +121,8 @@ async fn write_inbox(conn: &mut sqlx::SqliteConnection, verb: &str, item: &Inbox
         .bind(&item.reason)
         .bind(item.escalated_at.map(ts))
         .bind(ts(item.updated_at))
+        .bind(item.clock_at.map(ts))
+        .bind(item.first_due_at.map(ts))
         .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected())
@@ -297,13 +302,13 @@ impl Workflow for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("no department with id {}", department.id)));
         }
-        // Its pending items are due by the new target from when they
-        // entered. Only items whose due time moves are touched (saving a new
+        // Its pending items are due by the new target from when their clock
+        // started (their arrival, or their reopening). Only items whose due time moves are touched (saving a new
         // name or manager changes nothing), and an escalated one may be
         // escalated again only if its due time moved later: a shorter
         // target does not escalate (and mail) the same item twice. Each
         // moved item's history says so.
-        const NEW_DUE: &str = "(CASE WHEN ?3 > 0 THEN entered_at + ?3 ELSE NULL END)";
+        const NEW_DUE: &str = "(CASE WHEN ?3 > 0 THEN COALESCE(clock_at, entered_at) + ?3 ELSE NULL END)";
         let moving = format!(
             "WHERE project_id = ?2 AND department_id = ?1 AND status IN ('new', 'to_handle', 'assigned') \
              AND due_at IS NOT {NEW_DUE}"
@@ -732,7 +737,7 @@ impl Workflow for SqliteStore {
             "SELECT COUNT(*) AS entered, \
              COUNT(*) FILTER (WHERE first_response_at IS NOT NULL) AS answered, \
              COUNT(*) FILTER (WHERE first_response_at IS NOT NULL \
-                 AND (due_at IS NULL OR first_response_at <= due_at)) AS within_target, ",
+                 AND (COALESCE(first_due_at, due_at) IS NULL OR first_response_at <= COALESCE(first_due_at, due_at))) AS within_target, ",
         );
         qb.push(format!("COUNT(*) FILTER (WHERE status IN {PENDING}) AS pending, "));
         qb.push(format!("COUNT(*) FILTER (WHERE status IN {PENDING} AND due_at < "))

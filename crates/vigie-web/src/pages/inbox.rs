@@ -142,7 +142,7 @@ pub(crate) fn response_secs(item: &InboxItem) -> Option<i64> {
 /// as the reports count it, so a department's target changed later does not
 /// judge it again; the department's for an item without due time.
 pub(crate) fn target_secs(item: &InboxItem, department: Option<&Department>) -> Option<i64> {
-    item.due_at.map(|due| (due - item.entered_at).num_seconds()).or(department.map(|d| d.response_target_secs))
+    item.due_at.map(|due| (due - item.clock_start()).num_seconds()).or(department.map(|d| d.response_target_secs))
 }
 
 pub(crate) fn item_json(item: &InboxItem, dir: &Directory, now: DateTime<Utc>) -> Value {
@@ -152,6 +152,8 @@ pub(crate) fn item_json(item: &InboxItem, dir: &Directory, now: DateTime<Utc>) -
         "department_id": item.department_id, "department": dir.department_name(item.department_id),
         "assignee_id": item.assignee_id, "assignee": dir.user_name(item.assignee_id),
         "entered_at": item.entered_at.to_rfc3339(), "due_at": item.due_at.map(|t| t.to_rfc3339()),
+        "reopened_at": item.clock_at.map(|t| t.to_rfc3339()),
+        "first_response_due_at": item.first_answer_due().map(|t| t.to_rfc3339()),
         "overdue": overdue_secs(item, now).is_some(), "overdue_secs": overdue_secs(item, now),
         "first_response_at": item.first_response_at.map(|t| t.to_rfc3339()),
         "response_secs": response_secs(item),

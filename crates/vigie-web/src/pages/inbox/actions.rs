@@ -156,6 +156,8 @@ pub fn apply(
         reply: None,
         reason: None,
         escalated_at: None,
+        clock_at: None,
+        first_due_at: None,
         updated_at: ctx.now,
     });
     let before = item.status;
@@ -199,7 +201,7 @@ pub fn apply(
             let mut change = WorkflowChange::Assigned { department: None, due: None, assignee: None };
             if let Some(d) = &department {
                 item.department_id = Some(d.id);
-                item.due_at = due_at(item.entered_at, d);
+                item.due_at = due_at(item.clock_start(), d);
                 // A new due time: escalated again if it is missed again.
                 item.escalated_at = None;
                 if let WorkflowChange::Assigned { department, due, .. } = &mut change {
@@ -311,7 +313,21 @@ pub fn apply(
             }
             item.status = if item.assignee_id.is_some() { InboxStatus::Assigned } else { InboxStatus::ToHandle };
             item.closed_at = None;
-            event(WorkflowChange::Reopened { from: before, to: item.status })
+            // Answered, it is new work from now: due again by its own target
+            // from its reopening (not overdue and escalated at once), while
+            // the reports keep judging its first answer against the due time
+            // it had. Never answered, its author is still waiting: its clock
+            // did not stop.
+            let mut due = None;
+            if item.first_response_at.is_some() {
+                let target = item.due_at.map(|d| d - item.clock_start());
+                item.first_due_at = item.first_answer_due();
+                item.clock_at = Some(ctx.now);
+                item.due_at = target.map(|t| ctx.now + t);
+                item.escalated_at = None;
+                due = item.due_at;
+            }
+            event(WorkflowChange::Reopened { from: before, to: item.status, due })
         }
     };
     item.updated_at = ctx.now;
@@ -421,6 +437,42 @@ mod tests {
     }
 
     #[test]
+    fn an_answered_item_reopened_is_due_again_from_its_reopening() {
+        let m = mention();
+        // Arrived at 2:00, due by 6:00 (4 h), escalated at 7:00, answered at 8:00.
+        let (item, _) = apply(None, &m, Action::Assign { department: Some(cs()), assignee: None }, ctx(3)).unwrap();
+        let escalated = InboxItem { escalated_at: Some(t(7)), ..item };
+        let (item, _) =
+            apply(Some(&escalated), &m, Action::Answer { reply: Some("Sorry".into()), reason: None }, ctx(8)).unwrap();
+        // The customer writes again; reopened at 20:00 it is due by 24:00,
+        // not overdue (and escalated) at once.
+        let (item, ev) = apply(Some(&item), &m, Action::Reopen, ctx(20)).unwrap();
+        assert_eq!((item.clock_at, item.due_at), (Some(t(20)), Some(t(20) + Duration::hours(4))));
+        assert_eq!(item.escalated_at, None, "escalated again only if the new due time is missed");
+        assert_eq!(english(&ev), "answered → to_handle, due again 2026-11-21 00:00 UTC");
+        // The first answer is still judged against 6:00 (late), and a second
+        // reopening keeps that.
+        assert_eq!((item.first_answer_due(), item.first_response_at), (Some(t(6)), Some(t(8))));
+        let (item, _) =
+            apply(Some(&item), &m, Action::Answer { reply: Some("Done".into()), reason: None }, ctx(21)).unwrap();
+        let (item, _) = apply(Some(&item), &m, Action::Reopen, ctx(22)).unwrap();
+        assert_eq!((item.first_answer_due(), item.due_at), (Some(t(6)), Some(t(22) + Duration::hours(4))));
+        // Moved to another department, it is due by that one's target from
+        // its reopening too.
+        let billing = Department { id: 2, response_target_secs: 3600, ..cs() };
+        let (item, _) =
+            apply(Some(&item), &m, Action::Assign { department: Some(billing), assignee: None }, ctx(23)).unwrap();
+        assert_eq!(item.due_at, Some(t(23)));
+        // Never answered (ignored, then reopened): its author is still
+        // waiting since it arrived, and its due time stays.
+        let (item, _) = apply(None, &m, Action::Assign { department: Some(cs()), assignee: None }, ctx(3)).unwrap();
+        let (item, _) = apply(Some(&item), &m, Action::Ignore { reason: Some("spam?".into()) }, ctx(4)).unwrap();
+        let (item, ev) = apply(Some(&item), &m, Action::Reopen, ctx(9)).unwrap();
+        assert_eq!((item.clock_at, item.due_at), (None, Some(t(6))));
+        assert_eq!(english(&ev), "ignored → to_handle");
+    }
+
+    #[test]
     fn a_reply_sent_before_a_reopen_is_kept_when_a_reason_is_given_next() {
         let m = mention();
         let (item, _) = apply(None, &m, Action::Triage, ctx(1)).unwrap();
@@ -512,7 +564,13 @@ mod tests {
             ("answered → closed: done".into(), "répondu → clos\u{a0}: done".into())
         );
         let (item, ev) = apply(Some(&item), &m, Action::Reopen, ctx(6)).unwrap();
-        assert_eq!((english(&ev), french(&ev)), ("closed → to_handle".into(), "clos → à traiter".into()));
+        assert_eq!(
+            (english(&ev), french(&ev)),
+            (
+                "closed → to_handle, due again 2026-11-20 10:00 UTC".into(),
+                "clos → à traiter, nouvelle échéance 20/11/2026 10:00 UTC".into()
+            )
+        );
         let (reopened, ev) = apply(Some(&item), &m, Action::Close { reason: None }, ctx(7)).unwrap();
         assert_eq!(
             (english(&ev), french(&ev)),

@@ -649,6 +649,10 @@ async fn render(state: &AppState, actor: &Actor, mid: i64, echo: Option<&Echo>) 
                 @if let Some(i) = &item {
                     dt { (lang.t("Arrivée", "Arrived")) }
                     dd { (lang.datetime(i.entered_at)) }
+                    @if let Some(at) = i.clock_at {
+                        dt { (lang.t("Rouverte", "Reopened")) }
+                        dd { (lang.datetime(at)) }
+                    }
                     dt { (lang.t("Échéance", "Due")) }
                     dd {
                         @if let Some(due) = i.due_at { (lang.datetime(due)) } @else { "—" }
@@ -663,7 +667,7 @@ async fn render(state: &AppState, actor: &Actor, mid: i64, echo: Option<&Echo>) 
                     dd.response-time {
                         @if let Some(secs) = response_secs(i) {
                             (lang.duration(secs))
-                            @if let (Some(first), Some(due)) = (i.first_response_at, i.due_at) {
+                            @if let (Some(first), Some(due)) = (i.first_response_at, i.first_answer_due()) {
                                 @if first <= due { " " span.badge.within { (lang.t("dans l'objectif", "within target")) } }
                                 @else { " " span.overdue { (lang.t("hors objectif", "over target")) } }
                             }
