@@ -49,7 +49,11 @@ pub enum Escalation {
     Manager(String),
     /// The assignee is the manager already.
     AlreadyManager,
-    /// The department has no manager (or the item no department).
+    /// The department has no manager (or the item no department): to the
+    /// project's managers and admins, by name.
+    ProjectManagers(Vec<String>),
+    /// Nobody to escalate to: no department manager, and no manager or admin
+    /// in the project but the assignee.
     NoManager,
 }
 
@@ -352,6 +356,15 @@ impl WorkflowDetail {
                     }
                     (Escalation::AlreadyManager, Language::Fr) => {
                         format!("{since}\u{a0}; elle est déjà chez le responsable du service")
+                    }
+                    (Escalation::ProjectManagers(names), Language::En) => {
+                        format!("{since}; the department has no manager: escalated to {}", names.join(", "))
+                    }
+                    (Escalation::ProjectManagers(names), Language::Fr) => {
+                        format!(
+                            "{since}\u{a0}; le service n'a pas de responsable\u{a0}: escaladée à {}",
+                            names.join(", ")
+                        )
                     }
                     (Escalation::NoManager, Language::En) => {
                         format!("{since}; the department has no manager to escalate to")
@@ -689,6 +702,18 @@ mod tests {
         );
         let already = WorkflowChange::Escalated { since: due(), to: Escalation::AlreadyManager };
         assert_eq!(both(already).0, "overdue since 2026-11-20 06:00 UTC; it is already with the department's manager");
+        let fallback = WorkflowChange::Escalated {
+            since: due(),
+            to: Escalation::ProjectManagers(vec!["Sam".into(), "Dana".into()]),
+        };
+        assert_eq!(
+            both(fallback),
+            (
+                "overdue since 2026-11-20 06:00 UTC; the department has no manager: escalated to Sam, Dana".into(),
+                "en retard depuis le 20/11/2026 06:00 UTC\u{a0}; le service n'a pas de responsable\u{a0}: escaladée à Sam, Dana"
+                    .into()
+            )
+        );
         let nobody = WorkflowChange::Escalated { since: due(), to: Escalation::NoManager };
         assert_eq!(
             both(nobody),

@@ -26,7 +26,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
-use vigie_model::{Escalation, InboxStatus, Mention, Polarity, SourceKind, WorkflowChange, WorkflowDetail};
+use vigie_model::{Escalation, InboxStatus, Mention, Polarity, Role, SourceKind, WorkflowChange, WorkflowDetail};
 use vigie_store::{
     Department, InboxItem, NewDepartment, NewRoutingRule, NewWorkflowEvent, RoutingRule, Store, StoreError,
     StoredMention,
@@ -448,13 +448,18 @@ pub async fn seed_workflow(store: &dyn Store, project_id: i64, now: DateTime<Utc
 
 /// Escalates the pending items of every project that are past their due
 /// time and not escalated yet: each gets `escalated_at = now` (managers find
-/// them with the inbox's escalated filter) and a history event naming the
-/// department's manager; the assignee is kept. Returns how many were
-/// escalated. The server runs it every minute.
+/// them with the inbox's escalated filter) and a history event naming whom
+/// it went to: the department's manager, or, when the department has none
+/// (or the item no department), the project's managers and admins, so an
+/// overdue item is never marked escalated while nobody is told. The
+/// assignee is kept. Returns the items escalated. The server runs it every
+/// minute.
 pub async fn escalate_overdue(store: &dyn Store, now: DateTime<Utc>) -> Result<Vec<Escalated>, PipelineError> {
     let overdue = store.overdue_items(now, ESCALATION_BATCH).await?;
     let mut departments: HashMap<i64, Vec<Department>> = HashMap::new();
     let mut names: HashMap<i64, String> = HashMap::new();
+    // Per project, its active managers and admins, by username.
+    let mut managers: HashMap<i64, Vec<(i64, String)>> = HashMap::new();
     let mut escalated = Vec::new();
     for listed in overdue {
         // Read again: a person may have handled it since the listing (the
@@ -472,18 +477,39 @@ pub async fn escalate_overdue(store: &dyn Store, now: DateTime<Utc>) -> Result<V
             .department_id
             .and_then(|id| departments.get(&item.project_id).and_then(|list| list.iter().find(|d| d.id == id)));
         let department_name = department.map(|d| d.name.clone());
-        // The manager it goes to: none, or the one who has it already.
-        let manager = department.and_then(|d| d.manager_id).filter(|m| item.assignee_id != Some(*m));
-        let to = match (manager, department.and_then(|d| d.manager_id)) {
-            (Some(manager), _) => {
+        // Whom it goes to: the department's manager, else the project's
+        // managers; none of them if the one it would go to has it already.
+        let (to, recipients) = match department.and_then(|d| d.manager_id) {
+            Some(manager) if item.assignee_id == Some(manager) => (Escalation::AlreadyManager, Vec::new()),
+            Some(manager) => {
                 if let std::collections::hash_map::Entry::Vacant(e) = names.entry(manager) {
                     let name = store.user(manager).await?.map(|u| u.display_name).unwrap_or(format!("user #{manager}"));
                     e.insert(name);
                 }
-                Escalation::Manager(names.get(&manager).cloned().unwrap_or_default())
+                (Escalation::Manager(names.get(&manager).cloned().unwrap_or_default()), vec![manager])
             }
-            (None, Some(_)) => Escalation::AlreadyManager,
-            (None, None) => Escalation::NoManager,
+            None => {
+                if let std::collections::hash_map::Entry::Vacant(e) = managers.entry(item.project_id) {
+                    let members = store.members(item.project_id).await?;
+                    e.insert(
+                        members
+                            .into_iter()
+                            .filter(|(u, role)| *role >= Role::Manager && !u.disabled)
+                            .map(|(u, _)| (u.id, u.display_name))
+                            .collect(),
+                    );
+                }
+                let all = managers.get(&item.project_id).map(Vec::as_slice).unwrap_or_default();
+                let others: Vec<&(i64, String)> = all.iter().filter(|(id, _)| item.assignee_id != Some(*id)).collect();
+                if others.is_empty() {
+                    (if all.is_empty() { Escalation::NoManager } else { Escalation::AlreadyManager }, Vec::new())
+                } else {
+                    (
+                        Escalation::ProjectManagers(others.iter().map(|(_, name)| name.clone()).collect()),
+                        others.iter().map(|(id, _)| *id).collect(),
+                    )
+                }
+            }
         };
         let detail = WorkflowDetail::new(WorkflowChange::Escalated { since: item.due_at, to });
         let event = NewWorkflowEvent { user_id: None, action: "escalated".into(), detail: detail.encode() };
@@ -493,7 +519,7 @@ pub async fn escalate_overdue(store: &dyn Store, now: DateTime<Utc>) -> Result<V
             escalated.push(Escalated {
                 project_id: item.project_id,
                 mention_id: item.mention_id,
-                manager_id: manager,
+                recipients,
                 department: department_name,
                 due_at: item.due_at.unwrap_or(now),
             });
@@ -507,9 +533,10 @@ pub async fn escalate_overdue(store: &dyn Store, now: DateTime<Utc>) -> Result<V
 pub struct Escalated {
     pub project_id: i64,
     pub mention_id: i64,
-    /// The department's manager it was escalated to (none: no manager, or
-    /// the manager has it already).
-    pub manager_id: Option<i64>,
+    /// Whom it was escalated to: the department's manager, or the project's
+    /// managers and admins when the department has none (empty: nobody, or
+    /// the one it would go to has it already).
+    pub recipients: Vec<i64>,
     pub department: Option<String>,
     pub due_at: DateTime<Utc>,
 }
@@ -527,8 +554,9 @@ pub async fn mail_escalations(
     escalated: &[Escalated],
 ) -> Result<usize, PipelineError> {
     let mut sent = 0;
-    for e in escalated {
-        let Some(manager) = e.manager_id else { continue };
+    let sends: Vec<(&Escalated, i64)> =
+        escalated.iter().flat_map(|e| e.recipients.iter().map(move |m| (e, *m))).collect();
+    for (e, manager) in sends {
         let Some(user) = store.user(manager).await?.filter(|u| !u.disabled) else { continue };
         let Some(address) = user.email.clone() else { continue };
         let (Some(project), Some(mention)) =
@@ -552,7 +580,7 @@ pub async fn mail_escalations(
             item_url: item_url.as_deref(),
             mention_id: e.mention_id,
         });
-        let key = format!("escalation-{}-{}", e.project_id, e.mention_id);
+        let key = format!("escalation-{}-{}-to-{manager}", e.project_id, e.mention_id);
         match vigie_notify::send_plain_email(smtp, &[address], &subject, &text, &html, &key).await {
             Ok(()) => sent += 1,
             Err(error) => {

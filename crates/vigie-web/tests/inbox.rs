@@ -550,7 +550,7 @@ async fn overdue_items_are_highlighted_and_escalated_once() {
     let later = Utc::now() + Duration::hours(2);
     let escalations = escalate_overdue(app.store.as_ref(), later).await.unwrap();
     assert_eq!(escalations.len(), 2);
-    assert!(escalations.iter().all(|e| e.manager_id == Some(manager_id) && e.department.as_deref() == Some("Urgent")));
+    assert!(escalations.iter().all(|e| e.recipients == [manager_id] && e.department.as_deref() == Some("Urgent")));
     assert!(escalate_overdue(app.store.as_ref(), later + Duration::minutes(1)).await.unwrap().is_empty());
     let escalated = app.store.inbox_item(pid, one).await.unwrap().unwrap();
     assert_eq!(escalated.escalated_at.map(|t| t.timestamp()), Some(later.timestamp()));
@@ -619,6 +619,73 @@ async fn overdue_items_are_highlighted_and_escalated_once() {
     assert!(mail["subject"].as_str().unwrap().contains("mention en retard — Acme un"), "{mail}");
     let text = mail["parts"][0]["content"].as_str().unwrap();
     assert!(text.contains(&format!("https://vigie.example.fr/p/{pid}/inbox/{one}")), "{text}");
+}
+
+#[tokio::test]
+async fn an_overdue_item_of_a_department_without_manager_goes_to_the_project_managers() {
+    let app = TestApp::start().await;
+    let pid = app.project.id;
+    app.push(json!([
+        {"url": "https://a.example.fr/8", "text": "Acme huit", "source": "news", "published_at": "2026-03-01T10:00:00Z"},
+        {"url": "https://a.example.fr/9", "text": "Acme neuf", "source": "news", "published_at": "2026-03-01T10:00:00Z"},
+    ]))
+    .await;
+    let (eight, nine) = (id_of(&app, "https://a.example.fr/8").await, id_of(&app, "https://a.example.fr/9").await);
+    let orphan = app
+        .store
+        .add_department(
+            pid,
+            NewDepartment { name: "Orphan".into(), response_target_secs: 3600, manager_id: None },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let (manager, admin) = (app.user_id("manager").await, app.user_id("admin").await);
+    let agent = app.login("agent").await;
+    for (mid, body) in [
+        (eight, json!({"department_id": orphan.id})),
+        // With one of the project's managers already: it goes to the other.
+        (nine, json!({"department_id": orphan.id, "user_id": manager})),
+    ] {
+        let r = agent.post_json(&app.api(&format!("/inbox/{mid}/assign")), &body).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let later = Utc::now() + Duration::hours(2);
+    let mut escalations = escalate_overdue(app.store.as_ref(), later).await.unwrap();
+    escalations.sort_by_key(|e| e.mention_id);
+    let mut to: Vec<Vec<i64>> = escalations.iter().map(|e| e.recipients.clone()).collect();
+    to.iter_mut().for_each(|r| r.sort_unstable());
+    let mut both = vec![manager, admin];
+    both.sort_unstable();
+    let mut expected = vec![(eight, both), (nine, vec![admin])];
+    expected.sort_by_key(|(mid, _)| *mid);
+    assert_eq!(escalations.iter().map(|e| e.mention_id).zip(to).collect::<Vec<_>>(), expected);
+    let events = app.store.workflow_events(pid, eight).await.unwrap();
+    let last = events.last().unwrap();
+    let english = vigie_model::detail_text(&last.action, &last.detail, vigie_model::Language::En);
+    assert!(english.ends_with("the department has no manager: escalated to admin person, manager person"), "{english}");
+
+    // Each of them is told by e-mail.
+    let Some(server) = SmtpServer::start() else { return };
+    for name in ["manager", "admin"] {
+        let (mut user, _) = app.store.user_by_name(name).await.unwrap().unwrap();
+        user.email = Some(format!("{name}@example.fr"));
+        app.store.update_user(&user, &vigie_store::ChangedBy::unsigned(Utc::now())).await.unwrap();
+    }
+    let sent = vigie_pipeline::routing::mail_escalations(
+        app.store.as_ref(),
+        &common::smtp_config(&server),
+        None,
+        vigie_model::zone::Tz::UTC,
+        &escalations,
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent, 3);
+    let mut rcpts: Vec<String> =
+        server.received().iter().map(|m| m["rcpt_tos"][0].as_str().unwrap().to_string()).collect();
+    rcpts.sort();
+    assert_eq!(rcpts, ["admin@example.fr", "admin@example.fr", "manager@example.fr"]);
 }
 
 #[tokio::test]
