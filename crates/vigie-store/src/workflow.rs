@@ -267,8 +267,10 @@ pub struct ResponseStats {
     pub entered: i64,
     /// Of those, the ones with a first response.
     pub answered: i64,
-    /// Of those answered, the ones answered by their due time (items without
-    /// a target count as within it).
+    /// Of those answered, the ones that had a due time (a department with a
+    /// response target).
+    pub with_target: i64,
+    /// Of those, the ones answered by it.
     pub within_target: i64,
     /// Time to first response, in seconds.
     pub median_secs: Option<i64>,

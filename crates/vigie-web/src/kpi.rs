@@ -19,8 +19,9 @@
 //!   period (ignored ones excluded), the share with a first response.
 //! - **first-response time**: median and 90th percentile (nearest rank) of
 //!   first response − entry, over the answered ones.
-//! - **answered within target**: of the answered ones, the share answered by
-//!   their department's due time (no target counts as within it).
+//! - **answered within target**: of the answered ones that had a due time
+//!   (their department has a response target), the share answered by it;
+//!   none when no answered item had one.
 //! - **alerts raised**: alerts *opened* in the period; **time to
 //!   acknowledge**: the median of (acknowledgement, else resolution) −
 //!   opening over those acknowledged.
@@ -91,7 +92,7 @@ impl ResponseKpis {
             response_rate: ratio(r.answered, r.entered),
             median_first_response_secs: r.median_secs,
             p90_first_response_secs: r.p90_secs,
-            within_target_share: ratio(r.within_target, r.answered),
+            within_target_share: ratio(r.within_target, r.with_target),
         }
     }
 }
@@ -449,6 +450,7 @@ mod tests {
         let responses = ResponseStats {
             entered: 8,
             answered: 5,
+            with_target: 5,
             within_target: 4,
             median_secs: Some(600),
             p90_secs: Some(7_200),
@@ -470,6 +472,12 @@ mod tests {
         assert_eq!(k.share_of_voice, Some(0.75));
         assert_eq!(k.responses.response_rate, Some(5.0 / 8.0));
         assert_eq!(k.responses.within_target_share, Some(0.8));
+        // Answered items without a target are not "within" it: only those
+        // with one count, and without any there is no share.
+        let some = ResponseStats { with_target: 2, within_target: 1, ..responses.clone() };
+        assert_eq!(Kpis::compute(&overview, &some, &stats).responses.within_target_share, Some(0.5));
+        let none = ResponseStats { with_target: 0, within_target: 0, ..responses.clone() };
+        assert_eq!(Kpis::compute(&overview, &none, &stats).responses.within_target_share, None);
         assert_eq!(
             (k.reach_total, k.reach_median, k.alerts_raised, k.ack_median_secs),
             (130.0, Some(30.0), 2, Some(900))

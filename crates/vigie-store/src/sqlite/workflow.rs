@@ -737,7 +737,9 @@ impl Workflow for SqliteStore {
             "SELECT COUNT(*) AS entered, \
              COUNT(*) FILTER (WHERE first_response_at IS NOT NULL) AS answered, \
              COUNT(*) FILTER (WHERE first_response_at IS NOT NULL \
-                 AND (COALESCE(first_due_at, due_at) IS NULL OR first_response_at <= COALESCE(first_due_at, due_at))) AS within_target, ",
+                 AND COALESCE(first_due_at, due_at) IS NOT NULL) AS with_target, \
+             COUNT(*) FILTER (WHERE first_response_at IS NOT NULL \
+                 AND first_response_at <= COALESCE(first_due_at, due_at)) AS within_target, ",
         );
         qb.push(format!("COUNT(*) FILTER (WHERE status IN {PENDING}) AS pending, "));
         qb.push(format!("COUNT(*) FILTER (WHERE status IN {PENDING} AND due_at < "))
@@ -748,6 +750,7 @@ impl Workflow for SqliteStore {
         let mut stats = ResponseStats {
             entered: row.try_get("entered")?,
             answered: row.try_get("answered")?,
+            with_target: row.try_get("with_target")?,
             within_target: row.try_get("within_target")?,
             pending: row.try_get("pending")?,
             overdue: row.try_get("overdue")?,

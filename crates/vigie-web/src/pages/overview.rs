@@ -266,7 +266,7 @@ async fn overview_api(
         "sources": f.overview.per_source_kind.iter().map(|r| json!({"source": r.key, "mentions": r.count})).collect::<Vec<_>>(),
         "terms": f.terms,
         "responses": {
-            "entered": f.responses.entered, "answered": f.responses.answered, "within_target": f.responses.within_target,
+            "entered": f.responses.entered, "answered": f.responses.answered, "with_target": f.responses.with_target, "within_target": f.responses.within_target,
             "median_secs": f.responses.median_secs, "p90_secs": f.responses.p90_secs,
             "pending": f.responses.pending, "overdue": f.responses.overdue,
         },
