@@ -17,7 +17,8 @@ pub mod zone;
 
 pub use alert_text::{Language, UnknownLanguage, alert_title, span_words};
 pub use workflow_text::{
-    Escalation, Release, WorkflowChange, WorkflowDetail, detail_text, detail_text_with, polarity_label, status_label,
+    Escalation, Release, WorkflowChange, WorkflowDetail, detail_text, detail_text_with, polarity_label, recorded_reply,
+    status_label,
 };
 
 /// Where a mention was published: the kind of platform, not the collector.

@@ -109,6 +109,11 @@ pub enum WorkflowChange {
         reply_chars: Option<usize>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// The reply as recorded, kept in the history when a later answer
+        /// (after a reopening) replaces the item's reply. Absent on events
+        /// written before it was kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply: Option<String>,
     },
     /// Closed from `from`: after an answer, after an earlier answer (no
     /// reason), or without answer (a reason).
@@ -312,12 +317,12 @@ impl WorkflowDetail {
                 }
                 parts.join(lang.t("\u{a0}; ", "; "))
             }
-            WorkflowChange::Answered { reply_chars, reason } => match (reply_chars, reason) {
+            WorkflowChange::Answered { reply_chars, reason, .. } => match (reply_chars, reason) {
                 (Some(n), _) => match lang {
                     Language::Fr => {
                         format!("réponse enregistrée ({n}\u{a0}caractère{})", if *n > 1 { "s" } else { "" })
                     }
-                    Language::En => format!("reply recorded ({n} characters)"),
+                    Language::En => format!("reply recorded ({n} character{})", if *n == 1 { "" } else { "s" }),
                 },
                 (None, Some(why)) => format!("{}{colon}{why}", lang.t("pas de réponse nécessaire", "no reply needed")),
                 (None, None) => String::new(),
@@ -453,6 +458,14 @@ impl WorkflowDetail {
 
 /// An event's stored detail in `lang`: rendered when it is a
 /// [`WorkflowDetail`] of the event's `action`, else as stored.
+/// The reply an `answered` event recorded, when it kept one.
+pub fn recorded_reply(action: &str, stored: &str) -> Option<String> {
+    match WorkflowDetail::parse(action, stored)?.change {
+        WorkflowChange::Answered { reply, .. } => reply,
+        _ => None,
+    }
+}
+
 pub fn detail_text(action: &str, stored: &str, lang: Language) -> String {
     detail_text_with(action, stored, lang, Tz::UTC, &|_| None)
 }
@@ -657,14 +670,21 @@ mod tests {
     #[test]
     fn answers_and_closings() {
         use InboxStatus::*;
-        let reply = WorkflowChange::Answered { reply_chars: Some(23), reason: None };
+        let reply = WorkflowChange::Answered { reply_chars: Some(23), reason: None, reply: None };
         assert_eq!(
             both(reply),
             ("reply recorded (23 characters)".into(), "réponse enregistrée (23\u{a0}caractères)".into())
         );
-        let one = WorkflowChange::Answered { reply_chars: Some(1), reason: None };
-        assert_eq!(both(one).1, "réponse enregistrée (1\u{a0}caractère)");
-        let none = WorkflowChange::Answered { reply_chars: None, reason: Some("spam".into()) };
+        let one = WorkflowChange::Answered { reply_chars: Some(1), reason: None, reply: Some("!".into()) };
+        assert_eq!(
+            both(one.clone()),
+            ("reply recorded (1 character)".into(), "réponse enregistrée (1\u{a0}caractère)".into())
+        );
+        // The reply itself is kept for the history, beside the text.
+        let stored = WorkflowDetail::new(one).encode();
+        assert_eq!(recorded_reply("answered", &stored).as_deref(), Some("!"));
+        assert_eq!(recorded_reply("note", &stored), None);
+        let none = WorkflowChange::Answered { reply_chars: None, reason: Some("spam".into()), reply: None };
         assert_eq!(both(none), ("no reply needed: spam".into(), "pas de réponse nécessaire\u{a0}: spam".into()));
         let cases = [
             (Answered, None, "answered → closed", "répondu → clos"),
@@ -741,7 +761,7 @@ mod tests {
 
     #[test]
     fn the_token_that_acted_is_named() {
-        let mut d = WorkflowDetail::new(WorkflowChange::Answered { reply_chars: Some(23), reason: None });
+        let mut d = WorkflowDetail::new(WorkflowChange::Answered { reply_chars: Some(23), reason: None, reply: None });
         d.by = Some("api".into());
         let stored = d.encode();
         assert_eq!(detail_text("answered", &stored, En), "reply recorded (23 characters) (by token api)");

@@ -565,7 +565,8 @@ pub async fn mail_escalations(
             continue;
         };
         let m = &mention.mention;
-        let title = m.title.clone().unwrap_or_else(|| m.text.chars().take(160).collect());
+        // Bounded (with an ellipsis) where the e-mail is written.
+        let title = m.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| m.text.clone());
         let item_url =
             base_url.map(|b| format!("{}/p/{}/inbox/{}", b.trim_end_matches('/'), e.project_id, e.mention_id));
         let lang: vigie_model::Language = user.lang.parse().unwrap_or_default();

@@ -130,6 +130,18 @@ async fn a_negative_delivery_mention_is_routed_then_assigned_and_answered() {
         answered["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, vec!["routed", "assigned", "answered"]);
     assert_eq!(answered["events"][2]["user"], "agent person");
+    // The history keeps the reply itself (a later answer replaces the item's).
+    assert_eq!(answered["events"][2]["reply"], "Nous sommes désolés, votre colis part aujourd'hui.");
+    let page = agent.get(&app.p(&format!("/inbox/{delivery}"))).await;
+    assert!(
+        page.text.contains(
+            "<blockquote class=\"reply\">Nous sommes désolés, votre colis part aujourd&#39;hui.</blockquote>"
+        ) || page
+            .text
+            .contains("<blockquote class=\"reply\">Nous sommes désolés, votre colis part aujourd'hui.</blockquote>"),
+        "{}",
+        page.text
+    );
 
     // Invalid transitions say what to do.
     let r = agent.post_json(&answer, &json!({"reply": "again"})).await;
@@ -422,6 +434,29 @@ async fn forms_and_bulk_actions() {
     let id_strings: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
     for id in &id_strings {
         fields.push(("ids", id));
+    }
+    // The lists start on no choice: sent as they are, nothing moves.
+    let before = app.store.inbox_item(pid, ids[0]).await.unwrap();
+    let page = agent.get(&app.p("/inbox")).await;
+    for list in ["department_id", "user_id", "status"] {
+        let start = format!("<select name=\"{list}\"");
+        let select = &page.text[page.text.find(&start).unwrap()..];
+        assert!(
+            select.contains(">(choose)</option>")
+                && select.find("<option").unwrap() == select.find("<option value=\"\"").unwrap(),
+            "{list}: {select:.300}"
+        );
+    }
+    for (action, field, message) in [
+        ("assign_department", "department_id", "Give department_id."),
+        ("assign_user", "user_id", "Give user_id."),
+        ("status", "status", "Give status."),
+    ] {
+        let r =
+            agent.post_form(&app.p("/inbox/bulk"), &[("action", action), (field, ""), ("ids", &id_strings[0])]).await;
+        assert_eq!(r.status, 400, "{action}: {}", r.text);
+        assert!(r.text.contains(message), "{action}: {}", r.text);
+        assert_eq!(app.store.inbox_item(pid, ids[0]).await.unwrap(), before, "{action}: nothing moved");
     }
     let r = agent.post_form(&app.p("/inbox/bulk"), &fields).await;
     assert_eq!(r.status, 303, "{}", r.text);

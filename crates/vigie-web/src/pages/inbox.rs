@@ -558,6 +558,9 @@ fn bulk_controls(lang: Lang, dir: &Directory, fe: FormEcho<'_>) -> Markup {
             div.bulk-action {
                 label { (lang.t("Service", "Department"))
                     select name="department_id" aria-invalid=[fe.invalid("department_id")] aria-describedby=[fe.described("department_id")] {
+                        // Nothing chosen until a person chooses: a click
+                        // never sends the items to whatever is listed first.
+                        option value="" { (lang.t("(choisir)", "(choose)")) }
                         @for d in &dir.departments {
                             @let id = d.id.to_string();
                             option value=(id) selected[fe.chose("department_id", &id, false)] { (crate::pages::dept(lang, &d.name)) }
@@ -569,6 +572,7 @@ fn bulk_controls(lang: Lang, dir: &Directory, fe: FormEcho<'_>) -> Markup {
             div.bulk-action {
                 label { (lang.t("Personne", "Person"))
                     select name="user_id" aria-invalid=[fe.invalid("user_id")] aria-describedby=[fe.described("user_id")] {
+                        option value="" { (lang.t("(choisir)", "(choose)")) }
                         @for a in &dir.agents {
                             @let id = a.id.to_string();
                             option value=(id) selected[fe.chose("user_id", &id, false)] { (a.name) }
@@ -580,6 +584,7 @@ fn bulk_controls(lang: Lang, dir: &Directory, fe: FormEcho<'_>) -> Markup {
             div.bulk-action {
                 label { (lang.t("Statut", "Status"))
                     select name="status" aria-invalid=[fe.invalid("status")] aria-describedby=[fe.described("status")] {
+                        option value="" { (lang.t("(choisir)", "(choose)")) }
                         option value="to_handle" selected[fe.chose("status", "to_handle", false)] { (lang.t("à traiter", "to handle")) }
                         option value="closed" selected[fe.chose("status", "closed", false)] { (lang.t("clos", "closed")) }
                         option value="ignored" selected[fe.chose("status", "ignored", false)] { (lang.t("ignoré", "ignored")) }
@@ -721,12 +726,12 @@ async fn bulk(state: &AppState, actor: &Actor, input: BulkInput, lang: Lang) -> 
                 }
                 Box::new(move |_| Action::Ignore { reason: reason.clone() })
             }
-            other => {
-                return Err(ApiError::invalid(format!(
-                    "status must be to_handle, closed or ignored, not {:?}",
-                    other.unwrap_or("")
-                ))
-                .for_field("status"));
+            None => {
+                return Err(ApiError::invalid(lang.t("Choisissez un statut.", "Give status.")).for_field("status"));
+            }
+            Some(other) => {
+                return Err(ApiError::invalid(format!("status must be to_handle, closed or ignored, not {other:?}"))
+                    .for_field("status"));
             }
         },
         other => {

@@ -932,6 +932,7 @@ fn detail_json(d: &Detail) -> Value {
                         "at": e.at.to_rfc3339(), "user_id": e.user_id,
                         "user": e.user_id.and_then(|u| d.users.get(&u)), "action": e.action,
                         "detail": super::inbox::item::event_detail_json(e),
+                        "reply": vigie_model::recorded_reply(&e.action, &e.detail),
                     }))
                     .collect::<Vec<_>>()
             ),
@@ -1150,6 +1151,7 @@ async fn detail_page(
                 ol.history { @for e in &d.events { li {
                     time datetime=(e.at.to_rfc3339()) { (lang.datetime(e.at)) } " · "
                     strong { (d.user(e.user_id, lang)) } " · " span.badge { (super::inbox::item::event_label(lang, &e.action)) } " " (super::inbox::item::event_detail(lang, e, &theme_names))
+                    @if let Some(reply) = vigie_model::recorded_reply(&e.action, &e.detail) { blockquote.reply { (reply) } }
                 } } }
             }
             p { a href={ "/p/" (pid) "/inbox/" (m.id) } { (lang.t("Traiter cette mention →", "Handle this mention →")) } }

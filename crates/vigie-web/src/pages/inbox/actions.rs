@@ -232,11 +232,25 @@ pub fn apply(
                 )
                 .for_field("reply"));
             }
+            // One or the other: a reason given beside a reply would be lost
+            // from the history, which records the reply.
+            if reply.is_some() && reason.is_some() {
+                return Err(invalid(
+                    lang,
+                    "Indiquez soit la réponse envoyée, soit pourquoi aucune réponse n'est nécessaire, pas les deux.",
+                    "Give either the reply that was sent or a reason why no reply is needed, not both.",
+                )
+                .for_field("reason"));
+            }
             item.status = InboxStatus::Answered;
             item.first_response_at.get_or_insert(ctx.now);
             let change = match (&reply, &reason) {
-                (Some(r), _) => WorkflowChange::Answered { reply_chars: Some(r.chars().count()), reason: None },
-                (None, why) => WorkflowChange::Answered { reply_chars: None, reason: why.clone() },
+                (Some(r), _) => WorkflowChange::Answered {
+                    reply_chars: Some(r.chars().count()),
+                    reason: None,
+                    reply: Some(r.clone()),
+                },
+                (None, why) => WorkflowChange::Answered { reply_chars: None, reason: why.clone(), reply: None },
             };
             // A reply sent earlier (before a reopen) stays on record unless a
             // new reply replaces it: a reason alone does not erase it.
@@ -477,17 +491,29 @@ mod tests {
         let m = mention();
         let (item, _) = apply(None, &m, Action::Triage, ctx(1)).unwrap();
         let reply = Action::Answer { reply: Some("Votre dossier n° 4521 est transmis".into()), reason: None };
-        let (item, _) = apply(Some(&item), &m, reply, ctx(2)).unwrap();
+        let (item, first) = apply(Some(&item), &m, reply, ctx(2)).unwrap();
+        assert_eq!(
+            vigie_model::recorded_reply(&first.action, &first.detail).as_deref(),
+            Some("Votre dossier n° 4521 est transmis")
+        );
         let (item, _) = apply(Some(&item), &m, Action::Reopen, ctx(3)).unwrap();
         let reason = Action::Answer { reply: None, reason: Some("doublon".into()) };
         let (item, _) = apply(Some(&item), &m, reason, ctx(4)).unwrap();
         assert_eq!(item.reply.as_deref(), Some("Votre dossier n° 4521 est transmis"));
         assert_eq!((item.reason.as_deref(), item.first_response_at), (Some("doublon"), Some(t(2))));
         let again = Action::Answer { reply: Some("Nouvelle réponse".into()), reason: None };
-        let (item, _) = apply(Some(&item), &m, Action::Reopen, ctx(5))
+        let (item, ev) = apply(Some(&item), &m, Action::Reopen, ctx(5))
             .and_then(|(i, _)| apply(Some(&i), &m, again, ctx(6)))
             .unwrap();
         assert_eq!(item.reply.as_deref(), Some("Nouvelle réponse"), "a new reply replaces the old one");
+        // ...on the item; the history keeps each reply.
+        assert_eq!(vigie_model::recorded_reply(&ev.action, &ev.detail).as_deref(), Some("Nouvelle réponse"));
+        // A reply and a reason at once: one or the other.
+        let (open, _) = apply(Some(&item), &m, Action::Reopen, ctx(7)).unwrap();
+        let both = Action::Answer { reply: Some("r".into()), reason: Some("x".into()) };
+        let e = apply(Some(&open), &m, both, ctx(8)).unwrap_err();
+        assert_eq!(e.code, crate::error::ErrorCode::InvalidRequest);
+        assert!(e.message.contains("not both"), "{}", e.message);
     }
 
     #[test]

@@ -272,6 +272,7 @@ async fn item_value(state: &AppState, actor: &Actor, mid: i64) -> Result<Value, 
         "events": events.iter().map(|e| json!({
             "id": e.id, "at": e.at.to_rfc3339(), "user_id": e.user_id, "user": dir.user_name(e.user_id),
             "action": e.action, "detail": event_detail_json(e),
+            "reply": vigie_model::recorded_reply(&e.action, &e.detail),
         })).collect::<Vec<_>>(),
     }))
 }
@@ -717,6 +718,11 @@ async fn render(state: &AppState, actor: &Actor, mid: i64, echo: Option<&Echo>) 
                             strong { (dir.user_name(e.user_id).unwrap_or_else(|| "Vigie".into())) } " · "
                             (event_label(lang, &e.action))
                             @if !detail.is_empty() { (lang.t("\u{a0}: ", ": ")) span.detail { (detail) } }
+                            // Every reply stays readable, also once a later
+                            // answer replaced the item's.
+                            @if let Some(reply) = vigie_model::recorded_reply(&e.action, &e.detail) {
+                                blockquote.reply { (reply) }
+                            }
                         }
                     }
                 }
