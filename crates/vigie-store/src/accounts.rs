@@ -76,6 +76,27 @@ pub struct NewAudit {
     pub detail: String,
 }
 
+/// The audit line of a department that lost its manager because the person
+/// left the project, became a viewer or was disabled.
+pub(crate) fn manager_removed_audit(
+    department_id: i64,
+    department: &str,
+    username: &str,
+    why: vigie_model::Release,
+    by: &ChangedBy,
+) -> String {
+    let why = match why {
+        vigie_model::Release::LeftProject => "left the project",
+        vigie_model::Release::Reader => "became a viewer",
+        vigie_model::Release::Disabled => "was disabled",
+    };
+    let token = by.token.as_deref().map(|t| format!(" (token {t})")).unwrap_or_default();
+    format!(
+        "department #{department_id} {department}: no manager since {username} {why}; \
+         its overdue items go to the project's managers until one is chosen{token}"
+    )
+}
+
 /// Users, memberships, sessions, login throttling and audit.
 #[async_trait]
 pub trait Accounts: Send + Sync {

@@ -1531,6 +1531,17 @@ async fn inbox_items_are_saved_with_their_history(store: &dyn Store) {
     );
     let support_now = store.list_departments(p.id).await.unwrap().into_iter().find(|d| d.id == support.id).unwrap();
     assert_eq!(support_now.manager_id, None);
+    // The audit log says so, in the same change.
+    let audit = store.audit_log(Some(p.id), None, 1).await.unwrap();
+    assert_eq!((audit[0].action.as_str(), audit[0].at), ("department.update", by().at));
+    assert_eq!(
+        audit[0].detail,
+        format!(
+            "department #{} {}: no manager since {} left the project; its overdue items go to the project's \
+             managers until one is chosen (token ops)",
+            support.id, support.name, agent.username
+        )
+    );
 
     // A disabled account is released the same way (it can no longer act).
     let odile = store.add_user(new_user("odile"), t0()).await.unwrap();

@@ -9,6 +9,7 @@ use vigie_model::{Release, Role};
 
 use super::workflow::release_items;
 use super::{PgStore, project_from_row, returned_id};
+use crate::accounts::manager_removed_audit;
 use crate::codec::{from_ts, is_foreign_key_violation, is_unique_violation, role_from_str, ts};
 use crate::{Accounts, AuditEntry, ChangedBy, NewAudit, NewUser, Project, Result, Session, StoreError, User};
 
@@ -120,10 +121,7 @@ impl Accounts for PgStore {
         // departments they managed wait for a new manager.
         if user.disabled {
             release_items(&mut tx, user.id, None, Release::Disabled, by).await?;
-            sqlx::query("UPDATE departments SET manager_id = NULL WHERE manager_id = $1")
-                .bind(user.id)
-                .execute(&mut *tx)
-                .await?;
+            unmanage(&mut tx, user.id, None, Release::Disabled, by).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -150,11 +148,7 @@ impl Accounts for PgStore {
         if role.is_none_or(|r| r < Role::Agent) {
             let why = if role.is_none() { Release::LeftProject } else { Release::Reader };
             release_items(&mut tx, user_id, Some(project_id), why, by).await?;
-            sqlx::query("UPDATE departments SET manager_id = NULL WHERE project_id = $1 AND manager_id = $2")
-                .bind(project_id)
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
+            unmanage(&mut tx, user_id, Some(project_id), why, by).await?;
         }
         let Some(role) = role else {
             sqlx::query("DELETE FROM memberships WHERE project_id = $1 AND user_id = $2")
@@ -316,4 +310,40 @@ impl Accounts for PgStore {
         let rows = qb.build().fetch_all(&self.pool).await?;
         rows.iter().map(audit_from_row).collect()
     }
+}
+
+/// The departments `user_id` managed (in `project`, or in every project)
+/// wait for a new manager; each one's change goes to the audit log, in the
+/// same transaction.
+async fn unmanage(
+    conn: &mut sqlx::PgConnection,
+    user_id: i64,
+    project: Option<i64>,
+    why: Release,
+    by: &ChangedBy,
+) -> Result<()> {
+    let rows = sqlx::query(
+        "SELECT d.id, d.project_id, d.name, u.username FROM departments d JOIN users u ON u.id = d.manager_id \
+         WHERE d.manager_id = $1 AND ($2::BIGINT IS NULL OR d.project_id = $2) ORDER BY d.id FOR UPDATE OF d",
+    )
+    .bind(user_id)
+    .bind(project)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in rows {
+        let (id, project_id): (i64, i64) = (row.try_get("id")?, row.try_get("project_id")?);
+        sqlx::query("UPDATE departments SET manager_id = NULL WHERE id = $1").bind(id).execute(&mut *conn).await?;
+        let detail = manager_removed_audit(id, row.try_get("name")?, row.try_get("username")?, why, by);
+        sqlx::query(
+            "INSERT INTO audit_log (project_id, user_id, at, action, detail) \
+             VALUES ($1, $2, $3, 'department.update', $4)",
+        )
+        .bind(project_id)
+        .bind(by.user_id)
+        .bind(ts(by.at))
+        .bind(detail)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }

@@ -422,7 +422,7 @@ fn fields(lang: Lang, d: Option<&Department>, members: &[(User, Role)], fe: Form
         }
         label { (lang.t("Responsable (reçoit les mentions en retard)", "Manager (gets overdue mentions)"))
             select name="manager_id" aria-invalid=[fe.invalid("manager_id")] aria-describedby=[fe.described("manager_id")] {
-                option value="" { (lang.t("(aucun)", "(none)")) }
+                option value="" { (lang.t("(aucun : les responsables du projet)", "(none: the project's managers)")) }
                 // Only people who can handle the overdue mentions escalated to
                 // them: agents or above, with an active account.
                 @for (u, _) in members.iter().filter(|(u, role)| *role >= Role::Agent && !u.disabled) {
