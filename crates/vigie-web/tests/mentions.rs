@@ -425,6 +425,20 @@ async fn the_mention_page_shows_explanation_story_and_workflow() {
     let row = common::after(&page.text, &format!("/mentions/{b}\""));
     let row = &row[..row.find("</li>").unwrap()];
     assert!(row.contains(&format!("class=\"badge copy\" href=\"/p/{}/mentions/{a}\"", app.project.id)), "{row}");
+    // So does the inbox, where copies of one complaint may each wait.
+    let agent = app.login("agent").await;
+    for id in [a, b] {
+        if app.store.inbox_item(app.project.id, id).await.unwrap().is_none() {
+            let r = agent.post_json(&app.api(&format!("/inbox/{id}/triage")), &json!({})).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+    }
+    let inbox = agent.get(&app.p("/inbox?status=all")).await;
+    let row = common::after(&inbox.text, &format!("/inbox/{b}\""));
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains(&format!("class=\"badge copy\" href=\"/p/{}/mentions/{a}\"", app.project.id)), "{row}");
+    let row = common::after(&inbox.text, &format!("/inbox/{a}\""));
+    assert!(!row[..row.find("</tr>").unwrap()].contains("badge copy"), "the first is no copy");
     let r = viewer.get(&app.p(&format!("/mentions/{a}"))).await;
     assert_eq!(r.status, 200);
     assert!(r.text.contains(&format!("href=\"/p/{}/mentions/{b}\"", app.project.id)), "{}", r.text);

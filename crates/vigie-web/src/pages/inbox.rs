@@ -636,6 +636,14 @@ fn table(
                                 a href={ "/p/" (pid) "/inbox/" (item.mention_id) } {
                                     (m.title.as_deref().filter(|t| !t.trim().is_empty()).map(|t| clip(t, 120)).unwrap_or_else(|| clip(&m.text, 120)))
                                 }
+                                // A copy of an earlier mention (the same
+                                // complaint pasted elsewhere) says so and
+                                // leads to the story's first one.
+                                @if let Some(story) = m.analysis.story_id.filter(|s| *s != m.id) {
+                                    " " a.badge.copy href={ "/p/" (pid) "/mentions/" (story) }
+                                        title=(lang.t("Même histoire qu'une mention antérieure : voir la première", "Same story as an earlier mention: see the first")) {
+                                        (lang.t("copie", "copy")) }
+                                }
                                 @if m.title.as_deref().is_some_and(|t| !t.trim().is_empty()) {
                                     br; span.muted { (clip(&m.text, 200)) }
                                 }
