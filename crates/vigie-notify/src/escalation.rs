@@ -27,6 +27,9 @@ pub struct Escalation<'a> {
     pub item_url: Option<&'a str>,
     /// The command that shows it otherwise.
     pub mention_id: i64,
+    /// Sent to the project's managers because the department has no manager
+    /// (or the item no department), rather than to the department's manager.
+    pub to_project_managers: bool,
 }
 
 /// Subject, plain text and HTML of an escalation e-mail.
@@ -45,16 +48,25 @@ pub fn escalation_email(e: &Escalation<'_>) -> (String, String, String) {
     );
     let item = e.item_url.and_then(http_url);
     let source = e.mention_url.and_then(http_url);
+    let intro = match e.to_project_managers {
+        false => t(
+            "Une mention de votre service attend toujours une réponse après son échéance.",
+            "A mention of your department is still waiting for an answer past its due time.",
+        ),
+        true => t(
+            "Une mention attend toujours une réponse après son échéance, et son service n'a pas de responsable\u{a0}: \
+             vous la recevez comme responsable du projet.",
+            "A mention is still waiting for an answer past its due time, and its department has no manager: \
+             you get it as one of the project's managers.",
+        ),
+    };
     let see = match &item {
         Some(url) => url.clone(),
         None => format!("vigie mention show {}", e.mention_id),
     };
     let mut text = format!(
         "{}\n\n{}{colon} {project}\n{}{colon} {department}\n{}{colon} {due}\n{}{colon} {mention}\n",
-        t(
-            "Une mention de votre service attend toujours une réponse après son échéance.",
-            "A mention of your department is still waiting for an answer past its due time."
-        ),
+        intro,
         t("Projet", "Project"),
         t("Service", "Department"),
         t("Échéance", "Due"),
@@ -74,10 +86,7 @@ pub fn escalation_email(e: &Escalation<'_>) -> (String, String, String) {
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\n\
          <body style=\"font-family:sans-serif;line-height:1.4;color:#222\">\n<p>{}</p>\n<table cellpadding=\"3\">\n",
         h(&subject),
-        h(t(
-            "Une mention de votre service attend toujours une réponse après son échéance.",
-            "A mention of your department is still waiting for an answer past its due time."
-        )),
+        h(intro),
     );
     for (k, v) in [
         (t("Projet", "Project"), project.as_str()),
@@ -125,6 +134,7 @@ mod tests {
             zone: vigie_model::zone::Tz::UTC,
             item_url: Some("https://vigie.example.fr/p/1/inbox/42"),
             mention_id: 42,
+            to_project_managers: false,
         }
     }
 
@@ -154,5 +164,21 @@ mod tests {
             "{text}"
         );
         assert!(escalation_email(&cli).1.contains("vigie mention show 42"));
+        // To the project's managers, when the department has none: it says why they get it.
+        let fallback = Escalation { to_project_managers: true, ..escalation(Language::En) };
+        let (_, text, html) = escalation_email(&fallback);
+        assert!(
+            text.starts_with(
+                "A mention is still waiting for an answer past its due time, and its department has no manager"
+            ),
+            "{text}"
+        );
+        assert!(
+            html.contains("you get it as one of the project&#x27;s managers")
+                || html.contains("you get it as one of the project&#39;s managers")
+                || html.contains("you get it as one of the project's managers"),
+            "{html}"
+        );
+        assert!(escalation_email(&escalation(Language::En)).1.starts_with("A mention of your department"));
     }
 }

@@ -511,6 +511,7 @@ pub async fn escalate_overdue(store: &dyn Store, now: DateTime<Utc>) -> Result<V
                 }
             }
         };
+        let to_project_managers = matches!(to, Escalation::ProjectManagers(_));
         let detail = WorkflowDetail::new(WorkflowChange::Escalated { since: item.due_at, to });
         let event = NewWorkflowEvent { user_id: None, action: "escalated".into(), detail: detail.encode() };
         // A conditional update: when several processes escalate at once (or
@@ -519,6 +520,7 @@ pub async fn escalate_overdue(store: &dyn Store, now: DateTime<Utc>) -> Result<V
             escalated.push(Escalated {
                 project_id: item.project_id,
                 mention_id: item.mention_id,
+                to_project_managers,
                 recipients,
                 department: department_name,
                 due_at: item.due_at.unwrap_or(now),
@@ -537,6 +539,8 @@ pub struct Escalated {
     /// managers and admins when the department has none (empty: nobody, or
     /// the one it would go to has it already).
     pub recipients: Vec<i64>,
+    /// The recipients are the project's managers (the department has none).
+    pub to_project_managers: bool,
     pub department: Option<String>,
     pub due_at: DateTime<Utc>,
 }
@@ -580,6 +584,7 @@ pub async fn mail_escalations(
             zone,
             item_url: item_url.as_deref(),
             mention_id: e.mention_id,
+            to_project_managers: e.to_project_managers,
         });
         let key = format!("escalation-{}-{}-to-{manager}", e.project_id, e.mention_id);
         match vigie_notify::send_plain_email(smtp, &[address], &subject, &text, &html, &key).await {

@@ -721,6 +721,10 @@ async fn an_overdue_item_of_a_department_without_manager_goes_to_the_project_man
         server.received().iter().map(|m| m["rcpt_tos"][0].as_str().unwrap().to_string()).collect();
     rcpts.sort();
     assert_eq!(rcpts, ["admin@example.fr", "admin@example.fr", "manager@example.fr"]);
+    for mail in server.received() {
+        let text = mail["parts"][0]["content"].as_str().unwrap();
+        assert!(text.contains("you get it as one of the project's managers"), "{text}");
+    }
 }
 
 #[tokio::test]
