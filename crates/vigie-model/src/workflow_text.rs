@@ -258,8 +258,9 @@ impl WorkflowDetail {
         (detail.v == VERSION && detail.change.action() == action).then_some(detail)
     }
 
-    /// The detail in `lang`, themes named by their keys. In English it is the
-    /// text Vigie stored before details were structured. Times are UTC.
+    /// The detail in `lang`, themes named by their keys (in English, much as
+    /// Vigie stored it before details were structured; statuses are written
+    /// as the pages name them). Times are UTC.
     pub fn render(&self, lang: Language) -> String {
         self.render_with(lang, Tz::UTC, &|_| None)
     }
@@ -268,7 +269,7 @@ impl WorkflowDetail {
     /// `theme_name(key)` when it gives a name.
     pub fn render_with(&self, lang: Language, zone: Tz, theme_name: &dyn Fn(&str) -> Option<String>) -> String {
         let fr = lang == Language::Fr;
-        let status = |s: InboxStatus| if fr { status_label(s, lang).to_string() } else { s.as_str().to_string() };
+        let status = |s: InboxStatus| status_label(s, lang).to_string();
         // French puts a non-breaking space before a colon.
         let colon = lang.t("\u{a0}: ", ": ");
         let mut text = match &self.change {
@@ -571,7 +572,7 @@ mod tests {
         assert_eq!(
             both(left),
             (
-                "Marie left the project: assigned → to_handle (unassigned)".into(),
+                "Marie left the project: assigned → to handle (unassigned)".into(),
                 "Marie ne fait plus partie du projet\u{a0}: assigné → à traiter (plus assignée à personne)".into()
             )
         );
@@ -625,11 +626,11 @@ mod tests {
     fn status_changes() {
         use InboxStatus::*;
         let triage = WorkflowChange::Status { from: New, to: ToHandle, unassigned: false };
-        assert_eq!(both(triage), ("new → to_handle".into(), "nouveau → à traiter".into()));
+        assert_eq!(both(triage), ("new → to handle".into(), "nouveau → à traiter".into()));
         let back = WorkflowChange::Status { from: Assigned, to: ToHandle, unassigned: true };
         assert_eq!(
             both(back),
-            ("assigned → to_handle (unassigned)".into(), "assigné → à traiter (plus assignée à personne)".into())
+            ("assigned → to handle (unassigned)".into(), "assigné → à traiter (plus assignée à personne)".into())
         );
         let reopened = WorkflowChange::Reopened { from: Closed, to: Assigned, due: None };
         assert_eq!(both(reopened), ("closed → assigned".into(), "clos → assigné".into()));
@@ -637,12 +638,12 @@ mod tests {
         assert_eq!(
             both(reopened),
             (
-                "answered → to_handle, due again 2026-11-20 06:00 UTC".into(),
+                "answered → to handle, due again 2026-11-20 06:00 UTC".into(),
                 "répondu → à traiter, nouvelle échéance 20/11/2026 06:00 UTC".into()
             )
         );
         let ignored = WorkflowChange::Ignored { from: ToHandle, reason: "bot".into() };
-        assert_eq!(both(ignored), ("to_handle → ignored: bot".into(), "à traiter → ignoré\u{a0}: bot".into()));
+        assert_eq!(both(ignored), ("to handle → ignored: bot".into(), "à traiter → ignoré\u{a0}: bot".into()));
     }
 
     #[test]
@@ -689,7 +690,7 @@ mod tests {
         let cases = [
             (Answered, None, "answered → closed", "répondu → clos"),
             (Answered, Some("done"), "answered → closed: done", "répondu → clos\u{a0}: done"),
-            (ToHandle, None, "to_handle → closed (answered before)", "à traiter → clos (répondue auparavant)"),
+            (ToHandle, None, "to handle → closed (answered before)", "à traiter → clos (répondue auparavant)"),
             (
                 Assigned,
                 Some("duplicate"),

@@ -999,7 +999,7 @@ async fn changes_made_in_settings_are_written_in_the_items_history() {
     let added = events(&now)[before..].to_vec();
     assert_eq!(added.len(), 2, "{added:?}");
     assert_eq!(added[0].0, "released");
-    assert_eq!(added[0].1, "agent person left the project: assigned → to_handle (unassigned)");
+    assert_eq!(added[0].1, "agent person left the project: assigned → to handle (unassigned)");
     assert_eq!(added[0].2, "admin person", "the admin did it");
     assert_eq!(added[1].0, "retargeted");
     assert!(

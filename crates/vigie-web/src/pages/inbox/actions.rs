@@ -463,7 +463,7 @@ mod tests {
         let (item, ev) = apply(Some(&item), &m, Action::Reopen, ctx(20)).unwrap();
         assert_eq!((item.clock_at, item.due_at), (Some(t(20)), Some(t(20) + Duration::hours(4))));
         assert_eq!(item.escalated_at, None, "escalated again only if the new due time is missed");
-        assert_eq!(english(&ev), "answered → to_handle, due again 2026-11-21 00:00 UTC");
+        assert_eq!(english(&ev), "answered → to handle, due again 2026-11-21 00:00 UTC");
         // The first answer is still judged against 6:00 (late), and a second
         // reopening keeps that.
         assert_eq!((item.first_answer_due(), item.first_response_at), (Some(t(6)), Some(t(8))));
@@ -483,7 +483,7 @@ mod tests {
         let (item, _) = apply(Some(&item), &m, Action::Ignore { reason: Some("spam?".into()) }, ctx(4)).unwrap();
         let (item, ev) = apply(Some(&item), &m, Action::Reopen, ctx(9)).unwrap();
         assert_eq!((item.clock_at, item.due_at), (None, Some(t(6))));
-        assert_eq!(english(&ev), "ignored → to_handle");
+        assert_eq!(english(&ev), "ignored → to handle");
     }
 
     #[test]
@@ -562,12 +562,12 @@ mod tests {
             |ev: &NewWorkflowEvent| vigie_model::detail_text(&ev.action, &ev.detail, vigie_model::Language::Fr);
         let marie = || Some(Assignee { id: 9, name: "Marie".into() });
         let (item, ev) = apply(None, &m, Action::Triage, ctx(3)).unwrap();
-        assert_eq!((english(&ev), french(&ev)), ("new → to_handle".into(), "nouveau → à traiter".into()));
+        assert_eq!((english(&ev), french(&ev)), ("new → to handle".into(), "nouveau → à traiter".into()));
         let (item, _) = apply(Some(&item), &m, Action::Assign { department: None, assignee: marie() }, ctx(3)).unwrap();
         let (item, ev) = apply(Some(&item), &m, Action::Triage, ctx(3)).unwrap();
         assert_eq!(
             (english(&ev), french(&ev)),
-            ("assigned → to_handle (unassigned)".into(), "assigné → à traiter (plus assignée à personne)".into())
+            ("assigned → to handle (unassigned)".into(), "assigné → à traiter (plus assignée à personne)".into())
         );
         let (item, ev) =
             apply(Some(&item), &m, Action::Assign { department: Some(cs()), assignee: None }, ctx(3)).unwrap();
@@ -593,14 +593,14 @@ mod tests {
         assert_eq!(
             (english(&ev), french(&ev)),
             (
-                "closed → to_handle, due again 2026-11-20 10:00 UTC".into(),
+                "closed → to handle, due again 2026-11-20 10:00 UTC".into(),
                 "clos → à traiter, nouvelle échéance 20/11/2026 10:00 UTC".into()
             )
         );
         let (reopened, ev) = apply(Some(&item), &m, Action::Close { reason: None }, ctx(7)).unwrap();
         assert_eq!(
             (english(&ev), french(&ev)),
-            ("to_handle → closed (answered before)".into(), "à traiter → clos (répondue auparavant)".into())
+            ("to handle → closed (answered before)".into(), "à traiter → clos (répondue auparavant)".into())
         );
         let (_, ev) = apply(None, &m, Action::Close { reason: Some("duplicate".into()) }, ctx(7)).unwrap();
         assert_eq!(english(&ev), "new → closed without answer: duplicate");
