@@ -203,12 +203,18 @@ impl Alert {
         alert_title(self.rule, self.severity, watch, &self.evidence, lang)
     }
 
-    /// How many stories a trigger-term alert's mentions are, when copies (a
-    /// syndicated article) make them fewer than its mentions; `None` else.
+    /// How many stories a trigger-term alert's mentions, or a surge's
+    /// mentions in the window, are, when copies (a syndicated article) make
+    /// them fewer than its mentions; `None` else.
     pub fn copied_stories(&self) -> Option<usize> {
-        let stories = self.evidence.stories.len();
-        (self.rule == AlertRule::TriggerTerm && stories > 0 && (stories as f64) < self.evidence.observed.round())
-            .then_some(stories)
+        let stories = match self.rule {
+            AlertRule::TriggerTerm => self.evidence.stories.len(),
+            AlertRule::NegativeSurge | AlertRule::VolumeSurge => {
+                usize::try_from(self.evidence.window_stories?).unwrap_or(usize::MAX)
+            }
+            _ => return None,
+        };
+        (stories > 0 && (stories as f64) < self.evidence.observed.round()).then_some(stories)
     }
 }
 
@@ -333,5 +339,19 @@ mod tests {
         assert_eq!(alert.title_in(Language::Fr, None), "«\u{a0}boycott\u{a0}» dans les mentions du projet");
         alert.evidence.terms.clear();
         assert_eq!(alert.title_in(Language::Fr, None), "“boycott” in mentions of Acme", "no term to say");
+
+        // Copies: trigger terms count their stories, surges their window's.
+        alert.evidence = AlertEvidence { stories: vec![1, 7], ..evidence(5.0, 0.0) };
+        assert_eq!(alert.copied_stories(), Some(2));
+        alert.evidence.stories = vec![1, 2, 3, 4, 5];
+        assert_eq!(alert.copied_stories(), None, "no copies, nothing to say");
+        alert.rule = AlertRule::VolumeSurge;
+        alert.evidence = AlertEvidence { window_stories: Some(3), ..evidence(40.0, 4.0) };
+        assert_eq!(alert.copied_stories(), Some(3));
+        alert.evidence.window_stories = None;
+        assert_eq!(alert.copied_stories(), None, "a window too large to read whole says nothing");
+        alert.rule = AlertRule::HighReachNegative;
+        alert.evidence = AlertEvidence { window_stories: Some(1), ..evidence(92.0, 70.0) };
+        assert_eq!(alert.copied_stories(), None, "a reach is no count of mentions");
     }
 }

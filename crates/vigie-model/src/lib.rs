@@ -745,6 +745,11 @@ pub struct AlertEvidence {
     /// not a new event. Empty for surges.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stories: Vec<i64>,
+    /// For surges: how many stories the `observed` mentions of the window
+    /// are (copies of one wire article count once), when the window was
+    /// read whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_stories: Option<u64>,
 }
 
 /// The most stories an alert's evidence remembers.

@@ -844,6 +844,7 @@ mod tests {
                 terms: vec!["retard".into(), "remboursement".into()],
                 urls: vec![],
                 stories: vec![],
+                window_stories: None,
             },
             mention_ids: (1..=12).collect(),
             events: 3,

@@ -20,7 +20,7 @@
 //! a new feed's archive) teach the detector but raise no alert: Vigie warns
 //! about what is happening, [`MAX_ALERT_AGE`] at most.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -39,6 +39,9 @@ use crate::PipelineError;
 pub const MAX_ALERT_AGE: i64 = 24 * 3600;
 /// Mentions kept on an alert at most.
 pub const MAX_ALERT_MENTIONS: usize = 20;
+/// A surge's window mentions read for its evidence at most (its stories
+/// are counted only when the window holds fewer).
+const SURGE_READ: i64 = 500;
 /// History a new detector learns from before it judges.
 pub const WARM_UP_DAYS: i64 = 14;
 /// How long a bucket stays provisional: judged again at every check with
@@ -198,6 +201,7 @@ pub fn merge(open: Option<Alert>, event: AlertEvent, project_id: i64) -> (Alert,
                 e.observed = event.evidence.observed;
                 e.expected = event.evidence.expected;
                 e.score = event.evidence.score.or(e.score);
+                e.window_stories = event.evidence.window_stories;
                 alert.title = event.title;
             }
             e.window_start = min_opt(e.window_start, event.evidence.window_start);
@@ -571,9 +575,10 @@ pub async fn record_events(
                 (event.watch_id, event.evidence.window_start, event.evidence.window_end)
         {
             // A surge: the mentions of the window, and their commonest words.
-            let (ids, terms) = surge_mentions(store, project_id, watch, start, end, event.rule).await?;
+            let (ids, terms, stories) = surge_mentions(store, project_id, watch, start, end, event.rule).await?;
             event.mention_ids = ids;
             event.evidence.terms = terms;
+            event.evidence.window_stories = stories;
         }
         let since = now - Duration::seconds(settings.cooldown_secs);
         // Read, fold and write as one step: two processes seeing the same
@@ -619,7 +624,8 @@ pub async fn alert_correction(
 }
 
 /// The window's mentions (negative ones for a negative surge), most reach
-/// first, and the words they share most.
+/// first, the words they share most, and how many stories they are (when
+/// the window is read whole).
 async fn surge_mentions(
     store: &dyn Store,
     project_id: i64,
@@ -627,7 +633,7 @@ async fn surge_mentions(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     rule: AlertRule,
-) -> Result<(Vec<i64>, Vec<String>), PipelineError> {
+) -> Result<(Vec<i64>, Vec<String>, Option<u64>), PipelineError> {
     let filter = vigie_store::MentionFilter {
         watch_id: Some(watch_id),
         published_since: Some(start),
@@ -635,13 +641,18 @@ async fn surge_mentions(
         polarity: (rule == AlertRule::NegativeSurge).then_some(Polarity::Negative),
         ..vigie_store::MentionFilter::default()
     };
-    let mut found = store.candidates(project_id, None, &filter, None, 500).await?;
+    let mut found = store.candidates(project_id, None, &filter, None, SURGE_READ).await?;
+    let stories = (found.len() < SURGE_READ as usize).then(|| {
+        let distinct: HashSet<i64> =
+            found.iter().map(|m| m.mention.analysis.story_id.unwrap_or(m.mention.id)).collect();
+        distinct.len() as u64
+    });
     found.sort_by(|a, b| {
         let r = |m: &vigie_store::StoredMention| m.mention.analysis.reach.as_ref().map_or(0.0, |r| f64::from(r.score));
         r(b).total_cmp(&r(a))
     });
     let ids = found.iter().take(MAX_ALERT_MENTIONS).map(|m| m.mention.id).collect();
-    Ok((ids, top_terms(found.iter().map(|m| m.mention.text.as_str()), 8)))
+    Ok((ids, top_terms(found.iter().map(|m| m.mention.text.as_str()), 8), stories))
 }
 
 /// French and English stop words (the `stop-words` crate's Stopwords ISO

@@ -31,6 +31,7 @@ pub fn alert() -> Alert {
             terms: vec!["retard".into(), "remboursement".into()],
             urls: vec![],
             stories: vec![],
+            window_stories: None,
         },
         mention_ids: vec![101, 102, 103],
         events: 3,

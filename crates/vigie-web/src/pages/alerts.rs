@@ -54,14 +54,18 @@ fn parse_status(s: Option<&str>) -> Result<Option<AlertStatus>, ApiError> {
 
 fn stories_note(lang: Lang, a: &Alert, stories: usize) -> String {
     let mentions = a.evidence.observed.round();
+    // A surge's figure already says "mentions in the window".
+    let surge = matches!(a.rule, AlertRule::NegativeSurge | AlertRule::VolumeSurge);
     match lang {
         Lang::Fr => format!(
-            "mentions, {} histoire{} (les autres sont des copies)",
+            "{}{} histoire{} (les autres sont des copies)",
+            if surge { ", " } else { "mentions, " },
             lang.number(stories as i64),
             if stories > 1 { "s" } else { "" }
         ),
         Lang::En => format!(
-            "mentions of {} stor{} (the other {} are copies)",
+            "{}{} stor{} (the other {} are copies)",
+            if surge { ", of " } else { "mentions of " },
             lang.number(stories as i64),
             if stories > 1 { "ies" } else { "y" },
             lang.number(mentions as i64 - stories as i64)
@@ -317,7 +321,7 @@ async fn detail_page(
             dt { (lang.t("Statut", "Status")) } dd { (status_label(lang, a.status)) }
             dt { (lang.t("Observé", "Observed")) } dd {
                 (format!("{:.0}", e.observed)) @if surge { " " (lang.t("mentions dans la fenêtre", "mentions in the window")) }
-                @if let Some(stories) = a.copied_stories() { " " (stories_note(lang, &a, stories)) }
+                @if let Some(stories) = a.copied_stories() { @if !surge { " " } (stories_note(lang, &a, stories)) }
             }
             dt { (lang.t("Attendu", "Expected")) } dd { (lang.decimal(&format!("{:.1}", e.expected))) @if let Some(s) = e.score { " · " (lang.t("score d'anomalie", "anomaly score")) " " (lang.decimal(&format!("{s:.2}"))) } }
             @if let (Some(s), Some(t)) = (e.window_start, e.window_end) {

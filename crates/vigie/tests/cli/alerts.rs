@@ -303,6 +303,8 @@ fn a_live_surge_is_raised_as_the_mentions_arrive() {
     let show = vigie.run(&["alert", "show", &surge[0]["id"].to_string()]).success().stdout;
     assert!(show.contains("terms: ") && show.contains("panne"), "{show}");
     assert!(show.contains("observed") && show.contains("expected"), "{show}");
+    // The same outage tweet forty times: one story, and the alert says so.
+    assert!(show.contains("stories: 1 (the other "), "{show}");
 }
 
 #[test]
