@@ -1049,6 +1049,16 @@ impl StoryIndex {
         self.insert(id, story, sig, &cells, &[false; BANDS]);
     }
 
+    /// Gives the members of story `from` the story `into` (two stories found
+    /// to be one). Cost: one pass over the index.
+    pub fn rename_story(&mut self, from: i64, into: i64) {
+        for story in &mut self.stories {
+            if *story == from {
+                *story = into;
+            }
+        }
+    }
+
     /// Insertions since `slot` was written (0 for the newest).
     fn age(&self, slot: usize) -> usize {
         let next = if self.ids.len() < self.capacity {

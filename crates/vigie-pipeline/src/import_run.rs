@@ -112,6 +112,8 @@ where
         progress(&summary);
     }
     reader_thread.await.map_err(|e| PipelineError::Internal(format!("import reader stopped: {e}")))?;
+    // Copies another process stored while this one ran join their stories.
+    ingestor.refresh_stories().await;
     summary.rejected.sort_by_key(|(line, _)| *line);
     Ok(summary)
 }

@@ -250,6 +250,15 @@ impl Ingestor {
         Prepared { records, signatures, rejected }
     }
 
+    /// Reads what other processes stored since this ingestor's last batch
+    /// into its story index, joining the stories found to be one (after an
+    /// import's last batch: a concurrent import may have stored copies).
+    pub async fn refresh_stories(&self) {
+        if let Err(e) = self.stories.refresh(self.store.as_ref(), self.project_id).await {
+            tracing::warn!(project = self.project_id, error = %e, "could not read what other processes stored");
+        }
+    }
+
     /// The IO half: one transaction, then the new mentions join their
     /// stories (a second, small one: copies are few).
     pub async fn store(&self, mut prepared: Prepared) -> Result<IngestReport, StoreError> {
@@ -266,8 +275,13 @@ impl Ingestor {
             .zip(&report.inserted_index)
             .filter_map(|(id, i)| prepared.signatures.get(*i).and_then(Option::as_ref).map(|s| (*id, s)))
             .collect();
-        let copies = self.stories.assign(&report.inserted_ids, &new);
+        let crate::stories::Assigned { copies, merges } = self.stories.assign(&report.inserted_ids, &new);
         drop(turn);
+        for (from, into) in merges {
+            if let Err(e) = self.store.merge_story(self.project_id, from, into).await {
+                tracing::warn!(error = %e, "could not join story {from} to story {into}");
+            }
+        }
         if !copies.is_empty() {
             // Stories are a view over stored mentions: failing to record
             // them loses no mention, so it is logged, not fatal.

@@ -40,7 +40,7 @@ use crate::analyze::signature_of;
 /// reasonable memory. Copies usually arrive within hours, well inside the
 /// last 65,536 mentions of a project.
 pub const STORY_CAPACITY: usize = 65_536;
-/// Stored mentions read back to warm a new index, and at most per catch-up.
+/// Stored mentions read back to warm a new index, and from a large backlog.
 pub const STORY_WARM: i64 = 20_000;
 /// How long an id skipped by the index is looked for again: longer than any
 /// batch transaction of another process.
@@ -68,13 +68,6 @@ impl Seen {
         for id in &ids {
             self.gaps.remove(id);
         }
-        // Nothing seen yet: ids before the first are not this index's to
-        // look for (another project's, or older than the warm window).
-        if self.high == 0
-            && let Some(first) = ids.first()
-        {
-            self.high = first - 1;
-        }
         for id in ids {
             if id <= self.high {
                 continue;
@@ -99,6 +92,13 @@ impl Seen {
     fn gap_ids(&self) -> Vec<i64> {
         self.gaps.keys().copied().collect()
     }
+
+    /// Gives up everything before `id` (a backlog larger than the index
+    /// reads only its newest part).
+    fn skip_to(&mut self, id: i64) {
+        self.gaps.clear();
+        self.high = self.high.max(id - 1);
+    }
 }
 
 struct Inner {
@@ -109,21 +109,41 @@ struct Inner {
 impl Inner {
     /// Indexes mentions stored by someone else, oldest first: a stored link
     /// is kept as it is; a mention stored without one is placed by this
-    /// index (for this process only: its stored row is not changed).
-    fn add_stored(&mut self, stored: &[StoredMention], now: Instant) {
+    /// index. When it belongs to a story here, the two processes stored
+    /// copies at the same time, each without the other's: the younger story
+    /// joins the older one (returned as `(from, into)`, for the store), here
+    /// at once.
+    fn add_stored(&mut self, stored: &[StoredMention], now: Instant) -> Vec<(i64, i64)> {
+        let mut merges = Vec::new();
         for m in stored {
+            let id = m.mention.id;
             if let Some(signature) = signature_of(&m.mention) {
                 match m.mention.analysis.story_id {
-                    Some(story) => self.index.restore(m.mention.id, story, &signature),
+                    Some(story) => self.index.restore(id, story, &signature),
                     None => {
-                        self.index.assign(m.mention.id, &signature);
+                        let story = self.index.assign(id, &signature);
+                        if story != id {
+                            let (from, into) = (story.max(id), story.min(id));
+                            self.index.rename_story(from, into);
+                            merges.push((from, into));
+                        }
                     }
                 }
             }
         }
         let ids: Vec<i64> = stored.iter().map(|m| m.mention.id).collect();
         self.seen.saw(&ids, now);
+        merges
     }
+}
+
+/// What [`Stories::assign`] found in a batch.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Assigned {
+    /// `(mention id, story id)` of the copies.
+    pub copies: Vec<(i64, i64)>,
+    /// `(from, into)`: stories to join (the younger into the older).
+    pub merges: Vec<(i64, i64)>,
 }
 
 /// One project's story index, shared by the ingest runs of a process.
@@ -146,10 +166,10 @@ impl Stories {
     }
 
     /// An index warmed with the project's most recently stored mentions,
-    /// oldest first, each with the story it was stored with (stored links are
-    /// never re-decided, so every process agrees on them). Recently stored,
-    /// not recently published: an import of history compares with what was
-    /// imported just before it.
+    /// oldest first, each with the story it was stored with (stored links
+    /// only ever move to an older story, so every process agrees on them).
+    /// Recently stored, not recently published: an import of history
+    /// compares with what was imported just before it.
     pub async fn load(store: &dyn Store, project_id: i64) -> Result<Self, PipelineError> {
         let mut recent = store.candidates(project_id, None, &MentionFilter::default(), None, STORY_WARM).await?;
         recent.reverse();
@@ -164,7 +184,14 @@ impl Stories {
                 }
             }
             // Ids missing among the warmed ones may be another process's
-            // batch being written: gaps, like those found later.
+            // batch being written: gaps, like those found later. Before them:
+            // older than the warm window when it is full (not looked for),
+            // else another project's or being written too.
+            if recent.len() as i64 == STORY_WARM
+                && let Some(oldest) = recent.first()
+            {
+                inner.seen.high = oldest.mention.id - 1;
+            }
             let ids: Vec<i64> = recent.iter().map(|m| m.mention.id).collect();
             inner.seen.saw(&ids, now);
         }
@@ -185,9 +212,9 @@ impl Stories {
         self.turn.lock().await
     }
 
-    /// Indexes what other processes stored since this index last looked (at
-    /// most [`STORY_WARM`] mentions per call; a larger backlog is read over
-    /// the next calls). Returns how many mentions were added.
+    /// Indexes what other processes stored since this index last looked (of
+    /// a backlog of more than one page, its newest [`STORY_WARM`]), joining
+    /// stories found to be one. Returns how many mentions were added.
     pub async fn catch_up(&self, store: &dyn Store, project_id: i64) -> Result<usize, PipelineError> {
         let (high, gaps) = {
             let mut inner = self.lock();
@@ -206,43 +233,70 @@ impl Stories {
                 found = store.mentions_by_ids(project_id, &ours).await?;
             }
         }
-        let mut after = high;
-        let mut read = 0;
-        loop {
-            let page = store.mentions_after(project_id, &MentionFilter::default(), after, CATCH_UP_PAGE).await?;
-            let full = page.len() as i64 == CATCH_UP_PAGE;
-            if let Some(last) = page.last() {
-                after = last.mention.id;
-            }
-            read += page.len() as i64;
+        let page = store.mentions_after(project_id, &MentionFilter::default(), high, CATCH_UP_PAGE).await?;
+        // A large backlog (an import by another process): its newest part,
+        // as many as a new index is warmed with, the likeliest originals of
+        // what comes next.
+        let newest = if page.len() as i64 == CATCH_UP_PAGE {
+            let mut newest = store.candidates(project_id, None, &MentionFilter::default(), None, STORY_WARM).await?;
+            newest.retain(|m| m.mention.id > high);
+            Some(newest)
+        } else {
             found.extend(page);
-            if !full || read >= STORY_WARM {
-                break;
-            }
-        }
+            None
+        };
+        let jumped = newest.as_ref().and_then(|n| n.iter().map(|m| m.mention.id).min());
+        found.extend(newest.into_iter().flatten());
         found.sort_by_key(|m| m.mention.id);
-        let mut inner = self.lock();
-        inner.add_stored(&found, Instant::now());
-        for id in elsewhere {
-            inner.seen.gaps.remove(&id);
+        found.dedup_by_key(|m| m.mention.id);
+        let merges = {
+            let mut inner = self.lock();
+            if let Some(first) = jumped {
+                inner.seen.skip_to(first);
+            }
+            let merges = inner.add_stored(&found, Instant::now());
+            for id in elsewhere {
+                inner.seen.gaps.remove(&id);
+            }
+            merges
+        };
+        for (from, into) in merges {
+            if let Err(e) = store.merge_story(project_id, from, into).await {
+                tracing::warn!(project = project_id, error = %e, "could not join story {from} to story {into}");
+            }
         }
         Ok(found.len())
     }
 
+    /// [`Stories::catch_up`] in this process's turn, outside a batch: after
+    /// the last batch of an import, and between collection cycles, so that
+    /// copies two processes stored at the same time, each before it could
+    /// see the other's, are joined without waiting for the next batch.
+    pub async fn refresh(&self, store: &dyn Store, project_id: i64) -> Result<usize, PipelineError> {
+        let _turn = self.turn().await;
+        self.catch_up(store, project_id).await
+    }
+
     /// Adds this process's newly stored mentions (`inserted`, all of them;
     /// `new`, those with a signature, in store-id order) and returns the
-    /// copies among them, as `(mention id, story id)`.
-    pub fn assign(&self, inserted: &[i64], new: &[(i64, &Signature)]) -> Vec<(i64, i64)> {
+    /// copies among them, as `(mention id, story id)`, and the stories to
+    /// join, as `(from, into)`: on PostgreSQL a mention can get a smaller id
+    /// than a copy another process committed first, and then that story
+    /// joins the mention's (a story is named by its smallest id).
+    pub fn assign(&self, inserted: &[i64], new: &[(i64, &Signature)]) -> Assigned {
         let mut inner = self.lock();
-        let mut copies = Vec::new();
+        let (mut copies, mut merges) = (Vec::new(), Vec::new());
         for (id, signature) in new {
             let story = inner.index.assign(*id, signature);
-            if story != *id {
+            if story < *id {
                 copies.push((*id, story));
+            } else if story > *id {
+                inner.index.rename_story(story, *id);
+                merges.push((story, *id));
             }
         }
         inner.seen.saw(inserted, Instant::now());
-        copies
+        Assigned { copies, merges }
     }
 
     pub fn len(&self) -> usize {
@@ -267,6 +321,18 @@ impl std::fmt::Debug for StoryIndexes {
 }
 
 impl StoryIndexes {
+    /// [`Stories::refresh`] of every project this process indexes; a
+    /// failure is logged (stories are a view: nothing is lost).
+    pub async fn refresh_all(&self, store: &dyn Store) {
+        let projects: Vec<(i64, Stories)> =
+            self.projects.lock().await.iter().map(|(id, stories)| (*id, stories.clone())).collect();
+        for (project_id, stories) in projects {
+            if let Err(e) = stories.refresh(store, project_id).await {
+                tracing::warn!(project = project_id, error = %e, "could not read what other processes stored");
+            }
+        }
+    }
+
     pub async fn get(&self, store: &dyn Store, project_id: i64) -> Result<Stories, PipelineError> {
         let mut projects = self.projects.lock().await;
         if let Some(stories) = projects.get(&project_id) {
@@ -311,9 +377,8 @@ mod tests {
     fn a_jump_keeps_only_the_nearest_gaps() {
         let t = Instant::now();
         let mut seen = Seen::default();
-        // The first id seen starts the count: no gaps before it.
         seen.saw(&[10], t);
-        assert_eq!((seen.high, seen.gap_ids()), (10, vec![]));
+        assert_eq!((seen.high, seen.gap_ids()), (10, (1..10).collect::<Vec<_>>()));
         seen.saw(&[10 + 5 * MAX_GAPS as i64], t);
         assert_eq!(seen.gaps.len(), MAX_GAPS);
         assert_eq!(seen.gap_ids().last(), Some(&(9 + 5 * MAX_GAPS as i64)));

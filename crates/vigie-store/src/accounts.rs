@@ -90,7 +90,13 @@ pub(crate) fn manager_removed_audit(
         vigie_model::Release::Reader => "became a viewer",
         vigie_model::Release::Disabled => "was disabled",
     };
-    let token = by.token.as_deref().map(|t| format!(" (token {t})")).unwrap_or_default();
+    // Marked as the other audit lines are: by a token, or on the command
+    // line (a change nobody signed).
+    let token = match (&by.token, by.user_id) {
+        (Some(t), _) => format!(" (by token {t})"),
+        (None, None) => " (command line)".to_string(),
+        (None, Some(_)) => String::new(),
+    };
     format!(
         "department #{department_id} {department}: no manager since {username} {why}; \
          its overdue items go to the project's managers until one is chosen{token}"

@@ -507,8 +507,15 @@ pub trait Store: Accounts + Workflow + Reports + Send + Sync {
         label: Option<Polarity>,
         now: DateTime<Utc>,
     ) -> Result<bool>;
-    /// Groups mentions into stories: `(mention id, id of the story's first mention)`.
+    /// Groups mentions into stories: `(mention id, id of the story's first
+    /// mention)`. A link only ever moves to an older story (a smaller id): two
+    /// processes that linked the same mention differently agree on the oldest.
     async fn set_stories(&self, project_id: i64, stories: &[(i64, i64)]) -> Result<u64>;
+    /// Merges story `from` (the mention `from` and its copies) into the older
+    /// story `into` (`into < from`), where no older story holds them already:
+    /// two processes that stored copies at the same time, each without the
+    /// other's, join them when one of them sees both. Returns the mentions moved.
+    async fn merge_story(&self, project_id: i64, from: i64, into: i64) -> Result<u64>;
     async fn mention(&self, project_id: i64, id: i64) -> Result<Option<StoredMention>>;
     /// The project's mentions among `ids`, in store-id order; ids of no
     /// mention (never stored, deleted, another project's) are left out.

@@ -414,6 +414,23 @@ async fn stories_group_copies(store: &dyn Store) {
     // Another project's ids are not touched.
     let other = store.ensure_project("stories-other", t0()).await.unwrap();
     assert_eq!(store.set_stories(other.id, &[(ids[3], ids[0])]).await.unwrap(), 0);
+    // A link moves only to an older story.
+    assert_eq!(store.set_stories(p.id, &[(ids[2], ids[1])]).await.unwrap(), 0, "ids[0] is older");
+    let story_of = async |id: i64| store.mention(p.id, id).await.unwrap().unwrap().mention.analysis.story_id;
+    assert_eq!(story_of(ids[2]).await, Some(ids[0]));
+
+    // Two processes stored copies at once: ids[3] started its own story and
+    // got a copy (ids[4]); merged into the older story, both join it.
+    let more: Vec<_> = (4..6).map(|i| analysed(&format!("s{i}"), "le même texte copié", None)).collect();
+    let more = store.insert_mentions(p.id, &more).await.unwrap().inserted_ids;
+    assert_eq!(store.set_stories(p.id, &[(more[0], ids[3])]).await.unwrap(), 1);
+    assert_eq!(store.merge_story(p.id, ids[3], ids[0]).await.unwrap(), 2);
+    assert_eq!((story_of(ids[3]).await, story_of(more[0]).await), (Some(ids[0]), Some(ids[0])));
+    assert_eq!(story_of(more[1]).await, None, "another story is not touched");
+    // Never toward a younger story, nor twice.
+    assert_eq!(store.merge_story(p.id, ids[0], ids[3]).await.unwrap(), 0);
+    assert_eq!(store.merge_story(p.id, ids[3], ids[0]).await.unwrap(), 0);
+    assert_eq!(store.merge_story(other.id, more[1], ids[0]).await.unwrap(), 0, "another project's");
 }
 
 async fn themes_are_seeded_once_then_edited(store: &dyn Store) {
@@ -1538,7 +1555,7 @@ async fn inbox_items_are_saved_with_their_history(store: &dyn Store) {
         audit[0].detail,
         format!(
             "department #{} {}: no manager since {} left the project; its overdue items go to the project's \
-             managers until one is chosen (token ops)",
+             managers until one is chosen (by token ops)",
             support.id, support.name, agent.username
         )
     );

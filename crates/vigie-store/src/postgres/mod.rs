@@ -1412,7 +1412,8 @@ impl Store for PgStore {
         for chunk in stories.chunks(INSERT_CHUNK) {
             updated += sqlx::query(
                 "UPDATE mentions SET story_id = v.story FROM UNNEST($1::bigint[], $2::bigint[]) AS v(id, story) \
-                 WHERE mentions.id = v.id AND mentions.project_id = $3",
+                 WHERE mentions.id = v.id AND mentions.project_id = $3 \
+                 AND (mentions.story_id IS NULL OR mentions.story_id > v.story)",
             )
             .bind(chunk.iter().map(|(id, _)| *id).collect::<Vec<_>>())
             .bind(chunk.iter().map(|(_, story)| *story).collect::<Vec<_>>())
@@ -1423,6 +1424,22 @@ impl Store for PgStore {
         }
         tx.commit().await?;
         Ok(updated)
+    }
+
+    async fn merge_story(&self, project_id: i64, from: i64, into: i64) -> Result<u64> {
+        if into >= from {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "UPDATE mentions SET story_id = $3 WHERE project_id = $1 AND (id = $2 OR story_id = $2) \
+             AND (story_id IS NULL OR story_id > $3)",
+        )
+        .bind(project_id)
+        .bind(from)
+        .bind(into)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn mention(&self, project_id: i64, id: i64) -> Result<Option<StoredMention>> {

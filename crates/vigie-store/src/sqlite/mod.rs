@@ -1301,10 +1301,27 @@ impl Store for SqliteStore {
                 b.push_bind(*id).push_bind(*story);
             });
             qb.push(") AS v WHERE mentions.id = v.column1 AND mentions.project_id = ").push_bind(project_id);
+            qb.push(" AND (mentions.story_id IS NULL OR mentions.story_id > v.column2)");
             updated += qb.build().persistent(false).execute(&mut *tx).await?.rows_affected();
         }
         tx.commit().await?;
         Ok(updated)
+    }
+
+    async fn merge_story(&self, project_id: i64, from: i64, into: i64) -> Result<u64> {
+        if into >= from {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "UPDATE mentions SET story_id = ?3 WHERE project_id = ?1 AND (id = ?2 OR story_id = ?2) \
+             AND (story_id IS NULL OR story_id > ?3)",
+        )
+        .bind(project_id)
+        .bind(from)
+        .bind(into)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn mention(&self, project_id: i64, id: i64) -> Result<Option<StoredMention>> {

@@ -91,6 +91,9 @@ pub async fn run_loops(
             if cycle_report.sources > 0 {
                 report(&cycle_report);
             }
+            // What other processes stored meanwhile joins this process's
+            // story indexes (copies stored at the same time are joined).
+            opts.stories.refresh_all(store.as_ref()).await;
             if stopping || cycle_report.sources as i64 == opts.per_cycle {
                 continue; // stop, or more are due right now
             }
