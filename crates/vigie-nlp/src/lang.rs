@@ -121,6 +121,15 @@ pub fn detect_language(text: &str) -> Option<Detected> {
         && *strength >= STRONG_VOTE {
             return Some(v.clone());
         }
+    // Two or three words, each a French one of the lists ("jamais reçu"):
+    // French, whatever trigram statistics make of so little text.
+    let words = cleaned.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()).count();
+    if let Some((v, strength)) = &vote
+        && v.code == "fr"
+        && *strength == words
+    {
+        return Some(v.clone());
+    }
     let info = Detector::new().detect(&cleaned);
     let whatlang = info.map(|i| Detected { code: iso639_1(i.lang()), confidence: i.confidence() as f32 });
     match (vote, whatlang) {
@@ -273,7 +282,7 @@ mod tests {
         }
         // French typed without accents, which trigram profiles call
         // Portuguese with next to no confidence.
-        for text in ["toujours pas recu ma commande acme", "Je recommande pas", "colis jamais reçu", "Colis jamais recu", "commande jamais livrée"] {
+        for text in ["toujours pas recu ma commande acme", "Je recommande pas", "colis jamais reçu", "Colis jamais recu", "commande jamais livrée", "jamais reçu", "Toujours rien !"] {
             assert_eq!(detect_language(text).map(|d| d.code), Some("fr"), "{text}");
         }
         let short_fr = detect_language("Retard & annulation Mon train SNCF a encore 2h de retard, c'est inadmissible !");
