@@ -128,6 +128,11 @@ fn compile_term(term: &str) -> Result<Query, String> {
     if term.is_empty() || term.len() > 200 {
         return Err(format!("trigger term {term:?}: 1 to 200 characters"));
     }
+    // A line break or another control character would split the term in
+    // the settings' list and in alert titles: a term is one line.
+    if term.chars().any(char::is_control) {
+        return Err(format!("trigger term {term:?}: no line breaks or control characters"));
+    }
     // A phrase of the query language: accents, case and punctuation folded
     // like the watches', never parsed as operators.
     let quoted = format!("\"{}\"", term.replace('"', " "));
@@ -1011,6 +1016,8 @@ mod tests {
         assert!(s.validate().unwrap_err().contains("0 to 100"));
         s = AlertSettings { trigger_terms: vec!["  ".into()], ..AlertSettings::default() };
         assert!(s.validate().unwrap_err().contains("trigger term"));
+        s = AlertSettings { trigger_terms: vec!["fraude\r\nBcc: evil@x.com".into()], ..AlertSettings::default() };
+        assert!(s.validate().unwrap_err().contains("no line breaks"), "{:?}", s.validate());
         let parsed: Result<AlertSettings, _> = serde_json::from_value(serde_json::json!({"trigger_term": []}));
         assert!(parsed.is_err(), "a typo in a setting is an error");
     }

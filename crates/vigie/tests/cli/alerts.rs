@@ -109,6 +109,8 @@ fn a_trigger_term_opens_one_alert_that_grows_and_is_delivered_once_despite_failu
     // A resolved alert is not acknowledged again (as in the web app).
     let again = vigie.run(&["alert", "ack", &id]).code(1);
     assert!(again.stderr.contains("is resolved already"), "{}", again.stderr);
+    let twice = vigie.run(&["alert", "resolve", &id]).code(1);
+    assert!(twice.stderr.contains("is resolved already"), "{}", twice.stderr);
     let resolved = vigie.run(&["alert", "list", "--status", "resolved", "--format", "json"]).success().json();
     assert_eq!(resolved.as_array().unwrap().len(), 1, "still resolved");
     let zero = vigie.run(&["alert", "list", "--limit", "0"]).code(2);
