@@ -277,11 +277,7 @@ impl Ingestor {
             .collect();
         let crate::stories::Assigned { copies, merges } = self.stories.assign(&report.inserted_ids, &new);
         drop(turn);
-        for (from, into) in merges {
-            if let Err(e) = self.store.merge_story(self.project_id, from, into).await {
-                tracing::warn!(error = %e, "could not join story {from} to story {into}");
-            }
-        }
+        crate::stories::join_stories(self.store.as_ref(), self.project_id, &merges).await;
         if !copies.is_empty() {
             // Stories are a view over stored mentions: failing to record
             // them loses no mention, so it is logged, not fatal.

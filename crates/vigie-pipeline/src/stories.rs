@@ -260,11 +260,7 @@ impl Stories {
             }
             merges
         };
-        for (from, into) in merges {
-            if let Err(e) = store.merge_story(project_id, from, into).await {
-                tracing::warn!(project = project_id, error = %e, "could not join story {from} to story {into}");
-            }
-        }
+        join_stories(store, project_id, &merges).await;
         Ok(found.len())
     }
 
@@ -305,6 +301,16 @@ impl Stories {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Writes the stories an index found to be one, `(from, into)`. Stories
+/// are a view over stored mentions: a failure is logged, not fatal.
+pub async fn join_stories(store: &dyn Store, project_id: i64, merges: &[(i64, i64)]) {
+    for &(from, into) in merges {
+        if let Err(e) = store.merge_story(project_id, from, into).await {
+            tracing::warn!(project = project_id, error = %e, "could not join story {from} to story {into}");
+        }
     }
 }
 
