@@ -231,6 +231,43 @@ pub struct Verdict {
     /// raised for this surge, the surprise did not beat the series' usual daily
     /// peak, or the series is still warming up.
     pub suppressed: bool,
+    /// The score is at the threshold while an alert raised earlier is in its
+    /// cooldown: the same crisis, still going (what grows an open alert).
+    #[serde(default)]
+    pub ongoing: bool,
+    /// Ongoing, but after the score had stayed below the threshold for
+    /// `quiet_secs` and beating the usual daily peak: a new surge within the
+    /// cooldown. It raises no alert here (one crisis, one alert), but one
+    /// that was closed meanwhile should be opened again.
+    #[serde(default)]
+    pub renewed: bool,
+    /// This bucket alone is extreme (a surprise of [`BURST_Z`], [`BURST_MIN_EXCESS`]
+    /// mentions and [`BURST_MIN_RATIO`] times the expectation above it), the
+    /// series is warm and not already alerting. The windows leave their highest
+    /// bucket out, so such a burst raises no alert by itself: counts cannot tell
+    /// a crowd from one voice repeating itself. Whoever can (the pipeline, by
+    /// the stories and authors of the bucket's mentions) raises it.
+    #[serde(default)]
+    pub burst: bool,
+}
+
+/// The surprise of a single bucket that makes a [`Verdict::burst`] (a score of
+/// about 0.98: twice [`Z_HALF`]).
+pub const BURST_Z: f64 = 2.0 * Z_HALF;
+/// … with at least this many mentions above the expectation…
+pub const BURST_MIN_EXCESS: f64 = 20.0;
+/// … and at least this ratio of observed to expected.
+pub const BURST_MIN_RATIO: f64 = 3.0;
+
+/// What the decision stage says of one bucket.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Decision {
+    alert: bool,
+    suppressed: bool,
+    ongoing: bool,
+    renewed: bool,
+    /// Warmed up and not alerting: a new alert could be raised.
+    armed: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -273,10 +310,11 @@ struct Alerting {
 }
 
 impl Decider {
-    /// Returns (alert, suppressed) for the score of this bucket.
-    fn decide(&mut self, config: &DetectorConfig, bucket: i64, score: f64) -> (bool, bool) {
+    /// The decision for the score of this bucket.
+    fn decide(&mut self, config: &DetectorConfig, bucket: i64, score: f64) -> Decision {
         let threshold = config.threshold;
         // One crisis, one alert: re-arm after the cooldown once the score stayed low long enough.
+        let mut calmed = false;
         if let Some(a) = &mut self.alerting {
             if score < threshold {
                 let calm = *a.calm_since.get_or_insert(bucket);
@@ -286,6 +324,8 @@ impl Decider {
                     self.alerting = None;
                 }
             } else {
+                // Back above the threshold: after a calm of `quiet_secs`, a new surge.
+                calmed = a.calm_since.is_some_and(|calm| bucket - calm >= config.buckets(config.quiet_secs));
                 a.calm_since = None;
             }
         }
@@ -310,11 +350,13 @@ impl Decider {
             _ => true,
         };
         let over = score >= threshold;
-        let alert = over && beats_usual_peak && warm && self.alerting.is_none();
+        let armed = warm && self.alerting.is_none();
+        let alert = over && beats_usual_peak && armed;
+        let ongoing = over && self.alerting.is_some();
         if alert {
             self.alerting = Some(Alerting { since: bucket, calm_since: None });
         }
-        (alert, over && !alert)
+        Decision { alert, suppressed: over && !alert, ongoing, renewed: ongoing && calmed && beats_usual_peak, armed }
     }
 }
 
@@ -324,7 +366,10 @@ impl Decider {
 pub fn replay_alerts(config: &DetectorConfig, scored: &[(DateTime<Utc>, f64)]) -> Vec<bool> {
     let bucket_secs = i64::from(config.bucket_secs.max(1));
     let mut decider = Decider::default();
-    scored.iter().map(|(at, score)| decider.decide(config, at.timestamp().div_euclid(bucket_secs), *score).0).collect()
+    scored
+        .iter()
+        .map(|(at, score)| decider.decide(config, at.timestamp().div_euclid(bucket_secs), *score).alert)
+        .collect()
 }
 
 /// A streaming surge detector for one series of counts. Its state is a few
@@ -468,10 +513,14 @@ impl Detector {
         }
         window.clear();
         let score = score_of_z(best.0);
-        let (alert, suppressed) = self.decider.decide(&self.config, bucket, score);
+        let decision = self.decider.decide(&self.config, bucket, score);
+        let dispersion = self.scales.first().map_or(INITIAL_DISPERSION, |s| s.dispersion);
+        let burst = decision.armed && value >= upper_bound(expected, dispersion, BURST_Z) && {
+            let excess = value - expected;
+            excess >= BURST_MIN_EXCESS && value >= BURST_MIN_RATIO * expected
+        };
 
         // Learn the baseline from the count, clipped so a surge is not learned as normal.
-        let dispersion = self.scales.first().map_or(INITIAL_DISPERSION, |s| s.dispersion);
         let clip = expected + CLIP_SIGMAS * (expected * (1.0 + dispersion * expected)).sqrt() + CLIP_SLACK;
         self.baseline.learn(
             &prediction,
@@ -482,12 +531,15 @@ impl Detector {
 
         Ok(Verdict {
             score,
-            alert,
+            alert: decision.alert,
             observed: value,
             expected,
             upper: upper_bound(expected, dispersion, z_of_score(self.config.threshold)),
             window: best.1,
-            suppressed,
+            suppressed: decision.suppressed,
+            ongoing: decision.ongoing,
+            renewed: decision.renewed,
+            burst,
         })
     }
 }

@@ -73,6 +73,6 @@ pub mod nab;
 pub mod synth;
 
 pub use detector::{
-    DEFAULT_THRESHOLD, DetectError, Detector, DetectorConfig, MAX_WINDOW_BUCKETS, PEAK_DAYS, Verdict, WindowStat,
-    Z_HALF, replay_alerts, score_of_z, z_of_score,
+    BURST_MIN_EXCESS, BURST_MIN_RATIO, BURST_Z, DEFAULT_THRESHOLD, DetectError, Detector, DetectorConfig,
+    MAX_WINDOW_BUCKETS, PEAK_DAYS, Verdict, WindowStat, Z_HALF, replay_alerts, score_of_z, z_of_score,
 };

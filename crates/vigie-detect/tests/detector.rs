@@ -86,10 +86,62 @@ fn a_single_mention_after_a_quiet_night_is_not_a_surge_but_fifteen_in_an_hour_ar
 }
 
 #[test]
-fn one_big_bucket_is_not_a_crisis() {
+fn one_big_bucket_is_not_a_crisis_but_a_burst_for_whoever_can_tell_a_crowd() {
     let mut values = daily_series(3, 10, 5.0);
-    values[8 * DAY + 100] = 300.0; // a bot posting 300 times at once
-    assert!(alerts(&run(&values)).iter().all(|&i| i != 8 * DAY + 100 && i != 8 * DAY + 101));
+    let big = 8 * DAY + 100;
+    values[big] = 300.0; // a bot posting 300 times at once, or a crowd: counts cannot tell
+    let verdicts = run(&values);
+    assert!(alerts(&verdicts).iter().all(|&i| i != big && i != big + 1));
+    assert!(verdicts[big].burst && !verdicts[big].alert, "{:?}", verdicts[big]);
+    let bursts: Vec<usize> = verdicts.iter().enumerate().filter(|(_, v)| v.burst).map(|(i, _)| i).collect();
+    assert_eq!(bursts, [big], "ordinary noise is never a burst");
+
+    // A small brand (a mention every few hours): a hundred in five minutes.
+    let mut quiet = vec![0.0; 10 * DAY];
+    for (i, v) in quiet.iter_mut().enumerate() {
+        if i % 40 == 7 {
+            *v = 1.0;
+        }
+    }
+    let at = 9 * DAY + 150;
+    quiet[at] = 100.0;
+    let verdicts = run(&quiet);
+    assert!(verdicts[at].burst, "{:?}", verdicts[at]);
+    // Twenty is not enough of an excess, and nothing bursts while warming up.
+    quiet[at] = 15.0;
+    assert!(!run(&quiet)[at].burst);
+    quiet[at] = 1.0;
+    quiet[100] = 100.0;
+    assert!(!run(&quiet)[100].burst, "still warming up");
+}
+
+#[test]
+fn a_surge_that_goes_on_is_ongoing_and_one_after_a_calm_is_renewed() {
+    let mut values = daily_series(11, 14, 20.0);
+    let onset = 10 * DAY + 10 * 12; // day 10, 10:00
+    for v in &mut values[onset..onset + 24] {
+        *v *= 5.0; // two hours
+    }
+    let again = onset + 24 + 72; // six hours of calm (the 4-hour window forgets), within the cooldown
+    for v in &mut values[again..again + 24] {
+        *v *= 6.0;
+    }
+    let verdicts = run(&values);
+    let raised = alerts(&verdicts);
+    let first = *raised.iter().find(|&&i| i >= onset).unwrap();
+    assert!(first < onset + 3, "{raised:?}");
+    assert!(raised.iter().all(|&i| i <= first || i >= again + 24), "one alert for both: {raised:?}");
+    assert!(!verdicts[first].ongoing && !verdicts[first].renewed);
+    // The surge going on: ongoing, never renewed.
+    let going: Vec<usize> = (first + 1..onset + 24).filter(|&i| verdicts[i].ongoing).collect();
+    assert!(going.len() >= 15, "{going:?}");
+    assert!((first + 1..onset + 24).all(|i| !verdicts[i].renewed));
+    // The second surge: renewed once, at its start, then ongoing.
+    let renewed: Vec<usize> = (onset + 24..again + 24).filter(|&i| verdicts[i].renewed).collect();
+    assert_eq!(renewed.len(), 1, "{renewed:?}");
+    assert!(renewed[0] >= again && renewed[0] < again + 3, "{renewed:?}");
+    assert!(verdicts[renewed[0]].ongoing && !verdicts[renewed[0]].alert);
+    assert!((renewed[0] + 1..again + 20).filter(|&i| verdicts[i].ongoing).count() >= 10);
 }
 
 #[test]

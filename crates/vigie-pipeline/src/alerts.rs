@@ -151,12 +151,30 @@ pub struct AlertEvent {
     pub evidence: AlertEvidence,
     pub mention_ids: Vec<i64>,
     pub at: DateTime<Utc>,
+    /// Growth of a crisis already reported (a surge still going on): it
+    /// updates the open alert, and is dropped when there is none (the alert
+    /// was resolved, or went quiet), since it is no new crisis.
+    pub grows_only: bool,
 }
+
+/// [`merge`], except that an event that only grows an alert opens none.
+pub fn fold_event(open: Option<Alert>, event: AlertEvent, project_id: i64) -> Option<(Alert, bool)> {
+    if event.grows_only && open.is_none() {
+        return None;
+    }
+    Some(merge(open, event, project_id))
+}
+
+/// A surge's count crossed one of these (in its window): it is an order of
+/// magnitude bigger than when it opened, and people hear about it again.
+const SURGE_MILESTONES: [f64; 4] = [100.0, 1000.0, 10_000.0, 100_000.0];
 
 /// Folds `event` into `open` (the not-resolved alert with its key, updated
 /// within the cooldown) or opens a new alert. Returns the alert to save and
-/// whether to notify: on opening, when the severity rises, and when the
-/// alert reaches 10, 100, 1000… events.
+/// whether to notify: on opening, when the severity rises, when the alert
+/// reaches 10, 100, 1000… events, and when a surge's count reaches 100,
+/// 1000… mentions. A surge's evidence is that of its biggest window so far
+/// (count, expectation, span, words), so the alert grows with the crisis.
 pub fn merge(open: Option<Alert>, event: AlertEvent, project_id: i64) -> (Alert, bool) {
     match open {
         None => (
@@ -188,7 +206,9 @@ pub fn merge(open: Option<Alert>, event: AlertEvent, project_id: i64) -> (Alert,
             let new_stories: Vec<i64> =
                 event.evidence.stories.iter().copied().filter(|s| !alert.evidence.stories.contains(s)).collect();
             let copy = !event.evidence.stories.is_empty() && new_stories.is_empty();
-            if !copy {
+            // Growth is the same event getting bigger, not another one.
+            let counted = !copy && !event.grows_only;
+            if counted {
                 alert.events += 1;
             }
             for story in new_stories {
@@ -198,7 +218,9 @@ pub fn merge(open: Option<Alert>, event: AlertEvent, project_id: i64) -> (Alert,
             }
             alert.severity = alert.severity.max(event.severity);
             alert.updated_at = alert.updated_at.max(event.at);
+            let surge = matches!(alert.rule, AlertRule::VolumeSurge | AlertRule::NegativeSurge);
             let e = &mut alert.evidence;
+            let observed_before = e.observed;
             if alert.rule == AlertRule::TriggerTerm {
                 // Each event is a mention with the term: they add up.
                 e.observed += event.evidence.observed;
@@ -208,12 +230,26 @@ pub fn merge(open: Option<Alert>, event: AlertEvent, project_id: i64) -> (Alert,
                 e.score = event.evidence.score.or(e.score);
                 e.window_stories = event.evidence.window_stories;
                 alert.title = event.title;
+                if surge {
+                    // The count, its span and its words go together: "120 in 4 h".
+                    e.window_start = event.evidence.window_start.or(e.window_start);
+                    e.window_end = event.evidence.window_end.or(e.window_end);
+                    if !event.evidence.terms.is_empty() {
+                        e.terms.clear();
+                    }
+                }
             }
-            e.window_start = min_opt(e.window_start, event.evidence.window_start);
-            e.window_end = max_opt(e.window_end, event.evidence.window_end);
-            for term in event.evidence.terms {
-                if !e.terms.contains(&term) && e.terms.len() < 20 {
-                    e.terms.push(term);
+            let crossed = surge && SURGE_MILESTONES.iter().any(|m| observed_before < *m && e.observed >= *m);
+            if !surge {
+                e.window_start = min_opt(e.window_start, event.evidence.window_start);
+                e.window_end = max_opt(e.window_end, event.evidence.window_end);
+            }
+            // Terms add up, except a surge's: those of its biggest window.
+            if !surge || e.terms.is_empty() {
+                for term in event.evidence.terms {
+                    if !e.terms.contains(&term) && e.terms.len() < 20 {
+                        e.terms.push(term);
+                    }
                 }
             }
             for url in event.evidence.urls {
@@ -229,8 +265,8 @@ pub fn merge(open: Option<Alert>, event: AlertEvent, project_id: i64) -> (Alert,
             if escalated && alert.status == AlertStatus::Acknowledged {
                 alert.status = AlertStatus::Open;
             }
-            let milestone = !copy && [10, 100, 1000, 10_000].contains(&alert.events);
-            let notify = escalated || (milestone && alert.status == AlertStatus::Open);
+            let milestone = counted && [10, 100, 1000, 10_000].contains(&alert.events);
+            let notify = escalated || ((milestone || crossed) && alert.status == AlertStatus::Open);
             (alert, notify)
         }
     }
@@ -344,6 +380,7 @@ impl MentionRules {
                     evidence,
                     mention_ids: vec![id],
                     at: now,
+                    grows_only: false,
                 });
             }
         }
@@ -371,6 +408,7 @@ impl MentionRules {
                 evidence,
                 mention_ids: vec![id],
                 at: now,
+                grows_only: false,
             });
         }
         out
@@ -425,6 +463,7 @@ impl SurgeDetectors {
     pub async fn check(
         &self,
         store: &dyn Store,
+        project_id: i64,
         settings: &AlertSettings,
         watch: &Watch,
         now: DateTime<Utc>,
@@ -443,7 +482,7 @@ impl SurgeDetectors {
                 }
                 last.insert(key, now);
             }
-            events.extend(self.check_series(store, watch, rule, series, now).await?);
+            events.extend(self.check_series(store, project_id, watch, rule, series, now).await?);
         }
         Ok(events)
     }
@@ -451,6 +490,7 @@ impl SurgeDetectors {
     async fn check_series(
         &self,
         store: &dyn Store,
+        project_id: i64,
         watch: &Watch,
         rule: AlertRule,
         series: &'static str,
@@ -493,9 +533,10 @@ impl SurgeDetectors {
         // reported while it happens, and one that reaches Vigie late (a feed
         // read every hour, a backfill) still counts. A half-full bucket can
         // only look smaller than it will be, so this never fires early by
-        // mistake. Each surge is reported once: the bucket reported last is
-        // kept with the state (a restart does not report it again), and the
-        // detector's cooldown keeps the buckets after it quiet.
+        // mistake. Each bucket is reported once (the bucket reported last is
+        // kept with the state: a restart does not report it again): a surge
+        // when it starts, then as it goes on, growth of its alert (one crisis,
+        // one alert that grows).
         let mut judged = state.detector.clone();
         let mut events = Vec::new();
         let mut provisional = bucket;
@@ -505,10 +546,22 @@ impl SurgeDetectors {
             }
             let verdict = judged.observe(at(provisional), count(provisional)).map_err(detect_error)?;
             let new = state.reported.is_none_or(|b| b < provisional);
-            if verdict.alert && new && (now - at(provisional + BUCKET_SECS)).num_seconds() <= MAX_ALERT_AGE {
-                state.reported = Some(provisional);
-                changed = true;
-                events.push(surge_event(rule, watch, provisional, &verdict, now));
+            if new && (now - at(provisional + BUCKET_SECS)).num_seconds() <= MAX_ALERT_AGE {
+                let crowd = || crowd_in_bucket(store, project_id, watch.id, rule, provisional);
+                let event = if verdict.alert || verdict.renewed {
+                    Some(surge_event(rule, watch, provisional, &verdict, now))
+                } else if verdict.burst && crowd().await? {
+                    Some(burst_event(rule, watch, provisional, &verdict, now))
+                } else if verdict.ongoing {
+                    Some(AlertEvent { grows_only: true, ..surge_event(rule, watch, provisional, &verdict, now) })
+                } else {
+                    None
+                };
+                if let Some(event) = event {
+                    state.reported = Some(provisional);
+                    changed = true;
+                    events.push(event);
+                }
             }
             provisional += BUCKET_SECS;
         }
@@ -561,7 +614,59 @@ fn surge_event(
         evidence,
         mention_ids: Vec::new(),
         at: now,
+        grows_only: false,
     }
+}
+
+/// A burst inside one bucket ([`vigie_detect::Verdict::burst`]) that a crowd
+/// made: the surge of that bucket alone ("100 in 5 min").
+fn burst_event(
+    rule: AlertRule,
+    watch: &Watch,
+    bucket: i64,
+    verdict: &vigie_detect::Verdict,
+    now: DateTime<Utc>,
+) -> AlertEvent {
+    let window = vigie_detect::WindowStat { buckets: 1, observed: verdict.observed, expected: verdict.expected };
+    surge_event(rule, watch, bucket, &vigie_detect::Verdict { window, ..*verdict }, now)
+}
+
+/// A burst counts when at least this many stories from as many voices make it.
+pub const BURST_MIN_VOICES: usize = 10;
+/// Mentions of a bucket read to tell a crowd from one voice.
+const BURST_READ: i64 = 500;
+
+/// Whether a bucket's mentions (the negative ones for a negative surge) are
+/// a crowd: [`BURST_MIN_VOICES`] stories or more, from as many authors (or
+/// sites, for mentions without one). A bot posting the same words fifty
+/// times is one story; fifty texts from one account are one voice.
+async fn crowd_in_bucket(
+    store: &dyn Store,
+    project_id: i64,
+    watch_id: i64,
+    rule: AlertRule,
+    bucket: i64,
+) -> Result<bool, PipelineError> {
+    let filter = vigie_store::MentionFilter {
+        watch_id: Some(watch_id),
+        published_since: Some(at(bucket)),
+        published_until: Some(at(bucket + BUCKET_SECS)),
+        polarity: (rule == AlertRule::NegativeSurge).then_some(Polarity::Negative),
+        ..vigie_store::MentionFilter::default()
+    };
+    let found = store.candidates(project_id, None, &filter, None, BURST_READ).await?;
+    Ok(is_crowd(found.iter().map(|m| &m.mention)))
+}
+
+fn is_crowd<'a>(mentions: impl Iterator<Item = &'a Mention>) -> bool {
+    let mut stories = HashSet::new();
+    let mut voices = HashSet::new();
+    for m in mentions {
+        stories.insert(m.analysis.story_id.unwrap_or(m.id));
+        // A mention that says nothing of who wrote it is a voice of its own.
+        voices.insert(m.author.clone().or_else(|| m.site.clone()).unwrap_or_else(|| format!("#{}", m.id)));
+    }
+    stories.len() >= BURST_MIN_VOICES && voices.len() >= BURST_MIN_VOICES
 }
 
 /// Saves events as alerts (merged with the open ones) and queues their
@@ -589,8 +694,8 @@ pub async fn record_events(
         // Read, fold and write as one step: two processes seeing the same
         // surge grow one alert instead of opening two.
         let key = event.dedup_key.clone();
-        let fold: vigie_store::AlertFold = Box::new(move |open| merge(open, event, project_id));
-        out.push(store.merge_alert(project_id, &key, since, now, fold).await?);
+        let fold: vigie_store::AlertFold = Box::new(move |open| fold_event(open, event, project_id));
+        out.extend(store.merge_alert(project_id, &key, since, now, fold).await?);
     }
     Ok(out)
 }
@@ -755,8 +860,18 @@ pub async fn backtest(
         while bucket <= bucket_start(to) {
             let in_bucket = counts.get(&bucket).map(Vec::as_slice).unwrap_or_default();
             let verdict = detector.observe(at(bucket), in_bucket.len() as f64).map_err(detect_error)?;
-            if verdict.alert && bucket >= bucket_start(from) {
-                let mut event = surge_event(rule, watch, bucket, &verdict, at(bucket + BUCKET_SECS));
+            // As the live check decides (`check_series`).
+            let end = at(bucket + BUCKET_SECS);
+            let event = if verdict.alert || verdict.renewed {
+                Some(surge_event(rule, watch, bucket, &verdict, end))
+            } else if verdict.burst && is_crowd(in_bucket.iter().map(|m| &m.mention)) {
+                Some(burst_event(rule, watch, bucket, &verdict, end))
+            } else if verdict.ongoing {
+                Some(AlertEvent { grows_only: true, ..surge_event(rule, watch, bucket, &verdict, end) })
+            } else {
+                None
+            };
+            if let Some(mut event) = event.filter(|_| bucket >= bucket_start(from)) {
                 let mut top: Vec<&&vigie_store::StoredMention> = in_bucket.iter().collect();
                 top.sort_by(|a, b| {
                     let r = |m: &vigie_store::StoredMention| {
@@ -780,7 +895,7 @@ pub async fn backtest(
             .map(|&i| alerts[i].clone())
             .filter(|a| (event.at - a.updated_at).num_seconds() <= settings.cooldown_secs);
         let key = event.dedup_key.clone();
-        let (mut alert, _) = merge(current.clone(), event, project_id);
+        let Some((mut alert, _)) = fold_event(current.clone(), event, project_id) else { continue };
         match current {
             Some(_) => {
                 let i = open[&key];
@@ -812,6 +927,7 @@ mod tests {
             evidence: AlertEvidence { observed: 1.0, terms: vec!["boycott".into()], ..AlertEvidence::default() },
             mention_ids: vec![mention],
             at,
+            grows_only: false,
         }
     }
 
@@ -842,6 +958,97 @@ mod tests {
         let (louder, notify) = merge(Some(quiet), event(t0 + Duration::hours(4), Severity::Critical, 501), 7);
         assert!(notify);
         assert_eq!((louder.severity, louder.status), (Severity::Critical, AlertStatus::Open));
+    }
+
+    fn surge(at: DateTime<Utc>, observed: f64, minutes: i64, terms: &[&str], grows_only: bool) -> AlertEvent {
+        let evidence = AlertEvidence {
+            observed,
+            expected: 4.0,
+            score: Some(0.9),
+            window_start: Some(at - Duration::minutes(minutes)),
+            window_end: Some(at),
+            terms: terms.iter().map(|t| t.to_string()).collect(),
+            ..AlertEvidence::default()
+        };
+        AlertEvent {
+            rule: AlertRule::NegativeSurge,
+            severity: Severity::Critical,
+            watch_id: Some(1),
+            dedup_key: "negative_surge:1".into(),
+            title: alert_title(AlertRule::NegativeSurge, Severity::Critical, Some("Acme"), &evidence, Language::En),
+            evidence,
+            mention_ids: vec![observed as i64],
+            at,
+            grows_only,
+        }
+    }
+
+    #[test]
+    fn a_surge_alert_grows_with_its_crisis_and_speaks_up_an_order_of_magnitude_later() {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap();
+        assert!(fold_event(None, surge(t0, 11.0, 30, &["panne"], true), 7).is_none(), "growth opens nothing");
+        let (mut alert, notify) = fold_event(None, surge(t0, 11.0, 30, &["panne"], false), 7).unwrap();
+        assert!(notify);
+        let mut notifications = vec![];
+        for (i, observed, minutes, grows) in
+            [(1, 30.0, 60, true), (2, 25.0, 30, true), (3, 120.0, 240, true), (4, 150.0, 240, true)]
+        {
+            let (grown, notify) =
+                fold_event(Some(alert), surge(t0 + Duration::minutes(5 * i), observed, minutes, &["lyon"], grows), 7)
+                    .unwrap();
+            alert = grown;
+            notifications.push(notify);
+        }
+        assert_eq!(notifications, [false, false, true, false], "told again when it reached 100");
+        assert_eq!(alert.events, 1, "growth is not another event");
+        let e = &alert.evidence;
+        assert_eq!((e.observed, e.terms.clone()), (150.0, vec!["lyon".to_string()]));
+        let span = e.window_end.unwrap() - e.window_start.unwrap();
+        assert_eq!(span, Duration::hours(4), "the count's own window, not the union of all");
+        assert_eq!(alert.title, "Surge of negative mentions about Acme: 150 in 4 h, 4.0 expected");
+        assert_eq!(alert.mention_ids[..2], [150, 120], "newest evidence first");
+        assert_eq!(alert.opened_at, t0);
+        // Acknowledged: it still grows, quietly.
+        alert.status = AlertStatus::Acknowledged;
+        let (alert, notify) =
+            fold_event(Some(alert), surge(t0 + Duration::hours(2), 1500.0, 240, &[], true), 7).unwrap();
+        assert!(!notify);
+        assert_eq!((alert.evidence.observed, alert.evidence.terms.clone()), (1500.0, vec!["lyon".to_string()]));
+    }
+
+    #[test]
+    fn a_crowd_is_many_stories_from_many_voices() {
+        let mention = |id: i64, author: Option<&str>, story: Option<i64>| {
+            let mut m = Mention {
+                id,
+                source_kind: vigie_model::SourceKind::Twitter,
+                source_item_id: None,
+                url: None,
+                title: None,
+                text: String::new(),
+                author: author.map(String::from),
+                site: None,
+                published_at: Utc::now(),
+                collected_at: Utc::now(),
+                lang: None,
+                lang_confidence: 0.0,
+                reach: None,
+                content_hash: String::new(),
+                dedup_key: String::new(),
+                analysis: vigie_model::Analysis::default(),
+            };
+            m.analysis.story_id = story;
+            m
+        };
+        let crowd: Vec<Mention> = (0..12).map(|i| mention(i, Some(&format!("a{i}")), None)).collect();
+        assert!(is_crowd(crowd.iter()));
+        assert!(!is_crowd(crowd.iter().take(9)), "nine voices are not yet a crowd");
+        let bot: Vec<Mention> = (0..50).map(|i| mention(i, Some("bot"), None)).collect();
+        assert!(!is_crowd(bot.iter()), "one voice");
+        let copies: Vec<Mention> = (0..50).map(|i| mention(i, Some(&format!("a{i}")), Some(1))).collect();
+        assert!(!is_crowd(copies.iter()), "one story retweeted");
+        let anonymous: Vec<Mention> = (0..12).map(|i| mention(i, None, None)).collect();
+        assert!(is_crowd(anonymous.iter()), "mentions without an author are voices of their own");
     }
 
     #[test]
@@ -990,6 +1197,9 @@ mod tests {
                 upper: 5.0,
                 window: vigie_detect::WindowStat { buckets, observed: 57.0, expected: 8.25 },
                 suppressed: false,
+                ongoing: false,
+                renewed: false,
+                burst: false,
             };
             let e = surge_event(AlertRule::NegativeSurge, &watch, bucket, &verdict, now);
             // The format! the title was made with before.

@@ -637,6 +637,7 @@ async fn record_ranking(
             evidence,
             mention_ids: page.iter().map(|m| m.mention.id).collect(),
             at: now,
+            grows_only: false,
         });
     }
     if !events.is_empty() {

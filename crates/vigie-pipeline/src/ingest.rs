@@ -381,7 +381,7 @@ impl Ingestor {
         }
         let settings = self.alerts.rules.settings();
         for watch in self.alerts.watches.iter().filter(|w| touched.contains(&w.id)) {
-            events.extend(self.alerts.surges.check(self.store.as_ref(), settings, watch, now).await?);
+            events.extend(self.alerts.surges.check(self.store.as_ref(), self.project_id, settings, watch, now).await?);
         }
         if !events.is_empty() {
             record_events(self.store.as_ref(), self.project_id, settings, events, now).await?;

@@ -549,9 +549,10 @@ pub trait Store: Accounts + Workflow + Reports + Send + Sync {
     async fn save_alert(&self, alert: &Alert, notify: bool, now: DateTime<Utc>) -> Result<Alert>;
     /// [`Store::open_alert`], `fold` and [`Store::save_alert`] as one atomic
     /// step: `fold` gets the open alert with this key (or `None`) and returns
-    /// the alert to save and whether to notify. Processes folding events of
-    /// the same key at the same time are serialized, so one surge seen by
-    /// two workers opens one alert, not two.
+    /// the alert to save and whether to notify, or `None` to save nothing
+    /// (then so does this). Processes folding events of the same key at the
+    /// same time are serialized, so one surge seen by two workers opens one
+    /// alert, not two.
     async fn merge_alert(
         &self,
         project_id: i64,
@@ -559,7 +560,7 @@ pub trait Store: Accounts + Workflow + Reports + Send + Sync {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
         fold: AlertFold,
-    ) -> Result<Alert>;
+    ) -> Result<Option<Alert>>;
     /// The most recently updated alerts first.
     async fn alerts(&self, project_id: i64, status: Option<AlertStatus>, limit: i64) -> Result<Vec<Alert>> {
         self.alerts_after(project_id, status, None, limit).await
@@ -653,8 +654,8 @@ pub trait Store: Accounts + Workflow + Reports + Send + Sync {
 pub type DynStore = Arc<dyn Store>;
 
 /// What [`Store::merge_alert`] does with the open alert of a key: the alert
-/// to save and whether to notify.
-pub type AlertFold = Box<dyn FnOnce(Option<Alert>) -> (Alert, bool) + Send>;
+/// to save and whether to notify, or `None` to leave things as they are.
+pub type AlertFold = Box<dyn FnOnce(Option<Alert>) -> Option<(Alert, bool)> + Send>;
 
 /// `now + lease` in epoch seconds (a lease too long to represent is a day).
 pub(crate) fn lease_end(now: DateTime<Utc>, lease: std::time::Duration) -> i64 {

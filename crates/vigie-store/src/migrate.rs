@@ -242,6 +242,7 @@ const TABLES: &[Table] = &[
             ("updated_at", Int),
             ("acknowledged_at", Int),
             ("resolved_at", Int),
+            ("notices", Int),
         ],
         order: &["id"],
         identity: true,

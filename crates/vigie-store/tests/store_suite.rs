@@ -248,19 +248,26 @@ async fn one_surge_seen_twice_opens_one_alert(store: &dyn Store) {
     let folds = (0..8).map(|i| {
         let new = event(f64::from(i));
         let fold: vigie_store::AlertFold = Box::new(move |open: Option<Alert>| match open {
-            None => (new, true),
+            None => Some((new, true)),
             Some(mut alert) => {
                 alert.events += 1;
-                (alert, false)
+                Some((alert, false))
             }
         });
         store.merge_alert(p.id, "volume_surge:race", t0() - Duration::hours(1), t0(), fold)
     });
     let saved = futures::future::join_all(folds).await;
-    let ids: std::collections::HashSet<i64> = saved.into_iter().map(|a| a.unwrap().id).collect();
+    let ids: std::collections::HashSet<i64> = saved.into_iter().map(|a| a.unwrap().unwrap().id).collect();
     assert_eq!(ids.len(), 1, "one alert");
     let alerts = store.alerts(p.id, None, 10).await.unwrap();
     assert_eq!((alerts.len(), alerts[0].events), (1, 8));
+    // A fold that declines (growth with no open alert to grow) saves nothing.
+    let declined = store
+        .merge_alert(p.id, "volume_surge:none", t0() - Duration::hours(1), t0(), Box::new(|_| None))
+        .await
+        .unwrap();
+    assert!(declined.is_none());
+    assert_eq!(store.alerts(p.id, None, 10).await.unwrap().len(), 1);
 
     // Seven more alerts, two of them updated in the same second: pages of
     // three follow each other without a gap or a repeat.
@@ -270,7 +277,7 @@ async fn one_surge_seen_twice_opens_one_alert(store: &dyn Store) {
         new.dedup_key = key.clone();
         let at = t0() + Duration::seconds(i64::from(i.min(5)));
         new.updated_at = at;
-        let fold: vigie_store::AlertFold = Box::new(move |_| (new, false));
+        let fold: vigie_store::AlertFold = Box::new(move |_| Some((new, false)));
         store.merge_alert(p.id, &key, t0() - Duration::hours(1), at, fold).await.unwrap();
     }
     let all: Vec<i64> = store.alerts(p.id, None, 100).await.unwrap().iter().map(|a| a.id).collect();
@@ -742,8 +749,8 @@ async fn alerts_grow_and_their_notifications_wait_in_the_outbox(store: &dyn Stor
     let due = store.claim_due_deliveries(t0(), 10, "w1", LEASE).await.unwrap();
     assert_eq!(due.len(), 1, "the critical-only channel does not take a warning");
     assert_eq!((due[0].channel.id, due[0].event, due[0].alert.id), (all_alerts.id, 1, opened.id));
-    // Saving the same event again queues nothing twice.
-    store.save_alert(&opened, true, t0()).await.unwrap();
+    // Saving without notifying queues nothing.
+    store.save_alert(&opened, false, t0()).await.unwrap();
     assert_eq!(store.deliveries(opened.id).await.unwrap().len(), 1);
     // Claimed: no other worker gets it until the claim expires.
     assert!(store.claim_due_deliveries(t0(), 10, "w2", LEASE).await.unwrap().is_empty());
@@ -790,8 +797,10 @@ async fn alerts_grow_and_their_notifications_wait_in_the_outbox(store: &dyn Stor
     assert_eq!(store.project_model(p.id, "sentiment-fast").await.unwrap(), None);
 
     // A later event supersedes what is still pending for the same channel
-    // (and only that channel, and only earlier events).
-    let third = Alert { events: 3, mention_ids: vec![1, 2, 3], ..grown.clone() };
+    // (and only that channel, and only earlier events). Each notification is
+    // one: this one adds no event (a surge an order of magnitude bigger) and
+    // is still the third, not lost to the second's number.
+    let third = Alert { mention_ids: vec![1, 2, 3], ..grown.clone() };
     store.save_alert(&third, true, later).await.unwrap();
     // …unless another process is sending it right now (w1 claimed event 2
     // above and its claim is live): that one goes out and is recorded as sent.

@@ -423,7 +423,7 @@ async fn the_alert_list_api_pages_with_a_cursor() {
         alert.id = 0;
         alert.dedup_key = format!("paging:{i}");
         alert.title = format!("alert {i}");
-        let fold: vigie_store::AlertFold = Box::new(move |_| (alert, false));
+        let fold: vigie_store::AlertFold = Box::new(move |_| Some((alert, false)));
         let at = Utc::now();
         app.store
             .merge_alert(app.project.id, &format!("paging:{i}"), at - chrono::Duration::hours(1), at, fold)

@@ -64,6 +64,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "rules_pending", include_str!("../../migrations/postgres/0008_rules_pending.sql")),
     (9, "report_sending", include_str!("../../migrations/postgres/0009_report_sending.sql")),
     (10, "reopen_clock", include_str!("../../migrations/postgres/0010_reopen_clock.sql")),
+    (11, "alert_notices", include_str!("../../migrations/postgres/0011_alert_notices.sql")),
 ];
 
 /// Mentions per INSERT statement (each column one array).
@@ -1568,7 +1569,7 @@ impl Store for PgStore {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
         fold: AlertFold,
-    ) -> Result<Alert> {
+    ) -> Result<Option<Alert>> {
         let mut tx = self.pool.begin().await?;
         // Processes folding events of the same key wait for each other here
         // (until the transaction ends): the alert read below cannot change
@@ -1578,10 +1579,13 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await?;
         let open = find_open_alert(&mut tx, project_id, dedup_key, since).await?;
-        let (alert, notify) = fold(open);
+        let Some((alert, notify)) = fold(open) else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
         let id = write_alert(&mut tx, &alert, notify, now).await?;
         tx.commit().await?;
-        Ok(Alert { id, ..alert })
+        Ok(Some(Alert { id, ..alert }))
     }
 
     async fn alerts_after(
@@ -2017,6 +2021,11 @@ async fn write_alert(conn: &mut sqlx::PgConnection, alert: &Alert, notify: bool,
         alert.id
     };
     if notify {
+        // Each notification is a delivery of its own (`alerts.notices`).
+        let notice: i64 = sqlx::query_scalar("UPDATE alerts SET notices = notices + 1 WHERE id = $1 RETURNING notices")
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
         sqlx::query(
             "INSERT INTO deliveries (alert_id, event, channel_id, status, next_attempt_at, created_at) \
              SELECT $1, $2, id, 'pending', $3, $3 FROM notification_channels \
@@ -2024,7 +2033,7 @@ async fn write_alert(conn: &mut sqlx::PgConnection, alert: &Alert, notify: bool,
              ON CONFLICT (alert_id, event, channel_id) DO NOTHING",
         )
         .bind(id)
-        .bind(alert.events)
+        .bind(notice)
         .bind(ts(now))
         .bind(alert.project_id)
         .bind(channel_minimums_taking(alert.severity))

@@ -53,6 +53,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, "rules_pending", include_str!("../../migrations/sqlite/0012_rules_pending.sql")),
     (13, "report_sending", include_str!("../../migrations/sqlite/0013_report_sending.sql")),
     (14, "reopen_clock", include_str!("../../migrations/sqlite/0014_reopen_clock.sql")),
+    (15, "alert_notices", include_str!("../../migrations/sqlite/0015_alert_notices.sql")),
 ];
 
 // Multi-row statements are kept in sqlx's prepared-statement cache only at
@@ -1464,15 +1465,18 @@ impl Store for SqliteStore {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
         fold: AlertFold,
-    ) -> Result<Alert> {
+    ) -> Result<Option<Alert>> {
         // One writer at a time from the start of the transaction: the alert
         // read below cannot change before this one is written.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let open = find_open_alert(&mut tx, project_id, dedup_key, since).await?;
-        let (alert, notify) = fold(open);
+        let Some((alert, notify)) = fold(open) else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
         let id = write_alert(&mut tx, &alert, notify, now).await?;
         tx.commit().await?;
-        Ok(Alert { id, ..alert })
+        Ok(Some(Alert { id, ..alert }))
     }
 
     async fn alerts_after(
@@ -1933,12 +1937,17 @@ async fn write_alert(
         alert.id
     };
     if notify {
+        // Each notification is a delivery of its own (`alerts.notices`).
+        let notice: i64 = sqlx::query_scalar("UPDATE alerts SET notices = notices + 1 WHERE id = ?1 RETURNING notices")
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
         let severities = channel_minimums_taking(alert.severity);
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO deliveries (alert_id, event, channel_id, status, next_attempt_at, created_at) \
              SELECT ",
         );
-        qb.push_bind(id).push(", ").push_bind(alert.events).push(", id, 'pending', ").push_bind(ts(now));
+        qb.push_bind(id).push(", ").push_bind(notice).push(", id, 'pending', ").push_bind(ts(now));
         qb.push(", ").push_bind(ts(now)).push(" FROM notification_channels WHERE project_id = ");
         qb.push_bind(alert.project_id).push(" AND min_severity IN (");
         let mut list = qb.separated(", ");

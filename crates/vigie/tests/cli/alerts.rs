@@ -310,6 +310,102 @@ fn a_live_surge_is_raised_as_the_mentions_arrive() {
 }
 
 #[test]
+fn a_surge_alert_grows_with_the_crisis_instead_of_freezing_when_it_opens() {
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    let now = unix_now();
+    vigie.run(&["notify", "webhook", "https://hooks.example/crisis", "--min-severity", "info"]).success();
+    let (rows, _) = history_with_a_burst(now - 2 * 86_400);
+    import(&vigie, &rows);
+    // A crisis that started an hour ago: its first quarter of an hour
+    // arrives, then the rest (a feed read late, or just the next minutes).
+    let start = now - 3600;
+    let outage = |k: i64| {
+        let voice = format!("client{k}");
+        json!({"url": format!("https://x.com/{voice}/status/{k}"), "author": voice, "source": "twitter",
+               "text": format!("Panne Acme numéro {k}, toujours rien depuis {} minutes", k / 4), "published_at": start + k * 15})
+    };
+    import(&vigie, &(0..60).map(outage).collect::<Vec<_>>());
+    let surges =
+        |vigie: &Vigie| -> Vec<Value> { alerts(vigie).into_iter().filter(|a| a["rule"] == "volume_surge").collect() };
+    let opened = surges(&vigie);
+    assert_eq!(opened.len(), 1, "{opened:#?}");
+    let first = opened[0]["observed"].as_f64().unwrap();
+    assert!(first < 100.0, "{opened:#?}");
+    let id = opened[0]["id"].to_string();
+    let before = vigie.run(&["alert", "show", &id]).success().stdout;
+
+    // The next 45 minutes: 180 more mentions.
+    import(&vigie, &(60..240).map(outage).collect::<Vec<_>>());
+    let grown = surges(&vigie);
+    assert_eq!(grown.len(), 1, "one crisis, one alert: {grown:#?}");
+    assert_eq!(grown[0]["id"], opened[0]["id"]);
+    let observed = grown[0]["observed"].as_f64().unwrap();
+    assert!(observed >= 100.0 && observed > 2.0 * first, "the alert grew: {first} then {observed}");
+    assert_eq!(grown[0]["events"], 1, "growth is the same event getting bigger, not more events");
+    let title = grown[0]["title"].as_str().unwrap();
+    assert!(title.contains(&format!("{observed:.0} in ")), "the title follows: {title}");
+    let after = vigie.run(&["alert", "show", &id]).success().stdout;
+    let newest = "https://x.com/client239/status/239";
+    assert!(!before.contains(newest) && after.contains(newest), "the newest mentions join the evidence: {after}");
+    // Told when it opened, and again when it reached a hundred mentions.
+    let alert_id = opened[0]["id"].as_i64().unwrap();
+    let notices = vigie.with_db(async |pool| {
+        sqlx::query_scalar::<_, i64>("SELECT event FROM deliveries WHERE alert_id = ?1 ORDER BY event")
+            .bind(alert_id)
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(notices, [1, 2]);
+
+    // Resolved while it still goes on: the same crisis opens no second alert.
+    vigie.run(&["alert", "resolve", &id]).success();
+    import(&vigie, &(240..260).map(outage).collect::<Vec<_>>());
+    assert_eq!(surges(&vigie).len(), 1, "{:#?}", surges(&vigie));
+}
+
+#[test]
+fn a_crowd_in_five_minutes_is_a_surge_and_one_voice_repeating_itself_is_not() {
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    let now = unix_now();
+    let (rows, _) = history_with_a_burst(now - 2 * 86_400);
+    import(&vigie, &rows);
+    let burst_start = (now / 300) * 300 - 1200;
+    // One account posting forty times in five minutes: no alert.
+    let bot: Vec<Value> = (0..40)
+        .map(|k| {
+            json!({"url": format!("https://x.com/spam/status/{k}"), "author": "spam", "source": "twitter",
+                   "text": format!("Acme promo code {k} gagnez un iPhone {k}"), "published_at": burst_start + k * 5})
+        })
+        .collect();
+    import(&vigie, &bot);
+    let surges =
+        |vigie: &Vigie| -> Vec<Value> { alerts(vigie).into_iter().filter(|a| a["rule"] == "volume_surge").collect() };
+    assert!(surges(&vigie).is_empty(), "{:#?}", surges(&vigie));
+    // Elsewhere, forty people in five minutes, each in their own words.
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    import(&vigie, &rows);
+    let words = ["appli", "site", "paiement", "commande", "connexion", "compte", "carte", "livraison"];
+    let crowd: Vec<Value> = (0..40)
+        .map(|k| {
+            let voice = format!("personne{k}");
+            json!({"url": format!("https://x.com/{voice}/status/{k}"), "author": voice, "source": "twitter",
+                   "text": format!("{k} : chez Acme, {} en panne pour moi aussi, {} depuis {k} minutes",
+                                   words[k as usize % 8], words[(k as usize / 8) % 8]),
+                   "published_at": burst_start + k * 5})
+        })
+        .collect();
+    import(&vigie, &crowd);
+    let found = surges(&vigie);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let title = found[0]["title"].as_str().unwrap();
+    assert!(title.contains("40 in 5 min"), "{title}");
+}
+
+#[test]
 fn a_surge_collected_late_is_still_raised_once() {
     let vigie = Vigie::new();
     vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
@@ -398,7 +494,8 @@ fn events_of_one_alert_waiting_together_go_out_as_one_notification() {
     let requests = server.requests_to("/hook");
     assert_eq!(requests.len(), 1);
     let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
-    assert_eq!(body["event_id"], format!("vigie-{}-10", list[0]["id"]));
+    // The alert's second notification (opened, then 10 events): the later one.
+    assert_eq!(body["event_id"], format!("vigie-{}-2", list[0]["id"]));
     let show = vigie.run(&["alert", "show", &list[0]["id"].to_string()]).success().stdout;
     assert!(show.contains("superseded"), "{show}");
     // Nothing is left to send.
