@@ -38,8 +38,19 @@
 //!    by a margin — a constant false-alarm rate per series: one that surges
 //!    every day needs more to alert —, after a day of warm-up, and not again
 //!    for the same crisis: the detector re-arms once 12 hours have passed and
-//!    the score has stayed below the threshold for an hour.
-//! 5. **Learning**: the bucket's count, clipped at 4 standard deviations
+//!    the score has stayed below the threshold for an hour. Meanwhile a
+//!    bucket at the threshold is [`Verdict::ongoing`] (the crisis goes on:
+//!    the pipeline grows its alert), and [`Verdict::renewed`] when it comes
+//!    after an hour below the threshold (a new surge within the cooldown:
+//!    the pipeline opens the alert again if it was resolved). Neither changes
+//!    `alert`, which is what `vigie detect` and the benchmark score.
+//! 5. **Bursts**: the windows leave their highest bucket out, so a surge
+//!    inside one bucket never alerts from counts. A warm, armed detector
+//!    flags such a bucket as [`Verdict::burst`] when it alone is extreme
+//!    (a surprise of [`BURST_Z`], 20 mentions and 3 times the expectation
+//!    above it); the pipeline raises it when the bucket's mentions are a
+//!    crowd (many stories, many authors), which counts cannot tell.
+//! 6. **Learning**: the bucket's count, clipped at 4 standard deviations
 //!    above the expectation (a surge is not learned as the new normal within
 //!    hours; a lasting change is, within days), updates the baseline.
 //!

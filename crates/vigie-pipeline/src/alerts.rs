@@ -751,18 +751,27 @@ async fn surge_mentions(
         polarity: (rule == AlertRule::NegativeSurge).then_some(Polarity::Negative),
         ..vigie_store::MentionFilter::default()
     };
-    let mut found = store.candidates(project_id, None, &filter, None, SURGE_READ).await?;
+    let found = store.candidates(project_id, None, &filter, None, SURGE_READ).await?;
     let stories = (found.len() < SURGE_READ as usize).then(|| {
         let distinct: HashSet<i64> =
             found.iter().map(|m| m.mention.analysis.story_id.unwrap_or(m.mention.id)).collect();
         distinct.len() as u64
     });
-    found.sort_by(|a, b| {
-        let r = |m: &vigie_store::StoredMention| m.mention.analysis.reach.as_ref().map_or(0.0, |r| f64::from(r.score));
-        r(b).total_cmp(&r(a))
-    });
-    let ids = found.iter().take(MAX_ALERT_MENTIONS).map(|m| m.mention.id).collect();
+    let ids = top_mentions(found.iter().map(|m| &m.mention));
     Ok((ids, top_terms(found.iter().map(|m| m.mention.text.as_str()), 8), stories))
+}
+
+/// The ids of a surge's mentions to show: most reach first, one per story
+/// before any copy (forty retweets of one outage tweet are one line of a
+/// notification, not its five), at most [`MAX_ALERT_MENTIONS`].
+fn top_mentions<'a>(mentions: impl Iterator<Item = &'a Mention>) -> Vec<i64> {
+    let mut ranked: Vec<&Mention> = mentions.collect();
+    let reach = |m: &Mention| m.analysis.reach.as_ref().map_or(0.0, |r| f64::from(r.score));
+    ranked.sort_by(|a, b| reach(b).total_cmp(&reach(a)));
+    let mut seen = HashSet::new();
+    let (firsts, copies): (Vec<&Mention>, Vec<&Mention>) =
+        ranked.into_iter().partition(|m| seen.insert(m.analysis.story_id.unwrap_or(m.id)));
+    firsts.into_iter().chain(copies).take(MAX_ALERT_MENTIONS).map(|m| m.id).collect()
 }
 
 /// French and English stop words (the `stop-words` crate's Stopwords ISO
@@ -872,14 +881,7 @@ pub async fn backtest(
                 None
             };
             if let Some(mut event) = event.filter(|_| bucket >= bucket_start(from)) {
-                let mut top: Vec<&&vigie_store::StoredMention> = in_bucket.iter().collect();
-                top.sort_by(|a, b| {
-                    let r = |m: &vigie_store::StoredMention| {
-                        m.mention.analysis.reach.as_ref().map_or(0.0, |r| f64::from(r.score))
-                    };
-                    r(b).total_cmp(&r(a))
-                });
-                event.mention_ids = top.iter().take(MAX_ALERT_MENTIONS).map(|m| m.mention.id).collect();
+                event.mention_ids = top_mentions(in_bucket.iter().map(|m| &m.mention));
                 event.evidence.terms = top_terms(in_bucket.iter().map(|m| m.mention.text.as_str()), 8);
                 events.push(event);
             }
@@ -1049,6 +1051,23 @@ mod tests {
         assert!(!is_crowd(copies.iter()), "one story retweeted");
         let anonymous: Vec<Mention> = (0..12).map(|i| mention(i, None, None)).collect();
         assert!(is_crowd(anonymous.iter()), "mentions without an author are voices of their own");
+
+        // What a surge shows: one line per story before any copy, most reach first.
+        let mut shown: Vec<Mention> = (0..30).map(|i| mention(i, None, Some(0))).collect();
+        shown[0].analysis.story_id = None; // the story's first mention
+        for (i, m) in shown.iter_mut().enumerate().take(25) {
+            m.analysis.reach = Some(vigie_model::ReachEstimate {
+                audience: 0,
+                engagement: 0,
+                score: 50.0 - i as f32,
+                basis: String::new(),
+            });
+        }
+        shown.push(mention(40, None, None));
+        shown.push(mention(41, None, Some(41)));
+        let ids = top_mentions(shown.iter());
+        assert_eq!(ids[..4], [0, 40, 41, 1], "three stories, then their copies");
+        assert_eq!(ids.len(), MAX_ALERT_MENTIONS);
     }
 
     #[test]

@@ -91,6 +91,10 @@ pub enum Command {
     /// Replay a watch's stored history through the alert rules and list the alerts that would have fired.
     Backtest(BacktestArgs),
     /// Run the spike detector over a `timestamp,value` CSV (NAB's format); writes `timestamp,value,score,alert`.
+    ///
+    /// `alert` is 1 where the detector, with its default settings, opens an alert from the counts.
+    /// A burst inside one 5-minute bucket never does from counts alone: the alert rules raise it
+    /// when its mentions are many stories from many authors, which a series of counts does not say.
     Detect(DetectArgs),
     /// Tokens for the push API (POST /api/v1/ingest).
     #[command(subcommand)]

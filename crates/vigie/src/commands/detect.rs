@@ -73,6 +73,8 @@ pub(crate) struct SeriesReader {
     records: csv::StringRecordsIntoIter<Box<dyn Read>>,
     timestamp_column: usize,
     value_column: usize,
+    /// The header's number of fields: every row has as many.
+    fields: usize,
     previous: Option<(DateTime<Utc>, u64)>,
 }
 
@@ -117,6 +119,7 @@ impl SeriesReader {
             records: csv.into_records(),
             timestamp_column,
             value_column,
+            fields: header.len(),
             previous: None,
         })
     }
@@ -124,6 +127,15 @@ impl SeriesReader {
     fn row(&mut self, record: csv::StringRecord) -> anyhow::Result<Row> {
         let line = record.position().map_or(0, |p| p.line());
         let source = &*self.source;
+        // A row with more or fewer fields than the header is a broken file
+        // (a value with a comma, a line cut short), not one to guess at.
+        if record.len() != self.fields {
+            return Err(usage_at(
+                source,
+                line,
+                format!("{} field(s) where the header has {}", record.len(), self.fields),
+            ));
+        }
         let field = |column: usize, name: &str| -> anyhow::Result<&str> {
             match record.get(column).map(str::trim) {
                 Some(text) if !text.is_empty() => Ok(text),

@@ -66,7 +66,17 @@ fn broken_inputs_are_usage_errors_naming_the_line() {
     check("headerless.csv", rows, "line 1: expected a header naming the `timestamp` and `value` columns");
     check("nan.csv", &format!("timestamp,value\n{rows}2024-03-01 00:15:00,abc\n"), "line 5: `abc` is not a number");
     check("negative.csv", &format!("timestamp,value\n{rows}2024-03-01 00:15:00,-2\n"), "line 5: `-2` is not a count");
-    check("missing.csv", &format!("timestamp,value\n{rows}2024-03-01 00:15:00\n"), "line 5: no value");
+    check("missing.csv", &format!("timestamp,value\n{rows}2024-03-01 00:15:00,\n"), "line 5: no value");
+    check(
+        "short.csv",
+        &format!("timestamp,value\n{rows}2024-03-01 00:15:00\n"),
+        "line 5: 1 field(s) where the header has 2",
+    );
+    check(
+        "long.csv",
+        &format!("timestamp,value\n{rows}2024-03-01 00:15:00,1,5\n"),
+        "line 5: 3 field(s) where the header has 2",
+    );
     check("date.csv", &format!("timestamp,value\n{rows}yesterday,1\n"), "line 5: `yesterday` is not a timestamp");
     check(
         "unsorted.csv",
