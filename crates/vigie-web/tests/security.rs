@@ -382,6 +382,34 @@ async fn arnaque_alerts(app: &TestApp) -> Vec<vigie_model::Alert> {
 }
 
 #[tokio::test]
+async fn a_channels_error_is_shown_to_managers_not_viewers() {
+    let app = TestApp::start().await;
+    let channel = vigie_store::NewChannel {
+        kind: "email".into(),
+        target: "com@example.fr".into(),
+        secret: None,
+        min_severity: vigie_model::Severity::Info,
+        lang: vigie_model::Language::En,
+    };
+    app.store.add_channel(app.project.id, channel, Utc::now()).await.unwrap();
+    let alert = arnaque_alerts(&app).await.remove(0);
+    let now = Utc::now();
+    let due = app.store.claim_due_deliveries(now, 10, "test", std::time::Duration::from_secs(60)).await.unwrap();
+    let error = "535 5.7.8 Authentication failed for relay user smtp-acme@mail.internal";
+    let failed = vigie_store::DeliveryRecord::Failed { at: now, error: error.into() };
+    app.store.record_delivery(due[0].id, failed).await.unwrap();
+    let api = app.api(&format!("/alerts/{}", alert.id));
+    let manager = app.login("manager").await.get(&api).await.json();
+    assert_eq!(manager["deliveries"][0]["last_error"], error);
+    let viewer = app.login("viewer").await;
+    let seen = viewer.get(&api).await.json();
+    assert_eq!(seen["deliveries"][0]["status"], "failed");
+    assert!(seen["deliveries"][0]["last_error"].is_null(), "{seen}");
+    let page = viewer.get(&app.p(&format!("/alerts/{}", alert.id))).await.text;
+    assert!(!page.contains("Authentication failed") && page.contains("(shown to managers)"), "{page}");
+}
+
+#[tokio::test]
 async fn alert_titles_are_shown_in_the_readers_language() {
     let app = TestApp::start().await;
     let alerts = arnaque_alerts(&app).await;

@@ -178,9 +178,12 @@ async fn detail_api(
     let a = load(&state, &actor, id).await?;
     let deliveries = state.store.deliveries(a.id).await?;
     let mut v = alert_json(&a);
+    // A channel's error (an SMTP server's answer, a webhook's body) is for
+    // those who manage channels.
+    let errors = actor.can(Role::Manager);
     v["deliveries"] = deliveries
         .iter()
-        .map(|d| json!({"channel": d.channel.kind, "event": d.event, "status": d.status, "attempts": d.attempts, "last_error": d.last_error, "sent_at": d.sent_at.map(|t| t.to_rfc3339())}))
+        .map(|d| json!({"channel": d.channel.kind, "event": d.event, "status": d.status, "attempts": d.attempts, "last_error": d.last_error.as_ref().filter(|_| errors), "sent_at": d.sent_at.map(|t| t.to_rfc3339())}))
         .collect();
     Ok(Json(v))
 }
@@ -364,9 +367,13 @@ async fn detail_page(
         h2 { (lang.t("Notifications", "Notifications")) }
         @if deliveries.is_empty() { p.muted { (lang.t("Aucune notification envoyée.", "No notification sent.")) } } @else {
             div.table-wrap { table {
-                thead { tr { th { (lang.t("Canal", "Channel")) } th { (lang.t("Événement", "Event")) } th { (lang.t("État", "Status")) } th.num { (lang.t("Essais", "Attempts")) } th { (lang.t("Erreur", "Error")) } } }
+                thead { tr { th { (lang.t("Canal", "Channel")) } th { (lang.t("N°", "No.")) } th { (lang.t("État", "Status")) } th.num { (lang.t("Essais", "Attempts")) } th { (lang.t("Erreur", "Error")) } } }
                 tbody { @for d in &deliveries { tr {
-                    td { (crate::pages::settings::channels::channel_kind(lang, &d.channel.kind)) } td { (d.event) } td { (delivery_label(lang, &d.status)) } td.num { (d.attempts) } td { (d.last_error.as_deref().unwrap_or("")) }
+                    td { (crate::pages::settings::channels::channel_kind(lang, &d.channel.kind)) } td { (d.event) } td { (delivery_label(lang, &d.status)) } td.num { (d.attempts) } td {
+                        @if let Some(error) = &d.last_error {
+                            @if actor.can(Role::Manager) { (error) } @else { span.muted { (lang.t("(visible des responsables)", "(shown to managers)")) } }
+                        }
+                    }
                 } } }
             } }
         }

@@ -190,14 +190,14 @@ async fn show(app: &App, a: &Alert, watch: Option<&str>, out: &mut dyn Write) ->
             if d.status == "superseded" {
                 writeln!(
                     out,
-                    "  event {} to {} {}: superseded (a later event's notification tells it)",
+                    "  notification {} to {} {}: superseded (a later one tells it)",
                     d.event, d.channel.kind, d.channel.target
                 )?;
                 continue;
             }
             writeln!(
                 out,
-                "  event {} to {} {}: {} after {} attempt(s){}",
+                "  notification {} to {} {}: {} after {} attempt(s){}",
                 d.event,
                 d.channel.kind,
                 d.channel.target,
