@@ -327,6 +327,8 @@ mod tests {
             updated_at: at(10, 0),
             acknowledged_at: None,
             resolved_at: None,
+            acknowledged_by: None,
+            resolved_by: None,
         };
         assert_eq!(alert.title_in(Language::En, Some("Acme")), "“boycott” in mentions of Acme");
         assert_eq!(

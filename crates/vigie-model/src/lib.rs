@@ -780,6 +780,12 @@ pub struct Alert {
     pub updated_at: DateTime<Utc>,
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// Who acknowledged it (a user's name, or "command line").
+    #[serde(default)]
+    pub acknowledged_by: Option<String>,
+    /// Who resolved it.
+    #[serde(default)]
+    pub resolved_by: Option<String>,
 }
 
 /// What a person may do in a project. Ordered: each role may do what the

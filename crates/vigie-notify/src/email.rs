@@ -317,6 +317,8 @@ mod tests {
             updated_at: t,
             acknowledged_at: None,
             resolved_at: None,
+            acknowledged_by: None,
+            resolved_by: None,
         }
     }
 

@@ -852,6 +852,8 @@ mod tests {
             updated_at: at(11, 2),
             acknowledged_at: None,
             resolved_at: None,
+            acknowledged_by: None,
+            resolved_by: None,
         }
     }
 

@@ -575,9 +575,17 @@ pub trait Store: Accounts + Workflow + Reports + Send + Sync {
         limit: i64,
     ) -> Result<Vec<Alert>>;
     async fn alert(&self, project_id: i64, id: i64) -> Result<Option<Alert>>;
-    /// False if the project has no such alert.
-    async fn set_alert_status(&self, project_id: i64, id: i64, status: AlertStatus, now: DateTime<Utc>)
-    -> Result<bool>;
+    /// False if the project has no such alert. `by` is who did it (kept as
+    /// the alert's `acknowledged_by` the first time it is acknowledged, its
+    /// `resolved_by` when resolved; reopening clears both).
+    async fn set_alert_status(
+        &self,
+        project_id: i64,
+        id: i64,
+        status: AlertStatus,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
     /// Fails with [`StoreError::Conflict`] if the project has that channel.
     async fn add_channel(&self, project_id: i64, channel: NewChannel, now: DateTime<Utc>) -> Result<Channel>;
     async fn list_channels(&self, project_id: i64) -> Result<Vec<Channel>>;

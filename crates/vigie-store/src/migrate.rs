@@ -243,6 +243,8 @@ const TABLES: &[Table] = &[
             ("acknowledged_at", Int),
             ("resolved_at", Int),
             ("notices", Int),
+            ("acknowledged_by", Text),
+            ("resolved_by", Text),
         ],
         order: &["id"],
         identity: true,

@@ -191,6 +191,8 @@ async fn fill(store: &dyn Store) -> i64 {
         updated_at: t0(),
         acknowledged_at: None,
         resolved_at: None,
+        acknowledged_by: None,
+        resolved_by: None,
     };
     let alert = store.save_alert(&alert, true, t0()).await.unwrap();
     let grown = Alert { events: 2, severity: Severity::Critical, updated_at: t0() + Duration::minutes(5), ..alert };

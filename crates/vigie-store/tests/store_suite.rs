@@ -243,6 +243,8 @@ async fn one_surge_seen_twice_opens_one_alert(store: &dyn Store) {
         updated_at: t0(),
         acknowledged_at: None,
         resolved_at: None,
+        acknowledged_by: None,
+        resolved_by: None,
     };
     // Eight processes fold the same surge at once: one alert, eight events.
     let folds = (0..8).map(|i| {
@@ -739,6 +741,8 @@ async fn alerts_grow_and_their_notifications_wait_in_the_outbox(store: &dyn Stor
         updated_at: t0(),
         acknowledged_at: None,
         resolved_at: None,
+        acknowledged_by: None,
+        resolved_by: None,
     };
     let opened = store.save_alert(&new, true, t0()).await.unwrap();
     assert!(opened.id > 0);
@@ -823,16 +827,27 @@ async fn alerts_grow_and_their_notifications_wait_in_the_outbox(store: &dyn Stor
     assert!(store.record_delivery(history[1].id, DeliveryRecord::Sent { at: later }).await.is_err());
 
     // Acknowledge, resolve; a resolved alert is not "open" any more.
-    assert!(store.set_alert_status(p.id, opened.id, AlertStatus::Acknowledged, later).await.unwrap());
+    assert!(store.set_alert_status(p.id, opened.id, AlertStatus::Acknowledged, "alice", later).await.unwrap());
+    assert!(store.set_alert_status(p.id, opened.id, AlertStatus::Acknowledged, "bob", later).await.unwrap());
     assert_eq!(store.alerts(p.id, Some(AlertStatus::Acknowledged), 10).await.unwrap().len(), 1);
-    assert!(store.set_alert_status(p.id, opened.id, AlertStatus::Resolved, later).await.unwrap());
+    assert!(store.set_alert_status(p.id, opened.id, AlertStatus::Resolved, "carol", later).await.unwrap());
     let resolved = store.alert(p.id, opened.id).await.unwrap().unwrap();
     assert_eq!(
         (resolved.status, resolved.acknowledged_at, resolved.resolved_at),
         (AlertStatus::Resolved, Some(later), Some(later))
     );
+    assert_eq!(
+        (resolved.acknowledged_by.as_deref(), resolved.resolved_by.as_deref()),
+        (Some("alice"), Some("carol")),
+        "the first to acknowledge it, and who resolved it"
+    );
     assert_eq!(store.open_alert(p.id, &new.dedup_key, t0()).await.unwrap(), None);
-    assert!(!store.set_alert_status(other_project(store).await, opened.id, AlertStatus::Open, later).await.unwrap());
+    assert!(
+        !store
+            .set_alert_status(other_project(store).await, opened.id, AlertStatus::Open, "mallory", later)
+            .await
+            .unwrap()
+    );
     assert!(store.remove_channel(p.id, critical_only.id).await.unwrap());
 }
 
@@ -1894,6 +1909,8 @@ async fn reports_count_reach_alerts_and_schedules(store: &dyn Store) {
         updated_at: m(opened),
         acknowledged_at: ack.map(|s| m(opened) + Duration::seconds(s)),
         resolved_at: resolved.map(|s| m(opened) + Duration::seconds(s)),
+        acknowledged_by: ack.map(|_| "alice".into()),
+        resolved_by: resolved.map(|_| "bob".into()),
     };
     for a in [
         alert("a1", 0, Some(600), None),

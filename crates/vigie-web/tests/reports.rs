@@ -143,6 +143,8 @@ async fn fixture(app: &TestApp) {
         updated_at: at(10, 12),
         acknowledged_at: Some(at(10, 12) + chrono::Duration::minutes(30)),
         resolved_at: None,
+        acknowledged_by: Some("agent".into()),
+        resolved_by: None,
     };
     app.store.save_alert(&alert, false, at(10, 12)).await.unwrap();
 }

@@ -407,6 +407,13 @@ async fn a_channels_error_is_shown_to_managers_not_viewers() {
     assert!(seen["deliveries"][0]["last_error"].is_null(), "{seen}");
     let page = viewer.get(&app.p(&format!("/alerts/{}", alert.id))).await.text;
     assert!(!page.contains("Authentication failed") && page.contains("(shown to managers)"), "{page}");
+
+    // Who acknowledged it is on the alert, for everyone.
+    let agent = app.login("agent").await;
+    let acked = agent.post_json(&app.api(&format!("/alerts/{}/acknowledge", alert.id)), &json!({})).await.json();
+    assert_eq!(acked["acknowledged_by"], "agent", "{acked}");
+    let page = viewer.get(&app.p(&format!("/alerts/{}", alert.id))).await.text;
+    assert!(page.contains("Acknowledged") && page.contains(" · agent"), "{page}");
 }
 
 #[tokio::test]

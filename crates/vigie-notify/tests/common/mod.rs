@@ -39,6 +39,8 @@ pub fn alert() -> Alert {
         updated_at: at(11, 2),
         acknowledged_at: None,
         resolved_at: None,
+        acknowledged_by: None,
+        resolved_by: None,
     }
 }
 

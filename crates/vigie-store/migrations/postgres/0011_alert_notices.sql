@@ -5,3 +5,6 @@
 -- Earlier alerts start from their event count, above every number used.
 ALTER TABLE alerts ADD COLUMN notices BIGINT NOT NULL DEFAULT 0;
 UPDATE alerts SET notices = events;
+-- Who acknowledged and who resolved it (a user's name, or "command line").
+ALTER TABLE alerts ADD COLUMN acknowledged_by TEXT;
+ALTER TABLE alerts ADD COLUMN resolved_by TEXT;

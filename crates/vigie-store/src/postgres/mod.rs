@@ -308,7 +308,7 @@ fn source_from_row(row: &PgRow) -> Result<Source> {
 
 const ALERT_COLUMNS: &str = "id, project_id, watch_id, rule, severity, status, dedup_key, title, \
      evidence::text AS evidence, mention_ids::text AS mention_ids, events, opened_at, updated_at, acknowledged_at, \
-     resolved_at";
+     resolved_at, acknowledged_by, resolved_by";
 
 fn alert_from_row(row: &PgRow) -> Result<Alert> {
     let text = |c: &str| -> Result<String> { Ok(row.try_get::<String, _>(c)?) };
@@ -329,6 +329,8 @@ fn alert_from_row(row: &PgRow) -> Result<Alert> {
         updated_at: from_ts(row.try_get("updated_at")?)?,
         acknowledged_at: from_opt_ts(row.try_get("acknowledged_at")?)?,
         resolved_at: from_opt_ts(row.try_get("resolved_at")?)?,
+        acknowledged_by: row.try_get("acknowledged_by")?,
+        resolved_by: row.try_get("resolved_by")?,
     })
 }
 
@@ -1622,23 +1624,26 @@ impl Store for PgStore {
         project_id: i64,
         id: i64,
         status: AlertStatus,
+        by: &str,
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let query = match status {
             AlertStatus::Open => sqlx::query(
-                "UPDATE alerts SET status = 'open', acknowledged_at = NULL, resolved_at = NULL \
-                 WHERE project_id = $1 AND id = $2",
+                "UPDATE alerts SET status = 'open', acknowledged_at = NULL, resolved_at = NULL, \
+                 acknowledged_by = NULL, resolved_by = NULL WHERE project_id = $1 AND id = $2",
             ),
             AlertStatus::Acknowledged => sqlx::query(
-                "UPDATE alerts SET status = 'acknowledged', acknowledged_at = COALESCE(acknowledged_at, $3) \
+                "UPDATE alerts SET status = 'acknowledged', acknowledged_by = CASE WHEN acknowledged_at IS NULL \
+                 THEN $4 ELSE acknowledged_by END, acknowledged_at = COALESCE(acknowledged_at, $3) \
                  WHERE project_id = $1 AND id = $2",
             ),
-            AlertStatus::Resolved => {
-                sqlx::query("UPDATE alerts SET status = 'resolved', resolved_at = $3 WHERE project_id = $1 AND id = $2")
-            }
+            AlertStatus::Resolved => sqlx::query(
+                "UPDATE alerts SET status = 'resolved', resolved_at = $3, resolved_by = $4 \
+                 WHERE project_id = $1 AND id = $2",
+            ),
         };
         let query = query.bind(project_id).bind(id);
-        let query = if status == AlertStatus::Open { query } else { query.bind(ts(now)) };
+        let query = if status == AlertStatus::Open { query } else { query.bind(ts(now)).bind(by) };
         let done = query.execute(&self.pool).await?;
         Ok(done.rows_affected() > 0)
     }
@@ -1978,8 +1983,8 @@ async fn write_alert(conn: &mut sqlx::PgConnection, alert: &Alert, notify: bool,
     let id = if alert.id == 0 {
         sqlx::query_scalar(
             "INSERT INTO alerts (project_id, watch_id, rule, severity, status, dedup_key, title, evidence, \
-             mention_ids, events, opened_at, updated_at, acknowledged_at, resolved_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11, $12, $13, $14) RETURNING id",
+             mention_ids, events, opened_at, updated_at, acknowledged_at, resolved_at, acknowledged_by, resolved_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
         )
         .bind(alert.project_id)
         .bind(alert.watch_id)
@@ -1995,13 +2000,15 @@ async fn write_alert(conn: &mut sqlx::PgConnection, alert: &Alert, notify: bool,
         .bind(ts(alert.updated_at))
         .bind(alert.acknowledged_at.map(ts))
         .bind(alert.resolved_at.map(ts))
+        .bind(&alert.acknowledged_by)
+        .bind(&alert.resolved_by)
         .fetch_one(&mut *conn)
         .await?
     } else {
         let done = sqlx::query(
             "UPDATE alerts SET severity = $2, status = $3, title = $4, evidence = $5::jsonb, \
-             mention_ids = $6::jsonb, events = $7, updated_at = $8, acknowledged_at = $9, resolved_at = $10 \
-             WHERE id = $1",
+             mention_ids = $6::jsonb, events = $7, updated_at = $8, acknowledged_at = $9, resolved_at = $10, \
+             acknowledged_by = $11, resolved_by = $12 WHERE id = $1",
         )
         .bind(alert.id)
         .bind(alert.severity.as_str())
@@ -2013,6 +2020,8 @@ async fn write_alert(conn: &mut sqlx::PgConnection, alert: &Alert, notify: bool,
         .bind(ts(alert.updated_at))
         .bind(alert.acknowledged_at.map(ts))
         .bind(alert.resolved_at.map(ts))
+        .bind(&alert.acknowledged_by)
+        .bind(&alert.resolved_by)
         .execute(&mut *conn)
         .await?;
         if done.rows_affected() == 0 {

@@ -266,7 +266,7 @@ fn source_from_row(row: &SqliteRow) -> Result<Source> {
 }
 
 const ALERT_COLUMNS: &str = "id, project_id, watch_id, rule, severity, status, dedup_key, title, evidence, \
-     mention_ids, events, opened_at, updated_at, acknowledged_at, resolved_at";
+     mention_ids, events, opened_at, updated_at, acknowledged_at, resolved_at, acknowledged_by, resolved_by";
 
 fn alert_from_row(row: &SqliteRow) -> Result<Alert> {
     let text = |c: &str| -> Result<String> { Ok(row.try_get::<String, _>(c)?) };
@@ -287,6 +287,8 @@ fn alert_from_row(row: &SqliteRow) -> Result<Alert> {
         updated_at: from_ts(row.try_get("updated_at")?)?,
         acknowledged_at: from_opt_ts(row.try_get("acknowledged_at")?)?,
         resolved_at: from_opt_ts(row.try_get("resolved_at")?)?,
+        acknowledged_by: row.try_get("acknowledged_by")?,
+        resolved_by: row.try_get("resolved_by")?,
     })
 }
 
@@ -1513,22 +1515,25 @@ impl Store for SqliteStore {
         project_id: i64,
         id: i64,
         status: AlertStatus,
+        by: &str,
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let sql = match status {
             AlertStatus::Open => {
-                "UPDATE alerts SET status = 'open', acknowledged_at = NULL, resolved_at = NULL \
-                 WHERE project_id = ?1 AND id = ?2"
+                "UPDATE alerts SET status = 'open', acknowledged_at = NULL, resolved_at = NULL, \
+                 acknowledged_by = NULL, resolved_by = NULL WHERE project_id = ?1 AND id = ?2"
             }
             AlertStatus::Acknowledged => {
-                "UPDATE alerts SET status = 'acknowledged', acknowledged_at = COALESCE(acknowledged_at, ?3) \
+                "UPDATE alerts SET status = 'acknowledged', acknowledged_by = CASE WHEN acknowledged_at IS NULL \
+                 THEN ?4 ELSE acknowledged_by END, acknowledged_at = COALESCE(acknowledged_at, ?3) \
                  WHERE project_id = ?1 AND id = ?2"
             }
             AlertStatus::Resolved => {
-                "UPDATE alerts SET status = 'resolved', resolved_at = ?3 WHERE project_id = ?1 AND id = ?2"
+                "UPDATE alerts SET status = 'resolved', resolved_at = ?3, resolved_by = ?4 \
+                 WHERE project_id = ?1 AND id = ?2"
             }
         };
-        let done = sqlx::query(sql).bind(project_id).bind(id).bind(ts(now)).execute(&self.pool).await?;
+        let done = sqlx::query(sql).bind(project_id).bind(id).bind(ts(now)).bind(by).execute(&self.pool).await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -1894,8 +1899,8 @@ async fn write_alert(
     let id = if alert.id == 0 {
         sqlx::query(
             "INSERT INTO alerts (project_id, watch_id, rule, severity, status, dedup_key, title, evidence, \
-             mention_ids, events, opened_at, updated_at, acknowledged_at, resolved_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             mention_ids, events, opened_at, updated_at, acknowledged_at, resolved_at, acknowledged_by, resolved_by) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )
         .bind(alert.project_id)
         .bind(alert.watch_id)
@@ -1911,13 +1916,16 @@ async fn write_alert(
         .bind(ts(alert.updated_at))
         .bind(alert.acknowledged_at.map(ts))
         .bind(alert.resolved_at.map(ts))
+        .bind(&alert.acknowledged_by)
+        .bind(&alert.resolved_by)
         .execute(&mut *conn)
         .await?
         .last_insert_rowid()
     } else {
         let done = sqlx::query(
             "UPDATE alerts SET severity = ?2, status = ?3, title = ?4, evidence = ?5, mention_ids = ?6, \
-             events = ?7, updated_at = ?8, acknowledged_at = ?9, resolved_at = ?10 WHERE id = ?1",
+             events = ?7, updated_at = ?8, acknowledged_at = ?9, resolved_at = ?10, acknowledged_by = ?11, \
+             resolved_by = ?12 WHERE id = ?1",
         )
         .bind(alert.id)
         .bind(alert.severity.as_str())
@@ -1929,6 +1937,8 @@ async fn write_alert(
         .bind(ts(alert.updated_at))
         .bind(alert.acknowledged_at.map(ts))
         .bind(alert.resolved_at.map(ts))
+        .bind(&alert.acknowledged_by)
+        .bind(&alert.resolved_by)
         .execute(&mut *conn)
         .await?;
         if done.rows_affected() == 0 {

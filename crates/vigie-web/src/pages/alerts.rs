@@ -133,8 +133,8 @@ pub fn alert_json(a: &Alert) -> Value {
         },
         "mention_ids": a.mention_ids,
         "opened_at": a.opened_at.to_rfc3339(), "updated_at": a.updated_at.to_rfc3339(),
-        "acknowledged_at": a.acknowledged_at.map(|t| t.to_rfc3339()),
-        "resolved_at": a.resolved_at.map(|t| t.to_rfc3339()),
+        "acknowledged_at": a.acknowledged_at.map(|t| t.to_rfc3339()), "acknowledged_by": a.acknowledged_by,
+        "resolved_at": a.resolved_at.map(|t| t.to_rfc3339()), "resolved_by": a.resolved_by,
     })
 }
 
@@ -195,7 +195,7 @@ async fn set_status(state: &AppState, actor: &Actor, id: i64, status: AlertStatu
         return Err(ApiError::conflict("this alert is resolved already"));
     }
     let now = Utc::now();
-    state.store.set_alert_status(pid, id, status, now).await?;
+    state.store.set_alert_status(pid, id, status, &actor.name(), now).await?;
     state
         .store
         .audit(
@@ -334,6 +334,12 @@ async fn detail_page(
             dt { (lang.t("Événements regroupés", "Events merged")) } dd { (lang.number(a.events)) }
             dt { (lang.t("Ouverte", "Opened")) } dd { (lang.datetime(a.opened_at)) }
             dt { (lang.t("Mise à jour", "Updated")) } dd { (lang.datetime(a.updated_at)) }
+            @if let Some(at) = a.acknowledged_at {
+                dt { (lang.t("Prise en compte", "Acknowledged")) } dd { (lang.datetime(at)) @if let Some(by) = &a.acknowledged_by { " · " (by) } }
+            }
+            @if let (AlertStatus::Resolved, Some(at)) = (a.status, a.resolved_at) {
+                dt { (lang.t("Résolue", "Resolved")) } dd { (lang.datetime(at)) @if let Some(by) = &a.resolved_by { " · " (by) } }
+            }
         }
         @if actor.can(Role::Agent) && a.status != AlertStatus::Resolved {
             div {

@@ -77,7 +77,7 @@ pub async fn run(app: &App, command: AlertCommand, out: &mut dyn Write) -> anyho
             if alert.status == status || !alert.status.may_become(status) {
                 anyhow::bail!("alert {id} is {} already: it cannot be {done} again", alert.status.as_str());
             }
-            if !app.store.set_alert_status(project, id, status, Utc::now()).await? {
+            if !app.store.set_alert_status(project, id, status, "command line", Utc::now()).await? {
                 return usage(format!("no alert with id {id} in project {:?}", app.project.name));
             }
             writeln!(out, "alert {id} {done}")?;
@@ -175,6 +175,18 @@ async fn show(app: &App, a: &Alert, watch: Option<&str>, out: &mut dyn Write) ->
         writeln!(out, "page: {url}")?;
     }
     writeln!(out, "events: {} since {}", a.events, a.opened_at.format("%Y-%m-%d %H:%M:%SZ"))?;
+    if let Some(at) = a.acknowledged_at {
+        let by = a.acknowledged_by.as_deref().unwrap_or("unknown");
+        writeln!(out, "acknowledged: {} by {by}", at.format("%Y-%m-%d %H:%M:%SZ"))?;
+    }
+    if let (AlertStatus::Resolved, Some(at)) = (a.status, a.resolved_at) {
+        writeln!(
+            out,
+            "resolved: {} by {}",
+            at.format("%Y-%m-%d %H:%M:%SZ"),
+            a.resolved_by.as_deref().unwrap_or("unknown")
+        )?;
+    }
     writeln!(out, "mentions (`vigie mention show ID`):")?;
     for id in &a.mention_ids {
         if let Some(m) = app.store.mention(app.project.id, *id).await? {

@@ -102,6 +102,8 @@ fn a_trigger_term_opens_one_alert_that_grows_and_is_delivered_once_despite_failu
     // A person takes it: acknowledged, then resolved.
     vigie.run(&["alert", "ack", &id]).success();
     vigie.run(&["alert", "resolve", &id]).success();
+    let show = vigie.run(&["alert", "show", &id]).success().stdout;
+    assert!(show.contains("acknowledged: ") && show.contains(" by command line\nresolved: "), "{show}");
     let resolved = vigie.run(&["alert", "list", "--status", "resolved", "--format", "json"]).success().json();
     assert_eq!(resolved.as_array().unwrap().len(), 1);
     let bad = vigie.run(&["alert", "ack", "999"]).code(2);
