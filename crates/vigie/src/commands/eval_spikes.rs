@@ -188,6 +188,14 @@ pub fn eval_spikes(nab: &Path) -> anyhow::Result<String> {
     )?;
     writeln!(
         md,
+        "What is scored is the detector's own decision, as `vigie detect` writes it. Two things the alert rules do \
+         on top of it do not change it: while an alert's surge goes on, each bucket grows that alert (its count, \
+         window and mentions) instead of raising another; and a burst inside one 5-minute bucket, which the \
+         windows leave out, is raised only when its mentions are ten stories from ten authors or more — a series \
+         of counts does not say that, so these files cannot score it.\n"
+    )?;
+    writeln!(
+        md,
         "Normalised score: `100 · (raw − null) / (perfect − null)`, where the null detector never alerts (−fn per window) and the perfect one scores tp per window.\n"
     )?;
     writeln!(md, "| file | rows | windows | detected | TP rows | FP rows | FN rows | raw score | normalised |")?;
