@@ -2499,6 +2499,60 @@ async fn postgres_passes_the_store_suite() {
     .await;
 }
 
+/// A person acknowledges an alert while a worker folds a surge into it: the
+/// acknowledgement is kept (it waits for the fold's write, instead of being
+/// overwritten by it). On SQLite every write is serialized already.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_acknowledgement_during_a_fold_is_kept() {
+    with_postgres(|url, schema| async move {
+        let store = std::sync::Arc::new(PgStore::connect_in_schema(&url, &schema).await.unwrap());
+        let p = store.ensure_project("ack race", t0()).await.unwrap();
+        let alert = Alert {
+            id: 0,
+            project_id: p.id,
+            watch_id: None,
+            rule: AlertRule::VolumeSurge,
+            severity: Severity::Warning,
+            status: AlertStatus::Open,
+            dedup_key: "volume_surge:ack".into(),
+            title: "11 mentions".into(),
+            evidence: AlertEvidence { observed: 11.0, ..AlertEvidence::default() },
+            mention_ids: vec![],
+            events: 1,
+            opened_at: t0(),
+            updated_at: t0(),
+            acknowledged_at: None,
+            resolved_at: None,
+            acknowledged_by: None,
+            resolved_by: None,
+        };
+        let saved = store.save_alert(&alert, false, t0()).await.unwrap();
+        let (other, runtime, pid) = (store.clone(), tokio::runtime::Handle::current(), p.id);
+        let acked = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let acked_in_fold = acked.clone();
+        let fold: vigie_store::AlertFold = Box::new(move |open: Option<Alert>| {
+            let open = open.expect("the open alert");
+            // The acknowledgement, from another connection, while this fold holds the alert.
+            let ack = std::thread::spawn(move || {
+                runtime.block_on(other.set_alert_status(pid, open.id, AlertStatus::Acknowledged, "alice", t0()))
+            });
+            *acked_in_fold.lock().unwrap() = Some(ack);
+            // Long enough for the other connection to be made and its update sent.
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            let grown = Alert { evidence: AlertEvidence { observed: 120.0, ..open.evidence.clone() }, ..open };
+            Some((grown, false))
+        });
+        store.merge_alert(p.id, &alert.dedup_key, t0() - Duration::hours(1), t0(), fold).await.unwrap();
+        let ack = acked.lock().unwrap().take().unwrap();
+        assert!(tokio::task::spawn_blocking(move || ack.join().unwrap()).await.unwrap().unwrap());
+        let after = store.alert(p.id, saved.id).await.unwrap().unwrap();
+        assert_eq!(after.evidence.observed, 120.0, "the fold's growth");
+        assert_eq!((after.status, after.acknowledged_by.as_deref()), (AlertStatus::Acknowledged, Some("alice")));
+        store.close().await;
+    })
+    .await;
+}
+
 /// Channels made before channels had a language were sent English: the
 /// migration makes them `en`. A row written without a language is `fr`.
 async fn check_channel_lang_migration(store: &dyn Store) -> i64 {

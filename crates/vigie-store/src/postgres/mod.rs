@@ -1962,9 +1962,12 @@ async fn find_open_alert(
     dedup_key: &str,
     since: DateTime<Utc>,
 ) -> Result<Option<Alert>> {
+    // Locked until the transaction ends: an acknowledgement or a resolution
+    // made meanwhile (`set_alert_status`) waits for the fold's write rather
+    // than being overwritten by it, then applies to what it wrote.
     let sql = format!(
         "SELECT {ALERT_COLUMNS} FROM alerts WHERE project_id = $1 AND dedup_key = $2 AND updated_at >= $3 \
-         AND status <> 'resolved' ORDER BY id DESC LIMIT 1"
+         AND status <> 'resolved' ORDER BY id DESC LIMIT 1 FOR UPDATE"
     );
     let row = sqlx::query(AssertSqlSafe(sql))
         .bind(project_id)
