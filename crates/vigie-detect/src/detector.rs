@@ -235,10 +235,11 @@ pub struct Verdict {
     /// cooldown: the same crisis, still going (what grows an open alert).
     #[serde(default)]
     pub ongoing: bool,
-    /// Ongoing, but after the score had stayed below the threshold for
-    /// `quiet_secs` and beating the usual daily peak: a new surge within the
-    /// cooldown. It raises no alert here (one crisis, one alert), but one
-    /// that was closed meanwhile should be opened again.
+    /// Ongoing, with the shortest window back at the threshold after it had
+    /// stayed below for `quiet_secs`, and beating the usual daily peak: a new
+    /// wave within the cooldown (the longer windows still remember the first
+    /// one). It raises no alert here (one crisis, one alert), but one that
+    /// was closed meanwhile should be opened again.
     #[serde(default)]
     pub renewed: bool,
     /// This bucket alone is extreme (a surprise of [`BURST_Z`], [`BURST_MIN_EXCESS`]
@@ -249,13 +250,17 @@ pub struct Verdict {
     /// the stories and authors of the bucket's mentions) raises it.
     #[serde(default)]
     pub burst: bool,
+    /// The score of this bucket alone against its expectation (what a
+    /// burst's explanation shows: the windows leave it out).
+    #[serde(default)]
+    pub bucket_score: f64,
 }
 
 /// The surprise of a single bucket that makes a [`Verdict::burst`] (a score of
-/// about 0.98: twice [`Z_HALF`]).
-pub const BURST_Z: f64 = 2.0 * Z_HALF;
+/// about 0.94; ten mentions where a twentieth of one was expected reach it).
+pub const BURST_Z: f64 = 5.0;
 /// … with at least this many mentions above the expectation…
-pub const BURST_MIN_EXCESS: f64 = 20.0;
+pub const BURST_MIN_EXCESS: f64 = 10.0;
 /// … and at least this ratio of observed to expected.
 pub const BURST_MIN_RATIO: f64 = 3.0;
 
@@ -307,14 +312,20 @@ struct Alerting {
     since: i64,
     /// The first bucket of the current run below the threshold.
     calm_since: Option<i64>,
+    /// The first bucket of the current run where the shortest window was
+    /// below the threshold (the longer ones remember a surge for hours after
+    /// it ended: a new wave shows in the shortest first).
+    #[serde(default)]
+    short_calm_since: Option<i64>,
 }
 
 impl Decider {
-    /// The decision for the score of this bucket.
-    fn decide(&mut self, config: &DetectorConfig, bucket: i64, score: f64) -> Decision {
+    /// The decision for the score of this bucket (`short_score`: that of the
+    /// shortest window alone, which only tells a new wave within a crisis).
+    fn decide(&mut self, config: &DetectorConfig, bucket: i64, score: f64, short_score: f64) -> Decision {
         let threshold = config.threshold;
         // One crisis, one alert: re-arm after the cooldown once the score stayed low long enough.
-        let mut calmed = false;
+        let mut new_wave = false;
         if let Some(a) = &mut self.alerting {
             if score < threshold {
                 let calm = *a.calm_since.get_or_insert(bucket);
@@ -324,9 +335,16 @@ impl Decider {
                     self.alerting = None;
                 }
             } else {
-                // Back above the threshold: after a calm of `quiet_secs`, a new surge.
-                calmed = a.calm_since.is_some_and(|calm| bucket - calm >= config.buckets(config.quiet_secs));
                 a.calm_since = None;
+            }
+        }
+        if let Some(a) = &mut self.alerting {
+            // A new wave: the shortest window back at the threshold after `quiet_secs` below it.
+            if short_score < threshold {
+                a.short_calm_since.get_or_insert(bucket);
+            } else {
+                new_wave = a.short_calm_since.is_some_and(|calm| bucket - calm >= config.buckets(config.quiet_secs));
+                a.short_calm_since = None;
             }
         }
         let first = *self.first_bucket.get_or_insert(bucket);
@@ -354,9 +372,9 @@ impl Decider {
         let alert = over && beats_usual_peak && armed;
         let ongoing = over && self.alerting.is_some();
         if alert {
-            self.alerting = Some(Alerting { since: bucket, calm_since: None });
+            self.alerting = Some(Alerting { since: bucket, calm_since: None, short_calm_since: None });
         }
-        Decision { alert, suppressed: over && !alert, ongoing, renewed: ongoing && calmed && beats_usual_peak, armed }
+        Decision { alert, suppressed: over && !alert, ongoing, renewed: ongoing && new_wave && beats_usual_peak, armed }
     }
 }
 
@@ -368,7 +386,7 @@ pub fn replay_alerts(config: &DetectorConfig, scored: &[(DateTime<Utc>, f64)]) -
     let mut decider = Decider::default();
     scored
         .iter()
-        .map(|(at, score)| decider.decide(config, at.timestamp().div_euclid(bucket_secs), *score).alert)
+        .map(|(at, score)| decider.decide(config, at.timestamp().div_euclid(bucket_secs), *score, 0.0).alert)
         .collect()
 }
 
@@ -471,6 +489,7 @@ impl Detector {
 
         // Every window: observed against expected, its highest buckets left out.
         let mut best = (0.0, WindowStat::default());
+        let mut shortest: Option<f64> = None;
         let window = &mut self.scratch;
         for scale in &mut self.scales {
             window.clear();
@@ -490,6 +509,7 @@ impl Detector {
                 / (1.0 + scale.dispersion * expected_sum).sqrt();
             let centred = z - scale.center;
             let z_eff = centred * self.config.gate(observed, expected_sum);
+            shortest.get_or_insert(z_eff);
             if z_eff > best.0 || best.1.buckets == 0 {
                 let whole = WindowStat {
                     buckets: scale.buckets,
@@ -513,12 +533,14 @@ impl Detector {
         }
         window.clear();
         let score = score_of_z(best.0);
-        let decision = self.decider.decide(&self.config, bucket, score);
+        let decision = self.decider.decide(&self.config, bucket, score, score_of_z(shortest.unwrap_or(0.0)));
         let dispersion = self.scales.first().map_or(INITIAL_DISPERSION, |s| s.dispersion);
-        let burst = decision.armed && value >= upper_bound(expected, dispersion, BURST_Z) && {
-            let excess = value - expected;
-            excess >= BURST_MIN_EXCESS && value >= BURST_MIN_RATIO * expected
-        };
+        // This bucket alone, on the same square-root scale as the windows.
+        let bucket_z = 2.0 * ((value + 0.375).sqrt() - (expected + 0.375).sqrt()) / (1.0 + dispersion * expected).sqrt();
+        let burst = decision.armed
+            && bucket_z >= BURST_Z
+            && value - expected >= BURST_MIN_EXCESS
+            && value >= BURST_MIN_RATIO * expected;
 
         // Learn the baseline from the count, clipped so a surge is not learned as normal.
         let clip = expected + CLIP_SIGMAS * (expected * (1.0 + dispersion * expected)).sqrt() + CLIP_SLACK;
@@ -540,6 +562,7 @@ impl Detector {
             ongoing: decision.ongoing,
             renewed: decision.renewed,
             burst,
+            bucket_score: score_of_z(bucket_z),
         })
     }
 }

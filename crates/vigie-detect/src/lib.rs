@@ -40,16 +40,17 @@
 //!    for the same crisis: the detector re-arms once 12 hours have passed and
 //!    the score has stayed below the threshold for an hour. Meanwhile a
 //!    bucket at the threshold is [`Verdict::ongoing`] (the crisis goes on:
-//!    the pipeline grows its alert), and [`Verdict::renewed`] when it comes
-//!    after an hour below the threshold (a new surge within the cooldown:
-//!    the pipeline opens the alert again if it was resolved). Neither changes
+//!    the pipeline grows its alert), and [`Verdict::renewed`] when the
+//!    shortest window comes back to the threshold after an hour below it (a
+//!    new wave within the cooldown — the longer windows still remember the
+//!    first one —: the pipeline opens the alert again if it was resolved). Neither changes
 //!    `alert`, which is what `vigie detect` and the benchmark score.
 //! 5. **Bursts**: the windows leave their highest bucket out, so a surge
 //!    inside one bucket never alerts from counts. A warm, armed detector
 //!    flags such a bucket as [`Verdict::burst`] when it alone is extreme
-//!    (a surprise of [`BURST_Z`], 20 mentions and 3 times the expectation
+//!    (a surprise of [`BURST_Z`], 10 mentions and 3 times the expectation
 //!    above it); the pipeline raises it when the bucket's mentions are a
-//!    crowd (many stories, many authors), which counts cannot tell.
+//!    crowd (many authors), which counts cannot tell.
 //! 6. **Learning**: the bucket's count, clipped at 4 standard deviations
 //!    above the expectation (a surge is not learned as the new normal within
 //!    hours; a lasting change is, within days), updates the baseline.

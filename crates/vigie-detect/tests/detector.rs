@@ -107,8 +107,8 @@ fn one_big_bucket_is_not_a_crisis_but_a_burst_for_whoever_can_tell_a_crowd() {
     quiet[at] = 100.0;
     let verdicts = run(&quiet);
     assert!(verdicts[at].burst, "{:?}", verdicts[at]);
-    // Twenty is not enough of an excess, and nothing bursts while warming up.
-    quiet[at] = 15.0;
+    // Eight is not enough of an excess, and nothing bursts while warming up.
+    quiet[at] = 8.0;
     assert!(!run(&quiet)[at].burst);
     quiet[at] = 1.0;
     quiet[100] = 100.0;
@@ -122,7 +122,9 @@ fn a_surge_that_goes_on_is_ongoing_and_one_after_a_calm_is_renewed() {
     for v in &mut values[onset..onset + 24] {
         *v *= 5.0; // two hours
     }
-    let again = onset + 24 + 72; // six hours of calm (the 4-hour window forgets), within the cooldown
+    // Ninety minutes of calm, within the cooldown (the 4-hour window still
+    // remembers the first surge: the shortest one tells the new wave).
+    let again = onset + 24 + 18;
     for v in &mut values[again..again + 24] {
         *v *= 6.0;
     }

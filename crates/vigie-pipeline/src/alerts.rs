@@ -436,6 +436,15 @@ struct SeriesState {
     detector: Detector,
     #[serde(default)]
     reported: Option<i64>,
+    /// The detector's alert for the crisis under way was refused (one voice
+    /// made it): while the detector holds it, each bucket of the surge is a
+    /// candidate to open the alert, not growth of one that does not exist.
+    #[serde(default)]
+    silenced: bool,
+    /// The last bucket whose growth was reported (`reported`: the last that
+    /// opened or grew an alert as an event of its own).
+    #[serde(default)]
+    grown: Option<i64>,
 }
 
 impl SeriesState {
@@ -445,7 +454,7 @@ impl SeriesState {
         if value.get("detector").is_some() {
             serde_json::from_value(value)
         } else {
-            Ok(SeriesState { detector: serde_json::from_value(value)?, reported: None })
+            Ok(SeriesState { detector: serde_json::from_value(value)?, reported: None, silenced: false, grown: None })
         }
     }
 }
@@ -501,7 +510,7 @@ impl SurgeDetectors {
         let current = bucket_start(now);
         let settled = current - PROVISIONAL_SECS;
         let fresh = || -> Result<(SeriesState, i64), PipelineError> {
-            let state = SeriesState { detector: new_detector()?, reported: None };
+            let state = SeriesState { detector: new_detector()?, reported: None, silenced: false, grown: None };
             Ok((state, current - WARM_UP_DAYS * 86_400 - BUCKET_SECS))
         };
         let (mut state, last) = match store.detector_state(watch.id, series).await? {
@@ -547,22 +556,46 @@ impl SurgeDetectors {
                 break;
             }
             let verdict = judged.observe(at(provisional), count(provisional)).map_err(detect_error)?;
-            let new = state.reported.is_none_or(|b| b < provisional);
-            if new && (now - at(provisional + BUCKET_SECS)).num_seconds() <= MAX_ALERT_AGE {
-                let crowd = || crowd_in_bucket(store, project_id, watch.id, rule, provisional);
-                let event = if verdict.alert || verdict.renewed {
-                    Some(surge_event(rule, watch, provisional, &verdict, now))
-                } else if verdict.burst && crowd().await? {
-                    Some(burst_event(rule, watch, provisional, &verdict, now))
-                } else if verdict.ongoing {
-                    Some(AlertEvent { grows_only: true, ..surge_event(rule, watch, provisional, &verdict, now) })
+            // A bucket opens an alert once, and grows one once; a growth
+            // reported while the bucket was filling does not stop it from
+            // opening one later (a new wave shows as the bucket fills).
+            let fresh = |mark: Option<i64>| mark.is_none_or(|b| b < provisional);
+            if fresh(state.reported) && (now - at(provisional + BUCKET_SECS)).num_seconds() <= MAX_ALERT_AGE {
+                let voices = |event: &AlertEvent| {
+                    let (start, end) = (event.evidence.window_start, event.evidence.window_end);
+                    voices_in(store, project_id, watch.id, rule, start, end)
+                };
+                let opening = verdict.alert || verdict.renewed || (verdict.ongoing && state.silenced);
+                let event = if opening {
+                    // The detector's surge, unless one voice made it (a bot, one account).
+                    let event = surge_event(rule, watch, provisional, &verdict, now);
+                    let heard = voices(&event).await?.surge(&event.evidence);
+                    if state.silenced == heard {
+                        state.silenced = !heard;
+                        changed = true;
+                    }
+                    heard.then_some(event)
+                } else if verdict.burst {
+                    let event = burst_event(rule, watch, provisional, &verdict, now);
+                    voices(&event).await?.burst(&event.evidence).then_some(event)
                 } else {
                     None
                 };
-                if let Some(event) = event {
+                if let Some(mut event) = event {
+                    // The detector's alert within the hour after a burst was
+                    // reported: the same crisis, seen by the windows now.
+                    event.grows_only = verdict.alert
+                        && state
+                            .reported
+                            .is_some_and(|r| provisional - r <= i64::from(DetectorConfig::default().quiet_secs));
                     state.reported = Some(provisional);
                     changed = true;
                     events.push(event);
+                } else if verdict.ongoing && !state.silenced && fresh(state.grown) {
+                    state.grown = Some(provisional);
+                    changed = true;
+                    events
+                        .push(AlertEvent { grows_only: true, ..surge_event(rule, watch, provisional, &verdict, now) });
                 }
             }
             provisional += BUCKET_SECS;
@@ -630,45 +663,88 @@ fn burst_event(
     now: DateTime<Utc>,
 ) -> AlertEvent {
     let window = vigie_detect::WindowStat { buckets: 1, observed: verdict.observed, expected: verdict.expected };
-    surge_event(rule, watch, bucket, &vigie_detect::Verdict { window, ..*verdict }, now)
+    let burst = vigie_detect::Verdict { window, score: verdict.bucket_score, ..*verdict };
+    surge_event(rule, watch, bucket, &burst, now)
 }
 
-/// A burst counts when at least this many stories from as many voices make it.
+/// A burst counts when at least this many authors make it.
 pub const BURST_MIN_VOICES: usize = 10;
-/// Mentions of a bucket read to tell a crowd from one voice.
-const BURST_READ: i64 = 500;
+/// Mentions of a window read to tell a crowd from one voice.
+const VOICES_READ: i64 = 500;
 
-/// Whether a bucket's mentions (the negative ones for a negative surge) are
-/// a crowd: [`BURST_MIN_VOICES`] stories or more, from as many authors (or
-/// sites, for mentions without one). A bot posting the same words fifty
-/// times is one story; fifty texts from one account are one voice.
-async fn crowd_in_bucket(
+/// Who wrote a window's mentions: a voice is an author; a mention without
+/// one is a voice of its own (a forum or a feed that names nobody is not one
+/// person: many posters of one site are many voices).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Voices {
+    mentions: usize,
+    voices: usize,
+    /// The mentions of the most frequent voice.
+    loudest: usize,
+}
+
+impl Voices {
+    fn of<'a>(mentions: impl Iterator<Item = &'a Mention>) -> Voices {
+        // (author, 0), or (none, the mention's id) for a mention of nobody.
+        let mut counts: HashMap<(Option<String>, i64), usize> = HashMap::new();
+        let mut n = 0;
+        for m in mentions {
+            n += 1;
+            let voice = match &m.author {
+                Some(author) => (Some(author.to_lowercase()), 0),
+                None => (None, m.id),
+            };
+            *counts.entry(voice).or_default() += 1;
+        }
+        Voices { mentions: n, voices: counts.len(), loudest: counts.values().copied().max().unwrap_or(0) }
+    }
+
+    /// Whether `observed` mentions against `expected` are still a surge
+    /// (`min_excess` above the expectation and `min_ratio` times it) when the
+    /// loudest voice counts once: a bot or one account posting again and
+    /// again is one person, not a surge of what people say, and does not
+    /// hide the people who do speak up around it.
+    fn heard(&self, observed: f64, expected: f64, min_excess: f64, min_ratio: f64) -> bool {
+        let people = (observed - self.loudest as f64 + 1.0).min(observed);
+        people - expected >= min_excess && people >= min_ratio * expected
+    }
+
+    /// A surge the detector found, heard with its own gates.
+    fn surge(&self, evidence: &AlertEvidence) -> bool {
+        let config = DetectorConfig::default();
+        self.heard(evidence.observed, evidence.expected, config.min_excess, config.min_ratio)
+    }
+
+    /// A burst inside one bucket: [`BURST_MIN_VOICES`] voices or more, and a
+    /// burst still without the loudest one's repeats. Copies count — fifty
+    /// people pasting one text is a campaign, a viral complaint retweeted is
+    /// news —, one account does not.
+    fn burst(&self, evidence: &AlertEvidence) -> bool {
+        use vigie_detect::{BURST_MIN_EXCESS, BURST_MIN_RATIO};
+        self.voices >= BURST_MIN_VOICES
+            && self.heard(evidence.observed, evidence.expected, BURST_MIN_EXCESS, BURST_MIN_RATIO)
+    }
+}
+
+/// The [`Voices`] of a watch's mentions in a window (the negative ones for a
+/// negative surge), the first [`VOICES_READ`] of them.
+async fn voices_in(
     store: &dyn Store,
     project_id: i64,
     watch_id: i64,
     rule: AlertRule,
-    bucket: i64,
-) -> Result<bool, PipelineError> {
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+) -> Result<Voices, PipelineError> {
     let filter = vigie_store::MentionFilter {
         watch_id: Some(watch_id),
-        published_since: Some(at(bucket)),
-        published_until: Some(at(bucket + BUCKET_SECS)),
+        published_since: start,
+        published_until: end,
         polarity: (rule == AlertRule::NegativeSurge).then_some(Polarity::Negative),
         ..vigie_store::MentionFilter::default()
     };
-    let found = store.candidates(project_id, None, &filter, None, BURST_READ).await?;
-    Ok(is_crowd(found.iter().map(|m| &m.mention)))
-}
-
-fn is_crowd<'a>(mentions: impl Iterator<Item = &'a Mention>) -> bool {
-    let mut stories = HashSet::new();
-    let mut voices = HashSet::new();
-    for m in mentions {
-        stories.insert(m.analysis.story_id.unwrap_or(m.id));
-        // A mention that says nothing of who wrote it is a voice of its own.
-        voices.insert(m.author.clone().or_else(|| m.site.clone()).unwrap_or_else(|| format!("#{}", m.id)));
-    }
-    stories.len() >= BURST_MIN_VOICES && voices.len() >= BURST_MIN_VOICES
+    let found = store.candidates(project_id, None, &filter, None, VOICES_READ).await?;
+    Ok(Voices::of(found.iter().map(|m| &m.mention)))
 }
 
 /// Saves events as alerts (merged with the open ones) and queues their
@@ -754,25 +830,50 @@ async fn surge_mentions(
         ..vigie_store::MentionFilter::default()
     };
     let found = store.candidates(project_id, None, &filter, None, SURGE_READ).await?;
-    let stories = (found.len() < SURGE_READ as usize).then(|| {
-        let distinct: HashSet<i64> =
-            found.iter().map(|m| m.mention.analysis.story_id.unwrap_or(m.mention.id)).collect();
-        distinct.len() as u64
-    });
-    let ids = top_mentions(found.iter().map(|m| &m.mention));
-    Ok((ids, top_terms(found.iter().map(|m| m.mention.text.as_str()), 8), stories))
+    let mentions = || found.iter().map(|m| &m.mention);
+    let stories = (found.len() < SURGE_READ as usize).then(|| stories_of(mentions()));
+    let watch = store.list_watches(project_id).await?.into_iter().find(|w| w.id == watch_id);
+    let terms = match &watch {
+        Some(watch) => surge_terms(mentions().map(|m| m.text.as_str()), watch),
+        None => top_terms(mentions().map(|m| m.text.as_str()), 8),
+    };
+    Ok((top_mentions(mentions()), terms, stories))
 }
 
-/// The ids of a surge's mentions to show: most reach first, one per story
-/// before any copy (forty retweets of one outage tweet are one line of a
-/// notification, not its five), at most [`MAX_ALERT_MENTIONS`].
+/// How many stories (near-duplicate groups) these mentions are.
+fn stories_of<'a>(mentions: impl Iterator<Item = &'a Mention>) -> u64 {
+    mentions.map(|m| m.analysis.story_id.unwrap_or(m.id)).collect::<HashSet<i64>>().len() as u64
+}
+
+/// The words a surge's mentions share, less the watch's own (every mention
+/// of "Acme" says "acme": it tells nothing of what happened).
+fn surge_terms<'a>(texts: impl Iterator<Item = &'a str>, watch: &Watch) -> Vec<String> {
+    let own: HashSet<String> = format!("{} {}", watch.name, watch.query)
+        .split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+        .filter(|w| w.chars().count() >= 3)
+        .collect();
+    let mut terms = top_terms(texts, 8 + own.len());
+    terms.retain(|t| !own.contains(t));
+    terms.truncate(8);
+    terms
+}
+
+/// The ids of a surge's mentions to show, at most [`MAX_ALERT_MENTIONS`]:
+/// one per story first, the stories with the most copies first (the
+/// complaint forty people retweeted before a lone one), then by reach; the
+/// copies after them.
 fn top_mentions<'a>(mentions: impl Iterator<Item = &'a Mention>) -> Vec<i64> {
     let mut ranked: Vec<&Mention> = mentions.collect();
+    let story = |m: &Mention| m.analysis.story_id.unwrap_or(m.id);
+    let mut size: HashMap<i64, usize> = HashMap::new();
+    for m in &ranked {
+        *size.entry(story(m)).or_default() += 1;
+    }
     let reach = |m: &Mention| m.analysis.reach.as_ref().map_or(0.0, |r| f64::from(r.score));
-    ranked.sort_by(|a, b| reach(b).total_cmp(&reach(a)));
+    ranked.sort_by(|a, b| size[&story(b)].cmp(&size[&story(a)]).then_with(|| reach(b).total_cmp(&reach(a))));
     let mut seen = HashSet::new();
-    let (firsts, copies): (Vec<&Mention>, Vec<&Mention>) =
-        ranked.into_iter().partition(|m| seen.insert(m.analysis.story_id.unwrap_or(m.id)));
+    let (firsts, copies): (Vec<&Mention>, Vec<&Mention>) = ranked.into_iter().partition(|m| seen.insert(story(m)));
     firsts.into_iter().chain(copies).take(MAX_ALERT_MENTIONS).map(|m| m.id).collect()
 }
 
@@ -866,25 +967,48 @@ pub async fn backtest(
                 counts.entry(bucket_start(m.mention.published_at)).or_default().push(m);
             }
         }
+        // The mentions of an event's window, as the live check reads them.
+        let window = |event: &AlertEvent| -> Vec<&vigie_model::Mention> {
+            let (Some(s), Some(e)) = (event.evidence.window_start, event.evidence.window_end) else {
+                return Vec::new();
+            };
+            counts.range(s.timestamp()..e.timestamp()).flat_map(|(_, ms)| ms.iter().map(|m| &m.mention)).collect()
+        };
         let mut detector = new_detector()?;
+        let (mut silenced, mut reported) = (false, None);
         let mut bucket = bucket_start(start);
         while bucket <= bucket_start(to) {
-            let in_bucket = counts.get(&bucket).map(Vec::as_slice).unwrap_or_default();
-            let verdict = detector.observe(at(bucket), in_bucket.len() as f64).map_err(detect_error)?;
+            let in_bucket = counts.get(&bucket).map(Vec::len).unwrap_or_default();
+            let verdict = detector.observe(at(bucket), in_bucket as f64).map_err(detect_error)?;
             // As the live check decides (`check_series`).
             let end = at(bucket + BUCKET_SECS);
-            let event = if verdict.alert || verdict.renewed {
-                Some(surge_event(rule, watch, bucket, &verdict, end))
-            } else if verdict.burst && is_crowd(in_bucket.iter().map(|m| &m.mention)) {
-                Some(burst_event(rule, watch, bucket, &verdict, end))
-            } else if verdict.ongoing {
-                Some(AlertEvent { grows_only: true, ..surge_event(rule, watch, bucket, &verdict, end) })
+            let opening = if verdict.alert || verdict.renewed || (verdict.ongoing && silenced) {
+                let event = surge_event(rule, watch, bucket, &verdict, end);
+                silenced = !Voices::of(window(&event).into_iter()).surge(&event.evidence);
+                (!silenced).then_some(event)
+            } else if verdict.burst {
+                let event = burst_event(rule, watch, bucket, &verdict, end);
+                Voices::of(window(&event).into_iter()).burst(&event.evidence).then_some(event)
             } else {
                 None
             };
+            let event = match opening {
+                Some(mut event) => {
+                    event.grows_only = verdict.alert
+                        && reported.is_some_and(|r| bucket - r <= i64::from(DetectorConfig::default().quiet_secs));
+                    reported = Some(bucket);
+                    Some(event)
+                }
+                None if verdict.ongoing && !silenced => {
+                    Some(AlertEvent { grows_only: true, ..surge_event(rule, watch, bucket, &verdict, end) })
+                }
+                None => None,
+            };
             if let Some(mut event) = event.filter(|_| bucket >= bucket_start(from)) {
-                event.mention_ids = top_mentions(in_bucket.iter().map(|m| &m.mention));
-                event.evidence.terms = top_terms(in_bucket.iter().map(|m| m.mention.text.as_str()), 8);
+                let mentions = window(&event);
+                event.mention_ids = top_mentions(mentions.iter().copied());
+                event.evidence.terms = surge_terms(mentions.iter().map(|m| m.text.as_str()), watch);
+                event.evidence.window_stories = Some(stories_of(mentions.iter().copied()));
                 events.push(event);
             }
             bucket += BUCKET_SECS;
@@ -1021,7 +1145,7 @@ mod tests {
     }
 
     #[test]
-    fn a_crowd_is_many_stories_from_many_voices() {
+    fn a_surge_is_heard_when_the_loudest_voice_counts_once() {
         let mention = |id: i64, author: Option<&str>, story: Option<i64>| {
             let mut m = Mention {
                 id,
@@ -1044,17 +1168,31 @@ mod tests {
             m.analysis.story_id = story;
             m
         };
+        // A bucket of `n` mentions where 0.05 were expected.
+        let burst = |n: usize| AlertEvidence { observed: n as f64, expected: 0.05, ..AlertEvidence::default() };
         let crowd: Vec<Mention> = (0..12).map(|i| mention(i, Some(&format!("a{i}")), None)).collect();
-        assert!(is_crowd(crowd.iter()));
-        assert!(!is_crowd(crowd.iter().take(9)), "nine voices are not yet a crowd");
+        assert!(Voices::of(crowd.iter()).burst(&burst(12)));
+        assert!(!Voices::of(crowd.iter().take(9)).burst(&burst(9)), "nine voices are not yet a crowd");
         let bot: Vec<Mention> = (0..50).map(|i| mention(i, Some("bot"), None)).collect();
-        assert!(!is_crowd(bot.iter()), "one voice");
+        let voices = Voices::of(bot.iter());
+        assert!(!voices.burst(&burst(50)) && !voices.surge(&burst(50)), "one voice");
+        // The same bot among a dozen people: they are heard, it counts once.
+        let noisy = Voices::of(crowd.iter().chain(bot.iter().take(40)));
+        assert_eq!((noisy.mentions, noisy.voices, noisy.loudest), (52, 13, 40));
+        assert!(noisy.burst(&burst(52)) && noisy.surge(&burst(52)));
+        // Three people around it are no surge.
+        let few = Voices::of(crowd.iter().take(3).chain(bot.iter().take(40)));
+        assert!(!few.surge(&burst(43)));
         let copies: Vec<Mention> = (0..50).map(|i| mention(i, Some(&format!("a{i}")), Some(1))).collect();
-        assert!(!is_crowd(copies.iter()), "one story retweeted");
+        assert!(Voices::of(copies.iter()).burst(&burst(50)), "fifty people pasting one text: a campaign");
         let anonymous: Vec<Mention> = (0..12).map(|i| mention(i, None, None)).collect();
-        assert!(is_crowd(anonymous.iter()), "mentions without an author are voices of their own");
+        assert!(Voices::of(anonymous.iter()).burst(&burst(12)), "mentions without an author are voices of their own");
+        // A small brand's surge: eight people in an hour where one was expected.
+        let hour = AlertEvidence { observed: 8.0, expected: 1.0, ..AlertEvidence::default() };
+        assert!(Voices::of(crowd.iter().take(8)).surge(&hour));
 
-        // What a surge shows: one line per story before any copy, most reach first.
+        // What a surge shows: one line per story before any copy, the story
+        // with most copies first (before a lone mention of more reach).
         let mut shown: Vec<Mention> = (0..30).map(|i| mention(i, None, Some(0))).collect();
         shown[0].analysis.story_id = None; // the story's first mention
         for (i, m) in shown.iter_mut().enumerate().take(25) {
@@ -1065,7 +1203,10 @@ mod tests {
                 basis: String::new(),
             });
         }
-        shown.push(mention(40, None, None));
+        let mut loud = mention(40, None, None);
+        loud.analysis.reach =
+            Some(vigie_model::ReachEstimate { audience: 0, engagement: 0, score: 90.0, basis: String::new() });
+        shown.push(loud);
         shown.push(mention(41, None, Some(41)));
         let ids = top_mentions(shown.iter());
         assert_eq!(ids[..4], [0, 40, 41, 1], "three stories, then their copies");
@@ -1221,6 +1362,7 @@ mod tests {
                 ongoing: false,
                 renewed: false,
                 burst: false,
+                bucket_score: 0.0,
             };
             let e = surge_event(AlertRule::NegativeSurge, &watch, bucket, &verdict, now);
             // The format! the title was made with before.

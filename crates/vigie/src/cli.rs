@@ -94,7 +94,7 @@ pub enum Command {
     ///
     /// `alert` is 1 where the detector, with its default settings, opens an alert from the counts.
     /// A burst inside one 5-minute bucket never does from counts alone: the alert rules raise it
-    /// when its mentions are many stories from many authors, which a series of counts does not say.
+    /// when its mentions come from many authors, which a series of counts does not say.
     Detect(DetectArgs),
     /// Tokens for the push API (POST /api/v1/ingest).
     #[command(subcommand)]

@@ -191,7 +191,7 @@ pub fn eval_spikes(nab: &Path) -> anyhow::Result<String> {
         "What is scored is the detector's own decision, as `vigie detect` writes it. Two things the alert rules do \
          on top of it do not change it: while an alert's surge goes on, each bucket grows that alert (its count, \
          window and mentions) instead of raising another; and a burst inside one 5-minute bucket, which the \
-         windows leave out, is raised only when its mentions are ten stories from ten authors or more — a series \
+         windows leave out, is raised only when ten authors or more wrote it — a series \
          of counts does not say that, so these files cannot score it.\n"
     )?;
     writeln!(

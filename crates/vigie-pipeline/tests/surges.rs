@@ -1,0 +1,173 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+//! Surge alerts over a real SQLite store, with the clock passed in: a
+//! crisis that comes back after a calm reopens the alert a person resolved,
+//! and one account posting again and again raises nothing, wherever its
+//! burst falls on the clock, while a crowd in five minutes does.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use vigie_model::{Alert, AlertRule, AlertStatus, RawMention};
+use vigie_pipeline::Ingestor;
+use vigie_pipeline::models::ProjectModels;
+use vigie_pipeline::stories::Stories;
+use vigie_store::{NewWatch, SqliteStore, Store};
+
+/// A Wednesday, 09:00:00 UTC: the start of a 5-minute bucket.
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 18, 9, 0, 0).unwrap()
+}
+
+fn mention(n: usize, author: &str, text: String, at: DateTime<Utc>) -> RawMention {
+    RawMention {
+        url: Some(format!("https://x.com/{author}/status/{n}")),
+        author: Some(author.to_string()),
+        text,
+        published_at: Some(at),
+        ..RawMention::default()
+    }
+}
+
+/// Ordinary chatter: two mentions an hour from the regulars.
+fn chatter(from: DateTime<Utc>, to: DateTime<Utc>, first: usize) -> Vec<RawMention> {
+    let mut out = Vec::new();
+    let mut at = from;
+    let mut n = first;
+    while at < to {
+        let text = format!("Acme : commande numéro {n} bien reçue, rien à signaler de spécial");
+        out.push(mention(n, &format!("habitue{}", n % 40), text, at));
+        n += 1;
+        at += Duration::minutes(30);
+    }
+    out
+}
+
+/// `per_minute` people each minute from `start` for `minutes`, each in their own words.
+fn wave(start: DateTime<Utc>, minutes: i64, per_minute: usize, first: usize) -> Vec<RawMention> {
+    let words = ["appli", "site", "paiement", "commande", "connexion", "compte", "carte", "livraison"];
+    let mut out = Vec::new();
+    for m in 0..minutes {
+        for k in 0..per_minute {
+            let n = first + m as usize * per_minute + k;
+            let text = format!(
+                "{n} : chez Acme {} en panne pour moi aussi, {} bloqué depuis {m} minutes",
+                words[n % 8],
+                words[(n / 8) % 8]
+            );
+            out.push(mention(
+                n,
+                &format!("client{n}"),
+                text,
+                start + Duration::minutes(m) + Duration::seconds(k as i64),
+            ));
+        }
+    }
+    out
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+    project: i64,
+    ingest: Arc<Ingestor>,
+}
+
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("vigie.db")).await.unwrap());
+    let project = store.ensure_project("acme", t0()).await.unwrap().id;
+    let watch = NewWatch { name: "Acme".into(), query: "acme".into(), competitor: false, langs: vec![] };
+    store.add_watch(project, watch, t0() - Duration::days(15)).await.unwrap();
+    let stories = Stories::load(store.as_ref(), project).await.unwrap();
+    let ingest = Arc::new(Ingestor::new(store.clone(), project, &ProjectModels::shipped(), stories).await.unwrap());
+    // Two weeks of chatter, learned (older than a day: it raises nothing).
+    ingest.ingest(chatter(t0() - Duration::days(14), t0(), 0), None, t0()).await.unwrap();
+    Setup { _dir: dir, store, project, ingest }
+}
+
+impl Setup {
+    /// Stores the mentions a minute at a time, as a collector would, and
+    /// runs their alert rules with the clock at the end of each minute (the
+    /// ingest's own run uses the machine's clock, for which these mentions
+    /// are too old to alert).
+    async fn live(&self, mut mentions: Vec<RawMention>) {
+        mentions.sort_by_key(|m| m.published_at);
+        let mut batches: Vec<Vec<RawMention>> = Vec::new();
+        for m in mentions {
+            let minute = |m: &RawMention| m.published_at.unwrap().timestamp() / 60;
+            match batches.last_mut() {
+                Some(batch) if minute(&batch[0]) == minute(&m) => batch.push(m),
+                _ => batches.push(vec![m]),
+            }
+        }
+        for batch in batches {
+            let now = batch.last().unwrap().published_at.unwrap() + Duration::seconds(30);
+            let stored = self.ingest.ingest(batch, None, now).await.unwrap();
+            self.ingest.run_rules_on_stored(&stored.inserted_ids, now).await.unwrap();
+        }
+    }
+
+    async fn surges(&self) -> Vec<Alert> {
+        let mut alerts: Vec<Alert> = self
+            .store
+            .alerts(self.project, None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.rule == AlertRule::VolumeSurge)
+            .collect();
+        alerts.sort_by_key(|a| a.id);
+        alerts
+    }
+}
+
+#[tokio::test]
+async fn a_wave_after_a_calm_reopens_the_alert_a_person_resolved() {
+    let s = setup().await;
+    // Wave 1: twenty minutes, three people a minute.
+    let mut first = wave(t0(), 20, 3, 1000);
+    first.extend(chatter(t0(), t0() + Duration::minutes(20), 5000));
+    s.live(first).await;
+    let opened = s.surges().await;
+    assert_eq!(opened.len(), 1, "{opened:#?}");
+    assert!(opened[0].evidence.observed >= 30.0, "it grew with the wave: {:?}", opened[0].evidence);
+    s.store.set_alert_status(s.project, opened[0].id, AlertStatus::Resolved, "test", t0()).await.unwrap();
+
+    // Ninety minutes of ordinary chatter: the wave is over, nothing reopens.
+    s.live(chatter(t0() + Duration::minutes(20), t0() + Duration::minutes(110), 6000)).await;
+    assert_eq!(s.surges().await.len(), 1);
+
+    // Wave 2, within the detector's cooldown: a new alert, open.
+    let mut second = wave(t0() + Duration::minutes(110), 20, 3, 2000);
+    second.extend(chatter(t0() + Duration::minutes(110), t0() + Duration::minutes(130), 7000));
+    s.live(second).await;
+    let surges = s.surges().await;
+    assert_eq!(surges.len(), 2, "{surges:#?}");
+    assert_eq!((surges[0].status, surges[1].status), (AlertStatus::Resolved, AlertStatus::Open));
+    assert!(surges[1].opened_at >= t0() + Duration::minutes(110), "{surges:#?}");
+}
+
+#[tokio::test]
+async fn one_account_raises_nothing_wherever_its_burst_falls_and_a_crowd_does() {
+    let s = setup().await;
+    // A bot posting forty different texts in four minutes across a bucket
+    // boundary (09:05).
+    let bot: Vec<RawMention> = (0..40)
+        .map(|k| {
+            let text = format!("Acme code promo {k} : gagnez un iPhone {k} en cliquant vite sur ce lien numéro {k}");
+            mention(k, "promo_bot", text, t0() + Duration::seconds(150 + k as i64 * 6))
+        })
+        .collect();
+    s.live(bot).await;
+    s.live(chatter(t0() + Duration::minutes(10), t0() + Duration::minutes(40), 8000)).await;
+    assert!(s.surges().await.is_empty(), "{:#?}", s.surges().await);
+
+    // Later the same morning, a dozen people in five minutes: a surge, even
+    // with the bot's posts still in the detector's windows.
+    let crowd = wave(t0() + Duration::minutes(61), 4, 3, 3000);
+    s.live(crowd).await;
+    let surges = s.surges().await;
+    assert_eq!(surges.len(), 1, "{surges:#?}");
+    assert!(surges[0].evidence.observed >= 12.0, "{:?}", surges[0].evidence);
+}
