@@ -244,10 +244,11 @@ pub struct Verdict {
     pub renewed: bool,
     /// This bucket alone is extreme (a surprise of [`BURST_Z`], [`BURST_MIN_EXCESS`]
     /// mentions and [`BURST_MIN_RATIO`] times the expectation above it), the
-    /// series is warm and not already alerting. The windows leave their highest
-    /// bucket out, so such a burst raises no alert by itself: counts cannot tell
-    /// a crowd from one voice repeating itself. Whoever can (the pipeline, by
-    /// the stories and authors of the bucket's mentions) raises it.
+    /// series is warm, and not alerting or calm for `quiet_secs` in its
+    /// shortest window (a new wave). The windows leave their highest bucket
+    /// out, so such a burst raises no alert by itself: counts cannot tell a
+    /// crowd from one voice repeating itself. Whoever can (the pipeline, by
+    /// the authors of the bucket's mentions) raises it.
     #[serde(default)]
     pub burst: bool,
     /// The score of this bucket alone against its expectation (what a
@@ -257,10 +258,10 @@ pub struct Verdict {
 }
 
 /// The surprise of a single bucket that makes a [`Verdict::burst`] (a score of
-/// about 0.94; ten mentions where a twentieth of one was expected reach it).
-pub const BURST_Z: f64 = 5.0;
+/// about 0.79; ten mentions where a fifth of one was expected reach it)…
+pub const BURST_Z: f64 = 4.5;
 /// … with at least this many mentions above the expectation…
-pub const BURST_MIN_EXCESS: f64 = 10.0;
+pub const BURST_MIN_EXCESS: f64 = 8.0;
 /// … and at least this ratio of observed to expected.
 pub const BURST_MIN_RATIO: f64 = 3.0;
 
@@ -271,7 +272,8 @@ struct Decision {
     suppressed: bool,
     ongoing: bool,
     renewed: bool,
-    /// Warmed up and not alerting: a new alert could be raised.
+    /// Warmed up, and not alerting or calm for long enough: a burst here
+    /// would be a new crisis, or a new wave of one.
     armed: bool,
 }
 
@@ -326,7 +328,12 @@ impl Decider {
         let threshold = config.threshold;
         // One crisis, one alert: re-arm after the cooldown once the score stayed low long enough.
         let mut new_wave = false;
+        // Calm enough for a burst to be a new wave (the shortest window below
+        // the threshold for `quiet_secs` before this bucket), while alerting.
+        let mut calm_for_a_burst = false;
         if let Some(a) = &mut self.alerting {
+            calm_for_a_burst =
+                a.short_calm_since.is_some_and(|calm| bucket - calm >= config.buckets(config.quiet_secs));
             if score < threshold {
                 let calm = *a.calm_since.get_or_insert(bucket);
                 if bucket - a.since >= config.buckets(config.cooldown_secs)
@@ -368,8 +375,8 @@ impl Decider {
             _ => true,
         };
         let over = score >= threshold;
-        let armed = warm && self.alerting.is_none();
-        let alert = over && beats_usual_peak && armed;
+        let alert = over && beats_usual_peak && warm && self.alerting.is_none();
+        let armed = warm && (self.alerting.is_none() || calm_for_a_burst);
         let ongoing = over && self.alerting.is_some();
         if alert {
             self.alerting = Some(Alerting { since: bucket, calm_since: None, short_calm_since: None });
@@ -536,7 +543,8 @@ impl Detector {
         let decision = self.decider.decide(&self.config, bucket, score, score_of_z(shortest.unwrap_or(0.0)));
         let dispersion = self.scales.first().map_or(INITIAL_DISPERSION, |s| s.dispersion);
         // This bucket alone, on the same square-root scale as the windows.
-        let bucket_z = 2.0 * ((value + 0.375).sqrt() - (expected + 0.375).sqrt()) / (1.0 + dispersion * expected).sqrt();
+        let bucket_z =
+            2.0 * ((value + 0.375).sqrt() - (expected + 0.375).sqrt()) / (1.0 + dispersion * expected).sqrt();
         let burst = decision.armed
             && bucket_z >= BURST_Z
             && value - expected >= BURST_MIN_EXCESS

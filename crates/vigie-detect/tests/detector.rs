@@ -107,8 +107,8 @@ fn one_big_bucket_is_not_a_crisis_but_a_burst_for_whoever_can_tell_a_crowd() {
     quiet[at] = 100.0;
     let verdicts = run(&quiet);
     assert!(verdicts[at].burst, "{:?}", verdicts[at]);
-    // Eight is not enough of an excess, and nothing bursts while warming up.
-    quiet[at] = 8.0;
+    // Seven is not enough of an excess, and nothing bursts while warming up.
+    quiet[at] = 7.0;
     assert!(!run(&quiet)[at].burst);
     quiet[at] = 1.0;
     quiet[100] = 100.0;
@@ -144,6 +144,21 @@ fn a_surge_that_goes_on_is_ongoing_and_one_after_a_calm_is_renewed() {
     assert!(renewed[0] >= again && renewed[0] < again + 3, "{renewed:?}");
     assert!(verdicts[renewed[0]].ongoing && !verdicts[renewed[0]].alert);
     assert!((renewed[0] + 1..again + 20).filter(|&i| verdicts[i].ongoing).count() >= 10);
+
+    // A second wave inside one bucket after the calm: the windows leave it
+    // out, but it is a burst (during the first surge, once alerting, no
+    // bucket was).
+    let mut values = daily_series(11, 14, 20.0);
+    for v in &mut values[onset..onset + 24] {
+        *v *= 5.0;
+    }
+    let spike = onset + 24 + 18;
+    values[spike] = 400.0;
+    let verdicts = run(&values);
+    assert!(verdicts[spike].burst && !verdicts[spike].alert, "{:?}", verdicts[spike]);
+    let alerted = (onset..onset + 24).find(|&i| verdicts[i].alert).unwrap();
+    let during: Vec<usize> = (alerted + 1..onset + 24).filter(|&i| verdicts[i].burst).collect();
+    assert!(during.is_empty(), "{during:?} alerted {alerted} onset {onset}");
 }
 
 #[test]

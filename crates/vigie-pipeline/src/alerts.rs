@@ -513,21 +513,34 @@ impl SurgeDetectors {
             let state = SeriesState { detector: new_detector()?, reported: None, silenced: false, grown: None };
             Ok((state, current - WARM_UP_DAYS * 86_400 - BUCKET_SECS))
         };
-        let (mut state, last) = match store.detector_state(watch.id, series).await? {
+        let (mut state, mut last, new) = match store.detector_state(watch.id, series).await? {
             Some((last, value)) => match SeriesState::read(value) {
-                Ok(state) => (state, last),
+                Ok(state) => (state, last, false),
                 Err(e) => {
                     tracing::warn!(watch = watch.id, series, error = %e, "unreadable detector state; learning again");
-                    fresh()?
+                    let (state, last) = fresh()?;
+                    (state, last, true)
                 }
             },
-            None => fresh()?,
+            None => {
+                let (state, last) = fresh()?;
+                (state, last, true)
+            }
         };
         let counts: BTreeMap<i64, i64> = store
             .watch_buckets(watch.id, series, last + BUCKET_SECS, current + BUCKET_SECS)
             .await?
             .into_iter()
             .collect();
+        if new {
+            // A new detector starts at the series' first mention: the days
+            // before a watch had any are unknown, not quiet, and learning
+            // them as zeros would make its ordinary chatter a surge.
+            match counts.keys().next() {
+                Some(first) => last = first - BUCKET_SECS,
+                None => return Ok(Vec::new()),
+            }
+        }
         let count = |bucket: i64| counts.get(&bucket).copied().unwrap_or(0) as f64;
         // Settled buckets, zeros included, in order: the detector learns
         // them for good. Their surges were reported while they were
@@ -679,9 +692,13 @@ const VOICES_READ: i64 = 500;
 struct Voices {
     mentions: usize,
     voices: usize,
-    /// The mentions of the most frequent voice.
-    loudest: usize,
+    /// The mentions, each voice counting [`PER_VOICE`] at most.
+    capped: usize,
 }
+
+/// What one voice counts for at most in a surge: a bot, or a few accounts
+/// posting again and again, are a few people, not a surge of what people say.
+const PER_VOICE: usize = 2;
 
 impl Voices {
     fn of<'a>(mentions: impl Iterator<Item = &'a Mention>) -> Voices {
@@ -696,16 +713,17 @@ impl Voices {
             };
             *counts.entry(voice).or_default() += 1;
         }
-        Voices { mentions: n, voices: counts.len(), loudest: counts.values().copied().max().unwrap_or(0) }
+        Voices { mentions: n, voices: counts.len(), capped: counts.values().map(|c| (*c).min(PER_VOICE)).sum() }
     }
 
     /// Whether `observed` mentions against `expected` are still a surge
-    /// (`min_excess` above the expectation and `min_ratio` times it) when the
-    /// loudest voice counts once: a bot or one account posting again and
-    /// again is one person, not a surge of what people say, and does not
-    /// hide the people who do speak up around it.
+    /// (`min_excess` above the expectation and `min_ratio` times it) when
+    /// each voice counts [`PER_VOICE`] times at most (mentions beyond those
+    /// read count as they are): bots posting again and again are not a
+    /// surge, and do not hide the people who speak up around them.
     fn heard(&self, observed: f64, expected: f64, min_excess: f64, min_ratio: f64) -> bool {
-        let people = (observed - self.loudest as f64 + 1.0).min(observed);
+        let unread = (observed - self.mentions as f64).max(0.0);
+        let people = (self.capped as f64 + unread).min(observed);
         people - expected >= min_excess && people >= min_ratio * expected
     }
 
@@ -716,7 +734,7 @@ impl Voices {
     }
 
     /// A burst inside one bucket: [`BURST_MIN_VOICES`] voices or more, and a
-    /// burst still without the loudest one's repeats. Copies count — fifty
+    /// burst still when each counts [`PER_VOICE`] times at most. Copies count — fifty
     /// people pasting one text is a campaign, a viral complaint retweeted is
     /// news —, one account does not.
     fn burst(&self, evidence: &AlertEvidence) -> bool {
@@ -976,7 +994,9 @@ pub async fn backtest(
         };
         let mut detector = new_detector()?;
         let (mut silenced, mut reported) = (false, None);
-        let mut bucket = bucket_start(start);
+        // From the series' first mention, as a live detector (`check_series`).
+        let Some(first) = counts.keys().next().copied() else { continue };
+        let mut bucket = first.max(bucket_start(start));
         while bucket <= bucket_start(to) {
             let in_bucket = counts.get(&bucket).map(Vec::len).unwrap_or_default();
             let verdict = detector.observe(at(bucket), in_bucket as f64).map_err(detect_error)?;
@@ -1176,13 +1196,16 @@ mod tests {
         let bot: Vec<Mention> = (0..50).map(|i| mention(i, Some("bot"), None)).collect();
         let voices = Voices::of(bot.iter());
         assert!(!voices.burst(&burst(50)) && !voices.surge(&burst(50)), "one voice");
-        // The same bot among a dozen people: they are heard, it counts once.
+        // The same bot among a dozen people: they are heard, it counts twice.
         let noisy = Voices::of(crowd.iter().chain(bot.iter().take(40)));
-        assert_eq!((noisy.mentions, noisy.voices, noisy.loudest), (52, 13, 40));
+        assert_eq!((noisy.mentions, noisy.voices, noisy.capped), (52, 13, 14));
         assert!(noisy.burst(&burst(52)) && noisy.surge(&burst(52)));
-        // Three people around it are no surge.
-        let few = Voices::of(crowd.iter().take(3).chain(bot.iter().take(40)));
-        assert!(!few.surge(&burst(43)));
+        // Two people around it are no surge; nor are two bots.
+        let few = Voices::of(crowd.iter().take(2).chain(bot.iter().take(40)));
+        assert!(!few.surge(&burst(42)));
+        let other: Vec<Mention> = (50..80).map(|i| mention(i, Some("bot2"), None)).collect();
+        let bots = Voices::of(bot.iter().take(30).chain(other.iter()));
+        assert!(!bots.surge(&burst(60)) && !bots.burst(&burst(60)));
         let copies: Vec<Mention> = (0..50).map(|i| mention(i, Some(&format!("a{i}")), Some(1))).collect();
         assert!(Voices::of(copies.iter()).burst(&burst(50)), "fifty people pasting one text: a campaign");
         let anonymous: Vec<Mention> = (0..12).map(|i| mention(i, None, None)).collect();

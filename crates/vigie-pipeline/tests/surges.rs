@@ -74,6 +74,14 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    let s = empty().await;
+    // Two weeks of chatter, learned (older than a day: it raises nothing).
+    s.ingest.ingest(chatter(t0() - Duration::days(14), t0(), 0), None, t0()).await.unwrap();
+    s
+}
+
+/// A watch with no mention yet.
+async fn empty() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("vigie.db")).await.unwrap());
     let project = store.ensure_project("acme", t0()).await.unwrap().id;
@@ -81,8 +89,6 @@ async fn setup() -> Setup {
     store.add_watch(project, watch, t0() - Duration::days(15)).await.unwrap();
     let stories = Stories::load(store.as_ref(), project).await.unwrap();
     let ingest = Arc::new(Ingestor::new(store.clone(), project, &ProjectModels::shipped(), stories).await.unwrap());
-    // Two weeks of chatter, learned (older than a day: it raises nothing).
-    ingest.ingest(chatter(t0() - Duration::days(14), t0(), 0), None, t0()).await.unwrap();
     Setup { _dir: dir, store, project, ingest }
 }
 
@@ -170,4 +176,38 @@ async fn one_account_raises_nothing_wherever_its_burst_falls_and_a_crowd_does() 
     let surges = s.surges().await;
     assert_eq!(surges.len(), 1, "{surges:#?}");
     assert!(surges[0].evidence.observed >= 12.0, "{:?}", surges[0].evidence);
+}
+
+#[tokio::test]
+async fn a_new_watchs_ordinary_chatter_is_no_surge() {
+    // No history: the detector learns from the first mention on, and the
+    // days before the watch had any are not taken as quiet ones.
+    let s = empty().await;
+    let mut chatter: Vec<RawMention> = Vec::new();
+    for k in 0..18 {
+        let at = t0() + Duration::minutes(20 * k);
+        let text = format!("Acme : commande numéro {k} bien reçue, merci");
+        chatter.push(mention(k as usize, &format!("habitue{k}"), text, at));
+    }
+    s.live(chatter).await;
+    assert!(s.surges().await.is_empty(), "{:#?}", s.surges().await);
+}
+
+#[tokio::test]
+async fn a_second_wave_inside_five_minutes_after_a_calm_is_raised() {
+    let s = setup().await;
+    let mut first = wave(t0(), 20, 3, 1000);
+    first.extend(chatter(t0(), t0() + Duration::minutes(20), 5000));
+    s.live(first).await;
+    let opened = s.surges().await;
+    assert_eq!(opened.len(), 1, "{opened:#?}");
+    s.store.set_alert_status(s.project, opened[0].id, AlertStatus::Resolved, "test", t0()).await.unwrap();
+    s.live(chatter(t0() + Duration::minutes(20), t0() + Duration::minutes(120), 6000)).await;
+    // A dozen people within four minutes, then quiet again: the windows
+    // leave that bucket out, the burst rule does not.
+    s.live(wave(t0() + Duration::minutes(120), 4, 3, 2000)).await;
+    let surges = s.surges().await;
+    assert_eq!(surges.len(), 2, "{surges:#?}");
+    assert_eq!(surges[1].status, AlertStatus::Open);
+    assert!(surges[1].title.contains("12 in 5 min"), "{}", surges[1].title);
 }

@@ -74,8 +74,11 @@ pub async fn run(app: &App, command: AlertCommand, out: &mut dyn Write) -> anyho
             let Some(alert) = app.store.alert(project, id).await? else {
                 return usage(format!("no alert with id {id} in project {:?}", app.project.name));
             };
-            if alert.status == status || !alert.status.may_become(status) {
+            if alert.status == status {
                 anyhow::bail!("alert {id} is {} already: it cannot be {done} again", alert.status.as_str());
+            }
+            if !alert.status.may_become(status) {
+                anyhow::bail!("alert {id} is {} already: it cannot be {done}", alert.status.as_str());
             }
             if !app.store.set_alert_status(project, id, status, "command line", Utc::now()).await? {
                 return usage(format!("no alert with id {id} in project {:?}", app.project.name));
