@@ -126,8 +126,8 @@ impl DetectorConfig {
         if !(self.threshold > 0.0 && self.threshold < 1.0) {
             return bad("threshold must be between 0 and 1 (exclusive)");
         }
-        if self.windows_secs.is_empty() {
-            return bad("windows_secs must list at least one window");
+        if self.windows_secs.is_empty() || self.windows_secs.len() > MAX_WINDOWS {
+            return bad("windows_secs must list one to four windows");
         }
         if self.windows_secs.iter().any(|&w| w / self.bucket_secs > MAX_WINDOW_BUCKETS) {
             return bad("a window is longer than 1024 buckets");
@@ -210,7 +210,13 @@ pub struct WindowStat {
     pub observed: f64,
     /// Mentions expected in the same buckets.
     pub expected: f64,
+    /// The window's score (0 to 1, as [`Verdict::score`], which is the best of them).
+    #[serde(default)]
+    pub score: f64,
 }
+
+/// The most windows a detector compares (`DetectorConfig::windows_secs`).
+pub const MAX_WINDOWS: usize = 4;
 
 /// The detector's answer for one bucket.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -227,6 +233,10 @@ pub struct Verdict {
     pub upper: f64,
     /// The window that scored highest (what to show in an explanation).
     pub window: WindowStat,
+    /// Every window, shortest first (unused ones have 0 buckets): what to
+    /// show of a crisis that must not count an earlier one.
+    #[serde(default)]
+    pub windows: [WindowStat; MAX_WINDOWS],
     /// The score reached the threshold but no alert was raised: one was already
     /// raised for this surge, the surprise did not beat the series' usual daily
     /// peak, or the series is still warming up.
@@ -496,9 +506,10 @@ impl Detector {
 
         // Every window: observed against expected, its highest buckets left out.
         let mut best = (0.0, WindowStat::default());
+        let mut windows = [WindowStat::default(); MAX_WINDOWS];
         let mut shortest: Option<f64> = None;
         let window = &mut self.scratch;
-        for scale in &mut self.scales {
+        for (scale, stat) in self.scales.iter_mut().zip(windows.iter_mut()) {
             window.clear();
             window.extend(self.recent.iter().rev().take_while(|e| e.bucket > bucket - i64::from(scale.buckets)));
             if window.len() < 2 {
@@ -517,13 +528,14 @@ impl Detector {
             let centred = z - scale.center;
             let z_eff = centred * self.config.gate(observed, expected_sum);
             shortest.get_or_insert(z_eff);
+            *stat = WindowStat {
+                buckets: scale.buckets,
+                observed: window.iter().map(|e| e.observed).sum(),
+                expected: window.iter().map(|e| e.expected).sum(),
+                score: score_of_z(z_eff),
+            };
             if z_eff > best.0 || best.1.buckets == 0 {
-                let whole = WindowStat {
-                    buckets: scale.buckets,
-                    observed: window.iter().map(|e| e.observed).sum(),
-                    expected: window.iter().map(|e| e.expected).sum(),
-                };
-                best = (z_eff, whole);
+                best = (z_eff, *stat);
             }
             // Learn the centre (median) and the dispersion (so that a high quantile of
             // |z - centre| is the normal one): robust, a surge moves them one small
@@ -566,6 +578,7 @@ impl Detector {
             expected,
             upper: upper_bound(expected, dispersion, z_of_score(self.config.threshold)),
             window: best.1,
+            windows,
             suppressed: decision.suppressed,
             ongoing: decision.ongoing,
             renewed: decision.renewed,

@@ -86,5 +86,5 @@ pub mod synth;
 
 pub use detector::{
     BURST_MIN_EXCESS, BURST_MIN_RATIO, BURST_Z, DEFAULT_THRESHOLD, DetectError, Detector, DetectorConfig,
-    MAX_WINDOW_BUCKETS, PEAK_DAYS, Verdict, WindowStat, Z_HALF, replay_alerts, score_of_z, z_of_score,
+    MAX_WINDOW_BUCKETS, MAX_WINDOWS, PEAK_DAYS, Verdict, WindowStat, Z_HALF, replay_alerts, score_of_z, z_of_score,
 };

@@ -445,16 +445,29 @@ struct SeriesState {
     /// opened or grew an alert as an event of its own).
     #[serde(default)]
     grown: Option<i64>,
+    /// When growth was last reported (a bucket still filling grows its
+    /// alert again, once a minute at most).
+    #[serde(default)]
+    grown_at: Option<i64>,
+    /// The first bucket of the wave the open alert is about, when it opened
+    /// on a new wave or a burst: its growth is measured from there (an hour
+    /// before it at most), not over windows that still hold the last wave.
+    #[serde(default)]
+    wave_start: Option<i64>,
 }
 
 impl SeriesState {
+    fn new(detector: Detector) -> SeriesState {
+        SeriesState { detector, reported: None, silenced: false, grown: None, grown_at: None, wave_start: None }
+    }
+
     /// Reads a stored state; a bare detector (as stored before surges were
     /// remembered) reads with nothing reported.
     fn read(value: serde_json::Value) -> Result<SeriesState, serde_json::Error> {
         if value.get("detector").is_some() {
             serde_json::from_value(value)
         } else {
-            Ok(SeriesState { detector: serde_json::from_value(value)?, reported: None, silenced: false, grown: None })
+            Ok(SeriesState::new(serde_json::from_value(value)?))
         }
     }
 }
@@ -510,7 +523,7 @@ impl SurgeDetectors {
         let current = bucket_start(now);
         let settled = current - PROVISIONAL_SECS;
         let fresh = || -> Result<(SeriesState, i64), PipelineError> {
-            let state = SeriesState { detector: new_detector()?, reported: None, silenced: false, grown: None };
+            let state = SeriesState::new(new_detector()?);
             Ok((state, current - WARM_UP_DAYS * 86_400 - BUCKET_SECS))
         };
         let (mut state, mut last, new) = match store.detector_state(watch.id, series).await? {
@@ -579,9 +592,12 @@ impl SurgeDetectors {
                     voices_in(store, project_id, watch.id, rule, start, end)
                 };
                 let opening = verdict.alert || verdict.renewed || (verdict.ongoing && state.silenced);
-                let event = if opening {
+                // A new wave is shown by windows that start after the last one.
+                let seen =
+                    if verdict.renewed { since_wave(&verdict, provisional, Some(provisional)) } else { Some(verdict) };
+                let event = if let (true, Some(seen)) = (opening, seen) {
                     // The detector's surge, unless one voice made it (a bot, one account).
-                    let event = surge_event(rule, watch, provisional, &verdict, now);
+                    let event = surge_event(rule, watch, provisional, &seen, now);
                     let heard = voices(&event).await?.surge(&event.evidence);
                     if state.silenced == heard {
                         state.silenced = !heard;
@@ -601,14 +617,20 @@ impl SurgeDetectors {
                         && state
                             .reported
                             .is_some_and(|r| provisional - r <= i64::from(DetectorConfig::default().quiet_secs));
+                    // A new wave (or a burst) is measured from its start on.
+                    state.wave_start = (!verdict.alert).then_some(provisional);
                     state.reported = Some(provisional);
                     changed = true;
                     events.push(event);
-                } else if verdict.ongoing && !state.silenced && fresh(state.grown) {
+                } else if verdict.ongoing
+                    && !state.silenced
+                    && (fresh(state.grown) || state.grown_at.is_none_or(|t| now.timestamp() - t >= GROWTH_EVERY_SECS))
+                    && let Some(seen) = since_wave(&verdict, provisional, state.wave_start)
+                {
                     state.grown = Some(provisional);
+                    state.grown_at = Some(now.timestamp());
                     changed = true;
-                    events
-                        .push(AlertEvent { grows_only: true, ..surge_event(rule, watch, provisional, &verdict, now) });
+                    events.push(AlertEvent { grows_only: true, ..surge_event(rule, watch, provisional, &seen, now) });
                 }
             }
             provisional += BUCKET_SECS;
@@ -666,6 +688,23 @@ fn surge_event(
     }
 }
 
+/// The verdict with, as its window, the best-scoring one that starts at most
+/// an hour (the detector's quiet period) before `wave` — the calm before a
+/// new wave —, so an alert about that wave does not count the last one's
+/// mentions; the verdict as it is without a wave, `None` when no window
+/// starts late enough yet.
+fn since_wave(verdict: &vigie_detect::Verdict, bucket: i64, wave: Option<i64>) -> Option<vigie_detect::Verdict> {
+    let Some(wave) = wave else { return Some(*verdict) };
+    let earliest = wave - i64::from(DetectorConfig::default().quiet_secs);
+    let start = |w: &vigie_detect::WindowStat| bucket + BUCKET_SECS - i64::from(w.buckets) * BUCKET_SECS;
+    let window = verdict
+        .windows
+        .iter()
+        .filter(|w| w.buckets > 0 && start(w) >= earliest)
+        .max_by(|a, b| a.score.total_cmp(&b.score))?;
+    Some(vigie_detect::Verdict { window: *window, score: window.score, ..*verdict })
+}
+
 /// A burst inside one bucket ([`vigie_detect::Verdict::burst`]) that a crowd
 /// made: the surge of that bucket alone ("100 in 5 min").
 fn burst_event(
@@ -675,10 +714,18 @@ fn burst_event(
     verdict: &vigie_detect::Verdict,
     now: DateTime<Utc>,
 ) -> AlertEvent {
-    let window = vigie_detect::WindowStat { buckets: 1, observed: verdict.observed, expected: verdict.expected };
+    let window = vigie_detect::WindowStat {
+        buckets: 1,
+        observed: verdict.observed,
+        expected: verdict.expected,
+        score: verdict.bucket_score,
+    };
     let burst = vigie_detect::Verdict { window, score: verdict.bucket_score, ..*verdict };
     surge_event(rule, watch, bucket, &burst, now)
 }
+
+/// A surge's alert grows at most this often within one bucket.
+const GROWTH_EVERY_SECS: i64 = 60;
 
 /// A burst counts when at least this many authors make it.
 pub const BURST_MIN_VOICES: usize = 10;
@@ -993,7 +1040,7 @@ pub async fn backtest(
             counts.range(s.timestamp()..e.timestamp()).flat_map(|(_, ms)| ms.iter().map(|m| &m.mention)).collect()
         };
         let mut detector = new_detector()?;
-        let (mut silenced, mut reported) = (false, None);
+        let (mut silenced, mut reported, mut wave_start) = (false, None, None);
         // From the series' first mention, as a live detector (`check_series`).
         let Some(first) = counts.keys().next().copied() else { continue };
         let mut bucket = first.max(bucket_start(start));
@@ -1002,26 +1049,28 @@ pub async fn backtest(
             let verdict = detector.observe(at(bucket), in_bucket as f64).map_err(detect_error)?;
             // As the live check decides (`check_series`).
             let end = at(bucket + BUCKET_SECS);
-            let opening = if verdict.alert || verdict.renewed || (verdict.ongoing && silenced) {
-                let event = surge_event(rule, watch, bucket, &verdict, end);
-                silenced = !Voices::of(window(&event).into_iter()).surge(&event.evidence);
-                (!silenced).then_some(event)
-            } else if verdict.burst {
-                let event = burst_event(rule, watch, bucket, &verdict, end);
-                Voices::of(window(&event).into_iter()).burst(&event.evidence).then_some(event)
-            } else {
-                None
-            };
+            let seen = if verdict.renewed { since_wave(&verdict, bucket, Some(bucket)) } else { Some(verdict) };
+            let opening =
+                if let (true, Some(seen)) = (verdict.alert || verdict.renewed || (verdict.ongoing && silenced), seen) {
+                    let event = surge_event(rule, watch, bucket, &seen, end);
+                    silenced = !Voices::of(window(&event).into_iter()).surge(&event.evidence);
+                    (!silenced).then_some(event)
+                } else if verdict.burst {
+                    let event = burst_event(rule, watch, bucket, &verdict, end);
+                    Voices::of(window(&event).into_iter()).burst(&event.evidence).then_some(event)
+                } else {
+                    None
+                };
             let event = match opening {
                 Some(mut event) => {
                     event.grows_only = verdict.alert
                         && reported.is_some_and(|r| bucket - r <= i64::from(DetectorConfig::default().quiet_secs));
+                    wave_start = (!verdict.alert).then_some(bucket);
                     reported = Some(bucket);
                     Some(event)
                 }
-                None if verdict.ongoing && !silenced => {
-                    Some(AlertEvent { grows_only: true, ..surge_event(rule, watch, bucket, &verdict, end) })
-                }
+                None if verdict.ongoing && !silenced => since_wave(&verdict, bucket, wave_start)
+                    .map(|seen| AlertEvent { grows_only: true, ..surge_event(rule, watch, bucket, &seen, end) }),
                 None => None,
             };
             if let Some(mut event) = event.filter(|_| bucket >= bucket_start(from)) {
@@ -1380,7 +1429,8 @@ mod tests {
                 observed: 9.0,
                 expected: 1.0,
                 upper: 5.0,
-                window: vigie_detect::WindowStat { buckets, observed: 57.0, expected: 8.25 },
+                window: vigie_detect::WindowStat { buckets, observed: 57.0, expected: 8.25, score: 0.99 },
+                windows: Default::default(),
                 suppressed: false,
                 ongoing: false,
                 renewed: false,

@@ -152,6 +152,10 @@ async fn a_wave_after_a_calm_reopens_the_alert_a_person_resolved() {
     assert_eq!(surges.len(), 2, "{surges:#?}");
     assert_eq!((surges[0].status, surges[1].status), (AlertStatus::Resolved, AlertStatus::Open));
     assert!(surges[1].opened_at >= t0() + Duration::minutes(110), "{surges:#?}");
+    // It counts the second wave, not the first one still in the 4-hour window.
+    let e = &surges[1].evidence;
+    assert!(e.window_start.unwrap() >= t0() + Duration::minutes(50), "{e:?}");
+    assert!(e.observed >= 50.0 && e.observed <= 70.0, "{e:?}");
 }
 
 #[tokio::test]
