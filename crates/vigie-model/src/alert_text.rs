@@ -216,6 +216,17 @@ impl Alert {
         };
         (stories > 0 && (stories as f64) < self.evidence.observed.round()).then_some(stories)
     }
+
+    /// How many authors a surge's mentions in the window come from, when
+    /// they are few for them (half as many or fewer: some posted again and
+    /// again, "50 mentions from 11 authors"); `None` else.
+    pub fn few_authors(&self) -> Option<usize> {
+        if !matches!(self.rule, AlertRule::NegativeSurge | AlertRule::VolumeSurge) {
+            return None;
+        }
+        let authors = usize::try_from(self.evidence.window_authors?).unwrap_or(usize::MAX);
+        (authors > 0 && 2.0 * authors as f64 <= self.evidence.observed.round()).then_some(authors)
+    }
 }
 
 #[cfg(test)]
@@ -352,8 +363,14 @@ mod tests {
         assert_eq!(alert.copied_stories(), Some(3));
         alert.evidence.window_stories = None;
         assert_eq!(alert.copied_stories(), None, "a window too large to read whole says nothing");
+        // Authors: said when they are few for the mentions.
+        alert.evidence.window_authors = Some(11);
+        assert_eq!(alert.few_authors(), Some(11), "40 mentions from 11 authors");
+        alert.evidence.window_authors = Some(21);
+        assert_eq!(alert.few_authors(), None, "most wrote once");
         alert.rule = AlertRule::HighReachNegative;
         alert.evidence = AlertEvidence { window_stories: Some(1), ..evidence(92.0, 70.0) };
         assert_eq!(alert.copied_stories(), None, "a reach is no count of mentions");
+        assert_eq!(alert.few_authors(), None);
     }
 }

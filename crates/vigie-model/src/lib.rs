@@ -750,6 +750,11 @@ pub struct AlertEvidence {
     /// read whole.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window_stories: Option<u64>,
+    /// For surges: how many authors wrote the `observed` mentions of the
+    /// window (a mention without an author counts as one of its own), when
+    /// the window was read whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_authors: Option<u64>,
 }
 
 /// The most stories an alert's evidence remembers.

@@ -143,6 +143,16 @@ impl View {
                 (Language::Fr, _) => format!(", copies de {n} histoires"),
             });
         }
+        // Mentions from few authors (some posted again and again).
+        if let Some(authors) = alert.few_authors() {
+            let n = number(authors as f64, lang);
+            observed.push_str(&match (lang, authors) {
+                (Language::En, 1) => ", all from one author".to_string(),
+                (Language::En, _) => format!(", from {n} authors"),
+                (Language::Fr, 1) => ", toutes d’un seul auteur".to_string(),
+                (Language::Fr, _) => format!(", de {n} auteurs"),
+            });
+        }
         let http_pages: Vec<String> = ev.urls.iter().filter_map(|u| http_url(u)).collect();
         let pages_hidden = ev.urls.len() - http_pages.len().min(MAX_PAGES);
         let mentions: Vec<MentionView> =
@@ -845,6 +855,7 @@ mod tests {
                 urls: vec![],
                 stories: vec![],
                 window_stories: None,
+                window_authors: None,
             },
             mention_ids: (1..=12).collect(),
             events: 3,
@@ -1057,6 +1068,14 @@ mod tests {
         (a.evidence.observed, a.evidence.stories) = (5.0, vec![7, 9]);
         let r = render(&Notice { lang: Language::En, ..french(&a, &[], None) });
         assert!(r.text.contains("5 mentions with a trigger term, copies of 2 stories"), "{}", r.text);
+        // A surge that a few authors posting again and again made.
+        a.rule = AlertRule::VolumeSurge;
+        a.evidence = AlertEvidence { observed: 50.0, expected: 2.0, window_authors: Some(11), ..a.evidence.clone() };
+        a.evidence.stories.clear();
+        let r = render(&Notice { lang: Language::En, ..french(&a, &[], None) });
+        assert!(r.text.contains(", from 11 authors"), "{}", r.text);
+        let r = render(&french(&a, &[], None));
+        assert!(r.text.contains(", de 11 auteurs"), "{}", r.text);
 
         a.rule = AlertRule::SearchRankEntry;
         a.severity = Severity::Info;

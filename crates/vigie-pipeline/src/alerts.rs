@@ -231,6 +231,7 @@ pub fn merge(open: Option<Alert>, event: AlertEvent, project_id: i64) -> (Alert,
                 e.expected = event.evidence.expected;
                 e.score = event.evidence.score.or(e.score);
                 e.window_stories = event.evidence.window_stories;
+                e.window_authors = event.evidence.window_authors;
                 alert.title = event.title;
                 if surge {
                     // The count, its span and its words go together: "120 in 4 h".
@@ -828,10 +829,11 @@ pub async fn record_events(
                 (event.watch_id, event.evidence.window_start, event.evidence.window_end)
         {
             // A surge: the mentions of the window, and their commonest words.
-            let (ids, terms, stories) = surge_mentions(store, project_id, watch, start, end, event.rule).await?;
-            event.mention_ids = ids;
-            event.evidence.terms = terms;
-            event.evidence.window_stories = stories;
+            let window = surge_mentions(store, project_id, watch, start, end, event.rule).await?;
+            event.mention_ids = window.ids;
+            event.evidence.terms = window.terms;
+            event.evidence.window_stories = window.stories;
+            event.evidence.window_authors = window.authors;
         }
         let since = now - Duration::seconds(settings.cooldown_secs);
         // Read, fold and write as one step: two processes seeing the same
@@ -886,7 +888,7 @@ async fn surge_mentions(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     rule: AlertRule,
-) -> Result<(Vec<i64>, Vec<String>, Option<u64>), PipelineError> {
+) -> Result<SurgeMentions, PipelineError> {
     let filter = vigie_store::MentionFilter {
         watch_id: Some(watch_id),
         published_since: Some(start),
@@ -896,13 +898,24 @@ async fn surge_mentions(
     };
     let found = store.candidates(project_id, None, &filter, None, SURGE_READ).await?;
     let mentions = || found.iter().map(|m| &m.mention);
-    let stories = (found.len() < SURGE_READ as usize).then(|| stories_of(mentions()));
+    let whole = found.len() < SURGE_READ as usize;
+    let stories = whole.then(|| stories_of(mentions()));
+    let authors = whole.then(|| Voices::of(mentions()).voices as u64);
     let watch = store.list_watches(project_id).await?.into_iter().find(|w| w.id == watch_id);
     let terms = match &watch {
         Some(watch) => surge_terms(mentions().map(|m| m.text.as_str()), watch),
         None => top_terms(mentions().map(|m| m.text.as_str()), 8),
     };
-    Ok((top_mentions(mentions()), terms, stories))
+    Ok(SurgeMentions { ids: top_mentions(mentions()), terms, stories, authors })
+}
+
+/// What a surge's window shows ([`surge_mentions`]).
+struct SurgeMentions {
+    ids: Vec<i64>,
+    terms: Vec<String>,
+    /// Stories and authors, when the window was read whole.
+    stories: Option<u64>,
+    authors: Option<u64>,
 }
 
 /// How many stories (near-duplicate groups) these mentions are.
@@ -1078,6 +1091,7 @@ pub async fn backtest(
                 event.mention_ids = top_mentions(mentions.iter().copied());
                 event.evidence.terms = surge_terms(mentions.iter().map(|m| m.text.as_str()), watch);
                 event.evidence.window_stories = Some(stories_of(mentions.iter().copied()));
+                event.evidence.window_authors = Some(Voices::of(mentions.iter().copied()).voices as u64);
                 events.push(event);
             }
             bucket += BUCKET_SECS;

@@ -180,6 +180,9 @@ async fn one_account_raises_nothing_wherever_its_burst_falls_and_a_crowd_does() 
     let surges = s.surges().await;
     assert_eq!(surges.len(), 1, "{surges:#?}");
     assert!(surges[0].evidence.observed >= 12.0, "{:?}", surges[0].evidence);
+    // The bot's posts in its window are said to come from few authors.
+    let authors = surges[0].evidence.window_authors.unwrap();
+    assert!((13..=20).contains(&authors), "{:?}", surges[0].evidence);
 }
 
 #[tokio::test]

@@ -32,6 +32,7 @@ pub fn alert() -> Alert {
             urls: vec![],
             stories: vec![],
             window_stories: None,
+            window_authors: None,
         },
         mention_ids: vec![101, 102, 103],
         events: 3,

@@ -325,6 +325,9 @@ async fn detail_page(
             dt { (lang.t("Observé", "Observed")) } dd {
                 (format!("{:.0}", e.observed)) @if surge { " " (lang.t("mentions dans la fenêtre", "mentions in the window")) }
                 @if let Some(stories) = a.copied_stories() { @if !surge { " " } (stories_note(lang, &a, stories)) }
+                @if let Some(authors) = a.few_authors() {
+                    ", " (match lang { Lang::Fr => format!("de {} auteurs", lang.number(authors as i64)), Lang::En => format!("from {} authors", lang.number(authors as i64)) })
+                }
             }
             dt { (lang.t("Attendu", "Expected")) } dd { (lang.decimal(&format!("{:.1}", e.expected))) @if let Some(s) = e.score { " · " (lang.t("score d'anomalie", "anomaly score")) " " (lang.decimal(&format!("{s:.2}"))) } }
             @if let (Some(s), Some(t)) = (e.window_start, e.window_end) {

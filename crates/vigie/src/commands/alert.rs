@@ -165,6 +165,9 @@ async fn show(app: &App, a: &Alert, watch: Option<&str>, out: &mut dyn Write) ->
             e.observed.round() - stories as f64
         )?;
     }
+    if let Some(authors) = a.few_authors() {
+        writeln!(out, "authors: {authors} (some posted several times)")?;
+    }
     if let Some(score) = e.score {
         writeln!(out, "anomaly score: {score:.3}")?;
     }
