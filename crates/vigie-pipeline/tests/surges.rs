@@ -114,6 +114,18 @@ impl Setup {
         }
     }
 
+    /// Wave 1 from t0: twenty minutes, three people a minute; its alert
+    /// grows with it, then a person resolves it.
+    async fn first_wave_resolved(&self) {
+        let mut first = wave(t0(), 20, 3, 1000);
+        first.extend(chatter(t0(), t0() + Duration::minutes(20), 5000));
+        self.live(first).await;
+        let opened = self.surges().await;
+        assert_eq!(opened.len(), 1, "{opened:#?}");
+        assert!(opened[0].evidence.observed >= 30.0, "it grew with the wave: {:?}", opened[0].evidence);
+        self.store.set_alert_status(self.project, opened[0].id, AlertStatus::Resolved, "test", t0()).await.unwrap();
+    }
+
     async fn surges(&self) -> Vec<Alert> {
         let mut alerts: Vec<Alert> = self
             .store
@@ -131,14 +143,7 @@ impl Setup {
 #[tokio::test]
 async fn a_wave_after_a_calm_reopens_the_alert_a_person_resolved() {
     let s = setup().await;
-    // Wave 1: twenty minutes, three people a minute.
-    let mut first = wave(t0(), 20, 3, 1000);
-    first.extend(chatter(t0(), t0() + Duration::minutes(20), 5000));
-    s.live(first).await;
-    let opened = s.surges().await;
-    assert_eq!(opened.len(), 1, "{opened:#?}");
-    assert!(opened[0].evidence.observed >= 30.0, "it grew with the wave: {:?}", opened[0].evidence);
-    s.store.set_alert_status(s.project, opened[0].id, AlertStatus::Resolved, "test", t0()).await.unwrap();
+    s.first_wave_resolved().await;
 
     // Ninety minutes of ordinary chatter: the wave is over, nothing reopens.
     s.live(chatter(t0() + Duration::minutes(20), t0() + Duration::minutes(110), 6000)).await;
@@ -203,12 +208,7 @@ async fn a_new_watchs_ordinary_chatter_is_no_surge() {
 #[tokio::test]
 async fn a_second_wave_inside_five_minutes_after_a_calm_is_raised() {
     let s = setup().await;
-    let mut first = wave(t0(), 20, 3, 1000);
-    first.extend(chatter(t0(), t0() + Duration::minutes(20), 5000));
-    s.live(first).await;
-    let opened = s.surges().await;
-    assert_eq!(opened.len(), 1, "{opened:#?}");
-    s.store.set_alert_status(s.project, opened[0].id, AlertStatus::Resolved, "test", t0()).await.unwrap();
+    s.first_wave_resolved().await;
     s.live(chatter(t0() + Duration::minutes(20), t0() + Duration::minutes(120), 6000)).await;
     // A dozen people within four minutes, then quiet again: the windows
     // leave that bucket out, the burst rule does not.
