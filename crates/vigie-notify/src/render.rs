@@ -147,10 +147,10 @@ impl View {
         if let Some(authors) = alert.few_authors() {
             let n = number(authors as f64, lang);
             observed.push_str(&match (lang, authors) {
-                (Language::En, 1) => ", all from one author".to_string(),
-                (Language::En, _) => format!(", from {n} authors"),
-                (Language::Fr, 1) => ", toutes d’un seul auteur".to_string(),
-                (Language::Fr, _) => format!(", de {n} auteurs"),
+                (Language::En, 1) => " (all by one author)".to_string(),
+                (Language::En, _) => format!(" (by {n} authors)"),
+                (Language::Fr, 1) => " (toutes d’un seul auteur)".to_string(),
+                (Language::Fr, _) => format!(" ({n} auteurs)"),
             });
         }
         let http_pages: Vec<String> = ev.urls.iter().filter_map(|u| http_url(u)).collect();
@@ -1073,9 +1073,9 @@ mod tests {
         a.evidence = AlertEvidence { observed: 50.0, expected: 2.0, window_authors: Some(11), ..a.evidence.clone() };
         a.evidence.stories.clear();
         let r = render(&Notice { lang: Language::En, ..french(&a, &[], None) });
-        assert!(r.text.contains(", from 11 authors"), "{}", r.text);
+        assert!(r.text.contains(" (by 11 authors)"), "{}", r.text);
         let r = render(&french(&a, &[], None));
-        assert!(r.text.contains(", de 11 auteurs"), "{}", r.text);
+        assert!(r.text.contains(" (11 auteurs)"), "{}", r.text);
 
         a.rule = AlertRule::SearchRankEntry;
         a.severity = Severity::Info;

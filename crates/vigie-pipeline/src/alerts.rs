@@ -450,16 +450,16 @@ struct SeriesState {
     /// alert again, once a minute at most).
     #[serde(default)]
     grown_at: Option<i64>,
-    /// The first bucket of the wave the open alert is about, when it opened
-    /// on a new wave or a burst: its growth is measured from there (an hour
-    /// before it at most), not over windows that still hold the last wave.
+    /// From when the crisis of the open alert is measured (the start of the
+    /// windows it may show), when it opened on a new wave, a burst, or after
+    /// an earlier crisis: not over windows that still hold the last one.
     #[serde(default)]
-    wave_start: Option<i64>,
+    since: Option<i64>,
 }
 
 impl SeriesState {
     fn new(detector: Detector) -> SeriesState {
-        SeriesState { detector, reported: None, silenced: false, grown: None, grown_at: None, wave_start: None }
+        SeriesState { detector, reported: None, silenced: false, grown: None, grown_at: None, since: None }
     }
 
     /// Reads a stored state; a bare detector (as stored before surges were
@@ -583,55 +583,37 @@ impl SurgeDetectors {
                 break;
             }
             let verdict = judged.observe(at(provisional), count(provisional)).map_err(detect_error)?;
-            // A bucket opens an alert once, and grows one once; a growth
-            // reported while the bucket was filling does not stop it from
-            // opening one later (a new wave shows as the bucket fills).
+            // A bucket opens an alert once; it grows one (as it fills, once a
+            // minute at most) when the crisis goes on or opened in it.
             let fresh = |mark: Option<i64>| mark.is_none_or(|b| b < provisional);
-            if fresh(state.reported) && (now - at(provisional + BUCKET_SECS)).num_seconds() <= MAX_ALERT_AGE {
-                let voices = |event: &AlertEvent| {
-                    let (start, end) = (event.evidence.window_start, event.evidence.window_end);
-                    voices_in(store, project_id, watch.id, rule, start, end)
-                };
-                let opening = verdict.alert || verdict.renewed || (verdict.ongoing && state.silenced);
-                // A new wave is shown by windows that start after the last one.
-                let seen =
-                    if verdict.renewed { since_wave(&verdict, provisional, Some(provisional)) } else { Some(verdict) };
-                let event = if let (true, Some(seen)) = (opening, seen) {
-                    // The detector's surge, unless one voice made it (a bot, one account).
-                    let event = surge_event(rule, watch, provisional, &seen, now);
-                    let heard = voices(&event).await?.surge(&event.evidence);
-                    if state.silenced == heard {
-                        state.silenced = !heard;
-                        changed = true;
+            if (now - at(provisional + BUCKET_SECS)).num_seconds() <= MAX_ALERT_AGE {
+                let (mut opened, was_silenced) = (false, state.silenced);
+                if fresh(state.reported) {
+                    let (event, since) =
+                        self.opening(store, project_id, watch, rule, &verdict, provisional, &mut state, now).await?;
+                    if let Some(event) = event {
+                        state.since = since;
+                        state.reported = Some(provisional);
+                        (state.grown, state.grown_at) = (Some(provisional), Some(now.timestamp()));
+                        events.push(event);
+                        opened = true;
                     }
-                    heard.then_some(event)
-                } else if verdict.burst {
-                    let event = burst_event(rule, watch, provisional, &verdict, now);
-                    voices(&event).await?.burst(&event.evidence).then_some(event)
-                } else {
-                    None
-                };
-                if let Some(mut event) = event {
-                    // The detector's alert within the hour after a burst was
-                    // reported: the same crisis, seen by the windows now.
-                    event.grows_only = verdict.alert
-                        && state
-                            .reported
-                            .is_some_and(|r| provisional - r <= i64::from(DetectorConfig::default().quiet_secs));
-                    // A new wave (or a burst) is measured from its start on.
-                    state.wave_start = (!verdict.alert).then_some(provisional);
-                    state.reported = Some(provisional);
-                    changed = true;
-                    events.push(event);
-                } else if verdict.ongoing
-                    && !state.silenced
-                    && (fresh(state.grown) || state.grown_at.is_none_or(|t| now.timestamp() - t >= GROWTH_EVERY_SECS))
-                    && let Some(seen) = since_wave(&verdict, provisional, state.wave_start)
-                {
-                    state.grown = Some(provisional);
-                    state.grown_at = Some(now.timestamp());
-                    changed = true;
-                    events.push(AlertEvent { grows_only: true, ..surge_event(rule, watch, provisional, &seen, now) });
+                    changed |= opened || state.silenced != was_silenced;
+                }
+                let growing = verdict.ongoing || state.reported == Some(provisional);
+                let due = fresh(state.grown) || state.grown_at.is_none_or(|t| now.timestamp() - t >= GROWTH_EVERY_SECS);
+                if !opened && growing && !state.silenced && due {
+                    let seen = if verdict.burst && !verdict.alert && !verdict.ongoing {
+                        Some(burst_verdict(&verdict))
+                    } else {
+                        window_since(&verdict, provisional, state.since)
+                    };
+                    if let Some(seen) = seen {
+                        (state.grown, state.grown_at) = (Some(provisional), Some(now.timestamp()));
+                        changed = true;
+                        events
+                            .push(AlertEvent { grows_only: true, ..surge_event(rule, watch, provisional, &seen, now) });
+                    }
                 }
             }
             provisional += BUCKET_SECS;
@@ -645,6 +627,78 @@ impl SurgeDetectors {
         }
         Ok(events)
     }
+}
+
+impl SurgeDetectors {
+    /// Whether this bucket opens an alert (or adds an event to the open one),
+    /// and from when the crisis it is about is measured. The detector's
+    /// surge (or a new wave of it) counts unless, each author counting
+    /// [`PER_VOICE`] times at most, it is no surge; a burst in the bucket
+    /// counts when [`BURST_MIN_VOICES`] authors or more wrote it.
+    #[allow(clippy::too_many_arguments)]
+    async fn opening(
+        &self,
+        store: &dyn Store,
+        project_id: i64,
+        watch: &Watch,
+        rule: AlertRule,
+        verdict: &vigie_detect::Verdict,
+        bucket: i64,
+        state: &mut SeriesState,
+        now: DateTime<Utc>,
+    ) -> Result<(Option<AlertEvent>, Option<i64>), PipelineError> {
+        let voices = |event: &AlertEvent| {
+            let (start, end) = (event.evidence.window_start, event.evidence.window_end);
+            voices_in(store, project_id, watch.id, rule, start, end)
+        };
+        let decision = opening_since(verdict, bucket, state.reported, state.since);
+        if (verdict.alert || verdict.renewed || (verdict.ongoing && state.silenced))
+            && let Some((seen, since, grows)) = decision
+        {
+            let event = surge_event(rule, watch, bucket, &seen, now);
+            let heard = voices(&event).await?.surge(&event.evidence);
+            state.silenced = !heard;
+            return Ok((heard.then_some(AlertEvent { grows_only: grows, ..event }), since));
+        }
+        if verdict.burst {
+            let event = burst_event(rule, watch, bucket, verdict, now);
+            if voices(&event).await?.burst(&event.evidence) {
+                let since = bucket - i64::from(DetectorConfig::default().quiet_secs);
+                return Ok((Some(event), Some(since)));
+            }
+        }
+        Ok((None, state.since))
+    }
+}
+
+/// For a bucket the detector's windows call a surge: the verdict with the
+/// window to show, from when the crisis is measured, and whether it is the
+/// crisis already reported (an event that only grows its alert); `None`
+/// when, without the last crisis's buckets, no window is a surge.
+///
+/// - A new wave (`renewed`) is measured from an hour before it (the calm).
+/// - The detector's alert within the hour after the last opening (a burst
+///   the windows now see) is that crisis: measured as it was.
+/// - Later, it is another crisis: measured after the last opening's bucket,
+///   so a burst resolved hours ago does not make a new alert's count.
+fn opening_since(
+    verdict: &vigie_detect::Verdict,
+    bucket: i64,
+    reported: Option<i64>,
+    since: Option<i64>,
+) -> Option<(vigie_detect::Verdict, Option<i64>, bool)> {
+    let quiet = i64::from(DetectorConfig::default().quiet_secs);
+    let (since, grows) = if verdict.renewed {
+        (Some(bucket - quiet), false)
+    } else {
+        match reported {
+            Some(r) if bucket - r <= quiet => (since, verdict.alert),
+            Some(r) => (Some(r + BUCKET_SECS), false),
+            None => (None, false),
+        }
+    };
+    let seen = window_since(verdict, bucket, since)?;
+    (seen.score >= DetectorConfig::default().threshold).then_some((seen, since, grows))
 }
 
 fn new_detector() -> Result<Detector, PipelineError> {
@@ -689,14 +743,12 @@ fn surge_event(
     }
 }
 
-/// The verdict with, as its window, the best-scoring one that starts at most
-/// an hour (the detector's quiet period) before `wave` — the calm before a
-/// new wave —, so an alert about that wave does not count the last one's
-/// mentions; the verdict as it is without a wave, `None` when no window
-/// starts late enough yet.
-fn since_wave(verdict: &vigie_detect::Verdict, bucket: i64, wave: Option<i64>) -> Option<vigie_detect::Verdict> {
-    let Some(wave) = wave else { return Some(*verdict) };
-    let earliest = wave - i64::from(DetectorConfig::default().quiet_secs);
+/// The verdict with, as its window, the best-scoring one that starts at
+/// `since` or later (a crisis measured from its start, not counting the
+/// last one's mentions still in the longer windows); the verdict as it is
+/// without `since`, `None` when no window starts late enough yet.
+fn window_since(verdict: &vigie_detect::Verdict, bucket: i64, since: Option<i64>) -> Option<vigie_detect::Verdict> {
+    let Some(earliest) = since else { return Some(*verdict) };
     let start = |w: &vigie_detect::WindowStat| bucket + BUCKET_SECS - i64::from(w.buckets) * BUCKET_SECS;
     let window = verdict
         .windows
@@ -715,14 +767,18 @@ fn burst_event(
     verdict: &vigie_detect::Verdict,
     now: DateTime<Utc>,
 ) -> AlertEvent {
+    surge_event(rule, watch, bucket, &burst_verdict(verdict), now)
+}
+
+/// The verdict with its bucket alone as its window.
+fn burst_verdict(verdict: &vigie_detect::Verdict) -> vigie_detect::Verdict {
     let window = vigie_detect::WindowStat {
         buckets: 1,
         observed: verdict.observed,
         expected: verdict.expected,
         score: verdict.bucket_score,
     };
-    let burst = vigie_detect::Verdict { window, score: verdict.bucket_score, ..*verdict };
-    surge_event(rule, watch, bucket, &burst, now)
+    vigie_detect::Verdict { window, score: verdict.bucket_score, ..*verdict }
 }
 
 /// A surge's alert grows at most this often within one bucket.
@@ -745,8 +801,9 @@ struct Voices {
 }
 
 /// What one voice counts for at most in a surge: a bot, or a few accounts
-/// posting again and again, are a few people, not a surge of what people say.
-const PER_VOICE: usize = 2;
+/// posting again and again, are a few people, not a surge of what people
+/// say. A surge must be one in people.
+const PER_VOICE: usize = 1;
 
 impl Voices {
     fn of<'a>(mentions: impl Iterator<Item = &'a Mention>) -> Voices {
@@ -1053,36 +1110,35 @@ pub async fn backtest(
             counts.range(s.timestamp()..e.timestamp()).flat_map(|(_, ms)| ms.iter().map(|m| &m.mention)).collect()
         };
         let mut detector = new_detector()?;
-        let (mut silenced, mut reported, mut wave_start) = (false, None, None);
+        let (mut silenced, mut reported, mut since) = (false, None, None);
         // From the series' first mention, as a live detector (`check_series`).
         let Some(first) = counts.keys().next().copied() else { continue };
         let mut bucket = first.max(bucket_start(start));
         while bucket <= bucket_start(to) {
             let in_bucket = counts.get(&bucket).map(Vec::len).unwrap_or_default();
             let verdict = detector.observe(at(bucket), in_bucket as f64).map_err(detect_error)?;
-            // As the live check decides (`check_series`).
+            // As the live check decides (`SurgeDetectors::opening`).
             let end = at(bucket + BUCKET_SECS);
-            let seen = if verdict.renewed { since_wave(&verdict, bucket, Some(bucket)) } else { Some(verdict) };
-            let opening =
-                if let (true, Some(seen)) = (verdict.alert || verdict.renewed || (verdict.ongoing && silenced), seen) {
-                    let event = surge_event(rule, watch, bucket, &seen, end);
-                    silenced = !Voices::of(window(&event).into_iter()).surge(&event.evidence);
-                    (!silenced).then_some(event)
-                } else if verdict.burst {
-                    let event = burst_event(rule, watch, bucket, &verdict, end);
-                    Voices::of(window(&event).into_iter()).burst(&event.evidence).then_some(event)
-                } else {
-                    None
-                };
+            let mut opening = None;
+            if (verdict.alert || verdict.renewed || (verdict.ongoing && silenced))
+                && let Some((seen, from_, grows)) = opening_since(&verdict, bucket, reported, since)
+            {
+                let event = surge_event(rule, watch, bucket, &seen, end);
+                silenced = !Voices::of(window(&event).into_iter()).surge(&event.evidence);
+                opening = (!silenced).then_some((AlertEvent { grows_only: grows, ..event }, from_));
+            }
+            if opening.is_none() && verdict.burst {
+                let event = burst_event(rule, watch, bucket, &verdict, end);
+                if Voices::of(window(&event).into_iter()).burst(&event.evidence) {
+                    opening = Some((event, Some(bucket - i64::from(DetectorConfig::default().quiet_secs))));
+                }
+            }
             let event = match opening {
-                Some(mut event) => {
-                    event.grows_only = verdict.alert
-                        && reported.is_some_and(|r| bucket - r <= i64::from(DetectorConfig::default().quiet_secs));
-                    wave_start = (!verdict.alert).then_some(bucket);
-                    reported = Some(bucket);
+                Some((event, from_)) => {
+                    (since, reported) = (from_, Some(bucket));
                     Some(event)
                 }
-                None if verdict.ongoing && !silenced => since_wave(&verdict, bucket, wave_start)
+                None if verdict.ongoing && !silenced => window_since(&verdict, bucket, since)
                     .map(|seen| AlertEvent { grows_only: true, ..surge_event(rule, watch, bucket, &seen, end) }),
                 None => None,
             };
@@ -1259,9 +1315,9 @@ mod tests {
         let bot: Vec<Mention> = (0..50).map(|i| mention(i, Some("bot"), None)).collect();
         let voices = Voices::of(bot.iter());
         assert!(!voices.burst(&burst(50)) && !voices.surge(&burst(50)), "one voice");
-        // The same bot among a dozen people: they are heard, it counts twice.
+        // The same bot among a dozen people: they are heard, it counts once.
         let noisy = Voices::of(crowd.iter().chain(bot.iter().take(40)));
-        assert_eq!((noisy.mentions, noisy.voices, noisy.capped), (52, 13, 14));
+        assert_eq!((noisy.mentions, noisy.voices, noisy.capped), (52, 13, 13));
         assert!(noisy.burst(&burst(52)) && noisy.surge(&burst(52)));
         // Two people around it are no surge; nor are two bots.
         let few = Voices::of(crowd.iter().take(2).chain(bot.iter().take(40)));
@@ -1269,6 +1325,10 @@ mod tests {
         let other: Vec<Mention> = (50..80).map(|i| mention(i, Some("bot2"), None)).collect();
         let bots = Voices::of(bot.iter().take(30).chain(other.iter()));
         assert!(!bots.surge(&burst(60)) && !bots.burst(&burst(60)));
+        let third: Vec<Mention> = (80..110).map(|i| mention(i, Some("bot3"), None)).collect();
+        let three = Voices::of(bot.iter().take(30).chain(other.iter()).chain(third.iter()));
+        let hour = |n: usize| AlertEvidence { observed: n as f64, expected: 1.2, ..AlertEvidence::default() };
+        assert!(!three.surge(&hour(90)), "three bots");
         let copies: Vec<Mention> = (0..50).map(|i| mention(i, Some(&format!("a{i}")), Some(1))).collect();
         assert!(Voices::of(copies.iter()).burst(&burst(50)), "fifty people pasting one text: a campaign");
         let anonymous: Vec<Mention> = (0..12).map(|i| mention(i, None, None)).collect();

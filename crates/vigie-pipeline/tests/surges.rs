@@ -218,3 +218,34 @@ async fn a_second_wave_inside_five_minutes_after_a_calm_is_raised() {
     assert_eq!(surges[1].status, AlertStatus::Open);
     assert!(surges[1].title.contains("12 in 5 min"), "{}", surges[1].title);
 }
+
+#[tokio::test]
+async fn an_alert_grows_within_the_bucket_it_opened_in() {
+    let s = setup().await;
+    // Twelve people in the first minute open it; fifty more in the same
+    // five minutes, arriving a minute at a time, grow it.
+    s.live(wave(t0(), 1, 12, 1000)).await;
+    let opened = s.surges().await;
+    assert_eq!(opened.len(), 1, "{opened:#?}");
+    assert_eq!(opened[0].evidence.observed, 12.0);
+    s.live(wave(t0() + Duration::minutes(1), 4, 10, 2000)).await;
+    let grown = s.surges().await;
+    assert_eq!(grown.len(), 1, "{grown:#?}");
+    assert!(grown[0].evidence.observed >= 42.0, "{:?}", grown[0].evidence);
+    assert_eq!(grown[0].events, 1);
+}
+
+#[tokio::test]
+async fn a_burst_hours_after_a_resolved_burst_counts_only_itself() {
+    let s = setup().await;
+    s.live(wave(t0(), 4, 3, 1000)).await;
+    let first = s.surges().await;
+    assert_eq!(first.len(), 1, "{first:#?}");
+    s.store.set_alert_status(s.project, first[0].id, AlertStatus::Resolved, "test", t0()).await.unwrap();
+    s.live(chatter(t0() + Duration::minutes(5), t0() + Duration::minutes(100), 6000)).await;
+    s.live(wave(t0() + Duration::minutes(100), 4, 3, 2000)).await;
+    let surges = s.surges().await;
+    assert_eq!(surges.len(), 2, "{surges:#?}");
+    let e = &surges[1].evidence;
+    assert!(e.observed <= 14.0 && e.window_start.unwrap() > t0() + Duration::minutes(5), "{e:?}");
+}

@@ -326,7 +326,7 @@ async fn detail_page(
                 (format!("{:.0}", e.observed)) @if surge { " " (lang.t("mentions dans la fenêtre", "mentions in the window")) }
                 @if let Some(stories) = a.copied_stories() { @if !surge { " " } (stories_note(lang, &a, stories)) }
                 @if let Some(authors) = a.few_authors() {
-                    ", " (match lang { Lang::Fr => format!("de {} auteurs", lang.number(authors as i64)), Lang::En => format!("from {} authors", lang.number(authors as i64)) })
+                    " " (match lang { Lang::Fr => format!("({} auteurs)", lang.number(authors as i64)), Lang::En => format!("(by {} authors)", lang.number(authors as i64)) })
                 }
             }
             dt { (lang.t("Attendu", "Expected")) } dd { (lang.decimal(&format!("{:.1}", e.expected))) @if let Some(s) = e.score { " · " (lang.t("score d'anomalie", "anomaly score")) " " (lang.decimal(&format!("{s:.2}"))) } }
