@@ -446,10 +446,10 @@ struct SeriesState {
     /// opened or grew an alert as an event of its own).
     #[serde(default)]
     grown: Option<i64>,
-    /// When growth was last reported (a bucket still filling grows its
-    /// alert again, once a minute at most).
+    /// The count of that bucket when its growth was last reported (a bucket
+    /// still filling grows its alert again when it holds more).
     #[serde(default)]
-    grown_at: Option<i64>,
+    grown_count: Option<f64>,
     /// From when the crisis of the open alert is measured (the start of the
     /// windows it may show), when it opened on a new wave, a burst, or after
     /// an earlier crisis: not over windows that still hold the last one.
@@ -459,7 +459,7 @@ struct SeriesState {
 
 impl SeriesState {
     fn new(detector: Detector) -> SeriesState {
-        SeriesState { detector, reported: None, silenced: false, grown: None, grown_at: None, since: None }
+        SeriesState { detector, reported: None, silenced: false, grown: None, grown_count: None, since: None }
     }
 
     /// Reads a stored state; a bare detector (as stored before surges were
@@ -594,22 +594,27 @@ impl SurgeDetectors {
                     if let Some(event) = event {
                         state.since = since;
                         state.reported = Some(provisional);
-                        (state.grown, state.grown_at) = (Some(provisional), Some(now.timestamp()));
+                        (state.grown, state.grown_count) = (Some(provisional), Some(event.evidence.observed));
                         events.push(event);
                         opened = true;
                     }
                     changed |= opened || state.silenced != was_silenced;
                 }
                 let growing = verdict.ongoing || state.reported == Some(provisional);
-                let due = fresh(state.grown) || state.grown_at.is_none_or(|t| now.timestamp() - t >= GROWTH_EVERY_SECS);
-                if !opened && growing && !state.silenced && due {
+                if !opened && growing && !state.silenced {
                     let seen = if verdict.burst && !verdict.alert && !verdict.ongoing {
                         Some(burst_verdict(&verdict))
                     } else {
                         window_since(&verdict, provisional, state.since)
                     };
-                    if let Some(seen) = seen {
-                        (state.grown, state.grown_at) = (Some(provisional), Some(now.timestamp()));
+                    // A new bucket grows the alert; the same one again when
+                    // more mentions arrived in it (checks are once a second
+                    // at most).
+                    let more = |seen: &vigie_detect::Verdict| {
+                        fresh(state.grown) || state.grown_count.is_none_or(|n| seen.observed > n)
+                    };
+                    if let Some(seen) = seen.filter(more) {
+                        (state.grown, state.grown_count) = (Some(provisional), Some(seen.observed));
                         changed = true;
                         events
                             .push(AlertEvent { grows_only: true, ..surge_event(rule, watch, provisional, &seen, now) });
@@ -651,14 +656,24 @@ impl SurgeDetectors {
             let (start, end) = (event.evidence.window_start, event.evidence.window_end);
             voices_in(store, project_id, watch.id, rule, start, end)
         };
-        let decision = opening_since(verdict, bucket, state.reported, state.since);
+        let (since, grows) = opening_since(verdict, bucket, state.reported, state.since);
         if (verdict.alert || verdict.renewed || (verdict.ongoing && state.silenced))
-            && let Some((seen, since, grows)) = decision
+            && let Some(earliest) = eligible_windows(verdict, bucket, since).map(|(start, _)| start).min()
         {
-            let event = surge_event(rule, watch, bucket, &seen, now);
-            let heard = voices(&event).await?.surge(&event.evidence);
-            state.silenced = !heard;
-            return Ok((heard.then_some(AlertEvent { grows_only: grows, ..event }), since));
+            let filter = vigie_store::MentionFilter {
+                watch_id: Some(watch.id),
+                published_since: Some(at(earliest)),
+                published_until: Some(at(bucket + BUCKET_SECS)),
+                polarity: (rule == AlertRule::NegativeSurge).then_some(Polarity::Negative),
+                ..vigie_store::MentionFilter::default()
+            };
+            let found = store.candidates(project_id, None, &filter, None, VOICES_READ).await?;
+            let mentions: Vec<&Mention> = found.iter().map(|m| &m.mention).collect();
+            let heard = heard_window(verdict, bucket, since, &mentions);
+            state.silenced = heard.is_none();
+            let event =
+                heard.map(|seen| AlertEvent { grows_only: grows, ..surge_event(rule, watch, bucket, &seen, now) });
+            return Ok((event, since));
         }
         if verdict.burst {
             let event = burst_event(rule, watch, bucket, verdict, now);
@@ -676,9 +691,10 @@ impl SurgeDetectors {
 /// crisis already reported (an event that only grows its alert); `None`
 /// when, without the last crisis's buckets, no window is a surge.
 ///
+/// - Within the hour after the last opening (a burst the windows now see,
+///   a wave the shortest window now sees) it is that crisis: measured as it
+///   was, and only growth.
 /// - A new wave (`renewed`) is measured from an hour before it (the calm).
-/// - The detector's alert within the hour after the last opening (a burst
-///   the windows now see) is that crisis: measured as it was.
 /// - Later, it is another crisis: measured after the last opening's bucket,
 ///   so a burst resolved hours ago does not make a new alert's count.
 fn opening_since(
@@ -686,19 +702,54 @@ fn opening_since(
     bucket: i64,
     reported: Option<i64>,
     since: Option<i64>,
-) -> Option<(vigie_detect::Verdict, Option<i64>, bool)> {
+) -> (Option<i64>, bool) {
     let quiet = i64::from(DetectorConfig::default().quiet_secs);
-    let (since, grows) = if verdict.renewed {
-        (Some(bucket - quiet), false)
-    } else {
-        match reported {
-            Some(r) if bucket - r <= quiet => (since, verdict.alert),
-            Some(r) => (Some(r + BUCKET_SECS), false),
-            None => (None, false),
-        }
+    let (since, grows) = match reported {
+        // Within the hour after the last opening: that crisis, seen again
+        // (a burst the windows now see, a wave the shortest one now sees).
+        Some(r) if bucket - r <= quiet => (since, true),
+        _ if verdict.renewed => (Some(bucket - quiet), false),
+        Some(r) => (Some(r + BUCKET_SECS), false),
+        None => (None, false),
     };
-    let seen = window_since(verdict, bucket, since)?;
-    (seen.score >= DetectorConfig::default().threshold).then_some((seen, since, grows))
+    (since, grows)
+}
+
+/// The windows of a verdict that start at `since` or later, with their start.
+fn eligible_windows(
+    verdict: &vigie_detect::Verdict,
+    bucket: i64,
+    since: Option<i64>,
+) -> impl Iterator<Item = (i64, vigie_detect::WindowStat)> + '_ {
+    verdict
+        .windows
+        .iter()
+        .filter(|w| w.buckets > 0)
+        .map(move |w| (bucket + BUCKET_SECS - i64::from(w.buckets) * BUCKET_SECS, *w))
+        .filter(move |(start, _)| since.is_none_or(|s| *start >= s))
+}
+
+/// The window a surge is shown by: among those starting at `since` or
+/// later, the best-scoring one whose mentions are a surge when each author
+/// counts once ([`Voices::surge`]); `None` when there is none (a bot, a few
+/// accounts, or only the last crisis's mentions made it). `mentions` holds
+/// at least those of the longest such window.
+fn heard_window(
+    verdict: &vigie_detect::Verdict,
+    bucket: i64,
+    since: Option<i64>,
+    mentions: &[&Mention],
+) -> Option<vigie_detect::Verdict> {
+    let end = at(bucket + BUCKET_SECS);
+    let window = eligible_windows(verdict, bucket, since)
+        .filter(|(start, w)| {
+            let inside = mentions.iter().copied().filter(|m| m.published_at >= at(*start) && m.published_at < end);
+            let evidence = AlertEvidence { observed: w.observed, expected: w.expected, ..AlertEvidence::default() };
+            Voices::of(inside).surge(&evidence)
+        })
+        .map(|(_, w)| w)
+        .max_by(|a, b| a.score.total_cmp(&b.score))?;
+    Some(vigie_detect::Verdict { window, score: window.score, ..*verdict })
 }
 
 fn new_detector() -> Result<Detector, PipelineError> {
@@ -781,9 +832,6 @@ fn burst_verdict(verdict: &vigie_detect::Verdict) -> vigie_detect::Verdict {
     vigie_detect::Verdict { window, score: verdict.bucket_score, ..*verdict }
 }
 
-/// A surge's alert grows at most this often within one bucket.
-const GROWTH_EVERY_SECS: i64 = 60;
-
 /// A burst counts when at least this many authors make it.
 pub const BURST_MIN_VOICES: usize = 10;
 /// Mentions of a window read to tell a crowd from one voice.
@@ -799,6 +847,13 @@ struct Voices {
     /// The mentions, each voice counting [`PER_VOICE`] at most.
     capped: usize,
 }
+
+/// The people test counts a window whole, with Poisson noise alone, where
+/// the detector leaves out the window's highest bucket and allows for
+/// overdispersion: it asks this much more surprise, so that it is about as
+/// strict (six accounts posting eight times in half an hour, where one
+/// mention was expected, are no surge; ten people are).
+const PEOPLE_Z_MARGIN: f64 = 0.5;
 
 /// What one voice counts for at most in a surge: a bot, or a few accounts
 /// posting again and again, are a few people, not a surge of what people
@@ -824,18 +879,24 @@ impl Voices {
     /// Whether `observed` mentions against `expected` are still a surge
     /// (`min_excess` above the expectation and `min_ratio` times it) when
     /// each voice counts [`PER_VOICE`] times at most (mentions beyond those
-    /// read count as they are): bots posting again and again are not a
-    /// surge, and do not hide the people who speak up around them.
-    fn heard(&self, observed: f64, expected: f64, min_excess: f64, min_ratio: f64) -> bool {
+    /// read count as they are), with a surprise of `min_z` at least (the
+    /// detector's square-root test, Poisson noise alone): bots posting again
+    /// and again are not a surge, and do not hide the people who speak up
+    /// around them; six accounts posting eight times are six people, whom
+    /// the detector would not call a surge.
+    fn heard(&self, observed: f64, expected: f64, min_excess: f64, min_ratio: f64, min_z: f64) -> bool {
         let unread = (observed - self.mentions as f64).max(0.0);
         let people = (self.capped as f64 + unread).min(observed);
-        people - expected >= min_excess && people >= min_ratio * expected
+        let z = 2.0 * ((people + 0.375).sqrt() - (expected + 0.375).sqrt());
+        people - expected >= min_excess && people >= min_ratio * expected && z >= min_z
     }
 
-    /// A surge the detector found, heard with its own gates.
+    /// A surge the detector found, heard with its own gates, and a surprise
+    /// [`PEOPLE_Z_MARGIN`] above its threshold's.
     fn surge(&self, evidence: &AlertEvidence) -> bool {
         let config = DetectorConfig::default();
-        self.heard(evidence.observed, evidence.expected, config.min_excess, config.min_ratio)
+        let z = vigie_detect::z_of_score(config.threshold) + PEOPLE_Z_MARGIN;
+        self.heard(evidence.observed, evidence.expected, config.min_excess, config.min_ratio, z)
     }
 
     /// A burst inside one bucket: [`BURST_MIN_VOICES`] voices or more, and a
@@ -843,9 +904,9 @@ impl Voices {
     /// people pasting one text is a campaign, a viral complaint retweeted is
     /// news —, one account does not.
     fn burst(&self, evidence: &AlertEvidence) -> bool {
-        use vigie_detect::{BURST_MIN_EXCESS, BURST_MIN_RATIO};
+        use vigie_detect::{BURST_MIN_EXCESS, BURST_MIN_RATIO, BURST_Z};
         self.voices >= BURST_MIN_VOICES
-            && self.heard(evidence.observed, evidence.expected, BURST_MIN_EXCESS, BURST_MIN_RATIO)
+            && self.heard(evidence.observed, evidence.expected, BURST_MIN_EXCESS, BURST_MIN_RATIO, BURST_Z)
     }
 }
 
@@ -1120,12 +1181,19 @@ pub async fn backtest(
             // As the live check decides (`SurgeDetectors::opening`).
             let end = at(bucket + BUCKET_SECS);
             let mut opening = None;
+            let (from_, grows) = opening_since(&verdict, bucket, reported, since);
             if (verdict.alert || verdict.renewed || (verdict.ongoing && silenced))
-                && let Some((seen, from_, grows)) = opening_since(&verdict, bucket, reported, since)
+                && let Some(earliest) = eligible_windows(&verdict, bucket, from_).map(|(start, _)| start).min()
             {
-                let event = surge_event(rule, watch, bucket, &seen, end);
-                silenced = !Voices::of(window(&event).into_iter()).surge(&event.evidence);
-                opening = (!silenced).then_some((AlertEvent { grows_only: grows, ..event }, from_));
+                let mentions: Vec<&Mention> = counts
+                    .range(earliest..bucket + BUCKET_SECS)
+                    .flat_map(|(_, ms)| ms.iter().map(|m| &m.mention))
+                    .collect();
+                let heard = heard_window(&verdict, bucket, from_, &mentions);
+                silenced = heard.is_none();
+                opening = heard.map(|seen| {
+                    (AlertEvent { grows_only: grows, ..surge_event(rule, watch, bucket, &seen, end) }, from_)
+                });
             }
             if opening.is_none() && verdict.burst {
                 let event = burst_event(rule, watch, bucket, &verdict, end);
@@ -1327,15 +1395,18 @@ mod tests {
         assert!(!bots.surge(&burst(60)) && !bots.burst(&burst(60)));
         let third: Vec<Mention> = (80..110).map(|i| mention(i, Some("bot3"), None)).collect();
         let three = Voices::of(bot.iter().take(30).chain(other.iter()).chain(third.iter()));
-        let hour = |n: usize| AlertEvidence { observed: n as f64, expected: 1.2, ..AlertEvidence::default() };
-        assert!(!three.surge(&hour(90)), "three bots");
+        let hours = |n: usize| AlertEvidence { observed: n as f64, expected: 1.2, ..AlertEvidence::default() };
+        assert!(!three.surge(&hours(90)), "three bots");
         let copies: Vec<Mention> = (0..50).map(|i| mention(i, Some(&format!("a{i}")), Some(1))).collect();
         assert!(Voices::of(copies.iter()).burst(&burst(50)), "fifty people pasting one text: a campaign");
         let anonymous: Vec<Mention> = (0..12).map(|i| mention(i, None, None)).collect();
         assert!(Voices::of(anonymous.iter()).burst(&burst(12)), "mentions without an author are voices of their own");
-        // A small brand's surge: eight people in an hour where one was expected.
-        let hour = AlertEvidence { observed: 8.0, expected: 1.0, ..AlertEvidence::default() };
-        assert!(Voices::of(crowd.iter().take(8)).surge(&hour));
+        // A small brand's surge: ten people in an hour where one was expected;
+        // six accounts posting eight times each are not one.
+        let hour = |observed: f64| AlertEvidence { observed, expected: 1.0, ..AlertEvidence::default() };
+        assert!(Voices::of(crowd.iter().take(10)).surge(&hour(10.0)));
+        let six: Vec<Mention> = (0..48).map(|i| mention(i, Some(&format!("compte{}", i % 6)), None)).collect();
+        assert!(!Voices::of(six.iter()).surge(&hour(48.0)));
 
         // What a surge shows: one line per story before any copy, the story
         // with most copies first (before a lone mention of more reach).
