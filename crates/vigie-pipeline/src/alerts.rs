@@ -671,9 +671,13 @@ impl SurgeDetectors {
             let mentions: Vec<&Mention> = found.iter().map(|m| &m.mention).collect();
             let heard = heard_window(verdict, bucket, since, &mentions);
             state.silenced = heard.is_none();
-            let event =
-                heard.map(|seen| AlertEvent { grows_only: grows, ..surge_event(rule, watch, bucket, &seen, now) });
-            return Ok((event, since));
+            if let Some(seen) = heard {
+                return Ok((
+                    Some(AlertEvent { grows_only: grows, ..surge_event(rule, watch, bucket, &seen, now) }),
+                    since,
+                ));
+            }
+            // Not a surge of people in any window: a burst of the bucket may still be one.
         }
         if verdict.burst {
             let event = burst_event(rule, watch, bucket, verdict, now);
@@ -741,7 +745,9 @@ fn heard_window(
     mentions: &[&Mention],
 ) -> Option<vigie_detect::Verdict> {
     let end = at(bucket + BUCKET_SECS);
+    let threshold = DetectorConfig::default().threshold;
     let window = eligible_windows(verdict, bucket, since)
+        .filter(|(_, w)| w.score >= threshold)
         .filter(|(start, w)| {
             let inside = mentions.iter().copied().filter(|m| m.published_at >= at(*start) && m.published_at < end);
             let evidence = AlertEvidence { observed: w.observed, expected: w.expected, ..AlertEvidence::default() };

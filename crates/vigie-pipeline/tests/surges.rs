@@ -264,4 +264,5 @@ async fn a_burst_hours_after_a_resolved_burst_counts_only_itself() {
     assert_eq!(surges.len(), 2, "{surges:#?}");
     let e = &surges[1].evidence;
     assert!(e.observed <= 14.0 && e.window_start.unwrap() > t0() + Duration::minutes(5), "{e:?}");
+    assert!(e.score.unwrap() >= 0.5, "the score of what raised it: {e:?}");
 }
