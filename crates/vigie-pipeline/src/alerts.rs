@@ -652,22 +652,12 @@ impl SurgeDetectors {
         state: &mut SeriesState,
         now: DateTime<Utc>,
     ) -> Result<(Option<AlertEvent>, Option<i64>), PipelineError> {
-        let voices = |event: &AlertEvent| {
-            let (start, end) = (event.evidence.window_start, event.evidence.window_end);
-            voices_in(store, project_id, watch.id, rule, start, end)
-        };
         let (since, grows) = opening_since(verdict, bucket, state.reported, state.since);
         if (verdict.alert || verdict.renewed || (verdict.ongoing && state.silenced))
             && let Some(earliest) = eligible_windows(verdict, bucket, since).map(|(start, _)| start).min()
         {
-            let filter = vigie_store::MentionFilter {
-                watch_id: Some(watch.id),
-                published_since: Some(at(earliest)),
-                published_until: Some(at(bucket + BUCKET_SECS)),
-                polarity: (rule == AlertRule::NegativeSurge).then_some(Polarity::Negative),
-                ..vigie_store::MentionFilter::default()
-            };
-            let found = store.candidates(project_id, None, &filter, None, VOICES_READ).await?;
+            let end = at(bucket + BUCKET_SECS);
+            let found = series_mentions(store, project_id, watch.id, rule, at(earliest), end).await?;
             let mentions: Vec<&Mention> = found.iter().map(|m| &m.mention).collect();
             let heard = heard_window(verdict, bucket, since, &mentions);
             state.silenced = heard.is_none();
@@ -681,7 +671,9 @@ impl SurgeDetectors {
         }
         if verdict.burst {
             let event = burst_event(rule, watch, bucket, verdict, now);
-            if voices(&event).await?.burst(&event.evidence) {
+            let found =
+                series_mentions(store, project_id, watch.id, rule, at(bucket), at(bucket + BUCKET_SECS)).await?;
+            if Voices::of(found.iter().map(|m| &m.mention)).burst(&event.evidence) {
                 let since = bucket - i64::from(DetectorConfig::default().quiet_secs);
                 return Ok((Some(event), Some(since)));
             }
@@ -690,10 +682,10 @@ impl SurgeDetectors {
     }
 }
 
-/// For a bucket the detector's windows call a surge: the verdict with the
-/// window to show, from when the crisis is measured, and whether it is the
-/// crisis already reported (an event that only grows its alert); `None`
-/// when, without the last crisis's buckets, no window is a surge.
+/// For a bucket the detector's windows call a surge: from when the crisis
+/// is measured (the earliest start of the windows it may be shown by), and
+/// whether it is the crisis already reported (an event that only grows its
+/// alert).
 ///
 /// - Within the hour after the last opening (a burst the windows now see,
 ///   a wave the shortest window now sees) it is that crisis: measured as it
@@ -805,14 +797,11 @@ fn surge_event(
 /// last one's mentions still in the longer windows); the verdict as it is
 /// without `since`, `None` when no window starts late enough yet.
 fn window_since(verdict: &vigie_detect::Verdict, bucket: i64, since: Option<i64>) -> Option<vigie_detect::Verdict> {
-    let Some(earliest) = since else { return Some(*verdict) };
-    let start = |w: &vigie_detect::WindowStat| bucket + BUCKET_SECS - i64::from(w.buckets) * BUCKET_SECS;
-    let window = verdict
-        .windows
-        .iter()
-        .filter(|w| w.buckets > 0 && start(w) >= earliest)
-        .max_by(|a, b| a.score.total_cmp(&b.score))?;
-    Some(vigie_detect::Verdict { window: *window, score: window.score, ..*verdict })
+    if since.is_none() {
+        return Some(*verdict);
+    }
+    let (_, window) = eligible_windows(verdict, bucket, since).max_by(|a, b| a.1.score.total_cmp(&b.1.score))?;
+    Some(vigie_detect::Verdict { window, score: window.score, ..*verdict })
 }
 
 /// A burst inside one bucket ([`vigie_detect::Verdict::burst`]) that a crowd
@@ -840,8 +829,6 @@ fn burst_verdict(verdict: &vigie_detect::Verdict) -> vigie_detect::Verdict {
 
 /// A burst counts when at least this many authors make it.
 pub const BURST_MIN_VOICES: usize = 10;
-/// Mentions of a window read to tell a crowd from one voice.
-const VOICES_READ: i64 = 500;
 
 /// Who wrote a window's mentions: a voice is an author; a mention without
 /// one is a voice of its own (a forum or a feed that names nobody is not one
@@ -916,25 +903,25 @@ impl Voices {
     }
 }
 
-/// The [`Voices`] of a watch's mentions in a window (the negative ones for a
-/// negative surge), the first [`VOICES_READ`] of them.
-async fn voices_in(
+/// A watch's mentions published in `[start, end)` (the negative ones for a
+/// negative surge), the first [`SURGE_READ`] of them: what a surge's window
+/// is read as.
+async fn series_mentions(
     store: &dyn Store,
     project_id: i64,
     watch_id: i64,
     rule: AlertRule,
-    start: Option<DateTime<Utc>>,
-    end: Option<DateTime<Utc>>,
-) -> Result<Voices, PipelineError> {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<vigie_store::StoredMention>, PipelineError> {
     let filter = vigie_store::MentionFilter {
         watch_id: Some(watch_id),
-        published_since: start,
-        published_until: end,
+        published_since: Some(start),
+        published_until: Some(end),
         polarity: (rule == AlertRule::NegativeSurge).then_some(Polarity::Negative),
         ..vigie_store::MentionFilter::default()
     };
-    let found = store.candidates(project_id, None, &filter, None, VOICES_READ).await?;
-    Ok(Voices::of(found.iter().map(|m| &m.mention)))
+    Ok(store.candidates(project_id, None, &filter, None, SURGE_READ).await?)
 }
 
 /// Saves events as alerts (merged with the open ones) and queues their
@@ -1013,14 +1000,7 @@ async fn surge_mentions(
     end: DateTime<Utc>,
     rule: AlertRule,
 ) -> Result<SurgeMentions, PipelineError> {
-    let filter = vigie_store::MentionFilter {
-        watch_id: Some(watch_id),
-        published_since: Some(start),
-        published_until: Some(end),
-        polarity: (rule == AlertRule::NegativeSurge).then_some(Polarity::Negative),
-        ..vigie_store::MentionFilter::default()
-    };
-    let found = store.candidates(project_id, None, &filter, None, SURGE_READ).await?;
+    let found = series_mentions(store, project_id, watch_id, rule, start, end).await?;
     let mentions = || found.iter().map(|m| &m.mention);
     let whole = found.len() < SURGE_READ as usize;
     let stories = whole.then(|| stories_of(mentions()));
