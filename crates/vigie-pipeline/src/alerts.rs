@@ -418,13 +418,19 @@ impl MentionRules {
     }
 }
 
-/// When each (watch, series) was last judged.
-type LastChecks = HashMap<(i64, &'static str), DateTime<Utc>>;
+/// When each (watch, series) was last judged, and the series whose check
+/// was skipped since (their mentions arrived within the second).
+#[derive(Default)]
+struct LastChecks {
+    at: HashMap<(i64, &'static str), DateTime<Utc>>,
+    deferred: HashSet<(i64, &'static str)>,
+}
 
 /// Judges watch series with the detectors kept in the store (loaded, fed
 /// the buckets settled since, saved back when a bucket settles or a surge is
 /// reported), and remembers when each series was last judged, so a busy
-/// stream checks it once a second.
+/// stream checks it once a second; the checks it skipped are made by
+/// [`SurgeDetectors::check_deferred`] when the stream pauses.
 #[derive(Clone, Default)]
 pub struct SurgeDetectors {
     last_check: Arc<Mutex<LastChecks>>,
@@ -484,7 +490,8 @@ fn series_of(rule: AlertRule) -> &'static str {
 impl SurgeDetectors {
     /// Feeds the buckets of `watch`'s series that settled since the detector
     /// last saw them, then judges the provisional ones and the bucket under
-    /// way; returns the events. At most once a second per series.
+    /// way; returns the events. At most once a second per series: a check
+    /// skipped is remembered for [`Self::check_deferred`].
     pub async fn check(
         &self,
         store: &dyn Store,
@@ -502,12 +509,54 @@ impl SurgeDetectors {
             {
                 let mut last = self.last_check.lock().await;
                 let key = (watch.id, series);
-                if last.get(&key).is_some_and(|t| (now - *t).num_milliseconds() < 1000) {
+                if last.at.get(&key).is_some_and(|t| (now - *t).num_milliseconds() < 1000) {
+                    last.deferred.insert(key);
                     continue;
                 }
-                last.insert(key, now);
+                last.at.insert(key, now);
+                last.deferred.remove(&key);
             }
             events.extend(self.check_series(store, project_id, watch, rule, series, now).await?);
+        }
+        Ok(events)
+    }
+
+    /// Makes the checks [`Self::check`] skipped because their series had
+    /// just been judged: the last mentions of a busy stream (a collection
+    /// cycle's sources finishing within a second, an import's batches) are
+    /// judged when it pauses, not when the next mention arrives, which may
+    /// be hours later. Called at the end of a cycle, an import, a push.
+    pub async fn check_deferred(
+        &self,
+        store: &dyn Store,
+        project_id: i64,
+        settings: &AlertSettings,
+        watches: &[Watch],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AlertEvent>, PipelineError> {
+        let deferred: Vec<(i64, &'static str)> = {
+            let mut last = self.last_check.lock().await;
+            let deferred: Vec<_> = last.deferred.drain().collect();
+            for key in &deferred {
+                last.at.insert(*key, now);
+            }
+            deferred
+        };
+        let mut events = Vec::new();
+        for watch in watches {
+            for rule in [AlertRule::NegativeSurge, AlertRule::VolumeSurge] {
+                let series = series_of(rule);
+                if settings.enabled(rule) && deferred.contains(&(watch.id, series)) {
+                    match self.check_series(store, project_id, watch, rule, series, now).await {
+                        Ok(found) => events.extend(found),
+                        Err(e) => {
+                            // Kept for the next call (the store was busy).
+                            self.last_check.lock().await.deferred.extend(deferred);
+                            return Err(e);
+                        }
+                    }
+                }
+            }
         }
         Ok(events)
     }

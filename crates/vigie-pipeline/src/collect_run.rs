@@ -399,6 +399,13 @@ async fn collect_tracked(
             Outcome::Failed => report.failed += 1,
         }
     }
+    // Sources of one watch finishing within a second are judged for surges
+    // once: the last ones now, not at the next cycle.
+    for ingestor in ingestors.values() {
+        if let Err(e) = ingestor.check_deferred_surges(Utc::now()).await {
+            tracing::warn!(project = ingestor.project_id(), error = %e, "could not judge the cycle's last mentions for surges; the next mentions will");
+        }
+    }
     Ok(report)
 }
 

@@ -112,6 +112,11 @@ where
         progress(&summary);
     }
     reader_thread.await.map_err(|e| PipelineError::Internal(format!("import reader stopped: {e}")))?;
+    // The batches came faster than the surge checks (once a second): the
+    // last ones are judged now. The mentions are stored whatever happens.
+    if let Err(e) = ingestor.check_deferred_surges(Utc::now()).await {
+        tracing::warn!(error = %e, "could not judge the watches' last mentions for surges; the next mentions will");
+    }
     // Copies another process stored while this one ran join their stories.
     ingestor.refresh_stories().await;
     summary.rejected.sort_by_key(|(line, _)| *line);

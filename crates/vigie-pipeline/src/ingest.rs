@@ -389,6 +389,23 @@ impl Ingestor {
         Ok(())
     }
 
+    /// Judges the watch series whose surge check was skipped while batches
+    /// streamed in (once a second per series at most): call when a run of
+    /// batches ends (a collection cycle, an import), so the last batches'
+    /// mentions are judged now rather than when the next one arrives.
+    pub async fn check_deferred_surges(&self, now: DateTime<Utc>) -> Result<(), PipelineError> {
+        let settings = self.alerts.rules.settings();
+        let events = self
+            .alerts
+            .surges
+            .check_deferred(self.store.as_ref(), self.project_id, settings, &self.alerts.watches, now)
+            .await?;
+        if !events.is_empty() {
+            record_events(self.store.as_ref(), self.project_id, settings, events, now).await?;
+        }
+        Ok(())
+    }
+
     /// Both halves, for small batches (a feed's items). The CPU half runs on
     /// the blocking pool so that it never stalls the async workers (and the
     /// fetches they drive).

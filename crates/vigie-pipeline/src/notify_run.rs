@@ -61,6 +61,21 @@ impl Notifier {
         now: DateTime<Utc>,
         lease: &Lease,
     ) -> Result<DeliveryReport, PipelineError> {
+        self.deliver_due_until(store, now, lease, || false).await
+    }
+
+    /// [`Self::deliver_due`], stopping between two deliveries once
+    /// `stopping` says so: a process asked to stop finishes the delivery in
+    /// flight and records it (stopped mid-send, it would leave a
+    /// notification the receiver got to be sent again), and leaves the rest
+    /// claimed until it gives its leases back.
+    pub async fn deliver_due_until(
+        &self,
+        store: &Arc<dyn Store>,
+        now: DateTime<Utc>,
+        lease: &Lease,
+        stopping: impl Fn() -> bool,
+    ) -> Result<DeliveryReport, PipelineError> {
         let mut report = DeliveryReport::default();
         let claimed = tokio::time::Instant::now();
         let due = store.claim_due_deliveries(now, BATCH, &lease.worker, lease.duration).await?;
@@ -80,6 +95,9 @@ impl Notifier {
         for delivery in due {
             if latest.get(&(delivery.alert.id, delivery.channel.id)) != Some(&delivery.event) {
                 continue;
+            }
+            if stopping() {
+                break;
             }
             if claimed.elapsed() > lease.duration / 2 {
                 tracing::info!(delivery = delivery.id, "claim too old to send under; left for the next round");

@@ -266,3 +266,30 @@ async fn a_burst_hours_after_a_resolved_burst_counts_only_itself() {
     assert!(e.observed <= 14.0 && e.window_start.unwrap() > t0() + Duration::minutes(5), "{e:?}");
     assert!(e.score.unwrap() >= 0.5, "the score of what raised it: {e:?}");
 }
+
+#[tokio::test]
+async fn a_crowd_stored_within_a_second_of_a_quiet_batch_is_judged_when_the_stream_pauses() {
+    let s = setup().await;
+    let at = t0() + Duration::minutes(2);
+    // One source of a cycle brings an ordinary mention; another, 200 ms
+    // later, thirty people: the series was judged less than a second ago,
+    // so its check waits.
+    let now = at + Duration::seconds(40);
+    let quiet = chatter(at, at + Duration::minutes(1), 9000);
+    let stored = s.ingest.ingest(quiet, None, now).await.unwrap();
+    s.ingest.run_rules_on_stored(&stored.inserted_ids, now).await.unwrap();
+    let crowd = wave(at, 1, 30, 4000);
+    let later = now + Duration::milliseconds(200);
+    let stored = s.ingest.ingest(crowd, None, later).await.unwrap();
+    s.ingest.run_rules_on_stored(&stored.inserted_ids, later).await.unwrap();
+    assert!(s.surges().await.is_empty(), "checked once a second: {:#?}", s.surges().await);
+
+    // The cycle ends: the skipped check is made, not left for the next mention.
+    s.ingest.check_deferred_surges(now + Duration::seconds(1)).await.unwrap();
+    let surges = s.surges().await;
+    assert_eq!(surges.len(), 1, "{surges:#?}");
+    assert!(surges[0].evidence.observed >= 30.0, "{:?}", surges[0].evidence);
+    // Nothing is left to judge: a second call raises nothing more.
+    s.ingest.check_deferred_surges(now + Duration::seconds(2)).await.unwrap();
+    assert_eq!(s.surges().await[0].events, 1);
+}

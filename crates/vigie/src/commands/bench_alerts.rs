@@ -36,7 +36,7 @@ use vigie_store::{NewChannel, NewWatch, SqliteStore, Store};
 
 use super::bench::{machine, memory_mib};
 use super::collect::AbortOnDrop;
-use super::worker::spawn_delivery;
+use super::worker::DeliveryLoop;
 
 pub struct Options {
     /// Mentions per second.
@@ -121,11 +121,11 @@ pub async fn run(opts: Options, report: Option<&Path>, out: &mut dyn Write) -> a
         ..FetchConfig::default()
     })?;
     let lease = vigie_pipeline::Lease::for_process("bench", std::time::Duration::from_secs(300));
-    let _delivery = AbortOnDrop(spawn_delivery(
+    let _delivery = DeliveryLoop::spawn(
         store.clone(),
         Notifier { fetcher, smtp: None, base_url: None, zone: vigie_model::zone::Tz::UTC },
         lease,
-    ));
+    );
 
     let client = reqwest::Client::builder().no_proxy().build()?;
     let batches_per_second = 10u32;

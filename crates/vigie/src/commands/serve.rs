@@ -5,6 +5,7 @@
 //! expired sessions).
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -17,7 +18,7 @@ use vigie_web::{AppState, WebConfig};
 use crate::app::{App, usage};
 use crate::cli::ServeArgs;
 use crate::commands::collect::AbortOnDrop;
-use crate::commands::worker::{LoopOptions, load_refiner, run_loops};
+use crate::commands::worker::{LoopOptions, load_refiner, run_loops, shutdown_signal};
 
 /// Runs the server until Ctrl-C; `open_path` is printed as the page to open.
 pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -45,17 +46,21 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
         stories.clone(),
         WebConfig { secure_cookies: args.secure_cookies, zone },
     );
-    let shutdown = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
-            (Ok(mut interrupt), Ok(mut terminate)) => {
-                tokio::select! {
-                    _ = interrupt.recv() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            _ => std::future::pending::<()>().await,
+    // Ctrl-C or SIGTERM stops the web server, and lets the background work
+    // under way (a collection cycle, a notification being sent) finish and
+    // record itself; a second one stops at once.
+    let signal = shutdown_signal()?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stop = Arc::new(stop);
+    let _signal = AbortOnDrop(tokio::spawn({
+        let stop = Arc::clone(&stop);
+        async move {
+            signal.await;
+            let _ = stop.send(true);
         }
+    }));
+    let stopping = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|s| *s).await;
     };
     // Alone (SQLite, or one process on PostgreSQL) the server also does the
     // background work; with --no-collect it is a stateless front and
@@ -75,6 +80,7 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
             stories,
         };
         let store = app.store.clone();
+        let stop = stopping(stopped.clone());
         Some(AbortOnDrop(tokio::spawn(async move {
             let report = |r: &CollectReport| {
                 tracing::info!(
@@ -85,7 +91,7 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
                     "collection cycle"
                 );
             };
-            if let Err(e) = run_loops(store, models, refiner, opts, std::future::pending(), report).await {
+            if let Err(e) = run_loops(store, models, refiner, opts, stop, report).await {
                 tracing::error!(error = %e, "background work stopped; the web app goes on");
             }
         })))
@@ -93,9 +99,11 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
     // Scheduled reports go out through the same SMTP settings as alerts.
     let smtp = crate::commands::collect::notifier()?.smtp;
     let _housekeeping = AbortOnDrop(spawn_housekeeping(app.store.clone(), smtp, zone));
-    let served = vigie_web::serve(listener, state, shutdown).await.context("the server stopped");
-    if let Some(background) = background {
-        drop(background);
+    let served = vigie_web::serve(listener, state, stopping(stopped.clone())).await.context("the server stopped");
+    if let Some(mut background) = background {
+        // (Also when the web server failed rather than being asked to stop.)
+        let _ = stop.send(true);
+        let _ = (&mut background.0).await;
         // Sources and notifications it held go to the other processes at once.
         if let Err(e) = app.store.release_leases(&lease.worker).await {
             tracing::warn!(error = %e, "could not give the leases back; they expire on their own");

@@ -50,7 +50,7 @@ pub async fn run_loops(
 ) -> anyhow::Result<()> {
     let fetcher = Fetcher::new(fetch_config())?;
     let ctx = CollectContext { models: models.clone(), stories: opts.stories.clone(), ..collect_context() };
-    let delivery = AbortOnDrop(spawn_delivery(store.clone(), notifier()?, opts.lease.clone()));
+    let delivery = DeliveryLoop::spawn(store.clone(), notifier()?, opts.lease.clone());
     let escalation = AbortOnDrop(spawn_escalation(store.clone(), notifier()?));
     tokio::pin!(stop);
     let mut stopping = false;
@@ -106,8 +106,8 @@ pub async fn run_loops(
         Ok(())
     }
     .await;
-    drop(delivery);
     drop(escalation);
+    delivery.stop().await;
     match store.release_leases(&opts.lease.worker).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(worker = %opts.lease.worker, n, "leases given back"),
@@ -132,23 +132,45 @@ pub fn load_refiner(models: &ProjectModels) -> anyhow::Result<Option<Arc<Refiner
     })
 }
 
-/// Sends queued notifications every second until the task is aborted; a
-/// failing round is logged and the next one tries again.
-pub fn spawn_delivery(
-    store: DynStore,
-    notifier: vigie_pipeline::notify_run::Notifier,
-    lease: Lease,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = notifier.deliver_due(&store, Utc::now(), &lease).await {
-                tracing::warn!(error = %e, "could not send notifications; retrying");
+/// The notification outbox's loop: sends the queued notifications every
+/// second; a failing round is logged and the next one tries again.
+pub struct DeliveryLoop {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: AbortOnDrop,
+}
+
+impl DeliveryLoop {
+    pub fn spawn(store: DynStore, notifier: vigie_pipeline::notify_run::Notifier, lease: Lease) -> DeliveryLoop {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopped.wait_for(|s| *s) => break,
+                }
+                let stopping = || *stopped.borrow();
+                if let Err(e) = notifier.deliver_due_until(&store, Utc::now(), &lease, stopping).await {
+                    tracing::warn!(error = %e, "could not send notifications; retrying");
+                }
             }
+        });
+        DeliveryLoop { stop, task: AbortOnDrop(task) }
+    }
+
+    /// Stops after the notification being sent, if any, is sent and
+    /// recorded (within its channel's timeouts): aborted mid-send, a
+    /// notification the receiver got would be sent again after a restart.
+    /// (Dropped instead, the loop stops at once.)
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Err(e) = (&mut self.task.0).await
+            && !e.is_cancelled()
+        {
+            tracing::warn!(error = %e, "the notification loop failed while stopping");
         }
-    })
+    }
 }
 
 /// Escalates overdue inbox items every minute, and e-mails their

@@ -477,6 +477,60 @@ fn collects_side_by_side_send_each_notification_once() {
 }
 
 #[test]
+fn a_notification_being_sent_when_the_collector_stops_is_sent_once() {
+    stopped_while_sending(&["collect"]);
+}
+
+#[test]
+fn a_notification_being_sent_when_the_server_stops_is_sent_once() {
+    stopped_while_sending(&["serve", "--bind", "127.0.0.1:0"]);
+}
+
+/// Stopped (systemd, a container) while a receiver has a notification: the
+/// service waits for the answer and records the notification as sent, so a
+/// restart does not send it again.
+fn stopped_while_sending(service: &[&str]) {
+    // A receiver that takes four seconds to answer.
+    let server = TestServer::start(|_| Response::new(200).body("{}").delayed(std::time::Duration::from_secs(4)));
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    vigie.run(&["notify", "webhook", &server.url("/hook")]).success();
+    import(&vigie, &[mention("1", "Acme : boycott !", unix_now() - 60)]);
+    assert_eq!(alerts(&vigie).len(), 1);
+
+    let child = vigie
+        .command(service)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while server.requests_to("/hook").is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(server.requests_to("/hook").len(), 1, "the notification is on its way");
+    crate::support::terminate(&child);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("stopping: finishing the work under way"), "{stderr}");
+    let status = vigie.with_db(async |pool| {
+        sqlx::query_scalar::<_, String>("SELECT status FROM deliveries").fetch_all(pool).await.unwrap()
+    });
+    assert_eq!(status, ["sent"]);
+    // So a restart has nothing to send again, even once every claim expired.
+    vigie.with_db(async |pool| {
+        sqlx::query("UPDATE deliveries SET lease_until = NULL, leased_by = NULL, next_attempt_at = 0")
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+    let again = vigie.run(&["notify", "send"]).success().stdout;
+    assert_eq!(again, "0 notification(s) sent, 0 to retry, 0 failed\n");
+    assert_eq!(server.requests_to("/hook").len(), 1);
+}
+
+#[test]
 fn events_of_one_alert_waiting_together_go_out_as_one_notification() {
     let server = TestServer::start(|_| Response::new(200).body("{}"));
     let vigie = Vigie::new();
