@@ -91,7 +91,8 @@ pub struct SkippedItem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SkipReason {
-    /// An earlier entry of the same feed has the same id (GUID); the first is kept.
+    /// An earlier entry of the same feed has the same id (GUID) and link;
+    /// the first is kept.
     DuplicateId,
     /// Neither a title nor any text: nothing to match a watch against.
     NoTitleNorText,
@@ -114,7 +115,7 @@ fn entry_name(index: usize, id: Option<&str>) -> String {
 impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            SkipReason::DuplicateId => "duplicate id (an earlier item of the feed has the same GUID)",
+            SkipReason::DuplicateId => "duplicate id (an earlier item of the feed has the same GUID and link)",
             SkipReason::NoTitleNorText => "no title and no text",
         })
     }
@@ -620,11 +621,14 @@ fn adapt_feed(feed: Feed, base: Option<&Url>, extras: &[RssItemExtras], dates: &
     };
 
     let mut parsed = ParsedFeed { title: feed_title, ..ParsedFeed::default() };
+    // An id seen before with the same link is the same item again; with
+    // another link it is another item of a feed whose GUIDs are not unique
+    // (kept: the ingest then trusts none of this fetch's ids).
     let mut seen_ids = HashSet::new();
     for (index, entry) in feed.entries.into_iter().enumerate() {
         let id = non_empty(&entry.id);
         if let Some(id) = &id
-            && !seen_ids.insert(id.clone())
+            && !seen_ids.insert((id.clone(), entry_link(&entry.links).map(str::to_owned)))
         {
             parsed.skipped.push(SkippedItem { index, id: Some(id.clone()), reason: SkipReason::DuplicateId });
             continue;

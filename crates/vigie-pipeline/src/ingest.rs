@@ -5,7 +5,7 @@
 //! text), run in parallel with rayon; [`Ingestor::store`] is one database
 //! transaction, then the new mentions join their stories.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -406,6 +406,49 @@ impl Ingestor {
         Ok(())
     }
 
+    /// Drops the items the source stored already under another link: a
+    /// feed that edits an item's slug or adds tracking parameters keeps its
+    /// id (the GUID), and the item is the one stored when it also has the
+    /// same title (or, untitled, the same text). A feed that gives a new
+    /// item an old GUID (ids by position) loses nothing: its title differs.
+    /// A fetch that gives one id to items with different links (GUIDs that
+    /// are not unique) is not judged by its ids at all. Platforms with
+    /// global ids are keyed by them already.
+    async fn drop_known_items(&self, source_id: i64, items: Vec<Normalized>) -> Result<Vec<Normalized>, PipelineError> {
+        fn id_of(m: &Mention) -> Option<&str> {
+            m.source_item_id.as_deref().filter(|_| !m.source_kind.has_global_ids())
+        }
+        let mut keys_of: HashMap<&str, &str> = HashMap::new();
+        for (m, _) in &items {
+            if let Some(id) = id_of(m)
+                && *keys_of.entry(id).or_insert(&m.dedup_key) != m.dedup_key
+            {
+                tracing::debug!(source = source_id, id, "items with one id and different links: ids not trusted");
+                return Ok(items);
+            }
+        }
+        if keys_of.is_empty() {
+            return Ok(items);
+        }
+        let ids: Vec<&str> = keys_of.into_keys().collect();
+        let known = self.store.source_items(source_id, &ids).await?;
+        if known.is_empty() {
+            return Ok(items);
+        }
+        let stored = |m: &Mention| {
+            id_of(m).is_some_and(|id| {
+                known.iter().any(|k| {
+                    k.id == id
+                        && match (&k.title, &m.title) {
+                            (Some(a), Some(b)) => a == b,
+                            _ => k.content_hash == m.content_hash,
+                        }
+                })
+            })
+        };
+        Ok(items.into_iter().filter(|(m, _)| !stored(m)).collect())
+    }
+
     /// Both halves, for small batches (a feed's items). The CPU half runs on
     /// the blocking pool so that it never stalls the async workers (and the
     /// fetches they drive).
@@ -426,6 +469,10 @@ impl Ingestor {
         let before = normalized.len();
         let normalized: Vec<Normalized> =
             normalized.into_iter().filter(|(m, _)| !stored.contains(&m.dedup_key)).collect();
+        let normalized = match source_id {
+            Some(source_id) => self.drop_known_items(source_id, normalized).await?,
+            None => normalized,
+        };
         let skipped = (before - normalized.len()) as u64;
         let this = Arc::clone(self);
         let prepared = tokio::task::spawn_blocking(move || this.analyze_all(normalized, rejected, source_id))

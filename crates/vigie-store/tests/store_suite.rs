@@ -55,6 +55,7 @@ async fn run_suite(store: &dyn Store) {
     projects_are_created_once(store).await;
     watches_have_unique_names_per_project(store).await;
     sources_keep_their_health_record(store).await;
+    sources_know_their_items(store).await;
     push_tokens_are_found_by_hash_only(store).await;
     alerts_grow_and_their_notifications_wait_in_the_outbox(store).await;
     mentions_are_stored_once_and_searchable(store).await;
@@ -495,6 +496,35 @@ async fn watches_have_unique_names_per_project(store: &dyn Store) {
     assert!(store.remove_watch(p.id, "SNCF").await.unwrap());
     assert!(!store.remove_watch(p.id, "SNCF").await.unwrap());
     assert_eq!(store.list_watches(other.id).await.unwrap().len(), 1);
+}
+
+async fn sources_know_their_items(store: &dyn Store) {
+    let p = store.ensure_project("source items", t0()).await.unwrap();
+    let new = NewSource {
+        source_type: SourceType::Rss,
+        url: "http://127.0.0.1:9/items.xml".into(),
+        config: json!({}),
+        interval_secs: 900,
+        first_due_at: t0(),
+    };
+    let s = store.add_source(p.id, new, t0()).await.unwrap();
+    // The items it stored, by their id in it (a feed's GUIDs).
+    let mut item = record("guid-1", "Grève chez Acme", t0(), vec![]);
+    item.source_id = Some(s.id);
+    item.mention.title = Some("Grève".into());
+    let mut unrelated = record("guid-2", "Autre source", t0(), vec![]);
+    unrelated.mention.source_item_id = Some("guid-2".into());
+    store.insert_mentions(p.id, &[item, unrelated]).await.unwrap();
+    let known = store.source_items(s.id, &["guid-1", "guid-2", "guid-3"]).await.unwrap();
+    assert_eq!(
+        known,
+        [vigie_store::SourceItem {
+            id: "guid-1".into(),
+            title: Some("Grève".into()),
+            content_hash: "hash-guid-1".into()
+        }]
+    );
+    assert!(store.source_items(s.id + 1000, &["guid-1"]).await.unwrap().is_empty());
 }
 
 async fn sources_keep_their_health_record(store: &dyn Store) {

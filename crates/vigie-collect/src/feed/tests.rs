@@ -259,6 +259,21 @@ fn duplicate_guids_are_kept_once_and_empty_items_are_skipped() {
 }
 
 #[test]
+fn one_guid_on_items_with_different_links_keeps_every_item() {
+    // A generator that gives every item the same GUID: two articles, not one.
+    let body = br#"<?xml version="1.0"?><rss version="2.0"><channel><title>Blog</title>
+        <item><guid isPermaLink="false">post</guid><link>https://blog.example/a</link><title>Premier</title></item>
+        <item><guid isPermaLink="false">post</guid><link>https://blog.example/b</link><title>Second</title></item>
+        <item><guid isPermaLink="false">post</guid><link>https://blog.example/b</link><title>Second</title></item>
+        </channel></rss>"#;
+    let feed = parse_feed(body, None, "https://blog.example/rss").unwrap();
+    let titles: Vec<_> = feed.items.iter().map(|m| m.title.as_deref()).collect();
+    assert_eq!(titles, [Some("Premier"), Some("Second")]);
+    assert_eq!(feed.skipped.len(), 1, "the true repeat: {:?}", feed.skipped);
+    assert_eq!(feed.skipped[0].reason, SkipReason::DuplicateId);
+}
+
+#[test]
 fn broken_bodies_give_plain_errors() {
     let url = "https://example.org/feed";
     assert_eq!(parse_feed(&testdata("empty.xml"), None, url), Err(FeedError::Empty));

@@ -48,8 +48,8 @@ use crate::codec::{
 use crate::{
     AlertCursor, AlertFold, ApiToken, Channel, CountRow, Delivery, DeliveryRecord, FetchRecord, InsertReport,
     MentionFilter, MentionRecord, NewChannel, NewSource, NewTheme, NewWatch, Project, ProjectSummary, Result,
-    SERIES_ALL, SERIES_NEGATIVE, SearchRun, SourceCoverage, Store, StoreError, StoredMention, bucket_start, join_langs,
-    lease_end, split_langs,
+    SERIES_ALL, SERIES_NEGATIVE, SearchRun, SourceCoverage, SourceItem, Store, StoreError, StoredMention, bucket_start,
+    join_langs, lease_end, split_langs,
 };
 
 /// The PostgreSQL migrations, append-only, embedded in the binary.
@@ -65,6 +65,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "report_sending", include_str!("../../migrations/postgres/0009_report_sending.sql")),
     (10, "reopen_clock", include_str!("../../migrations/postgres/0010_reopen_clock.sql")),
     (11, "alert_notices", include_str!("../../migrations/postgres/0011_alert_notices.sql")),
+    (12, "source_items", include_str!("../../migrations/postgres/0012_source_items.sql")),
 ];
 
 /// Mentions per INSERT statement (each column one array).
@@ -1802,6 +1803,28 @@ impl Store for PgStore {
             .fetch_all(&self.pool)
             .await?;
             found.extend(rows);
+        }
+        Ok(found)
+    }
+
+    async fn source_items(&self, source_id: i64, ids: &[&str]) -> Result<Vec<SourceItem>> {
+        let mut found = Vec::new();
+        for part in ids.chunks(INSERT_CHUNK) {
+            let rows = sqlx::query(
+                "SELECT source_item_id, title, content_hash FROM mentions \
+                 WHERE source_id = $1 AND source_item_id = ANY($2::text[])",
+            )
+            .bind(source_id)
+            .bind(part)
+            .fetch_all(&self.pool)
+            .await?;
+            for row in rows {
+                found.push(SourceItem {
+                    id: row.try_get("source_item_id")?,
+                    title: row.try_get("title")?,
+                    content_hash: row.try_get("content_hash")?,
+                });
+            }
         }
         Ok(found)
     }

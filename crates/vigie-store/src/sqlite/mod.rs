@@ -33,8 +33,8 @@ use crate::codec::{
 use crate::{
     AlertCursor, AlertFold, ApiToken, Channel, CountRow, Delivery, DeliveryRecord, FetchRecord, InsertReport,
     MentionFilter, MentionRecord, NewChannel, NewSource, NewTheme, NewWatch, Project, ProjectSummary, Result,
-    SERIES_ALL, SERIES_NEGATIVE, SearchRun, SourceCoverage, Store, StoreError, StoredMention, bucket_start, join_langs,
-    lease_end, split_langs,
+    SERIES_ALL, SERIES_NEGATIVE, SearchRun, SourceCoverage, SourceItem, Store, StoreError, StoredMention, bucket_start,
+    join_langs, lease_end, split_langs,
 };
 
 /// The SQLite migrations, append-only, embedded in the binary.
@@ -54,6 +54,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (13, "report_sending", include_str!("../../migrations/sqlite/0013_report_sending.sql")),
     (14, "reopen_clock", include_str!("../../migrations/sqlite/0014_reopen_clock.sql")),
     (15, "alert_notices", include_str!("../../migrations/sqlite/0015_alert_notices.sql")),
+    (16, "source_items", include_str!("../../migrations/sqlite/0016_source_items.sql")),
 ];
 
 // Multi-row statements are kept in sqlx's prepared-statement cache only at
@@ -1690,6 +1691,28 @@ impl Store for SqliteStore {
             qb.push(")");
             for row in qb.build().persistent(false).fetch_all(&self.pool).await? {
                 found.insert(row.try_get("dedup_key")?);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn source_items(&self, source_id: i64, ids: &[&str]) -> Result<Vec<SourceItem>> {
+        let mut found = Vec::new();
+        for part in ids.chunks(500) {
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT source_item_id, title, content_hash FROM mentions WHERE source_id = ");
+            qb.push_bind(source_id).push(" AND source_item_id IN (");
+            let mut list = qb.separated(", ");
+            for id in part {
+                list.push_bind(*id);
+            }
+            qb.push(")");
+            for row in qb.build().persistent(false).fetch_all(&self.pool).await? {
+                found.push(SourceItem {
+                    id: row.try_get("source_item_id")?,
+                    title: row.try_get("title")?,
+                    content_hash: row.try_get("content_hash")?,
+                });
             }
         }
         Ok(found)

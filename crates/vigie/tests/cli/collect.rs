@@ -298,3 +298,69 @@ fn a_second_stop_signal_stops_at_once() {
     assert!(stderr.contains("stopping: finishing the work under way"), "{stderr}");
     assert!(stderr.contains("stopped at once"), "{stderr}");
 }
+
+/// An RSS 2.0 feed of `(guid, link, title)` items.
+fn rss(items: &[(&str, &str, &str)]) -> Vec<u8> {
+    let items: String = items
+        .iter()
+        .map(|(guid, link, title)| {
+            format!(
+                "<item><guid isPermaLink=\"false\">{guid}</guid><link>{link}</link><title>{title}</title>\
+                 <description>{title}, la suite de l'article.</description>\
+                 <pubDate>Mon, 23 Nov 2026 08:00:00 GMT</pubDate></item>"
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>Le Journal</title>\
+         <link>https://journal.example.fr/</link><description>Actualités</description>{items}</channel></rss>"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn an_item_whose_link_changes_under_the_same_guid_is_stored_once() {
+    let versions = std::sync::Arc::new(std::sync::Mutex::new(vec![
+        rss(&[
+            ("art-1", "https://journal.example.fr/acme-greve", "Grève chez Acme"),
+            ("art-2", "https://journal.example.fr/acme-resultats", "Résultats d'Acme"),
+        ]),
+        // The newsroom edits a slug, adds a tracking id, and (a feed whose
+        // GUIDs are positions) gives an old GUID to a new article.
+        rss(&[
+            ("art-1", "https://journal.example.fr/acme-greve-generale?cid=rss", "Grève chez Acme"),
+            ("art-2", "https://journal.example.fr/acme-rachat", "Acme rachète un concurrent"),
+        ]),
+    ]));
+    let server = TestServer::start({
+        let versions = versions.clone();
+        move |_| {
+            let mut v = versions.lock().unwrap();
+            let body = if v.len() > 1 { v.remove(0) } else { v[0].clone() };
+            Response::ok(body).header("Content-Type", "application/rss+xml")
+        }
+    });
+    let vigie = Vigie::new();
+    vigie.run(&["source", "add", "rss", &server.url("/rss.xml"), "--every", "1m"]).success();
+    vigie.run(&["collect", "--once"]).success();
+    make_sources_due(&vigie);
+    let run = vigie.run(&["collect", "--once"]).success();
+    assert!(run.stdout.contains("2 item(s) read, 1 new mention(s) stored"), "{}", run.stdout);
+    let titles: Vec<String> =
+        vigie.export().iter().map(|m| m["title"].as_str().unwrap_or_default().to_string()).collect();
+    assert_eq!(titles.len(), 3, "{titles:?}");
+    assert_eq!(titles.iter().filter(|t| t.as_str() == "Grève chez Acme").count(), 1, "{titles:?}");
+    assert!(titles.iter().any(|t| t == "Acme rachète un concurrent"), "the new article is not lost: {titles:?}");
+
+    // A feed that gives one GUID to different articles in one fetch: its
+    // GUIDs say nothing, every article is kept.
+    let vigie = Vigie::new();
+    let same = rss(&[
+        ("x", "https://blog.example.fr/a", "Premier billet"),
+        ("x", "https://blog.example.fr/b", "Second billet"),
+    ]);
+    let server = TestServer::start(move |_| Response::ok(same.clone()).header("Content-Type", "application/rss+xml"));
+    vigie.run(&["source", "add", "rss", &server.url("/rss.xml"), "--every", "1m"]).success();
+    let run = vigie.run(&["collect", "--once"]).success();
+    assert!(run.stdout.contains("2 new mention(s) stored"), "{}", run.stdout);
+}
