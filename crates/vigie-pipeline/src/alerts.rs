@@ -525,7 +525,8 @@ impl SurgeDetectors {
     /// just been judged: the last mentions of a busy stream (a collection
     /// cycle's sources finishing within a second, an import's batches) are
     /// judged when it pauses, not when the next mention arrives, which may
-    /// be hours later. Called at the end of a cycle, an import, a push.
+    /// be hours later. Called at the end of a collection cycle and of an
+    /// import (a push has an ingestor of its own, judged once).
     pub async fn check_deferred(
         &self,
         store: &dyn Store,
@@ -533,7 +534,7 @@ impl SurgeDetectors {
         settings: &AlertSettings,
         watches: &[Watch],
         now: DateTime<Utc>,
-    ) -> Result<Vec<AlertEvent>, PipelineError> {
+    ) -> Vec<AlertEvent> {
         let deferred: Vec<(i64, &'static str)> = {
             let mut last = self.last_check.lock().await;
             let deferred: Vec<_> = last.deferred.drain().collect();
@@ -547,18 +548,18 @@ impl SurgeDetectors {
             for rule in [AlertRule::NegativeSurge, AlertRule::VolumeSurge] {
                 let series = series_of(rule);
                 if settings.enabled(rule) && deferred.contains(&(watch.id, series)) {
+                    // One series failing (a busy store) does not cost the
+                    // others their events: they were marked reported.
                     match self.check_series(store, project_id, watch, rule, series, now).await {
                         Ok(found) => events.extend(found),
                         Err(e) => {
-                            // Kept for the next call (the store was busy).
-                            self.last_check.lock().await.deferred.extend(deferred);
-                            return Err(e);
+                            tracing::warn!(watch = watch.id, series, error = %e, "surge check failed; the next mentions of this watch make it")
                         }
                     }
                 }
             }
         }
-        Ok(events)
+        events
     }
 
     async fn check_series(

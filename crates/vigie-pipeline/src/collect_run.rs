@@ -403,7 +403,7 @@ async fn collect_tracked(
     // once: the last ones now, not at the next cycle.
     for ingestor in ingestors.values() {
         if let Err(e) = ingestor.check_deferred_surges(Utc::now()).await {
-            tracing::warn!(project = ingestor.project_id(), error = %e, "could not judge the cycle's last mentions for surges; the next mentions will");
+            tracing::warn!(project = ingestor.project_id(), error = %e, "could not record the surge alerts of the cycle's last mentions");
         }
     }
     Ok(report)

@@ -115,7 +115,7 @@ where
     // The batches came faster than the surge checks (once a second): the
     // last ones are judged now. The mentions are stored whatever happens.
     if let Err(e) = ingestor.check_deferred_surges(Utc::now()).await {
-        tracing::warn!(error = %e, "could not judge the watches' last mentions for surges; the next mentions will");
+        tracing::warn!(error = %e, "could not record the surge alerts of the import's last mentions");
     }
     // Copies another process stored while this one ran join their stories.
     ingestor.refresh_stories().await;

@@ -121,6 +121,30 @@ pub struct Prepared {
 /// A normalized mention and the engagement figures its source gave.
 type Normalized = (Mention, vigie_model::Engagement);
 
+/// A mention's id in its source, when the source's ids are its own (a
+/// feed's GUID; platforms with global ids are keyed by them already).
+fn item_id(m: &Mention) -> Option<&str> {
+    m.source_item_id.as_deref().filter(|_| !m.source_kind.has_global_ids())
+}
+
+/// What a whole fetch holds: its items' keys, and whether no id of it is
+/// given to items with different links.
+struct FetchKeys {
+    keys: HashSet<String>,
+    ids_unique: bool,
+}
+
+impl FetchKeys {
+    fn of(items: &[Normalized]) -> FetchKeys {
+        let mut key_of: HashMap<&str, &str> = HashMap::new();
+        let ids_unique = items
+            .iter()
+            .filter_map(|(m, _)| item_id(m).map(|id| (id, m.dedup_key.as_str())))
+            .all(|(id, key)| *key_of.entry(id).or_insert(key) == key);
+        FetchKeys { keys: items.iter().map(|(m, _)| m.dedup_key.clone()).collect(), ids_unique }
+    }
+}
+
 /// What happened to one batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestReport {
@@ -399,54 +423,50 @@ impl Ingestor {
             .alerts
             .surges
             .check_deferred(self.store.as_ref(), self.project_id, settings, &self.alerts.watches, now)
-            .await?;
+            .await;
         if !events.is_empty() {
             record_events(self.store.as_ref(), self.project_id, settings, events, now).await?;
         }
         Ok(())
     }
 
-    /// Drops the items the source stored already under another link: a
-    /// feed that edits an item's slug or adds tracking parameters keeps its
-    /// id (the GUID), and the item is the one stored when it also has the
-    /// same title (or, untitled, the same text). A feed that gives a new
-    /// item an old GUID (ids by position) loses nothing: its title differs.
-    /// A fetch that gives one id to items with different links (GUIDs that
+    /// Drops the items the source stored already under a link that is gone:
+    /// a feed that edits an item's slug keeps its id (the GUID), and the
+    /// item is the one stored when its title and text are the same too
+    /// (same content hash) and its old link is no longer in the feed. A
+    /// feed that gives a new article an old GUID (ids by position) loses
+    /// nothing: its content differs, or the old link is still there. A
+    /// fetch that gives one id to items with different links (GUIDs that
     /// are not unique) is not judged by its ids at all. Platforms with
     /// global ids are keyed by them already.
-    async fn drop_known_items(&self, source_id: i64, items: Vec<Normalized>) -> Result<Vec<Normalized>, PipelineError> {
-        fn id_of(m: &Mention) -> Option<&str> {
-            m.source_item_id.as_deref().filter(|_| !m.source_kind.has_global_ids())
+    async fn drop_moved_items(
+        &self,
+        source_id: i64,
+        fetch: FetchKeys,
+        new: Vec<Normalized>,
+    ) -> Result<Vec<Normalized>, PipelineError> {
+        if !fetch.ids_unique {
+            return Ok(new);
         }
-        let mut keys_of: HashMap<&str, &str> = HashMap::new();
-        for (m, _) in &items {
-            if let Some(id) = id_of(m)
-                && *keys_of.entry(id).or_insert(&m.dedup_key) != m.dedup_key
-            {
-                tracing::debug!(source = source_id, id, "items with one id and different links: ids not trusted");
-                return Ok(items);
-            }
+        let wanted: Vec<(&str, &str)> =
+            new.iter().filter_map(|(m, _)| item_id(m).map(|id| (id, m.content_hash.as_str()))).collect();
+        if wanted.is_empty() {
+            return Ok(new);
         }
-        if keys_of.is_empty() {
-            return Ok(items);
+        let moved: HashSet<(String, String)> = self
+            .store
+            .source_items(source_id, &wanted)
+            .await?
+            .into_iter()
+            .filter(|stored| !fetch.keys.contains(&stored.dedup_key))
+            .map(|stored| (stored.id, stored.content_hash))
+            .collect();
+        if moved.is_empty() {
+            return Ok(new);
         }
-        let ids: Vec<&str> = keys_of.into_keys().collect();
-        let known = self.store.source_items(source_id, &ids).await?;
-        if known.is_empty() {
-            return Ok(items);
-        }
-        let stored = |m: &Mention| {
-            id_of(m).is_some_and(|id| {
-                known.iter().any(|k| {
-                    k.id == id
-                        && match (&k.title, &m.title) {
-                            (Some(a), Some(b)) => a == b,
-                            _ => k.content_hash == m.content_hash,
-                        }
-                })
-            })
-        };
-        Ok(items.into_iter().filter(|(m, _)| !stored(m)).collect())
+        let is_moved =
+            |m: &Mention| item_id(m).is_some_and(|id| moved.contains(&(id.to_string(), m.content_hash.clone())));
+        Ok(new.into_iter().filter(|(m, _)| !is_moved(m)).collect())
     }
 
     /// Both halves, for small batches (a feed's items). The CPU half runs on
@@ -467,11 +487,15 @@ impl Ingestor {
         let keys: Vec<&str> = normalized.iter().map(|(m, _)| m.dedup_key.as_str()).collect();
         let stored = self.store.existing_keys(self.project_id, &keys).await?;
         let before = normalized.len();
+        // (Only a source's fetch is looked up by item id.)
+        let fetch = source_id.map(|id| (id, FetchKeys::of(&normalized)));
         let normalized: Vec<Normalized> =
             normalized.into_iter().filter(|(m, _)| !stored.contains(&m.dedup_key)).collect();
-        let normalized = match source_id {
-            Some(source_id) => self.drop_known_items(source_id, normalized).await?,
-            None => normalized,
+        let normalized = match fetch {
+            Some((source_id, fetch)) if !normalized.is_empty() => {
+                self.drop_moved_items(source_id, fetch, normalized).await?
+            }
+            _ => normalized,
         };
         let skipped = (before - normalized.len()) as u64;
         let this = Arc::clone(self);

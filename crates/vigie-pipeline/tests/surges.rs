@@ -289,7 +289,16 @@ async fn a_crowd_stored_within_a_second_of_a_quiet_batch_is_judged_when_the_stre
     let surges = s.surges().await;
     assert_eq!(surges.len(), 1, "{surges:#?}");
     assert!(surges[0].evidence.observed >= 30.0, "{:?}", surges[0].evidence);
-    // Nothing is left to judge: a second call raises nothing more.
+    let opened = surges[0].evidence.observed;
+    // Nothing is left to judge: ten more people stored without a check
+    // (their rules not run yet) are not judged by a second call…
+    let more = wave(at + Duration::minutes(1), 1, 10, 4100);
+    let stored = s.ingest.ingest(more, None, now).await.unwrap();
     s.ingest.check_deferred_surges(now + Duration::seconds(2)).await.unwrap();
-    assert_eq!(s.surges().await[0].events, 1);
+    assert_eq!(s.surges().await[0].evidence.observed, opened, "the deferred checks were made once");
+    // … but by their own check, which grows the alert.
+    s.ingest.run_rules_on_stored(&stored.inserted_ids, now + Duration::seconds(3)).await.unwrap();
+    let grown = s.surges().await;
+    assert_eq!(grown.len(), 1);
+    assert!(grown[0].evidence.observed >= opened + 10.0, "{:?}", grown[0].evidence);
 }

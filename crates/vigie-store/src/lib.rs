@@ -357,19 +357,20 @@ impl std::str::FromStr for AlertCursor {
     }
 }
 
+/// A stored item of a source, as [`Store::source_items`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SourceItem {
+    /// The item's id in its source (a feed's GUID).
+    pub id: String,
+    pub content_hash: String,
+    /// The key it is stored under (its link, when it had one).
+    pub dedup_key: String,
+}
+
 /// Storage for every Vigie backend. Implementations must pass the shared
 /// test suite in `tests/store_suite.rs`. People and access live in
 /// [`Accounts`], the response workflow and dashboard aggregates in
 /// [`Workflow`].
-/// A stored item of a source, as [`Store::source_items`] returns it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceItem {
-    /// The item's id in its source (a feed's GUID).
-    pub id: String,
-    pub title: Option<String>,
-    pub content_hash: String,
-}
-
 #[async_trait]
 pub trait Store: Accounts + Workflow + Reports + Send + Sync {
     /// Returns the project with that name, creating it if needed.
@@ -630,8 +631,9 @@ pub trait Store: Accounts + Workflow + Reports + Send + Sync {
     async fn deliveries(&self, alert_id: i64) -> Result<Vec<Delivery>>;
     /// Which of these dedup keys the project has stored already.
     async fn existing_keys(&self, project_id: i64, keys: &[&str]) -> Result<std::collections::HashSet<String>>;
-    /// The items with these ids (a feed's GUIDs) the source has stored already.
-    async fn source_items(&self, source_id: i64, ids: &[&str]) -> Result<Vec<SourceItem>>;
+    /// The items the source has stored with one of these (id, content hash)
+    /// pairs: a feed's GUID and the hash of the item's title and text.
+    async fn source_items(&self, source_id: i64, items: &[(&str, &str)]) -> Result<Vec<SourceItem>>;
     /// The mention stored under this dedup key (`url:…`, `id:…`, `hash:…`).
     async fn mention_by_key(&self, project_id: i64, dedup_key: &str) -> Result<Option<StoredMention>>;
     /// The routing and alert rules ran on these stored mentions: they leave

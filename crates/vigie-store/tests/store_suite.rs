@@ -21,8 +21,8 @@ use vigie_model::{
 use vigie_store::{
     AuthorRow, Buckets, ChangedBy, CountRow, Department, FetchRecord, InboxCounts, InboxFilter, InboxItem,
     MentionFilter, MentionRecord, NO_DEPARTMENT, NewAudit, NewDepartment, NewRoutingRule, NewSource, NewTheme, NewUser,
-    NewWatch, NewWorkflowEvent, PgStore, ResponseScope, ResponseStats, SentimentBucket, Session, SqliteStore, Store,
-    StoreError, User, WatchCount,
+    NewWatch, NewWorkflowEvent, PgStore, ResponseScope, ResponseStats, SentimentBucket, Session, SourceItem,
+    SqliteStore, Store, StoreError, User, WatchCount,
 };
 
 fn t0() -> DateTime<Utc> {
@@ -498,33 +498,48 @@ async fn watches_have_unique_names_per_project(store: &dyn Store) {
     assert_eq!(store.list_watches(other.id).await.unwrap().len(), 1);
 }
 
-async fn sources_know_their_items(store: &dyn Store) {
-    let p = store.ensure_project("source items", t0()).await.unwrap();
-    let new = NewSource {
+fn new_source() -> NewSource {
+    NewSource {
         source_type: SourceType::Rss,
         url: "http://127.0.0.1:9/items.xml".into(),
         config: json!({}),
         interval_secs: 900,
         first_due_at: t0(),
+    }
+}
+
+async fn sources_know_their_items(store: &dyn Store) {
+    let p = store.ensure_project("source items", t0()).await.unwrap();
+    let s = store.add_source(p.id, new_source(), t0()).await.unwrap();
+    let other = NewSource { url: "http://127.0.0.1:9/other.xml".into(), ..new_source() };
+    let other = store.add_source(p.id, other, t0()).await.unwrap();
+    // The items it stored, by their id in it (a feed's GUID) and content:
+    // one GUID given to two articles (ids by position), the same GUID in
+    // another source, and more items than one query takes.
+    let item = |key: &str, guid: &str, source: i64| {
+        let mut r = record(key, "Grève chez Acme", t0(), vec![]);
+        r.source_id = Some(source);
+        r.mention.source_item_id = Some(guid.into());
+        r
     };
-    let s = store.add_source(p.id, new, t0()).await.unwrap();
-    // The items it stored, by their id in it (a feed's GUIDs).
-    let mut item = record("guid-1", "Grève chez Acme", t0(), vec![]);
-    item.source_id = Some(s.id);
-    item.mention.title = Some("Grève".into());
-    let mut unrelated = record("guid-2", "Autre source", t0(), vec![]);
-    unrelated.mention.source_item_id = Some("guid-2".into());
-    store.insert_mentions(p.id, &[item, unrelated]).await.unwrap();
-    let known = store.source_items(s.id, &["guid-1", "guid-2", "guid-3"]).await.unwrap();
+    let mut batch = vec![item("a", "guid-1", s.id), item("b", "guid-1", s.id), item("c", "guid-1", other.id)];
+    batch.extend((0..1200).map(|i| item(&format!("n{i}"), &format!("n{i}"), s.id)));
+    store.insert_mentions(p.id, &batch).await.unwrap();
+    let found =
+        store.source_items(s.id, &[("guid-1", "hash-a"), ("guid-1", "hash-x"), ("guid-2", "hash-b")]).await.unwrap();
     assert_eq!(
-        known,
-        [vigie_store::SourceItem {
+        found,
+        [SourceItem {
             id: "guid-1".into(),
-            title: Some("Grève".into()),
-            content_hash: "hash-guid-1".into()
+            content_hash: "hash-a".into(),
+            dedup_key: "url:https://twitter.com/i/web/status/a".into()
         }]
     );
-    assert!(store.source_items(s.id + 1000, &["guid-1"]).await.unwrap().is_empty());
+    let wanted: Vec<(String, String)> = (0..1200).map(|i| (format!("n{i}"), format!("hash-n{i}"))).collect();
+    let wanted: Vec<(&str, &str)> = wanted.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    assert_eq!(store.source_items(s.id, &wanted).await.unwrap().len(), 1200);
+    assert!(store.source_items(other.id, &[("guid-1", "hash-b")]).await.unwrap().is_empty());
+    assert!(store.source_items(s.id, &[]).await.unwrap().is_empty());
 }
 
 async fn sources_keep_their_health_record(store: &dyn Store) {

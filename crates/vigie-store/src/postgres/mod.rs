@@ -1807,22 +1807,27 @@ impl Store for PgStore {
         Ok(found)
     }
 
-    async fn source_items(&self, source_id: i64, ids: &[&str]) -> Result<Vec<SourceItem>> {
+    async fn source_items(&self, source_id: i64, items: &[(&str, &str)]) -> Result<Vec<SourceItem>> {
         let mut found = Vec::new();
-        for part in ids.chunks(INSERT_CHUNK) {
+        for part in items.chunks(INSERT_CHUNK) {
+            let ids: Vec<&str> = part.iter().map(|(id, _)| *id).collect();
+            let hashes: Vec<&str> = part.iter().map(|(_, hash)| *hash).collect();
             let rows = sqlx::query(
-                "SELECT source_item_id, title, content_hash FROM mentions \
-                 WHERE source_id = $1 AND source_item_id = ANY($2::text[])",
+                "SELECT m.source_item_id, m.content_hash, m.dedup_key \
+                 FROM unnest($2::text[], $3::text[]) AS wanted(id, hash) \
+                 JOIN mentions m ON m.source_id = $1 AND m.source_item_id = wanted.id \
+                 AND m.content_hash = wanted.hash",
             )
             .bind(source_id)
-            .bind(part)
+            .bind(&ids)
+            .bind(&hashes)
             .fetch_all(&self.pool)
             .await?;
             for row in rows {
                 found.push(SourceItem {
                     id: row.try_get("source_item_id")?,
-                    title: row.try_get("title")?,
                     content_hash: row.try_get("content_hash")?,
+                    dedup_key: row.try_get("dedup_key")?,
                 });
             }
         }

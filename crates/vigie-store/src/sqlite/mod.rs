@@ -1696,22 +1696,26 @@ impl Store for SqliteStore {
         Ok(found)
     }
 
-    async fn source_items(&self, source_id: i64, ids: &[&str]) -> Result<Vec<SourceItem>> {
+    async fn source_items(&self, source_id: i64, items: &[(&str, &str)]) -> Result<Vec<SourceItem>> {
         let mut found = Vec::new();
-        for part in ids.chunks(500) {
+        for part in items.chunks(400) {
+            // Each (id, hash) pair; the index on (source_id, source_item_id)
+            // finds the candidates.
             let mut qb: QueryBuilder<Sqlite> =
-                QueryBuilder::new("SELECT source_item_id, title, content_hash FROM mentions WHERE source_id = ");
-            qb.push_bind(source_id).push(" AND source_item_id IN (");
-            let mut list = qb.separated(", ");
-            for id in part {
-                list.push_bind(*id);
+                QueryBuilder::new("SELECT source_item_id, content_hash, dedup_key FROM mentions WHERE source_id = ");
+            qb.push_bind(source_id).push(" AND (");
+            for (i, (id, hash)) in part.iter().enumerate() {
+                if i > 0 {
+                    qb.push(" OR ");
+                }
+                qb.push("(source_item_id = ").push_bind(*id).push(" AND content_hash = ").push_bind(*hash).push(")");
             }
             qb.push(")");
             for row in qb.build().persistent(false).fetch_all(&self.pool).await? {
                 found.push(SourceItem {
                     id: row.try_get("source_item_id")?,
-                    title: row.try_get("title")?,
                     content_hash: row.try_get("content_hash")?,
+                    dedup_key: row.try_get("dedup_key")?,
                 });
             }
         }

@@ -52,6 +52,13 @@ pub async fn run_loops(
     let ctx = CollectContext { models: models.clone(), stories: opts.stories.clone(), ..collect_context() };
     let delivery = DeliveryLoop::spawn(store.clone(), notifier()?, opts.lease.clone());
     let escalation = AbortOnDrop(spawn_escalation(store.clone(), notifier()?));
+    // Asked to stop, the outbox stops sending at once (after the delivery in
+    // flight), even while a collection cycle finishes.
+    let stop_sending = delivery.stopper();
+    let stop = async move {
+        stop.await;
+        stop_sending();
+    };
     tokio::pin!(stop);
     let mut stopping = false;
     let mut failures: u32 = 0;
@@ -80,6 +87,10 @@ pub async fn run_loops(
                 Err(e) => {
                     failures += 1;
                     let wait = retry_wait(opts.poll, failures);
+                    if stopping {
+                        tracing::error!(error = %e, "collection cycle failed while stopping");
+                        continue;
+                    }
                     tracing::error!(error = %e, failures, retry_in_secs = wait.as_secs(), "collection cycle failed; trying again");
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}
@@ -135,7 +146,7 @@ pub fn load_refiner(models: &ProjectModels) -> anyhow::Result<Option<Arc<Refiner
 /// The notification outbox's loop: sends the queued notifications every
 /// second; a failing round is logged and the next one tries again.
 pub struct DeliveryLoop {
-    stop: tokio::sync::watch::Sender<bool>,
+    stop: Arc<tokio::sync::watch::Sender<bool>>,
     task: AbortOnDrop,
 }
 
@@ -156,7 +167,16 @@ impl DeliveryLoop {
                 }
             }
         });
-        DeliveryLoop { stop, task: AbortOnDrop(task) }
+        DeliveryLoop { stop: Arc::new(stop), task: AbortOnDrop(task) }
+    }
+
+    /// Tells the loop to send nothing more after the delivery in flight
+    /// (what is left waits in the outbox); `stop` then waits for it.
+    pub fn stopper(&self) -> impl FnOnce() + Send + 'static {
+        let stop = Arc::clone(&self.stop);
+        move || {
+            let _ = stop.send(true);
+        }
     }
 
     /// Stops after the notification being sent, if any, is sent and

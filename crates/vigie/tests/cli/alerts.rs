@@ -531,6 +531,44 @@ fn stopped_while_sending(service: &[&str]) {
 }
 
 #[test]
+fn a_stopping_collector_sends_nothing_new_while_its_last_cycle_finishes() {
+    let hook = TestServer::start(|_| Response::new(200).body("{}"));
+    // A feed that takes its time: the cycle under way when the collector is
+    // stopped lasts a few seconds more.
+    let feed = TestServer::start(|_| Response::new(500).delayed(std::time::Duration::from_secs(5)));
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    vigie.run(&["notify", "webhook", &hook.url("/hook")]).success();
+    import(&vigie, &[mention("1", "Acme : boycott !", unix_now() - 60)]);
+    let later = |vigie: &Vigie, at: i64| {
+        vigie.with_db(async |pool| {
+            sqlx::query("UPDATE deliveries SET next_attempt_at = ?1").bind(at).execute(pool).await.unwrap();
+        })
+    };
+    later(&vigie, unix_now() + 86_400);
+    vigie.run(&["source", "add", "rss", &feed.url("/slow.xml"), "--every", "1m"]).success();
+    let child = vigie
+        .command(&["collect"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while feed.requests().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    crate::support::terminate(&child);
+    // The notification becomes due while the last cycle finishes: it waits
+    // for the next start rather than going out from a stopping process.
+    later(&vigie, 0);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(hook.requests().is_empty(), "{:?}", hook.requests());
+    let sent = vigie.run(&["notify", "send"]).success().stdout;
+    assert_eq!(sent, "1 notification(s) sent, 0 to retry, 0 failed\n");
+}
+
+#[test]
 fn events_of_one_alert_waiting_together_go_out_as_one_notification() {
     let server = TestServer::start(|_| Response::new(200).body("{}"));
     let vigie = Vigie::new();

@@ -318,49 +318,76 @@ fn rss(items: &[(&str, &str, &str)]) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A server that answers each request with the next body, then the last one again.
+fn versions(bodies: Vec<Vec<u8>>) -> TestServer {
+    let bodies = std::sync::Mutex::new(bodies);
+    TestServer::start(move |_| {
+        let mut v = bodies.lock().unwrap();
+        let body = if v.len() > 1 { v.remove(0) } else { v[0].clone() };
+        Response::ok(body).header("Content-Type", "application/rss+xml")
+    })
+}
+
+fn titles_and_links(vigie: &Vigie) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = vigie
+        .export()
+        .iter()
+        .map(|m| {
+            (m["title"].as_str().unwrap_or_default().to_string(), m["url"].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
+    all.sort();
+    all
+}
+
 #[test]
 fn an_item_whose_link_changes_under_the_same_guid_is_stored_once() {
-    let versions = std::sync::Arc::new(std::sync::Mutex::new(vec![
+    let server = versions(vec![
         rss(&[
             ("art-1", "https://journal.example.fr/acme-greve", "Grève chez Acme"),
             ("art-2", "https://journal.example.fr/acme-resultats", "Résultats d'Acme"),
+            ("r-1", "https://journal.example.fr/revue-24", "Revue de presse"),
         ]),
-        // The newsroom edits a slug, adds a tracking id, and (a feed whose
-        // GUIDs are positions) gives an old GUID to a new article.
+        // The newsroom edits a slug; and (GUIDs by position) gives old GUIDs
+        // to new articles, one with a new title, one titled as every day.
         rss(&[
-            ("art-1", "https://journal.example.fr/acme-greve-generale?cid=rss", "Grève chez Acme"),
+            ("art-1", "https://journal.example.fr/acme-greve-generale", "Grève chez Acme"),
             ("art-2", "https://journal.example.fr/acme-rachat", "Acme rachète un concurrent"),
+            ("r-1", "https://journal.example.fr/revue-25", "Revue de presse"),
+            ("r-2", "https://journal.example.fr/revue-24", "Revue de presse"),
         ]),
-    ]));
-    let server = TestServer::start({
-        let versions = versions.clone();
-        move |_| {
-            let mut v = versions.lock().unwrap();
-            let body = if v.len() > 1 { v.remove(0) } else { v[0].clone() };
-            Response::ok(body).header("Content-Type", "application/rss+xml")
-        }
-    });
+    ]);
     let vigie = Vigie::new();
     vigie.run(&["source", "add", "rss", &server.url("/rss.xml"), "--every", "1m"]).success();
     vigie.run(&["collect", "--once"]).success();
     make_sources_due(&vigie);
     let run = vigie.run(&["collect", "--once"]).success();
-    assert!(run.stdout.contains("2 item(s) read, 1 new mention(s) stored"), "{}", run.stdout);
-    let titles: Vec<String> =
-        vigie.export().iter().map(|m| m["title"].as_str().unwrap_or_default().to_string()).collect();
-    assert_eq!(titles.len(), 3, "{titles:?}");
-    assert_eq!(titles.iter().filter(|t| t.as_str() == "Grève chez Acme").count(), 1, "{titles:?}");
-    assert!(titles.iter().any(|t| t == "Acme rachète un concurrent"), "the new article is not lost: {titles:?}");
+    assert!(run.stdout.contains("4 item(s) read, 2 new mention(s) stored"), "{}", run.stdout);
+    let stored = titles_and_links(&vigie);
+    let count = |title: &str| stored.iter().filter(|(t, _)| t == title).count();
+    assert_eq!(count("Grève chez Acme"), 1, "moved, stored once: {stored:#?}");
+    assert_eq!(count("Acme rachète un concurrent"), 1, "a new article under an old GUID is kept: {stored:#?}");
+    assert_eq!(count("Revue de presse"), 2, "the old link is still in the feed: a new article: {stored:#?}");
+    assert_eq!(stored.len(), 5, "{stored:#?}");
 
-    // A feed that gives one GUID to different articles in one fetch: its
-    // GUIDs say nothing, every article is kept.
-    let vigie = Vigie::new();
-    let same = rss(&[
-        ("x", "https://blog.example.fr/a", "Premier billet"),
-        ("x", "https://blog.example.fr/b", "Second billet"),
+    // A feed that gives one GUID to different articles: its GUIDs say
+    // nothing, every article is kept, at the first fetch and later.
+    let server = versions(vec![
+        rss(&[
+            ("x", "https://blog.example.fr/a", "Premier billet"),
+            ("x", "https://blog.example.fr/b", "Second billet"),
+        ]),
+        rss(&[
+            ("x", "https://blog.example.fr/a", "Premier billet"),
+            ("x", "https://blog.example.fr/c", "Second billet"),
+        ]),
     ]);
-    let server = TestServer::start(move |_| Response::ok(same.clone()).header("Content-Type", "application/rss+xml"));
+    let vigie = Vigie::new();
     vigie.run(&["source", "add", "rss", &server.url("/rss.xml"), "--every", "1m"]).success();
     let run = vigie.run(&["collect", "--once"]).success();
     assert!(run.stdout.contains("2 new mention(s) stored"), "{}", run.stdout);
+    make_sources_due(&vigie);
+    let run = vigie.run(&["collect", "--once"]).success();
+    assert!(run.stdout.contains("1 new mention(s) stored"), "{}", run.stdout);
+    assert_eq!(titles_and_links(&vigie).len(), 3);
 }
