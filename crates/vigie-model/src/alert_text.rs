@@ -79,6 +79,25 @@ fn figure(x: f64, decimals: usize, lang: Language) -> String {
     }
 }
 
+/// An expected count, with a decimal point: one decimal (`8.2`), two below
+/// one (`0.03`: a small brand's half hour), `< 0.01` below that; never a
+/// misleading `0.0`.
+pub fn expected_count(x: f64) -> String {
+    match x {
+        x if x >= 0.95 || x <= 0.0 => format!("{x:.1}"),
+        x if x >= 0.005 => format!("{x:.2}"),
+        _ => "< 0.01".to_string(),
+    }
+}
+
+fn expectation(x: f64, lang: Language) -> String {
+    let s = expected_count(x);
+    match lang {
+        Language::Fr => s.replace('.', ","),
+        Language::En => s,
+    }
+}
+
 /// `1 h` for whole hours, else `45 min` (the span of a surge's window).
 pub fn span_words(secs: i64) -> String {
     if secs % 3600 == 0 { format!("{} h", secs / 3600) } else { format!("{} min", secs / 60) }
@@ -134,7 +153,7 @@ pub fn alert_title(
                 (Some(s), Some(e)) => span_words((e - s).num_seconds().max(0)),
                 _ => "?".to_string(),
             };
-            let (observed, expected) = (figure(ev.observed, 0, lang), figure(ev.expected, 1, lang));
+            let (observed, expected) = (figure(ev.observed, 0, lang), expectation(ev.expected, lang));
             let negative = rule == AlertRule::NegativeSurge;
             match lang {
                 Language::En => format!(
@@ -298,6 +317,12 @@ mod tests {
             t(AlertRule::VolumeSurge, &ev, Language::Fr),
             "Hausse des mentions pour la veille Acme\u{a0}: 57 en 45 min, 8,2 attendues"
         );
+        // A small brand's expectation is not written "0.0".
+        for (expected, en, fr) in [(0.03, "0.03", "0,03"), (0.004, "< 0.01", "< 0,01"), (0.97, "1.0", "1,0")] {
+            let ev = AlertEvidence { expected, ..ev.clone() };
+            assert!(t(AlertRule::VolumeSurge, &ev, Language::En).ends_with(&format!("57 in 45 min, {en} expected")));
+            assert!(t(AlertRule::VolumeSurge, &ev, Language::Fr).ends_with(&format!("57 en 45 min, {fr} attendues")));
+        }
     }
 
     #[test]

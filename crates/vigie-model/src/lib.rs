@@ -15,7 +15,7 @@ mod alert_text;
 mod workflow_text;
 pub mod zone;
 
-pub use alert_text::{Language, UnknownLanguage, alert_title, span_words};
+pub use alert_text::{Language, UnknownLanguage, alert_title, expected_count, span_words};
 pub use workflow_text::{
     Escalation, Release, WorkflowChange, WorkflowDetail, detail_text, detail_text_with, polarity_label, recorded_reply,
     status_label,

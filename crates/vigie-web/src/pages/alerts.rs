@@ -329,7 +329,7 @@ async fn detail_page(
                     " " (match lang { Lang::Fr => format!("({} auteurs)", lang.number(authors as i64)), Lang::En => format!("(by {} authors)", lang.number(authors as i64)) })
                 }
             }
-            dt { (lang.t("Attendu", "Expected")) } dd { (lang.decimal(&format!("{:.1}", e.expected))) @if let Some(s) = e.score { " · " (lang.t("score d'anomalie", "anomaly score")) " " (lang.decimal(&format!("{s:.2}"))) } }
+            dt { (lang.t("Attendu", "Expected")) } dd { (lang.decimal(&vigie_model::expected_count(e.expected))) @if let Some(s) = e.score { " · " (lang.t("score d'anomalie", "anomaly score")) " " (lang.decimal(&format!("{s:.2}"))) } }
             @if let (Some(s), Some(t)) = (e.window_start, e.window_end) {
                 dt { (lang.t("Fenêtre", "Window")) } dd { (lang.datetime(s)) " → " (lang.datetime(t)) }
             }
