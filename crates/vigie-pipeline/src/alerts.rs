@@ -597,10 +597,19 @@ impl SurgeDetectors {
             .into_iter()
             .collect();
         if new {
-            // A new detector starts at the series' first mention: the days
+            // A new detector starts at the watch's first mention: the days
             // before a watch had any are unknown, not quiet, and learning
-            // them as zeros would make its ordinary chatter a surge.
-            match counts.keys().next() {
+            // them as zeros would make its ordinary chatter a surge. (Its
+            // first mention of any kind: days of mentions without a negative
+            // one are days with no complaint, and a first wave of them is a
+            // surge.)
+            let first = if series == SERIES_ALL {
+                counts.keys().next().copied()
+            } else {
+                let all = store.watch_buckets(watch.id, SERIES_ALL, last + BUCKET_SECS, current + BUCKET_SECS).await?;
+                all.first().map(|(bucket, _)| *bucket)
+            };
+            match first {
                 Some(first) => last = first - BUCKET_SECS,
                 None => return Ok(Vec::new()),
             }
@@ -1208,8 +1217,8 @@ pub async fn backtest(
         };
         let mut detector = new_detector()?;
         let (mut silenced, mut reported, mut since) = (false, None, None);
-        // From the series' first mention, as a live detector (`check_series`).
-        let Some(first) = counts.keys().next().copied() else { continue };
+        // From the watch's first mention, as a live detector (`check_series`).
+        let Some(first) = mentions.first().map(|m| bucket_start(m.mention.published_at)) else { continue };
         let mut bucket = first.max(bucket_start(start));
         while bucket <= bucket_start(to) {
             let in_bucket = counts.get(&bucket).map(Vec::len).unwrap_or_default();

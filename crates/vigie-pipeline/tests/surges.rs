@@ -302,3 +302,26 @@ async fn a_crowd_stored_within_a_second_of_a_quiet_batch_is_judged_when_the_stre
     assert_eq!(grown.len(), 1);
     assert!(grown[0].evidence.observed >= opened + 10.0, "{:?}", grown[0].evidence);
 }
+
+#[tokio::test]
+async fn a_first_wave_of_complaints_is_a_negative_surge() {
+    // Two weeks of mentions and not one complaint: the negative series has
+    // learned those days as days without complaints, not as unknown.
+    let s = setup().await;
+    let words = ["nul", "honteux", "scandaleux", "inadmissible", "lamentable", "catastrophique"];
+    let complaints: Vec<RawMention> = (0..60)
+        .map(|k| {
+            let text = format!(
+                "Acme est {} et {}, colis perdu, je suis furieux contre ce service {k}",
+                words[k % 6],
+                words[(k / 6) % 6]
+            );
+            mention(5000 + k, &format!("client{k}"), text, t0() + Duration::seconds(20 * k as i64))
+        })
+        .collect();
+    s.live(complaints).await;
+    let alerts = s.store.alerts(s.project, None, 100).await.unwrap();
+    let negative: Vec<&Alert> = alerts.iter().filter(|a| a.rule == AlertRule::NegativeSurge).collect();
+    assert_eq!(negative.len(), 1, "{alerts:#?}");
+    assert!(negative[0].evidence.observed >= 30.0, "{:?}", negative[0].evidence);
+}
