@@ -127,6 +127,34 @@ fn item_id(m: &Mention) -> Option<&str> {
     m.source_item_id.as_deref().filter(|_| !m.source_kind.has_global_ids())
 }
 
+/// Items of one batch that share a link but neither their id nor their
+/// content (a site whose feed links every article to its home page, forum
+/// posts exported with their thread's address) are different items: each
+/// is keyed by its id, as an item without a link is, instead of all but
+/// the first being taken for copies of it. The same article under two ids
+/// (same title and text) stays one mention.
+fn key_shared_links(items: &mut [Normalized]) {
+    let mut by_link: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, (m, _)) in items.iter().enumerate() {
+        if m.url.is_some() && item_id(m).is_some() && m.dedup_key.starts_with("url:") {
+            by_link.entry(m.dedup_key.as_str()).or_default().push(i);
+        }
+    }
+    let shared: Vec<usize> = by_link
+        .into_values()
+        .filter(|group| {
+            let distinct =
+                |f: &dyn Fn(&Mention) -> &str| group.iter().map(|&i| f(&items[i].0)).collect::<HashSet<_>>().len() > 1;
+            group.len() > 1 && distinct(&|m| item_id(m).unwrap_or_default()) && distinct(&|m| m.content_hash.as_str())
+        })
+        .flatten()
+        .collect();
+    for i in shared {
+        let m = &mut items[i].0;
+        m.dedup_key = Mention::dedup_key_for(None, m.source_kind, m.source_item_id.as_deref(), &m.content_hash);
+    }
+}
+
 /// What a whole fetch holds: its items' keys, and whether no id of it is
 /// given to items with different links.
 struct FetchKeys {
@@ -248,6 +276,7 @@ impl Ingestor {
                 Err(reason) => rejected.push((i, reason)),
             }
         }
+        key_shared_links(&mut normalized);
         (normalized, rejected)
     }
 

@@ -391,3 +391,28 @@ fn an_item_whose_link_changes_under_the_same_guid_is_stored_once() {
     assert!(run.stdout.contains("1 new mention(s) stored"), "{}", run.stdout);
     assert_eq!(titles_and_links(&vigie).len(), 3);
 }
+
+#[test]
+fn articles_of_a_feed_that_links_each_one_to_its_home_page_are_all_stored() {
+    let home = "https://www.acme-fans.example/";
+    let feed = rss(&[
+        ("u1", home, "Acme : panne à Paris"),
+        ("u2", home, "Acme : panne à Lyon"),
+        ("u3", home, "Le PDG d'Acme démissionne"),
+        // The same article twice under two GUIDs: one mention.
+        ("u4", "https://www.acme-fans.example/bilan", "Bilan de l'année"),
+        ("u5", "https://www.acme-fans.example/bilan", "Bilan de l'année"),
+    ]);
+    let server = versions(vec![feed]);
+    let vigie = Vigie::new();
+    vigie.run(&["source", "add", "rss", &server.url("/rss.xml"), "--every", "1m"]).success();
+    let run = vigie.run(&["collect", "--once"]).success();
+    assert!(run.stdout.contains("5 item(s) read, 4 new mention(s) stored"), "{}", run.stdout);
+    let stored = titles_and_links(&vigie);
+    assert!(stored.contains(&("Le PDG d'Acme démissionne".to_string(), home.to_string())), "{stored:#?}");
+    // Read again: nothing new.
+    make_sources_due(&vigie);
+    let run = vigie.run(&["collect", "--once"]).success();
+    assert!(run.stdout.contains("0 new mention(s) stored"), "{}", run.stdout);
+    assert_eq!(titles_and_links(&vigie).len(), 4);
+}
