@@ -45,6 +45,9 @@ pub struct CollectReport {
     pub fetched: usize,
     pub not_modified: usize,
     pub failed: usize,
+    /// Due sources not fetched because the process was asked to stop (they
+    /// are given back, due).
+    pub not_started: usize,
     pub items: u64,
     pub stored: u64,
 }
@@ -97,6 +100,42 @@ enum Outcome {
     Fetched { items: u64, stored: u64 },
     NotModified,
     Failed,
+    NotStarted,
+}
+
+/// Tells a collection cycle to stop: it starts no more fetches, gives the
+/// ones under way [`STOP_GRACE`] to finish and be recorded, and abandons
+/// the rest (a source waiting for its host, a server that does not
+/// answer): nothing is recorded for them, so they stay due, and what an
+/// abandoned source had stored is safe (its batch is one transaction; its
+/// rules run from the pending list). A process asked to stop then stops in
+/// bounded time, however many sources of a slow host were due.
+#[derive(Clone)]
+pub struct StopSignal(std::sync::Arc<tokio::sync::watch::Sender<bool>>);
+
+/// How long the fetches under way get to finish once a cycle is told to stop.
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Default for StopSignal {
+    fn default() -> Self {
+        StopSignal(std::sync::Arc::new(tokio::sync::watch::channel(false).0))
+    }
+}
+
+impl StopSignal {
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once [`Self::stop`] was called.
+    pub async fn stopped(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
 }
 
 /// What collection cycles share: where the models are, and the story
@@ -109,6 +148,8 @@ pub struct CollectContext {
     pub secrets: Secrets,
     /// Where the fixed-host social APIs are (their public hosts by default).
     pub endpoints: Endpoints,
+    /// Set when the process is asked to stop.
+    pub stop: StopSignal,
 }
 
 /// Who collects, and for how long a source it took stays its own: other
@@ -362,7 +403,20 @@ async fn collect_tracked(
             let ingestor = ingestors.get(&project_id).cloned();
             async move {
                 let outcome = match ingestor {
-                    Some(ingestor) => collect_source(store, fetcher, ctx, &ingestor, &source, now, started).await,
+                    _ if ctx.stop.is_stopped() => Ok(Outcome::NotStarted),
+                    Some(ingestor) => {
+                        let grace = async {
+                            ctx.stop.stopped().await;
+                            tokio::time::sleep(STOP_GRACE).await;
+                        };
+                        tokio::select! {
+                            outcome = collect_source(store, fetcher, ctx, &ingestor, &source, now, started) => outcome,
+                            () = grace => {
+                                tracing::info!(source = source.id, "stopping: fetch abandoned, the source stays due");
+                                Ok(Outcome::NotStarted)
+                            }
+                        }
+                    }
                     None => Err(PipelineError::Internal(format!("no ingestor for project {project_id}"))),
                 };
                 if let Some(mut pending) = pending.and_then(|p| p.lock().ok()) {
@@ -397,6 +451,7 @@ async fn collect_tracked(
             }
             Outcome::NotModified => report.not_modified += 1,
             Outcome::Failed => report.failed += 1,
+            Outcome::NotStarted => report.not_started += 1,
         }
     }
     // Sources of one watch finishing within a second are judged for surges

@@ -36,7 +36,7 @@ pub mod stories;
 pub mod themes;
 
 pub use collect_run::{
-    CollectContext, CollectReport, Lease, Reading, RunError, collect_due, collect_sources, read_source,
+    CollectContext, CollectReport, Lease, Reading, RunError, StopSignal, collect_due, collect_sources, read_source,
     release_dead_local_leases, run_pending_rules,
 };
 pub use import::{ImportFormat, parse_datetime, read_import};

@@ -174,9 +174,9 @@ pub async fn run(app: &App, args: CollectArgs, out: &mut dyn Write) -> anyhow::R
         None => writeln!(out, "collecting; press Ctrl-C to stop")?,
     }
     out.flush()?;
-    // Ctrl-C (SIGINT) and SIGTERM (systemd, containers) stop the loop between
-    // cycles: a signal during a cycle lets that cycle finish and record its
-    // work first.
+    // Ctrl-C (SIGINT) and SIGTERM (systemd, containers) stop the loop: the
+    // cycle under way starts no more fetches and gives those in flight
+    // `STOP_GRACE` to finish and record their work; the rest stay due.
     let stop = shutdown_signal()?;
     let opts = LoopOptions { lease, per_cycle: PER_CYCLE, poll: MAX_SLEEP, stories: StoryIndexes::default() };
     run_loops(app.store.clone(), app.models(), refiner, opts, stop, |r: &CollectReport| {

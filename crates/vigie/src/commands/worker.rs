@@ -52,11 +52,13 @@ pub async fn run_loops(
     let ctx = CollectContext { models: models.clone(), stories: opts.stories.clone(), ..collect_context() };
     let delivery = DeliveryLoop::spawn(store.clone(), notifier()?, opts.lease.clone());
     let escalation = AbortOnDrop(spawn_escalation(store.clone(), notifier()?));
-    // Asked to stop, the outbox stops sending at once (after the delivery in
-    // flight), even while a collection cycle finishes.
+    // Asked to stop, the cycle under way starts no more fetches and the
+    // outbox sends nothing more: what is in flight finishes and is recorded.
     let stop_sending = delivery.stopper();
+    let stop_fetching = ctx.stop.clone();
     let stop = async move {
         stop.await;
+        stop_fetching.stop();
         stop_sending();
     };
     tokio::pin!(stop);
@@ -257,8 +259,14 @@ pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
 pub fn print_report(out: &mut dyn Write, r: &CollectReport) -> std::io::Result<()> {
     writeln!(
         out,
-        "{} source(s) due: {} fetched, {} not modified, {} failed; {} item(s) read, {} new mention(s) stored",
-        r.sources, r.fetched, r.not_modified, r.failed, r.items, r.stored
+        "{} source(s) due: {} fetched, {} not modified, {} failed{}; {} item(s) read, {} new mention(s) stored",
+        r.sources,
+        r.fetched,
+        r.not_modified,
+        r.failed,
+        if r.not_started > 0 { format!(", {} left for the next start", r.not_started) } else { String::new() },
+        r.items,
+        r.stored
     )
 }
 

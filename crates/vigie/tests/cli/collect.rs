@@ -416,3 +416,36 @@ fn articles_of_a_feed_that_links_each_one_to_its_home_page_are_all_stored() {
     assert!(run.stdout.contains("0 new mention(s) stored"), "{}", run.stdout);
     assert_eq!(titles_and_links(&vigie).len(), 4);
 }
+
+#[test]
+fn a_stopped_collector_does_not_wait_for_every_source_of_a_slow_host() {
+    // Six feeds of one host that answers after 20 s: two at a time (the
+    // per-host limit), a minute of fetches in all.
+    let server = TestServer::start(|_| Response::new(500).delayed(std::time::Duration::from_secs(20)));
+    let vigie = Vigie::new();
+    for i in 0..6 {
+        vigie.run(&["source", "add", "rss", &server.url(&format!("/feed{i}.xml")), "--every", "1m"]).success();
+    }
+    let child = vigie
+        .command(&["collect"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while server.requests().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let asked = std::time::Instant::now();
+    terminate(&child);
+    let output = child.wait_with_output().unwrap();
+    let waited = asked.elapsed();
+    assert!(output.status.success(), "{output:?}");
+    // The fetches under way get ten seconds; the others are not started.
+    assert!(waited < std::time::Duration::from_secs(18), "stopped after {waited:?}");
+    assert!(server.requests().len() <= 2, "{} fetches started", server.requests().len());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("left for the next start"), "{stdout}");
+    // Nothing is recorded for them: they are due at the next start, not failed.
+    assert!(sources(&vigie).iter().all(|s| s["status"] == "new"), "{:#?}", sources(&vigie));
+}
