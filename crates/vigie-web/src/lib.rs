@@ -222,10 +222,35 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stopping.send(());
+    };
+    let server = axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
-        .await
+        .into_future();
+    // Requests under way get SHUTDOWN_GRACE to finish; a connection held
+    // open longer (a client sending its headers byte by byte) does not keep
+    // the server from stopping.
+    let deadline = async {
+        if stopped.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = server => served,
+        () = deadline => {
+            tracing::warn!(grace_secs = SHUTDOWN_GRACE.as_secs(), "connections still open when stopping: closed");
+            Ok(())
+        }
+    }
 }
+
+/// How long requests under way may take to finish once the server stops.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Prefix of Vigie's push tokens, so a leaked one is recognisable (secret scanners).
 pub const TOKEN_PREFIX: &str = "vigie_";

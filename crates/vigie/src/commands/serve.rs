@@ -23,6 +23,11 @@ use crate::commands::worker::{LoopOptions, load_refiner, run_loops, shutdown_sig
 /// Runs the server until Ctrl-C; `open_path` is printed as the page to open.
 pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut dyn Write) -> anyhow::Result<()> {
     let (zone, zone_from) = crate::app::installation_zone()?;
+    // Ctrl-C or SIGTERM stops the web server, and lets the background work
+    // under way (a collection cycle, a notification being sent) finish and
+    // record itself; a second one stops at once. Listened for from the
+    // start: a signal while the server starts is a stop, not a kill.
+    let signal = shutdown_signal()?;
     let listener = match tokio::net::TcpListener::bind(args.bind.trim()).await {
         Ok(l) => l,
         Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
@@ -46,10 +51,6 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
         stories.clone(),
         WebConfig { secure_cookies: args.secure_cookies, zone },
     );
-    // Ctrl-C or SIGTERM stops the web server, and lets the background work
-    // under way (a collection cycle, a notification being sent) finish and
-    // record itself; a second one stops at once.
-    let signal = shutdown_signal()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let stop = Arc::new(stop);
     let _signal = AbortOnDrop(tokio::spawn({

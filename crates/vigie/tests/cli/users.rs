@@ -187,3 +187,29 @@ fn a_command_on_a_directory_without_vigie_says_it_makes_a_new_installation() {
     let second = vigie.command(&["user", "list"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&second.stderr).contains("new installation"));
 }
+
+#[test]
+fn a_client_holding_a_request_open_does_not_keep_the_server_from_stopping() {
+    let vigie = Vigie::new();
+    let (lines, child, _out) = serve_lines(&vigie, 1);
+    let address = lines[0].trim().trim_start_matches("Vigie is at http://").trim_end_matches('/').to_string();
+    // A request whose headers never end (a slow or hostile client).
+    let mut stalled = TcpStream::connect(&address).unwrap();
+    write!(stalled, "GET /api/v1/health HTTP/1.1\r\nHost: {address}\r\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let asked = std::time::Instant::now();
+    crate::support::terminate(&child);
+    let mut child = child;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if asked.elapsed() > std::time::Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("the server did not stop within 30 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    drop(stalled);
+}
