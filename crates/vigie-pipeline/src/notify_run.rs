@@ -78,10 +78,13 @@ impl Notifier {
     ) -> Result<DeliveryReport, PipelineError> {
         let mut report = DeliveryReport::default();
         let claimed = tokio::time::Instant::now();
-        let due = store.claim_due_deliveries(now, BATCH, &lease.worker, lease.duration).await?;
+        let mut due = store.claim_due_deliveries(now, BATCH, &lease.worker, lease.duration).await?;
         if due.is_empty() {
             return Ok(report);
         }
+        // The most severe first (a slow receiver delays what comes after),
+        // then in the order they became due.
+        due.sort_by_key(|d| std::cmp::Reverse(d.alert.severity));
         let projects: HashMap<i64, String> = store.list_projects().await?.into_iter().map(|p| (p.id, p.name)).collect();
         // A notification describes its alert as it is when sent: of several
         // events of one alert waiting for one channel, the latest is sent

@@ -569,6 +569,39 @@ fn a_stopping_collector_sends_nothing_new_while_its_last_cycle_finishes() {
 }
 
 #[test]
+fn the_most_severe_notifications_go_out_first() {
+    let server = TestServer::start(|_| Response::new(200).body("{}"));
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    vigie.run(&["notify", "webhook", &server.url("/hook"), "--min-severity", "info"]).success();
+    let now = unix_now();
+    import(
+        &vigie,
+        &[
+            mention(
+                "1",
+                "Acme annonce le rappel produit de sa bouilloire, par précaution. Merci pour l'info !",
+                now - 120,
+            ),
+            mention("2", "Acme est une arnaque, service honteux, je suis furieux", now - 60),
+        ],
+    );
+    let list = alerts(&vigie);
+    let severity = |id: &Value| list.iter().find(|a| a["id"] == *id).unwrap()["severity"].as_str().unwrap().to_string();
+    let mut ids: Vec<Value> = list.iter().map(|a| a["id"].clone()).collect();
+    ids.sort_by_key(|id| id.as_i64());
+    assert_eq!((severity(&ids[0]), severity(&ids[1])), ("warning".into(), "critical".into()), "{list:#?}");
+    vigie.run(&["notify", "send"]).success();
+    let sent: Vec<String> = server
+        .requests_to("/hook")
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["event_id"].as_str().unwrap().to_string())
+        .collect();
+    // The critical alert, opened second, goes out first.
+    assert_eq!(sent, [format!("vigie-{}-1", ids[1]), format!("vigie-{}-1", ids[0])]);
+}
+
+#[test]
 fn events_of_one_alert_waiting_together_go_out_as_one_notification() {
     let server = TestServer::start(|_| Response::new(200).body("{}"));
     let vigie = Vigie::new();
