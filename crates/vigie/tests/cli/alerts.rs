@@ -309,6 +309,23 @@ fn a_live_surge_is_raised_as_the_mentions_arrive() {
     assert!(show.contains("observed") && show.contains("expected"), "{show}");
     // The same outage tweet forty times: one story, and the alert says so.
     assert!(show.contains("stories: 1 (the other "), "{show}");
+
+    // A backtest up to tomorrow replays up to now: the surge does not go on
+    // growing into hours that have not happened (at most the bucket under
+    // way, five minutes, ends after now).
+    let tomorrow = chrono::DateTime::from_timestamp(now + 86_400, 0).unwrap().format("%Y-%m-%d").to_string();
+    let run = vigie.run(&["backtest", "--watch", "Acme", "--from", "3d", "--to", &tomorrow, "--format", "json"]);
+    let replayed = run.success().json();
+    let last = |a: &Value| {
+        chrono::DateTime::parse_from_str(&format!("{} +0000", a["last"].as_str().unwrap()), "%Y-%m-%d %H:%M:%SZ %z")
+            .unwrap()
+            .timestamp()
+    };
+    let surge = replayed.as_array().unwrap().iter().find(|a| a["rule"] == "volume_surge").expect("replayed");
+    assert!(last(surge) <= now + 300, "last event {} s after now: {surge:#}", last(surge) - now);
+    let future = chrono::DateTime::from_timestamp(now + 3_600, 0).unwrap().to_rfc3339();
+    let bad = vigie.run(&["backtest", "--watch", "Acme", "--from", &future]).code(2);
+    assert!(bad.stderr.contains("before now"), "{}", bad.stderr);
 }
 
 #[test]
