@@ -241,7 +241,10 @@ pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
             _ = terminate.recv() => {}
         }
         // Said at once: the work under way may take a while to finish.
-        eprintln!("stopping: finishing the work under way (Ctrl-C or SIGTERM again stops at once)");
+        eprintln!(
+            "stopping: finishing the work under way — fetches get 10 s, a notification being sent its \
+             channel's timeout (Ctrl-C or SIGTERM again stops at once)"
+        );
         // A second signal does not wait (what was leased comes back when the
         // leases expire, or at once when a process of the same kind starts
         // again on this machine).
