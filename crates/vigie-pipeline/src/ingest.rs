@@ -127,15 +127,20 @@ fn item_id(m: &Mention) -> Option<&str> {
     m.source_item_id.as_deref().filter(|_| !m.source_kind.has_global_ids())
 }
 
-/// Items of one batch that share a link but neither their id nor their
-/// content (a site whose feed links every article to its home page, forum
-/// posts exported with their thread's address) are different items: each
-/// is keyed by its id, as an item without a link is, instead of all but
-/// the first being taken for copies of it. The same article under two ids
-/// (same title and text) stays one mention.
+/// Items of one batch that share a link but not their content, and that
+/// their source calls different items (different ids), are different items — a site whose feed links every article to its home
+/// page, forum posts exported with their thread's address — not copies of
+/// the first: each is keyed by its content (title and text), as an item
+/// with neither link nor id is. By content rather than by id, so a feed
+/// whose ids are positions (a new article takes the first id, the others
+/// shift) loses nothing and stores nothing twice; an edited article is
+/// stored again rather than lost. The same article under two ids (same
+/// title and text) stays one mention.
 fn key_shared_links(items: &mut [Normalized]) {
     let mut by_link: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, (m, _)) in items.iter().enumerate() {
+        // (An item without an id is the link's: the same article with
+        // another excerpt, as an import of it may have.)
         if m.url.is_some() && item_id(m).is_some() && m.dedup_key.starts_with("url:") {
             by_link.entry(m.dedup_key.as_str()).or_default().push(i);
         }
@@ -145,13 +150,13 @@ fn key_shared_links(items: &mut [Normalized]) {
         .filter(|group| {
             let distinct =
                 |f: &dyn Fn(&Mention) -> &str| group.iter().map(|&i| f(&items[i].0)).collect::<HashSet<_>>().len() > 1;
-            group.len() > 1 && distinct(&|m| item_id(m).unwrap_or_default()) && distinct(&|m| m.content_hash.as_str())
+            distinct(&|m| item_id(m).unwrap_or_default()) && distinct(&|m| m.content_hash.as_str())
         })
         .flatten()
         .collect();
     for i in shared {
         let m = &mut items[i].0;
-        m.dedup_key = Mention::dedup_key_for(None, m.source_kind, m.source_item_id.as_deref(), &m.content_hash);
+        m.dedup_key = Mention::dedup_key_for(None, m.source_kind, None, &m.content_hash);
     }
 }
 
@@ -495,7 +500,10 @@ impl Ingestor {
         }
         let is_moved =
             |m: &Mention| item_id(m).is_some_and(|id| moved.contains(&(id.to_string(), m.content_hash.clone())));
-        Ok(new.into_iter().filter(|(m, _)| !is_moved(m)).collect())
+        // The same article under several ids moves with them all.
+        let moved_keys: HashSet<String> =
+            new.iter().filter(|(m, _)| is_moved(m)).map(|(m, _)| m.dedup_key.clone()).collect();
+        Ok(new.into_iter().filter(|(m, _)| !moved_keys.contains(&m.dedup_key)).collect())
     }
 
     /// Both halves, for small batches (a feed's items). The CPU half runs on

@@ -390,6 +390,23 @@ fn an_item_whose_link_changes_under_the_same_guid_is_stored_once() {
     let run = vigie.run(&["collect", "--once"]).success();
     assert!(run.stdout.contains("1 new mention(s) stored"), "{}", run.stdout);
     assert_eq!(titles_and_links(&vigie).len(), 3);
+
+    // One article under two GUIDs (one mention), whose link then changes
+    // under both: still one mention.
+    let server = versions(vec![
+        rss(&[("h1", "https://q.example.fr/art", "Même article"), ("h2", "https://q.example.fr/art", "Même article")]),
+        rss(&[
+            ("h1", "https://q.example.fr/art-v2", "Même article"),
+            ("h2", "https://q.example.fr/art-v2", "Même article"),
+        ]),
+    ]);
+    let vigie = Vigie::new();
+    vigie.run(&["source", "add", "rss", &server.url("/rss.xml"), "--every", "1m"]).success();
+    let run = vigie.run(&["collect", "--once"]).success();
+    assert!(run.stdout.contains("1 new mention(s) stored"), "{}", run.stdout);
+    make_sources_due(&vigie);
+    let run = vigie.run(&["collect", "--once"]).success();
+    assert!(run.stdout.contains("0 new mention(s) stored"), "{}", run.stdout);
 }
 
 #[test]
@@ -403,7 +420,14 @@ fn articles_of_a_feed_that_links_each_one_to_its_home_page_are_all_stored() {
         ("u4", "https://www.acme-fans.example/bilan", "Bilan de l'année"),
         ("u5", "https://www.acme-fans.example/bilan", "Bilan de l'année"),
     ]);
-    let server = versions(vec![feed]);
+    // Then a new article on top, and (GUIDs by position) the others shift.
+    let shifted = rss(&[
+        ("u1", home, "Acme ouvre un magasin à Nantes"),
+        ("u2", home, "Acme : panne à Paris"),
+        ("u3", home, "Acme : panne à Lyon"),
+        ("u4", home, "Le PDG d'Acme démissionne"),
+    ]);
+    let server = versions(vec![feed.clone(), feed, shifted]);
     let vigie = Vigie::new();
     vigie.run(&["source", "add", "rss", &server.url("/rss.xml"), "--every", "1m"]).success();
     let run = vigie.run(&["collect", "--once"]).success();
@@ -415,6 +439,13 @@ fn articles_of_a_feed_that_links_each_one_to_its_home_page_are_all_stored() {
     let run = vigie.run(&["collect", "--once"]).success();
     assert!(run.stdout.contains("0 new mention(s) stored"), "{}", run.stdout);
     assert_eq!(titles_and_links(&vigie).len(), 4);
+    // The new article is stored, the shifted ones are not stored again.
+    make_sources_due(&vigie);
+    let run = vigie.run(&["collect", "--once"]).success();
+    assert!(run.stdout.contains("4 item(s) read, 1 new mention(s) stored"), "{}", run.stdout);
+    let stored = titles_and_links(&vigie);
+    assert!(stored.iter().any(|(t, _)| t == "Acme ouvre un magasin à Nantes"), "{stored:#?}");
+    assert_eq!(stored.len(), 5, "{stored:#?}");
 }
 
 #[test]
