@@ -27,6 +27,11 @@ pub const MAX_ATTEMPTS: i64 = 40;
 pub const BATCH: i64 = 100;
 /// Mentions shown in a notification.
 pub const MENTIONS_SHOWN: usize = 5;
+/// After this long, the sending loop leaves the rest of a round's claimed
+/// deliveries to its next round (still claimed: this process takes them
+/// again), which sorts them with those due since: a critical alert opened
+/// while slow receivers are being sent warnings goes next, not after them.
+pub const ROUND: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What one round of sending did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,17 +69,18 @@ impl Notifier {
         self.deliver_due_until(store, now, lease, || false).await
     }
 
-    /// [`Self::deliver_due`], stopping between two deliveries once
-    /// `stopping` says so: a process asked to stop finishes the delivery in
-    /// flight and records it (stopped mid-send, it would leave a
-    /// notification the receiver got to be sent again), and leaves the rest
-    /// claimed until it gives its leases back.
+    /// [`Self::deliver_due`], ending the round between two deliveries once
+    /// `enough` says so, the rest left claimed: a process asked to stop
+    /// finishes the delivery in flight and records it (stopped mid-send, it
+    /// would leave a notification the receiver got to be sent again) until
+    /// it gives its leases back; the sending loop ends a round after
+    /// [`ROUND`], so that what became due meanwhile is sorted in.
     pub async fn deliver_due_until(
         &self,
         store: &Arc<dyn Store>,
         now: DateTime<Utc>,
         lease: &Lease,
-        stopping: impl Fn() -> bool,
+        enough: impl Fn() -> bool,
     ) -> Result<DeliveryReport, PipelineError> {
         let mut report = DeliveryReport::default();
         let claimed = tokio::time::Instant::now();
@@ -99,7 +105,7 @@ impl Notifier {
             if latest.get(&(delivery.alert.id, delivery.channel.id)) != Some(&delivery.event) {
                 continue;
             }
-            if stopping() {
+            if enough() {
                 break;
             }
             if claimed.elapsed() > lease.duration / 2 {

@@ -163,8 +163,9 @@ impl DeliveryLoop {
                     _ = tick.tick() => {}
                     _ = stopped.wait_for(|s| *s) => break,
                 }
-                let stopping = || *stopped.borrow();
-                if let Err(e) = notifier.deliver_due_until(&store, Utc::now(), &lease, stopping).await {
+                let round = std::time::Instant::now();
+                let enough = || *stopped.borrow() || round.elapsed() > vigie_pipeline::notify_run::ROUND;
+                if let Err(e) = notifier.deliver_due_until(&store, Utc::now(), &lease, enough).await {
                     tracing::warn!(error = %e, "could not send notifications; retrying");
                 }
             }

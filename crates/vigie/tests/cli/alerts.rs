@@ -619,6 +619,51 @@ fn the_most_severe_notifications_go_out_first() {
 }
 
 #[test]
+fn a_critical_alert_opened_while_warnings_are_being_sent_goes_next() {
+    // A receiver that takes four seconds per notification.
+    let server = TestServer::start(|_| Response::new(200).body("{}").delayed(std::time::Duration::from_secs(4)));
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    vigie.run(&["notify", "webhook", &server.url("/hook"), "--min-severity", "info"]).success();
+    let now = unix_now();
+    import(
+        &vigie,
+        &[
+            mention(
+                "1",
+                "Acme annonce le rappel produit de sa bouilloire, par précaution. Merci pour l'info !",
+                now - 120,
+            ),
+            mention("2", "Acme : un boycott annoncé par un syndicat étudiant, à suivre demain", now - 110),
+        ],
+    );
+    let warnings: Vec<Value> = alerts(&vigie).iter().map(|a| a["id"].clone()).collect();
+    assert!(alerts(&vigie).iter().all(|a| a["severity"] == "warning"), "{:#?}", alerts(&vigie));
+    let mut child = vigie.spawn(&["collect"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while server.requests_to("/hook").is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // While the first warning is being sent, a critical alert opens.
+    let body = format!("{}\n", mention("3", "Acme est une arnaque, service honteux, je suis furieux", unix_now() - 5));
+    let file = vigie.write("critical.jsonl", body);
+    vigie.run(&["import", file.to_str().unwrap()]).success();
+    let critical = alerts(&vigie).into_iter().find(|a| a["severity"] == "critical").expect("a critical alert");
+    while server.requests_to("/hook").len() < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let sent: Vec<String> = server
+        .requests_to("/hook")
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["event_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert_eq!(sent[1], format!("vigie-{}-1", critical["id"]), "{sent:?} (warnings {warnings:?})");
+}
+
+#[test]
 fn events_of_one_alert_waiting_together_go_out_as_one_notification() {
     let server = TestServer::start(|_| Response::new(200).body("{}"));
     let vigie = Vigie::new();
