@@ -267,6 +267,10 @@ pub enum FetchError {
     #[error("HTTP request to {url} failed: {reason}")]
     Http { url: String, reason: String },
     /// The HTTP client could not be built (TLS set-up).
+    /// The fetcher was told to stop ([`Fetcher::with_stop`]) while the
+    /// request waited for its host's slot: it was not sent.
+    #[error("not fetched: stopping")]
+    Stopped,
     #[error("could not set up the HTTP client: {0}")]
     Client(String),
 }
@@ -319,7 +323,7 @@ impl FetchError {
         match self {
             FetchError::Timeout { .. } | FetchError::Connect { .. } | FetchError::Body { .. } => true,
             FetchError::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
-            FetchError::Http { .. } | FetchError::RobotsUnavailable { .. } => true,
+            FetchError::Http { .. } | FetchError::RobotsUnavailable { .. } | FetchError::Stopped => true,
             FetchError::InvalidUrl { .. }
             | FetchError::UrlRefused(_)
             | FetchError::Refused(_)
@@ -388,6 +392,8 @@ pub struct Fetcher {
     config: Arc<FetchConfig>,
     hosts: Arc<HostTable>,
     robots: Arc<RobotsCache>,
+    /// Once true, GET requests not sent yet fail with [`FetchError::Stopped`].
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// What to do with a body over its limit.
@@ -453,7 +459,17 @@ impl Fetcher {
             hosts: Arc::new(HostTable::new(config.host_policy)),
             robots: Arc::new(RobotsCache::new()),
             config: Arc::new(config),
+            stop: None,
         })
+    }
+
+    /// This fetcher sends no more GET request once `stop` is true: a
+    /// request still waiting for its host's slot then fails with
+    /// [`FetchError::Stopped`] instead of being sent (a process that is
+    /// stopping starts nothing new). POSTs (webhooks) are not stopped.
+    pub fn with_stop(mut self, stop: tokio::sync::watch::Receiver<bool>) -> Fetcher {
+        self.stop = Some(stop);
+        self
     }
 
     pub fn config(&self) -> &FetchConfig {
@@ -598,6 +614,9 @@ impl Fetcher {
     ) -> Result<FetchOutcome, FetchError> {
         let host = hosts::host_key(&url).unwrap_or_default();
         let _slot = self.hosts.acquire(&host).await;
+        if self.stop.as_ref().is_some_and(|stop| *stop.borrow()) {
+            return Err(FetchError::Stopped);
+        }
         let total = self.config.total_timeout;
         // reqwest's own timeout covers the body too; this one is the backstop.
         let exchange = self.fetch_checked(url, headers, shown_url, limit, over);

@@ -131,6 +131,12 @@ impl StopSignal {
         *self.0.borrow()
     }
 
+    /// A receiver of the signal, for [`vigie_collect::Fetcher::with_stop`]:
+    /// requests still waiting for their host are then not sent.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.0.subscribe()
+    }
+
     /// Resolves once [`Self::stop`] was called.
     pub async fn stopped(&self) {
         let mut rx = self.0.subscribe();
@@ -543,6 +549,11 @@ async fn collect_source(
     started: std::time::Instant,
 ) -> Result<Outcome, PipelineError> {
     let mut reading = read_source(fetcher, ctx, source, now).await;
+    // A failure while the process stops (a request it did not send, one cut
+    // short) says nothing of the source: nothing is recorded, it stays due.
+    if reading.error.is_some() && ctx.stop.is_stopped() {
+        return Ok(Outcome::NotStarted);
+    }
     let items = std::mem::take(&mut reading.items);
     let seen = items.len() as u64;
     let mut stored = 0;

@@ -48,8 +48,8 @@ pub async fn run_loops(
     stop: impl Future<Output = ()>,
     mut report: impl FnMut(&CollectReport),
 ) -> anyhow::Result<()> {
-    let fetcher = Fetcher::new(fetch_config())?;
     let ctx = CollectContext { models: models.clone(), stories: opts.stories.clone(), ..collect_context() };
+    let fetcher = Fetcher::new(fetch_config())?.with_stop(ctx.stop.subscribe());
     let delivery = DeliveryLoop::spawn(store.clone(), notifier()?, opts.lease.clone());
     let escalation = AbortOnDrop(spawn_escalation(store.clone(), notifier()?));
     // Asked to stop, the cycle under way starts no more fetches and the

@@ -449,6 +449,36 @@ fn articles_of_a_feed_that_links_each_one_to_its_home_page_are_all_stored() {
 }
 
 #[test]
+fn a_stopped_collector_sends_no_request_after_the_signal() {
+    // Six feeds of one host that answers after 3 s: two at a time (the
+    // per-host limit), the others waiting for their turn.
+    let server = TestServer::start(|_| Response::new(500).delayed(std::time::Duration::from_secs(3)));
+    let vigie = Vigie::new();
+    for i in 0..6 {
+        vigie.run(&["source", "add", "rss", &server.url(&format!("/feed{i}.xml")), "--every", "1m"]).success();
+    }
+    let child = vigie
+        .command(&["collect"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while server.requests().len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    terminate(&child);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    // The two under way finished; the four waiting for the host were not
+    // sent. A failure while stopping is not recorded: all six stay due.
+    assert_eq!(server.requests().len(), 2, "{:?}", server.requests().iter().map(|r| &r.path).collect::<Vec<_>>());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("0 failed, 6 left for the next start"), "{stdout}");
+    assert!(sources(&vigie).iter().all(|s| s["status"] == "new"), "{:#?}", sources(&vigie));
+}
+
+#[test]
 fn a_stopped_collector_does_not_wait_for_every_source_of_a_slow_host() {
     // Six feeds of one host that answers after 20 s: two at a time (the
     // per-host limit), a minute of fetches in all.
