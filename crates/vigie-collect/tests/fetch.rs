@@ -401,3 +401,20 @@ async fn extra_headers_are_sent_and_bad_ones_refused_before_sending() {
     assert!(err.to_string().ends_with("longer than 8 KiB"), "{err}");
     assert_eq!(server.hits(), 1, "no bad request may be sent");
 }
+
+#[tokio::test]
+async fn a_stopped_fetcher_sends_no_get_but_still_posts() {
+    let server = TestServer::start(|_| Response::ok(rss()));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let f = fetcher(local_config()).with_stop(stopped);
+    let req = FetchRequest { url: server.url("/feed.xml"), ..FetchRequest::default() };
+    assert!(matches!(f.fetch(&req).await, Ok(FetchOutcome::Fetched { .. })));
+    stop.send_replace(true);
+    let err = f.fetch(&req).await.unwrap_err();
+    assert!(matches!(err, FetchError::Stopped), "{err}");
+    assert_eq!(err.to_string(), "not fetched: stopping");
+    assert_eq!(server.requests().len(), 1, "the second GET was not sent");
+    // A webhook being delivered is not a new fetch: it goes out.
+    f.post(&server.url("/hook"), &[("Content-Type".into(), "application/json".into())], b"{}".to_vec()).await.unwrap();
+    assert_eq!(server.requests().len(), 2);
+}
