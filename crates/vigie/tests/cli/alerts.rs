@@ -23,6 +23,27 @@ fn alerts(vigie: &Vigie) -> Vec<Value> {
     vigie.run(&["alert", "list", "--format", "json"]).success().json().as_array().unwrap().clone()
 }
 
+/// The `event_id` of each notification a receiver got at `path`, in order.
+fn event_ids(server: &TestServer, path: &str) -> Vec<String> {
+    server
+        .requests_to(path)
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["event_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A watch on Acme and a webhook to `server`'s `/hook` for every alert.
+fn watched_with_hook(server: &TestServer) -> Vigie {
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
+    vigie.run(&["notify", "webhook", &server.url("/hook"), "--min-severity", "info"]).success();
+    vigie
+}
+
+/// A mention with a trigger term ("rappel produit") that reads as no
+/// complaint: it opens a warning, not a critical alert.
+const RECALL_NOTICE: &str = "Acme annonce le rappel produit de sa bouilloire, par précaution. Merci pour l'info !";
+
 /// Makes every pending delivery due now (as if its back-off had passed).
 fn make_deliveries_due(vigie: &Vigie) {
     vigie.with_db(async |pool| {
@@ -483,11 +504,7 @@ fn collects_side_by_side_send_each_notification_once() {
     for run in once {
         run.success();
     }
-    let events: Vec<String> = server
-        .requests_to("/hook")
-        .iter()
-        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["event_id"].as_str().unwrap().to_string())
-        .collect();
+    let events = event_ids(&server, "/hook");
     let distinct: std::collections::HashSet<&String> = events.iter().collect();
     assert_eq!(distinct.len(), terms.len(), "{events:?}");
     assert_eq!(events.len(), terms.len(), "each notification once: {events:?}");
@@ -588,18 +605,12 @@ fn a_stopping_collector_sends_nothing_new_while_its_last_cycle_finishes() {
 #[test]
 fn the_most_severe_notifications_go_out_first() {
     let server = TestServer::start(|_| Response::new(200).body("{}"));
-    let vigie = Vigie::new();
-    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
-    vigie.run(&["notify", "webhook", &server.url("/hook"), "--min-severity", "info"]).success();
+    let vigie = watched_with_hook(&server);
     let now = unix_now();
     import(
         &vigie,
         &[
-            mention(
-                "1",
-                "Acme annonce le rappel produit de sa bouilloire, par précaution. Merci pour l'info !",
-                now - 120,
-            ),
+            mention("1", RECALL_NOTICE, now - 120),
             mention("2", "Acme est une arnaque, service honteux, je suis furieux", now - 60),
         ],
     );
@@ -609,11 +620,7 @@ fn the_most_severe_notifications_go_out_first() {
     ids.sort_by_key(|id| id.as_i64());
     assert_eq!((severity(&ids[0]), severity(&ids[1])), ("warning".into(), "critical".into()), "{list:#?}");
     vigie.run(&["notify", "send"]).success();
-    let sent: Vec<String> = server
-        .requests_to("/hook")
-        .iter()
-        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["event_id"].as_str().unwrap().to_string())
-        .collect();
+    let sent = event_ids(&server, "/hook");
     // The critical alert, opened second, goes out first.
     assert_eq!(sent, [format!("vigie-{}-1", ids[1]), format!("vigie-{}-1", ids[0])]);
 }
@@ -622,18 +629,12 @@ fn the_most_severe_notifications_go_out_first() {
 fn a_critical_alert_opened_while_warnings_are_being_sent_goes_next() {
     // A receiver that takes four seconds per notification.
     let server = TestServer::start(|_| Response::new(200).body("{}").delayed(std::time::Duration::from_secs(4)));
-    let vigie = Vigie::new();
-    vigie.run(&["watch", "add", "Acme", "--query", "acme"]).success();
-    vigie.run(&["notify", "webhook", &server.url("/hook"), "--min-severity", "info"]).success();
+    let vigie = watched_with_hook(&server);
     let now = unix_now();
     import(
         &vigie,
         &[
-            mention(
-                "1",
-                "Acme annonce le rappel produit de sa bouilloire, par précaution. Merci pour l'info !",
-                now - 120,
-            ),
+            mention("1", RECALL_NOTICE, now - 120),
             mention("2", "Acme : un boycott annoncé par un syndicat étudiant, à suivre demain", now - 110),
         ],
     );
@@ -654,11 +655,7 @@ fn a_critical_alert_opened_while_warnings_are_being_sent_goes_next() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let sent: Vec<String> = server
-        .requests_to("/hook")
-        .iter()
-        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["event_id"].as_str().unwrap().to_string())
-        .collect();
+    let sent = event_ids(&server, "/hook");
     assert_eq!(sent.len(), 3, "{sent:?}");
     assert_eq!(sent[1], format!("vigie-{}-1", critical["id"]), "{sent:?} (warnings {warnings:?})");
 }

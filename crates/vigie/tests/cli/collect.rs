@@ -328,6 +328,16 @@ fn versions(bodies: Vec<Vec<u8>>) -> TestServer {
     })
 }
 
+/// A feed source served by `server`, collected twice: the two reports.
+fn collected_twice(server: &TestServer) -> (Vigie, String, String) {
+    let vigie = Vigie::new();
+    vigie.run(&["source", "add", "rss", &server.url("/rss.xml"), "--every", "1m"]).success();
+    let first = vigie.run(&["collect", "--once"]).success().stdout;
+    make_sources_due(&vigie);
+    let second = vigie.run(&["collect", "--once"]).success().stdout;
+    (vigie, first, second)
+}
+
 fn titles_and_links(vigie: &Vigie) -> Vec<(String, String)> {
     let mut all: Vec<(String, String)> = vigie
         .export()
@@ -382,13 +392,9 @@ fn an_item_whose_link_changes_under_the_same_guid_is_stored_once() {
             ("x", "https://blog.example.fr/c", "Second billet"),
         ]),
     ]);
-    let vigie = Vigie::new();
-    vigie.run(&["source", "add", "rss", &server.url("/rss.xml"), "--every", "1m"]).success();
-    let run = vigie.run(&["collect", "--once"]).success();
-    assert!(run.stdout.contains("2 new mention(s) stored"), "{}", run.stdout);
-    make_sources_due(&vigie);
-    let run = vigie.run(&["collect", "--once"]).success();
-    assert!(run.stdout.contains("1 new mention(s) stored"), "{}", run.stdout);
+    let (vigie, first, second) = collected_twice(&server);
+    assert!(first.contains("2 new mention(s) stored"), "{first}");
+    assert!(second.contains("1 new mention(s) stored"), "{second}");
     assert_eq!(titles_and_links(&vigie).len(), 3);
 
     // One article under two GUIDs (one mention), whose link then changes
@@ -400,13 +406,9 @@ fn an_item_whose_link_changes_under_the_same_guid_is_stored_once() {
             ("h2", "https://q.example.fr/art-v2", "Même article"),
         ]),
     ]);
-    let vigie = Vigie::new();
-    vigie.run(&["source", "add", "rss", &server.url("/rss.xml"), "--every", "1m"]).success();
-    let run = vigie.run(&["collect", "--once"]).success();
-    assert!(run.stdout.contains("1 new mention(s) stored"), "{}", run.stdout);
-    make_sources_due(&vigie);
-    let run = vigie.run(&["collect", "--once"]).success();
-    assert!(run.stdout.contains("0 new mention(s) stored"), "{}", run.stdout);
+    let (_, first, second) = collected_twice(&server);
+    assert!(first.contains("1 new mention(s) stored"), "{first}");
+    assert!(second.contains("0 new mention(s) stored"), "{second}");
 }
 
 #[test]
@@ -448,11 +450,11 @@ fn articles_of_a_feed_that_links_each_one_to_its_home_page_are_all_stored() {
     assert_eq!(stored.len(), 5, "{stored:#?}");
 }
 
-#[test]
-fn a_stopped_collector_sends_no_request_after_the_signal() {
-    // Six feeds of one host that answers after 3 s: two at a time (the
-    // per-host limit), the others waiting for their turn.
-    let server = TestServer::start(|_| Response::new(500).delayed(std::time::Duration::from_secs(3)));
+/// Six feeds of one host that answers (500) after `delay`: two at a time
+/// (the per-host limit), the others waiting for their turn; and a
+/// `vigie collect` started on them, its output piped.
+fn collecting_six_slow_sources(delay: u64) -> (TestServer, Vigie, std::process::Child) {
+    let server = TestServer::start(move |_| Response::new(500).delayed(std::time::Duration::from_secs(delay)));
     let vigie = Vigie::new();
     for i in 0..6 {
         vigie.run(&["source", "add", "rss", &server.url(&format!("/feed{i}.xml")), "--every", "1m"]).success();
@@ -460,9 +462,16 @@ fn a_stopped_collector_sends_no_request_after_the_signal() {
     let child = vigie
         .command(&["collect"])
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    (server, vigie, child)
+}
+
+#[test]
+fn a_stopped_collector_sends_no_request_after_the_signal() {
+    // Two fetches under way (the host answers after 3 s), four waiting.
+    let (server, vigie, child) = collecting_six_slow_sources(3);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while server.requests().len() < 2 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -480,19 +489,8 @@ fn a_stopped_collector_sends_no_request_after_the_signal() {
 
 #[test]
 fn a_stopped_collector_does_not_wait_for_every_source_of_a_slow_host() {
-    // Six feeds of one host that answers after 20 s: two at a time (the
-    // per-host limit), a minute of fetches in all.
-    let server = TestServer::start(|_| Response::new(500).delayed(std::time::Duration::from_secs(20)));
-    let vigie = Vigie::new();
-    for i in 0..6 {
-        vigie.run(&["source", "add", "rss", &server.url(&format!("/feed{i}.xml")), "--every", "1m"]).success();
-    }
-    let child = vigie
-        .command(&["collect"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    // The host answers after 20 s: a minute of fetches in all.
+    let (server, vigie, child) = collecting_six_slow_sources(20);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while server.requests().is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
