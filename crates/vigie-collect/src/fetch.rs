@@ -613,10 +613,19 @@ impl Fetcher {
         over: Over,
     ) -> Result<FetchOutcome, FetchError> {
         let host = hosts::host_key(&url).unwrap_or_default();
-        let _slot = self.hosts.acquire(&host).await;
-        if self.stop.as_ref().is_some_and(|stop| *stop.borrow()) {
-            return Err(FetchError::Stopped);
-        }
+        // Told to stop while waiting for the host's slot (or its turn, a
+        // second after the previous request): not sent, at once.
+        let _slot = match &self.stop {
+            Some(stop) => {
+                let mut stop = stop.clone();
+                tokio::select! {
+                    biased;
+                    Ok(_) = stop.wait_for(|s| *s) => return Err(FetchError::Stopped),
+                    slot = self.hosts.acquire(&host) => slot,
+                }
+            }
+            None => self.hosts.acquire(&host).await,
+        };
         let total = self.config.total_timeout;
         // reqwest's own timeout covers the body too; this one is the backstop.
         let exchange = self.fetch_checked(url, headers, shown_url, limit, over);

@@ -88,6 +88,7 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
                     sources = r.sources,
                     fetched = r.fetched,
                     failed = r.failed,
+                    left_for_next_start = r.not_started,
                     stored = r.stored,
                     "collection cycle"
                 );

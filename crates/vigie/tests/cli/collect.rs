@@ -450,13 +450,13 @@ fn articles_of_a_feed_that_links_each_one_to_its_home_page_are_all_stored() {
     assert_eq!(stored.len(), 5, "{stored:#?}");
 }
 
-/// Six feeds of one host that answers (500) after `delay`: two at a time
+/// Eight feeds of one host that answers (500) after `delay`: two at a time
 /// (the per-host limit), the others waiting for their turn; and a
 /// `vigie collect` started on them, its output piped.
-fn collecting_six_slow_sources(delay: u64) -> (TestServer, Vigie, std::process::Child) {
+fn collecting_eight_slow_sources(delay: u64) -> (TestServer, Vigie, std::process::Child) {
     let server = TestServer::start(move |_| Response::new(500).delayed(std::time::Duration::from_secs(delay)));
     let vigie = Vigie::new();
-    for i in 0..6 {
+    for i in 0..8 {
         vigie.run(&["source", "add", "rss", &server.url(&format!("/feed{i}.xml")), "--every", "1m"]).success();
     }
     let child = vigie
@@ -470,27 +470,31 @@ fn collecting_six_slow_sources(delay: u64) -> (TestServer, Vigie, std::process::
 
 #[test]
 fn a_stopped_collector_sends_no_request_after_the_signal() {
-    // Two fetches under way (the host answers after 3 s), four waiting.
-    let (server, vigie, child) = collecting_six_slow_sources(3);
+    // Two fetches under way (the host answers after 3 s), six waiting.
+    let (server, vigie, child) = collecting_eight_slow_sources(3);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while server.requests().len() < 2 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    let asked = std::time::Instant::now();
     terminate(&child);
     let output = child.wait_with_output().unwrap();
+    let waited = asked.elapsed();
     assert!(output.status.success(), "{output:?}");
-    // The two under way finished; the four waiting for the host were not
-    // sent. A failure while stopping is not recorded: all six stay due.
+    // The two under way finished; the six waiting for the host (each a
+    // second after the other) were not sent, and did not wait their turn.
+    // A failure while stopping is not recorded: all eight stay due.
     assert_eq!(server.requests().len(), 2, "{:?}", server.requests().iter().map(|r| &r.path).collect::<Vec<_>>());
+    assert!(waited < std::time::Duration::from_secs(6), "stopped after {waited:?}");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("0 failed, 6 left for the next start"), "{stdout}");
+    assert!(stdout.contains("0 failed, 8 left for the next start"), "{stdout}");
     assert!(sources(&vigie).iter().all(|s| s["status"] == "new"), "{:#?}", sources(&vigie));
 }
 
 #[test]
 fn a_stopped_collector_does_not_wait_for_every_source_of_a_slow_host() {
     // The host answers after 20 s: a minute of fetches in all.
-    let (server, vigie, child) = collecting_six_slow_sources(20);
+    let (server, vigie, child) = collecting_eight_slow_sources(20);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while server.requests().is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
