@@ -13,6 +13,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures::StreamExt as _;
+
 use chrono::{DateTime, Duration, Utc};
 use vigie_collect::Fetcher;
 use vigie_notify::{AlertMention, Notice, SmtpConfig, WebhookTarget, retry_delay, send_email, send_webhook};
@@ -32,6 +34,31 @@ pub const MENTIONS_SHOWN: usize = 5;
 /// again), which sorts them with those due since: a critical alert opened
 /// while slow receivers are being sent warnings goes next, not after them.
 pub const ROUND: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The record of an attempt that ended `by` after the round's clock read.
+fn later_by(record: DeliveryRecord, by: Duration) -> DeliveryRecord {
+    match record {
+        DeliveryRecord::Sent { at } => DeliveryRecord::Sent { at: at + by },
+        DeliveryRecord::Retry { at, error, next_attempt_at } => {
+            DeliveryRecord::Retry { at: at + by, error, next_attempt_at: next_attempt_at + by }
+        }
+        DeliveryRecord::Failed { at, error } => DeliveryRecord::Failed { at: at + by, error },
+    }
+}
+
+/// Channels sent to at once in a round.
+pub const CHANNELS_AT_ONCE: usize = 8;
+
+/// What the channels' queues of one round share.
+#[derive(Clone, Copy)]
+struct Round<'a> {
+    store: &'a Arc<dyn Store>,
+    projects: &'a HashMap<i64, String>,
+    now: DateTime<Utc>,
+    claimed: tokio::time::Instant,
+    lease: &'a Lease,
+    enough: &'a (dyn Fn() -> bool + Sync),
+}
 
 /// What one round of sending did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -80,7 +107,7 @@ impl Notifier {
         store: &Arc<dyn Store>,
         now: DateTime<Utc>,
         lease: &Lease,
-        enough: impl Fn() -> bool,
+        enough: impl Fn() -> bool + Sync,
     ) -> Result<DeliveryReport, PipelineError> {
         let mut report = DeliveryReport::default();
         let claimed = tokio::time::Instant::now();
@@ -101,10 +128,42 @@ impl Notifier {
             let event = latest.entry((d.alert.id, d.channel.id)).or_insert(d.event);
             *event = (*event).max(d.event);
         }
+        // One queue per channel, sent side by side: a slow or dead receiver
+        // delays its own notifications, not the other channels'. Within a
+        // channel, one at a time, the most severe first.
+        let mut queues: Vec<Vec<Delivery>> = Vec::new();
+        let mut queue_of: HashMap<i64, usize> = HashMap::new();
         for delivery in due {
             if latest.get(&(delivery.alert.id, delivery.channel.id)) != Some(&delivery.event) {
                 continue;
             }
+            let i = *queue_of.entry(delivery.channel.id).or_insert_with(|| {
+                queues.push(Vec::new());
+                queues.len() - 1
+            });
+            queues[i].push(delivery);
+        }
+        let round = Round { store, projects: &projects, now, claimed, lease, enough: &enough };
+        let outcomes: Vec<Result<DeliveryReport, PipelineError>> = futures::stream::iter(queues)
+            .map(|queue| self.send_queue(&round, queue))
+            .buffer_unordered(CHANNELS_AT_ONCE)
+            .collect()
+            .await;
+        for outcome in outcomes {
+            let part = outcome?;
+            report.sent += part.sent;
+            report.retry += part.retry;
+            report.failed += part.failed;
+            report.superseded += part.superseded;
+        }
+        Ok(report)
+    }
+
+    /// One channel's deliveries of a round, in order.
+    async fn send_queue(&self, round: &Round<'_>, queue: Vec<Delivery>) -> Result<DeliveryReport, PipelineError> {
+        let Round { store, projects, now, claimed, lease, enough } = *round;
+        let mut report = DeliveryReport::default();
+        for delivery in queue {
             if enough() {
                 break;
             }
@@ -115,7 +174,10 @@ impl Notifier {
             report.superseded += store
                 .supersede_deliveries(delivery.alert.id, delivery.channel.id, delivery.event, &lease.worker, now)
                 .await? as usize;
-            let record = self.deliver(store.as_ref(), &projects, &delivery, now).await?;
+            let record = self.deliver(store.as_ref(), projects, &delivery, now).await?;
+            // When the attempt ended, not when the round began: a retry
+            // after a 30 s timeout waits its back-off from then.
+            let record = later_by(record, Duration::from_std(claimed.elapsed()).unwrap_or_default());
             match &record {
                 DeliveryRecord::Sent { .. } => report.sent += 1,
                 DeliveryRecord::Retry { error, .. } => {

@@ -661,6 +661,36 @@ fn a_critical_alert_opened_while_warnings_are_being_sent_goes_next() {
 }
 
 #[test]
+fn a_slow_failing_receiver_delays_only_its_own_notifications() {
+    // One receiver answers 503 after four seconds; the other at once.
+    let slow = TestServer::start(|_| Response::new(503).delayed(std::time::Duration::from_secs(4)));
+    let fast = TestServer::start(|_| Response::new(200).body("{}"));
+    let vigie = watched_with_hook(&fast);
+    vigie.run(&["notify", "webhook", &slow.url("/hook"), "--min-severity", "info"]).success();
+    let now = unix_now();
+    let terms = ["boycott", "scandale", "lawsuit"];
+    let rows: Vec<Value> =
+        terms.iter().enumerate().map(|(i, t)| mention(&i.to_string(), &format!("Acme : {t} !"), now - 60)).collect();
+    import(&vigie, &rows);
+    let started = unix_now();
+    let sent = vigie.run(&["notify", "send"]).success().stdout;
+    assert_eq!(sent, "3 notification(s) sent, 3 to retry, 0 failed\n");
+    // The fast receiver had all three before the slow one got its second.
+    let (fast_arrivals, slow_arrivals) = (fast.arrivals(), slow.arrivals());
+    assert_eq!((fast_arrivals.len(), slow_arrivals.len()), (3, 3));
+    assert!(fast_arrivals[2].0 < slow_arrivals[1].0, "the fast channel waited for the slow one");
+    // Each retry waits its back-off (at least 22.5 s) from when its attempt
+    // ended: the last one ended twelve seconds in.
+    let next = vigie.with_db(async |pool| {
+        sqlx::query_scalar::<_, i64>("SELECT max(next_attempt_at) FROM deliveries WHERE status = 'pending'")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    assert!(next >= started + 12 + 22, "next attempt {} s after the send began", next - started);
+}
+
+#[test]
 fn events_of_one_alert_waiting_together_go_out_as_one_notification() {
     let server = TestServer::start(|_| Response::new(200).body("{}"));
     let vigie = Vigie::new();
