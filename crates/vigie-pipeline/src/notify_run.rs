@@ -98,7 +98,7 @@ impl Notifier {
 
     /// [`Self::deliver_due`], ending the round between two deliveries once
     /// `enough` says so, the rest left claimed: a process asked to stop
-    /// finishes the delivery in flight and records it (stopped mid-send, it
+    /// finishes the deliveries in flight and records them (stopped mid-send, it
     /// would leave a notification the receiver got to be sent again) until
     /// it gives its leases back; the sending loop ends a round after
     /// [`ROUND`], so that what became due meanwhile is sorted in.

@@ -173,7 +173,7 @@ impl DeliveryLoop {
         DeliveryLoop { stop: Arc::new(stop), task: AbortOnDrop(task) }
     }
 
-    /// Tells the loop to send nothing more after the delivery in flight
+    /// Tells the loop to send nothing more after the deliveries in flight
     /// (what is left waits in the outbox); `stop` then waits for it.
     pub fn stopper(&self) -> impl FnOnce() + Send + 'static {
         let stop = Arc::clone(&self.stop);
