@@ -57,7 +57,7 @@ struct Round<'a> {
     now: DateTime<Utc>,
     claimed: tokio::time::Instant,
     lease: &'a Lease,
-    enough: &'a (dyn Fn() -> bool + Sync),
+    enough: &'a (dyn Fn(usize) -> bool + Sync),
 }
 
 /// What one round of sending did.
@@ -93,11 +93,12 @@ impl Notifier {
         now: DateTime<Utc>,
         lease: &Lease,
     ) -> Result<DeliveryReport, PipelineError> {
-        self.deliver_due_until(store, now, lease, || false).await
+        self.deliver_due_until(store, now, lease, |_| false).await
     }
 
-    /// [`Self::deliver_due`], ending the round between two deliveries once
-    /// `enough` says so, the rest left claimed: a process asked to stop
+    /// [`Self::deliver_due`], ending a channel's part of the round before
+    /// its next delivery once `enough` (given how many it sent this round)
+    /// says so, the rest left claimed: a process asked to stop
     /// finishes the deliveries in flight and records them (stopped mid-send, it
     /// would leave a notification the receiver got to be sent again) until
     /// it gives its leases back; the sending loop ends a round after
@@ -107,7 +108,7 @@ impl Notifier {
         store: &Arc<dyn Store>,
         now: DateTime<Utc>,
         lease: &Lease,
-        enough: impl Fn() -> bool + Sync,
+        enough: impl Fn(usize) -> bool + Sync,
     ) -> Result<DeliveryReport, PipelineError> {
         let mut report = DeliveryReport::default();
         let claimed = tokio::time::Instant::now();
@@ -163,8 +164,8 @@ impl Notifier {
     async fn send_queue(&self, round: &Round<'_>, queue: Vec<Delivery>) -> Result<DeliveryReport, PipelineError> {
         let Round { store, projects, now, claimed, lease, enough } = *round;
         let mut report = DeliveryReport::default();
-        for delivery in queue {
-            if enough() {
+        for (sent, delivery) in queue.into_iter().enumerate() {
+            if enough(sent) {
                 break;
             }
             if claimed.elapsed() > lease.duration / 2 {

@@ -164,7 +164,11 @@ impl DeliveryLoop {
                     _ = stopped.wait_for(|s| *s) => break,
                 }
                 let round = std::time::Instant::now();
-                let enough = || *stopped.borrow() || round.elapsed() > vigie_pipeline::notify_run::ROUND;
+                // Each channel sends at least one per round, however slow the
+                // claim was; then the round ends after ROUND.
+                let enough = |sent: usize| {
+                    *stopped.borrow() || (sent > 0 && round.elapsed() > vigie_pipeline::notify_run::ROUND)
+                };
                 if let Err(e) = notifier.deliver_due_until(&store, Utc::now(), &lease, enough).await {
                     tracing::warn!(error = %e, "could not send notifications; retrying");
                 }
