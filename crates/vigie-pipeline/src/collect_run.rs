@@ -103,7 +103,9 @@ enum Outcome {
     NotStarted,
 }
 
-/// Tells a collection cycle to stop: it starts no more fetches, gives the
+/// A process's request to stop, shared by its loops (the web server, the
+/// notification outbox, collection). Told to stop, a collection cycle
+/// starts no more fetches, gives the
 /// ones under way [`STOP_GRACE`] to finish and be recorded, and abandons
 /// the rest (a source waiting for its host, a server that does not
 /// answer): nothing is recorded for them, so they stay due, and what an

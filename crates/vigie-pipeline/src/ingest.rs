@@ -128,9 +128,9 @@ fn item_id(m: &Mention) -> Option<&str> {
 }
 
 /// Items of one batch that share a link but not their content, and that
-/// their source calls different items (different ids), are different items — a site whose feed links every article to its home
-/// page, forum posts exported with their thread's address — not copies of
-/// the first: each is keyed by its content (title and text), as an item
+/// their source calls different items (different ids), are different
+/// items — a site whose feed links every article to its home page, forum
+/// posts exported with their thread's address — not copies of the first: each is keyed by its content (title and text), as an item
 /// with neither link nor id is. By content rather than by id, so a feed
 /// whose ids are positions (a new article takes the first id, the others
 /// shift) loses nothing and stores nothing twice; an edited article is

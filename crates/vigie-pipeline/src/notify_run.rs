@@ -13,9 +13,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures::StreamExt as _;
-
 use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt as _;
 use vigie_collect::Fetcher;
 use vigie_notify::{AlertMention, Notice, SmtpConfig, WebhookTarget, retry_delay, send_email, send_webhook};
 use vigie_store::{Delivery, DeliveryRecord, Store, StoreError};

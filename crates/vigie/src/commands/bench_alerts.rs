@@ -125,6 +125,7 @@ pub async fn run(opts: Options, report: Option<&Path>, out: &mut dyn Write) -> a
         store.clone(),
         Notifier { fetcher, smtp: None, base_url: None, zone: vigie_model::zone::Tz::UTC },
         lease,
+        vigie_pipeline::StopSignal::default(),
     );
 
     let client = reqwest::Client::builder().no_proxy().build()?;

@@ -5,13 +5,12 @@
 //! expired sessions).
 
 use std::io::Write;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::Utc;
 use vigie_pipeline::stories::StoryIndexes;
-use vigie_pipeline::{CollectReport, Lease, release_dead_local_leases};
+use vigie_pipeline::{CollectReport, Lease, StopSignal, release_dead_local_leases};
 use vigie_store::{DynStore, NewUser};
 use vigie_web::{AppState, WebConfig};
 
@@ -51,17 +50,17 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
         stories.clone(),
         WebConfig { secure_cookies: args.secure_cookies, zone },
     );
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let stop = Arc::new(stop);
+    let stop = StopSignal::default();
     let _signal = AbortOnDrop(tokio::spawn({
-        let stop = Arc::clone(&stop);
+        let stop = stop.clone();
         async move {
             signal.await;
-            let _ = stop.send(true);
+            stop.stop();
         }
     }));
-    let stopping = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = stopped.wait_for(|s| *s).await;
+    let stopped = |stop: &StopSignal| {
+        let stop = stop.clone();
+        async move { stop.stopped().await }
     };
     // Alone (SQLite, or one process on PostgreSQL) the server also does the
     // background work; with --no-collect it is a stateless front and
@@ -81,7 +80,7 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
             stories,
         };
         let store = app.store.clone();
-        let stop = stopping(stopped.clone());
+        let stop = stopped(&stop);
         Some(AbortOnDrop(tokio::spawn(async move {
             let report = |r: &CollectReport| {
                 tracing::info!(
@@ -101,10 +100,10 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
     // Scheduled reports go out through the same SMTP settings as alerts.
     let smtp = crate::commands::collect::notifier()?.smtp;
     let _housekeeping = AbortOnDrop(spawn_housekeeping(app.store.clone(), smtp, zone));
-    let served = vigie_web::serve(listener, state, stopping(stopped.clone())).await.context("the server stopped");
+    let served = vigie_web::serve(listener, state, stopped(&stop)).await.context("the server stopped");
     if let Some(mut background) = background {
         // (Also when the web server failed rather than being asked to stop.)
-        let _ = stop.send(true);
+        stop.stop();
         let _ = (&mut background.0).await;
         // Sources and notifications it held go to the other processes at once.
         if let Err(e) = app.store.release_leases(&lease.worker).await {

@@ -15,7 +15,7 @@ use vigie_collect::Fetcher;
 use vigie_pipeline::models::ProjectModels;
 use vigie_pipeline::refine::Refiner;
 use vigie_pipeline::stories::StoryIndexes;
-use vigie_pipeline::{CollectContext, CollectReport, Lease, collect_due, release_dead_local_leases};
+use vigie_pipeline::{CollectContext, CollectReport, Lease, StopSignal, collect_due, release_dead_local_leases};
 use vigie_store::DynStore;
 
 use crate::app::{App, usage};
@@ -50,16 +50,14 @@ pub async fn run_loops(
 ) -> anyhow::Result<()> {
     let ctx = CollectContext { models: models.clone(), stories: opts.stories.clone(), ..collect_context() };
     let fetcher = Fetcher::new(fetch_config())?.with_stop(ctx.stop.subscribe());
-    let delivery = DeliveryLoop::spawn(store.clone(), notifier()?, opts.lease.clone());
+    let delivery = DeliveryLoop::spawn(store.clone(), notifier()?, opts.lease.clone(), ctx.stop.clone());
     let escalation = AbortOnDrop(spawn_escalation(store.clone(), notifier()?));
     // Asked to stop, the cycle under way starts no more fetches and the
     // outbox sends nothing more: what is in flight finishes and is recorded.
-    let stop_sending = delivery.stopper();
-    let stop_fetching = ctx.stop.clone();
+    let stop_all = ctx.stop.clone();
     let stop = async move {
         stop.await;
-        stop_fetching.stop();
-        stop_sending();
+        stop_all.stop();
     };
     tokio::pin!(stop);
     let mut stopping = false;
@@ -148,50 +146,50 @@ pub fn load_refiner(models: &ProjectModels) -> anyhow::Result<Option<Arc<Refiner
 /// The notification outbox's loop: sends the queued notifications every
 /// second; a failing round is logged and the next one tries again.
 pub struct DeliveryLoop {
-    stop: Arc<tokio::sync::watch::Sender<bool>>,
+    stop: StopSignal,
     task: AbortOnDrop,
 }
 
 impl DeliveryLoop {
-    pub fn spawn(store: DynStore, notifier: vigie_pipeline::notify_run::Notifier, lease: Lease) -> DeliveryLoop {
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = stopped.wait_for(|s| *s) => break,
-                }
-                let round = std::time::Instant::now();
-                // Each channel sends at least one per round, however slow the
-                // claim was; then the round ends after ROUND.
-                let enough = |sent: usize| {
-                    *stopped.borrow() || (sent > 0 && round.elapsed() > vigie_pipeline::notify_run::ROUND)
-                };
-                if let Err(e) = notifier.deliver_due_until(&store, Utc::now(), &lease, enough).await {
-                    tracing::warn!(error = %e, "could not send notifications; retrying");
+    /// Once `stop` is given, the loop sends nothing more after the
+    /// deliveries in flight (what is left waits in the outbox).
+    pub fn spawn(
+        store: DynStore,
+        notifier: vigie_pipeline::notify_run::Notifier,
+        lease: Lease,
+        stop: StopSignal,
+    ) -> DeliveryLoop {
+        let task = tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        () = stop.stopped() => break,
+                    }
+                    let round = std::time::Instant::now();
+                    // Each channel sends at least one per round, however slow
+                    // the claim was; then the round ends after ROUND.
+                    let enough = |sent: usize| {
+                        stop.is_stopped() || (sent > 0 && round.elapsed() > vigie_pipeline::notify_run::ROUND)
+                    };
+                    if let Err(e) = notifier.deliver_due_until(&store, Utc::now(), &lease, enough).await {
+                        tracing::warn!(error = %e, "could not send notifications; retrying");
+                    }
                 }
             }
         });
-        DeliveryLoop { stop: Arc::new(stop), task: AbortOnDrop(task) }
+        DeliveryLoop { stop, task: AbortOnDrop(task) }
     }
 
-    /// Tells the loop to send nothing more after the deliveries in flight
-    /// (what is left waits in the outbox); `stop` then waits for it.
-    pub fn stopper(&self) -> impl FnOnce() + Send + 'static {
-        let stop = Arc::clone(&self.stop);
-        move || {
-            let _ = stop.send(true);
-        }
-    }
-
-    /// Stops after the notification being sent, if any, is sent and
-    /// recorded (within its channel's timeouts): aborted mid-send, a
+    /// Stops after the notifications being sent, if any, are sent and
+    /// recorded (within their channels' timeouts): aborted mid-send, a
     /// notification the receiver got would be sent again after a restart.
     /// (Dropped instead, the loop stops at once.)
     pub async fn stop(mut self) {
-        let _ = self.stop.send(true);
+        self.stop.stop();
         if let Err(e) = (&mut self.task.0).await
             && !e.is_cancelled()
         {
