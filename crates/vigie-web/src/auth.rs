@@ -335,6 +335,13 @@ pub async fn authorize(State(guard): State<Guard>, req: Request, next: Next) -> 
     }
 }
 
+/// A request body that could not be read: it came too slowly, or the
+/// client went away.
+fn unreadable_body(e: &axum::Error) -> ApiError {
+    ApiError::new(ErrorCode::InvalidRequest, format!("could not read the request body: {e}"))
+        .with_french(format!("impossible de lire le corps de la requête : {e}"))
+}
+
 enum Refused {
     Login(String),
     /// To the password change, then to this page.
@@ -354,15 +361,15 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .is_some_and(|n| n > 0 && n <= MAX_BUFFERED_BODY);
+    let default_lang = Lang::from_accept(req.headers());
+    let fail = |e: ApiError| Refused::Error(e, default_lang);
     if small_body {
         let (parts, body) = req.into_parts();
-        let bytes = to_bytes(body, MAX_BUFFERED_BODY as usize).await.unwrap_or_default();
+        let bytes = to_bytes(body, MAX_BUFFERED_BODY as usize).await.map_err(|e| fail(unreadable_body(&e)))?;
         req = Request::from_parts(parts, Body::from(bytes));
     }
     let state = &guard.state;
     let now = Utc::now();
-    let default_lang = Lang::from_accept(req.headers());
-    let fail = |e: ApiError| Refused::Error(e, default_lang);
     let mut actor =
         Actor { user: None, token: None, csrf: String::new(), lang: default_lang, project: None, role: None };
 
@@ -432,9 +439,12 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
         let (given, body) = match header_token {
             Some(t) => (Some(t), body),
             None if is_form => {
-                let bytes = to_bytes(body, MAX_FORM_BYTES)
-                    .await
-                    .map_err(|_| fail(ApiError::new(ErrorCode::PayloadTooLarge, "the form is too large")))?;
+                let bytes = to_bytes(body, MAX_FORM_BYTES).await.map_err(|e| {
+                    fail(match crate::server::too_slow(&e) {
+                        true => unreadable_body(&e),
+                        false => ApiError::new(ErrorCode::PayloadTooLarge, "the form is too large"),
+                    })
+                })?;
                 let token =
                     url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "_csrf").map(|(_, v)| v.into_owned());
                 (token, Body::from(bytes))

@@ -35,9 +35,8 @@ pub mod pages;
 pub mod pdf;
 pub mod routes;
 pub mod schedule;
+mod server;
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -55,6 +54,7 @@ pub use auth::{Access, Actor};
 pub use error::{ApiError, ErrorCode};
 pub use ingest::{IngestAnswer, MAX_BODY_BYTES, MAX_ITEMS, RefusedItem};
 pub use routes::{RouteDoc, Routes};
+pub use server::{SHUTDOWN_GRACE, Timeouts, serve};
 
 /// Settings of the server.
 #[derive(Debug, Clone)]
@@ -65,11 +65,13 @@ pub struct WebConfig {
     /// The zone people read times in: pages, reports and their e-mails,
     /// and the local days charts and reports count.
     pub zone: vigie_model::zone::Tz,
+    /// How long a client may take to send a request.
+    pub timeouts: Timeouts,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { secure_cookies: false, zone: vigie_model::zone::Tz::UTC }
+        WebConfig { secure_cookies: false, zone: vigie_model::zone::Tz::UTC, timeouts: Timeouts::default() }
     }
 }
 
@@ -143,6 +145,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), in_installation_zone))
         .layer(axum::middleware::from_fn(api_errors_as_json))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), server::body_deadline))
         .layer(map_response(security_headers))
         .with_state(state)
 }
@@ -214,43 +217,6 @@ async fn security_headers(mut response: Response) -> Response {
     }
     response
 }
-
-/// Serves `router(state)` on `listener` until `shutdown` completes; requests
-/// under way are finished first.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-    let shutdown = async move {
-        shutdown.await;
-        let _ = stopping.send(());
-    };
-    let server = axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .into_future();
-    // Requests under way get SHUTDOWN_GRACE to finish; a connection held
-    // open longer (a client sending its headers byte by byte) does not keep
-    // the server from stopping.
-    let deadline = async {
-        if stopped.await.is_ok() {
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        served = server => served,
-        () = deadline => {
-            tracing::warn!(grace_secs = SHUTDOWN_GRACE.as_secs(), "connections still open when stopping: closed");
-            Ok(())
-        }
-    }
-}
-
-/// How long requests under way may take to finish once the server stops.
-pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Prefix of Vigie's push tokens, so a leaked one is recognisable (secret scanners).
 pub const TOKEN_PREFIX: &str = "vigie_";

@@ -671,3 +671,71 @@ async fn a_form_sent_after_the_session_ended_leads_to_the_login_and_back() {
     let r = http.post(app.url(&app.api("/inbox/1/note"))).json(&json!({"text": "x"})).send().await.unwrap();
     assert_eq!(r.status(), 401);
 }
+
+/// Reads what the server sends until it closes the connection; `None` if it
+/// is still open after `within`.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(within, stream.read_to_end(&mut received)).await;
+    match read {
+        Ok(Ok(_)) | Ok(Err(_)) => Some(String::from_utf8_lossy(&received).into_owned()),
+        Err(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn slow_or_silent_clients_are_cut_off_and_others_served() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+    let timeouts = vigie_web::Timeouts { headers: Duration::from_secs(1), body: Duration::from_secs(1) };
+    let app = TestApp::start_with(vigie_web::WebConfig { timeouts, ..Default::default() }).await;
+    let connect = || tokio::net::TcpStream::connect(app.addr);
+    let long_enough = Duration::from_secs(15);
+
+    // A connection that never sends a request is closed.
+    let mut silent = connect().await.unwrap();
+    assert!(read_until_closed(&mut silent, long_enough).await.is_some(), "a silent connection stays open");
+
+    // Headers sent a byte at a time, never finished: closed, without an answer.
+    let mut dribbling = connect().await.unwrap();
+    let started = std::time::Instant::now();
+    let mut closed = None;
+    for byte in b"GET /api/v1/health HTTP/1.1\r\nHost: vigie\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+        if dribbling.write_all(&[*byte]).await.is_err() {
+            closed = Some(String::new());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let closed = match closed {
+        Some(closed) => closed,
+        None => read_until_closed(&mut dribbling, long_enough).await.expect("dribbled headers keep the connection"),
+    };
+    assert!(!closed.contains("200 OK"), "{closed}");
+    assert!(started.elapsed() < long_enough);
+
+    // A body that stops half-way is refused, saying why.
+    let mut half_body = connect().await.unwrap();
+    half_body
+        .write_all(b"POST /api/v1/session HTTP/1.1\r\nHost: vigie\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"username\":")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut half_body, long_enough).await.expect("a half-sent body keeps the connection");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("did not arrive within 1 s"), "{answer}");
+
+    // A client that sends its request at once, and another on a kept-alive
+    // connection between two requests, are served.
+    let mut prompt = connect().await.unwrap();
+    for _ in 0..2 {
+        prompt.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: vigie\r\n\r\n").await.unwrap();
+        let mut answer = vec![0u8; 4096];
+        let n = tokio::io::AsyncReadExt::read(&mut prompt, &mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer[..n]).into_owned();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let health = app.anonymous().get("/api/v1/health").await;
+    assert_eq!(health.status, 200, "{}", health.text);
+}

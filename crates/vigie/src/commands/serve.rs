@@ -48,7 +48,7 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
         app.store.clone(),
         app.models(),
         stories.clone(),
-        WebConfig { secure_cookies: args.secure_cookies, zone },
+        WebConfig { secure_cookies: args.secure_cookies, zone, ..WebConfig::default() },
     );
     let stop = StopSignal::default();
     let _signal = AbortOnDrop(tokio::spawn({
