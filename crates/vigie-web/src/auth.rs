@@ -442,7 +442,8 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
                 let bytes = to_bytes(body, MAX_FORM_BYTES).await.map_err(|e| {
                     fail(match crate::server::too_slow(&e) {
                         true => unreadable_body(&e),
-                        false => ApiError::new(ErrorCode::PayloadTooLarge, "the form is too large"),
+                        false => ApiError::new(ErrorCode::PayloadTooLarge, "the form is too large")
+                            .with_french("le formulaire est trop volumineux"),
                     })
                 })?;
                 let token =

@@ -1036,3 +1036,73 @@ async fn changes_made_in_settings_are_written_in_the_items_history() {
         assert!(page.text.contains(line), "{line:?} in {}", page.text);
     }
 }
+
+/// A reopened item is new work for its department as it is now: due by the
+/// department's current target (alone or in bulk), and due at no time once
+/// the department is gone.
+#[tokio::test]
+async fn a_reopened_item_is_due_by_its_departments_current_target() {
+    let app = TestApp::start().await;
+    app.push(mentions()).await;
+    let agent = app.login("agent").await;
+    let manager = app.login("manager").await;
+    let delivery = id_of(&app, "https://forum.example.fr/t/1").await;
+    let department_id = item(&agent, &app, delivery).await["item"]["department_id"].as_i64().unwrap();
+    let answer = || async {
+        let r = agent.post_json(&app.api(&format!("/inbox/{delivery}/answer")), &json!({"reply": "Désolés"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    };
+    let retarget = |secs: i64| {
+        let manager = &manager;
+        let app = &app;
+        async move {
+            let body = json!({"name": "Logistics and operations", "response_target_secs": secs});
+            let r = manager.put_json(&app.api(&format!("/departments/{department_id}")), &body).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+    };
+    let due_after_reopening = |it: &Value| time(&it["due_at"]) - time(&it["reopened_at"]);
+
+    // Answered under 24 h, reopened after the target became 1 h.
+    answer().await;
+    retarget(3600).await;
+    let r = agent.post_json(&app.api(&format!("/inbox/{delivery}/reopen")), &json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let it = &r.json()["item"];
+    assert_eq!((due_after_reopening(it), &it["target_secs"]), (Duration::hours(1), &json!(3600)), "{it}");
+
+    // The same through the bulk action.
+    answer().await;
+    retarget(7200).await;
+    let body = json!({"action": "status", "status": "to_handle", "ids": [delivery]});
+    let r = agent.post_json(&app.api("/inbox/bulk"), &body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let it = item(&agent, &app, delivery).await["item"].clone();
+    assert_eq!((&it["status"], due_after_reopening(&it)), (&json!("to_handle"), Duration::hours(2)), "{it}");
+
+    // Its department removed while it was answered: reopened, it has no
+    // due time, so it is neither overdue nor escalated.
+    answer().await;
+    let admin = app.login("admin").await;
+    let r = admin.post_form(&app.p(&format!("/settings/departments/{department_id}/delete")), &[]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let r = agent.post_json(&app.api(&format!("/inbox/{delivery}/reopen")), &json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let it = &r.json()["item"];
+    assert_eq!((&it["department_id"], &it["due_at"]), (&Value::Null, &Value::Null), "{it}");
+    let later = Utc::now() + Duration::days(30);
+    assert!(escalate_overdue(app.store.as_ref(), later).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_correction_made_with_a_token_names_it_in_the_history() {
+    let app = TestApp::start().await;
+    app.push(mentions()).await;
+    let park = id_of(&app, "https://blog.example.fr/2").await;
+    let token = app.token(Role::Agent).await;
+    let r = token.put_json(&app.api(&format!("/mentions/{park}/sentiment")), &json!({"label": "negative"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let history = item(&token, &app, park).await;
+    let correction = history["events"].as_array().unwrap().iter().find(|e| e["action"] == "sentiment").unwrap();
+    assert!(correction["detail"].as_str().unwrap().contains("(by token t-agent-"), "{history}");
+}

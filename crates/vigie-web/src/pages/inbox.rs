@@ -690,6 +690,10 @@ struct BulkOutcome {
     failed: Vec<(i64, ApiError)>,
 }
 
+/// A bulk action's change for one item, made from the item as it is (none:
+/// not in the inbox yet).
+type MakeAction = dyn Fn(Option<&InboxItem>) -> Action + Send + Sync;
+
 async fn bulk(state: &AppState, actor: &Actor, input: BulkInput, lang: Lang) -> Result<BulkOutcome, ApiError> {
     let pid = actor.project_id()?;
     let mut ids = input.ids;
@@ -705,7 +709,7 @@ async fn bulk(state: &AppState, actor: &Actor, input: BulkInput, lang: Lang) -> 
         .map_err(|e| e.for_field("reason"))?;
     let dir = Directory::load(state, pid).await?;
     // Built once per id: `Action` is consumed by `apply`.
-    let make: Box<dyn Fn(Option<InboxStatus>) -> Action + Send + Sync> = match input.action.trim() {
+    let make: Box<MakeAction> = match input.action.trim() {
         "assign_department" => {
             let department = item::resolve_department(&dir, input.department_id, lang)?.ok_or_else(|| {
                 ApiError::invalid(lang.t("Choisissez un service.", "Give department_id.")).for_field("department_id")
@@ -719,10 +723,21 @@ async fn bulk(state: &AppState, actor: &Actor, input: BulkInput, lang: Lang) -> 
             Box::new(move |_| Action::Assign { department: None, assignee: Some(assignee.clone()) })
         }
         "status" => match nonempty(input.status.as_deref()) {
-            Some("to_handle") => Box::new(|current| match current {
-                Some(InboxStatus::Answered | InboxStatus::Closed | InboxStatus::Ignored) => Action::Reopen,
-                _ => Action::Triage,
-            }),
+            Some("to_handle") => {
+                let departments = dir.departments.clone();
+                Box::new(move |current| match current {
+                    Some(item)
+                        if matches!(
+                            item.status,
+                            InboxStatus::Answered | InboxStatus::Closed | InboxStatus::Ignored
+                        ) =>
+                    {
+                        let department = departments.iter().find(|d| Some(d.id) == item.department_id).cloned();
+                        Action::Reopen { department }
+                    }
+                    _ => Action::Triage,
+                })
+            }
             Some("closed") => Box::new(move |_| Action::Close { reason: reason.clone() }),
             Some("ignored") => {
                 if reason.is_none() {
@@ -752,7 +767,7 @@ async fn bulk(state: &AppState, actor: &Actor, input: BulkInput, lang: Lang) -> 
     for id in ids {
         let result = async {
             let (mention, current) = item::load(state, pid, id).await?;
-            let action = make(current.as_ref().map(|c| c.status));
+            let action = make(current.as_ref());
             item::save(state, actor, &mention, current.as_ref(), action, lang).await
         }
         .await;

@@ -1189,15 +1189,10 @@ async fn correct(
     let change = WorkflowDetail::new(WorkflowChange::Sentiment { from: before, to: after, removed: label.is_none() });
     // The audit log keeps its English text.
     let detail = change.render(Language::En);
-    state
-        .store
-        .add_workflow_event(
-            pid,
-            id,
-            NewWorkflowEvent { user_id: actor.user_id(), action: "sentiment".into(), detail: change.encode() },
-            now,
-        )
-        .await?;
+    let mut event = NewWorkflowEvent { user_id: actor.user_id(), action: "sentiment".into(), detail: change.encode() };
+    // Made with a token: the history names it, as the inbox's own events do.
+    crate::pages::inbox::item::by_token(actor, &mut event);
+    state.store.add_workflow_event(pid, id, event, now).await?;
     state
         .store
         .audit(

@@ -47,8 +47,10 @@ pub enum Action {
     Close { reason: Option<String> },
     /// Nothing to do about it; a reason is needed.
     Ignore { reason: Option<String> },
-    /// Answered, closed or ignored → pending again.
-    Reopen,
+    /// Answered, closed or ignored → pending again; `department` is the
+    /// item's department as it is now (none: it has none, or it was
+    /// removed), whose current target sets an answered item's new due time.
+    Reopen { department: Option<Department> },
 }
 
 impl Action {
@@ -59,7 +61,7 @@ impl Action {
             Action::Answer { .. } => "answer",
             Action::Close { .. } => "close",
             Action::Ignore { .. } => "ignore",
-            Action::Reopen => "reopen",
+            Action::Reopen { .. } => "reopen",
         }
     }
 }
@@ -317,7 +319,7 @@ pub fn apply(
             item.reason = Some(reason);
             event(change)
         }
-        Action::Reopen => {
+        Action::Reopen { department } => {
             if !is_done(before) {
                 return Err(conflict(
                     lang,
@@ -327,17 +329,18 @@ pub fn apply(
             }
             item.status = if item.assignee_id.is_some() { InboxStatus::Assigned } else { InboxStatus::ToHandle };
             item.closed_at = None;
-            // Answered, it is new work from now: due again by its own target
-            // from its reopening (not overdue and escalated at once), while
-            // the reports keep judging its first answer against the due time
-            // it had. Never answered, its author is still waiting: its clock
-            // did not stop.
+            // Answered, it is new work from now: due again by its
+            // department's current target from its reopening (not overdue
+            // and escalated at once; no due time without a department),
+            // while the reports keep judging its first answer against the
+            // due time it had. Never answered, its author is still waiting:
+            // its clock did not stop.
             let mut due = None;
             if item.first_response_at.is_some() {
-                let target = item.due_at.map(|d| d - item.clock_start());
                 item.first_due_at = item.first_answer_due();
                 item.clock_at = Some(ctx.now);
-                item.due_at = target.map(|t| ctx.now + t);
+                item.due_at =
+                    department.as_ref().filter(|d| item.department_id == Some(d.id)).and_then(|d| due_at(ctx.now, d));
                 item.escalated_at = None;
                 due = item.due_at;
             }
@@ -402,6 +405,11 @@ mod tests {
         }
     }
 
+    /// Reopening an item of customer service as it is now.
+    fn reopen() -> Action {
+        Action::Reopen { department: Some(cs()) }
+    }
+
     #[test]
     fn a_new_mention_assigned_gets_its_clock_from_arrival() {
         let m = mention();
@@ -443,7 +451,7 @@ mod tests {
         assert_eq!((item.status, item.first_response_at), (InboxStatus::Answered, Some(t(4))));
         assert_eq!(english(&ev), "reply recorded (6 characters)");
         // Reopened and answered again: the first response stays.
-        let (item, _) = apply(Some(&item), &m, Action::Reopen, ctx(5)).unwrap();
+        let (item, _) = apply(Some(&item), &m, reopen(), ctx(5)).unwrap();
         assert_eq!(item.status, InboxStatus::ToHandle);
         let (item, _) =
             apply(Some(&item), &m, Action::Answer { reply: None, reason: Some("spam".into()) }, ctx(6)).unwrap();
@@ -460,7 +468,7 @@ mod tests {
             apply(Some(&escalated), &m, Action::Answer { reply: Some("Sorry".into()), reason: None }, ctx(8)).unwrap();
         // The customer writes again; reopened at 20:00 it is due by 24:00,
         // not overdue (and escalated) at once.
-        let (item, ev) = apply(Some(&item), &m, Action::Reopen, ctx(20)).unwrap();
+        let (item, ev) = apply(Some(&item), &m, reopen(), ctx(20)).unwrap();
         assert_eq!((item.clock_at, item.due_at), (Some(t(20)), Some(t(20) + Duration::hours(4))));
         assert_eq!(item.escalated_at, None, "escalated again only if the new due time is missed");
         assert_eq!(english(&ev), "answered → to handle, due again 2026-11-21 00:00 UTC");
@@ -469,7 +477,7 @@ mod tests {
         assert_eq!((item.first_answer_due(), item.first_response_at), (Some(t(6)), Some(t(8))));
         let (item, _) =
             apply(Some(&item), &m, Action::Answer { reply: Some("Done".into()), reason: None }, ctx(21)).unwrap();
-        let (item, _) = apply(Some(&item), &m, Action::Reopen, ctx(22)).unwrap();
+        let (item, _) = apply(Some(&item), &m, reopen(), ctx(22)).unwrap();
         assert_eq!((item.first_answer_due(), item.due_at), (Some(t(6)), Some(t(22) + Duration::hours(4))));
         // Moved to another department, it is due by that one's target from
         // its reopening too.
@@ -481,9 +489,32 @@ mod tests {
         // waiting since it arrived, and its due time stays.
         let (item, _) = apply(None, &m, Action::Assign { department: Some(cs()), assignee: None }, ctx(3)).unwrap();
         let (item, _) = apply(Some(&item), &m, Action::Ignore { reason: Some("spam?".into()) }, ctx(4)).unwrap();
-        let (item, ev) = apply(Some(&item), &m, Action::Reopen, ctx(9)).unwrap();
+        let (item, ev) = apply(Some(&item), &m, reopen(), ctx(9)).unwrap();
         assert_eq!((item.clock_at, item.due_at), (None, Some(t(6))));
         assert_eq!(english(&ev), "ignored → to handle");
+    }
+
+    #[test]
+    fn a_reopened_item_is_due_by_its_departments_target_as_it_is_now() {
+        let m = mention();
+        let (item, _) = apply(None, &m, Action::Assign { department: Some(cs()), assignee: None }, ctx(3)).unwrap();
+        let answer = || Action::Answer { reply: Some("Sorry".into()), reason: None };
+        let (answered, _) = apply(Some(&item), &m, answer(), ctx(4)).unwrap();
+        // Customer service's target went from 4 h to 1 h since.
+        let faster = Department { response_target_secs: 3600, ..cs() };
+        let (item, ev) = apply(Some(&answered), &m, Action::Reopen { department: Some(faster) }, ctx(10)).unwrap();
+        assert_eq!(item.due_at, Some(t(11)));
+        assert_eq!(english(&ev), "answered → to handle, due again 2026-11-20 11:00 UTC");
+        // A department without a target gives no due time.
+        let none = Department { response_target_secs: 0, ..cs() };
+        let (item, _) = apply(Some(&answered), &m, Action::Reopen { department: Some(none) }, ctx(10)).unwrap();
+        assert_eq!(item.due_at, None);
+        // Its department removed (the item kept the due time it was
+        // answered under): no due time, so neither overdue nor escalated.
+        let orphan = InboxItem { department_id: None, ..answered };
+        let (item, ev) = apply(Some(&orphan), &m, Action::Reopen { department: None }, ctx(10)).unwrap();
+        assert_eq!((item.clock_at, item.due_at), (Some(t(10)), None));
+        assert_eq!(english(&ev), "answered → to handle");
     }
 
     #[test]
@@ -496,20 +527,19 @@ mod tests {
             vigie_model::recorded_reply(&first.action, &first.detail).as_deref(),
             Some("Votre dossier n° 4521 est transmis")
         );
-        let (item, _) = apply(Some(&item), &m, Action::Reopen, ctx(3)).unwrap();
+        let (item, _) = apply(Some(&item), &m, reopen(), ctx(3)).unwrap();
         let reason = Action::Answer { reply: None, reason: Some("doublon".into()) };
         let (item, _) = apply(Some(&item), &m, reason, ctx(4)).unwrap();
         assert_eq!(item.reply.as_deref(), Some("Votre dossier n° 4521 est transmis"));
         assert_eq!((item.reason.as_deref(), item.first_response_at), (Some("doublon"), Some(t(2))));
         let again = Action::Answer { reply: Some("Nouvelle réponse".into()), reason: None };
-        let (item, ev) = apply(Some(&item), &m, Action::Reopen, ctx(5))
-            .and_then(|(i, _)| apply(Some(&i), &m, again, ctx(6)))
-            .unwrap();
+        let (item, ev) =
+            apply(Some(&item), &m, reopen(), ctx(5)).and_then(|(i, _)| apply(Some(&i), &m, again, ctx(6))).unwrap();
         assert_eq!(item.reply.as_deref(), Some("Nouvelle réponse"), "a new reply replaces the old one");
         // ...on the item; the history keeps each reply.
         assert_eq!(vigie_model::recorded_reply(&ev.action, &ev.detail).as_deref(), Some("Nouvelle réponse"));
         // A reply and a reason at once: one or the other.
-        let (open, _) = apply(Some(&item), &m, Action::Reopen, ctx(7)).unwrap();
+        let (open, _) = apply(Some(&item), &m, reopen(), ctx(7)).unwrap();
         let both = Action::Answer { reply: Some("r".into()), reason: Some("x".into()) };
         let e = apply(Some(&open), &m, both, ctx(8)).unwrap_err();
         assert_eq!(e.code, crate::error::ErrorCode::InvalidRequest);
@@ -523,7 +553,7 @@ mod tests {
         let (item, _) =
             apply(Some(&item), &m, Action::Answer { reply: Some("Bonjour".into()), reason: None }, ctx(2)).unwrap();
         let (item, _) = apply(Some(&item), &m, Action::Close { reason: None }, ctx(3)).unwrap();
-        let (item, _) = apply(Some(&item), &m, Action::Reopen, ctx(4)).unwrap();
+        let (item, _) = apply(Some(&item), &m, reopen(), ctx(4)).unwrap();
         assert_ne!(item.status, InboxStatus::Closed);
         let (closed, _) = apply(Some(&item), &m, Action::Close { reason: None }, ctx(5)).unwrap();
         assert_eq!(
@@ -545,13 +575,12 @@ mod tests {
         assert!(e.message.contains("never answered"), "{}", e.message);
         let (closed, _) = apply(None, &m, Action::Close { reason: Some("duplicate".into()) }, ctx(3)).unwrap();
         assert_eq!((closed.status, closed.closed_at), (InboxStatus::Closed, Some(t(3))));
-        assert!(apply(None, &m, Action::Reopen, ctx(3)).is_err());
+        assert!(apply(None, &m, reopen(), ctx(3)).is_err());
         let e = apply(None, &m, Action::Triage, ctx(3)).and_then(|(i, _)| apply(Some(&i), &m, Action::Triage, ctx(3)));
         assert!(e.is_err());
         // French messages for the pages.
         let fr = Ctx { lang: Lang::Fr, ..ctx(4) };
-        let e =
-            apply(Some(&ignored), &m, Action::Reopen, fr).and_then(|(i, _)| apply(Some(&i), &m, Action::Reopen, fr));
+        let e = apply(Some(&ignored), &m, reopen(), fr).and_then(|(i, _)| apply(Some(&i), &m, reopen(), fr));
         assert!(e.unwrap_err().message.contains("rouverte"));
     }
 
@@ -589,7 +618,7 @@ mod tests {
             (english(&ev), french(&ev)),
             ("answered → closed: done".into(), "répondu → clos\u{a0}: done".into())
         );
-        let (item, ev) = apply(Some(&item), &m, Action::Reopen, ctx(6)).unwrap();
+        let (item, ev) = apply(Some(&item), &m, reopen(), ctx(6)).unwrap();
         assert_eq!(
             (english(&ev), french(&ev)),
             (

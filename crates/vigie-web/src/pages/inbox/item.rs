@@ -124,7 +124,7 @@ pub(super) async fn save(
 }
 
 /// Events made with a token name it (they have no user).
-fn by_token(actor: &Actor, event: &mut NewWorkflowEvent) {
+pub(crate) fn by_token(actor: &Actor, event: &mut NewWorkflowEvent) {
     if actor.user.is_some() {
         return;
     }
@@ -248,7 +248,14 @@ async fn perform(state: &AppState, actor: &Actor, mid: i64, kind: Kind, f: Field
         },
         Kind::Close => Action::Close { reason },
         Kind::Ignore => Action::Ignore { reason },
-        Kind::Reopen => Action::Reopen,
+        Kind::Reopen => {
+            let id = current.as_ref().and_then(|c| c.department_id);
+            let department = match id {
+                Some(id) => state.store.list_departments(pid).await?.into_iter().find(|d| d.id == id),
+                None => None,
+            };
+            Action::Reopen { department }
+        }
     };
     save(state, actor, &mention, current.as_ref(), action, lang).await
 }
