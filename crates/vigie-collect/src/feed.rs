@@ -168,6 +168,20 @@ pub fn parse_feed(body: &[u8], content_type: Option<&str>, feed_url: &str) -> Re
         tracing::debug!("feed parsed once empty media:title/media:description elements were dropped");
         (result, dates) = (Ok(feed), repaired_dates);
     }
+    // feed-rs reads `<rss>` only with version 2.0, 0.91 or 0.92; a feed
+    // without the attribute (hand-written, old generators) or with another
+    // 0.9x/2.x version uses the same elements: read it as 2.0.
+    let mut version_note = None;
+    if let Err(ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot)) = &result
+        && let Some((repaired, was)) = rss_as_version_2(utf8)
+        && let Ok((Ok(feed), repaired_dates)) = run_feed_rs(&repaired, base.as_ref())
+    {
+        version_note = Some(match was {
+            Some(v) => format!("the feed says it is RSS version {v:?}, which was read as RSS 2.0"),
+            None => "the feed's <rss> element has no version; it was read as RSS 2.0".to_string(),
+        });
+        (result, dates) = (Ok(feed), repaired_dates);
+    }
     // JSON Feed readers must take a numeric item id as a string; feed-rs
     // rejects the whole feed: retry once with such ids quoted.
     if result.is_err()
@@ -200,6 +214,9 @@ pub fn parse_feed(body: &[u8], content_type: Option<&str>, feed_url: &str) -> Re
         _ => Vec::new(),
     };
     let mut parsed = adapt_feed(feed, base.as_ref(), &extras, &dates);
+    if let Some(note) = version_note {
+        parsed.warnings.insert(0, note);
+    }
     if let Some(note) = decoded.note {
         parsed.warnings.insert(0, note);
     }
@@ -581,6 +598,55 @@ fn without_empty_media_text(body: &[u8]) -> Option<Vec<u8>> {
     }
     out.extend_from_slice(rest);
     removed.then_some(out)
+}
+
+/// The body with its root `<rss>` element's `version` set to 2.0, and the
+/// version it had (`None`: none), when the root is `rss` without a version
+/// or with a 0.9x or 2.x one other than those feed-rs reads.
+fn rss_as_version_2(body: &[u8]) -> Option<(Vec<u8>, Option<String>)> {
+    let head = &body[..body.len().min(4096)];
+    let open = head.windows(2).position(|w| w[0] == b'<' && w[1].is_ascii_alphabetic())?;
+    let after_name = open + 4;
+    if !head[open + 1..].starts_with(b"rss") || !head.get(after_name)?.is_ascii_whitespace() && head[after_name] != b'>'
+    {
+        return None;
+    }
+    let close = open + head[open..].iter().position(|&b| b == b'>')?;
+    let attributes = std::str::from_utf8(&head[after_name..close]).ok()?;
+    let mut kept = String::with_capacity(attributes.len());
+    let mut was = None;
+    let mut rest = attributes;
+    // Attributes are `name = "value"` or `name = 'value'`, blank-separated.
+    while let Some(eq) = rest.find('=') {
+        let name = rest[..eq].trim();
+        let value_start = rest[eq + 1..].trim_start();
+        let quote = value_start.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+        let value_len = value_start[1..].find(quote)?;
+        let value = &value_start[1..1 + value_len];
+        let taken = rest.len() - value_start.len() + value_len + 2;
+        if name == "version" {
+            was = Some(value.to_string());
+        } else {
+            kept.push(' ');
+            kept.push_str(rest[..taken].trim());
+        }
+        rest = &rest[taken..];
+    }
+    if !rest.trim().is_empty() && rest.trim() != "/" {
+        return None;
+    }
+    // Read already, or not of the RSS 0.9x / 2.x family.
+    match was.as_deref() {
+        Some("2.0" | "" | "0.91" | "0.92") => return None,
+        Some(v) if !v.starts_with("0.9") && !v.starts_with("2.") => return None,
+        _ => {}
+    }
+    let mut repaired = Vec::with_capacity(body.len() + 16);
+    repaired.extend_from_slice(&body[..after_name]);
+    repaired.extend_from_slice(b" version=\"2.0\"");
+    repaired.extend_from_slice(kept.as_bytes());
+    repaired.extend_from_slice(&body[close..]);
+    Some((repaired, was))
 }
 
 /// `tail` follows `<media:NAME`: the length of the rest of the element when

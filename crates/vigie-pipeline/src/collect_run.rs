@@ -558,6 +558,17 @@ async fn collect_source(
     }
     let items = std::mem::take(&mut reading.items);
     let seen = items.len() as u64;
+    // Normalization dates them when collected; the source's owner is told.
+    let unbelievable: Vec<String> = items
+        .iter()
+        .filter_map(|i| i.published_at.and_then(|p| vigie_model::implausible_published_at(p, now)))
+        .collect();
+    if let Some(first) = unbelievable.first() {
+        reading.warnings.push(format!(
+            "{} item(s) with a date that cannot be believed were dated when collected, e.g. {first}",
+            unbelievable.len()
+        ));
+    }
     let mut stored = 0;
     if !items.is_empty() {
         match ingestor.ingest(items, Some(source.id), now).await {

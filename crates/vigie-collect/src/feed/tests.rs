@@ -534,3 +534,37 @@ fn an_empty_media_description_does_not_lose_the_whole_feed() {
     let broken = atom("<media:description></media:description><oops>");
     assert!(matches!(parse_feed(broken.as_bytes(), None, "https://x.example/"), Err(FeedError::Invalid { .. })));
 }
+
+#[test]
+fn rss_without_a_version_or_with_another_is_read_as_2_0() {
+    let feed = |root: &str| {
+        format!(
+            "<?xml version=\"1.0\"?>\n<!-- made by hand -->\n{root}<channel><title>t</title>\
+             <item><title>Acme ok</title><link>http://e.x/ok</link><dc:creator>Léa</dc:creator></item></channel></rss>"
+        )
+    };
+    let cases = [
+        ("<rss xmlns:dc=\"http://purl.org/dc/elements/1.1/\">", "has no version"),
+        ("<rss\n  xmlns:dc='http://purl.org/dc/elements/1.1/' version='2.01'>", "RSS version \"2.01\""),
+        ("<rss version=\"0.94\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" >", "RSS version \"0.94\""),
+    ];
+    for (root, said) in cases {
+        let parsed =
+            parse_feed(feed(root).as_bytes(), None, "http://e.x/feed").unwrap_or_else(|e| panic!("{root}: {e}"));
+        assert_eq!(parsed.items.len(), 1, "{root}");
+        assert_eq!(parsed.items[0].url, s("http://e.x/ok"));
+        assert_eq!(parsed.items[0].author, s("Léa"), "{root}: the other attributes are kept");
+        assert!(parsed.warnings.iter().any(|w| w.contains(said)), "{root}: {:?}", parsed.warnings);
+    }
+    // A known version is read as it is, without a warning.
+    let plain = parse_feed(
+        feed("<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\">").as_bytes(),
+        None,
+        "http://e.x/feed",
+    )
+    .unwrap();
+    assert!(plain.warnings.is_empty(), "{:?}", plain.warnings);
+    // Not a feed at all stays an error.
+    let broken = parse_feed(b"<rss><channel><title>t</title><item>", None, "http://e.x/feed");
+    assert!(broken.is_err());
+}

@@ -512,3 +512,31 @@ fn a_stopped_collector_does_not_wait_for_every_source_of_a_slow_host() {
     // Nothing is recorded for them: they are due at the next start, not failed.
     assert!(sources(&vigie).iter().all(|s| s["status"] == "new"), "{:#?}", sources(&vigie));
 }
+
+#[test]
+fn an_item_dated_in_the_future_is_dated_when_collected_and_the_source_says_so() {
+    let feed = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title>\
+        <item><title>Acme demain</title><link>http://e.x/future</link><pubDate>Sat, 01 Jan 2050 10:00:00 GMT</pubDate></item>\
+        <item><title>Acme hier</title><link>http://e.x/past</link><pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate></item>\
+        </channel></rss>";
+    let server = TestServer::start(move |_| {
+        Response::ok(feed.as_bytes().to_vec()).header("Content-Type", "application/rss+xml")
+    });
+    let vigie = Vigie::new();
+    vigie.run(&["source", "add", "rss", &server.url("/feed.xml")]).success();
+    vigie.run(&["collect", "--once"]).success();
+    let list = sources(&vigie);
+    let warning = list[0]["warning"].as_str().unwrap_or_default();
+    assert!(
+        warning.contains("1 item(s) with a date that cannot be believed were dated when collected, e.g. 2050-01-01T10:00:00Z is in the future"),
+        "{list:#?}"
+    );
+    let stored = vigie.export();
+    let dated = |url: &str| {
+        let m = stored.iter().find(|m| m["url"] == url).unwrap_or_else(|| panic!("{url} in {stored:#?}"));
+        (m["published_at"].as_str().unwrap().to_string(), m["collected_at"].as_str().unwrap_or_default().to_string())
+    };
+    let (published, collected) = dated("http://e.x/future");
+    assert!(published.starts_with("20") && !published.starts_with("2050"), "{published} (collected {collected})");
+    assert!(dated("http://e.x/past").0.starts_with("2026-11-23"));
+}
