@@ -162,8 +162,10 @@ pub enum NotifyCommand {
         /// Sign each request: `X-Vigie-Signature: sha256=HMAC(secret, "<timestamp>.<body>")`.
         #[arg(long, env = "VIGIE_WEBHOOK_SECRET")]
         secret: Option<String>,
-        /// Only alerts at least this severe: info, warning, critical.
-        #[arg(long, default_value = "info")]
+        /// Only alerts at least this severe: info, warning, critical (the
+        /// web app's default too; info adds the new neutral or positive
+        /// pages of search-result watches).
+        #[arg(long, default_value = "warning")]
         min_severity: String,
         /// The language of the notifications' text: fr or en.
         #[arg(long, default_value = "fr")]
@@ -173,6 +175,7 @@ pub enum NotifyCommand {
     Email {
         /// Comma-separated addresses.
         to: String,
+        /// Only alerts at least this severe: info, warning, critical.
         #[arg(long, default_value = "warning")]
         min_severity: String,
         /// The language of the e-mails: fr or en.
@@ -186,7 +189,8 @@ pub enum NotifyCommand {
     },
     /// Stop sending to a channel.
     Remove { id: i64 },
-    /// Send the pending notifications now (the collector and the server do it continuously).
+    /// Send every project's pending notifications now, as the collector and
+    /// the server do continuously (`--project` does not narrow it).
     Send,
 }
 

@@ -112,7 +112,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         app::ProjectUse::Creates
     } else if configures {
         app::ProjectUse::Configures
-    } else if matches!(command, Command::Serve(_) | Command::Worker(_) | Command::User(_) | Command::Models(_)) {
+    } else if matches!(
+        command,
+        Command::Serve(_)
+            | Command::Worker(_)
+            | Command::User(_)
+            | Command::Models(_)
+            | Command::Notify(cli::NotifyCommand::Send)
+    ) {
         app::ProjectUse::Installation
     } else {
         app::ProjectUse::Reads

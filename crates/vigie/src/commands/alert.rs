@@ -333,7 +333,11 @@ pub async fn notify(app: &App, command: NotifyCommand, out: &mut dyn Write) -> a
             // What could not be sent goes back to the other processes at once.
             app.store.release_leases(&lease.worker).await?;
             let report = report?;
-            write!(out, "{} notification(s) sent, {} to retry, {} failed", report.sent, report.retry, report.failed)?;
+            write!(
+                out,
+                "{} notification(s) sent, {} to retry, {} failed (every project's)",
+                report.sent, report.retry, report.failed
+            )?;
             if report.superseded > 0 {
                 write!(out, "; {} left out for a later one of the same alert", report.superseded)?;
             }

@@ -148,6 +148,15 @@ pub async fn run(opts: Options, report: Option<&Path>, out: &mut dyn Write) -> a
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let total_batches = opts.seconds * batches_per_second;
     let alert_every = (batches_per_second / opts.alerts_per_second.max(1)).max(1);
+    // Alert k goes into a batch of its slot of `alert_every` batches, moved
+    // within it by a golden-ratio sequence: the alerts' posting times then
+    // fall at every phase of the delivery loop's 1 s tick, rather than at
+    // the same one or two (which made the end-to-end figures depend on the
+    // phase the two timers happened to start with).
+    let alert_batch = |k: u32| {
+        let spread = (f64::from(k) * 0.618_033_988_75).fract() * f64::from(alert_every);
+        k * alert_every + (spread as u32).min(alert_every - 1)
+    };
     for b in 0..total_batches {
         tick.tick().await;
         let published = Utc::now().timestamp();
@@ -163,7 +172,7 @@ pub async fn run(opts: Options, report: Option<&Path>, out: &mut dyn Write) -> a
             })
             .collect();
         let mut raises = None;
-        if b % alert_every == 0 && next_alert < watches {
+        if next_alert < watches && b == alert_batch(next_alert as u32) {
             let url = format!("https://forum.example/alert/{next_alert}");
             items[0] = json!({
                 "url": url,

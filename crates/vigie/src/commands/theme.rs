@@ -40,8 +40,22 @@ pub async fn run(app: &App, command: ThemeCommand, out: &mut dyn Write) -> anyho
             vigie_pipeline::routing::seed_workflow(store.as_ref(), project, Utc::now()).await?;
             let departments = store.list_departments(project).await?;
             let wanted = department.trim();
-            let Some(department) = departments.iter().find(|d| d.name.to_lowercase() == wanted.to_lowercase()) else {
-                let names: Vec<&str> = departments.iter().map(|d| d.name.as_str()).collect();
+            // A default department by the name the web app shows a French
+            // reader ("Service client") as well as by its stored one.
+            let french = |d: &vigie_store::Department| {
+                vigie_model::department_name(&d.name, vigie_model::Language::Fr).to_string()
+            };
+            let Some(department) = departments.iter().find(|d| {
+                let wanted = wanted.to_lowercase();
+                d.name.to_lowercase() == wanted || french(d).to_lowercase() == wanted
+            }) else {
+                let names: Vec<String> = departments
+                    .iter()
+                    .map(|d| match french(d) {
+                        fr if fr != d.name => format!("{} ({fr})", d.name),
+                        _ => d.name.clone(),
+                    })
+                    .collect();
                 return usage(format!(
                     "no department named {wanted:?} in project {:?} (departments: {}; add one in the web app's Settings → Departments)",
                     app.project.name,

@@ -560,7 +560,7 @@ fn stopped_while_sending(service: &[&str]) {
             .unwrap();
     });
     let again = vigie.run(&["notify", "send"]).success().stdout;
-    assert_eq!(again, "0 notification(s) sent, 0 to retry, 0 failed\n");
+    assert_eq!(again, "0 notification(s) sent, 0 to retry, 0 failed (every project's)\n");
     assert_eq!(server.requests_to("/hook").len(), 1);
 }
 
@@ -599,7 +599,7 @@ fn a_stopping_collector_sends_nothing_new_while_its_last_cycle_finishes() {
     assert!(output.status.success(), "{output:?}");
     assert!(hook.requests().is_empty(), "{:?}", hook.requests());
     let sent = vigie.run(&["notify", "send"]).success().stdout;
-    assert_eq!(sent, "1 notification(s) sent, 0 to retry, 0 failed\n");
+    assert_eq!(sent, "1 notification(s) sent, 0 to retry, 0 failed (every project's)\n");
 }
 
 #[test]
@@ -674,7 +674,7 @@ fn a_slow_failing_receiver_delays_only_its_own_notifications() {
     import(&vigie, &rows);
     let started = unix_now();
     let sent = vigie.run(&["notify", "send"]).success().stdout;
-    assert_eq!(sent, "3 notification(s) sent, 3 to retry, 0 failed\n");
+    assert_eq!(sent, "3 notification(s) sent, 3 to retry, 0 failed (every project's)\n");
     // The fast receiver had all three before the slow one got its second.
     let (fast_arrivals, slow_arrivals) = (fast.arrivals(), slow.arrivals());
     assert_eq!((fast_arrivals.len(), slow_arrivals.len()), (3, 3));
@@ -706,7 +706,10 @@ fn events_of_one_alert_waiting_together_go_out_as_one_notification() {
     assert_eq!(list.len(), 1, "{list:#?}");
     assert_eq!(list[0]["events"], 10);
     let sent = vigie.run(&["notify", "send"]).success().stdout;
-    assert_eq!(sent, "1 notification(s) sent, 0 to retry, 0 failed; 1 left out for a later one of the same alert\n");
+    assert_eq!(
+        sent,
+        "1 notification(s) sent, 0 to retry, 0 failed (every project's); 1 left out for a later one of the same alert\n"
+    );
     let requests = server.requests_to("/hook");
     assert_eq!(requests.len(), 1);
     let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
@@ -717,5 +720,5 @@ fn events_of_one_alert_waiting_together_go_out_as_one_notification() {
     // Nothing is left to send.
     make_deliveries_due(&vigie);
     let again = vigie.run(&["notify", "send"]).success().stdout;
-    assert_eq!(again, "0 notification(s) sent, 0 to retry, 0 failed\n");
+    assert_eq!(again, "0 notification(s) sent, 0 to retry, 0 failed (every project's)\n");
 }

@@ -429,6 +429,13 @@ fn a_new_theme_routes_its_negative_mentions_to_an_existing_department() {
     let list = vigie.run(&["theme", "list", "--format", "json"]).success().json();
     let parking = list.as_array().unwrap().iter().find(|t| t["key"] == "parking").unwrap();
     assert_eq!(parking["department"], "Legal");
+    // A default department by the French name the web app shows.
+    let refused = vigie.run(&["theme", "add", "kettles", "--query", "bouilloire*", "--department", "Qualité"]).code(2);
+    assert!(refused.stderr.contains("Quality and safety (Qualité et sécurité)"), "{}", refused.stderr);
+    let added = vigie
+        .run(&["theme", "add", "kettles", "--query", "bouilloire*", "--department", "qualité et sécurité"])
+        .success();
+    assert!(added.stdout.contains("sends its negative mentions to Quality and safety"), "{}", added.stdout);
 
     let recent = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
     import(
