@@ -156,7 +156,20 @@ pub fn parse_feed(body: &[u8], content_type: Option<&str>, feed_url: &str) -> Re
         tracing::debug!(feed_url, "feed URL does not parse; relative links will be dropped");
     }
     let decoded = decode_feed(trimmed, content_type);
-    let utf8: &[u8] = &decoded.body;
+    // feed-rs reads `<rss>` only with version 2.0, 0.91 or 0.92; a feed
+    // without the attribute (hand-written, old generators) or with another
+    // 0.9x/2.x version uses the same elements: it is read as 2.0, before
+    // anything else, so its other defects are reported (or repaired below)
+    // as in any feed.
+    let repaired_version = rss_as_version_2(&decoded.body);
+    let version_note = repaired_version.as_ref().map(|(_, was)| match was {
+        Some(v) => format!("the feed says it is RSS version {v:?}, which was read as RSS 2.0"),
+        None => "the feed's <rss> element has no version; it was read as RSS 2.0".to_string(),
+    });
+    let utf8: &[u8] = match &repaired_version {
+        Some((body, _)) => body,
+        None => &decoded.body,
+    };
     let (mut result, mut dates) = run_feed_rs(utf8, base.as_ref())?;
     // feed-rs rejects the whole feed for one empty `<media:description>` or
     // `<media:title>` (a YouTube video without a description): retry once
@@ -166,20 +179,6 @@ pub fn parse_feed(body: &[u8], content_type: Option<&str>, feed_url: &str) -> Re
         && let Ok((Ok(feed), repaired_dates)) = run_feed_rs(&repaired, base.as_ref())
     {
         tracing::debug!("feed parsed once empty media:title/media:description elements were dropped");
-        (result, dates) = (Ok(feed), repaired_dates);
-    }
-    // feed-rs reads `<rss>` only with version 2.0, 0.91 or 0.92; a feed
-    // without the attribute (hand-written, old generators) or with another
-    // 0.9x/2.x version uses the same elements: read it as 2.0.
-    let mut version_note = None;
-    if let Err(ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot)) = &result
-        && let Some((repaired, was)) = rss_as_version_2(utf8)
-        && let Ok((Ok(feed), repaired_dates)) = run_feed_rs(&repaired, base.as_ref())
-    {
-        version_note = Some(match was {
-            Some(v) => format!("the feed says it is RSS version {v:?}, which was read as RSS 2.0"),
-            None => "the feed's <rss> element has no version; it was read as RSS 2.0".to_string(),
-        });
         (result, dates) = (Ok(feed), repaired_dates);
     }
     // JSON Feed readers must take a numeric item id as a string; feed-rs

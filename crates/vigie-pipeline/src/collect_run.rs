@@ -565,7 +565,7 @@ async fn collect_source(
         .collect();
     if let Some(first) = unbelievable.first() {
         reading.warnings.push(format!(
-            "{} item(s) with a date that cannot be believed were dated when collected, e.g. {first}",
+            "{} item(s) carry a date that cannot be believed (a new one is dated when collected), e.g. {first}",
             unbelievable.len()
         ));
     }

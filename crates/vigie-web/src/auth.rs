@@ -440,10 +440,10 @@ async fn check(guard: &Guard, mut req: Request) -> Result<Request, Refused> {
             Some(t) => (Some(t), body),
             None if is_form => {
                 let bytes = to_bytes(body, MAX_FORM_BYTES).await.map_err(|e| {
-                    fail(match crate::server::too_slow(&e) {
-                        true => unreadable_body(&e),
-                        false => ApiError::new(ErrorCode::PayloadTooLarge, "the form is too large")
+                    fail(match crate::server::too_large(&e) {
+                        true => ApiError::new(ErrorCode::PayloadTooLarge, "the form is too large")
                             .with_french("le formulaire est trop volumineux"),
+                        false => unreadable_body(&e),
                     })
                 })?;
                 let token =

@@ -564,7 +564,16 @@ fn rss_without_a_version_or_with_another_is_read_as_2_0() {
     )
     .unwrap();
     assert!(plain.warnings.is_empty(), "{:?}", plain.warnings);
-    // Not a feed at all stays an error.
-    let broken = parse_feed(b"<rss><channel><title>t</title><item>", None, "http://e.x/feed");
-    assert!(broken.is_err());
+    // Its other defects are repaired as in any feed (an empty media
+    // description), or reported as they are, not as an unknown version.
+    let media = "<rss xmlns:media=\"http://search.yahoo.com/mrss/\"><channel><title>t</title><item><title>Acme</title>\
+                 <link>http://e.x/v</link><media:description></media:description></item></channel></rss>";
+    let parsed = parse_feed(media.as_bytes(), None, "http://e.x/feed").unwrap();
+    assert_eq!(parsed.items.len(), 1);
+    let Err(FeedError::Invalid { reason }) =
+        parse_feed(b"<rss><channel><title>t</title><item><title>a</b></item></channel></rss>", None, "http://e.x/feed")
+    else {
+        panic!("a mismatched tag is an error")
+    };
+    assert!(!reason.contains("feed version"), "{reason}");
 }

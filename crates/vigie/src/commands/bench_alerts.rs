@@ -262,7 +262,9 @@ pub async fn run(opts: Options, report: Option<&Path>, out: &mut dyn Write) -> a
         "\nTarget: stored → handed to the notifier under 2 s at p95. The outbox row is written in the alert's own \
          transaction, before the push is answered. The webhook receiver is on loopback with the per-host spacing \
          switched off for this run (with the default 1 s spacing per host, a burst of alerts to one receiver \
-         would be spaced a second apart).\n",
+         would be spaced a second apart). The alerts are posted at every phase of the delivery loop's 1 s tick \
+         (spread over the batches), so posted → received is the loop's wait plus the send: about half a second \
+         on average, a second at most.\n",
     );
     match report {
         Some(path) => {

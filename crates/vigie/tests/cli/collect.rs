@@ -528,7 +528,7 @@ fn an_item_dated_in_the_future_is_dated_when_collected_and_the_source_says_so() 
     let list = sources(&vigie);
     let warning = list[0]["warning"].as_str().unwrap_or_default();
     assert!(
-        warning.contains("1 item(s) with a date that cannot be believed were dated when collected, e.g. 2050-01-01T10:00:00Z is in the future"),
+        warning.contains("1 item(s) carry a date that cannot be believed (a new one is dated when collected), e.g. 2050-01-01T10:00:00Z is in the future"),
         "{list:#?}"
     );
     let stored = vigie.export();
