@@ -53,9 +53,11 @@ pub fn read_import<'a, R: BufRead + 'a>(
     mut reader: R,
     format: ImportFormat,
 ) -> Box<dyn Iterator<Item = ImportLine> + 'a> {
+    // (A file that cannot be read at all, a `.gz` that is not gzip, says
+    // so rather than passing for an empty one.)
     let utf16 = match reader.fill_buf() {
         Ok(start) => encoding_rs::Encoding::for_bom(start).filter(|(e, _)| *e != encoding_rs::UTF_8),
-        Err(_) => None,
+        Err(e) => return Box::new(std::iter::once(ImportLine { line: 1, result: Err(format!("read error: {e}")) })),
     };
     if let Some((encoding, _)) = utf16 {
         let mut bytes = Vec::new();

@@ -103,7 +103,9 @@ where
             summary.reject(line, reason);
         }
         let lines = batch.lines;
-        let report = ingestor.store(batch.prepared).await?;
+        let mut prepared = batch.prepared;
+        ingestor.key_prepared(&mut prepared).await?;
+        let report = ingestor.store(prepared).await?;
         summary.inserted += report.inserted;
         summary.duplicates += report.duplicates;
         for (index, reason) in report.rejected {

@@ -160,6 +160,41 @@ fn key_shared_links(items: &mut [Normalized]) {
     }
 }
 
+/// Keys the items that share their link with a stored mention as what is
+/// stored says, so that an item's key does not depend on which items came
+/// with it ([`key_shared_links`] sees one batch): an item is the stored
+/// mention at its link when it has its id or its content; else the stored
+/// item keyed by the same content at the same link (the batch that stored
+/// it keyed it so); else, when the mention at its link has another id (and
+/// other content), it is another item, keyed by its content. Otherwise the
+/// batch's key stands (an item without an id, or a link whose stored
+/// mention had none, is the link's).
+fn key_by_stored(items: &mut [&mut Mention], stored: &[vigie_store::KeyedItem]) {
+    let stored: HashMap<&str, &vigie_store::KeyedItem> = stored.iter().map(|k| (k.dedup_key.as_str(), k)).collect();
+    for m in items.iter_mut() {
+        let (Some(url), Some(id)) = (m.url.clone(), item_id(m).map(str::to_string)) else {
+            continue;
+        };
+        let (link_key, content_key) = keys_of(m);
+        let at_link = stored.get(link_key.as_str());
+        let by_content = stored.get(content_key.as_str()).filter(|k| k.url.as_deref() == Some(url.as_str()));
+        if at_link.is_some_and(|k| k.source_item_id.as_deref() == Some(id.as_str()) || k.content_hash == m.content_hash)
+        {
+            m.dedup_key = link_key;
+        } else if by_content.is_some() || at_link.is_some_and(|k| k.source_item_id.is_some()) {
+            m.dedup_key = content_key;
+        }
+    }
+}
+
+/// An item's key by its link and its key by its content.
+fn keys_of(m: &Mention) -> (String, String) {
+    (
+        Mention::dedup_key_for(m.url.as_deref(), m.source_kind, None, &m.content_hash),
+        Mention::dedup_key_for(None, m.source_kind, None, &m.content_hash),
+    )
+}
+
 /// What a whole fetch holds: its items' keys, and whether no id of it is
 /// given to items with different links.
 struct FetchKeys {
@@ -506,6 +541,33 @@ impl Ingestor {
         Ok(new.into_iter().filter(|(m, _)| !moved_keys.contains(&m.dedup_key)).collect())
     }
 
+    /// [`key_by_stored`] on these mentions: the store is asked about the
+    /// links and contents of those with a link and an id of their source.
+    async fn key_by_store(&self, mut items: Vec<&mut Mention>) -> Result<(), StoreError> {
+        let keys: Vec<String> = items
+            .iter()
+            .filter(|m| m.url.is_some() && item_id(m).is_some())
+            .flat_map(|m| {
+                let (link, content) = keys_of(m);
+                [link, content]
+            })
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let stored = self.store.keyed_items(self.project_id, &keys).await?;
+        key_by_stored(&mut items, &stored);
+        Ok(())
+    }
+
+    /// [`Ingestor::key_by_store`] on a prepared batch, before
+    /// [`Ingestor::store`] (an import's batches; [`Ingestor::ingest`] does
+    /// it itself).
+    pub async fn key_prepared(&self, prepared: &mut Prepared) -> Result<(), StoreError> {
+        self.key_by_store(prepared.records.iter_mut().map(|r| &mut r.mention).collect()).await
+    }
+
     /// Both halves, for small batches (a feed's items). The CPU half runs on
     /// the blocking pool so that it never stalls the async workers (and the
     /// fetches they drive).
@@ -517,8 +579,9 @@ impl Ingestor {
     ) -> Result<IngestReport, PipelineError> {
         let stopped = |e: tokio::task::JoinError| PipelineError::Internal(format!("mention preparation stopped: {e}"));
         let this = Arc::clone(self);
-        let (normalized, rejected) =
+        let (mut normalized, rejected) =
             tokio::task::spawn_blocking(move || this.normalize_all(raws, now)).await.map_err(stopped)?;
+        self.key_by_store(normalized.iter_mut().map(|(m, _)| m).collect()).await?;
         // A feed repeats most of its items from one fetch to the next: those
         // already stored are not analysed again.
         let keys: Vec<&str> = normalized.iter().map(|(m, _)| m.dedup_key.as_str()).collect();
@@ -552,6 +615,66 @@ mod tests {
     fn mention(text: &str) -> Mention {
         let raw = RawMention { text: text.into(), plain_text: true, ..RawMention::default() };
         normalize(raw, Utc::now(), &NormalizeLimits::default()).unwrap()
+    }
+
+    /// A forum post of thread `/t/9` with its id in the forum.
+    fn post(id: Option<&str>, text: &str) -> Mention {
+        let raw = RawMention {
+            text: text.into(),
+            plain_text: true,
+            url: Some("https://forum.example/t/9".into()),
+            source_item_id: id.map(str::to_string),
+            source_kind: Some(vigie_model::SourceKind::Forum),
+            ..RawMention::default()
+        };
+        normalize(raw, Utc::now(), &NormalizeLimits::default()).unwrap()
+    }
+
+    fn stored(m: &Mention, key: &str) -> vigie_store::KeyedItem {
+        vigie_store::KeyedItem {
+            dedup_key: key.to_string(),
+            url: m.url.clone(),
+            source_item_id: m.source_item_id.clone(),
+            content_hash: m.content_hash.clone(),
+        }
+    }
+
+    /// The key `key_by_stored` gives `m`, with `in_store` stored.
+    fn keyed(mut m: Mention, in_store: &[vigie_store::KeyedItem]) -> String {
+        key_by_stored(&mut [&mut m], in_store);
+        m.dedup_key
+    }
+
+    #[test]
+    fn posts_sharing_a_link_get_the_same_keys_whichever_came_together() {
+        let (p1, p2) = (post(Some("p1"), "Acme a perdu mon colis"), post(Some("p2"), "Pareil pour moi"));
+        let (link, content1) = keys_of(&p1);
+        let (_, content2) = keys_of(&p2);
+        assert_eq!(link, "url:https://forum.example/t/9");
+        // Alone, the first is the link's.
+        assert_eq!(keyed(p1.clone(), &[]), link);
+        // p1 stored alone: p2 is another post of the thread, p1 again is p1,
+        // even if a batch with p2 keyed it by its content.
+        let p1_alone = [stored(&p1, &link)];
+        assert_eq!(keyed(p2.clone(), &p1_alone), content2);
+        let mut p1_in_a_pair = p1.clone();
+        p1_in_a_pair.dedup_key = content1.clone();
+        assert_eq!(keyed(p1_in_a_pair, &p1_alone), link);
+        // Both stored by their content (they came together): each alone is
+        // what it was.
+        let pair = [stored(&p1, &content1), stored(&p2, &content2)];
+        assert_eq!(keyed(p1.clone(), &pair), content1);
+        assert_eq!(keyed(p2.clone(), &pair), content2);
+        // The same post with another excerpt under its id is the same one;
+        // a link whose stored mention had no id is the link's.
+        let edited = post(Some("p1"), "Acme a perdu mon colis (édité)");
+        assert_eq!(keyed(edited, &p1_alone), link);
+        let anonymous = post(None, "Le fil entier");
+        assert_eq!(keyed(p2.clone(), &[stored(&anonymous, &link)]), link);
+        // A copy of p2's text at another link is not p2.
+        let elsewhere =
+            vigie_store::KeyedItem { url: Some("https://other.example/x".into()), ..stored(&p2, &content2) };
+        assert_eq!(keyed(p2, &[elsewhere]), link);
     }
 
     fn watch(id: i64, langs: &[&str]) -> Watch {

@@ -367,6 +367,16 @@ pub struct SourceItem {
     pub dedup_key: String,
 }
 
+/// A stored mention as [`Store::keyed_items`] gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyedItem {
+    pub dedup_key: String,
+    pub url: Option<String>,
+    /// Its id in its source, when the source gave one.
+    pub source_item_id: Option<String>,
+    pub content_hash: String,
+}
+
 /// Storage for every Vigie backend. Implementations must pass the shared
 /// test suite in `tests/store_suite.rs`. People and access live in
 /// [`Accounts`], the response workflow and dashboard aggregates in
@@ -631,6 +641,9 @@ pub trait Store: Accounts + Workflow + Reports + Send + Sync {
     async fn deliveries(&self, alert_id: i64) -> Result<Vec<Delivery>>;
     /// Which of these dedup keys the project has stored already.
     async fn existing_keys(&self, project_id: i64, keys: &[&str]) -> Result<std::collections::HashSet<String>>;
+    /// The mentions stored under these dedup keys, with their link, id and
+    /// content hash (what tells a copy from another item at the same link).
+    async fn keyed_items(&self, project_id: i64, keys: &[&str]) -> Result<Vec<KeyedItem>>;
     /// The items the source has stored with one of these (id, content hash)
     /// pairs: a feed's GUID and the hash of the item's title and text.
     async fn source_items(&self, source_id: i64, items: &[(&str, &str)]) -> Result<Vec<SourceItem>>;

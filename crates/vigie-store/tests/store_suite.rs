@@ -924,6 +924,27 @@ async fn mentions_are_stored_once_and_searchable(store: &dyn Store) {
     assert_eq!(existing.len(), 2);
     assert!(existing.contains(keys[0]) && existing.contains(keys[2]));
     assert!(store.existing_keys(other_project(store).await, &keys).await.unwrap().is_empty());
+    // With their link, id and content hash.
+    let mut keyed = store.keyed_items(p.id, &keys).await.unwrap();
+    keyed.sort_by(|a, b| a.dedup_key.cmp(&b.dedup_key));
+    assert_eq!(
+        keyed,
+        [
+            vigie_store::KeyedItem {
+                dedup_key: keys[0].into(),
+                url: Some("https://twitter.com/i/web/status/1".into()),
+                source_item_id: Some("1".into()),
+                content_hash: "hash-1".into(),
+            },
+            vigie_store::KeyedItem {
+                dedup_key: keys[2].into(),
+                url: Some("https://twitter.com/i/web/status/3".into()),
+                source_item_id: Some("3".into()),
+                content_hash: "hash-3".into(),
+            },
+        ]
+    );
+    assert!(store.keyed_items(other_project(store).await, &keys).await.unwrap().is_empty());
 
     // Full-text candidates, newest stored first, with their matches.
     let found = store.candidates(p.id, Some("\"sncf\""), &MentionFilter::default(), None, 10).await.unwrap();

@@ -269,3 +269,29 @@ async fn a_pushed_copy_joins_the_story_another_process_stored() {
     assert_eq!(copy.analysis.story_id, Some(original.id), "{copy:#?}");
     assert_eq!(by_url("lille").analysis.story_id, None);
 }
+
+/// A tool pushing each new post of a forum thread on its own (the thread's
+/// address, the post's id): every post is stored, each once.
+#[tokio::test]
+async fn posts_of_one_thread_pushed_one_at_a_time_are_each_stored_once() {
+    let s = start().await;
+    let post = |id: &str, text: &str| {
+        json!({"id": id, "url": "https://forum.example.com/thread/9", "text": text,
+               "published_at": "2026-11-20T10:00:00Z", "source": "forum"})
+    };
+    let posts = [post("p1", "Acme a perdu mon colis"), post("p2", "Pareil pour moi"), post("p3", "Et moi aussi")];
+    let push = |items: Value| {
+        let s = &s;
+        async move {
+            let r = client().post(format!("{}/api/v1/ingest", s.base)).bearer_auth(&s.token).json(&items).send().await;
+            r.unwrap().json::<IngestAnswer>().await.unwrap()
+        }
+    };
+    for p in &posts {
+        let answer = push(json!([p])).await;
+        assert_eq!((answer.stored, answer.duplicates), (1, 0), "{p}");
+    }
+    let again = push(Value::Array(posts.to_vec())).await;
+    assert_eq!((again.stored, again.duplicates), (0, 3));
+    assert_eq!(s.store.mention_count(s.project).await.unwrap(), 3);
+}

@@ -297,6 +297,10 @@ async fn exports_stream_every_mention_with_formulas_made_inert() {
     let list: Vec<Value> = serde_json::from_str(&period.text).unwrap();
     assert_eq!(list.len(), 4);
     assert_eq!(viewer.get(&app.api("/export/mentions?format=xlsx")).await.status, 400);
+    // A filter the export does not take is refused, not ignored.
+    let filtered = viewer.get(&app.api("/export/mentions?format=jsonl&watch=4")).await;
+    assert_eq!(filtered.status, 400, "{}", filtered.text);
+    assert!(filtered.json()["message"].as_str().unwrap().contains("unknown field `watch`"), "{}", filtered.text);
 
     // KPIs as CSV: the same numbers as the report.
     let kpis = viewer.get(&app.api(&format!("/export/kpis?format=csv&{PERIOD}"))).await;

@@ -47,9 +47,9 @@ use crate::codec::{
 };
 use crate::{
     AlertCursor, AlertFold, ApiToken, Channel, CountRow, Delivery, DeliveryRecord, FetchRecord, InsertReport,
-    MentionFilter, MentionRecord, NewChannel, NewSource, NewTheme, NewWatch, Project, ProjectSummary, Result,
-    SERIES_ALL, SERIES_NEGATIVE, SearchRun, SourceCoverage, SourceItem, Store, StoreError, StoredMention, bucket_start,
-    join_langs, lease_end, split_langs,
+    KeyedItem, MentionFilter, MentionRecord, NewChannel, NewSource, NewTheme, NewWatch, Project, ProjectSummary,
+    Result, SERIES_ALL, SERIES_NEGATIVE, SearchRun, SourceCoverage, SourceItem, Store, StoreError, StoredMention,
+    bucket_start, join_langs, lease_end, split_langs,
 };
 
 /// The PostgreSQL migrations, append-only, embedded in the binary.
@@ -1803,6 +1803,29 @@ impl Store for PgStore {
             .fetch_all(&self.pool)
             .await?;
             found.extend(rows);
+        }
+        Ok(found)
+    }
+
+    async fn keyed_items(&self, project_id: i64, keys: &[&str]) -> Result<Vec<KeyedItem>> {
+        let mut found = Vec::new();
+        for part in keys.chunks(INSERT_CHUNK) {
+            let rows = sqlx::query(
+                "SELECT dedup_key, url, source_item_id, content_hash FROM mentions \
+                 WHERE project_id = $1 AND dedup_key = ANY($2::text[])",
+            )
+            .bind(project_id)
+            .bind(part)
+            .fetch_all(&self.pool)
+            .await?;
+            for row in rows {
+                found.push(KeyedItem {
+                    dedup_key: row.try_get("dedup_key")?,
+                    url: row.try_get("url")?,
+                    source_item_id: row.try_get("source_item_id")?,
+                    content_hash: row.try_get("content_hash")?,
+                });
+            }
         }
         Ok(found)
     }

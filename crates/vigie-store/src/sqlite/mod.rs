@@ -32,9 +32,9 @@ use crate::codec::{
 };
 use crate::{
     AlertCursor, AlertFold, ApiToken, Channel, CountRow, Delivery, DeliveryRecord, FetchRecord, InsertReport,
-    MentionFilter, MentionRecord, NewChannel, NewSource, NewTheme, NewWatch, Project, ProjectSummary, Result,
-    SERIES_ALL, SERIES_NEGATIVE, SearchRun, SourceCoverage, SourceItem, Store, StoreError, StoredMention, bucket_start,
-    join_langs, lease_end, split_langs,
+    KeyedItem, MentionFilter, MentionRecord, NewChannel, NewSource, NewTheme, NewWatch, Project, ProjectSummary,
+    Result, SERIES_ALL, SERIES_NEGATIVE, SearchRun, SourceCoverage, SourceItem, Store, StoreError, StoredMention,
+    bucket_start, join_langs, lease_end, split_langs,
 };
 
 /// The SQLite migrations, append-only, embedded in the binary.
@@ -1691,6 +1691,30 @@ impl Store for SqliteStore {
             qb.push(")");
             for row in qb.build().persistent(false).fetch_all(&self.pool).await? {
                 found.insert(row.try_get("dedup_key")?);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn keyed_items(&self, project_id: i64, keys: &[&str]) -> Result<Vec<KeyedItem>> {
+        let mut found = Vec::new();
+        for part in keys.chunks(500) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT dedup_key, url, source_item_id, content_hash FROM mentions WHERE project_id = ",
+            );
+            qb.push_bind(project_id).push(" AND dedup_key IN (");
+            let mut list = qb.separated(", ");
+            for key in part {
+                list.push_bind(*key);
+            }
+            qb.push(")");
+            for row in qb.build().persistent(false).fetch_all(&self.pool).await? {
+                found.push(KeyedItem {
+                    dedup_key: row.try_get("dedup_key")?,
+                    url: row.try_get("url")?,
+                    source_item_id: row.try_get("source_item_id")?,
+                    content_hash: row.try_get("content_hash")?,
+                });
             }
         }
         Ok(found)

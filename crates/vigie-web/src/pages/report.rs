@@ -545,7 +545,10 @@ async fn report_api(
 // ---------------------------------------------------------------------------
 // Exports.
 
+/// (A filter the exports do not take, `watch=` or `q=`, is refused rather
+/// than ignored: the whole project would pass for a filtered export.)
 #[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     format: Option<String>,
     period: Option<String>,

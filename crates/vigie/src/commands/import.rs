@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use vigie_pipeline::stories::Stories;
 use vigie_pipeline::{ImportFormat, ImportSummary, Ingestor, run_import};
 
-use crate::app::App;
+use crate::app::{App, usage};
 use crate::cli::{DataFormat, ImportArgs};
 
 /// Rejected lines printed in full; the rest are counted.
@@ -76,7 +76,20 @@ pub async fn run(app: &App, args: ImportArgs, out: &mut dyn Write, err: &mut dyn
     let (reader, bar): (Box<dyn Read + Send>, Option<ProgressBar>) = if args.file.as_os_str() == "-" {
         (Box::new(std::io::stdin()), None)
     } else {
-        let file = File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
+        let mut file = File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
+        if gz {
+            // Told by its first bytes, not only its name.
+            use std::io::{Seek, SeekFrom};
+            let mut magic = [0u8; 2];
+            let read = file.read(&mut magic).with_context(|| format!("cannot read {}", args.file.display()))?;
+            if read > 0 && magic[..read] != [0x1f, 0x8b][..read] {
+                return usage(format!(
+                    "{}: not a gzip file, though its name ends in .gz (rename it, or compress it with gzip)",
+                    args.file.display()
+                ));
+            }
+            file.seek(SeekFrom::Start(0))?;
+        }
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         let bar = ProgressBar::new(len);
         bar.set_style(

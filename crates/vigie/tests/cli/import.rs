@@ -231,3 +231,56 @@ fn stored_platform_mentions_are_rekeyed_on_postgres_too() {
     });
     assert_eq!(keys, ["id:facebook:fbc-1", "id:facebook:fbc-2"]);
 }
+
+/// Forum posts exported with their thread's address: whether they come in
+/// one file or one at a time, each is stored once (QA: a post imported
+/// alone after another of its thread was taken for it, and part of a file
+/// imported again was stored twice).
+#[test]
+fn posts_of_one_thread_are_stored_once_whichever_came_together() {
+    let post = |id: &str, text: &str| {
+        format!(
+            "{}\n",
+            json!({"id": id, "url": "https://forum.example.com/thread/9", "text": text,
+                   "published_at": "2025-11-20T10:00:00Z", "source": "forum"})
+        )
+    };
+    let (p1, p2) =
+        (post("p1", "Premier message : Acme a perdu mon colis"), post("p2", "Pareil pour moi, Acme rembourse pas"));
+    let import = |vigie: &Vigie, name: &str, lines: &str| {
+        let file = vigie.write(name, lines.to_string());
+        vigie.run(&["import", file.to_str().unwrap()]).success().stdout
+    };
+    // One at a time, then both again.
+    let vigie = Vigie::new();
+    assert!(import(&vigie, "one.jsonl", &p1).contains("imported 1 new"));
+    let second = import(&vigie, "two.jsonl", &p2);
+    assert!(second.contains("imported 1 new mention(s) from 1 record(s): 0 already stored"), "{second}");
+    let again = import(&vigie, "both.jsonl", &format!("{p1}{p2}"));
+    assert!(again.contains("imported 0 new mention(s) from 2 record(s): 2 already stored"), "{again}");
+    assert_eq!(vigie.export().len(), 2);
+    // Together, then each alone.
+    let vigie = Vigie::new();
+    assert!(import(&vigie, "both.jsonl", &format!("{p1}{p2}")).contains("imported 2 new"));
+    for (name, line) in [("one.jsonl", &p1), ("two.jsonl", &p2)] {
+        let again = import(&vigie, name, line);
+        assert!(again.contains("imported 0 new mention(s) from 1 record(s): 1 already stored"), "{name}: {again}");
+    }
+    let texts = column_set(&vigie.export(), "text");
+    assert_eq!(texts.len(), 2, "{texts:?}");
+}
+
+#[test]
+fn a_gz_file_that_is_not_gzip_is_refused_not_imported_as_empty() {
+    let vigie = Vigie::new();
+    let line = "{\"url\": \"https://e.x/1\", \"text\": \"Acme\", \"published_at\": \"2026-11-20T10:00:00Z\"}\n";
+    let plain = vigie.write("plain.jsonl.gz", line.to_string());
+    let refused = vigie.run(&["import", plain.to_str().unwrap()]).code(2);
+    assert!(refused.stderr.contains("not a gzip file, though its name ends in .gz"), "{}", refused.stderr);
+    // Gzip's first bytes, then garbage: the read error is said.
+    let broken =
+        vigie.write("broken.jsonl.gz", [0x1f, 0x8b, 0xff, 0xff, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07]);
+    let failed = vigie.run(&["import", broken.to_str().unwrap()]).code(1);
+    assert!(failed.stderr.contains("read error"), "{}", failed.stderr);
+    assert!(vigie.export().is_empty());
+}
