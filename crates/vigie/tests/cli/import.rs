@@ -248,7 +248,7 @@ fn posts_of_one_thread_are_stored_once_whichever_came_together() {
     let (p1, p2) =
         (post("p1", "Premier message : Acme a perdu mon colis"), post("p2", "Pareil pour moi, Acme rembourse pas"));
     let import = |vigie: &Vigie, name: &str, lines: &str| {
-        let file = vigie.write(name, lines.to_string());
+        let file = vigie.write(name, lines);
         vigie.run(&["import", file.to_str().unwrap()]).success().stdout
     };
     // One at a time, then both again.
@@ -274,7 +274,7 @@ fn posts_of_one_thread_are_stored_once_whichever_came_together() {
 fn a_gz_file_that_is_not_gzip_is_refused_not_imported_as_empty() {
     let vigie = Vigie::new();
     let line = "{\"url\": \"https://e.x/1\", \"text\": \"Acme\", \"published_at\": \"2026-11-20T10:00:00Z\"}\n";
-    let plain = vigie.write("plain.jsonl.gz", line.to_string());
+    let plain = vigie.write("plain.jsonl.gz", line);
     let refused = vigie.run(&["import", plain.to_str().unwrap()]).code(2);
     assert!(refused.stderr.contains("not a gzip file, though its name ends in .gz"), "{}", refused.stderr);
     // Gzip's first bytes, then garbage: the read error is said.
