@@ -28,8 +28,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use vigie_model::{Escalation, InboxStatus, Mention, Polarity, Role, SourceKind, WorkflowChange, WorkflowDetail};
 use vigie_store::{
-    Department, InboxItem, NewDepartment, NewRoutingRule, NewWorkflowEvent, RoutingRule, Store, StoreError,
-    StoredMention,
+    Department, InboxItem, NewDepartment, NewEscalationMails, NewRoutingRule, NewWorkflowEvent, RoutingRule, Store,
+    StoreError, StoredMention,
 };
 
 use crate::PipelineError;
@@ -516,7 +516,13 @@ pub async fn escalate_overdue(store: &dyn Store, now: DateTime<Utc>) -> Result<V
         let event = NewWorkflowEvent { user_id: None, action: "escalated".into(), detail: detail.encode() };
         // A conditional update: when several processes escalate at once (or
         // the mention was handled or deleted meanwhile), one does it, once.
-        if store.escalate_item(item.project_id, item.mention_id, event, now).await? {
+        let mails = NewEscalationMails {
+            recipients: recipients.clone(),
+            to_project_managers,
+            department: department_name.clone(),
+            due_at: item.due_at.unwrap_or(now),
+        };
+        if store.escalate_item(item.project_id, item.mention_id, event, &mails, now).await? {
             escalated.push(Escalated {
                 project_id: item.project_id,
                 mention_id: item.mention_id,
@@ -545,56 +551,129 @@ pub struct Escalated {
     pub due_at: DateTime<Utc>,
 }
 
-/// E-mails each escalated item's manager (in their language, with a link
-/// to the item when `base_url` is set), if they have an e-mail address and
-/// are not disabled. Best effort: a failure is logged and not retried (the
-/// escalation stays on the item and in the inbox's escalated filter).
-/// Returns how many e-mails the server accepted.
+/// Escalation e-mails claimed at once.
+const MAIL_BATCH: i64 = 50;
+/// Attempts at an escalation e-mail before it is given up.
+pub const MAIL_ATTEMPTS: i64 = 6;
+/// An escalation e-mail still unsent this long after the escalation is not
+/// sent any more (SMTP set up days later would send stale news); the item
+/// stays in the inbox's escalated filter.
+pub const MAIL_STALE: Duration = Duration::hours(24);
+
+/// The wait before attempt `attempts + 1` (1, 5, 15 minutes, then hourly).
+fn mail_backoff(attempts: i64) -> Duration {
+    match attempts {
+        ..=1 => Duration::minutes(1),
+        2 => Duration::minutes(5),
+        3 => Duration::minutes(15),
+        _ => Duration::hours(1),
+    }
+}
+
+/// What [`mail_escalations`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MailReport {
+    pub sent: usize,
+    pub retry: usize,
+    pub failed: usize,
+}
+
+/// Sends the escalation e-mails due at `now` (queued by
+/// [`escalate_overdue`] with the escalation): each to its manager, in their
+/// language, with a link to the item when `base_url` is set. One the SMTP
+/// server did not take is tried again later (1, 5, 15 minutes, then
+/// hourly; given up after [`MAIL_ATTEMPTS`] or [`MAIL_STALE`]), after a
+/// restart too; one accepted is not sent again. A manager disabled since,
+/// or without an address, gets none (recorded as failed, saying why).
 pub async fn mail_escalations(
     store: &dyn Store,
     smtp: &vigie_notify::SmtpConfig,
     base_url: Option<&str>,
     zone: vigie_model::zone::Tz,
-    escalated: &[Escalated],
-) -> Result<usize, PipelineError> {
-    let mut sent = 0;
-    let sends: Vec<(&Escalated, i64)> =
-        escalated.iter().flat_map(|e| e.recipients.iter().map(move |m| (e, *m))).collect();
-    for (e, manager) in sends {
-        let Some(user) = store.user(manager).await?.filter(|u| !u.disabled) else { continue };
-        let Some(address) = user.email.clone() else { continue };
-        let (Some(project), Some(mention)) =
-            (store.project_by_id(e.project_id).await?, store.mention(e.project_id, e.mention_id).await?)
-        else {
-            continue;
+    now: DateTime<Utc>,
+    lease: &crate::Lease,
+) -> Result<MailReport, PipelineError> {
+    let mut report = MailReport::default();
+    let claimed = tokio::time::Instant::now();
+    for mail in store.claim_escalation_mails(now, MAIL_BATCH, &lease.worker, lease.duration).await? {
+        // A claim older than half its lease may be another worker's by now.
+        if claimed.elapsed() > lease.duration / 2 {
+            break;
+        }
+        let failed = |error: String| vigie_store::MailOutcome::Failed { error };
+        let outcome = match escalation_email(store, &mail, base_url, zone).await? {
+            Err(why) => failed(why),
+            Ok(_) if now - mail.created_at > MAIL_STALE => {
+                failed(format!("not sent within {} h of the escalation", MAIL_STALE.num_hours()))
+            }
+            Ok((address, subject, text, html)) => {
+                let key = format!("escalation-{}-{}-to-{}", mail.project_id, mail.mention_id, mail.user_id);
+                match vigie_notify::send_plain_email(smtp, &[address], &subject, &text, &html, &key).await {
+                    Ok(()) => vigie_store::MailOutcome::Sent,
+                    Err(error) if mail.attempts + 1 >= MAIL_ATTEMPTS => {
+                        failed(format!("{error} (gave up after {MAIL_ATTEMPTS} attempts)"))
+                    }
+                    Err(error) => vigie_store::MailOutcome::Retry {
+                        error: error.to_string(),
+                        next_attempt_at: now + mail_backoff(mail.attempts + 1),
+                    },
+                }
+            }
         };
-        let m = &mention.mention;
-        // Bounded (with an ellipsis) where the e-mail is written.
-        let title = m.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| m.text.clone());
-        let item_url =
-            base_url.map(|b| format!("{}/p/{}/inbox/{}", b.trim_end_matches('/'), e.project_id, e.mention_id));
-        let lang: vigie_model::Language = user.lang.parse().unwrap_or_default();
-        let (subject, text, html) = vigie_notify::escalation_email(&vigie_notify::Escalation {
-            lang,
-            project: &project.name,
-            department: e.department.as_deref().unwrap_or("—"),
-            mention: &title,
-            mention_url: m.url.as_deref(),
-            due_at: e.due_at,
-            zone,
-            item_url: item_url.as_deref(),
-            mention_id: e.mention_id,
-            to_project_managers: e.to_project_managers,
-        });
-        let key = format!("escalation-{}-{}-to-{manager}", e.project_id, e.mention_id);
-        match vigie_notify::send_plain_email(smtp, &[address], &subject, &text, &html, &key).await {
-            Ok(()) => sent += 1,
-            Err(error) => {
-                tracing::warn!(%error, mention = e.mention_id, manager, "could not e-mail an escalation");
+        match &outcome {
+            vigie_store::MailOutcome::Sent => report.sent += 1,
+            vigie_store::MailOutcome::Retry { error, .. } => {
+                tracing::warn!(%error, mention = mail.mention_id, manager = mail.user_id, "escalation e-mail will be retried");
+                report.retry += 1;
+            }
+            vigie_store::MailOutcome::Failed { error } => {
+                tracing::warn!(%error, mention = mail.mention_id, manager = mail.user_id, "escalation e-mail not sent");
+                report.failed += 1;
             }
         }
+        store.record_escalation_mail(mail.id, outcome, now).await?;
     }
-    Ok(sent)
+    Ok(report)
+}
+
+/// The address, subject, text and HTML of an escalation e-mail, or why it
+/// cannot be sent.
+async fn escalation_email(
+    store: &dyn Store,
+    mail: &vigie_store::EscalationMail,
+    base_url: Option<&str>,
+    zone: vigie_model::zone::Tz,
+) -> Result<Result<(String, String, String, String), String>, PipelineError> {
+    let Some(user) = store.user(mail.user_id).await?.filter(|u| !u.disabled) else {
+        return Ok(Err("the manager's account is disabled or gone".into()));
+    };
+    let Some(address) = user.email.clone() else {
+        return Ok(Err(format!("{} has no e-mail address", user.username)));
+    };
+    let (Some(project), Some(mention)) =
+        (store.project_by_id(mail.project_id).await?, store.mention(mail.project_id, mail.mention_id).await?)
+    else {
+        return Ok(Err("the mention is gone".into()));
+    };
+    let m = &mention.mention;
+    // Bounded (with an ellipsis) where the e-mail is written.
+    let title = m.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| m.text.clone());
+    let item_url =
+        base_url.map(|b| format!("{}/p/{}/inbox/{}", b.trim_end_matches('/'), mail.project_id, mail.mention_id));
+    let lang: vigie_model::Language = user.lang.parse().unwrap_or_default();
+    let (subject, text, html) = vigie_notify::escalation_email(&vigie_notify::Escalation {
+        lang,
+        project: &project.name,
+        department: mail.department.as_deref().unwrap_or("—"),
+        mention: &title,
+        mention_url: m.url.as_deref(),
+        due_at: mail.due_at,
+        zone,
+        item_url: item_url.as_deref(),
+        mention_id: mail.mention_id,
+        to_project_managers: mail.to_project_managers,
+    });
+    Ok(Ok((address, subject, text, html)))
 }
 
 #[cfg(test)]

@@ -38,9 +38,9 @@ pub mod workflow;
 pub use accounts::{Accounts, AuditEntry, NewAudit, NewUser, Session, User};
 pub use reports::{Frequency, NewReportSchedule, REPORT_SEND_LEASE_SECS, ReportSchedule, ReportStats, Reports};
 pub use workflow::{
-    AuthorRow, Buckets, ChangedBy, Department, InboxCounts, InboxFilter, InboxItem, NO_DEPARTMENT, NewDepartment,
-    NewRoutingRule, NewWorkflowEvent, Overview, ResponseScope, ResponseStats, RoutingRule, SentimentBucket, WatchCount,
-    Workflow, WorkflowEvent,
+    AuthorRow, Buckets, ChangedBy, Department, EscalationMail, InboxCounts, InboxFilter, InboxItem, MailOutcome,
+    NO_DEPARTMENT, NewDepartment, NewEscalationMails, NewRoutingRule, NewWorkflowEvent, Overview, ResponseScope,
+    ResponseStats, RoutingRule, SentimentBucket, WatchCount, Workflow, WorkflowEvent,
 };
 
 pub use postgres::PgStore;

@@ -35,6 +35,50 @@ pub struct NewDepartment {
     pub manager_id: Option<i64>,
 }
 
+/// Who an escalation's e-mails go to, written with the escalation
+/// ([`Workflow::escalate_item`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEscalationMails {
+    /// One e-mail each.
+    pub recipients: Vec<i64>,
+    /// They are the project's managers (the department has none).
+    pub to_project_managers: bool,
+    pub department: Option<String>,
+    /// The due time the item missed.
+    pub due_at: DateTime<Utc>,
+}
+
+/// An escalation e-mail waiting in the outbox, claimed by
+/// [`Workflow::claim_escalation_mails`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationMail {
+    pub id: i64,
+    pub project_id: i64,
+    pub mention_id: i64,
+    pub user_id: i64,
+    pub to_project_managers: bool,
+    pub department: Option<String>,
+    pub due_at: DateTime<Utc>,
+    /// Attempts made before this one.
+    pub attempts: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// How sending an escalation e-mail ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailOutcome {
+    Sent,
+    /// Tried again at `next_attempt_at`.
+    Retry {
+        error: String,
+        next_attempt_at: DateTime<Utc>,
+    },
+    /// Given up (too many attempts, too old, nobody to send it to).
+    Failed {
+        error: String,
+    },
+}
+
 /// Sends matching mentions to a department as they arrive. Every condition
 /// that is set must hold; rules are tried by `position`, the first match wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -490,17 +534,31 @@ pub trait Workflow: Send + Sync {
     /// Pending items of every project due before `now` and not escalated
     /// yet, most overdue first.
     async fn overdue_items(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<InboxItem>>;
-    /// Marks the item escalated at `now` with its event, in one transaction,
-    /// only if it is still pending, overdue at `now` and not escalated yet
-    /// (one conditional update: when several processes escalate, one does
-    /// it). Returns whether this call escalated it.
+    /// Marks the item escalated at `now` with its event and queues its
+    /// e-mails, in one transaction, only if it is still pending, overdue at
+    /// `now` and not escalated yet (one conditional update: when several
+    /// processes escalate, one does it). Returns whether this call
+    /// escalated it.
     async fn escalate_item(
         &self,
         project_id: i64,
         mention_id: i64,
         event: NewWorkflowEvent,
+        mails: &NewEscalationMails,
         now: DateTime<Utc>,
     ) -> Result<bool>;
+    /// Up to `limit` escalation e-mails due at `now` (pending, their next
+    /// attempt come) and not claimed by another worker, oldest first, now
+    /// `worker`'s for `lease`.
+    async fn claim_escalation_mails(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        worker: &str,
+        lease: std::time::Duration,
+    ) -> Result<Vec<EscalationMail>>;
+    /// Records an attempt at a claimed e-mail (at `now`) and frees it.
+    async fn record_escalation_mail(&self, id: i64, outcome: MailOutcome, now: DateTime<Utc>) -> Result<()>;
     /// Response figures for items that entered in `[from, to)`: all of the
     /// project's, one department's, or those of no department.
     async fn response_stats(

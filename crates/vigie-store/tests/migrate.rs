@@ -277,6 +277,15 @@ async fn fill(store: &dyn Store) -> i64 {
     };
     store.save_inbox_item(&answered, Some(event("answered"))).await.unwrap();
     store.add_workflow_event(p.id, ids[2], event("note"), t0()).await.unwrap();
+    // Overdue and escalated, its e-mail to the admin waiting.
+    let mails = vigie_store::NewEscalationMails {
+        recipients: vec![admin.id],
+        to_project_managers: false,
+        department: Some("SAV".into()),
+        due_at: t0() + Duration::hours(4),
+    };
+    let late = t0() + Duration::hours(5);
+    assert!(store.escalate_item(p.id, ids[0], event("escalated"), &mails, late).await.unwrap());
     p.id
 }
 

@@ -1691,18 +1691,57 @@ async fn overdue_items_wait_for_escalation(store: &dyn Store) {
     assert_eq!(overdue[1], due(ids[0], InboxStatus::ToHandle, 30));
     assert_eq!(store.overdue_items(at(60), 1).await.unwrap().len(), 1);
     assert!(store.overdue_items(at(10), 10).await.unwrap().is_empty(), "due at is not overdue yet");
-    // Escalated once, whoever tries: the conditional update lets one through.
+    // Escalated once, whoever tries: the conditional update lets one through,
+    // and its e-mails are queued with it, once.
+    let (ann, ben) = (
+        store.add_user(new_user("esc-ann"), t0()).await.unwrap().id,
+        store.add_user(new_user("esc-ben"), t0()).await.unwrap().id,
+    );
+    let mails = vigie_store::NewEscalationMails {
+        recipients: vec![ann, ben],
+        to_project_managers: true,
+        department: Some("Billing".into()),
+        due_at: at(10),
+    };
     let event = || NewWorkflowEvent { user_id: None, action: "escalated".into(), detail: "overdue".into() };
-    let tries = futures::future::join_all((0..4).map(|_| store.escalate_item(p.id, ids[1], event(), at(61)))).await;
+    let tries =
+        futures::future::join_all((0..4).map(|_| store.escalate_item(p.id, ids[1], event(), &mails, at(61)))).await;
     assert_eq!(tries.into_iter().filter(|r| *r.as_ref().unwrap()).count(), 1);
     let history = store.workflow_events(p.id, ids[1]).await.unwrap();
     assert_eq!(history.iter().filter(|e| e.action == "escalated").count(), 1);
     assert_eq!(store.inbox_item(p.id, ids[1]).await.unwrap().unwrap().escalated_at, Some(at(61)));
-    assert!(!store.escalate_item(p.id, ids[2], event(), at(61)).await.unwrap(), "answered: not pending");
-    assert!(!store.escalate_item(p.id, ids[4], event(), at(61)).await.unwrap(), "not overdue yet");
+    assert!(!store.escalate_item(p.id, ids[2], event(), &mails, at(61)).await.unwrap(), "answered: not pending");
+    assert!(!store.escalate_item(p.id, ids[4], event(), &mails, at(61)).await.unwrap(), "not overdue yet");
     // Once escalated, it is not listed again.
     let left = store.overdue_items(at(60), 10).await.unwrap();
     assert_eq!(left.iter().map(|i| i.mention_id).collect::<Vec<_>>(), vec![ids[0]]);
+
+    // The e-mails: claimed by one worker at a time, due ones only.
+    let lease = std::time::Duration::from_secs(300);
+    assert!(store.claim_escalation_mails(at(60), 10, "w1", lease).await.unwrap().is_empty(), "not due yet");
+    let claimed = store.claim_escalation_mails(at(62), 10, "w1", lease).await.unwrap();
+    let to: Vec<i64> = claimed.iter().map(|m| m.user_id).collect();
+    assert_eq!(to, vec![ann, ben]);
+    let first = &claimed[0];
+    assert_eq!(
+        (first.project_id, first.mention_id, first.to_project_managers, first.department.as_deref()),
+        (p.id, ids[1], true, Some("Billing"))
+    );
+    assert_eq!((first.due_at, first.attempts, first.created_at), (at(10), 0, at(61)));
+    assert!(store.claim_escalation_mails(at(62), 10, "w2", lease).await.unwrap().is_empty(), "w1's for now");
+    // Ann's went out; Ben's server refused it: tried again later, by anyone.
+    store.record_escalation_mail(claimed[0].id, vigie_store::MailOutcome::Sent, at(62)).await.unwrap();
+    let retry = vigie_store::MailOutcome::Retry { error: "451 try later".into(), next_attempt_at: at(70) };
+    store.record_escalation_mail(claimed[1].id, retry, at(62)).await.unwrap();
+    assert!(store.claim_escalation_mails(at(69), 10, "w2", lease).await.unwrap().is_empty());
+    let again = store.claim_escalation_mails(at(70), 10, "w2", lease).await.unwrap();
+    assert_eq!((again.len(), again[0].user_id, again[0].attempts), (1, ben, 1));
+    // A lease that ran out (the worker died) frees the e-mail for another.
+    let taken_over = store.claim_escalation_mails(at(70) + Duration::minutes(6), 10, "w3", lease).await.unwrap();
+    assert_eq!(taken_over.iter().map(|m| m.id).collect::<Vec<_>>(), vec![again[0].id]);
+    let failed = vigie_store::MailOutcome::Failed { error: "gave up".into() };
+    store.record_escalation_mail(again[0].id, failed, at(80)).await.unwrap();
+    assert!(store.claim_escalation_mails(at(60) + Duration::days(1), 10, "w4", lease).await.unwrap().is_empty());
 }
 
 async fn response_stats_follow_the_period(store: &dyn Store) {

@@ -41,6 +41,10 @@ async fn id_of(app: &TestApp, url: &str) -> i64 {
     app.store.mention_by_key(app.project.id, &format!("url:{url}")).await.unwrap().unwrap().mention.id
 }
 
+fn lease() -> vigie_pipeline::Lease {
+    vigie_pipeline::Lease { worker: "test".into(), duration: std::time::Duration::from_secs(300) }
+}
+
 async fn item(client: &Client, app: &TestApp, mid: i64) -> Value {
     let r = client.get(&app.api(&format!("/inbox/{mid}"))).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -639,11 +643,12 @@ async fn overdue_items_are_highlighted_and_escalated_once() {
         &common::smtp_config(&server),
         Some("https://vigie.example.fr/"),
         vigie_model::zone::Tz::UTC,
-        &escalations,
+        later,
+        &lease(),
     )
     .await
     .unwrap();
-    assert_eq!(sent, 2);
+    assert_eq!((sent.sent, escalations.len()), (2, 2));
     let received = server.received();
     assert_eq!(received.len(), 2);
     let mail = received
@@ -712,11 +717,12 @@ async fn an_overdue_item_of_a_department_without_manager_goes_to_the_project_man
         &common::smtp_config(&server),
         None,
         vigie_model::zone::Tz::UTC,
-        &escalations,
+        later,
+        &lease(),
     )
     .await
     .unwrap();
-    assert_eq!(sent, 3);
+    assert_eq!(sent, vigie_pipeline::routing::MailReport { sent: 3, retry: 0, failed: 0 });
     let mut rcpts: Vec<String> =
         server.received().iter().map(|m| m["rcpt_tos"][0].as_str().unwrap().to_string()).collect();
     rcpts.sort();
@@ -1105,4 +1111,66 @@ async fn a_correction_made_with_a_token_names_it_in_the_history() {
     let history = item(&token, &app, park).await;
     let correction = history["events"].as_array().unwrap().iter().find(|e| e["action"] == "sentiment").unwrap();
     assert!(correction["detail"].as_str().unwrap().contains("(by token t-agent-"), "{history}");
+}
+
+/// An escalation e-mail the SMTP server did not take waits in the outbox
+/// and goes out once when the server is back; a manager without an address
+/// gets none, and the reason is recorded.
+#[tokio::test]
+async fn an_escalation_email_refused_by_a_server_down_is_sent_once_later() {
+    let app = TestApp::start().await;
+    let pid = app.project.id;
+    app.push(json!([
+        {"url": "https://a.example.fr/down", "text": "Acme panne", "source": "news", "published_at": "2026-03-01T10:00:00Z"},
+    ]))
+    .await;
+    let mid = id_of(&app, "https://a.example.fr/down").await;
+    let orphan = app
+        .store
+        .add_department(
+            pid,
+            NewDepartment { name: "Orphan".into(), response_target_secs: 3600, manager_id: None },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let agent = app.login("agent").await;
+    let r = agent.post_json(&app.api(&format!("/inbox/{mid}/assign")), &json!({"department_id": orphan.id})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (mut manager, _) = app.store.user_by_name("manager").await.unwrap().unwrap();
+    manager.email = Some("manager@example.fr".into());
+    app.store.update_user(&manager, &vigie_store::ChangedBy::unsigned(Utc::now())).await.unwrap();
+    let later = Utc::now() + Duration::hours(2);
+    assert_eq!(escalate_overdue(app.store.as_ref(), later).await.unwrap().len(), 1);
+    let Some(server) = SmtpServer::start() else { return };
+    let up = common::smtp_config(&server);
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let down = vigie_notify::SmtpConfig { port: closed, timeout: std::time::Duration::from_secs(2), ..up.clone() };
+    let send = |smtp: vigie_notify::SmtpConfig, at: DateTime<Utc>| {
+        let store = app.store.clone();
+        async move {
+            vigie_pipeline::routing::mail_escalations(
+                store.as_ref(),
+                &smtp,
+                None,
+                vigie_model::zone::Tz::UTC,
+                at,
+                &lease(),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    use vigie_pipeline::routing::MailReport;
+    // The manager's is kept for later; the admin has no address.
+    assert_eq!(send(down.clone(), later).await, MailReport { sent: 0, retry: 1, failed: 1 });
+    // Not due again at once, nor sent twice once the server is back.
+    assert_eq!(send(up.clone(), later).await, MailReport::default());
+    let after_backoff = later + Duration::minutes(2);
+    assert_eq!(send(up.clone(), after_backoff).await, MailReport { sent: 1, retry: 0, failed: 0 });
+    assert_eq!(send(up, after_backoff + Duration::hours(1)).await, MailReport::default());
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0]["rcpt_tos"], json!(["manager@example.fr"]));
 }

@@ -66,6 +66,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "reopen_clock", include_str!("../../migrations/postgres/0010_reopen_clock.sql")),
     (11, "alert_notices", include_str!("../../migrations/postgres/0011_alert_notices.sql")),
     (12, "source_items", include_str!("../../migrations/postgres/0012_source_items.sql")),
+    (13, "escalation_mails", include_str!("../../migrations/postgres/0013_escalation_mails.sql")),
 ];
 
 /// Mentions per INSERT statement (each column one array).

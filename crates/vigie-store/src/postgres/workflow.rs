@@ -20,6 +20,7 @@ use crate::{
     NewDepartment, NewRoutingRule, NewWorkflowEvent, Overview, ResponseScope, ResponseStats, Result, RoutingRule,
     StoreError, StoredMention, WatchCount, Workflow, WorkflowEvent,
 };
+use crate::{EscalationMail, MailOutcome, NewEscalationMails, lease_end};
 
 const DEPARTMENT_COLUMNS: &str = "id, project_id, name, response_target_secs, manager_id, created_at";
 
@@ -705,6 +706,7 @@ impl Workflow for PgStore {
         project_id: i64,
         mention_id: i64,
         event: NewWorkflowEvent,
+        mails: &NewEscalationMails,
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
@@ -718,8 +720,91 @@ impl Workflow for PgStore {
             return Ok(false);
         }
         write_event(&mut tx, project_id, mention_id, &event, now).await?;
+        for user_id in &mails.recipients {
+            sqlx::query(
+                "INSERT INTO escalation_mails (project_id, mention_id, user_id, to_project_managers, department, \
+                 due_at, status, attempts, next_attempt_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)",
+            )
+            .bind(project_id)
+            .bind(mention_id)
+            .bind(user_id)
+            .bind(i64::from(mails.to_project_managers))
+            .bind(mails.department.as_deref())
+            .bind(ts(mails.due_at))
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn claim_escalation_mails(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        worker: &str,
+        lease: std::time::Duration,
+    ) -> Result<Vec<EscalationMail>> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE escalation_mails SET lease_until = $4, leased_by = $3 WHERE id IN (\
+             SELECT id FROM escalation_mails WHERE status = 'pending' AND next_attempt_at <= $1 \
+             AND (lease_until IS NULL OR lease_until < $1 OR leased_by = $3) \
+             ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, project_id, mention_id, user_id, to_project_managers, department, due_at, attempts, \
+             created_at",
+        )
+        .bind(ts(now))
+        .bind(limit)
+        .bind(worker)
+        .bind(lease_end(now, lease))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut mails = rows
+            .iter()
+            .map(|row| {
+                Ok(EscalationMail {
+                    id: row.try_get("id")?,
+                    project_id: row.try_get("project_id")?,
+                    mention_id: row.try_get("mention_id")?,
+                    user_id: row.try_get("user_id")?,
+                    to_project_managers: row.try_get::<i64, _>("to_project_managers")? != 0,
+                    department: row.try_get("department")?,
+                    due_at: from_ts(row.try_get("due_at")?)?,
+                    attempts: row.try_get("attempts")?,
+                    created_at: from_ts(row.try_get("created_at")?)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        mails.sort_by_key(|m| m.id);
+        Ok(mails)
+    }
+
+    async fn record_escalation_mail(&self, id: i64, outcome: MailOutcome, now: DateTime<Utc>) -> Result<()> {
+        let (status, error, next) = match &outcome {
+            MailOutcome::Sent => ("sent", None, None),
+            MailOutcome::Retry { error, next_attempt_at } => {
+                ("pending", Some(error.as_str()), Some(ts(*next_attempt_at)))
+            }
+            MailOutcome::Failed { error } => ("failed", Some(error.as_str()), None),
+        };
+        sqlx::query(
+            "UPDATE escalation_mails SET status = $2, attempts = attempts + 1, last_error = $3, \
+             next_attempt_at = COALESCE($4, next_attempt_at), \
+             sent_at = CASE WHEN $2 = 'sent' THEN $5 ELSE sent_at END, \
+             lease_until = NULL, leased_by = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(error)
+        .bind(next)
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn response_stats(

@@ -55,6 +55,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (14, "reopen_clock", include_str!("../../migrations/sqlite/0014_reopen_clock.sql")),
     (15, "alert_notices", include_str!("../../migrations/sqlite/0015_alert_notices.sql")),
     (16, "source_items", include_str!("../../migrations/sqlite/0016_source_items.sql")),
+    (17, "escalation_mails", include_str!("../../migrations/sqlite/0017_escalation_mails.sql")),
 ];
 
 // Multi-row statements are kept in sqlx's prepared-statement cache only at

@@ -198,35 +198,40 @@ impl DeliveryLoop {
     }
 }
 
-/// Escalates overdue inbox items every minute, and e-mails their
-/// departments' managers when SMTP is configured.
+/// Escalates overdue inbox items every minute, and sends the escalation
+/// e-mails due (new ones and retries) when SMTP is configured.
 pub fn spawn_escalation(
     store: DynStore,
     notifier: vigie_pipeline::notify_run::Notifier,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let lease = Lease::for_process("escalation", Duration::from_secs(300));
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let escalated = match vigie_pipeline::routing::escalate_overdue(store.as_ref(), Utc::now()).await {
-                Ok(list) => list,
-                Err(e) => {
-                    tracing::warn!(error = %e, "escalation failed; retrying in a minute");
-                    continue;
+            match vigie_pipeline::routing::escalate_overdue(store.as_ref(), Utc::now()).await {
+                Ok(escalated) if !escalated.is_empty() => {
+                    tracing::info!(count = escalated.len(), "overdue inbox items escalated");
                 }
-            };
-            if escalated.is_empty() {
-                continue;
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "escalation failed; retrying in a minute"),
             }
-            tracing::info!(count = escalated.len(), "overdue inbox items escalated");
+            // Without SMTP the e-mails wait (and are given up a day after
+            // their escalation): the escalations are in the inbox anyway.
             if let Some(smtp) = &notifier.smtp {
                 let base = notifier.base_url.as_deref();
-                if let Err(e) =
-                    vigie_pipeline::routing::mail_escalations(store.as_ref(), smtp, base, notifier.zone, &escalated)
-                        .await
-                {
-                    tracing::warn!(error = %e, "could not e-mail the escalations");
+                let sent = vigie_pipeline::routing::mail_escalations(
+                    store.as_ref(),
+                    smtp,
+                    base,
+                    notifier.zone,
+                    Utc::now(),
+                    &lease,
+                )
+                .await;
+                if let Err(e) = sent {
+                    tracing::warn!(error = %e, "could not send the escalation e-mails; retrying in a minute");
                 }
             }
         }
