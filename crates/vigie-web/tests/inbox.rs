@@ -1174,3 +1174,27 @@ async fn an_escalation_email_refused_by_a_server_down_is_sent_once_later() {
     assert_eq!(received.len(), 1);
     assert_eq!(received[0]["rcpt_tos"], json!(["manager@example.fr"]));
 }
+
+/// Vigie's own reason for leaving an item (a correction withdrew it) is
+/// read in the reader's language, on the mention and on the item, also once
+/// other events follow it.
+#[tokio::test]
+async fn a_withdrawn_items_reason_is_read_in_the_readers_language() {
+    let app = TestApp::start().await;
+    app.push(mentions()).await;
+    let mid = id_of(&app, "https://forum.example.fr/t/1").await;
+    let agent = app.login("agent").await;
+    assert_eq!(item(&agent, &app, mid).await["item"]["status"], "to_handle");
+    let r = agent.put_json(&app.api(&format!("/mentions/{mid}/sentiment")), &json!({"label": "positive"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(item(&agent, &app, mid).await["item"]["status"], "ignored");
+    let r = agent.post_json(&app.api(&format!("/inbox/{mid}/note")), &json!({"text": "vu"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = agent.post_form("/account", &[("display_name", "agent person"), ("lang", "fr")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    for page in [app.p(&format!("/mentions/{mid}")), app.p(&format!("/inbox/{mid}"))] {
+        let text = agent.get(&page).await.text;
+        assert!(text.contains("aucune règle de routage ne l"), "{page}: {text}");
+        assert!(!text.contains("no routing rule sends it"), "{page}: {text}");
+    }
+}

@@ -197,6 +197,17 @@ async fn the_report_shows_the_hand_computed_kpis() {
     // The page's export links work with the session too.
     let kpis = viewer.get(&app.api(&format!("/export/kpis?format=csv&{PERIOD}"))).await;
     assert_eq!(kpis.status, 200, "{}", kpis.text);
+    // Opened without a period, the page shows 7 days, and its downloads
+    // and exports say so (without it the mention export is the whole history).
+    let default = viewer.get(&app.p("/report")).await;
+    let pid = app.project.id;
+    for link in [
+        format!("/api/v1/projects/{pid}/export/mentions?period=7d&amp;format=csv"),
+        format!("/api/v1/projects/{pid}/export/kpis?period=7d&amp;format=csv"),
+        format!("/p/{pid}/report/download?period=7d&amp;lang="),
+    ] {
+        assert!(default.text.contains(&link), "{link} in {}", default.text);
+    }
     let bad = viewer.get(&app.p("/report?period=24h")).await;
     assert!(bad.text.contains("7d, 30d or 90d"), "{}", bad.text);
     let bad = viewer.get(&app.api("/report?from=2026-11-20&to=2026-11-01")).await;

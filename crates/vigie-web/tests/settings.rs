@@ -954,3 +954,22 @@ async fn a_refused_user_form_is_shown_again_with_what_was_typed() {
     assert_eq!(r.status, 400, "{}", r.text);
     assert!(after(&r.text, &format!("id=\"user-{uid}-error\"")).contains("op must be"), "{}", r.text);
 }
+
+/// The default departments are named in French for French readers: a
+/// French manager adding "Service client" is told it exists.
+#[tokio::test]
+async fn a_default_department_is_taken_by_its_french_name_too() {
+    let app = TestApp::start().await;
+    app.push(
+        json!([{"url": "https://e.x/1", "text": "Acme", "source": "news", "published_at": "2026-11-20T10:00:00Z"}]),
+    )
+    .await;
+    assert!(app.store.list_departments(app.project.id).await.unwrap().iter().any(|d| d.name == "Customer service"));
+    let manager = app.login("manager").await;
+    for name in ["Service client", "service CLIENT", "Customer Service"] {
+        let r = manager.post_json(&app.api("/departments"), &json!({"name": name, "response_target_secs": 3600})).await;
+        assert_eq!(r.status, 409, "{name}: {}", r.text);
+    }
+    let r = manager.post_json(&app.api("/departments"), &json!({"name": "Presse", "response_target_secs": 3600})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}

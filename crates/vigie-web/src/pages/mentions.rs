@@ -1142,7 +1142,10 @@ async fn detail_page(
                     @if let Some(due) = item.due_at { dt { (lang.t("Échéance", "Due")) } dd { (lang.datetime(due)) } }
                     @if let Some(t) = item.first_response_at { dt { (lang.t("Première réponse", "First response")) } dd { (lang.datetime(t)) } }
                     @if let Some(reply) = &item.reply { dt { (lang.t("Réponse", "Reply")) } dd.reply { (reply) } }
-                    @if let Some(reason) = &item.reason { dt { (lang.t("Motif", "Reason")) } dd { (reason) } }
+                    @if let Some(reason) = &item.reason {
+                        dt { (lang.t("Motif", "Reason")) }
+                        dd { (crate::pages::inbox::item::reason_text(lang, reason, &d.events)) }
+                    }
                 }
             }
             h3 { (lang.t("Historique", "History")) }

@@ -423,10 +423,15 @@ pub fn report_json(r: &Report) -> Value {
 
 fn period_links(lang: Lang, pid: i64, current: Option<&Period>, q: &PeriodQuery) -> Markup {
     let key = current.map(|p| p.key.as_str()).unwrap_or("");
+    let given = [&q.period, &q.from, &q.to].iter().any(|v| v.as_deref().is_some_and(|v| !v.is_empty()));
     let query = |extra: &str| {
         let mut pairs: Vec<String> = Vec::new();
         if let Some(p) = q.period.as_deref().filter(|p| !p.is_empty()) {
             pairs.push(format!("period={}", super::overview::url_encode(p)));
+        } else if !given && !key.is_empty() {
+            // The page's default period, said: the mention export without
+            // one would be the whole history.
+            pairs.push(format!("period={}", super::overview::url_encode(key)));
         }
         for (name, v) in [("from", &q.from), ("to", &q.to)] {
             if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {

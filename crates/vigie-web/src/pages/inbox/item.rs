@@ -145,6 +145,18 @@ pub(crate) fn event_detail(lang: Lang, e: &WorkflowEvent, theme_names: &HashMap<
     vigie_model::detail_text_with(&e.action, &e.detail, lang.into(), zone, &|key| theme_names.get(key).cloned())
 }
 
+/// An item's reason in the reader's language when it is Vigie's own (a
+/// sentiment correction withdrew the item: the reason is that event's
+/// English text), as written when a person gave it.
+pub(crate) fn reason_text(lang: Lang, reason: &str, events: &[WorkflowEvent]) -> String {
+    events
+        .iter()
+        .rev()
+        .find(|e| e.action == "withdrawn" && event_detail_json(e) == reason)
+        .map(|e| event_detail(lang, e, &HashMap::new()))
+        .unwrap_or_else(|| reason.to_string())
+}
+
 /// An event's detail for the JSON API: English, themes by their keys.
 pub(crate) fn event_detail_json(e: &WorkflowEvent) -> String {
     vigie_model::detail_text(&e.action, &e.detail, vigie_model::Language::En)
@@ -687,12 +699,7 @@ async fn render(state: &AppState, actor: &Actor, mid: i64, echo: Option<&Echo>) 
                     }
                     @if let Some(reason) = &i.reason {
                         dt { (lang.t("Raison", "Reason")) }
-                        // Vigie's own reason (a correction withdrew it) in
-                        // the reader's language; a person's as written.
-                        @match events.last().filter(|e| i.status == InboxStatus::Ignored && e.action == "withdrawn") {
-                            Some(e) => dd { (event_detail(lang, e, &theme_names)) },
-                            None => dd { (reason) },
-                        }
+                        dd { (reason_text(lang, reason, &events)) }
                     }
                     @if let Some(at) = i.closed_at {
                         dt { (lang.t("Close le", "Closed at")) }

@@ -153,7 +153,8 @@ fn name_taken(name: &str) -> String {
 }
 
 /// Names are one whatever their case: "Billing" and "billing" would be two
-/// departments no one can tell apart in a list.
+/// departments no one can tell apart in a list; nor can "Service client"
+/// and the default "Customer service" a French reader sees so.
 async fn check_name_free(
     state: &AppState,
     pid: i64,
@@ -162,7 +163,12 @@ async fn check_name_free(
     lang: Lang,
 ) -> Result<(), ApiError> {
     let departments = state.store.list_departments(pid).await?;
-    match crate::pages::same_name_ignoring_case(departments.iter().map(|d| (d.id, d.name.as_str())), name, except) {
+    // A default department also by the French name its readers see.
+    let names = departments.iter().flat_map(|d| {
+        let french = vigie_model::department_name(&d.name, vigie_model::Language::Fr);
+        [(d.id, d.name.as_str()), (d.id, french)]
+    });
+    match crate::pages::same_name_ignoring_case(names, name, except) {
         Some(taken) => Err(ApiError::conflict(msg(
             lang,
             name_taken(taken),
