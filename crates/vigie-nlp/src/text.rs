@@ -41,7 +41,13 @@ pub fn html_to_text(input: &str) -> String {
     }
     let fragment = Html::parse_fragment(input);
     let mut out = String::with_capacity(input.len());
-    collect_text(fragment.tree.root(), &mut out);
+    // An `<svg>` or `<math>` never closed is no drawing but stray markup
+    // in the author's text (`"><svg onload=…> je porte plainte`): the parser
+    // puts the rest of the text inside it, which is kept.
+    let lower = input.to_ascii_lowercase();
+    let unclosed = |tag: &str| lower.contains(&format!("<{tag}")) && !lower.contains(&format!("</{tag}"));
+    let kept: Vec<&str> = ["svg", "math"].into_iter().filter(|t| unclosed(t)).collect();
+    collect_text(fragment.tree.root(), &kept, &mut out);
     clean_text(&out)
 }
 
@@ -130,7 +136,9 @@ fn decode_entities(s: &str) -> String {
 }
 
 /// Walks the tree with an explicit stack: no recursion, whatever the depth.
-fn collect_text(root: ego_tree::NodeRef<'_, Node>, out: &mut String) {
+/// The text a reader sees under `root`; `kept`: elements of [`SKIPPED`]
+/// whose text is kept all the same.
+fn collect_text(root: ego_tree::NodeRef<'_, Node>, kept: &[&str], out: &mut String) {
     enum Step<'a> {
         Enter(ego_tree::NodeRef<'a, Node>),
         Leave(&'static str),
@@ -148,7 +156,7 @@ fn collect_text(root: ego_tree::NodeRef<'_, Node>, out: &mut String) {
             Node::Text(text) => out.push_str(text),
             Node::Element(element) => {
                 let name = element.name();
-                if SKIPPED.contains(&name) {
+                if SKIPPED.contains(&name) && !kept.contains(&name) {
                     continue;
                 }
                 let block = BLOCKS.contains(&name);
@@ -235,6 +243,17 @@ mod tests {
         let html = r#"<p>Bonjour <b>Air&nbsp;France</b> &amp; co</p><script>alert(1)</script>
             <style>p{color:red}</style><p>Deuxième&#233; ligne</p><!-- hidden -->"#;
         assert_eq!(html_to_text(html), "Bonjour Air France & co\nDeuxièmeé ligne");
+    }
+
+    #[test]
+    fn text_after_a_stray_svg_tag_is_kept_and_a_drawing_is_not() {
+        // Hostile markup in a complaint: the parser would put the rest of
+        // the text inside the never-closed <svg>.
+        let stray = r#"Air France "><svg onload=alert(3)> remboursement refusé, je porte plainte"#;
+        assert_eq!(html_to_text(stray), r#"Air France "> remboursement refusé, je porte plainte"#);
+        // A real drawing (closed) says nothing to a reader.
+        let icon = r#"<p>Acme <svg viewBox="0 0 1 1"><title>logo</title><text>A</text></svg> répond</p>"#;
+        assert_eq!(html_to_text(icon), "Acme répond");
     }
 
     #[test]

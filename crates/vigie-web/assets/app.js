@@ -128,7 +128,7 @@ document.addEventListener("change", (event) => {
         const a = el("a", null, m.title || m.text || "—");
         a.href = form.dataset.mentions + String(Number(m.id));
         li.append(a);
-        const meta = [m.site, m.published_at ? String(m.published_at).slice(0, 10) : null].filter(Boolean).join(" · ");
+        const meta = [m.site, m.published || null].filter(Boolean).join(" · ");
         if (meta) li.append(document.createTextNode(" "), el("span", "muted", meta));
         if (Array.isArray(m.matched_terms) && m.matched_terms.length > 0) {
           const terms = el("div", "muted");

@@ -328,6 +328,19 @@ async fn secure_cookies_behind_tls_and_headers_on_every_answer() {
     let missing = app.anonymous().get("/api/v1/nothing").await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.json()["code"], "not_found");
+    // An icon, where pages say and where browsers look without asking.
+    let login = app.anonymous().get("/login").await;
+    assert!(
+        login.text.contains("<link rel=\"icon\" type=\"image/svg+xml\" href=\"/static/icon.svg\">"),
+        "{}",
+        login.text
+    );
+    for path in ["/static/icon.svg", "/favicon.ico"] {
+        let icon = app.anonymous().get(path).await;
+        assert_eq!(icon.status, 200, "{path}");
+        assert_eq!(icon.headers.get("content-type").unwrap(), "image/svg+xml");
+        assert!(icon.text.starts_with("<svg"), "{path}");
+    }
 }
 
 #[tokio::test]
@@ -602,6 +615,39 @@ async fn a_display_name_must_show_something() {
     }
     let r = viewer.post_form("/account", &[("display_name", "Zoë \u{1F600}"), ("lang", "fr")]).await;
     assert_eq!(r.status, 303, "{}", r.text);
+    // Refused, the form comes back as typed, the message beside the name.
+    let r = viewer.post_form("/account", &[("display_name", "  "), ("email", "zoe@example.fr"), ("lang", "en")]).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let form = common::after(&r.text, "action=\"/account\"");
+    assert!(form.contains("1 to 100 visible characters") || form.contains("1 à 100 caractères visibles"), "{form}");
+    assert!(common::tag(form, "name=\"display_name\"").contains("aria-invalid=\"true\""), "{form}");
+    assert!(common::tag(form, "name=\"email\"").contains("value=\"zoe@example.fr\""), "{form}");
+    assert!(form.contains("<option value=\"en\" selected>"), "{form}");
+}
+
+/// Each person sets the address their escalation e-mails go to.
+#[tokio::test]
+async fn a_person_sets_and_clears_their_own_email_address() {
+    let app = TestApp::start().await;
+    let manager = app.login("manager").await;
+    let email = || async { app.store.user_by_name("manager").await.unwrap().unwrap().0.email };
+    let r = manager
+        .post_form("/account", &[("display_name", "manager person"), ("email", " paul@example.fr "), ("lang", "fr")])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(email().await.as_deref(), Some("paul@example.fr"));
+    assert!(manager.get("/account").await.text.contains("value=\"paul@example.fr\""));
+    // Not an address: refused beside the field; absent: unchanged; empty: none.
+    let r =
+        manager.post_form("/account", &[("display_name", "manager person"), ("email", "paul@"), ("lang", "fr")]).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(common::tag(&r.text, "name=\"email\"").contains("aria-invalid=\"true\""), "{}", r.text);
+    let r = manager.post_form("/account", &[("display_name", "manager person"), ("lang", "fr")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(email().await.as_deref(), Some("paul@example.fr"));
+    let r = manager.post_form("/account", &[("display_name", "manager person"), ("email", ""), ("lang", "fr")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(email().await, None);
 }
 
 #[tokio::test]

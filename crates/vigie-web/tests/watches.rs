@@ -232,6 +232,10 @@ async fn preview_shows_first_matches_and_errors_without_changing_anything() {
     let found: BTreeSet<i64> = v["matches"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
     assert_eq!(found, globex);
     assert_eq!(v["matches"][0]["matched_terms"], json!(["globex"]));
+    // The date as pages write it (the installation's zone, the reader's words).
+    let first = &v["matches"][0];
+    let (shown, at) = (first["published"].as_str().unwrap(), first["published_at"].as_str().unwrap());
+    assert!(!shown.is_empty() && !shown.contains('T') && shown.contains(&at[..4]), "{first}");
     assert!(v["scanned"].as_u64().unwrap() >= 4);
 
     // Languages narrow it.

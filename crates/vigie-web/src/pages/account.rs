@@ -7,9 +7,10 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form, Json};
 use chrono::Utc;
 use maud::html;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::echo::Echo;
 use super::{Nav, PageResult, csrf_field, page, see_other, visible_projects};
 use crate::auth::{self, Actor, SESSION_COOKIE, cookie_value, sha256_hex};
 use crate::error::{ApiError, ErrorCode};
@@ -83,6 +84,7 @@ fn login_markup(lang: Lang, next: &str, error: Option<&str>, username: &str) -> 
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (lang.t("Connexion", "Log in")) " · Vigie" }
                 link rel="stylesheet" href="/static/app.css";
+                link rel="icon" type="image/svg+xml" href="/static/icon.svg";
             }
             body.login-page {
                 main {
@@ -262,30 +264,46 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
 }
 
 async fn account(State(state): State<AppState>, Extension(actor): Extension<Actor>) -> PageResult {
+    account_page(&state, &actor, None).await
+}
+
+/// The account page; `echo`: the form as sent, refused, with why.
+async fn account_page(state: &AppState, actor: &Actor, echo: Option<&Echo>) -> PageResult {
     let lang = actor.lang;
     let user = actor.user.clone().ok_or_else(|| ApiError::forbidden("a token has no account"))?;
+    let fe = Echo::on(echo, "account");
+    let email = user.email.clone().unwrap_or_default();
     let body = html! {
         h1 { (lang.t("Mon compte", "My account")) }
         form.card method="post" action="/account" {
-            (csrf_field(&actor))
+            (csrf_field(actor))
+            (fe.error(lang))
             label { (lang.t("Nom affiché", "Display name"))
-                input type="text" name="display_name" value=(user.display_name) required maxlength="100"; }
+                input type="text" name="display_name" value=(fe.value("display_name", &user.display_name)) required maxlength="100"
+                    aria-invalid=[fe.invalid("display_name")] aria-describedby=[fe.described("display_name")]; }
+            label { (lang.t("Adresse e-mail (les escalades de la boîte de réception y sont envoyées)", "E-mail address (where inbox escalations are sent)"))
+                input type="email" name="email" value=(fe.value("email", &email)) maxlength="254" autocomplete="email"
+                    aria-invalid=[fe.invalid("email")] aria-describedby=[fe.described("email")]; }
             label { (lang.t("Langue de l'interface", "Interface language"))
                 select name="lang" {
-                    option value="fr" selected[user.lang == "fr"] { "Français" }
-                    option value="en" selected[user.lang == "en"] { "English" }
+                    option value="fr" selected[fe.chose("lang", "fr", user.lang == "fr")] { "Français" }
+                    option value="en" selected[fe.chose("lang", "en", user.lang == "en")] { "English" }
                 }
             }
             button type="submit" { (lang.t("Enregistrer", "Save")) }
         }
         p { a href="/account/password" { (lang.t("Changer mon mot de passe", "Change my password")) } }
     };
-    page(&state, &actor, Nav::Account, lang.t("Mon compte", "My account"), body).await
+    let response = page(state, actor, Nav::Account, lang.t("Mon compte", "My account"), body).await?;
+    Ok(Echo::answer(echo, response))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 pub struct AccountForm {
     display_name: String,
+    /// Absent: unchanged; empty: none.
+    #[serde(default)]
+    email: Option<String>,
     lang: String,
 }
 
@@ -295,19 +313,32 @@ async fn save_account(
     Form(form): Form<AccountForm>,
 ) -> PageResult {
     let mut user = actor.user.clone().ok_or_else(|| ApiError::forbidden("a token has no account"))?;
-    let name = form.display_name.trim();
-    // Something others can read: not only invisible or control characters.
-    let visible = name.chars().any(|c| !c.is_whitespace() && !c.is_control() && !is_invisible(c));
-    if !visible || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::invalid(actor.lang.t(
-            "le nom affiché doit avoir de 1 à 100 caractères visibles",
-            "the display name must have 1 to 100 visible characters",
-        ))
-        .into());
-    }
-    let lang = Lang::parse(&form.lang).ok_or_else(|| ApiError::invalid("the language must be fr or en"))?;
-    user.display_name = name.to_string();
+    let checked = (|| {
+        let name = form.display_name.trim();
+        // Something others can read: not only invisible or control characters.
+        let visible = name.chars().any(|c| !c.is_whitespace() && !c.is_control() && !is_invisible(c));
+        if !visible || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(ApiError::invalid(actor.lang.t(
+                "le nom affiché doit avoir de 1 à 100 caractères visibles",
+                "the display name must have 1 to 100 visible characters",
+            ))
+            .for_field("display_name"));
+        }
+        let lang = Lang::parse(&form.lang)
+            .ok_or_else(|| ApiError::invalid("the language must be fr or en").for_field("lang"))?;
+        let email = match &form.email {
+            None => user.email.clone(),
+            Some(e) => super::settings::users::check_email(Some(e), actor.lang).map_err(|e| e.for_field("email"))?,
+        };
+        Ok((name.to_string(), lang, email))
+    })();
+    let (name, lang, email) = match checked {
+        Ok(checked) => checked,
+        Err(e) => return account_page(&state, &actor, Some(&Echo::of("account", e, &form))).await,
+    };
+    user.display_name = name;
     user.lang = lang.code().to_string();
+    user.email = email;
     state.store.update_user(&user, &actor.changed_by(Utc::now())).await?;
     Ok(see_other("/account"))
 }
@@ -339,6 +370,7 @@ fn password_markup(lang: Lang, csrf: &str, forced: bool, error: Option<&str>, ne
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (lang.t("Mot de passe", "Password")) " · Vigie" }
                 link rel="stylesheet" href="/static/app.css";
+                link rel="icon" type="image/svg+xml" href="/static/icon.svg";
             }
             body.login-page {
                 main {

@@ -39,6 +39,13 @@ pub fn routes(r: Routes) -> Routes {
         })
         .page(Method::GET, "/static/app.js", Access::Public, "Script", || async {
             asset("text/javascript; charset=utf-8", include_str!("../../assets/app.js"))
+        })
+        .page(Method::GET, "/static/icon.svg", Access::Public, "Icon", || async {
+            asset("image/svg+xml", include_str!("../../assets/icon.svg"))
+        })
+        // Asked for by browsers (and feed readers) whatever the page says.
+        .page(Method::GET, "/favicon.ico", Access::Public, "Icon (the browsers' usual address)", || async {
+            asset("image/svg+xml", include_str!("../../assets/icon.svg"))
         });
     let r = account::routes(r);
     let r = overview::routes(r);
@@ -123,6 +130,7 @@ pub fn error_page(e: &ApiError, lang: Lang) -> Response {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Vigie" }
                 link rel="stylesheet" href="/static/app.css";
+                link rel="icon" type="image/svg+xml" href="/static/icon.svg";
             }
             body.error-page {
                 main {
@@ -187,6 +195,7 @@ pub async fn page(state: &AppState, actor: &Actor, nav: Nav, title: &str, body: 
                 meta name="csrf-token" content=(actor.csrf);
                 title { (title) " · Vigie" }
                 link rel="stylesheet" href="/static/app.css";
+                link rel="icon" type="image/svg+xml" href="/static/icon.svg";
                 script src="/static/app.js" defer {}
             }
             body {

@@ -242,7 +242,7 @@ fn charts(lang: Lang, r: &Report) -> Vec<Markup> {
     let sources = HBars {
         title: lang.t("Volume par type de source", "Volume by source kind").into(),
         lang: lang.chart(),
-        rows: r.kpis.sources.iter().map(|s| (s.source.clone(), s.current as f64)).collect(),
+        rows: r.kpis.sources.iter().map(|s| (lang.source_kind_name(&s.source), s.current as f64)).collect(),
         color: Color::Accent(1),
         width: 1000,
         value_suffix: String::new(),

@@ -17,7 +17,7 @@ mod members;
 mod reports;
 mod rules;
 mod tokens;
-mod users;
+pub(crate) mod users;
 
 use axum::Extension;
 use axum::body::Bytes;

@@ -457,6 +457,8 @@ async fn preview_api(
             json!({
                 "id": mm.id, "title": mm.title.as_deref().map(|t| clip(t, 200)), "text": clip(&mm.text, 200),
                 "site": mm.site, "published_at": mm.published_at.to_rfc3339(), "matched_terms": terms,
+                // As the pages write dates: the installation's zone, the reader's language.
+                "published": actor.lang.date(mm.published_at),
             })
         })
         .collect();

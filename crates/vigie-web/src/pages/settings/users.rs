@@ -76,7 +76,7 @@ fn check_username(raw: Option<&str>, lang: Lang) -> Result<String, ApiError> {
     Ok(name.to_string())
 }
 
-fn check_email(raw: Option<&str>, lang: Lang) -> Result<Option<String>, ApiError> {
+pub(crate) fn check_email(raw: Option<&str>, lang: Lang) -> Result<Option<String>, ApiError> {
     match raw.map(str::trim).filter(|e| !e.is_empty()) {
         None => Ok(None),
         Some(e) => {
