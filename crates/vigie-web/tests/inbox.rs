@@ -1198,3 +1198,26 @@ async fn a_withdrawn_items_reason_is_read_in_the_readers_language() {
         assert!(!text.contains("no routing rule sends it"), "{page}: {text}");
     }
 }
+
+#[tokio::test]
+async fn the_inbox_pages_lead_on_and_back_to_the_first() {
+    let app = TestApp::start().await;
+    let items: Vec<Value> = (0..3)
+        .map(|i| {
+            json!({"url": format!("https://forum.example.fr/t/p{i}"), "text": format!("{DELIVERY} ({i})"),
+                   "text_format": "plain", "source": "forum", "lang": "fr", "published_at": hours_ago(3)})
+        })
+        .collect();
+    app.push(Value::Array(items)).await;
+    let agent = app.login("agent").await;
+    let first = agent.get(&app.p("/inbox?limit=1")).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert!(!first.text.contains("← first"), "{}", first.text);
+    let next = &common::after(&first.text, "rel=\"next\" href=\"")["rel=\"next\" href=\"".len()..];
+    let next = next[..next.find('"').unwrap()].replace("&amp;", "&");
+    assert!(next.starts_with(&app.p("/inbox?")), "{next}");
+    let second = agent.get(&next).await;
+    assert_eq!(second.status, 200, "{}", second.text);
+    assert!(second.text.contains("← first"), "{}", second.text);
+    assert!(second.text.contains("rel=\"next\""), "{}", second.text);
+}

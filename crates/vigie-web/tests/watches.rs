@@ -173,6 +173,20 @@ async fn bad_queries_and_duplicate_names_are_refused_with_the_reason() {
     let r = manager.post_form("/account", &[("display_name", "manager person"), ("lang", "en")]).await;
     assert_eq!(r.status, 303, "{}", r.text);
 
+    // A broken query and an unknown language: the query's error (with its
+    // column) first; the query fixed, the languages' field is marked.
+    let r =
+        manager.post_form(&app.p("/watches"), &[("name", "Nouvelle veille"), ("query", bad), ("langs", "fr,xx")]).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains(&format!("column {column}")), "{}", r.text);
+    let r = manager
+        .post_form(&app.p("/watches"), &[("name", "Nouvelle veille"), ("query", "acme"), ("langs", "fr,xx")])
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("unknown language code"), "{}", r.text);
+    assert!(common::tag(&r.text, "name=\"langs\"").contains("aria-invalid=\"true\""), "{}", r.text);
+    assert!(!common::tag(&r.text, "name=\"name\"").contains("aria-invalid"), "{}", r.text);
+
     // Duplicate names, whatever the case.
     let r = manager.post_form(&app.p("/watches"), &[("name", "ACME"), ("query", "acme")]).await;
     assert_eq!(r.status, 409, "{}", r.text);

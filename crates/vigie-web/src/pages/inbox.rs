@@ -541,8 +541,16 @@ async fn render(state: &AppState, actor: &Actor, q: &ListQuery, echo: Option<&Ec
         } @else {
             (table(lang, pid, &rows, &dir, now, None))
         }
-        @if let Some(c) = next {
-            p.pager { a href={ (base) "?" (params.query(params.tab, Some(c))) } { (lang.t("Suivantes →", "Next →")) } }
+        @if params.cursor.is_some() || next.is_some() {
+            nav.pager aria-label=(lang.t("Pages", "Pages")) {
+                @if params.cursor.is_some() {
+                    a href={ (base) "?" (params.query(params.tab, None)) } { (lang.t("← premières", "← first")) }
+                    " "
+                }
+                @if let Some(c) = next {
+                    a rel="next" href={ (base) "?" (params.query(params.tab, Some(c))) } { (lang.t("Suivantes →", "Next →")) }
+                }
+            }
         }
     };
     let response = page(state, actor, Nav::Inbox, lang.t("À traiter", "Inbox"), body).await?;

@@ -146,19 +146,21 @@ fn check(name: &str, query: &str, competitor: bool, langs: Vec<String>, lang: La
     let name = name.trim();
     let chars = name.chars().count();
     if chars == 0 {
-        return Err(ApiError::invalid(lang.t("le nom est obligatoire", "the name is required")));
+        return Err(ApiError::invalid(lang.t("le nom est obligatoire", "the name is required")).for_field("name"));
     }
     if chars > MAX_NAME_CHARS {
         return Err(ApiError::invalid(format!(
             "{} {MAX_NAME_CHARS} {} ({chars})",
             lang.t("le nom doit avoir au plus", "the name must have at most"),
             lang.t("caractères", "characters")
-        )));
+        ))
+        .for_field("name"));
     }
     if name.chars().any(char::is_control) {
         return Err(ApiError::invalid(
             lang.t("le nom contient un caractère de contrôle", "the name has a control character"),
-        ));
+        )
+        .for_field("name"));
     }
     // Newlines typed in the text area are spaces to the query language.
     let query = query.trim().replace("\r\n", "\n");
@@ -510,8 +512,9 @@ fn watch_form(lang: Lang, actor: &Actor, pid: i64, action: &str, v: &FormValues,
                     p.error-message role="alert" { (e.message) }
                 }
             }
+            @let at_fault = |field: &str| v.error.as_ref().is_some_and(|e| e.field == Some(field)).then_some("true");
             label { (lang.t("Nom", "Name"))
-                input type="text" name="name" value=(v.name) required maxlength="100"; }
+                input type="text" name="name" value=(v.name) required maxlength="100" aria-invalid=[at_fault("name")]; }
             label { (lang.t("Requête", "Query"))
                 @let query_error = v.error.as_ref().is_some_and(|e| e.code == ErrorCode::InvalidQuery);
                 textarea name="query" rows="4" required maxlength="10000" spellcheck="false" autocapitalize="off"
@@ -527,7 +530,7 @@ fn watch_form(lang: Lang, actor: &Actor, pid: i64, action: &str, v: &FormValues,
                 (lang.t("Concurrent (compte dans la part de voix face aux autres veilles)", "Competitor (counts in share of voice against the other watches)"))
             }
             label { (lang.t("Langues (codes séparés par des virgules ; vide : toutes)", "Languages (comma-separated codes; empty: all)"))
-                input type="text" name="langs" value=(v.langs) maxlength="200" placeholder="fr, en"; }
+                input type="text" name="langs" value=(v.langs) maxlength="200" placeholder="fr, en" aria-invalid=[at_fault("langs")]; }
             button type="submit" { (submit) }
         }
     }
@@ -600,9 +603,17 @@ impl WatchForm {
         }
     }
 
+    /// The name and the query are checked first: their errors are the ones
+    /// the person is told (with the query's column) when the languages are
+    /// wrong too.
     fn input(&self, lang: Lang) -> Result<WatchInput, ApiError> {
-        let langs = parse_langs(self.langs.split(','), lang)?;
-        check(&self.name, &self.query, self.competitor.is_some(), langs, lang)
+        match parse_langs(self.langs.split(','), lang) {
+            Ok(langs) => check(&self.name, &self.query, self.competitor.is_some(), langs, lang),
+            Err(wrong) => {
+                check(&self.name, &self.query, self.competitor.is_some(), Vec::new(), lang)?;
+                Err(wrong.for_field("langs"))
+            }
+        }
     }
 }
 
