@@ -848,3 +848,18 @@ async fn a_stopping_server_closes_idle_connections_and_does_not_wait_for_stalled
     );
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "a stopped server accepts nothing");
 }
+
+#[tokio::test]
+async fn logging_out_ends_the_session_and_clears_what_the_browser_kept() {
+    let app = TestApp::start().await;
+    let agent = app.login("agent").await;
+    assert_eq!(agent.get(&app.p("/inbox")).await.status, 200);
+    let out = agent.post_form("/logout", &[]).await;
+    assert_eq!(out.status, 303, "{}", out.text);
+    assert_eq!(out.location(), Some("/login"));
+    assert_eq!(out.headers.get("clear-site-data").unwrap(), "\"cache\"");
+    // The session is gone: its cookie leads to the login page.
+    let after = agent.get(&app.p("/inbox")).await;
+    assert_eq!(after.status, 303, "{}", after.text);
+    assert!(after.location().unwrap().starts_with("/login"), "{:?}", after.location());
+}

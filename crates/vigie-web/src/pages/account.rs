@@ -260,6 +260,9 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
     if let Ok(v) = auth::session_cookie(&state, &headers, None).parse() {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
+    // The browser forgets the pages it kept (its back/forward cache too), so
+    // Back after logging out on a shared computer shows no inbox.
+    response.headers_mut().insert("clear-site-data", axum::http::HeaderValue::from_static("\"cache\""));
     Ok(response)
 }
 
