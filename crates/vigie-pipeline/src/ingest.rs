@@ -162,26 +162,41 @@ fn key_shared_links(items: &mut [Normalized]) {
 
 /// Keys the items that share their link with a stored mention as what is
 /// stored says, so that an item's key does not depend on which items came
-/// with it ([`key_shared_links`] sees one batch): an item is the stored
-/// mention at its link when it has its id or its content; else the stored
-/// item keyed by the same content at the same link (the batch that stored
-/// it keyed it so); else, when the mention at its link has another id (and
-/// other content), it is another item, keyed by its content. Otherwise the
-/// batch's key stands (an item without an id, or a link whose stored
-/// mention had none, is the link's).
-fn key_by_stored(items: &mut [&mut Mention], stored: &[vigie_store::KeyedItem]) {
+/// with it ([`key_shared_links`] sees one batch). At its link, an item is
+/// the stored mention when it has its content, or — its ids being of the
+/// same source (`source_id`: the batch's; none for imports and pushes, then
+/// of the same kind) — its id; it is the stored item keyed by the same
+/// content at the same link (a batch that stored it keyed it so); and it is
+/// another item, keyed by its content, when the mention at its link has
+/// another id of the same source and other content. Otherwise the batch's
+/// key stands: an item without an id, or whose link is stored by another
+/// source (a feed's article found again by a search), is the link's. An
+/// item the batch keyed by its content (others share its link) is not
+/// matched by id: ids that are positions shift when a new item comes first.
+fn key_by_stored(items: &mut [&mut Mention], source_id: Option<i64>, stored: &[vigie_store::KeyedItem]) {
     let stored: HashMap<&str, &vigie_store::KeyedItem> = stored.iter().map(|k| (k.dedup_key.as_str(), k)).collect();
     for m in items.iter_mut() {
         let (Some(url), Some(id)) = (m.url.clone(), item_id(m).map(str::to_string)) else {
             continue;
         };
         let (link_key, content_key) = keys_of(m);
+        let shared_in_batch = m.dedup_key == content_key;
+        let same_space =
+            |k: &vigie_store::KeyedItem| k.source_id == source_id && k.source_kind == m.source_kind.as_str();
         let at_link = stored.get(link_key.as_str());
         let by_content = stored.get(content_key.as_str()).filter(|k| k.url.as_deref() == Some(url.as_str()));
-        if at_link.is_some_and(|k| k.source_item_id.as_deref() == Some(id.as_str()) || k.content_hash == m.content_hash)
-        {
+        let same_item = |k: &vigie_store::KeyedItem| {
+            k.content_hash == m.content_hash
+                || (!shared_in_batch && same_space(k) && k.source_item_id.as_deref() == Some(id.as_str()))
+        };
+        let other_item = |k: &vigie_store::KeyedItem| {
+            same_space(k)
+                && k.source_item_id.as_deref().is_some_and(|other| other != id)
+                && k.content_hash != m.content_hash
+        };
+        if at_link.is_some_and(|k| same_item(k)) {
             m.dedup_key = link_key;
-        } else if by_content.is_some() || at_link.is_some_and(|k| k.source_item_id.is_some()) {
+        } else if by_content.is_some() || at_link.is_some_and(|k| other_item(k)) {
             m.dedup_key = content_key;
         }
     }
@@ -543,7 +558,7 @@ impl Ingestor {
 
     /// [`key_by_stored`] on these mentions: the store is asked about the
     /// links and contents of those with a link and an id of their source.
-    async fn key_by_store(&self, mut items: Vec<&mut Mention>) -> Result<(), StoreError> {
+    async fn key_by_store(&self, mut items: Vec<&mut Mention>, source_id: Option<i64>) -> Result<(), StoreError> {
         let keys: Vec<String> = items
             .iter()
             .filter(|m| m.url.is_some() && item_id(m).is_some())
@@ -557,7 +572,7 @@ impl Ingestor {
         }
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let stored = self.store.keyed_items(self.project_id, &keys).await?;
-        key_by_stored(&mut items, &stored);
+        key_by_stored(&mut items, source_id, &stored);
         Ok(())
     }
 
@@ -565,7 +580,8 @@ impl Ingestor {
     /// [`Ingestor::store`] (an import's batches; [`Ingestor::ingest`] does
     /// it itself).
     pub async fn key_prepared(&self, prepared: &mut Prepared) -> Result<(), StoreError> {
-        self.key_by_store(prepared.records.iter_mut().map(|r| &mut r.mention).collect()).await
+        let source_id = prepared.records.first().and_then(|r| r.source_id);
+        self.key_by_store(prepared.records.iter_mut().map(|r| &mut r.mention).collect(), source_id).await
     }
 
     /// Both halves, for small batches (a feed's items). The CPU half runs on
@@ -581,7 +597,7 @@ impl Ingestor {
         let this = Arc::clone(self);
         let (mut normalized, rejected) =
             tokio::task::spawn_blocking(move || this.normalize_all(raws, now)).await.map_err(stopped)?;
-        self.key_by_store(normalized.iter_mut().map(|(m, _)| m).collect()).await?;
+        self.key_by_store(normalized.iter_mut().map(|(m, _)| m).collect(), source_id).await?;
         // A feed repeats most of its items from one fetch to the next: those
         // already stored are not analysed again.
         let keys: Vec<&str> = normalized.iter().map(|(m, _)| m.dedup_key.as_str()).collect();
@@ -636,12 +652,14 @@ mod tests {
             url: m.url.clone(),
             source_item_id: m.source_item_id.clone(),
             content_hash: m.content_hash.clone(),
+            source_id: None,
+            source_kind: m.source_kind.as_str().to_string(),
         }
     }
 
-    /// The key `key_by_stored` gives `m`, with `in_store` stored.
+    /// The key `key_by_stored` gives `m` (imported), with `in_store` stored.
     fn keyed(mut m: Mention, in_store: &[vigie_store::KeyedItem]) -> String {
-        key_by_stored(&mut [&mut m], in_store);
+        key_by_stored(&mut [&mut m], None, in_store);
         m.dedup_key
     }
 
@@ -674,7 +692,21 @@ mod tests {
         // A copy of p2's text at another link is not p2.
         let elsewhere =
             vigie_store::KeyedItem { url: Some("https://other.example/x".into()), ..stored(&p2, &content2) };
-        assert_eq!(keyed(p2, &[elsewhere]), link);
+        assert_eq!(keyed(p2.clone(), &[elsewhere]), link);
+        // The ids of another source say nothing: the article a feed stored,
+        // found again with another excerpt, is the link's.
+        let from_a_feed = vigie_store::KeyedItem { source_id: Some(7), ..stored(&p1, &link) };
+        assert_eq!(keyed(p2.clone(), std::slice::from_ref(&from_a_feed)), link);
+        let mut fetched = p2.clone();
+        key_by_stored(&mut [&mut fetched], Some(7), &[from_a_feed]);
+        assert_eq!(fetched.dedup_key, content2, "the same feed's other item");
+        // Ids that are positions: a new post takes the stored one's id in a
+        // batch that keys both by content; it is not taken for the stored one.
+        let mut newcomer = post(Some("p1"), "Un tout nouveau message");
+        let (_, newcomer_content) = keys_of(&newcomer);
+        newcomer.dedup_key = newcomer_content.clone();
+        key_by_stored(&mut [&mut newcomer], None, &p1_alone);
+        assert_eq!(newcomer.dedup_key, newcomer_content);
     }
 
     fn watch(id: i64, langs: &[&str]) -> Watch {

@@ -375,6 +375,10 @@ pub struct KeyedItem {
     /// Its id in its source, when the source gave one.
     pub source_item_id: Option<String>,
     pub content_hash: String,
+    /// Where the id is from: the source that stored it (none: an import or
+    /// a push) and the kind of source (`forum`, `news`…).
+    pub source_id: Option<i64>,
+    pub source_kind: String,
 }
 
 /// Storage for every Vigie backend. Implementations must pass the shared

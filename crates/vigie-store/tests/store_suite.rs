@@ -935,12 +935,16 @@ async fn mentions_are_stored_once_and_searchable(store: &dyn Store) {
                 url: Some("https://twitter.com/i/web/status/1".into()),
                 source_item_id: Some("1".into()),
                 content_hash: "hash-1".into(),
+                source_id: None,
+                source_kind: "twitter".into(),
             },
             vigie_store::KeyedItem {
                 dedup_key: keys[2].into(),
                 url: Some("https://twitter.com/i/web/status/3".into()),
                 source_item_id: Some("3".into()),
                 content_hash: "hash-3".into(),
+                source_id: None,
+                source_kind: "twitter".into(),
             },
         ]
     );

@@ -1812,7 +1812,7 @@ impl Store for PgStore {
         let mut found = Vec::new();
         for part in keys.chunks(INSERT_CHUNK) {
             let rows = sqlx::query(
-                "SELECT dedup_key, url, source_item_id, content_hash FROM mentions \
+                "SELECT dedup_key, url, source_item_id, content_hash, source_id, source_kind FROM mentions \
                  WHERE project_id = $1 AND dedup_key = ANY($2::text[])",
             )
             .bind(project_id)
@@ -1825,6 +1825,8 @@ impl Store for PgStore {
                     url: row.try_get("url")?,
                     source_item_id: row.try_get("source_item_id")?,
                     content_hash: row.try_get("content_hash")?,
+                    source_id: row.try_get("source_id")?,
+                    source_kind: row.try_get("source_kind")?,
                 });
             }
         }

@@ -1701,7 +1701,7 @@ impl Store for SqliteStore {
         let mut found = Vec::new();
         for part in keys.chunks(500) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "SELECT dedup_key, url, source_item_id, content_hash FROM mentions WHERE project_id = ",
+                "SELECT dedup_key, url, source_item_id, content_hash, source_id, source_kind FROM mentions WHERE project_id = ",
             );
             qb.push_bind(project_id).push(" AND dedup_key IN (");
             let mut list = qb.separated(", ");
@@ -1715,6 +1715,8 @@ impl Store for SqliteStore {
                     url: row.try_get("url")?,
                     source_item_id: row.try_get("source_item_id")?,
                     content_hash: row.try_get("content_hash")?,
+                    source_id: row.try_get("source_id")?,
+                    source_kind: row.try_get("source_kind")?,
                 });
             }
         }
