@@ -610,6 +610,8 @@ pub async fn mail_escalations(
                 let key = format!("escalation-{}-{}-to-{}", mail.project_id, mail.mention_id, mail.user_id);
                 match vigie_notify::send_plain_email(smtp, &[address], &subject, &text, &html, &key).await {
                     Ok(()) => vigie_store::MailOutcome::Sent,
+                    // The server said no for good (no such mailbox, say).
+                    Err(error) if !error.is_transient() => failed(error.to_string()),
                     Err(error) if mail.attempts + 1 >= MAIL_ATTEMPTS => {
                         failed(format!("{error} (gave up after {MAIL_ATTEMPTS} attempts)"))
                     }
@@ -631,7 +633,7 @@ pub async fn mail_escalations(
                 report.failed += 1;
             }
         }
-        store.record_escalation_mail(mail.id, outcome, now).await?;
+        store.record_escalation_mail(mail.id, &lease.worker, outcome, now).await?;
     }
     Ok(report)
 }
@@ -644,9 +646,24 @@ async fn escalation_email(
     base_url: Option<&str>,
     zone: vigie_model::zone::Tz,
 ) -> Result<Result<(String, String, String, String), String>, PipelineError> {
+    // What it says must still be true when it goes out (a retry hours
+    // later): the item still waiting, escalated; the person still one who
+    // may act on it.
+    let waiting = store
+        .inbox_item(mail.project_id, mail.mention_id)
+        .await?
+        .is_some_and(|i| i.status.is_pending() && i.escalated_at.is_some());
+    if !waiting {
+        return Ok(Err("the item was handled (or reassigned) before the e-mail could go".into()));
+    }
     let Some(user) = store.user(mail.user_id).await?.filter(|u| !u.disabled) else {
         return Ok(Err("the manager's account is disabled or gone".into()));
     };
+    let member = user.is_admin
+        || store.memberships(user.id).await?.iter().any(|(p, role)| p.id == mail.project_id && *role >= Role::Agent);
+    if !member {
+        return Ok(Err(format!("{} no longer acts in this project", user.username)));
+    }
     let Some(address) = user.email.clone() else {
         return Ok(Err(format!("{} has no e-mail address", user.username)));
     };

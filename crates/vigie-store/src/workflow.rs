@@ -557,8 +557,15 @@ pub trait Workflow: Send + Sync {
         worker: &str,
         lease: std::time::Duration,
     ) -> Result<Vec<EscalationMail>>;
-    /// Records an attempt at a claimed e-mail (at `now`) and frees it.
-    async fn record_escalation_mail(&self, id: i64, outcome: MailOutcome, now: DateTime<Utc>) -> Result<()>;
+    /// Records an attempt at an e-mail `worker` claimed (at `now`) and
+    /// frees it; nothing if the claim was lost to another worker meanwhile.
+    async fn record_escalation_mail(
+        &self,
+        id: i64,
+        worker: &str,
+        outcome: MailOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
     /// Response figures for items that entered in `[from, to)`: all of the
     /// project's, one department's, or those of no department.
     async fn response_stats(

@@ -1734,18 +1734,25 @@ async fn overdue_items_wait_for_escalation(store: &dyn Store) {
     assert_eq!((first.due_at, first.attempts, first.created_at), (at(10), 0, at(61)));
     assert!(store.claim_escalation_mails(at(62), 10, "w2", lease).await.unwrap().is_empty(), "w1's for now");
     // Ann's went out; Ben's server refused it: tried again later, by anyone.
-    store.record_escalation_mail(claimed[0].id, vigie_store::MailOutcome::Sent, at(62)).await.unwrap();
+    store.record_escalation_mail(claimed[0].id, "w1", vigie_store::MailOutcome::Sent, at(62)).await.unwrap();
     let retry = vigie_store::MailOutcome::Retry { error: "451 try later".into(), next_attempt_at: at(70) };
-    store.record_escalation_mail(claimed[1].id, retry, at(62)).await.unwrap();
+    store.record_escalation_mail(claimed[1].id, "w1", retry, at(62)).await.unwrap();
     assert!(store.claim_escalation_mails(at(69), 10, "w2", lease).await.unwrap().is_empty());
     let again = store.claim_escalation_mails(at(70), 10, "w2", lease).await.unwrap();
     assert_eq!((again.len(), again[0].user_id, again[0].attempts), (1, ben, 1));
     // A lease that ran out (the worker died) frees the e-mail for another.
     let taken_over = store.claim_escalation_mails(at(70) + Duration::minutes(6), 10, "w3", lease).await.unwrap();
     assert_eq!(taken_over.iter().map(|m| m.id).collect::<Vec<_>>(), vec![again[0].id]);
+    // w2, whose claim ran out, records nothing over w3's.
+    let late = vigie_store::MailOutcome::Retry { error: "late".into(), next_attempt_at: at(200) };
+    store.record_escalation_mail(again[0].id, "w2", late, at(80)).await.unwrap();
     let failed = vigie_store::MailOutcome::Failed { error: "gave up".into() };
-    store.record_escalation_mail(again[0].id, failed, at(80)).await.unwrap();
+    store.record_escalation_mail(again[0].id, "w3", failed, at(80)).await.unwrap();
     assert!(store.claim_escalation_mails(at(60) + Duration::days(1), 10, "w4", lease).await.unwrap().is_empty());
+    // Nor over a mail already recorded (sent).
+    let resent = vigie_store::MailOutcome::Retry { error: "again".into(), next_attempt_at: at(90) };
+    store.record_escalation_mail(claimed[0].id, "w1", resent, at(90)).await.unwrap();
+    assert!(store.claim_escalation_mails(at(95), 10, "w5", lease).await.unwrap().is_empty(), "sent stays sent");
 }
 
 async fn response_stats_follow_the_period(store: &dyn Store) {

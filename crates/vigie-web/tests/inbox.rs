@@ -1221,3 +1221,61 @@ async fn the_inbox_pages_lead_on_and_back_to_the_first() {
     assert!(second.text.contains("← first"), "{}", second.text);
     assert!(second.text.contains("rel=\"next\""), "{}", second.text);
 }
+
+/// An escalation e-mail waiting for its retry is not sent once its item
+/// was answered meanwhile.
+#[tokio::test]
+async fn an_escalation_email_is_not_sent_once_its_item_was_answered() {
+    let app = TestApp::start().await;
+    let pid = app.project.id;
+    app.push(json!([
+        {"url": "https://a.example.fr/answered", "text": "Acme panne", "source": "news", "published_at": "2026-03-01T10:00:00Z"},
+    ]))
+    .await;
+    let mid = id_of(&app, "https://a.example.fr/answered").await;
+    let orphan = app
+        .store
+        .add_department(
+            pid,
+            NewDepartment { name: "Orphan".into(), response_target_secs: 3600, manager_id: None },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let agent = app.login("agent").await;
+    let r = agent.post_json(&app.api(&format!("/inbox/{mid}/assign")), &json!({"department_id": orphan.id})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (mut manager, _) = app.store.user_by_name("manager").await.unwrap().unwrap();
+    manager.email = Some("manager@example.fr".into());
+    app.store.update_user(&manager, &vigie_store::ChangedBy::unsigned(Utc::now())).await.unwrap();
+    let later = Utc::now() + Duration::hours(2);
+    assert_eq!(escalate_overdue(app.store.as_ref(), later).await.unwrap().len(), 1);
+    let Some(server) = SmtpServer::start() else { return };
+    let up = common::smtp_config(&server);
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let down = vigie_notify::SmtpConfig { port: closed, timeout: std::time::Duration::from_secs(2), ..up.clone() };
+    let send = |smtp: vigie_notify::SmtpConfig, at: DateTime<Utc>| {
+        let store = app.store.clone();
+        async move {
+            vigie_pipeline::routing::mail_escalations(
+                store.as_ref(),
+                &smtp,
+                None,
+                vigie_model::zone::Tz::UTC,
+                at,
+                &lease(),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    use vigie_pipeline::routing::MailReport;
+    // The manager's is kept for later; the admin has no address.
+    assert_eq!(send(down.clone(), later).await, MailReport { sent: 0, retry: 1, failed: 1 });
+    // Answered before the server is back: the news is stale, nothing goes.
+    let r = agent.post_json(&app.api(&format!("/inbox/{mid}/answer")), &json!({"reply": "Réglé"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(send(up, later + Duration::minutes(2)).await, MailReport { sent: 0, retry: 0, failed: 1 });
+    assert!(server.received().is_empty());
+}

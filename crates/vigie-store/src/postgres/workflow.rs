@@ -783,7 +783,13 @@ impl Workflow for PgStore {
         Ok(mails)
     }
 
-    async fn record_escalation_mail(&self, id: i64, outcome: MailOutcome, now: DateTime<Utc>) -> Result<()> {
+    async fn record_escalation_mail(
+        &self,
+        id: i64,
+        worker: &str,
+        outcome: MailOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let (status, error, next) = match &outcome {
             MailOutcome::Sent => ("sent", None, None),
             MailOutcome::Retry { error, next_attempt_at } => {
@@ -795,13 +801,14 @@ impl Workflow for PgStore {
             "UPDATE escalation_mails SET status = $2, attempts = attempts + 1, last_error = $3, \
              next_attempt_at = COALESCE($4, next_attempt_at), \
              sent_at = CASE WHEN $2 = 'sent' THEN $5 ELSE sent_at END, \
-             lease_until = NULL, leased_by = NULL WHERE id = $1",
+             lease_until = NULL, leased_by = NULL WHERE id = $1 AND leased_by = $6 AND status = 'pending'",
         )
         .bind(id)
         .bind(status)
         .bind(error)
         .bind(next)
         .bind(ts(now))
+        .bind(worker)
         .execute(&self.pool)
         .await?;
         Ok(())
