@@ -137,7 +137,7 @@ fn decode_entities(s: &str) -> String {
 
 /// Walks the tree with an explicit stack: no recursion, whatever the depth.
 /// The text a reader sees under `root`; `kept`: elements of [`SKIPPED`]
-/// whose text is kept all the same.
+/// whose own text (not their children's) is kept all the same.
 fn collect_text(root: ego_tree::NodeRef<'_, Node>, kept: &[&str], out: &mut String) {
     enum Step<'a> {
         Enter(ego_tree::NodeRef<'a, Node>),
@@ -156,7 +156,16 @@ fn collect_text(root: ego_tree::NodeRef<'_, Node>, kept: &[&str], out: &mut Stri
             Node::Text(text) => out.push_str(text),
             Node::Element(element) => {
                 let name = element.name();
-                if SKIPPED.contains(&name) && !kept.contains(&name) {
+                if SKIPPED.contains(&name) {
+                    // Of a kept one, only the text right under it: the
+                    // author's, not a drawing's labels or descriptions.
+                    if kept.contains(&name) {
+                        for child in node.children() {
+                            if let Node::Text(text) = child.value() {
+                                out.push_str(text);
+                            }
+                        }
+                    }
                     continue;
                 }
                 let block = BLOCKS.contains(&name);
@@ -251,9 +260,12 @@ mod tests {
         // the text inside the never-closed <svg>.
         let stray = r#"Air France "><svg onload=alert(3)> remboursement refusé, je porte plainte"#;
         assert_eq!(html_to_text(stray), r#"Air France "> remboursement refusé, je porte plainte"#);
-        // A real drawing (closed) says nothing to a reader.
+        // A real drawing (closed) says nothing to a reader; of a stray one,
+        // only the text right under it is kept.
         let icon = r#"<p>Acme <svg viewBox="0 0 1 1"><title>logo</title><text>A</text></svg> répond</p>"#;
         assert_eq!(html_to_text(icon), "Acme répond");
+        let cut = r#"Acme <svg onload=x> ça va <desc>caché</desc><text>label</text> bien"#;
+        assert_eq!(html_to_text(cut), "Acme ça va bien");
     }
 
     #[test]
