@@ -130,7 +130,7 @@ fn item_id(m: &Mention) -> Option<&str> {
 /// Items of one batch that share a link but not their content, and that
 /// their source calls different items (different ids), are different
 /// items — a site whose feed links every article to its home page, forum
-/// posts exported with their thread's address — not copies of the first: each is keyed by its content (title and text), as an item
+/// posts exported with their thread's address — not copies of the first: each is keyed by its content (title and text) at its link, as an item
 /// with neither link nor id is. By content rather than by id, so a feed
 /// whose ids are positions (a new article takes the first id, the others
 /// shift) loses nothing and stores nothing twice; an edited article is
@@ -156,7 +156,7 @@ fn key_shared_links(items: &mut [Normalized]) {
         .collect();
     for i in shared {
         let m = &mut items[i].0;
-        m.dedup_key = Mention::dedup_key_for(None, m.source_kind, None, &m.content_hash);
+        m.dedup_key = keys_of(m).1;
     }
 }
 
@@ -184,7 +184,11 @@ fn key_by_stored(items: &mut [&mut Mention], source_id: Option<i64>, stored: &[v
         let same_space =
             |k: &vigie_store::KeyedItem| k.source_id == source_id && k.source_kind == m.source_kind.as_str();
         let at_link = stored.get(link_key.as_str());
-        let by_content = stored.get(content_key.as_str()).filter(|k| k.url.as_deref() == Some(url.as_str()));
+        let legacy = legacy_content_key(m);
+        let by_content = stored
+            .get(content_key.as_str())
+            .or_else(|| stored.get(legacy.as_str()))
+            .filter(|k| k.url.as_deref() == Some(url.as_str()));
         let same_item = |k: &vigie_store::KeyedItem| {
             k.content_hash == m.content_hash
                 || (!shared_in_batch && same_space(k) && k.source_item_id.as_deref() == Some(id.as_str()))
@@ -196,18 +200,29 @@ fn key_by_stored(items: &mut [&mut Mention], source_id: Option<i64>, stored: &[v
         };
         if at_link.is_some_and(|k| same_item(k)) {
             m.dedup_key = link_key;
-        } else if by_content.is_some() || at_link.is_some_and(|k| other_item(k)) {
+        } else if let Some(k) = by_content {
+            m.dedup_key = k.dedup_key.clone();
+        } else if at_link.is_some_and(|k| other_item(k)) {
             m.dedup_key = content_key;
         }
     }
 }
 
-/// An item's key by its link and its key by its content.
+/// An item's key by its link and its key by its content at its link (the
+/// same short reply, "Merci !", in two threads is two posts).
 fn keys_of(m: &Mention) -> (String, String) {
-    (
-        Mention::dedup_key_for(m.url.as_deref(), m.source_kind, None, &m.content_hash),
-        Mention::dedup_key_for(None, m.source_kind, None, &m.content_hash),
-    )
+    let content = Mention::dedup_key_for(None, m.source_kind, None, &m.content_hash);
+    let at_link = match &m.url {
+        Some(url) => format!("{content}@{url}"),
+        None => content,
+    };
+    (Mention::dedup_key_for(m.url.as_deref(), m.source_kind, None, &m.content_hash), at_link)
+}
+
+/// The key by content alone that [`key_shared_links`] gave before keys by
+/// content were made per link: stored items may have it.
+fn legacy_content_key(m: &Mention) -> String {
+    Mention::dedup_key_for(None, m.source_kind, None, &m.content_hash)
 }
 
 /// What a whole fetch holds: its items' keys, and whether no id of it is
@@ -564,7 +579,7 @@ impl Ingestor {
             .filter(|m| m.url.is_some() && item_id(m).is_some())
             .flat_map(|m| {
                 let (link, content) = keys_of(m);
-                [link, content]
+                [link, content, legacy_content_key(m)]
             })
             .collect();
         if keys.is_empty() {
@@ -693,6 +708,20 @@ mod tests {
         let elsewhere =
             vigie_store::KeyedItem { url: Some("https://other.example/x".into()), ..stored(&p2, &content2) };
         assert_eq!(keyed(p2.clone(), &[elsewhere]), link);
+        // A pair stored before keys by content were per link is found again.
+        let legacy = [stored(&p1, &legacy_content_key(&p1)), stored(&p2, &legacy_content_key(&p2))];
+        assert_eq!(keyed(p1.clone(), &legacy), legacy_content_key(&p1));
+        // The same short reply in another thread is another post.
+        let merci_a = post(Some("a7"), "Merci !");
+        let mut merci_b = merci_a.clone();
+        merci_b.url = Some("https://forum.example/t/10".into());
+        merci_b.source_item_id = Some("b3".into());
+        let (_, merci_b_content) = keys_of(&merci_b);
+        let thread_b = post(Some("b1"), "Autre fil");
+        let thread_b =
+            vigie_store::KeyedItem { url: merci_b.url.clone(), ..stored(&thread_b, "url:https://forum.example/t/10") };
+        let in_store = [stored(&merci_a, &keys_of(&merci_a).1), thread_b];
+        assert_eq!(keyed(merci_b, &in_store), merci_b_content);
         // The ids of another source say nothing: the article a feed stored,
         // found again with another excerpt, is the link's.
         let from_a_feed = vigie_store::KeyedItem { source_id: Some(7), ..stored(&p1, &link) };
