@@ -162,17 +162,21 @@ fn key_shared_links(items: &mut [Normalized]) {
 
 /// Keys the items that share their link with a stored mention as what is
 /// stored says, so that an item's key does not depend on which items came
-/// with it ([`key_shared_links`] sees one batch). At its link, an item is
-/// the stored mention when it has its content, or — its ids being of the
-/// same source (`source_id`: the batch's; none for imports and pushes, then
-/// of the same kind) — its id; it is the stored item keyed by the same
-/// content at the same link (a batch that stored it keyed it so); and it is
-/// another item, keyed by its content, when the mention at its link has
-/// another id of the same source and other content. Otherwise the batch's
-/// key stands: an item without an id, or whose link is stored by another
-/// source (a feed's article found again by a search), is the link's. An
-/// item the batch keyed by its content (others share its link) is not
-/// matched by id: ids that are positions shift when a new item comes first.
+/// with it ([`key_shared_links`] sees one batch).
+///
+/// Ids say whether two items at one link are one when they can be compared:
+/// of the same source (`source_id`: the batch's; none for imports and
+/// pushes, then of the same kind), or of a kind whose pages hold many items
+/// (a forum thread, a product's reviews: [`many_per_link`]). Then an item is
+/// the stored mention at its link when it has its content or its id, and
+/// another item, keyed by its content at the link, when the stored one has
+/// another id and other content. Otherwise one link is one article: the
+/// stored mention at it, from another source (a feed's article found again
+/// by a search, imported from another tool with another excerpt), is the
+/// item. An item stored before keyed by its content at this link is that
+/// one. An item the batch keyed by its content (others share its link) is
+/// not matched by id: ids that are positions shift when a new item comes
+/// first.
 fn key_by_stored(items: &mut [&mut Mention], source_id: Option<i64>, stored: &[vigie_store::KeyedItem]) {
     let stored: HashMap<&str, &vigie_store::KeyedItem> = stored.iter().map(|k| (k.dedup_key.as_str(), k)).collect();
     for m in items.iter_mut() {
@@ -181,8 +185,9 @@ fn key_by_stored(items: &mut [&mut Mention], source_id: Option<i64>, stored: &[v
         };
         let (link_key, content_key) = keys_of(m);
         let shared_in_batch = m.dedup_key == content_key;
-        let same_space =
-            |k: &vigie_store::KeyedItem| k.source_id == source_id && k.source_kind == m.source_kind.as_str();
+        let comparable = |k: &vigie_store::KeyedItem| {
+            many_per_link(m.source_kind) || (k.source_id == source_id && k.source_kind == m.source_kind.as_str())
+        };
         let at_link = stored.get(link_key.as_str());
         let legacy = legacy_content_key(m);
         let by_content = stored
@@ -191,21 +196,28 @@ fn key_by_stored(items: &mut [&mut Mention], source_id: Option<i64>, stored: &[v
             .filter(|k| k.url.as_deref() == Some(url.as_str()));
         let same_item = |k: &vigie_store::KeyedItem| {
             k.content_hash == m.content_hash
-                || (!shared_in_batch && same_space(k) && k.source_item_id.as_deref() == Some(id.as_str()))
+                || !comparable(k)
+                || (!shared_in_batch && k.source_item_id.as_deref() == Some(id.as_str()))
         };
         let other_item = |k: &vigie_store::KeyedItem| {
-            same_space(k)
+            comparable(k)
                 && k.source_item_id.as_deref().is_some_and(|other| other != id)
                 && k.content_hash != m.content_hash
         };
-        if at_link.is_some_and(|k| same_item(k)) {
-            m.dedup_key = link_key;
-        } else if let Some(k) = by_content {
+        if let Some(k) = by_content {
             m.dedup_key = k.dedup_key.clone();
+        } else if at_link.is_some_and(|k| same_item(k)) {
+            m.dedup_key = link_key;
         } else if at_link.is_some_and(|k| other_item(k)) {
             m.dedup_key = content_key;
         }
     }
+}
+
+/// Kinds whose pages hold many items, each with its own id: the posts of a
+/// forum thread, the reviews of a product.
+fn many_per_link(kind: vigie_model::SourceKind) -> bool {
+    matches!(kind, vigie_model::SourceKind::Forum | vigie_model::SourceKind::Review)
 }
 
 /// An item's key by its link and its key by its content at its link (the
@@ -722,13 +734,23 @@ mod tests {
             vigie_store::KeyedItem { url: merci_b.url.clone(), ..stored(&thread_b, "url:https://forum.example/t/10") };
         let in_store = [stored(&merci_a, &keys_of(&merci_a).1), thread_b];
         assert_eq!(keyed(merci_b, &in_store), merci_b_content);
-        // The ids of another source say nothing: the article a feed stored,
-        // found again with another excerpt, is the link's.
-        let from_a_feed = vigie_store::KeyedItem { source_id: Some(7), ..stored(&p1, &link) };
-        assert_eq!(keyed(p2.clone(), std::slice::from_ref(&from_a_feed)), link);
-        let mut fetched = p2.clone();
+        // On a news site one link is one article: the article a feed stored,
+        // found again with another excerpt and an id of another source (a
+        // search, an import from another tool), is the link's, alone or not.
+        let news = |m: &Mention| Mention { source_kind: vigie_model::SourceKind::News, ..m.clone() };
+        let (n1, n2) = (news(&p1), news(&p2));
+        let from_a_feed = vigie_store::KeyedItem { source_id: Some(7), ..stored(&n1, &link) };
+        assert_eq!(keyed(n2.clone(), std::slice::from_ref(&from_a_feed)), link);
+        let mut n2_in_a_pair = n2.clone();
+        n2_in_a_pair.dedup_key = keys_of(&n2).1;
+        assert_eq!(keyed(n2_in_a_pair, std::slice::from_ref(&from_a_feed)), link);
+        let mut fetched = n2.clone();
         key_by_stored(&mut [&mut fetched], Some(7), &[from_a_feed]);
-        assert_eq!(fetched.dedup_key, content2, "the same feed's other item");
+        assert_eq!(fetched.dedup_key, keys_of(&n2).1, "the same feed's other item");
+        // A forum thread's posts are told apart by their ids whatever stored
+        // the thread's link (its feed).
+        let thread_from_a_feed = vigie_store::KeyedItem { source_id: Some(7), ..stored(&p1, &link) };
+        assert_eq!(keyed(p2.clone(), &[thread_from_a_feed]), content2);
         // Ids that are positions: a new post takes the stored one's id in a
         // batch that keys both by content; it is not taken for the stored one.
         let mut newcomer = post(Some("p1"), "Un tout nouveau message");

@@ -540,3 +540,29 @@ fn an_item_dated_in_the_future_is_dated_when_collected_and_the_source_says_so() 
     assert!(published.starts_with("20") && !published.starts_with("2050"), "{published} (collected {collected})");
     assert!(dated("http://e.x/past").0.starts_with("2026-11-23"));
 }
+
+/// A forum's feed stored a thread's link; its posts, imported one at a time
+/// with the thread's address and their own ids, are each stored (QA: they
+/// were all taken for the feed's item).
+#[test]
+fn forum_posts_imported_one_at_a_time_after_their_threads_feed_are_each_stored() {
+    let feed = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Forum</title>\
+        <item><title>Commander chez Acme ?</title><link>https://forum.example.com/viewtopic.php?t=42</link>\
+        <guid isPermaLink=\"false\">topic-42</guid><description>Quelqu'un a déjà commandé chez Acme ?</description></item>\
+        </channel></rss>";
+    let server = TestServer::start(move |_| {
+        Response::ok(feed.as_bytes().to_vec()).header("Content-Type", "application/rss+xml")
+    });
+    let vigie = Vigie::new();
+    vigie.run(&["source", "add", "rss", &server.url("/forum.xml")]).success();
+    vigie.run(&["collect", "--once"]).success();
+    assert_eq!(vigie.export().len(), 1);
+    for i in 0..3 {
+        let line = serde_json::json!({"id": format!("post10{i}"), "url": "https://forum.example.com/viewtopic.php?t=42",
+            "text": format!("Réponse numéro {i} sur Acme"), "published_at": "2026-11-20T10:00:00Z", "source": "forum"});
+        let file = vigie.write(&format!("post{i}.jsonl"), format!("{line}\n"));
+        let run = vigie.run(&["import", file.to_str().unwrap()]).success();
+        assert!(run.stdout.contains("imported 1 new"), "post {i}: {}", run.stdout);
+    }
+    assert_eq!(vigie.export().len(), 4);
+}
