@@ -644,7 +644,9 @@ pub trait Store: Accounts + Workflow + Reports + Send + Sync {
     /// Every delivery of an alert, oldest first.
     async fn deliveries(&self, alert_id: i64) -> Result<Vec<Delivery>>;
     /// Which of these dedup keys the project has stored already.
-    async fn existing_keys(&self, project_id: i64, keys: &[&str]) -> Result<std::collections::HashSet<String>>;
+    async fn existing_keys(&self, project_id: i64, keys: &[&str]) -> Result<std::collections::HashSet<String>> {
+        Ok(self.keyed_items(project_id, keys).await?.into_iter().map(|k| k.dedup_key).collect())
+    }
     /// The mentions stored under these dedup keys, with their link, id and
     /// content hash (what tells a copy from another item at the same link).
     async fn keyed_items(&self, project_id: i64, keys: &[&str]) -> Result<Vec<KeyedItem>>;

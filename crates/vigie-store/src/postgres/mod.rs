@@ -1793,21 +1793,6 @@ impl Store for PgStore {
         Ok(out)
     }
 
-    async fn existing_keys(&self, project_id: i64, keys: &[&str]) -> Result<HashSet<String>> {
-        let mut found = HashSet::new();
-        for part in keys.chunks(INSERT_CHUNK) {
-            let rows: Vec<String> = sqlx::query_scalar(
-                "SELECT dedup_key FROM mentions WHERE project_id = $1 AND dedup_key = ANY($2::text[])",
-            )
-            .bind(project_id)
-            .bind(part)
-            .fetch_all(&self.pool)
-            .await?;
-            found.extend(rows);
-        }
-        Ok(found)
-    }
-
     async fn keyed_items(&self, project_id: i64, keys: &[&str]) -> Result<Vec<KeyedItem>> {
         let mut found = Vec::new();
         for part in keys.chunks(INSERT_CHUNK) {

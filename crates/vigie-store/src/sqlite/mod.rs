@@ -1680,23 +1680,6 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    async fn existing_keys(&self, project_id: i64, keys: &[&str]) -> Result<HashSet<String>> {
-        let mut found = HashSet::new();
-        for part in keys.chunks(500) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT dedup_key FROM mentions WHERE project_id = ");
-            qb.push_bind(project_id).push(" AND dedup_key IN (");
-            let mut list = qb.separated(", ");
-            for key in part {
-                list.push_bind(*key);
-            }
-            qb.push(")");
-            for row in qb.build().persistent(false).fetch_all(&self.pool).await? {
-                found.insert(row.try_get("dedup_key")?);
-            }
-        }
-        Ok(found)
-    }
-
     async fn keyed_items(&self, project_id: i64, keys: &[&str]) -> Result<Vec<KeyedItem>> {
         let mut found = Vec::new();
         for part in keys.chunks(500) {

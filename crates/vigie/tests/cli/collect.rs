@@ -519,9 +519,7 @@ fn an_item_dated_in_the_future_is_dated_when_collected_and_the_source_says_so() 
         <item><title>Acme demain</title><link>http://e.x/future</link><pubDate>Sat, 01 Jan 2050 10:00:00 GMT</pubDate></item>\
         <item><title>Acme hier</title><link>http://e.x/past</link><pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate></item>\
         </channel></rss>";
-    let server = TestServer::start(move |_| {
-        Response::ok(feed.as_bytes().to_vec()).header("Content-Type", "application/rss+xml")
-    });
+    let server = versions(vec![feed.as_bytes().to_vec()]);
     let vigie = Vigie::new();
     vigie.run(&["source", "add", "rss", &server.url("/feed.xml")]).success();
     vigie.run(&["collect", "--once"]).success();
@@ -550,9 +548,7 @@ fn forum_posts_imported_one_at_a_time_after_their_threads_feed_are_each_stored()
         <item><title>Commander chez Acme ?</title><link>https://forum.example.com/viewtopic.php?t=42</link>\
         <guid isPermaLink=\"false\">topic-42</guid><description>Quelqu'un a déjà commandé chez Acme ?</description></item>\
         </channel></rss>";
-    let server = TestServer::start(move |_| {
-        Response::ok(feed.as_bytes().to_vec()).header("Content-Type", "application/rss+xml")
-    });
+    let server = versions(vec![feed.as_bytes().to_vec()]);
     let vigie = Vigie::new();
     vigie.run(&["source", "add", "rss", &server.url("/forum.xml")]).success();
     vigie.run(&["collect", "--once"]).success();
