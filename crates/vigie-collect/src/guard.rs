@@ -120,7 +120,9 @@ pub fn classify(ip: IpAddr) -> Option<AddressClass> {
 
 fn classify_v4(ip: Ipv4Addr) -> Option<AddressClass> {
     let [a, b, ..] = ip.octets();
-    if ip == Ipv4Addr::new(169, 254, 169, 254) {
+    let [_, _, c, _] = ip.octets();
+    // 169.254.169.254 (most clouds), 192.0.0.192 (Oracle Cloud's older one).
+    if ip == Ipv4Addr::new(169, 254, 169, 254) || ip == Ipv4Addr::new(192, 0, 0, 192) {
         Some(AddressClass::CloudMetadata)
     } else if ip.is_loopback() {
         Some(AddressClass::Loopback)
@@ -137,7 +139,14 @@ fn classify_v4(ip: Ipv4Addr) -> Option<AddressClass> {
         Some(AddressClass::SharedCgnat)
     } else if ip.is_multicast() {
         Some(AddressClass::Multicast)
-    } else if (a == 198 && (b & 0xfe) == 18) || a >= 240 {
+    } else if (a == 198 && (b & 0xfe) == 18)
+        || a >= 240
+        // 192.0.0.0/24 protocol assignments; 192.0.2.0/24, 198.51.100.0/24
+        // and 203.0.113.0/24 documentation.
+        || (a == 192 && b == 0 && (c == 0 || c == 2))
+        || (a == 198 && b == 51 && c == 100)
+        || (a == 203 && b == 0 && c == 113)
+    {
         Some(AddressClass::Reserved)
     } else {
         None
@@ -160,14 +169,21 @@ fn classify_v6(ip: Ipv6Addr) -> Option<AddressClass> {
         Some(AddressClass::LinkLocal)
     } else if ip.is_multicast() {
         Some(AddressClass::Multicast)
+    } else if (first == 0x2001 && (ip.segments()[1] == 0 || ip.segments()[1] == 0x0db8))
+        || (first == 0x0100 && ip.segments()[1..4].iter().all(|&x| x == 0))
+    {
+        // 2001::/32 Teredo (tunnels to an IPv4 address through a relay),
+        // 2001:db8::/32 documentation, 100::/64 discard.
+        Some(AddressClass::Reserved)
     } else {
         None
     }
 }
 
 /// The IPv4 address an IPv6 address stands for: IPv4-mapped (`::ffff:a.b.c.d`),
-/// IPv4-compatible (`::a.b.c.d`, deprecated but still routed by some stacks)
-/// or the NAT64 well-known prefix (`64:ff9b::a.b.c.d`).
+/// IPv4-translated (`::ffff:0:a.b.c.d`, SIIT), IPv4-compatible (`::a.b.c.d`,
+/// deprecated but still routed by some stacks) or the NAT64 well-known prefix
+/// (`64:ff9b::a.b.c.d`).
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     if let Some(v4) = ip.to_ipv4_mapped() {
         return Some(v4);
@@ -175,8 +191,9 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
     let tail = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
     let compatible = s[..6].iter().all(|&x| x == 0) && u32::from(tail) > 1; // not :: or ::1
+    let translated = s[..4].iter().all(|&x| x == 0) && s[4] == 0xffff && s[5] == 0;
     let nat64 = s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|&x| x == 0);
-    if compatible || nat64 {
+    if compatible || translated || nat64 {
         return Some(tail);
     }
     // 6to4 (2002:a.b.c.d::/48) and the local-use NAT64 prefix 64:ff9b:1::/48
@@ -313,6 +330,16 @@ mod tests {
             ("2002:a00:1::", Some(Private)),
             ("2002:7f00:1::1", Some(Loopback)),
             ("64:ff9b:1::c0a8:1", Some(Private)),
+            ("192.0.0.192", Some(CloudMetadata)),
+            ("192.0.0.8", Some(Reserved)),
+            ("192.0.2.10", Some(Reserved)),
+            ("198.51.100.1", Some(Reserved)),
+            ("203.0.113.9", Some(Reserved)),
+            ("::ffff:0:7f00:1", Some(Loopback)),
+            ("::ffff:0:a01:203", Some(Private)),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", Some(Reserved)),
+            ("2001:db8::1", Some(Reserved)),
+            ("100::1", Some(Reserved)),
         ];
         for (ip, want) in cases {
             assert_eq!(class(ip), want, "{ip}");
@@ -331,6 +358,9 @@ mod tests {
             "2606:4700::6810:85e5",
             "::ffff:93.184.215.14",
             "64:ff9b::93.184.215.14",
+            "192.0.1.1",
+            "203.0.114.1",
+            "2001:4860:4860::8888",
         ] {
             assert_eq!(class(ip), None, "{ip}");
         }

@@ -79,7 +79,9 @@ pub fn normalize(
         return Err(Rejection::Empty);
     }
     let url = match raw.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
-        Some(u) => Some(canonical_url(u).map_err(|e| Rejection::Url(e.to_string()))?),
+        Some(u) => Some(without_credentials(
+            canonical_url(u).map_err(|e| Rejection::Url(e.to_string()))?,
+        )),
         None => None,
     };
     let site = raw
@@ -168,6 +170,22 @@ fn truncate_chars(s: String, max: usize) -> String {
     }
 }
 
+
+/// A mention's link without the `user:password@` it may carry: a page's
+/// address is shown on pages, in exports and in notifications, where a
+/// login must not travel. (A source's own URL keeps it: an intranet feed may
+/// need it.)
+fn without_credentials(url: String) -> String {
+    match url::Url::parse(&url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => url,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -199,6 +217,28 @@ mod tests {
         assert_eq!(m.published_at, now(), "no date: collection time stands in");
         assert_eq!(m.lang.as_deref(), Some("fr"));
         assert_eq!(m.dedup_key, "url:https://www.exemple.fr/billet");
+    }
+
+    #[test]
+    fn a_login_in_a_mention_link_is_not_kept() {
+        let raw = RawMention {
+            url: Some("https://user:pa55@Forum.example/t/1?utm_medium=x".into()),
+            text: "x".into(),
+            ..Default::default()
+        };
+        let m = normalize(raw, now(), &NormalizeLimits::default()).unwrap();
+        assert_eq!(m.url.as_deref(), Some("https://forum.example/t/1"));
+        assert_eq!(
+            m.dedup_key, "url:https://forum.example/t/1",
+            "the same page with or without a login"
+        );
+        let raw = RawMention {
+            url: Some("https://user@forum.example/t/2".into()),
+            text: "x".into(),
+            ..Default::default()
+        };
+        let m = normalize(raw, now(), &NormalizeLimits::default()).unwrap();
+        assert_eq!(m.url.as_deref(), Some("https://forum.example/t/2"));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Argon2, PasswordHash};
 use axum::body::{Body, to_bytes};
-use axum::extract::{ConnectInfo, RawPathParams, Request, State};
+use axum::extract::{RawPathParams, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -127,6 +127,27 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// [`hash_password`] on a blocking thread: argon2 takes tens of
+/// milliseconds of CPU and 19 MiB, which must not hold up the threads that
+/// serve every other request.
+pub async fn hash_password_blocking(password: &str) -> Result<String, ApiError> {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(|e| ApiError::internal(&e))?
+}
+
+/// Password checks of this process, one at a time. A login's throttle
+/// check, its verification and the record of its failure happen under it,
+/// so guesses sent all at once are counted as if sent one after another,
+/// and a burst of logins costs one core, not every thread. (Several
+/// processes on one database each check one at a time.)
+static PASSWORD_CHECKS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// [`verify_password`] on a blocking thread.
+async fn verify_password_blocking(password: &str, hash: &str) -> bool {
+    let (password, hash) = (password.to_string(), hash.to_string());
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false)
 }
 
 /// Why a new password is refused, if it is.
@@ -248,12 +269,28 @@ pub fn sent_from_another_site(headers: &HeaderMap) -> bool {
     }
 }
 
-/// The client's address, for login throttling.
-pub fn client_address(req: &Request) -> String {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_string())
+/// The client's address, for login throttling: the connection's peer, or,
+/// when the peer is a trusted reverse proxy, the address it says it serves
+/// (the last of `X-Forwarded-For` that is not itself a trusted proxy).
+/// Untrusted peers' `X-Forwarded-For` is ignored: anyone can send one.
+pub fn client_address(config: &crate::WebConfig, peer: Option<SocketAddr>, headers: &HeaderMap) -> String {
+    let Some(peer) = peer else { return "unknown".to_string() };
+    let trusted = |ip: &std::net::IpAddr| config.trusted_proxies.iter().any(|n| n.contains(&ip.to_canonical()));
+    let mut client = peer.ip().to_canonical();
+    if trusted(&client) {
+        let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+        let hops: Vec<&str> = forwarded.flat_map(|v| v.split(',')).map(str::trim).collect();
+        for hop in hops.into_iter().rev() {
+            // A hop that is not an address (`unknown`, garbage): nothing
+            // before it can be believed either.
+            let Ok(ip) = hop.parse::<std::net::IpAddr>().map(|ip| ip.to_canonical()) else { break };
+            client = ip;
+            if !trusted(&ip) {
+                break;
+            }
+        }
+    }
+    client.to_string()
 }
 
 /// An extractor's refusal (a path segment that is not a number, a body over
@@ -269,16 +306,17 @@ fn is_rejection(response: &Response) -> bool {
 }
 
 /// [`is_rejection`]'s answer as the route's kind of error, with its status.
-async fn rejection_error(response: Response, page: bool, lang: Lang) -> Response {
+async fn rejection_error(response: Response, page: bool, lang: Lang, body_limit: usize) -> Response {
     let status = response.status();
     let detail = to_bytes(response.into_body(), 4096).await.unwrap_or_default();
     let detail = String::from_utf8_lossy(&detail).trim().to_string();
     let e = match status.as_u16() {
         413 => {
-            let mib = crate::MAX_BODY_BYTES >> 20;
-            let message = match lang {
-                Lang::Fr => format!("le corps de la requête dépasse {mib} Mio"),
-                Lang::En => format!("the request body is over {mib} MiB"),
+            let message = match (lang, body_limit >= 1 << 20) {
+                (Lang::Fr, true) => format!("le corps de la requête dépasse {} Mio", body_limit >> 20),
+                (Lang::Fr, false) => format!("le corps de la requête dépasse {} kio", body_limit >> 10),
+                (Lang::En, true) => format!("the request body is over {} MiB", body_limit >> 20),
+                (Lang::En, false) => format!("the request body is over {} KiB", body_limit >> 10),
             };
             ApiError::new(ErrorCode::PayloadTooLarge, message)
         }
@@ -315,7 +353,13 @@ pub async fn authorize(State(guard): State<Guard>, req: Request, next: Next) -> 
             // A page handler's error, rendered in the reader's language.
             match response.extensions().get::<crate::pages::PendingErrorPage>() {
                 Some(pending) if page => error_page(&pending.0, lang),
-                _ if is_rejection(&response) => rejection_error(response, page, lang).await,
+                _ if is_rejection(&response) => {
+                    let limit = match guard.access {
+                        Access::Public => crate::routes::PUBLIC_BODY_BYTES,
+                        _ => crate::MAX_BODY_BYTES,
+                    };
+                    rejection_error(response, page, lang, limit).await
+                }
                 _ => response,
             }
         }
@@ -578,7 +622,9 @@ fn failure_keys(username: &str, address: &str) -> (String, String, String) {
     (format!("user:{user}"), format!("addr:{address}"), format!("pair:{user}@{address}"))
 }
 
-/// Checks a username and password; counts failures for throttling.
+/// Checks a username and password; counts failures for throttling. The
+/// same check (and the same counters) serve a password change's "current
+/// password".
 pub async fn login(
     state: &AppState,
     username: &str,
@@ -586,15 +632,16 @@ pub async fn login(
     address: &str,
     now: DateTime<Utc>,
 ) -> Result<User, ApiError> {
+    let _one_at_a_time = PASSWORD_CHECKS.lock().await;
     login_throttled(state, username, address, now).await?;
     let (user_key, addr_key, pair_key) = failure_keys(username, address);
     let found = state.store.user_by_name(username.trim()).await?;
     // Verify against a dummy hash when the user is unknown, so timing does
     // not tell which usernames exist.
     let ok = match &found {
-        Some((user, hash)) => verify_password(password, hash) && !user.disabled,
+        Some((user, hash)) => verify_password_blocking(password, hash).await && !user.disabled,
         None => {
-            verify_password(password, DUMMY_HASH);
+            verify_password_blocking(password, DUMMY_HASH).await;
             false
         }
     };
@@ -661,6 +708,48 @@ fn referring_page(headers: &HeaderMap) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_is_whom_a_trusted_proxy_names() {
+        let config = |trusted: &[&str]| crate::WebConfig {
+            trusted_proxies: crate::parse_trusted_proxies(&trusted.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap(),
+            ..Default::default()
+        };
+        let peer = |ip: &str| Some(SocketAddr::new(ip.parse().unwrap(), 40000));
+        let forwarded = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("x-forwarded-for", v.parse().unwrap());
+            h
+        };
+        let default = crate::WebConfig::default();
+        let none = HeaderMap::new();
+        assert_eq!(client_address(&default, peer("203.0.113.9"), &none), "203.0.113.9");
+        assert_eq!(client_address(&default, None, &none), "unknown");
+        // A stranger's header is not believed.
+        assert_eq!(client_address(&default, peer("203.0.113.9"), &forwarded("198.51.100.1")), "203.0.113.9");
+        // A proxy on the machine: the last hop it did not add itself. What a
+        // client wrote before it (the left of the list) is not believed.
+        assert_eq!(client_address(&default, peer("127.0.0.1"), &forwarded("1.2.3.4, 198.51.100.1")), "198.51.100.1");
+        assert_eq!(client_address(&default, peer("::1"), &forwarded("198.51.100.1")), "198.51.100.1");
+        assert_eq!(client_address(&default, peer("127.0.0.1"), &none), "127.0.0.1");
+        assert_eq!(client_address(&default, peer("127.0.0.1"), &forwarded("garbage")), "127.0.0.1");
+        // Two proxies: a load balancer in front of a proxy on the machine.
+        let chain = config(&["127.0.0.1", "10.0.0.0/8"]);
+        assert_eq!(client_address(&chain, peer("127.0.0.1"), &forwarded("198.51.100.1, 10.1.2.3")), "198.51.100.1");
+        assert_eq!(client_address(&chain, peer("::ffff:10.1.2.3"), &forwarded("198.51.100.1")), "198.51.100.1");
+        assert_eq!(client_address(&config(&["none"]), peer("127.0.0.1"), &forwarded("198.51.100.1")), "127.0.0.1");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let parse = |v: &[&str]| crate::parse_trusted_proxies(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(parse(&["10.0.0.0/8", " 192.0.2.7 ", "::1"]).unwrap().len(), 3);
+        assert!(parse(&["none"]).unwrap().is_empty());
+        let e = parse(&["10.0.0.0/33"]).unwrap_err();
+        assert!(e.contains("\"10.0.0.0/33\" is not an address or a network"), "{e}");
+        assert!(parse(&["proxy.example"]).is_err());
+    }
 
     #[test]
     fn passwords_hash_and_verify() {

@@ -67,12 +67,40 @@ pub struct WebConfig {
     pub zone: vigie_model::zone::Tz,
     /// How long a client may take to send a request.
     pub timeouts: Timeouts,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (see
+    /// [`auth::client_address`]); by default the machine's own (loopback).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { secure_cookies: false, zone: vigie_model::zone::Tz::UTC, timeouts: Timeouts::default() }
+        WebConfig {
+            secure_cookies: false,
+            zone: vigie_model::zone::Tz::UTC,
+            timeouts: Timeouts::default(),
+            trusted_proxies: LOOPBACK.iter().filter_map(|n| n.parse().ok()).collect(),
+        }
     }
+}
+
+/// The machine's own addresses: a reverse proxy on the same host.
+const LOOPBACK: [&str; 2] = ["127.0.0.0/8", "::1/128"];
+
+/// `--trusted-proxy` values: addresses (`192.0.2.7`) or networks
+/// (`10.0.0.0/8`); `none` alone trusts no one.
+pub fn parse_trusted_proxies(values: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
+    let values: Vec<&str> = values.iter().map(|v| v.trim()).filter(|v| !v.is_empty()).collect();
+    if values.len() == 1 && values[0].eq_ignore_ascii_case("none") {
+        return Ok(Vec::new());
+    }
+    values
+        .into_iter()
+        .map(|v| {
+            v.parse::<ipnet::IpNet>()
+                .or_else(|_| v.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("{v:?} is not an address or a network (ADDR or ADDR/BITS, e.g. 10.0.0.0/8)"))
+        })
+        .collect()
 }
 
 /// What the handlers share.

@@ -6,6 +6,7 @@
 //! exist without a documented access level.
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::middleware::from_fn_with_state;
@@ -15,6 +16,9 @@ use serde_json::{Map, Value, json};
 use crate::AppState;
 use crate::auth::{Access, Guard, authorize};
 use crate::error::ErrorCode;
+
+/// The largest body a route open to anyone reads.
+pub const PUBLIC_BODY_BYTES: usize = 64 * 1024;
 
 /// One registered route.
 #[derive(Debug, Clone)]
@@ -73,7 +77,14 @@ impl Routes {
         #[allow(clippy::expect_used)] // only the methods below are ever registered
         let filter = MethodFilter::try_from(method.clone()).expect("a method axum can route");
         let guard = Guard { state: self.state.clone(), access, page: !api };
-        let route = on(filter, handler).route_layer(from_fn_with_state(guard, authorize));
+        let mut route = on(filter, handler);
+        if access == Access::Public {
+            // Anyone may call these (a login, a first password change):
+            // their bodies are a few fields, never the 32 MiB a project's
+            // push may send, so a stranger cannot make the server buffer it.
+            route = route.layer(DefaultBodyLimit::max(PUBLIC_BODY_BYTES));
+        }
+        let route = route.route_layer(from_fn_with_state(guard, authorize));
         self.router = self.router.route(path, route);
         self.docs.push(RouteDoc { method, path, access, summary, api });
         self

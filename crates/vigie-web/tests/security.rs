@@ -252,6 +252,103 @@ async fn login_sets_a_safe_cookie_and_failures_are_throttled() {
 }
 
 #[tokio::test]
+async fn guesses_sent_all_at_once_are_counted_as_if_sent_in_turn() {
+    let app = TestApp::start().await;
+    let guesses: Vec<_> = (0..12)
+        .map(|i| {
+            let c = app.anonymous();
+            tokio::spawn(async move {
+                c.post_json("/api/v1/session", &json!({"username": "viewer", "password": format!("wrong guess {i}")}))
+                    .await
+                    .status
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for g in guesses {
+        statuses.push(g.await.unwrap());
+    }
+    statuses.sort_unstable();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((checked, refused), (5, 7), "five guesses per account and address, however they are sent: {statuses:?}");
+    let right =
+        app.anonymous().post_json("/api/v1/session", &json!({"username": "viewer", "password": PASSWORD})).await;
+    assert_eq!(right.status, 429);
+}
+
+#[tokio::test]
+async fn the_current_password_of_a_password_change_is_throttled_like_a_login() {
+    let app = TestApp::start().await;
+    let agent = app.login("agent").await;
+    for _ in 0..5 {
+        let wrong = agent
+            .post_form("/account/password", &[("current", "not my password"), ("new", "a brand new password 42")])
+            .await;
+        assert_eq!(wrong.status, 400);
+        assert!(wrong.text.contains("current password is wrong"), "{}", wrong.text);
+    }
+    let right =
+        agent.post_form("/account/password", &[("current", PASSWORD), ("new", "a brand new password 42")]).await;
+    assert_eq!(right.status, 429, "{}", right.text);
+    assert!(right.text.contains("Too many failed attempts"), "{}", right.text);
+    // Nothing changed: the old password is still the one.
+    let (_, hash) = app.store.user_by_name("agent").await.unwrap().unwrap();
+    assert!(vigie_web::auth::verify_password(PASSWORD, &hash));
+}
+
+#[tokio::test]
+async fn routes_open_to_anyone_read_small_bodies_only() {
+    let app = TestApp::start().await;
+    let big = "x".repeat(100 * 1024);
+    let form = app.anonymous().post_form("/login", &[("username", "agent"), ("password", &big)]).await;
+    assert_eq!(form.status, 413, "{}", form.text);
+    assert!(form.text.contains("64 kio") || form.text.contains("64 KiB"), "{}", form.text);
+    let api = app.anonymous().post_json("/api/v1/session", &json!({"username": "agent", "password": big})).await;
+    assert_eq!(api.status, 413, "{}", api.text);
+    assert_eq!(api.json()["code"], "payload_too_large");
+    assert!(api.json()["message"].as_str().unwrap().contains("64 kio"), "{}", api.text);
+    // A logged-in person's forms still take large bodies (a long reply).
+    let agent = app.login("agent").await;
+    let reply = agent.post_form(&app.p("/inbox/bulk"), &[("reply", &big)]).await;
+    assert_ne!(reply.status, 413, "{}", reply.text);
+}
+
+/// A login from `client` as a reverse proxy on loopback reports it.
+async fn login_via_proxy(app: &TestApp, client: &str, password: &str) -> u16 {
+    let r = app
+        .anonymous()
+        .http
+        .post(app.url("/api/v1/session"))
+        .header("x-forwarded-for", format!("198.51.100.77, {client}"))
+        .json(&json!({"username": "viewer", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    r.status().as_u16()
+}
+
+#[tokio::test]
+async fn behind_a_proxy_on_the_machine_each_client_has_its_own_count() {
+    let app = TestApp::start().await;
+    for _ in 0..5 {
+        assert_eq!(login_via_proxy(&app, "203.0.113.5", "wrong!").await, 401);
+    }
+    assert_eq!(login_via_proxy(&app, "203.0.113.5", PASSWORD).await, 429, "the guesser is stopped");
+    assert_eq!(login_via_proxy(&app, "203.0.113.6", PASSWORD).await, 200, "the owner, elsewhere, is not");
+}
+
+#[tokio::test]
+async fn an_untrusted_peer_cannot_choose_its_address() {
+    let config = vigie_web::WebConfig { trusted_proxies: Vec::new(), ..Default::default() };
+    let app = TestApp::start_with(config).await;
+    for _ in 0..5 {
+        assert_eq!(login_via_proxy(&app, "203.0.113.5", "wrong!").await, 401);
+    }
+    assert_eq!(login_via_proxy(&app, "203.0.113.6", PASSWORD).await, 429, "X-Forwarded-For is ignored");
+}
+
+#[tokio::test]
 async fn a_login_form_sent_from_another_site_is_refused() {
     let app = TestApp::start().await;
     let base = app.url("");

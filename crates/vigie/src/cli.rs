@@ -243,6 +243,17 @@ pub struct ServeArgs {
     /// `X-Forwarded-Proto: https` does it per request).
     #[arg(long, env = "VIGIE_SECURE_COOKIES", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0, default_missing_value = "true")]
     pub secure_cookies: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (addresses or networks,
+    /// comma-separated, e.g. `10.0.0.0/8,192.0.2.7`; `none` trusts no one). Login throttling counts
+    /// failures per client address: behind an untrusted proxy everyone shares the proxy's.
+    #[arg(
+        long = "trusted-proxy",
+        env = "VIGIE_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        default_value = "127.0.0.0/8,::1",
+        value_name = "ADDR[/BITS]"
+    )]
+    pub trusted_proxies: Vec<String>,
     /// Serve pages and the API only: leave collection, notifications and escalation to
     /// `vigie worker` processes (several servers behind a load balancer, PostgreSQL).
     #[arg(long, env = "VIGIE_NO_COLLECT", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0, default_missing_value = "true")]

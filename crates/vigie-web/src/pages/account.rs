@@ -132,8 +132,12 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn address(connect: &Option<Extension<ConnectInfo<std::net::SocketAddr>>>) -> String {
-    connect.as_ref().map(|c| c.0.0.ip().to_string()).unwrap_or_else(|| "unknown".into())
+fn address(
+    state: &AppState,
+    connect: &Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+    headers: &HeaderMap,
+) -> String {
+    auth::client_address(&state.config, connect.as_ref().map(|c| c.0.0), headers)
 }
 
 async fn login(
@@ -157,7 +161,7 @@ async fn login(
         return response;
     }
     let now = Utc::now();
-    match auth::login(&state, &form.username, &form.password, &address(&connect), now).await {
+    match auth::login(&state, &form.username, &form.password, &address(&state, &connect, &headers), now).await {
         Ok(user) => match auth::start_session(&state, &user, now).await {
             Ok(token) => {
                 // A one-time password is changed first, then on to the page
@@ -202,7 +206,7 @@ async fn api_login(
     Json(body): Json<ApiLogin>,
 ) -> Result<Response, ApiError> {
     let now = Utc::now();
-    let user = auth::login(&state, &body.username, &body.password, &address(&connect), now).await?;
+    let user = auth::login(&state, &body.username, &body.password, &address(&state, &connect, &headers), now).await?;
     let token = auth::start_session(&state, &user, now).await?;
     let session = state
         .store
@@ -435,6 +439,7 @@ pub struct PasswordForm {
 
 async fn change_password(
     State(state): State<AppState>,
+    connect: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, super::PageError> {
@@ -449,14 +454,27 @@ async fn change_password(
     }
     let forced = session.user.must_change_password;
     let next = safe_next(form.next.as_deref());
-    let (_, hash) = state
-        .store
-        .user_by_name(&session.user.username)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "log in again"))?;
-    if !auth::verify_password(&form.current, &hash) {
-        let msg = lang.t("Le mot de passe actuel est incorrect.", "The current password is wrong.");
-        return Ok(password_markup(lang, &session.csrf, forced, Some(msg), &next));
+    // Checked and counted as a login is: whoever holds a session (a
+    // computer left logged in) gets no more guesses than at the login page.
+    if let Err(e) =
+        auth::login(&state, &session.user.username, &form.current, &address(&state, &connect, &headers), Utc::now())
+            .await
+    {
+        let msg = match e.code {
+            ErrorCode::Unauthenticated => {
+                lang.t("Le mot de passe actuel est incorrect.", "The current password is wrong.")
+            }
+            ErrorCode::RateLimited => lang.t(
+                "Trop de tentatives échouées : réessayez dans 15 minutes.",
+                "Too many failed attempts: try again in 15 minutes.",
+            ),
+            _ => return Err(e.into()),
+        };
+        let mut response = password_markup(lang, &session.csrf, forced, Some(msg), &next);
+        if e.code == ErrorCode::RateLimited {
+            *response.status_mut() = e.code.status();
+        }
+        return Ok(response);
     }
     if let Some(problem) = auth::password_problem_in(&form.new, lang) {
         return Ok(password_markup(lang, &session.csrf, forced, Some(&problem), &next));
@@ -466,7 +484,7 @@ async fn change_password(
             lang.t("Le nouveau mot de passe doit être différent.", "The new password must differ from the old one.");
         return Ok(password_markup(lang, &session.csrf, forced, Some(msg), &next));
     }
-    let new_hash = auth::hash_password(&form.new)?;
+    let new_hash = auth::hash_password_blocking(&form.new).await?;
     state.store.set_password(session.user.id, &new_hash, false).await?;
     // Every other session of this person ends; this one goes on.
     state.store.delete_user_sessions(session.user.id).await?;

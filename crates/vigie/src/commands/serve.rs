@@ -27,6 +27,10 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
     // record itself; a second one stops at once. Listened for from the
     // start: a signal while the server starts is a stop, not a kill.
     let signal = shutdown_signal()?;
+    let trusted_proxies = match vigie_web::parse_trusted_proxies(&args.trusted_proxies) {
+        Ok(list) => list,
+        Err(e) => return usage(format!("--trusted-proxy: {e}")),
+    };
     let listener = match tokio::net::TcpListener::bind(args.bind.trim()).await {
         Ok(l) => l,
         Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
@@ -48,7 +52,7 @@ pub async fn run(app: &App, args: ServeArgs, open_path: Option<&str>, out: &mut 
         app.store.clone(),
         app.models(),
         stories.clone(),
-        WebConfig { secure_cookies: args.secure_cookies, zone, ..WebConfig::default() },
+        WebConfig { secure_cookies: args.secure_cookies, zone, trusted_proxies, ..WebConfig::default() },
     );
     let stop = StopSignal::default();
     let _signal = AbortOnDrop(tokio::spawn({

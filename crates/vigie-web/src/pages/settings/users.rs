@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use vigie_store::{NewUser, User};
 
 use super::{MAX_NAME_CHARS, audit_change, json_body, language_select, msg, name_field, secret_page, taken};
-use crate::auth::{Actor, hash_password, one_time_password};
+use crate::auth::{self, Actor, one_time_password};
 use crate::error::ApiError;
 use crate::i18n::Lang;
 use crate::pages::account::user_json;
@@ -120,7 +120,7 @@ async fn add(state: &AppState, actor: &Actor, input: UserInput, lang: Lang) -> R
         username,
         display_name,
         email: check_email(input.email.as_deref(), lang).map_err(|e| e.for_field("email"))?,
-        password_hash: hash_password(&password)?,
+        password_hash: auth::hash_password_blocking(&password).await?,
         is_admin: input.is_admin.unwrap_or(false),
         lang: check_lang(input.lang.as_deref(), lang).map_err(|e| e.for_field("lang"))?,
         must_change_password: true,
@@ -229,7 +229,7 @@ async fn update(
     }
     let password = if change.reset_password {
         let password = one_time_password();
-        state.store.set_password(uid, &hash_password(&password)?, true).await?;
+        state.store.set_password(uid, &auth::hash_password_blocking(&password).await?, true).await?;
         state.store.delete_user_sessions(uid).await?;
         audit_change(state, actor, None, "user.password_reset", format!("reset the password of {}", after.username))
             .await?;
