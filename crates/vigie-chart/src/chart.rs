@@ -2,11 +2,11 @@
 
 use crate::scale::{label_step, nice_ticks};
 use crate::svg::{
-    BELOW_TITLE, CHAR_W, Legend, PAD, Svg, empty, finite, num, pct, round1, text_width, tick_label, truncate,
+    BELOW_TITLE, CHAR_W, Legend, PAD, Svg, empty, finite, num, pct, round1, shares, text_width, tick_label, truncate,
 };
 use crate::{Color, HBars, Lang, LineChart, Series, ShareBar, StackedBars};
 
-const X_LABEL_CHARS: usize = 12;
+const X_LABEL_CHARS: usize = 14;
 const LEGEND_CHARS: usize = 24;
 const GRID: &str = "#E5E5E5";
 const AXIS: &str = "#999999";
@@ -298,12 +298,12 @@ impl ShareBar {
         if total <= 0.0 {
             return empty(width, 80.0, &self.title, self.lang);
         }
-        let shares: Vec<String> = values.iter().map(|v| pct(v / total * 100.0, self.lang)).collect();
+        let shares: Vec<String> = shares(&values, self.lang);
         let items: Vec<(String, Color)> = self
             .parts
             .iter()
             .zip(&shares)
-            .map(|((name, _, color), share)| (format!("{} {share}", truncate(name, 20)), *color))
+            .map(|((name, _, color), share)| (format!("{} {share}", truncate(name, LEGEND_CHARS + 8)), *color))
             .collect();
         let refs: Vec<(&str, Color)> = items.iter().map(|(s, c)| (s.as_str(), *c)).collect();
         let bar_y = BELOW_TITLE + 2.0;

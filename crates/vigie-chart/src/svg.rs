@@ -122,6 +122,41 @@ pub(crate) fn pct(p: f64, lang: Lang) -> String {
     lang.decimal(text)
 }
 
+/// Shares of `values` in percent, written so that they add up to 100: each
+/// is rounded to whole percents (tenths when one is under 10 %), and the
+/// rounding's leftovers go to the largest remainders. A positive share that
+/// rounds to nothing is "<1 %" ("<0.1 %").
+pub(crate) fn shares(values: &[f64], lang: Lang) -> Vec<String> {
+    let total: f64 = values.iter().map(|v| finite(*v).max(0.0)).sum();
+    if total <= 0.0 {
+        return values.iter().map(|_| pct(0.0, lang)).collect();
+    }
+    let exact: Vec<f64> = values.iter().map(|v| finite(*v).max(0.0) / total * 100.0).collect();
+    let tenths = exact.iter().any(|p| *p > 0.0 && *p < 10.0);
+    let unit = if tenths { 10.0 } else { 1.0 };
+    let scaled: Vec<f64> = exact.iter().map(|p| p * unit).collect();
+    let mut units: Vec<i64> = scaled.iter().map(|x| x.floor() as i64).collect();
+    let missing = (100.0 * unit) as i64 - units.iter().sum::<i64>();
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|a, b| (scaled[*b] - scaled[*b].floor()).total_cmp(&(scaled[*a] - scaled[*a].floor())));
+    for i in order.into_iter().take(missing.max(0) as usize) {
+        units[i] += 1;
+    }
+    units
+        .iter()
+        .zip(&exact)
+        .map(|(u, p)| {
+            let text = match (*u, tenths) {
+                (0, true) if *p > 0.0 => "<0.1 %".to_owned(),
+                (0, false) if *p > 0.0 => "<1 %".to_owned(),
+                (u, true) => format!("{} %", fixed(u as f64 / 10.0, 1)),
+                (u, false) => format!("{u} %"),
+            };
+            lang.decimal(text)
+        })
+        .collect()
+}
+
 /// A legend's layout: one swatch and name per item, wrapped into rows.
 pub(crate) struct Legend {
     items: Vec<(f64, f64, String, Color)>,

@@ -191,6 +191,26 @@ fn numbers_are_compact() {
 }
 
 #[test]
+fn shares_add_up_to_a_hundred() {
+    use crate::svg::shares;
+    // 81 / 10.55 / 8.45: rounded each on its own, 81 % + 11 % + 8.5 % (or
+    // 10.6 % + 8.5 %) is more than 100.
+    assert_eq!(shares(&[162.0, 21.1, 16.9], Lang::En), ["81 %", "10.6 %", "8.4 %"]);
+    assert_eq!(shares(&[162.0, 21.1, 16.9], Lang::Fr), ["81 %", "10,6 %", "8,4 %"]);
+    assert_eq!(shares(&[1.0, 1.0, 1.0], Lang::En), ["34 %", "33 %", "33 %"]);
+    assert_eq!(shares(&[2.0, 1.0], Lang::En), ["67 %", "33 %"]);
+    assert_eq!(shares(&[100_000.0, 1.0], Lang::En), ["100 %", "<0.1 %"]);
+    assert_eq!(shares(&[0.0, 0.0], Lang::En), ["0 %", "0 %"]);
+    for parts in [[5.0, 7.0, 11.0, 13.0], [1.0, 2.0, 3.0, 94.0], [33.0, 33.0, 33.0, 1.0]] {
+        let total: f64 = shares(&parts, Lang::En)
+            .iter()
+            .map(|s| s.trim_end_matches(" %").trim_start_matches('<').parse::<f64>().unwrap())
+            .sum();
+        assert!((total - 100.0).abs() < 1e-9, "{parts:?}: {total}");
+    }
+}
+
+#[test]
 fn x_labels_are_thinned_so_they_never_overlap() {
     assert_eq!(label_step(5, 600.0, 10), 1);
     assert_eq!(label_step(0, 600.0, 10), 1);

@@ -324,14 +324,29 @@ async fn rejection_error(response: Response, page: bool, lang: Lang, body_limit:
             "envoyez le corps en JSON, avec Content-Type: application/json",
             "send the body as JSON, with Content-Type: application/json",
         )),
-        _ => ApiError::invalid(match lang {
-            Lang::Fr => format!("adresse ou paramètres invalides : {detail}"),
-            Lang::En => format!("invalid address or parameters: {detail}"),
-        }),
+        _ => match unknown_parameter(&detail) {
+            Some((name, expected)) => ApiError::invalid(match lang {
+                Lang::Fr => format!("paramètre inconnu « {name} » : cette adresse prend {expected}"),
+                Lang::En => format!("unknown parameter `{name}`: this address takes {expected}"),
+            }),
+            None => ApiError::invalid(match lang {
+                Lang::Fr => format!("adresse ou paramètres invalides : {detail}"),
+                Lang::En => format!("invalid address or parameters: {detail}"),
+            }),
+        },
     };
     let mut answer = if page { error_page(&e, lang) } else { e.into_response() };
     *answer.status_mut() = status;
     answer
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`" in a query string's
+/// refusal: the parameter and those the route takes.
+fn unknown_parameter(detail: &str) -> Option<(String, String)> {
+    let rest = detail.split_once("unknown field `")?.1;
+    let (name, rest) = rest.split_once('`')?;
+    let expected = rest.split_once("expected one of ")?.1.replace('`', "");
+    Some((name.chars().take(40).collect(), expected.trim().to_string()))
 }
 
 /// What [`authorize`] needs to know about the route.
@@ -739,6 +754,13 @@ mod tests {
         assert_eq!(client_address(&chain, peer("127.0.0.1"), &forwarded("198.51.100.1, 10.1.2.3")), "198.51.100.1");
         assert_eq!(client_address(&chain, peer("::ffff:10.1.2.3"), &forwarded("198.51.100.1")), "198.51.100.1");
         assert_eq!(client_address(&config(&["none"]), peer("127.0.0.1"), &forwarded("198.51.100.1")), "127.0.0.1");
+    }
+
+    #[test]
+    fn an_unknown_query_parameter_is_named_with_those_taken() {
+        let detail = "Failed to deserialize query string: unknown field `watch`, expected one of `format`, `from`";
+        assert_eq!(unknown_parameter(detail), Some(("watch".into(), "format, from".into())));
+        assert_eq!(unknown_parameter("Failed to deserialize query string: invalid digit"), None);
     }
 
     #[test]

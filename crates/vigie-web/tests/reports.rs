@@ -161,6 +161,64 @@ fn kpi<'a>(report: &'a Value, key: &str) -> &'a Value {
 }
 
 #[tokio::test]
+async fn a_period_that_cannot_be_read_is_refused_with_the_forms_words() {
+    let app = TestApp::start().await;
+    let viewer = app.login("viewer").await;
+    let report = viewer.get(&app.p("/report?from=01/11/2026")).await;
+    assert_eq!(report.status, 400, "the form again, as a refusal");
+    assert!(
+        report.text.contains("from must be a date as YYYY-MM-DD")
+            || report.text.contains("la date « du » doit s&#39;écrire AAAA-MM-JJ")
+            || report.text.contains("la date « du » doit s'écrire AAAA-MM-JJ"),
+        "{}",
+        report.text
+    );
+    assert!(report.text.contains("name=\"from\""), "with the form to correct it");
+    let overview = viewer.get(&app.p("/overview?from=2026-11-05&to=2026-11-03")).await;
+    assert_eq!(overview.status, 400);
+    assert_eq!(viewer.get(&app.p("/report?from=2026-11-01&to=2026-11-03")).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_long_list_of_alerts_says_it_is_cut() {
+    let app = TestApp::start().await;
+    fixture(&app).await;
+    let pid = app.project.id;
+    // 54 more alerts in the period: 55 raised, 50 listed.
+    for n in 0..54 {
+        let alert = Alert {
+            id: 0,
+            project_id: pid,
+            watch_id: None,
+            rule: AlertRule::TriggerTerm,
+            severity: Severity::Warning,
+            status: AlertStatus::Open,
+            dedup_key: format!("trigger:n{n}"),
+            title: format!("alert {n}"),
+            evidence: AlertEvidence::default(),
+            mention_ids: vec![],
+            events: 1,
+            opened_at: at(11, 0) + chrono::Duration::minutes(n),
+            updated_at: at(11, 0) + chrono::Duration::minutes(n),
+            acknowledged_at: None,
+            resolved_at: None,
+            acknowledged_by: None,
+            resolved_by: None,
+        };
+        app.store.save_alert(&alert, false, alert.opened_at).await.unwrap();
+    }
+    let viewer = app.login("viewer").await;
+    let r = viewer.get(&app.api(&format!("/report?{PERIOD}"))).await.json();
+    assert_eq!(kpi(&r, "alerts_raised")["value"], json!(55.0));
+    let page = viewer.get(&app.p(&format!("/report?{PERIOD}"))).await;
+    assert!(
+        page.text.contains("The first 50 of the period") || page.text.contains("Les 50 premières des 55 alertes"),
+        "{}",
+        page.text
+    );
+}
+
+#[tokio::test]
 async fn the_report_shows_the_hand_computed_kpis() {
     let app = TestApp::start().await;
     fixture(&app).await;
@@ -311,7 +369,13 @@ async fn exports_stream_every_mention_with_formulas_made_inert() {
     // A filter the export does not take is refused, not ignored.
     let filtered = viewer.get(&app.api("/export/mentions?format=jsonl&watch=4")).await;
     assert_eq!(filtered.status, 400, "{}", filtered.text);
-    assert!(filtered.json()["message"].as_str().unwrap().contains("unknown field `watch`"), "{}", filtered.text);
+    let message = filtered.json()["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("unknown parameter `watch`: this address takes format, period, from, to, sep, lang")
+            || message
+                .contains("paramètre inconnu « watch » : cette adresse prend format, period, from, to, sep, lang"),
+        "{message}"
+    );
 
     // KPIs as CSV: the same numbers as the report.
     let kpis = viewer.get(&app.api(&format!("/export/kpis?format=csv&{PERIOD}"))).await;
@@ -335,6 +399,11 @@ async fn exports_stream_every_mention_with_formulas_made_inert() {
     assert!(kpis.text.contains("project,share_of_voice,share,0.75,1,-0.25,"), "{}", kpis.text);
     assert!(kpis.text.contains("department:Support,response_rate,share,0.5,,,"), "{}", kpis.text);
     assert!(kpis.text.contains("source:twitter,volume,count,4,2,2,"), "{}", kpis.text);
+    // The language the report's download takes is taken here too.
+    assert_eq!(viewer.get(&app.api(&format!("/export/kpis?format=csv&lang=fr&{PERIOD}"))).await.status, 200);
+    let unknown = viewer.get(&app.api(&format!("/export/kpis?format=csv&lang=de&{PERIOD}"))).await;
+    assert_eq!(unknown.status, 400);
+    assert!(unknown.json()["message"].as_str().unwrap().contains("fr or en"), "{}", unknown.text);
     let kj = viewer.get(&app.api(&format!("/export/kpis?format=json&{PERIOD}"))).await;
     assert_eq!(kpi(&kj.json(), "volume")["value"], json!(4.0));
 }

@@ -82,17 +82,18 @@ impl Period {
                 .with_french("donnez une période ou des dates du/au, pas les deux"));
         }
         if given(&q.from) || given(&q.to) {
-            let day = |s: Option<&str>, name: &str| -> Result<Option<NaiveDate>, ApiError> {
+            // `name` is the parameter (the API's word), `label` the form's.
+            let day = |s: Option<&str>, name: &str, label: &str| -> Result<Option<NaiveDate>, ApiError> {
                 match s.map(str::trim).filter(|s| !s.is_empty()) {
                     None => Ok(None),
                     Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Some).map_err(|_| {
                         ApiError::invalid(format!("{name} must be a date as YYYY-MM-DD, not {s:?}"))
-                            .with_french(format!("« {name} » doit être une date AAAA-MM-JJ, pas {s:?}"))
+                            .with_french(format!("la date « {label} » doit s'écrire AAAA-MM-JJ, pas {s:?}"))
                     }),
                 }
             };
-            let to_day = day(q.to.as_deref(), "to")?.unwrap_or(zone::local_date(zone, now));
-            let from_day = day(q.from.as_deref(), "from")?.unwrap_or(to_day - Duration::days(29));
+            let to_day = day(q.to.as_deref(), "to", "au")?.unwrap_or(zone::local_date(zone, now));
+            let from_day = day(q.from.as_deref(), "from", "du")?.unwrap_or(to_day - Duration::days(29));
             if from_day > to_day {
                 return Err(ApiError::invalid("from must be on or before to")
                     .with_french("la date de début doit précéder ou égaler la date de fin"));
@@ -133,14 +134,19 @@ impl Period {
         Ok(Period::new(&key, from, to, bucket_secs, zone))
     }
 
-    /// The period just before: the previous calendar month of a monthly
-    /// report, as many local days before a period of whole days (chosen
-    /// dates, 30 and 90 days, weeks), the same length before a rolling one.
+    /// The period just before: the previous calendar months of a monthly
+    /// report or of chosen dates that are whole months (October's is
+    /// September, the 1st to the 30th, as the monthly e-mail says), as many
+    /// local days before another period of whole days (chosen dates, 30 and
+    /// 90 days, weeks), the same length before a rolling one.
     pub fn previous(&self) -> Period {
+        use chrono::{Datelike, Months};
         let (first, last) = (zone::local_date(self.zone, self.from), zone::local_date(self.zone, self.to));
-        let from = if self.key == "monthly" {
-            use chrono::Months;
-            zone::local_midnight(self.zone, first.checked_sub_months(Months::new(1)).unwrap_or(first))
+        let months = (last.year() * 12 + last.month0() as i32) - (first.year() * 12 + first.month0() as i32);
+        let whole_months = first.day() == 1 && last.day() == 1 && months >= 1;
+        let from = if self.key == "monthly" || (self.key == "custom" && whole_months) {
+            let back = Months::new(months.max(1) as u32);
+            zone::local_midnight(self.zone, first.checked_sub_months(back).unwrap_or(first))
         } else if self.key == "custom" || self.bucket_secs >= DAY {
             days_before(self.zone, self.from, (last - first).num_days())
         } else {
@@ -261,7 +267,7 @@ async fn overview_api(
             "share": ratio(w.mentions, watch_total).unwrap_or(0.0),
         })).collect::<Vec<_>>(),
         "top_sites": f.overview.top_sites.iter().map(|r| json!({"site": r.key, "mentions": r.count})).collect::<Vec<_>>(),
-        "top_authors": f.overview.top_authors.iter().map(|a| json!({"author": a.author, "site": a.site, "mentions": a.mentions, "reach_score": a.reach_score})).collect::<Vec<_>>(),
+        "top_authors": f.overview.top_authors.iter().map(|a| json!({"author": a.author, "site": a.site, "mentions": a.mentions, "reach_score": (a.reach_score * 10.0).round() / 10.0})).collect::<Vec<_>>(),
         "themes": f.overview.per_theme.iter().map(|r| json!({"theme": r.key, "mentions": r.count})).collect::<Vec<_>>(),
         "sources": f.overview.per_source_kind.iter().map(|r| json!({"source": r.key, "mentions": r.count})).collect::<Vec<_>>(),
         "terms": f.terms,
@@ -286,7 +292,10 @@ async fn overview_page(
         Ok(f) => f,
         Err(e) if e.code == crate::ErrorCode::InvalidRequest => {
             let body = html! { h1 { (lang.t("Vue d'ensemble", "Overview")) } (period_bar(lang, pid, None, &q)) p.error-message { (e.message_in(lang)) } };
-            return page(&state, &actor, Nav::Overview, lang.t("Vue d'ensemble", "Overview"), body).await;
+            // The form again, with why, answered as the refusal it is.
+            let mut answer = page(&state, &actor, Nav::Overview, lang.t("Vue d'ensemble", "Overview"), body).await?;
+            *answer.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+            return Ok(answer);
         }
         Err(e) => return Err(e.into()),
     };
@@ -551,6 +560,19 @@ mod tests {
         // A monthly report's previous period is the calendar month before.
         let october = Period::new("monthly", at("2026-09-30T22:00:00Z"), at("2026-10-31T23:00:00Z"), DAY, paris);
         assert_eq!(october.previous().from, at("2026-08-31T22:00:00Z"));
+        // So is that of chosen dates that are whole months, as in the
+        // monthly e-mail; other dates go back as many days.
+        let dates = |from: &str, to: &str| {
+            let q = PeriodQuery { from: Some(from.into()), to: Some(to.into()), ..Default::default() };
+            let p = Period::resolve(&q, now, paris).unwrap();
+            let prev = p.previous();
+            assert_eq!(prev.to, p.from);
+            prev.from
+        };
+        assert_eq!(dates("2026-10-01", "2026-10-31"), at("2026-08-31T22:00:00Z"), "September, 1st to 30th");
+        assert_eq!(dates("2026-11-01", "2026-11-30"), at("2026-09-30T22:00:00Z"), "October, 1st to 31st");
+        assert_eq!(dates("2026-09-01", "2026-10-31"), at("2026-06-30T22:00:00Z"), "July and August");
+        assert_eq!(dates("2026-10-02", "2026-10-31"), at("2026-09-01T22:00:00Z"), "30 days before the 2nd");
         // Without dates, "to" is today in Paris: the 25th.
         let q = PeriodQuery { from: Some("2026-11-20".into()), ..Default::default() };
         assert_eq!(Period::resolve(&q, now, paris).unwrap().to, at("2026-11-25T23:00:00Z"));

@@ -296,6 +296,9 @@ pub fn body(lang: Lang, r: &Report) -> Markup {
         section.report-alerts {
             h2 { (lang.t("Alertes de la période", "Alerts of the period")) }
             @if r.alerts.is_empty() { p.muted { (lang.t("Aucune alerte.", "No alert.")) } } @else {
+                @if (r.alerts.len() as i64) < r.kpis.current.alerts_raised {
+                    p.muted { (shown_of_raised(lang, r.alerts.len(), r.kpis.current.alerts_raised)) }
+                }
                 div.table-wrap { table { thead { tr { th { (lang.t("Ouverte", "Opened")) } th { (lang.t("Gravité", "Severity")) } th { (lang.t("Alerte", "Alert")) } th { (lang.t("Prise en compte", "Acknowledged")) } } }
                 tbody { @for a in &r.alerts { tr {
                     td { (lang.datetime(a.opened_at)) } td { (super::alerts::severity_label(lang, a.severity)) } td { (super::alerts::alert_title(lang, a, a.watch_id.and_then(|w| r.watch_names.get(&w)).map(String::as_str))) }
@@ -356,12 +359,19 @@ pub fn email_html(lang: Lang, r: &Report) -> String {
                 h1 { (title(lang, r)) }
                 p { (period_text(lang, r.period.from, r.period.to)) }
                 (kpi_table(lang, &r.kpis.rows()))
-                @if !r.alerts.is_empty() { p { (lang.t("Alertes de la période : ", "Alerts of the period: ")) (r.alerts.len()) } }
                 p { (lang.t("Le rapport complet (graphiques, mentions notables, alertes) est joint.", "The full report (charts, notable mentions, alerts) is attached.")) }
             }
         }
     }
     .into_string()
+}
+
+/// Above a list of alerts cut at [`MAX_ALERTS`]: how many of how many.
+fn shown_of_raised(lang: Lang, shown: usize, raised: i64) -> String {
+    match lang {
+        Lang::Fr => format!("Les {shown} premières des {raised} alertes de la période :"),
+        Lang::En => format!("The first {shown} of the period's {raised} alerts:"),
+    }
 }
 
 /// The report as plain text (the e-mail's text part).
@@ -378,9 +388,6 @@ pub fn plain_text(lang: Lang, r: &Report) -> String {
             row.format(lang, row.previous),
             row.format_change(lang)
         ));
-    }
-    if !r.alerts.is_empty() {
-        out.push_str(&format!("\n{}{colon} {}\n", lang.t("Alertes", "Alerts"), r.alerts.len()));
     }
     out.push_str(
         lang.t("\nLe rapport complet est joint (fichier HTML).\n", "\nThe full report is attached (HTML file).\n"),
@@ -458,7 +465,7 @@ fn period_links(lang: Lang, pid: i64, current: Option<&Period>, q: &PeriodQuery)
         }
         @if current.is_some() {
             // A spreadsheet set to French separates fields with `;`.
-            @let csv = match lang { Lang::Fr => "format=csv&sep=semicolon", Lang::En => "format=csv" };
+            @let csv = match lang { Lang::Fr => "format=csv&sep=semicolon&lang=fr", Lang::En => "format=csv&lang=en" };
             p.actions {
                 a.button href={ "/p/" (pid) "/report/download?" (query(&format!("lang={}", lang.code()))) } { (lang.t("Télécharger (HTML)", "Download (HTML)")) }
                 " "
@@ -480,14 +487,20 @@ async fn report_page(
     let lang = actor.lang;
     let pid = actor.project_id()?;
     let heading = lang.t("Rapport", "Report");
-    let body = match report_for(&state, &actor, &q).await {
-        Ok(r) => html! { h1 { (heading) } (period_links(lang, pid, Some(&r.period), &q)) (body(lang, &r)) },
-        Err(e) if e.code == crate::ErrorCode::InvalidRequest => {
-            html! { h1 { (heading) } (period_links(lang, pid, None, &q)) p.error-message { (e.message_in(lang)) } }
-        }
+    let (body, refused) = match report_for(&state, &actor, &q).await {
+        Ok(r) => (html! { h1 { (heading) } (period_links(lang, pid, Some(&r.period), &q)) (body(lang, &r)) }, false),
+        Err(e) if e.code == crate::ErrorCode::InvalidRequest => (
+            html! { h1 { (heading) } (period_links(lang, pid, None, &q)) p.error-message { (e.message_in(lang)) } },
+            true,
+        ),
         Err(e) => return Err(e.into()),
     };
-    page(&state, &actor, Nav::Report, heading, body).await
+    let mut answer = page(&state, &actor, Nav::Report, heading, body).await?;
+    if refused {
+        // The form again, with why, answered as the refusal it is.
+        *answer.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+    }
+    Ok(answer)
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -562,6 +575,9 @@ pub struct ExportQuery {
     /// CSV separator: `comma` (default), `semicolon` (what a spreadsheet set
     /// to French expects) or `tab`.
     sep: Option<String>,
+    /// `fr` or `en`: the language of the names in it (the default
+    /// departments'), as the report's download takes it; else the reader's.
+    lang: Option<String>,
 }
 
 impl ExportQuery {
@@ -753,6 +769,13 @@ async fn export_kpis(
     let pid = actor.project_id()?;
     let format = export_format(q.format.as_deref(), false)?;
     let delimiter = q.delimiter()?;
+    let lang = match q.lang.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+        None => actor.lang,
+        Some(l) => Lang::parse(l).ok_or_else(|| {
+            ApiError::invalid(format!("unknown language {:?}: fr or en", l.chars().take(20).collect::<String>()))
+                .with_french(format!("langue inconnue {:?} : fr ou en", l.chars().take(20).collect::<String>()))
+        })?,
+    };
     let now = Utc::now();
     let period = resolve_period(&q.period_query(), now, state.config.zone)?;
     let k = kpi::compute(state.store.as_ref(), pid, &period, now).await?;
@@ -790,7 +813,11 @@ async fn export_kpis(
     }
     for d in &k.departments {
         for row in kpi::response_rows(&d.current, &d.previous) {
-            push(if d.id.is_some() { format!("department:{}", d.name) } else { "no_department".into() }, &row)?;
+            let scope = match d.id {
+                Some(_) => format!("department:{}", super::dept(lang, &d.name)),
+                None => "no_department".into(),
+            };
+            push(scope, &row)?;
         }
     }
     for s in &k.sources {
