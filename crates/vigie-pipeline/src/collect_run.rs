@@ -267,16 +267,17 @@ const PENDING_RULES_BATCH: i64 = 2_000;
 /// Runs the routing and alert rules of mentions stored more than
 /// [`PENDING_RULES_GRACE_SECS`] ago whose rules never ran: the process that
 /// stored them died (or the database failed) in between, and a later fetch
-/// of the same items finds them stored already. Each mention is taken by
-/// one process; one whose rules fail again goes back on the list. Returns
-/// how many mentions were evaluated.
+/// of the same items finds them stored already. Each mention is claimed by
+/// one process and leaves the list once its rules ran; one whose rules fail
+/// again, or whose process dies meanwhile, is claimed again after the same
+/// grace. Returns how many mentions were evaluated.
 pub async fn run_pending_rules(
     store: &Arc<dyn Store>,
     ctx: &CollectContext,
     now: DateTime<Utc>,
 ) -> Result<u64, PipelineError> {
     let taken =
-        store.take_rules_pending(now - Duration::seconds(PENDING_RULES_GRACE_SECS), PENDING_RULES_BATCH).await?;
+        store.take_rules_pending(now - Duration::seconds(PENDING_RULES_GRACE_SECS), PENDING_RULES_BATCH, now).await?;
     if taken.is_empty() {
         return Ok(0);
     }
@@ -295,12 +296,15 @@ pub async fn run_pending_rules(
             Ok(()) => {
                 tracing::info!(project = project_id, mentions = ids.len(), "ran the rules a stopped process left");
                 evaluated += ids.len() as u64;
+                if let Err(e) = store.rules_done(&ids).await {
+                    // At worst their rules run once more (routing and alert
+                    // folds are idempotent).
+                    tracing::warn!(project = project_id, error = %e, "could not clear the pending rules that ran");
+                }
             }
             Err(e) => {
+                // Still on the list: claimed again after the grace.
                 tracing::warn!(project = project_id, error = %e, "rules of stored mentions failed; retried later");
-                if let Err(e) = store.put_rules_pending(project_id, &ids, now).await {
-                    tracing::error!(project = project_id, error = %e, mentions = ids.len(), "pending rules lost");
-                }
             }
         }
     }

@@ -658,13 +658,19 @@ pub trait Store: Accounts + Workflow + Reports + Send + Sync {
     /// The routing and alert rules ran on these stored mentions: they leave
     /// the pending list [`Store::insert_mentions`] put them on.
     async fn rules_done(&self, mention_ids: &[i64]) -> Result<()>;
-    /// Takes off the pending list (for this caller alone) at most `limit`
-    /// mentions stored before `stored_before` whose rules never ran — their
-    /// process died, or the rules failed — as `(project_id, mention_id)`,
-    /// oldest first.
-    async fn take_rules_pending(&self, stored_before: DateTime<Utc>, limit: i64) -> Result<Vec<(i64, i64)>>;
-    /// Puts mentions back on the pending list (their rules failed again).
-    async fn put_rules_pending(&self, project_id: i64, mention_ids: &[i64], at: DateTime<Utc>) -> Result<()>;
+    /// Claims (for this caller alone) at most `limit` mentions stored before
+    /// `stored_before` whose rules never ran — their process died, or the
+    /// rules failed — as `(project_id, mention_id)`, oldest first. They stay
+    /// on the list, stamped `claimed_at`: the caller clears them with
+    /// [`Store::rules_done`] once their rules ran, and if it dies first (or
+    /// the rules fail) they are claimed again once `claimed_at` is as old as
+    /// `stored_before` is now.
+    async fn take_rules_pending(
+        &self,
+        stored_before: DateTime<Utc>,
+        limit: i64,
+        claimed_at: DateTime<Utc>,
+    ) -> Result<Vec<(i64, i64)>>;
 
     async fn list_themes(&self, project_id: i64) -> Result<Vec<Theme>>;
     /// Fails with [`StoreError::Conflict`] if the project has a theme with that key.

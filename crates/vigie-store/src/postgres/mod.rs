@@ -1236,37 +1236,28 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn take_rules_pending(&self, stored_before: DateTime<Utc>, limit: i64) -> Result<Vec<(i64, i64)>> {
-        // SKIP LOCKED: two processes sweeping at once take different rows.
+    async fn take_rules_pending(
+        &self,
+        stored_before: DateTime<Utc>,
+        limit: i64,
+        claimed_at: DateTime<Utc>,
+    ) -> Result<Vec<(i64, i64)>> {
+        // SKIP LOCKED: two processes sweeping at once claim different rows.
         let rows = sqlx::query(
-            "DELETE FROM rules_pending WHERE mention_id IN \
+            "UPDATE rules_pending SET stored_at = $3 WHERE mention_id IN \
              (SELECT mention_id FROM rules_pending WHERE stored_at < $1 ORDER BY stored_at, mention_id LIMIT $2 \
               FOR UPDATE SKIP LOCKED) \
              RETURNING project_id, mention_id",
         )
         .bind(ts(stored_before))
         .bind(limit)
+        .bind(ts(claimed_at))
         .fetch_all(&self.pool)
         .await?;
         let mut taken: Vec<(i64, i64)> =
             rows.iter().map(|r| Ok((r.try_get("project_id")?, r.try_get("mention_id")?))).collect::<Result<_>>()?;
         taken.sort_unstable();
         Ok(taken)
-    }
-
-    async fn put_rules_pending(&self, project_id: i64, mention_ids: &[i64], at: DateTime<Utc>) -> Result<()> {
-        if !mention_ids.is_empty() {
-            sqlx::query(
-                "INSERT INTO rules_pending (mention_id, project_id, stored_at) \
-                 SELECT id, project_id, $3 FROM mentions WHERE project_id = $1 AND id = ANY($2) ON CONFLICT DO NOTHING",
-            )
-            .bind(project_id)
-            .bind(mention_ids)
-            .bind(ts(at))
-            .execute(&self.pool)
-            .await?;
-        }
-        Ok(())
     }
 
     async fn candidates(

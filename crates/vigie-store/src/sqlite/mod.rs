@@ -1122,35 +1122,26 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn take_rules_pending(&self, stored_before: DateTime<Utc>, limit: i64) -> Result<Vec<(i64, i64)>> {
+    async fn take_rules_pending(
+        &self,
+        stored_before: DateTime<Utc>,
+        limit: i64,
+        claimed_at: DateTime<Utc>,
+    ) -> Result<Vec<(i64, i64)>> {
         let rows = sqlx::query(
-            "DELETE FROM rules_pending WHERE mention_id IN \
+            "UPDATE rules_pending SET stored_at = ?3 WHERE mention_id IN \
              (SELECT mention_id FROM rules_pending WHERE stored_at < ?1 ORDER BY stored_at, mention_id LIMIT ?2) \
              RETURNING project_id, mention_id",
         )
         .bind(ts(stored_before))
         .bind(limit)
+        .bind(ts(claimed_at))
         .fetch_all(&self.pool)
         .await?;
         let mut taken: Vec<(i64, i64)> =
             rows.iter().map(|r| Ok((r.try_get("project_id")?, r.try_get("mention_id")?))).collect::<Result<_>>()?;
         taken.sort_unstable();
         Ok(taken)
-    }
-
-    async fn put_rules_pending(&self, project_id: i64, mention_ids: &[i64], at: DateTime<Utc>) -> Result<()> {
-        for part in mention_ids.chunks(PENDING_CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT OR IGNORE INTO rules_pending (mention_id, project_id, stored_at) \
-                 SELECT column1, column2, column3 FROM (",
-            );
-            qb.push_values(part.iter(), |mut b, id| {
-                b.push_bind(*id).push_bind(project_id).push_bind(ts(at));
-            });
-            qb.push(") WHERE column1 IN (SELECT id FROM mentions WHERE project_id = ").push_bind(project_id).push(")");
-            qb.build().persistent(false).execute(&self.pool).await?;
-        }
-        Ok(())
     }
 
     async fn candidates(
