@@ -2,7 +2,7 @@
 
 use crate::scale::{label_step, nice_ticks};
 use crate::svg::{
-    BELOW_TITLE, CHAR_W, Legend, PAD, Svg, empty, finite, num, pct, round1, shares, text_width, tick_label, truncate,
+    BELOW_TITLE, CHAR_W, Legend, PAD, Svg, empty, finite, num, round1, shares, text_width, tick_label, truncate,
 };
 use crate::{Color, HBars, Lang, LineChart, Series, ShareBar, StackedBars};
 

@@ -67,6 +67,28 @@ pub enum StoreError {
     Incompatible(String),
 }
 
+impl StoreError {
+    /// The database cannot be reached right now (down, restarting, refusing
+    /// connections, its pool exhausted): a moment later the same request may
+    /// succeed, unlike a broken query or corrupt data.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unreachable(_) => true,
+            StoreError::Database(e) => match e {
+                sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+                // PostgreSQL's "connection exception" (08…), "operator
+                // intervention" (57…: shutting down, not accepting
+                // connections) and "insufficient resources" (53…) classes.
+                sqlx::Error::Database(d) => {
+                    d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57") || c.starts_with("53"))
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
 /// A migration error, said for the person running Vigie: a database a newer
 /// Vigie upgraded is named as such (sqlx says "migration N was previously
 /// applied but is missing in the resolved migrations").

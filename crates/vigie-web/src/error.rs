@@ -183,6 +183,11 @@ impl From<vigie_store::StoreError> for ApiError {
         match e {
             vigie_store::StoreError::NotFound(m) => ApiError::not_found(m),
             vigie_store::StoreError::Conflict(m) => ApiError::conflict(m),
+            other if other.is_unavailable() => {
+                tracing::warn!(error = %other, "the database cannot be reached");
+                ApiError::unavailable("the database cannot be reached right now: try again in a moment")
+                    .with_french("la base de données est injoignable pour l'instant : réessayez dans un moment")
+            }
             other => ApiError::internal(&other),
         }
     }
@@ -201,5 +206,24 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigie_store::StoreError;
+
+    #[test]
+    fn a_database_out_of_reach_is_unavailable_not_internal() {
+        let code = |e: StoreError| ApiError::from(e).code;
+        assert_eq!(code(StoreError::Unreachable("127.0.0.1:5432: connection refused".into())), ErrorCode::Unavailable);
+        assert_eq!(code(StoreError::Database(sqlx::Error::PoolTimedOut)), ErrorCode::Unavailable);
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert_eq!(code(StoreError::Database(sqlx::Error::Io(io))), ErrorCode::Unavailable);
+        assert_eq!(ErrorCode::Unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        // A query that is wrong stays an internal error.
+        assert_eq!(code(StoreError::Database(sqlx::Error::RowNotFound)), ErrorCode::Internal);
+        assert_eq!(code(StoreError::Corrupt("bad row".into())), ErrorCode::Internal);
     }
 }

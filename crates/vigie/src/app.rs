@@ -15,6 +15,10 @@ use vigie_store::{PgStore, Project, SqliteStore, Store};
 pub struct UsageError(pub String);
 
 /// Returns a usage error (exit code 2) with this message.
+/// Written into the data directory by a successful `vigie migrate`: from
+/// then on the SQLite file is a stale copy, which commands refuse to use.
+pub const MOVED_FILE: &str = "MOVED-TO-POSTGRESQL";
+
 pub fn usage<T>(message: impl Into<String>) -> anyhow::Result<T> {
     Err(UsageError(message.into()).into())
 }
@@ -123,6 +127,15 @@ impl App {
             }
             None => {
                 let db = data_dir.join("vigie.db");
+                if let Ok(note) = std::fs::read_to_string(data_dir.join(MOVED_FILE)) {
+                    // A forgotten cron line would otherwise collect, alert
+                    // and notify from a copy nobody reads any more.
+                    return usage(format!(
+                        "{} Give --database-url or VIGIE_DATABASE_URL; to use the SQLite copy again anyway, delete {}.",
+                        note.trim(),
+                        data_dir.join(MOVED_FILE).display()
+                    ));
+                }
                 if !db.exists() {
                     // A mistyped --data-dir, or a command run from another
                     // directory, would otherwise work silently on an empty

@@ -79,10 +79,21 @@ pub async fn run(
             "the copy does not match the source (see the tables marked DIFFERS): rolled back, the target holds nothing"
         );
     }
+    let moved = data_dir.join(crate::app::MOVED_FILE);
+    let note = format!(
+        "This installation moved to PostgreSQL ({}) on {} with `vigie migrate`: {} is the copy it was then.\n",
+        redacted(to),
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        db.display()
+    );
+    std::fs::write(&moved, note).with_context(|| format!("migrated, but cannot write {}", moved.display()))?;
     writeln!(
         out,
-        "migrated: every table matches. Use --database-url {} (or VIGIE_DATABASE_URL) from now on.",
-        redacted(to)
+        "migrated: every table matches. Use --database-url {} (or VIGIE_DATABASE_URL) from now on; commands \
+         without it now refuse the SQLite copy in {} ({} says so).",
+        redacted(to),
+        data_dir.display(),
+        crate::app::MOVED_FILE
     )?;
     Ok(())
 }

@@ -164,6 +164,7 @@ impl DeliveryLoop {
             async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(1));
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut failures: u32 = 0;
                 loop {
                     tokio::select! {
                         _ = tick.tick() => {}
@@ -175,8 +176,26 @@ impl DeliveryLoop {
                     let enough = |sent: usize| {
                         stop.is_stopped() || (sent > 0 && round.elapsed() > vigie_pipeline::notify_run::ROUND)
                     };
-                    if let Err(e) = notifier.deliver_due_until(&store, Utc::now(), &lease, enough).await {
-                        tracing::warn!(error = %e, "could not send notifications; retrying");
+                    match notifier.deliver_due_until(&store, Utc::now(), &lease, enough).await {
+                        Ok(_) if failures > 0 => {
+                            tracing::info!(failures, "notifications work again");
+                            failures = 0;
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            // The database away: said once, then again as
+                            // the wait doubles (2 s, 4 s … 1 min), not every
+                            // second.
+                            failures += 1;
+                            let wait = Duration::from_secs(1 << failures.min(6)).min(Duration::from_secs(60));
+                            if failures.is_power_of_two() {
+                                tracing::warn!(error = %e, failures, "could not send notifications; retrying");
+                            }
+                            tokio::select! {
+                                () = tokio::time::sleep(wait) => {}
+                                () = stop.stopped() => break,
+                            }
+                        }
                     }
                 }
             }

@@ -13,6 +13,8 @@ fn an_installation_moves_to_postgres_and_reads_back_the_same() {
     vigie.run(&["token", "create", "zapier"]).success();
     let before = vigie.run(&["export", "--format", "jsonl"]).success().stdout;
     assert!(before.lines().count() > 5);
+    let search = ["search", "delta", "--limit", "100", "--format", "json"];
+    let searched = vigie.run(&search).success().stdout;
 
     let run = vigie.run(&["migrate", "--to", &pg.url()]).success();
     assert!(run.stdout.contains("migrated: every table matches"), "{}", run.stdout);
@@ -30,12 +32,20 @@ fn an_installation_moves_to_postgres_and_reads_back_the_same() {
         vigie.run(&all).success().stdout
     };
     assert_eq!(on_pg(&["export", "--format", "jsonl"]), before);
-    let search = ["search", "delta", "--limit", "100", "--format", "json"];
-    assert_eq!(on_pg(&search), vigie.run(&search).success().stdout);
+    assert_eq!(on_pg(&search), searched);
     assert!(on_pg(&["user", "list"]).contains("marie"));
     assert!(on_pg(&["token", "list"]).contains("zapier"));
     // New rows take new ids (the sequences start past the copied ones).
     on_pg(&["watch", "add", "United", "--query", "united"]);
+
+    // Without the URL, commands refuse the SQLite copy left behind (a
+    // forgotten cron line would collect and notify from it), until the
+    // note is deleted.
+    let stale = vigie.run(&["collect", "--once"]).code(2);
+    assert!(stale.stderr.contains("This installation moved to PostgreSQL"), "{}", stale.stderr);
+    assert!(stale.stderr.contains("--database-url or VIGIE_DATABASE_URL"), "{}", stale.stderr);
+    std::fs::remove_file(vigie.data_dir().join("MOVED-TO-POSTGRESQL")).unwrap();
+    vigie.run(&["watch", "list"]).success();
 
     // A second run is refused: the target is not empty any more.
     let again = vigie.run(&["migrate", "--to", &pg.url()]).code(2);
