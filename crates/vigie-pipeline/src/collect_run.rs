@@ -219,10 +219,20 @@ pub async fn release_dead_local_leases(store: &Arc<dyn Store>, prefix: &str) -> 
 }
 
 /// Whether no process `pid` runs on this machine (false when it cannot be
-/// told).
+/// told). A zombie (killed, not yet reaped by its parent: a restart right
+/// after `kill -9`) is gone.
 fn process_is_gone(pid: u32) -> bool {
     let proc = std::path::Path::new("/proc");
-    proc.join("self").exists() && !proc.join(pid.to_string()).exists()
+    if !proc.join("self").exists() {
+        return false;
+    }
+    match std::fs::read_to_string(proc.join(pid.to_string()).join("stat")) {
+        // `pid (name) S …`: the state follows the name's closing parenthesis.
+        Ok(stat) => {
+            stat.rsplit_once(')').is_some_and(|(_, rest)| matches!(rest.trim_start().chars().next(), Some('Z' | 'X')))
+        }
+        Err(_) => !proc.join(pid.to_string()).exists(),
+    }
 }
 
 /// Where a process id names one process: the host name, and a fingerprint
@@ -899,6 +909,24 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn a_killed_process_not_yet_reaped_is_gone() {
+        assert!(!process_is_gone(std::process::id()), "this one runs");
+        // A child killed and not waited for stays a zombie.
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = child.id();
+        assert!(!process_is_gone(pid));
+        child.kill().unwrap();
+        let zombie = (0..200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
+        });
+        assert!(zombie, "the child became a zombie");
+        assert!(process_is_gone(pid), "a zombie holds nothing");
+        child.wait().unwrap();
+        assert!(process_is_gone(pid));
+    }
 
     #[test]
     fn backoff_doubles_up_to_a_day_and_honours_retry_after() {

@@ -455,8 +455,9 @@ pub trait Store: Accounts + Workflow + Reports + Send + Sync {
         now: DateTime<Utc>,
         lease: std::time::Duration,
     ) -> Result<bool>;
-    /// Gives back every source and delivery `worker` holds (a clean
-    /// shutdown), so other workers take them at once. Returns how many.
+    /// Gives back every source, delivery and pending escalation e-mail
+    /// `worker` holds (a clean shutdown), so other workers take them at
+    /// once. Returns how many.
     async fn release_leases(&self, worker: &str) -> Result<u64>;
     /// A project's own model of this kind (`sentiment-fast`), as stored.
     async fn project_model(&self, project_id: i64, kind: &str) -> Result<Option<Vec<u8>>>;
@@ -469,8 +470,9 @@ pub trait Store: Accounts + Workflow + Reports + Send + Sync {
         bytes: Option<&[u8]>,
         now: DateTime<Utc>,
     ) -> Result<bool>;
-    /// The workers whose names start with `prefix` that hold a source or a
-    /// delivery (lease expired or not), each once, sorted.
+    /// The workers whose names start with `prefix` that hold a source, a
+    /// delivery or a pending escalation e-mail (lease expired or not), each
+    /// once, sorted.
     async fn lease_holders(&self, prefix: &str) -> Result<Vec<String>>;
     /// Writes the outcome of a fetch and clears the source's lease.
     async fn record_fetch(&self, source_id: i64, record: FetchRecord) -> Result<()>;

@@ -1735,6 +1735,13 @@ async fn overdue_items_wait_for_escalation(store: &dyn Store) {
     assert!(store.claim_escalation_mails(at(69), 10, "w2", lease).await.unwrap().is_empty());
     let again = store.claim_escalation_mails(at(70), 10, "w2", lease).await.unwrap();
     assert_eq!((again.len(), again[0].user_id, again[0].attempts), (1, ben, 1));
+    // A worker that stops gives its claim back (a dead one of this machine
+    // is found by its name), so another takes the e-mail at once.
+    assert_eq!(store.lease_holders("w2").await.unwrap(), vec!["w2".to_string()]);
+    assert_eq!(store.release_leases("w2").await.unwrap(), 1);
+    assert!(store.lease_holders("w2").await.unwrap().is_empty());
+    let again = store.claim_escalation_mails(at(70), 10, "w2", lease).await.unwrap();
+    assert_eq!(again.len(), 1, "free again");
     // A lease that ran out (the worker died) frees the e-mail for another.
     let taken_over = store.claim_escalation_mails(at(70) + Duration::minutes(6), 10, "w3", lease).await.unwrap();
     assert_eq!(taken_over.iter().map(|m| m.id).collect::<Vec<_>>(), vec![again[0].id]);

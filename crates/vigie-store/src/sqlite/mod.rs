@@ -772,8 +772,15 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        let mails = sqlx::query(
+            "UPDATE escalation_mails SET lease_until = NULL, leased_by = NULL WHERE leased_by = ?1 AND status = 'pending'",
+        )
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
-        Ok(sources + deliveries)
+        Ok(sources + deliveries + mails)
     }
 
     async fn project_model(&self, project_id: i64, kind: &str) -> Result<Option<Vec<u8>>> {
@@ -816,7 +823,9 @@ impl Store for SqliteStore {
     async fn lease_holders(&self, prefix: &str) -> Result<Vec<String>> {
         let holders = sqlx::query_scalar(
             "SELECT leased_by FROM sources WHERE substr(leased_by, 1, length(?1)) = ?1 \
-             UNION SELECT leased_by FROM deliveries WHERE substr(leased_by, 1, length(?1)) = ?1 ORDER BY 1",
+             UNION SELECT leased_by FROM deliveries WHERE substr(leased_by, 1, length(?1)) = ?1 \
+             UNION SELECT leased_by FROM escalation_mails WHERE status = 'pending' AND substr(leased_by, 1, length(?1)) = ?1 \
+             ORDER BY 1",
         )
         .bind(prefix)
         .fetch_all(&self.pool)

@@ -49,7 +49,12 @@ pub async fn run(
         ProgressStyle::with_template("{prefix:>22} {bar:30} {pos}/{len} {elapsed} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    // Not on a terminal (a log file, nohup, CI), the bar draws nothing: a
+    // line per table says where the copy is instead.
+    let lines = !args.quiet && !std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut on_progress = |p: Progress<'_>| match p {
+        Progress::Copy { table, rows } if lines => eprintln!("copying {table} ({rows} rows)"),
+        Progress::Verify { table, rows } if lines => eprintln!("checking {table} ({rows} rows)"),
         Progress::Copy { table, rows } => {
             bar.reset();
             bar.set_length(rows);

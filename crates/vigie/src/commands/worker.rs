@@ -51,7 +51,7 @@ pub async fn run_loops(
     let ctx = CollectContext { models: models.clone(), stories: opts.stories.clone(), ..collect_context() };
     let fetcher = Fetcher::new(fetch_config())?.with_stop(ctx.stop.subscribe());
     let delivery = DeliveryLoop::spawn(store.clone(), notifier()?, opts.lease.clone(), ctx.stop.clone());
-    let escalation = AbortOnDrop(spawn_escalation(store.clone(), notifier()?));
+    let escalation = AbortOnDrop(spawn_escalation(store.clone(), notifier()?, opts.lease.clone(), ctx.stop.clone()));
     // Asked to stop, the cycle under way starts no more fetches and the
     // outbox sends nothing more: what is in flight finishes and is recorded.
     let stop_all = ctx.stop.clone();
@@ -117,6 +117,12 @@ pub async fn run_loops(
         Ok(())
     }
     .await;
+    // The escalation e-mail being sent, if any, is sent and recorded (the
+    // stop was given above); a minute at most, then it is cut short.
+    let mut escalation = escalation;
+    if tokio::time::timeout(Duration::from_secs(60), &mut escalation.0).await.is_err() {
+        tracing::warn!("the escalation e-mails were still being sent when stopping: cut short");
+    }
     drop(escalation);
     delivery.stop().await;
     match store.release_leases(&opts.lease.worker).await {
@@ -218,17 +224,24 @@ impl DeliveryLoop {
 }
 
 /// Escalates overdue inbox items every minute, and sends the escalation
-/// e-mails due (new ones and retries) when SMTP is configured.
+/// e-mails due (new ones and retries) when SMTP is configured, under the
+/// process's `lease` (given back with its sources and deliveries, and taken
+/// back from a dead process of this machine). Once `stop` is given, it
+/// starts no new round: the one under way finishes and records what it sent.
 pub fn spawn_escalation(
     store: DynStore,
     notifier: vigie_pipeline::notify_run::Notifier,
+    lease: Lease,
+    stop: StopSignal,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let lease = Lease::for_process("escalation", Duration::from_secs(300));
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = stop.stopped() => break,
+            }
             match vigie_pipeline::routing::escalate_overdue(store.as_ref(), Utc::now()).await {
                 Ok(escalated) if !escalated.is_empty() => {
                     tracing::info!(count = escalated.len(), "overdue inbox items escalated");

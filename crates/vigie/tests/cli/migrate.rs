@@ -23,6 +23,8 @@ fn an_installation_moves_to_postgres_and_reads_back_the_same() {
     assert_eq!(mentions.split_whitespace().take(3).collect::<Vec<_>>(), vec!["mentions", n.as_str(), n.as_str()]);
     assert!(mentions.ends_with(" ok"), "{mentions}");
     assert!(!run.stdout.contains("DIFFERS"));
+    // Not on a terminal, the progress is a line per table.
+    assert!(run.stderr.contains("copying mentions (") && run.stderr.contains("checking mentions ("), "{}", run.stderr);
 
     // Every command now reads PostgreSQL: the same export, the same search.
     let url = pg.url();
