@@ -114,6 +114,16 @@ impl App {
         if project.is_empty() || project.len() > 100 || project.chars().any(char::is_control) {
             return usage("a project name is 1 to 100 printable characters");
         }
+        let no_url = database_url.map(str::trim).is_none_or(str::is_empty);
+        if no_url && project_use == ProjectUse::Reads && !data_dir.join("vigie.db").exists() {
+            // Reading makes nothing: no stray database where a command was
+            // run from the wrong directory.
+            return usage(format!(
+                "there is no Vigie installation in {} (no vigie.db): --data-dir or VIGIE_DATA_DIR names one, \
+                 and commands that add data (demo, import, watch add, source add) make one",
+                data_dir.display()
+            ));
+        }
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
         let store: Arc<dyn Store> = match database_url.map(str::trim).filter(|u| !u.is_empty()) {

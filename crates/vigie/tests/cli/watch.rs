@@ -140,6 +140,11 @@ fn a_mistyped_project_on_a_reading_command_is_an_error_not_a_new_project() {
 #[test]
 fn without_project_the_only_one_is_meant_and_installation_commands_make_none() {
     let vigie = Vigie::new();
+    // A reading command where there is no installation makes none.
+    let nowhere = vigie.run(&["alert", "list"]).code(2);
+    assert!(nowhere.stderr.contains("there is no Vigie installation in"), "{}", nowhere.stderr);
+    assert!(!nowhere.stderr.contains("new installation"), "{}", nowhere.stderr);
+    assert!(!vigie.db_path().exists(), "no stray database");
     // Listing accounts on a new installation creates no project (a database
     // prepared this way is still empty for `vigie migrate`).
     vigie.run(&["user", "list"]).success();
