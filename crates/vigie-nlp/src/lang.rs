@@ -156,12 +156,29 @@ pub fn detect_language(text: &str) -> Option<Detected> {
         (None, Some(w)) if f64::from(w.confidence) >= MIN_CONFIDENCE && w.code == "en" && fr > 0 && en == 0 => {
             Some(Detected { code: "fr", confidence: w.confidence })
         }
+        // A few words, one of them French (English) and none of the other
+        // language's, where whatlang has next to no idea ("Super pain chez
+        // Lemoine", "Accueil génial"): the word says more than trigrams of
+        // so little text. Read in that language alone — read as English
+        // too, "pain" is suffering.
+        (None, w)
+            if words <= FEW_WORDS
+                && (fr == 0) != (en == 0)
+                && w.as_ref().is_none_or(|w| f64::from(w.confidence) < MIN_CONFIDENCE) =>
+        {
+            let code = if fr > 0 { "fr" } else { "en" };
+            Some(Detected { code, confidence: w.map_or(0.0, |w| w.confidence) })
+        }
         (None, w) => w.filter(|d| f64::from(d.confidence) >= MIN_CONFIDENCE),
     }
 }
 
 /// Function words of one language that outweigh whatlang's verdict.
 const STRONG_VOTE: usize = 3;
+
+/// Texts this short are decided by a single function word of one language
+/// when whatlang has next to no confidence.
+const FEW_WORDS: usize = 8;
 
 /// At or above this whatlang confidence, whatlang is trusted over the
 /// function-word vote (and a detected language is taken as sure: below it,
@@ -183,6 +200,8 @@ const FRENCH_FUNCTION_WORDS: &[&str] = &[
     // Portuguese or unknown.
     "commande", "commandé", "colis", "livraison", "livré", "livrée", "reçu", "reçue", "recu",
     "remboursement", "remboursé", "facture", "facturé", "panne",
+    // …and of their praise and disappointment.
+    "accueil", "génial", "géniale", "déçu", "déçue", "déception", "vendeuse", "arnaque",
 ];
 /// English function words that the other common Latin-script languages do
 /// not share (`in`, `no`, `so`, `me`, `an` would mislead the vote).
@@ -251,6 +270,16 @@ pub fn normalize_lang_tag(tag: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_word_of_a_language_decides_a_few_words_trigrams_cannot() {
+        for t in ["Super pain chez Lemoine", "Accueil génial chez Lemoine", "Super accueil", "la vendeuse m'a souri, super accueil"] {
+            assert_eq!(detect_language(t).map(|d| d.code), Some("fr"), "{t}");
+        }
+        assert_eq!(detect_language("Lemoine's bread is great").map(|d| d.code), Some("en"));
+        // Nothing of either language: still unknown rather than guessed.
+        assert_eq!(detect_language("Lemoine pain frais").map(|d| d.code), None);
+    }
 
     #[test]
     fn french_and_english_are_told_apart() {

@@ -133,7 +133,11 @@ fn eval_lang(data: &Path) -> anyhow::Result<String> {
         "`vigie eval lang --data ../shared/data --report docs/EVALUATION.md`: every text of each set goes through the \
          pipeline's cleaning and `vigie_nlp::detect_language` (French/English function words, then whatlang; below \
          its confidence floor the language is *unknown*, not guessed). Nothing here is trained, so every row is an \
-         evaluation row.\n"
+         evaluation row. One rule was added after these rows had been scored: a text of at most 8 words with one \
+         function word of French (or English) and none of the other, where whatlang has next to no confidence, is \
+         taken as that language (\"Super pain chez Lemoine\", which read as English too was *pain*, suffering). It \
+         was chosen on hand-written complaints and praise, then measured here once: 95.9 % correct before, 3.7 % \
+         unknown, 0.4 % wrong.\n"
     )?;
     writeln!(
         s,
