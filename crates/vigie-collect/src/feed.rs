@@ -191,6 +191,21 @@ pub fn parse_feed(body: &[u8], content_type: Option<&str>, feed_url: &str) -> Re
         tracing::debug!("JSON Feed parsed once numeric item ids were read as strings");
         (result, dates) = (Ok(feed), repaired_dates);
     }
+    // A bare `&` ("Lemoine & Fils") or an HTML entity XML does not know
+    // (`&nbsp;`, `&eacute;`) makes the XML ill-formed and loses every item:
+    // retry once with each written `&amp;` (the text then holds what the
+    // author wrote, which the HTML cleaning of titles and texts decodes).
+    let mut ampersand_note = None;
+    if result.is_err()
+        && utf8.first() == Some(&b'<')
+        && let Some((repaired, count)) = with_bare_ampersands_escaped(utf8)
+        && let Ok((Ok(feed), repaired_dates)) = run_feed_rs(&repaired, base.as_ref())
+    {
+        ampersand_note = Some(format!(
+            "the feed has {count} \"&\" not written as XML wants (&amp; or a known entity): read as written"
+        ));
+        (result, dates) = (Ok(feed), repaired_dates);
+    }
     let feed = match result {
         Ok(feed) => feed,
         Err(e) => {
@@ -213,6 +228,9 @@ pub fn parse_feed(body: &[u8], content_type: Option<&str>, feed_url: &str) -> Re
         _ => Vec::new(),
     };
     let mut parsed = adapt_feed(feed, base.as_ref(), &extras, &dates);
+    if let Some(note) = ampersand_note {
+        parsed.warnings.insert(0, note);
+    }
     if let Some(note) = version_note {
         parsed.warnings.insert(0, note);
     }
@@ -602,6 +620,34 @@ fn without_empty_media_text(body: &[u8]) -> Option<Vec<u8>> {
 /// The body with its root `<rss>` element's `version` set to 2.0, and the
 /// version it had (`None`: none), when the root is `rss` without a version
 /// or with a 0.9x or 2.x one other than those feed-rs reads.
+/// `body` with every `&` that starts no XML reference (`&amp;`, `&lt;`,
+/// `&gt;`, `&quot;`, `&apos;`, `&#38;`, `&#x26;`) written `&amp;`, and how
+/// many; `None` when there is none.
+fn with_bare_ampersands_escaped(body: &[u8]) -> Option<(Vec<u8>, usize)> {
+    fn is_reference(rest: &[u8]) -> bool {
+        let end = rest.iter().take(12).position(|b| *b == b';');
+        let Some(end) = end else { return false };
+        let name = &rest[..end];
+        match name {
+            b"amp" | b"lt" | b"gt" | b"quot" | b"apos" => true,
+            [b'#', b'x' | b'X', hex @ ..] => !hex.is_empty() && hex.iter().all(u8::is_ascii_hexdigit),
+            [b'#', dec @ ..] => !dec.is_empty() && dec.iter().all(u8::is_ascii_digit),
+            _ => false,
+        }
+    }
+    let mut out = Vec::with_capacity(body.len() + 64);
+    let mut count = 0;
+    for (i, b) in body.iter().enumerate() {
+        if *b == b'&' && !is_reference(&body[i + 1..]) {
+            out.extend_from_slice(b"&amp;");
+            count += 1;
+        } else {
+            out.push(*b);
+        }
+    }
+    (count > 0).then_some((out, count))
+}
+
 fn rss_as_version_2(body: &[u8]) -> Option<(Vec<u8>, Option<String>)> {
     let head = &body[..body.len().min(4096)];
     let open = head.windows(2).position(|w| w[0] == b'<' && w[1].is_ascii_alphabetic())?;

@@ -404,6 +404,26 @@ fn a_feed_still_broken_after_decoding_says_why() {
 }
 
 #[test]
+fn a_bare_ampersand_or_an_html_entity_does_not_lose_the_feed() {
+    let body = rss_items(
+        "<item><title>Boulangerie Lemoine & Fils : la galette</title><link>https://blog.example.fr/1</link>\
+         <description>Pain&nbsp;au levain, caf&eacute; &amp; croissants &#233;t&#xE9;</description></item>\
+         <item><title>Second</title><link>https://blog.example.fr/2</link><description>R&D</description></item>",
+    );
+    let feed = parse_feed(&body, None, "https://blog.example.fr/feed").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(feed.items.len(), 2, "no item lost");
+    assert!(feed.warnings[0].contains("the feed has 4 \"&\" not written as XML wants"), "{:?}", feed.warnings);
+    let first = normalized(&feed.items[0]);
+    assert_eq!(first.title.as_deref(), Some("Boulangerie Lemoine & Fils : la galette"));
+    assert_eq!(first.text, "Pain au levain, café & croissants été");
+    assert_eq!(normalized(&feed.items[1]).text, "R&D");
+    // A well-formed feed is read as it is, without a warning.
+    let clean = rss_items("<item><title>A &amp; B</title><link>https://blog.example.fr/3</link></item>");
+    let feed = parse_feed(&clean, None, "https://blog.example.fr/feed").unwrap();
+    assert!(feed.warnings.is_empty(), "{:?}", feed.warnings);
+}
+
+#[test]
 fn json_feed_content_text_is_plain_text() {
     let feed = parse("jsonfeed_content_text.json", "https://jt.example.fr/feed.json");
     let item = &feed.items[0];
