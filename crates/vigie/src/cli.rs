@@ -367,7 +367,7 @@ pub enum ThemeCommand {
         /// Identifier: lower-case letters, digits and '_' (e.g. palm_oil).
         key: String,
         /// Keywords, e.g. '"huile de palme" OR "palm oil" OR deforestation'.
-        #[arg(long, short)]
+        #[arg(long, short, allow_hyphen_values = true)]
         query: String,
         /// Display name (default: the key).
         #[arg(long)]
@@ -656,7 +656,7 @@ pub enum WatchCommand {
     Add {
         name: String,
         /// Boolean query, e.g. '"air france" OR airfrance NOT (job OR emploi)'.
-        #[arg(long, short)]
+        #[arg(long, short, allow_hyphen_values = true)]
         query: String,
         /// Count this watch as a competitor in share of voice.
         #[arg(long)]
@@ -810,7 +810,8 @@ pub struct CollectArgs {
     #[arg(long)]
     pub once: bool,
     /// Fetch this source of the project now, whatever its schedule, and exit (repeatable).
-    #[arg(long = "source", value_name = "ID", conflicts_with = "once")]
+    /// (`--once` with it changes nothing: it runs once.)
+    #[arg(long = "source", value_name = "ID")]
     pub sources: Vec<i64>,
 }
 

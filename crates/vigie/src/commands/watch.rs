@@ -20,15 +20,16 @@ use crate::output::Table;
 /// on stderr says how they were read.
 pub fn parse_user_query(query: &str) -> anyhow::Result<Query> {
     let parsed = vigie_query::parse(query).map_err(|e| UsageError(describe_query_error(query, &e)))?;
-    if let Some(word) = lowercase_operator(query) {
-        eprintln!("note: `{word}` is searched as a word; write `{}` for the operator", word.to_uppercase());
+    if let Some((word, operator)) = lowercase_operator(query) {
+        eprintln!("note: `{word}` is searched as a word; write `{operator}` for the operator");
     }
     Ok(parsed)
 }
 
-/// A lower-case `or`, `and` or `not` standing between two other words,
-/// outside quotes.
-fn lowercase_operator(query: &str) -> Option<&'static str> {
+/// A lower-case `or`, `and` or `not` — or their French `ou`, `et`, `sauf`
+/// — standing between two other words, outside quotes, with the operator
+/// it may have meant.
+fn lowercase_operator(query: &str) -> Option<(&'static str, &'static str)> {
     let mut in_quotes = false;
     let mut words: Vec<&str> = Vec::new();
     for piece in query.split_whitespace() {
@@ -43,9 +44,12 @@ fn lowercase_operator(query: &str) -> Option<&'static str> {
         }
     }
     words.windows(3).find_map(|w| match w[1] {
-        "or" => Some("or"),
-        "and" => Some("and"),
-        "not" => Some("not"),
+        "or" => Some(("or", "OR")),
+        "and" => Some(("and", "AND")),
+        "not" => Some(("not", "NOT")),
+        "ou" => Some(("ou", "OR")),
+        "et" => Some(("et", "AND")),
+        "sauf" => Some(("sauf", "NOT")),
         _ => None,
     })
 }
@@ -224,11 +228,15 @@ mod tests {
 
     #[test]
     fn lower_case_operators_between_words_are_noticed() {
-        assert_eq!(lowercase_operator("sncf or ouigo"), Some("or"));
-        assert_eq!(lowercase_operator("retard and annulation"), Some("and"));
+        assert_eq!(lowercase_operator("sncf or ouigo"), Some(("or", "OR")));
+        assert_eq!(lowercase_operator("retard and annulation"), Some(("and", "AND")));
         assert_eq!(lowercase_operator("sncf OR ouigo"), None);
         assert_eq!(lowercase_operator("\"or et argent\" bijoux"), None);
         assert_eq!(lowercase_operator("or"), None);
+        // The French words an owner types for them.
+        assert_eq!(lowercase_operator("lemoine ou durand"), Some(("ou", "OR")));
+        assert_eq!(lowercase_operator("lemoine et durand"), Some(("et", "AND")));
+        assert_eq!(lowercase_operator("lemoine sauf emploi"), Some(("sauf", "NOT")));
     }
 
     #[test]

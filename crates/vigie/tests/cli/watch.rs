@@ -220,3 +220,16 @@ fn a_language_restriction_keeps_texts_of_unsure_language_and_watch_test_says_so(
     assert!(watches.contains(&("https://ex.fr/1".into(), json!(["Acme"]))), "{watches:?}");
     assert!(watches.contains(&("https://ex.de/2".into(), json!([]))), "{watches:?}");
 }
+
+#[test]
+fn a_query_may_start_with_a_minus_and_french_operators_are_noticed() {
+    let vigie = Vigie::new();
+    vigie.run(&["watch", "add", "Lemoine", "--query", "-emploi lemoine"]).success();
+    let list = vigie.run(&["watch", "list", "--format", "json"]).success().json();
+    assert_eq!(list[0]["query"], "-emploi lemoine", "{list}");
+    let ou = vigie.run(&["watch", "add", "Deux", "--query", "lemoine ou durand"]).success();
+    assert!(ou.stderr.contains("`ou` is searched as a word; write `OR` for the operator"), "{}", ou.stderr);
+    // `--once` beside `--source` is what `--source` does anyway.
+    let once = vigie.run(&["collect", "--once", "--source", "999"]).code(2);
+    assert!(!once.stderr.contains("cannot be used with"), "{}", once.stderr);
+}
