@@ -193,6 +193,12 @@ fn corrections_are_stored_and_train_a_project_model_measured_on_held_back_ones()
     let run = vigie.run(&["train", "sentiment"]).success();
     assert!(run.stdout.contains("30 correction(s)"), "{}", run.stdout);
     assert!(run.stdout.contains("held-back correction(s): shipped model"), "{}", run.stdout);
+    assert!(run.stdout.contains("note: 1 other correction(s) are of mentions in a language"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("the saved model reads 30 of the 30 correction(s) as they were corrected"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("saved in the database"), "{}", run.stdout);
     let status = vigie.run(&["models", "status"]).success().stdout;
     assert!(status.contains("uses its retrained model: fast-v1+project (in the database)"), "{status}");
