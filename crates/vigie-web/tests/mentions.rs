@@ -405,6 +405,32 @@ async fn hostile_content_is_escaped_and_javascript_links_are_text() {
 }
 
 #[tokio::test]
+async fn a_review_read_on_a_page_without_its_own_link_points_at_the_page() {
+    let app = TestApp::start().await;
+    let pid = app.project.id;
+    let source = vigie_store::NewSource {
+        source_type: vigie_model::SourceType::Html,
+        url: "https://avis.example.fr/boulangerie-lemoine".into(),
+        config: serde_json::json!({}),
+        interval_secs: 3600,
+        first_due_at: Utc::now(),
+    };
+    let sid = app.store.add_source(pid, source, Utc::now()).await.unwrap().id;
+    let mut review = hostile_record();
+    review.mention.url = None;
+    review.mention.source_kind = SourceKind::Review;
+    review.mention.content_hash = "review".into();
+    review.mention.dedup_key = "hash:review".into();
+    review.source_id = Some(sid);
+    let id = app.store.insert_mentions(pid, &[review]).await.unwrap().inserted_ids[0];
+    let viewer = app.login("viewer").await;
+    let page = viewer.get(&app.p(&format!("/mentions/{id}"))).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("href=\"https://avis.example.fr/boulangerie-lemoine\""), "{}", page.text);
+    assert!(page.text.contains("lue sur la page") || page.text.contains("read on the page"), "{}", page.text);
+}
+
+#[tokio::test]
 async fn the_mention_page_shows_explanation_story_and_workflow() {
     let f = fixture().await;
     let app = &f.app;

@@ -1025,6 +1025,18 @@ async fn detail_page(
         _ => format!("{} {}", lang.t("Mention n°", "Mention #"), m.id),
     };
     let status = d.status();
+    // A review or post read from a page without a link of its own: the page
+    // it was read on, where a person can find it to answer.
+    let read_on = match (&m.url, d.stored.source_id) {
+        (None, Some(sid)) => state
+            .store
+            .source(pid, sid)
+            .await?
+            .filter(|s| s.source_type == vigie_model::SourceType::Html)
+            .map(|s| s.url)
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+        _ => None,
+    };
     let body = html! {
         p.back { a href={ "/p/" (pid) "/mentions" } { (lang.t("← Toutes les mentions", "← All mentions")) } }
         article.card.mention-detail {
@@ -1038,7 +1050,11 @@ async fn detail_page(
             }
             dl.facts {
                 dt { (lang.t("Lien", "Link")) }
-                dd { @match &m.url { Some(url) => (external_link(url, &clip(url, 120))), None => span.muted { "—" } } }
+                dd { @match (&m.url, &read_on) {
+                    (Some(url), _) => (external_link(url, &clip(url, 120))),
+                    (None, Some(page)) => { span.muted { (lang.t("lue sur la page ", "read on the page ")) } (external_link(page, &clip(page, 120))) },
+                    (None, None) => span.muted { "—" },
+                } }
                 dt { (lang.t("Auteur", "Author")) } dd { (m.author.as_deref().unwrap_or("—")) }
                 dt { (lang.t("Site", "Site")) } dd { (m.site.as_deref().unwrap_or("—")) }
                 dt { (lang.t("Type de source", "Source kind")) } dd { (lang.source_kind(m.source_kind)) }
