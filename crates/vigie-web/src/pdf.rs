@@ -19,6 +19,8 @@ pub enum PdfError {
     NoChromium,
     /// Chromium ran but gave no PDF.
     Failed(String),
+    /// Chromium gave no PDF within this many seconds.
+    TimedOut(u64),
     /// As many PDFs as the server prints at once are being printed.
     Busy,
 }
@@ -34,6 +36,14 @@ impl PdfError {
                 .into(),
             (PdfError::Failed(why), Lang::Fr) => format!("Chromium n'a pas produit le PDF : {why}"),
             (PdfError::Failed(why), Lang::En) => format!("Chromium did not produce the PDF: {why}"),
+            (PdfError::TimedOut(secs), Lang::Fr) => format!(
+                "Chromium n'a pas produit le PDF en {secs} s. Téléchargez le rapport HTML et imprimez-le en PDF depuis \
+                 votre navigateur."
+            ),
+            (PdfError::TimedOut(secs), Lang::En) => format!(
+                "Chromium did not produce the PDF within {secs} s. Download the HTML report and print it to PDF from \
+                 your browser."
+            ),
             (PdfError::Busy, Lang::Fr) => "Le serveur imprime déjà d'autres PDF : réessayez dans une minute \
                 (ou téléchargez le rapport HTML)."
                 .into(),
@@ -107,7 +117,7 @@ async fn print_in(exe: &std::path::Path, dir: &std::path::Path, html: &str) -> R
     .kill_on_drop(true);
     let run = tokio::time::timeout(TIMEOUT, cmd.output())
         .await
-        .map_err(|_| PdfError::Failed(format!("no PDF within {} s", TIMEOUT.as_secs())))?
+        .map_err(|_| PdfError::TimedOut(TIMEOUT.as_secs()))?
         .map_err(fail)?;
     match tokio::fs::read(&output).await {
         Ok(pdf) if pdf.starts_with(b"%PDF") => Ok(pdf),
@@ -116,5 +126,17 @@ async fn print_in(exe: &std::path::Path, dir: &std::path::Path, html: &str) -> R
             let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
             Err(PdfError::Failed(format!("exit {}: {}", run.status, super::pages::clip(last, 300))))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pdf_that_takes_too_long_is_said_in_the_readers_language() {
+        let fr = PdfError::TimedOut(60).message(Lang::Fr);
+        assert!(fr.starts_with("Chromium n'a pas produit le PDF en 60 s.") && !fr.contains("within"), "{fr}");
+        assert!(PdfError::TimedOut(60).message(Lang::En).contains("within 60 s"));
     }
 }

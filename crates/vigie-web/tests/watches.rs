@@ -256,6 +256,14 @@ async fn preview_shows_first_matches_and_errors_without_changing_anything() {
     let v = viewer.post_json(&app.api("/watches/preview"), &json!({"query": "acme", "langs": ["en"]})).await.json();
     assert_eq!(v["matches"].as_array().unwrap().len(), 1);
     assert_eq!(v["matches"][0]["text"], "Acme versus Globex: the comparison");
+    // A language code it does not know is said in the reader's language.
+    let r = viewer.post_json(&app.api("/watches/preview"), &json!({"query": "acme", "langs": ["français"]})).await;
+    assert_eq!(r.status, 400);
+    assert!(r.json()["message"].as_str().unwrap().starts_with("unknown language code: \"français\""), "{}", r.text);
+    let french = app.login("viewer").await;
+    assert_eq!(french.post_form("/account", &[("display_name", "viewer person"), ("lang", "fr")]).await.status, 303);
+    let r = french.post_json(&app.api("/watches/preview"), &json!({"query": "acme", "langs": ["français"]})).await;
+    assert!(r.json()["message"].as_str().unwrap().starts_with("code de langue inconnu"), "{}", r.text);
 
     // Errors carry the column.
     let r = viewer.post_json(&app.api("/watches/preview"), &json!({"query": "globex NEAR/x bikes"})).await;

@@ -122,12 +122,16 @@ fn parse_langs<'a>(items: impl IntoIterator<Item = &'a str>, lang: Lang) -> Resu
             continue;
         }
         let Some(code) = vigie_nlp::normalize_lang_tag(raw) else {
-            return Err(ApiError::invalid(format!(
-                "{} {:?} {}",
-                lang.t("code de langue inconnu :", "unknown language code:"),
-                clip(raw.trim(), 20),
-                lang.t("(codes ISO : fr, en, de…)", "(ISO codes: fr, en, de…)")
-            )));
+            // Both languages: the API answers in the reader's.
+            let given = clip(raw.trim(), 20);
+            let (en, fr) = (
+                format!("unknown language code: {given:?} (ISO codes: fr, en, de…)"),
+                format!("code de langue inconnu : {given:?} (codes ISO : fr, en, de…)"),
+            );
+            return Err(match lang {
+                Lang::Fr => ApiError::invalid(fr),
+                Lang::En => ApiError::invalid(en).with_french(fr),
+            });
         };
         if !out.contains(&code) {
             out.push(code);
@@ -345,10 +349,11 @@ async fn get_api(
 }
 
 /// `langs` in JSON: an array of codes, or one comma-separated string.
-fn langs_from_json(v: Option<&Value>) -> Result<Option<Vec<String>>, ApiError> {
+/// `lang`: the reader's, for the refusal (the API answers in it).
+fn langs_from_json(v: Option<&Value>, lang: Lang) -> Result<Option<Vec<String>>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => parse_langs(s.split(','), Lang::En).map(Some),
+        Some(Value::String(s)) => parse_langs(s.split(','), lang).map(Some),
         Some(Value::Array(items)) => {
             let mut codes = Vec::with_capacity(items.len());
             for item in items {
@@ -357,7 +362,7 @@ fn langs_from_json(v: Option<&Value>) -> Result<Option<Vec<String>>, ApiError> {
                     _ => return Err(ApiError::invalid("`langs` must be an array of language codes")),
                 }
             }
-            parse_langs(codes, Lang::En).map(Some)
+            parse_langs(codes, lang).map(Some)
         }
         Some(_) => Err(ApiError::invalid("`langs` must be an array of language codes")),
     }
@@ -397,7 +402,7 @@ async fn create_api(
     let name = string_field(&body, "name")?.ok_or_else(|| ApiError::invalid("the body needs `name`"))?;
     let query = string_field(&body, "query")?.ok_or_else(|| ApiError::invalid("the body needs `query`"))?;
     let competitor = bool_field(&body, "competitor")?.unwrap_or(false);
-    let langs = langs_from_json(body.get("langs"))?.unwrap_or_default();
+    let langs = langs_from_json(body.get("langs"), actor.lang)?.unwrap_or_default();
     let input = check(name, query, competitor, langs, Lang::En)?;
     let (watch, matched) = create(&state, &actor, pid, input, Lang::En).await?;
     let mut v = watch_json(&watch, Some(matched as i64));
@@ -417,7 +422,7 @@ async fn update_api(
     let name = string_field(&body, "name")?.unwrap_or(&old.name).to_string();
     let query = string_field(&body, "query")?.unwrap_or(&old.query).to_string();
     let competitor = bool_field(&body, "competitor")?.unwrap_or(old.competitor);
-    let langs = langs_from_json(body.get("langs"))?.unwrap_or_else(|| old.langs.clone());
+    let langs = langs_from_json(body.get("langs"), actor.lang)?.unwrap_or_else(|| old.langs.clone());
     let input = check(&name, &query, competitor, langs, Lang::En)?;
     let (watch, matched) = update(&state, &actor, pid, &old, input, Lang::En).await?;
     let counts = counts(&state, pid, std::slice::from_ref(&watch)).await?;
@@ -444,7 +449,7 @@ async fn preview_api(
     let pid = actor.project_id()?;
     let body = object(&body)?;
     let text = string_field(&body, "query")?.ok_or_else(|| ApiError::invalid("the body needs `query`"))?;
-    let langs = langs_from_json(body.get("langs"))?.unwrap_or_default();
+    let langs = langs_from_json(body.get("langs"), actor.lang)?.unwrap_or_default();
     let query = vigie_query::parse(text.trim()).map_err(|e| query_error(query_message(&e, actor.lang), e.column))?;
     let keep =
         |m: &vigie_store::StoredMention| langs.is_empty() || m.mention.lang.as_ref().is_some_and(|l| langs.contains(l));
