@@ -179,6 +179,15 @@ async fn pages_fit_a_phone_screen() {
             .await
             .unwrap();
         assert_eq!(narrow, json!([]), "charts shrunk below a readable size on {page}");
+        // The report's KPI tables fit whole: their change column is what a
+        // reader looks for first.
+        let cut = b
+            .eval(
+                "return [...document.querySelectorAll('table.kpi-table')].filter(t => t.getBoundingClientRect().right > window.innerWidth + 1).length;",
+            )
+            .await
+            .unwrap();
+        assert_eq!(cut, json!(0), "a KPI table wider than a phone on {page}");
     }
     b.close().await.unwrap();
 }
