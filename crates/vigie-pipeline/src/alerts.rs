@@ -157,9 +157,20 @@ pub struct AlertEvent {
     pub grows_only: bool,
 }
 
-/// [`merge`], except that an event that only grows an alert opens none.
+/// [`merge`], except that an event that only grows an alert opens none,
+/// and a per-mention event the alert holds already changes nothing: its
+/// rules ran again after a process died before recording that they had run
+/// (the alert keeps its latest [`MAX_ALERT_MENTIONS`] mentions, so a replay
+/// of an older one is counted again).
 pub fn fold_event(open: Option<Alert>, event: AlertEvent, project_id: i64) -> Option<(Alert, bool)> {
     if event.grows_only && open.is_none() {
+        return None;
+    }
+    let per_mention = matches!(event.rule, AlertRule::TriggerTerm | AlertRule::HighReachNegative);
+    if per_mention
+        && !event.mention_ids.is_empty()
+        && open.as_ref().is_some_and(|a| event.mention_ids.iter().all(|id| a.mention_ids.contains(id)))
+    {
         return None;
     }
     Some(merge(open, event, project_id))

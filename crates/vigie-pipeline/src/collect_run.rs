@@ -307,8 +307,9 @@ pub async fn run_pending_rules(
                 tracing::info!(project = project_id, mentions = ids.len(), "ran the rules a stopped process left");
                 evaluated += ids.len() as u64;
                 if let Err(e) = store.rules_done(&ids).await {
-                    // At worst their rules run once more (routing and alert
-                    // folds are idempotent).
+                    // At worst their rules run once more: routing is
+                    // idempotent, and an alert that holds the mention
+                    // already is left as it is (`alerts::fold_event`).
                     tracing::warn!(project = project_id, error = %e, "could not clear the pending rules that ran");
                 }
             }

@@ -70,4 +70,33 @@ async fn rules_a_dead_process_claimed_are_run_by_the_next() {
     // Done: off the list.
     assert_eq!(run_pending_rules(&store, &ctx, later + grace + grace).await.unwrap(), 0);
     assert_eq!(boycotts().await, 1);
+
+    // A process ran a second call's rules (its alert grew) and died before
+    // recording it: the next cycle runs them again, and the alert does not
+    // count that mention twice.
+    let mut second = template.mention.clone();
+    second.url = Some("https://forum.example/t/3".into());
+    second.dedup_key = "url:https://forum.example/t/3".into();
+    second.text = "Boycott Acme, encore et toujours".into();
+    let record = MentionRecord {
+        mention: second,
+        source_id: None,
+        matches: template.matches.clone(),
+        fts_title: String::new(),
+        fts_text: "boycott acme, encore et toujours".into(),
+    };
+    let ids = store.insert_mentions(project, &[record]).await.unwrap().inserted_ids;
+    ingest.run_rules_on_stored(&ids, Utc::now()).await.unwrap();
+    let counted = || {
+        let store = store.clone();
+        async move {
+            let alerts = store.alerts(project, None, 100).await.unwrap();
+            let a = alerts.into_iter().find(|a| a.rule == AlertRule::TriggerTerm).unwrap();
+            (a.events, a.evidence.observed)
+        }
+    };
+    assert_eq!(counted().await, (2, 2.0));
+    let much_later = later + grace * 4;
+    assert_eq!(run_pending_rules(&store, &ctx, much_later).await.unwrap(), 1, "its rules ran again");
+    assert_eq!(counted().await, (2, 2.0), "and the alert counted it once");
 }

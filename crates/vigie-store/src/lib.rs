@@ -77,11 +77,17 @@ impl StoreError {
             StoreError::Database(e) => match e {
                 sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
                 // PostgreSQL's "connection exception" (08…), "operator
-                // intervention" (57…: shutting down, not accepting
-                // connections) and "insufficient resources" (53…) classes.
-                sqlx::Error::Database(d) => {
-                    d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57") || c.starts_with("53"))
-                }
+                // intervention" (57…: shutting down), "insufficient
+                // resources" (53…) classes, a database that does not accept
+                // connections now (55000, `ALLOW_CONNECTIONS false`) or was
+                // dropped (3D000).
+                sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+                    c.starts_with("08")
+                        || c.starts_with("57")
+                        || c.starts_with("53")
+                        || (c == "55000" && d.message().contains("not currently accepting connections"))
+                        || c == "3D000"
+                }),
                 _ => false,
             },
             _ => false,

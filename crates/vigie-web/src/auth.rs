@@ -12,6 +12,7 @@
 //! members whose role is too low get 403.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock};
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Argon2, PasswordHash};
@@ -137,15 +138,40 @@ pub async fn hash_password_blocking(password: &str) -> Result<String, ApiError> 
     tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(|e| ApiError::internal(&e))?
 }
 
-/// Password checks of this process, one at a time. A login's throttle
-/// check, its verification and the record of its failure happen under it,
-/// so guesses sent all at once are counted as if sent one after another,
-/// and a burst of logins costs one core, not every thread. (Several
-/// processes on one database each check one at a time.)
-static PASSWORD_CHECKS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// The throttling counters a login is checked against, each taken by one
+/// login of this process at a time: a login's throttle check, its
+/// verification and the record of its failure happen while it holds its
+/// account's and its address's, so guesses sent all at once are counted as
+/// if sent one after another, while logins of other people from other
+/// places go on beside them. (Several processes on one database each count
+/// this way: a burst spread over N of them can get N − 1 more guesses.)
+#[derive(Default)]
+struct CounterLocks(std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
 
-/// [`verify_password`] on a blocking thread.
+impl CounterLocks {
+    async fn lock(&self, key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Forget the counters nobody holds or waits for.
+            if map.len() > 1024 {
+                map.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            Arc::clone(map.entry(key.to_string()).or_default())
+        };
+        lock.lock_owned().await
+    }
+}
+
+static COUNTER_LOCKS: LazyLock<CounterLocks> = LazyLock::new(CounterLocks::default);
+
+/// Password verifications under way at once: each takes a core and 19 MiB.
+static VERIFICATIONS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+});
+
+/// [`verify_password`] on a blocking thread, as many at once as there are cores.
 async fn verify_password_blocking(password: &str, hash: &str) -> bool {
+    let Ok(_permit) = VERIFICATIONS.acquire().await else { return false };
     let (password, hash) = (password.to_string(), hash.to_string());
     tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false)
 }
@@ -647,9 +673,12 @@ pub async fn login(
     address: &str,
     now: DateTime<Utc>,
 ) -> Result<User, ApiError> {
-    let _one_at_a_time = PASSWORD_CHECKS.lock().await;
-    login_throttled(state, username, address, now).await?;
     let (user_key, addr_key, pair_key) = failure_keys(username, address);
+    // Always the account's first, then the address's: no two logins wait
+    // for each other's.
+    let _account = COUNTER_LOCKS.lock(&user_key).await;
+    let _address = COUNTER_LOCKS.lock(&addr_key).await;
+    login_throttled(state, username, address, now).await?;
     let found = state.store.user_by_name(username.trim()).await?;
     // Verify against a dummy hash when the user is unknown, so timing does
     // not tell which usernames exist.
