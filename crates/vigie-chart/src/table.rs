@@ -4,7 +4,7 @@
 //! need a mouse).
 
 use crate::chart::{bar_value, line_value};
-use crate::svg::{finite, pct};
+use crate::svg::{finite, shares};
 use crate::{HBars, Lang, LineChart, ShareBar, StackedBars};
 
 /// A chart's values as text: one row per label (bar, point, part), one
@@ -106,15 +106,15 @@ impl Chart for ShareBar {
     }
 
     fn data_table(&self) -> DataTable {
-        let total: f64 = self.parts.iter().map(|(_, v, _)| bar_value(Some(v))).sum();
+        let values: Vec<f64> = self.parts.iter().map(|(_, v, _)| bar_value(Some(v))).collect();
+        let total: f64 = values.iter().sum();
+        // The legend's shares, which add up to 100 %.
+        let shares = if total > 0.0 { shares(&values, self.lang) } else { vec!["—".to_owned(); values.len()] };
         let rows = self
             .parts
             .iter()
-            .map(|(name, v, _)| {
-                let v = bar_value(Some(v));
-                let share = if total > 0.0 { pct(v / total * 100.0, self.lang) } else { "—".to_owned() };
-                (name.trim().to_owned(), vec![share, exact(v, self.lang)])
-            })
+            .zip(values.iter().zip(shares))
+            .map(|((name, _, _), (v, share))| (name.trim().to_owned(), vec![share, exact(*v, self.lang)]))
             .collect();
         DataTable {
             title: self.title.clone(),

@@ -198,6 +198,10 @@ fn shares_add_up_to_a_hundred() {
     assert_eq!(shares(&[162.0, 21.1, 16.9], Lang::En), ["81 %", "10.6 %", "8.4 %"]);
     assert_eq!(shares(&[162.0, 21.1, 16.9], Lang::Fr), ["81 %", "10,6 %", "8,4 %"]);
     assert_eq!(shares(&[1.0, 1.0, 1.0], Lang::En), ["34 %", "33 %", "33 %"]);
+    // The chart's data table gives the legend's shares.
+    use crate::Chart;
+    let t = share(&[("a", 1.0), ("b", 1.0), ("c", 1.0)]).data_table();
+    assert_eq!(t.rows.iter().map(|r| r.1[0].as_str()).collect::<Vec<_>>(), ["34 %", "33 %", "33 %"]);
     assert_eq!(shares(&[2.0, 1.0], Lang::En), ["67 %", "33 %"]);
     assert_eq!(shares(&[100_000.0, 1.0], Lang::En), ["100 %", "<0.1 %"]);
     assert_eq!(shares(&[0.0, 0.0], Lang::En), ["0 %", "0 %"]);

@@ -637,13 +637,31 @@ fn with_bare_ampersands_escaped(body: &[u8]) -> Option<(Vec<u8>, usize)> {
     }
     let mut out = Vec::with_capacity(body.len() + 64);
     let mut count = 0;
-    for (i, b) in body.iter().enumerate() {
-        if *b == b'&' && !is_reference(&body[i + 1..]) {
+    let mut i = 0;
+    while i < body.len() {
+        // CDATA sections and comments are literal: copied as they are.
+        let literal = [(&b"<![CDATA["[..], &b"]]>"[..]), (&b"<!--"[..], &b"-->"[..])]
+            .into_iter()
+            .find(|(open, _)| body[i..].starts_with(open))
+            .map(|(open, close)| {
+                let from = i + open.len();
+                body[from..]
+                    .windows(close.len())
+                    .position(|w| w == close)
+                    .map_or(body.len(), |p| from + p + close.len())
+            });
+        if let Some(end) = literal {
+            out.extend_from_slice(&body[i..end]);
+            i = end;
+            continue;
+        }
+        if body[i] == b'&' && !is_reference(&body[i + 1..]) {
             out.extend_from_slice(b"&amp;");
             count += 1;
         } else {
-            out.push(*b);
+            out.push(body[i]);
         }
+        i += 1;
     }
     (count > 0).then_some((out, count))
 }

@@ -146,6 +146,8 @@ fn classify_v4(ip: Ipv4Addr) -> Option<AddressClass> {
         || (a == 192 && b == 0 && (c == 0 || c == 2))
         || (a == 198 && b == 51 && c == 100)
         || (a == 203 && b == 0 && c == 113)
+        // 192.88.99.0/24, the retired 6to4 relays' anycast.
+        || (a == 192 && b == 88 && c == 99)
     {
         Some(AddressClass::Reserved)
     } else {
@@ -169,11 +171,19 @@ fn classify_v6(ip: Ipv6Addr) -> Option<AddressClass> {
         Some(AddressClass::LinkLocal)
     } else if ip.is_multicast() {
         Some(AddressClass::Multicast)
-    } else if (first == 0x2001 && (ip.segments()[1] == 0 || ip.segments()[1] == 0x0db8))
+    } else if (first == 0x2001
+        && (ip.segments()[1] == 0
+            || ip.segments()[1] == 0x0db8
+            || ip.segments()[1] == 2 && ip.segments()[2] == 0
+            || (ip.segments()[1] & 0xffe0) == 0x0020
+            || (ip.segments()[1] & 0xfff0) == 0x0010))
+        || (first == 0x3fff && (ip.segments()[1] & 0xf000) == 0)
         || (first == 0x0100 && ip.segments()[1..4].iter().all(|&x| x == 0))
     {
         // 2001::/32 Teredo (tunnels to an IPv4 address through a relay),
-        // 2001:db8::/32 documentation, 100::/64 discard.
+        // 2001:db8::/32 and 3fff::/20 documentation, 2001:2::/48
+        // benchmarking, 2001:10::/28 and 2001:20::/28 ORCHID, 100::/64
+        // discard.
         Some(AddressClass::Reserved)
     } else {
         None
@@ -340,6 +350,11 @@ mod tests {
             ("2001:0:4136:e378:8000:63bf:3fff:fdd2", Some(Reserved)),
             ("2001:db8::1", Some(Reserved)),
             ("100::1", Some(Reserved)),
+            ("3fff::1", Some(Reserved)),
+            ("2001:2::1", Some(Reserved)),
+            ("2001:10::1", Some(Reserved)),
+            ("2001:20::1", Some(Reserved)),
+            ("192.88.99.1", Some(Reserved)),
         ];
         for (ip, want) in cases {
             assert_eq!(class(ip), want, "{ip}");
@@ -361,6 +376,9 @@ mod tests {
             "192.0.1.1",
             "203.0.114.1",
             "2001:4860:4860::8888",
+            "2001:3::1",
+            "2001:40::1",
+            "3ffe:1::1",
         ] {
             assert_eq!(class(ip), None, "{ip}");
         }

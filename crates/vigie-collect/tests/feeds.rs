@@ -408,15 +408,19 @@ fn a_bare_ampersand_or_an_html_entity_does_not_lose_the_feed() {
     let body = rss_items(
         "<item><title>Boulangerie Lemoine & Fils : la galette</title><link>https://blog.example.fr/1</link>\
          <description>Pain&nbsp;au levain, caf&eacute; &amp; croissants &#233;t&#xE9;</description></item>\
-         <item><title>Second</title><link>https://blog.example.fr/2</link><description>R&D</description></item>",
+         <item><title>Second</title><link>https://blog.example.fr/2</link><description>R&D</description></item>\
+         <item><title>Third</title><link>https://blog.example.fr/3</link>\
+         <description><![CDATA[<p>Caf&eacute; a&nbsp;b & co</p>]]></description></item>",
     );
     let feed = parse_feed(&body, None, "https://blog.example.fr/feed").unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(feed.items.len(), 2, "no item lost");
+    assert_eq!(feed.items.len(), 3, "no item lost");
     assert!(feed.warnings[0].contains("the feed has 4 \"&\" not written as XML wants"), "{:?}", feed.warnings);
     let first = normalized(&feed.items[0]);
     assert_eq!(first.title.as_deref(), Some("Boulangerie Lemoine & Fils : la galette"));
     assert_eq!(first.text, "Pain au levain, café & croissants été");
     assert_eq!(normalized(&feed.items[1]).text, "R&D");
+    // What a CDATA section holds is left as it is.
+    assert_eq!(normalized(&feed.items[2]).text, "Café a b & co");
     // A well-formed feed is read as it is, without a warning.
     let clean = rss_items("<item><title>A &amp; B</title><link>https://blog.example.fr/3</link></item>");
     let feed = parse_feed(&clean, None, "https://blog.example.fr/feed").unwrap();

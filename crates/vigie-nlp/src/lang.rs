@@ -156,17 +156,21 @@ pub fn detect_language(text: &str) -> Option<Detected> {
         (None, Some(w)) if f64::from(w.confidence) >= MIN_CONFIDENCE && w.code == "en" && fr > 0 && en == 0 => {
             Some(Detected { code: "fr", confidence: w.confidence })
         }
-        // A few words, one of them French (English) and none of the other
-        // language's, where whatlang has next to no idea ("Super pain chez
-        // Lemoine", "Accueil génial"): the word says more than trigrams of
-        // so little text. Read in that language alone — read as English
-        // too, "pain" is suffering.
+        // A few words, one of them surely French (English) and none of the
+        // other language's, where whatlang has next to no idea ("Super pain
+        // chez Lemoine", "Accueil génial"): the word says more than
+        // trigrams of so little text. Read in that language alone — read as
+        // English too, "pain" is suffering. Only words no other common
+        // language writes alike count here ("on", "je", "is", "my" do not).
         (None, w)
             if words <= FEW_WORDS
-                && (fr == 0) != (en == 0)
-                && w.as_ref().is_none_or(|w| f64::from(w.confidence) < MIN_CONFIDENCE) =>
+                && fr + en > 0
+                && w.as_ref().is_none_or(|w| f64::from(w.confidence) < MIN_CONFIDENCE)
+                && let (sure_fr, sure_en) = sure_words(&cleaned)
+                && (sure_fr == 0) != (sure_en == 0)
+                && if sure_fr > 0 { en == 0 } else { fr == 0 } =>
         {
-            let code = if fr > 0 { "fr" } else { "en" };
+            let code = if sure_fr > 0 { "fr" } else { "en" };
             Some(Detected { code, confidence: w.map_or(0.0, |w| w.confidence) })
         }
         (None, w) => w.filter(|d| f64::from(d.confidence) >= MIN_CONFIDENCE),
@@ -214,6 +218,31 @@ const ENGLISH_FUNCTION_WORDS: &[&str] = &[
     "doesn", "didn", "isn", "wasn", "won", "please", "did", "does", "were", "by", "only", "where",
     "after", "very", "really", "never", "because", "than",
 ];
+
+/// Words of French (English) that no other common language writes alike,
+/// enough alone to call a few words French (English).
+const SURELY_FRENCH: &[&str] = &[
+    "chez", "très", "été", "ça", "merci", "toujours", "jamais", "déjà", "avez", "suis", "était", "vous",
+    "votre", "notre", "aucun", "aucune", "parce", "commande", "commandé", "colis", "livraison", "livré",
+    "livrée", "reçu", "reçue", "remboursement", "remboursé", "facture", "facturé", "accueil", "génial",
+    "géniale", "déçu", "déçue", "déception", "vendeuse", "arnaque",
+];
+const SURELY_ENGLISH: &[&str] = &[
+    "the", "and", "you", "your", "with", "this", "that", "thanks", "thank", "please", "was", "have",
+    "been", "would", "could", "should", "there", "their", "they", "what", "why", "which", "really",
+    "never", "because", "didn", "doesn", "isn", "wasn", "don",
+];
+
+/// How many words of [`SURELY_FRENCH`] and of [`SURELY_ENGLISH`] the text has.
+fn sure_words(text: &str) -> (usize, usize) {
+    let (mut fr, mut en) = (0, 0);
+    for word in text.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty() && w.len() <= 16) {
+        let lower = word.to_lowercase();
+        fr += usize::from(SURELY_FRENCH.contains(&lower.as_str()));
+        en += usize::from(SURELY_ENGLISH.contains(&lower.as_str()));
+    }
+    (fr, en)
+}
 
 /// How many French and how many English function words the text has.
 fn function_words(text: &str) -> (usize, usize) {
@@ -279,6 +308,20 @@ mod tests {
         assert_eq!(detect_language("Lemoine's bread is great").map(|d| d.code), Some("en"));
         // Nothing of either language: still unknown rather than guessed.
         assert_eq!(detect_language("Lemoine pain frais").map(|d| d.code), None);
+        // Words other languages write alike decide nothing.
+        for t in [
+            "On adore Lemoine",
+            "Super, on reviendra",
+            "Het is goed",
+            "Mam kota i psa",
+            "Bist du da",
+            "L'amore è bello",
+            "Ik hou van je",
+            "Plus size dresses",
+            "Un mes perfecto",
+        ] {
+            assert!(!matches!(detect_language(t).map(|d| d.code), Some("fr" | "en")), "{t}: {:?}", detect_language(t));
+        }
     }
 
     #[test]

@@ -278,16 +278,19 @@ const PENDING_RULES_BATCH: i64 = 2_000;
 /// [`PENDING_RULES_GRACE_SECS`] ago whose rules never ran: the process that
 /// stored them died (or the database failed) in between, and a later fetch
 /// of the same items finds them stored already. Each mention is claimed by
-/// one process and leaves the list once its rules ran; one whose rules fail
-/// again, or whose process dies meanwhile, is claimed again after the same
-/// grace. Returns how many mentions were evaluated.
+/// one process (for twice the grace) and leaves the list once its rules
+/// ran; one whose rules fail again, or whose process dies meanwhile, is
+/// claimed again once that claim is over. Returns how many mentions were
+/// evaluated.
 pub async fn run_pending_rules(
     store: &Arc<dyn Store>,
     ctx: &CollectContext,
     now: DateTime<Utc>,
 ) -> Result<u64, PipelineError> {
-    let taken =
-        store.take_rules_pending(now - Duration::seconds(PENDING_RULES_GRACE_SECS), PENDING_RULES_BATCH, now).await?;
+    // Claimed for twice the grace: a large catch-up on a slow database
+    // finishes before another process may take the same mentions.
+    let grace = Duration::seconds(PENDING_RULES_GRACE_SECS);
+    let taken = store.take_rules_pending(now - grace, PENDING_RULES_BATCH, now + grace).await?;
     if taken.is_empty() {
         return Ok(0);
     }

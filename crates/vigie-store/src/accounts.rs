@@ -153,6 +153,9 @@ pub trait Accounts: Send + Sync {
     /// Failed logins under `key` at or after `since`.
     async fn login_failures(&self, key: &str, since: DateTime<Utc>) -> Result<i64>;
     async fn clear_login_failures(&self, key: &str) -> Result<()>;
+    /// Takes back one failure recorded for `key` at `at` (an attempt counted
+    /// before its password was checked turned out right).
+    async fn forget_login_failure(&self, key: &str, at: DateTime<Utc>) -> Result<()>;
 
     async fn audit(&self, entry: NewAudit, now: DateTime<Utc>) -> Result<()>;
     /// Entries of one project (or with `None` the installation-wide ones and

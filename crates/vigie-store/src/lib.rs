@@ -81,13 +81,15 @@ impl StoreError {
                 // resources" (53…) classes, a database that does not accept
                 // connections now (55000, `ALLOW_CONNECTIONS false`) or was
                 // dropped (3D000).
-                sqlx::Error::Database(d) => d.code().is_some_and(|c| {
-                    c.starts_with("08")
-                        || c.starts_with("57")
-                        || c.starts_with("53")
-                        || (c == "55000" && d.message().contains("not currently accepting connections"))
-                        || c == "3D000"
-                }),
+                sqlx::Error::Database(d) if d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() => {
+                    d.code().is_some_and(|c| {
+                        c.starts_with("08")
+                            || c.starts_with("57")
+                            || c.starts_with("53")
+                            || (c == "55000" && d.message().contains("not currently accepting connections"))
+                            || c == "3D000"
+                    })
+                }
                 _ => false,
             },
             _ => false,

@@ -1141,6 +1141,14 @@ async fn failed_logins_are_counted_per_key(store: &dyn Store) {
     store.clear_login_failures("erin").await.unwrap();
     assert_eq!(store.login_failures("erin", t0()).await.unwrap(), 0);
     assert_eq!(store.login_failures("10.0.0.1", t0()).await.unwrap(), 1);
+    // One attempt counted ahead and found right is taken back, one only.
+    let at = t0() + Duration::minutes(7);
+    store.record_login_failure("10.0.0.2", at).await.unwrap();
+    store.record_login_failure("10.0.0.2", at).await.unwrap();
+    store.forget_login_failure("10.0.0.2", at).await.unwrap();
+    assert_eq!(store.login_failures("10.0.0.2", t0()).await.unwrap(), 1);
+    store.forget_login_failure("10.0.0.2", at + Duration::seconds(1)).await.unwrap();
+    assert_eq!(store.login_failures("10.0.0.2", t0()).await.unwrap(), 1, "not one of another time");
 }
 
 async fn the_audit_log_reads_newest_first(store: &dyn Store) {

@@ -165,15 +165,22 @@ impl CounterLocks {
 static COUNTER_LOCKS: LazyLock<CounterLocks> = LazyLock::new(CounterLocks::default);
 
 /// Password verifications under way at once: each takes a core and 19 MiB.
-static VERIFICATIONS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
-    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+static VERIFICATIONS: LazyLock<Arc<tokio::sync::Semaphore>> = LazyLock::new(|| {
+    Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get)))
 });
 
-/// [`verify_password`] on a blocking thread, as many at once as there are cores.
+/// [`verify_password`] on a blocking thread, as many at once as there are
+/// cores: the permit goes with the thread, so a request dropped meanwhile
+/// frees its slot only when argon2 is done.
 async fn verify_password_blocking(password: &str, hash: &str) -> bool {
-    let Ok(_permit) = VERIFICATIONS.acquire().await else { return false };
+    let Ok(permit) = Arc::clone(&VERIFICATIONS).acquire_owned().await else { return false };
     let (password, hash) = (password.to_string(), hash.to_string());
-    tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false)
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        verify_password(&password, &hash)
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// Why a new password is refused, if it is.
@@ -634,28 +641,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && !a.is_empty() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Refuses a login attempt when the username or the address failed too
-/// often lately.
-pub async fn login_throttled(
-    state: &AppState,
-    username: &str,
-    address: &str,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let since = now - Duration::minutes(LOGIN_WINDOW_MINUTES);
-    let (user_key, addr_key, pair_key) = failure_keys(username, address);
-    if state.store.login_failures(&pair_key, since).await? >= MAX_FAILURES_PER_USER_AND_ADDRESS
-        || state.store.login_failures(&addr_key, since).await? >= MAX_FAILURES_PER_ADDRESS
-        || state.store.login_failures(&user_key, since).await? >= MAX_FAILURES_PER_USER
-    {
-        return Err(ApiError::new(
-            ErrorCode::RateLimited,
-            format!("too many failed logins: wait {LOGIN_WINDOW_MINUTES} minutes and try again"),
-        ));
-    }
-    Ok(())
-}
-
 /// The throttling counters a failed login counts in: the username's, the
 /// client address's, and the pair's.
 fn failure_keys(username: &str, address: &str) -> (String, String, String) {
@@ -663,9 +648,7 @@ fn failure_keys(username: &str, address: &str) -> (String, String, String) {
     (format!("user:{user}"), format!("addr:{address}"), format!("pair:{user}@{address}"))
 }
 
-/// Checks a username and password; counts failures for throttling. The
-/// same check (and the same counters) serve a password change's "current
-/// password".
+/// Checks a username and password; counts failures for throttling.
 pub async fn login(
     state: &AppState,
     username: &str,
@@ -673,12 +656,64 @@ pub async fn login(
     address: &str,
     now: DateTime<Utc>,
 ) -> Result<User, ApiError> {
+    check_password(state, username, password, address, now, Counted::Login).await
+}
+
+/// A password change's "current password": counted per address and per
+/// person and address, as a login is, but not against the account's limit
+/// from everywhere — strangers' guesses must not stop its owner from
+/// changing it, and a change must not wipe the trace of their guesses.
+pub async fn check_current_password(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<User, ApiError> {
+    check_password(state, username, password, address, now, Counted::PasswordChange).await
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Counted {
+    Login,
+    PasswordChange,
+}
+
+async fn check_password(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    address: &str,
+    now: DateTime<Utc>,
+    counted: Counted,
+) -> Result<User, ApiError> {
     let (user_key, addr_key, pair_key) = failure_keys(username, address);
     // Always the account's first, then the address's: no two logins wait
     // for each other's.
     let _account = COUNTER_LOCKS.lock(&user_key).await;
     let _address = COUNTER_LOCKS.lock(&addr_key).await;
-    login_throttled(state, username, address, now).await?;
+    let since = now - Duration::minutes(LOGIN_WINDOW_MINUTES);
+    let over = |n: i64, max: i64| n >= max;
+    let throttled = over(state.store.login_failures(&pair_key, since).await?, MAX_FAILURES_PER_USER_AND_ADDRESS)
+        || over(state.store.login_failures(&addr_key, since).await?, MAX_FAILURES_PER_ADDRESS)
+        || (counted == Counted::Login
+            && over(state.store.login_failures(&user_key, since).await?, MAX_FAILURES_PER_USER));
+    if throttled {
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            format!("too many failed logins: wait {LOGIN_WINDOW_MINUTES} minutes and try again"),
+        ));
+    }
+    // Counted as a failure before the password is checked, taken back if it
+    // is right: a client that goes away while argon2 runs (its request
+    // dropped) has still used a guess.
+    let keys: Vec<&str> = match counted {
+        Counted::Login => vec![&user_key, &addr_key, &pair_key],
+        Counted::PasswordChange => vec![&addr_key, &pair_key],
+    };
+    for key in &keys {
+        state.store.record_login_failure(key, now).await?;
+    }
     let found = state.store.user_by_name(username.trim()).await?;
     // Verify against a dummy hash when the user is unknown, so timing does
     // not tell which usernames exist.
@@ -691,16 +726,18 @@ pub async fn login(
     };
     match found {
         Some((user, _)) if ok => {
-            state.store.clear_login_failures(&user_key).await?;
+            for key in &keys {
+                state.store.forget_login_failure(key, now).await?;
+            }
+            // A person who logs in wipes their own failures (not those of
+            // strangers on the account: a password change keeps them).
+            if counted == Counted::Login {
+                state.store.clear_login_failures(&user_key).await?;
+            }
             state.store.clear_login_failures(&pair_key).await?;
             Ok(user)
         }
-        _ => {
-            state.store.record_login_failure(&user_key, now).await?;
-            state.store.record_login_failure(&addr_key, now).await?;
-            state.store.record_login_failure(&pair_key, now).await?;
-            Err(ApiError::new(ErrorCode::Unauthenticated, "wrong username or password"))
-        }
+        _ => Err(ApiError::new(ErrorCode::Unauthenticated, "wrong username or password")),
     }
 }
 

@@ -115,7 +115,11 @@ impl App {
             return usage("a project name is 1 to 100 printable characters");
         }
         let no_url = database_url.map(str::trim).is_none_or(str::is_empty);
-        if no_url && project_use == ProjectUse::Reads && !data_dir.join("vigie.db").exists() {
+        if no_url
+            && project_use == ProjectUse::Reads
+            && !data_dir.join("vigie.db").exists()
+            && !data_dir.join(MOVED_FILE).exists()
+        {
             // Reading makes nothing: no stray database where a command was
             // run from the wrong directory.
             return usage(format!(
@@ -137,9 +141,12 @@ impl App {
             }
             None => {
                 let db = data_dir.join("vigie.db");
-                if let Ok(note) = std::fs::read_to_string(data_dir.join(MOVED_FILE)) {
+                let moved = data_dir.join(MOVED_FILE);
+                if moved.exists() {
                     // A forgotten cron line would otherwise collect, alert
                     // and notify from a copy nobody reads any more.
+                    let note = std::fs::read_to_string(&moved)
+                        .unwrap_or_else(|_| "This installation moved to PostgreSQL.".to_string());
                     return usage(format!(
                         "{} Give --database-url or VIGIE_DATABASE_URL; to use the SQLite copy again anyway, delete {}.",
                         note.trim(),

@@ -285,6 +285,11 @@ impl Accounts for PgStore {
         Ok(())
     }
 
+    async fn forget_login_failure(&self, key: &str, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE ctid = (SELECT ctid FROM login_failures WHERE key = $1 AND at = $2 LIMIT 1)").bind(key).bind(ts(at)).execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn audit(&self, entry: NewAudit, now: DateTime<Utc>) -> Result<()> {
         sqlx::query("INSERT INTO audit_log (project_id, user_id, at, action, detail) VALUES ($1, $2, $3, $4, $5)")
             .bind(entry.project_id)

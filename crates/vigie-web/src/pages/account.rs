@@ -454,12 +454,11 @@ async fn change_password(
     }
     let forced = session.user.must_change_password;
     let next = safe_next(form.next.as_deref());
-    // Checked and counted as a login is: whoever holds a session (a
-    // computer left logged in) gets no more guesses than at the login page.
-    if let Err(e) =
-        auth::login(&state, &session.user.username, &form.current, &address(&state, &connect, &headers), Utc::now())
-            .await
-    {
+    // Counted as a login is (per address and per person and address):
+    // whoever holds a session (a computer left logged in) gets no more
+    // guesses than at the login page.
+    let at = address(&state, &connect, &headers);
+    if let Err(e) = auth::check_current_password(&state, &session.user.username, &form.current, &at, Utc::now()).await {
         let msg = match e.code {
             ErrorCode::Unauthenticated => {
                 lang.t("Le mot de passe actuel est incorrect.", "The current password is wrong.")

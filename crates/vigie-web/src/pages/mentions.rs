@@ -1033,8 +1033,14 @@ async fn detail_page(
             .source(pid, sid)
             .await?
             .filter(|s| s.source_type == vigie_model::SourceType::Html)
-            .map(|s| s.url)
-            .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+            .and_then(|s| url::Url::parse(&s.url).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .map(|mut u| {
+                // A login the source needs stays with the source.
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                u.to_string()
+            }),
         _ => None,
     };
     let body = html! {

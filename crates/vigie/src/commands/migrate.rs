@@ -30,6 +30,16 @@ pub async fn run(
         return usage(format!("--to must be a postgres:// URL, not {to:?}"));
     }
     let db = data_dir.join("vigie.db");
+    let moved = data_dir.join(crate::app::MOVED_FILE);
+    if moved.exists() {
+        let note = std::fs::read_to_string(&moved).unwrap_or_default();
+        return usage(format!(
+            "{} Migrating that copy again would bring back what it held then; if that is what you want, delete {} \
+             first.",
+            note.trim(),
+            moved.display()
+        ));
+    }
     if !db.is_file() {
         return usage(format!("there is no SQLite store to migrate at {} (see --data-dir)", db.display()));
     }

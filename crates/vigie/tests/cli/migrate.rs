@@ -46,6 +46,9 @@ fn an_installation_moves_to_postgres_and_reads_back_the_same() {
     let stale = vigie.run(&["collect", "--once"]).code(2);
     assert!(stale.stderr.contains("This installation moved to PostgreSQL"), "{}", stale.stderr);
     assert!(stale.stderr.contains("--database-url or VIGIE_DATABASE_URL"), "{}", stale.stderr);
+    // Migrating the stale copy again is refused as well.
+    let again = vigie.run(&["migrate", "--to", &pg.url()]).code(2);
+    assert!(again.stderr.contains("Migrating that copy again would bring back"), "{}", again.stderr);
     std::fs::remove_file(vigie.data_dir().join("MOVED-TO-POSTGRESQL")).unwrap();
     vigie.run(&["watch", "list"]).success();
 
