@@ -175,7 +175,7 @@ fn classify_v6(ip: Ipv6Addr) -> Option<AddressClass> {
         && (ip.segments()[1] == 0
             || ip.segments()[1] == 0x0db8
             || ip.segments()[1] == 2 && ip.segments()[2] == 0
-            || (ip.segments()[1] & 0xffe0) == 0x0020
+            || (ip.segments()[1] & 0xfff0) == 0x0020
             || (ip.segments()[1] & 0xfff0) == 0x0010))
         || (first == 0x3fff && (ip.segments()[1] & 0xf000) == 0)
         || (first == 0x0100 && ip.segments()[1..4].iter().all(|&x| x == 0))
@@ -378,6 +378,7 @@ mod tests {
             "2001:4860:4860::8888",
             "2001:3::1",
             "2001:40::1",
+            "2001:30::1",
             "3ffe:1::1",
         ] {
             assert_eq!(class(ip), None, "{ip}");

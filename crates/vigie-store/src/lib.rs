@@ -81,15 +81,20 @@ impl StoreError {
                 // resources" (53…) classes, a database that does not accept
                 // connections now (55000, `ALLOW_CONNECTIONS false`) or was
                 // dropped (3D000).
-                sqlx::Error::Database(d) if d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() => {
-                    d.code().is_some_and(|c| {
+                sqlx::Error::Database(d) => match d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                    // 55000 is raised by many statements; refused at
+                    // connection it comes from `InitPostgres` (the routine
+                    // says so whatever the server's language).
+                    Some(pg) => {
+                        let c = pg.code();
                         c.starts_with("08")
                             || c.starts_with("57")
                             || c.starts_with("53")
-                            || (c == "55000" && d.message().contains("not currently accepting connections"))
+                            || (c == "55000" && pg.routine() == Some("InitPostgres"))
                             || c == "3D000"
-                    })
-                }
+                    }
+                    None => false,
+                },
                 _ => false,
             },
             _ => false,

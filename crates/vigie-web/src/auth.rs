@@ -45,6 +45,9 @@ pub const MIN_PASSWORD_CHARS: usize = 10;
 pub const MAX_FAILURES_PER_USER_AND_ADDRESS: i64 = 5;
 pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 pub const MAX_FAILURES_PER_USER: i64 = 50;
+/// Wrong "current password"s of password changes per account (only someone
+/// with a session can count here, so strangers cannot block the owner).
+pub const MAX_CHANGE_FAILURES_PER_USER: i64 = 20;
 pub const LOGIN_WINDOW_MINUTES: i64 = 15;
 /// Largest form body read to find its anti-CSRF field.
 const MAX_FORM_BYTES: usize = 1024 * 1024;
@@ -146,17 +149,26 @@ pub async fn hash_password_blocking(password: &str) -> Result<String, ApiError> 
 /// places go on beside them. (Several processes on one database each count
 /// this way: a burst spread over N of them can get N − 1 more guesses.)
 #[derive(Default)]
-struct CounterLocks(std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+struct CounterLocks(std::sync::Mutex<LockMap>);
+
+#[derive(Default)]
+struct LockMap {
+    locks: std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>,
+    /// How many were left at the last clean-up.
+    kept: usize,
+}
 
 impl CounterLocks {
     async fn lock(&self, key: &str) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = {
             let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            // Forget the counters nobody holds or waits for.
-            if map.len() > 1024 {
-                map.retain(|_, l| Arc::strong_count(l) > 1);
+            // Forget the counters nobody holds or waits for, once the map
+            // has doubled since the last time (amortised).
+            if map.locks.len() > 1024 && map.locks.len() > 2 * map.kept {
+                map.locks.retain(|_, l| Arc::strong_count(l) > 1);
+                map.kept = map.locks.len();
             }
-            Arc::clone(map.entry(key.to_string()).or_default())
+            Arc::clone(map.locks.entry(key.to_string()).or_default())
         };
         lock.lock_owned().await
     }
@@ -644,7 +656,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// The throttling counters a failed login counts in: the username's, the
 /// client address's, and the pair's.
 fn failure_keys(username: &str, address: &str) -> (String, String, String) {
-    let user = username.trim().to_lowercase();
+    // No account has a longer name: a 64 KiB one is counted by its start.
+    let user: String = username.trim().to_lowercase().chars().take(200).collect();
     (format!("user:{user}"), format!("addr:{address}"), format!("pair:{user}@{address}"))
 }
 
@@ -660,9 +673,10 @@ pub async fn login(
 }
 
 /// A password change's "current password": counted per address and per
-/// person and address, as a login is, but not against the account's limit
-/// from everywhere — strangers' guesses must not stop its owner from
-/// changing it, and a change must not wipe the trace of their guesses.
+/// person and address, as a login is, and per account under a count of its
+/// own ([`MAX_CHANGE_FAILURES_PER_USER`]) — strangers' guesses at the login
+/// page must not stop its owner from changing it, and a change must not
+/// wipe the trace of their guesses.
 pub async fn check_current_password(
     state: &AppState,
     username: &str,
@@ -687,17 +701,22 @@ async fn check_password(
     now: DateTime<Utc>,
     counted: Counted,
 ) -> Result<User, ApiError> {
-    let (user_key, addr_key, pair_key) = failure_keys(username, address);
-    // Always the account's first, then the address's: no two logins wait
-    // for each other's.
-    let _account = COUNTER_LOCKS.lock(&user_key).await;
+    let (login_key, addr_key, pair_key) = failure_keys(username, address);
+    // A password change counts against the account under a key of its own.
+    let (user_key, user_max) = match counted {
+        Counted::Login => (login_key, MAX_FAILURES_PER_USER),
+        Counted::PasswordChange => (format!("change:{}", &login_key["user:".len()..]), MAX_CHANGE_FAILURES_PER_USER),
+    };
+    // Always the address's first, then the account's: no two logins wait
+    // for each other's, and a flood from one address holds at most one
+    // account at a time.
     let _address = COUNTER_LOCKS.lock(&addr_key).await;
+    let _account = COUNTER_LOCKS.lock(&user_key).await;
     let since = now - Duration::minutes(LOGIN_WINDOW_MINUTES);
     let over = |n: i64, max: i64| n >= max;
     let throttled = over(state.store.login_failures(&pair_key, since).await?, MAX_FAILURES_PER_USER_AND_ADDRESS)
         || over(state.store.login_failures(&addr_key, since).await?, MAX_FAILURES_PER_ADDRESS)
-        || (counted == Counted::Login
-            && over(state.store.login_failures(&user_key, since).await?, MAX_FAILURES_PER_USER));
+        || over(state.store.login_failures(&user_key, since).await?, user_max);
     if throttled {
         return Err(ApiError::new(
             ErrorCode::RateLimited,
@@ -707,10 +726,7 @@ async fn check_password(
     // Counted as a failure before the password is checked, taken back if it
     // is right: a client that goes away while argon2 runs (its request
     // dropped) has still used a guess.
-    let keys: Vec<&str> = match counted {
-        Counted::Login => vec![&user_key, &addr_key, &pair_key],
-        Counted::PasswordChange => vec![&addr_key, &pair_key],
-    };
+    let keys = [&user_key, &addr_key, &pair_key];
     for key in &keys {
         state.store.record_login_failure(key, now).await?;
     }
@@ -729,11 +745,9 @@ async fn check_password(
             for key in &keys {
                 state.store.forget_login_failure(key, now).await?;
             }
-            // A person who logs in wipes their own failures (not those of
-            // strangers on the account: a password change keeps them).
-            if counted == Counted::Login {
-                state.store.clear_login_failures(&user_key).await?;
-            }
+            // A person who logs in wipes their own failures (a password
+            // change leaves strangers' guesses at the login page counted).
+            state.store.clear_login_failures(&user_key).await?;
             state.store.clear_login_failures(&pair_key).await?;
             Ok(user)
         }

@@ -298,6 +298,39 @@ async fn the_current_password_of_a_password_change_is_throttled_like_a_login() {
 }
 
 #[tokio::test]
+async fn wrong_current_passwords_from_many_places_meet_the_accounts_own_limit() {
+    let app = TestApp::start().await;
+    let agent = app.login("agent").await;
+    let change = |from: String, current: &'static str| {
+        let (http, url) = (agent.http.clone(), app.url("/account/password"));
+        let (cookie, csrf) = (agent.cookie.clone().unwrap(), agent.csrf.clone().unwrap());
+        async move {
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs([("current", current), ("new", "a brand new password 42"), ("_csrf", csrf.as_str())])
+                .finish();
+            http.post(url)
+                .header("cookie", cookie)
+                .header("x-forwarded-for", from)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // One guess from each of twenty places (a session behind many proxies).
+    for i in 0..20 {
+        assert_eq!(change(format!("203.0.113.{i}"), "not my password").await, 400, "guess {i}");
+    }
+    assert_eq!(change("198.51.100.1".into(), PASSWORD).await, 429, "the account's own limit");
+    // Logins are not held by it: its owner can still log in.
+    let login = app.anonymous().post_json("/api/v1/session", &json!({"username": "agent", "password": PASSWORD})).await;
+    assert_eq!(login.status, 200, "{}", login.text);
+}
+
+#[tokio::test]
 async fn routes_open_to_anyone_read_small_bodies_only() {
     let app = TestApp::start().await;
     let big = "x".repeat(100 * 1024);

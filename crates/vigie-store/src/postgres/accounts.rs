@@ -286,7 +286,7 @@ impl Accounts for PgStore {
     }
 
     async fn forget_login_failure(&self, key: &str, at: DateTime<Utc>) -> Result<()> {
-        sqlx::query("DELETE FROM login_failures WHERE ctid = (SELECT ctid FROM login_failures WHERE key = $1 AND at = $2 LIMIT 1)").bind(key).bind(ts(at)).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM login_failures WHERE ctid = (SELECT ctid FROM login_failures WHERE key = $1 AND at = $2 LIMIT 1 FOR UPDATE SKIP LOCKED)").bind(key).bind(ts(at)).execute(&self.pool).await?;
         Ok(())
     }
 
