@@ -83,14 +83,14 @@ impl StoreError {
                 // dropped (3D000).
                 sqlx::Error::Database(d) => match d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
                     // 55000 is raised by many statements; refused at
-                    // connection it comes from `InitPostgres` (the routine
-                    // says so whatever the server's language).
+                    // connection it comes from the backend's start-up code
+                    // (`postinit.c`, whatever the server's language).
                     Some(pg) => {
                         let c = pg.code();
                         c.starts_with("08")
                             || c.starts_with("57")
                             || c.starts_with("53")
-                            || (c == "55000" && pg.routine() == Some("InitPostgres"))
+                            || (c == "55000" && pg.file() == Some("postinit.c"))
                             || c == "3D000"
                     }
                     None => false,
