@@ -653,12 +653,17 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && !a.is_empty() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The throttling counters a failed login counts in: the username's, the
-/// client address's, and the pair's.
-fn failure_keys(username: &str, address: &str) -> (String, String, String) {
+/// The throttling counters an attempt counts in: the account's (a login's,
+/// or a password change's own), the client address's, and the pair's, with
+/// the account's limit.
+fn failure_keys(username: &str, address: &str, counted: Counted) -> (String, i64, String, String) {
     // No account has a longer name: a 64 KiB one is counted by its start.
     let user: String = username.trim().to_lowercase().chars().take(200).collect();
-    (format!("user:{user}"), format!("addr:{address}"), format!("pair:{user}@{address}"))
+    let (account, max) = match counted {
+        Counted::Login => (format!("user:{user}"), MAX_FAILURES_PER_USER),
+        Counted::PasswordChange => (format!("change:{user}"), MAX_CHANGE_FAILURES_PER_USER),
+    };
+    (account, max, format!("addr:{address}"), format!("pair:{user}@{address}"))
 }
 
 /// Checks a username and password; counts failures for throttling.
@@ -701,12 +706,7 @@ async fn check_password(
     now: DateTime<Utc>,
     counted: Counted,
 ) -> Result<User, ApiError> {
-    let (login_key, addr_key, pair_key) = failure_keys(username, address);
-    // A password change counts against the account under a key of its own.
-    let (user_key, user_max) = match counted {
-        Counted::Login => (login_key, MAX_FAILURES_PER_USER),
-        Counted::PasswordChange => (format!("change:{}", &login_key["user:".len()..]), MAX_CHANGE_FAILURES_PER_USER),
-    };
+    let (user_key, user_max, addr_key, pair_key) = failure_keys(username, address, counted);
     // Always the address's first, then the account's: no two logins wait
     // for each other's, and a flood from one address holds at most one
     // account at a time.
@@ -726,8 +726,7 @@ async fn check_password(
     // Counted as a failure before the password is checked, taken back if it
     // is right: a client that goes away while argon2 runs (its request
     // dropped) has still used a guess.
-    let keys = [&user_key, &addr_key, &pair_key];
-    for key in &keys {
+    for key in [&user_key, &addr_key, &pair_key] {
         state.store.record_login_failure(key, now).await?;
     }
     let found = state.store.user_by_name(username.trim()).await?;
@@ -742,13 +741,13 @@ async fn check_password(
     };
     match found {
         Some((user, _)) if ok => {
-            for key in &keys {
-                state.store.forget_login_failure(key, now).await?;
-            }
-            // A person who logs in wipes their own failures (a password
-            // change leaves strangers' guesses at the login page counted).
+            // A person who gets it right wipes their account's and their
+            // pair's failures (a password change's account count is its
+            // own: strangers' guesses at the login page stay counted); the
+            // address keeps those of others, less this attempt.
             state.store.clear_login_failures(&user_key).await?;
             state.store.clear_login_failures(&pair_key).await?;
+            state.store.forget_login_failure(&addr_key, now).await?;
             Ok(user)
         }
         _ => Err(ApiError::new(ErrorCode::Unauthenticated, "wrong username or password")),

@@ -454,9 +454,9 @@ async fn change_password(
     }
     let forced = session.user.must_change_password;
     let next = safe_next(form.next.as_deref());
-    // Counted as a login is (per address and per person and address):
-    // whoever holds a session (a computer left logged in) gets no more
-    // guesses than at the login page.
+    // Counted per address and per person and address as a login is, and
+    // per account on a count of its own: whoever holds a session (a
+    // computer left logged in) gets no more guesses than at the login page.
     let at = address(&state, &connect, &headers);
     if let Err(e) = auth::check_current_password(&state, &session.user.username, &form.current, &at, Utc::now()).await {
         let msg = match e.code {
